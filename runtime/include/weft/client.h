@@ -1,0 +1,152 @@
+/* The client side of weft's common interface.
+ *
+ * One client per endpoint URL; the scheme picks the transport:
+ *   tcp:// tls://       length-prefixed weft envelopes (transports/tcp)
+ *   ws:// wss://        weft envelopes in WebSocket messages
+ *   grpc:// grpcs://    gRPC through gRPC core
+ *   h2c:// https://     the Connect protocol over HTTP/2 (nghttp2)
+ * Calls are blocking from the caller's thread; the transport's own threads
+ * do the I/O. A client is safe to use from several threads at once, and
+ * many calls may be in flight on one connection.
+ *
+ * Generated code wraps these per method, e.g.
+ *   int aitbc__v1__Jobs_get_job(weft_client *, const aitbc__v1__GetJobRequest *,
+ *                               aitbc__v1__Job **resp, weft_call_opts *);
+ */
+#ifndef WEFT_CLIENT_H
+#define WEFT_CLIENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "weft/arena.h"
+#include "weft/desc.h"
+#include "weft/error.h"
+#include "weft/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct weft_client weft_client;
+typedef struct weft_call weft_call;
+
+typedef enum weft_conn_state {
+  WEFT_CONN_DISCONNECTED = 0,
+  WEFT_CONN_CONNECTING,
+  WEFT_CONN_CONNECTED,
+  WEFT_CONN_DISCONNECTING,
+  WEFT_CONN_ERROR
+} weft_conn_state;
+const char *weft_conn_state_name(weft_conn_state s);
+
+/* Payload encoding on transports that can carry either (ws, tcp, h2). */
+typedef enum weft_codec_kind {
+  WEFT_CODEC_PROTO = 0,
+  WEFT_CODEC_JSON = 1
+} weft_codec_kind;
+
+typedef struct weft_tls_opts {
+  const char *ca_file;     /* trust anchors; NULL: system default */
+  const char *cert_file;   /* client (or server) certificate chain, PEM */
+  const char *key_file;    /* its private key, PEM */
+  const char *server_name; /* SNI and name to verify; NULL: URL host */
+  bool insecure;           /* skip verification (tests and --insecure only) */
+} weft_tls_opts;
+
+typedef struct weft_backoff_opts {
+  bool enabled;
+  int64_t base_ms;   /* first delay; default 100 */
+  double factor;     /* default 2.0 */
+  int64_t cap_ms;    /* default 30000 */
+  double jitter;     /* 0..1, fraction of the delay randomized; default 0.2 */
+  int max_tries;     /* 0: unlimited */
+} weft_backoff_opts;
+
+typedef struct weft_retry_opts {
+  int max_attempts;   /* 0 or 1: no retry */
+  uint32_t codes;     /* bit (1u << code) retried; 0: UNAVAILABLE only */
+  int64_t base_ms;    /* backoff between attempts; default 50 */
+  int64_t cap_ms;     /* default 2000 */
+} weft_retry_opts;
+
+typedef struct weft_breaker_opts {
+  int failure_threshold;    /* 0: no circuit breaker */
+  int64_t reset_timeout_ms; /* open -> half-open after this; default 5000 */
+} weft_breaker_opts;
+
+typedef struct weft_client_opts {
+  weft_codec_kind codec;
+  int64_t connect_timeout_ms; /* 0: 10000 */
+  int64_t default_timeout_ms; /* per-call deadline when a call sets none */
+  size_t max_message_size;    /* 0: 4 MiB */
+  int64_t keepalive_ms;       /* heartbeat interval; 0: transport default */
+  int64_t idle_timeout_ms;    /* 0: none */
+  weft_tls_opts tls;
+  weft_backoff_opts reconnect;
+  weft_retry_opts retry;
+  weft_breaker_opts breaker;
+  const weft_metadata *metadata; /* sent with every call (e.g. x-api-key) */
+  void (*on_state)(weft_client *c, weft_conn_state state, void *ud);
+  void (*on_connect)(weft_client *c, void *ud);
+  void (*on_disconnect)(weft_client *c, void *ud);
+  void (*on_error)(weft_client *c, const weft_error *err, void *ud);
+  void *user_data;
+  const void *transport_opts; /* transport-specific, see its header */
+} weft_client_opts;
+
+/* Per-call options; also where the outcome lands. */
+typedef struct weft_call_opts {
+  int64_t timeout_ms;            /* 0: the client's default_timeout_ms */
+  const weft_metadata *metadata; /* request metadata for this call */
+  bool idempotent;               /* allow retries even if the method isn't marked */
+  weft_arena *arena;             /* decode responses into this arena */
+  /* out: */
+  weft_status status;               /* set on every call; OK on success */
+  weft_metadata *response_metadata; /* if set: initial metadata + trailers */
+} weft_call_opts;
+
+/* Connects (or starts connecting, if reconnect is enabled). opts may be NULL.
+ * Errors: WEFT_ERR_BAD_URL, _UNKNOWN_SCHEME, _CONNECT, _TLS, _TIMEOUT. */
+int weft_client_open(weft_client **out, const char *url,
+                     const weft_client_opts *opts);
+/* Cancels calls in flight, closes the connection, frees. Accepts NULL. */
+void weft_client_close(weft_client *c);
+weft_conn_state weft_client_state(const weft_client *c);
+const char *weft_client_url(const weft_client *c);
+
+/* Unary call. On success *resp is a new message (free with
+ * weft_message_free, or owned by opts->arena). Returns 0, or WEFT_ERR_RPC
+ * with opts->status holding the code and message (or another WEFT_ERR_*
+ * for local failures, also mirrored into opts->status). opts may be NULL. */
+int weft_call_unary(weft_client *c, const weft_method_desc *m, const void *req,
+                    void **resp, weft_call_opts *opts);
+
+/* Streaming calls (any kind). opts must outlive the call. */
+int weft_call_start(weft_client *c, const weft_method_desc *m,
+                    weft_call_opts *opts, weft_call **out);
+int weft_call_send(weft_call *call, const void *msg);
+int weft_call_close_send(weft_call *call);
+/* Blocks until a message (returns 1, *msg set), the end of the stream
+ * (returns 0) or a failure (< 0; status in opts). */
+int weft_call_recv(weft_call *call, void **msg);
+/* Cancels from any thread; the peer sees CANCELLED. */
+void weft_call_cancel(weft_call *call);
+/* Waits for the final status, fills opts->status, frees the call.
+ * Returns 0 if the status is OK, else WEFT_ERR_RPC (or another error). */
+int weft_call_finish(weft_call *call);
+
+/* Publish/subscribe over the built-in weft.v1.PubSub service, so it works on
+ * every transport. Subscriptions survive reconnects. */
+typedef struct weft_subscription weft_subscription;
+typedef void (*weft_event_fn)(const char *topic, const weft_msg_desc *type,
+                              const void *msg, void *ud);
+int weft_client_subscribe(weft_client *c, const char *topic, weft_event_fn fn,
+                          void *ud, weft_subscription **out);
+void weft_subscription_cancel(weft_subscription *s);
+int weft_client_publish(weft_client *c, const char *topic, const void *msg);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,73 @@
+/* The protobuf binary codec, driven by generated descriptor tables.
+ *
+ * Decoding is weft's own table-driven code (not protobuf_c_message_unpack):
+ * it names the failing field path, checks UTF-8 in proto3 strings, merges
+ * repeated occurrences of a singular sub-message, keeps unknown fields
+ * (groups included) for re-emission, and can allocate into an arena. The
+ * output is bit-compatible with Google's implementation. */
+#ifndef WEFT_CODEC_H
+#define WEFT_CODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "weft/arena.h"
+#include "weft/desc.h"
+#include "weft/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define WEFT_DEFAULT_MAX_DEPTH 100
+#define WEFT_DEFAULT_MAX_MESSAGE_SIZE (64u * 1024u * 1024u)
+
+typedef struct weft_decode_opts {
+  weft_arena *arena; /* NULL: malloc, free with weft_message_free() */
+  unsigned max_depth;        /* 0: WEFT_DEFAULT_MAX_DEPTH */
+  size_t max_message_size;   /* 0: WEFT_DEFAULT_MAX_MESSAGE_SIZE */
+  int discard_unknown;       /* drop unknown fields instead of keeping them */
+} weft_decode_opts;
+
+/* Initializes a caller-provided message struct to its defaults. */
+void weft_message_init(const weft_msg_desc *d, void *msg);
+/* Allocates and initializes a message (malloc, or the arena if given). */
+void *weft_message_new(const weft_msg_desc *d, weft_arena *arena);
+
+/* Decodes data[0..len) into a new message. opts may be NULL.
+ * Errors: WEFT_ERR_TRUNCATED, _MALFORMED, _WIRE_TYPE, _UTF8, _DEPTH,
+ * _TOO_BIG, _MISSING_REQUIRED, _NOMEM; err names the field path. */
+int weft_decode(const weft_msg_desc *d, const uint8_t *data, size_t len,
+                const weft_decode_opts *opts, void **out, weft_error *err);
+
+/* Merges data into an existing message (proto merge semantics). */
+int weft_decode_merge(void *msg, const uint8_t *data, size_t len,
+                      const weft_decode_opts *opts, weft_error *err);
+
+/* Exact encoded size of msg. */
+size_t weft_encoded_size(const void *msg);
+/* Encodes into buf (cap bytes); returns bytes written or WEFT_ERR_TOO_BIG if
+ * cap is short. */
+ssize_t weft_encode(const void *msg, uint8_t *buf, size_t cap);
+/* Encodes into a new malloc'd buffer. */
+int weft_encode_alloc(const void *msg, uint8_t **out, size_t *out_len);
+
+/* Frees a message tree decoded or built on the malloc path. Accepts NULL.
+ * Never call it on an arena-allocated message. */
+void weft_message_free(void *msg);
+/* Frees what msg owns but not msg itself (for stack/embedded structs). */
+void weft_message_clear(void *msg);
+
+/* Deep copy (malloc path, or into arena). */
+int weft_message_copy(const void *src, weft_arena *arena, void **out);
+/* Deep equality of two messages of the same type, unknown fields included. */
+int weft_message_equal(const void *a, const void *b);
+
+/* Checks required fields recursively; names the first missing one. */
+int weft_message_check(const void *msg, weft_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

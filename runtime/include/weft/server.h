@@ -1,0 +1,92 @@
+/* The server side of weft's common interface.
+ *
+ * A server holds services (generated descriptors + a typed implementation
+ * struct) and listens on any number of URLs; every transport dispatches to the
+ * same handlers. Handlers run on a bounded worker pool, never on an I/O
+ * thread, so a slow handler stalls only its own call.
+ */
+#ifndef WEFT_SERVER_H
+#define WEFT_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "weft/client.h"
+#include "weft/desc.h"
+#include "weft/error.h"
+#include "weft/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct weft_server weft_server;
+typedef struct weft_server_call weft_server_call;
+
+typedef struct weft_server_opts {
+  unsigned worker_threads;    /* 0: 2 x cores, at least 4 */
+  size_t max_message_size;    /* 0: 4 MiB */
+  int64_t keepalive_ms;       /* heartbeat interval; 0: transport default */
+  int64_t idle_timeout_ms;    /* 0: none */
+  int64_t shutdown_grace_ms;  /* in-flight calls get this long; 0: 5000 */
+  weft_tls_opts tls;          /* cert_file/key_file for tls/wss/grpcs/https;
+                                 ca_file requests client certificates */
+  const char *const *api_keys; /* NULL-terminated; NULL: no key required */
+  const char *const *allowed_origins; /* WebSocket Origin allow-list */
+  unsigned max_conns_per_ip;          /* 0: 10 (WebSocket) */
+  unsigned max_msgs_per_sec;          /* per connection; 0: 100 (WebSocket) */
+  int64_t max_conn_duration_ms;       /* 0: 24 h (WebSocket) */
+  void (*log)(int level, const char *line, void *ud); /* NULL: stderr, info+ */
+  void *log_ud;
+  const void *transport_opts;
+} weft_server_opts;
+
+int weft_server_new(weft_server **out, const weft_server_opts *opts);
+/* impl points at the service's generated implementation struct (e.g.
+ * aitbc__v1__Jobs_impl); ctx is passed to every handler. */
+int weft_server_add_service(weft_server *s, const weft_service_desc *svc,
+                            const void *impl, void *ctx);
+/* Binds and starts serving this URL at once (e.g. "tcp://127.0.0.1:0").
+ * Port 0 picks a free port: weft_server_port() tells which. */
+int weft_server_listen(weft_server *s, const char *url, weft_error *err);
+/* Port actually bound by the n-th listen call (0-based), or -1. */
+int weft_server_port(const weft_server *s, unsigned n);
+/* Blocks until weft_server_shutdown() is called (from any thread). */
+int weft_server_run(weft_server *s);
+/* Stops accepting, lets in-flight calls finish within shutdown_grace_ms,
+ * cancels the rest, closes connections. Safe from a signal-handling thread. */
+void weft_server_shutdown(weft_server *s);
+void weft_server_free(weft_server *s);
+
+/* Publishes to every subscriber of topic on every transport. */
+int weft_server_publish(weft_server *s, const char *topic, const void *msg);
+
+/* Inside a handler. */
+const weft_method_desc *weft_server_call_method(const weft_server_call *call);
+const weft_metadata *weft_server_call_metadata(const weft_server_call *call);
+const char *weft_server_call_peer(const weft_server_call *call);
+/* Absolute deadline in CLOCK_MONOTONIC ns; INT64_MAX if none. */
+int64_t weft_server_call_deadline(const weft_server_call *call);
+bool weft_server_call_cancelled(const weft_server_call *call);
+/* Streaming handlers: 1 = message, 0 = client finished sending, < 0 error. */
+int weft_server_call_recv(weft_server_call *call, void **msg);
+int weft_server_call_send(weft_server_call *call, const void *msg);
+int weft_server_call_add_header(weft_server_call *call, const char *key,
+                                const void *value, size_t len);
+int weft_server_call_add_trailer(weft_server_call *call, const char *key,
+                                 const void *value, size_t len);
+/* Message for the status the handler returns. */
+void weft_server_call_set_message(weft_server_call *call, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* An arena that lives as long as the call: decoded requests live here and
+ * handlers may allocate response parts from it. */
+weft_arena *weft_server_call_arena(weft_server_call *call);
+weft_server *weft_server_call_server(weft_server_call *call);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,84 @@
+/* RPC status and metadata, in gRPC's code space on every transport. */
+#ifndef WEFT_STATUS_H
+#define WEFT_STATUS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum weft_status_code {
+  WEFT_STATUS_OK = 0,
+  WEFT_STATUS_CANCELLED = 1,
+  WEFT_STATUS_UNKNOWN = 2,
+  WEFT_STATUS_INVALID_ARGUMENT = 3,
+  WEFT_STATUS_DEADLINE_EXCEEDED = 4,
+  WEFT_STATUS_NOT_FOUND = 5,
+  WEFT_STATUS_ALREADY_EXISTS = 6,
+  WEFT_STATUS_PERMISSION_DENIED = 7,
+  WEFT_STATUS_RESOURCE_EXHAUSTED = 8,
+  WEFT_STATUS_FAILED_PRECONDITION = 9,
+  WEFT_STATUS_ABORTED = 10,
+  WEFT_STATUS_OUT_OF_RANGE = 11,
+  WEFT_STATUS_UNIMPLEMENTED = 12,
+  WEFT_STATUS_INTERNAL = 13,
+  WEFT_STATUS_UNAVAILABLE = 14,
+  WEFT_STATUS_DATA_LOSS = 15,
+  WEFT_STATUS_UNAUTHENTICATED = 16
+} weft_status_code;
+
+/* "NOT_FOUND"; "UNKNOWN" for codes outside 0..16. */
+const char *weft_status_name(int code);
+/* Connect's lowercase snake form: "not_found". */
+const char *weft_status_connect_name(int code);
+/* Parses either form; returns -1 if unknown. */
+int weft_status_from_name(const char *name);
+
+/* A call's final status. message and details are owned (malloc'd). */
+typedef struct weft_status {
+  int code;
+  char *message;
+  uint8_t *details; /* serialized google.rpc.Status details, if any */
+  size_t details_len;
+} weft_status;
+
+void weft_status_set(weft_status *st, int code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+void weft_status_clear(weft_status *st);
+void weft_status_move(weft_status *dst, weft_status *src);
+
+/* Metadata: ordered key/value pairs (keys lowercase ASCII; values are text,
+ * or arbitrary bytes for keys ending in "-bin"). */
+typedef struct weft_metadata_entry {
+  char *key;
+  uint8_t *value;
+  size_t value_len;
+} weft_metadata_entry;
+
+typedef struct weft_metadata {
+  size_t count;
+  size_t cap;
+  weft_metadata_entry *entries;
+} weft_metadata;
+
+#define WEFT_METADATA_INIT {0, 0, NULL}
+
+int weft_metadata_add(weft_metadata *md, const char *key, const void *value,
+                      size_t value_len);
+int weft_metadata_add_str(weft_metadata *md, const char *key,
+                          const char *value);
+/* First entry with this key (case-insensitive), or NULL. */
+const weft_metadata_entry *weft_metadata_get(const weft_metadata *md,
+                                             const char *key);
+int weft_metadata_copy(weft_metadata *dst, const weft_metadata *src);
+void weft_metadata_clear(weft_metadata *md);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,119 @@
+/* The transport interface: how tcp, ws, grpc, h2 (and user transports) plug
+ * into the runtime. A transport registers under URL schemes; the rpc layer
+ * never knows which one it talks to.
+ *
+ * Client side: a transport opens a connection and runs calls on it. All call
+ * functions may be called from any user thread; recv and finish block.
+ * Server side: a transport listens, and for every incoming call hands the
+ * runtime a weft_server_call_ops table through weft_server_dispatch(); the
+ * runtime runs the handler on its worker pool and calls ops->finish exactly
+ * once, after which the transport owns (and frees) its call object.
+ */
+#ifndef WEFT_TRANSPORT_H
+#define WEFT_TRANSPORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "weft/client.h"
+#include "weft/server.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* scheme://host:port/path?query. IPv6 hosts in brackets. */
+typedef struct weft_url {
+  char scheme[16];
+  char host[256];
+  int port; /* -1 if absent */
+  char path[1024]; /* "" or starting with '/' */
+  char query[1024]; /* without '?' */
+} weft_url;
+
+int weft_url_parse(const char *url, weft_url *out, weft_error *err);
+/* Value of a query parameter (percent-decoded) into buf; 0 or -1 if absent. */
+int weft_url_query_param(const char *query, const char *name, char *buf,
+                         size_t cap);
+
+typedef struct weft_client_transport {
+  const char *scheme;
+  int default_port;
+  /* Establishes the connection (blocking, bounded by connect_timeout_ms).
+   * The transport reports later state changes with weft_client_notify(). */
+  int (*connect)(weft_client *client, const weft_url *url,
+                 const weft_client_opts *opts, void **conn, weft_error *err);
+  /* Cancels calls in flight and frees the connection. */
+  void (*disconnect)(void *conn);
+  int (*call_start)(void *conn, const weft_method_desc *m,
+                    const weft_metadata *md, int64_t deadline_ns,
+                    void **tcall, weft_error *err);
+  int (*call_send)(void *tcall, const void *msg);
+  int (*call_close_send)(void *tcall);
+  /* 1: *msg set (malloc'd, or in arena), 0: end of stream, < 0: failed */
+  int (*call_recv)(void *tcall, weft_arena *arena, void **msg);
+  /* Blocks until the final status; fills st (and md with response headers
+   * and trailers, if md != NULL); frees tcall. */
+  int (*call_finish)(void *tcall, weft_status *st, weft_metadata *md);
+  void (*call_cancel)(void *tcall);
+} weft_client_transport;
+
+/* What the runtime asks of a transport's incoming call. */
+typedef struct weft_server_call_ops {
+  /* Blocks (on a worker thread). 1: message, 0: client done, < 0: failed. */
+  int (*recv)(void *tc, weft_arena *arena, void **msg);
+  /* Sends response headers first if not yet sent. */
+  int (*send)(void *tc, const void *msg, const weft_metadata *headers);
+  /* Sends the status (and headers if nothing was sent). Called once; the
+   * transport may free tc afterwards. */
+  int (*finish)(void *tc, const weft_status *st, const weft_metadata *headers,
+                const weft_metadata *trailers);
+  bool (*cancelled)(void *tc);
+} weft_server_call_ops;
+
+typedef struct weft_server_transport {
+  const char *scheme;
+  int default_port;
+  /* Binds and starts accepting; *port receives the bound port. */
+  int (*listen)(weft_server *s, const weft_url *url,
+                const weft_server_opts *opts, void **listener, int *port,
+                weft_error *err);
+  void (*stop_accepting)(void *listener);
+  /* Closes every connection (calls still running were given the grace
+   * period by the runtime and are cancelled now) and frees. */
+  void (*close)(void *listener);
+} weft_server_transport;
+
+/* Later registrations of a scheme replace earlier ones. weft's own
+ * transports are registered by weft_transports_init() (idempotent), which
+ * weft_client_open and weft_server_listen call. */
+int weft_register_client_transport(const weft_client_transport *t);
+int weft_register_server_transport(const weft_server_transport *t);
+const weft_client_transport *weft_find_client_transport(const char *scheme);
+const weft_server_transport *weft_find_server_transport(const char *scheme);
+void weft_transports_init(void);
+
+/* Transport -> runtime. */
+/* A new incoming call for `path` ("/pkg.Service/Method"). The runtime
+ * resolves the method (UNIMPLEMENTED through ops->finish if unknown), checks
+ * API keys, and runs the handler. md is copied. */
+int weft_server_dispatch(weft_server *s, const char *path,
+                         const weft_metadata *md, int64_t deadline_ns,
+                         const char *peer, const weft_server_call_ops *ops,
+                         void *tc);
+/* Resolves a method path against the server's services (NULL if unknown). */
+const weft_method_desc *weft_server_find_method(const weft_server *s,
+                                                const char *path);
+const weft_server_opts *weft_server_get_opts(const weft_server *s);
+/* Connection state changes seen by a client transport. */
+void weft_client_notify(weft_client *c, weft_conn_state state,
+                        const weft_error *err);
+
+/* Monotonic clock in ns, and deadline helpers. */
+int64_t weft_now_ns(void);
+int64_t weft_deadline_from_timeout_ms(int64_t timeout_ms); /* <=0: INT64_MAX */
+
+#ifdef __cplusplus
+}
+#endif
+#endif

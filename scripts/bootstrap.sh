@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the Debian packages weft needs to build, test and benchmark.
+# Idempotent: quiet and quick when everything is already present.
+set -euo pipefail
+
+PKGS=(
+  build-essential cmake pkg-config clang libclang-rt-14-dev
+  protobuf-compiler libprotobuf-dev libprotoc-dev
+  libprotobuf-c-dev protobuf-c-compiler
+  libgrpc-dev libgrpc++-dev protobuf-compiler-grpc grpc-proto
+  libnghttp2-dev nghttp2-client nghttp2-server
+  libssl-dev openssl zlib1g-dev libcjson-dev
+  googletest libgtest-dev
+  python3 python3-grpcio python3-protobuf python3-grpc-tools python3-websockets
+  curl ca-certificates
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+echo "bootstrap: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

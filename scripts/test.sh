@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds weft twice (optimized, and with
+# AddressSanitizer + UBSan), runs the whole CTest suite in both, then gives
+# every libFuzzer target a short run in a clang build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/bootstrap.sh
+
+JOBS=${JOBS:-$(nproc)}
+FUZZ_SECONDS=${FUZZ_SECONDS:-10}
+
+run_suite() { # dir, extra cmake args...
+  local dir=$1; shift
+  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+  cmake --build "$dir" -j "$JOBS"
+  ctest --test-dir "$dir" --output-on-failure -j "$JOBS" --timeout 300 -LE fuzz
+}
+
+echo "== optimized build"
+run_suite build
+echo "== sanitizer build (address,undefined)"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  run_suite build-asan -DWEFT_SANITIZE=ON -DWEFT_BUILD_BENCH=OFF
+
+if command -v clang >/dev/null; then
+  echo "== fuzz smoke (${FUZZ_SECONDS}s per target)"
+  cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+    -DWEFT_FUZZ=ON -DWEFT_BUILD_BENCH=OFF -DWEFT_FUZZ_SECONDS="$FUZZ_SECONDS" >/dev/null
+  cmake --build build-fuzz -j "$JOBS" --target weft_fuzz_all
+  ctest --test-dir build-fuzz --output-on-failure -L fuzz
+fi

@@ -1,0 +1,56 @@
+/* Sockets and TLS for the transports that do their own I/O (tcp, ws, h2).
+ * Non-blocking; TLS through OpenSSL directly on the fd (TLS 1.2+, peer and
+ * host-name verification on unless insecure, SNI, optional client certs,
+ * ALPN for h2). Internal to weft: names use the weft__ prefix. */
+#ifndef WEFT_TRANSPORTS_SOCK_H
+#define WEFT_TRANSPORTS_SOCK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "weft/client.h"
+#include "weft/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct weft__tls_ctx weft__tls_ctx; /* wraps SSL_CTX */
+typedef struct weft__conn weft__conn;       /* fd + optional SSL */
+
+/* alpn: NULL-terminated list ("h2", NULL) or NULL. server: cert/key needed;
+ * a ca_file on a server requests and verifies client certificates. */
+int weft__tls_ctx_new(weft__tls_ctx **out, bool server,
+                      const weft_tls_opts *o, const char *const *alpn,
+                      weft_error *err);
+void weft__tls_ctx_free(weft__tls_ctx *t);
+
+/* Blocking connect with timeout, then non-blocking fd. tls may be NULL.
+ * server_name: SNI + verified name (host if NULL). */
+int weft__conn_connect(weft__conn **out, const char *host, int port,
+                       weft__tls_ctx *tls, const char *server_name,
+                       int64_t timeout_ms, weft_error *err);
+/* Listening socket (non-blocking, SO_REUSEADDR); *port gets the bound port. */
+int weft__listen(const char *host, int port, int backlog, int *fd_out,
+                 int *port_out, weft_error *err);
+/* Wraps an accepted fd (made non-blocking); tls may be NULL. The TLS
+ * handshake then proceeds inside weft__conn_read/write. */
+int weft__conn_accept(weft__conn **out, int fd, weft__tls_ctx *tls,
+                      weft_error *err);
+int weft__conn_fd(const weft__conn *c);
+/* > 0 bytes, 0 EOF, WEFT_ERR_AGAIN (would block), other < 0 fatal. */
+ssize_t weft__conn_read(weft__conn *c, void *buf, size_t len);
+ssize_t weft__conn_write(weft__conn *c, const void *buf, size_t len);
+/* True if the last AGAIN needs a writable (not readable) fd to progress. */
+bool weft__conn_wants_write(const weft__conn *c);
+/* Negotiated ALPN protocol or "" */
+const char *weft__conn_alpn(const weft__conn *c);
+const char *weft__conn_peer(const weft__conn *c); /* "127.0.0.1:5555" */
+void weft__conn_close(weft__conn *c);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
