@@ -59,8 +59,8 @@ static void ssl_errstr(char *buf, size_t cap) {
 static int tls_fail(weft_error *err, const char *what, const char *arg) {
   char e[200];
   ssl_errstr(e, sizeof e);
-  return weft_error_set(err, WEFT_ERR_TLS, "%s%s%s: %s", what,
-                        arg ? " " : "", arg ? arg : "", e);
+  return weft_error_set(err, WEFT_ERR_TLS, "%s%s%s: %s", what, arg ? " " : "",
+                        arg ? arg : "", e);
 }
 
 /* ---- TLS context ------------------------------------------------------ */
@@ -77,9 +77,8 @@ static int alpn_select(SSL *ssl, const unsigned char **out,
   return SSL_TLSEXT_ERR_OK;
 }
 
-int weft__tls_ctx_new(weft__tls_ctx **out, bool server,
-                      const weft_tls_opts *o, const char *const *alpn,
-                      weft_error *err) {
+int weft__tls_ctx_new(weft__tls_ctx **out, bool server, const weft_tls_opts *o,
+                      const char *const *alpn, weft_error *err) {
   static const weft_tls_opts none;
   weft__tls_ctx *t;
   if (!o)
@@ -109,8 +108,8 @@ int weft__tls_ctx_new(weft__tls_ctx **out, bool server,
                                SSL_MODE_RELEASE_BUFFERS);
   /* A peer that closes without close_notify reads as EOF; the length
    * prefix already detects a truncated frame. */
-  SSL_CTX_set_options(t->ctx, SSL_OP_IGNORE_UNEXPECTED_EOF |
-                                  SSL_OP_NO_RENEGOTIATION);
+  SSL_CTX_set_options(t->ctx,
+                      SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_RENEGOTIATION);
   if (o->cert_file) {
     if (SSL_CTX_use_certificate_chain_file(t->ctx, o->cert_file) != 1) {
       tls_fail(err, "loading certificate", o->cert_file);
@@ -136,9 +135,8 @@ int weft__tls_ctx_new(weft__tls_ctx **out, bool server,
         goto fail;
       }
       SSL_CTX_set_client_CA_list(t->ctx, names);
-      SSL_CTX_set_verify(t->ctx,
-                         SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
-                         NULL);
+      SSL_CTX_set_verify(
+          t->ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
     }
   } else if (o->insecure) {
     SSL_CTX_set_verify(t->ctx, SSL_VERIFY_NONE, NULL);
@@ -174,8 +172,8 @@ int weft__tls_ctx_new(weft__tls_ctx **out, bool server,
     t->alpn_wire_len = n;
     if (server) {
       SSL_CTX_set_alpn_select_cb(t->ctx, alpn_select, t);
-    } else if (SSL_CTX_set_alpn_protos(t->ctx, t->alpn_wire,
-                                       (unsigned)n) != 0) {
+    } else if (SSL_CTX_set_alpn_protos(t->ctx, t->alpn_wire, (unsigned)n) !=
+               0) {
       tls_fail(err, "setting ALPN", NULL);
       goto fail;
     }
@@ -366,8 +364,7 @@ int weft__conn_connect(weft__conn **out, const char *host, int port,
     if (is_ip_literal(name)) {
       ok = X509_VERIFY_PARAM_set1_ip_asc(vp, name);
     } else {
-      X509_VERIFY_PARAM_set_hostflags(vp,
-                                      X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+      X509_VERIFY_PARAM_set_hostflags(vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
       ok = X509_VERIFY_PARAM_set1_host(vp, name, 0);
     }
     if (ok != 1) {
@@ -395,9 +392,9 @@ int weft__conn_connect(weft__conn **out, const char *host, int port,
     }
     int p = poll_until(fd, ev, deadline);
     if (p == 0) {
-      rc = weft_error_set(err, WEFT_ERR_TIMEOUT,
-                          "TLS handshake with %s (%s) timed out", name,
-                          c->peer);
+      rc =
+          weft_error_set(err, WEFT_ERR_TIMEOUT,
+                         "TLS handshake with %s (%s) timed out", name, c->peer);
       goto fail;
     }
   }
@@ -511,9 +508,8 @@ static ssize_t ssl_result(weft__conn *c, int r) {
     long vr = SSL_get_verify_result(c->ssl);
     ssl_errstr(m, sizeof m);
     if (vr != X509_V_OK)
-      snprintf(c->errmsg, sizeof c->errmsg,
-               "TLS with %s: peer certificate: %s", c->peer,
-               X509_verify_cert_error_string(vr));
+      snprintf(c->errmsg, sizeof c->errmsg, "TLS with %s: peer certificate: %s",
+               c->peer, X509_verify_cert_error_string(vr));
     else
       snprintf(c->errmsg, sizeof c->errmsg, "TLS with %s: %s", c->peer, m);
     return WEFT_ERR_TLS;

@@ -22,9 +22,8 @@ typedef struct weft__conn weft__conn;       /* fd + optional SSL */
 
 /* alpn: NULL-terminated list ("h2", NULL) or NULL. server: cert/key needed;
  * a ca_file on a server requests and verifies client certificates. */
-int weft__tls_ctx_new(weft__tls_ctx **out, bool server,
-                      const weft_tls_opts *o, const char *const *alpn,
-                      weft_error *err);
+int weft__tls_ctx_new(weft__tls_ctx **out, bool server, const weft_tls_opts *o,
+                      const char *const *alpn, weft_error *err);
 void weft__tls_ctx_free(weft__tls_ctx *t);
 
 /* Blocking connect with timeout, then non-blocking fd. tls may be NULL.

@@ -11,8 +11,16 @@ void weft__lpf_init(weft__lpf *f, size_t max_frame) {
   f->max_frame = max_frame ? max_frame : DEFAULT_MAX_FRAME;
 }
 
+static void body_free(weft__lpf *f, void *p) {
+  if (f->dealloc)
+    f->dealloc(p);
+  else
+    free(p);
+}
+
 void weft__lpf_free(weft__lpf *f) {
-  free(f->body);
+  if (f->body)
+    body_free(f, f->body);
   f->body = NULL;
   f->body_len = f->body_have = 0;
   f->hdr_have = 0;
@@ -62,7 +70,7 @@ ssize_t weft__lpf_feed(weft__lpf *f, const uint8_t *data, size_t len,
       f->body = NULL; /* the frame is complete: the framer is idle again */
       f->body_len = f->body_have = 0;
       int rc = fn(ud, b, bl);
-      free(b);
+      body_free(f, b);
       if (rc < 0)
         return fail(f, rc);
       if (rc > 0)
@@ -104,7 +112,7 @@ ssize_t weft__lpf_feed(weft__lpf *f, const uint8_t *data, size_t len,
       }
     }
     /* Partial body: the size is checked, so allocate it now. */
-    f->body = malloc(n);
+    f->body = f->alloc ? f->alloc(n) : malloc(n);
     if (!f->body) {
       weft_error_set(err, WEFT_ERR_NOMEM, "frame of %lu bytes",
                      (unsigned long)n);

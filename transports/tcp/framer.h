@@ -29,12 +29,15 @@ extern "C" {
 typedef int (*weft__lpf_frame_fn)(void *ud, const uint8_t *frame, size_t len);
 
 typedef struct weft__lpf {
-  size_t max_frame;          /* frames longer than this are an error */
+  size_t max_frame;           /* frames longer than this are an error */
   uint8_t hdr[WEFT__LPF_HDR]; /* partial header */
   size_t hdr_have;
   uint8_t *body; /* partial body of a frame split across chunks */
   size_t body_len, body_have;
   int failed; /* sticky error */
+  /* Allocator for split frames (tests count calls); NULL: malloc/free. */
+  void *(*alloc)(size_t n);
+  void (*dealloc)(void *p);
 } weft__lpf;
 
 /* max_frame 0: 4 MiB. */
