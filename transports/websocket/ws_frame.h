@@ -180,6 +180,8 @@ static inline const uint8_t *weft__ws_tx_data(const weft__ws_tx *tx,
   return tx->buf + tx->off;
 }
 void weft__ws_tx_consume(weft__ws_tx *tx, size_t n);
+/* Bytes queued as they are (the handshake response shares the buffer). */
+int weft__ws_tx_raw(weft__ws_tx *tx, const void *data, size_t len);
 
 /* Low level, used by the above and by tests. Writes a frame header into out
  * and returns its length (2..14). mask NULL: unmasked. */

@@ -213,3 +213,11 @@ void weft__ws_tx_consume(weft__ws_tx *tx, size_t n) {
   if (tx->off >= tx->len)
     tx->off = tx->len = 0;
 }
+
+int weft__ws_tx_raw(weft__ws_tx *tx, const void *data, size_t len) {
+  if (reserve(tx, len) != 0)
+    return WEFT_ERR_NOMEM;
+  memcpy(tx->buf + tx->len, data, len);
+  tx->len += len;
+  return 0;
+}
