@@ -67,7 +67,8 @@ int weft__mux_new(weft__mux **out, const weft__mux_opts *o,
 void weft__mux_free(weft__mux *m);
 
 /* One received message (an encoded Envelope). Loop thread. Returns < 0 on a
- * protocol error (the owner closes the connection). */
+ * protocol error: the mux has then called io->close with the reason and
+ * failed every call; the owner closes the connection. */
 int weft__mux_on_message(weft__mux *m, const uint8_t *data, size_t len,
                          bool text);
 /* The connection is gone: fail calls in flight (UNAVAILABLE), cancel
