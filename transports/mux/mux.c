@@ -90,6 +90,7 @@ struct weft__mux {
   bool closed;
   weft_error close_err;
   bool goaway_rx, goaway_tx;
+  char goaway_msg[208]; /* status message of the peer's GOAWAY */
   bool freeing;
   unsigned npaused;
   size_t server_live;
@@ -436,9 +437,10 @@ void weft__mux_on_closed(weft__mux *m, const weft_error *why) {
       } else if (!s->have_status && !s->failed && !s->cancelled) {
         s->failed = true;
         s->fail_code = WEFT_ERR_CLOSED;
-        weft_status_set(&s->st, WEFT_STATUS_UNAVAILABLE,
-                        "connection to %s lost: %s",
-                        m->peer[0] ? m->peer : "server", m->close_err.message);
+        weft_status_set(
+            &s->st, WEFT_STATUS_UNAVAILABLE, "connection to %s lost: %s%s%s",
+            m->peer[0] ? m->peer : "server", m->close_err.message,
+            m->goaway_msg[0] ? "; the server said: " : "", m->goaway_msg);
       }
       drop_queue(m, s);
       pthread_cond_broadcast(&s->cv);
@@ -474,6 +476,16 @@ size_t weft__mux_active(const weft__mux *m) {
   return n;
 }
 
+void weft__mux_set_codec(weft__mux *m, weft_codec_kind codec) {
+  pthread_mutex_lock(&m->mu);
+  m->o.codec = codec;
+  pthread_mutex_unlock(&m->mu);
+}
+
+weft_codec_kind weft__mux_codec(const weft__mux *m) {
+  return m->o.codec;
+}
+
 bool weft__mux_rx_paused(const weft__mux *m) {
   weft__mux *mm = (weft__mux *)m;
   pthread_mutex_lock(&mm->mu);
@@ -498,15 +510,22 @@ int weft__mux_ping(weft__mux *m) {
   return send_env(m, &o);
 }
 
-void weft__mux_goaway(weft__mux *m) {
+void weft__mux_goaway_status(weft__mux *m, int code, const char *msg) {
   pthread_mutex_lock(&m->mu);
-  bool send = !m->goaway_tx && !m->closed;
+  bool send = !m->closed && (!m->goaway_tx || code != 0);
   m->goaway_tx = true;
   pthread_mutex_unlock(&m->mu);
   if (send) {
-    weft__env_out o = {.kind = WEFT__FK_GOAWAY};
+    weft__env_out o = {.kind = WEFT__FK_GOAWAY,
+                       .has_status = code != 0,
+                       .status_code = code,
+                       .status_message = msg};
     send_env(m, &o);
   }
+}
+
+void weft__mux_goaway(weft__mux *m) {
+  weft__mux_goaway_status(m, 0, NULL);
 }
 
 /* ---- receiving -------------------------------------------------------- */
@@ -810,6 +829,10 @@ int weft__mux_on_message(weft__mux *m, const uint8_t *data, size_t len,
     } else if (e.kind == WEFT__FK_GOAWAY) {
       pthread_mutex_lock(&m->mu);
       m->goaway_rx = true;
+      if (e.status_message.n) /* why the peer is going away */
+        snprintf(m->goaway_msg, sizeof m->goaway_msg, "%.*s",
+                 (int)(e.status_message.n < 200 ? e.status_message.n : 200),
+                 (const char *)e.status_message.p);
       pthread_mutex_unlock(&m->mu);
     } /* PONG: last_rx is all a keepalive needs; others: ignored */
     rc = 0;

@@ -75,11 +75,21 @@ int weft__mux_on_message(weft__mux *m, const uint8_t *data, size_t len,
  * server-side calls. Idempotent. */
 void weft__mux_on_closed(weft__mux *m, const weft_error *why);
 
+/* Switches the codec before the first message (tcp servers learn it from
+ * the first frame: JSON envelopes start with '{'). (Added by tcp.) */
+void weft__mux_set_codec(weft__mux *m, weft_codec_kind codec);
+/* The codec in use. */
+weft_codec_kind weft__mux_codec(const weft__mux *m);
+
 /* True while some stream's receive queue is full (see rx_resume). */
 bool weft__mux_rx_paused(const weft__mux *m);
 
 /* Graceful close: send GOAWAY, refuse new streams. */
 void weft__mux_goaway(weft__mux *m);
+/* GOAWAY with a status saying why (e.g. RESOURCE_EXHAUSTED before closing
+ * on an oversize frame); the peer's calls then fail with that message.
+ * (Added by tcp.) */
+void weft__mux_goaway_status(weft__mux *m, int code, const char *msg);
 /* Number of streams in flight (server: handlers running). */
 size_t weft__mux_active(const weft__mux *m);
 /* Keepalive: send a PING; the owner's timer calls this. */
