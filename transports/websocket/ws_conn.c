@@ -54,8 +54,7 @@ weft_ws_conn *weft__ws_conn_new(weft_loop *loop, weft__conn *io,
     snprintf(c->ip, sizeof c->ip, "%.*s", e ? (int)(e - p - 1) : 0, p + 1);
   } else {
     const char *e = strrchr(p, ':');
-    snprintf(c->ip, sizeof c->ip, "%.*s", e ? (int)(e - p) : (int)strlen(p),
-             p);
+    snprintf(c->ip, sizeof c->ip, "%.*s", e ? (int)(e - p) : (int)strlen(p), p);
   }
   c->state = server ? WEFT__WSC_HANDSHAKE : WEFT__WSC_OPEN;
   return c;
@@ -321,9 +320,8 @@ static void on_peer_close(weft_ws_conn *c, int code, const uint8_t *reason,
     set_close(c, code, (const char *)reason, len);
     pthread_mutex_lock(&c->mu);
     /* Echo the code (RFC 6455 5.5.1). */
-    weft__ws_tx_close(&c->tx,
-                      code == WEFT__WS_CLOSE_NO_STATUS ? 0 : (uint16_t)code,
-                      NULL);
+    weft__ws_tx_close(
+        &c->tx, code == WEFT__WS_CLOSE_NO_STATUS ? 0 : (uint16_t)code, NULL);
     int r = flush_locked(c);
     pthread_mutex_unlock(&c->mu);
     if (r < 0) {
@@ -367,8 +365,8 @@ static void ping_fn(weft_loop *l, weft_timer *t, void *ud) {
     return;
   }
   c->ping_out = true;
-  c->pong_timer = weft_loop_timer(c->loop, c->cfg->ping_timeout_ms, 0,
-                                  pong_timeout_fn, c);
+  c->pong_timer =
+      weft_loop_timer(c->loop, c->cfg->ping_timeout_ms, 0, pong_timeout_fn, c);
 }
 
 static void life_fn(weft_loop *l, weft_timer *t, void *ud) {
@@ -490,8 +488,7 @@ void weft__ws_conn_io(weft_loop *l, int fd, unsigned events, void *ud) {
     else if (len == 0 && c->state == WEFT__WSC_DRAIN)
       destroy(c, WEFT__WS_CLOSE_ABNORMAL, "");
   }
-  if ((events & (WEFT_IO_READ | WEFT_IO_ERROR)) &&
-      c->state != WEFT__WSC_DEAD)
+  if ((events & (WEFT_IO_READ | WEFT_IO_ERROR)) && c->state != WEFT__WSC_DEAD)
     read_some(c);
   weft_ws_conn_unref(c);
 }
@@ -502,8 +499,8 @@ void weft__ws_conn_start(weft_ws_conn *c, uint8_t *extra, size_t len) {
     c->ping_timer = weft_loop_timer(c->loop, c->cfg->ping_interval_ms,
                                     c->cfg->ping_interval_ms, ping_fn, c);
   if (c->server && c->cfg->max_conn_duration_ms > 0)
-    c->life_timer = weft_loop_timer(c->loop, c->cfg->max_conn_duration_ms, 0,
-                                    life_fn, c);
+    c->life_timer =
+        weft_loop_timer(c->loop, c->cfg->max_conn_duration_ms, 0, life_fn, c);
   c->opened = true;
   if (c->h && c->h->on_open)
     c->h->on_open(c, c->h_ud);
@@ -565,11 +562,10 @@ void weft__ws_cfg_init(weft__ws_cfg *c, const weft_ws_opts *wo,
                         : keepalive_ms       ? keepalive_ms
                                              : 20000;
   c->ping_timeout_ms = wo->ping_timeout_ms > 0 ? wo->ping_timeout_ms : 20000;
-  c->close_timeout_ms =
-      wo->close_timeout_ms > 0 ? wo->close_timeout_ms : 10000;
+  c->close_timeout_ms = wo->close_timeout_ms > 0 ? wo->close_timeout_ms : 10000;
   c->handshake_timeout_ms =
       wo->handshake_timeout_ms > 0 ? wo->handshake_timeout_ms : 10000;
-  c->max_size = wo->max_size         ? wo->max_size
+  c->max_size = wo->max_size       ? wo->max_size
                 : max_message_size ? max_message_size
                                    : (4u << 20);
   c->max_header_bytes = wo->max_header_bytes ? wo->max_header_bytes : 8192;

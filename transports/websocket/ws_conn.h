@@ -14,9 +14,9 @@
 enum {
   WEFT__WSC_HANDSHAKE = 0, /* server: reading the upgrade request */
   WEFT__WSC_OPEN,
-  WEFT__WSC_CLOSING, /* our close frame is out; waiting for the peer's */
+  WEFT__WSC_CLOSING,  /* our close frame is out; waiting for the peer's */
   WEFT__WSC_WAIT_EOF, /* client: both closes done, the server closes TCP */
-  WEFT__WSC_DRAIN,   /* flushing what is queued, then dropping */
+  WEFT__WSC_DRAIN,    /* flushing what is queued, then dropping */
   WEFT__WSC_DEAD
 };
 
@@ -59,7 +59,7 @@ struct weft_ws_conn {
   char peer[64], ip[64];
   char *path;
   char proto[32];
-  weft_ws_conn *next, *prev; /* the listener's list */
+  weft_ws_conn *next, *prev;        /* the listener's list */
   void (*on_dead)(weft_ws_conn *c); /* owner's hook after the socket closed */
   void *owner;
 };
@@ -73,8 +73,7 @@ void weft__ws_conn_start(weft_ws_conn *c, uint8_t *extra, size_t len);
 /* Writes what is queued (drops the connection on failure). */
 int weft__ws_conn_flush(weft_ws_conn *c);
 /* Queue bytes, flush, then drop the connection (error responses). */
-void weft__ws_conn_send_and_drop(weft_ws_conn *c, const char *data,
-                                 size_t len);
+void weft__ws_conn_send_and_drop(weft_ws_conn *c, const char *data, size_t len);
 /* Loop thread: drop now (no close handshake), reporting code/reason. */
 void weft__ws_conn_destroy(weft_ws_conn *c, int code, const char *reason);
 /* Loop thread: start the close handshake. */

@@ -65,7 +65,8 @@ int weft__ws_dial(weft_ws_conn **out, const weft__ws_dial_args *a,
   int rv;
   if (http_status)
     *http_status = 0;
-  if (a->tls && (rv = weft__tls_ctx_new(&tls, false, a->tls_opts, NULL, err)) < 0)
+  if (a->tls &&
+      (rv = weft__tls_ctx_new(&tls, false, a->tls_opts, NULL, err)) < 0)
     return rv;
   rv = weft__conn_connect(&io, a->host, a->port, tls,
                           a->tls_opts ? a->tls_opts->server_name : NULL,
@@ -86,9 +87,8 @@ int weft__ws_dial(weft_ws_conn **out, const weft__ws_dial_args *a,
   bool v6 = strchr(a->host, ':') != NULL;
   snprintf(hostport, sizeof hostport, v6 ? "[%s]:%d" : "%s:%d", a->host,
            a->port);
-  int n = weft__ws_hs_client_request(buf, cap + 4096, hostport, a->target,
-                                     key, a->protocols, a->origin,
-                                     a->extra_headers);
+  int n = weft__ws_hs_client_request(buf, cap + 4096, hostport, a->target, key,
+                                     a->protocols, a->origin, a->extra_headers);
   if (n < 0 || (size_t)n >= cap + 4096) {
     rv = weft_error_set(err, WEFT_ERR_INVAL, "ws: request headers too long");
     goto fail;
@@ -120,8 +120,7 @@ int weft__ws_dial(weft_ws_conn **out, const weft__ws_dial_args *a,
       end = weft__ws_hs_find_end(buf, have, cap);
     } else if (r == WEFT_ERR_AGAIN) {
       if ((rv = wait_io(io, weft__conn_wants_write(io), deadline)) < 0) {
-        weft_error_set(err, rv, "ws: no handshake response from %s",
-                       hostport);
+        weft_error_set(err, rv, "ws: no handshake response from %s", hostport);
         goto fail;
       }
     } else {
@@ -135,8 +134,8 @@ int weft__ws_dial(weft_ws_conn **out, const weft__ws_dial_args *a,
   }
   if (end < 0) {
     rv = weft_error_set(err, WEFT_ERR_HANDSHAKE,
-                        "ws: response headers from %s over %zu bytes",
-                        hostport, cap);
+                        "ws: response headers from %s over %zu bytes", hostport,
+                        cap);
     goto fail;
   }
   weft__ws_http resp;
@@ -169,7 +168,7 @@ int weft__ws_dial(weft_ws_conn **out, const weft__ws_dial_args *a,
     rv = weft_error_set(err, WEFT_ERR_NOMEM, "ws: out of memory");
     goto fail;
   }
-  io = NULL; /* the connection owns it */
+  io = NULL;           /* the connection owns it */
   weft_ws_conn_ref(c); /* the dialer's */
   c->rbuf = d->rbuf;
   c->owner = d;

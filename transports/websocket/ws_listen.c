@@ -195,8 +195,7 @@ static bool key_ok(const char *const *keys, const char *key) {
   return ok;
 }
 
-const char *weft_ws_request_header(const weft_ws_request *r,
-                                   const char *name) {
+const char *weft_ws_request_header(const weft_ws_request *r, const char *name) {
   return weft__ws_http_get(r->internal, name);
 }
 
@@ -220,7 +219,8 @@ static void upgrade(weft_ws_conn *c, weft__ws_http *r, uint8_t *extra,
     return;
   }
   const char *origin = weft__ws_http_get(r, "Origin");
-  if (cfg->allowed_origins && origin && !in_list(cfg->allowed_origins, origin)) {
+  if (cfg->allowed_origins && origin &&
+      !in_list(cfg->allowed_origins, origin)) {
     refuse(c, 403, "origin not allowed");
     return;
   }
@@ -231,15 +231,15 @@ static void upgrade(weft_ws_conn *c, weft__ws_http *r, uint8_t *extra,
     key = keybuf;
   else
     key = weft__ws_http_get(r, "X-Api-Key");
-  weft_ws_request req = {r->path, r->query, origin, c->peer, key,
-                         key_ok(cfg->api_keys, key), r};
+  weft_ws_request req = {
+      r->path, r->query, origin, c->peer, key, key_ok(cfg->api_keys, key), r};
   weft_ws_accept acc;
   memset(&acc, 0, sizeof acc);
   int rv = cfg->route ? cfg->route(cfg->route_ud, &req, &acc) : 0;
   if (rv == 0) {
     memset(&acc, 0, sizeof acc);
-    rv = c->ls->fallback ? c->ls->fallback(c->ls->fallback_ud, &req, &acc)
-                         : 404;
+    rv =
+        c->ls->fallback ? c->ls->fallback(c->ls->fallback_ud, &req, &acc) : 404;
   }
   if (rv != 1 || !acc.handler) {
     refuse(c, rv >= 400 && rv <= 599 ? rv : 500,
@@ -261,9 +261,8 @@ static void upgrade(weft_ws_conn *c, weft__ws_http *r, uint8_t *extra,
   if (acc.protocol && weft_ws_request_offers(&req, acc.protocol))
     snprintf(c->proto, sizeof c->proto, "%s", acc.protocol);
   char buf[512];
-  int n = weft__ws_hs_response_101(buf, sizeof buf,
-                                   weft__ws_http_get(r, "Sec-WebSocket-Key"),
-                                   c->proto);
+  int n = weft__ws_hs_response_101(
+      buf, sizeof buf, weft__ws_http_get(r, "Sec-WebSocket-Key"), c->proto);
   pthread_mutex_lock(&c->mu);
   int wr = weft__ws_tx_raw(&c->tx, buf, (size_t)n);
   pthread_mutex_unlock(&c->mu);

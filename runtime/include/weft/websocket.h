@@ -51,8 +51,7 @@ typedef struct weft_ws_request {
 } weft_ws_request;
 
 /* A request header (case-insensitive name), or NULL. */
-const char *weft_ws_request_header(const weft_ws_request *r,
-                                   const char *name);
+const char *weft_ws_request_header(const weft_ws_request *r, const char *name);
 /* True if the client offered this subprotocol. */
 bool weft_ws_request_offers(const weft_ws_request *r, const char *protocol);
 
@@ -92,12 +91,12 @@ typedef struct weft_ws_opts {
   int64_t ping_interval_ms; /* keepalive ping; 0: 20000; < 0: none */
   int64_t ping_timeout_ms;  /* no pong by then: close 1011; 0: 20000 */
   int64_t close_timeout_ms; /* wait for the close handshake; 0: 10000 */
-  size_t max_size; /* per message; 0: max_message_size of the client or
-                      server opts (4 MiB by default); over it: close 1009 */
+  size_t max_size;          /* per message; 0: max_message_size of the client or
+                               server opts (4 MiB by default); over it: close 1009 */
   int64_t handshake_timeout_ms; /* opening handshake; 0: 10000 */
   size_t max_header_bytes;      /* request/response headers; 0: 8192 */
   /* client */
-  const char *origin;      /* Origin header to send, or NULL */
+  const char *origin;        /* Origin header to send, or NULL */
   const char *extra_headers; /* more request header lines, each ending in
                                 CRLF, or NULL */
   /* server */
@@ -110,8 +109,7 @@ typedef struct weft_ws_opts {
 /* Any thread. text must be valid UTF-8 (not checked). Returns 0,
  * WEFT_ERR_CLOSED once a close was sent or the connection is gone,
  * WEFT_ERR_NOMEM. */
-int weft_ws_conn_send(weft_ws_conn *c, bool text, const void *data,
-                      size_t len);
+int weft_ws_conn_send(weft_ws_conn *c, bool text, const void *data, size_t len);
 /* Starts the close handshake (any thread). code 1000..4999. */
 int weft_ws_conn_close(weft_ws_conn *c, int code, const char *reason);
 const char *weft_ws_conn_peer(const weft_ws_conn *c);
