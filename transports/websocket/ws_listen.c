@@ -6,6 +6,7 @@
  * (401 before the upgrade, or close 1008 after it). */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
