@@ -85,18 +85,18 @@ static inline int peek(dec *d) {
 
 /* Bytes that end the fast scan of a string: '"', '\\', controls, non-ASCII. */
 static const uint8_t k_str_stop[256] = {
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+};
 
 static int scratch_reserve(dec *d, size_t n) {
   if (n <= d->scratch_cap)
@@ -130,7 +130,7 @@ static int hex4(const char *s, uint32_t *out) {
   return 0;
 }
 
-/* Reads a string at d->p (which is '"'). Sets *s/*n to its UTF-8 text:
+/* Reads a string at d->p (which is '"'). Sets s and n to its UTF-8 text:
  * in place when it has no escapes, else in d->scratch. */
 static int lex_string(dec *d, const char **s, size_t *n) {
   const char *p = ++d->p, *end = d->end;
@@ -161,8 +161,8 @@ static int lex_string(dec *d, const char **s, size_t *n) {
     }
     if (c >= 0x80) {
       uint32_t cp;
-      size_t len = weft__wj_utf8_decode((const uint8_t *)p, (size_t)(end - p),
-                                        &cp);
+      size_t len =
+          weft__wj_utf8_decode((const uint8_t *)p, (size_t)(end - p), &cp);
       if (!len) {
         d->p = p;
         return weft_error_set(d->err, WEFT_ERR_UTF8,
@@ -364,8 +364,8 @@ static int expect(dec *d, char c, const char *what) {
   return 0;
 }
 
-/* Object iteration: call obj_begin at '{', then obj_next until it returns 0
- * with *done set. Keys are returned like strings. */
+/* Object iteration: obj_begin at the opening brace, then obj_next until it
+ * returns 0 with *done set. Keys are returned like strings. */
 static int obj_begin(dec *d, const wj_path *path) {
   if (++d->depth > d->max_depth)
     return fail(d, WEFT_ERR_DEPTH, path, "nesting deeper than %u",
@@ -373,8 +373,7 @@ static int obj_begin(dec *d, const wj_path *path) {
   return expect(d, '{', "expected '{'");
 }
 
-static int obj_next(dec *d, int *first, int *done, const char **k,
-                    size_t *kn) {
+static int obj_next(dec *d, int *first, int *done, const char **k, size_t *kn) {
   int c = peek(d);
   if (c == '}') {
     if (!*first && d->p[-1] == ',')
@@ -471,7 +470,8 @@ static int skip_value(dec *d, const wj_path *path) {
   return 0;
 }
 
-/* ---- allocation ----------------------------------------------------------- */
+/* ---- allocation -----------------------------------------------------------
+ */
 
 static void *d_alloc(dec *d, size_t n) {
   return d->arena ? weft_arena_alloc(d->arena, n ? n : 1) : malloc(n ? n : 1);
@@ -490,12 +490,12 @@ static int nomem(dec *d, const wj_path *path) {
   return fail(d, WEFT_ERR_NOMEM, path, "out of memory");
 }
 
-/* ---- numbers -------------------------------------------------------------- */
+/* ---- numbers --------------------------------------------------------------
+ */
 
-static const double k_pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,
-                                 1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
-                                 1e12, 1e13, 1e14, 1e15, 1e16, 1e17,
-                                 1e18, 1e19, 1e20, 1e21, 1e22};
+static const double k_pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                 1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
 /* Text of a JSON number (already validated) to double. Exact fast path for
  * short mantissas (Clinger), strtod otherwise. Returns -1 on overflow. */
@@ -684,6 +684,9 @@ static int to_float(dec *d, const tok *t, int is_float, double *out,
   int rv = to_double(t->s, t->n, &v);
   if (rv == -2)
     return nomem(d, path);
+  /* libprotobuf reads an integer token as an integer first: -0 is +0. */
+  if (rv == 0 && t->kind == T_NUMBER && t->is_int && v == 0)
+    v = 0;
   if (rv)
     return fail(d, WEFT_ERR_JSON_RANGE, path, "%s is out of range",
                 show(t, b, sizeof b));
@@ -697,8 +700,8 @@ static int to_float(dec *d, const tok *t, int is_float, double *out,
 
 /* ---- scalars ------------------------------------------------------------- */
 
-static int find_enum(const ProtobufCEnumDescriptor *ed, const char *s,
-                     size_t n, int *out) {
+static int find_enum(const ProtobufCEnumDescriptor *ed, const char *s, size_t n,
+                     int *out) {
   unsigned lo = 0, hi = ed->n_value_names;
   while (lo < hi) {
     unsigned mid = (lo + hi) / 2;
@@ -756,9 +759,8 @@ static int to_enum(dec *d, const ProtobufCFieldDescriptor *f, const tok *t,
 }
 
 /* Stores a scalar token into dst by field type (not messages). */
-static int store_scalar(dec *d, const ProtobufCFieldDescriptor *f,
-                        const tok *t, void *dst, int *skip,
-                        const wj_path *path) {
+static int store_scalar(dec *d, const ProtobufCFieldDescriptor *f, const tok *t,
+                        void *dst, int *skip, const wj_path *path) {
   char b[80];
   int64_t sv;
   uint64_t uv;
@@ -853,7 +855,8 @@ static int store_scalar(dec *d, const ProtobufCFieldDescriptor *f,
   }
 }
 
-/* ---- values --------------------------------------------------------------- */
+/* ---- values ---------------------------------------------------------------
+ */
 
 static size_t elem_size(ProtobufCType t) {
   switch (t) {
@@ -945,8 +948,8 @@ static void coll_init(coll *c, size_t sz) {
 static void *coll_push(coll *c) {
   if (c->n == c->cap) {
     size_t cap = c->cap * 2;
-    char *p = c->p == c->local ? malloc(cap * c->sz)
-                               : realloc(c->p, cap * c->sz);
+    char *p =
+        c->p == c->local ? malloc(cap * c->sz) : realloc(c->p, cap * c->sz);
     if (!p)
       return NULL;
     if (c->p == c->local)
@@ -1140,7 +1143,8 @@ static int dec_map(dec *d, void *msg, const ProtobufCFieldDescriptor *f,
     ks.slots[h] = (uint32_t)c.n;
     /* the value */
     if (peek(d) == 'n' && !is_value_type(vf)) {
-      rv = fail(d, WEFT_ERR_JSON_TYPE, &kp, "null is not allowed as a map value");
+      rv = fail(d, WEFT_ERR_JSON_TYPE, &kp,
+                "null is not allowed as a map value");
       break;
     }
     skip = 0;
@@ -1200,7 +1204,8 @@ static int dec_field(dec *d, const weft_msg_desc *md, void *msg, unsigned i,
       return dec_map(d, msg, f, path);
     }
     if (c != '[')
-      return fail(d, WEFT_ERR_JSON_TYPE, path, "a repeated field must be an array");
+      return fail(d, WEFT_ERR_JSON_TYPE, path,
+                  "a repeated field must be an array");
     return dec_array(d, msg, f, path);
   }
   if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
@@ -1306,7 +1311,8 @@ static int dec_members(dec *d, const weft_msg_desc *md, void *msg,
   return rv;
 }
 
-/* ---- well-known types ----------------------------------------------------- */
+/* ---- well-known types -----------------------------------------------------
+ */
 
 static int dec_string_tok(dec *d, tok *t, const char *what,
                           const wj_path *path) {
@@ -1331,8 +1337,7 @@ static int dec_time(dec *d, const weft_msg_desc *md, void *msg,
   if (is_ts ? weft__wj_parse_timestamp(t.s, t.n, &s, &ns)
             : weft__wj_parse_duration(t.s, t.n, &s, &ns))
     return fail(d, WEFT_ERR_JSON_WKT, path, "%s is not a valid %s",
-                show(&t, b, sizeof b),
-                is_ts ? "RFC 3339 time" : "duration");
+                show(&t, b, sizeof b), is_ts ? "RFC 3339 time" : "duration");
   *AT(msg, md->base.fields[0].offset, int64_t) = s;
   *AT(msg, md->base.fields[1].offset, int32_t) = ns;
   return 0;
@@ -1352,25 +1357,45 @@ static int dec_field_mask(dec *d, const weft_msg_desc *md, void *msg,
     size_t j = i;
     while (j < t.n && t.s[j] != ',')
       j++;
+    for (size_t k = i; k < j; k++) {
+      char ch = t.s[k];
+      if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+            (ch >= '0' && ch <= '9') || ch == '_' || ch == '.')) {
+        char b[80];
+        coll_release(d, &c, f);
+        return fail(d, WEFT_ERR_JSON_WKT, path,
+                    "%s is not a valid FieldMask (paths are names joined by "
+                    "'.')",
+                    show(&t, b, sizeof b));
+      }
+    }
     if (j > i) {
-      size_t up = 0;
-      for (size_t k = i; k < j; k++)
-        up += t.s[k] >= 'A' && t.s[k] <= 'Z';
       char **slot = coll_push(&c);
-      char *o = slot ? d_alloc(d, j - i + up + 1) : NULL;
+      char *o = slot ? d_alloc(d, 2 * (j - i) + 1) : NULL;
       if (!o) {
         coll_release(d, &c, f);
         return nomem(d, path);
       }
       *slot = o;
-      /* lowerCamelCase -> snake_case */
+      /* lowerCamelCase -> snake_case, libprotobuf's rule: an upper-case
+       * letter gets a '_' before it after a lower-case letter, or inside a
+       * run of capitals when a lower-case letter follows it ("fooBAR" ->
+       * "foo_bar", "GBike" -> "g_bike"), never at the start. */
+      int was_not_underscore = 0, was_not_cap = 0;
       for (size_t k = i; k < j; k++) {
         char ch = t.s[k];
         if (ch >= 'A' && ch <= 'Z') {
-          *o++ = '_';
+          if (was_not_underscore &&
+              (was_not_cap ||
+               (k + 1 < j && t.s[k + 1] >= 'a' && t.s[k + 1] <= 'z')))
+            *o++ = '_';
           *o++ = (char)(ch - 'A' + 'a');
+          was_not_underscore = 1;
+          was_not_cap = 0;
         } else {
           *o++ = ch;
+          was_not_underscore = ch != '_';
+          was_not_cap = 1;
         }
       }
       *o = '\0';
@@ -1427,6 +1452,8 @@ static int dec_value(dec *d, const weft_msg_desc *md, void *msg,
       return rv == -2 ? nomem(d, path)
                       : fail(d, WEFT_ERR_JSON_RANGE, path, "%s is out of range",
                              show(&t, b, sizeof b));
+    if (t.is_int && v == 0)
+      v = 0; /* -0 as an integer token is +0, as in libprotobuf */
     *AT(msg, f->offset, double) = v;
     break;
   }
@@ -1602,12 +1629,11 @@ static int dec_message_into(dec *d, const weft_msg_desc *md, void *msg,
 }
 
 int weft_json_decode(const weft_msg_desc *md, const char *json, size_t len,
-                     const weft_json_opts *opts, void **out,
-                     weft_error *err) {
+                     const weft_json_opts *opts, void **out, weft_error *err) {
   if (!md || (!json && len) || !out)
     return weft_error_set(err, WEFT_ERR_INVAL, "weft_json_decode: NULL");
-  dec d = {json, json + len, json, 0, NULL, NULL, 0,
-           WEFT_DEFAULT_MAX_DEPTH, err, NULL, 0};
+  dec d = {json, json + len, json, 0, NULL, NULL, 0, WEFT_DEFAULT_MAX_DEPTH,
+           err,  NULL,       0};
   if (opts) {
     d.flags = opts->flags;
     d.reg = opts->registry;

@@ -3,6 +3,7 @@
  * intermediate tree). Output matches libprotobuf's MessageToJsonString in
  * compact mode; PRETTY indents by two spaces. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "json_internal.h"
@@ -198,8 +199,8 @@ static size_t elem_size(ProtobufCType t) {
   }
 }
 
-static int enc_array(enc *e, const ProtobufCFieldDescriptor *f,
-                     const void *arr, size_t n, const wj_path *path) {
+static int enc_array(enc *e, const ProtobufCFieldDescriptor *f, const void *arr,
+                     size_t n, const wj_path *path) {
   int rv = open_(e, '[', path);
   if (rv)
     return rv;
@@ -408,7 +409,9 @@ static int enc_any(enc *e, const weft_msg_desc *d, const void *msg,
     int first = 1;
     member(e, &first, "@type", 5);
     weft__wj_string(&e->b, url, ulen);
-    if (td->wkt != WEFT_WKT_NONE) {
+    if (val->len == 0) {
+      /* an empty payload prints as "@type" alone, as libprotobuf does */
+    } else if (td->wkt != WEFT_WKT_NONE) {
       wj_path vp = {path, "value", 5, -1};
       member(e, &first, "value", 5);
       rv = enc_message(e, td, inner, &vp);
@@ -426,7 +429,7 @@ static int enc_field_mask(enc *e, const weft_msg_desc *d, const void *msg,
                           const wj_path *path) {
   const ProtobufCFieldDescriptor *pf = field_n(d, 0);
   size_t n = *CAT(msg, pf->quantifier_offset, size_t);
-  char *const *paths = *CAT(msg, pf->offset, char **const);
+  char *const *paths = *(char *const *const *)CAT(msg, pf->offset, void);
   wj_buf *b = &e->b;
   wj_putc(b, '"');
   for (size_t i = 0; i < n; i++) {
@@ -460,15 +463,15 @@ static int enc_field_mask(enc *e, const weft_msg_desc *d, const void *msg,
 static int enc_struct(enc *e, const weft_msg_desc *d, const void *msg,
                       const wj_path *path) {
   const ProtobufCFieldDescriptor *f = field_n(d, 0);
-  return enc_map(e, f, *CAT(msg, f->offset, void **const),
+  return enc_map(e, f, *(void *const *const *)CAT(msg, f->offset, void),
                  *CAT(msg, f->quantifier_offset, size_t), path);
 }
 
 static int enc_value(enc *e, const weft_msg_desc *d, const void *msg,
                      const wj_path *path) {
   uint32_t kind = *CAT(msg, d->base.fields[0].quantifier_offset, uint32_t);
-  const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field(
-      &d->base, kind);
+  const ProtobufCFieldDescriptor *f =
+      protobuf_c_message_descriptor_get_field(&d->base, kind);
   if (!f || kind == 1) {
     wj_put(&e->b, "null", 4);
     return 0;
@@ -514,7 +517,7 @@ static int enc_message(enc *e, const weft_msg_desc *d, const void *msg,
     return enc_value(e, d, msg, path);
   case WEFT_WKT_LIST_VALUE: {
     const ProtobufCFieldDescriptor *f = field_n(d, 0);
-    return enc_array(e, f, *CAT(msg, f->offset, void **const),
+    return enc_array(e, f, *(void *const *const *)CAT(msg, f->offset, void),
                      *CAT(msg, f->quantifier_offset, size_t), path);
   }
   case WEFT_WKT_ANY:

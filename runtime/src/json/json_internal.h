@@ -34,7 +34,9 @@ static inline void wj_put(wj_buf *b, const char *s, size_t n) {
     b->len += n;
   }
 }
-static inline void wj_puts(wj_buf *b, const char *s) { wj_put(b, s, strlen(s)); }
+static inline void wj_puts(wj_buf *b, const char *s) {
+  wj_put(b, s, strlen(s));
+}
 
 /* Writes s[0..n) as a quoted JSON string with Google's escaping. Returns 0,
  * or WEFT_ERR_UTF8 if s is not valid UTF-8 (nothing sensible to print). */

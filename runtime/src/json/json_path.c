@@ -17,7 +17,8 @@ char *weft__wj_path_format(const wj_path *p, char *out, size_t cap) {
     if (s->index >= 0)
       w = snprintf(out + len, cap - len, "[%ld]", s->index);
     else if (s->index == -2)
-      w = snprintf(out + len, cap - len, "[\"%.*s\"]", (int)(s->len > 64 ? 64 : s->len), s->name);
+      w = snprintf(out + len, cap - len, "[\"%.*s\"]",
+                   (int)(s->len > 64 ? 64 : s->len), s->name);
     else
       w = snprintf(out + len, cap - len, "%s%.*s", len ? "." : "",
                    (int)(s->len > 64 ? 64 : s->len), s->name);

@@ -41,8 +41,8 @@ static int format_nanos(char *out, int32_t nanos) {
 }
 
 int weft__wj_format_timestamp(char *out, int64_t seconds, int32_t nanos) {
-  if (seconds < WJ_TS_MIN_SECONDS || seconds > WJ_TS_MAX_SECONDS ||
-      nanos < 0 || nanos > 999999999)
+  if (seconds < WJ_TS_MIN_SECONDS || seconds > WJ_TS_MAX_SECONDS || nanos < 0 ||
+      nanos > 999999999)
     return -1;
   int64_t days = seconds / 86400, rem = seconds % 86400;
   if (rem < 0) {
@@ -225,6 +225,15 @@ long weft__wj_base64_decode(const char *s, size_t n, uint8_t *out) {
   size_t m = n - pad;
   if (m % 4 == 1)
     return -1;
+  /* One alphabet per text: standard (+/) or URL-safe (-_), not both. */
+  int std_seen = 0, url_seen = 0;
+  for (size_t i = 0; i < m; i++) {
+    char c = s[i];
+    std_seen |= c == '+' || c == '/';
+    url_seen |= c == '-' || c == '_';
+  }
+  if (std_seen && url_seen)
+    return -1;
   long o = 0;
   size_t i = 0;
   for (; i + 4 <= m; i += 4) {
@@ -243,6 +252,10 @@ long weft__wj_base64_decode(const char *s, size_t n, uint8_t *out) {
     int a = t[(uint8_t)s[i]], b = t[(uint8_t)s[i + 1]];
     int c = r == 3 ? t[(uint8_t)s[i + 2]] : 0;
     if ((a | b | c) < 0)
+      return -1;
+    /* Bits below the last whole byte must be zero (as libprotobuf checks):
+     * otherwise two texts would decode to the same bytes. */
+    if ((r == 2 && (b & 15)) || (r == 3 && (c & 3)))
       return -1;
     uint32_t v = ((uint32_t)a << 18) | ((uint32_t)b << 12) | ((uint32_t)c << 6);
     out[o++] = (uint8_t)(v >> 16);
@@ -276,8 +289,8 @@ int weft__wj_parse_i64_text(const char *s, size_t n, int allow_plus,
                             int64_t *out) {
   int neg = n && s[0] == '-';
   uint64_t v;
-  int rv = weft__wj_parse_u64_text(s + neg, n - (size_t)neg,
-                                   allow_plus && !neg, &v);
+  int rv =
+      weft__wj_parse_u64_text(s + neg, n - (size_t)neg, allow_plus && !neg, &v);
   if (rv)
     return rv;
   if (neg) {

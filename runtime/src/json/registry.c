@@ -60,8 +60,8 @@ static int table_put(name_table *t, const char *name, const void *value) {
     for (size_t i = 0; i < t->cap; i++) {
       if (!t->slots[i].name)
         continue;
-      size_t j = hash_name(t->slots[i].name, strlen(t->slots[i].name)) &
-                 (cap - 1);
+      size_t j =
+          hash_name(t->slots[i].name, strlen(t->slots[i].name)) & (cap - 1);
       while (slots[j].name)
         j = (j + 1) & (cap - 1);
       slots[j] = t->slots[i];

@@ -13,9 +13,9 @@ void weft__json_register_wkt(weft_registry *r);
 
 void weft__json_register_wkt(weft_registry *r) {
   static const weft_file_desc *const files[] = {
-      &google__protobuf__any_proto,       &google__protobuf__duration_proto,
-      &google__protobuf__empty_proto,     &google__protobuf__field_1mask_proto,
-      &google__protobuf__struct_proto,    &google__protobuf__timestamp_proto,
+      &google__protobuf__any_proto,     &google__protobuf__duration_proto,
+      &google__protobuf__empty_proto,   &google__protobuf__field_1mask_proto,
+      &google__protobuf__struct_proto,  &google__protobuf__timestamp_proto,
       &google__protobuf__wrappers_proto};
   for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
     weft_registry_add_file(r, files[i]);
