@@ -7,11 +7,19 @@
 
 #include "weft/aitbc_ws.h"
 
-static const char *const kind_names[] = {
-    "unknown",     "job_status", "blockchain_event", "marketplace_event",
-    "ping",        "pong",       "request",          "response",
-    "subscribe",   "subscription", "event",          "unsubscribe",
-    "error"};
+static const char *const kind_names[] = {"unknown",
+                                         "job_status",
+                                         "blockchain_event",
+                                         "marketplace_event",
+                                         "ping",
+                                         "pong",
+                                         "request",
+                                         "response",
+                                         "subscribe",
+                                         "subscription",
+                                         "event",
+                                         "unsubscribe",
+                                         "error"};
 
 const char *weft_aitbc_ws_kind_name(weft_aitbc_ws_kind k) {
   if ((int)k < 0 || (size_t)k >= sizeof kind_names / sizeof kind_names[0])
@@ -19,9 +27,9 @@ const char *weft_aitbc_ws_kind_name(weft_aitbc_ws_kind k) {
   return kind_names[k];
 }
 
-static const char *const chain_events[] = {
-    "new_block", "transaction_confirmed", "transaction_pending",
-    "fork_detected", "sync_status"};
+static const char *const chain_events[] = {"new_block", "transaction_confirmed",
+                                           "transaction_pending",
+                                           "fork_detected", "sync_status"};
 static const char *const market_events[] = {"new_offer", "offer_matched",
                                             "offer_expired", "offer_cancelled",
                                             "price_update"};
@@ -36,7 +44,8 @@ static bool in_list(const char *s, const char *const *list, size_t n) {
 }
 
 bool weft_aitbc_ws_is_blockchain_event(const char *type) {
-  return in_list(type, chain_events, sizeof chain_events / sizeof *chain_events);
+  return in_list(type, chain_events,
+                 sizeof chain_events / sizeof *chain_events);
 }
 
 bool weft_aitbc_ws_is_marketplace_event(const char *type) {
@@ -53,12 +62,12 @@ bool weft_aitbc_job_state_terminal(const char *state) {
 void weft_aitbc_ws_msg_clear(weft_aitbc_ws_msg *m) {
   if (!m)
     return;
-  char **strs[] = {&m->type,    &m->id,          &m->method,
-                   &m->path,    &m->event,       &m->subscription_id,
-                   &m->status,  &m->message,     &m->timestamp,
-                   &m->data,    &m->params,      &m->block,
-                   &m->offer,   &m->body,        &m->tx_hash,
-                   &m->job_id,  &m->state,       &m->assigned_miner_id};
+  char **strs[] = {&m->type,   &m->id,      &m->method,
+                   &m->path,   &m->event,   &m->subscription_id,
+                   &m->status, &m->message, &m->timestamp,
+                   &m->data,   &m->params,  &m->block,
+                   &m->offer,  &m->body,    &m->tx_hash,
+                   &m->job_id, &m->state,   &m->assigned_miner_id};
   for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
     free(*strs[i]);
   memset(m, 0, sizeof *m);
@@ -135,8 +144,8 @@ static int get_json(pctx *c, const char *key, int required, bool want_object,
     return required ? missing(c, key) : 0;
   if (want_object && !cJSON_IsObject(j))
     return weft_error_set(c->err, WEFT_ERR_JSON_TYPE,
-                          "AITBC %s message: \"%s\" must be an object",
-                          c->what, key);
+                          "AITBC %s message: \"%s\" must be an object", c->what,
+                          key);
   *out = cJSON_PrintUnformatted(j);
   return *out ? 0 : nomem(c->err);
 }
@@ -235,14 +244,14 @@ static int parse_typed(pctx *c, weft_aitbc_ws_msg *m) {
                             "\"path\"");
     return 0;
   case WEFT_AITBC_WS_SUBSCRIPTION:
-    if ((rv = get_text(c, "subscription_id", REQ, &m->subscription_id,
-                       NULL)) < 0)
+    if ((rv = get_text(c, "subscription_id", REQ, &m->subscription_id, NULL)) <
+        0)
       return rv;
     return get_str(c, "status", REQ, &m->status);
   case WEFT_AITBC_WS_EVENT:
     if ((rv = get_str(c, "event", REQ, &m->event)) < 0 ||
-        (rv = get_text(c, "subscription_id", OPT, &m->subscription_id,
-                       NULL)) < 0 ||
+        (rv = get_text(c, "subscription_id", OPT, &m->subscription_id, NULL)) <
+            0 ||
         (rv = get_json(c, "data", OPT, false, &m->data)) < 0)
       return rv;
     return get_text(c, "timestamp", OPT, &m->timestamp, NULL);
@@ -333,14 +342,12 @@ static void put_str(ectx *e, const char *key, const char *v, int required) {
     return;
   }
   if (!cJSON_AddStringToObject(e->obj, key, v))
-    e_fail(e, WEFT_ERR_NOMEM, "AITBC %s message: out of memory at \"%s\"",
-           key);
+    e_fail(e, WEFT_ERR_NOMEM, "AITBC %s message: out of memory at \"%s\"", key);
 }
 
 static void put_null(ectx *e, const char *key) {
   if (!e->rv && !cJSON_AddNullToObject(e->obj, key))
-    e_fail(e, WEFT_ERR_NOMEM, "AITBC %s message: out of memory at \"%s\"",
-           key);
+    e_fail(e, WEFT_ERR_NOMEM, "AITBC %s message: out of memory at \"%s\"", key);
 }
 
 /* JSON text inserted verbatim after checking it is one JSON value. NULL:
@@ -365,8 +372,7 @@ static void put_raw(ectx *e, const char *key, const char *json, int required,
     return;
   }
   if (!cJSON_AddRawToObject(e->obj, key, json))
-    e_fail(e, WEFT_ERR_NOMEM, "AITBC %s message: out of memory at \"%s\"",
-           key);
+    e_fail(e, WEFT_ERR_NOMEM, "AITBC %s message: out of memory at \"%s\"", key);
 }
 
 static void put_id(ectx *e, const char *key, const char *id, bool is_number,
@@ -379,8 +385,7 @@ static void put_id(ectx *e, const char *key, const char *id, bool is_number,
 
 static void put_num(ectx *e, const char *key, double v) {
   if (!e->rv && !cJSON_AddNumberToObject(e->obj, key, v))
-    e_fail(e, WEFT_ERR_NOMEM, "AITBC %s message: out of memory at \"%s\"",
-           key);
+    e_fail(e, WEFT_ERR_NOMEM, "AITBC %s message: out of memory at \"%s\"", key);
 }
 
 static const char *kind_type(const weft_aitbc_ws_msg *m) {
@@ -428,8 +433,9 @@ int weft_aitbc_ws_encode(const weft_aitbc_ws_msg *m, char **out,
     break;
   case WEFT_AITBC_WS_BLOCKCHAIN_EVENT:
     if (!weft_aitbc_ws_is_blockchain_event(type)) {
-      e_fail(&e, WEFT_ERR_INVAL, "AITBC %s message: \"%s\" is not a known "
-                                 "blockchain event type",
+      e_fail(&e, WEFT_ERR_INVAL,
+             "AITBC %s message: \"%s\" is not a known "
+             "blockchain event type",
              "type");
       break;
     }
@@ -444,8 +450,9 @@ int weft_aitbc_ws_encode(const weft_aitbc_ws_msg *m, char **out,
     break;
   case WEFT_AITBC_WS_MARKETPLACE_EVENT:
     if (!weft_aitbc_ws_is_marketplace_event(type)) {
-      e_fail(&e, WEFT_ERR_INVAL, "AITBC %s message: \"%s\" is not a known "
-                                 "marketplace event type",
+      e_fail(&e, WEFT_ERR_INVAL,
+             "AITBC %s message: \"%s\" is not a known "
+             "marketplace event type",
              "type");
       break;
     }
@@ -513,8 +520,7 @@ int weft_aitbc_ws_encode(const weft_aitbc_ws_msg *m, char **out,
     put_str(&e, "message", m->message, REQ);
     break;
   default:
-    e_fail(&e, WEFT_ERR_INVAL, "AITBC %s message: cannot encode kind%s",
-           "");
+    e_fail(&e, WEFT_ERR_INVAL, "AITBC %s message: cannot encode kind%s", "");
     break;
   }
   char *text = e.rv == 0 ? cJSON_PrintUnformatted(e.obj) : NULL;

@@ -27,8 +27,8 @@ void weft_mb_deframer_free(weft_mb_deframer *d) {
 }
 
 ssize_t weft_mb_deframer_feed(weft_mb_deframer *d, const uint8_t *in,
-                              size_t len, const uint8_t **msg,
-                              size_t *msg_len, weft_error *err) {
+                              size_t len, const uint8_t **msg, size_t *msg_len,
+                              weft_error *err) {
   *msg = NULL;
   *msg_len = 0;
   if (d->failed)

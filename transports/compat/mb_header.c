@@ -41,9 +41,15 @@ int weft_mb_code_from_name(const char *name, size_t len) {
 static bool is_alpha(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
-static bool is_digit(char c) { return c >= '0' && c <= '9'; }
-static bool is_alnum(char c) { return is_alpha(c) || is_digit(c); }
-static bool is_lhex(char c) { return is_digit(c) || (c >= 'a' && c <= 'f'); }
+static bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+static bool is_alnum(char c) {
+  return is_alpha(c) || is_digit(c);
+}
+static bool is_lhex(char c) {
+  return is_digit(c) || (c >= 'a' && c <= 'f');
+}
 
 /* ^[a-zA-Z][a-zA-Z0-9]*(\.[a-zA-Z][a-zA-Z0-9]*){0,4}$, at most 255 chars. */
 bool weft_mb_topic_valid(const char *s, size_t len) {
@@ -144,8 +150,8 @@ bool weft_mb_uuid_valid(const char *s, size_t len) {
       return false;
     }
   }
-  return s[14] == '4' && (s[19] == '8' || s[19] == '9' || s[19] == 'a' ||
-                          s[19] == 'b');
+  return s[14] == '4' &&
+         (s[19] == '8' || s[19] == '9' || s[19] == 'a' || s[19] == 'b');
 }
 
 static void copy_field(char *dst, size_t cap, const char *src, size_t len) {
@@ -213,8 +219,7 @@ static int fail(int *rv, weft_mb_code *code, weft_error *err, int wcode,
   if (code)
     *code = mcode;
   int shown = arglen > 64 ? 64 : (int)arglen;
-  return weft_error_set(err, wcode, fmt, shown, arg,
-                        arglen > 64 ? "..." : "");
+  return weft_error_set(err, wcode, fmt, shown, arg, arglen > 64 ? "..." : "");
 }
 
 int weft_mb_header_parse(const char *line, size_t len, weft_mb_header *h,
@@ -361,8 +366,8 @@ ssize_t weft_mb_header_encode(const weft_mb_header *h, char *buf, size_t cap,
   }
   if (total > WEFT_MB_MAX_HEADER)
     return weft_error_set(err, WEFT_ERR_INVAL,
-                          "MB header: %zu bytes, over the %d-byte limit",
-                          total, WEFT_MB_MAX_HEADER);
+                          "MB header: %zu bytes, over the %d-byte limit", total,
+                          WEFT_MB_MAX_HEADER);
   if (total >= cap)
     return weft_error_set(err, WEFT_ERR_TOO_BIG,
                           "MB header: needs %zu bytes, buffer has %zu",

@@ -8,8 +8,7 @@
 #include "weft/mb.h"
 
 int weft_mb_decode(const char *data, size_t len, unsigned flags,
-                   weft_mb_message *out, weft_mb_code *code,
-                   weft_error *err) {
+                   weft_mb_message *out, weft_mb_code *code, weft_error *err) {
   memset(out, 0, sizeof *out);
   weft_mb_header_init(&out->header, WEFT_MB_ACTION_NONE, NULL, NULL);
   if (code)
@@ -44,15 +43,15 @@ int weft_mb_decode(const char *data, size_t len, unsigned flags,
   }
   if (!(flags & WEFT_MB_NO_JSON_CHECK)) {
     const char *end = NULL;
-    cJSON *j = cJSON_ParseWithLengthOpts(out->payload, out->payload_len, &end,
-                                         0);
+    cJSON *j =
+        cJSON_ParseWithLengthOpts(out->payload, out->payload_len, &end, 0);
     /* cJSON stops after the first value: anything but whitespace after it
      * is junk. */
     bool ok = j != NULL;
     if (ok) {
       const char *stop = out->payload + out->payload_len;
-      while (end < stop && (*end == ' ' || *end == '\t' || *end == '\r' ||
-                            *end == '\n'))
+      while (end < stop &&
+             (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
         end++;
       ok = end == stop;
     }
@@ -112,15 +111,21 @@ void weft_mb_format_timestamp(int64_t unix_ms, char buf[25]) {
     memcpy(buf, "1970-01-01T00:00:00.000Z", 25);
     return;
   }
-  snprintf(buf, 25, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-           tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+  /* Formatted wide, then copied: the fields are in range, but the compiler
+   * cannot prove that the 24 characters fit. */
+  char tmp[96];
+  snprintf(tmp, sizeof tmp, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+           tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+           tm.tm_sec, ms);
+  memcpy(buf, tmp, 24);
+  buf[24] = '\0';
 }
 
 int weft_mb_error_encode(const char *topic, const char *version,
                          const char *request_id, weft_mb_code code,
                          const char *message, int64_t unix_ms,
-                         const char *details_json, char **out,
-                         size_t *out_len, weft_error *err) {
+                         const char *details_json, char **out, size_t *out_len,
+                         weft_error *err) {
   if (code <= WEFT_MB_OK || code >= WEFT_MB_CODE_COUNT)
     return weft_error_set(err, WEFT_ERR_INVAL, "MB error: no error code");
   weft_mb_header h;
@@ -173,8 +178,7 @@ int weft_mb_error_parse(const char *payload, size_t len,
   memset(out, 0, sizeof *out);
   cJSON *root = cJSON_ParseWithLength(payload, len);
   if (!root)
-    return weft_error_set(err, WEFT_ERR_JSON_SYNTAX,
-                          "MB payload: not JSON");
+    return weft_error_set(err, WEFT_ERR_JSON_SYNTAX, "MB payload: not JSON");
   const cJSON *e = cJSON_GetObjectItemCaseSensitive(root, "error");
   const cJSON *c = cJSON_GetObjectItemCaseSensitive(e, "code");
   if (!cJSON_IsObject(e) || !cJSON_IsString(c)) {

@@ -81,7 +81,7 @@ typedef struct weft_aitbc_ws_msg {
   char *path;
   char *event;
   char *subscription_id;
-  char *status;  /* subscription status */
+  char *status;    /* subscription status */
   int status_code; /* response "status" when numeric */
   bool has_status_code;
   char *message; /* error message (or a response's message) */

@@ -31,8 +31,8 @@ extern "C" {
 #endif
 
 /* Limits of the format. */
-#define WEFT_MB_MAX_HEADER 367     /* header bytes before the '\n' */
-#define WEFT_MB_MAX_PAYLOAD 16384  /* bytes after the '\n' */
+#define WEFT_MB_MAX_HEADER 367    /* header bytes before the '\n' */
+#define WEFT_MB_MAX_PAYLOAD 16384 /* bytes after the '\n' */
 #define WEFT_MB_MAX_MESSAGE (WEFT_MB_MAX_HEADER + 1 + WEFT_MB_MAX_PAYLOAD)
 #define WEFT_MB_MAX_TOPIC 255
 #define WEFT_MB_MAX_TOPIC_SEGMENTS 5
@@ -52,17 +52,17 @@ const char *weft_mb_action_name(weft_mb_action a);
 
 /* The error codes of the MB format (carried in error responses as their
  * names). WEFT_MB_OK is weft's "no error", never sent. */
-#define WEFT_MB_CODE_MAP(X)                                                  \
-  X(INVALID_REQUEST)                                                         \
-  X(MALFORMED_MESSAGE)                                                       \
-  X(INVALID_REQUEST_ID)                                                      \
-  X(VERSION_NOT_SUPPORTED)                                                   \
-  X(UNAUTHORIZED)                                                            \
-  X(FORBIDDEN)                                                               \
-  X(TOPIC_NOT_SUPPORTED)                                                     \
-  X(NO_ROUTE_FOUND)                                                          \
-  X(SERVICE_UNAVAILABLE)                                                     \
-  X(TIMEOUT)                                                                 \
+#define WEFT_MB_CODE_MAP(X)                                                    \
+  X(INVALID_REQUEST)                                                           \
+  X(MALFORMED_MESSAGE)                                                         \
+  X(INVALID_REQUEST_ID)                                                        \
+  X(VERSION_NOT_SUPPORTED)                                                     \
+  X(UNAUTHORIZED)                                                              \
+  X(FORBIDDEN)                                                                 \
+  X(TOPIC_NOT_SUPPORTED)                                                       \
+  X(NO_ROUTE_FOUND)                                                            \
+  X(SERVICE_UNAVAILABLE)                                                       \
+  X(TIMEOUT)                                                                   \
   X(INTERNAL_ERROR)
 
 typedef enum weft_mb_code {
@@ -70,7 +70,7 @@ typedef enum weft_mb_code {
 #define WEFT__MB_CODE_ENUM(name) WEFT_MB_##name,
   WEFT_MB_CODE_MAP(WEFT__MB_CODE_ENUM)
 #undef WEFT__MB_CODE_ENUM
-  WEFT_MB_CODE_COUNT
+      WEFT_MB_CODE_COUNT
 } weft_mb_code;
 
 /* "INVALID_REQUEST" ...; "OK" for WEFT_MB_OK; "INTERNAL_ERROR" if unknown. */
@@ -158,15 +158,15 @@ int weft_mb_encode(const weft_mb_header *h, const char *payload,
 int weft_mb_error_encode(const char *topic, const char *version,
                          const char *request_id, weft_mb_code code,
                          const char *message, int64_t unix_ms,
-                         const char *details_json, char **out,
-                         size_t *out_len, weft_error *err);
+                         const char *details_json, char **out, size_t *out_len,
+                         weft_error *err);
 
 /* If payload is an error body, fills what it carries and returns 1; returns
  * 0 if it is JSON but not an error body; < 0 if it is not JSON. Strings are
  * malloc'd (free with weft_mb_error_info_clear). */
 typedef struct weft_mb_error_info {
-  weft_mb_code code;  /* INTERNAL_ERROR for a code name weft doesn't know */
-  char *code_name;    /* as sent */
+  weft_mb_code code; /* INTERNAL_ERROR for a code name weft doesn't know */
+  char *code_name;   /* as sent */
   char *message;
   char *timestamp;
   char *details_json; /* NULL if absent */
@@ -186,13 +186,13 @@ void weft_mb_frame_prefix(uint8_t out[4], size_t len);
 /* Incremental, I/O-free deframer. Feed it whatever the socket gave; it
  * returns whole messages. */
 typedef struct weft_mb_deframer {
-  size_t max_len;   /* limit on one message */
+  size_t max_len; /* limit on one message */
   uint8_t prefix[4];
   unsigned prefix_have;
-  uint8_t *buf;     /* partial message being assembled */
-  size_t need;      /* length from the prefix */
+  uint8_t *buf; /* partial message being assembled */
+  size_t need;  /* length from the prefix */
   size_t have;
-  int failed;       /* sticky error: the connection must be closed */
+  int failed; /* sticky error: the connection must be closed */
 } weft_mb_deframer;
 
 /* max_len 0: WEFT_MB_MAX_MESSAGE. */
@@ -200,15 +200,15 @@ void weft_mb_deframer_init(weft_mb_deframer *d, size_t max_len);
 void weft_mb_deframer_free(weft_mb_deframer *d);
 
 /* Consumes bytes from in[0..len). Returns the number consumed (>= 0); if a
- * whole message is complete it stops right after it and sets *msg/*msg_len
+ * whole message is complete it stops right after it and sets *msg and *msg_len
  * (else *msg = NULL). The message stays valid until the next call (it points
  * into `in` when the message arrived in one piece, else into the deframer's
  * buffer). Call again with the rest of the input until it returns 0 with no
  * message. A length of 0 or over max_len is WEFT_ERR_FRAME_TOO_BIG /
  * WEFT_ERR_FRAME, and sticky: the connection must be closed. */
 ssize_t weft_mb_deframer_feed(weft_mb_deframer *d, const uint8_t *in,
-                              size_t len, const uint8_t **msg,
-                              size_t *msg_len, weft_error *err);
+                              size_t len, const uint8_t **msg, size_t *msg_len,
+                              weft_error *err);
 
 #ifdef __cplusplus
 }
