@@ -33,18 +33,18 @@ static void roundtrip(const void *msg, int verbose) {
   weft_error err = {0};
   void *back = NULL;
   if (weft_encode_alloc(msg, &buf, &len) != 0) {
-    printf("%-34s encode FAILED\n", name);
+    printf("%-38s encode FAILED\n", name);
     failures++;
     return;
   }
   int rv = weft_decode(d, buf, len, NULL, &back, &err);
   int same = rv == 0 && weft_message_equal(msg, back);
   if (!same) {
-    printf("%-34s binary round trip FAILED: %s\n", name,
+    printf("%-38s binary round trip FAILED: %s\n", name,
            rv ? err.message : "decoded copy differs");
     failures++;
   } else if (verbose) {
-    printf("%-34s %4zu bytes  ", name, len);
+    printf("%-38s %4zu bytes  ", name, len);
     print_hex(buf, len);
   }
 #ifdef WEFT_DEMO_JSON
@@ -58,11 +58,11 @@ static void roundtrip(const void *msg, int verbose) {
     if (rv == 0)
       rv = weft_json_decode(d, json, jlen, &jo, &fromjson, &err);
     if (rv != 0 || !weft_message_equal(msg, fromjson)) {
-      printf("%-34s JSON round trip FAILED: %s\n", name,
+      printf("%-38s JSON round trip FAILED: %s\n", name,
              rv ? err.message : "decoded copy differs");
       failures++;
     } else if (verbose) {
-      printf("%-34s %s\n", "", json);
+      printf("%-38s %s\n", "", json);
     }
     free(json);
     weft_message_free(fromjson);
