@@ -58,6 +58,7 @@ typedef struct gscall {
   int cancelled;
   grpc_byte_buffer *resp; /* stashed single response */
   weft_metadata resp_headers;
+  weft_error recv_err; /* why the last recv failed to decode */
 } gscall;
 
 static void listener_unref(glistener *l) {
@@ -121,8 +122,8 @@ static int op_recv(void *tc, weft_arena *arena, void **msg) {
     c->recv_done = true;
     return 0;
   }
-  weft_error err = {0};
-  int rc = weft__grpc_decode(bb, c->m->input, arena, c->l->max_recv, msg, &err);
+  int rc = weft__grpc_decode(bb, c->m->input, arena, c->l->max_recv, msg,
+                             &c->recv_err);
   grpc_byte_buffer_destroy(bb);
   return rc < 0 ? rc : 1;
 }
@@ -289,7 +290,13 @@ static bool op_cancelled(void *tc) {
   return r;
 }
 
+static const char *op_recv_error(void *tc) {
+  gscall *c = tc;
+  return c->recv_err.code ? c->recv_err.message : NULL;
+}
+
 static const weft_server_call_ops scall_ops = {
+    .recv_error = op_recv_error,
     .recv = op_recv,
     .send = op_send,
     .finish = op_finish,
