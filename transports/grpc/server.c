@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "builtin.h"
 #include "grpc_internal.h"
 #include "weft/codec.h"
 
@@ -441,6 +442,7 @@ static void close_listener(void *listener) {
   pthread_mutex_unlock(&l->mu);
   grpc_server_destroy(l->server);
   l->server = NULL;
+  weft__grpc_health_forget(l->ws);
   for (unsigned i = 0; i < l->n_cqs; i++)
     grpc_completion_queue_shutdown(l->cqs[i]);
   for (unsigned i = 0; i < l->n_threads; i++)

@@ -259,6 +259,87 @@ class Faults(unittest.TestCase):
             ch.close()
 
 
+class Services(unittest.TestCase):
+    """grpc.health.v1 and server reflection, added by the grpc listener."""
+
+    @classmethod
+    def setUpClass(cls):
+        lib.gen_stubs(STUBS, [lib.GRPC_PROTO_DIR],
+                      ["grpc/health/v1/health.proto",
+                       "grpc/reflection/v1alpha/reflection.proto"],
+                      ["grpc/health/v1/health.proto",
+                       "grpc/reflection/v1alpha/reflection.proto"])
+        cls.proc, cls.port = start_weft_server()
+        cls.channel = grpc.insecure_channel("127.0.0.1:%d" % cls.port)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.channel.close()
+        assert lib.stop(cls.proc) == 0
+
+    def test_health_check(self):
+        from grpc.health.v1 import health_pb2, health_pb2_grpc
+        stub = health_pb2_grpc.HealthStub(self.channel)
+        SERVING = health_pb2.HealthCheckResponse.SERVING
+        r = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=10)
+        self.assertEqual(r.status, SERVING)
+        r = stub.Check(health_pb2.HealthCheckRequest(
+            service="grpc.testing.TestService"), timeout=10)
+        self.assertEqual(r.status, SERVING)
+        with self.assertRaises(grpc.RpcError) as cm:
+            stub.Check(health_pb2.HealthCheckRequest(service="no.Such"),
+                       timeout=10)
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.NOT_FOUND)
+
+    def test_health_watch(self):
+        from grpc.health.v1 import health_pb2, health_pb2_grpc
+        stub = health_pb2_grpc.HealthStub(self.channel)
+        it = stub.Watch(health_pb2.HealthCheckRequest(
+            service="grpc.testing.TestService"), timeout=10)
+        self.assertEqual(next(it).status,
+                         health_pb2.HealthCheckResponse.SERVING)
+        it.cancel()
+        it = stub.Watch(health_pb2.HealthCheckRequest(service="no.Such"),
+                        timeout=10)
+        self.assertEqual(next(it).status,
+                         health_pb2.HealthCheckResponse.SERVICE_UNKNOWN)
+        it.cancel()
+
+    def reflect(self, **kw):
+        from grpc.reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+        stub = reflection_pb2_grpc.ServerReflectionStub(self.channel)
+        req = reflection_pb2.ServerReflectionRequest(host="x", **kw)
+        resps = list(stub.ServerReflectionInfo(iter([req]), timeout=10))
+        self.assertEqual(len(resps), 1)
+        return resps[0]
+
+    def test_reflection(self):
+        from google.protobuf import descriptor_pb2
+        r = self.reflect(list_services="")
+        names = {s.name for s in r.list_services_response.service}
+        self.assertIn("grpc.testing.TestService", names)
+        self.assertIn("grpc.health.v1.Health", names)
+        r = self.reflect(file_containing_symbol="grpc.testing.TestService")
+        files = {}
+        for raw in r.file_descriptor_response.file_descriptor_proto:
+            fd = descriptor_pb2.FileDescriptorProto.FromString(raw)
+            files[fd.name] = fd
+        self.assertIn("grpc/testing/test.proto", files)
+        self.assertIn("grpc/testing/messages.proto", files)  # a dependency
+        svc = [s for s in files["grpc/testing/test.proto"].service
+               if s.name == "TestService"][0]
+        self.assertIn("UnaryCall", [m.name for m in svc.method])
+        r = self.reflect(
+            file_containing_symbol="grpc.testing.TestService.UnaryCall")
+        self.assertTrue(r.file_descriptor_response.file_descriptor_proto)
+        r = self.reflect(file_containing_symbol="grpc.testing.SimpleRequest")
+        self.assertTrue(r.file_descriptor_response.file_descriptor_proto)
+        r = self.reflect(file_by_filename="grpc/testing/empty.proto")
+        self.assertTrue(r.file_descriptor_response.file_descriptor_proto)
+        r = self.reflect(file_containing_symbol="no.Such")
+        self.assertEqual(r.error_response.error_code, 5)
+
+
 if __name__ == "__main__":
     SERVER_BIN, CLIENT_BIN = sys.argv[1], sys.argv[2]
     unittest.main(argv=[sys.argv[0]] + sys.argv[3:], verbosity=2)
