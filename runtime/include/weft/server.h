@@ -39,6 +39,9 @@ typedef struct weft_server_opts {
   void (*log)(int level, const char *line, void *ud); /* NULL: stderr, info+ */
   void *log_ud;
   const void *transport_opts;
+  /* Calls waiting for a worker beyond which new calls are rejected with
+   * RESOURCE_EXHAUSTED; 0: 1024. (Added by rpc.) */
+  unsigned max_pending_calls;
 } weft_server_opts;
 
 int weft_server_new(weft_server **out, const weft_server_opts *opts);
