@@ -31,6 +31,11 @@ def gen_stubs(out_dir, include_dirs, protos, service_protos):
             init = os.path.join(root, "__init__.py")
             if not os.path.exists(init):
                 open(init, "w").close()
+    use_stubs(out_dir)
+
+
+def use_stubs(out_dir):
+    """Makes stubs generated into out_dir importable."""
     if out_dir not in sys.path:
         sys.path.append(out_dir)
     # Generated packages under grpc/ (grpc.testing, grpc.health.v1, ...)
@@ -38,7 +43,9 @@ def gen_stubs(out_dir, include_dirs, protos, service_protos):
     import grpc
     gdir = os.path.join(out_dir, "grpc")
     if os.path.isdir(gdir) and gdir not in grpc.__path__:
-        os.remove(os.path.join(gdir, "__init__.py"))
+        init = os.path.join(gdir, "__init__.py")
+        if os.path.exists(init):
+            os.remove(init)
         grpc.__path__.append(gdir)
 
 

@@ -189,6 +189,8 @@ class Faults(unittest.TestCase):
         code = textwrap.dedent("""
             import sys, time
             sys.path.insert(0, %r)
+            import grpc_test_lib
+            grpc_test_lib.use_stubs(%r)
             import grpc
             from grpc.testing import messages_pb2, test_pb2_grpc
             ch = grpc.insecure_channel("127.0.0.1:%d")
@@ -201,7 +203,7 @@ class Faults(unittest.TestCase):
             for i, r in enumerate(stub.FullDuplexCall(reqs())):
                 if i == 20:
                     print("streaming", flush=True)
-        """) % (STUBS, self.port)
+        """) % (os.path.dirname(os.path.abspath(__file__)), STUBS, self.port)
         p = subprocess.Popen([sys.executable, "-c", code],
                              stdout=subprocess.PIPE, text=True)
         try:
