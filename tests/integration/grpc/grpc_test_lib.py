@@ -22,9 +22,10 @@ def gen_stubs(out_dir, include_dirs, protos, service_protos):
         incs += ["-I", d]
     subprocess.run([PROTOC, *incs, "--python_out=" + out_dir, *protos],
                    check=True)
-    subprocess.run([sys.executable, "-m", "grpc_tools.protoc", *incs,
-                    "--grpc_python_out=" + out_dir, *service_protos],
-                   check=True)
+    if service_protos:
+        subprocess.run([sys.executable, "-m", "grpc_tools.protoc", *incs,
+                        "--grpc_python_out=" + out_dir, *service_protos],
+                       check=True)
     # Packages for the generated module tree (grpc/testing/..._pb2.py).
     for root, _dirs, files in os.walk(out_dir):
         if root != out_dir:
@@ -47,6 +48,29 @@ def use_stubs(out_dir):
         if os.path.exists(init):
             os.remove(init)
         grpc.__path__.append(gdir)
+
+
+class DynamicStub:
+    """A client stub built from a service descriptor of a *_pb2 module, for
+    protos python3-grpc-tools 1.14 cannot read (proto3 `optional`).
+    Methods are named as in the proto (stub.GetOffer(req, timeout=...))."""
+
+    def __init__(self, channel, pb2_module, service_name):
+        from google.protobuf import symbol_database
+        db = symbol_database.Default()
+        svc = pb2_module.DESCRIPTOR.services_by_name[service_name]
+        for m in svc.methods:
+            req = db.GetSymbol(m.input_type.full_name)
+            resp = db.GetSymbol(m.output_type.full_name)
+            path = "/%s/%s" % (svc.full_name, m.name)
+            kind = {(False, False): channel.unary_unary,
+                    (False, True): channel.unary_stream,
+                    (True, False): channel.stream_unary,
+                    (True, True): channel.stream_stream}[
+                        (m.client_streaming, m.server_streaming)]
+            setattr(self, m.name, kind(path,
+                                       request_serializer=req.SerializeToString,
+                                       response_deserializer=resp.FromString))
 
 
 def gen_testing_stubs(out_dir):

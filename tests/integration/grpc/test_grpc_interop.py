@@ -342,6 +342,93 @@ class Services(unittest.TestCase):
         self.assertEqual(r.error_response.error_code, 5)
 
 
+@unittest.skipUnless(os.environ.get("WEFT_GRPC_AITBC_SERVER"),
+                     "weft_aitbc not built")
+class Aitbc(unittest.TestCase):
+    """A Python client calls AITBC services on a weft server and compares
+    the messages weft decoded (and sent back) with what it sent."""
+
+    @classmethod
+    def setUpClass(cls):
+        schema = os.environ["WEFT_SCHEMA_DIR"]
+        wkt = os.environ.get("WEFT_WKT_PROTO_DIR", "/usr/include")
+        lib.gen_stubs(STUBS, [schema, wkt],
+                      ["aitbc/v1/marketplace.proto",
+                       "aitbc/v1/settlement.proto"], [])
+        cls.port = lib.free_port()
+        cls.proc = subprocess.Popen([os.environ["WEFT_GRPC_AITBC_SERVER"],
+                                     "--port=%d" % cls.port])
+        lib.wait_port(cls.port, cls.proc)
+        cls.channel = grpc.insecure_channel("127.0.0.1:%d" % cls.port)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.channel.close()
+        assert lib.stop(cls.proc) == 0
+
+    def offer(self, i):
+        from aitbc.v1 import marketplace_pb2 as m
+        return m.Offer(id="offer-%d" % i, provider="provider-\u00e9",
+                       gpu_type="A100" if i % 2 else "RTX 4090",
+                       gpu_memory=24 + i, gpu_count=i, price_per_hour=i * 1.25,
+                       currency="AITBC", region="eu-west", status="active",
+                       created_at="2026-01-02T03:04:05Z")
+
+    def test_marketplace(self):
+        from aitbc.v1 import marketplace_pb2 as m
+        stub = lib.DynamicStub(self.channel, m, "Marketplace")
+        sent = m.Offer(id="o-\u263a", provider="p", gpu_type="H100",
+                       gpu_memory=80, gpu_count=8, price_per_hour=-3.5e-7,
+                       currency="AITBC", region="", status="pending",
+                       created_at="2026-11-23T00:00:00Z")
+        self.assertEqual(stub.CreateOffer(sent, timeout=10), sent)
+        self.assertEqual(stub.UpdateOffer(m.Offer(), timeout=10), m.Offer())
+        self.assertEqual(stub.GetOffer(m.GetOfferRequest(offer_id="offer-7"),
+                                       timeout=10), self.offer(7))
+        r = stub.ListOffers(m.ListOffersRequest(limit=50, offset=3),
+                            timeout=10)
+        self.assertEqual(list(r.offers), [self.offer(3 + k)
+                                          for k in range(50)])
+        evs = list(stub.WatchEvents(m.WatchMarketplaceRequest(
+            types=["created", "matched", "deleted"]), timeout=10))
+        self.assertEqual([e.type for e in evs],
+                         ["created", "matched", "deleted"])
+        self.assertEqual([e.offer for e in evs],
+                         [self.offer(k) for k in range(3)])
+        with self.assertRaises(grpc.RpcError) as cm:
+            stub.GetOffer(m.GetOfferRequest(offer_id="nope"), timeout=10)
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.NOT_FOUND)
+        with self.assertRaises(grpc.RpcError) as cm:
+            stub.DeleteOffer(m.DeleteOfferRequest(offer_id="x"), timeout=10)
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.UNIMPLEMENTED)
+
+    def test_settlement(self):
+        from aitbc.v1 import settlement_pb2 as s
+        stub = lib.DynamicStub(self.channel, s, "Settlement")
+        msg = s.SettlementMessage(
+            source_chain_id=1, target_chain_id=2, job_id="job-1",
+            receipt_hash="0xabc", payment_amount=2**63 + 5,
+            payment_token="AITBC", nonce=7, signature="sig",
+            gas_limit=0, created_at="2026-11-23T12:00:00Z")
+        msg.proof_data.update({"a": 1, "b": [True, None, "x"], "c": {}})
+        msg.zk_proof.string_value = "proof"
+        r = stub.SendMessage(msg, timeout=10)
+        self.assertEqual(r.message_id, "job-1")
+        self.assertEqual(r.status, s.BridgeStatus.completed)
+        self.assertEqual(r.transaction_hash, "0xabc")
+        self.assertTrue(r.HasField("gas_used"))  # presence kept for 0
+        self.assertEqual(r.gas_used, 0)
+        self.assertFalse(r.HasField("error_message"))
+        self.assertEqual(r.fee_paid, 2**63 + 12)
+        self.assertEqual(r.created_at, "2026-11-23T12:00:00Z")
+        self.assertEqual(r.completed_at, "fields=3 zk=1")
+        msg2 = s.SettlementMessage(job_id="j2", privacy_level="high")
+        r = stub.SendMessage(msg2, timeout=10)
+        self.assertFalse(r.HasField("gas_used"))
+        self.assertEqual(r.error_message, "high")
+        self.assertEqual(r.completed_at, "fields=0 zk=0")
+
+
 if __name__ == "__main__":
     SERVER_BIN, CLIENT_BIN = sys.argv[1], sys.argv[2]
     unittest.main(argv=[sys.argv[0]] + sys.argv[3:], verbosity=2)
