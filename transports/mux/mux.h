@@ -39,6 +39,13 @@ typedef struct weft__mux_io {
   /* The mux wants the connection closed (protocol error); err says why. */
   void (*close)(void *io_ud, const weft_error *err);
   void *io_ud;
+  /* Optional (added by tcp): backpressure. When a stream's receive queue is
+   * full, weft__mux_rx_paused() turns true and the owner should stop reading
+   * the socket; once the reader has drained the queue the mux calls
+   * rx_resume (from the reader's thread) and the owner reads again. If NULL
+   * the mux never pauses (queues are then bounded only by what the peer
+   * sends). */
+  void (*rx_resume)(void *io_ud);
 } weft__mux_io;
 
 typedef struct weft__mux_opts {
@@ -47,6 +54,10 @@ typedef struct weft__mux_opts {
   weft_codec_kind codec;   /* envelope + payload codec */
   size_t max_message_size; /* payload limit; 0: 4 MiB */
   const char *peer;        /* "ip:port", for weft_server_call_peer */
+  /* Per-stream receive queue bound (added by tcp): messages and bytes
+   * queued for a reader that has not taken them yet. 0: 64 and 4 MiB. */
+  unsigned rx_queue_msgs;
+  size_t rx_queue_bytes;
 } weft__mux_opts;
 
 int weft__mux_new(weft__mux **out, const weft__mux_opts *o,
@@ -62,6 +73,9 @@ int weft__mux_on_message(weft__mux *m, const uint8_t *data, size_t len,
 /* The connection is gone: fail calls in flight (UNAVAILABLE), cancel
  * server-side calls. Idempotent. */
 void weft__mux_on_closed(weft__mux *m, const weft_error *why);
+
+/* True while some stream's receive queue is full (see rx_resume). */
+bool weft__mux_rx_paused(const weft__mux *m);
 
 /* Graceful close: send GOAWAY, refuse new streams. */
 void weft__mux_goaway(weft__mux *m);

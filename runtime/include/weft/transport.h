@@ -96,7 +96,11 @@ void weft_transports_init(void);
 /* Transport -> runtime. */
 /* A new incoming call for `path` ("/pkg.Service/Method"). The runtime
  * resolves the method (UNIMPLEMENTED through ops->finish if unknown), checks
- * API keys, and runs the handler. md is copied. */
+ * API keys, and runs the handler. md is copied. Returns 0 when the runtime
+ * took the call (ops->finish will be called exactly once, possibly from
+ * inside this function). Returns < 0 if it could not take it at all (e.g.
+ * the server is shutting down): then ops->finish is never called and the
+ * transport answers the call itself. */
 int weft_server_dispatch(weft_server *s, const char *path,
                          const weft_metadata *md, int64_t deadline_ns,
                          const char *peer, const weft_server_call_ops *ops,
