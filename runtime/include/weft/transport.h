@@ -69,6 +69,10 @@ typedef struct weft_server_call_ops {
   int (*finish)(void *tc, const weft_status *st, const weft_metadata *headers,
                 const weft_metadata *trailers);
   bool (*cancelled)(void *tc);
+  /* Optional (may be NULL): why the last recv failed, e.g.
+   * `jobId: expected a string`, so the runtime can answer INVALID_ARGUMENT
+   * with the reason instead of a generic message. */
+  const char *(*recv_error)(void *tc);
 } weft_server_call_ops;
 
 typedef struct weft_server_transport {
