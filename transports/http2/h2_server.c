@@ -104,6 +104,7 @@ struct h2s_stream {
   int in_err;         /* framing error on the request stream */
   bool unary_taken;   /* the unary request was handed out */
   bool finished;      /* a final response was produced */
+  char recv_err[WEFT_ERROR_MSG_MAX]; /* why the last recv failed */
   bool cancelled;     /* peer reset or connection gone */
   bool resp_submitted;
   int64_t deadline_ns;
@@ -854,13 +855,17 @@ static int ops_recv(void *tc, weft_arena *arena, void **msg) {
     uint8_t *plain = NULL;
     if (s->req_gzip) {
       int rv = weft__gunzip(body, len, s->c->lis->max_msg, &plain, &len, &err);
-      if (rv < 0)
+      if (rv < 0) {
+        snprintf(s->recv_err, sizeof s->recv_err, "%s", err.message);
         return rv;
+      }
       body = plain;
     }
     int rv = weft__h2_decode(s->m->input, weft__h2_ctype_json(s->ct), body,
                              len, arena, s->c->lis->max_msg, msg, &err);
     free(plain);
+    if (rv < 0)
+      snprintf(s->recv_err, sizeof s->recv_err, "%s", err.message);
     return rv < 0 ? rv : 1;
   }
   while (!s->in_head && !s->in_done && !s->in_err && !s->cancelled)
@@ -891,6 +896,8 @@ static int ops_recv(void *tc, weft_arena *arena, void **msg) {
   if (rv >= 0)
     rv = 1;
 out:
+  if (rv < 0)
+    snprintf(s->recv_err, sizeof s->recv_err, "%s", err.message);
   free(plain);
   /* Give the window back: the peer may send more now. */
   consume_rec *r = malloc(sizeof *r);
@@ -981,8 +988,13 @@ static bool ops_cancelled(void *tc) {
   return c;
 }
 
-static const weft_server_call_ops h2s_ops = {ops_recv, ops_send, ops_finish,
-                                             ops_cancelled};
+static const char *ops_recv_error(void *tc) {
+  h2s_stream *s = tc;
+  return s->recv_err;
+}
+
+static const weft_server_call_ops h2s_ops = {
+    ops_recv, ops_send, ops_finish, ops_cancelled, ops_recv_error};
 
 /* ---- weft_server_transport ------------------------------------------ */
 
