@@ -75,6 +75,7 @@ typedef struct stream {
   weft_metadata meta;    /* client: headers + trailers received;
                             server: request metadata until dispatch */
   weft_metadata open_md; /* client: request metadata until OPEN goes out */
+  char *recv_err;        /* server: why the last recv failed (malloc'd) */
 } stream;
 
 struct weft__mux {
@@ -191,6 +192,7 @@ static bool drop_queue(weft__mux *m, stream *s) {
 }
 
 static void stream_free(stream *s) {
+  free(s->recv_err);
   pthread_cond_destroy(&s->cv);
   weft_status_clear(&s->st);
   weft_metadata_clear(&s->meta);
@@ -1129,8 +1131,12 @@ static int srv_recv(void *tc, weft_arena *arena, void **msg) {
     weft_error err;
     rc = decode_payload(m, s->md->input, q, arena, msg, &err);
     free(q);
-    if (rc >= 0)
+    if (rc >= 0) {
       rc = 1;
+    } else {
+      free(s->recv_err); /* only this handler's thread reads it */
+      s->recv_err = strdup(err.message);
+    }
   }
   return rc;
 }
@@ -1196,7 +1202,13 @@ static bool srv_cancelled(void *tc) {
   return c;
 }
 
+static const char *srv_recv_error(void *tc) {
+  stream *s = tc;
+  return s->recv_err;
+}
+
 static const weft_server_call_ops server_ops = {
+    .recv_error = srv_recv_error,
     .recv = srv_recv,
     .send = srv_send,
     .finish = srv_finish,
