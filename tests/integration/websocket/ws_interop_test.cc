@@ -111,6 +111,32 @@ TEST(WsInterop, WeftClientToPythonServer) {
   EXPECT_STREQ(weft__ws_sync_close_reason(p.s), "policy says no");
 }
 
+TEST(WsInterop, WeftLoopClientToPythonServer) {
+  if (!have_websockets())
+    GTEST_SKIP() << "python3-websockets not installed";
+  PyServer py;
+  ASSERT_GT(py.port(), 0);
+  wstest::Inbox in;
+  {
+    wstest::Dialed d(py.port(), &in);
+    ASSERT_EQ(d.rv, 0) << d.err.message;
+    EXPECT_STREQ(weft_ws_conn_protocol(d.c), "chat");
+    std::string big(1 << 20, 'b');
+    weft_ws_conn_send(d.c, true, "κόσμε", strlen("κόσμε"));
+    weft_ws_conn_send(d.c, false, big.data(), big.size());
+    ASSERT_TRUE(in.wait_msgs(2));
+    EXPECT_EQ(in.msgs[0], "κόσμε");
+    EXPECT_EQ(in.msgs[1], big);
+  }
+  EXPECT_EQ(in.code, 1000);
+  wstest::Inbox in2;
+  wstest::Dialed p(py.port(), &in2, "/close1008");
+  ASSERT_EQ(p.rv, 0);
+  ASSERT_TRUE(in2.wait_closed());
+  EXPECT_EQ(in2.code, 1008);
+  EXPECT_EQ(in2.reason, "policy says no");
+}
+
 TEST(WsInterop, PythonClientToWeftServer) {
   if (!have_websockets())
     GTEST_SKIP() << "python3-websockets not installed";
