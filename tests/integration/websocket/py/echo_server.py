@@ -24,7 +24,8 @@ async def handler(ws, path=None):
 async def main():
     async with websockets.serve(handler, "127.0.0.1", 0, max_size=4 << 20,
                                 subprotocols=["chat"],
-                                ping_interval=None) as server:
+                                ping_interval=None,
+                                close_timeout=1) as server:
         port = server.sockets[0].getsockname()[1]
         print(port, flush=True)
         loop = asyncio.get_running_loop()
