@@ -4,7 +4,10 @@
 #include "h2_test_util.h"
 
 #include <fstream>
+#include <signal.h>
 #include <sys/stat.h>
+
+#include <atomic>
 #include <vector>
 
 using h2test::Server;
