@@ -188,6 +188,13 @@ static void set_close(weft_ws_conn *c, int code, const char *reason,
 static void destroy(weft_ws_conn *c, int code, const char *reason) {
   if (c->state == WEFT__WSC_DEAD)
     return;
+  if (c->cb_depth > 0) {
+    /* Inside the handler (e.g. a send that failed): on_close must not run
+     * under its feet; finish when the callback returns. */
+    set_close(c, code, reason, reason ? strlen(reason) : 0);
+    c->destroy_pending = true;
+    return;
+  }
   c->state = WEFT__WSC_DEAD;
   cancel(c, &c->hs_timer);
   cancel(c, &c->ping_timer);
@@ -391,6 +398,16 @@ static bool rate_ok(weft_ws_conn *c) {
 
 /* ---- reading (loop thread) ---- */
 
+/* After a handler callback: runs a destroy it asked for. True if the
+ * connection is gone. */
+static bool leave_callback(weft_ws_conn *c) {
+  if (--c->cb_depth > 0 || !c->destroy_pending)
+    return c->state == WEFT__WSC_DEAD;
+  c->destroy_pending = false;
+  destroy(c, WEFT__WS_CLOSE_ABNORMAL, "write failed");
+  return true;
+}
+
 static void process_frames(weft_ws_conn *c, uint8_t *data, size_t n) {
   while (n > 0 &&
          (c->state == WEFT__WSC_OPEN || c->state == WEFT__WSC_CLOSING)) {
@@ -404,9 +421,13 @@ static void process_frames(weft_ws_conn *c, uint8_t *data, size_t n) {
         fail(c, WEFT__WS_CLOSE_POLICY, "message rate limit exceeded");
         return;
       }
-      if (c->state == WEFT__WSC_OPEN && c->h && c->h->on_message)
+      if (c->state == WEFT__WSC_OPEN && c->h && c->h->on_message) {
+        c->cb_depth++;
         c->h->on_message(c, ev.opcode == WEFT__WS_OP_TEXT, ev.data, ev.len,
                          c->h_ud);
+        if (leave_callback(c))
+          return;
+      }
       break;
     case WEFT__WS_EV_PING: {
       if (!rate_ok(c)) {
@@ -502,8 +523,12 @@ void weft__ws_conn_start(weft_ws_conn *c, uint8_t *extra, size_t len) {
     c->life_timer =
         weft_loop_timer(c->loop, c->cfg->max_conn_duration_ms, 0, life_fn, c);
   c->opened = true;
-  if (c->h && c->h->on_open)
+  if (c->h && c->h->on_open) {
+    c->cb_depth++;
     c->h->on_open(c, c->h_ud);
+    if (leave_callback(c))
+      return;
+  }
   if (len && c->state == WEFT__WSC_OPEN)
     process_frames(c, extra, len);
 }

@@ -54,6 +54,8 @@ struct weft_ws_conn {
   const weft_ws_handler *h;
   void *h_ud;
   bool opened, close_reported;
+  int cb_depth;         /* inside on_open/on_message */
+  bool destroy_pending; /* destroy asked for inside a callback */
   int close_code; /* what on_close reports */
   char close_reason[124];
   char peer[64], ip[64];
