@@ -20,6 +20,7 @@ static void free_conn(weft_ws_conn *c) {
   free(c->hs);
   free(c->path);
   pthread_mutex_destroy(&c->mu);
+  pthread_cond_destroy(&c->wcv);
   free(c);
 }
 
@@ -44,6 +45,7 @@ weft_ws_conn *weft__ws_conn_new(weft_loop *loop, weft__conn *io,
   c->cfg = cfg;
   c->server = server;
   pthread_mutex_init(&c->mu, NULL);
+  pthread_cond_init(&c->wcv, NULL);
   weft__ws_tx_init(&c->tx, !server, NULL, NULL);
   weft__ws_rx_init(&c->rx, server, cfg->max_size);
   snprintf(c->peer, sizeof c->peer, "%s", weft__conn_peer(io));
@@ -62,6 +64,12 @@ weft_ws_conn *weft__ws_conn_new(weft_loop *loop, weft__conn *io,
 
 /* ---- writing (any thread, under mu) ---- */
 
+/* The epoll interest: READ unless paused, WRITE while output waits. */
+static unsigned interest_locked(const weft_ws_conn *c) {
+  return (c->paused ? 0u : WEFT_IO_READ) |
+         (c->write_armed ? WEFT_IO_WRITE : 0u);
+}
+
 static void arm_task(void *ud) {
   weft_ws_conn *c = ud;
   pthread_mutex_lock(&c->mu);
@@ -69,8 +77,8 @@ static void arm_task(void *ud) {
   size_t len;
   weft__ws_tx_data(&c->tx, &len);
   if (!c->dead && !c->write_armed && len) {
-    weft_loop_mod_fd(c->loop, c->fd, WEFT_IO_READ | WEFT_IO_WRITE);
     c->write_armed = true;
+    weft_loop_mod_fd(c->loop, c->fd, interest_locked(c));
   }
   pthread_mutex_unlock(&c->mu);
   weft_ws_conn_unref(c);
@@ -80,8 +88,8 @@ static void arm_write_locked(weft_ws_conn *c) {
   if (c->write_armed)
     return;
   if (weft_loop_in_thread(c->loop)) {
-    weft_loop_mod_fd(c->loop, c->fd, WEFT_IO_READ | WEFT_IO_WRITE);
     c->write_armed = true;
+    weft_loop_mod_fd(c->loop, c->fd, interest_locked(c));
   } else if (!c->arm_posted) {
     c->arm_posted = true;
     weft_ws_conn_ref(c);
@@ -105,6 +113,8 @@ static int flush_locked(weft_ws_conn *c) {
     ssize_t n = weft__conn_write(c->io, d, len);
     if (n > 0) {
       weft__ws_tx_consume(&c->tx, (size_t)n);
+      if (c->wwaiters)
+        pthread_cond_broadcast(&c->wcv);
     } else if (n == WEFT_ERR_AGAIN) {
       arm_write_locked(c);
       return 0;
@@ -138,9 +148,22 @@ static size_t pending(weft_ws_conn *c) {
   return len;
 }
 
+/* Output waiting beyond this makes senders off the loop thread wait for
+ * the peer to read (backpressure instead of unbounded buffering). */
+#define WEFT__WS_WQ_LIMIT (8u << 20)
+
 int weft_ws_conn_send(weft_ws_conn *c, bool text, const void *data,
                       size_t len) {
   pthread_mutex_lock(&c->mu);
+  if (!weft_loop_in_thread(c->loop)) {
+    size_t queued;
+    while (!c->dead &&
+           (weft__ws_tx_data(&c->tx, &queued), queued) > WEFT__WS_WQ_LIMIT) {
+      c->wwaiters++;
+      pthread_cond_wait(&c->wcv, &c->mu);
+      c->wwaiters--;
+    }
+  }
   int rv = WEFT_ERR_CLOSED;
   if (!c->dead) {
     rv = weft__ws_tx_message(
@@ -204,6 +227,7 @@ static void destroy(weft_ws_conn *c, int code, const char *reason) {
   weft_loop_del_fd(c->loop, c->fd);
   pthread_mutex_lock(&c->mu);
   c->dead = true;
+  pthread_cond_broadcast(&c->wcv);
   weft__conn_close(c->io);
   c->io = NULL;
   pthread_mutex_unlock(&c->mu);
@@ -485,9 +509,22 @@ static void read_some(weft_ws_conn *c) {
       weft__ws_server_handshake(c, c->rbuf, (size_t)n);
     else
       process_frames(c, c->rbuf, (size_t)n);
-    if (c->state == WEFT__WSC_DEAD || !more)
+    if (c->state == WEFT__WSC_DEAD || !more || c->paused)
       return;
   }
+}
+
+void weft__ws_conn_set_paused(weft_ws_conn *c, bool paused) {
+  if (c->state == WEFT__WSC_DEAD || c->paused == paused)
+    return;
+  pthread_mutex_lock(&c->mu);
+  c->paused = paused;
+  if (!c->dead)
+    weft_loop_mod_fd(c->loop, c->fd, interest_locked(c));
+  pthread_mutex_unlock(&c->mu);
+  /* TLS may hold decrypted bytes epoll cannot see: read now. */
+  if (!paused && c->state != WEFT__WSC_HANDSHAKE)
+    read_some(c);
 }
 
 void weft__ws_conn_io(weft_loop *l, int fd, unsigned events, void *ud) {
@@ -500,8 +537,8 @@ void weft__ws_conn_io(weft_loop *l, int fd, unsigned events, void *ud) {
     size_t len;
     weft__ws_tx_data(&c->tx, &len);
     if (r == 0 && len == 0 && c->write_armed) {
-      weft_loop_mod_fd(c->loop, c->fd, WEFT_IO_READ);
       c->write_armed = false;
+      weft_loop_mod_fd(c->loop, c->fd, interest_locked(c));
     }
     pthread_mutex_unlock(&c->mu);
     if (r < 0)
@@ -509,6 +546,8 @@ void weft__ws_conn_io(weft_loop *l, int fd, unsigned events, void *ud) {
     else if (len == 0 && c->state == WEFT__WSC_DRAIN)
       destroy(c, WEFT__WS_CLOSE_ABNORMAL, "");
   }
+  /* While paused only errors and hang-ups arrive; reading then finds the
+   * EOF (or a little more data, processed as usual). */
   if ((events & (WEFT_IO_READ | WEFT_IO_ERROR)) && c->state != WEFT__WSC_DEAD)
     read_some(c);
   weft_ws_conn_unref(c);

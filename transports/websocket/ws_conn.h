@@ -40,6 +40,9 @@ struct weft_ws_conn {
   bool write_armed; /* epoll watches WRITE */
   bool arm_posted;  /* a post will arm it */
   bool fail_posted;
+  pthread_cond_t wcv; /* senders waiting for the write queue to drain */
+  unsigned wwaiters;
+  bool paused; /* receive backpressure: not reading (written under mu) */
 
   /* loop thread */
   int state;
@@ -56,7 +59,7 @@ struct weft_ws_conn {
   bool opened, close_reported;
   int cb_depth;         /* inside on_open/on_message */
   bool destroy_pending; /* destroy asked for inside a callback */
-  int close_code; /* what on_close reports */
+  int close_code;       /* what on_close reports */
   char close_reason[124];
   char peer[64], ip[64];
   char *path;

@@ -70,6 +70,9 @@ void weft__ws_listener_close(weft__ws_listener *l);
 /* Connections open or in handshake (for tests and memory figures). */
 size_t weft__ws_listener_conns(weft__ws_listener *l);
 
+/* Receive backpressure (loop thread): stop or resume reading the socket. */
+void weft__ws_conn_set_paused(weft_ws_conn *c, bool paused);
+
 /* ---- client ---- */
 
 typedef struct weft__ws_dial_args {

@@ -191,6 +191,38 @@ TEST_F(WsE2E, ManyCallsInFlightFromThreads) {
   weft_client_close(c);
 }
 
+TEST_F(WsE2E, SlowReaderGetsEveryMessageInOrder) {
+  // 300 x 100 KB through a client that reads slowly: the client's queue
+  // fills, the socket is paused and resumed, the server's sends wait.
+  start();
+  weft_client *c = open(false, WEFT_CODEC_PROTO);
+  ASSERT_NE(c, nullptr);
+  std::string payload(100000, 'p');
+  weft__test__EchoRequest req = weft__test__EchoRequest_INIT;
+  req.text = (char *)"s";
+  req.repeat = 300;
+  req.payload.data = (uint8_t *)payload.data();
+  req.payload.len = payload.size();
+  weft_call *call = nullptr;
+  weft_call_opts o = {};
+  o.timeout_ms = 60000;
+  ASSERT_EQ(weft__test__Echo_server_stream(c, &req, &call, &o), 0);
+  int n = 0;
+  void *m;
+  while (weft_call_recv(call, &m) == 1) {
+    auto *r = static_cast<weft__test__EchoResponse *>(m);
+    EXPECT_EQ(r->index, n);
+    EXPECT_EQ(r->payload.len, payload.size());
+    weft_message_free(m);
+    if (++n % 20 == 0)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(weft_call_finish(call), 0) << o.status.message;
+  EXPECT_EQ(n, 300);
+  weft_status_clear(&o.status);
+  weft_client_close(c);
+}
+
 TEST_F(WsE2E, ServerGoneEndsCallsInFlightWithAStatus) {
   start();
   weft_client *c = open(false, WEFT_CODEC_PROTO);
