@@ -168,7 +168,10 @@ int weft_ws_conn_send(weft_ws_conn *c, bool text, const void *data,
   if (!c->dead) {
     rv = weft__ws_tx_message(
         &c->tx, text ? WEFT__WS_OP_TEXT : WEFT__WS_OP_BINARY, data, len);
-    if (rv == 0 && (rv = flush_locked(c)) < 0) {
+    /* On the loop thread while a read batch is processed, sends are queued
+     * and written once after the batch: one syscall for many echoes. */
+    bool defer = c->batching && weft_loop_in_thread(c->loop);
+    if (rv == 0 && !defer && (rv = flush_locked(c)) < 0) {
       if (weft_loop_in_thread(c->loop)) {
         pthread_mutex_unlock(&c->mu);
         destroy(c, WEFT__WS_CLOSE_ABNORMAL, "write failed");
@@ -460,7 +463,7 @@ static void process_frames(weft_ws_conn *c, uint8_t *data, size_t n) {
       }
       pthread_mutex_lock(&c->mu);
       int r = c->tx.close_sent ? 0 : weft__ws_tx_pong(&c->tx, ev.data, ev.len);
-      if (r == 0)
+      if (r == 0 && !c->batching)
         r = flush_locked(c);
       pthread_mutex_unlock(&c->mu);
       if (r < 0) {
@@ -505,10 +508,15 @@ static void read_some(weft_ws_conn *c) {
                        : "connection lost");
       return;
     }
-    if (c->state == WEFT__WSC_HANDSHAKE)
+    if (c->state == WEFT__WSC_HANDSHAKE) {
       weft__ws_server_handshake(c, c->rbuf, (size_t)n);
-    else
+    } else {
+      c->batching = true;
       process_frames(c, c->rbuf, (size_t)n);
+      c->batching = false;
+      if (c->state != WEFT__WSC_DEAD && weft__ws_conn_flush(c) < 0)
+        return;
+    }
     if (c->state == WEFT__WSC_DEAD || !more || c->paused)
       return;
   }

@@ -58,6 +58,8 @@ struct weft_ws_conn {
   void *h_ud;
   bool opened, close_reported;
   int cb_depth;         /* inside on_open/on_message */
+  bool batching;        /* processing a read: loop-thread sends wait for
+                           one flush after it */
   bool destroy_pending; /* destroy asked for inside a callback */
   int close_code;       /* what on_close reports */
   char close_reason[124];
