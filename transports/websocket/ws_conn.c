@@ -171,6 +171,8 @@ int weft_ws_conn_send(weft_ws_conn *c, bool text, const void *data,
     /* On the loop thread while a read batch is processed, sends are queued
      * and written once after the batch: one syscall for many echoes. */
     bool defer = c->batching && weft_loop_in_thread(c->loop);
+    if (rv == 0 && c->cfg->idle_timeout_ms > 0)
+      atomic_store(&c->last_msg_ns, weft_now_ns());
     if (rv == 0 && !defer && (rv = flush_locked(c)) < 0) {
       if (weft_loop_in_thread(c->loop)) {
         pthread_mutex_unlock(&c->mu);
@@ -227,6 +229,7 @@ static void destroy(weft_ws_conn *c, int code, const char *reason) {
   cancel(c, &c->pong_timer);
   cancel(c, &c->close_timer);
   cancel(c, &c->life_timer);
+  cancel(c, &c->idle_timer);
   weft_loop_del_fd(c->loop, c->fd);
   pthread_mutex_lock(&c->mu);
   c->dead = true;
@@ -403,6 +406,14 @@ static void ping_fn(weft_loop *l, weft_timer *t, void *ud) {
       weft_loop_timer(c->loop, c->cfg->ping_timeout_ms, 0, pong_timeout_fn, c);
 }
 
+static void idle_fn(weft_loop *l, weft_timer *t, void *ud) {
+  (void)l, (void)t;
+  weft_ws_conn *c = ud;
+  int64_t quiet = weft_now_ns() - atomic_load(&c->last_msg_ns);
+  if (c->state == WEFT__WSC_OPEN && quiet >= c->cfg->idle_timeout_ms * 1000000)
+    weft__ws_conn_close_now(c, WEFT__WS_CLOSE_GOING_AWAY, "idle timeout");
+}
+
 static void life_fn(weft_loop *l, weft_timer *t, void *ud) {
   (void)l, (void)t;
   weft_ws_conn *c = ud;
@@ -444,6 +455,8 @@ static void process_frames(weft_ws_conn *c, uint8_t *data, size_t n) {
     n -= used;
     switch (ev.type) {
     case WEFT__WS_EV_MESSAGE:
+      if (c->idle_timer)
+        atomic_store(&c->last_msg_ns, weft_now_ns());
       if (!rate_ok(c)) {
         fail(c, WEFT__WS_CLOSE_POLICY, "message rate limit exceeded");
         return;
@@ -566,6 +579,12 @@ void weft__ws_conn_start(weft_ws_conn *c, uint8_t *extra, size_t len) {
   if (c->cfg->ping_interval_ms > 0)
     c->ping_timer = weft_loop_timer(c->loop, c->cfg->ping_interval_ms,
                                     c->cfg->ping_interval_ms, ping_fn, c);
+  if (c->cfg->idle_timeout_ms > 0) {
+    int64_t every = c->cfg->idle_timeout_ms / 4;
+    atomic_store(&c->last_msg_ns, weft_now_ns());
+    c->idle_timer = weft_loop_timer(c->loop, every > 10 ? every : 10,
+                                    every > 10 ? every : 10, idle_fn, c);
+  }
   if (c->server && c->cfg->max_conn_duration_ms > 0)
     c->life_timer =
         weft_loop_timer(c->loop, c->cfg->max_conn_duration_ms, 0, life_fn, c);
@@ -641,6 +660,7 @@ void weft__ws_cfg_init(weft__ws_cfg *c, const weft_ws_opts *wo,
                 : max_message_size ? max_message_size
                                    : (4u << 20);
   c->max_header_bytes = wo->max_header_bytes ? wo->max_header_bytes : 8192;
+  c->idle_timeout_ms = so ? so->idle_timeout_ms : 0;
   c->auth_after_upgrade = wo->auth_after_upgrade;
   c->route = wo->route;
   c->route_ud = wo->route_ud;

@@ -51,6 +51,8 @@ struct weft_ws_conn {
   size_t hs_len;
   int reject_status; /* answer the request with this (per-IP limit) */
   weft_timer *hs_timer, *ping_timer, *pong_timer, *close_timer, *life_timer;
+  weft_timer *idle_timer;
+  atomic_llong last_msg_ns; /* last message sent or received */
   bool ping_out;
   int64_t rate_win_ns;
   unsigned rate_n;

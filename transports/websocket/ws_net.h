@@ -29,6 +29,8 @@ typedef struct weft__ws_cfg {
   int64_t handshake_timeout_ms;
   size_t max_size;
   size_t max_header_bytes;
+  int64_t idle_timeout_ms; /* no message either way for this long: close
+                              1001 "idle timeout"; 0: none */
   /* server */
   unsigned max_conns_per_ip;
   unsigned max_msgs_per_sec;

@@ -387,6 +387,7 @@ static int ws_connect_common(weft_client *client, const weft_url *url,
                           .ud = e};
   weft__ws_cfg_init(&a.cfg, wo, NULL, opts->max_message_size,
                     opts->keepalive_ms);
+  a.cfg.idle_timeout_ms = opts->idle_timeout_ms;
   int status = 0;
   weft_ws_conn *c;
   int rv = weft__ws_dial(&c, &a, &status, err);
