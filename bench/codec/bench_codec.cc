@@ -116,8 +116,15 @@ benchaitbc::Batch MakeBatch() {
   return b;
 }
 
+// BENCH_ONLY=<substring>: run only the matching measurements (profiling).
+bool Wanted(const char *name) {
+  const char *only = std::getenv("BENCH_ONLY");
+  return !only || std::strstr(name, only) != nullptr;
+}
+
 // Best-of-rounds throughput in MB/s of `bytes` per call.
-double Measure(size_t bytes, const std::function<void()> &fn) {
+double Measure(const char *name, size_t bytes, const std::function<void()> &fn) {
+  if (!Wanted(name)) return 1;
   int iters = 1;
   for (;;) { // calibrate to ~50 ms per round
     auto t0 = Clock::now();
@@ -170,25 +177,25 @@ int main() {
   if (!pmsg) return 1;
 
   std::printf("\n%-44s %10s\n", "decode", "MB/s");
-  double d_cpp = Measure(len, [&] {
+  double d_cpp = Measure("d_cpp", len, [&] {
     benchaitbc::Batch m;
     m.ParseFromArray(data, static_cast<int>(len));
   });
-  double d_cpp_arena = Measure(len, [&] {
+  double d_cpp_arena = Measure("d_cpp_arena", len, [&] {
     google::protobuf::Arena a;
     auto *m = google::protobuf::Arena::CreateMessage<benchaitbc::Batch>(&a);
     m->ParseFromArray(data, static_cast<int>(len));
   });
-  double d_pbc = Measure(len, [&] {
+  double d_pbc = Measure("d_pbc", len, [&] {
     Benchaitbc__Batch *m = benchaitbc__batch__unpack(nullptr, len, data);
     benchaitbc__batch__free_unpacked(m, nullptr);
   });
-  double d_weft_arena = Measure(len, [&] {
+  double d_weft_arena = Measure("d_weft_arena", len, [&] {
     void *m = nullptr;
     weft_arena_reset(arena);
     weft_decode(wd, data, len, &aopts, &m, nullptr);
   });
-  double d_weft_malloc = Measure(len, [&] {
+  double d_weft_malloc = Measure("d_weft_malloc", len, [&] {
     void *m = nullptr;
     weft_decode(wd, data, len, nullptr, &m, nullptr);
     weft_message_free(m);
@@ -204,21 +211,21 @@ int main() {
   weft_decode(wd, data, len, &aopts, &wmsg, nullptr);
   std::vector<uint8_t> buf(len * 2 + 1024);
   std::printf("\n%-44s %10s\n", "encode", "MB/s");
-  double e_cpp = Measure(len, [&] {
+  double e_cpp = Measure("e_cpp", len, [&] {
     batch.SerializeToArray(buf.data(), static_cast<int>(buf.size()));
   });
-  double e_pbc = Measure(len, [&] {
+  double e_pbc = Measure("e_pbc", len, [&] {
     benchaitbc__batch__pack(pmsg, buf.data());
   });
-  double e_pbc_sized = Measure(len, [&] {
+  double e_pbc_sized = Measure("e_pbc_sized", len, [&] {
     size_t n = benchaitbc__batch__get_packed_size(pmsg);
     (void)n;
     benchaitbc__batch__pack(pmsg, buf.data());
   });
-  double e_weft = Measure(len, [&] {
+  double e_weft = Measure("e_weft", len, [&] {
     weft_encode(wmsg, buf.data(), buf.size());
   });
-  double e_weft_sized = Measure(len, [&] {
+  double e_weft_sized = Measure("e_weft_sized", len, [&] {
     size_t n = weft_encoded_size(wmsg);
     weft_encode(wmsg, buf.data(), n);
   });
