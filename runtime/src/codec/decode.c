@@ -574,13 +574,20 @@ static int decode_msg(dec *st, const weft_msg_desc *d, void *msg,
       return fail(st, WEFT_ERR_MALFORMED, "end-group tag mismatch", tag_start);
     }
 
-    /* Field lookup: fields usually arrive in order, so try the previous
-     * field and its successor before a binary search. */
-    if (last < nf && fields[last].id == fnum) {
-      idx = last;
-    } else if (last + 1 < nf && fields[last + 1].id == fnum) {
-      idx = last + 1;
+    /* Field lookup: fields usually arrive in number order, so scan a few
+     * entries forward from the previous field before a binary search. */
+    idx = last;
+    if (WEFT__LIKELY(idx < nf && fields[idx].id <= fnum)) {
+      /* scan forward: proto3 omits zero fields, so a few may be skipped */
+      unsigned stop = idx + 8 < nf ? idx + 8 : nf;
+      while (idx < stop && fields[idx].id < fnum)
+        idx++;
+      if (idx == stop || fields[idx].id != fnum)
+        idx = nf + 1; /* not found nearby */
     } else {
+      idx = nf + 1;
+    }
+    if (WEFT__UNLIKELY(idx == nf + 1)) {
       unsigned lo = 0, hi = nf;
       idx = nf;
       while (lo < hi) {
