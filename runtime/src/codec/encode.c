@@ -18,6 +18,9 @@
 WEFT__INLINE int present(const weft_msg_desc *d,
                          const ProtobufCFieldDescriptor *f, const void *m,
                          const void *msg) {
+  if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) /* label NONE in proto3 */
+    return *(const uint32_t *)WEFT__CMEMBER(msg, f->quantifier_offset) ==
+           f->id;
   switch (f->label) {
   case PROTOBUF_C_LABEL_NONE:
     if (d->is_map_entry)
@@ -359,7 +362,8 @@ static void put_msg(enc *e, const weft_msg_desc *d, const void *msg) {
   for (i = d->base.n_fields; i-- > 0;) {
     const ProtobufCFieldDescriptor *f = &fields[i];
     const void *m = WEFT__CMEMBER(msg, f->offset);
-    if (f->label == PROTOBUF_C_LABEL_NONE) {
+    if (f->label == PROTOBUF_C_LABEL_NONE &&
+        !(f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)) {
       /* proto3 implicit presence, the common case: test and write in one
        * switch (a zero value is absent; floats compare bitwise). */
       switch (f->type) {
