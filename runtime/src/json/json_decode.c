@@ -1227,6 +1227,10 @@ static int dec_field(dec *d, const weft_msg_desc *md, void *msg, unsigned i,
     /* the union may hold another member's bytes: start from zero */
     void *dst = AT(msg, f->offset, void);
     memset(dst, 0, elem_size(f->type));
+    /* A sub-message is linked (case set) before it is filled, so a failure
+     * halfway leaves it where weft_message_free() finds it. */
+    if (f->type == PROTOBUF_C_TYPE_MESSAGE)
+      *cs = f->id;
     int rv = dec_one(d, f, dst, &skip, path);
     if (rv == 0 && !skip)
       *cs = f->id;
@@ -1510,8 +1514,10 @@ static int dec_any(dec *d, const weft_msg_desc *md, void *msg,
   for (;;) {
     const char *k;
     size_t kn;
-    if ((rv = obj_next(d, &first, &done, &k, &kn)) != 0)
+    if ((rv = obj_next(d, &first, &done, &k, &kn)) != 0) {
+      free(url_copy);
       return rv;
+    }
     if (done)
       break;
     members++;
