@@ -208,6 +208,7 @@ class Faults(unittest.TestCase):
                              stdout=subprocess.PIPE, text=True)
         try:
             self.assertEqual(p.stdout.readline().strip(), "streaming")
+            p.stdout.close()
         finally:
             p.send_signal(signal.SIGKILL)
             p.wait()
