@@ -7,24 +7,9 @@
 
 #include "weft/arena.h"
 #include "weft/error.h"
-
-typedef struct weft__block {
-  struct weft__block *next;
-  size_t size; /* usable bytes after the header */
-  /* data follows, 8-byte aligned by the header size below */
-} weft__block;
+#include "arena_internal.h"
 
 #define WEFT__HDR ((sizeof(weft__block) + 15u) & ~(size_t)15u)
-#define WEFT__ALIGN(n) (((n) + 7u) & ~(size_t)7u)
-
-struct weft_arena {
-  weft__block *head;  /* current bump block; the chain ends at first */
-  weft__block *first; /* kept by reset */
-  weft__block *big;   /* dedicated blocks for large requests */
-  char *ptr, *end;
-  size_t block_size;
-  size_t used;
-};
 
 static weft__block *block_new(size_t size) {
   weft__block *b = malloc(WEFT__HDR + size);

@@ -555,6 +555,8 @@ static int decode_msg(dec *st, const weft_msg_desc *d, void *msg,
     wt = (int)(tag & 7);
     if (WEFT__UNLIKELY(fnum == 0))
       return fail(st, WEFT_ERR_MALFORMED, "field number 0", tag_start);
+    if (WEFT__UNLIKELY(wt > WEFT__WT_I32))
+      return fail(st, WEFT_ERR_MALFORMED, "invalid wire type", tag_start);
     if (WEFT__UNLIKELY(wt == WEFT__WT_EGROUP)) {
       if (gnum && fnum == gnum) {
         gnum = 0;

@@ -12,6 +12,62 @@
 
 #include "internal.h"
 
+/* Presence of a non-repeated field, as weft__field_present, inlined here
+ * because it runs for every field of every message. Map entries always
+ * write both key and value (as Google does). */
+WEFT__INLINE int present(const weft_msg_desc *d,
+                         const ProtobufCFieldDescriptor *f, const void *m,
+                         const void *msg) {
+  switch (f->label) {
+  case PROTOBUF_C_LABEL_NONE:
+    if (d->is_map_entry)
+      return 1;
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_STRING: {
+      const char *s = *(const char *const *)m;
+      return s && *s;
+    }
+    case PROTOBUF_C_TYPE_MESSAGE:
+      return *(const void *const *)m != NULL;
+    case PROTOBUF_C_TYPE_BYTES:
+      return ((const ProtobufCBinaryData *)m)->len != 0;
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64:
+    case PROTOBUF_C_TYPE_DOUBLE: {
+      uint64_t v;
+      memcpy(&v, m, 8);
+      return v != 0;
+    }
+    default: {
+      uint32_t v;
+      memcpy(&v, m, 4);
+      return v != 0;
+    }
+    }
+  case PROTOBUF_C_LABEL_OPTIONAL:
+    if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
+      return *(const uint32_t *)WEFT__CMEMBER(msg, f->quantifier_offset) ==
+             f->id;
+    if (f->type == PROTOBUF_C_TYPE_STRING ||
+        f->type == PROTOBUF_C_TYPE_MESSAGE) {
+      const void *p = *(const void *const *)m;
+      return d->is_map_entry || (p && p != f->default_value);
+    }
+    return d->is_map_entry ||
+           *(const protobuf_c_boolean *)WEFT__CMEMBER(msg,
+                                                      f->quantifier_offset);
+  case PROTOBUF_C_LABEL_REQUIRED:
+    if (f->type == PROTOBUF_C_TYPE_STRING || f->type == PROTOBUF_C_TYPE_MESSAGE)
+      return *(const void *const *)m != NULL;
+    return 1;
+  default:
+    return *(const size_t *)WEFT__CMEMBER(msg, f->quantifier_offset) != 0;
+  }
+}
+
 /* ---- size ---- */
 
 static size_t msg_size(const weft_msg_desc *d, const void *msg);
@@ -21,7 +77,7 @@ static size_t tag_size(uint32_t fnum) {
 }
 
 /* Size of one value (without tag); v points at the element. */
-static size_t value_size(const ProtobufCFieldDescriptor *f, int group,
+WEFT__INLINE size_t value_size(const ProtobufCFieldDescriptor *f, int group,
                          const void *v) {
   switch (f->type) {
   case PROTOBUF_C_TYPE_INT32:
@@ -113,9 +169,11 @@ static size_t msg_size(const weft_msg_desc *d, const void *msg) {
   const ProtobufCMessage *b = msg;
   size_t sum = 0;
   unsigned i;
-  for (i = 0; i < d->base.n_fields; i++)
-    if (d->is_map_entry || weft__field_present(d, i, msg))
+  for (i = 0; i < d->base.n_fields; i++) {
+    const ProtobufCFieldDescriptor *f = &d->base.fields[i];
+    if (present(d, f, WEFT__CMEMBER(msg, f->offset), msg))
       sum += field_size(d, i, msg);
+  }
   for (i = 0; i < b->n_unknown_fields; i++)
     sum += tag_size(b->unknown_fields[i].tag) + b->unknown_fields[i].len;
   return sum;
@@ -174,7 +232,7 @@ WEFT__INLINE void put_tag(enc *e, uint32_t fnum, int wt) {
 static void put_msg(enc *e, const weft_msg_desc *d, const void *msg);
 
 /* Writes one value (no tag). */
-static void put_value(enc *e, const ProtobufCFieldDescriptor *f, int group,
+WEFT__INLINE void put_value(enc *e, const ProtobufCFieldDescriptor *f, int group,
                       const void *v) {
   switch (f->type) {
   case PROTOBUF_C_TYPE_INT32:
@@ -251,7 +309,7 @@ static void put_value(enc *e, const ProtobufCFieldDescriptor *f, int group,
   }
 }
 
-static void put_field(enc *e, const weft_msg_desc *d, unsigned i,
+WEFT__INLINE void put_field(enc *e, const weft_msg_desc *d, unsigned i,
                       const void *msg) {
   const ProtobufCFieldDescriptor *f = &d->base.fields[i];
   const void *m = WEFT__CMEMBER(msg, f->offset);
@@ -290,9 +348,11 @@ static void put_msg(enc *e, const weft_msg_desc *d, const void *msg) {
     put_bytes(e, u->data, u->len);
     put_tag(e, u->tag, (int)u->wire_type);
   }
-  for (i = d->base.n_fields; i-- > 0 && !e->full;)
-    if (d->is_map_entry || weft__field_present(d, i, msg))
+  for (i = d->base.n_fields; i-- > 0 && !e->full;) {
+    const ProtobufCFieldDescriptor *f = &d->base.fields[i];
+    if (present(d, f, WEFT__CMEMBER(msg, f->offset), msg))
       put_field(e, d, i, msg);
+  }
 }
 
 ssize_t weft_encode(const void *msg, uint8_t *buf, size_t cap) {

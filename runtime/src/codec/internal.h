@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "weft/codec.h"
+#include "arena_internal.h"
 
 #if defined(__GNUC__)
 #define WEFT__LIKELY(x) __builtin_expect(!!(x), 1)
@@ -122,7 +123,7 @@ WEFT__INLINE int64_t weft__unzz64(uint64_t v) {
 
 /* Allocation: the arena if there is one, else malloc. */
 WEFT__INLINE void *weft__alloc(weft_arena *a, size_t n) {
-  return a ? weft_arena_alloc(a, n) : malloc(n ? n : 1);
+  return a ? weft__arena_alloc(a, n) : malloc(n ? n : 1);
 }
 WEFT__INLINE void *weft__calloc(weft_arena *a, size_t n) {
   return a ? weft_arena_calloc(a, n) : calloc(1, n ? n : 1);
