@@ -10,6 +10,14 @@ int weft__utf8_valid(const uint8_t *s, size_t n) {
   const uint8_t *end = s + n;
   while (s < end) {
     uint8_t c;
+    while (end - s >= 16) {
+      uint64_t w, x;
+      memcpy(&w, s, 8);
+      memcpy(&x, s + 8, 8);
+      if ((w | x) & 0x8080808080808080ull)
+        break;
+      s += 16;
+    }
     while (end - s >= 8) {
       uint64_t w;
       memcpy(&w, s, 8);
