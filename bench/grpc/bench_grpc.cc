@@ -30,6 +30,7 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 double g_seconds = 2.0;
+int g_only = -1; // --only=cpp|weft: one server, C++ client, 16 callers
 int g_payload = 64;
 const int kStreamCount = 20000;
 
@@ -176,6 +177,10 @@ int main(int argc, char **argv) {
       g_seconds = atof(argv[i] + 10);
     else if (!strncmp(argv[i], "--payload=", 10))
       g_payload = std::min(4096, atoi(argv[i] + 10));
+    else if (!strcmp(argv[i], "--only=cpp"))
+      g_only = 0;
+    else if (!strcmp(argv[i], "--only=weft"))
+      g_only = 1;
   }
 
   CppService service;
@@ -203,6 +208,17 @@ int main(int argc, char **argv) {
   Result unary[2][2][2]; // [server][client][callers 1/16]
   double stream[2][2];
   const char *clients[] = {"C++ sync", "weft"};
+  if (g_only >= 0) { // for profiling one server
+    std::string target = "127.0.0.1:" + std::to_string(servers[g_only].port);
+    auto ch = grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
+    Result r = run_unary(
+        16, [&] { return std::unique_ptr<Caller>(new CppCaller(ch)); });
+    printf("%s server, C++ client, 16 callers: %.0f QPS\n",
+           servers[g_only].name, r.qps);
+    bench_weft_server_stop(ws);
+    cpp_server->Shutdown();
+    return 0;
+  }
   for (int s = 0; s < 2; s++) {
     std::string target = "127.0.0.1:" + std::to_string(servers[s].port);
     grpc::ChannelArguments args;

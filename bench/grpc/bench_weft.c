@@ -38,7 +38,10 @@ static const weftbench__Bench_impl impl = {.unary = unary, .stream = stream};
 weft_server *bench_weft_server_start(int *port) {
   weft_server *s = NULL;
   weft_error err = {0};
-  if (weft_server_new(&s, NULL) < 0 ||
+  weft_server_opts o = {0};
+  const char *w = getenv("WEFT_BENCH_WORKERS");
+  o.worker_threads = w ? (unsigned)atoi(w) : 0;
+  if (weft_server_new(&s, &o) < 0 ||
       weft_server_add_service(s, &weftbench__Bench_service, &impl, NULL) < 0 ||
       weft_server_listen(s, "grpc://127.0.0.1:0", &err) < 0) {
     fprintf(stderr, "weft server: %s\n", err.message);

@@ -74,18 +74,17 @@ static void client_unref(gclient *cl) {
   weft__grpc_release();
 }
 
+/* What a gRPC channel state means to the runtime. An IDLE channel is
+ * healthy (gRPC core reconnects on the next call, e.g. after a GOAWAY or an
+ * idle timeout), so only a failed connection is reported as lost. */
 static weft_conn_state map_state(grpc_connectivity_state s) {
   switch (s) {
-  case GRPC_CHANNEL_READY:
-    return WEFT_CONN_CONNECTED;
-  case GRPC_CHANNEL_CONNECTING:
-    return WEFT_CONN_CONNECTING;
   case GRPC_CHANNEL_TRANSIENT_FAILURE:
     return WEFT_CONN_ERROR;
-  case GRPC_CHANNEL_SHUTDOWN:
-  case GRPC_CHANNEL_IDLE:
+  case GRPC_CHANNEL_CONNECTING:
+    return WEFT_CONN_CONNECTING;
   default:
-    return WEFT_CONN_DISCONNECTED;
+    return WEFT_CONN_CONNECTED;
   }
 }
 
@@ -222,8 +221,8 @@ static int grpc_connect(weft_client *client, const weft_url *url,
                                                  : 50051;
   weft__grpc_target(url, port, target, sizeof target);
   weft__grpc_args args;
-  weft__grpc_args_build(&args, o->max_message_size, o->keepalive_ms, g,
-                        o->tls.server_name, false);
+  weft__grpc_args_build(&args, o->max_message_size, o->keepalive_ms,
+                        o->idle_timeout_ms, g, o->tls.server_name, false);
   gclient *cl = calloc(1, sizeof *cl);
   if (!cl) {
     grpc_channel_credentials_release(creds);

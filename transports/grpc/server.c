@@ -584,8 +584,8 @@ static int grpc_listen(weft_server *s, const weft_url *url,
   pthread_mutex_init(&l->mu, NULL);
   pthread_cond_init(&l->cv, NULL);
   weft__grpc_args args;
-  weft__grpc_args_build(&args, o->max_message_size, o->keepalive_ms, g, NULL,
-                        true);
+  weft__grpc_args_build(&args, o->max_message_size, o->keepalive_ms,
+                        o->idle_timeout_ms, g, NULL, true);
   l->server = grpc_server_create(&args.args, NULL);
   for (unsigned i = 0; i < nq; i++) {
     l->cqs[i] = grpc_completion_queue_create_for_next(NULL);
