@@ -69,7 +69,8 @@ bool weft__ws_utf8_feed(weft__ws_utf8 *u, const uint8_t *p, size_t n);
 static inline bool weft__ws_utf8_complete(const weft__ws_utf8 *u) {
   return u->need == 0;
 }
-bool weft__ws_utf8_valid(const uint8_t *p, size_t n);
+/* Whole buffers: weft_utf8_valid (one validator for all of weft). */
+#include "weft/utf8.h"
 
 /* ---- receive side ---- */
 

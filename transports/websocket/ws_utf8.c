@@ -50,8 +50,3 @@ bool weft__ws_utf8_feed(weft__ws_utf8 *u, const uint8_t *p, size_t n) {
   }
   return true;
 }
-
-bool weft__ws_utf8_valid(const uint8_t *p, size_t n) {
-  weft__ws_utf8 u = {0, 0, 0};
-  return weft__ws_utf8_feed(&u, p, n) && weft__ws_utf8_complete(&u);
-}

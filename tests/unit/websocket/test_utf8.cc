@@ -10,8 +10,7 @@
 namespace {
 
 bool valid(const std::string &s) {
-  return weft__ws_utf8_valid(reinterpret_cast<const uint8_t *>(s.data()),
-                             s.size());
+  return weft_utf8_valid(reinterpret_cast<const uint8_t *>(s.data()), s.size());
 }
 
 // Same verdict when fed in two pieces split at every position.
