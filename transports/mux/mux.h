@@ -67,18 +67,29 @@ int weft__mux_new(weft__mux **out, const weft__mux_opts *o,
 void weft__mux_free(weft__mux *m);
 
 /* One received message (an encoded Envelope). Loop thread. Returns < 0 on a
- * protocol error (the owner closes the connection). */
+ * protocol error: the mux has then called io->close with the reason and
+ * failed every call; the owner closes the connection. */
 int weft__mux_on_message(weft__mux *m, const uint8_t *data, size_t len,
                          bool text);
 /* The connection is gone: fail calls in flight (UNAVAILABLE), cancel
  * server-side calls. Idempotent. */
 void weft__mux_on_closed(weft__mux *m, const weft_error *why);
 
+/* Switches the codec before the first message (tcp servers learn it from
+ * the first frame: JSON envelopes start with '{'). (Added by tcp.) */
+void weft__mux_set_codec(weft__mux *m, weft_codec_kind codec);
+/* The codec in use. */
+weft_codec_kind weft__mux_codec(const weft__mux *m);
+
 /* True while some stream's receive queue is full (see rx_resume). */
 bool weft__mux_rx_paused(const weft__mux *m);
 
 /* Graceful close: send GOAWAY, refuse new streams. */
 void weft__mux_goaway(weft__mux *m);
+/* GOAWAY with a status saying why (e.g. RESOURCE_EXHAUSTED before closing
+ * on an oversize frame); the peer's calls then fail with that message.
+ * (Added by tcp.) */
+void weft__mux_goaway_status(weft__mux *m, int code, const char *msg);
 /* Number of streams in flight (server: handlers running). */
 size_t weft__mux_active(const weft__mux *m);
 /* Keepalive: send a PING; the owner's timer calls this. */

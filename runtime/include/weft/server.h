@@ -61,6 +61,13 @@ int weft_server_run(weft_server *s);
 void weft_server_shutdown(weft_server *s);
 void weft_server_free(weft_server *s);
 
+/* Calls fn for every service added to s, in the order added; gRPC's
+ * health and reflection services use it. (Added by grpc.) */
+void weft_server_each_service(const weft_server *s,
+                              void (*fn)(const weft_service_desc *svc,
+                                         void *ud),
+                              void *ud);
+
 /* Publishes to every subscriber of topic on every transport. */
 int weft_server_publish(weft_server *s, const char *topic, const void *msg);
 

@@ -650,3 +650,16 @@ weft_arena *weft_server_call_arena(weft_server_call *call) {
 weft_server *weft_server_call_server(weft_server_call *call) {
   return call->srv;
 }
+
+/* Added by grpc (health and reflection list the services a server serves). */
+void weft_server_each_service(const weft_server *s,
+                              void (*fn)(const weft_service_desc *, void *),
+                              void *ud) {
+  if (!s || !fn)
+    return;
+  weft_server *w = (weft_server *)s; /* the lock is not part of the value */
+  pthread_rwlock_rdlock(&w->svc_lock);
+  for (size_t i = 0; i < w->nsvcs; i++)
+    fn(w->svcs[i].desc, ud);
+  pthread_rwlock_unlock(&w->svc_lock);
+}
