@@ -366,6 +366,14 @@ static void run_call(void *arg) {
     return; /* pub/sub owns the call now */
   if (code < 0 || code > WEFT_STATUS_UNAUTHENTICATED)
     code = WEFT_STATUS_UNKNOWN;
+  /* A handler that stopped because weft_server_call_cancelled() said so
+   * when the deadline passed reports CANCELLED; the caller's view is a
+   * deadline, as in gRPC. */
+  if (code == WEFT_STATUS_CANCELLED && deadline_passed(call) &&
+      !atomic_load(&call->rt_cancelled) && !call->ops->cancelled(call->tc)) {
+    complete(call, WEFT_STATUS_DEADLINE_EXCEEDED, "deadline exceeded");
+    return;
+  }
   if (code == WEFT_STATUS_OK && deadline_passed(call)) {
     complete(call, WEFT_STATUS_DEADLINE_EXCEEDED,
              "the handler finished after the deadline");
