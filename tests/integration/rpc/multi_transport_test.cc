@@ -362,4 +362,72 @@ TEST(MultiShutdown, InFlightCallsFinishOnEveryTransport) {
   weft_server_free(s);
 }
 
+// A server restart on the same port: the client notices the loss,
+// reconnects with backoff, and its subscription is renewed on the new server.
+class Restart : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(Restart, ReconnectAndResubscribe) {
+  weft_server_opts so;
+  memset(&so, 0, sizeof so);
+  so.shutdown_grace_ms = 500;
+  weft_server *s1;
+  ASSERT_EQ(weft_server_new(&s1, &so), 0);
+  ASSERT_EQ(weft_test_echo_add(s1), 0);
+  std::string lu = GetParam() + "://127.0.0.1:0";
+  ASSERT_EQ(weft_server_listen(s1, lu.c_str(), nullptr), 0);
+  int port = weft_server_port(s1, 0);
+  std::string u = GetParam() + "://127.0.0.1:" + std::to_string(port);
+
+  weft_client_opts co;
+  memset(&co, 0, sizeof co);
+  co.reconnect.enabled = true;
+  co.reconnect.base_ms = 20;
+  co.reconnect.cap_ms = 200;
+  co.connect_timeout_ms = 2000;
+  weft_client *c;
+  ASSERT_EQ(weft_client_open(&c, u.c_str(), &co), 0);
+  Inbox in;
+  weft_subscription *sub;
+  ASSERT_EQ(weft_client_subscribe(c, "restart", Inbox::on_event, &in, &sub), 0);
+  weft__test__EchoResponse m = weft__test__EchoResponse_INIT;
+  m.text = (char *)"first";
+  ASSERT_EQ(weft_server_publish(s1, "restart", &m), 0);
+  ASSERT_TRUE(wait_for([&] { return in.has("first"); }));
+
+  weft_server_free(s1); // the connection drops
+  ASSERT_TRUE(
+      wait_for([&] { return weft_client_state(c) != WEFT_CONN_CONNECTED; }));
+  weft_server *s2;
+  ASSERT_EQ(weft_server_new(&s2, &so), 0);
+  ASSERT_EQ(weft_test_echo_add(s2), 0);
+  ASSERT_EQ(weft_server_listen(s2, u.c_str(), nullptr), 0);
+  ASSERT_TRUE(
+      wait_for([&] { return weft_client_state(c) == WEFT_CONN_CONNECTED; }));
+  m.text = (char *)"second";
+  ASSERT_TRUE(wait_for([&] {
+    weft_server_publish(s2, "restart", &m);
+    usleep(5000);
+    return in.has("second");
+  }));
+  Opts o;
+  weft__test__EchoRequest req = weft__test__EchoRequest_INIT;
+  req.text = (char *)"again";
+  weft__test__EchoResponse *resp = nullptr;
+  EXPECT_EQ(weft__test__Echo_unary(c, &req, &resp, &o.o), 0) << o.msg();
+  weft_message_free(resp);
+  weft_client_close(c); // frees the subscription too
+  weft_server_free(s2);
+}
+
+std::vector<std::string> restart_schemes() {
+  std::vector<std::string> v;
+  for (auto &s : schemes())
+    if (s == "tcp" || s == "ws")
+      v.push_back(s);
+  return v;
+}
+INSTANTIATE_TEST_SUITE_P(Transports, Restart,
+                         ::testing::ValuesIn(restart_schemes()),
+                         [](const auto &info) { return info.param; });
+
 } // namespace

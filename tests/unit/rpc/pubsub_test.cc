@@ -12,6 +12,7 @@
 
 extern "C" {
 #include "rpc_internal.h"
+#include "weft/v1/pubsub.weft.h"
 }
 
 namespace {
@@ -179,6 +180,44 @@ TEST_F(PubSub, ShutdownEndsSubscriptions) {
   ASSERT_EQ(weft_client_subscribe(cli, "t", Inbox::on_event, &in, &s), 0);
   weft_server_shutdown(srv); // returns promptly
   SUCCEED();
+}
+
+// An event whose type no registry knows reaches the subscriber as the
+// google.protobuf.Any itself.
+TEST_F(PubSub, UnknownTypeArrivesAsAny) {
+  StartServer();
+  Connect();
+  struct AnyBox {
+    std::mutex mu;
+    std::string url;
+    static void on_event(const char *, const weft_msg_desc *type,
+                         const void *msg, void *ud) {
+      auto *b = (AnyBox *)ud;
+      if (type != &google__protobuf__Any_desc)
+        return;
+      std::lock_guard<std::mutex> g(b->mu);
+      b->url = ((const google__protobuf__Any *)msg)->type_url;
+    }
+  } box;
+  weft_subscription *s;
+  ASSERT_EQ(weft_client_subscribe(cli, "raw", AnyBox::on_event, &box, &s), 0);
+  google__protobuf__Any any = google__protobuf__Any_INIT;
+  any.type_url = (char *)"type.googleapis.com/no.such.Type";
+  uint8_t bytes[] = {8, 1};
+  any.value.data = bytes;
+  any.value.len = sizeof bytes;
+  weft__v1__PublishRequest req = weft__v1__PublishRequest_INIT;
+  req.topic = (char *)"raw";
+  req.message = &any;
+  weft__v1__PublishResponse *resp = nullptr;
+  CallOpts o;
+  ASSERT_EQ(weft__v1__PubSub_publish(cli, &req, &resp, &o.o), 0);
+  EXPECT_EQ(resp->delivered, 1u);
+  weft__v1__PublishResponse_free(resp);
+  ASSERT_TRUE(wait_for([&] {
+    std::lock_guard<std::mutex> g(box.mu);
+    return box.url == "type.googleapis.com/no.such.Type";
+  }));
 }
 
 TEST_F(PubSub, SubscribeFailsWithoutServer) {
