@@ -71,6 +71,11 @@ typedef struct gscall {
   int cancelled;
   grpc_byte_buffer *resp;  /* stashed single response */
   grpc_byte_buffer *first; /* request read by gRPC core with the call */
+  /* A streamed message whose write may still be in flight: its completion
+   * is collected by the next send or by finish, so encoding the next
+   * message overlaps the write of this one. */
+  grpc_byte_buffer *pending;
+  weft__grpc_md pending_md;
   bool has_first;
   weft_metadata resp_headers;
   weft_error recv_err; /* why the last recv failed to decode */
@@ -180,6 +185,17 @@ static int initial_op(gscall *c, grpc_op *op, weft__grpc_md *md,
   return 0;
 }
 
+/* Collects the completion of the previous streamed message, if any. */
+static int wait_pending(gscall *c) {
+  if (!c->pending)
+    return 0;
+  int ok = weft__grpc_pluck(c->cq, WEFT__GRPC_TAG_SEND);
+  grpc_byte_buffer_destroy(c->pending);
+  c->pending = NULL;
+  weft__grpc_md_free(&c->pending_md);
+  return ok ? 0 : WEFT_ERR_CANCELLED; /* client gone, cancelled, deadline */
+}
+
 static int op_send(void *tc, const void *msg, const weft_metadata *headers) {
   gscall *c = tc;
   grpc_byte_buffer *bb = weft__grpc_encode(msg);
@@ -196,11 +212,16 @@ static int op_send(void *tc, const void *msg, const weft_metadata *headers) {
       weft_metadata_copy(&c->resp_headers, headers);
     return 0;
   }
+  int rc = wait_pending(c);
+  if (rc < 0) {
+    grpc_byte_buffer_destroy(bb);
+    return rc;
+  }
   grpc_op ops[2];
   size_t n = 0;
-  weft__grpc_md md = {0};
   pthread_mutex_lock(&c->mu);
-  if (!c->sent_initial && initial_op(c, &ops[n++], &md, headers) < 0) {
+  if (!c->sent_initial &&
+      initial_op(c, &ops[n++], &c->pending_md, headers) < 0) {
     pthread_mutex_unlock(&c->mu);
     grpc_byte_buffer_destroy(bb);
     return WEFT_ERR_NOMEM;
@@ -211,14 +232,13 @@ static int op_send(void *tc, const void *msg, const weft_metadata *headers) {
   grpc_call_error e = grpc_call_start_batch(
       c->call, ops, n, WEFT__GRPC_TAG(WEFT__GRPC_TAG_SEND), NULL);
   pthread_mutex_unlock(&c->mu);
-  int rc = 0;
-  if (e != GRPC_CALL_OK)
-    rc = WEFT_ERR_STATE;
-  else if (!weft__grpc_pluck(c->cq, WEFT__GRPC_TAG_SEND))
-    rc = WEFT_ERR_CANCELLED; /* client gone, cancelled, or deadline */
-  grpc_byte_buffer_destroy(bb);
-  weft__grpc_md_free(&md);
-  return rc;
+  if (e != GRPC_CALL_OK) {
+    grpc_byte_buffer_destroy(bb);
+    weft__grpc_md_free(&c->pending_md);
+    return WEFT_ERR_STATE;
+  }
+  c->pending = bb;
+  return 0;
 }
 
 static void scall_free(gscall *c) {
@@ -242,6 +262,7 @@ static int op_finish(void *tc, const weft_status *st,
                      const weft_metadata *headers,
                      const weft_metadata *trailers) {
   gscall *c = tc;
+  wait_pending(c);
   grpc_op ops[4];
   size_t n = 0;
   weft__grpc_md hdr = {0}, trl = {0};
