@@ -13,6 +13,7 @@
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -197,6 +198,16 @@ int serve(const char *kind) {
   fflush(stdout);
   char buf[16];
   while (read(0, buf, sizeof buf) > 0) {
+  }
+  if (getenv("WEFT_BENCH_RUSAGE")) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    fprintf(stderr, "%s server: cpu %.2f s (user %.2f), ctx switches %ld "
+                    "voluntary %ld involuntary\n", kind,
+            ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+                (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6,
+            ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6, ru.ru_nvcsw,
+            ru.ru_nivcsw);
   }
   if (ws)
     bench_weft_server_stop(ws);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "weft/client.h"
+#include "weft/grpc_transport.h"
 #include "weft/server.h"
 #include "weftbench/bench.weft.h"
 
@@ -41,6 +42,11 @@ weft_server *bench_weft_server_start(int *port) {
   weft_server_opts o = {0};
   const char *w = getenv("WEFT_BENCH_WORKERS");
   o.worker_threads = w ? (unsigned)atoi(w) : 0;
+  static weft_grpc_opts g;
+  const char *q = getenv("WEFT_BENCH_CQ");
+  g.cq_threads = q ? (unsigned)atoi(q) : 0;
+  g.inline_handlers = getenv("WEFT_BENCH_POOL") == NULL;
+  o.transport_opts = &g;
   if (weft_server_new(&s, &o) < 0 ||
       weft_server_add_service(s, &weftbench__Bench_service, &impl, NULL) < 0 ||
       weft_server_listen(s, "grpc://127.0.0.1:0", &err) < 0) {
