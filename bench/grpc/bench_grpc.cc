@@ -1,15 +1,17 @@
 // bench_grpc: weft's gRPC transport against gRPC's C++ synchronous API on
-// the same proto, the same gRPC core, in one process and one run.
+// the same proto and the same gRPC core, side by side in one run.
 //
-// Servers: the C++ sync server and a weft server. Clients: the C++ sync
-// stub and a weft client. Each (server, client) pair runs unary calls with
+// Servers (each in a child process): the C++ sync server, a weft server
+// with handlers on the runtime's worker pool, and one with
+// inline_handlers. Clients (in this process): the C++ sync stub and a weft
+// client. Each (server, client) pair runs unary calls with
 // 1 and 16 concurrent callers (QPS, p50, p99) and server-streaming calls
 // (messages/s). Ratios compare weft's server with the C++ server under the
 // same client, and weft's client with the C++ client against the same
 // server. Both sides share the machine's cores: compare ratios, not
 // absolute figures.
 //
-//   bench_grpc [--seconds=S] [--payload=BYTES]
+//   bench_grpc [--seconds=S] [--payload=BYTES] [--rounds=N] [--only=0|1|2]
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <fcntl.h>
@@ -35,9 +37,8 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 double g_seconds = 2.0;
-int g_rounds = 3;      // the matrix runs this often, interleaved; medians shown
-int g_only = -1;       // --only=cpp|weft: one server, C++ client, 16 callers
-bool g_inproc = false; // --inproc: servers in this process (default: children)
+int g_rounds = 3; // the matrix runs this often, interleaved; medians shown
+int g_only = -1;  // --only=N: server N only, C++ client, 16 callers (profiling)
 int g_payload = 64;
 const int kStreamCount = 20000;
 
@@ -190,7 +191,7 @@ int serve(const char *kind) {
     b.RegisterService(&service);
     cpp = b.BuildAndStart();
   } else {
-    ws = bench_weft_server_start(&port);
+    ws = bench_weft_server_start(&port, !strcmp(kind, "weft-inline"));
   }
   if (port <= 0)
     return 1;
@@ -202,8 +203,10 @@ int serve(const char *kind) {
   if (getenv("WEFT_BENCH_RUSAGE")) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    fprintf(stderr, "%s server: cpu %.2f s (user %.2f), ctx switches %ld "
-                    "voluntary %ld involuntary\n", kind,
+    fprintf(stderr,
+            "%s server: cpu %.2f s (user %.2f), ctx switches %ld "
+            "voluntary %ld involuntary\n",
+            kind,
             ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
                 (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6,
             ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6, ru.ru_nvcsw,
@@ -265,81 +268,68 @@ int main(int argc, char **argv) {
       g_seconds = atof(argv[i] + 10);
     else if (!strncmp(argv[i], "--payload=", 10))
       g_payload = std::min(4096, atoi(argv[i] + 10));
-    else if (!strcmp(argv[i], "--only=cpp"))
-      g_only = 0;
-    else if (!strcmp(argv[i], "--only=weft"))
-      g_only = 1;
-    else if (!strcmp(argv[i], "--inproc"))
-      g_inproc = true;
+    else if (!strncmp(argv[i], "--only=", 7))
+      g_only = atoi(argv[i] + 7);
     else if (!strncmp(argv[i], "--rounds=", 9))
       g_rounds = std::max(1, atoi(argv[i] + 9));
   }
 
-  CppService service;
-  std::unique_ptr<grpc::Server> cpp_server;
-  weft_server *ws = nullptr;
-  int cpp_port = 0, weft_port = 0;
-  Child cpp_child, weft_child;
-  if (g_inproc) {
-    grpc::ServerBuilder b;
-    b.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
-                       &cpp_port);
-    b.RegisterService(&service);
-    cpp_server = b.BuildAndStart();
-    ws = bench_weft_server_start(&weft_port);
-  } else {
-    cpp_child = spawn(argv[0], "cpp");
-    weft_child = spawn(argv[0], "weft");
-    cpp_port = cpp_child.port;
-    weft_port = weft_child.port;
-  }
-  if (cpp_port <= 0 || weft_port <= 0) {
-    fprintf(stderr, "bench_grpc: cannot start servers\n");
-    return 1;
-  }
-  printf("bench_grpc: %d rounds of %.1f s per run (medians), %d-byte "
-         "payloads, servers %s, %u cores shared by clients and servers\n\n",
-         g_rounds, g_seconds, g_payload,
-         g_inproc ? "in this process" : "in child processes",
-         std::thread::hardware_concurrency());
-
+  // Each server in its own child process, so the clients' and the servers'
+  // gRPC pollers don't share one epoll set.
+  enum { NS = 3, NC = 2 };
   struct Srv {
     const char *name;
-    int port;
-  } servers[] = {{"C++ sync", cpp_port}, {"weft", weft_port}};
-  // One channel / weft client per (server, client kind), shared by callers.
-  const char *clients[] = {"C++ sync", "weft"};
-  if (g_only >= 0) { // for profiling one server
-    std::string target = "127.0.0.1:" + std::to_string(servers[g_only].port);
+    const char *kind;
+    Child child;
+  } servers[NS] = {{"C++ sync", "cpp", {}},
+                   {"weft pool", "weft", {}},
+                   {"weft inl.", "weft-inline", {}}};
+  for (Srv &sv : servers) {
+    sv.child = spawn(argv[0], sv.kind);
+    if (sv.child.port <= 0) {
+      fprintf(stderr, "bench_grpc: cannot start the %s server\n", sv.name);
+      return 1;
+    }
+  }
+  auto reap_all = [&] {
+    for (Srv &sv : servers)
+      reap(sv.child);
+  };
+  if (g_only >= 0 && g_only < NS) {
+    std::string target =
+        "127.0.0.1:" + std::to_string(servers[g_only].child.port);
     auto ch = grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
     Result r = run_unary(
         16, [&] { return std::unique_ptr<Caller>(new CppCaller(ch)); });
     printf("%s server, C++ client, 16 callers: %.0f QPS\n",
            servers[g_only].name, r.qps);
-    if (ws)
-      bench_weft_server_stop(ws);
-    if (cpp_server)
-      cpp_server->Shutdown();
-    reap(cpp_child);
-    reap(weft_child);
+    reap_all();
     return 0;
   }
-  Result unary[2][2][2]; // [server][client][callers 1/16], medians
-  double stream[2][2];
-  std::vector<Result> u_runs[2][2][2];
-  std::vector<double> s_runs[2][2];
+  printf("bench_grpc: %d rounds of %.1f s per run (medians), %d-byte "
+         "payloads; servers in child processes (weft pool: handlers on the "
+         "runtime's workers; weft inl.: inline_handlers); %u cores shared "
+         "by clients and servers\n\n",
+         g_rounds, g_seconds, g_payload, std::thread::hardware_concurrency());
+
+  const char *clients[NC] = {"C++ sync", "weft"};
+  Result unary[NS][NC][2]; // [server][client][1 or 16 callers], medians
+  double stream[NS][NC];
+  std::vector<Result> u_runs[NS][NC][2];
+  std::vector<double> s_runs[NS][NC];
   // Rounds interleave the configurations so a change in the machine's load
-  // (it is shared) hits both sides alike; each figure is the median.
+  // (it is shared) hits every side alike; each figure is the median.
   for (int round = 0; round < g_rounds; round++) {
-    for (int s = 0; s < 2; s++) {
-      std::string target = "127.0.0.1:" + std::to_string(servers[s].port);
+    for (int s = 0; s < NS; s++) {
+      std::string target = "127.0.0.1:" + std::to_string(servers[s].child.port);
       grpc::ChannelArguments args;
       args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
       auto ch = grpc::CreateCustomChannel(
           target, grpc::InsecureChannelCredentials(), args);
-      weft_client *wc = bench_weft_client_open(servers[s].port);
+      weft_client *wc = bench_weft_client_open(servers[s].child.port);
       if (!wc) {
         fprintf(stderr, "bench_grpc: weft client cannot connect\n");
+        reap_all();
         return 1;
       }
       auto make_cpp = [&] {
@@ -363,8 +353,8 @@ int main(int argc, char **argv) {
     std::sort(v.begin(), v.end());
     return v[v.size() / 2];
   };
-  for (int s = 0; s < 2; s++)
-    for (int c = 0; c < 2; c++) {
+  for (int s = 0; s < NS; s++)
+    for (int c = 0; c < NC; c++) {
       for (int k = 0; k < 2; k++) {
         std::vector<double> q, p50, p99;
         long err = 0;
@@ -381,41 +371,35 @@ int main(int argc, char **argv) {
 
   printf("%-10s %-10s %7s %12s %9s %9s %7s\n", "server", "client", "callers",
          "unary QPS", "p50 us", "p99 us", "errors");
-  for (int s = 0; s < 2; s++)
-    for (int c = 0; c < 2; c++)
+  for (int s = 0; s < NS; s++)
+    for (int c = 0; c < NC; c++)
       for (int k = 0; k < 2; k++) {
         const Result &r = unary[s][c][k];
         printf("%-10s %-10s %7d %12.0f %9.1f %9.1f %7ld\n", servers[s].name,
                clients[c], k ? 16 : 1, r.qps, r.p50_us, r.p99_us, r.errors);
       }
   printf("\n%-10s %-10s %16s\n", "server", "client", "stream msgs/s");
-  for (int s = 0; s < 2; s++)
-    for (int c = 0; c < 2; c++)
+  for (int s = 0; s < NS; s++)
+    for (int c = 0; c < NC; c++)
       printf("%-10s %-10s %16.0f\n", servers[s].name, clients[c], stream[s][c]);
 
-  printf("\nratios (weft / C++; >= 1.00 means weft is as fast or faster)\n");
-  for (int c = 0; c < 2; c++)
-    for (int k = 0; k < 2; k++)
-      printf("  server, %-8s client, %2d callers: unary QPS %.2fx\n",
-             clients[c], k ? 16 : 1,
-             unary[1][c][k].qps / std::max(1.0, unary[0][c][k].qps));
-  for (int c = 0; c < 2; c++)
-    printf("  server, %-8s client:              stream    %.2fx\n", clients[c],
-           stream[1][c] / std::max(1.0, stream[0][c]));
-  for (int s = 0; s < 2; s++)
-    for (int k = 0; k < 2; k++)
-      printf("  client, %-8s server, %2d callers: unary QPS %.2fx\n",
-             servers[s].name, k ? 16 : 1,
-             unary[s][1][k].qps / std::max(1.0, unary[s][0][k].qps));
-  for (int s = 0; s < 2; s++)
-    printf("  client, %-8s server:              stream    %.2fx\n",
-           servers[s].name, stream[s][1] / std::max(1.0, stream[s][0]));
-
-  if (ws)
-    bench_weft_server_stop(ws);
-  if (cpp_server)
-    cpp_server->Shutdown();
-  reap(cpp_child);
-  reap(weft_child);
+  printf("\nratios to C++ (>= 1.00: weft as fast or faster)\n");
+  for (int s = 1; s < NS; s++)
+    for (int c = 0; c < NC; c++) {
+      printf("  %-9s server vs C++ server, %-8s client: unary 1: %.2fx  "
+             "16: %.2fx  stream: %.2fx\n",
+             servers[s].name, clients[c],
+             unary[s][c][0].qps / std::max(1.0, unary[0][c][0].qps),
+             unary[s][c][1].qps / std::max(1.0, unary[0][c][1].qps),
+             stream[s][c] / std::max(1.0, stream[0][c]));
+    }
+  for (int s = 0; s < NS; s++)
+    printf("  weft client vs C++ client, %-9s server: unary 1: %.2fx  16: "
+           "%.2fx  stream: %.2fx\n",
+           servers[s].name,
+           unary[s][1][0].qps / std::max(1.0, unary[s][0][0].qps),
+           unary[s][1][1].qps / std::max(1.0, unary[s][0][1].qps),
+           stream[s][1] / std::max(1.0, stream[s][0]));
+  reap_all();
   return 0;
 }

@@ -36,7 +36,7 @@ static int stream(weft_server_call *call, const weftbench__StreamReq *req,
 
 static const weftbench__Bench_impl impl = {.unary = unary, .stream = stream};
 
-weft_server *bench_weft_server_start(int *port) {
+weft_server *bench_weft_server_start(int *port, int inline_handlers) {
   weft_server *s = NULL;
   weft_error err = {0};
   weft_server_opts o = {0};
@@ -45,7 +45,7 @@ weft_server *bench_weft_server_start(int *port) {
   static weft_grpc_opts g;
   const char *q = getenv("WEFT_BENCH_CQ");
   g.cq_threads = q ? (unsigned)atoi(q) : 0;
-  g.inline_handlers = getenv("WEFT_BENCH_POOL") == NULL;
+  g.inline_handlers = inline_handlers != 0;
   o.transport_opts = &g;
   if (weft_server_new(&s, &o) < 0 ||
       weft_server_add_service(s, &weftbench__Bench_service, &impl, NULL) < 0 ||
