@@ -19,7 +19,7 @@
 
 #include "bench_aitbc.pb-c.h"
 #include "bench_aitbc.pb.h"
-#include "pbc_adapt.h"
+#include "bench_aitbc.weft.h"
 #include "weft/codec.h"
 
 namespace {
@@ -173,7 +173,7 @@ int main() {
   std::string wire = batch.SerializeAsString();
   const auto *data = reinterpret_cast<const uint8_t *>(wire.data());
   const size_t len = wire.size();
-  const weft_msg_desc *wd = weft_bench_adapt(&benchaitbc__batch__descriptor);
+  const weft_msg_desc *wd = &benchaitbc__Batch_desc; // protoc-gen-weft output
   std::printf("batch: %zu bytes (%d jobs, %d blocks x %d tx, %d offers, %d settlements)\n",
               len, batch.jobs_size(), batch.blocks_size(),
               batch.blocks(0).transactions_size(), batch.offers_size(),
