@@ -604,6 +604,7 @@ static void stop_accepting(void *listener) {
     return;
   l->shutdown_started = true;
   atomic_store(&l->stopping, true);
+  weft__grpc_health_down(l->ws); /* Watch streams see NOT_SERVING */
   /* GOAWAY: no new calls; calls in flight go on. */
   grpc_server_shutdown_and_notify(l->server, l->cqs[0], &l->shutdown_tag);
 }

@@ -384,6 +384,29 @@ TEST_P(Grpc, HealthCheckFromWeftClient) {
   weft_status_clear(&o.status);
 }
 
+TEST_P(Grpc, HealthWatchSeesShutdown) {
+  weft_server_opts so{};
+  so.shutdown_grace_ms = 300;
+  start(&so);
+  grpc__health__v1__HealthCheckRequest r =
+      grpc__health__v1__HealthCheckRequest_INIT;
+  weft_call_opts o = opts();
+  weft_call *call = nullptr;
+  ASSERT_EQ(grpc__health__v1__Health_watch(cli, &r, &call, &o), 0);
+  void *m = nullptr;
+  ASSERT_EQ(weft_call_recv(call, &m), 1);
+  EXPECT_EQ(static_cast<grpc__health__v1__HealthCheckResponse *>(m)->status,
+            grpc__health__v1__HealthCheckResponse__ServingStatus__SERVING);
+  std::thread t([&] { weft_server_shutdown(srv); });
+  ASSERT_EQ(weft_call_recv(call, &m), 1);
+  EXPECT_EQ(static_cast<grpc__health__v1__HealthCheckResponse *>(m)->status,
+            grpc__health__v1__HealthCheckResponse__ServingStatus__NOT_SERVING);
+  weft_call_cancel(call);
+  weft_call_finish(call);
+  t.join();
+  weft_status_clear(&o.status);
+}
+
 INSTANTIATE_TEST_SUITE_P(Handlers, Grpc, ::testing::Values(false, true),
                          [](const ::testing::TestParamInfo<bool> &i) {
                            return i.param ? "Inline" : "Pool";
