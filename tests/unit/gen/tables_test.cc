@@ -105,10 +105,11 @@ void CheckMessage(const weft_msg_desc *d) {
     EXPECT_EQ(f->name, cf->name());
     EXPECT_EQ(info->json_name, cf->json_name());
     bool p3opt = cf->containing_oneof() && !cf->real_containing_oneof();
-    ProtobufCLabel label = cf->is_repeated()    ? PROTOBUF_C_LABEL_REPEATED
-                           : cf->is_required()  ? PROTOBUF_C_LABEL_REQUIRED
-                           : (!proto3 || p3opt) ? PROTOBUF_C_LABEL_OPTIONAL
-                                                : PROTOBUF_C_LABEL_NONE;
+    ProtobufCLabel label = cf->is_repeated()   ? PROTOBUF_C_LABEL_REPEATED
+                           : cf->is_required() ? PROTOBUF_C_LABEL_REQUIRED
+                           : (!proto3 || p3opt || cf->real_containing_oneof())
+                               ? PROTOBUF_C_LABEL_OPTIONAL
+                               : PROTOBUF_C_LABEL_NONE;
     EXPECT_EQ(f->label, label);
     EXPECT_EQ(f->type, pbc_type(cf));
     EXPECT_EQ((info->flags & WEFT_FIELD_GROUP) != 0,
