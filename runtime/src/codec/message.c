@@ -413,6 +413,21 @@ static int msg_equal(const void *a, const void *b) {
     const ProtobufCFieldDescriptor *f = &d->base.fields[i];
     int pa = weft__field_present(d, i, a), pb = weft__field_present(d, i, b);
     const void *ma = WEFT__CMEMBER(a, f->offset), *mb = WEFT__CMEMBER(b, f->offset);
+    if (d->is_map_entry && f->label != PROTOBUF_C_LABEL_REPEATED) {
+      /* a map entry's key and value always exist: an absent one reads as
+       * its default, so compare values, not presence */
+      if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
+        const void *x = *(const void *const *)ma, *y = *(const void *const *)mb;
+        if (!x || !y) {
+          if (weft_encoded_size(x ? x : y) != 0)
+            return 0;
+          continue;
+        }
+      }
+      if (!elem_equal(f, ma, mb))
+        return 0;
+      continue;
+    }
     if (pa != pb)
       return 0;
     if (!pa)

@@ -306,3 +306,26 @@ TEST(CodecSemantics, EncodeIntoShortBuffer) {
             Hex(std::string(reinterpret_cast<char *>(out), len)));
   free(out);
 }
+
+// Found by fuzz_decode: decode -> encode -> decode must give an equal message.
+TEST(CodecSemantics, FuzzRegressRoundTrip1) {
+  std::string in;
+  {
+    FILE *f = fopen(WEFT_CODEC_CORPUS_DIR "/regress_roundtrip_1", "rb");
+    ASSERT_NE(nullptr, f);
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) in.append(buf, n);
+    fclose(f);
+  }
+  in = in.substr(1); // selector byte: AllTypes2
+  WeftMsg a(Dec(weft_test::p2::AllTypes2::descriptor(), in));
+  std::string enc = WeftEncode(a.p);
+  WeftMsg b(Dec(weft_test::p2::AllTypes2::descriptor(), enc));
+  weft_test::p2::AllTypes2 ca, cb;
+  FromWeft(a.p, &ca);
+  FromWeft(b.p, &cb);
+  EXPECT_TRUE(weft_message_equal(a.p, b.p)) << ca.DebugString() << "\n---\n"
+                                            << cb.DebugString() << Hex(in) << "\n"
+                                            << Hex(enc);
+}
