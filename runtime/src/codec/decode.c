@@ -739,10 +739,14 @@ static int decode_msg(dec *st, const weft_msg_desc *d, void *msg,
   if (d->is_map_entry && nf >= 2 && fields[1].type == PROTOBUF_C_TYPE_MESSAGE &&
       !*(void **)WEFT__MEMBER(msg, fields[1].offset)) {
     /* a map value message that is absent reads as its default */
-    void *v = weft_message_new(weft_msg_desc_of(fields[1].descriptor), st->a);
+    const weft_msg_desc *vd = weft_msg_desc_of(fields[1].descriptor);
+    void *v = weft_message_new(vd, st->a);
     if (!v)
       return nomem(st, p);
     *(void **)WEFT__MEMBER(msg, fields[1].offset) = v;
+    /* ...which must still have its required fields (as Google checks) */
+    if (vd->syntax != 3 && (rv = check_required(st, vd, v, 0, p)) != 0)
+      return unwind(st, rv, fields[1].name, -1);
   }
   if (d->syntax != 3 && !merging &&
       (rv = check_required(st, d, msg, seen, p)) != 0)
