@@ -183,13 +183,15 @@ static int skip_group(dec *st, const uint8_t **pp, const uint8_t *end,
   if (depth > st->max_depth)
     return fail(st, WEFT_ERR_DEPTH, "nesting too deep", *pp);
   for (;;) {
+    const uint8_t *tag_start;
     uint64_t tag;
     int rv;
     if (*pp >= end)
       return fail(st, WEFT_ERR_TRUNCATED, "unterminated group", *pp);
+    tag_start = *pp;
     if ((rv = rd_varint(st, pp, end, &tag)) != 0)
       return rv;
-    if (tag > UINT32_MAX || (tag >> 3) == 0)
+    if (tag > UINT32_MAX || *pp - tag_start > 5 || (tag >> 3) == 0)
       return fail(st, WEFT_ERR_MALFORMED, "bad tag in group", *pp);
     if ((tag & 7) == WEFT__WT_EGROUP) {
       if ((tag >> 3) != fnum)
@@ -558,7 +560,7 @@ static int decode_msg(dec *st, const weft_msg_desc *d, void *msg,
     } else if ((rv = rd_varint(st, &p, end, &tag)) != 0) {
       return rv;
     }
-    if (WEFT__UNLIKELY(tag > UINT32_MAX))
+    if (WEFT__UNLIKELY(tag > UINT32_MAX || p - tag_start > 5))
       return fail(st, WEFT_ERR_MALFORMED, "tag over 32 bits", tag_start);
     fnum = (uint32_t)(tag >> 3);
     wt = (int)(tag & 7);

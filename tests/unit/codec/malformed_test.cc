@@ -181,6 +181,9 @@ TEST(CodecMalformed, InvalidWireTypes) {
 TEST(CodecMalformed, TagOver32Bits) {
   EXPECT_EQ(WEFT_ERR_MALFORMED,
             Decode(P3(), S({0x80, 0x80, 0x80, 0x80, 0x80, 0x01, 0x00})).rv);
+  // a tag in more than 5 bytes (Google's parsers refuse it too)
+  EXPECT_EQ(WEFT_ERR_MALFORMED,
+            Decode(P3(), S({0x88, 0x88, 0x88, 0x88, 0x88, 0x00, 0x30})).rv);
 }
 
 TEST(CodecMalformed, PackedBadLengths) {
