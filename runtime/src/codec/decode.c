@@ -175,8 +175,8 @@ WEFT__INLINE int rd_scalar(dec *st, ProtobufCType t, const uint8_t **pp,
 
 /* ---- unknown fields ---- */
 
-static int skip_field(dec *st, const uint8_t **pp, const uint8_t *end,
-                      int wt, uint32_t fnum, unsigned depth);
+static int skip_field(dec *st, const uint8_t **pp, const uint8_t *end, int wt,
+                      uint32_t fnum, unsigned depth);
 
 static int skip_group(dec *st, const uint8_t **pp, const uint8_t *end,
                       uint32_t fnum, unsigned depth) {
@@ -204,8 +204,8 @@ static int skip_group(dec *st, const uint8_t **pp, const uint8_t *end,
   }
 }
 
-static int skip_field(dec *st, const uint8_t **pp, const uint8_t *end,
-                      int wt, uint32_t fnum, unsigned depth) {
+static int skip_field(dec *st, const uint8_t **pp, const uint8_t *end, int wt,
+                      uint32_t fnum, unsigned depth) {
   uint64_t v;
   size_t n;
   int rv;
@@ -245,8 +245,8 @@ static int add_unknown(dec *st, ProtobufCMessage *m, uint32_t fnum, int wt,
   size_t len = (size_t)(to - from);
   if (!m->unknown_fields || n == weft__cap_for(n)) {
     size_t cap = weft__cap_for((size_t)n + 1);
-    void *q = weft__realloc(st->a, m->unknown_fields, n * sizeof *u,
-                            cap * sizeof *u);
+    void *q =
+        weft__realloc(st->a, m->unknown_fields, n * sizeof *u, cap * sizeof *u);
     if (!q)
       return nomem(st, from);
     m->unknown_fields = q;
@@ -330,7 +330,8 @@ static void *reserve(dec *st, void **arrp, size_t n, size_t add, size_t es,
 }
 
 WEFT__INLINE int rd_string(dec *st, const weft_msg_desc *d, unsigned idx,
-                     const uint8_t **pp, const uint8_t *end, char **slot) {
+                           const uint8_t **pp, const uint8_t *end,
+                           char **slot) {
   size_t n;
   char *s;
   int rv;
@@ -355,8 +356,8 @@ WEFT__INLINE int rd_string(dec *st, const weft_msg_desc *d, unsigned idx,
 }
 
 WEFT__INLINE int rd_bytes(dec *st, const ProtobufCFieldDescriptor *f,
-                    const uint8_t **pp, const uint8_t *end,
-                    ProtobufCBinaryData *slot) {
+                          const uint8_t **pp, const uint8_t *end,
+                          ProtobufCBinaryData *slot) {
   size_t n;
   uint8_t *b = NULL;
   int rv;
@@ -412,7 +413,8 @@ static int rd_message(dec *st, const ProtobufCFieldDescriptor *f, int group,
 
 static int map_key_eq(const ProtobufCFieldDescriptor *kf, const void *a,
                       const void *b) {
-  const void *x = WEFT__CMEMBER(a, kf->offset), *y = WEFT__CMEMBER(b, kf->offset);
+  const void *x = WEFT__CMEMBER(a, kf->offset),
+             *y = WEFT__CMEMBER(b, kf->offset);
   if (kf->type == PROTOBUF_C_TYPE_STRING) {
     const char *s = *(const char *const *)x, *t = *(const char *const *)y;
     return strcmp(s ? s : "", t ? t : "") == 0;
@@ -460,8 +462,10 @@ static int rd_packed(dec *st, const weft_msg_desc *d, void *msg,
   if (wt == WEFT__WT_I32 || wt == WEFT__WT_I64) {
     size_t w = wt == WEFT__WT_I32 ? 4 : 8;
     if (len % w)
-      return fail(st, WEFT_ERR_MALFORMED, "packed length not a multiple of "
-                                          "the element size", p);
+      return fail(st, WEFT_ERR_MALFORMED,
+                  "packed length not a multiple of "
+                  "the element size",
+                  p);
     count = len / w;
     if (!count) {
       *pp = pend;
@@ -527,10 +531,9 @@ static int check_required(dec *st, const weft_msg_desc *d, const void *msg,
       if (ptr && ptr != f->default_value)
         continue;
     }
-    return unwind(st,
-                  fail(st, WEFT_ERR_MISSING_REQUIRED,
-                       "required field missing", at),
-                  f->name, -1);
+    return unwind(
+        st, fail(st, WEFT_ERR_MISSING_REQUIRED, "required field missing", at),
+        f->name, -1);
   }
   return 0;
 }
@@ -633,10 +636,9 @@ static int decode_msg(dec *st, const weft_msg_desc *d, void *msg,
         continue;
       }
       if (WEFT__UNLIKELY(wt != want))
-        return unwind(st,
-                      fail(st, WEFT_ERR_WIRE_TYPE, "wrong wire type",
-                           tag_start),
-                      f->name, (long)n);
+        return unwind(
+            st, fail(st, WEFT_ERR_WIRE_TYPE, "wrong wire type", tag_start),
+            f->name, (long)n);
       if (weft__is_scalar(f->type)) {
         const uint8_t *vstart = p;
         uint64_t tmp = 0;
@@ -664,7 +666,8 @@ static int decode_msg(dec *st, const weft_msg_desc *d, void *msg,
         rv = rd_string(st, d, idx, &p, end, (char **)(void *)(arr + n * es));
         break;
       case PROTOBUF_C_TYPE_BYTES:
-        rv = rd_bytes(st, f, &p, end, (ProtobufCBinaryData *)(void *)(arr + n * es));
+        rv = rd_bytes(st, f, &p, end,
+                      (ProtobufCBinaryData *)(void *)(arr + n * es));
         break;
       default:
         rv = rd_message(st, f, group, &p, end, depth,
@@ -684,10 +687,9 @@ static int decode_msg(dec *st, const weft_msg_desc *d, void *msg,
       int want = group ? WEFT__WT_SGROUP : weft__wire_type(f->type);
       int oneof = (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) != 0;
       if (WEFT__UNLIKELY(wt != want))
-        return unwind(st,
-                      fail(st, WEFT_ERR_WIRE_TYPE, "wrong wire type",
-                           tag_start),
-                      f->name, -1);
+        return unwind(
+            st, fail(st, WEFT_ERR_WIRE_TYPE, "wrong wire type", tag_start),
+            f->name, -1);
       switch (f->type) {
       case PROTOBUF_C_TYPE_STRING:
         if (oneof)
@@ -843,8 +845,8 @@ static int normalize(void *msg, weft_arena *a) {
   unsigned i;
   if (b->n_unknown_fields || b->unknown_fields) {
     size_t n = b->n_unknown_fields, es = sizeof *b->unknown_fields;
-    void *q = weft__realloc(a, b->unknown_fields, n * es,
-                            weft__cap_for(n) * es);
+    void *q =
+        weft__realloc(a, b->unknown_fields, n * es, weft__cap_for(n) * es);
     if (!q)
       return WEFT_ERR_NOMEM;
     b->unknown_fields = q;
