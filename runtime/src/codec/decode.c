@@ -770,11 +770,8 @@ static void format_error(const dec *st, const weft_msg_desc *d, int rv,
     return;
   w = snprintf(path, sizeof path, "%s", d->base.name ? d->base.name : "?");
   n = w > 0 ? (size_t)w : 0;
+  /* the ring keeps the last SEG_MAX pushes: the outermost segments */
   first = st->nseg > SEG_MAX ? st->nseg - SEG_MAX : 0;
-  if (first && n < sizeof path) {
-    w = snprintf(path + n, sizeof path - n, "...");
-    n += w > 0 ? (size_t)w : 0;
-  }
   for (k = st->nseg; k-- > first && n < sizeof path;) {
     unsigned r = k % SEG_MAX;
     if (st->segidx[r] >= 0)
@@ -784,6 +781,8 @@ static void format_error(const dec *st, const weft_msg_desc *d, int rv,
       w = snprintf(path + n, sizeof path - n, ".%s", st->segname[r]);
     n += w > 0 ? (size_t)w : 0;
   }
+  if (first && n < sizeof path) /* inner segments dropped */
+    snprintf(path + n, sizeof path - n, "...");
   weft_error_set(err, rv, "%s: %s (at byte %zu)", path,
                  st->what ? st->what : weft_strerror(rv), st->at);
 }

@@ -135,7 +135,9 @@ TEST(CodecMalformed, DepthBomb) {
   }
   auto r = Decode(weft_test::p3::Nested::descriptor(), in);
   EXPECT_EQ(WEFT_ERR_DEPTH, r.rv);
-  EXPECT_NE(std::string::npos, r.msg.find("Nested...")) << r.msg;
+  EXPECT_NE(std::string::npos, r.msg.find("Nested.child.child")) << r.msg;
+  EXPECT_NE(std::string::npos, r.msg.find("child...: nesting too deep"))
+      << r.msg;
   EXPECT_NE(std::string::npos, r.msg.find("child")) << r.msg;
   // within a raised limit it decodes
   EXPECT_EQ(0, Decode(weft_test::p3::Nested::descriptor(), in, 300).rv);
