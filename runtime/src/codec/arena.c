@@ -12,7 +12,10 @@
 #define WEFT__HDR ((sizeof(weft__block) + 15u) & ~(size_t)15u)
 
 static weft__block *block_new(size_t size) {
-  weft__block *b = malloc(WEFT__HDR + size);
+  weft__block *b;
+  if (size > SIZE_MAX - WEFT__HDR)
+    return NULL;
+  b = malloc(WEFT__HDR + size);
   if (!b)
     return NULL;
   b->next = NULL;

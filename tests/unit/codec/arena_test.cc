@@ -72,3 +72,13 @@ TEST(Arena, NewAndCopy) {
   EXPECT_EQ(Hex(SerializeDet(src)), Hex(WeftEncode(c)));
   weft_arena_free(a);
 }
+
+TEST(Arena, HugeRequestsFailCleanly) {
+  weft_arena *a = nullptr;
+  ASSERT_EQ(0, weft_arena_new(&a, 0));
+  EXPECT_EQ(nullptr, weft_arena_alloc(a, SIZE_MAX));
+  EXPECT_EQ(nullptr, weft_arena_alloc(a, SIZE_MAX - 8));
+  EXPECT_NE(nullptr, weft_arena_alloc(a, 100000)); // dedicated block
+  EXPECT_NE(nullptr, weft_arena_alloc(a, 8));
+  weft_arena_free(a);
+}
