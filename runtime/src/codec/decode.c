@@ -337,7 +337,7 @@ WEFT__INLINE int rd_string(dec *st, const weft_msg_desc *d, unsigned idx,
   int rv;
   if ((rv = rd_len(st, pp, end, &n)) != 0)
     return rv;
-  if (weft__check_utf8(d, idx) && !weft__utf8_valid(*pp, n))
+  if (weft__check_utf8(d, idx) && !weft_utf8_valid(*pp, n))
     return fail(st, WEFT_ERR_UTF8, "invalid UTF-8", *pp);
   if (n == 0) {
     s = (char *)protobuf_c_empty_string;
