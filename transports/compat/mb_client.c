@@ -160,9 +160,8 @@ static void *reader_main(void *arg) {
     while (off < (size_t)n && !bad) {
       const uint8_t *msg;
       size_t len;
-      ssize_t used =
-          weft_mb_deframer_feed(&df, buf + off, (size_t)n - off, &msg, &len,
-                                NULL);
+      ssize_t used = weft_mb_deframer_feed(&df, buf + off, (size_t)n - off,
+                                           &msg, &len, NULL);
       if (used < 0) {
         bad = true;
         break;
@@ -270,8 +269,7 @@ int weft_mb_client_open(weft_mb_client **out, const char *url,
     return weft_error_set(err, WEFT_ERR_UNKNOWN_SCHEME,
                           "MB client: %s: use mb:// or tcp://", url);
   if (u.port <= 0)
-    return weft_error_set(err, WEFT_ERR_BAD_URL, "MB client: %s: no port",
-                          url);
+    return weft_error_set(err, WEFT_ERR_BAD_URL, "MB client: %s: no port", url);
   weft_mb_client *c = calloc(1, sizeof *c);
   if (!c)
     return weft_error_set(err, WEFT_ERR_NOMEM, "MB client: out of memory");
@@ -317,8 +315,7 @@ int weft_mb_client_open(weft_mb_client **out, const char *url,
   }
   if (c->o.name) {
     char *json = NULL;
-    rv = weft_mb_register_encode(c->o.name, c->o.description, &json, NULL,
-                                 err);
+    rv = weft_mb_register_encode(c->o.name, c->o.description, &json, NULL, err);
     if (rv == 0)
       rv = acked(c, WEFT_MB_TOPIC_REGISTER, json, err);
     free(json);
@@ -356,9 +353,9 @@ static int sub(weft_mb_client *c, weft_mb_action action, const char *topic,
   char *json = NULL;
   int rv = weft_mb_subscription_encode(&s, unsubscribe, &json, NULL, err);
   if (rv == 0)
-    rv = acked(c,
-               unsubscribe ? WEFT_MB_TOPIC_UNSUBSCRIBE : WEFT_MB_TOPIC_SUBSCRIBE,
-               json, err);
+    rv = acked(
+        c, unsubscribe ? WEFT_MB_TOPIC_UNSUBSCRIBE : WEFT_MB_TOPIC_SUBSCRIBE,
+        json, err);
   free(json);
   return rv;
 }
@@ -396,8 +393,8 @@ int weft_mb_client_request(weft_mb_client *c, const char *topic,
   char *resp = NULL;
   size_t len = 0;
   /* Wait a little longer than the broker, so its TIMEOUT error arrives. */
-  int rv = exchange(c, &h, json, (int64_t)h.timeout_ms + 1000, &resp, &len,
-                    err);
+  int rv =
+      exchange(c, &h, json, (int64_t)h.timeout_ms + 1000, &resp, &len, err);
   if (rv < 0)
     return rv;
   weft_mb_error_info e;

@@ -88,8 +88,8 @@ static void tcp_close(weft_mb_hub *h, hub_conn *c) {
 /* Writes what is queued. Returns false if c was closed. */
 static bool tcp_flush(weft_mb_hub *h, hub_conn *c) {
   while (c->out_off < c->out_len) {
-    ssize_t n = weft__conn_write(c->io, c->out + c->out_off,
-                                 c->out_len - c->out_off);
+    ssize_t n =
+        weft__conn_write(c->io, c->out + c->out_off, c->out_len - c->out_off);
     if (n == WEFT_ERR_AGAIN)
       break;
     if (n <= 0) {
@@ -313,7 +313,8 @@ static void do_start(sync_call *s) {
 static void do_listen(sync_call *s) {
   weft_mb_hub *h = s->h;
   if (h->lfd >= 0) {
-    s->rv = weft_error_set(&s->err, WEFT_ERR_STATE, "MB hub: already listening");
+    s->rv =
+        weft_error_set(&s->err, WEFT_ERR_STATE, "MB hub: already listening");
     return;
   }
   int fd = -1;
@@ -415,8 +416,8 @@ void weft_mb_hub_free(weft_mb_hub *h) {
   free(h);
 }
 
-int weft_mb_hub_listen(weft_mb_hub *h, const char *host, int port,
-                       int *bound, weft_error *err) {
+int weft_mb_hub_listen(weft_mb_hub *h, const char *host, int port, int *bound,
+                       weft_error *err) {
   sync_call s = {.fn = do_listen, .host = host, .port = port};
   int rv = on_loop(h, &s);
   if (rv == 0)
@@ -460,8 +461,7 @@ static void ws_message(weft_ws_conn *wc, bool text, const uint8_t *data,
   pthread_mutex_unlock(&h->mu);
 }
 
-static void ws_close(weft_ws_conn *wc, int code, const char *reason,
-                     void *ud) {
+static void ws_close(weft_ws_conn *wc, int code, const char *reason, void *ud) {
   (void)wc;
   (void)code;
   (void)reason;
@@ -525,7 +525,9 @@ static void mbt_stop_accepting(void *listener) {
   on_loop(h, &s);
 }
 
-static void mbt_close(void *listener) { weft_mb_hub_free(listener); }
+static void mbt_close(void *listener) {
+  weft_mb_hub_free(listener);
+}
 
 static const weft_server_transport mb_transport = {
     .scheme = "mb",

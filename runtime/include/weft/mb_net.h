@@ -42,12 +42,11 @@ int weft_mb_hub_new(weft_mb_hub **out, const weft_mb_hub_opts *opts);
 /* Closes every connection, stops the thread, frees. Accepts NULL. */
 void weft_mb_hub_free(weft_mb_hub *h);
 /* Accepts MB over TCP on host:port (0: a free port, written to *bound). */
-int weft_mb_hub_listen(weft_mb_hub *h, const char *host, int port,
-                       int *bound, weft_error *err);
+int weft_mb_hub_listen(weft_mb_hub *h, const char *host, int port, int *bound,
+                       weft_error *err);
 /* A weft_ws_route_fn (ud = the hub) taking opts->ws_path for MB text
  * messages. */
-int weft_mb_ws_route(void *ud, const weft_ws_request *req,
-                     weft_ws_accept *acc);
+int weft_mb_ws_route(void *ud, const weft_ws_request *req, weft_ws_accept *acc);
 
 /* Registers the "mb" server transport: weft_server_listen(s,
  * "mb://127.0.0.1:0") then runs a hub on that address. Idempotent. */
@@ -63,7 +62,7 @@ typedef void (*weft_mb_handler_fn)(weft_mb_client *c, const weft_mb_message *m,
                                    void *ud);
 
 typedef struct weft_mb_client_opts {
-  const char *name;        /* registered with the broker when set */
+  const char *name; /* registered with the broker when set */
   const char *description;
   weft_mb_handler_fn on_request; /* requests routed to this client */
   weft_mb_handler_fn on_publish; /* publishes on subscribed topics */

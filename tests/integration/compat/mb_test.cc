@@ -38,8 +38,7 @@ struct Service {
     std::string resp = "{\"job_id\":\"j1\",\"request\":" + payload + "}";
     weft_mb_client_respond(c, &m->header, resp.c_str(), nullptr);
   }
-  static void on_publish(weft_mb_client *, const weft_mb_message *m,
-                         void *ud) {
+  static void on_publish(weft_mb_client *, const weft_mb_message *m, void *ud) {
     auto *s = static_cast<Service *>(ud);
     std::lock_guard<std::mutex> g(s->mu);
     s->publishes.emplace_back(m->payload, m->payload_len);
@@ -63,8 +62,12 @@ protected:
         << err.message;
     ASSERT_GT(port, 0);
   }
-  void TearDown() override { weft_mb_hub_free(hub); }
-  std::string url() { return "mb://127.0.0.1:" + std::to_string(port); }
+  void TearDown() override {
+    weft_mb_hub_free(hub);
+  }
+  std::string url() {
+    return "mb://127.0.0.1:" + std::to_string(port);
+  }
 };
 
 weft_mb_client *open_client(const std::string &url, const char *name,
@@ -89,9 +92,8 @@ TEST_F(Mb, RegisteredClientServesRequestsAndGetsPublishes) {
   weft_mb_client *b = open_client(url(), "caller");
   ASSERT_TRUE(a && b);
   weft_error err{};
-  ASSERT_EQ(weft_mb_client_subscribe(a, WEFT_MB_REQUEST, "jobs.create", 5,
-                                     &err),
-            0)
+  ASSERT_EQ(
+      weft_mb_client_subscribe(a, WEFT_MB_REQUEST, "jobs.create", 5, &err), 0)
       << err.message;
   ASSERT_EQ(weft_mb_client_subscribe(a, WEFT_MB_PUBLISH, "blocks.new", 0, &err),
             0);
@@ -108,17 +110,17 @@ TEST_F(Mb, RegisteredClientServesRequestsAndGetsPublishes) {
   }
   EXPECT_EQ(svc.requests.size(), 3u);
 
-  ASSERT_EQ(weft_mb_client_publish(b, "blocks.new", "1.0.0", "{\"height\":12}",
-                                   &err),
-            0);
+  ASSERT_EQ(
+      weft_mb_client_publish(b, "blocks.new", "1.0.0", "{\"height\":12}", &err),
+      0);
   ASSERT_TRUE(svc.wait_publishes(1));
   EXPECT_EQ(svc.publishes[0], "{\"height\":12}");
 
   // No subscriber: the broker's NO_ROUTE_FOUND comes back as an MB error.
   char *resp = nullptr;
   weft_mb_error_info e{};
-  EXPECT_EQ(weft_mb_client_request(b, "nobody.home", "1.0.0", "{}", 1000,
-                                   &resp, &e, &err),
+  EXPECT_EQ(weft_mb_client_request(b, "nobody.home", "1.0.0", "{}", 1000, &resp,
+                                   &e, &err),
             WEFT_ERR_RPC);
   EXPECT_EQ(e.code, WEFT_MB_NO_ROUTE_FOUND);
   weft_mb_error_info_clear(&e);
@@ -127,18 +129,17 @@ TEST_F(Mb, RegisteredClientServesRequestsAndGetsPublishes) {
   // After unsubscribing, requests find no route.
   ASSERT_EQ(weft_mb_client_unsubscribe(a, WEFT_MB_REQUEST, "jobs.create", &err),
             0);
-  EXPECT_EQ(weft_mb_client_request(b, "jobs.create", "1.0.0", "{}", 1000,
-                                   &resp, nullptr, &err),
+  EXPECT_EQ(weft_mb_client_request(b, "jobs.create", "1.0.0", "{}", 1000, &resp,
+                                   nullptr, &err),
             WEFT_ERR_RPC);
   free(resp);
   weft_mb_client_close(a);
   weft_mb_client_close(b);
 }
 
-TEST_F(Mb, ServiceLeavingFailsTheRequest) {
+TEST_F(Mb, UnansweredRequestTimesOut) {
   struct Slow {
-    static void on_request(weft_mb_client *, const weft_mb_message *, void *) {
-    }
+    static void on_request(weft_mb_client *, const weft_mb_message *, void *) {}
   };
   weft_mb_client_opts o{};
   o.name = "never-answers";
@@ -149,9 +150,9 @@ TEST_F(Mb, ServiceLeavingFailsTheRequest) {
   ASSERT_EQ(weft_mb_client_subscribe(a, WEFT_MB_REQUEST, "slow", 0, &err), 0);
   char *resp = nullptr;
   weft_mb_error_info e{};
-  EXPECT_EQ(weft_mb_client_request(b, "slow", "1.0.0", "{}", 300, &resp, &e,
-                                   &err),
-            WEFT_ERR_RPC);
+  EXPECT_EQ(
+      weft_mb_client_request(b, "slow", "1.0.0", "{}", 300, &resp, &e, &err),
+      WEFT_ERR_RPC);
   EXPECT_EQ(e.code, WEFT_MB_TIMEOUT);
   weft_mb_error_info_clear(&e);
   free(resp);
@@ -190,9 +191,9 @@ TEST_F(Mb, RawFramingGreetingAndOverLimitLength) {
   int fd = raw_connect(port);
   ASSERT_GE(fd, 0);
   // The greeting, byte for byte: 34-byte message after its length.
-  EXPECT_EQ(read_n(fd, 38),
-            std::string("\x00\x00\x00\x22publish:system.initialize:1.0.0\n{}",
-                        38));
+  EXPECT_EQ(
+      read_n(fd, 38),
+      std::string("\x00\x00\x00\x22publish:system.initialize:1.0.0\n{}", 38));
   // A malformed message is answered with an MB error...
   std::string bad = "request:t:1.0\n{}";
   uint8_t p[4];
