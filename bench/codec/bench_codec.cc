@@ -2,9 +2,11 @@
 // statuses, blocks with transactions, offers, settlements) decoded and
 // encoded by weft, by protobuf-c (protoc-c output of the same proto) and by
 // Google's C++ libprotobuf, in one run. Prints MB/s (of wire bytes) and
-// ratios. Each figure is the best of several rounds, to damp the noise of a
-// shared machine; compare ratios within one run.
+// ratios. Each figure is the best of 9 rounds interleaved across the
+// libraries, timed in thread CPU time, to damp the noise of a shared
+// machine; compare ratios within one run.
 #include <chrono>
+#include <ctime>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -17,7 +19,7 @@
 
 #include "bench_aitbc.pb-c.h"
 #include "bench_aitbc.pb.h"
-#include "pbc_adapt.h"
+#include "bench_aitbc.weft.h"
 #include "weft/codec.h"
 
 namespace {
@@ -116,24 +118,52 @@ benchaitbc::Batch MakeBatch() {
   return b;
 }
 
-// Best-of-rounds throughput in MB/s of `bytes` per call.
-double Measure(size_t bytes, const std::function<void()> &fn) {
+// BENCH_ONLY=<substring>: run only the matching measurements (profiling).
+bool Wanted(const char *name) {
+  const char *only = std::getenv("BENCH_ONLY");
+  return !only || std::strstr(name, only) != nullptr;
+}
+
+// Thread CPU time: on a shared machine the wall clock also counts the time
+// other processes hold the core; CPU time of this thread does not.
+double CpuNow() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+struct Case {
+  const char *name;
+  std::function<void()> fn;
   int iters = 1;
-  for (;;) { // calibrate to ~50 ms per round
-    auto t0 = Clock::now();
-    for (int i = 0; i < iters; i++) fn();
-    double s = std::chrono::duration<double>(Clock::now() - t0).count();
-    if (s > 0.05) break;
-    iters *= 2;
-  }
   double best = 1e30;
-  for (int r = 0; r < 7; r++) {
-    auto t0 = Clock::now();
-    for (int i = 0; i < iters; i++) fn();
-    double s = std::chrono::duration<double>(Clock::now() - t0).count() / iters;
-    if (s < best) best = s;
+};
+
+// Calibrates each case to ~30 ms per round, then runs rounds interleaved
+// across the cases (so all see the same machine load) and keeps the best
+// round of each. Returns MB/s of `bytes` per call, in order.
+std::vector<double> MeasureAll(size_t bytes, std::vector<Case> cases) {
+  for (auto &c : cases) {
+    if (!Wanted(c.name)) continue;
+    for (;;) {
+      double t0 = CpuNow();
+      for (int i = 0; i < c.iters; i++) c.fn();
+      if (CpuNow() - t0 > 0.03) break;
+      c.iters *= 2;
+    }
   }
-  return static_cast<double>(bytes) / best / 1e6;
+  for (int r = 0; r < 9; r++)
+    for (auto &c : cases) {
+      if (!Wanted(c.name)) continue;
+      double t0 = CpuNow();
+      for (int i = 0; i < c.iters; i++) c.fn();
+      double s = (CpuNow() - t0) / c.iters;
+      if (s < c.best) c.best = s;
+    }
+  std::vector<double> out;
+  for (auto &c : cases)
+    out.push_back(Wanted(c.name) ? static_cast<double>(bytes) / c.best / 1e6 : 1);
+  return out;
 }
 
 } // namespace
@@ -143,7 +173,7 @@ int main() {
   std::string wire = batch.SerializeAsString();
   const auto *data = reinterpret_cast<const uint8_t *>(wire.data());
   const size_t len = wire.size();
-  const weft_msg_desc *wd = weft_bench_adapt(&benchaitbc__batch__descriptor);
+  const weft_msg_desc *wd = &benchaitbc__Batch_desc; // protoc-gen-weft output
   std::printf("batch: %zu bytes (%d jobs, %d blocks x %d tx, %d offers, %d settlements)\n",
               len, batch.jobs_size(), batch.blocks_size(),
               batch.blocks(0).transactions_size(), batch.offers_size(),
@@ -170,29 +200,33 @@ int main() {
   if (!pmsg) return 1;
 
   std::printf("\n%-44s %10s\n", "decode", "MB/s");
-  double d_cpp = Measure(len, [&] {
-    benchaitbc::Batch m;
-    m.ParseFromArray(data, static_cast<int>(len));
+  auto dr = MeasureAll(len, {
+    {"d_cpp", [&] {
+       benchaitbc::Batch m;
+       m.ParseFromArray(data, static_cast<int>(len));
+     }},
+    {"d_cpp_arena", [&] {
+       google::protobuf::Arena a;
+       auto *m = google::protobuf::Arena::CreateMessage<benchaitbc::Batch>(&a);
+       m->ParseFromArray(data, static_cast<int>(len));
+     }},
+    {"d_pbc", [&] {
+       Benchaitbc__Batch *m = benchaitbc__batch__unpack(nullptr, len, data);
+       benchaitbc__batch__free_unpacked(m, nullptr);
+     }},
+    {"d_weft_arena", [&] {
+       void *m = nullptr;
+       weft_arena_reset(arena);
+       weft_decode(wd, data, len, &aopts, &m, nullptr);
+     }},
+    {"d_weft_malloc", [&] {
+       void *m = nullptr;
+       weft_decode(wd, data, len, nullptr, &m, nullptr);
+       weft_message_free(m);
+     }},
   });
-  double d_cpp_arena = Measure(len, [&] {
-    google::protobuf::Arena a;
-    auto *m = google::protobuf::Arena::CreateMessage<benchaitbc::Batch>(&a);
-    m->ParseFromArray(data, static_cast<int>(len));
-  });
-  double d_pbc = Measure(len, [&] {
-    Benchaitbc__Batch *m = benchaitbc__batch__unpack(nullptr, len, data);
-    benchaitbc__batch__free_unpacked(m, nullptr);
-  });
-  double d_weft_arena = Measure(len, [&] {
-    void *m = nullptr;
-    weft_arena_reset(arena);
-    weft_decode(wd, data, len, &aopts, &m, nullptr);
-  });
-  double d_weft_malloc = Measure(len, [&] {
-    void *m = nullptr;
-    weft_decode(wd, data, len, nullptr, &m, nullptr);
-    weft_message_free(m);
-  });
+  double d_cpp = dr[0], d_cpp_arena = dr[1], d_pbc = dr[2], d_weft_arena = dr[3],
+         d_weft_malloc = dr[4];
   std::printf("%-44s %10.1f\n", "libprotobuf C++ (ParseFromArray, heap)", d_cpp);
   std::printf("%-44s %10.1f\n", "libprotobuf C++ (ParseFromArray, Arena)", d_cpp_arena);
   std::printf("%-44s %10.1f\n", "protobuf-c (unpack + free_unpacked)", d_pbc);
@@ -204,24 +238,22 @@ int main() {
   weft_decode(wd, data, len, &aopts, &wmsg, nullptr);
   std::vector<uint8_t> buf(len * 2 + 1024);
   std::printf("\n%-44s %10s\n", "encode", "MB/s");
-  double e_cpp = Measure(len, [&] {
-    batch.SerializeToArray(buf.data(), static_cast<int>(buf.size()));
+  auto er = MeasureAll(len, {
+    {"e_cpp", [&] { batch.SerializeToArray(buf.data(), static_cast<int>(buf.size())); }},
+    {"e_pbc", [&] { benchaitbc__batch__pack(pmsg, buf.data()); }},
+    {"e_pbc_sized", [&] {
+       size_t n = benchaitbc__batch__get_packed_size(pmsg);
+       (void)n;
+       benchaitbc__batch__pack(pmsg, buf.data());
+     }},
+    {"e_weft", [&] { weft_encode(wmsg, buf.data(), buf.size()); }},
+    {"e_weft_sized", [&] {
+       size_t n = weft_encoded_size(wmsg);
+       weft_encode(wmsg, buf.data(), n);
+     }},
   });
-  double e_pbc = Measure(len, [&] {
-    benchaitbc__batch__pack(pmsg, buf.data());
-  });
-  double e_pbc_sized = Measure(len, [&] {
-    size_t n = benchaitbc__batch__get_packed_size(pmsg);
-    (void)n;
-    benchaitbc__batch__pack(pmsg, buf.data());
-  });
-  double e_weft = Measure(len, [&] {
-    weft_encode(wmsg, buf.data(), buf.size());
-  });
-  double e_weft_sized = Measure(len, [&] {
-    size_t n = weft_encoded_size(wmsg);
-    weft_encode(wmsg, buf.data(), n);
-  });
+  double e_cpp = er[0], e_pbc = er[1], e_pbc_sized = er[2], e_weft = er[3],
+         e_weft_sized = er[4];
   std::printf("%-44s %10.1f\n", "libprotobuf C++ (SerializeToArray)", e_cpp);
   std::printf("%-44s %10.1f\n", "protobuf-c (pack only)", e_pbc);
   std::printf("%-44s %10.1f\n", "protobuf-c (get_packed_size + pack)", e_pbc_sized);

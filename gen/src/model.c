@@ -71,9 +71,11 @@ static void claim(const char *cname, const char *what) {
   const char *prev = table_put(&c_names, cname, (void *)what);
   if (prev != NULL)
     gen_fail("C name clash: %s and %s both map to \"%s\"", prev, what, cname);
-  else if (name_is_reserved(cname))
-    gen_fail("%s maps to \"%s\", a C/C++ keyword or reserved name", what,
-             cname);
+  else if (name_is_reserved(cname) || strcmp(cname, "FILE") == 0 ||
+           strcmp(cname, "DIR") == 0 || strncmp(cname, "ProtobufC", 9) == 0)
+    gen_fail("%s maps to \"%s\", a C/C++ keyword or a name the headers "
+             "already use; give the file a package",
+             what, cname);
 }
 
 /* ---- pass 1: register types ---- */

@@ -35,6 +35,15 @@ typedef struct glistener {
   pthread_mutex_t mu;
   pthread_cond_t cv;
   bool shutdown_done;
+  /* Methods with one request (unary, server-streaming) are registered with
+   * gRPC core, which then reads the request together with the call: one
+   * batch less per call. Others (and services added after listen) arrive
+   * through grpc_server_request_call. */
+  struct regm {
+    const weft_method_desc *m;
+    void *handle;
+  } * reg;
+  unsigned n_reg;
 } glistener;
 
 /* One call requested from gRPC core ahead of its arrival. */
@@ -44,6 +53,9 @@ typedef struct gslot {
   grpc_metadata_array md;
   grpc_completion_queue *call_cq;
   unsigned cq_idx;
+  int reg; /* index into listener->reg, or -1 */
+  gpr_timespec deadline;
+  grpc_byte_buffer *payload;
 } gslot;
 
 typedef struct gscall {
@@ -57,7 +69,9 @@ typedef struct gscall {
   bool single_resp; /* unary/client-streaming: response sent at finish */
   bool sent_initial, recv_done, close_started, close_known;
   int cancelled;
-  grpc_byte_buffer *resp; /* stashed single response */
+  grpc_byte_buffer *resp;  /* stashed single response */
+  grpc_byte_buffer *first; /* request read by gRPC core with the call */
+  bool has_first;
   weft_metadata resp_headers;
   weft_error recv_err; /* why the last recv failed to decode */
 } gscall;
@@ -69,11 +83,14 @@ static void listener_unref(glistener *l) {
   pthread_cond_destroy(&l->cv);
   free(l->cqs);
   free(l->threads);
+  free(l->reg);
   free(l);
   weft__grpc_release();
 }
 
 static void slot_free(gslot *s) {
+  if (s->payload)
+    grpc_byte_buffer_destroy(s->payload);
   grpc_call_details_destroy(&s->details);
   grpc_metadata_array_destroy(&s->md);
   if (s->call_cq)
@@ -81,16 +98,23 @@ static void slot_free(gslot *s) {
   free(s);
 }
 
-static void request_one(glistener *l, unsigned idx) {
+static void request_one(glistener *l, unsigned idx, int reg) {
   gslot *s = calloc(1, sizeof *s);
   if (!s)
     return;
   s->cq_idx = idx;
+  s->reg = reg;
   grpc_call_details_init(&s->details);
   grpc_metadata_array_init(&s->md);
   s->call_cq = grpc_completion_queue_create_for_pluck(NULL);
-  grpc_call_error e = grpc_server_request_call(
-      l->server, &s->call, &s->details, &s->md, s->call_cq, l->cqs[idx], s);
+  grpc_call_error e;
+  if (reg >= 0)
+    e = grpc_server_request_registered_call(
+        l->server, l->reg[reg].handle, &s->call, &s->deadline, &s->md,
+        &s->payload, s->call_cq, l->cqs[idx], s);
+  else
+    e = grpc_server_request_call(l->server, &s->call, &s->details, &s->md,
+                                 s->call_cq, l->cqs[idx], s);
   if (e != GRPC_CALL_OK)
     slot_free(s);
 }
@@ -103,6 +127,18 @@ static int op_recv(void *tc, weft_arena *arena, void **msg) {
   if (c->recv_done)
     return 0;
   grpc_byte_buffer *bb = NULL;
+  if (c->has_first) { /* read with the call; a second message is an end */
+    c->has_first = false;
+    c->recv_done = true;
+    bb = c->first;
+    c->first = NULL;
+    if (!bb)
+      return 0;
+    int rc = weft__grpc_decode(bb, c->m->input, arena, c->l->max_recv, msg,
+                               &c->recv_err);
+    grpc_byte_buffer_destroy(bb);
+    return rc < 0 ? rc : 1;
+  }
   grpc_op op;
   memset(&op, 0, sizeof op);
   op.op = GRPC_OP_RECV_MESSAGE;
@@ -191,6 +227,8 @@ static void scall_free(gscall *c) {
   weft__grpc_cq_destroy(c->cq);
   if (c->resp)
     grpc_byte_buffer_destroy(c->resp);
+  if (c->first)
+    grpc_byte_buffer_destroy(c->first);
   weft_metadata_clear(&c->resp_headers);
   if (c->peer)
     gpr_free(c->peer);
@@ -315,16 +353,27 @@ static void on_call(glistener *l, gslot *s) {
     return;
   }
   char path[512];
-  size_t plen = GRPC_SLICE_LENGTH(s->details.method);
-  if (plen >= sizeof path)
-    plen = sizeof path - 1;
-  memcpy(path, GRPC_SLICE_START_PTR(s->details.method), plen);
-  path[plen] = '\0';
   c->l = l;
   c->call = s->call;
   c->cq = s->call_cq;
   s->call_cq = NULL;
-  c->m = weft_server_find_method(l->ws, path);
+  gpr_timespec deadline_ts;
+  if (s->reg >= 0) {
+    c->m = l->reg[s->reg].m;
+    snprintf(path, sizeof path, "%s", c->m->path);
+    c->first = s->payload;
+    c->has_first = true;
+    s->payload = NULL;
+    deadline_ts = s->deadline;
+  } else {
+    size_t plen = GRPC_SLICE_LENGTH(s->details.method);
+    if (plen >= sizeof path)
+      plen = sizeof path - 1;
+    memcpy(path, GRPC_SLICE_START_PTR(s->details.method), plen);
+    path[plen] = '\0';
+    c->m = weft_server_find_method(l->ws, path);
+    deadline_ts = s->details.deadline;
+  }
   c->single_resp = c->m && (c->m->kind == WEFT_RPC_UNARY ||
                             c->m->kind == WEFT_RPC_CLIENT_STREAM);
   c->peer = grpc_call_get_peer(c->call);
@@ -332,7 +381,7 @@ static void on_call(glistener *l, gslot *s) {
   pthread_mutex_init(&c->close_mu, NULL);
   weft_metadata md = WEFT_METADATA_INIT;
   weft__grpc_md_to_weft(&md, &s->md, NULL);
-  int64_t deadline = weft__grpc_deadline_ns(s->details.deadline);
+  int64_t deadline = weft__grpc_deadline_ns(deadline_ts);
   slot_free(s);
   atomic_fetch_add(&l->refs, 1);
   int rc =
@@ -376,10 +425,41 @@ static void *queue_main(void *arg) {
       continue;
     }
     if (!atomic_load(&l->stopping))
-      request_one(l, s->cq_idx);
+      request_one(l, s->cq_idx, s->reg);
     on_call(l, s);
   }
   return NULL;
+}
+
+#define WEFT_GRPC_AHEAD_PER_METHOD 4
+
+static void count_methods(const weft_service_desc *svc, void *ud) {
+  unsigned *n = ud;
+  *n += svc->n_methods;
+}
+
+static void add_methods(const weft_service_desc *svc, void *ud) {
+  glistener *l = ud;
+  for (unsigned i = 0; i < svc->n_methods; i++) {
+    const weft_method_desc *m = &svc->methods[i];
+    if (m->kind != WEFT_RPC_UNARY && m->kind != WEFT_RPC_SERVER_STREAM)
+      continue;
+    void *h = grpc_server_register_method(
+        l->server, m->path, NULL, GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
+    if (h) {
+      l->reg[l->n_reg].m = m;
+      l->reg[l->n_reg++].handle = h;
+    }
+  }
+}
+
+/* Registers the single-request methods of the services added so far. */
+static void register_methods(glistener *l) {
+  unsigned n = 0;
+  weft_server_each_service(l->ws, count_methods, &n);
+  if (n == 0 || !(l->reg = calloc(n, sizeof *l->reg)))
+    return;
+  weft_server_each_service(l->ws, add_methods, l);
 }
 
 static grpc_server_credentials *
@@ -504,13 +584,14 @@ static int grpc_listen(weft_server *s, const weft_url *url,
   pthread_mutex_init(&l->mu, NULL);
   pthread_cond_init(&l->cv, NULL);
   weft__grpc_args args;
-  weft__grpc_args_build(&args, o->max_message_size, o->keepalive_ms, g, NULL,
-                        true);
+  weft__grpc_args_build(&args, o->max_message_size, o->keepalive_ms,
+                        o->idle_timeout_ms, g, NULL, true);
   l->server = grpc_server_create(&args.args, NULL);
   for (unsigned i = 0; i < nq; i++) {
     l->cqs[i] = grpc_completion_queue_create_for_next(NULL);
     grpc_server_register_completion_queue(l->server, l->cqs[i], NULL);
   }
+  register_methods(l);
   char addr[300];
   weft__grpc_target(url, url->port >= 0 ? url->port : 50051, addr, sizeof addr);
   int bound = grpc_server_add_http2_port(l->server, addr, creds);
@@ -524,9 +605,13 @@ static int grpc_listen(weft_server *s, const weft_url *url,
                           addr);
   }
   grpc_server_start(l->server);
-  for (unsigned i = 0; i < nq; i++)
+  for (unsigned i = 0; i < nq; i++) {
     for (unsigned k = 0; k < l->ahead; k++)
-      request_one(l, i);
+      request_one(l, i, -1);
+    for (unsigned r = 0; r < l->n_reg; r++)
+      for (unsigned k = 0; k < WEFT_GRPC_AHEAD_PER_METHOD; k++)
+        request_one(l, i, (int)r);
+  }
   for (unsigned i = 0; i < nq; i++) {
     qarg *a = malloc(sizeof *a);
     if (!a)

@@ -69,7 +69,7 @@ bool weft__utf8_feed(weft__utf8 *u, const uint8_t *p, size_t n);
 static inline bool weft__utf8_complete(const weft__utf8 *u) {
   return u->need == 0;
 }
-bool weft__utf8_valid(const uint8_t *p, size_t n);
+#include "weft/utf8.h"
 
 /* ---- receive side ---- */
 

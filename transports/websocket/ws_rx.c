@@ -202,7 +202,7 @@ static void frame_end(weft__ws_rx *rx, weft__ws_event *ev) {
         fail(rx, ev, WEFT__WS_CLOSE_PROTOCOL, "invalid close code");
         return;
       }
-      if (!weft__utf8_valid(rx->ctl + 2, rx->ctl_len - 2)) {
+      if (!weft_utf8_valid(rx->ctl + 2, rx->ctl_len - 2)) {
         fail(rx, ev, WEFT__WS_CLOSE_INVALID_DATA, "close reason not UTF-8");
         return;
       }

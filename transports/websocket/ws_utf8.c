@@ -51,7 +51,3 @@ bool weft__utf8_feed(weft__utf8 *u, const uint8_t *p, size_t n) {
   return true;
 }
 
-bool weft__utf8_valid(const uint8_t *p, size_t n) {
-  weft__utf8 u = {0, 0, 0};
-  return weft__utf8_feed(&u, p, n) && weft__utf8_complete(&u);
-}

@@ -79,17 +79,26 @@ static int varint_slow(dec *st, const uint8_t **pp, const uint8_t *end,
 WEFT__INLINE int rd_varint(dec *st, const uint8_t **pp, const uint8_t *end,
                            uint64_t *out) {
   const uint8_t *p = *pp;
-  if (WEFT__LIKELY(end - p >= 2)) {
-    if (p[0] < 0x80) {
-      *out = p[0];
+  if (WEFT__LIKELY(end - p >= 10)) {
+    /* Enough input for the longest varint: no bounds checks. */
+    uint64_t v = p[0];
+    unsigned i;
+    if (v < 0x80) {
+      *out = v;
       *pp = p + 1;
       return 0;
     }
-    if (p[1] < 0x80) {
-      *out = (uint64_t)(p[0] & 0x7f) | ((uint64_t)p[1] << 7);
-      *pp = p + 2;
-      return 0;
+    v &= 0x7f;
+    for (i = 1; i < 10; i++) {
+      uint64_t b = p[i];
+      v |= (b & 0x7f) << (7 * i);
+      if (b < 0x80) {
+        *out = v;
+        *pp = p + i + 1;
+        return 0;
+      }
     }
+    return fail(st, WEFT_ERR_MALFORMED, "varint longer than 10 bytes", p);
   }
   return varint_slow(st, pp, end, out);
 }
@@ -318,14 +327,14 @@ static void *reserve(dec *st, void **arrp, size_t n, size_t add, size_t es,
   return q;
 }
 
-static int rd_string(dec *st, const weft_msg_desc *d, unsigned idx,
+WEFT__INLINE int rd_string(dec *st, const weft_msg_desc *d, unsigned idx,
                      const uint8_t **pp, const uint8_t *end, char **slot) {
   size_t n;
   char *s;
   int rv;
   if ((rv = rd_len(st, pp, end, &n)) != 0)
     return rv;
-  if (weft__check_utf8(d, idx) && !weft__utf8_valid(*pp, n))
+  if (weft__check_utf8(d, idx) && !weft_utf8_valid(*pp, n))
     return fail(st, WEFT_ERR_UTF8, "invalid UTF-8", *pp);
   if (n == 0) {
     s = (char *)protobuf_c_empty_string;
@@ -343,7 +352,7 @@ static int rd_string(dec *st, const weft_msg_desc *d, unsigned idx,
   return 0;
 }
 
-static int rd_bytes(dec *st, const ProtobufCFieldDescriptor *f,
+WEFT__INLINE int rd_bytes(dec *st, const ProtobufCFieldDescriptor *f,
                     const uint8_t **pp, const uint8_t *end,
                     ProtobufCBinaryData *slot) {
   size_t n;
@@ -565,13 +574,20 @@ static int decode_msg(dec *st, const weft_msg_desc *d, void *msg,
       return fail(st, WEFT_ERR_MALFORMED, "end-group tag mismatch", tag_start);
     }
 
-    /* Field lookup: fields usually arrive in order, so try the previous
-     * field and its successor before a binary search. */
-    if (last < nf && fields[last].id == fnum) {
-      idx = last;
-    } else if (last + 1 < nf && fields[last + 1].id == fnum) {
-      idx = last + 1;
+    /* Field lookup: fields usually arrive in number order, so scan a few
+     * entries forward from the previous field before a binary search. */
+    idx = last;
+    if (WEFT__LIKELY(idx < nf && fields[idx].id <= fnum)) {
+      /* scan forward: proto3 omits zero fields, so a few may be skipped */
+      unsigned stop = idx + 8 < nf ? idx + 8 : nf;
+      while (idx < stop && fields[idx].id < fnum)
+        idx++;
+      if (idx == stop || fields[idx].id != fnum)
+        idx = nf + 1; /* not found nearby */
     } else {
+      idx = nf + 1;
+    }
+    if (WEFT__UNLIKELY(idx == nf + 1)) {
       unsigned lo = 0, hi = nf;
       idx = nf;
       while (lo < hi) {

@@ -325,12 +325,11 @@ static int field_present(const weft_msg_desc *d, unsigned i, const void *msg) {
   }
   case PROTOBUF_C_TYPE_BYTES:
     return ((const ProtobufCBinaryData *)p)->len != 0;
-  default: {
+  default:
     /* Compare bits, so -0.0 counts as set (as in C++). */
-    size_t sz = elem_size(f->type);
-    static const char zero[8];
-    return memcmp(p, zero, sz) != 0;
-  }
+    if (elem_size(f->type) == 8)
+      return *(const uint64_t *)p != 0;
+    return *(const uint32_t *)p != 0;
   }
 }
 

@@ -11,7 +11,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "rpc_internal.h"
+#include "server_call.h"
 #include "weft/codec.h"
 
 typedef struct svc_entry {

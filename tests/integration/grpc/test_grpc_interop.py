@@ -77,6 +77,11 @@ def _add_cases():
         setattr(PythonClientWeftServer, "test_" + case, py_client)
         setattr(WeftClientPythonServer, "test_" + case, weft_client)
 
+    def details(self):
+        r = run_weft_client(self.port, "status_details")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+    WeftClientPythonServer.test_status_details = details
+
 
 _add_cases()
 
@@ -208,6 +213,7 @@ class Faults(unittest.TestCase):
                              stdout=subprocess.PIPE, text=True)
         try:
             self.assertEqual(p.stdout.readline().strip(), "streaming")
+            p.stdout.close()
         finally:
             p.send_signal(signal.SIGKILL)
             p.wait()

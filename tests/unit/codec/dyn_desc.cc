@@ -234,7 +234,8 @@ const weft_msg_desc *DynDesc(const Descriptor *d) {
       pf.descriptor = EnumDesc(f->enum_type());
     size_t es = ElemSize(t);
     if (auto *o = f->real_containing_oneof()) {
-      pf.label = PROTOBUF_C_LABEL_OPTIONAL;
+      // as protoc-c and protoc-gen-weft: NONE in proto3, OPTIONAL in proto2
+      pf.label = p3 ? PROTOBUF_C_LABEL_NONE : PROTOBUF_C_LABEL_OPTIONAL;
       pf.flags |= PROTOBUF_C_FIELD_FLAG_ONEOF;
       pf.quantifier_offset = static_cast<unsigned>(oneof_slots[o].first);
       pf.offset = static_cast<unsigned>(oneof_slots[o].second);
@@ -259,6 +260,9 @@ const weft_msg_desc *DynDesc(const Descriptor *d) {
       pf.offset = static_cast<unsigned>(place(es, es >= 8 ? 8 : 4));
     }
     pf.default_value = DefaultValue(f, t);
+    if (p3 && t == PROTOBUF_C_TYPE_STRING && pf.label == PROTOBUF_C_LABEL_NONE &&
+        !(pf.flags & PROTOBUF_C_FIELD_FLAG_ONEOF))
+      pf.default_value = protobuf_c_empty_string;
   }
 
   ProtobufCMessageDescriptor &b = m->wd.base;

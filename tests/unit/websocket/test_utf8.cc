@@ -10,7 +10,7 @@
 namespace {
 
 bool valid(const std::string &s) {
-  return weft__utf8_valid(reinterpret_cast<const uint8_t *>(s.data()),
+  return weft_utf8_valid(reinterpret_cast<const uint8_t *>(s.data()),
                           s.size());
 }
 
