@@ -1,6 +1,7 @@
-/* An MB client over TCP: blocking calls from any thread, one reader thread
- * that answers heartbeats, wakes callers waiting for their responses, and
- * hands requests and publishes to the user's callbacks. */
+/* An MB client over TCP (length-prefixed) or WebSocket (one text message
+ * per MB message): blocking calls from any thread, one reader thread that
+ * answers heartbeats, wakes callers waiting for their responses, and hands
+ * requests and publishes to the user's callbacks. */
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 
 #include "sock.h"
 #include "weft/mb_net.h"
+#include "ws_sync.h"
 #include "weft/transport.h"
 
 typedef struct waiter {
@@ -23,7 +25,8 @@ typedef struct waiter {
 
 struct weft_mb_client {
   weft_mb_client_opts o;
-  weft__conn *io;
+  weft__conn *io;    /* TCP */
+  weft__ws_sync *ws; /* WebSocket: every use under wmu */
   int fd;
   pthread_t reader;
   bool reader_started;
@@ -78,12 +81,16 @@ static int send_message(weft_mb_client *c, const weft_mb_header *h,
   int rv = weft_mb_encode(h, json, json ? strlen(json) : 0, &msg, &len, err);
   if (rv < 0)
     return rv;
-  uint8_t prefix[4];
-  weft_mb_frame_prefix(prefix, len);
   pthread_mutex_lock(&c->wmu);
-  rv = write_all(c, prefix, 4);
-  if (rv == 0)
-    rv = write_all(c, (const uint8_t *)msg, len);
+  if (c->ws) {
+    rv = weft__ws_sync_send(c->ws, WEFT__WS_OP_TEXT, msg, len);
+  } else {
+    uint8_t prefix[4];
+    weft_mb_frame_prefix(prefix, len);
+    rv = write_all(c, prefix, 4);
+    if (rv == 0)
+      rv = write_all(c, (const uint8_t *)msg, len);
+  }
   pthread_mutex_unlock(&c->wmu);
   free(msg);
   if (rv < 0)
@@ -136,8 +143,58 @@ static void handle(weft_mb_client *c, const weft_mb_message *m) {
     c->o.on_publish(c, m, c->o.ud);
 }
 
+static bool stopping(weft_mb_client *c) {
+  pthread_mutex_lock(&c->mu);
+  bool stop = c->stopping;
+  pthread_mutex_unlock(&c->mu);
+  return stop;
+}
+
+/* WebSocket: the sync client is not thread-safe, so each receive holds wmu
+ * briefly; poll() first so senders are not held while nothing arrives (and
+ * skip it while the client may still have buffered messages). */
+static void ws_reader(weft_mb_client *c) {
+  bool more = true; /* the handshake may have brought messages along */
+  while (!stopping(c)) {
+    if (!more) {
+      struct pollfd p = {c->fd, POLLIN, 0};
+      if (poll(&p, 1, 100) <= 0)
+        continue;
+    }
+    int op = 0;
+    const uint8_t *data;
+    size_t len = 0;
+    char *copy = NULL;
+    pthread_mutex_lock(&c->wmu);
+    int rv = weft__ws_sync_recv(c->ws, &op, &data, &len, 20);
+    if (rv == 1 && (copy = malloc(len + 1)) != NULL)
+      memcpy(copy, data, len);
+    pthread_mutex_unlock(&c->wmu);
+    if (rv == WEFT_ERR_TIMEOUT) {
+      more = false;
+      continue;
+    }
+    if (rv != 1)
+      break;
+    more = true;
+    weft_mb_message m;
+    if (copy && op == WEFT__WS_OP_TEXT &&
+        weft_mb_decode(copy, len, WEFT_MB_NO_JSON_CHECK, &m, NULL, NULL) == 0)
+      handle(c, &m);
+    free(copy);
+  }
+}
+
 static void *reader_main(void *arg) {
   weft_mb_client *c = arg;
+  if (c->ws) {
+    ws_reader(c);
+    pthread_mutex_lock(&c->mu);
+    c->closed = true;
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    return NULL;
+  }
   weft_mb_deframer df;
   weft_mb_deframer_init(&df, 0);
   uint8_t buf[16384];
@@ -265,9 +322,10 @@ int weft_mb_client_open(weft_mb_client **out, const char *url,
   int rv = weft_url_parse(url, &u, err);
   if (rv < 0)
     return rv;
-  if (strcmp(u.scheme, "mb") != 0 && strcmp(u.scheme, "tcp") != 0)
+  bool ws = strcmp(u.scheme, "ws") == 0;
+  if (strcmp(u.scheme, "mb") != 0 && strcmp(u.scheme, "tcp") != 0 && !ws)
     return weft_error_set(err, WEFT_ERR_UNKNOWN_SCHEME,
-                          "MB client: %s: use mb:// or tcp://", url);
+                          "MB client: %s: use mb://, tcp:// or ws://", url);
   if (u.port <= 0)
     return weft_error_set(err, WEFT_ERR_BAD_URL, "MB client: %s: no port", url);
   weft_mb_client *c = calloc(1, sizeof *c);
@@ -280,13 +338,26 @@ int weft_mb_client_open(weft_mb_client **out, const char *url,
   pthread_mutex_init(&c->wmu, NULL);
   pthread_mutex_init(&c->mu, NULL);
   pthread_cond_init(&c->cv, NULL);
-  rv = weft__conn_connect(&c->io, u.host, u.port, NULL, NULL, c->o.timeout_ms,
-                          err);
+  if (ws) {
+    char target[sizeof u.path + sizeof u.query + 2];
+    snprintf(target, sizeof target, "%s%s%s", u.path[0] ? u.path : "/",
+             u.query[0] ? "?" : "", u.query);
+    weft__ws_sync_opts wo = {0};
+    wo.target = target;
+    wo.timeout_ms = c->o.timeout_ms;
+    rv = weft__ws_sync_connect(&c->ws, u.host, u.port, &wo, err);
+    if (rv == 0)
+      c->fd = weft__ws_sync_fd(c->ws);
+  } else {
+    rv = weft__conn_connect(&c->io, u.host, u.port, NULL, NULL, c->o.timeout_ms,
+                            err);
+    if (rv == 0)
+      c->fd = weft__conn_fd(c->io);
+  }
   if (rv < 0) {
     weft_mb_client_close(c);
     return rv;
   }
-  c->fd = weft__conn_fd(c->io);
   if (pthread_create(&c->reader, NULL, reader_main, c) != 0) {
     weft_mb_client_close(c);
     return weft_error_set(err, WEFT_ERR_NOMEM, "MB client: no thread");
@@ -336,6 +407,10 @@ void weft_mb_client_close(weft_mb_client *c) {
     c->stopping = true;
     pthread_mutex_unlock(&c->mu);
     pthread_join(c->reader, NULL);
+  }
+  if (c->ws) {
+    weft__ws_sync_close(c->ws, 1000, "bye", 1000);
+    weft__ws_sync_free(c->ws);
   }
   weft__conn_close(c->io);
   pthread_cond_destroy(&c->cv);

@@ -8,7 +8,8 @@
  * A weft server can also listen on "mb://host:port" once
  * weft_mb_register_transport() was called: each such listen runs a hub.
  *
- * The client joins any MB broker (weft's or another) over TCP: it waits for
+ * The client joins any MB broker (weft's or another) over TCP or WebSocket
+ * (ws://host:port/path, one text message per MB message): it waits for
  * the broker's greeting, registers, subscribes, publishes, sends requests
  * and answers the requests routed to it; heartbeats are answered for it. */
 #ifndef WEFT_MB_NET_H
@@ -70,8 +71,9 @@ typedef struct weft_mb_client_opts {
   int64_t timeout_ms; /* connect, greeting, acks; 0: 10000 */
 } weft_mb_client_opts;
 
-/* url: mb://host:port or tcp://host:port. Connects, waits for the
- * greeting, registers (if opts->name). */
+/* url: mb://host:port or tcp://host:port (TCP framing), or
+ * ws://host:port/path (WebSocket). Connects, waits for the greeting,
+ * registers (if opts->name). */
 int weft_mb_client_open(weft_mb_client **out, const char *url,
                         const weft_mb_client_opts *opts, weft_error *err);
 /* Accepts NULL. */

@@ -287,4 +287,46 @@ TEST_F(Mb, WebSocketCallerReachesTcpService) {
   weft_server_free(s);
 }
 
+TEST_F(Mb, WebSocketServiceServesTcpCaller) {
+  weft_ws_opts wo{};
+  wo.route = weft_mb_ws_route;
+  wo.route_ud = hub;
+  weft_server_opts so{};
+  so.transport_opts = &wo;
+  weft_server *s = nullptr;
+  ASSERT_EQ(weft_server_new(&s, &so), 0);
+  weft_error err{};
+  ASSERT_EQ(weft_server_listen(s, "ws://127.0.0.1:0", &err), 0) << err.message;
+  std::string wurl =
+      "ws://127.0.0.1:" + std::to_string(weft_server_port(s, 0)) + "/mb";
+
+  Service svc;
+  weft_mb_client *a = open_client(wurl, "ws-svc", &svc); // over WebSocket
+  weft_mb_client *b = open_client(url(), "tcp-caller");  // over TCP
+  ASSERT_TRUE(a && b);
+  ASSERT_EQ(
+      weft_mb_client_subscribe(a, WEFT_MB_REQUEST, "receipts.get", 3, &err), 0)
+      << err.message;
+  ASSERT_EQ(weft_mb_client_subscribe(a, WEFT_MB_PUBLISH, "offers.new", 0, &err),
+            0);
+  for (int i = 0; i < 5; i++) {
+    char *resp = nullptr;
+    ASSERT_EQ(weft_mb_client_request(b, "receipts.get", "1.0.0", "{\"id\":1}",
+                                     2000, &resp, nullptr, &err),
+              0)
+        << err.message;
+    EXPECT_STREQ(resp, "{\"job_id\":\"j1\",\"request\":{\"id\":1}}");
+    free(resp);
+  }
+  ASSERT_EQ(
+      weft_mb_client_publish(b, "offers.new", "1.0.0", "{\"id\":\"o1\"}", &err),
+      0);
+  ASSERT_TRUE(svc.wait_publishes(1));
+  EXPECT_EQ(svc.publishes[0], "{\"id\":\"o1\"}");
+  weft_mb_client_close(a);
+  weft_mb_client_close(b);
+  weft_server_shutdown(s);
+  weft_server_free(s);
+}
+
 } // namespace
