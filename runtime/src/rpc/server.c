@@ -366,9 +366,13 @@ static void run_call(void *arg) {
     return; /* pub/sub owns the call now */
   if (code < 0 || code > WEFT_STATUS_UNAUTHENTICATED)
     code = WEFT_STATUS_UNKNOWN;
-  if (code == WEFT_STATUS_OK && deadline_passed(call)) {
+  /* A handler that gave up because cancelled() turned true at the deadline
+   * reports CANCELLED; the client must still see DEADLINE_EXCEEDED. */
+  if ((code == WEFT_STATUS_OK || code == WEFT_STATUS_CANCELLED) &&
+      deadline_passed(call)) {
     complete(call, WEFT_STATUS_DEADLINE_EXCEEDED,
-             "the handler finished after the deadline");
+             code == WEFT_STATUS_OK ? "the handler finished after the deadline"
+                                    : "deadline exceeded");
     return;
   }
   if (code == WEFT_STATUS_OK && atomic_load(&call->rt_cancelled)) {
