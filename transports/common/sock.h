@@ -22,9 +22,8 @@ typedef struct weft__conn weft__conn;       /* fd + optional SSL */
 
 /* alpn: NULL-terminated list ("h2", NULL) or NULL. server: cert/key needed;
  * a ca_file on a server requests and verifies client certificates. */
-int weft__tls_ctx_new(weft__tls_ctx **out, bool server,
-                      const weft_tls_opts *o, const char *const *alpn,
-                      weft_error *err);
+int weft__tls_ctx_new(weft__tls_ctx **out, bool server, const weft_tls_opts *o,
+                      const char *const *alpn, weft_error *err);
 void weft__tls_ctx_free(weft__tls_ctx *t);
 
 /* Blocking connect with timeout, then non-blocking fd. tls may be NULL.
@@ -49,6 +48,12 @@ bool weft__conn_wants_write(const weft__conn *c);
 const char *weft__conn_alpn(const weft__conn *c);
 const char *weft__conn_peer(const weft__conn *c); /* "127.0.0.1:5555" */
 void weft__conn_close(weft__conn *c);
+/* Why the last read/write failed fatally ("" if it did not), e.g.
+ * "TLS with 127.0.0.1:5555: peer certificate: ..." (added for tcp/ws). */
+const char *weft__conn_error(const weft__conn *c);
+bool weft__conn_is_tls(const weft__conn *c);
+/* Decrypted bytes buffered inside TLS (not visible to epoll). */
+size_t weft__conn_pending(const weft__conn *c);
 
 #ifdef __cplusplus
 }

@@ -57,8 +57,15 @@ enum {
   WEFT_FIELD_MAP = 1u << 0,            /* repeated MapEntry = a map field */
   WEFT_FIELD_PROTO3_OPTIONAL = 1u << 1, /* proto3 `optional` (explicit presence) */
   WEFT_FIELD_CHECK_UTF8 = 1u << 2,     /* string must be valid UTF-8 (proto3) */
-  WEFT_FIELD_HAS_DEFAULT = 1u << 3     /* proto2 [default = ...] given */
+  WEFT_FIELD_HAS_DEFAULT = 1u << 3,    /* proto2 [default = ...] given */
+  /* proto2 `group`: base.type is PROTOBUF_C_TYPE_MESSAGE (protobuf-c has no
+   * group type) but the wire form is START_GROUP (3) ... END_GROUP (4) with
+   * the same field number, not length-delimited. protobuf-c's own
+   * pack/unpack cannot handle such a field; weft's codec must check this. */
+  WEFT_FIELD_GROUP = 1u << 4
 };
+/* Lets code test for the flag with #ifdef (added after the first contract). */
+#define WEFT_FIELD_GROUP WEFT_FIELD_GROUP
 
 /* Per-field facts protobuf-c has no room for; parallel to base.fields[]. */
 typedef struct weft_field_info {

@@ -39,6 +39,9 @@ typedef struct weft_server_opts {
   void (*log)(int level, const char *line, void *ud); /* NULL: stderr, info+ */
   void *log_ud;
   const void *transport_opts;
+  /* Calls waiting for a worker beyond which new calls are rejected with
+   * RESOURCE_EXHAUSTED; 0: 1024. (Added by rpc.) */
+  unsigned max_pending_calls;
 } weft_server_opts;
 
 int weft_server_new(weft_server **out, const weft_server_opts *opts);
@@ -57,6 +60,13 @@ int weft_server_run(weft_server *s);
  * cancels the rest, closes connections. Safe from a signal-handling thread. */
 void weft_server_shutdown(weft_server *s);
 void weft_server_free(weft_server *s);
+
+/* Calls fn for every service added to s, in the order added; gRPC's
+ * health and reflection services use it. (Added by grpc.) */
+void weft_server_each_service(const weft_server *s,
+                              void (*fn)(const weft_service_desc *svc,
+                                         void *ud),
+                              void *ud);
 
 /* Publishes to every subscriber of topic on every transport. */
 int weft_server_publish(weft_server *s, const char *topic, const void *msg);

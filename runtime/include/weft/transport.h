@@ -69,6 +69,10 @@ typedef struct weft_server_call_ops {
   int (*finish)(void *tc, const weft_status *st, const weft_metadata *headers,
                 const weft_metadata *trailers);
   bool (*cancelled)(void *tc);
+  /* Optional (may be NULL): why the last recv failed, e.g.
+   * `jobId: expected a string`, so the runtime can answer INVALID_ARGUMENT
+   * with the reason instead of a generic message. */
+  const char *(*recv_error)(void *tc);
 } weft_server_call_ops;
 
 typedef struct weft_server_transport {
@@ -96,7 +100,11 @@ void weft_transports_init(void);
 /* Transport -> runtime. */
 /* A new incoming call for `path` ("/pkg.Service/Method"). The runtime
  * resolves the method (UNIMPLEMENTED through ops->finish if unknown), checks
- * API keys, and runs the handler. md is copied. */
+ * API keys, and runs the handler. md is copied. Returns 0 when the runtime
+ * took the call (ops->finish will be called exactly once, possibly from
+ * inside this function). Returns < 0 if it could not take it at all (e.g.
+ * the server is shutting down): then ops->finish is never called and the
+ * transport answers the call itself. */
 int weft_server_dispatch(weft_server *s, const char *path,
                          const weft_metadata *md, int64_t deadline_ns,
                          const char *peer, const weft_server_call_ops *ops,

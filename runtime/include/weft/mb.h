@@ -1,0 +1,262 @@
+/* The MB broker wire format, as a pure codec (no I/O).
+ *
+ * MB is the message broker weft services join (and that weft's server can
+ * stand in for). Every MB message is one text header line, a newline, then a
+ * JSON payload:
+ *
+ *   action:topic:version[:requestId[:parentRequestId[:timeout]]]\n{...json...}
+ *
+ * Fields are positional and unescaped; an empty field between two present
+ * ones is written empty ("request:t:1.0.0:<id>::5000"). On TCP each message
+ * is framed as a 4-byte big-endian length (not counting itself) followed by
+ * the message; on WebSocket one text message is one MB message.
+ *
+ * This header gives: the header parser/validator (every rule of the format,
+ * each failure mapped to the MB error code a broker answers with), the header
+ * and message encoders, the error-response codec, and an incremental TCP
+ * deframer fed arbitrary chunks. Validation rules, and which MB code each
+ * failure gets, are listed in docs/COMPAT.md. */
+#ifndef WEFT_MB_H
+#define WEFT_MB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "weft/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Limits of the format. */
+#define WEFT_MB_MAX_HEADER 367    /* header bytes before the '\n' */
+#define WEFT_MB_MAX_PAYLOAD 16384 /* bytes after the '\n' */
+#define WEFT_MB_MAX_MESSAGE (WEFT_MB_MAX_HEADER + 1 + WEFT_MB_MAX_PAYLOAD)
+#define WEFT_MB_MAX_TOPIC 255
+#define WEFT_MB_MAX_TOPIC_SEGMENTS 5
+#define WEFT_MB_UUID_LEN 36
+#define WEFT_MB_DEFAULT_TIMEOUT_MS 5000u
+#define WEFT_MB_MAX_TIMEOUT_MS 3600000u
+
+typedef enum weft_mb_action {
+  WEFT_MB_ACTION_NONE = 0,
+  WEFT_MB_PUBLISH = 1,
+  WEFT_MB_REQUEST = 2,
+  WEFT_MB_RESPONSE = 3
+} weft_mb_action;
+
+/* "publish", "request", "response" (lowercase, as written); "" for NONE. */
+const char *weft_mb_action_name(weft_mb_action a);
+
+/* The error codes of the MB format (carried in error responses as their
+ * names). WEFT_MB_OK is weft's "no error", never sent. */
+#define WEFT_MB_CODE_MAP(X)                                                    \
+  X(INVALID_REQUEST)                                                           \
+  X(MALFORMED_MESSAGE)                                                         \
+  X(INVALID_REQUEST_ID)                                                        \
+  X(VERSION_NOT_SUPPORTED)                                                     \
+  X(UNAUTHORIZED)                                                              \
+  X(FORBIDDEN)                                                                 \
+  X(TOPIC_NOT_SUPPORTED)                                                       \
+  X(NO_ROUTE_FOUND)                                                            \
+  X(SERVICE_UNAVAILABLE)                                                       \
+  X(TIMEOUT)                                                                   \
+  X(INTERNAL_ERROR)
+
+typedef enum weft_mb_code {
+  WEFT_MB_OK = 0,
+#define WEFT__MB_CODE_ENUM(name) WEFT_MB_##name,
+  WEFT_MB_CODE_MAP(WEFT__MB_CODE_ENUM)
+#undef WEFT__MB_CODE_ENUM
+      WEFT_MB_CODE_COUNT
+} weft_mb_code;
+
+/* "INVALID_REQUEST" ...; "OK" for WEFT_MB_OK; "INTERNAL_ERROR" if unknown. */
+const char *weft_mb_code_name(weft_mb_code c);
+/* Exact (case-sensitive) name -> code; -1 if unknown. */
+int weft_mb_code_from_name(const char *name, size_t len);
+
+/* A parsed (or to-be-written) header. Strings are NUL-terminated copies.
+ * An absent optional field is an empty string / has_timeout false. */
+typedef struct weft_mb_header {
+  weft_mb_action action;
+  char topic[WEFT_MB_MAX_TOPIC + 1];
+  char version[WEFT_MB_MAX_HEADER + 1];
+  char request_id[WEFT_MB_UUID_LEN + 1];
+  char parent_request_id[WEFT_MB_UUID_LEN + 1];
+  bool has_timeout;    /* the timeout field was present (and non-empty) */
+  uint32_t timeout_ms; /* WEFT_MB_DEFAULT_TIMEOUT_MS when absent */
+} weft_mb_header;
+
+/* Validators, one rule each (exposed for the broker and for tests). */
+bool weft_mb_topic_valid(const char *s, size_t len);
+bool weft_mb_semver_valid(const char *s, size_t len);
+/* Lowercase UUID version 4 (8-4-4-4-12 hex, '4' version nibble, variant
+ * 8/9/a/b). */
+bool weft_mb_uuid_valid(const char *s, size_t len);
+
+/* Fills h with action/topic/version, no ids, default timeout. Strings longer
+ * than their buffers are truncated (the encoder then rejects them). */
+void weft_mb_header_init(weft_mb_header *h, weft_mb_action action,
+                         const char *topic, const char *version);
+
+/* Parses and validates a header line (without the '\n'). On failure returns
+ * a negative WEFT_ERR_* (MALFORMED, TOO_BIG), sets *code to the MB error code
+ * to answer with and err to what and where; h then holds every field that
+ * was valid before the failure (topic/version/request id), so the caller can
+ * address the error response. A `request` without a request id is
+ * INVALID_REQUEST_ID (its response could not be correlated). */
+int weft_mb_header_parse(const char *line, size_t len, weft_mb_header *h,
+                         weft_mb_code *code, weft_error *err);
+
+/* Writes the header line (without '\n') into buf, NUL-terminated. Returns the
+ * length, or WEFT_ERR_INVAL (a field breaks a rule; err says which) or
+ * WEFT_ERR_TOO_BIG (cap too small). Trailing absent fields are omitted;
+ * absent fields before a present one are written empty. */
+ssize_t weft_mb_header_encode(const weft_mb_header *h, char *buf, size_t cap,
+                              weft_error *err);
+
+/* A whole message. payload points into the decoded buffer. */
+typedef struct weft_mb_message {
+  weft_mb_header header;
+  const char *payload;
+  size_t payload_len;
+} weft_mb_message;
+
+/* weft_mb_decode() flags */
+enum {
+  /* Don't check that the payload is one JSON value (the caller will parse
+   * it anyway and wants to skip the second pass). */
+  WEFT_MB_NO_JSON_CHECK = 1u << 0
+};
+
+/* Splits and validates one MB message: the header must end (with '\n')
+ * within WEFT_MB_MAX_HEADER bytes, the payload is at most
+ * WEFT_MB_MAX_PAYLOAD bytes and (unless WEFT_MB_NO_JSON_CHECK) valid JSON.
+ * Errors as weft_mb_header_parse, plus WEFT_ERR_JSON_SYNTAX for the payload;
+ * out->header holds what was valid. */
+int weft_mb_decode(const char *data, size_t len, unsigned flags,
+                   weft_mb_message *out, weft_mb_code *code, weft_error *err);
+
+/* Header + '\n' + payload into a new malloc'd, NUL-terminated buffer
+ * (*out_len excludes the NUL). payload NULL means "{}". The payload is
+ * written as given (not re-validated); over WEFT_MB_MAX_PAYLOAD is
+ * WEFT_ERR_TOO_BIG. */
+int weft_mb_encode(const weft_mb_header *h, const char *payload,
+                   size_t payload_len, char **out, size_t *out_len,
+                   weft_error *err);
+
+/* Error responses: "response:<topic>:<version>[:<id>]\n" then
+ *   {"error":{"code":"<CODE>","message":"...","timestamp":"...","details":...}}
+ * timestamp is RFC 3339 UTC with milliseconds ("2026-11-23T12:00:00.000Z")
+ * made from unix_ms; details is JSON text or NULL (then omitted).
+ * request_id may be NULL or "". The topic and version must be valid (a
+ * broker answering an unparsable header uses the parts it could read, or
+ * "system.error" / "1.0.0"). */
+int weft_mb_error_encode(const char *topic, const char *version,
+                         const char *request_id, weft_mb_code code,
+                         const char *message, int64_t unix_ms,
+                         const char *details_json, char **out, size_t *out_len,
+                         weft_error *err);
+
+/* If payload is an error body, fills what it carries and returns 1; returns
+ * 0 if it is JSON but not an error body; < 0 if it is not JSON. Strings are
+ * malloc'd (free with weft_mb_error_info_clear). */
+typedef struct weft_mb_error_info {
+  weft_mb_code code; /* INTERNAL_ERROR for a code name weft doesn't know */
+  char *code_name;   /* as sent */
+  char *message;
+  char *timestamp;
+  char *details_json; /* NULL if absent */
+} weft_mb_error_info;
+int weft_mb_error_parse(const char *payload, size_t len,
+                        weft_mb_error_info *out, weft_error *err);
+void weft_mb_error_info_clear(weft_mb_error_info *e);
+
+/* RFC 3339 UTC with milliseconds; buf needs 25 bytes. */
+void weft_mb_format_timestamp(int64_t unix_ms, char buf[25]);
+
+/* --- System topics and their payloads. --- */
+
+#define WEFT_MB_TOPIC_INITIALIZE "system.initialize"
+#define WEFT_MB_TOPIC_REGISTER "system.service.register"
+#define WEFT_MB_TOPIC_SUBSCRIBE "system.topic.subscribe"
+#define WEFT_MB_TOPIC_UNSUBSCRIBE "system.topic.unsubscribe"
+#define WEFT_MB_TOPIC_HEARTBEAT "system.heartbeat"
+#define WEFT_MB_SYSTEM_VERSION "1.0.0"
+/* The acknowledgement of a publish that carried a request id, and of the
+ * system requests. */
+#define WEFT_MB_ACK_PAYLOAD "{\"status\":\"success\"}"
+
+/* system.service.register: {"name","description"}. */
+typedef struct weft_mb_register {
+  char *name;        /* malloc'd */
+  char *description; /* malloc'd; "" if absent */
+} weft_mb_register;
+
+/* system.topic.subscribe {"action","topic","priority"} and
+ * system.topic.unsubscribe {"action","topic"}. action is publish or
+ * request: which kind of message on the topic the subscriber receives. */
+typedef struct weft_mb_subscription {
+  weft_mb_action action;
+  char topic[WEFT_MB_MAX_TOPIC + 1];
+  int32_t priority; /* higher wins for requests; 0 when absent */
+} weft_mb_subscription;
+
+/* Payload encoders: new malloc'd NUL-terminated JSON text. */
+int weft_mb_register_encode(const char *name, const char *description,
+                            char **out, size_t *out_len, weft_error *err);
+/* unsubscribe: writes {"action","topic"} only. */
+int weft_mb_subscription_encode(const weft_mb_subscription *s, bool unsubscribe,
+                                char **out, size_t *out_len, weft_error *err);
+/* Payload parsers. Failures are INVALID_REQUEST in *code (MALFORMED_MESSAGE
+ * if not JSON), with err naming the key. */
+int weft_mb_register_parse(const char *payload, size_t len,
+                           weft_mb_register *out, weft_mb_code *code,
+                           weft_error *err);
+void weft_mb_register_clear(weft_mb_register *r);
+int weft_mb_subscription_parse(const char *payload, size_t len,
+                               weft_mb_subscription *out, weft_mb_code *code,
+                               weft_error *err);
+
+/* A new lowercase UUIDv4 from 16 random bytes (which it modifies). */
+void weft_mb_uuid_format(uint8_t random16[16], char out[WEFT_MB_UUID_LEN + 1]);
+
+/* --- TCP framing: 4-byte big-endian length, then the message. --- */
+
+/* Writes the 4-byte prefix for a message of len bytes. */
+void weft_mb_frame_prefix(uint8_t out[4], size_t len);
+
+/* Incremental, I/O-free deframer. Feed it whatever the socket gave; it
+ * returns whole messages. */
+typedef struct weft_mb_deframer {
+  size_t max_len; /* limit on one message */
+  uint8_t prefix[4];
+  unsigned prefix_have;
+  uint8_t *buf; /* partial message being assembled */
+  size_t need;  /* length from the prefix */
+  size_t have;
+  int failed; /* sticky error: the connection must be closed */
+} weft_mb_deframer;
+
+/* max_len 0: WEFT_MB_MAX_MESSAGE. */
+void weft_mb_deframer_init(weft_mb_deframer *d, size_t max_len);
+void weft_mb_deframer_free(weft_mb_deframer *d);
+
+/* Consumes bytes from in[0..len). Returns the number consumed (>= 0); if a
+ * whole message is complete it stops right after it and sets *msg and *msg_len
+ * (else *msg = NULL). The message stays valid until the next call (it points
+ * into `in` when the message arrived in one piece, else into the deframer's
+ * buffer). Call again with the rest of the input until it returns 0 with no
+ * message. A length of 0 or over max_len is WEFT_ERR_FRAME_TOO_BIG /
+ * WEFT_ERR_FRAME, and sticky: the connection must be closed. */
+ssize_t weft_mb_deframer_feed(weft_mb_deframer *d, const uint8_t *in,
+                              size_t len, const uint8_t **msg, size_t *msg_len,
+                              weft_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,893 @@
+/* Table-driven protobuf binary decoder over weft descriptors.
+ *
+ * One pass over the input, recursing into sub-messages and groups. Semantics
+ * follow Google's implementations: last value wins for singular scalars,
+ * repeated occurrences of a singular sub-message merge, a oneof member
+ * replaces the previous one, packed and unpacked repeated scalars are both
+ * accepted, unknown fields (groups included) are kept as raw bytes for
+ * re-emission, unknown numbers of closed (proto2) enums become unknown
+ * fields, map entries with a duplicate key replace the earlier entry.
+ * Strictness beyond Google: a known field on the wrong wire type is an
+ * error (WEFT_ERR_WIRE_TYPE) rather than an unknown field.
+ *
+ * Memory: allocations go to the arena when there is one, else malloc. The
+ * message tree is valid (freeable) at every point, so an error part-way
+ * needs no special unwinding. Arrays weft grows have capacity
+ * weft__cap_for(n), implied by their count. */
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define SEG_MAX 16
+
+typedef struct dec {
+  weft_arena *a;
+  unsigned max_depth;
+  int discard_unknown;
+  const uint8_t *base;
+  /* error report: what, where, and the path collected while unwinding
+   * (innermost first; a ring keeping the outermost SEG_MAX segments) */
+  const char *what;
+  size_t at;
+  unsigned nseg;
+  const char *segname[SEG_MAX];
+  long segidx[SEG_MAX];
+} dec;
+
+static int fail(dec *st, int code, const char *what, const uint8_t *at) {
+  st->what = what;
+  st->at = (size_t)(at - st->base);
+  st->nseg = 0;
+  return code;
+}
+
+static int unwind(dec *st, int rv, const char *name, long idx) {
+  unsigned k = st->nseg % SEG_MAX;
+  st->segname[k] = name;
+  st->segidx[k] = idx;
+  st->nseg++;
+  return rv;
+}
+
+static int nomem(dec *st, const uint8_t *at) {
+  return fail(st, WEFT_ERR_NOMEM, "out of memory", at);
+}
+
+/* ---- wire primitives ---- */
+
+static int varint_slow(dec *st, const uint8_t **pp, const uint8_t *end,
+                       uint64_t *out) {
+  const uint8_t *p = *pp;
+  uint64_t v = 0;
+  unsigned i;
+  for (i = 0; i < 10; i++) {
+    uint8_t b;
+    if (p >= end)
+      return fail(st, WEFT_ERR_TRUNCATED, "truncated varint", *pp);
+    b = *p++;
+    v |= (uint64_t)(b & 0x7f) << (7 * i);
+    if (!(b & 0x80)) {
+      *out = v;
+      *pp = p;
+      return 0;
+    }
+  }
+  return fail(st, WEFT_ERR_MALFORMED, "varint longer than 10 bytes", *pp);
+}
+
+WEFT__INLINE int rd_varint(dec *st, const uint8_t **pp, const uint8_t *end,
+                           uint64_t *out) {
+  const uint8_t *p = *pp;
+  if (WEFT__LIKELY(end - p >= 10)) {
+    /* Enough input for the longest varint: no bounds checks. */
+    uint64_t v = p[0];
+    unsigned i;
+    if (v < 0x80) {
+      *out = v;
+      *pp = p + 1;
+      return 0;
+    }
+    v &= 0x7f;
+    for (i = 1; i < 10; i++) {
+      uint64_t b = p[i];
+      v |= (b & 0x7f) << (7 * i);
+      if (b < 0x80) {
+        *out = v;
+        *pp = p + i + 1;
+        return 0;
+      }
+    }
+    return fail(st, WEFT_ERR_MALFORMED, "varint longer than 10 bytes", p);
+  }
+  return varint_slow(st, pp, end, out);
+}
+
+WEFT__INLINE int rd_len(dec *st, const uint8_t **pp, const uint8_t *end,
+                        size_t *out) {
+  uint64_t v;
+  int rv = rd_varint(st, pp, end, &v);
+  if (WEFT__UNLIKELY(rv))
+    return rv;
+  if (WEFT__UNLIKELY(v > (uint64_t)(end - *pp)))
+    return fail(st, WEFT_ERR_TRUNCATED, "length past the end of the input",
+                *pp);
+  *out = (size_t)v;
+  return 0;
+}
+
+/* Reads one scalar of type t in its native encoding into dst (4 or 8
+ * bytes; bool as protobuf_c_boolean). */
+WEFT__INLINE int rd_scalar(dec *st, ProtobufCType t, const uint8_t **pp,
+                           const uint8_t *end, void *dst) {
+  uint64_t v;
+  int rv;
+  switch (t) {
+  case PROTOBUF_C_TYPE_SFIXED32:
+  case PROTOBUF_C_TYPE_FIXED32:
+  case PROTOBUF_C_TYPE_FLOAT:
+    if (WEFT__UNLIKELY(end - *pp < 4))
+      return fail(st, WEFT_ERR_TRUNCATED, "truncated fixed32", *pp);
+    memcpy(dst, *pp, 4);
+    *pp += 4;
+    return 0;
+  case PROTOBUF_C_TYPE_SFIXED64:
+  case PROTOBUF_C_TYPE_FIXED64:
+  case PROTOBUF_C_TYPE_DOUBLE:
+    if (WEFT__UNLIKELY(end - *pp < 8))
+      return fail(st, WEFT_ERR_TRUNCATED, "truncated fixed64", *pp);
+    memcpy(dst, *pp, 8);
+    *pp += 8;
+    return 0;
+  default:
+    break;
+  }
+  if (WEFT__UNLIKELY((rv = rd_varint(st, pp, end, &v)) != 0))
+    return rv;
+  switch (t) {
+  case PROTOBUF_C_TYPE_INT64:
+  case PROTOBUF_C_TYPE_UINT64:
+    memcpy(dst, &v, 8);
+    break;
+  case PROTOBUF_C_TYPE_SINT64: {
+    int64_t s = weft__unzz64(v);
+    memcpy(dst, &s, 8);
+    break;
+  }
+  case PROTOBUF_C_TYPE_SINT32: {
+    int32_t s = weft__unzz32((uint32_t)v);
+    memcpy(dst, &s, 4);
+    break;
+  }
+  case PROTOBUF_C_TYPE_BOOL: {
+    protobuf_c_boolean b = v != 0;
+    memcpy(dst, &b, sizeof b);
+    break;
+  }
+  default: { /* int32, uint32, enum: truncate to 32 bits */
+    uint32_t u = (uint32_t)v;
+    memcpy(dst, &u, 4);
+    break;
+  }
+  }
+  return 0;
+}
+
+/* ---- unknown fields ---- */
+
+static int skip_field(dec *st, const uint8_t **pp, const uint8_t *end,
+                      int wt, uint32_t fnum, unsigned depth);
+
+static int skip_group(dec *st, const uint8_t **pp, const uint8_t *end,
+                      uint32_t fnum, unsigned depth) {
+  if (depth > st->max_depth)
+    return fail(st, WEFT_ERR_DEPTH, "nesting too deep", *pp);
+  for (;;) {
+    uint64_t tag;
+    int rv;
+    if (*pp >= end)
+      return fail(st, WEFT_ERR_TRUNCATED, "unterminated group", *pp);
+    if ((rv = rd_varint(st, pp, end, &tag)) != 0)
+      return rv;
+    if (tag > UINT32_MAX || (tag >> 3) == 0)
+      return fail(st, WEFT_ERR_MALFORMED, "bad tag in group", *pp);
+    if ((tag & 7) == WEFT__WT_EGROUP) {
+      if ((tag >> 3) != fnum)
+        return fail(st, WEFT_ERR_MALFORMED, "end-group tag mismatch", *pp);
+      return 0;
+    }
+    if ((rv = skip_field(st, pp, end, (int)(tag & 7), (uint32_t)(tag >> 3),
+                         depth)) != 0)
+      return rv;
+  }
+}
+
+static int skip_field(dec *st, const uint8_t **pp, const uint8_t *end,
+                      int wt, uint32_t fnum, unsigned depth) {
+  uint64_t v;
+  size_t n;
+  int rv;
+  switch (wt) {
+  case WEFT__WT_VARINT:
+    return rd_varint(st, pp, end, &v);
+  case WEFT__WT_I64:
+    if (end - *pp < 8)
+      return fail(st, WEFT_ERR_TRUNCATED, "truncated fixed64", *pp);
+    *pp += 8;
+    return 0;
+  case WEFT__WT_I32:
+    if (end - *pp < 4)
+      return fail(st, WEFT_ERR_TRUNCATED, "truncated fixed32", *pp);
+    *pp += 4;
+    return 0;
+  case WEFT__WT_LEN:
+    if ((rv = rd_len(st, pp, end, &n)) != 0)
+      return rv;
+    *pp += n;
+    return 0;
+  case WEFT__WT_SGROUP:
+    return skip_group(st, pp, end, fnum, depth + 1);
+  case WEFT__WT_EGROUP:
+    return fail(st, WEFT_ERR_MALFORMED, "unexpected end-group tag", *pp);
+  default:
+    return fail(st, WEFT_ERR_MALFORMED, "invalid wire type", *pp);
+  }
+}
+
+/* Appends an unknown field: data = every byte after the tag (length prefix
+ * and end-group tag included), the layout protobuf-c's packer expects. */
+static int add_unknown(dec *st, ProtobufCMessage *m, uint32_t fnum, int wt,
+                       const uint8_t *from, const uint8_t *to) {
+  unsigned n = m->n_unknown_fields;
+  ProtobufCMessageUnknownField *u;
+  size_t len = (size_t)(to - from);
+  if (!m->unknown_fields || n == weft__cap_for(n)) {
+    size_t cap = weft__cap_for((size_t)n + 1);
+    void *q = weft__realloc(st->a, m->unknown_fields, n * sizeof *u,
+                            cap * sizeof *u);
+    if (!q)
+      return nomem(st, from);
+    m->unknown_fields = q;
+  }
+  u = &m->unknown_fields[n];
+  u->tag = fnum;
+  u->wire_type = (ProtobufCWireType)wt;
+  u->len = len;
+  u->data = weft__alloc(st->a, len);
+  if (!u->data)
+    return nomem(st, from);
+  memcpy(u->data, from, len);
+  m->n_unknown_fields = n + 1;
+  return 0;
+}
+
+/* ---- helpers for known fields ---- */
+
+static int enum_known(const ProtobufCFieldDescriptor *f, int32_t v) {
+  const ProtobufCEnumDescriptor *ed = f->descriptor;
+  unsigned i;
+  if (!ed)
+    return 1;
+  for (i = 0; i < ed->n_values; i++)
+    if (ed->values[i].value == v)
+      return 1;
+  return 0;
+}
+
+static int enum_closed(const ProtobufCFieldDescriptor *f) {
+  return f->type == PROTOBUF_C_TYPE_ENUM && f->descriptor &&
+         weft_enum_desc_of(f->descriptor)->closed;
+}
+
+/* Frees (malloc path) or forgets (arena path) what a field holds. */
+static void release_field(dec *st, const ProtobufCFieldDescriptor *f,
+                          void *msg) {
+  if (!st->a) {
+    weft__field_clear(f, msg);
+    return;
+  }
+  if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
+    *(uint32_t *)WEFT__MEMBER(msg, f->quantifier_offset) = 0;
+  memset(WEFT__MEMBER(msg, f->offset), 0, weft__elem_size(f->type));
+}
+
+/* Makes f the active member of its oneof, clearing the previous one. */
+static void oneof_switch(dec *st, const weft_msg_desc *d,
+                         const ProtobufCFieldDescriptor *f, void *msg) {
+  uint32_t *cp = (uint32_t *)WEFT__MEMBER(msg, f->quantifier_offset);
+  if (*cp != f->id) {
+    if (*cp) {
+      const ProtobufCFieldDescriptor *old = weft_field_by_number(d, *cp);
+      if (old)
+        release_field(st, old, msg);
+    }
+    memset(WEFT__MEMBER(msg, f->offset), 0, weft__elem_size(f->type));
+    *cp = f->id;
+  }
+}
+
+/* Makes room for `add` more elements in a repeated field's array. */
+static void *reserve(dec *st, void **arrp, size_t n, size_t add, size_t es,
+                     const uint8_t *at) {
+  size_t need = n + add, cap;
+  void *q;
+  if (*arrp && weft__cap_for(n) >= need)
+    return *arrp;
+  cap = weft__cap_for(need);
+  if (need < n || cap > SIZE_MAX / es) {
+    nomem(st, at);
+    return NULL;
+  }
+  q = weft__realloc(st->a, *arrp, n * es, cap * es);
+  if (!q) {
+    nomem(st, at);
+    return NULL;
+  }
+  *arrp = q;
+  return q;
+}
+
+WEFT__INLINE int rd_string(dec *st, const weft_msg_desc *d, unsigned idx,
+                     const uint8_t **pp, const uint8_t *end, char **slot) {
+  size_t n;
+  char *s;
+  int rv;
+  if ((rv = rd_len(st, pp, end, &n)) != 0)
+    return rv;
+  if (weft__check_utf8(d, idx) && !weft_utf8_valid(*pp, n))
+    return fail(st, WEFT_ERR_UTF8, "invalid UTF-8", *pp);
+  if (n == 0) {
+    s = (char *)protobuf_c_empty_string;
+  } else {
+    s = weft__alloc(st->a, n + 1);
+    if (!s)
+      return nomem(st, *pp);
+    memcpy(s, *pp, n);
+    s[n] = '\0';
+  }
+  if (!st->a && !weft__string_is_static(&d->base.fields[idx], *slot))
+    free(*slot);
+  *slot = s;
+  *pp += n;
+  return 0;
+}
+
+WEFT__INLINE int rd_bytes(dec *st, const ProtobufCFieldDescriptor *f,
+                    const uint8_t **pp, const uint8_t *end,
+                    ProtobufCBinaryData *slot) {
+  size_t n;
+  uint8_t *b = NULL;
+  int rv;
+  if ((rv = rd_len(st, pp, end, &n)) != 0)
+    return rv;
+  if (n) {
+    b = weft__alloc(st->a, n);
+    if (!b)
+      return nomem(st, *pp);
+    memcpy(b, *pp, n);
+  }
+  if (!st->a && !weft__bytes_is_static(f, slot->data))
+    free(slot->data);
+  slot->data = b;
+  slot->len = n;
+  *pp += n;
+  return 0;
+}
+
+static int decode_msg(dec *st, const weft_msg_desc *d, void *msg,
+                      const uint8_t **pp, const uint8_t *end, unsigned depth,
+                      uint32_t gnum, int merging);
+
+/* Decodes a sub-message (length-delimited or group) into *slot, creating it
+ * if absent and merging into it otherwise. */
+static int rd_message(dec *st, const ProtobufCFieldDescriptor *f, int group,
+                      const uint8_t **pp, const uint8_t *end, unsigned depth,
+                      void **slot) {
+  const weft_msg_desc *sd = weft_msg_desc_of(f->descriptor);
+  const uint8_t *sub_end = end;
+  int merging = *slot != NULL, rv;
+  size_t n;
+  if (!group) {
+    if ((rv = rd_len(st, pp, end, &n)) != 0)
+      return rv;
+    sub_end = *pp + n;
+  }
+  if (depth + 1 > st->max_depth)
+    return fail(st, WEFT_ERR_DEPTH, "nesting too deep", *pp);
+  if (!*slot) {
+    *slot = weft_message_new(sd, st->a);
+    if (!*slot)
+      return nomem(st, *pp);
+  }
+  rv = decode_msg(st, sd, *slot, pp, sub_end, depth + 1, group ? f->id : 0,
+                  merging);
+  if (rv)
+    return rv;
+  if (!group && *pp != sub_end) /* cannot happen: decode_msg ends at end */
+    return fail(st, WEFT_ERR_INTERNAL, "sub-message overrun", *pp);
+  return 0;
+}
+
+static int map_key_eq(const ProtobufCFieldDescriptor *kf, const void *a,
+                      const void *b) {
+  const void *x = WEFT__CMEMBER(a, kf->offset), *y = WEFT__CMEMBER(b, kf->offset);
+  if (kf->type == PROTOBUF_C_TYPE_STRING) {
+    const char *s = *(const char *const *)x, *t = *(const char *const *)y;
+    return strcmp(s ? s : "", t ? t : "") == 0;
+  }
+  if (kf->type == PROTOBUF_C_TYPE_BOOL)
+    return !*(const protobuf_c_boolean *)x == !*(const protobuf_c_boolean *)y;
+  return memcmp(x, y, weft__elem_size(kf->type)) == 0;
+}
+
+/* A map entry was just appended at arr[n-1]: if an earlier entry has the
+ * same key, the new one replaces it in place (last one wins). */
+static void map_dedupe(dec *st, size_t *np, void **arr) {
+  size_t n = *np, j;
+  void *e = arr[n - 1];
+  const weft_msg_desc *ed = weft_msg_desc_of_msg(e);
+  const ProtobufCFieldDescriptor *kf;
+  if (ed->base.n_fields < 1 || n < 2)
+    return;
+  kf = &ed->base.fields[0];
+  for (j = 0; j < n - 1; j++) {
+    if (map_key_eq(kf, arr[j], e)) {
+      if (!st->a)
+        weft_message_free(arr[j]);
+      arr[j] = e;
+      *np = n - 1;
+      return;
+    }
+  }
+}
+
+/* Packed repeated scalars: one length-delimited run of values. */
+static int rd_packed(dec *st, const weft_msg_desc *d, void *msg,
+                     const ProtobufCFieldDescriptor *f, const uint8_t **pp,
+                     const uint8_t *end, const uint8_t *tag_start) {
+  size_t len, count, es = weft__elem_size(f->type), *np;
+  const uint8_t *p, *pend;
+  void **arrp = (void **)WEFT__MEMBER(msg, f->offset);
+  char *arr;
+  int wt = weft__wire_type(f->type), rv, closed = enum_closed(f);
+  if ((rv = rd_len(st, pp, end, &len)) != 0)
+    return rv;
+  p = *pp;
+  pend = p + len;
+  np = (size_t *)WEFT__MEMBER(msg, f->quantifier_offset);
+  if (wt == WEFT__WT_I32 || wt == WEFT__WT_I64) {
+    size_t w = wt == WEFT__WT_I32 ? 4 : 8;
+    if (len % w)
+      return fail(st, WEFT_ERR_MALFORMED, "packed length not a multiple of "
+                                          "the element size", p);
+    count = len / w;
+    if (!count) {
+      *pp = pend;
+      return 0;
+    }
+    if (!(arr = reserve(st, arrp, *np, count, es, p)))
+      return WEFT_ERR_NOMEM;
+    memcpy(arr + *np * es, p, len);
+    *np += count;
+    *pp = pend;
+    return 0;
+  }
+  /* varints: one element per byte without the continuation bit */
+  count = 0;
+  {
+    const uint8_t *q;
+    for (q = p; q < pend; q++)
+      count += *q < 0x80;
+  }
+  if (len && pend[-1] >= 0x80)
+    return fail(st, WEFT_ERR_TRUNCATED, "truncated varint in packed field",
+                pend);
+  if (!count) {
+    *pp = pend;
+    return 0;
+  }
+  if (!(arr = reserve(st, arrp, *np, count, es, p)))
+    return WEFT_ERR_NOMEM;
+  while (p < pend) {
+    const uint8_t *vstart = p;
+    uint64_t tmp = 0;
+    if ((rv = rd_scalar(st, f->type, &p, pend, &tmp)) != 0)
+      return rv;
+    if (closed && !enum_known(f, (int32_t)tmp)) {
+      if (!st->discard_unknown &&
+          (rv = add_unknown(st, msg, f->id, WEFT__WT_VARINT, vstart, p)) != 0)
+        return rv;
+      continue;
+    }
+    memcpy(arr + *np * es, &tmp, es);
+    (*np)++;
+  }
+  (void)d;
+  (void)tag_start;
+  *pp = pend;
+  return 0;
+}
+
+/* Required fields of a proto2 message: seen on the wire in this frame, or
+ * (strings and messages) set by an earlier occurrence. Fields past index 63
+ * are not tracked. */
+static int check_required(dec *st, const weft_msg_desc *d, const void *msg,
+                          uint64_t seen, const uint8_t *at) {
+  unsigned i;
+  for (i = 0; i < d->base.n_fields && i < 64; i++) {
+    const ProtobufCFieldDescriptor *f = &d->base.fields[i];
+    const void *ptr;
+    if (f->label != PROTOBUF_C_LABEL_REQUIRED || ((seen >> i) & 1))
+      continue;
+    if (f->type == PROTOBUF_C_TYPE_STRING ||
+        f->type == PROTOBUF_C_TYPE_MESSAGE) {
+      ptr = *(const void *const *)WEFT__CMEMBER(msg, f->offset);
+      if (ptr && ptr != f->default_value)
+        continue;
+    }
+    return unwind(st,
+                  fail(st, WEFT_ERR_MISSING_REQUIRED,
+                       "required field missing", at),
+                  f->name, -1);
+  }
+  return 0;
+}
+
+static int decode_msg(dec *st, const weft_msg_desc *d, void *msg,
+                      const uint8_t **pp, const uint8_t *end, unsigned depth,
+                      uint32_t gnum, int merging) {
+  const ProtobufCFieldDescriptor *fields = d->base.fields;
+  const unsigned nf = d->base.n_fields;
+  const uint8_t *p = *pp;
+  unsigned last = 0;
+  uint64_t seen = 0;
+  int rv;
+
+  while (p < end) {
+    const uint8_t *tag_start = p;
+    const ProtobufCFieldDescriptor *f;
+    uint64_t tag;
+    uint32_t fnum;
+    unsigned idx;
+    int wt;
+    void *m;
+
+    if (WEFT__LIKELY(p[0] < 0x80)) {
+      tag = p[0];
+      p++;
+    } else if ((rv = rd_varint(st, &p, end, &tag)) != 0) {
+      return rv;
+    }
+    if (WEFT__UNLIKELY(tag > UINT32_MAX))
+      return fail(st, WEFT_ERR_MALFORMED, "tag over 32 bits", tag_start);
+    fnum = (uint32_t)(tag >> 3);
+    wt = (int)(tag & 7);
+    if (WEFT__UNLIKELY(fnum == 0))
+      return fail(st, WEFT_ERR_MALFORMED, "field number 0", tag_start);
+    if (WEFT__UNLIKELY(wt > WEFT__WT_I32))
+      return fail(st, WEFT_ERR_MALFORMED, "invalid wire type", tag_start);
+    if (WEFT__UNLIKELY(wt == WEFT__WT_EGROUP)) {
+      if (gnum && fnum == gnum) {
+        gnum = 0;
+        break;
+      }
+      return fail(st, WEFT_ERR_MALFORMED, "end-group tag mismatch", tag_start);
+    }
+
+    /* Field lookup: fields usually arrive in number order, so scan a few
+     * entries forward from the previous field before a binary search. */
+    idx = last;
+    if (WEFT__LIKELY(idx < nf && fields[idx].id <= fnum)) {
+      /* scan forward: proto3 omits zero fields, so a few may be skipped */
+      unsigned stop = idx + 8 < nf ? idx + 8 : nf;
+      while (idx < stop && fields[idx].id < fnum)
+        idx++;
+      if (idx == stop || fields[idx].id != fnum)
+        idx = nf + 1; /* not found nearby */
+    } else {
+      idx = nf + 1;
+    }
+    if (WEFT__UNLIKELY(idx == nf + 1)) {
+      unsigned lo = 0, hi = nf;
+      idx = nf;
+      while (lo < hi) {
+        unsigned mid = lo + (hi - lo) / 2;
+        if (fields[mid].id == fnum) {
+          idx = mid;
+          break;
+        }
+        if (fields[mid].id < fnum)
+          lo = mid + 1;
+        else
+          hi = mid;
+      }
+    }
+
+    if (idx == nf) { /* unknown field */
+      const uint8_t *data = p;
+      if ((rv = skip_field(st, &p, end, wt, fnum, depth)) != 0)
+        return rv;
+      if (!st->discard_unknown &&
+          (rv = add_unknown(st, msg, fnum, wt, data, p)) != 0)
+        return rv;
+      continue;
+    }
+    last = idx;
+    f = &fields[idx];
+    if (idx < 64)
+      seen |= 1ull << idx;
+    m = WEFT__MEMBER(msg, f->offset);
+
+    if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+      size_t *np = (size_t *)WEFT__MEMBER(msg, f->quantifier_offset);
+      size_t es = weft__elem_size(f->type);
+      size_t n = *np;
+      char *arr;
+      int group = weft__is_group(d, idx);
+      int want = group ? WEFT__WT_SGROUP : weft__wire_type(f->type);
+      if (wt == WEFT__WT_LEN && weft__is_scalar(f->type)) {
+        if ((rv = rd_packed(st, d, msg, f, &p, end, tag_start)) != 0)
+          return unwind(st, rv, f->name, (long)*np);
+        continue;
+      }
+      if (WEFT__UNLIKELY(wt != want))
+        return unwind(st,
+                      fail(st, WEFT_ERR_WIRE_TYPE, "wrong wire type",
+                           tag_start),
+                      f->name, (long)n);
+      if (weft__is_scalar(f->type)) {
+        const uint8_t *vstart = p;
+        uint64_t tmp = 0;
+        if ((rv = rd_scalar(st, f->type, &p, end, &tmp)) != 0)
+          return unwind(st, rv, f->name, (long)n);
+        if (f->type == PROTOBUF_C_TYPE_ENUM && enum_closed(f) &&
+            !enum_known(f, (int32_t)tmp)) {
+          if (!st->discard_unknown &&
+              (rv = add_unknown(st, msg, fnum, wt, vstart, p)) != 0)
+            return rv;
+          continue;
+        }
+        if (!(arr = reserve(st, (void **)m, n, 1, es, tag_start)))
+          return unwind(st, WEFT_ERR_NOMEM, f->name, (long)n);
+        memcpy(arr + n * es, &tmp, es);
+        *np = n + 1;
+        continue;
+      }
+      if (!(arr = reserve(st, (void **)m, n, 1, es, tag_start)))
+        return unwind(st, WEFT_ERR_NOMEM, f->name, (long)n);
+      memset(arr + n * es, 0, es);
+      *np = n + 1; /* counted first so the tree stays freeable */
+      switch (f->type) {
+      case PROTOBUF_C_TYPE_STRING:
+        rv = rd_string(st, d, idx, &p, end, (char **)(void *)(arr + n * es));
+        break;
+      case PROTOBUF_C_TYPE_BYTES:
+        rv = rd_bytes(st, f, &p, end, (ProtobufCBinaryData *)(void *)(arr + n * es));
+        break;
+      default:
+        rv = rd_message(st, f, group, &p, end, depth,
+                        (void **)(void *)(arr + n * es));
+        if (rv == 0 && weft_msg_desc_of(f->descriptor)->is_map_entry)
+          map_dedupe(st, np, (void **)(void *)arr);
+        break;
+      }
+      if (rv)
+        return unwind(st, rv, f->name, (long)n);
+      continue;
+    }
+
+    /* singular field */
+    {
+      int group = weft__is_group(d, idx);
+      int want = group ? WEFT__WT_SGROUP : weft__wire_type(f->type);
+      int oneof = (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) != 0;
+      if (WEFT__UNLIKELY(wt != want))
+        return unwind(st,
+                      fail(st, WEFT_ERR_WIRE_TYPE, "wrong wire type",
+                           tag_start),
+                      f->name, -1);
+      switch (f->type) {
+      case PROTOBUF_C_TYPE_STRING:
+        if (oneof)
+          oneof_switch(st, d, f, msg);
+        rv = rd_string(st, d, idx, &p, end, (char **)m);
+        break;
+      case PROTOBUF_C_TYPE_BYTES:
+        if (oneof)
+          oneof_switch(st, d, f, msg);
+        rv = rd_bytes(st, f, &p, end, (ProtobufCBinaryData *)m);
+        if (rv == 0 && f->label == PROTOBUF_C_LABEL_OPTIONAL && !oneof)
+          *(protobuf_c_boolean *)WEFT__MEMBER(msg, f->quantifier_offset) = 1;
+        break;
+      case PROTOBUF_C_TYPE_MESSAGE:
+        if (oneof)
+          oneof_switch(st, d, f, msg);
+        rv = rd_message(st, f, group, &p, end, depth, (void **)m);
+        break;
+      default: {
+        const uint8_t *vstart = p;
+        uint64_t tmp = 0;
+        if ((rv = rd_scalar(st, f->type, &p, end, &tmp)) != 0)
+          break;
+        if (f->type == PROTOBUF_C_TYPE_ENUM && enum_closed(f) &&
+            !enum_known(f, (int32_t)tmp)) {
+          if (!st->discard_unknown &&
+              (rv = add_unknown(st, msg, fnum, wt, vstart, p)) != 0)
+            return rv;
+          /* not seen: the field keeps its previous value */
+          if (idx < 64)
+            seen &= ~(1ull << idx);
+          continue;
+        }
+        if (oneof)
+          oneof_switch(st, d, f, msg);
+        memcpy(m, &tmp, weft__elem_size(f->type));
+        if (f->label == PROTOBUF_C_LABEL_OPTIONAL && !oneof)
+          *(protobuf_c_boolean *)WEFT__MEMBER(msg, f->quantifier_offset) = 1;
+        break;
+      }
+      }
+      if (rv)
+        return unwind(st, rv, f->name, -1);
+    }
+  }
+
+  if (gnum)
+    return fail(st, WEFT_ERR_TRUNCATED, "unterminated group", p);
+  *pp = p;
+
+  if (d->is_map_entry && nf >= 2 && fields[1].type == PROTOBUF_C_TYPE_MESSAGE &&
+      !*(void **)WEFT__MEMBER(msg, fields[1].offset)) {
+    /* a map value message that is absent reads as its default */
+    void *v = weft_message_new(weft_msg_desc_of(fields[1].descriptor), st->a);
+    if (!v)
+      return nomem(st, p);
+    *(void **)WEFT__MEMBER(msg, fields[1].offset) = v;
+  }
+  if (d->syntax != 3 && !merging &&
+      (rv = check_required(st, d, msg, seen, p)) != 0)
+    return rv;
+  return 0;
+}
+
+/* ---- entry points ---- */
+
+static void format_error(const dec *st, const weft_msg_desc *d, int rv,
+                         weft_error *err) {
+  char path[WEFT_ERROR_MSG_MAX];
+  size_t n = 0;
+  unsigned k, first;
+  int w;
+  if (!err)
+    return;
+  w = snprintf(path, sizeof path, "%s", d->base.name ? d->base.name : "?");
+  n = w > 0 ? (size_t)w : 0;
+  first = st->nseg > SEG_MAX ? st->nseg - SEG_MAX : 0;
+  if (first && n < sizeof path) {
+    w = snprintf(path + n, sizeof path - n, "...");
+    n += w > 0 ? (size_t)w : 0;
+  }
+  for (k = st->nseg; k-- > first && n < sizeof path;) {
+    unsigned r = k % SEG_MAX;
+    if (st->segidx[r] >= 0)
+      w = snprintf(path + n, sizeof path - n, ".%s[%ld]", st->segname[r],
+                   st->segidx[r]);
+    else
+      w = snprintf(path + n, sizeof path - n, ".%s", st->segname[r]);
+    n += w > 0 ? (size_t)w : 0;
+  }
+  weft_error_set(err, rv, "%s: %s (at byte %zu)", path,
+                 st->what ? st->what : weft_strerror(rv), st->at);
+}
+
+static void dec_init(dec *st, const weft_decode_opts *opts,
+                     const uint8_t *data) {
+  memset(st, 0, sizeof *st);
+  st->base = data;
+  st->max_depth = WEFT_DEFAULT_MAX_DEPTH;
+  if (opts) {
+    st->a = opts->arena;
+    if (opts->max_depth)
+      st->max_depth = opts->max_depth;
+    st->discard_unknown = opts->discard_unknown;
+  }
+}
+
+static size_t max_size(const weft_decode_opts *opts) {
+  return opts && opts->max_message_size ? opts->max_message_size
+                                        : WEFT_DEFAULT_MAX_MESSAGE_SIZE;
+}
+
+int weft_decode(const weft_msg_desc *d, const uint8_t *data, size_t len,
+                const weft_decode_opts *opts, void **out, weft_error *err) {
+  dec st;
+  void *msg;
+  const uint8_t *p = data;
+  int rv;
+  if (!out)
+    return weft_error_set(err, WEFT_ERR_INVAL, "weft_decode: out is NULL");
+  *out = NULL;
+  if (!d || (!data && len))
+    return weft_error_set(err, WEFT_ERR_INVAL, "weft_decode: bad arguments");
+  if (len > max_size(opts))
+    return weft_error_set(err, WEFT_ERR_TOO_BIG,
+                          "%s: message of %zu bytes over the limit of %zu",
+                          d->base.name, len, max_size(opts));
+  dec_init(&st, opts, data);
+  msg = weft_message_new(d, st.a);
+  if (!msg)
+    return weft_error_set(err, WEFT_ERR_NOMEM, "%s: out of memory",
+                          d->base.name);
+  rv = decode_msg(&st, d, msg, &p, data + len, 0, 0, 0);
+  if (rv) {
+    format_error(&st, d, rv, err);
+    if (!st.a)
+      weft_message_free(msg);
+    return rv;
+  }
+  *out = msg;
+  return 0;
+}
+
+/* weft_decode_merge may append to arrays weft did not allocate: give every
+ * array in the tree the capacity the decoder's growth rule implies. */
+static int normalize(void *msg, weft_arena *a) {
+  const weft_msg_desc *d = weft_msg_desc_of_msg(msg);
+  ProtobufCMessage *b = msg;
+  unsigned i;
+  if (b->n_unknown_fields || b->unknown_fields) {
+    size_t n = b->n_unknown_fields, es = sizeof *b->unknown_fields;
+    void *q = weft__realloc(a, b->unknown_fields, n * es,
+                            weft__cap_for(n) * es);
+    if (!q)
+      return WEFT_ERR_NOMEM;
+    b->unknown_fields = q;
+  }
+  for (i = 0; i < d->base.n_fields; i++) {
+    const ProtobufCFieldDescriptor *f = &d->base.fields[i];
+    void **arrp = (void **)WEFT__MEMBER(msg, f->offset);
+    if (f->type == PROTOBUF_C_TYPE_MESSAGE && weft__field_present(d, i, msg)) {
+      if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+        size_t n = *(size_t *)WEFT__MEMBER(msg, f->quantifier_offset), j;
+        for (j = 0; j < n; j++)
+          if (((void **)*arrp)[j] && normalize(((void **)*arrp)[j], a))
+            return WEFT_ERR_NOMEM;
+      } else if (*arrp && normalize(*arrp, a)) {
+        return WEFT_ERR_NOMEM;
+      }
+    }
+    if (f->label == PROTOBUF_C_LABEL_REPEATED && *arrp) {
+      size_t n = *(size_t *)WEFT__MEMBER(msg, f->quantifier_offset);
+      size_t es = weft__elem_size(f->type);
+      void *q = weft__realloc(a, *arrp, n * es, weft__cap_for(n) * es);
+      if (!q)
+        return WEFT_ERR_NOMEM;
+      *arrp = q;
+    }
+  }
+  return 0;
+}
+
+int weft_decode_merge(void *msg, const uint8_t *data, size_t len,
+                      const weft_decode_opts *opts, weft_error *err) {
+  const weft_msg_desc *d;
+  dec st;
+  const uint8_t *p = data;
+  int rv;
+  if (!msg || (!data && len))
+    return weft_error_set(err, WEFT_ERR_INVAL,
+                          "weft_decode_merge: bad arguments");
+  d = weft_msg_desc_of_msg(msg);
+  if (len > max_size(opts))
+    return weft_error_set(err, WEFT_ERR_TOO_BIG,
+                          "%s: message of %zu bytes over the limit of %zu",
+                          d->base.name, len, max_size(opts));
+  dec_init(&st, opts, data);
+  if (normalize(msg, st.a))
+    return weft_error_set(err, WEFT_ERR_NOMEM, "%s: out of memory",
+                          d->base.name);
+  rv = decode_msg(&st, d, msg, &p, data + len, 0, 0, 1);
+  if (rv)
+    format_error(&st, d, rv, err);
+  return rv;
+}

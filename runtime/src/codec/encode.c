@@ -1,0 +1,510 @@
+/* Protobuf binary encoder over weft descriptors, byte-compatible with
+ * Google's implementations: known fields in field-number order, proto3
+ * repeated scalars packed unless [packed = false] (the descriptor's PACKED
+ * flag), negative int32/enum values as 10-byte varints, map entries with
+ * both key and value always written, unknown fields re-emitted after the
+ * known ones exactly as they were read.
+ *
+ * The writer runs backwards from the end of the buffer: a sub-message is
+ * written before its length prefix, so its size is known without a size
+ * pre-pass or a size cache. weft_encoded_size() is a separate exact pass. */
+#include <string.h>
+
+#include "internal.h"
+
+/* Presence of a non-repeated field, as weft__field_present, inlined here
+ * because it runs for every field of every message. Map entries always
+ * write both key and value (as Google does). */
+WEFT__INLINE int present(const weft_msg_desc *d,
+                         const ProtobufCFieldDescriptor *f, const void *m,
+                         const void *msg) {
+  if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) /* label NONE in proto3 */
+    return *(const uint32_t *)WEFT__CMEMBER(msg, f->quantifier_offset) ==
+           f->id;
+  switch (f->label) {
+  case PROTOBUF_C_LABEL_NONE:
+    if (d->is_map_entry)
+      return 1;
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_STRING: {
+      const char *s = *(const char *const *)m;
+      return s && *s;
+    }
+    case PROTOBUF_C_TYPE_MESSAGE:
+      return *(const void *const *)m != NULL;
+    case PROTOBUF_C_TYPE_BYTES:
+      return ((const ProtobufCBinaryData *)m)->len != 0;
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64:
+    case PROTOBUF_C_TYPE_DOUBLE: {
+      uint64_t v;
+      memcpy(&v, m, 8);
+      return v != 0;
+    }
+    default: {
+      uint32_t v;
+      memcpy(&v, m, 4);
+      return v != 0;
+    }
+    }
+  case PROTOBUF_C_LABEL_OPTIONAL:
+    if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
+      return *(const uint32_t *)WEFT__CMEMBER(msg, f->quantifier_offset) ==
+             f->id;
+    if (f->type == PROTOBUF_C_TYPE_STRING ||
+        f->type == PROTOBUF_C_TYPE_MESSAGE) {
+      const void *p = *(const void *const *)m;
+      return d->is_map_entry || (p && p != f->default_value);
+    }
+    return d->is_map_entry ||
+           *(const protobuf_c_boolean *)WEFT__CMEMBER(msg,
+                                                      f->quantifier_offset);
+  case PROTOBUF_C_LABEL_REQUIRED:
+    if (f->type == PROTOBUF_C_TYPE_STRING || f->type == PROTOBUF_C_TYPE_MESSAGE)
+      return *(const void *const *)m != NULL;
+    return 1;
+  default:
+    return *(const size_t *)WEFT__CMEMBER(msg, f->quantifier_offset) != 0;
+  }
+}
+
+/* ---- size ---- */
+
+static size_t msg_size(const weft_msg_desc *d, const void *msg);
+
+static size_t tag_size(uint32_t fnum) {
+  return weft__varint_size((uint64_t)fnum << 3);
+}
+
+/* Size of one value (without tag); v points at the element. */
+WEFT__INLINE size_t value_size(const ProtobufCFieldDescriptor *f, int group,
+                         const void *v) {
+  switch (f->type) {
+  case PROTOBUF_C_TYPE_INT32:
+  case PROTOBUF_C_TYPE_ENUM: {
+    int32_t x;
+    memcpy(&x, v, 4);
+    return x < 0 ? 10 : weft__varint_size((uint32_t)x);
+  }
+  case PROTOBUF_C_TYPE_UINT32: {
+    uint32_t x;
+    memcpy(&x, v, 4);
+    return weft__varint_size(x);
+  }
+  case PROTOBUF_C_TYPE_SINT32: {
+    int32_t x;
+    memcpy(&x, v, 4);
+    return weft__varint_size(weft__zz32(x));
+  }
+  case PROTOBUF_C_TYPE_INT64:
+  case PROTOBUF_C_TYPE_UINT64: {
+    uint64_t x;
+    memcpy(&x, v, 8);
+    return weft__varint_size(x);
+  }
+  case PROTOBUF_C_TYPE_SINT64: {
+    int64_t x;
+    memcpy(&x, v, 8);
+    return weft__varint_size(weft__zz64(x));
+  }
+  case PROTOBUF_C_TYPE_SFIXED32:
+  case PROTOBUF_C_TYPE_FIXED32:
+  case PROTOBUF_C_TYPE_FLOAT:
+    return 4;
+  case PROTOBUF_C_TYPE_SFIXED64:
+  case PROTOBUF_C_TYPE_FIXED64:
+  case PROTOBUF_C_TYPE_DOUBLE:
+    return 8;
+  case PROTOBUF_C_TYPE_BOOL:
+    return 1;
+  case PROTOBUF_C_TYPE_STRING: {
+    const char *s = *(const char *const *)v;
+    size_t n = s ? strlen(s) : 0;
+    return weft__varint_size(n) + n;
+  }
+  case PROTOBUF_C_TYPE_BYTES: {
+    size_t n = ((const ProtobufCBinaryData *)v)->len;
+    return weft__varint_size(n) + n;
+  }
+  case PROTOBUF_C_TYPE_MESSAGE: {
+    const void *m = *(const void *const *)v;
+    size_t n = m ? msg_size(weft_msg_desc_of(f->descriptor), m) : 0;
+    if (group)
+      return n + tag_size(f->id); /* + end-group tag */
+    return weft__varint_size(n) + n;
+  }
+  }
+  return 0;
+}
+
+static size_t field_size(const weft_msg_desc *d, unsigned i, const void *msg) {
+  const ProtobufCFieldDescriptor *f = &d->base.fields[i];
+  const void *m = WEFT__CMEMBER(msg, f->offset);
+  int group = weft__is_group(d, i);
+  if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+    size_t n = *(const size_t *)WEFT__CMEMBER(msg, f->quantifier_offset), j;
+    size_t es = weft__elem_size(f->type), sum = 0;
+    const char *arr = *(const char *const *)m;
+    if (n == 0)
+      return 0;
+    if ((f->flags & PROTOBUF_C_FIELD_FLAG_PACKED) && weft__is_scalar(f->type)) {
+      int wt = weft__wire_type(f->type);
+      if (wt == WEFT__WT_I32)
+        sum = n * 4;
+      else if (wt == WEFT__WT_I64)
+        sum = n * 8;
+      else
+        for (j = 0; j < n; j++)
+          sum += value_size(f, 0, arr + j * es);
+      return tag_size(f->id) + weft__varint_size(sum) + sum;
+    }
+    for (j = 0; j < n; j++)
+      sum += value_size(f, group, arr + j * es);
+    return sum + n * tag_size(f->id);
+  }
+  return tag_size(f->id) + value_size(f, group, m);
+}
+
+static size_t msg_size(const weft_msg_desc *d, const void *msg) {
+  const ProtobufCMessage *b = msg;
+  size_t sum = 0;
+  unsigned i;
+  for (i = 0; i < d->base.n_fields; i++) {
+    const ProtobufCFieldDescriptor *f = &d->base.fields[i];
+    if (present(d, f, WEFT__CMEMBER(msg, f->offset), msg))
+      sum += field_size(d, i, msg);
+  }
+  for (i = 0; i < b->n_unknown_fields; i++)
+    sum += tag_size(b->unknown_fields[i].tag) + b->unknown_fields[i].len;
+  return sum;
+}
+
+size_t weft_encoded_size(const void *msg) {
+  if (!msg)
+    return 0;
+  return msg_size(weft_msg_desc_of_msg(msg), msg);
+}
+
+/* ---- backward writer ---- */
+
+typedef struct enc {
+  uint8_t *start; /* lowest byte we may write */
+  uint8_t *p;     /* first byte written so far */
+  int full;       /* ran out of room: stop and report */
+} enc;
+
+WEFT__INLINE void put_bytes(enc *e, const void *src, size_t n) {
+  if (n == 0)
+    return;
+  if (WEFT__UNLIKELY((size_t)(e->p - e->start) < n)) {
+    e->full = 1;
+    return;
+  }
+  e->p -= n;
+  memcpy(e->p, src, n);
+}
+
+WEFT__INLINE void put_varint(enc *e, uint64_t v) {
+  size_t n, k;
+  uint8_t *q;
+  if (v < 0x80 && e->p > e->start) {
+    *--e->p = (uint8_t)v;
+    return;
+  }
+  n = weft__varint_size(v);
+  if (WEFT__UNLIKELY((size_t)(e->p - e->start) < n)) {
+    e->full = 1;
+    return;
+  }
+  e->p -= n;
+  q = e->p;
+  for (k = 0; k + 1 < n; k++) {
+    q[k] = (uint8_t)(v | 0x80);
+    v >>= 7;
+  }
+  q[k] = (uint8_t)v;
+}
+
+WEFT__INLINE void put_tag(enc *e, uint32_t fnum, int wt) {
+  put_varint(e, ((uint64_t)fnum << 3) | (unsigned)wt);
+}
+
+static void put_msg(enc *e, const weft_msg_desc *d, const void *msg);
+
+/* Writes one value (no tag). */
+WEFT__INLINE void put_value(enc *e, const ProtobufCFieldDescriptor *f, int group,
+                      const void *v) {
+  switch (f->type) {
+  case PROTOBUF_C_TYPE_INT32:
+  case PROTOBUF_C_TYPE_ENUM: {
+    int32_t x;
+    memcpy(&x, v, 4);
+    put_varint(e, (uint64_t)(int64_t)x);
+    return;
+  }
+  case PROTOBUF_C_TYPE_UINT32: {
+    uint32_t x;
+    memcpy(&x, v, 4);
+    put_varint(e, x);
+    return;
+  }
+  case PROTOBUF_C_TYPE_SINT32: {
+    int32_t x;
+    memcpy(&x, v, 4);
+    put_varint(e, weft__zz32(x));
+    return;
+  }
+  case PROTOBUF_C_TYPE_INT64:
+  case PROTOBUF_C_TYPE_UINT64: {
+    uint64_t x;
+    memcpy(&x, v, 8);
+    put_varint(e, x);
+    return;
+  }
+  case PROTOBUF_C_TYPE_SINT64: {
+    int64_t x;
+    memcpy(&x, v, 8);
+    put_varint(e, weft__zz64(x));
+    return;
+  }
+  case PROTOBUF_C_TYPE_SFIXED32:
+  case PROTOBUF_C_TYPE_FIXED32:
+  case PROTOBUF_C_TYPE_FLOAT:
+    put_bytes(e, v, 4);
+    return;
+  case PROTOBUF_C_TYPE_SFIXED64:
+  case PROTOBUF_C_TYPE_FIXED64:
+  case PROTOBUF_C_TYPE_DOUBLE:
+    put_bytes(e, v, 8);
+    return;
+  case PROTOBUF_C_TYPE_BOOL: {
+    uint8_t b = *(const protobuf_c_boolean *)v ? 1 : 0;
+    put_bytes(e, &b, 1);
+    return;
+  }
+  case PROTOBUF_C_TYPE_STRING: {
+    const char *s = *(const char *const *)v;
+    size_t n = s ? strlen(s) : 0;
+    put_bytes(e, s, n);
+    put_varint(e, n);
+    return;
+  }
+  case PROTOBUF_C_TYPE_BYTES: {
+    const ProtobufCBinaryData *b = v;
+    put_bytes(e, b->data, b->len);
+    put_varint(e, b->len);
+    return;
+  }
+  case PROTOBUF_C_TYPE_MESSAGE: {
+    const void *m = *(const void *const *)v;
+    uint8_t *mark = e->p;
+    if (group)
+      put_tag(e, f->id, WEFT__WT_EGROUP);
+    if (m)
+      put_msg(e, weft_msg_desc_of(f->descriptor), m);
+    if (!group)
+      put_varint(e, (uint64_t)(mark - e->p));
+    return;
+  }
+  }
+}
+
+WEFT__INLINE void put_field(enc *e, const weft_msg_desc *d, unsigned i,
+                      const void *msg) {
+  const ProtobufCFieldDescriptor *f = &d->base.fields[i];
+  const void *m = WEFT__CMEMBER(msg, f->offset);
+  int group = weft__is_group(d, i);
+  int wt = group ? WEFT__WT_SGROUP : weft__wire_type(f->type);
+  if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+    size_t n = *(const size_t *)WEFT__CMEMBER(msg, f->quantifier_offset), j;
+    size_t es = weft__elem_size(f->type);
+    const char *arr = *(const char *const *)m;
+    if ((f->flags & PROTOBUF_C_FIELD_FLAG_PACKED) && weft__is_scalar(f->type)) {
+      uint8_t *mark = e->p;
+      if (wt == WEFT__WT_I32 || wt == WEFT__WT_I64)
+        put_bytes(e, arr, n * es);
+      else
+        for (j = n; j-- > 0;)
+          put_value(e, f, 0, arr + j * es);
+      put_varint(e, (uint64_t)(mark - e->p));
+      put_tag(e, f->id, WEFT__WT_LEN);
+      return;
+    }
+    for (j = n; j-- > 0 && !e->full;) {
+      put_value(e, f, group, arr + j * es);
+      put_tag(e, f->id, wt);
+    }
+    return;
+  }
+  put_value(e, f, group, m);
+  put_tag(e, f->id, wt);
+}
+
+static void put_msg(enc *e, const weft_msg_desc *d, const void *msg) {
+  const ProtobufCMessage *b = msg;
+  const ProtobufCFieldDescriptor *fields = d->base.fields;
+  unsigned i;
+  if (WEFT__UNLIKELY(e->full))
+    return;
+  for (i = b->n_unknown_fields; i-- > 0;) {
+    const ProtobufCMessageUnknownField *u = &b->unknown_fields[i];
+    put_bytes(e, u->data, u->len);
+    put_tag(e, u->tag, (int)u->wire_type);
+  }
+  if (WEFT__UNLIKELY(d->is_map_entry)) {
+    for (i = d->base.n_fields; i-- > 0;)
+      put_field(e, d, i, msg);
+    return;
+  }
+  for (i = d->base.n_fields; i-- > 0;) {
+    const ProtobufCFieldDescriptor *f = &fields[i];
+    const void *m = WEFT__CMEMBER(msg, f->offset);
+    if (f->label == PROTOBUF_C_LABEL_NONE &&
+        !(f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)) {
+      /* proto3 implicit presence, the common case: test and write in one
+       * switch (a zero value is absent; floats compare bitwise). */
+      switch (f->type) {
+      case PROTOBUF_C_TYPE_STRING: {
+        const char *s = *(const char *const *)m;
+        size_t n;
+        if (!s || !*s)
+          continue;
+        n = strlen(s);
+        put_bytes(e, s, n);
+        put_varint(e, n);
+        put_tag(e, f->id, WEFT__WT_LEN);
+        continue;
+      }
+      case PROTOBUF_C_TYPE_MESSAGE: {
+        const void *sub = *(const void *const *)m;
+        uint8_t *mark = e->p;
+        if (!sub)
+          continue;
+        put_msg(e, weft_msg_desc_of(f->descriptor), sub);
+        put_varint(e, (uint64_t)(mark - e->p));
+        put_tag(e, f->id, WEFT__WT_LEN);
+        continue;
+      }
+      case PROTOBUF_C_TYPE_BYTES: {
+        const ProtobufCBinaryData *bd = m;
+        if (!bd->len)
+          continue;
+        put_bytes(e, bd->data, bd->len);
+        put_varint(e, bd->len);
+        put_tag(e, f->id, WEFT__WT_LEN);
+        continue;
+      }
+      case PROTOBUF_C_TYPE_INT32:
+      case PROTOBUF_C_TYPE_ENUM: {
+        int32_t x;
+        memcpy(&x, m, 4);
+        if (!x)
+          continue;
+        put_varint(e, (uint64_t)(int64_t)x);
+        put_tag(e, f->id, WEFT__WT_VARINT);
+        continue;
+      }
+      case PROTOBUF_C_TYPE_UINT32:
+      case PROTOBUF_C_TYPE_BOOL: {
+        uint32_t x;
+        memcpy(&x, m, 4);
+        if (!x)
+          continue;
+        put_varint(e, f->type == PROTOBUF_C_TYPE_BOOL ? 1 : x);
+        put_tag(e, f->id, WEFT__WT_VARINT);
+        continue;
+      }
+      case PROTOBUF_C_TYPE_SINT32: {
+        int32_t x;
+        memcpy(&x, m, 4);
+        if (!x)
+          continue;
+        put_varint(e, weft__zz32(x));
+        put_tag(e, f->id, WEFT__WT_VARINT);
+        continue;
+      }
+      case PROTOBUF_C_TYPE_INT64:
+      case PROTOBUF_C_TYPE_UINT64: {
+        uint64_t x;
+        memcpy(&x, m, 8);
+        if (!x)
+          continue;
+        put_varint(e, x);
+        put_tag(e, f->id, WEFT__WT_VARINT);
+        continue;
+      }
+      case PROTOBUF_C_TYPE_SINT64: {
+        int64_t x;
+        memcpy(&x, m, 8);
+        if (!x)
+          continue;
+        put_varint(e, weft__zz64(x));
+        put_tag(e, f->id, WEFT__WT_VARINT);
+        continue;
+      }
+      case PROTOBUF_C_TYPE_FIXED32:
+      case PROTOBUF_C_TYPE_SFIXED32:
+      case PROTOBUF_C_TYPE_FLOAT: {
+        uint32_t x;
+        memcpy(&x, m, 4);
+        if (!x)
+          continue;
+        put_bytes(e, m, 4);
+        put_tag(e, f->id, WEFT__WT_I32);
+        continue;
+      }
+      default: { /* fixed64, sfixed64, double */
+        uint64_t x;
+        memcpy(&x, m, 8);
+        if (!x)
+          continue;
+        put_bytes(e, m, 8);
+        put_tag(e, f->id, WEFT__WT_I64);
+        continue;
+      }
+      }
+    }
+    if (present(d, f, m, msg))
+      put_field(e, d, i, msg);
+  }
+}
+
+ssize_t weft_encode(const void *msg, uint8_t *buf, size_t cap) {
+  enc e;
+  size_t n;
+  if (!msg || (!buf && cap))
+    return WEFT_ERR_INVAL;
+  e.start = buf;
+  e.p = buf + cap;
+  e.full = 0;
+  put_msg(&e, weft_msg_desc_of_msg(msg), msg);
+  if (e.full)
+    return WEFT_ERR_TOO_BIG;
+  n = (size_t)(buf + cap - e.p);
+  if (e.p != buf)
+    memmove(buf, e.p, n);
+  return (ssize_t)n;
+}
+
+int weft_encode_alloc(const void *msg, uint8_t **out, size_t *out_len) {
+  size_t n;
+  uint8_t *buf;
+  ssize_t w;
+  if (!msg || !out || !out_len)
+    return WEFT_ERR_INVAL;
+  n = weft_encoded_size(msg);
+  buf = malloc(n ? n : 1);
+  if (!buf)
+    return WEFT_ERR_NOMEM;
+  w = weft_encode(msg, buf, n);
+  if (w < 0 || (size_t)w != n) {
+    free(buf);
+    return w < 0 ? (int)w : WEFT_ERR_INTERNAL;
+  }
+  *out = buf;
+  *out_len = n;
+  return 0;
+}

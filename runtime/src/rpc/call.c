@@ -1,0 +1,452 @@
+/* Client calls: start/send/recv/finish through the transport vtable, with
+ * per-call deadlines (also enforced by the supervisor, whatever the
+ * transport does), cancellation, merged metadata, the circuit breaker and
+ * retries of idempotent unary calls. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "client_internal.h"
+#include "weft/codec.h"
+
+static int fail_status(weft_call_opts *opts, int err, int code, const char *fmt,
+                       const char *a, const char *b) {
+  weft_status_set(&opts->status, code, fmt, a, b);
+  return err;
+}
+
+/* Takes a reference on a live connection, waiting for a reconnect in
+ * progress until the deadline. c->mu held. */
+static int acquire_conn(weft_client *c, int64_t deadline,
+                        weft__conn_slot **out) {
+  int64_t wait_until = deadline;
+  if (wait_until == INT64_MAX)
+    wait_until = weft_now_ns() + c->opts.connect_timeout_ms * 1000000;
+  for (;;) {
+    if (c->closing)
+      return WEFT_ERR_STATE;
+    if (c->cur) {
+      c->cur->refs++;
+      *out = c->cur;
+      return 0;
+    }
+    if (!c->need_connect || c->gave_up)
+      return WEFT_ERR_CONNECT;
+    if (weft_now_ns() >= wait_until)
+      return deadline == INT64_MAX || weft_now_ns() < deadline
+                 ? WEFT_ERR_CONNECT
+                 : WEFT_ERR_TIMEOUT;
+    weft__cond_wait_until(&c->cv, &c->mu, wait_until);
+  }
+}
+
+/* c->mu held. */
+static void release_conn(weft_client *c, weft__conn_slot *s) {
+  if (--s->refs == 0 && s->dead)
+    pthread_cond_signal(&c->sup_cv); /* the supervisor disconnects it */
+}
+
+static int merged_metadata(weft_client *c, const weft_call_opts *opts,
+                           weft_metadata *md) {
+  int rv = weft_metadata_copy(md, &c->md);
+  if (rv == 0 && opts->metadata)
+    rv = weft_metadata_copy(md, opts->metadata);
+  return rv;
+}
+
+static void unlink_call(weft_client *c, weft_call *call) {
+  if (call->prev)
+    call->prev->next = call->next;
+  else
+    c->calls = call->next;
+  if (call->next)
+    call->next->prev = call->prev;
+  c->ncalls--;
+  pthread_cond_broadcast(&c->cv);
+}
+
+static void call_free(weft_call *call) {
+  pthread_cond_destroy(&call->cv);
+  pthread_mutex_destroy(&call->mu);
+  free(call);
+}
+
+int weft__call_start(weft_client *c, const weft_method_desc *m,
+                     weft_call_opts *opts, int64_t deadline, weft_call **out) {
+  weft_status_clear(&opts->status);
+  if (!c || !m || !out)
+    return fail_status(opts, WEFT_ERR_INVAL, WEFT_STATUS_INVALID_ARGUMENT,
+                       "%s%s: NULL argument", m ? m->path : "call", "");
+  *out = NULL;
+  if (deadline != INT64_MAX && weft_now_ns() >= deadline)
+    return fail_status(opts, WEFT_ERR_TIMEOUT, WEFT_STATUS_DEADLINE_EXCEEDED,
+                       "%s: deadline exceeded before the call started%s",
+                       m->path, "");
+  bool probe = false;
+  if (weft__breaker_allow(&c->breaker, weft_now_ns(), &probe) < 0)
+    return fail_status(opts, WEFT__ERR_CIRCUIT_OPEN, WEFT_STATUS_UNAVAILABLE,
+                       "%s: circuit open (too many failures on %s)", m->path,
+                       c->url);
+  if (m->input)
+    weft__note_file(m->input->file);
+  if (m->output)
+    weft__note_file(m->output->file);
+
+  weft_call *call = calloc(1, sizeof *call);
+  if (!call) {
+    weft__breaker_record(&c->breaker, WEFT_STATUS_OK, probe, weft_now_ns());
+    return fail_status(opts, WEFT_ERR_NOMEM, WEFT_STATUS_RESOURCE_EXHAUSTED,
+                       "%s: out of memory%s", m->path, "");
+  }
+  pthread_mutex_init(&call->mu, NULL);
+  pthread_cond_init(&call->cv, NULL);
+  call->c = c;
+  call->m = m;
+  call->opts = opts;
+  call->deadline = deadline;
+  call->started = weft_now_ns();
+  call->probe = probe;
+
+  pthread_mutex_lock(&c->mu);
+  int rv = acquire_conn(c, deadline, &call->slot);
+  pthread_mutex_unlock(&c->mu);
+  if (rv < 0) {
+    int code = rv == WEFT_ERR_TIMEOUT ? WEFT_STATUS_DEADLINE_EXCEEDED
+                                      : WEFT_STATUS_UNAVAILABLE;
+    weft__breaker_record(&c->breaker, code, probe, weft_now_ns());
+    call_free(call);
+    return fail_status(opts, rv, code,
+                       rv == WEFT_ERR_STATE ? "%s: client %s is closed"
+                                            : "%s: not connected to %s",
+                       m->path, c->url);
+  }
+
+  weft_metadata md = WEFT_METADATA_INIT;
+  weft_error err;
+  weft_error_clear(&err);
+  rv = merged_metadata(c, opts, &md);
+  if (rv == 0)
+    rv = c->t->call_start(call->slot->conn, m, &md, deadline, &call->tcall,
+                          &err);
+  weft_metadata_clear(&md);
+  if (rv < 0) {
+    int code = weft__status_from_error(rv, false);
+    weft__breaker_record(&c->breaker, code, probe, weft_now_ns());
+    pthread_mutex_lock(&c->mu);
+    release_conn(c, call->slot);
+    pthread_mutex_unlock(&c->mu);
+    call_free(call);
+    if (err.code)
+      weft_status_set(&opts->status, code, "%s: %s", m->path, err.message);
+    else
+      weft_status_set(&opts->status, code, "%s: %s", m->path,
+                      weft_strerror(rv));
+    return rv;
+  }
+
+  pthread_mutex_lock(&c->mu);
+  call->next = c->calls;
+  if (c->calls)
+    c->calls->prev = call;
+  c->calls = call;
+  c->ncalls++;
+  if (deadline < c->next_deadline) {
+    c->next_deadline = deadline;
+    pthread_cond_signal(&c->sup_cv); /* watch the earlier deadline */
+  }
+  bool closing = c->closing;
+  pthread_mutex_unlock(&c->mu);
+  if (closing) /* close started meanwhile and may have missed this call */
+    weft_call_cancel(call);
+  *out = call;
+  return 0;
+}
+
+int weft_call_start(weft_client *c, const weft_method_desc *m,
+                    weft_call_opts *opts, weft_call **out) {
+  if (!opts)
+    return WEFT_ERR_INVAL; /* opts carries the outcome: required here */
+  int64_t t = opts->timeout_ms > 0 ? opts->timeout_ms
+                                   : (c ? c->opts.default_timeout_ms : 0);
+  int rv = weft__call_start(c, m, opts, weft_deadline_from_timeout_ms(t), out);
+  return rv == WEFT__ERR_CIRCUIT_OPEN ? WEFT_ERR_RPC : rv;
+}
+
+/* The call's own view of a local failure, before finish knows better. */
+static int local_status(weft_call *call, int rv) {
+  if (call->deadline_hit)
+    return WEFT_STATUS_DEADLINE_EXCEEDED;
+  if (call->cancelled)
+    return WEFT_STATUS_CANCELLED;
+  return weft__status_from_error(rv, false);
+}
+
+int weft_call_send(weft_call *call, const void *msg) {
+  if (!call || !msg)
+    return WEFT_ERR_INVAL;
+  if (call->send_closed)
+    return WEFT_ERR_STATE;
+  int rv = call->c->t->call_send(call->tcall, msg);
+  if (rv < 0)
+    weft_status_set(&call->opts->status, local_status(call, rv), "%s: send: %s",
+                    call->m->path, weft_strerror(rv));
+  return rv;
+}
+
+int weft_call_close_send(weft_call *call) {
+  if (!call)
+    return WEFT_ERR_INVAL;
+  if (call->send_closed)
+    return 0;
+  call->send_closed = true;
+  return call->c->t->call_close_send ? call->c->t->call_close_send(call->tcall)
+                                     : 0;
+}
+
+int weft_call_recv(weft_call *call, void **msg) {
+  if (!call || !msg)
+    return WEFT_ERR_INVAL;
+  *msg = NULL;
+  if (call->ended)
+    return call->end_rv;
+  int rv = call->c->t->call_recv(call->tcall, call->opts->arena, msg);
+  if (rv == 1) {
+    call->received_any = true;
+    return 1;
+  }
+  call->ended = true;
+  call->end_rv = rv > 0 ? 0 : rv;
+  if (rv < 0)
+    weft_status_set(
+        &call->opts->status, local_status(call, rv), "%s: %s", call->m->path,
+        call->deadline_hit ? "deadline exceeded" : weft_strerror(rv));
+  return call->end_rv;
+}
+
+/* Cancels through the transport unless finish has closed the door. */
+static void cancel_pinned(weft_call *call, bool by_deadline) {
+  pthread_mutex_lock(&call->mu);
+  if (!call->finishing) {
+    if (by_deadline)
+      call->deadline_hit = true;
+    else
+      call->cancelled = true;
+    if (call->c->t->call_cancel)
+      call->c->t->call_cancel(call->tcall);
+  }
+  call->cancelling--;
+  pthread_cond_broadcast(&call->cv);
+  pthread_mutex_unlock(&call->mu);
+}
+
+void weft_call_cancel(weft_call *call) {
+  if (!call)
+    return;
+  pthread_mutex_lock(&call->mu);
+  call->cancelling++;
+  pthread_mutex_unlock(&call->mu);
+  cancel_pinned(call, false);
+}
+
+/* c->mu held: pins the calls matching (all or expired) and returns them. */
+static weft_call **pin_calls(weft_client *c, bool all, int64_t now, size_t *n,
+                             int64_t *next) {
+  weft_call **v = NULL;
+  size_t cnt = 0, cap = 0;
+  *next = INT64_MAX;
+  for (weft_call *call = c->calls; call; call = call->next) {
+    bool hit = all || call->deadline <= now;
+    if (!hit) {
+      if (call->deadline < *next)
+        *next = call->deadline;
+      continue;
+    }
+    pthread_mutex_lock(&call->mu);
+    bool skip = call->finishing || (!all && call->deadline_hit);
+    if (!skip)
+      call->cancelling++;
+    pthread_mutex_unlock(&call->mu);
+    if (skip)
+      continue;
+    if (cnt == cap) {
+      cap = cap ? cap * 2 : 8;
+      weft_call **nv = realloc(v, cap * sizeof *nv);
+      if (!nv) { /* unpin: retried on the next wake */
+        pthread_mutex_lock(&call->mu);
+        call->cancelling--;
+        pthread_cond_broadcast(&call->cv);
+        pthread_mutex_unlock(&call->mu);
+        *next = now + 10000000;
+        break;
+      }
+      v = nv;
+    }
+    v[cnt++] = call;
+  }
+  *n = cnt;
+  return v;
+}
+
+int64_t weft__expire_calls(weft_client *c, int64_t now) {
+  size_t n;
+  int64_t next;
+  weft_call **v = pin_calls(c, false, now, &n, &next);
+  if (n) {
+    pthread_mutex_unlock(&c->mu);
+    for (size_t i = 0; i < n; i++)
+      cancel_pinned(v[i], true);
+    pthread_mutex_lock(&c->mu);
+  }
+  free(v);
+  return next;
+}
+
+void weft__cancel_all_calls(weft_client *c) {
+  size_t n;
+  int64_t next;
+  pthread_mutex_lock(&c->mu);
+  weft_call **v = pin_calls(c, true, 0, &n, &next);
+  pthread_mutex_unlock(&c->mu);
+  for (size_t i = 0; i < n; i++)
+    cancel_pinned(v[i], false);
+  free(v);
+}
+
+int weft_call_finish(weft_call *call) {
+  if (!call)
+    return WEFT_ERR_INVAL;
+  weft_client *c = call->c;
+  weft_call_opts *opts = call->opts;
+  /* Read to the end first: cancellation stays possible while we wait, and
+   * the transport's finish then has its status at hand. */
+  if (!call->send_closed)
+    weft_call_close_send(call);
+  while (!call->ended) {
+    void *msg = NULL;
+    if (weft_call_recv(call, &msg) == 1 && !opts->arena)
+      weft_message_free(msg);
+  }
+  pthread_mutex_lock(&call->mu);
+  call->finishing = true;
+  while (call->cancelling > 0)
+    pthread_cond_wait(&call->cv, &call->mu);
+  pthread_mutex_unlock(&call->mu);
+
+  weft_status st = {0, NULL, NULL, 0};
+  int rv = c->t->call_finish(call->tcall, &st, opts->response_metadata);
+  call->tcall = NULL;
+  if (rv < 0 && st.code == WEFT_STATUS_OK)
+    weft_status_set(&st, local_status(call, rv), "%s: %s", call->m->path,
+                    weft_strerror(rv));
+  if (call->deadline_hit && st.code != WEFT_STATUS_OK) {
+    weft_status_set(&st, WEFT_STATUS_DEADLINE_EXCEEDED,
+                    "%s: deadline exceeded after %lld ms", call->m->path,
+                    (long long)((weft_now_ns() - call->started) / 1000000));
+    rv = WEFT_ERR_TIMEOUT;
+  } else if (call->cancelled && st.code != WEFT_STATUS_OK) {
+    weft_status_set(&st, WEFT_STATUS_CANCELLED, "%s: cancelled by the client",
+                    call->m->path);
+    rv = WEFT_ERR_CANCELLED;
+  }
+  weft_status_move(&opts->status, &st);
+  weft__breaker_record(&c->breaker, opts->status.code, call->probe,
+                       weft_now_ns());
+
+  pthread_mutex_lock(&c->mu);
+  unlink_call(c, call);
+  release_conn(c, call->slot);
+  pthread_mutex_unlock(&c->mu);
+  call_free(call);
+  if (opts->status.code == WEFT_STATUS_OK)
+    return 0;
+  return rv < 0 ? rv : WEFT_ERR_RPC;
+}
+
+/* ---- unary, with retries ---- */
+
+static int unary_once(weft_client *c, const weft_method_desc *m,
+                      const void *req, void **resp, weft_call_opts *opts,
+                      int64_t deadline, bool *received) {
+  weft_call *call;
+  *received = false;
+  if (opts->response_metadata)
+    weft_metadata_clear(opts->response_metadata);
+  int rv = weft__call_start(c, m, opts, deadline, &call);
+  if (rv < 0)
+    return rv;
+  void *msg = NULL;
+  rv = weft_call_send(call, req);
+  if (rv == 0)
+    rv = weft_call_close_send(call);
+  if (rv == 0) {
+    rv = weft_call_recv(call, &msg);
+    *received = rv == 1;
+  }
+  int frv = weft_call_finish(call); /* the status decides */
+  if (frv == 0 && !msg) {
+    weft_status_set(&opts->status, WEFT_STATUS_INTERNAL,
+                    "%s: the server sent no response message", m->path);
+    frv = WEFT_ERR_RPC;
+  }
+  if (frv < 0) {
+    if (msg && !opts->arena)
+      weft_message_free(msg);
+    return frv;
+  }
+  *resp = msg;
+  return 0;
+}
+
+int weft_call_unary(weft_client *c, const weft_method_desc *m, const void *req,
+                    void **resp, weft_call_opts *opts) {
+  weft_call_opts local;
+  memset(&local, 0, sizeof local);
+  bool own = opts == NULL;
+  if (own)
+    opts = &local;
+  if (!c || !m || !req || !resp) {
+    weft_status_set(&opts->status, WEFT_STATUS_INVALID_ARGUMENT,
+                    "weft_call_unary: NULL argument");
+    if (own)
+      weft_status_clear(&local.status);
+    return WEFT_ERR_INVAL;
+  }
+  *resp = NULL;
+  int64_t t =
+      opts->timeout_ms > 0 ? opts->timeout_ms : c->opts.default_timeout_ms;
+  int64_t deadline = weft_deadline_from_timeout_ms(t);
+  bool idempotent = m->idempotent || opts->idempotent;
+  int max_attempts = idempotent && c->opts.retry.max_attempts > 1
+                         ? c->opts.retry.max_attempts
+                         : 1;
+  int rv = 0;
+  for (int attempt = 0;; attempt++) {
+    bool received;
+    rv = unary_once(c, m, req, resp, opts, deadline, &received);
+    if (rv == 0)
+      break;
+    int code = opts->status.code;
+    bool retryable = code >= 0 && code < 32 &&
+                     (c->opts.retry.codes & (1u << code)) &&
+                     rv != WEFT__ERR_CIRCUIT_OPEN; /* fail fast means fast */
+    if (attempt + 1 >= max_attempts || received || !retryable)
+      break;
+    pthread_mutex_lock(&c->mu);
+    int64_t delay =
+        weft__backoff_ms(c->opts.retry.base_ms, 2.0, c->opts.retry.cap_ms, 0.2,
+                         attempt, &c->rng);
+    int64_t until = weft_now_ns() + delay * 1000000;
+    if (until >= deadline || c->closing) {
+      pthread_mutex_unlock(&c->mu);
+      break; /* no time left for another attempt */
+    }
+    while (!c->closing && weft_now_ns() < until)
+      weft__cond_wait_until(&c->cv, &c->mu, until);
+    bool closing = c->closing;
+    pthread_mutex_unlock(&c->mu);
+    if (closing)
+      break;
+  }
+  if (own)
+    weft_status_clear(&local.status);
+  return rv == WEFT__ERR_CIRCUIT_OPEN ? WEFT_ERR_RPC : rv;
+}

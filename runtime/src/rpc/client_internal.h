@@ -1,0 +1,94 @@
+/* Internal to weft_rpc: the client object shared by client.c (connection
+ * lifecycle), call.c (calls, retries, breaker) and pubsub_client.c. */
+#ifndef WEFT_RPC_CLIENT_INTERNAL_H
+#define WEFT_RPC_CLIENT_INTERNAL_H
+
+#include "rpc_internal.h"
+
+/* One transport connection. Calls hold a reference; when the connection is
+ * lost or replaced it is marked dead, and the supervisor thread disconnects
+ * it once the last call on it has finished (a transport's disconnect frees
+ * what its calls point into). */
+typedef struct weft__conn_slot {
+  void *conn;
+  int refs;
+  bool dead;
+  struct weft__conn_slot *next; /* the dead list */
+} weft__conn_slot;
+
+struct weft_call {
+  weft_client *c;
+  weft__conn_slot *slot;
+  void *tcall;
+  const weft_method_desc *m;
+  weft_call_opts *opts;
+  int64_t deadline;
+  int64_t started;
+  bool probe; /* the breaker's half-open trial */
+
+  /* Cancellation from other threads (user, deadline watcher, close) races
+   * with finish, which frees the transport call: `finishing` closes the
+   * door, `cancelling` counts cancellers still inside the transport. */
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  bool finishing;
+  int cancelling;
+  bool cancelled;    /* by the user or by weft_client_close */
+  bool deadline_hit; /* by the deadline watcher */
+
+  bool ended; /* recv saw the end of the stream or a failure */
+  int end_rv;
+  bool send_closed;
+  bool received_any;
+  struct weft_call *prev, *next; /* the client's in-flight list */
+};
+
+struct weft_client {
+  char *url;
+  weft_url u;
+  const weft_client_transport *t;
+  weft_client_opts opts; /* defaults filled in; metadata -> md */
+  weft_metadata md;
+
+  pthread_mutex_t mu;
+  pthread_cond_t cv;     /* state changes and calls leaving */
+  pthread_cond_t sup_cv; /* wakes the supervisor */
+  weft_conn_state state;
+  weft__conn_slot *cur;
+  weft__conn_slot *dead;
+  weft_call *calls;
+  size_t ncalls;
+  int64_t next_deadline;
+
+  bool need_connect;
+  bool gave_up; /* reconnect.max_tries used up */
+  bool closing;
+  int attempt;
+  int64_t reconnect_due;
+  weft__rng rng;
+  weft__breaker breaker;
+
+  pthread_t sup;
+  bool has_sup;
+  struct weft_subscription *subs;
+};
+
+/* weft__call_start's "circuit open" (mapped to WEFT_ERR_RPC outside). */
+#define WEFT__ERR_CIRCUIT_OPEN (-1001)
+
+/* Starts a call with an explicit absolute deadline. */
+int weft__call_start(weft_client *c, const weft_method_desc *m,
+                     weft_call_opts *opts, int64_t deadline, weft_call **out);
+/* Pins every call in flight and cancels it (close). c->mu not held. */
+void weft__cancel_all_calls(weft_client *c);
+/* Cancels calls whose deadline passed; returns the next deadline. Called by
+ * the supervisor with c->mu held (drops it while inside the transport). */
+int64_t weft__expire_calls(weft_client *c, int64_t now);
+
+/* pubsub_client.c */
+void weft__subscriptions_cancel_all(weft_client *c);
+
+/* Deterministic jitter for tests: reseeds the client's PRNG. */
+void weft__client_seed(weft_client *c, uint64_t seed);
+
+#endif

@@ -1,0 +1,487 @@
+/* The epoll event loop (loop.h).
+ *
+ * Level-triggered epoll over a per-fd table, timers in a binary min-heap
+ * keyed by (due time, insertion sequence) so equal deadlines fire in the
+ * order they were set, and an eventfd that wakes the loop for posted work and
+ * stop requests. Everything except weft_loop_post/stop/in_thread belongs to
+ * the loop thread; before the loop runs, the thread that owns the loop may
+ * also add fds and timers (transports set up a listener, then start). */
+#include "weft/loop.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "weft/error.h"
+#include "weft/transport.h"
+
+struct weft_timer {
+  int64_t due_ns;
+  int64_t repeat_ns;
+  uint64_t seq;
+  size_t heap_idx; /* SIZE_MAX while not in the heap */
+  weft_timer_fn fn;
+  void *ud;
+  bool firing;    /* its callback is running right now */
+  bool cancelled; /* cancelled from inside its own callback */
+};
+
+typedef struct loop_fd {
+  weft_io_fn fn;
+  void *ud;
+  unsigned events;
+  uint32_t gen; /* bumped on del, so stale events in a batch are dropped */
+  bool used;
+} loop_fd;
+
+typedef struct post_item {
+  struct post_item *next;
+  weft_post_fn fn;
+  void *ud;
+} post_item;
+
+struct weft_loop {
+  int epfd;
+  int wakefd;
+  loop_fd *fds;
+  size_t nfds;
+
+  weft_timer **heap;
+  size_t heap_len, heap_cap;
+  uint64_t timer_seq;
+
+  pthread_mutex_t mu; /* guards the post queue and the thread fields */
+  post_item *post_head, *post_tail;
+  atomic_bool stop;
+  atomic_bool running;
+  pthread_t run_tid; /* valid while running */
+  pthread_t thread;  /* made by weft_loop_start */
+  bool has_thread;
+};
+
+#define WAKE_TAG UINT64_MAX
+
+static int64_t now_ns(void) {
+  return weft_now_ns();
+}
+
+/* ---- timer heap ---- */
+
+static bool timer_less(const weft_timer *a, const weft_timer *b) {
+  if (a->due_ns != b->due_ns)
+    return a->due_ns < b->due_ns;
+  return a->seq < b->seq;
+}
+
+static void heap_set(weft_loop *l, size_t i, weft_timer *t) {
+  l->heap[i] = t;
+  t->heap_idx = i;
+}
+
+static void heap_up(weft_loop *l, size_t i) {
+  weft_timer *t = l->heap[i];
+  while (i > 0) {
+    size_t p = (i - 1) / 2;
+    if (!timer_less(t, l->heap[p]))
+      break;
+    heap_set(l, i, l->heap[p]);
+    i = p;
+  }
+  heap_set(l, i, t);
+}
+
+static void heap_down(weft_loop *l, size_t i) {
+  weft_timer *t = l->heap[i];
+  for (;;) {
+    size_t c = 2 * i + 1;
+    if (c >= l->heap_len)
+      break;
+    if (c + 1 < l->heap_len && timer_less(l->heap[c + 1], l->heap[c]))
+      c++;
+    if (!timer_less(l->heap[c], t))
+      break;
+    heap_set(l, i, l->heap[c]);
+    i = c;
+  }
+  heap_set(l, i, t);
+}
+
+static int heap_push(weft_loop *l, weft_timer *t) {
+  if (l->heap_len == l->heap_cap) {
+    size_t cap = l->heap_cap ? l->heap_cap * 2 : 16;
+    weft_timer **h = realloc(l->heap, cap * sizeof *h);
+    if (!h)
+      return WEFT_ERR_NOMEM;
+    l->heap = h;
+    l->heap_cap = cap;
+  }
+  t->seq = l->timer_seq++;
+  heap_set(l, l->heap_len++, t);
+  heap_up(l, t->heap_idx);
+  return 0;
+}
+
+static void heap_remove(weft_loop *l, weft_timer *t) {
+  size_t i = t->heap_idx;
+  if (i == SIZE_MAX)
+    return;
+  t->heap_idx = SIZE_MAX;
+  l->heap_len--;
+  if (i == l->heap_len)
+    return;
+  heap_set(l, i, l->heap[l->heap_len]);
+  heap_down(l, i);
+  heap_up(l, l->heap[i]->heap_idx);
+}
+
+/* ---- construction ---- */
+
+int weft_loop_new(weft_loop **out) {
+  weft_loop *l = calloc(1, sizeof *l);
+  if (!l)
+    return WEFT_ERR_NOMEM;
+  l->epfd = epoll_create1(EPOLL_CLOEXEC);
+  if (l->epfd < 0)
+    goto fail_epoll;
+  l->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (l->wakefd < 0)
+    goto fail_eventfd;
+  struct epoll_event ev = {.events = EPOLLIN, .data.u64 = WAKE_TAG};
+  if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->wakefd, &ev) < 0)
+    goto fail_ctl;
+  pthread_mutex_init(&l->mu, NULL);
+  atomic_init(&l->stop, false);
+  atomic_init(&l->running, false);
+  *out = l;
+  return 0;
+
+fail_ctl:
+  close(l->wakefd);
+fail_eventfd:
+  close(l->epfd);
+fail_epoll:
+  free(l);
+  return WEFT_ERR_IO;
+}
+
+void weft_loop_free(weft_loop *l) {
+  if (!l)
+    return;
+  weft_loop_stop(l);
+  pthread_mutex_lock(&l->mu);
+  bool join = l->has_thread;
+  l->has_thread = false;
+  pthread_mutex_unlock(&l->mu);
+  if (join) {
+    /* weft_loop_stop from the loop thread itself could not join; the loop
+     * thread has exited or is about to by now unless we *are* it. */
+    if (pthread_equal(l->thread, pthread_self()))
+      pthread_detach(l->thread);
+    else
+      pthread_join(l->thread, NULL);
+  }
+  for (size_t i = 0; i < l->heap_len; i++)
+    free(l->heap[i]);
+  free(l->heap);
+  for (post_item *p = l->post_head, *n; p; p = n) {
+    n = p->next;
+    free(p);
+  }
+  free(l->fds);
+  close(l->wakefd);
+  close(l->epfd);
+  pthread_mutex_destroy(&l->mu);
+  free(l);
+}
+
+bool weft_loop_in_thread(const weft_loop *l) {
+  return atomic_load(&l->running) && pthread_equal(l->run_tid, pthread_self());
+}
+
+static void wake(weft_loop *l) {
+  uint64_t one = 1;
+  ssize_t n;
+  do {
+    n = write(l->wakefd, &one, sizeof one);
+  } while (n < 0 && errno == EINTR);
+  /* EAGAIN means the counter is already huge: the loop is awake anyway. */
+}
+
+/* ---- fds ---- */
+
+static uint32_t to_epoll(unsigned events) {
+  uint32_t e = 0;
+  if (events & WEFT_IO_READ)
+    e |= EPOLLIN | EPOLLRDHUP;
+  if (events & WEFT_IO_WRITE)
+    e |= EPOLLOUT;
+  return e;
+}
+
+int weft_loop_add_fd(weft_loop *l, int fd, unsigned events, weft_io_fn fn,
+                     void *ud) {
+  if (fd < 0 || !fn)
+    return WEFT_ERR_INVAL;
+  if ((size_t)fd >= l->nfds) {
+    size_t n = l->nfds ? l->nfds : 64;
+    while (n <= (size_t)fd)
+      n *= 2;
+    loop_fd *t = realloc(l->fds, n * sizeof *t);
+    if (!t)
+      return WEFT_ERR_NOMEM;
+    memset(t + l->nfds, 0, (n - l->nfds) * sizeof *t);
+    l->fds = t;
+    l->nfds = n;
+  }
+  loop_fd *e = &l->fds[fd];
+  if (e->used)
+    return WEFT_ERR_STATE;
+  struct epoll_event ev = {.events = to_epoll(events),
+                           .data.u64 = ((uint64_t)e->gen << 32) | (uint32_t)fd};
+  if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+    return errno == ENOMEM ? WEFT_ERR_NOMEM : WEFT_ERR_IO;
+  e->fn = fn;
+  e->ud = ud;
+  e->events = events;
+  e->used = true;
+  return 0;
+}
+
+int weft_loop_mod_fd(weft_loop *l, int fd, unsigned events) {
+  if (fd < 0 || (size_t)fd >= l->nfds || !l->fds[fd].used)
+    return WEFT_ERR_INVAL;
+  loop_fd *e = &l->fds[fd];
+  if (e->events == events)
+    return 0;
+  struct epoll_event ev = {.events = to_epoll(events),
+                           .data.u64 = ((uint64_t)e->gen << 32) | (uint32_t)fd};
+  if (epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev) < 0)
+    return WEFT_ERR_IO;
+  e->events = events;
+  return 0;
+}
+
+void weft_loop_del_fd(weft_loop *l, int fd) {
+  if (fd < 0 || (size_t)fd >= l->nfds || !l->fds[fd].used)
+    return;
+  epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
+  loop_fd *e = &l->fds[fd];
+  e->used = false;
+  e->fn = NULL;
+  e->ud = NULL;
+  e->gen++;
+}
+
+/* ---- timers ---- */
+
+weft_timer *weft_loop_timer(weft_loop *l, int64_t after_ms, int64_t repeat_ms,
+                            weft_timer_fn fn, void *ud) {
+  if (!fn)
+    return NULL;
+  weft_timer *t = calloc(1, sizeof *t);
+  if (!t)
+    return NULL;
+  if (after_ms < 0)
+    after_ms = 0;
+  t->due_ns = now_ns() + after_ms * 1000000;
+  t->repeat_ns = repeat_ms > 0 ? repeat_ms * 1000000 : 0;
+  t->fn = fn;
+  t->ud = ud;
+  t->heap_idx = SIZE_MAX;
+  if (heap_push(l, t) < 0) {
+    free(t);
+    return NULL;
+  }
+  return t;
+}
+
+void weft_timer_cancel(weft_loop *l, weft_timer *t) {
+  if (!t)
+    return;
+  if (t->firing) {
+    /* Inside its own callback: run_timers frees it when the callback ends. */
+    t->cancelled = true;
+    return;
+  }
+  heap_remove(l, t);
+  free(t);
+}
+
+/* Fires due timers; returns the epoll timeout (ms) until the next one. */
+static int run_timers(weft_loop *l) {
+  int64_t now = now_ns();
+  /* Bound the batch so a 0 ms repeating timer cannot starve I/O. */
+  size_t budget = l->heap_len + 1;
+  while (l->heap_len > 0 && budget-- > 0 && !atomic_load(&l->stop)) {
+    weft_timer *t = l->heap[0];
+    if (t->due_ns > now)
+      break;
+    heap_remove(l, t);
+    t->firing = true;
+    t->fn(l, t, t->ud);
+    t->firing = false;
+    if (t->repeat_ns > 0 && !t->cancelled) {
+      /* Next slot after now, not after due: a stalled loop does not make a
+       * repeating timer fire a burst of catch-up calls. */
+      t->due_ns += t->repeat_ns;
+      if (t->due_ns <= now)
+        t->due_ns = now + t->repeat_ns;
+      if (heap_push(l, t) < 0)
+        free(t);
+    } else {
+      free(t);
+    }
+    now = now_ns();
+  }
+  if (l->heap_len == 0)
+    return -1;
+  int64_t wait = l->heap[0]->due_ns - now;
+  if (wait <= 0)
+    return 0;
+  wait = (wait + 999999) / 1000000; /* round up: never wake early */
+  return wait > 60000 ? 60000 : (int)wait;
+}
+
+/* ---- posting ---- */
+
+int weft_loop_post(weft_loop *l, weft_post_fn fn, void *ud) {
+  if (!l || !fn)
+    return WEFT_ERR_INVAL;
+  post_item *p = malloc(sizeof *p);
+  if (!p)
+    return WEFT_ERR_NOMEM;
+  p->next = NULL;
+  p->fn = fn;
+  p->ud = ud;
+  pthread_mutex_lock(&l->mu);
+  bool was_empty = l->post_head == NULL;
+  if (l->post_tail)
+    l->post_tail->next = p;
+  else
+    l->post_head = p;
+  l->post_tail = p;
+  pthread_mutex_unlock(&l->mu);
+  if (was_empty)
+    wake(l);
+  return 0;
+}
+
+/* Runs what was posted before this call; later posts wait for the next
+ * round, so a callback that re-posts itself cannot starve I/O. */
+static size_t run_posts(weft_loop *l) {
+  pthread_mutex_lock(&l->mu);
+  post_item *p = l->post_head;
+  l->post_head = l->post_tail = NULL;
+  pthread_mutex_unlock(&l->mu);
+  size_t n = 0;
+  while (p) {
+    post_item *next = p->next;
+    p->fn(p->ud);
+    free(p);
+    p = next;
+    n++;
+  }
+  return n;
+}
+
+static bool posts_pending(weft_loop *l) {
+  pthread_mutex_lock(&l->mu);
+  bool r = l->post_head != NULL;
+  pthread_mutex_unlock(&l->mu);
+  return r;
+}
+
+/* ---- running ---- */
+
+static void dispatch(weft_loop *l, const struct epoll_event *ev) {
+  if (ev->data.u64 == WAKE_TAG) {
+    uint64_t v;
+    while (read(l->wakefd, &v, sizeof v) > 0) {
+    }
+    return;
+  }
+  uint32_t fd = (uint32_t)ev->data.u64;
+  uint32_t gen = (uint32_t)(ev->data.u64 >> 32);
+  if (fd >= l->nfds || !l->fds[fd].used || l->fds[fd].gen != gen)
+    return; /* deleted (and maybe re-added) earlier in this batch */
+  unsigned e = 0;
+  if (ev->events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP))
+    e |= WEFT_IO_READ; /* a hang-up reads as EOF */
+  if (ev->events & EPOLLOUT)
+    e |= WEFT_IO_WRITE;
+  if (ev->events & (EPOLLERR | EPOLLHUP))
+    e |= WEFT_IO_ERROR;
+  loop_fd *f = &l->fds[fd];
+  f->fn(l, (int)fd, e, f->ud);
+}
+
+int weft_loop_run(weft_loop *l) {
+  if (atomic_exchange(&l->running, true))
+    return WEFT_ERR_STATE;
+  l->run_tid = pthread_self();
+  struct epoll_event evs[64];
+  int rv = 0;
+  while (!atomic_load(&l->stop)) {
+    int timeout = run_timers(l);
+    if (atomic_load(&l->stop))
+      break;
+    if (posts_pending(l))
+      timeout = 0;
+    int n = epoll_wait(l->epfd, evs, 64, timeout);
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      rv = WEFT_ERR_IO;
+      break;
+    }
+    for (int i = 0; i < n && !atomic_load(&l->stop); i++)
+      dispatch(l, &evs[i]);
+    run_posts(l);
+  }
+  /* Work posted before the stop still runs (it may own memory that only its
+   * callback frees); bounded so a self-re-posting callback cannot hang us. */
+  for (int round = 0; round < 1000 && run_posts(l) > 0; round++) {
+  }
+  atomic_store(&l->stop, false);
+  atomic_store(&l->running, false);
+  return rv;
+}
+
+static void *loop_thread(void *arg) {
+  weft_loop_run(arg);
+  return NULL;
+}
+
+int weft_loop_start(weft_loop *l) {
+  pthread_mutex_lock(&l->mu);
+  if (l->has_thread) {
+    pthread_mutex_unlock(&l->mu);
+    return WEFT_ERR_STATE;
+  }
+  int e = pthread_create(&l->thread, NULL, loop_thread, l);
+  if (e == 0)
+    l->has_thread = true;
+  pthread_mutex_unlock(&l->mu);
+  return e == 0 ? 0 : WEFT_ERR_NOMEM;
+}
+
+void weft_loop_stop(weft_loop *l) {
+  if (!l)
+    return;
+  pthread_mutex_lock(&l->mu);
+  bool joinable = l->has_thread && !pthread_equal(l->thread, pthread_self());
+  if (joinable)
+    l->has_thread = false;
+  /* Sticky: a stop that races ahead of weft_loop_run (another thread about
+   * to run the loop) still stops it; run clears the flag when it returns. */
+  atomic_store(&l->stop, true);
+  pthread_mutex_unlock(&l->mu);
+  wake(l);
+  if (joinable)
+    pthread_join(l->thread, NULL);
+}

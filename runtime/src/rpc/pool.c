@@ -1,0 +1,120 @@
+/* A bounded worker pool: N threads, a FIFO of at most max_queue jobs waiting
+ * for a free worker. Submitting beyond that fails at once (the server turns
+ * it into RESOURCE_EXHAUSTED) instead of letting a backlog grow without
+ * bound behind slow handlers. */
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "rpc_internal.h"
+
+typedef struct job {
+  struct job *next;
+  void (*fn)(void *);
+  void *ud;
+} job;
+
+struct weft__pool {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  job *head, *tail;
+  size_t queued, max_queue;
+  unsigned busy;
+  bool stopping;
+  unsigned nthreads;
+  pthread_t *threads;
+};
+
+static void *worker(void *arg) {
+  weft__pool *p = arg;
+  pthread_mutex_lock(&p->mu);
+  for (;;) {
+    while (!p->head && !p->stopping)
+      pthread_cond_wait(&p->cv, &p->mu);
+    if (!p->head)
+      break; /* stopping and drained */
+    job *j = p->head;
+    p->head = j->next;
+    if (!p->head)
+      p->tail = NULL;
+    p->queued--;
+    p->busy++;
+    pthread_mutex_unlock(&p->mu);
+    j->fn(j->ud);
+    free(j);
+    pthread_mutex_lock(&p->mu);
+    p->busy--;
+  }
+  pthread_mutex_unlock(&p->mu);
+  return NULL;
+}
+
+int weft__pool_new(weft__pool **out, unsigned nthreads, size_t max_queue) {
+  if (nthreads == 0)
+    return WEFT_ERR_INVAL;
+  weft__pool *p = calloc(1, sizeof *p);
+  if (!p)
+    return WEFT_ERR_NOMEM;
+  p->threads = calloc(nthreads, sizeof *p->threads);
+  if (!p->threads) {
+    free(p);
+    return WEFT_ERR_NOMEM;
+  }
+  pthread_mutex_init(&p->mu, NULL);
+  pthread_cond_init(&p->cv, NULL);
+  p->max_queue = max_queue;
+  for (unsigned i = 0; i < nthreads; i++) {
+    if (pthread_create(&p->threads[i], NULL, worker, p) != 0)
+      break;
+    p->nthreads++;
+  }
+  if (p->nthreads == 0) {
+    weft__pool_free(p);
+    return WEFT_ERR_NOMEM;
+  }
+  *out = p;
+  return 0;
+}
+
+int weft__pool_submit(weft__pool *p, void (*fn)(void *), void *ud) {
+  job *j = malloc(sizeof *j);
+  if (!j)
+    return WEFT_ERR_NOMEM;
+  j->next = NULL;
+  j->fn = fn;
+  j->ud = ud;
+  pthread_mutex_lock(&p->mu);
+  /* Jobs that an idle worker will pick up at once do not count against the
+   * queue bound: only a real backlog does. */
+  size_t idle = p->nthreads - p->busy;
+  size_t backlog = p->queued >= idle ? p->queued - idle : 0;
+  if (p->stopping || backlog >= p->max_queue) {
+    pthread_mutex_unlock(&p->mu);
+    free(j);
+    return p->stopping ? WEFT_ERR_STATE : WEFT_ERR_LIMIT;
+  }
+  if (p->tail)
+    p->tail->next = j;
+  else
+    p->head = j;
+  p->tail = j;
+  p->queued++;
+  pthread_cond_signal(&p->cv);
+  pthread_mutex_unlock(&p->mu);
+  return 0;
+}
+
+/* Runs what is queued, then joins every worker. */
+void weft__pool_free(weft__pool *p) {
+  if (!p)
+    return;
+  pthread_mutex_lock(&p->mu);
+  p->stopping = true;
+  pthread_cond_broadcast(&p->cv);
+  pthread_mutex_unlock(&p->mu);
+  for (unsigned i = 0; i < p->nthreads; i++)
+    pthread_join(p->threads[i], NULL);
+  free(p->threads);
+  pthread_cond_destroy(&p->cv);
+  pthread_mutex_destroy(&p->mu);
+  free(p);
+}

@@ -1,0 +1,105 @@
+/* Internal to weft_rpc: what the runtime's files share. */
+#ifndef WEFT_RPC_INTERNAL_H
+#define WEFT_RPC_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "weft/arena.h"
+#include "weft/client.h"
+#include "weft/server.h"
+#include "weft/transport.h"
+
+/* registry.c: registration without triggering weft_transports_init(). */
+int weft__register_client_transport(const weft_client_transport *t);
+int weft__register_server_transport(const weft_server_transport *t);
+
+/* status_map.c: the status a local error turns into. server_side picks
+ * INVALID_ARGUMENT (a request we could not decode) over INTERNAL (a
+ * response the client could not decode). */
+int weft__status_from_error(int err, bool server_side);
+
+/* clock.c: condition variables on CLOCK_MONOTONIC, and the timespec for
+ * an absolute monotonic deadline in ns (INT64_MAX: far future). */
+void weft__cond_init(pthread_cond_t *cv);
+void weft__mono_timespec(struct timespec *ts, int64_t deadline_ns);
+/* Waits until signalled or deadline_ns; deadline INT64_MAX waits forever. */
+void weft__cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *mu,
+                           int64_t deadline_ns);
+
+/* pool.c */
+typedef struct weft__pool weft__pool;
+int weft__pool_new(weft__pool **out, unsigned nthreads, size_t max_queue);
+/* WEFT_ERR_LIMIT: the backlog is full; WEFT_ERR_STATE: stopping. */
+int weft__pool_submit(weft__pool *p, void (*fn)(void *), void *ud);
+void weft__pool_free(weft__pool *p);
+
+/* backoff.c: a small seeded PRNG (splitmix64) so tests can make jitter
+ * deterministic, and the delay before attempt n (0-based):
+ *   d = min(cap, base * factor^n); delay uniform in [d * (1 - jitter), d]. */
+typedef struct weft__rng {
+  uint64_t s;
+} weft__rng;
+uint64_t weft__rng_next(weft__rng *r);
+int64_t weft__backoff_ms(int64_t base_ms, double factor, int64_t cap_ms,
+                         double jitter, int attempt, weft__rng *r);
+
+/* breaker.c: a per-endpoint circuit breaker. */
+typedef enum {
+  WEFT__BREAKER_CLOSED = 0,
+  WEFT__BREAKER_OPEN,
+  WEFT__BREAKER_HALF_OPEN
+} weft__breaker_state;
+typedef struct weft__breaker {
+  pthread_mutex_t mu;
+  int threshold; /* 0: disabled */
+  int64_t reset_ns;
+  int failures; /* consecutive */
+  weft__breaker_state state;
+  int64_t opened_at;
+  bool probe_out; /* half-open: the one trial call is in flight */
+} weft__breaker;
+void weft__breaker_init(weft__breaker *b, int threshold, int64_t reset_ms);
+void weft__breaker_destroy(weft__breaker *b);
+/* 0: go ahead (*probe set if this is the half-open trial call);
+ * WEFT_ERR_AGAIN: open, fail fast. */
+int weft__breaker_allow(weft__breaker *b, int64_t now, bool *probe);
+/* code: the call's final status code. Only endpoint-health codes
+ * (UNAVAILABLE, DEADLINE_EXCEEDED, INTERNAL, UNKNOWN, DATA_LOSS) count as
+ * failures; an application error (NOT_FOUND...) proves the endpoint works. */
+void weft__breaker_record(weft__breaker *b, int code, bool probe, int64_t now);
+bool weft__breaker_counts_as_failure(int code);
+
+/* files.c: message types the runtime has seen (through services and
+ * methods), for resolving Any type URLs without the JSON registry. */
+void weft__note_file(const weft_file_desc *f);
+const weft_msg_desc *weft__find_message(const char *full_name);
+
+/* server.c <-> pubsub_server.c (struct weft_server_call: server_call.h) */
+/* A handler returning this keeps the call open after it returns: pub/sub
+ * subscriptions then live without holding a worker thread, and are ended
+ * later with weft__server_call_complete(). */
+#define WEFT__STATUS_DETACHED (-1000)
+void weft__server_call_complete(weft_server_call *call, int code,
+                                const char *msg);
+
+typedef struct weft__pubsub weft__pubsub;
+int weft__pubsub_new(weft__pubsub **out, weft_server *s);
+/* Ends every subscription (UNAVAILABLE, server shutting down). */
+void weft__pubsub_shutdown(weft__pubsub *ps);
+void weft__pubsub_free(weft__pubsub *ps);
+int weft__pubsub_publish(weft__pubsub *ps, const char *topic, const void *msg,
+                         unsigned *delivered);
+const weft_service_desc *weft__pubsub_service(void);
+int weft__pubsub_add(weft_server *s);
+weft__pubsub *weft__server_pubsub(weft_server *s);
+
+void weft__server_log(const weft_server *s, int level, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+#endif

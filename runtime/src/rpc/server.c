@@ -1,0 +1,665 @@
+/* The server core: services, listeners, dispatch onto the worker pool, API
+ * keys, graceful shutdown. Transports hand every incoming call to
+ * weft_server_dispatch(); from there the call's life is:
+ *   dispatch (transport thread): resolve method, check key, queue on pool
+ *   run_call (worker): recv request, new response, invoke, send, finish
+ * and ops->finish is called exactly once on every path. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "server_call.h"
+#include "weft/codec.h"
+
+typedef struct svc_entry {
+  const weft_service_desc *desc;
+  const void *impl;
+  void *ctx;
+} svc_entry;
+
+typedef struct listener {
+  const weft_server_transport *t;
+  void *l;
+  int port;
+} listener;
+
+enum { SRV_RUNNING = 0, SRV_DRAINING, SRV_DONE };
+
+struct weft_server {
+  weft_server_opts opts;
+  char **keys; /* deep copy of opts.api_keys */
+  pthread_rwlock_t svc_lock;
+  svc_entry *svcs;
+  size_t nsvcs, capsvcs;
+
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  listener *ls;
+  size_t nls, capls;
+  int state;
+  size_t inflight;
+  weft_server_call *calls;
+  bool shutting; /* someone runs weft_server_shutdown */
+
+  weft__pool *pool;
+  weft__pubsub *ps;
+};
+
+/* ---- logging ---- */
+
+void weft__server_log(const weft_server *s, int level, const char *fmt, ...) {
+  char line[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  if (s && s->opts.log) {
+    s->opts.log(level, line, s->opts.log_ud);
+  } else if (level >= 1) { /* 0 debug, 1 info, 2 warning, 3 error */
+    fprintf(stderr, "weft: %s\n", line);
+  }
+}
+
+/* ---- construction ---- */
+
+static char *dupstr(const char *s) {
+  size_t n = strlen(s) + 1;
+  char *d = malloc(n);
+  if (d)
+    memcpy(d, s, n);
+  return d;
+}
+
+int weft_server_new(weft_server **out, const weft_server_opts *opts) {
+  weft_server *s = calloc(1, sizeof *s);
+  if (!s)
+    return WEFT_ERR_NOMEM;
+  if (opts)
+    s->opts = *opts;
+  if (s->opts.worker_threads == 0) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    s->opts.worker_threads = n > 2 ? (unsigned)(2 * n) : 4;
+  }
+  if (s->opts.max_pending_calls == 0)
+    s->opts.max_pending_calls = 1024;
+  if (s->opts.max_message_size == 0)
+    s->opts.max_message_size = 4u << 20;
+  if (s->opts.shutdown_grace_ms <= 0)
+    s->opts.shutdown_grace_ms = 5000;
+  int rv = WEFT_ERR_NOMEM;
+  if (opts && opts->api_keys) {
+    size_t n = 0;
+    while (opts->api_keys[n])
+      n++;
+    s->keys = calloc(n + 1, sizeof *s->keys);
+    if (!s->keys)
+      goto fail;
+    for (size_t i = 0; i < n; i++)
+      if (!(s->keys[i] = dupstr(opts->api_keys[i])))
+        goto fail;
+    s->opts.api_keys = (const char *const *)s->keys;
+  }
+  pthread_rwlock_init(&s->svc_lock, NULL);
+  pthread_mutex_init(&s->mu, NULL);
+  weft__cond_init(&s->cv);
+  rv = weft__pool_new(&s->pool, s->opts.worker_threads,
+                      s->opts.max_pending_calls);
+  if (rv < 0)
+    goto fail_sync;
+#ifdef WEFT_HAVE_PROTO
+  rv = weft__pubsub_new(&s->ps, s);
+  if (rv < 0)
+    goto fail_pool;
+  rv = weft__pubsub_add(s);
+  if (rv < 0)
+    goto fail_pubsub;
+#endif
+  *out = s;
+  return 0;
+
+#ifdef WEFT_HAVE_PROTO
+fail_pubsub:
+  weft__pubsub_free(s->ps);
+fail_pool:
+  weft__pool_free(s->pool);
+#endif
+fail_sync:
+  pthread_cond_destroy(&s->cv);
+  pthread_mutex_destroy(&s->mu);
+  pthread_rwlock_destroy(&s->svc_lock);
+fail:
+  if (s->keys)
+    for (size_t i = 0; s->keys[i]; i++)
+      free(s->keys[i]);
+  free(s->keys);
+  free(s);
+  return rv;
+}
+
+weft__pubsub *weft__server_pubsub(weft_server *s) {
+  return s->ps;
+}
+
+int weft_server_add_service(weft_server *s, const weft_service_desc *svc,
+                            const void *impl, void *ctx) {
+  if (!s || !svc || !svc->name)
+    return WEFT_ERR_INVAL;
+  int rv = 0;
+  pthread_rwlock_wrlock(&s->svc_lock);
+  for (size_t i = 0; i < s->nsvcs; i++) {
+    if (strcmp(s->svcs[i].desc->name, svc->name) == 0) {
+      rv = WEFT_ERR_STATE; /* one implementation per service name */
+      goto out;
+    }
+  }
+  if (s->nsvcs == s->capsvcs) {
+    size_t cap = s->capsvcs ? s->capsvcs * 2 : 8;
+    svc_entry *n = realloc(s->svcs, cap * sizeof *n);
+    if (!n) {
+      rv = WEFT_ERR_NOMEM;
+      goto out;
+    }
+    s->svcs = n;
+    s->capsvcs = cap;
+  }
+  s->svcs[s->nsvcs++] = (svc_entry){svc, impl, ctx};
+out:
+  pthread_rwlock_unlock(&s->svc_lock);
+  if (rv == 0)
+    weft__note_file(svc->file);
+  return rv;
+}
+
+/* Looks the method up; also yields its service's impl and ctx. */
+static const weft_method_desc *find_method(weft_server *s, const char *path,
+                                           const void **impl, void **ctx) {
+  const weft_method_desc *r = NULL;
+  if (!path || path[0] != '/')
+    return NULL;
+  const char *slash = strchr(path + 1, '/');
+  if (!slash)
+    return NULL;
+  size_t svc_len = (size_t)(slash - path - 1);
+  pthread_rwlock_rdlock(&s->svc_lock);
+  for (size_t i = 0; i < s->nsvcs && !r; i++) {
+    const weft_service_desc *d = s->svcs[i].desc;
+    if (strncmp(d->name, path + 1, svc_len) != 0 || d->name[svc_len])
+      continue;
+    for (unsigned j = 0; j < d->n_methods; j++) {
+      if (strcmp(d->methods[j].name, slash + 1) == 0) {
+        r = &d->methods[j];
+        if (impl)
+          *impl = s->svcs[i].impl;
+        if (ctx)
+          *ctx = s->svcs[i].ctx;
+        break;
+      }
+    }
+  }
+  pthread_rwlock_unlock(&s->svc_lock);
+  return r;
+}
+
+const weft_method_desc *weft_server_find_method(const weft_server *s,
+                                                const char *path) {
+  return find_method((weft_server *)s, path, NULL, NULL);
+}
+
+const weft_server_opts *weft_server_get_opts(const weft_server *s) {
+  return &s->opts;
+}
+
+/* ---- listening ---- */
+
+int weft_server_listen(weft_server *s, const char *url, weft_error *err) {
+  if (!s || !url)
+    return weft_error_set(err, WEFT_ERR_INVAL, "weft_server_listen: NULL");
+  weft_transports_init();
+  weft_url u;
+  int rv = weft_url_parse(url, &u, err);
+  if (rv < 0)
+    return rv;
+  const weft_server_transport *t = weft_find_server_transport(u.scheme);
+  if (!t)
+    return weft_error_set(err, WEFT_ERR_UNKNOWN_SCHEME,
+                          "listen %s: no transport for scheme \"%s\"", url,
+                          u.scheme);
+  if (u.port < 0)
+    u.port = t->default_port;
+  pthread_mutex_lock(&s->mu);
+  bool ok = s->state == SRV_RUNNING && !s->shutting;
+  pthread_mutex_unlock(&s->mu);
+  if (!ok)
+    return weft_error_set(err, WEFT_ERR_STATE, "listen %s: server is shut down",
+                          url);
+  void *l = NULL;
+  int port = -1;
+  weft_error e2;
+  weft_error_clear(&e2);
+  rv = t->listen(s, &u, &s->opts, &l, &port, err ? err : &e2);
+  if (rv < 0)
+    return rv;
+  pthread_mutex_lock(&s->mu);
+  if (s->nls == s->capls) {
+    size_t cap = s->capls ? s->capls * 2 : 4;
+    listener *n = realloc(s->ls, cap * sizeof *n);
+    if (!n) {
+      pthread_mutex_unlock(&s->mu);
+      t->stop_accepting(l);
+      t->close(l);
+      return weft_error_set(err, WEFT_ERR_NOMEM, "listen %s: out of memory",
+                            url);
+    }
+    s->ls = n;
+    s->capls = cap;
+  }
+  s->ls[s->nls++] = (listener){t, l, port};
+  pthread_mutex_unlock(&s->mu);
+  weft__server_log(s, 1, "listening on %s (port %d)", url, port);
+  return 0;
+}
+
+int weft_server_port(const weft_server *s, unsigned n) {
+  weft_server *m = (weft_server *)s;
+  pthread_mutex_lock(&m->mu);
+  int p = n < m->nls ? m->ls[n].port : -1;
+  pthread_mutex_unlock(&m->mu);
+  return p;
+}
+
+/* ---- calls ---- */
+
+static void call_free(weft_server_call *call) {
+  weft_metadata_clear(&call->md);
+  weft_metadata_clear(&call->headers);
+  weft_metadata_clear(&call->trailers);
+  weft_arena_free(call->arena);
+  free(call->peer);
+  free(call->status_msg);
+  free(call);
+}
+
+/* Sends the final status, unlinks and frees the call. */
+static void complete(weft_server_call *call, int code, const char *msg) {
+  weft_server *s = call->srv;
+  weft_status st = {code, (char *)(msg ? msg : call->status_msg), NULL, 0};
+  call->ops->finish(call->tc, &st, call->headers_sent ? NULL : &call->headers,
+                    &call->trailers);
+  pthread_mutex_lock(&s->mu);
+  if (call->prev)
+    call->prev->next = call->next;
+  else
+    s->calls = call->next;
+  if (call->next)
+    call->next->prev = call->prev;
+  s->inflight--;
+  pthread_cond_broadcast(&s->cv);
+  pthread_mutex_unlock(&s->mu);
+  call_free(call);
+}
+
+void weft__server_call_complete(weft_server_call *call, int code,
+                                const char *msg) {
+  complete(call, code, msg);
+}
+
+/* Rejects a call that never got a weft_server_call object. */
+static void reject(const weft_server_call_ops *ops, void *tc, int code,
+                   const char *msg) {
+  weft_status st = {code, (char *)msg, NULL, 0};
+  ops->finish(tc, &st, NULL, NULL);
+}
+
+static bool deadline_passed(const weft_server_call *call) {
+  return call->deadline_ns != INT64_MAX && weft_now_ns() >= call->deadline_ns;
+}
+
+static void run_call(void *arg) {
+  weft_server_call *call = arg;
+  const weft_method_desc *m = call->method;
+  void *req = NULL, *resp = NULL;
+  int code;
+  char buf[160];
+
+  if (atomic_load(&call->rt_cancelled) || call->ops->cancelled(call->tc)) {
+    complete(call, WEFT_STATUS_CANCELLED, "call cancelled before it ran");
+    return;
+  }
+  if (deadline_passed(call)) {
+    complete(call, WEFT_STATUS_DEADLINE_EXCEEDED,
+             "deadline passed while the call waited for a worker");
+    return;
+  }
+  if (m->kind == WEFT_RPC_UNARY || m->kind == WEFT_RPC_SERVER_STREAM) {
+    int r = call->ops->recv(call->tc, call->arena, &req);
+    if (r == 0) {
+      complete(call, WEFT_STATUS_INVALID_ARGUMENT,
+               "the client sent no request message");
+      return;
+    }
+    if (r < 0) {
+      code = weft__status_from_error(r, true);
+      if (call->ops->cancelled(call->tc))
+        code = WEFT_STATUS_CANCELLED;
+      const char *why =
+          call->ops->recv_error ? call->ops->recv_error(call->tc) : NULL;
+      snprintf(buf, sizeof buf, "%s: request: %s", m->path,
+               why && *why ? why : weft_strerror(r));
+      complete(call, code, buf);
+      return;
+    }
+  }
+  if (m->kind == WEFT_RPC_UNARY || m->kind == WEFT_RPC_CLIENT_STREAM) {
+    resp = weft_message_new(m->output, call->arena);
+    if (!resp) {
+      complete(call, WEFT_STATUS_RESOURCE_EXHAUSTED,
+               "out of memory for the response");
+      return;
+    }
+  }
+  code = m->invoke ? m->invoke(call->impl, call, req, resp, call->ctx)
+                   : WEFT_STATUS_UNIMPLEMENTED;
+  if (code == WEFT__STATUS_DETACHED)
+    return; /* pub/sub owns the call now */
+  if (code < 0 || code > WEFT_STATUS_UNAUTHENTICATED)
+    code = WEFT_STATUS_UNKNOWN;
+  if (code == WEFT_STATUS_OK && deadline_passed(call)) {
+    complete(call, WEFT_STATUS_DEADLINE_EXCEEDED,
+             "the handler finished after the deadline");
+    return;
+  }
+  if (code == WEFT_STATUS_OK && atomic_load(&call->rt_cancelled)) {
+    complete(call, WEFT_STATUS_CANCELLED, "server shutting down");
+    return;
+  }
+  if (code == WEFT_STATUS_OK && resp) {
+    int r = call->ops->send(call->tc, resp,
+                            call->headers_sent ? NULL : &call->headers);
+    call->headers_sent = true;
+    if (r < 0) {
+      snprintf(buf, sizeof buf, "%s: sending the response: %s", m->path,
+               weft_strerror(r));
+      complete(call, weft__status_from_error(r, true), buf);
+      return;
+    }
+  }
+  complete(call, code, NULL);
+}
+
+/* Constant time in the key's length, so timing tells nothing about it. */
+static bool key_equal(const char *key, const uint8_t *v, size_t len) {
+  size_t kl = strlen(key);
+  unsigned char diff = kl != len;
+  for (size_t i = 0; i < kl; i++)
+    diff |= (unsigned char)key[i] ^ (i < len ? v[i] : 0);
+  return diff == 0;
+}
+
+static bool key_ok(const weft_server *s, const weft_metadata *md) {
+  if (!s->keys)
+    return true;
+  const uint8_t *v = NULL;
+  size_t len = 0;
+  const weft_metadata_entry *e = weft_metadata_get(md, "x-api-key");
+  if (e) {
+    v = e->value;
+    len = e->value_len;
+  } else if ((e = weft_metadata_get(md, "authorization")) && e->value_len > 7 &&
+             strncasecmp((char *)e->value, "Bearer ", 7) == 0) {
+    v = e->value + 7;
+    len = e->value_len - 7;
+  }
+  if (!v)
+    return false;
+  bool ok = false;
+  for (size_t i = 0; s->keys[i]; i++)
+    ok |= key_equal(s->keys[i], v, len);
+  return ok;
+}
+
+/* Takes ownership of (ops, tc): ops->finish will have been called exactly
+ * once by the time the call is over, possibly before this returns (unknown
+ * method, bad key, overload). Returns < 0 without calling finish for bad
+ * arguments and while shutting down. */
+int weft_server_dispatch(weft_server *s, const char *path,
+                         const weft_metadata *md, int64_t deadline_ns,
+                         const char *peer, const weft_server_call_ops *ops,
+                         void *tc) {
+  if (!s || !ops || !ops->recv || !ops->send || !ops->finish || !ops->cancelled)
+    return WEFT_ERR_INVAL;
+  char buf[320];
+  const void *impl = NULL;
+  void *ctx = NULL;
+  const weft_method_desc *m = find_method(s, path, &impl, &ctx);
+  if (!m) {
+    snprintf(buf, sizeof buf, "unknown method %.256s", path ? path : "(null)");
+    reject(ops, tc, WEFT_STATUS_UNIMPLEMENTED, buf);
+    return 0;
+  }
+  if (!key_ok(s, md)) {
+    reject(ops, tc, WEFT_STATUS_UNAUTHENTICATED,
+           "missing or wrong API key (x-api-key or authorization: Bearer)");
+    return 0;
+  }
+  weft_server_call *call = calloc(1, sizeof *call);
+  if (!call || weft_arena_new(&call->arena, 0) < 0 ||
+      (peer && !(call->peer = dupstr(peer))) ||
+      weft_metadata_copy(&call->md, md) < 0) {
+    if (call)
+      call_free(call);
+    reject(ops, tc, WEFT_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+    return 0;
+  }
+  call->srv = s;
+  call->method = m;
+  call->impl = impl;
+  call->ctx = ctx;
+  call->deadline_ns = deadline_ns > 0 ? deadline_ns : INT64_MAX;
+  call->ops = ops;
+  call->tc = tc;
+  atomic_init(&call->rt_cancelled, false);
+
+  pthread_mutex_lock(&s->mu);
+  if (s->state != SRV_RUNNING || s->shutting) {
+    pthread_mutex_unlock(&s->mu);
+    call_free(call);
+    return WEFT_ERR_STATE; /* the transport answers it (UNAVAILABLE) */
+  }
+  call->next = s->calls;
+  if (s->calls)
+    s->calls->prev = call;
+  s->calls = call;
+  s->inflight++;
+  pthread_mutex_unlock(&s->mu);
+
+  int rv = weft__pool_submit(s->pool, run_call, call);
+  if (rv < 0) {
+    weft__server_log(s, 2, "%s from %s rejected: all workers busy", m->path,
+                     peer ? peer : "?");
+    complete(call, WEFT_STATUS_RESOURCE_EXHAUSTED,
+             "server overloaded: every worker is busy and the queue is full");
+  }
+  return 0;
+}
+
+/* ---- running and shutdown ---- */
+
+int weft_server_run(weft_server *s) {
+  pthread_mutex_lock(&s->mu);
+  while (s->state != SRV_DONE)
+    pthread_cond_wait(&s->cv, &s->mu);
+  pthread_mutex_unlock(&s->mu);
+  return 0;
+}
+
+void weft_server_shutdown(weft_server *s) {
+  if (!s)
+    return;
+  pthread_mutex_lock(&s->mu);
+  if (s->shutting) {
+    /* Someone else is shutting down: wait for them, like they do. */
+    while (s->state != SRV_DONE)
+      pthread_cond_wait(&s->cv, &s->mu);
+    pthread_mutex_unlock(&s->mu);
+    return;
+  }
+  s->shutting = true;
+  s->state = SRV_DRAINING;
+  size_t nls = s->nls;
+  pthread_mutex_unlock(&s->mu);
+
+  /* 1. No new connections anywhere (s->ls only grows under listen, which
+   *    refuses once shutting is set). */
+  for (size_t i = 0; i < nls; i++)
+    if (s->ls[i].t->stop_accepting)
+      s->ls[i].t->stop_accepting(s->ls[i].l);
+  /* 2. Subscriptions never end by themselves: end them now. */
+  if (s->ps)
+    weft__pubsub_shutdown(s->ps);
+  /* 3. In-flight calls get the grace period. */
+  int64_t until = weft_now_ns() + s->opts.shutdown_grace_ms * 1000000;
+  pthread_mutex_lock(&s->mu);
+  while (s->inflight > 0 && weft_now_ns() < until)
+    weft__cond_wait_until(&s->cv, &s->mu, until);
+  /* 4. Then they are cancelled: handlers polling
+   *    weft_server_call_cancelled() see it, blocked ones are woken by the
+   *    transports closing their connections below. */
+  size_t left = s->inflight;
+  for (weft_server_call *c = s->calls; c; c = c->next)
+    atomic_store(&c->rt_cancelled, true);
+  pthread_mutex_unlock(&s->mu);
+  if (left)
+    weft__server_log(s, 2, "shutdown: cancelling %zu calls still running",
+                     left);
+  for (size_t i = 0; i < nls; i++)
+    s->ls[i].t->close(s->ls[i].l);
+  /* 5. Transports have let go of every call; wait for the handlers that
+   *    were still unwinding, then stop the workers. */
+  pthread_mutex_lock(&s->mu);
+  while (s->inflight > 0)
+    pthread_cond_wait(&s->cv, &s->mu);
+  pthread_mutex_unlock(&s->mu);
+  weft__pool_free(s->pool);
+  s->pool = NULL;
+  pthread_mutex_lock(&s->mu);
+  s->state = SRV_DONE;
+  pthread_cond_broadcast(&s->cv);
+  pthread_mutex_unlock(&s->mu);
+}
+
+void weft_server_free(weft_server *s) {
+  if (!s)
+    return;
+  weft_server_shutdown(s);
+  weft__pubsub_free(s->ps);
+  free(s->ls);
+  free(s->svcs);
+  if (s->keys)
+    for (size_t i = 0; s->keys[i]; i++)
+      free(s->keys[i]);
+  free(s->keys);
+  pthread_rwlock_destroy(&s->svc_lock);
+  pthread_cond_destroy(&s->cv);
+  pthread_mutex_destroy(&s->mu);
+  free(s);
+}
+
+int weft_server_publish(weft_server *s, const char *topic, const void *msg) {
+  if (!s || !topic || !msg)
+    return WEFT_ERR_INVAL;
+  if (!s->ps)
+    return WEFT_ERR_UNSUPPORTED;
+  return weft__pubsub_publish(s->ps, topic, msg, NULL);
+}
+
+/* ---- handler-side accessors ---- */
+
+const weft_method_desc *weft_server_call_method(const weft_server_call *call) {
+  return call->method;
+}
+const weft_metadata *weft_server_call_metadata(const weft_server_call *call) {
+  return &call->md;
+}
+const char *weft_server_call_peer(const weft_server_call *call) {
+  return call->peer ? call->peer : "";
+}
+int64_t weft_server_call_deadline(const weft_server_call *call) {
+  return call->deadline_ns;
+}
+bool weft_server_call_cancelled(const weft_server_call *call) {
+  return atomic_load(&call->rt_cancelled) || deadline_passed(call) ||
+         call->ops->cancelled(call->tc);
+}
+
+int weft_server_call_recv(weft_server_call *call, void **msg) {
+  if (!call || !msg)
+    return WEFT_ERR_INVAL;
+  if (atomic_load(&call->rt_cancelled))
+    return WEFT_ERR_CANCELLED;
+  return call->ops->recv(call->tc, call->arena, msg);
+}
+
+int weft_server_call_send(weft_server_call *call, const void *msg) {
+  if (!call || !msg)
+    return WEFT_ERR_INVAL;
+  if (atomic_load(&call->rt_cancelled))
+    return WEFT_ERR_CANCELLED;
+  int r = call->ops->send(call->tc, msg,
+                          call->headers_sent ? NULL : &call->headers);
+  call->headers_sent = true;
+  return r;
+}
+
+int weft_server_call_add_header(weft_server_call *call, const char *key,
+                                const void *value, size_t len) {
+  if (call->headers_sent)
+    return WEFT_ERR_STATE; /* already on the wire */
+  return weft_metadata_add(&call->headers, key, value, len);
+}
+
+int weft_server_call_add_trailer(weft_server_call *call, const char *key,
+                                 const void *value, size_t len) {
+  return weft_metadata_add(&call->trailers, key, value, len);
+}
+
+void weft_server_call_set_message(weft_server_call *call, const char *fmt,
+                                  ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(NULL, 0, fmt, ap);
+  va_end(ap);
+  if (n < 0)
+    return;
+  char *m = malloc((size_t)n + 1);
+  if (!m)
+    return;
+  va_start(ap, fmt);
+  vsnprintf(m, (size_t)n + 1, fmt, ap);
+  va_end(ap);
+  free(call->status_msg);
+  call->status_msg = m;
+}
+
+weft_arena *weft_server_call_arena(weft_server_call *call) {
+  return call->arena;
+}
+
+weft_server *weft_server_call_server(weft_server_call *call) {
+  return call->srv;
+}
+
+/* Added by grpc (health and reflection list the services a server serves). */
+void weft_server_each_service(const weft_server *s,
+                              void (*fn)(const weft_service_desc *, void *),
+                              void *ud) {
+  if (!s || !fn)
+    return;
+  weft_server *w = (weft_server *)s; /* the lock is not part of the value */
+  pthread_rwlock_rdlock(&w->svc_lock);
+  for (size_t i = 0; i < w->nsvcs; i++)
+    fn(w->svcs[i].desc, ud);
+  pthread_rwlock_unlock(&w->svc_lock);
+}

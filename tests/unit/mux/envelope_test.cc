@@ -1,0 +1,298 @@
+// The hand-written weft.v1.Envelope codec: round trips, byte-for-byte
+// agreement with protoc's own encoder, every truncation, malformed input,
+// and the JSON form.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+extern "C" {
+#include "envelope.h"
+#include "mux_internal.h"
+}
+
+namespace {
+
+std::string encode(const weft__env_out &o) {
+  std::string buf(weft__env_size(&o), '\0');
+  ssize_t n =
+      weft__env_encode(&o, reinterpret_cast<uint8_t *>(&buf[0]), buf.size());
+  EXPECT_EQ(n, (ssize_t)buf.size());
+  return buf;
+}
+
+std::string view(const weft__bytes &b) {
+  return std::string(reinterpret_cast<const char *>(b.p), b.n);
+}
+
+struct Full {
+  const char *keys[2] = {"x-api-key", "trace-bin"};
+  const uint8_t v0[3] = {'a', 'b', 'c'};
+  const uint8_t v1[4] = {0, 1, 0xff, 2};
+  const uint8_t *vals[2] = {v0, v1};
+  size_t lens[2] = {3, 4};
+  const uint8_t payload[5] = {1, 2, 3, 0, 5};
+  weft__env_out o{};
+  Full() {
+    o.stream_id = 300;
+    o.kind = WEFT__FK_STATUS;
+    o.method = "/weft.test.Echo/Unary";
+    o.n_md = 2;
+    o.md_keys = keys;
+    o.md_values = vals;
+    o.md_value_lens = lens;
+    o.has_payload = true;
+    o.payload = payload;
+    o.payload_len = 5;
+    o.has_status = true;
+    o.status_code = 5;
+    o.status_message = "not found: jobs/7";
+    o.status_details = v1;
+    o.status_details_len = 4;
+    o.timeout_ms = 1500;
+  }
+};
+
+void check_full(const weft__env &e) {
+  EXPECT_EQ(e.stream_id, 300u);
+  EXPECT_EQ(e.kind, WEFT__FK_STATUS);
+  EXPECT_EQ(view(e.method), "/weft.test.Echo/Unary");
+  EXPECT_EQ(e.n_md, 2u);
+  size_t pos = 0;
+  weft__env_md kv;
+  ASSERT_EQ(weft__env_md_next(&e, &pos, &kv), 1);
+  EXPECT_EQ(view(kv.key), "x-api-key");
+  EXPECT_EQ(view(kv.value), "abc");
+  ASSERT_EQ(weft__env_md_next(&e, &pos, &kv), 1);
+  EXPECT_EQ(view(kv.key), "trace-bin");
+  EXPECT_EQ(view(kv.value), std::string("\0\1\xff\2", 4));
+  EXPECT_EQ(weft__env_md_next(&e, &pos, &kv), 0);
+  EXPECT_TRUE(e.has_payload);
+  EXPECT_EQ(view(e.payload), std::string("\1\2\3\0\5", 5));
+  EXPECT_TRUE(e.has_status);
+  EXPECT_EQ(e.status_code, 5);
+  EXPECT_EQ(view(e.status_message), "not found: jobs/7");
+  EXPECT_EQ(view(e.status_details), std::string("\0\1\xff\2", 4));
+  EXPECT_EQ(e.timeout_ms, 1500);
+}
+
+std::string run_protoc_encode(const std::string &text) {
+  std::string in = "/tmp/weft-env-in-" + std::to_string(getpid());
+  std::string out = in + ".bin";
+  std::ofstream(in) << text;
+  std::string cmd =
+      std::string(WEFT_PROTOC) + " --proto_path=" + WEFT_SCHEMA_DIR +
+      " --encode=weft.v1.Envelope weft/v1/envelope.proto < " + in + " > " + out;
+  int rc = std::system(cmd.c_str());
+  std::ifstream f(out, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  std::remove(in.c_str());
+  std::remove(out.c_str());
+  EXPECT_EQ(rc, 0) << cmd;
+  return ss.str();
+}
+
+} // namespace
+
+TEST(Envelope, RoundTrip) {
+  Full f;
+  std::string wire = encode(f.o);
+  weft__env e;
+  weft_error err;
+  ASSERT_EQ(
+      weft__env_decode(&e, (const uint8_t *)wire.data(), wire.size(), &err), 0)
+      << err.message;
+  check_full(e);
+}
+
+TEST(Envelope, EmptyIsAllDefaults) {
+  weft__env e;
+  ASSERT_EQ(weft__env_decode(&e, nullptr, 0, nullptr), 0);
+  EXPECT_EQ(e.stream_id, 0u);
+  EXPECT_EQ(e.kind, 0);
+  EXPECT_FALSE(e.has_payload);
+  EXPECT_FALSE(e.has_status);
+  weft__env_out o{};
+  EXPECT_EQ(weft__env_size(&o), 0u);
+}
+
+TEST(Envelope, SameBytesAsProtoc) {
+  Full f;
+  std::string mine = encode(f.o);
+  std::string theirs = run_protoc_encode(
+      "stream_id: 300 kind: FRAME_KIND_STATUS "
+      "method: \"/weft.test.Echo/Unary\" "
+      "metadata { key: \"x-api-key\" value: \"abc\" } "
+      "metadata { key: \"trace-bin\" value: \"\\000\\001\\377\\002\" } "
+      "payload: \"\\001\\002\\003\\000\\005\" "
+      "status { code: 5 message: \"not found: jobs/7\" "
+      "details: \"\\000\\001\\377\\002\" } "
+      "timeout_ms: 1500");
+  EXPECT_EQ(mine, theirs);
+  // Negative numbers take 10 bytes, as in every protobuf implementation.
+  weft__env_out o{};
+  o.kind = -1;
+  o.has_status = true;
+  o.status_code = -2;
+  EXPECT_EQ(encode(o), run_protoc_encode("kind: -1 status { code: -2 }"));
+}
+
+TEST(Envelope, DecodesProtocOutputWithUnknownFields) {
+  // Field 15 is unknown to this envelope: skipped, like any proto parser.
+  std::string wire = run_protoc_encode("stream_id: 7 kind: FRAME_KIND_PING");
+  wire += std::string("\x78\x96\x01", 3);           // field 15 varint
+  wire += std::string("\x7d\x01\x02\x03\x04", 5);   // field 15 fixed32
+  wire += std::string("\x79\1\2\3\4\5\6\7\x08", 9); // field 15 fixed64
+  wire += std::string("\x7a\x02hi", 4);             // field 15 bytes
+  weft__env e;
+  ASSERT_EQ(
+      weft__env_decode(&e, (const uint8_t *)wire.data(), wire.size(), nullptr),
+      0);
+  EXPECT_EQ(e.stream_id, 7u);
+  EXPECT_EQ(e.kind, WEFT__FK_PING);
+}
+
+TEST(Envelope, LastScalarWinsAndStatusMerges) {
+  std::string wire =
+      run_protoc_encode("stream_id: 1 status { code: 3 message: \"a\" }");
+  wire += run_protoc_encode("stream_id: 9 status { details: \"d\" }");
+  weft__env e;
+  ASSERT_EQ(
+      weft__env_decode(&e, (const uint8_t *)wire.data(), wire.size(), nullptr),
+      0);
+  EXPECT_EQ(e.stream_id, 9u);
+  EXPECT_EQ(e.status_code, 3);
+  EXPECT_EQ(view(e.status_message), "a");
+  EXPECT_EQ(view(e.status_details), "d");
+}
+
+TEST(Envelope, EveryTruncationFailsCleanly) {
+  Full f;
+  std::string wire = encode(f.o);
+  for (size_t n = 0; n < wire.size(); n++) {
+    // Copy so ASan sees any read past the cut.
+    std::vector<uint8_t> cut(wire.begin(), wire.begin() + n);
+    weft__env e;
+    weft_error err;
+    int rc = weft__env_decode(&e, cut.data(), n, &err);
+    // A cut between two fields is a valid shorter envelope.
+    if (rc < 0) {
+      EXPECT_TRUE(rc == WEFT_ERR_TRUNCATED || rc == WEFT_ERR_MALFORMED)
+          << n << ": " << err.message;
+      EXPECT_NE(std::string(err.message).find("weft.v1.Envelope"),
+                std::string::npos);
+    }
+  }
+}
+
+TEST(Envelope, MalformedInputs) {
+  struct Case {
+    std::string bytes;
+    int code;
+    const char *where;
+  } cases[] = {
+      {std::string("\x08", 1), WEFT_ERR_TRUNCATED, "stream_id"},
+      {std::string("\x08\xff\xff\xff\xff\xff\xff\xff\xff\xff\x02", 11),
+       WEFT_ERR_MALFORMED, "stream_id"},
+      {std::string("\x0a\x01x", 3), WEFT_ERR_WIRE_TYPE, "stream_id"},
+      {std::string("\x1a\x05/ab", 4), WEFT_ERR_TRUNCATED, "method"},
+      {std::string("\x1a\x02\xc3\x28", 4), WEFT_ERR_UTF8, "method"},
+      {std::string("\x1b", 1), WEFT_ERR_WIRE_TYPE, "method"},
+      {std::string("\x7b\x7c", 2), WEFT_ERR_WIRE_TYPE, "unknown"}, // group
+      {std::string("\x00", 1), WEFT_ERR_MALFORMED, "tag"},         // field 0
+      {std::string("\x22\x03\x0a\x01\xff", 5), WEFT_ERR_UTF8, "metadata[0]"},
+      {std::string("\x32\x02\x08", 3), WEFT_ERR_TRUNCATED, "status"},
+      {std::string("\x32\x02\x12\x05", 4), WEFT_ERR_TRUNCATED, "status"},
+  };
+  for (auto &c : cases) {
+    weft__env e;
+    weft_error err;
+    EXPECT_EQ(weft__env_decode(&e, (const uint8_t *)c.bytes.data(),
+                               c.bytes.size(), &err),
+              c.code)
+        << c.where;
+    EXPECT_NE(std::string(err.message).find(c.where), std::string::npos)
+        << err.message;
+  }
+}
+
+TEST(Envelope, Utf8Validator) {
+  auto ok = [](const std::string &s) {
+    return weft_utf8_valid((const uint8_t *)s.data(), s.size());
+  };
+  EXPECT_TRUE(ok("plain"));
+  EXPECT_TRUE(ok("h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80"));
+  EXPECT_FALSE(ok("\xc0\xaf"));         // overlong
+  EXPECT_FALSE(ok("\xed\xa0\x80"));     // surrogate
+  EXPECT_FALSE(ok("\xf4\x90\x80\x80")); // > U+10FFFF
+  EXPECT_FALSE(ok("\xe2\x82"));         // truncated
+  EXPECT_FALSE(ok("\x80"));
+}
+
+TEST(EnvelopeJson, RoundTripThroughJson) {
+  Full f;
+  uint8_t *json = nullptr;
+  size_t len = 0;
+  ASSERT_EQ(weft__env_json_encode(&f.o, &json, &len), 0);
+  std::string text(reinterpret_cast<char *>(json), len);
+  free(json);
+  EXPECT_NE(text.find("\"streamId\":\"300\""), std::string::npos) << text;
+  EXPECT_NE(text.find("\"kind\":\"FRAME_KIND_STATUS\""), std::string::npos);
+  EXPECT_NE(text.find("\"timeoutMs\":\"1500\""), std::string::npos);
+  EXPECT_NE(text.find("\"value\":\"AAH/Ag==\""), std::string::npos) << text;
+  weft__env e;
+  uint8_t *scratch = nullptr;
+  weft_error err;
+  ASSERT_EQ(weft__env_json_decode(&e, (const uint8_t *)text.data(), text.size(),
+                                  &scratch, &err),
+            0)
+      << err.message;
+  check_full(e);
+  free(scratch);
+}
+
+TEST(EnvelopeJson, AcceptsProtoNamesNumbersAndUrlSafeBase64) {
+  std::string text = R"({"stream_id": 5, "kind": 2, "payload": "-_8",
+                         "timeout_ms": 20, "status": {"code": "4"}})";
+  weft__env e;
+  uint8_t *scratch = nullptr;
+  weft_error err;
+  ASSERT_EQ(weft__env_json_decode(&e, (const uint8_t *)text.data(), text.size(),
+                                  &scratch, &err),
+            0)
+      << err.message;
+  EXPECT_EQ(e.stream_id, 5u);
+  EXPECT_EQ(e.kind, WEFT__FK_MESSAGE);
+  EXPECT_EQ(view(e.payload), "\xfb\xff");
+  EXPECT_EQ(e.timeout_ms, 20);
+  EXPECT_EQ(e.status_code, 4);
+  free(scratch);
+}
+
+TEST(EnvelopeJson, RejectsBadJson) {
+  const char *bad[] = {
+      "{",
+      "[]",
+      R"({"streamId": "x"})",
+      R"({"streamId": -1})",
+      R"({"kind": "FRAME_KIND_NOPE"})",
+      R"({"payload": "***"})",
+      R"({"metadata": [{"key": 5}]})",
+      R"({"status": {"code": 1.5}})",
+  };
+  for (const char *b : bad) {
+    weft__env e;
+    uint8_t *scratch = nullptr;
+    weft_error err;
+    EXPECT_LT(weft__env_json_decode(&e, (const uint8_t *)b, strlen(b), &scratch,
+                                    &err),
+              0)
+        << b;
+    EXPECT_EQ(scratch, nullptr);
+  }
+}

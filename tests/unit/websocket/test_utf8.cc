@@ -1,0 +1,86 @@
+// UTF-8 validation: the boundaries RFC 3629 draws, whole and split at every
+// byte (a code point may straddle WebSocket fragments).
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "ws_frame.h"
+
+namespace {
+
+bool valid(const std::string &s) {
+  return weft_utf8_valid(reinterpret_cast<const uint8_t *>(s.data()),
+                          s.size());
+}
+
+// Same verdict when fed in two pieces split at every position.
+bool valid_split(const std::string &s) {
+  bool whole = valid(s);
+  for (size_t cut = 0; cut <= s.size(); cut++) {
+    weft__utf8 u = {0, 0, 0};
+    auto p = reinterpret_cast<const uint8_t *>(s.data());
+    bool ok = weft__utf8_feed(&u, p, cut) &&
+              weft__utf8_feed(&u, p + cut, s.size() - cut) &&
+              weft__utf8_complete(&u);
+    EXPECT_EQ(ok, whole) << "cut at " << cut;
+  }
+  return whole;
+}
+
+TEST(Utf8, AcceptsValid) {
+  std::vector<std::string> ok = {
+      "",
+      "hello, world: plain ASCII longer than eight bytes",
+      "\xC2\x80",                      // U+0080
+      "\xDF\xBF",                      // U+07FF
+      "\xE0\xA0\x80",                  // U+0800
+      "\xED\x9F\xBF",                  // U+D7FF, just below the surrogates
+      "\xEE\x80\x80",                  // U+E000
+      "\xEF\xBF\xBF",                  // U+FFFF
+      "\xF0\x90\x80\x80",              // U+10000
+      "\xF4\x8F\xBF\xBF",              // U+10FFFF
+      "κόσμε",                         // Greek
+      "x\xF0\x9F\x98\x80yz0123456789", // emoji amid ASCII
+  };
+  for (auto &s : ok)
+    EXPECT_TRUE(valid_split(s)) << s;
+}
+
+TEST(Utf8, RejectsInvalid) {
+  std::vector<std::string> bad = {
+      "\x80", // lone continuation
+      "\xBF",
+      "\xC0\x80",     // overlong NUL
+      "\xC1\xBF",     // overlong
+      "\xE0\x80\x80", // overlong 3-byte
+      "\xE0\x9F\xBF",
+      "\xED\xA0\x80",     // U+D800 surrogate
+      "\xED\xBF\xBF",     // U+DFFF
+      "\xF0\x80\x80\x80", // overlong 4-byte
+      "\xF0\x8F\xBF\xBF",
+      "\xF4\x90\x80\x80", // U+110000
+      "\xF5\x80\x80\x80",
+      "\xFE",
+      "\xFF",
+      "\xC2", // truncated
+      "\xE0\xA0",
+      "\xF0\x90\x80",
+      "abc\xC2"
+      "def",          // continuation missing mid-string
+      "01234567\x80", // bad byte after the fast path
+  };
+  for (auto &s : bad)
+    EXPECT_FALSE(valid_split(s)) << testing::PrintToString(s);
+}
+
+TEST(Utf8, FailsFastAtTheBadByte) {
+  // The feed fails as soon as a byte can never be valid, without waiting
+  // for the end of the text.
+  weft__utf8 u = {0, 0, 0};
+  const uint8_t p[] = {'a', 0xED, 0xA0};
+  EXPECT_TRUE(weft__utf8_feed(&u, p, 2));
+  EXPECT_FALSE(weft__utf8_feed(&u, p + 2, 1));
+}
+
+} // namespace

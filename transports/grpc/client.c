@@ -1,0 +1,701 @@
+/* The client half of the gRPC transport: a gRPC core channel per weft
+ * client, and a pluck completion queue per call so the user thread that
+ * blocks in send/recv/finish waits for exactly its own batch (the way
+ * gRPC's C++ synchronous client works). A unary call costs one batch. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grpc/support/alloc.h>
+#include <grpc/support/time.h>
+#include <netdb.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "grpc_internal.h"
+#include "weft/codec.h"
+
+typedef struct gclient {
+  weft_client *client;
+  grpc_channel *channel;
+  /* Connectivity changes arrive on a callback queue: no thread of ours
+   * polls for them, so every poll of the channel's I/O happens in the
+   * threads that wait for their calls (an extra poller would take the I/O
+   * and then have to wake them, a context switch per batch). */
+  grpc_completion_queue *watch_cq;
+  grpc_completion_queue_functor watch_fn, shutdown_fn;
+  grpc_connectivity_state last;
+  bool watching, cq_down;
+  int callbacks_running;
+  pthread_cond_t watch_cv;
+  atomic_bool closing;
+  pthread_mutex_t watch_mu; /* channel use by the watcher vs. destroy */
+  atomic_int refs;          /* the connection + one per call */
+  size_t max_recv;
+  pthread_mutex_t mu;
+  struct gcall *calls; /* live calls, for disconnect */
+} gclient;
+
+typedef struct gcall {
+  gclient *cl;
+  struct gcall *prev, *next;
+  grpc_call *call;
+  grpc_completion_queue *cq;
+  const weft_method_desc *m;
+  pthread_mutex_t mu;
+  weft__grpc_md send_md;
+  bool single_req; /* unary or server-streaming: request sent with close */
+  bool sent_initial, close_sent, recv_initial_requested, status_requested;
+  bool main_pending, main_has_status, status_done, recv_done;
+  grpc_byte_buffer *req;      /* stashed single request */
+  grpc_byte_buffer *main_msg; /* response received by the unary batch */
+  grpc_metadata_array initial_md, trailing_md;
+  grpc_status_code status;
+  grpc_slice status_details;
+  const char *error_string;
+  bool status_received;
+  int local_error; /* a local failure that overrides the wire status */
+  weft_error local_err;
+} gcall;
+
+static void client_unref(gclient *cl) {
+  if (atomic_fetch_sub(&cl->refs, 1) != 1)
+    return;
+  pthread_mutex_destroy(&cl->mu);
+  pthread_mutex_destroy(&cl->watch_mu);
+  pthread_cond_destroy(&cl->watch_cv);
+  free(cl);
+  weft__grpc_release();
+}
+
+/* What a gRPC channel state means to the runtime. An IDLE channel is
+ * healthy (gRPC core reconnects on the next call, e.g. after a GOAWAY or an
+ * idle timeout), so only a failed connection is reported as lost. */
+static weft_conn_state map_state(grpc_connectivity_state s) {
+  switch (s) {
+  case GRPC_CHANNEL_TRANSIENT_FAILURE:
+    return WEFT_CONN_ERROR;
+  case GRPC_CHANNEL_CONNECTING:
+    return WEFT_CONN_CONNECTING;
+  default:
+    return WEFT_CONN_CONNECTED;
+  }
+}
+
+/* Reports gRPC core's connectivity changes to the runtime (gRPC core
+ * reconnects by itself; an idle channel reconnects on the next call).
+ * Runs on a gRPC core thread. */
+static void on_watch(grpc_completion_queue_functor *f, int ok) {
+  (void)ok;
+  gclient *cl = (gclient *)((char *)f - offsetof(gclient, watch_fn));
+  pthread_mutex_lock(&cl->watch_mu);
+  if (atomic_load(&cl->closing)) {
+    pthread_mutex_unlock(&cl->watch_mu);
+    return;
+  }
+  cl->callbacks_running++;
+  grpc_connectivity_state now =
+      grpc_channel_check_connectivity_state(cl->channel, 0);
+  grpc_connectivity_state last = cl->last;
+  cl->last = now;
+  if (now != GRPC_CHANNEL_SHUTDOWN)
+    grpc_channel_watch_connectivity_state(cl->channel, now,
+                                          gpr_inf_future(GPR_CLOCK_MONOTONIC),
+                                          cl->watch_cq, &cl->watch_fn);
+  pthread_mutex_unlock(&cl->watch_mu);
+  if (map_state(now) != map_state(last)) {
+    weft_error e = {0};
+    if (now == GRPC_CHANNEL_TRANSIENT_FAILURE)
+      weft_error_set(&e, WEFT_ERR_CONNECT, "gRPC channel lost its connection");
+    weft_client_notify(cl->client, map_state(now),
+                       now == GRPC_CHANNEL_TRANSIENT_FAILURE ? &e : NULL);
+  }
+  pthread_mutex_lock(&cl->watch_mu);
+  cl->callbacks_running--;
+  pthread_cond_broadcast(&cl->watch_cv);
+  pthread_mutex_unlock(&cl->watch_mu);
+}
+
+static void on_watch_cq_down(grpc_completion_queue_functor *f, int ok) {
+  (void)ok;
+  gclient *cl = (gclient *)((char *)f - offsetof(gclient, shutdown_fn));
+  pthread_mutex_lock(&cl->watch_mu);
+  cl->cq_down = true;
+  pthread_cond_broadcast(&cl->watch_cv);
+  pthread_mutex_unlock(&cl->watch_mu);
+}
+
+/* After a failed connect on grpcs://, tells a TLS failure (the TCP port
+ * answers) from an unreachable server. */
+static bool tcp_reachable(const char *host, int port, int timeout_ms) {
+  struct addrinfo hints = {0}, *res = NULL;
+  char ps[16];
+  snprintf(ps, sizeof ps, "%d", port);
+  hints.ai_socktype = SOCK_STREAM;
+  if (getaddrinfo(host, ps, &hints, &res) != 0)
+    return false;
+  bool ok = false;
+  for (struct addrinfo *ai = res; ai && !ok; ai = ai->ai_next) {
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+      continue;
+    if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+      ok = true;
+    } else if (errno == EINPROGRESS) {
+      struct pollfd p = {fd, POLLOUT, 0};
+      int soerr = 0;
+      socklen_t sl = sizeof soerr;
+      if (poll(&p, 1, timeout_ms) == 1 &&
+          getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 && !soerr)
+        ok = true;
+    }
+    close(fd);
+  }
+  freeaddrinfo(res);
+  return ok;
+}
+
+static grpc_channel_credentials *
+client_creds(const weft_url *url, const weft_client_opts *o, weft_error *err) {
+  if (strcmp(url->scheme, "grpcs") != 0)
+    return grpc_insecure_credentials_create();
+  if (o->tls.insecure) {
+    weft_error_set(err, WEFT_ERR_UNSUPPORTED,
+                   "grpcs://%s: gRPC core's SSL credentials cannot skip "
+                   "certificate verification; give tls.ca_file instead",
+                   url->host);
+    return NULL;
+  }
+  char *roots = NULL, *cert = NULL, *key = NULL;
+  if (o->tls.ca_file && !(roots = weft__grpc_read_file(o->tls.ca_file, err)))
+    return NULL;
+  grpc_ssl_pem_key_cert_pair pair = {0};
+  if (o->tls.cert_file && o->tls.key_file) {
+    cert = weft__grpc_read_file(o->tls.cert_file, err);
+    key = cert ? weft__grpc_read_file(o->tls.key_file, err) : NULL;
+    if (!key) {
+      free(roots);
+      free(cert);
+      return NULL;
+    }
+    pair.cert_chain = cert;
+    pair.private_key = key;
+  }
+  grpc_channel_credentials *c =
+      grpc_ssl_credentials_create(roots, key ? &pair : NULL, NULL, NULL);
+  free(roots);
+  free(cert);
+  free(key);
+  if (!c)
+    weft_error_set(err, WEFT_ERR_TLS, "grpcs://%s: bad TLS credentials",
+                   url->host);
+  return c;
+}
+
+static int grpc_connect(weft_client *client, const weft_url *url,
+                        const weft_client_opts *o, void **conn,
+                        weft_error *err) {
+  static const weft_client_opts no_opts;
+  if (!o)
+    o = &no_opts;
+  const weft_grpc_opts *g =
+      o->transport_opts ? o->transport_opts : &weft__grpc_default_opts;
+  if (!url->host[0])
+    return weft_error_set(err, WEFT_ERR_BAD_URL, "%s:// URL without a host",
+                          url->scheme);
+  weft__grpc_acquire();
+  grpc_channel_credentials *creds = client_creds(url, o, err);
+  if (!creds) {
+    weft__grpc_release();
+    return err ? err->code : WEFT_ERR_TLS;
+  }
+  char target[300];
+  int port = url->port >= 0                      ? url->port
+             : strcmp(url->scheme, "grpcs") == 0 ? 443
+                                                 : 50051;
+  weft__grpc_target(url, port, target, sizeof target);
+  weft__grpc_args args;
+  weft__grpc_args_build(&args, o->max_message_size, o->keepalive_ms,
+                        o->idle_timeout_ms, g, o->tls.server_name, false);
+  gclient *cl = calloc(1, sizeof *cl);
+  if (!cl) {
+    grpc_channel_credentials_release(creds);
+    weft__grpc_release();
+    return weft_error_set(err, WEFT_ERR_NOMEM, "grpc client");
+  }
+  cl->client = client;
+  cl->max_recv =
+      o->max_message_size ? o->max_message_size : WEFT_GRPC_DEFAULT_MAX_MESSAGE;
+  atomic_init(&cl->refs, 1);
+  atomic_init(&cl->closing, false);
+  pthread_mutex_init(&cl->mu, NULL);
+  pthread_mutex_init(&cl->watch_mu, NULL);
+  pthread_cond_init(&cl->watch_cv, NULL);
+  cl->channel = grpc_channel_create(target, creds, &args.args);
+  grpc_channel_credentials_release(creds);
+  grpc_completion_queue *connect_cq =
+      grpc_completion_queue_create_for_next(NULL);
+
+  /* Block until READY, the first failure, or the connect timeout. */
+  int64_t to = o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 10000;
+  gpr_timespec deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                                       gpr_time_from_millis(to, GPR_TIMESPAN));
+  int rc = 0;
+  for (;;) {
+    grpc_connectivity_state st =
+        grpc_channel_check_connectivity_state(cl->channel, 1);
+    if (st == GRPC_CHANNEL_READY)
+      break;
+    if (st == GRPC_CHANNEL_TRANSIENT_FAILURE || st == GRPC_CHANNEL_SHUTDOWN) {
+      if (strcmp(url->scheme, "grpcs") == 0 &&
+          tcp_reachable(url->host, port, 1000))
+        rc = weft_error_set(err, WEFT_ERR_TLS,
+                            "%s: TLS handshake failed (certificate not "
+                            "trusted, wrong name, or not a TLS server)",
+                            target);
+      else
+        rc = weft_error_set(err, WEFT_ERR_CONNECT, "%s: connection failed",
+                            target);
+      break;
+    }
+    grpc_channel_watch_connectivity_state(cl->channel, st, deadline, connect_cq,
+                                          NULL);
+    grpc_event ev = grpc_completion_queue_next(
+        connect_cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+    if (ev.type == GRPC_OP_COMPLETE && !ev.success) {
+      rc = weft_error_set(err, WEFT_ERR_TIMEOUT,
+                          "%s: not connected within %lld ms", target,
+                          (long long)to);
+      break;
+    }
+  }
+  weft__grpc_cq_destroy_next(connect_cq);
+  if (rc < 0) {
+    grpc_channel_destroy(cl->channel);
+    client_unref(cl);
+    return rc;
+  }
+  cl->watch_fn.functor_run = on_watch;
+  cl->shutdown_fn.functor_run = on_watch_cq_down;
+  cl->watch_cq =
+      grpc_completion_queue_create_for_callback(&cl->shutdown_fn, NULL);
+  cl->last = GRPC_CHANNEL_READY;
+  pthread_mutex_lock(&cl->watch_mu);
+  grpc_channel_watch_connectivity_state(cl->channel, GRPC_CHANNEL_READY,
+                                        gpr_inf_future(GPR_CLOCK_MONOTONIC),
+                                        cl->watch_cq, &cl->watch_fn);
+  cl->watching = true;
+  pthread_mutex_unlock(&cl->watch_mu);
+  *conn = cl;
+  return 0;
+}
+
+static void grpc_disconnect(void *conn) {
+  gclient *cl = conn;
+  pthread_mutex_lock(&cl->mu);
+  for (gcall *c = cl->calls; c; c = c->next)
+    grpc_call_cancel(c->call, NULL);
+  pthread_mutex_unlock(&cl->mu);
+  /* Destroying the channel completes the pending connectivity watch. */
+  pthread_mutex_lock(&cl->watch_mu);
+  atomic_store(&cl->closing, true);
+  grpc_channel_destroy(cl->channel);
+  cl->channel = NULL;
+  pthread_mutex_unlock(&cl->watch_mu);
+  /* The pending watch completes (channel gone); then the queue is down. */
+  grpc_completion_queue_shutdown(cl->watch_cq);
+  pthread_mutex_lock(&cl->watch_mu);
+  while (!cl->cq_down || cl->callbacks_running)
+    pthread_cond_wait(&cl->watch_cv, &cl->watch_mu);
+  pthread_mutex_unlock(&cl->watch_mu);
+  grpc_completion_queue_destroy(cl->watch_cq);
+  client_unref(cl);
+}
+
+static int call_start(void *conn, const weft_method_desc *m,
+                      const weft_metadata *md, int64_t deadline_ns,
+                      void **tcall, weft_error *err) {
+  gclient *cl = conn;
+  if (atomic_load(&cl->closing))
+    return weft_error_set(err, WEFT_ERR_CLOSED, "gRPC client is closing");
+  gcall *c = calloc(1, sizeof *c);
+  if (!c)
+    return weft_error_set(err, WEFT_ERR_NOMEM, "%s", m->path);
+  int rc = weft__grpc_md_append(&c->send_md, md);
+  if (rc < 0) {
+    free(c);
+    return weft_error_set(err, rc, "%s: request metadata", m->path);
+  }
+  c->m = m;
+  c->single_req =
+      m->kind == WEFT_RPC_UNARY || m->kind == WEFT_RPC_SERVER_STREAM;
+  c->cq = grpc_completion_queue_create_for_pluck(NULL);
+  grpc_slice method = grpc_slice_from_static_string(m->path);
+  c->call = grpc_channel_create_call(cl->channel, NULL, GRPC_PROPAGATE_DEFAULTS,
+                                     c->cq, method, NULL,
+                                     weft__grpc_deadline(deadline_ns), NULL);
+  if (!c->call) {
+    weft__grpc_cq_destroy(c->cq);
+    weft__grpc_md_free(&c->send_md);
+    free(c);
+    return weft_error_set(err, WEFT_ERR_INTERNAL, "%s: cannot create call",
+                          m->path);
+  }
+  pthread_mutex_init(&c->mu, NULL);
+  grpc_metadata_array_init(&c->initial_md);
+  grpc_metadata_array_init(&c->trailing_md);
+  c->status_details = grpc_empty_slice();
+  c->cl = cl;
+  atomic_fetch_add(&cl->refs, 1);
+  pthread_mutex_lock(&cl->mu);
+  c->next = cl->calls;
+  if (cl->calls)
+    cl->calls->prev = c;
+  cl->calls = c;
+  pthread_mutex_unlock(&cl->mu);
+  *tcall = c;
+  return 0;
+}
+
+/* Adds SEND_INITIAL_METADATA to ops if this is the first batch that sends.
+ * Called with c->mu held, and the batch is started before it is released,
+ * so initial metadata always goes first. */
+static size_t add_initial(gcall *c, grpc_op *ops, size_t n) {
+  if (c->sent_initial)
+    return n;
+  c->sent_initial = true;
+  memset(&ops[n], 0, sizeof ops[n]);
+  ops[n].op = GRPC_OP_SEND_INITIAL_METADATA;
+  ops[n].data.send_initial_metadata.count = c->send_md.count;
+  ops[n].data.send_initial_metadata.metadata = c->send_md.items;
+  return n + 1;
+}
+
+static size_t add_op(grpc_op *ops, size_t n, grpc_op_type t) {
+  memset(&ops[n], 0, sizeof ops[n]);
+  ops[n].op = t;
+  return n + 1;
+}
+
+static size_t add_recv_initial(gcall *c, grpc_op *ops, size_t n) {
+  if (c->recv_initial_requested)
+    return n;
+  c->recv_initial_requested = true;
+  n = add_op(ops, n, GRPC_OP_RECV_INITIAL_METADATA);
+  ops[n - 1].data.recv_initial_metadata.recv_initial_metadata = &c->initial_md;
+  return n;
+}
+
+static size_t add_recv_status(gcall *c, grpc_op *ops, size_t n) {
+  c->status_requested = true;
+  n = add_op(ops, n, GRPC_OP_RECV_STATUS_ON_CLIENT);
+  ops[n - 1].data.recv_status_on_client.trailing_metadata = &c->trailing_md;
+  ops[n - 1].data.recv_status_on_client.status = &c->status;
+  ops[n - 1].data.recv_status_on_client.status_details = &c->status_details;
+  ops[n - 1].data.recv_status_on_client.error_string = &c->error_string;
+  return n;
+}
+
+static int start(gcall *c, grpc_op *ops, size_t n, int tag) {
+  grpc_call_error e =
+      grpc_call_start_batch(c->call, ops, n, WEFT__GRPC_TAG(tag), NULL);
+  if (e != GRPC_CALL_OK) {
+    c->local_error = WEFT_ERR_INTERNAL;
+    weft_error_set(&c->local_err, WEFT_ERR_INTERNAL,
+                   "%s: grpc_call_start_batch: %s", c->m->path,
+                   grpc_call_error_to_string(e));
+    return WEFT_ERR_INTERNAL;
+  }
+  return 0;
+}
+
+/* Single-request calls: initial metadata, the request and the half-close go
+ * in one batch; a unary call also asks for the response and status in it. */
+static int flush_single(gcall *c) {
+  grpc_op ops[8];
+  size_t n = 0;
+  pthread_mutex_lock(&c->mu);
+  if (c->close_sent) {
+    pthread_mutex_unlock(&c->mu);
+    return 0;
+  }
+  n = add_initial(c, ops, n);
+  if (c->req) {
+    n = add_op(ops, n, GRPC_OP_SEND_MESSAGE);
+    ops[n - 1].data.send_message.send_message = c->req;
+  }
+  n = add_op(ops, n, GRPC_OP_SEND_CLOSE_FROM_CLIENT);
+  c->close_sent = true;
+  n = add_recv_initial(c, ops, n);
+  if (c->m->kind == WEFT_RPC_UNARY) {
+    n = add_op(ops, n, GRPC_OP_RECV_MESSAGE);
+    ops[n - 1].data.recv_message.recv_message = &c->main_msg;
+    n = add_recv_status(c, ops, n);
+    c->main_has_status = true;
+  }
+  int rc = start(c, ops, n, WEFT__GRPC_TAG_MAIN);
+  if (rc == 0)
+    c->main_pending = true;
+  pthread_mutex_unlock(&c->mu);
+  return rc;
+}
+
+/* Waits for the single-request batch if it is still in flight. */
+static void wait_main(gcall *c) {
+  if (!c->main_pending)
+    return;
+  weft__grpc_pluck(c->cq, WEFT__GRPC_TAG_MAIN);
+  c->main_pending = false;
+  if (c->main_has_status)
+    c->status_done = c->status_received = true;
+  if (c->req) {
+    grpc_byte_buffer_destroy(c->req);
+    c->req = NULL;
+  }
+}
+
+static int call_send(void *tcall, const void *msg) {
+  gcall *c = tcall;
+  grpc_byte_buffer *bb = weft__grpc_encode(msg);
+  if (!bb)
+    return WEFT_ERR_NOMEM;
+  if (c->single_req) {
+    if (c->req || c->close_sent) {
+      grpc_byte_buffer_destroy(bb);
+      return WEFT_ERR_STATE; /* one request only */
+    }
+    c->req = bb;
+    return 0;
+  }
+  grpc_op ops[2];
+  size_t n = 0;
+  pthread_mutex_lock(&c->mu);
+  if (c->close_sent) {
+    pthread_mutex_unlock(&c->mu);
+    grpc_byte_buffer_destroy(bb);
+    return WEFT_ERR_STATE;
+  }
+  n = add_initial(c, ops, n);
+  n = add_op(ops, n, GRPC_OP_SEND_MESSAGE);
+  ops[n - 1].data.send_message.send_message = bb;
+  int rc = start(c, ops, n, WEFT__GRPC_TAG_SEND);
+  pthread_mutex_unlock(&c->mu);
+  if (rc == 0 && !weft__grpc_pluck(c->cq, WEFT__GRPC_TAG_SEND))
+    rc = WEFT_ERR_CLOSED; /* the call is over: finish tells why */
+  grpc_byte_buffer_destroy(bb);
+  return rc;
+}
+
+static int call_close_send(void *tcall) {
+  gcall *c = tcall;
+  if (c->single_req)
+    return flush_single(c);
+  grpc_op ops[2];
+  size_t n = 0;
+  pthread_mutex_lock(&c->mu);
+  if (c->close_sent) {
+    pthread_mutex_unlock(&c->mu);
+    return 0;
+  }
+  n = add_initial(c, ops, n);
+  n = add_op(ops, n, GRPC_OP_SEND_CLOSE_FROM_CLIENT);
+  c->close_sent = true;
+  int rc = start(c, ops, n, WEFT__GRPC_TAG_SEND);
+  pthread_mutex_unlock(&c->mu);
+  if (rc == 0)
+    weft__grpc_pluck(c->cq, WEFT__GRPC_TAG_SEND);
+  return rc;
+}
+
+static int decode_response(gcall *c, grpc_byte_buffer *bb, weft_arena *arena,
+                           void **msg) {
+  weft_error e = {0};
+  int rc = weft__grpc_decode(bb, c->m->output, arena, c->cl->max_recv, msg, &e);
+  grpc_byte_buffer_destroy(bb);
+  if (rc < 0) {
+    /* Abort the call: the status names the decode failure. */
+    char buf[WEFT_ERROR_MSG_MAX + 64];
+    snprintf(buf, sizeof buf, "failed to decode the response: %s", e.message);
+    grpc_call_cancel_with_status(c->call, GRPC_STATUS_INTERNAL, buf, NULL);
+    c->local_error = rc;
+    c->local_err = e;
+    return rc;
+  }
+  return 1;
+}
+
+static int call_recv(void *tcall, weft_arena *arena, void **msg) {
+  gcall *c = tcall;
+  *msg = NULL;
+  if (c->recv_done)
+    return 0;
+  if (c->single_req && !c->close_sent) {
+    int rc = flush_single(c);
+    if (rc < 0)
+      return rc;
+  }
+  if (c->m->kind == WEFT_RPC_UNARY) {
+    wait_main(c);
+    c->recv_done = true;
+    grpc_byte_buffer *bb = c->main_msg;
+    c->main_msg = NULL;
+    return bb ? decode_response(c, bb, arena, msg) : 0;
+  }
+  grpc_op ops[3];
+  size_t n = 0;
+  grpc_byte_buffer *bb = NULL;
+  pthread_mutex_lock(&c->mu);
+  n = add_initial(c, ops, n);
+  n = add_recv_initial(c, ops, n);
+  n = add_op(ops, n, GRPC_OP_RECV_MESSAGE);
+  ops[n - 1].data.recv_message.recv_message = &bb;
+  int rc = start(c, ops, n, WEFT__GRPC_TAG_RECV);
+  pthread_mutex_unlock(&c->mu);
+  if (rc < 0)
+    return rc;
+  if (!weft__grpc_pluck(c->cq, WEFT__GRPC_TAG_RECV)) {
+    c->recv_done = true;
+    if (bb)
+      grpc_byte_buffer_destroy(bb);
+    return WEFT_ERR_CANCELLED;
+  }
+  if (!bb) {
+    c->recv_done = true; /* the server finished: finish() has the status */
+    return 0;
+  }
+  return decode_response(c, bb, arena, msg);
+}
+
+static void free_call(gcall *c) {
+  gclient *cl = c->cl;
+  pthread_mutex_lock(&cl->mu);
+  if (c->prev)
+    c->prev->next = c->next;
+  else
+    cl->calls = c->next;
+  if (c->next)
+    c->next->prev = c->prev;
+  pthread_mutex_unlock(&cl->mu);
+  grpc_call_unref(c->call);
+  weft__grpc_cq_destroy(c->cq);
+  if (c->req)
+    grpc_byte_buffer_destroy(c->req);
+  if (c->main_msg)
+    grpc_byte_buffer_destroy(c->main_msg);
+  grpc_metadata_array_destroy(&c->initial_md);
+  grpc_metadata_array_destroy(&c->trailing_md);
+  grpc_slice_unref(c->status_details);
+  if (c->error_string)
+    gpr_free((void *)c->error_string);
+  weft__grpc_md_free(&c->send_md);
+  pthread_mutex_destroy(&c->mu);
+  free(c);
+  client_unref(cl);
+}
+
+static int call_finish(void *tcall, weft_status *st, weft_metadata *md) {
+  gcall *c = tcall;
+  if (c->single_req && !c->close_sent)
+    flush_single(c);
+  else if (!c->close_sent)
+    call_close_send(c);
+  wait_main(c);
+  if (!c->status_done) {
+    /* gRPC core hands out the status only after every message was read. */
+    while (!c->recv_done) {
+      void *m = NULL;
+      int rc = call_recv(c, NULL, &m);
+      if (rc != 1)
+        break;
+      weft_message_free(m);
+    }
+    grpc_op ops[3];
+    size_t n = 0;
+    pthread_mutex_lock(&c->mu);
+    n = add_initial(c, ops, n);
+    n = add_recv_initial(c, ops, n);
+    n = add_recv_status(c, ops, n);
+    int rc = start(c, ops, n, WEFT__GRPC_TAG_STATUS);
+    pthread_mutex_unlock(&c->mu);
+    if (rc == 0) {
+      weft__grpc_pluck(c->cq, WEFT__GRPC_TAG_STATUS);
+      c->status_received = true;
+    }
+    c->status_done = true;
+  }
+  weft_status_clear(st);
+  int rc = 0;
+  if (!c->status_received) {
+    weft_status_set(st, WEFT_STATUS_INTERNAL, "%s", c->local_err.message);
+    rc = c->local_error;
+  } else {
+    size_t dl = GRPC_SLICE_LENGTH(c->status_details);
+    st->code = (int)c->status;
+    if (dl) {
+      st->message = malloc(dl + 1);
+      if (st->message) {
+        memcpy(st->message, GRPC_SLICE_START_PTR(c->status_details), dl);
+        st->message[dl] = '\0';
+      }
+    }
+    for (size_t i = 0; i < c->trailing_md.count; i++) {
+      const grpc_metadata *e = &c->trailing_md.metadata[i];
+      if (grpc_slice_str_cmp(e->key, WEFT_GRPC_DETAILS_KEY) == 0 &&
+          !st->details) {
+        size_t len = GRPC_SLICE_LENGTH(e->value);
+        st->details = malloc(len ? len : 1);
+        if (st->details) {
+          memcpy(st->details, GRPC_SLICE_START_PTR(e->value), len);
+          st->details_len = len;
+        }
+      }
+    }
+    if (c->local_error)
+      rc = c->local_error;
+    else if (st->code != WEFT_STATUS_OK)
+      rc = WEFT_ERR_RPC;
+  }
+  if (md) {
+    weft__grpc_md_to_weft(md, &c->initial_md, NULL);
+    weft__grpc_md_to_weft(md, &c->trailing_md, WEFT_GRPC_DETAILS_KEY);
+  }
+  free_call(c);
+  return rc;
+}
+
+static void call_cancel(void *tcall) {
+  gcall *c = tcall;
+  grpc_call_cancel(c->call, NULL);
+}
+
+const weft_client_transport weft__grpc_client_transport = {
+    .scheme = "grpc",
+    .default_port = 50051,
+    .connect = grpc_connect,
+    .disconnect = grpc_disconnect,
+    .call_start = call_start,
+    .call_send = call_send,
+    .call_close_send = call_close_send,
+    .call_recv = call_recv,
+    .call_finish = call_finish,
+    .call_cancel = call_cancel,
+};
+
+const weft_client_transport weft__grpcs_client_transport = {
+    .scheme = "grpcs",
+    .default_port = 443,
+    .connect = grpc_connect,
+    .disconnect = grpc_disconnect,
+    .call_start = call_start,
+    .call_send = call_send,
+    .call_close_send = call_close_send,
+    .call_recv = call_recv,
+    .call_finish = call_finish,
+    .call_cancel = call_cancel,
+};

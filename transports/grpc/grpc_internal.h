@@ -1,0 +1,95 @@
+/* Internals shared by the gRPC transport's files: gRPC core lifetime,
+ * metadata/deadline/payload conversion between weft and gRPC core, and the
+ * credentials and channel arguments both sides build from weft's options.
+ * Only files in transports/grpc/ include gRPC core headers. */
+#ifndef WEFT_GRPC_INTERNAL_H
+#define WEFT_GRPC_INTERNAL_H
+
+#include <grpc/byte_buffer.h>
+#include <grpc/grpc.h>
+#include <grpc/grpc_security.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "weft/client.h"
+#include "weft/grpc_transport.h"
+#include "weft/server.h"
+#include "weft/transport.h"
+
+#define WEFT_GRPC_DEFAULT_MAX_MESSAGE (4u * 1024u * 1024u)
+#define WEFT_GRPC_DETAILS_KEY "grpc-status-details-bin"
+
+/* grpc_init()/grpc_shutdown(), paired per client connection and listener. */
+void weft__grpc_acquire(void);
+void weft__grpc_release(void);
+
+/* Outgoing metadata: copies of weft entries as gRPC slices (the call takes
+ * its own references; we drop ours once the batch has completed). Entries
+ * whose key or value gRPC would reject (reserved ":" / "grpc-" keys, bad
+ * characters) are skipped rather than failing the call. */
+typedef struct weft__grpc_md {
+  grpc_metadata *items;
+  size_t count;
+} weft__grpc_md;
+int weft__grpc_md_append(weft__grpc_md *out, const weft_metadata *md);
+int weft__grpc_md_append_one(weft__grpc_md *out, const char *key,
+                             const void *value, size_t len);
+void weft__grpc_md_free(weft__grpc_md *md);
+
+/* Received metadata into dst (appended). Entries with key `skip` (if not
+ * NULL) are left out. */
+int weft__grpc_md_to_weft(weft_metadata *dst, const grpc_metadata_array *src,
+                          const char *skip);
+
+/* CLOCK_MONOTONIC ns (weft_now_ns) <-> gpr_timespec. INT64_MAX = none. */
+gpr_timespec weft__grpc_deadline(int64_t deadline_ns);
+int64_t weft__grpc_deadline_ns(gpr_timespec t);
+
+/* Payloads: message -> new byte buffer, byte buffer -> new message. */
+grpc_byte_buffer *weft__grpc_encode(const void *msg);
+int weft__grpc_decode(grpc_byte_buffer *bb, const weft_msg_desc *d,
+                      weft_arena *arena, size_t max_size, void **out,
+                      weft_error *err);
+
+/* Channel args from generic and gRPC-specific options. */
+typedef struct weft__grpc_args {
+  grpc_arg items[16];
+  grpc_channel_args args;
+} weft__grpc_args;
+void weft__grpc_args_build(weft__grpc_args *a, size_t max_message,
+                           int64_t keepalive_ms, int64_t idle_timeout_ms,
+                           const weft_grpc_opts *g,
+                           const char *ssl_target_override, bool server);
+
+/* Reads a whole PEM file into a NUL-terminated malloc'd string. */
+char *weft__grpc_read_file(const char *path, weft_error *err);
+
+/* "host:port" (IPv6 hosts in brackets) into buf. */
+void weft__grpc_target(const weft_url *url, int default_port, char *buf,
+                       size_t cap);
+
+/* Tags for the batches of a call: one kind of batch of each kind can be in
+ * flight, and each is plucked by the thread that waits for it. */
+enum {
+  WEFT__GRPC_TAG_MAIN = 1,
+  WEFT__GRPC_TAG_SEND,
+  WEFT__GRPC_TAG_RECV,
+  WEFT__GRPC_TAG_STATUS,
+  WEFT__GRPC_TAG_CLOSE
+};
+#define WEFT__GRPC_TAG(t) ((void *)(uintptr_t)(t))
+
+/* Waits for one batch of a pluck queue; returns its success flag. */
+int weft__grpc_pluck(grpc_completion_queue *cq, int tag);
+/* Shuts a pluck queue down and destroys it (every batch already plucked). */
+void weft__grpc_cq_destroy(grpc_completion_queue *cq);
+/* The same for a next queue: drains what is left first. */
+void weft__grpc_cq_destroy_next(grpc_completion_queue *cq);
+
+/* Server: health and reflection services (health.c, reflection.c). */
+int weft__grpc_add_builtin_services(weft_server *s, const weft_grpc_opts *g,
+                                    weft_error *err);
+
+extern const weft_grpc_opts weft__grpc_default_opts;
+
+#endif

@@ -1,0 +1,47 @@
+/* Options specific to the gRPC transport (grpc:// and grpcs://), which runs
+ * weft's client and server interface on gRPC core's C API. Pass a pointer to
+ * a weft_grpc_opts as weft_client_opts.transport_opts or
+ * weft_server_opts.transport_opts; NULL means the defaults below.
+ *
+ * Besides the generic options (max_message_size, keepalive_ms, tls) the
+ * transport honours:
+ *  - compression: gzip is always accepted; `gzip` also compresses what this
+ *    side sends (when the peer accepts gzip);
+ *  - keepalive: keepalive_ms of the client/server opts is gRPC's keepalive
+ *    time; the timeout and "permit without calls" are here;
+ *  - server threads: gRPC core's completion queues are drained by
+ *    `cq_threads` threads; handlers always run on the runtime's workers.
+ *  - the grpc.health.v1.Health and grpc.reflection.v1alpha.ServerReflection
+ *    services that a grpc:// listener adds to its server unless disabled.
+ */
+#ifndef WEFT_GRPC_TRANSPORT_H
+#define WEFT_GRPC_TRANSPORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "weft/server.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct weft_grpc_opts {
+  bool gzip;                    /* compress outgoing messages */
+  int64_t keepalive_timeout_ms; /* 0: 20000 */
+  bool keepalive_permit_without_calls;
+  unsigned cq_threads;            /* server: 0: 1 */
+  unsigned calls_requested_ahead; /* server, per queue: 0: 16 */
+  bool no_health;                 /* server: don't add grpc.health.v1 */
+  bool no_reflection;             /* server: don't add reflection */
+} weft_grpc_opts;
+
+/* Health status reported by grpc.health.v1.Health for `service` ("" is the
+ * whole server). Services registered with the server start SERVING; this
+ * overrides it (serving = false: NOT_SERVING) and wakes Watch streams. */
+int weft_grpc_health_set(weft_server *s, const char *service, bool serving);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

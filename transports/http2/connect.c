@@ -1,0 +1,351 @@
+#include "connect.h"
+
+#include <cjson/cJSON.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+int weft__connect_http_status(int code) {
+  switch (code) {
+  case WEFT_STATUS_OK:
+    return 200;
+  case WEFT_STATUS_CANCELLED:
+    return 499;
+  case WEFT_STATUS_INVALID_ARGUMENT:
+  case WEFT_STATUS_FAILED_PRECONDITION:
+  case WEFT_STATUS_OUT_OF_RANGE:
+    return 400;
+  case WEFT_STATUS_DEADLINE_EXCEEDED:
+    return 504;
+  case WEFT_STATUS_NOT_FOUND:
+    return 404;
+  case WEFT_STATUS_ALREADY_EXISTS:
+  case WEFT_STATUS_ABORTED:
+    return 409;
+  case WEFT_STATUS_PERMISSION_DENIED:
+    return 403;
+  case WEFT_STATUS_RESOURCE_EXHAUSTED:
+    return 429;
+  case WEFT_STATUS_UNIMPLEMENTED:
+    return 501;
+  case WEFT_STATUS_UNAVAILABLE:
+    return 503;
+  case WEFT_STATUS_UNAUTHENTICATED:
+    return 401;
+  default: /* UNKNOWN, INTERNAL, DATA_LOSS and anything else */
+    return 500;
+  }
+}
+
+int weft__connect_code_from_http(int http_status) {
+  switch (http_status) {
+  case 200:
+    return WEFT_STATUS_OK;
+  case 400:
+    return WEFT_STATUS_INTERNAL;
+  case 401:
+    return WEFT_STATUS_UNAUTHENTICATED;
+  case 403:
+    return WEFT_STATUS_PERMISSION_DENIED;
+  case 404:
+    return WEFT_STATUS_UNIMPLEMENTED;
+  case 429:
+  case 502:
+  case 503:
+  case 504:
+    return WEFT_STATUS_UNAVAILABLE;
+  default:
+    return WEFT_STATUS_UNKNOWN;
+  }
+}
+
+static cJSON *error_object(const weft_status *st) {
+  cJSON *o = cJSON_CreateObject();
+  if (!o)
+    return NULL;
+  cJSON_AddStringToObject(o, "code", weft_status_connect_name(st->code));
+  if (st->message && st->message[0])
+    cJSON_AddStringToObject(o, "message", st->message);
+  return o;
+}
+
+static int print_json(cJSON *root, char **out, size_t *len) {
+  char *s = cJSON_PrintUnformatted(root);
+  cJSON_Delete(root);
+  if (!s)
+    return WEFT_ERR_NOMEM;
+  *out = s;
+  if (len)
+    *len = strlen(s);
+  return 0;
+}
+
+int weft__connect_error_json(const weft_status *st, char **out, size_t *len) {
+  cJSON *o = error_object(st);
+  if (!o)
+    return WEFT_ERR_NOMEM;
+  return print_json(o, out, len);
+}
+
+static cJSON *metadata_object(const weft_metadata *md) {
+  cJSON *o = cJSON_CreateObject();
+  if (!o || !md)
+    return o;
+  for (size_t i = 0; i < md->count; i++) {
+    const weft_metadata_entry *e = &md->entries[i];
+    cJSON *arr = cJSON_GetObjectItemCaseSensitive(o, e->key);
+    if (!arr) {
+      arr = cJSON_AddArrayToObject(o, e->key);
+      if (!arr)
+        continue;
+    }
+    /* Values are text; "-bin" values were base64-encoded by the caller. */
+    char *v = malloc(e->value_len + 1);
+    if (!v)
+      continue;
+    memcpy(v, e->value, e->value_len);
+    v[e->value_len] = '\0';
+    cJSON_AddItemToArray(arr, cJSON_CreateString(v));
+    free(v);
+  }
+  return o;
+}
+
+int weft__connect_end_stream_json(const weft_status *st,
+                                  const weft_metadata *trailers, char **out,
+                                  size_t *len) {
+  cJSON *root = cJSON_CreateObject();
+  if (!root)
+    return WEFT_ERR_NOMEM;
+  if (st && st->code != WEFT_STATUS_OK) {
+    cJSON *e = error_object(st);
+    if (e)
+      cJSON_AddItemToObject(root, "error", e);
+  }
+  if (trailers && trailers->count) {
+    cJSON *m = metadata_object(trailers);
+    if (m)
+      cJSON_AddItemToObject(root, "metadata", m);
+  }
+  return print_json(root, out, len);
+}
+
+static void fill_error(const cJSON *e, int fallback_code, weft_status *st) {
+  const cJSON *code = cJSON_GetObjectItemCaseSensitive(e, "code");
+  const cJSON *msg = cJSON_GetObjectItemCaseSensitive(e, "message");
+  int c = cJSON_IsString(code) ? weft_status_from_name(code->valuestring) : -1;
+  if (c < 0)
+    c = fallback_code;
+  weft_status_set(st, c, "%s", cJSON_IsString(msg) ? msg->valuestring : "");
+}
+
+int weft__connect_parse_error(const char *body, size_t len, int fallback_code,
+                              weft_status *st) {
+  cJSON *root = body ? cJSON_ParseWithLength(body, len) : NULL;
+  if (!cJSON_IsObject(root)) {
+    cJSON_Delete(root);
+    weft_status_set(st, fallback_code, "HTTP error without a Connect body");
+    return 0;
+  }
+  fill_error(root, fallback_code, st);
+  cJSON_Delete(root);
+  return 0;
+}
+
+int weft__connect_parse_end_stream(const char *body, size_t len,
+                                   weft_status *st, weft_metadata *trailers) {
+  cJSON *root = cJSON_ParseWithLength(body, len);
+  if (!cJSON_IsObject(root)) {
+    cJSON_Delete(root);
+    return WEFT_ERR_MALFORMED;
+  }
+  const cJSON *e = cJSON_GetObjectItemCaseSensitive(root, "error");
+  if (cJSON_IsObject(e))
+    fill_error(e, WEFT_STATUS_UNKNOWN, st);
+  else
+    weft_status_set(st, WEFT_STATUS_OK, "%s", "");
+  const cJSON *m = cJSON_GetObjectItemCaseSensitive(root, "metadata");
+  if (trailers && cJSON_IsObject(m)) {
+    const cJSON *kv;
+    cJSON_ArrayForEach(kv, m) {
+      const cJSON *v;
+      cJSON_ArrayForEach(v, kv) {
+        if (cJSON_IsString(v))
+          weft_metadata_add_str(trailers, kv->string, v->valuestring);
+      }
+    }
+  }
+  cJSON_Delete(root);
+  return 0;
+}
+
+int64_t weft__connect_parse_timeout(const char *v, size_t len) {
+  if (len == 0 || len > 10)
+    return -1;
+  int64_t n = 0;
+  for (size_t i = 0; i < len; i++) {
+    if (v[i] < '0' || v[i] > '9')
+      return -1;
+    n = n * 10 + (v[i] - '0');
+  }
+  return n;
+}
+
+void weft__connect_reader_init(weft__connect_reader *r, size_t max_size) {
+  memset(r, 0, sizeof *r);
+  r->max_size = max_size;
+}
+
+void weft__connect_reader_free(weft__connect_reader *r) {
+  free(r->buf);
+  r->buf = NULL;
+}
+
+bool weft__connect_reader_idle(const weft__connect_reader *r) {
+  return r->hdr_have == 0;
+}
+
+int weft__connect_reader_feed(weft__connect_reader *r, const uint8_t *data,
+                              size_t len, weft__connect_msg_fn on_msg,
+                              void *ud, weft_error *err) {
+  while (len > 0) {
+    if (r->hdr_have < 5) {
+      size_t n = 5 - r->hdr_have;
+      if (n > len)
+        n = len;
+      memcpy(r->hdr + r->hdr_have, data, n);
+      r->hdr_have += n;
+      data += n;
+      len -= n;
+      if (r->hdr_have < 5)
+        return 0;
+      r->flags = r->hdr[0];
+      r->want = (size_t)r->hdr[1] << 24 | (size_t)r->hdr[2] << 16 |
+                (size_t)r->hdr[3] << 8 | r->hdr[4];
+      if (r->want > r->max_size)
+        return weft_error_set(err, WEFT_ERR_FRAME_TOO_BIG,
+                              "enveloped message of %zu bytes is over the "
+                              "%zu-byte limit",
+                              r->want, r->max_size);
+      r->have = 0;
+      free(r->buf);
+      r->buf = r->want ? malloc(r->want) : NULL;
+      if (r->want && !r->buf)
+        return weft_error_set(err, WEFT_ERR_NOMEM, "out of memory");
+    }
+    size_t n = r->want - r->have;
+    if (n > len)
+      n = len;
+    if (n) {
+      memcpy(r->buf + r->have, data, n);
+      r->have += n;
+      data += n;
+      len -= n;
+    }
+    if (r->have == r->want) {
+      int rv = on_msg(ud, r->flags, r->buf, r->want);
+      r->hdr_have = 0;
+      if (rv < 0)
+        return rv;
+    }
+  }
+  return 0;
+}
+
+void weft__connect_envelope_header(uint8_t out[5], uint8_t flags,
+                                   uint32_t len) {
+  out[0] = flags;
+  out[1] = (uint8_t)(len >> 24);
+  out[2] = (uint8_t)(len >> 16);
+  out[3] = (uint8_t)(len >> 8);
+  out[4] = (uint8_t)len;
+}
+
+int weft__gzip(const uint8_t *in, size_t len, uint8_t **out,
+               size_t *out_len) {
+  z_stream z;
+  memset(&z, 0, sizeof z);
+  /* 15 + 16: zlib writes a gzip wrapper, which is what Content-Encoding
+   * gzip and Connect-Content-Encoding gzip mean. */
+  if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
+                   Z_DEFAULT_STRATEGY) != Z_OK)
+    return WEFT_ERR_NOMEM;
+  size_t cap = deflateBound(&z, (uLong)len) + 32;
+  uint8_t *buf = malloc(cap);
+  if (!buf) {
+    deflateEnd(&z);
+    return WEFT_ERR_NOMEM;
+  }
+  z.next_in = (Bytef *)(uintptr_t)in;
+  z.avail_in = (uInt)len;
+  z.next_out = buf;
+  z.avail_out = (uInt)cap;
+  int rv = deflate(&z, Z_FINISH);
+  deflateEnd(&z);
+  if (rv != Z_STREAM_END) {
+    free(buf);
+    return WEFT_ERR_INTERNAL;
+  }
+  *out = buf;
+  *out_len = cap - z.avail_out;
+  return 0;
+}
+
+int weft__gunzip(const uint8_t *in, size_t len, size_t max_out, uint8_t **out,
+                 size_t *out_len, weft_error *err) {
+  z_stream z;
+  memset(&z, 0, sizeof z);
+  if (inflateInit2(&z, 15 + 32) != Z_OK) /* +32: gzip or zlib header */
+    return weft_error_set(err, WEFT_ERR_NOMEM, "out of memory");
+  size_t cap = len * 4 + 64, used = 0;
+  if (cap > max_out + 1)
+    cap = max_out + 1;
+  uint8_t *buf = malloc(cap);
+  int rv = Z_OK;
+  z.next_in = (Bytef *)(uintptr_t)in;
+  z.avail_in = (uInt)len;
+  while (buf) {
+    z.next_out = buf + used;
+    z.avail_out = (uInt)(cap - used);
+    rv = inflate(&z, Z_NO_FLUSH);
+    used = cap - z.avail_out;
+    if (used > max_out) {
+      rv = Z_MEM_ERROR;
+      break;
+    }
+    if (rv == Z_STREAM_END || rv != Z_OK)
+      break;
+    if (z.avail_in == 0 && z.avail_out != 0) {
+      rv = Z_DATA_ERROR; /* input ended inside the stream */
+      break;
+    }
+    if (used == cap) {
+      size_t ncap = cap * 2 > max_out + 1 ? max_out + 1 : cap * 2;
+      uint8_t *nb = realloc(buf, ncap);
+      if (!nb) {
+        free(buf);
+        buf = NULL;
+        break;
+      }
+      buf = nb;
+      cap = ncap;
+    }
+  }
+  inflateEnd(&z);
+  if (!buf)
+    return weft_error_set(err, WEFT_ERR_NOMEM, "out of memory");
+  if (rv == Z_MEM_ERROR && used > max_out) {
+    free(buf);
+    return weft_error_set(err, WEFT_ERR_TOO_BIG,
+                          "gzip body inflates past the %zu-byte limit",
+                          max_out);
+  }
+  if (rv != Z_STREAM_END || z.avail_in != 0) {
+    free(buf);
+    return weft_error_set(err, WEFT_ERR_MALFORMED, "invalid gzip body");
+  }
+  *out = buf;
+  *out_len = used;
+  return 0;
+}

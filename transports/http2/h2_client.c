@@ -1,0 +1,798 @@
+/* The h2c:// and https:// client: Connect calls over one HTTP/2 connection.
+ *
+ * Each client connection owns a weft_loop thread that alone touches the
+ * nghttp2 session. User threads build requests and wait on a call's
+ * condition variable; they hand work to the loop with posts (submit the
+ * request, resume the request body, reset the stream).
+ *
+ * Unary calls are sent whole (headers + body) when the caller half-closes;
+ * streaming calls open the stream at start and send enveloped messages as
+ * the caller produces them. Lifetimes follow the server: a call is
+ * referenced by the user (until finish), by nghttp2 (until the stream
+ * closes) and by pending posts; the connection by its socket and its calls.
+ */
+#include <nghttp2/nghttp2.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "connect.h"
+#include "h2_io.h"
+#include "h2_msg.h"
+#include "weft/transport.h"
+
+#define H2C_OUT_HIGH_WATER (256 * 1024)
+
+typedef struct rmsg {
+  struct rmsg *next;
+  uint8_t flags;
+  size_t len;
+  uint8_t data[];
+} rmsg;
+
+typedef struct h2c_conn h2c_conn;
+typedef struct h2c_call h2c_call;
+
+struct h2c_conn {
+  weft__h2io io;
+  weft_client *client;
+  weft_loop *loop;
+  weft__tls_ctx *tls;
+  pthread_mutex_t mu;
+  int refs; /* 1 for the user's connection handle + 1 per call */
+  bool closed; /* socket gone */
+  bool loop_gone;
+  weft_codec_kind codec;
+  size_t max_msg;
+  char authority[300];
+  const char *scheme;
+  h2c_call *calls;
+};
+
+struct h2c_call {
+  h2c_conn *c;
+  int32_t id; /* 0 until submitted */
+  int refs;
+  h2c_call *next, *prev;
+  const weft_method_desc *m;
+  bool stream_kind, json;
+  int64_t deadline_ns;
+  weft_metadata req_md;
+  pthread_cond_t cv;
+
+  /* Request body (under c->mu). */
+  uint8_t *out;
+  size_t out_off, out_len, out_cap;
+  bool out_end;
+  bool submitted, in_session;
+
+  /* Response (under c->mu). */
+  int http_status;
+  bool resp_gzip;
+  weft_metadata resp_md;
+  uint8_t *body;
+  size_t body_len, body_cap;
+  weft__connect_reader reader;
+  rmsg *in_head, *in_tail;
+  bool done;        /* stream closed */
+  bool have_status; /* status below is final */
+  bool unary_given;
+  weft_status st;
+};
+
+/* ---- references ---------------------------------------------------- */
+
+static void conn_unref(h2c_conn *c) {
+  pthread_mutex_lock(&c->mu);
+  bool last = --c->refs == 0;
+  pthread_mutex_unlock(&c->mu);
+  if (!last)
+    return;
+  weft_loop_free(c->loop);
+  weft__tls_ctx_free(c->tls);
+  pthread_mutex_destroy(&c->mu);
+  free(c);
+}
+
+static void call_unref(h2c_call *k) {
+  h2c_conn *c = k->c;
+  pthread_mutex_lock(&c->mu);
+  bool last = --k->refs == 0;
+  if (last) {
+    if (k->prev)
+      k->prev->next = k->next;
+    else if (c->calls == k)
+      c->calls = k->next;
+    if (k->next)
+      k->next->prev = k->prev;
+  }
+  pthread_mutex_unlock(&c->mu);
+  if (!last)
+    return;
+  for (rmsg *n = k->in_head; n;) {
+    rmsg *next = n->next;
+    free(n);
+    n = next;
+  }
+  free(k->out);
+  free(k->body);
+  weft_metadata_clear(&k->req_md);
+  weft_metadata_clear(&k->resp_md);
+  weft_status_clear(&k->st);
+  weft__connect_reader_free(&k->reader);
+  pthread_cond_destroy(&k->cv);
+  free(k);
+  conn_unref(c);
+}
+
+static bool post(h2c_conn *c, weft_post_fn fn, h2c_call *k) {
+  pthread_mutex_lock(&c->mu);
+  bool ok = !c->loop_gone;
+  if (ok && k)
+    k->refs++;
+  pthread_mutex_unlock(&c->mu);
+  if (ok && weft_loop_post(c->loop, fn, k ? (void *)k : (void *)c) < 0) {
+    ok = false;
+    if (k)
+      call_unref(k);
+  }
+  return ok;
+}
+
+/* Sets the final status once (c->mu held). */
+static void set_status_locked(h2c_call *k, int code, const char *msg) {
+  if (k->have_status)
+    return;
+  k->have_status = true;
+  weft_status_set(&k->st, code, "%s", msg);
+}
+
+/* ---- loop thread --------------------------------------------------- */
+
+static ssize_t body_read(nghttp2_session *ses, int32_t id, uint8_t *buf,
+                         size_t len, uint32_t *flags,
+                         nghttp2_data_source *src, void *ud) {
+  h2c_call *k = src->ptr;
+  (void)ses;
+  (void)id;
+  (void)ud;
+  pthread_mutex_lock(&k->c->mu);
+  size_t avail = k->out_len - k->out_off;
+  if (avail == 0 && !k->out_end) {
+    pthread_mutex_unlock(&k->c->mu);
+    return NGHTTP2_ERR_DEFERRED;
+  }
+  size_t n = avail < len ? avail : len;
+  memcpy(buf, k->out + k->out_off, n);
+  k->out_off += n;
+  if (k->out_off == k->out_len) {
+    k->out_off = k->out_len = 0;
+    if (k->out_end)
+      *flags |= NGHTTP2_DATA_FLAG_EOF;
+  }
+  pthread_cond_broadcast(&k->cv);
+  pthread_mutex_unlock(&k->c->mu);
+  return (ssize_t)n;
+}
+
+#define NV(n, v)                                                              \
+  (nghttp2_nv) {                                                              \
+    (uint8_t *)(n), (uint8_t *)(v), strlen(n), strlen(v), NGHTTP2_NV_FLAG_NONE \
+  }
+
+static void submit_on_loop(void *ud) {
+  h2c_call *k = ud;
+  h2c_conn *c = k->c;
+  if (c->io.closed) {
+    pthread_mutex_lock(&c->mu);
+    set_status_locked(k, WEFT_STATUS_UNAVAILABLE, "connection closed");
+    k->done = true;
+    pthread_cond_broadcast(&k->cv);
+    pthread_mutex_unlock(&c->mu);
+    call_unref(k);
+    return;
+  }
+  weft__h2_ctype ct =
+      k->stream_kind ? (k->json ? WEFT__CT_STREAM_JSON : WEFT__CT_STREAM_PROTO)
+                     : (k->json ? WEFT__CT_JSON : WEFT__CT_PROTO);
+  char timeout[24];
+  size_t n = 0;
+  nghttp2_nv *nva = calloc(10 + k->req_md.count, sizeof *nva);
+  if (!nva) {
+    call_unref(k);
+    return;
+  }
+  nva[n++] = NV(":method", "POST");
+  nva[n++] = NV(":scheme", c->scheme);
+  nva[n++] = NV(":authority", c->authority);
+  nva[n++] = NV(":path", k->m->path);
+  nva[n++] = NV("content-type", weft__h2_ctype_str(ct));
+  nva[n++] = NV("connect-protocol-version", "1");
+  nva[n++] = NV(k->stream_kind ? "connect-accept-encoding" : "accept-encoding",
+                "gzip");
+  if (k->deadline_ns != INT64_MAX) {
+    int64_t ms = (k->deadline_ns - weft_now_ns()) / 1000000;
+    snprintf(timeout, sizeof timeout, "%lld", (long long)(ms > 0 ? ms : 1));
+    nva[n++] = NV("connect-timeout-ms", timeout);
+  }
+  for (size_t i = 0; i < k->req_md.count; i++) {
+    weft_metadata_entry *e = &k->req_md.entries[i];
+    nva[n++] = (nghttp2_nv){(uint8_t *)e->key, e->value, strlen(e->key),
+                            e->value_len, NGHTTP2_NV_FLAG_NONE};
+  }
+  nghttp2_data_provider dp;
+  dp.source.ptr = k;
+  dp.read_callback = body_read;
+  int32_t id = nghttp2_submit_request(c->io.session, NULL, nva, n, &dp, k);
+  free(nva);
+  pthread_mutex_lock(&c->mu);
+  if (id < 0) {
+    char msg[128];
+    snprintf(msg, sizeof msg, "cannot open an HTTP/2 stream: %s",
+             nghttp2_strerror(id));
+    set_status_locked(k, WEFT_STATUS_UNAVAILABLE, msg);
+    k->done = true;
+    pthread_cond_broadcast(&k->cv);
+    pthread_mutex_unlock(&c->mu);
+    call_unref(k);
+    return;
+  }
+  k->id = id;
+  k->in_session = true; /* keeps the post's reference until close */
+  pthread_mutex_unlock(&c->mu);
+  weft__h2io_flush(&c->io);
+}
+
+static void resume_on_loop(void *ud) {
+  h2c_call *k = ud;
+  if (!k->c->io.closed && k->in_session) {
+    nghttp2_session_resume_data(k->c->io.session, k->id);
+    weft__h2io_flush(&k->c->io);
+  }
+  call_unref(k);
+}
+
+static void cancel_on_loop(void *ud) {
+  h2c_call *k = ud;
+  if (!k->c->io.closed && k->in_session) {
+    nghttp2_submit_rst_stream(k->c->io.session, NGHTTP2_FLAG_NONE, k->id,
+                              NGHTTP2_CANCEL);
+    weft__h2io_flush(&k->c->io);
+  }
+  call_unref(k);
+}
+
+static int on_header(nghttp2_session *ses, const nghttp2_frame *f,
+                     const uint8_t *name, size_t nlen, const uint8_t *value,
+                     size_t vlen, uint8_t flags, void *ud) {
+  (void)flags;
+  (void)ud;
+  h2c_call *k = nghttp2_session_get_stream_user_data(ses, f->hd.stream_id);
+  if (!k || f->hd.type != NGHTTP2_HEADERS)
+    return 0;
+  const char *n = (const char *)name, *v = (const char *)value;
+  pthread_mutex_lock(&k->c->mu);
+  if (nlen == 7 && memcmp(n, ":status", 7) == 0) {
+    k->http_status = atoi(v);
+  } else if ((nlen == 16 && memcmp(n, "content-encoding", 16) == 0) ||
+             (nlen == 24 && memcmp(n, "connect-content-encoding", 24) == 0)) {
+    k->resp_gzip = vlen == 4 && memcmp(v, "gzip", 4) == 0;
+  } else if (!weft__h2_reserved_header(n, nlen) && nlen < 256) {
+    char key[256];
+    /* Unary trailers arrive as "trailer-" headers: strip the prefix. */
+    size_t skip = nlen > 8 && memcmp(n, "trailer-", 8) == 0 ? 8 : 0;
+    memcpy(key, n + skip, nlen - skip);
+    key[nlen - skip] = '\0';
+    weft_metadata_add(&k->resp_md, key, v, vlen);
+  }
+  pthread_mutex_unlock(&k->c->mu);
+  return 0;
+}
+
+static int push_msg(void *ud, uint8_t flags, const uint8_t *data,
+                    size_t len) {
+  h2c_call *k = ud;
+  rmsg *n = malloc(sizeof *n + len);
+  if (!n)
+    return WEFT_ERR_NOMEM;
+  n->next = NULL;
+  n->flags = flags;
+  n->len = len;
+  memcpy(n->data, data, len);
+  pthread_mutex_lock(&k->c->mu);
+  if (flags & WEFT__CONNECT_FLAG_END_STREAM) {
+    /* The end-of-stream message: status and trailers. */
+    weft_status st = {0};
+    if (weft__connect_parse_end_stream((const char *)data, len, &st,
+                                       &k->resp_md) < 0)
+      set_status_locked(k, WEFT_STATUS_INTERNAL,
+                        "malformed Connect end-of-stream message");
+    else
+      set_status_locked(k, st.code, st.message ? st.message : "");
+    weft_status_clear(&st);
+    free(n);
+  } else {
+    if (k->in_tail)
+      k->in_tail->next = n;
+    else
+      k->in_head = n;
+    k->in_tail = n;
+  }
+  pthread_cond_broadcast(&k->cv);
+  pthread_mutex_unlock(&k->c->mu);
+  return 0;
+}
+
+static int on_data_chunk(nghttp2_session *ses, uint8_t flags, int32_t id,
+                         const uint8_t *data, size_t len, void *ud) {
+  h2c_conn *c = ud;
+  (void)flags;
+  h2c_call *k = nghttp2_session_get_stream_user_data(ses, id);
+  if (!k)
+    return 0;
+  if (k->stream_kind && k->http_status == 200) {
+    weft_error err = {0};
+    if (weft__connect_reader_feed(&k->reader, data, len, push_msg, k, &err) <
+        0) {
+      pthread_mutex_lock(&c->mu);
+      set_status_locked(k, WEFT_STATUS_INTERNAL, err.message);
+      pthread_mutex_unlock(&c->mu);
+      nghttp2_submit_rst_stream(ses, NGHTTP2_FLAG_NONE, id,
+                                NGHTTP2_PROTOCOL_ERROR);
+    }
+    return 0;
+  }
+  pthread_mutex_lock(&c->mu);
+  if (k->body_len + len > c->max_msg + 65536) {
+    set_status_locked(k, WEFT_STATUS_RESOURCE_EXHAUSTED,
+                      "response over the message size limit");
+    pthread_mutex_unlock(&c->mu);
+    nghttp2_submit_rst_stream(ses, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
+    return 0;
+  }
+  if (k->body_len + len > k->body_cap) {
+    size_t cap = k->body_cap ? k->body_cap * 2 : 1024;
+    while (cap < k->body_len + len)
+      cap *= 2;
+    uint8_t *b = realloc(k->body, cap);
+    if (!b) {
+      pthread_mutex_unlock(&c->mu);
+      return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    }
+    k->body = b;
+    k->body_cap = cap;
+  }
+  memcpy(k->body + k->body_len, data, len);
+  k->body_len += len;
+  pthread_mutex_unlock(&c->mu);
+  return 0;
+}
+
+static int on_stream_close(nghttp2_session *ses, int32_t id, uint32_t code,
+                           void *ud) {
+  h2c_conn *c = ud;
+  h2c_call *k = nghttp2_session_get_stream_user_data(ses, id);
+  if (!k)
+    return 0;
+  pthread_mutex_lock(&c->mu);
+  k->in_session = false;
+  k->done = true;
+  if (!k->have_status) {
+    if (k->http_status != 200) {
+      weft_status st = {0};
+      int fallback = k->http_status
+                         ? weft__connect_code_from_http(k->http_status)
+                         : WEFT_STATUS_UNAVAILABLE;
+      weft__connect_parse_error((const char *)k->body, k->body_len, fallback,
+                                &st);
+      set_status_locked(k, st.code, st.message ? st.message : "");
+      weft_status_clear(&st);
+    } else if (code != NGHTTP2_NO_ERROR) {
+      set_status_locked(k, code == NGHTTP2_CANCEL ? WEFT_STATUS_CANCELLED
+                                                  : WEFT_STATUS_UNAVAILABLE,
+                        "stream reset by the server");
+    } else if (k->stream_kind) {
+      set_status_locked(k, WEFT_STATUS_INTERNAL,
+                        "stream ended without a Connect end-of-stream message");
+    } else {
+      set_status_locked(k, WEFT_STATUS_OK, "");
+    }
+  }
+  pthread_cond_broadcast(&k->cv);
+  pthread_mutex_unlock(&c->mu);
+  nghttp2_session_set_stream_user_data(ses, id, NULL);
+  call_unref(k); /* nghttp2's reference */
+  return 0;
+}
+
+static void on_conn_closed(weft__h2io *io, const weft_error *why, void *ud) {
+  h2c_conn *c = ud;
+  (void)io;
+  char msg[WEFT_ERROR_MSG_MAX + 32];
+  snprintf(msg, sizeof msg, "connection lost%s%s", why ? ": " : "",
+           why ? why->message : "");
+  for (;;) {
+    h2c_call *victim = NULL;
+    pthread_mutex_lock(&c->mu);
+    c->closed = true;
+    for (h2c_call *k = c->calls; k; k = k->next) {
+      if (!k->done) {
+        k->done = true;
+        set_status_locked(k, WEFT_STATUS_UNAVAILABLE, msg);
+        pthread_cond_broadcast(&k->cv);
+      }
+      if (k->in_session) {
+        k->in_session = false;
+        victim = k;
+        break;
+      }
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (!victim)
+      break;
+    call_unref(victim);
+  }
+  weft_client_notify(c->client, WEFT_CONN_DISCONNECTED, why);
+}
+
+/* ---- weft_client_transport ------------------------------------------ */
+
+static void start_on_loop(void *ud) {
+  h2c_conn *c = ud;
+  weft__h2io_start(&c->io);
+  weft__h2io_flush(&c->io);
+}
+
+static int h2_connect(weft_client *client, const weft_url *url,
+                      const weft_client_opts *o, void **out, weft_error *err,
+                      bool tls) {
+  h2c_conn *c = calloc(1, sizeof *c);
+  if (!c)
+    return weft_error_set(err, WEFT_ERR_NOMEM, "out of memory");
+  pthread_mutex_init(&c->mu, NULL);
+  c->refs = 1;
+  c->client = client;
+  c->codec = o ? o->codec : WEFT_CODEC_PROTO;
+  c->max_msg = o && o->max_message_size ? o->max_message_size : 4u << 20;
+  c->scheme = tls ? "https" : "http";
+  int port = url->port > 0 ? url->port : (tls ? 443 : 80);
+  snprintf(c->authority, sizeof c->authority, "%s:%d", url->host, port);
+  int rv = 0;
+  if (tls) {
+    static const char *const alpn[] = {"h2", NULL};
+    rv = weft__tls_ctx_new(&c->tls, false, o ? &o->tls : NULL, alpn, err);
+  }
+  weft__conn *conn = NULL;
+  if (rv == 0)
+    rv = weft__conn_connect(
+        &conn, url->host, port, c->tls, o ? o->tls.server_name : NULL,
+        o && o->connect_timeout_ms ? o->connect_timeout_ms : 10000, err);
+  if (rv == 0 && tls && strcmp(weft__conn_alpn(conn), "h2") != 0)
+    rv = weft_error_set(err, WEFT_ERR_HANDSHAKE,
+                        "%s did not negotiate HTTP/2 (ALPN h2)",
+                        c->authority);
+  nghttp2_session_callbacks *cb = NULL;
+  if (rv == 0 && nghttp2_session_callbacks_new(&cb) != 0)
+    rv = weft_error_set(err, WEFT_ERR_NOMEM, "out of memory");
+  if (rv == 0) {
+    nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb,
+                                                              on_data_chunk);
+    nghttp2_session_callbacks_set_on_stream_close_callback(cb,
+                                                           on_stream_close);
+    if (nghttp2_session_client_new(&c->io.session, cb, c) != 0)
+      rv = weft_error_set(err, WEFT_ERR_NOMEM, "out of memory");
+    nghttp2_session_callbacks_del(cb);
+  }
+  if (rv == 0) {
+    nghttp2_settings_entry iv[] = {
+        {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 100},
+        {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 1 << 20}};
+    nghttp2_submit_settings(c->io.session, NGHTTP2_FLAG_NONE, iv, 2);
+    nghttp2_session_set_local_window_size(c->io.session, NGHTTP2_FLAG_NONE, 0,
+                                          4 << 20);
+    rv = weft_loop_new(&c->loop);
+    if (rv == 0)
+      rv = weft_loop_start(c->loop);
+    if (rv < 0)
+      weft_error_set(err, rv, "cannot start the client event loop");
+  }
+  if (rv < 0) {
+    if (c->io.session)
+      nghttp2_session_del(c->io.session);
+    weft__conn_close(conn);
+    weft_loop_free(c->loop);
+    weft__tls_ctx_free(c->tls);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+    return rv;
+  }
+  c->io.loop = c->loop;
+  c->io.conn = conn;
+  c->io.on_closed = on_conn_closed;
+  c->io.ud = c;
+  weft_loop_post(c->loop, start_on_loop, c);
+  weft_client_notify(client, WEFT_CONN_CONNECTED, NULL);
+  *out = c;
+  return 0;
+}
+
+static int h2c_connect(weft_client *client, const weft_url *url,
+                       const weft_client_opts *o, void **out,
+                       weft_error *err) {
+  return h2_connect(client, url, o, out, err, false);
+}
+
+static int https_connect(weft_client *client, const weft_url *url,
+                         const weft_client_opts *o, void **out,
+                         weft_error *err) {
+  return h2_connect(client, url, o, out, err, true);
+}
+
+static void close_on_loop(void *ud) {
+  h2c_conn *c = ud;
+  if (!c->io.closed) {
+    nghttp2_session_terminate_session(c->io.session, NGHTTP2_NO_ERROR);
+    weft__h2io_flush(&c->io);
+    weft__h2io_close(&c->io, NULL);
+  }
+}
+
+static void h2_disconnect(void *ud) {
+  h2c_conn *c = ud;
+  /* From here on user threads stop posting; close on the loop (which fails
+   * every call in flight through on_conn_closed), then stop it. */
+  pthread_mutex_lock(&c->mu);
+  c->loop_gone = true;
+  pthread_mutex_unlock(&c->mu);
+  weft_loop_post(c->loop, close_on_loop, c);
+  weft_loop_stop(c->loop);
+  if (!c->io.closed)
+    close_on_loop(c); /* the loop stopped first: finish single-threaded */
+  conn_unref(c);
+}
+
+static int h2_call_start(void *ud, const weft_method_desc *m,
+                         const weft_metadata *md, int64_t deadline_ns,
+                         void **tcall, weft_error *err) {
+  h2c_conn *c = ud;
+  h2c_call *k = calloc(1, sizeof *k);
+  if (!k)
+    return weft_error_set(err, WEFT_ERR_NOMEM, "out of memory");
+  k->c = c;
+  k->m = m;
+  k->refs = 1; /* the user's */
+  k->stream_kind = m->kind != WEFT_RPC_UNARY;
+  k->json = c->codec == WEFT_CODEC_JSON;
+  k->deadline_ns = deadline_ns;
+  pthread_cond_init(&k->cv, NULL);
+  weft__connect_reader_init(&k->reader, c->max_msg);
+  if (md)
+    weft_metadata_copy(&k->req_md, md);
+  pthread_mutex_lock(&c->mu);
+  if (c->closed || c->loop_gone) {
+    pthread_mutex_unlock(&c->mu);
+    weft_metadata_clear(&k->req_md);
+    weft__connect_reader_free(&k->reader);
+    pthread_cond_destroy(&k->cv);
+    free(k);
+    return weft_error_set(err, WEFT_ERR_CLOSED, "connection is closed");
+  }
+  c->refs++;
+  k->next = c->calls;
+  if (c->calls)
+    c->calls->prev = k;
+  c->calls = k;
+  pthread_mutex_unlock(&c->mu);
+  /* Streams open at once; unary calls wait for their single message. */
+  if (k->stream_kind) {
+    k->submitted = true;
+    post(c, submit_on_loop, k);
+  }
+  *tcall = k;
+  return 0;
+}
+
+static int append_out(h2c_call *k, const uint8_t *p, size_t n) {
+  if (k->out_len + n > k->out_cap) {
+    size_t cap = k->out_cap ? k->out_cap * 2 : 1024;
+    while (cap < k->out_len + n)
+      cap *= 2;
+    uint8_t *b = realloc(k->out, cap);
+    if (!b)
+      return WEFT_ERR_NOMEM;
+    k->out = b;
+    k->out_cap = cap;
+  }
+  memcpy(k->out + k->out_len, p, n);
+  k->out_len += n;
+  return 0;
+}
+
+static int h2_call_send(void *tcall, const void *msg) {
+  h2c_call *k = tcall;
+  weft_error err = {0};
+  uint8_t *buf;
+  size_t len;
+  int rv = weft__h2_encode(msg, k->json, &buf, &len, &err);
+  if (rv < 0)
+    return rv;
+  pthread_mutex_lock(&k->c->mu);
+  if (k->out_end || k->done) {
+    pthread_mutex_unlock(&k->c->mu);
+    free(buf);
+    return k->out_end ? WEFT_ERR_STATE : WEFT_ERR_CLOSED;
+  }
+  if (!k->stream_kind) {
+    k->out_len = 0;
+    rv = append_out(k, buf, len);
+    pthread_mutex_unlock(&k->c->mu);
+    free(buf);
+    return rv;
+  }
+  while (k->out_len - k->out_off > H2C_OUT_HIGH_WATER && !k->done)
+    pthread_cond_wait(&k->cv, &k->c->mu);
+  uint8_t hdr[5];
+  weft__connect_envelope_header(hdr, 0, (uint32_t)len);
+  rv = append_out(k, hdr, 5);
+  if (rv == 0)
+    rv = append_out(k, buf, len);
+  pthread_mutex_unlock(&k->c->mu);
+  free(buf);
+  if (rv == 0)
+    post(k->c, resume_on_loop, k);
+  return rv;
+}
+
+static int h2_call_close_send(void *tcall) {
+  h2c_call *k = tcall;
+  pthread_mutex_lock(&k->c->mu);
+  k->out_end = true;
+  bool submit = !k->submitted;
+  k->submitted = true;
+  pthread_mutex_unlock(&k->c->mu);
+  post(k->c, submit ? submit_on_loop : resume_on_loop, k);
+  return 0;
+}
+
+/* Waits on the call until pred holds or the deadline passes. c->mu held. */
+static bool wait_until(h2c_call *k, bool (*pred)(const h2c_call *)) {
+  while (!pred(k)) {
+    if (k->deadline_ns == INT64_MAX) {
+      pthread_cond_wait(&k->cv, &k->c->mu);
+      continue;
+    }
+    /* The deadline is CLOCK_MONOTONIC; pthread_cond_timedwait wants
+     * CLOCK_REALTIME unless the condattr says otherwise: convert. */
+    int64_t left = k->deadline_ns - weft_now_ns();
+    if (left <= 0)
+      return false;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t ns = (int64_t)ts.tv_nsec + (left < 50000000 ? left : 50000000);
+    ts.tv_sec += ns / 1000000000;
+    ts.tv_nsec = ns % 1000000000;
+    pthread_cond_timedwait(&k->cv, &k->c->mu, &ts);
+  }
+  return true;
+}
+
+static bool has_msg_or_done(const h2c_call *k) {
+  return k->in_head || k->done || (k->stream_kind && k->have_status);
+}
+static bool is_done(const h2c_call *k) {
+  return k->done;
+}
+
+static void expire(h2c_call *k) {
+  set_status_locked(k, WEFT_STATUS_DEADLINE_EXCEEDED, "deadline exceeded");
+  k->done = true;
+}
+
+static int h2_call_recv(void *tcall, weft_arena *arena, void **msg) {
+  h2c_call *k = tcall;
+  h2c_conn *c = k->c;
+  weft_error err = {0};
+  pthread_mutex_lock(&c->mu);
+  bool ok = wait_until(k, k->stream_kind ? has_msg_or_done : is_done);
+  if (!ok) {
+    expire(k);
+    pthread_mutex_unlock(&c->mu);
+    post(c, cancel_on_loop, k);
+    return WEFT_ERR_TIMEOUT;
+  }
+  if (!k->stream_kind) {
+    bool given = k->unary_given;
+    k->unary_given = true;
+    bool good = k->have_status && k->st.code == WEFT_STATUS_OK;
+    pthread_mutex_unlock(&c->mu);
+    if (!good)
+      return WEFT_ERR_RPC;
+    if (given)
+      return 0;
+    const uint8_t *body = k->body;
+    size_t len = k->body_len;
+    uint8_t *plain = NULL;
+    int rv = 0;
+    if (k->resp_gzip) {
+      rv = weft__gunzip(body, len, c->max_msg, &plain, &len, &err);
+      body = plain;
+    }
+    if (rv == 0)
+      rv = weft__h2_decode(k->m->output, k->json, body, len, arena,
+                           c->max_msg, msg, &err);
+    free(plain);
+    if (rv < 0) {
+      pthread_mutex_lock(&c->mu);
+      weft_status_set(&k->st, WEFT_STATUS_INTERNAL,
+                      "cannot decode the response: %s", err.message);
+      pthread_mutex_unlock(&c->mu);
+      return rv;
+    }
+    return 1;
+  }
+  rmsg *n = k->in_head;
+  if (!n) {
+    bool good = !k->have_status || k->st.code == WEFT_STATUS_OK;
+    pthread_mutex_unlock(&c->mu);
+    return good ? 0 : WEFT_ERR_RPC;
+  }
+  k->in_head = n->next;
+  if (!k->in_head)
+    k->in_tail = NULL;
+  pthread_mutex_unlock(&c->mu);
+  const uint8_t *data = n->data;
+  size_t len = n->len;
+  uint8_t *plain = NULL;
+  int rv = 0;
+  if (n->flags & WEFT__CONNECT_FLAG_COMPRESSED) {
+    rv = weft__gunzip(data, len, c->max_msg, &plain, &len, &err);
+    data = plain;
+  }
+  if (rv == 0)
+    rv = weft__h2_decode(k->m->output, k->json, data, len, arena, c->max_msg,
+                         msg, &err);
+  free(plain);
+  free(n);
+  return rv < 0 ? rv : 1;
+}
+
+static int h2_call_finish(void *tcall, weft_status *st, weft_metadata *md) {
+  h2c_call *k = tcall;
+  h2c_conn *c = k->c;
+  pthread_mutex_lock(&c->mu);
+  bool ok = wait_until(k, is_done);
+  if (!ok)
+    expire(k);
+  if (st)
+    weft_status_move(st, &k->st);
+  if (md)
+    weft_metadata_copy(md, &k->resp_md);
+  bool reset = !ok || k->in_session;
+  pthread_mutex_unlock(&c->mu);
+  if (reset)
+    post(c, cancel_on_loop, k);
+  call_unref(k);
+  return 0;
+}
+
+static void h2_call_cancel(void *tcall) {
+  h2c_call *k = tcall;
+  pthread_mutex_lock(&k->c->mu);
+  set_status_locked(k, WEFT_STATUS_CANCELLED, "cancelled by the client");
+  k->done = true;
+  pthread_cond_broadcast(&k->cv);
+  pthread_mutex_unlock(&k->c->mu);
+  post(k->c, cancel_on_loop, k);
+}
+
+const weft_client_transport weft__h2c_client_transport = {
+    "h2c",        80,           h2c_connect,        h2_disconnect,
+    h2_call_start, h2_call_send, h2_call_close_send, h2_call_recv,
+    h2_call_finish, h2_call_cancel};
+const weft_client_transport weft__https_client_transport = {
+    "https",      443,          https_connect,      h2_disconnect,
+    h2_call_start, h2_call_send, h2_call_close_send, h2_call_recv,
+    h2_call_finish, h2_call_cancel};

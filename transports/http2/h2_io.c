@@ -1,0 +1,109 @@
+#include "h2_io.h"
+
+#include <string.h>
+
+static void on_io(weft_loop *l, int fd, unsigned events, void *ud);
+
+int weft__h2io_start(weft__h2io *io) {
+  io->events = WEFT_IO_READ;
+  return weft_loop_add_fd(io->loop, weft__conn_fd(io->conn), io->events,
+                          on_io, io);
+}
+
+static void set_events(weft__h2io *io, unsigned ev) {
+  if (ev != io->events && !io->closed) {
+    io->events = ev;
+    weft_loop_mod_fd(io->loop, weft__conn_fd(io->conn), ev);
+  }
+}
+
+void weft__h2io_close(weft__h2io *io, const weft_error *why) {
+  if (io->closed)
+    return;
+  io->closed = true;
+  weft_loop_del_fd(io->loop, weft__conn_fd(io->conn));
+  weft__conn_close(io->conn);
+  io->conn = NULL;
+  /* on_closed sees the session still alive, so it can walk its streams. */
+  if (io->on_closed)
+    io->on_closed(io, why, io->ud);
+  nghttp2_session_del(io->session);
+  io->session = NULL;
+  io->pending = NULL;
+  io->pending_len = 0;
+}
+
+void weft__h2io_flush(weft__h2io *io) {
+  while (!io->closed) {
+    if (io->pending_len == 0) {
+      ssize_t n = nghttp2_session_mem_send(io->session, &io->pending);
+      if (n < 0) {
+        weft_error e;
+        weft_error_set(&e, WEFT_ERR_PROTOCOL, "nghttp2: %s",
+                       nghttp2_strerror((int)n));
+        weft__h2io_close(io, &e);
+        return;
+      }
+      if (n == 0)
+        break;
+      io->pending_len = (size_t)n;
+    }
+    ssize_t w = weft__conn_write(io->conn, io->pending, io->pending_len);
+    if (w == WEFT_ERR_AGAIN) {
+      set_events(io, WEFT_IO_READ | WEFT_IO_WRITE);
+      return;
+    }
+    if (w < 0) {
+      weft_error e;
+      weft_error_set(&e, (int)w, "write failed: %s", weft_strerror((int)w));
+      weft__h2io_close(io, &e);
+      return;
+    }
+    io->pending += w;
+    io->pending_len -= (size_t)w;
+  }
+  if (io->closed)
+    return;
+  set_events(io, WEFT_IO_READ);
+  if (!nghttp2_session_want_read(io->session) &&
+      !nghttp2_session_want_write(io->session)) {
+    weft__h2io_close(io, NULL);
+  }
+}
+
+static void on_io(weft_loop *l, int fd, unsigned events, void *ud) {
+  weft__h2io *io = ud;
+  uint8_t buf[16384];
+  (void)l;
+  (void)fd;
+  (void)events;
+  /* Read whatever is there (TLS may need reads to make writes progress and
+   * vice versa, so try both directions on any event). */
+  for (int i = 0; i < 8 && !io->closed; i++) {
+    ssize_t n = weft__conn_read(io->conn, buf, sizeof buf);
+    if (n == WEFT_ERR_AGAIN)
+      break;
+    if (n <= 0) {
+      weft_error e;
+      if (n == 0)
+        weft_error_set(&e, WEFT_ERR_CLOSED, "peer closed the connection");
+      else
+        weft_error_set(&e, (int)n, "read failed: %s", weft_strerror((int)n));
+      weft__h2io_close(io, n == 0 ? NULL : &e);
+      return;
+    }
+    ssize_t rv = nghttp2_session_mem_recv(io->session, buf, (size_t)n);
+    if (rv < 0) {
+      weft_error e;
+      weft_error_set(&e, WEFT_ERR_PROTOCOL, "HTTP/2 protocol error: %s",
+                     nghttp2_strerror((int)rv));
+      /* nghttp2 queued a GOAWAY for most errors: try to send it. */
+      weft__h2io_flush(io);
+      weft__h2io_close(io, &e);
+      return;
+    }
+    if ((size_t)n < sizeof buf)
+      break;
+  }
+  weft__h2io_flush(io);
+}

@@ -1,0 +1,1153 @@
+/* The h2c:// and https:// server: the Connect protocol on nghttp2.
+ *
+ * Threads: everything nghttp2 touches runs on the listener's loop thread.
+ * Handlers run on the runtime's worker pool and talk to a stream through the
+ * weft_server_call_ops below, under the connection mutex; whenever a worker
+ * produces output it posts a "kick" to the loop, which submits the response
+ * or resumes the deferred data provider.
+ *
+ * Lifetimes: a stream is referenced by nghttp2 (until the stream closes or
+ * the connection dies), by the runtime (from dispatch until ops->finish) and
+ * by each pending kick. A connection is referenced by its socket and by each
+ * of its streams, so a worker finishing late never touches freed memory.
+ *
+ * Flow control: request bodies are consumed (WINDOW_UPDATE) only when a
+ * worker takes a message, so a slow handler slows its client instead of
+ * growing memory; responses block the handler in send() above a high-water
+ * mark until nghttp2 has written them out.
+ */
+#include <errno.h>
+#include <nghttp2/nghttp2.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "connect.h"
+#include "h2_io.h"
+#include "h2_msg.h"
+#include "weft/transport.h"
+
+#define H2S_MAX_HEADER_BYTES 16384
+#define H2S_MAX_CONCURRENT 100
+#define H2S_OUT_HIGH_WATER (256 * 1024)
+#define H2S_STREAM_WINDOW (256 * 1024)
+#define H2S_CONN_WINDOW (1024 * 1024)
+#define H2S_GZIP_MIN 1024
+
+typedef struct msgnode {
+  struct msgnode *next;
+  uint8_t flags;
+  size_t len;
+  uint8_t data[];
+} msgnode;
+
+typedef struct h2s_listener h2s_listener;
+typedef struct h2s_conn h2s_conn;
+typedef struct h2s_stream h2s_stream;
+
+struct h2s_listener {
+  weft_server *srv;
+  weft_loop *loop;
+  int fd;
+  weft__tls_ctx *tls;
+  size_t max_msg;
+  pthread_mutex_t mu; /* conns list, refs, closed */
+  h2s_conn *conns;
+  int refs;    /* 1 for the server + 1 per connection */
+  bool closed; /* the loop is gone: post() fails from now on */
+  bool stopping;
+};
+
+struct h2s_conn {
+  weft__h2io io;
+  h2s_listener *lis;
+  pthread_mutex_t mu;
+  int refs; /* under mu: 1 while the socket is open + 1 per stream */
+  h2s_stream *streams;
+  h2s_conn *next, *prev; /* in lis->conns */
+  char peer[64];
+};
+
+struct h2s_stream {
+  h2s_conn *c;
+  int32_t id;
+  int refs; /* under c->mu */
+  h2s_stream *next, *prev;
+  bool in_session; /* nghttp2 still knows the stream */
+
+  /* Request headers (loop thread until dispatch). */
+  char *path;
+  bool post;
+  weft__h2_ctype ct;
+  bool req_gzip, accept_gzip, hdr_overflow, bad_timeout, bad_version;
+  int64_t timeout_ms;
+  weft_metadata md;
+  size_t hdr_bytes;
+  const weft_method_desc *m;
+
+  /* Request body: unary bodies are buffered whole; streams are split into
+   * messages by the envelope reader and queued for the worker. */
+  uint8_t *body;
+  size_t body_len, body_cap;
+  bool body_overflow;
+  weft__connect_reader reader;
+
+  /* Shared with the worker (under c->mu). */
+  pthread_cond_t cv;
+  msgnode *in_head, *in_tail;
+  bool in_done;       /* request fully received */
+  int in_err;         /* framing error on the request stream */
+  bool unary_taken;   /* the unary request was handed out */
+  bool finished;      /* a final response was produced */
+  char recv_err[WEFT_ERROR_MSG_MAX]; /* why the last recv failed */
+  bool cancelled;     /* peer reset or connection gone */
+  bool resp_submitted;
+  int64_t deadline_ns;
+  weft_timer *timer;  /* deadline; loop thread */
+
+  /* Response. */
+  int http_status;
+  weft__h2_ctype resp_ct;
+  bool resp_gzip;
+  weft_metadata resp_headers;
+  uint8_t *unary_body; /* what send() gave for a unary call */
+  size_t unary_len;
+  uint8_t *out;
+  size_t out_off, out_len, out_cap;
+  bool out_end;
+};
+
+static const weft_server_call_ops h2s_ops;
+static void kick(h2s_stream *s);
+
+/* weft_loop_post unless the listener has shut its loop down; false means
+ * fn will not run and the caller must undo what it prepared for it. */
+static bool post(h2s_listener *l, weft_post_fn fn, void *ud) {
+  pthread_mutex_lock(&l->mu);
+  bool ok = !l->closed && weft_loop_post(l->loop, fn, ud) == 0;
+  pthread_mutex_unlock(&l->mu);
+  return ok;
+}
+
+static void listener_unref(h2s_listener *l) {
+  pthread_mutex_lock(&l->mu);
+  bool last = --l->refs == 0;
+  pthread_mutex_unlock(&l->mu);
+  if (!last)
+    return;
+  weft_loop_free(l->loop);
+  weft__tls_ctx_free(l->tls);
+  pthread_mutex_destroy(&l->mu);
+  free(l);
+}
+
+/* ---- references ---------------------------------------------------- */
+
+static void conn_free(h2s_conn *c) {
+  h2s_listener *l = c->lis;
+  pthread_mutex_lock(&l->mu);
+  if (c->prev)
+    c->prev->next = c->next;
+  else if (l->conns == c)
+    l->conns = c->next;
+  if (c->next)
+    c->next->prev = c->prev;
+  pthread_mutex_unlock(&l->mu);
+  pthread_mutex_destroy(&c->mu);
+  free(c);
+  listener_unref(l);
+}
+
+/* Called with c->mu held; returns true if the caller must free c after
+ * unlocking. */
+static bool conn_unref_locked(h2s_conn *c) {
+  return --c->refs == 0;
+}
+
+static void stream_destroy(h2s_stream *s) {
+  msgnode *n = s->in_head;
+  while (n) {
+    msgnode *next = n->next;
+    free(n);
+    n = next;
+  }
+  free(s->path);
+  free(s->body);
+  free(s->unary_body);
+  free(s->out);
+  weft_metadata_clear(&s->md);
+  weft_metadata_clear(&s->resp_headers);
+  weft__connect_reader_free(&s->reader);
+  pthread_cond_destroy(&s->cv);
+  free(s);
+}
+
+static void stream_unref(h2s_stream *s) {
+  h2s_conn *c = s->c;
+  bool free_conn = false, free_stream = false;
+  pthread_mutex_lock(&c->mu);
+  if (--s->refs == 0) {
+    free_stream = true;
+    if (s->prev)
+      s->prev->next = s->next;
+    else if (c->streams == s)
+      c->streams = s->next;
+    if (s->next)
+      s->next->prev = s->prev;
+    free_conn = conn_unref_locked(c);
+  }
+  pthread_mutex_unlock(&c->mu);
+  if (free_stream)
+    stream_destroy(s);
+  if (free_conn)
+    conn_free(c);
+}
+
+/* ---- building responses (c->mu held) --------------------------------- */
+
+static int out_append(h2s_stream *s, const uint8_t *p, size_t n) {
+  if (s->out_off > 0 && s->out_off == s->out_len) {
+    s->out_off = s->out_len = 0;
+  } else if (s->out_off > s->out_cap / 2) {
+    memmove(s->out, s->out + s->out_off, s->out_len - s->out_off);
+    s->out_len -= s->out_off;
+    s->out_off = 0;
+  }
+  if (s->out_len + n > s->out_cap) {
+    size_t cap = s->out_cap ? s->out_cap : 4096;
+    while (cap < s->out_len + n)
+      cap *= 2;
+    uint8_t *b = realloc(s->out, cap);
+    if (!b)
+      return WEFT_ERR_NOMEM;
+    s->out = b;
+    s->out_cap = cap;
+  }
+  memcpy(s->out + s->out_len, p, n);
+  s->out_len += n;
+  return 0;
+}
+
+static int out_envelope(h2s_stream *s, uint8_t flags, const uint8_t *p,
+                        size_t n) {
+  uint8_t hdr[5];
+  weft__connect_envelope_header(hdr, flags, (uint32_t)n);
+  int rv = out_append(s, hdr, 5);
+  return rv < 0 ? rv : out_append(s, p, n);
+}
+
+static void add_trailers_as_headers(weft_metadata *dst,
+                                    const weft_metadata *tr) {
+  if (!tr)
+    return;
+  for (size_t i = 0; i < tr->count; i++) {
+    char key[256];
+    snprintf(key, sizeof key, "trailer-%s", tr->entries[i].key);
+    weft_metadata_add(dst, key, tr->entries[i].value, tr->entries[i].value_len);
+  }
+}
+
+/* Produces the final response of the stream. Runs on a worker (finish) or
+ * on the loop thread (early errors, deadline). */
+static void finish_locked(h2s_stream *s, const weft_status *st,
+                          const weft_metadata *headers,
+                          const weft_metadata *trailers) {
+  if (s->finished)
+    return;
+  s->finished = true;
+  if (headers && !s->resp_submitted && s->resp_headers.count == 0)
+    weft_metadata_copy(&s->resp_headers, headers);
+  if (weft__h2_ctype_stream(s->ct) && s->ct == s->resp_ct) {
+    /* Streaming: the status travels in the end-of-stream message. */
+    char *js = NULL;
+    size_t jl = 0;
+    if (weft__connect_end_stream_json(st, trailers, &js, &jl) == 0) {
+      out_envelope(s, WEFT__CONNECT_FLAG_END_STREAM, (const uint8_t *)js, jl);
+      free(js);
+    }
+    s->http_status = 200;
+  } else if (st->code == WEFT_STATUS_OK) {
+    s->http_status = 200;
+    add_trailers_as_headers(&s->resp_headers, trailers);
+    if (s->unary_body) {
+      if (s->accept_gzip && s->unary_len >= H2S_GZIP_MIN) {
+        uint8_t *z;
+        size_t zl;
+        if (weft__gzip(s->unary_body, s->unary_len, &z, &zl) == 0) {
+          free(s->unary_body);
+          s->unary_body = z;
+          s->unary_len = zl;
+          s->resp_gzip = true;
+        }
+      }
+      out_append(s, s->unary_body, s->unary_len);
+    }
+  } else {
+    char *js = NULL;
+    size_t jl = 0;
+    s->http_status = weft__connect_http_status(st->code);
+    s->resp_ct = WEFT__CT_JSON;
+    s->resp_gzip = false;
+    add_trailers_as_headers(&s->resp_headers, trailers);
+    if (weft__connect_error_json(st, &js, &jl) == 0) {
+      out_append(s, (const uint8_t *)js, jl);
+      free(js);
+    }
+  }
+  s->out_end = true;
+}
+
+/* ---- loop-thread side ----------------------------------------------- */
+
+static ssize_t data_read(nghttp2_session *ses, int32_t id, uint8_t *buf,
+                         size_t len, uint32_t *flags,
+                         nghttp2_data_source *src, void *ud) {
+  h2s_stream *s = src->ptr;
+  (void)ses;
+  (void)id;
+  (void)ud;
+  pthread_mutex_lock(&s->c->mu);
+  size_t avail = s->out_len - s->out_off;
+  if (avail == 0 && !s->out_end) {
+    pthread_mutex_unlock(&s->c->mu);
+    return NGHTTP2_ERR_DEFERRED;
+  }
+  size_t n = avail < len ? avail : len;
+  memcpy(buf, s->out + s->out_off, n);
+  s->out_off += n;
+  if (s->out_off == s->out_len && s->out_end)
+    *flags |= NGHTTP2_DATA_FLAG_EOF;
+  pthread_cond_broadcast(&s->cv); /* room for a blocked send() */
+  pthread_mutex_unlock(&s->c->mu);
+  return (ssize_t)n;
+}
+
+#define NV(n, v)                                                              \
+  {(uint8_t *)(n), (uint8_t *)(v), strlen(n), strlen(v),                      \
+   NGHTTP2_NV_FLAG_NONE}
+
+/* Submits the response headers with a data provider. Loop thread, no
+ * lock held (nghttp2 may call data_read from inside). */
+static void submit_response(h2s_stream *s) {
+  h2s_conn *c = s->c;
+  char status[8];
+  nghttp2_nv *nva;
+  size_t n = 0;
+
+  pthread_mutex_lock(&c->mu);
+  size_t cap = 4 + s->resp_headers.count;
+  nva = calloc(cap, sizeof *nva);
+  if (!nva) {
+    pthread_mutex_unlock(&c->mu);
+    return;
+  }
+  snprintf(status, sizeof status, "%d", s->http_status ? s->http_status : 200);
+  const char *ct = weft__h2_ctype_str(s->resp_ct);
+  nva[n++] = (nghttp2_nv)NV(":status", status);
+  nva[n++] = (nghttp2_nv)NV("content-type", ct);
+  if (s->resp_gzip)
+    nva[n++] = (nghttp2_nv)NV(weft__h2_ctype_stream(s->resp_ct)
+                                  ? "connect-content-encoding"
+                                  : "content-encoding",
+                              "gzip");
+  for (size_t i = 0; i < s->resp_headers.count; i++) {
+    weft_metadata_entry *e = &s->resp_headers.entries[i];
+    nva[n++] = (nghttp2_nv){(uint8_t *)e->key, e->value, strlen(e->key),
+                            e->value_len, NGHTTP2_NV_FLAG_NONE};
+  }
+  s->resp_submitted = true;
+  pthread_mutex_unlock(&c->mu);
+
+  nghttp2_data_provider dp;
+  dp.source.ptr = s;
+  dp.read_callback = data_read;
+  int rv = nghttp2_submit_response(c->io.session, s->id, nva, n, &dp);
+  free(nva);
+  if (rv != 0)
+    nghttp2_submit_rst_stream(c->io.session, NGHTTP2_FLAG_NONE, s->id,
+                              NGHTTP2_INTERNAL_ERROR);
+}
+
+static void kick_on_loop(void *ud) {
+  h2s_stream *s = ud;
+  h2s_conn *c = s->c;
+  if (!c->io.closed && s->in_session) {
+    pthread_mutex_lock(&c->mu);
+    bool submit = !s->resp_submitted && (s->out_len > s->out_off || s->out_end);
+    bool resume = s->resp_submitted;
+    pthread_mutex_unlock(&c->mu);
+    if (submit)
+      submit_response(s);
+    else if (resume)
+      nghttp2_session_resume_data(c->io.session, s->id);
+    weft__h2io_flush(&c->io);
+  }
+  stream_unref(s);
+}
+
+static void kick(h2s_stream *s) {
+  pthread_mutex_lock(&s->c->mu);
+  s->refs++;
+  pthread_mutex_unlock(&s->c->mu);
+  if (!post(s->c->lis, kick_on_loop, s))
+    stream_unref(s);
+}
+
+/* Window credit for messages a worker has taken. */
+typedef struct consume_rec {
+  h2s_stream *s;
+  size_t n;
+} consume_rec;
+
+static void consume_on_loop(void *ud) {
+  consume_rec *r = ud;
+  h2s_stream *s = r->s;
+  h2s_conn *c = s->c;
+  if (!c->io.closed && s->in_session) {
+    nghttp2_session_consume(c->io.session, s->id, r->n);
+    weft__h2io_flush(&c->io);
+  }
+  free(r);
+  stream_unref(s);
+}
+
+/* Early errors, on the loop thread, before or instead of dispatch. */
+static void respond_error(h2s_stream *s, int http_override, int code,
+                          const char *msg) {
+  weft_status st = {0};
+  weft_status_set(&st, code, "%s", msg);
+  pthread_mutex_lock(&s->c->mu);
+  finish_locked(s, &st, NULL, NULL);
+  if (http_override && !s->resp_submitted)
+    s->http_status = http_override;
+  bool submitted = s->resp_submitted;
+  pthread_mutex_unlock(&s->c->mu);
+  weft_status_clear(&st);
+  if (submitted)
+    nghttp2_session_resume_data(s->c->io.session, s->id);
+  else
+    submit_response(s);
+}
+
+static void on_deadline(weft_loop *l, weft_timer *t, void *ud) {
+  h2s_stream *s = ud;
+  (void)l;
+  (void)t;
+  s->timer = NULL;
+  pthread_mutex_lock(&s->c->mu);
+  bool done = s->finished;
+  pthread_mutex_unlock(&s->c->mu);
+  if (!done && s->in_session) {
+    /* The handler may still be running; the client gets its answer now and
+     * the handler sees cancelled() from here on. */
+    respond_error(s, 0, WEFT_STATUS_DEADLINE_EXCEEDED, "deadline exceeded");
+    pthread_mutex_lock(&s->c->mu);
+    s->cancelled = true;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->c->mu);
+    weft__h2io_flush(&s->c->io);
+  }
+}
+
+static void dispatch(h2s_stream *s) {
+  h2s_conn *c = s->c;
+  pthread_mutex_lock(&c->mu);
+  s->refs++; /* the runtime's, released in ops_finish */
+  pthread_mutex_unlock(&c->mu);
+  int rv = weft_server_dispatch(c->lis->srv, s->path, &s->md, s->deadline_ns,
+                                c->peer, &h2s_ops, s);
+  if (rv < 0) {
+    respond_error(s, 0, WEFT_STATUS_UNAVAILABLE, "server is not accepting calls");
+    stream_unref(s);
+  } else if (s->timeout_ms > 0) {
+    s->timer = weft_loop_timer(c->lis->loop, s->timeout_ms, 0, on_deadline, s);
+  }
+}
+
+static int push_msg(void *ud, uint8_t flags, const uint8_t *data,
+                    size_t len) {
+  h2s_stream *s = ud;
+  msgnode *n = malloc(sizeof *n + len);
+  if (!n)
+    return WEFT_ERR_NOMEM;
+  n->next = NULL;
+  n->flags = flags;
+  n->len = len;
+  memcpy(n->data, data, len);
+  pthread_mutex_lock(&s->c->mu);
+  if (s->in_tail)
+    s->in_tail->next = n;
+  else
+    s->in_head = n;
+  s->in_tail = n;
+  pthread_cond_broadcast(&s->cv);
+  pthread_mutex_unlock(&s->c->mu);
+  return 0;
+}
+
+/* The request headers are complete: validate, then dispatch streaming calls
+ * at once (their handler consumes messages as they come) or wait for the
+ * body of unary ones. Returns false if the stream got an error response. */
+static bool on_request_headers(h2s_stream *s) {
+  h2s_conn *c = s->c;
+  char msg[320];
+  if (s->hdr_overflow) {
+    respond_error(s, 431, WEFT_STATUS_RESOURCE_EXHAUSTED,
+                  "request headers over the 16 KiB limit");
+    return false;
+  }
+  if (!s->post || !s->path) {
+    respond_error(s, 405, WEFT_STATUS_UNIMPLEMENTED,
+                  "only POST is supported for Connect calls");
+    return false;
+  }
+  if (s->ct == WEFT__CT_UNKNOWN) {
+    respond_error(s, 415, WEFT_STATUS_INVALID_ARGUMENT,
+                  "content-type must be application/json, application/proto, "
+                  "application/connect+json or application/connect+proto");
+    return false;
+  }
+  if (s->bad_version) {
+    respond_error(s, 0, WEFT_STATUS_INVALID_ARGUMENT,
+                  "connect-protocol-version must be 1");
+    return false;
+  }
+  if (s->bad_timeout) {
+    respond_error(s, 0, WEFT_STATUS_INVALID_ARGUMENT,
+                  "connect-timeout-ms must be 1 to 10 digits");
+    return false;
+  }
+  s->resp_ct = s->ct;
+  s->m = weft_server_find_method(c->lis->srv, s->path);
+  if (!s->m) {
+    snprintf(msg, sizeof msg, "%s is not a known method", s->path);
+    respond_error(s, 0, WEFT_STATUS_UNIMPLEMENTED, msg);
+    return false;
+  }
+  bool stream_kind = s->m->kind != WEFT_RPC_UNARY;
+  if (stream_kind != weft__h2_ctype_stream(s->ct)) {
+    snprintf(msg, sizeof msg, "%s is a %s method: use content-type %s",
+             s->path, stream_kind ? "streaming" : "unary",
+             stream_kind ? "application/connect+json or +proto"
+                         : "application/json or application/proto");
+    s->resp_ct = stream_kind ? WEFT__CT_JSON : s->ct;
+    respond_error(s, 415, WEFT_STATUS_INVALID_ARGUMENT, msg);
+    return false;
+  }
+  s->deadline_ns = weft_deadline_from_timeout_ms(s->timeout_ms);
+  if (stream_kind)
+    dispatch(s);
+  return true;
+}
+
+static int on_begin_headers(nghttp2_session *ses, const nghttp2_frame *f,
+                            void *ud) {
+  h2s_conn *c = ud;
+  if (f->hd.type != NGHTTP2_HEADERS ||
+      f->headers.cat != NGHTTP2_HCAT_REQUEST)
+    return 0;
+  h2s_stream *s = calloc(1, sizeof *s);
+  if (!s)
+    return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+  s->c = c;
+  s->id = f->hd.stream_id;
+  s->refs = 1; /* nghttp2's */
+  s->in_session = true;
+  s->deadline_ns = INT64_MAX;
+  pthread_cond_init(&s->cv, NULL);
+  weft__connect_reader_init(&s->reader, c->lis->max_msg);
+  pthread_mutex_lock(&c->mu);
+  c->refs++;
+  s->next = c->streams;
+  if (c->streams)
+    c->streams->prev = s;
+  c->streams = s;
+  pthread_mutex_unlock(&c->mu);
+  nghttp2_session_set_stream_user_data(ses, s->id, s);
+  return 0;
+}
+
+static int on_header(nghttp2_session *ses, const nghttp2_frame *f,
+                     const uint8_t *name, size_t nlen, const uint8_t *value,
+                     size_t vlen, uint8_t flags, void *ud) {
+  (void)flags;
+  (void)ud;
+  h2s_stream *s = nghttp2_session_get_stream_user_data(ses, f->hd.stream_id);
+  if (!s || f->hd.type != NGHTTP2_HEADERS ||
+      f->headers.cat != NGHTTP2_HCAT_REQUEST)
+    return 0; /* trailers of a request carry nothing we use */
+  s->hdr_bytes += nlen + vlen + 32;
+  if (s->hdr_bytes > H2S_MAX_HEADER_BYTES) {
+    s->hdr_overflow = true;
+    return 0;
+  }
+  const char *n = (const char *)name, *v = (const char *)value;
+  if (nlen == 5 && memcmp(n, ":path", 5) == 0) {
+    free(s->path);
+    s->path = strndup(v, vlen);
+    char *q = s->path ? strchr(s->path, '?') : NULL;
+    if (q)
+      *q = '\0';
+  } else if (nlen == 7 && memcmp(n, ":method", 7) == 0) {
+    s->post = vlen == 4 && memcmp(v, "POST", 4) == 0;
+  } else if (nlen == 12 && memcmp(n, "content-type", 12) == 0) {
+    s->ct = weft__h2_parse_ctype(v, vlen);
+  } else if ((nlen == 16 && memcmp(n, "content-encoding", 16) == 0) ||
+             (nlen == 24 && memcmp(n, "connect-content-encoding", 24) == 0)) {
+    s->req_gzip = vlen == 4 && memcmp(v, "gzip", 4) == 0;
+  } else if ((nlen == 15 && memcmp(n, "accept-encoding", 15) == 0) ||
+             (nlen == 23 && memcmp(n, "connect-accept-encoding", 23) == 0)) {
+    s->accept_gzip = memmem(v, vlen, "gzip", 4) != NULL;
+  } else if (nlen == 18 && memcmp(n, "connect-timeout-ms", 18) == 0) {
+    s->timeout_ms = weft__connect_parse_timeout(v, vlen);
+    s->bad_timeout = s->timeout_ms < 0;
+  } else if (nlen == 24 && memcmp(n, "connect-protocol-version", 24) == 0) {
+    s->bad_version = !(vlen == 1 && v[0] == '1');
+  } else if (!weft__h2_reserved_header(n, nlen)) {
+    char key[256];
+    if (nlen < sizeof key) {
+      memcpy(key, n, nlen);
+      key[nlen] = '\0';
+      weft_metadata_add(&s->md, key, v, vlen);
+    }
+  }
+  return 0;
+}
+
+static int on_data_chunk(nghttp2_session *ses, uint8_t flags, int32_t id,
+                         const uint8_t *data, size_t len, void *ud) {
+  h2s_conn *c = ud;
+  (void)flags;
+  h2s_stream *s = nghttp2_session_get_stream_user_data(ses, id);
+  if (!s || s->finished || !s->m) {
+    nghttp2_session_consume(ses, id, len);
+    return 0;
+  }
+  if (!weft__h2_ctype_stream(s->ct)) {
+    /* Unary: buffer the body, bounded by the message size limit (a gzip
+     * body is bounded again after inflating). */
+    nghttp2_session_consume(ses, id, len);
+    if (s->body_overflow)
+      return 0;
+    if (s->body_len + len > c->lis->max_msg) {
+      char msg[128];
+      s->body_overflow = true;
+      snprintf(msg, sizeof msg, "request body over the %zu-byte limit",
+               c->lis->max_msg);
+      /* Answer now; the rest of the body is consumed and dropped (a
+       * RST_STREAM here would overtake the response's DATA frames). */
+      respond_error(s, 0, WEFT_STATUS_RESOURCE_EXHAUSTED, msg);
+      return 0;
+    }
+    if (s->body_len + len > s->body_cap) {
+      size_t cap = s->body_cap ? s->body_cap * 2 : 1024;
+      while (cap < s->body_len + len)
+        cap *= 2;
+      uint8_t *b = realloc(s->body, cap);
+      if (!b)
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+      s->body = b;
+      s->body_cap = cap;
+    }
+    memcpy(s->body + s->body_len, data, len);
+    s->body_len += len;
+    return 0;
+  }
+  /* Streaming: window credit is returned when the worker takes messages
+   * (consume_on_loop), except for the envelope bytes we never queue. */
+  weft_error err = {0};
+  int rv = weft__connect_reader_feed(&s->reader, data, len, push_msg, s, &err);
+  if (rv < 0) {
+    pthread_mutex_lock(&c->mu);
+    s->in_err = rv;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&c->mu);
+    nghttp2_session_consume(ses, id, len);
+    nghttp2_submit_rst_stream(ses, NGHTTP2_FLAG_NONE, id,
+                              NGHTTP2_PROTOCOL_ERROR);
+  }
+  return 0;
+}
+
+static int on_frame_recv(nghttp2_session *ses, const nghttp2_frame *f,
+                         void *ud) {
+  (void)ud;
+  if (f->hd.type != NGHTTP2_HEADERS && f->hd.type != NGHTTP2_DATA)
+    return 0;
+  h2s_stream *s = nghttp2_session_get_stream_user_data(ses, f->hd.stream_id);
+  if (!s)
+    return 0;
+  if (f->hd.type == NGHTTP2_HEADERS &&
+      f->headers.cat == NGHTTP2_HCAT_REQUEST) {
+    if (!on_request_headers(s))
+      return 0;
+  }
+  if (!(f->hd.flags & NGHTTP2_FLAG_END_STREAM) || s->finished)
+    return 0;
+  if (!weft__h2_ctype_stream(s->ct)) {
+    if (!s->body_overflow && s->m)
+      dispatch(s);
+    return 0;
+  }
+  pthread_mutex_lock(&s->c->mu);
+  s->in_done = true;
+  if (!weft__connect_reader_idle(&s->reader) && !s->in_err)
+    s->in_err = WEFT_ERR_TRUNCATED;
+  pthread_cond_broadcast(&s->cv);
+  pthread_mutex_unlock(&s->c->mu);
+  return 0;
+}
+
+static int on_stream_close(nghttp2_session *ses, int32_t id, uint32_t code,
+                           void *ud) {
+  (void)ud;
+  (void)code;
+  h2s_stream *s = nghttp2_session_get_stream_user_data(ses, id);
+  if (!s)
+    return 0;
+  if (s->timer) {
+    weft_timer_cancel(s->c->lis->loop, s->timer);
+    s->timer = NULL;
+  }
+  pthread_mutex_lock(&s->c->mu);
+  s->in_session = false;
+  if (!s->finished || s->out_off < s->out_len)
+    s->cancelled = true;
+  pthread_cond_broadcast(&s->cv);
+  pthread_mutex_unlock(&s->c->mu);
+  nghttp2_session_set_stream_user_data(ses, id, NULL);
+  stream_unref(s);
+  return 0;
+}
+
+static void conn_io_release(void *ud) {
+  h2s_conn *c = ud;
+  bool free_conn;
+  pthread_mutex_lock(&c->mu);
+  free_conn = conn_unref_locked(c);
+  pthread_mutex_unlock(&c->mu);
+  if (free_conn)
+    conn_free(c);
+}
+
+static void on_conn_closed(weft__h2io *io, const weft_error *why, void *ud) {
+  h2s_conn *c = ud;
+  (void)io;
+  (void)why;
+  /* nghttp2_session_del does not report stream closes: drop its refs. */
+  for (;;) {
+    h2s_stream *victim = NULL;
+    pthread_mutex_lock(&c->mu);
+    for (h2s_stream *s = c->streams; s; s = s->next) {
+      if (s->in_session) {
+        s->in_session = false;
+        s->cancelled = true;
+        pthread_cond_broadcast(&s->cv);
+        victim = s;
+        break;
+      }
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (!victim)
+      break;
+    if (victim->timer) {
+      weft_timer_cancel(c->lis->loop, victim->timer);
+      victim->timer = NULL;
+    }
+    stream_unref(victim);
+  }
+  /* Not freed here: on_io is still on the stack. */
+  if (!post(c->lis, conn_io_release, c))
+    conn_io_release(c);
+}
+
+static int new_session(h2s_conn *c) {
+  nghttp2_session_callbacks *cb;
+  nghttp2_option *opt;
+  if (nghttp2_session_callbacks_new(&cb) != 0)
+    return WEFT_ERR_NOMEM;
+  nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
+  nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
+  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
+  nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
+  nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
+  nghttp2_option_new(&opt);
+  nghttp2_option_set_no_auto_window_update(opt, 1);
+  int rv = nghttp2_session_server_new2(&c->io.session, cb, c, opt);
+  nghttp2_option_del(opt);
+  nghttp2_session_callbacks_del(cb);
+  if (rv != 0)
+    return WEFT_ERR_NOMEM;
+  nghttp2_settings_entry iv[] = {
+      {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, H2S_MAX_CONCURRENT},
+      {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, H2S_STREAM_WINDOW},
+      {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, H2S_MAX_HEADER_BYTES}};
+  nghttp2_submit_settings(c->io.session, NGHTTP2_FLAG_NONE, iv, 3);
+  nghttp2_session_set_local_window_size(c->io.session, NGHTTP2_FLAG_NONE, 0,
+                                        H2S_CONN_WINDOW);
+  return 0;
+}
+
+static void on_accept(weft_loop *loop, int lfd, unsigned events, void *ud) {
+  h2s_listener *l = ud;
+  (void)events;
+  for (int i = 0; i < 64; i++) {
+    int fd = accept(lfd, NULL, NULL);
+    if (fd < 0)
+      return; /* EAGAIN, or a transient error: next readiness retries */
+    if (l->stopping) {
+      close(fd);
+      continue;
+    }
+    h2s_conn *c = calloc(1, sizeof *c);
+    weft__conn *conn = NULL;
+    if (!c || weft__conn_accept(&conn, fd, l->tls, NULL) < 0) {
+      free(c);
+      if (!conn)
+        close(fd);
+      continue;
+    }
+    pthread_mutex_init(&c->mu, NULL);
+    c->lis = l;
+    c->refs = 1;
+    c->io.loop = loop;
+    c->io.conn = conn;
+    c->io.on_closed = on_conn_closed;
+    c->io.ud = c;
+    snprintf(c->peer, sizeof c->peer, "%s", weft__conn_peer(conn));
+    if (new_session(c) < 0 || weft__h2io_start(&c->io) < 0) {
+      if (c->io.session)
+        nghttp2_session_del(c->io.session);
+      weft__conn_close(conn);
+      pthread_mutex_destroy(&c->mu);
+      free(c);
+      continue;
+    }
+    pthread_mutex_lock(&l->mu);
+    l->refs++;
+    c->next = l->conns;
+    if (l->conns)
+      l->conns->prev = c;
+    l->conns = c;
+    pthread_mutex_unlock(&l->mu);
+    weft__h2io_flush(&c->io); /* our SETTINGS */
+  }
+}
+
+/* ---- weft_server_call_ops (worker threads) --------------------------- */
+
+static int ops_recv(void *tc, weft_arena *arena, void **msg) {
+  h2s_stream *s = tc;
+  weft_error err = {0};
+  pthread_mutex_lock(&s->c->mu);
+  if (!weft__h2_ctype_stream(s->ct)) {
+    bool taken = s->unary_taken;
+    s->unary_taken = true;
+    pthread_mutex_unlock(&s->c->mu);
+    if (taken)
+      return 0;
+    const uint8_t *body = s->body;
+    size_t len = s->body_len;
+    uint8_t *plain = NULL;
+    if (s->req_gzip) {
+      int rv = weft__gunzip(body, len, s->c->lis->max_msg, &plain, &len, &err);
+      if (rv < 0) {
+        snprintf(s->recv_err, sizeof s->recv_err, "%s", err.message);
+        return rv;
+      }
+      body = plain;
+    }
+    int rv = weft__h2_decode(s->m->input, weft__h2_ctype_json(s->ct), body,
+                             len, arena, s->c->lis->max_msg, msg, &err);
+    free(plain);
+    if (rv < 0)
+      snprintf(s->recv_err, sizeof s->recv_err, "%s", err.message);
+    return rv < 0 ? rv : 1;
+  }
+  while (!s->in_head && !s->in_done && !s->in_err && !s->cancelled)
+    pthread_cond_wait(&s->cv, &s->c->mu);
+  msgnode *n = s->in_head;
+  if (!n) {
+    int rv = s->cancelled ? WEFT_ERR_CANCELLED : s->in_err;
+    pthread_mutex_unlock(&s->c->mu);
+    return rv;
+  }
+  s->in_head = n->next;
+  if (!s->in_head)
+    s->in_tail = NULL;
+  s->refs++;
+  pthread_mutex_unlock(&s->c->mu);
+  int rv;
+  const uint8_t *data = n->data;
+  size_t len = n->len;
+  uint8_t *plain = NULL;
+  if (n->flags & WEFT__CONNECT_FLAG_COMPRESSED) {
+    rv = weft__gunzip(data, len, s->c->lis->max_msg, &plain, &len, &err);
+    if (rv < 0)
+      goto out;
+    data = plain;
+  }
+  rv = weft__h2_decode(s->m->input, weft__h2_ctype_json(s->ct), data, len,
+                       arena, s->c->lis->max_msg, msg, &err);
+  if (rv >= 0)
+    rv = 1;
+out:
+  if (rv < 0)
+    snprintf(s->recv_err, sizeof s->recv_err, "%s", err.message);
+  free(plain);
+  /* Give the window back: the peer may send more now. */
+  consume_rec *r = malloc(sizeof *r);
+  if (r) {
+    r->s = s;
+    r->n = n->len + 5;
+  }
+  free(n);
+  if (!r || !post(s->c->lis, consume_on_loop, r)) {
+    free(r);
+    stream_unref(s);
+  }
+  return rv;
+}
+
+static int ops_send(void *tc, const void *msg, const weft_metadata *headers) {
+  h2s_stream *s = tc;
+  weft_error err = {0};
+  uint8_t *buf = NULL;
+  size_t len = 0;
+  int rv = weft__h2_encode(msg, weft__h2_ctype_json(s->resp_ct), &buf, &len,
+                           &err);
+  if (rv < 0)
+    return rv;
+  pthread_mutex_lock(&s->c->mu);
+  if (s->cancelled || s->finished) {
+    pthread_mutex_unlock(&s->c->mu);
+    free(buf);
+    return WEFT_ERR_CANCELLED;
+  }
+  if (headers && !s->resp_submitted && s->resp_headers.count == 0)
+    weft_metadata_copy(&s->resp_headers, headers);
+  if (!weft__h2_ctype_stream(s->ct)) {
+    free(s->unary_body);
+    s->unary_body = buf;
+    s->unary_len = len;
+    pthread_mutex_unlock(&s->c->mu);
+    return 0;
+  }
+  /* Backpressure: a client that stops reading blocks this handler, not
+   * the server's memory. */
+  while (s->out_len - s->out_off > H2S_OUT_HIGH_WATER && !s->cancelled)
+    pthread_cond_wait(&s->cv, &s->c->mu);
+  if (s->cancelled) {
+    pthread_mutex_unlock(&s->c->mu);
+    free(buf);
+    return WEFT_ERR_CANCELLED;
+  }
+  uint8_t flags = 0;
+  if (s->accept_gzip && len >= H2S_GZIP_MIN) {
+    uint8_t *z;
+    size_t zl;
+    if (weft__gzip(buf, len, &z, &zl) == 0) {
+      free(buf);
+      buf = z;
+      len = zl;
+      flags = WEFT__CONNECT_FLAG_COMPRESSED;
+      s->resp_gzip = true;
+    }
+  }
+  rv = out_envelope(s, flags, buf, len);
+  pthread_mutex_unlock(&s->c->mu);
+  free(buf);
+  if (rv == 0)
+    kick(s);
+  return rv;
+}
+
+static int ops_finish(void *tc, const weft_status *st,
+                      const weft_metadata *headers,
+                      const weft_metadata *trailers) {
+  h2s_stream *s = tc;
+  pthread_mutex_lock(&s->c->mu);
+  bool was = s->finished;
+  finish_locked(s, st, headers, trailers);
+  pthread_mutex_unlock(&s->c->mu);
+  if (!was)
+    kick(s);
+  stream_unref(s); /* the runtime's reference */
+  return 0;
+}
+
+static bool ops_cancelled(void *tc) {
+  h2s_stream *s = tc;
+  pthread_mutex_lock(&s->c->mu);
+  bool c = s->cancelled;
+  pthread_mutex_unlock(&s->c->mu);
+  return c;
+}
+
+static const char *ops_recv_error(void *tc) {
+  h2s_stream *s = tc;
+  return s->recv_err;
+}
+
+static const weft_server_call_ops h2s_ops = {
+    ops_recv, ops_send, ops_finish, ops_cancelled, ops_recv_error};
+
+/* ---- weft_server_transport ------------------------------------------ */
+
+static void register_listener(void *ud) {
+  h2s_listener *l = ud;
+  weft_loop_add_fd(l->loop, l->fd, WEFT_IO_READ, on_accept, l);
+}
+
+static int h2s_listen(weft_server *srv, const weft_url *url,
+                      const weft_server_opts *o, void **out, int *port,
+                      weft_error *err, bool tls) {
+  h2s_listener *l = calloc(1, sizeof *l);
+  if (!l)
+    return weft_error_set(err, WEFT_ERR_NOMEM, "out of memory");
+  l->srv = srv;
+  l->fd = -1;
+  l->refs = 1;
+  l->max_msg = o && o->max_message_size ? o->max_message_size : 4u << 20;
+  pthread_mutex_init(&l->mu, NULL);
+  int rv;
+  if (tls) {
+    static const char *const alpn[] = {"h2", NULL};
+    rv = weft__tls_ctx_new(&l->tls, true, o ? &o->tls : NULL, alpn, err);
+    if (rv < 0)
+      goto fail;
+  }
+  rv = weft__listen(url->host[0] ? url->host : "0.0.0.0",
+                    url->port < 0 ? 0 : url->port, 512, &l->fd, port, err);
+  if (rv < 0)
+    goto fail;
+  rv = weft_loop_new(&l->loop);
+  if (rv == 0)
+    rv = weft_loop_start(l->loop);
+  if (rv == 0)
+    rv = weft_loop_post(l->loop, register_listener, l);
+  if (rv < 0) {
+    weft_error_set(err, rv, "cannot start the HTTP/2 event loop");
+    goto fail;
+  }
+  *out = l;
+  return 0;
+fail:
+  weft_loop_free(l->loop);
+  if (l->fd >= 0)
+    close(l->fd);
+  weft__tls_ctx_free(l->tls);
+  pthread_mutex_destroy(&l->mu);
+  free(l);
+  return rv;
+}
+
+static int h2c_listen(weft_server *srv, const weft_url *url,
+                      const weft_server_opts *o, void **out, int *port,
+                      weft_error *err) {
+  return h2s_listen(srv, url, o, out, port, err, false);
+}
+
+static int https_listen(weft_server *srv, const weft_url *url,
+                        const weft_server_opts *o, void **out, int *port,
+                        weft_error *err) {
+  return h2s_listen(srv, url, o, out, port, err, true);
+}
+
+typedef struct sync_rec {
+  h2s_listener *l;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  bool done;
+} sync_rec;
+
+static void sync_done(void *ud) {
+  sync_rec *r = ud;
+  pthread_mutex_lock(&r->mu);
+  r->done = true;
+  pthread_cond_signal(&r->cv);
+  pthread_mutex_unlock(&r->mu);
+}
+
+/* Runs fn on the loop thread, then waits until everything it posted in
+ * turn has run too (posts are FIFO). */
+static void run_on_loop(h2s_listener *l, weft_post_fn fn) {
+  sync_rec r = {l, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false};
+  if (!post(l, fn, &r))
+    return;
+  pthread_mutex_lock(&r.mu);
+  while (!r.done)
+    pthread_cond_wait(&r.cv, &r.mu);
+  pthread_mutex_unlock(&r.mu);
+}
+
+static void stop_on_loop(void *ud) {
+  sync_rec *r = ud;
+  h2s_listener *l = r->l;
+  if (l->fd >= 0) {
+    weft_loop_del_fd(l->loop, l->fd);
+    close(l->fd);
+    l->fd = -1;
+  }
+  /* Tell every client: no new streams (GOAWAY), finish what you have. */
+  pthread_mutex_lock(&l->mu);
+  l->stopping = true;
+  h2s_conn *c = l->conns;
+  pthread_mutex_unlock(&l->mu);
+  for (; c; c = c->next) {
+    if (!c->io.closed) {
+      nghttp2_submit_shutdown_notice(c->io.session);
+      weft__h2io_flush(&c->io);
+    }
+  }
+  if (!post(l, sync_done, r))
+    sync_done(r);
+}
+
+static void h2s_stop_accepting(void *ud) {
+  run_on_loop(ud, stop_on_loop);
+}
+
+static void close_on_loop(void *ud) {
+  sync_rec *r = ud;
+  h2s_listener *l = r->l;
+  for (;;) {
+    h2s_conn *victim = NULL;
+    pthread_mutex_lock(&l->mu);
+    for (h2s_conn *c = l->conns; c; c = c->next)
+      if (!c->io.closed) {
+        victim = c;
+        break;
+      }
+    pthread_mutex_unlock(&l->mu);
+    if (!victim)
+      break;
+    weft__h2io_close(&victim->io, NULL);
+  }
+  if (!post(l, sync_done, r))
+    sync_done(r);
+}
+
+static void h2s_close(void *ud) {
+  h2s_listener *l = ud;
+  if (l->fd >= 0)
+    h2s_stop_accepting(l);
+  run_on_loop(l, close_on_loop);
+  pthread_mutex_lock(&l->mu);
+  l->closed = true;
+  pthread_mutex_unlock(&l->mu);
+  weft_loop_stop(l->loop);
+  /* Connections still referenced by running handlers free themselves (and
+   * finally the listener) when those handlers finish. */
+  listener_unref(l);
+}
+
+const weft_server_transport weft__h2c_server_transport = {
+    "h2c", 80, h2c_listen, h2s_stop_accepting, h2s_close};
+const weft_server_transport weft__https_server_transport = {
+    "https", 443, https_listen, h2s_stop_accepting, h2s_close};

@@ -1,0 +1,358 @@
+/* weft.v1.Envelope as JSON, for text connections (ws JSON subprotocol).
+ *
+ * The envelope's JSON is written and read here with cJSON, following the
+ * proto3 JSON mapping of weft.v1.Envelope, so any JSON-mapping
+ * implementation (Google's JsonFormat included) reads and writes the same
+ * text. Decoding turns the JSON into the binary form in a scratch buffer and
+ * reuses the binary decoder, so the mux handles one representation. */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mux_internal.h"
+
+static const char *const kind_names[] = {
+    "FRAME_KIND_UNSPECIFIED", "FRAME_KIND_OPEN",    "FRAME_KIND_MESSAGE",
+    "FRAME_KIND_HALF_CLOSE",  "FRAME_KIND_HEADERS", "FRAME_KIND_STATUS",
+    "FRAME_KIND_CANCEL",      "FRAME_KIND_PING",    "FRAME_KIND_PONG",
+    "FRAME_KIND_GOAWAY"};
+#define N_KINDS (sizeof kind_names / sizeof kind_names[0])
+
+/* ---- base64 (RFC 4648; decoding also takes the URL-safe alphabet and
+ * missing padding, as the JSON mapping requires) ------------------------ */
+
+static const char b64[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+static char *b64_encode(const uint8_t *p, size_t n) {
+  char *out = malloc(4 * ((n + 2) / 3) + 1), *o = out;
+  if (!out)
+    return NULL;
+  size_t i = 0;
+  for (; i + 3 <= n; i += 3) {
+    uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+    *o++ = b64[v >> 18];
+    *o++ = b64[(v >> 12) & 63];
+    *o++ = b64[(v >> 6) & 63];
+    *o++ = b64[v & 63];
+  }
+  if (i < n) {
+    uint32_t v =
+        (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0);
+    *o++ = b64[v >> 18];
+    *o++ = b64[(v >> 12) & 63];
+    *o++ = i + 1 < n ? b64[(v >> 6) & 63] : '=';
+    *o++ = '=';
+  }
+  *o = 0;
+  return out;
+}
+
+static int b64_val(char c) {
+  if (c >= 'A' && c <= 'Z')
+    return c - 'A';
+  if (c >= 'a' && c <= 'z')
+    return c - 'a' + 26;
+  if (c >= '0' && c <= '9')
+    return c - '0' + 52;
+  if (c == '+' || c == '-')
+    return 62;
+  if (c == '/' || c == '_')
+    return 63;
+  return -1;
+}
+
+/* Decodes into out (at least 3 * len / 4 + 3 bytes); returns the length or
+ * -1 if the text is not base64. */
+static long b64_decode(const char *s, size_t len, uint8_t *out) {
+  while (len && s[len - 1] == '=')
+    len--;
+  if (len % 4 == 1)
+    return -1;
+  uint32_t acc = 0;
+  int bits = 0;
+  long n = 0;
+  for (size_t i = 0; i < len; i++) {
+    int v = b64_val(s[i]);
+    if (v < 0)
+      return -1;
+    acc = (acc << 6) | (uint32_t)v;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out[n++] = (uint8_t)(acc >> bits);
+    }
+  }
+  return n;
+}
+
+/* ---- encoding ---------------------------------------------------------- */
+
+static int add_bytes(cJSON *obj, const char *name, const uint8_t *p, size_t n) {
+  char *s = b64_encode(p, n);
+  if (!s)
+    return -1;
+  cJSON *v = cJSON_AddStringToObject(obj, name, s);
+  free(s);
+  return v ? 0 : -1;
+}
+
+int weft__env_json_encode(const weft__env_out *o, uint8_t **out, size_t *len) {
+  char num[32];
+  cJSON *root = cJSON_CreateObject();
+  bool ok = root != NULL;
+  if (ok && o->stream_id) {
+    snprintf(num, sizeof num, "%llu", (unsigned long long)o->stream_id);
+    ok = cJSON_AddStringToObject(root, "streamId", num) != NULL;
+  }
+  if (ok && o->kind) {
+    if (o->kind > 0 && (size_t)o->kind < N_KINDS)
+      ok = cJSON_AddStringToObject(root, "kind", kind_names[o->kind]) != NULL;
+    else
+      ok = cJSON_AddNumberToObject(root, "kind", o->kind) != NULL;
+  }
+  if (ok && o->method && *o->method)
+    ok = cJSON_AddStringToObject(root, "method", o->method) != NULL;
+  if (ok && o->n_md) {
+    cJSON *arr = cJSON_AddArrayToObject(root, "metadata");
+    ok = arr != NULL;
+    for (size_t i = 0; ok && i < o->n_md; i++) {
+      const char *k;
+      const uint8_t *v;
+      size_t vl;
+      if (o->md_stride) {
+        k = *(const char *const *)(const void *)((const char *)o->md_keys +
+                                                 i * o->md_stride);
+        v = *(const uint8_t *const *)(const void *)((const char *)o->md_values +
+                                                    i * o->md_stride);
+        vl = *(const size_t *)(const void *)((const char *)o->md_value_lens +
+                                             i * o->md_stride);
+      } else {
+        k = o->md_keys[i];
+        v = o->md_values[i];
+        vl = o->md_value_lens[i];
+      }
+      cJSON *e = cJSON_CreateObject();
+      ok = e && cJSON_AddItemToArray(arr, e);
+      if (ok && *k)
+        ok = cJSON_AddStringToObject(e, "key", k) != NULL;
+      if (ok && vl)
+        ok = add_bytes(e, "value", v, vl) == 0;
+    }
+  }
+  uint8_t *pl = NULL;
+  if (ok && o->has_payload && o->payload_len) {
+    const uint8_t *p = o->payload;
+    if (o->payload_write) {
+      pl = malloc(o->payload_len);
+      ok = pl && o->payload_write(o->payload_ud, pl, o->payload_len) ==
+                     (ssize_t)o->payload_len;
+      p = pl;
+    }
+    if (ok)
+      ok = add_bytes(root, "payload", p, o->payload_len) == 0;
+  }
+  free(pl);
+  if (ok && o->has_status) {
+    cJSON *st = cJSON_AddObjectToObject(root, "status");
+    ok = st != NULL;
+    if (ok && o->status_code)
+      ok = cJSON_AddNumberToObject(st, "code", o->status_code) != NULL;
+    if (ok && o->status_message && *o->status_message)
+      ok = cJSON_AddStringToObject(st, "message", o->status_message) != NULL;
+    if (ok && o->status_details_len)
+      ok = add_bytes(st, "details", o->status_details, o->status_details_len) ==
+           0;
+  }
+  if (ok && o->timeout_ms) {
+    snprintf(num, sizeof num, "%lld", (long long)o->timeout_ms);
+    ok = cJSON_AddStringToObject(root, "timeoutMs", num) != NULL;
+  }
+  char *text = ok ? cJSON_PrintUnformatted(root) : NULL;
+  cJSON_Delete(root);
+  if (!text)
+    return WEFT_ERR_NOMEM;
+  *out = (uint8_t *)text;
+  *len = strlen(text);
+  return 0;
+}
+
+/* ---- decoding ---------------------------------------------------------- */
+
+static const cJSON *field(const cJSON *obj, const char *json_name,
+                          const char *proto_name) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, json_name);
+  if (!v)
+    v = cJSON_GetObjectItemCaseSensitive(obj, proto_name);
+  return v && !cJSON_IsNull(v) ? v : NULL;
+}
+
+/* A 64-bit integer: a JSON number or a decimal string. */
+static bool get_i64(const cJSON *v, long long *out, bool is_unsigned) {
+  if (cJSON_IsNumber(v)) {
+    double d = v->valuedouble;
+    if (d != (double)(long long)d || (is_unsigned && d < 0))
+      return false;
+    *out = (long long)d;
+    return true;
+  }
+  if (!cJSON_IsString(v) || !*v->valuestring)
+    return false;
+  char *end;
+  errno = 0;
+  if (is_unsigned) {
+    if (v->valuestring[0] == '-')
+      return false;
+    *out = (long long)strtoull(v->valuestring, &end, 10);
+  } else {
+    *out = strtoll(v->valuestring, &end, 10);
+  }
+  return *end == 0 && errno == 0;
+}
+
+static bool get_bytes(const cJSON *v, uint8_t **bufs, size_t *nb,
+                      const uint8_t **p, size_t *n) {
+  if (!cJSON_IsString(v))
+    return false;
+  size_t l = strlen(v->valuestring);
+  uint8_t *b = malloc(l / 4 * 3 + 4);
+  if (!b)
+    return false;
+  bufs[(*nb)++] = b;
+  long r = b64_decode(v->valuestring, l, b);
+  if (r < 0)
+    return false;
+  *p = b;
+  *n = (size_t)r;
+  return true;
+}
+
+#define MAX_MD 256
+
+int weft__env_json_decode(weft__env *e, const uint8_t *data, size_t len,
+                          uint8_t **scratch, weft_error *err) {
+  const char *what = "envelope";
+  weft__env_out o = {0};
+  const char *keys[MAX_MD];
+  const uint8_t *vals[MAX_MD];
+  size_t vlens[MAX_MD];
+  uint8_t *bufs[MAX_MD + 3];
+  size_t nb = 0;
+  long long ll;
+  int rc = WEFT_ERR_MALFORMED;
+  *scratch = NULL;
+  cJSON *root = cJSON_ParseWithLength((const char *)data, len);
+  if (!root)
+    return weft_error_set(err, WEFT_ERR_JSON_SYNTAX,
+                          "weft.v1.Envelope: invalid JSON");
+  if (!cJSON_IsObject(root))
+    goto bad;
+  const cJSON *v;
+  if ((v = field(root, "streamId", "stream_id"))) {
+    what = "streamId";
+    if (!get_i64(v, &ll, true))
+      goto bad;
+    o.stream_id = (uint64_t)ll;
+  }
+  if ((v = field(root, "kind", "kind"))) {
+    what = "kind";
+    if (cJSON_IsNumber(v)) {
+      o.kind = (int32_t)v->valuedouble;
+    } else if (cJSON_IsString(v)) {
+      size_t k = 0;
+      while (k < N_KINDS && strcmp(kind_names[k], v->valuestring) != 0)
+        k++;
+      if (k == N_KINDS)
+        goto bad;
+      o.kind = (int32_t)k;
+    } else {
+      goto bad;
+    }
+  }
+  if ((v = field(root, "method", "method"))) {
+    what = "method";
+    if (!cJSON_IsString(v))
+      goto bad;
+    o.method = v->valuestring;
+  }
+  if ((v = field(root, "metadata", "metadata"))) {
+    what = "metadata";
+    if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) > MAX_MD)
+      goto bad;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, v) {
+      const cJSON *k = field(it, "key", "key"),
+                  *val = field(it, "value", "value");
+      if (!cJSON_IsObject(it) || (k && !cJSON_IsString(k)))
+        goto bad;
+      keys[o.n_md] = k ? k->valuestring : "";
+      vals[o.n_md] = NULL;
+      vlens[o.n_md] = 0;
+      if (val && (nb >= MAX_MD ||
+                  !get_bytes(val, bufs, &nb, &vals[o.n_md], &vlens[o.n_md])))
+        goto bad;
+      o.n_md++;
+    }
+    o.md_keys = keys;
+    o.md_values = vals;
+    o.md_value_lens = vlens;
+  }
+  if ((v = field(root, "payload", "payload"))) {
+    what = "payload";
+    o.has_payload = true;
+    if (!get_bytes(v, bufs, &nb, &o.payload, &o.payload_len))
+      goto bad;
+  }
+  if ((v = field(root, "status", "status"))) {
+    what = "status";
+    if (!cJSON_IsObject(v))
+      goto bad;
+    o.has_status = true;
+    const cJSON *c = field(v, "code", "code"),
+                *msg = field(v, "message", "message"),
+                *det = field(v, "details", "details");
+    if (c && (!get_i64(c, &ll, false) || ll < INT32_MIN || ll > INT32_MAX))
+      goto bad;
+    o.status_code = c ? (int32_t)ll : 0;
+    if (msg && !cJSON_IsString(msg))
+      goto bad;
+    o.status_message = msg ? msg->valuestring : NULL;
+    if (det &&
+        !get_bytes(det, bufs, &nb, &o.status_details, &o.status_details_len))
+      goto bad;
+  }
+  if ((v = field(root, "timeoutMs", "timeout_ms"))) {
+    what = "timeoutMs";
+    if (!get_i64(v, &ll, false))
+      goto bad;
+    o.timeout_ms = ll;
+  }
+  {
+    size_t n = weft__env_size(&o);
+    uint8_t *bin = malloc(n ? n : 1);
+    if (!bin) {
+      rc = weft_error_set(err, WEFT_ERR_NOMEM, "JSON envelope");
+      goto out;
+    }
+    weft__env_encode(&o, bin, n);
+    rc = weft__env_decode(e, bin, n, err);
+    if (rc < 0)
+      free(bin);
+    else
+      *scratch = bin;
+    /* The JSON form keeps "payload present" even when it is empty. */
+    if (rc == 0)
+      e->has_payload = o.has_payload;
+  }
+  goto out;
+bad:
+  rc = weft_error_set(err, WEFT_ERR_MALFORMED,
+                      "weft.v1.Envelope.%s: invalid JSON value", what);
+out:
+  for (size_t i = 0; i < nb; i++)
+    free(bufs[i]);
+  cJSON_Delete(root);
+  return rc;
+}

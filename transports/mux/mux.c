@@ -1,0 +1,1238 @@
+/* The envelope multiplexer; see mux.h for the contract.
+ *
+ * Threads: the owner's loop thread feeds frames (weft__mux_on_message);
+ * user threads (client calls) and worker threads (server handlers) send and
+ * block in recv/finish. One mutex per connection guards the stream table
+ * and every stream's state; each stream has its own condition variable
+ * (CLOCK_MONOTONIC, so deadlines are immune to wall-clock jumps). The mutex
+ * is never held across io->send, which may block when the connection's
+ * write queue is full (the loop thread must stay free to drain it).
+ *
+ * Flow control: each stream's receive queue is bounded (rx_queue_msgs /
+ * rx_queue_bytes, default 64 messages / 4 MiB). When a queue is full the
+ * mux reports weft__mux_rx_paused() and the owner stops reading the socket,
+ * so a slow reader makes TCP push back on the peer instead of growing memory.
+ * The price is head-of-line blocking: every stream of that connection waits
+ * for the slow one. We chose it over per-stream windows (HTTP/2 style) to
+ * keep the envelope protocol simple; callers that mix a slow consumer with
+ * latency-sensitive calls should use two connections. Reading resumes when
+ * the queue has drained to half.
+ *
+ * Payloads are copied off the wire as bytes and decoded by the thread that
+ * takes them (recv), into the arena it passes: the loop thread never runs
+ * the message decoder.
+ *
+ * Unary and server-streaming calls send OPEN together with their single
+ * request and no HALF_CLOSE (the server knows the method's shape), so a
+ * unary call is two frames: OPEN+payload, then MESSAGE + STATUS back. */
+#define _GNU_SOURCE
+#include "mux.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "envelope.h"
+#include "mux_internal.h"
+#include "weft/codec.h"
+
+#define DEFAULT_MAX_MSG (4u * 1024u * 1024u)
+#define DEFAULT_Q_MSGS 64u
+#define DEFAULT_Q_BYTES (4u * 1024u * 1024u)
+
+typedef struct rxmsg {
+  struct rxmsg *next;
+  size_t len;
+  uint8_t data[];
+} rxmsg;
+
+typedef struct stream {
+  struct stream *hnext;
+  weft__mux *m;
+  uint64_t id;
+  const weft_method_desc *md;
+  bool server;
+  bool in_table;
+  pthread_cond_t cv;
+  rxmsg *qhead, *qtail;
+  unsigned qn;
+  size_t qbytes;
+  bool paused;      /* counted in m->npaused */
+  bool rx_done;     /* peer sends no more (HALF_CLOSE, STATUS) */
+  bool open_sent;   /* client: OPEN went out (or is going) */
+  bool send_closed; /* client: no more sends */
+  bool cancelled;   /* cancelled locally or by the peer */
+  bool failed;      /* client: local failure, status in st */
+  bool have_status; /* client: STATUS received */
+  bool status_sent; /* server: a STATUS already went out */
+  int fail_code;    /* WEFT_ERR_* for recv when failed/cancelled */
+  int64_t deadline_ns;
+  weft_status st;        /* client: the final status */
+  weft_metadata meta;    /* client: headers + trailers received;
+                            server: request metadata until dispatch */
+  weft_metadata open_md; /* client: request metadata until OPEN goes out */
+  char *recv_err;        /* server: why the last recv failed (malloc'd) */
+} stream;
+
+struct weft__mux {
+  weft__mux_opts o;
+  weft__mux_io io;
+  char peer[64];
+  pthread_mutex_t mu;
+  pthread_cond_t idle_cv; /* server_live or io_busy reached 0 */
+  pthread_condattr_t cattr;
+  stream **buckets;
+  size_t nbuckets, nstreams;
+  uint64_t next_id;
+  bool closed;
+  weft_error close_err;
+  bool goaway_rx, goaway_tx;
+  char goaway_msg[208]; /* status message of the peer's GOAWAY */
+  bool freeing;
+  unsigned npaused;
+  size_t server_live;
+  unsigned io_busy; /* threads inside io callbacks */
+  int refs;         /* owner + live client streams */
+  atomic_int_fast64_t last_rx;
+  unsigned q_msgs;
+  size_t q_bytes, max_msg;
+};
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static int64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Waits on cv until signalled or deadline (INT64_MAX: none). Returns
+ * ETIMEDOUT once the deadline has passed. */
+static int wait_until(pthread_cond_t *cv, pthread_mutex_t *mu,
+                      int64_t deadline) {
+  if (deadline == INT64_MAX)
+    return pthread_cond_wait(cv, mu);
+  if (now_ns() >= deadline)
+    return ETIMEDOUT;
+  struct timespec ts = {.tv_sec = deadline / 1000000000,
+                        .tv_nsec = deadline % 1000000000};
+  return pthread_cond_timedwait(cv, mu, &ts);
+}
+
+static size_t hash_id(const weft__mux *m, uint64_t id) {
+  return (size_t)((id * 0x9e3779b97f4a7c15ull) >> 32) & (m->nbuckets - 1);
+}
+
+static stream *find_stream(weft__mux *m, uint64_t id) {
+  for (stream *s = m->buckets[hash_id(m, id)]; s; s = s->hnext)
+    if (s->id == id)
+      return s;
+  return NULL;
+}
+
+static int insert_stream(weft__mux *m, stream *s) {
+  if (m->nstreams >= m->nbuckets) { /* grow: keep chains short */
+    size_t nb = m->nbuckets * 2;
+    stream **b = calloc(nb, sizeof *b);
+    if (!b)
+      return WEFT_ERR_NOMEM;
+    stream **old = m->buckets;
+    size_t ob = m->nbuckets;
+    m->buckets = b;
+    m->nbuckets = nb;
+    for (size_t i = 0; i < ob; i++) {
+      for (stream *x = old[i], *n; x; x = n) {
+        n = x->hnext;
+        size_t h = hash_id(m, x->id);
+        x->hnext = b[h];
+        b[h] = x;
+      }
+    }
+    free(old);
+  }
+  size_t h = hash_id(m, s->id);
+  s->hnext = m->buckets[h];
+  m->buckets[h] = s;
+  s->in_table = true;
+  m->nstreams++;
+  return 0;
+}
+
+static void remove_stream(weft__mux *m, stream *s) {
+  if (!s->in_table)
+    return;
+  for (stream **pp = &m->buckets[hash_id(m, s->id)]; *pp; pp = &(*pp)->hnext) {
+    if (*pp == s) {
+      *pp = s->hnext;
+      break;
+    }
+  }
+  s->in_table = false;
+  m->nstreams--;
+}
+
+/* Drops queued messages; returns true if this un-paused the connection. */
+static bool drop_queue(weft__mux *m, stream *s) {
+  for (rxmsg *q = s->qhead, *n; q; q = n) {
+    n = q->next;
+    free(q);
+  }
+  s->qhead = s->qtail = NULL;
+  s->qn = 0;
+  s->qbytes = 0;
+  if (s->paused) {
+    s->paused = false;
+    return --m->npaused == 0;
+  }
+  return false;
+}
+
+static void stream_free(stream *s) {
+  free(s->recv_err);
+  pthread_cond_destroy(&s->cv);
+  weft_status_clear(&s->st);
+  weft_metadata_clear(&s->meta);
+  weft_metadata_clear(&s->open_md);
+  free(s);
+}
+
+static stream *stream_new(weft__mux *m, uint64_t id, bool server) {
+  stream *s = calloc(1, sizeof *s);
+  if (!s)
+    return NULL;
+  if (pthread_cond_init(&s->cv, &m->cattr) != 0) {
+    free(s);
+    return NULL;
+  }
+  s->m = m;
+  s->id = id;
+  s->server = server;
+  s->deadline_ns = INT64_MAX;
+  return s;
+}
+
+static void mux_destroy(weft__mux *m) {
+  free(m->buckets);
+  pthread_cond_destroy(&m->idle_cv);
+  pthread_condattr_destroy(&m->cattr);
+  pthread_mutex_destroy(&m->mu);
+  free(m);
+}
+
+/* Drops a reference (mu held); returns true if the caller must destroy. */
+static bool mux_unref_locked(weft__mux *m) {
+  return --m->refs == 0;
+}
+
+/* ---- sending ---------------------------------------------------------- */
+
+/* Enters an io callback: false if the connection is gone (mu not held). */
+static bool io_enter(weft__mux *m) {
+  pthread_mutex_lock(&m->mu);
+  bool ok = !m->closed;
+  if (ok)
+    m->io_busy++;
+  pthread_mutex_unlock(&m->mu);
+  return ok;
+}
+
+static void io_leave(weft__mux *m) {
+  pthread_mutex_lock(&m->mu);
+  if (--m->io_busy == 0 && m->freeing)
+    pthread_cond_broadcast(&m->idle_cv);
+  pthread_mutex_unlock(&m->mu);
+}
+
+static bool is_text(const weft__mux *m) {
+  return m->o.codec == WEFT_CODEC_JSON;
+}
+
+/* Encodes the envelope in the connection's codec and hands it to io. */
+static int send_env(weft__mux *m, const weft__env_out *o) {
+  uint8_t *buf = NULL;
+  size_t len = 0;
+  int rc;
+  if (is_text(m)) {
+    rc = weft__env_json_encode(o, &buf, &len);
+    if (rc < 0)
+      return rc;
+  } else {
+    size_t n = weft__env_size(o);
+    uint8_t stackbuf[512];
+    buf = n <= sizeof stackbuf ? stackbuf : malloc(n);
+    if (!buf)
+      return WEFT_ERR_NOMEM;
+    ssize_t w = weft__env_encode(o, buf, n);
+    if (w < 0) {
+      if (buf != stackbuf)
+        free(buf);
+      return (int)w;
+    }
+    len = (size_t)w;
+    if (!io_enter(m)) {
+      rc = WEFT_ERR_CLOSED;
+    } else {
+      rc = m->io.send(m->io.io_ud, buf, len, false);
+      io_leave(m);
+    }
+    if (buf != stackbuf)
+      free(buf);
+    return rc;
+  }
+  if (!io_enter(m)) {
+    rc = WEFT_ERR_CLOSED;
+  } else {
+    rc = m->io.send(m->io.io_ud, buf, len, true);
+    io_leave(m);
+  }
+  free(buf);
+  return rc;
+}
+
+static void md_out(weft__env_out *o, const weft_metadata *md) {
+  if (!md || !md->count)
+    return;
+  o->n_md = md->count;
+  o->md_keys = (const char *const *)(const void *)&md->entries[0].key;
+  o->md_values = (const uint8_t *const *)(const void *)&md->entries[0].value;
+  o->md_value_lens = &md->entries[0].value_len;
+  o->md_stride = sizeof md->entries[0];
+}
+
+static ssize_t write_proto(void *ud, uint8_t *dst, size_t len) {
+  return weft_encode(ud, dst, len);
+}
+
+/* Sends one message (kind MESSAGE, or OPEN with its first message), with
+ * the payload encoded in place. */
+static int send_msg_env(weft__mux *m, weft__env_out *o, const void *msg) {
+  int rc;
+  o->has_payload = true;
+  if (is_text(m)) {
+    char *json = NULL;
+    size_t jl = 0;
+    rc = weft__payload_json_encode(msg, &json, &jl);
+    if (rc < 0)
+      return rc;
+    if (jl > m->max_msg) {
+      free(json);
+      return WEFT_ERR_TOO_BIG;
+    }
+    o->payload = (const uint8_t *)json;
+    o->payload_len = jl;
+    rc = send_env(m, o);
+    free(json);
+    return rc;
+  }
+  size_t n = weft_encoded_size(msg);
+  if (n > m->max_msg)
+    return WEFT_ERR_TOO_BIG;
+  o->payload_len = n;
+  o->payload_write = write_proto;
+  o->payload_ud = (void *)msg;
+  return send_env(m, o);
+}
+
+static int decode_payload(weft__mux *m, const weft_msg_desc *d, const rxmsg *q,
+                          weft_arena *arena, void **out, weft_error *err) {
+  if (is_text(m))
+    return weft__payload_json_decode(d, q->data, q->len, arena, out, err);
+  weft_decode_opts opts = {.arena = arena, .max_message_size = m->max_msg};
+  return weft_decode(d, q->data, q->len, &opts, out, err);
+}
+
+static int send_cancel(weft__mux *m, uint64_t id, int code, const char *msg) {
+  weft__env_out o = {.stream_id = id,
+                     .kind = WEFT__FK_CANCEL,
+                     .has_status = true,
+                     .status_code = code,
+                     .status_message = msg};
+  return send_env(m, &o);
+}
+
+static int send_status(weft__mux *m, uint64_t id, int code, const char *msg,
+                       const weft_metadata *md1, const weft_metadata *md2,
+                       const uint8_t *details, size_t details_len) {
+  weft__env_out o = {.stream_id = id,
+                     .kind = WEFT__FK_STATUS,
+                     .has_status = true,
+                     .status_code = code,
+                     .status_message = msg,
+                     .status_details = details,
+                     .status_details_len = details_len};
+  weft_metadata both = WEFT_METADATA_INIT;
+  if (md1 && md1->count && md2 && md2->count) {
+    if (weft_metadata_copy(&both, md1) < 0 ||
+        weft_metadata_copy(&both, md2) < 0) {
+      weft_metadata_clear(&both);
+      return WEFT_ERR_NOMEM;
+    }
+    md_out(&o, &both);
+  } else {
+    md_out(&o, md1 && md1->count ? md1 : md2);
+  }
+  int rc = send_env(m, &o);
+  weft_metadata_clear(&both);
+  return rc;
+}
+
+/* ---- lifecycle -------------------------------------------------------- */
+
+int weft__mux_new(weft__mux **out, const weft__mux_opts *o,
+                  const weft__mux_io *io) {
+  weft__mux *m;
+  *out = NULL;
+  if (!o || !io || !io->send || (o->server && !o->srv))
+    return WEFT_ERR_INVAL;
+#ifndef WEFT_HAVE_JSON
+  if (o->codec == WEFT_CODEC_JSON)
+    return WEFT_ERR_UNSUPPORTED;
+#endif
+  m = calloc(1, sizeof *m);
+  if (!m)
+    return WEFT_ERR_NOMEM;
+  m->o = *o;
+  m->io = *io;
+  snprintf(m->peer, sizeof m->peer, "%s", o->peer ? o->peer : "");
+  m->o.peer = m->peer;
+  m->max_msg = o->max_message_size ? o->max_message_size : DEFAULT_MAX_MSG;
+  m->q_msgs = o->rx_queue_msgs ? o->rx_queue_msgs : DEFAULT_Q_MSGS;
+  m->q_bytes = o->rx_queue_bytes ? o->rx_queue_bytes : DEFAULT_Q_BYTES;
+  m->next_id = 1;
+  m->refs = 1;
+  m->nbuckets = 16;
+  m->buckets = calloc(m->nbuckets, sizeof *m->buckets);
+  atomic_store(&m->last_rx, now_ns());
+  pthread_condattr_init(&m->cattr);
+  pthread_condattr_setclock(&m->cattr, CLOCK_MONOTONIC);
+  if (!m->buckets || pthread_mutex_init(&m->mu, NULL) != 0) {
+    free(m->buckets);
+    pthread_condattr_destroy(&m->cattr);
+    free(m);
+    return WEFT_ERR_NOMEM;
+  }
+  pthread_cond_init(&m->idle_cv, &m->cattr);
+  *out = m;
+  return 0;
+}
+
+void weft__mux_on_closed(weft__mux *m, const weft_error *why) {
+  pthread_mutex_lock(&m->mu);
+  if (m->closed) {
+    pthread_mutex_unlock(&m->mu);
+    return;
+  }
+  m->closed = true;
+  if (why)
+    m->close_err = *why;
+  else
+    weft_error_set(&m->close_err, WEFT_ERR_CLOSED, "connection closed");
+  for (size_t i = 0; i < m->nbuckets; i++) {
+    for (stream *s = m->buckets[i]; s; s = s->hnext) {
+      if (s->server) {
+        s->cancelled = true; /* the handler sees cancelled() */
+        s->fail_code = WEFT_ERR_CLOSED;
+      } else if (!s->have_status && !s->failed && !s->cancelled) {
+        s->failed = true;
+        s->fail_code = WEFT_ERR_CLOSED;
+        weft_status_set(
+            &s->st, WEFT_STATUS_UNAVAILABLE, "connection to %s lost: %s%s%s",
+            m->peer[0] ? m->peer : "server", m->close_err.message,
+            m->goaway_msg[0] ? "; the server said: " : "", m->goaway_msg);
+      }
+      drop_queue(m, s);
+      pthread_cond_broadcast(&s->cv);
+    }
+  }
+  m->npaused = 0;
+  pthread_mutex_unlock(&m->mu);
+}
+
+void weft__mux_free(weft__mux *m) {
+  if (!m)
+    return;
+  weft_error e;
+  weft_error_set(&e, WEFT_ERR_CLOSED, "connection closed locally");
+  weft__mux_on_closed(m, &e);
+  pthread_mutex_lock(&m->mu);
+  m->freeing = true;
+  /* Handlers still running hold server streams; io callbacks in progress
+   * hold the owner's io_ud. Both must be done before the owner goes. */
+  while (m->server_live > 0 || m->io_busy > 0)
+    pthread_cond_wait(&m->idle_cv, &m->mu);
+  bool destroy = mux_unref_locked(m);
+  pthread_mutex_unlock(&m->mu);
+  if (destroy)
+    mux_destroy(m);
+}
+
+size_t weft__mux_active(const weft__mux *m) {
+  weft__mux *mm = (weft__mux *)m;
+  pthread_mutex_lock(&mm->mu);
+  size_t n = m->o.server ? m->server_live : m->nstreams;
+  pthread_mutex_unlock(&mm->mu);
+  return n;
+}
+
+void weft__mux_set_codec(weft__mux *m, weft_codec_kind codec) {
+  pthread_mutex_lock(&m->mu);
+  m->o.codec = codec;
+  pthread_mutex_unlock(&m->mu);
+}
+
+weft_codec_kind weft__mux_codec(const weft__mux *m) {
+  return m->o.codec;
+}
+
+bool weft__mux_rx_paused(const weft__mux *m) {
+  weft__mux *mm = (weft__mux *)m;
+  pthread_mutex_lock(&mm->mu);
+  bool p = m->npaused > 0;
+  pthread_mutex_unlock(&mm->mu);
+  return p;
+}
+
+int64_t weft__mux_last_rx(const weft__mux *m) {
+  return atomic_load(&((weft__mux *)m)->last_rx);
+}
+
+int weft__mux_ping(weft__mux *m) {
+  uint8_t ts[8];
+  int64_t t = now_ns();
+  for (int i = 0; i < 8; i++)
+    ts[i] = (uint8_t)(t >> (56 - 8 * i));
+  weft__env_out o = {.kind = WEFT__FK_PING,
+                     .has_payload = true,
+                     .payload = ts,
+                     .payload_len = sizeof ts};
+  return send_env(m, &o);
+}
+
+void weft__mux_goaway_status(weft__mux *m, int code, const char *msg) {
+  pthread_mutex_lock(&m->mu);
+  bool send = !m->closed && (!m->goaway_tx || code != 0);
+  m->goaway_tx = true;
+  pthread_mutex_unlock(&m->mu);
+  if (send) {
+    weft__env_out o = {.kind = WEFT__FK_GOAWAY,
+                       .has_status = code != 0,
+                       .status_code = code,
+                       .status_message = msg};
+    send_env(m, &o);
+  }
+}
+
+void weft__mux_goaway(weft__mux *m) {
+  weft__mux_goaway_status(m, 0, NULL);
+}
+
+/* ---- receiving -------------------------------------------------------- */
+
+static void resume_reading(weft__mux *m) {
+  if (m->io.rx_resume && io_enter(m)) {
+    m->io.rx_resume(m->io.io_ud);
+    io_leave(m);
+  }
+}
+
+/* Queues a payload for the stream's reader (mu held). */
+static int enqueue(weft__mux *m, stream *s, const weft__bytes *p) {
+  rxmsg *q = malloc(sizeof *q + p->n);
+  if (!q)
+    return WEFT_ERR_NOMEM;
+  q->next = NULL;
+  q->len = p->n;
+  if (p->n)
+    memcpy(q->data, p->p, p->n);
+  if (s->qtail)
+    s->qtail->next = q;
+  else
+    s->qhead = q;
+  s->qtail = q;
+  s->qn++;
+  s->qbytes += p->n;
+  if (!s->paused && (s->qn >= m->q_msgs || s->qbytes >= m->q_bytes) &&
+      m->io.rx_resume) {
+    s->paused = true;
+    m->npaused++;
+  }
+  pthread_cond_signal(&s->cv);
+  return 0;
+}
+
+/* Takes the next queued message (mu held); *resume says the caller must
+ * call resume_reading() after unlocking. */
+static rxmsg *dequeue(weft__mux *m, stream *s, bool *resume) {
+  rxmsg *q = s->qhead;
+  s->qhead = q->next;
+  if (!s->qhead)
+    s->qtail = NULL;
+  s->qn--;
+  s->qbytes -= q->len;
+  if (s->paused && s->qn <= m->q_msgs / 2 && s->qbytes <= m->q_bytes / 2) {
+    s->paused = false;
+    if (--m->npaused == 0)
+      *resume = true;
+  }
+  return q;
+}
+
+static void metadata_from_env(const weft__env *e, weft_metadata *out) {
+  size_t pos = 0;
+  weft__env_md kv;
+  while (weft__env_md_next(e, &pos, &kv) == 1) {
+    char kb[256];
+    char *k = kv.key.n < sizeof kb ? kb : malloc(kv.key.n + 1);
+    if (!k)
+      return;
+    memcpy(k, kv.key.p, kv.key.n);
+    k[kv.key.n] = 0;
+    weft_metadata_add(out, k, kv.value.p, kv.value.n);
+    if (k != kb)
+      free(k);
+  }
+}
+
+static const weft_server_call_ops server_ops;
+
+static int on_open(weft__mux *m, const weft__env *e, weft_error *err) {
+  char pathbuf[512];
+  char *path;
+  int rc;
+  if (!(e->stream_id & 1))
+    return weft_error_set(err, WEFT_ERR_PROTOCOL,
+                          "OPEN on stream %llu: client streams are odd",
+                          (unsigned long long)e->stream_id);
+  path = e->method.n < sizeof pathbuf ? pathbuf : malloc(e->method.n + 1);
+  if (!path)
+    return WEFT_ERR_NOMEM;
+  memcpy(path, e->method.p, e->method.n);
+  path[e->method.n] = 0;
+
+  pthread_mutex_lock(&m->mu);
+  if (find_stream(m, e->stream_id)) {
+    pthread_mutex_unlock(&m->mu);
+    rc = weft_error_set(err, WEFT_ERR_PROTOCOL,
+                        "OPEN on stream %llu, which is already open",
+                        (unsigned long long)e->stream_id);
+    goto out;
+  }
+  if (m->goaway_tx || m->closed) {
+    pthread_mutex_unlock(&m->mu);
+    rc = 0;
+    send_status(m, e->stream_id, WEFT_STATUS_UNAVAILABLE,
+                "server is shutting down", NULL, NULL, NULL, 0);
+    goto out;
+  }
+  pthread_mutex_unlock(&m->mu);
+
+  const weft_method_desc *md = weft_server_find_method(m->o.srv, path);
+  stream *s = stream_new(m, e->stream_id, true);
+  if (!s) {
+    rc = WEFT_ERR_NOMEM;
+    goto out;
+  }
+  s->md = md;
+  if (e->timeout_ms > 0)
+    s->deadline_ns = now_ns() + e->timeout_ms * 1000000;
+  metadata_from_env(e, &s->meta);
+
+  pthread_mutex_lock(&m->mu);
+  if (e->has_payload && e->payload.n > m->max_msg) {
+    s->cancelled = s->status_sent = true;
+  } else if (md &&
+             (md->kind == WEFT_RPC_UNARY ||
+              md->kind == WEFT_RPC_SERVER_STREAM) &&
+             (rc = enqueue(m, s, &e->payload)) < 0) {
+    /* An absent payload is the empty message (proto3 drops empty bytes). */
+    pthread_mutex_unlock(&m->mu);
+    stream_free(s);
+    goto out;
+  }
+  if (md && (md->kind == WEFT_RPC_UNARY || md->kind == WEFT_RPC_SERVER_STREAM))
+    s->rx_done = true; /* their single request rides on OPEN */
+  if ((rc = insert_stream(m, s)) < 0) {
+    drop_queue(m, s);
+    pthread_mutex_unlock(&m->mu);
+    stream_free(s);
+    goto out;
+  }
+  m->server_live++;
+  bool too_big = s->status_sent;
+  pthread_mutex_unlock(&m->mu);
+  if (too_big)
+    send_status(m, s->id, WEFT_STATUS_RESOURCE_EXHAUSTED,
+                "request message larger than the server's limit", NULL, NULL,
+                NULL, 0);
+
+  weft_metadata meta = s->meta; /* dispatch copies it */
+  memset(&s->meta, 0, sizeof s->meta);
+  rc = weft_server_dispatch(m->o.srv, path, &meta, s->deadline_ns, m->peer,
+                            &server_ops, s);
+  weft_metadata_clear(&meta);
+  if (rc < 0) { /* not taken: the runtime never calls finish */
+    pthread_mutex_lock(&m->mu);
+    remove_stream(m, s);
+    bool resume = drop_queue(m, s);
+    bool sent = s->status_sent;
+    if (--m->server_live == 0 && m->freeing)
+      pthread_cond_broadcast(&m->idle_cv);
+    pthread_mutex_unlock(&m->mu);
+    uint64_t id = s->id;
+    stream_free(s);
+    if (!sent)
+      send_status(m, id, WEFT_STATUS_UNAVAILABLE,
+                  "server could not accept the call", NULL, NULL, NULL, 0);
+    if (resume)
+      resume_reading(m);
+  }
+  rc = 0;
+out:
+  if (path != pathbuf)
+    free(path);
+  return rc;
+}
+
+/* A frame for an existing stream (both sides). */
+static int on_stream_frame(weft__mux *m, const weft__env *e, weft_error *err) {
+  int rc = 0;
+  bool cancel_oversize = false;
+  pthread_mutex_lock(&m->mu);
+  stream *s = find_stream(m, e->stream_id);
+  if (!s) { /* finished or cancelled here already: late frames are normal */
+    pthread_mutex_unlock(&m->mu);
+    return 0;
+  }
+  switch (e->kind) {
+  case WEFT__FK_MESSAGE:
+    if (s->rx_done || s->cancelled || s->failed || s->have_status)
+      break; /* nobody will read it */
+    if (e->payload.n > m->max_msg) {
+      cancel_oversize = true;
+      s->cancelled = true;
+      s->fail_code = WEFT_ERR_TOO_BIG;
+      if (!s->server) {
+        s->failed = true;
+        weft_status_set(&s->st, WEFT_STATUS_RESOURCE_EXHAUSTED,
+                        "response message of %zu bytes is over the limit "
+                        "of %zu",
+                        e->payload.n, m->max_msg);
+      } else {
+        s->status_sent = true;
+      }
+      pthread_cond_broadcast(&s->cv);
+      break;
+    }
+    rc = enqueue(m, s, &e->payload);
+    break;
+  case WEFT__FK_HALF_CLOSE:
+    if (!s->server) {
+      rc = weft_error_set(err, WEFT_ERR_PROTOCOL,
+                          "HALF_CLOSE from the server on stream %llu",
+                          (unsigned long long)e->stream_id);
+      break;
+    }
+    s->rx_done = true;
+    pthread_cond_broadcast(&s->cv);
+    break;
+  case WEFT__FK_HEADERS:
+  case WEFT__FK_STATUS:
+    if (s->server) {
+      rc = weft_error_set(err, WEFT_ERR_PROTOCOL,
+                          "%s from the client on stream %llu",
+                          e->kind == WEFT__FK_STATUS ? "STATUS" : "HEADERS",
+                          (unsigned long long)e->stream_id);
+      break;
+    }
+    if (s->have_status || s->failed || s->cancelled)
+      break;
+    metadata_from_env(e, &s->meta);
+    if (e->kind == WEFT__FK_STATUS) {
+      char msg[1024];
+      size_t ml = e->status_message.n < sizeof msg - 1 ? e->status_message.n
+                                                       : sizeof msg - 1;
+      memcpy(msg, e->status_message.p, ml);
+      msg[ml] = 0;
+      weft_status_set(&s->st, e->status_code, "%s", msg);
+      if (e->status_details.n) {
+        s->st.details = malloc(e->status_details.n);
+        if (s->st.details) {
+          memcpy(s->st.details, e->status_details.p, e->status_details.n);
+          s->st.details_len = e->status_details.n;
+        }
+      }
+      s->have_status = true;
+      s->rx_done = true;
+      pthread_cond_broadcast(&s->cv);
+    }
+    break;
+  case WEFT__FK_CANCEL:
+    if (s->cancelled || s->have_status)
+      break;
+    s->cancelled = true;
+    if (s->server) {
+      s->status_sent = true; /* the client is gone: no STATUS */
+      s->fail_code = WEFT_ERR_CANCELLED;
+    } else {
+      s->failed = true;
+      s->fail_code = WEFT_ERR_RPC;
+      weft_status_set(
+          &s->st, e->status_code ? e->status_code : WEFT_STATUS_CANCELLED,
+          "%.*s", (int)(e->status_message.n > 900 ? 900 : e->status_message.n),
+          (const char *)e->status_message.p);
+    }
+    pthread_cond_broadcast(&s->cv);
+    break;
+  default:
+    break; /* unknown kinds are ignored, for forward compatibility */
+  }
+  bool server = s->server;
+  uint64_t id = s->id;
+  pthread_mutex_unlock(&m->mu);
+  if (cancel_oversize) {
+    if (server)
+      send_status(m, id, WEFT_STATUS_RESOURCE_EXHAUSTED,
+                  "request message larger than the server's limit", NULL, NULL,
+                  NULL, 0);
+    else
+      send_cancel(m, id, WEFT_STATUS_RESOURCE_EXHAUSTED,
+                  "response message too large");
+  }
+  return rc;
+}
+
+int weft__mux_on_message(weft__mux *m, const uint8_t *data, size_t len,
+                         bool text) {
+  weft__env e;
+  weft_error err = {0};
+  uint8_t *scratch = NULL;
+  int rc;
+  atomic_store(&m->last_rx, now_ns());
+  if (text != is_text(m)) {
+    rc = weft_error_set(&err, WEFT_ERR_PROTOCOL, "%s frame on a %s connection",
+                        text ? "text" : "binary", text ? "binary" : "JSON");
+    goto fail;
+  }
+  rc = text ? weft__env_json_decode(&e, data, len, &scratch, &err)
+            : weft__env_decode(&e, data, len, &err);
+  if (rc < 0)
+    goto fail;
+  if (e.stream_id == 0) {
+    if (e.kind == WEFT__FK_PING) {
+      weft__env_out o = {.kind = WEFT__FK_PONG,
+                         .has_payload = true,
+                         .payload = e.payload.p,
+                         .payload_len = e.payload.n};
+      send_env(m, &o);
+    } else if (e.kind == WEFT__FK_GOAWAY) {
+      pthread_mutex_lock(&m->mu);
+      m->goaway_rx = true;
+      if (e.status_message.n) /* why the peer is going away */
+        snprintf(m->goaway_msg, sizeof m->goaway_msg, "%.*s",
+                 (int)(e.status_message.n < 200 ? e.status_message.n : 200),
+                 (const char *)e.status_message.p);
+      pthread_mutex_unlock(&m->mu);
+    } /* PONG: last_rx is all a keepalive needs; others: ignored */
+    rc = 0;
+  } else if (e.kind == WEFT__FK_OPEN) {
+    rc = m->o.server ? on_open(m, &e, &err)
+                     : weft_error_set(&err, WEFT_ERR_PROTOCOL,
+                                      "OPEN from the server (stream %llu)",
+                                      (unsigned long long)e.stream_id);
+  } else {
+    rc = on_stream_frame(m, &e, &err);
+  }
+  free(scratch);
+  if (rc >= 0)
+    return 0;
+fail:
+  if (err.code != rc)
+    weft_error_set(&err, rc, "envelope from %s: %s", m->peer,
+                   weft_strerror(rc));
+  if (m->io.close && io_enter(m)) {
+    m->io.close(m->io.io_ud, &err);
+    io_leave(m);
+  }
+  weft__mux_on_closed(m, &err);
+  return rc;
+}
+
+/* ---- client calls ----------------------------------------------------- */
+
+int weft__mux_call_start(weft__mux *m, const weft_method_desc *md,
+                         const weft_metadata *meta, int64_t deadline_ns,
+                         void **tcall, weft_error *err) {
+  stream *s;
+  int rc;
+  *tcall = NULL;
+  if (m->o.server || !md)
+    return weft_error_set(err, WEFT_ERR_INVAL, "call_start on a %s",
+                          md ? "server connection" : "NULL method");
+  pthread_mutex_lock(&m->mu);
+  if (m->closed || m->goaway_rx) {
+    rc = weft_error_set(err, WEFT_ERR_CLOSED, "connection to %s %s",
+                        m->peer[0] ? m->peer : "server",
+                        m->closed ? "is closed" : "is going away (GOAWAY)");
+    pthread_mutex_unlock(&m->mu);
+    return rc;
+  }
+  s = stream_new(m, m->next_id, false);
+  if (!s || (meta && weft_metadata_copy(&s->open_md, meta) < 0) ||
+      insert_stream(m, s) < 0) {
+    pthread_mutex_unlock(&m->mu);
+    if (s)
+      stream_free(s);
+    return weft_error_set(err, WEFT_ERR_NOMEM, "call_start");
+  }
+  m->next_id += 2;
+  m->refs++;
+  s->md = md;
+  s->deadline_ns = deadline_ns > 0 ? deadline_ns : INT64_MAX;
+  bool open_now =
+      md->kind == WEFT_RPC_CLIENT_STREAM || md->kind == WEFT_RPC_BIDI;
+  s->open_sent = open_now;
+  pthread_mutex_unlock(&m->mu);
+  *tcall = s;
+  if (open_now) {
+    weft__env_out o = {
+        .stream_id = s->id, .kind = WEFT__FK_OPEN, .method = md->path};
+    md_out(&o, &s->open_md);
+    if (s->deadline_ns != INT64_MAX) {
+      int64_t left = (s->deadline_ns - now_ns()) / 1000000;
+      o.timeout_ms = left > 0 ? left : 1;
+    }
+    rc = send_env(m, &o);
+    if (rc < 0) { /* the call exists; its failure shows in recv/finish */
+      pthread_mutex_lock(&m->mu);
+      if (!s->failed && !s->have_status) {
+        s->failed = true;
+        s->fail_code = rc;
+        weft_status_set(&s->st, WEFT_STATUS_UNAVAILABLE,
+                        "sending OPEN to %s: %s", m->peer, weft_strerror(rc));
+      }
+      pthread_mutex_unlock(&m->mu);
+    }
+  }
+  return 0;
+}
+
+/* The call failed locally or was cancelled: the code for send/recv. */
+static int call_error(const stream *s) {
+  return s->fail_code ? s->fail_code : WEFT_ERR_CANCELLED;
+}
+
+int weft__mux_call_send(void *tcall, const void *msg) {
+  stream *s = tcall;
+  weft__mux *m = s->m;
+  pthread_mutex_lock(&m->mu);
+  if (s->failed || s->cancelled) {
+    int rc = call_error(s);
+    pthread_mutex_unlock(&m->mu);
+    return rc;
+  }
+  if (s->send_closed || s->have_status) {
+    pthread_mutex_unlock(&m->mu);
+    return s->have_status ? WEFT_ERR_CLOSED : WEFT_ERR_STATE;
+  }
+  bool open = !s->open_sent;
+  s->open_sent = true;
+  const weft_method_desc *md = s->md;
+  if (md->kind == WEFT_RPC_UNARY || md->kind == WEFT_RPC_SERVER_STREAM)
+    s->send_closed = true; /* exactly one request, sent with OPEN */
+  pthread_mutex_unlock(&m->mu);
+  weft__env_out o = {.stream_id = s->id, .kind = WEFT__FK_MESSAGE};
+  if (open) {
+    o.kind = WEFT__FK_OPEN;
+    o.method = md->path;
+    md_out(&o, &s->open_md);
+    if (s->deadline_ns != INT64_MAX) {
+      int64_t left = (s->deadline_ns - now_ns()) / 1000000;
+      o.timeout_ms = left > 0 ? left : 1;
+    }
+  }
+  int rc = send_msg_env(m, &o, msg);
+  if (rc < 0) { /* the call cannot go on: fail it so recv/finish return */
+    pthread_mutex_lock(&m->mu);
+    bool cancel = !open && !s->failed && !s->cancelled && !s->have_status;
+    if (!s->failed && !s->cancelled && !s->have_status) {
+      s->failed = true;
+      s->fail_code = rc;
+      weft_status_set(&s->st,
+                      rc == WEFT_ERR_TOO_BIG  ? WEFT_STATUS_RESOURCE_EXHAUSTED
+                      : rc == WEFT_ERR_CLOSED ? WEFT_STATUS_UNAVAILABLE
+                                              : WEFT_STATUS_INTERNAL,
+                      "sending a request message of %s on %s: %s",
+                      md->input ? md->input->base.name : "?", md->path,
+                      rc == WEFT_ERR_TOO_BIG
+                          ? "message larger than max_message_size"
+                          : weft_strerror(rc));
+      pthread_cond_broadcast(&s->cv);
+    }
+    pthread_mutex_unlock(&m->mu);
+    if (cancel)
+      send_cancel(m, s->id, WEFT_STATUS_CANCELLED, "client failed to send");
+  }
+  return rc;
+}
+
+int weft__mux_call_close_send(void *tcall) {
+  stream *s = tcall;
+  weft__mux *m = s->m;
+  pthread_mutex_lock(&m->mu);
+  bool send = !s->send_closed && s->open_sent && !s->failed && !s->cancelled &&
+              !s->have_status;
+  s->send_closed = true;
+  pthread_mutex_unlock(&m->mu);
+  if (!send)
+    return 0;
+  weft__env_out o = {.stream_id = s->id, .kind = WEFT__FK_HALF_CLOSE};
+  return send_env(m, &o);
+}
+
+/* The deadline passed (mu held): fail the call; the caller sends CANCEL. */
+static bool expire(stream *s) {
+  if (s->failed || s->cancelled || s->have_status)
+    return false;
+  s->failed = true;
+  s->fail_code = WEFT_ERR_TIMEOUT;
+  weft_status_set(&s->st, WEFT_STATUS_DEADLINE_EXCEEDED,
+                  "deadline exceeded waiting for %s", s->md->path);
+  return s->open_sent;
+}
+
+int weft__mux_call_recv(void *tcall, weft_arena *arena, void **msg) {
+  stream *s = tcall;
+  weft__mux *m = s->m;
+  bool send_cancel_now = false, resume = false;
+  rxmsg *q = NULL;
+  int rc;
+  *msg = NULL;
+  pthread_mutex_lock(&m->mu);
+  while (!s->qhead && !s->rx_done && !s->failed && !s->cancelled) {
+    if (wait_until(&s->cv, &m->mu, s->deadline_ns) == ETIMEDOUT) {
+      send_cancel_now = expire(s);
+      break;
+    }
+  }
+  if (s->qhead && !s->failed && !s->cancelled) {
+    q = dequeue(m, s, &resume);
+    rc = 1;
+  } else if (s->failed || s->cancelled) {
+    rc = call_error(s);
+  } else {
+    rc = s->st.code == WEFT_STATUS_OK ? 0 : WEFT_ERR_RPC;
+  }
+  pthread_mutex_unlock(&m->mu);
+  if (resume)
+    resume_reading(m);
+  if (send_cancel_now)
+    send_cancel(m, s->id, WEFT_STATUS_DEADLINE_EXCEEDED, "deadline exceeded");
+  if (q) {
+    weft_error err;
+    rc = decode_payload(m, s->md->output, q, arena, msg, &err);
+    free(q);
+    if (rc < 0) {
+      pthread_mutex_lock(&m->mu);
+      bool c = !s->failed && !s->cancelled && !s->have_status;
+      if (c) {
+        s->failed = true;
+        s->fail_code = rc;
+        weft_status_set(&s->st, WEFT_STATUS_INTERNAL,
+                        "decoding the response: %s", err.message);
+      }
+      pthread_mutex_unlock(&m->mu);
+      if (c)
+        send_cancel(m, s->id, WEFT_STATUS_CANCELLED,
+                    "client could not decode the response");
+      return rc;
+    }
+    return 1;
+  }
+  return rc;
+}
+
+int weft__mux_call_finish(void *tcall, weft_status *st, weft_metadata *md) {
+  stream *s = tcall;
+  weft__mux *m = s->m;
+  bool need_open = false, cancel_now = false, resume;
+  pthread_mutex_lock(&m->mu);
+  if (!s->open_sent && !s->failed && !s->cancelled) {
+    s->open_sent = need_open = true; /* e.g. a unary call with no send */
+    s->send_closed = true;
+  }
+  pthread_mutex_unlock(&m->mu);
+  if (need_open) {
+    weft__env_out o = {
+        .stream_id = s->id, .kind = WEFT__FK_OPEN, .method = s->md->path};
+    md_out(&o, &s->open_md);
+    send_env(m, &o);
+  }
+  pthread_mutex_lock(&m->mu);
+  while (!s->have_status && !s->failed && !s->cancelled) {
+    if (wait_until(&s->cv, &m->mu, s->deadline_ns) == ETIMEDOUT) {
+      cancel_now = expire(s);
+      break;
+    }
+  }
+  if (st)
+    weft_status_move(st, &s->st);
+  if (md) {
+    for (size_t i = 0; i < s->meta.count; i++) {
+      weft_metadata_entry *e = &s->meta.entries[i];
+      weft_metadata_add(md, e->key, e->value, e->value_len);
+    }
+  }
+  remove_stream(m, s);
+  resume = drop_queue(m, s);
+  uint64_t id = s->id;
+  pthread_mutex_unlock(&m->mu);
+  stream_free(s);
+  /* Our reference keeps m alive through these sends. */
+  if (cancel_now)
+    send_cancel(m, id, WEFT_STATUS_DEADLINE_EXCEEDED, "deadline exceeded");
+  if (resume)
+    resume_reading(m);
+  pthread_mutex_lock(&m->mu);
+  bool destroy = mux_unref_locked(m);
+  pthread_mutex_unlock(&m->mu);
+  if (destroy)
+    mux_destroy(m);
+  return 0;
+}
+
+void weft__mux_call_cancel(void *tcall) {
+  stream *s = tcall;
+  weft__mux *m = s->m;
+  pthread_mutex_lock(&m->mu);
+  if (s->have_status || s->cancelled || s->failed) {
+    pthread_mutex_unlock(&m->mu);
+    return;
+  }
+  s->cancelled = true;
+  s->fail_code = WEFT_ERR_CANCELLED;
+  weft_status_set(&s->st, WEFT_STATUS_CANCELLED, "cancelled by the client");
+  bool send = s->open_sent;
+  pthread_cond_broadcast(&s->cv);
+  pthread_mutex_unlock(&m->mu);
+  if (send)
+    send_cancel(m, s->id, WEFT_STATUS_CANCELLED, "cancelled by the client");
+}
+
+/* ---- server calls (weft_server_call_ops) ------------------------------ */
+
+static int srv_recv(void *tc, weft_arena *arena, void **msg) {
+  stream *s = tc;
+  weft__mux *m = s->m;
+  bool resume = false;
+  rxmsg *q = NULL;
+  int rc;
+  *msg = NULL;
+  if (!s->md)
+    return WEFT_ERR_STATE;
+  pthread_mutex_lock(&m->mu);
+  while (!s->qhead && !s->rx_done && !s->cancelled) {
+    if (wait_until(&s->cv, &m->mu, s->deadline_ns) == ETIMEDOUT)
+      break;
+  }
+  if (s->cancelled)
+    rc = call_error(s);
+  else if (s->qhead)
+    q = dequeue(m, s, &resume), rc = 1;
+  else if (s->rx_done)
+    rc = 0;
+  else
+    rc = WEFT_ERR_TIMEOUT;
+  pthread_mutex_unlock(&m->mu);
+  if (resume)
+    resume_reading(m);
+  if (q) {
+    weft_error err;
+    rc = decode_payload(m, s->md->input, q, arena, msg, &err);
+    free(q);
+    if (rc >= 0) {
+      rc = 1;
+    } else {
+      free(s->recv_err); /* only this handler's thread reads it */
+      s->recv_err = strdup(err.message);
+    }
+  }
+  return rc;
+}
+
+static int srv_send(void *tc, const void *msg, const weft_metadata *headers) {
+  stream *s = tc;
+  weft__mux *m = s->m;
+  int rc;
+  pthread_mutex_lock(&m->mu);
+  if (s->cancelled || s->status_sent) {
+    rc = call_error(s);
+    pthread_mutex_unlock(&m->mu);
+    return rc;
+  }
+  bool hdrs = headers && headers->count && !s->open_sent;
+  s->open_sent = true; /* server side: "headers went out" */
+  pthread_mutex_unlock(&m->mu);
+  if (hdrs) {
+    weft__env_out h = {.stream_id = s->id, .kind = WEFT__FK_HEADERS};
+    md_out(&h, headers);
+    if ((rc = send_env(m, &h)) < 0)
+      return rc;
+  }
+  if (!s->md)
+    return WEFT_ERR_STATE;
+  weft__env_out o = {.stream_id = s->id, .kind = WEFT__FK_MESSAGE};
+  return send_msg_env(m, &o, msg);
+}
+
+static int srv_finish(void *tc, const weft_status *st,
+                      const weft_metadata *headers,
+                      const weft_metadata *trailers) {
+  stream *s = tc;
+  weft__mux *m = s->m;
+  int rc = 0;
+  pthread_mutex_lock(&m->mu);
+  bool send = !s->status_sent && !m->closed;
+  bool hdrs_pending = !s->open_sent;
+  s->status_sent = true;
+  remove_stream(m, s);
+  bool resume = drop_queue(m, s);
+  pthread_mutex_unlock(&m->mu);
+  if (send)
+    rc = send_status(m, s->id, st ? st->code : WEFT_STATUS_UNKNOWN,
+                     st ? st->message : "no status",
+                     hdrs_pending ? headers : NULL, trailers,
+                     st ? st->details : NULL, st ? st->details_len : 0);
+  if (resume)
+    resume_reading(m);
+  pthread_mutex_lock(&m->mu);
+  if (--m->server_live == 0 && m->freeing)
+    pthread_cond_broadcast(&m->idle_cv);
+  pthread_mutex_unlock(&m->mu);
+  stream_free(s);
+  return rc;
+}
+
+static bool srv_cancelled(void *tc) {
+  stream *s = tc;
+  pthread_mutex_lock(&s->m->mu);
+  bool c = s->cancelled || s->m->closed;
+  pthread_mutex_unlock(&s->m->mu);
+  return c;
+}
+
+static const char *srv_recv_error(void *tc) {
+  stream *s = tc;
+  return s->recv_err;
+}
+
+static const weft_server_call_ops server_ops = {
+    .recv_error = srv_recv_error,
+    .recv = srv_recv,
+    .send = srv_send,
+    .finish = srv_finish,
+    .cancelled = srv_cancelled,
+};

@@ -1,0 +1,163 @@
+/* The client side of tcp:// and tls://: one connection per weft_client,
+ * with its own loop thread doing the socket I/O. Calls run on the mux. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "tcp_internal.h"
+#include "weft/transport.h"
+
+#define RBUF_SIZE (64u * 1024u)
+
+typedef struct tcp_client {
+  weft_client *client;
+  weft_loop *loop;
+  weft__tls_ctx *tls;
+  weft__tcp_conn *conn;
+  uint8_t *rbuf;
+  bool closing; /* disconnect() in progress: no notifications */
+} tcp_client;
+
+static void on_dead(weft__tcp_conn *c, const weft_error *why) {
+  tcp_client *tc = c->owner;
+  if (tc->closing)
+    return;
+  /* A clean close by the server is a disconnect; anything else an error. */
+  weft_client_notify(tc->client,
+                     why && why->code != WEFT_ERR_CLOSED
+                         ? WEFT_CONN_ERROR
+                         : WEFT_CONN_DISCONNECTED,
+                     why);
+}
+
+static void client_free(tcp_client *tc) {
+  if (tc->loop)
+    weft_loop_stop(tc->loop);
+  weft__tcp_conn_free(tc->conn);
+  weft_loop_free(tc->loop);
+  weft__tls_ctx_free(tc->tls);
+  free(tc->rbuf);
+  free(tc);
+}
+
+static int tcp_connect_common(weft_client *client, const weft_url *url,
+                              const weft_client_opts *opts, bool tls,
+                              void **out, weft_error *err) {
+  static const weft_client_opts defaults;
+  weft__conn *sock = NULL;
+  int rc;
+  if (!opts)
+    opts = &defaults;
+  *out = NULL;
+  tcp_client *tc = calloc(1, sizeof *tc);
+  if (!tc)
+    return weft_error_set(err, WEFT_ERR_NOMEM, "tcp client");
+  tc->client = client;
+  tc->rbuf = malloc(RBUF_SIZE);
+  if (!tc->rbuf) {
+    rc = weft_error_set(err, WEFT_ERR_NOMEM, "tcp client");
+    goto fail;
+  }
+  if (tls &&
+      (rc = weft__tls_ctx_new(&tc->tls, false, &opts->tls, NULL, err)) < 0)
+    goto fail;
+  int port = url->port > 0 ? url->port : (tls ? 7444 : 7443);
+  rc = weft__conn_connect(&sock, url->host, port, tc->tls,
+                          opts->tls.server_name, opts->connect_timeout_ms, err);
+  if (rc < 0)
+    goto fail;
+  if ((rc = weft_loop_new(&tc->loop)) < 0) {
+    weft__conn_close(sock);
+    weft_error_set(err, rc, "creating the event loop");
+    goto fail;
+  }
+  size_t max_msg =
+      opts->max_message_size ? opts->max_message_size : 4u * 1024u * 1024u;
+  weft__mux_opts mo = {
+      .server = false, .codec = opts->codec, .max_message_size = max_msg};
+  weft__tcp_conn_opts co = {.mux = &mo,
+                            .max_frame = max_msg + WEFT__TCP_FRAME_SLACK,
+                            .keepalive_ms = opts->keepalive_ms,
+                            .idle_timeout_ms = opts->idle_timeout_ms,
+                            .rbuf = tc->rbuf,
+                            .rcap = RBUF_SIZE};
+  /* The loop is not running yet, so this thread may register the fd. */
+  rc = weft__tcp_conn_new(&tc->conn, tc->loop, sock, &co, err);
+  if (rc < 0)
+    goto fail;
+  tc->conn->owner = tc;
+  tc->conn->on_dead = on_dead;
+  if ((rc = weft_loop_start(tc->loop)) < 0) {
+    weft_error_set(err, rc, "starting the event loop");
+    goto fail;
+  }
+  *out = tc;
+  return 0;
+fail:
+  tc->closing = true;
+  if (tc->conn && tc->loop)
+    weft__tcp_conn_close(tc->conn, NULL);
+  client_free(tc);
+  return rc;
+}
+
+static int tcp_connect(weft_client *client, const weft_url *url,
+                       const weft_client_opts *opts, void **conn,
+                       weft_error *err) {
+  return tcp_connect_common(client, url, opts, false, conn, err);
+}
+
+static int tls_connect(weft_client *client, const weft_url *url,
+                       const weft_client_opts *opts, void **conn,
+                       weft_error *err) {
+  return tcp_connect_common(client, url, opts, true, conn, err);
+}
+
+static void close_on_loop(void *ud) {
+  tcp_client *tc = ud;
+  weft_error e;
+  weft_error_set(&e, WEFT_ERR_CLOSED, "client closed the connection");
+  weft__mux_goaway(tc->conn->mux);
+  weft__tcp_conn_close(tc->conn, &e);
+}
+
+static void tcp_disconnect(void *conn) {
+  tcp_client *tc = conn;
+  if (!tc)
+    return;
+  tc->closing = true;
+  weft__tcp_run_on_loop(tc->loop, close_on_loop, tc);
+  client_free(tc);
+}
+
+static int tcp_call_start(void *conn, const weft_method_desc *m,
+                          const weft_metadata *md, int64_t deadline_ns,
+                          void **tcall, weft_error *err) {
+  tcp_client *tc = conn;
+  return weft__mux_call_start(tc->conn->mux, m, md, deadline_ns, tcall, err);
+}
+
+const weft_client_transport weft__tcp_client_transport = {
+    .scheme = "tcp",
+    .default_port = 7443,
+    .connect = tcp_connect,
+    .disconnect = tcp_disconnect,
+    .call_start = tcp_call_start,
+    .call_send = weft__mux_call_send,
+    .call_close_send = weft__mux_call_close_send,
+    .call_recv = weft__mux_call_recv,
+    .call_finish = weft__mux_call_finish,
+    .call_cancel = weft__mux_call_cancel,
+};
+
+const weft_client_transport weft__tls_client_transport = {
+    .scheme = "tls",
+    .default_port = 7444,
+    .connect = tls_connect,
+    .disconnect = tcp_disconnect,
+    .call_start = tcp_call_start,
+    .call_send = weft__mux_call_send,
+    .call_close_send = weft__mux_call_close_send,
+    .call_recv = weft__mux_call_recv,
+    .call_finish = weft__mux_call_finish,
+    .call_cancel = weft__mux_call_cancel,
+};

@@ -1,0 +1,285 @@
+/* The server side of tcp:// and tls://: one loop thread per listen URL
+ * accepts and serves every connection; handlers run on the runtime's worker
+ * pool through weft_server_dispatch (the mux), never on the loop thread.
+ *
+ * A connection that dies while its handlers still run becomes a zombie:
+ * its socket is closed at once, and the memory is reclaimed by a reaper
+ * timer once the handlers have finished, so the loop never waits for them. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "tcp_internal.h"
+#include "weft/transport.h"
+
+#define RBUF_SIZE (64u * 1024u)
+#define ACCEPT_BATCH 64
+
+typedef struct tcp_listener {
+  weft_server *srv;
+  weft_loop *loop;
+  weft__tls_ctx *tls;
+  int lfd;
+  bool accepting;
+  weft__tcp_conn *conns;   /* live */
+  weft__tcp_conn *zombies; /* dead, handlers still running */
+  weft_timer *reaper, *accept_retry;
+  size_t nconns;
+  size_t max_msg;
+  int64_t keepalive_ms, idle_ms;
+  void (*log)(int level, const char *line, void *ud);
+  void *log_ud;
+  uint8_t *rbuf;
+} tcp_listener;
+
+static void lg(tcp_listener *l, int level, const char *fmt, ...) {
+  char line[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  if (l->log)
+    l->log(level, line, l->log_ud);
+}
+
+static void list_push(weft__tcp_conn **head, weft__tcp_conn *c) {
+  c->prev = NULL;
+  c->next = *head;
+  if (*head)
+    (*head)->prev = c;
+  *head = c;
+}
+
+static void list_remove(weft__tcp_conn **head, weft__tcp_conn *c) {
+  if (c->prev)
+    c->prev->next = c->next;
+  else
+    *head = c->next;
+  if (c->next)
+    c->next->prev = c->prev;
+  c->prev = c->next = NULL;
+}
+
+static void on_reap(weft_loop *lp, weft_timer *t, void *ud) {
+  tcp_listener *l = ud;
+  for (weft__tcp_conn *c = l->zombies, *n; c; c = n) {
+    n = c->next;
+    if (weft__tcp_conn_reapable(c)) {
+      list_remove(&l->zombies, c);
+      weft__tcp_conn_free(c);
+    }
+  }
+  if (!l->zombies) {
+    weft_timer_cancel(lp, t);
+    l->reaper = NULL;
+  }
+}
+
+static void on_conn_dead(weft__tcp_conn *c, const weft_error *why) {
+  tcp_listener *l = c->owner;
+  if (why && why->code != WEFT_ERR_CLOSED)
+    lg(l, 2, "tcp: connection %s: %s", c->peer, why->message);
+  list_remove(&l->conns, c);
+  l->nconns--;
+  list_push(&l->zombies, c);
+  if (!l->reaper)
+    l->reaper = weft_loop_timer(l->loop, 20, 20, on_reap, l);
+}
+
+static void on_accept(weft_loop *lp, int fd, unsigned events, void *ud);
+
+static void retry_accept(weft_loop *lp, weft_timer *t, void *ud) {
+  tcp_listener *l = ud;
+  (void)t;
+  l->accept_retry = NULL;
+  if (l->accepting)
+    weft_loop_add_fd(lp, l->lfd, WEFT_IO_READ, on_accept, l);
+}
+
+static void on_accept(weft_loop *lp, int lfd, unsigned events, void *ud) {
+  tcp_listener *l = ud;
+  (void)events;
+  for (int i = 0; i < ACCEPT_BATCH && l->accepting; i++) {
+    int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED)
+        continue;
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+          errno == ENOMEM) {
+        /* Out of descriptors: stop accepting for a moment instead of
+         * spinning on a level-triggered listener. */
+        lg(l, 3, "tcp: accept: %s; pausing accepts for 100 ms",
+           strerror(errno));
+        weft_loop_del_fd(lp, lfd);
+        l->accept_retry = weft_loop_timer(lp, 100, 0, retry_accept, l);
+      }
+      return;
+    }
+    weft__conn *sock;
+    weft_error err;
+    if (weft__conn_accept(&sock, fd, l->tls, &err) < 0) {
+      lg(l, 2, "tcp: accept: %s", err.message);
+      continue;
+    }
+    weft__mux_opts mo = {.server = true,
+                         .srv = l->srv,
+                         .codec = WEFT_CODEC_PROTO, /* until sniffed */
+                         .max_message_size = l->max_msg};
+    weft__tcp_conn_opts co = {.mux = &mo,
+                              .max_frame = l->max_msg + WEFT__TCP_FRAME_SLACK,
+                              .keepalive_ms = l->keepalive_ms,
+                              .idle_timeout_ms = l->idle_ms,
+                              .rbuf = l->rbuf,
+                              .rcap = RBUF_SIZE};
+    weft__tcp_conn *c;
+    if (weft__tcp_conn_new(&c, lp, sock, &co, &err) < 0) {
+      lg(l, 2, "tcp: %s", err.message);
+      continue;
+    }
+    c->owner = l;
+    c->on_dead = on_conn_dead;
+    list_push(&l->conns, c);
+    l->nconns++;
+  }
+}
+
+static int listen_common(weft_server *s, const weft_url *url,
+                         const weft_server_opts *opts, bool tls,
+                         void **listener, int *port, weft_error *err) {
+  static const weft_server_opts defaults;
+  int rc;
+  if (!opts)
+    opts = &defaults;
+  *listener = NULL;
+  tcp_listener *l = calloc(1, sizeof *l);
+  if (!l)
+    return weft_error_set(err, WEFT_ERR_NOMEM, "tcp listener");
+  l->srv = s;
+  l->lfd = -1;
+  l->max_msg =
+      opts->max_message_size ? opts->max_message_size : 4u * 1024u * 1024u;
+  l->keepalive_ms = opts->keepalive_ms;
+  l->idle_ms = opts->idle_timeout_ms;
+  l->log = opts->log;
+  l->log_ud = opts->log_ud;
+  l->rbuf = malloc(RBUF_SIZE);
+  if (!l->rbuf) {
+    rc = weft_error_set(err, WEFT_ERR_NOMEM, "tcp listener");
+    goto fail;
+  }
+  if (tls && (rc = weft__tls_ctx_new(&l->tls, true, &opts->tls, NULL, err)) < 0)
+    goto fail;
+  rc = weft__listen(url->host[0] ? url->host : NULL,
+                    url->port >= 0 ? url->port : (tls ? 7444 : 7443), 4096,
+                    &l->lfd, port, err);
+  if (rc < 0)
+    goto fail;
+  if ((rc = weft_loop_new(&l->loop)) < 0) {
+    weft_error_set(err, rc, "creating the event loop");
+    goto fail;
+  }
+  l->accepting = true;
+  if ((rc = weft_loop_add_fd(l->loop, l->lfd, WEFT_IO_READ, on_accept, l)) <
+          0 ||
+      (rc = weft_loop_start(l->loop)) < 0) {
+    weft_error_set(err, rc, "starting the event loop");
+    goto fail;
+  }
+  *listener = l;
+  return 0;
+fail:
+  weft_loop_free(l->loop);
+  if (l->lfd >= 0)
+    close(l->lfd);
+  weft__tls_ctx_free(l->tls);
+  free(l->rbuf);
+  free(l);
+  return rc;
+}
+
+static int tcp_listen(weft_server *s, const weft_url *url,
+                      const weft_server_opts *opts, void **listener, int *port,
+                      weft_error *err) {
+  return listen_common(s, url, opts, false, listener, port, err);
+}
+
+static int tls_listen(weft_server *s, const weft_url *url,
+                      const weft_server_opts *opts, void **listener, int *port,
+                      weft_error *err) {
+  return listen_common(s, url, opts, true, listener, port, err);
+}
+
+static void stop_on_loop(void *ud) {
+  tcp_listener *l = ud;
+  if (l->accepting) {
+    l->accepting = false;
+    if (l->accept_retry) {
+      weft_timer_cancel(l->loop, l->accept_retry);
+      l->accept_retry = NULL;
+    } else {
+      weft_loop_del_fd(l->loop, l->lfd);
+    }
+    close(l->lfd);
+    l->lfd = -1;
+  }
+  /* Clients open no new streams here; calls in flight go on. */
+  for (weft__tcp_conn *c = l->conns; c; c = c->next)
+    weft__mux_goaway(c->mux);
+}
+
+static void tcp_stop_accepting(void *listener) {
+  tcp_listener *l = listener;
+  weft__tcp_run_on_loop(l->loop, stop_on_loop, l);
+}
+
+static void close_on_loop(void *ud) {
+  tcp_listener *l = ud;
+  weft_error e;
+  stop_on_loop(l);
+  weft_error_set(&e, WEFT_ERR_CLOSED, "server shutting down");
+  while (l->conns)
+    weft__tcp_conn_close(l->conns, &e); /* moves it to the zombies */
+  if (l->reaper) {
+    weft_timer_cancel(l->loop, l->reaper);
+    l->reaper = NULL;
+  }
+}
+
+static void tcp_close(void *listener) {
+  tcp_listener *l = listener;
+  if (!l)
+    return;
+  weft__tcp_run_on_loop(l->loop, close_on_loop, l);
+  weft_loop_stop(l->loop);
+  /* Off the loop now: wait for handlers the runtime has cancelled. */
+  while (l->zombies) {
+    weft__tcp_conn *c = l->zombies;
+    list_remove(&l->zombies, c);
+    weft__tcp_conn_free(c);
+  }
+  weft_loop_free(l->loop);
+  weft__tls_ctx_free(l->tls);
+  free(l->rbuf);
+  free(l);
+}
+
+const weft_server_transport weft__tcp_server_transport = {
+    .scheme = "tcp",
+    .default_port = 7443,
+    .listen = tcp_listen,
+    .stop_accepting = tcp_stop_accepting,
+    .close = tcp_close,
+};
+
+const weft_server_transport weft__tls_server_transport = {
+    .scheme = "tls",
+    .default_port = 7444,
+    .listen = tls_listen,
+    .stop_accepting = tcp_stop_accepting,
+    .close = tcp_close,
+};

@@ -1,0 +1,103 @@
+/* WebSocket connections on weft_loop: the part of the transport between
+ * the socket and a weft_ws_handler (the envelope endpoint is one, raw
+ * routes are others). Internal to transports/websocket.
+ *
+ * Threads: everything runs on the connection's loop thread except
+ * weft_ws_conn_send/close, which any thread may call. The send half of the
+ * frame engine and the socket's writes (and, for TLS, reads) are guarded by
+ * the connection's mutex; the receive half belongs to the loop thread. */
+#ifndef WEFT_TRANSPORTS_WS_NET_H
+#define WEFT_TRANSPORTS_WS_NET_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sock.h"
+#include "weft/server.h"
+#include "weft/websocket.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Effective settings: weft_ws_opts with defaults filled in, plus the
+ * WebSocket limits from weft_server_opts. */
+typedef struct weft__ws_cfg {
+  int64_t ping_interval_ms; /* <= 0: none */
+  int64_t ping_timeout_ms;
+  int64_t close_timeout_ms;
+  int64_t handshake_timeout_ms;
+  size_t max_size;
+  size_t max_header_bytes;
+  /* server */
+  unsigned max_conns_per_ip;
+  unsigned max_msgs_per_sec;
+  int64_t max_conn_duration_ms;
+  bool auth_after_upgrade;
+  const char *const *api_keys;
+  const char *const *allowed_origins;
+  weft_ws_route_fn route;
+  void *route_ud;
+} weft__ws_cfg;
+
+void weft__ws_cfg_init(weft__ws_cfg *c, const weft_ws_opts *wo,
+                       const weft_server_opts *so, size_t max_message_size,
+                       int64_t keepalive_ms);
+
+/* ---- server ---- */
+
+typedef struct weft__ws_listener weft__ws_listener;
+
+typedef struct weft__ws_listen_args {
+  const char *host;
+  int port;
+  bool tls;
+  const weft_tls_opts *tls_opts;
+  weft__ws_cfg cfg;
+  weft_server *srv; /* may be NULL (tests of the raw layer) */
+  /* Takes the requests no route took (the envelope endpoint); NULL: 404. */
+  weft_ws_route_fn fallback;
+  void *fallback_ud;
+  void (*log)(int level, const char *line, void *ud);
+  void *log_ud;
+} weft__ws_listen_args;
+
+int weft__ws_listen(weft__ws_listener **out, const weft__ws_listen_args *a,
+                    int *port, weft_error *err);
+void weft__ws_listener_stop_accepting(weft__ws_listener *l);
+/* Closes every connection (1001, then close_timeout at most) and frees. */
+void weft__ws_listener_close(weft__ws_listener *l);
+/* Connections open or in handshake (for tests and memory figures). */
+size_t weft__ws_listener_conns(weft__ws_listener *l);
+
+/* ---- client ---- */
+
+typedef struct weft__ws_dial_args {
+  const char *host;
+  int port;
+  const char *target; /* path?query */
+  bool tls;
+  const weft_tls_opts *tls_opts;
+  const char *protocols; /* offered, comma separated */
+  const char *origin;
+  const char *extra_headers;
+  int64_t timeout_ms;
+  weft__ws_cfg cfg;
+  const weft_ws_handler *handler;
+  void *ud;
+} weft__ws_dial_args;
+
+/* Connects and runs the handshake (blocking, bounded by timeout_ms), then
+ * runs the connection on its own loop thread. The handler's on_close runs
+ * once on every path after a successful return. *http_status gets the
+ * server's answer when the handshake is refused. */
+int weft__ws_dial(weft_ws_conn **out, const weft__ws_dial_args *a,
+                  int *http_status, weft_error *err);
+/* Closes (1000, waiting close_timeout at most), stops the loop thread and
+ * drops the dialer's reference. Not from the loop thread. */
+void weft__ws_dial_close(weft_ws_conn *c);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,400 @@
+/* ws:// and wss://: weft envelopes in WebSocket messages, multiplexed by
+ * the envelope mux. The envelope endpoint is a weft_ws_handler like any raw
+ * route: on the server it takes every upgrade request no route took (or
+ * only the URL's path, if the listen URL names one).
+ *
+ * Subprotocols: "weft.proto.v1" carries binary envelopes in binary
+ * messages, "weft.json.v1" JSON envelopes in text messages. A client that
+ * offers neither (and no other) gets protobuf; one that offers only others
+ * is refused with 400. A message of the wrong kind closes with 1003. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mux.h"
+#include "weft/transport.h"
+#include "weft/websocket.h"
+#include "ws_handshake.h"
+#include "ws_net.h"
+
+typedef struct ws_listener ws_listener;
+
+/* One envelope connection, either side. */
+typedef struct env_conn {
+  weft_ws_conn *c;
+  weft__mux *mux;
+  weft_codec_kind codec;
+  size_t max_message_size;
+  /* server */
+  weft_server *srv;
+  ws_listener *owner;
+  /* client */
+  weft_client *client;
+  atomic_bool closing; /* disconnect() in progress: no notifications */
+} env_conn;
+
+struct ws_listener {
+  weft__ws_listener *l;
+  weft_server *srv;
+  char path[1024]; /* "" : every path */
+  size_t max_message_size;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  unsigned reapers;
+};
+
+/* ---- the mux's I/O ---- */
+
+static int io_send(void *ud, const uint8_t *data, size_t len, bool text) {
+  env_conn *e = ud;
+  return e->c ? weft_ws_conn_send(e->c, text, data, len) : WEFT_ERR_CLOSED;
+}
+
+static void io_close(void *ud, const weft_error *err) {
+  env_conn *e = ud;
+  if (e->c)
+    weft_ws_conn_close(e->c, 1002,
+                       err && err->message[0] ? err->message : "bad envelope");
+}
+
+static void env_open(weft_ws_conn *c, void *ud) {
+  env_conn *e = ud;
+  e->c = c;
+  weft_ws_conn_ref(c); /* the mux may send until it is freed */
+  weft__mux_opts mo = {.server = e->srv != NULL,
+                       .srv = e->srv,
+                       .codec = e->codec,
+                       .max_message_size = e->max_message_size,
+                       .peer = weft_ws_conn_peer(c)};
+  weft__mux_io io = {.send = io_send, .close = io_close, .io_ud = e};
+  if (weft__mux_new(&e->mux, &mo, &io) < 0) {
+    e->mux = NULL;
+    weft_ws_conn_close(c, 1011, "out of memory");
+  }
+}
+
+static void env_message(weft_ws_conn *c, bool text, const uint8_t *data,
+                        size_t len, void *ud) {
+  env_conn *e = ud;
+  if (!e->mux)
+    return;
+  if (text != (e->codec == WEFT_CODEC_JSON)) {
+    weft_ws_conn_close(c, 1003,
+                       e->codec == WEFT_CODEC_JSON
+                           ? "weft.json.v1 carries text messages"
+                           : "weft.proto.v1 carries binary messages");
+    return;
+  }
+  if (weft__mux_on_message(e->mux, data, len, text) < 0)
+    weft_ws_conn_close(c, 1002, "bad weft envelope");
+}
+
+static void closed_error(weft_error *why, int code, const char *reason) {
+  weft_error_set(why,
+                 code == 1000 || code == 1001 ? WEFT_ERR_CLOSED : WEFT_ERR_IO,
+                 "websocket closed (%d%s%s)", code,
+                 reason && *reason ? ": " : "", reason ? reason : "");
+}
+
+/* Frees a server-side envelope connection. mux_free waits for handlers
+ * still running; that must not stall the I/O thread, so a busy mux is
+ * freed on a short-lived thread the listener waits for at close. */
+static void *reap_thread(void *ud) {
+  env_conn *e = ud;
+  ws_listener *wl = e->owner;
+  weft__mux_free(e->mux);
+  weft_ws_conn_unref(e->c);
+  free(e);
+  pthread_mutex_lock(&wl->mu);
+  wl->reapers--;
+  pthread_cond_broadcast(&wl->cv);
+  pthread_mutex_unlock(&wl->mu);
+  return NULL;
+}
+
+static void env_server_close(weft_ws_conn *c, int code, const char *reason,
+                             void *ud) {
+  (void)c;
+  env_conn *e = ud;
+  if (!e->mux) {
+    if (e->c)
+      weft_ws_conn_unref(e->c);
+    free(e);
+    return;
+  }
+  weft_error why;
+  closed_error(&why, code, reason);
+  weft__mux_on_closed(e->mux, &why);
+  if (weft__mux_active(e->mux) == 0) {
+    weft__mux_free(e->mux);
+    weft_ws_conn_unref(e->c);
+    free(e);
+    return;
+  }
+  ws_listener *wl = e->owner;
+  pthread_mutex_lock(&wl->mu);
+  wl->reapers++;
+  pthread_mutex_unlock(&wl->mu);
+  pthread_t t;
+  pthread_attr_t a;
+  pthread_attr_init(&a);
+  pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+  if (pthread_create(&t, &a, reap_thread, e) != 0)
+    reap_thread(e); /* no thread: wait here rather than leak */
+  pthread_attr_destroy(&a);
+}
+
+static const weft_ws_handler env_server_handler = {env_open, env_message,
+                                                   env_server_close};
+
+/* The envelope endpoint: the route of last resort. */
+static int env_route(void *ud, const weft_ws_request *req,
+                     weft_ws_accept *acc) {
+  ws_listener *wl = ud;
+  if (wl->path[0] && strcmp(req->path, wl->path) != 0)
+    return 404;
+  static const char *const protos[] = {WEFT_WS_SUBPROTOCOL_PROTO,
+                                       WEFT_WS_SUBPROTOCOL_JSON, NULL};
+  const weft__ws_http *http = req->internal;
+  int pick = weft__ws_hs_pick_protocol(http, protos);
+  if (pick < 0 && weft__ws_http_get(http, "Sec-WebSocket-Protocol")) {
+    acc->reason = "no supported subprotocol (weft.proto.v1, weft.json.v1)";
+    return 400;
+  }
+  env_conn *e = calloc(1, sizeof *e);
+  if (!e)
+    return 503;
+  e->codec = pick == 1 ? WEFT_CODEC_JSON : WEFT_CODEC_PROTO;
+  e->srv = wl->srv;
+  e->owner = wl;
+  e->max_message_size = wl->max_message_size;
+  acc->handler = &env_server_handler;
+  acc->ud = e;
+  acc->protocol = pick >= 0 ? protos[pick] : NULL;
+  return 1;
+}
+
+/* ---- server transport ---- */
+
+static int ws_listen_common(weft_server *s, const weft_url *url,
+                            const weft_server_opts *opts, bool tls, void **out,
+                            int *port, weft_error *err) {
+  static const weft_server_opts defaults;
+  if (!opts)
+    opts = &defaults;
+  ws_listener *wl = calloc(1, sizeof *wl);
+  if (!wl)
+    return weft_error_set(err, WEFT_ERR_NOMEM, "ws: out of memory");
+  wl->srv = s;
+  wl->max_message_size = opts->max_message_size;
+  if (strcmp(url->path, "/") != 0)
+    snprintf(wl->path, sizeof wl->path, "%s", url->path);
+  pthread_mutex_init(&wl->mu, NULL);
+  pthread_cond_init(&wl->cv, NULL);
+  weft__ws_listen_args a = {.host = url->host[0] ? url->host : NULL,
+                            .port =
+                                url->port >= 0 ? url->port : (tls ? 443 : 80),
+                            .tls = tls,
+                            .tls_opts = &opts->tls,
+                            .srv = s,
+                            .fallback = env_route,
+                            .fallback_ud = wl,
+                            .log = opts->log,
+                            .log_ud = opts->log_ud};
+  weft__ws_cfg_init(&a.cfg, opts->transport_opts, opts, opts->max_message_size,
+                    opts->keepalive_ms);
+  int rv = weft__ws_listen(&wl->l, &a, port, err);
+  if (rv < 0) {
+    pthread_cond_destroy(&wl->cv);
+    pthread_mutex_destroy(&wl->mu);
+    free(wl);
+    return rv;
+  }
+  *out = wl;
+  return 0;
+}
+
+static int ws_listen(weft_server *s, const weft_url *url,
+                     const weft_server_opts *opts, void **out, int *port,
+                     weft_error *err) {
+  return ws_listen_common(s, url, opts, false, out, port, err);
+}
+
+static int wss_listen(weft_server *s, const weft_url *url,
+                      const weft_server_opts *opts, void **out, int *port,
+                      weft_error *err) {
+  return ws_listen_common(s, url, opts, true, out, port, err);
+}
+
+static void ws_stop_accepting(void *ud) {
+  ws_listener *wl = ud;
+  weft__ws_listener_stop_accepting(wl->l);
+}
+
+static void ws_close_listener(void *ud) {
+  ws_listener *wl = ud;
+  if (!wl)
+    return;
+  weft__ws_listener_close(wl->l);
+  pthread_mutex_lock(&wl->mu);
+  while (wl->reapers > 0)
+    pthread_cond_wait(&wl->cv, &wl->mu);
+  pthread_mutex_unlock(&wl->mu);
+  pthread_cond_destroy(&wl->cv);
+  pthread_mutex_destroy(&wl->mu);
+  free(wl);
+}
+
+const weft_server_transport weft__ws_server_transport = {
+    .scheme = "ws",
+    .default_port = 80,
+    .listen = ws_listen,
+    .stop_accepting = ws_stop_accepting,
+    .close = ws_close_listener,
+};
+
+const weft_server_transport weft__wss_server_transport = {
+    .scheme = "wss",
+    .default_port = 443,
+    .listen = wss_listen,
+    .stop_accepting = ws_stop_accepting,
+    .close = ws_close_listener,
+};
+
+/* ---- client transport ---- */
+
+static void env_client_close(weft_ws_conn *c, int code, const char *reason,
+                             void *ud) {
+  (void)c;
+  env_conn *e = ud;
+  weft_error why;
+  closed_error(&why, code, reason);
+  if (e->mux)
+    weft__mux_on_closed(e->mux, &why);
+  if (!atomic_load(&e->closing))
+    weft_client_notify(e->client,
+                       why.code == WEFT_ERR_CLOSED ? WEFT_CONN_DISCONNECTED
+                                                   : WEFT_CONN_ERROR,
+                       &why);
+}
+
+static const weft_ws_handler env_client_handler = {env_open, env_message,
+                                                   env_client_close};
+
+static int ws_connect_common(weft_client *client, const weft_url *url,
+                             const weft_client_opts *opts, bool tls, void **out,
+                             weft_error *err) {
+  static const weft_client_opts defaults;
+  if (!opts)
+    opts = &defaults;
+  const weft_ws_opts *wo = opts->transport_opts;
+  env_conn *e = calloc(1, sizeof *e);
+  if (!e)
+    return weft_error_set(err, WEFT_ERR_NOMEM, "ws: out of memory");
+  e->client = client;
+  e->codec = opts->codec;
+  e->max_message_size = opts->max_message_size;
+  char target[2100], extra[1024] = "";
+  snprintf(target, sizeof target, "%s%s%s", url->path[0] ? url->path : "/",
+           url->query[0] ? "?" : "", url->query);
+  /* The API key of every call also authenticates the upgrade. */
+  const weft_metadata_entry *k =
+      opts->metadata ? weft_metadata_get(opts->metadata, "x-api-key") : NULL;
+  if (k && k->value_len < 512 && !memchr(k->value, '\r', k->value_len) &&
+      !memchr(k->value, '\n', k->value_len))
+    snprintf(extra, sizeof extra, "X-Api-Key: %.*s\r\n", (int)k->value_len,
+             (const char *)k->value);
+  if (wo && wo->extra_headers)
+    snprintf(extra + strlen(extra), sizeof extra - strlen(extra), "%s",
+             wo->extra_headers);
+  const char *proto = e->codec == WEFT_CODEC_JSON ? WEFT_WS_SUBPROTOCOL_JSON
+                                                  : WEFT_WS_SUBPROTOCOL_PROTO;
+  weft__ws_dial_args a = {.host = url->host,
+                          .port = url->port >= 0 ? url->port : (tls ? 443 : 80),
+                          .target = target,
+                          .tls = tls,
+                          .tls_opts = &opts->tls,
+                          .protocols = proto,
+                          .origin = wo ? wo->origin : NULL,
+                          .extra_headers = extra,
+                          .timeout_ms = opts->connect_timeout_ms,
+                          .handler = &env_client_handler,
+                          .ud = e};
+  weft__ws_cfg_init(&a.cfg, wo, NULL, opts->max_message_size,
+                    opts->keepalive_ms);
+  int status = 0;
+  weft_ws_conn *c;
+  int rv = weft__ws_dial(&c, &a, &status, err);
+  if (rv < 0) {
+    free(e);
+    return rv;
+  }
+  if (strcmp(weft_ws_conn_protocol(c), proto) != 0 &&
+      (e->codec == WEFT_CODEC_JSON || weft_ws_conn_protocol(c)[0])) {
+    atomic_store(&e->closing, true);
+    weft__ws_dial_close(c);
+    weft__mux_free(e->mux);
+    weft_ws_conn_unref(e->c);
+    free(e);
+    return weft_error_set(err, WEFT_ERR_HANDSHAKE,
+                          "ws: server did not accept subprotocol %s", proto);
+  }
+  if (!e->mux) {
+    atomic_store(&e->closing, true);
+    weft__ws_dial_close(c);
+    weft_ws_conn_unref(e->c);
+    free(e);
+    return weft_error_set(err, WEFT_ERR_NOMEM, "ws: out of memory");
+  }
+  *out = e;
+  return 0;
+}
+
+static int ws_connect(weft_client *client, const weft_url *url,
+                      const weft_client_opts *opts, void **conn,
+                      weft_error *err) {
+  return ws_connect_common(client, url, opts, false, conn, err);
+}
+
+static int wss_connect(weft_client *client, const weft_url *url,
+                       const weft_client_opts *opts, void **conn,
+                       weft_error *err) {
+  return ws_connect_common(client, url, opts, true, conn, err);
+}
+
+static void ws_disconnect(void *conn) {
+  env_conn *e = conn;
+  if (!e)
+    return;
+  atomic_store(&e->closing, true);
+  weft_ws_conn *c = e->c;
+  weft__mux_goaway(e->mux);
+  weft__ws_dial_close(c); /* close handshake, then on_close fails calls */
+  weft__mux_free(e->mux);
+  weft_ws_conn_unref(c);
+  free(e);
+}
+
+static int ws_call_start(void *conn, const weft_method_desc *m,
+                         const weft_metadata *md, int64_t deadline_ns,
+                         void **tcall, weft_error *err) {
+  env_conn *e = conn;
+  return weft__mux_call_start(e->mux, m, md, deadline_ns, tcall, err);
+}
+
+#define WS_CLIENT(name, port, connect_fn)                                      \
+  {                                                                            \
+    .scheme = name, .default_port = port, .connect = connect_fn,               \
+    .disconnect = ws_disconnect, .call_start = ws_call_start,                  \
+    .call_send = weft__mux_call_send,                                          \
+    .call_close_send = weft__mux_call_close_send,                              \
+    .call_recv = weft__mux_call_recv, .call_finish = weft__mux_call_finish,    \
+    .call_cancel = weft__mux_call_cancel                                       \
+  }
+
+const weft_client_transport weft__ws_client_transport =
+    WS_CLIENT("ws", 80, ws_connect);
+const weft_client_transport weft__wss_client_transport =
+    WS_CLIENT("wss", 443, wss_connect);
