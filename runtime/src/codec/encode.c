@@ -19,8 +19,7 @@ WEFT__INLINE int present(const weft_msg_desc *d,
                          const ProtobufCFieldDescriptor *f, const void *m,
                          const void *msg) {
   if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) /* label NONE in proto3 */
-    return *(const uint32_t *)WEFT__CMEMBER(msg, f->quantifier_offset) ==
-           f->id;
+    return *(const uint32_t *)WEFT__CMEMBER(msg, f->quantifier_offset) == f->id;
   switch (f->label) {
   case PROTOBUF_C_LABEL_NONE:
     if (d->is_map_entry)
@@ -59,9 +58,8 @@ WEFT__INLINE int present(const weft_msg_desc *d,
       const void *p = *(const void *const *)m;
       return d->is_map_entry || (p && p != f->default_value);
     }
-    return d->is_map_entry ||
-           *(const protobuf_c_boolean *)WEFT__CMEMBER(msg,
-                                                      f->quantifier_offset);
+    return d->is_map_entry || *(const protobuf_c_boolean *)WEFT__CMEMBER(
+                                  msg, f->quantifier_offset);
   case PROTOBUF_C_LABEL_REQUIRED:
     if (f->type == PROTOBUF_C_TYPE_STRING || f->type == PROTOBUF_C_TYPE_MESSAGE)
       return *(const void *const *)m != NULL;
@@ -81,7 +79,7 @@ static size_t tag_size(uint32_t fnum) {
 
 /* Size of one value (without tag); v points at the element. */
 WEFT__INLINE size_t value_size(const ProtobufCFieldDescriptor *f, int group,
-                         const void *v) {
+                               const void *v) {
   switch (f->type) {
   case PROTOBUF_C_TYPE_INT32:
   case PROTOBUF_C_TYPE_ENUM: {
@@ -235,8 +233,8 @@ WEFT__INLINE void put_tag(enc *e, uint32_t fnum, int wt) {
 static void put_msg(enc *e, const weft_msg_desc *d, const void *msg);
 
 /* Writes one value (no tag). */
-WEFT__INLINE void put_value(enc *e, const ProtobufCFieldDescriptor *f, int group,
-                      const void *v) {
+WEFT__INLINE void put_value(enc *e, const ProtobufCFieldDescriptor *f,
+                            int group, const void *v) {
   switch (f->type) {
   case PROTOBUF_C_TYPE_INT32:
   case PROTOBUF_C_TYPE_ENUM: {
@@ -313,7 +311,7 @@ WEFT__INLINE void put_value(enc *e, const ProtobufCFieldDescriptor *f, int group
 }
 
 WEFT__INLINE void put_field(enc *e, const weft_msg_desc *d, unsigned i,
-                      const void *msg) {
+                            const void *msg) {
   const ProtobufCFieldDescriptor *f = &d->base.fields[i];
   const void *m = WEFT__CMEMBER(msg, f->offset);
   int group = weft__is_group(d, i);

@@ -110,7 +110,7 @@ int weft_server_new(weft_server **out, const weft_server_opts *opts) {
   if (rv < 0)
     goto fail_sync;
 #ifdef WEFT_HAVE_PROTO
-  rv = weft__pubsub_new(&s->ps, s);
+  rv = weft__pubsub_new(&s->ps, s, s->pool);
   if (rv < 0)
     goto fail_pool;
   rv = weft__pubsub_add(s);

@@ -46,7 +46,8 @@ inline void Differential(const Message &proto, const weft_msg_desc *d,
     ASSERT_TRUE(ref->ParsePartialFromString(bytes));
     FromWeft(out, back.get());
     EXPECT_TRUE(MessageDifferencer::Equals(*ref, *back))
-        << ref->DebugString() << "\n---\n" << back->DebugString();
+        << ref->DebugString() << "\n---\n"
+        << back->DebugString();
 
     // copy / equal
     void *cp = nullptr;
@@ -54,16 +55,17 @@ inline void Differential(const Message &proto, const weft_msg_desc *d,
     EXPECT_TRUE(weft_message_equal(out, cp));
     EXPECT_EQ(Hex(bytes), Hex(WeftEncode(cp)));
     weft_message_free(cp);
-    if (!opts.arena) weft_message_free(out);
+    if (!opts.arena)
+      weft_message_free(out);
 
     // values filled directly, no unknown fields: deterministic bytes
     m->DiscardUnknownFields();
     WeftMsg direct(ToWeft(*m, d));
     EXPECT_EQ(Hex(SerializeDet(*m)), Hex(WeftEncode(direct.p)));
-    if (it % 3 == 0) weft_arena_reset(arena);
+    if (it % 3 == 0)
+      weft_arena_reset(arena);
   }
   weft_arena_free(arena);
 }
-
 
 } // namespace weft_test
