@@ -361,3 +361,28 @@ TEST(CodecSemantics, MapValueWithRequiredFieldsMustBePresent) {
   weft_test::p2::AllTypes2 ref;
   EXPECT_FALSE(ref.ParseFromString(in));
 }
+
+TEST(CodecSemantics, EncodeAllocAcrossChunks) {
+  // Big enough to need many growing chunks, with fields straddling chunk
+  // boundaries (long strings, nested messages with multi-byte lengths).
+  weft_test::p3::AllTypes m;
+  for (int i = 0; i < 300; i++) {
+    auto *n = m.add_r_nested();
+    n->set_a(i);
+    n->set_b(std::string(static_cast<size_t>(i * 7 % 1500), 'x'));
+    n->add_children()->set_b(std::string(static_cast<size_t>(i % 200), 'y'));
+  }
+  m.set_f_bytes(std::string(70000, 'z'));
+  m.add_r_int32(-1);
+  std::string want = SerializeDet(m);
+  for (bool via_decode : {false, true}) {
+    WeftMsg w(via_decode ? Dec(m.GetDescriptor(), want)
+                         : ToWeft(m, DynDesc(m.GetDescriptor())));
+    uint8_t *out = nullptr;
+    size_t len = 0;
+    ASSERT_EQ(0, weft_encode_alloc(w.p, &out, &len));
+    EXPECT_EQ(want.size(), len);
+    EXPECT_TRUE(want == std::string(reinterpret_cast<char *>(out), len));
+    free(out);
+  }
+}
