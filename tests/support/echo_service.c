@@ -1,3 +1,5 @@
+/* nanosleep under -std=c11 */
+#define _POSIX_C_SOURCE 200809L
 #include "echo_service.h"
 
 #include <string.h>

@@ -11,6 +11,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,9 +24,16 @@
 typedef struct gclient {
   weft_client *client;
   grpc_channel *channel;
+  /* Connectivity changes arrive on a callback queue: no thread of ours
+   * polls for them, so every poll of the channel's I/O happens in the
+   * threads that wait for their calls (an extra poller would take the I/O
+   * and then have to wake them, a context switch per batch). */
   grpc_completion_queue *watch_cq;
-  pthread_t watch_thread;
-  bool watching;
+  grpc_completion_queue_functor watch_fn, shutdown_fn;
+  grpc_connectivity_state last;
+  bool watching, cq_down;
+  int callbacks_running;
+  pthread_cond_t watch_cv;
   atomic_bool closing;
   pthread_mutex_t watch_mu; /* channel use by the watcher vs. destroy */
   atomic_int refs;          /* the connection + one per call */
@@ -46,6 +54,9 @@ typedef struct gcall {
   bool sent_initial, close_sent, recv_initial_requested, status_requested;
   bool main_pending, main_has_status, status_done, recv_done;
   grpc_byte_buffer *req;      /* stashed single request */
+  grpc_byte_buffer *pending;  /* streamed message whose write may be in
+                                 flight; collected by the next send, the
+                                 half-close or finish */
   grpc_byte_buffer *main_msg; /* response received by the unary batch */
   grpc_metadata_array initial_md, trailing_md;
   grpc_status_code status;
@@ -61,65 +72,66 @@ static void client_unref(gclient *cl) {
     return;
   pthread_mutex_destroy(&cl->mu);
   pthread_mutex_destroy(&cl->watch_mu);
+  pthread_cond_destroy(&cl->watch_cv);
   free(cl);
   weft__grpc_release();
 }
 
+/* What a gRPC channel state means to the runtime. An IDLE channel is
+ * healthy (gRPC core reconnects on the next call, e.g. after a GOAWAY or an
+ * idle timeout), so only a failed connection is reported as lost. */
 static weft_conn_state map_state(grpc_connectivity_state s) {
   switch (s) {
-  case GRPC_CHANNEL_READY:
-    return WEFT_CONN_CONNECTED;
-  case GRPC_CHANNEL_CONNECTING:
-    return WEFT_CONN_CONNECTING;
   case GRPC_CHANNEL_TRANSIENT_FAILURE:
     return WEFT_CONN_ERROR;
-  case GRPC_CHANNEL_SHUTDOWN:
-  case GRPC_CHANNEL_IDLE:
+  case GRPC_CHANNEL_CONNECTING:
+    return WEFT_CONN_CONNECTING;
   default:
-    return WEFT_CONN_DISCONNECTED;
+    return WEFT_CONN_CONNECTED;
   }
 }
 
-/* Reports gRPC core's connectivity changes to the runtime. gRPC core
- * reconnects by itself; an idle channel reconnects on the next call. */
-static void *watch_main(void *arg) {
-  gclient *cl = arg;
-  grpc_connectivity_state last = GRPC_CHANNEL_READY;
-  for (;;) {
-    pthread_mutex_lock(&cl->watch_mu);
-    if (atomic_load(&cl->closing)) {
-      pthread_mutex_unlock(&cl->watch_mu);
-      break;
-    }
-    grpc_channel_watch_connectivity_state(cl->channel, last,
-                                          gpr_inf_future(GPR_CLOCK_MONOTONIC),
-                                          cl->watch_cq, NULL);
+/* Reports gRPC core's connectivity changes to the runtime (gRPC core
+ * reconnects by itself; an idle channel reconnects on the next call).
+ * Runs on a gRPC core thread. */
+static void on_watch(grpc_completion_queue_functor *f, int ok) {
+  (void)ok;
+  gclient *cl = (gclient *)((char *)f - offsetof(gclient, watch_fn));
+  pthread_mutex_lock(&cl->watch_mu);
+  if (atomic_load(&cl->closing)) {
     pthread_mutex_unlock(&cl->watch_mu);
-    grpc_event ev = grpc_completion_queue_next(
-        cl->watch_cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
-    if (ev.type != GRPC_OP_COMPLETE)
-      break;
-    pthread_mutex_lock(&cl->watch_mu);
-    if (atomic_load(&cl->closing)) {
-      pthread_mutex_unlock(&cl->watch_mu);
-      break;
-    }
-    grpc_connectivity_state now =
-        grpc_channel_check_connectivity_state(cl->channel, 0);
-    pthread_mutex_unlock(&cl->watch_mu);
-    if (now == GRPC_CHANNEL_SHUTDOWN)
-      break;
-    if (map_state(now) != map_state(last)) {
-      weft_error e = {0};
-      if (now == GRPC_CHANNEL_TRANSIENT_FAILURE)
-        weft_error_set(&e, WEFT_ERR_CONNECT,
-                       "gRPC channel lost its connection");
-      weft_client_notify(cl->client, map_state(now),
-                         now == GRPC_CHANNEL_TRANSIENT_FAILURE ? &e : NULL);
-    }
-    last = now;
+    return;
   }
-  return NULL;
+  cl->callbacks_running++;
+  grpc_connectivity_state now =
+      grpc_channel_check_connectivity_state(cl->channel, 0);
+  grpc_connectivity_state last = cl->last;
+  cl->last = now;
+  if (now != GRPC_CHANNEL_SHUTDOWN)
+    grpc_channel_watch_connectivity_state(cl->channel, now,
+                                          gpr_inf_future(GPR_CLOCK_MONOTONIC),
+                                          cl->watch_cq, &cl->watch_fn);
+  pthread_mutex_unlock(&cl->watch_mu);
+  if (map_state(now) != map_state(last)) {
+    weft_error e = {0};
+    if (now == GRPC_CHANNEL_TRANSIENT_FAILURE)
+      weft_error_set(&e, WEFT_ERR_CONNECT, "gRPC channel lost its connection");
+    weft_client_notify(cl->client, map_state(now),
+                       now == GRPC_CHANNEL_TRANSIENT_FAILURE ? &e : NULL);
+  }
+  pthread_mutex_lock(&cl->watch_mu);
+  cl->callbacks_running--;
+  pthread_cond_broadcast(&cl->watch_cv);
+  pthread_mutex_unlock(&cl->watch_mu);
+}
+
+static void on_watch_cq_down(grpc_completion_queue_functor *f, int ok) {
+  (void)ok;
+  gclient *cl = (gclient *)((char *)f - offsetof(gclient, shutdown_fn));
+  pthread_mutex_lock(&cl->watch_mu);
+  cl->cq_down = true;
+  pthread_cond_broadcast(&cl->watch_cv);
+  pthread_mutex_unlock(&cl->watch_mu);
 }
 
 /* After a failed connect on grpcs://, tells a TLS failure (the TCP port
@@ -212,8 +224,8 @@ static int grpc_connect(weft_client *client, const weft_url *url,
                                                  : 50051;
   weft__grpc_target(url, port, target, sizeof target);
   weft__grpc_args args;
-  weft__grpc_args_build(&args, o->max_message_size, o->keepalive_ms, g,
-                        o->tls.server_name, false);
+  weft__grpc_args_build(&args, o->max_message_size, o->keepalive_ms,
+                        o->idle_timeout_ms, g, o->tls.server_name, false);
   gclient *cl = calloc(1, sizeof *cl);
   if (!cl) {
     grpc_channel_credentials_release(creds);
@@ -227,9 +239,11 @@ static int grpc_connect(weft_client *client, const weft_url *url,
   atomic_init(&cl->closing, false);
   pthread_mutex_init(&cl->mu, NULL);
   pthread_mutex_init(&cl->watch_mu, NULL);
+  pthread_cond_init(&cl->watch_cv, NULL);
   cl->channel = grpc_channel_create(target, creds, &args.args);
   grpc_channel_credentials_release(creds);
-  cl->watch_cq = grpc_completion_queue_create_for_next(NULL);
+  grpc_completion_queue *connect_cq =
+      grpc_completion_queue_create_for_next(NULL);
 
   /* Block until READY, the first failure, or the connect timeout. */
   int64_t to = o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 10000;
@@ -253,10 +267,10 @@ static int grpc_connect(weft_client *client, const weft_url *url,
                             target);
       break;
     }
-    grpc_channel_watch_connectivity_state(cl->channel, st, deadline,
-                                          cl->watch_cq, NULL);
+    grpc_channel_watch_connectivity_state(cl->channel, st, deadline, connect_cq,
+                                          NULL);
     grpc_event ev = grpc_completion_queue_next(
-        cl->watch_cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+        connect_cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
     if (ev.type == GRPC_OP_COMPLETE && !ev.success) {
       rc = weft_error_set(err, WEFT_ERR_TIMEOUT,
                           "%s: not connected within %lld ms", target,
@@ -264,14 +278,23 @@ static int grpc_connect(weft_client *client, const weft_url *url,
       break;
     }
   }
+  weft__grpc_cq_destroy_next(connect_cq);
   if (rc < 0) {
     grpc_channel_destroy(cl->channel);
-    weft__grpc_cq_destroy_next(cl->watch_cq);
     client_unref(cl);
     return rc;
   }
-  if (pthread_create(&cl->watch_thread, NULL, watch_main, cl) == 0)
-    cl->watching = true;
+  cl->watch_fn.functor_run = on_watch;
+  cl->shutdown_fn.functor_run = on_watch_cq_down;
+  cl->watch_cq =
+      grpc_completion_queue_create_for_callback(&cl->shutdown_fn, NULL);
+  cl->last = GRPC_CHANNEL_READY;
+  pthread_mutex_lock(&cl->watch_mu);
+  grpc_channel_watch_connectivity_state(cl->channel, GRPC_CHANNEL_READY,
+                                        gpr_inf_future(GPR_CLOCK_MONOTONIC),
+                                        cl->watch_cq, &cl->watch_fn);
+  cl->watching = true;
+  pthread_mutex_unlock(&cl->watch_mu);
   *conn = cl;
   return 0;
 }
@@ -288,9 +311,13 @@ static void grpc_disconnect(void *conn) {
   grpc_channel_destroy(cl->channel);
   cl->channel = NULL;
   pthread_mutex_unlock(&cl->watch_mu);
-  if (cl->watching)
-    pthread_join(cl->watch_thread, NULL);
-  weft__grpc_cq_destroy_next(cl->watch_cq);
+  /* The pending watch completes (channel gone); then the queue is down. */
+  grpc_completion_queue_shutdown(cl->watch_cq);
+  pthread_mutex_lock(&cl->watch_mu);
+  while (!cl->cq_down || cl->callbacks_running)
+    pthread_cond_wait(&cl->watch_cv, &cl->watch_mu);
+  pthread_mutex_unlock(&cl->watch_mu);
+  grpc_completion_queue_destroy(cl->watch_cq);
   client_unref(cl);
 }
 
@@ -436,6 +463,16 @@ static void wait_main(gcall *c) {
   }
 }
 
+/* Collects the completion of the previous streamed message, if any. */
+static int wait_pending(gcall *c) {
+  if (!c->pending)
+    return 0;
+  int ok = weft__grpc_pluck(c->cq, WEFT__GRPC_TAG_SEND);
+  grpc_byte_buffer_destroy(c->pending);
+  c->pending = NULL;
+  return ok ? 0 : WEFT_ERR_CLOSED; /* the call is over: finish tells why */
+}
+
 static int call_send(void *tcall, const void *msg) {
   gcall *c = tcall;
   grpc_byte_buffer *bb = weft__grpc_encode(msg);
@@ -449,6 +486,11 @@ static int call_send(void *tcall, const void *msg) {
     c->req = bb;
     return 0;
   }
+  int rc = wait_pending(c);
+  if (rc < 0) {
+    grpc_byte_buffer_destroy(bb);
+    return rc;
+  }
   grpc_op ops[2];
   size_t n = 0;
   pthread_mutex_lock(&c->mu);
@@ -460,11 +502,12 @@ static int call_send(void *tcall, const void *msg) {
   n = add_initial(c, ops, n);
   n = add_op(ops, n, GRPC_OP_SEND_MESSAGE);
   ops[n - 1].data.send_message.send_message = bb;
-  int rc = start(c, ops, n, WEFT__GRPC_TAG_SEND);
+  rc = start(c, ops, n, WEFT__GRPC_TAG_SEND);
   pthread_mutex_unlock(&c->mu);
-  if (rc == 0 && !weft__grpc_pluck(c->cq, WEFT__GRPC_TAG_SEND))
-    rc = WEFT_ERR_CLOSED; /* the call is over: finish tells why */
-  grpc_byte_buffer_destroy(bb);
+  if (rc < 0)
+    grpc_byte_buffer_destroy(bb);
+  else
+    c->pending = bb;
   return rc;
 }
 
@@ -472,6 +515,7 @@ static int call_close_send(void *tcall) {
   gcall *c = tcall;
   if (c->single_req)
     return flush_single(c);
+  wait_pending(c);
   grpc_op ops[2];
   size_t n = 0;
   pthread_mutex_lock(&c->mu);
@@ -577,6 +621,7 @@ static void free_call(gcall *c) {
 
 static int call_finish(void *tcall, weft_status *st, weft_metadata *md) {
   gcall *c = tcall;
+  wait_pending(c);
   if (c->single_req && !c->close_sent)
     flush_single(c);
   else if (!c->close_sent)

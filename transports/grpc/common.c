@@ -173,7 +173,8 @@ static int clamp_int(int64_t v) {
 }
 
 void weft__grpc_args_build(weft__grpc_args *a, size_t max_message,
-                           int64_t keepalive_ms, const weft_grpc_opts *g,
+                           int64_t keepalive_ms, int64_t idle_timeout_ms,
+                           const weft_grpc_opts *g,
                            const char *ssl_target_override, bool server) {
   memset(a, 0, sizeof(*a));
   a->args.args = a->items;
@@ -199,6 +200,11 @@ void weft__grpc_args_build(weft__grpc_args *a, size_t max_message,
   }
   if (g->gzip)
     arg_int(a, GRPC_COMPRESSION_CHANNEL_DEFAULT_ALGORITHM, GRPC_COMPRESS_GZIP);
+  if (idle_timeout_ms > 0) /* server: close idle connections (GOAWAY); */
+    arg_int(a, /* client: let the channel go idle (reconnects lazily) */
+            server ? GRPC_ARG_MAX_CONNECTION_IDLE_MS
+                   : GRPC_ARG_CLIENT_IDLE_TIMEOUT_MS,
+            clamp_int(idle_timeout_ms));
   if (ssl_target_override && *ssl_target_override) {
     grpc_arg *s = &a->items[a->args.num_args++];
     s->type = GRPC_ARG_STRING;

@@ -53,11 +53,12 @@ int weft__grpc_decode(grpc_byte_buffer *bb, const weft_msg_desc *d,
 
 /* Channel args from generic and gRPC-specific options. */
 typedef struct weft__grpc_args {
-  grpc_arg items[12];
+  grpc_arg items[16];
   grpc_channel_args args;
 } weft__grpc_args;
 void weft__grpc_args_build(weft__grpc_args *a, size_t max_message,
-                           int64_t keepalive_ms, const weft_grpc_opts *g,
+                           int64_t keepalive_ms, int64_t idle_timeout_ms,
+                           const weft_grpc_opts *g,
                            const char *ssl_target_override, bool server);
 
 /* Reads a whole PEM file into a NUL-terminated malloc'd string. */

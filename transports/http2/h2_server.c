@@ -639,8 +639,9 @@ static int on_data_chunk(nghttp2_session *ses, uint8_t flags, int32_t id,
       s->body_overflow = true;
       snprintf(msg, sizeof msg, "request body over the %zu-byte limit",
                c->lis->max_msg);
+      /* Answer now; the rest of the body is consumed and dropped (a
+       * RST_STREAM here would overtake the response's DATA frames). */
       respond_error(s, 0, WEFT_STATUS_RESOURCE_EXHAUSTED, msg);
-      nghttp2_submit_rst_stream(ses, NGHTTP2_FLAG_NONE, id, NGHTTP2_NO_ERROR);
       return 0;
     }
     if (s->body_len + len > s->body_cap) {

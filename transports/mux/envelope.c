@@ -15,44 +15,6 @@ enum {
 };
 enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2, WT_I32 = 5 };
 
-bool weft__utf8_valid(const uint8_t *p, size_t n) {
-  size_t i = 0;
-  while (i < n) {
-    uint8_t c = p[i];
-    if (c < 0x80) {
-      i++;
-      continue;
-    }
-    size_t len;
-    uint32_t cp;
-    if ((c & 0xe0) == 0xc0) {
-      len = 2;
-      cp = c & 0x1f;
-    } else if ((c & 0xf0) == 0xe0) {
-      len = 3;
-      cp = c & 0x0f;
-    } else if ((c & 0xf8) == 0xf0) {
-      len = 4;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (n - i < len)
-      return false;
-    for (size_t k = 1; k < len; k++) {
-      if ((p[i + k] & 0xc0) != 0x80)
-        return false;
-      cp = (cp << 6) | (p[i + k] & 0x3f);
-    }
-    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
-        (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-        (cp >= 0xd800 && cp <= 0xdfff))
-      return false;
-    i += len;
-  }
-  return true;
-}
-
 /* ---- decoding -------------------------------------------------------- */
 
 typedef struct rd {
@@ -152,7 +114,7 @@ static int decode_md_entry(weft__bytes in, weft__env_md *out) {
     if (rc < 0)
       return rc;
   }
-  if (!weft__utf8_valid(out->key.p, out->key.n))
+  if (!weft_utf8_valid(out->key.p, out->key.n))
     return WEFT_ERR_UTF8;
   return 0;
 }
@@ -176,7 +138,7 @@ static int decode_status(weft__env *e, weft__bytes in) {
         return WEFT_ERR_WIRE_TYPE;
       rc = get_len(&r, f == 2 ? &e->status_message : &e->status_details);
       if (rc == 0 && f == 2 &&
-          !weft__utf8_valid(e->status_message.p, e->status_message.n))
+          !weft_utf8_valid(e->status_message.p, e->status_message.n))
         return WEFT_ERR_UTF8;
     } else {
       rc = skip_field(&r, wt);
@@ -235,7 +197,7 @@ int weft__env_decode(weft__env *e, const uint8_t *data, size_t len,
       if ((rc = get_len(&r, &b)) < 0)
         return bad(err, rc, name);
       if (f == F_METHOD) {
-        if (!weft__utf8_valid(b.p, b.n))
+        if (!weft_utf8_valid(b.p, b.n))
           return bad(err, WEFT_ERR_UTF8, name);
         e->method = b;
       } else if (f == F_METADATA) {

@@ -105,7 +105,7 @@ size_t weft__env_size(const weft__env_out *o);
 ssize_t weft__env_encode(const weft__env_out *o, uint8_t *buf, size_t cap);
 
 /* RFC 3629 UTF-8 check (no overlongs, no surrogates). */
-bool weft__utf8_valid(const uint8_t *p, size_t n);
+#include "weft/utf8.h"
 
 #ifdef __cplusplus
 }

@@ -954,7 +954,29 @@ int weft__mux_call_send(void *tcall, const void *msg) {
       o.timeout_ms = left > 0 ? left : 1;
     }
   }
-  return send_msg_env(m, &o, msg);
+  int rc = send_msg_env(m, &o, msg);
+  if (rc < 0) { /* the call cannot go on: fail it so recv/finish return */
+    pthread_mutex_lock(&m->mu);
+    bool cancel = !open && !s->failed && !s->cancelled && !s->have_status;
+    if (!s->failed && !s->cancelled && !s->have_status) {
+      s->failed = true;
+      s->fail_code = rc;
+      weft_status_set(&s->st,
+                      rc == WEFT_ERR_TOO_BIG  ? WEFT_STATUS_RESOURCE_EXHAUSTED
+                      : rc == WEFT_ERR_CLOSED ? WEFT_STATUS_UNAVAILABLE
+                                              : WEFT_STATUS_INTERNAL,
+                      "sending a request message of %s on %s: %s",
+                      md->input ? md->input->base.name : "?", md->path,
+                      rc == WEFT_ERR_TOO_BIG
+                          ? "message larger than max_message_size"
+                          : weft_strerror(rc));
+      pthread_cond_broadcast(&s->cv);
+    }
+    pthread_mutex_unlock(&m->mu);
+    if (cancel)
+      send_cancel(m, s->id, WEFT_STATUS_CANCELLED, "client failed to send");
+  }
+  return rc;
 }
 
 int weft__mux_call_close_send(void *tcall) {

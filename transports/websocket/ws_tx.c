@@ -197,7 +197,8 @@ int weft__ws_tx_close(weft__ws_tx *tx, uint16_t code, const char *reason) {
       while (r > 0 && ((uint8_t)reason[r] & 0xC0) == 0x80)
         r--; /* do not split a character */
     }
-    memcpy(body + 2, reason, r);
+    if (r)
+      memcpy(body + 2, reason, r);
     n += r;
   }
   int rv = put_frame(tx, WEFT__WS_OP_CLOSE, true, body, n);

@@ -6,7 +6,7 @@
 
 #include "ws_frame.h"
 
-bool weft__utf8_feed(weft__utf8 *u, const uint8_t *p, size_t n) {
+bool weft__ws_utf8_feed(weft__ws_utf8 *u, const uint8_t *p, size_t n) {
   size_t i = 0;
   while (i < n) {
     if (u->need == 0) {
@@ -49,9 +49,4 @@ bool weft__utf8_feed(weft__utf8 *u, const uint8_t *p, size_t n) {
     }
   }
   return true;
-}
-
-bool weft__utf8_valid(const uint8_t *p, size_t n) {
-  weft__utf8 u = {0, 0, 0};
-  return weft__utf8_feed(&u, p, n) && weft__utf8_complete(&u);
 }

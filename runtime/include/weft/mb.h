@@ -178,6 +178,52 @@ void weft_mb_error_info_clear(weft_mb_error_info *e);
 /* RFC 3339 UTC with milliseconds; buf needs 25 bytes. */
 void weft_mb_format_timestamp(int64_t unix_ms, char buf[25]);
 
+/* --- System topics and their payloads. --- */
+
+#define WEFT_MB_TOPIC_INITIALIZE "system.initialize"
+#define WEFT_MB_TOPIC_REGISTER "system.service.register"
+#define WEFT_MB_TOPIC_SUBSCRIBE "system.topic.subscribe"
+#define WEFT_MB_TOPIC_UNSUBSCRIBE "system.topic.unsubscribe"
+#define WEFT_MB_TOPIC_HEARTBEAT "system.heartbeat"
+#define WEFT_MB_SYSTEM_VERSION "1.0.0"
+/* The acknowledgement of a publish that carried a request id, and of the
+ * system requests. */
+#define WEFT_MB_ACK_PAYLOAD "{\"status\":\"success\"}"
+
+/* system.service.register: {"name","description"}. */
+typedef struct weft_mb_register {
+  char *name;        /* malloc'd */
+  char *description; /* malloc'd; "" if absent */
+} weft_mb_register;
+
+/* system.topic.subscribe {"action","topic","priority"} and
+ * system.topic.unsubscribe {"action","topic"}. action is publish or
+ * request: which kind of message on the topic the subscriber receives. */
+typedef struct weft_mb_subscription {
+  weft_mb_action action;
+  char topic[WEFT_MB_MAX_TOPIC + 1];
+  int32_t priority; /* higher wins for requests; 0 when absent */
+} weft_mb_subscription;
+
+/* Payload encoders: new malloc'd NUL-terminated JSON text. */
+int weft_mb_register_encode(const char *name, const char *description,
+                            char **out, size_t *out_len, weft_error *err);
+/* unsubscribe: writes {"action","topic"} only. */
+int weft_mb_subscription_encode(const weft_mb_subscription *s, bool unsubscribe,
+                                char **out, size_t *out_len, weft_error *err);
+/* Payload parsers. Failures are INVALID_REQUEST in *code (MALFORMED_MESSAGE
+ * if not JSON), with err naming the key. */
+int weft_mb_register_parse(const char *payload, size_t len,
+                           weft_mb_register *out, weft_mb_code *code,
+                           weft_error *err);
+void weft_mb_register_clear(weft_mb_register *r);
+int weft_mb_subscription_parse(const char *payload, size_t len,
+                               weft_mb_subscription *out, weft_mb_code *code,
+                               weft_error *err);
+
+/* A new lowercase UUIDv4 from 16 random bytes (which it modifies). */
+void weft_mb_uuid_format(uint8_t random16[16], char out[WEFT_MB_UUID_LEN + 1]);
+
 /* --- TCP framing: 4-byte big-endian length, then the message. --- */
 
 /* Writes the 4-byte prefix for a message of len bytes. */

@@ -79,17 +79,26 @@ static int varint_slow(dec *st, const uint8_t **pp, const uint8_t *end,
 WEFT__INLINE int rd_varint(dec *st, const uint8_t **pp, const uint8_t *end,
                            uint64_t *out) {
   const uint8_t *p = *pp;
-  if (WEFT__LIKELY(end - p >= 2)) {
-    if (p[0] < 0x80) {
-      *out = p[0];
+  if (WEFT__LIKELY(end - p >= 10)) {
+    /* Enough input for the longest varint: no bounds checks. */
+    uint64_t v = p[0];
+    unsigned i;
+    if (v < 0x80) {
+      *out = v;
       *pp = p + 1;
       return 0;
     }
-    if (p[1] < 0x80) {
-      *out = (uint64_t)(p[0] & 0x7f) | ((uint64_t)p[1] << 7);
-      *pp = p + 2;
-      return 0;
+    v &= 0x7f;
+    for (i = 1; i < 10; i++) {
+      uint64_t b = p[i];
+      v |= (b & 0x7f) << (7 * i);
+      if (b < 0x80) {
+        *out = v;
+        *pp = p + i + 1;
+        return 0;
+      }
     }
+    return fail(st, WEFT_ERR_MALFORMED, "varint longer than 10 bytes", p);
   }
   return varint_slow(st, pp, end, out);
 }
@@ -166,21 +175,23 @@ WEFT__INLINE int rd_scalar(dec *st, ProtobufCType t, const uint8_t **pp,
 
 /* ---- unknown fields ---- */
 
-static int skip_field(dec *st, const uint8_t **pp, const uint8_t *end,
-                      int wt, uint32_t fnum, unsigned depth);
+static int skip_field(dec *st, const uint8_t **pp, const uint8_t *end, int wt,
+                      uint32_t fnum, unsigned depth);
 
 static int skip_group(dec *st, const uint8_t **pp, const uint8_t *end,
                       uint32_t fnum, unsigned depth) {
   if (depth > st->max_depth)
     return fail(st, WEFT_ERR_DEPTH, "nesting too deep", *pp);
   for (;;) {
+    const uint8_t *tag_start;
     uint64_t tag;
     int rv;
     if (*pp >= end)
       return fail(st, WEFT_ERR_TRUNCATED, "unterminated group", *pp);
+    tag_start = *pp;
     if ((rv = rd_varint(st, pp, end, &tag)) != 0)
       return rv;
-    if (tag > UINT32_MAX || (tag >> 3) == 0)
+    if (tag > UINT32_MAX || *pp - tag_start > 5 || (tag >> 3) == 0)
       return fail(st, WEFT_ERR_MALFORMED, "bad tag in group", *pp);
     if ((tag & 7) == WEFT__WT_EGROUP) {
       if ((tag >> 3) != fnum)
@@ -193,8 +204,8 @@ static int skip_group(dec *st, const uint8_t **pp, const uint8_t *end,
   }
 }
 
-static int skip_field(dec *st, const uint8_t **pp, const uint8_t *end,
-                      int wt, uint32_t fnum, unsigned depth) {
+static int skip_field(dec *st, const uint8_t **pp, const uint8_t *end, int wt,
+                      uint32_t fnum, unsigned depth) {
   uint64_t v;
   size_t n;
   int rv;
@@ -234,8 +245,8 @@ static int add_unknown(dec *st, ProtobufCMessage *m, uint32_t fnum, int wt,
   size_t len = (size_t)(to - from);
   if (!m->unknown_fields || n == weft__cap_for(n)) {
     size_t cap = weft__cap_for((size_t)n + 1);
-    void *q = weft__realloc(st->a, m->unknown_fields, n * sizeof *u,
-                            cap * sizeof *u);
+    void *q =
+        weft__realloc(st->a, m->unknown_fields, n * sizeof *u, cap * sizeof *u);
     if (!q)
       return nomem(st, from);
     m->unknown_fields = q;
@@ -318,14 +329,15 @@ static void *reserve(dec *st, void **arrp, size_t n, size_t add, size_t es,
   return q;
 }
 
-static int rd_string(dec *st, const weft_msg_desc *d, unsigned idx,
-                     const uint8_t **pp, const uint8_t *end, char **slot) {
+WEFT__INLINE int rd_string(dec *st, const weft_msg_desc *d, unsigned idx,
+                           const uint8_t **pp, const uint8_t *end,
+                           char **slot) {
   size_t n;
   char *s;
   int rv;
   if ((rv = rd_len(st, pp, end, &n)) != 0)
     return rv;
-  if (weft__check_utf8(d, idx) && !weft__utf8_valid(*pp, n))
+  if (weft__check_utf8(d, idx) && !weft_utf8_valid(*pp, n))
     return fail(st, WEFT_ERR_UTF8, "invalid UTF-8", *pp);
   if (n == 0) {
     s = (char *)protobuf_c_empty_string;
@@ -343,9 +355,9 @@ static int rd_string(dec *st, const weft_msg_desc *d, unsigned idx,
   return 0;
 }
 
-static int rd_bytes(dec *st, const ProtobufCFieldDescriptor *f,
-                    const uint8_t **pp, const uint8_t *end,
-                    ProtobufCBinaryData *slot) {
+WEFT__INLINE int rd_bytes(dec *st, const ProtobufCFieldDescriptor *f,
+                          const uint8_t **pp, const uint8_t *end,
+                          ProtobufCBinaryData *slot) {
   size_t n;
   uint8_t *b = NULL;
   int rv;
@@ -401,7 +413,8 @@ static int rd_message(dec *st, const ProtobufCFieldDescriptor *f, int group,
 
 static int map_key_eq(const ProtobufCFieldDescriptor *kf, const void *a,
                       const void *b) {
-  const void *x = WEFT__CMEMBER(a, kf->offset), *y = WEFT__CMEMBER(b, kf->offset);
+  const void *x = WEFT__CMEMBER(a, kf->offset),
+             *y = WEFT__CMEMBER(b, kf->offset);
   if (kf->type == PROTOBUF_C_TYPE_STRING) {
     const char *s = *(const char *const *)x, *t = *(const char *const *)y;
     return strcmp(s ? s : "", t ? t : "") == 0;
@@ -449,8 +462,10 @@ static int rd_packed(dec *st, const weft_msg_desc *d, void *msg,
   if (wt == WEFT__WT_I32 || wt == WEFT__WT_I64) {
     size_t w = wt == WEFT__WT_I32 ? 4 : 8;
     if (len % w)
-      return fail(st, WEFT_ERR_MALFORMED, "packed length not a multiple of "
-                                          "the element size", p);
+      return fail(st, WEFT_ERR_MALFORMED,
+                  "packed length not a multiple of "
+                  "the element size",
+                  p);
     count = len / w;
     if (!count) {
       *pp = pend;
@@ -516,10 +531,9 @@ static int check_required(dec *st, const weft_msg_desc *d, const void *msg,
       if (ptr && ptr != f->default_value)
         continue;
     }
-    return unwind(st,
-                  fail(st, WEFT_ERR_MISSING_REQUIRED,
-                       "required field missing", at),
-                  f->name, -1);
+    return unwind(
+        st, fail(st, WEFT_ERR_MISSING_REQUIRED, "required field missing", at),
+        f->name, -1);
   }
   return 0;
 }
@@ -549,7 +563,7 @@ static int decode_msg(dec *st, const weft_msg_desc *d, void *msg,
     } else if ((rv = rd_varint(st, &p, end, &tag)) != 0) {
       return rv;
     }
-    if (WEFT__UNLIKELY(tag > UINT32_MAX))
+    if (WEFT__UNLIKELY(tag > UINT32_MAX || p - tag_start > 5))
       return fail(st, WEFT_ERR_MALFORMED, "tag over 32 bits", tag_start);
     fnum = (uint32_t)(tag >> 3);
     wt = (int)(tag & 7);
@@ -565,13 +579,20 @@ static int decode_msg(dec *st, const weft_msg_desc *d, void *msg,
       return fail(st, WEFT_ERR_MALFORMED, "end-group tag mismatch", tag_start);
     }
 
-    /* Field lookup: fields usually arrive in order, so try the previous
-     * field and its successor before a binary search. */
-    if (last < nf && fields[last].id == fnum) {
-      idx = last;
-    } else if (last + 1 < nf && fields[last + 1].id == fnum) {
-      idx = last + 1;
+    /* Field lookup: fields usually arrive in number order, so scan a few
+     * entries forward from the previous field before a binary search. */
+    idx = last;
+    if (WEFT__LIKELY(idx < nf && fields[idx].id <= fnum)) {
+      /* scan forward: proto3 omits zero fields, so a few may be skipped */
+      unsigned stop = idx + 8 < nf ? idx + 8 : nf;
+      while (idx < stop && fields[idx].id < fnum)
+        idx++;
+      if (idx == stop || fields[idx].id != fnum)
+        idx = nf + 1; /* not found nearby */
     } else {
+      idx = nf + 1;
+    }
+    if (WEFT__UNLIKELY(idx == nf + 1)) {
       unsigned lo = 0, hi = nf;
       idx = nf;
       while (lo < hi) {
@@ -615,10 +636,9 @@ static int decode_msg(dec *st, const weft_msg_desc *d, void *msg,
         continue;
       }
       if (WEFT__UNLIKELY(wt != want))
-        return unwind(st,
-                      fail(st, WEFT_ERR_WIRE_TYPE, "wrong wire type",
-                           tag_start),
-                      f->name, (long)n);
+        return unwind(
+            st, fail(st, WEFT_ERR_WIRE_TYPE, "wrong wire type", tag_start),
+            f->name, (long)n);
       if (weft__is_scalar(f->type)) {
         const uint8_t *vstart = p;
         uint64_t tmp = 0;
@@ -646,7 +666,8 @@ static int decode_msg(dec *st, const weft_msg_desc *d, void *msg,
         rv = rd_string(st, d, idx, &p, end, (char **)(void *)(arr + n * es));
         break;
       case PROTOBUF_C_TYPE_BYTES:
-        rv = rd_bytes(st, f, &p, end, (ProtobufCBinaryData *)(void *)(arr + n * es));
+        rv = rd_bytes(st, f, &p, end,
+                      (ProtobufCBinaryData *)(void *)(arr + n * es));
         break;
       default:
         rv = rd_message(st, f, group, &p, end, depth,
@@ -666,10 +687,9 @@ static int decode_msg(dec *st, const weft_msg_desc *d, void *msg,
       int want = group ? WEFT__WT_SGROUP : weft__wire_type(f->type);
       int oneof = (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) != 0;
       if (WEFT__UNLIKELY(wt != want))
-        return unwind(st,
-                      fail(st, WEFT_ERR_WIRE_TYPE, "wrong wire type",
-                           tag_start),
-                      f->name, -1);
+        return unwind(
+            st, fail(st, WEFT_ERR_WIRE_TYPE, "wrong wire type", tag_start),
+            f->name, -1);
       switch (f->type) {
       case PROTOBUF_C_TYPE_STRING:
         if (oneof)
@@ -723,10 +743,14 @@ static int decode_msg(dec *st, const weft_msg_desc *d, void *msg,
   if (d->is_map_entry && nf >= 2 && fields[1].type == PROTOBUF_C_TYPE_MESSAGE &&
       !*(void **)WEFT__MEMBER(msg, fields[1].offset)) {
     /* a map value message that is absent reads as its default */
-    void *v = weft_message_new(weft_msg_desc_of(fields[1].descriptor), st->a);
+    const weft_msg_desc *vd = weft_msg_desc_of(fields[1].descriptor);
+    void *v = weft_message_new(vd, st->a);
     if (!v)
       return nomem(st, p);
     *(void **)WEFT__MEMBER(msg, fields[1].offset) = v;
+    /* ...which must still have its required fields (as Google checks) */
+    if (vd->syntax != 3 && (rv = check_required(st, vd, v, 0, p)) != 0)
+      return unwind(st, rv, fields[1].name, -1);
   }
   if (d->syntax != 3 && !merging &&
       (rv = check_required(st, d, msg, seen, p)) != 0)
@@ -746,11 +770,8 @@ static void format_error(const dec *st, const weft_msg_desc *d, int rv,
     return;
   w = snprintf(path, sizeof path, "%s", d->base.name ? d->base.name : "?");
   n = w > 0 ? (size_t)w : 0;
+  /* the ring keeps the last SEG_MAX pushes: the outermost segments */
   first = st->nseg > SEG_MAX ? st->nseg - SEG_MAX : 0;
-  if (first && n < sizeof path) {
-    w = snprintf(path + n, sizeof path - n, "...");
-    n += w > 0 ? (size_t)w : 0;
-  }
   for (k = st->nseg; k-- > first && n < sizeof path;) {
     unsigned r = k % SEG_MAX;
     if (st->segidx[r] >= 0)
@@ -760,6 +781,8 @@ static void format_error(const dec *st, const weft_msg_desc *d, int rv,
       w = snprintf(path + n, sizeof path - n, ".%s", st->segname[r]);
     n += w > 0 ? (size_t)w : 0;
   }
+  if (first && n < sizeof path) /* inner segments dropped */
+    snprintf(path + n, sizeof path - n, "...");
   weft_error_set(err, rv, "%s: %s (at byte %zu)", path,
                  st->what ? st->what : weft_strerror(rv), st->at);
 }
@@ -821,8 +844,8 @@ static int normalize(void *msg, weft_arena *a) {
   unsigned i;
   if (b->n_unknown_fields || b->unknown_fields) {
     size_t n = b->n_unknown_fields, es = sizeof *b->unknown_fields;
-    void *q = weft__realloc(a, b->unknown_fields, n * es,
-                            weft__cap_for(n) * es);
+    void *q =
+        weft__realloc(a, b->unknown_fields, n * es, weft__cap_for(n) * es);
     if (!q)
       return WEFT_ERR_NOMEM;
     b->unknown_fields = q;

@@ -18,6 +18,8 @@
 WEFT__INLINE int present(const weft_msg_desc *d,
                          const ProtobufCFieldDescriptor *f, const void *m,
                          const void *msg) {
+  if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) /* label NONE in proto3 */
+    return *(const uint32_t *)WEFT__CMEMBER(msg, f->quantifier_offset) == f->id;
   switch (f->label) {
   case PROTOBUF_C_LABEL_NONE:
     if (d->is_map_entry)
@@ -56,9 +58,8 @@ WEFT__INLINE int present(const weft_msg_desc *d,
       const void *p = *(const void *const *)m;
       return d->is_map_entry || (p && p != f->default_value);
     }
-    return d->is_map_entry ||
-           *(const protobuf_c_boolean *)WEFT__CMEMBER(msg,
-                                                      f->quantifier_offset);
+    return d->is_map_entry || *(const protobuf_c_boolean *)WEFT__CMEMBER(
+                                  msg, f->quantifier_offset);
   case PROTOBUF_C_LABEL_REQUIRED:
     if (f->type == PROTOBUF_C_TYPE_STRING || f->type == PROTOBUF_C_TYPE_MESSAGE)
       return *(const void *const *)m != NULL;
@@ -78,7 +79,7 @@ static size_t tag_size(uint32_t fnum) {
 
 /* Size of one value (without tag); v points at the element. */
 WEFT__INLINE size_t value_size(const ProtobufCFieldDescriptor *f, int group,
-                         const void *v) {
+                               const void *v) {
   switch (f->type) {
   case PROTOBUF_C_TYPE_INT32:
   case PROTOBUF_C_TYPE_ENUM: {
@@ -232,8 +233,8 @@ WEFT__INLINE void put_tag(enc *e, uint32_t fnum, int wt) {
 static void put_msg(enc *e, const weft_msg_desc *d, const void *msg);
 
 /* Writes one value (no tag). */
-WEFT__INLINE void put_value(enc *e, const ProtobufCFieldDescriptor *f, int group,
-                      const void *v) {
+WEFT__INLINE void put_value(enc *e, const ProtobufCFieldDescriptor *f,
+                            int group, const void *v) {
   switch (f->type) {
   case PROTOBUF_C_TYPE_INT32:
   case PROTOBUF_C_TYPE_ENUM: {
@@ -310,7 +311,7 @@ WEFT__INLINE void put_value(enc *e, const ProtobufCFieldDescriptor *f, int group
 }
 
 WEFT__INLINE void put_field(enc *e, const weft_msg_desc *d, unsigned i,
-                      const void *msg) {
+                            const void *msg) {
   const ProtobufCFieldDescriptor *f = &d->base.fields[i];
   const void *m = WEFT__CMEMBER(msg, f->offset);
   int group = weft__is_group(d, i);
@@ -342,15 +343,129 @@ WEFT__INLINE void put_field(enc *e, const weft_msg_desc *d, unsigned i,
 
 static void put_msg(enc *e, const weft_msg_desc *d, const void *msg) {
   const ProtobufCMessage *b = msg;
+  const ProtobufCFieldDescriptor *fields = d->base.fields;
   unsigned i;
+  if (WEFT__UNLIKELY(e->full))
+    return;
   for (i = b->n_unknown_fields; i-- > 0;) {
     const ProtobufCMessageUnknownField *u = &b->unknown_fields[i];
     put_bytes(e, u->data, u->len);
     put_tag(e, u->tag, (int)u->wire_type);
   }
-  for (i = d->base.n_fields; i-- > 0 && !e->full;) {
-    const ProtobufCFieldDescriptor *f = &d->base.fields[i];
-    if (present(d, f, WEFT__CMEMBER(msg, f->offset), msg))
+  if (WEFT__UNLIKELY(d->is_map_entry)) {
+    for (i = d->base.n_fields; i-- > 0;)
+      put_field(e, d, i, msg);
+    return;
+  }
+  for (i = d->base.n_fields; i-- > 0;) {
+    const ProtobufCFieldDescriptor *f = &fields[i];
+    const void *m = WEFT__CMEMBER(msg, f->offset);
+    if (f->label == PROTOBUF_C_LABEL_NONE &&
+        !(f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)) {
+      /* proto3 implicit presence, the common case: test and write in one
+       * switch (a zero value is absent; floats compare bitwise). */
+      switch (f->type) {
+      case PROTOBUF_C_TYPE_STRING: {
+        const char *s = *(const char *const *)m;
+        size_t n;
+        if (!s || !*s)
+          continue;
+        n = strlen(s);
+        put_bytes(e, s, n);
+        put_varint(e, n);
+        put_tag(e, f->id, WEFT__WT_LEN);
+        continue;
+      }
+      case PROTOBUF_C_TYPE_MESSAGE: {
+        const void *sub = *(const void *const *)m;
+        uint8_t *mark = e->p;
+        if (!sub)
+          continue;
+        put_msg(e, weft_msg_desc_of(f->descriptor), sub);
+        put_varint(e, (uint64_t)(mark - e->p));
+        put_tag(e, f->id, WEFT__WT_LEN);
+        continue;
+      }
+      case PROTOBUF_C_TYPE_BYTES: {
+        const ProtobufCBinaryData *bd = m;
+        if (!bd->len)
+          continue;
+        put_bytes(e, bd->data, bd->len);
+        put_varint(e, bd->len);
+        put_tag(e, f->id, WEFT__WT_LEN);
+        continue;
+      }
+      case PROTOBUF_C_TYPE_INT32:
+      case PROTOBUF_C_TYPE_ENUM: {
+        int32_t x;
+        memcpy(&x, m, 4);
+        if (!x)
+          continue;
+        put_varint(e, (uint64_t)(int64_t)x);
+        put_tag(e, f->id, WEFT__WT_VARINT);
+        continue;
+      }
+      case PROTOBUF_C_TYPE_UINT32:
+      case PROTOBUF_C_TYPE_BOOL: {
+        uint32_t x;
+        memcpy(&x, m, 4);
+        if (!x)
+          continue;
+        put_varint(e, f->type == PROTOBUF_C_TYPE_BOOL ? 1 : x);
+        put_tag(e, f->id, WEFT__WT_VARINT);
+        continue;
+      }
+      case PROTOBUF_C_TYPE_SINT32: {
+        int32_t x;
+        memcpy(&x, m, 4);
+        if (!x)
+          continue;
+        put_varint(e, weft__zz32(x));
+        put_tag(e, f->id, WEFT__WT_VARINT);
+        continue;
+      }
+      case PROTOBUF_C_TYPE_INT64:
+      case PROTOBUF_C_TYPE_UINT64: {
+        uint64_t x;
+        memcpy(&x, m, 8);
+        if (!x)
+          continue;
+        put_varint(e, x);
+        put_tag(e, f->id, WEFT__WT_VARINT);
+        continue;
+      }
+      case PROTOBUF_C_TYPE_SINT64: {
+        int64_t x;
+        memcpy(&x, m, 8);
+        if (!x)
+          continue;
+        put_varint(e, weft__zz64(x));
+        put_tag(e, f->id, WEFT__WT_VARINT);
+        continue;
+      }
+      case PROTOBUF_C_TYPE_FIXED32:
+      case PROTOBUF_C_TYPE_SFIXED32:
+      case PROTOBUF_C_TYPE_FLOAT: {
+        uint32_t x;
+        memcpy(&x, m, 4);
+        if (!x)
+          continue;
+        put_bytes(e, m, 4);
+        put_tag(e, f->id, WEFT__WT_I32);
+        continue;
+      }
+      default: { /* fixed64, sfixed64, double */
+        uint64_t x;
+        memcpy(&x, m, 8);
+        if (!x)
+          continue;
+        put_bytes(e, m, 8);
+        put_tag(e, f->id, WEFT__WT_I64);
+        continue;
+      }
+      }
+    }
+    if (present(d, f, m, msg))
       put_field(e, d, i, msg);
   }
 }

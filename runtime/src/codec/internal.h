@@ -139,7 +139,7 @@ int weft__bytes_is_static(const ProtobufCFieldDescriptor *f,
 void weft__field_clear(const ProtobufCFieldDescriptor *f, void *msg);
 
 /* UTF-8 validation (RFC 3629: no overlongs, surrogates or > U+10FFFF). */
-int weft__utf8_valid(const uint8_t *s, size_t n);
+#include "weft/utf8.h"
 
 /* Known-field presence for the encoder and weft_message_check. */
 int weft__field_present(const weft_msg_desc *d, unsigned i, const void *msg);

@@ -175,13 +175,26 @@ int weft__wj_string(wj_buf *b, const char *str, size_t n) {
   return 0;
 }
 
+static const char k_digits2[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536"
+    "37383940414243444546474849505152535455565758596061626364656667686970717273"
+    "7475767778798081828384858687888990919293949596979899";
+
 void weft__wj_u64(wj_buf *b, uint64_t v) {
   char t[24];
   int i = 24;
-  do {
-    t[--i] = (char)('0' + v % 10);
-    v /= 10;
-  } while (v);
+  while (v >= 100) {
+    unsigned r = (unsigned)(v % 100);
+    v /= 100;
+    t[--i] = k_digits2[2 * r + 1];
+    t[--i] = k_digits2[2 * r];
+  }
+  if (v >= 10) {
+    t[--i] = k_digits2[2 * v + 1];
+    t[--i] = k_digits2[2 * v];
+  } else {
+    t[--i] = (char)('0' + v);
+  }
   wj_put(b, t + i, (size_t)(24 - i));
 }
 
@@ -192,6 +205,60 @@ void weft__wj_i64(wj_buf *b, int64_t v) {
   } else {
     weft__wj_u64(b, (uint64_t)v);
   }
+}
+
+static const double k_p10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,
+                               1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                               1e12, 1e13, 1e14, 1e15, 1e16, 1e17};
+
+/* Writes m / 10^k in plain decimal ("-0.00125"); m > 0. */
+static void put_scaled(wj_buf *b, int neg, uint64_t m, int k) {
+  char t[48];
+  int i = 48;
+  for (int j = 0; j < k; j++) {
+    t[--i] = (char)('0' + m % 10);
+    m /= 10;
+  }
+  t[--i] = '.';
+  do {
+    t[--i] = (char)('0' + m % 10);
+    m /= 10;
+  } while (m);
+  if (neg)
+    t[--i] = '-';
+  wj_put(b, t + i, (size_t)(48 - i));
+}
+
+/* The fast path of %.15g / %.6g for values that are short decimals (prices,
+ * ratios, progress): the smallest k with m = v * 10^k integral such that
+ * m / 10^k reads back as v. Such a value prints under %.Pg as exactly that
+ * decimal (the double's error is far below half a unit of the P-th digit),
+ * and the round-trip check passes by construction. lo/hi bound the values
+ * that read back as v (for floats: midpoints to the float neighbours);
+ * returns 0 when the slow path is needed. */
+static int short_decimal(wj_buf *b, double v, int max_digits, int is_float,
+                         double lo, double hi) {
+  int neg = v < 0;
+  double a = neg ? -v : v;
+  if (!(a >= 1e-4 && a < 1e15))
+    return 0; /* %g would use an exponent, or not short */
+  double lim = k_p10[max_digits];
+  for (int k = 1; k <= 17; k++) {
+    double t = a * k_p10[k];
+    if (t >= lim)
+      return 0;
+    double m = floor(t + 0.5);
+    if (m == 0)
+      continue;
+    double dd = m / k_p10[k]; /* correctly rounded: m < 2^53 */
+    if (neg)
+      dd = -dd;
+    if (is_float ? (dd > lo && dd < hi) : (dd == v)) {
+      put_scaled(b, neg, (uint64_t)m, k);
+      return 1;
+    }
+  }
+  return 0;
 }
 
 void weft__wj_double(wj_buf *b, double v) {
@@ -213,6 +280,8 @@ void weft__wj_double(wj_buf *b, double v) {
     weft__wj_i64(b, (int64_t)v);
     return;
   }
+  if (short_decimal(b, v, 15, 0, 0, 0))
+    return;
   char t[40];
   int n = snprintf(t, sizeof t, "%.15g", v);
   if (strtod(t, NULL) != v)
@@ -229,6 +298,13 @@ void weft__wj_float(wj_buf *b, float v) {
       !(v == 0 && signbit(v))) {
     weft__wj_i64(b, (int32_t)v);
     return;
+  }
+  if (fabsf(v) >= FLT_MIN) {
+    /* decimals in (lo, hi) read back (strtof) as v */
+    double lo = ((double)nextafterf(v, -INFINITY) + v) / 2;
+    double hi = ((double)nextafterf(v, INFINITY) + v) / 2;
+    if (short_decimal(b, v, 6, 1, lo, hi))
+      return;
   }
   char t[40];
   int n = snprintf(t, sizeof t, "%.6g", (double)v);

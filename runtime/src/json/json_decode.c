@@ -602,6 +602,14 @@ static int to_int(dec *d, const tok *t, int is_unsigned, int64_t min,
   int rv;
   if (t->kind == T_STRING || (t->kind == T_NUMBER && t->is_int)) {
     int allow_plus = t->kind == T_STRING;
+    if (is_unsigned && t->n > 1 && t->s[0] == '-' &&
+        !(t->kind == T_NUMBER && t->n == 2 && t->s[1] == '0')) {
+      int64_t neg;
+      rv = weft__wj_parse_i64_text(t->s, t->n, 0, &neg);
+      return fail(d, rv == -1 ? WEFT_ERR_JSON_TYPE : WEFT_ERR_JSON_RANGE, path,
+                  rv == -1 ? "%s is not an integer" : "%s is out of range",
+                  show(t, b, sizeof b));
+    }
     if (is_unsigned) {
       uint64_t v;
       /* A number "-0" is zero; quoted "-0" Google refuses for unsigned. */
@@ -1219,6 +1227,10 @@ static int dec_field(dec *d, const weft_msg_desc *md, void *msg, unsigned i,
     /* the union may hold another member's bytes: start from zero */
     void *dst = AT(msg, f->offset, void);
     memset(dst, 0, elem_size(f->type));
+    /* A sub-message is linked (case set) before it is filled, so a failure
+     * halfway leaves it where weft_message_free() finds it. */
+    if (f->type == PROTOBUF_C_TYPE_MESSAGE)
+      *cs = f->id;
     int rv = dec_one(d, f, dst, &skip, path);
     if (rv == 0 && !skip)
       *cs = f->id;
@@ -1305,6 +1317,17 @@ static int dec_members(dec *d, const weft_msg_desc *md, void *msg,
     hint = (unsigned)i + 1;
     if ((rv = dec_field(d, md, msg, (unsigned)i, &fp)) != 0)
       break;
+  }
+  /* proto2 required fields: protobuf-c keeps no presence for required
+   * scalars, so only the decoder knows whether the input had them. */
+  if (rv == 0 && md->syntax == 2) {
+    for (unsigned i = 0; i < nf; i++)
+      if (md->base.fields[i].label == PROTOBUF_C_LABEL_REQUIRED &&
+          !(seen[i / 64] & (1ULL << (i % 64)))) {
+        rv = fail(d, WEFT_ERR_MISSING_REQUIRED, path,
+                  "required field %s is missing", md->base.fields[i].name);
+        break;
+      }
   }
   if (seen != seen_local)
     free(seen);
@@ -1491,12 +1514,21 @@ static int dec_any(dec *d, const weft_msg_desc *md, void *msg,
   for (;;) {
     const char *k;
     size_t kn;
-    if ((rv = obj_next(d, &first, &done, &k, &kn)) != 0)
+    if ((rv = obj_next(d, &first, &done, &k, &kn)) != 0) {
+      free(url_copy);
       return rv;
+    }
     if (done)
       break;
     members++;
-    if (kn == 5 && memcmp(k, "@type", 5) == 0 && !url) {
+    if (kn == 5 && memcmp(k, "@type", 5) == 0 && url) {
+      wj_path tp = {path, "@type", 5, -1};
+      rv = fail(d, WEFT_ERR_JSON_DUPLICATE, &tp,
+                "\"@type\" given more than once");
+      free(url_copy);
+      return rv;
+    }
+    if (kn == 5 && memcmp(k, "@type", 5) == 0) {
       tok t;
       wj_path tp = {path, "@type", 5, -1};
       if ((rv = lex_value(d, &t)) != 0)
@@ -1652,8 +1684,6 @@ int weft_json_decode(const weft_msg_desc *md, const char *json, size_t len,
   }
   if (rv == 0 && peek(&d) != -1)
     rv = syntax(&d, "trailing characters after the value");
-  if (rv == 0 && md->wkt == WEFT_WKT_NONE)
-    rv = weft_message_check(msg, err);
   free(d.scratch);
   if (rv) {
     if (!d.arena)

@@ -325,12 +325,11 @@ static int field_present(const weft_msg_desc *d, unsigned i, const void *msg) {
   }
   case PROTOBUF_C_TYPE_BYTES:
     return ((const ProtobufCBinaryData *)p)->len != 0;
-  default: {
+  default:
     /* Compare bits, so -0.0 counts as set (as in C++). */
-    size_t sz = elem_size(f->type);
-    static const char zero[8];
-    return memcmp(p, zero, sz) != 0;
-  }
+    if (elem_size(f->type) == 8)
+      return *(const uint64_t *)p != 0;
+    return *(const uint32_t *)p != 0;
   }
 }
 
@@ -401,7 +400,9 @@ static int enc_any(enc *e, const weft_msg_desc *d, const void *msg,
   }
   void *inner = NULL;
   weft_error derr;
-  int rv = weft_decode(td, val->data, val->len, NULL, &inner, &derr);
+  int rv = 0;
+  if (val->len != 0) /* an empty payload prints as "@type" alone */
+    rv = weft_decode(td, val->data, val->len, NULL, &inner, &derr);
   if (rv)
     return fail(e, rv, path, "Any value does not decode as its type");
   rv = open_(e, '{', path);
@@ -409,8 +410,8 @@ static int enc_any(enc *e, const weft_msg_desc *d, const void *msg,
     int first = 1;
     member(e, &first, "@type", 5);
     weft__wj_string(&e->b, url, ulen);
-    if (val->len == 0) {
-      /* an empty payload prints as "@type" alone, as libprotobuf does */
+    if (!inner) {
+      /* empty payload: libprotobuf prints no other member either */
     } else if (td->wkt != WEFT_WKT_NONE) {
       wj_path vp = {path, "value", 5, -1};
       member(e, &first, "value", 5);

@@ -3,7 +3,6 @@
 #define WEFT_RPC_INTERNAL_H
 
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
@@ -78,25 +77,7 @@ bool weft__breaker_counts_as_failure(int code);
 void weft__note_file(const weft_file_desc *f);
 const weft_msg_desc *weft__find_message(const char *full_name);
 
-/* server.c <-> pubsub_server.c */
-struct weft_server_call {
-  weft_server *srv;
-  const weft_method_desc *method;
-  const void *impl;
-  void *ctx;
-  weft_metadata md;
-  char *peer;
-  int64_t deadline_ns;
-  const weft_server_call_ops *ops;
-  void *tc;
-  weft_arena *arena;
-  weft_metadata headers, trailers;
-  bool headers_sent;
-  char *status_msg;
-  atomic_bool rt_cancelled; /* the runtime gave up on it (shutdown) */
-  struct weft_server_call *prev, *next; /* the server's in-flight list */
-};
-
+/* server.c <-> pubsub_server.c (struct weft_server_call: server_call.h) */
 /* A handler returning this keeps the call open after it returns: pub/sub
  * subscriptions then live without holding a worker thread, and are ended
  * later with weft__server_call_complete(). */
@@ -105,8 +86,8 @@ void weft__server_call_complete(weft_server_call *call, int code,
                                 const char *msg);
 
 typedef struct weft__pubsub weft__pubsub;
-int weft__pubsub_new(weft__pubsub **out, weft_server *s);
-/* Ends every subscription (UNAVAILABLE, server shutting down). */
+int weft__pubsub_new(weft__pubsub **out, weft_server *s, weft__pool *pool);
+/* Marks every subscription to end (UNAVAILABLE); does not wait. */
 void weft__pubsub_shutdown(weft__pubsub *ps);
 void weft__pubsub_free(weft__pubsub *ps);
 int weft__pubsub_publish(weft__pubsub *ps, const char *topic, const void *msg,

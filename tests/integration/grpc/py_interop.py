@@ -250,8 +250,14 @@ def _echo_metadata(context):
         context.set_trailing_metadata(((ECHO_TRAILING, md[ECHO_TRAILING]),))
 
 
+DETAILS = b"\x08\x03\x12\x07details"  # google.rpc.Status{3, "details"}
+
+
 def _maybe_status(req, context):
     if req.HasField("response_status") and req.response_status.code != 0:
+        if req.response_status.message == "with details":
+            context.set_trailing_metadata(
+                (("grpc-status-details-bin", DETAILS),))
         context.abort(grpc.StatusCode(
             [c for c in grpc.StatusCode
              if c.value[0] == req.response_status.code][0]),

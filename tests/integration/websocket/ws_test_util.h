@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -40,7 +41,8 @@ struct Closed {
 class Server {
 public:
   explicit Server(const std::function<void(weft__ws_cfg *)> &tune = {},
-                  const weft_server_opts *so = nullptr) {
+                  const weft_server_opts *so = nullptr,
+                  const weft_tls_opts *tls = nullptr) {
     weft_ws_opts wo = {};
     wo.route = route;
     wo.route_ud = this;
@@ -50,6 +52,8 @@ public:
     weft__ws_listen_args a = {};
     a.host = "127.0.0.1";
     a.port = 0;
+    a.tls = tls != nullptr;
+    a.tls_opts = tls;
     weft__ws_cfg_init(&a.cfg, &wo, so ? so : &dso, 0, 0);
     if (tune)
       tune(&a.cfg);
@@ -175,6 +179,73 @@ struct Client {
         return weft__ws_sync_close_code(s);
     }
     return -1;
+  }
+};
+
+// Messages and the close a weft__ws_dial client's handler saw.
+struct Inbox {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::string> msgs;
+  bool opened = false;
+  int code = -1;
+  std::string reason;
+  static void on_open(weft_ws_conn *, void *ud) {
+    auto *in = static_cast<Inbox *>(ud);
+    std::lock_guard<std::mutex> g(in->mu);
+    in->opened = true;
+  }
+  static void on_message(weft_ws_conn *, bool, const uint8_t *d, size_t n,
+                         void *ud) {
+    auto *in = static_cast<Inbox *>(ud);
+    std::lock_guard<std::mutex> g(in->mu);
+    in->msgs.emplace_back(reinterpret_cast<const char *>(d), n);
+    in->cv.notify_all();
+  }
+  static void on_close(weft_ws_conn *, int code, const char *reason, void *ud) {
+    auto *in = static_cast<Inbox *>(ud);
+    std::lock_guard<std::mutex> g(in->mu);
+    in->code = code;
+    in->reason = reason;
+    in->cv.notify_all();
+  }
+  bool wait_msgs(size_t n) {
+    std::unique_lock<std::mutex> g(mu);
+    return cv.wait_for(g, std::chrono::seconds(10),
+                       [&] { return msgs.size() >= n; });
+  }
+  bool wait_closed() {
+    std::unique_lock<std::mutex> g(mu);
+    return cv.wait_for(g, std::chrono::seconds(10), [&] { return code >= 0; });
+  }
+};
+
+inline const weft_ws_handler kInboxHandler = {Inbox::on_open, Inbox::on_message,
+                                              Inbox::on_close};
+
+// A weft__ws_dial client with an Inbox handler.
+struct Dialed {
+  weft_ws_conn *c = nullptr;
+  int rv = 0, status = 0;
+  weft_error err{};
+  Dialed(int port, Inbox *in, const char *target = "/echo",
+         const weft_tls_opts *tls = nullptr) {
+    weft__ws_dial_args a = {};
+    a.host = "127.0.0.1";
+    a.port = port;
+    a.target = target;
+    a.tls = tls != nullptr;
+    a.tls_opts = tls;
+    a.protocols = "chat";
+    a.timeout_ms = 5000;
+    weft__ws_cfg_init(&a.cfg, nullptr, nullptr, 0, 0);
+    a.cfg.close_timeout_ms = 2000;
+    a.handler = &wstest::kInboxHandler;
+    a.ud = in;
+    rv = weft__ws_dial(&c, &a, &status, &err);
+  }
+  ~Dialed() {
+    weft__ws_dial_close(c);
   }
 };
 

@@ -377,10 +377,34 @@ static int timeout_on_sleeping_server(ctx *x) {
   return 0;
 }
 
+/* Not a standard case: the server (the Python test server) answers
+ * "with details" with INVALID_ARGUMENT and grpc-status-details-bin set to a
+ * serialized google.rpc.Status {code: 3, message: "details"}. */
+static int status_details(ctx *x) {
+  static const uint8_t want[] = {0x08, 0x03, 0x12, 0x07, 'd', 'e',
+                                 't',  'a',  'i',  'l',  's'};
+  grpc__testing__EchoStatus es = grpc__testing__EchoStatus_INIT;
+  es.code = 3;
+  es.message = (char *)"with details";
+  grpc__testing__SimpleRequest req = grpc__testing__SimpleRequest_INIT;
+  grpc__testing__SimpleResponse *resp = NULL;
+  req.response_status = &es;
+  weft_call_opts o = call_opts(x);
+  int rc = grpc__testing__TestService_unary_call(x->c, &req, &resp, &o);
+  CHECK(rc == WEFT_ERR_RPC && o.status.code == 3, "status %d %s", o.status.code,
+        msg_of(&o));
+  CHECK(o.status.details_len == sizeof want &&
+            memcmp(o.status.details, want, sizeof want) == 0,
+        "details: %zu bytes", o.status.details_len);
+  weft_status_clear(&o.status);
+  return 0;
+}
+
 static const struct {
   const char *name;
   int (*fn)(ctx *);
 } cases[] = {
+    {"status_details", status_details},
     {"empty_unary", empty_unary},
     {"large_unary", large_unary},
     {"client_streaming", client_streaming},

@@ -223,7 +223,7 @@ TEST(Envelope, MalformedInputs) {
 
 TEST(Envelope, Utf8Validator) {
   auto ok = [](const std::string &s) {
-    return weft__utf8_valid((const uint8_t *)s.data(), s.size());
+    return weft_utf8_valid((const uint8_t *)s.data(), s.size());
   };
   EXPECT_TRUE(ok("plain"));
   EXPECT_TRUE(ok("h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80"));

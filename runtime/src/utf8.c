@@ -1,15 +1,25 @@
-/* UTF-8 validation for proto3 `string` fields, as Google's parsers do it:
+/* UTF-8 validation (proto3 strings, WebSocket text, envelope fields), as
+ * Google's parsers do it:
  * well-formed per RFC 3629 (no overlong forms, no surrogates, nothing past
  * U+10FFFF). ASCII runs are skipped eight bytes at a time. */
 #include <stdint.h>
 #include <string.h>
 
-#include "internal.h"
+#include "weft/utf8.h"
 
-int weft__utf8_valid(const uint8_t *s, size_t n) {
+bool weft_utf8_valid(const void *p, size_t n) {
+  const uint8_t *s = p;
   const uint8_t *end = s + n;
   while (s < end) {
     uint8_t c;
+    while (end - s >= 16) {
+      uint64_t w, x;
+      memcpy(&w, s, 8);
+      memcpy(&x, s + 8, 8);
+      if ((w | x) & 0x8080808080808080ull)
+        break;
+      s += 16;
+    }
     while (end - s >= 8) {
       uint64_t w;
       memcpy(&w, s, 8);
@@ -23,31 +33,31 @@ int weft__utf8_valid(const uint8_t *s, size_t n) {
     if (c < 0x80) {
       s++;
     } else if (c < 0xC2) {
-      return 0; /* continuation byte or overlong 2-byte lead */
+      return false; /* continuation byte or overlong 2-byte lead */
     } else if (c < 0xE0) {
       if (end - s < 2 || (s[1] & 0xC0) != 0x80)
-        return 0;
+        return false;
       s += 2;
     } else if (c < 0xF0) {
       if (end - s < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80)
-        return 0;
+        return false;
       if (c == 0xE0 && s[1] < 0xA0)
-        return 0; /* overlong */
+        return false; /* overlong */
       if (c == 0xED && s[1] > 0x9F)
-        return 0; /* surrogate */
+        return false; /* surrogate */
       s += 3;
     } else if (c < 0xF5) {
       if (end - s < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 ||
           (s[3] & 0xC0) != 0x80)
-        return 0;
+        return false;
       if (c == 0xF0 && s[1] < 0x90)
-        return 0; /* overlong */
+        return false; /* overlong */
       if (c == 0xF4 && s[1] > 0x8F)
-        return 0; /* > U+10FFFF */
+        return false; /* > U+10FFFF */
       s += 4;
     } else {
-      return 0;
+      return false;
     }
   }
-  return 1;
+  return true;
 }

@@ -1,0 +1,405 @@
+// bench_grpc: weft's gRPC transport against gRPC's C++ synchronous API on
+// the same proto and the same gRPC core, side by side in one run.
+//
+// Servers (each in a child process): the C++ sync server, a weft server
+// with handlers on the runtime's worker pool, and one with
+// inline_handlers. Clients (in this process): the C++ sync stub and a weft
+// client. Each (server, client) pair runs unary calls with
+// 1 and 16 concurrent callers (QPS, p50, p99) and server-streaming calls
+// (messages/s). Ratios compare weft's server with the C++ server under the
+// same client, and weft's client with the C++ client against the same
+// server. Both sides share the machine's cores: compare ratios, not
+// absolute figures.
+//
+//   bench_grpc [--seconds=S] [--payload=BYTES] [--rounds=N] [--only=0|1|2]
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bench_weft.h"
+#include "weftbench/bench.grpc.pb.h"
+
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double g_seconds = 2.0;
+int g_rounds = 3; // the matrix runs this often, interleaved; medians shown
+int g_only = -1;  // --only=N: server N only, C++ client, 16 callers (profiling)
+int g_payload = 64;
+const int kStreamCount = 20000;
+
+class CppService final : public weftbench::Bench::Service {
+  grpc::Status Unary(grpc::ServerContext *, const weftbench::Msg *req,
+                     weftbench::Msg *resp) override {
+    resp->set_seq(req->seq());
+    resp->set_payload(req->payload());
+    return grpc::Status::OK;
+  }
+  grpc::Status Stream(grpc::ServerContext *, const weftbench::StreamReq *req,
+                      grpc::ServerWriter<weftbench::Msg> *w) override {
+    weftbench::Msg m;
+    m.set_payload(std::string(static_cast<size_t>(req->size()), '\0'));
+    for (int i = 0; i < req->count(); i++) {
+      m.set_seq(i);
+      if (!w->Write(m))
+        break;
+    }
+    return grpc::Status::OK;
+  }
+};
+
+struct Caller {
+  virtual ~Caller() = default;
+  virtual bool unary(int64_t seq) = 0;
+  virtual long stream(int count) = 0;
+};
+
+struct CppCaller : Caller {
+  std::unique_ptr<weftbench::Bench::Stub> stub;
+  explicit CppCaller(std::shared_ptr<grpc::Channel> ch)
+      : stub(weftbench::Bench::NewStub(ch)) {}
+  bool unary(int64_t seq) override {
+    grpc::ClientContext ctx;
+    weftbench::Msg req, resp;
+    req.set_seq(seq);
+    req.set_payload(std::string(static_cast<size_t>(g_payload), '\0'));
+    return stub->Unary(&ctx, req, &resp).ok() && resp.seq() == seq;
+  }
+  long stream(int count) override {
+    grpc::ClientContext ctx;
+    weftbench::StreamReq req;
+    req.set_count(count);
+    req.set_size(g_payload);
+    auto r = stub->Stream(&ctx, req);
+    weftbench::Msg m;
+    long n = 0;
+    while (r->Read(&m))
+      n++;
+    return r->Finish().ok() ? n : -1;
+  }
+};
+
+struct WeftCaller : Caller {
+  weft_client *c;
+  void *arena;
+  explicit WeftCaller(weft_client *c) : c(c), arena(bench_weft_arena_new()) {}
+  ~WeftCaller() override {
+    bench_weft_arena_free(arena);
+  }
+  bool unary(int64_t seq) override {
+    return bench_weft_unary(c, arena, seq, g_payload) == 0;
+  }
+  long stream(int count) override {
+    return bench_weft_stream(c, arena, count, g_payload);
+  }
+};
+
+struct Result {
+  double qps = 0, p50_us = 0, p99_us = 0;
+  long errors = 0;
+};
+
+// `callers` threads, each with its own Caller from make(), for g_seconds.
+template <class Make> Result run_unary(int callers, Make make) {
+  std::vector<std::vector<double>> lat(static_cast<size_t>(callers));
+  std::vector<std::thread> th;
+  std::atomic<long> errors{0};
+  std::atomic<bool> go{false};
+  auto end = Clock::now() + std::chrono::milliseconds(
+                                static_cast<long>(g_seconds * 1000) + 200);
+  for (int t = 0; t < callers; t++) {
+    th.emplace_back([&, t] {
+      std::unique_ptr<Caller> c = make();
+      while (!go.load())
+        std::this_thread::yield();
+      int64_t seq = 0;
+      // 200 ms warm-up, not recorded.
+      auto warm = Clock::now() + std::chrono::milliseconds(200);
+      while (Clock::now() < warm)
+        c->unary(seq++);
+      auto &l = lat[static_cast<size_t>(t)];
+      for (;;) {
+        auto t0 = Clock::now();
+        if (t0 >= end)
+          break;
+        if (!c->unary(seq++))
+          errors++;
+        l.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0)
+                        .count());
+      }
+    });
+  }
+  go = true;
+  for (auto &x : th)
+    x.join();
+  std::vector<double> all;
+  for (auto &l : lat)
+    all.insert(all.end(), l.begin(), l.end());
+  Result r;
+  r.errors = errors.load();
+  if (all.empty())
+    return r;
+  std::sort(all.begin(), all.end());
+  r.qps = static_cast<double>(all.size()) / g_seconds;
+  r.p50_us = all[all.size() / 2];
+  r.p99_us = all[std::min(all.size() - 1, all.size() * 99 / 100)];
+  return r;
+}
+
+template <class Make> double run_stream(Make make) {
+  std::unique_ptr<Caller> c = make();
+  c->stream(1000); // warm-up
+  long n = 0;
+  auto t0 = Clock::now();
+  auto end =
+      t0 + std::chrono::milliseconds(static_cast<long>(g_seconds * 1000));
+  while (Clock::now() < end) {
+    long k = c->stream(kStreamCount);
+    if (k < 0)
+      return -1;
+    n += k;
+  }
+  double s = std::chrono::duration<double>(Clock::now() - t0).count();
+  return static_cast<double>(n) / s;
+}
+
+// --serve=cpp|weft: a server process; prints its port, runs until stdin
+// closes. The benchmark runs each server in its own child process so the
+// clients' and servers' gRPC pollers don't share one epoll set.
+int serve(const char *kind) {
+  int port = 0;
+  std::unique_ptr<grpc::Server> cpp;
+  CppService service;
+  weft_server *ws = nullptr;
+  if (!strcmp(kind, "cpp")) {
+    grpc::ServerBuilder b;
+    b.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    b.RegisterService(&service);
+    cpp = b.BuildAndStart();
+  } else {
+    ws = bench_weft_server_start(&port, !strcmp(kind, "weft-inline"));
+  }
+  if (port <= 0)
+    return 1;
+  printf("%d\n", port);
+  fflush(stdout);
+  char buf[16];
+  while (read(0, buf, sizeof buf) > 0) {
+  }
+  if (getenv("WEFT_BENCH_RUSAGE")) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    fprintf(stderr,
+            "%s server: cpu %.2f s (user %.2f), ctx switches %ld "
+            "voluntary %ld involuntary\n",
+            kind,
+            ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+                (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6,
+            ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6, ru.ru_nvcsw,
+            ru.ru_nivcsw);
+  }
+  if (ws)
+    bench_weft_server_stop(ws);
+  if (cpp)
+    cpp->Shutdown();
+  return 0;
+}
+
+struct Child {
+  pid_t pid = -1;
+  int to_child = -1;
+  int port = 0;
+};
+
+Child spawn(const char *self, const char *kind) {
+  int in[2], out[2];
+  Child c;
+  if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0)
+    return c;
+  c.pid = fork();
+  if (c.pid == 0) {
+    dup2(in[0], 0);
+    dup2(out[1], 1);
+    close(in[1]);
+    close(out[0]);
+    std::string arg = std::string("--serve=") + kind;
+    execl(self, self, arg.c_str(), (char *)nullptr);
+    _exit(127);
+  }
+  close(in[0]);
+  close(out[1]);
+  c.to_child = in[1];
+  char buf[32] = {0};
+  ssize_t n = read(out[0], buf, sizeof buf - 1);
+  close(out[0]);
+  c.port = n > 0 ? atoi(buf) : 0;
+  return c;
+}
+
+void reap(Child &c) {
+  if (c.to_child >= 0)
+    close(c.to_child); // the child stops when stdin closes
+  if (c.pid > 0)
+    waitpid(c.pid, nullptr, 0);
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  for (int i = 1; i < argc; i++)
+    if (!strncmp(argv[i], "--serve=", 8))
+      return serve(argv[i] + 8);
+  for (int i = 1; i < argc; i++) {
+    if (!strncmp(argv[i], "--seconds=", 10))
+      g_seconds = atof(argv[i] + 10);
+    else if (!strncmp(argv[i], "--payload=", 10))
+      g_payload = std::min(4096, atoi(argv[i] + 10));
+    else if (!strncmp(argv[i], "--only=", 7))
+      g_only = atoi(argv[i] + 7);
+    else if (!strncmp(argv[i], "--rounds=", 9))
+      g_rounds = std::max(1, atoi(argv[i] + 9));
+  }
+
+  // Each server in its own child process, so the clients' and the servers'
+  // gRPC pollers don't share one epoll set.
+  enum { NS = 3, NC = 2 };
+  struct Srv {
+    const char *name;
+    const char *kind;
+    Child child;
+  } servers[NS] = {{"C++ sync", "cpp", {}},
+                   {"weft pool", "weft", {}},
+                   {"weft inl.", "weft-inline", {}}};
+  for (Srv &sv : servers) {
+    sv.child = spawn(argv[0], sv.kind);
+    if (sv.child.port <= 0) {
+      fprintf(stderr, "bench_grpc: cannot start the %s server\n", sv.name);
+      return 1;
+    }
+  }
+  auto reap_all = [&] {
+    for (Srv &sv : servers)
+      reap(sv.child);
+  };
+  if (g_only >= 0 && g_only < NS) {
+    std::string target =
+        "127.0.0.1:" + std::to_string(servers[g_only].child.port);
+    auto ch = grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
+    Result r = run_unary(
+        16, [&] { return std::unique_ptr<Caller>(new CppCaller(ch)); });
+    printf("%s server, C++ client, 16 callers: %.0f QPS\n",
+           servers[g_only].name, r.qps);
+    reap_all();
+    return 0;
+  }
+  printf("bench_grpc: %d rounds of %.1f s per run (medians), %d-byte "
+         "payloads; servers in child processes (weft pool: handlers on the "
+         "runtime's workers; weft inl.: inline_handlers); %u cores shared "
+         "by clients and servers\n\n",
+         g_rounds, g_seconds, g_payload, std::thread::hardware_concurrency());
+
+  const char *clients[NC] = {"C++ sync", "weft"};
+  Result unary[NS][NC][2]; // [server][client][1 or 16 callers], medians
+  double stream[NS][NC];
+  std::vector<Result> u_runs[NS][NC][2];
+  std::vector<double> s_runs[NS][NC];
+  // Rounds interleave the configurations so a change in the machine's load
+  // (it is shared) hits every side alike; each figure is the median.
+  for (int round = 0; round < g_rounds; round++) {
+    for (int s = 0; s < NS; s++) {
+      std::string target = "127.0.0.1:" + std::to_string(servers[s].child.port);
+      grpc::ChannelArguments args;
+      args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
+      auto ch = grpc::CreateCustomChannel(
+          target, grpc::InsecureChannelCredentials(), args);
+      weft_client *wc = bench_weft_client_open(servers[s].child.port);
+      if (!wc) {
+        fprintf(stderr, "bench_grpc: weft client cannot connect\n");
+        reap_all();
+        return 1;
+      }
+      auto make_cpp = [&] {
+        return std::unique_ptr<Caller>(new CppCaller(ch));
+      };
+      auto make_weft = [&] {
+        return std::unique_ptr<Caller>(new WeftCaller(wc));
+      };
+      int ci = 0;
+      for (int conc : {1, 16}) {
+        u_runs[s][0][ci].push_back(run_unary(conc, make_cpp));
+        u_runs[s][1][ci].push_back(run_unary(conc, make_weft));
+        ci++;
+      }
+      s_runs[s][0].push_back(run_stream(make_cpp));
+      s_runs[s][1].push_back(run_stream(make_weft));
+      bench_weft_client_close(wc);
+    }
+  }
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  for (int s = 0; s < NS; s++)
+    for (int c = 0; c < NC; c++) {
+      for (int k = 0; k < 2; k++) {
+        std::vector<double> q, p50, p99;
+        long err = 0;
+        for (const Result &r : u_runs[s][c][k]) {
+          q.push_back(r.qps);
+          p50.push_back(r.p50_us);
+          p99.push_back(r.p99_us);
+          err += r.errors;
+        }
+        unary[s][c][k] = Result{median(q), median(p50), median(p99), err};
+      }
+      stream[s][c] = median(s_runs[s][c]);
+    }
+
+  printf("%-10s %-10s %7s %12s %9s %9s %7s\n", "server", "client", "callers",
+         "unary QPS", "p50 us", "p99 us", "errors");
+  for (int s = 0; s < NS; s++)
+    for (int c = 0; c < NC; c++)
+      for (int k = 0; k < 2; k++) {
+        const Result &r = unary[s][c][k];
+        printf("%-10s %-10s %7d %12.0f %9.1f %9.1f %7ld\n", servers[s].name,
+               clients[c], k ? 16 : 1, r.qps, r.p50_us, r.p99_us, r.errors);
+      }
+  printf("\n%-10s %-10s %16s\n", "server", "client", "stream msgs/s");
+  for (int s = 0; s < NS; s++)
+    for (int c = 0; c < NC; c++)
+      printf("%-10s %-10s %16.0f\n", servers[s].name, clients[c], stream[s][c]);
+
+  printf("\nratios to C++ (>= 1.00: weft as fast or faster)\n");
+  for (int s = 1; s < NS; s++)
+    for (int c = 0; c < NC; c++) {
+      printf("  %-9s server vs C++ server, %-8s client: unary 1: %.2fx  "
+             "16: %.2fx  stream: %.2fx\n",
+             servers[s].name, clients[c],
+             unary[s][c][0].qps / std::max(1.0, unary[0][c][0].qps),
+             unary[s][c][1].qps / std::max(1.0, unary[0][c][1].qps),
+             stream[s][c] / std::max(1.0, stream[0][c]));
+    }
+  for (int s = 0; s < NS; s++)
+    printf("  weft client vs C++ client, %-9s server: unary 1: %.2fx  16: "
+           "%.2fx  stream: %.2fx\n",
+           servers[s].name,
+           unary[s][1][0].qps / std::max(1.0, unary[s][0][0].qps),
+           unary[s][1][1].qps / std::max(1.0, unary[s][0][1].qps),
+           stream[s][1] / std::max(1.0, stream[s][0]));
+  reap_all();
+  return 0;
+}

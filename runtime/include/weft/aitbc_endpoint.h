@@ -1,0 +1,66 @@
+/* The AITBC WebSocket API on a weft server.
+ *
+ * Existing AITBC dashboards and SDK clients connect to a weft server's ws://
+ * listener and find the endpoints they know, served by the server's own
+ * aitbc.v1 services (no second implementation):
+ *
+ *   /v1/jobs/{job_id}/ws  job status JSON from Jobs.Watch until a terminal
+ *                         state, then a normal close (1000);
+ *   /v1/events            {"type":"new_block","block":{...}} ... from
+ *                         Blockchain.StreamEvents and {"type":"new_offer",
+ *                         "offer":{...}} ... from Marketplace.WatchEvents.
+ *
+ * On both, {"type":"ping"} is answered with {"type":"pong"}, and the AITBC
+ * SDK's messages work: {id,type:"request",method,path,data,params} is mapped
+ * from the REST path to the aitbc.v1 method (e.g. GET /v1/jobs/{job_id} ->
+ * Jobs.GetJob) and answered {type:"response",id,status,data};
+ * {id,type:"subscribe",event|path,data} starts the matching stream,
+ * confirmed with {type:"subscription",subscription_id,status:"confirmed"}
+ * and followed by {type:"event",event,subscription_id,data};
+ * {id,type:"unsubscribe"} stops it.
+ *
+ * Credentials: an API key may come as ?token= (AIP), ?api_key= or
+ * X-Api-Key; when the server has api_keys, a missing or wrong key closes the
+ * connection with 1008 "Invalid or missing token".
+ *
+ * Use: set weft_ws_opts.route = weft_aitbc_ws_route and route_ud = the
+ * endpoint before weft_server_listen(). */
+#ifndef WEFT_AITBC_ENDPOINT_H
+#define WEFT_AITBC_ENDPOINT_H
+
+#include "weft/websocket.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct weft_aitbc_endpoint weft_aitbc_endpoint;
+
+typedef struct weft_aitbc_endpoint_opts {
+  /* Requests for other paths go here (e.g. the MB route); NULL: left to
+   * the weft envelope endpoint. */
+  weft_ws_route_fn next;
+  void *next_ud;
+} weft_aitbc_endpoint_opts;
+
+/* opts may be NULL. The endpoint must outlive the server's listeners. */
+int weft_aitbc_endpoint_new(weft_aitbc_endpoint **out,
+                            const weft_aitbc_endpoint_opts *opts);
+void weft_aitbc_endpoint_free(weft_aitbc_endpoint *ep);
+
+/* A weft_ws_route_fn; ud is the endpoint. */
+int weft_aitbc_ws_route(void *ud, const weft_ws_request *req,
+                        weft_ws_accept *acc);
+
+/* The REST route table the SDK messages use: method + path ->
+ * "/aitbc.v1.Service/Method", with the path parameter's value written to
+ * *param_name / param (NULL / "" if the route has none). Returns NULL if
+ * no route matches. Exposed for tests and gateways. */
+const char *weft_aitbc_rest_route(const char *method, const char *path,
+                                  const char **param_name, char *param,
+                                  size_t param_cap);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

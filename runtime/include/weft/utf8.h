@@ -1,0 +1,19 @@
+/* UTF-8 validation shared by every decoder (proto3 strings, JSON,
+ * WebSocket text messages, envelope fields): RFC 3629, no overlong forms,
+ * no surrogates, nothing past U+10FFFF. */
+#ifndef WEFT_UTF8_H
+#define WEFT_UTF8_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+bool weft_utf8_valid(const void *p, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

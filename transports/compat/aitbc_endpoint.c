@@ -1,0 +1,787 @@
+/* The AITBC WebSocket API on a weft server: raw WebSocket routes whose
+ * messages become calls of the server's own aitbc.v1 services. Each call is
+ * handed to the runtime with weft_server_dispatch(), exactly like a
+ * transport's: this file is a small transport whose wire format is AITBC's
+ * JSON (weft/aitbc_ws.h). See weft/aitbc_endpoint.h. */
+#include <cjson/cJSON.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "weft/aitbc_endpoint.h"
+#include "weft/aitbc_ws.h"
+#include "weft/json.h"
+#include "weft/transport.h"
+
+struct weft_aitbc_endpoint {
+  weft_aitbc_endpoint_opts o;
+};
+
+enum conn_kind { CONN_JOB, CONN_EVENTS };
+enum call_kind { CALL_JOB_WATCH, CALL_EVENTS, CALL_SDK_REQUEST, CALL_SDK_SUB };
+
+typedef struct call_ctx call_ctx;
+
+/* One AITBC WebSocket connection. Shared by the I/O thread (messages,
+ * close) and the worker threads running its calls: refcounted. */
+typedef struct ep_conn {
+  atomic_int refs;
+  pthread_mutex_t mu;
+  weft_ws_conn *ws; /* referenced from on_open until the last unref */
+  enum conn_kind kind;
+  char *job_id;
+  char *api_key;
+  char peer[64];
+  bool auth_failed;
+  /* under mu */
+  bool closed;
+  unsigned stream_calls; /* job watch / event streams still running */
+  call_ctx *calls;
+} ep_conn;
+
+struct call_ctx {
+  ep_conn *ec;
+  enum call_kind kind;
+  const weft_method_desc *m;
+  char *req_json;
+  bool req_given;
+  char *sdk_id;
+  bool sdk_id_num;
+  char *event;
+  atomic_bool cancelled;
+  char recv_err[WEFT_ERROR_MSG_MAX];
+  call_ctx *next;
+};
+
+/* ---- helpers ---- */
+
+static void ec_unref(ep_conn *ec) {
+  if (atomic_fetch_sub(&ec->refs, 1) != 1)
+    return;
+  if (ec->ws)
+    weft_ws_conn_unref(ec->ws);
+  pthread_mutex_destroy(&ec->mu);
+  free(ec->job_id);
+  free(ec->api_key);
+  free(ec);
+}
+
+static void send_text(ep_conn *ec, const char *s) {
+  if (ec->ws && s)
+    weft_ws_conn_send(ec->ws, true, s, strlen(s));
+}
+
+static void send_msg(ep_conn *ec, const weft_aitbc_ws_msg *m) {
+  char *out = NULL;
+  if (weft_aitbc_ws_encode(m, &out, NULL, NULL) == 0)
+    send_text(ec, out);
+  free(out);
+}
+
+static void send_error(ep_conn *ec, const char *id, bool id_num,
+                       const char *message) {
+  weft_aitbc_ws_msg m = {0};
+  m.kind = WEFT_AITBC_WS_ERROR;
+  m.id = (char *)id;
+  m.id_is_number = id_num;
+  m.message = (char *)message;
+  send_msg(ec, &m);
+}
+
+/* gRPC status -> the HTTP status AITBC's REST API would have answered. */
+static int http_status(int code) {
+  switch (code) {
+  case WEFT_STATUS_OK:
+    return 200;
+  case WEFT_STATUS_INVALID_ARGUMENT:
+  case WEFT_STATUS_FAILED_PRECONDITION:
+  case WEFT_STATUS_OUT_OF_RANGE:
+    return 400;
+  case WEFT_STATUS_UNAUTHENTICATED:
+    return 401;
+  case WEFT_STATUS_PERMISSION_DENIED:
+    return 403;
+  case WEFT_STATUS_NOT_FOUND:
+    return 404;
+  case WEFT_STATUS_ALREADY_EXISTS:
+  case WEFT_STATUS_ABORTED:
+    return 409;
+  case WEFT_STATUS_RESOURCE_EXHAUSTED:
+    return 429;
+  case WEFT_STATUS_CANCELLED:
+    return 499;
+  case WEFT_STATUS_UNIMPLEMENTED:
+    return 501;
+  case WEFT_STATUS_UNAVAILABLE:
+    return 503;
+  case WEFT_STATUS_DEADLINE_EXCEEDED:
+    return 504;
+  default:
+    return 500;
+  }
+}
+
+/* ---- the REST route table of the AITBC SDK ---- */
+
+typedef struct rest_route {
+  const char *method;
+  const char *pattern; /* one {param} segment at most */
+  const char *rpc;
+} rest_route;
+
+/* Literal routes come before parameterised ones they would shadow. */
+static const rest_route routes[] = {
+    {"POST", "/v1/jobs", "/aitbc.v1.Jobs/CreateJob"},
+    {"GET", "/v1/jobs", "/aitbc.v1.Jobs/ListJobs"},
+    {"GET", "/v1/jobs/{job_id}", "/aitbc.v1.Jobs/GetJob"},
+    {"DELETE", "/v1/jobs/{job_id}", "/aitbc.v1.Jobs/CancelJob"},
+    {"POST", "/v1/jobs/{job_id}/cancel", "/aitbc.v1.Jobs/CancelJob"},
+    {"GET", "/v1/jobs/{job_id}/ws", "/aitbc.v1.Jobs/Watch"},
+    {"GET", "/v1/jobs/{job_id}/status", "/aitbc.v1.Jobs/Watch"},
+    {"GET", "/v1/events", "/aitbc.v1.Blockchain/StreamEvents"},
+    {"GET", "/v1/blocks/head", "/aitbc.v1.Blockchain/GetHead"},
+    {"GET", "/v1/sync/status", "/aitbc.v1.Blockchain/GetSyncStatus"},
+    {"GET", "/v1/transactions/{tx_hash}",
+     "/aitbc.v1.Blockchain/GetTransaction"},
+    {"GET", "/v1/marketplace/offers", "/aitbc.v1.Marketplace/ListOffers"},
+    {"POST", "/v1/marketplace/offers", "/aitbc.v1.Marketplace/CreateOffer"},
+    {"GET", "/v1/marketplace/stats", "/aitbc.v1.Marketplace/GetStats"},
+    {"GET", "/v1/marketplace/events", "/aitbc.v1.Marketplace/WatchEvents"},
+    {"GET", "/v1/marketplace/offers/{offer_id}",
+     "/aitbc.v1.Marketplace/GetOffer"},
+    {"PUT", "/v1/marketplace/offers/{id}", "/aitbc.v1.Marketplace/UpdateOffer"},
+    {"DELETE", "/v1/marketplace/offers/{offer_id}",
+     "/aitbc.v1.Marketplace/DeleteOffer"},
+    {"POST", "/v1/marketplace/offers/{offer_id}/accept",
+     "/aitbc.v1.Marketplace/AcceptOffer"},
+    {"POST", "/v1/settlement/cross-chain",
+     "/aitbc.v1.Settlement/SettleCrossChain"},
+    {"POST", "/v1/settlement/batch", "/aitbc.v1.Settlement/BatchSettle"},
+    {"POST", "/v1/settlement/estimate-cost",
+     "/aitbc.v1.Settlement/EstimateCost"},
+    {"GET", "/v1/settlement/bridges", "/aitbc.v1.Settlement/ListBridges"},
+    {"GET", "/v1/settlement/chains", "/aitbc.v1.Settlement/ListChains"},
+    {"GET", "/v1/settlement/{message_id}/status",
+     "/aitbc.v1.Settlement/GetSettlementStatus"},
+    {"POST", "/v1/settlement/{message_id}/refund",
+     "/aitbc.v1.Settlement/RefundSettlement"},
+    {"POST", "/v1/wallet", "/aitbc.v1.Wallet/CreateWallet"},
+    {"GET", "/v1/wallet/balance", "/aitbc.v1.Wallet/GetBalance"},
+    {"POST", "/v1/wallet/send", "/aitbc.v1.Wallet/Send"},
+    {"GET", "/v1/wallet/address", "/aitbc.v1.Wallet/GetAddress"},
+    {"GET", "/v1/wallet/transactions", "/aitbc.v1.Wallet/ListTransactions"},
+    {"POST", "/v1/wallet/stake", "/aitbc.v1.Wallet/Stake"},
+    {"POST", "/v1/wallet/unstake", "/aitbc.v1.Wallet/Unstake"},
+    {"GET", "/v1/receipts", "/aitbc.v1.Receipts/ListReceipts"},
+    {"GET", "/v1/receipts/stream", "/aitbc.v1.Receipts/StreamReceipts"},
+    {"POST", "/v1/receipts/verify", "/aitbc.v1.Receipts/VerifyReceipt"},
+    {"GET", "/v1/receipts/{job_id}", "/aitbc.v1.Receipts/GetReceipt"},
+};
+
+/* Matches path against pattern; a {name} segment captures one segment. */
+static bool match(const char *pattern, const char *path, const char **pname,
+                  size_t *pname_len, char *param, size_t cap) {
+  *pname = NULL;
+  while (*pattern && *path) {
+    if (*pattern == '{') {
+      const char *close = strchr(pattern, '}');
+      const char *seg_end = strchr(path, '/');
+      size_t n = seg_end ? (size_t)(seg_end - path) : strlen(path);
+      if (!close || n == 0 || n >= cap)
+        return false;
+      *pname = pattern + 1;
+      *pname_len = (size_t)(close - pattern - 1);
+      memcpy(param, path, n);
+      param[n] = '\0';
+      pattern = close + 1;
+      path += n;
+      continue;
+    }
+    if (*pattern != *path)
+      return false;
+    pattern++;
+    path++;
+  }
+  return *pattern == '\0' && (*path == '\0' || strcmp(path, "/") == 0);
+}
+
+const char *weft_aitbc_rest_route(const char *method, const char *path,
+                                  const char **param_name, char *param,
+                                  size_t param_cap) {
+  static __thread char name[32];
+  for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+    const char *pn;
+    size_t pl = 0;
+    if (strcasecmp(method, routes[i].method) != 0 ||
+        !match(routes[i].pattern, path, &pn, &pl, param, param_cap))
+      continue;
+    if (pn && pl < sizeof name) {
+      memcpy(name, pn, pl);
+      name[pl] = '\0';
+      *param_name = name;
+    } else {
+      *param_name = NULL;
+      if (param_cap)
+        param[0] = '\0';
+    }
+    return routes[i].rpc;
+  }
+  return NULL;
+}
+
+/* The request message's JSON: the SDK's data object, its params, then the
+ * path parameter (and any extra key/value), merged into one object. */
+static char *build_request(const char *data, const char *params,
+                           const char *pname, const char *pval,
+                           const char *xkey, const char *xval) {
+  cJSON *o = NULL;
+  if (data) {
+    o = cJSON_Parse(data);
+    if (o && !cJSON_IsObject(o)) {
+      cJSON_Delete(o);
+      o = NULL;
+    }
+  }
+  if (!o)
+    o = cJSON_CreateObject();
+  if (!o)
+    return NULL;
+  if (params) {
+    cJSON *p = cJSON_Parse(params);
+    if (cJSON_IsObject(p)) {
+      cJSON *it = p->child;
+      while (it) {
+        cJSON *next = it->next;
+        const char *k = it->string;
+        cJSON_DetachItemViaPointer(p, it);
+        if (cJSON_GetObjectItemCaseSensitive(o, k))
+          cJSON_DeleteItemFromObjectCaseSensitive(o, k);
+        cJSON_AddItemToObject(o, k, it);
+        it = next;
+      }
+    }
+    cJSON_Delete(p);
+  }
+  if (pname && pval) {
+    cJSON_DeleteItemFromObjectCaseSensitive(o, pname);
+    cJSON_AddStringToObject(o, pname, pval);
+  }
+  if (xkey && xval) {
+    cJSON_DeleteItemFromObjectCaseSensitive(o, xkey);
+    cJSON *arr = cJSON_CreateArray();
+    cJSON_AddItemToArray(arr, cJSON_CreateString(xval));
+    cJSON_AddItemToObject(o, xkey, arr);
+  }
+  char *s = cJSON_PrintUnformatted(o);
+  cJSON_Delete(o);
+  return s;
+}
+
+/* ---- calls into the server ---- */
+
+static int op_recv(void *tc, weft_arena *arena, void **msg) {
+  call_ctx *cc = tc;
+  if (cc->req_given)
+    return 0;
+  cc->req_given = true;
+  weft_json_opts jo = {0};
+  jo.flags = WEFT_JSON_IGNORE_UNKNOWN;
+  jo.arena = arena;
+  weft_error err = {0};
+  int rv = weft_json_decode(cc->m->input, cc->req_json, strlen(cc->req_json),
+                            &jo, msg, &err);
+  if (rv < 0) {
+    snprintf(cc->recv_err, sizeof cc->recv_err, "%s", err.message);
+    return rv;
+  }
+  return 1;
+}
+
+static const char *op_recv_error(void *tc) {
+  call_ctx *cc = tc;
+  return cc->recv_err;
+}
+
+static bool op_cancelled(void *tc) {
+  call_ctx *cc = tc;
+  if (atomic_load(&cc->cancelled))
+    return true;
+  pthread_mutex_lock(&cc->ec->mu);
+  bool closed = cc->ec->closed;
+  pthread_mutex_unlock(&cc->ec->mu);
+  return closed;
+}
+
+/* JobStatus JSON as AITBC writes it: its key order, and null for no miner
+ * (proto3 JSON with defaults writes ""). */
+static char *aitbc_job_status(const char *json) {
+  weft_aitbc_ws_msg m;
+  if (weft_aitbc_ws_parse(json, strlen(json), &m, NULL) != 0)
+    return NULL;
+  if (m.assigned_miner_id && !*m.assigned_miner_id) {
+    free(m.assigned_miner_id);
+    m.assigned_miner_id = NULL;
+  }
+  char *out = NULL;
+  weft_aitbc_ws_encode(&m, &out, NULL, NULL);
+  weft_aitbc_ws_msg_clear(&m);
+  return out;
+}
+
+static int op_send(void *tc, const void *msg, const weft_metadata *headers) {
+  (void)headers;
+  call_ctx *cc = tc;
+  ep_conn *ec = cc->ec;
+  if (op_cancelled(tc))
+    return WEFT_ERR_CLOSED;
+  weft_json_opts jo = {0};
+  jo.flags = WEFT_JSON_PROTO_NAMES | WEFT_JSON_EMIT_DEFAULTS;
+  char *json = NULL;
+  size_t len = 0;
+  weft_error err = {0};
+  int rv = weft_json_encode(msg, &jo, &json, &len, &err);
+  if (rv < 0)
+    return rv;
+  char *out = NULL;
+  weft_aitbc_ws_msg m = {0};
+  switch (cc->kind) {
+  case CALL_JOB_WATCH:
+    out = aitbc_job_status(json);
+    break;
+  case CALL_EVENTS:
+    out = json;
+    json = NULL;
+    break;
+  case CALL_SDK_REQUEST:
+    m.kind = WEFT_AITBC_WS_RESPONSE;
+    m.id = cc->sdk_id;
+    m.id_is_number = cc->sdk_id_num;
+    m.has_status_code = true;
+    m.status_code = 200;
+    m.data = json;
+    weft_aitbc_ws_encode(&m, &out, NULL, NULL);
+    break;
+  case CALL_SDK_SUB:
+    m.kind = WEFT_AITBC_WS_EVENT;
+    m.event = cc->event;
+    m.subscription_id = cc->sdk_id;
+    m.data = json;
+    weft_aitbc_ws_encode(&m, &out, NULL, NULL);
+    break;
+  }
+  free(json);
+  if (!out)
+    return WEFT_ERR_NOMEM;
+  rv = ec->ws ? weft_ws_conn_send(ec->ws, true, out, strlen(out))
+              : WEFT_ERR_CLOSED;
+  free(out);
+  return rv;
+}
+
+static void unlink_call(ep_conn *ec, call_ctx *cc) {
+  for (call_ctx **pp = &ec->calls; *pp; pp = &(*pp)->next)
+    if (*pp == cc) {
+      *pp = cc->next;
+      break;
+    }
+}
+
+static void call_free(call_ctx *cc) {
+  free(cc->req_json);
+  free(cc->sdk_id);
+  free(cc->event);
+  free(cc);
+}
+
+static int op_finish(void *tc, const weft_status *st,
+                     const weft_metadata *headers,
+                     const weft_metadata *trailers) {
+  (void)headers;
+  (void)trailers;
+  call_ctx *cc = tc;
+  ep_conn *ec = cc->ec;
+  pthread_mutex_lock(&ec->mu);
+  unlink_call(ec, cc);
+  bool closed = ec->closed;
+  bool last_stream = false;
+  if (cc->kind == CALL_JOB_WATCH || cc->kind == CALL_EVENTS)
+    last_stream = --ec->stream_calls == 0;
+  pthread_mutex_unlock(&ec->mu);
+
+  const char *why =
+      st->message && *st->message ? st->message : weft_status_name(st->code);
+  char buf[WEFT_ERROR_MSG_MAX + 32];
+  if (!closed && !atomic_load(&cc->cancelled)) {
+    weft_aitbc_ws_msg m = {0};
+    switch (cc->kind) {
+    case CALL_JOB_WATCH:
+    case CALL_EVENTS:
+      if (st->code != WEFT_STATUS_OK) {
+        snprintf(buf, sizeof buf, "%s: %s", weft_status_name(st->code), why);
+        send_error(ec, NULL, false, buf);
+      }
+      /* The job reached a terminal state (or the stream failed): the AITBC
+       * API closes the socket; normally if all went well. */
+      if (last_stream) {
+        if (st->code == WEFT_STATUS_OK)
+          weft_ws_conn_close(ec->ws, 1000,
+                             cc->kind == CALL_JOB_WATCH ? "job finished"
+                                                        : "stream ended");
+        else {
+          char reason[100];
+          snprintf(reason, sizeof reason, "%.90s", why);
+          weft_ws_conn_close(ec->ws, 1011, reason);
+        }
+      }
+      break;
+    case CALL_SDK_REQUEST:
+      if (st->code != WEFT_STATUS_OK) {
+        m.kind = WEFT_AITBC_WS_RESPONSE;
+        m.id = cc->sdk_id;
+        m.id_is_number = cc->sdk_id_num;
+        m.has_status_code = true;
+        m.status_code = http_status(st->code);
+        m.message = (char *)why;
+        send_msg(ec, &m);
+      }
+      break;
+    case CALL_SDK_SUB:
+      if (st->code != WEFT_STATUS_OK) {
+        m.kind = WEFT_AITBC_WS_SUBSCRIPTION;
+        m.subscription_id = cc->sdk_id;
+        m.status = "error";
+        send_msg(ec, &m);
+        send_error(ec, cc->sdk_id, cc->sdk_id_num, why);
+      }
+      break;
+    }
+  }
+  call_free(cc);
+  ec_unref(ec);
+  return 0;
+}
+
+static const weft_server_call_ops call_ops = {
+    .recv = op_recv,
+    .send = op_send,
+    .finish = op_finish,
+    .cancelled = op_cancelled,
+    .recv_error = op_recv_error,
+};
+
+/* Starts rpc on the connection's server. Returns 0, or < 0 with *why set
+ * (the call was not started; nothing was sent). */
+static int start_call(ep_conn *ec, const char *rpc, enum call_kind kind,
+                      char *req_json, const char *sdk_id, bool sdk_id_num,
+                      const char *event, const char **why) {
+  weft_server *srv = ec->ws ? weft_ws_conn_server(ec->ws) : NULL;
+  const weft_method_desc *m = srv ? weft_server_find_method(srv, rpc) : NULL;
+  if (!m) {
+    free(req_json);
+    *why = "this server does not implement that method";
+    return WEFT_ERR_UNSUPPORTED;
+  }
+  bool streaming = m->kind == WEFT_RPC_SERVER_STREAM;
+  if ((kind == CALL_SDK_REQUEST && m->kind != WEFT_RPC_UNARY) ||
+      (kind != CALL_SDK_REQUEST && !streaming)) {
+    free(req_json);
+    *why = kind == CALL_SDK_REQUEST ? "that path is a stream: subscribe to it"
+                                    : "that path is not a stream";
+    return WEFT_ERR_INVAL;
+  }
+  call_ctx *cc = calloc(1, sizeof *cc);
+  if (!cc || !req_json || (sdk_id && !(cc->sdk_id = strdup(sdk_id))) ||
+      (event && !(cc->event = strdup(event)))) {
+    if (cc)
+      call_free(cc);
+    free(req_json);
+    *why = "out of memory";
+    return WEFT_ERR_NOMEM;
+  }
+  cc->ec = ec;
+  cc->kind = kind;
+  cc->m = m;
+  cc->req_json = req_json;
+  cc->sdk_id_num = sdk_id_num;
+  atomic_init(&cc->cancelled, false);
+  weft_metadata md = WEFT_METADATA_INIT;
+  if (ec->api_key)
+    weft_metadata_add_str(&md, "x-api-key", ec->api_key);
+  atomic_fetch_add(&ec->refs, 1);
+  pthread_mutex_lock(&ec->mu);
+  cc->next = ec->calls;
+  ec->calls = cc;
+  if (kind == CALL_JOB_WATCH || kind == CALL_EVENTS)
+    ec->stream_calls++;
+  pthread_mutex_unlock(&ec->mu);
+  if (kind == CALL_SDK_SUB) {
+    /* Confirmed before the stream can send its first event. */
+    weft_aitbc_ws_msg c = {0};
+    c.kind = WEFT_AITBC_WS_SUBSCRIPTION;
+    c.subscription_id = (char *)sdk_id;
+    c.status = "confirmed";
+    send_msg(ec, &c);
+  }
+  int rv =
+      weft_server_dispatch(srv, rpc, &md, INT64_MAX, ec->peer, &call_ops, cc);
+  weft_metadata_clear(&md);
+  if (rv < 0) {
+    /* Not taken (shutting down): finish was not called. */
+    pthread_mutex_lock(&ec->mu);
+    unlink_call(ec, cc);
+    if (kind == CALL_JOB_WATCH || kind == CALL_EVENTS)
+      ec->stream_calls--;
+    pthread_mutex_unlock(&ec->mu);
+    call_free(cc);
+    ec_unref(ec);
+    *why = "the server is shutting down";
+    return rv;
+  }
+  return 0;
+}
+
+/* ---- SDK messages ---- */
+
+static void sdk_request(ep_conn *ec, const weft_aitbc_ws_msg *m) {
+  const char *pname = NULL;
+  char pval[256];
+  const char *rpc =
+      weft_aitbc_rest_route(m->method, m->path, &pname, pval, sizeof pval);
+  const char *why = NULL;
+  if (rpc) {
+    char *json = build_request(m->data, m->params, pname, pname ? pval : NULL,
+                               NULL, NULL);
+    if (start_call(ec, rpc, CALL_SDK_REQUEST, json, m->id, m->id_is_number,
+                   NULL, &why) == 0)
+      return;
+  }
+  weft_aitbc_ws_msg r = {0};
+  r.kind = WEFT_AITBC_WS_RESPONSE;
+  r.id = m->id;
+  r.id_is_number = m->id_is_number;
+  r.has_status_code = true;
+  r.status_code = rpc ? 501 : 404;
+  char buf[300];
+  snprintf(buf, sizeof buf, "%s %.200s: %s", m->method, m->path,
+           why ? why : "no such route");
+  r.message = buf;
+  send_msg(ec, &r);
+}
+
+static void sdk_subscribe(ep_conn *ec, const weft_aitbc_ws_msg *m) {
+  const char *rpc = NULL, *pname = NULL, *xkey = NULL, *xval = NULL;
+  char pval[256] = "";
+  if (m->event) {
+    if (weft_aitbc_ws_is_blockchain_event(m->event)) {
+      rpc = "/aitbc.v1.Blockchain/StreamEvents";
+      xkey = "types";
+      xval = m->event;
+    } else if (weft_aitbc_ws_is_marketplace_event(m->event)) {
+      rpc = "/aitbc.v1.Marketplace/WatchEvents";
+      xkey = "types";
+      xval = m->event;
+    } else if (!strcmp(m->event, "job_status") ||
+               !strcmp(m->event, "job_update")) {
+      rpc = "/aitbc.v1.Jobs/Watch";
+    } else if (!strcmp(m->event, "receipts") ||
+               !strcmp(m->event, "new_receipt")) {
+      rpc = "/aitbc.v1.Receipts/StreamReceipts";
+    } else if (!strcmp(m->event, "events")) {
+      rpc = "/aitbc.v1.Blockchain/StreamEvents";
+    }
+  } else {
+    rpc = weft_aitbc_rest_route(m->method ? m->method : "GET", m->path, &pname,
+                                pval, sizeof pval);
+  }
+  const char *why = "unknown event or path";
+  if (rpc) {
+    char *json =
+        build_request(m->data, NULL, pname, pname ? pval : NULL, xkey, xval);
+    if (start_call(ec, rpc, CALL_SDK_SUB, json, m->id, m->id_is_number,
+                   m->event ? m->event : m->path, &why) == 0)
+      return;
+  }
+  weft_aitbc_ws_msg c = {0};
+  c.kind = WEFT_AITBC_WS_SUBSCRIPTION;
+  c.subscription_id = m->id;
+  c.status = "error";
+  send_msg(ec, &c);
+  char buf[300];
+  snprintf(buf, sizeof buf, "subscribe %.200s: %s",
+           m->event ? m->event : m->path, why);
+  send_error(ec, m->id, m->id_is_number, buf);
+}
+
+static void sdk_unsubscribe(ep_conn *ec, const weft_aitbc_ws_msg *m) {
+  pthread_mutex_lock(&ec->mu);
+  for (call_ctx *cc = ec->calls; cc; cc = cc->next)
+    if (cc->kind == CALL_SDK_SUB && cc->sdk_id && !strcmp(cc->sdk_id, m->id))
+      atomic_store(&cc->cancelled, true);
+  pthread_mutex_unlock(&ec->mu);
+}
+
+/* ---- the WebSocket handler ---- */
+
+static void on_open(weft_ws_conn *c, void *ud) {
+  ep_conn *ec = ud;
+  weft_ws_conn_ref(c);
+  ec->ws = c;
+  if (ec->auth_failed) {
+    weft_ws_conn_close(c, 1008, "Invalid or missing token");
+    return;
+  }
+  const char *why = NULL;
+  if (ec->kind == CONN_JOB) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "job_id", ec->job_id);
+    char *json = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (start_call(ec, "/aitbc.v1.Jobs/Watch", CALL_JOB_WATCH, json, NULL,
+                   false, NULL, &why) < 0) {
+      send_error(ec, NULL, false, why);
+      weft_ws_conn_close(c, 1011, why);
+    }
+    return;
+  }
+  int started = 0;
+  const char *rpcs[] = {"/aitbc.v1.Blockchain/StreamEvents",
+                        "/aitbc.v1.Marketplace/WatchEvents"};
+  for (size_t i = 0; i < 2; i++)
+    if (start_call(ec, rpcs[i], CALL_EVENTS, strdup("{}"), NULL, false, NULL,
+                   &why) == 0)
+      started++;
+  if (!started) {
+    send_error(ec, NULL, false, "no event service on this server");
+    weft_ws_conn_close(c, 1011, "no event service");
+  }
+}
+
+static void on_message(weft_ws_conn *c, bool text, const uint8_t *data,
+                       size_t len, void *ud) {
+  (void)c;
+  ep_conn *ec = ud;
+  if (ec->auth_failed)
+    return;
+  if (!text) {
+    send_error(ec, NULL, false, "binary messages are not part of this API");
+    return;
+  }
+  weft_aitbc_ws_msg m;
+  weft_error err = {0};
+  if (weft_aitbc_ws_parse((const char *)data, len, &m, &err) < 0) {
+    send_error(ec, NULL, false, err.message);
+    return;
+  }
+  weft_aitbc_ws_msg pong = {0};
+  char buf[160];
+  switch (m.kind) {
+  case WEFT_AITBC_WS_PING:
+    pong.kind = WEFT_AITBC_WS_PONG;
+    pong.timestamp = m.timestamp;
+    send_msg(ec, &pong);
+    break;
+  case WEFT_AITBC_WS_REQUEST:
+    sdk_request(ec, &m);
+    break;
+  case WEFT_AITBC_WS_SUBSCRIBE:
+    sdk_subscribe(ec, &m);
+    break;
+  case WEFT_AITBC_WS_UNSUBSCRIBE:
+    sdk_unsubscribe(ec, &m);
+    break;
+  case WEFT_AITBC_WS_PONG:
+  case WEFT_AITBC_WS_RESPONSE:
+  case WEFT_AITBC_WS_SUBSCRIPTION:
+    break; /* answers to nothing we asked: ignored */
+  default:
+    snprintf(buf, sizeof buf, "Unknown message type: %.100s",
+             m.type ? m.type : weft_aitbc_ws_kind_name(m.kind));
+    send_error(ec, m.id, m.id_is_number, buf);
+    break;
+  }
+  weft_aitbc_ws_msg_clear(&m);
+}
+
+static void on_close(weft_ws_conn *c, int code, const char *reason, void *ud) {
+  (void)c;
+  (void)code;
+  (void)reason;
+  ep_conn *ec = ud;
+  pthread_mutex_lock(&ec->mu);
+  ec->closed = true;
+  for (call_ctx *cc = ec->calls; cc; cc = cc->next)
+    atomic_store(&cc->cancelled, true);
+  pthread_mutex_unlock(&ec->mu);
+  ec_unref(ec);
+}
+
+static const weft_ws_handler handler = {on_open, on_message, on_close};
+
+/* ---- the route ---- */
+
+/* "/v1/jobs/{job_id}/ws" -> job_id (malloc'd), else NULL. */
+static char *job_path(const char *path) {
+  const char *pre = "/v1/jobs/";
+  size_t pl = strlen(pre);
+  if (strncmp(path, pre, pl) != 0)
+    return NULL;
+  const char *id = path + pl;
+  const char *slash = strchr(id, '/');
+  if (!slash || slash == id || strcmp(slash, "/ws") != 0)
+    return NULL;
+  size_t n = (size_t)(slash - id);
+  char *out = malloc(n + 1);
+  if (out) {
+    memcpy(out, id, n);
+    out[n] = '\0';
+  }
+  return out;
+}
+
+int weft_aitbc_ws_route(void *ud, const weft_ws_request *req,
+                        weft_ws_accept *acc) {
+  weft_aitbc_endpoint *ep = ud;
+  char *job = job_path(req->path);
+  bool events = strcmp(req->path, "/v1/events") == 0;
+  if (!job && !events)
+    return ep->o.next ? ep->o.next(ep->o.next_ud, req, acc) : 0;
+  ep_conn *ec = calloc(1, sizeof *ec);
+  if (!ec || (req->api_key && !(ec->api_key = strdup(req->api_key)))) {
+    free(job);
+    if (ec)
+      free(ec->api_key);
+    free(ec);
+    acc->reason = "out of memory";
+    return 500;
+  }
+  atomic_init(&ec->refs, 1); /* the connection's; dropped in on_close */
+  pthread_mutex_init(&ec->mu, NULL);
+  ec->kind = job ? CONN_JOB : CONN_EVENTS;
+  ec->job_id = job;
+  snprintf(ec->peer, sizeof ec->peer, "%s", req->peer ? req->peer : "");
+  /* AIP's check: accept, then close 1008 with its reason (a browser cannot
+   * read an HTTP 401). */
+  ec->auth_failed = !req->api_key_ok;
+  acc->handler = &handler;
+  acc->ud = ec;
+  acc->skip_auth = true;
+  return 1;
+}
+
+int weft_aitbc_endpoint_new(weft_aitbc_endpoint **out,
+                            const weft_aitbc_endpoint_opts *opts) {
+  weft_aitbc_endpoint *ep = calloc(1, sizeof *ep);
+  if (!ep)
+    return WEFT_ERR_NOMEM;
+  if (opts)
+    ep->o = *opts;
+  *out = ep;
+  return 0;
+}
+
+void weft_aitbc_endpoint_free(weft_aitbc_endpoint *ep) {
+  free(ep);
+}
