@@ -302,18 +302,23 @@ TEST(TcpRpc, TwoServersOneHandlerSet) {
 TEST(TcpRpc, GracefulShutdownLetsCallsFinish) {
   auto *srv = new Server();
   Client cl(srv->url());
-  std::atomic<int> rc{1};
-  std::thread t([&] {
-    auto r = req("slow");
-    r.delay_ms = 300;
-    weft__test__EchoResponse *resp = nullptr;
-    weft_call_opts o = {};
-    rc = weft__test__Echo_unary(cl.c, &r, &resp, &o);
-    weft_message_free(resp);
-    weft_status_clear(&o.status);
-  });
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  delete srv; // shutdown: stop accepting, grace, close
+  auto r = req("slow");
+  r.repeat = 3;
+  r.delay_ms = 100;
+  weft_call_opts o = {};
+  weft_call *call;
+  ASSERT_EQ(weft__test__Echo_server_stream(cl.c, &r, &call, &o), 0);
+  void *m;
+  ASSERT_EQ(weft_call_recv(call, &m), 1); // the call is running on the server
+  weft_message_free(m);
+  std::thread t([srv] { delete srv; }); // stop accepting, grace, close
+  int n = 1;
+  while (weft_call_recv(call, &m) == 1) {
+    n++;
+    weft_message_free(m);
+  }
+  EXPECT_EQ(weft_call_finish(call), 0) << o.status.message;
+  EXPECT_EQ(n, 3);
   t.join();
-  EXPECT_EQ(rc.load(), 0);
+  weft_status_clear(&o.status);
 }
