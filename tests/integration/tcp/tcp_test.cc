@@ -322,3 +322,42 @@ TEST(TcpRpc, GracefulShutdownLetsCallsFinish) {
   t.join();
   weft_status_clear(&o.status);
 }
+
+TEST(TcpRpc, JsonCodecEndToEnd) {
+  // The client speaks JSON envelopes and payloads; the server learns it
+  // from the first frame.
+  Server srv;
+  weft_client_opts co = {};
+  co.codec = WEFT_CODEC_JSON;
+  Client cl(srv.url(), &co);
+  auto r = req("json \xc3\xa9");
+  std::string pl("\x00\x01\xff", 3);
+  r.payload = bytes(pl);
+  weft__test__EchoResponse *resp = nullptr;
+  weft_call_opts o = {};
+  ASSERT_EQ(weft__test__Echo_unary(cl.c, &r, &resp, &o), 0)
+      << (o.status.message ? o.status.message : "");
+  EXPECT_STREQ(resp->text, "json \xc3\xa9");
+  EXPECT_EQ(str(resp->payload), pl);
+  weft_message_free(resp);
+  weft_status_clear(&o.status);
+  r.repeat = 20;
+  weft_call *call;
+  ASSERT_EQ(weft__test__Echo_server_stream(cl.c, &r, &call, &o), 0);
+  void *m;
+  int n = 0;
+  while (weft_call_recv(call, &m) == 1) {
+    EXPECT_EQ(((weft__test__EchoResponse *)m)->index, n);
+    n++;
+    weft_message_free(m);
+  }
+  EXPECT_EQ(weft_call_finish(call), 0);
+  EXPECT_EQ(n, 20);
+  weft_status_clear(&o.status);
+  // A binary client on the same server at the same time.
+  Client bin(srv.url());
+  auto r2 = req("bin");
+  ASSERT_EQ(weft__test__Echo_unary(bin.c, &r2, &resp, &o), 0);
+  weft_message_free(resp);
+  weft_status_clear(&o.status);
+}
