@@ -59,8 +59,7 @@ struct weft_loop {
   post_item *post_head, *post_tail;
   atomic_bool stop;
   atomic_bool running;
-  pthread_t run_tid; /* valid while running */
-  pthread_t thread;  /* made by weft_loop_start */
+  pthread_t thread; /* made by weft_loop_start */
   bool has_thread;
 };
 
@@ -199,8 +198,12 @@ void weft_loop_free(weft_loop *l) {
   free(l);
 }
 
+/* The loop this thread is running, if any: thread-local, so asking needs no
+ * shared state (and no lock) from any thread. */
+static _Thread_local const weft_loop *tl_loop;
+
 bool weft_loop_in_thread(const weft_loop *l) {
-  return atomic_load(&l->running) && pthread_equal(l->run_tid, pthread_self());
+  return l && tl_loop == l;
 }
 
 static void wake(weft_loop *l) {
@@ -423,7 +426,8 @@ static void dispatch(weft_loop *l, const struct epoll_event *ev) {
 int weft_loop_run(weft_loop *l) {
   if (atomic_exchange(&l->running, true))
     return WEFT_ERR_STATE;
-  l->run_tid = pthread_self();
+  const weft_loop *outer = tl_loop;
+  tl_loop = l;
   struct epoll_event evs[64];
   int rv = 0;
   while (!atomic_load(&l->stop)) {
@@ -448,6 +452,7 @@ int weft_loop_run(weft_loop *l) {
   for (int round = 0; round < 1000 && run_posts(l) > 0; round++) {
   }
   atomic_store(&l->stop, false);
+  tl_loop = outer;
   atomic_store(&l->running, false);
   return rv;
 }
