@@ -1521,7 +1521,14 @@ static int dec_any(dec *d, const weft_msg_desc *md, void *msg,
     if (done)
       break;
     members++;
-    if (kn == 5 && memcmp(k, "@type", 5) == 0 && !url) {
+    if (kn == 5 && memcmp(k, "@type", 5) == 0 && url) {
+      wj_path tp = {path, "@type", 5, -1};
+      rv = fail(d, WEFT_ERR_JSON_DUPLICATE, &tp,
+                "\"@type\" given more than once");
+      free(url_copy);
+      return rv;
+    }
+    if (kn == 5 && memcmp(k, "@type", 5) == 0) {
       tok t;
       wj_path tp = {path, "@type", 5, -1};
       if ((rv = lex_value(d, &t)) != 0)

@@ -400,7 +400,9 @@ static int enc_any(enc *e, const weft_msg_desc *d, const void *msg,
   }
   void *inner = NULL;
   weft_error derr;
-  int rv = weft_decode(td, val->data, val->len, NULL, &inner, &derr);
+  int rv = 0;
+  if (val->len != 0) /* an empty payload prints as "@type" alone */
+    rv = weft_decode(td, val->data, val->len, NULL, &inner, &derr);
   if (rv)
     return fail(e, rv, path, "Any value does not decode as its type");
   rv = open_(e, '{', path);
@@ -408,8 +410,8 @@ static int enc_any(enc *e, const weft_msg_desc *d, const void *msg,
     int first = 1;
     member(e, &first, "@type", 5);
     weft__wj_string(&e->b, url, ulen);
-    if (val->len == 0) {
-      /* an empty payload prints as "@type" alone, as libprotobuf does */
+    if (!inner) {
+      /* empty payload: libprotobuf prints no other member either */
     } else if (td->wkt != WEFT_WKT_NONE) {
       wj_path vp = {path, "value", 5, -1};
       member(e, &first, "value", 5);

@@ -195,25 +195,26 @@ int weft__wj_parse_duration(const char *s, size_t n, int64_t *seconds,
   return 0;
 }
 
-static const int8_t *b64_table(void) {
-  static int8_t t[256];
-  static int init;
-  if (!init) {
-    for (int i = 0; i < 256; i++)
-      t[i] = -1;
-    const char *a =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    for (int i = 0; i < 62; i++)
-      t[(unsigned char)a[i]] = (int8_t)i;
-    t['+'] = t['-'] = 62;
-    t['/'] = t['_'] = 63;
-    init = 1; /* benign race: every thread writes the same bytes */
-  }
-  return t;
-}
+/* Both alphabets: standard (+/) and URL-safe (-_); -1 elsewhere. */
+static const int8_t k_b64_dec[256] = {
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, 62, -1, 62, -1, 63, 52, 53, 54, 55, 56, 57, 58, 59, 60,
+    61, -1, -1, -1, -1, -1, -1, -1, 0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10,
+    11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, -1, -1, -1, -1,
+    63, -1, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42,
+    43, 44, 45, 46, 47, 48, 49, 50, 51, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1,
+};
 
 long weft__wj_base64_decode(const char *s, size_t n, uint8_t *out) {
-  const int8_t *t = b64_table();
+  const int8_t *t = k_b64_dec;
   /* Padding is optional, but if present it must complete the last quad. */
   size_t pad = 0;
   if (n % 4 == 0 && n >= 4) {

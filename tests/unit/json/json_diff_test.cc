@@ -24,6 +24,10 @@
 #include <set>
 #include <vector>
 
+#include "all_types_proto2.pb.h"
+#include "all_types_proto2.weft.h"
+#include "all_types_proto3.pb.h"
+#include "all_types_proto3.weft.h"
 #include "json_test2.pb.h"
 #include "json_test2.weft.h"
 #include "json_test3.pb.h"
@@ -67,6 +71,11 @@ public:
       } else if (!f->is_required() && Coin(2)) {
         continue;
       }
+      // libprotobuf 3.21 prints each repeated group element as its own
+      // member (duplicate keys) and an unset group as null under
+      // always_print_primitive_fields: no reference to compare with.
+      if (f->type() == FieldDescriptor::TYPE_GROUP)
+        continue;
       if (f->is_map()) {
         FillMap(m, f, depth);
       } else if (f->is_repeated()) {
@@ -621,6 +630,23 @@ TEST_F(JsonDiff, Proto2MatchesLibprotobuf) {
     RunDifferential<weft::jsontest2::P2>(&weft__jsontest2__P2_desc, 2000 + k,
                                          500, kOptSets[k], &n);
   EXPECT_GE(n, 2000);
+}
+
+// The codec's all-types protos: proto2 groups, imported types, defaults.
+TEST_F(JsonDiff, CodecAllTypesMatchLibprotobuf) {
+  all_1types_1proto3_proto_register();
+  int n = 0;
+  for (size_t k = 0; k < sizeof kOptSets / sizeof kOptSets[0]; k++) {
+    RunDifferential<weft_test::p3::AllTypes>(&weft_1test__p3__AllTypes_desc,
+                                             3000 + k, 300, kOptSets[k], &n);
+    // libprotobuf 3.21 prints a bytes default with escapes ("\001") as the
+    // base64 of its C-escaped text under always_print_primitive_fields, so
+    // the proto2 message runs without defaults only.
+    if (!kOptSets[k].defaults)
+      RunDifferential<weft_test::p2::AllTypes2>(&weft_1test__p2__AllTypes2_desc,
+                                                4000 + k, 600, kOptSets[k], &n);
+  }
+  EXPECT_GE(n, 2400);
 }
 
 // ---- invalid inputs: what libprotobuf rejects, weft rejects too ----------

@@ -460,6 +460,9 @@ TEST_F(Json, Any) {
             "\"type.googleapis.com/weft.Nope\" is not in the registry");
   EXPECT_EQ(Err(R"({"wAny":{"a":1}})").substr(0, 17), "WEFT_ERR_JSON_WKT");
   EXPECT_EQ(
+      Err(R"({"wAny":{"@type":"type.googleapis.com/weft.jsontest.Nested","@type":"x/y"}})"),
+      "WEFT_ERR_JSON_DUPLICATE: wAny.@type: \"@type\" given more than once");
+  EXPECT_EQ(
       Err(R"({"wAny":{"@type":"type.googleapis.com/weft.jsontest.Nested","zz":1}})")
           .substr(0, 27),
       "WEFT_ERR_JSON_UNKNOWN_FIELD");
