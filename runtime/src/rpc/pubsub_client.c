@@ -142,6 +142,9 @@ static void *sub_thread(void *arg) {
   weft_subscription *s = arg;
   weft_client *c = s->c;
   int attempt = 0;
+  /* Own jitter source: subscriptions cut off together (one slow server)
+   * should not all come back in the same millisecond. */
+  weft__rng rng = {(uint64_t)weft_now_ns() ^ (uint64_t)(uintptr_t)s};
   while (!sub_cancelled(s)) {
     if (!wait_connected(s)) {
       pthread_mutex_lock(&s->mu);
@@ -169,7 +172,7 @@ static void *sub_thread(void *arg) {
     /* Back off before re-subscribing, interruptibly. */
     int64_t delay = weft__backoff_ms(
         c->opts.reconnect.base_ms, c->opts.reconnect.factor,
-        c->opts.reconnect.cap_ms, c->opts.reconnect.jitter, attempt, NULL);
+        c->opts.reconnect.cap_ms, c->opts.reconnect.jitter, attempt, &rng);
     int64_t until = weft_now_ns() + delay * 1000000;
     pthread_mutex_lock(&c->mu);
     while (!c->closing && !sub_cancelled(s) && weft_now_ns() < until)
