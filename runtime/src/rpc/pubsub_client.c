@@ -25,6 +25,9 @@ struct weft_subscription {
   char *topic;
   weft_event_fn fn;
   void *ud;
+  bool reconnect; /* c->opts.reconnect.enabled, read once: a subscription
+                     cancelled from its own callback outlives nobody's
+                     join, and must not touch c after its last call */
   pthread_t th;
   pthread_mutex_t mu; /* guards call, cancelled, acked, failed */
   pthread_cond_t cv;
@@ -139,6 +142,9 @@ static void *sub_thread(void *arg) {
   weft_subscription *s = arg;
   weft_client *c = s->c;
   int attempt = 0;
+  /* Own jitter source: subscriptions cut off together (one slow server)
+   * should not all come back in the same millisecond. */
+  weft__rng rng = {(uint64_t)weft_now_ns() ^ (uint64_t)(uintptr_t)s};
   while (!sub_cancelled(s)) {
     if (!wait_connected(s)) {
       pthread_mutex_lock(&s->mu);
@@ -146,10 +152,7 @@ static void *sub_thread(void *arg) {
         s->failed = WEFT_ERR_CONNECT;
       pthread_cond_broadcast(&s->cv);
       pthread_mutex_unlock(&s->mu);
-      if (!c->opts.reconnect.enabled)
-        break;
-      /* reconnect gave up, or the client closes: nothing more to do */
-      break;
+      break; /* no connection will come (no reconnect, gave up, closing) */
     }
     bool acked_before;
     pthread_mutex_lock(&s->mu);
@@ -158,7 +161,7 @@ static void *sub_thread(void *arg) {
     int rv = run_once(s);
     pthread_mutex_lock(&s->mu);
     bool acked_now = s->acked;
-    if (!acked_now && !s->failed && !c->opts.reconnect.enabled)
+    if (!acked_now && !s->failed && !s->reconnect)
       s->failed = rv < 0 ? rv : WEFT_ERR_RPC; /* first attempt refused */
     pthread_cond_broadcast(&s->cv);
     bool stop = s->cancelled || s->failed;
@@ -169,7 +172,7 @@ static void *sub_thread(void *arg) {
     /* Back off before re-subscribing, interruptibly. */
     int64_t delay = weft__backoff_ms(
         c->opts.reconnect.base_ms, c->opts.reconnect.factor,
-        c->opts.reconnect.cap_ms, c->opts.reconnect.jitter, attempt, NULL);
+        c->opts.reconnect.cap_ms, c->opts.reconnect.jitter, attempt, &rng);
     int64_t until = weft_now_ns() + delay * 1000000;
     pthread_mutex_lock(&c->mu);
     while (!c->closing && !sub_cancelled(s) && weft_now_ns() < until)
@@ -209,6 +212,7 @@ int weft_client_subscribe(weft_client *c, const char *topic, weft_event_fn fn,
   s->c = c;
   s->fn = fn;
   s->ud = ud;
+  s->reconnect = c->opts.reconnect.enabled;
   pthread_mutex_init(&s->mu, NULL);
   weft__cond_init(&s->cv);
   pthread_mutex_lock(&c->mu);
@@ -235,6 +239,8 @@ int weft_client_subscribe(weft_client *c, const char *topic, weft_event_fn fn,
     weft__cond_wait_until(&s->cv, &s->mu, until);
   if (!s->acked && s->failed)
     rv = s->failed;
+  else if (!s->acked && !s->reconnect)
+    rv = WEFT_ERR_TIMEOUT; /* nothing would retry it */
   pthread_mutex_unlock(&s->mu);
   if (rv < 0) {
     weft_subscription_cancel(s);

@@ -210,13 +210,6 @@ static int ps_subscribe(weft_server_call *call,
     weft_server_call_set_message(call, "Subscribe: topic is required");
     return WEFT_STATUS_INVALID_ARGUMENT;
   }
-  /* The acknowledgement goes out before the subscriber is visible to the
-   * delivery thread, so nothing else sends on this call concurrently. */
-  weft__v1__Event ack;
-  weft__v1__Event_init(&ack);
-  ack.topic = req->topic;
-  if (weft_server_call_send(call, &ack) < 0)
-    return WEFT_STATUS_CANCELLED;
   sub *s = calloc(1, sizeof *s);
   if (!s || !(s->topic = dupstr(req->topic))) {
     free(s);
@@ -224,6 +217,10 @@ static int ps_subscribe(weft_server_call *call,
   }
   s->call = call;
   s->end_code = -1;
+  /* Registered before the acknowledgement goes out, so every publish after
+   * the client saw it is queued for us; `sending` keeps drain jobs (and the
+   * housekeeper) off the call while this thread sends the ack. */
+  s->sending = true;
   pthread_mutex_lock(&ps->mu);
   if (ps->stopping) {
     pthread_mutex_unlock(&ps->mu);
@@ -234,6 +231,19 @@ static int ps_subscribe(weft_server_call *call,
   }
   s->next = ps->subs;
   ps->subs = s;
+  pthread_mutex_unlock(&ps->mu);
+  weft__v1__Event ack;
+  weft__v1__Event_init(&ack);
+  ack.topic = req->topic;
+  int rv = weft_server_call_send(call, &ack);
+  pthread_mutex_lock(&ps->mu);
+  s->sending = false;
+  if (rv < 0 && s->end_code == -1) {
+    s->end_code = WEFT_STATUS_CANCELLED;
+    s->end_msg = "subscriber went away";
+  }
+  kick(ps, s); /* events published while we sent the ack */
+  pthread_cond_broadcast(&ps->cv);
   pthread_mutex_unlock(&ps->mu);
   return WEFT__STATUS_DETACHED;
 }

@@ -71,6 +71,7 @@ protected:
     memset(&so, 0, sizeof so);
     so.worker_threads = 8;
     so.shutdown_grace_ms = 2000;
+    so.max_msgs_per_sec = 1000000; // WebSocket's default 100/s would bite
     ASSERT_EQ(weft_server_new(&srv, &so), 0);
     ASSERT_EQ(weft_test_echo_add(srv), 0);
     auto sc = schemes();
@@ -360,6 +361,42 @@ TEST(MultiShutdown, InFlightCallsFinishOnEveryTransport) {
     weft_client_close(c);
   }
   weft_server_free(s);
+}
+
+// Not a benchmark (see bench/): a rough figure for the report, run only
+// with WEFT_RPC_MEASURE=1. Sequential unary round trips and 4 threads.
+TEST_P(Multi, MeasureUnaryRoundTrips) {
+  if (!getenv("WEFT_RPC_MEASURE"))
+    GTEST_SKIP() << "set WEFT_RPC_MEASURE=1";
+  weft_client *c = open();
+  ASSERT_NE(c, nullptr);
+  auto one = [&] {
+    Opts o;
+    weft__test__EchoRequest req = weft__test__EchoRequest_INIT;
+    req.text = (char *)"ping";
+    weft__test__EchoResponse *resp = nullptr;
+    int rv = weft__test__Echo_unary(c, &req, &resp, &o.o);
+    weft_message_free(resp);
+    return rv;
+  };
+  const int n = 5000;
+  int64_t t0 = weft_now_ns();
+  for (int i = 0; i < n; i++)
+    ASSERT_EQ(one(), 0);
+  int64_t t1 = weft_now_ns();
+  std::vector<std::thread> th;
+  for (int t = 0; t < 4; t++)
+    th.emplace_back([&] {
+      for (int i = 0; i < n / 4; i++)
+        one();
+    });
+  for (auto &t : th)
+    t.join();
+  int64_t t2 = weft_now_ns();
+  printf("%s: sequential %.1f us/call (%.0f calls/s); 4 threads %.0f calls/s\n",
+         GetParam().c_str(), (t1 - t0) / 1e3 / n, n * 1e9 / (t1 - t0),
+         n * 1e9 / (t2 - t1));
+  weft_client_close(c);
 }
 
 // A server restart on the same port: the client notices the loss,

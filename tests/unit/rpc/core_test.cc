@@ -424,3 +424,23 @@ TEST_F(Core, ConnectFailureWithoutReconnect) {
 }
 
 } // namespace
+
+namespace {
+// A rough figure of the runtime's own cost per unary call (mem:// has no
+// sockets), run only with WEFT_RPC_MEASURE=1.
+TEST_F(Core, MeasureRuntimeOverhead) {
+  if (!getenv("WEFT_RPC_MEASURE"))
+    GTEST_SKIP() << "set WEFT_RPC_MEASURE=1";
+  StartServer();
+  Connect();
+  const int n = 20000;
+  int64_t t0 = weft_now_ns();
+  for (int i = 0; i < n; i++) {
+    CallOpts o;
+    ASSERT_EQ(Echo("ping", &o), 0);
+  }
+  int64_t t1 = weft_now_ns();
+  printf("mem: %.1f us per unary call (%.0f calls/s)\n", (t1 - t0) / 1e3 / n,
+         n * 1e9 / (t1 - t0));
+}
+} // namespace

@@ -220,6 +220,33 @@ TEST_F(PubSub, UnknownTypeArrivesAsAny) {
   }));
 }
 
+// A callback may cancel its own subscription (the thread frees it on its
+// way out), and closing the client right after is safe.
+TEST_F(PubSub, CancelFromInsideCallback) {
+  StartServer();
+  Connect();
+  struct Self {
+    weft_subscription *sub = nullptr;
+    std::atomic<int> n{0};
+    static void on_event(const char *, const weft_msg_desc *, const void *,
+                         void *ud) {
+      auto *me = (Self *)ud;
+      if (me->n++ == 0)
+        weft_subscription_cancel(me->sub);
+    }
+  };
+  static Self me; // outlives the detached thread
+  me.n = 0;
+  ASSERT_EQ(weft_client_subscribe(cli, "self", Self::on_event, &me, &me.sub),
+            0);
+  for (int i = 0; i < 5; i++)
+    publish(srv, "self", "x");
+  ASSERT_TRUE(wait_for([&] { return delivered_to(srv, "self") == 0; }));
+  EXPECT_EQ(me.n.load(), 1);
+  weft_client_close(cli);
+  cli = nullptr;
+}
+
 TEST_F(PubSub, SubscribeFailsWithoutServer) {
   weft_client *c = nullptr;
   EXPECT_EQ(weft_client_open(&c, "mem://pubsub-nobody", nullptr),
