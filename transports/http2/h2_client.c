@@ -606,7 +606,8 @@ static int append_out(h2c_call *k, const uint8_t *p, size_t n) {
     k->out = b;
     k->out_cap = cap;
   }
-  memcpy(k->out + k->out_len, p, n);
+  if (n) /* an empty message has no bytes (and maybe no buffer yet) */
+    memcpy(k->out + k->out_len, p, n);
   k->out_len += n;
   return 0;
 }

@@ -305,6 +305,14 @@ static void finish_locked(h2s_stream *s, const weft_status *st,
 
 /* ---- loop-thread side ----------------------------------------------- */
 
+/* A worker may finish the stream at any time: read the flag under the lock. */
+static bool is_finished(h2s_stream *s) {
+  pthread_mutex_lock(&s->c->mu);
+  bool f = s->finished;
+  pthread_mutex_unlock(&s->c->mu);
+  return f;
+}
+
 static ssize_t data_read(nghttp2_session *ses, int32_t id, uint8_t *buf,
                          size_t len, uint32_t *flags,
                          nghttp2_data_source *src, void *ud) {
@@ -659,7 +667,7 @@ static int on_data_chunk(nghttp2_session *ses, uint8_t flags, int32_t id,
   h2s_conn *c = ud;
   (void)flags;
   h2s_stream *s = nghttp2_session_get_stream_user_data(ses, id);
-  if (!s || s->finished || !s->m) {
+  if (!s || !s->m || is_finished(s)) {
     nghttp2_session_consume(ses, id, len);
     return 0;
   }
@@ -722,7 +730,7 @@ static int on_frame_recv(nghttp2_session *ses, const nghttp2_frame *f,
     if (!on_request_headers(s))
       return 0;
   }
-  if (!(f->hd.flags & NGHTTP2_FLAG_END_STREAM) || s->finished)
+  if (!(f->hd.flags & NGHTTP2_FLAG_END_STREAM) || is_finished(s))
     return 0;
   if (!weft__h2_ctype_stream(s->ct)) {
     if (!s->body_overflow && s->m)
