@@ -76,6 +76,11 @@ typedef struct stream {
                             server: request metadata until dispatch */
   weft_metadata open_md; /* client: request metadata until OPEN goes out */
   char *recv_err;        /* server: why the last recv failed (malloc'd) */
+  bool got_msg;          /* client: a MESSAGE arrived */
+  uint8_t *reply;        /* server, single-response methods: the encoded
+                            response, sent inside the STATUS frame */
+  size_t reply_len;
+  bool has_reply;
 } stream;
 
 struct weft__mux {
@@ -193,6 +198,7 @@ static bool drop_queue(weft__mux *m, stream *s) {
 
 static void stream_free(stream *s) {
   free(s->recv_err);
+  free(s->reply);
   pthread_cond_destroy(&s->cv);
   weft_status_clear(&s->st);
   weft_metadata_clear(&s->meta);
@@ -354,16 +360,21 @@ static int send_cancel(weft__mux *m, uint64_t id, int code, const char *msg) {
   return send_env(m, &o);
 }
 
-static int send_status(weft__mux *m, uint64_t id, int code, const char *msg,
-                       const weft_metadata *md1, const weft_metadata *md2,
-                       const uint8_t *details, size_t details_len) {
+static int send_status_reply(weft__mux *m, uint64_t id, int code,
+                             const char *msg, const weft_metadata *md1,
+                             const weft_metadata *md2, const uint8_t *details,
+                             size_t details_len, const uint8_t *reply,
+                             size_t reply_len) {
   weft__env_out o = {.stream_id = id,
                      .kind = WEFT__FK_STATUS,
                      .has_status = true,
                      .status_code = code,
                      .status_message = msg,
                      .status_details = details,
-                     .status_details_len = details_len};
+                     .status_details_len = details_len,
+                     .has_payload = reply != NULL,
+                     .payload = reply,
+                     .payload_len = reply_len};
   weft_metadata both = WEFT_METADATA_INIT;
   if (md1 && md1->count && md2 && md2->count) {
     if (weft_metadata_copy(&both, md1) < 0 ||
@@ -378,6 +389,19 @@ static int send_status(weft__mux *m, uint64_t id, int code, const char *msg,
   int rc = send_env(m, &o);
   weft_metadata_clear(&both);
   return rc;
+}
+
+static int send_status(weft__mux *m, uint64_t id, int code, const char *msg,
+                       const weft_metadata *md1, const weft_metadata *md2,
+                       const uint8_t *details, size_t details_len) {
+  return send_status_reply(m, id, code, msg, md1, md2, details, details_len,
+                           NULL, 0);
+}
+
+/* Unary and client-streaming methods answer with exactly one message. */
+static bool single_response(const weft_method_desc *md) {
+  return md &&
+         (md->kind == WEFT_RPC_UNARY || md->kind == WEFT_RPC_CLIENT_STREAM);
 }
 
 /* ---- lifecycle -------------------------------------------------------- */
@@ -727,6 +751,7 @@ static int on_stream_frame(weft__mux *m, const weft__env *e, weft_error *err) {
       pthread_cond_broadcast(&s->cv);
       break;
     }
+    s->got_msg = true;
     rc = enqueue(m, s, &e->payload);
     break;
   case WEFT__FK_HALF_CLOSE:
@@ -751,6 +776,24 @@ static int on_stream_frame(weft__mux *m, const weft__env *e, weft_error *err) {
     if (s->have_status || s->failed || s->cancelled)
       break;
     metadata_from_env(e, &s->meta);
+    if (e->kind == WEFT__FK_STATUS && e->status_code == WEFT_STATUS_OK &&
+        single_response(s->md) && !s->got_msg) {
+      /* The single response rides in the STATUS frame (an absent payload
+       * is the empty message). */
+      if (e->payload.n > m->max_msg) {
+        s->failed = true;
+        s->fail_code = WEFT_ERR_TOO_BIG;
+        weft_status_set(&s->st, WEFT_STATUS_RESOURCE_EXHAUSTED,
+                        "response message of %zu bytes is over the limit "
+                        "of %zu",
+                        e->payload.n, m->max_msg);
+        pthread_cond_broadcast(&s->cv);
+        break;
+      }
+      s->got_msg = true;
+      if ((rc = enqueue(m, s, &e->payload)) < 0)
+        break;
+    }
     if (e->kind == WEFT__FK_STATUS) {
       char msg[1024];
       size_t ml = e->status_message.n < sizeof msg - 1 ? e->status_message.n
@@ -1163,6 +1206,37 @@ static int srv_recv(void *tc, weft_arena *arena, void **msg) {
   return rc;
 }
 
+/* Encodes a single-response method's answer into s->reply. */
+static int encode_reply(weft__mux *m, stream *s, const void *msg) {
+  uint8_t *buf = NULL;
+  size_t n;
+  if (is_text(m)) {
+    char *json = NULL;
+    int rc = weft__payload_json_encode(msg, &json, &n);
+    if (rc < 0)
+      return rc;
+    buf = (uint8_t *)json;
+  } else {
+    n = weft_encoded_size(msg);
+    buf = malloc(n ? n : 1);
+    if (!buf)
+      return WEFT_ERR_NOMEM;
+    ssize_t w = weft_encode(msg, buf, n);
+    if (w < 0) {
+      free(buf);
+      return (int)w;
+    }
+  }
+  if (n > m->max_msg) {
+    free(buf);
+    return WEFT_ERR_TOO_BIG;
+  }
+  s->reply = buf;
+  s->reply_len = n;
+  s->has_reply = true;
+  return 0;
+}
+
 static int srv_send(void *tc, const void *msg, const weft_metadata *headers) {
   stream *s = tc;
   weft__mux *m = s->m;
@@ -1172,6 +1246,13 @@ static int srv_send(void *tc, const void *msg, const weft_metadata *headers) {
     rc = call_error(s);
     pthread_mutex_unlock(&m->mu);
     return rc;
+  }
+  if (single_response(s->md) && !s->has_reply) {
+    /* Keep the one response for the STATUS frame: a unary call is then
+     * answered in a single frame and a single write, which spares the
+     * client a wake-up per call. Headers go in that frame too. */
+    pthread_mutex_unlock(&m->mu);
+    return encode_reply(m, s, msg);
   }
   bool hdrs = headers && headers->count && !s->open_sent;
   s->open_sent = true; /* server side: "headers went out" */
@@ -1201,11 +1282,13 @@ static int srv_finish(void *tc, const weft_status *st,
   remove_stream(m, s);
   bool resume = drop_queue(m, s);
   pthread_mutex_unlock(&m->mu);
+  int code = st ? st->code : WEFT_STATUS_UNKNOWN;
+  bool reply = s->has_reply && code == WEFT_STATUS_OK;
   if (send)
-    rc = send_status(m, s->id, st ? st->code : WEFT_STATUS_UNKNOWN,
-                     st ? st->message : "no status",
-                     hdrs_pending ? headers : NULL, trailers,
-                     st ? st->details : NULL, st ? st->details_len : 0);
+    rc = send_status_reply(m, s->id, code, st ? st->message : "no status",
+                           hdrs_pending ? headers : NULL, trailers,
+                           st ? st->details : NULL, st ? st->details_len : 0,
+                           reply ? s->reply : NULL, reply ? s->reply_len : 0);
   if (resume)
     resume_reading(m);
   pthread_mutex_lock(&m->mu);

@@ -217,13 +217,36 @@ static void set_events(weft__tcp_conn *c) {
   }
 }
 
+static void on_readable(weft__tcp_conn *c);
+
+static void read_more_post(void *ud) {
+  weft__tcp_conn *c = ud;
+  pthread_mutex_lock(&c->wmu);
+  c->posts--;
+  pthread_mutex_unlock(&c->wmu);
+  if (!c->dead && !c->paused)
+    on_readable(c);
+}
+
+static void post_read_more(weft__tcp_conn *c) {
+  pthread_mutex_lock(&c->wmu);
+  c->posts++;
+  pthread_mutex_unlock(&c->wmu);
+  if (weft_loop_post(c->loop, read_more_post, c) < 0) {
+    pthread_mutex_lock(&c->wmu);
+    c->posts--;
+    pthread_mutex_unlock(&c->wmu);
+  }
+}
+
 static void on_readable(weft__tcp_conn *c) {
   weft_error err = {0};
   /* Plain sockets: a bounded number of reads per wake-up keeps one busy
-   * peer from starving the others (epoll is level-triggered). TLS: read
-   * until the socket is drained, since bytes buffered inside OpenSSL do
-   * not wake epoll. */
-  for (int i = 0; c->tls || i < 16; i++) {
+   * peer from starving the others (epoll is level-triggered). TLS gets the
+   * same cap, but bytes already decrypted inside OpenSSL do not wake
+   * epoll, so if some are left we post ourselves a continuation. */
+  int i;
+  for (i = 0; i < (c->tls ? 64 : 16); i++) {
     ssize_t n = weft__conn_read(c->sock, c->rbuf, c->rcap);
     if (n > 0) {
       ssize_t r =
@@ -267,6 +290,8 @@ static void on_readable(weft__tcp_conn *c) {
     weft__tcp_conn_close(c, &err);
     return;
   }
+  if (c->tls && !c->paused && i == 64 && weft__conn_pending(c->sock) > 0)
+    post_read_more(c);
   if (c->tls) { /* a read can unblock a TLS write */
     pthread_mutex_lock(&c->wmu);
     bool pending = c->wlen > c->woff;
