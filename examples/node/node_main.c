@@ -34,7 +34,8 @@ static const char usage[] =
     "                        Bearer); repeatable\n"
     "  --block-interval-ms N one block every N ms (default 2000)\n"
     "  --job-step-ms N       job/settlement state step (default 500)\n"
-    "  --offer-ttl-ms N      created offers expire after N ms (default 600000)\n"
+    "  --offer-ttl-ms N      created offers expire after N ms (default "
+    "600000)\n"
     "  --workers N           worker threads per server (default 32; each\n"
     "                        open stream holds one)\n"
     "  -q, --quiet           no per-call log lines\n"
@@ -122,8 +123,8 @@ static int parse(int argc, char **argv, opts *o) {
         return -1;
       o->workers = (unsigned)n;
     } else {
-      fprintf(stderr, "weft serve: unknown option or missing value: %s\n%s",
-              a, usage);
+      fprintf(stderr, "weft serve: unknown option or missing value: %s\n%s", a,
+              usage);
       return -1;
     }
     i++; /* every remaining flag took a value */
@@ -277,6 +278,7 @@ int weft_node_main(int argc, char **argv) {
   so.tls.cert_file = o.cert;
   so.tls.key_file = o.key;
   so.log = log_hook;
+  so.max_conns_per_ip = 64; /* WebSocket: demo clients all come from one IP */
   so.shutdown_grace_ms = 2000;
 #ifdef WEFT_NODE_AITBC_WS
   weft_aitbc_endpoint *ep = NULL;
@@ -287,6 +289,7 @@ int weft_node_main(int argc, char **argv) {
     fprintf(stderr, "weft serve: cannot create the AITBC WebSocket route\n");
     goto out_state;
   }
+  wo.auth_after_upgrade = true;
   wo.route = weft_aitbc_ws_route;
   wo.route_ud = ep;
   wso.transport_opts = &wo;
@@ -298,8 +301,8 @@ int weft_node_main(int argc, char **argv) {
     goto out_srv;
   }
 #ifdef WEFT_NODE_AITBC_WS
-  if (ws_sep && (weft_server_new(&rt.srv[1], &wso) < 0 ||
-                 add_services(rt.srv[1]) < 0)) {
+  if (ws_sep &&
+      (weft_server_new(&rt.srv[1], &wso) < 0 || add_services(rt.srv[1]) < 0)) {
     fprintf(stderr, "weft serve: cannot create the WebSocket server\n");
     goto out_srv;
   }
@@ -319,8 +322,7 @@ int weft_node_main(int argc, char **argv) {
   }
   nd_log(1, "node up: chain %s, block every %lld ms, job step %lld ms%s",
          ND_CHAIN_ID, (long long)o.cfg.block_interval_ms,
-         (long long)o.cfg.job_step_ms,
-         o.nkeys ? ", API key required" : "");
+         (long long)o.cfg.job_step_ms, o.nkeys ? ", API key required" : "");
 
   pthread_t sig_t, tick_t, ws_t;
   pthread_create(&sig_t, NULL, signal_thread, &rt);

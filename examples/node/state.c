@@ -26,8 +26,8 @@ const nd_bridge nd_bridges[] = {
 const size_t nd_nbridges = sizeof nd_bridges / sizeof nd_bridges[0];
 
 const nd_chain nd_chains[] = {
-    {1, "ethereum", "ETH"},         {10, "optimism", "ETH"},
-    {137, "polygon", "MATIC"},      {42161, "arbitrum", "ETH"},
+    {1, "ethereum", "ETH"},       {10, "optimism", "ETH"},
+    {137, "polygon", "MATIC"},    {42161, "arbitrum", "ETH"},
     {43114, "avalanche", "AVAX"},
 };
 const size_t nd_nchains = sizeof nd_chains / sizeof nd_chains[0];
@@ -94,9 +94,21 @@ void nd_hex_hash(const void *data, size_t len, char out[65]) {
     snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
+/* One counter per prefix ("job-1", "offer-1", ...), under the lock. */
 void nd_new_id(const char *prefix, char *out, size_t cap) {
-  snprintf(out, cap, "%s-%llu", prefix,
-           (unsigned long long)++nd_st.counter);
+  static struct {
+    const char *prefix;
+    unsigned long long n;
+  } seq[8];
+  size_t i = 0;
+  while (i < 8 && seq[i].prefix && strcmp(seq[i].prefix, prefix))
+    i++;
+  if (i == 8) { /* more prefixes than the table holds: shared counter */
+    snprintf(out, cap, "%s-%llu", prefix, (unsigned long long)++nd_st.counter);
+    return;
+  }
+  seq[i].prefix = prefix;
+  snprintf(out, cap, "%s-%llu", prefix, ++seq[i].n);
 }
 
 void nd_changed(void) {
@@ -172,8 +184,7 @@ bool nd_settle_terminal(int s) {
 }
 
 size_t nd_add_tx(const char *type, const char *from, const char *to,
-                 uint64_t amount, uint64_t fee, const char *memo,
-                 bool wallet) {
+                 uint64_t amount, uint64_t fee, const char *memo, bool wallet) {
   nd_tx *t = nd_xcalloc(sizeof *t);
   char seed[256];
   snprintf(seed, sizeof seed, "%s|%s|%s|%llu|%llu", type, from, to,
@@ -208,10 +219,9 @@ size_t nd_add_tx(const char *type, const char *from, const char *to,
 
 void nd_receipt_sign(const nd_receipt *r, char out[65]) {
   char text[512];
-  int n = snprintf(text, sizeof text, "%s|%s|%s|%s|%.6f|%.6f|%s|%s|%s",
-                   r->id, r->job_id, r->provider, r->client,
-                   r->units, r->price, r->started_at, r->completed_at,
-                   r->result_hash);
+  int n = snprintf(text, sizeof text, "%s|%s|%s|%s|%.6f|%.6f|%s|%s|%s", r->id,
+                   r->job_id, r->provider, r->client, r->units, r->price,
+                   r->started_at, r->completed_at, r->result_hash);
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int mdlen = 0;
   HMAC(EVP_sha256(), nd_st.key, sizeof nd_st.key, (unsigned char *)text,
@@ -221,14 +231,13 @@ void nd_receipt_sign(const nd_receipt *r, char out[65]) {
 }
 
 uint64_t nd_job_amount(const nd_receipt *r) {
-  /* price is in tokens; settlement moves atomic units (9 decimals here). */
-  return (uint64_t)(r->price * 1e9 + 0.5);
+  return r->amount;
 }
 
 /* ---- logging and handler helpers ---- */
 
 void nd_log(int level, const char *fmt, ...) {
-  if (level < 1 || (level == 1 && nd_st.cfg.quiet))
+  if (level < 1)
     return;
   static const char *names[] = {"debug", "info", "warn", "error"};
   char ts[40];
@@ -242,10 +251,12 @@ void nd_log(int level, const char *fmt, ...) {
 }
 
 int nd_done(weft_server_call *call, int code) {
+  if (nd_st.cfg.quiet)
+    return code;
   const weft_method_desc *m = weft_server_call_method(call);
   const char *peer = weft_server_call_peer(call);
-  nd_log(1, "%s from %s: %s",
-         m ? m->path : "?", peer ? peer : "?", weft_status_name(code));
+  nd_log(1, "%s from %s: %s", m ? m->path : "?", peer ? peer : "?",
+         weft_status_name(code));
   return code;
 }
 

@@ -40,7 +40,7 @@ typedef struct nd_job {
   char client_id[64];
   double progress;
   int64_t created_ns, expires_ns, next_step_ns, started_ns;
-  int sim; /* 0 normal, 1 fail, 2 hold (never picked up: TTL expiry) */
+  int sim;      /* 0 normal, 1 fail, 2 hold (never picked up: TTL expiry) */
   uint64_t rev; /* bumped on every change, Watch compares it */
 } nd_job;
 
@@ -93,6 +93,7 @@ typedef struct nd_settle {
 typedef struct nd_receipt {
   char id[32], job_id[32], provider[64], client[64], model[64];
   double units, price;
+  uint64_t amount; /* price in atomic units (9 decimals), exact */
   char started_at[40], completed_at[40];
   char result_hash[65];
   char sig[65];
@@ -163,8 +164,8 @@ typedef struct nd_state {
   nd_event ring[ND_EVENT_RING];
   uint64_t next_seq; /* seq of the next event; events are 1.. */
   int64_t next_block_ns;
-  uint64_t counter;          /* id source */
-  unsigned char key[32];     /* receipt signing key (random per run) */
+  uint64_t counter;      /* id source */
+  unsigned char key[32]; /* receipt signing key (random per run) */
   bool stopping;
 } nd_state;
 

@@ -30,16 +30,16 @@ static void seal_block(void) {
     snprintf(t->status, sizeof t->status, "confirmed");
     t->block_height = b->height;
     if (i < 64)
-      rl += (size_t)snprintf(root_src + rl, sizeof root_src - rl, "%s",
-                             t->hash);
+      rl +=
+          (size_t)snprintf(root_src + rl, sizeof root_src - rl, "%s", t->hash);
   }
   nd_st.nmempool = 0;
   char h[65], src[256];
   snprintf(root_src + rl, sizeof root_src - rl, "|%u", b->height);
   nd_hex_hash(root_src, strlen(root_src), h);
   snprintf(b->state_root, sizeof b->state_root, "0x%s", h);
-  snprintf(src, sizeof src, "%u|%s|%s|%s", b->height, b->parent,
-           b->state_root, b->timestamp);
+  snprintf(src, sizeof src, "%u|%s|%s|%s", b->height, b->parent, b->state_root,
+           b->timestamp);
   nd_hex_hash(src, strlen(src), h);
   snprintf(b->hash, sizeof b->hash, "0x%s", h);
   ND_PUSH(nd_st.blocks, b);
@@ -111,8 +111,8 @@ static int get_head(weft_server_call *call,
   if (code)
     return nd_done(call, code);
   pthread_mutex_lock(&nd_st.mu);
-  fill_block(weft_server_call_arena(call),
-             nd_st.blocks.v[nd_st.blocks.n - 1], resp);
+  fill_block(weft_server_call_arena(call), nd_st.blocks.v[nd_st.blocks.n - 1],
+             resp);
   pthread_mutex_unlock(&nd_st.mu);
   return nd_done(call, 0);
 }
@@ -127,8 +127,7 @@ static int get_block(weft_server_call *call,
   pthread_mutex_lock(&nd_st.mu);
   size_t n = nd_st.blocks.n;
   if (req->height < n)
-    fill_block(weft_server_call_arena(call), nd_st.blocks.v[req->height],
-               resp);
+    fill_block(weft_server_call_arena(call), nd_st.blocks.v[req->height], resp);
   else
     code = nd_fail(call, WEFT_STATUS_NOT_FOUND,
                    "block %u not found (head is %zu)", req->height, n - 1);
@@ -196,8 +195,7 @@ static bool wanted(const aitbc__v1__StreamEventsRequest *req,
 
 /* Pushes chain events from the moment of the call; never ends on its own. */
 static int stream_events(weft_server_call *call,
-                         const aitbc__v1__StreamEventsRequest *req,
-                         void *ctx) {
+                         const aitbc__v1__StreamEventsRequest *req, void *ctx) {
   (void)ctx;
   int code = check_chain(call, req->chain_id);
   if (code)

@@ -15,8 +15,13 @@
 #define STEP 0.25 /* progress per step */
 
 static const char *state_name(int s) {
-  static const char *names[] = {"JOB_STATE_UNSPECIFIED", "QUEUED", "RUNNING",
-                                "COMPLETED", "FAILED", "CANCELLED", "EXPIRED"};
+  static const char *names[] = {"JOB_STATE_UNSPECIFIED",
+                                "QUEUED",
+                                "RUNNING",
+                                "COMPLETED",
+                                "FAILED",
+                                "CANCELLED",
+                                "EXPIRED"};
   return s >= 0 && s <= 6 ? names[s] : "?";
 }
 
@@ -51,8 +56,12 @@ static void complete(nd_job *j, int64_t now) {
   snprintf(r->provider, sizeof r->provider, "%s", j->miner);
   snprintf(r->client, sizeof r->client, "%s", j->client_id);
   snprintf(r->model, sizeof r->model, "%s", "generic");
-  r->units = (double)(now - j->started_ns) / 1e9;
-  r->price = r->units * 0.5; /* 0.5 AITBC per GPU second */
+  /* Whole microseconds, so units, price and the atomic amount agree
+   * exactly (0.5 AITBC per GPU second, 9 decimals). */
+  int64_t us = (now - j->started_ns) / 1000;
+  r->units = (double)us / 1e6;
+  r->price = r->units * 0.5;
+  r->amount = (uint64_t)us * 500;
   snprintf(r->started_at, sizeof r->started_at, "%s", j->started_at);
   nd_now_text(r->completed_at);
   char buf[128];
@@ -87,8 +96,7 @@ void nd_job_tick(int64_t now) {
     j->next_step_ns = now + step;
     if (j->state == aitbc__v1__JobState__QUEUED) {
       j->state = aitbc__v1__JobState__RUNNING;
-      snprintf(j->miner, sizeof j->miner, "%s",
-               nd_st.wallets.v[0]->address);
+      snprintf(j->miner, sizeof j->miner, "%s", nd_st.wallets.v[0]->address);
       j->started_ns = now;
       nd_now_text(j->started_at);
       touch(j);
@@ -169,8 +177,8 @@ static int create_job(weft_server_call *call,
   time_t exp = ts.tv_sec + (time_t)j->ttl_seconds;
   struct tm tm;
   gmtime_r(&exp, &tm);
-  size_t n = strftime(j->expires_at, sizeof j->expires_at, "%Y-%m-%dT%H:%M:%S",
-                      &tm);
+  size_t n =
+      strftime(j->expires_at, sizeof j->expires_at, "%Y-%m-%dT%H:%M:%S", &tm);
   snprintf(j->expires_at + n, sizeof j->expires_at - n, ".%03ldZ",
            ts.tv_nsec / 1000000);
   pthread_mutex_lock(&nd_st.mu);
@@ -236,8 +244,7 @@ static int cancel_job(weft_server_call *call,
     ; /* idempotent */
   else if (nd_job_terminal(j->state))
     code = nd_fail(call, WEFT_STATUS_FAILED_PRECONDITION,
-                   "job %s already ended (%s)", j->id,
-                   state_name(j->state));
+                   "job %s already ended (%s)", j->id, state_name(j->state));
   else
     finish(j, aitbc__v1__JobState__CANCELLED, "cancelled by client");
   if (!code)

@@ -10,10 +10,9 @@
 
 #include "state.h"
 
-static nd_offer *add_offer(const char *provider, const char *gpu,
-                           uint32_t mem, uint32_t count, double price,
-                           const char *currency, const char *region,
-                           int64_t ttl_ms) {
+static nd_offer *add_offer(const char *provider, const char *gpu, uint32_t mem,
+                           uint32_t count, double price, const char *currency,
+                           const char *region, int64_t ttl_ms) {
   nd_offer *o = nd_xcalloc(sizeof *o);
   nd_new_id("offer", o->id, sizeof o->id);
   snprintf(o->provider, sizeof o->provider, "%s", provider);
@@ -35,8 +34,7 @@ void nd_seed_offers(void) {
   const char *me = nd_st.wallets.v[0]->address;
   add_offer(me, "RTX 4090", 24, 2, 0.45, ND_TOKEN, "eu-west", 0);
   add_offer("aitbc1provider0002", "A100", 80, 8, 1.9, ND_TOKEN, "us-east", 0);
-  add_offer("aitbc1provider0003", "H100", 80, 4, 2.6, ND_TOKEN, "ap-south",
-            0);
+  add_offer("aitbc1provider0003", "H100", 80, 4, 2.6, ND_TOKEN, "ap-south", 0);
 }
 
 void nd_market_tick(int64_t now) {
@@ -83,8 +81,8 @@ static int list_offers(weft_server_call *call,
   resp->offers = weft_arena_calloc(a, (nd_st.offers.n + 1) * sizeof(void *));
   for (size_t i = 0; i < nd_st.offers.n && resp->n_offers < limit; i++) {
     nd_offer *o = nd_st.offers.v[i];
-    if (o->deleted || (!empty(req->gpu_type) && strcmp(req->gpu_type,
-                                                       o->gpu_type)) ||
+    if (o->deleted ||
+        (!empty(req->gpu_type) && strcmp(req->gpu_type, o->gpu_type)) ||
         (!empty(req->region) && strcmp(req->region, o->region)) ||
         (!empty(req->status) && strcmp(req->status, o->status)))
       continue;
@@ -200,8 +198,8 @@ static int accept_offer(weft_server_call *call,
   if (!o)
     code = no_offer(call, req->offer_id);
   else if (!empty(req->job_id) && !nd_find_job(req->job_id))
-    code = nd_fail(call, WEFT_STATUS_NOT_FOUND, "job %s not found",
-                   req->job_id);
+    code =
+        nd_fail(call, WEFT_STATUS_NOT_FOUND, "job %s not found", req->job_id);
   else if (strcmp(o->status, "open"))
     code = nd_fail(call, WEFT_STATUS_FAILED_PRECONDITION,
                    "offer %s is %s, not open", o->id, o->status);

@@ -50,8 +50,8 @@ static int get_receipt(weft_server_call *call,
                    "job %s has no receipt yet (receipts come with COMPLETED)",
                    req->job_id);
   else
-    code = nd_fail(call, WEFT_STATUS_NOT_FOUND, "job %s not found",
-                   req->job_id);
+    code =
+        nd_fail(call, WEFT_STATUS_NOT_FOUND, "job %s not found", req->job_id);
   pthread_mutex_unlock(&nd_st.mu);
   return nd_done(call, code);
 }
@@ -60,8 +60,7 @@ static void copy_field(char *dst, size_t cap, const char *src) {
   snprintf(dst, cap, "%s", src ? src : "");
 }
 
-static int verify_receipt(weft_server_call *call,
-                          const aitbc__v1__Receipt *req,
+static int verify_receipt(weft_server_call *call, const aitbc__v1__Receipt *req,
                           aitbc__v1__VerifyReceiptResponse *resp, void *ctx) {
   (void)ctx;
   resp->key_id = KEY_ID;
@@ -173,6 +172,5 @@ static const aitbc__v1__Receipts_impl impl = {
 };
 
 int nd_add_receipts(weft_server *s) {
-  return weft_server_add_service(s, &aitbc__v1__Receipts_service, &impl,
-                                 NULL);
+  return weft_server_add_service(s, &aitbc__v1__Receipts_service, &impl, NULL);
 }

@@ -37,8 +37,8 @@ void nd_settle_tick(int64_t now) {
     if (s->status == aitbc__v1__BridgeStatus__Value__pending) {
       char from[64];
       snprintf(from, sizeof from, "bridge:%s", s->bridge);
-      size_t t = nd_add_tx("settlement", from, w->address, s->amount, 0,
-                           s->id, true);
+      size_t t =
+          nd_add_tx("settlement", from, w->address, s->amount, 0, s->id, true);
       s->tx_hash = nd_strdup(nd_st.txs.v[t]->hash);
       s->status = aitbc__v1__BridgeStatus__Value__in_progress;
     } else if (s->fail) {
@@ -72,8 +72,8 @@ static void fill(weft_arena *a, const nd_settle *s,
 
 /* Picks the bridge: the named one, or the cheapest (cost) / fastest (speed)
  * enabled bridge that reaches chain. Returns a status code (message set). */
-static int pick_bridge(weft_server_call *call, const char *name,
-                       uint32_t chain, int priority, const nd_bridge **out) {
+static int pick_bridge(weft_server_call *call, const char *name, uint32_t chain,
+                       int priority, const nd_bridge **out) {
   if (!nd_find_chain(chain))
     return nd_fail(call, WEFT_STATUS_INVALID_ARGUMENT,
                    "unknown target_chain_id %u (see ListChains)", chain);
@@ -96,10 +96,9 @@ static int pick_bridge(weft_server_call *call, const char *name,
     const nd_bridge *b = &nd_bridges[i];
     if (!b->enabled || !nd_bridge_supports(b, chain))
       continue;
-    if (!best ||
-        (priority == aitbc__v1__SettlementPriority__Value__speed
-             ? b->seconds < best->seconds
-             : b->fee_mult < best->fee_mult))
+    if (!best || (priority == aitbc__v1__SettlementPriority__Value__speed
+                      ? b->seconds < best->seconds
+                      : b->fee_mult < best->fee_mult))
       best = b;
   }
   if (!best)
@@ -165,8 +164,8 @@ static int batch_settle(weft_server_call *call,
                         aitbc__v1__BatchSettlementResponse *resp, void *ctx) {
   (void)ctx;
   if (!req->n_job_ids)
-    return nd_done(call, nd_fail(call, WEFT_STATUS_INVALID_ARGUMENT,
-                                 "job_ids is empty"));
+    return nd_done(
+        call, nd_fail(call, WEFT_STATUS_INVALID_ARGUMENT, "job_ids is empty"));
   weft_arena *a = weft_server_call_arena(call);
   const nd_bridge *b = NULL;
   nd_receipt *r = NULL;
@@ -200,18 +199,18 @@ static int send_message(weft_server_call *call,
                                  "payment_amount must be > 0"));
   if (req->source_chain_id && req->source_chain_id != ND_LOCAL_CHAIN &&
       !nd_find_chain(req->source_chain_id))
-    return nd_done(call, nd_fail(call, WEFT_STATUS_INVALID_ARGUMENT,
-                                 "unknown source_chain_id %u",
-                                 req->source_chain_id));
+    return nd_done(call,
+                   nd_fail(call, WEFT_STATUS_INVALID_ARGUMENT,
+                           "unknown source_chain_id %u", req->source_chain_id));
   const nd_bridge *b = NULL;
   pthread_mutex_lock(&nd_st.mu);
   int code = pick_bridge(call, NULL, req->target_chain_id, 0, &b);
   if (!code && req->job_id && *req->job_id && !nd_find_job(req->job_id))
-    code = nd_fail(call, WEFT_STATUS_NOT_FOUND, "job %s not found",
-                   req->job_id);
+    code =
+        nd_fail(call, WEFT_STATUS_NOT_FOUND, "job %s not found", req->job_id);
   if (!code) {
-    nd_settle *s = new_settle(req->job_id, b, req->target_chain_id,
-                              req->payment_amount);
+    nd_settle *s =
+        new_settle(req->job_id, b, req->target_chain_id, req->payment_amount);
     s->fail = !req->signature || !*req->signature;
     fill(weft_server_call_arena(call), s, resp);
   }
@@ -246,8 +245,8 @@ static int estimate_cost(weft_server_call *call,
   pthread_mutex_lock(&nd_st.mu);
   int code = 0;
   if (req->job_id && *req->job_id && !nd_find_job(req->job_id))
-    code = nd_fail(call, WEFT_STATUS_NOT_FOUND, "job %s not found",
-                   req->job_id);
+    code =
+        nd_fail(call, WEFT_STATUS_NOT_FOUND, "job %s not found", req->job_id);
   if (!code)
     code = pick_bridge(call, req->bridge_name, req->target_chain_id, 0, &b);
   pthread_mutex_unlock(&nd_st.mu);

@@ -107,9 +107,8 @@ static int send_(weft_server_call *call, const aitbc__v1__SendRequest *req,
     nd_wallet *to = find_wallet(req->to);
     if (to)
       to->balance += req->amount;
-    size_t t =
-        nd_add_tx("transfer", w->address, req->to, req->amount, fee,
-                  req->memo, true);
+    size_t t = nd_add_tx("transfer", w->address, req->to, req->amount, fee,
+                         req->memo, true);
     resp->tx_hash = nd_adup(weft_server_call_arena(call), nd_st.txs.v[t]->hash);
     resp->status = "pending";
   }
@@ -193,10 +192,9 @@ static int stake_op(weft_server_call *call, uint64_t amount,
       w->balance += amount;
     }
     const char *v = validator && *validator ? validator : "aitbc1validator0";
-    size_t t = sign > 0 ? nd_add_tx("stake", w->address, v, amount, 0, NULL,
-                                    true)
-                        : nd_add_tx("unstake", v, w->address, amount, 0,
-                                    NULL, true);
+    size_t t = sign > 0
+                   ? nd_add_tx("stake", w->address, v, amount, 0, NULL, true)
+                   : nd_add_tx("unstake", v, w->address, amount, 0, NULL, true);
     weft_arena *a = weft_server_call_arena(call);
     resp->tx_hash = nd_adup(a, nd_st.txs.v[t]->hash);
     resp->staked = w->staked;
@@ -212,8 +210,7 @@ static int stake(weft_server_call *call, const aitbc__v1__StakeRequest *req,
   return nd_done(call, stake_op(call, req->amount, req->validator, 1, resp));
 }
 
-static int unstake(weft_server_call *call,
-                   const aitbc__v1__UnstakeRequest *req,
+static int unstake(weft_server_call *call, const aitbc__v1__UnstakeRequest *req,
                    aitbc__v1__StakeResponse *resp, void *ctx) {
   (void)ctx;
   return nd_done(call, stake_op(call, req->amount, req->validator, -1, resp));
