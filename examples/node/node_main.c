@@ -264,6 +264,10 @@ int weft_node_main(int argc, char **argv) {
   sigset_t block = rt.sigs;
   sigaddset(&block, SIGPIPE);
   pthread_sigmask(SIG_BLOCK, &block, NULL);
+  /* A shell starts background jobs with SIGINT ignored, and an ignored
+   * signal is discarded, never seen by sigwait: take it back. */
+  signal(SIGINT, SIG_DFL);
+  signal(SIGTERM, SIG_DFL);
   pthread_mutex_init(&rt.mu, NULL);
 
   int exit_code = 1;

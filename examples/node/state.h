@@ -38,6 +38,7 @@ typedef struct nd_job {
   uint32_t ttl_seconds;
   char requested_at[40], expires_at[40], started_at[40], updated_at[40];
   char client_id[64];
+  char model[64]; /* payload.model, for the receipt */
   double progress;
   int64_t created_ns, expires_ns, next_step_ns, started_ns;
   int sim;      /* 0 normal, 1 fail, 2 hold (never picked up: TTL expiry) */

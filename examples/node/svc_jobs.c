@@ -55,7 +55,7 @@ static void complete(nd_job *j, int64_t now) {
   snprintf(r->job_id, sizeof r->job_id, "%s", j->id);
   snprintf(r->provider, sizeof r->provider, "%s", j->miner);
   snprintf(r->client, sizeof r->client, "%s", j->client_id);
-  snprintf(r->model, sizeof r->model, "%s", "generic");
+  snprintf(r->model, sizeof r->model, "%s", j->model[0] ? j->model : "unknown");
   /* Whole microseconds, so units, price and the atomic amount agree
    * exactly (0.5 AITBC per GPU second, 9 decimals). */
   int64_t us = (now - j->started_ns) / 1000;
@@ -68,7 +68,6 @@ static void complete(nd_job *j, int64_t now) {
   snprintf(buf, sizeof buf, "%s|%s", j->id, r->completed_at);
   nd_hex_hash(buf, strlen(buf), r->result_hash);
   nd_receipt_sign(r, r->sig);
-  /* The result names what ran; the payload's "model" if it had one. */
   char res[256];
   snprintf(res, sizeof res,
            "{\"status\":\"ok\",\"output\":\"simulated result of %s\","
@@ -160,6 +159,8 @@ static int create_job(weft_server_call *call,
   j->constraints_json = to_json(req->constraints);
   j->ttl_seconds = req->ttl_seconds ? req->ttl_seconds : DEFAULT_TTL;
   j->sim = !sim ? 0 : !strcmp(sim, "fail") ? 1 : 2;
+  const char *model = str_field(req->payload, "model");
+  snprintf(j->model, sizeof j->model, "%s", model ? model : "");
   j->state = aitbc__v1__JobState__QUEUED;
   const weft_metadata_entry *cid =
       weft_metadata_get(weft_server_call_metadata(call), "x-client-id");
