@@ -377,6 +377,41 @@ def test_receipts(node, jobs):
         check(got == [j["job_id"]], "StreamReceipts on %s: %r" % (s, got))
 
 
+def test_aitbc_ws(node):
+    """The AITBC WebSocket endpoints existing dashboards use, on ws://."""
+    try:
+        import asyncio
+        import websockets
+    except ImportError:
+        print("skipping the AITBC WebSocket check: no python3-websockets")
+        return
+    j = ok(node.urls["grpc"], "Jobs/CreateJob", {"payload": {"n": 2}})
+
+    async def run():
+        base = node.urls["ws"]
+        states = []
+        async with websockets.connect(
+                base + "/v1/jobs/%s/ws" % j["job_id"]) as ws:
+            try:
+                async for m in ws:
+                    states.append(json.loads(m)["state"])
+            except websockets.ConnectionClosed:
+                pass
+        check(states and states[-1] == "COMPLETED",
+              "/v1/jobs/{id}/ws: %r" % states)
+        types = []
+        async with websockets.connect(base + "/v1/events") as ws:
+            while "new_block" not in types:
+                m = await asyncio.wait_for(ws.recv(), 5)
+                types.append(json.loads(m)["type"])
+        check("new_block" in types, "/v1/events: %r" % types)
+
+    try:
+        asyncio.run(asyncio.wait_for(run(), 20))
+    except Exception as e:  # noqa: BLE001 - any failure is a test failure
+        check(False, "AITBC WebSocket endpoints: %r" % e)
+
+
 def test_errors(node):
     for s in SCHEMES:
         rc, _, err = call(node.urls[s], "Jobs/NoSuchMethod", {})
@@ -411,6 +446,7 @@ def main():
         test_settlement(node, jobs)
         test_wallet(node)
         test_receipts(node, jobs)
+        test_aitbc_ws(node)
         test_errors(node)
     finally:
         rc = node.stop()
