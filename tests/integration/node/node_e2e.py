@@ -436,6 +436,43 @@ def test_errors(node):
         check(keyed.stop() == 0, "keyed node exits 0 on SIGTERM")
 
 
+def test_tls_and_flags():
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        key, cert = os.path.join(d, "key.pem"), os.path.join(d, "cert.pem")
+        r = subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+             "-keyout", key, "-out", cert, "-days", "1", "-subj",
+             "/CN=localhost", "-addext",
+             "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+            capture_output=True, timeout=30)
+        if r.returncode != 0:
+            print("skipping TLS: openssl req failed")
+        else:
+            n = Node("--tls-cert", cert, "--tls-key", key)
+            try:
+                check(sorted(n.urls) == ["grpcs", "https", "tls", "wss"],
+                      "TLS schemes: %r" % sorted(n.urls))
+                outs = set()
+                for u in n.urls.values():
+                    rc, out, err = call(u, "Wallet/GetAddress", {},
+                                        "--cacert", cert)
+                    check(rc == 0, "TLS %s -> %d %s" % (u, rc, err))
+                    outs.add(out)
+                check(len(outs) == 1, "TLS answers differ: %r" % outs)
+            finally:
+                check(n.stop() == 0, "TLS node exits 0")
+    r = subprocess.run([WEFT, "serve", "--no-such-flag"], capture_output=True,
+                       timeout=10)
+    check(r.returncode == 2, "serve with a bad flag -> %d" % r.returncode)
+    r = subprocess.run([WEFT, "serve", "--grpc-port", "70000"],
+                       capture_output=True, timeout=10)
+    check(r.returncode == 2, "serve with a bad port -> %d" % r.returncode)
+    r = subprocess.run([WEFT, "serve", "--help"], capture_output=True,
+                       text=True, timeout=10)
+    check(r.returncode == 0 and "--api-key" in r.stdout, "serve --help")
+
+
 def main():
     t0 = time.time()
     node = Node()
@@ -448,6 +485,7 @@ def main():
         test_receipts(node, jobs)
         test_aitbc_ws(node)
         test_errors(node)
+        test_tls_and_flags()
     finally:
         rc = node.stop()
         check(rc == 0, "node exits 0 on SIGTERM (got %r)" % rc)
