@@ -416,8 +416,24 @@ def test_errors(node):
     for s in SCHEMES:
         rc, _, err = call(node.urls[s], "Jobs/NoSuchMethod", {})
         check(rc == 2, "unknown method on %s -> %d %s" % (s, rc, err))
-    keyed = Node("--api-key", "sekret", "--api-key", "other")
+    keyed = Node("--api-key", "sekret", "--api-key", "other",
+                 "--offer-ttl-ms", "300")
     try:
+        # Offer expiry (this node's offers live 300 ms), seen by a watcher.
+        key = ("-H", "x-api-key: sekret")
+        w = subprocess.Popen(
+            [WEFT, "call", keyed.urls["tcp"],
+             "aitbc.v1.Marketplace/WatchEvents", "-d",
+             '{"types":["offer_expired"]}', "--max-time", "3", *key],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(0.5)
+        o = ok(keyed.urls["grpc"], "Marketplace/CreateOffer",
+               {"gpu_type": "A10", "price_per_hour": 0.3}, *key)
+        out, _ = w.communicate(timeout=10)
+        evs = lines(out)
+        check(len(evs) == 1 and evs[0]["offer"]["id"] == o["id"] and
+              evs[0]["offer"]["status"] == "expired",
+              "offer_expired event: %r" % evs)
         for s in SCHEMES:
             u = keyed.urls[s]
             # Known gap: the WebSocket transport checks the key at the
