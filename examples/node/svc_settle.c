@@ -120,6 +120,16 @@ static int settleable(weft_server_call *call, const char *job_id,
     return nd_fail(call, WEFT_STATUS_FAILED_PRECONDITION,
                    "job %s is not completed: only completed jobs settle",
                    job_id);
+  /* A receipt is paid once: refused while another settlement of the job
+   * is live or completed (a failed or refunded one may be retried). */
+  for (size_t i = 0; i < nd_st.settles.n; i++) {
+    const nd_settle *s = nd_st.settles.v[i];
+    if (!strcmp(s->job_id, job_id) &&
+        s->status != aitbc__v1__BridgeStatus__Value__failed &&
+        s->status != aitbc__v1__BridgeStatus__Value__refunded)
+      return nd_fail(call, WEFT_STATUS_ALREADY_EXISTS,
+                     "job %s is already settled by %s", job_id, s->id);
+  }
   return 0;
 }
 
@@ -146,10 +156,11 @@ static int settle_cross_chain(weft_server_call *call,
   const nd_bridge *b = NULL;
   nd_receipt *r = NULL;
   pthread_mutex_lock(&nd_st.mu);
-  int code = settleable(call, req->job_id, &r);
+  /* Arguments first (INVALID_ARGUMENT), then state. */
+  int code = pick_bridge(call, req->bridge_name, req->target_chain_id,
+                         req->priority, &b);
   if (!code)
-    code = pick_bridge(call, req->bridge_name, req->target_chain_id,
-                       req->priority, &b);
+    code = settleable(call, req->job_id, &r);
   if (!code) {
     nd_settle *s =
         new_settle(req->job_id, b, req->target_chain_id, nd_job_amount(r));

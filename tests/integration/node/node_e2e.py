@@ -293,8 +293,18 @@ def test_settlement(node, jobs):
     check(bal1 - bal0 == paid,
           "settlements paid %d into the wallet, expected %d" %
           (bal1 - bal0, paid))
+    for s in SCHEMES:
+        rc, _, err = call(node.urls[s], "Settlement/SettleCrossChain",
+                          {"job_id": jobs[s], "target_chain_id": 1})
+        check(rc == 16 and "already settled" in err,
+              "settling twice on %s -> %d %s" % (s, rc, err))
+    fresh = [ok(node.urls["grpc"], "Jobs/CreateJob",
+                {"payload": {"batch": i}})["job_id"] for i in range(2)]
+    for jid in fresh:
+        call(node.urls["grpc"], "Jobs/Watch", {"job_id": jid},
+             "--max-time", "10")
     b = ok(node.urls["h2c"], "Settlement/BatchSettle",
-           {"job_ids": [jobs["ws"], jobs["tcp"]], "target_chain_id": 1})
+           {"job_ids": fresh, "target_chain_id": 1})
     check(len(b.get("results", [])) == 2, "BatchSettle: %r" % b)
     # A message without signature fails on the bridge, then is refunded.
     m = ok(node.urls["ws"], "Settlement/SendMessage",
