@@ -290,6 +290,18 @@ int main() {
                   benchaitbc__batch__pack(pmsg, buf.data());
                 }},
                {"e_weft", [&] { weft_encode(wmsg, buf.data(), buf.size()); }},
+               {"e_cpp_string",
+                [&] {
+                  std::string s;
+                  batch.SerializeToString(&s);
+                }},
+               {"e_weft_alloc",
+                [&] {
+                  uint8_t *o = nullptr;
+                  size_t n = 0;
+                  weft_encode_alloc(wmsg, &o, &n);
+                  free(o);
+                }},
                {"e_weft_sized",
                 [&] {
                   size_t n = weft_encoded_size(wmsg);
@@ -297,12 +309,16 @@ int main() {
                 }},
            });
   double e_cpp = er[0], e_pbc = er[1], e_pbc_sized = er[2], e_weft = er[3],
-         e_weft_sized = er[4];
+         e_cpp_string = er[4], e_weft_alloc = er[5], e_weft_sized = er[6];
   std::printf("%-44s %10.1f\n", "libprotobuf C++ (SerializeToArray)", e_cpp);
   std::printf("%-44s %10.1f\n", "protobuf-c (pack only)", e_pbc);
   std::printf("%-44s %10.1f\n", "protobuf-c (get_packed_size + pack)",
               e_pbc_sized);
   std::printf("%-44s %10.1f\n", "weft (weft_encode, one call)", e_weft);
+  std::printf("%-44s %10.1f\n", "libprotobuf C++ (SerializeToString)",
+              e_cpp_string);
+  std::printf("%-44s %10.1f\n", "weft (weft_encode_alloc + free)",
+              e_weft_alloc);
   std::printf("%-44s %10.1f\n", "weft (weft_encoded_size + weft_encode)",
               e_weft_sized);
 
@@ -320,6 +336,8 @@ int main() {
   double e_best_peer = std::max(e_cpp, e_pbc);
   std::printf("encode weft / faster peer             %6.2fx (target >= 1)\n",
               e_weft / e_best_peer);
+  std::printf("encode weft_encode_alloc / C++ string  %6.2fx\n",
+              e_weft_alloc / e_cpp_string);
   std::printf("encode weft sized / C++               %6.2fx\n",
               e_weft_sized / e_cpp);
 

@@ -335,12 +335,15 @@ int main(int argc, char **argv) {
   char *py_argv[] = {"/usr/bin/python3", py, NULL};
   if (spawn(&peers[0], NULL) < 0)
     return fprintf(stderr, "cannot start the weft server\n"), 1;
-  if (access(mods, F_OK) != 0)
+  /* WEFT_BENCH_ONLY_WEFT=1: no peers (for profiling the weft server). */
+  if (getenv("WEFT_BENCH_ONLY_WEFT"))
+    ;
+  else if (access(mods, F_OK) != 0)
     fprintf(stderr, "npm ws not installed: cd %s && npm install\n",
             WEFT_BENCH_DIR);
   else if (spawn(&peers[1], node_argv) < 0)
     fprintf(stderr, "cannot start node ws\n");
-  if (spawn(&peers[2], py_argv) < 0)
+  if (!getenv("WEFT_BENCH_ONLY_WEFT") && spawn(&peers[2], py_argv) < 0)
     fprintf(stderr, "cannot start python3-websockets\n");
 
   fprintf(stderr, "measuring (%d interleaved rounds)...\n", ROUNDS);

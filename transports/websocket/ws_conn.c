@@ -170,7 +170,7 @@ int weft_ws_conn_send(weft_ws_conn *c, bool text, const void *data,
         &c->tx, text ? WEFT__WS_OP_TEXT : WEFT__WS_OP_BINARY, data, len);
     /* On the loop thread while a read batch is processed, sends are queued
      * and written once after the batch: one syscall for many echoes. */
-    bool defer = c->batching && weft_loop_in_thread(c->loop);
+    bool defer = weft_loop_in_thread(c->loop) && c->batching;
     if (rv == 0 && c->cfg->idle_timeout_ms > 0)
       atomic_store(&c->last_msg_ns, weft_now_ns());
     if (rv == 0 && !defer && (rv = flush_locked(c)) < 0) {

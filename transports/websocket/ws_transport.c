@@ -1,7 +1,7 @@
 /* ws:// and wss://: weft envelopes in WebSocket messages, multiplexed by
  * the envelope mux. The envelope endpoint is a weft_ws_handler like any raw
- * route: on the server it takes every upgrade request no route took (or
- * only the URL's path, if the listen URL names one).
+ * route: on the server it answers on the listen URL's path ("/" if none)
+ * when no route took the request; other paths get 404.
  *
  * Subprotocols: "weft.proto.v1" carries binary envelopes in binary
  * messages, "weft.json.v1" JSON envelopes in text messages. A client that
@@ -69,7 +69,7 @@ static void stop_posts(env_conn *e) {
 struct ws_listener {
   weft__ws_listener *l;
   weft_server *srv;
-  char path[1024]; /* "" : every path */
+  char path[1024]; /* where the envelope endpoint answers */
   size_t max_message_size;
   pthread_mutex_t mu;
   pthread_cond_t cv;
@@ -214,7 +214,7 @@ static const weft_ws_handler env_server_handler = {env_open, env_message,
 static int env_route(void *ud, const weft_ws_request *req,
                      weft_ws_accept *acc) {
   ws_listener *wl = ud;
-  if (wl->path[0] && strcmp(req->path, wl->path) != 0)
+  if (strcmp(req->path, wl->path) != 0)
     return 404;
   static const char *const protos[] = {WEFT_WS_SUBPROTOCOL_PROTO,
                                        WEFT_WS_SUBPROTOCOL_JSON, NULL};
@@ -250,8 +250,9 @@ static int ws_listen_common(weft_server *s, const weft_url *url,
     return weft_error_set(err, WEFT_ERR_NOMEM, "ws: out of memory");
   wl->srv = s;
   wl->max_message_size = opts->max_message_size;
-  if (strcmp(url->path, "/") != 0)
-    snprintf(wl->path, sizeof wl->path, "%s", url->path);
+  /* The envelope endpoint answers on the listen URL's path, "/" if it
+   * names none; other paths are left to routes (else 404). */
+  snprintf(wl->path, sizeof wl->path, "%s", url->path[0] ? url->path : "/");
   pthread_mutex_init(&wl->mu, NULL);
   pthread_cond_init(&wl->cv, NULL);
   weft__ws_listen_args a = {.host = url->host[0] ? url->host : NULL,

@@ -445,6 +445,72 @@ static void map_dedupe(dec *st, size_t *np, void **arr) {
   }
 }
 
+#define MAP_LINEAR_MAX 16
+
+static uint64_t map_key_hash(const ProtobufCFieldDescriptor *kf,
+                             const void *entry) {
+  const void *x = WEFT__CMEMBER(entry, kf->offset);
+  uint64_t h = 1469598103934665603ull;
+  if (kf->type == PROTOBUF_C_TYPE_STRING) {
+    const unsigned char *s = *(const unsigned char *const *)x;
+    for (; s && *s; s++)
+      h = (h ^ *s) * 1099511628211ull;
+    return h;
+  }
+  if (kf->type == PROTOBUF_C_TYPE_BOOL)
+    return *(const protobuf_c_boolean *)x ? 1 : 0;
+  if (weft__elem_size(kf->type) == 8) {
+    uint64_t v;
+    memcpy(&v, x, 8);
+    h = v;
+  } else {
+    uint32_t v;
+    memcpy(&v, x, 4);
+    h = v;
+  }
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdull;
+  h ^= h >> 33;
+  return h;
+}
+
+/* Big maps: duplicate keys are resolved once the message is complete, with
+ * a hash table, so a map of n entries costs O(n) and not O(n^2). Same result
+ * as map_dedupe: the last value, at the position of the first occurrence. */
+static int map_dedupe_all(dec *st, size_t *np, void **arr, const uint8_t *at) {
+  size_t n = *np, cap = 16, i, w = 0, *slots;
+  const ProtobufCFieldDescriptor *kf =
+      &weft_msg_desc_of_msg(arr[0])->base.fields[0];
+  while (cap < 2 * n)
+    cap *= 2;
+  slots = malloc(cap * sizeof *slots);
+  if (!slots)
+    return nomem(st, at);
+  memset(slots, 0xff, cap * sizeof *slots);
+  for (i = 0; i < n; i++) {
+    void *e = arr[i];
+    size_t h = (size_t)map_key_hash(kf, e) & (cap - 1);
+    for (;;) {
+      size_t j = slots[h];
+      if (j == SIZE_MAX) {
+        arr[w] = e;
+        slots[h] = w++;
+        break;
+      }
+      if (map_key_eq(kf, arr[j], e)) {
+        if (!st->a)
+          weft_message_free(arr[j]);
+        arr[j] = e;
+        break;
+      }
+      h = (h + 1) & (cap - 1);
+    }
+  }
+  *np = w;
+  free(slots);
+  return 0;
+}
+
 /* Packed repeated scalars: one length-delimited run of values. */
 static int rd_packed(dec *st, const weft_msg_desc *d, void *msg,
                      const ProtobufCFieldDescriptor *f, const uint8_t **pp,
@@ -546,7 +612,7 @@ static int decode_msg(dec *st, const weft_msg_desc *d, void *msg,
   const uint8_t *p = *pp;
   unsigned last = 0;
   uint64_t seen = 0;
-  int rv;
+  int rv, maps_pending = 0;
 
   while (p < end) {
     const uint8_t *tag_start = p;
@@ -672,8 +738,12 @@ static int decode_msg(dec *st, const weft_msg_desc *d, void *msg,
       default:
         rv = rd_message(st, f, group, &p, end, depth,
                         (void **)(void *)(arr + n * es));
-        if (rv == 0 && weft_msg_desc_of(f->descriptor)->is_map_entry)
-          map_dedupe(st, np, (void **)(void *)arr);
+        if (rv == 0 && weft_msg_desc_of(f->descriptor)->is_map_entry) {
+          if (*np <= MAP_LINEAR_MAX)
+            map_dedupe(st, np, (void **)(void *)arr);
+          else
+            maps_pending = 1;
+        }
         break;
       }
       if (rv)
@@ -739,6 +809,23 @@ static int decode_msg(dec *st, const weft_msg_desc *d, void *msg,
   if (gnum)
     return fail(st, WEFT_ERR_TRUNCATED, "unterminated group", p);
   *pp = p;
+
+  if (maps_pending) {
+    unsigned i;
+    for (i = 0; i < nf; i++) {
+      const ProtobufCFieldDescriptor *f = &fields[i];
+      size_t *np;
+      if (f->label != PROTOBUF_C_LABEL_REPEATED ||
+          f->type != PROTOBUF_C_TYPE_MESSAGE ||
+          !weft_msg_desc_of(f->descriptor)->is_map_entry)
+        continue;
+      np = (size_t *)WEFT__MEMBER(msg, f->quantifier_offset);
+      if (*np > MAP_LINEAR_MAX &&
+          (rv = map_dedupe_all(st, np, *(void ***)WEFT__MEMBER(msg, f->offset),
+                               p)) != 0)
+        return unwind(st, rv, f->name, -1);
+    }
+  }
 
   if (d->is_map_entry && nf >= 2 && fields[1].type == PROTOBUF_C_TYPE_MESSAGE &&
       !*(void **)WEFT__MEMBER(msg, fields[1].offset)) {

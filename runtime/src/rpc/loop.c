@@ -59,7 +59,6 @@ struct weft_loop {
   post_item *post_head, *post_tail;
   atomic_bool stop;
   atomic_bool running;
-  pthread_t run_tid; /* valid while running */
   pthread_t thread;  /* made by weft_loop_start */
   bool has_thread;
 };
@@ -199,8 +198,13 @@ void weft_loop_free(weft_loop *l) {
   free(l);
 }
 
+/* The loop this thread is running, if any. Thread-local rather than a
+ * pthread_t in the loop, which other threads would read while the loop
+ * thread writes it (a data race ThreadSanitizer reported). */
+static _Thread_local const weft_loop *current_loop;
+
 bool weft_loop_in_thread(const weft_loop *l) {
-  return atomic_load(&l->running) && pthread_equal(l->run_tid, pthread_self());
+  return current_loop == l;
 }
 
 static void wake(weft_loop *l) {
@@ -423,7 +427,8 @@ static void dispatch(weft_loop *l, const struct epoll_event *ev) {
 int weft_loop_run(weft_loop *l) {
   if (atomic_exchange(&l->running, true))
     return WEFT_ERR_STATE;
-  l->run_tid = pthread_self();
+  const weft_loop *outer = current_loop;
+  current_loop = l;
   struct epoll_event evs[64];
   int rv = 0;
   while (!atomic_load(&l->stop)) {
@@ -448,6 +453,7 @@ int weft_loop_run(weft_loop *l) {
   for (int round = 0; round < 1000 && run_posts(l) > 0; round++) {
   }
   atomic_store(&l->stop, false);
+  current_loop = outer;
   atomic_store(&l->running, false);
   return rv;
 }

@@ -4,10 +4,12 @@
 // malloc path and the depth limit; the rest is the wire input. Invariants:
 // no crash/leak/OOB (sanitizers), whatever weft accepts Google's C++ parser
 // accepts too, and an accepted message re-encodes to bytes of exactly
-// weft_encoded_size() that decode again to an equal message.
+// weft_encoded_size() (weft_encode_alloc giving the same bytes) that decode
+// again to an equal message.
 #include <google/protobuf/message.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <vector>
 
@@ -58,6 +60,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     std::vector<uint8_t> buf(n + 1);
     if (weft_encode(out, buf.data(), n) != static_cast<ssize_t>(n))
       abort();
+    uint8_t *ab = nullptr;
+    size_t alen = 0;
+    if (weft_encode_alloc(out, &ab, &alen) != 0 || alen != n ||
+        (n && std::memcmp(ab, buf.data(), n) != 0))
+      abort();
+    free(ab);
     void *again = nullptr;
     if (weft_decode(d, buf.data(), n, nullptr, &again, &err) != 0)
       abort();

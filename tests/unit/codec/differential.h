@@ -40,6 +40,14 @@ inline void Differential(const Message &proto, const weft_msg_desc *d,
     ASSERT_EQ(0, rv) << err.message;
     EXPECT_EQ(bytes.size(), weft_encoded_size(out));
     EXPECT_EQ(Hex(bytes), Hex(WeftEncode(out)));
+    {
+      uint8_t *ab = nullptr;
+      size_t alen = 0;
+      ASSERT_EQ(0, weft_encode_alloc(out, &ab, &alen));
+      EXPECT_EQ(Hex(bytes),
+                Hex(std::string(reinterpret_cast<char *>(ab), alen)));
+      free(ab);
+    }
 
     // Google's decode of the same bytes is the reference for the values.
     std::unique_ptr<Message> ref(proto.New()), back(proto.New());
