@@ -517,6 +517,8 @@ def main():
         check(rc == 0, "node exits 0 on SIGTERM (got %r)" % rc)
         err = node.p.stderr.read()
         check("node stopped" in err, "clean shutdown logged")
+        if rc != 0:
+            print("node stderr (tail):\n" + err[-4000:])
     print("%d checks, %d failed, %.1f s" % (checks, len(failures),
                                             time.time() - t0))
     return 1 if failures else 0
