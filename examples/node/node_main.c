@@ -38,6 +38,8 @@ static const char usage[] =
     "600000)\n"
     "  --workers N           worker threads per server (default 32; each\n"
     "                        open stream holds one)\n"
+    "  --max-message-size B  largest request/response (default 4 MiB)\n"
+    "  --max-conns-per-ip N  WebSocket connections per client IP (default 64)\n"
     "  -q, --quiet           no per-call log lines\n"
     "  -h, --help            this text\n"
     "Prints `listening on URL` on stdout per listener. Logs to stderr.\n"
@@ -56,6 +58,7 @@ typedef struct opts {
   const char **keys;
   size_t nkeys;
   unsigned workers;
+  long max_msg, max_conns; /* 0: defaults */
   nd_config cfg;
 } opts;
 
@@ -118,6 +121,12 @@ static int parse(int argc, char **argv, opts *o) {
       if (parse_num(a, v, 1, 86400000L * 30, &n))
         return -1;
       o->cfg.offer_ttl_ms = n;
+    } else if (!strcmp(a, "--max-message-size")) {
+      if (parse_num(a, v, 1024, 1L << 30, &o->max_msg))
+        return -1;
+    } else if (!strcmp(a, "--max-conns-per-ip")) {
+      if (parse_num(a, v, 1, 100000, &o->max_conns))
+        return -1;
     } else if (!strcmp(a, "--workers")) {
       if (parse_num(a, v, 1, 1024, &n))
         return -1;
@@ -282,7 +291,9 @@ int weft_node_main(int argc, char **argv) {
   so.tls.cert_file = o.cert;
   so.tls.key_file = o.key;
   so.log = log_hook;
-  so.max_conns_per_ip = 64; /* WebSocket: demo clients all come from one IP */
+  /* WebSocket: demo clients all come from one IP. */
+  so.max_conns_per_ip = o.max_conns ? (unsigned)o.max_conns : 64;
+  so.max_message_size = (size_t)o.max_msg; /* 0: the runtime's 4 MiB */
   so.shutdown_grace_ms = 2000;
 #ifdef WEFT_NODE_AITBC_WS
   weft_aitbc_endpoint *ep = NULL;
