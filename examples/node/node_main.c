@@ -1,0 +1,372 @@
+/* weft_node_main: flags, the server(s), listeners, the ticker thread and a
+ * signal thread that turns SIGINT/SIGTERM into weft_server_shutdown(). */
+#define _POSIX_C_SOURCE 200809L
+#include "node.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "state.h"
+
+#ifdef WEFT_NODE_AITBC_WS
+#include "weft/aitbc_endpoint.h"
+#endif
+
+static const char usage[] =
+    "usage: weft serve [options]\n"
+    "Runs the AITBC reference node: every aitbc.v1 service with in-memory\n"
+    "state, on gRPC, HTTP/2 (gRPC-Web/Connect/JSON), WebSocket and TCP.\n"
+    "options:\n"
+    "  --host H              address to bind (default 127.0.0.1)\n"
+    "  --grpc-port P         gRPC port (default 50051)\n"
+    "  --h2-port P           HTTP/2 port (default 8080)\n"
+    "  --ws-port P           WebSocket port (default 8081)\n"
+    "  --tcp-port P          TCP port (default 9090)\n"
+    "                        (0 picks a free port, -1 turns the listener off)\n"
+    "  --tls-cert FILE       serve TLS (grpcs/https/wss/tls) with this PEM\n"
+    "  --tls-key FILE        certificate and key\n"
+    "  --api-key K           require this key (x-api-key or Authorization:\n"
+    "                        Bearer); repeatable\n"
+    "  --block-interval-ms N one block every N ms (default 2000)\n"
+    "  --job-step-ms N       job/settlement state step (default 500)\n"
+    "  --offer-ttl-ms N      created offers expire after N ms (default "
+    "600000)\n"
+    "  --workers N           worker threads per server (default 32; each\n"
+    "                        open stream holds one)\n"
+    "  --max-message-size B  largest request/response (default 4 MiB)\n"
+    "  --max-conns-per-ip N  WebSocket connections per client IP (default 64)\n"
+    "  -q, --quiet           no per-call log lines\n"
+    "  -h, --help            this text\n"
+    "Prints `listening on URL` on stdout per listener. Logs to stderr.\n"
+    "Simulation: a job payload {\"simulate\":\"fail\"} fails, {\"simulate\":\n"
+    "\"hold\"} is never run (its ttl_seconds expires it). Exit codes: 0 clean\n"
+    "shutdown, 1 cannot start, 2 bad flags.\n";
+
+enum { T_GRPC, T_H2, T_WS, T_TCP, T_N };
+static const char *const plain_scheme[T_N] = {"grpc", "h2c", "ws", "tcp"};
+static const char *const tls_scheme[T_N] = {"grpcs", "https", "wss", "tls"};
+
+typedef struct opts {
+  const char *host;
+  long port[T_N];
+  const char *cert, *key;
+  const char **keys;
+  size_t nkeys;
+  unsigned workers;
+  long max_msg, max_conns; /* 0: defaults */
+  nd_config cfg;
+} opts;
+
+static int parse_num(const char *flag, const char *v, long lo, long hi,
+                     long *out) {
+  char *end;
+  errno = 0;
+  long n = v ? strtol(v, &end, 10) : 0;
+  if (!v || !*v || *end || errno || n < lo || n > hi) {
+    fprintf(stderr, "weft serve: %s needs a number in %ld..%ld, not '%s'\n",
+            flag, lo, hi, v ? v : "");
+    return -1;
+  }
+  *out = n;
+  return 0;
+}
+
+/* Returns 0, 1 for --help, -1 for a usage error (already reported). */
+static int parse(int argc, char **argv, opts *o) {
+  static const char *const port_flags[T_N] = {"--grpc-port", "--h2-port",
+                                              "--ws-port", "--tcp-port"};
+  for (int i = 0; i < argc; i++) {
+    const char *a = argv[i];
+    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+    long n;
+    int t;
+    if (!strcmp(a, "-h") || !strcmp(a, "--help"))
+      return 1;
+    if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+      o->cfg.quiet = true;
+      continue;
+    }
+    for (t = 0; t < T_N; t++)
+      if (!strcmp(a, port_flags[t]))
+        break;
+    if (t < T_N) {
+      if (parse_num(a, v, -1, 65535, &o->port[t]))
+        return -1;
+    } else if (!strcmp(a, "--host") && v) {
+      o->host = v;
+    } else if (!strcmp(a, "--tls-cert") && v) {
+      o->cert = v;
+    } else if (!strcmp(a, "--tls-key") && v) {
+      o->key = v;
+    } else if (!strcmp(a, "--api-key") && v) {
+      if (!*v) {
+        fprintf(stderr, "weft serve: --api-key needs a non-empty key\n");
+        return -1;
+      }
+      o->keys[o->nkeys++] = v;
+    } else if (!strcmp(a, "--block-interval-ms")) {
+      if (parse_num(a, v, 10, 3600000, &n))
+        return -1;
+      o->cfg.block_interval_ms = n;
+    } else if (!strcmp(a, "--job-step-ms")) {
+      if (parse_num(a, v, 1, 3600000, &n))
+        return -1;
+      o->cfg.job_step_ms = n;
+    } else if (!strcmp(a, "--offer-ttl-ms")) {
+      if (parse_num(a, v, 1, 86400000L * 30, &n))
+        return -1;
+      o->cfg.offer_ttl_ms = n;
+    } else if (!strcmp(a, "--max-message-size")) {
+      if (parse_num(a, v, 1024, 1L << 30, &o->max_msg))
+        return -1;
+    } else if (!strcmp(a, "--max-conns-per-ip")) {
+      if (parse_num(a, v, 1, 100000, &o->max_conns))
+        return -1;
+    } else if (!strcmp(a, "--workers")) {
+      if (parse_num(a, v, 1, 1024, &n))
+        return -1;
+      o->workers = (unsigned)n;
+    } else {
+      fprintf(stderr, "weft serve: unknown option or missing value: %s\n%s", a,
+              usage);
+      return -1;
+    }
+    i++; /* every remaining flag took a value */
+  }
+  if (!o->cert != !o->key) {
+    fprintf(stderr, "weft serve: --tls-cert and --tls-key go together\n");
+    return -1;
+  }
+  return 0;
+}
+
+static void log_hook(int level, const char *line, void *ud) {
+  (void)ud;
+  nd_log(level, "%s", line);
+}
+
+/* ---- threads ---- */
+
+typedef struct runtime {
+  weft_server *srv[2]; /* [1]: the WebSocket server, when separate */
+  sigset_t sigs;
+  pthread_mutex_t mu;
+  bool done; /* main is exiting: the signal thread must just return */
+} runtime;
+
+static void stop_all(runtime *rt) {
+  nd_state_stop();
+  for (int i = 0; i < 2; i++)
+    if (rt->srv[i])
+      weft_server_shutdown(rt->srv[i]);
+}
+
+static void *signal_thread(void *arg) {
+  runtime *rt = arg;
+  int sig = 0;
+  sigwait(&rt->sigs, &sig);
+  pthread_mutex_lock(&rt->mu);
+  bool done = rt->done;
+  pthread_mutex_unlock(&rt->mu);
+  if (!done) {
+    nd_log(1, "%s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    stop_all(rt);
+  }
+  return NULL;
+}
+
+static void *ticker_thread(void *arg) {
+  (void)arg;
+  for (;;) {
+    pthread_mutex_lock(&nd_st.mu);
+    bool stop = nd_st.stopping;
+    pthread_mutex_unlock(&nd_st.mu);
+    if (stop)
+      return NULL;
+    nd_state_tick();
+    struct timespec ts = {0, 10 * 1000000L};
+    nanosleep(&ts, NULL);
+  }
+}
+
+/* Second server for ws:// so its listener can carry the AITBC WebSocket
+ * route: weft_server_opts.transport_opts is one pointer for every
+ * transport, and gRPC reads it as its own options. */
+static void *ws_server_thread(void *arg) {
+  weft_server_run(arg);
+  return NULL;
+}
+
+static int add_services(weft_server *s) {
+  int rv = 0;
+  if (!rv)
+    rv = nd_add_jobs(s);
+  if (!rv)
+    rv = nd_add_chain(s);
+  if (!rv)
+    rv = nd_add_market(s);
+  if (!rv)
+    rv = nd_add_settle(s);
+  if (!rv)
+    rv = nd_add_wallet(s);
+  if (!rv)
+    rv = nd_add_receipts(s);
+  return rv;
+}
+
+static int listen_on(weft_server *s, unsigned *nth, const opts *o, int t) {
+  char url[300];
+  bool v6 = strchr(o->host, ':') != NULL;
+  const char *scheme = o->cert ? tls_scheme[t] : plain_scheme[t];
+  snprintf(url, sizeof url, v6 ? "%s://[%s]:%ld" : "%s://%s:%ld", scheme,
+           o->host, o->port[t]);
+  weft_error err = {0};
+  int rv = weft_server_listen(s, url, &err);
+  if (rv < 0) {
+    fprintf(stderr, "weft serve: cannot listen on %s: %s\n", url,
+            err.message[0] ? err.message : weft_strerror(rv));
+    return -1;
+  }
+  int port = weft_server_port(s, (*nth)++);
+  printf(v6 ? "listening on %s://[%s]:%d\n" : "listening on %s://%s:%d\n",
+         scheme, o->host, port);
+  fflush(stdout);
+  return 0;
+}
+
+int weft_node_main(int argc, char **argv) {
+  opts o;
+  memset(&o, 0, sizeof o);
+  o.host = "127.0.0.1";
+  o.port[T_GRPC] = 50051;
+  o.port[T_H2] = 8080;
+  o.port[T_WS] = 8081;
+  o.port[T_TCP] = 9090;
+  o.cfg.block_interval_ms = 2000;
+  o.cfg.job_step_ms = 500;
+  o.cfg.offer_ttl_ms = 600000;
+  o.keys = calloc((size_t)argc + 1, sizeof *o.keys);
+  if (!o.keys)
+    return 1;
+  int pr = parse(argc, argv, &o);
+  if (pr) {
+    free(o.keys);
+    if (pr > 0)
+      fputs(usage, stdout);
+    return pr > 0 ? 0 : 2;
+  }
+
+  /* Block the signals before any thread exists so every thread inherits
+   * the mask and only the signal thread receives them. */
+  runtime rt;
+  memset(&rt, 0, sizeof rt);
+  sigemptyset(&rt.sigs);
+  sigaddset(&rt.sigs, SIGINT);
+  sigaddset(&rt.sigs, SIGTERM);
+  /* Left blocked on return: the process is about to exit, and unblocking
+   * a second pending SIGTERM would kill it with the wrong exit code. */
+  sigset_t block = rt.sigs;
+  sigaddset(&block, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &block, NULL);
+  /* A shell starts background jobs with SIGINT ignored, and an ignored
+   * signal is discarded, never seen by sigwait: take it back. */
+  signal(SIGINT, SIG_DFL);
+  signal(SIGTERM, SIG_DFL);
+  pthread_mutex_init(&rt.mu, NULL);
+
+  int exit_code = 1;
+  if (nd_state_init(&o.cfg) < 0) {
+    fprintf(stderr, "weft serve: cannot initialise state\n");
+    goto out_sig;
+  }
+  weft_server_opts so = {0};
+  /* Every open stream holds a worker: size the pool for watchers. */
+  so.worker_threads = o.workers ? o.workers : 32;
+  so.api_keys = o.nkeys ? o.keys : NULL;
+  so.tls.cert_file = o.cert;
+  so.tls.key_file = o.key;
+  so.log = log_hook;
+  /* WebSocket: demo clients all come from one IP. */
+  so.max_conns_per_ip = o.max_conns ? (unsigned)o.max_conns : 64;
+  so.max_message_size = (size_t)o.max_msg; /* 0: the runtime's 4 MiB */
+  so.shutdown_grace_ms = 2000;
+#ifdef WEFT_NODE_AITBC_WS
+  weft_aitbc_endpoint *ep = NULL;
+  weft_ws_opts wo = {0};
+  weft_server_opts wso = so;
+  bool ws_sep = o.port[T_WS] >= 0;
+  if (ws_sep && weft_aitbc_endpoint_new(&ep, NULL) < 0) {
+    fprintf(stderr, "weft serve: cannot create the AITBC WebSocket route\n");
+    goto out_state;
+  }
+  wo.auth_after_upgrade = true;
+  wo.route = weft_aitbc_ws_route;
+  wo.route_ud = ep;
+  wso.transport_opts = &wo;
+#else
+  bool ws_sep = false;
+#endif
+  if (weft_server_new(&rt.srv[0], &so) < 0 || add_services(rt.srv[0]) < 0) {
+    fprintf(stderr, "weft serve: cannot create the server\n");
+    goto out_srv;
+  }
+#ifdef WEFT_NODE_AITBC_WS
+  if (ws_sep &&
+      (weft_server_new(&rt.srv[1], &wso) < 0 || add_services(rt.srv[1]) < 0)) {
+    fprintf(stderr, "weft serve: cannot create the WebSocket server\n");
+    goto out_srv;
+  }
+#endif
+  unsigned nth[2] = {0, 0};
+  for (int t = 0; t < T_N; t++) {
+    if (o.port[t] < 0)
+      continue;
+    int k = t == T_WS && ws_sep ? 1 : 0;
+    if (listen_on(rt.srv[k], &nth[k], &o, t) < 0)
+      goto out_srv;
+  }
+  if (nth[0] + nth[1] == 0) {
+    fprintf(stderr, "weft serve: every listener is off (-1)\n");
+    exit_code = 2;
+    goto out_srv;
+  }
+  nd_log(1, "node up: chain %s, block every %lld ms, job step %lld ms%s",
+         ND_CHAIN_ID, (long long)o.cfg.block_interval_ms,
+         (long long)o.cfg.job_step_ms, o.nkeys ? ", API key required" : "");
+
+  pthread_t sig_t, tick_t, ws_t;
+  pthread_create(&sig_t, NULL, signal_thread, &rt);
+  pthread_create(&tick_t, NULL, ticker_thread, NULL);
+  if (rt.srv[1])
+    pthread_create(&ws_t, NULL, ws_server_thread, rt.srv[1]);
+  weft_server_run(rt.srv[0]);
+  /* run returns after a shutdown (from the signal thread) */
+  if (rt.srv[1])
+    pthread_join(ws_t, NULL);
+  nd_state_stop();
+  pthread_join(tick_t, NULL);
+  pthread_mutex_lock(&rt.mu);
+  rt.done = true;
+  pthread_mutex_unlock(&rt.mu);
+  pthread_kill(sig_t, SIGTERM); /* harmless if it already returned */
+  pthread_join(sig_t, NULL);
+  nd_log(1, "node stopped");
+  exit_code = 0;
+out_srv:
+  for (int i = 0; i < 2; i++)
+    weft_server_free(rt.srv[i]);
+#ifdef WEFT_NODE_AITBC_WS
+  weft_aitbc_endpoint_free(ep);
+out_state:
+#endif
+  nd_state_free();
+out_sig:
+  pthread_mutex_destroy(&rt.mu);
+  free(o.keys);
+  return exit_code;
+}

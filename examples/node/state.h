@@ -1,0 +1,248 @@
+/* The reference node's embedded in-memory state, shared by every service.
+ *
+ * One mutex guards everything (the node serves a demo-sized world, and one
+ * lock makes every handler trivially consistent across services). Every
+ * change bumps `version` and broadcasts `cv`, so streaming handlers simply
+ * wait for "something changed" and re-read what they watch. A ticker thread
+ * advances time: jobs, blocks, offer expiry, settlements. Entities are never
+ * freed before shutdown (deleted offers are only marked), so an index into
+ * an array stays valid while the lock is not held. */
+#ifndef WEFT_NODE_STATE_H
+#define WEFT_NODE_STATE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "aitbc/v1/blockchain.weft.h"
+#include "aitbc/v1/jobs.weft.h"
+#include "aitbc/v1/marketplace.weft.h"
+#include "aitbc/v1/receipts.weft.h"
+#include "aitbc/v1/settlement.weft.h"
+#include "aitbc/v1/wallet.weft.h"
+#include "weft/server.h"
+
+#define ND_TOKEN "AITBC"
+#define ND_CHAIN_ID "ait-devnet"
+#define ND_LOCAL_CHAIN 1337u /* the node's chain in settlement chain ids */
+
+typedef struct nd_job {
+  char id[32];
+  int state; /* aitbc__v1__JobState */
+  char miner[64];
+  char *payload_json;     /* google.protobuf.Struct as JSON, or NULL */
+  char *constraints_json; /* same */
+  char *result_json;      /* same */
+  char *error;            /* NULL unless FAILED/EXPIRED/CANCELLED */
+  uint32_t ttl_seconds;
+  char requested_at[40], expires_at[40], started_at[40], updated_at[40];
+  char client_id[64];
+  char model[64]; /* payload.model, for the receipt */
+  double progress;
+  int64_t created_ns, expires_ns, next_step_ns, started_ns;
+  int sim;      /* 0 normal, 1 fail, 2 hold (never picked up: TTL expiry) */
+  uint64_t rev; /* bumped on every change, Watch compares it */
+} nd_job;
+
+typedef struct nd_tx {
+  char hash[67];
+  char type[24]; /* "transfer", "stake", "unstake", "settlement", ... */
+  char from[64], to[64];
+  uint64_t amount, fee;
+  char token[16];
+  char *memo;
+  char status[16]; /* "pending", "confirmed" */
+  uint32_t block_height;
+  char timestamp[40];
+  bool wallet; /* shown by Wallet.ListTransactions */
+} nd_tx;
+
+typedef struct nd_block {
+  uint32_t height;
+  char hash[67], parent[67], state_root[67];
+  char timestamp[40];
+  size_t ntx;
+  size_t *txs; /* indexes into st.txs */
+} nd_block;
+
+typedef struct nd_offer {
+  char id[32];
+  char provider[64], gpu_type[64], currency[16], region[64], status[16];
+  uint32_t gpu_memory, gpu_count;
+  double price;
+  char created_at[40];
+  int64_t expires_ns; /* 0: never */
+  bool deleted;
+} nd_offer;
+
+typedef struct nd_settle {
+  char id[32];
+  int status; /* aitbc__v1__BridgeStatus__Value */
+  char job_id[32];
+  char bridge[32];
+  uint32_t target_chain;
+  char *tx_hash, *error;
+  uint64_t gas_used, fee_paid, amount;
+  bool has_gas;
+  bool fail; /* a SendMessage without signature fails on the bridge */
+  char created_at[40], completed_at[40];
+  int64_t next_step_ns;
+  uint64_t rev;
+} nd_settle;
+
+typedef struct nd_receipt {
+  char id[32], job_id[32], provider[64], client[64], model[64];
+  double units, price;
+  uint64_t amount; /* price in atomic units (9 decimals), exact */
+  char started_at[40], completed_at[40];
+  char result_hash[65];
+  char sig[65];
+} nd_receipt;
+
+typedef struct nd_wallet {
+  char address[64], public_key[80], created_at[40];
+  uint64_t balance, staked;
+} nd_wallet;
+
+enum { ND_EV_CHAIN = 1, ND_EV_MARKET, ND_EV_RECEIPT };
+
+typedef struct nd_event {
+  uint64_t seq;
+  int kind;
+  char type[32];
+  size_t ref; /* block height, offer index, receipt index, tx index */
+} nd_event;
+
+#define ND_EVENT_RING 4096
+
+typedef struct nd_bridge {
+  const char *name;
+  bool enabled;
+  uint32_t chains[6];
+  size_t nchains;
+  uint32_t seconds;
+  double fee_mult;
+} nd_bridge;
+
+typedef struct nd_chain {
+  uint32_t id;
+  const char *name, *token;
+} nd_chain;
+
+extern const nd_bridge nd_bridges[];
+extern const size_t nd_nbridges;
+extern const nd_chain nd_chains[];
+extern const size_t nd_nchains;
+
+typedef struct nd_config {
+  int64_t block_interval_ms; /* default 2000 */
+  int64_t job_step_ms;       /* default 500 */
+  int64_t offer_ttl_ms;      /* default 600000 */
+  bool quiet;
+} nd_config;
+
+#define ND_ARRAY(T)                                                            \
+  struct {                                                                     \
+    T **v;                                                                     \
+    size_t n, cap;                                                             \
+  }
+
+typedef struct nd_state {
+  pthread_mutex_t mu;
+  pthread_cond_t cv; /* CLOCK_MONOTONIC */
+  uint64_t version;
+  nd_config cfg;
+  ND_ARRAY(nd_job) jobs;
+  ND_ARRAY(nd_tx) txs;
+  ND_ARRAY(nd_block) blocks;
+  ND_ARRAY(nd_offer) offers;
+  ND_ARRAY(nd_settle) settles;
+  ND_ARRAY(nd_receipt) receipts;
+  ND_ARRAY(nd_wallet) wallets; /* [0] is the node's own wallet */
+  size_t *mempool;             /* tx indexes waiting for a block */
+  size_t nmempool, capmempool;
+  nd_event ring[ND_EVENT_RING];
+  uint64_t next_seq; /* seq of the next event; events are 1.. */
+  int64_t next_block_ns;
+  uint64_t counter;      /* id source */
+  unsigned char key[32]; /* receipt signing key (random per run) */
+  bool stopping;
+} nd_state;
+
+extern nd_state nd_st;
+
+/* Setup/teardown and the ticker thread body. */
+int nd_state_init(const nd_config *cfg);
+void nd_state_free(void);
+void nd_state_tick(void); /* called by the ticker, takes the lock itself */
+void nd_state_stop(void); /* wakes every waiting stream */
+
+/* ---- helpers (call with the lock held where they touch state) ---- */
+int64_t nd_now_ns(void);
+void nd_now_text(char out[40]); /* RFC 3339 UTC with milliseconds */
+void nd_changed(void);          /* version++ and broadcast */
+void nd_push_event(int kind, const char *type, size_t ref);
+/* Appends with growth; aborts the process on OOM (demo node). */
+void nd_push(void *arr, void *item);
+#define ND_PUSH(a, item) nd_push(&(a), (item))
+char *nd_strdup(const char *s);
+void *nd_xcalloc(size_t n);
+void nd_hex_hash(const void *data, size_t len, char out[65]); /* sha256 */
+void nd_new_id(const char *prefix, char *out, size_t cap);
+
+nd_job *nd_find_job(const char *id);
+nd_offer *nd_find_offer(const char *id);
+nd_settle *nd_find_settle(const char *id);
+const nd_bridge *nd_find_bridge(const char *name);
+const nd_chain *nd_find_chain(uint32_t id);
+bool nd_bridge_supports(const nd_bridge *b, uint32_t chain);
+bool nd_job_terminal(int state);
+bool nd_settle_terminal(int status);
+/* Adds a transaction to the mempool; returns its index. */
+size_t nd_add_tx(const char *type, const char *from, const char *to,
+                 uint64_t amount, uint64_t fee, const char *memo, bool wallet);
+void nd_receipt_sign(const nd_receipt *r, char out[65]);
+/* Price of a finished job in atomic units (what settlement pays). */
+uint64_t nd_job_amount(const nd_receipt *r);
+
+/* ---- for handlers ---- */
+/* Logs the call (one line, info) and returns code. */
+int nd_done(weft_server_call *call, int code);
+/* Sets the status message and returns code, for error returns. */
+int nd_fail(weft_server_call *call, int code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+void nd_log(int level, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* Copies into the arena (NULL-safe: NULL gives ""). */
+char *nd_adup(weft_arena *a, const char *s);
+/* JSON text -> google.protobuf.Struct in the arena (NULL json -> NULL). */
+void *nd_struct(weft_arena *a, const char *json);
+/* Waits until version != *seen or 100 ms pass; returns a status code to end
+ * the stream with (CANCELLED/DEADLINE_EXCEEDED/UNAVAILABLE) or 0. Call with
+ * the lock held. */
+int nd_wait(weft_server_call *call, uint64_t *seen);
+
+/* Service registration (one per file). */
+int nd_add_jobs(weft_server *s);
+int nd_add_chain(weft_server *s);
+int nd_add_market(weft_server *s);
+int nd_add_settle(weft_server *s);
+int nd_add_wallet(weft_server *s);
+int nd_add_receipts(weft_server *s);
+
+/* State changes other services trigger (lock held). */
+void nd_job_tick(int64_t now);
+void nd_chain_tick(int64_t now);
+void nd_market_tick(int64_t now);
+void nd_settle_tick(int64_t now);
+void nd_make_genesis(void);
+void nd_seed_offers(void);
+
+#endif

@@ -1,0 +1,314 @@
+/* aitbc.v1.Jobs: QUEUED -> RUNNING -> COMPLETED with progress steps every
+ * --job-step-ms. A payload {"simulate":"fail"} ends FAILED after the first
+ * step; {"simulate":"hold"} is never picked up, so its TTL expires it. A
+ * completed job yields a receipt (Receipts) the node's wallet can settle. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "google/protobuf/struct.weft.h"
+#include "state.h"
+#include "weft/json.h"
+
+#define DEFAULT_TTL 900u
+#define STEP 0.25 /* progress per step */
+
+static const char *state_name(int s) {
+  static const char *names[] = {"JOB_STATE_UNSPECIFIED",
+                                "QUEUED",
+                                "RUNNING",
+                                "COMPLETED",
+                                "FAILED",
+                                "CANCELLED",
+                                "EXPIRED"};
+  return s >= 0 && s <= 6 ? names[s] : "?";
+}
+
+static void touch(nd_job *j) {
+  nd_now_text(j->updated_at);
+  j->rev++;
+  nd_changed();
+}
+
+static const char *str_field(const google__protobuf__Struct *s,
+                             const char *key) {
+  for (size_t i = 0; s && i < s->n_fields; i++) {
+    google__protobuf__Struct__FieldsEntry *e = s->fields[i];
+    if (e->key && !strcmp(e->key, key) && e->value &&
+        e->value->kind_case == 3 /* string_value */)
+      return e->value->string_value;
+  }
+  return NULL;
+}
+
+static void finish(nd_job *j, int state, const char *error) {
+  j->state = state;
+  free(j->error);
+  j->error = nd_strdup(error);
+  touch(j);
+}
+
+static void complete(nd_job *j, int64_t now) {
+  nd_receipt *r = nd_xcalloc(sizeof *r);
+  nd_new_id("rcpt", r->id, sizeof r->id);
+  snprintf(r->job_id, sizeof r->job_id, "%s", j->id);
+  snprintf(r->provider, sizeof r->provider, "%s", j->miner);
+  snprintf(r->client, sizeof r->client, "%s", j->client_id);
+  snprintf(r->model, sizeof r->model, "%s", j->model[0] ? j->model : "unknown");
+  /* Whole microseconds, so units, price and the atomic amount agree
+   * exactly (0.5 AITBC per GPU second, 9 decimals). */
+  int64_t us = (now - j->started_ns) / 1000;
+  r->units = (double)us / 1e6;
+  r->price = r->units * 0.5;
+  r->amount = (uint64_t)us * 500;
+  snprintf(r->started_at, sizeof r->started_at, "%s", j->started_at);
+  nd_now_text(r->completed_at);
+  char buf[128];
+  snprintf(buf, sizeof buf, "%s|%s", j->id, r->completed_at);
+  nd_hex_hash(buf, strlen(buf), r->result_hash);
+  nd_receipt_sign(r, r->sig);
+  char res[256];
+  snprintf(res, sizeof res,
+           "{\"status\":\"ok\",\"output\":\"simulated result of %s\","
+           "\"result_hash\":\"%s\"}",
+           j->id, r->result_hash);
+  j->result_json = nd_strdup(res);
+  j->progress = 1.0;
+  ND_PUSH(nd_st.receipts, r);
+  finish(j, aitbc__v1__JobState__COMPLETED, NULL);
+  nd_push_event(ND_EV_RECEIPT, "receipt", nd_st.receipts.n - 1);
+}
+
+void nd_job_tick(int64_t now) {
+  int64_t step = nd_st.cfg.job_step_ms * 1000000;
+  for (size_t i = 0; i < nd_st.jobs.n; i++) {
+    nd_job *j = nd_st.jobs.v[i];
+    if (nd_job_terminal(j->state))
+      continue;
+    if (now >= j->expires_ns) {
+      finish(j, aitbc__v1__JobState__EXPIRED, "ttl expired");
+      continue;
+    }
+    if (j->sim == 2 || now < j->next_step_ns)
+      continue;
+    j->next_step_ns = now + step;
+    if (j->state == aitbc__v1__JobState__QUEUED) {
+      j->state = aitbc__v1__JobState__RUNNING;
+      snprintf(j->miner, sizeof j->miner, "%s", nd_st.wallets.v[0]->address);
+      j->started_ns = now;
+      nd_now_text(j->started_at);
+      touch(j);
+    } else if (j->sim == 1) {
+      finish(j, aitbc__v1__JobState__FAILED, "simulated failure");
+    } else if (j->progress + STEP < 0.999) {
+      j->progress += STEP;
+      touch(j);
+    } else {
+      complete(j, now);
+    }
+  }
+}
+
+/* Fills a Job from state; strings and structs go into the call's arena. */
+static void fill_job(weft_arena *a, const nd_job *j, aitbc__v1__Job *out) {
+  out->job_id = nd_adup(a, j->id);
+  out->state = j->state;
+  out->assigned_miner_id = nd_adup(a, j->miner);
+  out->payload = nd_struct(a, j->payload_json);
+  out->constraints = nd_struct(a, j->constraints_json);
+  out->ttl_seconds = j->ttl_seconds;
+  out->requested_at = nd_adup(a, j->requested_at);
+  out->expires_at = nd_adup(a, j->expires_at);
+  out->progress = j->progress;
+  out->result = nd_struct(a, j->result_json);
+  out->error = j->error ? nd_adup(a, j->error) : NULL;
+  out->client_id = nd_adup(a, j->client_id);
+}
+
+static char *to_json(const void *msg) {
+  if (!msg)
+    return NULL;
+  char *out = NULL;
+  size_t len;
+  weft_error err = {0};
+  if (weft_json_encode(msg, NULL, &out, &len, &err) < 0)
+    return NULL;
+  return out;
+}
+
+static int create_job(weft_server_call *call,
+                      const aitbc__v1__CreateJobRequest *req,
+                      aitbc__v1__Job *resp, void *ctx) {
+  (void)ctx;
+  if (!req->payload)
+    return nd_done(call, nd_fail(call, WEFT_STATUS_INVALID_ARGUMENT,
+                                 "payload is required (a JSON object)"));
+  if (req->ttl_seconds > 7 * 86400)
+    return nd_done(call, nd_fail(call, WEFT_STATUS_INVALID_ARGUMENT,
+                                 "ttl_seconds %u is over the 7 day limit",
+                                 req->ttl_seconds));
+  const char *sim = str_field(req->payload, "simulate");
+  if (sim && strcmp(sim, "fail") && strcmp(sim, "hold"))
+    return nd_done(call, nd_fail(call, WEFT_STATUS_INVALID_ARGUMENT,
+                                 "payload.simulate must be \"fail\" or "
+                                 "\"hold\", not \"%s\"",
+                                 sim));
+  nd_job *j = nd_xcalloc(sizeof *j);
+  j->payload_json = to_json(req->payload);
+  j->constraints_json = to_json(req->constraints);
+  j->ttl_seconds = req->ttl_seconds ? req->ttl_seconds : DEFAULT_TTL;
+  j->sim = !sim ? 0 : !strcmp(sim, "fail") ? 1 : 2;
+  const char *model = str_field(req->payload, "model");
+  snprintf(j->model, sizeof j->model, "%s", model ? model : "");
+  j->state = aitbc__v1__JobState__QUEUED;
+  const weft_metadata_entry *cid =
+      weft_metadata_get(weft_server_call_metadata(call), "x-client-id");
+  snprintf(j->client_id, sizeof j->client_id, "%.*s",
+           cid ? (int)(cid->value_len < 63 ? cid->value_len : 63) : 9,
+           cid ? (const char *)cid->value : "anonymous");
+  int64_t now = nd_now_ns();
+  j->created_ns = now;
+  j->expires_ns = now + (int64_t)j->ttl_seconds * 1000000000;
+  j->next_step_ns = now + nd_st.cfg.job_step_ms * 1000000;
+  nd_now_text(j->requested_at);
+  /* expires_at in wall-clock text: requested_at + ttl. */
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  time_t exp = ts.tv_sec + (time_t)j->ttl_seconds;
+  struct tm tm;
+  gmtime_r(&exp, &tm);
+  size_t n =
+      strftime(j->expires_at, sizeof j->expires_at, "%Y-%m-%dT%H:%M:%S", &tm);
+  snprintf(j->expires_at + n, sizeof j->expires_at - n, ".%03ldZ",
+           ts.tv_nsec / 1000000);
+  pthread_mutex_lock(&nd_st.mu);
+  nd_new_id("job", j->id, sizeof j->id);
+  ND_PUSH(nd_st.jobs, j);
+  touch(j);
+  fill_job(weft_server_call_arena(call), j, resp);
+  pthread_mutex_unlock(&nd_st.mu);
+  return nd_done(call, 0);
+}
+
+static int no_job(weft_server_call *call, const char *id) {
+  if (!id || !*id)
+    return nd_fail(call, WEFT_STATUS_INVALID_ARGUMENT, "job_id is required");
+  return nd_fail(call, WEFT_STATUS_NOT_FOUND, "job %s not found", id);
+}
+
+static int get_job(weft_server_call *call, const aitbc__v1__GetJobRequest *req,
+                   aitbc__v1__Job *resp, void *ctx) {
+  (void)ctx;
+  pthread_mutex_lock(&nd_st.mu);
+  nd_job *j = nd_find_job(req->job_id);
+  if (j)
+    fill_job(weft_server_call_arena(call), j, resp);
+  pthread_mutex_unlock(&nd_st.mu);
+  return nd_done(call, j ? 0 : no_job(call, req->job_id));
+}
+
+static int list_jobs(weft_server_call *call,
+                     const aitbc__v1__ListJobsRequest *req,
+                     aitbc__v1__ListJobsResponse *resp, void *ctx) {
+  (void)ctx;
+  weft_arena *a = weft_server_call_arena(call);
+  uint32_t limit = req->limit ? req->limit : 100;
+  pthread_mutex_lock(&nd_st.mu);
+  resp->jobs = weft_arena_calloc(a, (nd_st.jobs.n + 1) * sizeof *resp->jobs);
+  uint32_t skipped = 0;
+  /* Newest first, as AITBC lists them. */
+  for (size_t i = nd_st.jobs.n; i-- > 0 && resp->n_jobs < limit;) {
+    nd_job *j = nd_st.jobs.v[i];
+    if (req->state && j->state != (int)req->state)
+      continue;
+    if (skipped++ < req->offset)
+      continue;
+    aitbc__v1__Job *o = aitbc__v1__Job_new(a);
+    fill_job(a, j, o);
+    resp->jobs[resp->n_jobs++] = o;
+  }
+  pthread_mutex_unlock(&nd_st.mu);
+  return nd_done(call, 0);
+}
+
+static int cancel_job(weft_server_call *call,
+                      const aitbc__v1__CancelJobRequest *req,
+                      aitbc__v1__Job *resp, void *ctx) {
+  (void)ctx;
+  int code = 0;
+  pthread_mutex_lock(&nd_st.mu);
+  nd_job *j = nd_find_job(req->job_id);
+  if (!j)
+    code = no_job(call, req->job_id);
+  else if (j->state == aitbc__v1__JobState__CANCELLED)
+    ; /* idempotent */
+  else if (nd_job_terminal(j->state))
+    code = nd_fail(call, WEFT_STATUS_FAILED_PRECONDITION,
+                   "job %s already ended (%s)", j->id, state_name(j->state));
+  else
+    finish(j, aitbc__v1__JobState__CANCELLED, "cancelled by client");
+  if (!code)
+    fill_job(weft_server_call_arena(call), j, resp);
+  pthread_mutex_unlock(&nd_st.mu);
+  return nd_done(call, code);
+}
+
+/* Sends the current status, then every change, until a terminal state. */
+static int watch(weft_server_call *call, const aitbc__v1__WatchJobRequest *req,
+                 void *ctx) {
+  (void)ctx;
+  uint64_t seen = 0, sent_rev = 0;
+  bool first = true;
+  int code = 0;
+  pthread_mutex_lock(&nd_st.mu);
+  nd_job *j = nd_find_job(req->job_id);
+  if (!j) {
+    pthread_mutex_unlock(&nd_st.mu);
+    return nd_done(call, no_job(call, req->job_id));
+  }
+  seen = nd_st.version;
+  for (;;) {
+    bool terminal = nd_job_terminal(j->state);
+    if (first || j->rev != sent_rev) {
+      char id[32], miner[64], ts[40];
+      memcpy(id, j->id, sizeof id);
+      memcpy(miner, j->miner, sizeof miner);
+      memcpy(ts, j->updated_at, sizeof ts);
+      aitbc__v1__JobStatus s = aitbc__v1__JobStatus_INIT;
+      s.job_id = id;
+      s.state = j->state;
+      s.assigned_miner_id = miner;
+      s.timestamp = ts;
+      s.progress = j->progress;
+      sent_rev = j->rev;
+      first = false;
+      pthread_mutex_unlock(&nd_st.mu);
+      int rv = weft_server_call_send(call, &s);
+      pthread_mutex_lock(&nd_st.mu);
+      if (rv < 0) {
+        code = WEFT_STATUS_CANCELLED;
+        break;
+      }
+      continue; /* re-check: it may have changed while we sent */
+    }
+    if (terminal)
+      break;
+    if ((code = nd_wait(call, &seen)))
+      break;
+  }
+  pthread_mutex_unlock(&nd_st.mu);
+  return nd_done(call, code);
+}
+
+static const aitbc__v1__Jobs_impl impl = {
+    .create_job = create_job,
+    .get_job = get_job,
+    .list_jobs = list_jobs,
+    .cancel_job = cancel_job,
+    .watch = watch,
+};
+
+int nd_add_jobs(weft_server *s) {
+  return weft_server_add_service(s, &aitbc__v1__Jobs_service, &impl, NULL);
+}

@@ -1,0 +1,304 @@
+/* aitbc.v1.Marketplace: GPU offers. Status "open" -> "matched"
+ * (AcceptOffer), "expired" (after --offer-ttl-ms; seeded offers never
+ * expire) or "cancelled" (DeleteOffer, after which the offer is gone).
+ * Events: new_offer, offer_matched, offer_expired, offer_cancelled,
+ * price_update. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "state.h"
+
+static nd_offer *add_offer(const char *provider, const char *gpu, uint32_t mem,
+                           uint32_t count, double price, const char *currency,
+                           const char *region, int64_t ttl_ms) {
+  nd_offer *o = nd_xcalloc(sizeof *o);
+  nd_new_id("offer", o->id, sizeof o->id);
+  snprintf(o->provider, sizeof o->provider, "%s", provider);
+  snprintf(o->gpu_type, sizeof o->gpu_type, "%s", gpu);
+  snprintf(o->currency, sizeof o->currency, "%s", currency);
+  snprintf(o->region, sizeof o->region, "%s", region);
+  snprintf(o->status, sizeof o->status, "open");
+  o->gpu_memory = mem;
+  o->gpu_count = count;
+  o->price = price;
+  nd_now_text(o->created_at);
+  o->expires_ns = ttl_ms > 0 ? nd_now_ns() + ttl_ms * 1000000 : 0;
+  ND_PUSH(nd_st.offers, o);
+  nd_push_event(ND_EV_MARKET, "new_offer", nd_st.offers.n - 1);
+  return o;
+}
+
+void nd_seed_offers(void) {
+  const char *me = nd_st.wallets.v[0]->address;
+  add_offer(me, "RTX 4090", 24, 2, 0.45, ND_TOKEN, "eu-west", 0);
+  add_offer("aitbc1provider0002", "A100", 80, 8, 1.9, ND_TOKEN, "us-east", 0);
+  add_offer("aitbc1provider0003", "H100", 80, 4, 2.6, ND_TOKEN, "ap-south", 0);
+}
+
+void nd_market_tick(int64_t now) {
+  for (size_t i = 0; i < nd_st.offers.n; i++) {
+    nd_offer *o = nd_st.offers.v[i];
+    if (!o->deleted && o->expires_ns && now >= o->expires_ns &&
+        !strcmp(o->status, "open")) {
+      snprintf(o->status, sizeof o->status, "expired");
+      nd_push_event(ND_EV_MARKET, "offer_expired", i);
+    }
+  }
+}
+
+static void fill(weft_arena *a, const nd_offer *o, aitbc__v1__Offer *out) {
+  out->id = nd_adup(a, o->id);
+  out->provider = nd_adup(a, o->provider);
+  out->gpu_type = nd_adup(a, o->gpu_type);
+  out->gpu_memory = o->gpu_memory;
+  out->gpu_count = o->gpu_count;
+  out->price_per_hour = o->price;
+  out->currency = nd_adup(a, o->currency);
+  out->region = nd_adup(a, o->region);
+  out->status = nd_adup(a, o->status);
+  out->created_at = nd_adup(a, o->created_at);
+}
+
+static int no_offer(weft_server_call *call, const char *id) {
+  if (!id || !*id)
+    return nd_fail(call, WEFT_STATUS_INVALID_ARGUMENT, "offer_id is required");
+  return nd_fail(call, WEFT_STATUS_NOT_FOUND, "offer %s not found", id);
+}
+
+static bool empty(const char *s) {
+  return !s || !*s;
+}
+
+static int list_offers(weft_server_call *call,
+                       const aitbc__v1__ListOffersRequest *req,
+                       aitbc__v1__ListOffersResponse *resp, void *ctx) {
+  (void)ctx;
+  weft_arena *a = weft_server_call_arena(call);
+  uint32_t limit = req->limit ? req->limit : 100, skipped = 0;
+  pthread_mutex_lock(&nd_st.mu);
+  resp->offers = weft_arena_calloc(a, (nd_st.offers.n + 1) * sizeof(void *));
+  for (size_t i = 0; i < nd_st.offers.n && resp->n_offers < limit; i++) {
+    nd_offer *o = nd_st.offers.v[i];
+    if (o->deleted ||
+        (!empty(req->gpu_type) && strcmp(req->gpu_type, o->gpu_type)) ||
+        (!empty(req->region) && strcmp(req->region, o->region)) ||
+        (!empty(req->status) && strcmp(req->status, o->status)))
+      continue;
+    if (skipped++ < req->offset)
+      continue;
+    aitbc__v1__Offer *out = aitbc__v1__Offer_new(a);
+    fill(a, o, out);
+    resp->offers[resp->n_offers++] = out;
+  }
+  pthread_mutex_unlock(&nd_st.mu);
+  return nd_done(call, 0);
+}
+
+static int create_offer(weft_server_call *call, const aitbc__v1__Offer *req,
+                        aitbc__v1__Offer *resp, void *ctx) {
+  (void)ctx;
+  if (empty(req->gpu_type))
+    return nd_done(call, nd_fail(call, WEFT_STATUS_INVALID_ARGUMENT,
+                                 "gpu_type is required"));
+  if (!(req->price_per_hour > 0))
+    return nd_done(call, nd_fail(call, WEFT_STATUS_INVALID_ARGUMENT,
+                                 "price_per_hour must be > 0"));
+  if (!empty(req->id))
+    return nd_done(call, nd_fail(call, WEFT_STATUS_INVALID_ARGUMENT,
+                                 "id is assigned by the node; leave it out"));
+  pthread_mutex_lock(&nd_st.mu);
+  nd_offer *o = add_offer(
+      empty(req->provider) ? nd_st.wallets.v[0]->address : req->provider,
+      req->gpu_type, req->gpu_memory, req->gpu_count ? req->gpu_count : 1,
+      req->price_per_hour, empty(req->currency) ? ND_TOKEN : req->currency,
+      empty(req->region) ? "local" : req->region, nd_st.cfg.offer_ttl_ms);
+  fill(weft_server_call_arena(call), o, resp);
+  pthread_mutex_unlock(&nd_st.mu);
+  return nd_done(call, 0);
+}
+
+static int get_offer(weft_server_call *call,
+                     const aitbc__v1__GetOfferRequest *req,
+                     aitbc__v1__Offer *resp, void *ctx) {
+  (void)ctx;
+  pthread_mutex_lock(&nd_st.mu);
+  nd_offer *o = nd_find_offer(req->offer_id);
+  if (o)
+    fill(weft_server_call_arena(call), o, resp);
+  pthread_mutex_unlock(&nd_st.mu);
+  return nd_done(call, o ? 0 : no_offer(call, req->offer_id));
+}
+
+static size_t index_of(const nd_offer *o) {
+  for (size_t i = 0; i < nd_st.offers.n; i++)
+    if (nd_st.offers.v[i] == o)
+      return i;
+  return 0;
+}
+
+/* Changes the fields that are set; provider, status and id stay. */
+static int update_offer(weft_server_call *call, const aitbc__v1__Offer *req,
+                        aitbc__v1__Offer *resp, void *ctx) {
+  (void)ctx;
+  if (req->price_per_hour < 0)
+    return nd_done(call, nd_fail(call, WEFT_STATUS_INVALID_ARGUMENT,
+                                 "price_per_hour must be > 0"));
+  int code = 0;
+  pthread_mutex_lock(&nd_st.mu);
+  nd_offer *o = nd_find_offer(req->id);
+  if (!o) {
+    code = no_offer(call, req->id);
+  } else {
+    bool price = req->price_per_hour > 0 && req->price_per_hour != o->price;
+    if (price)
+      o->price = req->price_per_hour;
+    if (!empty(req->gpu_type))
+      snprintf(o->gpu_type, sizeof o->gpu_type, "%s", req->gpu_type);
+    if (!empty(req->region))
+      snprintf(o->region, sizeof o->region, "%s", req->region);
+    if (!empty(req->currency))
+      snprintf(o->currency, sizeof o->currency, "%s", req->currency);
+    if (req->gpu_memory)
+      o->gpu_memory = req->gpu_memory;
+    if (req->gpu_count)
+      o->gpu_count = req->gpu_count;
+    nd_push_event(ND_EV_MARKET, price ? "price_update" : "offer_updated",
+                  index_of(o));
+    fill(weft_server_call_arena(call), o, resp);
+  }
+  pthread_mutex_unlock(&nd_st.mu);
+  return nd_done(call, code);
+}
+
+static int delete_offer(weft_server_call *call,
+                        const aitbc__v1__DeleteOfferRequest *req,
+                        google__protobuf__Empty *resp, void *ctx) {
+  (void)ctx;
+  (void)resp;
+  pthread_mutex_lock(&nd_st.mu);
+  nd_offer *o = nd_find_offer(req->offer_id);
+  if (o) {
+    o->deleted = true;
+    snprintf(o->status, sizeof o->status, "cancelled");
+    nd_push_event(ND_EV_MARKET, "offer_cancelled", index_of(o));
+  }
+  pthread_mutex_unlock(&nd_st.mu);
+  return nd_done(call, o ? 0 : no_offer(call, req->offer_id));
+}
+
+static int accept_offer(weft_server_call *call,
+                        const aitbc__v1__AcceptOfferRequest *req,
+                        aitbc__v1__Offer *resp, void *ctx) {
+  (void)ctx;
+  int code = 0;
+  pthread_mutex_lock(&nd_st.mu);
+  nd_offer *o = nd_find_offer(req->offer_id);
+  if (!o)
+    code = no_offer(call, req->offer_id);
+  else if (!empty(req->job_id) && !nd_find_job(req->job_id))
+    code =
+        nd_fail(call, WEFT_STATUS_NOT_FOUND, "job %s not found", req->job_id);
+  else if (strcmp(o->status, "open"))
+    code = nd_fail(call, WEFT_STATUS_FAILED_PRECONDITION,
+                   "offer %s is %s, not open", o->id, o->status);
+  if (!code) {
+    snprintf(o->status, sizeof o->status, "matched");
+    nd_push_event(ND_EV_MARKET, "offer_matched", index_of(o));
+    fill(weft_server_call_arena(call), o, resp);
+  }
+  pthread_mutex_unlock(&nd_st.mu);
+  return nd_done(call, code);
+}
+
+static int get_stats(weft_server_call *call,
+                     const aitbc__v1__GetStatsRequest *req,
+                     aitbc__v1__MarketplaceStats *resp, void *ctx) {
+  (void)ctx;
+  (void)req;
+  double sum = 0;
+  pthread_mutex_lock(&nd_st.mu);
+  for (size_t i = 0; i < nd_st.offers.n; i++) {
+    nd_offer *o = nd_st.offers.v[i];
+    if (o->deleted)
+      continue;
+    resp->total_offers++;
+    sum += o->price;
+    resp->total_gpus += o->gpu_count;
+    if (!strcmp(o->status, "open"))
+      resp->active_offers++;
+    else if (!strcmp(o->status, "matched"))
+      resp->matched_offers++;
+  }
+  pthread_mutex_unlock(&nd_st.mu);
+  resp->average_price_per_hour =
+      resp->total_offers ? sum / resp->total_offers : 0;
+  return nd_done(call, 0);
+}
+
+static bool wanted(const aitbc__v1__WatchMarketplaceRequest *req,
+                   const char *type) {
+  if (!req->n_types)
+    return true;
+  for (size_t i = 0; i < req->n_types; i++)
+    if (!strcmp(req->types[i], type))
+      return true;
+  return false;
+}
+
+static int watch_events(weft_server_call *call,
+                        const aitbc__v1__WatchMarketplaceRequest *req,
+                        void *ctx) {
+  (void)ctx;
+  int code = 0;
+  weft_arena *a = NULL;
+  if (weft_arena_new(&a, 0) < 0)
+    return nd_done(call, WEFT_STATUS_RESOURCE_EXHAUSTED);
+  pthread_mutex_lock(&nd_st.mu);
+  uint64_t seen = nd_st.version, next = nd_st.next_seq + 1;
+  for (;;) {
+    while (next <= nd_st.next_seq) {
+      if (nd_st.next_seq - next >= ND_EVENT_RING)
+        next = nd_st.next_seq - ND_EVENT_RING + 1;
+      nd_event *e = &nd_st.ring[next % ND_EVENT_RING];
+      next++;
+      if (e->kind != ND_EV_MARKET || !wanted(req, e->type))
+        continue;
+      aitbc__v1__MarketplaceEvent ev = aitbc__v1__MarketplaceEvent_INIT;
+      ev.type = nd_adup(a, e->type);
+      ev.offer = aitbc__v1__Offer_new(a);
+      fill(a, nd_st.offers.v[e->ref], ev.offer);
+      pthread_mutex_unlock(&nd_st.mu);
+      int rv = weft_server_call_send(call, &ev);
+      weft_arena_reset(a);
+      pthread_mutex_lock(&nd_st.mu);
+      if (rv < 0) {
+        code = WEFT_STATUS_CANCELLED;
+        goto out;
+      }
+    }
+    if ((code = nd_wait(call, &seen)))
+      break;
+  }
+out:
+  pthread_mutex_unlock(&nd_st.mu);
+  weft_arena_free(a);
+  return nd_done(call, code);
+}
+
+static const aitbc__v1__Marketplace_impl impl = {
+    .list_offers = list_offers,
+    .create_offer = create_offer,
+    .get_offer = get_offer,
+    .update_offer = update_offer,
+    .delete_offer = delete_offer,
+    .accept_offer = accept_offer,
+    .get_stats = get_stats,
+    .watch_events = watch_events,
+};
+
+int nd_add_market(weft_server *s) {
+  return weft_server_add_service(s, &aitbc__v1__Marketplace_service, &impl,
+                                 NULL);
+}

@@ -1,0 +1,176 @@
+/* aitbc.v1.Receipts: one receipt per completed job, signed with HMAC-SHA256
+ * under a key the node draws at start (key_id "node-hmac-1"), so
+ * VerifyReceipt accepts exactly the receipts this node run issued,
+ * unmodified. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "state.h"
+
+#define KEY_ID "node-hmac-1"
+#define ALG "HMAC-SHA256"
+
+static void fill(weft_arena *a, const nd_receipt *r, aitbc__v1__Receipt *o) {
+  o->receipt_id = nd_adup(a, r->id);
+  o->job_id = nd_adup(a, r->job_id);
+  o->provider = nd_adup(a, r->provider);
+  o->client = nd_adup(a, r->client);
+  o->units = r->units;
+  o->unit_type = "gpu_seconds";
+  o->price = r->price;
+  o->model = nd_adup(a, r->model);
+  o->started_at = nd_adup(a, r->started_at);
+  o->completed_at = nd_adup(a, r->completed_at);
+  o->result_hash = nd_adup(a, r->result_hash);
+  o->signature = aitbc__v1__ReceiptSignature_new(a);
+  o->signature->alg = ALG;
+  o->signature->key_id = KEY_ID;
+  o->signature->sig = nd_adup(a, r->sig);
+}
+
+static int get_receipt(weft_server_call *call,
+                       const aitbc__v1__GetReceiptRequest *req,
+                       aitbc__v1__Receipt *resp, void *ctx) {
+  (void)ctx;
+  if (!req->job_id || !*req->job_id)
+    return nd_done(call, nd_fail(call, WEFT_STATUS_INVALID_ARGUMENT,
+                                 "job_id is required"));
+  int code = 0;
+  pthread_mutex_lock(&nd_st.mu);
+  const nd_receipt *r = NULL;
+  for (size_t i = 0; i < nd_st.receipts.n && !r; i++)
+    if (!strcmp(nd_st.receipts.v[i]->job_id, req->job_id))
+      r = nd_st.receipts.v[i];
+  if (r)
+    fill(weft_server_call_arena(call), r, resp);
+  else if (nd_find_job(req->job_id))
+    code = nd_fail(call, WEFT_STATUS_NOT_FOUND,
+                   "job %s has no receipt yet (receipts come with COMPLETED)",
+                   req->job_id);
+  else
+    code =
+        nd_fail(call, WEFT_STATUS_NOT_FOUND, "job %s not found", req->job_id);
+  pthread_mutex_unlock(&nd_st.mu);
+  return nd_done(call, code);
+}
+
+static void copy_field(char *dst, size_t cap, const char *src) {
+  snprintf(dst, cap, "%s", src ? src : "");
+}
+
+static int verify_receipt(weft_server_call *call, const aitbc__v1__Receipt *req,
+                          aitbc__v1__VerifyReceiptResponse *resp, void *ctx) {
+  (void)ctx;
+  resp->key_id = KEY_ID;
+  const char *why = NULL;
+  if (!req->signature || !req->signature->sig || !*req->signature->sig) {
+    why = "receipt has no signature";
+  } else if (strcmp(req->signature->alg, ALG)) {
+    why = "unsupported signature algorithm (this node signs HMAC-SHA256)";
+  } else if (strcmp(req->signature->key_id, KEY_ID)) {
+    why = "unknown key_id";
+  } else {
+    nd_receipt r;
+    memset(&r, 0, sizeof r);
+    copy_field(r.id, sizeof r.id, req->receipt_id);
+    copy_field(r.job_id, sizeof r.job_id, req->job_id);
+    copy_field(r.provider, sizeof r.provider, req->provider);
+    copy_field(r.client, sizeof r.client, req->client);
+    r.units = req->units;
+    r.price = req->price;
+    copy_field(r.started_at, sizeof r.started_at, req->started_at);
+    copy_field(r.completed_at, sizeof r.completed_at, req->completed_at);
+    copy_field(r.result_hash, sizeof r.result_hash, req->result_hash);
+    char sig[65];
+    nd_receipt_sign(&r, sig);
+    if (strcmp(sig, req->signature->sig))
+      why = "signature does not match the receipt";
+  }
+  resp->valid = why == NULL;
+  resp->reason = (char *)why;
+  return nd_done(call, 0);
+}
+
+static bool matches(const nd_receipt *r, const char *job, const char *prov,
+                    const char *client) {
+  return (!job || !*job || !strcmp(job, r->job_id)) &&
+         (!prov || !*prov || !strcmp(prov, r->provider)) &&
+         (!client || !*client || !strcmp(client, r->client));
+}
+
+static int list_receipts(weft_server_call *call,
+                         const aitbc__v1__ListReceiptsRequest *req,
+                         aitbc__v1__ListReceiptsResponse *resp, void *ctx) {
+  (void)ctx;
+  weft_arena *a = weft_server_call_arena(call);
+  uint32_t limit = req->limit ? req->limit : 100, skipped = 0;
+  pthread_mutex_lock(&nd_st.mu);
+  resp->receipts =
+      weft_arena_calloc(a, (nd_st.receipts.n + 1) * sizeof(void *));
+  for (size_t i = nd_st.receipts.n; i-- > 0 && resp->n_receipts < limit;) {
+    const nd_receipt *r = nd_st.receipts.v[i];
+    if (!matches(r, req->job_id, req->provider, NULL) ||
+        skipped++ < req->offset)
+      continue;
+    aitbc__v1__Receipt *o = aitbc__v1__Receipt_new(a);
+    fill(a, r, o);
+    resp->receipts[resp->n_receipts++] = o;
+  }
+  pthread_mutex_unlock(&nd_st.mu);
+  return nd_done(call, 0);
+}
+
+/* New receipts from the moment of the call; never ends on its own. */
+static int stream_receipts(weft_server_call *call,
+                           const aitbc__v1__StreamReceiptsRequest *req,
+                           void *ctx) {
+  (void)ctx;
+  int code = 0;
+  weft_arena *a = NULL;
+  if (weft_arena_new(&a, 0) < 0)
+    return nd_done(call, WEFT_STATUS_RESOURCE_EXHAUSTED);
+  pthread_mutex_lock(&nd_st.mu);
+  uint64_t seen = nd_st.version, next = nd_st.next_seq + 1;
+  for (;;) {
+    while (next <= nd_st.next_seq) {
+      if (nd_st.next_seq - next >= ND_EVENT_RING)
+        next = nd_st.next_seq - ND_EVENT_RING + 1;
+      nd_event *e = &nd_st.ring[next % ND_EVENT_RING];
+      next++;
+      if (e->kind != ND_EV_RECEIPT)
+        continue;
+      const nd_receipt *r = nd_st.receipts.v[e->ref];
+      if (!matches(r, NULL, req->provider, req->client))
+        continue;
+      aitbc__v1__Receipt o = aitbc__v1__Receipt_INIT;
+      fill(a, r, &o);
+      pthread_mutex_unlock(&nd_st.mu);
+      int rv = weft_server_call_send(call, &o);
+      weft_arena_reset(a);
+      pthread_mutex_lock(&nd_st.mu);
+      if (rv < 0) {
+        code = WEFT_STATUS_CANCELLED;
+        goto out;
+      }
+    }
+    if ((code = nd_wait(call, &seen)))
+      break;
+  }
+out:
+  pthread_mutex_unlock(&nd_st.mu);
+  weft_arena_free(a);
+  return nd_done(call, code);
+}
+
+static const aitbc__v1__Receipts_impl impl = {
+    .get_receipt = get_receipt,
+    .verify_receipt = verify_receipt,
+    .list_receipts = list_receipts,
+    .stream_receipts = stream_receipts,
+};
+
+int nd_add_receipts(weft_server *s) {
+  return weft_server_add_service(s, &aitbc__v1__Receipts_service, &impl, NULL);
+}
