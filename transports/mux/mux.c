@@ -468,7 +468,10 @@ void weft__mux_on_closed(weft__mux *m, const weft_error *why) {
             m->peer[0] ? m->peer : "server", m->close_err.message,
             m->goaway_msg[0] ? "; the server said: " : "", m->goaway_msg);
       }
-      drop_queue(m, s);
+      /* A client stream that already has its final status keeps what it
+       * received: the caller may still be reading the tail of it. */
+      if (s->server || !s->have_status)
+        drop_queue(m, s);
       pthread_cond_broadcast(&s->cv);
     }
   }
