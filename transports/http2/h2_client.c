@@ -165,7 +165,8 @@ static ssize_t body_read(nghttp2_session *ses, int32_t id, uint8_t *buf,
     return NGHTTP2_ERR_DEFERRED;
   }
   size_t n = avail < len ? avail : len;
-  memcpy(buf, k->out + k->out_off, n);
+  if (n) /* empty messages may have no buffer at all */
+    memcpy(buf, k->out + k->out_off, n);
   k->out_off += n;
   if (k->out_off == k->out_len) {
     k->out_off = k->out_len = 0;
@@ -300,7 +301,8 @@ static int push_msg(void *ud, uint8_t flags, const uint8_t *data,
   n->next = NULL;
   n->flags = flags;
   n->len = len;
-  memcpy(n->data, data, len);
+  if (len) /* empty messages may have no buffer at all */
+    memcpy(n->data, data, len);
   pthread_mutex_lock(&k->c->mu);
   if (flags & WEFT__CONNECT_FLAG_END_STREAM) {
     /* The end-of-stream message: status and trailers. */

@@ -229,7 +229,8 @@ static int out_append(h2s_stream *s, const uint8_t *p, size_t n) {
     s->out = b;
     s->out_cap = cap;
   }
-  memcpy(s->out + s->out_len, p, n);
+  if (n) /* empty messages may have no buffer at all */
+    memcpy(s->out + s->out_len, p, n);
   s->out_len += n;
   return 0;
 }
@@ -327,7 +328,8 @@ static ssize_t data_read(nghttp2_session *ses, int32_t id, uint8_t *buf,
     return NGHTTP2_ERR_DEFERRED;
   }
   size_t n = avail < len ? avail : len;
-  memcpy(buf, s->out + s->out_off, n);
+  if (n) /* empty messages may have no buffer at all */
+    memcpy(buf, s->out + s->out_off, n);
   s->out_off += n;
   if (s->out_off == s->out_len && s->out_end)
     *flags |= NGHTTP2_DATA_FLAG_EOF;
@@ -521,7 +523,8 @@ static int push_msg(void *ud, uint8_t flags, const uint8_t *data,
   n->next = NULL;
   n->flags = flags;
   n->len = len;
-  memcpy(n->data, data, len);
+  if (len) /* empty messages may have no buffer at all */
+    memcpy(n->data, data, len);
   pthread_mutex_lock(&s->c->mu);
   if (s->in_tail)
     s->in_tail->next = n;
