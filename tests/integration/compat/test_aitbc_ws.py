@@ -184,13 +184,18 @@ class AitbcWs(unittest.TestCase):
         m = run(go())
         self.assertIn("invalid JSON", m["message"])
 
-    def test_other_paths_go_to_the_envelope_endpoint(self):
-        async def go():
+    def test_root_is_the_envelope_endpoint_and_unrouted_paths_are_404(self):
+        async def go(path):
             async with websockets.connect(
-                    self.srv.url("/v1/jobs/j1"),
+                    self.srv.url(path),
                     subprotocols=["weft.json.v1"]) as ws:
                 return ws.subprotocol
-        self.assertEqual(run(go()), "weft.json.v1")
+        self.assertEqual(run(go("/")), "weft.json.v1")
+        # Paths no route takes are refused before the upgrade (the WebSocket
+        # server answers only its listen path with the envelope endpoint).
+        with self.assertRaises(websockets.exceptions.InvalidStatusCode) as cm:
+            run(go("/v1/jobs/j1"))
+        self.assertEqual(cm.exception.status_code, 404)
 
 
 class Token(unittest.TestCase):
