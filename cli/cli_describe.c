@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "cli_files.h"
@@ -15,11 +17,13 @@
 #include "weft/codec.h"
 
 static const char list_usage[] =
-    "usage: weft list URL [--descriptor-set FILE] [TLS options]\n"
-    "  Lists services: from gRPC reflection for grpc:// and grpcs:// URLs,\n"
-    "  else from --descriptor-set or the descriptors compiled into weft.\n";
+    "usage: weft list URL [--proto FILE | --descriptor-set FILE] [TLS options]\n"
+    "  Lists services: from --proto (compiled with protoc) or\n"
+    "  --descriptor-set (a binary FileDescriptorSet, as protoc -o writes),\n"
+    "  else from gRPC reflection for grpc:// and grpcs:// URLs, else from\n"
+    "  the descriptors compiled into weft. URL may be - with --proto.\n";
 static const char describe_usage[] =
-    "usage: weft describe URL NAME [--descriptor-set FILE] [TLS options]\n"
+    "usage: weft describe URL NAME [--proto FILE | --descriptor-set FILE]\n"
     "  Prints a service, method, message or enum in .proto syntax.\n";
 
 /* A set of parsed files. */
@@ -158,10 +162,49 @@ out:
   return rc;
 }
 
+/* --proto FILE: protoc (already a weft dependency) turns the file and its
+ * imports into a FileDescriptorSet, which we then read like
+ * --descriptor-set. */
+static int load_proto(fileset *fs, const char *file) {
+  char tmpl[] = "/tmp/weft-proto-XXXXXX";
+  int fd = mkstemp(tmpl);
+  if (fd < 0)
+    return CLI_LOCAL;
+  close(fd);
+  char dir[1024];
+  snprintf(dir, sizeof dir, "%s", file);
+  char *slash = strrchr(dir, '/');
+  if (slash)
+    *slash = '\0';
+  else
+    snprintf(dir, sizeof dir, ".");
+  pid_t pid = fork();
+  if (pid == 0) {
+    char inc[1100], out[1100];
+    snprintf(inc, sizeof inc, "-I%s", dir);
+    snprintf(out, sizeof out, "--descriptor_set_out=%s", tmpl);
+    execlp("protoc", "protoc", inc, "-I/usr/include", "--include_imports",
+           out, file, (char *)NULL);
+    _exit(127);
+  }
+  int st = 0;
+  if (pid < 0 || waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) ||
+      WEXITSTATUS(st) != 0) {
+    fprintf(stderr, "weft: protoc could not compile %s\n", file);
+    unlink(tmpl);
+    return CLI_USAGE;
+  }
+  int rc = load_descriptor_set(fs, tmpl);
+  unlink(tmpl);
+  return rc;
+}
+
 /* Loads the right source for the command line. services: what to list. */
 static int load(cli_opts *o, fileset *fs, char ***services, size_t *n) {
   *services = NULL;
   *n = 0;
+  if (o->proto_file)
+    return load_proto(fs, o->proto_file);
   if (o->descriptor_set)
     return load_descriptor_set(fs, o->descriptor_set);
   if (o->url && is_grpc(o->url) && strcmp(o->url, "-") != 0)
