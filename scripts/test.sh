@@ -17,7 +17,7 @@ run_suite() { # dir, extra cmake args...
 }
 
 echo "== optimized build"
-run_suite build
+run_suite build -DWEFT_BUILD_BENCH=OFF
 echo "== sanitizer build (address,undefined)"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \

@@ -1,16 +1,23 @@
 // bench_grpc: weft's gRPC transport against gRPC's C++ synchronous API on
-// the same proto, the same gRPC core, in one process and one run.
+// the same proto and the same gRPC core, side by side in one run.
 //
-// Servers: the C++ sync server and a weft server. Clients: the C++ sync
-// stub and a weft client. Each (server, client) pair runs unary calls with
+// Servers (each in a child process): the C++ sync server, a weft server
+// with handlers on the runtime's worker pool, and one with
+// inline_handlers. Clients (in this process): the C++ sync stub and a weft
+// client. Each (server, client) pair runs unary calls with
 // 1 and 16 concurrent callers (QPS, p50, p99) and server-streaming calls
 // (messages/s). Ratios compare weft's server with the C++ server under the
 // same client, and weft's client with the C++ client against the same
 // server. Both sides share the machine's cores: compare ratios, not
 // absolute figures.
 //
-//   bench_grpc [--seconds=S] [--payload=BYTES]
+//   bench_grpc [--seconds=S] [--payload=BYTES] [--rounds=N] [--only=0|1|2]
 #include <grpcpp/grpcpp.h>
+#include <signal.h>
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -30,7 +37,8 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 double g_seconds = 2.0;
-int g_only = -1; // --only=cpp|weft: one server, C++ client, 16 callers
+int g_rounds = 3; // the matrix runs this often, interleaved; medians shown
+int g_only = -1;  // --only=N: server N only, C++ client, 16 callers (profiling)
 int g_payload = 64;
 const int kStreamCount = 20000;
 
@@ -169,115 +177,229 @@ template <class Make> double run_stream(Make make) {
   return static_cast<double>(n) / s;
 }
 
+// --serve=cpp|weft: a server process; prints its port, runs until stdin
+// closes. The benchmark runs each server in its own child process so the
+// clients' and servers' gRPC pollers don't share one epoll set.
+int serve(const char *kind) {
+  int port = 0;
+  std::unique_ptr<grpc::Server> cpp;
+  CppService service;
+  weft_server *ws = nullptr;
+  if (!strcmp(kind, "cpp")) {
+    grpc::ServerBuilder b;
+    b.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    b.RegisterService(&service);
+    cpp = b.BuildAndStart();
+  } else {
+    ws = bench_weft_server_start(&port, !strcmp(kind, "weft-inline"));
+  }
+  if (port <= 0)
+    return 1;
+  printf("%d\n", port);
+  fflush(stdout);
+  char buf[16];
+  while (read(0, buf, sizeof buf) > 0) {
+  }
+  if (getenv("WEFT_BENCH_RUSAGE")) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    fprintf(stderr,
+            "%s server: cpu %.2f s (user %.2f), ctx switches %ld "
+            "voluntary %ld involuntary\n",
+            kind,
+            ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+                (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6,
+            ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6, ru.ru_nvcsw,
+            ru.ru_nivcsw);
+  }
+  if (ws)
+    bench_weft_server_stop(ws);
+  if (cpp)
+    cpp->Shutdown();
+  return 0;
+}
+
+struct Child {
+  pid_t pid = -1;
+  int to_child = -1;
+  int port = 0;
+};
+
+Child spawn(const char *self, const char *kind) {
+  int in[2], out[2];
+  Child c;
+  if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0)
+    return c;
+  c.pid = fork();
+  if (c.pid == 0) {
+    dup2(in[0], 0);
+    dup2(out[1], 1);
+    close(in[1]);
+    close(out[0]);
+    std::string arg = std::string("--serve=") + kind;
+    execl(self, self, arg.c_str(), (char *)nullptr);
+    _exit(127);
+  }
+  close(in[0]);
+  close(out[1]);
+  c.to_child = in[1];
+  char buf[32] = {0};
+  ssize_t n = read(out[0], buf, sizeof buf - 1);
+  close(out[0]);
+  c.port = n > 0 ? atoi(buf) : 0;
+  return c;
+}
+
+void reap(Child &c) {
+  if (c.to_child >= 0)
+    close(c.to_child); // the child stops when stdin closes
+  if (c.pid > 0)
+    waitpid(c.pid, nullptr, 0);
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
+  for (int i = 1; i < argc; i++)
+    if (!strncmp(argv[i], "--serve=", 8))
+      return serve(argv[i] + 8);
   for (int i = 1; i < argc; i++) {
     if (!strncmp(argv[i], "--seconds=", 10))
       g_seconds = atof(argv[i] + 10);
     else if (!strncmp(argv[i], "--payload=", 10))
       g_payload = std::min(4096, atoi(argv[i] + 10));
-    else if (!strcmp(argv[i], "--only=cpp"))
-      g_only = 0;
-    else if (!strcmp(argv[i], "--only=weft"))
-      g_only = 1;
+    else if (!strncmp(argv[i], "--only=", 7))
+      g_only = atoi(argv[i] + 7);
+    else if (!strncmp(argv[i], "--rounds=", 9))
+      g_rounds = std::max(1, atoi(argv[i] + 9));
   }
 
-  CppService service;
-  grpc::ServerBuilder b;
-  int cpp_port = 0;
-  b.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
-                     &cpp_port);
-  b.RegisterService(&service);
-  std::unique_ptr<grpc::Server> cpp_server = b.BuildAndStart();
-  int weft_port = 0;
-  weft_server *ws = bench_weft_server_start(&weft_port);
-  if (!cpp_server || !ws) {
-    fprintf(stderr, "bench_grpc: cannot start servers\n");
-    return 1;
-  }
-  printf("bench_grpc: %.1f s per run, %d-byte payloads, %u cores shared by "
-         "client and server\n\n",
-         g_seconds, g_payload, std::thread::hardware_concurrency());
-
+  // Each server in its own child process, so the clients' and the servers'
+  // gRPC pollers don't share one epoll set.
+  enum { NS = 3, NC = 2 };
   struct Srv {
     const char *name;
-    int port;
-  } servers[] = {{"C++ sync", cpp_port}, {"weft", weft_port}};
-  // One channel / weft client per (server, client kind), shared by callers.
-  Result unary[2][2][2]; // [server][client][callers 1/16]
-  double stream[2][2];
-  const char *clients[] = {"C++ sync", "weft"};
-  if (g_only >= 0) { // for profiling one server
-    std::string target = "127.0.0.1:" + std::to_string(servers[g_only].port);
+    const char *kind;
+    Child child;
+  } servers[NS] = {{"C++ sync", "cpp", {}},
+                   {"weft pool", "weft", {}},
+                   {"weft inl.", "weft-inline", {}}};
+  for (Srv &sv : servers) {
+    sv.child = spawn(argv[0], sv.kind);
+    if (sv.child.port <= 0) {
+      fprintf(stderr, "bench_grpc: cannot start the %s server\n", sv.name);
+      return 1;
+    }
+  }
+  auto reap_all = [&] {
+    for (Srv &sv : servers)
+      reap(sv.child);
+  };
+  if (g_only >= 0 && g_only < NS) {
+    std::string target =
+        "127.0.0.1:" + std::to_string(servers[g_only].child.port);
     auto ch = grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
     Result r = run_unary(
         16, [&] { return std::unique_ptr<Caller>(new CppCaller(ch)); });
     printf("%s server, C++ client, 16 callers: %.0f QPS\n",
            servers[g_only].name, r.qps);
-    bench_weft_server_stop(ws);
-    cpp_server->Shutdown();
+    reap_all();
     return 0;
   }
-  for (int s = 0; s < 2; s++) {
-    std::string target = "127.0.0.1:" + std::to_string(servers[s].port);
-    grpc::ChannelArguments args;
-    args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
-    auto ch = grpc::CreateCustomChannel(
-        target, grpc::InsecureChannelCredentials(), args);
-    weft_client *wc = bench_weft_client_open(servers[s].port);
-    if (!wc) {
-      fprintf(stderr, "bench_grpc: weft client cannot connect\n");
-      return 1;
+  printf("bench_grpc: %d rounds of %.1f s per run (medians), %d-byte "
+         "payloads; servers in child processes (weft pool: handlers on the "
+         "runtime's workers; weft inl.: inline_handlers); %u cores shared "
+         "by clients and servers\n\n",
+         g_rounds, g_seconds, g_payload, std::thread::hardware_concurrency());
+
+  const char *clients[NC] = {"C++ sync", "weft"};
+  Result unary[NS][NC][2]; // [server][client][1 or 16 callers], medians
+  double stream[NS][NC];
+  std::vector<Result> u_runs[NS][NC][2];
+  std::vector<double> s_runs[NS][NC];
+  // Rounds interleave the configurations so a change in the machine's load
+  // (it is shared) hits every side alike; each figure is the median.
+  for (int round = 0; round < g_rounds; round++) {
+    for (int s = 0; s < NS; s++) {
+      std::string target = "127.0.0.1:" + std::to_string(servers[s].child.port);
+      grpc::ChannelArguments args;
+      args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
+      auto ch = grpc::CreateCustomChannel(
+          target, grpc::InsecureChannelCredentials(), args);
+      weft_client *wc = bench_weft_client_open(servers[s].child.port);
+      if (!wc) {
+        fprintf(stderr, "bench_grpc: weft client cannot connect\n");
+        reap_all();
+        return 1;
+      }
+      auto make_cpp = [&] {
+        return std::unique_ptr<Caller>(new CppCaller(ch));
+      };
+      auto make_weft = [&] {
+        return std::unique_ptr<Caller>(new WeftCaller(wc));
+      };
+      int ci = 0;
+      for (int conc : {1, 16}) {
+        u_runs[s][0][ci].push_back(run_unary(conc, make_cpp));
+        u_runs[s][1][ci].push_back(run_unary(conc, make_weft));
+        ci++;
+      }
+      s_runs[s][0].push_back(run_stream(make_cpp));
+      s_runs[s][1].push_back(run_stream(make_weft));
+      bench_weft_client_close(wc);
     }
-    auto make_cpp = [&] { return std::unique_ptr<Caller>(new CppCaller(ch)); };
-    auto make_weft = [&] {
-      return std::unique_ptr<Caller>(new WeftCaller(wc));
-    };
-    int ci = 0;
-    for (int conc : {1, 16}) {
-      unary[s][0][ci] = run_unary(conc, make_cpp);
-      unary[s][1][ci] = run_unary(conc, make_weft);
-      ci++;
-    }
-    stream[s][0] = run_stream(make_cpp);
-    stream[s][1] = run_stream(make_weft);
-    bench_weft_client_close(wc);
   }
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  for (int s = 0; s < NS; s++)
+    for (int c = 0; c < NC; c++) {
+      for (int k = 0; k < 2; k++) {
+        std::vector<double> q, p50, p99;
+        long err = 0;
+        for (const Result &r : u_runs[s][c][k]) {
+          q.push_back(r.qps);
+          p50.push_back(r.p50_us);
+          p99.push_back(r.p99_us);
+          err += r.errors;
+        }
+        unary[s][c][k] = Result{median(q), median(p50), median(p99), err};
+      }
+      stream[s][c] = median(s_runs[s][c]);
+    }
 
   printf("%-10s %-10s %7s %12s %9s %9s %7s\n", "server", "client", "callers",
          "unary QPS", "p50 us", "p99 us", "errors");
-  for (int s = 0; s < 2; s++)
-    for (int c = 0; c < 2; c++)
+  for (int s = 0; s < NS; s++)
+    for (int c = 0; c < NC; c++)
       for (int k = 0; k < 2; k++) {
         const Result &r = unary[s][c][k];
         printf("%-10s %-10s %7d %12.0f %9.1f %9.1f %7ld\n", servers[s].name,
                clients[c], k ? 16 : 1, r.qps, r.p50_us, r.p99_us, r.errors);
       }
   printf("\n%-10s %-10s %16s\n", "server", "client", "stream msgs/s");
-  for (int s = 0; s < 2; s++)
-    for (int c = 0; c < 2; c++)
+  for (int s = 0; s < NS; s++)
+    for (int c = 0; c < NC; c++)
       printf("%-10s %-10s %16.0f\n", servers[s].name, clients[c], stream[s][c]);
 
-  printf("\nratios (weft / C++; >= 1.00 means weft is as fast or faster)\n");
-  for (int c = 0; c < 2; c++)
-    for (int k = 0; k < 2; k++)
-      printf("  server, %-8s client, %2d callers: unary QPS %.2fx\n",
-             clients[c], k ? 16 : 1,
-             unary[1][c][k].qps / std::max(1.0, unary[0][c][k].qps));
-  for (int c = 0; c < 2; c++)
-    printf("  server, %-8s client:              stream    %.2fx\n", clients[c],
-           stream[1][c] / std::max(1.0, stream[0][c]));
-  for (int s = 0; s < 2; s++)
-    for (int k = 0; k < 2; k++)
-      printf("  client, %-8s server, %2d callers: unary QPS %.2fx\n",
-             servers[s].name, k ? 16 : 1,
-             unary[s][1][k].qps / std::max(1.0, unary[s][0][k].qps));
-  for (int s = 0; s < 2; s++)
-    printf("  client, %-8s server:              stream    %.2fx\n",
-           servers[s].name, stream[s][1] / std::max(1.0, stream[s][0]));
-
-  bench_weft_server_stop(ws);
-  cpp_server->Shutdown();
+  printf("\nratios to C++ (>= 1.00: weft as fast or faster)\n");
+  for (int s = 1; s < NS; s++)
+    for (int c = 0; c < NC; c++) {
+      printf("  %-9s server vs C++ server, %-8s client: unary 1: %.2fx  "
+             "16: %.2fx  stream: %.2fx\n",
+             servers[s].name, clients[c],
+             unary[s][c][0].qps / std::max(1.0, unary[0][c][0].qps),
+             unary[s][c][1].qps / std::max(1.0, unary[0][c][1].qps),
+             stream[s][c] / std::max(1.0, stream[0][c]));
+    }
+  for (int s = 0; s < NS; s++)
+    printf("  weft client vs C++ client, %-9s server: unary 1: %.2fx  16: "
+           "%.2fx  stream: %.2fx\n",
+           servers[s].name,
+           unary[s][1][0].qps / std::max(1.0, unary[s][0][0].qps),
+           unary[s][1][1].qps / std::max(1.0, unary[s][0][1].qps),
+           stream[s][1] / std::max(1.0, stream[s][0]));
+  reap_all();
   return 0;
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "weft/client.h"
+#include "weft/grpc_transport.h"
 #include "weft/server.h"
 #include "weftbench/bench.weft.h"
 
@@ -35,12 +36,17 @@ static int stream(weft_server_call *call, const weftbench__StreamReq *req,
 
 static const weftbench__Bench_impl impl = {.unary = unary, .stream = stream};
 
-weft_server *bench_weft_server_start(int *port) {
+weft_server *bench_weft_server_start(int *port, int inline_handlers) {
   weft_server *s = NULL;
   weft_error err = {0};
   weft_server_opts o = {0};
   const char *w = getenv("WEFT_BENCH_WORKERS");
   o.worker_threads = w ? (unsigned)atoi(w) : 0;
+  static weft_grpc_opts g;
+  const char *q = getenv("WEFT_BENCH_CQ");
+  g.cq_threads = q ? (unsigned)atoi(q) : 0;
+  g.inline_handlers = inline_handlers != 0;
+  o.transport_opts = &g;
   if (weft_server_new(&s, &o) < 0 ||
       weft_server_add_service(s, &weftbench__Bench_service, &impl, NULL) < 0 ||
       weft_server_listen(s, "grpc://127.0.0.1:0", &err) < 0) {

@@ -11,8 +11,9 @@ extern "C" {
 typedef struct weft_server weft_server;
 typedef struct weft_client weft_client;
 
-/* Starts a weft server with the Bench service on grpc://127.0.0.1:0. */
-weft_server *bench_weft_server_start(int *port);
+/* Starts a weft server with the Bench service on grpc://127.0.0.1:0;
+ * inline_handlers: weft_grpc_opts.inline_handlers. */
+weft_server *bench_weft_server_start(int *port, int inline_handlers);
 void bench_weft_server_stop(weft_server *s);
 
 weft_client *bench_weft_client_open(int port);

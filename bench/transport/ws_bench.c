@@ -4,7 +4,8 @@
  * same for every server and the ratios compare the servers).
  *
  * For 64 B and 16 KiB binary messages: sequential round trips (latency)
- * and pipelined echo throughput (64 messages in flight). Then memory per
+ * and pipelined echo throughput (64 messages in flight), in interleaved
+ * rounds (median reported). Then memory per
  * idle connection of each server process, holding N idle connections
  * (default 10000; WEFT_BENCH_IDLE=0 skips).
  *
@@ -16,6 +17,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -147,7 +149,7 @@ static int echo_once(weft__ws_sync *s, const uint8_t *m, size_t n) {
   return 0;
 }
 
-static int measure(peer *p, int quick) {
+static weft__ws_sync *connect_peer(peer *p) {
   weft__ws_sync *s;
   weft__ws_sync_opts o = {0};
   o.target = "/echo";
@@ -155,50 +157,89 @@ static int measure(peer *p, int quick) {
   weft_error err;
   if (weft__ws_sync_connect(&s, "127.0.0.1", p->port, &o, &err) < 0) {
     fprintf(stderr, "%s: %s\n", p->name, err.message);
-    return -1;
+    return NULL;
   }
+  return s;
+}
+
+/* One round on one server: round trips, then pipelined echo (64 messages
+ * in flight), for size kSizes[k]. */
+static int round_once(weft__ws_sync *s, const uint8_t *m, int k, int quick,
+                      double *rtt_us, double *tput_mps) {
+  size_t n = kSizes[k];
+  int rv = 0;
+  int iters = (k == 0 ? 4000 : 1000) / (quick ? 4 : 1);
+  for (int i = 0; i < iters / 10 && rv == 0; i++) /* warm up */
+    rv = echo_once(s, m, n);
+  double t0 = now_s();
+  for (int i = 0; i < iters && rv == 0; i++)
+    rv = echo_once(s, m, n);
+  *rtt_us = (now_s() - t0) / iters * 1e6;
+  int total = (k == 0 ? 40000 : 4000) / (quick ? 4 : 1);
+  int sent = 0, got = 0;
+  t0 = now_s();
+  while (got < total && rv == 0) {
+    while (sent < total && sent - got < 64 && rv == 0) {
+      rv = weft__ws_sync_send(s, WEFT__WS_OP_BINARY, m, n);
+      sent++;
+    }
+    int op;
+    const uint8_t *d;
+    size_t len;
+    if (rv == 0 &&
+        (weft__ws_sync_recv(s, &op, &d, &len, 10000) != 1 || len != n))
+      rv = -1;
+    got++;
+  }
+  *tput_mps = total / (now_s() - t0);
+  return rv;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+#define ROUNDS 5
+
+/* Interleaves the servers round by round so load changes on the shared
+ * machine hit all of them alike; reports each server's median round. */
+static void measure_all(peer *peers, int np, int quick) {
+  weft__ws_sync *conns[8] = {0};
   uint8_t *m = malloc(kSizes[1]);
   for (size_t i = 0; i < kSizes[1]; i++)
     m[i] = (uint8_t)(i * 7);
-  int rv = 0;
-  for (int k = 0; k < 2 && rv == 0; k++) {
-    size_t n = kSizes[k];
-    int iters = (k == 0 ? 20000 : 5000) / (quick ? 10 : 1);
-    for (int i = 0; i < iters / 10 && rv == 0; i++) /* warm up */
-      rv = echo_once(s, m, n);
-    double t0 = now_s();
-    for (int i = 0; i < iters && rv == 0; i++)
-      rv = echo_once(s, m, n);
-    double dt = now_s() - t0;
-    p->rtt_us[k] = dt / iters * 1e6;
-    p->rtt_mps[k] = iters / dt;
-    /* pipelined: keep 64 messages in flight */
-    int total = (k == 0 ? 200000 : 20000) / (quick ? 10 : 1);
-    int sent = 0, got = 0;
-    t0 = now_s();
-    while (got < total && rv == 0) {
-      while (sent < total && sent - got < 64 && rv == 0) {
-        rv = weft__ws_sync_send(s, WEFT__WS_OP_BINARY, m, n);
-        sent++;
+  for (int i = 0; i < np; i++)
+    if (peers[i].port > 0 && (conns[i] = connect_peer(&peers[i])))
+      peers[i].ok = true;
+  double rtt[8][2][ROUNDS], tput[8][2][ROUNDS];
+  for (int r = 0; r < ROUNDS; r++)
+    for (int k = 0; k < 2; k++)
+      for (int i = 0; i < np; i++) {
+        if (!peers[i].ok)
+          continue;
+        if (round_once(conns[i], m, k, quick, &rtt[i][k][r], &tput[i][k][r]) <
+            0) {
+          fprintf(stderr, "%s: echo failed\n", peers[i].name);
+          peers[i].ok = false;
+        }
       }
-      int op;
-      const uint8_t *d;
-      size_t len;
-      if (rv == 0 &&
-          (weft__ws_sync_recv(s, &op, &d, &len, 10000) != 1 || len != n))
-        rv = -1;
-      got++;
+  for (int i = 0; i < np; i++) {
+    if (peers[i].ok)
+      for (int k = 0; k < 2; k++) {
+        qsort(rtt[i][k], ROUNDS, sizeof(double), cmp_double);
+        qsort(tput[i][k], ROUNDS, sizeof(double), cmp_double);
+        peers[i].rtt_us[k] = rtt[i][k][ROUNDS / 2];
+        peers[i].rtt_mps[k] = 1e6 / peers[i].rtt_us[k];
+        peers[i].tput_mps[k] = tput[i][k][ROUNDS / 2];
+        peers[i].tput_mbs[k] = peers[i].tput_mps[k] * (double)kSizes[k] / 1e6;
+      }
+    if (conns[i]) {
+      weft__ws_sync_close(conns[i], 1000, "", 2000);
+      weft__ws_sync_free(conns[i]);
     }
-    dt = now_s() - t0;
-    p->tput_mps[k] = total / dt;
-    p->tput_mbs[k] = (double)total * (double)n / dt / 1e6;
   }
-  if (rv < 0)
-    fprintf(stderr, "%s: echo failed\n", p->name);
-  weft__ws_sync_close(s, 1000, "", 2000);
-  weft__ws_sync_free(s);
   free(m);
-  return rv;
 }
 
 static long rss_kb(pid_t pid) {
@@ -270,6 +311,19 @@ int main(int argc, char **argv) {
   const char *idle_env = getenv("WEFT_BENCH_IDLE");
   int nidle = idle_env ? atoi(idle_env) : (quick ? 1000 : 10000);
   signal(SIGPIPE, SIG_IGN);
+  /* Client and servers share one CPU (inherited by the children): every
+   * server gets the same conditions, and round trips measure CPU cost
+   * rather than cross-CPU wake-up latency, which on a shared VM swings
+   * more than the servers differ. WEFT_BENCH_CPU=-1: no pinning. */
+  const char *cpu_env = getenv("WEFT_BENCH_CPU");
+  int cpu = cpu_env ? atoi(cpu_env) : 0;
+  if (cpu >= 0) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    if (sched_setaffinity(0, sizeof set, &set) != 0)
+      perror("sched_setaffinity");
+  }
   char js[1024], py[1024], mods[1024];
   snprintf(js, sizeof js, "%s/ws_echo_server.js", WEFT_BENCH_DIR);
   snprintf(py, sizeof py, "%s/ws_echo_server.py", WEFT_BENCH_DIR);
@@ -289,19 +343,20 @@ int main(int argc, char **argv) {
   if (spawn(&peers[2], py_argv) < 0)
     fprintf(stderr, "cannot start python3-websockets\n");
 
-  for (int i = 0; i < 3; i++) {
-    if (peers[i].port <= 0)
-      continue;
-    fprintf(stderr, "measuring %s...\n", peers[i].name);
-    peers[i].ok = measure(&peers[i], quick) == 0;
-    if (peers[i].ok && nidle > 0 && i < 2)
+  fprintf(stderr, "measuring (%d interleaved rounds)...\n", ROUNDS);
+  measure_all(peers, 3, quick);
+  for (int i = 0; i < 2; i++)
+    if (peers[i].ok && nidle > 0) {
+      fprintf(stderr, "idle connections on %s...\n", peers[i].name);
       idle(&peers[i], nidle);
-  }
+    }
   for (int i = 0; i < 3; i++)
     stop(&peers[i]);
 
   printf("\nWebSocket echo, loopback, same client for every server "
-         "(binary messages)\n");
+         "(binary messages; median of %d interleaved rounds; %s)\n",
+         ROUNDS,
+         cpu >= 0 ? "client and server pinned to one CPU" : "not pinned");
   printf("%-20s %6s %12s %12s %14s %12s\n", "server", "size", "rtt us",
          "rtt msg/s", "pipelined/s", "MB/s");
   for (int k = 0; k < 2; k++)

@@ -83,6 +83,14 @@ static void emit_struct(gen_buf *b, const gen_msg *m) {
   buf_free(&defs);
   buf_printf(b, "extern const weft_msg_desc %s_desc;\n", m->cname);
   buf_printf(b, "void %s_init(%s *m);\n", m->cname, m->cname);
+  /* Field numbers by member name: what a oneof's <name>_case holds. */
+  if (m->n_fields) {
+    buf_put(b, "enum {");
+    for (size_t i = 0; i < m->n_fields; i++)
+      buf_printf(b, "%s\n  %s_FIELD_%s = %d", i ? "," : "", m->cname,
+                 m->fields[i].member, m->fields[i].p->number);
+    buf_put(b, "\n};\n");
+  }
 
   const char *c = m->cname;
   buf_printf(b,

@@ -30,6 +30,23 @@ static int by_name(const void *a, const void *b) {
   return x->index < y->index ? -1 : x->index > y->index;
 }
 
+/* protoc fills json_name for plugins; this is its rule (drop '_', upper-case
+ * the next letter) for requests built by other tools. */
+static const char *json_default(const char *name) {
+  char *out = gen_alloc(strlen(name) + 1), *o = out;
+  int up = 0;
+  for (; *name; name++) {
+    if (*name == '_') {
+      up = 1;
+    } else {
+      *o++ = up && *name >= 'a' && *name <= 'z' ? (char)(*name - 'a' + 'A')
+                                                : *name;
+      up = 0;
+    }
+  }
+  return out;
+}
+
 static void emit_ranges(gen_buf *b, const char *sym, const int *nums,
                         size_t n) {
   size_t r = 0;
@@ -198,7 +215,8 @@ static void emit_message(gen_buf *b, const gen_msg *m) {
         buf_put(&flags, " | WEFT_FIELD_HAS_DEFAULT");
       if (fd->group)
         buf_put(&flags, " | WEFT_FIELD_GROUP");
-      const char *json = fd->p->json_name ? fd->p->json_name : fd->p->name;
+      const char *json =
+          fd->p->json_name ? fd->p->json_name : json_default(fd->p->name);
       buf_put(b, "  {");
       buf_cstring(b, json, strlen(json));
       buf_printf(b, ", %d, %s},\n", fd->oneof, flags.data);

@@ -1,9 +1,9 @@
 /* The C naming rule (docs/NAMING.md). Type names: each '.'-separated
  * component with '_' written as "_1", components joined by "__". That code
- * is prefix-free ("__", "_1" and plain characters), so it is injective, and
- * a '_' followed by a lowercase letter never occurs in it: every derived
- * name "<type>_<lowercase suffix>" is therefore distinct from every type
- * name and from every other derived name. */
+ * is prefix-free (tokens "__", "_1" and plain characters), so it is
+ * injective, and no token starts with '_' followed by a letter: every
+ * derived name "<type>_<suffix starting with a letter>" is therefore
+ * distinct from every type name and from every other derived name. */
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>

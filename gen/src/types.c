@@ -107,9 +107,13 @@ const char *field_label(const gen_msg *m, const gen_field *fd) {
   if (fd->p->label ==
       GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__LABEL__LABEL_REQUIRED)
     return "PROTOBUF_C_LABEL_REQUIRED";
-  if (fd->proto3_optional || m->file->syntax == 2)
+  /* Oneof members have explicit presence in both syntaxes, so they are
+   * OPTIONAL (+ FLAG_ONEOF) everywhere. protoc-c would say NONE in proto3;
+   * protobuf-c's runtime accepts both, and OPTIONAL keeps every reader that
+   * looks at the label before the flag on the safe side. */
+  if (fd->proto3_optional || fd->oneof >= 0 || m->file->syntax == 2)
     return "PROTOBUF_C_LABEL_OPTIONAL";
-  return "PROTOBUF_C_LABEL_NONE"; /* proto3: implicit presence, and oneofs */
+  return "PROTOBUF_C_LABEL_NONE"; /* proto3 implicit presence */
 }
 
 int field_has_flag(const gen_msg *m, const gen_field *fd) {

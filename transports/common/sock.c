@@ -15,6 +15,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +62,62 @@ static int tls_fail(weft_error *err, const char *what, const char *arg) {
   ssl_errstr(e, sizeof e);
   return weft_error_set(err, WEFT_ERR_TLS, "%s%s%s: %s", what, arg ? " " : "",
                         arg ? arg : "", e);
+}
+
+/* ---- a socket BIO that never raises SIGPIPE ---------------------------- */
+
+/* OpenSSL's socket BIO writes with write(2): a peer that has gone away
+ * would kill the process with SIGPIPE. A library must not touch the
+ * process's signal disposition, so we write with send(MSG_NOSIGNAL) and
+ * reuse the stock socket BIO for everything else. */
+static BIO_METHOD *g_bio_method;
+static pthread_once_t g_bio_once = PTHREAD_ONCE_INIT;
+
+static int nosig_write(BIO *b, const char *data, int len) {
+  int fd = -1;
+  BIO_get_fd(b, &fd);
+  BIO_clear_retry_flags(b);
+  ssize_t n;
+  do
+    n = send(fd, data, (size_t)len, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+    BIO_set_retry_write(b);
+  return (int)n;
+}
+
+static int nosig_puts(BIO *b, const char *str) {
+  return nosig_write(b, str, (int)strlen(str));
+}
+
+static void bio_init(void) {
+  const BIO_METHOD *sock = BIO_s_socket();
+  BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK |
+                                   BIO_TYPE_DESCRIPTOR,
+                               "weft socket");
+  if (!m)
+    return;
+  BIO_meth_set_write(m, nosig_write);
+  BIO_meth_set_puts(m, nosig_puts);
+  BIO_meth_set_read(m, BIO_meth_get_read(sock));
+  BIO_meth_set_gets(m, BIO_meth_get_gets(sock));
+  BIO_meth_set_ctrl(m, BIO_meth_get_ctrl(sock));
+  BIO_meth_set_create(m, BIO_meth_get_create(sock));
+  BIO_meth_set_destroy(m, BIO_meth_get_destroy(sock));
+  g_bio_method = m;
+}
+
+/* Attaches fd to ssl through the SIGPIPE-free BIO. */
+static int ssl_set_socket(SSL *ssl, int fd) {
+  pthread_once(&g_bio_once, bio_init);
+  if (!g_bio_method)
+    return SSL_set_fd(ssl, fd); /* out of memory at init: stock BIO */
+  BIO *b = BIO_new(g_bio_method);
+  if (!b)
+    return 0;
+  BIO_set_fd(b, fd, BIO_NOCLOSE);
+  SSL_set_bio(ssl, b, b);
+  return 1;
 }
 
 /* ---- TLS context ------------------------------------------------------ */
@@ -354,7 +411,7 @@ int weft__conn_connect(weft__conn **out, const char *host, int port,
   const char *name = server_name && *server_name ? server_name : host;
   ERR_clear_error();
   c->ssl = SSL_new(tls->ctx);
-  if (!c->ssl || SSL_set_fd(c->ssl, fd) != 1) {
+  if (!c->ssl || ssl_set_socket(c->ssl, fd) != 1) {
     rc = tls_fail(err, "SSL_new for", c->peer);
     goto fail;
   }
@@ -469,7 +526,7 @@ int weft__conn_accept(weft__conn **out, int fd, weft__tls_ctx *tls,
   if (tls) {
     ERR_clear_error();
     c->ssl = SSL_new(tls->ctx);
-    if (!c->ssl || SSL_set_fd(c->ssl, fd) != 1) {
+    if (!c->ssl || ssl_set_socket(c->ssl, fd) != 1) {
       int rc = tls_fail(err, "SSL_new for", c->peer);
       weft__conn_close(c);
       return rc;

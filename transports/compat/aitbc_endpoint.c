@@ -144,7 +144,8 @@ static const rest_route routes[] = {
     {"GET", "/v1/events", "/aitbc.v1.Blockchain/StreamEvents"},
     {"GET", "/v1/blocks/head", "/aitbc.v1.Blockchain/GetHead"},
     {"GET", "/v1/sync/status", "/aitbc.v1.Blockchain/GetSyncStatus"},
-    {"GET", "/v1/transactions/{tx_hash}", "/aitbc.v1.Blockchain/GetTransaction"},
+    {"GET", "/v1/transactions/{tx_hash}",
+     "/aitbc.v1.Blockchain/GetTransaction"},
     {"GET", "/v1/marketplace/offers", "/aitbc.v1.Marketplace/ListOffers"},
     {"POST", "/v1/marketplace/offers", "/aitbc.v1.Marketplace/CreateOffer"},
     {"GET", "/v1/marketplace/stats", "/aitbc.v1.Marketplace/GetStats"},
@@ -410,8 +411,8 @@ static int op_finish(void *tc, const weft_status *st,
     last_stream = --ec->stream_calls == 0;
   pthread_mutex_unlock(&ec->mu);
 
-  const char *why = st->message && *st->message ? st->message
-                                                : weft_status_name(st->code);
+  const char *why =
+      st->message && *st->message ? st->message : weft_status_name(st->code);
   char buf[WEFT_ERROR_MSG_MAX + 32];
   if (!closed && !atomic_load(&cc->cancelled)) {
     weft_aitbc_ws_msg m = {0};
@@ -516,8 +517,16 @@ static int start_call(ep_conn *ec, const char *rpc, enum call_kind kind,
   if (kind == CALL_JOB_WATCH || kind == CALL_EVENTS)
     ec->stream_calls++;
   pthread_mutex_unlock(&ec->mu);
-  int rv = weft_server_dispatch(srv, rpc, &md, INT64_MAX, ec->peer, &call_ops,
-                                cc);
+  if (kind == CALL_SDK_SUB) {
+    /* Confirmed before the stream can send its first event. */
+    weft_aitbc_ws_msg c = {0};
+    c.kind = WEFT_AITBC_WS_SUBSCRIPTION;
+    c.subscription_id = (char *)sdk_id;
+    c.status = "confirmed";
+    send_msg(ec, &c);
+  }
+  int rv =
+      weft_server_dispatch(srv, rpc, &md, INT64_MAX, ec->peer, &call_ops, cc);
   weft_metadata_clear(&md);
   if (rv < 0) {
     /* Not taken (shutting down): finish was not called. */
@@ -589,17 +598,11 @@ static void sdk_subscribe(ep_conn *ec, const weft_aitbc_ws_msg *m) {
   }
   const char *why = "unknown event or path";
   if (rpc) {
-    char *json = build_request(m->data, NULL, pname, pname ? pval : NULL, xkey,
-                               xval);
+    char *json =
+        build_request(m->data, NULL, pname, pname ? pval : NULL, xkey, xval);
     if (start_call(ec, rpc, CALL_SDK_SUB, json, m->id, m->id_is_number,
-                   m->event ? m->event : m->path, &why) == 0) {
-      weft_aitbc_ws_msg c = {0};
-      c.kind = WEFT_AITBC_WS_SUBSCRIPTION;
-      c.subscription_id = m->id;
-      c.status = "confirmed";
-      send_msg(ec, &c);
+                   m->event ? m->event : m->path, &why) == 0)
       return;
-    }
   }
   weft_aitbc_ws_msg c = {0};
   c.kind = WEFT_AITBC_WS_SUBSCRIPTION;
@@ -779,4 +782,6 @@ int weft_aitbc_endpoint_new(weft_aitbc_endpoint **out,
   return 0;
 }
 
-void weft_aitbc_endpoint_free(weft_aitbc_endpoint *ep) { free(ep); }
+void weft_aitbc_endpoint_free(weft_aitbc_endpoint *ep) {
+  free(ep);
+}

@@ -16,6 +16,16 @@ weft_server_each_service(const weft_server *s,
   (void)s, (void)fn, (void)ud;
 }
 
+/* Fallback for a runtime without weft_server_dispatch_inline(): the call
+ * goes to the worker pool as usual. */
+__attribute__((weak)) int
+weft_server_dispatch_inline(weft_server *s, const char *path,
+                            const weft_metadata *md, int64_t deadline_ns,
+                            const char *peer, const weft_server_call_ops *ops,
+                            void *tc) {
+  return weft_server_dispatch(s, path, md, deadline_ns, peer, ops, tc);
+}
+
 typedef struct find_ctx {
   const char *name;
   const weft_service_desc *found;

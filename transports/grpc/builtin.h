@@ -14,6 +14,8 @@ extern const grpc__reflection__v1alpha__ServerReflection_impl
 const weft_service_desc *weft__grpc_served(const weft_server *s,
                                            const char *name);
 
+/* Reports NOT_SERVING for everything (the server stops accepting). */
+void weft__grpc_health_down(const weft_server *s);
 /* Drops health overrides of a server whose listener closes. */
 void weft__grpc_health_forget(const weft_server *s);
 

@@ -54,6 +54,9 @@ typedef struct gcall {
   bool sent_initial, close_sent, recv_initial_requested, status_requested;
   bool main_pending, main_has_status, status_done, recv_done;
   grpc_byte_buffer *req;      /* stashed single request */
+  grpc_byte_buffer *pending;  /* streamed message whose write may be in
+                                 flight; collected by the next send, the
+                                 half-close or finish */
   grpc_byte_buffer *main_msg; /* response received by the unary batch */
   grpc_metadata_array initial_md, trailing_md;
   grpc_status_code status;
@@ -460,6 +463,16 @@ static void wait_main(gcall *c) {
   }
 }
 
+/* Collects the completion of the previous streamed message, if any. */
+static int wait_pending(gcall *c) {
+  if (!c->pending)
+    return 0;
+  int ok = weft__grpc_pluck(c->cq, WEFT__GRPC_TAG_SEND);
+  grpc_byte_buffer_destroy(c->pending);
+  c->pending = NULL;
+  return ok ? 0 : WEFT_ERR_CLOSED; /* the call is over: finish tells why */
+}
+
 static int call_send(void *tcall, const void *msg) {
   gcall *c = tcall;
   grpc_byte_buffer *bb = weft__grpc_encode(msg);
@@ -473,6 +486,11 @@ static int call_send(void *tcall, const void *msg) {
     c->req = bb;
     return 0;
   }
+  int rc = wait_pending(c);
+  if (rc < 0) {
+    grpc_byte_buffer_destroy(bb);
+    return rc;
+  }
   grpc_op ops[2];
   size_t n = 0;
   pthread_mutex_lock(&c->mu);
@@ -484,11 +502,12 @@ static int call_send(void *tcall, const void *msg) {
   n = add_initial(c, ops, n);
   n = add_op(ops, n, GRPC_OP_SEND_MESSAGE);
   ops[n - 1].data.send_message.send_message = bb;
-  int rc = start(c, ops, n, WEFT__GRPC_TAG_SEND);
+  rc = start(c, ops, n, WEFT__GRPC_TAG_SEND);
   pthread_mutex_unlock(&c->mu);
-  if (rc == 0 && !weft__grpc_pluck(c->cq, WEFT__GRPC_TAG_SEND))
-    rc = WEFT_ERR_CLOSED; /* the call is over: finish tells why */
-  grpc_byte_buffer_destroy(bb);
+  if (rc < 0)
+    grpc_byte_buffer_destroy(bb);
+  else
+    c->pending = bb;
   return rc;
 }
 
@@ -496,6 +515,7 @@ static int call_close_send(void *tcall) {
   gcall *c = tcall;
   if (c->single_req)
     return flush_single(c);
+  wait_pending(c);
   grpc_op ops[2];
   size_t n = 0;
   pthread_mutex_lock(&c->mu);
@@ -601,6 +621,7 @@ static void free_call(gcall *c) {
 
 static int call_finish(void *tcall, weft_status *st, weft_metadata *md) {
   gcall *c = tcall;
+  wait_pending(c);
   if (c->single_req && !c->close_sent)
     flush_single(c);
   else if (!c->close_sent)

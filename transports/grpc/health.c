@@ -21,6 +21,7 @@ typedef struct override {
 
 typedef struct hentry {
   const weft_server *s;
+  bool down; /* the server stopped accepting: everything NOT_SERVING */
   unsigned n;
   override ov[MAX_OVERRIDES];
 } hentry;
@@ -57,6 +58,16 @@ void weft__grpc_health_forget(const weft_server *s) {
   pthread_mutex_unlock(&hmu);
 }
 
+void weft__grpc_health_down(const weft_server *s) {
+  pthread_mutex_lock(&hmu);
+  hentry *e = entry_locked(s, true);
+  if (e)
+    e->down = true;
+  hversion++;
+  pthread_cond_broadcast(&hcv);
+  pthread_mutex_unlock(&hmu);
+}
+
 int weft_grpc_health_set(weft_server *s, const char *service, bool serving) {
   if (!s || !service || strlen(service) >= NAME_MAX_LEN)
     return WEFT_ERR_INVAL;
@@ -88,6 +99,8 @@ int weft_grpc_health_set(weft_server *s, const char *service, bool serving) {
 /* With hmu held. */
 static hstatus status_of(const weft_server *s, const char *name) {
   hentry *e = entry_locked(s, false);
+  if (e && e->down)
+    return grpc__health__v1__HealthCheckResponse__ServingStatus__NOT_SERVING;
   for (unsigned i = 0; e && i < e->n; i++)
     if (strcmp(e->ov[i].name, name) == 0)
       return e->ov[i].serving

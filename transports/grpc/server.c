@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "builtin.h"
 #include "grpc_internal.h"
@@ -44,6 +45,13 @@ typedef struct glistener {
     void *handle;
   } * reg;
   unsigned n_reg;
+  /* weft_grpc_opts.inline_handlers: the queue threads run handlers
+   * themselves (weft_server_dispatch_inline), C++ sync server style: at
+   * least min_pollers threads stay in the queue, more are started while
+   * handlers run (up to max_threads), and extra idle ones exit. */
+  bool inline_mode;
+  unsigned min_pollers, max_pollers, max_threads;
+  unsigned n_live, n_polling; /* under mu */
 } glistener;
 
 /* One call requested from gRPC core ahead of its arrival. */
@@ -68,9 +76,15 @@ typedef struct gscall {
   pthread_mutex_t close_mu; /* plucking the RECV_CLOSE batch */
   bool single_resp; /* unary/client-streaming: response sent at finish */
   bool sent_initial, recv_done, close_started, close_known;
+  int64_t arrived_ns;
   int cancelled;
   grpc_byte_buffer *resp;  /* stashed single response */
   grpc_byte_buffer *first; /* request read by gRPC core with the call */
+  /* A streamed message whose write may still be in flight: its completion
+   * is collected by the next send or by finish, so encoding the next
+   * message overlaps the write of this one. */
+  grpc_byte_buffer *pending;
+  weft__grpc_md pending_md;
   bool has_first;
   weft_metadata resp_headers;
   weft_error recv_err; /* why the last recv failed to decode */
@@ -180,6 +194,17 @@ static int initial_op(gscall *c, grpc_op *op, weft__grpc_md *md,
   return 0;
 }
 
+/* Collects the completion of the previous streamed message, if any. */
+static int wait_pending(gscall *c) {
+  if (!c->pending)
+    return 0;
+  int ok = weft__grpc_pluck(c->cq, WEFT__GRPC_TAG_SEND);
+  grpc_byte_buffer_destroy(c->pending);
+  c->pending = NULL;
+  weft__grpc_md_free(&c->pending_md);
+  return ok ? 0 : WEFT_ERR_CANCELLED; /* client gone, cancelled, deadline */
+}
+
 static int op_send(void *tc, const void *msg, const weft_metadata *headers) {
   gscall *c = tc;
   grpc_byte_buffer *bb = weft__grpc_encode(msg);
@@ -196,11 +221,16 @@ static int op_send(void *tc, const void *msg, const weft_metadata *headers) {
       weft_metadata_copy(&c->resp_headers, headers);
     return 0;
   }
+  int rc = wait_pending(c);
+  if (rc < 0) {
+    grpc_byte_buffer_destroy(bb);
+    return rc;
+  }
   grpc_op ops[2];
   size_t n = 0;
-  weft__grpc_md md = {0};
   pthread_mutex_lock(&c->mu);
-  if (!c->sent_initial && initial_op(c, &ops[n++], &md, headers) < 0) {
+  if (!c->sent_initial &&
+      initial_op(c, &ops[n++], &c->pending_md, headers) < 0) {
     pthread_mutex_unlock(&c->mu);
     grpc_byte_buffer_destroy(bb);
     return WEFT_ERR_NOMEM;
@@ -211,14 +241,13 @@ static int op_send(void *tc, const void *msg, const weft_metadata *headers) {
   grpc_call_error e = grpc_call_start_batch(
       c->call, ops, n, WEFT__GRPC_TAG(WEFT__GRPC_TAG_SEND), NULL);
   pthread_mutex_unlock(&c->mu);
-  int rc = 0;
-  if (e != GRPC_CALL_OK)
-    rc = WEFT_ERR_STATE;
-  else if (!weft__grpc_pluck(c->cq, WEFT__GRPC_TAG_SEND))
-    rc = WEFT_ERR_CANCELLED; /* client gone, cancelled, or deadline */
-  grpc_byte_buffer_destroy(bb);
-  weft__grpc_md_free(&md);
-  return rc;
+  if (e != GRPC_CALL_OK) {
+    grpc_byte_buffer_destroy(bb);
+    weft__grpc_md_free(&c->pending_md);
+    return WEFT_ERR_STATE;
+  }
+  c->pending = bb;
+  return 0;
 }
 
 static void scall_free(gscall *c) {
@@ -242,6 +271,7 @@ static int op_finish(void *tc, const weft_status *st,
                      const weft_metadata *headers,
                      const weft_metadata *trailers) {
   gscall *c = tc;
+  wait_pending(c);
   grpc_op ops[4];
   size_t n = 0;
   weft__grpc_md hdr = {0}, trl = {0};
@@ -303,6 +333,11 @@ static int op_finish(void *tc, const weft_status *st,
 
 static bool op_cancelled(void *tc) {
   gscall *c = tc;
+  /* Asking gRPC core costs a batch (RECV_CLOSE_ON_SERVER) and a poll; the
+   * runtime asks once before every handler. A call younger than 5 ms is
+   * taken as live: if it was cancelled meanwhile, its I/O fails anyway. */
+  if (!c->close_started && weft_now_ns() - c->arrived_ns < 5000000)
+    return false;
   pthread_mutex_lock(&c->close_mu);
   if (!c->close_known) {
     pthread_mutex_lock(&c->mu);
@@ -343,7 +378,7 @@ static const weft_server_call_ops scall_ops = {
 };
 
 /* A call arrived on queue thread: wrap it and give it to the runtime. */
-static void on_call(glistener *l, gslot *s) {
+static void on_call(glistener *l, gslot *s, bool now) {
   gscall *c = calloc(1, sizeof *c);
   if (!c) {
     grpc_call_cancel_with_status(s->call, GRPC_STATUS_RESOURCE_EXHAUSTED,
@@ -377,6 +412,7 @@ static void on_call(glistener *l, gslot *s) {
   c->single_resp = c->m && (c->m->kind == WEFT_RPC_UNARY ||
                             c->m->kind == WEFT_RPC_CLIENT_STREAM);
   c->peer = grpc_call_get_peer(c->call);
+  c->arrived_ns = weft_now_ns();
   pthread_mutex_init(&c->mu, NULL);
   pthread_mutex_init(&c->close_mu, NULL);
   weft_metadata md = WEFT_METADATA_INIT;
@@ -384,8 +420,10 @@ static void on_call(glistener *l, gslot *s) {
   int64_t deadline = weft__grpc_deadline_ns(deadline_ts);
   slot_free(s);
   atomic_fetch_add(&l->refs, 1);
-  int rc =
-      weft_server_dispatch(l->ws, path, &md, deadline, c->peer, &scall_ops, c);
+  int rc = now ? weft_server_dispatch_inline(l->ws, path, &md, deadline,
+                                             c->peer, &scall_ops, c)
+               : weft_server_dispatch(l->ws, path, &md, deadline, c->peer,
+                                      &scall_ops, c);
   weft_metadata_clear(&md);
   if (rc < 0) {
     /* Not taken by the runtime: answer it here. */
@@ -426,9 +464,76 @@ static void *queue_main(void *arg) {
     }
     if (!atomic_load(&l->stopping))
       request_one(l, s->cq_idx, s->reg);
-    on_call(l, s);
+    on_call(l, s, false);
   }
   return NULL;
+}
+
+static void *poller_main(void *arg);
+
+/* With l->mu held: one more poller thread (detached). */
+static void spawn_poller_locked(glistener *l) {
+  pthread_t t;
+  pthread_attr_t at;
+  pthread_attr_init(&at);
+  pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+  l->n_live++;
+  if (pthread_create(&t, &at, poller_main, l) != 0)
+    l->n_live--;
+  pthread_attr_destroy(&at);
+}
+
+/* Inline mode: take a call, make sure someone else polls, run it here. */
+static void *poller_main(void *arg) {
+  glistener *l = arg;
+  grpc_completion_queue *cq = l->cqs[0];
+  pthread_mutex_lock(&l->mu);
+  l->n_polling++;
+  pthread_mutex_unlock(&l->mu);
+  for (;;) {
+    grpc_event ev = grpc_completion_queue_next(
+        cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+    pthread_mutex_lock(&l->mu);
+    if (ev.type == GRPC_QUEUE_SHUTDOWN) {
+      l->n_polling--;
+      l->n_live--;
+      pthread_cond_broadcast(&l->cv);
+      pthread_mutex_unlock(&l->mu);
+      return NULL;
+    }
+    if (ev.type != GRPC_OP_COMPLETE) {
+      pthread_mutex_unlock(&l->mu);
+      continue;
+    }
+    if (ev.tag == &l->shutdown_tag) {
+      l->shutdown_done = true;
+      pthread_cond_broadcast(&l->cv);
+      pthread_mutex_unlock(&l->mu);
+      continue;
+    }
+    gslot *s = ev.tag;
+    if (!ev.success) {
+      pthread_mutex_unlock(&l->mu);
+      slot_free(s);
+      continue;
+    }
+    l->n_polling--;
+    if (l->n_polling < l->min_pollers && l->n_live < l->max_threads)
+      spawn_poller_locked(l);
+    pthread_mutex_unlock(&l->mu);
+    if (!atomic_load(&l->stopping))
+      request_one(l, s->cq_idx, s->reg);
+    on_call(l, s, true);
+    pthread_mutex_lock(&l->mu);
+    if (l->n_polling >= l->max_pollers) { /* enough are waiting: leave */
+      l->n_live--;
+      pthread_cond_broadcast(&l->cv);
+      pthread_mutex_unlock(&l->mu);
+      return NULL;
+    }
+    l->n_polling++;
+    pthread_mutex_unlock(&l->mu);
+  }
 }
 
 #define WEFT_GRPC_AHEAD_PER_METHOD 4
@@ -499,6 +604,7 @@ static void stop_accepting(void *listener) {
     return;
   l->shutdown_started = true;
   atomic_store(&l->stopping, true);
+  weft__grpc_health_down(l->ws); /* Watch streams see NOT_SERVING */
   /* GOAWAY: no new calls; calls in flight go on. */
   grpc_server_shutdown_and_notify(l->server, l->cqs[0], &l->shutdown_tag);
 }
@@ -527,8 +633,14 @@ static void close_listener(void *listener) {
     grpc_completion_queue_shutdown(l->cqs[i]);
   for (unsigned i = 0; i < l->n_threads; i++)
     pthread_join(l->threads[i], NULL);
+  if (l->inline_mode) {
+    pthread_mutex_lock(&l->mu);
+    while (l->n_live > 0)
+      pthread_cond_wait(&l->cv, &l->mu);
+    pthread_mutex_unlock(&l->mu);
+  }
   for (unsigned i = 0; i < l->n_cqs; i++) {
-    if (i >= l->n_threads) /* no thread drained it: do it here */
+    if (i >= l->n_threads && !l->inline_mode) /* nobody drained it */
       while (grpc_completion_queue_next(
                  l->cqs[i], gpr_inf_future(GPR_CLOCK_REALTIME), NULL)
                  .type != GRPC_QUEUE_SHUTDOWN) {
@@ -559,7 +671,7 @@ static int grpc_listen(weft_server *s, const weft_url *url,
     return rc;
   }
   glistener *l = calloc(1, sizeof *l);
-  unsigned nq = g->cq_threads ? g->cq_threads : 1;
+  unsigned nq = g->inline_handlers ? 1 : g->cq_threads ? g->cq_threads : 1;
   if (l) {
     l->cqs = calloc(nq, sizeof *l->cqs);
     l->threads = calloc(nq, sizeof *l->threads);
@@ -576,6 +688,16 @@ static int grpc_listen(weft_server *s, const weft_url *url,
   }
   l->ws = s;
   l->n_cqs = nq;
+  if (g->inline_handlers) {
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned wt = weft_server_get_opts(s)->worker_threads;
+    l->inline_mode = true;
+    l->min_pollers = g->cq_threads ? g->cq_threads : 1;
+    l->max_pollers = l->min_pollers + 1;
+    l->max_threads = wt ? wt : (ncpu > 2 ? (unsigned)ncpu * 2 : 4);
+    if (l->max_threads < l->min_pollers + 1)
+      l->max_threads = l->min_pollers + 1;
+  }
   l->ahead = g->calls_requested_ahead ? g->calls_requested_ahead : 16;
   l->max_recv =
       o->max_message_size ? o->max_message_size : WEFT_GRPC_DEFAULT_MAX_MESSAGE;
@@ -611,6 +733,20 @@ static int grpc_listen(weft_server *s, const weft_url *url,
     for (unsigned r = 0; r < l->n_reg; r++)
       for (unsigned k = 0; k < WEFT_GRPC_AHEAD_PER_METHOD; k++)
         request_one(l, i, (int)r);
+  }
+  if (l->inline_mode) {
+    pthread_mutex_lock(&l->mu);
+    for (unsigned i = 0; i < l->min_pollers; i++)
+      spawn_poller_locked(l);
+    bool none = l->n_live == 0;
+    pthread_mutex_unlock(&l->mu);
+    if (none) {
+      close_listener(l);
+      return weft_error_set(err, WEFT_ERR_NOMEM, "grpc: no queue thread");
+    }
+    *port = bound;
+    *listener = l;
+    return 0;
   }
   for (unsigned i = 0; i < nq; i++) {
     qarg *a = malloc(sizeof *a);

@@ -71,6 +71,7 @@ struct h2s_conn {
   h2s_stream *streams;
   h2s_conn *next, *prev; /* in lis->conns */
   char peer[64];
+  bool flush_posted; /* loop thread: a flush_on_loop is queued */
 };
 
 struct h2s_stream {
@@ -373,6 +374,40 @@ static void submit_response(h2s_stream *s) {
                               NGHTTP2_INTERNAL_ERROR);
 }
 
+static void conn_io_release(void *ud) {
+  h2s_conn *c = ud;
+  bool free_conn;
+  pthread_mutex_lock(&c->mu);
+  free_conn = conn_unref_locked(c);
+  pthread_mutex_unlock(&c->mu);
+  if (free_conn)
+    conn_free(c);
+}
+
+static void flush_on_loop(void *ud) {
+  h2s_conn *c = ud;
+  c->flush_posted = false;
+  if (!c->io.closed)
+    weft__h2io_flush(&c->io);
+  conn_io_release(c);
+}
+
+/* Responses finished by workers arrive as a burst of kicks; writing once
+ * after the burst instead of once per kick saves a syscall per response. */
+static void schedule_flush(h2s_conn *c) {
+  if (c->flush_posted)
+    return;
+  pthread_mutex_lock(&c->mu);
+  c->refs++;
+  pthread_mutex_unlock(&c->mu);
+  c->flush_posted = true;
+  if (!post(c->lis, flush_on_loop, c)) {
+    c->flush_posted = false;
+    weft__h2io_flush(&c->io);
+    conn_io_release(c);
+  }
+}
+
 static void kick_on_loop(void *ud) {
   h2s_stream *s = ud;
   h2s_conn *c = s->c;
@@ -385,7 +420,7 @@ static void kick_on_loop(void *ud) {
       submit_response(s);
     else if (resume)
       nghttp2_session_resume_data(c->io.session, s->id);
-    weft__h2io_flush(&c->io);
+    schedule_flush(c);
   }
   stream_unref(s);
 }
@@ -410,7 +445,7 @@ static void consume_on_loop(void *ud) {
   h2s_conn *c = s->c;
   if (!c->io.closed && s->in_session) {
     nghttp2_session_consume(c->io.session, s->id, r->n);
-    weft__h2io_flush(&c->io);
+    schedule_flush(c);
   }
   free(r);
   stream_unref(s);
@@ -725,15 +760,6 @@ static int on_stream_close(nghttp2_session *ses, int32_t id, uint32_t code,
   return 0;
 }
 
-static void conn_io_release(void *ud) {
-  h2s_conn *c = ud;
-  bool free_conn;
-  pthread_mutex_lock(&c->mu);
-  free_conn = conn_unref_locked(c);
-  pthread_mutex_unlock(&c->mu);
-  if (free_conn)
-    conn_free(c);
-}
 
 static void on_conn_closed(weft__h2io *io, const weft_error *why, void *ud) {
   h2s_conn *c = ud;

@@ -1,5 +1,6 @@
 /* The client side of tcp:// and tls://: one connection per weft_client,
  * with its own loop thread doing the socket I/O. Calls run on the mux. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -120,12 +121,26 @@ static void close_on_loop(void *ud) {
   weft__tcp_conn_close(tc->conn, &e);
 }
 
+static void *free_thread(void *p) {
+  client_free(p);
+  return NULL;
+}
+
 static void tcp_disconnect(void *conn) {
   tcp_client *tc = conn;
   if (!tc)
     return;
   tc->closing = true;
   weft__tcp_run_on_loop(tc->loop, close_on_loop, tc);
+  if (weft_loop_in_thread(tc->loop)) {
+    /* Called from a callback on our own loop thread (e.g. a user's
+     * on_disconnect closing the client): the loop cannot join itself, so
+     * another thread finishes the job once this callback has returned. */
+    pthread_t t;
+    if (pthread_create(&t, NULL, free_thread, tc) == 0)
+      pthread_detach(t);
+    return;
+  }
   client_free(tc);
 }
 

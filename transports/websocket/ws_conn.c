@@ -20,6 +20,7 @@ static void free_conn(weft_ws_conn *c) {
   free(c->hs);
   free(c->path);
   pthread_mutex_destroy(&c->mu);
+  pthread_cond_destroy(&c->wcv);
   free(c);
 }
 
@@ -44,6 +45,7 @@ weft_ws_conn *weft__ws_conn_new(weft_loop *loop, weft__conn *io,
   c->cfg = cfg;
   c->server = server;
   pthread_mutex_init(&c->mu, NULL);
+  pthread_cond_init(&c->wcv, NULL);
   weft__ws_tx_init(&c->tx, !server, NULL, NULL);
   weft__ws_rx_init(&c->rx, server, cfg->max_size);
   snprintf(c->peer, sizeof c->peer, "%s", weft__conn_peer(io));
@@ -62,6 +64,12 @@ weft_ws_conn *weft__ws_conn_new(weft_loop *loop, weft__conn *io,
 
 /* ---- writing (any thread, under mu) ---- */
 
+/* The epoll interest: READ unless paused, WRITE while output waits. */
+static unsigned interest_locked(const weft_ws_conn *c) {
+  return (c->paused ? 0u : WEFT_IO_READ) |
+         (c->write_armed ? WEFT_IO_WRITE : 0u);
+}
+
 static void arm_task(void *ud) {
   weft_ws_conn *c = ud;
   pthread_mutex_lock(&c->mu);
@@ -69,8 +77,8 @@ static void arm_task(void *ud) {
   size_t len;
   weft__ws_tx_data(&c->tx, &len);
   if (!c->dead && !c->write_armed && len) {
-    weft_loop_mod_fd(c->loop, c->fd, WEFT_IO_READ | WEFT_IO_WRITE);
     c->write_armed = true;
+    weft_loop_mod_fd(c->loop, c->fd, interest_locked(c));
   }
   pthread_mutex_unlock(&c->mu);
   weft_ws_conn_unref(c);
@@ -80,8 +88,8 @@ static void arm_write_locked(weft_ws_conn *c) {
   if (c->write_armed)
     return;
   if (weft_loop_in_thread(c->loop)) {
-    weft_loop_mod_fd(c->loop, c->fd, WEFT_IO_READ | WEFT_IO_WRITE);
     c->write_armed = true;
+    weft_loop_mod_fd(c->loop, c->fd, interest_locked(c));
   } else if (!c->arm_posted) {
     c->arm_posted = true;
     weft_ws_conn_ref(c);
@@ -105,6 +113,8 @@ static int flush_locked(weft_ws_conn *c) {
     ssize_t n = weft__conn_write(c->io, d, len);
     if (n > 0) {
       weft__ws_tx_consume(&c->tx, (size_t)n);
+      if (c->wwaiters)
+        pthread_cond_broadcast(&c->wcv);
     } else if (n == WEFT_ERR_AGAIN) {
       arm_write_locked(c);
       return 0;
@@ -138,14 +148,32 @@ static size_t pending(weft_ws_conn *c) {
   return len;
 }
 
+/* Output waiting beyond this makes senders off the loop thread wait for
+ * the peer to read (backpressure instead of unbounded buffering). */
+#define WEFT__WS_WQ_LIMIT (8u << 20)
+
 int weft_ws_conn_send(weft_ws_conn *c, bool text, const void *data,
                       size_t len) {
   pthread_mutex_lock(&c->mu);
+  if (!weft_loop_in_thread(c->loop)) {
+    size_t queued;
+    while (!c->dead &&
+           (weft__ws_tx_data(&c->tx, &queued), queued) > WEFT__WS_WQ_LIMIT) {
+      c->wwaiters++;
+      pthread_cond_wait(&c->wcv, &c->mu);
+      c->wwaiters--;
+    }
+  }
   int rv = WEFT_ERR_CLOSED;
   if (!c->dead) {
     rv = weft__ws_tx_message(
         &c->tx, text ? WEFT__WS_OP_TEXT : WEFT__WS_OP_BINARY, data, len);
-    if (rv == 0 && (rv = flush_locked(c)) < 0) {
+    /* On the loop thread while a read batch is processed, sends are queued
+     * and written once after the batch: one syscall for many echoes. */
+    bool defer = c->batching && weft_loop_in_thread(c->loop);
+    if (rv == 0 && c->cfg->idle_timeout_ms > 0)
+      atomic_store(&c->last_msg_ns, weft_now_ns());
+    if (rv == 0 && !defer && (rv = flush_locked(c)) < 0) {
       if (weft_loop_in_thread(c->loop)) {
         pthread_mutex_unlock(&c->mu);
         destroy(c, WEFT__WS_CLOSE_ABNORMAL, "write failed");
@@ -188,15 +216,24 @@ static void set_close(weft_ws_conn *c, int code, const char *reason,
 static void destroy(weft_ws_conn *c, int code, const char *reason) {
   if (c->state == WEFT__WSC_DEAD)
     return;
+  if (c->cb_depth > 0) {
+    /* Inside the handler (e.g. a send that failed): on_close must not run
+     * under its feet; finish when the callback returns. */
+    set_close(c, code, reason, reason ? strlen(reason) : 0);
+    c->destroy_pending = true;
+    return;
+  }
   c->state = WEFT__WSC_DEAD;
   cancel(c, &c->hs_timer);
   cancel(c, &c->ping_timer);
   cancel(c, &c->pong_timer);
   cancel(c, &c->close_timer);
   cancel(c, &c->life_timer);
+  cancel(c, &c->idle_timer);
   weft_loop_del_fd(c->loop, c->fd);
   pthread_mutex_lock(&c->mu);
   c->dead = true;
+  pthread_cond_broadcast(&c->wcv);
   weft__conn_close(c->io);
   c->io = NULL;
   pthread_mutex_unlock(&c->mu);
@@ -369,6 +406,14 @@ static void ping_fn(weft_loop *l, weft_timer *t, void *ud) {
       weft_loop_timer(c->loop, c->cfg->ping_timeout_ms, 0, pong_timeout_fn, c);
 }
 
+static void idle_fn(weft_loop *l, weft_timer *t, void *ud) {
+  (void)l, (void)t;
+  weft_ws_conn *c = ud;
+  int64_t quiet = weft_now_ns() - atomic_load(&c->last_msg_ns);
+  if (c->state == WEFT__WSC_OPEN && quiet >= c->cfg->idle_timeout_ms * 1000000)
+    weft__ws_conn_close_now(c, WEFT__WS_CLOSE_GOING_AWAY, "idle timeout");
+}
+
 static void life_fn(weft_loop *l, weft_timer *t, void *ud) {
   (void)l, (void)t;
   weft_ws_conn *c = ud;
@@ -391,6 +436,16 @@ static bool rate_ok(weft_ws_conn *c) {
 
 /* ---- reading (loop thread) ---- */
 
+/* After a handler callback: runs a destroy it asked for. True if the
+ * connection is gone. */
+static bool leave_callback(weft_ws_conn *c) {
+  if (--c->cb_depth > 0 || !c->destroy_pending)
+    return c->state == WEFT__WSC_DEAD;
+  c->destroy_pending = false;
+  destroy(c, WEFT__WS_CLOSE_ABNORMAL, "write failed");
+  return true;
+}
+
 static void process_frames(weft_ws_conn *c, uint8_t *data, size_t n) {
   while (n > 0 &&
          (c->state == WEFT__WSC_OPEN || c->state == WEFT__WSC_CLOSING)) {
@@ -400,13 +455,19 @@ static void process_frames(weft_ws_conn *c, uint8_t *data, size_t n) {
     n -= used;
     switch (ev.type) {
     case WEFT__WS_EV_MESSAGE:
+      if (c->idle_timer)
+        atomic_store(&c->last_msg_ns, weft_now_ns());
       if (!rate_ok(c)) {
         fail(c, WEFT__WS_CLOSE_POLICY, "message rate limit exceeded");
         return;
       }
-      if (c->state == WEFT__WSC_OPEN && c->h && c->h->on_message)
+      if (c->state == WEFT__WSC_OPEN && c->h && c->h->on_message) {
+        c->cb_depth++;
         c->h->on_message(c, ev.opcode == WEFT__WS_OP_TEXT, ev.data, ev.len,
                          c->h_ud);
+        if (leave_callback(c))
+          return;
+      }
       break;
     case WEFT__WS_EV_PING: {
       if (!rate_ok(c)) {
@@ -415,7 +476,7 @@ static void process_frames(weft_ws_conn *c, uint8_t *data, size_t n) {
       }
       pthread_mutex_lock(&c->mu);
       int r = c->tx.close_sent ? 0 : weft__ws_tx_pong(&c->tx, ev.data, ev.len);
-      if (r == 0)
+      if (r == 0 && !c->batching)
         r = flush_locked(c);
       pthread_mutex_unlock(&c->mu);
       if (r < 0) {
@@ -460,13 +521,31 @@ static void read_some(weft_ws_conn *c) {
                        : "connection lost");
       return;
     }
-    if (c->state == WEFT__WSC_HANDSHAKE)
+    if (c->state == WEFT__WSC_HANDSHAKE) {
       weft__ws_server_handshake(c, c->rbuf, (size_t)n);
-    else
+    } else {
+      c->batching = true;
       process_frames(c, c->rbuf, (size_t)n);
-    if (c->state == WEFT__WSC_DEAD || !more)
+      c->batching = false;
+      if (c->state != WEFT__WSC_DEAD && weft__ws_conn_flush(c) < 0)
+        return;
+    }
+    if (c->state == WEFT__WSC_DEAD || !more || c->paused)
       return;
   }
+}
+
+void weft__ws_conn_set_paused(weft_ws_conn *c, bool paused) {
+  if (c->state == WEFT__WSC_DEAD || c->paused == paused)
+    return;
+  pthread_mutex_lock(&c->mu);
+  c->paused = paused;
+  if (!c->dead)
+    weft_loop_mod_fd(c->loop, c->fd, interest_locked(c));
+  pthread_mutex_unlock(&c->mu);
+  /* TLS may hold decrypted bytes epoll cannot see: read now. */
+  if (!paused && c->state != WEFT__WSC_HANDSHAKE)
+    read_some(c);
 }
 
 void weft__ws_conn_io(weft_loop *l, int fd, unsigned events, void *ud) {
@@ -479,8 +558,8 @@ void weft__ws_conn_io(weft_loop *l, int fd, unsigned events, void *ud) {
     size_t len;
     weft__ws_tx_data(&c->tx, &len);
     if (r == 0 && len == 0 && c->write_armed) {
-      weft_loop_mod_fd(c->loop, c->fd, WEFT_IO_READ);
       c->write_armed = false;
+      weft_loop_mod_fd(c->loop, c->fd, interest_locked(c));
     }
     pthread_mutex_unlock(&c->mu);
     if (r < 0)
@@ -488,6 +567,8 @@ void weft__ws_conn_io(weft_loop *l, int fd, unsigned events, void *ud) {
     else if (len == 0 && c->state == WEFT__WSC_DRAIN)
       destroy(c, WEFT__WS_CLOSE_ABNORMAL, "");
   }
+  /* While paused only errors and hang-ups arrive; reading then finds the
+   * EOF (or a little more data, processed as usual). */
   if ((events & (WEFT_IO_READ | WEFT_IO_ERROR)) && c->state != WEFT__WSC_DEAD)
     read_some(c);
   weft_ws_conn_unref(c);
@@ -498,12 +579,22 @@ void weft__ws_conn_start(weft_ws_conn *c, uint8_t *extra, size_t len) {
   if (c->cfg->ping_interval_ms > 0)
     c->ping_timer = weft_loop_timer(c->loop, c->cfg->ping_interval_ms,
                                     c->cfg->ping_interval_ms, ping_fn, c);
+  if (c->cfg->idle_timeout_ms > 0) {
+    int64_t every = c->cfg->idle_timeout_ms / 4;
+    atomic_store(&c->last_msg_ns, weft_now_ns());
+    c->idle_timer = weft_loop_timer(c->loop, every > 10 ? every : 10,
+                                    every > 10 ? every : 10, idle_fn, c);
+  }
   if (c->server && c->cfg->max_conn_duration_ms > 0)
     c->life_timer =
         weft_loop_timer(c->loop, c->cfg->max_conn_duration_ms, 0, life_fn, c);
   c->opened = true;
-  if (c->h && c->h->on_open)
+  if (c->h && c->h->on_open) {
+    c->cb_depth++;
     c->h->on_open(c, c->h_ud);
+    if (leave_callback(c))
+      return;
+  }
   if (len && c->state == WEFT__WSC_OPEN)
     process_frames(c, extra, len);
 }
@@ -569,6 +660,7 @@ void weft__ws_cfg_init(weft__ws_cfg *c, const weft_ws_opts *wo,
                 : max_message_size ? max_message_size
                                    : (4u << 20);
   c->max_header_bytes = wo->max_header_bytes ? wo->max_header_bytes : 8192;
+  c->idle_timeout_ms = so ? so->idle_timeout_ms : 0;
   c->auth_after_upgrade = wo->auth_after_upgrade;
   c->route = wo->route;
   c->route_ud = wo->route_ud;

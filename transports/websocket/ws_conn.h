@@ -40,6 +40,9 @@ struct weft_ws_conn {
   bool write_armed; /* epoll watches WRITE */
   bool arm_posted;  /* a post will arm it */
   bool fail_posted;
+  pthread_cond_t wcv; /* senders waiting for the write queue to drain */
+  unsigned wwaiters;
+  bool paused; /* receive backpressure: not reading (written under mu) */
 
   /* loop thread */
   int state;
@@ -48,13 +51,19 @@ struct weft_ws_conn {
   size_t hs_len;
   int reject_status; /* answer the request with this (per-IP limit) */
   weft_timer *hs_timer, *ping_timer, *pong_timer, *close_timer, *life_timer;
+  weft_timer *idle_timer;
+  atomic_llong last_msg_ns; /* last message sent or received */
   bool ping_out;
   int64_t rate_win_ns;
   unsigned rate_n;
   const weft_ws_handler *h;
   void *h_ud;
   bool opened, close_reported;
-  int close_code; /* what on_close reports */
+  int cb_depth;         /* inside on_open/on_message */
+  bool batching;        /* processing a read: loop-thread sends wait for
+                           one flush after it */
+  bool destroy_pending; /* destroy asked for inside a callback */
+  int close_code;       /* what on_close reports */
   char close_reason[124];
   char peer[64], ip[64];
   char *path;

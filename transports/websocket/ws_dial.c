@@ -259,3 +259,44 @@ void weft__ws_dial_close(weft_ws_conn *c) {
   weft_ws_conn_unref(c);
   dialer_free(d);
 }
+
+/* ---- the public raw client (weft/websocket.h) ---- */
+
+int weft_ws_connect(weft_ws_conn **out, const char *url,
+                    const weft_client_opts *opts, const char *protocols,
+                    const weft_ws_handler *h, void *ud, weft_error *err) {
+  static const weft_client_opts defaults;
+  if (!opts)
+    opts = &defaults;
+  weft_url u;
+  int rv = weft_url_parse(url, &u, err);
+  if (rv < 0)
+    return rv;
+  bool tls = strcmp(u.scheme, "wss") == 0;
+  if (!tls && strcmp(u.scheme, "ws") != 0)
+    return weft_error_set(err, WEFT_ERR_BAD_URL,
+                          "ws: %s is not a ws:// or wss:// URL", url);
+  const weft_ws_opts *wo = opts->transport_opts;
+  char target[2100];
+  snprintf(target, sizeof target, "%s%s%s", u.path[0] ? u.path : "/",
+           u.query[0] ? "?" : "", u.query);
+  weft__ws_dial_args a = {.host = u.host,
+                          .port = u.port >= 0 ? u.port : (tls ? 443 : 80),
+                          .target = target,
+                          .tls = tls,
+                          .tls_opts = &opts->tls,
+                          .protocols = protocols,
+                          .origin = wo ? wo->origin : NULL,
+                          .extra_headers = wo ? wo->extra_headers : NULL,
+                          .timeout_ms = opts->connect_timeout_ms,
+                          .handler = h,
+                          .ud = ud};
+  weft__ws_cfg_init(&a.cfg, wo, NULL, opts->max_message_size,
+                    opts->keepalive_ms);
+  a.cfg.idle_timeout_ms = opts->idle_timeout_ms;
+  return weft__ws_dial(out, &a, NULL, err);
+}
+
+void weft_ws_disconnect(weft_ws_conn *c) {
+  weft__ws_dial_close(c);
+}

@@ -56,19 +56,20 @@ enum {
 
 /* ---- UTF-8 (incremental, so a code point may straddle fragments) ---- */
 
-typedef struct weft__utf8 {
+typedef struct weft__ws_utf8 {
   uint8_t need;   /* continuation bytes still expected */
   uint8_t lo, hi; /* allowed range of the next continuation byte */
-} weft__utf8;
+} weft__ws_utf8;
 
 /* Validates more bytes. Returns false at the first byte that can never be
  * part of valid UTF-8 (overlong forms, surrogates, > U+10FFFF), so a bad
  * text message is rejected as soon as the offending byte arrives. */
-bool weft__utf8_feed(weft__utf8 *u, const uint8_t *p, size_t n);
+bool weft__ws_utf8_feed(weft__ws_utf8 *u, const uint8_t *p, size_t n);
 /* True if the input so far ends on a code point boundary. */
-static inline bool weft__utf8_complete(const weft__utf8 *u) {
+static inline bool weft__ws_utf8_complete(const weft__ws_utf8 *u) {
   return u->need == 0;
 }
+/* Whole buffers: weft_utf8_valid (one validator for all of weft). */
 #include "weft/utf8.h"
 
 /* ---- receive side ---- */
@@ -114,7 +115,7 @@ typedef struct weft__ws_rx {
   bool msg_direct;    /* whole single-frame message delivered in place */
   uint8_t *buf;
   size_t len, cap;
-  weft__utf8 utf8;
+  weft__ws_utf8 utf8;
   /* control frame payload (<= 125 bytes) */
   uint8_t ctl[125];
   size_t ctl_len;

@@ -29,6 +29,8 @@ typedef struct weft__ws_cfg {
   int64_t handshake_timeout_ms;
   size_t max_size;
   size_t max_header_bytes;
+  int64_t idle_timeout_ms; /* no message either way for this long: close
+                              1001 "idle timeout"; 0: none */
   /* server */
   unsigned max_conns_per_ip;
   unsigned max_msgs_per_sec;
@@ -69,6 +71,9 @@ void weft__ws_listener_stop_accepting(weft__ws_listener *l);
 void weft__ws_listener_close(weft__ws_listener *l);
 /* Connections open or in handshake (for tests and memory figures). */
 size_t weft__ws_listener_conns(weft__ws_listener *l);
+
+/* Receive backpressure (loop thread): stop or resume reading the socket. */
+void weft__ws_conn_set_paused(weft_ws_conn *c, bool paused);
 
 /* ---- client ---- */
 

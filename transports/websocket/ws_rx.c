@@ -222,7 +222,8 @@ static void frame_end(weft__ws_rx *rx, weft__ws_event *ev) {
   }
   if (!rx->fin)
     return;
-  if (rx->msg_opcode == WEFT__WS_OP_TEXT && !weft__utf8_complete(&rx->utf8)) {
+  if (rx->msg_opcode == WEFT__WS_OP_TEXT &&
+      !weft__ws_utf8_complete(&rx->utf8)) {
     fail(rx, ev, WEFT__WS_CLOSE_INVALID_DATA, "text ends inside a character");
     return;
   }
@@ -289,7 +290,7 @@ size_t weft__ws_rx_parse(weft__ws_rx *rx, uint8_t *in, size_t len,
       rx->ctl_len += n;
     } else {
       if (rx->msg_opcode == WEFT__WS_OP_TEXT &&
-          !weft__utf8_feed(&rx->utf8, p, n)) {
+          !weft__ws_utf8_feed(&rx->utf8, p, n)) {
         fail(rx, ev, WEFT__WS_CLOSE_INVALID_DATA, "text message not UTF-8");
         return pos + n;
       }

@@ -5,6 +5,7 @@
 #include "ws_sync.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,6 +30,7 @@ struct weft__ws_sync {
   int close_code;
   char close_reason[124];
   int pongs;
+  int64_t rcvtimeo_ms; /* SO_RCVTIMEO now set, -1: never set */
 };
 
 static int64_t now_ms(void) {
@@ -197,6 +200,11 @@ int weft__ws_sync_connect(weft__ws_sync **out, const char *host, int port,
   if (rv < 0)
     goto fail;
   s->in_off = (size_t)end;
+  /* From here the socket blocks (with SO_RCVTIMEO for deadlines): one
+   * syscall per receive instead of poll + recv. */
+  int fl = fcntl(s->fd, F_GETFL);
+  fcntl(s->fd, F_SETFL, fl & ~O_NONBLOCK);
+  s->rcvtimeo_ms = -1;
   *out = s;
   return 0;
 fail:
@@ -293,10 +301,23 @@ int weft__ws_sync_recv(weft__ws_sync *s, int *opcode, const uint8_t **data,
       }
     }
     s->in_off = s->in_len = 0;
-    int rv = wait_fd(s->fd, POLLIN, deadline);
-    if (rv < 0)
-      return rv;
+    int64_t left = 0; /* 0: wait forever */
+    if (deadline > 0) {
+      left = deadline - now_ms();
+      if (left <= 0)
+        return WEFT_ERR_TIMEOUT;
+    }
+    /* Reset the timeout only when it matters (up to 10 ms late). */
+    if (s->rcvtimeo_ms < 0 || (left == 0) != (s->rcvtimeo_ms == 0) ||
+        left + 10 < s->rcvtimeo_ms || left > s->rcvtimeo_ms + 1000) {
+      struct timeval tv = {(time_t)(left / 1000),
+                           (suseconds_t)(left % 1000) * 1000};
+      setsockopt(s->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+      s->rcvtimeo_ms = left;
+    }
     ssize_t r = recv(s->fd, s->in, s->in_cap, 0);
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+      continue; /* the timeout: the deadline check above decides */
     if (r > 0) {
       s->in_len = (size_t)r;
     } else if (r == 0) {

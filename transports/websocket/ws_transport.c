@@ -1,7 +1,7 @@
 /* ws:// and wss://: weft envelopes in WebSocket messages, multiplexed by
  * the envelope mux. The envelope endpoint is a weft_ws_handler like any raw
- * route: on the server it takes every upgrade request no route took (or
- * only the URL's path, if the listen URL names one).
+ * route: on the server it answers on the listen URL's path ("/" if none)
+ * when no route took the request; other paths get 404.
  *
  * Subprotocols: "weft.proto.v1" carries binary envelopes in binary
  * messages, "weft.json.v1" JSON envelopes in text messages. A client that
@@ -33,12 +33,43 @@ typedef struct env_conn {
   /* client */
   weft_client *client;
   atomic_bool closing; /* disconnect() in progress: no notifications */
+  atomic_int refs;     /* the owner's, plus one per pending resume post */
+  bool closed;         /* loop thread: on_close ran, the mux is going */
+  /* After on_close no resume is posted: the loop may be freed soon. */
+  pthread_mutex_t pmu;
+  bool no_posts;
 } env_conn;
+
+static env_conn *env_new(void) {
+  env_conn *e = calloc(1, sizeof *e);
+  if (e) {
+    atomic_init(&e->refs, 1);
+    pthread_mutex_init(&e->pmu, NULL);
+  }
+  return e;
+}
+
+static void env_ref(env_conn *e) {
+  atomic_fetch_add(&e->refs, 1);
+}
+
+static void env_unref(env_conn *e) {
+  if (atomic_fetch_sub(&e->refs, 1) == 1) {
+    pthread_mutex_destroy(&e->pmu);
+    free(e);
+  }
+}
+
+static void stop_posts(env_conn *e) {
+  pthread_mutex_lock(&e->pmu);
+  e->no_posts = true;
+  pthread_mutex_unlock(&e->pmu);
+}
 
 struct ws_listener {
   weft__ws_listener *l;
   weft_server *srv;
-  char path[1024]; /* "" : every path */
+  char path[1024]; /* where the envelope endpoint answers */
   size_t max_message_size;
   pthread_mutex_t mu;
   pthread_cond_t cv;
@@ -59,6 +90,29 @@ static void io_close(void *ud, const weft_error *err) {
                        err && err->message[0] ? err->message : "bad envelope");
 }
 
+static void resume_task(void *ud) {
+  env_conn *e = ud;
+  if (!e->closed && e->mux && !weft__mux_rx_paused(e->mux))
+    weft__ws_conn_set_paused(e->c, false);
+  weft_ws_conn_unref(e->c);
+  env_unref(e);
+}
+
+/* The mux's reader drained a full queue (any thread): read again. */
+static void io_rx_resume(void *ud) {
+  env_conn *e = ud;
+  pthread_mutex_lock(&e->pmu);
+  if (!e->no_posts) {
+    weft_ws_conn_ref(e->c);
+    env_ref(e);
+    if (weft_loop_post(weft_ws_conn_loop(e->c), resume_task, e) != 0) {
+      weft_ws_conn_unref(e->c);
+      env_unref(e);
+    }
+  }
+  pthread_mutex_unlock(&e->pmu);
+}
+
 static void env_open(weft_ws_conn *c, void *ud) {
   env_conn *e = ud;
   e->c = c;
@@ -68,7 +122,10 @@ static void env_open(weft_ws_conn *c, void *ud) {
                        .codec = e->codec,
                        .max_message_size = e->max_message_size,
                        .peer = weft_ws_conn_peer(c)};
-  weft__mux_io io = {.send = io_send, .close = io_close, .io_ud = e};
+  weft__mux_io io = {.send = io_send,
+                     .close = io_close,
+                     .io_ud = e,
+                     .rx_resume = io_rx_resume};
   if (weft__mux_new(&e->mux, &mo, &io) < 0) {
     e->mux = NULL;
     weft_ws_conn_close(c, 1011, "out of memory");
@@ -89,6 +146,8 @@ static void env_message(weft_ws_conn *c, bool text, const uint8_t *data,
   }
   if (weft__mux_on_message(e->mux, data, len, text) < 0)
     weft_ws_conn_close(c, 1002, "bad weft envelope");
+  else if (weft__mux_rx_paused(e->mux))
+    weft__ws_conn_set_paused(c, true); /* a reader's queue is full */
 }
 
 static void closed_error(weft_error *why, int code, const char *reason) {
@@ -106,7 +165,7 @@ static void *reap_thread(void *ud) {
   ws_listener *wl = e->owner;
   weft__mux_free(e->mux);
   weft_ws_conn_unref(e->c);
-  free(e);
+  env_unref(e);
   pthread_mutex_lock(&wl->mu);
   wl->reapers--;
   pthread_cond_broadcast(&wl->cv);
@@ -118,10 +177,12 @@ static void env_server_close(weft_ws_conn *c, int code, const char *reason,
                              void *ud) {
   (void)c;
   env_conn *e = ud;
+  e->closed = true;
+  stop_posts(e);
   if (!e->mux) {
     if (e->c)
       weft_ws_conn_unref(e->c);
-    free(e);
+    env_unref(e);
     return;
   }
   weft_error why;
@@ -130,7 +191,7 @@ static void env_server_close(weft_ws_conn *c, int code, const char *reason,
   if (weft__mux_active(e->mux) == 0) {
     weft__mux_free(e->mux);
     weft_ws_conn_unref(e->c);
-    free(e);
+    env_unref(e);
     return;
   }
   ws_listener *wl = e->owner;
@@ -153,7 +214,7 @@ static const weft_ws_handler env_server_handler = {env_open, env_message,
 static int env_route(void *ud, const weft_ws_request *req,
                      weft_ws_accept *acc) {
   ws_listener *wl = ud;
-  if (wl->path[0] && strcmp(req->path, wl->path) != 0)
+  if (strcmp(req->path, wl->path) != 0)
     return 404;
   static const char *const protos[] = {WEFT_WS_SUBPROTOCOL_PROTO,
                                        WEFT_WS_SUBPROTOCOL_JSON, NULL};
@@ -163,7 +224,7 @@ static int env_route(void *ud, const weft_ws_request *req,
     acc->reason = "no supported subprotocol (weft.proto.v1, weft.json.v1)";
     return 400;
   }
-  env_conn *e = calloc(1, sizeof *e);
+  env_conn *e = env_new();
   if (!e)
     return 503;
   e->codec = pick == 1 ? WEFT_CODEC_JSON : WEFT_CODEC_PROTO;
@@ -189,8 +250,9 @@ static int ws_listen_common(weft_server *s, const weft_url *url,
     return weft_error_set(err, WEFT_ERR_NOMEM, "ws: out of memory");
   wl->srv = s;
   wl->max_message_size = opts->max_message_size;
-  if (strcmp(url->path, "/") != 0)
-    snprintf(wl->path, sizeof wl->path, "%s", url->path);
+  /* The envelope endpoint answers on the listen URL's path, "/" if it
+   * names none; other paths are left to routes (else 404). */
+  snprintf(wl->path, sizeof wl->path, "%s", url->path[0] ? url->path : "/");
   pthread_mutex_init(&wl->mu, NULL);
   pthread_cond_init(&wl->cv, NULL);
   weft__ws_listen_args a = {.host = url->host[0] ? url->host : NULL,
@@ -269,6 +331,8 @@ static void env_client_close(weft_ws_conn *c, int code, const char *reason,
                              void *ud) {
   (void)c;
   env_conn *e = ud;
+  e->closed = true;
+  stop_posts(e);
   weft_error why;
   closed_error(&why, code, reason);
   if (e->mux)
@@ -290,7 +354,7 @@ static int ws_connect_common(weft_client *client, const weft_url *url,
   if (!opts)
     opts = &defaults;
   const weft_ws_opts *wo = opts->transport_opts;
-  env_conn *e = calloc(1, sizeof *e);
+  env_conn *e = env_new();
   if (!e)
     return weft_error_set(err, WEFT_ERR_NOMEM, "ws: out of memory");
   e->client = client;
@@ -324,11 +388,12 @@ static int ws_connect_common(weft_client *client, const weft_url *url,
                           .ud = e};
   weft__ws_cfg_init(&a.cfg, wo, NULL, opts->max_message_size,
                     opts->keepalive_ms);
+  a.cfg.idle_timeout_ms = opts->idle_timeout_ms;
   int status = 0;
   weft_ws_conn *c;
   int rv = weft__ws_dial(&c, &a, &status, err);
   if (rv < 0) {
-    free(e);
+    env_unref(e);
     return rv;
   }
   if (strcmp(weft_ws_conn_protocol(c), proto) != 0 &&
@@ -337,7 +402,7 @@ static int ws_connect_common(weft_client *client, const weft_url *url,
     weft__ws_dial_close(c);
     weft__mux_free(e->mux);
     weft_ws_conn_unref(e->c);
-    free(e);
+    env_unref(e);
     return weft_error_set(err, WEFT_ERR_HANDSHAKE,
                           "ws: server did not accept subprotocol %s", proto);
   }
@@ -345,7 +410,7 @@ static int ws_connect_common(weft_client *client, const weft_url *url,
     atomic_store(&e->closing, true);
     weft__ws_dial_close(c);
     weft_ws_conn_unref(e->c);
-    free(e);
+    env_unref(e);
     return weft_error_set(err, WEFT_ERR_NOMEM, "ws: out of memory");
   }
   *out = e;
@@ -374,7 +439,7 @@ static void ws_disconnect(void *conn) {
   weft__ws_dial_close(c); /* close handshake, then on_close fails calls */
   weft__mux_free(e->mux);
   weft_ws_conn_unref(c);
-  free(e);
+  env_unref(e);
 }
 
 static int ws_call_start(void *conn, const weft_method_desc *m,

@@ -6,7 +6,7 @@
 
 #include "ws_frame.h"
 
-bool weft__utf8_feed(weft__utf8 *u, const uint8_t *p, size_t n) {
+bool weft__ws_utf8_feed(weft__ws_utf8 *u, const uint8_t *p, size_t n) {
   size_t i = 0;
   while (i < n) {
     if (u->need == 0) {
@@ -50,4 +50,3 @@ bool weft__utf8_feed(weft__utf8 *u, const uint8_t *p, size_t n) {
   }
   return true;
 }
-

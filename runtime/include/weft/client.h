@@ -95,7 +95,8 @@ typedef struct weft_client_opts {
   const void *transport_opts; /* transport-specific, see its header */
 } weft_client_opts;
 
-/* Per-call options; also where the outcome lands. */
+/* Per-call options; also where the outcome lands. Zero-initialize it
+ * before first use: each call clears (frees) the previous status. */
 typedef struct weft_call_opts {
   int64_t timeout_ms;            /* 0: the client's default_timeout_ms */
   const weft_metadata *metadata; /* request metadata for this call */
@@ -110,7 +111,9 @@ typedef struct weft_call_opts {
  * Errors: WEFT_ERR_BAD_URL, _UNKNOWN_SCHEME, _CONNECT, _TLS, _TIMEOUT. */
 int weft_client_open(weft_client **out, const char *url,
                      const weft_client_opts *opts);
-/* Cancels calls in flight, closes the connection, frees. Accepts NULL. */
+/* Cancels calls in flight, closes the connection, frees. Accepts NULL.
+ * Waits until threads owning calls have finished them; also cancels and
+ * frees every subscription of the client. */
 void weft_client_close(weft_client *c);
 weft_conn_state weft_client_state(const weft_client *c);
 const char *weft_client_url(const weft_client *c);
@@ -137,7 +140,10 @@ void weft_call_cancel(weft_call *call);
 int weft_call_finish(weft_call *call);
 
 /* Publish/subscribe over the built-in weft.v1.PubSub service, so it works on
- * every transport. Subscriptions survive reconnects. */
+ * every transport. Subscriptions survive reconnects. subscribe returns once
+ * the server registered the subscription; fn runs on the subscription's
+ * own thread and msg lives only during the call (an event of an unknown
+ * type arrives as the google.protobuf.Any itself). */
 typedef struct weft_subscription weft_subscription;
 typedef void (*weft_event_fn)(const char *topic, const weft_msg_desc *type,
                               const void *msg, void *ud);

@@ -106,9 +106,26 @@ typedef struct weft_ws_opts {
   void *route_ud;
 } weft_ws_opts;
 
+/* A raw WebSocket client (no weft envelopes), for peers that speak their
+ * own messages over WebSocket (MB broker, AITBC). url: ws:// or wss://
+ * host:port/path?query. opts may be NULL; used: connect_timeout_ms,
+ * max_message_size, keepalive_ms, tls, and a weft_ws_opts in
+ * transport_opts (origin, extra_headers, timeouts). protocols: offered
+ * subprotocols, comma separated, or NULL. The connection runs on its own
+ * I/O thread; h's callbacks run there (on_open before this returns).
+ * Errors: WEFT_ERR_BAD_URL, _CONNECT, _TIMEOUT, _TLS, _HANDSHAKE (err says
+ * what the server answered). */
+int weft_ws_connect(weft_ws_conn **out, const char *url,
+                    const weft_client_opts *opts, const char *protocols,
+                    const weft_ws_handler *h, void *ud, weft_error *err);
+/* Closes (1000, waiting close_timeout_ms at most), runs on_close if it has
+ * not run, stops the I/O thread and frees. Not from a handler callback. */
+void weft_ws_disconnect(weft_ws_conn *c);
+
 /* Any thread. text must be valid UTF-8 (not checked). Returns 0,
  * WEFT_ERR_CLOSED once a close was sent or the connection is gone,
- * WEFT_ERR_NOMEM. */
+ * WEFT_ERR_NOMEM. Off the I/O thread it waits while more than 8 MiB are
+ * queued for a peer that does not read (backpressure). */
 int weft_ws_conn_send(weft_ws_conn *c, bool text, const void *data, size_t len);
 /* Starts the close handshake (any thread). code 1000..4999. */
 int weft_ws_conn_close(weft_ws_conn *c, int code, const char *reason);

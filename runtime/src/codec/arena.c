@@ -12,7 +12,10 @@
 #define WEFT__HDR ((sizeof(weft__block) + 15u) & ~(size_t)15u)
 
 static weft__block *block_new(size_t size) {
-  weft__block *b = malloc(WEFT__HDR + size);
+  weft__block *b;
+  if (size > SIZE_MAX - WEFT__HDR)
+    return NULL;
+  b = malloc(WEFT__HDR + size);
   if (!b)
     return NULL;
   b->next = NULL;
@@ -20,7 +23,9 @@ static weft__block *block_new(size_t size) {
   return b;
 }
 
-static char *block_data(weft__block *b) { return (char *)b + WEFT__HDR; }
+static char *block_data(weft__block *b) {
+  return (char *)b + WEFT__HDR;
+}
 
 int weft_arena_new(weft_arena **out, size_t block_size) {
   weft_arena *a;
@@ -123,4 +128,6 @@ void *weft_arena_calloc(weft_arena *a, size_t size) {
   return p;
 }
 
-size_t weft_arena_used(const weft_arena *a) { return a ? a->used : 0; }
+size_t weft_arena_used(const weft_arena *a) {
+  return a ? a->used : 0;
+}

@@ -175,21 +175,23 @@ WEFT__INLINE int rd_scalar(dec *st, ProtobufCType t, const uint8_t **pp,
 
 /* ---- unknown fields ---- */
 
-static int skip_field(dec *st, const uint8_t **pp, const uint8_t *end,
-                      int wt, uint32_t fnum, unsigned depth);
+static int skip_field(dec *st, const uint8_t **pp, const uint8_t *end, int wt,
+                      uint32_t fnum, unsigned depth);
 
 static int skip_group(dec *st, const uint8_t **pp, const uint8_t *end,
                       uint32_t fnum, unsigned depth) {
   if (depth > st->max_depth)
     return fail(st, WEFT_ERR_DEPTH, "nesting too deep", *pp);
   for (;;) {
+    const uint8_t *tag_start;
     uint64_t tag;
     int rv;
     if (*pp >= end)
       return fail(st, WEFT_ERR_TRUNCATED, "unterminated group", *pp);
+    tag_start = *pp;
     if ((rv = rd_varint(st, pp, end, &tag)) != 0)
       return rv;
-    if (tag > UINT32_MAX || (tag >> 3) == 0)
+    if (tag > UINT32_MAX || *pp - tag_start > 5 || (tag >> 3) == 0)
       return fail(st, WEFT_ERR_MALFORMED, "bad tag in group", *pp);
     if ((tag & 7) == WEFT__WT_EGROUP) {
       if ((tag >> 3) != fnum)
@@ -202,8 +204,8 @@ static int skip_group(dec *st, const uint8_t **pp, const uint8_t *end,
   }
 }
 
-static int skip_field(dec *st, const uint8_t **pp, const uint8_t *end,
-                      int wt, uint32_t fnum, unsigned depth) {
+static int skip_field(dec *st, const uint8_t **pp, const uint8_t *end, int wt,
+                      uint32_t fnum, unsigned depth) {
   uint64_t v;
   size_t n;
   int rv;
@@ -243,8 +245,8 @@ static int add_unknown(dec *st, ProtobufCMessage *m, uint32_t fnum, int wt,
   size_t len = (size_t)(to - from);
   if (!m->unknown_fields || n == weft__cap_for(n)) {
     size_t cap = weft__cap_for((size_t)n + 1);
-    void *q = weft__realloc(st->a, m->unknown_fields, n * sizeof *u,
-                            cap * sizeof *u);
+    void *q =
+        weft__realloc(st->a, m->unknown_fields, n * sizeof *u, cap * sizeof *u);
     if (!q)
       return nomem(st, from);
     m->unknown_fields = q;
@@ -328,7 +330,8 @@ static void *reserve(dec *st, void **arrp, size_t n, size_t add, size_t es,
 }
 
 WEFT__INLINE int rd_string(dec *st, const weft_msg_desc *d, unsigned idx,
-                     const uint8_t **pp, const uint8_t *end, char **slot) {
+                           const uint8_t **pp, const uint8_t *end,
+                           char **slot) {
   size_t n;
   char *s;
   int rv;
@@ -353,8 +356,8 @@ WEFT__INLINE int rd_string(dec *st, const weft_msg_desc *d, unsigned idx,
 }
 
 WEFT__INLINE int rd_bytes(dec *st, const ProtobufCFieldDescriptor *f,
-                    const uint8_t **pp, const uint8_t *end,
-                    ProtobufCBinaryData *slot) {
+                          const uint8_t **pp, const uint8_t *end,
+                          ProtobufCBinaryData *slot) {
   size_t n;
   uint8_t *b = NULL;
   int rv;
@@ -410,7 +413,8 @@ static int rd_message(dec *st, const ProtobufCFieldDescriptor *f, int group,
 
 static int map_key_eq(const ProtobufCFieldDescriptor *kf, const void *a,
                       const void *b) {
-  const void *x = WEFT__CMEMBER(a, kf->offset), *y = WEFT__CMEMBER(b, kf->offset);
+  const void *x = WEFT__CMEMBER(a, kf->offset),
+             *y = WEFT__CMEMBER(b, kf->offset);
   if (kf->type == PROTOBUF_C_TYPE_STRING) {
     const char *s = *(const char *const *)x, *t = *(const char *const *)y;
     return strcmp(s ? s : "", t ? t : "") == 0;
@@ -441,6 +445,72 @@ static void map_dedupe(dec *st, size_t *np, void **arr) {
   }
 }
 
+#define MAP_LINEAR_MAX 16
+
+static uint64_t map_key_hash(const ProtobufCFieldDescriptor *kf,
+                             const void *entry) {
+  const void *x = WEFT__CMEMBER(entry, kf->offset);
+  uint64_t h = 1469598103934665603ull;
+  if (kf->type == PROTOBUF_C_TYPE_STRING) {
+    const unsigned char *s = *(const unsigned char *const *)x;
+    for (; s && *s; s++)
+      h = (h ^ *s) * 1099511628211ull;
+    return h;
+  }
+  if (kf->type == PROTOBUF_C_TYPE_BOOL)
+    return *(const protobuf_c_boolean *)x ? 1 : 0;
+  if (weft__elem_size(kf->type) == 8) {
+    uint64_t v;
+    memcpy(&v, x, 8);
+    h = v;
+  } else {
+    uint32_t v;
+    memcpy(&v, x, 4);
+    h = v;
+  }
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdull;
+  h ^= h >> 33;
+  return h;
+}
+
+/* Big maps: duplicate keys are resolved once the message is complete, with
+ * a hash table, so a map of n entries costs O(n) and not O(n^2). Same result
+ * as map_dedupe: the last value, at the position of the first occurrence. */
+static int map_dedupe_all(dec *st, size_t *np, void **arr, const uint8_t *at) {
+  size_t n = *np, cap = 16, i, w = 0, *slots;
+  const ProtobufCFieldDescriptor *kf =
+      &weft_msg_desc_of_msg(arr[0])->base.fields[0];
+  while (cap < 2 * n)
+    cap *= 2;
+  slots = malloc(cap * sizeof *slots);
+  if (!slots)
+    return nomem(st, at);
+  memset(slots, 0xff, cap * sizeof *slots);
+  for (i = 0; i < n; i++) {
+    void *e = arr[i];
+    size_t h = (size_t)map_key_hash(kf, e) & (cap - 1);
+    for (;;) {
+      size_t j = slots[h];
+      if (j == SIZE_MAX) {
+        arr[w] = e;
+        slots[h] = w++;
+        break;
+      }
+      if (map_key_eq(kf, arr[j], e)) {
+        if (!st->a)
+          weft_message_free(arr[j]);
+        arr[j] = e;
+        break;
+      }
+      h = (h + 1) & (cap - 1);
+    }
+  }
+  *np = w;
+  free(slots);
+  return 0;
+}
+
 /* Packed repeated scalars: one length-delimited run of values. */
 static int rd_packed(dec *st, const weft_msg_desc *d, void *msg,
                      const ProtobufCFieldDescriptor *f, const uint8_t **pp,
@@ -458,8 +528,10 @@ static int rd_packed(dec *st, const weft_msg_desc *d, void *msg,
   if (wt == WEFT__WT_I32 || wt == WEFT__WT_I64) {
     size_t w = wt == WEFT__WT_I32 ? 4 : 8;
     if (len % w)
-      return fail(st, WEFT_ERR_MALFORMED, "packed length not a multiple of "
-                                          "the element size", p);
+      return fail(st, WEFT_ERR_MALFORMED,
+                  "packed length not a multiple of "
+                  "the element size",
+                  p);
     count = len / w;
     if (!count) {
       *pp = pend;
@@ -525,10 +597,9 @@ static int check_required(dec *st, const weft_msg_desc *d, const void *msg,
       if (ptr && ptr != f->default_value)
         continue;
     }
-    return unwind(st,
-                  fail(st, WEFT_ERR_MISSING_REQUIRED,
-                       "required field missing", at),
-                  f->name, -1);
+    return unwind(
+        st, fail(st, WEFT_ERR_MISSING_REQUIRED, "required field missing", at),
+        f->name, -1);
   }
   return 0;
 }
@@ -541,7 +612,7 @@ static int decode_msg(dec *st, const weft_msg_desc *d, void *msg,
   const uint8_t *p = *pp;
   unsigned last = 0;
   uint64_t seen = 0;
-  int rv;
+  int rv, maps_pending = 0;
 
   while (p < end) {
     const uint8_t *tag_start = p;
@@ -558,7 +629,7 @@ static int decode_msg(dec *st, const weft_msg_desc *d, void *msg,
     } else if ((rv = rd_varint(st, &p, end, &tag)) != 0) {
       return rv;
     }
-    if (WEFT__UNLIKELY(tag > UINT32_MAX))
+    if (WEFT__UNLIKELY(tag > UINT32_MAX || p - tag_start > 5))
       return fail(st, WEFT_ERR_MALFORMED, "tag over 32 bits", tag_start);
     fnum = (uint32_t)(tag >> 3);
     wt = (int)(tag & 7);
@@ -631,10 +702,9 @@ static int decode_msg(dec *st, const weft_msg_desc *d, void *msg,
         continue;
       }
       if (WEFT__UNLIKELY(wt != want))
-        return unwind(st,
-                      fail(st, WEFT_ERR_WIRE_TYPE, "wrong wire type",
-                           tag_start),
-                      f->name, (long)n);
+        return unwind(
+            st, fail(st, WEFT_ERR_WIRE_TYPE, "wrong wire type", tag_start),
+            f->name, (long)n);
       if (weft__is_scalar(f->type)) {
         const uint8_t *vstart = p;
         uint64_t tmp = 0;
@@ -662,13 +732,18 @@ static int decode_msg(dec *st, const weft_msg_desc *d, void *msg,
         rv = rd_string(st, d, idx, &p, end, (char **)(void *)(arr + n * es));
         break;
       case PROTOBUF_C_TYPE_BYTES:
-        rv = rd_bytes(st, f, &p, end, (ProtobufCBinaryData *)(void *)(arr + n * es));
+        rv = rd_bytes(st, f, &p, end,
+                      (ProtobufCBinaryData *)(void *)(arr + n * es));
         break;
       default:
         rv = rd_message(st, f, group, &p, end, depth,
                         (void **)(void *)(arr + n * es));
-        if (rv == 0 && weft_msg_desc_of(f->descriptor)->is_map_entry)
-          map_dedupe(st, np, (void **)(void *)arr);
+        if (rv == 0 && weft_msg_desc_of(f->descriptor)->is_map_entry) {
+          if (*np <= MAP_LINEAR_MAX)
+            map_dedupe(st, np, (void **)(void *)arr);
+          else
+            maps_pending = 1;
+        }
         break;
       }
       if (rv)
@@ -682,10 +757,9 @@ static int decode_msg(dec *st, const weft_msg_desc *d, void *msg,
       int want = group ? WEFT__WT_SGROUP : weft__wire_type(f->type);
       int oneof = (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) != 0;
       if (WEFT__UNLIKELY(wt != want))
-        return unwind(st,
-                      fail(st, WEFT_ERR_WIRE_TYPE, "wrong wire type",
-                           tag_start),
-                      f->name, -1);
+        return unwind(
+            st, fail(st, WEFT_ERR_WIRE_TYPE, "wrong wire type", tag_start),
+            f->name, -1);
       switch (f->type) {
       case PROTOBUF_C_TYPE_STRING:
         if (oneof)
@@ -736,13 +810,34 @@ static int decode_msg(dec *st, const weft_msg_desc *d, void *msg,
     return fail(st, WEFT_ERR_TRUNCATED, "unterminated group", p);
   *pp = p;
 
+  if (maps_pending) {
+    unsigned i;
+    for (i = 0; i < nf; i++) {
+      const ProtobufCFieldDescriptor *f = &fields[i];
+      size_t *np;
+      if (f->label != PROTOBUF_C_LABEL_REPEATED ||
+          f->type != PROTOBUF_C_TYPE_MESSAGE ||
+          !weft_msg_desc_of(f->descriptor)->is_map_entry)
+        continue;
+      np = (size_t *)WEFT__MEMBER(msg, f->quantifier_offset);
+      if (*np > MAP_LINEAR_MAX &&
+          (rv = map_dedupe_all(st, np, *(void ***)WEFT__MEMBER(msg, f->offset),
+                               p)) != 0)
+        return unwind(st, rv, f->name, -1);
+    }
+  }
+
   if (d->is_map_entry && nf >= 2 && fields[1].type == PROTOBUF_C_TYPE_MESSAGE &&
       !*(void **)WEFT__MEMBER(msg, fields[1].offset)) {
     /* a map value message that is absent reads as its default */
-    void *v = weft_message_new(weft_msg_desc_of(fields[1].descriptor), st->a);
+    const weft_msg_desc *vd = weft_msg_desc_of(fields[1].descriptor);
+    void *v = weft_message_new(vd, st->a);
     if (!v)
       return nomem(st, p);
     *(void **)WEFT__MEMBER(msg, fields[1].offset) = v;
+    /* ...which must still have its required fields (as Google checks) */
+    if (vd->syntax != 3 && (rv = check_required(st, vd, v, 0, p)) != 0)
+      return unwind(st, rv, fields[1].name, -1);
   }
   if (d->syntax != 3 && !merging &&
       (rv = check_required(st, d, msg, seen, p)) != 0)
@@ -762,11 +857,8 @@ static void format_error(const dec *st, const weft_msg_desc *d, int rv,
     return;
   w = snprintf(path, sizeof path, "%s", d->base.name ? d->base.name : "?");
   n = w > 0 ? (size_t)w : 0;
+  /* the ring keeps the last SEG_MAX pushes: the outermost segments */
   first = st->nseg > SEG_MAX ? st->nseg - SEG_MAX : 0;
-  if (first && n < sizeof path) {
-    w = snprintf(path + n, sizeof path - n, "...");
-    n += w > 0 ? (size_t)w : 0;
-  }
   for (k = st->nseg; k-- > first && n < sizeof path;) {
     unsigned r = k % SEG_MAX;
     if (st->segidx[r] >= 0)
@@ -776,6 +868,8 @@ static void format_error(const dec *st, const weft_msg_desc *d, int rv,
       w = snprintf(path + n, sizeof path - n, ".%s", st->segname[r]);
     n += w > 0 ? (size_t)w : 0;
   }
+  if (first && n < sizeof path) /* inner segments dropped */
+    snprintf(path + n, sizeof path - n, "...");
   weft_error_set(err, rv, "%s: %s (at byte %zu)", path,
                  st->what ? st->what : weft_strerror(rv), st->at);
 }
@@ -837,8 +931,8 @@ static int normalize(void *msg, weft_arena *a) {
   unsigned i;
   if (b->n_unknown_fields || b->unknown_fields) {
     size_t n = b->n_unknown_fields, es = sizeof *b->unknown_fields;
-    void *q = weft__realloc(a, b->unknown_fields, n * es,
-                            weft__cap_for(n) * es);
+    void *q =
+        weft__realloc(a, b->unknown_fields, n * es, weft__cap_for(n) * es);
     if (!q)
       return WEFT_ERR_NOMEM;
     b->unknown_fields = q;

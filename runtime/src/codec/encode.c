@@ -19,8 +19,7 @@ WEFT__INLINE int present(const weft_msg_desc *d,
                          const ProtobufCFieldDescriptor *f, const void *m,
                          const void *msg) {
   if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) /* label NONE in proto3 */
-    return *(const uint32_t *)WEFT__CMEMBER(msg, f->quantifier_offset) ==
-           f->id;
+    return *(const uint32_t *)WEFT__CMEMBER(msg, f->quantifier_offset) == f->id;
   switch (f->label) {
   case PROTOBUF_C_LABEL_NONE:
     if (d->is_map_entry)
@@ -59,9 +58,8 @@ WEFT__INLINE int present(const weft_msg_desc *d,
       const void *p = *(const void *const *)m;
       return d->is_map_entry || (p && p != f->default_value);
     }
-    return d->is_map_entry ||
-           *(const protobuf_c_boolean *)WEFT__CMEMBER(msg,
-                                                      f->quantifier_offset);
+    return d->is_map_entry || *(const protobuf_c_boolean *)WEFT__CMEMBER(
+                                  msg, f->quantifier_offset);
   case PROTOBUF_C_LABEL_REQUIRED:
     if (f->type == PROTOBUF_C_TYPE_STRING || f->type == PROTOBUF_C_TYPE_MESSAGE)
       return *(const void *const *)m != NULL;
@@ -81,7 +79,7 @@ static size_t tag_size(uint32_t fnum) {
 
 /* Size of one value (without tag); v points at the element. */
 WEFT__INLINE size_t value_size(const ProtobufCFieldDescriptor *f, int group,
-                         const void *v) {
+                               const void *v) {
   switch (f->type) {
   case PROTOBUF_C_TYPE_INT32:
   case PROTOBUF_C_TYPE_ENUM: {
@@ -190,17 +188,65 @@ size_t weft_encoded_size(const void *msg) {
 
 /* ---- backward writer ---- */
 
+/* A finished chunk of weft_encode_alloc's output (data follows). */
+typedef struct chunk {
+  struct chunk *next; /* the chunk allocated before this one */
+  size_t size;
+} chunk;
+#define CHUNK_HDR ((sizeof(chunk) + 15u) & ~(size_t)15u)
+
 typedef struct enc {
-  uint8_t *start; /* lowest byte we may write */
+  uint8_t *start; /* lowest byte we may write in the current chunk */
+  uint8_t *end;   /* end of the current chunk */
   uint8_t *p;     /* first byte written so far */
-  int full;       /* ran out of room: stop and report */
+  int full;       /* ran out of room (or memory): stop and report */
+  /* Growing mode (weft_encode_alloc): when the current chunk is full, start
+   * a new one instead of failing. Written bytes = done + (end - p). */
+  int grow;
+  size_t done;
+  chunk *cur;      /* the current chunk's header (growing mode) */
+  chunk *finished; /* most recent first */
 } enc;
+
+/* Bytes written so far: lengths are differences of this, which stay right
+ * across chunk boundaries. */
+#define WRITTEN(e) ((e)->done + (size_t)((e)->end - (e)->p))
+
+static void put_bytes_slow(enc *e, const uint8_t *src, size_t n) {
+  size_t room = (size_t)(e->p - e->start), size;
+  chunk *c;
+  if (!e->grow || e->full) {
+    e->full = 1;
+    return;
+  }
+  /* the tail of src fills the current chunk, the rest opens a new one */
+  memcpy(e->start, src + (n - room), room);
+  e->p = e->start;
+  n -= room;
+  size = (size_t)(e->end - e->start) * 2;
+  if (size < n)
+    size = n;
+  if (size > SIZE_MAX - CHUNK_HDR || !(c = malloc(CHUNK_HDR + size))) {
+    e->full = 1;
+    return;
+  }
+  e->done += (size_t)(e->end - e->start);
+  e->cur->next = e->finished;
+  e->finished = e->cur;
+  c->next = NULL;
+  c->size = size;
+  e->cur = c;
+  e->start = (uint8_t *)c + CHUNK_HDR;
+  e->end = e->start + size;
+  e->p = e->end - n;
+  memcpy(e->p, src, n);
+}
 
 WEFT__INLINE void put_bytes(enc *e, const void *src, size_t n) {
   if (n == 0)
     return;
   if (WEFT__UNLIKELY((size_t)(e->p - e->start) < n)) {
-    e->full = 1;
+    put_bytes_slow(e, src, n);
     return;
   }
   e->p -= n;
@@ -209,23 +255,25 @@ WEFT__INLINE void put_bytes(enc *e, const void *src, size_t n) {
 
 WEFT__INLINE void put_varint(enc *e, uint64_t v) {
   size_t n, k;
-  uint8_t *q;
+  uint8_t *q, tmp[10];
   if (v < 0x80 && e->p > e->start) {
     *--e->p = (uint8_t)v;
     return;
   }
   n = weft__varint_size(v);
   if (WEFT__UNLIKELY((size_t)(e->p - e->start) < n)) {
-    e->full = 1;
-    return;
+    q = tmp;
+  } else {
+    e->p -= n;
+    q = e->p;
   }
-  e->p -= n;
-  q = e->p;
   for (k = 0; k + 1 < n; k++) {
     q[k] = (uint8_t)(v | 0x80);
     v >>= 7;
   }
   q[k] = (uint8_t)v;
+  if (q == tmp)
+    put_bytes_slow(e, tmp, n);
 }
 
 WEFT__INLINE void put_tag(enc *e, uint32_t fnum, int wt) {
@@ -235,8 +283,8 @@ WEFT__INLINE void put_tag(enc *e, uint32_t fnum, int wt) {
 static void put_msg(enc *e, const weft_msg_desc *d, const void *msg);
 
 /* Writes one value (no tag). */
-WEFT__INLINE void put_value(enc *e, const ProtobufCFieldDescriptor *f, int group,
-                      const void *v) {
+WEFT__INLINE void put_value(enc *e, const ProtobufCFieldDescriptor *f,
+                            int group, const void *v) {
   switch (f->type) {
   case PROTOBUF_C_TYPE_INT32:
   case PROTOBUF_C_TYPE_ENUM: {
@@ -300,20 +348,20 @@ WEFT__INLINE void put_value(enc *e, const ProtobufCFieldDescriptor *f, int group
   }
   case PROTOBUF_C_TYPE_MESSAGE: {
     const void *m = *(const void *const *)v;
-    uint8_t *mark = e->p;
+    size_t mark = WRITTEN(e);
     if (group)
       put_tag(e, f->id, WEFT__WT_EGROUP);
     if (m)
       put_msg(e, weft_msg_desc_of(f->descriptor), m);
     if (!group)
-      put_varint(e, (uint64_t)(mark - e->p));
+      put_varint(e, (uint64_t)(WRITTEN(e) - mark));
     return;
   }
   }
 }
 
 WEFT__INLINE void put_field(enc *e, const weft_msg_desc *d, unsigned i,
-                      const void *msg) {
+                            const void *msg) {
   const ProtobufCFieldDescriptor *f = &d->base.fields[i];
   const void *m = WEFT__CMEMBER(msg, f->offset);
   int group = weft__is_group(d, i);
@@ -323,13 +371,13 @@ WEFT__INLINE void put_field(enc *e, const weft_msg_desc *d, unsigned i,
     size_t es = weft__elem_size(f->type);
     const char *arr = *(const char *const *)m;
     if ((f->flags & PROTOBUF_C_FIELD_FLAG_PACKED) && weft__is_scalar(f->type)) {
-      uint8_t *mark = e->p;
+      size_t mark = WRITTEN(e);
       if (wt == WEFT__WT_I32 || wt == WEFT__WT_I64)
         put_bytes(e, arr, n * es);
       else
         for (j = n; j-- > 0;)
           put_value(e, f, 0, arr + j * es);
-      put_varint(e, (uint64_t)(mark - e->p));
+      put_varint(e, (uint64_t)(WRITTEN(e) - mark));
       put_tag(e, f->id, WEFT__WT_LEN);
       return;
     }
@@ -380,11 +428,11 @@ static void put_msg(enc *e, const weft_msg_desc *d, const void *msg) {
       }
       case PROTOBUF_C_TYPE_MESSAGE: {
         const void *sub = *(const void *const *)m;
-        uint8_t *mark = e->p;
+        size_t mark = WRITTEN(e);
         if (!sub)
           continue;
         put_msg(e, weft_msg_desc_of(f->descriptor), sub);
-        put_varint(e, (uint64_t)(mark - e->p));
+        put_varint(e, (uint64_t)(WRITTEN(e) - mark));
         put_tag(e, f->id, WEFT__WT_LEN);
         continue;
       }
@@ -477,9 +525,9 @@ ssize_t weft_encode(const void *msg, uint8_t *buf, size_t cap) {
   size_t n;
   if (!msg || (!buf && cap))
     return WEFT_ERR_INVAL;
+  memset(&e, 0, sizeof e);
   e.start = buf;
-  e.p = buf + cap;
-  e.full = 0;
+  e.end = e.p = buf + cap;
   put_msg(&e, weft_msg_desc_of_msg(msg), msg);
   if (e.full)
     return WEFT_ERR_TOO_BIG;
@@ -489,22 +537,46 @@ ssize_t weft_encode(const void *msg, uint8_t *buf, size_t cap) {
   return (ssize_t)n;
 }
 
+/* One pass into growing chunks (no size pre-pass), then one copy into an
+ * exact-size buffer. */
 int weft_encode_alloc(const void *msg, uint8_t **out, size_t *out_len) {
+  enc e;
+  chunk *c;
+  uint8_t *buf, *w;
   size_t n;
-  uint8_t *buf;
-  ssize_t w;
+  int rv = 0;
   if (!msg || !out || !out_len)
     return WEFT_ERR_INVAL;
-  n = weft_encoded_size(msg);
-  buf = malloc(n ? n : 1);
-  if (!buf)
+  memset(&e, 0, sizeof e);
+  e.grow = 1;
+  e.cur = malloc(CHUNK_HDR + 1024);
+  if (!e.cur)
     return WEFT_ERR_NOMEM;
-  w = weft_encode(msg, buf, n);
-  if (w < 0 || (size_t)w != n) {
-    free(buf);
-    return w < 0 ? (int)w : WEFT_ERR_INTERNAL;
+  e.cur->next = NULL;
+  e.cur->size = 1024;
+  e.start = (uint8_t *)e.cur + CHUNK_HDR;
+  e.end = e.p = e.start + 1024;
+  put_msg(&e, weft_msg_desc_of_msg(msg), msg);
+  n = WRITTEN(&e);
+  buf = e.full ? NULL : malloc(n ? n : 1);
+  if (!buf) {
+    rv = WEFT_ERR_NOMEM;
+  } else {
+    /* the current chunk holds the first bytes, older chunks the later ones */
+    w = buf;
+    memcpy(w, e.p, (size_t)(e.end - e.p));
+    w += e.end - e.p;
+    for (c = e.finished; c; c = c->next) {
+      memcpy(w, (uint8_t *)c + CHUNK_HDR, c->size);
+      w += c->size;
+    }
+    *out = buf;
+    *out_len = n;
   }
-  *out = buf;
-  *out_len = n;
-  return 0;
+  free(e.cur);
+  while ((c = e.finished) != NULL) {
+    e.finished = c->next;
+    free(c);
+  }
+  return rv;
 }

@@ -157,7 +157,9 @@ static void free_contents(const weft_msg_desc *d, void *msg) {
   free_unknown(msg);
 }
 
-void weft_message_free(void *msg) { free_message(msg); }
+void weft_message_free(void *msg) {
+  free_message(msg);
+}
 
 void weft_message_clear(void *msg) {
   const weft_msg_desc *d;
@@ -174,8 +176,7 @@ int weft__field_present(const weft_msg_desc *d, unsigned i, const void *msg) {
   if (f->label == PROTOBUF_C_LABEL_REPEATED)
     return *(const size_t *)WEFT__CMEMBER(msg, f->quantifier_offset) != 0;
   if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
-    return *(const uint32_t *)WEFT__CMEMBER(msg, f->quantifier_offset) ==
-           f->id;
+    return *(const uint32_t *)WEFT__CMEMBER(msg, f->quantifier_offset) == f->id;
   if (f->type == PROTOBUF_C_TYPE_STRING || f->type == PROTOBUF_C_TYPE_MESSAGE) {
     const void *p = *(const void *const *)m;
     if (!p)
@@ -190,7 +191,7 @@ int weft__field_present(const weft_msg_desc *d, unsigned i, const void *msg) {
     return 1;
   if (f->label == PROTOBUF_C_LABEL_OPTIONAL)
     return *(const protobuf_c_boolean *)WEFT__CMEMBER(msg,
-                                                       f->quantifier_offset);
+                                                      f->quantifier_offset);
   /* proto3 implicit presence: present when not zero (bitwise, so -0.0 is
    * present, as in Google's implementation). */
   switch (f->type) {
@@ -380,7 +381,8 @@ static int str_eq(const char *a, const char *b) {
 
 static int bytes_eq(const ProtobufCBinaryData *a,
                     const ProtobufCBinaryData *b) {
-  return a->len == b->len && (a->len == 0 || memcmp(a->data, b->data, a->len) == 0);
+  return a->len == b->len &&
+         (a->len == 0 || memcmp(a->data, b->data, a->len) == 0);
 }
 
 static int elem_equal(const ProtobufCFieldDescriptor *f, const void *a,
@@ -412,7 +414,23 @@ static int msg_equal(const void *a, const void *b) {
   for (i = 0; i < d->base.n_fields; i++) {
     const ProtobufCFieldDescriptor *f = &d->base.fields[i];
     int pa = weft__field_present(d, i, a), pb = weft__field_present(d, i, b);
-    const void *ma = WEFT__CMEMBER(a, f->offset), *mb = WEFT__CMEMBER(b, f->offset);
+    const void *ma = WEFT__CMEMBER(a, f->offset),
+               *mb = WEFT__CMEMBER(b, f->offset);
+    if (d->is_map_entry && f->label != PROTOBUF_C_LABEL_REPEATED) {
+      /* a map entry's key and value always exist: an absent one reads as
+       * its default, so compare values, not presence */
+      if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
+        const void *x = *(const void *const *)ma, *y = *(const void *const *)mb;
+        if (!x || !y) {
+          if (weft_encoded_size(x ? x : y) != 0)
+            return 0;
+          continue;
+        }
+      }
+      if (!elem_equal(f, ma, mb))
+        return 0;
+      continue;
+    }
     if (pa != pb)
       return 0;
     if (!pa)

@@ -358,7 +358,12 @@ int weft_call_finish(weft_call *call) {
   call_free(call);
   if (opts->status.code == WEFT_STATUS_OK)
     return 0;
-  return rv < 0 ? rv : WEFT_ERR_RPC;
+  if (rv < 0)
+    return rv;
+  /* Whoever noticed the deadline first (this runtime, the transport or the
+   * server), the caller sees the same result. */
+  return opts->status.code == WEFT_STATUS_DEADLINE_EXCEEDED ? WEFT_ERR_TIMEOUT
+                                                            : WEFT_ERR_RPC;
 }
 
 /* ---- unary, with retries ---- */

@@ -1,10 +1,15 @@
 /* The built-in weft.v1.PubSub service, added to every server.
  *
  * Subscribe is a server stream that does not hold a worker: the handler
- * registers the subscriber and returns WEFT__STATUS_DETACHED; one delivery
- * thread per server then sends its events. The first message of every
- * subscription is an acknowledgement (an Event with sequence 0 and no
- * message), so a client knows when publishes start reaching it.
+ * registers the subscriber and returns WEFT__STATUS_DETACHED. A publish
+ * queues the event on every subscriber of the topic and, if that
+ * subscriber has no sender running, submits a drain job to the server's
+ * worker pool; so a subscriber whose transport send blocks stalls only its
+ * own drain job. One housekeeping thread per server ends subscriptions
+ * (cancelled by the client, cut off, shutdown) and retries drain jobs the
+ * pool had no room for. The first message of every subscription is an
+ * acknowledgement (an Event with sequence 0 and no message), so a client
+ * knows when publishes start reaching it.
  *
  * Slow subscribers: each has a queue of at most MAX_QUEUED events; a
  * publish that finds it full ends that subscription with
@@ -40,6 +45,7 @@ typedef struct sub {
   char *topic;
   qnode *head, *tail;
   size_t queued;
+  bool sending; /* a drain job owns the send side */
   int end_code; /* != -1: end the subscription with this status */
   const char *end_msg;
   struct sub *next;
@@ -53,6 +59,7 @@ typedef struct topic_seq {
 
 struct weft__pubsub {
   weft_server *s;
+  weft__pool *pool;
   pthread_mutex_t mu;
   pthread_cond_t cv;
   sub *subs;
@@ -93,6 +100,30 @@ static uint64_t next_seq(weft__pubsub *ps, const char *topic) {
   t->next = ps->seqs;
   ps->seqs = t;
   return 1;
+}
+
+static void drain(void *arg);
+
+typedef struct drain_job {
+  weft__pubsub *ps;
+  sub *s;
+} drain_job;
+
+/* ps->mu held: makes sure a drain job runs for s if it has events. When the
+ * pool is full the housekeeping thread tries again later. */
+static void kick(weft__pubsub *ps, sub *s) {
+  if (s->sending || !s->head || s->end_code != -1)
+    return;
+  drain_job *j = malloc(sizeof *j);
+  if (!j)
+    return;
+  j->ps = ps;
+  j->s = s;
+  s->sending = true;
+  if (weft__pool_submit(ps->pool, drain, j) < 0) {
+    s->sending = false;
+    free(j);
+  }
 }
 
 /* Takes ownership of type_url and value. */
@@ -142,6 +173,7 @@ static int deliver(weft__pubsub *ps, const char *topic, char *type_url,
     s->tail = q;
     s->queued++;
     n++;
+    kick(ps, s);
   }
   event_unref(e);
   pthread_cond_signal(&ps->cv);
@@ -246,20 +278,53 @@ static void sub_free(sub *s) {
   free(s);
 }
 
-/* One pass: sends at most one event per subscriber (fairness), ends the
- * subscriptions that must end. Returns true if work may remain. */
-static bool pass(weft__pubsub *ps, bool check_cancel) {
-  bool more = false;
+/* A worker sends s's queued events until the queue is empty or the
+ * subscription must end; only the drain job sends on a registered
+ * subscriber, and the housekeeper never ends one while it runs. */
+static void drain(void *arg) {
+  drain_job *j = arg;
+  weft__pubsub *ps = j->ps;
+  sub *s = j->s;
+  free(j);
   pthread_mutex_lock(&ps->mu);
-  sub **pp = &ps->subs;
-  while (*pp) {
-    sub *s = *pp;
-    if (s->end_code == -1 && check_cancel &&
-        weft_server_call_cancelled(s->call)) {
+  for (;;) {
+    qnode *q = s->end_code == -1 ? s->head : NULL;
+    if (!q)
+      break;
+    s->head = q->next;
+    if (!s->head)
+      s->tail = NULL;
+    s->queued--;
+    pthread_mutex_unlock(&ps->mu);
+    int rv = weft_server_call_send(s->call, &q->e->ev);
+    pthread_mutex_lock(&ps->mu);
+    event_unref(q->e);
+    free(q);
+    if (rv < 0 && s->end_code == -1) {
       s->end_code = WEFT_STATUS_CANCELLED;
       s->end_msg = "subscriber went away";
     }
-    if (s->end_code != -1) {
+  }
+  s->sending = false;
+  pthread_cond_broadcast(&ps->cv); /* the housekeeper may end it now */
+  pthread_mutex_unlock(&ps->mu);
+}
+
+/* One housekeeping pass; ps->mu held (dropped around completions). */
+static void housekeep(weft__pubsub *ps, bool check_cancel) {
+  sub **pp = &ps->subs;
+  while (*pp) {
+    sub *s = *pp;
+    if (s->end_code == -1 && check_cancel && !s->sending) {
+      pthread_mutex_unlock(&ps->mu);
+      bool gone = weft_server_call_cancelled(s->call);
+      pthread_mutex_lock(&ps->mu);
+      if (gone && s->end_code == -1) {
+        s->end_code = WEFT_STATUS_CANCELLED;
+        s->end_msg = "subscriber went away";
+      }
+    }
+    if (s->end_code != -1 && !s->sending) {
       *pp = s->next;
       pthread_mutex_unlock(&ps->mu);
       weft__server_call_complete(s->call, s->end_code, s->end_msg);
@@ -269,64 +334,42 @@ static bool pass(weft__pubsub *ps, bool check_cancel) {
       pp = &ps->subs; /* restart: the list may have changed */
       continue;
     }
-    qnode *q = s->head;
-    if (q) {
-      s->head = q->next;
-      if (!s->head)
-        s->tail = NULL;
-      s->queued--;
-      more |= s->head != NULL;
-      pthread_mutex_unlock(&ps->mu);
-      /* Only this thread sends on, completes or frees a registered
-       * subscriber, so s stays valid while unlocked. */
-      int rv = weft_server_call_send(s->call, &q->e->ev);
-      pthread_mutex_lock(&ps->mu);
-      event_unref(q->e);
-      free(q);
-      if (rv < 0 && s->end_code == -1) {
-        s->end_code = WEFT_STATUS_CANCELLED;
-        s->end_msg = "subscriber went away";
-        more = true;
-      }
-    }
+    kick(ps, s); /* a drain the pool refused earlier */
     pp = &s->next;
   }
-  pthread_mutex_unlock(&ps->mu);
-  return more;
 }
 
-static void *delivery(void *arg) {
+static void *housekeeper(void *arg) {
   weft__pubsub *ps = arg;
   int64_t next_check = 0;
   pthread_mutex_lock(&ps->mu);
   while (!ps->quit) {
-    pthread_mutex_unlock(&ps->mu);
     int64_t now = weft_now_ns();
     bool check = now >= next_check;
     if (check)
       next_check = now + POLL_MS * 1000000;
-    bool more = pass(ps, check);
-    pthread_mutex_lock(&ps->mu);
-    if (more || ps->quit)
-      continue;
-    bool pending = false;
-    for (sub *s = ps->subs; s && !pending; s = s->next)
-      pending = s->head || s->end_code != -1;
-    if (!pending)
+    housekeep(ps, check);
+    if (ps->quit)
+      break;
+    bool ending = false;
+    for (sub *s = ps->subs; s && !ending; s = s->next)
+      ending = s->end_code != -1 && !s->sending;
+    if (!ending)
       weft__cond_wait_until(&ps->cv, &ps->mu, next_check);
   }
   pthread_mutex_unlock(&ps->mu);
   return NULL;
 }
 
-int weft__pubsub_new(weft__pubsub **out, weft_server *s) {
+int weft__pubsub_new(weft__pubsub **out, weft_server *s, weft__pool *pool) {
   weft__pubsub *ps = calloc(1, sizeof *ps);
   if (!ps)
     return WEFT_ERR_NOMEM;
   ps->s = s;
+  ps->pool = pool;
   pthread_mutex_init(&ps->mu, NULL);
   weft__cond_init(&ps->cv);
-  if (pthread_create(&ps->thread, NULL, delivery, ps) != 0) {
+  if (pthread_create(&ps->thread, NULL, housekeeper, ps) != 0) {
     pthread_cond_destroy(&ps->cv);
     pthread_mutex_destroy(&ps->mu);
     free(ps);
@@ -341,6 +384,10 @@ int weft__pubsub_add(weft_server *s) {
                                  weft__server_pubsub(s));
 }
 
+/* Marks every subscription to end (UNAVAILABLE) and refuses new ones. Does
+ * not wait: subscriptions are in-flight calls, so the server's shutdown
+ * waits for them with the others (a drain blocked in a send is released
+ * when the transports close their connections). */
 void weft__pubsub_shutdown(weft__pubsub *ps) {
   if (!ps)
     return;
@@ -353,16 +400,17 @@ void weft__pubsub_shutdown(weft__pubsub *ps) {
     }
   }
   pthread_cond_broadcast(&ps->cv);
-  while (ps->subs) /* the delivery thread completes them */
-    pthread_cond_wait(&ps->cv, &ps->mu);
   pthread_mutex_unlock(&ps->mu);
 }
 
+/* After the server's shutdown: every subscription has ended by now. */
 void weft__pubsub_free(weft__pubsub *ps) {
   if (!ps)
     return;
   weft__pubsub_shutdown(ps);
   pthread_mutex_lock(&ps->mu);
+  while (ps->subs)
+    pthread_cond_wait(&ps->cv, &ps->mu);
   ps->quit = true;
   pthread_cond_broadcast(&ps->cv);
   pthread_mutex_unlock(&ps->mu);

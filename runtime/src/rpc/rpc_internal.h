@@ -86,8 +86,8 @@ void weft__server_call_complete(weft_server_call *call, int code,
                                 const char *msg);
 
 typedef struct weft__pubsub weft__pubsub;
-int weft__pubsub_new(weft__pubsub **out, weft_server *s);
-/* Ends every subscription (UNAVAILABLE, server shutting down). */
+int weft__pubsub_new(weft__pubsub **out, weft_server *s, weft__pool *pool);
+/* Marks every subscription to end (UNAVAILABLE); does not wait. */
 void weft__pubsub_shutdown(weft__pubsub *ps);
 void weft__pubsub_free(weft__pubsub *ps);
 int weft__pubsub_publish(weft__pubsub *ps, const char *topic, const void *msg,

@@ -110,7 +110,7 @@ int weft_server_new(weft_server **out, const weft_server_opts *opts) {
   if (rv < 0)
     goto fail_sync;
 #ifdef WEFT_HAVE_PROTO
-  rv = weft__pubsub_new(&s->ps, s);
+  rv = weft__pubsub_new(&s->ps, s, s->pool);
   if (rv < 0)
     goto fail_pool;
   rv = weft__pubsub_add(s);
@@ -366,9 +366,13 @@ static void run_call(void *arg) {
     return; /* pub/sub owns the call now */
   if (code < 0 || code > WEFT_STATUS_UNAUTHENTICATED)
     code = WEFT_STATUS_UNKNOWN;
-  if (code == WEFT_STATUS_OK && deadline_passed(call)) {
+  /* A handler that gave up because cancelled() turned true at the deadline
+   * reports CANCELLED; the client must still see DEADLINE_EXCEEDED. */
+  if ((code == WEFT_STATUS_OK || code == WEFT_STATUS_CANCELLED) &&
+      deadline_passed(call)) {
     complete(call, WEFT_STATUS_DEADLINE_EXCEEDED,
-             "the handler finished after the deadline");
+             code == WEFT_STATUS_OK ? "the handler finished after the deadline"
+                                    : "deadline exceeded");
     return;
   }
   if (code == WEFT_STATUS_OK && atomic_load(&call->rt_cancelled)) {
@@ -424,10 +428,28 @@ static bool key_ok(const weft_server *s, const weft_metadata *md) {
  * once by the time the call is over, possibly before this returns (unknown
  * method, bad key, overload). Returns < 0 without calling finish for bad
  * arguments and while shutting down. */
+static int dispatch(weft_server *s, const char *path, const weft_metadata *md,
+                    int64_t deadline_ns, const char *peer,
+                    const weft_server_call_ops *ops, void *tc, bool now);
+
 int weft_server_dispatch(weft_server *s, const char *path,
                          const weft_metadata *md, int64_t deadline_ns,
                          const char *peer, const weft_server_call_ops *ops,
                          void *tc) {
+  return dispatch(s, path, md, deadline_ns, peer, ops, tc, false);
+}
+
+/* Added by grpc: the same, but the handler runs on the calling thread. */
+int weft_server_dispatch_inline(weft_server *s, const char *path,
+                                const weft_metadata *md, int64_t deadline_ns,
+                                const char *peer,
+                                const weft_server_call_ops *ops, void *tc) {
+  return dispatch(s, path, md, deadline_ns, peer, ops, tc, true);
+}
+
+static int dispatch(weft_server *s, const char *path, const weft_metadata *md,
+                    int64_t deadline_ns, const char *peer,
+                    const weft_server_call_ops *ops, void *tc, bool now) {
   if (!s || !ops || !ops->recv || !ops->send || !ops->finish || !ops->cancelled)
     return WEFT_ERR_INVAL;
   char buf[320];
@@ -475,6 +497,10 @@ int weft_server_dispatch(weft_server *s, const char *path,
   s->inflight++;
   pthread_mutex_unlock(&s->mu);
 
+  if (now) {
+    run_call(call);
+    return 0;
+  }
   int rv = weft__pool_submit(s->pool, run_call, call);
   if (rv < 0) {
     weft__server_log(s, 2, "%s from %s rejected: all workers busy", m->path,

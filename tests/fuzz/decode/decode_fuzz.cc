@@ -4,10 +4,12 @@
 // malloc path and the depth limit; the rest is the wire input. Invariants:
 // no crash/leak/OOB (sanitizers), whatever weft accepts Google's C++ parser
 // accepts too, and an accepted message re-encodes to bytes of exactly
-// weft_encoded_size() that decode again to an equal message.
+// weft_encoded_size() (weft_encode_alloc giving the same bytes) that decode
+// again to an equal message.
 #include <google/protobuf/message.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <vector>
 
@@ -20,24 +22,30 @@ namespace {
 
 const google::protobuf::Message *Proto(unsigned k) {
   switch (k % 4) {
-  case 0: return &weft_test::p3::AllTypes::default_instance();
-  case 1: return &weft_test::p2::AllTypes2::default_instance();
-  case 2: return &weft_test::p3::Nested::default_instance();
-  default: return &weft_test::subset::Empty::default_instance();
+  case 0:
+    return &weft_test::p3::AllTypes::default_instance();
+  case 1:
+    return &weft_test::p2::AllTypes2::default_instance();
+  case 2:
+    return &weft_test::p3::Nested::default_instance();
+  default:
+    return &weft_test::subset::Empty::default_instance();
   }
 }
 
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  if (size < 1) return 0;
+  if (size < 1)
+    return 0;
   unsigned sel = data[0];
   data++;
   size--;
   const google::protobuf::Message *proto = Proto(sel);
   const weft_msg_desc *d = weft_test::DynDesc(proto->GetDescriptor());
   weft_arena *arena = nullptr;
-  if ((sel & 0x80) && weft_arena_new(&arena, 512) != 0) return 0;
+  if ((sel & 0x80) && weft_arena_new(&arena, 512) != 0)
+    return 0;
   weft_decode_opts o = {};
   o.arena = arena;
   o.max_depth = (sel & 0x40) ? 8 : 0;
@@ -46,19 +54,31 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   int rv = weft_decode(d, data, size, &o, &out, &err);
   if (rv == 0) {
     std::unique_ptr<google::protobuf::Message> ref(proto->New());
-    if (!ref->ParsePartialFromArray(data, static_cast<int>(size))) abort();
+    if (!ref->ParsePartialFromArray(data, static_cast<int>(size)))
+      abort();
     size_t n = weft_encoded_size(out);
     std::vector<uint8_t> buf(n + 1);
-    if (weft_encode(out, buf.data(), n) != static_cast<ssize_t>(n)) abort();
+    if (weft_encode(out, buf.data(), n) != static_cast<ssize_t>(n))
+      abort();
+    uint8_t *ab = nullptr;
+    size_t alen = 0;
+    if (weft_encode_alloc(out, &ab, &alen) != 0 || alen != n ||
+        (n && std::memcmp(ab, buf.data(), n) != 0))
+      abort();
+    free(ab);
     void *again = nullptr;
-    if (weft_decode(d, buf.data(), n, nullptr, &again, &err) != 0) abort();
-    if (!weft_message_equal(out, again)) abort();
+    if (weft_decode(d, buf.data(), n, nullptr, &again, &err) != 0)
+      abort();
+    if (!weft_message_equal(out, again))
+      abort();
     void *cp = nullptr;
-    if (weft_message_copy(out, nullptr, &cp) != 0 || !weft_message_equal(cp, out))
+    if (weft_message_copy(out, nullptr, &cp) != 0 ||
+        !weft_message_equal(cp, out))
       abort();
     weft_message_free(cp);
     weft_message_free(again);
-    if (!arena) weft_message_free(out);
+    if (!arena)
+      weft_message_free(out);
   } else if (rv >= 0 || err.code != rv || err.message[0] == '\0') {
     abort();
   }

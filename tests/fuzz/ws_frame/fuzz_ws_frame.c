@@ -67,7 +67,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       case WEFT__WS_EV_MESSAGE:
         if (ev.len > max)
           abort();
-        if (ev.opcode == WEFT__WS_OP_TEXT && !weft__utf8_valid(ev.data, ev.len))
+        if (ev.opcode == WEFT__WS_OP_TEXT && !weft_utf8_valid(ev.data, ev.len))
           abort();
         if (ev.opcode != WEFT__WS_OP_TEXT && ev.opcode != WEFT__WS_OP_BINARY)
           abort();

@@ -96,8 +96,7 @@ static int wait_cancelled(weft_server_call *call) {
 }
 
 static int stream_events(weft_server_call *call,
-                         const aitbc__v1__StreamEventsRequest *req,
-                         void *ctx) {
+                         const aitbc__v1__StreamEventsRequest *req, void *ctx) {
   (void)ctx;
   if (wanted(req->types, req->n_types, "new_block")) {
     aitbc__v1__Block b = aitbc__v1__Block_INIT;

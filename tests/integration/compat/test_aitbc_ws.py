@@ -42,6 +42,17 @@ def run(coro):
     return asyncio.run(asyncio.wait_for(coro, timeout=30))
 
 
+async def drain(ws):
+    """Every message until the server closes (any close code)."""
+    out = []
+    try:
+        async for text in ws:
+            out.append(text)
+    except websockets.exceptions.ConnectionClosed:
+        pass
+    return out
+
+
 class AitbcWs(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -80,7 +91,7 @@ class AitbcWs(unittest.TestCase):
                 self.assertEqual(states, ["QUEUED", "FAILED"])
                 self.assertEqual(ws.close_code, 1000)
             async with websockets.connect(self.srv.url("/v1/jobs/nope/ws")) as ws:
-                msgs = [json.loads(t) async for t in ws]
+                msgs = [json.loads(t) for t in await drain(ws)]
                 self.assertEqual(msgs[0]["type"], "error")
                 self.assertIn("NOT_FOUND", msgs[0]["message"])
                 self.assertEqual(ws.close_code, 1011)
@@ -130,15 +141,22 @@ class AitbcWs(unittest.TestCase):
                 await ws.send(json.dumps({
                     "id": "s1", "type": "subscribe", "event": "new_offer",
                     "data": None}))
-                await ws.send(json.dumps({"id": "s1", "type": "unsubscribe"}))
                 want = {"response", "subscription", "event"}
                 seen = {}
+                order = []
                 while len(seen) < 4:
                     m = json.loads(await ws.recv())
                     if m.get("type") == "response":
                         seen["response-%s" % m["id"]] = m
                     elif m.get("type") in want:
                         seen[m["type"]] = m
+                        order.append(m["type"])
+                # Confirmed before the first event.
+                self.assertEqual(order[:2], ["subscription", "event"])
+                await ws.send(json.dumps({"id": "s1", "type": "unsubscribe"}))
+                await ws.send(json.dumps({"type": "ping"}))
+                while json.loads(await ws.recv()) != {"type": "pong"}:
+                    pass
             return seen
         seen = run(go())
         ok = seen["response-6f1c2f3e-8d4b-4c1a-9e2f-1a2b3c4d5e6f"]
@@ -166,12 +184,13 @@ class AitbcWs(unittest.TestCase):
         m = run(go())
         self.assertIn("invalid JSON", m["message"])
 
-    def test_other_paths_are_not_taken(self):
+    def test_other_paths_go_to_the_envelope_endpoint(self):
         async def go():
-            with self.assertRaises(websockets.exceptions.InvalidStatusCode):
-                async with websockets.connect(self.srv.url("/v1/jobs/j1")):
-                    pass
-        run(go())
+            async with websockets.connect(
+                    self.srv.url("/v1/jobs/j1"),
+                    subprotocols=["weft.json.v1"]) as ws:
+                return ws.subprotocol
+        self.assertEqual(run(go()), "weft.json.v1")
 
 
 class Token(unittest.TestCase):
@@ -186,7 +205,7 @@ class Token(unittest.TestCase):
     def closed_with(self, path):
         async def go():
             async with websockets.connect(self.srv.url(path)) as ws:
-                msgs = [t async for t in ws]
+                msgs = await drain(ws)
                 return ws.close_code, ws.close_reason, msgs
         return run(go())
 

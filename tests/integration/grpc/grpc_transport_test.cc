@@ -22,8 +22,12 @@ const weft_method_desc *M(int i) {
   return &weft__test__Echo_service.methods[i];
 }
 
-class Grpc : public ::testing::Test {
+// Every test runs twice: handlers on the runtime's worker pool, and on the
+// transport's queue threads (weft_grpc_opts.inline_handlers).
+class Grpc : public ::testing::TestWithParam<bool> {
 protected:
+  weft_grpc_opts g{};
+  weft_server_opts default_so{};
   weft_server *srv = nullptr;
   weft_client *cli = nullptr;
   weft_arena *arena = nullptr;
@@ -31,7 +35,11 @@ protected:
 
   void start(const weft_server_opts *so = nullptr,
              const weft_client_opts *co = nullptr) {
-    ASSERT_EQ(weft_server_new(&srv, so), 0);
+    g.inline_handlers = GetParam();
+    weft_server_opts o = so ? *so : default_so;
+    if (!o.transport_opts)
+      o.transport_opts = &g;
+    ASSERT_EQ(weft_server_new(&srv, &o), 0);
     ASSERT_EQ(weft_test_echo_add(srv), 0);
     weft_error err{};
     ASSERT_EQ(weft_server_listen(srv, "grpc://127.0.0.1:0", &err), 0)
@@ -69,7 +77,7 @@ protected:
   }
 };
 
-TEST_F(Grpc, UnaryWithTextAndBinaryMetadata) {
+TEST_P(Grpc, UnaryWithTextAndBinaryMetadata) {
   start();
   weft_metadata md = WEFT_METADATA_INIT, got = WEFT_METADATA_INIT;
   weft_metadata_add_str(&md, "x-text", "hello");
@@ -104,7 +112,7 @@ TEST_F(Grpc, UnaryWithTextAndBinaryMetadata) {
   weft_status_clear(&o.status);
 }
 
-TEST_F(Grpc, ServerStream) {
+TEST_P(Grpc, ServerStream) {
   start();
   Req r = req("s");
   r.repeat = 200;
@@ -122,7 +130,7 @@ TEST_F(Grpc, ServerStream) {
   weft_status_clear(&o.status);
 }
 
-TEST_F(Grpc, ClientStreamAndBidi) {
+TEST_P(Grpc, ClientStreamAndBidi) {
   start();
   weft_call_opts o = opts();
   weft_call *call = nullptr;
@@ -151,7 +159,7 @@ TEST_F(Grpc, ClientStreamAndBidi) {
   weft_status_clear(&o.status);
 }
 
-TEST_F(Grpc, ErrorStatusAndUnknownMethod) {
+TEST_P(Grpc, ErrorStatusAndUnknownMethod) {
   start();
   Req r = req("x");
   r.fail_code = WEFT_STATUS_FAILED_PRECONDITION;
@@ -172,7 +180,7 @@ TEST_F(Grpc, ErrorStatusAndUnknownMethod) {
   weft_status_clear(&o.status);
 }
 
-TEST_F(Grpc, DeadlineExpiresInHandlerAndServerGoesOn) {
+TEST_P(Grpc, DeadlineExpiresInHandlerAndServerGoesOn) {
   start();
   Req r = req("slow");
   r.delay_ms = 3000;
@@ -188,7 +196,7 @@ TEST_F(Grpc, DeadlineExpiresInHandlerAndServerGoesOn) {
   weft_status_clear(&o.status);
 }
 
-TEST_F(Grpc, ClientCancelsServerStream) {
+TEST_P(Grpc, ClientCancelsServerStream) {
   start();
   Req r = req("s");
   r.repeat = 1000000;
@@ -208,7 +216,7 @@ TEST_F(Grpc, ClientCancelsServerStream) {
   weft_status_clear(&o.status);
 }
 
-TEST_F(Grpc, MessageSizeLimits) {
+TEST_P(Grpc, MessageSizeLimits) {
   weft_server_opts so{};
   so.max_message_size = 64 * 1024;
   weft_client_opts co{};
@@ -236,12 +244,10 @@ TEST_F(Grpc, MessageSizeLimits) {
   weft_status_clear(&o.status);
 }
 
-TEST_F(Grpc, GzipAndKeepaliveOptions) {
-  weft_grpc_opts g{};
+TEST_P(Grpc, GzipAndKeepaliveOptions) {
   g.gzip = true;
   g.keepalive_timeout_ms = 5000;
   weft_server_opts so{};
-  so.transport_opts = &g;
   so.keepalive_ms = 10000;
   weft_client_opts co{};
   co.transport_opts = &g;
@@ -258,7 +264,7 @@ TEST_F(Grpc, GzipAndKeepaliveOptions) {
   weft_status_clear(&o.status);
 }
 
-TEST_F(Grpc, ConnectionRefused) {
+TEST_P(Grpc, ConnectionRefused) {
   start();
   int dead = port;
   weft_server_shutdown(srv);
@@ -272,7 +278,7 @@ TEST_F(Grpc, ConnectionRefused) {
   weft_client_close(c2);
 }
 
-TEST_F(Grpc, ShutdownWithCallsInFlight) {
+TEST_P(Grpc, ShutdownWithCallsInFlight) {
   weft_server_opts so{};
   so.shutdown_grace_ms = 200;
   start(&so);
@@ -303,7 +309,7 @@ TEST_F(Grpc, ShutdownWithCallsInFlight) {
   srv = nullptr;
 }
 
-TEST_F(Grpc, ManyConcurrentCalls) {
+TEST_P(Grpc, ManyConcurrentCalls) {
   start();
   std::atomic<int> failures{0};
   std::vector<std::thread> th;
@@ -330,7 +336,33 @@ TEST_F(Grpc, ManyConcurrentCalls) {
   EXPECT_EQ(failures.load(), 0);
 }
 
-TEST_F(Grpc, HealthCheckFromWeftClient) {
+TEST_P(Grpc, BlockingHandlersDoNotStallOthers) {
+  start();
+  std::vector<std::thread> slow;
+  for (int i = 0; i < 3; i++)
+    slow.emplace_back([&] {
+      Req r = req("slow");
+      r.delay_ms = 1500;
+      Resp *resp = nullptr;
+      weft_call_opts o{};
+      o.timeout_ms = 10000;
+      weft__test__Echo_unary(cli, &r, &resp, &o);
+      weft_message_free(resp);
+      weft_status_clear(&o.status);
+    });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  auto t0 = std::chrono::steady_clock::now();
+  Resp *resp = nullptr;
+  weft_call_opts o = opts();
+  EXPECT_EQ(unary(req("fast"), &resp, &o), 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0,
+            std::chrono::milliseconds(1000));
+  weft_status_clear(&o.status);
+  for (auto &t : slow)
+    t.join();
+}
+
+TEST_P(Grpc, HealthCheckFromWeftClient) {
   start();
   grpc__health__v1__HealthCheckRequest r =
       grpc__health__v1__HealthCheckRequest_INIT;
@@ -351,5 +383,33 @@ TEST_F(Grpc, HealthCheckFromWeftClient) {
   EXPECT_EQ(o.status.code, WEFT_STATUS_NOT_FOUND);
   weft_status_clear(&o.status);
 }
+
+TEST_P(Grpc, HealthWatchSeesShutdown) {
+  weft_server_opts so{};
+  so.shutdown_grace_ms = 300;
+  start(&so);
+  grpc__health__v1__HealthCheckRequest r =
+      grpc__health__v1__HealthCheckRequest_INIT;
+  weft_call_opts o = opts();
+  weft_call *call = nullptr;
+  ASSERT_EQ(grpc__health__v1__Health_watch(cli, &r, &call, &o), 0);
+  void *m = nullptr;
+  ASSERT_EQ(weft_call_recv(call, &m), 1);
+  EXPECT_EQ(static_cast<grpc__health__v1__HealthCheckResponse *>(m)->status,
+            grpc__health__v1__HealthCheckResponse__ServingStatus__SERVING);
+  std::thread t([&] { weft_server_shutdown(srv); });
+  ASSERT_EQ(weft_call_recv(call, &m), 1);
+  EXPECT_EQ(static_cast<grpc__health__v1__HealthCheckResponse *>(m)->status,
+            grpc__health__v1__HealthCheckResponse__ServingStatus__NOT_SERVING);
+  weft_call_cancel(call);
+  weft_call_finish(call);
+  t.join();
+  weft_status_clear(&o.status);
+}
+
+INSTANTIATE_TEST_SUITE_P(Handlers, Grpc, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool> &i) {
+                           return i.param ? "Inline" : "Pool";
+                         });
 
 } // namespace

@@ -55,6 +55,15 @@ class PythonClientWeftServer(unittest.TestCase):
         assert rc == 0, "weft-interop-server exited with %d" % rc
 
 
+class PythonClientWeftServerInline(PythonClientWeftServer):
+    """The same against a server that runs handlers on its queue threads."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.proc, cls.port = start_weft_server("--inline_handlers")
+        cls.channel = grpc.insecure_channel("127.0.0.1:%d" % cls.port)
+
+
 class WeftClientPythonServer(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -75,6 +84,7 @@ def _add_cases():
             self.assertEqual(r.returncode, 0, "%s failed:\n%s%s" %
                              (case, r.stdout, r.stderr))
         setattr(PythonClientWeftServer, "test_" + case, py_client)
+        setattr(PythonClientWeftServerInline, "test_" + case, py_client)
         setattr(WeftClientPythonServer, "test_" + case, weft_client)
 
     def details(self):
@@ -256,6 +266,38 @@ class Faults(unittest.TestCase):
         self.assertIn(cm.exception.code(), (grpc.StatusCode.INVALID_ARGUMENT,
                                              grpc.StatusCode.INTERNAL))
         self.still_serving()
+
+    def test_zzz_inline_server_faults(self):
+        # The same faults against a server running handlers inline.
+        proc, port = start_weft_server("--inline_handlers",
+                                       "--max_message_size=1048576")
+        try:
+            ch = grpc.insecure_channel("127.0.0.1:%d" % port)
+            stub = test_pb2_grpc.TestServiceStub(ch)
+            req = messages_pb2.StreamingOutputCallRequest(response_parameters=[
+                messages_pb2.ResponseParameters(size=10, interval_us=2000000)])
+            with self.assertRaises(grpc.RpcError) as cm:
+                list(stub.StreamingOutputCall(req, timeout=0.3))
+            self.assertEqual(cm.exception.code(),
+                             grpc.StatusCode.DEADLINE_EXCEEDED)
+            with self.assertRaises(grpc.RpcError) as cm:
+                stub.UnaryCall(messages_pb2.SimpleRequest(
+                    payload=py_interop.payload(2 * 1048576)), timeout=10)
+            self.assertEqual(cm.exception.code(),
+                             grpc.StatusCode.RESOURCE_EXHAUSTED)
+            # More slow calls than there are threads: all finish.
+            futs = [stub.UnaryCall.future(messages_pb2.SimpleRequest(
+                response_size=10), timeout=10) for _ in range(40)]
+            self.assertTrue(all(f.result().payload.body == b"\0" * 10
+                                for f in futs))
+            # A stream left open at shutdown is cancelled within the bound.
+            it = stub.FullDuplexCall(iter([messages_pb2.StreamingOutputCallRequest(
+                response_parameters=[messages_pb2.ResponseParameters(
+                    size=1, interval_us=100000)] * 100)]), timeout=30)
+            next(it)
+            ch.close()
+        finally:
+            self.assertEqual(lib.stop(proc), 0)
 
     def test_gzip_request(self):
         ch = grpc.insecure_channel("127.0.0.1:%d" % self.port,

@@ -203,7 +203,7 @@ TEST(H2ClientInterop, AgainstNghttpd) {
     GTEST_SKIP() << "nghttpd (nghttp2-server) not installed";
   // nghttpd answers any request for an existing path with the file, so a
   // file named like the method stands in for a Connect server's body.
-  std::string root = ::testing::TempDir() + "/h2root";
+  std::string root = h2test::temp_path("h2root");
   mkdir(root.c_str(), 0755);
   mkdir((root + "/weft.test.Echo").c_str(), 0755);
   std::ofstream(root + "/weft.test.Echo/Unary") << R"({"text":"static"})";

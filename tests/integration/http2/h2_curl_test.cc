@@ -13,7 +13,7 @@ namespace {
 std::string curl_post(const Server &s, const std::string &path,
                       const std::string &ctype, const std::string &body,
                       const std::string &extra = "") {
-  std::string tmp = ::testing::TempDir() + "/body.bin";
+  std::string tmp = h2test::temp_path("body.bin");
   std::ofstream(tmp, std::ios::binary) << body;
   return "curl -s --http2-prior-knowledge -o - -w '\\n%{http_code}' "
          "-H 'Content-Type: " +
@@ -110,7 +110,7 @@ TEST(H2Curl, GzipRequestAndResponse) {
   Server s;
   std::string text(5000, 'z');
   std::string json = R"({"text":")" + text + R"("})";
-  std::string plain = ::testing::TempDir() + "/plain.json";
+  std::string plain = h2test::temp_path("plain.json");
   std::ofstream(plain) << json;
   ASSERT_EQ(run("gzip -kf " + plain).status, 0);
   auto r = run("curl -s --http2-prior-knowledge --compressed "
@@ -176,7 +176,7 @@ TEST(H2Nghttp, UnaryJson) {
   if (!h2test::have("nghttp"))
     GTEST_SKIP() << "nghttp (nghttp2-client) not installed";
   Server s;
-  std::string tmp = ::testing::TempDir() + "/nghttp.json";
+  std::string tmp = h2test::temp_path("nghttp.json");
   std::ofstream(tmp) << R"({"text":"from nghttp"})";
   auto r = run("nghttp -d " + tmp + " -H 'content-type: application/json' " +
                s.base() + "/weft.test.Echo/Unary");

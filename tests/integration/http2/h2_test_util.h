@@ -9,6 +9,8 @@
 #include <string>
 #include <thread>
 
+#include <unistd.h>
+
 extern "C" {
 #include "echo_service.h"
 #include "weft/client.h"
@@ -69,6 +71,13 @@ inline Run run(const std::string &cmd, int seconds = 20) {
   int st = pclose(p);
   r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
   return r;
+}
+
+// CTest runs each test in its own process, several at once: temp files
+// carry the pid so they never collide.
+inline std::string temp_path(const std::string &name) {
+  return ::testing::TempDir() + "/weft-h2-" + std::to_string(getpid()) + "-" +
+         name;
 }
 
 inline bool have(const char *tool) {

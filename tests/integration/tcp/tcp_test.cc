@@ -302,18 +302,62 @@ TEST(TcpRpc, TwoServersOneHandlerSet) {
 TEST(TcpRpc, GracefulShutdownLetsCallsFinish) {
   auto *srv = new Server();
   Client cl(srv->url());
-  std::atomic<int> rc{1};
-  std::thread t([&] {
-    auto r = req("slow");
-    r.delay_ms = 300;
-    weft__test__EchoResponse *resp = nullptr;
-    weft_call_opts o = {};
-    rc = weft__test__Echo_unary(cl.c, &r, &resp, &o);
-    weft_message_free(resp);
-    weft_status_clear(&o.status);
-  });
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  delete srv; // shutdown: stop accepting, grace, close
+  auto r = req("slow");
+  r.repeat = 3;
+  r.delay_ms = 100;
+  weft_call_opts o = {};
+  weft_call *call;
+  ASSERT_EQ(weft__test__Echo_server_stream(cl.c, &r, &call, &o), 0);
+  void *m;
+  ASSERT_EQ(weft_call_recv(call, &m), 1); // the call is running on the server
+  weft_message_free(m);
+  std::thread t([srv] { delete srv; }); // stop accepting, grace, close
+  int n = 1;
+  while (weft_call_recv(call, &m) == 1) {
+    n++;
+    weft_message_free(m);
+  }
+  EXPECT_EQ(weft_call_finish(call), 0) << o.status.message;
+  EXPECT_EQ(n, 3);
   t.join();
-  EXPECT_EQ(rc.load(), 0);
+  weft_status_clear(&o.status);
+}
+
+TEST(TcpRpc, JsonCodecEndToEnd) {
+  // The client speaks JSON envelopes and payloads; the server learns it
+  // from the first frame.
+  Server srv;
+  weft_client_opts co = {};
+  co.codec = WEFT_CODEC_JSON;
+  Client cl(srv.url(), &co);
+  auto r = req("json \xc3\xa9");
+  std::string pl("\x00\x01\xff", 3);
+  r.payload = bytes(pl);
+  weft__test__EchoResponse *resp = nullptr;
+  weft_call_opts o = {};
+  ASSERT_EQ(weft__test__Echo_unary(cl.c, &r, &resp, &o), 0)
+      << (o.status.message ? o.status.message : "");
+  EXPECT_STREQ(resp->text, "json \xc3\xa9");
+  EXPECT_EQ(str(resp->payload), pl);
+  weft_message_free(resp);
+  weft_status_clear(&o.status);
+  r.repeat = 20;
+  weft_call *call;
+  ASSERT_EQ(weft__test__Echo_server_stream(cl.c, &r, &call, &o), 0);
+  void *m;
+  int n = 0;
+  while (weft_call_recv(call, &m) == 1) {
+    EXPECT_EQ(((weft__test__EchoResponse *)m)->index, n);
+    n++;
+    weft_message_free(m);
+  }
+  EXPECT_EQ(weft_call_finish(call), 0);
+  EXPECT_EQ(n, 20);
+  weft_status_clear(&o.status);
+  // A binary client on the same server at the same time.
+  Client bin(srv.url());
+  auto r2 = req("bin");
+  ASSERT_EQ(weft__test__Echo_unary(bin.c, &r2, &resp, &o), 0);
+  weft_message_free(resp);
+  weft_status_clear(&o.status);
 }

@@ -25,14 +25,17 @@ public:
     ASSERT_NE(mkdtemp(tmpl), nullptr);
     g_dir = tmpl;
     for (const char *ca : {"ca", "otherca"})
-      sh(std::string("openssl req -x509 -newkey rsa:2048 -nodes -days 2 ") +
+      sh(std::string("openssl req -x509 -newkey ec -pkeyopt "
+                     "ec_paramgen_curve:prime256v1 -nodes -days 2 ") +
          "-subj '/CN=" + ca + "' -keyout " + ca + ".key -out " + ca + ".pem");
     sh("printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > srv.ext");
-    sh("openssl req -new -newkey rsa:2048 -nodes -subj /CN=localhost "
+    sh("openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
+       "-nodes -subj /CN=localhost "
        "-keyout srv.key -out srv.csr");
     sh("openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key "
        "-CAcreateserial -days 2 -extfile srv.ext -out srv.pem");
-    sh("openssl req -new -newkey rsa:2048 -nodes -subj /CN=client "
+    sh("openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
+       "-nodes -subj /CN=client "
        "-keyout cli.key -out cli.csr");
     sh("openssl x509 -req -in cli.csr -CA ca.pem -CAkey ca.key "
        "-CAcreateserial -days 2 -out cli.pem");

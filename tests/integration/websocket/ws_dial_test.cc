@@ -104,3 +104,36 @@ TEST(WsDial, OverTls) {
 }
 
 } // namespace
+
+namespace {
+
+TEST(WsDial, PublicRawClient) {
+  Server srv;
+  Inbox in;
+  weft_ws_conn *c = nullptr;
+  weft_error err;
+  std::string url = "ws://127.0.0.1:" + std::to_string(srv.port()) + "/echo";
+  ASSERT_EQ(weft_ws_connect(&c, url.c_str(), nullptr, "x, chat",
+                            &wstest::kInboxHandler, &in, &err),
+            0)
+      << err.message;
+  EXPECT_STREQ(weft_ws_conn_protocol(c), "chat");
+  EXPECT_STREQ(weft_ws_conn_path(c), "/echo");
+  const char *mb = "publish:system.initialize:1.0.0\n{}";
+  ASSERT_EQ(weft_ws_conn_send(c, true, mb, strlen(mb)), 0);
+  ASSERT_TRUE(in.wait_msgs(1));
+  EXPECT_EQ(in.msgs[0], mb);
+  weft_ws_disconnect(c);
+  EXPECT_EQ(in.code, 1000);
+
+  EXPECT_EQ(weft_ws_connect(&c, "tcp://127.0.0.1:1/", nullptr, nullptr,
+                            &wstest::kInboxHandler, &in, &err),
+            WEFT_ERR_BAD_URL);
+  url = "ws://127.0.0.1:" + std::to_string(srv.port()) + "/teapot";
+  EXPECT_EQ(weft_ws_connect(&c, url.c_str(), nullptr, nullptr,
+                            &wstest::kInboxHandler, &in, &err),
+            WEFT_ERR_HANDSHAKE);
+  EXPECT_NE(strstr(err.message, "418"), nullptr) << err.message;
+}
+
+} // namespace

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -40,6 +41,7 @@ protected:
     weft_server_opts so = {};
     so.max_msgs_per_sec = 1000000;
     so.api_keys = keys;
+    so.shutdown_grace_ms = 200;
     cert_ = dir_ + "/cert.pem";
     key_ = dir_ + "/key.pem";
     so.tls.cert_file = cert_.c_str();
@@ -186,6 +188,68 @@ TEST_F(WsE2E, ManyCallsInFlightFromThreads) {
   for (auto &t : ts)
     t.join();
   EXPECT_EQ(ok.load(), 200);
+  weft_client_close(c);
+}
+
+TEST_F(WsE2E, SlowReaderGetsEveryMessageInOrder) {
+  // 300 x 100 KB through a client that reads slowly: the client's queue
+  // fills, the socket is paused and resumed, the server's sends wait.
+  start();
+  weft_client *c = open(false, WEFT_CODEC_PROTO);
+  ASSERT_NE(c, nullptr);
+  std::string payload(100000, 'p');
+  weft__test__EchoRequest req = weft__test__EchoRequest_INIT;
+  req.text = (char *)"s";
+  req.repeat = 300;
+  req.payload.data = (uint8_t *)payload.data();
+  req.payload.len = payload.size();
+  weft_call *call = nullptr;
+  weft_call_opts o = {};
+  o.timeout_ms = 60000;
+  ASSERT_EQ(weft__test__Echo_server_stream(c, &req, &call, &o), 0);
+  int n = 0;
+  void *m;
+  while (weft_call_recv(call, &m) == 1) {
+    auto *r = static_cast<weft__test__EchoResponse *>(m);
+    EXPECT_EQ(r->index, n);
+    EXPECT_EQ(r->payload.len, payload.size());
+    weft_message_free(m);
+    if (++n % 20 == 0)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(weft_call_finish(call), 0) << o.status.message;
+  EXPECT_EQ(n, 300);
+  weft_status_clear(&o.status);
+  weft_client_close(c);
+}
+
+TEST_F(WsE2E, ServerGoneEndsCallsInFlightWithAStatus) {
+  start();
+  weft_client *c = open(false, WEFT_CODEC_PROTO);
+  ASSERT_NE(c, nullptr);
+  std::atomic<int> code{-1};
+  std::thread t([&] {
+    weft__test__EchoRequest req = weft__test__EchoRequest_INIT;
+    req.text = (char *)"slow";
+    req.delay_ms = 5000;
+    weft__test__EchoResponse *resp = nullptr;
+    weft_call_opts o = {};
+    weft__test__Echo_unary(c, &req, &resp, &o);
+    code = o.status.code;
+    if (resp)
+      weft__test__EchoResponse_free(resp);
+    weft_status_clear(&o.status);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  weft_server_shutdown(srv_);
+  weft_server_free(srv_);
+  srv_ = nullptr;
+  t.join();
+  EXPECT_NE(code.load(), WEFT_STATUS_OK);
+  EXPECT_NE(code.load(), -1);
+  for (int i = 0; i < 500 && weft_client_state(c) == WEFT_CONN_CONNECTED; i++)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_NE(weft_client_state(c), WEFT_CONN_CONNECTED);
   weft_client_close(c);
 }
 

@@ -65,6 +65,9 @@ public:
   int port() const {
     return port_;
   }
+  pid_t pid() const {
+    return pid_;
+  }
 
 private:
   pid_t pid_ = -1;
@@ -135,6 +138,37 @@ TEST(WsInterop, WeftLoopClientToPythonServer) {
   ASSERT_TRUE(in2.wait_closed());
   EXPECT_EQ(in2.code, 1008);
   EXPECT_EQ(in2.reason, "policy says no");
+}
+
+TEST(WsInterop, ClientKeepaliveDetectsAFrozenServer) {
+  if (!have_websockets())
+    GTEST_SKIP() << "python3-websockets not installed";
+  PyServer py;
+  ASSERT_GT(py.port(), 0);
+  wstest::Inbox in;
+  weft__ws_dial_args a = {};
+  a.host = "127.0.0.1";
+  a.port = py.port();
+  a.target = "/echo";
+  a.timeout_ms = 5000;
+  weft__ws_cfg_init(&a.cfg, nullptr, nullptr, 0, 0);
+  a.cfg.ping_interval_ms = 100;
+  a.cfg.ping_timeout_ms = 300;
+  a.cfg.close_timeout_ms = 300;
+  a.handler = &wstest::kInboxHandler;
+  a.ud = &in;
+  weft_ws_conn *c = nullptr;
+  int status;
+  weft_error err;
+  ASSERT_EQ(weft__ws_dial(&c, &a, &status, &err), 0) << err.message;
+  // The server process stops answering but its socket stays open: only
+  // the keepalive can tell.
+  kill(py.pid(), SIGSTOP);
+  EXPECT_TRUE(in.wait_closed());
+  EXPECT_EQ(in.code, 1011);
+  EXPECT_EQ(in.reason, "keepalive ping timeout");
+  kill(py.pid(), SIGCONT);
+  weft__ws_dial_close(c);
 }
 
 TEST(WsInterop, PythonClientToWeftServer) {

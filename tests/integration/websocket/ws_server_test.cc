@@ -179,6 +179,21 @@ TEST(WsServer, MaxConnectionDuration) {
                "maximum connection duration reached");
 }
 
+TEST(WsServer, IdleTimeout) {
+  weft_server_opts so = {};
+  so.idle_timeout_ms = 200;
+  so.max_msgs_per_sec = 1000;
+  Server srv({}, &so);
+  Client busy(srv.port());
+  ASSERT_TRUE(busy.ok());
+  for (int i = 0; i < 8; i++) { // ~400 ms of traffic keeps it open
+    EXPECT_EQ(busy.echo("x"), "x");
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(busy.close_code(), 1001) << "and then it idles out";
+  EXPECT_STREQ(weft__ws_sync_close_reason(busy.s), "idle timeout");
+}
+
 TEST(WsServer, ApiKeyBeforeAndAfterUpgrade) {
   const char *keys[] = {"k1", "k2", nullptr};
   weft_server_opts so = {};

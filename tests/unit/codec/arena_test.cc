@@ -16,7 +16,8 @@ TEST(Arena, AllocAlignResetFree) {
     memset(p, 0xab, n);
   }
   auto *z = static_cast<unsigned char *>(weft_arena_calloc(a, 300));
-  for (int i = 0; i < 300; i++) ASSERT_EQ(0, z[i]);
+  for (int i = 0; i < 300; i++)
+    ASSERT_EQ(0, z[i]);
   EXPECT_GE(weft_arena_used(a), 1430u);
   weft_arena_reset(a);
   EXPECT_EQ(0u, weft_arena_used(a));
@@ -39,7 +40,8 @@ TEST(Arena, DecodeLoopWithReset) {
     o.arena = a;
     void *out = nullptr;
     weft_error err = {};
-    ASSERT_EQ(0, weft_decode(d, U8(bytes), bytes.size(), &o, &out, &err)) << err.message;
+    ASSERT_EQ(0, weft_decode(d, U8(bytes), bytes.size(), &o, &out, &err))
+        << err.message;
     EXPECT_EQ(Hex(bytes), Hex(WeftEncode(out)));
     // arena and malloc decodes are equal messages
     void *heap = nullptr;
@@ -68,5 +70,15 @@ TEST(Arena, NewAndCopy) {
   EXPECT_TRUE(weft_message_equal(w.p, c));
   EXPECT_FALSE(weft_message_equal(m, c));
   EXPECT_EQ(Hex(SerializeDet(src)), Hex(WeftEncode(c)));
+  weft_arena_free(a);
+}
+
+TEST(Arena, HugeRequestsFailCleanly) {
+  weft_arena *a = nullptr;
+  ASSERT_EQ(0, weft_arena_new(&a, 0));
+  EXPECT_EQ(nullptr, weft_arena_alloc(a, SIZE_MAX));
+  EXPECT_EQ(nullptr, weft_arena_alloc(a, SIZE_MAX - 8));
+  EXPECT_NE(nullptr, weft_arena_alloc(a, 100000)); // dedicated block
+  EXPECT_NE(nullptr, weft_arena_alloc(a, 8));
   weft_arena_free(a);
 }

@@ -40,13 +40,22 @@ inline void Differential(const Message &proto, const weft_msg_desc *d,
     ASSERT_EQ(0, rv) << err.message;
     EXPECT_EQ(bytes.size(), weft_encoded_size(out));
     EXPECT_EQ(Hex(bytes), Hex(WeftEncode(out)));
+    {
+      uint8_t *ab = nullptr;
+      size_t alen = 0;
+      ASSERT_EQ(0, weft_encode_alloc(out, &ab, &alen));
+      EXPECT_EQ(Hex(bytes),
+                Hex(std::string(reinterpret_cast<char *>(ab), alen)));
+      free(ab);
+    }
 
     // Google's decode of the same bytes is the reference for the values.
     std::unique_ptr<Message> ref(proto.New()), back(proto.New());
     ASSERT_TRUE(ref->ParsePartialFromString(bytes));
     FromWeft(out, back.get());
     EXPECT_TRUE(MessageDifferencer::Equals(*ref, *back))
-        << ref->DebugString() << "\n---\n" << back->DebugString();
+        << ref->DebugString() << "\n---\n"
+        << back->DebugString();
 
     // copy / equal
     void *cp = nullptr;
@@ -54,16 +63,17 @@ inline void Differential(const Message &proto, const weft_msg_desc *d,
     EXPECT_TRUE(weft_message_equal(out, cp));
     EXPECT_EQ(Hex(bytes), Hex(WeftEncode(cp)));
     weft_message_free(cp);
-    if (!opts.arena) weft_message_free(out);
+    if (!opts.arena)
+      weft_message_free(out);
 
     // values filled directly, no unknown fields: deterministic bytes
     m->DiscardUnknownFields();
     WeftMsg direct(ToWeft(*m, d));
     EXPECT_EQ(Hex(SerializeDet(*m)), Hex(WeftEncode(direct.p)));
-    if (it % 3 == 0) weft_arena_reset(arena);
+    if (it % 3 == 0)
+      weft_arena_reset(arena);
   }
   weft_arena_free(arena);
 }
-
 
 } // namespace weft_test

@@ -50,34 +50,56 @@ const char *Intern(const std::string &s) {
 
 ProtobufCType MapType(const FieldDescriptor *f) {
   switch (f->type()) {
-  case FieldDescriptor::TYPE_DOUBLE: return PROTOBUF_C_TYPE_DOUBLE;
-  case FieldDescriptor::TYPE_FLOAT: return PROTOBUF_C_TYPE_FLOAT;
-  case FieldDescriptor::TYPE_INT64: return PROTOBUF_C_TYPE_INT64;
-  case FieldDescriptor::TYPE_UINT64: return PROTOBUF_C_TYPE_UINT64;
-  case FieldDescriptor::TYPE_INT32: return PROTOBUF_C_TYPE_INT32;
-  case FieldDescriptor::TYPE_FIXED64: return PROTOBUF_C_TYPE_FIXED64;
-  case FieldDescriptor::TYPE_FIXED32: return PROTOBUF_C_TYPE_FIXED32;
-  case FieldDescriptor::TYPE_BOOL: return PROTOBUF_C_TYPE_BOOL;
-  case FieldDescriptor::TYPE_STRING: return PROTOBUF_C_TYPE_STRING;
-  case FieldDescriptor::TYPE_GROUP: return PROTOBUF_C_TYPE_MESSAGE;
-  case FieldDescriptor::TYPE_MESSAGE: return PROTOBUF_C_TYPE_MESSAGE;
-  case FieldDescriptor::TYPE_BYTES: return PROTOBUF_C_TYPE_BYTES;
-  case FieldDescriptor::TYPE_UINT32: return PROTOBUF_C_TYPE_UINT32;
-  case FieldDescriptor::TYPE_ENUM: return PROTOBUF_C_TYPE_ENUM;
-  case FieldDescriptor::TYPE_SFIXED32: return PROTOBUF_C_TYPE_SFIXED32;
-  case FieldDescriptor::TYPE_SFIXED64: return PROTOBUF_C_TYPE_SFIXED64;
-  case FieldDescriptor::TYPE_SINT32: return PROTOBUF_C_TYPE_SINT32;
-  case FieldDescriptor::TYPE_SINT64: return PROTOBUF_C_TYPE_SINT64;
+  case FieldDescriptor::TYPE_DOUBLE:
+    return PROTOBUF_C_TYPE_DOUBLE;
+  case FieldDescriptor::TYPE_FLOAT:
+    return PROTOBUF_C_TYPE_FLOAT;
+  case FieldDescriptor::TYPE_INT64:
+    return PROTOBUF_C_TYPE_INT64;
+  case FieldDescriptor::TYPE_UINT64:
+    return PROTOBUF_C_TYPE_UINT64;
+  case FieldDescriptor::TYPE_INT32:
+    return PROTOBUF_C_TYPE_INT32;
+  case FieldDescriptor::TYPE_FIXED64:
+    return PROTOBUF_C_TYPE_FIXED64;
+  case FieldDescriptor::TYPE_FIXED32:
+    return PROTOBUF_C_TYPE_FIXED32;
+  case FieldDescriptor::TYPE_BOOL:
+    return PROTOBUF_C_TYPE_BOOL;
+  case FieldDescriptor::TYPE_STRING:
+    return PROTOBUF_C_TYPE_STRING;
+  case FieldDescriptor::TYPE_GROUP:
+    return PROTOBUF_C_TYPE_MESSAGE;
+  case FieldDescriptor::TYPE_MESSAGE:
+    return PROTOBUF_C_TYPE_MESSAGE;
+  case FieldDescriptor::TYPE_BYTES:
+    return PROTOBUF_C_TYPE_BYTES;
+  case FieldDescriptor::TYPE_UINT32:
+    return PROTOBUF_C_TYPE_UINT32;
+  case FieldDescriptor::TYPE_ENUM:
+    return PROTOBUF_C_TYPE_ENUM;
+  case FieldDescriptor::TYPE_SFIXED32:
+    return PROTOBUF_C_TYPE_SFIXED32;
+  case FieldDescriptor::TYPE_SFIXED64:
+    return PROTOBUF_C_TYPE_SFIXED64;
+  case FieldDescriptor::TYPE_SINT32:
+    return PROTOBUF_C_TYPE_SINT32;
+  case FieldDescriptor::TYPE_SINT64:
+    return PROTOBUF_C_TYPE_SINT64;
   }
   throw std::logic_error("type");
 }
 
 size_t ElemSize(ProtobufCType t) {
   switch (t) {
-  case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64:
-  case PROTOBUF_C_TYPE_SFIXED64: case PROTOBUF_C_TYPE_UINT64:
-  case PROTOBUF_C_TYPE_FIXED64: case PROTOBUF_C_TYPE_DOUBLE:
-  case PROTOBUF_C_TYPE_STRING: case PROTOBUF_C_TYPE_MESSAGE:
+  case PROTOBUF_C_TYPE_INT64:
+  case PROTOBUF_C_TYPE_SINT64:
+  case PROTOBUF_C_TYPE_SFIXED64:
+  case PROTOBUF_C_TYPE_UINT64:
+  case PROTOBUF_C_TYPE_FIXED64:
+  case PROTOBUF_C_TYPE_DOUBLE:
+  case PROTOBUF_C_TYPE_STRING:
+  case PROTOBUF_C_TYPE_MESSAGE:
     return 8;
   case PROTOBUF_C_TYPE_BYTES:
     return sizeof(ProtobufCBinaryData);
@@ -88,7 +110,8 @@ size_t ElemSize(ProtobufCType t) {
 
 const ProtobufCEnumDescriptor *EnumDesc(const EnumDescriptor *e) {
   auto it = g_enums.find(e);
-  if (it != g_enums.end()) return &it->second->ed.base;
+  if (it != g_enums.end())
+    return &it->second->ed.base;
   auto de = std::make_unique<DynEnum>();
   std::memset(&de->ed, 0, sizeof de->ed);
   std::map<int, const char *> by_value;
@@ -112,14 +135,15 @@ const ProtobufCEnumDescriptor *EnumDesc(const EnumDescriptor *e) {
 
 // A field's default, in protobuf-c's representation, or nullptr.
 const void *DefaultValue(const FieldDescriptor *f, ProtobufCType t) {
-  if (f->is_repeated() || f->containing_oneof() ||
-      t == PROTOBUF_C_TYPE_MESSAGE)
+  if (f->is_repeated() || f->containing_oneof() || t == PROTOBUF_C_TYPE_MESSAGE)
     return nullptr;
   uint64_t v = 0;
   switch (f->cpp_type()) {
   case FieldDescriptor::CPPTYPE_STRING:
-    if (!f->has_default_value()) return nullptr;
-    if (t == PROTOBUF_C_TYPE_STRING) return Intern(f->default_value_string());
+    if (!f->has_default_value())
+      return nullptr;
+    if (t == PROTOBUF_C_TYPE_STRING)
+      return Intern(f->default_value_string());
     {
       const char *s = Intern(f->default_value_string());
       g_bytes.push_back(ProtobufCBinaryData{
@@ -168,7 +192,8 @@ const void *DefaultValue(const FieldDescriptor *f, ProtobufCType t) {
   default:
     return nullptr;
   }
-  if (v == 0) return nullptr;
+  if (v == 0)
+    return nullptr;
   g_scalars.push_back(v);
   return &g_scalars.back();
 }
@@ -177,17 +202,18 @@ const void *DefaultValue(const FieldDescriptor *f, ProtobufCType t) {
 
 const weft_msg_desc *DynDesc(const Descriptor *d) {
   auto it = g_msgs.find(d);
-  if (it != g_msgs.end()) return &it->second->wd;
+  if (it != g_msgs.end())
+    return &it->second->wd;
   auto dm = std::make_unique<DynMsg>();
   DynMsg *m = dm.get();
   g_msgs.emplace(d, std::move(dm)); // before recursing: recursive types
   std::memset(&m->wd, 0, sizeof m->wd);
 
   std::vector<const FieldDescriptor *> fs;
-  for (int i = 0; i < d->field_count(); i++) fs.push_back(d->field(i));
-  std::sort(fs.begin(), fs.end(), [](auto *a, auto *b) {
-    return a->number() < b->number();
-  });
+  for (int i = 0; i < d->field_count(); i++)
+    fs.push_back(d->field(i));
+  std::sort(fs.begin(), fs.end(),
+            [](auto *a, auto *b) { return a->number() < b->number(); });
   bool p3 = d->file()->syntax() == FileDescriptor::SYNTAX_PROTO3;
 
   size_t off = sizeof(ProtobufCMessage);
@@ -224,10 +250,14 @@ const weft_msg_desc *DynDesc(const Descriptor *d) {
     pf.type = t;
     wi.json_name = Intern(f->json_name());
     wi.oneof_index = -1;
-    if (f->type() == FieldDescriptor::TYPE_GROUP) wi.flags |= WEFT_FIELD_GROUP;
-    if (f->is_map()) wi.flags |= WEFT_FIELD_MAP;
-    if (p3 && t == PROTOBUF_C_TYPE_STRING) wi.flags |= WEFT_FIELD_CHECK_UTF8;
-    if (f->has_default_value()) wi.flags |= WEFT_FIELD_HAS_DEFAULT;
+    if (f->type() == FieldDescriptor::TYPE_GROUP)
+      wi.flags |= WEFT_FIELD_GROUP;
+    if (f->is_map())
+      wi.flags |= WEFT_FIELD_MAP;
+    if (p3 && t == PROTOBUF_C_TYPE_STRING)
+      wi.flags |= WEFT_FIELD_CHECK_UTF8;
+    if (f->has_default_value())
+      wi.flags |= WEFT_FIELD_HAS_DEFAULT;
     if (t == PROTOBUF_C_TYPE_MESSAGE)
       pf.descriptor = &DynDesc(f->message_type())->base;
     else if (t == PROTOBUF_C_TYPE_ENUM)
@@ -244,13 +274,15 @@ const weft_msg_desc *DynDesc(const Descriptor *d) {
       pf.label = PROTOBUF_C_LABEL_REPEATED;
       pf.quantifier_offset = static_cast<unsigned>(place(sizeof(size_t), 8));
       pf.offset = static_cast<unsigned>(place(sizeof(void *), 8));
-      if (f->is_packed()) pf.flags |= PROTOBUF_C_FIELD_FLAG_PACKED;
+      if (f->is_packed())
+        pf.flags |= PROTOBUF_C_FIELD_FLAG_PACKED;
     } else if (f->is_required()) {
       pf.label = PROTOBUF_C_LABEL_REQUIRED;
       pf.offset = static_cast<unsigned>(place(es, es >= 8 ? 8 : 4));
     } else if (f->has_presence() && !(p3 && t == PROTOBUF_C_TYPE_MESSAGE)) {
       pf.label = PROTOBUF_C_LABEL_OPTIONAL;
-      if (f->containing_oneof()) wi.flags |= WEFT_FIELD_PROTO3_OPTIONAL;
+      if (f->containing_oneof())
+        wi.flags |= WEFT_FIELD_PROTO3_OPTIONAL;
       if (t != PROTOBUF_C_TYPE_STRING && t != PROTOBUF_C_TYPE_MESSAGE)
         pf.quantifier_offset =
             static_cast<unsigned>(place(sizeof(protobuf_c_boolean), 4));
@@ -260,7 +292,8 @@ const weft_msg_desc *DynDesc(const Descriptor *d) {
       pf.offset = static_cast<unsigned>(place(es, es >= 8 ? 8 : 4));
     }
     pf.default_value = DefaultValue(f, t);
-    if (p3 && t == PROTOBUF_C_TYPE_STRING && pf.label == PROTOBUF_C_LABEL_NONE &&
+    if (p3 && t == PROTOBUF_C_TYPE_STRING &&
+        pf.label == PROTOBUF_C_LABEL_NONE &&
         !(pf.flags & PROTOBUF_C_FIELD_FLAG_ONEOF))
       pf.default_value = protobuf_c_empty_string;
   }
@@ -314,24 +347,28 @@ void SetSlot(const Message &m, const FieldDescriptor *cf,
   const Reflection *r = m.GetReflection();
   bool rep = j >= 0;
   switch (f.type) {
-  case PROTOBUF_C_TYPE_INT32: case PROTOBUF_C_TYPE_SINT32:
+  case PROTOBUF_C_TYPE_INT32:
+  case PROTOBUF_C_TYPE_SINT32:
   case PROTOBUF_C_TYPE_SFIXED32: {
     int32_t v = rep ? r->GetRepeatedInt32(m, cf, j) : r->GetInt32(m, cf);
     std::memcpy(slot, &v, 4);
     break;
   }
-  case PROTOBUF_C_TYPE_UINT32: case PROTOBUF_C_TYPE_FIXED32: {
+  case PROTOBUF_C_TYPE_UINT32:
+  case PROTOBUF_C_TYPE_FIXED32: {
     uint32_t v = rep ? r->GetRepeatedUInt32(m, cf, j) : r->GetUInt32(m, cf);
     std::memcpy(slot, &v, 4);
     break;
   }
-  case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64:
+  case PROTOBUF_C_TYPE_INT64:
+  case PROTOBUF_C_TYPE_SINT64:
   case PROTOBUF_C_TYPE_SFIXED64: {
     int64_t v = rep ? r->GetRepeatedInt64(m, cf, j) : r->GetInt64(m, cf);
     std::memcpy(slot, &v, 8);
     break;
   }
-  case PROTOBUF_C_TYPE_UINT64: case PROTOBUF_C_TYPE_FIXED64: {
+  case PROTOBUF_C_TYPE_UINT64:
+  case PROTOBUF_C_TYPE_FIXED64: {
     uint64_t v = rep ? r->GetRepeatedUInt64(m, cf, j) : r->GetUInt64(m, cf);
     std::memcpy(slot, &v, 8);
     break;
@@ -347,12 +384,14 @@ void SetSlot(const Message &m, const FieldDescriptor *cf,
     break;
   }
   case PROTOBUF_C_TYPE_BOOL: {
-    protobuf_c_boolean v = rep ? r->GetRepeatedBool(m, cf, j) : r->GetBool(m, cf);
+    protobuf_c_boolean v =
+        rep ? r->GetRepeatedBool(m, cf, j) : r->GetBool(m, cf);
     std::memcpy(slot, &v, sizeof v);
     break;
   }
   case PROTOBUF_C_TYPE_ENUM: {
-    int32_t v = rep ? r->GetRepeatedEnumValue(m, cf, j) : r->GetEnumValue(m, cf);
+    int32_t v =
+        rep ? r->GetRepeatedEnumValue(m, cf, j) : r->GetEnumValue(m, cf);
     std::memcpy(slot, &v, 4);
     break;
   }
@@ -369,10 +408,11 @@ void SetSlot(const Message &m, const FieldDescriptor *cf,
     break;
   }
   case PROTOBUF_C_TYPE_MESSAGE: {
-    const Message &sub = rep ? r->GetRepeatedMessage(m, cf, j) : r->GetMessage(m, cf);
-    *static_cast<void **>(slot) =
-        ToWeft(sub, weft_msg_desc_of(static_cast<const ProtobufCMessageDescriptor *>(
-                        f.descriptor)));
+    const Message &sub =
+        rep ? r->GetRepeatedMessage(m, cf, j) : r->GetMessage(m, cf);
+    *static_cast<void **>(slot) = ToWeft(
+        sub, weft_msg_desc_of(static_cast<const ProtobufCMessageDescriptor *>(
+                 f.descriptor)));
     break;
   }
   }
@@ -383,13 +423,20 @@ bool KeyLess(const Message &a, const Message &b) {
   const FieldDescriptor *k = a.GetDescriptor()->field(0);
   const Reflection *r = a.GetReflection();
   switch (k->cpp_type()) {
-  case FieldDescriptor::CPPTYPE_INT32: return r->GetInt32(a, k) < r->GetInt32(b, k);
-  case FieldDescriptor::CPPTYPE_INT64: return r->GetInt64(a, k) < r->GetInt64(b, k);
-  case FieldDescriptor::CPPTYPE_UINT32: return r->GetUInt32(a, k) < r->GetUInt32(b, k);
-  case FieldDescriptor::CPPTYPE_UINT64: return r->GetUInt64(a, k) < r->GetUInt64(b, k);
-  case FieldDescriptor::CPPTYPE_BOOL: return r->GetBool(a, k) < r->GetBool(b, k);
-  case FieldDescriptor::CPPTYPE_STRING: return r->GetString(a, k) < r->GetString(b, k);
-  default: return false;
+  case FieldDescriptor::CPPTYPE_INT32:
+    return r->GetInt32(a, k) < r->GetInt32(b, k);
+  case FieldDescriptor::CPPTYPE_INT64:
+    return r->GetInt64(a, k) < r->GetInt64(b, k);
+  case FieldDescriptor::CPPTYPE_UINT32:
+    return r->GetUInt32(a, k) < r->GetUInt32(b, k);
+  case FieldDescriptor::CPPTYPE_UINT64:
+    return r->GetUInt64(a, k) < r->GetUInt64(b, k);
+  case FieldDescriptor::CPPTYPE_BOOL:
+    return r->GetBool(a, k) < r->GetBool(b, k);
+  case FieldDescriptor::CPPTYPE_STRING:
+    return r->GetString(a, k) < r->GetString(b, k);
+  default:
+    return false;
   }
 }
 
@@ -399,24 +446,33 @@ void FillWeft(const Message &m, const weft_msg_desc *d, void *msg) {
   for (unsigned i = 0; i < d->base.n_fields; i++) {
     const ProtobufCFieldDescriptor &f = d->base.fields[i];
     const FieldDescriptor *cf = cd->FindFieldByNumber(static_cast<int>(f.id));
-    if (!cf) continue;
-    size_t es = f.type == PROTOBUF_C_TYPE_BYTES ? sizeof(ProtobufCBinaryData)
+    if (!cf)
+      continue;
+    size_t es = f.type == PROTOBUF_C_TYPE_BYTES  ? sizeof(ProtobufCBinaryData)
                 : f.type == PROTOBUF_C_TYPE_BOOL ? sizeof(protobuf_c_boolean)
-                : (f.type == PROTOBUF_C_TYPE_STRING || f.type == PROTOBUF_C_TYPE_MESSAGE)
+                : (f.type == PROTOBUF_C_TYPE_STRING ||
+                   f.type == PROTOBUF_C_TYPE_MESSAGE)
                     ? sizeof(void *)
-                : (f.type == PROTOBUF_C_TYPE_INT64 || f.type == PROTOBUF_C_TYPE_UINT64 ||
-                   f.type == PROTOBUF_C_TYPE_SINT64 || f.type == PROTOBUF_C_TYPE_FIXED64 ||
-                   f.type == PROTOBUF_C_TYPE_SFIXED64 || f.type == PROTOBUF_C_TYPE_DOUBLE)
-                    ? 8 : 4;
+                : (f.type == PROTOBUF_C_TYPE_INT64 ||
+                   f.type == PROTOBUF_C_TYPE_UINT64 ||
+                   f.type == PROTOBUF_C_TYPE_SINT64 ||
+                   f.type == PROTOBUF_C_TYPE_FIXED64 ||
+                   f.type == PROTOBUF_C_TYPE_SFIXED64 ||
+                   f.type == PROTOBUF_C_TYPE_DOUBLE)
+                    ? 8
+                    : 4;
     if (f.label == PROTOBUF_C_LABEL_REPEATED) {
       int n = r->FieldSize(m, cf);
-      if (n == 0) continue;
+      if (n == 0)
+        continue;
       char *arr = static_cast<char *>(calloc(static_cast<size_t>(n), es));
       std::vector<int> order(static_cast<size_t>(n));
-      for (int j = 0; j < n; j++) order[static_cast<size_t>(j)] = j;
+      for (int j = 0; j < n; j++)
+        order[static_cast<size_t>(j)] = j;
       if (cf->is_map()) {
         std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
-          return KeyLess(r->GetRepeatedMessage(m, cf, a), r->GetRepeatedMessage(m, cf, b));
+          return KeyLess(r->GetRepeatedMessage(m, cf, a),
+                         r->GetRepeatedMessage(m, cf, b));
         });
         // duplicate keys: the last one wins, as in a C++ map
         std::vector<int> uniq;
@@ -431,68 +487,84 @@ void FillWeft(const Message &m, const weft_msg_desc *d, void *msg) {
         n = static_cast<int>(order.size());
       }
       for (int j = 0; j < n; j++)
-        SetSlot(m, cf, f, order[static_cast<size_t>(j)], arr + static_cast<size_t>(j) * es);
+        SetSlot(m, cf, f, order[static_cast<size_t>(j)],
+                arr + static_cast<size_t>(j) * es);
       At<size_t>(msg, f.quantifier_offset) = static_cast<size_t>(n);
       At<char *>(msg, f.offset) = arr;
       continue;
     }
-    if (cf->has_presence() && !r->HasField(m, cf)) continue;
+    if (cf->has_presence() && !r->HasField(m, cf))
+      continue;
     if (f.flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
       At<uint32_t>(msg, f.quantifier_offset) = f.id;
-    else if (f.label == PROTOBUF_C_LABEL_OPTIONAL && f.type != PROTOBUF_C_TYPE_STRING &&
+    else if (f.label == PROTOBUF_C_LABEL_OPTIONAL &&
+             f.type != PROTOBUF_C_TYPE_STRING &&
              f.type != PROTOBUF_C_TYPE_MESSAGE)
       At<protobuf_c_boolean>(msg, f.quantifier_offset) = 1;
-    if (f.type == PROTOBUF_C_TYPE_STRING && !(f.flags & PROTOBUF_C_FIELD_FLAG_ONEOF)) {
+    if (f.type == PROTOBUF_C_TYPE_STRING &&
+        !(f.flags & PROTOBUF_C_FIELD_FLAG_ONEOF)) {
       // the init value is static (empty string or default): just replace it
     }
     SetSlot(m, cf, f, -1, static_cast<char *>(msg) + f.offset);
   }
 }
 
-void SetCpp(Message *out, const FieldDescriptor *cf, const ProtobufCFieldDescriptor &f,
-            const void *slot) {
+void SetCpp(Message *out, const FieldDescriptor *cf,
+            const ProtobufCFieldDescriptor &f, const void *slot) {
   const Reflection *r = out->GetReflection();
   bool rep = cf->is_repeated();
   switch (f.type) {
-  case PROTOBUF_C_TYPE_INT32: case PROTOBUF_C_TYPE_SINT32:
+  case PROTOBUF_C_TYPE_INT32:
+  case PROTOBUF_C_TYPE_SINT32:
   case PROTOBUF_C_TYPE_SFIXED32: {
-    int32_t v; std::memcpy(&v, slot, 4);
+    int32_t v;
+    std::memcpy(&v, slot, 4);
     rep ? r->AddInt32(out, cf, v) : r->SetInt32(out, cf, v);
     break;
   }
-  case PROTOBUF_C_TYPE_UINT32: case PROTOBUF_C_TYPE_FIXED32: {
-    uint32_t v; std::memcpy(&v, slot, 4);
+  case PROTOBUF_C_TYPE_UINT32:
+  case PROTOBUF_C_TYPE_FIXED32: {
+    uint32_t v;
+    std::memcpy(&v, slot, 4);
     rep ? r->AddUInt32(out, cf, v) : r->SetUInt32(out, cf, v);
     break;
   }
-  case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64:
+  case PROTOBUF_C_TYPE_INT64:
+  case PROTOBUF_C_TYPE_SINT64:
   case PROTOBUF_C_TYPE_SFIXED64: {
-    int64_t v; std::memcpy(&v, slot, 8);
+    int64_t v;
+    std::memcpy(&v, slot, 8);
     rep ? r->AddInt64(out, cf, v) : r->SetInt64(out, cf, v);
     break;
   }
-  case PROTOBUF_C_TYPE_UINT64: case PROTOBUF_C_TYPE_FIXED64: {
-    uint64_t v; std::memcpy(&v, slot, 8);
+  case PROTOBUF_C_TYPE_UINT64:
+  case PROTOBUF_C_TYPE_FIXED64: {
+    uint64_t v;
+    std::memcpy(&v, slot, 8);
     rep ? r->AddUInt64(out, cf, v) : r->SetUInt64(out, cf, v);
     break;
   }
   case PROTOBUF_C_TYPE_FLOAT: {
-    float v; std::memcpy(&v, slot, 4);
+    float v;
+    std::memcpy(&v, slot, 4);
     rep ? r->AddFloat(out, cf, v) : r->SetFloat(out, cf, v);
     break;
   }
   case PROTOBUF_C_TYPE_DOUBLE: {
-    double v; std::memcpy(&v, slot, 8);
+    double v;
+    std::memcpy(&v, slot, 8);
     rep ? r->AddDouble(out, cf, v) : r->SetDouble(out, cf, v);
     break;
   }
   case PROTOBUF_C_TYPE_BOOL: {
-    protobuf_c_boolean v; std::memcpy(&v, slot, sizeof v);
+    protobuf_c_boolean v;
+    std::memcpy(&v, slot, sizeof v);
     rep ? r->AddBool(out, cf, v != 0) : r->SetBool(out, cf, v != 0);
     break;
   }
   case PROTOBUF_C_TYPE_ENUM: {
-    int32_t v; std::memcpy(&v, slot, 4);
+    int32_t v;
+    std::memcpy(&v, slot, 4);
     rep ? r->AddEnumValue(out, cf, v) : r->SetEnumValue(out, cf, v);
     break;
   }
@@ -511,7 +583,8 @@ void SetCpp(Message *out, const FieldDescriptor *cf, const ProtobufCFieldDescrip
   case PROTOBUF_C_TYPE_MESSAGE: {
     const void *sub = *static_cast<const void *const *>(slot);
     Message *dst = rep ? r->AddMessage(out, cf) : r->MutableMessage(out, cf);
-    if (sub) FromWeft(sub, dst);
+    if (sub)
+      FromWeft(sub, dst);
     break;
   }
   }
@@ -531,29 +604,41 @@ void FromWeft(const void *msg, Message *out) {
   for (unsigned i = 0; i < d->base.n_fields; i++) {
     const ProtobufCFieldDescriptor &f = d->base.fields[i];
     const FieldDescriptor *cf = cd->FindFieldByNumber(static_cast<int>(f.id));
-    if (!cf) continue;
+    if (!cf)
+      continue;
     const char *slot = static_cast<const char *>(msg) + f.offset;
     if (f.label == PROTOBUF_C_LABEL_REPEATED) {
       size_t n = At<size_t>(msg, f.quantifier_offset);
       size_t es = f.type == PROTOBUF_C_TYPE_BYTES ? sizeof(ProtobufCBinaryData)
-                  : (f.type == PROTOBUF_C_TYPE_STRING || f.type == PROTOBUF_C_TYPE_MESSAGE)
+                  : (f.type == PROTOBUF_C_TYPE_STRING ||
+                     f.type == PROTOBUF_C_TYPE_MESSAGE)
                       ? sizeof(void *)
-                  : (f.type == PROTOBUF_C_TYPE_INT64 || f.type == PROTOBUF_C_TYPE_UINT64 ||
-                     f.type == PROTOBUF_C_TYPE_SINT64 || f.type == PROTOBUF_C_TYPE_FIXED64 ||
-                     f.type == PROTOBUF_C_TYPE_SFIXED64 || f.type == PROTOBUF_C_TYPE_DOUBLE)
-                      ? 8 : 4;
+                  : (f.type == PROTOBUF_C_TYPE_INT64 ||
+                     f.type == PROTOBUF_C_TYPE_UINT64 ||
+                     f.type == PROTOBUF_C_TYPE_SINT64 ||
+                     f.type == PROTOBUF_C_TYPE_FIXED64 ||
+                     f.type == PROTOBUF_C_TYPE_SFIXED64 ||
+                     f.type == PROTOBUF_C_TYPE_DOUBLE)
+                      ? 8
+                      : 4;
       const char *arr = At<const char *>(msg, f.offset);
-      for (size_t j = 0; j < n; j++) SetCpp(out, cf, f, arr + j * es);
+      for (size_t j = 0; j < n; j++)
+        SetCpp(out, cf, f, arr + j * es);
       continue;
     }
     if (f.flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
-      if (At<uint32_t>(msg, f.quantifier_offset) != f.id) continue;
-    } else if (f.type == PROTOBUF_C_TYPE_STRING || f.type == PROTOBUF_C_TYPE_MESSAGE) {
+      if (At<uint32_t>(msg, f.quantifier_offset) != f.id)
+        continue;
+    } else if (f.type == PROTOBUF_C_TYPE_STRING ||
+               f.type == PROTOBUF_C_TYPE_MESSAGE) {
       const void *p = At<const void *>(msg, f.offset);
-      if (!p) continue;
-      if (f.label == PROTOBUF_C_LABEL_OPTIONAL && p == f.default_value) continue;
+      if (!p)
+        continue;
+      if (f.label == PROTOBUF_C_LABEL_OPTIONAL && p == f.default_value)
+        continue;
     } else if (f.label == PROTOBUF_C_LABEL_OPTIONAL) {
-      if (!At<protobuf_c_boolean>(msg, f.quantifier_offset)) continue;
+      if (!At<protobuf_c_boolean>(msg, f.quantifier_offset))
+        continue;
     }
     SetCpp(out, cf, f, slot);
   }
@@ -562,7 +647,8 @@ void FromWeft(const void *msg, Message *out) {
     std::string raw;
     for (unsigned i = 0; i < b->n_unknown_fields; i++) {
       const ProtobufCMessageUnknownField &u = b->unknown_fields[i];
-      uint64_t tag = (static_cast<uint64_t>(u.tag) << 3) | static_cast<unsigned>(u.wire_type);
+      uint64_t tag = (static_cast<uint64_t>(u.tag) << 3) |
+                     static_cast<unsigned>(u.wire_type);
       while (tag >= 0x80) {
         raw.push_back(static_cast<char>(tag | 0x80));
         tag >>= 7;

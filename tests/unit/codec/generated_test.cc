@@ -85,7 +85,8 @@ TEST(CodecGenerated, HandFilledProto3MatchesCpp) {
   c.mutable_f_nested()->mutable_child()->set_b("a");
   c.set_o_int32(0);
   c.set_o_string("a");
-  for (int32_t v : r_int32) c.add_r_int32(v);
+  for (int32_t v : r_int32)
+    c.add_r_int32(v);
   c.add_u_double(1.5);
   c.add_u_double(-0.0);
   c.add_r_string("a");
@@ -96,14 +97,15 @@ TEST(CodecGenerated, HandFilledProto3MatchesCpp) {
   EXPECT_EQ(want.size(), weft_1test__p3__AllTypes_size(&m));
   std::string got(want.size(), '\0');
   EXPECT_EQ(static_cast<ssize_t>(want.size()),
-            weft_1test__p3__AllTypes_encode(&m, reinterpret_cast<uint8_t *>(&got[0]),
-                                            got.size()));
+            weft_1test__p3__AllTypes_encode(
+                &m, reinterpret_cast<uint8_t *>(&got[0]), got.size()));
   EXPECT_EQ(Hex(want), Hex(got));
 
   // and back: Google's bytes into the generated struct
   weft_1test__p3__AllTypes *d = nullptr;
   weft_error err = {};
-  ASSERT_EQ(0, weft_1test__p3__AllTypes_decode(U8(want), want.size(), nullptr, &d, &err))
+  ASSERT_EQ(0, weft_1test__p3__AllTypes_decode(U8(want), want.size(), nullptr,
+                                               &d, &err))
       << err.message;
   EXPECT_EQ(-5, d->f_int32);
   EXPECT_EQ(INT64_MIN, d->f_int64);
@@ -147,7 +149,8 @@ TEST(CodecGenerated, Proto2GroupsDefaultsClosedEnums) {
   bytes += std::string("\x80\x01\x63", 3); // f_closed = 99: unknown value
   weft_1test__p2__AllTypes2 *d = nullptr;
   weft_error err = {};
-  ASSERT_EQ(0, weft_1test__p2__AllTypes2_decode(U8(bytes), bytes.size(), nullptr, &d, &err))
+  ASSERT_EQ(0, weft_1test__p2__AllTypes2_decode(U8(bytes), bytes.size(),
+                                                nullptr, &d, &err))
       << err.message;
   ASSERT_NE(nullptr, d->optgroup);
   EXPECT_EQ(5, d->optgroup->g_a);
@@ -165,8 +168,9 @@ TEST(CodecGenerated, Proto2GroupsDefaultsClosedEnums) {
   // missing required field inside the message names the path
   std::string bad = std::string("\xba\x04\x02\x08\x01", 5); // req {id: 1}
   err = {};
-  EXPECT_EQ(WEFT_ERR_MISSING_REQUIRED,
-            weft_1test__p2__AllTypes2_decode(U8(bad), bad.size(), nullptr, &d, &err));
+  EXPECT_EQ(
+      WEFT_ERR_MISSING_REQUIRED,
+      weft_1test__p2__AllTypes2_decode(U8(bad), bad.size(), nullptr, &d, &err));
   EXPECT_NE(std::string::npos,
             std::string(err.message).find("weft_test.p2.AllTypes2.req.name"))
       << err.message;
@@ -180,8 +184,8 @@ TEST(CodecGenerated, UnknownFieldsThroughGeneratedSubset) {
     std::string bytes = full.SerializeAsString();
     weft_1test__subset__AllTypesSubset *s = nullptr;
     weft_error err = {};
-    ASSERT_EQ(0, weft_1test__subset__AllTypesSubset_decode(U8(bytes), bytes.size(),
-                                                          nullptr, &s, &err))
+    ASSERT_EQ(0, weft_1test__subset__AllTypesSubset_decode(
+                     U8(bytes), bytes.size(), nullptr, &s, &err))
         << err.message;
     weft_test::subset::AllTypesSubset ref;
     ASSERT_TRUE(ref.ParseFromString(bytes));
@@ -200,7 +204,8 @@ TEST(CodecGenerated, ArenaDecodeOfGeneratedType) {
   weft_decode_opts o = {};
   o.arena = a;
   weft_1test__p3__AllTypes *d = nullptr;
-  ASSERT_EQ(0, weft_1test__p3__AllTypes_decode(U8(bytes), bytes.size(), &o, &d, nullptr));
+  ASSERT_EQ(0, weft_1test__p3__AllTypes_decode(U8(bytes), bytes.size(), &o, &d,
+                                               nullptr));
   EXPECT_STREQ("arena", d->f_string);
   ASSERT_EQ(1u, d->n_m_string);
   EXPECT_STREQ("k", d->m_string[0]->key);

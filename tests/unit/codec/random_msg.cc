@@ -18,22 +18,39 @@ using google::protobuf::Reflection;
 using google::protobuf::UnknownFieldSet;
 using Rng = std::mt19937_64;
 
-bool Coin(Rng &r, int pct) { return static_cast<int>(r() % 100) < pct; }
+bool Coin(Rng &r, int pct) {
+  return static_cast<int>(r() % 100) < pct;
+}
 
 uint64_t RandBits(Rng &r) {
-  static const uint64_t edges[] = {0, 1, 2, 127, 128, 300, 0x7fffffffull,
-                                   0x80000000ull, 0xffffffffull,
+  static const uint64_t edges[] = {0,
+                                   1,
+                                   2,
+                                   127,
+                                   128,
+                                   300,
+                                   0x7fffffffull,
+                                   0x80000000ull,
+                                   0xffffffffull,
                                    0x7fffffffffffffffull,
-                                   0x8000000000000000ull, ~0ull};
-  if (Coin(r, 40)) return edges[r() % (sizeof edges / sizeof edges[0])];
+                                   0x8000000000000000ull,
+                                   ~0ull};
+  if (Coin(r, 40))
+    return edges[r() % (sizeof edges / sizeof edges[0])];
   return r() >> (r() % 64);
 }
 
 double RandDouble(Rng &r) {
-  static const double edges[] = {0.0, -0.0, 1.5, -2.25, 1e300, -1e-300,
+  static const double edges[] = {0.0,
+                                 -0.0,
+                                 1.5,
+                                 -2.25,
+                                 1e300,
+                                 -1e-300,
                                  std::numeric_limits<double>::infinity(),
                                  std::numeric_limits<double>::min()};
-  if (Coin(r, 30)) return edges[r() % (sizeof edges / sizeof edges[0])];
+  if (Coin(r, 30))
+    return edges[r() % (sizeof edges / sizeof edges[0])];
   return static_cast<double>(static_cast<int64_t>(r())) / 1024.0;
 }
 
@@ -42,10 +59,17 @@ std::string RandUtf8(Rng &r) {
   int n = static_cast<int>(r() % 12);
   for (int i = 0; i < n; i++) {
     switch (r() % 5) {
-    case 0: s += "\xc3\xa9"; break;             // é
-    case 1: s += "\xe2\x82\xac"; break;         // €
-    case 2: s += "\xf0\x9f\x98\x80"; break;     // emoji
-    default: s.push_back(static_cast<char>('a' + r() % 26));
+    case 0:
+      s += "\xc3\xa9";
+      break; // é
+    case 1:
+      s += "\xe2\x82\xac";
+      break; // €
+    case 2:
+      s += "\xf0\x9f\x98\x80";
+      break; // emoji
+    default:
+      s.push_back(static_cast<char>('a' + r() % 26));
     }
   }
   return s;
@@ -53,7 +77,8 @@ std::string RandUtf8(Rng &r) {
 
 std::string RandBytes(Rng &r) {
   std::string s(r() % 16, '\0');
-  for (auto &c : s) c = static_cast<char>(r());
+  for (auto &c : s)
+    c = static_cast<char>(r());
   return s;
 }
 
@@ -62,12 +87,21 @@ void RandUnknown(UnknownFieldSet *u, Rng &r, int depth) {
   for (int i = 0; i < n; i++) {
     int num = 2000 + static_cast<int>(r() % 100);
     switch (r() % 5) {
-    case 0: u->AddVarint(num, RandBits(r)); break;
-    case 1: u->AddFixed32(num, static_cast<uint32_t>(r())); break;
-    case 2: u->AddFixed64(num, r()); break;
-    case 3: u->AddLengthDelimited(num, RandBytes(r)); break;
+    case 0:
+      u->AddVarint(num, RandBits(r));
+      break;
+    case 1:
+      u->AddFixed32(num, static_cast<uint32_t>(r()));
+      break;
+    case 2:
+      u->AddFixed64(num, r());
+      break;
+    case 3:
+      u->AddLengthDelimited(num, RandBytes(r));
+      break;
     case 4:
-      if (depth < 3) RandUnknown(u->AddGroup(num), r, depth + 1);
+      if (depth < 3)
+        RandUnknown(u->AddGroup(num), r, depth + 1);
       break;
     }
   }
@@ -113,14 +147,17 @@ void SetOne(Message *m, const FieldDescriptor *f, Rng &r, int depth,
     break;
   case FieldDescriptor::CPPTYPE_ENUM: {
     const auto *e = f->enum_type();
-    int v = e->value(static_cast<int>(r() % static_cast<uint64_t>(e->value_count())))->number();
-    if (p3 && Coin(r, 15)) v = static_cast<int>(r() % 1000) - 500; // open
+    int v = e->value(static_cast<int>(r() %
+                                      static_cast<uint64_t>(e->value_count())))
+                ->number();
+    if (p3 && Coin(r, 15))
+      v = static_cast<int>(r() % 1000) - 500; // open
     rep ? R->AddEnumValue(m, f, v) : R->SetEnumValue(m, f, v);
     break;
   }
   case FieldDescriptor::CPPTYPE_STRING: {
-    std::string v = f->type() == FieldDescriptor::TYPE_STRING ? RandUtf8(r)
-                                                               : RandBytes(r);
+    std::string v =
+        f->type() == FieldDescriptor::TYPE_STRING ? RandUtf8(r) : RandBytes(r);
     rep ? R->AddString(m, f, v) : R->SetString(m, f, v);
     break;
   }
@@ -140,12 +177,15 @@ void RandomFill(Message *m, Rng &r, int max_depth, bool unknown) {
     const FieldDescriptor *f = d->field(i);
     bool msg = f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE;
     if (!f->is_required() && !d->options().map_entry()) {
-      if (!Coin(r, 45)) continue;
-      if (msg && max_depth <= 0) continue;
+      if (!Coin(r, 45))
+        continue;
+      if (msg && max_depth <= 0)
+        continue;
     }
     if (f->is_repeated()) {
       int n = 1 + static_cast<int>(r() % 4);
-      for (int j = 0; j < n; j++) SetOne(m, f, r, 0, max_depth, unknown);
+      for (int j = 0; j < n; j++)
+        SetOne(m, f, r, 0, max_depth, unknown);
     } else {
       SetOne(m, f, r, 0, max_depth, unknown);
     }

@@ -34,7 +34,8 @@ template <class M> M ToCpp(const void *w) {
 
 std::string S(std::initializer_list<int> b) {
   std::string s;
-  for (int c : b) s.push_back(static_cast<char>(c));
+  for (int c : b)
+    s.push_back(static_cast<char>(c));
   return s;
 }
 
@@ -74,7 +75,8 @@ TEST(CodecSemantics, Proto2GroupsAsUnknownAndKnown) {
   // known: decode and re-encode, values equal
   WeftMsg k(Dec(weft_test::p2::AllTypes2::descriptor(), bytes));
   EXPECT_EQ(Hex(bytes), Hex(WeftEncode(k.p)));
-  EXPECT_TRUE(MessageDifferencer::Equals(m, ToCpp<weft_test::p2::AllTypes2>(k.p)));
+  EXPECT_TRUE(
+      MessageDifferencer::Equals(m, ToCpp<weft_test::p2::AllTypes2>(k.p)));
   // unknown: the subset type keeps the groups as raw unknown fields
   WeftMsg u(Dec(weft_test::subset2::AllTypes2Subset::descriptor(), bytes));
   weft_test::subset2::AllTypes2Subset ref;
@@ -89,8 +91,8 @@ TEST(CodecSemantics, Proto2GroupsAsUnknownAndKnown) {
 TEST(CodecSemantics, ClosedEnumUnknownValuesGoToUnknownFields) {
   // f_closed (16) = 99 (unknown), p_closed (34) packed [1, 77, 2],
   // r_closed (33) unpacked 55
-  std::string in = S({0x80, 0x01, 0x63, 0x92, 0x02, 0x03, 0x01, 0x4d, 0x02,
-                      0x88, 0x02, 0x37});
+  std::string in = S(
+      {0x80, 0x01, 0x63, 0x92, 0x02, 0x03, 0x01, 0x4d, 0x02, 0x88, 0x02, 0x37});
   WeftMsg w(Dec(weft_test::p2::AllTypes2::descriptor(), in));
   auto cpp = ToCpp<weft_test::p2::AllTypes2>(w.p);
   weft_test::p2::AllTypes2 ref;
@@ -132,7 +134,8 @@ TEST(CodecSemantics, DecodeMergeIntoExisting) {
   a.add_r_string("a");
   a.mutable_f_self()->set_f_string("inner");
   b.set_f_int64(2);
-  for (int i = 0; i < 9; i++) b.add_r_int32(i);
+  for (int i = 0; i < 9; i++)
+    b.add_r_int32(i);
   b.add_r_string("b");
   b.mutable_f_self()->set_f_bool(true);
   weft_test::p2::AllTypes2 ref = a;
@@ -141,8 +144,10 @@ TEST(CodecSemantics, DecodeMergeIntoExisting) {
   WeftMsg w(ToWeft(a, DynDesc(a.GetDescriptor())));
   std::string bb = b.SerializeAsString();
   weft_error err = {};
-  ASSERT_EQ(0, weft_decode_merge(w.p, U8(bb), bb.size(), nullptr, &err)) << err.message;
-  EXPECT_TRUE(MessageDifferencer::Equals(ref, ToCpp<weft_test::p2::AllTypes2>(w.p)));
+  ASSERT_EQ(0, weft_decode_merge(w.p, U8(bb), bb.size(), nullptr, &err))
+      << err.message;
+  EXPECT_TRUE(
+      MessageDifferencer::Equals(ref, ToCpp<weft_test::p2::AllTypes2>(w.p)));
   // and into an arena copy
   weft_arena *arena = nullptr;
   ASSERT_EQ(0, weft_arena_new(&arena, 512));
@@ -150,9 +155,11 @@ TEST(CodecSemantics, DecodeMergeIntoExisting) {
   ASSERT_EQ(0, weft_message_copy(w.p, arena, &c));
   weft_decode_opts o = {};
   o.arena = arena;
-  ASSERT_EQ(0, weft_decode_merge(c, U8(bb), bb.size(), &o, &err)) << err.message;
+  ASSERT_EQ(0, weft_decode_merge(c, U8(bb), bb.size(), &o, &err))
+      << err.message;
   ref.MergeFrom(b);
-  EXPECT_TRUE(MessageDifferencer::Equals(ref, ToCpp<weft_test::p2::AllTypes2>(c)));
+  EXPECT_TRUE(
+      MessageDifferencer::Equals(ref, ToCpp<weft_test::p2::AllTypes2>(c)));
   weft_arena_free(arena);
 }
 
@@ -185,7 +192,8 @@ TEST(CodecSemantics, OneofSwitchClearsPrevious) {
     weft_test::p3::AllTypes ref;
     ASSERT_TRUE(ref.ParseFromString(in));
     WeftMsg w(Dec(weft_test::p3::AllTypes::descriptor(), in));
-    EXPECT_TRUE(MessageDifferencer::Equals(ref, ToCpp<weft_test::p3::AllTypes>(w.p)));
+    EXPECT_TRUE(
+        MessageDifferencer::Equals(ref, ToCpp<weft_test::p3::AllTypes>(w.p)));
     EXPECT_EQ(Hex(ref.SerializeAsString()), Hex(WeftEncode(w.p)));
   }
 }
@@ -218,10 +226,11 @@ TEST(CodecSemantics, Proto2DefaultsAndPresence) {
   const weft_msg_desc *d = DynDesc(ref.GetDescriptor());
   const ProtobufCFieldDescriptor *f = weft_field_by_number(d, 22);
   ASSERT_NE(nullptr, f);
-  EXPECT_STREQ("hello \"weft\"",
-               *reinterpret_cast<char **>(static_cast<char *>(w.p) + f->offset));
+  EXPECT_STREQ("hello \"weft\"", *reinterpret_cast<char **>(
+                                     static_cast<char *>(w.p) + f->offset));
   f = weft_field_by_number(d, 21);
-  EXPECT_EQ(-42, *reinterpret_cast<int32_t *>(static_cast<char *>(w.p) + f->offset));
+  EXPECT_EQ(-42,
+            *reinterpret_cast<int32_t *>(static_cast<char *>(w.p) + f->offset));
   // Explicitly set to the default value: present and written.
   ref.set_d_int32(-42);
   ref.set_d_string("hello \"weft\"");
@@ -252,8 +261,9 @@ TEST(CodecSemantics, DiscardUnknown) {
   weft_decode_opts o = {};
   o.discard_unknown = 1;
   void *out = nullptr;
-  ASSERT_EQ(0, weft_decode(DynDesc(weft_test::subset::AllTypesSubset::descriptor()),
-                           U8(bytes), bytes.size(), &o, &out, nullptr));
+  ASSERT_EQ(
+      0, weft_decode(DynDesc(weft_test::subset::AllTypesSubset::descriptor()),
+                     U8(bytes), bytes.size(), &o, &out, nullptr));
   WeftMsg w(out);
   EXPECT_EQ(0u, static_cast<ProtobufCMessage *>(out)->n_unknown_fields);
   EXPECT_EQ(Hex(S({0x10, 0x05})), Hex(WeftEncode(out)));
@@ -271,10 +281,12 @@ TEST(CodecSemantics, CheckRequiredAndClear) {
   // drop r_req[0].name
   const weft_msg_desc *d = DynDesc(m.GetDescriptor());
   const ProtobufCFieldDescriptor *f = weft_field_by_number(d, 37);
-  void *req0 = (*reinterpret_cast<void ***>(static_cast<char *>(w.p) + f->offset))[0];
+  void *req0 =
+      (*reinterpret_cast<void ***>(static_cast<char *>(w.p) + f->offset))[0];
   const ProtobufCFieldDescriptor *nf =
       weft_field_by_number(DynDesc(weft_test::p2::Req::descriptor()), 2);
-  char **name = reinterpret_cast<char **>(static_cast<char *>(req0) + nf->offset);
+  char **name =
+      reinterpret_cast<char **>(static_cast<char *>(req0) + nf->offset);
   free(*name);
   *name = nullptr;
   EXPECT_EQ(WEFT_ERR_MISSING_REQUIRED, weft_message_check(w.p, &err));
@@ -296,7 +308,8 @@ TEST(CodecSemantics, EncodeIntoShortBuffer) {
     EXPECT_EQ(WEFT_ERR_TOO_BIG,
               weft_encode(w.p, reinterpret_cast<uint8_t *>(&buf[0]), cap));
   // a larger buffer: the output is moved to the front
-  ssize_t k = weft_encode(w.p, reinterpret_cast<uint8_t *>(&buf[0]), buf.size());
+  ssize_t k =
+      weft_encode(w.p, reinterpret_cast<uint8_t *>(&buf[0]), buf.size());
   ASSERT_EQ(static_cast<ssize_t>(n), k);
   EXPECT_EQ(Hex(m.SerializeAsString()), Hex(buf.substr(0, n)));
   uint8_t *out = nullptr;
@@ -305,4 +318,107 @@ TEST(CodecSemantics, EncodeIntoShortBuffer) {
   EXPECT_EQ(Hex(m.SerializeAsString()),
             Hex(std::string(reinterpret_cast<char *>(out), len)));
   free(out);
+}
+
+// Inputs found by fuzz_decode (tests/fuzz/decode/corpus/regress_*): a
+// message weft accepts must re-encode and decode again to an equal one.
+TEST(CodecSemantics, FuzzRegressions) {
+  const char *names[] = {"regress_roundtrip_1", "regress_roundtrip_2"};
+  for (const char *name : names) {
+    std::string in;
+    FILE *f =
+        fopen((std::string(WEFT_CODEC_CORPUS_DIR "/") + name).c_str(), "rb");
+    ASSERT_NE(nullptr, f) << name;
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+      in.append(buf, n);
+    fclose(f);
+    in = in.substr(1); // selector byte 1: AllTypes2
+    void *a = nullptr;
+    weft_error err = {};
+    const weft_msg_desc *d = DynDesc(weft_test::p2::AllTypes2::descriptor());
+    if (weft_decode(d, U8(in), in.size(), nullptr, &a, &err) != 0)
+      continue;
+    WeftMsg wa(a);
+    std::string enc = WeftEncode(a);
+    WeftMsg b(Dec(weft_test::p2::AllTypes2::descriptor(), enc));
+    EXPECT_TRUE(weft_message_equal(a, b.p)) << name;
+  }
+}
+
+TEST(CodecSemantics, MapValueWithRequiredFieldsMustBePresent) {
+  // m_req (52) entry {key: 1} without a value: Req's required fields missing
+  std::string in = S({0xa2, 0x03, 0x02, 0x08, 0x01});
+  void *out = nullptr;
+  weft_error err = {};
+  EXPECT_EQ(WEFT_ERR_MISSING_REQUIRED,
+            weft_decode(DynDesc(weft_test::p2::AllTypes2::descriptor()), U8(in),
+                        in.size(), nullptr, &out, &err));
+  EXPECT_NE(std::string::npos,
+            std::string(err.message).find("AllTypes2.m_req[0].value.id"))
+      << err.message;
+  weft_test::p2::AllTypes2 ref;
+  EXPECT_FALSE(ref.ParseFromString(in));
+}
+
+TEST(CodecSemantics, EncodeAllocAcrossChunks) {
+  // Big enough to need many growing chunks, with fields straddling chunk
+  // boundaries (long strings, nested messages with multi-byte lengths).
+  weft_test::p3::AllTypes m;
+  for (int i = 0; i < 300; i++) {
+    auto *n = m.add_r_nested();
+    n->set_a(i);
+    n->set_b(std::string(static_cast<size_t>(i * 7 % 1500), 'x'));
+    n->add_children()->set_b(std::string(static_cast<size_t>(i % 200), 'y'));
+  }
+  m.set_f_bytes(std::string(70000, 'z'));
+  m.add_r_int32(-1);
+  std::string want = SerializeDet(m);
+  for (bool via_decode : {false, true}) {
+    WeftMsg w(via_decode ? Dec(m.GetDescriptor(), want)
+                         : ToWeft(m, DynDesc(m.GetDescriptor())));
+    uint8_t *out = nullptr;
+    size_t len = 0;
+    ASSERT_EQ(0, weft_encode_alloc(w.p, &out, &len));
+    EXPECT_EQ(want.size(), len);
+    EXPECT_TRUE(want == std::string(reinterpret_cast<char *>(out), len));
+    free(out);
+  }
+}
+
+TEST(CodecSemantics, BigMapsWithDuplicateKeysAreLinear) {
+  // 60k entries of m_int32 (61) and m_string (72) with many repeated keys:
+  // same result as Google's, and no quadratic blow-up (the test would time
+  // out otherwise).
+  std::string in;
+  for (int i = 0; i < 60000; i++) {
+    int key = (i * 7919) % 20000;
+    weft_test::p3::AllTypes one;
+    (*one.mutable_m_int32())[key] = "v" + std::to_string(i);
+    (*one.mutable_m_string())["k" + std::to_string(key % 5000)].set_a(i);
+    in += one.SerializeAsString();
+  }
+  weft_test::p3::AllTypes ref;
+  ASSERT_TRUE(ref.ParseFromString(in));
+  for (bool arena : {false, true}) {
+    weft_arena *a = nullptr;
+    if (arena)
+      ASSERT_EQ(0, weft_arena_new(&a, 0));
+    weft_decode_opts o = {};
+    o.arena = a;
+    void *out = nullptr;
+    weft_error err = {};
+    ASSERT_EQ(0, weft_decode(DynDesc(ref.GetDescriptor()), U8(in), in.size(),
+                             &o, &out, &err))
+        << err.message;
+    weft_test::p3::AllTypes got;
+    FromWeft(out, &got);
+    EXPECT_EQ(20000, got.m_int32_size());
+    EXPECT_EQ(5000, got.m_string_size());
+    EXPECT_TRUE(MessageDifferencer::Equals(ref, got));
+    if (!arena)
+      weft_message_free(out);
+    weft_arena_free(a);
+  }
 }

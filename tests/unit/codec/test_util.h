@@ -25,7 +25,8 @@ inline std::string WeftEncode(const void *msg) {
   std::string out(n, '\0');
   ssize_t w = weft_encode(msg, reinterpret_cast<uint8_t *>(&out[0]), n);
   EXPECT_EQ(static_cast<ssize_t>(n), w);
-  if (w < 0) return {};
+  if (w < 0)
+    return {};
   out.resize(static_cast<size_t>(w));
   return out;
 }
@@ -41,7 +42,9 @@ struct WeftMsg {
   explicit WeftMsg(void *q) : p(q) {}
   WeftMsg(const WeftMsg &) = delete;
   WeftMsg &operator=(const WeftMsg &) = delete;
-  ~WeftMsg() { weft_message_free(p); }
+  ~WeftMsg() {
+    weft_message_free(p);
+  }
 };
 
 } // namespace weft_test

@@ -26,6 +26,10 @@
 #include "google/protobuf/wrappers.weft.h"
 #include "gentest/v1/all2.weft.h"
 #include "gentest/v1/all3.weft.h"
+#include "odd/empty.weft.h"
+#include "odd/nopkg.weft.h"
+#include "odd/reexport.weft.h"
+#include "odd/service_only.weft.h"
 
 namespace gp = google::protobuf;
 
@@ -105,10 +109,11 @@ void CheckMessage(const weft_msg_desc *d) {
     EXPECT_EQ(f->name, cf->name());
     EXPECT_EQ(info->json_name, cf->json_name());
     bool p3opt = cf->containing_oneof() && !cf->real_containing_oneof();
-    ProtobufCLabel label = cf->is_repeated()    ? PROTOBUF_C_LABEL_REPEATED
-                           : cf->is_required()  ? PROTOBUF_C_LABEL_REQUIRED
-                           : (!proto3 || p3opt) ? PROTOBUF_C_LABEL_OPTIONAL
-                                                : PROTOBUF_C_LABEL_NONE;
+    ProtobufCLabel label = cf->is_repeated()   ? PROTOBUF_C_LABEL_REPEATED
+                           : cf->is_required() ? PROTOBUF_C_LABEL_REQUIRED
+                           : (!proto3 || p3opt || cf->real_containing_oneof())
+                               ? PROTOBUF_C_LABEL_OPTIONAL
+                               : PROTOBUF_C_LABEL_NONE;
     EXPECT_EQ(f->label, label);
     EXPECT_EQ(f->type, pbc_type(cf));
     EXPECT_EQ((info->flags & WEFT_FIELD_GROUP) != 0,
@@ -262,6 +267,23 @@ TEST(GenTables, Proto3File) {
 TEST(GenTables, Proto2File) {
   CheckFile(&gentest__v1__all2_proto);
 }
+TEST(GenTables, OddFiles) {
+  CheckFile(&odd__nopkg_proto);
+  CheckFile(&odd__reexport_proto);
+  CheckFile(&odd__service_1only_proto);
+  CheckFile(&odd__empty_proto);
+  EXPECT_STREQ(Outer__Middle__Inner_desc.base.name, "Outer.Middle.Inner");
+  EXPECT_STREQ(Outer__Middle__Inner_desc.base.package_name, "");
+  EXPECT_EQ(odd__reexport_proto.deps[0], &odd__nopkg_proto);
+  EXPECT_EQ(odd__OnlyService_service.methods[1].kind, WEFT_RPC_BIDI);
+  EXPECT_EQ(odd__OnlyService_service.methods[1].output,
+            &Outer__Middle__Inner_desc);
+  EXPECT_EQ(odd__EmptyService_service.n_methods, 0u);
+  EXPECT_EQ(odd__service_1only_proto.n_services, 2u);
+  Outer o = Outer_INIT;
+  EXPECT_EQ(protobuf_c_message_get_packed_size(&o.base), 0u);
+}
+
 TEST(GenTables, WellKnownTypes) {
   const weft_file_desc *files[] = {
       &google__protobuf__any_proto,     &google__protobuf__duration_proto,

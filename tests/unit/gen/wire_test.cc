@@ -291,6 +291,23 @@ TEST(GenWire, Oneofs) {
   }
 }
 
+TEST(GenWire, OneofFirstMemberBytes) {
+  gentest__v1__BytesFirst m = gentest__v1__BytesFirst_INIT;
+  EXPECT_EQ(m.o_case, 0u);
+  EXPECT_EQ(m.b.len, 0u);
+  m.o_case = gentest__v1__BytesFirst_FIELD_b;
+  m.b = Bin("", 0);
+  gentest::v1::BytesFirst c;
+  c.set_b("");
+  EXPECT_EQ(Hex(Pack(&m.base)), Hex(c.SerializeAsString()));
+  m.o_case = gentest__v1__BytesFirst_FIELD_i;
+  m.i = 3;
+  c.set_i(3);
+  EXPECT_EQ(Hex(Pack(&m.base)), Hex(c.SerializeAsString()));
+  EXPECT_EQ(gentest__v1__Choice_FIELD_text, 3);
+  EXPECT_EQ(gentest__v2__Legacy_FIELD_p_str, 33);
+}
+
 TEST(GenWire, Proto3OptionalPresenceOfZero) {
   gentest__v1__Presence p = gentest__v1__Presence_INIT;
   gentest__v1__Scalars empty = gentest__v1__Scalars_INIT;

@@ -10,7 +10,12 @@
 
 typedef struct msgq {
   struct qitem *head, *tail;
+  size_t depth;
 } msgq;
+
+/* Server -> client messages in flight before a send blocks, like a socket
+ * buffer: gives slow readers real backpressure. */
+#define MAX_S2C 64
 typedef struct qitem {
   struct qitem *next;
   uint8_t *data;
@@ -67,6 +72,7 @@ static void q_push(msgq *q, uint8_t *data, size_t len) {
   else
     q->head = it;
   q->tail = it;
+  q->depth++;
 }
 
 static qitem *q_pop(msgq *q) {
@@ -75,6 +81,7 @@ static qitem *q_pop(msgq *q) {
     q->head = it->next;
     if (!q->head)
       q->tail = NULL;
+    q->depth--;
   }
   return it;
 }
@@ -243,6 +250,7 @@ static int m_call_recv(void *tcall, weft_arena *arena, void **msg) {
   for (;;) {
     qitem *it = q_pop(&c->s2c);
     if (it) {
+      pthread_cond_broadcast(&g_cv); /* a blocked sender may go on */
       pthread_mutex_unlock(&g_mu);
       weft_decode_opts o = {arena, 0, 0, 0};
       int rv = weft_decode(c->m->output, it->data, it->len, &o, msg, NULL);
@@ -333,6 +341,8 @@ static int s_send(void *tc, const void *msg, const weft_metadata *headers) {
   if (rv < 0)
     return rv;
   pthread_mutex_lock(&g_mu);
+  while (c->s2c.depth >= MAX_S2C && !c->cancelled && !c->dead)
+    pthread_cond_wait(&g_cv, &g_mu);
   if (c->cancelled || c->dead) {
     pthread_mutex_unlock(&g_mu);
     free(buf);

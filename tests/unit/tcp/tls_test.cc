@@ -33,9 +33,11 @@ public:
     char tmpl[] = "/tmp/weft-tls-XXXXXX";
     ASSERT_NE(mkdtemp(tmpl), nullptr);
     g_dir = tmpl;
-    const std::string req = "openssl req -new -newkey rsa:2048 -nodes ";
+    const std::string req = "openssl req -new -newkey ec -pkeyopt "
+                            "ec_paramgen_curve:prime256v1 -nodes ";
     for (const char *ca : {"ca", "otherca"})
-      sh("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj '/CN=weft "
+      sh("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
+         "-nodes -days 2 -subj '/CN=weft "
          "test " +
          std::string(ca) + "' -keyout " + ca + ".key -out " + ca + ".pem");
     sh("printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > srv.ext");

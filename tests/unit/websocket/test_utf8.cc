@@ -10,19 +10,18 @@
 namespace {
 
 bool valid(const std::string &s) {
-  return weft_utf8_valid(reinterpret_cast<const uint8_t *>(s.data()),
-                          s.size());
+  return weft_utf8_valid(reinterpret_cast<const uint8_t *>(s.data()), s.size());
 }
 
 // Same verdict when fed in two pieces split at every position.
 bool valid_split(const std::string &s) {
   bool whole = valid(s);
   for (size_t cut = 0; cut <= s.size(); cut++) {
-    weft__utf8 u = {0, 0, 0};
+    weft__ws_utf8 u = {0, 0, 0};
     auto p = reinterpret_cast<const uint8_t *>(s.data());
-    bool ok = weft__utf8_feed(&u, p, cut) &&
-              weft__utf8_feed(&u, p + cut, s.size() - cut) &&
-              weft__utf8_complete(&u);
+    bool ok = weft__ws_utf8_feed(&u, p, cut) &&
+              weft__ws_utf8_feed(&u, p + cut, s.size() - cut) &&
+              weft__ws_utf8_complete(&u);
     EXPECT_EQ(ok, whole) << "cut at " << cut;
   }
   return whole;
@@ -77,10 +76,10 @@ TEST(Utf8, RejectsInvalid) {
 TEST(Utf8, FailsFastAtTheBadByte) {
   // The feed fails as soon as a byte can never be valid, without waiting
   // for the end of the text.
-  weft__utf8 u = {0, 0, 0};
+  weft__ws_utf8 u = {0, 0, 0};
   const uint8_t p[] = {'a', 0xED, 0xA0};
-  EXPECT_TRUE(weft__utf8_feed(&u, p, 2));
-  EXPECT_FALSE(weft__utf8_feed(&u, p + 2, 1));
+  EXPECT_TRUE(weft__ws_utf8_feed(&u, p, 2));
+  EXPECT_FALSE(weft__ws_utf8_feed(&u, p + 2, 1));
 }
 
 } // namespace

@@ -10,7 +10,8 @@
  *  - keepalive: keepalive_ms of the client/server opts is gRPC's keepalive
  *    time; the timeout and "permit without calls" are here;
  *  - server threads: gRPC core's completion queues are drained by
- *    `cq_threads` threads; handlers always run on the runtime's workers.
+ *    `cq_threads` threads; handlers run on the runtime's workers (or, with
+ *    `inline_handlers`, on the queue threads, C++ sync server style).
  *  - the grpc.health.v1.Health and grpc.reflection.v1alpha.ServerReflection
  *    services that a grpc:// listener adds to its server unless disabled.
  */
@@ -30,7 +31,13 @@ typedef struct weft_grpc_opts {
   bool gzip;                    /* compress outgoing messages */
   int64_t keepalive_timeout_ms; /* 0: 20000 */
   bool keepalive_permit_without_calls;
-  unsigned cq_threads;            /* server: 0: 1 */
+  unsigned cq_threads; /* server: 0: 1 */
+  /* Server: run handlers on the queue threads themselves, as gRPC's C++
+   * sync server does (cq_threads = threads kept polling; more are started
+   * while handlers run, up to weft_server_opts.worker_threads), instead of
+   * handing every call to the runtime's worker pool. Saves a thread hop
+   * per call; the pool's queue bound does not apply. */
+  bool inline_handlers;
   unsigned calls_requested_ahead; /* server, per queue: 0: 16 */
   bool no_health;                 /* server: don't add grpc.health.v1 */
   bool no_reflection;             /* server: don't add reflection */

@@ -1,0 +1,48 @@
+/* The weft command: call, list, describe, subscribe, publish on any weft or
+ * gRPC endpoint, and serve the AITBC reference node. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char usage[] =
+    "usage: weft COMMAND [options]\n"
+    "commands:\n"
+    "  call URL METHOD [-d JSON]   call any method, JSON in and out\n"
+    "  list URL                    list services (gRPC reflection on grpc://)\n"
+    "  describe URL NAME           show a service, method, message or enum\n"
+    "  subscribe URL TOPIC         print events published to a topic\n"
+    "  publish URL TOPIC -d JSON   publish an event (JSON Any)\n"
+    "  serve [options]             run the AITBC reference node\n"
+    "`weft COMMAND --help` shows each command's options and exit codes.\n"
+    "exit codes: 0 OK, 2 usage or bad input, 3 cannot connect, 4 local\n"
+    "failure, 10+N the call ended with gRPC status N (16 UNAUTHENTICATED\n"
+    "-> 26, 12 UNIMPLEMENTED -> 22).\n";
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    fputs(usage, stderr);
+    return CLI_USAGE;
+  }
+  const char *cmd = argv[1];
+  argc -= 2;
+  argv += 2;
+  if (!strcmp(cmd, "call"))
+    return cli_call(argc, argv);
+  if (!strcmp(cmd, "list"))
+    return cli_list(argc, argv);
+  if (!strcmp(cmd, "describe"))
+    return cli_describe(argc, argv);
+  if (!strcmp(cmd, "subscribe"))
+    return cli_subscribe(argc, argv);
+  if (!strcmp(cmd, "publish"))
+    return cli_publish(argc, argv);
+  if (!strcmp(cmd, "serve"))
+    return cli_serve(argc, argv);
+  if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+    fputs(usage, stdout);
+    return CLI_OK;
+  }
+  fprintf(stderr, "weft: unknown command '%s'\n%s", cmd, usage);
+  return CLI_USAGE;
+}

@@ -1,0 +1,108 @@
+/* MB on the network: weft's MB broker mode, and an MB client.
+ *
+ * The hub runs the broker engine (weft/mb_broker.h) behind real
+ * connections: MB over TCP (4-byte big-endian length + message) on its own
+ * event-loop thread, and MB over WebSocket (one text message per MB
+ * message) as a route on a weft server's ws:// listener. Both kinds of
+ * connection share one engine, so a TCP service answers a WebSocket caller.
+ * A weft server can also listen on "mb://host:port" once
+ * weft_mb_register_transport() was called: each such listen runs a hub.
+ *
+ * The client joins any MB broker (weft's or another) over TCP or WebSocket
+ * (ws://host:port/path, one text message per MB message): it waits for
+ * the broker's greeting, registers, subscribes, publishes, sends requests
+ * and answers the requests routed to it; heartbeats are answered for it. */
+#ifndef WEFT_MB_NET_H
+#define WEFT_MB_NET_H
+
+#include <stdint.h>
+
+#include "weft/error.h"
+#include "weft/mb.h"
+#include "weft/websocket.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- broker mode ---- */
+
+typedef struct weft_mb_hub weft_mb_hub;
+
+typedef struct weft_mb_hub_opts {
+  size_t max_pending;            /* 0: 10000 */
+  int64_t heartbeat_interval_ms; /* 0: 30000 */
+  int64_t silence_timeout_ms;    /* 0: 60000 */
+  const char *ws_path;           /* WebSocket route path; NULL: "/mb" */
+  weft_ws_route_fn next;         /* other paths (NULL: envelope endpoint) */
+  void *next_ud;
+} weft_mb_hub_opts;
+
+/* Starts the hub's loop thread. opts may be NULL. */
+int weft_mb_hub_new(weft_mb_hub **out, const weft_mb_hub_opts *opts);
+/* Closes every connection, stops the thread, frees. Accepts NULL. */
+void weft_mb_hub_free(weft_mb_hub *h);
+/* Accepts MB over TCP on host:port (0: a free port, written to *bound). */
+int weft_mb_hub_listen(weft_mb_hub *h, const char *host, int port, int *bound,
+                       weft_error *err);
+/* A weft_ws_route_fn (ud = the hub) taking opts->ws_path for MB text
+ * messages. */
+int weft_mb_ws_route(void *ud, const weft_ws_request *req, weft_ws_accept *acc);
+
+/* Registers the "mb" server transport: weft_server_listen(s,
+ * "mb://127.0.0.1:0") then runs a hub on that address. Idempotent. */
+int weft_mb_register_transport(void);
+
+/* ---- client ---- */
+
+typedef struct weft_mb_client weft_mb_client;
+
+/* Called on the client's reader thread; m (and its payload) is valid during
+ * the call. An on_request handler answers with weft_mb_client_respond(). */
+typedef void (*weft_mb_handler_fn)(weft_mb_client *c, const weft_mb_message *m,
+                                   void *ud);
+
+typedef struct weft_mb_client_opts {
+  const char *name; /* registered with the broker when set */
+  const char *description;
+  weft_mb_handler_fn on_request; /* requests routed to this client */
+  weft_mb_handler_fn on_publish; /* publishes on subscribed topics */
+  void *ud;
+  int64_t timeout_ms; /* connect, greeting, acks; 0: 10000 */
+} weft_mb_client_opts;
+
+/* url: mb://host:port or tcp://host:port (TCP framing), or
+ * ws://host:port/path (WebSocket). Connects, waits for the greeting,
+ * registers (if opts->name). */
+int weft_mb_client_open(weft_mb_client **out, const char *url,
+                        const weft_mb_client_opts *opts, weft_error *err);
+/* Accepts NULL. */
+void weft_mb_client_close(weft_mb_client *c);
+
+/* Subscribe / unsubscribe, waiting for the broker's acknowledgement.
+ * WEFT_ERR_RPC with err naming the MB error if the broker refused. */
+int weft_mb_client_subscribe(weft_mb_client *c, weft_mb_action action,
+                             const char *topic, int32_t priority,
+                             weft_error *err);
+int weft_mb_client_unsubscribe(weft_mb_client *c, weft_mb_action action,
+                               const char *topic, weft_error *err);
+/* Fire and forget (no request id, no acknowledgement). */
+int weft_mb_client_publish(weft_mb_client *c, const char *topic,
+                           const char *version, const char *json,
+                           weft_error *err);
+/* Sends a request and waits for its response (timeout_ms 0: the MB
+ * default, 5000). *response is the response payload (malloc'd). If the
+ * payload is an MB error body, returns WEFT_ERR_RPC, fills *mb_error (if
+ * not NULL) and still sets *response. WEFT_ERR_TIMEOUT if nothing came. */
+int weft_mb_client_request(weft_mb_client *c, const char *topic,
+                           const char *version, const char *json,
+                           uint32_t timeout_ms, char **response,
+                           weft_mb_error_info *mb_error, weft_error *err);
+/* Answers a request received in on_request (same topic, version and id). */
+int weft_mb_client_respond(weft_mb_client *c, const weft_mb_header *request,
+                           const char *json, weft_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

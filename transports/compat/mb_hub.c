@@ -1,0 +1,543 @@
+/* weft's MB broker mode: the broker engine behind MB-over-TCP connections
+ * (on the hub's own weft_loop thread) and MB-over-WebSocket connections (a
+ * route on a weft server's ws:// listener). One mutex guards the engine and
+ * the connection list; the engine's send callback runs with it held. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sock.h"
+#include "weft/loop.h"
+#include "weft/mb_broker.h"
+#include "weft/mb_net.h"
+#include "weft/transport.h"
+
+typedef struct hub_conn hub_conn;
+struct hub_conn {
+  weft_mb_conn id;
+  weft_mb_hub *hub;
+  bool ws;
+  /* TCP: loop thread, output under hub->mu */
+  weft__conn *io;
+  int fd;
+  weft_mb_deframer df;
+  char *out;
+  size_t out_len, out_off, out_cap;
+  bool write_armed;
+  bool close_after_flush;
+  /* WebSocket */
+  weft_ws_conn *wsc;
+  bool ws_open;
+  hub_conn *next;
+};
+
+struct weft_mb_hub {
+  weft_mb_hub_opts o;
+  char ws_path[256];
+  pthread_mutex_t mu;
+  weft_mb_broker *b;
+  weft_loop *loop;
+  int lfd;
+  hub_conn *conns;
+  weft_mb_conn next_id;
+  weft_timer *timer;
+  bool flush_posted;
+};
+
+static int64_t unix_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static hub_conn *find(weft_mb_hub *h, weft_mb_conn id) {
+  for (hub_conn *c = h->conns; c; c = c->next)
+    if (c->id == id)
+      return c;
+  return NULL;
+}
+
+static void unlink_conn(weft_mb_hub *h, hub_conn *c) {
+  for (hub_conn **pp = &h->conns; *pp; pp = &(*pp)->next)
+    if (*pp == c) {
+      *pp = c->next;
+      return;
+    }
+}
+
+/* ---- TCP connections (loop thread, mu held) ---- */
+
+static void tcp_io(weft_loop *l, int fd, unsigned events, void *ud);
+
+static void tcp_close(weft_mb_hub *h, hub_conn *c) {
+  unlink_conn(h, c);
+  /* After unlinking: messages the engine sends to c now are dropped. */
+  weft_mb_broker_disconnect(h->b, c->id);
+  weft_loop_del_fd(h->loop, c->fd);
+  weft__conn_close(c->io);
+  weft_mb_deframer_free(&c->df);
+  free(c->out);
+  free(c);
+}
+
+/* Writes what is queued. Returns false if c was closed. */
+static bool tcp_flush(weft_mb_hub *h, hub_conn *c) {
+  while (c->out_off < c->out_len) {
+    ssize_t n =
+        weft__conn_write(c->io, c->out + c->out_off, c->out_len - c->out_off);
+    if (n == WEFT_ERR_AGAIN)
+      break;
+    if (n <= 0) {
+      tcp_close(h, c);
+      return false;
+    }
+    c->out_off += (size_t)n;
+  }
+  bool pending = c->out_off < c->out_len;
+  if (!pending) {
+    c->out_off = c->out_len = 0;
+    if (c->close_after_flush) {
+      tcp_close(h, c);
+      return false;
+    }
+  }
+  if (pending != c->write_armed) {
+    weft_loop_mod_fd(h->loop, c->fd,
+                     WEFT_IO_READ | (pending ? WEFT_IO_WRITE : 0));
+    c->write_armed = pending;
+  }
+  return true;
+}
+
+static void flush_all(void *ud) {
+  weft_mb_hub *h = ud;
+  pthread_mutex_lock(&h->mu);
+  h->flush_posted = false;
+  hub_conn *c = h->conns;
+  while (c) {
+    hub_conn *next = c->next;
+    if (!c->ws && (c->out_len > c->out_off || c->close_after_flush))
+      tcp_flush(h, c);
+    c = next;
+  }
+  pthread_mutex_unlock(&h->mu);
+}
+
+static void schedule_flush(weft_mb_hub *h) {
+  if (!h->flush_posted && weft_loop_post(h->loop, flush_all, h) == 0)
+    h->flush_posted = true;
+}
+
+/* ---- the engine's callbacks (mu held) ---- */
+
+static void engine_send(void *ud, weft_mb_conn id, const char *msg,
+                        size_t len) {
+  weft_mb_hub *h = ud;
+  hub_conn *c = find(h, id);
+  if (!c)
+    return;
+  if (c->ws) {
+    if (c->wsc)
+      weft_ws_conn_send(c->wsc, true, msg, len);
+    return;
+  }
+  size_t need = c->out_len + 4 + len;
+  if (need > c->out_cap) {
+    size_t cap = c->out_cap ? c->out_cap : 4096;
+    while (cap < need)
+      cap *= 2;
+    char *n = realloc(c->out, cap);
+    if (!n)
+      return; /* dropped; the peer times the request out */
+    c->out = n;
+    c->out_cap = cap;
+  }
+  weft_mb_frame_prefix((uint8_t *)c->out + c->out_len, len);
+  memcpy(c->out + c->out_len + 4, msg, len);
+  c->out_len += 4 + len;
+  schedule_flush(h);
+}
+
+static void engine_deregistered(void *ud, weft_mb_conn id) {
+  weft_mb_hub *h = ud;
+  hub_conn *c = find(h, id);
+  if (!c)
+    return;
+  if (c->ws) {
+    if (c->wsc)
+      weft_ws_conn_close(c->wsc, 1001, "deregistered after silence");
+  } else {
+    c->close_after_flush = true;
+    schedule_flush(h);
+  }
+}
+
+/* ---- TCP I/O (loop thread) ---- */
+
+static void tcp_io(weft_loop *l, int fd, unsigned events, void *ud) {
+  (void)l;
+  (void)fd;
+  hub_conn *c = ud;
+  weft_mb_hub *h = c->hub;
+  pthread_mutex_lock(&h->mu);
+  if ((events & WEFT_IO_WRITE) && !tcp_flush(h, c)) {
+    pthread_mutex_unlock(&h->mu);
+    return;
+  }
+  if (events & (WEFT_IO_READ | WEFT_IO_ERROR)) {
+    uint8_t buf[16384];
+    for (;;) {
+      ssize_t n = weft__conn_read(c->io, buf, sizeof buf);
+      if (n == WEFT_ERR_AGAIN)
+        break;
+      if (n <= 0) {
+        tcp_close(h, c);
+        pthread_mutex_unlock(&h->mu);
+        return;
+      }
+      size_t off = 0;
+      while (off < (size_t)n) {
+        const uint8_t *msg;
+        size_t len;
+        ssize_t used = weft_mb_deframer_feed(&c->df, buf + off, (size_t)n - off,
+                                             &msg, &len, NULL);
+        if (used < 0) {
+          /* A length over the limit: the format says close. */
+          tcp_close(h, c);
+          pthread_mutex_unlock(&h->mu);
+          return;
+        }
+        off += (size_t)used;
+        /* The engine never closes c from inside receive (deregistration
+         * and errors only queue output), so c stays valid here. */
+        if (msg)
+          weft_mb_broker_receive(h->b, c->id, (const char *)msg, len,
+                                 unix_ms());
+      }
+    }
+  }
+  pthread_mutex_unlock(&h->mu);
+}
+
+static void accept_io(weft_loop *l, int fd, unsigned events, void *ud) {
+  (void)events;
+  weft_mb_hub *h = ud;
+  for (;;) {
+    int cfd = accept(fd, NULL, NULL);
+    if (cfd < 0)
+      return; /* EAGAIN, or a transient error: try on the next event */
+    hub_conn *c = calloc(1, sizeof *c);
+    weft__conn *io = NULL;
+    if (!c || weft__conn_accept(&io, cfd, NULL, NULL) < 0) {
+      free(c);
+      if (!io)
+        close(cfd);
+      continue;
+    }
+    c->hub = h;
+    c->io = io;
+    c->fd = weft__conn_fd(io);
+    weft_mb_deframer_init(&c->df, 0);
+    if (weft_loop_add_fd(l, c->fd, WEFT_IO_READ, tcp_io, c) < 0) {
+      weft__conn_close(io);
+      free(c);
+      continue;
+    }
+    pthread_mutex_lock(&h->mu);
+    c->id = ++h->next_id;
+    c->next = h->conns;
+    h->conns = c;
+    weft_mb_broker_connect(h->b, c->id, unix_ms()); /* the greeting */
+    pthread_mutex_unlock(&h->mu);
+  }
+}
+
+static void tick(weft_loop *l, weft_timer *t, void *ud) {
+  (void)l;
+  (void)t;
+  weft_mb_hub *h = ud;
+  pthread_mutex_lock(&h->mu);
+  weft_mb_broker_tick(h->b, unix_ms());
+  pthread_mutex_unlock(&h->mu);
+}
+
+/* ---- running things on the loop thread and waiting ---- */
+
+typedef struct sync_call {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  bool done;
+  void (*fn)(struct sync_call *);
+  weft_mb_hub *h;
+  const char *host;
+  int port, bound, rv;
+  weft_error err;
+} sync_call;
+
+static void run_sync(void *ud) {
+  sync_call *s = ud;
+  s->fn(s);
+  pthread_mutex_lock(&s->mu);
+  s->done = true;
+  pthread_cond_signal(&s->cv);
+  pthread_mutex_unlock(&s->mu);
+}
+
+static int on_loop(weft_mb_hub *h, sync_call *s) {
+  pthread_mutex_init(&s->mu, NULL);
+  pthread_cond_init(&s->cv, NULL);
+  s->h = h;
+  int rv = weft_loop_post(h->loop, run_sync, s);
+  if (rv == 0) {
+    pthread_mutex_lock(&s->mu);
+    while (!s->done)
+      pthread_cond_wait(&s->cv, &s->mu);
+    pthread_mutex_unlock(&s->mu);
+  }
+  pthread_cond_destroy(&s->cv);
+  pthread_mutex_destroy(&s->mu);
+  return rv;
+}
+
+static void do_start(sync_call *s) {
+  weft_mb_hub *h = s->h;
+  h->timer = weft_loop_timer(h->loop, 200, 200, tick, h);
+  s->rv = h->timer ? 0 : WEFT_ERR_NOMEM;
+}
+
+static void do_listen(sync_call *s) {
+  weft_mb_hub *h = s->h;
+  if (h->lfd >= 0) {
+    s->rv =
+        weft_error_set(&s->err, WEFT_ERR_STATE, "MB hub: already listening");
+    return;
+  }
+  int fd = -1;
+  s->rv = weft__listen(s->host, s->port, 128, &fd, &s->bound, &s->err);
+  if (s->rv < 0)
+    return;
+  s->rv = weft_loop_add_fd(h->loop, fd, WEFT_IO_READ, accept_io, h);
+  if (s->rv < 0) {
+    close(fd);
+    return;
+  }
+  h->lfd = fd;
+}
+
+static void do_stop_listening(sync_call *s) {
+  weft_mb_hub *h = s->h;
+  if (h->lfd >= 0) {
+    weft_loop_del_fd(h->loop, h->lfd);
+    close(h->lfd);
+    h->lfd = -1;
+  }
+}
+
+static void do_shutdown(sync_call *s) {
+  weft_mb_hub *h = s->h;
+  do_stop_listening(s);
+  if (h->timer) {
+    weft_timer_cancel(h->loop, h->timer);
+    h->timer = NULL;
+  }
+  pthread_mutex_lock(&h->mu);
+  hub_conn *c = h->conns;
+  while (c) {
+    hub_conn *next = c->next;
+    if (!c->ws)
+      tcp_close(h, c);
+    c = next;
+  }
+  pthread_mutex_unlock(&h->mu);
+}
+
+/* ---- public ---- */
+
+int weft_mb_hub_new(weft_mb_hub **out, const weft_mb_hub_opts *opts) {
+  weft_mb_hub *h = calloc(1, sizeof *h);
+  if (!h)
+    return WEFT_ERR_NOMEM;
+  if (opts)
+    h->o = *opts;
+  snprintf(h->ws_path, sizeof h->ws_path, "%s",
+           h->o.ws_path ? h->o.ws_path : "/mb");
+  h->lfd = -1;
+  pthread_mutex_init(&h->mu, NULL);
+  weft_mb_broker_opts bo = {0};
+  bo.max_pending = h->o.max_pending;
+  bo.heartbeat_interval_ms = h->o.heartbeat_interval_ms;
+  bo.silence_timeout_ms = h->o.silence_timeout_ms;
+  bo.send = engine_send;
+  bo.deregistered = engine_deregistered;
+  bo.ud = h;
+  int rv = weft_mb_broker_new(&h->b, &bo);
+  if (rv == 0)
+    rv = weft_loop_new(&h->loop);
+  if (rv == 0)
+    rv = weft_loop_start(h->loop);
+  if (rv == 0) {
+    sync_call s = {.fn = do_start};
+    rv = on_loop(h, &s);
+    if (rv == 0)
+      rv = s.rv;
+  }
+  if (rv < 0) {
+    weft_mb_hub_free(h);
+    return rv;
+  }
+  *out = h;
+  return 0;
+}
+
+void weft_mb_hub_free(weft_mb_hub *h) {
+  if (!h)
+    return;
+  if (h->loop) {
+    sync_call s = {.fn = do_shutdown};
+    on_loop(h, &s);
+    weft_loop_stop(h->loop);
+    weft_loop_free(h->loop);
+  }
+  /* WebSocket connections belong to their server, which must be gone by
+   * now; any left are forgotten. */
+  hub_conn *c = h->conns;
+  while (c) {
+    hub_conn *next = c->next;
+    c->hub = NULL;
+    c = next;
+  }
+  weft_mb_broker_free(h->b);
+  pthread_mutex_destroy(&h->mu);
+  free(h);
+}
+
+int weft_mb_hub_listen(weft_mb_hub *h, const char *host, int port, int *bound,
+                       weft_error *err) {
+  sync_call s = {.fn = do_listen, .host = host, .port = port};
+  int rv = on_loop(h, &s);
+  if (rv == 0)
+    rv = s.rv;
+  if (rv < 0) {
+    if (err)
+      *err = s.err;
+    return rv;
+  }
+  if (bound)
+    *bound = s.bound;
+  return 0;
+}
+
+/* ---- WebSocket connections ---- */
+
+static void ws_open(weft_ws_conn *wc, void *ud) {
+  hub_conn *c = ud;
+  weft_mb_hub *h = c->hub;
+  weft_ws_conn_ref(wc);
+  pthread_mutex_lock(&h->mu);
+  c->wsc = wc;
+  c->ws_open = true;
+  c->id = ++h->next_id;
+  c->next = h->conns;
+  h->conns = c;
+  weft_mb_broker_connect(h->b, c->id, unix_ms());
+  pthread_mutex_unlock(&h->mu);
+}
+
+static void ws_message(weft_ws_conn *wc, bool text, const uint8_t *data,
+                       size_t len, void *ud) {
+  hub_conn *c = ud;
+  weft_mb_hub *h = c->hub;
+  if (!text) {
+    weft_ws_conn_close(wc, 1003, "MB messages are text");
+    return;
+  }
+  pthread_mutex_lock(&h->mu);
+  weft_mb_broker_receive(h->b, c->id, (const char *)data, len, unix_ms());
+  pthread_mutex_unlock(&h->mu);
+}
+
+static void ws_close(weft_ws_conn *wc, int code, const char *reason, void *ud) {
+  (void)wc;
+  (void)code;
+  (void)reason;
+  hub_conn *c = ud;
+  weft_mb_hub *h = c->hub;
+  if (h && c->ws_open) {
+    pthread_mutex_lock(&h->mu);
+    unlink_conn(h, c);
+    weft_mb_broker_disconnect(h->b, c->id);
+    pthread_mutex_unlock(&h->mu);
+  }
+  if (c->wsc)
+    weft_ws_conn_unref(c->wsc);
+  free(c);
+}
+
+static const weft_ws_handler ws_handler = {ws_open, ws_message, ws_close};
+
+int weft_mb_ws_route(void *ud, const weft_ws_request *req,
+                     weft_ws_accept *acc) {
+  weft_mb_hub *h = ud;
+  if (strcmp(req->path, h->ws_path) != 0)
+    return h->o.next ? h->o.next(h->o.next_ud, req, acc) : 0;
+  hub_conn *c = calloc(1, sizeof *c);
+  if (!c) {
+    acc->reason = "out of memory";
+    return 500;
+  }
+  c->hub = h;
+  c->ws = true;
+  acc->handler = &ws_handler;
+  acc->ud = c;
+  /* The server's API key check applies as usual. */
+  return 1;
+}
+
+/* ---- "mb://" as a server transport ---- */
+
+static int mbt_listen(weft_server *s, const weft_url *url,
+                      const weft_server_opts *opts, void **listener, int *port,
+                      weft_error *err) {
+  (void)s;
+  (void)opts;
+  weft_mb_hub *h = NULL;
+  int rv = weft_mb_hub_new(&h, NULL);
+  if (rv < 0)
+    return weft_error_set(err, rv, "mb: cannot start the broker");
+  rv = weft_mb_hub_listen(h, url->host, url->port < 0 ? 0 : url->port, port,
+                          err);
+  if (rv < 0) {
+    weft_mb_hub_free(h);
+    return rv;
+  }
+  *listener = h;
+  return 0;
+}
+
+static void mbt_stop_accepting(void *listener) {
+  weft_mb_hub *h = listener;
+  sync_call s = {.fn = do_stop_listening};
+  on_loop(h, &s);
+}
+
+static void mbt_close(void *listener) {
+  weft_mb_hub_free(listener);
+}
+
+static const weft_server_transport mb_transport = {
+    .scheme = "mb",
+    .default_port = 0,
+    .listen = mbt_listen,
+    .stop_accepting = mbt_stop_accepting,
+    .close = mbt_close,
+};
+
+int weft_mb_register_transport(void) {
+  weft_transports_init(); /* so a later init does not replace "mb" */
+  return weft_register_server_transport(&mb_transport);
+}
