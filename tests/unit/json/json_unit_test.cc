@@ -343,6 +343,9 @@ TEST_F(Json, Presence) {
   EXPECT_EQ(Err(R"({"a":1})", 0, kP2),
             "WEFT_ERR_MISSING_REQUIRED: (root): required field r is missing");
   EXPECT_EQ(
+      Err(R"({"r":null})", 0, kP2),
+      "WEFT_ERR_MISSING_REQUIRED: (root): required field r is missing (null)");
+  EXPECT_EQ(
       Err(R"({"r":1,"child":{"r":2,"child":{}}})", 0, kP2),
       "WEFT_ERR_MISSING_REQUIRED: child.child: required field r is missing");
 }
