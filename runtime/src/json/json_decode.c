@@ -1274,6 +1274,7 @@ static int dec_members(dec *d, const weft_msg_desc *md, void *msg,
   if (rv)
     return rv;
   uint64_t seen_local[4] = {0};
+  const char *null_required = NULL;
   uint64_t *seen = seen_local;
   unsigned nf = md->base.n_fields;
   if (nf > 256) {
@@ -1315,9 +1316,15 @@ static int dec_members(dec *d, const weft_msg_desc *md, void *msg,
     }
     seen[i / 64] |= 1ULL << (i % 64);
     hint = (unsigned)i + 1;
+    /* a required field given as null is still missing */
+    if (md->base.fields[i].label == PROTOBUF_C_LABEL_REQUIRED && peek(d) == 'n')
+      null_required = md->base.fields[i].name;
     if ((rv = dec_field(d, md, msg, (unsigned)i, &fp)) != 0)
       break;
   }
+  if (rv == 0 && null_required)
+    rv = fail(d, WEFT_ERR_MISSING_REQUIRED, path,
+              "required field %s is missing (null)", null_required);
   /* proto2 required fields: protobuf-c keeps no presence for required
    * scalars, so only the decoder knows whether the input had them. */
   if (rv == 0 && md->syntax == 2) {

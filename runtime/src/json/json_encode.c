@@ -425,40 +425,67 @@ static int enc_any(enc *e, const weft_msg_desc *d, const void *msg,
   return rv;
 }
 
-/* "foo_bar" -> "fooBar"; Google refuses paths that would not round-trip. */
+/* One FieldMask path segment to lowerCamelCase, by libprotobuf's rule:
+ * '_' upper-cases the next lower-case letter and is dropped; the first word
+ * is lower-cased up to where a capital follows a lower-case letter (or
+ * starts a capitalized word); later letters are lower-cased unless a '_'
+ * preceded them ("foo_Bar" -> "fooBar", "URL" -> "url", "ab_cD" -> "abCd"). */
+static void camel_segment(wj_buf *o, const char *s, size_t n) {
+  int capitalize_next = 0, was_cap = 1, first_word = 1;
+  size_t start = o->len;
+  for (size_t i = 0; i < n; i++) {
+    char c = s[i];
+    int is_cap = c >= 'A' && c <= 'Z';
+    char lower = is_cap ? (char)(c - 'A' + 'a') : c;
+    if (c == '_') {
+      capitalize_next = 1;
+      if (o->len > start)
+        first_word = 0;
+    } else if (first_word) {
+      if (o->len > start && is_cap &&
+          (!was_cap || (i + 1 < n && s[i + 1] >= 'a' && s[i + 1] <= 'z'))) {
+        first_word = 0;
+        wj_putc(o, c);
+      } else {
+        wj_putc(o, lower);
+      }
+    } else if (capitalize_next) {
+      capitalize_next = 0;
+      wj_putc(o, (c >= 'a' && c <= 'z') ? (char)(c - 'a' + 'A') : c);
+    } else {
+      wj_putc(o, lower);
+    }
+    was_cap = is_cap;
+  }
+}
+
 static int enc_field_mask(enc *e, const weft_msg_desc *d, const void *msg,
                           const wj_path *path) {
   const ProtobufCFieldDescriptor *pf = field_n(d, 0);
   size_t n = *CAT(msg, pf->quantifier_offset, size_t);
   char *const *paths = *(char *const *const *)CAT(msg, pf->offset, void);
-  wj_buf *b = &e->b;
-  wj_putc(b, '"');
+  wj_buf t = {NULL, 0, 0, 0};
   for (size_t i = 0; i < n; i++) {
     if (i)
-      wj_putc(b, ',');
-    const char *s = paths[i];
-    for (size_t k = 0; s[k]; k++) {
-      char c = s[k];
-      if (c >= 'A' && c <= 'Z')
-        return fail(e, WEFT_ERR_JSON_WKT, path,
-                    "FieldMask path has an upper-case letter");
-      if (c == '_') {
-        char nx = s[k + 1];
-        if (!(nx >= 'a' && nx <= 'z'))
-          return fail(e, WEFT_ERR_JSON_WKT, path,
-                      "FieldMask path does not convert to lowerCamelCase");
-        wj_putc(b, (char)(nx - 'a' + 'A'));
-        k++;
-      } else if (c == '"' || c == '\\' || (unsigned char)c < 0x20) {
-        return fail(e, WEFT_ERR_JSON_WKT, path,
-                    "FieldMask path has an invalid character");
-      } else {
-        wj_putc(b, c);
-      }
+      wj_putc(&t, ',');
+    const char *p = paths[i] ? paths[i] : "";
+    for (;;) { /* each '.'-separated segment on its own */
+      const char *dot = strchr(p, '.');
+      size_t len = dot ? (size_t)(dot - p) : strlen(p);
+      camel_segment(&t, p, len);
+      if (!dot)
+        break;
+      wj_putc(&t, '.');
+      p = dot + 1;
     }
   }
-  wj_putc(b, '"');
-  return 0;
+  int rv = 0;
+  if (t.oom)
+    rv = fail(e, WEFT_ERR_NOMEM, path, "out of memory");
+  else if (weft__wj_string(&e->b, t.p ? t.p : "", t.len) != 0)
+    rv = fail(e, WEFT_ERR_UTF8, path, "FieldMask path is not valid UTF-8");
+  free(t.p);
+  return rv;
 }
 
 static int enc_struct(enc *e, const weft_msg_desc *d, const void *msg,
@@ -477,12 +504,8 @@ static int enc_value(enc *e, const weft_msg_desc *d, const void *msg,
     wj_put(&e->b, "null", 4);
     return 0;
   }
-  if (kind == 2) {
-    double v = *CAT(msg, f->offset, double);
-    if (isnan(v) || isinf(v))
-      return fail(e, WEFT_ERR_JSON_WKT, path,
-                  "a Value cannot hold NaN or Infinity");
-  }
+  /* A NaN or infinite number_value prints as "NaN"/"Infinity" (a string),
+   * as libprotobuf does; it reads back as a string_value. */
   return enc_one(e, f, CAT(msg, f->offset, void), path);
 }
 

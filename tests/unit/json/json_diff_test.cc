@@ -329,8 +329,12 @@ private:
     } else if (name == "google.protobuf.FieldMask") {
       auto *fm = static_cast<pb::FieldMask *>(m);
       int n = static_cast<int>(Below(4));
+      static const char *const odd[] = {"foo_Bar", "URL",  "ab_cD",  "_x",
+                                        "a__b",    "x_1y", "fooBAR", "a.B_c"};
       for (int i = 0; i < n; i++)
-        fm->add_paths(Coin(3) ? Ident() + "." + Ident() : Ident());
+        fm->add_paths(Coin(6)   ? odd[Below(8)]
+                      : Coin(3) ? Ident() + "." + Ident()
+                                : Ident());
     } else if (name == "google.protobuf.Struct") {
       FillStruct(static_cast<pb::Struct *>(m), depth);
     } else if (name == "google.protobuf.Value") {

@@ -8,6 +8,7 @@
 #include <random>
 #include <string>
 
+#include "google/protobuf/field_mask.weft.h"
 #include "json_test2.weft.h"
 #include "json_test3.weft.h"
 #include "json_testutil.h"
@@ -342,6 +343,9 @@ TEST_F(Json, Presence) {
   EXPECT_EQ(Err(R"({"a":1})", 0, kP2),
             "WEFT_ERR_MISSING_REQUIRED: (root): required field r is missing");
   EXPECT_EQ(
+      Err(R"({"r":null})", 0, kP2),
+      "WEFT_ERR_MISSING_REQUIRED: (root): required field r is missing (null)");
+  EXPECT_EQ(
       Err(R"({"r":1,"child":{"r":2,"child":{}}})", 0, kP2),
       "WEFT_ERR_MISSING_REQUIRED: child.child: required field r is missing");
 }
@@ -414,6 +418,35 @@ TEST_F(Json, FieldMask) {
             R"({"w_field_mask":"fooBar.bazQux"})");
   EXPECT_EQ(RT(R"({"wFieldMask":""})"), R"({"wFieldMask":""})");
   EXPECT_EQ(Err(R"({"wFieldMask":"a[0]"})").substr(0, 17), "WEFT_ERR_JSON_WKT");
+  // snake_case -> lowerCamelCase of paths that do not round-trip, as
+  // libprotobuf 3.21 prints them (measured)
+  const char *const cases[][2] = {{"foo_Bar", "fooBar"},
+                                  {"foo__bar", "fooBar"},
+                                  {"a_", "a"},
+                                  {"FooBar", "fooBar"},
+                                  {"fooBAR", "fooBar"},
+                                  {"_foo", "foo"},
+                                  {"a1_b2", "a1B2"},
+                                  {"x_1y", "x1y"},
+                                  {"ab_cD", "abCd"},
+                                  {"a._b", "a.b"},
+                                  {"URL", "url"},
+                                  {"url_HTTP_x", "urlHttpX"},
+                                  {"__a", "a"},
+                                  {"a_b.c_d_e", "aB.cDE"},
+                                  {"foo_bar.Baz_qux", "fooBar.bazQux"}};
+  for (const auto &c : cases) {
+    google__protobuf__FieldMask fm = google__protobuf__FieldMask_INIT;
+    char *paths[1] = {const_cast<char *>(c[0])};
+    fm.n_paths = 1;
+    fm.paths = paths;
+    char *out = nullptr;
+    size_t n = 0;
+    weft_error err;
+    ASSERT_EQ(weft_json_encode(&fm, nullptr, &out, &n, &err), 0) << c[0];
+    EXPECT_EQ(std::string(out, n), std::string("\"") + c[1] + "\"") << c[0];
+    free(out);
+  }
 }
 
 TEST_F(Json, Wrappers) {
