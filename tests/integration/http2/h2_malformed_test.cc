@@ -116,21 +116,26 @@ TEST(H2Malformed, ClientStopsReading) {
   RawH2 slow(s.port(), /*auto_window=*/false);
   std::string text(4000, 'a');
   long before = rss_kib();
-  int32_t id = slow.request(kServerStream, "application/json",
-                            "{\"text\":\"" + text + "\",\"repeat\":8000}");
+  int32_t id = slow.request(
+      kServerStream, "application/connect+json",
+      envelope("{\"text\":\"" + text + "\",\"repeat\":8000}"));
   ASSERT_GT(id, 0);
   // Let the handler run as far as it can.
   slow.pump_for(1500);
   long grown = rss_kib() - before;
   EXPECT_LT(slow.streams[id].body.size(), 200u * 1024);
-  EXPECT_FALSE(slow.streams[id].closed);
+  EXPECT_FALSE(slow.streams[id].closed)
+      << "error " << slow.streams[id].error << " status "
+      << slow.streams[id].status << " body " << slow.streams[id].body.size();
   EXPECT_LT(grown, 12 * 1024) << "server buffered " << grown << " KiB";
   // Other clients are served meanwhile, on other connections and on the
-  // slow client's own connection (its connection window is not spent).
+  // slow client's own connection (only the stalled stream's window is
+  // spent).
   expect_serves(s.port());
   int32_t id2 = slow.request(kUnary, "application/json", R"({"text":"x"})");
   slow.pump([&] { return slow.streams[id2].closed; });
   EXPECT_EQ(slow.streams[id2].status, 200);
+  EXPECT_EQ(slow.streams[id2].body, R"({"text":"x"})");
   // Giving up on the stream unblocks the handler.
   slow.reset(id);
   slow.pump_for(100);
@@ -154,7 +159,9 @@ TEST(H2Malformed, TooManyConcurrentStreams) {
   for (auto id : ids)
     refused += c.streams[id].closed &&
                c.streams[id].error == NGHTTP2_REFUSED_STREAM;
-  EXPECT_EQ(refused, 30);
+  EXPECT_EQ(refused, 30) << "stream 201: closed " << c.streams[ids[100]].closed
+                         << " err " << c.streams[ids[100]].error << " eof " << c.eof
+                         << " goaway " << c.goaway;
   // The open ones complete normally.
   c.send_data(ids[0], R"({"text":"first"})", true);
   c.pump([&] { return c.streams[ids[0]].closed; });

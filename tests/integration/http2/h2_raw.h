@@ -54,10 +54,17 @@ public:
     nghttp2_option_new(&opt);
     if (!auto_window)
       nghttp2_option_set_no_auto_window_update(opt, 1);
+    // nghttp2 assumes 100 until the server's SETTINGS arrive; tests that
+    // exceed the server's limit must not be held back by their own client.
+    nghttp2_option_set_peer_max_concurrent_streams(opt, 1000);
     nghttp2_session_client_new2(&ses_, cb, this, opt);
     nghttp2_option_del(opt);
     nghttp2_session_callbacks_del(cb);
     nghttp2_submit_settings(ses_, NGHTTP2_FLAG_NONE, nullptr, 0);
+    // A stalled stream should spend its own window, not the connection's.
+    if (!auto_window)
+      nghttp2_session_set_local_window_size(ses_, NGHTTP2_FLAG_NONE, 0,
+                                            16 << 20);
   }
   ~RawH2() {
     nghttp2_session_del(ses_);
