@@ -101,15 +101,15 @@ struct h2s_stream {
   /* Shared with the worker (under c->mu). */
   pthread_cond_t cv;
   msgnode *in_head, *in_tail;
-  bool in_done;       /* request fully received */
-  int in_err;         /* framing error on the request stream */
-  bool unary_taken;   /* the unary request was handed out */
-  bool finished;      /* a final response was produced */
+  bool in_done;                      /* request fully received */
+  int in_err;                        /* framing error on the request stream */
+  bool unary_taken;                  /* the unary request was handed out */
+  bool finished;                     /* a final response was produced */
   char recv_err[WEFT_ERROR_MSG_MAX]; /* why the last recv failed */
-  bool cancelled;     /* peer reset or connection gone */
+  bool cancelled;                    /* peer reset or connection gone */
   bool resp_submitted;
   int64_t deadline_ns;
-  weft_timer *timer;  /* deadline; loop thread */
+  weft_timer *timer; /* deadline; loop thread */
 
   /* Response. */
   int http_status;
@@ -306,8 +306,8 @@ static void finish_locked(h2s_stream *s, const weft_status *st,
 /* ---- loop-thread side ----------------------------------------------- */
 
 static ssize_t data_read(nghttp2_session *ses, int32_t id, uint8_t *buf,
-                         size_t len, uint32_t *flags,
-                         nghttp2_data_source *src, void *ud) {
+                         size_t len, uint32_t *flags, nghttp2_data_source *src,
+                         void *ud) {
   h2s_stream *s = src->ptr;
   (void)ses;
   (void)id;
@@ -328,9 +328,8 @@ static ssize_t data_read(nghttp2_session *ses, int32_t id, uint8_t *buf,
   return (ssize_t)n;
 }
 
-#define NV(n, v)                                                              \
-  {(uint8_t *)(n), (uint8_t *)(v), strlen(n), strlen(v),                      \
-   NGHTTP2_NV_FLAG_NONE}
+#define NV(n, v)                                                               \
+  { (uint8_t *)(n), (uint8_t *)(v), strlen(n), strlen(v), NGHTTP2_NV_FLAG_NONE }
 
 /* Submits the response headers with a data provider. Loop thread, no
  * lock held (nghttp2 may call data_read from inside). */
@@ -497,15 +496,15 @@ static void dispatch(h2s_stream *s) {
   int rv = weft_server_dispatch(c->lis->srv, s->path, &s->md, s->deadline_ns,
                                 c->peer, &h2s_ops, s);
   if (rv < 0) {
-    respond_error(s, 0, WEFT_STATUS_UNAVAILABLE, "server is not accepting calls");
+    respond_error(s, 0, WEFT_STATUS_UNAVAILABLE,
+                  "server is not accepting calls");
     stream_unref(s);
   } else if (s->timeout_ms > 0) {
     s->timer = weft_loop_timer(c->lis->loop, s->timeout_ms, 0, on_deadline, s);
   }
 }
 
-static int push_msg(void *ud, uint8_t flags, const uint8_t *data,
-                    size_t len) {
+static int push_msg(void *ud, uint8_t flags, const uint8_t *data, size_t len) {
   h2s_stream *s = ud;
   msgnode *n = malloc(sizeof *n + len);
   if (!n)
@@ -566,8 +565,8 @@ static bool on_request_headers(h2s_stream *s) {
   }
   bool stream_kind = s->m->kind != WEFT_RPC_UNARY;
   if (stream_kind != weft__h2_ctype_stream(s->ct)) {
-    snprintf(msg, sizeof msg, "%s is a %s method: use content-type %s",
-             s->path, stream_kind ? "streaming" : "unary",
+    snprintf(msg, sizeof msg, "%s is a %s method: use content-type %s", s->path,
+             stream_kind ? "streaming" : "unary",
              stream_kind ? "application/connect+json or +proto"
                          : "application/json or application/proto");
     s->resp_ct = stream_kind ? WEFT__CT_JSON : s->ct;
@@ -583,8 +582,7 @@ static bool on_request_headers(h2s_stream *s) {
 static int on_begin_headers(nghttp2_session *ses, const nghttp2_frame *f,
                             void *ud) {
   h2s_conn *c = ud;
-  if (f->hd.type != NGHTTP2_HEADERS ||
-      f->headers.cat != NGHTTP2_HCAT_REQUEST)
+  if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST)
     return 0;
   h2s_stream *s = calloc(1, sizeof *s);
   if (!s)
@@ -723,8 +721,7 @@ static int on_frame_recv(nghttp2_session *ses, const nghttp2_frame *f,
   h2s_stream *s = nghttp2_session_get_stream_user_data(ses, f->hd.stream_id);
   if (!s)
     return 0;
-  if (f->hd.type == NGHTTP2_HEADERS &&
-      f->headers.cat == NGHTTP2_HCAT_REQUEST) {
+  if (f->hd.type == NGHTTP2_HEADERS && f->headers.cat == NGHTTP2_HCAT_REQUEST) {
     if (!on_request_headers(s))
       return 0;
   }
@@ -765,7 +762,6 @@ static int on_stream_close(nghttp2_session *ses, int32_t id, uint32_t code,
   stream_unref(s);
   return 0;
 }
-
 
 static void on_conn_closed(weft__h2io *io, const weft_error *why, void *ud) {
   h2s_conn *c = ud;
@@ -894,8 +890,8 @@ static int ops_recv(void *tc, weft_arena *arena, void **msg) {
       }
       body = plain;
     }
-    int rv = weft__h2_decode(s->m->input, weft__h2_ctype_json(s->ct), body,
-                             len, arena, s->c->lis->max_msg, msg, &err);
+    int rv = weft__h2_decode(s->m->input, weft__h2_ctype_json(s->ct), body, len,
+                             arena, s->c->lis->max_msg, msg, &err);
     free(plain);
     if (rv < 0)
       snprintf(s->recv_err, sizeof s->recv_err, "%s", err.message);
@@ -951,8 +947,8 @@ static int ops_send(void *tc, const void *msg, const weft_metadata *headers) {
   weft_error err = {0};
   uint8_t *buf = NULL;
   size_t len = 0;
-  int rv = weft__h2_encode(msg, weft__h2_ctype_json(s->resp_ct), &buf, &len,
-                           &err);
+  int rv =
+      weft__h2_encode(msg, weft__h2_ctype_json(s->resp_ct), &buf, &len, &err);
   if (rv < 0)
     return rv;
   pthread_mutex_lock(&s->c->mu);
@@ -1026,8 +1022,8 @@ static const char *ops_recv_error(void *tc) {
   return s->recv_err;
 }
 
-static const weft_server_call_ops h2s_ops = {
-    ops_recv, ops_send, ops_finish, ops_cancelled, ops_recv_error};
+static const weft_server_call_ops h2s_ops = {ops_recv, ops_send, ops_finish,
+                                             ops_cancelled, ops_recv_error};
 
 /* ---- weft_server_transport ------------------------------------------ */
 

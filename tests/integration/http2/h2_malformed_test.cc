@@ -84,8 +84,8 @@ TEST(H2Malformed, OversizedEnvelope) {
   // The prefix claims 100 MB; the server must answer without waiting for
   // (or allocating) the message.
   std::string body = envelope(std::string(1000, 'x'), 0, 100L << 20);
-  int32_t id = c.request(kClientStream, "application/connect+json", body,
-                         false);
+  int32_t id =
+      c.request(kClientStream, "application/connect+json", body, false);
   c.pump([&] { return c.streams[id].closed || !c.streams[id].body.empty(); });
   auto &st = c.streams[id];
   EXPECT_EQ(st.status, 200);
@@ -116,9 +116,9 @@ TEST(H2Malformed, ClientStopsReading) {
   RawH2 slow(s.port(), /*auto_window=*/false);
   std::string text(4000, 'a');
   long before = rss_kib();
-  int32_t id = slow.request(
-      kServerStream, "application/connect+json",
-      envelope("{\"text\":\"" + text + "\",\"repeat\":8000}"));
+  int32_t id =
+      slow.request(kServerStream, "application/connect+json",
+                   envelope("{\"text\":\"" + text + "\",\"repeat\":8000}"));
   ASSERT_GT(id, 0);
   // Let the handler run as far as it can.
   slow.pump_for(1500);
@@ -157,11 +157,11 @@ TEST(H2Malformed, TooManyConcurrentStreams) {
   });
   int refused = 0;
   for (auto id : ids)
-    refused += c.streams[id].closed &&
-               c.streams[id].error == NGHTTP2_REFUSED_STREAM;
+    refused +=
+        c.streams[id].closed && c.streams[id].error == NGHTTP2_REFUSED_STREAM;
   EXPECT_EQ(refused, 30) << "stream 201: closed " << c.streams[ids[100]].closed
-                         << " err " << c.streams[ids[100]].error << " eof " << c.eof
-                         << " goaway " << c.goaway;
+                         << " err " << c.streams[ids[100]].error << " eof "
+                         << c.eof << " goaway " << c.goaway;
   // The open ones complete normally.
   c.send_data(ids[0], R"({"text":"first"})", true);
   c.pump([&] { return c.streams[ids[0]].closed; });
@@ -183,8 +183,8 @@ TEST(H2Malformed, OversizedHeaders) {
   std::vector<std::pair<std::string, std::string>> many;
   for (int i = 0; i < 200; i++)
     many.push_back({"x-h" + std::to_string(i), std::string(100, 'v')});
-  int32_t id2 = c.request(kUnary, "application/json", R"({"text":"x"})", true,
-                          many);
+  int32_t id2 =
+      c.request(kUnary, "application/json", R"({"text":"x"})", true, many);
   c.pump([&] { return c.streams[id2].closed || c.eof; });
   EXPECT_EQ(c.streams[id2].status, 431);
   int32_t id3 = c.request(kUnary, "application/json", R"({"text":"ok"})");

@@ -31,7 +31,8 @@ TEST(H2Node, ConnectNodeClient) {
                      "/.lock npm install --prefix " + dir +
                      " --no-audit --no-fund --loglevel=error"
                      " @connectrpc/connect@2 @connectrpc/connect-node@2"
-                     " @bufbuild/protobuf@2 >" + dir + "/install.log 2>&1'",
+                     " @bufbuild/protobuf@2 >" +
+                     dir + "/install.log 2>&1'",
                  120);
     if (r.status != 0 ||
         !exists(modules + "/@connectrpc/connect-node/package.json"))
@@ -40,9 +41,9 @@ TEST(H2Node, ConnectNodeClient) {
                    << dir << "/install.log";
   }
   std::string fds = h2test::temp_path("echo.fds");
-  auto p = run(std::string("sh -c '") + WEFT_H2_PROTOC + " -I" +
-               WEFT_H2_PROTO_DIR + " --include_imports -o " + fds +
-               " echo.proto'");
+  auto p =
+      run(std::string("sh -c '") + WEFT_H2_PROTOC + " -I" + WEFT_H2_PROTO_DIR +
+          " --include_imports -o " + fds + " echo.proto'");
   ASSERT_EQ(p.status, 0) << "protoc failed";
   Server s;
   auto r = run(std::string("node ") + WEFT_H2_NODE_SCRIPT + " " + modules +

@@ -71,16 +71,23 @@ public:
     if (fd_ >= 0)
       close(fd_);
   }
-  bool ok() const { return ok_; }
-  nghttp2_session *session() { return ses_; }
+  bool ok() const {
+    return ok_;
+  }
+  nghttp2_session *session() {
+    return ses_;
+  }
 
   // A POST; body_end = false keeps the request body open (send_data).
   int32_t request(const std::string &path, const std::string &ctype,
                   const std::string &body, bool body_end = true,
                   std::vector<std::pair<std::string, std::string>> extra = {}) {
     std::vector<std::pair<std::string, std::string>> h = {
-        {":method", "POST"}, {":scheme", "http"}, {":authority", "127.0.0.1"},
-        {":path", path},     {"content-type", ctype}};
+        {":method", "POST"},
+        {":scheme", "http"},
+        {":authority", "127.0.0.1"},
+        {":path", path},
+        {"content-type", ctype}};
     for (auto &e : extra)
       h.push_back(e);
     std::vector<nghttp2_nv> nv;
@@ -109,8 +116,8 @@ public:
   // Writes what nghttp2 has, reads what arrives, until done() or the time
   // bound (a safety net, not an assertion) or the connection ends.
   bool pump(const std::function<bool()> &done, int max_ms = 10000) {
-    auto end = std::chrono::steady_clock::now() +
-               std::chrono::milliseconds(max_ms);
+    auto end =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(max_ms);
     for (;;) {
       if (!flush())
         return done();
@@ -189,8 +196,7 @@ private:
     static_cast<RawH2 *>(ud)->streams[id].body.append((const char *)data, len);
     return 0;
   }
-  static int on_close(nghttp2_session *, int32_t id, uint32_t code,
-                      void *ud) {
+  static int on_close(nghttp2_session *, int32_t id, uint32_t code, void *ud) {
     auto &s = static_cast<RawH2 *>(ud)->streams[id];
     s.closed = true;
     s.error = code;

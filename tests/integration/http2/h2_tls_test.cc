@@ -28,8 +28,8 @@ const Certs &certs() {
     std::string d = c.dir;
     std::string ec = " -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
     std::string cmd =
-        "sh -c 'set -e; mkdir -p " + d + "; cd " + d +
-        "; openssl req -x509" + ec +
+        "sh -c 'set -e; mkdir -p " + d + "; cd " + d + "; openssl req -x509" +
+        ec +
         " -keyout ca.key -out ca.pem -days 2 -subj /CN=weft-test-ca"
         " 2>/dev/null; openssl req -x509" +
         ec +
@@ -111,13 +111,14 @@ TEST(H2Tls, CurlNegotiatesH2) {
   std::ofstream(tmp, std::ios::binary) << env;
   auto r2 = run("curl -s --http2 --cacert " + certs().ca +
                 " -H 'Content-Type: application/connect+json'"
-                " --data-binary @" + tmp + " https://127.0.0.1:" +
-                std::to_string(s.port()) + "/weft.test.Echo/ServerStream");
+                " --data-binary @" +
+                tmp + " https://127.0.0.1:" + std::to_string(s.port()) +
+                "/weft.test.Echo/ServerStream");
   EXPECT_EQ(r2.status, 0);
   // Three messages and the end-of-stream message.
   size_t n = 0;
-  for (size_t p = 0; (p = r2.out.find("\"text\":\"s\"", p)) != std::string::npos;
-       p++)
+  for (size_t p = 0;
+       (p = r2.out.find("\"text\":\"s\"", p)) != std::string::npos; p++)
     n++;
   EXPECT_EQ(n, 3u) << r2.out;
 }
@@ -140,8 +141,8 @@ TEST(H2Tls, WrongCaFailsCleanly) {
   o.connect_timeout_ms = 2000;
   o.default_timeout_ms = 2000;
   weft_client *c = nullptr;
-  if (weft_client_open(&c, ("h2c://127.0.0.1:" + std::to_string(s.port()))
-                               .c_str(),
+  if (weft_client_open(&c,
+                       ("h2c://127.0.0.1:" + std::to_string(s.port())).c_str(),
                        &o) == 0) {
     weft__test__EchoRequest req;
     weft__test__EchoRequest_init(&req);
