@@ -30,6 +30,7 @@
 #include "connect.h"
 #include "h2_io.h"
 #include "h2_msg.h"
+#include "weft/http2.h"
 #include "weft/transport.h"
 
 #define H2S_MAX_HEADER_BYTES 16384
@@ -56,6 +57,7 @@ struct h2s_listener {
   int fd;
   weft__tls_ctx *tls;
   size_t max_msg;
+  bool inline_unary;  /* weft_http2_opts.inline_handlers */
   pthread_mutex_t mu; /* conns list, refs, closed */
   h2s_conn *conns;
   int refs;    /* 1 for the server + 1 per connection */
@@ -108,6 +110,7 @@ struct h2s_stream {
   char recv_err[WEFT_ERROR_MSG_MAX]; /* why the last recv failed */
   bool cancelled;                    /* peer reset or connection gone */
   bool resp_submitted;
+  bool running_inline; /* its handler runs on the loop thread right now */
   int64_t deadline_ns;
   weft_timer *timer; /* deadline; loop thread */
 
@@ -229,7 +232,8 @@ static int out_append(h2s_stream *s, const uint8_t *p, size_t n) {
     s->out = b;
     s->out_cap = cap;
   }
-  memcpy(s->out + s->out_len, p, n);
+  if (n) /* p may be NULL for an empty message */
+    memcpy(s->out + s->out_len, p, n);
   s->out_len += n;
   return 0;
 }
@@ -319,7 +323,8 @@ static ssize_t data_read(nghttp2_session *ses, int32_t id, uint8_t *buf,
     return NGHTTP2_ERR_DEFERRED;
   }
   size_t n = avail < len ? avail : len;
-  memcpy(buf, s->out + s->out_off, n);
+  if (n)
+    memcpy(buf, s->out + s->out_off, n);
   s->out_off += n;
   if (s->out_off == s->out_len && s->out_end)
     *flags |= NGHTTP2_DATA_FLAG_EOF;
@@ -426,6 +431,11 @@ static void kick_on_loop(void *ud) {
 
 static void kick(h2s_stream *s) {
   pthread_mutex_lock(&s->c->mu);
+  if (s->running_inline) {
+    /* On the loop thread: dispatch() submits when the handler returns. */
+    pthread_mutex_unlock(&s->c->mu);
+    return;
+  }
   s->refs++;
   pthread_mutex_unlock(&s->c->mu);
   if (!post(s->c->lis, kick_on_loop, s))
@@ -490,9 +500,30 @@ static void on_deadline(weft_loop *l, weft_timer *t, void *ud) {
 
 static void dispatch(h2s_stream *s) {
   h2s_conn *c = s->c;
+  bool inl = c->lis->inline_unary && s->m->kind == WEFT_RPC_UNARY;
   pthread_mutex_lock(&c->mu);
   s->refs++; /* the runtime's, released in ops_finish */
+  s->running_inline = inl;
   pthread_mutex_unlock(&c->mu);
+  if (inl) {
+    /* The whole request is here; the handler runs now, on this thread.
+     * nghttp2's reference keeps s alive: the stream cannot close while we
+     * are inside its callback. */
+    int rv = weft_server_dispatch_inline(c->lis->srv, s->path, &s->md,
+                                         s->deadline_ns, c->peer, &h2s_ops, s);
+    pthread_mutex_lock(&c->mu);
+    s->running_inline = false;
+    bool done = s->finished;
+    pthread_mutex_unlock(&c->mu);
+    if (rv < 0) {
+      respond_error(s, 0, WEFT_STATUS_UNAVAILABLE,
+                    "server is not accepting calls");
+      stream_unref(s);
+    } else if (done) {
+      submit_response(s); /* written when on_io flushes after mem_recv */
+    }
+    return;
+  }
   int rv = weft_server_dispatch(c->lis->srv, s->path, &s->md, s->deadline_ns,
                                 c->peer, &h2s_ops, s);
   if (rv < 0) {
@@ -512,7 +543,8 @@ static int push_msg(void *ud, uint8_t flags, const uint8_t *data, size_t len) {
   n->next = NULL;
   n->flags = flags;
   n->len = len;
-  memcpy(n->data, data, len);
+  if (len)
+    memcpy(n->data, data, len);
   pthread_mutex_lock(&s->c->mu);
   if (s->in_tail)
     s->in_tail->next = n;
@@ -1042,6 +1074,9 @@ static int h2s_listen(weft_server *srv, const weft_url *url,
   l->fd = -1;
   l->refs = 1;
   l->max_msg = o && o->max_message_size ? o->max_message_size : 4u << 20;
+  const weft_http2_opts *h2o = o ? o->transport_opts : NULL;
+  if (h2o && h2o->tag == WEFT_HTTP2_OPTS_TAG)
+    l->inline_unary = h2o->inline_handlers;
   pthread_mutex_init(&l->mu, NULL);
   int rv;
   if (tls) {
