@@ -38,6 +38,9 @@
 #define H2S_OUT_HIGH_WATER (256 * 1024)
 #define H2S_STREAM_WINDOW (256 * 1024)
 #define H2S_CONN_WINDOW (1024 * 1024)
+/* Request messages waiting for their handler beyond which the stream's
+ * window is no longer returned. */
+#define H2S_QUEUE_HIGH_WATER (256 * 1024)
 #define H2S_GZIP_MIN 1024
 
 typedef struct msgnode {
@@ -99,14 +102,16 @@ struct h2s_stream {
   size_t body_len, body_cap;
   bool body_overflow;
   weft__connect_reader reader;
+  size_t held; /* loop thread: bytes received, window not yet returned */
 
   /* Shared with the worker (under c->mu). */
   pthread_cond_t cv;
   msgnode *in_head, *in_tail;
-  bool in_done;                      /* request fully received */
-  int in_err;                        /* framing error on the request stream */
-  bool unary_taken;                  /* the unary request was handed out */
-  bool finished;                     /* a final response was produced */
+  size_t queued;    /* bytes (with envelopes) in in_head..in_tail */
+  bool in_done;     /* request fully received */
+  int in_err;       /* framing error on the request stream */
+  bool unary_taken; /* the unary request was handed out */
+  bool finished;    /* a final response was produced */
   char recv_err[WEFT_ERROR_MSG_MAX]; /* why the last recv failed */
   bool cancelled;                    /* peer reset or connection gone */
   bool resp_submitted;
@@ -442,21 +447,31 @@ static void kick(h2s_stream *s) {
     stream_unref(s);
 }
 
-/* Window credit for messages a worker has taken. */
-typedef struct consume_rec {
-  h2s_stream *s;
-  size_t n;
-} consume_rec;
-
-static void consume_on_loop(void *ud) {
-  consume_rec *r = ud;
-  h2s_stream *s = r->s;
+/* Returns the window for what a streaming request has sent, unless the
+ * handler is behind by more than the high-water mark: then the client stops
+ * until the handler catches up (release_on_loop). Bytes of a message still
+ * being assembled are returned too, so a message larger than the window
+ * (up to max_message_size) gets through. Loop thread. */
+static void release_credit(h2s_stream *s) {
   h2s_conn *c = s->c;
-  if (!c->io.closed && s->in_session) {
-    nghttp2_session_consume(c->io.session, s->id, r->n);
-    schedule_flush(c);
+  if (s->held == 0 || c->io.closed || !s->in_session)
+    return;
+  pthread_mutex_lock(&c->mu);
+  bool behind = s->queued > H2S_QUEUE_HIGH_WATER;
+  pthread_mutex_unlock(&c->mu);
+  if (behind)
+    return;
+  nghttp2_session_consume(c->io.session, s->id, s->held);
+  s->held = 0;
+}
+
+/* A worker took messages: maybe there is room again. */
+static void release_on_loop(void *ud) {
+  h2s_stream *s = ud;
+  if (s->held > 0 && !s->c->io.closed && s->in_session) {
+    release_credit(s);
+    schedule_flush(s->c);
   }
-  free(r);
   stream_unref(s);
 }
 
@@ -551,6 +566,7 @@ static int push_msg(void *ud, uint8_t flags, const uint8_t *data, size_t len) {
   else
     s->in_head = n;
   s->in_tail = n;
+  s->queued += len + 5;
   pthread_cond_broadcast(&s->cv);
   pthread_mutex_unlock(&s->c->mu);
   return 0;
@@ -723,17 +739,20 @@ static int on_data_chunk(nghttp2_session *ses, uint8_t flags, int32_t id,
     s->body_len += len;
     return 0;
   }
-  /* Streaming: window credit is returned when the worker takes messages
-   * (consume_on_loop), except for the envelope bytes we never queue. */
+  /* Streaming: see release_credit. */
+  s->held += len;
   weft_error err = {0};
   int rv = weft__connect_reader_feed(&s->reader, data, len, push_msg, s, &err);
+  if (rv >= 0)
+    release_credit(s);
   if (rv < 0) {
     pthread_mutex_lock(&c->mu);
     s->in_err = rv;
     snprintf(s->recv_err, sizeof s->recv_err, "%s", err.message);
     pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&c->mu);
-    nghttp2_session_consume(ses, id, len);
+    nghttp2_session_consume(ses, id, s->held);
+    s->held = 0;
     /* Answer with a Connect error in the end-of-stream message (an
      * RST_STREAM would tell the client nothing); the handler's recv() fails
      * and whatever the client still sends is consumed and dropped. */
@@ -783,6 +802,12 @@ static int on_stream_close(nghttp2_session *ses, int32_t id, uint32_t code,
   if (s->timer) {
     weft_timer_cancel(s->c->lis->loop, s->timer);
     s->timer = NULL;
+  }
+  /* Data the handler never took (a reset stream): give the connection its
+   * window back, or it would shrink with every such stream. */
+  if (s->held > 0) {
+    nghttp2_session_consume_connection(ses, s->held);
+    s->held = 0;
   }
   pthread_mutex_lock(&s->c->mu);
   s->in_session = false;
@@ -940,6 +965,7 @@ static int ops_recv(void *tc, weft_arena *arena, void **msg) {
   s->in_head = n->next;
   if (!s->in_head)
     s->in_tail = NULL;
+  s->queued -= n->len + 5;
   s->refs++;
   pthread_mutex_unlock(&s->c->mu);
   int rv;
@@ -960,17 +986,10 @@ out:
   if (rv < 0)
     snprintf(s->recv_err, sizeof s->recv_err, "%s", err.message);
   free(plain);
-  /* Give the window back: the peer may send more now. */
-  consume_rec *r = malloc(sizeof *r);
-  if (r) {
-    r->s = s;
-    r->n = n->len + 5;
-  }
   free(n);
-  if (!r || !post(s->c->lis, consume_on_loop, r)) {
-    free(r);
+  /* The peer may send more now. */
+  if (!post(s->c->lis, release_on_loop, s))
     stream_unref(s);
-  }
   return rv;
 }
 
