@@ -1,13 +1,16 @@
 /* A weft server for the HTTP/2 benchmark: the Echo service on
- * h2c://127.0.0.1:PORT (PORT from argv, 0 = any). Prints the bound port on
- * stdout, then serves until stdin closes or SIGTERM. */
+ * h2c://127.0.0.1:PORT. Usage: weft-h2-bench-server PORT [WORKERS] [inline]
+ * (PORT 0 = any; "inline" sets weft_http2_opts.inline_handlers). Prints the
+ * bound port on stdout, then serves until SIGTERM. */
 #define _POSIX_C_SOURCE 200809L
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "echo_service.h"
+#include "weft/http2.h"
 #include "weft/server.h"
 
 static weft_server *srv;
@@ -22,6 +25,9 @@ int main(int argc, char **argv) {
   snprintf(url, sizeof url, "h2c://127.0.0.1:%s", argc > 1 ? argv[1] : "0");
   weft_server_opts o = {0};
   o.worker_threads = argc > 2 ? (unsigned)atoi(argv[2]) : 0;
+  weft_http2_opts h2 = WEFT_HTTP2_OPTS_INIT;
+  h2.inline_handlers = argc > 3 && strcmp(argv[3], "inline") == 0;
+  o.transport_opts = &h2;
   weft_error err = {0};
   if (weft_server_new(&srv, &o) < 0 || weft_test_echo_add(srv) < 0 ||
       weft_server_listen(srv, url, &err) < 0) {

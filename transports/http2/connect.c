@@ -104,7 +104,8 @@ static cJSON *metadata_object(const weft_metadata *md) {
     char *v = malloc(e->value_len + 1);
     if (!v)
       continue;
-    memcpy(v, e->value, e->value_len);
+    if (e->value_len)
+      memcpy(v, e->value, e->value_len);
     v[e->value_len] = '\0';
     cJSON_AddItemToArray(arr, cJSON_CreateString(v));
     free(v);
@@ -207,8 +208,8 @@ bool weft__connect_reader_idle(const weft__connect_reader *r) {
 }
 
 int weft__connect_reader_feed(weft__connect_reader *r, const uint8_t *data,
-                              size_t len, weft__connect_msg_fn on_msg,
-                              void *ud, weft_error *err) {
+                              size_t len, weft__connect_msg_fn on_msg, void *ud,
+                              weft_error *err) {
   while (len > 0) {
     if (r->hdr_have < 5) {
       size_t n = 5 - r->hdr_have;
@@ -262,8 +263,7 @@ void weft__connect_envelope_header(uint8_t out[5], uint8_t flags,
   out[4] = (uint8_t)len;
 }
 
-int weft__gzip(const uint8_t *in, size_t len, uint8_t **out,
-               size_t *out_len) {
+int weft__gzip(const uint8_t *in, size_t len, uint8_t **out, size_t *out_len) {
   z_stream z;
   memset(&z, 0, sizeof z);
   /* 15 + 16: zlib writes a gzip wrapper, which is what Content-Encoding

@@ -41,7 +41,7 @@ struct h2c_conn {
   weft_loop *loop;
   weft__tls_ctx *tls;
   pthread_mutex_t mu;
-  int refs; /* 1 for the user's connection handle + 1 per call */
+  int refs;    /* 1 for the user's connection handle + 1 per call */
   bool closed; /* socket gone */
   bool loop_gone;
   weft_codec_kind codec;
@@ -152,8 +152,8 @@ static void set_status_locked(h2c_call *k, int code, const char *msg) {
 /* ---- loop thread --------------------------------------------------- */
 
 static ssize_t body_read(nghttp2_session *ses, int32_t id, uint8_t *buf,
-                         size_t len, uint32_t *flags,
-                         nghttp2_data_source *src, void *ud) {
+                         size_t len, uint32_t *flags, nghttp2_data_source *src,
+                         void *ud) {
   h2c_call *k = src->ptr;
   (void)ses;
   (void)id;
@@ -165,7 +165,7 @@ static ssize_t body_read(nghttp2_session *ses, int32_t id, uint8_t *buf,
     return NGHTTP2_ERR_DEFERRED;
   }
   size_t n = avail < len ? avail : len;
-  if (n) /* empty messages may have no buffer at all */
+  if (n)
     memcpy(buf, k->out + k->out_off, n);
   k->out_off += n;
   if (k->out_off == k->out_len) {
@@ -178,8 +178,8 @@ static ssize_t body_read(nghttp2_session *ses, int32_t id, uint8_t *buf,
   return (ssize_t)n;
 }
 
-#define NV(n, v)                                                              \
-  (nghttp2_nv) {                                                              \
+#define NV(n, v)                                                               \
+  (nghttp2_nv) {                                                               \
     (uint8_t *)(n), (uint8_t *)(v), strlen(n), strlen(v), NGHTTP2_NV_FLAG_NONE \
   }
 
@@ -292,8 +292,7 @@ static int on_header(nghttp2_session *ses, const nghttp2_frame *f,
   return 0;
 }
 
-static int push_msg(void *ud, uint8_t flags, const uint8_t *data,
-                    size_t len) {
+static int push_msg(void *ud, uint8_t flags, const uint8_t *data, size_t len) {
   h2c_call *k = ud;
   rmsg *n = malloc(sizeof *n + len);
   if (!n)
@@ -301,7 +300,7 @@ static int push_msg(void *ud, uint8_t flags, const uint8_t *data,
   n->next = NULL;
   n->flags = flags;
   n->len = len;
-  if (len) /* empty messages may have no buffer at all */
+  if (len)
     memcpy(n->data, data, len);
   pthread_mutex_lock(&k->c->mu);
   if (flags & WEFT__CONNECT_FLAG_END_STREAM) {
@@ -392,8 +391,9 @@ static int on_stream_close(nghttp2_session *ses, int32_t id, uint32_t code,
       set_status_locked(k, st.code, st.message ? st.message : "");
       weft_status_clear(&st);
     } else if (code != NGHTTP2_NO_ERROR) {
-      set_status_locked(k, code == NGHTTP2_CANCEL ? WEFT_STATUS_CANCELLED
-                                                  : WEFT_STATUS_UNAVAILABLE,
+      set_status_locked(k,
+                        code == NGHTTP2_CANCEL ? WEFT_STATUS_CANCELLED
+                                               : WEFT_STATUS_UNAVAILABLE,
                         "stream reset by the server");
     } else if (k->stream_kind) {
       set_status_locked(k, WEFT_STATUS_INTERNAL,
@@ -473,8 +473,7 @@ static int h2_connect(weft_client *client, const weft_url *url,
         o && o->connect_timeout_ms ? o->connect_timeout_ms : 10000, err);
   if (rv == 0 && tls && strcmp(weft__conn_alpn(conn), "h2") != 0)
     rv = weft_error_set(err, WEFT_ERR_HANDSHAKE,
-                        "%s did not negotiate HTTP/2 (ALPN h2)",
-                        c->authority);
+                        "%s did not negotiate HTTP/2 (ALPN h2)", c->authority);
   nghttp2_session_callbacks *cb = NULL;
   if (rv == 0 && nghttp2_session_callbacks_new(&cb) != 0)
     rv = weft_error_set(err, WEFT_ERR_NOMEM, "out of memory");
@@ -482,8 +481,7 @@ static int h2_connect(weft_client *client, const weft_url *url,
     nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb,
                                                               on_data_chunk);
-    nghttp2_session_callbacks_set_on_stream_close_callback(cb,
-                                                           on_stream_close);
+    nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
     if (nghttp2_session_client_new(&c->io.session, cb, c) != 0)
       rv = weft_error_set(err, WEFT_ERR_NOMEM, "out of memory");
     nghttp2_session_callbacks_del(cb);
@@ -522,8 +520,7 @@ static int h2_connect(weft_client *client, const weft_url *url,
 }
 
 static int h2c_connect(weft_client *client, const weft_url *url,
-                       const weft_client_opts *o, void **out,
-                       weft_error *err) {
+                       const weft_client_opts *o, void **out, weft_error *err) {
   return h2_connect(client, url, o, out, err, false);
 }
 
@@ -608,7 +605,7 @@ static int append_out(h2c_call *k, const uint8_t *p, size_t n) {
     k->out = b;
     k->out_cap = cap;
   }
-  if (n) /* an empty message has no bytes (and maybe no buffer yet) */
+  if (n) /* p may be NULL for an empty message */
     memcpy(k->out + k->out_len, p, n);
   k->out_len += n;
   return 0;
@@ -724,8 +721,8 @@ static int h2_call_recv(void *tcall, weft_arena *arena, void **msg) {
       body = plain;
     }
     if (rv == 0)
-      rv = weft__h2_decode(k->m->output, k->json, body, len, arena,
-                           c->max_msg, msg, &err);
+      rv = weft__h2_decode(k->m->output, k->json, body, len, arena, c->max_msg,
+                           msg, &err);
     free(plain);
     if (rv < 0) {
       pthread_mutex_lock(&c->mu);
@@ -791,11 +788,17 @@ static void h2_call_cancel(void *tcall) {
   post(k->c, cancel_on_loop, k);
 }
 
-const weft_client_transport weft__h2c_client_transport = {
-    "h2c",        80,           h2c_connect,        h2_disconnect,
-    h2_call_start, h2_call_send, h2_call_close_send, h2_call_recv,
-    h2_call_finish, h2_call_cancel};
+const weft_client_transport weft__h2c_client_transport = {"h2c",
+                                                          80,
+                                                          h2c_connect,
+                                                          h2_disconnect,
+                                                          h2_call_start,
+                                                          h2_call_send,
+                                                          h2_call_close_send,
+                                                          h2_call_recv,
+                                                          h2_call_finish,
+                                                          h2_call_cancel};
 const weft_client_transport weft__https_client_transport = {
-    "https",      443,          https_connect,      h2_disconnect,
-    h2_call_start, h2_call_send, h2_call_close_send, h2_call_recv,
+    "https",        443,           https_connect,      h2_disconnect,
+    h2_call_start,  h2_call_send,  h2_call_close_send, h2_call_recv,
     h2_call_finish, h2_call_cancel};

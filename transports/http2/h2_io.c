@@ -6,8 +6,8 @@ static void on_io(weft_loop *l, int fd, unsigned events, void *ud);
 
 int weft__h2io_start(weft__h2io *io) {
   io->events = WEFT_IO_READ;
-  return weft_loop_add_fd(io->loop, weft__conn_fd(io->conn), io->events,
-                          on_io, io);
+  return weft_loop_add_fd(io->loop, weft__conn_fd(io->conn), io->events, on_io,
+                          io);
 }
 
 static void set_events(weft__h2io *io, unsigned ev) {

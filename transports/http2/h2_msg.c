@@ -60,8 +60,8 @@ int weft__h2_encode(const void *msg, bool json, uint8_t **out, size_t *len,
 }
 
 int weft__h2_decode(const weft_msg_desc *d, bool json, const uint8_t *data,
-                    size_t len, weft_arena *arena, size_t max_size,
-                    void **out, weft_error *err) {
+                    size_t len, weft_arena *arena, size_t max_size, void **out,
+                    weft_error *err) {
   if (json) {
     weft_json_opts jo = {0};
     jo.arena = arena;
@@ -74,9 +74,16 @@ int weft__h2_decode(const weft_msg_desc *d, bool json, const uint8_t *data,
 }
 
 bool weft__h2_reserved_header(const char *name, size_t len) {
-  static const char *const reserved[] = {
-      "content-type", "content-length", "content-encoding", "accept-encoding",
-      "te", "connection", "host", "user-agent", "accept", NULL};
+  static const char *const reserved[] = {"content-type",
+                                         "content-length",
+                                         "content-encoding",
+                                         "accept-encoding",
+                                         "te",
+                                         "connection",
+                                         "host",
+                                         "user-agent",
+                                         "accept",
+                                         NULL};
   if (len > 0 && name[0] == ':')
     return true;
   if (len >= 8 && strncasecmp(name, "connect-", 8) == 0)

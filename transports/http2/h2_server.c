@@ -30,6 +30,7 @@
 #include "connect.h"
 #include "h2_io.h"
 #include "h2_msg.h"
+#include "weft/http2.h"
 #include "weft/transport.h"
 
 #define H2S_MAX_HEADER_BYTES 16384
@@ -37,6 +38,9 @@
 #define H2S_OUT_HIGH_WATER (256 * 1024)
 #define H2S_STREAM_WINDOW (256 * 1024)
 #define H2S_CONN_WINDOW (1024 * 1024)
+/* Request messages waiting for their handler beyond which the stream's
+ * window is no longer returned. */
+#define H2S_QUEUE_HIGH_WATER (256 * 1024)
 #define H2S_GZIP_MIN 1024
 
 typedef struct msgnode {
@@ -56,6 +60,7 @@ struct h2s_listener {
   int fd;
   weft__tls_ctx *tls;
   size_t max_msg;
+  bool inline_unary;  /* weft_http2_opts.inline_handlers */
   pthread_mutex_t mu; /* conns list, refs, closed */
   h2s_conn *conns;
   int refs;    /* 1 for the server + 1 per connection */
@@ -97,19 +102,22 @@ struct h2s_stream {
   size_t body_len, body_cap;
   bool body_overflow;
   weft__connect_reader reader;
+  size_t held; /* loop thread: bytes received, window not yet returned */
 
   /* Shared with the worker (under c->mu). */
   pthread_cond_t cv;
   msgnode *in_head, *in_tail;
-  bool in_done;       /* request fully received */
-  int in_err;         /* framing error on the request stream */
-  bool unary_taken;   /* the unary request was handed out */
-  bool finished;      /* a final response was produced */
+  size_t queued;    /* bytes (with envelopes) in in_head..in_tail */
+  bool in_done;     /* request fully received */
+  int in_err;       /* framing error on the request stream */
+  bool unary_taken; /* the unary request was handed out */
+  bool finished;    /* a final response was produced */
   char recv_err[WEFT_ERROR_MSG_MAX]; /* why the last recv failed */
-  bool cancelled;     /* peer reset or connection gone */
+  bool cancelled;                    /* peer reset or connection gone */
   bool resp_submitted;
+  bool running_inline; /* its handler runs on the loop thread right now */
   int64_t deadline_ns;
-  weft_timer *timer;  /* deadline; loop thread */
+  weft_timer *timer; /* deadline; loop thread */
 
   /* Response. */
   int http_status;
@@ -229,7 +237,7 @@ static int out_append(h2s_stream *s, const uint8_t *p, size_t n) {
     s->out = b;
     s->out_cap = cap;
   }
-  if (n) /* empty messages may have no buffer at all */
+  if (n) /* p may be NULL for an empty message */
     memcpy(s->out + s->out_len, p, n);
   s->out_len += n;
   return 0;
@@ -315,8 +323,8 @@ static bool is_finished(h2s_stream *s) {
 }
 
 static ssize_t data_read(nghttp2_session *ses, int32_t id, uint8_t *buf,
-                         size_t len, uint32_t *flags,
-                         nghttp2_data_source *src, void *ud) {
+                         size_t len, uint32_t *flags, nghttp2_data_source *src,
+                         void *ud) {
   h2s_stream *s = src->ptr;
   (void)ses;
   (void)id;
@@ -328,7 +336,7 @@ static ssize_t data_read(nghttp2_session *ses, int32_t id, uint8_t *buf,
     return NGHTTP2_ERR_DEFERRED;
   }
   size_t n = avail < len ? avail : len;
-  if (n) /* empty messages may have no buffer at all */
+  if (n)
     memcpy(buf, s->out + s->out_off, n);
   s->out_off += n;
   if (s->out_off == s->out_len && s->out_end)
@@ -338,9 +346,8 @@ static ssize_t data_read(nghttp2_session *ses, int32_t id, uint8_t *buf,
   return (ssize_t)n;
 }
 
-#define NV(n, v)                                                              \
-  {(uint8_t *)(n), (uint8_t *)(v), strlen(n), strlen(v),                      \
-   NGHTTP2_NV_FLAG_NONE}
+#define NV(n, v)                                                               \
+  { (uint8_t *)(n), (uint8_t *)(v), strlen(n), strlen(v), NGHTTP2_NV_FLAG_NONE }
 
 /* Submits the response headers with a data provider. Loop thread, no
  * lock held (nghttp2 may call data_read from inside). */
@@ -437,27 +444,42 @@ static void kick_on_loop(void *ud) {
 
 static void kick(h2s_stream *s) {
   pthread_mutex_lock(&s->c->mu);
+  if (s->running_inline) {
+    /* On the loop thread: dispatch() submits when the handler returns. */
+    pthread_mutex_unlock(&s->c->mu);
+    return;
+  }
   s->refs++;
   pthread_mutex_unlock(&s->c->mu);
   if (!post(s->c->lis, kick_on_loop, s))
     stream_unref(s);
 }
 
-/* Window credit for messages a worker has taken. */
-typedef struct consume_rec {
-  h2s_stream *s;
-  size_t n;
-} consume_rec;
-
-static void consume_on_loop(void *ud) {
-  consume_rec *r = ud;
-  h2s_stream *s = r->s;
+/* Returns the window for what a streaming request has sent, unless the
+ * handler is behind by more than the high-water mark: then the client stops
+ * until the handler catches up (release_on_loop). Bytes of a message still
+ * being assembled are returned too, so a message larger than the window
+ * (up to max_message_size) gets through. Loop thread. */
+static void release_credit(h2s_stream *s) {
   h2s_conn *c = s->c;
-  if (!c->io.closed && s->in_session) {
-    nghttp2_session_consume(c->io.session, s->id, r->n);
-    schedule_flush(c);
+  if (s->held == 0 || c->io.closed || !s->in_session)
+    return;
+  pthread_mutex_lock(&c->mu);
+  bool behind = s->queued > H2S_QUEUE_HIGH_WATER;
+  pthread_mutex_unlock(&c->mu);
+  if (behind)
+    return;
+  nghttp2_session_consume(c->io.session, s->id, s->held);
+  s->held = 0;
+}
+
+/* A worker took messages: maybe there is room again. */
+static void release_on_loop(void *ud) {
+  h2s_stream *s = ud;
+  if (s->held > 0 && !s->c->io.closed && s->in_session) {
+    release_credit(s);
+    schedule_flush(s->c);
   }
-  free(r);
   stream_unref(s);
 }
 
@@ -501,21 +523,42 @@ static void on_deadline(weft_loop *l, weft_timer *t, void *ud) {
 
 static void dispatch(h2s_stream *s) {
   h2s_conn *c = s->c;
+  bool inl = c->lis->inline_unary && s->m->kind == WEFT_RPC_UNARY;
   pthread_mutex_lock(&c->mu);
   s->refs++; /* the runtime's, released in ops_finish */
+  s->running_inline = inl;
   pthread_mutex_unlock(&c->mu);
+  if (inl) {
+    /* The whole request is here; the handler runs now, on this thread.
+     * nghttp2's reference keeps s alive: the stream cannot close while we
+     * are inside its callback. */
+    int rv = weft_server_dispatch_inline(c->lis->srv, s->path, &s->md,
+                                         s->deadline_ns, c->peer, &h2s_ops, s);
+    pthread_mutex_lock(&c->mu);
+    s->running_inline = false;
+    bool done = s->finished;
+    pthread_mutex_unlock(&c->mu);
+    if (rv < 0) {
+      respond_error(s, 0, WEFT_STATUS_UNAVAILABLE,
+                    "server is not accepting calls");
+      stream_unref(s);
+    } else if (done) {
+      submit_response(s); /* written when on_io flushes after mem_recv */
+    }
+    return;
+  }
   int rv = weft_server_dispatch(c->lis->srv, s->path, &s->md, s->deadline_ns,
                                 c->peer, &h2s_ops, s);
   if (rv < 0) {
-    respond_error(s, 0, WEFT_STATUS_UNAVAILABLE, "server is not accepting calls");
+    respond_error(s, 0, WEFT_STATUS_UNAVAILABLE,
+                  "server is not accepting calls");
     stream_unref(s);
   } else if (s->timeout_ms > 0) {
     s->timer = weft_loop_timer(c->lis->loop, s->timeout_ms, 0, on_deadline, s);
   }
 }
 
-static int push_msg(void *ud, uint8_t flags, const uint8_t *data,
-                    size_t len) {
+static int push_msg(void *ud, uint8_t flags, const uint8_t *data, size_t len) {
   h2s_stream *s = ud;
   msgnode *n = malloc(sizeof *n + len);
   if (!n)
@@ -523,7 +566,7 @@ static int push_msg(void *ud, uint8_t flags, const uint8_t *data,
   n->next = NULL;
   n->flags = flags;
   n->len = len;
-  if (len) /* empty messages may have no buffer at all */
+  if (len)
     memcpy(n->data, data, len);
   pthread_mutex_lock(&s->c->mu);
   if (s->in_tail)
@@ -531,6 +574,7 @@ static int push_msg(void *ud, uint8_t flags, const uint8_t *data,
   else
     s->in_head = n;
   s->in_tail = n;
+  s->queued += len + 5;
   pthread_cond_broadcast(&s->cv);
   pthread_mutex_unlock(&s->c->mu);
   return 0;
@@ -577,8 +621,8 @@ static bool on_request_headers(h2s_stream *s) {
   }
   bool stream_kind = s->m->kind != WEFT_RPC_UNARY;
   if (stream_kind != weft__h2_ctype_stream(s->ct)) {
-    snprintf(msg, sizeof msg, "%s is a %s method: use content-type %s",
-             s->path, stream_kind ? "streaming" : "unary",
+    snprintf(msg, sizeof msg, "%s is a %s method: use content-type %s", s->path,
+             stream_kind ? "streaming" : "unary",
              stream_kind ? "application/connect+json or +proto"
                          : "application/json or application/proto");
     s->resp_ct = stream_kind ? WEFT__CT_JSON : s->ct;
@@ -594,8 +638,7 @@ static bool on_request_headers(h2s_stream *s) {
 static int on_begin_headers(nghttp2_session *ses, const nghttp2_frame *f,
                             void *ud) {
   h2s_conn *c = ud;
-  if (f->hd.type != NGHTTP2_HEADERS ||
-      f->headers.cat != NGHTTP2_HCAT_REQUEST)
+  if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST)
     return 0;
   h2s_stream *s = calloc(1, sizeof *s);
   if (!s)
@@ -704,18 +747,27 @@ static int on_data_chunk(nghttp2_session *ses, uint8_t flags, int32_t id,
     s->body_len += len;
     return 0;
   }
-  /* Streaming: window credit is returned when the worker takes messages
-   * (consume_on_loop), except for the envelope bytes we never queue. */
+  /* Streaming: see release_credit. */
+  s->held += len;
   weft_error err = {0};
   int rv = weft__connect_reader_feed(&s->reader, data, len, push_msg, s, &err);
+  if (rv >= 0)
+    release_credit(s);
   if (rv < 0) {
     pthread_mutex_lock(&c->mu);
     s->in_err = rv;
+    snprintf(s->recv_err, sizeof s->recv_err, "%s", err.message);
     pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&c->mu);
-    nghttp2_session_consume(ses, id, len);
-    nghttp2_submit_rst_stream(ses, NGHTTP2_FLAG_NONE, id,
-                              NGHTTP2_PROTOCOL_ERROR);
+    nghttp2_session_consume(ses, id, s->held);
+    s->held = 0;
+    /* Answer with a Connect error in the end-of-stream message (an
+     * RST_STREAM would tell the client nothing); the handler's recv() fails
+     * and whatever the client still sends is consumed and dropped. */
+    respond_error(s, 0,
+                  rv == WEFT_ERR_FRAME_TOO_BIG ? WEFT_STATUS_RESOURCE_EXHAUSTED
+                                               : WEFT_STATUS_INVALID_ARGUMENT,
+                  err.message[0] ? err.message : "malformed enveloped message");
   }
   return 0;
 }
@@ -728,8 +780,7 @@ static int on_frame_recv(nghttp2_session *ses, const nghttp2_frame *f,
   h2s_stream *s = nghttp2_session_get_stream_user_data(ses, f->hd.stream_id);
   if (!s)
     return 0;
-  if (f->hd.type == NGHTTP2_HEADERS &&
-      f->headers.cat == NGHTTP2_HCAT_REQUEST) {
+  if (f->hd.type == NGHTTP2_HEADERS && f->headers.cat == NGHTTP2_HCAT_REQUEST) {
     if (!on_request_headers(s))
       return 0;
   }
@@ -760,6 +811,12 @@ static int on_stream_close(nghttp2_session *ses, int32_t id, uint32_t code,
     weft_timer_cancel(s->c->lis->loop, s->timer);
     s->timer = NULL;
   }
+  /* Data the handler never took (a reset stream): give the connection its
+   * window back, or it would shrink with every such stream. */
+  if (s->held > 0) {
+    nghttp2_session_consume_connection(ses, s->held);
+    s->held = 0;
+  }
   pthread_mutex_lock(&s->c->mu);
   s->in_session = false;
   if (!s->finished || s->out_off < s->out_len)
@@ -770,7 +827,6 @@ static int on_stream_close(nghttp2_session *ses, int32_t id, uint32_t code,
   stream_unref(s);
   return 0;
 }
-
 
 static void on_conn_closed(weft__h2io *io, const weft_error *why, void *ud) {
   h2s_conn *c = ud;
@@ -899,8 +955,8 @@ static int ops_recv(void *tc, weft_arena *arena, void **msg) {
       }
       body = plain;
     }
-    int rv = weft__h2_decode(s->m->input, weft__h2_ctype_json(s->ct), body,
-                             len, arena, s->c->lis->max_msg, msg, &err);
+    int rv = weft__h2_decode(s->m->input, weft__h2_ctype_json(s->ct), body, len,
+                             arena, s->c->lis->max_msg, msg, &err);
     free(plain);
     if (rv < 0)
       snprintf(s->recv_err, sizeof s->recv_err, "%s", err.message);
@@ -917,6 +973,7 @@ static int ops_recv(void *tc, weft_arena *arena, void **msg) {
   s->in_head = n->next;
   if (!s->in_head)
     s->in_tail = NULL;
+  s->queued -= n->len + 5;
   s->refs++;
   pthread_mutex_unlock(&s->c->mu);
   int rv;
@@ -937,17 +994,10 @@ out:
   if (rv < 0)
     snprintf(s->recv_err, sizeof s->recv_err, "%s", err.message);
   free(plain);
-  /* Give the window back: the peer may send more now. */
-  consume_rec *r = malloc(sizeof *r);
-  if (r) {
-    r->s = s;
-    r->n = n->len + 5;
-  }
   free(n);
-  if (!r || !post(s->c->lis, consume_on_loop, r)) {
-    free(r);
+  /* The peer may send more now. */
+  if (!post(s->c->lis, release_on_loop, s))
     stream_unref(s);
-  }
   return rv;
 }
 
@@ -956,8 +1006,8 @@ static int ops_send(void *tc, const void *msg, const weft_metadata *headers) {
   weft_error err = {0};
   uint8_t *buf = NULL;
   size_t len = 0;
-  int rv = weft__h2_encode(msg, weft__h2_ctype_json(s->resp_ct), &buf, &len,
-                           &err);
+  int rv =
+      weft__h2_encode(msg, weft__h2_ctype_json(s->resp_ct), &buf, &len, &err);
   if (rv < 0)
     return rv;
   pthread_mutex_lock(&s->c->mu);
@@ -1031,8 +1081,8 @@ static const char *ops_recv_error(void *tc) {
   return s->recv_err;
 }
 
-static const weft_server_call_ops h2s_ops = {
-    ops_recv, ops_send, ops_finish, ops_cancelled, ops_recv_error};
+static const weft_server_call_ops h2s_ops = {ops_recv, ops_send, ops_finish,
+                                             ops_cancelled, ops_recv_error};
 
 /* ---- weft_server_transport ------------------------------------------ */
 
@@ -1051,6 +1101,9 @@ static int h2s_listen(weft_server *srv, const weft_url *url,
   l->fd = -1;
   l->refs = 1;
   l->max_msg = o && o->max_message_size ? o->max_message_size : 4u << 20;
+  const weft_http2_opts *h2o = o ? o->transport_opts : NULL;
+  if (h2o && h2o->tag == WEFT_HTTP2_OPTS_TAG)
+    l->inline_unary = h2o->inline_handlers;
   pthread_mutex_init(&l->mu, NULL);
   int rv;
   if (tls) {

@@ -22,7 +22,9 @@ struct Client {
     o.default_timeout_ms = 10000;
     rv = weft_client_open(&c, url.c_str(), &o);
   }
-  ~Client() { weft_client_close(c); }
+  ~Client() {
+    weft_client_close(c);
+  }
   weft_client *c = nullptr;
   int rv;
 };
@@ -224,8 +226,8 @@ TEST(H2ClientInterop, AgainstNghttpd) {
   o.connect_timeout_ms = 2000;
   int rv = -1;
   for (int i = 0; i < 50 && rv != 0; i++) {
-    rv = weft_client_open(&c, ("h2c://127.0.0.1:" + std::to_string(port)).c_str(),
-                          &o);
+    rv = weft_client_open(
+        &c, ("h2c://127.0.0.1:" + std::to_string(port)).c_str(), &o);
     if (rv != 0)
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
@@ -234,7 +236,8 @@ TEST(H2ClientInterop, AgainstNghttpd) {
   weft__test__EchoRequest_init(&req);
   weft__test__EchoResponse *resp = nullptr;
   weft_call_opts co = {};
-  EXPECT_EQ(weft__test__Echo_unary(c, &req, &resp, &co), 0) << co.status.message;
+  EXPECT_EQ(weft__test__Echo_unary(c, &req, &resp, &co), 0)
+      << co.status.message;
   if (resp)
     EXPECT_STREQ(resp->text, "static");
   weft_message_free(resp);

@@ -51,9 +51,9 @@ TEST(H2Curl, UnaryJsonAcceptsCamelAndSnakeNames) {
 TEST(H2Curl, ErrorCodes) {
   Server s;
   {
-    auto [body, code] = split(run(curl_post(s, "/weft.test.Echo/Nope",
-                                            "application/json", "{}"))
-                                  .out);
+    auto [body, code] = split(
+        run(curl_post(s, "/weft.test.Echo/Nope", "application/json", "{}"))
+            .out);
     EXPECT_EQ(code, 501);
     EXPECT_NE(body.find("\"unimplemented\""), std::string::npos) << body;
   }
@@ -70,29 +70,28 @@ TEST(H2Curl, ErrorCodes) {
     EXPECT_EQ(code, 415);
   }
   {
-    auto [body, code] = split(run(curl_post(s, "/weft.test.Echo/Unary",
-                                            "application/json",
-                                            R"({"text":"x"})",
-                                            "-H 'Connect-Timeout-Ms: abc'"))
-                                  .out);
+    auto [body, code] =
+        split(run(curl_post(s, "/weft.test.Echo/Unary", "application/json",
+                            R"({"text":"x"})", "-H 'Connect-Timeout-Ms: abc'"))
+                  .out);
     EXPECT_EQ(code, 400);
   }
   // The server still serves after all that.
-  auto [body, code] = split(run(curl_post(s, "/weft.test.Echo/Unary",
-                                          "application/json",
-                                          R"({"text":"ok"})"))
-                                .out);
+  auto [body, code] =
+      split(run(curl_post(s, "/weft.test.Echo/Unary", "application/json",
+                          R"({"text":"ok"})"))
+                .out);
   EXPECT_EQ(code, 200);
   EXPECT_EQ(body, R"({"text":"ok"})");
 }
 
 TEST(H2Curl, DeadlineFromConnectTimeoutMs) {
   Server s;
-  auto [body, code] = split(run(curl_post(s, "/weft.test.Echo/Unary",
-                                          "application/json",
-                                          R"({"text":"x","delayMs":3000})",
-                                          "-H 'Connect-Timeout-Ms: 100'"))
-                                .out);
+  auto [body, code] =
+      split(run(curl_post(s, "/weft.test.Echo/Unary", "application/json",
+                          R"({"text":"x","delayMs":3000})",
+                          "-H 'Connect-Timeout-Ms: 100'"))
+                .out);
   EXPECT_EQ(code, 504);
   EXPECT_NE(body.find("deadline_exceeded"), std::string::npos) << body;
 }
@@ -162,7 +161,8 @@ TEST(H2Curl, StreamingErrorInEndStreamMessage) {
   Server s;
   auto r = run(curl_post(
       s, "/weft.test.Echo/ServerStream", "application/connect+json",
-      envelope(0, R"({"text":"s","repeat":1,"failCode":9,"failMessage":"no"})")));
+      envelope(0,
+               R"({"text":"s","repeat":1,"failCode":9,"failMessage":"no"})")));
   auto [body, code] = split(r.out);
   EXPECT_EQ(code, 200);
   auto msgs = unenvelope(body);

@@ -23,11 +23,15 @@ namespace h2test {
 
 class Server {
 public:
-  explicit Server(const char *url = "h2c://127.0.0.1:0",
-                  size_t max_msg = 0) {
+  explicit Server(const char *url = "h2c://127.0.0.1:0", size_t max_msg = 0)
+      : Server(url, opts(max_msg)) {}
+  static weft_server_opts opts(size_t max_msg) {
     weft_server_opts o = {};
     o.max_message_size = max_msg;
     o.shutdown_grace_ms = 2000;
+    return o;
+  }
+  Server(const char *url, const weft_server_opts &o) {
     EXPECT_EQ(weft_server_new(&s_, &o), 0);
     EXPECT_EQ(weft_test_echo_add(s_), 0);
     weft_error err = {};
@@ -41,7 +45,9 @@ public:
     th_.join();
     weft_server_free(s_);
   }
-  int port() const { return port_; }
+  int port() const {
+    return port_;
+  }
   std::string base() const {
     return "http://127.0.0.1:" + std::to_string(port_);
   }

@@ -1,0 +1,58 @@
+// A Connect client in another language: @connectrpc/connect-node (with
+// @bufbuild/protobuf) from the npm registry, installed at test time into the
+// build tree, calls the weft Echo service unary and server-streaming in both
+// formats. Skipped when node/npm are missing or npm cannot reach the
+// registry.
+#include "h2_test_util.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+
+using h2test::run;
+using h2test::Server;
+
+namespace {
+
+bool exists(const std::string &p) {
+  struct stat st;
+  return stat(p.c_str(), &st) == 0;
+}
+
+TEST(H2Node, ConnectNodeClient) {
+  if (!h2test::have("node") || !h2test::have("npm"))
+    GTEST_SKIP() << "node or npm not installed";
+  std::string dir = WEFT_H2_NPM_DIR;
+  std::string modules = dir + "/node_modules";
+  if (!exists(modules + "/@connectrpc/connect-node/package.json")) {
+    // Once per build tree; a lock keeps parallel test processes from
+    // installing at the same time.
+    auto r = run("sh -c 'mkdir -p " + dir + " && flock " + dir +
+                     "/.lock npm install --prefix " + dir +
+                     " --no-audit --no-fund --loglevel=error"
+                     " @connectrpc/connect@2 @connectrpc/connect-node@2"
+                     " @bufbuild/protobuf@2 >" +
+                     dir + "/install.log 2>&1'",
+                 120);
+    if (r.status != 0 ||
+        !exists(modules + "/@connectrpc/connect-node/package.json"))
+      GTEST_SKIP() << "npm could not install @connectrpc/connect-node "
+                      "(no registry access?): see "
+                   << dir << "/install.log";
+  }
+  std::string fds = h2test::temp_path("echo.fds");
+  auto p =
+      run(std::string("sh -c '") + WEFT_H2_PROTOC + " -I" + WEFT_H2_PROTO_DIR +
+          " --include_imports -o " + fds + " echo.proto'");
+  ASSERT_EQ(p.status, 0) << "protoc failed";
+  Server s;
+  auto r = run(std::string("node ") + WEFT_H2_NODE_SCRIPT + " " + modules +
+                   " " + fds + " " + s.base() + " 2>&1",
+               60);
+  EXPECT_EQ(r.status, 0) << r.out;
+  // Unary and server streaming, each in proto and JSON, with an error case.
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 8) << r.out;
+  EXPECT_EQ(r.out.find("FAIL"), std::string::npos) << r.out;
+}
+
+} // namespace
