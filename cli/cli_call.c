@@ -81,8 +81,8 @@ int cli_call(int argc, char **argv) {
   o.url = pos[0];
   const weft_method_desc *m = cli_find_method(pos[1]);
   if (!m) {
-    fprintf(stderr, "weft: unknown method '%s' (try `weft list %s`)\n",
-            pos[1], o.url);
+    fprintf(stderr, "weft: unknown method '%s' (try `weft list %s`)\n", pos[1],
+            o.url);
     cli_free(&o);
     return CLI_USAGE;
   }

@@ -15,10 +15,19 @@ static void usage_error(const char *usage, const char *fmt, const char *arg) {
 }
 
 /* Options that take a value. */
-static const char *const valued[] = {
-    "-d",    "--data", "-H",       "--header",         "--max-time",
-    "--cacert", "--cert", "--key", "--servername",     "--proto",
-    "--descriptor-set", "--codec", NULL};
+static const char *const valued[] = {"-d",
+                                     "--data",
+                                     "-H",
+                                     "--header",
+                                     "--max-time",
+                                     "--cacert",
+                                     "--cert",
+                                     "--key",
+                                     "--servername",
+                                     "--proto",
+                                     "--descriptor-set",
+                                     "--codec",
+                                     NULL};
 
 static bool takes_value(const char *a) {
   for (int i = 0; valued[i]; i++)
@@ -145,8 +154,7 @@ int cli_open(cli_opts *o, weft_client **out) {
   int64_t t0 = weft_now_ns();
   int rv = weft_client_open(out, url, &o->client);
   if (rv < 0) {
-    fprintf(stderr, "weft: cannot connect to %s: %s\n", url,
-            weft_strerror(rv));
+    fprintf(stderr, "weft: cannot connect to %s: %s\n", url, weft_strerror(rv));
     return CLI_CONNECT;
   }
   cli_verbose(o, "connected in %.1f ms", (weft_now_ns() - t0) / 1e6);

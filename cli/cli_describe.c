@@ -17,7 +17,8 @@
 #include "weft/codec.h"
 
 static const char list_usage[] =
-    "usage: weft list URL [--proto FILE | --descriptor-set FILE] [TLS options]\n"
+    "usage: weft list URL [--proto FILE | --descriptor-set FILE] [TLS "
+    "options]\n"
     "  Lists services: from --proto (compiled with protoc) or\n"
     "  --descriptor-set (a binary FileDescriptorSet, as protoc -o writes),\n"
     "  else from gRPC reflection for grpc:// and grpcs:// URLs, else from\n"
@@ -66,16 +67,15 @@ static int load_descriptor_set(fileset *fs, const char *path) {
   if (!buf)
     return CLI_USAGE;
   Google__Protobuf__FileDescriptorSet *set =
-      google__protobuf__file_descriptor_set__unpack(NULL, len,
-                                                     (uint8_t *)buf);
+      google__protobuf__file_descriptor_set__unpack(NULL, len, (uint8_t *)buf);
   free(buf);
   if (!set) {
     fprintf(stderr, "weft: %s is not a binary FileDescriptorSet\n", path);
     return CLI_USAGE;
   }
   for (size_t i = 0; i < set->n_file; i++) {
-    size_t n = google__protobuf__file_descriptor_proto__get_packed_size(
-        set->file[i]);
+    size_t n =
+        google__protobuf__file_descriptor_proto__get_packed_size(set->file[i]);
     uint8_t *p = malloc(n);
     if (p) {
       google__protobuf__file_descriptor_proto__pack(set->file[i], p);
@@ -94,7 +94,8 @@ static bool is_grpc(const char *url) {
 
 /* One reflection round trip: sends req, returns the response (or NULL). */
 static grpc__reflection__v1alpha__ServerReflectionResponse *
-reflect(weft_call *call, grpc__reflection__v1alpha__ServerReflectionRequest *req) {
+reflect(weft_call *call,
+        grpc__reflection__v1alpha__ServerReflectionRequest *req) {
   if (weft_call_send(call, req) < 0)
     return NULL;
   void *m = NULL;
@@ -122,7 +123,8 @@ static int load_reflection(cli_opts *o, fileset *fs, char ***services,
   grpc__reflection__v1alpha__ServerReflectionRequest_init(&req);
   req.message_request_case = 7; /* list_services */
   req.list_services = (char *)"*";
-  grpc__reflection__v1alpha__ServerReflectionResponse *resp = reflect(call, &req);
+  grpc__reflection__v1alpha__ServerReflectionResponse *resp =
+      reflect(call, &req);
   if (!resp || resp->message_response_case != 6) {
     weft_message_free(resp);
     weft_call_cancel(call);
@@ -146,7 +148,8 @@ static int load_reflection(cli_opts *o, fileset *fs, char ***services,
     grpc__reflection__v1alpha__ServerReflectionResponse *fr =
         reflect(call, &r2);
     if (fr && fr->message_response_case == 4)
-      for (size_t k = 0; k < fr->file_descriptor_response->n_file_descriptor_proto; k++)
+      for (size_t k = 0;
+           k < fr->file_descriptor_response->n_file_descriptor_proto; k++)
         fileset_add_bytes(
             fs, fr->file_descriptor_response->file_descriptor_proto[k].data,
             fr->file_descriptor_response->file_descriptor_proto[k].len);
@@ -183,8 +186,8 @@ static int load_proto(fileset *fs, const char *file) {
     char inc[1100], out[1100];
     snprintf(inc, sizeof inc, "-I%s", dir);
     snprintf(out, sizeof out, "--descriptor_set_out=%s", tmpl);
-    execlp("protoc", "protoc", inc, "-I/usr/include", "--include_imports",
-           out, file, (char *)NULL);
+    execlp("protoc", "protoc", inc, "-I/usr/include", "--include_imports", out,
+           file, (char *)NULL);
     _exit(127);
   }
   int st = 0;
@@ -214,9 +217,10 @@ static int load(cli_opts *o, fileset *fs, char ***services, size_t *n) {
   return CLI_OK;
 }
 
-static void each_service(fileset *fs, void (*fn)(const char *pkg,
-                                                 Google__Protobuf__ServiceDescriptorProto *,
-                                                 void *),
+static void each_service(fileset *fs,
+                         void (*fn)(const char *pkg,
+                                    Google__Protobuf__ServiceDescriptorProto *,
+                                    void *),
                          void *ud) {
   for (size_t i = 0; i < fs->n; i++)
     for (size_t s = 0; s < fs->f[i]->n_service; s++)
@@ -260,10 +264,10 @@ int cli_list(int argc, char **argv) {
 
 static const char *type_name(Google__Protobuf__FieldDescriptorProto *f) {
   static const char *const names[] = {
-      "?",       "double",  "float",    "int64",    "uint64",  "int32",
-      "fixed64", "fixed32", "bool",     "string",   "group",   "message",
-      "bytes",   "uint32",  "enum",     "sfixed32", "sfixed64", "sint32",
-      "sint64"};
+      "?",        "double",   "float",   "int64",  "uint64",
+      "int32",    "fixed64",  "fixed32", "bool",   "string",
+      "group",    "message",  "bytes",   "uint32", "enum",
+      "sfixed32", "sfixed64", "sint32",  "sint64"};
   if (f->type_name)
     return f->type_name[0] == '.' ? f->type_name + 1 : f->type_name;
   return f->type < 19 ? names[f->type] : "?";
@@ -285,11 +289,13 @@ static void print_message(const char *full,
   for (size_t i = 0; i < m->n_field; i++) {
     Google__Protobuf__FieldDescriptorProto *f = m->field[i];
     const char *label = "";
-    if (f->label == GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__LABEL__LABEL_REPEATED)
+    if (f->label ==
+        GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__LABEL__LABEL_REPEATED)
       label = "repeated ";
     else if (f->has_proto3_optional && f->proto3_optional)
       label = "optional ";
-    else if (f->label == GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__LABEL__LABEL_REQUIRED)
+    else if (f->label ==
+             GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__LABEL__LABEL_REQUIRED)
       label = "required ";
     const char *oneof = "";
     if (f->has_oneof_index && !(f->has_proto3_optional && f->proto3_optional) &&
@@ -331,10 +337,9 @@ static void describe_in(fileset *fs, finder *fd) {
             printf("// %s\nservice %s {\n", f->name, sv->name);
           fd->found = true;
         }
-        printf("%srpc %s(%s%s) returns (%s%s);\n", whole ? "  " : "",
-               m->name, m->client_streaming ? "stream " : "",
-               m->input_type + 1, m->server_streaming ? "stream " : "",
-               m->output_type + 1);
+        printf("%srpc %s(%s%s) returns (%s%s);\n", whole ? "  " : "", m->name,
+               m->client_streaming ? "stream " : "", m->input_type + 1,
+               m->server_streaming ? "stream " : "", m->output_type + 1);
       }
       if (whole) {
         if (sv->n_method == 0)

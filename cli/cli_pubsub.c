@@ -129,8 +129,8 @@ int cli_publish(int argc, char **argv) {
   if (rv < 0) {
     fprintf(stderr, "weft: publish to %s failed: %s\n", pos[1],
             weft_strerror(rv));
-    rc = rv == WEFT_ERR_RPC ? CLI_RPC_BASE + WEFT_STATUS_UNAVAILABLE
-                            : CLI_LOCAL;
+    rc =
+        rv == WEFT_ERR_RPC ? CLI_RPC_BASE + WEFT_STATUS_UNAVAILABLE : CLI_LOCAL;
   }
   weft_client_close(c);
 out:

@@ -7,8 +7,8 @@ const char *weft_strerror(int code) {
   switch (code) {
   case 0:
     return "success";
-#define WEFT__ERR_MSG(name, val, msg)                                         \
-  case val:                                                                   \
+#define WEFT__ERR_MSG(name, val, msg)                                          \
+  case val:                                                                    \
     return msg;
     WEFT_ERRNO_MAP(WEFT__ERR_MSG)
 #undef WEFT__ERR_MSG
@@ -21,8 +21,8 @@ const char *weft_errname(int code) {
   switch (code) {
   case 0:
     return "OK";
-#define WEFT__ERR_NAME(name, val, msg)                                        \
-  case val:                                                                   \
+#define WEFT__ERR_NAME(name, val, msg)                                         \
+  case val:                                                                    \
     return "WEFT_ERR_" #name;
     WEFT_ERRNO_MAP(WEFT__ERR_NAME)
 #undef WEFT__ERR_NAME

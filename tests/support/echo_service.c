@@ -73,8 +73,8 @@ static int server_stream(weft_server_call *call,
   return fail_if_asked(call, req);
 }
 
-static int client_stream(weft_server_call *call,
-                         weft__test__EchoResponse *resp, void *ctx) {
+static int client_stream(weft_server_call *call, weft__test__EchoResponse *resp,
+                         void *ctx) {
   (void)ctx;
   /* The concatenation lives in the call's arena: no cleanup needed. */
   weft_arena *arena = weft_server_call_arena(call);

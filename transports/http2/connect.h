@@ -66,14 +66,13 @@ void weft__connect_reader_init(weft__connect_reader *r, size_t max_size);
 void weft__connect_reader_free(weft__connect_reader *r);
 /* Returns 0, or < 0 (framing error, or whatever on_msg returned). */
 int weft__connect_reader_feed(weft__connect_reader *r, const uint8_t *data,
-                              size_t len, weft__connect_msg_fn on_msg,
-                              void *ud, weft_error *err);
+                              size_t len, weft__connect_msg_fn on_msg, void *ud,
+                              weft_error *err);
 /* True between messages (a stream may end here cleanly). */
 bool weft__connect_reader_idle(const weft__connect_reader *r);
 
 /* Writes the 5-byte prefix. */
-void weft__connect_envelope_header(uint8_t out[5], uint8_t flags,
-                                   uint32_t len);
+void weft__connect_envelope_header(uint8_t out[5], uint8_t flags, uint32_t len);
 
 /* gzip (RFC 1952) of in into a new malloc'd buffer. */
 int weft__gzip(const uint8_t *in, size_t len, uint8_t **out, size_t *out_len);

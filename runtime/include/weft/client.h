@@ -10,8 +10,8 @@
  * many calls may be in flight on one connection.
  *
  * Generated code wraps these per method, e.g.
- *   int aitbc__v1__Jobs_get_job(weft_client *, const aitbc__v1__GetJobRequest *,
- *                               aitbc__v1__Job **resp, weft_call_opts *);
+ *   int aitbc__v1__Jobs_get_job(weft_client *, const aitbc__v1__GetJobRequest
+ * *, aitbc__v1__Job **resp, weft_call_opts *);
  */
 #ifndef WEFT_CLIENT_H
 #define WEFT_CLIENT_H
@@ -56,18 +56,18 @@ typedef struct weft_tls_opts {
 
 typedef struct weft_backoff_opts {
   bool enabled;
-  int64_t base_ms;   /* first delay; default 100 */
-  double factor;     /* default 2.0 */
-  int64_t cap_ms;    /* default 30000 */
-  double jitter;     /* 0..1, fraction of the delay randomized; default 0.2 */
-  int max_tries;     /* 0: unlimited */
+  int64_t base_ms; /* first delay; default 100 */
+  double factor;   /* default 2.0 */
+  int64_t cap_ms;  /* default 30000 */
+  double jitter;   /* 0..1, fraction of the delay randomized; default 0.2 */
+  int max_tries;   /* 0: unlimited */
 } weft_backoff_opts;
 
 typedef struct weft_retry_opts {
-  int max_attempts;   /* 0 or 1: no retry */
-  uint32_t codes;     /* bit (1u << code) retried; 0: UNAVAILABLE only */
-  int64_t base_ms;    /* backoff between attempts; default 50 */
-  int64_t cap_ms;     /* default 2000 */
+  int max_attempts; /* 0 or 1: no retry */
+  uint32_t codes;   /* bit (1u << code) retried; 0: UNAVAILABLE only */
+  int64_t base_ms;  /* backoff between attempts; default 50 */
+  int64_t cap_ms;   /* default 2000 */
 } weft_retry_opts;
 
 typedef struct weft_breaker_opts {
@@ -100,8 +100,8 @@ typedef struct weft_client_opts {
 typedef struct weft_call_opts {
   int64_t timeout_ms;            /* 0: the client's default_timeout_ms */
   const weft_metadata *metadata; /* request metadata for this call */
-  bool idempotent;               /* allow retries even if the method isn't marked */
-  weft_arena *arena;             /* decode responses into this arena */
+  bool idempotent;   /* allow retries even if the method isn't marked */
+  weft_arena *arena; /* decode responses into this arena */
   /* out: */
   weft_status status;               /* set on every call; OK on success */
   weft_metadata *response_metadata; /* if set: initial metadata + trailers */

@@ -24,10 +24,10 @@ extern "C" {
 #define WEFT_DEFAULT_MAX_MESSAGE_SIZE (64u * 1024u * 1024u)
 
 typedef struct weft_decode_opts {
-  weft_arena *arena; /* NULL: malloc, free with weft_message_free() */
-  unsigned max_depth;        /* 0: WEFT_DEFAULT_MAX_DEPTH */
-  size_t max_message_size;   /* 0: WEFT_DEFAULT_MAX_MESSAGE_SIZE */
-  int discard_unknown;       /* drop unknown fields instead of keeping them */
+  weft_arena *arena;       /* NULL: malloc, free with weft_message_free() */
+  unsigned max_depth;      /* 0: WEFT_DEFAULT_MAX_DEPTH */
+  size_t max_message_size; /* 0: WEFT_DEFAULT_MAX_MESSAGE_SIZE */
+  int discard_unknown;     /* drop unknown fields instead of keeping them */
 } weft_decode_opts;
 
 /* Initializes a caller-provided message struct to its defaults. */

@@ -54,10 +54,11 @@ typedef enum weft_wkt {
 
 /* weft_field_info.flags */
 enum {
-  WEFT_FIELD_MAP = 1u << 0,            /* repeated MapEntry = a map field */
-  WEFT_FIELD_PROTO3_OPTIONAL = 1u << 1, /* proto3 `optional` (explicit presence) */
-  WEFT_FIELD_CHECK_UTF8 = 1u << 2,     /* string must be valid UTF-8 (proto3) */
-  WEFT_FIELD_HAS_DEFAULT = 1u << 3,    /* proto2 [default = ...] given */
+  WEFT_FIELD_MAP = 1u << 0, /* repeated MapEntry = a map field */
+  WEFT_FIELD_PROTO3_OPTIONAL = 1u
+                               << 1, /* proto3 `optional` (explicit presence) */
+  WEFT_FIELD_CHECK_UTF8 = 1u << 2,   /* string must be valid UTF-8 (proto3) */
+  WEFT_FIELD_HAS_DEFAULT = 1u << 3,  /* proto2 [default = ...] given */
   /* proto2 `group`: base.type is PROTOBUF_C_TYPE_MESSAGE (protobuf-c has no
    * group type) but the wire form is START_GROUP (3) ... END_GROUP (4) with
    * the same field number, not length-delimited. protobuf-c's own
@@ -78,10 +79,11 @@ struct weft_file_desc;
 struct weft_service_desc;
 
 typedef struct weft_msg_desc {
-  ProtobufCMessageDescriptor base; /* must stay first */
+  ProtobufCMessageDescriptor base;   /* must stay first */
   const weft_field_info *field_info; /* base.n_fields entries */
   unsigned n_oneofs;
-  const char *const *oneof_names; /* proto names of real (non-synthetic) oneofs */
+  const char *const
+      *oneof_names;     /* proto names of real (non-synthetic) oneofs */
   uint8_t syntax;       /* 2 or 3 */
   uint8_t wkt;          /* weft_wkt */
   uint8_t is_map_entry; /* a synthesized map<k,v> entry message */

@@ -17,43 +17,43 @@ extern "C" {
 #endif
 
 /* X(name, value, message) */
-#define WEFT_ERRNO_MAP(X)                                                     \
-  X(INVAL, -1, "invalid argument")                                            \
-  X(NOMEM, -2, "out of memory")                                               \
-  X(TRUNCATED, -10, "input truncated")                                        \
-  X(MALFORMED, -11, "malformed input")                                        \
-  X(WIRE_TYPE, -12, "wrong wire type for field")                              \
-  X(UTF8, -13, "invalid UTF-8")                                               \
-  X(DEPTH, -14, "nesting too deep")                                           \
-  X(TOO_BIG, -15, "message too large")                                        \
-  X(MISSING_REQUIRED, -16, "required field missing")                          \
-  X(JSON_SYNTAX, -20, "invalid JSON")                                         \
-  X(JSON_TYPE, -21, "JSON value has the wrong type for the field")            \
-  X(JSON_UNKNOWN_FIELD, -22, "unknown field")                                 \
-  X(JSON_DUPLICATE, -23, "duplicate field")                                   \
-  X(JSON_RANGE, -24, "value out of range")                                    \
-  X(JSON_ENUM, -25, "unknown enum value")                                     \
-  X(JSON_ONEOF, -26, "more than one member of a oneof")                       \
-  X(JSON_WKT, -27, "invalid well-known type value")                           \
-  X(JSON_ANY_TYPE, -28, "unknown Any type URL")                               \
-  X(FRAME, -30, "protocol framing error")                                     \
-  X(FRAME_TOO_BIG, -31, "frame over the size limit")                          \
-  X(PROTOCOL, -32, "protocol violation")                                      \
-  X(HANDSHAKE, -33, "handshake failed")                                       \
-  X(CLOSED, -40, "connection closed")                                         \
-  X(IO, -41, "I/O error")                                                     \
-  X(TIMEOUT, -42, "timed out")                                                \
-  X(CONNECT, -43, "connection failed")                                        \
-  X(TLS, -44, "TLS error")                                                    \
-  X(RESOLVE, -45, "could not resolve host")                                   \
-  X(UNSUPPORTED, -50, "unsupported")                                          \
-  X(UNKNOWN_SCHEME, -51, "no transport registered for URL scheme")            \
-  X(BAD_URL, -52, "malformed URL")                                            \
-  X(STATE, -53, "operation not valid in this state")                          \
-  X(RPC, -60, "call failed with a non-OK status")                             \
-  X(CANCELLED, -61, "call cancelled")                                         \
-  X(LIMIT, -62, "limit exceeded")                                             \
-  X(AGAIN, -63, "try again")                                                  \
+#define WEFT_ERRNO_MAP(X)                                                      \
+  X(INVAL, -1, "invalid argument")                                             \
+  X(NOMEM, -2, "out of memory")                                                \
+  X(TRUNCATED, -10, "input truncated")                                         \
+  X(MALFORMED, -11, "malformed input")                                         \
+  X(WIRE_TYPE, -12, "wrong wire type for field")                               \
+  X(UTF8, -13, "invalid UTF-8")                                                \
+  X(DEPTH, -14, "nesting too deep")                                            \
+  X(TOO_BIG, -15, "message too large")                                         \
+  X(MISSING_REQUIRED, -16, "required field missing")                           \
+  X(JSON_SYNTAX, -20, "invalid JSON")                                          \
+  X(JSON_TYPE, -21, "JSON value has the wrong type for the field")             \
+  X(JSON_UNKNOWN_FIELD, -22, "unknown field")                                  \
+  X(JSON_DUPLICATE, -23, "duplicate field")                                    \
+  X(JSON_RANGE, -24, "value out of range")                                     \
+  X(JSON_ENUM, -25, "unknown enum value")                                      \
+  X(JSON_ONEOF, -26, "more than one member of a oneof")                        \
+  X(JSON_WKT, -27, "invalid well-known type value")                            \
+  X(JSON_ANY_TYPE, -28, "unknown Any type URL")                                \
+  X(FRAME, -30, "protocol framing error")                                      \
+  X(FRAME_TOO_BIG, -31, "frame over the size limit")                           \
+  X(PROTOCOL, -32, "protocol violation")                                       \
+  X(HANDSHAKE, -33, "handshake failed")                                        \
+  X(CLOSED, -40, "connection closed")                                          \
+  X(IO, -41, "I/O error")                                                      \
+  X(TIMEOUT, -42, "timed out")                                                 \
+  X(CONNECT, -43, "connection failed")                                         \
+  X(TLS, -44, "TLS error")                                                     \
+  X(RESOLVE, -45, "could not resolve host")                                    \
+  X(UNSUPPORTED, -50, "unsupported")                                           \
+  X(UNKNOWN_SCHEME, -51, "no transport registered for URL scheme")             \
+  X(BAD_URL, -52, "malformed URL")                                             \
+  X(STATE, -53, "operation not valid in this state")                           \
+  X(RPC, -60, "call failed with a non-OK status")                              \
+  X(CANCELLED, -61, "call cancelled")                                          \
+  X(LIMIT, -62, "limit exceeded")                                              \
+  X(AGAIN, -63, "try again")                                                   \
   X(INTERNAL, -99, "internal error")
 
 enum weft_errno {

@@ -3,7 +3,8 @@
  * Encode and decode follow Google's JsonFormat exactly (field names, enums,
  * 64-bit integers as strings, base64 bytes, well-known types, Any through a
  * type registry). Errors name the JSON path and the reason:
- *   settlements[3].createdAt: "2026-13-01T00:00:00Z" is not a valid RFC 3339 time
+ *   settlements[3].createdAt: "2026-13-01T00:00:00Z" is not a valid RFC 3339
+ * time
  */
 #ifndef WEFT_JSON_H
 #define WEFT_JSON_H
@@ -48,10 +49,10 @@ void weft_registry_each_service(const weft_registry *r,
 weft_registry *weft_registry_global(void);
 
 typedef struct weft_json_opts {
-  unsigned flags;                  /* WEFT_JSON_* */
-  const weft_registry *registry;   /* for Any; NULL: weft_registry_global() */
-  weft_arena *arena;               /* decode: allocate into this arena */
-  unsigned max_depth;              /* 0: 100 */
+  unsigned flags;                /* WEFT_JSON_* */
+  const weft_registry *registry; /* for Any; NULL: weft_registry_global() */
+  weft_arena *arena;             /* decode: allocate into this arena */
+  unsigned max_depth;            /* 0: 100 */
 } weft_json_opts;
 
 /* Encodes msg as JSON into a new NUL-terminated malloc'd string. */

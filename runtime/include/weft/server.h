@@ -24,13 +24,13 @@ typedef struct weft_server weft_server;
 typedef struct weft_server_call weft_server_call;
 
 typedef struct weft_server_opts {
-  unsigned worker_threads;    /* 0: 2 x cores, at least 4 */
-  size_t max_message_size;    /* 0: 4 MiB */
-  int64_t keepalive_ms;       /* heartbeat interval; 0: transport default */
-  int64_t idle_timeout_ms;    /* 0: none */
-  int64_t shutdown_grace_ms;  /* in-flight calls get this long; 0: 5000 */
-  weft_tls_opts tls;          /* cert_file/key_file for tls/wss/grpcs/https;
-                                 ca_file requests client certificates */
+  unsigned worker_threads;     /* 0: 2 x cores, at least 4 */
+  size_t max_message_size;     /* 0: 4 MiB */
+  int64_t keepalive_ms;        /* heartbeat interval; 0: transport default */
+  int64_t idle_timeout_ms;     /* 0: none */
+  int64_t shutdown_grace_ms;   /* in-flight calls get this long; 0: 5000 */
+  weft_tls_opts tls;           /* cert_file/key_file for tls/wss/grpcs/https;
+                                  ca_file requests client certificates */
   const char *const *api_keys; /* NULL-terminated; NULL: no key required */
   const char *const *allowed_origins; /* WebSocket Origin allow-list */
   unsigned max_conns_per_ip;          /* 0: 10 (WebSocket) */

@@ -66,7 +66,8 @@ typedef struct weft_metadata {
   weft_metadata_entry *entries;
 } weft_metadata;
 
-#define WEFT_METADATA_INIT {0, 0, NULL}
+#define WEFT_METADATA_INIT                                                     \
+  { 0, 0, NULL }
 
 int weft_metadata_add(weft_metadata *md, const char *key, const void *value,
                       size_t value_len);

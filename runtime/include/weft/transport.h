@@ -26,8 +26,8 @@ extern "C" {
 typedef struct weft_url {
   char scheme[16];
   char host[256];
-  int port; /* -1 if absent */
-  char path[1024]; /* "" or starting with '/' */
+  int port;         /* -1 if absent */
+  char path[1024];  /* "" or starting with '/' */
   char query[1024]; /* without '?' */
 } weft_url;
 
@@ -46,8 +46,8 @@ typedef struct weft_client_transport {
   /* Cancels calls in flight and frees the connection. */
   void (*disconnect)(void *conn);
   int (*call_start)(void *conn, const weft_method_desc *m,
-                    const weft_metadata *md, int64_t deadline_ns,
-                    void **tcall, weft_error *err);
+                    const weft_metadata *md, int64_t deadline_ns, void **tcall,
+                    weft_error *err);
   int (*call_send)(void *tcall, const void *msg);
   int (*call_close_send)(void *tcall);
   /* 1: *msg set (malloc'd, or in arena), 0: end of stream, < 0: failed */

@@ -118,8 +118,7 @@ std::string envelope(uint8_t flags, const std::string &body) {
 
 TEST(ConnectReader, EveryChunkSize) {
   std::string wire = envelope(0, "hello") + envelope(0, "") +
-                     envelope(1, std::string(300, 'x')) +
-                     envelope(2, "{}");
+                     envelope(1, std::string(300, 'x')) + envelope(2, "{}");
   for (size_t chunk = 1; chunk <= wire.size(); chunk++) {
     weft__connect_reader r;
     weft__connect_reader_init(&r, 1024);
@@ -127,8 +126,8 @@ TEST(ConnectReader, EveryChunkSize) {
     for (size_t off = 0; off < wire.size(); off += chunk) {
       size_t n = std::min(chunk, wire.size() - off);
       ASSERT_EQ(weft__connect_reader_feed(
-                    &r, reinterpret_cast<const uint8_t *>(wire.data()) + off,
-                    n, collect, &c, nullptr),
+                    &r, reinterpret_cast<const uint8_t *>(wire.data()) + off, n,
+                    collect, &c, nullptr),
                 0);
     }
     ASSERT_EQ(c.msgs.size(), 4u) << "chunk " << chunk;
