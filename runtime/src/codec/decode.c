@@ -892,6 +892,8 @@ static size_t max_size(const weft_decode_opts *opts) {
                                         : WEFT_DEFAULT_MAX_MESSAGE_SIZE;
 }
 
+static const uint8_t empty_input[1];
+
 int weft_decode(const weft_msg_desc *d, const uint8_t *data, size_t len,
                 const weft_decode_opts *opts, void **out, weft_error *err) {
   dec st;
@@ -903,6 +905,8 @@ int weft_decode(const weft_msg_desc *d, const uint8_t *data, size_t len,
   *out = NULL;
   if (!d || (!data && len))
     return weft_error_set(err, WEFT_ERR_INVAL, "weft_decode: bad arguments");
+  if (!data) /* an empty message may come as (NULL, 0): no NULL arithmetic */
+    p = data = empty_input;
   if (len > max_size(opts))
     return weft_error_set(err, WEFT_ERR_TOO_BIG,
                           "%s: message of %zu bytes over the limit of %zu",
@@ -971,6 +975,8 @@ int weft_decode_merge(void *msg, const uint8_t *data, size_t len,
   if (!msg || (!data && len))
     return weft_error_set(err, WEFT_ERR_INVAL,
                           "weft_decode_merge: bad arguments");
+  if (!data)
+    p = data = empty_input;
   d = weft_msg_desc_of_msg(msg);
   if (len > max_size(opts))
     return weft_error_set(err, WEFT_ERR_TOO_BIG,
