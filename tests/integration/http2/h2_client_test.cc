@@ -297,7 +297,13 @@ TEST(H2ClientFlow, SlowCallerBoundsMemoryThenGetsEverything) {
   ASSERT_EQ(weft__test__Echo_server_stream(cl.c, &req, &call, &so), 0);
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   long grown = rss_kib() - before;
+  // Under ASan freed memory sits in the quarantine (zlib's state of every
+  // gzip'd message on the server side), so RSS says nothing there.
+#if !defined(__SANITIZE_ADDRESS__)
   EXPECT_LT(grown, 8 * 1024) << "buffered " << grown << " KiB";
+#else
+  (void)grown;
+#endif
   void *m;
   int n = 0;
   while (weft_call_recv(call, &m) == 1) {
