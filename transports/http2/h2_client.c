@@ -24,6 +24,9 @@
 #include "weft/transport.h"
 
 #define H2C_OUT_HIGH_WATER (256 * 1024)
+/* Response messages waiting for the caller's recv() beyond which the
+ * stream's window is no longer returned (the server stops sending). */
+#define H2C_QUEUE_HIGH_WATER (1024 * 1024)
 
 typedef struct rmsg {
   struct rmsg *next;
@@ -76,6 +79,8 @@ struct h2c_call {
   size_t body_len, body_cap;
   weft__connect_reader reader;
   rmsg *in_head, *in_tail;
+  size_t queued;    /* bytes (with envelopes) in in_head..in_tail */
+  size_t held;      /* loop thread: bytes received, window not returned */
   bool done;        /* stream closed */
   bool have_status; /* status below is final */
   bool unary_given;
@@ -320,10 +325,38 @@ static int push_msg(void *ud, uint8_t flags, const uint8_t *data, size_t len) {
     else
       k->in_head = n;
     k->in_tail = n;
+    k->queued += len + 5;
   }
   pthread_cond_broadcast(&k->cv);
   pthread_mutex_unlock(&k->c->mu);
   return 0;
+}
+
+/* Returns the window for what a streaming response has sent, unless the
+ * caller is behind by more than the high-water mark (then the server stops
+ * until recv() catches up: release_on_loop). Bytes of a message still being
+ * assembled are returned too, so messages larger than the window get
+ * through. Loop thread. */
+static void release_credit(h2c_call *k) {
+  h2c_conn *c = k->c;
+  if (k->held == 0 || c->io.closed || !k->in_session)
+    return;
+  pthread_mutex_lock(&c->mu);
+  bool behind = k->queued > H2C_QUEUE_HIGH_WATER;
+  pthread_mutex_unlock(&c->mu);
+  if (behind)
+    return;
+  nghttp2_session_consume(c->io.session, k->id, k->held);
+  k->held = 0;
+}
+
+static void release_on_loop(void *ud) {
+  h2c_call *k = ud;
+  if (k->held > 0 && !k->c->io.closed && k->in_session) {
+    release_credit(k);
+    weft__h2io_flush(&k->c->io);
+  }
+  call_unref(k);
 }
 
 static int on_data_chunk(nghttp2_session *ses, uint8_t flags, int32_t id,
@@ -331,12 +364,19 @@ static int on_data_chunk(nghttp2_session *ses, uint8_t flags, int32_t id,
   h2c_conn *c = ud;
   (void)flags;
   h2c_call *k = nghttp2_session_get_stream_user_data(ses, id);
-  if (!k)
+  if (!k) {
+    nghttp2_session_consume(ses, id, len);
     return 0;
+  }
   if (k->stream_kind && k->http_status == 200) {
     weft_error err = {0};
-    if (weft__connect_reader_feed(&k->reader, data, len, push_msg, k, &err) <
+    k->held += len;
+    if (weft__connect_reader_feed(&k->reader, data, len, push_msg, k, &err) >=
         0) {
+      release_credit(k);
+    } else {
+      nghttp2_session_consume(ses, id, k->held);
+      k->held = 0;
       pthread_mutex_lock(&c->mu);
       set_status_locked(k, WEFT_STATUS_INTERNAL, err.message);
       pthread_mutex_unlock(&c->mu);
@@ -345,6 +385,8 @@ static int on_data_chunk(nghttp2_session *ses, uint8_t flags, int32_t id,
     }
     return 0;
   }
+  /* Unary bodies are bounded by the size limit: consume as they come. */
+  nghttp2_session_consume(ses, id, len);
   pthread_mutex_lock(&c->mu);
   if (k->body_len + len > c->max_msg + 65536) {
     set_status_locked(k, WEFT_STATUS_RESOURCE_EXHAUSTED,
@@ -377,6 +419,12 @@ static int on_stream_close(nghttp2_session *ses, int32_t id, uint32_t code,
   h2c_call *k = nghttp2_session_get_stream_user_data(ses, id);
   if (!k)
     return 0;
+  /* Messages the caller never took (and the end-of-stream message): give
+   * the connection its window back. */
+  if (k->held > 0) {
+    nghttp2_session_consume_connection(ses, k->held);
+    k->held = 0;
+  }
   pthread_mutex_lock(&c->mu);
   k->in_session = false;
   k->done = true;
@@ -482,8 +530,13 @@ static int h2_connect(weft_client *client, const weft_url *url,
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb,
                                                               on_data_chunk);
     nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
-    if (nghttp2_session_client_new(&c->io.session, cb, c) != 0)
+    /* Window updates are ours: see release_credit. */
+    nghttp2_option *opt = NULL;
+    if (nghttp2_option_new(&opt) == 0)
+      nghttp2_option_set_no_auto_window_update(opt, 1);
+    if (!opt || nghttp2_session_client_new2(&c->io.session, cb, c, opt) != 0)
       rv = weft_error_set(err, WEFT_ERR_NOMEM, "out of memory");
+    nghttp2_option_del(opt);
     nghttp2_session_callbacks_del(cb);
   }
   if (rv == 0) {
@@ -742,7 +795,11 @@ static int h2_call_recv(void *tcall, weft_arena *arena, void **msg) {
   k->in_head = n->next;
   if (!k->in_head)
     k->in_tail = NULL;
+  k->queued -= n->len + 5;
+  bool release = k->in_session;
   pthread_mutex_unlock(&c->mu);
+  if (release)
+    post(c, release_on_loop, k); /* the server may send more now */
   const uint8_t *data = n->data;
   size_t len = n->len;
   uint8_t *plain = NULL;

@@ -1,5 +1,6 @@
 #include "h2_io.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static void on_io(weft_loop *l, int fd, unsigned events, void *ud);
@@ -31,10 +32,25 @@ void weft__h2io_close(weft__h2io *io, const weft_error *why) {
   io->session = NULL;
   io->pending = NULL;
   io->pending_len = 0;
+  free(io->obuf);
+  io->obuf = NULL;
+  io->obuf_off = io->obuf_len = 0;
 }
 
-void weft__h2io_flush(weft__h2io *io) {
-  while (!io->closed) {
+#define H2IO_OBUF (64 * 1024)
+
+/* Copies frames from nghttp2 into obuf until it is full or nghttp2 has
+ * nothing more. Returns false if the session failed (io closed). */
+static bool gather(weft__h2io *io) {
+  if (!io->obuf && !(io->obuf = malloc(H2IO_OBUF))) {
+    weft_error e;
+    weft_error_set(&e, WEFT_ERR_NOMEM, "out of memory");
+    weft__h2io_close(io, &e);
+    return false;
+  }
+  if (io->obuf_off > 0 && io->obuf_off == io->obuf_len)
+    io->obuf_off = io->obuf_len = 0;
+  while (io->obuf_len < H2IO_OBUF) {
     if (io->pending_len == 0) {
       ssize_t n = nghttp2_session_mem_send(io->session, &io->pending);
       if (n < 0) {
@@ -42,13 +58,31 @@ void weft__h2io_flush(weft__h2io *io) {
         weft_error_set(&e, WEFT_ERR_PROTOCOL, "nghttp2: %s",
                        nghttp2_strerror((int)n));
         weft__h2io_close(io, &e);
-        return;
+        return false;
       }
       if (n == 0)
         break;
       io->pending_len = (size_t)n;
     }
-    ssize_t w = weft__conn_write(io->conn, io->pending, io->pending_len);
+    size_t take = H2IO_OBUF - io->obuf_len;
+    if (take > io->pending_len)
+      take = io->pending_len;
+    memcpy(io->obuf + io->obuf_len, io->pending, take);
+    io->obuf_len += take;
+    io->pending += take;
+    io->pending_len -= take;
+  }
+  return true;
+}
+
+void weft__h2io_flush(weft__h2io *io) {
+  while (!io->closed) {
+    if (!gather(io))
+      return;
+    if (io->obuf_off == io->obuf_len)
+      break;
+    ssize_t w = weft__conn_write(io->conn, io->obuf + io->obuf_off,
+                                 io->obuf_len - io->obuf_off);
     if (w == WEFT_ERR_AGAIN) {
       set_events(io, WEFT_IO_READ | WEFT_IO_WRITE);
       return;
@@ -59,8 +93,14 @@ void weft__h2io_flush(weft__h2io *io) {
       weft__h2io_close(io, &e);
       return;
     }
-    io->pending += w;
-    io->pending_len -= (size_t)w;
+    io->obuf_off += (size_t)w;
+  }
+  /* Idle connections keep no output buffer. */
+  if (!io->closed && io->obuf && io->obuf_off == io->obuf_len &&
+      io->pending_len == 0) {
+    free(io->obuf);
+    io->obuf = NULL;
+    io->obuf_off = io->obuf_len = 0;
   }
   if (io->closed)
     return;

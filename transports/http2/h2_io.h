@@ -1,7 +1,8 @@
 /* Moves bytes between a socket (weft__conn, maybe TLS) and an nghttp2
  * session on the loop thread. nghttp2 does no I/O: we feed it what we read
- * (mem_recv) and write what it produces (mem_send), keeping the unwritten
- * tail when the socket would block. Shared by the client and the server. */
+ * (mem_recv) and write what it produces (mem_send), gathered into one
+ * buffer per write, keeping the unwritten tail when the socket would
+ * block. Shared by the client and the server. */
 #ifndef WEFT_TRANSPORTS_H2_IO_H
 #define WEFT_TRANSPORTS_H2_IO_H
 
@@ -19,8 +20,13 @@ struct weft__h2io {
   weft_loop *loop;
   weft__conn *conn;
   nghttp2_session *session;
-  const uint8_t *pending; /* from nghttp2_session_mem_send, not yet written */
+  const uint8_t *pending; /* from nghttp2_session_mem_send, not yet copied */
   size_t pending_len;
+  /* Frames gathered for one write (nghttp2 hands them out one by one; a
+   * write per frame cost a syscall per HEADERS and per DATA). Allocated
+   * while there is something to write. */
+  uint8_t *obuf;
+  size_t obuf_off, obuf_len;
   unsigned events; /* currently registered */
   bool closed;
   weft__h2io_closed_fn on_closed;

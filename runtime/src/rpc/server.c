@@ -296,7 +296,11 @@ static void complete(weft_server_call *call, int code, const char *msg) {
   if (call->next)
     call->next->prev = call->prev;
   s->inflight--;
-  pthread_cond_broadcast(&s->cv);
+  /* Only shutdown waits for inflight to drop (it sets shutting under mu
+   * first); waking weft_server_run's thread on every call cost a context
+   * switch per call. */
+  if (s->shutting)
+    pthread_cond_broadcast(&s->cv);
   pthread_mutex_unlock(&s->mu);
   call_free(call);
 }
