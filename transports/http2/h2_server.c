@@ -754,20 +754,22 @@ static int on_data_chunk(nghttp2_session *ses, uint8_t flags, int32_t id,
   if (rv >= 0)
     release_credit(s);
   if (rv < 0) {
+    nghttp2_session_consume(ses, id, s->held);
+    s->held = 0;
+    /* Answer with a Connect error in the end-of-stream message (an
+     * RST_STREAM would tell the client nothing); whatever the client still
+     * sends is consumed and dropped. The answer is produced before the
+     * handler's recv() is woken to fail, so the handler's own (CANCELLED)
+     * finish cannot overtake it. */
+    respond_error(s, 0,
+                  rv == WEFT_ERR_FRAME_TOO_BIG ? WEFT_STATUS_RESOURCE_EXHAUSTED
+                                               : WEFT_STATUS_INVALID_ARGUMENT,
+                  err.message[0] ? err.message : "malformed enveloped message");
     pthread_mutex_lock(&c->mu);
     s->in_err = rv;
     snprintf(s->recv_err, sizeof s->recv_err, "%s", err.message);
     pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&c->mu);
-    nghttp2_session_consume(ses, id, s->held);
-    s->held = 0;
-    /* Answer with a Connect error in the end-of-stream message (an
-     * RST_STREAM would tell the client nothing); the handler's recv() fails
-     * and whatever the client still sends is consumed and dropped. */
-    respond_error(s, 0,
-                  rv == WEFT_ERR_FRAME_TOO_BIG ? WEFT_STATUS_RESOURCE_EXHAUSTED
-                                               : WEFT_STATUS_INVALID_ARGUMENT,
-                  err.message[0] ? err.message : "malformed enveloped message");
   }
   return 0;
 }
