@@ -106,9 +106,15 @@ WEFT__INLINE int rd_varint(dec *st, const uint8_t **pp, const uint8_t *end,
 WEFT__INLINE int rd_len(dec *st, const uint8_t **pp, const uint8_t *end,
                         size_t *out) {
   uint64_t v;
+  const uint8_t *start = *pp;
   int rv = rd_varint(st, pp, end, &v);
   if (WEFT__UNLIKELY(rv))
     return rv;
+  /* A length is a 32-bit varint: Google's parsers refuse one written in more
+   * than 5 bytes (even an overlong 0), and so do we. */
+  if (WEFT__UNLIKELY(*pp - start > 5))
+    return fail(st, WEFT_ERR_MALFORMED, "length prefix longer than 5 bytes",
+                start);
   if (WEFT__UNLIKELY(v > (uint64_t)(end - *pp)))
     return fail(st, WEFT_ERR_TRUNCATED, "length past the end of the input",
                 *pp);
