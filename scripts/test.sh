@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 
 JOBS=${JOBS:-$(nproc)}
-FUZZ_SECONDS=${FUZZ_SECONDS:-10}
+FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 
 run_suite() { # dir, extra cmake args...
   local dir=$1; shift
@@ -24,7 +24,7 @@ UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   run_suite build-asan -DWEFT_SANITIZE=ON -DWEFT_BUILD_BENCH=OFF
 
 if command -v clang >/dev/null; then
-  echo "== fuzz smoke (${FUZZ_SECONDS}s per target)"
+  echo "== fuzz smoke (fixed seed, 20000 inputs or ${FUZZ_SECONDS}s per target)"
   cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
     -DWEFT_FUZZ=ON -DWEFT_BUILD_BENCH=OFF -DWEFT_FUZZ_SECONDS="$FUZZ_SECONDS" >/dev/null
