@@ -29,7 +29,6 @@ using Clock = std::chrono::steady_clock;
 
 using namespace weft_bench;
 
-
 } // namespace
 
 int main() {

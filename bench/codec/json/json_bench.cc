@@ -69,34 +69,36 @@ int main() {
   weft_arena_new(&arena, 256 * 1024);
   std::printf("decode (JSON text -> message):\n");
   std::vector<double> dec = MeasureAll(
-      n, {{"libprotobuf JsonStringToMessage",
-           [&] {
-             benchaitbc::Batch m;
-             if (!pbu::JsonStringToMessage(gjson, &m).ok())
-               Die("libprotobuf", "decode");
-           }},
-          {"weft json_decode (malloc)",
-           [&] {
-             void *m = nullptr;
-             if (weft_json_decode(wd, gjson.data(), n, nullptr, &m, &err) != 0)
-               Die("weft decode", err.message);
-             weft_message_free(m);
-           }},
-          {"cJSON_ParseWithLength (tree only)",
-           [&] {
-             cJSON *t = cJSON_ParseWithLength(gjson.data(), n);
-             if (!t)
-               Die("cJSON", "parse");
-             cJSON_Delete(t);
-           }},
-          {"weft json_decode (arena)", [&] {
-             void *m = nullptr;
-             weft_json_opts o = {};
-             o.arena = arena;
-             if (weft_json_decode(wd, gjson.data(), n, &o, &m, &err) != 0)
-               Die("weft decode", err.message);
-             weft_arena_reset(arena);
-           }}},
+      n,
+      {{"libprotobuf JsonStringToMessage",
+        [&] {
+          benchaitbc::Batch m;
+          if (!pbu::JsonStringToMessage(gjson, &m).ok())
+            Die("libprotobuf", "decode");
+        }},
+       {"weft json_decode (malloc)",
+        [&] {
+          void *m = nullptr;
+          if (weft_json_decode(wd, gjson.data(), n, nullptr, &m, &err) != 0)
+            Die("weft decode", err.message);
+          weft_message_free(m);
+        }},
+       {"cJSON_ParseWithLength (tree only)",
+        [&] {
+          cJSON *t = cJSON_ParseWithLength(gjson.data(), n);
+          if (!t)
+            Die("cJSON", "parse");
+          cJSON_Delete(t);
+        }},
+       {"weft json_decode (arena)",
+        [&] {
+          void *m = nullptr;
+          weft_json_opts o = {};
+          o.arena = arena;
+          if (weft_json_decode(wd, gjson.data(), n, &o, &m, &err) != 0)
+            Die("weft decode", err.message);
+          weft_arena_reset(arena);
+        }}},
       /*round_s=*/0.04, /*rounds=*/15, /*print=*/true);
   double g_dec = dec[0], w_dec = dec[1], w_dec_a = dec[3];
 
@@ -104,28 +106,30 @@ int main() {
   // structs on either side) is the floor of a cJSON-based codec.
   cJSON *ctree = cJSON_ParseWithLength(gjson.data(), n);
   std::printf("encode (message -> JSON text):\n");
-  std::vector<double> enc = MeasureAll(
-      n, {{"libprotobuf MessageToJsonString",
-           [&] {
-             std::string out;
-             if (!pbu::MessageToJsonString(batch, &out).ok())
-               Die("libprotobuf", "encode");
-           }},
-          {"cJSON_PrintUnformatted (tree only)",
-           [&] {
-             char *out = cJSON_PrintUnformatted(ctree);
-             if (!out)
-               Die("cJSON", "print");
-             cJSON_free(out);
-           }},
-          {"weft json_encode", [&] {
-             char *out = nullptr;
-             size_t len = 0;
-             if (weft_json_encode(wmsg, nullptr, &out, &len, &err) != 0)
-               Die("weft encode", err.message);
-             std::free(out);
-           }}},
-      /*round_s=*/0.04, /*rounds=*/15, /*print=*/true);
+  std::vector<double> enc =
+      MeasureAll(n,
+                 {{"libprotobuf MessageToJsonString",
+                   [&] {
+                     std::string out;
+                     if (!pbu::MessageToJsonString(batch, &out).ok())
+                       Die("libprotobuf", "encode");
+                   }},
+                  {"cJSON_PrintUnformatted (tree only)",
+                   [&] {
+                     char *out = cJSON_PrintUnformatted(ctree);
+                     if (!out)
+                       Die("cJSON", "print");
+                     cJSON_free(out);
+                   }},
+                  {"weft json_encode",
+                   [&] {
+                     char *out = nullptr;
+                     size_t len = 0;
+                     if (weft_json_encode(wmsg, nullptr, &out, &len, &err) != 0)
+                       Die("weft encode", err.message);
+                     std::free(out);
+                   }}},
+                 /*round_s=*/0.04, /*rounds=*/15, /*print=*/true);
   double g_enc = enc[0], w_enc = enc[2];
 
   std::printf("ratios (weft / libprotobuf):\n");

@@ -88,8 +88,8 @@ TEST(CodecMalformed, LengthPrefixOver5Bytes) {
   // f_bytes (15) with an overlong (8-byte) encoding of length 0: Google's
   // parsers refuse a length varint past 5 bytes, so weft does too (found by
   // fuzz_decode's "weft accepts only what C++ accepts" invariant).
-  auto r = Decode(P3(), S({0x7a, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
-                           0x00}));
+  auto r =
+      Decode(P3(), S({0x7a, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00}));
   EXPECT_EQ(WEFT_ERR_MALFORMED, r.rv);
   EXPECT_NE(std::string::npos, r.msg.find("f_bytes: length prefix longer"))
       << r.msg;
