@@ -316,6 +316,15 @@ int nd_wait(weft_server_call *call, uint64_t *seen) {
   }
 }
 
+int nd_send(weft_server_call *call, const void *msg, weft_arena *arena) {
+  pthread_mutex_unlock(&nd_st.mu);
+  int rv = weft_server_call_send(call, msg);
+  if (arena)
+    weft_arena_reset(arena);
+  pthread_mutex_lock(&nd_st.mu);
+  return rv < 0 ? WEFT_STATUS_CANCELLED : 0;
+}
+
 /* ---- lifetime ---- */
 
 int nd_state_init(const nd_config *cfg) {

@@ -228,6 +228,11 @@ void *nd_struct(weft_arena *a, const char *json);
  * the stream with (CANCELLED/DEADLINE_EXCEEDED/UNAVAILABLE) or 0. Call with
  * the lock held. */
 int nd_wait(weft_server_call *call, uint64_t *seen);
+/* Sends one stream message. Call with the lock held: it is dropped while
+ * sending (a slow client must not hold up the node's state) and taken
+ * again; arena (if not NULL) is reset after the send. Returns 0, or
+ * CANCELLED if the client is gone. */
+int nd_send(weft_server_call *call, const void *msg, weft_arena *arena);
 
 /* Service registration (one per file). */
 int nd_add_jobs(weft_server *s);

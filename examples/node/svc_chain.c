@@ -224,14 +224,8 @@ static int stream_events(weft_server_call *call,
         ev.payload_case = 3;
         ev.tx_hash = nd_adup(a, nd_st.txs.v[e->ref]->hash);
       }
-      pthread_mutex_unlock(&nd_st.mu);
-      int rv = weft_server_call_send(call, &ev);
-      weft_arena_reset(a);
-      pthread_mutex_lock(&nd_st.mu);
-      if (rv < 0) {
-        code = WEFT_STATUS_CANCELLED;
+      if ((code = nd_send(call, &ev, a)))
         goto out;
-      }
     }
     if ((code = nd_wait(call, &seen)))
       break;

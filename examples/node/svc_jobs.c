@@ -283,13 +283,8 @@ static int watch(weft_server_call *call, const aitbc__v1__WatchJobRequest *req,
       s.progress = j->progress;
       sent_rev = j->rev;
       first = false;
-      pthread_mutex_unlock(&nd_st.mu);
-      int rv = weft_server_call_send(call, &s);
-      pthread_mutex_lock(&nd_st.mu);
-      if (rv < 0) {
-        code = WEFT_STATUS_CANCELLED;
+      if ((code = nd_send(call, &s, NULL)))
         break;
-      }
       continue; /* re-check: it may have changed while we sent */
     }
     if (terminal)

@@ -269,14 +269,8 @@ static int watch_events(weft_server_call *call,
       ev.type = nd_adup(a, e->type);
       ev.offer = aitbc__v1__Offer_new(a);
       fill(a, nd_st.offers.v[e->ref], ev.offer);
-      pthread_mutex_unlock(&nd_st.mu);
-      int rv = weft_server_call_send(call, &ev);
-      weft_arena_reset(a);
-      pthread_mutex_lock(&nd_st.mu);
-      if (rv < 0) {
-        code = WEFT_STATUS_CANCELLED;
+      if ((code = nd_send(call, &ev, a)))
         goto out;
-      }
     }
     if ((code = nd_wait(call, &seen)))
       break;

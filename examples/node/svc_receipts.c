@@ -146,14 +146,8 @@ static int stream_receipts(weft_server_call *call,
         continue;
       aitbc__v1__Receipt o = aitbc__v1__Receipt_INIT;
       fill(a, r, &o);
-      pthread_mutex_unlock(&nd_st.mu);
-      int rv = weft_server_call_send(call, &o);
-      weft_arena_reset(a);
-      pthread_mutex_lock(&nd_st.mu);
-      if (rv < 0) {
-        code = WEFT_STATUS_CANCELLED;
+      if ((code = nd_send(call, &o, a)))
         goto out;
-      }
     }
     if ((code = nd_wait(call, &seen)))
       break;

@@ -366,14 +366,8 @@ static int watch(weft_server_call *call,
       fill(a, s, &r);
       sent = s->rev;
       first = false;
-      pthread_mutex_unlock(&nd_st.mu);
-      int rv = weft_server_call_send(call, &r);
-      weft_arena_reset(a);
-      pthread_mutex_lock(&nd_st.mu);
-      if (rv < 0) {
-        code = WEFT_STATUS_CANCELLED;
+      if ((code = nd_send(call, &r, a)))
         break;
-      }
       continue;
     }
     if (nd_settle_terminal(s->status))
