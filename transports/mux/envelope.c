@@ -124,7 +124,7 @@ static int decode_status(weft__env *e, weft__bytes in) {
   while (r.p < r.end) {
     uint32_t f;
     unsigned wt;
-    uint64_t v;
+    uint64_t v = 0;
     int rc = get_tag(&r, &f, &wt);
     if (rc < 0)
       return rc;
