@@ -58,6 +58,7 @@ typedef struct stream {
   bool server;
   bool in_table;
   pthread_cond_t cv;
+  unsigned wakes; /* wake_stream calls, so a driver sees one it missed */
   rxmsg *qhead, *qtail;
   unsigned qn;
   size_t qbytes;
@@ -100,8 +101,10 @@ struct weft__mux {
   bool freeing;
   unsigned npaused;
   size_t server_live;
-  unsigned io_busy; /* threads inside io callbacks */
-  int refs;         /* owner + live client streams */
+  unsigned io_busy;    /* threads inside io callbacks */
+  unsigned driving;    /* client callers inside weft_loop_drive */
+  unsigned cv_waiters; /* client callers waiting on a stream's cv */
+  int refs;            /* owner + live client streams */
   atomic_int_fast64_t last_rx;
   unsigned q_msgs;
   size_t q_bytes, max_msg;
@@ -126,6 +129,49 @@ static int wait_until(pthread_cond_t *cv, pthread_mutex_t *mu,
   struct timespec ts = {.tv_sec = deadline / 1000000000,
                         .tv_nsec = deadline % 1000000000};
   return pthread_cond_timedwait(cv, mu, &ts);
+}
+
+/* Wakes whoever waits for s (mu held): a thread on its cv, or a caller
+ * driving the loop, who is in epoll_wait unless this is its own round. */
+static void wake_stream(weft__mux *m, stream *s) {
+  s->wakes++;
+  pthread_cond_broadcast(&s->cv);
+  if (m->driving && !weft_loop_in_thread(m->io.drive_loop))
+    weft_loop_wake(m->io.drive_loop);
+}
+
+/* Client callers wait here for their stream to change (mu held, dropped
+ * while waiting). On a drivable connection the caller runs a round of the
+ * loop itself (*driving: it must weft_loop_undrive when done); otherwise,
+ * or when another caller drives, it waits on the stream's cv. Returns
+ * ETIMEDOUT once the deadline has passed. */
+static int stream_wait(weft__mux *m, stream *s, bool *driving) {
+  weft_loop *lp = m->io.drive_loop;
+  if (lp) {
+    unsigned wakes = s->wakes;
+    m->driving++;
+    pthread_mutex_unlock(&m->mu);
+    int r = weft_loop_drive(lp, s->deadline_ns);
+    pthread_mutex_lock(&m->mu);
+    m->driving--;
+    if (r == 1)
+      *driving = true;
+    /* Woken while mu was free (the holder delivered): look again first. */
+    if (r == 1 || s->wakes != wakes)
+      return s->deadline_ns != INT64_MAX && now_ns() >= s->deadline_ns
+                 ? ETIMEDOUT
+                 : 0;
+  }
+  m->cv_waiters++;
+  int rc = wait_until(&s->cv, &m->mu, s->deadline_ns);
+  m->cv_waiters--;
+  return rc;
+}
+
+/* Gives the loop back after stream_wait drove it (mu not held). */
+static void stream_wait_done(weft__mux *m, bool driving, bool others) {
+  if (driving)
+    weft_loop_undrive(m->io.drive_loop, others);
 }
 
 static size_t hash_id(const weft__mux *m, uint64_t id) {
@@ -472,7 +518,7 @@ void weft__mux_on_closed(weft__mux *m, const weft_error *why) {
        * received: the caller may still be reading the tail of it. */
       if (s->server || !s->have_status)
         drop_queue(m, s);
-      pthread_cond_broadcast(&s->cv);
+      wake_stream(m, s);
     }
   }
   m->npaused = 0;
@@ -587,7 +633,7 @@ static int enqueue(weft__mux *m, stream *s, const weft__bytes *p) {
     s->paused = true;
     m->npaused++;
   }
-  pthread_cond_signal(&s->cv);
+  wake_stream(m, s);
   return 0;
 }
 
@@ -751,7 +797,7 @@ static int on_stream_frame(weft__mux *m, const weft__env *e, weft_error *err) {
       } else {
         s->status_sent = true;
       }
-      pthread_cond_broadcast(&s->cv);
+      wake_stream(m, s);
       break;
     }
     s->got_msg = true;
@@ -765,7 +811,7 @@ static int on_stream_frame(weft__mux *m, const weft__env *e, weft_error *err) {
       break;
     }
     s->rx_done = true;
-    pthread_cond_broadcast(&s->cv);
+    wake_stream(m, s);
     break;
   case WEFT__FK_HEADERS:
   case WEFT__FK_STATUS:
@@ -790,7 +836,7 @@ static int on_stream_frame(weft__mux *m, const weft__env *e, weft_error *err) {
                         "response message of %zu bytes is over the limit "
                         "of %zu",
                         e->payload.n, m->max_msg);
-        pthread_cond_broadcast(&s->cv);
+        wake_stream(m, s);
         break;
       }
       s->got_msg = true;
@@ -813,7 +859,7 @@ static int on_stream_frame(weft__mux *m, const weft__env *e, weft_error *err) {
       }
       s->have_status = true;
       s->rx_done = true;
-      pthread_cond_broadcast(&s->cv);
+      wake_stream(m, s);
     }
     break;
   case WEFT__FK_CANCEL:
@@ -831,7 +877,7 @@ static int on_stream_frame(weft__mux *m, const weft__env *e, weft_error *err) {
           "%.*s", (int)(e->status_message.n > 900 ? 900 : e->status_message.n),
           (const char *)e->status_message.p);
     }
-    pthread_cond_broadcast(&s->cv);
+    wake_stream(m, s);
     break;
   default:
     break; /* unknown kinds are ignored, for forward compatibility */
@@ -1016,7 +1062,7 @@ int weft__mux_call_send(void *tcall, const void *msg) {
                       rc == WEFT_ERR_TOO_BIG
                           ? "message larger than max_message_size"
                           : weft_strerror(rc));
-      pthread_cond_broadcast(&s->cv);
+      wake_stream(m, s);
     }
     pthread_mutex_unlock(&m->mu);
     if (cancel)
@@ -1053,17 +1099,18 @@ static bool expire(stream *s) {
 int weft__mux_call_recv(void *tcall, weft_arena *arena, void **msg) {
   stream *s = tcall;
   weft__mux *m = s->m;
-  bool send_cancel_now = false, resume = false;
+  bool send_cancel_now = false, resume = false, driving = false;
   rxmsg *q = NULL;
   int rc;
   *msg = NULL;
   pthread_mutex_lock(&m->mu);
   while (!s->qhead && !s->rx_done && !s->failed && !s->cancelled) {
-    if (wait_until(&s->cv, &m->mu, s->deadline_ns) == ETIMEDOUT) {
+    if (stream_wait(m, s, &driving) == ETIMEDOUT) {
       send_cancel_now = expire(s);
       break;
     }
   }
+  bool others = m->cv_waiters > 0;
   if (s->qhead && !s->failed && !s->cancelled) {
     q = dequeue(m, s, &resume);
     rc = 1;
@@ -1073,6 +1120,7 @@ int weft__mux_call_recv(void *tcall, weft_arena *arena, void **msg) {
     rc = s->st.code == WEFT_STATUS_OK ? 0 : WEFT_ERR_RPC;
   }
   pthread_mutex_unlock(&m->mu);
+  stream_wait_done(m, driving, others);
   if (resume)
     resume_reading(m);
   if (send_cancel_now)
@@ -1104,7 +1152,7 @@ int weft__mux_call_recv(void *tcall, weft_arena *arena, void **msg) {
 int weft__mux_call_finish(void *tcall, weft_status *st, weft_metadata *md) {
   stream *s = tcall;
   weft__mux *m = s->m;
-  bool need_open = false, cancel_now = false, resume;
+  bool need_open = false, cancel_now = false, resume, driving = false;
   pthread_mutex_lock(&m->mu);
   if (!s->open_sent && !s->failed && !s->cancelled) {
     s->open_sent = need_open = true; /* e.g. a unary call with no send */
@@ -1119,11 +1167,12 @@ int weft__mux_call_finish(void *tcall, weft_status *st, weft_metadata *md) {
   }
   pthread_mutex_lock(&m->mu);
   while (!s->have_status && !s->failed && !s->cancelled) {
-    if (wait_until(&s->cv, &m->mu, s->deadline_ns) == ETIMEDOUT) {
+    if (stream_wait(m, s, &driving) == ETIMEDOUT) {
       cancel_now = expire(s);
       break;
     }
   }
+  bool others = m->cv_waiters > 0;
   if (st)
     weft_status_move(st, &s->st);
   if (md) {
@@ -1136,6 +1185,7 @@ int weft__mux_call_finish(void *tcall, weft_status *st, weft_metadata *md) {
   resume = drop_queue(m, s);
   uint64_t id = s->id;
   pthread_mutex_unlock(&m->mu);
+  stream_wait_done(m, driving, others);
   stream_free(s);
   /* Our reference keeps m alive through these sends. */
   if (cancel_now)
@@ -1162,7 +1212,7 @@ void weft__mux_call_cancel(void *tcall) {
   s->fail_code = WEFT_ERR_CANCELLED;
   weft_status_set(&s->st, WEFT_STATUS_CANCELLED, "cancelled by the client");
   bool send = s->open_sent;
-  pthread_cond_broadcast(&s->cv);
+  wake_stream(m, s);
   pthread_mutex_unlock(&m->mu);
   if (send)
     send_cancel(m, s->id, WEFT_STATUS_CANCELLED, "cancelled by the client");

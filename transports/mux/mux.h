@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "weft/client.h"
+#include "weft/loop.h"
 #include "weft/server.h"
 #include "weft/transport.h"
 
@@ -46,6 +47,10 @@ typedef struct weft__mux_io {
    * the mux never pauses (queues are then bounded only by what the peer
    * sends). */
   void (*rx_resume)(void *io_ud);
+  /* Optional (tcp client): the connection's loop, made drivable. A client
+   * caller waiting for its reply then runs the loop itself
+   * (weft_loop_drive), so the reply wakes it directly. */
+  weft_loop *drive_loop;
 } weft__mux_io;
 
 typedef struct weft__mux_opts {

@@ -75,7 +75,15 @@ static int tcp_connect_common(weft_client *client, const weft_url *url,
       opts->max_message_size ? opts->max_message_size : 4u * 1024u * 1024u;
   weft__mux_opts mo = {
       .server = false, .codec = opts->codec, .max_message_size = max_msg};
+  /* Callers waiting for replies run the loop themselves (loop.h): the
+   * reply then wakes the caller, not the loop thread that wakes it. */
+  if ((rc = weft_loop_set_drivable(tc->loop)) < 0) {
+    weft__conn_close(sock);
+    weft_error_set(err, rc, "creating the event loop");
+    goto fail;
+  }
   weft__tcp_conn_opts co = {.mux = &mo,
+                            .drivable = true,
                             .max_frame = max_msg + WEFT__TCP_FRAME_SLACK,
                             .keepalive_ms = opts->keepalive_ms,
                             .idle_timeout_ms = opts->idle_timeout_ms,

@@ -392,7 +392,8 @@ int weft__tcp_conn_new(weft__tcp_conn **out, weft_loop *loop, weft__conn *sock,
   weft__mux_io io = {.send = io_send,
                      .close = io_close,
                      .rx_resume = io_rx_resume,
-                     .io_ud = c};
+                     .io_ud = c,
+                     .drive_loop = o->drivable ? loop : NULL};
   rc = weft__mux_new(&c->mux, &mo, &io);
   if (rc < 0) {
     weft_error_set(err, rc, "%s: creating the multiplexer", c->peer);

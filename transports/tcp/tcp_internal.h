@@ -74,6 +74,7 @@ struct weft__tcp_conn {
 
 typedef struct weft__tcp_conn_opts {
   const weft__mux_opts *mux;
+  bool drivable; /* client: waiting callers drive the loop (loop.h) */
   size_t max_frame;
   int64_t keepalive_ms; /* <0: off; 0: default */
   int64_t idle_timeout_ms;

@@ -47,23 +47,36 @@ void weft_timer_cancel(weft_loop *l, weft_timer *t);
 /* Any thread: runs fn(ud) on the loop thread soon. */
 int weft_loop_post(weft_loop *l, weft_post_fn fn, void *ud);
 
-/* Leader/follower hand-off, for server loops whose events start handlers.
+/* Leader/follower: which thread runs the loop (loop_role.c has the whole
+ * story). Every hand-off between threads costs a wake-up on some call's
+ * path; these let the thread that is woken anyway do the work.
  *
- * Passing work from the loop thread to a worker costs a thread wake-up on
- * the critical path of every call. With standby threads, the loop thread
- * can instead keep the work and give the loop away: weft_loop_defer() (loop
- * thread only) parks fn(ud) until the end of the current round; then a
- * parked standby thread takes over the loop while this thread, now outside
- * the loop, runs fn(ud), and parks itself as the next standby when fn
- * returns. The standby's wake-up happens beside the work, not before it.
+ * Server loops: weft_loop_set_standby(l, 1) before weft_loop_start() parks
+ * a standby thread. weft_loop_defer() (loop thread only) keeps fn(ud) for
+ * this thread to run after the current round, outside the loop; if the
+ * deferred work outlasts a short takeover time (250 us) the standby takes
+ * the loop and hands the work not started yet to reroute(ud), which must
+ * not block (e.g. queue it on a worker pool). It returns WEFT_ERR_STATE
+ * when no standby is parked or the round's queue (64) is full: queue the
+ * work elsewhere, so the loop never waits for a thread.
  *
- * weft_loop_set_standby(l, n) before weft_loop_start() makes n standby
- * threads (n <= 4; 0, the default, disables hand-off). weft_loop_defer()
- * returns WEFT_ERR_STATE when no standby is parked or work is already
- * deferred this round: the caller then queues the work elsewhere, so the
- * loop never waits for a thread. fn may block; the loop keeps running. */
+ * Client loops: weft_loop_set_drivable() before weft_loop_start() lets a
+ * caller that waits for something the loop delivers run rounds itself:
+ * weft_loop_drive() returns 1 after one round (at most until deadline_ns,
+ * CLOCK_MONOTONIC, INT64_MAX for none) with this thread holding the loop;
+ * check what you wait for and drive again, or weft_loop_undrive() (with
+ * others_waiting true when other threads wait for the loop's events). It
+ * returns 0 when another caller holds the loop (or it is stopping): wait
+ * by other means, that holder delivers. Another thread that changes what a
+ * driver waits for calls weft_loop_wake(). */
 int weft_loop_set_standby(weft_loop *l, unsigned n);
-int weft_loop_defer(weft_loop *l, weft_post_fn fn, void *ud);
+int weft_loop_defer(weft_loop *l, weft_post_fn fn, weft_post_fn reroute,
+                    void *ud);
+int weft_loop_set_drivable(weft_loop *l);
+int weft_loop_drive(weft_loop *l, int64_t deadline_ns);
+void weft_loop_undrive(weft_loop *l, bool others_waiting);
+/* Any thread: whoever runs the loop returns from its wait now. */
+void weft_loop_wake(weft_loop *l);
 /* The loop the calling thread is running right now, or NULL. */
 weft_loop *weft_loop_current(void);
 

@@ -7,15 +7,11 @@
  * the loop thread; before the loop runs, the thread that owns the loop may
  * also add fds and timers (transports set up a listener, then start).
  *
- * With a standby thread (weft_loop_set_standby) "the loop thread" is a
- * role, not a fixed thread. The holder runs deferred work (weft_loop_defer)
- * itself after its round, with the role left "away" and a timerfd armed;
- * the parked standby sleeps in read() on that timerfd. Quick work ends before
- * the timer, the holder disarms it and goes on: no thread was woken at all.
- * Work that runs longer lets the timer wake the standby, which takes the role
- * and runs the loop; the old holder parks when its work ends. Role changes go
- * through l->mu, so everything one holder wrote is visible to the next. */
+ * Who runs the loop, and when ("the role": a server loop's standby, a client
+ * loop's callers) is loop_role.c's job; this file is the machinery one
+ * round uses: timers, fds, posts and dispatch. */
 #include "weft/loop.h"
+#include "loop_internal.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -25,15 +21,11 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "weft/error.h"
 #include "weft/transport.h"
-
-#define MAX_STANDBY 1
-/* How long deferred work may keep the loop before the standby takes it:
- * the most a blocking handler delays other connections' events. */
-#define TAKEOVER_NS 250000
 
 struct weft_timer {
   int64_t due_ns;
@@ -44,48 +36,6 @@ struct weft_timer {
   void *ud;
   bool firing;    /* its callback is running right now */
   bool cancelled; /* cancelled from inside its own callback */
-};
-
-typedef struct loop_fd {
-  weft_io_fn fn;
-  void *ud;
-  unsigned events;
-  uint32_t gen; /* bumped on del, so stale events in a batch are dropped */
-  bool used;
-} loop_fd;
-
-typedef struct post_item {
-  struct post_item *next;
-  weft_post_fn fn;
-  void *ud;
-} post_item;
-
-struct weft_loop {
-  int epfd;
-  int wakefd;
-  loop_fd *fds;
-  size_t nfds;
-
-  weft_timer **heap;
-  size_t heap_len, heap_cap;
-  uint64_t timer_seq;
-
-  pthread_mutex_t mu; /* guards the post queue and the thread fields */
-  post_item *post_head, *post_tail;
-  atomic_bool stop;
-  atomic_bool running;
-  pthread_t threads[1 + MAX_STANDBY]; /* made by weft_loop_start */
-  unsigned nthreads;
-
-  /* Hand-off (loop.h), guarded by mu. */
-  int tfd;           /* timerfd the parked standby sleeps on, or -1 */
-  unsigned nstandby; /* configured */
-  unsigned parked;   /* threads waiting for the role */
-  bool away; /* the holder runs deferred work; the role is up for grabs */
-  bool halt; /* stopping: parked threads exit */
-  /* Loop thread only: work kept for after this round. */
-  weft_post_fn deferred_fn;
-  void *deferred_ud;
 };
 
 #define WAKE_TAG UINT64_MAX
@@ -180,6 +130,15 @@ int weft_loop_new(weft_loop **out) {
     goto fail_ctl;
   pthread_mutex_init(&l->mu, NULL);
   l->tfd = -1;
+  /* Callers wait on it with CLOCK_MONOTONIC deadlines. */
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&l->role_cv, &ca);
+  pthread_condattr_destroy(&ca);
+  atomic_init(&l->holder, WEFT__HOLD_NONE);
+  atomic_init(&l->halt, false);
+  atomic_init(&l->wanted, false);
   atomic_init(&l->stop, false);
   atomic_init(&l->running, false);
   *out = l;
@@ -193,9 +152,6 @@ fail_epoll:
   free(l);
   return WEFT_ERR_IO;
 }
-
-/* The loop whose weft_loop_start() made the calling thread, if any. */
-static _Thread_local const weft_loop *tl_member;
 
 void weft_loop_free(weft_loop *l) {
   if (!l)
@@ -216,7 +172,7 @@ void weft_loop_free(weft_loop *l) {
   for (size_t i = 0; i < l->heap_len; i++)
     free(l->heap[i]);
   free(l->heap);
-  for (post_item *p = l->post_head, *n; p; p = n) {
+  for (weft__post_item *p = l->post_head, *n; p; p = n) {
     n = p->next;
     free(p);
   }
@@ -225,23 +181,29 @@ void weft_loop_free(weft_loop *l) {
   close(l->epfd);
   if (l->tfd >= 0)
     close(l->tfd);
+  pthread_cond_destroy(&l->role_cv);
   pthread_mutex_destroy(&l->mu);
   free(l);
 }
 
 /* The loop this thread is running, if any: thread-local, so asking needs no
  * shared state (and no lock) from any thread. */
-static _Thread_local const weft_loop *tl_loop;
+_Thread_local const weft_loop *weft__tl_loop;
 
 bool weft_loop_in_thread(const weft_loop *l) {
-  return l && tl_loop == l;
+  return l && weft__tl_loop == l;
 }
 
 weft_loop *weft_loop_current(void) {
-  return (weft_loop *)tl_loop;
+  return (weft_loop *)weft__tl_loop;
 }
 
-static void wake(weft_loop *l) {
+void weft_loop_wake(weft_loop *l) {
+  if (l)
+    weft__loop_wake(l);
+}
+
+void weft__loop_wake(weft_loop *l) {
   uint64_t one = 1;
   ssize_t n;
   do {
@@ -269,14 +231,14 @@ int weft_loop_add_fd(weft_loop *l, int fd, unsigned events, weft_io_fn fn,
     size_t n = l->nfds ? l->nfds : 64;
     while (n <= (size_t)fd)
       n *= 2;
-    loop_fd *t = realloc(l->fds, n * sizeof *t);
+    weft__loop_fd *t = realloc(l->fds, n * sizeof *t);
     if (!t)
       return WEFT_ERR_NOMEM;
     memset(t + l->nfds, 0, (n - l->nfds) * sizeof *t);
     l->fds = t;
     l->nfds = n;
   }
-  loop_fd *e = &l->fds[fd];
+  weft__loop_fd *e = &l->fds[fd];
   if (e->used)
     return WEFT_ERR_STATE;
   struct epoll_event ev = {.events = to_epoll(events),
@@ -293,7 +255,7 @@ int weft_loop_add_fd(weft_loop *l, int fd, unsigned events, weft_io_fn fn,
 int weft_loop_mod_fd(weft_loop *l, int fd, unsigned events) {
   if (fd < 0 || (size_t)fd >= l->nfds || !l->fds[fd].used)
     return WEFT_ERR_INVAL;
-  loop_fd *e = &l->fds[fd];
+  weft__loop_fd *e = &l->fds[fd];
   if (e->events == events)
     return 0;
   struct epoll_event ev = {.events = to_epoll(events),
@@ -308,7 +270,7 @@ void weft_loop_del_fd(weft_loop *l, int fd) {
   if (fd < 0 || (size_t)fd >= l->nfds || !l->fds[fd].used)
     return;
   epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
-  loop_fd *e = &l->fds[fd];
+  weft__loop_fd *e = &l->fds[fd];
   e->used = false;
   e->fn = NULL;
   e->ud = NULL;
@@ -360,6 +322,7 @@ static int run_timers(weft_loop *l) {
     if (t->due_ns > now)
       break;
     heap_remove(l, t);
+    l->fired++;
     t->firing = true;
     t->fn(l, t, t->ud);
     t->firing = false;
@@ -390,7 +353,7 @@ static int run_timers(weft_loop *l) {
 int weft_loop_post(weft_loop *l, weft_post_fn fn, void *ud) {
   if (!l || !fn)
     return WEFT_ERR_INVAL;
-  post_item *p = malloc(sizeof *p);
+  weft__post_item *p = malloc(sizeof *p);
   if (!p)
     return WEFT_ERR_NOMEM;
   p->next = NULL;
@@ -403,9 +366,14 @@ int weft_loop_post(weft_loop *l, weft_post_fn fn, void *ud) {
   else
     l->post_head = p;
   l->post_tail = p;
+  /* A client loop nobody runs (its caller left, its thread is parked)
+   * must still run this soon. */
+  bool idle = l->drivable && atomic_load(&l->holder) == WEFT__HOLD_NONE;
   pthread_mutex_unlock(&l->mu);
   if (was_empty)
-    wake(l);
+    weft__loop_wake(l);
+  if (idle)
+    weft__loop_kick(l);
   return 0;
 }
 
@@ -413,12 +381,12 @@ int weft_loop_post(weft_loop *l, weft_post_fn fn, void *ud) {
  * round, so a callback that re-posts itself cannot starve I/O. */
 static size_t run_posts(weft_loop *l) {
   pthread_mutex_lock(&l->mu);
-  post_item *p = l->post_head;
+  weft__post_item *p = l->post_head;
   l->post_head = l->post_tail = NULL;
   pthread_mutex_unlock(&l->mu);
   size_t n = 0;
   while (p) {
-    post_item *next = p->next;
+    weft__post_item *next = p->next;
     p->fn(p->ud);
     free(p);
     p = next;
@@ -427,7 +395,7 @@ static size_t run_posts(weft_loop *l) {
   return n;
 }
 
-static bool posts_pending(weft_loop *l) {
+bool weft__loop_posts_pending(weft_loop *l) {
   pthread_mutex_lock(&l->mu);
   bool r = l->post_head != NULL;
   pthread_mutex_unlock(&l->mu);
@@ -454,213 +422,43 @@ static void dispatch(weft_loop *l, const struct epoll_event *ev) {
     e |= WEFT_IO_WRITE;
   if (ev->events & (EPOLLERR | EPOLLHUP))
     e |= WEFT_IO_ERROR;
-  loop_fd *f = &l->fds[fd];
+  weft__loop_fd *f = &l->fds[fd];
   f->fn(l, (int)fd, e, f->ud);
 }
 
-static void arm(weft_loop *l, int64_t ns);
-
-/* Runs rounds while this thread holds the loop role. Returns 1 when it
- * gave the role away to run deferred work (which it has run by then), 0 or a
- * negative error when the loop stopped. */
-static int rounds(weft_loop *l) {
-  const weft_loop *outer = tl_loop;
-  tl_loop = l;
+/* One round: due timers, one epoll_wait (no longer than deadline_ns, an
+ * absolute CLOCK_MONOTONIC time or INT64_MAX), the events, then the posts
+ * made before it. */
+int weft__loop_round(weft_loop *l, int64_t deadline_ns) {
+  uint64_t seq = l->timer_seq, fired = l->fired;
+  int timeout = run_timers(l);
+  if (atomic_load(&l->stop))
+    return 0;
+  /* A timer that fired may have changed what a driving caller waits for
+   * (a keepalive closing the connection): do not block before it looks. */
+  if (weft__loop_posts_pending(l) || l->fired != fired || l->timer_seq != seq)
+    timeout = 0;
+  if (deadline_ns != INT64_MAX && timeout != 0) {
+    int64_t left = deadline_ns - now_ns();
+    int ms = left <= 0            ? 0
+             : left > 60000000000 ? 60000
+                                  : (int)((left + 999999) / 1000000);
+    if (timeout < 0 || ms < timeout)
+      timeout = ms;
+  }
   struct epoll_event evs[64];
-  int rv = 0;
-  while (!atomic_load(&l->stop)) {
-    int timeout = run_timers(l);
-    if (atomic_load(&l->stop))
-      break;
-    if (posts_pending(l))
-      timeout = 0;
-    int n = epoll_wait(l->epfd, evs, 64, timeout);
-    if (n < 0) {
-      if (errno == EINTR)
-        continue;
-      rv = WEFT_ERR_IO;
-      break;
-    }
-    for (int i = 0; i < n && !atomic_load(&l->stop); i++)
-      dispatch(l, &evs[i]);
-    run_posts(l);
-    if (l->deferred_fn) {
-      weft_post_fn fn = l->deferred_fn;
-      void *ud = l->deferred_ud;
-      l->deferred_fn = NULL;
-      pthread_mutex_lock(&l->mu);
-      l->away = true;
-      pthread_mutex_unlock(&l->mu);
-      arm(l, TAKEOVER_NS);
-      tl_loop = outer;
-      fn(ud);
-      pthread_mutex_lock(&l->mu);
-      bool kept = l->away; /* the standby did not take the role */
-      l->away = false;
-      pthread_mutex_unlock(&l->mu);
-      if (!kept)
-        return 1;
-      arm(l, 0);
-      tl_loop = l;
-    }
-  }
-  /* Work posted before the stop still runs (it may own memory that only its
-   * callback frees); bounded so a self-re-posting callback cannot hang us. */
-  for (int round = 0; round < 1000 && run_posts(l) > 0; round++) {
-  }
-  /* Deferred work owns a call: it runs too, here, since no one else will. */
-  if (l->deferred_fn) {
-    weft_post_fn fn = l->deferred_fn;
-    l->deferred_fn = NULL;
-    tl_loop = outer;
-    fn(l->deferred_ud);
-  }
-  atomic_store(&l->stop, false);
-  tl_loop = outer;
-  atomic_store(&l->running, false);
-  return rv;
-}
-
-/* Parks until deferred work outlives the takeover timer (true: this thread
- * holds the role now) or the loop halts (false; a holder that is away takes
- * its role back and drains the posts). */
-static bool take_role(weft_loop *l) {
-  pthread_mutex_lock(&l->mu);
-  l->parked++;
-  for (;;) {
-    if (l->halt)
-      break;
-    pthread_mutex_unlock(&l->mu);
-    uint64_t expirations;
-    ssize_t n = read(l->tfd, &expirations, sizeof expirations);
-    pthread_mutex_lock(&l->mu);
-    if (n < 0 && errno != EINTR && errno != EAGAIN) {
-      l->parked--;
-      pthread_mutex_unlock(&l->mu);
-      return false; /* cannot happen with a valid timerfd; do not spin */
-    }
-    if (l->away && !l->halt) {
-      l->away = false;
-      l->parked--;
-      pthread_mutex_unlock(&l->mu);
-      return true;
-    }
-    /* Fired after the holder came back in time: park again. */
-  }
-  l->parked--;
-  pthread_mutex_unlock(&l->mu);
-  return false;
-}
-
-/* A thread of the loop: holds the role or waits for it, until halt. */
-static int serve(weft_loop *l, bool holding) {
-  int rv = 0;
-  for (;;) {
-    if (!holding && !take_role(l))
-      return rv;
-    rv = rounds(l);
-    if (rv != 1)
-      return rv; /* stopped (or epoll failed) while holding the role */
-    holding = false;
-  }
-}
-
-int weft_loop_run(weft_loop *l) {
-  if (atomic_exchange(&l->running, true))
-    return WEFT_ERR_STATE;
-  return serve(l, true);
-}
-
-static void *loop_thread(void *arg) {
-  tl_member = arg;
-  weft_loop_run(arg);
-  return NULL;
-}
-
-static void *standby_thread(void *arg) {
-  tl_member = arg;
-  serve(arg, false);
-  return NULL;
-}
-
-/* Arms (ns > 0) or disarms (0) the takeover timer. */
-static void arm(weft_loop *l, int64_t ns) {
-  struct itimerspec its = {{0, 0}, {ns / 1000000000, ns % 1000000000}};
-  timerfd_settime(l->tfd, 0, &its, NULL);
-}
-
-int weft_loop_set_standby(weft_loop *l, unsigned n) {
-  if (!l || n > MAX_STANDBY)
-    return WEFT_ERR_INVAL;
-  pthread_mutex_lock(&l->mu);
-  bool started = l->nthreads > 0;
-  int rv = started ? WEFT_ERR_STATE : 0;
-  if (rv == 0 && n > 0 && l->tfd < 0) {
-    l->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
-    if (l->tfd < 0)
-      rv = WEFT_ERR_IO;
-  }
-  if (rv == 0)
-    l->nstandby = n;
-  pthread_mutex_unlock(&l->mu);
-  return rv;
-}
-
-int weft_loop_defer(weft_loop *l, weft_post_fn fn, void *ud) {
-  if (!l || !fn || tl_loop != l)
-    return WEFT_ERR_INVAL;
-  if (l->deferred_fn)
-    return WEFT_ERR_STATE;
-  pthread_mutex_lock(&l->mu);
-  bool ok = l->parked > 0 && !l->halt && !l->away;
-  pthread_mutex_unlock(&l->mu);
-  if (!ok)
-    return WEFT_ERR_STATE;
-  l->deferred_fn = fn;
-  l->deferred_ud = ud;
+  int n = epoll_wait(l->epfd, evs, 64, timeout);
+  if (n < 0)
+    return errno == EINTR ? 0 : WEFT_ERR_IO;
+  for (int i = 0; i < n && !atomic_load(&l->stop); i++)
+    dispatch(l, &evs[i]);
+  run_posts(l);
   return 0;
 }
 
-int weft_loop_start(weft_loop *l) {
-  pthread_mutex_lock(&l->mu);
-  if (l->nthreads > 0) {
-    pthread_mutex_unlock(&l->mu);
-    return WEFT_ERR_STATE;
+/* Work posted before a stop still runs (it may own memory that only its
+ * callback frees); bounded so a self-re-posting callback cannot hang us. */
+void weft__loop_drain(weft_loop *l) {
+  for (int round = 0; round < 1000 && run_posts(l) > 0; round++) {
   }
-  l->halt = false;
-  l->away = false;
-  int e = pthread_create(&l->threads[0], NULL, loop_thread, l);
-  if (e == 0)
-    l->nthreads = 1;
-  /* A standby that cannot be made only means less hand-off. */
-  for (unsigned i = 0; e == 0 && i < l->nstandby; i++)
-    if (pthread_create(&l->threads[l->nthreads], NULL, standby_thread, l) == 0)
-      l->nthreads++;
-  pthread_mutex_unlock(&l->mu);
-  return e == 0 ? 0 : WEFT_ERR_NOMEM;
-}
-
-void weft_loop_stop(weft_loop *l) {
-  if (!l)
-    return;
-  pthread_mutex_lock(&l->mu);
-  /* One of the loop's own threads cannot join itself (or, while it runs
-   * deferred work, the others: they may wait for it); weft_loop_free does. */
-  bool joinable = l->nthreads > 0 && tl_member != l;
-  pthread_t ts[1 + MAX_STANDBY];
-  unsigned n = joinable ? l->nthreads : 0;
-  for (unsigned i = 0; i < n; i++)
-    ts[i] = l->threads[i];
-  if (joinable)
-    l->nthreads = 0;
-  /* Sticky: a stop that races ahead of weft_loop_run (another thread about
-   * to run the loop) still stops it; run clears the flag when it returns. */
-  atomic_store(&l->stop, true);
-  l->halt = true;
-  if (l->tfd >= 0)
-    arm(l, 1); /* wakes the parked standby, which sees halt */
-  pthread_mutex_unlock(&l->mu);
-  wake(l);
-  for (unsigned i = 0; i < n; i++)
-    pthread_join(ts[i], NULL);
 }

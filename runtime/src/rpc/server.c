@@ -398,6 +398,18 @@ static void run_call(void *arg) {
   complete(call, code, NULL);
 }
 
+/* Puts a call on the worker pool, or answers it when the pool is full. */
+static void queue_call(void *arg) {
+  weft_server_call *call = arg;
+  weft_server *s = call->srv;
+  if (weft__pool_submit(s->pool, run_call, call) < 0) {
+    weft__server_log(s, 2, "%s from %s rejected: all workers busy",
+                     call->method->path, call->peer ? call->peer : "?");
+    complete(call, WEFT_STATUS_RESOURCE_EXHAUSTED,
+             "server overloaded: every worker is busy and the queue is full");
+  }
+}
+
 /* Constant time in the key's length, so timing tells nothing about it. */
 static bool key_equal(const char *key, const uint8_t *v, size_t len) {
   size_t kl = strlen(key);
@@ -510,15 +522,9 @@ static int dispatch(weft_server *s, const char *path, const weft_metadata *md,
    * the loop round and a standby takes the loop: one thread wake-up fewer
    * on the call's path than a hand-off to a worker (loop.h). */
   weft_loop *lp = weft_loop_current();
-  if (lp && weft_loop_defer(lp, run_call, call) == 0)
+  if (lp && weft_loop_defer(lp, run_call, queue_call, call) == 0)
     return 0;
-  int rv = weft__pool_submit(s->pool, run_call, call);
-  if (rv < 0) {
-    weft__server_log(s, 2, "%s from %s rejected: all workers busy", m->path,
-                     peer ? peer : "?");
-    complete(call, WEFT_STATUS_RESOURCE_EXHAUSTED,
-             "server overloaded: every worker is busy and the queue is full");
-  }
+  queue_call(call);
   return 0;
 }
 
