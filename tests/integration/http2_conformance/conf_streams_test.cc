@@ -1,0 +1,390 @@
+// RFC 9113 section 5: stream states, identifiers, concurrency, error
+// handling. These are the cases where weft's own stream bookkeeping (the
+// callbacks in transports/http2/h2_server.c) meets nghttp2's state machine.
+#include "conf_util.h"
+
+using namespace h2conf;
+
+namespace {
+
+const std::string kBody = R"({"text":"conformance"})";
+// A unary call whose handler sleeps: its stream stays half-closed (remote)
+// on the server for a while.
+const std::string kSlowBody = R"({"text":"slow","delay_ms":500})";
+
+// ---- 5.1 Stream states ----------------------------------------------
+
+H2_SECTION(Rfc9113_5_1_StreamStates);
+
+// idle: "Receiving any frame other than HEADERS or PRIORITY on a stream in
+// this state MUST be treated as a connection error of type PROTOCOL_ERROR."
+TEST_F(Rfc9113_5_1_StreamStates, DataOnIdleStream) {
+  FrameClient c(port());
+  ASSERT_TRUE(c.handshake());
+  c.data(1, kBody, true);
+  EXPECT_CONNECTION_ERROR(c, PROTOCOL_ERROR);
+}
+
+TEST_F(Rfc9113_5_1_StreamStates, RstStreamOnIdleStream) {
+  FrameClient c(port());
+  ASSERT_TRUE(c.handshake());
+  c.rst(3, CANCEL);
+  EXPECT_CONNECTION_ERROR(c, PROTOCOL_ERROR);
+}
+
+TEST_F(Rfc9113_5_1_StreamStates, WindowUpdateOnIdleStream) {
+  FrameClient c(port());
+  ASSERT_TRUE(c.handshake());
+  c.window_update(1, 100);
+  EXPECT_CONNECTION_ERROR(c, PROTOCOL_ERROR);
+}
+
+// An idle stream above the ones in use is idle too.
+TEST_F(Rfc9113_5_1_StreamStates, DataOnIdleStreamAboveOpenOnes) {
+  FrameClient c(port());
+  ASSERT_TRUE(c.handshake());
+  ASSERT_TRUE(c.serves()); // stream 1
+  c.data(7, kBody, true);
+  EXPECT_CONNECTION_ERROR(c, PROTOCOL_ERROR);
+}
+
+// half-closed (remote): "If an endpoint receives additional frames, other
+// than WINDOW_UPDATE, PRIORITY, or RST_STREAM, for a stream that is in this
+// state, it MUST respond with a stream error of type STREAM_CLOSED."
+// nghttp2 escalates this to a connection error (allowed by 5.4.1).
+TEST_F(Rfc9113_5_1_StreamStates, DataOnHalfClosedRemote) {
+  FrameClient c(port());
+  ASSERT_TRUE(c.handshake());
+  uint32_t id = c.next_stream();
+  c.headers(id, block(req()), F_END_HEADERS);
+  c.data(id, kSlowBody, true);
+  c.data(id, "more", true);
+  EXPECT_STREAM_OR_CONNECTION_ERROR(c, id, STREAM_CLOSED);
+}
+
+TEST_F(Rfc9113_5_1_StreamStates, HeadersOnHalfClosedRemote) {
+  FrameClient c(port());
+  ASSERT_TRUE(c.handshake());
+  uint32_t id = c.next_stream();
+  c.headers(id, block(req()), F_END_HEADERS);
+  c.data(id, kSlowBody, true);
+  c.headers(id, block({{"x-trailer", "late"}}), F_END_HEADERS | F_END_STREAM);
+  EXPECT_STREAM_OR_CONNECTION_ERROR(c, id, STREAM_CLOSED);
+}
+
+// half-closed (remote) still accepts WINDOW_UPDATE, PRIORITY and
+// RST_STREAM; the response then completes (or, after RST_STREAM, not).
+TEST_F(Rfc9113_5_1_StreamStates, HalfClosedRemoteAcceptsControlFrames) {
+  FrameClient c(port());
+  ASSERT_TRUE(c.handshake());
+  uint32_t id = c.next_stream();
+  c.headers(id, block(req()), F_END_HEADERS);
+  c.data(id, kSlowBody, true);
+  c.window_update(id, 1000);
+  c.priority(id, 0, 100);
+  Response r;
+  ASSERT_TRUE(c.read_response(id, r));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_NE(r.body.find("slow"), std::string::npos);
+}
+
+// A reset of a half-closed (remote) stream whose handler is still running:
+// the handler's late answer must not reach the wire, the connection goes
+// on.
+TEST_F(Rfc9113_5_1_StreamStates, RstWhileHandlerRuns) {
+  FrameClient c(port());
+  ASSERT_TRUE(c.handshake());
+  uint32_t id = c.next_stream();
+  c.headers(id, block(req()), F_END_HEADERS);
+  c.data(id, kSlowBody, true);
+  c.rst(id, CANCEL);
+  EXPECT_TRUE(c.serves());
+  // Wait past the handler's sleep: nothing more may come on stream 1.
+  auto until = FrameClient::deadline(900);
+  Frame f;
+  while (c.read(f, until) == Got::Frame)
+    EXPECT_NE(f.stream, id) << f.describe();
+  EXPECT_TRUE(c.serves());
+}
+
+// closed: "An endpoint that receives any frame other than PRIORITY after
+// receiving a RST_STREAM MUST treat that as a stream error of type
+// STREAM_CLOSED." nghttp2 keeps no state for streams it has closed, so it
+// ignores such frames instead; 5.1 allows that for streams whose state
+// was discarded ("an endpoint MAY ... ignore"), and for DATA the one thing
+// that matters is that their bytes are still counted and returned to the
+// connection window (else the connection stalls).
+TEST_F(Rfc9113_5_1_StreamStates, DataAfterRstStream) {
+  FrameClient c(port());
+  ASSERT_TRUE(c.handshake());
+  uint32_t id = c.next_stream();
+  c.headers(id, block(req()), F_END_HEADERS);
+  c.data(id, "{\"te", false);
+  c.rst(id, CANCEL);
+  // ~1.2 MB on the reset stream: more than the connection window (1 MiB),
+  // so the server must give the window back for discarded data. Sent
+  // within the connection window the server grants (the stream has none).
+  ASSERT_TRUE(c.send_body(id, std::string(1200000, 'd'), false, -1,
+                          /*conn_window_only=*/true));
+  ErrKind k = ErrKind::None;
+  Frame f;
+  auto until = FrameClient::deadline(1000);
+  while (c.read(f, until) == Got::Frame) {
+    if (f.type == RST_STREAM && f.stream == id) {
+      EXPECT_EQ(get32(f.payload, 0), STREAM_CLOSED) << f.describe();
+      k = ErrKind::Stream;
+      break;
+    }
+    if (f.type == GOAWAY) {
+      EXPECT_EQ(get32(f.payload, 4), STREAM_CLOSED) << f.describe();
+      k = ErrKind::Connection;
+      break;
+    }
+  }
+  outcome(k == ErrKind::None ? "ignored"
+                             : k == ErrKind::Stream ? "RST_STREAM"
+                                                    : "GOAWAY");
+  if (k != ErrKind::Connection) {
+    EXPECT_TRUE(c.serves());
+    // A body bigger than what is left of the window without updates.
+    uint32_t id2 = c.next_stream();
+    std::string big = "{\"text\":\"" + std::string(200000, 'b') + "\"}";
+    c.headers(id2, block(req()), F_END_HEADERS);
+    ASSERT_TRUE(c.send_body(id2, big, true));
+    Response r;
+    ASSERT_TRUE(c.read_response(id2, r));
+    EXPECT_EQ(r.status, 200);
+  }
+  EXPECT_TRUE(fresh_connection_serves(port()));
+}
+
+TEST_F(Rfc9113_5_1_StreamStates, HeadersAfterRstStream) {
+  FrameClient c(port());
+  ASSERT_TRUE(c.handshake());
+  uint32_t id = c.next_stream();
+  c.headers(id, block(req()), F_END_HEADERS);
+  c.rst(id, CANCEL);
+  c.headers(id, block(req()), F_END_HEADERS | F_END_STREAM);
+  ErrKind k;
+  // The stream is closed: STREAM_CLOSED (stream or connection error), or
+  // PROTOCOL_ERROR from nghttp2 which sees a HEADERS reusing a stream id
+  // that is not above the last one (5.1.1).
+  Frame f;
+  bool got = false;
+  auto until = FrameClient::deadline(kReadMs);
+  while (!got && c.read(f, until) == Got::Frame) {
+    if (f.type == GOAWAY || (f.type == RST_STREAM && f.stream == id)) {
+      uint32_t code = get32(f.payload, f.type == GOAWAY ? 4 : 0);
+      EXPECT_TRUE(code == STREAM_CLOSED || code == PROTOCOL_ERROR)
+          << f.describe();
+      k = f.type == GOAWAY ? ErrKind::Connection : ErrKind::Stream;
+      got = true;
+    }
+  }
+  EXPECT_TRUE(got) << c.trail();
+  if (got && k == ErrKind::Stream)
+    EXPECT_TRUE(c.serves());
+  EXPECT_TRUE(fresh_connection_serves(port()));
+}
+
+// closed by END_STREAM both ways: "An endpoint that receives any frame
+// other than PRIORITY on a stream in this state MUST treat that as a
+// connection error of type STREAM_CLOSED" -- nghttp2 answers what it can
+// still tell apart: DATA on a stream it closed is STREAM_CLOSED, or
+// ignored once the stream's state is gone.
+TEST_F(Rfc9113_5_1_StreamStates, DataOnClosedStream) {
+  FrameClient c(port());
+  ASSERT_TRUE(c.handshake());
+  ASSERT_TRUE(c.serves()); // stream 1 closed
+  c.data(1, "late", true);
+  Frame f;
+  ErrKind k = ErrKind::None;
+  auto until = FrameClient::deadline(1000);
+  while (k == ErrKind::None && c.read(f, until) == Got::Frame) {
+    if (f.type == GOAWAY) {
+      EXPECT_EQ(get32(f.payload, 4), STREAM_CLOSED) << f.describe();
+      k = ErrKind::Connection;
+    } else if (f.type == RST_STREAM && f.stream == 1) {
+      EXPECT_EQ(get32(f.payload, 0), STREAM_CLOSED) << f.describe();
+      k = ErrKind::Stream;
+    }
+  }
+  outcome(k == ErrKind::None ? "ignored"
+                             : k == ErrKind::Stream ? "RST_STREAM"
+                                                    : "GOAWAY");
+  if (k != ErrKind::Connection)
+    EXPECT_TRUE(c.serves());
+  EXPECT_TRUE(fresh_connection_serves(port()));
+}
+
+// ---- 5.1.1 Stream identifiers ---------------------------------------
+
+H2_SECTION(Rfc9113_5_1_1_StreamIds);
+
+// "Streams initiated by a client MUST use odd-numbered stream identifiers
+// ... An endpoint that receives an unexpected stream identifier MUST
+// respond with a connection error of type PROTOCOL_ERROR."
+TEST_F(Rfc9113_5_1_1_StreamIds, EvenStreamId) {
+  FrameClient c(port());
+  ASSERT_TRUE(c.handshake());
+  c.headers(2, block(req()), F_END_HEADERS | F_END_STREAM);
+  EXPECT_CONNECTION_ERROR(c, PROTOCOL_ERROR);
+}
+
+// "The identifier of a newly established stream MUST be numerically
+// greater than all streams that the initiating endpoint has opened or
+// reserved."
+TEST_F(Rfc9113_5_1_1_StreamIds, DecreasingStreamId) {
+  FrameClient c(port());
+  ASSERT_TRUE(c.handshake());
+  c.set_next_stream(5);
+  ASSERT_TRUE(c.serves());
+  c.headers(3, block(req()), F_END_HEADERS | F_END_STREAM);
+  EXPECT_CONNECTION_ERROR(c, PROTOCOL_ERROR);
+}
+
+// "The first use of a new stream identifier implicitly closes all streams
+// in the idle state that might have been initiated by that peer with a
+// lower-valued stream identifier": skipping ids is fine, the skipped ones
+// are closed.
+TEST_F(Rfc9113_5_1_1_StreamIds, SkippedIdsAreClosed) {
+  FrameClient c(port());
+  ASSERT_TRUE(c.handshake());
+  c.set_next_stream(11);
+  ASSERT_TRUE(c.serves());
+  c.headers(7, block(req()), F_END_HEADERS | F_END_STREAM);
+  EXPECT_CONNECTION_ERROR(c, PROTOCOL_ERROR);
+}
+
+// The largest stream id is usable.
+TEST_F(Rfc9113_5_1_1_StreamIds, LargestStreamId) {
+  FrameClient c(port());
+  ASSERT_TRUE(c.handshake());
+  c.set_next_stream(0x7fffffff);
+  EXPECT_TRUE(c.serves());
+}
+
+// ---- 5.1.2 Stream concurrency ---------------------------------------
+
+H2_SECTION(Rfc9113_5_1_2_Concurrency);
+
+// "An endpoint that receives a HEADERS frame that causes its advertised
+// concurrent stream limit to be exceeded MUST treat this as a stream error
+// of type PROTOCOL_ERROR or REFUSED_STREAM." weft advertises 100.
+TEST_F(Rfc9113_5_1_2_Concurrency, OverMaxConcurrentStreams) {
+  FrameClient c(port());
+  ASSERT_TRUE(c.handshake()); // the server's SETTINGS are acknowledged
+  ASSERT_EQ(c.peer_settings[S_MAX_CONCURRENT_STREAMS], 100u);
+  std::string burst;
+  std::vector<uint32_t> ids;
+  for (int i = 0; i < 101; i++) {
+    ids.push_back(c.next_stream());
+    burst += FrameClient::frame_bytes(HEADERS, F_END_HEADERS, ids.back(),
+                                      block(req()));
+  }
+  c.write(burst);
+  Frame f;
+  bool got = false;
+  auto until = FrameClient::deadline(kReadMs);
+  while (!got && c.read(f, until) == Got::Frame) {
+    ASSERT_NE(f.type, GOAWAY) << f.describe();
+    if (f.type == RST_STREAM) {
+      EXPECT_EQ(f.stream, ids.back());
+      uint32_t code = get32(f.payload, 0);
+      EXPECT_TRUE(code == REFUSED_STREAM || code == PROTOCOL_ERROR)
+          << f.describe();
+      outcome(code == REFUSED_STREAM ? "REFUSED_STREAM" : "PROTOCOL_ERROR");
+      got = true;
+    }
+  }
+  EXPECT_TRUE(got) << c.trail();
+  // The 100 admitted streams still work: finish one, reset the others.
+  c.data(ids[0], kBody, true);
+  Response r;
+  ASSERT_TRUE(c.read_response(ids[0], r));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, kBody);
+  for (size_t i = 1; i < 100; i++)
+    c.rst(ids[i], CANCEL);
+  EXPECT_TRUE(c.serves());
+}
+
+// A client that lowers SETTINGS_MAX_CONCURRENT_STREAMS limits only the
+// streams the server initiates (none): requests still work.
+TEST_F(Rfc9113_5_1_2_Concurrency, ClientZeroMaxConcurrentStreams) {
+  FrameClient c(port());
+  ASSERT_TRUE(c.handshake({{S_MAX_CONCURRENT_STREAMS, 0}}));
+  EXPECT_TRUE(c.serves());
+  EXPECT_TRUE(c.serves());
+}
+
+// ---- 5.4 Error handling ---------------------------------------------
+
+H2_SECTION(Rfc9113_5_4_ErrorHandling);
+
+// 5.4.1: "After sending the GOAWAY frame for an error condition, the
+// endpoint MUST close the TCP connection." -- and the GOAWAY names the last
+// stream the server processed.
+TEST_F(Rfc9113_5_4_ErrorHandling, GoawayNamesLastStreamThenCloses) {
+  FrameClient c(port());
+  ASSERT_TRUE(c.handshake());
+  c.set_next_stream(5);
+  ASSERT_TRUE(c.serves());
+  c.frame(PING, 0, 3, "12345678");
+  Frame f;
+  auto until = FrameClient::deadline(kReadMs);
+  bool got = false;
+  while (!got && c.read(f, until) == Got::Frame)
+    got = f.type == GOAWAY;
+  ASSERT_TRUE(got) << c.trail();
+  EXPECT_EQ(get32(f.payload, 0) & 0x7fffffff, 5u);
+  EXPECT_EQ(get32(f.payload, 4), PROTOCOL_ERROR);
+  EXPECT_TRUE(c.expect_connection_closed());
+  EXPECT_TRUE(fresh_connection_serves(port()));
+}
+
+// A connection error while handlers still run on other streams: the
+// server closes the connection and the handlers' late answers go nowhere
+// (no crash, no leak under ASan); other connections are unaffected.
+TEST_F(Rfc9113_5_4_ErrorHandling, ConnectionErrorWithHandlersRunning) {
+  FrameClient other(port());
+  ASSERT_TRUE(other.handshake());
+  FrameClient c(port());
+  ASSERT_TRUE(c.handshake());
+  for (int i = 0; i < 5; i++) {
+    uint32_t id = c.next_stream();
+    c.headers(id, block(req()), F_END_HEADERS);
+    c.data(id, kSlowBody, true);
+  }
+  c.headers(c.next_stream(),
+            block(req(kServerStream, "application/connect+json")),
+            F_END_HEADERS);
+  c.frame(SETTINGS, 0, 0, "abc"); // FRAME_SIZE_ERROR
+  EXPECT_TRUE(c.expect_goaway(FRAME_SIZE_ERROR));
+  EXPECT_TRUE(other.serves());
+  usleep(700 * 1000); // the slow handlers finish into a dead connection
+  EXPECT_TRUE(other.serves());
+  EXPECT_TRUE(fresh_connection_serves(port()));
+}
+
+// A stream error on one stream leaves its siblings alone (5.4.2).
+TEST_F(Rfc9113_5_4_ErrorHandling, StreamErrorLeavesOtherStreams) {
+  FrameClient c(port());
+  ASSERT_TRUE(c.handshake());
+  uint32_t a = c.next_stream();
+  c.headers(a, block(req()), F_END_HEADERS);
+  c.data(a, R"({"text":"sibling",)", false);
+  uint32_t bad = c.next_stream();
+  Headers h = req();
+  h.push_back({"content-length", "100"});
+  c.headers(bad, block(h), F_END_HEADERS);
+  c.data(bad, kBody, true); // shorter than content-length: malformed
+  EXPECT_TRUE(c.expect_rst_stream(bad, PROTOCOL_ERROR));
+  c.data(a, R"("repeat":1})", true);
+  Response r;
+  ASSERT_TRUE(c.read_response(a, r));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_NE(r.body.find("sibling"), std::string::npos);
+}
+
+} // namespace
