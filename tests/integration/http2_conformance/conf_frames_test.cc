@@ -950,3 +950,32 @@ TEST_F(Rfc9113_7_ErrorCodes, UnknownCodeInGoaway) {
 }
 
 } // namespace
+
+namespace {
+
+// ---- 6.6 PUSH_PROMISE / 8.4 server push -------------------------------
+
+H2_SECTION(Rfc9113_8_4_Push);
+
+// 8.4: "A client cannot push. Thus, servers MUST treat the receipt of a
+// PUSH_PROMISE frame as a connection error of type PROTOCOL_ERROR."
+TEST_F(Rfc9113_8_4_Push, PushPromiseFromClient) {
+  FrameClient c(port());
+  ASSERT_TRUE(c.handshake());
+  uint32_t id = c.next_stream();
+  c.headers(id, block(req()), F_END_HEADERS);
+  c.frame(PUSH_PROMISE, F_END_HEADERS, id, u32(2) + block(req()));
+  EXPECT_CONNECTION_ERROR(c, PROTOCOL_ERROR);
+}
+
+// A client that allows push (SETTINGS_ENABLE_PUSH 1) is served normally
+// (weft never pushes).
+TEST_F(Rfc9113_8_4_Push, EnablePushAccepted) {
+  FrameClient c(port());
+  ASSERT_TRUE(c.handshake({{S_ENABLE_PUSH, 1}}));
+  EXPECT_TRUE(c.serves());
+  for (auto &s : c.seen)
+    EXPECT_NE(s.rfind("type=5 ", 0), 0u) << s;
+}
+
+} // namespace

@@ -407,3 +407,106 @@ TEST_F(Rfc9113_5_4_ErrorHandling, StreamErrorLeavesOtherStreams) {
 }
 
 } // namespace
+
+namespace {
+
+// 5.1.2: "Streams that are in the "open" state or in either of the
+// "half-closed" states count toward the maximum number of streams" -- and
+// closed ones no longer do. Two rounds of 100 concurrent calls (the limit)
+// on one connection, then 100 streams reset by the client and another 100
+// calls: none may be refused, so weft must free every slot it used.
+TEST_F(Rfc9113_5_1_2_Concurrency, ClosedStreamsFreeTheirSlots) {
+  FrameClient c(port());
+  ASSERT_TRUE(c.handshake());
+  auto round = [&](bool reset_first) {
+    std::string burst;
+    std::vector<uint32_t> ids;
+    for (int i = 0; i < 100; i++) {
+      ids.push_back(c.next_stream());
+      burst += FrameClient::frame_bytes(HEADERS, F_END_HEADERS, ids.back(),
+                                        block(req()));
+      if (!reset_first)
+        burst += FrameClient::frame_bytes(
+            DATA, F_END_STREAM, ids.back(),
+            R"({"text":"r","delay_ms":20})");
+    }
+    if (reset_first)
+      for (auto id : ids)
+        burst += FrameClient::frame_bytes(RST_STREAM, 0, id, u32(CANCEL));
+    c.write(burst);
+  };
+  auto collect = [&](uint32_t from) {
+    std::map<uint32_t, Response> rs;
+    for (uint32_t id = from; id < from + 200; id += 2)
+      rs[id] = Response();
+    ASSERT_TRUE(c.read_responses(rs, 20000));
+    int ok = 0;
+    for (auto &kv : rs) {
+      EXPECT_EQ(kv.second.rst, ~0u) << "stream " << kv.first;
+      ok += kv.second.status == 200;
+    }
+    EXPECT_EQ(ok, 100);
+  };
+  round(false); // streams 1..199
+  collect(1);
+  round(true); // 201..399, reset at once
+  EXPECT_TRUE(c.expect_alive());
+  round(false); // 401..599
+  collect(401);
+}
+
+// 6.8, graceful shutdown: "A server that is attempting to gracefully shut
+// down a connection SHOULD send an initial GOAWAY frame with the last
+// stream identifier set to 2^31-1 and a NO_ERROR code", and streams in
+// flight complete. weft's shutdown (stop accepting, a grace period for
+// calls in flight) must do that on an open connection.
+TEST(Rfc9113_6_8_GracefulShutdown, GoawayNoErrorThenInFlightStreamFinishes) {
+  weft_server_opts o = h2test::Server::opts(0);
+  o.shutdown_grace_ms = 5000;
+  weft_server *s = nullptr;
+  ASSERT_EQ(weft_server_new(&s, &o), 0);
+  ASSERT_EQ(weft_test_echo_add(s), 0);
+  weft_error err = {};
+  ASSERT_EQ(weft_server_listen(s, "h2c://127.0.0.1:0", &err), 0)
+      << err.message;
+  std::thread run([s] { weft_server_run(s); });
+
+  FrameClient c(weft_server_port(s, 0));
+  ASSERT_TRUE(c.handshake());
+  uint32_t id = c.next_stream();
+  c.headers(id, block(req()), F_END_HEADERS);
+  c.data(id, R"({"text":"in flight","delay_ms":500})", true);
+  usleep(100 * 1000); // the handler is running
+  std::thread stopper([s] { weft_server_shutdown(s); });
+
+  bool goaway = false;
+  Response r;
+  auto until = FrameClient::deadline(5000);
+  Frame f;
+  while (!r.ended && c.read(f, until) == Got::Frame) {
+    if (f.type == GOAWAY) {
+      EXPECT_EQ(get32(f.payload, 4), NO_ERROR) << f.describe();
+      EXPECT_GE(get32(f.payload, 0) & 0x7fffffff, id) << f.describe();
+      goaway = true;
+    } else if (f.stream == id && f.type == HEADERS) {
+      for (auto &h : f.headers)
+        if (h.first == ":status")
+          r.status = atoi(h.second.c_str());
+    } else if (f.stream == id && f.type == DATA) {
+      r.body += f.payload;
+    }
+    if (f.stream == id && (f.flags & F_END_STREAM) &&
+        (f.type == HEADERS || f.type == DATA))
+      r.ended = true;
+  }
+  EXPECT_TRUE(goaway) << c.trail();
+  EXPECT_TRUE(r.ended) << c.trail();
+  EXPECT_EQ(r.status, 200);
+  EXPECT_NE(r.body.find("in flight"), std::string::npos);
+  EXPECT_TRUE(c.expect_connection_closed(6000));
+  stopper.join();
+  run.join();
+  weft_server_free(s);
+}
+
+} // namespace

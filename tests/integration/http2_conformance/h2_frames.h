@@ -535,25 +535,32 @@ public:
     return ::testing::AssertionSuccess();
   }
 
-  // Reads until `stream` ends (END_STREAM or RST_STREAM); returns the
-  // window to the server for the DATA it sent (unless told not to).
-  ::testing::AssertionResult read_response(uint32_t stream, Response &r,
-                                           int ms = kReadMs) {
+  // Reads until every stream of `rs` ends (END_STREAM or RST_STREAM),
+  // collecting each one's response; returns the window to the server for
+  // the DATA it sent (unless auto_window is off).
+  ::testing::AssertionResult read_responses(std::map<uint32_t, Response> &rs,
+                                            int ms = kReadMs) {
     auto until = deadline(ms);
-    for (;;) {
+    size_t open = 0;
+    for (auto &kv : rs)
+      open += !kv.second.ended && kv.second.rst == ~0u;
+    while (open > 0) {
       Frame f;
       Got g = read(f, until);
       if (g != Got::Frame)
         return ::testing::AssertionFailure()
-               << "response on stream " << stream << ": "
+               << open << " response(s) unfinished: "
                << (g == Got::Closed ? "closed" : "timeout") << trail();
       if (f.type == GOAWAY)
         return ::testing::AssertionFailure() << "GOAWAY: " << f.describe();
-      if (f.stream != stream)
+      auto it = rs.find(f.stream);
+      if (it == rs.end() || it->second.ended || it->second.rst != ~0u)
         continue;
+      Response &r = it->second;
       if (f.type == RST_STREAM) {
         r.rst = get32(f.payload, 0);
-        return ::testing::AssertionSuccess();
+        open--;
+        continue;
       }
       if (f.type == HEADERS || f.type == CONTINUATION) {
         for (auto &h : f.headers) {
@@ -571,14 +578,24 @@ public:
         if (auto_window && f.length > 0) {
           window_update(0, f.length);
           if (!(f.flags & F_END_STREAM))
-            window_update(stream, f.length);
+            window_update(f.stream, f.length);
         }
       }
       if (f.flags & F_END_STREAM && (f.type == HEADERS || f.type == DATA)) {
         r.ended = true;
-        return ::testing::AssertionSuccess();
+        open--;
       }
     }
+    return ::testing::AssertionSuccess();
+  }
+
+  ::testing::AssertionResult read_response(uint32_t stream, Response &r,
+                                           int ms = kReadMs) {
+    std::map<uint32_t, Response> rs;
+    rs[stream] = r;
+    auto ok = read_responses(rs, ms);
+    r = rs[stream];
+    return ok;
   }
 
   // A unary JSON call on a new stream of this connection is answered.
