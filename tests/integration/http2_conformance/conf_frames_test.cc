@@ -62,11 +62,11 @@ TEST_F(Rfc9113_3_4_Preface, ServerSendsSettingsFirst) {
 TEST_F(Rfc9113_3_4_Preface, PrefaceAndFramesByteByByte) {
   FrameClient c(port());
   ASSERT_TRUE(c.ok());
-  std::string all = std::string(NGHTTP2_CLIENT_MAGIC) +
-                    FrameClient::frame_bytes(SETTINGS, 0, 0, "") +
-                    FrameClient::frame_bytes(HEADERS, F_END_HEADERS, 1,
-                                             block(req())) +
-                    FrameClient::frame_bytes(DATA, F_END_STREAM, 1, kBody);
+  std::string all =
+      std::string(NGHTTP2_CLIENT_MAGIC) +
+      FrameClient::frame_bytes(SETTINGS, 0, 0, "") +
+      FrameClient::frame_bytes(HEADERS, F_END_HEADERS, 1, block(req())) +
+      FrameClient::frame_bytes(DATA, F_END_STREAM, 1, kBody);
   for (char ch : all)
     ASSERT_TRUE(c.write(std::string(1, ch)));
   c.set_next_stream(3);
@@ -574,7 +574,8 @@ TEST_F(Rfc9113_6_7_Ping, AckWithSamePayload) {
   FrameClient c(port());
   ASSERT_TRUE(c.handshake());
   c.ping(std::string("\x00\x01\x02\xfe\xff\x80\x7f\x00", 8));
-  EXPECT_TRUE(c.expect_ping_ack(std::string("\x00\x01\x02\xfe\xff\x80\x7f\x00", 8)));
+  EXPECT_TRUE(
+      c.expect_ping_ack(std::string("\x00\x01\x02\xfe\xff\x80\x7f\x00", 8)));
 }
 
 // "An endpoint MUST NOT respond to PING frames containing this flag."
@@ -612,8 +613,8 @@ TEST_F(Rfc9113_6_7_Ping, ManyPingsAllAnswered) {
   ASSERT_TRUE(c.handshake());
   std::string burst;
   for (int i = 0; i < 50; i++)
-    burst += FrameClient::frame_bytes(PING, 0, 0,
-                                      "ping" + std::to_string(1000 + i));
+    burst +=
+        FrameClient::frame_bytes(PING, 0, 0, "ping" + std::to_string(1000 + i));
   c.write(burst);
   for (int i = 0; i < 50; i++)
     ASSERT_TRUE(c.expect_ping_ack("ping" + std::to_string(1000 + i)));
@@ -761,7 +762,7 @@ TEST_F(Rfc9113_6_9_WindowUpdate, NegativeWindowThenRecovers) {
   EXPECT_FALSE(c.read_response(id, r, 1000));
   EXPECT_EQ(r.body.size(), 10u);
   c.settings({{S_INITIAL_WINDOW_SIZE, 0}}); // window now -10
-  c.window_update(id, 10);                    // back to 0: still blocked
+  c.window_update(id, 10);                  // back to 0: still blocked
   Response none;
   EXPECT_FALSE(c.read_response(id, none, 500));
   EXPECT_EQ(none.body.size(), 0u);
@@ -781,9 +782,10 @@ TEST_F(Rfc9113_6_9_WindowUpdate, ServerRespectsConnectionWindow) {
   uint32_t id = c.next_stream();
   c.headers(id, block(req(kServerStream, "application/connect+json")),
             F_END_HEADERS);
-  c.data(id, envelope(R"({"text":")" + std::string(1000, 'w') +
-                      R"(","repeat":100})"),
-         true);
+  c.data(
+      id,
+      envelope(R"({"text":")" + std::string(1000, 'w') + R"(","repeat":100})"),
+      true);
   Response r;
   EXPECT_FALSE(c.read_response(id, r, 1000));
   EXPECT_EQ(r.body.size(), 65535u);

@@ -431,9 +431,9 @@ TEST_F(Rfc7541_Hpack, HuffmanValid) {
   FrameClient c(port());
   ASSERT_TRUE(c.handshake());
   uint32_t id = c.next_stream();
-  c.headers(id, block(req()) + u8(0x00) + hpack_str("x-h") + u8(0x80 | 1) +
-                    u8(0x1f),
-            F_END_HEADERS);
+  c.headers(
+      id, block(req()) + u8(0x00) + hpack_str("x-h") + u8(0x80 | 1) + u8(0x1f),
+      F_END_HEADERS);
   c.data(id, kBody, true);
   Response r;
   ASSERT_TRUE(c.read_response(id, r));
@@ -487,8 +487,8 @@ TEST_F(Rfc7541_Hpack, DynamicTableAcrossRequests) {
   FrameClient c(port());
   ASSERT_TRUE(c.handshake());
   uint32_t id = c.next_stream();
-  std::string indexed_ct = u8(0x40) + hpack_str("content-type") +
-                           hpack_str("application/json");
+  std::string indexed_ct =
+      u8(0x40) + hpack_str("content-type") + hpack_str("application/json");
   Headers h = without(req(), "content-type");
   c.headers(id, block(h) + indexed_ct, F_END_HEADERS);
   c.data(id, kBody, true);

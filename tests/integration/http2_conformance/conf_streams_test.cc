@@ -215,9 +215,9 @@ TEST_F(Rfc9113_5_1_StreamStates, DataOnClosedStream) {
       k = ErrKind::Stream;
     }
   }
-  outcome(k == ErrKind::None ? "ignored"
-                             : k == ErrKind::Stream ? "RST_STREAM"
-                                                    : "GOAWAY");
+  outcome(k == ErrKind::None     ? "ignored"
+          : k == ErrKind::Stream ? "RST_STREAM"
+                                 : "GOAWAY");
   if (k != ErrKind::Connection)
     EXPECT_TRUE(c.serves());
   EXPECT_TRUE(fresh_connection_serves(port()));
@@ -426,9 +426,8 @@ TEST_F(Rfc9113_5_1_2_Concurrency, ClosedStreamsFreeTheirSlots) {
       burst += FrameClient::frame_bytes(HEADERS, F_END_HEADERS, ids.back(),
                                         block(req()));
       if (!reset_first)
-        burst += FrameClient::frame_bytes(
-            DATA, F_END_STREAM, ids.back(),
-            R"({"text":"r","delay_ms":20})");
+        burst += FrameClient::frame_bytes(DATA, F_END_STREAM, ids.back(),
+                                          R"({"text":"r","delay_ms":20})");
     }
     if (reset_first)
       for (auto id : ids)
@@ -467,8 +466,7 @@ TEST(Rfc9113_6_8_GracefulShutdown, GoawayNoErrorThenInFlightStreamFinishes) {
   ASSERT_EQ(weft_server_new(&s, &o), 0);
   ASSERT_EQ(weft_test_echo_add(s), 0);
   weft_error err = {};
-  ASSERT_EQ(weft_server_listen(s, "h2c://127.0.0.1:0", &err), 0)
-      << err.message;
+  ASSERT_EQ(weft_server_listen(s, "h2c://127.0.0.1:0", &err), 0) << err.message;
   std::thread run([s] { weft_server_run(s); });
 
   FrameClient c(weft_server_port(s, 0));

@@ -33,7 +33,7 @@ protected:
 #define EXPECT_CONNECTION_ERROR(c, code)                                       \
   do {                                                                         \
     EXPECT_TRUE((c).expect_goaway(code));                                      \
-    EXPECT_TRUE(::h2conf::fresh_connection_serves(port()));                   \
+    EXPECT_TRUE(::h2conf::fresh_connection_serves(port()));                    \
   } while (0)
 
 // Stream error `code` on `id` as RST_STREAM, and the connection goes on.
@@ -56,7 +56,7 @@ protected:
     } else {                                                                   \
       outcome("connection error (GOAWAY)");                                    \
     }                                                                          \
-    EXPECT_TRUE(::h2conf::fresh_connection_serves(port()));                   \
+    EXPECT_TRUE(::h2conf::fresh_connection_serves(port()));                    \
   } while (0)
 
 } // namespace h2conf

@@ -97,7 +97,8 @@ inline std::string u32(uint32_t v) {
   return u16(v >> 16) + u16(v & 0xffff);
 }
 inline uint32_t get32(const std::string &s, size_t at) {
-  return ((uint32_t)(uint8_t)s[at] << 24) | ((uint32_t)(uint8_t)s[at + 1] << 16) |
+  return ((uint32_t)(uint8_t)s[at] << 24) |
+         ((uint32_t)(uint8_t)s[at + 1] << 16) |
          ((uint32_t)(uint8_t)s[at + 2] << 8) | (uint32_t)(uint8_t)s[at + 3];
 }
 
@@ -164,8 +165,7 @@ struct Frame {
     std::string s = b;
     if ((type == GOAWAY && payload.size() >= 8) ||
         (type == RST_STREAM && payload.size() >= 4))
-      s += " code=" +
-           std::to_string(get32(payload, type == GOAWAY ? 4 : 0));
+      s += " code=" + std::to_string(get32(payload, type == GOAWAY ? 4 : 0));
     if (type == GOAWAY && payload.size() > 8)
       s += " debug=\"" + payload.substr(8) + "\"";
     return s;
@@ -176,8 +176,8 @@ struct Response {
   int status = 0;
   Headers headers;
   std::string body;
-  bool ended = false;   // END_STREAM seen
-  uint32_t rst = ~0u;   // RST_STREAM code, if reset
+  bool ended = false; // END_STREAM seen
+  uint32_t rst = ~0u; // RST_STREAM code, if reset
 };
 
 enum class Got { Frame, Closed, Timeout };
@@ -211,8 +211,8 @@ public:
   bool write(const std::string &bytes) {
     size_t off = 0;
     while (off < bytes.size()) {
-      ssize_t n = send(fd_, bytes.data() + off, bytes.size() - off,
-                       MSG_NOSIGNAL);
+      ssize_t n =
+          send(fd_, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
       if (n <= 0)
         return false;
       off += (size_t)n;
@@ -236,8 +236,8 @@ public:
   bool preface() {
     return write(NGHTTP2_CLIENT_MAGIC);
   }
-  static std::string settings_payload(
-      const std::vector<std::pair<uint16_t, uint32_t>> &s) {
+  static std::string
+  settings_payload(const std::vector<std::pair<uint16_t, uint32_t>> &s) {
     std::string p;
     for (auto &e : s)
       p += u16(e.first) + u32(e.second);
@@ -384,8 +384,8 @@ public:
       if (f.type == GOAWAY) {
         if (f.payload.size() < 8 || get32(f.payload, 4) != code)
           return ::testing::AssertionFailure()
-                 << "GOAWAY with another code: " << f.describe()
-                 << " (want " << code << ")";
+                 << "GOAWAY with another code: " << f.describe() << " (want "
+                 << code << ")";
         return expect_connection_closed();
       }
     }
@@ -399,8 +399,8 @@ public:
       Got g = read(f, until);
       if (g != Got::Frame)
         return ::testing::AssertionFailure()
-               << "no RST_STREAM: "
-               << (g == Got::Closed ? "closed" : "timeout") << trail();
+               << "no RST_STREAM: " << (g == Got::Closed ? "closed" : "timeout")
+               << trail();
       if (f.type == GOAWAY)
         return ::testing::AssertionFailure() << "GOAWAY: " << f.describe();
       if (f.type == RST_STREAM && f.stream == stream) {
@@ -499,10 +499,10 @@ public:
     auto until = deadline(kReadMs * 3);
     do {
       int64_t overhead = pad >= 0 ? pad + 1 : 0;
-      int64_t room = conn_window_only
-                         ? conn_window_
-                         : std::min<int64_t>(conn_window_,
-                                             stream_window(stream));
+      int64_t room =
+          conn_window_only
+              ? conn_window_
+              : std::min<int64_t>(conn_window_, stream_window(stream));
       room = std::min<int64_t>(room, (int64_t)peer_max_frame_) - overhead;
       size_t left = b.size() - off;
       if (left > 0 && room <= 0) {
@@ -610,8 +610,7 @@ public:
       return ok;
     if (r.status != 200 || r.body != body)
       return ::testing::AssertionFailure()
-             << "status " << r.status << " rst " << r.rst << " body "
-             << r.body;
+             << "status " << r.status << " rst " << r.rst << " body " << r.body;
     return ::testing::AssertionSuccess();
   }
 
@@ -625,8 +624,8 @@ public:
 
   bool auto_window = true;
   bool auto_settings_ack = true;
-  int settings_acked_ = 0;      // SETTINGS ACKs not yet waited for
-  bool hpack_error = false;     // the server's header block did not decode
+  int settings_acked_ = 0;  // SETTINGS ACKs not yet waited for
+  bool hpack_error = false; // the server's header block did not decode
   uint32_t peer_max_frame_ = 16384;
   std::map<uint16_t, uint32_t> peer_settings;
   std::vector<std::string> seen; // every frame read, described
