@@ -1296,6 +1296,18 @@ static void close_on_loop(void *ud) {
     pthread_mutex_unlock(&l->mu);
     if (!victim)
       break;
+    /* A call that finished in the grace period has its response submitted
+     * (kick_on_loop ran before us: posts are FIFO) but its write is a
+     * flush_on_loop queued behind us. Write what the socket takes now,
+     * ending with a GOAWAY that names the last stream we processed: the
+     * graceful shutdown started with GOAWAY(2^31-1, NO_ERROR), and RFC 9113
+     * 6.8 has the final one carry the real last stream id. Without this
+     * the peer lost answers the server had produced. */
+    nghttp2_submit_goaway(
+        victim->io.session, NGHTTP2_FLAG_NONE,
+        nghttp2_session_get_last_proc_stream_id(victim->io.session),
+        NGHTTP2_NO_ERROR, NULL, 0);
+    weft__h2io_flush(&victim->io);
     weft__h2io_close(&victim->io, NULL);
   }
   if (!post(l, sync_done, r))

@@ -458,7 +458,9 @@ TEST_F(Rfc9113_5_1_2_Concurrency, ClosedStreamsFreeTheirSlots) {
 // down a connection SHOULD send an initial GOAWAY frame with the last
 // stream identifier set to 2^31-1 and a NO_ERROR code", and streams in
 // flight complete. weft's shutdown (stop accepting, a grace period for
-// calls in flight) must do that on an open connection.
+// calls in flight) must do that on an open connection. (It used to lose
+// the answer of a call that finished in the grace period about one run in
+// three: the connection closed before that answer's write.)
 TEST(Rfc9113_6_8_GracefulShutdown, GoawayNoErrorThenInFlightStreamFinishes) {
   weft_server_opts o = h2test::Server::opts(0);
   o.shutdown_grace_ms = 5000;
@@ -478,6 +480,7 @@ TEST(Rfc9113_6_8_GracefulShutdown, GoawayNoErrorThenInFlightStreamFinishes) {
   std::thread stopper([s] { weft_server_shutdown(s); });
 
   bool goaway = false;
+  uint32_t last = ~0u; // of the latest GOAWAY
   Response r;
   auto until = FrameClient::deadline(5000);
   Frame f;
@@ -486,6 +489,7 @@ TEST(Rfc9113_6_8_GracefulShutdown, GoawayNoErrorThenInFlightStreamFinishes) {
       EXPECT_EQ(get32(f.payload, 4), NO_ERROR) << f.describe();
       EXPECT_GE(get32(f.payload, 0) & 0x7fffffff, id) << f.describe();
       goaway = true;
+      last = get32(f.payload, 0) & 0x7fffffff;
     } else if (f.stream == id && f.type == HEADERS) {
       for (auto &h : f.headers)
         if (h.first == ":status")
@@ -501,7 +505,19 @@ TEST(Rfc9113_6_8_GracefulShutdown, GoawayNoErrorThenInFlightStreamFinishes) {
   EXPECT_TRUE(r.ended) << c.trail();
   EXPECT_EQ(r.status, 200);
   EXPECT_NE(r.body.find("in flight"), std::string::npos);
-  EXPECT_TRUE(c.expect_connection_closed(6000));
+  // Then the final GOAWAY names the last stream processed (6.8: "the
+  // server MAY send another GOAWAY frame with an updated last stream
+  // identifier"; weft does, as it closes; nghttp2 may write it before
+  // the response's last DATA), and the connection closes.
+  until = FrameClient::deadline(6000);
+  Got g;
+  while ((g = c.read(f, until)) == Got::Frame)
+    if (f.type == GOAWAY) {
+      EXPECT_EQ(get32(f.payload, 4), NO_ERROR) << f.describe();
+      last = get32(f.payload, 0) & 0x7fffffff;
+    }
+  EXPECT_EQ(g, Got::Closed) << c.trail();
+  EXPECT_EQ(last, id) << c.trail();
   stopper.join();
   run.join();
   weft_server_free(s);
