@@ -138,8 +138,9 @@ TEST_F(Rfc9113_5_1_StreamStates, DataAfterRstStream) {
   outcome(k == ErrKind::None     ? "ignored"
           : k == ErrKind::Stream ? "RST_STREAM(STREAM_CLOSED)"
                                  : "GOAWAY(STREAM_CLOSED)");
-  if (k != ErrKind::Connection)
+  if (k != ErrKind::Connection) {
     EXPECT_TRUE(c.serves());
+  }
   EXPECT_TRUE(fresh_connection_serves(port()));
 }
 
@@ -188,8 +189,9 @@ TEST_F(Rfc9113_5_1_StreamStates, HeadersAfterRstStream) {
     }
   }
   EXPECT_TRUE(got) << c.trail();
-  if (got && k == ErrKind::Stream)
+  if (got && k == ErrKind::Stream) {
     EXPECT_TRUE(c.serves());
+  }
   EXPECT_TRUE(fresh_connection_serves(port()));
 }
 
@@ -218,8 +220,9 @@ TEST_F(Rfc9113_5_1_StreamStates, DataOnClosedStream) {
   outcome(k == ErrKind::None     ? "ignored"
           : k == ErrKind::Stream ? "RST_STREAM"
                                  : "GOAWAY");
-  if (k != ErrKind::Connection)
+  if (k != ErrKind::Connection) {
     EXPECT_TRUE(c.serves());
+  }
   EXPECT_TRUE(fresh_connection_serves(port()));
 }
 

@@ -244,9 +244,6 @@ public:
     return p;
   }
   bool settings(const std::vector<std::pair<uint16_t, uint32_t>> &s) {
-    for (auto &e : s)
-      if (e.first == S_INITIAL_WINDOW_SIZE)
-        pending_initial_window_ = (int64_t)e.second;
     return frame(SETTINGS, 0, 0, settings_payload(s));
   }
   bool ping(const std::string &data8, bool ack = false) {
@@ -627,6 +624,7 @@ public:
   int settings_acked_ = 0;  // SETTINGS ACKs not yet waited for
   bool hpack_error = false; // the server's header block did not decode
   uint32_t peer_max_frame_ = 16384;
+  uint32_t max_frame_len_seen = 0; // longest frame the server sent
   std::map<uint16_t, uint32_t> peer_settings;
   std::vector<std::string> seen; // every frame read, described
   nghttp2_hd_inflater *inflater() {
@@ -640,6 +638,8 @@ private:
   }
 
   void on_frame(Frame &f) {
+    if (f.length > max_frame_len_seen)
+      max_frame_len_seen = f.length;
     switch (f.type) {
     case SETTINGS:
       if (f.flags & F_ACK) {
@@ -737,7 +737,6 @@ private:
   uint32_t next_id_ = 1;
   int64_t conn_window_ = 65535;
   int64_t peer_initial_window_ = 65535;
-  int64_t pending_initial_window_ = -1;
   std::map<uint32_t, int64_t> stream_windows_;
 };
 
