@@ -317,6 +317,28 @@ TEST_F(Rfc9113_8_1_Messages, PseudoHeaderInTrailers) {
   EXPECT_STREAM_ERROR(c, id, PROTOCOL_ERROR);
 }
 
+// A request may have no content at all (8.1: HEADERS with END_STREAM, no
+// DATA). For Connect that is an empty message: valid protobuf (200), and
+// not valid JSON (a Connect error, not a reset). Found by fuzz_h2_server
+// with the conformance seeds: the empty body reached the decoders as a
+// NULL pointer, and NULL + 0 is undefined behaviour (UBSan aborted the
+// server).
+TEST_F(Rfc9113_8_1_Messages, RequestWithoutContent) {
+  FrameClient c(port());
+  ASSERT_TRUE(c.handshake());
+  uint32_t id = send_request(c, req(kUnary, "application/proto"), "");
+  Response r;
+  ASSERT_TRUE(c.read_response(id, r));
+  EXPECT_EQ(r.rst, ~0u);
+  EXPECT_EQ(r.status, 200);
+  id = send_request(c, req(kUnary, "application/json"), "");
+  Response j;
+  ASSERT_TRUE(c.read_response(id, j));
+  EXPECT_EQ(j.rst, ~0u);
+  EXPECT_EQ(j.status, 400) << j.body;
+  EXPECT_TRUE(c.serves());
+}
+
 // Malformed streaming calls: the handler of a server-streaming method is
 // dispatched when the headers arrive, so a content-length violation found
 // later must still reset the stream cleanly while the handler runs.
