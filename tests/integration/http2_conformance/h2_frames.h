@@ -9,10 +9,13 @@
 // leave the server's dynamic table alone, so a case can put anything in
 // them); nghttp2's HPACK inflater only decodes what the server sends back.
 // Every read has a deadline, so a server that never answers fails the test
-// instead of hanging it.
+// instead of hanging it. With tls = true the same bytes go through OpenSSL
+// (ALPN h2, the server's certificate is not checked), for the https://
+// listener.
 #pragma once
 
 #include <nghttp2/nghttp2.h>
+#include <openssl/ssl.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -22,7 +25,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cstdint>
 #include <cstring>
 #include <map>
@@ -185,7 +190,7 @@ enum class ErrKind { None, Stream, Connection };
 
 class FrameClient {
 public:
-  explicit FrameClient(int port) {
+  explicit FrameClient(int port, bool tls = false) {
     fd_ = socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in a = {};
     a.sin_family = AF_INET;
@@ -193,8 +198,14 @@ public:
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     ok_ = fd_ >= 0 && connect(fd_, (sockaddr *)&a, sizeof a) == 0;
     nghttp2_hd_inflate_new(&infl_);
+    if (ok_ && tls)
+      ok_ = tls_connect();
   }
   ~FrameClient() {
+    if (ssl_)
+      SSL_free(ssl_);
+    if (ctx_)
+      SSL_CTX_free(ctx_);
     if (fd_ >= 0)
       close(fd_);
     nghttp2_hd_inflate_del(infl_);
@@ -212,7 +223,10 @@ public:
     size_t off = 0;
     while (off < bytes.size()) {
       ssize_t n =
-          send(fd_, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
+          ssl_
+              ? SSL_write(ssl_, bytes.data() + off,
+                          (int)std::min<size_t>(bytes.size() - off, 1 << 20))
+              : send(fd_, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
       if (n <= 0)
         return false;
       off += (size_t)n;
@@ -330,10 +344,11 @@ public:
       if (ms <= 0)
         return Got::Timeout;
       pollfd p = {fd_, POLLIN, 0};
-      if (poll(&p, 1, ms) <= 0)
+      if (!(ssl_ && SSL_pending(ssl_) > 0) && poll(&p, 1, ms) <= 0)
         return Got::Timeout;
       char buf[16384];
-      ssize_t n = recv(fd_, buf, sizeof buf, 0);
+      ssize_t n = ssl_ ? SSL_read(ssl_, buf, sizeof buf)
+                       : recv(fd_, buf, sizeof buf, 0);
       if (n <= 0) {
         eof_ = true; // EOF or ECONNRESET: the server closed
         continue;
@@ -632,6 +647,23 @@ public:
   }
 
 private:
+  bool tls_connect() {
+    signal(SIGPIPE, SIG_IGN); // SSL_write to a closed socket
+    ctx_ = SSL_CTX_new(TLS_client_method());
+    if (!ctx_)
+      return false;
+    static const unsigned char alpn[] = {2, 'h', '2'};
+    SSL_CTX_set_alpn_protos(ctx_, alpn, sizeof alpn);
+    ssl_ = SSL_new(ctx_);
+    SSL_set_fd(ssl_, fd_);
+    if (SSL_connect(ssl_) != 1)
+      return false;
+    const unsigned char *proto = nullptr;
+    unsigned len = 0;
+    SSL_get0_alpn_selected(ssl_, &proto, &len);
+    return len == 2 && memcmp(proto, "h2", 2) == 0;
+  }
+
   int64_t stream_window(uint32_t id) {
     auto it = stream_windows_.find(id);
     return it == stream_windows_.end() ? peer_initial_window_ : it->second;
@@ -728,6 +760,8 @@ private:
   }
 
   int fd_ = -1;
+  SSL_CTX *ctx_ = nullptr;
+  SSL *ssl_ = nullptr;
   bool ok_ = false;
   bool eof_ = false;
   std::string in_;
@@ -742,8 +776,9 @@ private:
 
 // A fresh connection is served: after a connection error the server goes
 // on serving everybody else.
-inline ::testing::AssertionResult fresh_connection_serves(int port) {
-  FrameClient c(port);
+inline ::testing::AssertionResult fresh_connection_serves(int port,
+                                                          bool tls = false) {
+  FrameClient c(port, tls);
   auto ok = c.handshake();
   if (!ok)
     return ok;
