@@ -42,6 +42,9 @@
  * window is no longer returned. */
 #define H2S_QUEUE_HIGH_WATER (256 * 1024)
 #define H2S_GZIP_MIN 1024
+/* Recently closed streams remembered per connection (RFC 9113 5.1 lets an
+ * endpoint limit how long it remembers them). */
+#define H2S_CLOSED_RING 128
 
 typedef struct msgnode {
   struct msgnode *next;
@@ -77,6 +80,14 @@ struct h2s_conn {
   h2s_conn *next, *prev; /* in lis->conns */
   char peer[64];
   bool flush_posted; /* loop thread: a flush_on_loop is queued */
+  /* Loop thread: the last streams that closed, and whether we reset them
+   * (see on_begin_frame). nghttp2 forgets closed streams, so without this a
+   * HEADERS reusing an old stream id is silently ignored. */
+  struct {
+    int32_t id;
+    bool we_reset;
+  } closed[H2S_CLOSED_RING];
+  unsigned closed_next;
 };
 
 struct h2s_stream {
@@ -802,10 +813,74 @@ static int on_frame_recv(nghttp2_session *ses, const nghttp2_frame *f,
   return 0;
 }
 
+/* ---- closed streams (RFC 9113 5.1, 5.1.1) ---------------------------- */
+
+static int closed_find(h2s_conn *c, int32_t id) {
+  for (int i = 0; i < H2S_CLOSED_RING; i++)
+    if (c->closed[i].id == id)
+      return i;
+  return -1;
+}
+
+static void closed_note(h2s_conn *c, int32_t id, bool we_reset) {
+  int i = closed_find(c, id);
+  if (i < 0) {
+    i = (int)(c->closed_next++ % H2S_CLOSED_RING);
+    c->closed[i].id = id;
+    c->closed[i].we_reset = false;
+  }
+  c->closed[i].we_reset |= we_reset;
+}
+
+static int on_frame_send(nghttp2_session *ses, const nghttp2_frame *f,
+                         void *ud) {
+  (void)ses;
+  if (f->hd.type == NGHTTP2_RST_STREAM)
+    closed_note(ud, f->hd.stream_id, true);
+  return 0;
+}
+
+/* nghttp2 keeps no state for most closed streams, and it silently ignores a
+ * HEADERS (or DATA) frame on a stream id it no longer knows. RFC 9113
+ * wants errors there, so we check before nghttp2 parses the frame:
+ * - 5.1.1: "The identifier of a newly established stream MUST be
+ *   numerically greater than all streams that the initiating endpoint has
+ *   opened or reserved ... An endpoint that receives an unexpected stream
+ *   identifier MUST respond with a connection error of type
+ *   PROTOCOL_ERROR": a HEADERS on an old id we never saw close (skipped
+ *   ids are implicitly closed, or it closed too long ago).
+ * - 5.1, closed: "An endpoint that receives any frame other than PRIORITY
+ *   after receiving a RST_STREAM MUST treat that as a stream error of type
+ *   STREAM_CLOSED ... any frames after receiving a frame with the
+ *   END_STREAM flag set MUST [be treated] as a connection error of type
+ *   STREAM_CLOSED": HEADERS or DATA on a stream that closed recently.
+ * - 5.1, closed: "An endpoint MUST ignore frames that it receives on closed
+ *   streams after it has sent a RST_STREAM frame": those we leave alone
+ *   (the peer may not have seen our reset yet). */
+static int on_begin_frame(nghttp2_session *ses, const nghttp2_frame_hd *hd,
+                          void *ud) {
+  h2s_conn *c = ud;
+  int32_t id = hd->stream_id;
+  if ((hd->type != NGHTTP2_HEADERS && hd->type != NGHTTP2_DATA) || id <= 0 ||
+      !(id & 1) || id > nghttp2_session_get_last_proc_stream_id(ses) ||
+      nghttp2_session_find_stream(ses, id))
+    return 0; /* new or open streams, and nghttp2's own checks */
+  int i = closed_find(c, id);
+  if (i >= 0 && c->closed[i].we_reset)
+    return 0;
+  if (i >= 0)
+    nghttp2_session_terminate_session(ses, NGHTTP2_STREAM_CLOSED);
+  else if (hd->type == NGHTTP2_HEADERS)
+    nghttp2_session_terminate_session(ses, NGHTTP2_PROTOCOL_ERROR);
+  /* DATA on a stream closed long ago: nghttp2 ignores it (and counts it
+   * against the connection window), which 5.1 allows. */
+  return 0;
+}
+
 static int on_stream_close(nghttp2_session *ses, int32_t id, uint32_t code,
                            void *ud) {
-  (void)ud;
   (void)code;
+  closed_note(ud, id, false);
   h2s_stream *s = nghttp2_session_get_stream_user_data(ses, id);
   if (!s)
     return 0;
@@ -871,6 +946,8 @@ static int new_session(h2s_conn *c) {
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
   nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
   nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
+  nghttp2_session_callbacks_set_on_begin_frame_callback(cb, on_begin_frame);
+  nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
   nghttp2_option_new(&opt);
   nghttp2_option_set_no_auto_window_update(opt, 1);
   int rv = nghttp2_session_server_new2(&c->io.session, cb, c, opt);
@@ -1222,6 +1299,18 @@ static void close_on_loop(void *ud) {
     pthread_mutex_unlock(&l->mu);
     if (!victim)
       break;
+    /* A call that finished in the grace period has its response submitted
+     * (kick_on_loop ran before us: posts are FIFO) but its write is a
+     * flush_on_loop queued behind us. Write what the socket takes now,
+     * ending with a GOAWAY that names the last stream we processed: the
+     * graceful shutdown started with GOAWAY(2^31-1, NO_ERROR), and RFC 9113
+     * 6.8 has the final one carry the real last stream id. Without this
+     * the peer lost answers the server had produced. */
+    nghttp2_submit_goaway(
+        victim->io.session, NGHTTP2_FLAG_NONE,
+        nghttp2_session_get_last_proc_stream_id(victim->io.session),
+        NGHTTP2_NO_ERROR, NULL, 0);
+    weft__h2io_flush(&victim->io);
     weft__h2io_close(&victim->io, NULL);
   }
   if (!post(l, sync_done, r))

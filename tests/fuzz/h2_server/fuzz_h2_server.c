@@ -13,6 +13,7 @@
  * checks see a clean end. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -76,8 +77,33 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   a.sin_family = AF_INET;
   a.sin_port = htons((uint16_t)port);
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0)
-    abort();
+  /* A long run opens ~1000 connections a second; the server closes first,
+   * so each leaves a TIME_WAIT that holds one of our ephemeral ports, and
+   * connect() runs out of them (EADDRNOTAVAIL) after a few minutes. Close
+   * with an RST (linger 0), which ends the server's TIME_WAIT, and wait
+   * for a port rather than abort when they are spent all the same. */
+  struct linger lg = {1, 0};
+  setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+  int tries = 0;
+  while (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+    if (errno == EINTR) {
+      /* libFuzzer's -timeout alarm fires every second; the connect goes
+       * on in the background: wait for it. */
+      struct pollfd w = {fd, POLLOUT, 0};
+      int soerr = 0;
+      socklen_t sl = sizeof soerr;
+      while (poll(&w, 1, 1000) < 0 && errno == EINTR)
+        ;
+      if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 && !soerr)
+        break;
+      errno = soerr;
+    }
+    if (errno != EADDRNOTAVAIL || ++tries > 500) {
+      perror("fuzz_h2_server: connect");
+      abort();
+    }
+    usleep(10 * 1000);
+  }
   /* Safety net only: the server always closes after our EOF. */
   struct timeval tv = {5, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
