@@ -53,8 +53,8 @@ int weft_dyn_build_set(const struct Google__Protobuf__FileDescriptorSet *set,
                        weft_dyn_set **out, weft_error *err);
 /* The same from n unpacked FileDescriptorProtos (in any order). */
 int weft_dyn_build_files(
-    const struct Google__Protobuf__FileDescriptorProto *const *files,
-    size_t n, weft_dyn_set **out, weft_error *err);
+    const struct Google__Protobuf__FileDescriptorProto *const *files, size_t n,
+    weft_dyn_set **out, weft_error *err);
 /* Frees the set and every descriptor in it. Accepts NULL. */
 void weft_dyn_free(weft_dyn_set *s);
 

@@ -218,8 +218,9 @@ static int push(void ***arr, size_t *n, size_t *cap, void *v) {
 }
 
 static int nomem(weft_error *err) {
-  return weft_error_set(err, WEFT_ERR_NOMEM, "out of memory building "
-                                             "descriptors");
+  return weft_error_set(err, WEFT_ERR_NOMEM,
+                        "out of memory building "
+                        "descriptors");
 }
 
 static int register_type(weft_dyn_set *s, dyn_file *f, const char *full,
@@ -282,8 +283,8 @@ static int add_msg(weft_dyn_set *s, dyn_file *f, const dyn_msg_proto *p,
   m->d = weft__dyn_alloc(s, sizeof *m->d);
   if (!m->full || !m->d || !(m->cname = weft__dyn_cname(s, m->full)))
     return nomem(err);
-  m->map_entry = p->options && p->options->has_map_entry &&
-                 p->options->map_entry;
+  m->map_entry =
+      p->options && p->options->has_map_entry && p->options->map_entry;
   if (push((void ***)&f->msgs, &f->n_msgs, &f->cap_msgs, m) < 0)
     return nomem(err);
   int rv = register_type(s, f, m->full, m, NULL, err);
@@ -396,8 +397,8 @@ static int build_service(weft_dyn_set *s, dyn_file *f,
                          weft_service_desc *sd, weft_error *err) {
   const char *pkg = f->p->package ? f->p->package : "";
   if (!p->name || !*p->name)
-    return weft_error_set(err, WEFT_ERR_MALFORMED,
-                          "%s: a service has no name", f->name);
+    return weft_error_set(err, WEFT_ERR_MALFORMED, "%s: a service has no name",
+                          f->name);
   sd->name = *pkg ? weft__dyn_fmt(s, "%s.%s", pkg, p->name)
                   : weft__dyn_strdup(s, p->name);
   sd->short_name = weft__dyn_strdup(s, p->name);
@@ -411,8 +412,7 @@ static int build_service(weft_dyn_set *s, dyn_file *f,
   int oom = 0;
   if (weft__dyn_put(&s->services, sd->name, sd, &oom))
     return weft_error_set(err, WEFT_ERR_MALFORMED,
-                          "%s: service %s is defined twice", f->name,
-                          sd->name);
+                          "%s: service %s is defined twice", f->name, sd->name);
   if (oom)
     return nomem(err);
   for (size_t i = 0; i < p->n_method; i++) {
@@ -432,11 +432,10 @@ static int build_service(weft_dyn_set *s, dyn_file *f,
     for (int k = 0; k < 2; k++) {
       dyn_type *t = weft__dyn_resolve(s, sd->name, types[k]);
       if (!t || !t->m)
-        return weft_error_set(err, WEFT_ERR_MALFORMED,
-                              "%s: method %s.%s: %s type %s is %s", f->name,
-                              sd->name, mp->name, k ? "output" : "input",
-                              types[k] ? types[k] : "(none)",
-                              t ? "not a message" : "unknown");
+        return weft_error_set(
+            err, WEFT_ERR_MALFORMED, "%s: method %s.%s: %s type %s is %s",
+            f->name, sd->name, mp->name, k ? "output" : "input",
+            types[k] ? types[k] : "(none)", t ? "not a message" : "unknown");
       io[k] = t->m->cd ? t->m->cd : t->m->d;
     }
     me->name = weft__dyn_strdup(s, mp->name);
@@ -486,8 +485,7 @@ static int finish_file(weft_dyn_set *s, dyn_file *f, weft_error *err) {
       weft__dyn_alloc(s, (f->n_enums + 1) * sizeof *enums);
   const weft_service_desc **svcs =
       weft__dyn_alloc(s, (p->n_service + 1) * sizeof *svcs);
-  weft_service_desc *sds =
-      weft__dyn_alloc(s, (p->n_service + 1) * sizeof *sds);
+  weft_service_desc *sds = weft__dyn_alloc(s, (p->n_service + 1) * sizeof *sds);
   if (!deps || !msgs || !enums || !svcs || !sds)
     return nomem(err);
   for (size_t i = 0; i < p->n_dependency; i++) {

@@ -41,12 +41,12 @@ typedef struct dyn_enum {
 } dyn_enum;
 
 typedef struct dyn_file {
-  const dyn_file_proto *p;          /* NULL: compiled-in dependency */
-  const weft_file_desc *compiled;   /* set: use it instead of building */
-  weft_file_desc *d;                /* built */
+  const dyn_file_proto *p;        /* NULL: compiled-in dependency */
+  const weft_file_desc *compiled; /* set: use it instead of building */
+  weft_file_desc *d;              /* built */
   const char *name;
-  int syntax;                       /* 2 or 3 */
-  dyn_msg **msgs;                   /* pre-order, nested included */
+  int syntax;     /* 2 or 3 */
+  dyn_msg **msgs; /* pre-order, nested included */
   size_t n_msgs, cap_msgs;
   dyn_enum **enums;
   size_t n_enums, cap_enums;

@@ -124,7 +124,7 @@ int weft__dyn_build_enum(weft_dyn_set *s, dyn_enum *e, weft_error *err) {
   for (size_t i = 0; i < n; i++) {
     /* the names of values[] are the same strings for non-aliases */
     by[i].name = weft__dyn_strdup(s, items[i].name);
-    by[i].index = (unsigned)final[items[i].index];
+    by[i].index = (unsigned) final[items[i].index];
     if (!by[i].name)
       goto out;
   }
@@ -145,8 +145,8 @@ int weft__dyn_build_enum(weft_dyn_set *s, dyn_enum *e, weft_error *err) {
   rv = b->short_name && b->package_name ? 0 : WEFT_ERR_NOMEM;
 out:
   if (rv == WEFT_ERR_NOMEM)
-    weft_error_set(err, rv, "%s: out of memory building enum %s",
-                   e->file->name, e->full);
+    weft_error_set(err, rv, "%s: out of memory building enum %s", e->file->name,
+                   e->full);
   free(items);
   free(final);
   free(nums);
@@ -558,14 +558,14 @@ static int classify(weft_dyn_set *s, dyn_msg *m, const int *real, dfield *fd,
   }
   if (pbc_type(type, &fd->type) < 0)
     return weft_error_set(err, WEFT_ERR_MALFORMED,
-                          "%s: field %s.%s: bad type %d", fn, m->full,
-                          fp->name, type);
+                          "%s: field %s.%s: bad type %d", fn, m->full, fp->name,
+                          type);
   int wants_msg = type == DYN_T(MESSAGE) || type == DYN_T(GROUP);
   if (wants_msg || type == DYN_T(ENUM)) {
     if (!t || (wants_msg && !t->m) || (!wants_msg && !t->e))
       return weft_error_set(
-          err, WEFT_ERR_MALFORMED, "%s: field %s.%s: %s is not %s", fn,
-          m->full, fp->name, fp->type_name ? fp->type_name : "(no type name)",
+          err, WEFT_ERR_MALFORMED, "%s: field %s.%s: %s is not %s", fn, m->full,
+          fp->name, fp->type_name ? fp->type_name : "(no type name)",
           wants_msg ? "a message" : "an enum");
     if (t->m) {
       const weft_msg_desc *td = t->m->cd ? t->m->cd : t->m->d;
@@ -689,10 +689,10 @@ int weft__dyn_build_msg(weft_dyn_set *s, dyn_msg *m, weft_error *err) {
     if (fd->oneof >= 0)
       continue;
     if (fd->repeated) {
-      fd->quant = (unsigned)place(&off, &maxal, sizeof(size_t),
-                                  DYN_ALIGNOF(size_t));
-      fd->offset = (unsigned)place(&off, &maxal, sizeof(void *),
-                                   DYN_ALIGNOF(void *));
+      fd->quant =
+          (unsigned)place(&off, &maxal, sizeof(size_t), DYN_ALIGNOF(size_t));
+      fd->offset =
+          (unsigned)place(&off, &maxal, sizeof(void *), DYN_ALIGNOF(void *));
       continue;
     }
     if (fd->has_flag)
@@ -723,14 +723,10 @@ int weft__dyn_build_msg(weft_dyn_set *s, dyn_msg *m, weft_error *err) {
   for (size_t i = 0; i < n; i++) {
     if (fs[i].repeated || fs[i].oneof >= 0)
       continue;
-    if ((rv = field_default(s, m, &fs[i], err)) < 0) {
-      if (rv == WEFT_ERR_NOMEM)
-        break;
+    if ((rv = field_default(s, m, &fs[i], err)) < 0)
       goto out;
-    }
   }
-  if (rv == WEFT_ERR_NOMEM)
-    goto out;
+  rv = WEFT_ERR_NOMEM;
 
   for (size_t i = 0; i < n; i++) {
     items[i].key = fs[i].p->number;
@@ -754,7 +750,8 @@ int weft__dyn_build_msg(weft_dyn_set *s, dyn_msg *m, weft_error *err) {
   ProtobufCFieldDescriptor *fields =
       n ? weft__dyn_alloc(s, n * sizeof *fields) : NULL;
   weft_field_info *info = n ? weft__dyn_alloc(s, n * sizeof *info) : NULL;
-  unsigned *sorted_by_name = n ? weft__dyn_alloc(s, n * sizeof(unsigned)) : NULL;
+  unsigned *sorted_by_name =
+      n ? weft__dyn_alloc(s, n * sizeof(unsigned)) : NULL;
   if (n && (!fields || !info || !sorted_by_name))
     goto out;
   for (size_t k = 0; k < n; k++) {
@@ -875,8 +872,10 @@ static int same_shape(const weft_msg_desc *a, const weft_msg_desc *b) {
             (y->flags & PROTOBUF_C_FIELD_FLAG_ONEOF))
       return 0;
     if (x->type == PROTOBUF_C_TYPE_MESSAGE || x->type == PROTOBUF_C_TYPE_ENUM) {
-      const char *xn = ((const ProtobufCMessageDescriptor *)x->descriptor)->name;
-      const char *yn = ((const ProtobufCMessageDescriptor *)y->descriptor)->name;
+      const char *xn =
+          ((const ProtobufCMessageDescriptor *)x->descriptor)->name;
+      const char *yn =
+          ((const ProtobufCMessageDescriptor *)y->descriptor)->name;
       if (x->type == PROTOBUF_C_TYPE_ENUM) {
         xn = ((const ProtobufCEnumDescriptor *)x->descriptor)->name;
         yn = ((const ProtobufCEnumDescriptor *)y->descriptor)->name;
