@@ -113,6 +113,14 @@ int cli_call(int argc, char **argv) {
   if (!m && !dyn && is_grpc_url(o.url)) {
     cli_verbose(&o, "%s is not compiled in: asking gRPC reflection", pos[1]);
     if ((rc = cli_load_dyn(&o, &dyn)) != CLI_OK) {
+      if (rc != CLI_CONNECT) {
+        fprintf(stderr,
+                "weft: unknown method '%s': not compiled in, and gRPC "
+                "reflection could not describe it (give --proto FILE or "
+                "--descriptor-set FILE)\n",
+                pos[1]);
+        rc = CLI_USAGE;
+      }
       cli_free(&o);
       return rc;
     }
