@@ -71,6 +71,24 @@ void weft__dyn_table_free(dyn_table *t) {
   memset(t, 0, sizeof *t);
 }
 
+int weft__dyn_ident(const char *s, int dotted) {
+  if (!s || !*s)
+    return 0;
+  int start = 1;
+  for (; *s; s++) {
+    char c = *s;
+    if (dotted && c == '.' && !start && s[1]) {
+      start = 1;
+      continue;
+    }
+    int alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+    if (!alpha && (start || c < '0' || c > '9'))
+      return 0;
+    start = 0;
+  }
+  return 1;
+}
+
 /* ---- arena helpers ---- */
 
 void *weft__dyn_alloc(weft_dyn_set *s, size_t n) {
@@ -244,10 +262,10 @@ static int register_type(weft_dyn_set *s, dyn_file *f, const char *full,
 
 static int add_enum(weft_dyn_set *s, dyn_file *f, const dyn_enum_proto *p,
                     const char *scope, weft_error *err) {
-  if (!p->name || !*p->name)
-    return weft_error_set(err, WEFT_ERR_MALFORMED,
-                          "%s: an enum in %s has no name", f->name,
-                          *scope ? scope : "the file scope");
+  if (!weft__dyn_ident(p->name, 0))
+    return weft_error_set(
+        err, WEFT_ERR_MALFORMED, "%s: an enum in %s has no valid name (\"%s\")",
+        f->name, *scope ? scope : "the file scope", p->name ? p->name : "");
   dyn_enum *e = weft__dyn_alloc(s, sizeof *e);
   if (!e)
     return nomem(err);
@@ -265,10 +283,11 @@ static int add_enum(weft_dyn_set *s, dyn_file *f, const dyn_enum_proto *p,
 
 static int add_msg(weft_dyn_set *s, dyn_file *f, const dyn_msg_proto *p,
                    const char *scope, int depth, weft_error *err) {
-  if (!p->name || !*p->name)
+  if (!weft__dyn_ident(p->name, 0))
     return weft_error_set(err, WEFT_ERR_MALFORMED,
-                          "%s: a message in %s has no name", f->name,
-                          *scope ? scope : "the file scope");
+                          "%s: a message in %s has no valid name (\"%s\")",
+                          f->name, *scope ? scope : "the file scope",
+                          p->name ? p->name : "");
   if (depth > 100)
     return weft_error_set(err, WEFT_ERR_DEPTH,
                           "%s: messages nested more than 100 deep in %s",
@@ -418,10 +437,11 @@ static int build_service(weft_dyn_set *s, dyn_file *f,
   for (size_t i = 0; i < p->n_method; i++) {
     const Google__Protobuf__MethodDescriptorProto *mp = p->method[i];
     weft_method_desc *me = &ms[i];
-    if (!mp->name || !*mp->name)
+    if (!weft__dyn_ident(mp->name, 0))
       return weft_error_set(err, WEFT_ERR_MALFORMED,
-                            "%s: service %s: method %zu has no name", f->name,
-                            sd->name, i);
+                            "%s: service %s: method %zu has no valid name "
+                            "(\"%s\")",
+                            f->name, sd->name, i, mp->name ? mp->name : "");
     for (size_t j = 0; j < i; j++)
       if (strcmp(ms[j].name, mp->name) == 0)
         return weft_error_set(err, WEFT_ERR_MALFORMED,
@@ -550,6 +570,10 @@ static int build(weft_dyn_set *s, const dyn_file_proto *const *files, size_t n,
                             "%s: syntax \"%s\" is not supported", f->name,
                             p->syntax);
     f->syntax = p->syntax && strcmp(p->syntax, "proto3") == 0 ? 3 : 2;
+    if (p->package && *p->package && !weft__dyn_ident(p->package, 1))
+      return weft_error_set(err, WEFT_ERR_MALFORMED,
+                            "%s: package \"%s\" is not a valid name", f->name,
+                            p->package);
     const weft_file_desc *c = compiled_wkt_file(p->name);
     if (c && subset_file(s, c, p))
       f->compiled = c;

@@ -84,6 +84,9 @@ void *weft__dyn_alloc(weft_dyn_set *s, size_t n);
 char *weft__dyn_strdup(weft_dyn_set *s, const char *str);
 char *weft__dyn_fmt(weft_dyn_set *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* A proto identifier: [A-Za-z_][A-Za-z0-9_]* (dotted: '.'-joined ones).
+ * Anything else would break full names, method paths and C names. */
+int weft__dyn_ident(const char *s, int dotted);
 /* "a.b_c.Foo" -> "a__b_1c__Foo" (docs/NAMING.md). */
 char *weft__dyn_cname(weft_dyn_set *s, const char *full);
 

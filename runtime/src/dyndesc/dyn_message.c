@@ -84,10 +84,10 @@ int weft__dyn_build_enum(weft_dyn_set *s, dyn_enum *e, weft_error *err) {
   if (!items || !final || !nums)
     goto out;
   for (size_t i = 0; i < n; i++) {
-    if (!p->value[i]->name || !*p->value[i]->name) {
+    if (!weft__dyn_ident(p->value[i]->name, 0)) {
       rv = weft_error_set(err, WEFT_ERR_MALFORMED,
-                          "%s: enum %s: value %zu has no name", e->file->name,
-                          e->full, i);
+                          "%s: enum %s: value %zu has no valid name",
+                          e->file->name, e->full, i);
       goto out;
     }
     items[i].key = p->value[i]->number;
@@ -533,9 +533,10 @@ static int classify(weft_dyn_set *s, dyn_msg *m, const int *real, dfield *fd,
                     weft_error *err) {
   const dyn_field_proto *fp = fd->p;
   const char *fn = m->file->name;
-  if (!fp->name || !*fp->name)
+  if (!weft__dyn_ident(fp->name, 0))
     return weft_error_set(err, WEFT_ERR_MALFORMED,
-                          "%s: message %s: a field has no name", fn, m->full);
+                          "%s: message %s: a field has no valid name (\"%s\")",
+                          fn, m->full, fp->name ? fp->name : "");
   if (!fp->has_number || fp->number < 1 || fp->number > 536870911)
     return weft_error_set(err, WEFT_ERR_MALFORMED,
                           "%s: field %s.%s: bad field number %d", fn, m->full,
@@ -634,10 +635,10 @@ int weft__dyn_build_msg(weft_dyn_set *s, dyn_msg *m, weft_error *err) {
   /* A oneof is real if one of its members is not a proto3 `optional`. */
   for (size_t i = 0; i < no; i++) {
     real[i] = -1;
-    if (!p->oneof_decl[i]->name || !*p->oneof_decl[i]->name) {
+    if (!weft__dyn_ident(p->oneof_decl[i]->name, 0)) {
       rv = weft_error_set(err, WEFT_ERR_MALFORMED,
-                          "%s: message %s: oneof %zu has no name", fn, m->full,
-                          i);
+                          "%s: message %s: oneof %zu has no valid name", fn,
+                          m->full, i);
       goto out;
     }
   }

@@ -229,13 +229,36 @@ TEST(DynDescMalformed, DuplicateMessage) {
 TEST(DynDescMalformed, MissingNames) {
   Good g;
   g.x.name = nullptr;
-  ExpectError(g, WEFT_ERR_MALFORMED, "t.A", "no name");
+  ExpectError(g, WEFT_ERR_MALFORMED, "t.A", "no valid name");
   Good g2;
   g2.b.name = nullptr;
-  ExpectError(g2, WEFT_ERR_MALFORMED, "m.proto", "no name");
+  ExpectError(g2, WEFT_ERR_MALFORMED, "m.proto", "no valid name");
   Good g3;
   g3.file.name = nullptr;
   ExpectError(g3, WEFT_ERR_MALFORMED, "no name");
+}
+
+TEST(DynDescMalformed, NamesMustBeIdentifiers) {
+  // Found by fuzz_dyndesc: a '/' in a method name broke path lookups.
+  Good g;
+  g.m.name = const_cast<char *>("Cli/ntStream");
+  ExpectError(g, WEFT_ERR_MALFORMED, "t.S", "Cli/ntStream");
+  Good g2;
+  g2.a.name = const_cast<char *>("A.B");
+  ExpectError(g2, WEFT_ERR_MALFORMED, "m.proto", "A.B");
+  Good g3;
+  g3.file.package = const_cast<char *>("t..u");
+  ExpectError(g3, WEFT_ERR_MALFORMED, "m.proto", "t..u");
+  Good g4;
+  g4.x.name = const_cast<char *>("9x");
+  ExpectError(g4, WEFT_ERR_MALFORMED, "t.A", "9x");
+  Good g5;
+  g5.file.package = const_cast<char *>("a_1.b2");
+  g5.ab.type_name = const_cast<char *>("B"); // relative to a_1.b2.A
+  g5.m.input_type = const_cast<char *>(".a_1.b2.A");
+  g5.m.output_type = const_cast<char *>("b2.B"); // from scope a_1.b2.S
+  std::string msg;
+  EXPECT_EQ(0, g5.Build(&msg)) << msg;
 }
 
 TEST(DynDescMalformed, EditionsUnsupported) {
