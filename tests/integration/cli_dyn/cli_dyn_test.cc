@@ -300,6 +300,10 @@ TEST_P(CliDyn, Errors) {
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("nope"), std::string::npos) << r.err;
   r = Call("weft_dyntest.v1.Counter/Add", "{}",
+           {"--proto", "/nonexistent/counter.proto"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("protoc could not compile"), std::string::npos) << r.err;
+  r = Call("weft_dyntest.v1.Counter/Add", "{}",
            {"--descriptor-set", COUNTER_PROTO}); // text, not a set
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("FileDescriptorSet"), std::string::npos) << r.err;
