@@ -358,6 +358,8 @@ int weft__ws_listen(weft__ws_listener **out, const weft__ws_listen_args *a,
     weft_error_set(err, rv, "ws: creating the event loop");
     goto fail;
   }
+  /* A standby thread lets the loop thread run a call itself (loop.h). */
+  weft_loop_set_standby(l->loop, 1);
   if ((rv = weft__listen(a->host, a->port, 1024, &l->lfd, port, err)) < 0)
     goto fail;
   if ((rv = weft_loop_add_fd(l->loop, l->lfd, WEFT_IO_READ, accept_fn, l)) <
