@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "weft/client.h"
+#include "weft/dyndesc.h"
 #include "weft/json.h"
 #include "weft/transport.h"
 
@@ -25,8 +26,9 @@ typedef struct cli_opts {
   const char *data; /* -d: JSON text, @file or - */
   double max_time;  /* seconds; 0: none */
   bool plaintext, insecure, verbose, camel, emit_defaults;
-  const char *proto_file;     /* --proto */
-  const char *descriptor_set; /* --descriptor-set */
+  const char *proto_file;        /* --proto */
+  const char *descriptor_set;    /* --descriptor-set */
+  const weft_registry *registry; /* JSON Any types; NULL: cli_registry() */
 } cli_opts;
 
 /* Parses the options common to client subcommands starting at argv[i];
@@ -42,6 +44,9 @@ int cli_open(cli_opts *o, weft_client **out);
 weft_registry *cli_registry(void);
 /* "pkg.Svc/Method", "/pkg.Svc/Method" or "pkg.Svc.Method". */
 const weft_method_desc *cli_find_method(const char *name);
+/* Run-time descriptors from --proto, --descriptor-set, or gRPC reflection
+ * on grpc:// URLs (cli_describe.c). Prints what failed; returns CLI_*. */
+int cli_load_dyn(cli_opts *o, weft_dyn_set **out);
 /* Reads -d: literal JSON, @file, or - for stdin. Malloc'd; NULL on error. */
 char *cli_read_data(const char *d, size_t *len);
 /* Prints msg as one JSON document (one line unless pretty). */

@@ -1,20 +1,31 @@
 /* weft call URL METHOD [-d JSON|@file|-] [-H 'k: v'] [--max-time S]
  * Any method on any transport, JSON in and JSON out. Streaming responses
  * print one JSON document per line as they arrive; client-streaming and
- * bidi calls read one JSON document per line of input. */
+ * bidi calls read one JSON document per line of input.
+ *
+ * The method's descriptors come from --proto / --descriptor-set if given
+ * (built at run time, weft/dyndesc.h), else from what weft was compiled
+ * with, else, on grpc:// URLs, from the server's reflection service. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "cli_files.h"
 #include "weft/codec.h"
 
 static const char usage[] =
     "usage: weft call URL METHOD [options]\n"
     "  URL      grpc://h:p grpcs://h:p h2c://h:p https://h:p ws://h:p\n"
     "           wss://h:p tcp://h:p tls://h:p, or host:port (gRPC)\n"
-    "  METHOD   package.Service/Method (e.g. aitbc.v1.Jobs/GetJob)\n"
+    "  METHOD   package.Service/Method (e.g. aitbc.v1.Jobs/GetJob; also\n"
+    "           /package.Service/Method or package.Service.Method)\n"
+    "  --proto FILE              the method's .proto (compiled with protoc;\n"
+    "                            imports from FILE's folder and /usr/include)\n"
+    "  --descriptor-set FILE     a binary FileDescriptorSet (protoc -o)\n"
+    "           Without these, methods weft was not compiled with are looked\n"
+    "           up through gRPC server reflection on grpc:// URLs.\n"
     "  -d, --data JSON|@file|-   request (default {}); for client-streaming\n"
     "                            and bidi methods, one JSON document a line\n"
     "  -H, --header 'key: value' request metadata (repeatable)\n"
@@ -27,10 +38,17 @@ static const char usage[] =
     "exit: 0 OK, 2 usage/bad input, 3 cannot connect, 4 local failure,\n"
     "      10+N the call ended with gRPC status code N (e.g. 15 NOT_FOUND)\n";
 
+static const weft_registry *g_registry; /* Any types for requests */
+
+static bool is_grpc_url(const char *url) {
+  return !strstr(url, "://") || strncmp(url, "grpc://", 7) == 0 ||
+         strncmp(url, "grpcs://", 8) == 0;
+}
+
 static int decode_one(const weft_method_desc *m, const char *json, size_t len,
                       void **out) {
   weft_json_opts jo = {0};
-  jo.registry = cli_registry();
+  jo.registry = g_registry ? g_registry : cli_registry();
   weft_error err = {0};
   if (weft_json_decode(m->input, json, len, &jo, out, &err) < 0) {
     fprintf(stderr, "weft: request for %s: %s\n", m->path, err.message);
@@ -79,20 +97,68 @@ int cli_call(int argc, char **argv) {
     return CLI_USAGE;
   }
   o.url = pos[0];
-  const weft_method_desc *m = cli_find_method(pos[1]);
+  weft_dyn_set *dyn = NULL;
+  weft_registry *reg = NULL;
+  const weft_method_desc *m = NULL;
+  int rc = CLI_OK;
+  if (o.proto_file || o.descriptor_set) {
+    if ((rc = cli_load_dyn(&o, &dyn)) != CLI_OK) {
+      cli_free(&o);
+      return rc;
+    }
+    m = weft_dyn_find_method(dyn, pos[1]);
+  }
+  if (!m)
+    m = cli_find_method(pos[1]);
+  if (!m && !dyn && is_grpc_url(o.url)) {
+    cli_verbose(&o, "%s is not compiled in: asking gRPC reflection", pos[1]);
+    if ((rc = cli_load_dyn(&o, &dyn)) != CLI_OK) {
+      if (rc != CLI_CONNECT) {
+        fprintf(stderr,
+                "weft: unknown method '%s': not compiled in, and gRPC "
+                "reflection could not describe it (give --proto FILE or "
+                "--descriptor-set FILE)\n",
+                pos[1]);
+        rc = CLI_USAGE;
+      }
+      cli_free(&o);
+      return rc;
+    }
+    m = weft_dyn_find_method(dyn, pos[1]);
+  }
   if (!m) {
-    fprintf(stderr, "weft: unknown method '%s' (try `weft list %s`)\n", pos[1],
-            o.url);
+    fprintf(stderr, "weft: unknown method '%s' (try `weft list %s%s%s`)\n",
+            pos[1], o.url,
+            o.proto_file       ? " --proto "
+            : o.descriptor_set ? " --descriptor-set "
+                               : "",
+            o.proto_file       ? o.proto_file
+            : o.descriptor_set ? o.descriptor_set
+                               : "");
+    weft_dyn_free(dyn);
     cli_free(&o);
     return CLI_USAGE;
+  }
+  if (dyn &&
+      m->service->file == weft_dyn_find_file(dyn, m->service->file->name)) {
+    /* Any in a dynamic message may carry the set's types or weft's. */
+    if (weft_registry_new(&reg) == 0) {
+      for (size_t i = 0; i < weft_dyn_n_files(dyn); i++)
+        weft_registry_add_file(reg, weft_dyn_file(dyn, i));
+      for (const weft_file_desc *const *f = weft_cli_files; *f; f++)
+        weft_registry_add_file(reg, *f);
+      g_registry = reg;
+      o.registry = reg;
+    }
   }
   size_t len;
   char *data = cli_read_data(o.data, &len);
   if (!data) {
+    weft_registry_free(reg);
+    weft_dyn_free(dyn);
     cli_free(&o);
     return CLI_USAGE;
   }
-  int rc = CLI_OK;
   void *req = NULL;
   bool client_streams =
       m->kind == WEFT_RPC_CLIENT_STREAM || m->kind == WEFT_RPC_BIDI;
@@ -147,8 +213,10 @@ int cli_call(int argc, char **argv) {
   weft_metadata_clear(&resp_md);
   weft_client_close(c);
 out:
-  weft_message_free(req);
+  weft_message_free(req); /* before the descriptors it may use */
   free(data);
+  weft_registry_free(reg);
+  weft_dyn_free(dyn);
   cli_free(&o);
   return rc;
 }

@@ -241,7 +241,7 @@ int cli_print_json(FILE *f, const void *msg, const cli_opts *o) {
   weft_json_opts jo = {0};
   jo.flags = (o->camel ? 0 : WEFT_JSON_PROTO_NAMES) |
              (o->emit_defaults ? WEFT_JSON_EMIT_DEFAULTS : 0);
-  jo.registry = cli_registry();
+  jo.registry = o->registry ? o->registry : cli_registry();
   char *s = NULL;
   size_t n = 0;
   weft_error err = {0};

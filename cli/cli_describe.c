@@ -15,6 +15,7 @@
 #include "google/protobuf/descriptor.pb-c.h"
 #include "grpc/reflection/v1alpha/reflection.weft.h"
 #include "weft/codec.h"
+#include "weft/dyndesc.h"
 
 static const char list_usage[] =
     "usage: weft list URL [--proto FILE | --descriptor-set FILE] [TLS "
@@ -215,6 +216,32 @@ static int load(cli_opts *o, fileset *fs, char ***services, size_t *n) {
   for (const weft_file_desc *const *f = weft_cli_files; *f; f++)
     fileset_add_desc(fs, *f);
   return CLI_OK;
+}
+
+/* For `weft call` on methods weft was not compiled with: the files of
+ * --proto, --descriptor-set or gRPC reflection, as run-time descriptors. */
+int cli_load_dyn(cli_opts *o, weft_dyn_set **out) {
+  fileset fs = {0};
+  char **services;
+  size_t n;
+  int rc = load(o, &fs, &services, &n);
+  for (size_t i = 0; services && i < n; i++)
+    free(services[i]);
+  free(services);
+  if (rc == CLI_OK) {
+    weft_error err = {0};
+    const char *src = o->proto_file       ? o->proto_file
+                      : o->descriptor_set ? o->descriptor_set
+                                          : "gRPC reflection";
+    if (weft_dyn_build_files(
+            (const Google__Protobuf__FileDescriptorProto *const *)fs.f, fs.n,
+            out, &err) < 0) {
+      fprintf(stderr, "weft: descriptors from %s: %s\n", src, err.message);
+      rc = CLI_USAGE;
+    }
+  }
+  fileset_free(&fs);
+  return rc;
 }
 
 static void each_service(fileset *fs,

@@ -8,7 +8,10 @@
 static const char usage[] =
     "usage: weft COMMAND [options]\n"
     "commands:\n"
-    "  call URL METHOD [-d JSON]   call any method, JSON in and out\n"
+    "  call URL METHOD [-d JSON]   call any method, JSON in and out (also of\n"
+    "                              services weft was not built with:\n"
+    "                              --proto F, --descriptor-set F, or gRPC\n"
+    "                              reflection)\n"
     "  list URL                    list services (gRPC reflection on grpc://)\n"
     "  describe URL NAME           show a service, method, message or enum\n"
     "  subscribe URL TOPIC         print events published to a topic\n"
