@@ -1103,8 +1103,9 @@ static int h2s_listen(weft_server *srv, const weft_url *url,
   l->fd = -1;
   l->refs = 1;
   l->max_msg = o && o->max_message_size ? o->max_message_size : 4u << 20;
-  const weft_http2_opts *h2o = o ? o->transport_opts : NULL;
-  if (h2o && h2o->tag == WEFT_HTTP2_OPTS_TAG)
+  const weft_http2_opts *h2o =
+      o ? weft_opts_find(o->transport_opts, WEFT_HTTP2_OPTS_TAG) : NULL;
+  if (h2o)
     l->inline_unary = h2o->inline_handlers;
   pthread_mutex_init(&l->mu, NULL);
   int rv;

@@ -100,6 +100,7 @@ struct weft__mux {
   bool freeing;
   unsigned npaused;
   size_t server_live;
+  uint64_t calls;   /* server: calls dispatched so far */
   unsigned io_busy; /* threads inside io callbacks */
   int refs;         /* owner + live client streams */
   atomic_int_fast64_t last_rx;
@@ -505,6 +506,14 @@ size_t weft__mux_active(const weft__mux *m) {
   return n;
 }
 
+uint64_t weft__mux_calls(const weft__mux *m) {
+  weft__mux *mm = (weft__mux *)m;
+  pthread_mutex_lock(&mm->mu);
+  uint64_t n = m->calls;
+  pthread_mutex_unlock(&mm->mu);
+  return n;
+}
+
 void weft__mux_set_codec(weft__mux *m, weft_codec_kind codec) {
   pthread_mutex_lock(&m->mu);
   m->o.codec = codec;
@@ -689,6 +698,7 @@ static int on_open(weft__mux *m, const weft__env *e, weft_error *err) {
     goto out;
   }
   m->server_live++;
+  m->calls++;
   bool too_big = s->status_sent;
   pthread_mutex_unlock(&m->mu);
   if (too_big)

@@ -92,6 +92,8 @@ void weft__mux_goaway(weft__mux *m);
 void weft__mux_goaway_status(weft__mux *m, int code, const char *msg);
 /* Number of streams in flight (server: handlers running). */
 size_t weft__mux_active(const weft__mux *m);
+/* Server: calls dispatched on this connection so far (connection events). */
+uint64_t weft__mux_calls(const weft__mux *m);
 /* Keepalive: send a PING; the owner's timer calls this. */
 int weft__mux_ping(weft__mux *m);
 /* ns timestamp of the last frame received (for idle timeouts). */

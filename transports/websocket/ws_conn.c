@@ -645,7 +645,7 @@ weft_server *weft_ws_conn_server(const weft_ws_conn *c) {
 void weft__ws_cfg_init(weft__ws_cfg *c, const weft_ws_opts *wo,
                        const weft_server_opts *so, size_t max_message_size,
                        int64_t keepalive_ms) {
-  weft_ws_opts none = {0};
+  static const weft_ws_opts none = WEFT_WS_OPTS_INIT;
   if (!wo)
     wo = &none;
   memset(c, 0, sizeof *c);

@@ -265,8 +265,9 @@ static int ws_listen_common(weft_server *s, const weft_url *url,
                             .fallback_ud = wl,
                             .log = opts->log,
                             .log_ud = opts->log_ud};
-  weft__ws_cfg_init(&a.cfg, opts->transport_opts, opts, opts->max_message_size,
-                    opts->keepalive_ms);
+  weft__ws_cfg_init(&a.cfg,
+                    weft_opts_find(opts->transport_opts, WEFT_WS_OPTS_TAG),
+                    opts, opts->max_message_size, opts->keepalive_ms);
   int rv = weft__ws_listen(&wl->l, &a, port, err);
   if (rv < 0) {
     pthread_cond_destroy(&wl->cv);
@@ -353,7 +354,8 @@ static int ws_connect_common(weft_client *client, const weft_url *url,
   static const weft_client_opts defaults;
   if (!opts)
     opts = &defaults;
-  const weft_ws_opts *wo = opts->transport_opts;
+  const weft_ws_opts *wo =
+      weft_opts_find(opts->transport_opts, WEFT_WS_OPTS_TAG);
   env_conn *e = env_new();
   if (!e)
     return weft_error_set(err, WEFT_ERR_NOMEM, "ws: out of memory");

@@ -275,6 +275,14 @@ int weft_client_open(weft_client **out, const char *url,
   }
   if (c->u.port < 0)
     c->u.port = c->t->default_port;
+  rv = weft_opts_check(opts ? opts->transport_opts : NULL,
+                       "weft_client_open: transport_opts", &err);
+  if (rv < 0) {
+    if (opts->on_error)
+      opts->on_error(NULL, &err, opts->user_data);
+    free(c);
+    return rv;
+  }
   if (opts)
     c->opts = *opts;
   fill_defaults(&c->opts);
