@@ -66,6 +66,8 @@ struct h2s_listener {
   int refs;    /* 1 for the server + 1 per connection */
   bool closed; /* the loop is gone: post() fails from now on */
   bool stopping;
+  const char *scheme; /* "h2c" or "https", for connection events */
+  char url[300];
 };
 
 struct h2s_conn {
@@ -77,6 +79,8 @@ struct h2s_conn {
   h2s_conn *next, *prev; /* in lis->conns */
   char peer[64];
   bool flush_posted; /* loop thread: a flush_on_loop is queued */
+  uint64_t calls;    /* loop thread: calls dispatched (connection events) */
+  const char *close_note; /* loop thread: why this side closed it */
 };
 
 struct h2s_stream {
@@ -524,6 +528,7 @@ static void on_deadline(weft_loop *l, weft_timer *t, void *ud) {
 static void dispatch(h2s_stream *s) {
   h2s_conn *c = s->c;
   bool inl = c->lis->inline_unary && s->m->kind == WEFT_RPC_UNARY;
+  c->calls++;
   pthread_mutex_lock(&c->mu);
   s->refs++; /* the runtime's, released in ops_finish */
   s->running_inline = inl;
@@ -833,7 +838,28 @@ static int on_stream_close(nghttp2_session *ses, int32_t id, uint32_t code,
 static void on_conn_closed(weft__h2io *io, const weft_error *why, void *ud) {
   h2s_conn *c = ud;
   (void)io;
-  (void)why;
+  /* The CLOSED event: an orderly close (why NULL: EOF between calls, both
+   * sides done, or our shutdown) unless calls were still in flight. */
+  unsigned live = 0;
+  pthread_mutex_lock(&c->mu);
+  for (h2s_stream *s = c->streams; s; s = s->next)
+    if (s->in_session && !s->finished)
+      live++;
+  pthread_mutex_unlock(&c->mu);
+  char reason[WEFT_ERROR_MSG_MAX + 64];
+  int code = why ? why->code : 0;
+  snprintf(reason, sizeof reason, "%s",
+           why             ? why->message
+           : c->close_note ? c->close_note
+                           : "closed the connection");
+  if (live && (!code || code == WEFT_ERR_CLOSED)) {
+    code = WEFT_ERR_CLOSED;
+    size_t n = strlen(reason);
+    snprintf(reason + n, sizeof reason - n, " with %u call%s in flight", live,
+             live == 1 ? "" : "s");
+  }
+  weft_server_conn_event(c->lis->srv, WEFT_CONN_EVENT_CLOSED, c->lis->scheme,
+                         c->lis->url, c->peer, code, reason, c->calls);
   /* nghttp2_session_del does not report stream closes: drop its refs. */
   for (;;) {
     h2s_stream *victim = NULL;
@@ -930,6 +956,8 @@ static void on_accept(weft_loop *loop, int lfd, unsigned events, void *ud) {
       l->conns->prev = c;
     l->conns = c;
     pthread_mutex_unlock(&l->mu);
+    weft_server_conn_event(l->srv, WEFT_CONN_EVENT_OPENED, l->scheme, l->url,
+                           c->peer, 0, NULL, 0);
     weft__h2io_flush(&c->io); /* our SETTINGS */
   }
 }
@@ -1119,6 +1147,8 @@ static int h2s_listen(weft_server *srv, const weft_url *url,
                     url->port < 0 ? 0 : url->port, 512, &l->fd, port, err);
   if (rv < 0)
     goto fail;
+  l->scheme = tls ? "https" : "h2c";
+  weft_format_listen_url(l->url, sizeof l->url, l->scheme, url->host, *port);
   rv = weft_loop_new(&l->loop);
   if (rv == 0)
     rv = weft_loop_start(l->loop);
@@ -1220,6 +1250,7 @@ static void close_on_loop(void *ud) {
     pthread_mutex_unlock(&l->mu);
     if (!victim)
       break;
+    victim->close_note = "server shutting down";
     weft__h2io_close(&victim->io, NULL);
   }
   if (!post(l, sync_done, r))

@@ -622,6 +622,11 @@ void weft__ws_conn_send_and_drop(weft_ws_conn *c, const char *data,
 
 /* ---- accessors ---- */
 
+void weft__ws_conn_set_calls(weft_ws_conn *c, uint64_t calls, size_t active) {
+  c->calls = calls;
+  c->calls_active = active;
+}
+
 const char *weft_ws_conn_peer(const weft_ws_conn *c) {
   return c->peer;
 }

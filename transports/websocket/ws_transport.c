@@ -175,7 +175,6 @@ static void *reap_thread(void *ud) {
 
 static void env_server_close(weft_ws_conn *c, int code, const char *reason,
                              void *ud) {
-  (void)c;
   env_conn *e = ud;
   e->closed = true;
   stop_posts(e);
@@ -187,6 +186,7 @@ static void env_server_close(weft_ws_conn *c, int code, const char *reason,
   }
   weft_error why;
   closed_error(&why, code, reason);
+  weft__ws_conn_set_calls(c, weft__mux_calls(e->mux), weft__mux_active(e->mux));
   weft__mux_on_closed(e->mux, &why);
   if (weft__mux_active(e->mux) == 0) {
     weft__mux_free(e->mux);
@@ -264,7 +264,8 @@ static int ws_listen_common(weft_server *s, const weft_url *url,
                             .fallback = env_route,
                             .fallback_ud = wl,
                             .log = opts->log,
-                            .log_ud = opts->log_ud};
+                            .log_ud = opts->log_ud,
+                            .scheme = tls ? "wss" : "ws"};
   weft__ws_cfg_init(&a.cfg,
                     weft_opts_find(opts->transport_opts, WEFT_WS_OPTS_TAG),
                     opts, opts->max_message_size, opts->keepalive_ms);
