@@ -43,7 +43,7 @@ static const char usage[] =
     "                        open stream holds one)\n"
     "  --max-message-size B  largest request/response (default 4 MiB)\n"
     "  --max-conns-per-ip N  WebSocket connections per client IP (default 64)\n"
-    "  -q, --quiet           no per-call log lines\n"
+    "  -q, --quiet           no per-call and per-connection log lines\n"
     "  -h, --help            this text\n"
     "Prints `listening on URL` on stdout per listener. Logs to stderr.\n"
     "Simulation: a job payload {\"simulate\":\"fail\"} fails, {\"simulate\":\n"
@@ -151,6 +151,25 @@ static int parse(int argc, char **argv, opts *o) {
 static void log_hook(int level, const char *line, void *ud) {
   (void)ud;
   nd_log(level, "%s", line);
+}
+
+/* One info line per connection opened and closed, in the style of the
+ * per-call lines (issue #8). Runs on a listener's I/O thread: it only
+ * formats and writes a line. gRPC connections are not reported (gRPC
+ * core has no accept hook); their calls are. */
+static void conn_hook(void *ud, const weft_conn_event *ev) {
+  (void)ud;
+  if (nd_st.cfg.quiet)
+    return;
+  if (ev->kind == WEFT_CONN_EVENT_OPENED) {
+    nd_log(1, "%s connection from %s opened on %s", ev->scheme, ev->peer,
+           ev->listener);
+    return;
+  }
+  nd_log(1, "%s connection from %s closed after %llu call%s: %s%s%s%s",
+         ev->scheme, ev->peer, (unsigned long long)ev->calls,
+         ev->calls == 1 ? "" : "s", ev->reason, ev->error ? " (" : "",
+         ev->error ? weft_errname(ev->error) : "", ev->error ? ")" : "");
 }
 
 /* ---- threads ---- */
@@ -285,6 +304,7 @@ int weft_node_main(int argc, char **argv) {
   so.tls.cert_file = o.cert;
   so.tls.key_file = o.key;
   so.log = log_hook;
+  so.on_connection = conn_hook;
   /* WebSocket: demo clients all come from one IP. */
   so.max_conns_per_ip = o.max_conns ? (unsigned)o.max_conns : 64;
   so.max_message_size = (size_t)o.max_msg; /* 0: the runtime's 4 MiB */

@@ -461,6 +461,13 @@ void weft__mux_on_closed(weft__mux *m, const weft_error *why) {
       if (s->server) {
         s->cancelled = true; /* the handler sees cancelled() */
         s->fail_code = WEFT_ERR_CLOSED;
+      } else if (!s->have_status && !s->failed && !s->cancelled &&
+                 m->close_err.code == WEFT_ERR_AUTH) {
+        /* The peer refused our credentials (its reason is the message). */
+        s->failed = true;
+        s->fail_code = WEFT_ERR_AUTH;
+        weft_status_set(&s->st, WEFT_STATUS_UNAUTHENTICATED, "%s",
+                        m->close_err.message);
       } else if (!s->have_status && !s->failed && !s->cancelled) {
         s->failed = true;
         s->fail_code = WEFT_ERR_CLOSED;
@@ -919,6 +926,15 @@ fail:
 
 /* ---- client calls ----------------------------------------------------- */
 
+/* A send failed because the connection is closing but the owner has not
+ * called weft__mux_on_closed yet (a WebSocket waiting for the end of its
+ * close handshake, a TCP connection a moment before): the call is left to
+ * on_closed, whose reason says more than "send failed" (e.g. a server that
+ * refused our API key with 1008 -> UNAUTHENTICATED). m->mu held. */
+static bool closing_now(const weft__mux *m, int rc) {
+  return rc == WEFT_ERR_CLOSED && !m->closed;
+}
+
 int weft__mux_call_start(weft__mux *m, const weft_method_desc *md,
                          const weft_metadata *meta, int64_t deadline_ns,
                          void **tcall, weft_error *err) {
@@ -929,6 +945,11 @@ int weft__mux_call_start(weft__mux *m, const weft_method_desc *md,
     return weft_error_set(err, WEFT_ERR_INVAL, "call_start on a %s",
                           md ? "server connection" : "NULL method");
   pthread_mutex_lock(&m->mu);
+  if (m->closed && m->close_err.code == WEFT_ERR_AUTH) {
+    rc = weft_error_set(err, WEFT_ERR_AUTH, "%s", m->close_err.message);
+    pthread_mutex_unlock(&m->mu);
+    return rc;
+  }
   if (m->closed || m->goaway_rx) {
     rc = weft_error_set(err, WEFT_ERR_CLOSED, "connection to %s %s",
                         m->peer[0] ? m->peer : "server",
@@ -964,7 +985,7 @@ int weft__mux_call_start(weft__mux *m, const weft_method_desc *md,
     rc = send_env(m, &o);
     if (rc < 0) { /* the call exists; its failure shows in recv/finish */
       pthread_mutex_lock(&m->mu);
-      if (!s->failed && !s->have_status) {
+      if (!s->failed && !s->have_status && !closing_now(m, rc)) {
         s->failed = true;
         s->fail_code = rc;
         weft_status_set(&s->st, WEFT_STATUS_UNAVAILABLE,
@@ -1013,6 +1034,10 @@ int weft__mux_call_send(void *tcall, const void *msg) {
   int rc = send_msg_env(m, &o, msg);
   if (rc < 0) { /* the call cannot go on: fail it so recv/finish return */
     pthread_mutex_lock(&m->mu);
+    if (closing_now(m, rc)) {
+      pthread_mutex_unlock(&m->mu);
+      return rc;
+    }
     bool cancel = !open && !s->failed && !s->cancelled && !s->have_status;
     if (!s->failed && !s->cancelled && !s->have_status) {
       s->failed = true;

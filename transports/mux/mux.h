@@ -71,8 +71,9 @@ void weft__mux_free(weft__mux *m);
  * failed every call; the owner closes the connection. */
 int weft__mux_on_message(weft__mux *m, const uint8_t *data, size_t len,
                          bool text);
-/* The connection is gone: fail calls in flight (UNAVAILABLE), cancel
- * server-side calls. Idempotent. */
+/* The connection is gone: fail calls in flight (UNAVAILABLE; with why->code
+ * WEFT_ERR_AUTH, UNAUTHENTICATED with why->message, and so do calls started
+ * later), cancel server-side calls. Idempotent. */
 void weft__mux_on_closed(weft__mux *m, const weft_error *why);
 
 /* Switches the codec before the first message (tcp servers learn it from

@@ -74,6 +74,7 @@ struct weft_ws_conn {
    * what the envelope endpoint reports at on_close. */
   int refused_status;
   char refused_reason[124];
+  bool auth_refused; /* closed 1008 after the upgrade: bad API key */
   uint64_t calls;
   size_t calls_active;
   void *owner;

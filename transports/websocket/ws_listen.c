@@ -95,6 +95,29 @@ static unsigned ip_add(weft__ws_listener *l, const char *ip, int d) {
   return 1;
 }
 
+static const char *close_name(int code) {
+  switch (code) {
+  case WEFT__WS_CLOSE_NORMAL:
+    return "normal";
+  case WEFT__WS_CLOSE_GOING_AWAY:
+    return "going away";
+  case WEFT__WS_CLOSE_PROTOCOL:
+    return "protocol error";
+  case WEFT__WS_CLOSE_ABNORMAL:
+    return "dropped without a close frame";
+  case WEFT__WS_CLOSE_INVALID_DATA:
+    return "invalid data";
+  case WEFT__WS_CLOSE_POLICY:
+    return "policy violation";
+  case WEFT__WS_CLOSE_TOO_BIG:
+    return "message too big";
+  case WEFT__WS_CLOSE_INTERNAL:
+    return "internal error";
+  default:
+    return "closed";
+  }
+}
+
 /* weft_conn_event.error for how a connection ended: 0 for an orderly
  * close (1000, 1001) with no call left running. */
 static int close_error(const weft_ws_conn *c) {
@@ -108,7 +131,7 @@ static int close_error(const weft_ws_conn *c) {
   case WEFT__WS_CLOSE_INVALID_DATA:
     return WEFT_ERR_PROTOCOL;
   case WEFT__WS_CLOSE_POLICY:
-    return WEFT_ERR_LIMIT;
+    return c->auth_refused ? WEFT_ERR_AUTH : WEFT_ERR_LIMIT;
   case WEFT__WS_CLOSE_TOO_BIG:
     return WEFT_ERR_TOO_BIG;
   default: /* 1006 (dropped), 1011, ... */
@@ -126,12 +149,9 @@ static void report_closed(weft__ws_listener *l, weft_ws_conn *c) {
     snprintf(reason, sizeof reason, "closed before the upgrade%s%s",
              c->close_reason[0] ? ": " : "", c->close_reason);
   else
-    snprintf(reason, sizeof reason, "%d%s%s", c->close_code,
-             c->close_reason[0] ? ": " : "",
-             c->close_reason[0] ? c->close_reason
-             : c->close_code == WEFT__WS_CLOSE_ABNORMAL
-                 ? "connection dropped without a close frame"
-                 : "");
+    snprintf(reason, sizeof reason, "close %d (%s)%s%s", c->close_code,
+             close_name(c->close_code), c->close_reason[0] ? ": " : "",
+             c->close_reason);
   if (code && c->calls_active) {
     size_t n = strlen(reason);
     snprintf(reason + n, sizeof reason - n, " (%zu call%s in flight)",
@@ -334,9 +354,11 @@ static void upgrade(weft_ws_conn *c, weft__ws_http *r, uint8_t *extra,
   /* The 101 goes out with the first flush (on_open may send more). */
   weft_ws_conn_ref(c);
   weft__ws_conn_start(c, extra, extra_len);
-  if (c->state == WEFT__WSC_OPEN && weft__ws_conn_flush(c) == 0 && !auth_ok)
+  if (c->state == WEFT__WSC_OPEN && weft__ws_conn_flush(c) == 0 && !auth_ok) {
+    c->auth_refused = true;
     weft__ws_conn_close_now(c, WEFT__WS_CLOSE_POLICY,
                             "Invalid or missing API key");
+  }
   weft_ws_conn_unref(c);
 }
 

@@ -35,6 +35,7 @@ typedef struct env_conn {
   atomic_bool closing; /* disconnect() in progress: no notifications */
   atomic_int refs;     /* the owner's, plus one per pending resume post */
   bool closed;         /* loop thread: on_close ran, the mux is going */
+  bool rx_any;         /* loop thread: the peer sent a message */
   /* After on_close no resume is posted: the loop may be freed soon. */
   pthread_mutex_t pmu;
   bool no_posts;
@@ -137,6 +138,7 @@ static void env_message(weft_ws_conn *c, bool text, const uint8_t *data,
   env_conn *e = ud;
   if (!e->mux)
     return;
+  e->rx_any = true;
   if (text != (e->codec == WEFT_CODEC_JSON)) {
     weft_ws_conn_close(c, 1003,
                        e->codec == WEFT_CODEC_JSON
@@ -336,7 +338,16 @@ static void env_client_close(weft_ws_conn *c, int code, const char *reason,
   e->closed = true;
   stop_posts(e);
   weft_error why;
-  closed_error(&why, code, reason);
+  if (code == 1008 && !e->rx_any)
+    /* Policy close before the server said anything: how a weft server with
+     * auth_after_upgrade (and AITBC) refuses an API key. Calls fail with
+     * UNAUTHENTICATED and the server's reason, as on other transports. */
+    weft_error_set(&why, WEFT_ERR_AUTH, "%s",
+                   reason && *reason ? reason
+                                     : "the server closed the WebSocket with "
+                                       "1008 (policy violation)");
+  else
+    closed_error(&why, code, reason);
   if (e->mux)
     weft__mux_on_closed(e->mux, &why);
   if (!atomic_load(&e->closing))
@@ -397,6 +408,11 @@ static int ws_connect_common(weft_client *client, const weft_url *url,
   int rv = weft__ws_dial(&c, &a, &status, err);
   if (rv < 0) {
     env_unref(e);
+    if (status == 401) { /* refused credentials: UNAUTHENTICATED */
+      rv = WEFT_ERR_AUTH;
+      if (err)
+        err->code = rv;
+    }
     return rv;
   }
   if (strcmp(weft_ws_conn_protocol(c), proto) != 0 &&
