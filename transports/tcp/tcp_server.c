@@ -99,7 +99,7 @@ static const char *strip_peer(const char *msg, const char *peer) {
  * the error and why. */
 static void report_closed(tcp_listener *l, weft__tcp_conn *c,
                           const weft_error *why) {
-  size_t active = weft__mux_active(c->mux);
+  size_t active = c->active_at_close;
   int code = why ? why->code : 0;
   char reason[WEFT_ERROR_MSG_MAX + 64];
   const char *msg = why ? strip_peer(why->message, c->peer) : "";
