@@ -72,9 +72,10 @@ typedef struct weft_server_opts {
   /* Optional: told about every connection opened and closed (see
    * weft_conn_event). Runs on the listener's I/O thread, which serves
    * every connection of the listener: it must not block (log, count,
-   * hand off). Every OPENED is followed by exactly one CLOSED for the same
-   * peer (at the latest when the listener closes); a refused WebSocket
-   * upgrade (Origin, API key, route, limits) is a CLOSED with the reason. */
+   * hand off). Every OPENED is followed by exactly one CLOSED for the
+   * same peer, at the latest inside weft_server_free (so on_connection_ud
+   * must live until it returns); a refused WebSocket upgrade (Origin, API
+   * key, route, limits) is a CLOSED with the reason. */
   void (*on_connection)(void *ud, const weft_conn_event *ev);
   void *on_connection_ud;
 } weft_server_opts;
