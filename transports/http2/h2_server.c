@@ -1150,6 +1150,9 @@ static int h2s_listen(weft_server *srv, const weft_url *url,
   l->scheme = tls ? "https" : "h2c";
   weft_format_listen_url(l->url, sizeof l->url, l->scheme, url->host, *port);
   rv = weft_loop_new(&l->loop);
+  /* A standby thread lets the loop thread run a call itself (loop.h). */
+  if (rv == 0)
+    weft_loop_set_standby(l->loop, 1);
   if (rv == 0)
     rv = weft_loop_start(l->loop);
   if (rv == 0)

@@ -94,6 +94,8 @@ static int io_send(void *ud, const uint8_t *data, size_t len, bool text) {
     size_t skip = done > sizeof hdr ? done - sizeof hdr : 0;
     rc = wbuf_append(c, data + skip, len - skip);
   }
+  if (rc == 0)
+    atomic_store(&c->wpend, true);
   bool post = rc == 0 && !c->flush_posted && !on_loop;
   if (post) {
     c->flush_posted = true;
@@ -141,6 +143,7 @@ static void flush(weft__tcp_conn *c) {
       c->wcap = 0;
     }
   }
+  atomic_store(&c->wpend, c->wlen > c->woff);
   if (c->wlen - c->woff <= c->wlimit)
     pthread_cond_broadcast(&c->wcv);
   pthread_mutex_unlock(&c->wmu);
@@ -204,9 +207,9 @@ static void set_events(weft__tcp_conn *c) {
   if (c->dead)
     return;
   unsigned ev = c->paused ? 0 : WEFT_IO_READ;
-  pthread_mutex_lock(&c->wmu);
-  bool pending = c->wlen > c->woff;
-  pthread_mutex_unlock(&c->wmu);
+  /* A writer that queues after this load posts a flush, which calls us
+   * again: a stale false costs nothing. */
+  bool pending = atomic_load(&c->wpend);
   /* TLS: a write stalled on WANT_READ makes progress on read events. */
   if ((pending && (!c->tls || weft__conn_wants_write(c->sock))) ||
       (c->tls && weft__conn_wants_write(c->sock)))
@@ -271,6 +274,10 @@ static void on_readable(weft__tcp_conn *c) {
         c->paused = true;
         break;
       }
+      /* A short read from a plain socket drained it: epoll says when more
+       * comes, and the read that would only say EAGAIN is saved. */
+      if (!c->tls && (size_t)n < c->rcap)
+        break;
       continue;
     }
     if (n == 0) {
@@ -293,10 +300,7 @@ static void on_readable(weft__tcp_conn *c) {
   if (c->tls && !c->paused && i == 64 && weft__conn_pending(c->sock) > 0)
     post_read_more(c);
   if (c->tls) { /* a read can unblock a TLS write */
-    pthread_mutex_lock(&c->wmu);
-    bool pending = c->wlen > c->woff;
-    pthread_mutex_unlock(&c->wmu);
-    if (pending) {
+    if (atomic_load(&c->wpend)) {
       flush(c);
       return;
     }

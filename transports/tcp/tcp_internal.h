@@ -17,6 +17,7 @@
 #define WEFT_TRANSPORTS_TCP_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -61,6 +62,10 @@ struct weft__tcp_conn {
   pthread_cond_t wcv;
   uint8_t *wbuf;
   size_t wlen, woff, wcap, wlimit;
+  /* wlen > woff, mirrored so the loop can ask without taking wmu (a writer
+   * holds wmu across its send() syscall; waiting for it there costs a
+   * futex round trip on every reply). */
+  atomic_bool wpend;
   bool wclosed;
   bool flush_posted;
   unsigned posts;         /* posted callbacks not yet run (they hold c) */

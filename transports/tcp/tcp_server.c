@@ -222,6 +222,8 @@ static int listen_common(weft_server *s, const weft_url *url,
     weft_error_set(err, rc, "creating the event loop");
     goto fail;
   }
+  /* A standby thread lets the loop thread run a call itself (loop.h). */
+  weft_loop_set_standby(l->loop, 1);
   l->accepting = true;
   if ((rc = weft_loop_add_fd(l->loop, l->lfd, WEFT_IO_READ, on_accept, l)) <
           0 ||

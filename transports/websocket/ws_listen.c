@@ -437,6 +437,8 @@ int weft__ws_listen(weft__ws_listener **out, const weft__ws_listen_args *a,
     weft_error_set(err, rv, "ws: creating the event loop");
     goto fail;
   }
+  /* A standby thread lets the loop thread run a call itself (loop.h). */
+  weft_loop_set_standby(l->loop, 1);
   if ((rv = weft__listen(a->host, a->port, 1024, &l->lfd, port, err)) < 0)
     goto fail;
   weft_format_listen_url(l->url, sizeof l->url, l->scheme, a->host, *port);

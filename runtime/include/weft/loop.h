@@ -26,7 +26,9 @@ void weft_loop_free(weft_loop *l);
 int weft_loop_run(weft_loop *l);
 /* Runs in a new thread. */
 int weft_loop_start(weft_loop *l);
-/* Thread-safe; joins the loop thread if weft_loop_start() made one. */
+/* Thread-safe; joins the threads weft_loop_start() made (the loop thread
+ * and its standbys, including one running deferred work: that work must
+ * end, e.g. because stopping closed what it waits on). */
 void weft_loop_stop(weft_loop *l);
 bool weft_loop_in_thread(const weft_loop *l);
 
@@ -44,6 +46,26 @@ void weft_timer_cancel(weft_loop *l, weft_timer *t);
 
 /* Any thread: runs fn(ud) on the loop thread soon. */
 int weft_loop_post(weft_loop *l, weft_post_fn fn, void *ud);
+
+/* Leader/follower hand-off, for server loops whose events start handlers.
+ *
+ * Passing work from the loop thread to a worker costs a thread wake-up on
+ * the critical path of every call. With standby threads, the loop thread
+ * can instead keep the work and give the loop away: weft_loop_defer() (loop
+ * thread only) parks fn(ud) until the end of the current round; then a
+ * parked standby thread takes over the loop while this thread, now outside
+ * the loop, runs fn(ud), and parks itself as the next standby when fn
+ * returns. The standby's wake-up happens beside the work, not before it.
+ *
+ * weft_loop_set_standby(l, n) before weft_loop_start() makes n standby
+ * threads (n <= 4; 0, the default, disables hand-off). weft_loop_defer()
+ * returns WEFT_ERR_STATE when no standby is parked or work is already
+ * deferred this round: the caller then queues the work elsewhere, so the
+ * loop never waits for a thread. fn may block; the loop keeps running. */
+int weft_loop_set_standby(weft_loop *l, unsigned n);
+int weft_loop_defer(weft_loop *l, weft_post_fn fn, void *ud);
+/* The loop the calling thread is running right now, or NULL. */
+weft_loop *weft_loop_current(void);
 
 #ifdef __cplusplus
 }

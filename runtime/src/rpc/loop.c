@@ -5,7 +5,16 @@
  * order they were set, and an eventfd that wakes the loop for posted work and
  * stop requests. Everything except weft_loop_post/stop/in_thread belongs to
  * the loop thread; before the loop runs, the thread that owns the loop may
- * also add fds and timers (transports set up a listener, then start). */
+ * also add fds and timers (transports set up a listener, then start).
+ *
+ * With a standby thread (weft_loop_set_standby) "the loop thread" is a
+ * role, not a fixed thread. The holder runs deferred work (weft_loop_defer)
+ * itself after its round, with the role left "away" and a timerfd armed;
+ * the parked standby sleeps in read() on that timerfd. Quick work ends before
+ * the timer, the holder disarms it and goes on: no thread was woken at all.
+ * Work that runs longer lets the timer wake the standby, which takes the role
+ * and runs the loop; the old holder parks when its work ends. Role changes go
+ * through l->mu, so everything one holder wrote is visible to the next. */
 #include "weft/loop.h"
 
 #include <errno.h>
@@ -15,10 +24,16 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "weft/error.h"
 #include "weft/transport.h"
+
+#define MAX_STANDBY 1
+/* How long deferred work may keep the loop before the standby takes it:
+ * the most a blocking handler delays other connections' events. */
+#define TAKEOVER_NS 250000
 
 struct weft_timer {
   int64_t due_ns;
@@ -59,8 +74,18 @@ struct weft_loop {
   post_item *post_head, *post_tail;
   atomic_bool stop;
   atomic_bool running;
-  pthread_t thread; /* made by weft_loop_start */
-  bool has_thread;
+  pthread_t threads[1 + MAX_STANDBY]; /* made by weft_loop_start */
+  unsigned nthreads;
+
+  /* Hand-off (loop.h), guarded by mu. */
+  int tfd;           /* timerfd the parked standby sleeps on, or -1 */
+  unsigned nstandby; /* configured */
+  unsigned parked;   /* threads waiting for the role */
+  bool away; /* the holder runs deferred work; the role is up for grabs */
+  bool halt; /* stopping: parked threads exit */
+  /* Loop thread only: work kept for after this round. */
+  weft_post_fn deferred_fn;
+  void *deferred_ud;
 };
 
 #define WAKE_TAG UINT64_MAX
@@ -154,6 +179,7 @@ int weft_loop_new(weft_loop **out) {
   if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->wakefd, &ev) < 0)
     goto fail_ctl;
   pthread_mutex_init(&l->mu, NULL);
+  l->tfd = -1;
   atomic_init(&l->stop, false);
   atomic_init(&l->running, false);
   *out = l;
@@ -168,21 +194,24 @@ fail_epoll:
   return WEFT_ERR_IO;
 }
 
+/* The loop whose weft_loop_start() made the calling thread, if any. */
+static _Thread_local const weft_loop *tl_member;
+
 void weft_loop_free(weft_loop *l) {
   if (!l)
     return;
   weft_loop_stop(l);
   pthread_mutex_lock(&l->mu);
-  bool join = l->has_thread;
-  l->has_thread = false;
+  unsigned n = l->nthreads;
+  l->nthreads = 0;
   pthread_mutex_unlock(&l->mu);
-  if (join) {
-    /* weft_loop_stop from the loop thread itself could not join; the loop
-     * thread has exited or is about to by now unless we *are* it. */
-    if (pthread_equal(l->thread, pthread_self()))
-      pthread_detach(l->thread);
+  /* weft_loop_stop from one of the loop's own threads could not join; the
+   * others have exited or are about to, unless we *are* one of them. */
+  for (unsigned i = 0; i < n; i++) {
+    if (pthread_equal(l->threads[i], pthread_self()))
+      pthread_detach(l->threads[i]);
     else
-      pthread_join(l->thread, NULL);
+      pthread_join(l->threads[i], NULL);
   }
   for (size_t i = 0; i < l->heap_len; i++)
     free(l->heap[i]);
@@ -194,6 +223,8 @@ void weft_loop_free(weft_loop *l) {
   free(l->fds);
   close(l->wakefd);
   close(l->epfd);
+  if (l->tfd >= 0)
+    close(l->tfd);
   pthread_mutex_destroy(&l->mu);
   free(l);
 }
@@ -204,6 +235,10 @@ static _Thread_local const weft_loop *tl_loop;
 
 bool weft_loop_in_thread(const weft_loop *l) {
   return l && tl_loop == l;
+}
+
+weft_loop *weft_loop_current(void) {
+  return (weft_loop *)tl_loop;
 }
 
 static void wake(weft_loop *l) {
@@ -423,9 +458,12 @@ static void dispatch(weft_loop *l, const struct epoll_event *ev) {
   f->fn(l, (int)fd, e, f->ud);
 }
 
-int weft_loop_run(weft_loop *l) {
-  if (atomic_exchange(&l->running, true))
-    return WEFT_ERR_STATE;
+static void arm(weft_loop *l, int64_t ns);
+
+/* Runs rounds while this thread holds the loop role. Returns 1 when it
+ * gave the role away to run deferred work (which it has run by then), 0 or a
+ * negative error when the loop stopped. */
+static int rounds(weft_loop *l) {
   const weft_loop *outer = tl_loop;
   tl_loop = l;
   struct epoll_event evs[64];
@@ -446,10 +484,36 @@ int weft_loop_run(weft_loop *l) {
     for (int i = 0; i < n && !atomic_load(&l->stop); i++)
       dispatch(l, &evs[i]);
     run_posts(l);
+    if (l->deferred_fn) {
+      weft_post_fn fn = l->deferred_fn;
+      void *ud = l->deferred_ud;
+      l->deferred_fn = NULL;
+      pthread_mutex_lock(&l->mu);
+      l->away = true;
+      pthread_mutex_unlock(&l->mu);
+      arm(l, TAKEOVER_NS);
+      tl_loop = outer;
+      fn(ud);
+      pthread_mutex_lock(&l->mu);
+      bool kept = l->away; /* the standby did not take the role */
+      l->away = false;
+      pthread_mutex_unlock(&l->mu);
+      if (!kept)
+        return 1;
+      arm(l, 0);
+      tl_loop = l;
+    }
   }
   /* Work posted before the stop still runs (it may own memory that only its
    * callback frees); bounded so a self-re-posting callback cannot hang us. */
   for (int round = 0; round < 1000 && run_posts(l) > 0; round++) {
+  }
+  /* Deferred work owns a call: it runs too, here, since no one else will. */
+  if (l->deferred_fn) {
+    weft_post_fn fn = l->deferred_fn;
+    l->deferred_fn = NULL;
+    tl_loop = outer;
+    fn(l->deferred_ud);
   }
   atomic_store(&l->stop, false);
   tl_loop = outer;
@@ -457,20 +521,121 @@ int weft_loop_run(weft_loop *l) {
   return rv;
 }
 
+/* Parks until deferred work outlives the takeover timer (true: this thread
+ * holds the role now) or the loop halts (false; a holder that is away takes
+ * its role back and drains the posts). */
+static bool take_role(weft_loop *l) {
+  pthread_mutex_lock(&l->mu);
+  l->parked++;
+  for (;;) {
+    if (l->halt)
+      break;
+    pthread_mutex_unlock(&l->mu);
+    uint64_t expirations;
+    ssize_t n = read(l->tfd, &expirations, sizeof expirations);
+    pthread_mutex_lock(&l->mu);
+    if (n < 0 && errno != EINTR && errno != EAGAIN) {
+      l->parked--;
+      pthread_mutex_unlock(&l->mu);
+      return false; /* cannot happen with a valid timerfd; do not spin */
+    }
+    if (l->away && !l->halt) {
+      l->away = false;
+      l->parked--;
+      pthread_mutex_unlock(&l->mu);
+      return true;
+    }
+    /* Fired after the holder came back in time: park again. */
+  }
+  l->parked--;
+  pthread_mutex_unlock(&l->mu);
+  return false;
+}
+
+/* A thread of the loop: holds the role or waits for it, until halt. */
+static int serve(weft_loop *l, bool holding) {
+  int rv = 0;
+  for (;;) {
+    if (!holding && !take_role(l))
+      return rv;
+    rv = rounds(l);
+    if (rv != 1)
+      return rv; /* stopped (or epoll failed) while holding the role */
+    holding = false;
+  }
+}
+
+int weft_loop_run(weft_loop *l) {
+  if (atomic_exchange(&l->running, true))
+    return WEFT_ERR_STATE;
+  return serve(l, true);
+}
+
 static void *loop_thread(void *arg) {
+  tl_member = arg;
   weft_loop_run(arg);
   return NULL;
 }
 
+static void *standby_thread(void *arg) {
+  tl_member = arg;
+  serve(arg, false);
+  return NULL;
+}
+
+/* Arms (ns > 0) or disarms (0) the takeover timer. */
+static void arm(weft_loop *l, int64_t ns) {
+  struct itimerspec its = {{0, 0}, {ns / 1000000000, ns % 1000000000}};
+  timerfd_settime(l->tfd, 0, &its, NULL);
+}
+
+int weft_loop_set_standby(weft_loop *l, unsigned n) {
+  if (!l || n > MAX_STANDBY)
+    return WEFT_ERR_INVAL;
+  pthread_mutex_lock(&l->mu);
+  bool started = l->nthreads > 0;
+  int rv = started ? WEFT_ERR_STATE : 0;
+  if (rv == 0 && n > 0 && l->tfd < 0) {
+    l->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+    if (l->tfd < 0)
+      rv = WEFT_ERR_IO;
+  }
+  if (rv == 0)
+    l->nstandby = n;
+  pthread_mutex_unlock(&l->mu);
+  return rv;
+}
+
+int weft_loop_defer(weft_loop *l, weft_post_fn fn, void *ud) {
+  if (!l || !fn || tl_loop != l)
+    return WEFT_ERR_INVAL;
+  if (l->deferred_fn)
+    return WEFT_ERR_STATE;
+  pthread_mutex_lock(&l->mu);
+  bool ok = l->parked > 0 && !l->halt && !l->away;
+  pthread_mutex_unlock(&l->mu);
+  if (!ok)
+    return WEFT_ERR_STATE;
+  l->deferred_fn = fn;
+  l->deferred_ud = ud;
+  return 0;
+}
+
 int weft_loop_start(weft_loop *l) {
   pthread_mutex_lock(&l->mu);
-  if (l->has_thread) {
+  if (l->nthreads > 0) {
     pthread_mutex_unlock(&l->mu);
     return WEFT_ERR_STATE;
   }
-  int e = pthread_create(&l->thread, NULL, loop_thread, l);
+  l->halt = false;
+  l->away = false;
+  int e = pthread_create(&l->threads[0], NULL, loop_thread, l);
   if (e == 0)
-    l->has_thread = true;
+    l->nthreads = 1;
+  /* A standby that cannot be made only means less hand-off. */
+  for (unsigned i = 0; e == 0 && i < l->nstandby; i++)
+    if (pthread_create(&l->threads[l->nthreads], NULL, standby_thread, l) == 0)
+      l->nthreads++;
   pthread_mutex_unlock(&l->mu);
   return e == 0 ? 0 : WEFT_ERR_NOMEM;
 }
@@ -479,14 +644,23 @@ void weft_loop_stop(weft_loop *l) {
   if (!l)
     return;
   pthread_mutex_lock(&l->mu);
-  bool joinable = l->has_thread && !pthread_equal(l->thread, pthread_self());
+  /* One of the loop's own threads cannot join itself (or, while it runs
+   * deferred work, the others: they may wait for it); weft_loop_free does. */
+  bool joinable = l->nthreads > 0 && tl_member != l;
+  pthread_t ts[1 + MAX_STANDBY];
+  unsigned n = joinable ? l->nthreads : 0;
+  for (unsigned i = 0; i < n; i++)
+    ts[i] = l->threads[i];
   if (joinable)
-    l->has_thread = false;
+    l->nthreads = 0;
   /* Sticky: a stop that races ahead of weft_loop_run (another thread about
    * to run the loop) still stops it; run clears the flag when it returns. */
   atomic_store(&l->stop, true);
+  l->halt = true;
+  if (l->tfd >= 0)
+    arm(l, 1); /* wakes the parked standby, which sees halt */
   pthread_mutex_unlock(&l->mu);
   wake(l);
-  if (joinable)
-    pthread_join(l->thread, NULL);
+  for (unsigned i = 0; i < n; i++)
+    pthread_join(ts[i], NULL);
 }

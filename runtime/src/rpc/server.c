@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "server_call.h"
+#include "weft/loop.h"
 #include "weft/codec.h"
 
 typedef struct svc_entry {
@@ -512,6 +513,12 @@ static int dispatch(weft_server *s, const char *path, const weft_metadata *md,
     run_call(call);
     return 0;
   }
+  /* On a loop with a parked standby, this thread runs the call itself after
+   * the loop round and a standby takes the loop: one thread wake-up fewer
+   * on the call's path than a hand-off to a worker (loop.h). */
+  weft_loop *lp = weft_loop_current();
+  if (lp && weft_loop_defer(lp, run_call, call) == 0)
+    return 0;
   int rv = weft__pool_submit(s->pool, run_call, call);
   if (rv < 0) {
     weft__server_log(s, 2, "%s from %s rejected: all workers busy", m->path,
