@@ -153,6 +153,12 @@ int cli_open(cli_opts *o, weft_client **out) {
   cli_verbose(o, "connecting to %s", url);
   int64_t t0 = weft_now_ns();
   int rv = weft_client_open(out, url, &o->client);
+  if (rv == WEFT_ERR_AUTH) {
+    /* e.g. a WebSocket upgrade refused with 401: a wrong API key, which
+     * gets UNAUTHENTICATED's exit code on every transport. */
+    fprintf(stderr, "UNAUTHENTICATED: %s: %s\n", url, weft_strerror(rv));
+    return CLI_RPC_BASE + WEFT_STATUS_UNAUTHENTICATED;
+  }
   if (rv < 0) {
     fprintf(stderr, "weft: cannot connect to %s: %s\n", url, weft_strerror(rv));
     return CLI_CONNECT;

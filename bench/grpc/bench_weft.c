@@ -42,7 +42,7 @@ weft_server *bench_weft_server_start(int *port, int inline_handlers) {
   weft_server_opts o = {0};
   const char *w = getenv("WEFT_BENCH_WORKERS");
   o.worker_threads = w ? (unsigned)atoi(w) : 0;
-  static weft_grpc_opts g;
+  static weft_grpc_opts g = WEFT_GRPC_OPTS_INIT;
   const char *q = getenv("WEFT_BENCH_CQ");
   g.cq_threads = q ? (unsigned)atoi(q) : 0;
   g.inline_handlers = inline_handlers != 0;

@@ -68,7 +68,7 @@ static int route(void *ud, const weft_ws_request *req, weft_ws_accept *acc) {
 }
 
 static void weft_server_child(int port_fd) {
-  weft_ws_opts wo = {0};
+  weft_ws_opts wo = WEFT_WS_OPTS_INIT;
   wo.route = route;
   wo.max_size = 64u << 20;
   weft_server_opts so = {0};

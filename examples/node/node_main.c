@@ -1,4 +1,4 @@
-/* weft_node_main: flags, the server(s), listeners, the ticker thread and a
+/* weft_node_main: flags, the server, listeners, the ticker thread and a
  * signal thread that turns SIGINT/SIGTERM into weft_server_shutdown(). */
 #define _POSIX_C_SOURCE 200809L
 #include "node.h"
@@ -12,9 +12,12 @@
 #include <time.h>
 
 #include "state.h"
+#include "weft/grpc_transport.h"
+#include "weft/http2.h"
 
 #ifdef WEFT_NODE_AITBC_WS
 #include "weft/aitbc_endpoint.h"
+#include "weft/websocket.h"
 #endif
 
 static const char usage[] =
@@ -40,7 +43,7 @@ static const char usage[] =
     "                        open stream holds one)\n"
     "  --max-message-size B  largest request/response (default 4 MiB)\n"
     "  --max-conns-per-ip N  WebSocket connections per client IP (default 64)\n"
-    "  -q, --quiet           no per-call log lines\n"
+    "  -q, --quiet           no per-call and per-connection log lines\n"
     "  -h, --help            this text\n"
     "Prints `listening on URL` on stdout per listener. Logs to stderr.\n"
     "Simulation: a job payload {\"simulate\":\"fail\"} fails, {\"simulate\":\n"
@@ -150,10 +153,29 @@ static void log_hook(int level, const char *line, void *ud) {
   nd_log(level, "%s", line);
 }
 
+/* One info line per connection opened and closed, in the style of the
+ * per-call lines (issue #8). Runs on a listener's I/O thread: it only
+ * formats and writes a line. gRPC connections are not reported (gRPC
+ * core has no accept hook); their calls are. */
+static void conn_hook(void *ud, const weft_conn_event *ev) {
+  (void)ud;
+  if (nd_st.cfg.quiet)
+    return;
+  if (ev->kind == WEFT_CONN_EVENT_OPENED) {
+    nd_log(1, "%s connection from %s opened on %s", ev->scheme, ev->peer,
+           ev->listener);
+    return;
+  }
+  nd_log(1, "%s connection from %s closed after %llu call%s: %s%s%s%s",
+         ev->scheme, ev->peer, (unsigned long long)ev->calls,
+         ev->calls == 1 ? "" : "s", ev->reason, ev->error ? " (" : "",
+         ev->error ? weft_errname(ev->error) : "", ev->error ? ")" : "");
+}
+
 /* ---- threads ---- */
 
 typedef struct runtime {
-  weft_server *srv[2]; /* [1]: the WebSocket server, when separate */
+  weft_server *srv;
   sigset_t sigs;
   pthread_mutex_t mu;
   bool done; /* main is exiting: the signal thread must just return */
@@ -161,9 +183,8 @@ typedef struct runtime {
 
 static void stop_all(runtime *rt) {
   nd_state_stop();
-  for (int i = 0; i < 2; i++)
-    if (rt->srv[i])
-      weft_server_shutdown(rt->srv[i]);
+  if (rt->srv)
+    weft_server_shutdown(rt->srv);
 }
 
 static void *signal_thread(void *arg) {
@@ -192,14 +213,6 @@ static void *ticker_thread(void *arg) {
     struct timespec ts = {0, 10 * 1000000L};
     nanosleep(&ts, NULL);
   }
-}
-
-/* Second server for ws:// so its listener can carry the AITBC WebSocket
- * route: weft_server_opts.transport_opts is one pointer for every
- * transport, and gRPC reads it as its own options. */
-static void *ws_server_thread(void *arg) {
-  weft_server_run(arg);
-  return NULL;
 }
 
 static int add_services(weft_server *s) {
@@ -291,46 +304,43 @@ int weft_node_main(int argc, char **argv) {
   so.tls.cert_file = o.cert;
   so.tls.key_file = o.key;
   so.log = log_hook;
+  so.on_connection = conn_hook;
   /* WebSocket: demo clients all come from one IP. */
   so.max_conns_per_ip = o.max_conns ? (unsigned)o.max_conns : 64;
   so.max_message_size = (size_t)o.max_msg; /* 0: the runtime's 4 MiB */
   so.shutdown_grace_ms = 2000;
+  /* One options chain for every listener: each transport takes its own
+   * struct (by tag) and ignores the others. */
+  weft_grpc_opts go = WEFT_GRPC_OPTS_INIT;
+  weft_http2_opts ho = WEFT_HTTP2_OPTS_INIT;
+  go.hdr.next = &ho.hdr;
+  so.transport_opts = &go;
 #ifdef WEFT_NODE_AITBC_WS
+  /* ws:// also serves AITBC's WebSocket API (/v1/jobs/{id}/ws,
+   * /v1/events) through a route in front of the envelope endpoint. */
   weft_aitbc_endpoint *ep = NULL;
-  weft_ws_opts wo = {0};
-  weft_server_opts wso = so;
-  bool ws_sep = o.port[T_WS] >= 0;
-  if (ws_sep && weft_aitbc_endpoint_new(&ep, NULL) < 0) {
+  weft_ws_opts wo = WEFT_WS_OPTS_INIT;
+  if (o.port[T_WS] >= 0 && weft_aitbc_endpoint_new(&ep, NULL) < 0) {
     fprintf(stderr, "weft serve: cannot create the AITBC WebSocket route\n");
     goto out_state;
   }
   wo.auth_after_upgrade = true;
   wo.route = weft_aitbc_ws_route;
   wo.route_ud = ep;
-  wso.transport_opts = &wo;
-#else
-  bool ws_sep = false;
+  ho.hdr.next = &wo.hdr;
 #endif
-  if (weft_server_new(&rt.srv[0], &so) < 0 || add_services(rt.srv[0]) < 0) {
+  if (weft_server_new(&rt.srv, &so) < 0 || add_services(rt.srv) < 0) {
     fprintf(stderr, "weft serve: cannot create the server\n");
     goto out_srv;
   }
-#ifdef WEFT_NODE_AITBC_WS
-  if (ws_sep &&
-      (weft_server_new(&rt.srv[1], &wso) < 0 || add_services(rt.srv[1]) < 0)) {
-    fprintf(stderr, "weft serve: cannot create the WebSocket server\n");
-    goto out_srv;
-  }
-#endif
-  unsigned nth[2] = {0, 0};
+  unsigned nth = 0;
   for (int t = 0; t < T_N; t++) {
     if (o.port[t] < 0)
       continue;
-    int k = t == T_WS && ws_sep ? 1 : 0;
-    if (listen_on(rt.srv[k], &nth[k], &o, t) < 0)
+    if (listen_on(rt.srv, &nth, &o, t) < 0)
       goto out_srv;
   }
-  if (nth[0] + nth[1] == 0) {
+  if (nth == 0) {
     fprintf(stderr, "weft serve: every listener is off (-1)\n");
     exit_code = 2;
     goto out_srv;
@@ -339,15 +349,11 @@ int weft_node_main(int argc, char **argv) {
          ND_CHAIN_ID, (long long)o.cfg.block_interval_ms,
          (long long)o.cfg.job_step_ms, o.nkeys ? ", API key required" : "");
 
-  pthread_t sig_t, tick_t, ws_t;
+  pthread_t sig_t, tick_t;
   pthread_create(&sig_t, NULL, signal_thread, &rt);
   pthread_create(&tick_t, NULL, ticker_thread, NULL);
-  if (rt.srv[1])
-    pthread_create(&ws_t, NULL, ws_server_thread, rt.srv[1]);
-  weft_server_run(rt.srv[0]);
+  weft_server_run(rt.srv);
   /* run returns after a shutdown (from the signal thread) */
-  if (rt.srv[1])
-    pthread_join(ws_t, NULL);
   nd_state_stop();
   pthread_join(tick_t, NULL);
   pthread_mutex_lock(&rt.mu);
@@ -358,8 +364,7 @@ int weft_node_main(int argc, char **argv) {
   nd_log(1, "node stopped");
   exit_code = 0;
 out_srv:
-  for (int i = 0; i < 2; i++)
-    weft_server_free(rt.srv[i]);
+  weft_server_free(rt.srv);
 #ifdef WEFT_NODE_AITBC_WS
   weft_aitbc_endpoint_free(ep);
 out_state:

@@ -208,7 +208,9 @@ static int grpc_connect(weft_client *client, const weft_url *url,
   if (!o)
     o = &no_opts;
   const weft_grpc_opts *g =
-      o->transport_opts ? o->transport_opts : &weft__grpc_default_opts;
+      weft_opts_find(o->transport_opts, WEFT_GRPC_OPTS_TAG);
+  if (!g)
+    g = &weft__grpc_default_opts;
   if (!url->host[0])
     return weft_error_set(err, WEFT_ERR_BAD_URL, "%s:// URL without a host",
                           url->scheme);

@@ -11,7 +11,7 @@
 #include "grpc_internal.h"
 #include "weft/codec.h"
 
-const weft_grpc_opts weft__grpc_default_opts = {0};
+const weft_grpc_opts weft__grpc_default_opts = WEFT_GRPC_OPTS_INIT;
 
 void weft__grpc_acquire(void) {
   grpc_init();

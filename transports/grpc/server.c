@@ -654,7 +654,9 @@ static int grpc_listen(weft_server *s, const weft_url *url,
                        const weft_server_opts *o, void **listener, int *port,
                        weft_error *err) {
   const weft_grpc_opts *g =
-      o && o->transport_opts ? o->transport_opts : &weft__grpc_default_opts;
+      o ? weft_opts_find(o->transport_opts, WEFT_GRPC_OPTS_TAG) : NULL;
+  if (!g)
+    g = &weft__grpc_default_opts;
   static const weft_server_opts no_opts;
   if (!o)
     o = &no_opts;

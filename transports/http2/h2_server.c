@@ -69,6 +69,8 @@ struct h2s_listener {
   int refs;    /* 1 for the server + 1 per connection */
   bool closed; /* the loop is gone: post() fails from now on */
   bool stopping;
+  const char *scheme; /* "h2c" or "https", for connection events */
+  char url[300];
 };
 
 struct h2s_conn {
@@ -88,6 +90,8 @@ struct h2s_conn {
     bool we_reset;
   } closed[H2S_CLOSED_RING];
   unsigned closed_next;
+  uint64_t calls;    /* loop thread: calls dispatched (connection events) */
+  const char *close_note; /* loop thread: why this side closed it */
 };
 
 struct h2s_stream {
@@ -535,6 +539,7 @@ static void on_deadline(weft_loop *l, weft_timer *t, void *ud) {
 static void dispatch(h2s_stream *s) {
   h2s_conn *c = s->c;
   bool inl = c->lis->inline_unary && s->m->kind == WEFT_RPC_UNARY;
+  c->calls++;
   pthread_mutex_lock(&c->mu);
   s->refs++; /* the runtime's, released in ops_finish */
   s->running_inline = inl;
@@ -908,7 +913,28 @@ static int on_stream_close(nghttp2_session *ses, int32_t id, uint32_t code,
 static void on_conn_closed(weft__h2io *io, const weft_error *why, void *ud) {
   h2s_conn *c = ud;
   (void)io;
-  (void)why;
+  /* The CLOSED event: an orderly close (why NULL: EOF between calls, both
+   * sides done, or our shutdown) unless calls were still in flight. */
+  unsigned live = 0;
+  pthread_mutex_lock(&c->mu);
+  for (h2s_stream *s = c->streams; s; s = s->next)
+    if (s->in_session && !s->finished)
+      live++;
+  pthread_mutex_unlock(&c->mu);
+  char reason[WEFT_ERROR_MSG_MAX + 64];
+  int code = why ? why->code : 0;
+  snprintf(reason, sizeof reason, "%s",
+           why             ? why->message
+           : c->close_note ? c->close_note
+                           : "closed the connection");
+  if (live && (!code || code == WEFT_ERR_CLOSED)) {
+    code = WEFT_ERR_CLOSED;
+    size_t n = strlen(reason);
+    snprintf(reason + n, sizeof reason - n, " with %u call%s in flight", live,
+             live == 1 ? "" : "s");
+  }
+  weft_server_conn_event(c->lis->srv, WEFT_CONN_EVENT_CLOSED, c->lis->scheme,
+                         c->lis->url, c->peer, code, reason, c->calls);
   /* nghttp2_session_del does not report stream closes: drop its refs. */
   for (;;) {
     h2s_stream *victim = NULL;
@@ -1007,6 +1033,8 @@ static void on_accept(weft_loop *loop, int lfd, unsigned events, void *ud) {
       l->conns->prev = c;
     l->conns = c;
     pthread_mutex_unlock(&l->mu);
+    weft_server_conn_event(l->srv, WEFT_CONN_EVENT_OPENED, l->scheme, l->url,
+                           c->peer, 0, NULL, 0);
     weft__h2io_flush(&c->io); /* our SETTINGS */
   }
 }
@@ -1180,8 +1208,9 @@ static int h2s_listen(weft_server *srv, const weft_url *url,
   l->fd = -1;
   l->refs = 1;
   l->max_msg = o && o->max_message_size ? o->max_message_size : 4u << 20;
-  const weft_http2_opts *h2o = o ? o->transport_opts : NULL;
-  if (h2o && h2o->tag == WEFT_HTTP2_OPTS_TAG)
+  const weft_http2_opts *h2o =
+      o ? weft_opts_find(o->transport_opts, WEFT_HTTP2_OPTS_TAG) : NULL;
+  if (h2o)
     l->inline_unary = h2o->inline_handlers;
   pthread_mutex_init(&l->mu, NULL);
   int rv;
@@ -1195,6 +1224,8 @@ static int h2s_listen(weft_server *srv, const weft_url *url,
                     url->port < 0 ? 0 : url->port, 512, &l->fd, port, err);
   if (rv < 0)
     goto fail;
+  l->scheme = tls ? "https" : "h2c";
+  weft_format_listen_url(l->url, sizeof l->url, l->scheme, url->host, *port);
   rv = weft_loop_new(&l->loop);
   /* A standby thread lets the loop thread run a call itself (loop.h). */
   if (rv == 0)
@@ -1311,6 +1342,7 @@ static void close_on_loop(void *ud) {
         nghttp2_session_get_last_proc_stream_id(victim->io.session),
         NGHTTP2_NO_ERROR, NULL, 0);
     weft__h2io_flush(&victim->io);
+    victim->close_note = "server shutting down";
     weft__h2io_close(&victim->io, NULL);
   }
   if (!post(l, sync_done, r))

@@ -101,6 +101,7 @@ struct weft__mux {
   bool freeing;
   unsigned npaused;
   size_t server_live;
+  uint64_t calls;      /* server: calls dispatched so far */
   unsigned io_busy;    /* threads inside io callbacks */
   unsigned driving;    /* client callers inside weft_loop_drive */
   unsigned cv_waiters; /* client callers waiting on a stream's cv */
@@ -506,6 +507,13 @@ void weft__mux_on_closed(weft__mux *m, const weft_error *why) {
       if (s->server) {
         s->cancelled = true; /* the handler sees cancelled() */
         s->fail_code = WEFT_ERR_CLOSED;
+      } else if (!s->have_status && !s->failed && !s->cancelled &&
+                 m->close_err.code == WEFT_ERR_AUTH) {
+        /* The peer refused our credentials (its reason is the message). */
+        s->failed = true;
+        s->fail_code = WEFT_ERR_AUTH;
+        weft_status_set(&s->st, WEFT_STATUS_UNAUTHENTICATED, "%s",
+                        m->close_err.message);
       } else if (!s->have_status && !s->failed && !s->cancelled) {
         s->failed = true;
         s->fail_code = WEFT_ERR_CLOSED;
@@ -547,6 +555,14 @@ size_t weft__mux_active(const weft__mux *m) {
   weft__mux *mm = (weft__mux *)m;
   pthread_mutex_lock(&mm->mu);
   size_t n = m->o.server ? m->server_live : m->nstreams;
+  pthread_mutex_unlock(&mm->mu);
+  return n;
+}
+
+uint64_t weft__mux_calls(const weft__mux *m) {
+  weft__mux *mm = (weft__mux *)m;
+  pthread_mutex_lock(&mm->mu);
+  uint64_t n = m->calls;
   pthread_mutex_unlock(&mm->mu);
   return n;
 }
@@ -735,6 +751,7 @@ static int on_open(weft__mux *m, const weft__env *e, weft_error *err) {
     goto out;
   }
   m->server_live++;
+  m->calls++;
   bool too_big = s->status_sent;
   pthread_mutex_unlock(&m->mu);
   if (too_big)
@@ -955,6 +972,15 @@ fail:
 
 /* ---- client calls ----------------------------------------------------- */
 
+/* A send failed because the connection is closing but the owner has not
+ * called weft__mux_on_closed yet (a WebSocket waiting for the end of its
+ * close handshake, a TCP connection a moment before): the call is left to
+ * on_closed, whose reason says more than "send failed" (e.g. a server that
+ * refused our API key with 1008 -> UNAUTHENTICATED). m->mu held. */
+static bool closing_now(const weft__mux *m, int rc) {
+  return rc == WEFT_ERR_CLOSED && !m->closed;
+}
+
 int weft__mux_call_start(weft__mux *m, const weft_method_desc *md,
                          const weft_metadata *meta, int64_t deadline_ns,
                          void **tcall, weft_error *err) {
@@ -965,6 +991,11 @@ int weft__mux_call_start(weft__mux *m, const weft_method_desc *md,
     return weft_error_set(err, WEFT_ERR_INVAL, "call_start on a %s",
                           md ? "server connection" : "NULL method");
   pthread_mutex_lock(&m->mu);
+  if (m->closed && m->close_err.code == WEFT_ERR_AUTH) {
+    rc = weft_error_set(err, WEFT_ERR_AUTH, "%s", m->close_err.message);
+    pthread_mutex_unlock(&m->mu);
+    return rc;
+  }
   if (m->closed || m->goaway_rx) {
     rc = weft_error_set(err, WEFT_ERR_CLOSED, "connection to %s %s",
                         m->peer[0] ? m->peer : "server",
@@ -1000,7 +1031,7 @@ int weft__mux_call_start(weft__mux *m, const weft_method_desc *md,
     rc = send_env(m, &o);
     if (rc < 0) { /* the call exists; its failure shows in recv/finish */
       pthread_mutex_lock(&m->mu);
-      if (!s->failed && !s->have_status) {
+      if (!s->failed && !s->have_status && !closing_now(m, rc)) {
         s->failed = true;
         s->fail_code = rc;
         weft_status_set(&s->st, WEFT_STATUS_UNAVAILABLE,
@@ -1049,6 +1080,10 @@ int weft__mux_call_send(void *tcall, const void *msg) {
   int rc = send_msg_env(m, &o, msg);
   if (rc < 0) { /* the call cannot go on: fail it so recv/finish return */
     pthread_mutex_lock(&m->mu);
+    if (closing_now(m, rc)) {
+      pthread_mutex_unlock(&m->mu);
+      return rc;
+    }
     bool cancel = !open && !s->failed && !s->cancelled && !s->have_status;
     if (!s->failed && !s->cancelled && !s->have_status) {
       s->failed = true;

@@ -76,8 +76,9 @@ void weft__mux_free(weft__mux *m);
  * failed every call; the owner closes the connection. */
 int weft__mux_on_message(weft__mux *m, const uint8_t *data, size_t len,
                          bool text);
-/* The connection is gone: fail calls in flight (UNAVAILABLE), cancel
- * server-side calls. Idempotent. */
+/* The connection is gone: fail calls in flight (UNAVAILABLE; with why->code
+ * WEFT_ERR_AUTH, UNAUTHENTICATED with why->message, and so do calls started
+ * later), cancel server-side calls. Idempotent. */
 void weft__mux_on_closed(weft__mux *m, const weft_error *why);
 
 /* Switches the codec before the first message (tcp servers learn it from
@@ -97,6 +98,8 @@ void weft__mux_goaway(weft__mux *m);
 void weft__mux_goaway_status(weft__mux *m, int code, const char *msg);
 /* Number of streams in flight (server: handlers running). */
 size_t weft__mux_active(const weft__mux *m);
+/* Server: calls dispatched on this connection so far (connection events). */
+uint64_t weft__mux_calls(const weft__mux *m);
 /* Keepalive: send a PING; the owner's timer calls this. */
 int weft__mux_ping(weft__mux *m);
 /* ns timestamp of the last frame received (for idle timeouts). */

@@ -440,6 +440,8 @@ void weft__tcp_conn_close(weft__tcp_conn *c, const weft_error *why) {
   }
   weft__conn_close(c->sock);
   c->sock = NULL;
+  /* Before on_closed cancels them and handlers start finishing. */
+  c->active_at_close = weft__mux_active(c->mux);
   weft__mux_on_closed(c->mux, why);
   if (c->on_dead)
     c->on_dead(c, why);

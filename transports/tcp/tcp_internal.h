@@ -68,8 +68,9 @@ struct weft__tcp_conn {
   atomic_bool wpend;
   bool wclosed;
   bool flush_posted;
-  unsigned posts; /* posted callbacks not yet run (they hold c) */
-  weft_error why; /* the mux's reason for closing (io->close) */
+  unsigned posts;         /* posted callbacks not yet run (they hold c) */
+  weft_error why;         /* the mux's reason for closing (io->close) */
+  size_t active_at_close; /* streams in flight when it closed (loop) */
 };
 
 typedef struct weft__tcp_conn_opts {

@@ -35,6 +35,8 @@ typedef struct tcp_listener {
   void (*log)(int level, const char *line, void *ud);
   void *log_ud;
   uint8_t *rbuf;
+  const char *scheme; /* "tcp" or "tls", for connection events */
+  char url[300];      /* the listener, for connection events */
 } tcp_listener;
 
 static void lg(tcp_listener *l, int level, const char *fmt, ...) {
@@ -80,10 +82,43 @@ static void on_reap(weft_loop *lp, weft_timer *t, void *ud) {
   }
 }
 
+/* why's message without the "127.0.0.1:5555: " prefix tcp_conn puts on it
+ * (the event carries the peer on its own). */
+static const char *strip_peer(const char *msg, const char *peer) {
+  size_t n = strlen(peer);
+  if (n && strncmp(msg, peer, n) == 0) {
+    msg += n;
+    while (*msg == ':' || *msg == ' ')
+      msg++;
+  }
+  return msg;
+}
+
+/* CLOSED event: an orderly close (peer closed between calls, idle timeout,
+ * shutdown) has error 0; a close with calls in flight or any failure has
+ * the error and why. */
+static void report_closed(tcp_listener *l, weft__tcp_conn *c,
+                          const weft_error *why) {
+  size_t active = c->active_at_close;
+  int code = why ? why->code : 0;
+  char reason[WEFT_ERROR_MSG_MAX + 64];
+  const char *msg = why ? strip_peer(why->message, c->peer) : "";
+  if (code == WEFT_ERR_CLOSED && active == 0)
+    code = 0;
+  if (code == WEFT_ERR_CLOSED) /* the peer vanished mid-call */
+    snprintf(reason, sizeof reason, "%s with %zu call%s in flight", msg, active,
+             active == 1 ? "" : "s");
+  else
+    snprintf(reason, sizeof reason, "%s", msg[0] ? msg : "closed");
+  weft_server_conn_event(l->srv, WEFT_CONN_EVENT_CLOSED, l->scheme, l->url,
+                         c->peer, code, reason, weft__mux_calls(c->mux));
+}
+
 static void on_conn_dead(weft__tcp_conn *c, const weft_error *why) {
   tcp_listener *l = c->owner;
   if (why && why->code != WEFT_ERR_CLOSED)
     lg(l, 2, "tcp: connection %s: %s", c->peer, why->message);
+  report_closed(l, c, why);
   list_remove(&l->conns, c);
   l->nconns--;
   list_push(&l->zombies, c);
@@ -145,6 +180,8 @@ static void on_accept(weft_loop *lp, int lfd, unsigned events, void *ud) {
     c->on_dead = on_conn_dead;
     list_push(&l->conns, c);
     l->nconns++;
+    weft_server_conn_event(l->srv, WEFT_CONN_EVENT_OPENED, l->scheme, l->url,
+                           c->peer, 0, NULL, 0);
   }
 }
 
@@ -179,6 +216,8 @@ static int listen_common(weft_server *s, const weft_url *url,
                     &l->lfd, port, err);
   if (rc < 0)
     goto fail;
+  l->scheme = tls ? "tls" : "tcp";
+  weft_format_listen_url(l->url, sizeof l->url, l->scheme, url->host, *port);
   if ((rc = weft_loop_new(&l->loop)) < 0) {
     weft_error_set(err, rc, "creating the event loop");
     goto fail;

@@ -622,6 +622,11 @@ void weft__ws_conn_send_and_drop(weft_ws_conn *c, const char *data,
 
 /* ---- accessors ---- */
 
+void weft__ws_conn_set_calls(weft_ws_conn *c, uint64_t calls, size_t active) {
+  c->calls = calls;
+  c->calls_active = active;
+}
+
 const char *weft_ws_conn_peer(const weft_ws_conn *c) {
   return c->peer;
 }
@@ -645,7 +650,7 @@ weft_server *weft_ws_conn_server(const weft_ws_conn *c) {
 void weft__ws_cfg_init(weft__ws_cfg *c, const weft_ws_opts *wo,
                        const weft_server_opts *so, size_t max_message_size,
                        int64_t keepalive_ms) {
-  weft_ws_opts none = {0};
+  static const weft_ws_opts none = WEFT_WS_OPTS_INIT;
   if (!wo)
     wo = &none;
   memset(c, 0, sizeof *c);

@@ -70,6 +70,13 @@ struct weft_ws_conn {
   char proto[32];
   weft_ws_conn *next, *prev;        /* the listener's list */
   void (*on_dead)(weft_ws_conn *c); /* owner's hook after the socket closed */
+  /* Connection events (server side): the refused handshake's answer, and
+   * what the envelope endpoint reports at on_close. */
+  int refused_status;
+  char refused_reason[124];
+  bool auth_refused; /* closed 1008 after the upgrade: bad API key */
+  uint64_t calls;
+  size_t calls_active;
   void *owner;
 };
 

@@ -276,7 +276,12 @@ int weft_ws_connect(weft_ws_conn **out, const char *url,
   if (!tls && strcmp(u.scheme, "ws") != 0)
     return weft_error_set(err, WEFT_ERR_BAD_URL,
                           "ws: %s is not a ws:// or wss:// URL", url);
-  const weft_ws_opts *wo = opts->transport_opts;
+  /* Called directly, not through weft_client_open: check the chain here. */
+  const void *wov = NULL;
+  rv = weft_opts_get(opts->transport_opts, WEFT_WS_OPTS_TAG, &wov, err);
+  if (rv < 0)
+    return rv;
+  const weft_ws_opts *wo = wov;
   char target[2100];
   snprintf(target, sizeof target, "%s%s%s", u.path[0] ? u.path : "/",
            u.query[0] ? "?" : "", u.query);

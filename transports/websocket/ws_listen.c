@@ -38,6 +38,8 @@ struct weft__ws_listener {
   void (*log)(int level, const char *line, void *ud);
   void *log_ud;
   uint8_t *rbuf;
+  const char *scheme; /* connection events */
+  char url[300];
   /* loop thread */
   weft_ws_conn *conns;
   ip_count *ips[IP_BUCKETS];
@@ -93,8 +95,75 @@ static unsigned ip_add(weft__ws_listener *l, const char *ip, int d) {
   return 1;
 }
 
+static const char *close_name(int code) {
+  switch (code) {
+  case WEFT__WS_CLOSE_NORMAL:
+    return "normal";
+  case WEFT__WS_CLOSE_GOING_AWAY:
+    return "going away";
+  case WEFT__WS_CLOSE_PROTOCOL:
+    return "protocol error";
+  case WEFT__WS_CLOSE_ABNORMAL:
+    return "dropped without a close frame";
+  case WEFT__WS_CLOSE_INVALID_DATA:
+    return "invalid data";
+  case WEFT__WS_CLOSE_POLICY:
+    return "policy violation";
+  case WEFT__WS_CLOSE_TOO_BIG:
+    return "message too big";
+  case WEFT__WS_CLOSE_INTERNAL:
+    return "internal error";
+  default:
+    return "closed";
+  }
+}
+
+/* weft_conn_event.error for how a connection ended: 0 for an orderly
+ * close (1000, 1001) with no call left running. */
+static int close_error(const weft_ws_conn *c) {
+  if (c->refused_status)
+    return WEFT_ERR_HANDSHAKE;
+  switch (c->close_code) {
+  case WEFT__WS_CLOSE_NORMAL:
+  case WEFT__WS_CLOSE_GOING_AWAY:
+    return c->calls_active ? WEFT_ERR_CLOSED : 0;
+  case WEFT__WS_CLOSE_PROTOCOL:
+  case WEFT__WS_CLOSE_INVALID_DATA:
+    return WEFT_ERR_PROTOCOL;
+  case WEFT__WS_CLOSE_POLICY:
+    return c->auth_refused ? WEFT_ERR_AUTH : WEFT_ERR_LIMIT;
+  case WEFT__WS_CLOSE_TOO_BIG:
+    return WEFT_ERR_TOO_BIG;
+  default: /* 1006 (dropped), 1011, ... */
+    return WEFT_ERR_CLOSED;
+  }
+}
+
+static void report_closed(weft__ws_listener *l, weft_ws_conn *c) {
+  char reason[300];
+  int code = close_error(c);
+  if (c->refused_status)
+    snprintf(reason, sizeof reason, "upgrade refused with %d: %s",
+             c->refused_status, c->refused_reason);
+  else if (!c->opened)
+    snprintf(reason, sizeof reason, "closed before the upgrade%s%s",
+             c->close_reason[0] ? ": " : "", c->close_reason);
+  else
+    snprintf(reason, sizeof reason, "close %d (%s)%s%s", c->close_code,
+             close_name(c->close_code), c->close_reason[0] ? ": " : "",
+             c->close_reason);
+  if (code && c->calls_active) {
+    size_t n = strlen(reason);
+    snprintf(reason + n, sizeof reason - n, " (%zu call%s in flight)",
+             c->calls_active, c->calls_active == 1 ? "" : "s");
+  }
+  weft_server_conn_event(l->srv, WEFT_CONN_EVENT_CLOSED, l->scheme, l->url,
+                         c->peer, code, reason, c->calls);
+}
+
 static void on_conn_dead(weft_ws_conn *c) {
   weft__ws_listener *l = c->ls;
+  report_closed(l, c);
   if (c->prev)
     c->prev->next = c->next;
   else
@@ -117,6 +186,9 @@ static void hs_timeout_fn(weft_loop *lp, weft_timer *t, void *ud) {
   char buf[256];
   int n = weft__ws_hs_response_error(buf, sizeof buf, 408,
                                      "opening handshake timed out");
+  c->refused_status = 408;
+  snprintf(c->refused_reason, sizeof c->refused_reason,
+           "opening handshake timed out");
   logf_(c->ls, 2, "ws: %s: opening handshake timed out", c->peer);
   weft__ws_conn_send_and_drop(c, buf, (size_t)n);
 }
@@ -151,6 +223,8 @@ static void accept_fn(weft_loop *lp, int fd, unsigned events, void *ud) {
     pthread_mutex_lock(&l->mu);
     l->nconns++;
     pthread_mutex_unlock(&l->mu);
+    weft_server_conn_event(l->srv, WEFT_CONN_EVENT_OPENED, l->scheme, l->url,
+                           c->peer, 0, NULL, 0);
     /* Counted from accept, so clients stuck in the handshake count too;
      * over the limit the request is still read, to answer it with 429. */
     if (ip_add(l, c->ip, +1) > l->cfg.max_conns_per_ip)
@@ -173,6 +247,8 @@ static void refuse(weft_ws_conn *c, int status, const char *why) {
   if (n < 0 || (size_t)n >= sizeof buf)
     n = weft__ws_hs_response_error(buf, sizeof buf, status, NULL);
   logf_(c->ls, 2, "ws: %s: refused with %d: %s", c->peer, status, why);
+  c->refused_status = status;
+  snprintf(c->refused_reason, sizeof c->refused_reason, "%s", why);
   weft__ws_conn_send_and_drop(c, buf, (size_t)n);
 }
 
@@ -278,9 +354,11 @@ static void upgrade(weft_ws_conn *c, weft__ws_http *r, uint8_t *extra,
   /* The 101 goes out with the first flush (on_open may send more). */
   weft_ws_conn_ref(c);
   weft__ws_conn_start(c, extra, extra_len);
-  if (c->state == WEFT__WSC_OPEN && weft__ws_conn_flush(c) == 0 && !auth_ok)
+  if (c->state == WEFT__WSC_OPEN && weft__ws_conn_flush(c) == 0 && !auth_ok) {
+    c->auth_refused = true;
     weft__ws_conn_close_now(c, WEFT__WS_CLOSE_POLICY,
                             "Invalid or missing API key");
+  }
   weft_ws_conn_unref(c);
 }
 
@@ -344,6 +422,7 @@ int weft__ws_listen(weft__ws_listener **out, const weft__ws_listen_args *a,
   l->fallback_ud = a->fallback_ud;
   l->log = a->log;
   l->log_ud = a->log_ud;
+  l->scheme = a->scheme ? a->scheme : (a->tls ? "wss" : "ws");
   pthread_mutex_init(&l->mu, NULL);
   pthread_cond_init(&l->cv, NULL);
   int rv;
@@ -362,6 +441,7 @@ int weft__ws_listen(weft__ws_listener **out, const weft__ws_listen_args *a,
   weft_loop_set_standby(l->loop, 1);
   if ((rv = weft__listen(a->host, a->port, 1024, &l->lfd, port, err)) < 0)
     goto fail;
+  weft_format_listen_url(l->url, sizeof l->url, l->scheme, a->host, *port);
   if ((rv = weft_loop_add_fd(l->loop, l->lfd, WEFT_IO_READ, accept_fn, l)) <
           0 ||
       (rv = weft_loop_start(l->loop)) < 0) {

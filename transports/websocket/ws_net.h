@@ -62,6 +62,7 @@ typedef struct weft__ws_listen_args {
   void *fallback_ud;
   void (*log)(int level, const char *line, void *ud);
   void *log_ud;
+  const char *scheme; /* "ws" or "wss", for connection events */
 } weft__ws_listen_args;
 
 int weft__ws_listen(weft__ws_listener **out, const weft__ws_listen_args *a,
@@ -71,6 +72,10 @@ void weft__ws_listener_stop_accepting(weft__ws_listener *l);
 void weft__ws_listener_close(weft__ws_listener *l);
 /* Connections open or in handshake (for tests and memory figures). */
 size_t weft__ws_listener_conns(weft__ws_listener *l);
+
+/* The envelope endpoint's calls on c (total, and still running), for the
+ * CLOSED connection event; from the handler's on_close. */
+void weft__ws_conn_set_calls(weft_ws_conn *c, uint64_t calls, size_t active);
 
 /* Receive backpressure (loop thread): stop or resume reading the socket. */
 void weft__ws_conn_set_paused(weft_ws_conn *c, bool paused);

@@ -35,6 +35,7 @@ typedef struct env_conn {
   atomic_bool closing; /* disconnect() in progress: no notifications */
   atomic_int refs;     /* the owner's, plus one per pending resume post */
   bool closed;         /* loop thread: on_close ran, the mux is going */
+  bool rx_any;         /* loop thread: the peer sent a message */
   /* After on_close no resume is posted: the loop may be freed soon. */
   pthread_mutex_t pmu;
   bool no_posts;
@@ -137,6 +138,7 @@ static void env_message(weft_ws_conn *c, bool text, const uint8_t *data,
   env_conn *e = ud;
   if (!e->mux)
     return;
+  e->rx_any = true;
   if (text != (e->codec == WEFT_CODEC_JSON)) {
     weft_ws_conn_close(c, 1003,
                        e->codec == WEFT_CODEC_JSON
@@ -175,7 +177,6 @@ static void *reap_thread(void *ud) {
 
 static void env_server_close(weft_ws_conn *c, int code, const char *reason,
                              void *ud) {
-  (void)c;
   env_conn *e = ud;
   e->closed = true;
   stop_posts(e);
@@ -187,6 +188,7 @@ static void env_server_close(weft_ws_conn *c, int code, const char *reason,
   }
   weft_error why;
   closed_error(&why, code, reason);
+  weft__ws_conn_set_calls(c, weft__mux_calls(e->mux), weft__mux_active(e->mux));
   weft__mux_on_closed(e->mux, &why);
   if (weft__mux_active(e->mux) == 0) {
     weft__mux_free(e->mux);
@@ -264,9 +266,11 @@ static int ws_listen_common(weft_server *s, const weft_url *url,
                             .fallback = env_route,
                             .fallback_ud = wl,
                             .log = opts->log,
-                            .log_ud = opts->log_ud};
-  weft__ws_cfg_init(&a.cfg, opts->transport_opts, opts, opts->max_message_size,
-                    opts->keepalive_ms);
+                            .log_ud = opts->log_ud,
+                            .scheme = tls ? "wss" : "ws"};
+  weft__ws_cfg_init(&a.cfg,
+                    weft_opts_find(opts->transport_opts, WEFT_WS_OPTS_TAG),
+                    opts, opts->max_message_size, opts->keepalive_ms);
   int rv = weft__ws_listen(&wl->l, &a, port, err);
   if (rv < 0) {
     pthread_cond_destroy(&wl->cv);
@@ -334,7 +338,16 @@ static void env_client_close(weft_ws_conn *c, int code, const char *reason,
   e->closed = true;
   stop_posts(e);
   weft_error why;
-  closed_error(&why, code, reason);
+  if (code == 1008 && !e->rx_any)
+    /* Policy close before the server said anything: how a weft server with
+     * auth_after_upgrade (and AITBC) refuses an API key. Calls fail with
+     * UNAUTHENTICATED and the server's reason, as on other transports. */
+    weft_error_set(&why, WEFT_ERR_AUTH, "%s",
+                   reason && *reason ? reason
+                                     : "the server closed the WebSocket with "
+                                       "1008 (policy violation)");
+  else
+    closed_error(&why, code, reason);
   if (e->mux)
     weft__mux_on_closed(e->mux, &why);
   if (!atomic_load(&e->closing))
@@ -353,7 +366,8 @@ static int ws_connect_common(weft_client *client, const weft_url *url,
   static const weft_client_opts defaults;
   if (!opts)
     opts = &defaults;
-  const weft_ws_opts *wo = opts->transport_opts;
+  const weft_ws_opts *wo =
+      weft_opts_find(opts->transport_opts, WEFT_WS_OPTS_TAG);
   env_conn *e = env_new();
   if (!e)
     return weft_error_set(err, WEFT_ERR_NOMEM, "ws: out of memory");
@@ -394,6 +408,11 @@ static int ws_connect_common(weft_client *client, const weft_url *url,
   int rv = weft__ws_dial(&c, &a, &status, err);
   if (rv < 0) {
     env_unref(e);
+    if (status == 401) { /* refused credentials: UNAUTHENTICATED */
+      rv = WEFT_ERR_AUTH;
+      if (err)
+        err->code = rv;
+    }
     return rv;
   }
   if (strcmp(weft_ws_conn_protocol(c), proto) != 0 &&

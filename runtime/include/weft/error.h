@@ -46,6 +46,7 @@ extern "C" {
   X(CONNECT, -43, "connection failed")                                         \
   X(TLS, -44, "TLS error")                                                     \
   X(RESOLVE, -45, "could not resolve host")                                    \
+  X(AUTH, -46, "the peer refused the credentials")                             \
   X(UNSUPPORTED, -50, "unsupported")                                           \
   X(UNKNOWN_SCHEME, -51, "no transport registered for URL scheme")             \
   X(BAD_URL, -52, "malformed URL")                                             \

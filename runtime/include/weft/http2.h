@@ -1,14 +1,9 @@
 /* Options specific to the HTTP/2 transport (h2c:// and https://, the
  * Connect protocol on nghttp2). Pass a pointer to a weft_http2_opts,
- * initialized with WEFT_HTTP2_OPTS_INIT, as weft_server_opts.transport_opts;
- * NULL means the defaults.
- *
- * weft_server_opts.transport_opts is one pointer for every listener of a
- * server, and other transports (gRPC's weft_grpc_opts) read it too. So this
- * struct starts with a tag, and the HTTP/2 transport ignores transport_opts
- * whose first field is not WEFT_HTTP2_OPTS_TAG. (A server that listens on
- * grpc:// as well must not pass a weft_http2_opts: weft_grpc_opts has no tag
- * and the gRPC transport would misread it.)
+ * initialized with WEFT_HTTP2_OPTS_INIT, as weft_server_opts.transport_opts,
+ * or chain it with other transports' options through hdr.next (weft/opts.h);
+ * NULL means the defaults. The HTTP/2 transport looks up the struct tagged
+ * WEFT_HTTP2_OPTS_TAG in the chain and ignores the others.
  */
 #ifndef WEFT_HTTP2_H
 #define WEFT_HTTP2_H
@@ -16,14 +11,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "weft/opts.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define WEFT_HTTP2_OPTS_TAG 0x32683277u /* "w2h2" */
-
 typedef struct weft_http2_opts {
-  uint32_t tag; /* WEFT_HTTP2_OPTS_TAG */
+  weft_opts_hdr hdr; /* tag WEFT_HTTP2_OPTS_TAG (weft/opts.h) */
   /* Server: run the handlers of unary calls on the connection's event-loop
    * thread, as soon as the request is complete, instead of handing them to
    * the runtime's worker pool (saves two thread hand-offs per call). The
@@ -35,7 +30,7 @@ typedef struct weft_http2_opts {
 } weft_http2_opts;
 
 #define WEFT_HTTP2_OPTS_INIT                                                   \
-  { WEFT_HTTP2_OPTS_TAG, false }
+  { WEFT_OPTS_INIT_HDR_MEMBER(WEFT_HTTP2_OPTS_TAG) }
 
 #ifdef __cplusplus
 }

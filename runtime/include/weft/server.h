@@ -23,6 +23,33 @@ extern "C" {
 typedef struct weft_server weft_server;
 typedef struct weft_server_call weft_server_call;
 
+/* A connection opened or closed on one of the server's listeners, for
+ * weft_server_opts.on_connection. Reported by the transports that own their
+ * connections: tcp:// tls://, ws:// wss:// (and the raw WebSocket routes on
+ * them), h2c:// https://. gRPC core's C API has no accept hook, so grpc://
+ * connections are not reported (their calls are, with the peer, through
+ * weft_server_call_peer). Strings live during the callback only. */
+typedef enum weft_conn_event_kind {
+  WEFT_CONN_EVENT_OPENED = 1, /* accepted (before any handshake) */
+  WEFT_CONN_EVENT_CLOSED = 2
+} weft_conn_event_kind;
+
+typedef struct weft_conn_event {
+  weft_conn_event_kind kind;
+  const char *scheme;   /* "tcp", "tls", "ws", "wss", "h2c", "https" */
+  const char *listener; /* the listener, e.g. "tcp://127.0.0.1:9090" */
+  const char *peer;     /* "127.0.0.1:5555" or "[::1]:5555" */
+  /* CLOSED only. error 0: an orderly close (the peer closed between
+   * calls, the close handshake completed, idle timeout, server shutdown);
+   * else a WEFT_ERR_* code (e.g. the peer vanished with a call in flight,
+   * a protocol error, a refused upgrade). reason says what happened in
+   * either case ("closed the connection", "closed the connection with 1
+   * call in flight", "1006: no close frame"). */
+  int error;
+  const char *reason;
+  uint64_t calls; /* calls dispatched on the connection */
+} weft_conn_event;
+
 typedef struct weft_server_opts {
   unsigned worker_threads;     /* 0: 2 x cores, at least 4 */
   size_t max_message_size;     /* 0: 4 MiB */
@@ -42,6 +69,15 @@ typedef struct weft_server_opts {
   /* Calls waiting for a worker beyond which new calls are rejected with
    * RESOURCE_EXHAUSTED; 0: 1024. (Added by rpc.) */
   unsigned max_pending_calls;
+  /* Optional: told about every connection opened and closed (see
+   * weft_conn_event). Runs on the listener's I/O thread, which serves
+   * every connection of the listener: it must not block (log, count,
+   * hand off). Every OPENED is followed by exactly one CLOSED for the
+   * same peer, at the latest inside weft_server_free (so on_connection_ud
+   * must live until it returns); a refused WebSocket upgrade (Origin, API
+   * key, route, limits) is a CLOSED with the reason. */
+  void (*on_connection)(void *ud, const weft_conn_event *ev);
+  void *on_connection_ud;
 } weft_server_opts;
 
 int weft_server_new(weft_server **out, const weft_server_opts *opts);

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "weft/client.h"
+#include "weft/opts.h"
 #include "weft/server.h"
 
 #ifdef __cplusplus
@@ -122,6 +123,17 @@ int weft_server_dispatch_inline(weft_server *s, const char *path,
 const weft_method_desc *weft_server_find_method(const weft_server *s,
                                                 const char *path);
 const weft_server_opts *weft_server_get_opts(const weft_server *s);
+/* Server transports report their connections through this (runs
+ * weft_server_opts.on_connection if set; I/O thread). error and reason
+ * are for CLOSED (see weft_conn_event). */
+void weft_server_conn_event(weft_server *s, weft_conn_event_kind kind,
+                            const char *scheme, const char *listener,
+                            const char *peer, int error, const char *reason,
+                            uint64_t calls);
+/* "scheme://host:port" into buf (IPv6 hosts in brackets; an empty host is
+ * "0.0.0.0"), for weft_conn_event.listener. */
+void weft_format_listen_url(char *buf, size_t cap, const char *scheme,
+                            const char *host, int port);
 /* Connection state changes seen by a client transport. */
 void weft_client_notify(weft_client *c, weft_conn_state state,
                         const weft_error *err);

@@ -2,8 +2,10 @@
  *
  * ws:// and wss:// carry weft envelopes (schema/weft/v1/envelope.proto): in
  * binary messages under the subprotocol "weft.proto.v1", in text messages
- * under "weft.json.v1". Pass a weft_ws_opts as weft_client_opts.transport_opts
- * or weft_server_opts.transport_opts to tune keepalive, timeouts and limits.
+ * under "weft.json.v1". Pass a weft_ws_opts, initialized with
+ * WEFT_WS_OPTS_INIT, as weft_client_opts.transport_opts or
+ * weft_server_opts.transport_opts (alone, or chained with other
+ * transports' options, weft/opts.h) to tune keepalive, timeouts and limits.
  *
  * A server can also take over connections by path before the envelope
  * endpoint sees them (AITBC's /v1/jobs/{id}/ws and /v1/events, MB-broker
@@ -21,6 +23,7 @@
 #include <stdint.h>
 
 #include "weft/loop.h"
+#include "weft/opts.h"
 #include "weft/server.h"
 
 #ifdef __cplusplus
@@ -88,6 +91,7 @@ typedef int (*weft_ws_route_fn)(void *ud, const weft_ws_request *req,
                                 weft_ws_accept *acc);
 
 typedef struct weft_ws_opts {
+  weft_opts_hdr hdr;        /* tag WEFT_WS_OPTS_TAG (weft/opts.h) */
   int64_t ping_interval_ms; /* keepalive ping; 0: 20000; < 0: none */
   int64_t ping_timeout_ms;  /* no pong by then: close 1011; 0: 20000 */
   int64_t close_timeout_ms; /* wait for the close handshake; 0: 10000 */
@@ -106,11 +110,14 @@ typedef struct weft_ws_opts {
   void *route_ud;
 } weft_ws_opts;
 
+#define WEFT_WS_OPTS_INIT                                                      \
+  { WEFT_OPTS_INIT_HDR_MEMBER(WEFT_WS_OPTS_TAG) }
+
 /* A raw WebSocket client (no weft envelopes), for peers that speak their
  * own messages over WebSocket (MB broker, AITBC). url: ws:// or wss://
  * host:port/path?query. opts may be NULL; used: connect_timeout_ms,
- * max_message_size, keepalive_ms, tls, and a weft_ws_opts in
- * transport_opts (origin, extra_headers, timeouts). protocols: offered
+ * max_message_size, keepalive_ms, tls, and a weft_ws_opts in the
+ * transport_opts chain (origin, extra_headers, timeouts). protocols: offered
  * subprotocols, comma separated, or NULL. The connection runs on its own
  * I/O thread; h's callbacks run there (on_open before this returns).
  * Errors: WEFT_ERR_BAD_URL, _CONNECT, _TIMEOUT, _TLS, _HANDSHAKE (err says

@@ -108,7 +108,17 @@ int weft__call_start(weft_client *c, const weft_method_desc *m,
 
   pthread_mutex_lock(&c->mu);
   int rv = acquire_conn(c, deadline, &call->slot);
+  weft_error conn_err = c->conn_err;
   pthread_mutex_unlock(&c->mu);
+  if (rv < 0 && rv != WEFT_ERR_STATE && conn_err.code == WEFT_ERR_AUTH) {
+    /* The server refused our credentials (e.g. a WebSocket closed with
+     * 1008 before any call): that, not "not connected", is the status. */
+    weft__breaker_record(&c->breaker, WEFT_STATUS_UNAUTHENTICATED, probe,
+                         weft_now_ns());
+    call_free(call);
+    return fail_status(opts, WEFT_ERR_AUTH, WEFT_STATUS_UNAUTHENTICATED,
+                       "%s: %s", m->path, conn_err.message);
+  }
   if (rv < 0) {
     int code = rv == WEFT_ERR_TIMEOUT ? WEFT_STATUS_DEADLINE_EXCEEDED
                                       : WEFT_STATUS_UNAVAILABLE;

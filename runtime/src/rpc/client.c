@@ -143,6 +143,7 @@ static void try_connect(weft_client *c, notes *n) {
   }
   if (rv == 0) {
     c->cur = slot;
+    weft_error_clear(&c->conn_err);
     c->need_connect = false;
     c->attempt = 0;
     c->reconnect_due = 0;
@@ -153,6 +154,7 @@ static void try_connect(weft_client *c, notes *n) {
   if (err.code == 0)
     weft_error_set(&err, rv, "%s: %s", c->url, weft_strerror(rv));
   note_error(n, &err);
+  c->conn_err = err;
   c->attempt++;
   int max = c->opts.reconnect.max_tries;
   if (!c->opts.reconnect.enabled || (max > 0 && c->attempt >= max)) {
@@ -275,6 +277,14 @@ int weft_client_open(weft_client **out, const char *url,
   }
   if (c->u.port < 0)
     c->u.port = c->t->default_port;
+  rv = weft_opts_check(opts ? opts->transport_opts : NULL,
+                       "weft_client_open: transport_opts", &err);
+  if (rv < 0) {
+    if (opts->on_error)
+      opts->on_error(NULL, &err, opts->user_data);
+    free(c);
+    return rv;
+  }
   if (opts)
     c->opts = *opts;
   fill_defaults(&c->opts);
@@ -394,6 +404,8 @@ void weft_client_notify(weft_client *c, weft_conn_state state,
     note_error(&n, err);
     if (teardown || c->closing || !c->cur)
       break; /* not about the live connection */
+    if (err)
+      c->conn_err = *err;
     retire_current(c);
     set_state(c, state, &n);
     n.disconnected = true;

@@ -62,6 +62,9 @@ struct weft_client {
 
   bool need_connect;
   bool gave_up; /* reconnect.max_tries used up */
+  /* Why the last connection failed or was lost (code 0: none): calls that
+   * find no connection report WEFT_ERR_AUTH as UNAUTHENTICATED. */
+  weft_error conn_err;
   bool closing;
   int attempt;
   int64_t reconnect_due;

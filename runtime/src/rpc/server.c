@@ -230,6 +230,13 @@ int weft_server_listen(weft_server *s, const char *url, weft_error *err) {
                           u.scheme);
   if (u.port < 0)
     u.port = t->default_port;
+  /* A struct without a tag in transport_opts would be misread by the
+   * transport it is not meant for: refuse it here, for every transport. */
+  char what[300];
+  snprintf(what, sizeof what, "listen %.200s: transport_opts", url);
+  rv = weft_opts_check(s->opts.transport_opts, what, err);
+  if (rv < 0)
+    return rv;
   pthread_mutex_lock(&s->mu);
   bool ok = s->state == SRV_RUNNING && !s->shutting;
   pthread_mutex_unlock(&s->mu);

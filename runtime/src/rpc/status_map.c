@@ -19,6 +19,8 @@ int weft__status_from_error(int err, bool server_side) {
   case WEFT_ERR_AGAIN:
   case WEFT_ERR_STATE:
     return WEFT_STATUS_UNAVAILABLE;
+  case WEFT_ERR_AUTH:
+    return WEFT_STATUS_UNAUTHENTICATED;
   case WEFT_ERR_TOO_BIG:
   case WEFT_ERR_FRAME_TOO_BIG:
   case WEFT_ERR_LIMIT:

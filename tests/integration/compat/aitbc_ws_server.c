@@ -168,7 +168,7 @@ int main(int argc, char **argv) {
 
   weft_aitbc_endpoint *ep = NULL;
   weft_aitbc_endpoint_new(&ep, NULL);
-  weft_ws_opts wo = {0};
+  weft_ws_opts wo = WEFT_WS_OPTS_INIT;
   wo.route = weft_aitbc_ws_route;
   wo.route_ud = ep;
   weft_server_opts so = {0};

@@ -245,7 +245,7 @@ TEST(MbServer, ListenOnMbUrl) {
 }
 
 TEST_F(Mb, WebSocketCallerReachesTcpService) {
-  weft_ws_opts wo{};
+  weft_ws_opts wo = WEFT_WS_OPTS_INIT;
   wo.route = weft_mb_ws_route;
   wo.route_ud = hub;
   weft_server_opts so{};
@@ -288,7 +288,7 @@ TEST_F(Mb, WebSocketCallerReachesTcpService) {
 }
 
 TEST_F(Mb, WebSocketServiceServesTcpCaller) {
-  weft_ws_opts wo{};
+  weft_ws_opts wo = WEFT_WS_OPTS_INIT;
   wo.route = weft_mb_ws_route;
   wo.route_ud = hub;
   weft_server_opts so{};

@@ -26,7 +26,7 @@ const weft_method_desc *M(int i) {
 // transport's queue threads (weft_grpc_opts.inline_handlers).
 class Grpc : public ::testing::TestWithParam<bool> {
 protected:
-  weft_grpc_opts g{};
+  weft_grpc_opts g = WEFT_GRPC_OPTS_INIT;
   weft_server_opts default_so{};
   weft_server *srv = nullptr;
   weft_client *cli = nullptr;

@@ -5,6 +5,7 @@
 
 extern "C" {
 #include "weft/http2.h"
+#include "weft/websocket.h"
 }
 
 using h2test::envelope;
@@ -52,12 +53,10 @@ TEST(H2Inline, UnaryAndStreamingAnswerAsInPoolMode) {
 }
 
 TEST(H2Inline, ForeignTransportOptsAreIgnored) {
-  // transport_opts without the tag (e.g. gRPC's) must not switch modes or
-  // be misread.
-  struct {
-    uint32_t not_a_tag = 1;
-    bool inline_handlers = true;
-  } foreign;
+  // Another transport's options (tagged, weft/opts.h) in the chain must not
+  // switch modes or be misread.
+  weft_ws_opts foreign = WEFT_WS_OPTS_INIT;
+  foreign.ping_interval_ms = 1;
   weft_server_opts o = Server::opts(0);
   o.transport_opts = &foreign;
   Server s("h2c://127.0.0.1:0", o);

@@ -43,7 +43,7 @@ public:
   explicit Server(const std::function<void(weft__ws_cfg *)> &tune = {},
                   const weft_server_opts *so = nullptr,
                   const weft_tls_opts *tls = nullptr) {
-    weft_ws_opts wo = {};
+    weft_ws_opts wo = WEFT_WS_OPTS_INIT;
     wo.route = route;
     wo.route_ud = this;
     wo.close_timeout_ms = 2000;

@@ -28,7 +28,7 @@ int main(int argc, char **argv) {
   const char *host = "127.0.0.1", *v;
   bool tls = false;
   weft_server_opts opts = {0};
-  weft_grpc_opts gopts = {0};
+  weft_grpc_opts gopts = WEFT_GRPC_OPTS_INIT;
   for (int i = 1; i < argc; i++) {
     if ((v = flag(argv[i], "--port")))
       port = atoi(v);

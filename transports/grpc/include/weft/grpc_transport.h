@@ -1,7 +1,9 @@
 /* Options specific to the gRPC transport (grpc:// and grpcs://), which runs
  * weft's client and server interface on gRPC core's C API. Pass a pointer to
- * a weft_grpc_opts as weft_client_opts.transport_opts or
- * weft_server_opts.transport_opts; NULL means the defaults below.
+ * a weft_grpc_opts, initialized with WEFT_GRPC_OPTS_INIT, as
+ * weft_client_opts.transport_opts or weft_server_opts.transport_opts (alone,
+ * or chained with other transports' options, weft/opts.h); NULL means the
+ * defaults below.
  *
  * Besides the generic options (max_message_size, keepalive_ms, tls) the
  * transport honours:
@@ -21,6 +23,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "weft/opts.h"
 #include "weft/server.h"
 
 #ifdef __cplusplus
@@ -28,6 +31,7 @@ extern "C" {
 #endif
 
 typedef struct weft_grpc_opts {
+  weft_opts_hdr hdr;            /* tag WEFT_GRPC_OPTS_TAG (weft/opts.h) */
   bool gzip;                    /* compress outgoing messages */
   int64_t keepalive_timeout_ms; /* 0: 20000 */
   bool keepalive_permit_without_calls;
@@ -42,6 +46,9 @@ typedef struct weft_grpc_opts {
   bool no_health;                 /* server: don't add grpc.health.v1 */
   bool no_reflection;             /* server: don't add reflection */
 } weft_grpc_opts;
+
+#define WEFT_GRPC_OPTS_INIT                                                    \
+  { WEFT_OPTS_INIT_HDR_MEMBER(WEFT_GRPC_OPTS_TAG) }
 
 /* Health status reported by grpc.health.v1.Health for `service` ("" is the
  * whole server). Services registered with the server start SERVING; this
