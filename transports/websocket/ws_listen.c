@@ -248,7 +248,12 @@ static void refuse(weft_ws_conn *c, int status, const char *why) {
     n = weft__ws_hs_response_error(buf, sizeof buf, status, NULL);
   logf_(c->ls, 2, "ws: %s: refused with %d: %s", c->peer, status, why);
   c->refused_status = status;
-  snprintf(c->refused_reason, sizeof c->refused_reason, "%s", why);
+  /* Truncating a long reason is fine: it only feeds the connection log. */
+  size_t rl = strlen(why);
+  if (rl >= sizeof c->refused_reason)
+    rl = sizeof c->refused_reason - 1;
+  memcpy(c->refused_reason, why, rl);
+  c->refused_reason[rl] = 0;
   weft__ws_conn_send_and_drop(c, buf, (size_t)n);
 }
 
