@@ -308,7 +308,8 @@ int main(int argc, char **argv) {
   }
   printf("bench_grpc: %d rounds of %.1f s per run (medians), %d-byte "
          "payloads; servers in child processes (weft pool: handlers on the "
-         "runtime's workers; weft inl.: inline_handlers); %u cores shared "
+         "runtime's workers (pool_handlers); weft inl.: queue threads, the "
+         "default); %u cores shared "
          "by clients and servers\n\n",
          g_rounds, g_seconds, g_payload, std::thread::hardware_concurrency());
 

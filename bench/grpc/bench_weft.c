@@ -45,7 +45,7 @@ weft_server *bench_weft_server_start(int *port, int inline_handlers) {
   static weft_grpc_opts g = WEFT_GRPC_OPTS_INIT;
   const char *q = getenv("WEFT_BENCH_CQ");
   g.cq_threads = q ? (unsigned)atoi(q) : 0;
-  g.inline_handlers = inline_handlers != 0;
+  g.pool_handlers = inline_handlers == 0;
   o.transport_opts = &g;
   if (weft_server_new(&s, &o) < 0 ||
       weft_server_add_service(s, &weftbench__Bench_service, &impl, NULL) < 0 ||

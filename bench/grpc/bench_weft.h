@@ -12,7 +12,7 @@ typedef struct weft_server weft_server;
 typedef struct weft_client weft_client;
 
 /* Starts a weft server with the Bench service on grpc://127.0.0.1:0;
- * inline_handlers: weft_grpc_opts.inline_handlers. */
+ * inline_handlers: 0 sets weft_grpc_opts.pool_handlers. */
 weft_server *bench_weft_server_start(int *port, int inline_handlers);
 void bench_weft_server_stop(weft_server *s);
 

@@ -45,10 +45,12 @@ typedef struct glistener {
     void *handle;
   } * reg;
   unsigned n_reg;
-  /* weft_grpc_opts.inline_handlers: the queue threads run handlers
-   * themselves (weft_server_dispatch_inline), C++ sync server style: at
-   * least min_pollers threads stay in the queue, more are started while
-   * handlers run (up to max_threads), and extra idle ones exit. */
+  /* Inline mode (the default; weft_grpc_opts.pool_handlers turns it off):
+   * the queue threads run handlers themselves (weft_server_dispatch_inline),
+   * C++ sync server style: at least min_pollers threads stay in the queue,
+   * more are started while handlers run (up to max_threads), extra idle
+   * ones exit, and at max_threads a call that would leave nobody polling
+   * goes to the worker pool (weft_server_dispatch). */
   bool inline_mode;
   unsigned min_pollers, max_pollers, max_threads;
   unsigned n_live, n_polling; /* under mu */
@@ -518,12 +520,21 @@ static void *poller_main(void *arg) {
       continue;
     }
     l->n_polling--;
-    if (l->n_polling < l->min_pollers && l->n_live < l->max_threads)
-      spawn_poller_locked(l);
+    bool here = true;
+    if (l->n_polling < l->min_pollers) {
+      if (l->n_live < l->max_threads)
+        spawn_poller_locked(l);
+      else if (l->n_polling == 0)
+        here = false; /* we are the last poller: keep polling */
+    }
+    if (!here)
+      l->n_polling++;
     pthread_mutex_unlock(&l->mu);
     if (!atomic_load(&l->stopping))
       request_one(l, s->cq_idx, s->reg);
-    on_call(l, s, true);
+    on_call(l, s, here);
+    if (!here)
+      continue;
     pthread_mutex_lock(&l->mu);
     if (l->n_polling >= l->max_pollers) { /* enough are waiting: leave */
       l->n_live--;
@@ -673,7 +684,8 @@ static int grpc_listen(weft_server *s, const weft_url *url,
     return rc;
   }
   glistener *l = calloc(1, sizeof *l);
-  unsigned nq = g->inline_handlers ? 1 : g->cq_threads ? g->cq_threads : 1;
+  bool inline_mode = !g->pool_handlers;
+  unsigned nq = inline_mode ? 1 : g->cq_threads ? g->cq_threads : 1;
   if (l) {
     l->cqs = calloc(nq, sizeof *l->cqs);
     l->threads = calloc(nq, sizeof *l->threads);
@@ -690,7 +702,7 @@ static int grpc_listen(weft_server *s, const weft_url *url,
   }
   l->ws = s;
   l->n_cqs = nq;
-  if (g->inline_handlers) {
+  if (inline_mode) {
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned wt = weft_server_get_opts(s)->worker_threads;
     l->inline_mode = true;

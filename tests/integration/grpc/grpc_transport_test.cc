@@ -23,7 +23,7 @@ const weft_method_desc *M(int i) {
 }
 
 // Every test runs twice: handlers on the runtime's worker pool, and on the
-// transport's queue threads (weft_grpc_opts.inline_handlers).
+// transport's queue threads (the default; weft_grpc_opts.pool_handlers off).
 class Grpc : public ::testing::TestWithParam<bool> {
 protected:
   weft_grpc_opts g = WEFT_GRPC_OPTS_INIT;
@@ -35,7 +35,7 @@ protected:
 
   void start(const weft_server_opts *so = nullptr,
              const weft_client_opts *co = nullptr) {
-    g.inline_handlers = GetParam();
+    g.pool_handlers = !GetParam();
     weft_server_opts o = so ? *so : default_so;
     if (!o.transport_opts)
       o.transport_opts = &g;

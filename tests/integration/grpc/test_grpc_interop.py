@@ -55,12 +55,12 @@ class PythonClientWeftServer(unittest.TestCase):
         assert rc == 0, "weft-interop-server exited with %d" % rc
 
 
-class PythonClientWeftServerInline(PythonClientWeftServer):
-    """The same against a server that runs handlers on its queue threads."""
+class PythonClientWeftServerPool(PythonClientWeftServer):
+    """The same against a server that runs handlers on its worker pool."""
 
     @classmethod
     def setUpClass(cls):
-        cls.proc, cls.port = start_weft_server("--inline_handlers")
+        cls.proc, cls.port = start_weft_server("--pool_handlers")
         cls.channel = grpc.insecure_channel("127.0.0.1:%d" % cls.port)
 
 
@@ -84,7 +84,7 @@ def _add_cases():
             self.assertEqual(r.returncode, 0, "%s failed:\n%s%s" %
                              (case, r.stdout, r.stderr))
         setattr(PythonClientWeftServer, "test_" + case, py_client)
-        setattr(PythonClientWeftServerInline, "test_" + case, py_client)
+        setattr(PythonClientWeftServerPool, "test_" + case, py_client)
         setattr(WeftClientPythonServer, "test_" + case, weft_client)
 
     def details(self):
@@ -267,9 +267,9 @@ class Faults(unittest.TestCase):
                                              grpc.StatusCode.INTERNAL))
         self.still_serving()
 
-    def test_zzz_inline_server_faults(self):
-        # The same faults against a server running handlers inline.
-        proc, port = start_weft_server("--inline_handlers",
+    def test_zzz_pool_server_faults(self):
+        # The same faults against a server running handlers on the worker pool.
+        proc, port = start_weft_server("--pool_handlers",
                                        "--max_message_size=1048576")
         try:
             ch = grpc.insecure_channel("127.0.0.1:%d" % port)

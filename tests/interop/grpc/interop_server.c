@@ -3,7 +3,7 @@
  *   weft-interop-server --port=N [--use_tls --cert_file=F --key_file=F
  *                        [--client_ca_file=F]] [--host=H]
  *                       [--max_message_size=BYTES] [--gzip]
- *                       [--inline_handlers]
+ *                       [--pool_handlers]
  *
  * Serves until SIGTERM or SIGINT, then shuts down cleanly (exit 0). */
 #include <pthread.h>
@@ -49,8 +49,8 @@ int main(int argc, char **argv) {
       opts.max_message_size = (size_t)strtoull(v, NULL, 10);
     else if (strcmp(argv[i], "--gzip") == 0)
       gopts.gzip = true;
-    else if (strcmp(argv[i], "--inline_handlers") == 0)
-      gopts.inline_handlers = true;
+    else if (strcmp(argv[i], "--pool_handlers") == 0)
+      gopts.pool_handlers = true;
     else {
       fprintf(stderr, "weft-interop-server: unknown argument %s\n", argv[i]);
       return 2;

@@ -12,8 +12,8 @@
  *  - keepalive: keepalive_ms of the client/server opts is gRPC's keepalive
  *    time; the timeout and "permit without calls" are here;
  *  - server threads: gRPC core's completion queues are drained by
- *    `cq_threads` threads; handlers run on the runtime's workers (or, with
- *    `inline_handlers`, on the queue threads, C++ sync server style).
+ *    `cq_threads` threads, which run handlers themselves, C++ sync server
+ *    style (or, with `pool_handlers`, on the runtime's workers).
  *  - the grpc.health.v1.Health and grpc.reflection.v1alpha.ServerReflection
  *    services that a grpc:// listener adds to its server unless disabled.
  */
@@ -36,12 +36,15 @@ typedef struct weft_grpc_opts {
   int64_t keepalive_timeout_ms; /* 0: 20000 */
   bool keepalive_permit_without_calls;
   unsigned cq_threads; /* server: 0: 1 */
-  /* Server: run handlers on the queue threads themselves, as gRPC's C++
-   * sync server does (cq_threads = threads kept polling; more are started
-   * while handlers run, up to weft_server_opts.worker_threads), instead of
-   * handing every call to the runtime's worker pool. Saves a thread hop
-   * per call; the pool's queue bound does not apply. */
-  bool inline_handlers;
+  /* Server threads. By default the queue threads run handlers themselves,
+   * as gRPC's C++ sync server does: cq_threads threads stay polling, and
+   * another is started when a call takes the last one (up to
+   * weft_server_opts.worker_threads, or 2 per core); a call that would
+   * leave nobody polling with no thread left to start goes to the runtime's
+   * worker pool instead, so a blocking handler never stalls the queue.
+   * pool_handlers: hand every call to the worker pool (one thread hop per
+   * call more; the pool's queue bound then applies to every call). */
+  bool pool_handlers;
   unsigned calls_requested_ahead; /* server, per queue: 0: 16 */
   bool no_health;                 /* server: don't add grpc.health.v1 */
   bool no_reflection;             /* server: don't add reflection */
