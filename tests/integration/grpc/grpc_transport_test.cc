@@ -362,6 +362,39 @@ TEST_P(Grpc, BlockingHandlersDoNotStallOthers) {
     t.join();
 }
 
+// Queue threads capped at 2 (worker_threads): a slow call takes one inline,
+// the next would take the last poller, so it goes to the pool and the queue
+// keeps being polled; the fast call then still gets a worker.
+TEST_P(Grpc, LastPollerHandsCallsToThePool) {
+  if (!GetParam())
+    GTEST_SKIP() << "queue-thread mode only";
+  default_so.worker_threads = 2;
+  start();
+  std::vector<std::thread> slow;
+  for (int i = 0; i < 2; i++) {
+    slow.emplace_back([&] {
+      Req r = req("slow");
+      r.delay_ms = 1500;
+      Resp *resp = nullptr;
+      weft_call_opts o{};
+      o.timeout_ms = 10000;
+      EXPECT_EQ(weft__test__Echo_unary(cli, &r, &resp, &o), 0);
+      weft_message_free(resp);
+      weft_status_clear(&o.status);
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  Resp *resp = nullptr;
+  weft_call_opts o = opts();
+  EXPECT_EQ(unary(req("fast"), &resp, &o), 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0,
+            std::chrono::milliseconds(1000));
+  weft_status_clear(&o.status);
+  for (auto &t : slow)
+    t.join();
+}
+
 TEST_P(Grpc, HealthCheckFromWeftClient) {
   start();
   grpc__health__v1__HealthCheckRequest r =
