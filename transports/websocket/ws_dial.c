@@ -163,6 +163,12 @@ int weft__ws_dial(weft_ws_conn **out, const weft__ws_dial_args *a,
     weft_error_set(err, rv, "ws: creating the event loop");
     goto fail;
   }
+  /* A weft RPC client's callers run this loop while they wait (loop.h);
+   * other users never drive it and see no difference. */
+  if ((rv = weft_loop_set_drivable(d->loop)) < 0) {
+    weft_error_set(err, rv, "ws: creating the event loop");
+    goto fail;
+  }
   weft_ws_conn *c = weft__ws_conn_new(d->loop, io, &d->cfg, false);
   if (!c) {
     rv = weft_error_set(err, WEFT_ERR_NOMEM, "ws: out of memory");

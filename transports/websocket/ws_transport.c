@@ -126,7 +126,9 @@ static void env_open(weft_ws_conn *c, void *ud) {
   weft__mux_io io = {.send = io_send,
                      .close = io_close,
                      .io_ud = e,
-                     .rx_resume = io_rx_resume};
+                     .rx_resume = io_rx_resume,
+                     /* client: waiting callers drive the loop (mux.h) */
+                     .drive_loop = e->srv ? NULL : weft_ws_conn_loop(c)};
   if (weft__mux_new(&e->mux, &mo, &io) < 0) {
     e->mux = NULL;
     weft_ws_conn_close(c, 1011, "out of memory");
