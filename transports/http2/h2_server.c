@@ -90,7 +90,7 @@ struct h2s_conn {
     bool we_reset;
   } closed[H2S_CLOSED_RING];
   unsigned closed_next;
-  uint64_t calls;    /* loop thread: calls dispatched (connection events) */
+  uint64_t calls; /* loop thread: calls dispatched (connection events) */
   const char *close_note; /* loop thread: why this side closed it */
 };
 

@@ -58,8 +58,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!f || weft_dyn_find_file(s, f->name) != f)
       abort();
     for (unsigned k = 0; k < f->n_messages; k++) {
-      if (weft_dyn_find_message(s, f->messages[k]->base.name) !=
-          f->messages[k])
+      if (weft_dyn_find_message(s, f->messages[k]->base.name) != f->messages[k])
         abort();
       exercise(s, f->messages[k]);
     }
