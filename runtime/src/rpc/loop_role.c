@@ -89,6 +89,15 @@ static void reroute(weft__deferred *d, size_t n) {
     d[i].reroute(d[i].ud);
 }
 
+/* Takes the deferred work not started yet out of the queue (mu held). */
+static size_t take_deferred(weft_loop *l, weft__deferred *out) {
+  size_t n = l->dq_n - l->dq_pos;
+  for (size_t i = 0; i < n; i++)
+    out[i] = l->dq[l->dq_pos + i];
+  l->dq_pos = l->dq_n = 0;
+  return n;
+}
+
 /* Runs the deferred work after a round, the role AWAY. Returns true when
  * this thread still holds the loop afterwards. */
 static bool run_deferred(weft_loop *l, const weft_loop *outer) {
@@ -150,10 +159,7 @@ static int rounds(weft_loop *l) {
   /* Deferred work owns calls: their owner runs them elsewhere. */
   pthread_mutex_lock(&l->mu);
   weft__deferred left[WEFT__LOOP_MAX_DEFER];
-  size_t n = l->dq_n - l->dq_pos;
-  for (size_t i = 0; i < n; i++)
-    left[i] = l->dq[l->dq_pos + i];
-  l->dq_pos = l->dq_n = 0;
+  size_t n = take_deferred(l, left);
   hold(l, WEFT__HOLD_NONE);
   pthread_mutex_unlock(&l->mu);
   weft__tl_loop = outer;
@@ -183,10 +189,7 @@ static bool take_role(weft_loop *l) {
       break;
     }
     if (h == WEFT__HOLD_AWAY && now - l->since >= TAKEOVER_NS) {
-      n = l->dq_n - l->dq_pos;
-      for (size_t i = 0; i < n; i++)
-        left[i] = l->dq[l->dq_pos + i];
-      l->dq_pos = l->dq_n = 0;
+      n = take_deferred(l, left);
       got = true;
       break;
     }
