@@ -77,10 +77,15 @@ for mode in pool pool1 inline; do
   stop_weft
 done
 
-nport=$((wport + 1))
-nghttpd --no-tls -d "$tmp" "$nport" >/dev/null 2>&1 &
+# A port the kernel says is free (wport + 1 was sometimes taken: nghttpd
+# then failed to start and the run measured nothing).
+nport=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+nghttpd --no-tls -d "$tmp" "$nport" >"$tmp/nghttpd.log" 2>&1 &
 npid=$!
-sleep 0.5
+for _ in $(seq 50); do # until it answers, at most 5 s
+  curl -s --http2-prior-knowledge -o /dev/null "http://127.0.0.1:$nport/static.json" && break
+  sleep 0.1
+done
 load "http://127.0.0.1:$nport/static.json" >/dev/null # warm-up
 n=$(load "http://127.0.0.1:$nport/static.json")
 nr=$(echo "$n" | rps)

@@ -1671,6 +1671,8 @@ int weft_json_decode(const weft_msg_desc *md, const char *json, size_t len,
                      const weft_json_opts *opts, void **out, weft_error *err) {
   if (!md || (!json && len) || !out)
     return weft_error_set(err, WEFT_ERR_INVAL, "weft_json_decode: NULL");
+  if (!json)
+    json = ""; /* NULL + 0 is undefined behaviour (UBSan) */
   dec d = {json, json + len, json, 0, NULL, NULL, 0, WEFT_DEFAULT_MAX_DEPTH,
            err,  NULL,       0};
   if (opts) {
