@@ -35,6 +35,9 @@ static int fail_if_asked(weft_server_call *call,
                          const weft__test__EchoRequest *req) {
   if (req->fail_code) {
     weft_server_call_set_message(call, "%s", req->fail_message);
+    if (req->fail_details.len)
+      weft_server_call_set_details(call, req->fail_details.data,
+                                   req->fail_details.len);
     return req->fail_code;
   }
   return 0;

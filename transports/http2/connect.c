@@ -1,5 +1,6 @@
 #include "connect.h"
 
+#include <stdint.h>
 #include <cjson/cJSON.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -60,6 +61,133 @@ int weft__connect_code_from_http(int http_status) {
   }
 }
 
+/* Standard base64 without padding, as Connect's error details use it. */
+static char *base64(const uint8_t *p, size_t n) {
+  static const char tab[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  char *out = malloc(n / 3 * 4 + 5);
+  if (!out)
+    return NULL;
+  char *o = out;
+  size_t i = 0;
+  for (; i + 2 < n; i += 3) {
+    uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+    *o++ = tab[v >> 18];
+    *o++ = tab[(v >> 12) & 63];
+    *o++ = tab[(v >> 6) & 63];
+    *o++ = tab[v & 63];
+  }
+  if (i < n) {
+    uint32_t v =
+        (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0);
+    *o++ = tab[v >> 18];
+    *o++ = tab[(v >> 12) & 63];
+    if (i + 1 < n)
+      *o++ = tab[(v >> 6) & 63];
+  }
+  *o = '\0';
+  return out;
+}
+
+/* One length-delimited or varint field of a protobuf message; false at the
+ * end or on malformed input (details are best effort: a bad blob is
+ * dropped, the status still goes out). */
+typedef struct pb_field {
+  uint32_t num;
+  unsigned wt;
+  uint64_t v;
+  const uint8_t *p;
+  size_t n;
+} pb_field;
+
+static bool varint(const uint8_t **p, const uint8_t *end, uint64_t *v) {
+  *v = 0;
+  for (int shift = 0; shift < 64 && *p < end; shift += 7) {
+    uint8_t b = *(*p)++;
+    *v |= (uint64_t)(b & 0x7f) << shift;
+    if (!(b & 0x80))
+      return true;
+  }
+  return false;
+}
+
+static bool next_field(const uint8_t **p, const uint8_t *end, pb_field *f) {
+  uint64_t tag;
+  if (*p >= end || !varint(p, end, &tag) || (tag >> 3) == 0 ||
+      (tag >> 3) > UINT32_MAX)
+    return false;
+  f->num = (uint32_t)(tag >> 3);
+  f->wt = (unsigned)(tag & 7);
+  f->p = NULL;
+  f->n = 0;
+  switch (f->wt) {
+  case 0:
+    return varint(p, end, &f->v);
+  case 1:
+  case 5: {
+    size_t k = f->wt == 1 ? 8 : 4;
+    if ((size_t)(end - *p) < k)
+      return false;
+    *p += k;
+    return true;
+  }
+  case 2:
+    if (!varint(p, end, &f->v) || f->v > (uint64_t)(end - *p))
+      return false;
+    f->p = *p;
+    f->n = (size_t)f->v;
+    *p += f->n;
+    return true;
+  default:
+    return false;
+  }
+}
+
+/* st->details is a serialized google.rpc.Status: its field 3 holds the
+ * google.protobuf.Any details, which Connect sends as {"type": the type
+ * name, "value": base64 of the message}. */
+static void add_details(cJSON *o, const weft_status *st) {
+  if (!st->details || !st->details_len)
+    return;
+  const uint8_t *p = st->details, *end = p + st->details_len;
+  cJSON *arr = NULL;
+  pb_field f;
+  while (next_field(&p, end, &f)) {
+    if (f.num != 3 || f.wt != 2)
+      continue;
+    const uint8_t *q = f.p, *qend = f.p + f.n;
+    const uint8_t *url = NULL, *val = NULL;
+    size_t url_n = 0, val_n = 0;
+    pb_field g;
+    while (next_field(&q, qend, &g)) {
+      if (g.num == 1 && g.wt == 2)
+        url = g.p, url_n = g.n;
+      else if (g.num == 2 && g.wt == 2)
+        val = g.p, val_n = g.n;
+    }
+    if (!url)
+      continue;
+    const uint8_t *slash = NULL;
+    for (const uint8_t *c = url; c < url + url_n; c++)
+      if (*c == '/')
+        slash = c; /* the type name is after the last '/' */
+    size_t skip = slash ? (size_t)(slash - url) + 1 : 0;
+    char *type = strndup((const char *)url + skip, url_n - skip);
+    char *b64 = base64(val ? val : (const uint8_t *)"", val_n);
+    cJSON *d = cJSON_CreateObject();
+    if (type && b64 && d &&
+        (arr || (arr = cJSON_AddArrayToObject(o, "details")))) {
+      cJSON_AddStringToObject(d, "type", type);
+      cJSON_AddStringToObject(d, "value", b64);
+      cJSON_AddItemToArray(arr, d);
+      d = NULL;
+    }
+    cJSON_Delete(d);
+    free(type);
+    free(b64);
+  }
+}
+
 static cJSON *error_object(const weft_status *st) {
   cJSON *o = cJSON_CreateObject();
   if (!o)
@@ -67,6 +195,7 @@ static cJSON *error_object(const weft_status *st) {
   cJSON_AddStringToObject(o, "code", weft_status_connect_name(st->code));
   if (st->message && st->message[0])
     cJSON_AddStringToObject(o, "message", st->message);
+  add_details(o, st);
   return o;
 }
 

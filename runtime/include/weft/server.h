@@ -127,6 +127,14 @@ void weft_server_call_set_message(weft_server_call *call, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
+/* Binary details for the non-OK status the handler returns: a serialized
+ * google.rpc.Status, as gRPC's grpc-status-details-bin trailer carries it.
+ * They travel as that trailer on grpc://, in the STATUS envelope on tcp://
+ * and ws://, and as the Connect error's "details" (each Any in the Status
+ * as {"type", "value"}) on HTTP/2. Copied into the call's arena; ignored for
+ * an OK status. Returns 0 or WEFT_ERR_NOMEM. */
+int weft_server_call_set_details(weft_server_call *call, const void *details,
+                                 size_t len);
 /* An arena that lives as long as the call: decoded requests live here and
  * handlers may allocate response parts from it. */
 weft_arena *weft_server_call_arena(weft_server_call *call);

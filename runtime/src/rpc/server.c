@@ -294,6 +294,10 @@ static void call_free(weft_server_call *call) {
 static void complete(weft_server_call *call, int code, const char *msg) {
   weft_server *s = call->srv;
   weft_status st = {code, (char *)(msg ? msg : call->status_msg), NULL, 0};
+  if (code != WEFT_STATUS_OK && call->details) {
+    st.details = call->details;
+    st.details_len = call->details_len;
+  }
   call->ops->finish(call->tc, &st, call->headers_sent ? NULL : &call->headers,
                     &call->trailers);
   pthread_mutex_lock(&s->mu);
@@ -673,6 +677,20 @@ int weft_server_call_add_header(weft_server_call *call, const char *key,
 int weft_server_call_add_trailer(weft_server_call *call, const char *key,
                                  const void *value, size_t len) {
   return weft_metadata_add(&call->trailers, key, value, len);
+}
+
+int weft_server_call_set_details(weft_server_call *call, const void *details,
+                                 size_t len) {
+  if (!call || (!details && len))
+    return WEFT_ERR_INVAL;
+  uint8_t *copy = len ? weft_arena_alloc(call->arena, len) : NULL;
+  if (len && !copy)
+    return WEFT_ERR_NOMEM;
+  if (len)
+    memcpy(copy, details, len);
+  call->details = copy;
+  call->details_len = len;
+  return 0;
 }
 
 void weft_server_call_set_message(weft_server_call *call, const char *fmt,

@@ -21,6 +21,8 @@ struct weft_server_call {
   weft_metadata headers, trailers;
   bool headers_sent;
   char *status_msg;
+  uint8_t *details; /* weft_server_call_set_details, in arena */
+  size_t details_len;
   atomic_bool rt_cancelled; /* the runtime gave up on it (shutdown) */
   struct weft_server_call *prev, *next; /* the server's in-flight list */
 };

@@ -85,6 +85,21 @@ TEST(H2Curl, ErrorCodes) {
   EXPECT_EQ(body, R"({"text":"ok"})");
 }
 
+// A handler's status details (a google.rpc.Status holding one ErrorInfo)
+// become the Connect error's "details": type name and unpadded base64.
+TEST(H2Curl, StatusDetailsInTheErrorBody) {
+  Server s;
+  auto [body, code] = split(
+      run(curl_post(
+              s, "/weft.test.Echo/Unary", "application/json",
+              R"({"text":"x","failCode":9,"failMessage":"no","failDetails":)"
+              R"("CAkSAm5vGjEKKHR5cGUuZ29vZ2xlYXBpcy5jb20vZ29vZ2xlLnJwYy5FcnJvckluZm8SBQoDYWJj"})"))
+          .out);
+  EXPECT_EQ(code, 400);
+  EXPECT_EQ(body, R"({"code":"failed_precondition","message":"no","details":)"
+                  R"([{"type":"google.rpc.ErrorInfo","value":"CgNhYmM"}]})");
+}
+
 TEST(H2Curl, DeadlineFromConnectTimeoutMs) {
   Server s;
   auto [body, code] =

@@ -195,6 +195,21 @@ TEST_P(Multi, ErrorsAndDeadlines) {
   EXPECT_EQ(o.o.status.code, WEFT_STATUS_FAILED_PRECONDITION);
   EXPECT_STREQ(o.msg(), "not yet");
 
+  // Status details set by the handler reach the client byte for byte (on
+  // h2c they become the Connect error's "details": see H2Curl).
+  static const uint8_t kDetails[] = {0x08, 0x09, 0x12, 0x02, 'n', 'o'};
+  if (std::string(GetParam()) != "h2c") {
+    Opts od;
+    weft__test__EchoRequest rd = weft__test__EchoRequest_INIT;
+    rd.fail_code = WEFT_STATUS_FAILED_PRECONDITION;
+    rd.fail_message = (char *)"no";
+    rd.fail_details.data = (uint8_t *)kDetails;
+    rd.fail_details.len = sizeof kDetails;
+    EXPECT_EQ(weft__test__Echo_unary(c, &rd, &resp, &od.o), WEFT_ERR_RPC);
+    ASSERT_EQ(od.o.status.details_len, sizeof kDetails) << GetParam();
+    EXPECT_EQ(memcmp(od.o.status.details, kDetails, sizeof kDetails), 0);
+  }
+
   weft_method_desc m = weft__test__Echo_service.methods[0];
   m.path = "/weft.test.Echo/Missing";
   m.name = "Missing";
