@@ -395,7 +395,7 @@ static size_t run_posts(weft_loop *l) {
   return n;
 }
 
-bool weft__loop_posts_pending(weft_loop *l) {
+static bool posts_pending(weft_loop *l) {
   pthread_mutex_lock(&l->mu);
   bool r = l->post_head != NULL;
   pthread_mutex_unlock(&l->mu);
@@ -430,13 +430,13 @@ static void dispatch(weft_loop *l, const struct epoll_event *ev) {
  * absolute CLOCK_MONOTONIC time or INT64_MAX), the events, then the posts
  * made before it. */
 int weft__loop_round(weft_loop *l, int64_t deadline_ns) {
-  uint64_t seq = l->timer_seq, fired = l->fired;
+  uint64_t fired = l->fired;
   int timeout = run_timers(l);
   if (atomic_load(&l->stop))
     return 0;
   /* A timer that fired may have changed what a driving caller waits for
    * (a keepalive closing the connection): do not block before it looks. */
-  if (weft__loop_posts_pending(l) || l->fired != fired || l->timer_seq != seq)
+  if (posts_pending(l) || l->fired != fired)
     timeout = 0;
   if (deadline_ns != INT64_MAX && timeout != 0) {
     int64_t left = deadline_ns - now_ns();

@@ -91,7 +91,6 @@ extern _Thread_local const weft_loop *weft__tl_loop;
 int weft__loop_round(weft_loop *l, int64_t deadline_ns);
 void weft__loop_drain(weft_loop *l);
 void weft__loop_wake(weft_loop *l);
-bool weft__loop_posts_pending(weft_loop *l);
 /* Wakes a parked loop thread now (loop_role.c). */
 void weft__loop_kick(weft_loop *l);
 
