@@ -354,11 +354,11 @@ int weft_loop_drive(weft_loop *l, int64_t deadline_ns) {
         atomic_store(&l->wanted, false);
     }
     if (atomic_load(&l->holder) != WEFT__HOLD_NONE || atomic_load(&l->halt)) {
-      bool orphan = atomic_load(&l->holder) == WEFT__HOLD_NONE;
+      /* Another caller drives it, it stops, or our deadline passed before
+       * the loop thread yielded (it then yields to nobody, and its tick
+       * takes the loop back after LINGER_NS): wait by other means. */
       pthread_mutex_unlock(&l->mu);
-      if (orphan) /* we asked it to yield and then gave up */
-        weft__loop_kick(l);
-      return 0; /* another caller drives it (or it stops): wait otherwise */
+      return 0;
     }
     hold(l, WEFT__HOLD_CALLER);
     l->kicked = false;
