@@ -2,16 +2,21 @@
 // the same proto and the same gRPC core, side by side in one run.
 //
 // Servers (each in a child process): the C++ sync server, a weft server
-// with handlers on the runtime's worker pool, and one with
-// inline_handlers. Clients (in this process): the C++ sync stub and a weft
-// client. Each (server, client) pair runs unary calls with
-// 1 and 16 concurrent callers (QPS, p50, p99) and server-streaming calls
-// (messages/s). Ratios compare weft's server with the C++ server under the
-// same client, and weft's client with the C++ client against the same
-// server. Both sides share the machine's cores: compare ratios, not
-// absolute figures.
+// with handlers on the runtime's worker pool (pool_handlers), and one in
+// the default mode (handlers on the queue threads). Clients (in this
+// process): the C++ sync stub and a weft client. Each (server, client) pair
+// runs unary calls with 1 and 16 concurrent callers (QPS, p50, p99) and
+// server-streaming calls (messages/s); the three servers run back to back
+// for each test, and the ratio to the C++ server is taken per round (median
+// shown), so drift in the shared machine's speed cancels. Each server's CPU
+// time per call (from /proc/PID/stat) is shown too: it measures the
+// server's own cost whatever the client's. Both sides share the machine's
+// cores: compare ratios, not absolute figures.
 //
-//   bench_grpc [--seconds=S] [--payload=BYTES] [--rounds=N] [--only=0|1|2]
+//   bench_grpc [--seconds=S] [--payload=BYTES] [--rounds=N]
+//              [--only=0|1|2 [--stream]]
+// --only runs one server with the C++ client (for profiling; with
+// WEFT_BENCH_RUSAGE=1 each server prints its CPU time when it stops).
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <fcntl.h>
@@ -36,9 +41,10 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-double g_seconds = 2.0;
-int g_rounds = 3; // the matrix runs this often, interleaved; medians shown
+double g_seconds = 1.5;
+int g_rounds = 5; // rounds of the whole matrix; medians shown
 int g_only = -1;  // --only=N: server N only, C++ client, 16 callers (profiling)
+bool g_only_stream = false; // with --only: server streaming instead
 int g_payload = 64;
 const int kStreamCount = 20000;
 
@@ -111,13 +117,38 @@ struct WeftCaller : Caller {
 struct Result {
   double qps = 0, p50_us = 0, p99_us = 0;
   long errors = 0;
+  long calls = 0; // all calls made, warm-up included (for CPU per call)
 };
+
+// CPU time (user + system) a process has used so far, in microseconds.
+double proc_cpu_us(pid_t pid) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
+  FILE *f = fopen(path, "r");
+  if (!f)
+    return 0;
+  char buf[1024];
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = 0;
+  // Fields after the command name (which may hold spaces): state is 3rd,
+  // utime the 14th and stime the 15th.
+  const char *p = strrchr(buf, ')');
+  if (!p)
+    return 0;
+  unsigned long ut = 0, st = 0;
+  if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut,
+             &st) != 2)
+    return 0;
+  return static_cast<double>(ut + st) * 1e6 /
+         static_cast<double>(sysconf(_SC_CLK_TCK));
+}
 
 // `callers` threads, each with its own Caller from make(), for g_seconds.
 template <class Make> Result run_unary(int callers, Make make) {
   std::vector<std::vector<double>> lat(static_cast<size_t>(callers));
   std::vector<std::thread> th;
-  std::atomic<long> errors{0};
+  std::atomic<long> errors{0}, warm_calls{0};
   std::atomic<bool> go{false};
   auto end = Clock::now() + std::chrono::milliseconds(
                                 static_cast<long>(g_seconds * 1000) + 200);
@@ -129,8 +160,10 @@ template <class Make> Result run_unary(int callers, Make make) {
       int64_t seq = 0;
       // 200 ms warm-up, not recorded.
       auto warm = Clock::now() + std::chrono::milliseconds(200);
-      while (Clock::now() < warm)
+      while (Clock::now() < warm) {
         c->unary(seq++);
+        warm_calls++;
+      }
       auto &l = lat[static_cast<size_t>(t)];
       for (;;) {
         auto t0 = Clock::now();
@@ -151,6 +184,7 @@ template <class Make> Result run_unary(int callers, Make make) {
     all.insert(all.end(), l.begin(), l.end());
   Result r;
   r.errors = errors.load();
+  r.calls = static_cast<long>(all.size()) + warm_calls.load();
   if (all.empty())
     return r;
   std::sort(all.begin(), all.end());
@@ -160,7 +194,8 @@ template <class Make> Result run_unary(int callers, Make make) {
   return r;
 }
 
-template <class Make> double run_stream(Make make) {
+// Messages per second; *total gets every message, warm-up included.
+template <class Make> double run_stream(Make make, long *total = nullptr) {
   std::unique_ptr<Caller> c = make();
   c->stream(1000); // warm-up
   long n = 0;
@@ -174,6 +209,8 @@ template <class Make> double run_stream(Make make) {
     n += k;
   }
   double s = std::chrono::duration<double>(Clock::now() - t0).count();
+  if (total)
+    *total = n + 1000;
   return static_cast<double>(n) / s;
 }
 
@@ -270,6 +307,8 @@ int main(int argc, char **argv) {
       g_payload = std::min(4096, atoi(argv[i] + 10));
     else if (!strncmp(argv[i], "--only=", 7))
       g_only = atoi(argv[i] + 7);
+    else if (!strcmp(argv[i], "--stream"))
+      g_only_stream = true;
     else if (!strncmp(argv[i], "--rounds=", 9))
       g_rounds = std::max(1, atoi(argv[i] + 9));
   }
@@ -299,6 +338,14 @@ int main(int argc, char **argv) {
     std::string target =
         "127.0.0.1:" + std::to_string(servers[g_only].child.port);
     auto ch = grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
+    if (g_only_stream) {
+      double mps = run_stream(
+          [&] { return std::unique_ptr<Caller>(new CppCaller(ch)); });
+      printf("%s server, C++ client, streaming: %.0f msgs/s\n",
+             servers[g_only].name, mps);
+      reap_all();
+      return 0;
+    }
     Result r = run_unary(
         16, [&] { return std::unique_ptr<Caller>(new CppCaller(ch)); });
     printf("%s server, C++ client, 16 callers: %.0f QPS\n",
@@ -306,101 +353,110 @@ int main(int argc, char **argv) {
     reap_all();
     return 0;
   }
-  printf("bench_grpc: %d rounds of %.1f s per run (medians), %d-byte "
-         "payloads; servers in child processes (weft pool: handlers on the "
-         "runtime's workers (pool_handlers); weft inl.: queue threads, the "
-         "default); %u cores shared "
-         "by clients and servers\n\n",
+  printf("bench_grpc: %d rounds of %.1f s per run; servers in child "
+         "processes (weft pool: handlers on the runtime's workers "
+         "(pool_handlers); weft inl.: queue threads, the default); %d-byte "
+         "payloads; %u cores shared by clients and servers\n\n",
          g_rounds, g_seconds, g_payload, std::thread::hardware_concurrency());
 
   const char *clients[NC] = {"C++ sync", "weft"};
-  Result unary[NS][NC][2]; // [server][client][1 or 16 callers], medians
-  double stream[NS][NC];
-  std::vector<Result> u_runs[NS][NC][2];
-  std::vector<double> s_runs[NS][NC];
-  // Rounds interleave the configurations so a change in the machine's load
-  // (it is shared) hits every side alike; each figure is the median.
-  for (int round = 0; round < g_rounds; round++) {
-    for (int s = 0; s < NS; s++) {
-      std::string target = "127.0.0.1:" + std::to_string(servers[s].child.port);
-      grpc::ChannelArguments args;
-      args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
-      auto ch = grpc::CreateCustomChannel(
-          target, grpc::InsecureChannelCredentials(), args);
-      weft_client *wc = bench_weft_client_open(servers[s].child.port);
-      if (!wc) {
-        fprintf(stderr, "bench_grpc: weft client cannot connect\n");
-        reap_all();
-        return 1;
-      }
-      auto make_cpp = [&] {
-        return std::unique_ptr<Caller>(new CppCaller(ch));
-      };
-      auto make_weft = [&] {
-        return std::unique_ptr<Caller>(new WeftCaller(wc));
-      };
-      int ci = 0;
-      for (int conc : {1, 16}) {
-        u_runs[s][0][ci].push_back(run_unary(conc, make_cpp));
-        u_runs[s][1][ci].push_back(run_unary(conc, make_weft));
-        ci++;
-      }
-      s_runs[s][0].push_back(run_stream(make_cpp));
-      s_runs[s][1].push_back(run_stream(make_weft));
-      bench_weft_client_close(wc);
+  enum { NT = 3 }; // tests: unary 1 caller, unary 16 callers, streaming
+  const char *tests[NT] = {"unary 1", "unary 16", "stream"};
+  // One channel and one weft client per server, kept for the whole run.
+  std::shared_ptr<grpc::Channel> chans[NS];
+  weft_client *wcs[NS] = {};
+  for (int s = 0; s < NS; s++) {
+    std::string target = "127.0.0.1:" + std::to_string(servers[s].child.port);
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
+    chans[s] = grpc::CreateCustomChannel(
+        target, grpc::InsecureChannelCredentials(), args);
+    wcs[s] = bench_weft_client_open(servers[s].child.port);
+    if (!wcs[s]) {
+      fprintf(stderr, "bench_grpc: weft client cannot connect\n");
+      reap_all();
+      return 1;
     }
   }
+  // Per round, test and client the three servers run back to back, so the
+  // ratios of one round compare runs seconds apart (the machine is shared
+  // and its speed drifts); the figures shown are medians over the rounds.
+  std::vector<Result> runs[NT][NC][NS];
+  std::vector<double> rate[NT][NC][NS], cpu[NT][NC][NS], ratio[NT][NC][NS];
+  for (int round = 0; round < g_rounds; round++)
+    for (int t = 0; t < NT; t++)
+      for (int c = 0; c < NC; c++) {
+        double r0 = 0;
+        for (int s = 0; s < NS; s++) {
+          auto make = [&]() -> std::unique_ptr<Caller> {
+            if (c == 0)
+              return std::unique_ptr<Caller>(new CppCaller(chans[s]));
+            return std::unique_ptr<Caller>(new WeftCaller(wcs[s]));
+          };
+          double cpu0 = proc_cpu_us(servers[s].child.pid);
+          Result r;
+          if (t < 2) {
+            r = run_unary(t == 0 ? 1 : 16, make);
+          } else {
+            r.qps = run_stream(make, &r.calls);
+          }
+          double used = proc_cpu_us(servers[s].child.pid) - cpu0;
+          runs[t][c][s].push_back(r);
+          rate[t][c][s].push_back(r.qps);
+          cpu[t][c][s].push_back(r.calls > 0 ? used / r.calls : 0);
+          if (s == 0)
+            r0 = r.qps;
+          ratio[t][c][s].push_back(r.qps / std::max(1.0, r0));
+        }
+      }
+  for (int s = 0; s < NS; s++)
+    bench_weft_client_close(wcs[s]);
   auto median = [](std::vector<double> v) {
     std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
+    return v.empty() ? 0.0 : v[v.size() / 2];
   };
-  for (int s = 0; s < NS; s++)
-    for (int c = 0; c < NC; c++) {
-      for (int k = 0; k < 2; k++) {
-        std::vector<double> q, p50, p99;
+
+  printf("%-10s %-10s %-9s %12s %9s %9s %12s %7s\n", "server", "client", "test",
+         "calls|msg/s", "p50 us", "p99 us", "srv cpu us", "errors");
+  for (int t = 0; t < NT; t++)
+    for (int c = 0; c < NC; c++)
+      for (int s = 0; s < NS; s++) {
+        std::vector<double> p50, p99;
         long err = 0;
-        for (const Result &r : u_runs[s][c][k]) {
-          q.push_back(r.qps);
+        for (const Result &r : runs[t][c][s]) {
           p50.push_back(r.p50_us);
           p99.push_back(r.p99_us);
           err += r.errors;
         }
-        unary[s][c][k] = Result{median(q), median(p50), median(p99), err};
+        if (t < 2)
+          printf("%-10s %-10s %-9s %12.0f %9.1f %9.1f %12.1f %7ld\n",
+                 servers[s].name, clients[c], tests[t], median(rate[t][c][s]),
+                 median(p50), median(p99), median(cpu[t][c][s]), err);
+        else
+          printf("%-10s %-10s %-9s %12.0f %9s %9s %12.1f %7s\n",
+                 servers[s].name, clients[c], tests[t], median(rate[t][c][s]),
+                 "-", "-", median(cpu[t][c][s]), "-");
       }
-      stream[s][c] = median(s_runs[s][c]);
-    }
 
-  printf("%-10s %-10s %7s %12s %9s %9s %7s\n", "server", "client", "callers",
-         "unary QPS", "p50 us", "p99 us", "errors");
-  for (int s = 0; s < NS; s++)
-    for (int c = 0; c < NC; c++)
-      for (int k = 0; k < 2; k++) {
-        const Result &r = unary[s][c][k];
-        printf("%-10s %-10s %7d %12.0f %9.1f %9.1f %7ld\n", servers[s].name,
-               clients[c], k ? 16 : 1, r.qps, r.p50_us, r.p99_us, r.errors);
-      }
-  printf("\n%-10s %-10s %16s\n", "server", "client", "stream msgs/s");
-  for (int s = 0; s < NS; s++)
-    for (int c = 0; c < NC; c++)
-      printf("%-10s %-10s %16.0f\n", servers[s].name, clients[c], stream[s][c]);
-
-  printf("\nratios to C++ (>= 1.00: weft as fast or faster)\n");
+  printf("\nweft server / C++ server, same client: median of the per-round "
+         "ratios (>= 1.00: weft as fast or faster); server CPU per call or "
+         "message, C++ / weft (>= 1.00: weft's server costs less)\n");
   for (int s = 1; s < NS; s++)
     for (int c = 0; c < NC; c++) {
-      printf("  %-9s server vs C++ server, %-8s client: unary 1: %.2fx  "
-             "16: %.2fx  stream: %.2fx\n",
-             servers[s].name, clients[c],
-             unary[s][c][0].qps / std::max(1.0, unary[0][c][0].qps),
-             unary[s][c][1].qps / std::max(1.0, unary[0][c][1].qps),
-             stream[s][c] / std::max(1.0, stream[0][c]));
+      printf("  %-9s vs C++, %-8s client:", servers[s].name, clients[c]);
+      for (int t = 0; t < NT; t++)
+        printf("  %s %.2fx (cpu %.2fx)", tests[t], median(ratio[t][c][s]),
+               median(cpu[t][c][0]) / std::max(0.01, median(cpu[t][c][s])));
+      printf("\n");
     }
-  for (int s = 0; s < NS; s++)
-    printf("  weft client vs C++ client, %-9s server: unary 1: %.2fx  16: "
-           "%.2fx  stream: %.2fx\n",
-           servers[s].name,
-           unary[s][1][0].qps / std::max(1.0, unary[s][0][0].qps),
-           unary[s][1][1].qps / std::max(1.0, unary[s][0][1].qps),
-           stream[s][1] / std::max(1.0, stream[s][0]));
+  printf("\nweft client / C++ client, same server (medians of the rates)\n");
+  for (int s = 0; s < NS; s++) {
+    printf("  %-9s server:", servers[s].name);
+    for (int t = 0; t < NT; t++)
+      printf("  %s %.2fx", tests[t],
+             median(rate[t][1][s]) / std::max(1.0, median(rate[t][0][s])));
+    printf("\n");
+  }
   reap_all();
   return 0;
 }
