@@ -1,19 +1,23 @@
 /* WebSocket echo benchmark: weft's server against independent WebSocket
  * echo servers (npm `ws` on node, python3-websockets), in one run, driven
  * by the same client (weft's blocking client, so the client's cost is the
- * same for every server and the ratios compare the servers).
+ * same for every server and the ratios compare the servers). A floor
+ * server (ws_floor.c: one blocking recv and one send per batch of frames,
+ * nothing else) shows how much of a round trip no server can remove.
  *
  * For 64 B and 16 KiB binary messages: sequential round trips (latency)
  * and pipelined echo throughput (64 messages in flight), in interleaved
- * rounds (median reported). Then memory per
- * idle connection of each server process, holding N idle connections
- * (default 10000; WEFT_BENCH_IDLE=0 skips).
+ * rounds (medians reported), and each server process's CPU time per echoed
+ * message (from /proc/PID/stat: the server's own cost, whatever the
+ * client's). Then memory per idle connection of each server process,
+ * holding N idle connections (default 10000; WEFT_BENCH_IDLE=0 skips).
  *
  * Each server runs in its own process; the machine's cores are shared by
  * client and server, so compare ratios within one run.
  * Usage: bench_ws [quick]   (quick: fewer iterations, 1000 idle conns) */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -28,6 +32,7 @@
 #include <unistd.h>
 
 #include "weft/websocket.h"
+#include "ws_floor.h"
 #include "ws_net.h"
 #include "ws_sync.h"
 
@@ -38,6 +43,8 @@ typedef struct peer {
   int port;
   /* results */
   double rtt_us[2], rtt_mps[2], tput_mps[2], tput_mbs[2];
+  double rtt_cpu_us[2], tput_cpu_us[2]; /* server CPU per echoed message */
+  double rtt_ratio[2], tput_ratio[2];   /* weft's, median per-round ratio */
   double idle_kb;
   int idle_held;
   bool ok;
@@ -94,8 +101,28 @@ static void weft_server_child(int port_fd) {
   _exit(0);
 }
 
+/* ---- the floor server, in a child process ---- */
+
+static void floor_server_child(int port_fd) {
+  int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_in a = {0};
+  socklen_t al = sizeof a;
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof a) < 0 ||
+      listen(lfd, 16) < 0 || getsockname(lfd, (struct sockaddr *)&a, &al) < 0)
+    _exit(1);
+  dprintf(port_fd, "%d\n", ntohs(a.sin_port));
+  close(port_fd);
+  ws_floor_serve(lfd);
+  _exit(0);
+}
+
+static char kFloor[] = "floor";
+
 /* Starts a server process; its first stdout line is the port. argv NULL:
- * the weft server (forked, not exec'd). */
+ * the weft server, argv[0] kFloor: the floor server (both forked, not
+ * exec'd). */
 static int spawn(peer *p, char *const argv[]) {
   int in[2], out[2];
   if (pipe(in) || pipe(out))
@@ -109,6 +136,8 @@ static int spawn(peer *p, char *const argv[]) {
     close(out[0]);
     if (!argv)
       weft_server_child(out[1]);
+    if (argv[0] == kFloor)
+      floor_server_child(out[1]);
     dup2(out[1], 1);
     execv(argv[0], argv);
     _exit(127);
@@ -139,6 +168,34 @@ static void stop(peer *p) {
 
 /* ---- measurements ---- */
 
+/* CPU time process pid's threads have run so far, in microseconds: the
+ * sum of their /proc/PID/task/TID/schedstat run times (nanoseconds, where
+ * /proc/PID/stat counts 10 ms ticks). A thread that exited is not counted;
+ * the servers here keep theirs. */
+static double proc_cpu_us(pid_t pid) {
+  char path[96];
+  snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+  DIR *d = opendir(path);
+  if (!d)
+    return 0;
+  double ns = 0;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    if (e->d_name[0] == '.')
+      continue;
+    snprintf(path, sizeof path, "/proc/%d/task/%.16s/schedstat", (int)pid,
+             e->d_name);
+    FILE *f = fopen(path, "r");
+    unsigned long long run = 0;
+    if (f && fscanf(f, "%llu", &run) == 1)
+      ns += (double)run;
+    if (f)
+      fclose(f);
+  }
+  closedir(d);
+  return ns / 1e3;
+}
+
 static int echo_once(weft__ws_sync *s, const uint8_t *m, size_t n) {
   int op;
   const uint8_t *d;
@@ -162,21 +219,29 @@ static weft__ws_sync *connect_peer(peer *p) {
   return s;
 }
 
-/* One round on one server: round trips, then pipelined echo (64 messages
- * in flight), for size kSizes[k]. */
-static int round_once(weft__ws_sync *s, const uint8_t *m, int k, int quick,
-                      double *rtt_us, double *tput_mps) {
+typedef struct sample {
+  double rtt_us, tput_mps;
+  double rtt_cpu_us, tput_cpu_us; /* server CPU per message */
+} sample;
+
+/* One round on the server in process pid: round trips, then pipelined echo
+ * (64 messages in flight), for size kSizes[k]. */
+static int round_once(weft__ws_sync *s, pid_t pid, const uint8_t *m, int k,
+                      int quick, sample *out) {
   size_t n = kSizes[k];
   int rv = 0;
-  int iters = (k == 0 ? 4000 : 1000) / (quick ? 4 : 1);
+  int iters = (k == 0 ? 10000 : 2000) / (quick ? 4 : 1);
   for (int i = 0; i < iters / 10 && rv == 0; i++) /* warm up */
     rv = echo_once(s, m, n);
+  double c0 = proc_cpu_us(pid);
   double t0 = now_s();
   for (int i = 0; i < iters && rv == 0; i++)
     rv = echo_once(s, m, n);
-  *rtt_us = (now_s() - t0) / iters * 1e6;
-  int total = (k == 0 ? 40000 : 4000) / (quick ? 4 : 1);
+  out->rtt_us = (now_s() - t0) / iters * 1e6;
+  out->rtt_cpu_us = (proc_cpu_us(pid) - c0) / iters;
+  int total = (k == 0 ? 80000 : 8000) / (quick ? 4 : 1);
   int sent = 0, got = 0;
+  c0 = proc_cpu_us(pid);
   t0 = now_s();
   while (got < total && rv == 0) {
     while (sent < total && sent - got < 64 && rv == 0) {
@@ -191,7 +256,8 @@ static int round_once(weft__ws_sync *s, const uint8_t *m, int k, int quick,
       rv = -1;
     got++;
   }
-  *tput_mps = total / (now_s() - t0);
+  out->tput_mps = total / (now_s() - t0);
+  out->tput_cpu_us = (proc_cpu_us(pid) - c0) / total;
   return rv;
 }
 
@@ -202,8 +268,14 @@ static int cmp_double(const void *a, const void *b) {
 
 #define ROUNDS 5
 
+static double median(double *v, int n) {
+  qsort(v, (size_t)n, sizeof *v, cmp_double);
+  return v[n / 2];
+}
+
 /* Interleaves the servers round by round so load changes on the shared
- * machine hit all of them alike; reports each server's median round. */
+ * machine hit all of them alike; reports each server's median round, and
+ * weft's ratio to each server as the median of the per-round ratios. */
 static void measure_all(peer *peers, int np, int quick) {
   weft__ws_sync *conns[8] = {0};
   uint8_t *m = malloc(kSizes[1]);
@@ -212,13 +284,13 @@ static void measure_all(peer *peers, int np, int quick) {
   for (int i = 0; i < np; i++)
     if (peers[i].port > 0 && (conns[i] = connect_peer(&peers[i])))
       peers[i].ok = true;
-  double rtt[8][2][ROUNDS], tput[8][2][ROUNDS];
+  static sample smp[8][2][ROUNDS];
   for (int r = 0; r < ROUNDS; r++)
     for (int k = 0; k < 2; k++)
       for (int i = 0; i < np; i++) {
         if (!peers[i].ok)
           continue;
-        if (round_once(conns[i], m, k, quick, &rtt[i][k][r], &tput[i][k][r]) <
+        if (round_once(conns[i], peers[i].pid, m, k, quick, &smp[i][k][r]) <
             0) {
           fprintf(stderr, "%s: echo failed\n", peers[i].name);
           peers[i].ok = false;
@@ -227,12 +299,22 @@ static void measure_all(peer *peers, int np, int quick) {
   for (int i = 0; i < np; i++) {
     if (peers[i].ok)
       for (int k = 0; k < 2; k++) {
-        qsort(rtt[i][k], ROUNDS, sizeof(double), cmp_double);
-        qsort(tput[i][k], ROUNDS, sizeof(double), cmp_double);
-        peers[i].rtt_us[k] = rtt[i][k][ROUNDS / 2];
+        double v[4][ROUNDS], ratio[2][ROUNDS];
+        for (int r = 0; r < ROUNDS; r++) {
+          const sample *x = &smp[i][k][r], *w = &smp[0][k][r];
+          v[0][r] = x->rtt_us, v[1][r] = x->tput_mps;
+          v[2][r] = x->rtt_cpu_us, v[3][r] = x->tput_cpu_us;
+          ratio[0][r] = x->rtt_us / w->rtt_us;
+          ratio[1][r] = w->tput_mps / x->tput_mps;
+        }
+        peers[i].rtt_us[k] = median(v[0], ROUNDS);
         peers[i].rtt_mps[k] = 1e6 / peers[i].rtt_us[k];
-        peers[i].tput_mps[k] = tput[i][k][ROUNDS / 2];
+        peers[i].tput_mps[k] = median(v[1], ROUNDS);
         peers[i].tput_mbs[k] = peers[i].tput_mps[k] * (double)kSizes[k] / 1e6;
+        peers[i].rtt_cpu_us[k] = median(v[2], ROUNDS);
+        peers[i].tput_cpu_us[k] = median(v[3], ROUNDS);
+        peers[i].rtt_ratio[k] = median(ratio[0], ROUNDS);
+        peers[i].tput_ratio[k] = median(ratio[1], ROUNDS);
       }
     if (conns[i]) {
       weft__ws_sync_close(conns[i], 1000, "", 2000);
@@ -328,54 +410,78 @@ int main(int argc, char **argv) {
   snprintf(js, sizeof js, "%s/ws_echo_server.js", WEFT_BENCH_DIR);
   snprintf(py, sizeof py, "%s/ws_echo_server.py", WEFT_BENCH_DIR);
   snprintf(mods, sizeof mods, "%s/node_modules/ws", WEFT_BENCH_DIR);
-  peer peers[3] = {{.name = "weft"},
-                   {.name = "npm ws (node)"},
-                   {.name = "python3-websockets"}};
+  enum { NP = 4 };
+  peer peers[NP] = {{.name = "weft"},
+                    {.name = "npm ws (node)"},
+                    {.name = "python3-websockets"},
+                    {.name = "floor (blocking C)"}};
   char *node_argv[] = {"/usr/bin/node", js, NULL};
   char *py_argv[] = {"/usr/bin/python3", py, NULL};
+  char *floor_argv[] = {kFloor, NULL};
   if (spawn(&peers[0], NULL) < 0)
     return fprintf(stderr, "cannot start the weft server\n"), 1;
   /* WEFT_BENCH_ONLY_WEFT=1: no peers (for profiling the weft server). */
-  if (getenv("WEFT_BENCH_ONLY_WEFT"))
+  int only_weft = getenv("WEFT_BENCH_ONLY_WEFT") != NULL;
+  if (only_weft)
     ;
   else if (access(mods, F_OK) != 0)
     fprintf(stderr, "npm ws not installed: cd %s && npm install\n",
             WEFT_BENCH_DIR);
   else if (spawn(&peers[1], node_argv) < 0)
     fprintf(stderr, "cannot start node ws\n");
-  if (!getenv("WEFT_BENCH_ONLY_WEFT") && spawn(&peers[2], py_argv) < 0)
+  if (!only_weft && spawn(&peers[2], py_argv) < 0)
     fprintf(stderr, "cannot start python3-websockets\n");
+  if (!only_weft && spawn(&peers[3], floor_argv) < 0)
+    fprintf(stderr, "cannot start the floor server\n");
 
   fprintf(stderr, "measuring (%d interleaved rounds)...\n", ROUNDS);
-  measure_all(peers, 3, quick);
+  measure_all(peers, NP, quick);
   for (int i = 0; i < 2; i++)
     if (peers[i].ok && nidle > 0) {
       fprintf(stderr, "idle connections on %s...\n", peers[i].name);
       idle(&peers[i], nidle);
     }
-  for (int i = 0; i < 3; i++)
+  for (int i = 0; i < NP; i++)
     stop(&peers[i]);
 
   printf("\nWebSocket echo, loopback, same client for every server "
          "(binary messages; median of %d interleaved rounds; %s)\n",
          ROUNDS,
          cpu >= 0 ? "client and server pinned to one CPU" : "not pinned");
-  printf("%-20s %6s %12s %12s %14s %12s\n", "server", "size", "rtt us",
-         "rtt msg/s", "pipelined/s", "MB/s");
+  printf("%-20s %6s %9s %11s %12s %10s %11s %11s\n", "server", "size", "rtt us",
+         "rtt msg/s", "pipelined/s", "MB/s", "cpu us/rtt", "cpu us/pip");
   for (int k = 0; k < 2; k++)
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < NP; i++)
       if (peers[i].ok)
-        printf("%-20s %6zu %12.1f %12.0f %14.0f %12.1f\n", peers[i].name,
-               kSizes[k], peers[i].rtt_us[k], peers[i].rtt_mps[k],
-               peers[i].tput_mps[k], peers[i].tput_mbs[k]);
-  printf("\nweft / other (higher is better for weft)\n");
-  for (int i = 1; i < 3; i++) {
+        printf("%-20s %6zu %9.1f %11.0f %12.0f %10.1f %11.2f %11.2f\n",
+               peers[i].name, kSizes[k], peers[i].rtt_us[k],
+               peers[i].rtt_mps[k], peers[i].tput_mps[k], peers[i].tput_mbs[k],
+               peers[i].rtt_cpu_us[k], peers[i].tput_cpu_us[k]);
+  printf("\n(cpu us/...: the server process's CPU time per echoed message, "
+         "in the round-trip and the pipelined phase)\n");
+  printf("\nweft / other (higher is better for weft; median of per-round "
+         "ratios)\n");
+  for (int i = 1; i < NP; i++) {
     if (!peers[0].ok || !peers[i].ok)
       continue;
     for (int k = 0; k < 2; k++)
-      printf("vs %-20s %6zu B: round trips %.2fx, pipelined %.2fx\n",
-             peers[i].name, kSizes[k], peers[i].rtt_us[k] / peers[0].rtt_us[k],
-             peers[0].tput_mps[k] / peers[i].tput_mps[k]);
+      printf("vs %-20s %6zu B: round trips %.2fx, pipelined %.2fx; server "
+             "CPU per message %.2fx (round trips), %.2fx (pipelined)\n",
+             peers[i].name, kSizes[k], peers[i].rtt_ratio[k],
+             peers[i].tput_ratio[k],
+             peers[i].rtt_cpu_us[k] / peers[0].rtt_cpu_us[k],
+             peers[i].tput_cpu_us[k] / peers[0].tput_cpu_us[k]);
+  }
+  if (peers[1].ok && peers[3].ok) {
+    /* What no server can remove: the floor's round trip is the client's
+     * and the kernel's share. The best ratio any server could reach
+     * against ws is ws's round trip over the floor's. */
+    for (int k = 0; k < 2; k++)
+      printf("round trips: the floor reaches %.2fx npm ws at %zu B; weft "
+             "adds %.1f us to the floor, npm ws %.1f us\n",
+             peers[1].rtt_us[k] / peers[3].rtt_us[k], kSizes[k],
+             peers[0].rtt_us[k] - peers[3].rtt_us[k],
+             peers[1].rtt_us[k] - peers[3].rtt_us[k]);
   }
   if (nidle > 0) {
     printf("\nIdle connections (server process RSS growth)\n");
