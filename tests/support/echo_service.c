@@ -52,6 +52,11 @@ static int unary(weft_server_call *call, const weft__test__EchoRequest *req,
     return rv;
   if ((rv = fail_if_asked(call, req)))
     return rv;
+  if (req->compression &&
+      (rv = weft_server_call_set_compression(call, req->compression)) < 0) {
+    weft_server_call_set_message(call, "%s", weft_strerror(rv));
+    return WEFT_STATUS_FAILED_PRECONDITION;
+  }
   resp->text = req->text;
   resp->payload = req->payload;
   return 0;

@@ -52,6 +52,7 @@ typedef struct glistener {
    * ones exit, and at max_threads a call that would leave nobody polling
    * goes to the worker pool (weft_server_dispatch). */
   bool inline_mode;
+  bool gzip; /* weft_grpc_opts.gzip: the channel compresses by default */
   unsigned min_pollers, max_pollers, max_threads;
   unsigned n_live, n_polling; /* under mu */
 } glistener;
@@ -78,6 +79,10 @@ typedef struct gscall {
   pthread_mutex_t close_mu; /* plucking the RECV_CLOSE batch */
   bool single_resp; /* unary/client-streaming: response sent at finish */
   bool sent_initial, recv_done, close_started, close_known;
+  /* weft_server_call_set_compression: the mode for the next messages, and
+   * whether the call compresses at all (fixed by its initial metadata). */
+  weft_compression compression;
+  bool compresses;
   int64_t arrived_ns;
   int cancelled;
   grpc_byte_buffer *resp;  /* stashed single response */
@@ -186,6 +191,13 @@ static int op_recv(void *tc, weft_arena *arena, void **msg) {
 static int initial_op(gscall *c, grpc_op *op, weft__grpc_md *md,
                       const weft_metadata *headers) {
   int rc = weft__grpc_md_append(md, headers ? headers : &c->resp_headers);
+  /* gRPC core reads this key (and drops it from the wire) to pick the
+   * call's response compression, as C++'s set_compression_algorithm does. */
+  if (rc == 0 && c->compression == WEFT_COMPRESSION_ON)
+    rc = weft__grpc_md_append_one(md, GRPC_COMPRESSION_REQUEST_ALGORITHM_MD_KEY,
+                                  "gzip", 4);
+  c->compresses = c->compression == WEFT_COMPRESSION_ON ||
+                  (c->compression == WEFT_COMPRESSION_DEFAULT && c->l->gzip);
   if (rc < 0)
     return rc;
   memset(op, 0, sizeof *op);
@@ -194,6 +206,27 @@ static int initial_op(gscall *c, grpc_op *op, weft__grpc_md *md,
   op->data.send_initial_metadata.metadata = md->items;
   c->sent_initial = true;
   return 0;
+}
+
+/* Per-message write flags: compression off overrides a channel default of
+ * gzip (weft_grpc_opts.gzip). */
+static uint32_t send_flags(const gscall *c) {
+  return c->compression == WEFT_COMPRESSION_OFF ? GRPC_WRITE_NO_COMPRESS : 0;
+}
+
+/* Before the initial metadata the mode picks the call's algorithm; after
+ * it, single messages can go uncompressed (OFF) and, if the call
+ * compresses, compressed again: gRPC core fixes the algorithm per call. */
+static int op_set_compression(void *tc, weft_compression mode) {
+  gscall *c = tc;
+  pthread_mutex_lock(&c->mu);
+  int rc = 0;
+  if (c->sent_initial && mode == WEFT_COMPRESSION_ON && !c->compresses)
+    rc = WEFT_ERR_STATE;
+  else
+    c->compression = mode;
+  pthread_mutex_unlock(&c->mu);
+  return rc;
 }
 
 /* Collects the completion of the previous streamed message, if any. */
@@ -239,6 +272,7 @@ static int op_send(void *tc, const void *msg, const weft_metadata *headers) {
   }
   memset(&ops[n], 0, sizeof ops[n]);
   ops[n].op = GRPC_OP_SEND_MESSAGE;
+  ops[n].flags = send_flags(c);
   ops[n++].data.send_message.send_message = bb;
   grpc_call_error e = grpc_call_start_batch(
       c->call, ops, n, WEFT__GRPC_TAG(WEFT__GRPC_TAG_SEND), NULL);
@@ -293,6 +327,7 @@ static int op_finish(void *tc, const weft_status *st,
   if (c->resp && code == WEFT_STATUS_OK) {
     memset(&ops[n], 0, sizeof ops[n]);
     ops[n].op = GRPC_OP_SEND_MESSAGE;
+    ops[n].flags = send_flags(c);
     ops[n++].data.send_message.send_message = c->resp;
   }
   memset(&ops[n], 0, sizeof ops[n]);
@@ -377,6 +412,7 @@ static const weft_server_call_ops scall_ops = {
     .send = op_send,
     .finish = op_finish,
     .cancelled = op_cancelled,
+    .set_compression = op_set_compression,
 };
 
 /* A call arrived on queue thread: wrap it and give it to the runtime. */
@@ -685,6 +721,8 @@ static int grpc_listen(weft_server *s, const weft_url *url,
   }
   glistener *l = calloc(1, sizeof *l);
   bool inline_mode = !g->pool_handlers;
+  if (l)
+    l->gzip = g->gzip;
   unsigned nq = inline_mode ? 1 : g->cq_threads ? g->cq_threads : 1;
   if (l) {
     l->cqs = calloc(nq, sizeof *l->cqs);

@@ -138,6 +138,7 @@ struct h2s_stream {
   int http_status;
   weft__h2_ctype resp_ct;
   bool resp_gzip;
+  weft_compression compression; /* the handler's; its thread only */
   weft_metadata resp_headers;
   uint8_t *unary_body; /* what send() gave for a unary call */
   size_t unary_len;
@@ -279,6 +280,15 @@ static void add_trailers_as_headers(weft_metadata *dst,
 
 /* Produces the final response of the stream. Runs on a worker (finish) or
  * on the loop thread (early errors, deadline). */
+/* Whether a response message of len bytes goes gzip'd: only if the client
+ * accepts gzip; by default from H2S_GZIP_MIN bytes on (smaller ones barely
+ * shrink), always or never as the handler asked. */
+static bool want_gzip(const h2s_stream *s, size_t len) {
+  if (!s->accept_gzip || s->compression == WEFT_COMPRESSION_OFF)
+    return false;
+  return s->compression == WEFT_COMPRESSION_ON ? len > 0 : len >= H2S_GZIP_MIN;
+}
+
 static void finish_locked(h2s_stream *s, const weft_status *st,
                           const weft_metadata *headers,
                           const weft_metadata *trailers) {
@@ -300,7 +310,7 @@ static void finish_locked(h2s_stream *s, const weft_status *st,
     s->http_status = 200;
     add_trailers_as_headers(&s->resp_headers, trailers);
     if (s->unary_body) {
-      if (s->accept_gzip && s->unary_len >= H2S_GZIP_MIN) {
+      if (want_gzip(s, s->unary_len)) {
         uint8_t *z;
         size_t zl;
         if (weft__gzip(s->unary_body, s->unary_len, &z, &zl) == 0) {
@@ -1142,7 +1152,7 @@ static int ops_send(void *tc, const void *msg, const weft_metadata *headers) {
     return WEFT_ERR_CANCELLED;
   }
   uint8_t flags = 0;
-  if (s->accept_gzip && len >= H2S_GZIP_MIN) {
+  if (want_gzip(s, len)) {
     uint8_t *z;
     size_t zl;
     if (weft__gzip(buf, len, &z, &zl) == 0) {
@@ -1188,8 +1198,15 @@ static const char *ops_recv_error(void *tc) {
   return s->recv_err;
 }
 
-static const weft_server_call_ops h2s_ops = {ops_recv, ops_send, ops_finish,
-                                             ops_cancelled, ops_recv_error};
+static int ops_set_compression(void *tc, weft_compression mode) {
+  h2s_stream *s = tc;
+  s->compression = mode; /* read by send/finish, on the same thread */
+  return 0;
+}
+
+static const weft_server_call_ops h2s_ops = {
+    ops_recv,      ops_send,       ops_finish,
+    ops_cancelled, ops_recv_error, ops_set_compression};
 
 /* ---- weft_server_transport ------------------------------------------ */
 

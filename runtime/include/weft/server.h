@@ -135,6 +135,25 @@ void weft_server_call_set_message(weft_server_call *call, const char *fmt, ...)
  * an OK status. Returns 0 or WEFT_ERR_NOMEM. */
 int weft_server_call_set_details(weft_server_call *call, const void *details,
                                  size_t len);
+/* Compression of this call's response messages. gRPC (grpc://, grpcs://)
+ * and HTTP/2 (Connect; h2c://, https://) compress with gzip when the
+ * client accepts it; tcp and ws answer WEFT_ERR_UNSUPPORTED. */
+typedef enum weft_compression {
+  /* The transport's choice: gRPC's weft_grpc_opts.gzip; HTTP/2 compresses
+   * messages of 1 KiB or more. */
+  WEFT_COMPRESSION_DEFAULT = 0,
+  WEFT_COMPRESSION_OFF, /* send every response message uncompressed */
+  WEFT_COMPRESSION_ON   /* compress them (gzip, if the client accepts it) */
+} weft_compression;
+/* Applies to the response messages sent after it. gRPC fixes whether a
+ * call compresses with its first response: there, after that, messages can
+ * go uncompressed (OFF) and, only if the call compresses (ON from the
+ * start, or DEFAULT with gzip on), compressed again; HTTP/2 decides per
+ * message. Returns 0, WEFT_ERR_STATE for that late ON on gRPC,
+ * WEFT_ERR_UNSUPPORTED where the transport does not compress,
+ * WEFT_ERR_INVAL for a mode not in the enum. */
+int weft_server_call_set_compression(weft_server_call *call,
+                                     weft_compression mode);
 /* An arena that lives as long as the call: decoded requests live here and
  * handlers may allocate response parts from it. */
 weft_arena *weft_server_call_arena(weft_server_call *call);

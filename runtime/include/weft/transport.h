@@ -74,6 +74,9 @@ typedef struct weft_server_call_ops {
    * `jobId: expected a string`, so the runtime can answer INVALID_ARGUMENT
    * with the reason instead of a generic message. */
   const char *(*recv_error)(void *tc);
+  /* Optional (NULL: the transport does not compress): the handler's
+   * weft_server_call_set_compression(), before anything was sent. */
+  int (*set_compression)(void *tc, weft_compression mode);
 } weft_server_call_ops;
 
 typedef struct weft_server_transport {

@@ -679,6 +679,16 @@ int weft_server_call_add_trailer(weft_server_call *call, const char *key,
   return weft_metadata_add(&call->trailers, key, value, len);
 }
 
+int weft_server_call_set_compression(weft_server_call *call,
+                                     weft_compression mode) {
+  if (!call || (mode != WEFT_COMPRESSION_DEFAULT &&
+                mode != WEFT_COMPRESSION_OFF && mode != WEFT_COMPRESSION_ON))
+    return WEFT_ERR_INVAL;
+  if (!call->ops->set_compression)
+    return WEFT_ERR_UNSUPPORTED;
+  return call->ops->set_compression(call->tc, mode);
+}
+
 int weft_server_call_set_details(weft_server_call *call, const void *details,
                                  size_t len) {
   if (!call || (!details && len))

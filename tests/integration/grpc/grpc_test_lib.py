@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 GRPC_PROTO_DIR = os.environ.get("WEFT_GRPC_PROTO_DIR", "/usr/share/grpc-proto")
@@ -98,6 +99,73 @@ def wait_port(port, proc=None, timeout=20.0):
         except OSError:
             time.sleep(0.05)
     raise RuntimeError("port %d did not open" % port)
+
+
+class CountingProxy:
+    """A loopback TCP proxy to 127.0.0.1:port that counts the bytes the
+    server sends back (to see on the wire whether responses were
+    compressed). One connection at a time is enough for one channel."""
+
+    def __init__(self, port):
+        self.target = port
+        self.down = 0  # server -> client bytes
+        self.lock = threading.Lock()
+        self.lsock = socket.socket()
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(4)
+        self.lsock.settimeout(0.2)
+        self.port = self.lsock.getsockname()[1]
+        self.stopping = False
+        self.socks = []
+        self.threads = [threading.Thread(target=self._accept, daemon=True)]
+        self.threads[0].start()
+
+    def _accept(self):
+        while not self.stopping:
+            try:
+                c, _ = self.lsock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            s = socket.create_connection(("127.0.0.1", self.target))
+            self.socks += [c, s]
+            for src, dst, count in ((c, s, False), (s, c, True)):
+                t = threading.Thread(target=self._pipe,
+                                     args=(src, dst, count), daemon=True)
+                t.start()
+                self.threads.append(t)
+
+    def _pipe(self, src, dst, count):
+        try:
+            while True:
+                b = src.recv(65536)
+                if not b:
+                    break
+                if count:
+                    with self.lock:
+                        self.down += len(b)
+                dst.sendall(b)
+        except OSError:
+            pass
+        finally:
+            for x in (src, dst):
+                try:
+                    x.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def received(self):
+        with self.lock:
+            return self.down
+
+    def close(self):
+        self.stopping = True
+        self.lsock.close()
+        for t in self.threads:
+            t.join(timeout=5)
+        for s in self.socks:
+            s.close()
 
 
 def stop(proc, timeout=15.0):

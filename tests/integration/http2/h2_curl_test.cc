@@ -134,6 +134,27 @@ TEST(H2Curl, GzipRequestAndResponse) {
   EXPECT_EQ(r.out, json);
 }
 
+// weft_server_call_set_compression: OFF keeps a large response plain
+// although the client accepts gzip; ON compresses even a small one.
+TEST(H2Curl, HandlerChoosesResponseCompression) {
+  Server s;
+  auto headers = [&](int mode, const std::string &text) {
+    std::string json = R"({"text":")" + text + R"(","compression":)" +
+                       std::to_string(mode) + "}";
+    return run("curl -s --http2-prior-knowledge -o /dev/null -D - "
+               "-H 'Accept-Encoding: gzip' -H 'Content-Type: "
+               "application/json' -d '" +
+               json + "' " + s.base() + "/weft.test.Echo/Unary")
+        .out;
+  };
+  std::string big(5000, 'z');
+  EXPECT_NE(headers(0, big).find("content-encoding: gzip"), std::string::npos);
+  EXPECT_EQ(headers(1, big).find("content-encoding: gzip"), std::string::npos);
+  EXPECT_EQ(headers(0, "hi").find("content-encoding: gzip"), std::string::npos);
+  std::string on = headers(2, "hi");
+  EXPECT_NE(on.find("content-encoding: gzip"), std::string::npos) << on;
+}
+
 std::string envelope(uint8_t flags, const std::string &body) {
   std::string e(5, '\0');
   e[0] = static_cast<char>(flags);

@@ -220,6 +220,26 @@ TEST_P(Multi, ErrorsAndDeadlines) {
   EXPECT_NE(weft_call_unary(c, &m, &r2, &out, &o2.o), 0);
   EXPECT_EQ(o2.o.status.code, WEFT_STATUS_UNIMPLEMENTED) << o2.msg();
 
+  // Response compression is for gRPC and HTTP/2 (Connect; see H2Curl);
+  // tcp and ws say they have none rather than ignore the handler's wish.
+  for (int mode : {WEFT_COMPRESSION_OFF, WEFT_COMPRESSION_ON}) {
+    Opts oc;
+    weft__test__EchoRequest rc = weft__test__EchoRequest_INIT;
+    rc.text = (char *)"squeeze me";
+    rc.compression = mode;
+    int got = weft__test__Echo_unary(c, &rc, &resp, &oc.o);
+    std::string t = GetParam();
+    if (t == "grpc" || t == "h2c") {
+      ASSERT_EQ(got, 0) << oc.msg();
+      EXPECT_STREQ(resp->text, "squeeze me");
+      weft_message_free(resp);
+    } else {
+      EXPECT_EQ(got, WEFT_ERR_RPC) << GetParam();
+      EXPECT_EQ(oc.o.status.code, WEFT_STATUS_FAILED_PRECONDITION);
+      EXPECT_STREQ(oc.msg(), weft_strerror(WEFT_ERR_UNSUPPORTED));
+    }
+  }
+
   Opts o3;
   o3.o.timeout_ms = 100;
   weft__test__EchoRequest r3 = weft__test__EchoRequest_INIT;

@@ -73,12 +73,33 @@ static int send_payload(weft_server_call *call, int32_t size) {
   return rc;
 }
 
+/* A set BoolValue `compressed` asks for the response compressed or not
+ * (the interop server_compressed_* cases). */
+static void compress_as(weft_server_call *call,
+                        const grpc__testing__BoolValue *compressed) {
+  if (compressed)
+    weft_server_call_set_compression(
+        call, compressed->value ? WEFT_COMPRESSION_ON : WEFT_COMPRESSION_OFF);
+}
+
 static int respond(weft_server_call *call,
                    const grpc__testing__StreamingOutputCallRequest *req) {
+  /* gRPC fixes the compression of a call before its first message: a call
+   * with any compressed response compresses, and messages asked to be
+   * uncompressed go out as such. (Later requests of a duplex call can only
+   * switch messages off.) */
+  for (size_t i = 0; i < req->n_response_parameters; i++) {
+    const grpc__testing__BoolValue *c = req->response_parameters[i]->compressed;
+    if (c && c->value) {
+      compress_as(call, c);
+      break;
+    }
+  }
   for (size_t i = 0; i < req->n_response_parameters; i++) {
     const grpc__testing__ResponseParameters *rp = req->response_parameters[i];
     if (rp->interval_us > 0 && pause_us(call, rp->interval_us) < 0)
       return WEFT_STATUS_CANCELLED;
+    compress_as(call, rp->compressed);
     if (send_payload(call, rp->size) < 0)
       return WEFT_STATUS_CANCELLED;
   }
@@ -100,6 +121,7 @@ static int unary_call(weft_server_call *call,
   int st = echo_status(call, req->response_status);
   if (st)
     return st;
+  compress_as(call, req->response_compressed);
   if (req->response_size > 0 || req->payload) {
     resp->payload = payload(call, req->response_size);
     if (!resp->payload)
