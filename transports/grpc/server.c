@@ -191,17 +191,20 @@ static int op_recv(void *tc, weft_arena *arena, void **msg) {
 static int initial_op(gscall *c, grpc_op *op, weft__grpc_md *md,
                       const weft_metadata *headers) {
   int rc = weft__grpc_md_append(md, headers ? headers : &c->resp_headers);
-  /* gRPC core reads this key (and drops it from the wire) to pick the
-   * call's response compression, as C++'s set_compression_algorithm does. */
-  if (rc == 0 && c->compression == WEFT_COMPRESSION_ON)
-    rc = weft__grpc_md_append_one(md, GRPC_COMPRESSION_REQUEST_ALGORITHM_MD_KEY,
-                                  "gzip", 4);
-  c->compresses = c->compression == WEFT_COMPRESSION_ON ||
-                  (c->compression == WEFT_COMPRESSION_DEFAULT && c->l->gzip);
   if (rc < 0)
     return rc;
   memset(op, 0, sizeof *op);
   op->op = GRPC_OP_SEND_INITIAL_METADATA;
+  if (c->compression == WEFT_COMPRESSION_ON) {
+    /* A level, not an algorithm: gRPC core then picks one the client
+     * accepts (grpc-accept-encoding), and for LOW that is gzip first,
+     * deflate if only that; nothing if the client accepts neither. */
+    op->data.send_initial_metadata.maybe_compression_level.is_set = 1;
+    op->data.send_initial_metadata.maybe_compression_level.level =
+        GRPC_COMPRESS_LEVEL_LOW;
+  }
+  c->compresses = c->compression == WEFT_COMPRESSION_ON ||
+                  (c->compression == WEFT_COMPRESSION_DEFAULT && c->l->gzip);
   op->data.send_initial_metadata.count = md->count;
   op->data.send_initial_metadata.metadata = md->items;
   c->sent_initial = true;

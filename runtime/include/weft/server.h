@@ -143,7 +143,8 @@ typedef enum weft_compression {
    * messages of 1 KiB or more. */
   WEFT_COMPRESSION_DEFAULT = 0,
   WEFT_COMPRESSION_OFF, /* send every response message uncompressed */
-  WEFT_COMPRESSION_ON   /* compress them (gzip, if the client accepts it) */
+  WEFT_COMPRESSION_ON   /* compress them (gzip; gRPC: or deflate, whichever
+                           the client accepts) */
 } weft_compression;
 /* Applies to the response messages sent after it. gRPC fixes whether a
  * call compresses with its first response: there, after that, messages can

@@ -75,7 +75,8 @@ typedef struct weft_server_call_ops {
    * with the reason instead of a generic message. */
   const char *(*recv_error)(void *tc);
   /* Optional (NULL: the transport does not compress): the handler's
-   * weft_server_call_set_compression(), before anything was sent. */
+   * weft_server_call_set_compression(), at any point of the call; the
+   * transport answers WEFT_ERR_STATE for what it can no longer change. */
   int (*set_compression)(void *tc, weft_compression mode);
 } weft_server_call_ops;
 
