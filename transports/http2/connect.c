@@ -3,6 +3,7 @@
 #include <stdint.h>
 #include <cjson/cJSON.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -261,6 +262,131 @@ int weft__connect_end_stream_json(const weft_status *st,
   return print_json(root, out, len);
 }
 
+/* Base64 as Connect's details may carry it: standard or URL alphabet,
+ * padding optional. Returns the decoded length, or -1 if s is not base64. */
+static ptrdiff_t unbase64(const char *s, uint8_t *out) {
+  size_t n = strlen(s);
+  while (n && s[n - 1] == '=')
+    n--;
+  if (n % 4 == 1)
+    return -1;
+  uint32_t acc = 0;
+  int bits = 0;
+  ptrdiff_t o = 0;
+  for (size_t i = 0; i < n; i++) {
+    int c = (unsigned char)s[i], v;
+    if (c >= 'A' && c <= 'Z')
+      v = c - 'A';
+    else if (c >= 'a' && c <= 'z')
+      v = c - 'a' + 26;
+    else if (c >= '0' && c <= '9')
+      v = c - '0' + 52;
+    else if (c == '+' || c == '-')
+      v = 62;
+    else if (c == '/' || c == '_')
+      v = 63;
+    else
+      return -1;
+    acc = acc << 6 | (uint32_t)v;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out[o++] = (uint8_t)(acc >> bits);
+    }
+  }
+  return o;
+}
+
+/* Appends to a malloc'd protobuf buffer; *oom sticks. */
+typedef struct pb_out {
+  uint8_t *p;
+  size_t n, cap;
+  bool oom;
+} pb_out;
+
+static void put(pb_out *o, const void *p, size_t n) {
+  if (o->oom || !n)
+    return;
+  if (o->n + n > o->cap) {
+    size_t cap = (o->cap ? o->cap * 2 : 64) + n;
+    uint8_t *np = realloc(o->p, cap);
+    if (!np) {
+      o->oom = true;
+      return;
+    }
+    o->p = np, o->cap = cap;
+  }
+  memcpy(o->p + o->n, p, n);
+  o->n += n;
+}
+
+static void put_varint(pb_out *o, uint64_t v) {
+  uint8_t b[10];
+  size_t k = 0;
+  do {
+    b[k++] = (uint8_t)(v & 0x7f) | (v > 0x7f ? 0x80 : 0);
+    v >>= 7;
+  } while (v);
+  put(o, b, k);
+}
+
+static void put_bytes(pb_out *o, uint32_t num, const void *p, size_t n) {
+  put_varint(o, (uint64_t)num << 3 | 2);
+  put_varint(o, n);
+  put(o, p, n);
+}
+
+/* The reverse of add_details: a Connect error's "details" back into a
+ * serialized google.rpc.Status (code, message, and each {type, value} as a
+ * google.protobuf.Any), so a client sees the same bytes over HTTP/2 as
+ * over gRPC. Entries that are not {string type, base64 value} are dropped;
+ * with none left st->details stays empty. */
+static void fill_details(const cJSON *arr, weft_status *st) {
+  pb_out status = {0}, any = {0};
+  bool some = false;
+  const cJSON *d;
+  cJSON_ArrayForEach(d, arr) {
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(d, "type");
+    const cJSON *value = cJSON_GetObjectItemCaseSensitive(d, "value");
+    if (!cJSON_IsString(type) || !cJSON_IsString(value) ||
+        !type->valuestring[0])
+      continue;
+    uint8_t *bin = malloc(strlen(value->valuestring) / 4 * 3 + 3);
+    ptrdiff_t bn = bin ? unbase64(value->valuestring, bin) : -1;
+    if (bn >= 0) {
+      if (!some) {
+        if (st->code)
+          put_varint(&status, 1 << 3), put_varint(&status, (uint64_t)st->code);
+        if (st->message && st->message[0])
+          put_bytes(&status, 2, st->message, strlen(st->message));
+        some = true;
+      }
+      static const char prefix[] = "type.googleapis.com/";
+      const char *t = type->valuestring;
+      any.n = 0;
+      if (!strchr(t, '/')) { /* Connect sends the bare type name */
+        put_varint(&any, 1 << 3 | 2);
+        put_varint(&any, sizeof prefix - 1 + strlen(t));
+        put(&any, prefix, sizeof prefix - 1);
+        put(&any, t, strlen(t));
+      } else {
+        put_bytes(&any, 1, t, strlen(t));
+      }
+      if (bn > 0) /* as a protobuf encoder writes it: empty bytes omitted */
+        put_bytes(&any, 2, bin, (size_t)bn);
+      put_bytes(&status, 3, any.p, any.n);
+    }
+    free(bin);
+  }
+  free(any.p);
+  if (some && !status.oom && !any.oom) {
+    st->details = status.p;
+    st->details_len = status.n;
+  } else {
+    free(status.p);
+  }
+}
+
 static void fill_error(const cJSON *e, int fallback_code, weft_status *st) {
   const cJSON *code = cJSON_GetObjectItemCaseSensitive(e, "code");
   const cJSON *msg = cJSON_GetObjectItemCaseSensitive(e, "message");
@@ -268,6 +394,9 @@ static void fill_error(const cJSON *e, int fallback_code, weft_status *st) {
   if (c < 0)
     c = fallback_code;
   weft_status_set(st, c, "%s", cJSON_IsString(msg) ? msg->valuestring : "");
+  const cJSON *details = cJSON_GetObjectItemCaseSensitive(e, "details");
+  if (cJSON_IsArray(details))
+    fill_details(details, st);
 }
 
 int weft__connect_parse_error(const char *body, size_t len, int fallback_code,

@@ -154,6 +154,16 @@ static void set_status_locked(h2c_call *k, int code, const char *msg) {
   weft_status_set(&k->st, code, "%s", msg);
 }
 
+/* The same for a status parsed from the server's Connect error, details
+ * included; *st is left empty. */
+static void take_status_locked(h2c_call *k, weft_status *st) {
+  if (!k->have_status) {
+    k->have_status = true;
+    weft_status_move(&k->st, st);
+  }
+  weft_status_clear(st);
+}
+
 /* ---- loop thread --------------------------------------------------- */
 
 static ssize_t body_read(nghttp2_session *ses, int32_t id, uint8_t *buf,
@@ -316,7 +326,7 @@ static int push_msg(void *ud, uint8_t flags, const uint8_t *data, size_t len) {
       set_status_locked(k, WEFT_STATUS_INTERNAL,
                         "malformed Connect end-of-stream message");
     else
-      set_status_locked(k, st.code, st.message ? st.message : "");
+      take_status_locked(k, &st);
     weft_status_clear(&st);
     free(n);
   } else {
@@ -436,8 +446,7 @@ static int on_stream_close(nghttp2_session *ses, int32_t id, uint32_t code,
                          : WEFT_STATUS_UNAVAILABLE;
       weft__connect_parse_error((const char *)k->body, k->body_len, fallback,
                                 &st);
-      set_status_locked(k, st.code, st.message ? st.message : "");
-      weft_status_clear(&st);
+      take_status_locked(k, &st);
     } else if (code != NGHTTP2_NO_ERROR) {
       set_status_locked(k,
                         code == NGHTTP2_CANCEL ? WEFT_STATUS_CANCELLED

@@ -195,10 +195,17 @@ TEST_P(Multi, ErrorsAndDeadlines) {
   EXPECT_EQ(o.o.status.code, WEFT_STATUS_FAILED_PRECONDITION);
   EXPECT_STREQ(o.msg(), "not yet");
 
-  // Status details set by the handler reach the client byte for byte (on
-  // h2c they become the Connect error's "details": see H2Curl).
-  static const uint8_t kDetails[] = {0x08, 0x09, 0x12, 0x02, 'n', 'o'};
-  if (std::string(GetParam()) != "h2c") {
+  // Status details set by the handler reach the client byte for byte: a
+  // google.rpc.Status{code 9, message "no", details [ErrorInfo{"abc"}]}.
+  // (On h2c they travel as the Connect error's "details", see H2Curl, and
+  // the client builds the Status again from them.)
+  static const uint8_t kDetails[] = {
+      0x08, 0x09, 0x12, 0x02, 'n',  'o',  0x1a, 0x31, 0x0a, 0x28, 't', 'y',
+      'p',  'e',  '.',  'g',  'o',  'o',  'g',  'l',  'e',  'a',  'p', 'i',
+      's',  '.',  'c',  'o',  'm',  '/',  'g',  'o',  'o',  'g',  'l', 'e',
+      '.',  'r',  'p',  'c',  '.',  'E',  'r',  'r',  'o',  'r',  'I', 'n',
+      'f',  'o',  0x12, 0x05, 0x0a, 0x03, 'a',  'b',  'c'};
+  {
     Opts od;
     weft__test__EchoRequest rd = weft__test__EchoRequest_INIT;
     rd.fail_code = WEFT_STATUS_FAILED_PRECONDITION;
@@ -208,6 +215,23 @@ TEST_P(Multi, ErrorsAndDeadlines) {
     EXPECT_EQ(weft__test__Echo_unary(c, &rd, &resp, &od.o), WEFT_ERR_RPC);
     ASSERT_EQ(od.o.status.details_len, sizeof kDetails) << GetParam();
     EXPECT_EQ(memcmp(od.o.status.details, kDetails, sizeof kDetails), 0);
+    // The same at the end of a server stream (h2c: the end-of-stream
+    // message's error).
+    Opts os;
+    rd.repeat = 2;
+    weft_call *call;
+    ASSERT_EQ(weft__test__Echo_server_stream(c, &rd, &call, &os.o), 0);
+    void *msg;
+    int n = 0;
+    while (weft_call_recv(call, &msg) == 1) {
+      n++;
+      weft_message_free(msg);
+    }
+    EXPECT_EQ(n, 2);
+    EXPECT_EQ(weft_call_finish(call), WEFT_ERR_RPC);
+    EXPECT_EQ(os.o.status.code, WEFT_STATUS_FAILED_PRECONDITION);
+    ASSERT_EQ(os.o.status.details_len, sizeof kDetails) << GetParam();
+    EXPECT_EQ(memcmp(os.o.status.details, kDetails, sizeof kDetails), 0);
   }
 
   weft_method_desc m = weft__test__Echo_service.methods[0];

@@ -46,6 +46,66 @@ TEST(ConnectError, RoundTrip) {
   weft_status_clear(&back);
 }
 
+// A google.rpc.Status{code 9, message "no", details [ErrorInfo{"abc"}]}
+// as a handler sets it: the client rebuilds the same bytes from the
+// Connect error's "details".
+const uint8_t kStatusBlob[] = {
+    0x08, 0x09, 0x12, 0x02, 'n',  'o',  0x1a, 0x31, 0x0a, 0x28, 't', 'y',
+    'p',  'e',  '.',  'g',  'o',  'o',  'g',  'l',  'e',  'a',  'p', 'i',
+    's',  '.',  'c',  'o',  'm',  '/',  'g',  'o',  'o',  'g',  'l', 'e',
+    '.',  'r',  'p',  'c',  '.',  'E',  'r',  'r',  'o',  'r',  'I', 'n',
+    'f',  'o',  0x12, 0x05, 0x0a, 0x03, 'a',  'b',  'c'};
+
+TEST(ConnectError, DetailsRoundTrip) {
+  weft_status st = {};
+  weft_status_set(&st, WEFT_STATUS_FAILED_PRECONDITION, "no");
+  st.details = static_cast<uint8_t *>(malloc(sizeof kStatusBlob));
+  memcpy(st.details, kStatusBlob, sizeof kStatusBlob);
+  st.details_len = sizeof kStatusBlob;
+  char *js = nullptr;
+  size_t len = 0;
+  ASSERT_EQ(weft__connect_error_json(&st, &js, &len), 0);
+  EXPECT_STREQ(js, R"({"code":"failed_precondition","message":"no","details":)"
+                   R"([{"type":"google.rpc.ErrorInfo","value":"CgNhYmM"}]})");
+  weft_status back = {};
+  ASSERT_EQ(weft__connect_parse_error(js, len, WEFT_STATUS_UNKNOWN, &back), 0);
+  ASSERT_EQ(back.details_len, sizeof kStatusBlob);
+  EXPECT_EQ(memcmp(back.details, kStatusBlob, sizeof kStatusBlob), 0);
+  free(js);
+  weft_status_clear(&st);
+  weft_status_clear(&back);
+}
+
+TEST(ConnectError, DetailsInEveryBase64Spelling) {
+  // Padded, URL-safe ("-_"), a full type URL kept as it is; a value that is
+  // not base64 and a detail without a type are dropped, the rest kept.
+  const char *js = R"({"code":"internal","details":[)"
+                   R"({"type":"a.B","value":"+/8="},)"
+                   R"({"type":"a.B","value":"-_8"},)"
+                   R"({"type":"example.com/x.Y","value":""},)"
+                   R"({"type":"a.B","value":"@@"},)"
+                   R"({"value":"AA"}]})";
+  weft_status st = {};
+  ASSERT_EQ(weft__connect_parse_error(js, strlen(js), WEFT_STATUS_UNKNOWN, &st),
+            0);
+  EXPECT_EQ(st.code, WEFT_STATUS_INTERNAL);
+  std::string any_ab =
+      std::string("\x0a\x17type.googleapis.com/a.B") + "\x12\x02\xfb\xff";
+  std::string any_xy = "\x0a\x0f" + std::string("example.com/x.Y");
+  std::string want = std::string("\x08\x0d", 2) + "\x1a" + char(any_ab.size()) +
+                     any_ab + "\x1a" + char(any_ab.size()) + any_ab + "\x1a" +
+                     char(any_xy.size()) + any_xy;
+  ASSERT_EQ(std::string(reinterpret_cast<char *>(st.details), st.details_len),
+            want);
+  weft_status_clear(&st);
+  // Nothing usable: no details at all.
+  const char *bad = R"({"code":"internal","details":[{"type":"a","value":7}]})";
+  ASSERT_EQ(
+      weft__connect_parse_error(bad, strlen(bad), WEFT_STATUS_UNKNOWN, &st), 0);
+  EXPECT_EQ(st.details_len, 0u);
+  weft_status_clear(&st);
+}
+
 TEST(ConnectError, NonConnectBodyFallsBack) {
   weft_status st = {};
   const char *html = "<html>bad gateway</html>";
