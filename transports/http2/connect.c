@@ -3,10 +3,11 @@
 #include <stdint.h>
 #include <cjson/cJSON.h>
 #include <limits.h>
-#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
+
+#include "weft/base64.h"
 
 int weft__connect_http_status(int code) {
   switch (code) {
@@ -64,29 +65,9 @@ int weft__connect_code_from_http(int http_status) {
 
 /* Standard base64 without padding, as Connect's error details use it. */
 static char *base64(const uint8_t *p, size_t n) {
-  static const char tab[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  char *out = malloc(n / 3 * 4 + 5);
-  if (!out)
-    return NULL;
-  char *o = out;
-  size_t i = 0;
-  for (; i + 2 < n; i += 3) {
-    uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-    *o++ = tab[v >> 18];
-    *o++ = tab[(v >> 12) & 63];
-    *o++ = tab[(v >> 6) & 63];
-    *o++ = tab[v & 63];
-  }
-  if (i < n) {
-    uint32_t v =
-        (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0);
-    *o++ = tab[v >> 18];
-    *o++ = tab[(v >> 12) & 63];
-    if (i + 1 < n)
-      *o++ = tab[(v >> 6) & 63];
-  }
-  *o = '\0';
+  char *out = malloc(weft_base64_encoded_len(n, WEFT_BASE64_NOPAD) + 1);
+  if (out)
+    out[weft_base64_encode(p, n, out, WEFT_BASE64_NOPAD)] = '\0';
   return out;
 }
 
@@ -262,41 +243,6 @@ int weft__connect_end_stream_json(const weft_status *st,
   return print_json(root, out, len);
 }
 
-/* Base64 as Connect's details may carry it: standard or URL alphabet,
- * padding optional. Returns the decoded length, or -1 if s is not base64. */
-static ptrdiff_t unbase64(const char *s, uint8_t *out) {
-  size_t n = strlen(s);
-  while (n && s[n - 1] == '=')
-    n--;
-  if (n % 4 == 1)
-    return -1;
-  uint32_t acc = 0;
-  int bits = 0;
-  ptrdiff_t o = 0;
-  for (size_t i = 0; i < n; i++) {
-    int c = (unsigned char)s[i], v;
-    if (c >= 'A' && c <= 'Z')
-      v = c - 'A';
-    else if (c >= 'a' && c <= 'z')
-      v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9')
-      v = c - '0' + 52;
-    else if (c == '+' || c == '-')
-      v = 62;
-    else if (c == '/' || c == '_')
-      v = 63;
-    else
-      return -1;
-    acc = acc << 6 | (uint32_t)v;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out[o++] = (uint8_t)(acc >> bits);
-    }
-  }
-  return o;
-}
-
 /* Appends to a malloc'd protobuf buffer; *oom sticks. */
 typedef struct pb_out {
   uint8_t *p;
@@ -351,8 +297,10 @@ static void fill_details(const cJSON *arr, weft_status *st) {
     if (!cJSON_IsString(type) || !cJSON_IsString(value) ||
         !type->valuestring[0])
       continue;
-    uint8_t *bin = malloc(strlen(value->valuestring) / 4 * 3 + 3);
-    ptrdiff_t bn = bin ? unbase64(value->valuestring, bin) : -1;
+    /* Standard or URL-safe, padded or not (weft/base64.h). */
+    size_t vn = strlen(value->valuestring);
+    uint8_t *bin = malloc(WEFT_BASE64_DECODED_MAX(vn));
+    long bn = bin ? weft_base64_decode(value->valuestring, vn, bin) : -1;
     if (bn >= 0) {
       if (!some) {
         if (st->code)

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "mux_internal.h"
+#include "weft/base64.h"
 
 static const char *const kind_names[] = {
     "FRAME_KIND_UNSPECIFIED", "FRAME_KIND_OPEN",    "FRAME_KIND_MESSAGE",
@@ -20,72 +21,13 @@ static const char *const kind_names[] = {
     "FRAME_KIND_GOAWAY"};
 #define N_KINDS (sizeof kind_names / sizeof kind_names[0])
 
-/* ---- base64 (RFC 4648; decoding also takes the URL-safe alphabet and
- * missing padding, as the JSON mapping requires) ------------------------ */
-
-static const char b64[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+/* Base64 of bytes fields: weft/base64.h, as the JSON mapping has it. */
 
 static char *b64_encode(const uint8_t *p, size_t n) {
-  char *out = malloc(4 * ((n + 2) / 3) + 1), *o = out;
-  if (!out)
-    return NULL;
-  size_t i = 0;
-  for (; i + 3 <= n; i += 3) {
-    uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-    *o++ = b64[v >> 18];
-    *o++ = b64[(v >> 12) & 63];
-    *o++ = b64[(v >> 6) & 63];
-    *o++ = b64[v & 63];
-  }
-  if (i < n) {
-    uint32_t v =
-        (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0);
-    *o++ = b64[v >> 18];
-    *o++ = b64[(v >> 12) & 63];
-    *o++ = i + 1 < n ? b64[(v >> 6) & 63] : '=';
-    *o++ = '=';
-  }
-  *o = 0;
+  char *out = malloc(weft_base64_encoded_len(n, 0) + 1);
+  if (out)
+    out[weft_base64_encode(p, n, out, 0)] = '\0';
   return out;
-}
-
-static int b64_val(char c) {
-  if (c >= 'A' && c <= 'Z')
-    return c - 'A';
-  if (c >= 'a' && c <= 'z')
-    return c - 'a' + 26;
-  if (c >= '0' && c <= '9')
-    return c - '0' + 52;
-  if (c == '+' || c == '-')
-    return 62;
-  if (c == '/' || c == '_')
-    return 63;
-  return -1;
-}
-
-/* Decodes into out (at least 3 * len / 4 + 3 bytes); returns the length or
- * -1 if the text is not base64. */
-static long b64_decode(const char *s, size_t len, uint8_t *out) {
-  while (len && s[len - 1] == '=')
-    len--;
-  if (len % 4 == 1)
-    return -1;
-  uint32_t acc = 0;
-  int bits = 0;
-  long n = 0;
-  for (size_t i = 0; i < len; i++) {
-    int v = b64_val(s[i]);
-    if (v < 0)
-      return -1;
-    acc = (acc << 6) | (uint32_t)v;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out[n++] = (uint8_t)(acc >> bits);
-    }
-  }
-  return n;
 }
 
 /* ---- encoding ---------------------------------------------------------- */
@@ -193,7 +135,9 @@ static const cJSON *field(const cJSON *obj, const char *json_name,
 static bool get_i64(const cJSON *v, long long *out, bool is_unsigned) {
   if (cJSON_IsNumber(v)) {
     double d = v->valuedouble;
-    if (d != (double)(long long)d || (is_unsigned && d < 0))
+    /* Range first: converting a double outside long long is undefined. */
+    if (!(d >= -0x1p63 && d < 0x1p63) || d != (double)(long long)d ||
+        (is_unsigned && d < 0))
       return false;
     *out = (long long)d;
     return true;
@@ -217,11 +161,11 @@ static bool get_bytes(const cJSON *v, uint8_t **bufs, size_t *nb,
   if (!cJSON_IsString(v))
     return false;
   size_t l = strlen(v->valuestring);
-  uint8_t *b = malloc(l / 4 * 3 + 4);
+  uint8_t *b = malloc(WEFT_BASE64_DECODED_MAX(l));
   if (!b)
     return false;
   bufs[(*nb)++] = b;
-  long r = b64_decode(v->valuestring, l, b);
+  long r = weft_base64_decode(v->valuestring, l, b);
   if (r < 0)
     return false;
   *p = b;
@@ -259,7 +203,10 @@ int weft__env_json_decode(weft__env *e, const uint8_t *data, size_t len,
   if ((v = field(root, "kind", "kind"))) {
     what = "kind";
     if (cJSON_IsNumber(v)) {
-      o.kind = (int32_t)v->valuedouble;
+      double d = v->valuedouble; /* an enum number: an int32 */
+      if (!(d >= INT32_MIN && d <= INT32_MAX) || d != (double)(int32_t)d)
+        goto bad;
+      o.kind = (int32_t)d;
     } else if (cJSON_IsString(v)) {
       size_t k = 0;
       while (k < N_KINDS && strcmp(kind_names[k], v->valuestring) != 0)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "json_internal.h"
+#include "weft/base64.h"
 
 int weft__wj_grow(wj_buf *b, size_t need) {
   if (b->oom)
@@ -315,39 +316,13 @@ void weft__wj_float(wj_buf *b, float v) {
   wj_put(b, t, (size_t)n);
 }
 
-static const char k_b64[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
 void weft__wj_base64(wj_buf *b, const uint8_t *d, size_t len) {
-  size_t out = (len + 2) / 3 * 4;
+  size_t out = weft_base64_encoded_len(len, 0);
   if (wj_reserve(b, out + 2) != 0)
     return;
   char *o = b->p + b->len;
   *o++ = '"';
-  size_t i = 0;
-  for (; i + 3 <= len; i += 3) {
-    uint32_t v = ((uint32_t)d[i] << 16) | ((uint32_t)d[i + 1] << 8) | d[i + 2];
-    o[0] = k_b64[v >> 18];
-    o[1] = k_b64[(v >> 12) & 63];
-    o[2] = k_b64[(v >> 6) & 63];
-    o[3] = k_b64[v & 63];
-    o += 4;
-  }
-  if (len - i == 1) {
-    uint32_t v = (uint32_t)d[i] << 16;
-    o[0] = k_b64[v >> 18];
-    o[1] = k_b64[(v >> 12) & 63];
-    o[2] = '=';
-    o[3] = '=';
-    o += 4;
-  } else if (len - i == 2) {
-    uint32_t v = ((uint32_t)d[i] << 16) | ((uint32_t)d[i + 1] << 8);
-    o[0] = k_b64[v >> 18];
-    o[1] = k_b64[(v >> 12) & 63];
-    o[2] = k_b64[(v >> 6) & 63];
-    o[3] = '=';
-    o += 4;
-  }
+  o += weft_base64_encode(d, len, o, 0);
   *o++ = '"';
   b->len = (size_t)(o - b->p);
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 
 #include "json_internal.h"
+#include "weft/base64.h"
 #include "weft/codec.h"
 
 typedef struct dec {
@@ -843,10 +844,10 @@ static int store_scalar(dec *d, const ProtobufCFieldDescriptor *f, const tok *t,
     if (t->kind != T_STRING)
       return fail(d, WEFT_ERR_JSON_TYPE, path, "%s is not a base64 string",
                   show(t, b, sizeof b));
-    uint8_t *o = d_alloc(d, t->n / 4 * 3 + 3);
+    uint8_t *o = d_alloc(d, WEFT_BASE64_DECODED_MAX(t->n));
     if (!o)
       return nomem(d, path);
-    long len = weft__wj_base64_decode(t->s, t->n, o);
+    long len = weft_base64_decode(t->s, t->n, o);
     if (len < 0) {
       if (!d->arena)
         free(o);

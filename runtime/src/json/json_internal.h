@@ -70,10 +70,6 @@ int weft__wj_parse_timestamp(const char *s, size_t n, int64_t *seconds,
                              int32_t *nanos);
 int weft__wj_parse_duration(const char *s, size_t n, int64_t *seconds,
                             int32_t *nanos);
-/* Base64 decode (standard or URL-safe alphabet, padding optional). out must
- * hold n*3/4+3 bytes. Returns decoded length or -1. */
-long weft__wj_base64_decode(const char *s, size_t n, uint8_t *out);
-
 /* Integer text parsing shared by numbers and quoted numbers. Return 0 or -1
  * (syntax), -2 (range). */
 int weft__wj_parse_i64_text(const char *s, size_t n, int allow_plus,

@@ -284,6 +284,15 @@ TEST(EnvelopeJson, RejectsBadJson) {
       R"({"payload": "***"})",
       R"({"metadata": [{"key": 5}]})",
       R"({"status": {"code": 1.5}})",
+      // Numbers past the integer types (converting them was undefined
+      // behaviour; fuzz_envelope found it), and a fraction for an enum.
+      R"({"streamId": 1e300})",
+      R"({"timeoutMs": -1e19})",
+      R"({"kind": 1e300})",
+      R"({"kind": 2.5})",
+      // Base64 with both alphabets, or stray bits after the last byte.
+      R"({"payload": "+_8="})",
+      R"({"payload": "Zh=="})",
   };
   for (const char *b : bad) {
     weft__env e;
