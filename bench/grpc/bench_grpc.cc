@@ -121,6 +121,9 @@ struct Result {
 };
 
 // CPU time (user + system) a process has used so far, in microseconds.
+// From /proc/PID/stat, in 10 ms ticks, because it keeps the time of threads
+// that exited: the servers' surplus poller threads do (bench_ws sums the
+// finer per-thread schedstat instead; its servers keep their threads).
 double proc_cpu_us(pid_t pid) {
   char path[64];
   snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));

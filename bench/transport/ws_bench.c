@@ -8,9 +8,9 @@
  * For 64 B and 16 KiB binary messages: sequential round trips (latency)
  * and pipelined echo throughput (64 messages in flight), in interleaved
  * rounds (medians reported), and each server process's CPU time per echoed
- * message (from /proc/PID/stat: the server's own cost, whatever the
- * client's). Then memory per idle connection of each server process,
- * holding N idle connections (default 10000; WEFT_BENCH_IDLE=0 skips).
+ * message (from each thread's /proc/PID/task/TID/schedstat: the server's own
+ * cost, whatever the client's). Then memory per idle connection of each server
+ * process, holding N idle connections (default 10000; WEFT_BENCH_IDLE=0 skips).
  *
  * Each server runs in its own process; the machine's cores are shared by
  * client and server, so compare ratios within one run.
