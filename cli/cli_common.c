@@ -152,15 +152,19 @@ int cli_open(cli_opts *o, weft_client **out) {
     snprintf(url, sizeof url, "%s", o->url);
   cli_verbose(o, "connecting to %s", url);
   int64_t t0 = weft_now_ns();
-  int rv = weft_client_open(out, url, &o->client);
+  weft_error err;
+  int rv = weft_client_open(out, url, &o->client, &err);
+  /* The transport's own words (a refused subprotocol, the certificate
+   * check that failed) say more than the code's name. */
+  const char *why = err.message[0] ? err.message : weft_strerror(rv);
   if (rv == WEFT_ERR_AUTH) {
     /* e.g. a WebSocket upgrade refused with 401: a wrong API key, which
      * gets UNAUTHENTICATED's exit code on every transport. */
-    fprintf(stderr, "UNAUTHENTICATED: %s: %s\n", url, weft_strerror(rv));
+    fprintf(stderr, "UNAUTHENTICATED: %s: %s\n", url, why);
     return CLI_RPC_BASE + WEFT_STATUS_UNAUTHENTICATED;
   }
   if (rv < 0) {
-    fprintf(stderr, "weft: cannot connect to %s: %s\n", url, weft_strerror(rv));
+    fprintf(stderr, "weft: cannot connect to %s: %s\n", url, why);
     return CLI_CONNECT;
   }
   cli_verbose(o, "connected in %.1f ms", (weft_now_ns() - t0) / 1e6);

@@ -63,11 +63,11 @@ void bench_weft_server_stop(weft_server *s) {
   weft_server_free(s);
 }
 
-weft_client *bench_weft_client_open(int port) {
+weft_client *bench_weft_client_open(int port, NULL) {
   char url[64];
   snprintf(url, sizeof url, "grpc://127.0.0.1:%d", port);
   weft_client *c = NULL;
-  if (weft_client_open(&c, url, NULL) < 0)
+  if (weft_client_open(&c, url, NULL, NULL) < 0)
     return NULL;
   return c;
 }

@@ -309,7 +309,7 @@ static void weft_client_run(int port, int rtt_n[2], int stream_n[2],
   char url[64];
   snprintf(url, sizeof url, "tcp://127.0.0.1:%d", port);
   weft_client *c;
-  if (weft_client_open(&c, url, NULL) < 0) {
+  if (weft_client_open(&c, url, NULL, NULL) < 0) {
     fprintf(stderr, "weft: connect failed\n");
     return;
   }

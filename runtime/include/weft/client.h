@@ -108,9 +108,12 @@ typedef struct weft_call_opts {
 } weft_call_opts;
 
 /* Connects (or starts connecting, if reconnect is enabled). opts may be NULL.
- * Errors: WEFT_ERR_BAD_URL, _UNKNOWN_SCHEME, _CONNECT, _TLS, _TIMEOUT. */
+ * Errors: WEFT_ERR_BAD_URL, _UNKNOWN_SCHEME, _CONNECT, _TLS, _TIMEOUT,
+ * _HANDSHAKE. err (may be NULL) receives what the transport saw, e.g.
+ * "server did not accept subprotocol weft.json.v1" or the certificate
+ * verification failure, not just the code. */
 int weft_client_open(weft_client **out, const char *url,
-                     const weft_client_opts *opts);
+                     const weft_client_opts *opts, weft_error *err);
 /* Cancels calls in flight, closes the connection, frees. Accepts NULL.
  * Waits until threads owning calls have finished them; also cancels and
  * frees every subscription of the client. */

@@ -248,43 +248,37 @@ static void client_free(weft_client *c) {
 }
 
 int weft_client_open(weft_client **out, const char *url,
-                     const weft_client_opts *opts) {
+                     const weft_client_opts *opts, weft_error *errp) {
+  weft_error err;
+  weft_error_clear(&err);
+  if (errp)
+    weft_error_clear(errp);
   if (!out || !url)
-    return WEFT_ERR_INVAL;
+    return weft_error_set(errp, WEFT_ERR_INVAL,
+                          "weft_client_open: out and url are required");
   *out = NULL;
   weft_transports_init();
   weft_client *c = calloc(1, sizeof *c);
   if (!c)
-    return WEFT_ERR_NOMEM;
-  weft_error err;
-  weft_error_clear(&err);
+    return weft_error_set(errp, WEFT_ERR_NOMEM, "out of memory");
   int rv = weft_url_parse(url, &c->u, &err);
+  if (rv >= 0 && !(c->t = weft_find_client_transport(c->u.scheme)))
+    rv = weft_error_set(&err, WEFT_ERR_UNKNOWN_SCHEME,
+                        "%s: no transport registered for scheme \"%s\"", url,
+                        c->u.scheme);
+  if (rv >= 0)
+    rv = weft_opts_check(opts ? opts->transport_opts : NULL,
+                         "weft_client_open: transport_opts", &err);
   if (rv < 0) {
     if (opts && opts->on_error)
       opts->on_error(NULL, &err, opts->user_data);
+    if (errp)
+      *errp = err;
     free(c);
     return rv;
-  }
-  c->t = weft_find_client_transport(c->u.scheme);
-  if (!c->t) {
-    weft_error_set(&err, WEFT_ERR_UNKNOWN_SCHEME,
-                   "%s: no transport registered for scheme \"%s\"", url,
-                   c->u.scheme);
-    if (opts && opts->on_error)
-      opts->on_error(NULL, &err, opts->user_data);
-    free(c);
-    return WEFT_ERR_UNKNOWN_SCHEME;
   }
   if (c->u.port < 0)
     c->u.port = c->t->default_port;
-  rv = weft_opts_check(opts ? opts->transport_opts : NULL,
-                       "weft_client_open: transport_opts", &err);
-  if (rv < 0) {
-    if (opts->on_error)
-      opts->on_error(NULL, &err, opts->user_data);
-    free(c);
-    return rv;
-  }
   if (opts)
     c->opts = *opts;
   fill_defaults(&c->opts);
@@ -327,6 +321,12 @@ int weft_client_open(weft_client **out, const char *url,
   pthread_mutex_unlock(&c->mu);
   fire(c, &n);
   if (!ok && !retrying) {
+    if (errp) {
+      if (n.errored)
+        *errp = n.err;
+      else
+        weft_error_set(errp, rv, "%s: could not connect", url);
+    }
     client_free(c);
     return rv;
   }

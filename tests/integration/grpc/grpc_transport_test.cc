@@ -46,7 +46,7 @@ protected:
         << err.message;
     port = weft_server_port(srv, 0);
     ASSERT_GT(port, 0);
-    ASSERT_EQ(weft_client_open(&cli, url().c_str(), co), 0);
+    ASSERT_EQ(weft_client_open(&cli, url().c_str(), co, NULL), 0);
     ASSERT_EQ(weft_arena_new(&arena, 0), 0);
   }
   std::string url() {
@@ -274,7 +274,7 @@ TEST_P(Grpc, ConnectionRefused) {
   weft_client_opts co{};
   co.connect_timeout_ms = 3000;
   std::string u = "grpc://127.0.0.1:" + std::to_string(dead);
-  EXPECT_LT(weft_client_open(&c2, u.c_str(), &co), 0);
+  EXPECT_LT(weft_client_open(&c2, u.c_str(), &co, NULL), 0);
   weft_client_close(c2);
 }
 

@@ -20,7 +20,7 @@ struct Client {
     o.codec = codec;
     o.connect_timeout_ms = 5000;
     o.default_timeout_ms = 10000;
-    rv = weft_client_open(&c, url.c_str(), &o);
+    rv = weft_client_open(&c, url.c_str(), &o, NULL);
   }
   ~Client() {
     weft_client_close(c);
@@ -227,7 +227,7 @@ TEST(H2ClientInterop, AgainstNghttpd) {
   int rv = -1;
   for (int i = 0; i < 50 && rv != 0; i++) {
     rv = weft_client_open(
-        &c, ("h2c://127.0.0.1:" + std::to_string(port)).c_str(), &o);
+        &c, ("h2c://127.0.0.1:" + std::to_string(port)).c_str(), &o, NULL);
     if (rv != 0)
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }

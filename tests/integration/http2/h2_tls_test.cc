@@ -62,7 +62,7 @@ int unary(const std::string &url, const char *ca, std::string *text,
   o.default_timeout_ms = 5000;
   o.tls.ca_file = ca;
   weft_client *c = nullptr;
-  int rv = weft_client_open(&c, url.c_str(), &o);
+  int rv = weft_client_open(&c, url.c_str(), &o, NULL);
   if (rv == 0) {
     weft__test__EchoRequest req;
     weft__test__EchoRequest_init(&req);
@@ -143,7 +143,7 @@ TEST(H2Tls, WrongCaFailsCleanly) {
   weft_client *c = nullptr;
   if (weft_client_open(&c,
                        ("h2c://127.0.0.1:" + std::to_string(s.port())).c_str(),
-                       &o) == 0) {
+                       &o, NULL) == 0) {
     weft__test__EchoRequest req;
     weft__test__EchoRequest_init(&req);
     weft__test__EchoResponse *resp = nullptr;

@@ -99,7 +99,7 @@ protected:
   }
   weft_client *open(const weft_client_opts *o = nullptr) {
     weft_client *c = nullptr;
-    EXPECT_EQ(weft_client_open(&c, url().c_str(), o), 0) << url();
+    EXPECT_EQ(weft_client_open(&c, url().c_str(), o, NULL), 0) << url();
     return c;
   }
 };
@@ -327,7 +327,7 @@ TEST_P(Multi, PubSubAcrossTransports) {
   std::vector<Inbox> inbox(sc.size());
   std::string topic = "topic-" + GetParam();
   for (size_t i = 0; i < sc.size(); i++) {
-    ASSERT_EQ(weft_client_open(&subs_c[i], urls[i].c_str(), nullptr), 0);
+    ASSERT_EQ(weft_client_open(&subs_c[i], urls[i].c_str(), nullptr, NULL), 0);
     ASSERT_EQ(weft_client_subscribe(subs_c[i], topic.c_str(), Inbox::on_event,
                                     &inbox[i], &subs[i]),
               0)
@@ -376,7 +376,7 @@ TEST(MultiShutdown, InFlightCallsFinishOnEveryTransport) {
     std::string cu =
         sc[i] + "://127.0.0.1:" + std::to_string(weft_server_port(s, i));
     weft_client *c;
-    ASSERT_EQ(weft_client_open(&c, cu.c_str(), nullptr), 0);
+    ASSERT_EQ(weft_client_open(&c, cu.c_str(), nullptr, NULL), 0);
     cs.push_back(c);
     weft__test__EchoRequest req = weft__test__EchoRequest_INIT;
     req.text = (char *)"draining";
@@ -416,7 +416,7 @@ TEST(MultiShutdown, InFlightCallsFinishOnEveryTransport) {
     std::string cu =
         sc[i] + "://127.0.0.1:" + std::to_string(weft_server_port(s, i));
     weft_client *c = nullptr;
-    EXPECT_NE(weft_client_open(&c, cu.c_str(), nullptr), 0) << sc[i];
+    EXPECT_NE(weft_client_open(&c, cu.c_str(), nullptr, NULL), 0) << sc[i];
     weft_client_close(c);
   }
   weft_server_free(s);
@@ -481,7 +481,7 @@ TEST_P(Restart, ReconnectAndResubscribe) {
   co.reconnect.cap_ms = 200;
   co.connect_timeout_ms = 2000;
   weft_client *c;
-  ASSERT_EQ(weft_client_open(&c, u.c_str(), &co), 0);
+  ASSERT_EQ(weft_client_open(&c, u.c_str(), &co, NULL), 0);
   Inbox in;
   weft_subscription *sub;
   ASSERT_EQ(weft_client_subscribe(c, "restart", Inbox::on_event, &in, &sub), 0);

@@ -69,7 +69,7 @@ weft_client *open_with_key(const std::string &url, const char *key,
   memset(&co, 0, sizeof co);
   co.metadata = &md;
   weft_client *c = nullptr;
-  int r = weft_client_open(&c, url.c_str(), &co);
+  int r = weft_client_open(&c, url.c_str(), &co, NULL);
   if (rv)
     *rv = r;
   weft_metadata_clear(&md);

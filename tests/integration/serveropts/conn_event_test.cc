@@ -193,7 +193,7 @@ struct Raw {
 TEST_P(ConnEvents, CleanCloseReportsPeerListenerAndCalls) {
   start();
   weft_client *c = nullptr;
-  ASSERT_EQ(weft_client_open(&c, url.c_str(), nullptr), 0);
+  ASSERT_EQ(weft_client_open(&c, url.c_str(), nullptr, NULL), 0);
   for (int i = 0; i < 3; i++)
     EXPECT_TRUE(unary(c, "x"));
   ASSERT_TRUE(rec.wait(WEFT_CONN_EVENT_OPENED, 1));
@@ -270,7 +270,7 @@ TEST_P(ConnEvents, AbruptClientDeathIsReportedWithAReason) {
 TEST_P(ConnEvents, ServerShutdownIsAnOrderlyClose) {
   start();
   weft_client *c = nullptr;
-  ASSERT_EQ(weft_client_open(&c, url.c_str(), nullptr), 0);
+  ASSERT_EQ(weft_client_open(&c, url.c_str(), nullptr, NULL), 0);
   EXPECT_TRUE(unary(c, "x"));
   ASSERT_TRUE(rec.wait(WEFT_CONN_EVENT_OPENED, 1));
   weft_server_free(srv);
@@ -316,7 +316,7 @@ TEST_P(WsRefused, BadKeyAfterTheUpgradeIs1008) {
   memset(&co, 0, sizeof co);
   co.metadata = &md;
   weft_client *c = nullptr;
-  weft_client_open(&c, url.c_str(), &co); // may fail once the 1008 is in
+  weft_client_open(&c, url.c_str(), &co, NULL); // may fail once the 1008 is in
   weft_client_close(c);
   weft_metadata_clear(&md);
   ASSERT_TRUE(rec.wait(WEFT_CONN_EVENT_CLOSED, 1));
@@ -347,7 +347,7 @@ TEST(ConnEventsGrpc, NotReported) {
   std::string url =
       "grpc://127.0.0.1:" + std::to_string(weft_server_port(srv, 0));
   weft_client *c = nullptr;
-  ASSERT_EQ(weft_client_open(&c, url.c_str(), nullptr), 0);
+  ASSERT_EQ(weft_client_open(&c, url.c_str(), nullptr, NULL), 0);
   EXPECT_TRUE(unary(c, "x"));
   weft_client_close(c);
   weft_server_free(srv);

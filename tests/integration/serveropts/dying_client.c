@@ -14,7 +14,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   weft_client *c = NULL;
-  if (weft_client_open(&c, argv[1], NULL) < 0) {
+  if (weft_client_open(&c, argv[1], NULL, NULL) < 0) {
     fprintf(stderr, "cannot connect to %s\n", argv[1]);
     return 3;
   }

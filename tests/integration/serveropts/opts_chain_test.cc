@@ -108,7 +108,7 @@ TEST_P(UntaggedListen, IsInvalAtListenAndOpen) {
   co.transport_opts = &u;
   weft_client *c = nullptr;
   url = GetParam() + "://127.0.0.1:9"; // never dialled
-  EXPECT_EQ(weft_client_open(&c, url.c_str(), &co), WEFT_ERR_INVAL);
+  EXPECT_EQ(weft_client_open(&c, url.c_str(), &co, NULL), WEFT_ERR_INVAL);
   EXPECT_EQ(c, nullptr);
 }
 
@@ -141,7 +141,7 @@ int refuse_raw(void *ud, const weft_ws_request *req, weft_ws_accept *acc) {
 
 int unary_code(const std::string &url, const char *path = nullptr) {
   weft_client *c = nullptr;
-  if (weft_client_open(&c, url.c_str(), nullptr) < 0)
+  if (weft_client_open(&c, url.c_str(), nullptr, NULL) < 0)
     return -1;
   weft_call_opts o;
   memset(&o, 0, sizeof o);

@@ -43,7 +43,7 @@ struct Server {
 struct Client {
   weft_client *c = nullptr;
   Client(const std::string &url, const weft_client_opts *o = nullptr) {
-    EXPECT_EQ(weft_client_open(&c, url.c_str(), o), 0) << url;
+    EXPECT_EQ(weft_client_open(&c, url.c_str(), o, NULL), 0) << url;
   }
   ~Client() {
     weft_client_close(c);

@@ -121,7 +121,7 @@ TEST(TlsRpc, WrongCaFailsToConnect) {
   weft_client_opts co = {};
   co.tls.ca_file = other.c_str();
   weft_client *c = nullptr;
-  int rc = weft_client_open(&c, s.url().c_str(), &co);
+  int rc = weft_client_open(&c, s.url().c_str(), &co, NULL);
   if (rc == 0) { // a lazily connecting client fails its first call
     int code = 0;
     EXPECT_LT(unary(c, "x", &code), 0);
@@ -144,7 +144,7 @@ TEST(TlsRpc, WrongServerNameFails) {
   co.tls.ca_file = ca.c_str();
   co.tls.server_name = "not-this-host.example";
   weft_client *c = nullptr;
-  EXPECT_EQ(weft_client_open(&c, s.url().c_str(), &co), WEFT_ERR_TLS);
+  EXPECT_EQ(weft_client_open(&c, s.url().c_str(), &co, NULL), WEFT_ERR_TLS);
   weft_client_close(c);
 }
 
@@ -161,7 +161,7 @@ TEST(TlsRpc, ClientCertificates) {
   }
   co.tls.cert_file = co.tls.key_file = nullptr;
   weft_client *c = nullptr;
-  if (weft_client_open(&c, s.url().c_str(), &co) == 0) {
+  if (weft_client_open(&c, s.url().c_str(), &co, NULL) == 0) {
     EXPECT_LT(unary(c, "no cert"), 0); // TLS 1.3: refused after handshake
     weft_client_close(c);
   }

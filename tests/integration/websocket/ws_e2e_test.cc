@@ -73,7 +73,7 @@ protected:
     std::string url = std::string(tls ? "wss" : "ws") + "://127.0.0.1:" +
                       std::to_string(tls ? wss_port_ : ws_port_);
     weft_client *c = nullptr;
-    int r = weft_client_open(&c, url.c_str(), &co);
+    int r = weft_client_open(&c, url.c_str(), &co, NULL);
     if (rv)
       *rv = r;
     else

@@ -469,7 +469,7 @@ int main(int argc, char **argv) {
   char url[300];
   snprintf(url, sizeof url, "%s://%s:%s", tls ? "grpcs" : "grpc", host, port);
   ctx x = {0};
-  int rc = weft_client_open(&x.c, url, &opts);
+  int rc = weft_client_open(&x.c, url, &opts, NULL);
   if (rc < 0) {
     fprintf(stderr, "FAIL %s: cannot open %s: %s (%s)\n", g_case, url,
             weft_strerror(rc), weft_errname(rc));

@@ -60,7 +60,7 @@ protected:
     ASSERT_EQ(weft_server_listen(srv, url.c_str(), &err), 0) << err.message;
   }
   void Connect() {
-    ASSERT_EQ(weft_client_open(&cli, url.c_str(), &copts), 0);
+    ASSERT_EQ(weft_client_open(&cli, url.c_str(), &copts, NULL), 0);
   }
   void TearDown() override {
     weft_client_close(cli);

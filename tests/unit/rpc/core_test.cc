@@ -179,7 +179,7 @@ TEST_F(Core, UnimplementedHandlerMember) {
       0);
   std::string u2 = unique_mem_url();
   ASSERT_EQ(weft_server_listen(s2, u2.c_str(), nullptr), 0);
-  ASSERT_EQ(weft_client_open(&cli, u2.c_str(), nullptr), 0);
+  ASSERT_EQ(weft_client_open(&cli, u2.c_str(), nullptr, NULL), 0);
   CallOpts o;
   EXPECT_EQ(Echo("x", &o), WEFT_ERR_RPC);
   EXPECT_EQ(o.o.status.code, WEFT_STATUS_UNIMPLEMENTED);
@@ -404,9 +404,9 @@ TEST_F(Core, GracefulShutdownCancelsAfterGrace) {
 
 TEST_F(Core, UnknownSchemeAndBadUrl) {
   weft_client *c = nullptr;
-  EXPECT_EQ(weft_client_open(&c, "nosuch://x:1", nullptr),
+  EXPECT_EQ(weft_client_open(&c, "nosuch://x:1", nullptr, NULL),
             WEFT_ERR_UNKNOWN_SCHEME);
-  EXPECT_EQ(weft_client_open(&c, "not a url", nullptr), WEFT_ERR_BAD_URL);
+  EXPECT_EQ(weft_client_open(&c, "not a url", nullptr, NULL), WEFT_ERR_BAD_URL);
   EXPECT_EQ(c, nullptr);
   StartServer();
   weft_error err;
@@ -418,7 +418,7 @@ TEST_F(Core, UnknownSchemeAndBadUrl) {
 
 TEST_F(Core, ConnectFailureWithoutReconnect) {
   weft_client *c = nullptr;
-  EXPECT_EQ(weft_client_open(&c, "mem://nobody-home", nullptr),
+  EXPECT_EQ(weft_client_open(&c, "mem://nobody-home", nullptr, NULL),
             WEFT_ERR_CONNECT);
   EXPECT_EQ(c, nullptr);
 }

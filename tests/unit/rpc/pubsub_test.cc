@@ -75,7 +75,7 @@ TEST_F(PubSub, FanOutToEverySubscriber) {
   StartServer();
   Connect();
   weft_client *cli2;
-  ASSERT_EQ(weft_client_open(&cli2, url.c_str(), nullptr), 0);
+  ASSERT_EQ(weft_client_open(&cli2, url.c_str(), nullptr, NULL), 0);
   Inbox a, b, other;
   weft_subscription *sa, *sb, *so;
   ASSERT_EQ(weft_client_subscribe(cli, "jobs", Inbox::on_event, &a, &sa), 0);
@@ -101,7 +101,7 @@ TEST_F(PubSub, ClientPublishReachesOtherClients) {
   StartServer();
   Connect();
   weft_client *pub;
-  ASSERT_EQ(weft_client_open(&pub, url.c_str(), nullptr), 0);
+  ASSERT_EQ(weft_client_open(&pub, url.c_str(), nullptr, NULL), 0);
   Inbox in;
   weft_subscription *s;
   ASSERT_EQ(weft_client_subscribe(cli, "chat", Inbox::on_event, &in, &s), 0);
@@ -249,7 +249,7 @@ TEST_F(PubSub, CancelFromInsideCallback) {
 
 TEST_F(PubSub, SubscribeFailsWithoutServer) {
   weft_client *c = nullptr;
-  EXPECT_EQ(weft_client_open(&c, "mem://pubsub-nobody", nullptr),
+  EXPECT_EQ(weft_client_open(&c, "mem://pubsub-nobody", nullptr, NULL),
             WEFT_ERR_CONNECT);
   StartServer();
   Connect();
