@@ -1,0 +1,985 @@
+/* HTTP/1.1 server engine: framing of requests (RFC 9112 sections 2-7) and
+ * of responses. See h1_engine.h for the contract and docs/HTTP1.md for the
+ * list of refusals. */
+#include "h1_engine.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+typedef enum rstate {
+  S_HEAD,       /* reading a request line and fields */
+  S_BODY,       /* Content-Length body */
+  S_CHUNK_LINE, /* chunk-size [ext] CRLF */
+  S_CHUNK_DATA,
+  S_CHUNK_CRLF, /* the CRLF after chunk data */
+  S_TRAILERS,   /* trailer fields after the last chunk */
+  S_WAIT,       /* request read whole; waiting for its response to end */
+  S_DONE,       /* nothing more is read: close after the response */
+  S_FAILED
+} rstate;
+
+#define MAX_LEADING_BLANKS 4 /* empty lines tolerated before a request */
+#define MAX_CHUNK_LINE 1024  /* chunk-size line with its extensions */
+
+struct weft__h1 {
+  weft__h1_callbacks cb;
+  void *ud;
+  weft__h1_limits lim;
+  rstate state;
+  int fail_code;    /* sticky feed result once failed */
+  int error_status; /* HTTP status for the failure */
+
+  /* The head (or trailer block, or a chunk-size line) being gathered. */
+  char *hb;
+  size_t hb_len, hb_cap;
+  size_t line_start; /* offset of the line being read */
+  size_t nlines;     /* complete non-empty lines so far */
+  unsigned blanks;   /* leading empty lines skipped */
+  weft__h1_field *fields;
+  size_t fields_cap;
+
+  /* The request being read. */
+  int minor;
+  bool keep_alive, head_req;
+  uint64_t body_left;  /* S_BODY / S_CHUNK_DATA */
+  uint64_t body_total; /* de-chunked bytes so far, against max_body */
+  unsigned crlf_have;  /* S_CHUNK_CRLF: bytes of CRLF seen */
+  bool req_active;     /* delivered, and its response not ended */
+  bool req_complete;   /* its body was read to the end */
+
+  /* The response. */
+  bool continue_sent, resp_started, resp_ended;
+  bool resp_no_body, resp_chunked, resp_close_delimited;
+  int64_t resp_left; /* Content-Length still owed; -1 if none */
+  bool close_after;
+
+  uint8_t *out;
+  size_t out_off, out_len, out_cap;
+};
+
+/* ---- small helpers ---- */
+
+static bool is_tchar(unsigned char c) {
+  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+      (c >= 'A' && c <= 'Z'))
+    return true;
+  return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+static bool is_ows(unsigned char c) {
+  return c == ' ' || c == '\t';
+}
+
+/* Fails the engine: sticky, with the status the owner will answer. */
+static int fail(weft__h1 *h, weft_error *err, int code, int status,
+                const char *fmt, ...) {
+  h->state = S_FAILED;
+  h->fail_code = code;
+  h->error_status = status;
+  if (err) {
+    va_list ap;
+    va_start(ap, fmt);
+    char msg[sizeof err->message];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    weft_error_set(err, code, "HTTP/1.1: %s", msg);
+  }
+  return code;
+}
+
+static int out_reserve(weft__h1 *h, size_t extra) {
+  if (h->out_off == h->out_len)
+    h->out_off = h->out_len = 0;
+  if (h->out_len + extra <= h->out_cap)
+    return 0;
+  size_t cap = h->out_cap ? h->out_cap : 256;
+  while (cap < h->out_len + extra)
+    cap *= 2;
+  uint8_t *p = realloc(h->out, cap);
+  if (!p)
+    return WEFT_ERR_NOMEM;
+  h->out = p;
+  h->out_cap = cap;
+  return 0;
+}
+
+static int out_put(weft__h1 *h, const void *p, size_t n) {
+  if (n == 0)
+    return 0;
+  int rv = out_reserve(h, n);
+  if (rv < 0)
+    return rv;
+  memcpy(h->out + h->out_len, p, n);
+  h->out_len += n;
+  return 0;
+}
+
+static int out_printf(weft__h1 *h, const char *fmt, ...) {
+  char buf[128];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  if (n < 0 || (size_t)n >= sizeof buf)
+    return WEFT_ERR_INTERNAL;
+  return out_put(h, buf, (size_t)n);
+}
+
+static int hb_append(weft__h1 *h, const uint8_t *p, size_t n) {
+  if (h->hb_len + n + 1 > h->hb_cap) {
+    size_t cap = h->hb_cap ? h->hb_cap : 512;
+    while (cap < h->hb_len + n + 1)
+      cap *= 2;
+    char *b = realloc(h->hb, cap);
+    if (!b)
+      return WEFT_ERR_NOMEM;
+    h->hb = b;
+    h->hb_cap = cap;
+  }
+  memcpy(h->hb + h->hb_len, p, n);
+  h->hb_len += n;
+  return 0;
+}
+
+static void hb_reset(weft__h1 *h) {
+  h->hb_len = h->line_start = h->nlines = 0;
+  h->blanks = 0;
+  /* A large head's buffer is not kept for the connection's lifetime: an
+   * idle keep-alive connection should cost little. */
+  if (h->hb_cap > 4096) {
+    free(h->hb);
+    h->hb = NULL;
+    h->hb_cap = 0;
+  }
+}
+
+/* ---- public helpers ---- */
+
+const weft__h1_field *weft__h1_find(const weft__h1_request *rq,
+                                    const char *name) {
+  for (size_t i = 0; i < rq->nfields; i++)
+    if (strcasecmp(rq->fields[i].name, name) == 0)
+      return &rq->fields[i];
+  return NULL;
+}
+
+const char *weft__h1_reason(int status) {
+  switch (status) {
+  case 100:
+    return "Continue";
+  case 200:
+    return "OK";
+  case 201:
+    return "Created";
+  case 202:
+    return "Accepted";
+  case 204:
+    return "No Content";
+  case 206:
+    return "Partial Content";
+  case 301:
+    return "Moved Permanently";
+  case 302:
+    return "Found";
+  case 304:
+    return "Not Modified";
+  case 400:
+    return "Bad Request";
+  case 401:
+    return "Unauthorized";
+  case 403:
+    return "Forbidden";
+  case 404:
+    return "Not Found";
+  case 405:
+    return "Method Not Allowed";
+  case 406:
+    return "Not Acceptable";
+  case 408:
+    return "Request Timeout";
+  case 409:
+    return "Conflict";
+  case 411:
+    return "Length Required";
+  case 412:
+    return "Precondition Failed";
+  case 413:
+    return "Content Too Large";
+  case 414:
+    return "URI Too Long";
+  case 415:
+    return "Unsupported Media Type";
+  case 417:
+    return "Expectation Failed";
+  case 429:
+    return "Too Many Requests";
+  case 431:
+    return "Request Header Fields Too Large";
+  case 499:
+    return "Client Closed Request";
+  case 500:
+    return "Internal Server Error";
+  case 501:
+    return "Not Implemented";
+  case 502:
+    return "Bad Gateway";
+  case 503:
+    return "Service Unavailable";
+  case 504:
+    return "Gateway Timeout";
+  case 505:
+    return "HTTP Version Not Supported";
+  default:
+    return "";
+  }
+}
+
+int weft__h1_new(weft__h1 **out, const weft__h1_callbacks *cb, void *ud,
+                 const weft__h1_limits *limits) {
+  if (!out || !cb || !cb->on_request || !cb->on_end)
+    return WEFT_ERR_INVAL;
+  *out = NULL;
+  weft__h1 *h = calloc(1, sizeof *h);
+  if (!h)
+    return WEFT_ERR_NOMEM;
+  h->cb = *cb;
+  h->ud = ud;
+  if (limits)
+    h->lim = *limits;
+  if (!h->lim.max_line)
+    h->lim.max_line = 8192;
+  if (!h->lim.max_head)
+    h->lim.max_head = 16384;
+  if (!h->lim.max_fields)
+    h->lim.max_fields = 100;
+  if (!h->lim.max_body)
+    h->lim.max_body = 4u << 20;
+  h->state = S_HEAD;
+  h->resp_left = -1;
+  *out = h;
+  return 0;
+}
+
+void weft__h1_free(weft__h1 *h) {
+  if (!h)
+    return;
+  free(h->hb);
+  free(h->fields);
+  free(h->out);
+  free(h);
+}
+
+/* ---- reading the head ---- */
+
+/* Gathers lines into hb until the empty line. Returns 1 when the block is
+ * complete (*used bytes taken), 0 when more input is needed, < 0 failed.
+ * trailers: a trailer block (no request line; may be empty at once). */
+static int gather_lines(weft__h1 *h, const uint8_t *p, size_t n, size_t *used,
+                        bool trailers, weft_error *err) {
+  size_t i = 0;
+  while (i < n) {
+    const uint8_t *lf = memchr(p + i, '\n', n - i);
+    size_t take = lf ? (size_t)(lf - (p + i)) + 1 : n - i;
+    size_t line_len = h->hb_len - h->line_start + take;
+    bool first = !trailers && h->nlines == 0;
+    /* Limits before anything is buffered past them (+2 for the CRLF). */
+    if (first && line_len > h->lim.max_line + 2)
+      return fail(h, err, WEFT_ERR_TOO_BIG, 414,
+                  "request line longer than %zu bytes", h->lim.max_line);
+    if (h->hb_len + take > h->lim.max_head + 2)
+      return fail(h, err, WEFT_ERR_TOO_BIG, 431, "%s longer than %zu bytes",
+                  trailers ? "trailer section" : "request head",
+                  h->lim.max_head);
+    int rv = hb_append(h, p + i, take);
+    if (rv < 0)
+      return fail(h, err, rv, 500, "out of memory");
+    i += take;
+    if (!lf)
+      break;
+    size_t len = h->hb_len - h->line_start;
+    if (len < 2 || h->hb[h->hb_len - 2] != '\r')
+      return fail(h, err, WEFT_ERR_PROTOCOL, 400,
+                  "line %zu ends with a bare LF (CRLF required)",
+                  h->nlines + 1);
+    /* The lines are parsed as C strings: a NUL would cut a value short
+     * and hide what follows it. */
+    if (memchr(h->hb + h->line_start, '\0', len))
+      return fail(h, err, WEFT_ERR_PROTOCOL, 400, "NUL byte in line %zu",
+                  h->nlines + 1);
+    if (len == 2) { /* an empty line */
+      if (first) {
+        /* RFC 9112 section 2.2: a server SHOULD ignore at least one empty
+         * line received before the request-line. */
+        if (++h->blanks > MAX_LEADING_BLANKS)
+          return fail(h, err, WEFT_ERR_PROTOCOL, 400,
+                      "empty lines instead of a request line");
+        h->hb_len = h->line_start;
+        continue;
+      }
+      *used = i;
+      return 1;
+    }
+    if (++h->nlines > h->lim.max_fields + (trailers ? 0 : 1))
+      return fail(h, err, WEFT_ERR_LIMIT, 431, "more than %zu %s",
+                  h->lim.max_fields, trailers ? "trailer fields" : "fields");
+    h->line_start = h->hb_len;
+  }
+  *used = i;
+  return 0;
+}
+
+/* Splits the gathered block into NUL-terminated lines and parses the field
+ * lines from *pos on into h->fields. */
+static int parse_fields(weft__h1 *h, char *pos, char *end, size_t *nout,
+                        const char *what, weft_error *err) {
+  size_t nf = 0;
+  while (pos < end) {
+    char *eol = memchr(pos, '\r', (size_t)(end - pos));
+    if (!eol || eol + 1 >= end || eol[1] != '\n')
+      return fail(h, err, WEFT_ERR_PROTOCOL, 400,
+                  "%s %zu: bare CR in a field line", what, nf + 1);
+    if (eol == pos) /* the final empty line */
+      break;
+    *eol = '\0';
+    char *line = pos;
+    pos = eol + 2;
+    if (is_ows((unsigned char)line[0]))
+      return fail(h, err, WEFT_ERR_PROTOCOL, 400,
+                  "%s %zu: obsolete line folding is not accepted", what,
+                  nf + 1);
+    char *colon = line;
+    while (is_tchar((unsigned char)*colon))
+      colon++;
+    if (colon == line || *colon != ':') {
+      if (colon != line && is_ows((unsigned char)*colon))
+        return fail(h, err, WEFT_ERR_PROTOCOL, 400,
+                    "%s %zu: whitespace between the field name and the "
+                    "colon",
+                    what, nf + 1);
+      return fail(h, err, WEFT_ERR_PROTOCOL, 400,
+                  "%s %zu: not a field line (name \":\" value)", what, nf + 1);
+    }
+    *colon = '\0';
+    char *v = colon + 1;
+    while (is_ows((unsigned char)*v))
+      v++;
+    char *ve = v + strlen(v);
+    while (ve > v && is_ows((unsigned char)ve[-1]))
+      ve--;
+    for (char *c = v; c < ve; c++) {
+      unsigned char ch = (unsigned char)*c;
+      if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
+        return fail(h, err, WEFT_ERR_PROTOCOL, 400,
+                    "%s %zu (%s): control character 0x%02x in the value", what,
+                    nf + 1, line, ch);
+    }
+    *ve = '\0';
+    if (nf == h->fields_cap) {
+      size_t cap = h->fields_cap ? h->fields_cap * 2 : 16;
+      weft__h1_field *f = realloc(h->fields, cap * sizeof *f);
+      if (!f)
+        return fail(h, err, WEFT_ERR_NOMEM, 500, "out of memory");
+      h->fields = f;
+      h->fields_cap = cap;
+    }
+    h->fields[nf].name = line;
+    h->fields[nf].name_len = (size_t)(colon - line);
+    h->fields[nf].value = v;
+    h->fields[nf].value_len = (size_t)(ve - v);
+    nf++;
+  }
+  *nout = nf;
+  return 0;
+}
+
+/* Calls fn for each element of a comma-separated list value (RFC 9110
+ * section 5.6.1: empty elements are ignored). */
+static int each_token(const char *v,
+                      int (*fn)(void *ud, const char *tok, size_t len),
+                      void *ud) {
+  const char *p = v;
+  while (*p) {
+    while (*p == ',' || is_ows((unsigned char)*p))
+      p++;
+    const char *s = p;
+    while (*p && *p != ',')
+      p++;
+    const char *e = p;
+    while (e > s && is_ows((unsigned char)e[-1]))
+      e--;
+    if (e > s) {
+      int rv = fn(ud, s, (size_t)(e - s));
+      if (rv)
+        return rv;
+    }
+  }
+  return 0;
+}
+
+static bool tok_is(const char *tok, size_t len, const char *word) {
+  return strlen(word) == len && strncasecmp(tok, word, len) == 0;
+}
+
+typedef struct conn_opts {
+  bool close, keep_alive;
+} conn_opts;
+
+static int conn_token(void *ud, const char *tok, size_t len) {
+  conn_opts *c = ud;
+  if (tok_is(tok, len, "close"))
+    c->close = true;
+  else if (tok_is(tok, len, "keep-alive"))
+    c->keep_alive = true;
+  return 0;
+}
+
+typedef struct te_state {
+  unsigned n, chunked, last_chunked;
+} te_state;
+
+static int te_token(void *ud, const char *tok, size_t len) {
+  te_state *t = ud;
+  /* Transfer parameters (";q=...") are not meaningful for chunked. */
+  const char *semi = memchr(tok, ';', len);
+  size_t l = semi ? (size_t)(semi - tok) : len;
+  while (l && is_ows((unsigned char)tok[l - 1]))
+    l--;
+  bool ch = tok_is(tok, l, "chunked") && !semi;
+  t->n++;
+  t->chunked += ch;
+  t->last_chunked = ch;
+  return 0;
+}
+
+static void finish_request_read(weft__h1 *h) {
+  h->req_complete = true;
+  /* The response may already have ended (an early answer that left the
+   * body unread closes the connection, handled in submit_end). */
+  h->state = h->resp_ended ? (h->close_after ? S_DONE : S_HEAD) : S_WAIT;
+}
+
+static int deliver_end(weft__h1 *h, const weft__h1_field *t, size_t nt,
+                       weft_error *err) {
+  finish_request_read(h);
+  int rv = h->cb.on_end(h->ud, t, nt);
+  if (rv < 0)
+    return fail(h, err, rv, 500, "request end refused by the owner");
+  return 0;
+}
+
+/* The request head is complete in hb: parse and deliver it. */
+static int parse_head(weft__h1 *h, weft_error *err) {
+  char *b = h->hb, *end = h->hb + h->hb_len;
+  char *eol = memchr(b, '\r', h->hb_len);
+  if (!eol || eol[1] != '\n')
+    return fail(h, err, WEFT_ERR_PROTOCOL, 400, "bare CR in the request line");
+  *eol = '\0';
+  /* request-line = method SP request-target SP HTTP-version */
+  char *m = b, *sp1 = strchr(m, ' ');
+  if (!sp1 || sp1 == m)
+    return fail(h, err, WEFT_ERR_PROTOCOL, 400,
+                "request line is not \"METHOD target HTTP/1.1\"");
+  for (char *c = m; c < sp1; c++)
+    if (!is_tchar((unsigned char)*c))
+      return fail(h, err, WEFT_ERR_PROTOCOL, 400,
+                  "invalid character 0x%02x in the method", (unsigned char)*c);
+  *sp1 = '\0';
+  char *target = sp1 + 1, *sp2 = strchr(target, ' ');
+  if (!sp2 || sp2 == target)
+    return fail(h, err, WEFT_ERR_PROTOCOL, 400,
+                "request line is not \"METHOD target HTTP/1.1\"");
+  for (char *c = target; c < sp2; c++) {
+    unsigned char ch = (unsigned char)*c;
+    if (ch <= 0x20 || ch >= 0x7f)
+      return fail(h, err, WEFT_ERR_PROTOCOL, 400,
+                  "invalid character 0x%02x in the request target", ch);
+  }
+  *sp2 = '\0';
+  const char *ver = sp2 + 1;
+  if (strncmp(ver, "HTTP/", 5) != 0 || !(ver[5] >= '0' && ver[5] <= '9') ||
+      ver[6] != '.' || !(ver[7] >= '0' && ver[7] <= '9') || ver[8] != '\0')
+    return fail(h, err, WEFT_ERR_PROTOCOL, 400,
+                "request line is not \"METHOD target HTTP/1.1\"");
+  if (ver[5] != '1')
+    return fail(h, err, WEFT_ERR_UNSUPPORTED, 505,
+                "HTTP version %s is not served here", ver + 5);
+  h->minor = ver[7] - '0';
+  if (h->minor > 1) /* HTTP/1.2+: answer as 1.1 (RFC 9110 section 6.2) */
+    h->minor = 1;
+
+  size_t nf = 0;
+  int rv = parse_fields(h, eol + 2, end, &nf, "field", err);
+  if (rv < 0)
+    return rv;
+
+  weft__h1_request rq = {.method = m,
+                         .target = target,
+                         .minor = h->minor,
+                         .fields = h->fields,
+                         .nfields = nf,
+                         .content_length = -1};
+  rq.head = strcmp(m, "HEAD") == 0;
+  conn_opts co = {0};
+  te_state te = {0};
+  unsigned n_cl = 0, n_host = 0;
+  for (size_t i = 0; i < nf; i++) {
+    const weft__h1_field *f = &h->fields[i];
+    if (strcasecmp(f->name, "content-length") == 0) {
+      if (++n_cl > 1)
+        return fail(h, err, WEFT_ERR_PROTOCOL, 400,
+                    "more than one Content-Length");
+      const char *v = f->value;
+      if (!*v || f->value_len > 18)
+        return fail(h, err, WEFT_ERR_PROTOCOL, 400,
+                    "Content-Length \"%s\" is not a length", v);
+      int64_t cl = 0;
+      for (; *v; v++) {
+        if (*v < '0' || *v > '9')
+          return fail(h, err, WEFT_ERR_PROTOCOL, 400,
+                      "Content-Length \"%s\" is not a length", f->value);
+        cl = cl * 10 + (*v - '0');
+      }
+      rq.content_length = cl;
+    } else if (strcasecmp(f->name, "transfer-encoding") == 0) {
+      each_token(f->value, te_token, &te);
+    } else if (strcasecmp(f->name, "host") == 0) {
+      n_host++;
+    } else if (strcasecmp(f->name, "connection") == 0) {
+      each_token(f->value, conn_token, &co);
+    } else if (strcasecmp(f->name, "expect") == 0 && h->minor == 1) {
+      if (strcasecmp(f->value, "100-continue") != 0)
+        return fail(h, err, WEFT_ERR_UNSUPPORTED, 417,
+                    "expectation \"%s\" is not supported", f->value);
+      rq.expect_continue = true;
+    }
+  }
+  /* Request smuggling lives in the disagreements between these: every
+   * ambiguity is refused (RFC 9112 section 6.3). */
+  if (te.n) {
+    if (h->minor == 0)
+      return fail(h, err, WEFT_ERR_PROTOCOL, 400,
+                  "Transfer-Encoding in an HTTP/1.0 request");
+    if (n_cl)
+      return fail(h, err, WEFT_ERR_PROTOCOL, 400,
+                  "both Content-Length and Transfer-Encoding");
+    if (!te.last_chunked || te.chunked > 1)
+      return fail(h, err, WEFT_ERR_PROTOCOL, 400,
+                  "Transfer-Encoding does not end with one \"chunked\"");
+    if (te.n > 1)
+      return fail(h, err, WEFT_ERR_UNSUPPORTED, 501,
+                  "transfer codings other than chunked are not supported");
+    rq.chunked = true;
+  }
+  if (h->minor == 1 && n_host != 1)
+    return fail(h, err, WEFT_ERR_PROTOCOL, 400,
+                n_host ? "more than one Host"
+                       : "no Host in an HTTP/1.1 request");
+  if (rq.content_length > 0 && (uint64_t)rq.content_length > h->lim.max_body)
+    return fail(h, err, WEFT_ERR_TOO_BIG, 413,
+                "body of %lld bytes is over the limit of %llu",
+                (long long)rq.content_length,
+                (unsigned long long)h->lim.max_body);
+  rq.keep_alive = h->minor == 1 ? !co.close : (co.keep_alive && !co.close);
+
+  /* The new request's state, set before the callback so that a response
+   * the owner completes inside it finds everything in place. */
+  h->keep_alive = rq.keep_alive;
+  h->close_after = !rq.keep_alive;
+  h->head_req = rq.head;
+  h->req_active = true;
+  h->req_complete = false;
+  h->continue_sent = h->resp_started = h->resp_ended = false;
+  h->resp_left = -1;
+  h->body_total = 0;
+  bool body = rq.chunked || rq.content_length > 0;
+  if (rq.chunked) {
+    h->state = S_CHUNK_LINE;
+  } else if (rq.content_length > 0) {
+    h->state = S_BODY;
+    h->body_left = (uint64_t)rq.content_length;
+  } else {
+    h->state = S_WAIT;
+    h->req_complete = true;
+  }
+  rv = h->cb.on_request(h->ud, &rq);
+  hb_reset(h);
+  if (rv < 0)
+    return fail(h, err, rv, 500, "request refused by the owner");
+  if (!body && h->state != S_FAILED)
+    return deliver_end(h, NULL, 0, err);
+  return 0;
+}
+
+/* ---- chunked bodies ---- */
+
+static int parse_chunk_line(weft__h1 *h, weft_error *err) {
+  /* hb holds "SIZE[;ext]\r\n". */
+  const char *p = h->hb, *e = h->hb + h->hb_len - 2;
+  uint64_t size = 0;
+  unsigned digits = 0;
+  for (; p < e; p++) {
+    int d;
+    if (*p >= '0' && *p <= '9')
+      d = *p - '0';
+    else if (*p >= 'a' && *p <= 'f')
+      d = *p - 'a' + 10;
+    else if (*p >= 'A' && *p <= 'F')
+      d = *p - 'A' + 10;
+    else
+      break;
+    if (size || d)
+      digits++;
+    if (digits > 15)
+      return fail(h, err, WEFT_ERR_TOO_BIG, 413, "chunk size overflows");
+    size = size * 16 + (uint64_t)d;
+  }
+  if (p == h->hb)
+    return fail(h, err, WEFT_ERR_PROTOCOL, 400,
+                "chunk size is not a hexadecimal number");
+  while (p < e && is_ows((unsigned char)*p))
+    p++;
+  if (p < e && *p != ';')
+    return fail(h, err, WEFT_ERR_PROTOCOL, 400,
+                "unexpected character 0x%02x after the chunk size",
+                (unsigned char)*p);
+  for (; p < e; p++) /* extensions are ignored, but must be clean */
+    if (((unsigned char)*p < 0x20 && *p != '\t') || *p == 0x7f)
+      return fail(h, err, WEFT_ERR_PROTOCOL, 400,
+                  "control character in a chunk extension");
+  if (size > h->lim.max_body - h->body_total)
+    return fail(h, err, WEFT_ERR_TOO_BIG, 413, "body over the limit of %llu",
+                (unsigned long long)h->lim.max_body);
+  hb_reset(h);
+  if (size == 0) {
+    h->state = S_TRAILERS;
+  } else {
+    h->body_left = size;
+    h->body_total += size;
+    h->state = S_CHUNK_DATA;
+  }
+  return 0;
+}
+
+/* Gathers a chunk-size line. Returns bytes used, or < 0. */
+static ssize_t feed_chunk_line(weft__h1 *h, const uint8_t *p, size_t n,
+                               weft_error *err) {
+  const uint8_t *lf = memchr(p, '\n', n);
+  size_t take = lf ? (size_t)(lf - p) + 1 : n;
+  if (h->hb_len + take > MAX_CHUNK_LINE)
+    return fail(h, err, WEFT_ERR_PROTOCOL, 400,
+                "chunk-size line longer than %d bytes", MAX_CHUNK_LINE);
+  int rv = hb_append(h, p, take);
+  if (rv < 0)
+    return fail(h, err, rv, 500, "out of memory");
+  if (lf) {
+    if (h->hb_len < 2 || h->hb[h->hb_len - 2] != '\r')
+      return fail(h, err, WEFT_ERR_PROTOCOL, 400,
+                  "chunk-size line ends with a bare LF");
+    if (memchr(h->hb, '\r', h->hb_len - 2))
+      return fail(h, err, WEFT_ERR_PROTOCOL, 400,
+                  "bare CR in a chunk-size line");
+    rv = parse_chunk_line(h, err);
+    if (rv < 0)
+      return rv;
+  }
+  return (ssize_t)take;
+}
+
+static int deliver_body(weft__h1 *h, const uint8_t *p, size_t n,
+                        weft_error *err) {
+  if (!h->cb.on_body || n == 0)
+    return 0;
+  int rv = h->cb.on_body(h->ud, p, n);
+  if (rv < 0)
+    return fail(h, err, rv, 500, "request body refused by the owner");
+  return 0;
+}
+
+ssize_t weft__h1_feed(weft__h1 *h, const uint8_t *in, size_t len,
+                      weft_error *err) {
+  if (h->state == S_FAILED)
+    return h->fail_code;
+  size_t off = 0;
+  while (off < len) {
+    const uint8_t *p = in + off;
+    size_t n = len - off;
+    int rv = 0;
+    switch (h->state) {
+    case S_WAIT:
+    case S_DONE:
+      return (ssize_t)off;
+    case S_FAILED:
+      return h->fail_code;
+    case S_HEAD: {
+      size_t used = 0;
+      rv = gather_lines(h, p, n, &used, false, err);
+      off += used;
+      if (rv == 1)
+        rv = parse_head(h, err);
+      break;
+    }
+    case S_BODY: {
+      size_t take = n < h->body_left ? n : (size_t)h->body_left;
+      h->body_left -= take;
+      off += take;
+      rv = deliver_body(h, p, take, err);
+      if (rv == 0 && h->body_left == 0 && h->state == S_BODY)
+        rv = deliver_end(h, NULL, 0, err);
+      break;
+    }
+    case S_CHUNK_LINE: {
+      ssize_t used = feed_chunk_line(h, p, n, err);
+      if (used < 0)
+        return used;
+      off += (size_t)used;
+      break;
+    }
+    case S_CHUNK_DATA: {
+      size_t take = n < h->body_left ? n : (size_t)h->body_left;
+      h->body_left -= take;
+      off += take;
+      if (h->body_left == 0)
+        h->state = S_CHUNK_CRLF, h->crlf_have = 0;
+      rv = deliver_body(h, p, take, err);
+      break;
+    }
+    case S_CHUNK_CRLF:
+      if (p[0] != (h->crlf_have ? '\n' : '\r'))
+        return fail(h, err, WEFT_ERR_PROTOCOL, 400,
+                    "chunk data not followed by CRLF");
+      off++;
+      if (++h->crlf_have == 2)
+        h->state = S_CHUNK_LINE;
+      break;
+    case S_TRAILERS: {
+      size_t used = 0;
+      rv = gather_lines(h, p, n, &used, true, err);
+      off += used;
+      if (rv == 1) {
+        size_t nt = 0;
+        rv = parse_fields(h, h->hb, h->hb + h->hb_len, &nt, "trailer", err);
+        if (rv == 0)
+          rv = deliver_end(h, h->fields, nt, err);
+        hb_reset(h);
+      }
+      break;
+    }
+    }
+    if (rv < 0)
+      return h->state == S_FAILED ? h->fail_code : rv;
+  }
+  return (ssize_t)off;
+}
+
+int weft__h1_feed_eof(weft__h1 *h, weft_error *err) {
+  switch (h->state) {
+  case S_HEAD:
+    if (h->hb_len == 0)
+      return 0;
+    return weft_error_set(err, WEFT_ERR_TRUNCATED,
+                          "HTTP/1.1: connection closed inside a request head");
+  case S_WAIT:
+  case S_DONE:
+  case S_FAILED:
+    return 0;
+  default:
+    return weft_error_set(err, WEFT_ERR_TRUNCATED,
+                          "HTTP/1.1: connection closed inside a request body");
+  }
+}
+
+bool weft__h1_want_read(const weft__h1 *h) {
+  return h->state != S_WAIT && h->state != S_DONE && h->state != S_FAILED;
+}
+
+int weft__h1_error_status(const weft__h1 *h) {
+  return h->state == S_FAILED ? h->error_status : 0;
+}
+
+/* ---- responses ---- */
+
+int weft__h1_submit_continue(weft__h1 *h) {
+  if (!h->req_active || h->resp_started || h->continue_sent || h->minor == 0)
+    return WEFT_ERR_STATE;
+  h->continue_sent = true;
+  static const char line[] = "HTTP/1.1 100 Continue\r\n\r\n";
+  return out_put(h, line, sizeof line - 1);
+}
+
+static bool field_ok(const weft__h1_field *f) {
+  if (!f->name || !f->value || !*f->name)
+    return false;
+  for (const char *c = f->name; *c; c++)
+    if (!is_tchar((unsigned char)*c))
+      return false;
+  for (const char *c = f->value; *c; c++)
+    if (*c == '\r' || *c == '\n')
+      return false;
+  return strcasecmp(f->name, "content-length") != 0 &&
+         strcasecmp(f->name, "transfer-encoding") != 0 &&
+         strcasecmp(f->name, "connection") != 0;
+}
+
+static int put_fields(weft__h1 *h, const weft__h1_field *f, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    int rv = out_put(h, f[i].name, strlen(f[i].name));
+    if (rv == 0)
+      rv = out_put(h, ": ", 2);
+    if (rv == 0)
+      rv = out_put(h, f[i].value, strlen(f[i].value));
+    if (rv == 0)
+      rv = out_put(h, "\r\n", 2);
+    if (rv < 0)
+      return rv;
+  }
+  return 0;
+}
+
+int weft__h1_submit_head(weft__h1 *h, int status, const weft__h1_field *fields,
+                         size_t nfields, int64_t content_length) {
+  if (!h->req_active || h->resp_started)
+    return WEFT_ERR_STATE;
+  if (status < 200 || status > 999)
+    return WEFT_ERR_INVAL;
+  for (size_t i = 0; i < nfields; i++)
+    if (!field_ok(&fields[i]))
+      return WEFT_ERR_INVAL;
+  h->resp_started = true;
+  h->resp_no_body = h->head_req || status == 204 || status == 304;
+  h->resp_chunked = h->resp_close_delimited = false;
+  h->resp_left = -1;
+  if (!h->resp_no_body) {
+    if (content_length >= 0)
+      h->resp_left = content_length;
+    else if (h->minor == 1)
+      h->resp_chunked = true;
+    else
+      h->resp_close_delimited = h->close_after = true;
+  }
+  int rv = out_printf(h, "HTTP/1.1 %d %s\r\n", status, weft__h1_reason(status));
+  if (rv == 0)
+    rv = put_fields(h, fields, nfields);
+  if (rv == 0 && content_length >= 0 && status != 204 && status != 304)
+    rv = out_printf(h, "Content-Length: %lld\r\n", (long long)content_length);
+  if (rv == 0 && h->resp_chunked)
+    rv = out_printf(h, "Transfer-Encoding: chunked\r\n");
+  if (rv == 0 && h->close_after)
+    rv = out_printf(h, "Connection: close\r\n");
+  else if (rv == 0 && h->minor == 0)
+    rv = out_printf(h, "Connection: keep-alive\r\n");
+  if (rv == 0)
+    rv = out_put(h, "\r\n", 2);
+  return rv;
+}
+
+int weft__h1_submit_data(weft__h1 *h, const uint8_t *data, size_t len) {
+  if (!h->resp_started || h->resp_ended)
+    return WEFT_ERR_STATE;
+  if (h->resp_no_body || len == 0)
+    return 0;
+  if (h->resp_left >= 0) {
+    if ((uint64_t)len > (uint64_t)h->resp_left)
+      return WEFT_ERR_INVAL;
+    h->resp_left -= (int64_t)len;
+    return out_put(h, data, len);
+  }
+  if (h->resp_chunked) {
+    int rv = out_printf(h, "%zx\r\n", len);
+    if (rv == 0)
+      rv = out_put(h, data, len);
+    if (rv == 0)
+      rv = out_put(h, "\r\n", 2);
+    return rv;
+  }
+  return out_put(h, data, len);
+}
+
+int weft__h1_submit_end(weft__h1 *h, const weft__h1_field *trailers,
+                        size_t ntrailers) {
+  if (!h->resp_started || h->resp_ended)
+    return WEFT_ERR_STATE;
+  if (!h->resp_no_body && h->resp_left > 0)
+    return WEFT_ERR_INVAL;
+  int rv = 0;
+  if (h->resp_chunked) {
+    for (size_t i = 0; i < ntrailers; i++)
+      if (!field_ok(&trailers[i]))
+        return WEFT_ERR_INVAL;
+    rv = out_put(h, "0\r\n", 3);
+    if (rv == 0)
+      rv = put_fields(h, trailers, ntrailers);
+    if (rv == 0)
+      rv = out_put(h, "\r\n", 2);
+    if (rv < 0)
+      return rv;
+  }
+  h->resp_ended = true;
+  h->req_active = false;
+  /* A request body nobody read cannot be skipped reliably: close. */
+  if (!h->req_complete)
+    h->close_after = true;
+  if (h->state == S_FAILED)
+    return rv;
+  if (h->close_after)
+    h->state = S_DONE;
+  else if (h->req_complete)
+    h->state = S_HEAD;
+  return rv;
+}
+
+int weft__h1_submit_error(weft__h1 *h, int status, const char *reason) {
+  if (status == 0)
+    status = h->error_status ? h->error_status : 400;
+  h->close_after = true;
+  if (h->resp_started && !h->resp_ended) {
+    /* Too late for a status: the connection is all that can say it. */
+    h->resp_ended = true;
+    h->req_active = false;
+    if (h->state != S_FAILED)
+      h->state = S_DONE;
+    return WEFT_ERR_STATE;
+  }
+  const char *text = reason && *reason ? reason : weft__h1_reason(status);
+  size_t tlen = strlen(text);
+  int rv = out_printf(h,
+                      "HTTP/1.1 %d %s\r\nContent-Type: text/plain; "
+                      "charset=utf-8\r\nContent-Length: %zu\r\n"
+                      "Connection: close\r\n\r\n",
+                      status, weft__h1_reason(status), tlen + 1);
+  if (rv == 0)
+    rv = out_put(h, text, tlen);
+  if (rv == 0)
+    rv = out_put(h, "\n", 1);
+  h->resp_started = h->resp_ended = true;
+  h->req_active = false;
+  if (h->state != S_FAILED)
+    h->state = S_DONE;
+  return rv;
+}
+
+size_t weft__h1_output(const weft__h1 *h, const uint8_t **data) {
+  *data = h->out + h->out_off;
+  return h->out_len - h->out_off;
+}
+
+void weft__h1_consume(weft__h1 *h, size_t n) {
+  size_t have = h->out_len - h->out_off;
+  h->out_off += n < have ? n : have;
+  if (h->out_off == h->out_len) {
+    h->out_off = h->out_len = 0;
+    /* Big bodies went through: give the memory back between requests. */
+    if (h->out_cap > 65536) {
+      free(h->out);
+      h->out = NULL;
+      h->out_cap = 0;
+    }
+  }
+}
+
+bool weft__h1_should_close(const weft__h1 *h) {
+  bool responding = h->resp_started && !h->resp_ended;
+  return (h->state == S_DONE || h->state == S_FAILED) && !responding;
+}
