@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <string.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -194,7 +196,7 @@ TEST_F(Mb, RawFramingGreetingAndOverLimitLength) {
   EXPECT_EQ(
       read_n(fd, 38),
       std::string("\x00\x00\x00\x22publish:system.initialize:1.0.0\n{}", 38));
-  // A malformed message is answered with an MB error...
+  // A malformed header is answered on response:error:1.0.0...
   std::string bad = "request:t:1.0\n{}";
   uint8_t p[4];
   weft_mb_frame_prefix(p, bad.size());
@@ -204,16 +206,30 @@ TEST_F(Mb, RawFramingGreetingAndOverLimitLength) {
   ASSERT_EQ(len.size(), 4u);
   size_t n = (size_t)(uint8_t)len[2] << 8 | (uint8_t)len[3];
   std::string err = read_n(fd, n);
-  EXPECT_EQ(err.rfind("response:t:1.0.0\n{\"error\":{\"code\":\"VERSION_NOT_"
-                      "SUPPORTED\"",
+  EXPECT_EQ(err.rfind("response:error:1.0.0\n{\"error\":{\"code\":"
+                      "\"MALFORMED_MESSAGE\"",
                       0),
             0u)
       << err;
-  // ...but a length over the limit closes the connection.
-  const char over[4] = {0, 0, 0x41, 0x71};
-  ASSERT_EQ(send(fd, over, 4, 0), 4);
+  // ...and so is a zero-length frame; the connection stays.
+  ASSERT_EQ(send(fd, "\0\0\0\0", 4, 0), 4);
+  len = read_n(fd, 4);
+  ASSERT_EQ(len.size(), 4u);
+  n = (size_t)(uint8_t)len[2] << 8 | (uint8_t)len[3];
+  err = read_n(fd, n);
+  EXPECT_EQ(err.rfind("response:error:1.0.0\n{\"error\":{\"code\":"
+                      "\"MALFORMED_MESSAGE\"",
+                      0),
+            0u)
+      << err;
+  // A length over 16,751 ends the connection cleanly: EOF, not a reset,
+  // even with bytes of the refused frame still unread by the broker.
+  std::string over("\0\0\x41\x70", 4);
+  over += std::string(3000, 'x');
+  ASSERT_EQ(send(fd, over.data(), over.size(), 0), (ssize_t)over.size());
   char c;
-  EXPECT_EQ(recv(fd, &c, 1, 0), 0); // EOF
+  errno = 0;
+  EXPECT_EQ(recv(fd, &c, 1, 0), 0) << strerror(errno); // EOF
   close(fd);
 }
 
@@ -263,7 +279,7 @@ TEST_F(Mb, WebSocketCallerReachesTcpService) {
             0);
 
   weft__ws_sync_opts o{};
-  o.target = "/mb";
+  o.target = "/";
   weft__ws_sync *ws = nullptr;
   ASSERT_EQ(weft__ws_sync_connect(&ws, "127.0.0.1", wport, &o, &err), 0)
       << err.message;
@@ -298,7 +314,7 @@ TEST_F(Mb, WebSocketServiceServesTcpCaller) {
   weft_error err{};
   ASSERT_EQ(weft_server_listen(s, "ws://127.0.0.1:0", &err), 0) << err.message;
   std::string wurl =
-      "ws://127.0.0.1:" + std::to_string(weft_server_port(s, 0)) + "/mb";
+      "ws://127.0.0.1:" + std::to_string(weft_server_port(s, 0)) + "/";
 
   Service svc;
   weft_mb_client *a = open_client(wurl, "ws-svc", &svc); // over WebSocket
