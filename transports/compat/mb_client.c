@@ -336,10 +336,13 @@ int weft_mb_client_open(weft_mb_client **out, const char *url,
   int rv = weft_url_parse(url, &u, err);
   if (rv < 0)
     return rv;
-  bool ws = strcmp(u.scheme, "ws") == 0;
-  if (strcmp(u.scheme, "mb") != 0 && strcmp(u.scheme, "tcp") != 0 && !ws)
+  bool ws = strcmp(u.scheme, "ws") == 0 || strcmp(u.scheme, "mb+ws") == 0;
+  if (strcmp(u.scheme, "mb") != 0 && strcmp(u.scheme, "tcp") != 0 &&
+      strcmp(u.scheme, "mb+tcp") != 0 && !ws)
     return weft_error_set(err, WEFT_ERR_UNKNOWN_SCHEME,
-                          "MB client: %s: use mb://, tcp:// or ws://", url);
+                          "MB client: %s: use mb:// or mb+tcp:// (TCP), "
+                          "mb+ws:// or ws:// (WebSocket)",
+                          url);
   if (u.port <= 0)
     return weft_error_set(err, WEFT_ERR_BAD_URL, "MB client: %s: no port", url);
   /* The registration is checked against the broker's limits before any

@@ -329,7 +329,14 @@ static int on_loop(weft_mb_hub *h, sync_call *s) {
 
 static void do_start(sync_call *s) {
   weft_mb_hub *h = s->h;
-  h->timer = weft_loop_timer(h->loop, 200, 200, tick, h);
+  /* Fine enough for the shortest configured period (tests shorten them),
+   * at most 200 ms. */
+  int64_t hb =
+      h->o.heartbeat_interval_ms > 0 ? h->o.heartbeat_interval_ms : 30000;
+  int64_t quiet = h->o.silence_timeout_ms > 0 ? h->o.silence_timeout_ms : 60000;
+  int64_t period = (hb < quiet ? hb : quiet) / 10;
+  period = period < 5 ? 5 : period > 200 ? 200 : period;
+  h->timer = weft_loop_timer(h->loop, period, period, tick, h);
   s->rv = h->timer ? 0 : WEFT_ERR_NOMEM;
 }
 
