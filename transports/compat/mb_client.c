@@ -482,6 +482,30 @@ int weft_mb_client_publish(weft_mb_client *c, const char *topic,
   return send_message(c, &h, json, err);
 }
 
+int weft_mb_client_publish_wait(weft_mb_client *c, const char *topic,
+                                const char *version, const char *json,
+                                weft_mb_error_info *mb_error, weft_error *err) {
+  weft_mb_header h;
+  weft_mb_header_init(&h, WEFT_MB_PUBLISH, topic, version);
+  new_id(h.request_id);
+  char *resp = NULL;
+  size_t len = 0;
+  int rv = exchange(c, &h, json, c->o.timeout_ms, &resp, &len, err);
+  if (rv < 0)
+    return rv;
+  weft_mb_error_info e;
+  if (weft_mb_error_parse(resp, len, &e, NULL) == 1) {
+    rv = weft_error_set(err, WEFT_ERR_RPC, "MB publish to %s: %s: %s", topic,
+                        e.code_name, e.message ? e.message : "");
+    if (mb_error)
+      *mb_error = e;
+    else
+      weft_mb_error_info_clear(&e);
+  }
+  free(resp);
+  return rv;
+}
+
 int weft_mb_client_request(weft_mb_client *c, const char *topic,
                            const char *version, const char *json,
                            uint32_t timeout_ms, char **response,

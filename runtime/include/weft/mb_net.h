@@ -98,6 +98,13 @@ int weft_mb_client_unsubscribe(weft_mb_client *c, weft_mb_action action,
 int weft_mb_client_publish(weft_mb_client *c, const char *topic,
                            const char *version, const char *json,
                            weft_error *err);
+/* A publish with a request id: the broker acknowledges it once delivered
+ * ({"status":"success"}) or answers NO_ROUTE_FOUND when nobody subscribes
+ * (WEFT_ERR_RPC, *mb_error filled if not NULL). Waits timeout_ms of the
+ * client options. */
+int weft_mb_client_publish_wait(weft_mb_client *c, const char *topic,
+                                const char *version, const char *json,
+                                weft_mb_error_info *mb_error, weft_error *err);
 /* Sends a request and waits for its response (timeout_ms 0: the MB
  * default, 5000). *response is the response payload (malloc'd). If the
  * payload is an MB error body, returns WEFT_ERR_RPC, fills *mb_error (if
