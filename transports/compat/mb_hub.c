@@ -161,6 +161,8 @@ static void engine_send(void *ud, weft_mb_conn id, const char *msg,
       weft_ws_conn_send(c->wsc, true, msg, len);
     return;
   }
+  if (c->closing)
+    return; /* ending: what was queued goes out, then the FIN */
   size_t need = c->out_len + 4 + len;
   if (need > c->out_cap) {
     size_t cap = c->out_cap ? c->out_cap : 4096;
