@@ -9,7 +9,11 @@
 #include <string.h>
 #include <time.h>
 
+#include <cjson/cJSON.h>
+
 #include "mb_broker_int.h"
+#include "mb_header_int.h"
+#include "weft/utf8.h"
 
 #define DEFAULT_MAX_PENDING 10000
 #define DEFAULT_HEARTBEAT_MS 30000
@@ -127,17 +131,118 @@ void weft__mb_reply_error(weft_mb_broker *b, weft_mb_conn conn,
   free(body);
 }
 
+/* A header field as the broker's JavaScript string holds it: invalid UTF-8
+ * becomes U+FFFD (malloc'd, NUL-terminated). */
+static char *js_text(const char *raw, size_t len) {
+  char *out = malloc(len * 3 + 1);
+  if (!out)
+    return NULL;
+  size_t o = 0;
+  for (size_t i = 0; i < len;) {
+    size_t n = 0;
+    for (size_t k = 1; k <= 4 && i + k <= len && !n; k++)
+      if (weft_utf8_valid(raw + i, k) && raw[i] != '\0')
+        n = k;
+    if (n) {
+      memcpy(out + o, raw + i, n);
+      o += n;
+      i += n;
+    } else {
+      memcpy(out + o, "\xef\xbf\xbd", 3);
+      o += 3;
+      i++;
+    }
+  }
+  out[o] = '\0';
+  return out;
+}
+
 /* A message whose header did not parse: the broker cannot address it, so it
- * answers on `response:error:1.0.0` with no id. */
+ * answers on `response:error:1.0.0` with no id, naming the first broken
+ * rule as it does (message and details). */
 static void reply_malformed(weft_mb_broker *b, weft_mb_conn conn,
-                            const char *message, int64_t now_ms) {
-  size_t len = 0;
-  char *body =
-      error_body(WEFT_MB_MALFORMED_MESSAGE, message, NULL, now_ms, &len);
+                            const char *msg, size_t len, int64_t now_ms) {
+  size_t scan = len < WEFT_MB_MAX_HEADER ? len : WEFT_MB_MAX_HEADER;
+  const char *nl = memchr(msg, '\n', scan);
+  weft__mb_fault f = {0};
+  weft_mb_header h;
+  if (!nl)
+    f.kind = WEFT__MB_FAULT_LENGTH;
+  else
+    weft__mb_header_parse_fault(msg, (size_t)(nl - msg), &h, NULL, NULL, &f);
+  char *raw = f.raw ? js_text(f.raw, f.raw_len) : NULL;
+  const char *field = raw ? raw : "";
+  cJSON *d = cJSON_CreateObject();
+  const char *what = NULL, *key = NULL;
+  char *message = NULL;
+  switch (f.kind) {
+  case WEFT__MB_FAULT_LENGTH:
+    message = strdup("Invalid message format: no newline separator found "
+                     "within the maximum header length of 367 bytes");
+    break;
+  case WEFT__MB_FAULT_FIELDS:
+    message =
+        strdup("Invalid header format: missing action, topic, or version");
+    break;
+  case WEFT__MB_FAULT_ACTION: {
+    for (char *p = raw; p && *p; p++)
+      *p = *p >= 'A' && *p <= 'Z' ? (char)(*p + 32) : *p;
+    what = "Invalid action: ";
+    cJSON *v = cJSON_AddArrayToObject(d, "validActions");
+    for (int a = WEFT_MB_PUBLISH; v && a <= WEFT_MB_RESPONSE; a++)
+      cJSON_AddItemToArray(
+          v, cJSON_CreateString(weft_mb_action_name((weft_mb_action)a)));
+    break;
+  }
+  case WEFT__MB_FAULT_TOPIC:
+    what = "Invalid topic name: ", key = "topic";
+    break;
+  case WEFT__MB_FAULT_VERSION:
+    what = "Invalid message version format: ", key = "version";
+    break;
+  case WEFT__MB_FAULT_ID:
+    what = "Invalid request ID format: ", key = "requestId";
+    break;
+  case WEFT__MB_FAULT_PARENT:
+    what = "Invalid parent request ID format: ", key = "parentRequestId";
+    break;
+  case WEFT__MB_FAULT_TIMEOUT_ACTION:
+    message = strdup("Timeout is only allowed for request actions");
+    cJSON_AddStringToObject(d, "action", weft_mb_action_name(h.action));
+    break;
+  case WEFT__MB_FAULT_TIMEOUT:
+    message = strdup("Invalid timeout value");
+    if (f.timeout_nan)
+      cJSON_AddNullToObject(d, "timeout");
+    else
+      cJSON_AddNumberToObject(d, "timeout", f.timeout_value);
+    break;
+  default:
+    message = strdup("Malformed message");
+    break;
+  }
+  if (what) {
+    size_t n = strlen(what) + strlen(field) + 1;
+    message = malloc(n);
+    if (message)
+      snprintf(message, n, "%s%s", what, field);
+  }
+  if (key)
+    cJSON_AddStringToObject(d, key, field);
+  char *details =
+      d && cJSON_GetArraySize(d) > 0 ? cJSON_PrintUnformatted(d) : NULL;
+  size_t blen = 0;
+  char *body = message ? error_body(WEFT_MB_MALFORMED_MESSAGE, message, details,
+                                    now_ms, &blen)
+                       : NULL;
   if (body)
     weft__mb_send(b, conn, WEFT_MB_RESPONSE, "error", WEFT_MB_SYSTEM_VERSION,
-                  NULL, body, len);
+                  NULL, body, blen);
   free(body);
+  free(details);
+  cJSON_Delete(d);
+  free(message);
+  free(raw);
 }
 
 /* ---- pending requests ---- */
@@ -509,7 +614,7 @@ int weft_mb_broker_receive(weft_mb_broker *b, weft_mb_conn conn,
    * are, and read (and limited) only on system topics. */
   if (weft_mb_decode(msg, len, WEFT_MB_NO_JSON_CHECK | WEFT_MB_NO_PAYLOAD_LIMIT,
                      &m, &code, &err) < 0) {
-    reply_malformed(b, conn, err.message, now_ms);
+    reply_malformed(b, conn, msg, len, now_ms);
     return 0;
   }
   reset_heartbeat(b, c, now_ms);

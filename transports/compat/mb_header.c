@@ -1,7 +1,9 @@
 /* MB header line: validators, parser and encoder. See weft/mb.h. */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "mb_header_int.h"
 #include "weft/mb.h"
 
 const char *weft_mb_action_name(weft_mb_action a) {
@@ -277,7 +279,7 @@ static weft_mb_action parse_action(const char *s, size_t len) {
  * of digits; trailing junk is ignored. False when it yields NaN or a value
  * outside 1..max. */
 static bool js_parse_timeout(const char *s, size_t len, uint32_t max,
-                             uint32_t *out) {
+                             uint32_t *out, double *value) {
   size_t i = 0, sp;
   while ((sp = js_space(s + i, len - i)) > 0)
     i += sp;
@@ -290,6 +292,7 @@ static bool js_parse_timeout(const char *s, size_t len, uint32_t max,
     i += 2;
   }
   uint64_t v = 0;
+  double dv = 0;
   size_t digits = 0;
   for (; i < len; i++, digits++) {
     char c = s[i];
@@ -304,7 +307,9 @@ static bool js_parse_timeout(const char *s, size_t len, uint32_t max,
       break;
     if (v <= max)
       v = v * base + d; /* past max it stays past max: no overflow */
+    dv = dv * base + d;
   }
+  *value = digits == 0 ? NAN : neg ? -dv : dv;
   if (digits == 0 || neg || v < 1 || v > max)
     return false;
   *out = (uint32_t)v;
@@ -313,10 +318,16 @@ static bool js_parse_timeout(const char *s, size_t len, uint32_t max,
 
 /* Records the first failure only; later valid fields are still filled in.
  * Every header failure is MALFORMED_MESSAGE, as the broker answers. */
-static int fail(int *rv, weft_mb_code *code, weft_error *err, const char *fmt,
-                const char *arg, size_t arglen) {
+static int fail(int *rv, weft_mb_code *code, weft_error *err,
+                weft__mb_fault *fault, weft__mb_fault_kind kind,
+                const char *fmt, const char *arg, size_t arglen) {
   if (*rv != 0)
     return *rv;
+  if (fault) {
+    fault->kind = kind;
+    fault->raw = arg;
+    fault->raw_len = arglen;
+  }
   *rv = WEFT_ERR_MALFORMED;
   if (code)
     *code = WEFT_MB_MALFORMED_MESSAGE;
@@ -327,10 +338,20 @@ static int fail(int *rv, weft_mb_code *code, weft_error *err, const char *fmt,
 
 int weft_mb_header_parse(const char *line, size_t len, weft_mb_header *h,
                          weft_mb_code *code, weft_error *err) {
+  return weft__mb_header_parse_fault(line, len, h, code, err, NULL);
+}
+
+int weft__mb_header_parse_fault(const char *line, size_t len, weft_mb_header *h,
+                                weft_mb_code *code, weft_error *err,
+                                weft__mb_fault *fault) {
   weft_mb_header_init(h, WEFT_MB_ACTION_NONE, NULL, NULL);
   if (code)
     *code = WEFT_MB_OK;
+  if (fault)
+    memset(fault, 0, sizeof *fault);
   if (len > WEFT_MB_MAX_HEADER_LINE) {
+    if (fault)
+      fault->kind = WEFT__MB_FAULT_LENGTH;
     if (code)
       *code = WEFT_MB_MALFORMED_MESSAGE;
     return weft_error_set(err, WEFT_ERR_TOO_BIG,
@@ -351,6 +372,8 @@ int weft_mb_header_parse(const char *line, size_t len, weft_mb_header *h,
     start = i + 1;
   }
   if (n < 3) {
+    if (fault)
+      fault->kind = WEFT__MB_FAULT_FIELDS;
     if (code)
       *code = WEFT_MB_MALFORMED_MESSAGE;
     return weft_error_set(err, WEFT_ERR_MALFORMED,
@@ -362,14 +385,14 @@ int weft_mb_header_parse(const char *line, size_t len, weft_mb_header *h,
   int rv = 0;
   h->action = parse_action(f[0], fl[0]);
   if (h->action == WEFT_MB_ACTION_NONE)
-    fail(&rv, code, err,
+    fail(&rv, code, err, fault, WEFT__MB_FAULT_ACTION,
          "MB header: action \"%.*s%s\" is not publish, request or response",
          f[0], fl[0]);
 
   if (weft_mb_topic_valid(f[1], fl[1]))
     copy_field(h->topic, sizeof h->topic, f[1], fl[1]);
   else
-    fail(&rv, code, err,
+    fail(&rv, code, err, fault, WEFT__MB_FAULT_TOPIC,
          "MB header: topic \"%.*s%s\" is not a valid topic (letters/digits, "
          "1-5 dot-separated segments, at most 255 chars)",
          f[1], fl[1]);
@@ -377,14 +400,14 @@ int weft_mb_header_parse(const char *line, size_t len, weft_mb_header *h,
   if (weft_mb_semver_valid(f[2], fl[2]))
     copy_field(h->version, sizeof h->version, f[2], fl[2]);
   else
-    fail(&rv, code, err, "MB header: version \"%.*s%s\" is not semver", f[2],
-         fl[2]);
+    fail(&rv, code, err, fault, WEFT__MB_FAULT_VERSION,
+         "MB header: version \"%.*s%s\" is not semver", f[2], fl[2]);
 
   if (n > 3 && fl[3] > 0) {
     if (weft_mb_uuid_valid(f[3], fl[3]))
       copy_field(h->request_id, sizeof h->request_id, f[3], fl[3]);
     else
-      fail(&rv, code, err,
+      fail(&rv, code, err, fault, WEFT__MB_FAULT_ID,
            "MB header: request id \"%.*s%s\" is not a lowercase UUID", f[3],
            fl[3]);
   }
@@ -394,23 +417,28 @@ int weft_mb_header_parse(const char *line, size_t len, weft_mb_header *h,
       copy_field(h->parent_request_id, sizeof h->parent_request_id, f[4],
                  fl[4]);
     else
-      fail(&rv, code, err,
+      fail(&rv, code, err, fault, WEFT__MB_FAULT_PARENT,
            "MB header: parent request id \"%.*s%s\" is not a lowercase UUID",
            f[4], fl[4]);
   }
 
   if (n > 5 && fl[5] > 0) {
     uint32_t t = 0;
+    double tv = 0;
     if (h->action != WEFT_MB_REQUEST)
-      fail(&rv, code, err,
+      fail(&rv, code, err, fault, WEFT__MB_FAULT_TIMEOUT_ACTION,
            "MB header: a timeout (\"%.*s%s\") is only allowed on a request",
            f[5], fl[5]);
-    else if (js_parse_timeout(f[5], fl[5], WEFT_MB_MAX_TIMEOUT_MS, &t)) {
+    else if (js_parse_timeout(f[5], fl[5], WEFT_MB_MAX_TIMEOUT_MS, &t, &tv)) {
       h->has_timeout = true;
       h->timeout_ms = t;
     } else {
-      fail(&rv, code, err, "MB header: timeout \"%.*s%s\" is not 1..3600000 ms",
-           f[5], fl[5]);
+      if (fault && rv == 0) {
+        fault->timeout_nan = isnan(tv);
+        fault->timeout_value = tv;
+      }
+      fail(&rv, code, err, fault, WEFT__MB_FAULT_TIMEOUT,
+           "MB header: timeout \"%.*s%s\" is not 1..3600000 ms", f[5], fl[5]);
     }
   }
   return rv;

@@ -275,6 +275,49 @@ TEST_F(Broker, HeaderErrorsAreMalformedOnResponseError) {
               0u)
         << msg << " -> " << m[0];
   }
+  // Worded as the broker words them, with the same details.
+  const std::pair<std::string, std::string> exact[] = {
+      {"garbage",
+       err_body("MALFORMED_MESSAGE",
+                "Invalid message format: no newline separator found within "
+                "the maximum header length of 367 bytes",
+                now)},
+      {"publish:t\n{}",
+       err_body("MALFORMED_MESSAGE",
+                "Invalid header format: missing action, topic, or version",
+                now)},
+      {"SHOUT:t:1.0.0\n{}",
+       err_body("MALFORMED_MESSAGE", "Invalid action: shout", now,
+                "{\"validActions\":[\"publish\",\"request\",\"response\"]}")},
+      {"publish:9t:1.0.0\n{}",
+       err_body("MALFORMED_MESSAGE", "Invalid topic name: 9t", now,
+                "{\"topic\":\"9t\"}")},
+      {"publish:t:1.0\n{}",
+       err_body("MALFORMED_MESSAGE", "Invalid message version format: 1.0", now,
+                "{\"version\":\"1.0\"}")},
+      {"request:t:1.0.0:ABC\n{}",
+       err_body("MALFORMED_MESSAGE", "Invalid request ID format: ABC", now,
+                "{\"requestId\":\"ABC\"}")},
+      {std::string("request:t:1.0.0:") + kId1 + ":x\n{}",
+       err_body("MALFORMED_MESSAGE", "Invalid parent request ID format: x", now,
+                "{\"parentRequestId\":\"x\"}")},
+      {"publish:t:1.0.0:::500\n{}",
+       err_body("MALFORMED_MESSAGE",
+                "Timeout is only allowed for request actions", now,
+                "{\"action\":\"publish\"}")},
+      {"request:t:1.0.0:::0\n{}",
+       err_body("MALFORMED_MESSAGE", "Invalid timeout value", now,
+                "{\"timeout\":0}")},
+      {"request:t:1.0.0:::abc\n{}",
+       err_body("MALFORMED_MESSAGE", "Invalid timeout value", now,
+                "{\"timeout\":null}")},
+  };
+  for (auto &[in, body] : exact) {
+    recv(1, in);
+    EXPECT_EQ(take(1),
+              std::vector<std::string>{"response:error:1.0.0\n" + body})
+        << in;
+  }
   // What the broker lets through: "v" versions, any UUID version, extra
   // fields, parseInt timeouts, non-JSON payloads on non-system topics.
   subscribe(1, "request", "t", 0);
