@@ -16,7 +16,10 @@ static const char usage[] =
     "  describe URL NAME           show a service, method, message or enum\n"
     "  subscribe URL TOPIC         print events published to a topic\n"
     "  publish URL TOPIC -d JSON   publish an event (JSON Any)\n"
-    "  serve [options]             run the AITBC reference node\n"
+    "  serve [options]             run the AITBC reference node (and, with\n"
+    "                              --mb-port, an MB broker)\n"
+    "call, subscribe and publish also speak MB through a broker: URL\n"
+    "mb://h:p, mb+tcp://h:p or mb+ws://h:p (`weft call mb://h:p --help`).\n"
     "`weft COMMAND --help` shows each command's options and exit codes.\n"
     "exit codes: 0 OK, 2 usage or bad input, 3 cannot connect, 4 local\n"
     "failure, 10+N the call ended with gRPC status N (16 UNAUTHENTICATED\n"
@@ -30,6 +33,17 @@ int main(int argc, char **argv) {
   const char *cmd = argv[1];
   argc -= 2;
   argv += 2;
+#ifdef WEFT_CLI_MB
+  /* An MB broker URL: the topic-based MB client, not weft's RPC client. */
+  if (argc > 0 && cli_is_mb_url(argv[0])) {
+    if (!strcmp(cmd, "call"))
+      return cli_mb_call(argc, argv);
+    if (!strcmp(cmd, "subscribe"))
+      return cli_mb_subscribe(argc, argv);
+    if (!strcmp(cmd, "publish"))
+      return cli_mb_publish(argc, argv);
+  }
+#endif
   if (!strcmp(cmd, "call"))
     return cli_call(argc, argv);
   if (!strcmp(cmd, "list"))

@@ -17,6 +17,7 @@
 
 #ifdef WEFT_NODE_AITBC_WS
 #include "weft/aitbc_endpoint.h"
+#include "weft/mb_net.h"
 #include "weft/websocket.h"
 #endif
 
@@ -31,6 +32,9 @@ static const char usage[] =
     "  --ws-port P           WebSocket port (default 8081)\n"
     "  --tcp-port P          TCP port (default 9090)\n"
     "                        (0 picks a free port, -1 turns the listener off)\n"
+    "  --mb-port P           also run an MB broker: MB over TCP on P, and MB\n"
+    "                        over WebSocket on the ws:// port at / (default\n"
+    "                        -1: off)\n"
     "  --tls-cert FILE       serve TLS (grpcs/https/wss/tls) with this PEM\n"
     "  --tls-key FILE        certificate and key\n"
     "  --api-key K           require this key (x-api-key or Authorization:\n"
@@ -62,6 +66,7 @@ typedef struct opts {
   size_t nkeys;
   unsigned workers;
   long max_msg, max_conns; /* 0: defaults */
+  long mb_port;            /* -1: no MB broker */
   nd_config cfg;
 } opts;
 
@@ -99,6 +104,9 @@ static int parse(int argc, char **argv, opts *o) {
         break;
     if (t < T_N) {
       if (parse_num(a, v, -1, 65535, &o->port[t]))
+        return -1;
+    } else if (!strcmp(a, "--mb-port")) {
+      if (parse_num(a, v, -1, 65535, &o->mb_port))
         return -1;
     } else if (!strcmp(a, "--host") && v) {
       o->host = v;
@@ -260,6 +268,7 @@ int weft_node_main(int argc, char **argv) {
   o.port[T_H2] = 8080;
   o.port[T_WS] = 8081;
   o.port[T_TCP] = 9090;
+  o.mb_port = -1;
   o.cfg.block_interval_ms = 2000;
   o.cfg.job_step_ms = 500;
   o.cfg.offer_ttl_ms = 600000;
@@ -293,6 +302,13 @@ int weft_node_main(int argc, char **argv) {
   pthread_mutex_init(&rt.mu, NULL);
 
   int exit_code = 1;
+#ifndef WEFT_NODE_AITBC_WS
+  if (o.mb_port >= 0) {
+    fprintf(stderr, "weft serve: this build has no MB broker (--mb-port)\n");
+    exit_code = 2;
+    goto out_sig;
+  }
+#endif
   if (nd_state_init(&o.cfg) < 0) {
     fprintf(stderr, "weft serve: cannot initialise state\n");
     goto out_sig;
@@ -328,6 +344,29 @@ int weft_node_main(int argc, char **argv) {
   wo.route = weft_aitbc_ws_route;
   wo.route_ud = ep;
   ho.hdr.next = &wo.hdr;
+  /* The MB broker: its own TCP listener, and on ws:// the path "/" for MB
+   * clients (they offer no weft subprotocol), in front of the AITBC
+   * routes. */
+  weft_mb_hub *hub = NULL;
+  if (o.mb_port >= 0) {
+    weft_mb_hub_opts mo = {0};
+    mo.next = weft_aitbc_ws_route;
+    mo.next_ud = ep;
+    weft_error err = {0};
+    int bound = 0;
+    if (weft_mb_hub_new(&hub, &mo) < 0 ||
+        weft_mb_hub_listen(hub, o.host, (int)o.mb_port, &bound, &err) < 0) {
+      fprintf(stderr, "weft serve: cannot start the MB broker on %s:%ld: %s\n",
+              o.host, o.mb_port, err.message[0] ? err.message : "no memory");
+      goto out_hub;
+    }
+    printf(strchr(o.host, ':') ? "listening on mb://[%s]:%d\n"
+                               : "listening on mb://%s:%d\n",
+           o.host, bound);
+    fflush(stdout);
+    wo.route = weft_mb_ws_route;
+    wo.route_ud = hub;
+  }
 #endif
   if (weft_server_new(&rt.srv, &so) < 0 || add_services(rt.srv) < 0) {
     fprintf(stderr, "weft serve: cannot create the server\n");
@@ -366,6 +405,8 @@ int weft_node_main(int argc, char **argv) {
 out_srv:
   weft_server_free(rt.srv);
 #ifdef WEFT_NODE_AITBC_WS
+out_hub:
+  weft_mb_hub_free(hub); /* after the server: it owns the WebSocket conns */
   weft_aitbc_endpoint_free(ep);
 out_state:
 #endif

@@ -1,59 +1,27 @@
-/* The MB broker engine. See weft/mb_broker.h. Connections, subscriptions and
+/* The MB broker engine's routing core: connections, subscriptions,
+ * publishes, requests and their responses, heartbeats. See weft/mb_broker.h;
+ * the system topics are in mb_broker_sys.c. Connections, subscriptions and
  * outstanding requests live in plain arrays and a hashed list: a stand-in
  * broker serves tens of services, and the 10,000-request cap bounds the
  * rest. */
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "weft/mb_broker.h"
+#include <cjson/cJSON.h>
+
+#include "mb_broker_int.h"
+#include "mb_header_int.h"
+#include "weft/utf8.h"
 
 #define DEFAULT_MAX_PENDING 10000
 #define DEFAULT_HEARTBEAT_MS 30000
 #define DEFAULT_SILENCE_MS 60000
-#define NBUCKETS 4096u
 
-typedef struct conn_rec {
-  weft_mb_conn id;
-  int64_t last_seen;
-  int64_t next_heartbeat;
-  bool deregistered;
-  char *name;
-  char *description;
-} conn_rec;
-
-typedef struct sub_rec {
-  weft_mb_conn conn;
-  weft_mb_action action;
-  int32_t priority;
-  char topic[WEFT_MB_MAX_TOPIC + 1];
-} sub_rec;
-
-typedef struct pending {
-  char broker_id[WEFT_MB_UUID_LEN + 1];
-  char caller_id[WEFT_MB_UUID_LEN + 1];
-  weft_mb_conn caller;
-  weft_mb_conn target;
-  int64_t deadline;
-  char *topic;
-  char *version;
-  struct pending *older, *newer; /* creation order */
-  struct pending *hnext;         /* hash chain by broker_id */
-} pending;
-
-struct weft_mb_broker {
-  weft_mb_broker_opts o;
-  uint64_t rng;
-  conn_rec *conns;
-  size_t n_conns, cap_conns;
-  sub_rec *subs;
-  size_t n_subs, cap_subs;
-  pending *oldest, *newest;
-  size_t n_pending;
-  pending *buckets[NBUCKETS];
-};
+typedef weft__mb_conn_rec conn_rec;
+typedef weft__mb_sub sub_rec;
+typedef weft__mb_pending pending;
 
 /* ---- helpers ---- */
 
@@ -65,7 +33,7 @@ static uint64_t next_rand(weft_mb_broker *b) {
   return z ^ (z >> 31);
 }
 
-static void new_uuid(weft_mb_broker *b, char out[WEFT_MB_UUID_LEN + 1]) {
+void weft__mb_new_uuid(weft_mb_broker *b, char out[WEFT_MB_UUID_LEN + 1]) {
   uint8_t r[16];
   uint64_t x = next_rand(b), y = next_rand(b);
   memcpy(r, &x, 8);
@@ -77,57 +45,204 @@ static unsigned hash_id(const char *id) {
   uint32_t h = 2166136261u;
   for (; *id; id++)
     h = (h ^ (uint8_t)*id) * 16777619u;
-  return h & (NBUCKETS - 1);
+  return h & (WEFT__MB_NBUCKETS - 1);
 }
 
-static conn_rec *find_conn(const weft_mb_broker *b, weft_mb_conn id) {
+conn_rec *weft__mb_find_conn(const weft_mb_broker *b, weft_mb_conn id) {
   for (size_t i = 0; i < b->n_conns; i++)
     if (b->conns[i].id == id)
       return &b->conns[i];
   return NULL;
 }
 
-static void send_raw(weft_mb_broker *b, weft_mb_conn conn, const char *msg,
-                     size_t len) {
-  if (b->o.send)
-    b->o.send(b->o.ud, conn, msg, len);
+/* Topics match as the broker's canonical form: lowercase. */
+static void canonical(char out[WEFT_MB_MAX_TOPIC + 1], const char *topic) {
+  size_t i = 0;
+  for (; topic[i] && i < WEFT_MB_MAX_TOPIC; i++) {
+    char ch = topic[i];
+    out[i] = ch >= 'A' && ch <= 'Z' ? (char)(ch + 32) : ch;
+  }
+  out[i] = '\0';
 }
 
-/* Sends header + payload; the header was built by the broker, so a failure
- * here is a bug or OOM, and the message is dropped. */
-static void send_msg(weft_mb_broker *b, weft_mb_conn conn,
-                     const weft_mb_header *h, const char *payload,
-                     size_t payload_len) {
-  char *out = NULL;
-  size_t len = 0;
-  if (weft_mb_encode(h, payload, payload_len, &out, &len, NULL) == 0)
-    send_raw(b, conn, out, len);
-  free(out);
-}
-
-static void send_error(weft_mb_broker *b, weft_mb_conn conn, const char *topic,
-                       const char *version, const char *id, weft_mb_code code,
-                       const char *message, int64_t now_ms) {
-  if (!topic || !weft_mb_topic_valid(topic, strlen(topic)))
-    topic = "system.error";
-  if (!version || !weft_mb_semver_valid(version, strlen(version)))
-    version = WEFT_MB_SYSTEM_VERSION;
-  char *out = NULL;
-  size_t len = 0;
-  if (weft_mb_error_encode(topic, version, id, code, message, now_ms, NULL,
-                           &out, &len, NULL) == 0)
-    send_raw(b, conn, out, len);
-  free(out);
-}
-
-static void send_ack(weft_mb_broker *b, weft_mb_conn conn,
-                     const weft_mb_header *req) {
-  if (!req->request_id[0])
+void weft__mb_send(weft_mb_broker *b, weft_mb_conn conn, weft_mb_action action,
+                   const char *topic, const char *version, const char *id,
+                   const char *payload, size_t payload_len) {
+  if (!b->o.send || !weft__mb_find_conn(b, conn))
     return;
   weft_mb_header h;
-  weft_mb_header_init(&h, WEFT_MB_RESPONSE, req->topic, req->version);
-  memcpy(h.request_id, req->request_id, sizeof h.request_id);
-  send_msg(b, conn, &h, WEFT_MB_ACK_PAYLOAD, strlen(WEFT_MB_ACK_PAYLOAD));
+  weft_mb_header_init(&h, action, topic, version);
+  if (id && *id)
+    snprintf(h.request_id, sizeof h.request_id, "%s", id);
+  char line[WEFT_MB_MAX_HEADER];
+  /* The header is built from fields that parsed, so this fails only on a
+   * bug; the message is then dropped. */
+  ssize_t hl = weft_mb_header_encode(&h, line, sizeof line, NULL);
+  if (hl < 0)
+    return;
+  char *out = malloc((size_t)hl + 1 + payload_len);
+  if (!out)
+    return; /* dropped; the peer's own timeout covers it */
+  memcpy(out, line, (size_t)hl);
+  out[hl] = '\n';
+  if (payload_len)
+    memcpy(out + hl + 1, payload, payload_len);
+  b->o.send(b->o.ud, conn, out, (size_t)hl + 1 + payload_len);
+  free(out);
+}
+
+void weft__mb_reply(weft_mb_broker *b, weft_mb_conn conn,
+                    const weft_mb_header *h, const char *payload, size_t len) {
+  char fresh[WEFT_MB_UUID_LEN + 1];
+  const char *id = h->request_id;
+  if (!*id) {
+    weft__mb_new_uuid(b, fresh);
+    id = fresh;
+  }
+  weft__mb_send(b, conn, WEFT_MB_RESPONSE, h->topic, h->version, id, payload,
+                len);
+}
+
+/* The error body `{"error":{code,message,timestamp[,details]}}`. */
+static char *error_body(weft_mb_code code, const char *message,
+                        const char *details_json, int64_t now_ms, size_t *len) {
+  char *msg = NULL;
+  size_t n = 0;
+  /* weft_mb_error_encode writes a whole message; its payload is what
+   * follows the first newline. */
+  if (weft_mb_error_encode("error", WEFT_MB_SYSTEM_VERSION, NULL, code, message,
+                           now_ms, details_json, &msg, &n, NULL) != 0)
+    return NULL;
+  char *nl = memchr(msg, '\n', n);
+  size_t off = nl ? (size_t)(nl - msg) + 1 : 0;
+  memmove(msg, msg + off, n - off + 1);
+  *len = n - off;
+  return msg;
+}
+
+void weft__mb_reply_error(weft_mb_broker *b, weft_mb_conn conn,
+                          const weft_mb_header *h, weft_mb_code code,
+                          const char *message, const char *details_json,
+                          int64_t now_ms) {
+  size_t len = 0;
+  char *body = error_body(code, message, details_json, now_ms, &len);
+  if (body)
+    weft__mb_reply(b, conn, h, body, len);
+  free(body);
+}
+
+/* A header field as the broker's JavaScript string holds it: invalid UTF-8
+ * becomes U+FFFD (malloc'd, NUL-terminated). */
+static char *js_text(const char *raw, size_t len) {
+  char *out = malloc(len * 3 + 1);
+  if (!out)
+    return NULL;
+  size_t o = 0;
+  for (size_t i = 0; i < len;) {
+    size_t n = 0;
+    for (size_t k = 1; k <= 4 && i + k <= len && !n; k++)
+      if (weft_utf8_valid(raw + i, k) && raw[i] != '\0')
+        n = k;
+    if (n) {
+      memcpy(out + o, raw + i, n);
+      o += n;
+      i += n;
+    } else {
+      memcpy(out + o, "\xef\xbf\xbd", 3);
+      o += 3;
+      i++;
+    }
+  }
+  out[o] = '\0';
+  return out;
+}
+
+/* A message whose header did not parse: the broker cannot address it, so it
+ * answers on `response:error:1.0.0` with no id, naming the first broken
+ * rule as it does (message and details). */
+static void reply_malformed(weft_mb_broker *b, weft_mb_conn conn,
+                            const char *msg, size_t len, int64_t now_ms) {
+  size_t scan = len < WEFT_MB_MAX_HEADER ? len : WEFT_MB_MAX_HEADER;
+  const char *nl = memchr(msg, '\n', scan);
+  weft__mb_fault f = {0};
+  weft_mb_header h;
+  if (!nl)
+    f.kind = WEFT__MB_FAULT_LENGTH;
+  else
+    weft__mb_header_parse_fault(msg, (size_t)(nl - msg), &h, NULL, NULL, &f);
+  char *raw = f.raw ? js_text(f.raw, f.raw_len) : NULL;
+  const char *field = raw ? raw : "";
+  cJSON *d = cJSON_CreateObject();
+  const char *what = NULL, *key = NULL;
+  char *message = NULL;
+  switch (f.kind) {
+  case WEFT__MB_FAULT_LENGTH:
+    message = strdup("Invalid message format: no newline separator found "
+                     "within the maximum header length of 367 bytes");
+    break;
+  case WEFT__MB_FAULT_FIELDS:
+    message =
+        strdup("Invalid header format: missing action, topic, or version");
+    break;
+  case WEFT__MB_FAULT_ACTION: {
+    for (char *p = raw; p && *p; p++)
+      *p = *p >= 'A' && *p <= 'Z' ? (char)(*p + 32) : *p;
+    what = "Invalid action: ";
+    cJSON *v = cJSON_AddArrayToObject(d, "validActions");
+    for (int a = WEFT_MB_PUBLISH; v && a <= WEFT_MB_RESPONSE; a++)
+      cJSON_AddItemToArray(
+          v, cJSON_CreateString(weft_mb_action_name((weft_mb_action)a)));
+    break;
+  }
+  case WEFT__MB_FAULT_TOPIC:
+    what = "Invalid topic name: ", key = "topic";
+    break;
+  case WEFT__MB_FAULT_VERSION:
+    what = "Invalid message version format: ", key = "version";
+    break;
+  case WEFT__MB_FAULT_ID:
+    what = "Invalid request ID format: ", key = "requestId";
+    break;
+  case WEFT__MB_FAULT_PARENT:
+    what = "Invalid parent request ID format: ", key = "parentRequestId";
+    break;
+  case WEFT__MB_FAULT_TIMEOUT_ACTION:
+    message = strdup("Timeout is only allowed for request actions");
+    cJSON_AddStringToObject(d, "action", weft_mb_action_name(h.action));
+    break;
+  case WEFT__MB_FAULT_TIMEOUT:
+    message = strdup("Invalid timeout value");
+    if (f.timeout_nan)
+      cJSON_AddNullToObject(d, "timeout");
+    else
+      cJSON_AddNumberToObject(d, "timeout", f.timeout_value);
+    break;
+  default:
+    message = strdup("Malformed message");
+    break;
+  }
+  if (what) {
+    size_t n = strlen(what) + strlen(field) + 1;
+    message = malloc(n);
+    if (message)
+      snprintf(message, n, "%s%s", what, field);
+  }
+  if (key)
+    cJSON_AddStringToObject(d, key, field);
+  char *details =
+      d && cJSON_GetArraySize(d) > 0 ? cJSON_PrintUnformatted(d) : NULL;
+  size_t blen = 0;
+  char *body = message ? error_body(WEFT_MB_MALFORMED_MESSAGE, message, details,
+                                    now_ms, &blen)
+                       : NULL;
+  if (body)
+    weft__mb_send(b, conn, WEFT_MB_RESPONSE, "error", WEFT_MB_SYSTEM_VERSION,
+                  NULL, body, blen);
+  free(body);
+  free(details);
+  cJSON_Delete(d);
+  free(message);
+  free(raw);
 }
 
 /* ---- pending requests ---- */
@@ -159,11 +274,13 @@ static pending *pending_find(weft_mb_broker *b, const char *broker_id) {
   return NULL;
 }
 
-/* Fails p back to its caller and forgets it. */
+/* Answers p's caller (addressed as its request was) and forgets p. */
 static void pending_fail(weft_mb_broker *b, pending *p, weft_mb_code code,
-                         const char *why, int64_t now_ms) {
-  send_error(b, p->caller, p->topic, p->version, p->caller_id, code, why,
-             now_ms);
+                         const char *why, const char *details, int64_t now_ms) {
+  weft_mb_header h;
+  weft_mb_header_init(&h, WEFT_MB_RESPONSE, p->topic, p->version);
+  memcpy(h.request_id, p->caller_id, sizeof h.request_id);
+  weft__mb_reply_error(b, p->caller, &h, code, why, details, now_ms);
   pending_unlink(b, p);
 }
 
@@ -177,13 +294,19 @@ static void drop_subs_of(weft_mb_broker *b, weft_mb_conn conn) {
   b->n_subs = w;
 }
 
-static int subscribe(weft_mb_broker *b, weft_mb_conn conn,
-                     const weft_mb_subscription *s) {
+int weft__mb_subscribe(weft_mb_broker *b, weft_mb_conn conn,
+                       weft_mb_action action, const char *topic,
+                       double priority) {
+  char t[WEFT_MB_MAX_TOPIC + 1];
+  canonical(t, topic);
   for (size_t i = 0; i < b->n_subs; i++) {
     sub_rec *r = &b->subs[i];
-    if (r->conn == conn && r->action == s->action &&
-        strcmp(r->topic, s->topic) == 0) {
-      r->priority = s->priority; /* re-subscribing updates the priority */
+    if (r->conn == conn && r->action == action && strcmp(r->topic, t) == 0) {
+      /* A new priority moves it behind the others of that priority. */
+      if (r->priority != priority) {
+        r->priority = priority;
+        r->seq = ++b->sub_seq;
+      }
       return 0;
     }
   }
@@ -197,29 +320,35 @@ static int subscribe(weft_mb_broker *b, weft_mb_conn conn,
   }
   sub_rec *r = &b->subs[b->n_subs++];
   r->conn = conn;
-  r->action = s->action;
-  r->priority = s->priority;
-  memcpy(r->topic, s->topic, sizeof r->topic);
+  r->action = action;
+  r->priority = action == WEFT_MB_REQUEST ? priority : 0;
+  r->seq = ++b->sub_seq;
+  memcpy(r->topic, t, sizeof r->topic);
   return 0;
 }
 
-static void unsubscribe(weft_mb_broker *b, weft_mb_conn conn,
-                        const weft_mb_subscription *s) {
-  size_t w = 0;
+bool weft__mb_unsubscribe(weft_mb_broker *b, weft_mb_conn conn,
+                          weft_mb_action action, const char *topic) {
+  char t[WEFT_MB_MAX_TOPIC + 1];
+  canonical(t, topic);
   for (size_t i = 0; i < b->n_subs; i++) {
     sub_rec *r = &b->subs[i];
-    if (!(r->conn == conn && r->action == s->action &&
-          strcmp(r->topic, s->topic) == 0))
-      b->subs[w++] = *r;
+    if (r->conn == conn && r->action == action && strcmp(r->topic, t) == 0) {
+      memmove(r, r + 1, (b->n_subs - i - 1) * sizeof *r);
+      b->n_subs--;
+      return true;
+    }
   }
-  b->n_subs = w;
+  return false;
 }
 
 size_t weft_mb_broker_subscribers(const weft_mb_broker *b, weft_mb_action a,
                                   const char *topic) {
+  char t[WEFT_MB_MAX_TOPIC + 1];
+  canonical(t, topic);
   size_t n = 0;
   for (size_t i = 0; i < b->n_subs; i++)
-    n += b->subs[i].action == a && strcmp(b->subs[i].topic, topic) == 0;
+    n += b->subs[i].action == a && strcmp(b->subs[i].topic, t) == 0;
   return n;
 }
 
@@ -266,9 +395,15 @@ void weft_mb_broker_free(weft_mb_broker *b) {
   free(b);
 }
 
+static void reset_heartbeat(weft_mb_broker *b, conn_rec *c, int64_t now_ms) {
+  c->last_heartbeat = now_ms;
+  c->hb_due = now_ms + b->o.heartbeat_interval_ms;
+  c->dereg_due = now_ms + b->o.silence_timeout_ms;
+}
+
 int weft_mb_broker_connect(weft_mb_broker *b, weft_mb_conn conn,
                            int64_t now_ms) {
-  if (conn == 0 || find_conn(b, conn))
+  if (conn == 0 || weft__mb_find_conn(b, conn))
     return WEFT_ERR_INVAL;
   if (b->n_conns == b->cap_conns) {
     size_t cap = b->cap_conns ? b->cap_conns * 2 : 8;
@@ -278,141 +413,103 @@ int weft_mb_broker_connect(weft_mb_broker *b, weft_mb_conn conn,
     b->conns = n;
     b->cap_conns = cap;
   }
+  char *name = strdup(""), *desc = strdup("");
+  if (!name || !desc) {
+    free(name);
+    free(desc);
+    return WEFT_ERR_NOMEM;
+  }
   conn_rec *c = &b->conns[b->n_conns++];
   memset(c, 0, sizeof *c);
   c->id = conn;
-  c->last_seen = now_ms;
-  c->next_heartbeat = now_ms + b->o.heartbeat_interval_ms;
-  weft_mb_header h;
-  weft_mb_header_init(&h, WEFT_MB_PUBLISH, WEFT_MB_TOPIC_INITIALIZE,
-                      WEFT_MB_SYSTEM_VERSION);
-  send_msg(b, conn, &h, "{}", 2);
+  c->registered = true;
+  c->name = name;
+  c->description = desc;
+  c->connected_at = now_ms;
+  weft__mb_new_uuid(b, c->service_id);
+  reset_heartbeat(b, c, now_ms);
+  weft__mb_send(b, conn, WEFT_MB_PUBLISH, WEFT_MB_TOPIC_INITIALIZE,
+                WEFT_MB_SYSTEM_VERSION, NULL, "{}", 2);
   return 0;
 }
 
-/* Requests that `conn` was serving fail; its own requests are forgotten. */
-static void drop_pending_of(weft_mb_broker *b, weft_mb_conn conn,
-                            int64_t now_ms) {
+void weft_mb_broker_disconnect(weft_mb_broker *b, weft_mb_conn conn) {
+  conn_rec *c = weft__mb_find_conn(b, conn);
+  if (!c)
+    return;
+  drop_subs_of(b, conn);
+  conn_clear(c);
+  size_t i = (size_t)(c - b->conns);
+  memmove(c, c + 1, (b->n_conns - i - 1) * sizeof *c);
+  b->n_conns--;
+  /* Its own requests can no longer be answered: forgotten. Those it was
+   * serving stay until their deadline, when the caller gets TIMEOUT. */
   pending *p = b->oldest;
   while (p) {
     pending *next = p->newer;
     if (p->caller == conn)
       pending_unlink(b, p);
-    else if (p->target == conn)
-      pending_fail(b, p, WEFT_MB_SERVICE_UNAVAILABLE,
-                   "the service handling the request went away", now_ms);
     p = next;
   }
 }
 
-void weft_mb_broker_disconnect(weft_mb_broker *b, weft_mb_conn conn) {
-  conn_rec *c = find_conn(b, conn);
-  if (!c)
-    return;
-  drop_subs_of(b, conn);
-  /* The caller's clock is unknown here; the error timestamp uses the
-   * latest time the broker saw. */
-  int64_t now = c->last_seen;
-  for (size_t i = 0; i < b->n_conns; i++)
-    if (b->conns[i].last_seen > now)
-      now = b->conns[i].last_seen;
-  conn_clear(c);
-  *c = b->conns[--b->n_conns];
-  drop_pending_of(b, conn, now);
-}
-
-static void deregister(weft_mb_broker *b, conn_rec *c, int64_t now_ms) {
+static void deregister(weft_mb_broker *b, conn_rec *c) {
   weft_mb_conn id = c->id;
-  c->deregistered = true;
-  free(c->name);
-  free(c->description);
-  c->name = c->description = NULL;
+  c->registered = false;
   drop_subs_of(b, id);
-  drop_pending_of(b, id, now_ms);
   if (b->o.deregistered)
     b->o.deregistered(b->o.ud, id);
 }
 
-/* ---- receiving ---- */
+/* ---- routing ---- */
 
-static int handle_system(weft_mb_broker *b, conn_rec *c,
-                         const weft_mb_message *m, int64_t now_ms) {
-  const weft_mb_header *h = &m->header;
-  weft_mb_code code = WEFT_MB_OK;
-  weft_error err = {0};
-  if (strcmp(h->topic, WEFT_MB_TOPIC_HEARTBEAT) == 0) {
-    /* A response to the broker's heartbeat only refreshes last_seen (done
-     * by the caller); a client asking the broker is answered. */
-    if (h->action == WEFT_MB_REQUEST)
-      send_ack(b, c->id, h);
-    return 0;
-  }
-  if (h->action == WEFT_MB_RESPONSE)
-    return 0;
-  if (strcmp(h->topic, WEFT_MB_TOPIC_REGISTER) == 0) {
-    weft_mb_register r;
-    if (weft_mb_register_parse(m->payload, m->payload_len, &r, &code, &err) <
-        0) {
-      send_error(b, c->id, h->topic, h->version, h->request_id, code,
-                 err.message, now_ms);
-      return 0;
-    }
-    free(c->name);
-    free(c->description);
-    c->name = r.name;
-    c->description = r.description;
-    send_ack(b, c->id, h);
-    return 0;
-  }
-  bool sub = strcmp(h->topic, WEFT_MB_TOPIC_SUBSCRIBE) == 0;
-  if (sub || strcmp(h->topic, WEFT_MB_TOPIC_UNSUBSCRIBE) == 0) {
-    weft_mb_subscription s;
-    if (weft_mb_subscription_parse(m->payload, m->payload_len, &s, &code,
-                                   &err) < 0) {
-      send_error(b, c->id, h->topic, h->version, h->request_id, code,
-                 err.message, now_ms);
-      return 0;
-    }
-    if (sub) {
-      int rv = subscribe(b, c->id, &s);
-      if (rv < 0) {
-        send_error(b, c->id, h->topic, h->version, h->request_id,
-                   WEFT_MB_INTERNAL_ERROR, "out of memory", now_ms);
-        return rv;
-      }
-    } else {
-      unsubscribe(b, c->id, &s);
-    }
-    send_ack(b, c->id, h);
-    return 0;
-  }
-  char why[WEFT_MB_MAX_TOPIC + 48];
-  snprintf(why, sizeof why, "system topic %s is not supported", h->topic);
-  send_error(b, c->id, h->topic, h->version, h->request_id,
-             WEFT_MB_TOPIC_NOT_SUPPORTED, why, now_ms);
-  return 0;
+static void no_route(weft_mb_broker *b, conn_rec *c, const weft_mb_header *h,
+                     int64_t now_ms) {
+  char why[WEFT_MB_MAX_TOPIC + 40];
+  snprintf(why, sizeof why, "No subscribers for topic %s", h->topic);
+  weft__mb_reply_error(b, c->id, h, WEFT_MB_NO_ROUTE_FOUND, why, NULL, now_ms);
 }
 
-static void handle_publish(weft_mb_broker *b, conn_rec *c, const char *msg,
-                           size_t len, const weft_mb_header *h) {
+static void handle_publish(weft_mb_broker *b, conn_rec *c,
+                           const weft_mb_message *m, int64_t now_ms) {
+  const weft_mb_header *h = &m->header;
+  char t[WEFT_MB_MAX_TOPIC + 1];
+  canonical(t, h->topic);
+  bool any = false;
+  for (size_t i = 0; i < b->n_subs && !any; i++)
+    any = b->subs[i].action == WEFT_MB_PUBLISH &&
+          strcmp(b->subs[i].topic, t) == 0;
+  if (!any) {
+    no_route(b, c, h, now_ms);
+    return;
+  }
+  /* One new id for every copy; the sender's id, parent and case of the
+   * action stay with the sender. */
+  char id[WEFT_MB_UUID_LEN + 1];
+  weft__mb_new_uuid(b, id);
   for (size_t i = 0; i < b->n_subs; i++) {
     const sub_rec *s = &b->subs[i];
-    if (s->action == WEFT_MB_PUBLISH && strcmp(s->topic, h->topic) == 0)
-      send_raw(b, s->conn, msg, len);
+    if (s->action == WEFT_MB_PUBLISH && strcmp(s->topic, t) == 0)
+      weft__mb_send(b, s->conn, WEFT_MB_PUBLISH, h->topic, h->version, id,
+                    m->payload, m->payload_len);
   }
-  send_ack(b, c->id, h);
+  if (h->request_id[0])
+    weft__mb_reply(b, c->id, h, WEFT_MB_ACK_PAYLOAD,
+                   strlen(WEFT_MB_ACK_PAYLOAD));
 }
 
 static int handle_request(weft_mb_broker *b, conn_rec *c,
                           const weft_mb_message *m, int64_t now_ms) {
   const weft_mb_header *h = &m->header;
+  char t[WEFT_MB_MAX_TOPIC + 1];
+  canonical(t, h->topic);
   /* Highest priority wins; ties are broken at random (reservoir sampling
    * over the best so far, so one pass suffices). */
   const sub_rec *best = NULL;
   uint64_t ties = 0;
   for (size_t i = 0; i < b->n_subs; i++) {
     const sub_rec *s = &b->subs[i];
-    if (s->action != WEFT_MB_REQUEST || strcmp(s->topic, h->topic) != 0)
+    if (s->action != WEFT_MB_REQUEST || strcmp(s->topic, t) != 0)
       continue;
     if (!best || s->priority > best->priority) {
       best = s;
@@ -422,15 +519,10 @@ static int handle_request(weft_mb_broker *b, conn_rec *c,
     }
   }
   if (!best) {
-    char why[WEFT_MB_MAX_TOPIC + 40];
-    snprintf(why, sizeof why, "no service handles %s", h->topic);
-    send_error(b, c->id, h->topic, h->version, h->request_id,
-               WEFT_MB_NO_ROUTE_FOUND, why, now_ms);
+    no_route(b, c, h, now_ms);
     return 0;
   }
-  if (b->n_pending >= b->o.max_pending)
-    pending_fail(b, b->oldest, WEFT_MB_SERVICE_UNAVAILABLE,
-                 "too many outstanding requests", now_ms);
+  const conn_rec *target = weft__mb_find_conn(b, best->conn);
   pending *p = calloc(1, sizeof *p);
   if (p) {
     p->topic = strdup(h->topic);
@@ -442,14 +534,19 @@ static int handle_request(weft_mb_broker *b, conn_rec *c,
       free(p->version);
       free(p);
     }
-    send_error(b, c->id, h->topic, h->version, h->request_id,
-               WEFT_MB_INTERNAL_ERROR, "out of memory", now_ms);
+    weft__mb_reply_error(b, c->id, h, WEFT_MB_INTERNAL_ERROR,
+                         "An unexpected error while routing the message", NULL,
+                         now_ms);
     return WEFT_ERR_NOMEM;
   }
+  if (b->n_pending >= b->o.max_pending)
+    pending_fail(b, b->oldest, WEFT_MB_SERVICE_UNAVAILABLE,
+                 "Message broker is busy", NULL, now_ms);
   do
-    new_uuid(b, p->broker_id);
+    weft__mb_new_uuid(b, p->broker_id);
   while (pending_find(b, p->broker_id));
   memcpy(p->caller_id, h->request_id, sizeof p->caller_id);
+  memcpy(p->target_service, target->service_id, sizeof p->target_service);
   p->caller = c->id;
   p->target = best->conn;
   p->deadline = now_ms + (int64_t)h->timeout_ms;
@@ -463,59 +560,76 @@ static int handle_request(weft_mb_broker *b, conn_rec *c,
   p->hnext = b->buckets[k];
   b->buckets[k] = p;
   b->n_pending++;
-
-  weft_mb_header fwd = *h;
-  memcpy(fwd.request_id, p->broker_id, sizeof fwd.request_id);
-  send_msg(b, p->target, &fwd, m->payload, m->payload_len);
+  /* Forwarded under the broker's id only: no parent, no timeout. */
+  weft__mb_send(b, p->target, WEFT_MB_REQUEST, h->topic, h->version,
+                p->broker_id, m->payload, m->payload_len);
   return 0;
 }
 
 static void handle_response(weft_mb_broker *b, conn_rec *c,
-                            const weft_mb_message *m) {
+                            const weft_mb_message *m, int64_t now_ms) {
   const weft_mb_header *h = &m->header;
-  pending *p = h->request_id[0] ? pending_find(b, h->request_id) : NULL;
-  /* Only the service the request went to may answer it; anything else is
-   * a stray (late, duplicate or forged) and is dropped. */
-  if (!p || p->target != c->id)
+  if (!h->request_id[0]) {
+    weft__mb_reply_error(b, c->id, h, WEFT_MB_INVALID_REQUEST_ID,
+                         "Received response message without requestId.", NULL,
+                         now_ms);
     return;
-  weft_mb_header back = *h;
-  memcpy(back.request_id, p->caller_id, sizeof back.request_id);
-  weft_mb_conn caller = p->caller;
+  }
+  pending *p = pending_find(b, h->request_id);
+  /* Only the service the request went to may answer it. */
+  if (!p || p->target != c->id) {
+    char why[96];
+    snprintf(why, sizeof why, "No matching request found for requestId: %s",
+             h->request_id);
+    weft__mb_reply_error(b, c->id, h, WEFT_MB_INVALID_REQUEST_ID, why, NULL,
+                         now_ms);
+    return;
+  }
+  /* A fire-and-forget caller hears only of errors the service marks with
+   * the "error:" payload prefix. */
+  bool forward = p->caller_id[0] ||
+                 (m->payload_len >= 6 && memcmp(m->payload, "error:", 6) == 0);
+  if (forward) {
+    weft_mb_header back;
+    weft_mb_header_init(&back, WEFT_MB_RESPONSE, p->topic, p->version);
+    memcpy(back.request_id, p->caller_id, sizeof back.request_id);
+    weft__mb_reply(b, p->caller, &back, m->payload, m->payload_len);
+  }
   pending_unlink(b, p);
-  send_msg(b, caller, &back, m->payload, m->payload_len);
 }
 
 int weft_mb_broker_receive(weft_mb_broker *b, weft_mb_conn conn,
                            const char *msg, size_t len, int64_t now_ms) {
-  conn_rec *c = find_conn(b, conn);
+  conn_rec *c = weft__mb_find_conn(b, conn);
   if (!c)
     return WEFT_ERR_STATE;
-  c->last_seen = now_ms;
-  if (c->deregistered) {
-    /* It speaks again: treat it as alive (it must re-register). */
-    c->deregistered = false;
-    c->next_heartbeat = now_ms + b->o.heartbeat_interval_ms;
-  }
+  /* Deregistered: the broker no longer talks to it (the transport closes
+   * it). */
+  if (!c->registered)
+    return 0;
   weft_mb_message m;
   weft_mb_code code = WEFT_MB_OK;
   weft_error err = {0};
-  if (weft_mb_decode(msg, len, 0, &m, &code, &err) < 0) {
-    /* Never answer a response with an error: that could ping-pong. */
-    if (m.header.action != WEFT_MB_RESPONSE)
-      send_error(b, conn, m.header.topic, m.header.version, m.header.request_id,
-                 code, err.message, now_ms);
+  /* The broker reads only the header here; payloads are forwarded as they
+   * are, and read (and limited) only on system topics. */
+  if (weft_mb_decode(msg, len, WEFT_MB_NO_JSON_CHECK | WEFT_MB_NO_PAYLOAD_LIMIT,
+                     &m, &code, &err) < 0) {
+    reply_malformed(b, conn, msg, len, now_ms);
     return 0;
   }
-  if (strncmp(m.header.topic, "system.", 7) == 0)
-    return handle_system(b, c, &m, now_ms);
+  reset_heartbeat(b, c, now_ms);
+  if (strncmp(m.header.topic, "system.", 7) == 0) {
+    weft__mb_system(b, c, &m, now_ms);
+    return 0;
+  }
   switch (m.header.action) {
   case WEFT_MB_PUBLISH:
-    handle_publish(b, c, msg, len, &m.header);
+    handle_publish(b, c, &m, now_ms);
     return 0;
   case WEFT_MB_REQUEST:
     return handle_request(b, c, &m, now_ms);
   default:
-    handle_response(b, c, &m);
+    handle_response(b, c, &m, now_ms);
     return 0;
   }
 }
@@ -534,26 +648,32 @@ int64_t weft_mb_broker_tick(weft_mb_broker *b, int64_t now_ms) {
   pending *p = b->oldest;
   while (p) {
     pending *next = p->newer;
-    if (p->deadline <= now_ms)
-      pending_fail(b, p, WEFT_MB_TIMEOUT,
-                   "no response within the request's timeout", now_ms);
+    if (p->deadline <= now_ms) {
+      if (p->caller_id[0]) {
+        char details[80];
+        snprintf(details, sizeof details, "{\"targetServiceId\":\"%s\"}",
+                 p->target_service);
+        pending_fail(b, p, WEFT_MB_TIMEOUT, "Request timed out", details,
+                     now_ms);
+      } else {
+        pending_unlink(b, p); /* fire-and-forget: nobody to tell */
+      }
+    }
     p = next;
   }
   for (size_t i = 0; i < b->n_conns; i++) {
     conn_rec *c = &b->conns[i];
-    if (c->deregistered)
+    if (!c->registered)
       continue;
-    if (now_ms - c->last_seen >= b->o.silence_timeout_ms) {
-      deregister(b, c, now_ms);
+    if (now_ms >= c->dereg_due) {
+      deregister(b, c);
       continue;
     }
-    if (now_ms >= c->next_heartbeat) {
-      weft_mb_header h;
-      weft_mb_header_init(&h, WEFT_MB_REQUEST, WEFT_MB_TOPIC_HEARTBEAT,
-                          WEFT_MB_SYSTEM_VERSION);
-      new_uuid(b, h.request_id);
-      c->next_heartbeat = now_ms + b->o.heartbeat_interval_ms;
-      send_msg(b, c->id, &h, "{}", 2);
+    if (c->hb_due >= 0 && now_ms >= c->hb_due) {
+      /* One heartbeat per silence, without an id, as the broker sends it. */
+      c->hb_due = -1;
+      weft__mb_send(b, c->id, WEFT_MB_REQUEST, WEFT_MB_TOPIC_HEARTBEAT,
+                    WEFT_MB_SYSTEM_VERSION, NULL, "{}", 2);
     }
   }
   int64_t next = -1;
@@ -561,10 +681,11 @@ int64_t weft_mb_broker_tick(weft_mb_broker *b, int64_t now_ms) {
     consider(&next, p->deadline, now_ms);
   for (size_t i = 0; i < b->n_conns; i++) {
     const conn_rec *c = &b->conns[i];
-    if (c->deregistered)
+    if (!c->registered)
       continue;
-    consider(&next, c->next_heartbeat, now_ms);
-    consider(&next, c->last_seen + b->o.silence_timeout_ms, now_ms);
+    if (c->hb_due >= 0)
+      consider(&next, c->hb_due, now_ms);
+    consider(&next, c->dereg_due, now_ms);
   }
   return next;
 }
@@ -575,6 +696,12 @@ size_t weft_mb_broker_pending(const weft_mb_broker *b) {
 
 const char *weft_mb_broker_service_name(const weft_mb_broker *b,
                                         weft_mb_conn conn) {
-  const conn_rec *c = find_conn(b, conn);
-  return c ? c->name : NULL;
+  const conn_rec *c = weft__mb_find_conn(b, conn);
+  return c && c->registered && c->name[0] ? c->name : NULL;
+}
+
+const char *weft_mb_broker_service_id(const weft_mb_broker *b,
+                                      weft_mb_conn conn) {
+  const conn_rec *c = weft__mb_find_conn(b, conn);
+  return c ? c->service_id : NULL;
 }

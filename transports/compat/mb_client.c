@@ -15,6 +15,12 @@
 #include "ws_sync.h"
 #include "weft/transport.h"
 
+/* The broker forwards payloads as they came (no JSON check, no system-topic
+ * limit) under headers it rewrote, which can be longer than the sender's:
+ * a message from it can exceed the frame limit by up to one header. */
+#define DECODE_FLAGS (WEFT_MB_NO_JSON_CHECK | WEFT_MB_NO_PAYLOAD_LIMIT)
+#define MAX_FROM_BROKER (WEFT_MB_MAX_MESSAGE + WEFT_MB_MAX_HEADER)
+
 typedef struct waiter {
   char id[WEFT_MB_UUID_LEN + 1];
   bool done;
@@ -113,11 +119,14 @@ static void handle(weft_mb_client *c, const weft_mb_message *m) {
   }
   if (h->action == WEFT_MB_REQUEST &&
       strcmp(h->topic, WEFT_MB_TOPIC_HEARTBEAT) == 0) {
+    /* The broker sends it without an id and wants any message back within
+     * its deregistration period; answered as the reference client does:
+     * the same header as a response, and {}. */
     weft_mb_header r = *h;
     r.action = WEFT_MB_RESPONSE;
     r.has_timeout = false;
     r.parent_request_id[0] = '\0';
-    send_message(c, &r, "{\"status\":\"healthy\"}", NULL);
+    send_message(c, &r, "{}", NULL);
     return;
   }
   if (h->action == WEFT_MB_RESPONSE) {
@@ -179,7 +188,7 @@ static void ws_reader(weft_mb_client *c) {
     more = true;
     weft_mb_message m;
     if (copy && op == WEFT__WS_OP_TEXT &&
-        weft_mb_decode(copy, len, WEFT_MB_NO_JSON_CHECK, &m, NULL, NULL) == 0)
+        weft_mb_decode(copy, len, DECODE_FLAGS, &m, NULL, NULL) == 0)
       handle(c, &m);
     free(copy);
   }
@@ -196,7 +205,7 @@ static void *reader_main(void *arg) {
     return NULL;
   }
   weft_mb_deframer df;
-  weft_mb_deframer_init(&df, 0);
+  weft_mb_deframer_init(&df, MAX_FROM_BROKER);
   uint8_t buf[16384];
   for (;;) {
     pthread_mutex_lock(&c->mu);
@@ -225,8 +234,8 @@ static void *reader_main(void *arg) {
       }
       off += (size_t)used;
       weft_mb_message m;
-      if (msg && weft_mb_decode((const char *)msg, len, WEFT_MB_NO_JSON_CHECK,
-                                &m, NULL, NULL) == 0)
+      if (msg && weft_mb_decode((const char *)msg, len, DECODE_FLAGS, &m, NULL,
+                                NULL) == 0)
         handle(c, &m);
     }
     if (bad)
@@ -309,6 +318,11 @@ static int acked(weft_mb_client *c, const char *topic, const char *json,
     rv = weft_error_set(err, WEFT_ERR_RPC, "MB %s refused: %s: %s", topic,
                         e.code_name, e.message ? e.message : "");
     weft_mb_error_info_clear(&e);
+  } else if (strstr(resp, "\"status\":\"failure\"")) {
+    /* e.g. unsubscribing from a topic not subscribed */
+    rv = weft_error_set(err, WEFT_ERR_RPC,
+                        "MB %s: the broker answered failure (%s)", topic,
+                        json ? json : "");
   }
   free(resp);
   return rv;
@@ -322,15 +336,29 @@ int weft_mb_client_open(weft_mb_client **out, const char *url,
   int rv = weft_url_parse(url, &u, err);
   if (rv < 0)
     return rv;
-  bool ws = strcmp(u.scheme, "ws") == 0;
-  if (strcmp(u.scheme, "mb") != 0 && strcmp(u.scheme, "tcp") != 0 && !ws)
+  bool ws = strcmp(u.scheme, "ws") == 0 || strcmp(u.scheme, "mb+ws") == 0;
+  if (strcmp(u.scheme, "mb") != 0 && strcmp(u.scheme, "tcp") != 0 &&
+      strcmp(u.scheme, "mb+tcp") != 0 && !ws)
     return weft_error_set(err, WEFT_ERR_UNKNOWN_SCHEME,
-                          "MB client: %s: use mb://, tcp:// or ws://", url);
+                          "MB client: %s: use mb:// or mb+tcp:// (TCP), "
+                          "mb+ws:// or ws:// (WebSocket)",
+                          url);
   if (u.port <= 0)
     return weft_error_set(err, WEFT_ERR_BAD_URL, "MB client: %s: no port", url);
+  /* The registration is checked against the broker's limits before any
+   * connection is made. */
+  char *reg = NULL;
+  if (opts && opts->name) {
+    rv =
+        weft_mb_register_encode(opts->name, opts->description, &reg, NULL, err);
+    if (rv < 0)
+      return rv;
+  }
   weft_mb_client *c = calloc(1, sizeof *c);
-  if (!c)
+  if (!c) {
+    free(reg);
     return weft_error_set(err, WEFT_ERR_NOMEM, "MB client: out of memory");
+  }
   if (opts)
     c->o = *opts;
   if (c->o.timeout_ms <= 0)
@@ -355,10 +383,12 @@ int weft_mb_client_open(weft_mb_client **out, const char *url,
       c->fd = weft__conn_fd(c->io);
   }
   if (rv < 0) {
+    free(reg);
     weft_mb_client_close(c);
     return rv;
   }
   if (pthread_create(&c->reader, NULL, reader_main, c) != 0) {
+    free(reg);
     weft_mb_client_close(c);
     return weft_error_set(err, WEFT_ERR_NOMEM, "MB client: no thread");
   }
@@ -379,17 +409,15 @@ int weft_mb_client_open(weft_mb_client **out, const char *url,
   bool greeted = c->greeted;
   pthread_mutex_unlock(&c->mu);
   if (!greeted) {
+    free(reg);
     weft_mb_client_close(c);
     return weft_error_set(err, WEFT_ERR_HANDSHAKE,
                           "MB client: %s sent no system.initialize greeting",
                           url);
   }
-  if (c->o.name) {
-    char *json = NULL;
-    rv = weft_mb_register_encode(c->o.name, c->o.description, &json, NULL, err);
-    if (rv == 0)
-      rv = acked(c, WEFT_MB_TOPIC_REGISTER, json, err);
-    free(json);
+  if (reg) {
+    rv = acked(c, WEFT_MB_TOPIC_REGISTER, reg, err);
+    free(reg);
     if (rv < 0) {
       weft_mb_client_close(c);
       return rv;
@@ -452,6 +480,30 @@ int weft_mb_client_publish(weft_mb_client *c, const char *topic,
   weft_mb_header h;
   weft_mb_header_init(&h, WEFT_MB_PUBLISH, topic, version);
   return send_message(c, &h, json, err);
+}
+
+int weft_mb_client_publish_wait(weft_mb_client *c, const char *topic,
+                                const char *version, const char *json,
+                                weft_mb_error_info *mb_error, weft_error *err) {
+  weft_mb_header h;
+  weft_mb_header_init(&h, WEFT_MB_PUBLISH, topic, version);
+  new_id(h.request_id);
+  char *resp = NULL;
+  size_t len = 0;
+  int rv = exchange(c, &h, json, c->o.timeout_ms, &resp, &len, err);
+  if (rv < 0)
+    return rv;
+  weft_mb_error_info e;
+  if (weft_mb_error_parse(resp, len, &e, NULL) == 1) {
+    rv = weft_error_set(err, WEFT_ERR_RPC, "MB publish to %s: %s: %s", topic,
+                        e.code_name, e.message ? e.message : "");
+    if (mb_error)
+      *mb_error = e;
+    else
+      weft_mb_error_info_clear(&e);
+  }
+  free(resp);
+  return rv;
 }
 
 int weft_mb_client_request(weft_mb_client *c, const char *topic,

@@ -44,9 +44,11 @@ ssize_t weft_mb_deframer_feed(weft_mb_deframer *d, const uint8_t *in,
               (size_t)d->prefix[2] << 8 | (size_t)d->prefix[3];
     d->have = 0;
     if (d->need == 0) {
-      d->failed = WEFT_ERR_FRAME;
-      return weft_error_set(err, WEFT_ERR_FRAME,
-                            "MB framing: zero-length message");
+      /* An empty message, not a framing error: the broker parses it and
+       * answers MALFORMED_MESSAGE. */
+      *msg = in + used;
+      d->prefix_have = 0;
+      return (ssize_t)used;
     }
     if (d->need > d->max_len) {
       d->failed = WEFT_ERR_FRAME_TOO_BIG;

@@ -1,7 +1,9 @@
 /* MB header line: validators, parser and encoder. See weft/mb.h. */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "mb_header_int.h"
 #include "weft/mb.h"
 
 const char *weft_mb_action_name(weft_mb_action a) {
@@ -109,7 +111,85 @@ static bool semver_idents(const char *s, size_t len, bool prerelease) {
   return true;
 }
 
+/* The bytes of one ECMAScript white-space or line-terminator character at
+ * s (what String.prototype.trim and parseInt skip), 0 if none. */
+static size_t js_space(const char *s, size_t len) {
+  const unsigned char *u = (const unsigned char *)s;
+  if (len == 0)
+    return 0;
+  if (u[0] == ' ' || (u[0] >= '\t' && u[0] <= '\r'))
+    return 1;
+  if (len >= 2 && u[0] == 0xc2 && u[1] == 0xa0) /* U+00A0 */
+    return 2;
+  if (len < 3)
+    return 0;
+  if (u[0] == 0xe1 && u[1] == 0x9a && u[2] == 0x80) /* U+1680 */
+    return 3;
+  if (u[0] == 0xe2 && u[1] == 0x80 &&
+      ((u[2] >= 0x80 && u[2] <= 0x8a) || u[2] == 0xa8 || u[2] == 0xa9 ||
+       u[2] == 0xaf))
+    return 3; /* U+2000..200A, 2028, 2029, 202F */
+  if (u[0] == 0xe2 && u[1] == 0x81 && u[2] == 0x9f) /* U+205F */
+    return 3;
+  if (u[0] == 0xe3 && u[1] == 0x80 && u[2] == 0x80) /* U+3000 */
+    return 3;
+  if (u[0] == 0xef && u[1] == 0xbb && u[2] == 0xbf) /* U+FEFF */
+    return 3;
+  return 0;
+}
+
+/* Trailing white space: the longest suffix js_space() would consume. */
+static size_t js_trim_end(const char *s, size_t len) {
+  for (;;) {
+    size_t cut = 0;
+    for (size_t k = 1; k <= 3 && k <= len; k++)
+      if (js_space(s + len - k, k) == k) {
+        cut = k;
+        break;
+      }
+    if (!cut)
+      return len;
+    len -= cut;
+  }
+}
+
+/* UTF-16 code units of UTF-8 text (what a JavaScript string length counts). */
+static size_t utf16_units(const char *s, size_t len) {
+  size_t n = 0;
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if ((c & 0xc0) != 0x80)
+      n += c >= 0xf0 ? 2 : 1;
+  }
+  return n;
+}
+
+/* MAJOR, MINOR and PATCH must fit a JavaScript safe integer (2^53 - 1). */
+static bool semver_safe(const char *s, size_t len) {
+  if (len > 16)
+    return false;
+  uint64_t v = 0;
+  for (size_t i = 0; i < len; i++)
+    v = v * 10 + (uint64_t)(s[i] - '0');
+  return v <= 9007199254740991ull;
+}
+
+/* What node-semver's valid() accepts (the broker's check): at most 256
+ * characters; surrounding white space and one leading "v" are allowed;
+ * then MAJOR.MINOR.PATCH[-pre][+build] per semver 2.0.0. */
 bool weft_mb_semver_valid(const char *s, size_t len) {
+  if (utf16_units(s, len) > 256)
+    return false;
+  size_t sp;
+  while ((sp = js_space(s, len)) > 0) {
+    s += sp;
+    len -= sp;
+  }
+  len = js_trim_end(s, len);
+  if (len > 0 && s[0] == 'v') {
+    s++;
+    len--;
+  }
   size_t end = len;
   const char *plus = memchr(s, '+', len);
   if (plus) {
@@ -132,13 +212,16 @@ bool weft_mb_semver_valid(const char *s, size_t len) {
   for (size_t i = 0; i <= core_end; i++) {
     if (i < core_end && s[i] != '.')
       continue;
-    if (++parts > 3 || !semver_num(s + start, i - start))
+    if (++parts > 3 || !semver_num(s + start, i - start) ||
+        !semver_safe(s + start, i - start))
       return false;
     start = i + 1;
   }
   return parts == 3;
 }
 
+/* Any lowercase 8-4-4-4-12 hex UUID: the broker checks the shape, not the
+ * version nibble, despite the format's "UUIDv4". */
 bool weft_mb_uuid_valid(const char *s, size_t len) {
   if (len != WEFT_MB_UUID_LEN)
     return false;
@@ -150,8 +233,7 @@ bool weft_mb_uuid_valid(const char *s, size_t len) {
       return false;
     }
   }
-  return s[14] == '4' &&
-         (s[19] == '8' || s[19] == '9' || s[19] == 'a' || s[19] == 'b');
+  return true;
 }
 
 static void copy_field(char *dst, size_t cap, const char *src, size_t len) {
@@ -192,83 +274,125 @@ static weft_mb_action parse_action(const char *s, size_t len) {
   return WEFT_MB_ACTION_NONE;
 }
 
-/* Decimal digits only; returns false on overflow past max. */
-static bool parse_uint(const char *s, size_t len, uint32_t max, uint32_t *out) {
-  if (len == 0)
-    return false;
-  uint64_t v = 0;
-  for (size_t i = 0; i < len; i++) {
-    if (!is_digit(s[i]))
-      return false;
-    v = v * 10 + (uint64_t)(s[i] - '0');
-    if (v > max)
-      return false;
+/* JavaScript's parseInt(s) (no radix) as far as the broker's timeout check
+ * can tell: leading white space, a sign, "0x" for hex, then the longest run
+ * of digits; trailing junk is ignored. False when it yields NaN or a value
+ * outside 1..max. */
+static bool js_parse_timeout(const char *s, size_t len, uint32_t max,
+                             uint32_t *out, double *value) {
+  size_t i = 0, sp;
+  while ((sp = js_space(s + i, len - i)) > 0)
+    i += sp;
+  bool neg = false;
+  if (i < len && (s[i] == '+' || s[i] == '-'))
+    neg = s[i++] == '-';
+  unsigned base = 10;
+  if (i + 1 < len && s[i] == '0' && (s[i + 1] == 'x' || s[i + 1] == 'X')) {
+    base = 16;
+    i += 2;
   }
+  uint64_t v = 0;
+  double dv = 0;
+  size_t digits = 0;
+  for (; i < len; i++, digits++) {
+    char c = s[i];
+    unsigned d;
+    if (is_digit(c))
+      d = (unsigned)(c - '0');
+    else if (base == 16 && c >= 'a' && c <= 'f')
+      d = (unsigned)(c - 'a' + 10);
+    else if (base == 16 && c >= 'A' && c <= 'F')
+      d = (unsigned)(c - 'A' + 10);
+    else
+      break;
+    if (v <= max)
+      v = v * base + d; /* past max it stays past max: no overflow */
+    dv = dv * base + d;
+  }
+  *value = digits == 0 ? NAN : neg ? -dv : dv;
+  if (digits == 0 || neg || v < 1 || v > max)
+    return false;
   *out = (uint32_t)v;
   return true;
 }
 
-/* Records the first failure only, so the reported code is the first rule
- * broken left to right, while later valid fields are still filled in. */
-static int fail(int *rv, weft_mb_code *code, weft_error *err, int wcode,
-                weft_mb_code mcode, const char *fmt, const char *arg,
-                size_t arglen) {
+/* Records the first failure only; later valid fields are still filled in.
+ * Every header failure is MALFORMED_MESSAGE, as the broker answers. */
+static int fail(int *rv, weft_mb_code *code, weft_error *err,
+                weft__mb_fault *fault, weft__mb_fault_kind kind,
+                const char *fmt, const char *arg, size_t arglen) {
   if (*rv != 0)
     return *rv;
-  *rv = wcode;
+  if (fault) {
+    fault->kind = kind;
+    fault->raw = arg;
+    fault->raw_len = arglen;
+  }
+  *rv = WEFT_ERR_MALFORMED;
   if (code)
-    *code = mcode;
+    *code = WEFT_MB_MALFORMED_MESSAGE;
   int shown = arglen > 64 ? 64 : (int)arglen;
-  return weft_error_set(err, wcode, fmt, shown, arg, arglen > 64 ? "..." : "");
+  return weft_error_set(err, WEFT_ERR_MALFORMED, fmt, shown, arg,
+                        arglen > 64 ? "..." : "");
 }
 
 int weft_mb_header_parse(const char *line, size_t len, weft_mb_header *h,
                          weft_mb_code *code, weft_error *err) {
+  return weft__mb_header_parse_fault(line, len, h, code, err, NULL);
+}
+
+int weft__mb_header_parse_fault(const char *line, size_t len, weft_mb_header *h,
+                                weft_mb_code *code, weft_error *err,
+                                weft__mb_fault *fault) {
   weft_mb_header_init(h, WEFT_MB_ACTION_NONE, NULL, NULL);
   if (code)
     *code = WEFT_MB_OK;
-  if (len > WEFT_MB_MAX_HEADER) {
+  if (fault)
+    memset(fault, 0, sizeof *fault);
+  if (len > WEFT_MB_MAX_HEADER_LINE) {
+    if (fault)
+      fault->kind = WEFT__MB_FAULT_LENGTH;
     if (code)
       *code = WEFT_MB_MALFORMED_MESSAGE;
     return weft_error_set(err, WEFT_ERR_TOO_BIG,
                           "MB header: %zu bytes, over the %d-byte limit", len,
-                          WEFT_MB_MAX_HEADER);
+                          WEFT_MB_MAX_HEADER_LINE);
   }
-  /* Split on ':' (no field may contain one). */
-  const char *f[7];
-  size_t fl[7];
+  /* Split on ':' (no field may contain one); fields past the sixth are
+   * ignored, as the broker does. */
+  const char *f[6];
+  size_t fl[6];
   size_t n = 0, start = 0;
-  for (size_t i = 0; i <= len; i++) {
+  for (size_t i = 0; i <= len && n < 6; i++) {
     if (i < len && line[i] != ':')
       continue;
-    if (n == 7)
-      break;
     f[n] = line + start;
     fl[n] = i - start;
     n++;
     start = i + 1;
   }
-  if (n < 3 || n > 6) {
+  if (n < 3) {
+    if (fault)
+      fault->kind = WEFT__MB_FAULT_FIELDS;
     if (code)
       *code = WEFT_MB_MALFORMED_MESSAGE;
-    return weft_error_set(
-        err, WEFT_ERR_MALFORMED,
-        "MB header: %s fields (want action:topic:version[:requestId"
-        "[:parentRequestId[:timeout]]])",
-        n < 3 ? "too few" : "too many");
+    return weft_error_set(err, WEFT_ERR_MALFORMED,
+                          "MB header: missing action, topic, or version (want "
+                          "action:topic:version[:requestId[:parentRequestId"
+                          "[:timeout]]])");
   }
 
   int rv = 0;
   h->action = parse_action(f[0], fl[0]);
   if (h->action == WEFT_MB_ACTION_NONE)
-    fail(&rv, code, err, WEFT_ERR_MALFORMED, WEFT_MB_INVALID_REQUEST,
+    fail(&rv, code, err, fault, WEFT__MB_FAULT_ACTION,
          "MB header: action \"%.*s%s\" is not publish, request or response",
          f[0], fl[0]);
 
   if (weft_mb_topic_valid(f[1], fl[1]))
     copy_field(h->topic, sizeof h->topic, f[1], fl[1]);
   else
-    fail(&rv, code, err, WEFT_ERR_MALFORMED, WEFT_MB_INVALID_REQUEST,
+    fail(&rv, code, err, fault, WEFT__MB_FAULT_TOPIC,
          "MB header: topic \"%.*s%s\" is not a valid topic (letters/digits, "
          "1-5 dot-separated segments, at most 255 chars)",
          f[1], fl[1]);
@@ -276,19 +400,16 @@ int weft_mb_header_parse(const char *line, size_t len, weft_mb_header *h,
   if (weft_mb_semver_valid(f[2], fl[2]))
     copy_field(h->version, sizeof h->version, f[2], fl[2]);
   else
-    fail(&rv, code, err, WEFT_ERR_MALFORMED, WEFT_MB_VERSION_NOT_SUPPORTED,
+    fail(&rv, code, err, fault, WEFT__MB_FAULT_VERSION,
          "MB header: version \"%.*s%s\" is not semver", f[2], fl[2]);
 
   if (n > 3 && fl[3] > 0) {
     if (weft_mb_uuid_valid(f[3], fl[3]))
       copy_field(h->request_id, sizeof h->request_id, f[3], fl[3]);
     else
-      fail(&rv, code, err, WEFT_ERR_MALFORMED, WEFT_MB_INVALID_REQUEST_ID,
-           "MB header: request id \"%.*s%s\" is not a lowercase UUIDv4", f[3],
+      fail(&rv, code, err, fault, WEFT__MB_FAULT_ID,
+           "MB header: request id \"%.*s%s\" is not a lowercase UUID", f[3],
            fl[3]);
-  } else if (h->action == WEFT_MB_REQUEST) {
-    fail(&rv, code, err, WEFT_ERR_MALFORMED, WEFT_MB_INVALID_REQUEST_ID,
-         "MB header: a request needs a request id%.*s%s", "", 0);
   }
 
   if (n > 4 && fl[4] > 0) {
@@ -296,19 +417,27 @@ int weft_mb_header_parse(const char *line, size_t len, weft_mb_header *h,
       copy_field(h->parent_request_id, sizeof h->parent_request_id, f[4],
                  fl[4]);
     else
-      fail(&rv, code, err, WEFT_ERR_MALFORMED, WEFT_MB_INVALID_REQUEST_ID,
-           "MB header: parent request id \"%.*s%s\" is not a lowercase "
-           "UUIDv4",
+      fail(&rv, code, err, fault, WEFT__MB_FAULT_PARENT,
+           "MB header: parent request id \"%.*s%s\" is not a lowercase UUID",
            f[4], fl[4]);
   }
 
   if (n > 5 && fl[5] > 0) {
     uint32_t t = 0;
-    if (parse_uint(f[5], fl[5], WEFT_MB_MAX_TIMEOUT_MS, &t) && t >= 1) {
+    double tv = 0;
+    if (h->action != WEFT_MB_REQUEST)
+      fail(&rv, code, err, fault, WEFT__MB_FAULT_TIMEOUT_ACTION,
+           "MB header: a timeout (\"%.*s%s\") is only allowed on a request",
+           f[5], fl[5]);
+    else if (js_parse_timeout(f[5], fl[5], WEFT_MB_MAX_TIMEOUT_MS, &t, &tv)) {
       h->has_timeout = true;
       h->timeout_ms = t;
     } else {
-      fail(&rv, code, err, WEFT_ERR_MALFORMED, WEFT_MB_INVALID_REQUEST,
+      if (fault && rv == 0) {
+        fault->timeout_nan = isnan(tv);
+        fault->timeout_value = tv;
+      }
+      fail(&rv, code, err, fault, WEFT__MB_FAULT_TIMEOUT,
            "MB header: timeout \"%.*s%s\" is not 1..3600000 ms", f[5], fl[5]);
     }
   }
@@ -325,7 +454,8 @@ ssize_t weft_mb_header_encode(const weft_mb_header *h, char *buf, size_t cap,
     return weft_error_set(err, WEFT_ERR_INVAL,
                           "MB header: invalid topic \"%.64s\"", h->topic);
   size_t vl = strnlen(h->version, sizeof h->version);
-  if (!weft_mb_semver_valid(h->version, vl))
+  if (!weft_mb_semver_valid(h->version, vl) || memchr(h->version, ':', vl) ||
+      memchr(h->version, '\n', vl))
     return weft_error_set(err, WEFT_ERR_INVAL,
                           "MB header: version \"%.64s\" is not semver",
                           h->version);
@@ -334,16 +464,16 @@ ssize_t weft_mb_header_encode(const weft_mb_header *h, char *buf, size_t cap,
   if (il && !weft_mb_uuid_valid(h->request_id, il))
     return weft_error_set(err, WEFT_ERR_INVAL,
                           "MB header: request id \"%s\" is not a lowercase "
-                          "UUIDv4",
+                          "UUID",
                           h->request_id);
   if (pl && !weft_mb_uuid_valid(h->parent_request_id, pl))
     return weft_error_set(err, WEFT_ERR_INVAL,
                           "MB header: parent request id \"%s\" is not a "
-                          "lowercase UUIDv4",
+                          "lowercase UUID",
                           h->parent_request_id);
-  if (h->action == WEFT_MB_REQUEST && !il)
+  if (h->has_timeout && h->action != WEFT_MB_REQUEST)
     return weft_error_set(err, WEFT_ERR_INVAL,
-                          "MB header: a request needs a request id");
+                          "MB header: only a request carries a timeout");
   if (h->has_timeout &&
       (h->timeout_ms < 1 || h->timeout_ms > WEFT_MB_MAX_TIMEOUT_MS))
     return weft_error_set(err, WEFT_ERR_INVAL,
@@ -364,10 +494,10 @@ ssize_t weft_mb_header_encode(const weft_mb_header *h, char *buf, size_t cap,
       snprintf(buf + total, cap - total, ":%s", rest[i - 4]);
     total += want;
   }
-  if (total > WEFT_MB_MAX_HEADER)
+  if (total > WEFT_MB_MAX_HEADER_LINE)
     return weft_error_set(err, WEFT_ERR_INVAL,
                           "MB header: %zu bytes, over the %d-byte limit", total,
-                          WEFT_MB_MAX_HEADER);
+                          WEFT_MB_MAX_HEADER_LINE);
   if (total >= cap)
     return weft_error_set(err, WEFT_ERR_TOO_BIG,
                           "MB header: needs %zu bytes, buffer has %zu",

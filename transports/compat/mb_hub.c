@@ -29,7 +29,13 @@ struct hub_conn {
   char *out;
   size_t out_len, out_off, out_cap;
   bool write_armed;
-  bool close_after_flush;
+  /* Closing cleanly (a frame over the limit, or deregistered): no more
+   * messages are read; once the output is flushed the write side is shut
+   * (FIN), and what the peer still sends is drained until it closes too or
+   * drain_until passes, so the close is never a reset. */
+  bool closing;
+  bool shut;
+  int64_t drain_until;
   /* WebSocket */
   weft_ws_conn *wsc;
   bool ws_open;
@@ -101,9 +107,9 @@ static bool tcp_flush(weft_mb_hub *h, hub_conn *c) {
   bool pending = c->out_off < c->out_len;
   if (!pending) {
     c->out_off = c->out_len = 0;
-    if (c->close_after_flush) {
-      tcp_close(h, c);
-      return false;
+    if (c->closing && !c->shut) {
+      shutdown(c->fd, SHUT_WR);
+      c->shut = true;
     }
   }
   if (pending != c->write_armed) {
@@ -121,7 +127,7 @@ static void flush_all(void *ud) {
   hub_conn *c = h->conns;
   while (c) {
     hub_conn *next = c->next;
-    if (!c->ws && (c->out_len > c->out_off || c->close_after_flush))
+    if (!c->ws && (c->out_len > c->out_off || (c->closing && !c->shut)))
       tcp_flush(h, c);
     c = next;
   }
@@ -131,6 +137,15 @@ static void flush_all(void *ud) {
 static void schedule_flush(weft_mb_hub *h) {
   if (!h->flush_posted && weft_loop_post(h->loop, flush_all, h) == 0)
     h->flush_posted = true;
+}
+
+/* Starts a clean close of c (mu held): see hub_conn.closing. */
+static void begin_close(weft_mb_hub *h, hub_conn *c) {
+  if (c->closing)
+    return;
+  c->closing = true;
+  c->drain_until = unix_ms() + 5000;
+  schedule_flush(h);
 }
 
 /* ---- the engine's callbacks (mu held) ---- */
@@ -146,6 +161,8 @@ static void engine_send(void *ud, weft_mb_conn id, const char *msg,
       weft_ws_conn_send(c->wsc, true, msg, len);
     return;
   }
+  if (c->closing)
+    return; /* ending: what was queued goes out, then the FIN */
   size_t need = c->out_len + 4 + len;
   if (need > c->out_cap) {
     size_t cap = c->out_cap ? c->out_cap : 4096;
@@ -172,8 +189,7 @@ static void engine_deregistered(void *ud, weft_mb_conn id) {
     if (c->wsc)
       weft_ws_conn_close(c->wsc, 1001, "deregistered after silence");
   } else {
-    c->close_after_flush = true;
-    schedule_flush(h);
+    begin_close(h, c);
   }
 }
 
@@ -201,16 +217,16 @@ static void tcp_io(weft_loop *l, int fd, unsigned events, void *ud) {
         return;
       }
       size_t off = 0;
-      while (off < (size_t)n) {
+      while (off < (size_t)n && !c->closing) {
         const uint8_t *msg;
         size_t len;
         ssize_t used = weft_mb_deframer_feed(&c->df, buf + off, (size_t)n - off,
                                              &msg, &len, NULL);
         if (used < 0) {
-          /* A length over the limit: the format says close. */
-          tcp_close(h, c);
-          pthread_mutex_unlock(&h->mu);
-          return;
+          /* A length over the limit: the broker ends the connection (a
+           * FIN, not a reset) and reads nothing more from it. */
+          begin_close(h, c);
+          break;
         }
         off += (size_t)used;
         /* The engine never closes c from inside receive (deregistration
@@ -262,7 +278,16 @@ static void tick(weft_loop *l, weft_timer *t, void *ud) {
   (void)t;
   weft_mb_hub *h = ud;
   pthread_mutex_lock(&h->mu);
-  weft_mb_broker_tick(h->b, unix_ms());
+  int64_t now = unix_ms();
+  weft_mb_broker_tick(h->b, now);
+  /* A peer that never closes its side after ours: give up draining. */
+  hub_conn *c = h->conns;
+  while (c) {
+    hub_conn *next = c->next;
+    if (!c->ws && c->closing && now >= c->drain_until)
+      tcp_close(h, c);
+    c = next;
+  }
   pthread_mutex_unlock(&h->mu);
 }
 
@@ -306,7 +331,14 @@ static int on_loop(weft_mb_hub *h, sync_call *s) {
 
 static void do_start(sync_call *s) {
   weft_mb_hub *h = s->h;
-  h->timer = weft_loop_timer(h->loop, 200, 200, tick, h);
+  /* Fine enough for the shortest configured period (tests shorten them),
+   * at most 200 ms. */
+  int64_t hb =
+      h->o.heartbeat_interval_ms > 0 ? h->o.heartbeat_interval_ms : 30000;
+  int64_t quiet = h->o.silence_timeout_ms > 0 ? h->o.silence_timeout_ms : 60000;
+  int64_t period = (hb < quiet ? hb : quiet) / 10;
+  period = period < 5 ? 5 : period > 200 ? 200 : period;
+  h->timer = weft_loop_timer(h->loop, period, period, tick, h);
   s->rv = h->timer ? 0 : WEFT_ERR_NOMEM;
 }
 
@@ -365,7 +397,7 @@ int weft_mb_hub_new(weft_mb_hub **out, const weft_mb_hub_opts *opts) {
   if (opts)
     h->o = *opts;
   snprintf(h->ws_path, sizeof h->ws_path, "%s",
-           h->o.ws_path ? h->o.ws_path : "/mb");
+           h->o.ws_path ? h->o.ws_path : "/");
   h->lfd = -1;
   pthread_mutex_init(&h->mu, NULL);
   weft_mb_broker_opts bo = {0};
@@ -450,10 +482,12 @@ static void ws_open(weft_ws_conn *wc, void *ud) {
 
 static void ws_message(weft_ws_conn *wc, bool text, const uint8_t *data,
                        size_t len, void *ud) {
+  (void)text; /* the broker reads text and binary messages alike */
   hub_conn *c = ud;
   weft_mb_hub *h = c->hub;
-  if (!text) {
-    weft_ws_conn_close(wc, 1003, "MB messages are text");
+  if (len > WEFT_MB_MAX_MESSAGE) {
+    /* The broker's WebSocket limit: the frame limit of TCP. */
+    weft_ws_conn_close(wc, 1009, "message too big");
     return;
   }
   pthread_mutex_lock(&h->mu);
@@ -483,7 +517,11 @@ static const weft_ws_handler ws_handler = {ws_open, ws_message, ws_close};
 int weft_mb_ws_route(void *ud, const weft_ws_request *req,
                      weft_ws_accept *acc) {
   weft_mb_hub *h = ud;
-  if (strcmp(req->path, h->ws_path) != 0)
+  /* A weft envelope client names its subprotocol; MB clients name none, so
+   * both can share the path "/". */
+  if (strcmp(req->path, h->ws_path) != 0 ||
+      weft_ws_request_offers(req, WEFT_WS_SUBPROTOCOL_PROTO) ||
+      weft_ws_request_offers(req, WEFT_WS_SUBPROTOCOL_JSON))
     return h->o.next ? h->o.next(h->o.next_ud, req, acc) : 0;
   hub_conn *c = calloc(1, sizeof *c);
   if (!c) {

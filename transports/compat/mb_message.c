@@ -14,16 +14,16 @@ int weft_mb_decode(const char *data, size_t len, unsigned flags,
   if (code)
     *code = WEFT_MB_OK;
   /* The newline must come within the header limit: look no further. */
-  size_t scan = len < WEFT_MB_MAX_HEADER + 1 ? len : WEFT_MB_MAX_HEADER + 1;
+  size_t scan = len < WEFT_MB_MAX_HEADER ? len : WEFT_MB_MAX_HEADER;
   const char *nl = memchr(data, '\n', scan);
   if (!nl) {
     if (code)
       *code = WEFT_MB_MALFORMED_MESSAGE;
-    if (len > WEFT_MB_MAX_HEADER)
+    if (len >= WEFT_MB_MAX_HEADER)
       return weft_error_set(err, WEFT_ERR_TOO_BIG,
                             "MB message: no newline within the first %d "
                             "bytes (header too long)",
-                            WEFT_MB_MAX_HEADER + 1);
+                            WEFT_MB_MAX_HEADER);
     return weft_error_set(err, WEFT_ERR_MALFORMED,
                           "MB message: no newline after the header");
   }
@@ -33,9 +33,10 @@ int weft_mb_decode(const char *data, size_t len, unsigned flags,
     return rv;
   out->payload = nl + 1;
   out->payload_len = len - hlen - 1;
-  if (out->payload_len > WEFT_MB_MAX_PAYLOAD) {
+  if (out->payload_len > WEFT_MB_MAX_PAYLOAD &&
+      !(flags & WEFT_MB_NO_PAYLOAD_LIMIT)) {
     if (code)
-      *code = WEFT_MB_INVALID_REQUEST;
+      *code = WEFT_MB_MALFORMED_MESSAGE;
     return weft_error_set(err, WEFT_ERR_TOO_BIG,
                           "MB message: payload of %zu bytes, over the %d-byte "
                           "limit",
@@ -69,7 +70,7 @@ int weft_mb_decode(const char *data, size_t len, unsigned flags,
 int weft_mb_encode(const weft_mb_header *h, const char *payload,
                    size_t payload_len, char **out, size_t *out_len,
                    weft_error *err) {
-  char line[WEFT_MB_MAX_HEADER + 1];
+  char line[WEFT_MB_MAX_HEADER];
   ssize_t hl = weft_mb_header_encode(h, line, sizeof line, err);
   if (hl < 0)
     return (int)hl;
@@ -77,12 +78,11 @@ int weft_mb_encode(const weft_mb_header *h, const char *payload,
     payload = "{}";
     payload_len = 2;
   }
-  if (payload_len > WEFT_MB_MAX_PAYLOAD)
-    return weft_error_set(err, WEFT_ERR_TOO_BIG,
-                          "MB message: payload of %zu bytes, over the %d-byte "
-                          "limit",
-                          payload_len, WEFT_MB_MAX_PAYLOAD);
   size_t total = (size_t)hl + 1 + payload_len;
+  if (total > WEFT_MB_MAX_MESSAGE)
+    return weft_error_set(err, WEFT_ERR_TOO_BIG,
+                          "MB message: %zu bytes, over the %d-byte frame limit",
+                          total, WEFT_MB_MAX_MESSAGE);
   char *buf = malloc(total + 1);
   if (!buf)
     return weft_error_set(err, WEFT_ERR_NOMEM, "MB message: out of memory");

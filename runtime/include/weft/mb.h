@@ -30,10 +30,19 @@
 extern "C" {
 #endif
 
-/* Limits of the format. */
-#define WEFT_MB_MAX_HEADER 367    /* header bytes before the '\n' */
-#define WEFT_MB_MAX_PAYLOAD 16384 /* bytes after the '\n' */
-#define WEFT_MB_MAX_MESSAGE (WEFT_MB_MAX_HEADER + 1 + WEFT_MB_MAX_PAYLOAD)
+/* Limits of the format, as the broker applies them. The header, with its
+ * '\n', must fit in WEFT_MB_MAX_HEADER bytes (the broker looks for the
+ * newline there), so the header line itself is at most 366 bytes. The
+ * payload limit applies to the payloads the broker reads (system topics);
+ * others are bounded only by the frame limit, WEFT_MB_MAX_MESSAGE. */
+#define WEFT_MB_MAX_HEADER 367 /* header line and its '\n' */
+#define WEFT_MB_MAX_HEADER_LINE (WEFT_MB_MAX_HEADER - 1)
+#define WEFT_MB_MAX_PAYLOAD 16384 /* a system topic's payload */
+#define WEFT_MB_MAX_MESSAGE (WEFT_MB_MAX_HEADER + WEFT_MB_MAX_PAYLOAD)
+/* system.service.register, in characters (UTF-16 code units, as the
+ * broker counts them) */
+#define WEFT_MB_MAX_NAME 36
+#define WEFT_MB_MAX_DESCRIPTION 1024
 #define WEFT_MB_MAX_TOPIC 255
 #define WEFT_MB_MAX_TOPIC_SEGMENTS 5
 #define WEFT_MB_UUID_LEN 36
@@ -93,8 +102,9 @@ typedef struct weft_mb_header {
 /* Validators, one rule each (exposed for the broker and for tests). */
 bool weft_mb_topic_valid(const char *s, size_t len);
 bool weft_mb_semver_valid(const char *s, size_t len);
-/* Lowercase UUID version 4 (8-4-4-4-12 hex, '4' version nibble, variant
- * 8/9/a/b). */
+/* Lowercase 8-4-4-4-12 hex UUID (the broker checks the shape only; weft
+ * writes version 4). node-semver's valid() for versions: white space around
+ * and a leading "v" are allowed. */
 bool weft_mb_uuid_valid(const char *s, size_t len);
 
 /* Fills h with action/topic/version, no ids, default timeout. Strings longer
@@ -102,17 +112,19 @@ bool weft_mb_uuid_valid(const char *s, size_t len);
 void weft_mb_header_init(weft_mb_header *h, weft_mb_action action,
                          const char *topic, const char *version);
 
-/* Parses and validates a header line (without the '\n'). On failure returns
- * a negative WEFT_ERR_* (MALFORMED, TOO_BIG), sets *code to the MB error code
- * to answer with and err to what and where; h then holds every field that
- * was valid before the failure (topic/version/request id), so the caller can
- * address the error response. A `request` without a request id is
- * INVALID_REQUEST_ID (its response could not be correlated). */
+/* Parses and validates a header line (without the '\n') by the broker's
+ * rules. On failure returns a negative WEFT_ERR_* (MALFORMED, TOO_BIG), sets
+ * *code to MALFORMED_MESSAGE (the broker's code for every header error) and
+ * err to what and where; h then holds every field that was valid. Fields
+ * past the sixth are ignored; a request without an id is legal
+ * (fire-and-forget); a timeout is read as JavaScript's parseInt reads it and
+ * is allowed on requests only. */
 int weft_mb_header_parse(const char *line, size_t len, weft_mb_header *h,
                          weft_mb_code *code, weft_error *err);
 
 /* Writes the header line (without '\n') into buf, NUL-terminated. Returns the
- * length, or WEFT_ERR_INVAL (a field breaks a rule; err says which) or
+ * length, or WEFT_ERR_INVAL (a field breaks a rule, or a timeout on anything
+ * but a request; err says which) or
  * WEFT_ERR_TOO_BIG (cap too small). Trailing absent fields are omitted;
  * absent fields before a present one are written empty. */
 ssize_t weft_mb_header_encode(const weft_mb_header *h, char *buf, size_t cap,
@@ -129,21 +141,25 @@ typedef struct weft_mb_message {
 enum {
   /* Don't check that the payload is one JSON value (the caller will parse
    * it anyway and wants to skip the second pass). */
-  WEFT_MB_NO_JSON_CHECK = 1u << 0
+  WEFT_MB_NO_JSON_CHECK = 1u << 0,
+  /* Don't apply WEFT_MB_MAX_PAYLOAD (the broker forwards any payload that
+   * fits the frame; only system topics are limited). */
+  WEFT_MB_NO_PAYLOAD_LIMIT = 1u << 1
 };
 
 /* Splits and validates one MB message: the header must end (with '\n')
  * within WEFT_MB_MAX_HEADER bytes, the payload is at most
- * WEFT_MB_MAX_PAYLOAD bytes and (unless WEFT_MB_NO_JSON_CHECK) valid JSON.
- * Errors as weft_mb_header_parse, plus WEFT_ERR_JSON_SYNTAX for the payload;
- * out->header holds what was valid. */
+ * WEFT_MB_MAX_PAYLOAD bytes (unless WEFT_MB_NO_PAYLOAD_LIMIT) and valid JSON
+ * (unless WEFT_MB_NO_JSON_CHECK). Errors as weft_mb_header_parse, plus
+ * WEFT_ERR_TOO_BIG and WEFT_ERR_JSON_SYNTAX for the payload (both
+ * MALFORMED_MESSAGE); out->header holds what was valid. */
 int weft_mb_decode(const char *data, size_t len, unsigned flags,
                    weft_mb_message *out, weft_mb_code *code, weft_error *err);
 
 /* Header + '\n' + payload into a new malloc'd, NUL-terminated buffer
  * (*out_len excludes the NUL). payload NULL means "{}". The payload is
- * written as given (not re-validated); over WEFT_MB_MAX_PAYLOAD is
- * WEFT_ERR_TOO_BIG. */
+ * written as given (not re-validated); over WEFT_MB_MAX_MESSAGE bytes in
+ * all is WEFT_ERR_TOO_BIG. */
 int weft_mb_encode(const weft_mb_header *h, const char *payload,
                    size_t payload_len, char **out, size_t *out_len,
                    weft_error *err);
@@ -185,15 +201,23 @@ void weft_mb_format_timestamp(int64_t unix_ms, char buf[25]);
 #define WEFT_MB_TOPIC_SUBSCRIBE "system.topic.subscribe"
 #define WEFT_MB_TOPIC_UNSUBSCRIBE "system.topic.unsubscribe"
 #define WEFT_MB_TOPIC_HEARTBEAT "system.heartbeat"
+#define WEFT_MB_TOPIC_SERVICE_LIST "system.service.list"
+#define WEFT_MB_TOPIC_SERVICE_SUBSCRIPTIONS "system.service.subscriptions"
+#define WEFT_MB_TOPIC_TOPIC_LIST "system.topic.list"
+#define WEFT_MB_TOPIC_TOPIC_SUBSCRIPTIONS "system.topic.subscriptions"
+#define WEFT_MB_TOPIC_LOG_SUBSCRIBE "system.log.subscribe"
+#define WEFT_MB_TOPIC_LOG_UNSUBSCRIBE "system.log.unsubscribe"
+#define WEFT_MB_TOPIC_METRICS "system.metrics"
 #define WEFT_MB_SYSTEM_VERSION "1.0.0"
 /* The acknowledgement of a publish that carried a request id, and of the
  * system requests. */
 #define WEFT_MB_ACK_PAYLOAD "{\"status\":\"success\"}"
 
-/* system.service.register: {"name","description"}. */
+/* system.service.register: {"name","description"}, both non-empty strings
+ * of at most WEFT_MB_MAX_NAME / WEFT_MB_MAX_DESCRIPTION characters. */
 typedef struct weft_mb_register {
   char *name;        /* malloc'd */
-  char *description; /* malloc'd; "" if absent */
+  char *description; /* malloc'd */
 } weft_mb_register;
 
 /* system.topic.subscribe {"action","topic","priority"} and
@@ -202,24 +226,36 @@ typedef struct weft_mb_register {
 typedef struct weft_mb_subscription {
   weft_mb_action action;
   char topic[WEFT_MB_MAX_TOPIC + 1];
-  int32_t priority; /* higher wins for requests; 0 when absent */
+  double priority; /* higher wins for requests; 0 when absent; any finite
+                     number, as the broker takes a JSON number */
 } weft_mb_subscription;
 
-/* Payload encoders: new malloc'd NUL-terminated JSON text. */
+/* Payload encoders: new malloc'd NUL-terminated JSON text. A NULL or empty
+ * description is sent as the name (the broker refuses an empty one);
+ * a name or description over the broker's limits is WEFT_ERR_INVAL. */
 int weft_mb_register_encode(const char *name, const char *description,
                             char **out, size_t *out_len, weft_error *err);
 /* unsubscribe: writes {"action","topic"} only. */
 int weft_mb_subscription_encode(const weft_mb_subscription *s, bool unsubscribe,
                                 char **out, size_t *out_len, weft_error *err);
-/* Payload parsers. Failures are INVALID_REQUEST in *code (MALFORMED_MESSAGE
- * if not JSON), with err naming the key. */
+/* Payload parsers, by the broker's rules. Failures are INVALID_REQUEST in
+ * *code (MALFORMED_MESSAGE if not JSON, INTERNAL_ERROR for an empty or null
+ * payload, as the broker answers), with err naming the key. A subscription
+ * may name the action "response": it parses (action
+ * WEFT_MB_RESPONSE), and the broker answers {"status":"failure"}. System
+ * topics are refused (INVALID_REQUEST) except those the broker lets a
+ * service subscribe to (system.log, system.message, and the register,
+ * subscribe and unsubscribe topics) or unsubscribe from (register and
+ * subscribe). */
 int weft_mb_register_parse(const char *payload, size_t len,
                            weft_mb_register *out, weft_mb_code *code,
                            weft_error *err);
 void weft_mb_register_clear(weft_mb_register *r);
+/* unsubscribe: the payload of system.topic.unsubscribe (no priority; a
+ * different set of system topics allowed). */
 int weft_mb_subscription_parse(const char *payload, size_t len,
-                               weft_mb_subscription *out, weft_mb_code *code,
-                               weft_error *err);
+                               bool unsubscribe, weft_mb_subscription *out,
+                               weft_mb_code *code, weft_error *err);
 
 /* A new lowercase UUIDv4 from 16 random bytes (which it modifies). */
 void weft_mb_uuid_format(uint8_t random16[16], char out[WEFT_MB_UUID_LEN + 1]);
@@ -241,7 +277,7 @@ typedef struct weft_mb_deframer {
   int failed; /* sticky error: the connection must be closed */
 } weft_mb_deframer;
 
-/* max_len 0: WEFT_MB_MAX_MESSAGE. */
+/* max_len 0: WEFT_MB_MAX_MESSAGE (16,751 bytes, the broker's limit). */
 void weft_mb_deframer_init(weft_mb_deframer *d, size_t max_len);
 void weft_mb_deframer_free(weft_mb_deframer *d);
 
@@ -250,8 +286,9 @@ void weft_mb_deframer_free(weft_mb_deframer *d);
  * (else *msg = NULL). The message stays valid until the next call (it points
  * into `in` when the message arrived in one piece, else into the deframer's
  * buffer). Call again with the rest of the input until it returns 0 with no
- * message. A length of 0 or over max_len is WEFT_ERR_FRAME_TOO_BIG /
- * WEFT_ERR_FRAME, and sticky: the connection must be closed. */
+ * message. A length of 0 is a message of 0 bytes (*msg non-NULL, *msg_len
+ * 0: the broker answers it MALFORMED_MESSAGE). A length over max_len is
+ * WEFT_ERR_FRAME_TOO_BIG, and sticky: the connection must be closed. */
 ssize_t weft_mb_deframer_feed(weft_mb_deframer *d, const uint8_t *in,
                               size_t len, const uint8_t **msg, size_t *msg_len,
                               weft_error *err);

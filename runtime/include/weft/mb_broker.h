@@ -7,25 +7,35 @@
  * limits are tested with plain function calls, and the same engine serves
  * MB on TCP and on WebSocket.
  *
- * Behaviour (issue 7):
+ * Behaviour: that of the MB broker (mb-server-node), which weft replaces
+ * byte for byte; docs/COMPAT.md lists the rules and the few differences.
  *  - every new connection is greeted with `publish:system.initialize:1.0.0`
- *    and `{}`;
- *  - system.service.register / system.topic.subscribe /
- *    system.topic.unsubscribe are applied and acknowledged with
- *    {"status":"success"} when they carry a request id;
- *  - a request goes to the highest-priority subscriber of its topic (random
- *    among equals) under a new broker-generated request id; the response is
- *    rewritten back to the caller's id. No subscriber: NO_ROUTE_FOUND. No
- *    response within the request's timeout: TIMEOUT;
- *  - a publish reaches every subscriber of its topic, and is acknowledged
- *    with {"status":"success"} when it carried a request id;
- *  - the broker sends `request:system.heartbeat` to a connection 30 s after
- *    the last one, and deregisters it (subscriptions and registration gone)
- *    after 60 s in which it sent nothing;
- *  - at most 10,000 requests are outstanding: beyond that the oldest fails
- *    with SERVICE_UNAVAILABLE.
- * Messages that break the format get an MB error response (weft/mb.h).
- *
+ *    and `{}`, and gets a service id (a UUID);
+ *  - system topics (`system.heartbeat`, `.service.register`, `.service.list`,
+ *    `.service.subscriptions`, `.topic.subscribe`, `.topic.unsubscribe`,
+ *    `.topic.list`, `.topic.subscriptions`, `.log.subscribe`,
+ *    `.log.unsubscribe`, `.metrics`) take requests only and are answered on
+ *    `response:<topic>:<version>:<id>` (a fresh id when the request had
+ *    none);
+ *  - a publish goes to every publish-subscriber of its topic (matched
+ *    lowercase) as `publish:<topic>:<version>:<new id>`; none: NO_ROUTE_FOUND;
+ *    a publish with an id is acknowledged {"status":"success"};
+ *  - a request goes to one of the highest-priority request-subscribers
+ *    (random among equals) as `request:<topic>:<version>:<new id>`; the
+ *    response from that subscriber is passed back under the caller's topic,
+ *    version and id. None: NO_ROUTE_FOUND. No response within the request's
+ *    timeout (default 5000 ms) - also when the service went away: TIMEOUT
+ *    with details.targetServiceId. A request without an id is
+ *    fire-and-forget: routed, its answer dropped;
+ *  - a response to no outstanding request: INVALID_REQUEST_ID;
+ *  - a header that does not parse: `response:error:1.0.0`,
+ *    MALFORMED_MESSAGE;
+ *  - `request:system.heartbeat:1.0.0` (no id) goes to a connection
+ *    heartbeat_interval_ms after its last message that parsed; after
+ *    silence_timeout_ms it is deregistered (subscriptions dropped,
+ *    `deregistered` callback: the transport closes it);
+ *  - at most max_pending requests are outstanding: beyond that the oldest
+ *    fails with SERVICE_UNAVAILABLE.
  * Not thread-safe: call it from one thread (the connection's event loop). */
 #ifndef WEFT_MB_BROKER_H
 #define WEFT_MB_BROKER_H
@@ -45,9 +55,12 @@ typedef struct weft_mb_broker weft_mb_broker;
 typedef uint64_t weft_mb_conn;
 
 typedef struct weft_mb_broker_opts {
-  size_t max_pending;            /* 0: 10000 */
-  int64_t heartbeat_interval_ms; /* 0: 30000 */
-  int64_t silence_timeout_ms;    /* 0: 60000 */
+  size_t max_pending; /* 0: 10000 */
+  /* A heartbeat request goes out this long after a connection's last
+   * message; 0: 30000. */
+  int64_t heartbeat_interval_ms;
+  /* Silent this long: deregistered; 0: 60000. */
+  int64_t silence_timeout_ms;
   uint64_t seed; /* PRNG seed for request ids and ties; 0: from the clock */
   /* One whole MB message (header, '\n', payload) to write to conn; the
    * transport frames it (TCP length prefix, or one WebSocket text message).
@@ -67,8 +80,8 @@ void weft_mb_broker_free(weft_mb_broker *b);
 int weft_mb_broker_connect(weft_mb_broker *b, weft_mb_conn conn,
                            int64_t now_ms);
 /* A connection closed: drops its registration and subscriptions; requests
- * it was serving fail with SERVICE_UNAVAILABLE; its own outstanding requests
- * are forgotten. */
+ * it was serving stay until their deadline (then TIMEOUT, as the broker
+ * does); its own outstanding requests are forgotten. */
 void weft_mb_broker_disconnect(weft_mb_broker *b, weft_mb_conn conn);
 
 /* One MB message received on conn. Returns 0 when handled (including
@@ -88,6 +101,9 @@ size_t weft_mb_broker_subscribers(const weft_mb_broker *b, weft_mb_action a,
 /* The name conn registered with, or NULL. */
 const char *weft_mb_broker_service_name(const weft_mb_broker *b,
                                         weft_mb_conn conn);
+/* The service id the broker gave conn (a UUID), or NULL. */
+const char *weft_mb_broker_service_id(const weft_mb_broker *b,
+                                      weft_mb_conn conn);
 
 #ifdef __cplusplus
 }

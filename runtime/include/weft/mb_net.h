@@ -1,17 +1,20 @@
 /* MB on the network: weft's MB broker mode, and an MB client.
  *
  * The hub runs the broker engine (weft/mb_broker.h) behind real
- * connections: MB over TCP (4-byte big-endian length + message) on its own
- * event-loop thread, and MB over WebSocket (one text message per MB
- * message) as a route on a weft server's ws:// listener. Both kinds of
+ * connections: MB over TCP (4-byte big-endian length + message; a length
+ * over 16,751 ends the connection with a FIN) on its own event-loop
+ * thread, and MB over WebSocket (one text or binary message per MB
+ * message; over 16,751 bytes: close 1009) as a route on a weft server's
+ * ws:// listener. Both kinds of
  * connection share one engine, so a TCP service answers a WebSocket caller.
  * A weft server can also listen on "mb://host:port" once
  * weft_mb_register_transport() was called: each such listen runs a hub.
  *
- * The client joins any MB broker (weft's or another) over TCP or WebSocket
- * (ws://host:port/path, one text message per MB message): it waits for
- * the broker's greeting, registers, subscribes, publishes, sends requests
- * and answers the requests routed to it; heartbeats are answered for it. */
+ * The client joins any MB broker (weft's or mb-server-node) over TCP or
+ * WebSocket (one text message per MB message): it waits for the broker's
+ * greeting, registers, subscribes, publishes, sends requests and answers
+ * the requests routed to it (fire-and-forget ones too, with no id);
+ * heartbeats, which the broker sends without an id, are answered for it. */
 #ifndef WEFT_MB_NET_H
 #define WEFT_MB_NET_H
 
@@ -33,8 +36,10 @@ typedef struct weft_mb_hub_opts {
   size_t max_pending;            /* 0: 10000 */
   int64_t heartbeat_interval_ms; /* 0: 30000 */
   int64_t silence_timeout_ms;    /* 0: 60000 */
-  const char *ws_path;           /* WebSocket route path; NULL: "/mb" */
-  weft_ws_route_fn next;         /* other paths (NULL: envelope endpoint) */
+  /* WebSocket route path; NULL: "/" (where MB clients connect; weft
+   * envelope clients, which offer a weft subprotocol, still go to `next`) */
+  const char *ws_path;
+  weft_ws_route_fn next; /* other paths (NULL: envelope endpoint) */
   void *next_ud;
 } weft_mb_hub_opts;
 
@@ -71,8 +76,11 @@ typedef struct weft_mb_client_opts {
   int64_t timeout_ms; /* connect, greeting, acks; 0: 10000 */
 } weft_mb_client_opts;
 
-/* url: mb://host:port or tcp://host:port (TCP framing), or
- * ws://host:port/path (WebSocket). Connects, waits for the greeting,
+/* url: mb://, mb+tcp:// or tcp://host:port (TCP framing), or
+ * mb+ws:// or ws://host:port/path (WebSocket; path "/" when none).
+ * Checks the registration against the broker's limits (name <= 36,
+ * description <= 1024 characters; the description defaults to the name:
+ * WEFT_ERR_INVAL before connecting), connects, waits for the greeting,
  * registers (if opts->name). */
 int weft_mb_client_open(weft_mb_client **out, const char *url,
                         const weft_mb_client_opts *opts, weft_error *err);
@@ -90,6 +98,13 @@ int weft_mb_client_unsubscribe(weft_mb_client *c, weft_mb_action action,
 int weft_mb_client_publish(weft_mb_client *c, const char *topic,
                            const char *version, const char *json,
                            weft_error *err);
+/* A publish with a request id: the broker acknowledges it once delivered
+ * ({"status":"success"}) or answers NO_ROUTE_FOUND when nobody subscribes
+ * (WEFT_ERR_RPC, *mb_error filled if not NULL). Waits timeout_ms of the
+ * client options. */
+int weft_mb_client_publish_wait(weft_mb_client *c, const char *topic,
+                                const char *version, const char *json,
+                                weft_mb_error_info *mb_error, weft_error *err);
 /* Sends a request and waits for its response (timeout_ms 0: the MB
  * default, 5000). *response is the response payload (malloc'd). If the
  * payload is an MB error body, returns WEFT_ERR_RPC, fills *mb_error (if

@@ -1,5 +1,6 @@
 // The MB broker engine driven with plain calls: connections, messages and
-// time in, MB messages out.
+// time in, MB messages out, compared byte for byte with what the MB broker
+// (mb-server-node) sends for the same input.
 #include <gtest/gtest.h>
 
 #include <map>
@@ -13,6 +14,12 @@ namespace {
 
 const char *kId1 = "0f8fad5b-d9cb-469f-a165-70867728950e";
 const char *kId2 = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
+
+std::string num(double d) {
+  char b[32];
+  snprintf(b, sizeof b, "%g", d);
+  return b;
+}
 
 struct Sent {
   weft_mb_conn conn;
@@ -64,10 +71,10 @@ struct Broker : ::testing::Test {
     return out;
   }
   void subscribe(weft_mb_conn c, const char *action, const char *topic,
-                 int prio) {
+                 double prio) {
     recv(c, std::string("request:system.topic.subscribe:1.0.0:") + kId1 +
                 "\n{\"action\":\"" + action + "\",\"topic\":\"" + topic +
-                "\",\"priority\":" + std::to_string(prio) + "}");
+                "\",\"priority\":" + num(prio) + "}");
     auto acks = take(c);
     ASSERT_EQ(acks.size(), 1u);
     EXPECT_EQ(acks[0], std::string("response:system.topic.subscribe:1.0.0:") +
@@ -79,7 +86,10 @@ weft_mb_message decode(const std::string &s) {
   weft_mb_message m;
   weft_mb_code code;
   weft_error err{};
-  EXPECT_EQ(weft_mb_decode(s.data(), s.size(), 0, &m, &code, &err), 0)
+  EXPECT_EQ(weft_mb_decode(s.data(), s.size(),
+                           WEFT_MB_NO_JSON_CHECK | WEFT_MB_NO_PAYLOAD_LIMIT, &m,
+                           &code, &err),
+            0)
       << s << ": " << err.message;
   return m;
 }
@@ -95,6 +105,23 @@ std::string error_code(const std::string &s) {
   return code;
 }
 
+// The error body the broker writes: code, message, timestamp[, details].
+std::string err_body(const char *code, const std::string &message, int64_t at,
+                     const std::string &details = "") {
+  char ts[25];
+  weft_mb_format_timestamp(at, ts);
+  std::string s = std::string("{\"error\":{\"code\":\"") + code +
+                  "\",\"message\":\"" + message + "\",\"timestamp\":\"" + ts +
+                  "\"";
+  if (!details.empty())
+    s += ",\"details\":" + details;
+  return s + "}}";
+}
+
+std::string id_of(const std::string &msg) {
+  return decode(msg).header.request_id;
+}
+
 TEST_F(Broker, GreetsNewConnections) {
   connect(1);
   auto m = take(1);
@@ -103,6 +130,7 @@ TEST_F(Broker, GreetsNewConnections) {
   EXPECT_EQ(weft_mb_broker_connect(b, 1, now), WEFT_ERR_INVAL); // twice
   EXPECT_EQ(weft_mb_broker_connect(b, 0, now), WEFT_ERR_INVAL);
   EXPECT_EQ(weft_mb_broker_receive(b, 9, "x", 1, now), WEFT_ERR_STATE);
+  EXPECT_TRUE(weft_mb_uuid_valid(weft_mb_broker_service_id(b, 1), 36));
 }
 
 TEST_F(Broker, RegisterAndAck) {
@@ -110,62 +138,297 @@ TEST_F(Broker, RegisterAndAck) {
   take(1);
   recv(1, std::string("request:system.service.register:1.0.0:") + kId1 +
               "\n{\"name\":\"jobs\",\"description\":\"AITBC jobs\"}");
+  EXPECT_EQ(take(1),
+            std::vector<std::string>{
+                std::string("response:system.service.register:1.0.0:") + kId1 +
+                "\n{\"status\":\"success\"}"});
+  EXPECT_STREQ(weft_mb_broker_service_name(b, 1), "jobs");
+  // Without an id: applied, answered under a fresh id.
+  recv(1, "request:system.service.register:1.0.0\n{\"name\":\"jobs2\","
+          "\"description\":\"d\"}");
   auto m = take(1);
   ASSERT_EQ(m.size(), 1u);
-  EXPECT_EQ(m[0], std::string("response:system.service.register:1.0.0:") +
-                      kId1 + "\n{\"status\":\"success\"}");
-  EXPECT_STREQ(weft_mb_broker_service_name(b, 1), "jobs");
-  // As a publish without id: applied, not acknowledged.
-  recv(1, "publish:system.service.register:1.0.0\n{\"name\":\"jobs2\"}");
-  EXPECT_TRUE(take(1).empty());
+  EXPECT_TRUE(weft_mb_uuid_valid(id_of(m[0]).c_str(), 36)) << m[0];
+  EXPECT_EQ(m[0].substr(m[0].find('\n')), "\n{\"status\":\"success\"}");
   EXPECT_STREQ(weft_mb_broker_service_name(b, 1), "jobs2");
-  // Bad payload: INVALID_REQUEST.
+  // The broker's rules: both strings non-empty, name <= 36 and
+  // description <= 1024 characters (UTF-16 units: U+1F600 counts 2).
+  for (std::string bad :
+       {std::string("{\"name\":\"x\"}"),
+        std::string("{\"name\":\"x\",\"description\":\"\"}"),
+        std::string("{\"name\":\"\",\"description\":\"d\"}"),
+        std::string("{\"name\":1,\"description\":\"d\"}"),
+        "{\"name\":\"" + std::string(37, 'n') + "\",\"description\":\"d\"}",
+        "{\"name\":\"" + std::string(35, 'n') +
+            "\xf0\x9f\x98\x80\",\"description\":\"d\"}",
+        "{\"name\":\"n\",\"description\":\"" + std::string(1025, 'd') +
+            "\"}"}) {
+    recv(1, std::string("request:system.service.register:1.0.0:") + kId1 +
+                "\n" + bad);
+    m = take(1);
+    ASSERT_EQ(m.size(), 1u) << bad;
+    EXPECT_EQ(error_code(m[0]), "INVALID_REQUEST") << bad;
+    EXPECT_EQ(id_of(m[0]), kId1);
+  }
   recv(1, std::string("request:system.service.register:1.0.0:") + kId1 +
-              "\n{\"description\":\"no name\"}");
+              "\n{\"name\":\"" + std::string(36, 'n') +
+              "\",\"description\":\"" + std::string(1024, 'd') + "\"}");
+  EXPECT_EQ(error_code(take(1)[0]), "");
+  // System topics take requests only.
+  recv(1, "publish:system.service.register:1.0.0\n{\"name\":\"x\"}");
   m = take(1);
   ASSERT_EQ(m.size(), 1u);
-  EXPECT_EQ(error_code(m[0]), "INVALID_REQUEST");
-  EXPECT_STREQ(decode(m[0]).header.request_id, kId1);
+  EXPECT_EQ(m[0].substr(m[0].find('\n') + 1),
+            err_body("INVALID_REQUEST",
+                     "Invalid action, expected REQUEST for "
+                     "system.service.register",
+                     now));
 }
 
-TEST_F(Broker, RequestRoutedAndResponseRewritten) {
+TEST_F(Broker, PublishRewrittenPerSubscriber) {
+  for (weft_mb_conn c = 1; c <= 4; c++)
+    connect(c);
+  sent.clear();
+  subscribe(1, "publish", "blocks.new", 0);
+  subscribe(2, "publish", "Blocks.New", 0); // topics match lowercase
+  subscribe(3, "request", "blocks.new", 0); // request subscribers don't get it
+  // The sender's id, parent and action case stay with it; the topic and
+  // version go as sent.
+  recv(4, std::string("PUBLISH:BLOCKS.new:1.0.0:") + kId2 + ":" + kId1 +
+              "\n{\"height\":12}");
+  auto to1 = take(1), to2 = take(2);
+  ASSERT_EQ(to1.size(), 1u);
+  ASSERT_EQ(to2.size(), 1u);
+  std::string id = id_of(to1[0]);
+  EXPECT_TRUE(weft_mb_uuid_valid(id.c_str(), id.size()));
+  EXPECT_NE(id, kId2);
+  EXPECT_EQ(to1[0], "publish:BLOCKS.new:1.0.0:" + id + "\n{\"height\":12}");
+  EXPECT_EQ(to2[0], to1[0]); // one id for every copy
+  EXPECT_TRUE(take(3).empty());
+  // With an id: acknowledged under it.
+  EXPECT_EQ(take(4),
+            std::vector<std::string>{std::string("response:BLOCKS.new:1.0.0:") +
+                                     kId2 + "\n{\"status\":\"success\"}"});
+  // Without one: no acknowledgement; still a fresh id for the subscribers.
+  recv(4, "publish:blocks.new:2.0.0\nnot json, forwarded as is");
+  EXPECT_TRUE(take(4).empty());
+  to1 = take(1);
+  ASSERT_EQ(to1.size(), 1u);
+  EXPECT_EQ(to1[0], "publish:blocks.new:2.0.0:" + id_of(to1[0]) +
+                        "\nnot json, forwarded as is");
+  sent.clear();
+  // Unsubscribe stops delivery.
+  recv(1, std::string("request:system.topic.unsubscribe:1.0.0:") + kId1 +
+              "\n{\"action\":\"publish\",\"topic\":\"blocks.new\"}");
+  EXPECT_EQ(take(1),
+            std::vector<std::string>{
+                std::string("response:system.topic.unsubscribe:1.0.0:") + kId1 +
+                "\n{\"status\":\"success\"}"});
+  EXPECT_EQ(weft_mb_broker_subscribers(b, WEFT_MB_PUBLISH, "blocks.new"), 1u);
+  recv(4, "publish:blocks.new:1.0.0\n{}");
+  EXPECT_TRUE(take(1).empty());
+  EXPECT_EQ(take(2).size(), 1u);
+}
+
+TEST_F(Broker, PublishWithoutSubscriberIsNoRoute) {
+  connect(1);
+  take(1);
+  recv(1, std::string("publish:nobody.home:1.0.0:") + kId1 + "\n{}");
+  EXPECT_EQ(take(1),
+            std::vector<std::string>{
+                std::string("response:nobody.home:1.0.0:") + kId1 + "\n" +
+                err_body("NO_ROUTE_FOUND",
+                         "No subscribers for topic nobody.home", now)});
+  // No id: answered all the same, under a fresh one.
+  recv(1, "publish:nobody.home:1.0.0\n{}");
+  auto m = take(1);
+  ASSERT_EQ(m.size(), 1u);
+  EXPECT_EQ(error_code(m[0]), "NO_ROUTE_FOUND");
+  EXPECT_TRUE(weft_mb_uuid_valid(id_of(m[0]).c_str(), 36));
+}
+
+TEST_F(Broker, HeaderErrorsAreMalformedOnResponseError) {
+  connect(1);
+  take(1);
+  const std::string bad[] = {
+      std::string("publish:t:1.0.0:") + kId1 +
+          "::500\n{}", // timeout on publish
+      std::string("response:t:1.0.0:") + kId1 + "::500\n{}",
+      std::string("request:t:1.0:") + kId1 + "\n{}",
+      "shout:t:1.0.0\n{}",
+      "publish:9t:1.0.0\n{}",
+      "request:t:1.0.0:ABC\n{}",
+      std::string("request:t:1.0.0:") + kId1 + ":nope\n{}",
+      std::string("request:t:1.0.0:") + kId1 + "::0\n{}",
+      "publish:t\n{}",
+      "garbage",
+      "",
+      std::string(400, 'a') + "\n{}",
+  };
+  for (const std::string &msg : bad) {
+    recv(1, msg);
+    auto m = take(1);
+    ASSERT_EQ(m.size(), 1u) << msg;
+    EXPECT_EQ(m[0].rfind("response:error:1.0.0\n{\"error\":{\"code\":"
+                         "\"MALFORMED_MESSAGE\",\"message\":\"",
+                         0),
+              0u)
+        << msg << " -> " << m[0];
+  }
+  // Worded as the broker words them, with the same details.
+  const std::pair<std::string, std::string> exact[] = {
+      {"garbage",
+       err_body("MALFORMED_MESSAGE",
+                "Invalid message format: no newline separator found within "
+                "the maximum header length of 367 bytes",
+                now)},
+      {"publish:t\n{}",
+       err_body("MALFORMED_MESSAGE",
+                "Invalid header format: missing action, topic, or version",
+                now)},
+      {"SHOUT:t:1.0.0\n{}",
+       err_body("MALFORMED_MESSAGE", "Invalid action: shout", now,
+                "{\"validActions\":[\"publish\",\"request\",\"response\"]}")},
+      {"publish:9t:1.0.0\n{}",
+       err_body("MALFORMED_MESSAGE", "Invalid topic name: 9t", now,
+                "{\"topic\":\"9t\"}")},
+      {"publish:t:1.0\n{}",
+       err_body("MALFORMED_MESSAGE", "Invalid message version format: 1.0", now,
+                "{\"version\":\"1.0\"}")},
+      {"request:t:1.0.0:ABC\n{}",
+       err_body("MALFORMED_MESSAGE", "Invalid request ID format: ABC", now,
+                "{\"requestId\":\"ABC\"}")},
+      {std::string("request:t:1.0.0:") + kId1 + ":x\n{}",
+       err_body("MALFORMED_MESSAGE", "Invalid parent request ID format: x", now,
+                "{\"parentRequestId\":\"x\"}")},
+      {"publish:t:1.0.0:::500\n{}",
+       err_body("MALFORMED_MESSAGE",
+                "Timeout is only allowed for request actions", now,
+                "{\"action\":\"publish\"}")},
+      {"request:t:1.0.0:::0\n{}",
+       err_body("MALFORMED_MESSAGE", "Invalid timeout value", now,
+                "{\"timeout\":0}")},
+      {"request:t:1.0.0:::abc\n{}",
+       err_body("MALFORMED_MESSAGE", "Invalid timeout value", now,
+                "{\"timeout\":null}")},
+  };
+  for (auto &[in, body] : exact) {
+    recv(1, in);
+    EXPECT_EQ(take(1),
+              std::vector<std::string>{"response:error:1.0.0\n" + body})
+        << in;
+  }
+  // What the broker lets through: "v" versions, any UUID version, extra
+  // fields, parseInt timeouts, non-JSON payloads on non-system topics.
+  subscribe(1, "request", "t", 0);
+  for (const std::string &ok :
+       {std::string("request:t:v1.0.0:0f8fad5b-d9cb-169f-a165-70867728950e\n"
+                    "x"),
+        std::string("request:t:1.0.0:") + kId1 + "::5000abc:extra\n{}",
+        std::string("request:t: 1.0.0\n{}")}) {
+    recv(1, ok);
+    auto m = take(1);
+    ASSERT_EQ(m.size(), 1u) << ok;
+    EXPECT_EQ(decode(m[0]).header.action, WEFT_MB_REQUEST) << m[0];
+  }
+}
+
+TEST_F(Broker, PayloadLimitOnSystemTopicsOnly) {
+  connect(1);
+  connect(2);
+  sent.clear();
+  subscribe(1, "publish", "big", 0);
+  std::string big = "\"" + std::string(16400, 'x') + "\"";
+  recv(2, "publish:big:1.0.0\n" + big);
+  auto m = take(1);
+  ASSERT_EQ(m.size(), 1u);
+  EXPECT_EQ(decode(m[0]).payload_len, big.size());
+  recv(2, std::string("request:system.service.register:1.0.0:") + kId1 + "\n" +
+              big);
+  m = take(2);
+  ASSERT_EQ(m.size(), 1u);
+  EXPECT_EQ(error_code(m[0]), "MALFORMED_MESSAGE");
+  EXPECT_EQ(m[0].rfind(std::string("response:system.service.register:1.0.0:") +
+                           kId1 + "\n",
+                       0),
+            0u);
+  // Not JSON, or empty: as the broker's JSON.parse and destructuring fail.
+  recv(2,
+       std::string("request:system.topic.subscribe:1.0.0:") + kId1 + "\n{nope");
+  EXPECT_EQ(error_code(take(2)[0]), "MALFORMED_MESSAGE");
+  recv(2, std::string("request:system.topic.subscribe:1.0.0:") + kId1 + "\n");
+  EXPECT_EQ(error_code(take(2)[0]), "INTERNAL_ERROR");
+  recv(2,
+       std::string("request:system.topic.subscribe:1.0.0:") + kId1 + "\nnull");
+  EXPECT_EQ(error_code(take(2)[0]), "INTERNAL_ERROR");
+}
+
+TEST_F(Broker, RequestForwardedUnderNewIdOnly) {
   connect(1); // service
   connect(2); // caller
   take(1), take(2);
   subscribe(1, "request", "jobs.create", 5);
-  recv(2, std::string("request:jobs.create:1.2.0:") + kId2 + "::7000\n" +
-              "{\"model\":\"llama\"}");
+  recv(2, std::string("REQUEST:Jobs.Create:1.2.0:") + kId2 + ":" + kId1 +
+              ":7000\n{\"model\":\"llama\"}");
   auto fwd = take(1);
   ASSERT_EQ(fwd.size(), 1u);
-  weft_mb_message f = decode(fwd[0]);
-  EXPECT_EQ(f.header.action, WEFT_MB_REQUEST);
-  EXPECT_STREQ(f.header.topic, "jobs.create");
-  EXPECT_STREQ(f.header.version, "1.2.0");
-  EXPECT_STRNE(f.header.request_id, kId2); // a new broker id
-  EXPECT_TRUE(weft_mb_uuid_valid(f.header.request_id, 36));
-  EXPECT_EQ(f.header.timeout_ms, 7000u);
-  EXPECT_EQ(std::string(f.payload, f.payload_len), "{\"model\":\"llama\"}");
+  std::string broker_id = id_of(fwd[0]);
+  EXPECT_NE(broker_id, kId2);
+  EXPECT_TRUE(weft_mb_uuid_valid(broker_id.c_str(), 36));
+  // No parent, no timeout, no letter case of the action.
+  EXPECT_EQ(fwd[0], "request:Jobs.Create:1.2.0:" + broker_id +
+                        "\n{\"model\":\"llama\"}");
   EXPECT_EQ(weft_mb_broker_pending(b), 1u);
-  std::string broker_id = f.header.request_id;
-
-  recv(1, "response:jobs.create:1.2.0:" + broker_id + "\n{\"job_id\":\"j1\"}");
-  auto back = take(2);
-  ASSERT_EQ(back.size(), 1u);
-  EXPECT_EQ(back[0], std::string("response:jobs.create:1.2.0:") + kId2 +
-                         "\n{\"job_id\":\"j1\"}");
+  // The answer goes back under the caller's topic, version and id.
+  recv(1, "response:jobs.create:9.9.9:" + broker_id + "\n{\"job_id\":\"j1\"}");
+  EXPECT_EQ(take(2), std::vector<std::string>{
+                         std::string("response:Jobs.Create:1.2.0:") + kId2 +
+                         "\n{\"job_id\":\"j1\"}"});
   EXPECT_EQ(weft_mb_broker_pending(b), 0u);
-  // A second (duplicate) response is dropped.
-  recv(1, "response:jobs.create:1.2.0:" + broker_id + "\n{}");
-  EXPECT_TRUE(take(2).empty());
+  // The request's timeout was the caller's 7000 ms, not the default.
+  recv(2, std::string("request:jobs.create:1.0.0:") + kId2 + "::7000\n{}");
+  EXPECT_EQ(weft_mb_broker_tick(b, now), 7000);
+}
+
+TEST_F(Broker, IdlessRequestIsFireAndForget) {
+  connect(1);
+  connect(2);
+  sent.clear();
+  subscribe(1, "request", "t", 0);
+  recv(2, "request:t:1.0.0\n{\"go\":1}");
+  auto fwd = take(1);
+  ASSERT_EQ(fwd.size(), 1u);
+  std::string id = id_of(fwd[0]);
+  EXPECT_EQ(fwd[0], "request:t:1.0.0:" + id + "\n{\"go\":1}");
+  // Its answer is consumed; nothing reaches the caller.
+  recv(1, "response:t:1.0.0:" + id + "\n{\"done\":true}");
+  EXPECT_TRUE(sent.empty());
+  EXPECT_EQ(weft_mb_broker_pending(b), 0u);
+  // Unless the service marks an error ("error:" prefix): passed on under a
+  // fresh id.
+  recv(2, "request:t:1.0.0\n{}");
+  id = id_of(take(1)[0]);
+  recv(1, "response:t:1.0.0:" + id + "\nerror:{\"code\":\"X\"}");
+  auto m = take(2);
+  ASSERT_EQ(m.size(), 1u);
+  EXPECT_EQ(m[0],
+            "response:t:1.0.0:" + id_of(m[0]) + "\nerror:{\"code\":\"X\"}");
+  // Unanswered: no TIMEOUT (there is nobody to tell), and it is forgotten.
+  recv(2, "request:t:1.0.0\n{}");
+  take(1);
+  weft_mb_broker_tick(b, now + 5000);
+  EXPECT_TRUE(sent.empty());
+  EXPECT_EQ(weft_mb_broker_pending(b), 0u);
 }
 
 TEST_F(Broker, HighestPriorityWinsTiesAreRandom) {
-  for (weft_mb_conn c = 1; c <= 4; c++)
+  for (weft_mb_conn c = 1; c <= 5; c++)
     connect(c);
   sent.clear();
   subscribe(1, "request", "t", 5);
   subscribe(2, "request", "t", 10);
-  subscribe(3, "request", "t", 10);
+  subscribe(3, "request", "T", 10);
+  subscribe(5, "request", "t", 9.5); // any JSON number, as the broker takes
   std::map<weft_mb_conn, int> got;
   for (int i = 0; i < 200; i++) {
     recv(4, std::string("request:t:1.0.0:") + kId1 + "\n{}");
@@ -174,52 +437,25 @@ TEST_F(Broker, HighestPriorityWinsTiesAreRandom) {
     sent.clear();
   }
   EXPECT_EQ(got[1], 0);
+  EXPECT_EQ(got[5], 0);
   EXPECT_GT(got[2], 40);
   EXPECT_GT(got[3], 40);
   EXPECT_EQ(got[2] + got[3], 200);
+  // 10.5 beats 10.
+  subscribe(5, "request", "t", 10.5);
+  recv(4, std::string("request:t:1.0.0:") + kId1 + "\n{}");
+  EXPECT_EQ(take(5).size(), 1u);
 }
 
-TEST_F(Broker, NoRouteFound) {
+TEST_F(Broker, RequestWithoutSubscriberIsNoRoute) {
   connect(1);
   take(1);
   recv(1, std::string("request:nobody.home:1.0.0:") + kId1 + "\n{}");
-  auto m = take(1);
-  ASSERT_EQ(m.size(), 1u);
-  EXPECT_EQ(error_code(m[0]), "NO_ROUTE_FOUND");
-  EXPECT_EQ(m[0].rfind(std::string("response:nobody.home:1.0.0:") + kId1 +
-                           "\n{\"error\":{\"code\":\"NO_ROUTE_FOUND\"",
-                       0),
-            0u);
-}
-
-TEST_F(Broker, PublishFansOutAndAcks) {
-  for (weft_mb_conn c = 1; c <= 4; c++)
-    connect(c);
-  sent.clear();
-  subscribe(1, "publish", "blocks.new", 0);
-  subscribe(2, "publish", "blocks.new", 0);
-  subscribe(3, "request", "blocks.new", 0); // request subscribers don't get it
-  const std::string pub = "publish:blocks.new:1.0.0\n{\"height\":12}";
-  recv(4, pub);
-  EXPECT_EQ(take(1), std::vector<std::string>{pub});
-  EXPECT_EQ(take(2), std::vector<std::string>{pub});
-  EXPECT_TRUE(take(3).empty());
-  EXPECT_TRUE(take(4).empty()); // no request id: no ack
-  const std::string with_id =
-      std::string("publish:blocks.new:1.0.0:") + kId2 + "\n{}";
-  recv(4, with_id);
-  EXPECT_EQ(take(4),
-            std::vector<std::string>{std::string("response:blocks.new:1.0.0:") +
-                                     kId2 + "\n{\"status\":\"success\"}"});
-  EXPECT_EQ(take(1), std::vector<std::string>{with_id});
-  sent.clear();
-  // Unsubscribe stops delivery.
-  recv(1, "publish:system.topic.unsubscribe:1.0.0\n{\"action\":\"publish\","
-          "\"topic\":\"blocks.new\"}");
-  EXPECT_EQ(weft_mb_broker_subscribers(b, WEFT_MB_PUBLISH, "blocks.new"), 1u);
-  recv(4, pub);
-  EXPECT_TRUE(take(1).empty());
-  EXPECT_EQ(take(2).size(), 1u);
+  EXPECT_EQ(take(1),
+            std::vector<std::string>{
+                std::string("response:nobody.home:1.0.0:") + kId1 + "\n" +
+                err_body("NO_ROUTE_FOUND",
+                         "No subscribers for topic nobody.home", now)});
 }
 
 TEST_F(Broker, RequestTimeout) {
@@ -227,28 +463,91 @@ TEST_F(Broker, RequestTimeout) {
   connect(2);
   sent.clear();
   subscribe(1, "request", "slow", 0);
+  std::string sid = weft_mb_broker_service_id(b, 1);
   recv(2, std::string("request:slow:1.0.0:") + kId2 + "::100\n{}");
-  std::string broker_id = decode(take(1)[0]).header.request_id;
+  std::string broker_id = id_of(take(1)[0]);
   EXPECT_EQ(weft_mb_broker_tick(b, now + 50), 50);
   EXPECT_TRUE(take(2).empty());
   weft_mb_broker_tick(b, now + 100);
-  auto m = take(2);
-  ASSERT_EQ(m.size(), 1u);
-  EXPECT_EQ(error_code(m[0]), "TIMEOUT");
-  EXPECT_STREQ(decode(m[0]).header.request_id, kId2);
+  EXPECT_EQ(take(2), std::vector<std::string>{
+                         std::string("response:slow:1.0.0:") + kId2 + "\n" +
+                         err_body("TIMEOUT", "Request timed out", now + 100,
+                                  "{\"targetServiceId\":\"" + sid + "\"}")});
   EXPECT_EQ(weft_mb_broker_pending(b), 0u);
-  // The late response goes nowhere.
+  // The late response: no request waits for it.
   recv(1, "response:slow:1.0.0:" + broker_id + "\n{}");
   EXPECT_TRUE(take(2).empty());
+  EXPECT_EQ(take(1), std::vector<std::string>{
+                         "response:slow:1.0.0:" + broker_id + "\n" +
+                         err_body("INVALID_REQUEST_ID",
+                                  "No matching request found for requestId: " +
+                                      broker_id,
+                                  now)});
 }
 
-TEST_F(Broker, DefaultTimeoutIs5000) {
+TEST_F(Broker, ServiceGoneTimesOutAtTheDeadline) {
   connect(1);
   connect(2);
   sent.clear();
   subscribe(1, "request", "t", 0);
+  std::string sid = weft_mb_broker_service_id(b, 1);
+  recv(2, std::string("request:t:1.0.0:") + kId2 + "::300\n{}");
+  weft_mb_broker_disconnect(b, 1);
+  EXPECT_TRUE(take(2).empty()); // nothing yet: the broker waits it out
+  EXPECT_EQ(weft_mb_broker_subscribers(b, WEFT_MB_REQUEST, "t"), 0u);
+  EXPECT_EQ(weft_mb_broker_tick(b, now + 100), 200);
+  weft_mb_broker_tick(b, now + 300);
+  EXPECT_EQ(take(2), std::vector<std::string>{
+                         std::string("response:t:1.0.0:") + kId2 + "\n" +
+                         err_body("TIMEOUT", "Request timed out", now + 300,
+                                  "{\"targetServiceId\":\"" + sid + "\"}")});
+  // The caller leaving drops its requests silently.
+  sent.clear();
+  connect(3);
+  take(3);
+  subscribe(3, "request", "t", 0);
   recv(2, std::string("request:t:1.0.0:") + kId2 + "\n{}");
-  EXPECT_EQ(weft_mb_broker_tick(b, now), 5000);
+  weft_mb_broker_disconnect(b, 2);
+  EXPECT_EQ(weft_mb_broker_pending(b), 0u);
+  EXPECT_TRUE(sent.size() == 1u && sent[0].conn == 3); // only the forward
+}
+
+TEST_F(Broker, StrayResponsesGetInvalidRequestId) {
+  connect(1);
+  connect(2);
+  connect(3);
+  sent.clear();
+  subscribe(1, "request", "t", 0);
+  recv(2, std::string("request:t:1.0.0:") + kId2 + "\n{}");
+  std::string broker_id = id_of(take(1)[0]);
+  // Another service answering it: not its request.
+  recv(3, "response:t:1.0.0:" + broker_id + "\n{\"forged\":true}");
+  EXPECT_TRUE(take(2).empty());
+  EXPECT_EQ(error_code(take(3)[0]), "INVALID_REQUEST_ID");
+  EXPECT_EQ(weft_mb_broker_pending(b), 1u);
+  // An unknown id.
+  recv(3, std::string("response:t:1.0.0:") + kId1 + "\n{}");
+  EXPECT_EQ(take(3), std::vector<std::string>{
+                         std::string("response:t:1.0.0:") + kId1 + "\n" +
+                         err_body("INVALID_REQUEST_ID",
+                                  std::string("No matching request found for "
+                                              "requestId: ") +
+                                      kId1,
+                                  now)});
+  // No id at all: a fresh one.
+  recv(3, "response:t:1.0.0\n{}");
+  auto m = take(3);
+  ASSERT_EQ(m.size(), 1u);
+  EXPECT_EQ(m[0],
+            "response:t:1.0.0:" + id_of(m[0]) + "\n" +
+                err_body("INVALID_REQUEST_ID",
+                         "Received response message without requestId.", now));
+  // Answered once; the duplicate is stray.
+  recv(1, "response:t:1.0.0:" + broker_id + "\n{}");
+  EXPECT_EQ(take(2).size(), 1u);
+  recv(1, "response:t:1.0.0:" + broker_id + "\n{}");
+  EXPECT_TRUE(take(2).empty());
+  EXPECT_EQ(error_code(take(1)[0]), "INVALID_REQUEST_ID");
 }
 
 TEST_F(Broker, OldestFailsBeyondMaxPending) {
@@ -266,103 +565,183 @@ TEST_F(Broker, OldestFailsBeyondMaxPending) {
   EXPECT_EQ(weft_mb_broker_pending(b), 3u);
   auto m = take(2);
   ASSERT_EQ(m.size(), 1u);
-  EXPECT_EQ(error_code(m[0]), "SERVICE_UNAVAILABLE");
-  EXPECT_STREQ(decode(m[0]).header.request_id, ids[0]);
+  EXPECT_EQ(m[0],
+            std::string("response:t:1.0.0:") + ids[0] + "\n" +
+                err_body("SERVICE_UNAVAILABLE", "Message broker is busy", now));
 }
 
-TEST_F(Broker, HeartbeatsAndDeregistration) {
+TEST_F(Broker, HeartbeatAfterSilenceWithoutId) {
   connect(1);
   connect(2);
   sent.clear();
   subscribe(1, "request", "t", 0);
   subscribe(2, "request", "t", 0);
   EXPECT_EQ(weft_mb_broker_tick(b, now), 30000);
-  now += 30000;
+  // 2 speaks at +20 s: its heartbeat moves to +50 s.
+  now += 20000;
+  recv(2, "publish:nobody:1.0.0\n{}");
+  take(2);
+  now += 10000; // +30 s
   weft_mb_broker_tick(b, now);
-  for (weft_mb_conn c : {1, 2}) {
-    auto m = take(c);
-    ASSERT_EQ(m.size(), 1u);
-    weft_mb_message h = decode(m[0]);
-    EXPECT_EQ(h.header.action, WEFT_MB_REQUEST);
-    EXPECT_STREQ(h.header.topic, "system.heartbeat");
-    EXPECT_TRUE(weft_mb_uuid_valid(h.header.request_id, 36));
-    if (c == 1) // 1 answers, 2 stays silent
-      recv(1, std::string("response:system.heartbeat:1.0.0:") +
-                  h.header.request_id + "\n{\"status\":\"healthy\"}");
-  }
-  EXPECT_TRUE(sent.empty()); // the heartbeat answer is not answered
-  now += 30000;              // 60 s since 2 last spoke
+  EXPECT_EQ(take(1),
+            std::vector<std::string>{"request:system.heartbeat:1.0.0\n{}"});
+  EXPECT_TRUE(take(2).empty());
+  // One heartbeat per silence.
+  weft_mb_broker_tick(b, now + 1000);
+  EXPECT_TRUE(take(1).empty());
+  // 1 answers as the reference client does (same header, as a response).
+  recv(1, "response:system.heartbeat:1.0.0\n{}");
+  EXPECT_TRUE(sent.empty()); // the answer is not answered
+  now += 20000;              // +50 s: 2's heartbeat
+  weft_mb_broker_tick(b, now);
+  EXPECT_EQ(take(2),
+            std::vector<std::string>{"request:system.heartbeat:1.0.0\n{}"});
+  now += 30000; // +80 s: 2 silent for 60 s, 1 for 50 s
   weft_mb_broker_tick(b, now);
   EXPECT_EQ(dereg, std::vector<weft_mb_conn>{2});
   EXPECT_EQ(weft_mb_broker_subscribers(b, WEFT_MB_REQUEST, "t"), 1u);
-  EXPECT_EQ(take(1).size(), 1u); // the next heartbeat
-  EXPECT_TRUE(take(2).empty());  // none to the deregistered one
+  EXPECT_EQ(take(1).size(), 1u); // 1's next heartbeat (at +60 s)
+  // The deregistered one is no longer talked to.
+  recv(2, std::string("request:system.heartbeat:1.0.0:") + kId1 + "\n{}");
+  EXPECT_TRUE(take(2).empty());
   // A client may ask the broker too.
   recv(1, std::string("request:system.heartbeat:1.0.0:") + kId1 + "\n{}");
   EXPECT_EQ(take(1), std::vector<std::string>{
                          std::string("response:system.heartbeat:1.0.0:") +
                          kId1 + "\n{\"status\":\"success\"}"});
+  // A publish on it is refused; it cannot be subscribed to.
+  recv(1, "publish:system.heartbeat:1.0.0\n{}");
+  EXPECT_EQ(error_code(take(1)[0]), "INVALID_REQUEST");
+  recv(1, std::string("request:system.topic.subscribe:1.0.0:") + kId1 +
+              "\n{\"action\":\"publish\",\"topic\":\"system.heartbeat\"}");
+  EXPECT_EQ(error_code(take(1)[0]), "INVALID_REQUEST");
 }
 
-TEST_F(Broker, ServiceGoneFailsItsRequests) {
-  connect(1);
-  connect(2);
-  sent.clear();
-  subscribe(1, "request", "t", 0);
-  recv(2, std::string("request:t:1.0.0:") + kId2 + "\n{}");
-  weft_mb_broker_disconnect(b, 1);
-  auto m = take(2);
-  ASSERT_EQ(m.size(), 1u);
-  EXPECT_EQ(error_code(m[0]), "SERVICE_UNAVAILABLE");
-  EXPECT_EQ(weft_mb_broker_subscribers(b, WEFT_MB_REQUEST, "t"), 0u);
-  EXPECT_EQ(weft_mb_broker_pending(b), 0u);
-  // The caller leaving drops its requests silently.
-  sent.clear();
-  connect(3);
-  take(3);
-  subscribe(3, "request", "t", 0);
-  recv(2, std::string("request:t:1.0.0:") + kId2 + "\n{}");
-  weft_mb_broker_disconnect(b, 2);
-  EXPECT_EQ(weft_mb_broker_pending(b), 0u);
-  EXPECT_TRUE(sent.size() == 1u && sent[0].conn == 3); // only the forward
-}
-
-TEST_F(Broker, OnlyTheTargetMayAnswer) {
-  connect(1);
-  connect(2);
-  connect(3);
-  sent.clear();
-  subscribe(1, "request", "t", 0);
-  recv(2, std::string("request:t:1.0.0:") + kId2 + "\n{}");
-  std::string broker_id = decode(take(1)[0]).header.request_id;
-  recv(3, "response:t:1.0.0:" + broker_id + "\n{\"forged\":true}");
-  EXPECT_TRUE(take(2).empty());
-  EXPECT_EQ(weft_mb_broker_pending(b), 1u);
-}
-
-TEST_F(Broker, MalformedMessagesGetErrors) {
+TEST_F(Broker, LongIdleWithAnsweredHeartbeatsStaysRegistered) {
+  // A shortened period: heartbeat after 100 ms, deregistration after 200.
+  weft_mb_broker_free(b);
+  weft_mb_broker_opts o{};
+  o.heartbeat_interval_ms = 100;
+  o.silence_timeout_ms = 200;
+  o.seed = 7;
+  o.send = on_send;
+  o.deregistered = on_dereg;
+  o.ud = this;
+  ASSERT_EQ(weft_mb_broker_new(&b, &o), 0);
   connect(1);
   take(1);
-  recv(1, std::string("request:t:1.0:") + kId1 + "\n{}");
-  auto m = take(1);
-  ASSERT_EQ(m.size(), 1u);
-  EXPECT_EQ(error_code(m[0]), "VERSION_NOT_SUPPORTED");
-  weft_mb_message e = decode(m[0]);
-  EXPECT_STREQ(e.header.topic, "t");
-  EXPECT_STREQ(e.header.version, "1.0.0"); // the bad version can't be echoed
-  EXPECT_STREQ(e.header.request_id, kId1);
-  recv(1, "garbage");
-  m = take(1);
-  ASSERT_EQ(m.size(), 1u);
-  EXPECT_EQ(error_code(m[0]), "MALFORMED_MESSAGE");
-  EXPECT_STREQ(decode(m[0]).header.topic, "system.error");
-  // A broken response is not answered.
-  recv(1, "response:t:1.0\n{}");
-  EXPECT_TRUE(take(1).empty());
-  recv(1, std::string("request:system.initialize:1.0.0:") + kId1 + "\n{}");
-  m = take(1);
-  ASSERT_EQ(m.size(), 1u);
-  EXPECT_EQ(error_code(m[0]), "TOPIC_NOT_SUPPORTED");
+  recv(1, std::string("request:system.service.register:1.0.0:") + kId1 +
+              "\n{\"name\":\"idle\",\"description\":\"idle\"}");
+  take(1);
+  subscribe(1, "request", "t", 0);
+  int beats = 0;
+  for (int step = 0; step < 40; step++) { // 4 periods, 10 ms apart
+    now += 10;
+    weft_mb_broker_tick(b, now);
+    for (auto &m : take(1)) {
+      ASSERT_EQ(m, "request:system.heartbeat:1.0.0\n{}");
+      beats++;
+      recv(1, "response:system.heartbeat:1.0.0\n{}");
+    }
+  }
+  EXPECT_GE(beats, 3);
+  EXPECT_TRUE(dereg.empty());
+  EXPECT_STREQ(weft_mb_broker_service_name(b, 1), "idle");
+  EXPECT_EQ(weft_mb_broker_subscribers(b, WEFT_MB_REQUEST, "t"), 1u);
+}
+
+TEST_F(Broker, SystemListsAndSubscriptions) {
+  connect(1);
+  now += 5;
+  connect(2);
+  sent.clear();
+  std::string s1 = weft_mb_broker_service_id(b, 1);
+  std::string s2 = weft_mb_broker_service_id(b, 2);
+  recv(1, std::string("request:system.service.register:1.0.0:") + kId1 +
+              "\n{\"name\":\"one\",\"description\":\"first\"}");
+  take(1);
+  subscribe(2, "request", "b.x", 1);
+  subscribe(1, "request", "B.X", 2);
+  subscribe(1, "publish", "a", 0);
+  subscribe(2, "publish", "b.x", 0);
+  char t0[25], t1[25];
+  weft_mb_format_timestamp(now - 5, t0);
+  weft_mb_format_timestamp(now, t1);
+  recv(2, std::string("request:system.service.list:1.0.0:") + kId2 + "\n{}");
+  EXPECT_EQ(take(2),
+            std::vector<std::string>{
+                std::string("response:system.service.list:1.0.0:") + kId2 +
+                "\n{\"services\":[{\"id\":\"" + s1 +
+                "\",\"name\":\"one\",\"description\":\"first\",\"connectedAt\":"
+                "\"" +
+                t0 + "\",\"lastHeartbeat\":\"" + t1 + "\"},{\"id\":\"" + s2 +
+                "\",\"name\":\"\",\"description\":\"\",\"connectedAt\":\"" +
+                t1 + "\",\"lastHeartbeat\":\"" + t1 + "\"}]}"});
+  const std::string topics =
+      "[{\"action\":\"publish\",\"topic\":\"a\",\"subscribers\":[{"
+      "\"serviceId\":\"" +
+      s1 +
+      "\"}]},{\"action\":\"publish\",\"topic\":\"b.x\","
+      "\"subscribers\":[{\"serviceId\":\"" +
+      s2 +
+      "\"}]},{\"action\":\"request\","
+      "\"topic\":\"b.x\",\"subscribers\":[{\"serviceId\":\"" +
+      s1 + "\",\"priority\":2},{\"serviceId\":\"" + s2 +
+      "\",\"priority\":1}]}]";
+  recv(2, std::string("request:system.topic.list:1.0.0:") + kId2 + "\n{}");
+  EXPECT_EQ(take(2), std::vector<std::string>{
+                         std::string("response:system.topic.list:1.0.0:") +
+                         kId2 + "\n{\"topics\":" + topics + "}"});
+  recv(2, std::string("request:system.topic.subscriptions:1.0.0:") + kId2 +
+              "\n{}");
+  EXPECT_EQ(take(2), std::vector<std::string>{
+                         std::string("response:system.topic.subscriptions:1.0."
+                                     "0:") +
+                         kId2 + "\n{\"subscriptions\":" + topics + "}"});
+  recv(2, std::string("request:system.service.subscriptions:1.0.0:") + kId2 +
+              "\n{\"serviceId\":\"" + s1 + "\"}");
+  EXPECT_EQ(
+      take(2),
+      std::vector<std::string>{
+          std::string("response:system.service.subscriptions:1.0.0:") + kId2 +
+          "\n{\"subscriptions\":[{\"action\":\"publish\",\"topic\":\"a\"},"
+          "{\"action\":\"request\",\"topic\":\"b.x\",\"priority\":2}]}"});
+  recv(2, std::string("request:system.service.subscriptions:1.0.0:") + kId2 +
+              "\n{\"serviceId\":\"" + kId1 + "\"}");
+  EXPECT_EQ(error_code(take(2)[0]), "SERVICE_UNAVAILABLE");
+  // Unsubscribing from what is not subscribed: failure, not an error.
+  recv(2, std::string("request:system.topic.unsubscribe:1.0.0:") + kId2 +
+              "\n{\"action\":\"publish\",\"topic\":\"zzz\"}");
+  EXPECT_EQ(take(2),
+            std::vector<std::string>{
+                std::string("response:system.topic.unsubscribe:1.0.0:") + kId2 +
+                "\n{\"status\":\"failure\"}"});
+  recv(2, std::string("request:system.topic.subscribe:1.0.0:") + kId2 +
+              "\n{\"action\":\"response\",\"topic\":\"zzz\"}");
+  EXPECT_EQ(take(2), std::vector<std::string>{
+                         std::string("response:system.topic.subscribe:1.0.0:") +
+                         kId2 + "\n{\"status\":\"failure\"}"});
+  recv(2, std::string("request:system.topic.unsubscribe:1.0.0:") + kId2 +
+              "\n{\"action\":\"publish\",\"topic\":\"system.message\"}");
+  EXPECT_EQ(error_code(take(2)[0]), "INVALID_REQUEST");
+  recv(2, std::string("request:system.nope:1.0.0:") + kId2 + "\n{}");
+  EXPECT_EQ(take(2),
+            std::vector<std::string>{
+                std::string("response:system.nope:1.0.0:") + kId2 + "\n" +
+                err_body("TOPIC_NOT_SUPPORTED",
+                         "Unknown system message topic: system.nope", now)});
+  // Logs and metrics: answered in the broker's shape.
+  recv(2, std::string("request:system.log.subscribe:1.0.0:") + kId2 +
+              "\n{\"levels\":[\"info\"]}");
+  EXPECT_EQ(error_code(take(2)[0]), "");
+  EXPECT_EQ(weft_mb_broker_subscribers(b, WEFT_MB_PUBLISH, "system.log"), 1u);
+  recv(2, std::string("request:system.log.subscribe:1.0.0:") + kId2 +
+              "\n{\"levels\":[\"loud\"]}");
+  EXPECT_EQ(error_code(take(2)[0]), "INVALID_REQUEST");
+  recv(2, std::string("request:system.metrics:1.0.0:") + kId2 + "\n{}");
+  EXPECT_EQ(take(2), std::vector<std::string>{
+                         std::string("response:system.metrics:1.0.0:") + kId2 +
+                         "\n{\"metrics\":{}}"});
 }
 
 TEST(MbSystem, Payloads) {
@@ -388,7 +767,7 @@ TEST(MbSystem, Payloads) {
                "{\"action\":\"request\",\"topic\":\"jobs.create\",\"priority\""
                ":10}");
   weft_mb_subscription back{};
-  ASSERT_EQ(weft_mb_subscription_parse(out, len, &back, &code, &err), 0);
+  ASSERT_EQ(weft_mb_subscription_parse(out, len, false, &back, &code, &err), 0);
   EXPECT_EQ(back.action, WEFT_MB_REQUEST);
   EXPECT_STREQ(back.topic, "jobs.create");
   EXPECT_EQ(back.priority, 10);
@@ -400,16 +779,42 @@ TEST(MbSystem, Payloads) {
   for (const char *bad :
        {"{\"action\":\"respond\",\"topic\":\"t\"}", "{\"topic\":\"t\"}",
         "{\"action\":\"publish\",\"topic\":\"1t\"}",
-        "{\"action\":\"publish\",\"topic\":\"t\",\"priority\":1.5}",
+        "{\"action\":\"publish\",\"topic\":\"t\",\"priority\":null}",
         "{\"action\":\"publish\",\"topic\":\"t\",\"priority\":\"high\"}",
-        "[]"}) {
-    EXPECT_LT(weft_mb_subscription_parse(bad, strlen(bad), &back, &code, &err),
-              0)
+        "{\"action\":\"publish\",\"topic\":\"system.heartbeat\"}", "[]"}) {
+    EXPECT_LT(
+        weft_mb_subscription_parse(bad, strlen(bad), false, &back, &code, &err),
+        0)
         << bad;
     EXPECT_EQ(code, WEFT_MB_INVALID_REQUEST) << bad;
   }
-  EXPECT_LT(weft_mb_subscription_parse("{", 1, &back, &code, &err), 0);
+  const char *frac =
+      "{\"action\":\"request\",\"topic\":\"t\",\"priority\":1.5}";
+  ASSERT_EQ(
+      weft_mb_subscription_parse(frac, strlen(frac), false, &back, &code, &err),
+      0);
+  EXPECT_EQ(back.priority, 1.5);
+  EXPECT_LT(weft_mb_subscription_parse("{", 1, false, &back, &code, &err), 0);
   EXPECT_EQ(code, WEFT_MB_MALFORMED_MESSAGE);
+
+  // Registering: the description defaults to the name (the broker refuses an
+  // empty one); the broker's limits are checked before anything is sent.
+  ASSERT_EQ(weft_mb_register_encode("jobs", nullptr, &out, &len, &err), 0);
+  EXPECT_STREQ(out, "{\"name\":\"jobs\",\"description\":\"jobs\"}");
+  free(out);
+  ASSERT_EQ(weft_mb_register_encode("jobs", "", &out, &len, &err), 0);
+  EXPECT_STREQ(out, "{\"name\":\"jobs\",\"description\":\"jobs\"}");
+  free(out);
+  out = nullptr;
+  EXPECT_EQ(weft_mb_register_encode(std::string(37, 'n').c_str(), "d", &out,
+                                    &len, &err),
+            WEFT_ERR_INVAL);
+  EXPECT_NE(std::string(err.message).find("36-character"), std::string::npos)
+      << err.message;
+  EXPECT_EQ(weft_mb_register_encode("n", std::string(1025, 'd').c_str(), &out,
+                                    &len, &err),
+            WEFT_ERR_INVAL);
+  EXPECT_EQ(out, nullptr);
 }
 
 TEST(MbSystem, UuidFormat) {

@@ -82,8 +82,10 @@ TEST(MbFrame, EveryChunkSize) {
 }
 
 TEST(MbFrame, OverLimitLengthIsFatal) {
-  std::string wire("\x00\x00\x41\x71", 4); // 16753 = WEFT_MB_MAX_MESSAGE + 1
-  ASSERT_EQ(0x4171, WEFT_MB_MAX_MESSAGE + 1);
+  // 16752: one byte over the broker's 367 + 16,384.
+  std::string wire("\x00\x00\x41\x70", 4);
+  ASSERT_EQ(0x4170, WEFT_MB_MAX_MESSAGE + 1);
+  ASSERT_EQ(16751, WEFT_MB_MAX_MESSAGE);
   int rv = 0;
   auto got = deframe(wire + "xxxx", 1, &rv);
   EXPECT_EQ(rv, WEFT_ERR_FRAME_TOO_BIG);
@@ -118,9 +120,18 @@ TEST(MbFrame, OverLimitLengthIsFatal) {
 }
 
 TEST(MbFrame, ZeroLengthAndCustomLimit) {
+  // A zero length is an empty message (the broker answers it
+  // MALFORMED_MESSAGE), and the stream goes on.
   int rv = 0;
-  deframe(std::string("\x00\x00\x00\x00", 4), 4, &rv);
-  EXPECT_EQ(rv, WEFT_ERR_FRAME);
+  for (size_t chunk : {1, 3, 4, 100}) {
+    auto got = deframe(std::string("\x00\x00\x00\x00", 4) +
+                           frame("publish:t:1.0.0\n{}"),
+                       chunk, &rv);
+    EXPECT_EQ(rv, 0);
+    ASSERT_EQ(got.size(), 2u) << chunk;
+    EXPECT_EQ(got[0], "");
+    EXPECT_EQ(got[1], "publish:t:1.0.0\n{}");
+  }
   auto got = deframe(frame("0123456789"), 3, &rv, 10);
   EXPECT_EQ(rv, 0);
   ASSERT_EQ(got.size(), 1u);

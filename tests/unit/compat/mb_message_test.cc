@@ -92,16 +92,26 @@ TEST(MbMessage, PayloadLimit) {
   std::string over = "\"" + std::string(16383, 'x') + "\"";
   d = decode(head + over);
   EXPECT_EQ(d.rv, WEFT_ERR_TOO_BIG);
-  EXPECT_EQ(d.code, WEFT_MB_INVALID_REQUEST);
+  EXPECT_EQ(d.code, WEFT_MB_MALFORMED_MESSAGE);
   // The header is valid, so it is kept for the error response.
   EXPECT_STREQ(d.m.header.topic, "t");
+  // The broker limits only the payloads it reads (system topics).
+  d = decode(head + over, WEFT_MB_NO_PAYLOAD_LIMIT);
+  EXPECT_EQ(d.rv, 0);
 
+  // The encoder's limit is the frame's: 16,751 bytes in all.
   weft_mb_header h;
   weft_mb_header_init(&h, WEFT_MB_PUBLISH, "t", "1.0.0");
   char *out = nullptr;
   size_t len = 0;
   weft_error err{};
-  EXPECT_EQ(weft_mb_encode(&h, over.data(), over.size(), &out, &len, &err),
+  std::string fits = "\"" + std::string(16751 - 16 - 2, 'x') + "\"";
+  ASSERT_EQ(weft_mb_encode(&h, fits.data(), fits.size(), &out, &len, &err), 0);
+  EXPECT_EQ(len, 16751u);
+  free(out);
+  out = nullptr;
+  fits += " ";
+  EXPECT_EQ(weft_mb_encode(&h, fits.data(), fits.size(), &out, &len, &err),
             WEFT_ERR_TOO_BIG);
   EXPECT_EQ(out, nullptr);
 }
@@ -110,11 +120,11 @@ TEST(MbMessage, HeaderMustEndWithin367Bytes) {
   std::string topic(255, 'a');
   std::string v20 = "1.0.0-" + std::string(14, 'b');
   std::string id2 = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
-  std::string line =
-      "response:" + topic + ":" + v20 + ":" + kId + ":" + id2 + ":3600000";
-  ASSERT_EQ(line.size(), 367u);
+  std::string line = "request:" + topic + ":" + v20 + ":" + kId + ":" + id2 +
+                     ":3600000"; // 366 bytes: the newline is the 367th
+  ASSERT_EQ(line.size(), 366u);
   EXPECT_EQ(decode(line + "\n{}").rv, 0);
-  Decoded d = decode(line + "0\n{}"); // newline is the 369th byte
+  Decoded d = decode(line + "0\n{}"); // newline is the 368th byte
   EXPECT_EQ(d.rv, WEFT_ERR_TOO_BIG);
   EXPECT_EQ(d.code, WEFT_MB_MALFORMED_MESSAGE);
   // A long message with no newline at all.
@@ -134,13 +144,13 @@ TEST(MbMessage, MalformedMessages) {
       {"publish:t:1.0.0\nhello", WEFT_MB_MALFORMED_MESSAGE},
       {"publish:t\n{}", WEFT_MB_MALFORMED_MESSAGE},
       {"\n{}", WEFT_MB_MALFORMED_MESSAGE},
-      {"shout:t:1.0.0\n{}", WEFT_MB_INVALID_REQUEST},
-      {"publish:9t:1.0.0\n{}", WEFT_MB_INVALID_REQUEST},
-      {"publish:t:1.0\n{}", WEFT_MB_VERSION_NOT_SUPPORTED},
-      {"request:t:1.0.0:abc\n{}", WEFT_MB_INVALID_REQUEST_ID},
+      {"shout:t:1.0.0\n{}", WEFT_MB_MALFORMED_MESSAGE},
+      {"publish:9t:1.0.0\n{}", WEFT_MB_MALFORMED_MESSAGE},
+      {"publish:t:1.0\n{}", WEFT_MB_MALFORMED_MESSAGE},
+      {"request:t:1.0.0:abc\n{}", WEFT_MB_MALFORMED_MESSAGE},
       {std::string("request:t:1.0.0:") + kId + "::0\n{}",
-       WEFT_MB_INVALID_REQUEST},
-      {"publish:t:1.0.0\r\n{}", WEFT_MB_VERSION_NOT_SUPPORTED},
+       WEFT_MB_MALFORMED_MESSAGE},
+      {"", WEFT_MB_MALFORMED_MESSAGE}, // the zero-length frame
   };
   for (auto &c : cases) {
     Decoded d = decode(c.msg);
