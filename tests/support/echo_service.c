@@ -72,6 +72,16 @@ static int server_stream(weft_server_call *call,
     r.text = req->text;
     r.index = i;
     r.payload = req->payload;
+    if (req->grow > 0 && i > 0) {
+      size_t tl = strlen(req->text), pad = (size_t)req->grow * (size_t)i;
+      char *t = weft_arena_alloc(weft_server_call_arena(call), tl + pad + 1);
+      if (!t)
+        return WEFT_STATUS_RESOURCE_EXHAUSTED;
+      memcpy(t, req->text, tl);
+      memset(t + tl, 'x', pad);
+      t[tl + pad] = '\0';
+      r.text = t;
+    }
     int rv = weft_server_call_send(call, &r);
     if (rv < 0)
       return WEFT_STATUS_CANCELLED;

@@ -127,10 +127,14 @@ static int alpn_select(SSL *ssl, const unsigned char **out,
                        unsigned inlen, void *arg) {
   weft__tls_ctx *t = arg;
   (void)ssl;
+  /* Called only when the client offers ALPN. Offering none of ours (e.g.
+   * only http/1.1 to the HTTP/2 listener) ends the handshake with the
+   * no_application_protocol alert (RFC 7301 3.2): carrying on would answer
+   * a client that expects HTTP/1.1 with HTTP/2 frames. */
   if (SSL_select_next_proto((unsigned char **)out, outlen, t->alpn_wire,
                             (unsigned)t->alpn_wire_len, in,
                             inlen) != OPENSSL_NPN_NEGOTIATED)
-    return SSL_TLSEXT_ERR_NOACK;
+    return SSL_TLSEXT_ERR_ALERT_FATAL;
   return SSL_TLSEXT_ERR_OK;
 }
 

@@ -200,6 +200,11 @@ void weft__grpc_args_build(weft__grpc_args *a, size_t max_message,
   }
   if (g->gzip)
     arg_int(a, GRPC_COMPRESSION_CHANNEL_DEFAULT_ALGORITHM, GRPC_COMPRESS_GZIP);
+  if (server) /* gRPC core sets no bound by default */
+    arg_int(a, GRPC_ARG_MAX_CONCURRENT_STREAMS,
+            g->max_concurrent_streams
+                ? clamp_int(g->max_concurrent_streams)
+                : WEFT_GRPC_DEFAULT_MAX_CONCURRENT_STREAMS);
   if (idle_timeout_ms > 0) /* server: close idle connections (GOAWAY); */
     arg_int(a, /* client: let the channel go idle (reconnects lazily) */
             server ? GRPC_ARG_MAX_CONNECTION_IDLE_MS

@@ -17,6 +17,8 @@
 #include "weft/transport.h"
 
 #define WEFT_GRPC_DEFAULT_MAX_MESSAGE (4u * 1024u * 1024u)
+/* Streams one client connection may have open (as h2c:// and https://). */
+#define WEFT_GRPC_DEFAULT_MAX_CONCURRENT_STREAMS 100
 #define WEFT_GRPC_DETAILS_KEY "grpc-status-details-bin"
 
 /* grpc_init()/grpc_shutdown(), paired per client connection and listener. */

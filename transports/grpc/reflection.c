@@ -66,22 +66,67 @@ static void fileset_free(fileset *fs) {
   free(fs->svc);
 }
 
+/* sym is "<scope>.<rest>" with rest a single name (no dot). */
+static const char *member_of(const char *scope, size_t scope_len,
+                             const char *sym) {
+  if (scope_len == 0)
+    return strchr(sym, '.') ? NULL : sym; /* a file without a package */
+  if (strncmp(sym, scope, scope_len) != 0 || sym[scope_len] != '.')
+    return NULL;
+  const char *rest = sym + scope_len + 1;
+  return *rest && !strchr(rest, '.') ? rest : NULL;
+}
+
+/* Whether f defines sym, by the symbol rules of protobuf's DescriptorPool
+ * (what Google's reflection service resolves): the package, services and
+ * their methods, messages and enums at any depth, fields and oneofs
+ * ("aitbc.v1.Block.height"; synthetic ones of proto3 optional fields too),
+ * and enum values, which are siblings of their
+ * enum ("aitbc.v1.QUEUED", "aitbc.v1.SettlementStatus.pending"). */
 static bool sym_in_file(const weft_file_desc *f, const char *sym) {
+  if (f->package && f->package[0] && strcmp(f->package, sym) == 0)
+    return true;
   for (unsigned i = 0; i < f->n_services; i++) {
     const weft_service_desc *s = f->services[i];
-    size_t n = strlen(s->name);
     if (strcmp(s->name, sym) == 0)
       return true;
-    if (strncmp(s->name, sym, n) == 0 && sym[n] == '.' &&
-        weft_service_method(s, sym + n + 1))
+    const char *m = member_of(s->name, strlen(s->name), sym);
+    if (m && weft_service_method(s, m))
       return true;
   }
-  for (unsigned i = 0; i < f->n_messages; i++)
-    if (strcmp(f->messages[i]->base.name, sym) == 0)
+  for (unsigned i = 0; i < f->n_messages; i++) {
+    const weft_msg_desc *md = f->messages[i];
+    const char *name = md->base.name;
+    if (strcmp(name, sym) == 0)
       return true;
-  for (unsigned i = 0; i < f->n_enums; i++)
-    if (strcmp(f->enums[i]->base.name, sym) == 0)
+    const char *m = member_of(name, strlen(name), sym);
+    if (!m)
+      continue;
+    if (protobuf_c_message_descriptor_get_field_by_name(&md->base, m))
       return true;
+    for (unsigned k = 0; k < md->n_oneofs; k++)
+      if (strcmp(md->oneof_names[k], m) == 0)
+        return true;
+    /* the synthetic oneof of a proto3 optional field x is "_x" (protoc
+     * prefixes 'X' on a clash, which no table here records) */
+    const ProtobufCFieldDescriptor *f =
+        m[0] == '_'
+            ? protobuf_c_message_descriptor_get_field_by_name(&md->base, m + 1)
+            : NULL;
+    if (f && (md->field_info[f - md->base.fields].flags &
+              WEFT_FIELD_PROTO3_OPTIONAL))
+      return true;
+  }
+  for (unsigned i = 0; i < f->n_enums; i++) {
+    const ProtobufCEnumDescriptor *ed = &f->enums[i]->base;
+    if (strcmp(ed->name, sym) == 0)
+      return true;
+    const char *dot = strrchr(ed->name, '.');
+    const char *v =
+        member_of(ed->name, dot ? (size_t)(dot - ed->name) : 0, sym);
+    if (v && protobuf_c_enum_descriptor_get_value_by_name(ed, v))
+      return true;
+  }
   return false;
 }
 

@@ -396,7 +396,7 @@ int64_t weft__connect_parse_timeout(const char *v, size_t len) {
       return -1;
     n = n * 10 + (v[i] - '0');
   }
-  return n;
+  return n > 0 ? n : -1; /* the spec asks for a positive integer */
 }
 
 void weft__connect_reader_init(weft__connect_reader *r, size_t max_size) {

@@ -45,7 +45,8 @@ int weft__connect_end_stream_json(const weft_status *st,
 int weft__connect_parse_end_stream(const char *body, size_t len,
                                    weft_status *st, weft_metadata *trailers);
 
-/* Connect-Timeout-Ms: 1..10 ASCII digits. Returns the value or -1. */
+/* Connect-Timeout-Ms: a positive integer of 1..10 ASCII digits. Returns the
+ * value or -1 (0, signs, spaces, other characters, more digits). */
 int64_t weft__connect_parse_timeout(const char *v, size_t len);
 
 /* Incremental envelope reader: feed arbitrary chunks; each complete message

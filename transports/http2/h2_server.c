@@ -42,6 +42,8 @@
  * window is no longer returned. */
 #define H2S_QUEUE_HIGH_WATER (256 * 1024)
 #define H2S_GZIP_MIN 1024
+/* Request encodings: identity (or none), gzip, anything else. */
+enum { H2S_ENC_IDENTITY, H2S_ENC_GZIP, H2S_ENC_UNSUPPORTED };
 /* Recently closed streams remembered per connection (RFC 9113 5.1 lets an
  * endpoint limit how long it remembers them). */
 #define H2S_CLOSED_RING 128
@@ -106,6 +108,11 @@ struct h2s_stream {
   bool post;
   weft__h2_ctype ct;
   bool req_gzip, accept_gzip, hdr_overflow, bad_timeout, bad_version;
+  /* content-encoding (unary) and connect-content-encoding (streams), as
+   * H2S_ENC_*; the request's kind picks one once the headers are in. */
+  uint8_t enc_unary, enc_stream;
+  char bad_enc[32];     /* the unsupported encoding's name, for the error */
+  const char *push_err; /* loop thread: why an envelope was refused */
   int64_t timeout_ms;
   weft_metadata md;
   size_t hdr_bytes;
@@ -138,7 +145,8 @@ struct h2s_stream {
   int http_status;
   weft__h2_ctype resp_ct;
   bool resp_gzip;
-  weft_compression compression; /* the handler's; its thread only */
+  bool enc_decided; /* streams: resp_gzip is fixed (headers may be out) */
+  weft_compression compression; /* the handler's; under c->mu */
   weft_metadata resp_headers;
   uint8_t *unary_body; /* what send() gave for a unary call */
   size_t unary_len;
@@ -289,6 +297,19 @@ static bool want_gzip(const h2s_stream *s, size_t len) {
   return s->compression == WEFT_COMPRESSION_ON ? len > 0 : len >= H2S_GZIP_MIN;
 }
 
+/* A stream's response encoding is announced once, in its headers, which go
+ * out with its first envelope: decide it before the first one is queued
+ * (gzip whenever the client accepts it and the handler did not turn
+ * compression off), and compress later envelopes only under it. Small
+ * envelopes still go uncompressed (flag 0), which a gzip stream allows.
+ * Called with c->mu held. */
+static void decide_stream_encoding(h2s_stream *s) {
+  if (s->enc_decided)
+    return;
+  s->enc_decided = true;
+  s->resp_gzip = s->accept_gzip && s->compression != WEFT_COMPRESSION_OFF;
+}
+
 static void finish_locked(h2s_stream *s, const weft_status *st,
                           const weft_metadata *headers,
                           const weft_metadata *trailers) {
@@ -299,6 +320,7 @@ static void finish_locked(h2s_stream *s, const weft_status *st,
     weft_metadata_copy(&s->resp_headers, headers);
   if (weft__h2_ctype_stream(s->ct) && s->ct == s->resp_ct) {
     /* Streaming: the status travels in the end-of-stream message. */
+    decide_stream_encoding(s);
     char *js = NULL;
     size_t jl = 0;
     if (weft__connect_end_stream_json(st, trailers, &js, &jl) == 0) {
@@ -586,6 +608,13 @@ static void dispatch(h2s_stream *s) {
 
 static int push_msg(void *ud, uint8_t flags, const uint8_t *data, size_t len) {
   h2s_stream *s = ud;
+  /* connect-go answers this with invalid_argument too; an empty envelope
+   * is an empty message whatever its flag says. */
+  if ((flags & WEFT__CONNECT_FLAG_COMPRESSED) && len > 0 && !s->req_gzip) {
+    s->push_err = "protocol error: compressed message (flag 0x01) without a "
+                  "connect-content-encoding";
+    return WEFT_ERR_MALFORMED;
+  }
   msgnode *n = malloc(sizeof *n + len);
   if (!n)
     return WEFT_ERR_NOMEM;
@@ -635,10 +664,30 @@ static bool on_request_headers(h2s_stream *s) {
   }
   if (s->bad_timeout) {
     respond_error(s, 0, WEFT_STATUS_INVALID_ARGUMENT,
-                  "connect-timeout-ms must be 1 to 10 digits");
+                  "connect-timeout-ms must be a positive number of 1 to 10 "
+                  "digits");
     return false;
   }
   s->resp_ct = s->ct;
+  /* Unary bodies are compressed as HTTP content (content-encoding),
+   * stream envelopes one by one (connect-content-encoding). An encoding
+   * we do not speak is UNIMPLEMENTED, naming what we do speak in the
+   * message and in the matching accept header, as connect-go answers. */
+  bool streaming = weft__h2_ctype_stream(s->ct);
+  uint8_t enc = streaming ? s->enc_stream : s->enc_unary;
+  if (enc == H2S_ENC_UNSUPPORTED) {
+    snprintf(msg, sizeof msg,
+             "unknown compression \"%s\": supported encodings are gzip",
+             s->bad_enc);
+    pthread_mutex_lock(&c->mu);
+    weft_metadata_add_str(
+        &s->resp_headers,
+        streaming ? "connect-accept-encoding" : "accept-encoding", "gzip");
+    pthread_mutex_unlock(&c->mu);
+    respond_error(s, 0, WEFT_STATUS_UNIMPLEMENTED, msg);
+    return false;
+  }
+  s->req_gzip = enc == H2S_ENC_GZIP;
   s->m = weft_server_find_method(c->lis->srv, s->path);
   if (!s->m) {
     snprintf(msg, sizeof msg, "%s is not a known method", s->path);
@@ -687,6 +736,18 @@ static int on_begin_headers(nghttp2_session *ses, const nghttp2_frame *f,
   return 0;
 }
 
+/* A request's content coding: empty or identity, gzip, or one we do not
+ * speak (remembered by name for the UNIMPLEMENTED answer). Codings are
+ * case-insensitive (RFC 9110 8.4.1). */
+static uint8_t parse_encoding(h2s_stream *s, const char *v, size_t vlen) {
+  if (vlen == 0 || (vlen == 8 && strncasecmp(v, "identity", 8) == 0))
+    return H2S_ENC_IDENTITY;
+  if (vlen == 4 && strncasecmp(v, "gzip", 4) == 0)
+    return H2S_ENC_GZIP;
+  snprintf(s->bad_enc, sizeof s->bad_enc, "%.*s", (int)vlen, v);
+  return H2S_ENC_UNSUPPORTED;
+}
+
 static int on_header(nghttp2_session *ses, const nghttp2_frame *f,
                      const uint8_t *name, size_t nlen, const uint8_t *value,
                      size_t vlen, uint8_t flags, void *ud) {
@@ -712,9 +773,10 @@ static int on_header(nghttp2_session *ses, const nghttp2_frame *f,
     s->post = vlen == 4 && memcmp(v, "POST", 4) == 0;
   } else if (nlen == 12 && memcmp(n, "content-type", 12) == 0) {
     s->ct = weft__h2_parse_ctype(v, vlen);
-  } else if ((nlen == 16 && memcmp(n, "content-encoding", 16) == 0) ||
-             (nlen == 24 && memcmp(n, "connect-content-encoding", 24) == 0)) {
-    s->req_gzip = vlen == 4 && memcmp(v, "gzip", 4) == 0;
+  } else if (nlen == 16 && memcmp(n, "content-encoding", 16) == 0) {
+    s->enc_unary = parse_encoding(s, v, vlen);
+  } else if (nlen == 24 && memcmp(n, "connect-content-encoding", 24) == 0) {
+    s->enc_stream = parse_encoding(s, v, vlen);
   } else if ((nlen == 15 && memcmp(n, "accept-encoding", 15) == 0) ||
              (nlen == 23 && memcmp(n, "connect-accept-encoding", 23) == 0)) {
     s->accept_gzip = memmem(v, vlen, "gzip", 4) != NULL;
@@ -790,7 +852,9 @@ static int on_data_chunk(nghttp2_session *ses, uint8_t flags, int32_t id,
     respond_error(s, 0,
                   rv == WEFT_ERR_FRAME_TOO_BIG ? WEFT_STATUS_RESOURCE_EXHAUSTED
                                                : WEFT_STATUS_INVALID_ARGUMENT,
-                  err.message[0] ? err.message : "malformed enveloped message");
+                  s->push_err      ? s->push_err
+                  : err.message[0] ? err.message
+                                   : "malformed enveloped message");
     pthread_mutex_lock(&c->mu);
     s->in_err = rv;
     snprintf(s->recv_err, sizeof s->recv_err, "%s", err.message);
@@ -1064,7 +1128,7 @@ static int ops_recv(void *tc, weft_arena *arena, void **msg) {
     const uint8_t *body = s->body;
     size_t len = s->body_len;
     uint8_t *plain = NULL;
-    if (s->req_gzip) {
+    if (s->req_gzip && len > 0) { /* an empty body is an empty message */
       int rv = weft__gunzip(body, len, s->c->lis->max_msg, &plain, &len, &err);
       if (rv < 0) {
         snprintf(s->recv_err, sizeof s->recv_err, "%s", err.message);
@@ -1097,7 +1161,7 @@ static int ops_recv(void *tc, weft_arena *arena, void **msg) {
   const uint8_t *data = n->data;
   size_t len = n->len;
   uint8_t *plain = NULL;
-  if (n->flags & WEFT__CONNECT_FLAG_COMPRESSED) {
+  if ((n->flags & WEFT__CONNECT_FLAG_COMPRESSED) && len > 0) {
     rv = weft__gunzip(data, len, s->c->lis->max_msg, &plain, &len, &err);
     if (rv < 0)
       goto out;
@@ -1152,7 +1216,8 @@ static int ops_send(void *tc, const void *msg, const weft_metadata *headers) {
     return WEFT_ERR_CANCELLED;
   }
   uint8_t flags = 0;
-  if (want_gzip(s, len)) {
+  decide_stream_encoding(s);
+  if (s->resp_gzip && want_gzip(s, len)) {
     uint8_t *z;
     size_t zl;
     if (weft__gzip(buf, len, &z, &zl) == 0) {
@@ -1160,7 +1225,6 @@ static int ops_send(void *tc, const void *msg, const weft_metadata *headers) {
       buf = z;
       len = zl;
       flags = WEFT__CONNECT_FLAG_COMPRESSED;
-      s->resp_gzip = true;
     }
   }
   rv = out_envelope(s, flags, buf, len);
@@ -1200,7 +1264,11 @@ static const char *ops_recv_error(void *tc) {
 
 static int ops_set_compression(void *tc, weft_compression mode) {
   h2s_stream *s = tc;
-  s->compression = mode; /* read by send/finish, on the same thread */
+  /* under the lock: a deadline may finish the stream on the loop thread,
+   * which reads it to decide the stream's encoding */
+  pthread_mutex_lock(&s->c->mu);
+  s->compression = mode;
+  pthread_mutex_unlock(&s->c->mu);
   return 0;
 }
 

@@ -893,6 +893,14 @@ static int is_value_type(const ProtobufCFieldDescriptor *f) {
          weft_msg_desc_of(f->descriptor)->wkt == WEFT_WKT_VALUE;
 }
 
+/* google.protobuf.NullValue: JSON null is its one value (NULL_VALUE), so
+ * null sets such a field instead of leaving it at its default. */
+static int is_null_enum(const ProtobufCFieldDescriptor *f) {
+  return f->type == PROTOBUF_C_TYPE_ENUM &&
+         strcmp(((const ProtobufCEnumDescriptor *)f->descriptor)->name,
+                "google.protobuf.NullValue") == 0;
+}
+
 /* Allocates a sub-message into *slot (if absent) and decodes into it. */
 static int dec_sub(dec *d, const ProtobufCFieldDescriptor *f, void **slot,
                    const wj_path *path) {
@@ -918,8 +926,12 @@ static int dec_one(dec *d, const ProtobufCFieldDescriptor *f, void *dst,
     return fail(d, WEFT_ERR_JSON_TYPE, path, "expected a %s, got %s",
                 f->type == PROTOBUF_C_TYPE_STRING ? "string" : "scalar",
                 t.kind == T_OBJECT ? "an object" : "an array");
-  if (t.kind == T_NULL)
-    return fail(d, WEFT_ERR_JSON_TYPE, path, "null is not allowed here");
+  if (t.kind == T_NULL) {
+    if (!is_null_enum(f))
+      return fail(d, WEFT_ERR_JSON_TYPE, path, "null is not allowed here");
+    *(int *)dst = 0; /* NULL_VALUE */
+    return 0;
+  }
   return store_scalar(d, f, &t, dst, skip, path);
 }
 
@@ -1008,7 +1020,7 @@ static int dec_array(dec *d, void *msg, const ProtobufCFieldDescriptor *f,
   coll c;
   coll_init(&c, elem_size(f->type));
   int first = 1, done = 0;
-  const int value_elems = is_value_type(f);
+  const int value_elems = is_value_type(f) || is_null_enum(f);
   for (long i = 0;; i++) {
     if ((rv = arr_next(d, &first, &done)) != 0)
       break;
@@ -1151,7 +1163,7 @@ static int dec_map(dec *d, void *msg, const ProtobufCFieldDescriptor *f,
     }
     ks.slots[h] = (uint32_t)c.n;
     /* the value */
-    if (peek(d) == 'n' && !is_value_type(vf)) {
+    if (peek(d) == 'n' && !is_value_type(vf) && !is_null_enum(vf)) {
       rv = fail(d, WEFT_ERR_JSON_TYPE, &kp,
                 "null is not allowed as a map value");
       break;
@@ -1187,7 +1199,9 @@ static int dec_field(dec *d, const weft_msg_desc *md, void *msg, unsigned i,
   const ProtobufCFieldDescriptor *f = &md->base.fields[i];
   const weft_field_info *fi = &md->field_info[i];
   int c = peek(d);
-  if (c == 'n') {
+  /* A singular NullValue takes null as its value (below, with its oneof
+   * case or presence), as libprotobuf does. */
+  if (c == 'n' && !(f->label != PROTOBUF_C_LABEL_REPEATED && is_null_enum(f))) {
     /* null: the field keeps its default, except a Value becomes null. */
     if (f->label != PROTOBUF_C_LABEL_REPEATED && is_value_type(f)) {
       if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
@@ -1668,6 +1682,19 @@ static int dec_message_into(dec *d, const weft_msg_desc *md, void *msg,
   }
 }
 
+static int root_null_ok(const weft_msg_desc *md) {
+  switch (md->wkt) {
+  case WEFT_WKT_NONE:
+  case WEFT_WKT_STRUCT:
+  case WEFT_WKT_LIST_VALUE:
+  case WEFT_WKT_ANY:
+  case WEFT_WKT_EMPTY:
+    return 0;
+  default:
+    return 1;
+  }
+}
+
 int weft_json_decode(const weft_msg_desc *md, const char *json, size_t len,
                      const weft_json_opts *opts, void **out, weft_error *err) {
   if (!md || (!json && len) || !out)
@@ -1688,7 +1715,17 @@ int weft_json_decode(const weft_msg_desc *md, const char *json, size_t len,
     return weft_error_set(err, WEFT_ERR_NOMEM, "out of memory");
   int rv;
   if (peek(&d) == 'n' && md->wkt != WEFT_WKT_VALUE) {
-    rv = lex_word(&d, "null", 4); /* null: the default message */
+    /* libprotobuf: "Root element must be a message" for messages written
+     * as JSON objects or arrays; the WKTs written as a JSON scalar
+     * (wrappers, Timestamp, Duration, FieldMask) take null as their
+     * default. */
+    if (root_null_ok(md))
+      rv = lex_word(&d, "null", 4);
+    else
+      rv = fail(&d, WEFT_ERR_JSON_TYPE, NULL,
+                "null is not a %s: the top level must be a JSON %s",
+                md->base.name,
+                md->wkt == WEFT_WKT_LIST_VALUE ? "array" : "object");
   } else {
     rv = dec_message_into(&d, md, msg, NULL);
   }

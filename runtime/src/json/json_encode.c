@@ -96,6 +96,12 @@ static int is_empty_value(const ProtobufCFieldDescriptor *f, const void *sub) {
 }
 
 static void enc_enum(enc *e, const ProtobufCEnumDescriptor *ed, int v) {
+  /* proto3 JSON writes google.protobuf.NullValue as null, whatever the
+   * number and the enum flags (libprotobuf does too). */
+  if (strcmp(ed->name, "google.protobuf.NullValue") == 0) {
+    wj_put(&e->b, "null", 4);
+    return;
+  }
   if (!(e->flags & WEFT_JSON_ENUMS_AS_INTS)) {
     const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(ed, v);
     if (ev) {

@@ -1,16 +1,23 @@
 /* A bounded worker pool: N threads, a FIFO of at most max_queue jobs waiting
  * for a free worker. Submitting beyond that fails at once (the server turns
  * it into RESOURCE_EXHAUSTED) instead of letting a backlog grow without
- * bound behind slow handlers. */
+ * bound behind slow handlers. Jobs may name their source (a transport);
+ * with a share set, no source's backlog may pass it, so a flood through one
+ * transport leaves room in the queue for the others. */
 #include <pthread.h>
 #include <stdlib.h>
 
 #include "rpc_internal.h"
 
+/* Sources tracked for shares; a server has a handful of transports, and a
+ * source beyond these goes unbounded by its share (the total bound holds). */
+#define POOL_SOURCES 8
+
 typedef struct job {
   struct job *next;
   void (*fn)(void *);
   void *ud;
+  int src; /* index in sources, -1: none */
 } job;
 
 struct weft__pool {
@@ -18,6 +25,11 @@ struct weft__pool {
   pthread_cond_t cv;
   job *head, *tail;
   size_t queued, max_queue;
+  size_t share; /* per-source backlog bound; 0: none */
+  struct {
+    const void *id;
+    size_t queued;
+  } sources[POOL_SOURCES];
   unsigned busy;
   bool stopping;
   unsigned nthreads;
@@ -37,6 +49,8 @@ static void *worker(void *arg) {
     if (!p->head)
       p->tail = NULL;
     p->queued--;
+    if (j->src >= 0)
+      p->sources[j->src].queued--;
     p->busy++;
     pthread_mutex_unlock(&p->mu);
     j->fn(j->ud);
@@ -75,7 +89,25 @@ int weft__pool_new(weft__pool **out, unsigned nthreads, size_t max_queue) {
   return 0;
 }
 
-int weft__pool_submit(weft__pool *p, void (*fn)(void *), void *ud) {
+/* The slot of source id (claimed on first use), -1 when untracked. Called
+ * with p->mu held. */
+static int source_slot(weft__pool *p, const void *id) {
+  if (!id)
+    return -1;
+  int free_slot = -1;
+  for (int i = 0; i < POOL_SOURCES; i++) {
+    if (p->sources[i].id == id)
+      return i;
+    if (free_slot < 0 && !p->sources[i].id)
+      free_slot = i;
+  }
+  if (free_slot >= 0)
+    p->sources[free_slot].id = id;
+  return free_slot;
+}
+
+int weft__pool_submit_from(weft__pool *p, const void *source,
+                           void (*fn)(void *), void *ud) {
   job *j = malloc(sizeof *j);
   if (!j)
     return WEFT_ERR_NOMEM;
@@ -87,7 +119,13 @@ int weft__pool_submit(weft__pool *p, void (*fn)(void *), void *ud) {
    * queue bound: only a real backlog does. */
   size_t idle = p->nthreads - p->busy;
   size_t backlog = p->queued >= idle ? p->queued - idle : 0;
-  if (p->stopping || backlog >= p->max_queue) {
+  j->src = source_slot(p, source);
+  bool over = backlog >= p->max_queue;
+  if (!over && p->share && j->src >= 0) {
+    size_t mine = p->sources[j->src].queued;
+    over = (mine >= idle ? mine - idle : 0) >= p->share;
+  }
+  if (p->stopping || over) {
     pthread_mutex_unlock(&p->mu);
     free(j);
     return p->stopping ? WEFT_ERR_STATE : WEFT_ERR_LIMIT;
@@ -98,9 +136,21 @@ int weft__pool_submit(weft__pool *p, void (*fn)(void *), void *ud) {
     p->head = j;
   p->tail = j;
   p->queued++;
+  if (j->src >= 0)
+    p->sources[j->src].queued++;
   pthread_cond_signal(&p->cv);
   pthread_mutex_unlock(&p->mu);
   return 0;
+}
+
+int weft__pool_submit(weft__pool *p, void (*fn)(void *), void *ud) {
+  return weft__pool_submit_from(p, NULL, fn, ud);
+}
+
+void weft__pool_set_share(weft__pool *p, size_t share) {
+  pthread_mutex_lock(&p->mu);
+  p->share = share;
+  pthread_mutex_unlock(&p->mu);
 }
 
 /* Runs what is queued, then joins every worker. */

@@ -34,6 +34,13 @@ typedef struct weft__pool weft__pool;
 int weft__pool_new(weft__pool **out, unsigned nthreads, size_t max_queue);
 /* WEFT_ERR_LIMIT: the backlog is full; WEFT_ERR_STATE: stopping. */
 int weft__pool_submit(weft__pool *p, void (*fn)(void *), void *ud);
+/* The same for a job of `source` (a transport's call ops): once shares are
+ * on, one source's backlog is also bounded by the share (WEFT_ERR_LIMIT),
+ * so it cannot take the whole queue from the others. */
+int weft__pool_submit_from(weft__pool *p, const void *source,
+                           void (*fn)(void *), void *ud);
+/* Bounds each source's backlog to `share` jobs (0: no bound). */
+void weft__pool_set_share(weft__pool *p, size_t share);
 void weft__pool_free(weft__pool *p);
 
 /* backoff.c: a small seeded PRNG (splitmix64) so tests can make jitter

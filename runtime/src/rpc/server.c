@@ -265,6 +265,13 @@ int weft_server_listen(weft_server *s, const char *url, weft_error *err) {
     s->capls = cap;
   }
   s->ls[s->nls++] = (listener){t, l, port};
+  /* Listeners share the worker pool's queue: from the second one on, calls
+   * of one transport may hold at most 3/4 of max_pending_calls, so a flood
+   * on one cannot starve the others (docs/ARCHITECTURE.md). */
+  if (s->nls == 2) {
+    size_t q = s->opts.max_pending_calls;
+    weft__pool_set_share(s->pool, q - q / 4);
+  }
   pthread_mutex_unlock(&s->mu);
   weft__server_log(s, 1, "listening on %s (port %d)", url, port);
   return 0;
@@ -413,7 +420,7 @@ static void run_call(void *arg) {
 static void queue_call(void *arg) {
   weft_server_call *call = arg;
   weft_server *s = call->srv;
-  if (weft__pool_submit(s->pool, run_call, call) < 0) {
+  if (weft__pool_submit_from(s->pool, call->ops, run_call, call) < 0) {
     weft__server_log(s, 2, "%s from %s rejected: all workers busy",
                      call->method->path, call->peer ? call->peer : "?");
     complete(call, WEFT_STATUS_RESOURCE_EXHAUSTED,

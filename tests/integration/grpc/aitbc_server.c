@@ -3,13 +3,16 @@
  * decoded (so the Python client compares its message with weft's
  * decode + encode), GetOffer/ListOffers/WatchEvents return offers built
  * here from a documented pattern, Settlement.SendMessage maps the request's
- * fields into the result (so optional presence is checked field by field). */
+ * fields into the result (so optional presence is checked field by field).
+ * Blockchain and Jobs are served unimplemented, for reflection. */
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "aitbc/v1/blockchain.weft.h"
+#include "aitbc/v1/jobs.weft.h"
 #include "aitbc/v1/marketplace.weft.h"
 #include "aitbc/v1/settlement.weft.h"
 #include "weft/server.h"
@@ -149,6 +152,14 @@ int main(int argc, char **argv) {
   if (rc == 0)
     rc = weft_server_add_service(s, &aitbc__v1__Settlement_service, &settlement,
                                  NULL);
+  /* Served for reflection only: their methods answer UNIMPLEMENTED. */
+  static const aitbc__v1__Blockchain_impl blockchain = {0};
+  static const aitbc__v1__Jobs_impl jobs = {0};
+  if (rc == 0)
+    rc = weft_server_add_service(s, &aitbc__v1__Blockchain_service, &blockchain,
+                                 NULL);
+  if (rc == 0)
+    rc = weft_server_add_service(s, &aitbc__v1__Jobs_service, &jobs, NULL);
   if (rc == 0)
     rc = weft_server_listen(s, url, &err);
   if (rc < 0) {

@@ -430,6 +430,38 @@ class Services(unittest.TestCase):
         self.assertEqual(r.error_response.error_code, 5)
 
 
+def proto_symbols(fd):
+    """Every symbol a FileDescriptorProto defines, by protobuf's scoping:
+    messages and enums at any depth, fields and oneofs, enum values as
+    siblings of their enum, services and methods."""
+    pkg = fd.package
+    syms = []
+
+    def scoped(scope, name):
+        return scope + "." + name if scope else name
+
+    def enums(scope, es):
+        for e in es:
+            syms.append(scoped(scope, e.name))
+            syms.extend(scoped(scope, v.name) for v in e.value)
+
+    def messages(scope, ms):
+        for m in ms:
+            full = scoped(scope, m.name)
+            syms.append(full)
+            syms.extend(scoped(full, f.name) for f in m.field)
+            syms.extend(scoped(full, o.name) for o in m.oneof_decl)
+            messages(full, m.nested_type)
+            enums(full, m.enum_type)
+
+    messages(pkg, fd.message_type)
+    enums(pkg, fd.enum_type)
+    for s in fd.service:
+        syms.append(scoped(pkg, s.name))
+        syms.extend(scoped(pkg, s.name + "." + m.name) for m in s.method)
+    return syms
+
+
 @unittest.skipUnless(os.environ.get("WEFT_GRPC_AITBC_SERVER"),
                      "weft_aitbc not built")
 class Aitbc(unittest.TestCase):
@@ -453,6 +485,78 @@ class Aitbc(unittest.TestCase):
     def tearDownClass(cls):
         cls.channel.close()
         assert lib.stop(cls.proc) == 0
+
+    def test_reflection_resolves_every_symbol(self):
+        """file_containing_symbol answers for fields, enum values, nested
+        types, services and methods, as Google's reflection does (what
+        `grpcurl describe` needs), checked against protobuf's own
+        DescriptorPool built from the files the server sent."""
+        from google.protobuf import descriptor_pb2, descriptor_pool
+        lib.gen_stubs(STUBS, [lib.GRPC_PROTO_DIR],
+                      ["grpc/reflection/v1alpha/reflection.proto"],
+                      ["grpc/reflection/v1alpha/reflection.proto"])
+        from grpc.reflection.v1alpha import reflection_pb2 as rpb
+        from grpc.reflection.v1alpha import reflection_pb2_grpc as rgrpc
+        stub = rgrpc.ServerReflectionStub(self.channel)
+
+        def ask(reqs):
+            return list(stub.ServerReflectionInfo(iter(reqs), timeout=20))
+
+        svcs = [s.name for s in ask([rpb.ServerReflectionRequest(
+            list_services="")])[0].list_services_response.service]
+        for want in ("aitbc.v1.Blockchain", "aitbc.v1.Jobs"):
+            self.assertIn(want, svcs)
+        files = {}
+        for r in ask([rpb.ServerReflectionRequest(file_containing_symbol=s)
+                      for s in svcs]):
+            for raw in r.file_descriptor_response.file_descriptor_proto:
+                fd = descriptor_pb2.FileDescriptorProto.FromString(raw)
+                files[fd.name] = fd
+        pool = descriptor_pool.DescriptorPool()
+        added = set()
+
+        def add(name):
+            if name in added:
+                return
+            for dep in files[name].dependency:
+                add(dep)
+            pool.AddSerializedFile(files[name].SerializeToString())
+            added.add(name)
+
+        for name in files:
+            add(name)
+        expect = {}
+        for name, fd in files.items():
+            if name.startswith("aitbc/"):
+                for sym in proto_symbols(fd):
+                    expect[sym] = name
+        for sym in ("aitbc.v1.Block.height", "aitbc.v1.QUEUED",
+                    "aitbc.v1.Blockchain.GetBlock", "aitbc.v1.Jobs"):
+            self.assertIn(sym, expect)
+        syms = sorted(expect)
+        resps = ask([rpb.ServerReflectionRequest(file_containing_symbol=s)
+                     for s in syms])
+        self.assertEqual(len(resps), len(syms))
+        agreed = 0
+        for sym, r in zip(syms, resps):
+            self.assertEqual(r.WhichOneof("message_response"),
+                             "file_descriptor_response",
+                             "%s: %s" % (sym, r.error_response.error_message))
+            first = descriptor_pb2.FileDescriptorProto.FromString(
+                r.file_descriptor_response.file_descriptor_proto[0])
+            self.assertEqual(first.name, expect[sym], sym)
+            try:
+                google = pool.FindFileContainingSymbol(sym).name
+            except KeyError:
+                continue
+            self.assertEqual(google, expect[sym], sym)
+            agreed += 1
+        self.assertGreater(agreed, len(syms) // 2)
+        for bad in ("aitbc.v1.Block.nope", "aitbc.v1.QUEUEDX",
+                    "aitbc.v1.Block.height.x", "QUEUED", "aitbc.v1.Block."):
+            r = ask([rpb.ServerReflectionRequest(
+                file_containing_symbol=bad)])[0]
+            self.assertEqual(r.error_response.error_code, 5, bad)
 
     def offer(self, i):
         from aitbc.v1 import marketplace_pb2 as m

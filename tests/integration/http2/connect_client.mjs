@@ -1,8 +1,9 @@
 // A Connect client in another language: @connectrpc/connect-node with
 // @bufbuild/protobuf, no code generation. The Echo service comes from a
 // FileDescriptorSet that `protoc -o` wrote at test time. Calls unary and
-// server-streaming in both the binary and the JSON format against the weft
-// server and prints one line per check; exits non-zero on any mismatch.
+// server-streaming in both the binary and the JSON format (and a server
+// stream with gzip accepted whose later messages get compressed) against the
+// weft server and prints one line per check; exits non-zero on any mismatch.
 //
 // usage: node connect_client.mjs <node_modules dir> <echo.fds> <base url>
 import { createRequire } from "node:module";
@@ -14,7 +15,8 @@ const require = createRequire(path.join(modules, "x.js"));
 const { createFileRegistry, fromBinary } = require("@bufbuild/protobuf");
 const { FileDescriptorSetSchema } = require("@bufbuild/protobuf/wkt");
 const { createClient, ConnectError, Code } = require("@connectrpc/connect");
-const { createConnectTransport } = require("@connectrpc/connect-node");
+const { createConnectTransport, compressionGzip } =
+  require("@connectrpc/connect-node");
 
 const fds = fromBinary(FileDescriptorSetSchema, readFileSync(fdsFile));
 const registry = createFileRegistry(fds);
@@ -35,6 +37,15 @@ for (const binary of [true, false]) {
     useBinaryFormat: binary,
   });
   const client = createClient(Echo, transport);
+  // Accepting gzip only: the server must announce it in the stream's
+  // headers before it compresses any envelope (a first message too small to
+  // compress, then large ones).
+  const gzClient = createClient(Echo, createConnectTransport({
+    baseUrl,
+    httpVersion: "2",
+    useBinaryFormat: binary,
+    acceptCompression: [compressionGzip],
+  }));
 
   const r = await client.unary({ text: `hello ${fmt}`, payload: new Uint8Array([1, 2, 255]) });
   check(`unary ${fmt}`, r.text === `hello ${fmt}` && r.payload.length === 3 &&
@@ -53,6 +64,18 @@ for (const binary of [true, false]) {
   for await (const m of client.serverStream({ text: "s", repeat: 5 }))
     seen.push(m.index);
   check(`server stream ${fmt}`, seen.join(",") === "0,1,2,3,4", seen.join(","));
+
+  try {
+    const sizes = [];
+    // delayMs: the first message's headers leave before the large ones
+    for await (const m of gzClient.serverStream({ text: "g", repeat: 4, grow: 5000,
+                                                  delayMs: 30 }))
+      sizes.push(m.text.length);
+    check(`server stream gzip ${fmt}`, sizes.join(",") === "1,5001,10001,15001",
+          sizes.join(","));
+  } catch (e) {
+    check(`server stream gzip ${fmt}`, false, String(e));
+  }
 
   try {
     const got = [];

@@ -24,6 +24,7 @@ namespace h2test {
 
 struct RawStream {
   int status = 0;
+  std::map<std::string, std::string> headers; // response headers (last wins)
   std::string body;
   bool closed = false;
   uint32_t error = 0; // RST_STREAM code (or close code)
@@ -189,6 +190,9 @@ private:
     if (nlen == 7 && memcmp(name, ":status", 7) == 0)
       self->streams[f->hd.stream_id].status =
           atoi(std::string((const char *)value, vlen).c_str());
+    self->streams[f->hd.stream_id]
+        .headers[std::string((const char *)name, nlen)] =
+        std::string((const char *)value, vlen);
     return 0;
   }
   static int on_data(nghttp2_session *, uint8_t, int32_t id,

@@ -1,10 +1,20 @@
 // https://: HTTP/2 over TLS with ALPN h2. Certificates are made at test time
 // with the openssl command-line tool (a CA, a server certificate for
 // 127.0.0.1 signed by it, and an unrelated CA); the weft client and curl
-// verify the server against the CA, and the wrong CA fails cleanly.
+// verify the server against the CA, and the wrong CA fails cleanly. A raw
+// OpenSSL client checks the ALPN outcomes: h2 is chosen, http/1.1 alone is
+// refused with the no_application_protocol alert, no ALPN at all is served
+// HTTP/2 (prior knowledge).
 #include "h2_test_util.h"
 
 #include <fstream>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 
 using h2test::run;
 using h2test::Server;
@@ -153,6 +163,89 @@ TEST(H2Tls, WrongCaFailsCleanly) {
   }
   weft_client_close(c);
   // The right CA still works afterwards.
+  EXPECT_EQ(unary(url, certs().ca.c_str(), &text, nullptr), 0);
+  EXPECT_EQ(text, "over tls");
+}
+
+// What a raw TLS client offering `alpn` (wire form; empty: no ALPN) gets:
+// whether the handshake completed, the protocol chosen, and the alert the
+// server sent if it refused.
+struct AlpnResult {
+  bool connected = false;
+  std::string selected;
+  int alert = -1;    // TLS alert description received, -1 if none
+  std::string reply; // first bytes the server sends after the handshake
+};
+
+void on_info(const SSL *ssl, int where, int ret) {
+  if ((where & SSL_CB_READ_ALERT) && !(where & SSL_CB_EXIT))
+    *static_cast<int *>(SSL_get_app_data(ssl)) = ret & 0xff;
+}
+
+AlpnResult alpn_handshake(int port, const std::string &alpn) {
+  AlpnResult r;
+  SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
+  SSL_CTX_set_info_callback(ctx, on_info);
+  if (!alpn.empty())
+    SSL_CTX_set_alpn_protos(ctx, (const unsigned char *)alpn.data(),
+                            (unsigned)alpn.size());
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  timeval tv = {5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  sockaddr_in a = {};
+  a.sin_family = AF_INET;
+  a.sin_port = htons((uint16_t)port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_EQ(connect(fd, (sockaddr *)&a, sizeof a), 0);
+  SSL *ssl = SSL_new(ctx);
+  SSL_set_app_data(ssl, &r.alert);
+  SSL_set_fd(ssl, fd);
+  r.connected = SSL_connect(ssl) == 1;
+  if (r.connected) {
+    const unsigned char *p = nullptr;
+    unsigned l = 0;
+    SSL_get0_alpn_selected(ssl, &p, &l);
+    r.selected.assign((const char *)p, l);
+    // HTTP/2's client preface and an empty SETTINGS: an HTTP/2 server
+    // answers with its own SETTINGS frame (type 4).
+    static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+                                  "\0\0\0\x04\0\0\0\0\0";
+    SSL_write(ssl, preface, sizeof preface - 1);
+    char buf[64];
+    int n = SSL_read(ssl, buf, sizeof buf);
+    if (n > 0)
+      r.reply.assign(buf, (size_t)n);
+  }
+  ERR_clear_error();
+  SSL_free(ssl);
+  close(fd);
+  SSL_CTX_free(ctx);
+  return r;
+}
+
+TEST(H2Tls, AlpnHttp11OnlyIsRefused) {
+  ASSERT_TRUE(certs().ok);
+  Server s("https://127.0.0.1:0", tls_opts());
+  // h2 among others: chosen
+  AlpnResult h2 = alpn_handshake(s.port(), std::string("\x08http/1.1\x02h2"));
+  EXPECT_TRUE(h2.connected);
+  EXPECT_EQ(h2.selected, "h2");
+  ASSERT_GE(h2.reply.size(), 4u);
+  EXPECT_EQ(h2.reply[3], 4) << "an HTTP/2 SETTINGS frame";
+  // http/1.1 only: the handshake fails with no_application_protocol (120)
+  AlpnResult h1 = alpn_handshake(s.port(), std::string("\x08http/1.1"));
+  EXPECT_FALSE(h1.connected);
+  EXPECT_EQ(h1.alert, SSL_AD_NO_APPLICATION_PROTOCOL);
+  // no ALPN: served as HTTP/2 with prior knowledge (docs/HTTP2.md)
+  AlpnResult none = alpn_handshake(s.port(), "");
+  EXPECT_TRUE(none.connected);
+  EXPECT_EQ(none.selected, "");
+  ASSERT_GE(none.reply.size(), 4u);
+  EXPECT_EQ(none.reply[3], 4);
+  // and the listener goes on serving
+  std::string text;
+  std::string url = "https://127.0.0.1:" + std::to_string(s.port());
   EXPECT_EQ(unary(url, certs().ca.c_str(), &text, nullptr), 0);
   EXPECT_EQ(text, "over tls");
 }

@@ -158,6 +158,12 @@ TEST(ConnectTimeout, Parse) {
   EXPECT_EQ(weft__connect_parse_timeout("", 0), -1);
   EXPECT_EQ(weft__connect_parse_timeout("-5", 2), -1);
   EXPECT_EQ(weft__connect_parse_timeout("1.5", 3), -1);
+  // the spec wants a positive integer: 0 is not a timeout
+  EXPECT_EQ(weft__connect_parse_timeout("0", 1), -1);
+  EXPECT_EQ(weft__connect_parse_timeout("0000000000", 10), -1);
+  EXPECT_EQ(weft__connect_parse_timeout("0001", 4), 1);
+  EXPECT_EQ(weft__connect_parse_timeout("+1", 2), -1);
+  EXPECT_EQ(weft__connect_parse_timeout(" 1", 2), -1);
 }
 
 struct Collected {

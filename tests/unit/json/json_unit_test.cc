@@ -312,7 +312,44 @@ TEST_F(Json, NullMeansDefault) {
   // ... except for google.protobuf.Value, where it is a NullValue
   EXPECT_EQ(RT(R"({"wValue":null,"rwValue":[null,1],"cValue":null})"),
             R"({"cValue":null,"wValue":null,"rwValue":[null,1]})");
-  EXPECT_EQ(RT("null"), "{}");
+}
+
+// A message is a JSON object: a bare null at the top level is refused, as
+// libprotobuf does ("Root element must be a message"); the WKTs written as
+// a JSON scalar take it as their default.
+TEST_F(Json, TopLevelNull) {
+  EXPECT_EQ(Err("null"), "WEFT_ERR_JSON_TYPE: (root): null is not a "
+                         "weft.jsontest.AllTypes: the top level must be a "
+                         "JSON object");
+  EXPECT_EQ(Err(" null "), Err("null"));
+  EXPECT_EQ(Err("null", 0, kP2).substr(0, 18), "WEFT_ERR_JSON_TYPE");
+}
+
+// google.protobuf.NullValue: null is its value, printed as null.
+TEST_F(Json, NullValueEnum) {
+  EXPECT_EQ(RT(R"({"oNull":null})"), R"({"oNull":null})");
+  EXPECT_EQ(RT(R"({"oNull":"NULL_VALUE"})"), R"({"oNull":null})");
+  EXPECT_EQ(RT(R"({"oNull":0})"), R"({"oNull":null})");
+  EXPECT_EQ(RT(R"({"cNull":null})"), R"({"cNull":null})");
+  EXPECT_EQ(RT(R"({"rwNull":[null,"NULL_VALUE",0]})"),
+            R"({"rwNull":[null,null,null]})");
+  EXPECT_EQ(RT(R"({"mStringNull":{"a":null}})"),
+            R"({"mStringNull":{"a":null}})");
+  EXPECT_EQ(RT(R"({"oNull":null})", WEFT_JSON_ENUMS_AS_INTS),
+            R"({"oNull":null})");
+  // an implicit-presence NullValue stays unset, and prints as null
+  EXPECT_EQ(RT(R"({"wNull":null})"), "{}");
+  EXPECT_NE(RT("{}", WEFT_JSON_EMIT_DEFAULTS).find(R"("wNull":null)"),
+            std::string::npos);
+  // null sets the oneof case: a second member is a conflict
+  EXPECT_EQ(Err(R"({"cNull":null,"cInt32":1})"),
+            "WEFT_ERR_JSON_ONEOF: cInt32: another member of oneof choice is "
+            "already set");
+  EXPECT_EQ(Err(R"({"cInt32":1,"cNull":null})"),
+            "WEFT_ERR_JSON_ONEOF: cNull: another member of oneof choice is "
+            "already set");
+  EXPECT_EQ(Err(R"({"rwNull":null})"), "OK");
+  EXPECT_EQ(Err(R"({"oNull":"X"})").substr(0, 18), "WEFT_ERR_JSON_ENUM");
 }
 
 // ---- oneof and presence ----------------------------------------------------
@@ -363,7 +400,7 @@ TEST_F(Json, EmitDefaultsProto3) {
   EXPECT_EQ(out.find("fMsg"), std::string::npos);   // messages: no
   EXPECT_EQ(out.find("cInt32"), std::string::npos); // oneofs: no
   EXPECT_EQ(out.find("\"wTimestamp\""), std::string::npos);
-  EXPECT_NE(out.find(R"("wNull":"NULL_VALUE")"), std::string::npos);
+  EXPECT_NE(out.find(R"("wNull":null)"), std::string::npos);
 }
 
 TEST_F(Json, Pretty) {

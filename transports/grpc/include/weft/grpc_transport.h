@@ -15,7 +15,8 @@
  *    `cq_threads` threads, which run handlers themselves, C++ sync server
  *    style (or, with `pool_handlers`, on the runtime's workers).
  *  - the grpc.health.v1.Health and grpc.reflection.v1alpha.ServerReflection
- *    services that a grpc:// listener adds to its server unless disabled.
+ *    services that a grpc:// listener adds to its server unless disabled;
+ *  - the streams a client may open at once on one connection (100).
  */
 #ifndef WEFT_GRPC_TRANSPORT_H
 #define WEFT_GRPC_TRANSPORT_H
@@ -48,6 +49,11 @@ typedef struct weft_grpc_opts {
   unsigned calls_requested_ahead; /* server, per queue: 0: 16 */
   bool no_health;                 /* server: don't add grpc.health.v1 */
   bool no_reflection;             /* server: don't add reflection */
+  /* Server: SETTINGS_MAX_CONCURRENT_STREAMS, the streams one connection may
+   * have open at once (more are refused); 0: 100, as h2c:// and https://.
+   * Without a bound, one connection could open thousands of calls, each
+   * costing gRPC core's memory and a place in the worker queue. */
+  unsigned max_concurrent_streams;
 } weft_grpc_opts;
 
 #define WEFT_GRPC_OPTS_INIT                                                    \
