@@ -744,6 +744,51 @@ TEST_F(Broker, SystemListsAndSubscriptions) {
                          "\n{\"metrics\":{}}"});
 }
 
+TEST_F(Broker, SystemMessageAuditsEveryMessage) {
+  for (weft_mb_conn c = 1; c <= 3; c++)
+    connect(c);
+  sent.clear();
+  subscribe(2, "publish", "t", 0);
+  // The audit subscriber: its own acknowledgement is already audited.
+  recv(3, std::string("request:system.topic.subscribe:1.0.0:") + kId1 +
+              "\n{\"action\":\"publish\",\"topic\":\"system.message\"}");
+  auto m = take(3);
+  ASSERT_EQ(m.size(), 2u);
+  EXPECT_EQ(m[1].rfind("publish:system.message:1.0.0\n{\"timestamp\":", 0), 0u);
+  std::string s1 = weft_mb_broker_service_id(b, 1);
+  std::string s2 = weft_mb_broker_service_id(b, 2);
+  char ts[25];
+  weft_mb_format_timestamp(now, ts);
+  recv(1, std::string("publish:t:1.0.0:") + kId2 + "\n{\"a\":1}");
+  auto fwd = take(2);
+  ASSERT_EQ(fwd.size(), 1u);
+  std::string id = id_of(fwd[0]);
+  m = take(3);
+  ASSERT_EQ(m.size(), 3u); // received, forwarded, the acknowledgement
+  EXPECT_EQ(m[0],
+            std::string("publish:system.message:1.0.0\n{\"timestamp\":\"") +
+                ts + "\",\"timeout\":5000,\"from\":\"" + s1 +
+                "\",\"message\":{\"header\":{\"action\":\"publish\","
+                "\"topic\":\"t\",\"version\":\"1.0.0\",\"requestId\":\"" +
+                kId2 + "\"},\"payload\":{\"a\":1}}}");
+  // A forwarded payload is a byte buffer to the broker.
+  EXPECT_EQ(m[1],
+            std::string("publish:system.message:1.0.0\n{\"timestamp\":\"") +
+                ts + "\",\"to\":\"" + s2 +
+                "\",\"message\":{\"header\":{\"action\":\"publish\","
+                "\"topic\":\"t\",\"version\":\"1.0.0\",\"requestId\":\"" +
+                id +
+                "\"},\"payload\":{\"type\":\"Buffer\",\"data\":[123,34,"
+                "97,34,58,49,125]}},\"maskedId\":\"" +
+                kId2 + "\"}");
+  EXPECT_EQ(m[2],
+            std::string("publish:system.message:1.0.0\n{\"timestamp\":\"") +
+                ts + "\",\"to\":\"" + s1 +
+                "\",\"message\":{\"header\":{\"action\":\"response\","
+                "\"topic\":\"t\",\"version\":\"1.0.0\",\"requestId\":\"" +
+                kId2 + "\"},\"payload\":{\"status\":\"success\"}}}");
+}
+
 TEST(MbSystem, Payloads) {
   char *out = nullptr;
   size_t len = 0;
