@@ -13,6 +13,7 @@
 
 #include "mb_broker_int.h"
 #include "mb_header_int.h"
+#include "mb_system_int.h"
 #include "weft/utf8.h"
 
 #define DEFAULT_MAX_PENDING 10000
@@ -243,32 +244,6 @@ void weft__mb_reply_error(weft_mb_broker *b, weft_mb_conn conn,
   free(body);
 }
 
-/* A header field as the broker's JavaScript string holds it: invalid UTF-8
- * becomes U+FFFD (malloc'd, NUL-terminated). */
-static char *js_text(const char *raw, size_t len) {
-  char *out = malloc(len * 3 + 1);
-  if (!out)
-    return NULL;
-  size_t o = 0;
-  for (size_t i = 0; i < len;) {
-    size_t n = 0;
-    for (size_t k = 1; k <= 4 && i + k <= len && !n; k++)
-      if (weft_utf8_valid(raw + i, k) && raw[i] != '\0')
-        n = k;
-    if (n) {
-      memcpy(out + o, raw + i, n);
-      o += n;
-      i += n;
-    } else {
-      memcpy(out + o, "\xef\xbf\xbd", 3);
-      o += 3;
-      i++;
-    }
-  }
-  out[o] = '\0';
-  return out;
-}
-
 /* A message whose header did not parse: the broker cannot address it, so it
  * answers on `response:error:1.0.0` with no id, naming the first broken
  * rule as it does (message and details). */
@@ -282,7 +257,7 @@ static void reply_malformed(weft_mb_broker *b, weft_mb_conn conn,
     f.kind = WEFT__MB_FAULT_LENGTH;
   else
     weft__mb_header_parse_fault(msg, (size_t)(nl - msg), &h, NULL, NULL, &f);
-  char *raw = f.raw ? js_text(f.raw, f.raw_len) : NULL;
+  char *raw = f.raw ? weft__mb_js_text(f.raw, f.raw_len) : NULL;
   const char *field = raw ? raw : "";
   cJSON *d = cJSON_CreateObject();
   const char *what = NULL, *key = NULL;

@@ -182,7 +182,18 @@ TEST_F(Broker, RegisterAndAck) {
             err_body("INVALID_REQUEST",
                      "Invalid action, expected REQUEST for "
                      "system.service.register",
-                     now));
+                     now,
+                     "{\"action\":\"publish\",\"topic\":\"system.service."
+                     "register\"}"));
+  // Worded as the broker words it, with the offending values.
+  recv(1, std::string("request:system.service.register:1.0.0:") + kId1 +
+              "\n{\"name\":\"x\",\"description\":7}");
+  EXPECT_EQ(
+      take(1),
+      std::vector<std::string>{
+          std::string("response:system.service.register:1.0.0:") + kId1 + "\n" +
+          err_body("INVALID_REQUEST", "Missing or invalid name or description",
+                   now, "{\"name\":\"x\",\"description\":7}")});
 }
 
 TEST_F(Broker, PublishRewrittenPerSubscriber) {
@@ -353,9 +364,17 @@ TEST_F(Broker, PayloadLimitOnSystemTopicsOnly) {
                        0),
             0u);
   // Not JSON, or empty: as the broker's JSON.parse and destructuring fail.
+  EXPECT_EQ(m[0].substr(m[0].find('\n') + 1),
+            err_body("MALFORMED_MESSAGE",
+                     "Payload exceeds maximum length of 16.017578125KB", now,
+                     "{\"payloadLength\":16402}"));
   recv(2,
        std::string("request:system.topic.subscribe:1.0.0:") + kId1 + "\n{nope");
-  EXPECT_EQ(error_code(take(2)[0]), "MALFORMED_MESSAGE");
+  m = take(2);
+  ASSERT_EQ(m.size(), 1u);
+  EXPECT_EQ(m[0].substr(m[0].find('\n') + 1),
+            err_body("MALFORMED_MESSAGE", "Invalid JSON payload", now,
+                     "{\"payload\":\"{nope\"}"));
   recv(2, std::string("request:system.topic.subscribe:1.0.0:") + kId1 + "\n");
   EXPECT_EQ(error_code(take(2)[0]), "INTERNAL_ERROR");
   recv(2,
