@@ -126,6 +126,22 @@ static void topic_list(weft_mb_broker *b, weft__mb_conn_rec *c,
 static void refuse(weft_mb_broker *b, weft__mb_conn_rec *c,
                    const weft_mb_header *h, weft__mb_refusal *r,
                    int64_t now_ms) {
+  if (r->echo_code) {
+    /* An error object sent to it comes back as its own error. */
+    char ts[25];
+    weft_mb_format_timestamp(now_ms, ts);
+    cJSON *o = cJSON_CreateObject();
+    cJSON *e = cJSON_AddObjectToObject(o, "error");
+    cJSON_AddItemToObject(e, "code", r->echo_code);
+    cJSON_AddItemToObject(e, "message", r->echo_message);
+    cJSON_AddStringToObject(e, "timestamp", ts);
+    if (r->echo_details)
+      cJSON_AddItemToObject(e, "details", r->echo_details);
+    r->echo_code = r->echo_message = r->echo_details = NULL;
+    reply_json(b, c->id, h, o, now_ms);
+    weft__mb_refusal_clear(r);
+    return;
+  }
   char *details = r->details ? cJSON_PrintUnformatted(r->details) : NULL;
   weft__mb_reply_error(b, c->id, h, r->code, r->message, details, now_ms);
   free(details);

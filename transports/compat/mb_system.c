@@ -83,6 +83,9 @@ void weft__mb_refusal_clear(weft__mb_refusal *r) {
   if (!r)
     return;
   cJSON_Delete(r->details);
+  cJSON_Delete(r->echo_code);
+  cJSON_Delete(r->echo_message);
+  cJSON_Delete(r->echo_details);
   memset(r, 0, sizeof *r);
 }
 
@@ -135,9 +138,29 @@ static cJSON *detail(const char *key, const cJSON *v) {
  * limit or not JSON is MALFORMED_MESSAGE; empty or null breaks its
  * destructuring (INTERNAL_ERROR); any other value is read for keys (a
  * non-object simply has none). */
+static const cJSON *member(const cJSON *o, const char *key);
+
+/* JavaScript truthiness of a JSON value (absent: false). */
+static bool truthy(const cJSON *v) {
+  if (!v || cJSON_IsNull(v) || cJSON_IsFalse(v))
+    return false;
+  if (cJSON_IsNumber(v))
+    return v->valuedouble != 0 && !isnan(v->valuedouble);
+  if (cJSON_IsString(v))
+    return v->valuestring[0] != '\0';
+  return true;
+}
+
 cJSON *weft__mb_payload_json(const char *payload, size_t len,
                              weft__mb_refusal *r) {
   memset(r, 0, sizeof *r);
+  /* "error:" before the JSON marks an error object (the broker's parser
+   * looks for it on every payload it reads). */
+  bool marked = len >= 6 && memcmp(payload, "error:", 6) == 0;
+  if (marked) {
+    payload += 6;
+    len -= 6;
+  }
   if (len > WEFT_MB_MAX_PAYLOAD) {
     /* Its size as the broker prints it: KB with the exact fraction. */
     char kb[32];
@@ -183,6 +206,30 @@ cJSON *weft__mb_payload_json(const char *payload, size_t len,
     o = NULL;
     weft__mb_refuse(r, WEFT_MB_INTERNAL_ERROR, WEFT_ERR_JSON_TYPE, NULL,
                     "An unexpected error while routing the message");
+  } else if (marked) {
+    const cJSON *c = member(o, "code"), *m = member(o, "message");
+    const cJSON *t = member(o, "timestamp"), *d = member(o, "details");
+    if (!truthy(c) || !truthy(m) || !truthy(t)) {
+      cJSON *det = cJSON_CreateObject();
+      cJSON_AddItemToObject(det, "error", cJSON_Duplicate(o, true));
+      weft__mb_refuse(r, WEFT_MB_MALFORMED_MESSAGE, WEFT_ERR_MALFORMED, det,
+                      "Invalid error object in payload");
+    } else {
+      /* Thrown back as an error of its own code. */
+      int known =
+          cJSON_IsString(c)
+              ? weft_mb_code_from_name(c->valuestring, strlen(c->valuestring))
+              : -1;
+      weft__mb_refuse(r,
+                      known > 0 ? (weft_mb_code)known : WEFT_MB_INTERNAL_ERROR,
+                      WEFT_ERR_RPC, NULL, "%s",
+                      cJSON_IsString(m) ? m->valuestring : "an error object");
+      r->echo_code = cJSON_Duplicate(c, true);
+      r->echo_message = cJSON_Duplicate(m, true);
+      r->echo_details = d ? cJSON_Duplicate(d, true) : NULL;
+    }
+    cJSON_Delete(o);
+    o = NULL;
   }
   return o;
 }

@@ -15,6 +15,10 @@ typedef struct weft__mb_refusal {
   int wcode;         /* the WEFT_ERR_* for a weft_error */
   char message[320]; /* as the broker words it */
   cJSON *details;    /* NULL: none */
+  /* A payload marked "error:" carrying an error object: the broker answers
+   * with that error's own code, message and details (any JSON values),
+   * stamped now. NULL otherwise. */
+  cJSON *echo_code, *echo_message, *echo_details;
 } weft__mb_refusal;
 
 void weft__mb_refusal_clear(weft__mb_refusal *r);

@@ -377,6 +377,21 @@ TEST_F(Broker, PayloadLimitOnSystemTopicsOnly) {
                      "{\"payload\":\"{nope\"}"));
   recv(2, std::string("request:system.topic.subscribe:1.0.0:") + kId1 + "\n");
   EXPECT_EQ(error_code(take(2)[0]), "INTERNAL_ERROR");
+  // "error:" marks an error object: the broker throws it back as its own.
+  recv(2, std::string("request:system.topic.subscribe:1.0.0:") + kId1 +
+              "\nerror:{\"code\":\"WHATEVER\",\"message\":\"no\","
+              "\"timestamp\":\"t\",\"details\":{\"a\":1}}");
+  EXPECT_EQ(take(2),
+            std::vector<std::string>{
+                std::string("response:system.topic.subscribe:1.0.0:") + kId1 +
+                "\n" + err_body("WHATEVER", "no", now, "{\"a\":1}")});
+  recv(2, std::string("request:system.topic.subscribe:1.0.0:") + kId1 +
+              "\nerror:{\"code\":\"X\"}");
+  m = take(2);
+  ASSERT_EQ(m.size(), 1u);
+  EXPECT_EQ(m[0].substr(m[0].find('\n') + 1),
+            err_body("MALFORMED_MESSAGE", "Invalid error object in payload",
+                     now, "{\"error\":{\"code\":\"X\"}}"));
   recv(2,
        std::string("request:system.topic.subscribe:1.0.0:") + kId1 + "\nnull");
   EXPECT_EQ(error_code(take(2)[0]), "INTERNAL_ERROR");
