@@ -13,6 +13,7 @@
 
 #include "mb_broker_int.h"
 #include "mb_header_int.h"
+#include "mb_system_int.h"
 #include "weft/utf8.h"
 
 #define DEFAULT_MAX_PENDING 10000
@@ -65,10 +66,113 @@ static void canonical(char out[WEFT_MB_MAX_TOPIC + 1], const char *topic) {
   out[i] = '\0';
 }
 
-void weft__mb_send(weft_mb_broker *b, weft_mb_conn conn, weft_mb_action action,
-                   const char *topic, const char *version, const char *id,
-                   const char *payload, size_t payload_len) {
-  if (!b->o.send || !weft__mb_find_conn(b, conn))
+/* ---- the system.message audit stream ---- */
+
+static bool audited(const weft_mb_broker *b) {
+  for (size_t i = 0; i < b->n_subs; i++)
+    if (b->subs[i].action == WEFT_MB_PUBLISH &&
+        strcmp(b->subs[i].topic, "system.message") == 0)
+      return true;
+  return false;
+}
+
+/* Sends an audit record to every system.message subscriber, as the broker
+ * does: `publish:system.message:1.0.0` (no id), not itself audited. */
+static void audit_emit(weft_mb_broker *b, cJSON *record) {
+  char *json = record ? cJSON_PrintUnformatted(record) : NULL;
+  cJSON_Delete(record);
+  if (!json)
+    return;
+  static const char head[] = "publish:system.message:1.0.0\n";
+  size_t hl = sizeof head - 1, jl = strlen(json);
+  char *msg = malloc(hl + jl);
+  if (msg) {
+    memcpy(msg, head, hl);
+    memcpy(msg + hl, json, jl);
+    for (size_t i = 0; i < b->n_subs; i++)
+      if (b->subs[i].action == WEFT_MB_PUBLISH &&
+          strcmp(b->subs[i].topic, "system.message") == 0)
+        b->o.send(b->o.ud, b->subs[i].conn, msg, hl + jl);
+  }
+  free(msg);
+  free(json);
+}
+
+static cJSON *audit_header(const weft_mb_header *h) {
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "action", weft_mb_action_name(h->action));
+  cJSON_AddStringToObject(o, "topic", h->topic);
+  cJSON_AddStringToObject(o, "version", h->version);
+  if (h->request_id[0])
+    cJSON_AddStringToObject(o, "requestId", h->request_id);
+  if (h->parent_request_id[0])
+    cJSON_AddStringToObject(o, "parentRequestId", h->parent_request_id);
+  if (h->has_timeout)
+    cJSON_AddNumberToObject(o, "timeout", h->timeout_ms);
+  return o;
+}
+
+static cJSON *audit_record(int64_t now_ms) {
+  char ts[25];
+  weft_mb_format_timestamp(now_ms, ts);
+  cJSON *r = cJSON_CreateObject();
+  cJSON_AddStringToObject(r, "timestamp", ts);
+  return r;
+}
+
+/* A message the broker sent. A forwarded payload is a byte buffer to the
+ * broker, which its JSON writer renders as {"type":"Buffer","data":[...]};
+ * its own payloads are JSON objects. */
+static void audit_sent(weft_mb_broker *b, const conn_rec *to,
+                       const weft_mb_header *h, const char *payload, size_t len,
+                       bool forwarded, const char *masked_id, int64_t now_ms) {
+  cJSON *r = audit_record(now_ms);
+  cJSON_AddStringToObject(r, "to", to->service_id);
+  cJSON *m = cJSON_AddObjectToObject(r, "message");
+  cJSON_AddItemToObject(m, "header", audit_header(h));
+  if (forwarded) {
+    cJSON *buf = cJSON_AddObjectToObject(m, "payload");
+    cJSON_AddStringToObject(buf, "type", "Buffer");
+    cJSON *data = cJSON_AddArrayToObject(buf, "data");
+    for (size_t i = 0; data && i < len; i++)
+      cJSON_AddItemToArray(data,
+                           cJSON_CreateNumber((double)(uint8_t)payload[i]));
+  } else {
+    char *text = strndup(payload, len);
+    if (text)
+      cJSON_AddRawToObject(m, "payload", text);
+    free(text);
+  }
+  if (masked_id && *masked_id)
+    cJSON_AddStringToObject(r, "maskedId", masked_id);
+  audit_emit(b, r);
+}
+
+/* A message the broker received (its header parsed): the payload goes in
+ * as the bytes came, JSON or not. */
+static void audit_received(weft_mb_broker *b, const conn_rec *from,
+                           const weft_mb_message *m, int64_t now_ms) {
+  cJSON *r = audit_record(now_ms);
+  cJSON_AddNumberToObject(r, "timeout", m->header.timeout_ms);
+  cJSON_AddStringToObject(r, "from", from->service_id);
+  cJSON *msg = cJSON_AddObjectToObject(r, "message");
+  cJSON_AddItemToObject(msg, "header", audit_header(&m->header));
+  char *text = strndup(m->payload, m->payload_len);
+  if (text)
+    cJSON_AddRawToObject(msg, "payload", text);
+  free(text);
+  audit_emit(b, r);
+}
+
+/* ---- sending ---- */
+
+static void send_impl(weft_mb_broker *b, weft_mb_conn conn,
+                      weft_mb_action action, const char *topic,
+                      const char *version, const char *id, const char *payload,
+                      size_t payload_len, bool forwarded,
+                      const char *masked_id) {
+  const conn_rec *c = weft__mb_find_conn(b, conn);
+  if (!b->o.send || !c)
     return;
   weft_mb_header h;
   weft_mb_header_init(&h, action, topic, version);
@@ -89,6 +193,15 @@ void weft__mb_send(weft_mb_broker *b, weft_mb_conn conn, weft_mb_action action,
     memcpy(out + hl + 1, payload, payload_len);
   b->o.send(b->o.ud, conn, out, (size_t)hl + 1 + payload_len);
   free(out);
+  if (audited(b))
+    audit_sent(b, c, &h, payload, payload_len, forwarded, masked_id, b->now_ms);
+}
+
+void weft__mb_send(weft_mb_broker *b, weft_mb_conn conn, weft_mb_action action,
+                   const char *topic, const char *version, const char *id,
+                   const char *payload, size_t payload_len) {
+  send_impl(b, conn, action, topic, version, id, payload, payload_len, false,
+            NULL);
 }
 
 void weft__mb_reply(weft_mb_broker *b, weft_mb_conn conn,
@@ -131,32 +244,6 @@ void weft__mb_reply_error(weft_mb_broker *b, weft_mb_conn conn,
   free(body);
 }
 
-/* A header field as the broker's JavaScript string holds it: invalid UTF-8
- * becomes U+FFFD (malloc'd, NUL-terminated). */
-static char *js_text(const char *raw, size_t len) {
-  char *out = malloc(len * 3 + 1);
-  if (!out)
-    return NULL;
-  size_t o = 0;
-  for (size_t i = 0; i < len;) {
-    size_t n = 0;
-    for (size_t k = 1; k <= 4 && i + k <= len && !n; k++)
-      if (weft_utf8_valid(raw + i, k) && raw[i] != '\0')
-        n = k;
-    if (n) {
-      memcpy(out + o, raw + i, n);
-      o += n;
-      i += n;
-    } else {
-      memcpy(out + o, "\xef\xbf\xbd", 3);
-      o += 3;
-      i++;
-    }
-  }
-  out[o] = '\0';
-  return out;
-}
-
 /* A message whose header did not parse: the broker cannot address it, so it
  * answers on `response:error:1.0.0` with no id, naming the first broken
  * rule as it does (message and details). */
@@ -170,7 +257,7 @@ static void reply_malformed(weft_mb_broker *b, weft_mb_conn conn,
     f.kind = WEFT__MB_FAULT_LENGTH;
   else
     weft__mb_header_parse_fault(msg, (size_t)(nl - msg), &h, NULL, NULL, &f);
-  char *raw = f.raw ? js_text(f.raw, f.raw_len) : NULL;
+  char *raw = f.raw ? weft__mb_js_text(f.raw, f.raw_len) : NULL;
   const char *field = raw ? raw : "";
   cJSON *d = cJSON_CreateObject();
   const char *what = NULL, *key = NULL;
@@ -405,6 +492,7 @@ int weft_mb_broker_connect(weft_mb_broker *b, weft_mb_conn conn,
                            int64_t now_ms) {
   if (conn == 0 || weft__mb_find_conn(b, conn))
     return WEFT_ERR_INVAL;
+  b->now_ms = now_ms;
   if (b->n_conns == b->cap_conns) {
     size_t cap = b->cap_conns ? b->cap_conns * 2 : 8;
     conn_rec *n = realloc(b->conns, cap * sizeof *n);
@@ -490,8 +578,8 @@ static void handle_publish(weft_mb_broker *b, conn_rec *c,
   for (size_t i = 0; i < b->n_subs; i++) {
     const sub_rec *s = &b->subs[i];
     if (s->action == WEFT_MB_PUBLISH && strcmp(s->topic, t) == 0)
-      weft__mb_send(b, s->conn, WEFT_MB_PUBLISH, h->topic, h->version, id,
-                    m->payload, m->payload_len);
+      send_impl(b, s->conn, WEFT_MB_PUBLISH, h->topic, h->version, id,
+                m->payload, m->payload_len, true, h->request_id);
   }
   if (h->request_id[0])
     weft__mb_reply(b, c->id, h, WEFT_MB_ACK_PAYLOAD,
@@ -561,8 +649,8 @@ static int handle_request(weft_mb_broker *b, conn_rec *c,
   b->buckets[k] = p;
   b->n_pending++;
   /* Forwarded under the broker's id only: no parent, no timeout. */
-  weft__mb_send(b, p->target, WEFT_MB_REQUEST, h->topic, h->version,
-                p->broker_id, m->payload, m->payload_len);
+  send_impl(b, p->target, WEFT_MB_REQUEST, h->topic, h->version, p->broker_id,
+            m->payload, m->payload_len, true, h->request_id);
   return 0;
 }
 
@@ -593,7 +681,13 @@ static void handle_response(weft_mb_broker *b, conn_rec *c,
     weft_mb_header back;
     weft_mb_header_init(&back, WEFT_MB_RESPONSE, p->topic, p->version);
     memcpy(back.request_id, p->caller_id, sizeof back.request_id);
-    weft__mb_reply(b, p->caller, &back, m->payload, m->payload_len);
+    char fresh[WEFT_MB_UUID_LEN + 1];
+    if (!back.request_id[0]) {
+      weft__mb_new_uuid(b, fresh);
+      memcpy(back.request_id, fresh, sizeof back.request_id);
+    }
+    send_impl(b, p->caller, WEFT_MB_RESPONSE, back.topic, back.version,
+              back.request_id, m->payload, m->payload_len, true, NULL);
   }
   pending_unlink(b, p);
 }
@@ -603,6 +697,7 @@ int weft_mb_broker_receive(weft_mb_broker *b, weft_mb_conn conn,
   conn_rec *c = weft__mb_find_conn(b, conn);
   if (!c)
     return WEFT_ERR_STATE;
+  b->now_ms = now_ms;
   /* Deregistered: the broker no longer talks to it (the transport closes
    * it). */
   if (!c->registered)
@@ -618,6 +713,8 @@ int weft_mb_broker_receive(weft_mb_broker *b, weft_mb_conn conn,
     return 0;
   }
   reset_heartbeat(b, c, now_ms);
+  if (audited(b))
+    audit_received(b, c, &m, now_ms);
   if (strncmp(m.header.topic, "system.", 7) == 0) {
     weft__mb_system(b, c, &m, now_ms);
     return 0;
@@ -643,6 +740,7 @@ static void consider(int64_t *next, int64_t due, int64_t now_ms) {
 }
 
 int64_t weft_mb_broker_tick(weft_mb_broker *b, int64_t now_ms) {
+  b->now_ms = now_ms;
   /* Timeouts: the list is in creation order, not deadline order (timeouts
    * differ per request), so walk it all. */
   pending *p = b->oldest;

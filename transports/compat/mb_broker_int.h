@@ -54,6 +54,7 @@ struct weft_mb_broker {
   weft__mb_pending *oldest, *newest;
   size_t n_pending;
   weft__mb_pending *buckets[WEFT__MB_NBUCKETS];
+  int64_t now_ms; /* the latest time a caller passed (audit timestamps) */
 };
 
 /* A fresh lowercase UUIDv4 from the engine's PRNG. */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "mb_broker_int.h"
+#include "mb_system_int.h"
 
 static void ack(weft_mb_broker *b, weft_mb_conn conn, const weft_mb_header *h,
                 bool success) {
@@ -121,43 +122,56 @@ static void topic_list(weft_mb_broker *b, weft__mb_conn_rec *c,
   reply_json(b, c->id, h, o, now_ms);
 }
 
-/* The payload as JSON, by the rules of weft_mb_register_parse (too big or
- * not JSON: MALFORMED_MESSAGE; empty or null: INTERNAL_ERROR). Answers the
- * error itself and returns NULL. */
+/* Answers a refusal as the broker words it, and clears it. */
+static void refuse(weft_mb_broker *b, weft__mb_conn_rec *c,
+                   const weft_mb_header *h, weft__mb_refusal *r,
+                   int64_t now_ms) {
+  if (r->echo_code) {
+    /* An error object sent to it comes back as its own error. */
+    char ts[25];
+    weft_mb_format_timestamp(now_ms, ts);
+    cJSON *o = cJSON_CreateObject();
+    cJSON *e = cJSON_AddObjectToObject(o, "error");
+    cJSON_AddItemToObject(e, "code", r->echo_code);
+    cJSON_AddItemToObject(e, "message", r->echo_message);
+    cJSON_AddStringToObject(e, "timestamp", ts);
+    if (r->echo_details)
+      cJSON_AddItemToObject(e, "details", r->echo_details);
+    r->echo_code = r->echo_message = r->echo_details = NULL;
+    reply_json(b, c->id, h, o, now_ms);
+    weft__mb_refusal_clear(r);
+    return;
+  }
+  char *details = r->details ? cJSON_PrintUnformatted(r->details) : NULL;
+  weft__mb_reply_error(b, c->id, h, r->code, r->message, details, now_ms);
+  free(details);
+  weft__mb_refusal_clear(r);
+}
+
+/* An INVALID_REQUEST worded `why`, with details {key: v, key2: v2} (absent
+ * values left out, as JSON.stringify leaves out undefined). */
+static void invalid(weft_mb_broker *b, weft__mb_conn_rec *c,
+                    const weft_mb_header *h, const char *why, const char *key,
+                    const cJSON *v, const char *key2, const cJSON *v2,
+                    int64_t now_ms) {
+  weft__mb_refusal r = {0};
+  cJSON *d = cJSON_CreateObject();
+  if (d && v)
+    cJSON_AddItemToObject(d, key, cJSON_Duplicate(v, true));
+  if (d && v2)
+    cJSON_AddItemToObject(d, key2, cJSON_Duplicate(v2, true));
+  weft__mb_refuse(&r, WEFT_MB_INVALID_REQUEST, WEFT_ERR_MALFORMED, d, "%s",
+                  why);
+  refuse(b, c, h, &r, now_ms);
+}
+
+/* The payload as the broker reads it; answers the refusal itself. */
 static cJSON *read_payload(weft_mb_broker *b, weft__mb_conn_rec *c,
                            const weft_mb_message *m, int64_t now_ms) {
-  const char *p = m->payload;
-  size_t n = m->payload_len;
-  const char *why = NULL;
-  weft_mb_code code = WEFT_MB_MALFORMED_MESSAGE;
-  char buf[96];
-  cJSON *o = NULL;
-  if (n > WEFT_MB_MAX_PAYLOAD) {
-    snprintf(buf, sizeof buf, "Payload of %zu bytes exceeds the maximum of %d",
-             n, WEFT_MB_MAX_PAYLOAD);
-    why = buf;
-  } else if (n == 0) {
-    code = WEFT_MB_INTERNAL_ERROR;
-    why = "An unexpected error while routing the message";
-  } else {
-    const char *end = NULL;
-    o = cJSON_ParseWithLengthOpts(p, n, &end, 0);
-    while (o && end < p + n &&
-           (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
-      end++;
-    if (!o || end != p + n) {
-      cJSON_Delete(o);
-      o = NULL;
-      why = "Invalid JSON payload";
-    } else if (cJSON_IsNull(o)) {
-      cJSON_Delete(o);
-      o = NULL;
-      code = WEFT_MB_INTERNAL_ERROR;
-      why = "An unexpected error while routing the message";
-    }
-  }
+  weft__mb_refusal r;
+  cJSON *o = weft__mb_payload_json(m->payload, m->payload_len, &r);
   if (!o)
-    weft__mb_reply_error(b, c->id, &m->header, code, why, NULL, now_ms);
+    refuse(b, c, &m->header, &r, now_ms);
   return o;
 }
 
@@ -176,9 +190,9 @@ static void service_subscriptions(weft_mb_broker *b, weft__mb_conn_rec *c,
   if (sid && !cJSON_IsNull(sid)) {
     if (!cJSON_IsString(sid) ||
         !weft_mb_uuid_valid(sid->valuestring, strlen(sid->valuestring))) {
+      invalid(b, c, h, "Invalid serviceId", "serviceId", sid, NULL, NULL,
+              now_ms);
       cJSON_Delete(o);
-      weft__mb_reply_error(b, c->id, h, WEFT_MB_INVALID_REQUEST,
-                           "Invalid serviceId", NULL, now_ms);
       return;
     }
     want = sid->valuestring;
@@ -213,21 +227,12 @@ static void service_subscriptions(weft_mb_broker *b, weft__mb_conn_rec *c,
   reply_json(b, c->id, h, out, now_ms);
 }
 
-/* A payload-parse failure of the register / subscription codecs answered
- * as the broker does. */
-static void refuse(weft_mb_broker *b, weft__mb_conn_rec *c,
-                   const weft_mb_header *h, weft_mb_code code,
-                   const weft_error *err, int64_t now_ms) {
-  weft__mb_reply_error(b, c->id, h, code, err->message, NULL, now_ms);
-}
-
 static void service_register(weft_mb_broker *b, weft__mb_conn_rec *c,
                              const weft_mb_message *m, int64_t now_ms) {
   weft_mb_register r;
-  weft_mb_code code = WEFT_MB_OK;
-  weft_error err = {0};
-  if (weft_mb_register_parse(m->payload, m->payload_len, &r, &code, &err) < 0) {
-    refuse(b, c, &m->header, code, &err, now_ms);
+  weft__mb_refusal why;
+  if (weft__mb_register_check(m->payload, m->payload_len, &r, &why) < 0) {
+    refuse(b, c, &m->header, &why, now_ms);
     return;
   }
   free(c->name);
@@ -241,11 +246,10 @@ static void topic_subscription(weft_mb_broker *b, weft__mb_conn_rec *c,
                                const weft_mb_message *m, bool unsubscribe,
                                int64_t now_ms) {
   weft_mb_subscription s;
-  weft_mb_code code = WEFT_MB_OK;
-  weft_error err = {0};
-  if (weft_mb_subscription_parse(m->payload, m->payload_len, unsubscribe, &s,
-                                 &code, &err) < 0) {
-    refuse(b, c, &m->header, code, &err, now_ms);
+  weft__mb_refusal why;
+  if (weft__mb_subscription_check(m->payload, m->payload_len, unsubscribe, &s,
+                                  &why) < 0) {
+    refuse(b, c, &m->header, &why, now_ms);
     return;
   }
   bool ok = false;
@@ -274,10 +278,11 @@ static void log_subscribe(weft_mb_broker *b, weft__mb_conn_rec *c,
     return;
   const cJSON *levels = member(o, "levels");
   const cJSON *regex = member(o, "regex");
-  const char *why = NULL;
+  const char *why = NULL, *key = NULL;
+  const cJSON *bad = NULL;
   if (levels && !cJSON_IsNull(levels) && !cJSON_IsFalse(levels)) {
     if (!cJSON_IsArray(levels)) {
-      why = "Invalid log levels";
+      why = "Invalid log levels", key = "levels", bad = levels;
     } else {
       const cJSON *l;
       cJSON_ArrayForEach(l, levels) {
@@ -285,7 +290,7 @@ static void log_subscribe(weft_mb_broker *b, weft__mb_conn_rec *c,
                                    strcmp(l->valuestring, "info") != 0 &&
                                    strcmp(l->valuestring, "warn") != 0 &&
                                    strcmp(l->valuestring, "error") != 0)) {
-          why = "Invalid log level";
+          why = "Invalid log level", key = "level", bad = l;
           break;
         }
       }
@@ -293,13 +298,13 @@ static void log_subscribe(weft_mb_broker *b, weft__mb_conn_rec *c,
   }
   if (!why && regex && !cJSON_IsNull(regex) && !cJSON_IsFalse(regex) &&
       !cJSON_IsString(regex))
-    why = "Invalid log regex";
-  cJSON_Delete(o);
+    why = "Invalid log regex", key = "regex", bad = regex;
   if (why) {
-    weft__mb_reply_error(b, c->id, &m->header, WEFT_MB_INVALID_REQUEST, why,
-                         NULL, now_ms);
+    invalid(b, c, &m->header, why, key, bad, NULL, NULL, now_ms);
+    cJSON_Delete(o);
     return;
   }
+  cJSON_Delete(o);
   if (weft__mb_subscribe(b, c->id, WEFT_MB_PUBLISH, "system.log", 0) < 0) {
     weft__mb_reply_error(b, c->id, &m->header, WEFT_MB_INTERNAL_ERROR,
                          "An unexpected error while routing the message", NULL,
@@ -319,8 +324,11 @@ void weft__mb_system(weft_mb_broker *b, weft__mb_conn_rec *c,
     char why[WEFT_MB_MAX_TOPIC + 64];
     snprintf(why, sizeof why, "Invalid action, expected REQUEST%s for %s",
              heartbeat ? " or RESPONSE" : "", t);
-    weft__mb_reply_error(b, c->id, h, WEFT_MB_INVALID_REQUEST, why, NULL,
-                         now_ms);
+    cJSON *action = cJSON_CreateString(weft_mb_action_name(h->action));
+    cJSON *topic = cJSON_CreateString(t);
+    invalid(b, c, h, why, "action", action, "topic", topic, now_ms);
+    cJSON_Delete(action);
+    cJSON_Delete(topic);
     return;
   }
   if (heartbeat) {

@@ -182,7 +182,18 @@ TEST_F(Broker, RegisterAndAck) {
             err_body("INVALID_REQUEST",
                      "Invalid action, expected REQUEST for "
                      "system.service.register",
-                     now));
+                     now,
+                     "{\"action\":\"publish\",\"topic\":\"system.service."
+                     "register\"}"));
+  // Worded as the broker words it, with the offending values.
+  recv(1, std::string("request:system.service.register:1.0.0:") + kId1 +
+              "\n{\"name\":\"x\",\"description\":7}");
+  EXPECT_EQ(
+      take(1),
+      std::vector<std::string>{
+          std::string("response:system.service.register:1.0.0:") + kId1 + "\n" +
+          err_body("INVALID_REQUEST", "Missing or invalid name or description",
+                   now, "{\"name\":\"x\",\"description\":7}")});
 }
 
 TEST_F(Broker, PublishRewrittenPerSubscriber) {
@@ -353,11 +364,34 @@ TEST_F(Broker, PayloadLimitOnSystemTopicsOnly) {
                        0),
             0u);
   // Not JSON, or empty: as the broker's JSON.parse and destructuring fail.
+  EXPECT_EQ(m[0].substr(m[0].find('\n') + 1),
+            err_body("MALFORMED_MESSAGE",
+                     "Payload exceeds maximum length of 16.017578125KB", now,
+                     "{\"payloadLength\":16402}"));
   recv(2,
        std::string("request:system.topic.subscribe:1.0.0:") + kId1 + "\n{nope");
-  EXPECT_EQ(error_code(take(2)[0]), "MALFORMED_MESSAGE");
+  m = take(2);
+  ASSERT_EQ(m.size(), 1u);
+  EXPECT_EQ(m[0].substr(m[0].find('\n') + 1),
+            err_body("MALFORMED_MESSAGE", "Invalid JSON payload", now,
+                     "{\"payload\":\"{nope\"}"));
   recv(2, std::string("request:system.topic.subscribe:1.0.0:") + kId1 + "\n");
   EXPECT_EQ(error_code(take(2)[0]), "INTERNAL_ERROR");
+  // "error:" marks an error object: the broker throws it back as its own.
+  recv(2, std::string("request:system.topic.subscribe:1.0.0:") + kId1 +
+              "\nerror:{\"code\":\"WHATEVER\",\"message\":\"no\","
+              "\"timestamp\":\"t\",\"details\":{\"a\":1}}");
+  EXPECT_EQ(take(2),
+            std::vector<std::string>{
+                std::string("response:system.topic.subscribe:1.0.0:") + kId1 +
+                "\n" + err_body("WHATEVER", "no", now, "{\"a\":1}")});
+  recv(2, std::string("request:system.topic.subscribe:1.0.0:") + kId1 +
+              "\nerror:{\"code\":\"X\"}");
+  m = take(2);
+  ASSERT_EQ(m.size(), 1u);
+  EXPECT_EQ(m[0].substr(m[0].find('\n') + 1),
+            err_body("MALFORMED_MESSAGE", "Invalid error object in payload",
+                     now, "{\"error\":{\"code\":\"X\"}}"));
   recv(2,
        std::string("request:system.topic.subscribe:1.0.0:") + kId1 + "\nnull");
   EXPECT_EQ(error_code(take(2)[0]), "INTERNAL_ERROR");
@@ -742,6 +776,51 @@ TEST_F(Broker, SystemListsAndSubscriptions) {
   EXPECT_EQ(take(2), std::vector<std::string>{
                          std::string("response:system.metrics:1.0.0:") + kId2 +
                          "\n{\"metrics\":{}}"});
+}
+
+TEST_F(Broker, SystemMessageAuditsEveryMessage) {
+  for (weft_mb_conn c = 1; c <= 3; c++)
+    connect(c);
+  sent.clear();
+  subscribe(2, "publish", "t", 0);
+  // The audit subscriber: its own acknowledgement is already audited.
+  recv(3, std::string("request:system.topic.subscribe:1.0.0:") + kId1 +
+              "\n{\"action\":\"publish\",\"topic\":\"system.message\"}");
+  auto m = take(3);
+  ASSERT_EQ(m.size(), 2u);
+  EXPECT_EQ(m[1].rfind("publish:system.message:1.0.0\n{\"timestamp\":", 0), 0u);
+  std::string s1 = weft_mb_broker_service_id(b, 1);
+  std::string s2 = weft_mb_broker_service_id(b, 2);
+  char ts[25];
+  weft_mb_format_timestamp(now, ts);
+  recv(1, std::string("publish:t:1.0.0:") + kId2 + "\n{\"a\":1}");
+  auto fwd = take(2);
+  ASSERT_EQ(fwd.size(), 1u);
+  std::string id = id_of(fwd[0]);
+  m = take(3);
+  ASSERT_EQ(m.size(), 3u); // received, forwarded, the acknowledgement
+  EXPECT_EQ(m[0],
+            std::string("publish:system.message:1.0.0\n{\"timestamp\":\"") +
+                ts + "\",\"timeout\":5000,\"from\":\"" + s1 +
+                "\",\"message\":{\"header\":{\"action\":\"publish\","
+                "\"topic\":\"t\",\"version\":\"1.0.0\",\"requestId\":\"" +
+                kId2 + "\"},\"payload\":{\"a\":1}}}");
+  // A forwarded payload is a byte buffer to the broker.
+  EXPECT_EQ(m[1],
+            std::string("publish:system.message:1.0.0\n{\"timestamp\":\"") +
+                ts + "\",\"to\":\"" + s2 +
+                "\",\"message\":{\"header\":{\"action\":\"publish\","
+                "\"topic\":\"t\",\"version\":\"1.0.0\",\"requestId\":\"" +
+                id +
+                "\"},\"payload\":{\"type\":\"Buffer\",\"data\":[123,34,"
+                "97,34,58,49,125]}},\"maskedId\":\"" +
+                kId2 + "\"}");
+  EXPECT_EQ(m[2],
+            std::string("publish:system.message:1.0.0\n{\"timestamp\":\"") +
+                ts + "\",\"to\":\"" + s1 +
+                "\",\"message\":{\"header\":{\"action\":\"response\","
+                "\"topic\":\"t\",\"version\":\"1.0.0\",\"requestId\":\"" +
+                kId2 + "\"},\"payload\":{\"status\":\"success\"}}}");
 }
 
 TEST(MbSystem, Payloads) {
