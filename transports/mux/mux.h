@@ -59,7 +59,11 @@ typedef struct weft__mux_opts {
   weft_codec_kind codec;   /* envelope + payload codec */
   size_t max_message_size; /* payload limit; 0: 4 MiB */
   const char *peer;        /* "ip:port", for weft_server_call_peer */
-  /* Per-stream receive queue bound (added by tcp): messages and bytes
+  /* Server side: the API key the connection was opened with (a ws
+   * upgrade's), sent as x-api-key with calls that carry no key of their
+   * own. NULL: none. Must outlive the mux. */
+  const char *conn_api_key;
+  /* Per-stream receive queue bound: messages and bytes
    * queued for a reader that has not taken them yet. 0: 64 and 4 MiB. */
   unsigned rx_queue_msgs;
   size_t rx_queue_bytes;
@@ -82,7 +86,7 @@ int weft__mux_on_message(weft__mux *m, const uint8_t *data, size_t len,
 void weft__mux_on_closed(weft__mux *m, const weft_error *why);
 
 /* Switches the codec before the first message (tcp servers learn it from
- * the first frame: JSON envelopes start with '{'). (Added by tcp.) */
+ * the first frame: JSON envelopes start with '{'). */
 void weft__mux_set_codec(weft__mux *m, weft_codec_kind codec);
 /* The codec in use. */
 weft_codec_kind weft__mux_codec(const weft__mux *m);

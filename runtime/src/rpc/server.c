@@ -266,7 +266,11 @@ int weft_server_listen(weft_server *s, const char *url, weft_error *err) {
   }
   s->ls[s->nls++] = (listener){t, l, port};
   pthread_mutex_unlock(&s->mu);
-  weft__server_log(s, 1, "listening on %s (port %d)", url, port);
+  /* The URL a client can dial: the bound port, not the ":0" asked for. */
+  bool v6 = strchr(u.host, ':') != NULL;
+  weft__server_log(
+      s, 1, v6 ? "listening on %s://[%s]:%d%s" : "listening on %s://%s:%d%s",
+      u.scheme, u.host[0] ? u.host : "0.0.0.0", port, u.path);
   return 0;
 }
 
