@@ -40,7 +40,7 @@ typedef struct weft__mux_io {
   /* The mux wants the connection closed (protocol error); err says why. */
   void (*close)(void *io_ud, const weft_error *err);
   void *io_ud;
-  /* Optional (added by tcp): backpressure. When a stream's receive queue is
+  /* Optional: backpressure. When a stream's receive queue is
    * full, weft__mux_rx_paused() turns true and the owner should stop reading
    * the socket; once the reader has drained the queue the mux calls
    * rx_resume (from the reader's thread) and the owner reads again. If NULL
@@ -97,8 +97,7 @@ bool weft__mux_rx_paused(const weft__mux *m);
 /* Graceful close: send GOAWAY, refuse new streams. */
 void weft__mux_goaway(weft__mux *m);
 /* GOAWAY with a status saying why (e.g. RESOURCE_EXHAUSTED before closing
- * on an oversize frame); the peer's calls then fail with that message.
- * (Added by tcp.) */
+ * on an oversize frame); the peer's calls then fail with that message. */
 void weft__mux_goaway_status(weft__mux *m, int code, const char *msg);
 /* Number of streams in flight (server: handlers running). */
 size_t weft__mux_active(const weft__mux *m);

@@ -7,7 +7,7 @@
  * limits are tested with plain function calls, and the same engine serves
  * MB on TCP and on WebSocket.
  *
- * Behaviour (issue 7):
+ * Behaviour:
  *  - every new connection is greeted with `publish:system.initialize:1.0.0`
  *    and `{}`;
  *  - system.service.register / system.topic.subscribe /

@@ -471,7 +471,7 @@ int weft_server_dispatch(weft_server *s, const char *path,
   return dispatch(s, path, md, deadline_ns, peer, ops, tc, false);
 }
 
-/* Added by grpc: the same, but the handler runs on the calling thread. */
+/* The same, but the handler runs on the calling thread. */
 int weft_server_dispatch_inline(weft_server *s, const char *path,
                                 const weft_metadata *md, int64_t deadline_ns,
                                 const char *peer,
@@ -733,7 +733,7 @@ weft_server *weft_server_call_server(weft_server_call *call) {
   return call->srv;
 }
 
-/* Added by grpc (health and reflection list the services a server serves). */
+/* Health and reflection list the services a server serves. */
 void weft_server_each_service(const weft_server *s,
                               void (*fn)(const weft_service_desc *, void *),
                               void *ud) {
