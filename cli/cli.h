@@ -26,8 +26,9 @@ typedef struct cli_opts {
   const char *data; /* -d: JSON text, @file or - */
   double max_time;  /* seconds; 0: none */
   bool plaintext, insecure, verbose, camel, emit_defaults;
-  const char *proto_file;        /* --proto */
-  const char *descriptor_set;    /* --descriptor-set */
+  bool quiet_connect;         /* cli_open prints nothing (a reconnect loop) */
+  const char *proto_file;     /* --proto */
+  const char *descriptor_set; /* --descriptor-set */
   const weft_registry *registry; /* JSON Any types; NULL: cli_registry() */
 } cli_opts;
 

@@ -157,6 +157,9 @@ int cli_open(cli_opts *o, weft_client **out) {
   /* The transport's own words (a refused subprotocol, the certificate
    * check that failed) say more than the code's name. */
   const char *why = err.message[0] ? err.message : weft_strerror(rv);
+  if (rv < 0 && o->quiet_connect)
+    return rv == WEFT_ERR_AUTH ? CLI_RPC_BASE + WEFT_STATUS_UNAUTHENTICATED
+                               : CLI_CONNECT;
   if (rv == WEFT_ERR_AUTH) {
     /* e.g. a WebSocket upgrade refused with 401: a wrong API key, which
      * gets UNAUTHENTICATED's exit code on every transport. */

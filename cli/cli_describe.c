@@ -23,10 +23,13 @@ static const char list_usage[] =
     "  Lists services: from --proto (compiled with protoc) or\n"
     "  --descriptor-set (a binary FileDescriptorSet, as protoc -o writes),\n"
     "  else from gRPC reflection for grpc:// and grpcs:// URLs, else from\n"
-    "  the descriptors compiled into weft. URL may be - with --proto.\n";
+    "  the descriptors compiled into weft (other transports cannot list a\n"
+    "  server's services; a note on stderr says so). URL may be -.\n";
 static const char describe_usage[] =
     "usage: weft describe URL NAME [--proto FILE | --descriptor-set FILE]\n"
-    "  Prints a service, method, message or enum in .proto syntax.\n";
+    "  Prints a service, method (pkg.Svc/Method or pkg.Svc.Method), message\n"
+    "  or enum in .proto syntax that protoc accepts (type names fully\n"
+    "  qualified).\n";
 
 /* A set of parsed files. */
 typedef struct fileset {
@@ -127,12 +130,21 @@ static int load_reflection(cli_opts *o, fileset *fs, char ***services,
   grpc__reflection__v1alpha__ServerReflectionResponse *resp =
       reflect(call, &req);
   if (!resp || resp->message_response_case != 6) {
+    bool answered = resp != NULL;
     weft_message_free(resp);
-    weft_call_cancel(call);
+    /* The call's own status first (UNAUTHENTICATED for a missing key):
+     * cancelling before finish would replace it with CANCELLED. */
+    if (answered)
+      weft_call_cancel(call);
     weft_call_finish(call);
-    fprintf(stderr, "weft: the server does not answer gRPC reflection%s%s\n",
-            co.status.message ? ": " : "",
-            co.status.message ? co.status.message : "");
+    if (!answered && co.status.code != WEFT_STATUS_OK &&
+        co.status.code != WEFT_STATUS_UNIMPLEMENTED) {
+      rc = cli_status_exit(&co.status);
+    } else {
+      fprintf(stderr, "weft: the server does not answer gRPC reflection%s%s\n",
+              co.status.message ? ": " : "",
+              co.status.message ? co.status.message : "");
+    }
     weft_status_clear(&co.status);
     goto out;
   }
@@ -213,6 +225,13 @@ static int load(cli_opts *o, fileset *fs, char ***services, size_t *n) {
     return load_descriptor_set(fs, o->descriptor_set);
   if (o->url && is_grpc(o->url) && strcmp(o->url, "-") != 0)
     return load_reflection(o, fs, services, n);
+  /* tcp://, ws:// and h2c:// servers have no reflection service: say whose
+   * list this is, so nobody takes it for the server's. */
+  if (o->url && strcmp(o->url, "-") != 0)
+    fprintf(stderr,
+            "weft: %.*s:// servers cannot list their services (only gRPC "
+            "reflection can): showing the services compiled into weft\n",
+            (int)(strstr(o->url, "://") - o->url), o->url);
   for (const weft_file_desc *const *f = weft_cli_files; *f; f++)
     fileset_add_desc(fs, *f);
   return CLI_OK;
@@ -289,6 +308,8 @@ int cli_list(int argc, char **argv) {
 
 /* ---- describe ------------------------------------------------------- */
 
+/* Type references are printed fully qualified (".pkg.Msg"), so the
+ * output means the same thing wherever it is pasted. */
 static const char *type_name(Google__Protobuf__FieldDescriptorProto *f) {
   static const char *const names[] = {
       "?",        "double",   "float",   "int64",  "uint64",
@@ -296,25 +317,76 @@ static const char *type_name(Google__Protobuf__FieldDescriptorProto *f) {
       "group",    "message",  "bytes",   "uint32", "enum",
       "sfixed32", "sfixed64", "sint32",  "sint64"};
   if (f->type_name)
-    return f->type_name[0] == '.' ? f->type_name + 1 : f->type_name;
+    return f->type_name;
   return f->type < 19 ? names[f->type] : "?";
 }
 
-static void print_message(const char *full,
-                          Google__Protobuf__DescriptorProto *m, int ind) {
-  printf("%*smessage %s {\n", ind, "", m->name);
-  for (size_t i = 0; i < m->n_nested_type; i++)
-    if (!(m->nested_type[i]->options && m->nested_type[i]->options->map_entry))
-      print_message(full, m->nested_type[i], ind + 2);
-  for (size_t i = 0; i < m->n_enum_type; i++) {
-    printf("%*s  enum %s {", ind, "", m->enum_type[i]->name);
-    for (size_t v = 0; v < m->enum_type[i]->n_value; v++)
-      printf(" %s = %d;", m->enum_type[i]->value[v]->name,
-             m->enum_type[i]->value[v]->number);
-    printf(" }\n");
+/* The map entry type a field refers to, if it is a map field. */
+static Google__Protobuf__DescriptorProto *
+map_entry(Google__Protobuf__DescriptorProto *m,
+          Google__Protobuf__FieldDescriptorProto *f) {
+  if (f->label !=
+          GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__LABEL__LABEL_REPEATED ||
+      !f->type_name)
+    return NULL;
+  const char *dot = strrchr(f->type_name, '.');
+  if (!dot)
+    return NULL;
+  for (size_t i = 0; i < m->n_nested_type; i++) {
+    Google__Protobuf__DescriptorProto *n = m->nested_type[i];
+    if (n->options && n->options->map_entry && n->n_field == 2 &&
+        strcmp(n->name, dot + 1) == 0)
+      return n;
   }
-  for (size_t i = 0; i < m->n_field; i++) {
-    Google__Protobuf__FieldDescriptorProto *f = m->field[i];
+  return NULL;
+}
+
+static void print_quoted(const char *v) {
+  putchar('"');
+  for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+    if (*p == '"' || *p == '\\')
+      printf("\\%c", *p);
+    else if (*p < 0x20 || *p == 0x7f)
+      printf("\\%03o", *p);
+    else
+      putchar(*p);
+  }
+  putchar('"');
+}
+
+/* [default = ...], [packed = ...], [deprecated = true], [json_name = ...]
+ * where the descriptor has them. */
+static void print_field_options(Google__Protobuf__FieldDescriptorProto *f) {
+  int n = 0;
+  if (f->default_value) {
+    printf(" [default = ");
+    if (f->type == GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__TYPE__TYPE_STRING)
+      print_quoted(f->default_value);
+    else if (f->type ==
+             GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__TYPE__TYPE_BYTES)
+      printf("\"%s\"", f->default_value); /* already C-escaped */
+    else
+      printf("%s", f->default_value);
+    n++;
+  }
+  Google__Protobuf__FieldOptions *o = f->options;
+  if (o && o->has_packed) {
+    printf("%spacked = %s", n++ ? ", " : " [", o->packed ? "true" : "false");
+  }
+  if (o && o->has_deprecated && o->deprecated)
+    printf("%sdeprecated = true", n++ ? ", " : " [");
+  if (n)
+    printf("]");
+}
+
+static void print_field(Google__Protobuf__DescriptorProto *m,
+                        Google__Protobuf__FieldDescriptorProto *f, bool proto2,
+                        bool in_oneof, int ind) {
+  Google__Protobuf__DescriptorProto *me = map_entry(m, f);
+  if (me) {
+    printf("%*smap<%s, %s> %s = %d", ind, "", type_name(me->field[0]),
+           type_name(me->field[1]), f->name, f->number);
+  } else {
     const char *label = "";
     if (f->label ==
         GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__LABEL__LABEL_REPEATED)
@@ -324,14 +396,71 @@ static void print_message(const char *full,
     else if (f->label ==
              GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__LABEL__LABEL_REQUIRED)
       label = "required ";
-    const char *oneof = "";
-    if (f->has_oneof_index && !(f->has_proto3_optional && f->proto3_optional) &&
-        f->oneof_index < (int)m->n_oneof_decl)
-      oneof = m->oneof_decl[f->oneof_index]->name;
-    printf("%*s  %s%s%s%s%s %s = %d;\n", ind, "", *oneof ? "/* oneof " : "",
-           oneof, *oneof ? " */ " : "", label, type_name(f), f->name,
-           f->number);
+    else if (proto2 && !in_oneof)
+      label = "optional ";
+    printf("%*s%s%s %s = %d", ind, "", label, type_name(f), f->name, f->number);
   }
+  print_field_options(f);
+  printf(";\n");
+}
+
+/* A oneof that is not the synthetic one of a proto3 optional field. */
+static bool real_oneof(Google__Protobuf__FieldDescriptorProto *f) {
+  return f->has_oneof_index && !(f->has_proto3_optional && f->proto3_optional);
+}
+
+static void print_enum(Google__Protobuf__EnumDescriptorProto *e, int ind) {
+  printf("%*senum %s {\n", ind, "", e->name);
+  if (e->options && e->options->has_allow_alias && e->options->allow_alias)
+    printf("%*s  option allow_alias = true;\n", ind, "");
+  for (size_t v = 0; v < e->n_value; v++)
+    printf("%*s  %s = %d;\n", ind, "", e->value[v]->name, e->value[v]->number);
+  printf("%*s}\n", ind, "");
+}
+
+/* In .proto syntax that protoc compiles back to the same descriptor:
+ * map<K, V> for map fields, oneof blocks, proto3 optional, proto2 labels
+ * and defaults. */
+static void print_message(Google__Protobuf__DescriptorProto *m, bool proto2,
+                          int ind) {
+  printf("%*smessage %s {\n", ind, "", m->name);
+  for (size_t i = 0; i < m->n_nested_type; i++)
+    if (!(m->nested_type[i]->options && m->nested_type[i]->options->map_entry))
+      print_message(m->nested_type[i], proto2, ind + 2);
+  for (size_t i = 0; i < m->n_enum_type; i++)
+    print_enum(m->enum_type[i], ind + 2);
+  for (size_t i = 0; i < m->n_field; i++) {
+    Google__Protobuf__FieldDescriptorProto *f = m->field[i];
+    if (!real_oneof(f)) {
+      print_field(m, f, proto2, false, ind + 2);
+      continue;
+    }
+    int k = f->oneof_index;
+    if (k >= (int)m->n_oneof_decl)
+      continue;
+    /* The whole oneof where its first field stands; later fields of it
+     * were printed with it. */
+    bool first = true;
+    for (size_t j = 0; j < i; j++)
+      if (real_oneof(m->field[j]) && m->field[j]->oneof_index == k)
+        first = false;
+    if (!first)
+      continue;
+    printf("%*soneof %s {\n", ind + 2, "", m->oneof_decl[k]->name);
+    for (size_t j = i; j < m->n_field; j++)
+      if (real_oneof(m->field[j]) && m->field[j]->oneof_index == k)
+        print_field(m, m->field[j], proto2, true, ind + 4);
+    printf("%*s}\n", ind + 2, "");
+  }
+  for (size_t i = 0; i < m->n_reserved_range; i++) {
+    Google__Protobuf__DescriptorProto__ReservedRange *r = m->reserved_range[i];
+    if (r->end - 1 == r->start)
+      printf("%*sreserved %d;\n", ind + 2, "", r->start);
+    else
+      printf("%*sreserved %d to %d;\n", ind + 2, "", r->start, r->end - 1);
+  }
+  for (size_t i = 0; i < m->n_reserved_name; i++)
+    printf("%*sreserved \"%s\";\n", ind + 2, "", m->reserved_name[i]);
   printf("%*s}\n", ind, "");
 }
 
@@ -365,8 +494,8 @@ static void describe_in(fileset *fs, finder *fd) {
           fd->found = true;
         }
         printf("%srpc %s(%s%s) returns (%s%s);\n", whole ? "  " : "", m->name,
-               m->client_streaming ? "stream " : "", m->input_type + 1,
-               m->server_streaming ? "stream " : "", m->output_type + 1);
+               m->client_streaming ? "stream " : "", m->input_type,
+               m->server_streaming ? "stream " : "", m->output_type);
       }
       if (whole) {
         if (sv->n_method == 0)
@@ -378,16 +507,14 @@ static void describe_in(fileset *fs, finder *fd) {
     for (size_t k = 0; k < f->n_message_type; k++)
       if (name_is(fd->name, pkg, f->message_type[k]->name, NULL)) {
         printf("// %s\n", f->name);
-        print_message(fd->name, f->message_type[k], 0);
+        print_message(f->message_type[k],
+                      f->syntax && strcmp(f->syntax, "proto2") == 0, 0);
         fd->found = true;
       }
     for (size_t k = 0; k < f->n_enum_type; k++)
       if (name_is(fd->name, pkg, f->enum_type[k]->name, NULL)) {
-        Google__Protobuf__EnumDescriptorProto *e = f->enum_type[k];
-        printf("// %s\nenum %s {\n", f->name, e->name);
-        for (size_t v = 0; v < e->n_value; v++)
-          printf("  %s = %d;\n", e->value[v]->name, e->value[v]->number);
-        printf("}\n");
+        printf("// %s\n", f->name);
+        print_enum(f->enum_type[k], 0);
         fd->found = true;
       }
   }
@@ -413,7 +540,14 @@ int cli_describe(int argc, char **argv) {
     free(services[i]);
   free(services);
   if (rc == CLI_OK) {
-    finder fd = {pos[1][0] == '.' ? pos[1] + 1 : pos[1], false};
+    /* "pkg.Svc/Method" and "/pkg.Svc/Method", as weft call takes them. */
+    char name[512];
+    snprintf(name, sizeof name, "%s",
+             pos[1][0] == '.' || pos[1][0] == '/' ? pos[1] + 1 : pos[1]);
+    char *slash = strrchr(name, '/');
+    if (slash)
+      *slash = '.';
+    finder fd = {name, false};
     describe_in(&fs, &fd);
     if (!fd.found) {
       fprintf(stderr, "weft: no service, method, message or enum named %s\n",

@@ -3,6 +3,7 @@
  * one JSON document per line; -d for publish is a JSON Any
  * ({"@type":"type.googleapis.com/aitbc.v1.JobStatus", ...}). */
 #define _POSIX_C_SOURCE 200809L
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,9 +15,12 @@
 #include "weft/codec.h"
 
 static const char sub_usage[] =
-    "usage: weft subscribe URL TOPIC [--max-time S] [options]\n"
+    "usage: weft subscribe URL TOPIC [--max-time S] [--no-reconnect] "
+    "[options]\n"
     "  Prints each event published to TOPIC as a JSON line until interrupted\n"
-    "  (or for --max-time seconds).\n";
+    "  (or for --max-time seconds). When the connection is lost it says so\n"
+    "  on stderr, reconnects (backing off up to 2 s) and subscribes again;\n"
+    "  with --no-reconnect it exits with 24 (UNAVAILABLE) and the reason.\n";
 static const char pub_usage[] =
     "usage: weft publish URL TOPIC -d JSON [options]\n"
     "  JSON is an Any: {\"@type\":\"type.googleapis.com/<full name>\", ...}\n";
@@ -29,6 +33,8 @@ static void on_sig(int s) {
 
 typedef struct sub_ctx {
   cli_opts *o;
+  pthread_mutex_t mu;
+  weft_error last; /* the client's last error: why a connection went */
 } sub_ctx;
 
 static void on_event(const char *topic, const weft_msg_desc *type,
@@ -39,11 +45,71 @@ static void on_event(const char *topic, const weft_msg_desc *type,
   cli_print_json(stdout, msg, c->o);
 }
 
+static void on_client_error(weft_client *c, const weft_error *err, void *ud) {
+  (void)c;
+  sub_ctx *x = ud;
+  pthread_mutex_lock(&x->mu);
+  x->last = *err;
+  pthread_mutex_unlock(&x->mu);
+}
+
+static void last_error(sub_ctx *x, char *buf, size_t cap) {
+  pthread_mutex_lock(&x->mu);
+  snprintf(buf, cap, "%s",
+           x->last.message[0] ? x->last.message : "connection closed");
+  pthread_mutex_unlock(&x->mu);
+}
+
+static bool time_left(int64_t end) {
+  return !stop && weft_now_ns() < end;
+}
+
+static void nap_ms(int64_t ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+}
+
+/* Connects and subscribes. Returns CLI_OK, or the exit code of a failure
+ * (printed unless quiet; o->quiet_connect covers the connect). */
+static int connect_and_subscribe(cli_opts *o, sub_ctx *x, const char *topic,
+                                 weft_client **c, weft_subscription **s) {
+  int rc = cli_open(o, c);
+  if (rc != CLI_OK)
+    return rc;
+  int rv = weft_client_subscribe(*c, topic, on_event, x, s);
+  if (rv < 0) {
+    if (!o->quiet_connect || rv != WEFT_ERR_CONNECT)
+      fprintf(stderr, "weft: cannot subscribe to %s: %s\n", topic,
+              weft_strerror(rv));
+    weft_client_close(*c);
+    *c = NULL;
+    return rv == WEFT_ERR_CONNECT || rv == WEFT_ERR_TIMEOUT ? CLI_CONNECT
+                                                            : CLI_LOCAL;
+  }
+  return CLI_OK;
+}
+
+/* The runtime's own reconnect (weft_client_opts.reconnect) would retry a
+ * refused subscription silently: this loop reconnects only after a lost
+ * connection, and says on stderr what happened. */
 int cli_subscribe(int argc, char **argv) {
   cli_opts o;
   char *pos[2];
   int npos;
-  if (cli_parse(argc, argv, &o, &npos, pos, 2, sub_usage) < 0)
+  bool reconnect = true;
+  char **args = calloc((size_t)argc + 1, sizeof *args);
+  int nargs = 0;
+  if (!args)
+    return CLI_LOCAL;
+  for (int i = 0; i < argc; i++) {
+    if (!strcmp(argv[i], "--no-reconnect"))
+      reconnect = false;
+    else
+      args[nargs++] = argv[i];
+  }
+  int prc = cli_parse(nargs, args, &o, &npos, pos, 2, sub_usage);
+  free(args);
+  if (prc < 0)
     return CLI_USAGE;
   if (npos != 2) {
     fputs(sub_usage, stderr);
@@ -52,30 +118,53 @@ int cli_subscribe(int argc, char **argv) {
   }
   o.url = pos[0];
   cli_registry();
+  sub_ctx ctx = {&o, PTHREAD_MUTEX_INITIALIZER, {0}};
+  o.client.on_error = on_client_error;
+  o.client.user_data = &ctx;
+  signal(SIGINT, on_sig);
+  signal(SIGTERM, on_sig);
+  int64_t end =
+      o.max_time > 0 ? weft_now_ns() + (int64_t)(o.max_time * 1e9) : INT64_MAX;
   weft_client *c = NULL;
-  int rc = cli_open(&o, &c);
-  if (rc != CLI_OK) {
-    cli_free(&o);
-    return rc;
-  }
-  sub_ctx ctx = {&o};
   weft_subscription *s = NULL;
-  int rv = weft_client_subscribe(c, pos[1], on_event, &ctx, &s);
-  if (rv < 0) {
-    fprintf(stderr, "weft: cannot subscribe to %s: %s\n", pos[1],
-            weft_strerror(rv));
-    rc = CLI_LOCAL;
-  } else {
-    signal(SIGINT, on_sig);
-    signal(SIGTERM, on_sig);
-    int64_t end = o.max_time > 0 ? weft_now_ns() + (int64_t)(o.max_time * 1e9)
-                                 : INT64_MAX;
-    while (!stop && weft_now_ns() < end) {
-      struct timespec ts = {0, 50 * 1000000L};
-      nanosleep(&ts, NULL);
+  int rc = connect_and_subscribe(&o, &ctx, pos[1], &c, &s);
+  o.quiet_connect = true; /* from here on this loop tells what happens */
+  char why[WEFT_ERROR_MSG_MAX];
+  while (rc == CLI_OK && time_left(end)) {
+    if (weft_client_state(c) == WEFT_CONN_CONNECTED) {
+      nap_ms(50);
+      continue;
     }
+    last_error(&ctx, why, sizeof why);
     weft_subscription_cancel(s);
+    weft_client_close(c);
+    c = NULL;
+    s = NULL;
+    if (!reconnect) {
+      fprintf(stderr, "UNAVAILABLE: connection to %s lost: %s\n", o.url, why);
+      rc = CLI_RPC_BASE + WEFT_STATUS_UNAVAILABLE;
+      break;
+    }
+    fprintf(stderr, "weft: connection to %s lost (%s); reconnecting\n", o.url,
+            why);
+    for (int64_t delay = 100; time_left(end);
+         delay = delay * 2 > 2000 ? 2000 : delay * 2) {
+      rc = connect_and_subscribe(&o, &ctx, pos[1], &c, &s);
+      if (rc != CLI_CONNECT)
+        break;
+      rc = CLI_OK;
+      nap_ms(delay);
+    }
+    if (rc == CLI_OK && c) {
+      fprintf(stderr, "weft: reconnected to %s; subscribed to %s again\n",
+              o.url, pos[1]);
+      fflush(stderr);
+    } else if (rc == CLI_RPC_BASE + WEFT_STATUS_UNAUTHENTICATED) {
+      last_error(&ctx, why, sizeof why);
+      fprintf(stderr, "UNAUTHENTICATED: %s: %s\n", o.url, why);
+    }
   }
+  weft_subscription_cancel(s);
   weft_client_close(c);
   cli_free(&o);
   return rc;

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PKGS=(
-  build-essential cmake pkg-config clang libclang-rt-14-dev
+  build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
   protobuf-compiler libprotobuf-dev libprotoc-dev
   libprotobuf-c-dev protobuf-c-compiler
   libgrpc-dev libgrpc++-dev protobuf-compiler-grpc grpc-proto

@@ -374,7 +374,7 @@ int main(int argc, char **argv) {
     args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
     chans[s] = grpc::CreateCustomChannel(
         target, grpc::InsecureChannelCredentials(), args);
-    wcs[s] = bench_weft_client_open(servers[s].child.port, NULL);
+    wcs[s] = bench_weft_client_open(servers[s].child.port);
     if (!wcs[s]) {
       fprintf(stderr, "bench_grpc: weft client cannot connect\n");
       reap_all();

@@ -63,7 +63,7 @@ void bench_weft_server_stop(weft_server *s) {
   weft_server_free(s);
 }
 
-weft_client *bench_weft_client_open(int port, NULL) {
+weft_client *bench_weft_client_open(int port) {
   char url[64];
   snprintf(url, sizeof url, "grpc://127.0.0.1:%d", port);
   weft_client *c = NULL;

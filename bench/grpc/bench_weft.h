@@ -16,7 +16,7 @@ typedef struct weft_client weft_client;
 weft_server *bench_weft_server_start(int *port, int inline_handlers);
 void bench_weft_server_stop(weft_server *s);
 
-weft_client *bench_weft_client_open(int port, NULL);
+weft_client *bench_weft_client_open(int port);
 void bench_weft_client_close(weft_client *c);
 /* One unary call with `size` payload bytes; 0 on success. */
 int bench_weft_unary(weft_client *c, void *arena, int64_t seq, int size);

@@ -1,5 +1,5 @@
-# WebSocket part of bench/transport (owned by the websocket engineer;
-# included from bench/transport/CMakeLists.txt). Peers: npm ws (run
+# WebSocket part of bench/transport (included from
+# bench/transport/CMakeLists.txt). Peers: npm ws (run
 # `npm install` in this folder; node_modules is not committed) and
 # python3-websockets.
 if(TARGET weft_ws_net AND TARGET weft_ws_sync)

@@ -24,7 +24,8 @@
 static const char usage[] =
     "usage: weft serve [options]\n"
     "Runs the AITBC reference node: every aitbc.v1 service with in-memory\n"
-    "state, on gRPC, HTTP/2 (gRPC-Web/Connect/JSON), WebSocket and TCP.\n"
+    "state, on gRPC, HTTP/2 (the Connect protocol, JSON or protobuf),\n"
+    "WebSocket and TCP.\n"
     "options:\n"
     "  --host H              address to bind (default 127.0.0.1)\n"
     "  --grpc-port P         gRPC port (default 50051)\n"
@@ -38,7 +39,11 @@ static const char usage[] =
     "  --tls-cert FILE       serve TLS (grpcs/https/wss/tls) with this PEM\n"
     "  --tls-key FILE        certificate and key\n"
     "  --api-key K           require this key (x-api-key or Authorization:\n"
-    "                        Bearer); repeatable\n"
+    "                        Bearer; on WebSocket also ?api_key= or ?token=\n"
+    "                        at the upgrade); repeatable\n"
+    "  --allowed-origin O    WebSocket: accept only these Origins (others\n"
+    "                        get 403; requests without Origin pass);\n"
+    "                        repeatable, * for any\n"
     "  --block-interval-ms N one block every N ms (default 2000)\n"
     "  --job-step-ms N       job/settlement state step (default 500)\n"
     "  --offer-ttl-ms N      created offers expire after N ms (default "
@@ -62,8 +67,8 @@ typedef struct opts {
   const char *host;
   long port[T_N];
   const char *cert, *key;
-  const char **keys;
-  size_t nkeys;
+  const char **keys, **origins;
+  size_t nkeys, norigins;
   unsigned workers;
   long max_msg, max_conns; /* 0: defaults */
   long mb_port;            /* -1: no MB broker */
@@ -120,6 +125,8 @@ static int parse(int argc, char **argv, opts *o) {
         return -1;
       }
       o->keys[o->nkeys++] = v;
+    } else if (!strcmp(a, "--allowed-origin") && v) {
+      o->origins[o->norigins++] = v;
     } else if (!strcmp(a, "--block-interval-ms")) {
       if (parse_num(a, v, 10, 3600000, &n))
         return -1;
@@ -162,7 +169,7 @@ static void log_hook(int level, const char *line, void *ud) {
 }
 
 /* One info line per connection opened and closed, in the style of the
- * per-call lines (issue #8). Runs on a listener's I/O thread: it only
+ * per-call lines. Runs on a listener's I/O thread: it only
  * formats and writes a line. gRPC connections are not reported (gRPC
  * core has no accept hook); their calls are. */
 static void conn_hook(void *ud, const weft_conn_event *ev) {
@@ -273,11 +280,16 @@ int weft_node_main(int argc, char **argv) {
   o.cfg.job_step_ms = 500;
   o.cfg.offer_ttl_ms = 600000;
   o.keys = calloc((size_t)argc + 1, sizeof *o.keys);
-  if (!o.keys)
+  o.origins = calloc((size_t)argc + 1, sizeof *o.origins);
+  if (!o.keys || !o.origins) {
+    free(o.keys);
+    free(o.origins);
     return 1;
+  }
   int pr = parse(argc, argv, &o);
   if (pr) {
     free(o.keys);
+    free(o.origins);
     if (pr > 0)
       fputs(usage, stdout);
     return pr > 0 ? 0 : 2;
@@ -317,6 +329,7 @@ int weft_node_main(int argc, char **argv) {
   /* Every open stream holds a worker: size the pool for watchers. */
   so.worker_threads = o.workers ? o.workers : 32;
   so.api_keys = o.nkeys ? o.keys : NULL;
+  so.allowed_origins = o.norigins ? o.origins : NULL;
   so.tls.cert_file = o.cert;
   so.tls.key_file = o.key;
   so.log = log_hook;
@@ -333,7 +346,8 @@ int weft_node_main(int argc, char **argv) {
   so.transport_opts = &go;
 #ifdef WEFT_NODE_AITBC_WS
   /* ws:// also serves AITBC's WebSocket API (/v1/jobs/{id}/ws,
-   * /v1/events) through a route in front of the envelope endpoint. */
+   * /v1/events, and /ws for AIP clients) through a route in front of the
+   * envelope endpoint. */
   weft_aitbc_endpoint *ep = NULL;
   weft_ws_opts wo = WEFT_WS_OPTS_INIT;
   if (o.port[T_WS] >= 0 && weft_aitbc_endpoint_new(&ep, NULL) < 0) {
@@ -414,5 +428,6 @@ out_state:
 out_sig:
   pthread_mutex_destroy(&rt.mu);
   free(o.keys);
+  free(o.origins);
   return exit_code;
 }

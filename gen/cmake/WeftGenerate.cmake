@@ -14,6 +14,17 @@
 # weft's runtime/include (see docs/GENERATE.md).
 include_guard(GLOBAL)
 
+# protoc's --dependency_out names its output with an absolute path. Under
+# CMP0116 OLD, Ninja reads the depfile as written and, not finding the
+# build-relative output name it expects, reruns protoc (and recompiles
+# everything generated) on every build. NEW has CMake rewrite the depfile
+# for the generator. A function keeps the policies in force where it is
+# defined, so setting it here does not reach the including project.
+cmake_policy(PUSH)
+if(POLICY CMP0116)
+  cmake_policy(SET CMP0116 NEW)
+endif()
+
 function(weft_generate target)
   cmake_parse_arguments(PARSE_ARGV 1 WG "" "" "PROTOS;IMPORT_DIRS;LINK")
   if(NOT WG_PROTOS)
@@ -105,3 +116,4 @@ function(weft_generate target)
     target_link_libraries(${target} PRIVATE weft_warnings)
   endif()
 endfunction()
+cmake_policy(POP)

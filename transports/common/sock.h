@@ -49,7 +49,7 @@ const char *weft__conn_alpn(const weft__conn *c);
 const char *weft__conn_peer(const weft__conn *c); /* "127.0.0.1:5555" */
 void weft__conn_close(weft__conn *c);
 /* Why the last read/write failed fatally ("" if it did not), e.g.
- * "TLS with 127.0.0.1:5555: peer certificate: ..." (added for tcp/ws). */
+ * "TLS with 127.0.0.1:5555: peer certificate: ...". */
 const char *weft__conn_error(const weft__conn *c);
 bool weft__conn_is_tls(const weft__conn *c);
 /* Decrypted bytes buffered inside TLS (not visible to epoll). */

@@ -20,7 +20,9 @@ struct weft_aitbc_endpoint {
   weft_aitbc_endpoint_opts o;
 };
 
-enum conn_kind { CONN_JOB, CONN_EVENTS };
+/* CONN_SDK (/ws, where AIP clients connect): requests and subscriptions
+ * only, no event stream until asked for one. */
+enum conn_kind { CONN_JOB, CONN_EVENTS, CONN_SDK };
 enum call_kind { CALL_JOB_WATCH, CALL_EVENTS, CALL_SDK_REQUEST, CALL_SDK_SUB };
 
 typedef struct call_ctx call_ctx;
@@ -646,6 +648,8 @@ static void on_open(weft_ws_conn *c, void *ud) {
     }
     return;
   }
+  if (ec->kind == CONN_SDK)
+    return;
   int started = 0;
   const char *rpcs[] = {"/aitbc.v1.Blockchain/StreamEvents",
                         "/aitbc.v1.Marketplace/WatchEvents"};
@@ -746,7 +750,8 @@ int weft_aitbc_ws_route(void *ud, const weft_ws_request *req,
   weft_aitbc_endpoint *ep = ud;
   char *job = job_path(req->path);
   bool events = strcmp(req->path, "/v1/events") == 0;
-  if (!job && !events)
+  bool sdk = strcmp(req->path, "/ws") == 0;
+  if (!job && !events && !sdk)
     return ep->o.next ? ep->o.next(ep->o.next_ud, req, acc) : 0;
   ep_conn *ec = calloc(1, sizeof *ec);
   if (!ec || (req->api_key && !(ec->api_key = strdup(req->api_key)))) {
@@ -759,7 +764,7 @@ int weft_aitbc_ws_route(void *ud, const weft_ws_request *req,
   }
   atomic_init(&ec->refs, 1); /* the connection's; dropped in on_close */
   pthread_mutex_init(&ec->mu, NULL);
-  ec->kind = job ? CONN_JOB : CONN_EVENTS;
+  ec->kind = job ? CONN_JOB : events ? CONN_EVENTS : CONN_SDK;
   ec->job_id = job;
   snprintf(ec->peer, sizeof ec->peer, "%s", req->peer ? req->peer : "");
   /* AIP's check: accept, then close 1008 with its reason (a browser cannot

@@ -2,23 +2,19 @@
  * client, and a pluck completion queue per call so the user thread that
  * blocks in send/recv/finish waits for exactly its own batch (the way
  * gRPC's C++ synchronous client works). A unary call costs one batch. */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
-#include <netdb.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "grpc_internal.h"
+#include "sock.h"
 #include "weft/codec.h"
 
 typedef struct gclient {
@@ -134,34 +130,34 @@ static void on_watch_cq_down(grpc_completion_queue_functor *f, int ok) {
   pthread_mutex_unlock(&cl->watch_mu);
 }
 
-/* After a failed connect on grpcs://, tells a TLS failure (the TCP port
- * answers) from an unreachable server. */
-static bool tcp_reachable(const char *host, int port, int timeout_ms) {
-  struct addrinfo hints = {0}, *res = NULL;
-  char ps[16];
-  snprintf(ps, sizeof ps, "%d", port);
-  hints.ai_socktype = SOCK_STREAM;
-  if (getaddrinfo(host, ps, &hints, &res) != 0)
-    return false;
-  bool ok = false;
-  for (struct addrinfo *ai = res; ai && !ok; ai = ai->ai_next) {
-    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK, 0);
-    if (fd < 0)
-      continue;
-    if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
-      ok = true;
-    } else if (errno == EINPROGRESS) {
-      struct pollfd p = {fd, POLLOUT, 0};
-      int soerr = 0;
-      socklen_t sl = sizeof soerr;
-      if (poll(&p, 1, timeout_ms) == 1 &&
-          getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 && !soerr)
-        ok = true;
-    }
-    close(fd);
-  }
-  freeaddrinfo(res);
-  return ok;
+/* gRPC core reports a failed connect as TRANSIENT_FAILURE and nothing
+ * more, so after one weft dials the same host and port itself (TCP, then
+ * TLS with the same roots, client certificate and name) to say why: the
+ * resolver's error, the connect errno, or the certificate check that
+ * failed. Fills err and returns its code. */
+static int diagnose(const weft_url *url, int port, const weft_client_opts *o,
+                    const char *target, weft_error *err) {
+  bool tls = strcmp(url->scheme, "grpcs") == 0;
+  weft__tls_ctx *ctx = NULL;
+  static const char *const alpn[] = {"h2", NULL};
+  weft_error e;
+  weft_error_clear(&e);
+  if (tls && weft__tls_ctx_new(&ctx, false, &o->tls, alpn, &e) < 0)
+    return weft_error_set(err, e.code, "%s", e.message);
+  weft__conn *c = NULL;
+  int64_t to = o->connect_timeout_ms > 0 && o->connect_timeout_ms < 2000
+                   ? o->connect_timeout_ms
+                   : 2000;
+  int rv =
+      weft__conn_connect(&c, url->host, port, ctx, o->tls.server_name, to, &e);
+  weft__conn_close(c);
+  weft__tls_ctx_free(ctx);
+  if (rv < 0)
+    return weft_error_set(err, e.code, "%s", e.message);
+  return weft_error_set(err, WEFT_ERR_CONNECT,
+                        "%s: connection failed (the port accepts a %s "
+                        "connection, but not as a gRPC server)",
+                        target, tls ? "TLS" : "TCP");
 }
 
 static grpc_channel_credentials *
@@ -258,15 +254,7 @@ static int grpc_connect(weft_client *client, const weft_url *url,
     if (st == GRPC_CHANNEL_READY)
       break;
     if (st == GRPC_CHANNEL_TRANSIENT_FAILURE || st == GRPC_CHANNEL_SHUTDOWN) {
-      if (strcmp(url->scheme, "grpcs") == 0 &&
-          tcp_reachable(url->host, port, 1000))
-        rc = weft_error_set(err, WEFT_ERR_TLS,
-                            "%s: TLS handshake failed (certificate not "
-                            "trusted, wrong name, or not a TLS server)",
-                            target);
-      else
-        rc = weft_error_set(err, WEFT_ERR_CONNECT, "%s: connection failed",
-                            target);
+      rc = diagnose(url, port, o, target, err);
       break;
     }
     grpc_channel_watch_connectivity_state(cl->channel, st, deadline, connect_cq,

@@ -761,6 +761,11 @@ static int on_open(weft__mux *m, const weft__env *e, weft_error *err) {
 
   weft_metadata meta = s->meta; /* dispatch copies it */
   memset(&s->meta, 0, sizeof s->meta);
+  /* Out of memory here leaves the call without the key: the server then
+   * answers UNAUTHENTICATED, which is at least not a wrong success. */
+  if (m->o.conn_api_key && !weft_metadata_get(&meta, "x-api-key") &&
+      !weft_metadata_get(&meta, "authorization"))
+    (void)weft_metadata_add_str(&meta, "x-api-key", m->o.conn_api_key);
   rc = weft_server_dispatch(m->o.srv, path, &meta, s->deadline_ns, m->peer,
                             &server_ops, s);
   weft_metadata_clear(&meta);

@@ -40,7 +40,7 @@ typedef struct weft__mux_io {
   /* The mux wants the connection closed (protocol error); err says why. */
   void (*close)(void *io_ud, const weft_error *err);
   void *io_ud;
-  /* Optional (added by tcp): backpressure. When a stream's receive queue is
+  /* Optional: backpressure. When a stream's receive queue is
    * full, weft__mux_rx_paused() turns true and the owner should stop reading
    * the socket; once the reader has drained the queue the mux calls
    * rx_resume (from the reader's thread) and the owner reads again. If NULL
@@ -59,7 +59,11 @@ typedef struct weft__mux_opts {
   weft_codec_kind codec;   /* envelope + payload codec */
   size_t max_message_size; /* payload limit; 0: 4 MiB */
   const char *peer;        /* "ip:port", for weft_server_call_peer */
-  /* Per-stream receive queue bound (added by tcp): messages and bytes
+  /* Server side: the API key the connection was opened with (a ws
+   * upgrade's), sent as x-api-key with calls that carry no key of their
+   * own. NULL: none. Must outlive the mux. */
+  const char *conn_api_key;
+  /* Per-stream receive queue bound: messages and bytes
    * queued for a reader that has not taken them yet. 0: 64 and 4 MiB. */
   unsigned rx_queue_msgs;
   size_t rx_queue_bytes;
@@ -82,7 +86,7 @@ int weft__mux_on_message(weft__mux *m, const uint8_t *data, size_t len,
 void weft__mux_on_closed(weft__mux *m, const weft_error *why);
 
 /* Switches the codec before the first message (tcp servers learn it from
- * the first frame: JSON envelopes start with '{'). (Added by tcp.) */
+ * the first frame: JSON envelopes start with '{'). */
 void weft__mux_set_codec(weft__mux *m, weft_codec_kind codec);
 /* The codec in use. */
 weft_codec_kind weft__mux_codec(const weft__mux *m);
@@ -93,8 +97,7 @@ bool weft__mux_rx_paused(const weft__mux *m);
 /* Graceful close: send GOAWAY, refuse new streams. */
 void weft__mux_goaway(weft__mux *m);
 /* GOAWAY with a status saying why (e.g. RESOURCE_EXHAUSTED before closing
- * on an oversize frame); the peer's calls then fail with that message.
- * (Added by tcp.) */
+ * on an oversize frame); the peer's calls then fail with that message. */
 void weft__mux_goaway_status(weft__mux *m, int code, const char *msg);
 /* Number of streams in flight (server: handlers running). */
 size_t weft__mux_active(const weft__mux *m);

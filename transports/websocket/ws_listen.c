@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -311,8 +312,11 @@ static void upgrade(weft_ws_conn *c, weft__ws_http *r, uint8_t *extra,
   if (weft_url_query_param(r->query, "api_key", keybuf, sizeof keybuf) >= 0 ||
       weft_url_query_param(r->query, "token", keybuf, sizeof keybuf) >= 0)
     key = keybuf;
-  else
-    key = weft__ws_http_get(r, "X-Api-Key");
+  else if (!(key = weft__ws_http_get(r, "X-Api-Key"))) {
+    const char *az = weft__ws_http_get(r, "Authorization");
+    if (az && strncasecmp(az, "Bearer ", 7) == 0)
+      key = az + 7;
+  }
   weft_ws_request req = {
       r->path, r->query, origin, c->peer, key, key_ok(cfg->api_keys, key), r};
   weft_ws_accept acc;

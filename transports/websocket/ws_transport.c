@@ -7,6 +7,7 @@
  * messages, "weft.json.v1" JSON envelopes in text messages. A client that
  * offers neither (and no other) gets protobuf; one that offers only others
  * is refused with 400. A message of the wrong kind closes with 1003. */
+#define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -30,6 +31,7 @@ typedef struct env_conn {
   /* server */
   weft_server *srv;
   ws_listener *owner;
+  char *api_key; /* the upgrade's accepted key: authenticates its calls */
   /* client */
   weft_client *client;
   atomic_bool closing; /* disconnect() in progress: no notifications */
@@ -57,6 +59,7 @@ static void env_ref(env_conn *e) {
 static void env_unref(env_conn *e) {
   if (atomic_fetch_sub(&e->refs, 1) == 1) {
     pthread_mutex_destroy(&e->pmu);
+    free(e->api_key);
     free(e);
   }
 }
@@ -122,7 +125,8 @@ static void env_open(weft_ws_conn *c, void *ud) {
                        .srv = e->srv,
                        .codec = e->codec,
                        .max_message_size = e->max_message_size,
-                       .peer = weft_ws_conn_peer(c)};
+                       .peer = weft_ws_conn_peer(c),
+                       .conn_api_key = e->api_key};
   weft__mux_io io = {.send = io_send,
                      .close = io_close,
                      .io_ud = e,
@@ -231,6 +235,13 @@ static int env_route(void *ud, const weft_ws_request *req,
   env_conn *e = env_new();
   if (!e)
     return 503;
+  /* A key accepted at the upgrade (?api_key=, X-Api-Key, Authorization:
+   * Bearer) stands for every call on the connection, as on the AITBC
+   * routes; a call's own key still wins. */
+  if (req->api_key && req->api_key_ok && !(e->api_key = strdup(req->api_key))) {
+    env_unref(e);
+    return 503;
+  }
   e->codec = pick == 1 ? WEFT_CODEC_JSON : WEFT_CODEC_PROTO;
   e->srv = wl->srv;
   e->owner = wl;
@@ -379,12 +390,17 @@ static int ws_connect_common(weft_client *client, const weft_url *url,
   char target[2100], extra[1024] = "";
   snprintf(target, sizeof target, "%s%s%s", url->path[0] ? url->path : "/",
            url->query[0] ? "?" : "", url->query);
-  /* The API key of every call also authenticates the upgrade. */
+  /* The API key of every call (x-api-key, else authorization) also
+   * authenticates the upgrade. */
   const weft_metadata_entry *k =
       opts->metadata ? weft_metadata_get(opts->metadata, "x-api-key") : NULL;
+  const char *hname = "X-Api-Key";
+  if (!k && opts->metadata &&
+      (k = weft_metadata_get(opts->metadata, "authorization")))
+    hname = "Authorization";
   if (k && k->value_len < 512 && !memchr(k->value, '\r', k->value_len) &&
       !memchr(k->value, '\n', k->value_len))
-    snprintf(extra, sizeof extra, "X-Api-Key: %.*s\r\n", (int)k->value_len,
+    snprintf(extra, sizeof extra, "%s: %.*s\r\n", hname, (int)k->value_len,
              (const char *)k->value);
   if (wo && wo->extra_headers)
     snprintf(extra + strlen(extra), sizeof extra - strlen(extra), "%s",

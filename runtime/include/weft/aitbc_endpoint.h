@@ -8,9 +8,12 @@
  *                         state, then a normal close (1000);
  *   /v1/events            {"type":"new_block","block":{...}} ... from
  *                         Blockchain.StreamEvents and {"type":"new_offer",
- *                         "offer":{...}} ... from Marketplace.WatchEvents.
+ *                         "offer":{...}} ... from Marketplace.WatchEvents;
+ *   /ws                   where AIP clients connect (ws://host/ws?token=):
+ *                         the messages below, and no event until a
+ *                         subscribe asks for one.
  *
- * On both, {"type":"ping"} is answered with {"type":"pong"}, and the AITBC
+ * On all three, {"type":"ping"} is answered with {"type":"pong"}, and the AITBC
  * SDK's messages work: {id,type:"request",method,path,data,params} is mapped
  * from the REST path to the aitbc.v1 method (e.g. GET /v1/jobs/{job_id} ->
  * Jobs.GetJob) and answered {type:"response",id,status,data};

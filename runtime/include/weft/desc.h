@@ -65,7 +65,7 @@ enum {
    * pack/unpack cannot handle such a field; weft's codec must check this. */
   WEFT_FIELD_GROUP = 1u << 4
 };
-/* Lets code test for the flag with #ifdef (added after the first contract). */
+/* Lets code test for the flag with #ifdef. */
 #define WEFT_FIELD_GROUP WEFT_FIELD_GROUP
 
 /* Per-field facts protobuf-c has no room for; parallel to base.fields[]. */

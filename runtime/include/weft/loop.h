@@ -54,7 +54,7 @@ int weft_loop_post(weft_loop *l, weft_post_fn fn, void *ud);
  * Server loops: weft_loop_set_standby(l, 1) before weft_loop_start() parks
  * a standby thread. weft_loop_defer() (loop thread only) keeps fn(ud) for
  * this thread to run after the current round, outside the loop; if the
- * deferred work outlasts a short takeover time (250 us) the standby takes
+ * deferred work outlasts a short takeover time (500 us) the standby takes
  * the loop and hands the work not started yet to reroute(ud), which must
  * not block (e.g. queue it on a worker pool). It returns WEFT_ERR_STATE
  * when no standby is parked or the round's queue (64) is full: queue the

@@ -2,8 +2,14 @@
  *
  * A server holds services (generated descriptors + a typed implementation
  * struct) and listens on any number of URLs; every transport dispatches to the
- * same handlers. Handlers run on a bounded worker pool, never on an I/O
- * thread, so a slow handler stalls only its own call.
+ * same handlers. To save a thread hand-off per call, a handler usually runs
+ * on the I/O thread that read its request, after that thread's round of
+ * I/O (gRPC: on the queue thread that took the call); when handlers keep
+ * that thread longer than about half a millisecond, a standby thread takes
+ * over the I/O and the calls not started yet go to a bounded worker pool
+ * (worker_threads, max_pending_calls). So a handler may block: it delays
+ * other connections of its listener by about a millisecond, never stalls
+ * them. docs/ARCHITECTURE.md ("Threads and calls") has the details.
  */
 #ifndef WEFT_SERVER_H
 #define WEFT_SERVER_H
@@ -67,7 +73,7 @@ typedef struct weft_server_opts {
   void *log_ud;
   const void *transport_opts;
   /* Calls waiting for a worker beyond which new calls are rejected with
-   * RESOURCE_EXHAUSTED; 0: 1024. (Added by rpc.) */
+   * RESOURCE_EXHAUSTED; 0: 1024. */
   unsigned max_pending_calls;
   /* Optional: told about every connection opened and closed (see
    * weft_conn_event). Runs on the listener's I/O thread, which serves
@@ -98,7 +104,7 @@ void weft_server_shutdown(weft_server *s);
 void weft_server_free(weft_server *s);
 
 /* Calls fn for every service added to s, in the order added; gRPC's
- * health and reflection services use it. (Added by grpc.) */
+ * health and reflection services use it. */
 void weft_server_each_service(const weft_server *s,
                               void (*fn)(const weft_service_desc *svc,
                                          void *ud),

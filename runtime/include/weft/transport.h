@@ -117,8 +117,7 @@ int weft_server_dispatch(weft_server *s, const char *path,
 /* The same as weft_server_dispatch, but the handler runs on the calling
  * thread, which must be one the transport can spare (gRPC's queue threads
  * run handlers this way, as gRPC's C++ sync server does, and keep another
- * thread polling meanwhile). Returns when the call is finished. (Added by
- * grpc.) */
+ * thread polling meanwhile). Returns when the call is finished. */
 int weft_server_dispatch_inline(weft_server *s, const char *path,
                                 const weft_metadata *md, int64_t deadline_ns,
                                 const char *peer,

@@ -45,9 +45,10 @@ typedef struct weft_ws_request {
   const char *query;  /* "" or "api_key=...&x=1" (not decoded) */
   const char *origin; /* NULL if the client sent none */
   const char *peer;   /* "127.0.0.1:5555" */
-  /* The API key from the api_key (or token) query parameter or the
-   * X-Api-Key header, NULL if none; api_key_ok is true if the server has
-   * no api_keys or the key is one of them. */
+  /* The API key from the api_key (or token) query parameter, the
+   * X-Api-Key header or Authorization: Bearer, NULL if none; api_key_ok is
+   * true if the server has no api_keys or the key is one of them. A key
+   * accepted here also authenticates the calls on the connection. */
   const char *api_key;
   bool api_key_ok;
   const void *internal;

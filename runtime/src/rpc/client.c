@@ -310,11 +310,11 @@ int weft_client_open(weft_client **out, const char *url,
   try_connect(c, &n);
   bool ok = c->cur != NULL;
   bool retrying = !ok && !c->gave_up;
+  /* fire() clears the notes: keep the transport's reason for errp. */
+  weft_error why = c->conn_err;
   if (!ok && !retrying) {
     set_state(c, WEFT_CONN_DISCONNECTED, &n);
-    rv = n.errored ? n.err.code : WEFT_ERR_CONNECT;
-    if (rv >= 0)
-      rv = WEFT_ERR_CONNECT;
+    rv = why.code < 0 ? why.code : WEFT_ERR_CONNECT;
   }
   if (retrying)
     c->need_connect = true;
@@ -322,8 +322,8 @@ int weft_client_open(weft_client **out, const char *url,
   fire(c, &n);
   if (!ok && !retrying) {
     if (errp) {
-      if (n.errored)
-        *errp = n.err;
+      if (why.code < 0 && why.message[0])
+        *errp = why;
       else
         weft_error_set(errp, rv, "%s: could not connect", url);
     }

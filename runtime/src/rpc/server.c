@@ -273,7 +273,11 @@ int weft_server_listen(weft_server *s, const char *url, weft_error *err) {
     weft__pool_set_share(s->pool, q - q / 4);
   }
   pthread_mutex_unlock(&s->mu);
-  weft__server_log(s, 1, "listening on %s (port %d)", url, port);
+  /* The URL a client can dial: the bound port, not the ":0" asked for. */
+  bool v6 = strchr(u.host, ':') != NULL;
+  weft__server_log(
+      s, 1, v6 ? "listening on %s://[%s]:%d%s" : "listening on %s://%s:%d%s",
+      u.scheme, u.host[0] ? u.host : "0.0.0.0", port, u.path);
   return 0;
 }
 
@@ -474,7 +478,7 @@ int weft_server_dispatch(weft_server *s, const char *path,
   return dispatch(s, path, md, deadline_ns, peer, ops, tc, false);
 }
 
-/* Added by grpc: the same, but the handler runs on the calling thread. */
+/* The same, but the handler runs on the calling thread. */
 int weft_server_dispatch_inline(weft_server *s, const char *path,
                                 const weft_metadata *md, int64_t deadline_ns,
                                 const char *peer,
@@ -736,7 +740,7 @@ weft_server *weft_server_call_server(weft_server_call *call) {
   return call->srv;
 }
 
-/* Added by grpc (health and reflection list the services a server serves). */
+/* Health and reflection list the services a server serves. */
 void weft_server_each_service(const weft_server *s,
                               void (*fn)(const weft_service_desc *, void *),
                               void *ud) {

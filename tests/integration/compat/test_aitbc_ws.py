@@ -173,6 +173,29 @@ class AitbcWs(unittest.TestCase):
         self.assertEqual(seen["event"]["subscription_id"], "s1")
         self.assertEqual(seen["event"]["data"]["offer"]["id"], "o1")
 
+    def test_aip_clients_connect_to_ws(self):
+        # ws://host/ws is where AIP clients connect: SDK requests and ping
+        # work there, and no event arrives before a subscribe.
+        async def go():
+            async with websockets.connect(self.srv.url("/ws")) as ws:
+                await ws.send(json.dumps({
+                    "id": 1, "type": "request", "method": "GET",
+                    "path": "/v1/jobs/j1", "data": None, "params": None}))
+                await ws.send(json.dumps({"type": "ping"}))
+                got = [json.loads(await ws.recv()) for _ in range(2)]
+                try:
+                    extra = await asyncio.wait_for(ws.recv(), 0.3)
+                except asyncio.TimeoutError:
+                    extra = None
+                return got, extra
+        got, extra = run(go())
+        resp = [m for m in got if m.get("type") == "response"]
+        self.assertEqual(len(resp), 1, got)
+        self.assertEqual(resp[0]["status"], 200)
+        self.assertEqual(resp[0]["data"]["job_id"], "j1")
+        self.assertIn({"type": "pong"}, got)
+        self.assertIsNone(extra)
+
     def test_bad_message_gets_error(self):
         async def go():
             async with websockets.connect(self.srv.url("/v1/events")) as ws:
@@ -216,7 +239,7 @@ class Token(unittest.TestCase):
 
     def test_missing_or_wrong_token_closes_1008(self):
         for path in ("/v1/jobs/j1/ws", "/v1/jobs/j1/ws?token=wrong",
-                     "/v1/events"):
+                     "/v1/events", "/ws", "/ws?token=wrong"):
             code, reason, msgs = self.closed_with(path)
             self.assertEqual(code, 1008, path)
             self.assertEqual(reason, "Invalid or missing token", path)
@@ -227,6 +250,14 @@ class Token(unittest.TestCase):
         self.assertEqual(code, 1000)
         self.assertEqual([json.loads(m)["state"] for m in msgs],
                          ["QUEUED", "RUNNING", "COMPLETED"])
+
+    def test_good_token_on_the_aip_path(self):
+        async def go():
+            async with websockets.connect(
+                    self.srv.url("/ws?token=s3cret")) as ws:
+                await ws.send(json.dumps({"type": "ping"}))
+                return json.loads(await ws.recv())
+        self.assertEqual(run(go()), {"type": "pong"})
 
 
 if __name__ == "__main__":

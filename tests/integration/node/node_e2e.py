@@ -463,7 +463,7 @@ def test_errors(node):
 
 
 def test_connection_log():
-    """Issue #8: one info line per connection (opened and closed) and per
+    """One info line per connection (opened and closed) and per
     call. gRPC connections are not reported (gRPC core has no accept
     hook); their calls are."""
     n = Node(quiet=False)

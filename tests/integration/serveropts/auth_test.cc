@@ -1,4 +1,4 @@
-// A wrong API key gives UNAUTHENTICATED on every transport (issue #8).
+// A wrong API key gives UNAUTHENTICATED on every transport.
 // ws:// checks the key at the handshake: with auth_after_upgrade (what
 // AITBC clients expect) the server accepts, then closes with 1008, and the
 // WebSocket client transport turns that close into UNAUTHENTICATED with the

@@ -48,7 +48,7 @@ TEST(MbHeader, MinimalPublish) {
 }
 
 TEST(MbHeader, EmptyMiddleFieldWrittenEmpty) {
-  // The issue's own example: request:t:1.0.0:<id>::5000
+  // The format description's own example: request:t:1.0.0:<id>::5000
   std::string line = std::string("request:t:1.0.0:") + kId + "::5000";
   Parsed p = parse(line);
   ASSERT_EQ(p.rv, 0) << p.err.message;
