@@ -73,7 +73,9 @@ typedef struct weft_server_opts {
   void *log_ud;
   const void *transport_opts;
   /* Calls waiting for a worker beyond which new calls are rejected with
-   * RESOURCE_EXHAUSTED; 0: 1024. */
+   * RESOURCE_EXHAUSTED; 0: 1024. With two or more listeners, the calls of
+   * one transport may take at most 3/4 of it, so a flood on one leaves
+   * room for the others. */
   unsigned max_pending_calls;
   /* Optional: told about every connection opened and closed (see
    * weft_conn_event). Runs on the listener's I/O thread, which serves

@@ -111,6 +111,26 @@ TEST(H2Curl, DeadlineFromConnectTimeoutMs) {
   EXPECT_NE(body.find("deadline_exceeded"), std::string::npos) << body;
 }
 
+// What curl sends by hand: an encoding weft does not speak, and a zero
+// timeout (h2_encoding_test has the byte-level cases).
+TEST(H2Curl, UnsupportedEncodingAndZeroTimeout) {
+  Server s;
+  auto [body, code] =
+      split(run(curl_post(s, "/weft.test.Echo/Unary", "application/json",
+                          R"({"text":"x"})", "-H 'Content-Encoding: br'"))
+                .out);
+  EXPECT_EQ(code, 501);
+  EXPECT_NE(body.find("unimplemented"), std::string::npos) << body;
+  EXPECT_NE(body.find("supported encodings are gzip"), std::string::npos)
+      << body;
+  auto [body0, code0] =
+      split(run(curl_post(s, "/weft.test.Echo/Unary", "application/json",
+                          R"({"text":"x"})", "-H 'Connect-Timeout-Ms: 0'"))
+                .out);
+  EXPECT_EQ(code0, 400);
+  EXPECT_NE(body0.find("invalid_argument"), std::string::npos) << body0;
+}
+
 TEST(H2Curl, OversizedBodyIsResourceExhausted) {
   Server s("h2c://127.0.0.1:0", 1024);
   std::string big = R"({"text":")" + std::string(4000, 'a') + R"("})";
