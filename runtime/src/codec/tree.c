@@ -17,7 +17,7 @@
 #define TREE_MIN_BLOCK 4096u
 #define CACHE_MAX (1u << 20)
 
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) || defined(WEFT_SANITIZE_BUILD)
 #define WEFT__ASAN 1
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer)
