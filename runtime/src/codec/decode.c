@@ -88,6 +88,11 @@ static int varint_slow(dec *st, const uint8_t **pp, const uint8_t *end,
 WEFT__INLINE int rd_varint(dec *st, const uint8_t **pp, const uint8_t *end,
                            uint64_t *out) {
   const uint8_t *p = *pp;
+  if (WEFT__LIKELY(p < end && p[0] < 0x80)) { /* one byte: the common case */
+    *out = p[0];
+    *pp = p + 1;
+    return 0;
+  }
   if (WEFT__LIKELY(end - p >= 10)) {
     /* Enough input for the longest varint: no bounds checks. */
     uint64_t v = p[0];
@@ -897,7 +902,15 @@ static void format_error(const dec *st, const weft_msg_desc *d, int rv,
 
 static void dec_init(dec *st, const weft_decode_opts *opts,
                      const uint8_t *data) {
-  memset(st, 0, sizeof *st);
+  /* not memset: the error ring (segname, segidx) is written before it is
+   * read, and clearing it costs more than decoding a small message */
+  st->a = NULL;
+  st->tree = NULL;
+  st->discard_unknown = 0;
+  st->alias = 0;
+  st->what = NULL;
+  st->at = 0;
+  st->nseg = 0;
   st->base = data;
   st->max_depth = WEFT_DEFAULT_MAX_DEPTH;
   if (opts) {

@@ -32,8 +32,14 @@ typedef struct tree_cache {
   weft__tree *t; /* its first block's size is t->a.first->size */
 } tree_cache;
 
-static _Thread_local tree_cache cache;
-static _Thread_local int cache_registered;
+/* initial-exec: a plain %fs access, not a __tls_get_addr call per decode */
+#if defined(__GNUC__)
+#define TLS_MODEL __attribute__((tls_model("initial-exec")))
+#else
+#define TLS_MODEL
+#endif
+static _Thread_local tree_cache cache TLS_MODEL;
+static _Thread_local int cache_registered TLS_MODEL;
 static pthread_key_t cache_key;
 static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
 static int cache_ok;
@@ -103,7 +109,8 @@ weft__tree *weft__tree_new(size_t first_bytes) {
 void weft__tree_free(weft__tree *t) {
   if (!t)
     return;
-  weft_arena_reset(&t->a); /* frees every block but the first */
+  if (t->a.head != t->a.first || t->a.big)
+    weft_arena_reset(&t->a); /* frees every block but the first */
   if (!cache_put(t))
     free(t);
 }
