@@ -10,6 +10,7 @@
 
 #include "weft/codec.h"
 #include "arena_internal.h"
+#include "tree.h"
 
 #if defined(__GNUC__)
 #define WEFT__LIKELY(x) __builtin_expect(!!(x), 1)
@@ -133,12 +134,12 @@ WEFT__INLINE int64_t weft__unzz64(uint64_t v) {
  * blocks, on an inner message it only clears it (see weft/codec.h). Values
  * a user stores into a tree afterwards are recognized by address (not in
  * one of the tree's blocks, not aliased input) and freed one by one. */
-typedef struct weft__tree {
+struct weft__tree {
   weft_arena a; /* its first block is in the same malloc as the tree */
   void *root;
   /* input aliased by bytes and unknown fields (weft_decode_opts.alias) */
   const uint8_t *alias_lo, *alias_hi;
-} weft__tree;
+};
 
 typedef struct weft__mhdr {
   weft__tree *tree; /* NULL: the message is its own malloc block */
@@ -150,10 +151,6 @@ WEFT__INLINE weft__mhdr *weft__hdr(const void *msg) {
   return (weft__mhdr *)(void *)((char *)(uintptr_t)msg - sizeof(weft__mhdr));
 }
 
-/* A tree whose first block has room for about first_bytes; NULL on OOM. */
-weft__tree *weft__tree_new(size_t first_bytes);
-/* Frees every block of the tree, and the tree. */
-void weft__tree_free(weft__tree *t);
 /* p is in one of t's blocks or in the aliased input: never free() it. */
 int weft__tree_holds(const weft__tree *t, const void *p);
 
@@ -191,9 +188,6 @@ int weft__bytes_is_static(const ProtobufCFieldDescriptor *f,
  * t: the tree msg lives in (values inside it are not freed), or NULL. */
 void weft__field_clear(const weft__tree *t, const ProtobufCFieldDescriptor *f,
                        void *msg);
-/* weft_message_new for the decoder: into tree t when there is one. */
-void *weft__message_new_in(weft_arena *a, weft__tree *t,
-                           const weft_msg_desc *d);
 
 /* UTF-8 validation (RFC 3629: no overlongs, surrogates or > U+10FFFF). */
 #include "weft/utf8.h"

@@ -135,3 +135,11 @@ int weft__tree_holds(const weft__tree *t, const void *p) {
     return 1;
   return in_chain(t->a.head, first, u) || in_chain(t->a.big, NULL, u);
 }
+
+weft_arena *weft__tree_arena(weft__tree *t) {
+  return &t->a;
+}
+
+void weft__tree_set_root(weft__tree *t, void *root) {
+  t->root = root;
+}
