@@ -61,6 +61,12 @@ void weft_arena_reset(weft_arena *a) {
   weft__block *b, *n;
   if (!a)
     return;
+  if (a->head == a->first && !a->big) {
+    /* one block in use: the common case of a decode loop */
+    a->ptr = weft__block_data(a->first);
+    a->used = 0;
+    return;
+  }
   for (b = a->head; b && b != a->first; b = n) {
     n = b->next;
     free(b);
