@@ -927,7 +927,10 @@ static void dec_init(dec *st, const weft_decode_opts *opts,
  * gain a NUL and alignment). A short guess costs one more block. */
 static size_t tree_guess(const weft_msg_desc *d, size_t len) {
   size_t g = sizeof(weft__mhdr) + d->base.sizeof_message + 64;
-  return len > (SIZE_MAX - g) / 2 ? SIZE_MAX / 4 : g + 2 * len;
+  /* past 1 MiB, add less: big inputs are mostly big strings and bytes,
+   * which get blocks of their own */
+  size_t extra = len < (1u << 20) ? len : (1u << 20);
+  return g + len + extra; /* len is an object in memory: no overflow */
 }
 
 static size_t max_size(const weft_decode_opts *opts) {
