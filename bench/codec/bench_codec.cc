@@ -1,17 +1,19 @@
-// Binary codec benchmark: one realistic AITBC-like batch (~150 KB: job
-// statuses, blocks with transactions, offers, settlements) decoded and
-// encoded by weft, by protobuf-c (protoc-c output of the same proto) and by
-// Google's C++ libprotobuf, in one run. Prints MB/s (of wire bytes) and
-// ratios. Each figure is the best of 9 rounds interleaved across the
-// libraries, timed in thread CPU time, to damp the noise of a shared
-// machine; compare ratios within one run.
-#include <chrono>
-#include <ctime>
+// Binary codec benchmark: weft vs protobuf-c (protoc-c output of the same
+// proto) vs Google's C++ libprotobuf, in one run, on
+//   - two batches: the AITBC-like batch (~140 KB: job statuses, blocks of
+//     transactions, offers, settlements) and a tree of build artifacts
+//     (large bytes fields, deep nesting);
+//   - three small messages: GetJobRequest (10 bytes), Job (~200 bytes) and
+//     an Event carrying one transaction.
+// Every library must reproduce libprotobuf's bytes before anything is
+// timed. Timing is thread CPU time; each case runs once per round, rounds
+// interleave the libraries, and every ratio printed is the median of the
+// per-round ratios (a shared machine's load hits all cases of a round
+// alike). Figures in MB/s or ns are medians too; compare ratios.
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <functional>
-#include <random>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -25,168 +27,307 @@
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
 using namespace weft_bench;
+namespace gp = google::protobuf;
+
+void Die(const char *what) {
+  std::fprintf(stderr, "bench_codec: %s\n", what);
+  std::exit(1);
+}
+
+void FillArtifact(benchaitbc::Artifact *a, int depth) {
+  a->set_name("artifact-" + Hex(12));
+  a->set_data(Raw(1024 + rng() % 4096));
+  a->set_digest(Raw(32));
+  a->set_size(a->data().size());
+  (*a->mutable_meta())["kind"] = Pick({"weights", "log", "checkpoint"});
+  (*a->mutable_meta())["sha"] = Hex(16);
+  if (depth >= 12)
+    return;
+  int kids = depth % 4 == 0 ? 2 : 1;
+  for (int k = 0; k < kids; k++)
+    FillArtifact(a->add_children(), depth + 1);
+}
+
+benchaitbc::Transaction MakeTx() {
+  benchaitbc::Transaction tx;
+  tx.set_hash(Raw(32));
+  tx.set_from("aitbc1" + Hex(38));
+  tx.set_to("aitbc1" + Hex(38));
+  tx.set_amount(rng() % 1000000000000ull);
+  tx.set_fee(1000 + rng() % 100000);
+  tx.set_nonce(rng() % 100000);
+  tx.set_signature(Raw(64));
+  tx.set_timestamp(1700000000);
+  tx.set_memo("payment for job-" + Hex(24));
+  return tx;
+}
+
+// One message type under test: its wire bytes and each library's decoded
+// form of them (what the encoders start from).
+struct Subject {
+  std::string name;
+  std::string wire;
+  const gp::Message *cpp;                     // parsed by C++
+  const ProtobufCMessageDescriptor *pbc_desc; // protobuf-c
+  const weft_msg_desc *wd;
+  ProtobufCMessage *pbc = nullptr;
+  void *weft = nullptr; // arena-decoded
+  weft_arena *arena = nullptr;
+  int per_call = 1; // messages per timed call (small messages: many)
+};
+
+void Prepare(Subject &s) {
+  const auto *data = reinterpret_cast<const uint8_t *>(s.wire.data());
+  size_t len = s.wire.size();
+  if (weft_arena_new(&s.arena, 64 * 1024) != 0)
+    Die("arena");
+  weft_decode_opts o = {};
+  o.arena = s.arena;
+  weft_error err = {};
+  if (weft_decode(s.wd, data, len, &o, &s.weft, &err) != 0)
+    Die(err.message);
+  std::vector<uint8_t> out(len + 64);
+  ssize_t n = weft_encode(s.weft, out.data(), out.size());
+  if (n != static_cast<ssize_t>(len) ||
+      std::memcmp(out.data(), data, len) != 0 ||
+      weft_encoded_size(s.weft) != len)
+    Die(("weft does not reproduce libprotobuf's bytes: " + s.name).c_str());
+  s.pbc = protobuf_c_message_unpack(s.pbc_desc, nullptr, len, data);
+  if (!s.pbc || protobuf_c_message_get_packed_size(s.pbc) != len)
+    Die("protobuf-c");
+}
+
+struct Result {
+  double dec_pbc, dec_cpp, dec_cpp_arena; // weft malloc vs ... (speedups)
+  double arena_pbc, arena_cpp_arena;
+  double alias_malloc, alias_arena; // alias vs no alias, same path
+  double enc_best;                  // weft_encode vs the faster peer
+};
+
+template <class M> Result Run(Subject &s, bool print_mbs) {
+  const auto *data = reinterpret_cast<const uint8_t *>(s.wire.data());
+  const size_t len = s.wire.size();
+  const int k = s.per_call;
+  weft_arena *arena = nullptr;
+  weft_arena_new(&arena, 64 * 1024);
+  weft_decode_opts ao = {}, alias_o = {}, alias_ao = {};
+  ao.arena = arena;
+  alias_o.alias = 1;
+  alias_ao.arena = arena;
+  alias_ao.alias = 1;
+  std::vector<uint8_t> buf(len + 64);
+  const M &cm = static_cast<const M &>(*s.cpp);
+  std::vector<Timed> c = {
+      {"d_cpp",
+       [&] {
+         for (int i = 0; i < k; i++) {
+           M m;
+           m.ParseFromArray(data, static_cast<int>(len));
+         }
+       }},
+      {"d_cpp_arena",
+       [&] {
+         for (int i = 0; i < k; i++) {
+           gp::Arena a;
+           auto *m = gp::Arena::CreateMessage<M>(&a);
+           m->ParseFromArray(data, static_cast<int>(len));
+         }
+       }},
+      {"d_pbc",
+       [&] {
+         for (int i = 0; i < k; i++)
+           protobuf_c_message_free_unpacked(
+               protobuf_c_message_unpack(s.pbc_desc, nullptr, len, data),
+               nullptr);
+       }},
+      {"d_weft_malloc",
+       [&] {
+         for (int i = 0; i < k; i++) {
+           void *m = nullptr;
+           weft_decode(s.wd, data, len, nullptr, &m, nullptr);
+           weft_message_free(m);
+         }
+       }},
+      {"d_weft_arena",
+       [&] {
+         for (int i = 0; i < k; i++) {
+           void *m = nullptr;
+           weft_decode(s.wd, data, len, &ao, &m, nullptr);
+           weft_arena_reset(arena);
+         }
+       }},
+      {"d_weft_malloc_alias",
+       [&] {
+         for (int i = 0; i < k; i++) {
+           void *m = nullptr;
+           weft_decode(s.wd, data, len, &alias_o, &m, nullptr);
+           weft_message_free(m);
+         }
+       }},
+      {"d_weft_arena_alias",
+       [&] {
+         for (int i = 0; i < k; i++) {
+           void *m = nullptr;
+           weft_decode(s.wd, data, len, &alias_ao, &m, nullptr);
+           weft_arena_reset(arena);
+         }
+       }},
+      {"e_cpp",
+       [&] {
+         for (int i = 0; i < k; i++)
+           cm.SerializeToArray(buf.data(), static_cast<int>(buf.size()));
+       }},
+      {"e_pbc",
+       [&] {
+         for (int i = 0; i < k; i++)
+           protobuf_c_message_pack(s.pbc, buf.data());
+       }},
+      {"e_weft",
+       [&] {
+         for (int i = 0; i < k; i++)
+           weft_encode(s.weft, buf.data(), buf.size());
+       }},
+  };
+  RunRounds(c, 11, 0.02);
+  enum {
+    CPP,
+    CPP_ARENA,
+    PBC,
+    W_MALLOC,
+    W_ARENA,
+    W_MALLOC_ALIAS,
+    W_ARENA_ALIAS,
+    E_CPP,
+    E_PBC,
+    E_WEFT
+  };
+  std::printf("\n== %s: %zu bytes\n", s.name.c_str(), len);
+  for (auto &t : c) {
+    double sec = Median(t.t) / k;
+    if (print_mbs)
+      std::printf("  %-22s %9.1f MB/s\n", t.name,
+                  static_cast<double>(len) / sec / 1e6);
+    else
+      std::printf("  %-22s %9.1f ns/msg\n", t.name, sec * 1e9);
+  }
+  Result r;
+  r.dec_pbc = Speedup(c[W_MALLOC], c[PBC]);
+  r.dec_cpp = Speedup(c[W_MALLOC], c[CPP]);
+  r.dec_cpp_arena = Speedup(c[W_MALLOC], c[CPP_ARENA]);
+  r.arena_pbc = Speedup(c[W_ARENA], c[PBC]);
+  r.arena_cpp_arena = Speedup(c[W_ARENA], c[CPP_ARENA]);
+  r.alias_malloc = Speedup(c[W_MALLOC_ALIAS], c[W_MALLOC]);
+  r.alias_arena = Speedup(c[W_ARENA_ALIAS], c[W_ARENA]);
+  // the faster peer, round by round
+  Timed best{"e_best", nullptr};
+  for (size_t i = 0; i < c[E_CPP].t.size(); i++)
+    best.t.push_back(std::min(c[E_CPP].t[i], c[E_PBC].t[i]));
+  r.enc_best = Speedup(c[E_WEFT], best);
+  std::printf("  speedups (median of per-round ratios):\n");
+  std::printf("    decode+free weft malloc / protobuf-c   %5.2fx\n", r.dec_pbc);
+  std::printf("    decode+free weft malloc / C++ heap     %5.2fx\n", r.dec_cpp);
+  std::printf("    decode weft arena / protobuf-c         %5.2fx\n",
+              r.arena_pbc);
+  std::printf("    decode weft arena / C++ Arena          %5.2fx\n",
+              r.arena_cpp_arena);
+  std::printf("    alias gain: malloc %5.2fx, arena %5.2fx\n", r.alias_malloc,
+              r.alias_arena);
+  std::printf("    encode weft / faster of C++, protobuf-c %5.2fx\n",
+              r.enc_best);
+  if (!print_mbs)
+    std::printf("    (time as a fraction of protobuf-c's: decode+free %.2f, "
+                "encode %.2f)\n",
+                1 / r.dec_pbc, 1 / Speedup(c[E_WEFT], c[E_PBC]));
+  weft_arena_free(arena);
+  return r;
+}
 
 } // namespace
 
 int main() {
   benchaitbc::Batch batch = MakeBatch();
-  std::string wire = batch.SerializeAsString();
-  const auto *data = reinterpret_cast<const uint8_t *>(wire.data());
-  const size_t len = wire.size();
-  const weft_msg_desc *wd = &benchaitbc__Batch_desc; // protoc-gen-weft output
-  std::printf("batch: %zu bytes (%d jobs, %d blocks x %d tx, %d offers, %d "
-              "settlements)\n",
-              len, batch.jobs_size(), batch.blocks_size(),
-              batch.blocks(0).transactions_size(), batch.offers_size(),
-              batch.settlements_size());
+  benchaitbc::Artifact art;
+  FillArtifact(&art, 0);
+  benchaitbc::GetJobRequest gj;
+  gj.set_job_id("job-" + Hex(4));
+  benchaitbc::Job job;
+  job.set_job_id("job-" + Hex(24));
+  job.set_state(benchaitbc::JOB_STATE_RUNNING);
+  job.set_assigned_miner_id("miner-" + Hex(12));
+  job.mutable_payload()->insert({"model", "llama-3-70b"});
+  job.mutable_payload()->insert({"prompt", "summarize the attached report"});
+  job.set_ttl_seconds(3600);
+  job.set_requested_at("2026-11-23T12:00:00Z");
+  job.set_expires_at("2026-11-23T13:00:00Z");
+  job.set_progress(0.5);
+  job.set_client_id("client-" + Hex(16));
+  benchaitbc::Event ev;
+  ev.set_height(1000042);
+  ev.set_kind("block.transaction");
+  ev.set_timestamp(1700000000);
+  *ev.add_transactions() = MakeTx();
 
-  // Correctness first: weft must reproduce the C++ bytes.
-  weft_arena *arena = nullptr;
-  if (weft_arena_new(&arena, 256 * 1024) != 0)
-    return 1;
-  weft_decode_opts aopts = {};
-  aopts.arena = arena;
-  void *wmsg = nullptr;
-  weft_error err = {};
-  if (weft_decode(wd, data, len, &aopts, &wmsg, &err) != 0) {
-    std::fprintf(stderr, "weft decode failed: %s\n", err.message);
-    return 1;
+  std::vector<Subject> subjects = {
+      {"batch (AITBC-like)", batch.SerializeAsString(), &batch,
+       &benchaitbc__batch__descriptor, &benchaitbc__Batch_desc},
+      {"artifacts (large bytes, deep nesting)", art.SerializeAsString(), &art,
+       &benchaitbc__artifact__descriptor, &benchaitbc__Artifact_desc},
+      {"GetJobRequest", gj.SerializeAsString(), &gj,
+       &benchaitbc__get_job_request__descriptor,
+       &benchaitbc__GetJobRequest_desc},
+      {"Job", job.SerializeAsString(), &job, &benchaitbc__job__descriptor,
+       &benchaitbc__Job_desc},
+      {"Event (one transaction)", ev.SerializeAsString(), &ev,
+       &benchaitbc__event__descriptor, &benchaitbc__Event_desc},
+  };
+  for (size_t i = 2; i < subjects.size(); i++)
+    subjects[i].per_call = 200;
+  for (auto &s : subjects)
+    Prepare(s);
+  std::printf("every library reproduces libprotobuf's bytes: yes\n");
+
+  // BENCH_ONLY=<substring of a subject's name>: that subject only (perf)
+  if (std::getenv("BENCH_ONLY")) {
+    const char *only = std::getenv("BENCH_ONLY");
+    for (size_t i = 0; i < subjects.size(); i++)
+      if (subjects[i].name.find(only) != std::string::npos) {
+        if (i == 0)
+          Run<benchaitbc::Batch>(subjects[i], true);
+        if (i == 1)
+          Run<benchaitbc::Artifact>(subjects[i], true);
+        if (i == 2)
+          Run<benchaitbc::GetJobRequest>(subjects[i], false);
+        if (i == 3)
+          Run<benchaitbc::Job>(subjects[i], false);
+        if (i == 4)
+          Run<benchaitbc::Event>(subjects[i], false);
+      }
+    return 0;
   }
-  std::vector<uint8_t> out(len * 2 + 1024);
-  ssize_t wn = weft_encode(wmsg, out.data(), out.size());
-  bool same = wn == static_cast<ssize_t>(len) &&
-              std::memcmp(out.data(), data, len) == 0;
-  std::printf("weft re-encode == C++ bytes: %s; weft_encoded_size exact: %s\n",
-              same ? "yes" : "NO",
-              weft_encoded_size(wmsg) == len ? "yes" : "NO");
-  if (!same)
-    return 1;
-  Benchaitbc__Batch *pmsg = benchaitbc__batch__unpack(nullptr, len, data);
-  if (!pmsg)
-    return 1;
+  std::vector<Result> r;
+  r.push_back(Run<benchaitbc::Batch>(subjects[0], true));
+  r.push_back(Run<benchaitbc::Artifact>(subjects[1], true));
+  r.push_back(Run<benchaitbc::GetJobRequest>(subjects[2], false));
+  r.push_back(Run<benchaitbc::Job>(subjects[3], false));
+  r.push_back(Run<benchaitbc::Event>(subjects[4], false));
 
-  std::printf("\n%-44s %10s\n", "decode", "MB/s");
-  auto dr = MeasureAll(
-      len,
-      {
-          {"d_cpp",
-           [&] {
-             benchaitbc::Batch m;
-             m.ParseFromArray(data, static_cast<int>(len));
-           }},
-          {"d_cpp_arena",
-           [&] {
-             google::protobuf::Arena a;
-             auto *m =
-                 google::protobuf::Arena::CreateMessage<benchaitbc::Batch>(&a);
-             m->ParseFromArray(data, static_cast<int>(len));
-           }},
-          {"d_pbc",
-           [&] {
-             Benchaitbc__Batch *m =
-                 benchaitbc__batch__unpack(nullptr, len, data);
-             benchaitbc__batch__free_unpacked(m, nullptr);
-           }},
-          {"d_weft_arena",
-           [&] {
-             void *m = nullptr;
-             weft_arena_reset(arena);
-             weft_decode(wd, data, len, &aopts, &m, nullptr);
-           }},
-          {"d_weft_malloc",
-           [&] {
-             void *m = nullptr;
-             weft_decode(wd, data, len, nullptr, &m, nullptr);
-             weft_message_free(m);
-           }},
-      });
-  double d_cpp = dr[0], d_cpp_arena = dr[1], d_pbc = dr[2],
-         d_weft_arena = dr[3], d_weft_malloc = dr[4];
-  std::printf("%-44s %10.1f\n", "libprotobuf C++ (ParseFromArray, heap)",
-              d_cpp);
-  std::printf("%-44s %10.1f\n", "libprotobuf C++ (ParseFromArray, Arena)",
-              d_cpp_arena);
-  std::printf("%-44s %10.1f\n", "protobuf-c (unpack + free_unpacked)", d_pbc);
-  std::printf("%-44s %10.1f\n", "weft (weft_decode, arena + reset)",
-              d_weft_arena);
-  std::printf("%-44s %10.1f\n", "weft (weft_decode malloc + message_free)",
-              d_weft_malloc);
-
-  // Encode: each library encodes its own decoded form of the same data.
-  weft_arena_reset(arena);
-  weft_decode(wd, data, len, &aopts, &wmsg, nullptr);
-  std::vector<uint8_t> buf(len * 2 + 1024);
-  std::printf("\n%-44s %10s\n", "encode", "MB/s");
-  auto er = MeasureAll(
-      len, {
-               {"e_cpp",
-                [&] {
-                  batch.SerializeToArray(buf.data(),
-                                         static_cast<int>(buf.size()));
-                }},
-               {"e_pbc", [&] { benchaitbc__batch__pack(pmsg, buf.data()); }},
-               {"e_pbc_sized",
-                [&] {
-                  size_t n = benchaitbc__batch__get_packed_size(pmsg);
-                  (void)n;
-                  benchaitbc__batch__pack(pmsg, buf.data());
-                }},
-               {"e_weft", [&] { weft_encode(wmsg, buf.data(), buf.size()); }},
-               {"e_cpp_string",
-                [&] {
-                  std::string s;
-                  batch.SerializeToString(&s);
-                }},
-               {"e_weft_alloc",
-                [&] {
-                  uint8_t *o = nullptr;
-                  size_t n = 0;
-                  weft_encode_alloc(wmsg, &o, &n);
-                  free(o);
-                }},
-               {"e_weft_sized",
-                [&] {
-                  size_t n = weft_encoded_size(wmsg);
-                  weft_encode(wmsg, buf.data(), n);
-                }},
-           });
-  double e_cpp = er[0], e_pbc = er[1], e_pbc_sized = er[2], e_weft = er[3],
-         e_cpp_string = er[4], e_weft_alloc = er[5], e_weft_sized = er[6];
-  std::printf("%-44s %10.1f\n", "libprotobuf C++ (SerializeToArray)", e_cpp);
-  std::printf("%-44s %10.1f\n", "protobuf-c (pack only)", e_pbc);
-  std::printf("%-44s %10.1f\n", "protobuf-c (get_packed_size + pack)",
-              e_pbc_sized);
-  std::printf("%-44s %10.1f\n", "weft (weft_encode, one call)", e_weft);
-  std::printf("%-44s %10.1f\n", "libprotobuf C++ (SerializeToString)",
-              e_cpp_string);
-  std::printf("%-44s %10.1f\n", "weft (weft_encode_alloc + free)",
-              e_weft_alloc);
-  std::printf("%-44s %10.1f\n", "weft (weft_encoded_size + weft_encode)",
-              e_weft_sized);
-
-  std::printf("\nratios\n");
-  std::printf("decode weft arena / protobuf-c        %6.2fx (target >= 2)\n",
-              d_weft_arena / d_pbc);
-  std::printf("decode weft arena / C++ heap          %6.2fx (target >= 3)\n",
-              d_weft_arena / d_cpp);
-  std::printf("decode weft arena / C++ Arena         %6.2fx\n",
-              d_weft_arena / d_cpp_arena);
-  std::printf("decode weft malloc / protobuf-c       %6.2fx\n",
-              d_weft_malloc / d_pbc);
-  std::printf("decode weft malloc / C++ heap         %6.2fx\n",
-              d_weft_malloc / d_cpp);
-  double e_best_peer = std::max(e_cpp, e_pbc);
-  std::printf("encode weft / faster peer             %6.2fx (target >= 1)\n",
-              e_weft / e_best_peer);
-  std::printf("encode weft_encode_alloc / C++ string  %6.2fx\n",
-              e_weft_alloc / e_cpp_string);
-  std::printf("encode weft sized / C++               %6.2fx\n",
-              e_weft_sized / e_cpp);
-
-  benchaitbc__batch__free_unpacked(pmsg, nullptr);
-  weft_arena_free(arena);
+  std::printf("\nsummary (speedup of weft; targets in brackets)\n");
+  std::printf("%-40s %8s %8s %8s %8s %8s\n", "", "malloc/", "arena/", "arena/",
+              "encode/", "alias");
+  std::printf("%-40s %8s %8s %8s %8s %8s\n", "", "pbc", "pbc", "C++Arena",
+              "best", "malloc");
+  std::printf("%-40s %8s %8s %8s %8s\n", "[targets]", "[1.5]", "[3]", "[4]",
+              "[1.5]");
+  for (size_t i = 0; i < r.size(); i++)
+    std::printf("%-40s %7.2fx %7.2fx %7.2fx %7.2fx %7.2fx\n",
+                subjects[i].name.c_str(), r[i].dec_pbc, r[i].arena_pbc,
+                r[i].arena_cpp_arena, r[i].enc_best, r[i].alias_malloc);
+  std::printf("(small messages: target malloc/pbc and encode/pbc >= 2x, "
+              "i.e. at most half protobuf-c's time)\n");
+  for (auto &s : subjects) {
+    protobuf_c_message_free_unpacked(s.pbc, nullptr);
+    weft_arena_free(s.arena);
+  }
   return 0;
 }

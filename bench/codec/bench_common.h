@@ -3,7 +3,10 @@
 // and the interleaved best-of-N timing in thread CPU time.
 #pragma once
 
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <functional>
 #include <random>
@@ -175,6 +178,55 @@ std::vector<double> MeasureAll(size_t bytes, std::vector<Case> cases,
     out.push_back(mbs);
   }
   return out;
+}
+
+} // namespace weft_bench
+
+namespace weft_bench {
+
+// Per-round timing for ratios: every case runs once per round, rounds are
+// interleaved across cases (so each round's cases see the same load), and a
+// ratio is the median over rounds of the per-round ratio.
+struct Timed {
+  const char *name;
+  std::function<void()> fn;
+  int iters = 1;
+  std::vector<double> t; // seconds per call, one per round
+};
+
+inline double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+inline void RunRounds(std::vector<Timed> &cases, int rounds = 11,
+                      double round_s = 0.02) {
+  for (auto &c : cases) {
+    for (;;) {
+      double t0 = CpuNow();
+      for (int i = 0; i < c.iters; i++)
+        c.fn();
+      if (CpuNow() - t0 > round_s)
+        break;
+      c.iters *= 2;
+    }
+  }
+  for (int r = 0; r < rounds; r++)
+    for (auto &c : cases) {
+      double t0 = CpuNow();
+      for (int i = 0; i < c.iters; i++)
+        c.fn();
+      c.t.push_back((CpuNow() - t0) / c.iters);
+    }
+}
+
+// How many times faster case a is than case b: median of t_b / t_a.
+inline double Speedup(const Timed &a, const Timed &b) {
+  std::vector<double> r;
+  for (size_t i = 0; i < a.t.size() && i < b.t.size(); i++)
+    r.push_back(b.t[i] / a.t[i]);
+  return Median(r);
 }
 
 } // namespace weft_bench

@@ -132,6 +132,44 @@ int main() {
                  /*round_s=*/0.04, /*rounds=*/15, /*print=*/true);
   double g_enc = enc[0], w_enc = enc[2];
 
+  // Ratios as medians of per-round ratios (see RunRounds): weft's complete
+  // codec against cJSON's tree alone, the floor of a cJSON-based codec.
+  {
+    std::vector<Timed> c = {
+        {"cjson_parse",
+         [&] { cJSON_Delete(cJSON_ParseWithLength(gjson.data(), n)); }},
+        {"weft_decode_malloc",
+         [&] {
+           void *m = nullptr;
+           weft_json_decode(wd, gjson.data(), n, nullptr, &m, &err);
+           weft_message_free(m);
+         }},
+        {"weft_decode_arena",
+         [&] {
+           void *m = nullptr;
+           weft_json_opts o = {};
+           o.arena = arena;
+           weft_json_decode(wd, gjson.data(), n, &o, &m, &err);
+           weft_arena_reset(arena);
+         }},
+        {"cjson_print", [&] { cJSON_free(cJSON_PrintUnformatted(ctree)); }},
+        {"weft_encode",
+         [&] {
+           char *out = nullptr;
+           size_t len = 0;
+           weft_json_encode(wmsg, nullptr, &out, &len, &err);
+           std::free(out);
+         }},
+    };
+    RunRounds(c, 11, 0.03);
+    std::printf("speedup vs cJSON (median of per-round ratios):\n");
+    std::printf("  decode malloc / cJSON parse %.2fx, decode arena / cJSON "
+                "parse %.2fx (target >= 2x)\n",
+                Speedup(c[1], c[0]), Speedup(c[2], c[0]));
+    std::printf("  encode / cJSON print %.2fx (target >= 2x)\n",
+                Speedup(c[4], c[3]));
+  }
+
   std::printf("ratios (weft / libprotobuf):\n");
   std::printf("  decode malloc %.2fx, decode arena %.2fx (target >= 4x)\n",
               w_dec / g_dec, w_dec_a / g_dec);

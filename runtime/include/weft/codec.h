@@ -28,6 +28,13 @@ typedef struct weft_decode_opts {
   unsigned max_depth;      /* 0: WEFT_DEFAULT_MAX_DEPTH */
   size_t max_message_size; /* 0: WEFT_DEFAULT_MAX_MESSAGE_SIZE */
   int discard_unknown;     /* drop unknown fields instead of keeping them */
+  /* Zero-copy: `bytes` fields and unknown fields point into the input
+   * instead of copies of it, so the input must stay alive and unchanged as
+   * long as the message. `string` fields are still copied: the struct
+   * layout (protobuf-c's) gives them no length, so they must be
+   * NUL-terminated, which a slice of the input is not. Honoured by
+   * weft_decode on both paths, and by weft_decode_merge with an arena. */
+  int alias;
 } weft_decode_opts;
 
 /* Initializes a caller-provided message struct to its defaults. */
@@ -41,7 +48,9 @@ void *weft_message_new(const weft_msg_desc *d, weft_arena *arena);
 int weft_decode(const weft_msg_desc *d, const uint8_t *data, size_t len,
                 const weft_decode_opts *opts, void **out, weft_error *err);
 
-/* Merges data into an existing message (proto merge semantics). */
+/* Merges data into an existing message (proto merge semantics). Without
+ * opts->arena, msg must come from weft_message_new, weft_decode or
+ * weft_message_copy; merging into a decoded tree adds to its blocks. */
 int weft_decode_merge(void *msg, const uint8_t *data, size_t len,
                       const weft_decode_opts *opts, weft_error *err);
 
@@ -53,10 +62,32 @@ ssize_t weft_encode(const void *msg, uint8_t *buf, size_t cap);
 /* Encodes into a new malloc'd buffer. */
 int weft_encode_alloc(const void *msg, uint8_t **out, size_t *out_len);
 
-/* Frees a message tree decoded or built on the malloc path. Accepts NULL.
- * Never call it on an arena-allocated message. */
+/* Memory on the malloc path (no arena):
+ *
+ * - weft_message_new(d, NULL) and weft_message_copy(.., NULL, ..) give
+ *   standalone messages: each string, bytes buffer, array, sub-message and
+ *   unknown field is its own malloc block.
+ * - weft_decode gives a decoded tree: the whole tree lives in a few blocks
+ *   (usually one) owned by the root. weft_message_free(root) releases it.
+ *   You may replace any value of the tree by one of your own (a malloc'd
+ *   string or buffer, a message from weft_message_new or weft_decode):
+ *   weft_message_free(root) frees what you stored, and leaves alone what
+ *   the decoder stored. Never free() a value the decoder stored, and never
+ *   move one into another message (copy it). To drop a sub-message, call
+ *   weft_message_free(sub) and then unlink or replace it: for a message
+ *   inside a tree that empties it (frees what you stored in it, resets it
+ *   to defaults) and its memory goes with the root.
+ * - Every message weft allocates with malloc carries a header before the
+ *   struct: release such a message with weft_message_free, never free(),
+ *   and give weft_message_free and weft_decode_merge (without an arena)
+ *   only messages that weft allocated.
+ *
+ * Frees a message tree decoded or built on the malloc path, as above.
+ * Accepts NULL. Never call it on an arena-allocated message. */
 void weft_message_free(void *msg);
-/* Frees what msg owns but not msg itself (for stack/embedded structs). */
+/* Frees what msg owns but not msg itself, for a struct embedded in your own
+ * (weft_message_init) or a standalone message; not for a decoded tree's
+ * message (use weft_message_free, which empties an inner one). */
 void weft_message_clear(void *msg);
 
 /* Deep copy (malloc path, or into arena). */

@@ -9,8 +9,6 @@
 #include "weft/error.h"
 #include "arena_internal.h"
 
-#define WEFT__HDR ((sizeof(weft__block) + 15u) & ~(size_t)15u)
-
 static weft__block *block_new(size_t size) {
   weft__block *b;
   if (size > SIZE_MAX - WEFT__HDR)
@@ -21,10 +19,6 @@ static weft__block *block_new(size_t size) {
   b->next = NULL;
   b->size = size;
   return b;
-}
-
-static char *block_data(weft__block *b) {
-  return (char *)b + WEFT__HDR;
 }
 
 int weft_arena_new(weft_arena **out, size_t block_size) {
@@ -42,7 +36,7 @@ int weft_arena_new(weft_arena **out, size_t block_size) {
     return WEFT_ERR_NOMEM;
   }
   a->head = a->first;
-  a->ptr = block_data(a->first);
+  a->ptr = weft__block_data(a->first);
   a->end = a->ptr + a->first->size;
   *out = a;
   return 0;
@@ -67,6 +61,12 @@ void weft_arena_reset(weft_arena *a) {
   weft__block *b, *n;
   if (!a)
     return;
+  if (a->head == a->first && !a->big) {
+    /* one block in use: the common case of a decode loop */
+    a->ptr = weft__block_data(a->first);
+    a->used = 0;
+    return;
+  }
   for (b = a->head; b && b != a->first; b = n) {
     n = b->next;
     free(b);
@@ -78,7 +78,7 @@ void weft_arena_reset(weft_arena *a) {
   a->big = NULL;
   a->head = a->first;
   a->first->next = NULL;
-  a->ptr = block_data(a->first);
+  a->ptr = weft__block_data(a->first);
   a->end = a->ptr + a->first->size;
   a->used = 0;
 }
@@ -94,17 +94,17 @@ static void *arena_grow(weft_arena *a, size_t n) {
     b->next = a->big;
     a->big = b;
     a->used += n;
-    return block_data(b);
+    return weft__block_data(b);
   }
   b = block_new(a->block_size);
   if (!b)
     return NULL;
   b->next = a->head;
   a->head = b;
-  a->ptr = block_data(b) + n;
-  a->end = block_data(b) + b->size;
+  a->ptr = weft__block_data(b) + n;
+  a->end = weft__block_data(b) + b->size;
   a->used += n;
-  return block_data(b);
+  return weft__block_data(b);
 }
 
 void *weft_arena_alloc(weft_arena *a, size_t size) {

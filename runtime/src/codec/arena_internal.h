@@ -13,6 +13,12 @@ typedef struct weft__block {
 } weft__block;
 
 #define WEFT__ALIGN(n) (((n) + 7u) & ~(size_t)7u)
+/* A block's header, rounded up so block data keeps malloc's alignment. */
+#define WEFT__HDR ((sizeof(weft__block) + 15u) & ~(size_t)15u)
+
+static inline char *weft__block_data(weft__block *b) {
+  return (char *)b + WEFT__HDR;
+}
 
 struct weft_arena {
   weft__block *head;  /* current bump block; the chain ends at first */

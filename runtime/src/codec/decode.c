@@ -22,9 +22,11 @@
 #define SEG_MAX 16
 
 typedef struct dec {
-  weft_arena *a;
+  weft_arena *a;    /* the caller's arena, or the tree's */
+  weft__tree *tree; /* malloc path: the tree being decoded into */
   unsigned max_depth;
   int discard_unknown;
+  int alias; /* bytes and unknown fields point into the input */
   const uint8_t *base;
   /* error report: what, where, and the path collected while unwinding
    * (innermost first; a ring keeping the outermost SEG_MAX segments) */
@@ -54,6 +56,13 @@ static int nomem(dec *st, const uint8_t *at) {
   return fail(st, WEFT_ERR_NOMEM, "out of memory", at);
 }
 
+/* Frees a value the decoder replaces (a string, bytes buffer or unknown
+ * field array): malloc'd unless it lives in the arena or the tree. */
+static void drop(const dec *st, void *p) {
+  if (!st->a || (st->tree && !weft__tree_holds(st->tree, p)))
+    free(p);
+}
+
 /* ---- wire primitives ---- */
 
 static int varint_slow(dec *st, const uint8_t **pp, const uint8_t *end,
@@ -79,6 +88,11 @@ static int varint_slow(dec *st, const uint8_t **pp, const uint8_t *end,
 WEFT__INLINE int rd_varint(dec *st, const uint8_t **pp, const uint8_t *end,
                            uint64_t *out) {
   const uint8_t *p = *pp;
+  if (WEFT__LIKELY(p < end && p[0] < 0x80)) { /* one byte: the common case */
+    *out = p[0];
+    *pp = p + 1;
+    return 0;
+  }
   if (WEFT__LIKELY(end - p >= 10)) {
     /* Enough input for the longest varint: no bounds checks. */
     uint64_t v = p[0];
@@ -261,10 +275,14 @@ static int add_unknown(dec *st, ProtobufCMessage *m, uint32_t fnum, int wt,
   u->tag = fnum;
   u->wire_type = (ProtobufCWireType)wt;
   u->len = len;
-  u->data = weft__alloc(st->a, len);
-  if (!u->data)
-    return nomem(st, from);
-  memcpy(u->data, from, len);
+  if (st->alias) {
+    u->data = (uint8_t *)(uintptr_t)from;
+  } else {
+    u->data = weft__alloc(st->a, len);
+    if (!u->data)
+      return nomem(st, from);
+    memcpy(u->data, from, len);
+  }
   m->n_unknown_fields = n + 1;
   return 0;
 }
@@ -290,8 +308,8 @@ static int enum_closed(const ProtobufCFieldDescriptor *f) {
 /* Frees (malloc path) or forgets (arena path) what a field holds. */
 static void release_field(dec *st, const ProtobufCFieldDescriptor *f,
                           void *msg) {
-  if (!st->a) {
-    weft__field_clear(f, msg);
+  if (!st->a || st->tree) {
+    weft__field_clear(st->tree, f, msg);
     return;
   }
   if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
@@ -354,8 +372,8 @@ WEFT__INLINE int rd_string(dec *st, const weft_msg_desc *d, unsigned idx,
     memcpy(s, *pp, n);
     s[n] = '\0';
   }
-  if (!st->a && !weft__string_is_static(&d->base.fields[idx], *slot))
-    free(*slot);
+  if (!weft__string_is_static(&d->base.fields[idx], *slot))
+    drop(st, *slot);
   *slot = s;
   *pp += n;
   return 0;
@@ -369,14 +387,16 @@ WEFT__INLINE int rd_bytes(dec *st, const ProtobufCFieldDescriptor *f,
   int rv;
   if ((rv = rd_len(st, pp, end, &n)) != 0)
     return rv;
-  if (n) {
+  if (n && st->alias) {
+    b = (uint8_t *)(uintptr_t)*pp;
+  } else if (n) {
     b = weft__alloc(st->a, n);
     if (!b)
       return nomem(st, *pp);
     memcpy(b, *pp, n);
   }
-  if (!st->a && !weft__bytes_is_static(f, slot->data))
-    free(slot->data);
+  if (!weft__bytes_is_static(f, slot->data))
+    drop(st, slot->data);
   slot->data = b;
   slot->len = n;
   *pp += n;
@@ -404,7 +424,7 @@ static int rd_message(dec *st, const ProtobufCFieldDescriptor *f, int group,
   if (depth + 1 > st->max_depth)
     return fail(st, WEFT_ERR_DEPTH, "nesting too deep", *pp);
   if (!*slot) {
-    *slot = weft_message_new(sd, st->a);
+    *slot = weft__message_new_in(st->a, st->tree, sd);
     if (!*slot)
       return nomem(st, *pp);
   }
@@ -442,7 +462,7 @@ static void map_dedupe(dec *st, size_t *np, void **arr) {
   kf = &ed->base.fields[0];
   for (j = 0; j < n - 1; j++) {
     if (map_key_eq(kf, arr[j], e)) {
-      if (!st->a)
+      if (!st->a || st->tree)
         weft_message_free(arr[j]);
       arr[j] = e;
       *np = n - 1;
@@ -504,7 +524,7 @@ static int map_dedupe_all(dec *st, size_t *np, void **arr, const uint8_t *at) {
         break;
       }
       if (map_key_eq(kf, arr[j], e)) {
-        if (!st->a)
+        if (!st->a || st->tree)
           weft_message_free(arr[j]);
         arr[j] = e;
         break;
@@ -837,7 +857,7 @@ static int decode_msg(dec *st, const weft_msg_desc *d, void *msg,
       !*(void **)WEFT__MEMBER(msg, fields[1].offset)) {
     /* a map value message that is absent reads as its default */
     const weft_msg_desc *vd = weft_msg_desc_of(fields[1].descriptor);
-    void *v = weft_message_new(vd, st->a);
+    void *v = weft__message_new_in(st->a, st->tree, vd);
     if (!v)
       return nomem(st, p);
     *(void **)WEFT__MEMBER(msg, fields[1].offset) = v;
@@ -882,7 +902,15 @@ static void format_error(const dec *st, const weft_msg_desc *d, int rv,
 
 static void dec_init(dec *st, const weft_decode_opts *opts,
                      const uint8_t *data) {
-  memset(st, 0, sizeof *st);
+  /* not memset: the error ring (segname, segidx) is written before it is
+   * read, and clearing it costs more than decoding a small message */
+  st->a = NULL;
+  st->tree = NULL;
+  st->discard_unknown = 0;
+  st->alias = 0;
+  st->what = NULL;
+  st->at = 0;
+  st->nseg = 0;
   st->base = data;
   st->max_depth = WEFT_DEFAULT_MAX_DEPTH;
   if (opts) {
@@ -890,7 +918,19 @@ static void dec_init(dec *st, const weft_decode_opts *opts,
     if (opts->max_depth)
       st->max_depth = opts->max_depth;
     st->discard_unknown = opts->discard_unknown;
+    st->alias = opts->alias;
   }
+}
+
+/* First block of a decoded tree: the structs and copies of a message take
+ * about twice its wire size (a struct is wider than its encoding; strings
+ * gain a NUL and alignment). A short guess costs one more block. */
+static size_t tree_guess(const weft_msg_desc *d, size_t len) {
+  size_t g = sizeof(weft__mhdr) + d->base.sizeof_message + 64;
+  /* past 1 MiB, add less: big inputs are mostly big strings and bytes,
+   * which get blocks of their own */
+  size_t extra = len < (1u << 20) ? len : (1u << 20);
+  return g + len + extra; /* len is an object in memory: no overflow */
 }
 
 static size_t max_size(const weft_decode_opts *opts) {
@@ -903,6 +943,7 @@ static const uint8_t empty_input[1];
 int weft_decode(const weft_msg_desc *d, const uint8_t *data, size_t len,
                 const weft_decode_opts *opts, void **out, weft_error *err) {
   dec st;
+  weft__tree *tree = NULL;
   void *msg;
   const uint8_t *p = data;
   int rv;
@@ -918,34 +959,59 @@ int weft_decode(const weft_msg_desc *d, const uint8_t *data, size_t len,
                           "%s: message of %zu bytes over the limit of %zu",
                           d->base.name, len, max_size(opts));
   dec_init(&st, opts, data);
-  msg = weft_message_new(d, st.a);
-  if (!msg)
+  if (!st.a) { /* malloc path: the whole tree in one (growable) block */
+    tree = weft__tree_new(tree_guess(d, len));
+    if (!tree)
+      return weft_error_set(err, WEFT_ERR_NOMEM, "%s: out of memory",
+                            d->base.name);
+    st.a = &tree->a;
+    st.tree = tree;
+    if (st.alias) {
+      tree->alias_lo = data;
+      tree->alias_hi = data + len;
+    }
+  }
+  msg = weft__message_new_in(st.a, st.tree, d);
+  if (!msg) {
+    weft__tree_free(tree);
     return weft_error_set(err, WEFT_ERR_NOMEM, "%s: out of memory",
                           d->base.name);
+  }
+  if (tree)
+    tree->root = msg;
   rv = decode_msg(&st, d, msg, &p, data + len, 0, 0, 0);
   if (rv) {
     format_error(&st, d, rv, err);
-    if (!st.a)
-      weft_message_free(msg);
+    weft__tree_free(tree); /* nothing in it was stored by a user */
     return rv;
   }
   *out = msg;
   return 0;
 }
 
+/* Gives an array the capacity the decoder's growth rule implies. In a tree,
+ * an array a user stored (a malloc block) moves into the tree's blocks. */
+static int regrow(dec *st, void **arrp, size_t old_n, size_t new_n) {
+  void *old = *arrp;
+  void *q = weft__realloc(st->a, old, old_n, new_n);
+  if (!q)
+    return WEFT_ERR_NOMEM;
+  if (st->tree && old && !weft__tree_holds(st->tree, old))
+    free(old);
+  *arrp = q;
+  return 0;
+}
+
 /* weft_decode_merge may append to arrays weft did not allocate: give every
  * array in the tree the capacity the decoder's growth rule implies. */
-static int normalize(void *msg, weft_arena *a) {
+static int normalize(dec *st, void *msg) {
   const weft_msg_desc *d = weft_msg_desc_of_msg(msg);
   ProtobufCMessage *b = msg;
   unsigned i;
   if (b->n_unknown_fields || b->unknown_fields) {
     size_t n = b->n_unknown_fields, es = sizeof *b->unknown_fields;
-    void *q =
-        weft__realloc(a, b->unknown_fields, n * es, weft__cap_for(n) * es);
-    if (!q)
+    if (regrow(st, (void **)&b->unknown_fields, n * es, weft__cap_for(n) * es))
       return WEFT_ERR_NOMEM;
-    b->unknown_fields = q;
   }
   for (i = 0; i < d->base.n_fields; i++) {
     const ProtobufCFieldDescriptor *f = &d->base.fields[i];
@@ -954,19 +1020,17 @@ static int normalize(void *msg, weft_arena *a) {
       if (f->label == PROTOBUF_C_LABEL_REPEATED) {
         size_t n = *(size_t *)WEFT__MEMBER(msg, f->quantifier_offset), j;
         for (j = 0; j < n; j++)
-          if (((void **)*arrp)[j] && normalize(((void **)*arrp)[j], a))
+          if (((void **)*arrp)[j] && normalize(st, ((void **)*arrp)[j]))
             return WEFT_ERR_NOMEM;
-      } else if (*arrp && normalize(*arrp, a)) {
+      } else if (*arrp && normalize(st, *arrp)) {
         return WEFT_ERR_NOMEM;
       }
     }
     if (f->label == PROTOBUF_C_LABEL_REPEATED && *arrp) {
       size_t n = *(size_t *)WEFT__MEMBER(msg, f->quantifier_offset);
       size_t es = weft__elem_size(f->type);
-      void *q = weft__realloc(a, *arrp, n * es, weft__cap_for(n) * es);
-      if (!q)
+      if (regrow(st, arrp, n * es, weft__cap_for(n) * es))
         return WEFT_ERR_NOMEM;
-      *arrp = q;
     }
   }
   return 0;
@@ -989,7 +1053,15 @@ int weft_decode_merge(void *msg, const uint8_t *data, size_t len,
                           "%s: message of %zu bytes over the limit of %zu",
                           d->base.name, len, max_size(opts));
   dec_init(&st, opts, data);
-  if (normalize(msg, st.a))
+  if (!st.a && weft__hdr(msg)->tree) {
+    /* into a decoded tree: new values go to its blocks */
+    st.tree = weft__hdr(msg)->tree;
+    st.a = &st.tree->a;
+  }
+  /* the aliased input of a tree is recorded once, at weft_decode */
+  if (!opts || !opts->arena)
+    st.alias = 0;
+  if (normalize(&st, msg))
     return weft_error_set(err, WEFT_ERR_NOMEM, "%s: out of memory",
                           d->base.name);
   rv = decode_msg(&st, d, msg, &p, data + len, 0, 0, 1);

@@ -10,6 +10,7 @@
 
 #include "weft/codec.h"
 #include "arena_internal.h"
+#include "tree.h"
 
 #if defined(__GNUC__)
 #define WEFT__LIKELY(x) __builtin_expect(!!(x), 1)
@@ -121,6 +122,54 @@ WEFT__INLINE int64_t weft__unzz64(uint64_t v) {
   return (int64_t)((v >> 1) ^ (~(v & 1) + 1));
 }
 
+/* ---- malloc-path messages and decoded trees ----
+ *
+ * Every message weft allocates without a caller's arena is preceded by a
+ * header. A standalone message (weft_message_new(d, NULL), a copy) is its
+ * own malloc block, header included. A message tree decoded on the malloc
+ * path lives in a weft__tree: one malloc holding the tree's bookkeeping and
+ * the first block of a private arena, sized from the input length, so a
+ * typical decode costs one malloc and one free. Messages inside the tree
+ * point their header at it; weft_message_free() on the root releases the
+ * blocks, on an inner message it only clears it (see weft/codec.h). Values
+ * a user stores into a tree afterwards are recognized by address (not in
+ * one of the tree's blocks, not aliased input) and freed one by one. */
+struct weft__tree {
+  weft_arena a; /* its first block is in the same malloc as the tree */
+  void *root;
+  /* input aliased by bytes and unknown fields (weft_decode_opts.alias) */
+  const uint8_t *alias_lo, *alias_hi;
+};
+
+typedef struct weft__mhdr {
+  weft__tree *tree; /* NULL: the message is its own malloc block */
+  uint64_t magic;   /* WEFT__MHDR_MAGIC: a debugging aid */
+} weft__mhdr;
+#define WEFT__MHDR_MAGIC 0x6d73676877656674ull
+
+WEFT__INLINE weft__mhdr *weft__hdr(const void *msg) {
+  return (weft__mhdr *)(void *)((char *)(uintptr_t)msg - sizeof(weft__mhdr));
+}
+
+/* p is in one of t's blocks or in the aliased input: never free() it. */
+int weft__tree_holds(const weft__tree *t, const void *p);
+
+/* Allocates a message struct (not initialized): in arena a (no header) when
+ * t is NULL and a is set, in tree t (a == &t->a), or alone with malloc. */
+WEFT__INLINE void *weft__msg_alloc(weft_arena *a, weft__tree *t,
+                                   const weft_msg_desc *d) {
+  weft__mhdr *h;
+  size_t n = d->base.sizeof_message;
+  if (a && !t)
+    return weft__arena_alloc(a, n);
+  h = t ? weft__arena_alloc(&t->a, sizeof *h + n) : malloc(sizeof *h + n);
+  if (!h)
+    return NULL;
+  h->tree = t;
+  h->magic = WEFT__MHDR_MAGIC;
+  return h + 1;
+}
+
 /* Allocation: the arena if there is one, else malloc. */
 WEFT__INLINE void *weft__alloc(weft_arena *a, size_t n) {
   return a ? weft__arena_alloc(a, n) : malloc(n ? n : 1);
@@ -135,8 +184,10 @@ void *weft__realloc(weft_arena *a, void *p, size_t old_n, size_t new_n);
 int weft__string_is_static(const ProtobufCFieldDescriptor *f, const char *s);
 int weft__bytes_is_static(const ProtobufCFieldDescriptor *f,
                           const uint8_t *data);
-/* Frees what one field of msg owns (malloc path) and resets it to zero. */
-void weft__field_clear(const ProtobufCFieldDescriptor *f, void *msg);
+/* Frees what one field of msg owns (malloc path) and resets it to zero.
+ * t: the tree msg lives in (values inside it are not freed), or NULL. */
+void weft__field_clear(const weft__tree *t, const ProtobufCFieldDescriptor *f,
+                       void *msg);
 
 /* UTF-8 validation (RFC 3629: no overlongs, surrogates or > U+10FFFF). */
 #include "weft/utf8.h"

@@ -59,23 +59,42 @@ void weft_message_init(const weft_msg_desc *d, void *msg) {
   }
 }
 
-void *weft_message_new(const weft_msg_desc *d, weft_arena *arena) {
-  void *m = weft__alloc(arena, d->base.sizeof_message);
+void *weft__message_new_in(weft_arena *a, weft__tree *t,
+                           const weft_msg_desc *d) {
+  void *m = weft__msg_alloc(a, t, d);
   if (m)
     weft_message_init(d, m);
   return m;
 }
 
-static void free_contents(const weft_msg_desc *d, void *msg);
-
-static void free_message(void *msg) {
-  if (!msg)
-    return;
-  free_contents(weft_msg_desc_of_msg(msg), msg);
-  free(msg);
+void *weft_message_new(const weft_msg_desc *d, weft_arena *arena) {
+  return weft__message_new_in(arena, NULL, d);
 }
 
-void weft__field_clear(const ProtobufCFieldDescriptor *f, void *msg) {
+static void free_contents(const weft__tree *t, const weft_msg_desc *d,
+                          void *msg);
+
+/* Whether a string, bytes buffer, array or unknown field's data reachable
+ * from a message of tree t (NULL: a standalone message) is a malloc block
+ * of its own. */
+static int owned(const weft__tree *t, const void *p) {
+  return p && (!t || !weft__tree_holds(t, p));
+}
+
+/* Releases a sub-message reached from a message of tree t: one of the same
+ * tree is emptied in place (its memory goes with the tree's blocks), any
+ * other (stored there by the user) is freed as the message it is. */
+static void release_message(const weft__tree *t, void *msg) {
+  if (!msg)
+    return;
+  if (t && weft__hdr(msg)->tree == t)
+    free_contents(t, weft_msg_desc_of_msg(msg), msg);
+  else
+    weft_message_free(msg);
+}
+
+void weft__field_clear(const weft__tree *t, const ProtobufCFieldDescriptor *f,
+                       void *msg) {
   void *m = WEFT__MEMBER(msg, f->offset);
   if (f->label == PROTOBUF_C_LABEL_REPEATED) {
     size_t *np = (size_t *)WEFT__MEMBER(msg, f->quantifier_offset);
@@ -86,25 +105,26 @@ void weft__field_clear(const ProtobufCFieldDescriptor *f, void *msg) {
       case PROTOBUF_C_TYPE_STRING:
         for (j = 0; j < n; j++) {
           char *s = ((char **)arr)[j];
-          if (!weft__string_is_static(f, s))
+          if (!weft__string_is_static(f, s) && owned(t, s))
             free(s);
         }
         break;
       case PROTOBUF_C_TYPE_BYTES:
         for (j = 0; j < n; j++) {
           uint8_t *p = ((ProtobufCBinaryData *)arr)[j].data;
-          if (!weft__bytes_is_static(f, p))
+          if (!weft__bytes_is_static(f, p) && owned(t, p))
             free(p);
         }
         break;
       case PROTOBUF_C_TYPE_MESSAGE:
         for (j = 0; j < n; j++)
-          free_message(((void **)arr)[j]);
+          release_message(t, ((void **)arr)[j]);
         break;
       default:
         break;
       }
-      free(arr);
+      if (owned(t, arr))
+        free(arr);
     }
     *np = 0;
     *(void **)m = NULL;
@@ -119,21 +139,21 @@ void weft__field_clear(const ProtobufCFieldDescriptor *f, void *msg) {
   switch (f->type) {
   case PROTOBUF_C_TYPE_STRING: {
     char *s = *(char **)m;
-    if (!weft__string_is_static(f, s))
+    if (!weft__string_is_static(f, s) && owned(t, s))
       free(s);
     *(char **)m = NULL;
     break;
   }
   case PROTOBUF_C_TYPE_BYTES: {
     ProtobufCBinaryData *b = m;
-    if (!weft__bytes_is_static(f, b->data))
+    if (!weft__bytes_is_static(f, b->data) && owned(t, b->data))
       free(b->data);
     b->data = NULL;
     b->len = 0;
     break;
   }
   case PROTOBUF_C_TYPE_MESSAGE:
-    free_message(*(void **)m);
+    release_message(t, *(void **)m);
     *(void **)m = NULL;
     break;
   default:
@@ -141,24 +161,138 @@ void weft__field_clear(const ProtobufCFieldDescriptor *f, void *msg) {
   }
 }
 
-static void free_unknown(ProtobufCMessage *b) {
+static void free_unknown(const weft__tree *t, ProtobufCMessage *b) {
   unsigned i;
   for (i = 0; i < b->n_unknown_fields; i++)
-    free(b->unknown_fields[i].data);
-  free(b->unknown_fields);
+    if (owned(t, b->unknown_fields[i].data))
+      free(b->unknown_fields[i].data);
+  if (owned(t, b->unknown_fields))
+    free(b->unknown_fields);
   b->unknown_fields = NULL;
   b->n_unknown_fields = 0;
 }
 
-static void free_contents(const weft_msg_desc *d, void *msg) {
+/* Frees what msg owns. Inside a tree, fields that hold nothing of their own
+ * (scalars) are skipped: the walk only looks for what the user stored. */
+static void free_contents(const weft__tree *t, const weft_msg_desc *d,
+                          void *msg) {
   unsigned i;
-  for (i = 0; i < d->base.n_fields; i++)
-    weft__field_clear(&d->base.fields[i], msg);
-  free_unknown(msg);
+  for (i = 0; i < d->base.n_fields; i++) {
+    const ProtobufCFieldDescriptor *f = &d->base.fields[i];
+    if (f->label != PROTOBUF_C_LABEL_REPEATED && weft__is_scalar(f->type))
+      continue;
+    weft__field_clear(t, f, msg);
+  }
+  free_unknown(t, msg);
+}
+
+/* ---- releasing a decoded tree ---- */
+
+WEFT__INLINE int held(const weft__tree *t, const void *p) {
+  const weft__block *b = t->a.first;
+  uintptr_t lo = (uintptr_t)b + WEFT__HDR, u = (uintptr_t)p;
+  return (u >= lo && u < lo + b->size) || weft__tree_holds(t, p);
+}
+
+static void tree_release(const weft__tree *t, const weft_msg_desc *d,
+                         const void *msg);
+
+static void tree_release_msg(const weft__tree *t, void *sub) {
+  if (!sub)
+    return;
+  if (weft__hdr(sub)->tree == t)
+    tree_release(t, weft_msg_desc_of_msg(sub), sub);
+  else
+    weft_message_free(sub); /* stored by the user */
+}
+
+/* Frees what a user stored into a message of tree t (the tree's own values
+ * are released with its blocks). Read-only: the tree is about to go. */
+static void tree_release(const weft__tree *t, const weft_msg_desc *d,
+                         const void *msg) {
+  const ProtobufCMessage *b = msg;
+  unsigned i;
+  size_t j;
+  for (i = 0; i < d->base.n_fields; i++) {
+    const ProtobufCFieldDescriptor *f = &d->base.fields[i];
+    const void *m = WEFT__CMEMBER(msg, f->offset);
+    if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+      size_t n = *(const size_t *)WEFT__CMEMBER(msg, f->quantifier_offset);
+      void *arr = *(void *const *)m;
+      if (!arr)
+        continue;
+      switch (f->type) {
+      case PROTOBUF_C_TYPE_STRING:
+        for (j = 0; j < n; j++) {
+          char *s = ((char **)arr)[j];
+          if (!held(t, s) && !weft__string_is_static(f, s))
+            free(s);
+        }
+        break;
+      case PROTOBUF_C_TYPE_BYTES:
+        for (j = 0; j < n; j++) {
+          uint8_t *p = ((ProtobufCBinaryData *)arr)[j].data;
+          if (!held(t, p) && !weft__bytes_is_static(f, p))
+            free(p);
+        }
+        break;
+      case PROTOBUF_C_TYPE_MESSAGE:
+        for (j = 0; j < n; j++)
+          tree_release_msg(t, ((void **)arr)[j]);
+        break;
+      default:
+        break;
+      }
+      if (!held(t, arr))
+        free(arr);
+      continue;
+    }
+    if (weft__is_scalar(f->type))
+      continue;
+    if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+        *(const uint32_t *)WEFT__CMEMBER(msg, f->quantifier_offset) != f->id)
+      continue;
+    if (f->type == PROTOBUF_C_TYPE_STRING) {
+      char *s = *(char *const *)m;
+      if (!held(t, s) && !weft__string_is_static(f, s))
+        free(s);
+    } else if (f->type == PROTOBUF_C_TYPE_BYTES) {
+      uint8_t *p = ((const ProtobufCBinaryData *)m)->data;
+      if (!held(t, p) && !weft__bytes_is_static(f, p))
+        free(p);
+    } else {
+      tree_release_msg(t, *(void *const *)m);
+    }
+  }
+  if (b->unknown_fields) {
+    for (i = 0; i < b->n_unknown_fields; i++)
+      if (!held(t, b->unknown_fields[i].data))
+        free(b->unknown_fields[i].data);
+    if (!held(t, b->unknown_fields))
+      free(b->unknown_fields);
+  }
 }
 
 void weft_message_free(void *msg) {
-  free_message(msg);
+  weft__mhdr *h;
+  weft__tree *t;
+  if (!msg)
+    return;
+  h = weft__hdr(msg);
+  t = h->tree;
+  if (!t) {
+    free_contents(NULL, weft_msg_desc_of_msg(msg), msg);
+    free(h);
+  } else if (t->root == msg) {
+    tree_release(t, weft_msg_desc_of_msg(msg), msg);
+    weft__tree_free(t);
+  } else {
+    /* inside a tree: its memory goes with the root; leave it empty so a
+     * parent still pointing at it holds a valid (default) message */
+    const weft_msg_desc *d = weft_msg_desc_of_msg(msg);
+    free_contents(t, d, msg);
+    weft_message_init(d, msg);
+  }
 }
 
 void weft_message_clear(void *msg) {
@@ -166,7 +300,10 @@ void weft_message_clear(void *msg) {
   if (!msg)
     return;
   d = weft_msg_desc_of_msg(msg);
-  free_contents(d, msg);
+  /* msg may be embedded in a caller's struct and have no header: its values
+   * are standalone (a decoded tree's message is emptied by
+   * weft_message_free, not by this) */
+  free_contents(NULL, d, msg);
   weft_message_init(d, msg);
 }
 
@@ -254,7 +391,7 @@ static int copy_bytes(const ProtobufCFieldDescriptor *f,
 
 static int copy_message(const void *src, void **dst, weft_arena *a) {
   const weft_msg_desc *d = weft_msg_desc_of_msg(src);
-  void *m = weft__alloc(a, d->base.sizeof_message);
+  void *m = weft__msg_alloc(a, NULL, d);
   if (!m)
     return WEFT_ERR_NOMEM;
   *dst = m;

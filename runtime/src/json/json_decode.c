@@ -1,15 +1,17 @@
 /* JSON decoder: a streaming tokenizer that writes straight into generated
  * message structs through the descriptor tables (no intermediate tree).
  * Strings without escapes are used in place; arrays are collected in a
- * stack buffer and copied once to their final size. On the malloc path the
- * partly built tree stays consistent at every step, so an error is cleaned
- * up by weft_message_free(); on the arena path nothing needs freeing. */
+ * stack buffer and copied once to their final size. Without a caller's
+ * arena the message is a decoded tree, as weft_decode builds it (one block
+ * owned by the root, see weft/codec.h): the decoder then allocates from the
+ * tree's arena, and an error frees the tree. */
 #include <errno.h>
 #include <stdarg.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "../codec/tree.h"
 #include "json_internal.h"
 #include "weft/base64.h"
 #include "weft/codec.h"
@@ -18,7 +20,8 @@ typedef struct dec {
   const char *p, *end, *start;
   unsigned flags;
   const weft_registry *reg;
-  weft_arena *arena;
+  weft_arena *arena; /* the caller's, or the tree's on the malloc path */
+  weft__tree *tree;  /* malloc path: the decoded tree (see weft/codec.h) */
   unsigned depth, max_depth;
   weft_error *err;
   char *scratch; /* unescaped string text */
@@ -478,6 +481,10 @@ static void *d_alloc(dec *d, size_t n) {
   return d->arena ? weft_arena_alloc(d->arena, n ? n : 1) : malloc(n ? n : 1);
 }
 
+static void *new_msg(dec *d, const weft_msg_desc *md) {
+  return weft__message_new_in(d->arena, d->tree, md);
+}
+
 static char *d_strdup(dec *d, const char *s, size_t n) {
   char *o = d_alloc(d, n + 1);
   if (o) {
@@ -906,7 +913,7 @@ static int dec_sub(dec *d, const ProtobufCFieldDescriptor *f, void **slot,
                    const wj_path *path) {
   const weft_msg_desc *sd = weft_msg_desc_of(f->descriptor);
   if (!*slot) {
-    *slot = weft_message_new(sd, d->arena);
+    *slot = new_msg(d, sd);
     if (!*slot)
       return nomem(d, path);
   }
@@ -1106,7 +1113,7 @@ static int dec_map(dec *d, void *msg, const ProtobufCFieldDescriptor *f,
       rv = nomem(d, &kp);
       break;
     }
-    void *ent = *slot = weft_message_new(ed, d->arena);
+    void *ent = *slot = new_msg(d, ed);
     if (!ent) {
       c.n--;
       rv = nomem(d, &kp);
@@ -1186,7 +1193,7 @@ static int dec_map(dec *d, void *msg, const ProtobufCFieldDescriptor *f,
 /* Sets a google.protobuf.Value to null_value. */
 static int set_value_null(dec *d, const weft_msg_desc *vd, void **slot,
                           const wj_path *path) {
-  if (!*slot && !(*slot = weft_message_new(vd, d->arena)))
+  if (!*slot && !(*slot = new_msg(d, vd)))
     return nomem(d, path);
   *AT(*slot, vd->base.fields[0].quantifier_offset, uint32_t) = 1;
   *AT(*slot, vd->base.fields[0].offset, int) = 0;
@@ -1586,12 +1593,14 @@ static int dec_any(dec *d, const weft_msg_desc *md, void *msg,
   d->p = obj;
   d->depth = depth0;
   weft_arena *tmp = NULL, *saved = d->arena;
+  weft__tree *saved_tree = d->tree;
   if (weft_arena_new(&tmp, 0) != 0) {
     free(url_copy);
     return nomem(d, path);
   }
   void *inner = weft_message_new(td, tmp);
   d->arena = tmp;
+  d->tree = NULL; /* the payload is scratch: plain arena messages */
   if (!inner) {
     rv = nomem(d, path);
   } else if (td->wkt == WEFT_WKT_NONE) {
@@ -1619,6 +1628,7 @@ static int dec_any(dec *d, const weft_msg_desc *md, void *msg,
     }
   }
   d->arena = saved;
+  d->tree = saved_tree;
   if (rv == 0 && d->p != after)
     rv = fail(d, WEFT_ERR_INTERNAL, path, "Any re-parse went astray");
   if (rv == 0) {
@@ -1701,8 +1711,9 @@ int weft_json_decode(const weft_msg_desc *md, const char *json, size_t len,
     return weft_error_set(err, WEFT_ERR_INVAL, "weft_json_decode: NULL");
   if (!json)
     json = ""; /* NULL + 0 is undefined behaviour (UBSan) */
-  dec d = {json, json + len, json, 0, NULL, NULL, 0, WEFT_DEFAULT_MAX_DEPTH,
-           err,  NULL,       0};
+  dec d = {
+      json, json + len, json, 0, NULL, NULL, NULL, 0, WEFT_DEFAULT_MAX_DEPTH,
+      err,  NULL,       0};
   if (opts) {
     d.flags = opts->flags;
     d.reg = opts->registry;
@@ -1710,9 +1721,21 @@ int weft_json_decode(const weft_msg_desc *md, const char *json, size_t len,
     if (opts->max_depth)
       d.max_depth = opts->max_depth;
   }
-  void *msg = weft_message_new(md, d.arena);
-  if (!msg)
+  if (!d.arena) {
+    /* malloc path: one tree, as weft_decode builds it (the decoded
+     * structs take about as many bytes as the JSON text) */
+    d.tree = weft__tree_new(len + md->base.sizeof_message + 256);
+    if (!d.tree)
+      return weft_error_set(err, WEFT_ERR_NOMEM, "out of memory");
+    d.arena = weft__tree_arena(d.tree);
+  }
+  void *msg = new_msg(&d, md);
+  if (!msg) {
+    weft__tree_free(d.tree);
     return weft_error_set(err, WEFT_ERR_NOMEM, "out of memory");
+  }
+  if (d.tree)
+    weft__tree_set_root(d.tree, msg);
   int rv;
   if (peek(&d) == 'n' && md->wkt != WEFT_WKT_VALUE) {
     /* libprotobuf: "Root element must be a message" for messages written
@@ -1733,8 +1756,7 @@ int weft_json_decode(const weft_msg_desc *md, const char *json, size_t len,
     rv = syntax(&d, "trailing characters after the value");
   free(d.scratch);
   if (rv) {
-    if (!d.arena)
-      weft_message_free(msg);
+    weft__tree_free(d.tree); /* NULL on the arena path */
     return rv;
   }
   *out = msg;

@@ -1,7 +1,9 @@
 // libFuzzer target for the binary decoder. The first input byte picks the
 // message type (proto3 all-types, proto2 all-types with groups, a recursive
-// message, an empty message that sees every field as unknown), the arena or
-// malloc path and the depth limit; the rest is the wire input. Invariants:
+// message, an empty message that sees every field as unknown), the decode
+// mode (arena or malloc tree, each with or without zero-copy aliasing) and
+// the depth limit; the rest is the wire input (copied to a buffer of its
+// own, which an aliased message points into). Invariants:
 // no crash/leak/OOB (sanitizers), whatever weft accepts Google's C++ parser
 // accepts too, and an accepted message re-encodes to bytes of exactly
 // weft_encoded_size() (weft_encode_alloc giving the same bytes) that decode
@@ -49,6 +51,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   weft_decode_opts o = {};
   o.arena = arena;
   o.max_depth = (sel & 0x40) ? 8 : 0;
+  o.alias = (sel & 0x20) != 0;
+  // exactly the input's bytes, so ASan sees a read past them
+  std::vector<uint8_t> input(data, data + size);
+  data = input.data();
   void *out = nullptr;
   weft_error err = {};
   int rv = weft_decode(d, data, size, &o, &out, &err);

@@ -32,8 +32,11 @@ inline void Differential(const Message &proto, const weft_msg_desc *d,
     ASSERT_TRUE(m->SerializePartialToString(&bytes));
     SCOPED_TRACE("iteration " + std::to_string(it) + " bytes " + Hex(bytes));
 
+    // this run's mode; the arena mode also aliases every other message
     weft_decode_opts opts = {};
-    opts.arena = (it % 3 == 0) ? arena : nullptr;
+    opts.arena = DecodeMode() == Mode::kArena ? arena : nullptr;
+    opts.alias = DecodeMode() == Mode::kAlias ||
+                 (DecodeMode() == Mode::kArena && it % 2);
     void *out = nullptr;
     weft_error err = {};
     int rv = weft_decode(d, U8(bytes), bytes.size(), &opts, &out, &err);
@@ -70,8 +73,7 @@ inline void Differential(const Message &proto, const weft_msg_desc *d,
     m->DiscardUnknownFields();
     WeftMsg direct(ToWeft(*m, d));
     EXPECT_EQ(Hex(SerializeDet(*m)), Hex(WeftEncode(direct.p)));
-    if (it % 3 == 0)
-      weft_arena_reset(arena);
+    weft_arena_reset(arena);
   }
   weft_arena_free(arena);
 }

@@ -17,11 +17,12 @@ using google::protobuf::util::MessageDifferencer;
 
 namespace {
 
-// Decodes with weft (malloc path), checks success, returns the message.
-void *Dec(const google::protobuf::Descriptor *cd, const std::string &in) {
-  void *out = nullptr;
+// Decodes with weft (in this run's mode), checks success, returns the
+// message.
+WeftMsg Dec(const google::protobuf::Descriptor *cd, const std::string &in) {
+  WeftMsg out;
   weft_error err = {};
-  int rv = weft_decode(DynDesc(cd), U8(in), in.size(), nullptr, &out, &err);
+  int rv = ModeDecode(DynDesc(cd), in, nullptr, &out, &err);
   EXPECT_EQ(0, rv) << err.message;
   return out;
 }
@@ -260,13 +261,12 @@ TEST(CodecSemantics, DiscardUnknown) {
   std::string bytes = m.SerializeAsString();
   weft_decode_opts o = {};
   o.discard_unknown = 1;
-  void *out = nullptr;
-  ASSERT_EQ(
-      0, weft_decode(DynDesc(weft_test::subset::AllTypesSubset::descriptor()),
-                     U8(bytes), bytes.size(), &o, &out, nullptr));
-  WeftMsg w(out);
-  EXPECT_EQ(0u, static_cast<ProtobufCMessage *>(out)->n_unknown_fields);
-  EXPECT_EQ(Hex(S({0x10, 0x05})), Hex(WeftEncode(out)));
+  WeftMsg w;
+  ASSERT_EQ(0,
+            ModeDecode(DynDesc(weft_test::subset::AllTypesSubset::descriptor()),
+                       bytes, &o, &w, nullptr));
+  EXPECT_EQ(0u, static_cast<ProtobufCMessage *>(w.p)->n_unknown_fields);
+  EXPECT_EQ(Hex(S({0x10, 0x05})), Hex(WeftEncode(w.p)));
 }
 
 TEST(CodecSemantics, CheckRequiredAndClear) {
@@ -335,26 +335,25 @@ TEST(CodecSemantics, FuzzRegressions) {
       in.append(buf, n);
     fclose(f);
     in = in.substr(1); // selector byte 1: AllTypes2
-    void *a = nullptr;
+    WeftMsg wa;
     weft_error err = {};
     const weft_msg_desc *d = DynDesc(weft_test::p2::AllTypes2::descriptor());
-    if (weft_decode(d, U8(in), in.size(), nullptr, &a, &err) != 0)
+    if (ModeDecode(d, in, nullptr, &wa, &err) != 0)
       continue;
-    WeftMsg wa(a);
-    std::string enc = WeftEncode(a);
+    std::string enc = WeftEncode(wa.p);
     WeftMsg b(Dec(weft_test::p2::AllTypes2::descriptor(), enc));
-    EXPECT_TRUE(weft_message_equal(a, b.p)) << name;
+    EXPECT_TRUE(weft_message_equal(wa.p, b.p)) << name;
   }
 }
 
 TEST(CodecSemantics, MapValueWithRequiredFieldsMustBePresent) {
   // m_req (52) entry {key: 1} without a value: Req's required fields missing
   std::string in = S({0xa2, 0x03, 0x02, 0x08, 0x01});
-  void *out = nullptr;
+  WeftMsg out;
   weft_error err = {};
   EXPECT_EQ(WEFT_ERR_MISSING_REQUIRED,
-            weft_decode(DynDesc(weft_test::p2::AllTypes2::descriptor()), U8(in),
-                        in.size(), nullptr, &out, &err));
+            ModeDecode(DynDesc(weft_test::p2::AllTypes2::descriptor()), in,
+                       nullptr, &out, &err));
   EXPECT_NE(std::string::npos,
             std::string(err.message).find("AllTypes2.m_req[0].value.id"))
       << err.message;
@@ -376,8 +375,8 @@ TEST(CodecSemantics, EncodeAllocAcrossChunks) {
   m.add_r_int32(-1);
   std::string want = SerializeDet(m);
   for (bool via_decode : {false, true}) {
-    WeftMsg w(via_decode ? Dec(m.GetDescriptor(), want)
-                         : ToWeft(m, DynDesc(m.GetDescriptor())));
+    WeftMsg w = via_decode ? Dec(m.GetDescriptor(), want)
+                           : WeftMsg(ToWeft(m, DynDesc(m.GetDescriptor())));
     uint8_t *out = nullptr;
     size_t len = 0;
     ASSERT_EQ(0, weft_encode_alloc(w.p, &out, &len));
@@ -401,24 +400,11 @@ TEST(CodecSemantics, BigMapsWithDuplicateKeysAreLinear) {
   }
   weft_test::p3::AllTypes ref;
   ASSERT_TRUE(ref.ParseFromString(in));
-  for (bool arena : {false, true}) {
-    weft_arena *a = nullptr;
-    if (arena)
-      ASSERT_EQ(0, weft_arena_new(&a, 0));
-    weft_decode_opts o = {};
-    o.arena = a;
-    void *out = nullptr;
-    weft_error err = {};
-    ASSERT_EQ(0, weft_decode(DynDesc(ref.GetDescriptor()), U8(in), in.size(),
-                             &o, &out, &err))
-        << err.message;
-    weft_test::p3::AllTypes got;
-    FromWeft(out, &got);
-    EXPECT_EQ(20000, got.m_int32_size());
-    EXPECT_EQ(5000, got.m_string_size());
-    EXPECT_TRUE(MessageDifferencer::Equals(ref, got));
-    if (!arena)
-      weft_message_free(out);
-    weft_arena_free(a);
-  }
+  WeftMsg out(Dec(ref.GetDescriptor(), in));
+  ASSERT_NE(nullptr, out.p);
+  weft_test::p3::AllTypes got;
+  FromWeft(out.p, &got);
+  EXPECT_EQ(20000, got.m_int32_size());
+  EXPECT_EQ(5000, got.m_string_size());
+  EXPECT_TRUE(MessageDifferencer::Equals(ref, got));
 }
