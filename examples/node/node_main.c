@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "state.h"
@@ -317,6 +318,15 @@ int weft_node_main(int argc, char **argv) {
   signal(SIGINT, SIG_DFL);
   signal(SIGTERM, SIG_DFL);
   pthread_mutex_init(&rt.mu, NULL);
+
+  /* Descriptors: the soft limit up to the hard one (as Go's runtime and
+   * nginx do). weft's listeners pause and recover when they run out, but
+   * gRPC core's stops accepting for good (docs/ARCHITECTURE.md). */
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
 
   int exit_code = 1;
   if (nd_state_init(&o.cfg) < 0) {

@@ -10,8 +10,9 @@
   request) are closed after the header timeout while normal calls are
   served meanwhile;
 - out of file descriptors (RLIMIT_NOFILE lowered for the server): the
-  listeners pause instead of spinning, log the pause once, not per try,
-  and serve again once descriptors are free;
+  tcp, h2c and ws listeners pause instead of spinning, log the pause once,
+  not per try, and serve again once descriptors are free (gRPC core's own
+  listener is left out: it never recovers from EMFILE);
 - SIGTERM with 50 streaming calls in flight on tcp, ws, h2c and grpc: every
   call ends OK or with UNAVAILABLE, nothing hangs;
 - a WebSocket peer that never answers the close frame does not hold the
@@ -127,12 +128,14 @@ def call_ok(node, scheme, what, cacert=None):
                  (what, scheme, rc, err.strip()[-300:]))
 
 
-def not_spinning(node, what, seconds=1.0):
-    """A loop thread spinning on one connection burns a whole core."""
+def not_spinning(node, what, seconds=1.5):
+    """A loop thread spinning burns a whole core when the machine is idle,
+    and still its share of a loaded one (a fifth of a core at a load of 18
+    on 2 cores, measured); an idle node uses next to nothing."""
     c0, t0 = node.cpu(), time.time()
     time.sleep(seconds)
     used, took = node.cpu() - c0, time.time() - t0
-    check(used < 0.5 * took, "%s: server used %.2f s CPU in %.2f s (spinning)"
+    check(used < 0.1 * took, "%s: server used %.2f s CPU in %.2f s (spinning)"
           % (what, used, took))
 
 
@@ -186,10 +189,14 @@ def test_bare(cert):
 
 # What a slow-loris sends, a byte at a time, per listener: the start of a
 # valid first request that it never finishes.
+# HTTP/2: the preface, then a SETTINGS frame of 16 valid entries.
+H2_LORIS = (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" +
+            b"\x00\x00\x60\x04\x00\x00\x00\x00\x00" +
+            b"\x00\x03\x00\x00\x00\x64" * 16)
 LORIS = {
     "tcp": b"\x00\x00\x01\x00" + b"\x0a" * 200,
-    "h2c": b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00" * 200,
-    "grpc": b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00" * 200,
+    "h2c": H2_LORIS,
+    "grpc": H2_LORIS,
     "ws": b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n" +
           b"X-Slow: " + b"a" * 200,
 }
@@ -242,7 +249,9 @@ def test_emfile():
     # own) and few enough to run out with a hundred client connections.
     node = Node("--header-timeout-ms", "30000", nofile=96)
     holders = []
-    for s in ("tcp", "h2c", "ws", "grpc"):
+    # Not grpc: gRPC core (1.51) stops accepting for good after an EMFILE
+    # (grpc/grpc#20418), which weft cannot reach (docs/ARCHITECTURE.md).
+    for s in ("tcp", "h2c", "ws"):
         for _ in range(40):
             try:
                 holders.append(socket.create_connection(
@@ -250,7 +259,7 @@ def test_emfile():
             except OSError:
                 break
     time.sleep(0.5)
-    not_spinning(node, "out of descriptors", 1.5)
+    not_spinning(node, "out of descriptors")
     log = node.stderr()
     n = log.count("Too many open files")
     check(n <= 8, "out of descriptors: %d log lines say so (one per pause "
@@ -261,6 +270,7 @@ def test_emfile():
     time.sleep(0.5)
     for s in PLAIN:
         call_ok(node, s, "after descriptors were freed")
+    check("pausing accepts" in log, "the pause is logged: %r" % log[-600:])
     rc, took = node.stop()
     check(rc == 0, "SIGTERM after running out of descriptors -> %s" % rc)
 
