@@ -15,11 +15,14 @@
   listener is left out: it never recovers from EMFILE);
 - SIGTERM with 50 streaming calls in flight on tcp, ws, h2c and grpc: every
   call ends OK or with UNAVAILABLE, nothing hangs;
+- the per-IP connection limit on tcp and h2c, the idle timeout on h2c;
+- accepted sockets are close-on-exec on every listener;
 - a WebSocket peer that never answers the close frame does not hold the
   shutdown past the grace period.
 
 usage: listener_test.py path/to/weft [section ...]
-sections: bare, loris, emfile, inflight, wsclose (default: all)
+sections: bare, loris, emfile, inflight, limits, cloexec, wsclose (default:
+all)
 """
 import json
 import os
@@ -34,7 +37,8 @@ import threading
 import time
 
 WEFT = os.path.abspath(sys.argv[1])
-SECTIONS = sys.argv[2:] or ["bare", "loris", "emfile", "inflight", "wsclose"]
+SECTIONS = sys.argv[2:] or ["bare", "loris", "emfile", "inflight", "limits",
+                            "cloexec", "wsclose"]
 PLAIN = ("grpc", "h2c", "ws", "tcp")
 TLS = ("grpcs", "https", "wss", "tls")
 TICK = os.sysconf("SC_CLK_TCK")
@@ -313,6 +317,73 @@ def test_inflight():
               (s, rc, err.strip()[-300:]))
 
 
+def test_cloexec():
+    """Accepted sockets are close-on-exec on every listener (a handler that
+    runs a program must not leak client connections into it)."""
+    node = Node()
+    held = [socket.create_connection(("127.0.0.1", node.port(s)), timeout=5)
+            for s in PLAIN]
+    time.sleep(0.5)
+    leaky = []
+    fddir = "/proc/%d/fd" % node.p.pid
+    for fd in os.listdir(fddir):
+        try:
+            if not os.readlink(os.path.join(fddir, fd)).startswith("socket:"):
+                continue
+            with open("/proc/%d/fdinfo/%s" % (node.p.pid, fd)) as f:
+                flags = int([ln for ln in f if ln.startswith("flags:")][0]
+                            .split()[1], 8)
+        except OSError:
+            continue
+        if not flags & 0o2000000:  # O_CLOEXEC
+            leaky.append(fd)
+    check(not leaky, "sockets without close-on-exec: fds %s" % leaky)
+    for h in held:
+        h.close()
+    node.stop()
+
+
+def closed_by_server(so, limit):
+    """True if the server closes so within limit seconds (data it sends
+    first, such as a greeting or a GOAWAY, is read and skipped)."""
+    end = time.time() + limit
+    so.setblocking(False)
+    while time.time() < end:
+        r, _, _ = select.select([so], [], [], 0.1)
+        if r:
+            try:
+                if so.recv(65536) == b"":
+                    return True
+            except OSError:
+                return True
+    return False
+
+
+def test_limits():
+    """--max-conns-per-ip on tcp and h2c (ws answers 429: ws_server_test),
+    and --idle-timeout-ms on an h2c connection that never opens a stream."""
+    node = Node("--max-conns-per-ip", "3", "--idle-timeout-ms", "500")
+    for s in ("tcp", "h2c"):
+        held = [socket.create_connection(("127.0.0.1", node.port(s)),
+                                         timeout=5) for _ in range(4)]
+        check(closed_by_server(held[3], 3),
+              "%s: the 4th connection from one address (limit 3) is closed"
+              % s)
+        check(not closed_by_server(held[0], 0.2),
+              "%s: the first 3 connections stay open" % s)
+        for h in held:
+            h.close()
+    time.sleep(0.3)
+    so = socket.create_connection(("127.0.0.1", node.port("h2c")), timeout=5)
+    so.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" +
+               b"\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+    check(closed_by_server(so, 5), "h2c: idle connection closed (idle 500 ms)")
+    so.close()
+    for s in PLAIN:
+        call_ok(node, s, "with per-IP limit 3 and idle timeout 500 ms")
+    node.stop()
+
+
 def test_wsclose():
     node = Node("--shutdown-grace-ms", "1000")
     so = socket.create_connection(("127.0.0.1", node.port("ws")), timeout=5)
@@ -343,6 +414,10 @@ def main():
                 test_emfile()
             elif name == "inflight":
                 test_inflight()
+            elif name == "limits":
+                test_limits()
+            elif name == "cloexec":
+                test_cloexec()
             elif name == "wsclose":
                 test_wsclose()
             else:
