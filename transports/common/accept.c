@@ -153,7 +153,11 @@ static void on_accept(weft_loop *lp, int lfd, unsigned events, void *ud) {
   (void)lp;
   (void)events;
   for (int i = 0; i < ACCEPT_BATCH && a->lfd >= 0; i++) {
-    int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    ss.ss_family = AF_UNSPEC;
+    int fd =
+        accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd < 0) {
       int e = errno;
       if (e == EAGAIN || e == EWOULDBLOCK) {
@@ -178,6 +182,7 @@ static void on_accept(weft_loop *lp, int lfd, unsigned events, void *ud) {
       alog(a, 2, "accept: %s", err.message);
       continue;
     }
+    weft__conn_set_peer(c, (const struct sockaddr *)&ss);
     bool over = false;
     if (a->o.max_per_ip) {
       over = ip_inc(a, weft__conn_ip(c)) > a->o.max_per_ip;

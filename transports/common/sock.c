@@ -544,6 +544,11 @@ int weft__conn_accept(weft__conn **out, int fd, weft__tls_ctx *tls,
   return 0;
 }
 
+void weft__conn_set_peer(weft__conn *c, const struct sockaddr *sa) {
+  if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6)
+    format_addr(sa, c->peer, sizeof c->peer, c->ip, sizeof c->ip);
+}
+
 int weft__conn_fd(const weft__conn *c) {
   return c->fd;
 }

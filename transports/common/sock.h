@@ -38,6 +38,10 @@ int weft__listen(const char *host, int port, int backlog, int *fd_out,
  * handshake then proceeds inside weft__conn_read/write. */
 int weft__conn_accept(weft__conn **out, int fd, weft__tls_ctx *tls,
                       weft_error *err);
+/* Sets the peer address from accept's (getpeername fails once the peer
+ * has reset the connection, which would leave "?" in every log line). */
+struct sockaddr;
+void weft__conn_set_peer(weft__conn *c, const struct sockaddr *sa);
 int weft__conn_fd(const weft__conn *c);
 /* > 0 bytes, 0 EOF, WEFT_ERR_AGAIN (would block), other < 0 fatal. */
 ssize_t weft__conn_read(weft__conn *c, void *buf, size_t len);
