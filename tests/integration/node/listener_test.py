@@ -197,9 +197,13 @@ def test_bare(cert):
 H2_LORIS = (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" +
             b"\x00\x00\x60\x04\x00\x00\x00\x00\x00" +
             b"\x00\x03\x00\x00\x00\x64" * 16)
+# HTTP/2 after a quick preface: a HEADERS frame whose block trickles in.
+H2_HDRS_LORIS = (b"\x00\x00\xc8\x01\x04\x00\x00\x00\x01" +
+                 b"\x00\x01a\x01b" * 40)
 LORIS = {
     "tcp": b"\x00\x00\x01\x00" + b"\x0a" * 200,
     "h2c": H2_LORIS,
+    "h2c-headers": H2_HDRS_LORIS,
     "grpc": H2_LORIS,
     "ws": b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n" +
           b"X-Slow: " + b"a" * 200,
@@ -208,11 +212,14 @@ LORIS = {
 
 def test_loris():
     node = Node("--header-timeout-ms", "1000")
-    socks = []  # (scheme, socket, opened at)
+    socks = []  # (kind, socket, opened at, closed at)
     for s in LORIS:
         for _ in range(20):
-            so = socket.create_connection(("127.0.0.1", node.port(s)),
-                                          timeout=5)
+            so = socket.create_connection(
+                ("127.0.0.1", node.port(s.split("-")[0])), timeout=5)
+            if s == "h2c-headers":
+                so.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" +
+                           b"\x00\x00\x00\x04\x00\x00\x00\x00\x00")
             so.setblocking(False)
             socks.append([s, so, time.time(), None])
     # A byte every 250 ms on every socket, until the server closes it.
