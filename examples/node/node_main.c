@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "state.h"
@@ -51,10 +52,27 @@ static const char usage[] =
     "  --workers N           worker threads per server (default 32; each\n"
     "                        open stream holds one)\n"
     "  --max-message-size B  largest request/response (default 4 MiB)\n"
-    "  --max-conns-per-ip N  WebSocket connections per client IP (default 64)\n"
+    "  --max-conns-per-ip N  connections per client IP on each listener but\n"
+    "                        gRPC (default 64); over it tcp/h2 close the new\n"
+    "                        connection, ws answers 429\n"
+    "  --header-timeout-ms N a new connection must deliver its first request\n"
+    "                        (TLS handshake, TCP frame, HTTP/2 preface, ws\n"
+    "                        upgrade, gRPC handshake) within N ms, and each\n"
+    "                        HTTP/2 request its headers (default 10000)\n"
+    "  --idle-timeout-ms N   close connections with no call in flight for N "
+    "ms\n"
+    "                        (default 300000; 0: never)\n"
+    "  --shutdown-grace-ms N on SIGTERM, calls in flight and WebSocket close\n"
+    "                        handshakes get N ms (default 2000), then are cut\n"
     "  -q, --quiet           no per-call and per-connection log lines\n"
     "  -h, --help            this text\n"
     "Prints `listening on URL` on stdout per listener. Logs to stderr.\n"
+    "Listeners accept with accept4(CLOEXEC); out of file descriptors the\n"
+    "h2, ws and tcp listeners pause accepting for 100 ms at a time (one\n"
+    "log line, not one per try) and resume by themselves (gRPC core's does\n"
+    "not: the soft descriptor limit is raised to the hard one at start).\n"
+    "TLS handshakes run inside the connection, so a peer that connects and\n"
+    "goes silent costs a socket, not a thread.\n"
     "Simulation: a job payload {\"simulate\":\"fail\"} fails, {\"simulate\":\n"
     "\"hold\"} is never run (its ttl_seconds expires it). Exit codes: 0 clean\n"
     "shutdown, 1 cannot start, 2 bad flags.\n";
@@ -70,8 +88,9 @@ typedef struct opts {
   const char **keys, **origins;
   size_t nkeys, norigins;
   unsigned workers;
-  long max_msg, max_conns; /* 0: defaults */
-  long mb_port;            /* -1: no MB broker */
+  long max_msg, max_conns;           /* 0: defaults */
+  long header_ms, idle_ms, grace_ms; /* -1: defaults */
+  long mb_port;                      /* -1: no MB broker */
   nd_config cfg;
 } opts;
 
@@ -144,6 +163,15 @@ static int parse(int argc, char **argv, opts *o) {
         return -1;
     } else if (!strcmp(a, "--max-conns-per-ip")) {
       if (parse_num(a, v, 1, 100000, &o->max_conns))
+        return -1;
+    } else if (!strcmp(a, "--header-timeout-ms")) {
+      if (parse_num(a, v, 1, 3600000, &o->header_ms))
+        return -1;
+    } else if (!strcmp(a, "--idle-timeout-ms")) {
+      if (parse_num(a, v, 0, 86400000L * 30, &o->idle_ms))
+        return -1;
+    } else if (!strcmp(a, "--shutdown-grace-ms")) {
+      if (parse_num(a, v, 1, 3600000, &o->grace_ms))
         return -1;
     } else if (!strcmp(a, "--workers")) {
       if (parse_num(a, v, 1, 1024, &n))
@@ -279,6 +307,7 @@ int weft_node_main(int argc, char **argv) {
   o.cfg.block_interval_ms = 2000;
   o.cfg.job_step_ms = 500;
   o.cfg.offer_ttl_ms = 600000;
+  o.header_ms = o.idle_ms = o.grace_ms = -1;
   o.keys = calloc((size_t)argc + 1, sizeof *o.keys);
   o.origins = calloc((size_t)argc + 1, sizeof *o.origins);
   if (!o.keys || !o.origins) {
@@ -313,6 +342,15 @@ int weft_node_main(int argc, char **argv) {
   signal(SIGTERM, SIG_DFL);
   pthread_mutex_init(&rt.mu, NULL);
 
+  /* Descriptors: the soft limit up to the hard one (as Go's runtime and
+   * nginx do). weft's listeners pause and recover when they run out, but
+   * gRPC core's stops accepting for good (docs/ARCHITECTURE.md). */
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+
   int exit_code = 1;
 #ifndef WEFT_NODE_AITBC_WS
   if (o.mb_port >= 0) {
@@ -334,10 +372,13 @@ int weft_node_main(int argc, char **argv) {
   so.tls.key_file = o.key;
   so.log = log_hook;
   so.on_connection = conn_hook;
-  /* WebSocket: demo clients all come from one IP. */
+  /* Demo clients all come from one IP. */
   so.max_conns_per_ip = o.max_conns ? (unsigned)o.max_conns : 64;
   so.max_message_size = (size_t)o.max_msg; /* 0: the runtime's 4 MiB */
-  so.shutdown_grace_ms = 2000;
+  so.shutdown_grace_ms = o.grace_ms > 0 ? o.grace_ms : 2000;
+  /* Every listener gets the same timeouts (see --help). */
+  so.header_timeout_ms = o.header_ms > 0 ? o.header_ms : 10000;
+  so.idle_timeout_ms = o.idle_ms >= 0 ? o.idle_ms : 300000;
   /* One options chain for every listener: each transport takes its own
    * struct (by tag) and ignores the others. */
   weft_grpc_opts go = WEFT_GRPC_OPTS_INIT;

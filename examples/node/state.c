@@ -295,8 +295,10 @@ void *nd_struct(weft_arena *a, const char *json) {
 
 int nd_wait(weft_server_call *call, uint64_t *seen) {
   for (;;) {
-    if (nd_st.stopping)
+    if (nd_st.stopping) {
+      weft_server_call_set_message(call, "server shutting down");
       return WEFT_STATUS_UNAVAILABLE;
+    }
     if (weft_server_call_cancelled(call))
       return WEFT_STATUS_CANCELLED;
     int64_t dl = weft_server_call_deadline(call);

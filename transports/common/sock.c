@@ -39,6 +39,7 @@ struct weft__conn {
   SSL *ssl;
   bool wants_write;
   char peer[64];
+  char ip[48];
   char alpn[32];
   char errmsg[256];
 };
@@ -261,7 +262,8 @@ static int set_nonblock(int fd) {
   return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
-static void format_addr(const struct sockaddr *sa, char *buf, size_t cap) {
+static void format_addr(const struct sockaddr *sa, char *buf, size_t cap,
+                        char *ip, size_t ipcap) {
   char host[INET6_ADDRSTRLEN] = "?";
   int port = 0;
   if (sa->sa_family == AF_INET) {
@@ -277,6 +279,8 @@ static void format_addr(const struct sockaddr *sa, char *buf, size_t cap) {
   } else {
     snprintf(buf, cap, "?");
   }
+  if (ip)
+    snprintf(ip, ipcap, "%s", host);
 }
 
 static int64_t now_ms(void) {
@@ -362,9 +366,12 @@ static weft__conn *conn_new(int fd) {
   struct sockaddr_storage ss;
   socklen_t sl = sizeof ss;
   if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
-    format_addr((struct sockaddr *)&ss, c->peer, sizeof c->peer);
+    format_addr((struct sockaddr *)&ss, c->peer, sizeof c->peer, c->ip,
+                sizeof c->ip);
   else
     snprintf(c->peer, sizeof c->peer, "?");
+  if (!c->ip[0])
+    snprintf(c->ip, sizeof c->ip, "?");
   return c;
 }
 
@@ -541,12 +548,21 @@ int weft__conn_accept(weft__conn **out, int fd, weft__tls_ctx *tls,
   return 0;
 }
 
+void weft__conn_set_peer(weft__conn *c, const struct sockaddr *sa) {
+  if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6)
+    format_addr(sa, c->peer, sizeof c->peer, c->ip, sizeof c->ip);
+}
+
 int weft__conn_fd(const weft__conn *c) {
   return c->fd;
 }
 
-/* Maps an SSL_read/SSL_write result to the sock.h convention. */
-static ssize_t ssl_result(weft__conn *c, int r) {
+/* Maps an SSL_read/SSL_write result to the sock.h convention. A write
+ * never returns 0: with SSL_OP_IGNORE_UNEXPECTED_EOF a peer that closes
+ * during the handshake (a port scanner, a load balancer's TCP check) makes
+ * SSL_write report SSL_ERROR_ZERO_RETURN, and a write loop taking 0 for
+ * progress would spin on it forever. */
+static ssize_t ssl_result(weft__conn *c, int r, bool writing) {
   int e = SSL_get_error(c->ssl, r);
   switch (e) {
   case SSL_ERROR_WANT_READ:
@@ -556,7 +572,13 @@ static ssize_t ssl_result(weft__conn *c, int r) {
     c->wants_write = true;
     return WEFT_ERR_AGAIN;
   case SSL_ERROR_ZERO_RETURN:
-    return 0;
+    if (!writing)
+      return 0;
+    snprintf(c->errmsg, sizeof c->errmsg, "write to %s: %s", c->peer,
+             SSL_is_init_finished(c->ssl)
+                 ? "the peer closed the connection"
+                 : "the peer closed the connection during the TLS handshake");
+    return WEFT_ERR_CLOSED;
   case SSL_ERROR_SYSCALL:
     if (errno == EAGAIN || errno == EINTR)
       return WEFT_ERR_AGAIN;
@@ -588,7 +610,7 @@ ssize_t weft__conn_read(weft__conn *c, void *buf, size_t len) {
         note_alpn(c);
       return r;
     }
-    return ssl_result(c, r);
+    return ssl_result(c, r, false);
   }
   for (;;) {
     ssize_t n = recv(c->fd, buf, len, 0);
@@ -614,12 +636,19 @@ ssize_t weft__conn_write(weft__conn *c, const void *buf, size_t len) {
       c->wants_write = false;
       return r;
     }
-    return ssl_result(c, r);
+    if (len == 0)
+      return 0;
+    return ssl_result(c, r, true);
   }
   for (;;) {
     ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL);
-    if (n >= 0)
+    if (n > 0 || len == 0)
       return n;
+    if (n == 0) { /* send(2) does not do this for len > 0; never spin */
+      snprintf(c->errmsg, sizeof c->errmsg, "write to %s: wrote nothing",
+               c->peer);
+      return WEFT_ERR_IO;
+    }
     if (errno == EINTR)
       continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -642,6 +671,10 @@ const char *weft__conn_alpn(const weft__conn *c) {
 
 const char *weft__conn_peer(const weft__conn *c) {
   return c->peer;
+}
+
+const char *weft__conn_ip(const weft__conn *c) {
+  return c->ip;
 }
 
 const char *weft__conn_error(const weft__conn *c) {

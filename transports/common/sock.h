@@ -38,15 +38,23 @@ int weft__listen(const char *host, int port, int backlog, int *fd_out,
  * handshake then proceeds inside weft__conn_read/write. */
 int weft__conn_accept(weft__conn **out, int fd, weft__tls_ctx *tls,
                       weft_error *err);
+/* Sets the peer address from accept's (getpeername fails once the peer
+ * has reset the connection, which would leave "?" in every log line). */
+struct sockaddr;
+void weft__conn_set_peer(weft__conn *c, const struct sockaddr *sa);
 int weft__conn_fd(const weft__conn *c);
 /* > 0 bytes, 0 EOF, WEFT_ERR_AGAIN (would block), other < 0 fatal. */
 ssize_t weft__conn_read(weft__conn *c, void *buf, size_t len);
+/* > 0 bytes, WEFT_ERR_AGAIN, other < 0 fatal (WEFT_ERR_CLOSED when the
+ * peer has closed, also during a TLS handshake). Never 0 when len > 0, so
+ * a write loop can take any return <= 0 that is not AGAIN as the end. */
 ssize_t weft__conn_write(weft__conn *c, const void *buf, size_t len);
 /* True if the last AGAIN needs a writable (not readable) fd to progress. */
 bool weft__conn_wants_write(const weft__conn *c);
 /* Negotiated ALPN protocol or "" */
 const char *weft__conn_alpn(const weft__conn *c);
 const char *weft__conn_peer(const weft__conn *c); /* "127.0.0.1:5555" */
+const char *weft__conn_ip(const weft__conn *c);   /* "127.0.0.1", "::1" */
 void weft__conn_close(weft__conn *c);
 /* Why the last read/write failed fatally ("" if it did not), e.g.
  * "TLS with 127.0.0.1:5555: peer certificate: ...". */

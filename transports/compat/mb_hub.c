@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "accept.h"
 #include "sock.h"
 #include "weft/loop.h"
 #include "weft/mb_broker.h"
@@ -26,6 +27,7 @@ struct hub_conn {
   weft__conn *io;
   int fd;
   weft_mb_deframer df;
+  char ip[48]; /* per-IP count */
   char *out;
   size_t out_len, out_off, out_cap;
   bool write_armed;
@@ -48,7 +50,8 @@ struct weft_mb_hub {
   pthread_mutex_t mu;
   weft_mb_broker *b;
   weft_loop *loop;
-  int lfd;
+  weft__acceptor *acc; /* loop thread; NULL: not listening */
+  unsigned max_per_ip; /* 0: the shared default */
   hub_conn *conns;
   weft_mb_conn next_id;
   weft_timer *timer;
@@ -85,6 +88,7 @@ static void tcp_close(weft_mb_hub *h, hub_conn *c) {
   /* After unlinking: messages the engine sends to c now are dropped. */
   weft_mb_broker_disconnect(h->b, c->id);
   weft_loop_del_fd(h->loop, c->fd);
+  weft__acceptor_release(h->acc, c->ip);
   weft__conn_close(c->io);
   weft_mb_deframer_free(&c->df);
   free(c->out);
@@ -240,37 +244,33 @@ static void tcp_io(weft_loop *l, int fd, unsigned events, void *ud) {
   pthread_mutex_unlock(&h->mu);
 }
 
-static void accept_io(weft_loop *l, int fd, unsigned events, void *ud) {
-  (void)events;
+/* A socket from the shared accept loop (accept.h). */
+static void on_accepted(void *ud, weft__conn *io, bool over_limit) {
   weft_mb_hub *h = ud;
-  for (;;) {
-    int cfd = accept(fd, NULL, NULL);
-    if (cfd < 0)
-      return; /* EAGAIN, or a transient error: try on the next event */
-    hub_conn *c = calloc(1, sizeof *c);
-    weft__conn *io = NULL;
-    if (!c || weft__conn_accept(&io, cfd, NULL, NULL) < 0) {
-      free(c);
-      if (!io)
-        close(cfd);
-      continue;
-    }
-    c->hub = h;
-    c->io = io;
-    c->fd = weft__conn_fd(io);
-    weft_mb_deframer_init(&c->df, 0);
-    if (weft_loop_add_fd(l, c->fd, WEFT_IO_READ, tcp_io, c) < 0) {
-      weft__conn_close(io);
-      free(c);
-      continue;
-    }
-    pthread_mutex_lock(&h->mu);
-    c->id = ++h->next_id;
-    c->next = h->conns;
-    h->conns = c;
-    weft_mb_broker_connect(h->b, c->id, unix_ms()); /* the greeting */
-    pthread_mutex_unlock(&h->mu);
+  (void)over_limit; /* the acceptor closes those itself */
+  hub_conn *c = calloc(1, sizeof *c);
+  if (!c) {
+    weft__acceptor_release(h->acc, weft__conn_ip(io));
+    weft__conn_close(io);
+    return;
   }
+  c->hub = h;
+  c->io = io;
+  c->fd = weft__conn_fd(io);
+  snprintf(c->ip, sizeof c->ip, "%s", weft__conn_ip(io));
+  weft_mb_deframer_init(&c->df, 0);
+  if (weft_loop_add_fd(h->loop, c->fd, WEFT_IO_READ, tcp_io, c) < 0) {
+    weft__acceptor_release(h->acc, c->ip);
+    weft__conn_close(io);
+    free(c);
+    return;
+  }
+  pthread_mutex_lock(&h->mu);
+  c->id = ++h->next_id;
+  c->next = h->conns;
+  h->conns = c;
+  weft_mb_broker_connect(h->b, c->id, unix_ms()); /* the greeting */
+  pthread_mutex_unlock(&h->mu);
 }
 
 static void tick(weft_loop *l, weft_timer *t, void *ud) {
@@ -344,7 +344,7 @@ static void do_start(sync_call *s) {
 
 static void do_listen(sync_call *s) {
   weft_mb_hub *h = s->h;
-  if (h->lfd >= 0) {
+  if (h->acc) {
     s->rv =
         weft_error_set(&s->err, WEFT_ERR_STATE, "MB hub: already listening");
     return;
@@ -353,21 +353,21 @@ static void do_listen(sync_call *s) {
   s->rv = weft__listen(s->host, s->port, 128, &fd, &s->bound, &s->err);
   if (s->rv < 0)
     return;
-  s->rv = weft_loop_add_fd(h->loop, fd, WEFT_IO_READ, accept_io, h);
-  if (s->rv < 0) {
-    close(fd);
-    return;
-  }
-  h->lfd = fd;
+  weft__acceptor_opts ao = {.loop = h->loop,
+                            .lfd = fd,
+                            .name = "mb",
+                            .max_per_ip = h->max_per_ip
+                                              ? h->max_per_ip
+                                              : WEFT__DEFAULT_MAX_CONNS_PER_IP,
+                            .on_conn = on_accepted,
+                            .ud = h};
+  s->rv = weft__acceptor_new(&h->acc, &ao); /* closes fd on failure */
+  if (s->rv < 0)
+    weft_error_set(&s->err, s->rv, "MB hub: watching the listening socket");
 }
 
 static void do_stop_listening(sync_call *s) {
-  weft_mb_hub *h = s->h;
-  if (h->lfd >= 0) {
-    weft_loop_del_fd(h->loop, h->lfd);
-    close(h->lfd);
-    h->lfd = -1;
-  }
+  weft__acceptor_stop(s->h->acc); /* counts stay until the hub is freed */
 }
 
 static void do_shutdown(sync_call *s) {
@@ -398,7 +398,6 @@ int weft_mb_hub_new(weft_mb_hub **out, const weft_mb_hub_opts *opts) {
     h->o = *opts;
   snprintf(h->ws_path, sizeof h->ws_path, "%s",
            h->o.ws_path ? h->o.ws_path : "/");
-  h->lfd = -1;
   pthread_mutex_init(&h->mu, NULL);
   weft_mb_broker_opts bo = {0};
   bo.max_pending = h->o.max_pending;
@@ -435,6 +434,7 @@ void weft_mb_hub_free(weft_mb_hub *h) {
     weft_loop_stop(h->loop);
     weft_loop_free(h->loop);
   }
+  weft__acceptor_free(h->acc); /* stopped on the loop: only frees */
   /* WebSocket connections belong to their server, which must be gone by
    * now; any left are forgotten. */
   hub_conn *c = h->conns;
@@ -542,11 +542,11 @@ static int mbt_listen(weft_server *s, const weft_url *url,
                       const weft_server_opts *opts, void **listener, int *port,
                       weft_error *err) {
   (void)s;
-  (void)opts;
   weft_mb_hub *h = NULL;
   int rv = weft_mb_hub_new(&h, NULL);
   if (rv < 0)
     return weft_error_set(err, rv, "mb: cannot start the broker");
+  h->max_per_ip = opts ? opts->max_conns_per_ip : 0;
   rv = weft_mb_hub_listen(h, url->host, url->port < 0 ? 0 : url->port, port,
                           err);
   if (rv < 0) {

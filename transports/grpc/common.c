@@ -168,6 +168,11 @@ static void arg_int(weft__grpc_args *a, const char *key, int v) {
   g->value.integer = v;
 }
 
+void weft__grpc_args_add_int(weft__grpc_args *a, const char *key, int v) {
+  if (a->args.num_args < sizeof a->items / sizeof a->items[0])
+    arg_int(a, key, v);
+}
+
 static int clamp_int(int64_t v) {
   return v > INT_MAX ? INT_MAX : v < 0 ? 0 : (int)v;
 }

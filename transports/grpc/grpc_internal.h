@@ -63,6 +63,9 @@ void weft__grpc_args_build(weft__grpc_args *a, size_t max_message,
                            const weft_grpc_opts *g,
                            const char *ssl_target_override, bool server);
 
+/* One more integer argument (ignored when the array is full). */
+void weft__grpc_args_add_int(weft__grpc_args *a, const char *key, int v);
+
 /* Reads a whole PEM file into a NUL-terminated malloc'd string. */
 char *weft__grpc_read_file(const char *path, weft_error *err);
 

@@ -5,6 +5,7 @@
  * the worker that runs the handler waits for its call's batches itself, as
  * gRPC's C++ synchronous server does. A blocking handler never stalls the
  * queues. */
+#include <limits.h>
 #include <errno.h>
 #include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
@@ -763,6 +764,16 @@ static int grpc_listen(weft_server *s, const weft_url *url,
   weft__grpc_args args;
   weft__grpc_args_build(&args, o->max_message_size, o->keepalive_ms,
                         o->idle_timeout_ms, g, NULL, true);
+  /* The header timeout. gRPC core's server handshake deadline covers the
+   * TLS handshake and then the client's HTTP/2 preface and SETTINGS (it
+   * closes with "Did not receive HTTP/2 settings before handshake
+   * timeout"); its default is 120 s. Per-IP limits have no channel arg:
+   * gRPC core gives no hook at accept, so grpc:// has none. */
+  int64_t hdr_ms = o->header_timeout_ms == 0  ? 10000
+                   : o->header_timeout_ms < 0 ? (int64_t)INT_MAX
+                                              : o->header_timeout_ms;
+  weft__grpc_args_add_int(&args, GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS,
+                          hdr_ms > INT_MAX ? INT_MAX : (int)hdr_ms);
   l->server = grpc_server_create(&args.args, NULL);
   for (unsigned i = 0; i < nq; i++) {
     l->cqs[i] = grpc_completion_queue_create_for_next(NULL);

@@ -87,9 +87,12 @@ void weft__h2io_flush(weft__h2io *io) {
       set_events(io, WEFT_IO_READ | WEFT_IO_WRITE);
       return;
     }
-    if (w < 0) {
+    if (w <= 0) { /* 0 is no progress either: never loop on it */
       weft_error e;
-      weft_error_set(&e, (int)w, "write failed: %s", weft_strerror((int)w));
+      const char *why = weft__conn_error(io->conn);
+      weft_error_set(&e, w < 0 ? (int)w : WEFT_ERR_IO, "write failed: %s",
+                     why[0] ? why
+                            : weft_strerror(w < 0 ? (int)w : WEFT_ERR_IO));
       weft__h2io_close(io, &e);
       return;
     }

@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "accept.h"
 #include "connect.h"
 #include "h2_io.h"
 #include "h2_msg.h"
@@ -62,9 +63,14 @@ typedef struct h2s_stream h2s_stream;
 struct h2s_listener {
   weft_server *srv;
   weft_loop *loop;
-  int fd;
+  int fd;              /* until the acceptor takes it */
+  weft__acceptor *acc; /* loop thread */
   weft__tls_ctx *tls;
   size_t max_msg;
+  int64_t header_ms, idle_ms; /* 0: none */
+  unsigned max_per_ip;
+  void (*log)(int level, const char *line, void *ud);
+  void *log_ud;
   bool inline_unary;  /* weft_http2_opts.inline_handlers */
   pthread_mutex_t mu; /* conns list, refs, closed */
   h2s_conn *conns;
@@ -94,6 +100,12 @@ struct h2s_conn {
   unsigned closed_next;
   uint64_t calls; /* loop thread: calls dispatched (connection events) */
   const char *close_note; /* loop thread: why this side closed it */
+  /* Loop thread: header and idle timeouts (see on_tick). */
+  char ip[48];
+  weft_timer *tick;
+  bool got_settings; /* the client's preface and SETTINGS arrived */
+  int64_t accepted_ns, last_busy_ns;
+  char note[96]; /* close_note's storage when it is formatted */
 };
 
 struct h2s_stream {
@@ -101,7 +113,9 @@ struct h2s_stream {
   int32_t id;
   int refs; /* under c->mu */
   h2s_stream *next, *prev;
-  bool in_session; /* nghttp2 still knows the stream */
+  bool in_session;  /* nghttp2 still knows the stream */
+  bool hdrs_done;   /* loop thread: the request's HEADERS arrived whole */
+  int64_t begun_ns; /* loop thread: its first HEADERS frame began */
 
   /* Request headers (loop thread until dispatch). */
   char *path;
@@ -174,6 +188,7 @@ static void listener_unref(h2s_listener *l) {
   if (!last)
     return;
   weft_loop_free(l->loop);
+  weft__acceptor_free(l->acc); /* stopped on the loop: only frees */
   weft__tls_ctx_free(l->tls);
   pthread_mutex_destroy(&l->mu);
   free(l);
@@ -722,6 +737,7 @@ static int on_begin_headers(nghttp2_session *ses, const nghttp2_frame *f,
   s->id = f->hd.stream_id;
   s->refs = 1; /* nghttp2's */
   s->in_session = true;
+  s->begun_ns = weft_now_ns();
   s->deadline_ns = INT64_MAX;
   pthread_cond_init(&s->cv, NULL);
   weft__connect_reader_init(&s->reader, c->lis->max_msg);
@@ -866,13 +882,16 @@ static int on_data_chunk(nghttp2_session *ses, uint8_t flags, int32_t id,
 
 static int on_frame_recv(nghttp2_session *ses, const nghttp2_frame *f,
                          void *ud) {
-  (void)ud;
+  h2s_conn *c = ud;
+  if (f->hd.type == NGHTTP2_SETTINGS && !(f->hd.flags & NGHTTP2_FLAG_ACK))
+    c->got_settings = true; /* the preface is done: header timeout met */
   if (f->hd.type != NGHTTP2_HEADERS && f->hd.type != NGHTTP2_DATA)
     return 0;
   h2s_stream *s = nghttp2_session_get_stream_user_data(ses, f->hd.stream_id);
   if (!s)
     return 0;
   if (f->hd.type == NGHTTP2_HEADERS && f->headers.cat == NGHTTP2_HCAT_REQUEST) {
+    s->hdrs_done = true;
     if (!on_request_headers(s))
       return 0;
   }
@@ -1009,6 +1028,11 @@ static void on_conn_closed(weft__h2io *io, const weft_error *why, void *ud) {
   }
   weft_server_conn_event(c->lis->srv, WEFT_CONN_EVENT_CLOSED, c->lis->scheme,
                          c->lis->url, c->peer, code, reason, c->calls);
+  if (c->tick) {
+    weft_timer_cancel(c->lis->loop, c->tick);
+    c->tick = NULL;
+  }
+  weft__acceptor_release(c->lis->acc, c->ip);
   /* nghttp2_session_del does not report stream closes: drop its refs. */
   for (;;) {
     h2s_stream *victim = NULL;
@@ -1065,52 +1089,122 @@ static int new_session(h2s_conn *c) {
   return 0;
 }
 
-static void on_accept(weft_loop *loop, int lfd, unsigned events, void *ud) {
-  h2s_listener *l = ud;
-  (void)events;
-  for (int i = 0; i < 64; i++) {
-    int fd = accept(lfd, NULL, NULL);
-    if (fd < 0)
-      return; /* EAGAIN, or a transient error: next readiness retries */
-    if (l->stopping) {
-      close(fd);
+/* Header and idle timeouts: a peer that has not finished its preface, or
+ * a request's headers, within header_ms is closed (a slow-loris holding the
+ * connection open a byte at a time); a connection with no stream open for
+ * idle_ms gets a GOAWAY and is closed. */
+static void on_tick(weft_loop *lp, weft_timer *t, void *ud) {
+  h2s_conn *c = ud;
+  h2s_listener *l = c->lis;
+  (void)lp;
+  (void)t;
+  if (c->io.closed)
+    return;
+  int64_t now = weft_now_ns();
+  bool busy = false, slow = false;
+  pthread_mutex_lock(&c->mu);
+  for (h2s_stream *s = c->streams; s; s = s->next) {
+    if (!s->in_session)
       continue;
-    }
-    h2s_conn *c = calloc(1, sizeof *c);
-    weft__conn *conn = NULL;
-    if (!c || weft__conn_accept(&conn, fd, l->tls, NULL) < 0) {
-      free(c);
-      if (!conn)
-        close(fd);
-      continue;
-    }
-    pthread_mutex_init(&c->mu, NULL);
-    c->lis = l;
-    c->refs = 1;
-    c->io.loop = loop;
-    c->io.conn = conn;
-    c->io.on_closed = on_conn_closed;
-    c->io.ud = c;
-    snprintf(c->peer, sizeof c->peer, "%s", weft__conn_peer(conn));
-    if (new_session(c) < 0 || weft__h2io_start(&c->io) < 0) {
-      if (c->io.session)
-        nghttp2_session_del(c->io.session);
-      weft__conn_close(conn);
-      pthread_mutex_destroy(&c->mu);
-      free(c);
-      continue;
-    }
-    pthread_mutex_lock(&l->mu);
-    l->refs++;
-    c->next = l->conns;
-    if (l->conns)
-      l->conns->prev = c;
-    l->conns = c;
-    pthread_mutex_unlock(&l->mu);
-    weft_server_conn_event(l->srv, WEFT_CONN_EVENT_OPENED, l->scheme, l->url,
-                           c->peer, 0, NULL, 0);
-    weft__h2io_flush(&c->io); /* our SETTINGS */
+    busy = true;
+    if (l->header_ms && !s->hdrs_done &&
+        now - s->begun_ns >= l->header_ms * 1000000)
+      slow = true;
   }
+  pthread_mutex_unlock(&c->mu);
+  weft_error e;
+  if (l->header_ms && !c->got_settings &&
+      now - c->accepted_ns >= l->header_ms * 1000000) {
+    weft_error_set(&e, WEFT_ERR_TIMEOUT,
+                   "no HTTP/2 preface and SETTINGS within %lld ms of "
+                   "connecting (header timeout)",
+                   (long long)l->header_ms);
+    weft__h2io_close(&c->io, &e);
+    return;
+  }
+  if (slow) {
+    weft_error_set(&e, WEFT_ERR_TIMEOUT,
+                   "request headers not complete within %lld ms (header "
+                   "timeout)",
+                   (long long)l->header_ms);
+    nghttp2_session_terminate_session(c->io.session, NGHTTP2_ENHANCE_YOUR_CALM);
+    weft__h2io_flush(&c->io);
+    weft__h2io_close(&c->io, &e);
+    return;
+  }
+  if (busy || c->flush_posted || !c->got_settings) {
+    c->last_busy_ns = now;
+    return;
+  }
+  if (l->idle_ms && now - c->last_busy_ns >= l->idle_ms * 1000000) {
+    nghttp2_submit_goaway(
+        c->io.session, NGHTTP2_FLAG_NONE,
+        nghttp2_session_get_last_proc_stream_id(c->io.session),
+        NGHTTP2_NO_ERROR, NULL, 0);
+    weft__h2io_flush(&c->io);
+    snprintf(c->note, sizeof c->note, "idle for %lld ms, closed",
+             (long long)l->idle_ms);
+    c->close_note = c->note;
+    weft__h2io_close(&c->io, NULL);
+  }
+}
+
+/* A socket from the shared accept loop (accept.h). */
+static void on_conn(void *ud, weft__conn *conn, bool over_limit) {
+  h2s_listener *l = ud;
+  (void)over_limit; /* the acceptor closes those itself */
+  if (l->stopping) {
+    weft__acceptor_release(l->acc, weft__conn_ip(conn));
+    weft__conn_close(conn);
+    return;
+  }
+  h2s_conn *c = calloc(1, sizeof *c);
+  if (!c) {
+    weft__acceptor_release(l->acc, weft__conn_ip(conn));
+    weft__conn_close(conn);
+    return;
+  }
+  pthread_mutex_init(&c->mu, NULL);
+  c->lis = l;
+  c->refs = 1;
+  c->io.loop = l->loop;
+  c->io.conn = conn;
+  c->io.on_closed = on_conn_closed;
+  c->io.ud = c;
+  snprintf(c->peer, sizeof c->peer, "%s", weft__conn_peer(conn));
+  snprintf(c->ip, sizeof c->ip, "%s", weft__conn_ip(conn));
+  if (new_session(c) < 0 || weft__h2io_start(&c->io) < 0) {
+    if (c->io.session)
+      nghttp2_session_del(c->io.session);
+    weft__acceptor_release(l->acc, c->ip);
+    weft__conn_close(conn);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+    return;
+  }
+  pthread_mutex_lock(&l->mu);
+  l->refs++;
+  c->next = l->conns;
+  if (l->conns)
+    l->conns->prev = c;
+  l->conns = c;
+  pthread_mutex_unlock(&l->mu);
+  c->accepted_ns = c->last_busy_ns = weft_now_ns();
+  int64_t period = 0;
+  if (l->header_ms)
+    period = l->header_ms / 4;
+  if (l->idle_ms && (!period || l->idle_ms / 4 < period))
+    period = l->idle_ms / 4;
+  if (period) {
+    if (period < 10)
+      period = 10;
+    if (period > 1000)
+      period = 1000;
+    c->tick = weft_loop_timer(l->loop, period, period, on_tick, c);
+  }
+  weft_server_conn_event(l->srv, WEFT_CONN_EVENT_OPENED, l->scheme, l->url,
+                         c->peer, 0, NULL, 0);
+  weft__h2io_flush(&c->io); /* our SETTINGS (may close c: see on_conn_closed) */
 }
 
 /* ---- weft_server_call_ops (worker threads) --------------------------- */
@@ -1280,7 +1374,23 @@ static const weft_server_call_ops h2s_ops = {
 
 static void register_listener(void *ud) {
   h2s_listener *l = ud;
-  weft_loop_add_fd(l->loop, l->fd, WEFT_IO_READ, on_accept, l);
+  weft__acceptor_opts ao = {.loop = l->loop,
+                            .lfd = l->fd,
+                            .tls = l->tls,
+                            .name = l->scheme,
+                            .max_per_ip = l->max_per_ip,
+                            .on_conn = on_conn,
+                            .ud = l,
+                            .log = l->log,
+                            .log_ud = l->log_ud};
+  l->fd = -1; /* the acceptor has it, even if it fails */
+  if (weft__acceptor_new(&l->acc, &ao) < 0) {
+    char line[200];
+    snprintf(line, sizeof line, "%s: cannot watch the listening socket",
+             l->scheme);
+    if (l->log)
+      l->log(3, line, l->log_ud);
+  }
 }
 
 static int h2s_listen(weft_server *srv, const weft_url *url,
@@ -1293,6 +1403,13 @@ static int h2s_listen(weft_server *srv, const weft_url *url,
   l->fd = -1;
   l->refs = 1;
   l->max_msg = o && o->max_message_size ? o->max_message_size : 4u << 20;
+  int64_t hdr = o ? o->header_timeout_ms : 0;
+  l->header_ms = hdr == 0 ? WEFT__DEFAULT_HEADER_TIMEOUT_MS : hdr < 0 ? 0 : hdr;
+  l->idle_ms = o && o->idle_timeout_ms > 0 ? o->idle_timeout_ms : 0;
+  l->max_per_ip = o && o->max_conns_per_ip ? o->max_conns_per_ip
+                                           : WEFT__DEFAULT_MAX_CONNS_PER_IP;
+  l->log = o ? o->log : NULL;
+  l->log_ud = o ? o->log_ud : NULL;
   const weft_http2_opts *h2o =
       o ? weft_opts_find(o->transport_opts, WEFT_HTTP2_OPTS_TAG) : NULL;
   if (h2o)
@@ -1377,11 +1494,7 @@ static void run_on_loop(h2s_listener *l, weft_post_fn fn) {
 static void stop_on_loop(void *ud) {
   sync_rec *r = ud;
   h2s_listener *l = r->l;
-  if (l->fd >= 0) {
-    weft_loop_del_fd(l->loop, l->fd);
-    close(l->fd);
-    l->fd = -1;
-  }
+  weft__acceptor_stop(l->acc);
   /* Tell every client: no new streams (GOAWAY), finish what you have. */
   pthread_mutex_lock(&l->mu);
   l->stopping = true;
@@ -1436,7 +1549,10 @@ static void close_on_loop(void *ud) {
 
 static void h2s_close(void *ud) {
   h2s_listener *l = ud;
-  if (l->fd >= 0)
+  pthread_mutex_lock(&l->mu);
+  bool stopped = l->stopping;
+  pthread_mutex_unlock(&l->mu);
+  if (!stopped)
     h2s_stop_accepting(l);
   run_on_loop(l, close_on_loop);
   pthread_mutex_lock(&l->mu);

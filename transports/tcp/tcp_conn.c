@@ -195,6 +195,10 @@ static int on_frame(void *ud, const uint8_t *frame, size_t len) {
      * starts with '{', which no binary envelope can (0x7b would be a group
      * tag). A client knows its own. */
     c->seen_frame = true;
+    if (c->hdr_timer) {
+      weft_timer_cancel(c->loop, c->hdr_timer);
+      c->hdr_timer = NULL;
+    }
     if (c->sniff_codec && len && frame[0] == '{')
       weft__mux_set_codec(c->mux, WEFT_CODEC_JSON);
   }
@@ -359,6 +363,23 @@ static void on_tick(weft_loop *l, weft_timer *t, void *ud) {
   }
 }
 
+/* A server connection whose first frame (TLS handshake included) did not
+ * arrive in time: a slow-loris, or not a weft peer at all. */
+static void on_header_timeout(weft_loop *l, weft_timer *t, void *ud) {
+  weft__tcp_conn *c = ud;
+  (void)l;
+  (void)t;
+  c->hdr_timer = NULL;
+  if (c->dead || c->seen_frame)
+    return;
+  weft_error err;
+  weft_error_set(&err, WEFT_ERR_TIMEOUT,
+                 "%s: no complete frame within %lld ms of connecting "
+                 "(header timeout), closed",
+                 c->peer, (long long)c->header_timeout_ms);
+  weft__tcp_conn_close(c, &err);
+}
+
 /* ---- lifecycle ----------------------------------------------------------- */
 
 int weft__tcp_conn_new(weft__tcp_conn **out, weft_loop *loop, weft__conn *sock,
@@ -375,6 +396,7 @@ int weft__tcp_conn_new(weft__tcp_conn **out, weft_loop *loop, weft__conn *sock,
   c->fd = weft__conn_fd(sock);
   c->tls = weft__conn_is_tls(sock);
   snprintf(c->peer, sizeof c->peer, "%s", weft__conn_peer(sock));
+  snprintf(c->ip, sizeof c->ip, "%s", weft__conn_ip(sock));
   c->rbuf = o->rbuf;
   c->sniff_codec = o->mux->server;
   c->rcap = o->rcap;
@@ -414,6 +436,11 @@ int weft__tcp_conn_new(weft__tcp_conn **out, weft_loop *loop, weft__conn *sock,
     int64_t ms = period / 1000000 > 10 ? period / 1000000 : 10;
     c->tick = weft_loop_timer(loop, ms, ms, on_tick, c);
   }
+  if (o->header_timeout_ms > 0) {
+    c->header_timeout_ms = o->header_timeout_ms;
+    c->hdr_timer =
+        weft_loop_timer(loop, o->header_timeout_ms, 0, on_header_timeout, c);
+  }
   *out = c;
   return 0;
 fail:
@@ -437,6 +464,10 @@ void weft__tcp_conn_close(weft__tcp_conn *c, const weft_error *why) {
   if (c->tick) {
     weft_timer_cancel(c->loop, c->tick);
     c->tick = NULL;
+  }
+  if (c->hdr_timer) {
+    weft_timer_cancel(c->loop, c->hdr_timer);
+    c->hdr_timer = NULL;
   }
   weft__conn_close(c->sock);
   c->sock = NULL;

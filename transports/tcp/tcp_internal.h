@@ -42,6 +42,7 @@ struct weft__tcp_conn {
   weft__lpf framer;
   weft__mux *mux;
   char peer[64];
+  char ip[48]; /* the peer's address alone (per-IP counts) */
 
   /* Loop thread only. */
   unsigned events;
@@ -50,6 +51,8 @@ struct weft__tcp_conn {
   bool seen_frame, sniff_codec;
   weft_timer *tick;
   int64_t keepalive_ns, idle_ns, last_busy_ns;
+  weft_timer *hdr_timer; /* server: the first frame is due (header timeout) */
+  int64_t header_timeout_ms;
   uint8_t *rbuf; /* read buffer shared by the loop's connections */
   size_t rcap;
   /* The owner learns that the connection died (loop thread). */
@@ -79,6 +82,9 @@ typedef struct weft__tcp_conn_opts {
   size_t max_frame;
   int64_t keepalive_ms; /* <0: off; 0: default */
   int64_t idle_timeout_ms;
+  /* Server: the first whole frame (and the TLS handshake) must arrive
+   * within this long of accept; 0: no limit. */
+  int64_t header_timeout_ms;
   uint8_t *rbuf;
   size_t rcap;
 } weft__tcp_conn_opts;

@@ -14,24 +14,25 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "accept.h"
 #include "tcp_internal.h"
 #include "weft/transport.h"
 
 #define RBUF_SIZE (64u * 1024u)
-#define ACCEPT_BATCH 64
 
 typedef struct tcp_listener {
   weft_server *srv;
   weft_loop *loop;
   weft__tls_ctx *tls;
-  int lfd;
-  bool accepting;
+  int lfd;             /* until the acceptor takes it */
+  weft__acceptor *acc; /* loop thread */
+  unsigned max_per_ip;
   weft__tcp_conn *conns;   /* live */
   weft__tcp_conn *zombies; /* dead, handlers still running */
-  weft_timer *reaper, *accept_retry;
+  weft_timer *reaper;
   size_t nconns;
   size_t max_msg;
-  int64_t keepalive_ms, idle_ms;
+  int64_t keepalive_ms, idle_ms, header_ms;
   void (*log)(int level, const char *line, void *ud);
   void *log_ud;
   uint8_t *rbuf;
@@ -119,6 +120,7 @@ static void on_conn_dead(weft__tcp_conn *c, const weft_error *why) {
   if (why && why->code != WEFT_ERR_CLOSED)
     lg(l, 2, "tcp: connection %s: %s", c->peer, why->message);
   report_closed(l, c, why);
+  weft__acceptor_release(l->acc, c->ip);
   list_remove(&l->conns, c);
   l->nconns--;
   list_push(&l->zombies, c);
@@ -126,63 +128,36 @@ static void on_conn_dead(weft__tcp_conn *c, const weft_error *why) {
     l->reaper = weft_loop_timer(l->loop, 20, 20, on_reap, l);
 }
 
-static void on_accept(weft_loop *lp, int fd, unsigned events, void *ud);
-
-static void retry_accept(weft_loop *lp, weft_timer *t, void *ud) {
+/* A socket from the shared accept loop (accept.h). */
+static void on_conn(void *ud, weft__conn *sock, bool over_limit) {
   tcp_listener *l = ud;
-  (void)t;
-  l->accept_retry = NULL;
-  if (l->accepting)
-    weft_loop_add_fd(lp, l->lfd, WEFT_IO_READ, on_accept, l);
-}
-
-static void on_accept(weft_loop *lp, int lfd, unsigned events, void *ud) {
-  tcp_listener *l = ud;
-  (void)events;
-  for (int i = 0; i < ACCEPT_BATCH && l->accepting; i++) {
-    int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-    if (fd < 0) {
-      if (errno == EINTR || errno == ECONNABORTED)
-        continue;
-      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-          errno == ENOMEM) {
-        /* Out of descriptors: stop accepting for a moment instead of
-         * spinning on a level-triggered listener. */
-        lg(l, 3, "tcp: accept: %s; pausing accepts for 100 ms",
-           strerror(errno));
-        weft_loop_del_fd(lp, lfd);
-        l->accept_retry = weft_loop_timer(lp, 100, 0, retry_accept, l);
-      }
-      return;
-    }
-    weft__conn *sock;
-    weft_error err;
-    if (weft__conn_accept(&sock, fd, l->tls, &err) < 0) {
-      lg(l, 2, "tcp: accept: %s", err.message);
-      continue;
-    }
-    weft__mux_opts mo = {.server = true,
-                         .srv = l->srv,
-                         .codec = WEFT_CODEC_PROTO, /* until sniffed */
-                         .max_message_size = l->max_msg};
-    weft__tcp_conn_opts co = {.mux = &mo,
-                              .max_frame = l->max_msg + WEFT__TCP_FRAME_SLACK,
-                              .keepalive_ms = l->keepalive_ms,
-                              .idle_timeout_ms = l->idle_ms,
-                              .rbuf = l->rbuf,
-                              .rcap = RBUF_SIZE};
-    weft__tcp_conn *c;
-    if (weft__tcp_conn_new(&c, lp, sock, &co, &err) < 0) {
-      lg(l, 2, "tcp: %s", err.message);
-      continue;
-    }
-    c->owner = l;
-    c->on_dead = on_conn_dead;
-    list_push(&l->conns, c);
-    l->nconns++;
-    weft_server_conn_event(l->srv, WEFT_CONN_EVENT_OPENED, l->scheme, l->url,
-                           c->peer, 0, NULL, 0);
+  weft_error err;
+  (void)over_limit; /* the acceptor closes those itself */
+  char ip[48];
+  snprintf(ip, sizeof ip, "%s", weft__conn_ip(sock));
+  weft__mux_opts mo = {.server = true,
+                       .srv = l->srv,
+                       .codec = WEFT_CODEC_PROTO, /* until sniffed */
+                       .max_message_size = l->max_msg};
+  weft__tcp_conn_opts co = {.mux = &mo,
+                            .max_frame = l->max_msg + WEFT__TCP_FRAME_SLACK,
+                            .keepalive_ms = l->keepalive_ms,
+                            .idle_timeout_ms = l->idle_ms,
+                            .header_timeout_ms = l->header_ms,
+                            .rbuf = l->rbuf,
+                            .rcap = RBUF_SIZE};
+  weft__tcp_conn *c;
+  if (weft__tcp_conn_new(&c, l->loop, sock, &co, &err) < 0) {
+    lg(l, 2, "tcp: %s", err.message);
+    weft__acceptor_release(l->acc, ip);
+    return;
   }
+  c->owner = l;
+  c->on_dead = on_conn_dead;
+  list_push(&l->conns, c);
+  l->nconns++;
+  weft_server_conn_event(l->srv, WEFT_CONN_EVENT_OPENED, l->scheme, l->url,
+                         c->peer, 0, NULL, 0);
 }
 
 static int listen_common(weft_server *s, const weft_url *url,
@@ -202,6 +177,11 @@ static int listen_common(weft_server *s, const weft_url *url,
       opts->max_message_size ? opts->max_message_size : 4u * 1024u * 1024u;
   l->keepalive_ms = opts->keepalive_ms;
   l->idle_ms = opts->idle_timeout_ms;
+  l->header_ms = opts->header_timeout_ms == 0  ? WEFT__DEFAULT_HEADER_TIMEOUT_MS
+                 : opts->header_timeout_ms < 0 ? 0
+                                               : opts->header_timeout_ms;
+  l->max_per_ip = opts->max_conns_per_ip ? opts->max_conns_per_ip
+                                         : WEFT__DEFAULT_MAX_CONNS_PER_IP;
   l->log = opts->log;
   l->log_ud = opts->log_ud;
   l->rbuf = malloc(RBUF_SIZE);
@@ -224,9 +204,17 @@ static int listen_common(weft_server *s, const weft_url *url,
   }
   /* A standby thread lets the loop thread run a call itself (loop.h). */
   weft_loop_set_standby(l->loop, 1);
-  l->accepting = true;
-  if ((rc = weft_loop_add_fd(l->loop, l->lfd, WEFT_IO_READ, on_accept, l)) <
-          0 ||
+  weft__acceptor_opts ao = {.loop = l->loop,
+                            .lfd = l->lfd,
+                            .tls = l->tls,
+                            .name = l->scheme,
+                            .max_per_ip = l->max_per_ip,
+                            .on_conn = on_conn,
+                            .ud = l,
+                            .log = l->log,
+                            .log_ud = l->log_ud};
+  l->lfd = -1; /* the acceptor has it, even if it fails */
+  if ((rc = weft__acceptor_new(&l->acc, &ao)) < 0 ||
       (rc = weft_loop_start(l->loop)) < 0) {
     weft_error_set(err, rc, "starting the event loop");
     goto fail;
@@ -234,6 +222,7 @@ static int listen_common(weft_server *s, const weft_url *url,
   *listener = l;
   return 0;
 fail:
+  weft__acceptor_free(l->acc); /* the loop never ran: safe here */
   weft_loop_free(l->loop);
   if (l->lfd >= 0)
     close(l->lfd);
@@ -257,17 +246,7 @@ static int tls_listen(weft_server *s, const weft_url *url,
 
 static void stop_on_loop(void *ud) {
   tcp_listener *l = ud;
-  if (l->accepting) {
-    l->accepting = false;
-    if (l->accept_retry) {
-      weft_timer_cancel(l->loop, l->accept_retry);
-      l->accept_retry = NULL;
-    } else {
-      weft_loop_del_fd(l->loop, l->lfd);
-    }
-    close(l->lfd);
-    l->lfd = -1;
-  }
+  weft__acceptor_stop(l->acc);
   /* Clients open no new streams here; calls in flight go on. */
   for (weft__tcp_conn *c = l->conns; c; c = c->next)
     weft__mux_goaway(c->mux);
@@ -304,6 +283,7 @@ static void tcp_close(void *listener) {
     weft__tcp_conn_free(c);
   }
   weft_loop_free(l->loop);
+  weft__acceptor_free(l->acc); /* stopped on the loop: only frees */
   weft__tls_ctx_free(l->tls);
   free(l->rbuf);
   free(l);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "accept.h"
 #include "weft/error.h"
 #include "weft/transport.h"
 #include "ws_conn.h"
@@ -50,14 +51,7 @@ weft_ws_conn *weft__ws_conn_new(weft_loop *loop, weft__conn *io,
   weft__ws_rx_init(&c->rx, server, cfg->max_size);
   snprintf(c->peer, sizeof c->peer, "%s", weft__conn_peer(io));
   /* The address without the port, for the per-IP limit. */
-  const char *p = c->peer;
-  if (*p == '[') {
-    const char *e = strchr(p, ']');
-    snprintf(c->ip, sizeof c->ip, "%.*s", e ? (int)(e - p - 1) : 0, p + 1);
-  } else {
-    const char *e = strrchr(p, ':');
-    snprintf(c->ip, sizeof c->ip, "%.*s", e ? (int)(e - p) : (int)strlen(p), p);
-  }
+  snprintf(c->ip, sizeof c->ip, "%s", weft__conn_ip(io));
   c->state = server ? WEFT__WSC_HANDSHAKE : WEFT__WSC_OPEN;
   return c;
 }
@@ -409,6 +403,10 @@ static void ping_fn(weft_loop *l, weft_timer *t, void *ud) {
 static void idle_fn(weft_loop *l, weft_timer *t, void *ud) {
   (void)l, (void)t;
   weft_ws_conn *c = ud;
+  if (c->busy_fn && c->busy_fn(c->busy_ud) > 0) { /* a quiet stream */
+    atomic_store(&c->last_msg_ns, weft_now_ns());
+    return;
+  }
   int64_t quiet = weft_now_ns() - atomic_load(&c->last_msg_ns);
   if (c->state == WEFT__WSC_OPEN && quiet >= c->cfg->idle_timeout_ms * 1000000)
     weft__ws_conn_close_now(c, WEFT__WS_CLOSE_GOING_AWAY, "idle timeout");
@@ -622,6 +620,11 @@ void weft__ws_conn_send_and_drop(weft_ws_conn *c, const char *data,
 
 /* ---- accessors ---- */
 
+void weft__ws_conn_set_busy(weft_ws_conn *c, size_t (*fn)(void *ud), void *ud) {
+  c->busy_fn = fn;
+  c->busy_ud = ud;
+}
+
 void weft__ws_conn_set_calls(weft_ws_conn *c, uint64_t calls, size_t active) {
   c->calls = calls;
   c->calls_active = active;
@@ -659,8 +662,13 @@ void weft__ws_cfg_init(weft__ws_cfg *c, const weft_ws_opts *wo,
                                              : 20000;
   c->ping_timeout_ms = wo->ping_timeout_ms > 0 ? wo->ping_timeout_ms : 20000;
   c->close_timeout_ms = wo->close_timeout_ms > 0 ? wo->close_timeout_ms : 10000;
-  c->handshake_timeout_ms =
-      wo->handshake_timeout_ms > 0 ? wo->handshake_timeout_ms : 10000;
+  /* weft_ws_opts first, then the server's header timeout (< 0: none). */
+  int64_t hdr = so ? so->header_timeout_ms : 0;
+  c->handshake_timeout_ms = wo->handshake_timeout_ms > 0
+                                ? wo->handshake_timeout_ms
+                            : hdr > 0 ? hdr
+                            : hdr < 0 ? 0
+                                      : WEFT__DEFAULT_HEADER_TIMEOUT_MS;
   c->max_size = wo->max_size       ? wo->max_size
                 : max_message_size ? max_message_size
                                    : (4u << 20);
@@ -670,11 +678,13 @@ void weft__ws_cfg_init(weft__ws_cfg *c, const weft_ws_opts *wo,
   c->route = wo->route;
   c->route_ud = wo->route_ud;
   if (so) {
-    c->max_conns_per_ip = so->max_conns_per_ip ? so->max_conns_per_ip : 10;
+    c->max_conns_per_ip = so->max_conns_per_ip ? so->max_conns_per_ip
+                                               : WEFT__DEFAULT_MAX_CONNS_PER_IP;
     c->max_msgs_per_sec = so->max_msgs_per_sec ? so->max_msgs_per_sec : 100;
     c->max_conn_duration_ms = so->max_conn_duration_ms
                                   ? so->max_conn_duration_ms
                                   : 24LL * 3600 * 1000;
+    c->shutdown_grace_ms = so->shutdown_grace_ms;
     c->api_keys = so->api_keys;
     c->allowed_origins = so->allowed_origins;
   }

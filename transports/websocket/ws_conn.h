@@ -77,6 +77,10 @@ struct weft_ws_conn {
   bool auth_refused; /* closed 1008 after the upgrade: bad API key */
   uint64_t calls;
   size_t calls_active;
+  /* Loop thread: calls in flight right now, so the idle timeout spares a
+   * quiet stream (set by the envelope endpoint; NULL: none). */
+  size_t (*busy_fn)(void *ud);
+  void *busy_ud;
   void *owner;
 };
 

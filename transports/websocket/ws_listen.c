@@ -16,21 +16,15 @@
 
 #include <openssl/crypto.h>
 
+#include "accept.h"
 #include "weft/transport.h"
 #include "ws_conn.h"
 #include "ws_handshake.h"
 
-typedef struct ip_count {
-  struct ip_count *next;
-  unsigned n;
-  char ip[64];
-} ip_count;
-
-#define IP_BUCKETS 256
-
 struct weft__ws_listener {
   weft_loop *loop;
-  int lfd;
+  int lfd;             /* until the acceptor takes it */
+  weft__acceptor *acc; /* loop thread */
   weft__tls_ctx *tls;
   weft__ws_cfg cfg;
   weft_server *srv;
@@ -43,7 +37,6 @@ struct weft__ws_listener {
   char url[300];
   /* loop thread */
   weft_ws_conn *conns;
-  ip_count *ips[IP_BUCKETS];
   /* any thread */
   pthread_mutex_t mu;
   pthread_cond_t cv;
@@ -62,38 +55,6 @@ static void logf_(weft__ws_listener *l, int level, const char *fmt, ...) {
   vsnprintf(line, sizeof line, fmt, ap);
   va_end(ap);
   l->log(level, line, l->log_ud);
-}
-
-static unsigned ip_hash(const char *s) {
-  unsigned h = 2166136261u;
-  while (*s)
-    h = (h ^ (unsigned char)*s++) * 16777619u;
-  return h % IP_BUCKETS;
-}
-
-static unsigned ip_add(weft__ws_listener *l, const char *ip, int d) {
-  ip_count **pp = &l->ips[ip_hash(ip)];
-  for (ip_count *e = *pp; e; pp = &e->next, e = e->next) {
-    if (strcmp(e->ip, ip) != 0)
-      continue;
-    e->n = (unsigned)((int)e->n + d);
-    unsigned n = e->n;
-    if (n == 0) {
-      *pp = e->next;
-      free(e);
-    }
-    return n;
-  }
-  if (d <= 0)
-    return 0;
-  ip_count *e = calloc(1, sizeof *e);
-  if (!e)
-    return UINT32_MAX; /* no memory: treat as over the limit */
-  snprintf(e->ip, sizeof e->ip, "%s", ip);
-  e->n = 1;
-  e->next = l->ips[ip_hash(ip)];
-  l->ips[ip_hash(ip)] = e;
-  return 1;
 }
 
 static const char *close_name(int code) {
@@ -171,7 +132,7 @@ static void on_conn_dead(weft_ws_conn *c) {
     l->conns = c->next;
   if (c->next)
     c->next->prev = c->prev;
-  ip_add(l, c->ip, -1);
+  weft__acceptor_release(l->acc, c->ip);
   pthread_mutex_lock(&l->mu);
   l->nconns--;
   pthread_cond_broadcast(&l->cv);
@@ -194,50 +155,39 @@ static void hs_timeout_fn(weft_loop *lp, weft_timer *t, void *ud) {
   weft__ws_conn_send_and_drop(c, buf, (size_t)n);
 }
 
-static void accept_fn(weft_loop *lp, int fd, unsigned events, void *ud) {
-  (void)lp, (void)events;
+/* A socket from the shared accept loop (accept.h). Counted per IP from
+ * accept, so clients stuck in the handshake count too; over the limit the
+ * request is still read, to answer it with 429. */
+static void on_accepted(void *ud, weft__conn *io, bool over_limit) {
   weft__ws_listener *l = ud;
-  for (int i = 0; i < 64; i++) {
-    int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-    if (cfd < 0) {
-      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-        logf_(l, 3, "ws: accept: %s", strerror(errno));
-      return;
-    }
-    weft__conn *io;
-    weft_error err;
-    if (weft__conn_accept(&io, cfd, l->tls, &err) < 0)
-      continue; /* it closed cfd */
-    weft_ws_conn *c = weft__ws_conn_new(l->loop, io, &l->cfg, true);
-    if (!c) {
-      weft__conn_close(io);
-      continue;
-    }
-    c->ls = l;
-    c->srv = l->srv;
-    c->rbuf = l->rbuf;
-    c->on_dead = on_conn_dead;
-    c->next = l->conns;
-    if (l->conns)
-      l->conns->prev = c;
-    l->conns = c;
-    pthread_mutex_lock(&l->mu);
-    l->nconns++;
-    pthread_mutex_unlock(&l->mu);
-    weft_server_conn_event(l->srv, WEFT_CONN_EVENT_OPENED, l->scheme, l->url,
-                           c->peer, 0, NULL, 0);
-    /* Counted from accept, so clients stuck in the handshake count too;
-     * over the limit the request is still read, to answer it with 429. */
-    if (ip_add(l, c->ip, +1) > l->cfg.max_conns_per_ip)
-      c->reject_status = 429;
-    if (weft_loop_add_fd(l->loop, c->fd, WEFT_IO_READ, weft__ws_conn_io, c) <
-        0) {
-      weft__ws_conn_destroy(c, WEFT__WS_CLOSE_ABNORMAL, "epoll");
-      continue;
-    }
+  weft_ws_conn *c = weft__ws_conn_new(l->loop, io, &l->cfg, true);
+  if (!c) {
+    weft__acceptor_release(l->acc, weft__conn_ip(io));
+    weft__conn_close(io);
+    return;
+  }
+  c->ls = l;
+  c->srv = l->srv;
+  c->rbuf = l->rbuf;
+  c->on_dead = on_conn_dead;
+  c->next = l->conns;
+  if (l->conns)
+    l->conns->prev = c;
+  l->conns = c;
+  pthread_mutex_lock(&l->mu);
+  l->nconns++;
+  pthread_mutex_unlock(&l->mu);
+  weft_server_conn_event(l->srv, WEFT_CONN_EVENT_OPENED, l->scheme, l->url,
+                         c->peer, 0, NULL, 0);
+  if (over_limit)
+    c->reject_status = 429;
+  if (weft_loop_add_fd(l->loop, c->fd, WEFT_IO_READ, weft__ws_conn_io, c) < 0) {
+    weft__ws_conn_destroy(c, WEFT__WS_CLOSE_ABNORMAL, "epoll");
+    return;
+  }
+  if (l->cfg.handshake_timeout_ms > 0)
     c->hs_timer = weft_loop_timer(l->loop, l->cfg.handshake_timeout_ms, 0,
                                   hs_timeout_fn, c);
-  }
 }
 
 /* ---- the opening handshake ---- */
@@ -451,8 +401,18 @@ int weft__ws_listen(weft__ws_listener **out, const weft__ws_listen_args *a,
   if ((rv = weft__listen(a->host, a->port, 1024, &l->lfd, port, err)) < 0)
     goto fail;
   weft_format_listen_url(l->url, sizeof l->url, l->scheme, a->host, *port);
-  if ((rv = weft_loop_add_fd(l->loop, l->lfd, WEFT_IO_READ, accept_fn, l)) <
-          0 ||
+  weft__acceptor_opts ao = {.loop = l->loop,
+                            .lfd = l->lfd,
+                            .tls = l->tls,
+                            .name = l->scheme,
+                            .max_per_ip = l->cfg.max_conns_per_ip,
+                            .deliver_over_limit = true,
+                            .on_conn = on_accepted,
+                            .ud = l,
+                            .log = l->log,
+                            .log_ud = l->log_ud};
+  l->lfd = -1; /* the acceptor has it, even if it fails */
+  if ((rv = weft__acceptor_new(&l->acc, &ao)) < 0 ||
       (rv = weft_loop_start(l->loop)) < 0) {
     weft_error_set(err, rv, "ws: starting the event loop");
     goto fail;
@@ -462,6 +422,7 @@ int weft__ws_listen(weft__ws_listener **out, const weft__ws_listen_args *a,
 fail:
   if (l->lfd >= 0)
     close(l->lfd);
+  weft__acceptor_free(l->acc); /* the loop never ran: safe here */
   weft_loop_free(l->loop);
   weft__tls_ctx_free(l->tls);
   free(l->rbuf);
@@ -503,11 +464,7 @@ static void run_sync(weft__ws_listener *l, void (*fn)(weft__ws_listener *)) {
 }
 
 static void stop_fn(weft__ws_listener *l) {
-  if (l->lfd >= 0) {
-    weft_loop_del_fd(l->loop, l->lfd);
-    close(l->lfd);
-    l->lfd = -1;
-  }
+  weft__acceptor_stop(l->acc);
 }
 
 void weft__ws_listener_stop_accepting(weft__ws_listener *l) {
@@ -541,10 +498,14 @@ void weft__ws_listener_close(weft__ws_listener *l) {
   if (!l)
     return;
   run_sync(l, going_away_fn);
-  /* Give the close handshakes their time, then cut what is left. */
+  /* Give the close handshakes their time, within the server's shutdown
+   * grace period (a peer that ignores the close frame must not hold the
+   * shutdown for close_timeout_ms), then cut what is left. */
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
-  int64_t wait_ms = l->cfg.close_timeout_ms + 500;
+  int64_t wait_ms = l->cfg.close_timeout_ms;
+  if (l->cfg.shutdown_grace_ms > 0 && l->cfg.shutdown_grace_ms < wait_ms)
+    wait_ms = l->cfg.shutdown_grace_ms;
   ts.tv_sec += wait_ms / 1000;
   ts.tv_nsec += (wait_ms % 1000) * 1000000;
   if (ts.tv_nsec >= 1000000000) {
@@ -559,11 +520,7 @@ void weft__ws_listener_close(weft__ws_listener *l) {
   run_sync(l, kill_fn);
   run_sync(l, nop_fn); /* tasks posted before now have run */
   weft_loop_free(l->loop);
-  for (int i = 0; i < IP_BUCKETS; i++)
-    for (ip_count *e = l->ips[i], *n; e; e = n) {
-      n = e->next;
-      free(e);
-    }
+  weft__acceptor_free(l->acc); /* stopped on the loop: only frees */
   weft__tls_ctx_free(l->tls);
   free(l->rbuf);
   pthread_cond_destroy(&l->cv);

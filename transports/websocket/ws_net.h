@@ -34,6 +34,9 @@ typedef struct weft__ws_cfg {
   /* server */
   unsigned max_conns_per_ip;
   unsigned max_msgs_per_sec;
+  /* At shutdown, the close handshakes get min(this, close_timeout_ms);
+   * then what is left is cut (weft_server_opts.shutdown_grace_ms). */
+  int64_t shutdown_grace_ms;
   int64_t max_conn_duration_ms;
   bool auth_after_upgrade;
   const char *const *api_keys;
@@ -68,7 +71,8 @@ typedef struct weft__ws_listen_args {
 int weft__ws_listen(weft__ws_listener **out, const weft__ws_listen_args *a,
                     int *port, weft_error *err);
 void weft__ws_listener_stop_accepting(weft__ws_listener *l);
-/* Closes every connection (1001, then close_timeout at most) and frees. */
+/* Closes every connection (1001, then min(close_timeout_ms,
+ * shutdown_grace_ms) at most) and frees. */
 void weft__ws_listener_close(weft__ws_listener *l);
 /* Connections open or in handshake (for tests and memory figures). */
 size_t weft__ws_listener_conns(weft__ws_listener *l);
@@ -76,6 +80,9 @@ size_t weft__ws_listener_conns(weft__ws_listener *l);
 /* The envelope endpoint's calls on c (total, and still running), for the
  * CLOSED connection event; from the handler's on_close. */
 void weft__ws_conn_set_calls(weft_ws_conn *c, uint64_t calls, size_t active);
+/* Loop thread: fn(ud) tells how many calls are in flight, so the idle
+ * timeout spares a connection whose stream is merely quiet. */
+void weft__ws_conn_set_busy(weft_ws_conn *c, size_t (*fn)(void *ud), void *ud);
 
 /* Receive backpressure (loop thread): stop or resume reading the socket. */
 void weft__ws_conn_set_paused(weft_ws_conn *c, bool paused);

@@ -117,6 +117,12 @@ static void io_rx_resume(void *ud) {
   pthread_mutex_unlock(&e->pmu);
 }
 
+/* ws_conn's busy_fn: calls in flight keep the connection from idling. */
+static size_t env_busy(void *ud) {
+  env_conn *e = ud;
+  return e->mux && !e->closed ? weft__mux_active(e->mux) : 0;
+}
+
 static void env_open(weft_ws_conn *c, void *ud) {
   env_conn *e = ud;
   e->c = c;
@@ -136,7 +142,10 @@ static void env_open(weft_ws_conn *c, void *ud) {
   if (weft__mux_new(&e->mux, &mo, &io) < 0) {
     e->mux = NULL;
     weft_ws_conn_close(c, 1011, "out of memory");
+    return;
   }
+  if (e->srv)
+    weft__ws_conn_set_busy(c, env_busy, e);
 }
 
 static void env_message(weft_ws_conn *c, bool text, const uint8_t *data,

@@ -60,15 +60,20 @@ typedef struct weft_server_opts {
   unsigned worker_threads;     /* 0: 2 x cores, at least 4 */
   size_t max_message_size;     /* 0: 4 MiB */
   int64_t keepalive_ms;        /* heartbeat interval; 0: transport default */
-  int64_t idle_timeout_ms;     /* 0: none */
+  int64_t idle_timeout_ms;     /* no call in flight for this long: close the
+                                  connection; 0: none */
   int64_t shutdown_grace_ms;   /* in-flight calls get this long; 0: 5000 */
   weft_tls_opts tls;           /* cert_file/key_file for tls/wss/grpcs/https;
                                   ca_file requests client certificates */
   const char *const *api_keys; /* NULL-terminated; NULL: no key required */
   const char *const *allowed_origins; /* WebSocket Origin allow-list */
-  unsigned max_conns_per_ip;          /* 0: 10 (WebSocket) */
-  unsigned max_msgs_per_sec;          /* per connection; 0: 100 (WebSocket) */
-  int64_t max_conn_duration_ms;       /* 0: 24 h (WebSocket) */
+  /* Connections per client IP address on each listener that does its own
+   * I/O (every one but grpc://, whose gRPC core has no accept hook);
+   * over it tcp/tls/h2c/https/mb close the new connection at once and
+   * ws/wss answer the upgrade with 429. 0: 64. */
+  unsigned max_conns_per_ip;
+  unsigned max_msgs_per_sec;    /* per connection; 0: 100 (WebSocket) */
+  int64_t max_conn_duration_ms; /* 0: 24 h (WebSocket) */
   void (*log)(int level, const char *line, void *ud); /* NULL: stderr, info+ */
   void *log_ud;
   const void *transport_opts;
@@ -86,6 +91,12 @@ typedef struct weft_server_opts {
    * key, route, limits) is a CLOSED with the reason. */
   void (*on_connection)(void *ud, const weft_conn_event *ev);
   void *on_connection_ud;
+  /* From accept until the connection's first request has arrived whole
+   * (TLS handshake included): the first TCP frame, the HTTP/2 preface and
+   * SETTINGS (then each request's headers), the WebSocket upgrade request,
+   * the gRPC handshake. A peer that takes longer (a slow-loris sending a
+   * byte a second) is closed. 0: 10000; < 0: none. */
+  int64_t header_timeout_ms;
 } weft_server_opts;
 
 int weft_server_new(weft_server **out, const weft_server_opts *opts);

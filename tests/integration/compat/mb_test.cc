@@ -695,3 +695,78 @@ TEST(MbClient, RegistrationLimitsCheckedBeforeConnecting) {
 }
 
 } // namespace
+
+static int connect_to(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons((uint16_t)port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, (sockaddr *)&a, sizeof a) != 0) {
+    close(fd);
+    return -1;
+  }
+  timeval tv{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  return fd;
+}
+
+// Port scanners and TCP health checks: connections closed at once (half
+// with a reset) leave the listener serving, and shutdown still completes.
+TEST(MbServer, BareConnectsLeaveItServing) {
+  ASSERT_EQ(weft_mb_register_transport(), 0);
+  weft_server *s = nullptr;
+  ASSERT_EQ(weft_server_new(&s, nullptr), 0);
+  weft_error err{};
+  ASSERT_EQ(weft_server_listen(s, "mb://127.0.0.1:0", &err), 0) << err.message;
+  int port = weft_server_port(s, 0);
+  for (int i = 0; i < 50; i++) {
+    int fd = connect_to(port);
+    ASSERT_GE(fd, 0);
+    if (i % 2) {
+      linger lg{1, 0};
+      setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    }
+    close(fd);
+  }
+  std::string url = "mb://127.0.0.1:" + std::to_string(port);
+  Service svc;
+  weft_mb_client *a = open_client(url, "svc", &svc);
+  weft_mb_client *b = open_client(url, "caller");
+  ASSERT_TRUE(a && b);
+  ASSERT_EQ(weft_mb_client_subscribe(a, WEFT_MB_REQUEST, "echo", 0, &err), 0);
+  char *resp = nullptr;
+  ASSERT_EQ(weft_mb_client_request(b, "echo", "2.0.0", "[1]", 2000, &resp,
+                                   nullptr, &err),
+            0)
+      << err.message;
+  free(resp);
+  weft_mb_client_close(a);
+  weft_mb_client_close(b);
+  weft_server_shutdown(s);
+  weft_server_free(s);
+}
+
+// Over max_conns_per_ip a connection is closed at accept, before the
+// greeting every accepted MB connection gets.
+TEST(MbServer, PerIpLimit) {
+  ASSERT_EQ(weft_mb_register_transport(), 0);
+  weft_server_opts so{};
+  so.max_conns_per_ip = 2;
+  weft_server *s = nullptr;
+  ASSERT_EQ(weft_server_new(&s, &so), 0);
+  weft_error err{};
+  ASSERT_EQ(weft_server_listen(s, "mb://127.0.0.1:0", &err), 0) << err.message;
+  int port = weft_server_port(s, 0);
+  int fd[3];
+  char buf[256];
+  for (int i = 0; i < 3; i++)
+    ASSERT_GE(fd[i] = connect_to(port), 0);
+  EXPECT_GT(read(fd[0], buf, sizeof buf), 0); // greetings
+  EXPECT_GT(read(fd[1], buf, sizeof buf), 0);
+  EXPECT_LE(read(fd[2], buf, sizeof buf), 0); // closed at accept
+  for (int f : fd)
+    close(f);
+  weft_server_shutdown(s);
+  weft_server_free(s);
+}

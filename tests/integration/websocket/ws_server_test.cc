@@ -255,12 +255,13 @@ TEST(WsServer, PerIpConnectionLimit) {
   EXPECT_TRUE(e.ok()) << "slots come back when clients leave";
 }
 
-TEST(WsServer, DefaultPerIpLimitIsTen) {
+// The default every listener shares (WEFT__DEFAULT_MAX_CONNS_PER_IP).
+TEST(WsServer, DefaultPerIpLimitIs64) {
   weft_server_opts so = {};
   so.max_msgs_per_sec = 1000;
   Server srv({}, &so);
   std::vector<std::unique_ptr<Client>> cs;
-  for (int i = 0; i < 10; i++) {
+  for (int i = 0; i < 64; i++) {
     cs.emplace_back(new Client(srv.port()));
     ASSERT_TRUE(cs.back()->ok()) << i;
   }
