@@ -1,6 +1,6 @@
 # weft_generate(<target>
 #               PROTOS <paths relative to an import dir>...
-#               IMPORT_DIRS <dirs>...
+#               [IMPORT_DIRS <dirs>...]   (default: the current source dir)
 #               [LINK <other weft_generate targets or libraries>...])
 #
 # Runs protoc with protoc-gen-weft over each of PROTOS and builds the generated .c files into the STATIC library <target>.
@@ -9,15 +9,27 @@
 # The code regenerates when a .proto file (or anything it imports, through
 # protoc's --dependency_out) or the plugin changes.
 #
-# Inside the weft tree the plugin is the protoc-gen-weft target. Elsewhere
-# set WEFT_PROTOC_GEN_WEFT to an installed plugin and WEFT_INCLUDE_DIR to
-# weft's runtime/include (see docs/GENERATE.md).
+# Where the plugin and the runtime come from:
+#  - inside the weft tree: the protoc-gen-weft and weft_base targets;
+#  - a project that found weft with find_package(weft) (this file is then
+#    included by weftConfig.cmake) or added its source tree with
+#    add_subdirectory()/FetchContent: weft::protoc-gen-weft and weft::codec.
+#    There <target> links weft::codec (runtime headers, the well-known
+#    types' bindings) and WEFT_WKT_PROTO_DIR is added to the import path, so
+#    .proto files can import google/protobuf/*.proto with nothing listed;
+#  - otherwise (this file included on its own): set WEFT_PROTOC_GEN_WEFT to
+#    a plugin and WEFT_INCLUDE_DIR to weft's headers.
+# See docs/GENERATE.md.
 include_guard(GLOBAL)
+get_filename_component(_WEFT_GEN_TREE "${CMAKE_CURRENT_LIST_DIR}/../.." ABSOLUTE)
 
 function(weft_generate target)
   cmake_parse_arguments(PARSE_ARGV 1 WG "" "" "PROTOS;IMPORT_DIRS;LINK")
   if(NOT WG_PROTOS)
     message(FATAL_ERROR "weft_generate(${target}): PROTOS is empty")
+  endif()
+  if(NOT WG_IMPORT_DIRS)
+    set(WG_IMPORT_DIRS ${CMAKE_CURRENT_SOURCE_DIR})
   endif()
   if(WG_UNPARSED_ARGUMENTS)
     message(FATAL_ERROR
@@ -26,9 +38,17 @@ function(weft_generate target)
   if(NOT PROTOC)
     find_program(PROTOC protoc REQUIRED)
   endif()
+  # A caller outside weft's own project that has weft's targets.
+  set(user_mode OFF)
+  if(TARGET weft::codec AND NOT PROJECT_SOURCE_DIR STREQUAL _WEFT_GEN_TREE)
+    set(user_mode ON)
+  endif()
   if(TARGET protoc-gen-weft)
     set(plugin $<TARGET_FILE:protoc-gen-weft>)
     set(plugin_dep protoc-gen-weft)
+  elseif(TARGET weft::protoc-gen-weft)
+    set(plugin $<TARGET_FILE:weft::protoc-gen-weft>)
+    set(plugin_dep $<TARGET_FILE:weft::protoc-gen-weft>)
   else()
     if(NOT WEFT_PROTOC_GEN_WEFT)
       find_program(WEFT_PROTOC_GEN_WEFT protoc-gen-weft REQUIRED)
@@ -45,6 +65,10 @@ function(weft_generate target)
     list(APPEND idirs ${d})
     list(APPEND iargs -I${d})
   endforeach()
+  if(user_mode AND WEFT_WKT_PROTO_DIR AND NOT WEFT_WKT_PROTO_DIR IN_LIST idirs)
+    list(APPEND idirs ${WEFT_WKT_PROTO_DIR})
+    list(APPEND iargs -I${WEFT_WKT_PROTO_DIR})
+  endif()
   # One protoc run per file: protoc's --dependency_out (which makes edits to
   # imported files trigger regeneration too) takes a single input, and each
   # file's output depends only on that file and what it imports.
@@ -84,7 +108,11 @@ function(weft_generate target)
   add_library(${target} STATIC ${srcs} ${hdrs})
   add_dependencies(${target} ${target}_weft_gen)
   target_include_directories(${target} PUBLIC ${out})
-  if(TARGET weft_base)
+  if(user_mode)
+    target_link_libraries(${target} PUBLIC weft::codec)
+    # weft_wkt (as inside the tree) is part of weft::codec here.
+    list(REMOVE_ITEM WG_LINK weft_wkt)
+  elseif(TARGET weft_base)
     target_link_libraries(${target} PUBLIC weft_base)
   else()
     if(NOT WEFT_INCLUDE_DIR)
