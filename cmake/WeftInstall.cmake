@@ -34,6 +34,24 @@ if(NOT TARGET weft::weft)
   add_executable(weft::protoc-gen-weft ALIAS protoc-gen-weft)
 endif()
 
+# weft::headers: the include directories (weft's headers and the
+# well-known types' generated ones) and protobuf-c, no weft code. What
+# weft_generate() libraries link outside the tree, so that the application
+# picks the runtime once: weft::weft, weft::codec or their _static forms.
+add_library(weft_headers INTERFACE)
+set_target_properties(weft_headers PROPERTIES EXPORT_NAME headers)
+get_target_property(_wkt_inc weft_wkt INTERFACE_INCLUDE_DIRECTORIES)
+target_include_directories(weft_headers INTERFACE
+  $<BUILD_INTERFACE:${weft_SOURCE_DIR}/runtime/include>
+  $<BUILD_INTERFACE:${_wkt_inc}>
+  $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>
+  $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}/weft/wkt>)
+target_link_libraries(weft_headers INTERFACE
+  $<BUILD_INTERFACE:PkgConfig::PROTOBUF_C> $<INSTALL_INTERFACE:protobuf-c>)
+if(NOT TARGET weft::headers)
+  add_library(weft::headers ALIAS weft_headers)
+endif()
+
 # A subproject links the modules; the installed libraries are not built.
 if(NOT WEFT_INSTALL)
   return()
@@ -116,11 +134,9 @@ function(_weft_plain_libs out)
   set(r "")
   foreach(e IN LISTS ARGN)
     if(e MATCHES "^PkgConfig::(.+)$")
-      # The module's own library only (grpc, not the abseil and re2 it
-      # pulls in): its shared object carries its own dependencies, and the
-      # others' link names need -dev packages weft's users may not have.
-      list(GET ${CMAKE_MATCH_1}_LIBRARIES 0 first)
-      list(APPEND r ${first})
+      # Everything pkg-config listed (grpc also needs gpr, which weft calls
+      # directly); a static link needs those packages' -dev files anyway.
+      list(APPEND r ${${CMAKE_MATCH_1}_LIBRARIES})
     elseif(e STREQUAL "OpenSSL::SSL")
       list(APPEND r ssl)
     elseif(e STREQUAL "OpenSSL::Crypto")
@@ -181,8 +197,6 @@ file(WRITE ${_codec_map}
 file(WRITE ${_rt_map}
   "WEFT_0 {\n  global:\n    weft_[!_]*;\n  local:\n    *;\n};\n")
 
-set(_inc_build ${weft_SOURCE_DIR}/runtime/include)
-get_target_property(_wkt_inc weft_wkt INTERFACE_INCLUDE_DIRECTORIES)
 
 function(_weft_lib target kind output objs)
   add_library(${target} ${kind} ${objs})
@@ -191,10 +205,7 @@ function(_weft_lib target kind output objs)
     ARCHIVE_OUTPUT_DIRECTORY ${weft_BINARY_DIR}/lib
     LIBRARY_OUTPUT_DIRECTORY ${weft_BINARY_DIR}/lib
     LINKER_LANGUAGE C)
-  target_include_directories(${target} INTERFACE
-    $<BUILD_INTERFACE:${_inc_build}> $<BUILD_INTERFACE:${_wkt_inc}>
-    $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>
-    $<INSTALL_INTERFACE:${WEFT_INSTALL_WKT_INCLUDEDIR}>)
+  target_link_libraries(${target} INTERFACE weft_headers)
 endfunction()
 
 _weft_lib(weft_codec_shared SHARED weft-codec "${_codec_objs}")
@@ -220,11 +231,9 @@ if(NOT WEFT_SANITIZE AND NOT WEFT_FUZZ)
   target_link_options(weft_codec_shared PRIVATE -Wl,--no-undefined)
   target_link_options(weft_shared PRIVATE -Wl,--no-undefined)
 endif()
-# The generated headers include <protobuf-c/protobuf-c.h> and the generated
-# .c files use protobuf-c's symbols: a public dependency.
-target_link_libraries(weft_codec_shared
-  PUBLIC $<BUILD_INTERFACE:PkgConfig::PROTOBUF_C> $<INSTALL_INTERFACE:protobuf-c>
-  PRIVATE ${_codec_ext})
+# (protobuf-c, which the generated headers include and the generated .c
+# files call, is a public dependency through weft_headers.)
+target_link_libraries(weft_codec_shared PRIVATE ${_codec_ext})
 target_link_libraries(weft_shared PUBLIC weft_codec_shared
                       PRIVATE ${WEFT_EXTERNAL_LIBS})
 # Static: the build tree links weft's imported targets, an install plain
@@ -269,7 +278,8 @@ install(DIRECTORY ${_wkt_inc}/google DESTINATION ${WEFT_INSTALL_WKT_INCLUDEDIR}
 install(TARGETS weft_codec_shared weft_shared EXPORT weftTargets
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT runtime
           NAMELINK_COMPONENT dev)
-install(TARGETS weft_codec_static weft_static weft_json_iface protoc-gen-weft
+install(TARGETS weft_codec_static weft_static weft_json_iface weft_headers
+               protoc-gen-weft
   EXPORT weftTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT dev)
@@ -311,3 +321,4 @@ foreach(pc weft weft-codec)
 endforeach()
 
 include(${_wi_dir}/WeftPackage.cmake)
+include(${_wi_dir}/WeftDocs.cmake)

@@ -13,10 +13,12 @@
 #  - inside the weft tree: the protoc-gen-weft and weft_base targets;
 #  - a project that found weft with find_package(weft) (this file is then
 #    included by weftConfig.cmake) or added its source tree with
-#    add_subdirectory()/FetchContent: weft::protoc-gen-weft and weft::codec.
-#    There <target> links weft::codec (runtime headers, the well-known
-#    types' bindings) and WEFT_WKT_PROTO_DIR is added to the import path, so
-#    .proto files can import google/protobuf/*.proto with nothing listed;
+#    add_subdirectory()/FetchContent: weft::protoc-gen-weft and
+#    weft::headers. There <target> links weft::headers (weft's headers and
+#    the well-known types' generated ones; the application links the runtime
+#    itself: weft::weft, weft::codec or their _static forms), and
+#    WEFT_WKT_PROTO_DIR is added to the import path, so .proto files can
+#    import google/protobuf/*.proto with nothing listed;
 #  - otherwise (this file included on its own): set WEFT_PROTOC_GEN_WEFT to
 #    a plugin and WEFT_INCLUDE_DIR to weft's headers.
 # See docs/GENERATE.md.
@@ -40,7 +42,7 @@ function(weft_generate target)
   endif()
   # A caller outside weft's own project that has weft's targets.
   set(user_mode OFF)
-  if(TARGET weft::codec AND NOT PROJECT_SOURCE_DIR STREQUAL _WEFT_GEN_TREE)
+  if(TARGET weft::headers AND NOT PROJECT_SOURCE_DIR STREQUAL _WEFT_GEN_TREE)
     set(user_mode ON)
   endif()
   if(TARGET protoc-gen-weft)
@@ -109,7 +111,9 @@ function(weft_generate target)
   add_dependencies(${target} ${target}_weft_gen)
   target_include_directories(${target} PUBLIC ${out})
   if(user_mode)
-    target_link_libraries(${target} PUBLIC weft::codec)
+    # Headers only: the application links the runtime it chose (weft::weft,
+    # weft::codec or their _static forms), so it is linked once.
+    target_link_libraries(${target} PUBLIC weft::headers)
     # weft_wkt (as inside the tree) is part of weft::codec here.
     list(REMOVE_ITEM WG_LINK weft_wkt)
   elseif(TARGET weft_base)

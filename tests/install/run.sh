@@ -52,7 +52,11 @@ cmake)
   cmake --build "$work/build" >"$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
   # Linked against the installed shared libraries, not anything in the tree.
   ldd "$work/build/greet" | grep "$prefix/.*libweft.so.0" >/dev/null
+  if ldd "$work/build/greet_static" | grep libweft >/dev/null; then
+    echo "greet_static links a shared libweft"; exit 1
+  fi
   run_greet "$work/build"
+  "$work/build/greet_static"
   ;;
 pkgconfig)
   rm -rf "$work" && mkdir -p "$work"
@@ -86,9 +90,10 @@ subdir)
   launcher=()
   command -v ccache >/dev/null && launcher=(-DCMAKE_C_COMPILER_LAUNCHER=ccache)
   cmake_example "$work/build" -DWEFT_SOURCE_DIR="$src" "${launcher[@]}"
-  cmake --build "$work/build" --target greet greet_codec >"$work/build.log" 2>&1 ||
+  cmake --build "$work/build" --target greet greet_codec greet_static >"$work/build.log" 2>&1 ||
     { cat "$work/build.log"; exit 1; }
   run_greet "$work/build"
+  "$work/build/greet_static"
   ;;
 deb)
   rm -rf "$work" && mkdir -p "$work/debs" "$work/root"
@@ -116,6 +121,7 @@ deb)
   cmake --build "$work/build" >"$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
   ldd "$work/build/greet" | grep "$work/root/.*libweft.so.0" >/dev/null
   run_greet "$work/build"
+  "$work/build/greet_static"
   ;;
 *)
   echo "run.sh: unknown mode $mode" >&2
