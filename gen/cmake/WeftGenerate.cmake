@@ -114,6 +114,11 @@ function(weft_generate target)
     # Headers only: the application links the runtime it chose (weft::weft,
     # weft::codec or their _static forms), so it is linked once.
     target_link_libraries(${target} PUBLIC weft::headers)
+    # From a source tree the well-known types' headers are generated in
+    # weft's build: before this target compiles.
+    if(TARGET weft_wkt_weft_gen)
+      add_dependencies(${target} weft_wkt_weft_gen)
+    endif()
     # weft_wkt (as inside the tree) is part of weft::codec here.
     list(REMOVE_ITEM WG_LINK weft_wkt)
   elseif(TARGET weft_base)
