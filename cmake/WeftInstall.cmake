@@ -1,6 +1,7 @@
 # The installed weft: the libraries applications link, the install rules,
-# weftConfig.cmake, weft.pc and the Debian packages (CPack). Included at the
-# end of the top-level CMakeLists.txt, once every module target exists.
+# weftConfig.cmake, weft.pc, the Debian packages (CPack) and the `docs`
+# target. Included by the top-level CMakeLists.txt after the module folders
+# (every module target exists) and before tests/ (which tests the result).
 #
 # Inside the tree each module is its own STATIC library (weft_codec,
 # weft_rpc, weft_grpc, ...) and some depend on each other in a cycle (the rpc
@@ -63,6 +64,7 @@ set(WEFT_INSTALL_CMAKEDIR ${CMAKE_INSTALL_LIBDIR}/cmake/weft)
 # The generated headers of google/protobuf/*.proto: their own include root,
 # so they never mix with libprotobuf-dev's google/protobuf/*.pb.h.
 set(WEFT_INSTALL_WKT_INCLUDEDIR ${CMAKE_INSTALL_INCLUDEDIR}/weft/wkt)
+set(WEFT_INSTALL_PROTODIR ${CMAKE_INSTALL_DATADIR}/weft/proto)
 
 # In-tree targets that are not part of an installed library: the AITBC
 # domain bindings (an application's schema, not the runtime; the weft
@@ -274,6 +276,16 @@ foreach(d IN LISTS _pub_inc_dirs)
 endforeach()
 install(DIRECTORY ${_wkt_inc}/google DESTINATION ${WEFT_INSTALL_WKT_INCLUDEDIR}
         COMPONENT dev FILES_MATCHING PATTERN "*.weft.h")
+# weft's own schemas (aitbc.v1, weft.v1), for applications that import them
+# or generate their bindings: WEFT_PROTO_DIR in CMake, proto_dir in
+# pkg-config.
+foreach(d aitbc weft)
+  if(IS_DIRECTORY ${weft_SOURCE_DIR}/schema/${d})
+    install(DIRECTORY ${weft_SOURCE_DIR}/schema/${d}
+            DESTINATION ${WEFT_INSTALL_PROTODIR} COMPONENT dev
+            FILES_MATCHING PATTERN "*.proto")
+  endif()
+endforeach()
 
 install(TARGETS weft_codec_shared weft_shared EXPORT weftTargets
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT runtime
@@ -293,7 +305,7 @@ install(EXPORT weftTargets NAMESPACE weft:: FILE weftTargets.cmake
 configure_package_config_file(${_wi_dir}/weftConfig.cmake.in
   ${CMAKE_CURRENT_BINARY_DIR}/weftConfig.cmake
   INSTALL_DESTINATION ${WEFT_INSTALL_CMAKEDIR}
-  PATH_VARS CMAKE_INSTALL_INCLUDEDIR)
+  PATH_VARS CMAKE_INSTALL_INCLUDEDIR WEFT_INSTALL_PROTODIR)
 write_basic_package_version_file(${CMAKE_CURRENT_BINARY_DIR}/weftConfigVersion.cmake
   VERSION ${PROJECT_VERSION} COMPATIBILITY SameMinorVersion)
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/weftConfig.cmake

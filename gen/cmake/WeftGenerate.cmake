@@ -67,9 +67,15 @@ function(weft_generate target)
     list(APPEND idirs ${d})
     list(APPEND iargs -I${d})
   endforeach()
-  if(user_mode AND WEFT_WKT_PROTO_DIR AND NOT WEFT_WKT_PROTO_DIR IN_LIST idirs)
-    list(APPEND idirs ${WEFT_WKT_PROTO_DIR})
-    list(APPEND iargs -I${WEFT_WKT_PROTO_DIR})
+  # An application can import the well-known types and, from an installed
+  # weft, weft's own schemas (WEFT_PROTO_DIR: aitbc/v1, weft/v1).
+  if(user_mode)
+    foreach(d IN ITEMS ${WEFT_WKT_PROTO_DIR} ${WEFT_PROTO_DIR})
+      if(NOT d IN_LIST idirs)
+        list(APPEND idirs ${d})
+        list(APPEND iargs -I${d})
+      endif()
+    endforeach()
   endif()
   # One protoc run per file: protoc's --dependency_out (which makes edits to
   # imported files trigger regeneration too) takes a single input, and each

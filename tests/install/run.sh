@@ -46,12 +46,14 @@ prefix-setup)
   test ! -e "$prefix/include/sock.h"
   test -x "$prefix/bin/protoc-gen-weft"
   test -x "$prefix/bin/weft"
+  test -f "$prefix/share/weft/proto/aitbc/v1/jobs.proto"
   ;;
 cmake)
   cmake_example "$work/build" -DCMAKE_PREFIX_PATH="$prefix"
   cmake --build "$work/build" >"$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
   # Linked against the installed shared libraries, not anything in the tree.
   ldd "$work/build/greet" | grep "$prefix/.*libweft.so.0" >/dev/null
+  test -f "$work/build/libgreet_aitbc_protos.a"
   if ldd "$work/build/greet_static" | grep libweft >/dev/null; then
     echo "greet_static links a shared libweft"; exit 1
   fi
