@@ -13,6 +13,7 @@ PKGS=(
   googletest libgtest-dev
   python3 python3-grpcio python3-protobuf python3-grpc-tools python3-websockets
   curl ca-certificates
+  file dpkg-dev  # cpack -G DEB (install_deb test): file finds ELF files, dpkg-shlibdeps the Depends
 )
 
 missing=()

@@ -1,6 +1,6 @@
 # weft_generate(<target>
 #               PROTOS <paths relative to an import dir>...
-#               IMPORT_DIRS <dirs>...
+#               [IMPORT_DIRS <dirs>...]   (default: the current source dir)
 #               [LINK <other weft_generate targets or libraries>...])
 #
 # Runs protoc with protoc-gen-weft over each of PROTOS and builds the generated .c files into the STATIC library <target>.
@@ -9,10 +9,21 @@
 # The code regenerates when a .proto file (or anything it imports, through
 # protoc's --dependency_out) or the plugin changes.
 #
-# Inside the weft tree the plugin is the protoc-gen-weft target. Elsewhere
-# set WEFT_PROTOC_GEN_WEFT to an installed plugin and WEFT_INCLUDE_DIR to
-# weft's runtime/include (see docs/GENERATE.md).
+# Where the plugin and the runtime come from:
+#  - inside the weft tree: the protoc-gen-weft and weft_base targets;
+#  - a project that found weft with find_package(weft) (this file is then
+#    included by weftConfig.cmake) or added its source tree with
+#    add_subdirectory()/FetchContent: weft::protoc-gen-weft and
+#    weft::headers. There <target> links weft::headers (weft's headers and
+#    the well-known types' generated ones; the application links the runtime
+#    itself: weft::weft, weft::codec or their _static forms), and
+#    WEFT_WKT_PROTO_DIR is added to the import path, so .proto files can
+#    import google/protobuf/*.proto with nothing listed;
+#  - otherwise (this file included on its own): set WEFT_PROTOC_GEN_WEFT to
+#    a plugin and WEFT_INCLUDE_DIR to weft's headers.
+# See docs/GENERATE.md.
 include_guard(GLOBAL)
+get_filename_component(_WEFT_GEN_TREE "${CMAKE_CURRENT_LIST_DIR}/../.." ABSOLUTE)
 
 # protoc's --dependency_out names its output with an absolute path. Under
 # CMP0116 OLD, Ninja reads the depfile as written and, not finding the
@@ -30,6 +41,9 @@ function(weft_generate target)
   if(NOT WG_PROTOS)
     message(FATAL_ERROR "weft_generate(${target}): PROTOS is empty")
   endif()
+  if(NOT WG_IMPORT_DIRS)
+    set(WG_IMPORT_DIRS ${CMAKE_CURRENT_SOURCE_DIR})
+  endif()
   if(WG_UNPARSED_ARGUMENTS)
     message(FATAL_ERROR
       "weft_generate(${target}): unexpected arguments ${WG_UNPARSED_ARGUMENTS}")
@@ -37,9 +51,17 @@ function(weft_generate target)
   if(NOT PROTOC)
     find_program(PROTOC protoc REQUIRED)
   endif()
+  # A caller outside weft's own project that has weft's targets.
+  set(user_mode OFF)
+  if(TARGET weft::headers AND NOT PROJECT_SOURCE_DIR STREQUAL _WEFT_GEN_TREE)
+    set(user_mode ON)
+  endif()
   if(TARGET protoc-gen-weft)
     set(plugin $<TARGET_FILE:protoc-gen-weft>)
     set(plugin_dep protoc-gen-weft)
+  elseif(TARGET weft::protoc-gen-weft)
+    set(plugin $<TARGET_FILE:weft::protoc-gen-weft>)
+    set(plugin_dep $<TARGET_FILE:weft::protoc-gen-weft>)
   else()
     if(NOT WEFT_PROTOC_GEN_WEFT)
       find_program(WEFT_PROTOC_GEN_WEFT protoc-gen-weft REQUIRED)
@@ -56,6 +78,16 @@ function(weft_generate target)
     list(APPEND idirs ${d})
     list(APPEND iargs -I${d})
   endforeach()
+  # An application can import the well-known types and, from an installed
+  # weft, weft's own schemas (WEFT_PROTO_DIR: aitbc/v1, weft/v1).
+  if(user_mode)
+    foreach(d IN ITEMS ${WEFT_WKT_PROTO_DIR} ${WEFT_PROTO_DIR})
+      if(NOT d IN_LIST idirs)
+        list(APPEND idirs ${d})
+        list(APPEND iargs -I${d})
+      endif()
+    endforeach()
+  endif()
   # One protoc run per file: protoc's --dependency_out (which makes edits to
   # imported files trigger regeneration too) takes a single input, and each
   # file's output depends only on that file and what it imports.
@@ -95,7 +127,18 @@ function(weft_generate target)
   add_library(${target} STATIC ${srcs} ${hdrs})
   add_dependencies(${target} ${target}_weft_gen)
   target_include_directories(${target} PUBLIC ${out})
-  if(TARGET weft_base)
+  if(user_mode)
+    # Headers only: the application links the runtime it chose (weft::weft,
+    # weft::codec or their _static forms), so it is linked once.
+    target_link_libraries(${target} PUBLIC weft::headers)
+    # From a source tree the well-known types' headers are generated in
+    # weft's build: before this target compiles.
+    if(TARGET weft_wkt_weft_gen)
+      add_dependencies(${target} weft_wkt_weft_gen)
+    endif()
+    # weft_wkt (as inside the tree) is part of weft::codec here.
+    list(REMOVE_ITEM WG_LINK weft_wkt)
+  elseif(TARGET weft_base)
     target_link_libraries(${target} PUBLIC weft_base)
   else()
     if(NOT WEFT_INCLUDE_DIR)

@@ -9,6 +9,14 @@
  * do the I/O. A client is safe to use from several threads at once, and
  * many calls may be in flight on one connection.
  *
+ * Ownership, in short: what a call hands back (a response, a received
+ * message) belongs to the caller: free it with weft_message_free(), or set
+ * weft_call_opts.arena and it lives in that arena (free nothing, release the
+ * arena when done). What the caller passes in (URL, options, request
+ * messages, metadata) is only read during the call that takes it, except
+ * where a comment says it must outlive something. Strings weft returns
+ * from a `const char *` getter belong to weft.
+ *
  * Generated code wraps these per method, e.g.
  *   int aitbc__v1__Jobs_get_job(weft_client *, const aitbc__v1__GetJobRequest
  * *, aitbc__v1__Job **resp, weft_call_opts *);
@@ -96,7 +104,12 @@ typedef struct weft_client_opts {
 } weft_client_opts;
 
 /* Per-call options; also where the outcome lands. Zero-initialize it
- * before first use: each call clears (frees) the previous status. */
+ * before first use: each call clears (frees) the previous status.
+ * status.message and status.details are malloc'd and owned by the opts:
+ * the next call through the same opts frees them, weft_status_clear() frees
+ * them when the opts are done with. response_metadata, when set, points at
+ * a caller-owned weft_metadata that the call fills (clear it with
+ * weft_metadata_clear()). */
 typedef struct weft_call_opts {
   int64_t timeout_ms;            /* 0: the client's default_timeout_ms */
   const weft_metadata *metadata; /* request metadata for this call */
@@ -108,6 +121,10 @@ typedef struct weft_call_opts {
 } weft_call_opts;
 
 /* Connects (or starts connecting, if reconnect is enabled). opts may be NULL.
+ * On success *out is a new client, freed with weft_client_close(); url,
+ * the opts struct and opts->metadata are copied, but what opts points to
+ * (the tls file names, transport_opts, user_data) is read again on
+ * reconnects and must live as long as the client. On failure *out is NULL.
  * Errors: WEFT_ERR_BAD_URL, _UNKNOWN_SCHEME, _CONNECT, _TLS, _TIMEOUT,
  * _HANDSHAKE. err (may be NULL) receives what the transport saw, e.g.
  * "server did not accept subprotocol weft.json.v1" or the certificate
@@ -119,26 +136,43 @@ int weft_client_open(weft_client **out, const char *url,
  * frees every subscription of the client. */
 void weft_client_close(weft_client *c);
 weft_conn_state weft_client_state(const weft_client *c);
+/* The URL given to weft_client_open; owned by the client. */
 const char *weft_client_url(const weft_client *c);
 
-/* Unary call. On success *resp is a new message (free with
- * weft_message_free, or owned by opts->arena). Returns 0, or WEFT_ERR_RPC
- * with opts->status holding the code and message (or another WEFT_ERR_*
- * for local failures, also mirrored into opts->status). opts may be NULL. */
+/* Unary call. req is only read (encoded) during the call. On success *resp
+ * is a new message that the caller owns: free it with weft_message_free(),
+ * or, if opts->arena is set, it lives in that arena (do not free it). On
+ * failure *resp is NULL. Returns 0, or WEFT_ERR_RPC with opts->status
+ * holding the code and message (or another WEFT_ERR_* for local failures:
+ * _INVAL for NULL arguments, _CONNECT, _CLOSED, _TIMEOUT, _TOO_BIG, _NOMEM,
+ * also mirrored into opts->status). opts may be NULL. */
 int weft_call_unary(weft_client *c, const weft_method_desc *m, const void *req,
                     void **resp, weft_call_opts *opts);
 
-/* Streaming calls (any kind). opts must outlive the call. */
+/* Streaming calls (any kind). opts must outlive the call (until
+ * weft_call_finish returns): the outcome lands there and opts->arena, if set,
+ * receives the decoded messages. On success *out is a new call, which
+ * weft_call_finish() frees; every started call must be finished, also after
+ * weft_call_cancel(). */
 int weft_call_start(weft_client *c, const weft_method_desc *m,
                     weft_call_opts *opts, weft_call **out);
+/* Encodes and queues msg; the caller keeps msg (it is not referenced after
+ * the return). Returns 0 or a negative WEFT_ERR_* (_CLOSED, _CANCELLED,
+ * _STATE after close_send, _TOO_BIG). */
 int weft_call_send(weft_call *call, const void *msg);
+/* Half-closes: the server sees the end of the client's stream. */
 int weft_call_close_send(weft_call *call);
 /* Blocks until a message (returns 1, *msg set), the end of the stream
- * (returns 0) or a failure (< 0; status in opts). */
+ * (returns 0, *msg NULL) or a failure (< 0, *msg NULL; status in opts).
+ * Each message is handed over to the caller: a new malloc'd message to
+ * free with weft_message_free(), or, if the call's opts->arena is set, a
+ * message in that arena (free nothing; it lives until the arena is reset or
+ * freed). */
 int weft_call_recv(weft_call *call, void **msg);
 /* Cancels from any thread; the peer sees CANCELLED. */
 void weft_call_cancel(weft_call *call);
-/* Waits for the final status, fills opts->status, frees the call.
+/* Waits for the final status, fills opts->status, frees the call (do not
+ * use it afterwards). Messages already received stay the caller's.
  * Returns 0 if the status is OK, else WEFT_ERR_RPC (or another error). */
 int weft_call_finish(weft_call *call);
 
@@ -146,7 +180,10 @@ int weft_call_finish(weft_call *call);
  * every transport. Subscriptions survive reconnects. subscribe returns once
  * the server registered the subscription; fn runs on the subscription's
  * own thread and msg lives only during the call (an event of an unknown
- * type arrives as the google.protobuf.Any itself). */
+ * type arrives as the google.protobuf.Any itself): copy it with
+ * weft_message_copy() to keep it. topic is copied; ud must live until the
+ * subscription is cancelled. *out is freed by weft_subscription_cancel() or
+ * by weft_client_close(). publish encodes msg before it returns. */
 typedef struct weft_subscription weft_subscription;
 typedef void (*weft_event_fn)(const char *topic, const weft_msg_desc *type,
                               const void *msg, void *ud);

@@ -4,7 +4,15 @@
  * it names the failing field path, checks UTF-8 in proto3 strings, merges
  * repeated occurrences of a singular sub-message, keeps unknown fields
  * (groups included) for re-emission, and can allocate into an arena. The
- * output is bit-compatible with Google's implementation. */
+ * output is bit-compatible with Google's implementation.
+ *
+ * Ownership: a message comes from one of two places. On the malloc path
+ * (no arena) every string, bytes field, repeated array and sub-message is
+ * its own allocation; weft_message_free() frees the whole tree.
+ * In an arena (weft/arena.h) nothing is freed one by one: the tree goes when
+ * the arena is freed or reset, and weft_message_free() must not be called
+ * on it. A message the caller builds on the stack with pointers to its own
+ * data is the caller's business: weft only reads it when encoding. */
 #ifndef WEFT_CODEC_H
 #define WEFT_CODEC_H
 
@@ -39,10 +47,14 @@ typedef struct weft_decode_opts {
 
 /* Initializes a caller-provided message struct to its defaults. */
 void weft_message_init(const weft_msg_desc *d, void *msg);
-/* Allocates and initializes a message (malloc, or the arena if given). */
+/* Allocates and initializes a message (malloc, or the arena if given).
+ * NULL on OOM. Free a malloc'd one with weft_message_free(). */
 void *weft_message_new(const weft_msg_desc *d, weft_arena *arena);
 
-/* Decodes data[0..len) into a new message. opts may be NULL.
+/* Decodes data[0..len) into a new message. opts may be NULL. data is not
+ * referenced after the return (strings and bytes are copied). On success
+ * *out is the caller's: malloc'd (free with weft_message_free()) or, with
+ * opts->arena, in the arena; on failure *out is NULL and nothing leaks.
  * Errors: WEFT_ERR_TRUNCATED, _MALFORMED, _WIRE_TYPE, _UTF8, _DEPTH,
  * _TOO_BIG, _MISSING_REQUIRED, _NOMEM; err names the field path. */
 int weft_decode(const weft_msg_desc *d, const uint8_t *data, size_t len,
@@ -50,7 +62,8 @@ int weft_decode(const weft_msg_desc *d, const uint8_t *data, size_t len,
 
 /* Merges data into an existing message (proto merge semantics). Without
  * opts->arena, msg must come from weft_message_new, weft_decode or
- * weft_message_copy; merging into a decoded tree adds to its blocks. */
+ * weft_message_copy; merging into a decoded tree adds to its blocks. Same
+ * errors as weft_decode. */
 int weft_decode_merge(void *msg, const uint8_t *data, size_t len,
                       const weft_decode_opts *opts, weft_error *err);
 
@@ -59,7 +72,8 @@ size_t weft_encoded_size(const void *msg);
 /* Encodes into buf (cap bytes); returns bytes written or WEFT_ERR_TOO_BIG if
  * cap is short. */
 ssize_t weft_encode(const void *msg, uint8_t *buf, size_t cap);
-/* Encodes into a new malloc'd buffer. */
+/* Encodes into a new malloc'd buffer: *out is the caller's, free() it.
+ * Returns 0 or WEFT_ERR_NOMEM. */
 int weft_encode_alloc(const void *msg, uint8_t **out, size_t *out_len);
 
 /* Memory on the malloc path (no arena):
@@ -90,12 +104,15 @@ void weft_message_free(void *msg);
  * message (use weft_message_free, which empties an inner one). */
 void weft_message_clear(void *msg);
 
-/* Deep copy (malloc path, or into arena). */
+/* Deep copy: *out is a new tree, malloc'd (free with weft_message_free())
+ * or, with arena, in it; src is not referenced afterwards. Returns 0 or
+ * WEFT_ERR_NOMEM. */
 int weft_message_copy(const void *src, weft_arena *arena, void **out);
 /* Deep equality of two messages of the same type, unknown fields included. */
 int weft_message_equal(const void *a, const void *b);
 
-/* Checks required fields recursively; names the first missing one. */
+/* Checks required fields recursively; names the first missing one.
+ * Returns 0 or WEFT_ERR_MISSING_REQUIRED. */
 int weft_message_check(const void *msg, weft_error *err);
 
 #ifdef __cplusplus

@@ -55,7 +55,12 @@ int weft_dyn_build_set(const struct Google__Protobuf__FileDescriptorSet *set,
 int weft_dyn_build_files(
     const struct Google__Protobuf__FileDescriptorProto *const *files, size_t n,
     weft_dyn_set **out, weft_error *err);
-/* Frees the set and every descriptor in it. Accepts NULL. */
+/* Frees the set and every descriptor in it. Accepts NULL. Every descriptor,
+ * file and registry the functions below return belongs to the set: messages
+ * of these types (decoded with weft_decode/weft_json_decode, received on a
+ * call) must be freed before the set. On success *out of the builders is
+ * the caller's, and the input (data, set, files) is not referenced after
+ * the return; on failure *out is NULL. */
 void weft_dyn_free(weft_dyn_set *s);
 
 /* The files of the set, in input order. A google/protobuf file that weft

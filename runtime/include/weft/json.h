@@ -30,9 +30,13 @@ enum {
 /* A set of files whose messages Any can carry, looked up by full name. */
 typedef struct weft_registry weft_registry;
 
+/* *out is a new, empty registry, freed with weft_registry_free() (which
+ * accepts NULL). Returns 0 or WEFT_ERR_NOMEM. */
 int weft_registry_new(weft_registry **out);
 void weft_registry_free(weft_registry *r);
-/* Adds a file and, recursively, its dependencies. Idempotent. */
+/* Adds a file and, recursively, its dependencies. Idempotent. f is not
+ * copied: it must outlive the registry (generated descriptors are static).
+ * The lookups below return descriptors owned by their files. */
 int weft_registry_add_file(weft_registry *r, const weft_file_desc *f);
 const weft_msg_desc *weft_registry_find_message(const weft_registry *r,
                                                 const char *full_name);
@@ -55,10 +59,20 @@ typedef struct weft_json_opts {
   unsigned max_depth;            /* 0: 100 */
 } weft_json_opts;
 
-/* Encodes msg as JSON into a new NUL-terminated malloc'd string. */
+/* Encodes msg as JSON into a new NUL-terminated malloc'd string: *out is
+ * the caller's, free() it; *out_len (if out_len is not NULL) is its length.
+ * opts may be NULL. Errors: WEFT_ERR_NOMEM, _JSON_WKT (a well-known type
+ * value JSON cannot express, e.g. a Timestamp out of range),
+ * _JSON_ANY_TYPE (an Any whose type the registry lacks); err names the
+ * field path. */
 int weft_json_encode(const void *msg, const weft_json_opts *opts, char **out,
                      size_t *out_len, weft_error *err);
-/* Decodes JSON text (need not be NUL-terminated) into a new message. */
+/* Decodes JSON text (need not be NUL-terminated) into a new message. json
+ * is not referenced after the return. On success *out is the caller's:
+ * malloc'd (free with weft_message_free()) or, with opts->arena, in the
+ * arena; on failure *out is NULL. Errors: WEFT_ERR_JSON_* (syntax, type,
+ * unknown field, duplicate, range, enum, oneof, WKT, Any type), _UTF8,
+ * _DEPTH, _NOMEM; err names the JSON path and the reason. */
 int weft_json_decode(const weft_msg_desc *d, const char *json, size_t len,
                      const weft_json_opts *opts, void **out, weft_error *err);
 

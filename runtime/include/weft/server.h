@@ -10,6 +10,19 @@
  * (worker_threads, max_pending_calls). So a handler may block: it delays
  * other connections of its listener by about a millisecond, never stalls
  * them. docs/ARCHITECTURE.md ("Threads and calls") has the details.
+ *
+ * Ownership in handlers: everything of a call lives in the call's arena
+ * (weft_server_call_arena) and is released when the call completes. The
+ * request a handler gets, and each message weft_server_call_recv() hands
+ * it, is in that arena: read it, point the response at it, never free it.
+ * The response struct is allocated by the runtime (in the arena) and
+ * encoded after the handler returns; weft frees nothing the handler hangs
+ * on it, so its fields should point at the request, at arena memory
+ * (weft_arena_alloc, weft_message_new(d, weft_server_call_arena(call))) or
+ * at static data; malloc'd memory stored there would leak. Messages given
+ * to weft_server_call_send() are encoded before it returns and stay the
+ * handler's. Strings and metadata returned by weft_server_call_* getters
+ * live as long as the call.
  */
 #ifndef WEFT_SERVER_H
 #define WEFT_SERVER_H
@@ -99,9 +112,15 @@ typedef struct weft_server_opts {
   int64_t header_timeout_ms;
 } weft_server_opts;
 
+/* On success *out is a new server, freed with weft_server_free(). opts (may
+ * be NULL) is copied, api_keys included; what else it points to (tls file
+ * names, allowed_origins, transport_opts, log_ud, on_connection_ud) must
+ * live as long as the server. Returns 0 or WEFT_ERR_NOMEM. */
 int weft_server_new(weft_server **out, const weft_server_opts *opts);
 /* impl points at the service's generated implementation struct (e.g.
- * aitbc__v1__Jobs_impl); ctx is passed to every handler. */
+ * aitbc__v1__Jobs_impl); ctx is passed to every handler. svc, impl and ctx
+ * are not copied: they must live as long as the server (generated
+ * descriptors are static; so is an impl struct declared `static const`). */
 int weft_server_add_service(weft_server *s, const weft_service_desc *svc,
                             const void *impl, void *ctx);
 /* Binds and starts serving this URL at once (e.g. "tcp://127.0.0.1:0").
@@ -114,6 +133,8 @@ int weft_server_run(weft_server *s);
 /* Stops accepting, lets in-flight calls finish within shutdown_grace_ms,
  * cancels the rest, closes connections. Safe from a signal-handling thread. */
 void weft_server_shutdown(weft_server *s);
+/* Shuts down if still running, frees every listener and the server. Accepts
+ * NULL. */
 void weft_server_free(weft_server *s);
 
 /* Calls fn for every service added to s, in the order added; gRPC's
@@ -123,7 +144,8 @@ void weft_server_each_service(const weft_server *s,
                                          void *ud),
                               void *ud);
 
-/* Publishes to every subscriber of topic on every transport. */
+/* Publishes to every subscriber of topic on every transport. msg is
+ * encoded before the return and stays the caller's. */
 int weft_server_publish(weft_server *s, const char *topic, const void *msg);
 
 /* Inside a handler. */
@@ -133,7 +155,10 @@ const char *weft_server_call_peer(const weft_server_call *call);
 /* Absolute deadline in CLOCK_MONOTONIC ns; INT64_MAX if none. */
 int64_t weft_server_call_deadline(const weft_server_call *call);
 bool weft_server_call_cancelled(const weft_server_call *call);
-/* Streaming handlers: 1 = message, 0 = client finished sending, < 0 error. */
+/* Streaming handlers: 1 = message, 0 = client finished sending, < 0 error.
+ * *msg is in the call's arena: valid until the call completes, never freed
+ * by the handler. send encodes msg before it returns (the handler keeps
+ * it); < 0 means the call is over (cancelled, connection gone). */
 int weft_server_call_recv(weft_server_call *call, void **msg);
 int weft_server_call_send(weft_server_call *call, const void *msg);
 int weft_server_call_add_header(weft_server_call *call, const char *key,

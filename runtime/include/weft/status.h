@@ -49,6 +49,9 @@ void weft_status_set(weft_status *st, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
+/* set replaces (frees) the previous message; clear frees message and details
+ * and resets the code to OK; move hands src's strings to dst (src is left
+ * OK and empty). */
 void weft_status_clear(weft_status *st);
 void weft_status_move(weft_status *dst, weft_status *src);
 
@@ -69,6 +72,10 @@ typedef struct weft_metadata {
 #define WEFT_METADATA_INIT                                                     \
   { 0, 0, NULL }
 
+/* Metadata owns its keys and values: add copies key (lowercased) and value
+ * (malloc, with a NUL after the value), weft_metadata_clear() frees them and
+ * the array; copy deep-copies. Start from WEFT_METADATA_INIT. add returns 0,
+ * WEFT_ERR_NOMEM, or WEFT_ERR_INVAL for a NULL or empty key. */
 int weft_metadata_add(weft_metadata *md, const char *key, const void *value,
                       size_t value_len);
 int weft_metadata_add_str(weft_metadata *md, const char *key,
