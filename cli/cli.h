@@ -62,5 +62,6 @@ int cli_describe(int argc, char **argv);
 int cli_subscribe(int argc, char **argv);
 int cli_publish(int argc, char **argv);
 int cli_serve(int argc, char **argv);
+int cli_breaking(int argc, char **argv);
 
 #endif

@@ -17,10 +17,11 @@ static const char usage[] =
     "  subscribe URL TOPIC         print events published to a topic\n"
     "  publish URL TOPIC -d JSON   publish an event (JSON Any)\n"
     "  serve [options]             run the AITBC reference node\n"
+    "  breaking NEW --against OLD  report schema changes that break peers\n"
     "`weft COMMAND --help` shows each command's options and exit codes.\n"
     "exit codes: 0 OK, 2 usage or bad input, 3 cannot connect, 4 local\n"
     "failure, 10+N the call ended with gRPC status N (16 UNAUTHENTICATED\n"
-    "-> 26, 12 UNIMPLEMENTED -> 22).\n";
+    "-> 26, 12 UNIMPLEMENTED -> 22), 100 breaking changes found.\n";
 
 int main(int argc, char **argv) {
   if (argc < 2) {
@@ -42,6 +43,8 @@ int main(int argc, char **argv) {
     return cli_publish(argc, argv);
   if (!strcmp(cmd, "serve"))
     return cli_serve(argc, argv);
+  if (!strcmp(cmd, "breaking"))
+    return cli_breaking(argc, argv);
   if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
     fputs(usage, stdout);
     return CLI_OK;
