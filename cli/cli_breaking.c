@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "google/protobuf/descriptor.pb-c.h"
 #include "weft/breaking.h"
 
 enum { CLI_BREAKING = 100 }; /* as buf: something breaks */
@@ -156,8 +157,8 @@ static int find_one(const char *p, const struct stat *sb, int flag,
   return 0;
 }
 
-/* protoc: the files (relative to root) into out, with source info, no
- * imports (so only the input's own files are compared). */
+/* protoc: the files (relative to root) into out, with source info and
+ * imports (which resolve types; only the files themselves are compared). */
 static int compile(const bopts *o, const char *root, list *files,
                    const char *out) {
   size_t argc = 0, cap = files->n + o->n_inc + 8;
@@ -171,6 +172,7 @@ static int compile(const bopts *o, const char *root, list *files,
   size_t n_own = 0;
   argv[argc++] = "protoc";
   argv[argc++] = "--include_source_info";
+  argv[argc++] = "--include_imports";
   char *o_arg = NULL;
   if (asprintf(&o_arg, "--descriptor_set_out=%s", out) < 0)
     o_arg = NULL;
@@ -204,6 +206,7 @@ static int compile(const bopts *o, const char *root, list *files,
 
 typedef struct side {
   const char *spec; /* as given */
+  list files;       /* the files to compare; none: all of the set */
   uint8_t *data;
   size_t len;
   char prefix[PATH_MAX]; /* printed before NEW's file names */
@@ -229,7 +232,7 @@ static int load_dir(const bopts *o, side *s, const char *dir, const char *out) {
   }
   qsort(files.v, files.n, sizeof *files.v, cmp_str);
   rc = compile(o, dir, &files, out);
-  list_free(&files);
+  s->files = files;
   return rc;
 }
 
@@ -294,7 +297,7 @@ static int load_proto(const bopts *o, side *s, const char *out) {
   if (list_add(&files, abs + rl + (root[rl - 1] == '/' ? 0 : 1)) != 0)
     return CLI_LOCAL;
   int rc = compile(o, root, &files, out);
-  list_free(&files);
+  s->files = files;
   return rc;
 }
 
@@ -365,6 +368,44 @@ static void print_rules(void) {
                  cats[k]);
     printf("%-46s %-26s %s\n", r->id, c, r->purpose);
   }
+}
+
+static int write_file(const char *path, const uint8_t *d, size_t n);
+
+/* The side's own files as a FileDescriptorSet (imports dropped: they are
+ * not the schema's to commit, and would count as its files when read
+ * back). */
+static int write_baseline(const char *path, const side *s) {
+  Google__Protobuf__FileDescriptorSet *set =
+      google__protobuf__file_descriptor_set__unpack(NULL, s->len, s->data);
+  if (!set) {
+    fprintf(stderr, "weft: %s: not a FileDescriptorSet\n", s->spec);
+    return CLI_USAGE;
+  }
+  size_t kept = 0;
+  for (size_t i = 0; i < set->n_file; i++) {
+    bool keep = !s->files.n;
+    for (size_t j = 0; j < s->files.n && !keep; j++)
+      keep = set->file[i]->name && !strcmp(set->file[i]->name, s->files.v[j]);
+    if (keep) {
+      Google__Protobuf__FileDescriptorProto *t = set->file[kept];
+      set->file[kept++] = set->file[i];
+      set->file[i] = t;
+    }
+  }
+  size_t all = set->n_file;
+  set->n_file = kept;
+  size_t len = google__protobuf__file_descriptor_set__get_packed_size(set);
+  uint8_t *buf = malloc(len ? len : 1);
+  int rc = CLI_LOCAL;
+  if (buf) {
+    google__protobuf__file_descriptor_set__pack(set, buf);
+    rc = write_file(path, buf, len);
+  }
+  free(buf);
+  set->n_file = all;
+  google__protobuf__file_descriptor_set__free_unpacked(set, NULL);
+  return rc;
 }
 
 static int write_file(const char *path, const uint8_t *d, size_t n) {
@@ -464,7 +505,7 @@ int cli_breaking(int argc, char **argv) {
 
   if ((rc = load_side(&o, &ns, true)) != CLI_OK)
     goto out;
-  if (baseline && (rc = write_file(baseline, ns.data, ns.len)) != CLI_OK)
+  if (baseline && (rc = write_baseline(baseline, &ns)) != CLI_OK)
     goto out;
   if (!os.spec) {
     rc = CLI_OK;
@@ -473,6 +514,10 @@ int cli_breaking(int argc, char **argv) {
   if ((rc = load_side(&o, &os, false)) != CLI_OK)
     goto out;
 
+  bo.new_files = (const char *const *)ns.files.v;
+  bo.n_new_files = ns.files.n;
+  bo.old_files = (const char *const *)os.files.v;
+  bo.n_old_files = os.files.n;
   weft_breaking_report *r = NULL;
   weft_error err = {0};
   if (weft_breaking_check_bytes(ns.data, ns.len, os.data, os.len, &bo, &r,
@@ -512,6 +557,8 @@ out:
   free(rules_buf);
   free(ns.data);
   free(os.data);
+  list_free(&ns.files);
+  list_free(&os.files);
   rm_tree(ns.tmp);
   rm_tree(os.tmp);
   return rc;

@@ -63,6 +63,14 @@ typedef struct weft_breaking_opts {
   size_t n_use;
   const char *const *except;
   size_t n_except;
+  /* The files to compare, by name, per side (NULL: every file of the set).
+   * The other files of a set (its imports, as protoc --include_imports
+   * writes them) only resolve the types that compared files name, as buf
+   * excludes imports. */
+  const char *const *new_files;
+  size_t n_new_files;
+  const char *const *old_files;
+  size_t n_old_files;
 } weft_breaking_opts;
 
 typedef struct weft_breaking_violation {
@@ -76,7 +84,8 @@ typedef struct weft_breaking_violation {
 typedef struct weft_breaking_report weft_breaking_report;
 
 /* Compares NEW against OLD. Returns 0 and a report (possibly empty), or
- * WEFT_ERR_INVAL (an unknown rule or category in opts),
+ * WEFT_ERR_INVAL (an unknown rule or category in opts, or a file to
+ * compare that is not in its set),
  * WEFT_ERR_MALFORMED (bytes that are not a FileDescriptorSet, or a set
  * protoc would not write: a file without a name, a name twice) or
  * WEFT_ERR_NOMEM, with err saying what and where. The sets are only read

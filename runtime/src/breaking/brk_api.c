@@ -120,9 +120,11 @@ int weft_breaking_check(
   for (size_t i = 0; !rv && opts && i < opts->n_except; i++)
     rv = mark(c->on, opts->except[i], false, err);
   if (!rv)
-    rv = weft__brk_index(&c->new_s, new_set, "new", err);
+    rv = weft__brk_index(&c->new_s, new_set, opts ? opts->new_files : NULL,
+                         opts ? opts->n_new_files : 0, "new", err);
   if (!rv)
-    rv = weft__brk_index(&c->old_s, old_set, "against", err);
+    rv = weft__brk_index(&c->old_s, old_set, opts ? opts->old_files : NULL,
+                         opts ? opts->n_old_files : 0, "against", err);
   if (!rv) {
     weft__brk_files(c);
     weft__brk_types(c);

@@ -191,6 +191,12 @@ static void enum_compatible(brk_ctx *c, int rule, const fside *n,
                             const fside *o) {
   const brk_type *ot = weft__brk_find_enum(o->s, o->f->type_name);
   const brk_type *nt = weft__brk_find_enum(n->s, n->f->type_name);
+  /* A set without its imports (a baseline written from the schema's own
+   * files) may lack an imported enum; the other side's copy stands in. */
+  if (!ot)
+    ot = weft__brk_find_enum(n->s, o->f->type_name);
+  if (!nt)
+    nt = weft__brk_find_enum(o->s, n->f->type_name);
   bool ok = ot && nt;
   if (ok) {
     const brk_enum_pb *oe = ot->d, *ne = nt->d;
@@ -411,17 +417,21 @@ static void message_fields(brk_ctx *c, const brk_type *nt, const brk_type *ot) {
 void weft__brk_fields(brk_ctx *c) {
   const brk_side *ns = &c->new_s, *os = &c->old_s;
   for (size_t i = 0; i < os->n_msgs; i++) {
-    if (i && !strcmp(os->msgs[i - 1].full, os->msgs[i].full))
-      continue;
-    const brk_type *nt = weft__brk_find(ns->msgs, ns->n_msgs, os->msgs[i].full);
+    if (weft__brk_find_target(os->msgs, os->n_msgs, os->msgs[i].full) !=
+        &os->msgs[i])
+      continue; /* an import, or a second type of that name */
+    const brk_type *nt =
+        weft__brk_find_target(ns->msgs, ns->n_msgs, os->msgs[i].full);
     if (nt)
       message_fields(c, nt, &os->msgs[i]);
   }
   for (size_t i = 0; i < os->n_exts; i++) {
     const brk_ext *oe = &os->exts[i];
+    if (!oe->target)
+      continue;
     for (size_t j = 0; j < ns->n_exts; j++) {
       const brk_ext *ne = &ns->exts[j];
-      if (ne->d->number != oe->d->number ||
+      if (!ne->target || ne->d->number != oe->d->number ||
           strcmp(strip_dot(ne->d->extendee), strip_dot(oe->d->extendee)))
         continue;
       fside o = {os,

@@ -124,31 +124,34 @@ static void file_pair(brk_ctx *c, const brk_file *nf, const brk_file *of) {
   }
 }
 
+/* The type of NEW's file nf with this nested name ("Outer.Inner"), in v. */
+static const brk_type *in_file(const brk_type *v, size_t n, const brk_file *nf,
+                               const char *nested, size_t len) {
+  for (size_t i = 0; nf && i < n; i++)
+    if (v[i].file == nf && strlen(v[i].nested) == len &&
+        !strncmp(v[i].nested, nested, len))
+      return &v[i];
+  return NULL;
+}
+
 /* Where a deleted nested element is reported: the innermost enclosing
  * message that still exists in NEW's file, else the file itself. */
 static const brk_type *surviving_parent(const brk_side *s, const brk_file *nf,
-                                        const char *old_full) {
-  char buf[1024];
-  size_t n = strlen(old_full);
-  if (!nf || n >= sizeof buf)
-    return NULL;
-  memcpy(buf, old_full, n + 1);
-  size_t pl = strlen(nf->pkg);
-  for (;;) {
-    char *dot = strrchr(buf, '.');
-    if (!dot || (size_t)(dot - buf) <= pl)
-      return NULL;
-    *dot = 0;
-    const brk_type *t = weft__brk_find(s->msgs, s->n_msgs, buf);
-    if (t && t->file == nf)
+                                        const char *nested) {
+  for (size_t len = strlen(nested); len > 0; len--) {
+    if (nested[len - 1] != '.')
+      continue;
+    const brk_type *t = in_file(s->msgs, s->n_msgs, nf, nested, len - 1);
+    if (t)
       return t;
   }
+  return NULL;
 }
 
 static void report_deleted(brk_ctx *c, int rule, const brk_file *nf,
                            const brk_type *ot, const char *what,
                            const char *where_fmt, const char *where) {
-  const brk_type *p = surviving_parent(&c->new_s, nf, ot->full);
+  const brk_type *p = surviving_parent(&c->new_s, nf, ot->nested);
   char suffix[512];
   snprintf(suffix, sizeof suffix, where_fmt, where);
   weft__brk_add(c, rule, nf ? nf : ot->file, p ? &p->path : NULL, NULL, 0,
@@ -164,13 +167,9 @@ static void deleted_from_file(brk_ctx *c, const brk_type *ov, size_t on,
   for (size_t i = 0; i < on; i++) {
     if (ov[i].file != of)
       continue;
-    const brk_type *t = weft__brk_find(nv, nn, ov[i].full);
-    /* Same full name in the same file; a type of the same name that moved
-     * to another file is still gone from this one. */
-    bool found = false;
-    for (; t && t < nv + nn && !strcmp(t->full, ov[i].full); t++)
-      if (t->file == nf)
-        found = true;
+    /* By nested name, as buf: a file whose package changed still has its
+     * types (FILE_SAME_PACKAGE reports the change). */
+    bool found = in_file(nv, nn, nf, ov[i].nested, strlen(ov[i].nested));
     if (!found) {
       if (rule == BRK_SERVICE_NO_DELETE)
         weft__brk_add(c, rule, nf, NULL, NULL, 0,
@@ -185,7 +184,7 @@ static void deleted_from_file(brk_ctx *c, const brk_type *ov, size_t on,
 
 /* Whether `pkg` has a type called `nested` in side s. */
 static bool pkg_has(const brk_type *v, size_t n, const char *full) {
-  return weft__brk_find(v, n, full) != NULL;
+  return weft__brk_find_target(v, n, full) != NULL;
 }
 
 static bool side_has_pkg(const brk_side *s, const char *pkg) {
@@ -200,8 +199,8 @@ static void deleted_from_pkg(brk_ctx *c, const brk_type *ov, size_t on,
                              const char *what) {
   for (size_t i = 0; i < on; i++) {
     const char *pkg = ov[i].file->pkg;
-    if (i && !strcmp(ov[i - 1].full, ov[i].full))
-      continue; /* a duplicate name is one type */
+    if (weft__brk_find_target(ov, on, ov[i].full) != &ov[i])
+      continue; /* an import, or a second type of that name */
     if (!side_has_pkg(&c->new_s, pkg) || pkg_has(nv, nn, ov[i].full))
       continue;
     /* The full name may now belong to another package's file only if the

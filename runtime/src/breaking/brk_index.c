@@ -52,6 +52,7 @@ static int vec_add(brk_vec *v, const brk_file *f, const char *scope,
   t->file = f;
   t->d = d;
   t->seq = v->n;
+  t->target = f->target;
   t->path = *path;
   v->n++;
   return 0;
@@ -78,6 +79,7 @@ static int add_ext(brk_build *b, const brk_file *f, const char *scope,
   if (!e->full)
     return WEFT_ERR_NOMEM;
   e->file = f;
+  e->target = f->target;
   e->d = d;
   e->path = *path;
   b->n_exts++;
@@ -131,27 +133,49 @@ static int cmp_file(const void *a, const void *b) {
   return strcmp(((const brk_file *)a)->name, ((const brk_file *)b)->name);
 }
 
+static bool listed(const char *const *v, size_t n, const char *name) {
+  for (size_t i = 0; i < n; i++)
+    if (v[i] && !strcmp(v[i], name))
+      return true;
+  return false;
+}
+
 int weft__brk_index(brk_side *s, const Google__Protobuf__FileDescriptorSet *set,
+                    const char *const *targets, size_t n_targets,
                     const char *which, weft_error *err) {
   memset(s, 0, sizeof *s);
-  if (!set || !set->n_file)
-    return 0;
-  s->files = calloc(set->n_file, sizeof *s->files);
-  if (!s->files)
-    return weft_error_set(err, WEFT_ERR_NOMEM, "out of memory");
-  for (size_t i = 0; i < set->n_file; i++) {
-    const brk_file_pb *d = set->file[i];
-    if (!d->name || !*d->name)
+  size_t n = set ? set->n_file : 0;
+  for (size_t i = 0; i < n; i++)
+    if (!set->file[i]->name || !*set->file[i]->name)
       return weft_error_set(err, WEFT_ERR_MALFORMED,
                             "%s: file %zu of the set has no name", which, i);
-    brk_file *f = &s->files[i];
+  for (size_t i = 0; i < n_targets; i++) {
+    bool found = false;
+    for (size_t j = 0; j < n && !found; j++)
+      found = targets[i] && !strcmp(set->file[j]->name, targets[i]);
+    if (!found)
+      return weft_error_set(err, WEFT_ERR_INVAL,
+                            "%s: file %s is not in the set", which,
+                            targets[i] ? targets[i] : "(null)");
+  }
+  if (!n)
+    return 0;
+  s->files = calloc(n, sizeof *s->files);
+  s->deps = calloc(n, sizeof *s->deps);
+  if (!s->files || !s->deps)
+    return weft_error_set(err, WEFT_ERR_NOMEM, "out of memory");
+  for (size_t i = 0; i < n; i++) {
+    const brk_file_pb *d = set->file[i];
+    bool target = !n_targets || listed(targets, n_targets, d->name);
+    brk_file *f = target ? &s->files[s->n_files++] : &s->deps[s->n_deps++];
     f->d = d;
     f->name = d->name;
     f->pkg = brk_str(d->package);
     f->proto3 = d->syntax && !strcmp(d->syntax, "proto3");
+    f->target = target;
   }
-  s->n_files = set->n_file;
   qsort(s->files, s->n_files, sizeof *s->files, cmp_file);
+  qsort(s->deps, s->n_deps, sizeof *s->deps, cmp_file);
   for (size_t i = 1; i < s->n_files; i++)
     if (!strcmp(s->files[i - 1].name, s->files[i].name))
       return weft_error_set(err, WEFT_ERR_MALFORMED,
@@ -160,8 +184,9 @@ int weft__brk_index(brk_side *s, const Google__Protobuf__FileDescriptorSet *set,
 
   brk_build b = {0};
   int rv = 0;
-  for (size_t i = 0; !rv && i < s->n_files; i++) {
-    const brk_file *f = &s->files[i];
+  for (size_t i = 0; !rv && i < s->n_files + s->n_deps; i++) {
+    const brk_file *f =
+        i < s->n_files ? &s->files[i] : &s->deps[i - s->n_files];
     const brk_file_pb *d = f->d;
     brk_path root = {.n = 0};
     rv = add_msgs(&b, f, f->pkg, d->message_type, d->n_message_type, &root, 4);
@@ -206,6 +231,7 @@ void weft__brk_side_free(brk_side *s) {
   free(s->svcs);
   free(s->exts);
   free(s->files);
+  free(s->deps);
   memset(s, 0, sizeof *s);
 }
 
@@ -235,6 +261,15 @@ const brk_type *weft__brk_find(const brk_type *v, size_t n, const char *full) {
       hi = mid;
   }
   return lo < n && !strcmp(v[lo].full, full) ? &v[lo] : NULL;
+}
+
+const brk_type *weft__brk_find_target(const brk_type *v, size_t n,
+                                      const char *full) {
+  const brk_type *t = weft__brk_find(v, n, full);
+  for (; t && t < v + n && !strcmp(t->full, full); t++)
+    if (t->target)
+      return t;
+  return NULL;
 }
 
 const brk_type *weft__brk_find_msg(const brk_side *s, const char *type_name) {

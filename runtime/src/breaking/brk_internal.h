@@ -105,6 +105,7 @@ typedef struct brk_file {
   const brk_file_pb *d;
   const char *name, *pkg; /* never NULL */
   bool proto3;
+  bool target; /* compared; else an import that only resolves types */
 } brk_file;
 
 /* A message, enum or service, by full name (no leading dot). */
@@ -114,20 +115,24 @@ typedef struct brk_type {
   const brk_file *file;
   const void *d; /* brk_msg_pb, brk_enum_pb or brk_svc_pb */
   size_t seq;    /* declaration order, for equal names */
+  bool target;   /* in a compared file */
   brk_path path;
 } brk_type;
 
 /* An extension field, by extendee and number. */
 typedef struct brk_ext {
   char *full; /* "pkg.ext_name" */
+  bool target;
   const brk_file *file;
   const brk_field_pb *d;
   brk_path path;
 } brk_ext;
 
 typedef struct brk_side {
-  brk_file *files; /* sorted by name */
+  brk_file *files; /* the compared files, sorted by name */
   size_t n_files;
+  brk_file *deps; /* the other files of the set */
+  size_t n_deps;
   brk_type *msgs, *enums, *svcs; /* sorted by full name */
   size_t n_msgs, n_enums, n_svcs;
   brk_ext *exts;
@@ -144,10 +149,14 @@ typedef struct brk_ctx {
 
 /* brk_index.c */
 int weft__brk_index(brk_side *s, const Google__Protobuf__FileDescriptorSet *set,
+                    const char *const *targets, size_t n_targets,
                     const char *which, weft_error *err);
 void weft__brk_side_free(brk_side *s);
 const brk_file *weft__brk_find_file(const brk_side *s, const char *name);
 const brk_type *weft__brk_find(const brk_type *v, size_t n, const char *full);
+/* The first type of that name in a compared file (pairs are made of these). */
+const brk_type *weft__brk_find_target(const brk_type *v, size_t n,
+                                      const char *full);
 /* Message or enum named by a field's type_name (leading dot accepted). */
 const brk_type *weft__brk_find_msg(const brk_side *s, const char *type_name);
 const brk_type *weft__brk_find_enum(const brk_side *s, const char *type_name);

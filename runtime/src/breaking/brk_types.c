@@ -488,24 +488,29 @@ static void service_pair(brk_ctx *c, const brk_type *nt, const brk_type *ot) {
 void weft__brk_types(brk_ctx *c) {
   const brk_side *ns = &c->new_s, *os = &c->old_s;
   for (size_t i = 0; i < os->n_msgs; i++) {
-    if (i && !strcmp(os->msgs[i - 1].full, os->msgs[i].full))
-      continue;
-    const brk_type *nt = weft__brk_find(ns->msgs, ns->n_msgs, os->msgs[i].full);
+    if (weft__brk_find_target(os->msgs, os->n_msgs, os->msgs[i].full) !=
+        &os->msgs[i])
+      continue; /* an import, or a second type of that name */
+    const brk_type *nt =
+        weft__brk_find_target(ns->msgs, ns->n_msgs, os->msgs[i].full);
     if (nt)
       message_pair(c, nt, &os->msgs[i]);
   }
   for (size_t i = 0; i < os->n_enums; i++) {
-    if (i && !strcmp(os->enums[i - 1].full, os->enums[i].full))
-      continue;
+    if (weft__brk_find_target(os->enums, os->n_enums, os->enums[i].full) !=
+        &os->enums[i])
+      continue; /* an import, or a second type of that name */
     const brk_type *nt =
-        weft__brk_find(ns->enums, ns->n_enums, os->enums[i].full);
+        weft__brk_find_target(ns->enums, ns->n_enums, os->enums[i].full);
     if (nt)
       enum_pair(c, nt, &os->enums[i]);
   }
   for (size_t i = 0; i < os->n_svcs; i++) {
-    if (i && !strcmp(os->svcs[i - 1].full, os->svcs[i].full))
-      continue;
-    const brk_type *nt = weft__brk_find(ns->svcs, ns->n_svcs, os->svcs[i].full);
+    if (weft__brk_find_target(os->svcs, os->n_svcs, os->svcs[i].full) !=
+        &os->svcs[i])
+      continue; /* an import, or a second type of that name */
+    const brk_type *nt =
+        weft__brk_find_target(ns->svcs, ns->n_svcs, os->svcs[i].full);
     if (nt)
       service_pair(c, nt, &os->svcs[i]);
   }
