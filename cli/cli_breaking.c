@@ -23,9 +23,11 @@ enum { CLI_BREAKING = 100 }; /* as buf: something breaks */
 static const char usage[] =
     "usage: weft breaking NEW --against OLD [options]\n"
     "  Reports changes in NEW that break peers built from OLD, with buf's\n"
-    "  breaking rules (docs/BREAKING.md). NEW and OLD are each a .proto\n"
-    "  file, a folder of .proto files, a binary FileDescriptorSet (protoc\n"
-    "  -o), or git:REV[:SUBDIR] (a revision of the current repository).\n"
+    "  breaking rules (docs/BREAKING.md). NEW and OLD are each a folder of\n"
+    "  .proto files, .proto files (NEW may name several), a binary\n"
+    "  FileDescriptorSet (protoc -o), or git:REV[:SUBDIR] (a revision of\n"
+    "  the current repository). A file is compared by its name under its\n"
+    "  folder, or under the first -I folder that holds it.\n"
     "  -I, --include DIR     import path for .proto inputs (repeatable)\n"
     "  --rules LIST          categories or rule ids, comma-separated:\n"
     "                        FILE (default), PACKAGE, WIRE_JSON, WIRE\n"
@@ -41,6 +43,7 @@ static const char usage[] =
 
 #define MAX_INC 32
 #define MAX_RULES 128
+#define MAX_MORE 1024
 
 typedef struct bopts {
   const char *inc[MAX_INC];
@@ -141,6 +144,11 @@ static int cmp_str(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+static void brk_sort_strs(list *l) {
+  if (l->n > 1)
+    qsort(l->v, l->n, sizeof *l->v, cmp_str);
+}
+
 /* Every .proto under root (hidden folders skipped), relative to root. */
 static list *g_found;
 static size_t g_root_len;
@@ -157,82 +165,103 @@ static int find_one(const char *p, const struct stat *sb, int flag,
   return 0;
 }
 
-/* protoc: the files (relative to root) into out, with source info and
- * imports (which resolve types; only the files themselves are compared). */
-static int compile(const bopts *o, const char *root, list *files,
-                   const char *out) {
-  size_t argc = 0, cap = files->n + o->n_inc + 8;
-  char **argv = calloc(cap, sizeof *argv);
-  char **own = calloc(o->n_inc + 2, sizeof *own);
-  if (!argv || !own) {
-    free(argv);
-    free(own);
+/* Adds dir (made absolute) to incs unless it is there already. */
+static int add_inc(list *incs, const char *dir) {
+  char abs[PATH_MAX];
+  if (!realpath(dir, abs)) {
+    fprintf(stderr, "weft: import path %s: %s\n", dir, strerror(errno));
+    return CLI_USAGE;
+  }
+  for (size_t i = 0; i < incs->n; i++)
+    if (!strcmp(incs->v[i], abs))
+      return CLI_OK;
+  return list_add(incs, abs) ? CLI_LOCAL : CLI_OK;
+}
+
+/* protoc: the files (absolute paths, each under one of incs, which come
+ * first) into out, with source info and imports (which resolve types;
+ * only the files themselves are compared). */
+static int compile(const bopts *o, list *incs, list *files, const char *out) {
+  int rc = CLI_OK;
+  for (size_t i = 0; i < o->n_inc && rc == CLI_OK; i++)
+    rc = add_inc(incs, o->inc[i]);
+  if (rc != CLI_OK)
+    return rc;
+  list args = {0};
+  char *o_arg = NULL;
+  bool ok = asprintf(&o_arg, "--descriptor_set_out=%s", out) >= 0 &&
+            !list_add(&args, "protoc") &&
+            !list_add(&args, "--include_source_info") &&
+            !list_add(&args, "--include_imports") && !list_add(&args, o_arg);
+  for (size_t i = 0; ok && i < incs->n; i++) {
+    char *a = NULL;
+    ok = asprintf(&a, "-I%s", incs->v[i]) >= 0 && !list_add(&args, a);
+    free(a);
+  }
+  ok = ok && !list_add(&args, "-I/usr/include");
+  for (size_t i = 0; ok && i < files->n; i++)
+    ok = !list_add(&args, files->v[i]);
+  ok = ok && !list_add(&args, "");
+  free(o_arg);
+  if (!ok) {
+    list_free(&args);
     return CLI_LOCAL;
   }
-  size_t n_own = 0;
-  argv[argc++] = "protoc";
-  argv[argc++] = "--include_source_info";
-  argv[argc++] = "--include_imports";
-  char *o_arg = NULL;
-  if (asprintf(&o_arg, "--descriptor_set_out=%s", out) < 0)
-    o_arg = NULL;
-  own[n_own++] = o_arg;
-  argv[argc++] = o_arg ? o_arg : "";
-  argv[argc++] = "-I.";
-  for (size_t i = 0; i < o->n_inc; i++) {
-    char abs[PATH_MAX], *a = NULL;
-    if (realpath(o->inc[i], abs) && asprintf(&a, "-I%s", abs) < 0)
-      a = NULL;
-    if (a) {
-      own[n_own++] = a;
-      argv[argc++] = a;
-    }
-  }
-  argv[argc++] = "-I/usr/include";
-  for (size_t i = 0; i < files->n; i++)
-    argv[argc++] = files->v[i];
-  argv[argc] = NULL;
-  int st = o_arg ? run(argv, root, -1) : -1;
-  for (size_t i = 0; i < n_own; i++)
-    free(own[i]);
-  free(own);
-  free(argv);
+  free(args.v[args.n - 1]);
+  args.v[args.n - 1] = NULL; /* argv's terminator */
+  int st = run(args.v, NULL, -1);
+  args.n--;
+  list_free(&args);
   if (st != 0) {
-    fprintf(stderr, "weft: protoc could not compile the schema in %s\n", root);
+    fprintf(stderr, "weft: protoc could not compile the schema\n");
     return st < 0 || st == 127 ? CLI_LOCAL : CLI_USAGE;
   }
   return CLI_OK;
 }
 
 typedef struct side {
-  const char *spec; /* as given */
-  list files;       /* the files to compare; none: all of the set */
+  const char *spec; /* as given (the first of several .proto files) */
+  char **more;      /* further .proto files of NEW */
+  size_t n_more;
   uint8_t *data;
   size_t len;
+  list files;            /* the files to compare; none: all of the set */
+  list shown;            /* .proto files: files[i] as the user named it */
   char prefix[PATH_MAX]; /* printed before NEW's file names */
   char tmp[512];         /* temp folder to remove, if any */
 } side;
 
 static int load_dir(const bopts *o, side *s, const char *dir, const char *out) {
-  list files = {0};
+  char root[PATH_MAX];
+  if (!realpath(dir, root)) {
+    fprintf(stderr, "weft: %s: %s\n", dir, strerror(errno));
+    return CLI_USAGE;
+  }
+  list files = {0}, abs = {0}, incs = {0};
   g_found = &files;
-  g_root_len = strlen(dir);
-  while (g_root_len > 1 && dir[g_root_len - 1] == '/')
-    g_root_len--;
-  int rc = nftw(dir, find_one, 16, FTW_PHYS | FTW_ACTIONRETVAL);
+  g_root_len = strlen(root);
+  int rc = nftw(root, find_one, 16, FTW_PHYS | FTW_ACTIONRETVAL);
   if (rc != 0) {
     fprintf(stderr, "weft: cannot read %s\n", dir);
-    list_free(&files);
-    return CLI_USAGE;
-  }
-  if (!files.n) {
+    rc = CLI_USAGE;
+  } else if (!files.n) {
     fprintf(stderr, "weft: %s has no .proto files\n", s->spec);
-    list_free(&files);
-    return CLI_USAGE;
+    rc = CLI_USAGE;
+  } else {
+    brk_sort_strs(&files);
+    rc = list_add(&incs, root) ? CLI_LOCAL : CLI_OK;
+    for (size_t i = 0; rc == CLI_OK && i < files.n; i++) {
+      char *p = NULL;
+      if (asprintf(&p, "%s/%s", root, files.v[i]) < 0 || list_add(&abs, p))
+        rc = CLI_LOCAL;
+      free(p);
+    }
+    if (rc == CLI_OK)
+      rc = compile(o, &incs, &abs, out);
   }
-  qsort(files.v, files.n, sizeof *files.v, cmp_str);
-  rc = compile(o, dir, &files, out);
   s->files = files;
+  list_free(&abs);
+  list_free(&incs);
   return rc;
 }
 
@@ -270,35 +299,46 @@ static int load_git(const bopts *o, side *s, const char *out) {
   return load_dir(o, s, dir, out);
 }
 
-/* A .proto file: compiled from the -I folder that holds it, else from its
- * own folder. */
-static int load_proto(const bopts *o, side *s, const char *out) {
-  char abs[PATH_MAX];
-  if (!realpath(s->spec, abs)) {
-    fprintf(stderr, "weft: %s: %s\n", s->spec, strerror(errno));
-    return CLI_USAGE;
+/* .proto files: each compiled from the first -I folder that holds it,
+ * else from its own folder; those are the names it is compared by. */
+static int load_protos(const bopts *o, side *s, const char *out) {
+  list abs = {0}, incs = {0};
+  int rc = CLI_OK;
+  for (size_t k = 0; k <= s->n_more && rc == CLI_OK; k++) {
+    const char *spec = k ? s->more[k - 1] : s->spec;
+    char file[PATH_MAX], root[PATH_MAX] = "";
+    if (!realpath(spec, file)) {
+      fprintf(stderr, "weft: %s: %s\n", spec, strerror(errno));
+      rc = CLI_USAGE;
+      break;
+    }
+    for (size_t i = 0; i < o->n_inc && !*root; i++) {
+      char inc[PATH_MAX];
+      size_t n;
+      if (realpath(o->inc[i], inc) && (n = strlen(inc)) < strlen(file) &&
+          !strncmp(file, inc, n) && (file[n] == '/' || !strcmp(inc, "/")))
+        snprintf(root, sizeof root, "%s", inc);
+    }
+    if (!*root) {
+      snprintf(root, sizeof root, "%s", file);
+      *strrchr(root, '/') = 0;
+    }
+    size_t rl = strlen(root);
+    const char *rel = file + rl + (rl && root[rl - 1] == '/' ? 0 : 1);
+    if (list_add(&s->files, rel) || list_add(&s->shown, spec) ||
+        list_add(&abs, file) || (rl && add_inc(&incs, root) != CLI_OK))
+      rc = CLI_LOCAL;
   }
-  char root[PATH_MAX] = "";
-  for (size_t i = 0; i < o->n_inc && !*root; i++) {
-    char inc[PATH_MAX];
-    size_t n;
-    if (realpath(o->inc[i], inc) && (n = strlen(inc)) < strlen(abs) &&
-        !strncmp(abs, inc, n) && abs[n] == '/')
-      snprintf(root, sizeof root, "%s", inc);
-  }
-  if (!*root) {
-    snprintf(root, sizeof root, "%s", abs);
-    *strrchr(root, '/') = 0;
-    if (!*root)
-      snprintf(root, sizeof root, "/");
-  }
-  list files = {0};
-  size_t rl = strlen(root);
-  if (list_add(&files, abs + rl + (root[rl - 1] == '/' ? 0 : 1)) != 0)
-    return CLI_LOCAL;
-  int rc = compile(o, root, &files, out);
-  s->files = files;
+  if (rc == CLI_OK)
+    rc = compile(o, &incs, &abs, out);
+  list_free(&abs);
+  list_free(&incs);
   return rc;
+}
+
+static bool is_proto(const char *p) {
+  size_t n = strlen(p);
+  return n > 6 && !strcmp(p + n - 6, ".proto");
 }
 
 static int load_side(const bopts *o, side *s, bool is_new) {
@@ -315,7 +355,9 @@ static int load_side(const bopts *o, side *s, bool is_new) {
   snprintf(out, sizeof out, "%s/set.binpb", s->tmp);
   const char *read_from = out;
   int rc;
-  if (!strncmp(s->spec, "git:", 4)) {
+  if (s->n_more) {
+    rc = load_protos(o, s, out);
+  } else if (!strncmp(s->spec, "git:", 4)) {
     rc = load_git(o, s, out);
   } else if (stat(s->spec, &st) != 0) {
     fprintf(stderr, "weft: %s: %s\n", s->spec, strerror(errno));
@@ -327,9 +369,8 @@ static int load_side(const bopts *o, side *s, bool is_new) {
       snprintf(s->prefix, sizeof s->prefix, "%s%s", s->spec,
                n && s->spec[n - 1] == '/' ? "" : "/");
     }
-  } else if (strlen(s->spec) > 6 &&
-             !strcmp(s->spec + strlen(s->spec) - 6, ".proto")) {
-    rc = load_proto(o, s, out);
+  } else if (is_proto(s->spec)) {
+    rc = load_protos(o, s, out);
   } else {
     rc = CLI_OK;
     read_from = s->spec; /* a binary FileDescriptorSet */
@@ -341,6 +382,17 @@ static int load_side(const bopts *o, side *s, bool is_new) {
     return CLI_USAGE;
   }
   return CLI_OK;
+}
+
+/* How a file of NEW is printed: as named on the command line, or under
+ * the folder given. */
+static void shown_name(const side *s, const char *file, char *buf, size_t cap) {
+  for (size_t i = 0; i < s->shown.n; i++)
+    if (!strcmp(s->files.v[i], file)) {
+      snprintf(buf, cap, "%s", s->shown.v[i]);
+      return;
+    }
+  snprintf(buf, cap, "%s%s", s->prefix, file);
 }
 
 static void json_str(FILE *f, const char *s) {
@@ -427,7 +479,8 @@ int cli_breaking(int argc, char **argv) {
   bopts o = {0};
   side ns = {0}, os = {0};
   const char *use[MAX_RULES], *except[MAX_RULES], *only[MAX_RULES];
-  size_t n_use = 0, n_except = 0, n_only = 0;
+  size_t n_use = 0, n_except = 0, n_only = 0, n_more = 0;
+  char *more[MAX_MORE];
   char *rules_buf = NULL;
   const char *format = "text", *baseline = NULL;
   int rc = CLI_USAGE;
@@ -447,9 +500,13 @@ int cli_breaking(int argc, char **argv) {
       continue;
     }
     if (a[0] != '-') {
-      if (ns.spec)
+      if (!ns.spec) {
+        ns.spec = a;
+      } else if (is_proto(ns.spec) && is_proto(a) && n_more < MAX_MORE) {
+        more[n_more++] = (char *)a;
+      } else {
         goto bad;
-      ns.spec = a;
+      }
       continue;
     }
     if (!v)
@@ -488,6 +545,8 @@ int cli_breaking(int argc, char **argv) {
   }
   if (!ns.spec || (!os.spec && !baseline))
     goto bad;
+  ns.more = more;
+  ns.n_more = n_more;
 
   weft_breaking_opts bo = {n_only ? only : use, n_only ? n_only : n_use, except,
                            n_except};
@@ -529,11 +588,13 @@ int cli_breaking(int argc, char **argv) {
   size_t n = weft_breaking_report_count(r);
   for (size_t i = 0; i < n; i++) {
     const weft_breaking_violation *v = weft_breaking_report_at(r, i);
-    const char *pre = v->against ? "" : ns.prefix;
     int line = v->line ? v->line : 1, col = v->column ? v->column : 1;
+    char path[PATH_MAX * 2];
+    if (v->against)
+      snprintf(path, sizeof path, "%s", v->file);
+    else
+      shown_name(&ns, v->file, path, sizeof path);
     if (!strcmp(format, "json")) {
-      char path[PATH_MAX * 2];
-      snprintf(path, sizeof path, "%s%s", pre, v->file);
       fputs("{\"path\":", stdout);
       json_str(stdout, path);
       printf(",\"start_line\":%d,\"start_column\":%d,\"type\":\"%s\","
@@ -542,8 +603,7 @@ int cli_breaking(int argc, char **argv) {
       json_str(stdout, v->message);
       fputs("}\n", stdout);
     } else {
-      printf("%s%s:%d:%d:%s: %s\n", pre, v->file, line, col, v->rule,
-             v->message);
+      printf("%s:%d:%d:%s: %s\n", path, line, col, v->rule, v->message);
     }
   }
   weft_breaking_report_free(r);
@@ -559,6 +619,8 @@ out:
   free(os.data);
   list_free(&ns.files);
   list_free(&os.files);
+  list_free(&ns.shown);
+  list_free(&os.shown);
   rm_tree(ns.tmp);
   rm_tree(os.tmp);
   return rc;

@@ -122,6 +122,16 @@ def body(weft, cases, tmp):
     check("... and FILE sees the files missing from NEW",
           r.returncode == 100 and "FILE_NO_DELETE" in r.stdout, r)
 
+    # Several .proto files as NEW, printed as named.
+    r = run([weft, "breaking"] +
+            [os.path.join(new_side, f) for f in
+             ("a.proto", "common.proto", "common2.proto")] +
+            ["--against", old_side])
+    check("several .proto files as NEW",
+          r.returncode == 100 and r.stdout.startswith(
+              os.path.join(new_side, "a.proto") + ":7:3:FIELD_SAME_TYPE:") and
+          len(r.stdout.splitlines()) == 1, r)
+
     # A descriptor set without source info: violations still, at 1:1.
     plain = os.path.join(tmp, "plain.binpb")
     r = run(["protoc", "-I", n, "-o", plain, "a.proto"])

@@ -138,7 +138,7 @@ int weft_breaking_check(
   if (rv) {
     free_v(c->v, c->n_v);
   } else {
-    qsort(c->v, c->n_v, sizeof *c->v, cmp_v);
+    brk_sort(c->v, c->n_v, sizeof *c->v, cmp_v);
     r->v = c->v;
     r->n = c->n_v;
     *out = r;

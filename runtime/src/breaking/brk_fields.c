@@ -414,6 +414,17 @@ static void message_fields(brk_ctx *c, const brk_type *nt, const brk_type *ot) {
   }
 }
 
+/* Whether exts[i] is the first compared extension of its extendee and
+ * number (a second one, which protoc rejects, is not compared again). */
+static bool first_ext(const brk_side *s, size_t i) {
+  for (size_t k = 0; k < i; k++)
+    if (s->exts[k].target && s->exts[k].d->number == s->exts[i].d->number &&
+        !strcmp(strip_dot(s->exts[k].d->extendee),
+                strip_dot(s->exts[i].d->extendee)))
+      return false;
+  return true;
+}
+
 void weft__brk_fields(brk_ctx *c) {
   const brk_side *ns = &c->new_s, *os = &c->old_s;
   for (size_t i = 0; i < os->n_msgs; i++) {
@@ -427,7 +438,7 @@ void weft__brk_fields(brk_ctx *c) {
   }
   for (size_t i = 0; i < os->n_exts; i++) {
     const brk_ext *oe = &os->exts[i];
-    if (!oe->target)
+    if (!oe->target || !first_ext(os, i))
       continue;
     for (size_t j = 0; j < ns->n_exts; j++) {
       const brk_ext *ne = &ns->exts[j];

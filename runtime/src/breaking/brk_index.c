@@ -174,8 +174,8 @@ int weft__brk_index(brk_side *s, const Google__Protobuf__FileDescriptorSet *set,
     f->proto3 = d->syntax && !strcmp(d->syntax, "proto3");
     f->target = target;
   }
-  qsort(s->files, s->n_files, sizeof *s->files, cmp_file);
-  qsort(s->deps, s->n_deps, sizeof *s->deps, cmp_file);
+  brk_sort(s->files, s->n_files, sizeof *s->files, cmp_file);
+  brk_sort(s->deps, s->n_deps, sizeof *s->deps, cmp_file);
   for (size_t i = 1; i < s->n_files; i++)
     if (!strcmp(s->files[i - 1].name, s->files[i].name))
       return weft_error_set(err, WEFT_ERR_MALFORMED,
@@ -211,9 +211,9 @@ int weft__brk_index(brk_side *s, const Google__Protobuf__FileDescriptorSet *set,
     return weft_error_set(err, rv, "out of memory");
   /* Stable order for equal names (protoc never writes them; a fuzzer
    * does): the first one declared wins, as in a map filled in order. */
-  qsort(s->msgs, s->n_msgs, sizeof *s->msgs, cmp_type);
-  qsort(s->enums, s->n_enums, sizeof *s->enums, cmp_type);
-  qsort(s->svcs, s->n_svcs, sizeof *s->svcs, cmp_type);
+  brk_sort(s->msgs, s->n_msgs, sizeof *s->msgs, cmp_type);
+  brk_sort(s->enums, s->n_enums, sizeof *s->enums, cmp_type);
+  brk_sort(s->svcs, s->n_svcs, sizeof *s->svcs, cmp_type);
   return 0;
 }
 

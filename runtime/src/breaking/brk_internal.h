@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "google/protobuf/descriptor.pb-c.h"
 #include "weft/breaking.h"
@@ -167,8 +168,14 @@ bool weft__brk_locate(const brk_file *f, const brk_path *path,
 static inline const char *brk_str(const char *s) {
   return s ? s : "";
 }
+/* qsort that accepts an empty (NULL) array. */
+static inline void brk_sort(void *base, size_t n, size_t size,
+                            int (*cmp)(const void *, const void *)) {
+  if (n > 1)
+    qsort(base, n, size, cmp);
+}
 
-/* brk_report.c: adds a violation located at path + extra in f (f may be
+/* brk_api.c: adds a violation located at path + extra in f (f may be
  * NULL for a violation with no file). */
 void weft__brk_add(brk_ctx *c, int rule, const brk_file *f,
                    const brk_path *path, const int32_t *extra, size_t n_extra,

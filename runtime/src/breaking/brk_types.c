@@ -23,9 +23,14 @@ static int cmp_range(const void *a, const void *b) {
   return (x->hi > y->hi) - (x->hi < y->hi);
 }
 
-/* Sorts and merges overlapping or adjacent ranges in place; returns the
- * new count. */
+/* Drops empty ranges (protoc writes none; a hand-made set may), sorts and
+ * merges overlapping or adjacent ranges in place; returns the new count. */
 static size_t collapse(brk_range *r, size_t n) {
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++)
+    if (r[i].lo <= r[i].hi)
+      r[k++] = r[i];
+  n = k;
   if (!n)
     return 0;
   qsort(r, n, sizeof *r, cmp_range);
