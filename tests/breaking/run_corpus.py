@@ -14,7 +14,8 @@ restricted to the rules of that category.
                                            (breaking_test does this
                                            in-process, per category)
   run_corpus.py --weft BIN --buf BUF       also buf: its ids must equal
-                                           weft's, per case and category
+                                           weft's, per case and category,
+                                           at the same file:line:col
   --per-category                           run buf once per category
                                            (default: once with all rules,
                                            restricted per category, as above)
@@ -48,19 +49,25 @@ def rule_categories(weft):
     return cats
 
 
-def weft_ids(weft, new, old, rules):
+def weft_ids(weft, new, old, rules, cwd=None, locs=None):
     r = subprocess.run([weft, "breaking", new, "--against", old, "--rules",
                         rules, "--format", "json"],
-                       capture_output=True, text=True)
+                       capture_output=True, text=True, cwd=cwd)
     if r.returncode not in (0, 100):
         raise RuntimeError(f"weft breaking exited {r.returncode}: {r.stderr}")
-    ids = {json.loads(l)["type"] for l in r.stdout.splitlines() if l}
+    rows = [json.loads(l) for l in r.stdout.splitlines() if l]
+    ids = {x["type"] for x in rows}
+    if locs is not None:
+        # OLD's files (gone from NEW) are where buf prints "<input>".
+        locs.extend(sorted((x["type"], x["path"] if x["path"].startswith(
+            new + "/") else "<input>", x["start_line"], x["start_column"])
+            for x in rows))
     if (r.returncode == 100) != bool(ids):
         raise RuntimeError(f"exit {r.returncode} with {len(ids)} violations")
     return ids
 
 
-def buf_ids(buf, case_dir, rules, tmp):
+def buf_ids(buf, case_dir, rules, tmp, locs=None):
     # buf reads the folders as they are; the configuration comes inline.
     config = json.dumps({"version": "v1", "breaking": {"use": rules}})
     r = subprocess.run([buf, "breaking", "new", "--against", "old",
@@ -69,7 +76,12 @@ def buf_ids(buf, case_dir, rules, tmp):
                        env=dict(os.environ, BUF_CACHE_DIR=tmp))
     if r.returncode not in (0, 100):
         raise RuntimeError(f"buf exited {r.returncode}: {r.stderr}")
-    return {json.loads(l)["type"] for l in r.stdout.splitlines() if l}
+    rows = [json.loads(l) for l in r.stdout.splitlines() if l]
+    if locs is not None:
+        locs.extend(sorted((x["type"], x.get("path", "<input>"),
+                            x["start_line"], x["start_column"])
+                           for x in rows))
+    return {x["type"] for x in rows}
 
 
 def check_case(args, cats, name, tmp):
@@ -77,8 +89,9 @@ def check_case(args, cats, name, tmp):
     problems = []
     # One run with every rule; a category's verdict is that restricted to
     # its rules (breaking_test checks the selection itself in-process).
-    all_ids = weft_ids(args.weft, os.path.join(d, "new"),
-                       os.path.join(d, "old"), ",".join(CATEGORIES))
+    wlocs, blocs = [], []
+    all_ids = weft_ids(args.weft, "new", "old", ",".join(CATEGORIES), cwd=d,
+                       locs=wlocs)
     per_cat = {c: {i for i in all_ids if c in cats[i]} for c in CATEGORIES}
     if args.write_expect:
         with open(os.path.join(d, "expect"), "w") as f:
@@ -94,7 +107,7 @@ def check_case(args, cats, name, tmp):
         if args.per_category:
             bufs = {c: buf_ids(args.buf, d, [c], tmp) for c in CATEGORIES}
         else:
-            b = buf_ids(args.buf, d, CATEGORIES, tmp)
+            b = buf_ids(args.buf, d, CATEGORIES, tmp, locs=blocs)
             bufs = {c: {i for i in b if c in cats.get(i, ())} for c in
                     CATEGORIES}
             unknown = b - set(cats)
@@ -106,6 +119,12 @@ def check_case(args, cats, name, tmp):
         if os.path.exists(path):
             with open(path) as f:
                 differs = {l.strip() for l in f if l.strip()}
+        # Where: the same file, line and column for every violation.
+        wl = [x for x in wlocs if x[0] not in differs]
+        if blocs != wl and not args.per_category:
+            problems.append(f"{name}: locations differ: only weft "
+                            f"{[x for x in wl if x not in blocs]}, only buf "
+                            f"{[x for x in blocs if x not in wl]}")
         for c in CATEGORIES:
             if bufs[c] | {i for i in differs if i in per_cat[c]} != per_cat[c]:
                 problems.append(f"{name} {c}: only weft "
@@ -161,6 +180,10 @@ def main():
     ap.add_argument("--write-expect", action="store_true")
     ap.add_argument("-j", type=int, default=2)
     args = ap.parse_args()
+    args.weft = os.path.abspath(args.weft)
+    args.cases = os.path.abspath(args.cases)
+    if args.buf:
+        args.buf = os.path.abspath(args.buf)
     if args.buf_npm and not args.buf:
         args.buf = buf_from_npm(args.buf_npm)
         if not args.buf:
