@@ -625,3 +625,23 @@ out:
   rm_tree(os.tmp);
   return rc;
 }
+
+int cli_load_schema(const char *spec, const char *const *inc, size_t n_inc,
+                    uint8_t **data, size_t *len) {
+  bopts o = {0};
+  for (size_t i = 0; i < n_inc && i < MAX_INC; i++)
+    o.inc[o.n_inc++] = inc[i];
+  side s = {0};
+  s.spec = spec;
+  int rc = load_side(&o, &s, false);
+  if (rc == CLI_OK) {
+    *data = s.data;
+    *len = s.len;
+  } else {
+    free(s.data);
+  }
+  list_free(&s.files);
+  list_free(&s.shown);
+  rm_tree(s.tmp);
+  return rc;
+}
