@@ -7,10 +7,13 @@
 #include "brk_internal.h"
 
 typedef Google__Protobuf__FileOptions brk_fopts;
-static const brk_fopts default_fopts = GOOGLE__PROTOBUF__FILE_OPTIONS__INIT;
-
-static const brk_fopts *fopts(const brk_file *f) {
-  return f->d->options ? f->d->options : &default_fopts;
+/* A file's options, or protobuf's defaults (in *dflt) when it has none.
+ * The init function, not the INIT macro, which names deprecated members. */
+static const brk_fopts *fopts(const brk_file *f, brk_fopts *dflt) {
+  if (f->d->options)
+    return f->d->options;
+  google__protobuf__file_options__init(dflt);
+  return dflt;
 }
 
 static const struct {
@@ -90,7 +93,8 @@ static void file_pair(brk_ctx *c, const brk_file *nf, const brk_file *of) {
                   "File syntax changed from \"%s\" to \"%s\".", syntax_of(of),
                   syntax_of(nf));
   }
-  const brk_fopts *no = fopts(nf), *oo = fopts(of);
+  brk_fopts nd, od;
+  const brk_fopts *no = fopts(nf, &nd), *oo = fopts(of, &od);
   for (size_t i = 0; i < sizeof str_opts / sizeof str_opts[0]; i++) {
     const char *a =
         brk_str(*(char *const *)((const char *)oo + str_opts[i].off));
