@@ -385,36 +385,6 @@ static void field_pair(brk_ctx *c, const fside *n, const fside *o) {
            nin ? "inside" : "outside");
 }
 
-/* protoc records no location for the fields of a map's entry message:
- * they are reported at the map field that declares the entry. */
-static void map_field_path(const brk_side *s, const brk_type *entry,
-                           brk_path *path) {
-  if (!weft__brk_is_map_entry(entry->d))
-    return;
-  const char *dot = strrchr(entry->full, '.');
-  char parent[1024];
-  size_t n = dot ? (size_t)(dot - entry->full) : 0;
-  if (!n || n >= sizeof parent)
-    return;
-  memcpy(parent, entry->full, n);
-  parent[n] = 0;
-  const brk_type *pt = weft__brk_find(s->msgs, s->n_msgs, parent);
-  if (!pt || pt->file != entry->file || pt->path.n + 2 > BRK_PATH_MAX)
-    return;
-  const brk_msg_pb *pm = pt->d;
-  for (size_t i = 0; i < pm->n_field; i++) {
-    const char *tn = brk_str(pm->field[i]->type_name);
-    if (*tn == '.')
-      tn++;
-    if (!strcmp(tn, entry->full)) {
-      *path = pt->path;
-      path->p[path->n++] = 2;
-      path->p[path->n++] = (int32_t)i;
-      return;
-    }
-  }
-}
-
 static void message_fields(brk_ctx *c, const brk_type *nt, const brk_type *ot) {
   const brk_msg_pb *nm = nt->d, *om = ot->d;
   for (size_t i = 0; i < om->n_field; i++) {
@@ -438,7 +408,7 @@ static void message_fields(brk_ctx *c, const brk_type *nt, const brk_type *ot) {
       } else {
         o.path.n = n.path.n = BRK_PATH_MAX + 1;
       }
-      map_field_path(&c->new_s, nt, &n.path);
+      weft__brk_map_field_path(&c->new_s, nt, &n.path);
       field_pair(c, &n, &o);
       break;
     }

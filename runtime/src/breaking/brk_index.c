@@ -212,6 +212,8 @@ int weft__brk_index(brk_side *s, const Google__Protobuf__FileDescriptorSet *set,
   /* Stable order for equal names (protoc never writes them; a fuzzer
    * does): the first one declared wins, as in a map filled in order. */
   brk_sort(s->msgs, s->n_msgs, sizeof *s->msgs, cmp_type);
+  for (size_t i = 0; i < s->n_msgs; i++)
+    weft__brk_map_field_path(s, &s->msgs[i], &s->msgs[i].path);
   brk_sort(s->enums, s->n_enums, sizeof *s->enums, cmp_type);
   brk_sort(s->svcs, s->n_svcs, sizeof *s->svcs, cmp_type);
   return 0;
@@ -348,4 +350,32 @@ char *weft__brk_json_name(const char *name) {
   }
   out[o] = 0;
   return out;
+}
+
+void weft__brk_map_field_path(const brk_side *s, const brk_type *entry,
+                              brk_path *path) {
+  if (!weft__brk_is_map_entry(entry->d))
+    return;
+  const char *dot = strrchr(entry->full, '.');
+  char parent[1024];
+  size_t n = dot ? (size_t)(dot - entry->full) : 0;
+  if (!n || n >= sizeof parent)
+    return;
+  memcpy(parent, entry->full, n);
+  parent[n] = 0;
+  const brk_type *pt = weft__brk_find(s->msgs, s->n_msgs, parent);
+  if (!pt || pt->file != entry->file || pt->path.n + 2 > BRK_PATH_MAX)
+    return;
+  const brk_msg_pb *pm = pt->d;
+  for (size_t i = 0; i < pm->n_field; i++) {
+    const char *tn = brk_str(pm->field[i]->type_name);
+    if (*tn == '.')
+      tn++;
+    if (!strcmp(tn, entry->full)) {
+      *path = pt->path;
+      path->p[path->n++] = 2;
+      path->p[path->n++] = (int32_t)i;
+      return;
+    }
+  }
 }

@@ -189,6 +189,11 @@ void weft__brk_fields(brk_ctx *c); /* brk_fields.c: field pairs */
 /* Shared helpers (brk_index.c). */
 bool weft__brk_is_map_field(const brk_side *s, const brk_field_pb *f);
 bool weft__brk_is_map_entry(const brk_msg_pb *m);
+/* protoc records no location for a map's entry message or its fields: they
+ * are reported at the map field that declares the entry. Sets *path to
+ * that field's path when entry is a map entry (else leaves it). */
+void weft__brk_map_field_path(const brk_side *s, const brk_type *entry,
+                              brk_path *path);
 /* Whether oneof idx of m is the one proto3 `optional` made. */
 bool weft__brk_synthetic_oneof(const brk_msg_pb *m, size_t idx);
 /* protoc's default JSON name (lowerCamelCase of the field name). */
