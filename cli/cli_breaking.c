@@ -149,7 +149,9 @@ static void brk_sort_strs(list *l) {
     qsort(l->v, l->n, sizeof *l->v, cmp_str);
 }
 
-/* Every .proto under root (hidden folders skipped), relative to root. */
+/* Every .proto under root (hidden folders skipped), relative to root.
+ * nftw passes its callback no context: these two statics carry it (the
+ * command is single-threaded). */
 static list *g_found;
 static size_t g_root_len;
 static int find_one(const char *p, const struct stat *sb, int flag,
