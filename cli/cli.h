@@ -68,5 +68,12 @@ bool cli_is_mb_url(const char *url);
 int cli_mb_call(int argc, char **argv);
 int cli_mb_subscribe(int argc, char **argv);
 int cli_mb_publish(int argc, char **argv);
+int cli_breaking(int argc, char **argv);
+int cli_contract(int argc, char **argv);
+/* A schema as `weft breaking` reads it (folder, .proto file, descriptor
+ * set, git:REV[:DIR]) as a serialized FileDescriptorSet with its imports
+ * (malloc'd). Prints what failed; returns CLI_*. */
+int cli_load_schema(const char *spec, const char *const *inc, size_t n_inc,
+                    uint8_t **data, size_t *len);
 
 #endif

@@ -18,12 +18,14 @@ static const char usage[] =
     "  publish URL TOPIC -d JSON   publish an event (JSON Any)\n"
     "  serve [options]             run the AITBC reference node (and, with\n"
     "                              --mb-port, an MB broker)\n"
+    "  breaking NEW --against OLD  report schema changes that break peers\n"
+    "  contract check C --against SCHEMA  check a consumer's contract\n"
     "call, subscribe and publish also speak MB through a broker: URL\n"
     "mb://h:p, mb+tcp://h:p or mb+ws://h:p (`weft call mb://h:p --help`).\n"
     "`weft COMMAND --help` shows each command's options and exit codes.\n"
     "exit codes: 0 OK, 2 usage or bad input, 3 cannot connect, 4 local\n"
     "failure, 10+N the call ended with gRPC status N (16 UNAUTHENTICATED\n"
-    "-> 26, 12 UNIMPLEMENTED -> 22).\n";
+    "-> 26, 12 UNIMPLEMENTED -> 22), 100 breaking changes found.\n";
 
 int main(int argc, char **argv) {
   if (argc < 2) {
@@ -56,6 +58,10 @@ int main(int argc, char **argv) {
     return cli_publish(argc, argv);
   if (!strcmp(cmd, "serve"))
     return cli_serve(argc, argv);
+  if (!strcmp(cmd, "breaking"))
+    return cli_breaking(argc, argv);
+  if (!strcmp(cmd, "contract"))
+    return cli_contract(argc, argv);
   if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
     fputs(usage, stdout);
     return CLI_OK;
