@@ -18,6 +18,8 @@ static const char usage[] =
     "  publish URL TOPIC -d JSON   publish an event (JSON Any)\n"
     "  serve [options]             run the AITBC reference node (and, with\n"
     "                              --mb-port, an MB broker)\n"
+    "  contract verify URL C...    replay consumer contracts against a "
+    "provider\n"
     "call, subscribe and publish also speak MB through a broker: URL\n"
     "mb://h:p, mb+tcp://h:p or mb+ws://h:p (`weft call mb://h:p --help`).\n"
     "`weft COMMAND --help` shows each command's options and exit codes.\n"
@@ -56,6 +58,8 @@ int main(int argc, char **argv) {
     return cli_publish(argc, argv);
   if (!strcmp(cmd, "serve"))
     return cli_serve(argc, argv);
+  if (!strcmp(cmd, "contract") && argc > 0 && !strcmp(argv[0], "verify"))
+    return cli_contract_verify(argc - 1, argv + 1);
   if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
     fputs(usage, stdout);
     return CLI_OK;
