@@ -139,7 +139,7 @@ static int decode(pctx *p, const weft_method_desc *m, const weft_msg_desc *d,
   int rv = weft_json_decode(d, text, strlen(text), &jo, out, &e);
   free(text);
   if (rv < 0)
-    return fail(p, "%s: %s (%s)", where, e.message, d->base.name);
+    return fail(p, "%s: %s", where, e.message);
   return 0;
 }
 

@@ -205,7 +205,8 @@ TEST_P(ContractVerify, MalformedContractsNameTheInteractionAndPath) {
        "the schema"},
       {kHead + R"({"name":"typo","method":"weft.test.Echo/Unary",)"
                R"("response":{"txt":"a"}}]})",
-       "interactions[1] \"typo\": response: "},
+       "interactions[1] \"typo\": response: txt: no such field in "
+       "weft.test.EchoResponse"},
       {kHead + R"({"name":"req","method":"weft.test.Echo/Unary",)"
                R"("request":{"repeat":"many"}}]})",
        "interactions[1] \"req\": request: "},
