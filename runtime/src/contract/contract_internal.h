@@ -57,6 +57,7 @@ typedef struct weft__ct_inter {
   weft__ct_matcher *matchers;
   size_t n_matchers;
   int64_t timeout_ms;
+  size_t take; /* >0: read this many responses, then cancel (endless streams) */
 } weft__ct_inter;
 
 struct weft_contract {

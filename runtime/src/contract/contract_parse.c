@@ -325,6 +325,7 @@ static int parse_inter(pctx *p, weft__ct_inter *it, const cJSON *v) {
                                      "status",
                                      "matchers",
                                      "timeoutMs",
+                                     "take",
                                      "reads",
                                      NULL};
   if (!cJSON_IsObject(v))
@@ -456,6 +457,14 @@ static int parse_inter(pctx *p, weft__ct_inter *it, const cJSON *v) {
     if (!cJSON_IsNumber(to) || to->valuedouble < 1 || to->valuedouble > 86400e3)
       return fail(p, "timeoutMs: milliseconds, 1 to 86400000");
     it->timeout_ms = (int64_t)to->valuedouble;
+  }
+  const cJSON *take = cJSON_GetObjectItemCaseSensitive(v, "take");
+  if (take) {
+    if (!server_streams || !cJSON_IsNumber(take) || take->valuedouble < 1 ||
+        take->valuedouble > 1e6 || take->valuedouble != (int)take->valuedouble)
+      return fail(p, "take: a count of responses (1 to 1000000) of a "
+                     "server-streaming or bidi method");
+    it->take = (size_t)take->valuedouble;
   }
   return 0;
 }

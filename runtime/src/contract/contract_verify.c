@@ -73,8 +73,15 @@ static int one(const weft_contract *c, size_t i, weft_client *client,
         cap = cap ? cap * 2 : 8;
       }
       resp[n++] = msg;
+      if (it->take && n == it->take) {
+        /* An endless stream: what was asked for came; the end is ours. */
+        weft_call_cancel(call);
+        break;
+      }
     }
     weft_call_finish(call);
+    if (it->take && n == it->take)
+      weft_status_set(&co.status, WEFT_STATUS_OK, "%s", "");
   }
 match:;
   weft_contract_outcome o = {resp, n, &co.status, &md};
