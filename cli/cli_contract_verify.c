@@ -10,7 +10,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "cli.h"
+#include "weft/codec.h"
 #include "weft/contract.h"
 #include "weft/status.h"
 
@@ -26,6 +29,10 @@ static const char usage[] =
     "                            states: sh -c CMD sh STATE...; also in the\n"
     "                            environment: WEFT_CONTRACT_STATES (one a\n"
     "                            line), WEFT_CONTRACT_INTERACTION\n"
+    "  --state-call METHOD       or (and, after CMD) call this unary method\n"
+    "                            of the provider with {\"states\": [...],\n"
+    "                            \"interaction\": NAME} (fields its request\n"
+    "                            type lacks are dropped); not OK fails it\n"
     "  --junit FILE              also write a JUnit XML report\n"
     "  --max-time S              deadline of each call (default 10)\n"
     "  --proto FILE | --descriptor-set FILE   the schema, instead of the\n"
@@ -77,6 +84,58 @@ static int state_cmd(void *ud, const char *interaction,
     return 0;
   return weft_error_set(err, WEFT_ERR_IO, "--state-cmd exited with %d",
                         WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+}
+
+typedef struct state_hook {
+  const char *cmd;
+  weft_client *client;
+  const weft_method_desc *call;
+  const weft_registry *registry;
+  int64_t timeout_ms;
+} state_hook;
+
+static int state_call(state_hook *h, const char *interaction,
+                      const char *const *states, size_t n, weft_error *err) {
+  cJSON *o = cJSON_CreateObject();
+  cJSON *list = cJSON_AddArrayToObject(o, "states");
+  for (size_t i = 0; list && i < n; i++)
+    cJSON_AddItemToArray(list, cJSON_CreateString(states[i]));
+  cJSON_AddStringToObject(o, "interaction", interaction);
+  char *text = cJSON_PrintUnformatted(o);
+  cJSON_Delete(o);
+  if (!text)
+    return weft_error_set(err, WEFT_ERR_NOMEM, "out of memory");
+  weft_json_opts jo = {0};
+  jo.flags = WEFT_JSON_IGNORE_UNKNOWN;
+  jo.registry = h->registry;
+  void *req = NULL, *resp = NULL;
+  int rv = weft_json_decode(h->call->input, text, strlen(text), &jo, &req, err);
+  free(text);
+  if (rv < 0)
+    return rv;
+  weft_call_opts co = {0};
+  co.timeout_ms = h->timeout_ms;
+  weft_call_unary(h->client, h->call, req, &resp, &co);
+  weft_message_free(req);
+  weft_message_free(resp);
+  rv = 0;
+  if (co.status.code != WEFT_STATUS_OK)
+    rv = weft_error_set(err, WEFT_ERR_IO, "--state-call %s: %s%s%s",
+                        h->call->path, weft_status_name(co.status.code),
+                        co.status.message ? ": " : "",
+                        co.status.message ? co.status.message : "");
+  weft_status_clear(&co.status);
+  return rv;
+}
+
+static int state_hook_fn(void *ud, const char *interaction,
+                         const char *const *states, size_t n, weft_error *err) {
+  state_hook *h = ud;
+  if (h->cmd && state_cmd((void *)h->cmd, interaction, states, n, err) != 0)
+    return -1;
+  if (h->call && state_call(h, interaction, states, n, err) != 0)
+    return -1;
+  return 0;
 }
 
 /* Schema files a contract names, through the same loaders as --proto and
@@ -162,7 +221,7 @@ static int write_junit(const char *file, char **paths, weft_contract **cs,
 }
 
 int cli_contract_verify(int argc, char **argv) {
-  const char *state = NULL, *junit = NULL;
+  const char *state = NULL, *junit = NULL, *scall = NULL;
   char **rest = calloc((size_t)argc + 1, sizeof *rest);
   char **pos = calloc((size_t)argc + 1, sizeof *pos);
   int nrest = 0, npos = 0, rc = CLI_OK;
@@ -173,7 +232,8 @@ int cli_contract_verify(int argc, char **argv) {
   }
   for (int i = 0; i < argc; i++) {
     bool st = !strcmp(argv[i], "--state-cmd"), ju = !strcmp(argv[i], "--junit");
-    if ((st || ju) && i + 1 >= argc) {
+    bool sc = !strcmp(argv[i], "--state-call");
+    if ((st || ju || sc) && i + 1 >= argc) {
       fprintf(stderr, "weft: %s needs a value\n%s", argv[i], usage);
       free(rest);
       free(pos);
@@ -183,6 +243,8 @@ int cli_contract_verify(int argc, char **argv) {
       state = argv[++i];
     else if (ju)
       junit = argv[++i];
+    else if (sc)
+      scall = argv[++i];
     else
       rest[nrest++] = argv[i];
   }
@@ -228,8 +290,29 @@ int cli_contract_verify(int argc, char **argv) {
     goto out;
   weft_contract_verify_opts vo = {0};
   vo.timeout_ms = o.max_time > 0 ? (int64_t)(o.max_time * 1000) : 10000;
-  vo.state_fn = state ? state_cmd : NULL;
-  vo.state_ud = (void *)state;
+  state_hook hook = {state, client, NULL, NULL, vo.timeout_ms};
+  if (scall) {
+    /* The state method: in --proto/--descriptor-set, a contract's schema,
+     * or what weft is compiled with. */
+    const weft_dyn_set *where = dyn;
+    hook.call = dyn ? weft_dyn_find_method(dyn, scall) : NULL;
+    for (size_t k = 0; !hook.call && k < n; k++)
+      if ((where = weft_contract_schema(cs[k])))
+        hook.call = weft_dyn_find_method(where, scall);
+    if (hook.call)
+      hook.registry = weft_dyn_registry(where);
+    else
+      hook.call = cli_find_method(scall);
+    if (!hook.call || hook.call->kind != WEFT_RPC_UNARY) {
+      fprintf(stderr, "weft: --state-call %s: %s\n", scall,
+              hook.call ? "not a unary method"
+                        : "no such method in the schema");
+      rc = CLI_USAGE;
+      goto out;
+    }
+  }
+  vo.state_fn = state || scall ? state_hook_fn : NULL;
+  vo.state_ud = &hook;
   size_t total = 0, failed = 0;
   for (size_t k = 0; k < n; k++) {
     if (weft_contract_verify(cs[k], client, &vo, &reps[k]) < 0) {
@@ -237,8 +320,13 @@ int cli_contract_verify(int argc, char **argv) {
       rc = CLI_LOCAL;
       goto out;
     }
-    printf("%s: %s -> %s\n", pos[k + 1], weft_contract_consumer(cs[k]),
-           weft_contract_provider(cs[k]));
+    const char *who = weft_contract_consumer(cs[k]),
+               *whom = weft_contract_provider(cs[k]);
+    if (*who || *whom)
+      printf("%s: %s -> %s\n", pos[k + 1], *who ? who : "?",
+             *whom ? whom : "?");
+    else
+      printf("%s:\n", pos[k + 1]);
     for (size_t i = 0; i < reps[k].n_results; i++) {
       const weft_contract_result *r = &reps[k].results[i];
       printf("  %s  %s (%s, %.1f ms)\n", r->passed ? "PASS" : "FAIL", r->name,

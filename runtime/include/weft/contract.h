@@ -68,6 +68,9 @@ void weft_contract_free(weft_contract *c);
 
 const char *weft_contract_consumer(const weft_contract *c); /* "" if none */
 const char *weft_contract_provider(const weft_contract *c);
+/* The contract's own schema (NULL if it names none, or opts->schema was
+ * given). Owned by the contract. */
+const weft_dyn_set *weft_contract_schema(const weft_contract *c);
 size_t weft_contract_n_interactions(const weft_contract *c);
 const char *weft_contract_interaction_name(const weft_contract *c, size_t i);
 const weft_method_desc *weft_contract_interaction_method(const weft_contract *c,

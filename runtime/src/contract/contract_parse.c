@@ -603,6 +603,9 @@ const char *weft_contract_consumer(const weft_contract *c) {
 const char *weft_contract_provider(const weft_contract *c) {
   return c->provider;
 }
+const weft_dyn_set *weft_contract_schema(const weft_contract *c) {
+  return c->own_schema;
+}
 size_t weft_contract_n_interactions(const weft_contract *c) {
   return c->n_inters;
 }

@@ -4,10 +4,13 @@ grpc, h2c, ws and tcp: contracts/aitbc.contract.json passes (unary, an
 error status, matchers, an endless server stream read with `take`), and
 contracts/aitbc_broken.contract.json fails with the expected differences.
 Usage: aitbc_contract_test.py WEFT CONTRACTS_DIR"""
+import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 weft, cdir = sys.argv[1], sys.argv[2]
@@ -16,6 +19,7 @@ srv = subprocess.Popen(
      "--tcp-port", "0", "--block-interval-ms", "50", "-q"],
     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
 failures = []
+tmp = tempfile.mkdtemp(prefix="weft-contract-")
 try:
     urls = []
     deadline = time.time() + 20
@@ -50,7 +54,28 @@ try:
         if r.returncode != 100 or missing:
             failures.append("%s: broken: rc %d, missing %r\n%s%s" %
                             (url, r.returncode, missing, r.stdout, r.stderr))
+    # --state-call: a unary method of the provider, called before an
+    # interaction with `given`; a non-OK answer fails that interaction.
+    given = os.path.join(tmp, "given.contract.json")
+    with open(given, "w") as f:
+        json.dump({"interactions": [{
+            "name": "needs a state", "given": ["chains are listed"],
+            "method": "aitbc.v1.Settlement/ListChains"}]}, f)
+    for method, rc, want in [
+            ("aitbc.v1.Settlement/ListChains", 0, "1 passed, 0 failed"),
+            ("aitbc.v1.Jobs/GetJob", 100,
+             "provider state not set up: --state-call /aitbc.v1.Jobs/GetJob:"
+             " INVALID_ARGUMENT: job_id is required"),
+            ("aitbc.v1.Blockchain/StreamEvents", 2, "not a unary method")]:
+        r = subprocess.run(
+            [weft, "contract", "verify", urls[0], given, "--state-call",
+             method], capture_output=True, text=True, timeout=60)
+        if r.returncode != rc or want not in r.stdout + r.stderr:
+            failures.append("--state-call %s: rc %d, want %d and %r\n%s%s" %
+                            (method, r.returncode, rc, want, r.stdout,
+                             r.stderr))
 finally:
+    shutil.rmtree(tmp, ignore_errors=True)
     srv.terminate()
     try:
         srv.wait(timeout=10)

@@ -188,6 +188,17 @@ TEST_P(ContractVerify, StateHookFailureFailsTheInteraction) {
       << r.out;
 }
 
+TEST_P(ContractVerify, StateCallRunsAUnaryMethodOfTheProvider) {
+  Result r = Verify({kEcho, "--state-call", "weft.test.Echo/Unary"});
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("7 interactions, 7 passed"), std::string::npos) << r.out;
+  r = Verify({kEcho, "--state-call", "weft.test.Echo/Bidi"});
+  EXPECT_EQ(r.code, 2) << r.out << r.err;
+  EXPECT_NE(r.err.find("--state-call weft.test.Echo/Bidi: not a unary method"),
+            std::string::npos)
+      << r.err;
+}
+
 const std::string kHead = R"({"consumer":"c","provider":"p",)"
                           R"("schema":{"proto":")" ECHO_PROTO R"("},)"
                           R"("interactions":[{"name":"ok","method":)"
