@@ -77,6 +77,8 @@ TEST_F(ContractMatch, ExampleIsASubsetAndDefaultsAreChecked) {
             "");
   Answer(R"({"text":"a","payload":"AQI="})");
   EXPECT_EQ(Match(), ""); // payload not named: any value
+  for (void *m : msgs)
+    weft_message_free(m);
   msgs.clear();
   Answer(R"({"text":"b","index":3})");
   EXPECT_EQ(Match(), "responses[0].text: expected \"a\", got \"b\"\n"
