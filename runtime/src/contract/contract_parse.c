@@ -483,7 +483,7 @@ static int load_schema(pctx *p, const cJSON *s) {
     if (!cJSON_IsString(b64))
       return fail(p, "schema.descriptorSet: a base64 string");
     size_t n = strlen(b64->valuestring);
-    uint8_t *buf = malloc(n / 4 * 3 + 4);
+    uint8_t *buf = malloc(WEFT_BASE64_DECODED_MAX(n) + 1);
     if (!buf)
       return nomem(p);
     long len = weft_base64_decode(b64->valuestring, n, buf);

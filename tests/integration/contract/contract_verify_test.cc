@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "echo_service.h"
+#include "weft/base64.h"
 #include "weft/server.h"
 
 extern char **environ;
@@ -197,6 +198,31 @@ TEST_P(ContractVerify, StateCallRunsAUnaryMethodOfTheProvider) {
   EXPECT_NE(r.err.find("--state-call weft.test.Echo/Bidi: not a unary method"),
             std::string::npos)
       << r.err;
+}
+
+// The schema embedded as a base64 FileDescriptorSet: echo.proto's
+// compiled-in FileDescriptorProto as the set's one `file` (field 1).
+TEST_P(ContractVerify, EmbeddedDescriptorSet) {
+  std::string set;
+  set.push_back(0x0a);
+  for (size_t n = echo_proto.serialized_len;; n >>= 7) {
+    set.push_back(static_cast<char>((n & 0x7f) | (n > 0x7f ? 0x80 : 0)));
+    if (n <= 0x7f)
+      break;
+  }
+  set.append(reinterpret_cast<const char *>(echo_proto.serialized),
+             echo_proto.serialized_len);
+  std::string b64(weft_base64_encoded_len(set.size(), 0), '\0');
+  weft_base64_encode(set.data(), set.size(), &b64[0], 0);
+  std::string path = Write(
+      "embedded.json",
+      R"({"schema":{"descriptorSet":")" + b64 +
+          R"("},"interactions":[{"method":"weft.test.Echo/ServerStream",)"
+          R"("request":{"text":"e","repeat":2},)"
+          R"("responses":[{"text":"e","index":0},{"text":"e","index":1}]}]})");
+  Result r = Verify({path});
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("1 interaction, 1 passed"), std::string::npos) << r.out;
 }
 
 const std::string kHead = R"({"consumer":"c","provider":"p",)"
