@@ -103,6 +103,30 @@ int weft__pool_submit(weft__pool *p, void (*fn)(void *), void *ud) {
   return 0;
 }
 
+int weft__pool_post(weft__pool *p, void (*fn)(void *), void *ud) {
+  job *j = malloc(sizeof *j);
+  if (!j)
+    return WEFT_ERR_NOMEM;
+  j->next = NULL;
+  j->fn = fn;
+  j->ud = ud;
+  pthread_mutex_lock(&p->mu);
+  if (p->stopping) {
+    pthread_mutex_unlock(&p->mu);
+    free(j);
+    return WEFT_ERR_STATE;
+  }
+  if (p->tail)
+    p->tail->next = j;
+  else
+    p->head = j;
+  p->tail = j;
+  p->queued++;
+  pthread_cond_signal(&p->cv);
+  pthread_mutex_unlock(&p->mu);
+  return 0;
+}
+
 /* Runs what is queued, then joins every worker. */
 void weft__pool_free(weft__pool *p) {
   if (!p)
