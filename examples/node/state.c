@@ -306,38 +306,6 @@ void *nd_struct(weft_arena *a, const char *json) {
   return out;
 }
 
-int nd_wait(weft_server_call *call, uint64_t *seen) {
-  for (;;) {
-    if (nd_st.stopping)
-      return WEFT_STATUS_UNAVAILABLE;
-    if (weft_server_call_cancelled(call))
-      return WEFT_STATUS_CANCELLED;
-    int64_t dl = weft_server_call_deadline(call);
-    int64_t now = nd_now_ns();
-    if (dl != INT64_MAX && now >= dl)
-      return WEFT_STATUS_DEADLINE_EXCEEDED;
-    if (nd_st.version != *seen) {
-      *seen = nd_st.version;
-      return 0;
-    }
-    /* Short waits: cancellation is polled, nobody signals it to us. */
-    int64_t until = now + 100000000;
-    if (dl != INT64_MAX && dl < until)
-      until = dl;
-    struct timespec ts = {(time_t)(until / 1000000000), until % 1000000000};
-    pthread_cond_timedwait(&nd_st.cv, &nd_st.mu, &ts);
-  }
-}
-
-int nd_send(weft_server_call *call, const void *msg, weft_arena *arena) {
-  pthread_mutex_unlock(&nd_st.mu);
-  int rv = weft_server_call_send(call, msg);
-  if (arena)
-    weft_arena_reset(arena);
-  pthread_mutex_lock(&nd_st.mu);
-  return rv < 0 ? WEFT_STATUS_CANCELLED : 0;
-}
-
 /* ---- event streams (nd_watch) ---- */
 
 weft_arena *nd_scratch(void) {

@@ -2,8 +2,9 @@
  *
  * One mutex guards everything (the node serves a demo-sized world, and one
  * lock makes every handler trivially consistent across services). Every
- * change bumps `version` and broadcasts `cv`, so streaming handlers simply
- * wait for "something changed" and re-read what they watch. A ticker thread
+ * change goes through nd_changed(), which runs the open streams' pumps
+ * (nd_watch): a stream re-reads what it watches and queues what is new,
+ * without a thread of its own. A ticker thread
  * advances time: jobs, blocks, offer expiry, settlements. Entities are never
  * freed before shutdown (deleted offers are only marked), so an index into
  * an array stays valid while the lock is not held. */
@@ -226,16 +227,6 @@ void nd_log(int level, const char *fmt, ...)
 char *nd_adup(weft_arena *a, const char *s);
 /* JSON text -> google.protobuf.Struct in the arena (NULL json -> NULL). */
 void *nd_struct(weft_arena *a, const char *json);
-/* Waits until version != *seen or 100 ms pass; returns a status code to end
- * the stream with (CANCELLED/DEADLINE_EXCEEDED/UNAVAILABLE) or 0. Call with
- * the lock held. */
-int nd_wait(weft_server_call *call, uint64_t *seen);
-/* Sends one stream message. Call with the lock held: it is dropped while
- * sending (a slow client must not hold up the node's state) and taken
- * again; arena (if not NULL) is reset after the send. Returns 0, or
- * CANCELLED if the client is gone. */
-int nd_send(weft_server_call *call, const void *msg, weft_arena *arena);
-
 /* Event streams without a thread: the handler fills an nd_watch (in the
  * call's arena: nd_watch_new) with a pump and calls nd_watch_start, which
  * detaches the call (weft/server.h, "Asynchronous handlers") and runs the

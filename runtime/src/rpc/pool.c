@@ -11,6 +11,7 @@ typedef struct job {
   struct job *next;
   void (*fn)(void *);
   void *ud;
+  bool posted; /* weft__pool_post: not counted against max_queue */
 } job;
 
 struct weft__pool {
@@ -18,6 +19,7 @@ struct weft__pool {
   pthread_cond_t cv;
   job *head, *tail;
   size_t queued, max_queue;
+  size_t posted; /* of queued, how many came through weft__pool_post */
   unsigned busy;
   bool stopping;
   unsigned nthreads;
@@ -37,6 +39,8 @@ static void *worker(void *arg) {
     if (!p->head)
       p->tail = NULL;
     p->queued--;
+    if (j->posted)
+      p->posted--;
     p->busy++;
     pthread_mutex_unlock(&p->mu);
     j->fn(j->ud);
@@ -82,11 +86,14 @@ int weft__pool_submit(weft__pool *p, void (*fn)(void *), void *ud) {
   j->next = NULL;
   j->fn = fn;
   j->ud = ud;
+  j->posted = false;
   pthread_mutex_lock(&p->mu);
   /* Jobs that an idle worker will pick up at once do not count against the
-   * queue bound: only a real backlog does. */
+   * queue bound: only a real backlog does. The runtime's own jobs (a
+   * publish fanned out to thousands of streams) do not either. */
   size_t idle = p->nthreads - p->busy;
-  size_t backlog = p->queued >= idle ? p->queued - idle : 0;
+  size_t calls = p->queued - p->posted;
+  size_t backlog = calls >= idle ? calls - idle : 0;
   if (p->stopping || backlog >= p->max_queue) {
     pthread_mutex_unlock(&p->mu);
     free(j);
@@ -110,6 +117,7 @@ int weft__pool_post(weft__pool *p, void (*fn)(void *), void *ud) {
   j->next = NULL;
   j->fn = fn;
   j->ud = ud;
+  j->posted = true;
   pthread_mutex_lock(&p->mu);
   if (p->stopping) {
     pthread_mutex_unlock(&p->mu);
@@ -122,6 +130,7 @@ int weft__pool_post(weft__pool *p, void (*fn)(void *), void *ud) {
     p->head = j;
   p->tail = j;
   p->queued++;
+  p->posted++;
   pthread_cond_signal(&p->cv);
   pthread_mutex_unlock(&p->mu);
   return 0;
