@@ -330,6 +330,8 @@ nd_watch *nd_watch_new(weft_server_call *call, const void *req,
 /* Lock held. Unlinks and finishes: the call (and w, in its arena) may be
  * gone as soon as finish returns. */
 static void watch_end(nd_watch *w, int code) {
+  if (code == ND_END_OK)
+    code = WEFT_STATUS_OK;
   if (w->prev)
     w->prev->nextw = w->nextw;
   else

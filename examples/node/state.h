@@ -232,8 +232,8 @@ void *nd_struct(weft_arena *a, const char *json);
  * detaches the call (weft/server.h, "Asynchronous handlers") and runs the
  * pump once. Every later nd_changed() runs the pumps, under the lock; a
  * pump sends what is new with nd_watch_send (queued, never blocks) and
- * returns 0 to go on, or a status to end the stream with. A stream whose
- * send queue is full stops being pumped until the runtime says it is
+ * returns 0 to go on, ND_END_OK or a non-OK status to end the stream. A stream
+ * whose send queue is full stops being pumped until the runtime says it is
  * writable again; a client that goes away ends it (on_cancel). */
 typedef struct nd_watch nd_watch;
 struct nd_watch {
@@ -258,6 +258,8 @@ int nd_watch_start(nd_watch *w);
  * and keep its place); > 0: a status to end the stream with. Resets the
  * scratch arena. */
 #define ND_FULL (-1)
+/* What a pump returns to end its stream with OK (0 means "go on"). */
+#define ND_END_OK (-2)
 int nd_watch_send(nd_watch *w, const void *msg);
 weft_arena *nd_scratch(void);
 

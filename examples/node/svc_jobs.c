@@ -274,7 +274,7 @@ static int pump_job(nd_watch *w) {
     w->rev = j->rev;
     w->first = false;
   }
-  return nd_job_terminal(j->state) ? WEFT_STATUS_OK : 0;
+  return nd_job_terminal(j->state) ? ND_END_OK : 0;
 }
 
 /* Sends the current status, then every change, until a terminal state.

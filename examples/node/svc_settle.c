@@ -358,7 +358,7 @@ static int pump_settle(nd_watch *w) {
     w->rev = s->rev;
     w->first = false;
   }
-  return nd_settle_terminal(s->status) ? WEFT_STATUS_OK : 0;
+  return nd_settle_terminal(s->status) ? ND_END_OK : 0;
 }
 
 /* Sends the current result, then every change, until a terminal status.

@@ -328,6 +328,15 @@ TEST_P(Async, ParkedStreamsCostNoThreads) {
   std::vector<weft_client *> cs;
   for (int i = 0; i < 4; i++)
     cs.push_back(open());
+  { // warm up: gRPC core starts some of its threads on first use
+    Opts o;
+    weft__test__EchoRequest req = weft__test__EchoRequest_INIT;
+    weft__test__EchoResponse *resp = nullptr;
+    for (auto *c : cs) {
+      ASSERT_EQ(weft__test__Echo_unary(c, &req, &resp, &o.o), 0) << o.msg();
+      weft__test__EchoResponse_free(resp);
+    }
+  }
   int before = thread_count();
   std::vector<Opts> os(N);
   std::vector<weft_call *> calls(N);
@@ -349,7 +358,11 @@ TEST_P(Async, ParkedStreamsCostNoThreads) {
     std::lock_guard<std::mutex> g(seen.mu);
     return seen.parked.size() == (size_t)N;
   }));
-  EXPECT_EQ(thread_count(), before) << "open streams held threads";
+  // gRPC: its queue keeps a spare poller that comes and goes, and gRPC core
+  // may add a timer thread under load (both sized by gRPC, not by calls);
+  // a thread per stream would be 200 more.
+  int slack = GetParam() == "grpc" ? 2 : 0;
+  EXPECT_LE(thread_count(), before + slack) << "open streams held threads";
   std::vector<weft_server_call *> parked;
   {
     std::lock_guard<std::mutex> g(seen.mu);
