@@ -674,6 +674,14 @@ int weft_server_call_recv(weft_server_call *call, void **msg) {
   return call->ops->recv(call->tc, call->arena, msg);
 }
 
+int weft_server_call_recv_owned(weft_server_call *call, void **msg) {
+  if (!call || !msg)
+    return WEFT_ERR_INVAL;
+  if (atomic_load(&call->rt_cancelled))
+    return WEFT_ERR_CANCELLED;
+  return call->ops->recv(call->tc, NULL, msg); /* NULL arena: malloc */
+}
+
 int weft_server_call_send(weft_server_call *call, const void *msg) {
   if (!call || !msg)
     return WEFT_ERR_INVAL;
