@@ -195,6 +195,17 @@ int weft_call_send(weft_call *call, const void *msg) {
     return WEFT_ERR_INVAL;
   if (call->send_closed)
     return WEFT_ERR_STATE;
+  /* Every weft message starts with protobuf-c's base, which names its
+   * type: another type than the method's would be sent as garbage. */
+  const ProtobufCMessageDescriptor *d =
+      ((const ProtobufCMessage *)msg)->descriptor;
+  if (call->m->input && d != &call->m->input->base) {
+    weft_status_set(&call->opts->status, WEFT_STATUS_INVALID_ARGUMENT,
+                    "%s: send: a %s where the method takes %s", call->m->path,
+                    d && d->name ? d->name : "message of unknown type",
+                    call->m->input->base.name);
+    return WEFT_ERR_INVAL;
+  }
   int rv = call->c->t->call_send(call->tcall, msg);
   if (rv < 0)
     weft_status_set(&call->opts->status, local_status(call, rv), "%s: send: %s",

@@ -685,6 +685,12 @@ int weft_server_call_recv_owned(weft_server_call *call, void **msg) {
 int weft_server_call_send(weft_server_call *call, const void *msg) {
   if (!call || !msg)
     return WEFT_ERR_INVAL;
+  /* Every weft message starts with protobuf-c's base, which names its
+   * type: another type than the method's would reach the client as
+   * garbage. */
+  if (call->method->output && ((const ProtobufCMessage *)msg)->descriptor !=
+                                  &call->method->output->base)
+    return WEFT_ERR_INVAL;
   if (call->detached)
     return weft__async_send(call, msg);
   if (atomic_load(&call->rt_cancelled))

@@ -179,12 +179,16 @@ void stream_out(Streamer *s) {
 int async_stream(weft_server_call *call, const weft__test__EchoRequest *req,
                  void *) {
   weft_server_call_add_header(call, "x-async", "yes", 3);
+  // A message of another type than the method's output is refused, on the
+  // blocking path and the detached one.
+  EXPECT_EQ(weft_server_call_send(call, req), WEFT_ERR_INVAL);
   EXPECT_EQ(weft_server_call_detach(call), 0);
+  EXPECT_EQ(weft_server_call_send(call, req), WEFT_ERR_INVAL);
   if (req->repeat == 0) {
     weft_server_call_on_cancel(call, on_cancel, nullptr);
     weft__test__EchoResponse r = weft__test__EchoResponse_INIT;
     r.text = (char *)"parked";
-    EXPECT_EQ(weft_server_call_send(call, &r), 0);
+    EXPECT_EQ(weft__test__Echo_server_stream_send(call, &r), 0);
     std::lock_guard<std::mutex> g(seen.mu);
     seen.parked.push_back(call);
     return WEFT_STATUS_OK;
@@ -349,9 +353,10 @@ TEST_P(Async, ParkedStreamsCostNoThreads) {
         0);
   }
   for (int i = 0; i < N; i++) { // the handler's own first message
-    void *m = nullptr;
-    ASSERT_EQ(weft_call_recv(calls[i], &m), 1) << i << ": " << os[i].msg();
-    EXPECT_STREQ(static_cast<weft__test__EchoResponse *>(m)->text, "parked");
+    weft__test__EchoResponse *m = nullptr;
+    ASSERT_EQ(weft__test__Echo_server_stream_read(calls[i], &m), 1)
+        << i << ": " << os[i].msg();
+    EXPECT_STREQ(m->text, "parked");
     weft_message_free(m);
   }
   ASSERT_TRUE(wait_for([&] {
@@ -464,6 +469,27 @@ TEST_P(Async, CancelAndDeadlineReachOnCancel) {
                                [&] { return seen.cancels >= base + 2; }))
       << "on_cancel ran " << seen.cancels - base << " times";
   l.unlock();
+  weft_client_close(c);
+}
+
+// The client side refuses a message of another type than the method's
+// input before it reaches the transport.
+TEST_P(Async, ClientRefusesWrongMessageType) {
+  weft_client *c = open();
+  Opts o;
+  weft_call *call;
+  ASSERT_EQ(weft__test__Echo_bidi(c, &call, &o.o), 0);
+  weft__test__EchoResponse wrong = weft__test__EchoResponse_INIT;
+  EXPECT_EQ(weft_call_send(call, &wrong), WEFT_ERR_INVAL);
+  EXPECT_NE(std::string(o.msg()).find("weft.test.EchoRequest"),
+            std::string::npos)
+      << o.msg();
+  weft__test__EchoRequest right = weft__test__EchoRequest_INIT;
+  // (The server may already have answered UNIMPLEMENTED: only the type
+  // check is asserted.)
+  EXPECT_NE(weft__test__Echo_bidi_write(call, &right), WEFT_ERR_INVAL);
+  weft_call_cancel(call);
+  weft_call_finish(call);
   weft_client_close(c);
 }
 
