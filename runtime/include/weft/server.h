@@ -203,12 +203,16 @@ int weft_server_call_set_compression(weft_server_call *call,
  * never finished is never closed (weft_server_shutdown waits for it as for
  * a handler that never returns; on_cancel tells it to finish).
  * Callbacks (on_cancel, on_writable, after) run on the server's worker
- * pool, one at a time per call, never while the call's messages are being
- * written, and must not block for long (they hold a worker). Cancellation
- * is noticed by polling every 50 ms (the transports do not push it), so
- * on_cancel may come that late. weft_server_call_recv stays blocking: an
- * asynchronous call reads what it needs before it detaches (the runtime
- * already read the request of unary and server-streaming calls).
+ * pool (on_writable, and on_cancel after a failed write, on the job that
+ * writes the call's messages), may run at the same time as each other and
+ * as the application's threads (guard shared state), never run once the
+ * call has ended, and must not block for long (they hold a worker). The
+ * call stays valid while one of its callbacks runs, even if another thread
+ * finishes it meanwhile. Cancellation is noticed by polling, every 50 ms
+ * (less often with thousands of detached calls: polling is kept under
+ * ~20 % of a core), since the transports do not push it. weft_server_call_recv
+ * stays blocking: an asynchronous call reads what it needs before it detaches
+ * (the runtime already read the request of unary and server-streaming calls).
  * weft_server_call_add_header is refused once the first message is queued.
  * Shutdown: on_cancel fires for every detached call once the grace period
  * is over (the built-in PubSub and the reference node end theirs at once
