@@ -375,26 +375,29 @@ int main(int argc, char **argv) {
   }
   signal(SIGPIPE, SIG_IGN);
 
-  child node = {0};
-  char *node_argv[] = {argv[1],           (char *)"serve",
-                       (char *)"--quiet", (char *)"--workers",
-                       (char *)"4",       (char *)"--block-interval-ms",
-                       (char *)"3600000", (char *)"--max-conns-per-ip",
-                       (char *)"10000",   (char *)"--grpc-port",
-                       (char *)"0",       (char *)"--h2-port",
-                       (char *)"0",       (char *)"--ws-port",
-                       (char *)"0",       (char *)"--tcp-port",
-                       (char *)"0",       NULL};
-  if (start_child(&node, node_argv) < 0) {
-    fprintf(stderr, "cannot start %s serve\n", argv[1]);
-    stop_child(&node);
-    return 1;
-  }
+  /* A fresh `weft serve` per transport: memory freed by the previous
+   * transport's streams stays resident and would hide the next one's. */
   printf("== weft serve (4 workers), %d Subscribe streams per transport\n",
          nstreams);
-  for (int t = 0; t < NT; t++)
+  for (int t = 0; t < NT; t++) {
+    child node = {0};
+    char *node_argv[] = {argv[1],           (char *)"serve",
+                         (char *)"--quiet", (char *)"--workers",
+                         (char *)"4",       (char *)"--block-interval-ms",
+                         (char *)"3600000", (char *)"--max-conns-per-ip",
+                         (char *)"10000",   (char *)"--grpc-port",
+                         (char *)"0",       (char *)"--h2-port",
+                         (char *)"0",       (char *)"--ws-port",
+                         (char *)"0",       (char *)"--tcp-port",
+                         (char *)"0",       NULL};
+    if (start_child(&node, node_argv) < 0) {
+      fprintf(stderr, "cannot start %s serve\n", argv[1]);
+      stop_child(&node);
+      return 1;
+    }
     streams_bench(&node, t, nstreams, nevents);
-  stop_child(&node);
+    stop_child(&node);
+  }
 
   child srv = {0};
   char *srv_argv[] = {argv[0], (char *)"serve", NULL};

@@ -509,8 +509,10 @@ static int dispatch(weft_server *s, const char *path, const weft_metadata *md,
            "missing or wrong API key (x-api-key or authorization: Bearer)");
     return 0;
   }
+  /* A small first arena block: an open stream keeps its call, and most
+   * requests are small (larger allocations get blocks of their own). */
   weft_server_call *call = calloc(1, sizeof *call);
-  if (!call || weft_arena_new(&call->arena, 0) < 0 ||
+  if (!call || weft_arena_new(&call->arena, 2048) < 0 ||
       (peer && !(call->peer = dupstr(peer))) ||
       weft_metadata_copy(&call->md, md) < 0) {
     if (call)
