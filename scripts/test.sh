@@ -24,11 +24,10 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   run_suite build-asan -DWEFT_SANITIZE=ON -DWEFT_BUILD_BENCH=OFF
 
-echo "== thread sanitizer build (runtime and transport integration tests)"
-# Label tsan: the runtime's and the transports' integration tests (rpc,
-# asynchronous handlers, the node's streams, tcp, ws, grpc, server
-# options), about 1.5 min under TSan on 2 cores; the rest of the suite adds
-# little thread coverage for its time. A data race is a test failure
+echo "== thread sanitizer build (runtime integration tests, label tsan)"
+# Label tsan: the runtime's threaded integration tests (all transports
+# through one server, asynchronous handlers, the node's streams), about
+# a minute under TSan on 2 cores. A data race is a test failure
 # (halt_on_error); only third-party races are suppressed (tests/tsan.supp).
 cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWEFT_TSAN=ON \
   -DWEFT_BUILD_BENCH=OFF >/dev/null

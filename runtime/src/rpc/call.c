@@ -182,10 +182,21 @@ int weft_call_start(weft_client *c, const weft_method_desc *m,
 }
 
 /* The call's own view of a local failure, before finish knows better. */
+/* The supervisor and other threads set these under call->mu. */
+static bool hit_deadline(weft_call *call) {
+  pthread_mutex_lock(&call->mu);
+  bool r = call->deadline_hit;
+  pthread_mutex_unlock(&call->mu);
+  return r;
+}
+
 static int local_status(weft_call *call, int rv) {
-  if (call->deadline_hit)
+  pthread_mutex_lock(&call->mu);
+  bool dl = call->deadline_hit, cancelled = call->cancelled;
+  pthread_mutex_unlock(&call->mu);
+  if (dl)
     return WEFT_STATUS_DEADLINE_EXCEEDED;
-  if (call->cancelled)
+  if (cancelled)
     return WEFT_STATUS_CANCELLED;
   return weft__status_from_error(rv, false);
 }
@@ -239,7 +250,7 @@ int weft_call_recv(weft_call *call, void **msg) {
   if (rv < 0)
     weft_status_set(
         &call->opts->status, local_status(call, rv), "%s: %s", call->m->path,
-        call->deadline_hit ? "deadline exceeded" : weft_strerror(rv));
+        hit_deadline(call) ? "deadline exceeded" : weft_strerror(rv));
   return call->end_rv;
 }
 
