@@ -49,8 +49,8 @@ static const char usage[] =
     "  --job-step-ms N       job/settlement state step (default 500)\n"
     "  --offer-ttl-ms N      created offers expire after N ms (default "
     "600000)\n"
-    "  --workers N           worker threads per server (default 32; each\n"
-    "                        open stream holds one)\n"
+    "  --workers N           worker threads per server (default 32; open\n"
+    "                        streams hold none)\n"
     "  --max-message-size B  largest request/response (default 4 MiB)\n"
     "  --max-conns-per-ip N  connections per client IP on each listener but\n"
     "                        gRPC (default 64); over it tcp/h2 close the new\n"
@@ -364,7 +364,8 @@ int weft_node_main(int argc, char **argv) {
     goto out_sig;
   }
   weft_server_opts so = {0};
-  /* Every open stream holds a worker: size the pool for watchers. */
+  /* Open streams hold no worker (they are asynchronous): workers only
+   * bound how many unary calls run at once. */
   so.worker_threads = o.workers ? o.workers : 32;
   so.api_keys = o.nkeys ? o.keys : NULL;
   so.allowed_origins = o.norigins ? o.origins : NULL;

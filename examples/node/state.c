@@ -111,9 +111,22 @@ void nd_new_id(const char *prefix, char *out, size_t cap) {
   snprintf(out, cap, "%s-%llu", prefix, ++seq[i].n);
 }
 
+static void watch_end(nd_watch *w, int code);
+
 void nd_changed(void) {
   nd_st.version++;
   pthread_cond_broadcast(&nd_st.cv);
+  for (nd_watch *w = nd_st.watches, *nx; w; w = nx) {
+    nx = w->nextw;
+    if (w->blocked)
+      continue;
+    int code = nd_st.stopping ? WEFT_STATUS_UNAVAILABLE : w->pump(w);
+    if (code) {
+      if (code == WEFT_STATUS_UNAVAILABLE)
+        weft_server_call_set_message(w->call, "node shutting down");
+      watch_end(w, code);
+    }
+  }
 }
 
 void nd_push_event(int kind, const char *type, size_t ref) {
@@ -293,37 +306,95 @@ void *nd_struct(weft_arena *a, const char *json) {
   return out;
 }
 
-int nd_wait(weft_server_call *call, uint64_t *seen) {
-  for (;;) {
-    if (nd_st.stopping) {
-      weft_server_call_set_message(call, "server shutting down");
-      return WEFT_STATUS_UNAVAILABLE;
-    }
-    if (weft_server_call_cancelled(call))
-      return WEFT_STATUS_CANCELLED;
-    int64_t dl = weft_server_call_deadline(call);
-    int64_t now = nd_now_ns();
-    if (dl != INT64_MAX && now >= dl)
-      return WEFT_STATUS_DEADLINE_EXCEEDED;
-    if (nd_st.version != *seen) {
-      *seen = nd_st.version;
-      return 0;
-    }
-    /* Short waits: cancellation is polled, nobody signals it to us. */
-    int64_t until = now + 100000000;
-    if (dl != INT64_MAX && dl < until)
-      until = dl;
-    struct timespec ts = {(time_t)(until / 1000000000), until % 1000000000};
-    pthread_cond_timedwait(&nd_st.cv, &nd_st.mu, &ts);
-  }
+/* ---- event streams (nd_watch) ---- */
+
+weft_arena *nd_scratch(void) {
+  if (!nd_st.scratch && weft_arena_new(&nd_st.scratch, 0) < 0)
+    abort(); /* demo node: no memory */
+  return nd_st.scratch;
 }
 
-int nd_send(weft_server_call *call, const void *msg, weft_arena *arena) {
-  pthread_mutex_unlock(&nd_st.mu);
-  int rv = weft_server_call_send(call, msg);
-  if (arena)
-    weft_arena_reset(arena);
+nd_watch *nd_watch_new(weft_server_call *call, const void *req,
+                       int (*pump)(nd_watch *w)) {
+  nd_watch *w = weft_arena_alloc(weft_server_call_arena(call), sizeof *w);
+  if (!w)
+    return NULL;
+  memset(w, 0, sizeof *w);
+  w->call = call;
+  w->req = req;
+  w->pump = pump;
+  w->first = true;
+  return w;
+}
+
+/* Lock held. Unlinks and finishes: the call (and w, in its arena) may be
+ * gone as soon as finish returns. */
+static void watch_end(nd_watch *w, int code) {
+  if (code == ND_END_OK)
+    code = WEFT_STATUS_OK;
+  if (w->prev)
+    w->prev->nextw = w->nextw;
+  else
+    nd_st.watches = w->nextw;
+  if (w->nextw)
+    w->nextw->prev = w->prev;
+  w->linked = false;
+  nd_done(w->call, code);
+  weft_server_call_finish(w->call, code);
+}
+
+/* Runtime callbacks: w lives in the call's arena, and the call outlives
+ * its callbacks, so w->linked can be read even if the stream ended. */
+static void watch_cancelled(weft_server_call *call, void *ud) {
+  nd_watch *w = ud;
   pthread_mutex_lock(&nd_st.mu);
+  if (w->linked) {
+    int code = WEFT_STATUS_CANCELLED;
+    int64_t dl = weft_server_call_deadline(call);
+    if (dl != INT64_MAX && nd_now_ns() >= dl)
+      code = WEFT_STATUS_DEADLINE_EXCEEDED;
+    watch_end(w, code);
+  }
+  pthread_mutex_unlock(&nd_st.mu);
+}
+
+static void watch_writable(weft_server_call *call, void *ud) {
+  (void)call;
+  nd_watch *w = ud;
+  pthread_mutex_lock(&nd_st.mu);
+  if (w->linked && w->blocked) {
+    w->blocked = false;
+    int code = w->pump(w);
+    if (code)
+      watch_end(w, code);
+  }
+  pthread_mutex_unlock(&nd_st.mu);
+}
+
+int nd_watch_start(nd_watch *w) {
+  if (nd_st.stopping)
+    return nd_fail(w->call, WEFT_STATUS_UNAVAILABLE, "node shutting down");
+  weft_server_call_detach(w->call);
+  weft_server_call_on_cancel(w->call, watch_cancelled, w);
+  weft_server_call_on_writable(w->call, watch_writable, w);
+  w->linked = true;
+  w->nextw = nd_st.watches;
+  if (nd_st.watches)
+    nd_st.watches->prev = w;
+  nd_st.watches = w;
+  int code = w->pump(w);
+  if (code)
+    watch_end(w, code);
+  return WEFT_STATUS_OK; /* ignored: the call is detached */
+}
+
+int nd_watch_send(nd_watch *w, const void *msg) {
+  int rv = weft_server_call_send(w->call, msg);
+  weft_arena_reset(nd_scratch());
+  if (rv == WEFT_ERR_AGAIN) {
+    w->blocked = true;
+    return ND_FULL;
+  }
   return rv < 0 ? WEFT_STATUS_CANCELLED : 0;
 }
 
@@ -378,6 +449,7 @@ void nd_state_stop(void) {
 }
 
 void nd_state_free(void) {
+  weft_arena_free(nd_st.scratch);
   for (size_t i = 0; i < nd_st.jobs.n; i++) {
     nd_job *j = nd_st.jobs.v[i];
     free(j->payload_json);

@@ -2,8 +2,9 @@
  *
  * One mutex guards everything (the node serves a demo-sized world, and one
  * lock makes every handler trivially consistent across services). Every
- * change bumps `version` and broadcasts `cv`, so streaming handlers simply
- * wait for "something changed" and re-read what they watch. A ticker thread
+ * change goes through nd_changed(), which runs the open streams' pumps
+ * (nd_watch): a stream re-reads what it watches and queues what is new,
+ * without a thread of its own. A ticker thread
  * advances time: jobs, blocks, offer expiry, settlements. Entities are never
  * freed before shutdown (deleted offers are only marked), so an index into
  * an array stays valid while the lock is not held. */
@@ -168,6 +169,8 @@ typedef struct nd_state {
   uint64_t counter;      /* id source */
   unsigned char key[32]; /* receipt signing key (random per run) */
   bool stopping;
+  struct nd_watch *watches; /* open event streams (nd_watch_start) */
+  weft_arena *scratch;      /* for building stream messages (copied) */
 } nd_state;
 
 extern nd_state nd_st;
@@ -224,15 +227,41 @@ void nd_log(int level, const char *fmt, ...)
 char *nd_adup(weft_arena *a, const char *s);
 /* JSON text -> google.protobuf.Struct in the arena (NULL json -> NULL). */
 void *nd_struct(weft_arena *a, const char *json);
-/* Waits until version != *seen or 100 ms pass; returns a status code to end
- * the stream with (CANCELLED/DEADLINE_EXCEEDED/UNAVAILABLE) or 0. Call with
- * the lock held. */
-int nd_wait(weft_server_call *call, uint64_t *seen);
-/* Sends one stream message. Call with the lock held: it is dropped while
- * sending (a slow client must not hold up the node's state) and taken
- * again; arena (if not NULL) is reset after the send. Returns 0, or
- * CANCELLED if the client is gone. */
-int nd_send(weft_server_call *call, const void *msg, weft_arena *arena);
+/* Event streams without a thread: the handler fills an nd_watch (in the
+ * call's arena: nd_watch_new) with a pump and calls nd_watch_start, which
+ * detaches the call (weft/server.h, "Asynchronous handlers") and runs the
+ * pump once. Every later nd_changed() runs the pumps, under the lock; a
+ * pump sends what is new with nd_watch_send (queued, never blocks) and
+ * returns 0 to go on, ND_END_OK or a non-OK status to end the stream. A stream
+ * whose send queue is full stops being pumped until the runtime says it is
+ * writable again; a client that goes away ends it (on_cancel). */
+typedef struct nd_watch nd_watch;
+struct nd_watch {
+  weft_server_call *call;
+  int (*pump)(nd_watch *w);
+  const void *req;
+  void *target;  /* what it watches (a job, a settlement...) */
+  uint64_t next; /* next event sequence to look at */
+  uint64_t rev;  /* last revision sent */
+  bool first;    /* nothing sent yet */
+  bool blocked;  /* send queue full: waiting for on_writable */
+  bool linked;   /* in nd_st.watches; whoever unlinks it ends the call */
+  nd_watch *prev, *nextw;
+};
+/* A zeroed nd_watch in the call's arena, or NULL. */
+nd_watch *nd_watch_new(weft_server_call *call, const void *req,
+                       int (*pump)(nd_watch *w));
+/* Lock held. Returns what the handler returns (it is ignored once the call
+ * is detached; an error code before that, e.g. shutting down). */
+int nd_watch_start(nd_watch *w);
+/* Lock held. 0: queued; ND_FULL: the queue is full (the pump must stop
+ * and keep its place); > 0: a status to end the stream with. Resets the
+ * scratch arena. */
+#define ND_FULL (-1)
+/* What a pump returns to end its stream with OK (0 means "go on"). */
+#define ND_END_OK (-2)
+int nd_watch_send(nd_watch *w, const void *msg);
+weft_arena *nd_scratch(void);
 
 /* Service registration (one per file). */
 int nd_add_jobs(weft_server *s);

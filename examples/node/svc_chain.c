@@ -193,47 +193,55 @@ static bool wanted(const aitbc__v1__StreamEventsRequest *req,
   return false;
 }
 
-/* Pushes chain events from the moment of the call; never ends on its own. */
+/* Sends the chain events since w->next (nd_watch pump, lock held). */
+static int pump_events(nd_watch *w) {
+  const aitbc__v1__StreamEventsRequest *req = w->req;
+  while (w->next <= nd_st.next_seq) {
+    if (nd_st.next_seq - w->next >= ND_EVENT_RING)
+      w->next = nd_st.next_seq - ND_EVENT_RING + 1; /* fell behind: skip */
+    nd_event *e = &nd_st.ring[w->next % ND_EVENT_RING];
+    if (e->kind != ND_EV_CHAIN || !wanted(req, e->type)) {
+      w->next++;
+      continue;
+    }
+    weft_arena *a = nd_scratch();
+    aitbc__v1__BlockchainEvent ev = aitbc__v1__BlockchainEvent_INIT;
+    ev.type = nd_adup(a, e->type);
+    if (!strcmp(e->type, "new_block")) {
+      aitbc__v1__Block *b = aitbc__v1__Block_new(a);
+      fill_block(a, nd_st.blocks.v[e->ref], b);
+      ev.payload_case = 2;
+      ev.block = b;
+    } else {
+      ev.payload_case = 3;
+      ev.tx_hash = nd_adup(a, nd_st.txs.v[e->ref]->hash);
+    }
+    int r = nd_watch_send(w, &ev);
+    if (r == ND_FULL)
+      return 0; /* resumed when writable, from this event */
+    if (r)
+      return r;
+    w->next++;
+  }
+  return 0;
+}
+
+/* Pushes chain events from the moment of the call; never ends on its own.
+ * Asynchronous: the stream holds no thread while it waits. */
 static int stream_events(weft_server_call *call,
                          const aitbc__v1__StreamEventsRequest *req, void *ctx) {
   (void)ctx;
   int code = check_chain(call, req->chain_id);
   if (code)
     return nd_done(call, code);
-  weft_arena *a = NULL;
-  if (weft_arena_new(&a, 0) < 0)
+  nd_watch *w = nd_watch_new(call, req, pump_events);
+  if (!w)
     return nd_done(call, WEFT_STATUS_RESOURCE_EXHAUSTED);
   pthread_mutex_lock(&nd_st.mu);
-  uint64_t seen = nd_st.version, next = nd_st.next_seq + 1;
-  for (;;) {
-    while (next <= nd_st.next_seq) {
-      if (nd_st.next_seq - next >= ND_EVENT_RING)
-        next = nd_st.next_seq - ND_EVENT_RING + 1; /* fell behind: skip */
-      nd_event *e = &nd_st.ring[next % ND_EVENT_RING];
-      next++;
-      if (e->kind != ND_EV_CHAIN || !wanted(req, e->type))
-        continue;
-      aitbc__v1__BlockchainEvent ev = aitbc__v1__BlockchainEvent_INIT;
-      ev.type = nd_adup(a, e->type);
-      if (!strcmp(e->type, "new_block")) {
-        aitbc__v1__Block *b = aitbc__v1__Block_new(a);
-        fill_block(a, nd_st.blocks.v[e->ref], b);
-        ev.payload_case = 2;
-        ev.block = b;
-      } else {
-        ev.payload_case = 3;
-        ev.tx_hash = nd_adup(a, nd_st.txs.v[e->ref]->hash);
-      }
-      if ((code = nd_send(call, &ev, a)))
-        goto out;
-    }
-    if ((code = nd_wait(call, &seen)))
-      break;
-  }
-out:
+  w->next = nd_st.next_seq + 1;
+  code = nd_watch_start(w);
   pthread_mutex_unlock(&nd_st.mu);
-  weft_arena_free(a);
-  return nd_done(call, code);
+  return code;
 }
 
 static const aitbc__v1__Blockchain_impl impl = {

@@ -254,46 +254,48 @@ static int cancel_job(weft_server_call *call,
   return nd_done(call, code);
 }
 
-/* Sends the current status, then every change, until a terminal state. */
+/* Sends the job's status if it changed since the last one sent; ends the
+ * stream (OK) once a terminal state went out (nd_watch pump, lock held). */
+static int pump_job(nd_watch *w) {
+  nd_job *j = w->target;
+  if (w->first || j->rev != w->rev) {
+    weft_arena *a = nd_scratch();
+    aitbc__v1__JobStatus s = aitbc__v1__JobStatus_INIT;
+    s.job_id = nd_adup(a, j->id);
+    s.state = j->state;
+    s.assigned_miner_id = nd_adup(a, j->miner);
+    s.timestamp = nd_adup(a, j->updated_at);
+    s.progress = j->progress;
+    int r = nd_watch_send(w, &s);
+    if (r == ND_FULL)
+      return 0;
+    if (r)
+      return r;
+    w->rev = j->rev;
+    w->first = false;
+  }
+  return nd_job_terminal(j->state) ? ND_END_OK : 0;
+}
+
+/* Sends the current status, then every change, until a terminal state.
+ * Asynchronous: the stream holds no thread while it waits. */
 static int watch(weft_server_call *call, const aitbc__v1__WatchJobRequest *req,
                  void *ctx) {
   (void)ctx;
-  uint64_t seen = 0, sent_rev = 0;
-  bool first = true;
-  int code = 0;
   pthread_mutex_lock(&nd_st.mu);
   nd_job *j = nd_find_job(req->job_id);
   if (!j) {
     pthread_mutex_unlock(&nd_st.mu);
     return nd_done(call, no_job(call, req->job_id));
   }
-  seen = nd_st.version;
-  for (;;) {
-    bool terminal = nd_job_terminal(j->state);
-    if (first || j->rev != sent_rev) {
-      char id[32], miner[64], ts[40];
-      memcpy(id, j->id, sizeof id);
-      memcpy(miner, j->miner, sizeof miner);
-      memcpy(ts, j->updated_at, sizeof ts);
-      aitbc__v1__JobStatus s = aitbc__v1__JobStatus_INIT;
-      s.job_id = id;
-      s.state = j->state;
-      s.assigned_miner_id = miner;
-      s.timestamp = ts;
-      s.progress = j->progress;
-      sent_rev = j->rev;
-      first = false;
-      if ((code = nd_send(call, &s, NULL)))
-        break;
-      continue; /* re-check: it may have changed while we sent */
-    }
-    if (terminal)
-      break;
-    if ((code = nd_wait(call, &seen)))
-      break;
+  nd_watch *w = nd_watch_new(call, req, pump_job);
+  int code = WEFT_STATUS_RESOURCE_EXHAUSTED;
+  if (w) {
+    w->target = j;
+    code = nd_watch_start(w);
   }
   pthread_mutex_unlock(&nd_st.mu);
-  return nd_done(call, code);
+  return code;
 }
 
 static const aitbc__v1__Jobs_impl impl = {

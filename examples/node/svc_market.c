@@ -247,38 +247,45 @@ static bool wanted(const aitbc__v1__WatchMarketplaceRequest *req,
   return false;
 }
 
+/* Marketplace events since w->next (nd_watch pump, lock held). */
+static int pump_market(nd_watch *w) {
+  const aitbc__v1__WatchMarketplaceRequest *req = w->req;
+  while (w->next <= nd_st.next_seq) {
+    if (nd_st.next_seq - w->next >= ND_EVENT_RING)
+      w->next = nd_st.next_seq - ND_EVENT_RING + 1;
+    nd_event *e = &nd_st.ring[w->next % ND_EVENT_RING];
+    if (e->kind != ND_EV_MARKET || !wanted(req, e->type)) {
+      w->next++;
+      continue;
+    }
+    weft_arena *a = nd_scratch();
+    aitbc__v1__MarketplaceEvent ev = aitbc__v1__MarketplaceEvent_INIT;
+    ev.type = nd_adup(a, e->type);
+    ev.offer = aitbc__v1__Offer_new(a);
+    fill(a, nd_st.offers.v[e->ref], ev.offer);
+    int r = nd_watch_send(w, &ev);
+    if (r == ND_FULL)
+      return 0;
+    if (r)
+      return r;
+    w->next++;
+  }
+  return 0;
+}
+
+/* Asynchronous: the stream holds no thread while it waits. */
 static int watch_events(weft_server_call *call,
                         const aitbc__v1__WatchMarketplaceRequest *req,
                         void *ctx) {
   (void)ctx;
-  int code = 0;
-  weft_arena *a = NULL;
-  if (weft_arena_new(&a, 0) < 0)
+  nd_watch *w = nd_watch_new(call, req, pump_market);
+  if (!w)
     return nd_done(call, WEFT_STATUS_RESOURCE_EXHAUSTED);
   pthread_mutex_lock(&nd_st.mu);
-  uint64_t seen = nd_st.version, next = nd_st.next_seq + 1;
-  for (;;) {
-    while (next <= nd_st.next_seq) {
-      if (nd_st.next_seq - next >= ND_EVENT_RING)
-        next = nd_st.next_seq - ND_EVENT_RING + 1;
-      nd_event *e = &nd_st.ring[next % ND_EVENT_RING];
-      next++;
-      if (e->kind != ND_EV_MARKET || !wanted(req, e->type))
-        continue;
-      aitbc__v1__MarketplaceEvent ev = aitbc__v1__MarketplaceEvent_INIT;
-      ev.type = nd_adup(a, e->type);
-      ev.offer = aitbc__v1__Offer_new(a);
-      fill(a, nd_st.offers.v[e->ref], ev.offer);
-      if ((code = nd_send(call, &ev, a)))
-        goto out;
-    }
-    if ((code = nd_wait(call, &seen)))
-      break;
-  }
-out:
+  w->next = nd_st.next_seq + 1;
+  int code = nd_watch_start(w);
   pthread_mutex_unlock(&nd_st.mu);
-  weft_arena_free(a);
-  return nd_done(call, code);
+  return code;
 }
 
 static const aitbc__v1__Marketplace_impl impl = {

@@ -122,40 +122,45 @@ static int list_receipts(weft_server_call *call,
   return nd_done(call, 0);
 }
 
-/* New receipts from the moment of the call; never ends on its own. */
+/* Receipts since w->next (nd_watch pump, lock held). */
+static int pump_receipts(nd_watch *w) {
+  const aitbc__v1__StreamReceiptsRequest *req = w->req;
+  while (w->next <= nd_st.next_seq) {
+    if (nd_st.next_seq - w->next >= ND_EVENT_RING)
+      w->next = nd_st.next_seq - ND_EVENT_RING + 1;
+    nd_event *e = &nd_st.ring[w->next % ND_EVENT_RING];
+    const nd_receipt *r =
+        e->kind == ND_EV_RECEIPT ? nd_st.receipts.v[e->ref] : NULL;
+    if (!r || !matches(r, NULL, req->provider, req->client)) {
+      w->next++;
+      continue;
+    }
+    aitbc__v1__Receipt o = aitbc__v1__Receipt_INIT;
+    fill(nd_scratch(), r, &o);
+    int rv = nd_watch_send(w, &o);
+    if (rv == ND_FULL)
+      return 0;
+    if (rv)
+      return rv;
+    w->next++;
+  }
+  return 0;
+}
+
+/* New receipts from the moment of the call; never ends on its own.
+ * Asynchronous: the stream holds no thread while it waits. */
 static int stream_receipts(weft_server_call *call,
                            const aitbc__v1__StreamReceiptsRequest *req,
                            void *ctx) {
   (void)ctx;
-  int code = 0;
-  weft_arena *a = NULL;
-  if (weft_arena_new(&a, 0) < 0)
+  nd_watch *w = nd_watch_new(call, req, pump_receipts);
+  if (!w)
     return nd_done(call, WEFT_STATUS_RESOURCE_EXHAUSTED);
   pthread_mutex_lock(&nd_st.mu);
-  uint64_t seen = nd_st.version, next = nd_st.next_seq + 1;
-  for (;;) {
-    while (next <= nd_st.next_seq) {
-      if (nd_st.next_seq - next >= ND_EVENT_RING)
-        next = nd_st.next_seq - ND_EVENT_RING + 1;
-      nd_event *e = &nd_st.ring[next % ND_EVENT_RING];
-      next++;
-      if (e->kind != ND_EV_RECEIPT)
-        continue;
-      const nd_receipt *r = nd_st.receipts.v[e->ref];
-      if (!matches(r, NULL, req->provider, req->client))
-        continue;
-      aitbc__v1__Receipt o = aitbc__v1__Receipt_INIT;
-      fill(a, r, &o);
-      if ((code = nd_send(call, &o, a)))
-        goto out;
-    }
-    if ((code = nd_wait(call, &seen)))
-      break;
-  }
-out:
+  w->next = nd_st.next_seq + 1;
+  int code = nd_watch_start(w);
   pthread_mutex_unlock(&nd_st.mu);
-  weft_arena_free(a);
-  return nd_done(call, code);
+  return code;
 }
 
 static const aitbc__v1__Receipts_impl impl = {

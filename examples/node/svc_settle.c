@@ -343,42 +343,44 @@ static int refund(weft_server_call *call,
   return nd_done(call, code);
 }
 
-/* Sends the current result, then every change, until a terminal status. */
+/* Sends the result if it changed since the last one sent; ends the stream
+ * (OK) once a terminal status went out (nd_watch pump, lock held). */
+static int pump_settle(nd_watch *w) {
+  nd_settle *s = w->target;
+  if (w->first || s->rev != w->rev) {
+    aitbc__v1__SettlementResult r = aitbc__v1__SettlementResult_INIT;
+    fill(nd_scratch(), s, &r);
+    int rv = nd_watch_send(w, &r);
+    if (rv == ND_FULL)
+      return 0;
+    if (rv)
+      return rv;
+    w->rev = s->rev;
+    w->first = false;
+  }
+  return nd_settle_terminal(s->status) ? ND_END_OK : 0;
+}
+
+/* Sends the current result, then every change, until a terminal status.
+ * Asynchronous: the stream holds no thread while it waits. */
 static int watch(weft_server_call *call,
                  const aitbc__v1__SettlementStatusRequest *req, void *ctx) {
   (void)ctx;
-  weft_arena *a = NULL;
-  if (weft_arena_new(&a, 0) < 0)
-    return nd_done(call, WEFT_STATUS_RESOURCE_EXHAUSTED);
-  int code = 0;
-  bool first = true;
-  uint64_t sent = 0, seen;
   pthread_mutex_lock(&nd_st.mu);
   nd_settle *s = nd_find_settle(req->message_id);
   if (!s) {
-    code = no_settle(call, req->message_id);
-    goto out;
+    int code = no_settle(call, req->message_id);
+    pthread_mutex_unlock(&nd_st.mu);
+    return nd_done(call, code);
   }
-  seen = nd_st.version;
-  for (;;) {
-    if (first || s->rev != sent) {
-      aitbc__v1__SettlementResult r = aitbc__v1__SettlementResult_INIT;
-      fill(a, s, &r);
-      sent = s->rev;
-      first = false;
-      if ((code = nd_send(call, &r, a)))
-        break;
-      continue;
-    }
-    if (nd_settle_terminal(s->status))
-      break;
-    if ((code = nd_wait(call, &seen)))
-      break;
+  nd_watch *w = nd_watch_new(call, req, pump_settle);
+  int code = WEFT_STATUS_RESOURCE_EXHAUSTED;
+  if (w) {
+    w->target = s;
+    code = nd_watch_start(w);
   }
-out:
   pthread_mutex_unlock(&nd_st.mu);
-  weft_arena_free(a);
-  return nd_done(call, code);
+  return code;
 }
 
 static const aitbc__v1__Settlement_impl impl = {

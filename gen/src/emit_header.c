@@ -6,6 +6,7 @@
  * .c files must not reference runtime symbols or the static libraries
  * would need each other. Inline wrappers only pull in the runtime where an
  * application calls them. */
+#include <stdbool.h>
 #include <string.h>
 
 #include "gen.h"
@@ -140,6 +141,44 @@ static void emit_struct(gen_buf *b, const gen_msg *m) {
       c, c, c, c);
 }
 
+/* Typed stream messages, so a message of the wrong type does not compile:
+ * server side <svc>_<method>_send (a response) and _recv / _recv_owned
+ * (a request); client side <svc>_<method>_write (a request) and _read (a
+ * response). Only the directions the method streams in. */
+static void emit_typed_stream(gen_buf *b, const char *c, const gen_method *me) {
+  bool server_streams = me->kind == 1 || me->kind == 3;
+  bool client_streams = me->kind == 2 || me->kind == 3;
+  const char *in = me->in->cname, *out = me->out->cname;
+  if (server_streams) {
+    buf_printf(b,
+               "static inline int %s_%s_send(weft_server_call *call, "
+               "const %s *msg) {\n"
+               "  return weft_server_call_send(call, msg);\n}\n"
+               "static inline int %s_%s_read(weft_call *call, %s **msg) {\n"
+               "  void *m = NULL;\n"
+               "  int rv = weft_call_recv(call, &m);\n"
+               "  *msg = (%s *)m;\n  return rv;\n}\n",
+               c, me->snake, out, c, me->snake, out, out);
+  }
+  if (client_streams) {
+    buf_printf(b,
+               "static inline int %s_%s_recv(weft_server_call *call, "
+               "%s **msg) {\n"
+               "  void *m = NULL;\n"
+               "  int rv = weft_server_call_recv(call, &m);\n"
+               "  *msg = (%s *)m;\n  return rv;\n}\n"
+               "static inline int %s_%s_recv_owned(weft_server_call *call, "
+               "%s **msg) {\n"
+               "  void *m = NULL;\n"
+               "  int rv = weft_server_call_recv_owned(call, &m);\n"
+               "  *msg = (%s *)m;\n  return rv;\n}\n"
+               "static inline int %s_%s_write(weft_call *call, "
+               "const %s *msg) {\n"
+               "  return weft_call_send(call, msg);\n}\n",
+               c, me->snake, in, in, c, me->snake, in, in, c, me->snake, in);
+  }
+}
+
 static void emit_service(gen_buf *b, const gen_svc *s) {
   const char *c = s->cname;
   buf_printf(b, "/* service %s */\ntypedef struct %s_impl {\n", s->full, c);
@@ -211,6 +250,7 @@ static void emit_service(gen_buf *b, const gen_svc *s) {
                  "call);\n}\n",
                  c, me->snake, c, i);
     }
+    emit_typed_stream(b, c, me);
   }
   buf_put(b, "\n");
 }

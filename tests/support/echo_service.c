@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "echo_service.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -101,20 +102,33 @@ static int client_stream(weft_server_call *call, weft__test__EchoResponse *resp,
   int n = 0;
   void *m;
   int rv;
-  while ((rv = weft_server_call_recv(call, &m)) == 1) {
-    const weft__test__EchoRequest *req = m;
-    if (req->fail_code)
-      return fail_if_asked(call, req);
+  /* Each message is ours (recv_owned) and freed at once: only the
+   * concatenation grows. */
+  while ((rv = weft_server_call_recv_owned(call, &m)) == 1) {
+    weft__test__EchoRequest *req = m;
+    if (req->fail_code) {
+      int code = fail_if_asked(call, req);
+      weft_message_free(req);
+      return code;
+    }
     size_t add = strlen(req->text);
     char *next = weft_arena_alloc(arena, len + add + 1);
-    if (!next)
+    if (!next) {
+      weft_message_free(req);
       return WEFT_STATUS_RESOURCE_EXHAUSTED;
+    }
     memcpy(next, acc, len);
     memcpy(next + len, req->text, add + 1);
+    weft_message_free(req);
     acc = next;
     len += add;
     n++;
   }
+  /* How much arena the call used: tests check that received messages did
+   * not pile up in it. */
+  char used[32];
+  snprintf(used, sizeof used, "%zu", weft_arena_used(arena));
+  weft_server_call_add_trailer(call, "x-arena-used", used, strlen(used));
   if (rv < 0)
     return WEFT_STATUS_CANCELLED;
   resp->text = acc;

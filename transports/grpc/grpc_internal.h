@@ -84,6 +84,19 @@ enum {
 };
 #define WEFT__GRPC_TAG(t) ((void *)(uintptr_t)(t))
 
+/* ThreadSanitizer (WEFT_TSAN builds) cannot see the ordering gRPC core's
+ * completion queues give (libgrpc is not instrumented): what one thread
+ * wrote into a tag's memory before handing the tag to gRPC core is read by
+ * the thread that gets the event. These annotate that hand-off. */
+#ifdef WEFT_TSAN_BUILD
+#include <sanitizer/tsan_interface.h>
+#define WEFT__TSAN_RELEASE(p) __tsan_release(p)
+#define WEFT__TSAN_ACQUIRE(p) __tsan_acquire(p)
+#else
+#define WEFT__TSAN_RELEASE(p) ((void)(p))
+#define WEFT__TSAN_ACQUIRE(p) ((void)(p))
+#endif
+
 /* Waits for one batch of a pluck queue; returns its success flag. */
 int weft__grpc_pluck(grpc_completion_queue *cq, int tag);
 /* Shuts a pluck queue down and destroys it (every batch already plucked). */

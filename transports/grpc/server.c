@@ -128,15 +128,18 @@ static void request_one(glistener *l, unsigned idx, int reg) {
   s->reg = reg;
   grpc_call_details_init(&s->details);
   grpc_metadata_array_init(&s->md);
-  s->call_cq = grpc_completion_queue_create_for_pluck(NULL);
+  grpc_completion_queue *call_cq = grpc_completion_queue_create_for_pluck(NULL);
+  s->call_cq = call_cq;
+  /* s is the queue thread's that gets the call from here on. */
+  WEFT__TSAN_RELEASE(s);
   grpc_call_error e;
   if (reg >= 0)
     e = grpc_server_request_registered_call(
         l->server, l->reg[reg].handle, &s->call, &s->deadline, &s->md,
-        &s->payload, s->call_cq, l->cqs[idx], s);
+        &s->payload, call_cq, l->cqs[idx], s);
   else
     e = grpc_server_request_call(l->server, &s->call, &s->details, &s->md,
-                                 s->call_cq, l->cqs[idx], s);
+                                 call_cq, l->cqs[idx], s);
   if (e != GRPC_CALL_OK)
     slot_free(s);
 }
@@ -488,6 +491,8 @@ static void *queue_main(void *arg) {
   for (;;) {
     grpc_event ev = grpc_completion_queue_next(
         cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+    if (ev.type == GRPC_OP_COMPLETE)
+      WEFT__TSAN_ACQUIRE(ev.tag);
     if (ev.type == GRPC_QUEUE_SHUTDOWN)
       break;
     if (ev.type != GRPC_OP_COMPLETE)
@@ -535,6 +540,8 @@ static void *poller_main(void *arg) {
   for (;;) {
     grpc_event ev = grpc_completion_queue_next(
         cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+    if (ev.type == GRPC_OP_COMPLETE)
+      WEFT__TSAN_ACQUIRE(ev.tag);
     pthread_mutex_lock(&l->mu);
     if (ev.type == GRPC_QUEUE_SHUTDOWN) {
       l->n_polling--;

@@ -9,7 +9,9 @@
  * over the I/O and the calls not started yet go to a bounded worker pool
  * (worker_threads, max_pending_calls). So a handler may block: it delays
  * other connections of its listener by about a millisecond, never stalls
- * them. docs/ARCHITECTURE.md ("Threads and calls") has the details.
+ * them. docs/ARCHITECTURE.md ("Threads and calls") has the details. A
+ * handler that waits for events (a long stream, a timer) detaches its call
+ * instead of holding a thread: see "Asynchronous handlers".
  *
  * Ownership in handlers: everything of a call lives in the call's arena
  * (weft_server_call_arena) and is released when the call completes. The
@@ -158,8 +160,17 @@ bool weft_server_call_cancelled(const weft_server_call *call);
 /* Streaming handlers: 1 = message, 0 = client finished sending, < 0 error.
  * *msg is in the call's arena: valid until the call completes, never freed
  * by the handler. send encodes msg before it returns (the handler keeps
- * it); < 0 means the call is over (cancelled, connection gone). */
+ * it); < 0 means the call is over (cancelled, connection gone).
+ * send blocks while the transport is congested, except on a detached call
+ * (see "Asynchronous handlers" below). */
 int weft_server_call_recv(weft_server_call *call, void **msg);
+/* The same, but *msg is the handler's: malloc'd, freed with
+ * weft_message_free() when the handler is done with it. weft_server_call_
+ * recv decodes into the call's arena, where every message stays until the
+ * call ends (fine for a few, and what lets a handler keep pointers into
+ * earlier messages); a long client stream should use this one so memory
+ * stays flat (100,000 small messages: about 4.8 MB of arena otherwise). */
+int weft_server_call_recv_owned(weft_server_call *call, void **msg);
 int weft_server_call_send(weft_server_call *call, const void *msg);
 int weft_server_call_add_header(weft_server_call *call, const char *key,
                                 const void *value, size_t len);
@@ -199,6 +210,80 @@ typedef enum weft_compression {
  * WEFT_ERR_INVAL for a mode not in the enum. */
 int weft_server_call_set_compression(weft_server_call *call,
                                      weft_compression mode);
+/* ---- Asynchronous handlers ----
+ *
+ * A handler may return before its call ends and end it later from any
+ * thread, as gRPC C++'s callback API does: an open stream then costs memory,
+ * not a worker thread. The handler calls weft_server_call_detach() and
+ * returns (its return value is then ignored); from that moment:
+ *
+ * - weft_server_call_send() never blocks: it copies the message onto the
+ *   call's send queue (at most WEFT_SERVER_SEND_QUEUE messages), and a
+ *   worker writes the queue to the transport in order. A full queue answers
+ *   WEFT_ERR_AGAIN (the message was not queued): that is the backpressure
+ *   signal. The handler either drops the message, ends the call, or stops
+ *   sending and waits for the on_writable callback, which fires once when
+ *   the queue has drained to half after a send returned WEFT_ERR_AGAIN.
+ *   WEFT_ERR_CANCELLED (or the transport's error) means an earlier message
+ *   could not be written: the client is gone, finish the call.
+ * - weft_server_call_finish() ends the call with a status, exactly once,
+ *   from any thread. It does not block either: the status goes out after
+ *   the messages queued before it. For unary and client-streaming methods
+ *   the response sent with an OK status is the `resp` the handler was
+ *   given (it lives in the call's arena, fill it before finishing).
+ *   weft_server_call_set_message/_set_details/_add_trailer before it apply.
+ * - weft_server_call_on_cancel(): fn runs once when the client cancels or
+ *   disconnects, the deadline passes, or the server shuts down, unless the
+ *   call was finished first. It does not end the call: fn (or whoever it
+ *   tells) still calls weft_server_call_finish.
+ * - weft_server_call_after(): fn runs once after ms milliseconds unless the
+ *   call was finished first (a pending timer does not keep the call open).
+ *
+ * Lifetime: after detach the call stays valid until weft_server_call_finish
+ * returns; after that, only code running inside a callback for this call,
+ * or the handler that detached it (until it returns), may still use it, and
+ * only for read-only accessors (method, peer, metadata, deadline). The
+ * runtime never ends a detached call by itself, so a detached call that is
+ * never finished is never closed (weft_server_shutdown waits for it as for
+ * a handler that never returns; on_cancel tells it to finish).
+ * Callbacks (on_cancel, on_writable, after) run on the server's worker
+ * pool (on_writable, and on_cancel after a failed write, on the job that
+ * writes the call's messages), may run at the same time as each other and
+ * as the application's threads (guard shared state), never run once the
+ * call has ended, and must not block for long (they hold a worker). The
+ * call stays valid while one of its callbacks runs, even if another thread
+ * finishes it meanwhile. Cancellation is noticed by polling, every 50 ms
+ * (less often with thousands of detached calls: polling is kept under
+ * ~20 % of a core), since the transports do not push it. weft_server_call_recv
+ * stays blocking: an asynchronous call reads what it needs before it detaches
+ * (the runtime already read the request of unary and server-streaming calls).
+ * weft_server_call_add_header is refused once the first message is queued.
+ * Shutdown: on_cancel fires for every detached call once the grace period
+ * is over (the built-in PubSub and the reference node end theirs at once
+ * with UNAVAILABLE). */
+#define WEFT_SERVER_SEND_QUEUE 1024
+
+typedef void (*weft_server_call_fn)(weft_server_call *call, void *ud);
+
+/* Inside the handler, before it returns. Returns 0, or WEFT_ERR_STATE if
+ * the call is already detached. */
+int weft_server_call_detach(weft_server_call *call);
+/* code: a WEFT_STATUS_* (another value is sent as UNKNOWN). OK (or
+ * CANCELLED) after the deadline is sent as DEADLINE_EXCEEDED, as for a
+ * blocking handler. Returns 0, or WEFT_ERR_STATE if the call is not
+ * detached or was already finished (nothing happens then). */
+int weft_server_call_finish(weft_server_call *call, int code);
+/* Replace any earlier registration; NULL fn unregisters. Detached calls
+ * only (WEFT_ERR_STATE otherwise). */
+int weft_server_call_on_cancel(weft_server_call *call, weft_server_call_fn fn,
+                               void *ud);
+int weft_server_call_on_writable(weft_server_call *call, weft_server_call_fn fn,
+                                 void *ud);
+/* One-shot timer; several may be pending. Detached calls only. Returns 0,
+ * WEFT_ERR_STATE (not detached, finished), WEFT_ERR_NOMEM. */
+int weft_server_call_after(weft_server_call *call, int64_t ms,
+                           weft_server_call_fn fn, void *ud);
+
 /* An arena that lives as long as the call: decoded requests live here and
  * handlers may allocate response parts from it. */
 weft_arena *weft_server_call_arena(weft_server_call *call);

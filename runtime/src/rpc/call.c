@@ -182,10 +182,21 @@ int weft_call_start(weft_client *c, const weft_method_desc *m,
 }
 
 /* The call's own view of a local failure, before finish knows better. */
+/* The supervisor and other threads set these under call->mu. */
+static bool hit_deadline(weft_call *call) {
+  pthread_mutex_lock(&call->mu);
+  bool r = call->deadline_hit;
+  pthread_mutex_unlock(&call->mu);
+  return r;
+}
+
 static int local_status(weft_call *call, int rv) {
-  if (call->deadline_hit)
+  pthread_mutex_lock(&call->mu);
+  bool dl = call->deadline_hit, cancelled = call->cancelled;
+  pthread_mutex_unlock(&call->mu);
+  if (dl)
     return WEFT_STATUS_DEADLINE_EXCEEDED;
-  if (call->cancelled)
+  if (cancelled)
     return WEFT_STATUS_CANCELLED;
   return weft__status_from_error(rv, false);
 }
@@ -195,6 +206,17 @@ int weft_call_send(weft_call *call, const void *msg) {
     return WEFT_ERR_INVAL;
   if (call->send_closed)
     return WEFT_ERR_STATE;
+  /* Every weft message starts with protobuf-c's base, which names its
+   * type: another type than the method's would be sent as garbage. */
+  const ProtobufCMessageDescriptor *d =
+      ((const ProtobufCMessage *)msg)->descriptor;
+  if (call->m->input && d != &call->m->input->base) {
+    weft_status_set(&call->opts->status, WEFT_STATUS_INVALID_ARGUMENT,
+                    "%s: send: a %s where the method takes %s", call->m->path,
+                    d && d->name ? d->name : "message of unknown type",
+                    call->m->input->base.name);
+    return WEFT_ERR_INVAL;
+  }
   int rv = call->c->t->call_send(call->tcall, msg);
   if (rv < 0)
     weft_status_set(&call->opts->status, local_status(call, rv), "%s: send: %s",
@@ -228,7 +250,7 @@ int weft_call_recv(weft_call *call, void **msg) {
   if (rv < 0)
     weft_status_set(
         &call->opts->status, local_status(call, rv), "%s: %s", call->m->path,
-        call->deadline_hit ? "deadline exceeded" : weft_strerror(rv));
+        hit_deadline(call) ? "deadline exceeded" : weft_strerror(rv));
   return call->end_rv;
 }
 

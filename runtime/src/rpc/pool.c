@@ -17,7 +17,8 @@ typedef struct job {
   struct job *next;
   void (*fn)(void *);
   void *ud;
-  int src; /* index in sources, -1: none */
+  int src;     /* index in sources, -1: none */
+  bool posted; /* weft__pool_post: not counted against max_queue */
 } job;
 
 struct weft__pool {
@@ -30,6 +31,7 @@ struct weft__pool {
     const void *id;
     size_t queued;
   } sources[POOL_SOURCES];
+  size_t posted; /* of queued, how many came through weft__pool_post */
   unsigned busy;
   bool stopping;
   unsigned nthreads;
@@ -51,6 +53,8 @@ static void *worker(void *arg) {
     p->queued--;
     if (j->src >= 0)
       p->sources[j->src].queued--;
+    if (j->posted)
+      p->posted--;
     p->busy++;
     pthread_mutex_unlock(&p->mu);
     j->fn(j->ud);
@@ -114,11 +118,14 @@ int weft__pool_submit_from(weft__pool *p, const void *source,
   j->next = NULL;
   j->fn = fn;
   j->ud = ud;
+  j->posted = false;
   pthread_mutex_lock(&p->mu);
   /* Jobs that an idle worker will pick up at once do not count against the
-   * queue bound: only a real backlog does. */
+   * queue bound: only a real backlog does. The runtime's own jobs (a
+   * publish fanned out to thousands of streams) do not either. */
   size_t idle = p->nthreads - p->busy;
-  size_t backlog = p->queued >= idle ? p->queued - idle : 0;
+  size_t calls = p->queued - p->posted;
+  size_t backlog = calls >= idle ? calls - idle : 0;
   j->src = source_slot(p, source);
   bool over = backlog >= p->max_queue;
   if (!over && p->share && j->src >= 0) {
@@ -151,6 +158,33 @@ void weft__pool_set_share(weft__pool *p, size_t share) {
   pthread_mutex_lock(&p->mu);
   p->share = share;
   pthread_mutex_unlock(&p->mu);
+}
+
+int weft__pool_post(weft__pool *p, void (*fn)(void *), void *ud) {
+  job *j = malloc(sizeof *j);
+  if (!j)
+    return WEFT_ERR_NOMEM;
+  j->next = NULL;
+  j->fn = fn;
+  j->ud = ud;
+  j->posted = true;
+  j->src = -1;
+  pthread_mutex_lock(&p->mu);
+  if (p->stopping) {
+    pthread_mutex_unlock(&p->mu);
+    free(j);
+    return WEFT_ERR_STATE;
+  }
+  if (p->tail)
+    p->tail->next = j;
+  else
+    p->head = j;
+  p->tail = j;
+  p->queued++;
+  p->posted++;
+  pthread_cond_signal(&p->cv);
+  pthread_mutex_unlock(&p->mu);
+  return 0;
 }
 
 /* Runs what is queued, then joins every worker. */

@@ -1,21 +1,20 @@
 /* The built-in weft.v1.PubSub service, added to every server.
  *
- * Subscribe is a server stream that does not hold a worker: the handler
- * registers the subscriber and returns WEFT__STATUS_DETACHED. A publish
- * queues the event on every subscriber of the topic and, if that
- * subscriber has no sender running, submits a drain job to the server's
- * worker pool; so a subscriber whose transport send blocks stalls only its
- * own drain job. One housekeeping thread per server ends subscriptions
- * (cancelled by the client, cut off, shutdown) and retries drain jobs the
- * pool had no room for. The first message of every subscription is an
- * acknowledgement (an Event with sequence 0 and no message), so a client
- * knows when publishes start reaching it.
+ * Subscribe is an asynchronous handler (weft/server.h): it detaches its
+ * call, registers the subscriber, queues an acknowledgement (an Event with
+ * sequence 0 and no message, so a client knows when publishes start
+ * reaching it) and returns. A publish queues the event, shared by
+ * reference, on each subscriber's call; the runtime's drain jobs write it,
+ * so a subscriber whose transport blocks stalls only itself and an open
+ * subscription holds no thread. A subscription ends when the client goes
+ * (on_cancel), when it falls behind, or at shutdown.
  *
- * Slow subscribers: each has a queue of at most MAX_QUEUED events; a
- * publish that finds it full ends that subscription with
+ * Slow subscribers: a call's send queue holds WEFT_SERVER_SEND_QUEUE
+ * events; a publish that finds it full ends that subscription with
  * RESOURCE_EXHAUSTED (the weft client re-subscribes after a backoff) rather
  * than dropping events silently or letting memory grow. */
 #ifdef WEFT_HAVE_PROTO
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,31 +23,25 @@
 #include "weft/codec.h"
 #include "weft/v1/pubsub.weft.h"
 
-#define MAX_QUEUED 1024
-#define POLL_MS 50 /* how often idle subscribers are checked for cancel */
 #define TYPE_URL_PREFIX "type.googleapis.com/"
 
 /* One published event, shared by every subscriber queue it sits in. */
 typedef struct event {
-  int refs; /* under ps->mu */
+  atomic_int refs;
   weft__v1__Event ev;
   google__protobuf__Any any;
 } event;
 
-typedef struct qnode {
-  struct qnode *next;
-  event *e;
-} qnode;
-
+/* In its call's arena: a callback that still runs for the call after
+ * another thread ended it can look at it safely (the call outlives its
+ * callbacks). */
 typedef struct sub {
   weft_server_call *call;
-  char *topic;
-  qnode *head, *tail;
-  size_t queued;
-  bool sending; /* a drain job owns the send side */
-  int end_code; /* != -1: end the subscription with this status */
-  const char *end_msg;
-  struct sub *next;
+  weft__pubsub *ps;
+  const char *topic;
+  struct sub *prev, *next; /* under ps->mu */
+  bool linked;             /* unlinked: whoever unlinked it ends it */
+  bool slow;
 } sub;
 
 typedef struct topic_seq {
@@ -59,14 +52,12 @@ typedef struct topic_seq {
 
 struct weft__pubsub {
   weft_server *s;
-  weft__pool *pool;
   pthread_mutex_t mu;
   pthread_cond_t cv;
   sub *subs;
+  size_t nsubs; /* linked, plus those being finished */
   topic_seq *seqs;
   bool stopping; /* shutdown: no new subscribers */
-  bool quit;     /* free: the delivery thread exits */
-  pthread_t thread;
 };
 
 static char *dupstr(const char *s) {
@@ -77,8 +68,9 @@ static char *dupstr(const char *s) {
   return d;
 }
 
-static void event_unref(event *e) {
-  if (--e->refs > 0)
+static void event_unref(void *ud) {
+  event *e = ud;
+  if (atomic_fetch_sub(&e->refs, 1) > 1)
     return;
   free(e->ev.topic);
   free(e->any.type_url);
@@ -102,28 +94,26 @@ static uint64_t next_seq(weft__pubsub *ps, const char *topic) {
   return 1;
 }
 
-static void drain(void *arg);
+/* ps->mu held: takes s off the list. Whoever unlinks a subscriber finishes
+ * its call (exactly once) and frees it, after dropping the lock. */
+static void unlink_sub(weft__pubsub *ps, sub *s) {
+  if (s->prev)
+    s->prev->next = s->next;
+  else
+    ps->subs = s->next;
+  if (s->next)
+    s->next->prev = s->prev;
+  s->linked = false;
+  s->next = NULL;
+}
 
-typedef struct drain_job {
-  weft__pubsub *ps;
-  sub *s;
-} drain_job;
-
-/* ps->mu held: makes sure a drain job runs for s if it has events. When the
- * pool is full the housekeeping thread tries again later. */
-static void kick(weft__pubsub *ps, sub *s) {
-  if (s->sending || !s->head || s->end_code != -1)
-    return;
-  drain_job *j = malloc(sizeof *j);
-  if (!j)
-    return;
-  j->ps = ps;
-  j->s = s;
-  s->sending = true;
-  if (weft__pool_submit(ps->pool, drain, j) < 0) {
-    s->sending = false;
-    free(j);
-  }
+static void end_sub(weft__pubsub *ps, sub *s, int code, const char *msg) {
+  weft_server_call_set_message(s->call, "%s", msg);
+  weft_server_call_finish(s->call, code); /* s is gone with the call */
+  pthread_mutex_lock(&ps->mu);
+  ps->nsubs--;
+  pthread_cond_broadcast(&ps->cv);
+  pthread_mutex_unlock(&ps->mu);
 }
 
 /* Takes ownership of type_url and value. */
@@ -145,39 +135,43 @@ static int deliver(weft__pubsub *ps, const char *topic, char *type_url,
   e->any.value.data = value;
   e->any.value.len = len;
   e->ev.message = &e->any;
-  e->refs = 1; /* ours, until the loop is done */
+  atomic_init(&e->refs, 1); /* ours, until the loop is done */
   unsigned n = 0;
   int rv = 0;
+  sub *ended = NULL; /* unlinked here, finished after the lock */
   pthread_mutex_lock(&ps->mu);
   e->ev.sequence = next_seq(ps, topic);
-  for (sub *s = ps->subs; s; s = s->next) {
-    if (s->end_code != -1 || strcmp(s->topic, topic) != 0)
+  for (sub *s = ps->subs, *nx; s; s = nx) {
+    nx = s->next;
+    if (strcmp(s->topic, topic) != 0)
       continue;
-    if (s->queued >= MAX_QUEUED) {
-      s->end_code = WEFT_STATUS_RESOURCE_EXHAUSTED;
-      s->end_msg = "subscriber too slow: event queue full";
-      continue;
-    }
-    qnode *q = malloc(sizeof *q);
-    if (!q) {
-      rv = WEFT_ERR_NOMEM;
+    atomic_fetch_add(&e->refs, 1);
+    int r = weft__server_call_send_ref(s->call, &e->ev, event_unref, e);
+    if (r == 0) {
+      n++;
       continue;
     }
-    q->next = NULL;
-    q->e = e;
-    e->refs++;
-    if (s->tail)
-      s->tail->next = q;
-    else
-      s->head = q;
-    s->tail = q;
-    s->queued++;
-    n++;
-    kick(ps, s);
+    atomic_fetch_sub(&e->refs, 1); /* not taken: e outlives the loop */
+    if (r == WEFT_ERR_NOMEM) {
+      rv = r;
+      continue;
+    }
+    /* AGAIN: the queue is full. Anything else: the client is gone. */
+    unlink_sub(ps, s);
+    s->slow = r == WEFT_ERR_AGAIN;
+    s->next = ended;
+    ended = s;
   }
-  event_unref(e);
-  pthread_cond_signal(&ps->cv);
   pthread_mutex_unlock(&ps->mu);
+  event_unref(e);
+  for (sub *s = ended, *nx; s; s = nx) {
+    nx = s->next;
+    if (s->slow)
+      end_sub(ps, s, WEFT_STATUS_RESOURCE_EXHAUSTED,
+              "subscriber too slow: event queue full");
+    else
+      end_sub(ps, s, WEFT_STATUS_CANCELLED, "subscriber went away");
+  }
   if (delivered)
     *delivered = n;
   return rv;
@@ -203,6 +197,20 @@ int weft__pubsub_publish(weft__pubsub *ps, const char *topic, const void *msg,
 
 /* ---- handlers ---- */
 
+/* on_cancel: the client went away (or the server is shutting down). */
+static void sub_cancelled(weft_server_call *call, void *ud) {
+  (void)call;
+  sub *s = ud;
+  weft__pubsub *ps = s->ps;
+  pthread_mutex_lock(&ps->mu);
+  bool mine = s->linked;
+  if (mine)
+    unlink_sub(ps, s);
+  pthread_mutex_unlock(&ps->mu);
+  if (mine)
+    end_sub(ps, s, WEFT_STATUS_CANCELLED, "subscriber went away");
+}
+
 static int ps_subscribe(weft_server_call *call,
                         const weft__v1__SubscribeRequest *req, void *ctx) {
   weft__pubsub *ps = ctx;
@@ -210,42 +218,41 @@ static int ps_subscribe(weft_server_call *call,
     weft_server_call_set_message(call, "Subscribe: topic is required");
     return WEFT_STATUS_INVALID_ARGUMENT;
   }
-  sub *s = calloc(1, sizeof *s);
-  if (!s || !(s->topic = dupstr(req->topic))) {
-    free(s);
+  weft_arena *a = weft_server_call_arena(call);
+  sub *s = weft_arena_alloc(a, sizeof *s);
+  weft__v1__Event *ack = weft__v1__Event_new(a);
+  if (!s || !ack)
     return WEFT_STATUS_RESOURCE_EXHAUSTED;
-  }
+  memset(s, 0, sizeof *s);
+  s->topic = req->topic; /* in the call's arena too */
+  ack->topic = req->topic;
   s->call = call;
-  s->end_code = -1;
-  /* Registered before the acknowledgement goes out, so every publish after
-   * the client saw it is queued for us; `sending` keeps drain jobs (and the
-   * housekeeper) off the call while this thread sends the ack. */
-  s->sending = true;
+  s->ps = ps;
   pthread_mutex_lock(&ps->mu);
   if (ps->stopping) {
     pthread_mutex_unlock(&ps->mu);
-    free(s->topic);
-    free(s);
     weft_server_call_set_message(call, "server shutting down");
     return WEFT_STATUS_UNAVAILABLE;
   }
-  s->next = ps->subs;
-  ps->subs = s;
-  pthread_mutex_unlock(&ps->mu);
-  weft__v1__Event ack;
-  weft__v1__Event_init(&ack);
-  ack.topic = req->topic;
-  int rv = weft_server_call_send(call, &ack);
-  pthread_mutex_lock(&ps->mu);
-  s->sending = false;
-  if (rv < 0 && s->end_code == -1) {
-    s->end_code = WEFT_STATUS_CANCELLED;
-    s->end_msg = "subscriber went away";
+  weft_server_call_detach(call);
+  weft_server_call_on_cancel(call, sub_cancelled, s);
+  /* The acknowledgement is queued under the lock publishes take, so every
+   * publish after the client saw it is queued behind it for us. */
+  int rv = weft__server_call_send_ref(call, ack, NULL, NULL);
+  if (rv < 0) {
+    ps->nsubs++; /* end_sub counts it down */
+    pthread_mutex_unlock(&ps->mu);
+    end_sub(ps, s, WEFT_STATUS_CANCELLED, "subscriber went away");
+    return WEFT_STATUS_OK;
   }
-  kick(ps, s); /* events published while we sent the ack */
-  pthread_cond_broadcast(&ps->cv);
+  s->linked = true;
+  s->next = ps->subs;
+  if (ps->subs)
+    ps->subs->prev = s;
+  ps->subs = s;
+  ps->nsubs++;
   pthread_mutex_unlock(&ps->mu);
-  return WEFT__STATUS_DETACHED;
+  return WEFT_STATUS_OK; /* ignored: the call is detached */
 }
 
 static int ps_publish(weft_server_call *call,
@@ -276,115 +283,13 @@ static int ps_publish(weft_server_call *call,
 
 static const weft__v1__PubSub_impl ps_impl = {ps_subscribe, ps_publish};
 
-/* ---- delivery ---- */
-
-static void sub_free(sub *s) {
-  for (qnode *q = s->head, *n; q; q = n) {
-    n = q->next;
-    event_unref(q->e);
-    free(q);
-  }
-  free(s->topic);
-  free(s);
-}
-
-/* A worker sends s's queued events until the queue is empty or the
- * subscription must end; only the drain job sends on a registered
- * subscriber, and the housekeeper never ends one while it runs. */
-static void drain(void *arg) {
-  drain_job *j = arg;
-  weft__pubsub *ps = j->ps;
-  sub *s = j->s;
-  free(j);
-  pthread_mutex_lock(&ps->mu);
-  for (;;) {
-    qnode *q = s->end_code == -1 ? s->head : NULL;
-    if (!q)
-      break;
-    s->head = q->next;
-    if (!s->head)
-      s->tail = NULL;
-    s->queued--;
-    pthread_mutex_unlock(&ps->mu);
-    int rv = weft_server_call_send(s->call, &q->e->ev);
-    pthread_mutex_lock(&ps->mu);
-    event_unref(q->e);
-    free(q);
-    if (rv < 0 && s->end_code == -1) {
-      s->end_code = WEFT_STATUS_CANCELLED;
-      s->end_msg = "subscriber went away";
-    }
-  }
-  s->sending = false;
-  pthread_cond_broadcast(&ps->cv); /* the housekeeper may end it now */
-  pthread_mutex_unlock(&ps->mu);
-}
-
-/* One housekeeping pass; ps->mu held (dropped around completions). */
-static void housekeep(weft__pubsub *ps, bool check_cancel) {
-  sub **pp = &ps->subs;
-  while (*pp) {
-    sub *s = *pp;
-    if (s->end_code == -1 && check_cancel && !s->sending) {
-      pthread_mutex_unlock(&ps->mu);
-      bool gone = weft_server_call_cancelled(s->call);
-      pthread_mutex_lock(&ps->mu);
-      if (gone && s->end_code == -1) {
-        s->end_code = WEFT_STATUS_CANCELLED;
-        s->end_msg = "subscriber went away";
-      }
-    }
-    if (s->end_code != -1 && !s->sending) {
-      *pp = s->next;
-      pthread_mutex_unlock(&ps->mu);
-      weft__server_call_complete(s->call, s->end_code, s->end_msg);
-      pthread_mutex_lock(&ps->mu);
-      sub_free(s); /* its events: unref under the lock */
-      pthread_cond_broadcast(&ps->cv);
-      pp = &ps->subs; /* restart: the list may have changed */
-      continue;
-    }
-    kick(ps, s); /* a drain the pool refused earlier */
-    pp = &s->next;
-  }
-}
-
-static void *housekeeper(void *arg) {
-  weft__pubsub *ps = arg;
-  int64_t next_check = 0;
-  pthread_mutex_lock(&ps->mu);
-  while (!ps->quit) {
-    int64_t now = weft_now_ns();
-    bool check = now >= next_check;
-    if (check)
-      next_check = now + POLL_MS * 1000000;
-    housekeep(ps, check);
-    if (ps->quit)
-      break;
-    bool ending = false;
-    for (sub *s = ps->subs; s && !ending; s = s->next)
-      ending = s->end_code != -1 && !s->sending;
-    if (!ending)
-      weft__cond_wait_until(&ps->cv, &ps->mu, next_check);
-  }
-  pthread_mutex_unlock(&ps->mu);
-  return NULL;
-}
-
-int weft__pubsub_new(weft__pubsub **out, weft_server *s, weft__pool *pool) {
+int weft__pubsub_new(weft__pubsub **out, weft_server *s) {
   weft__pubsub *ps = calloc(1, sizeof *ps);
   if (!ps)
     return WEFT_ERR_NOMEM;
   ps->s = s;
-  ps->pool = pool;
   pthread_mutex_init(&ps->mu, NULL);
   weft__cond_init(&ps->cv);
-  if (pthread_create(&ps->thread, NULL, housekeeper, ps) != 0) {
-    pthread_cond_destroy(&ps->cv);
-    pthread_mutex_destroy(&ps->mu);
-    free(ps);
-    return WEFT_ERR_NOMEM;
-  }
   *out = ps;
   return 0;
 }
@@ -394,23 +299,26 @@ int weft__pubsub_add(weft_server *s) {
                                  weft__server_pubsub(s));
 }
 
-/* Marks every subscription to end (UNAVAILABLE) and refuses new ones. Does
- * not wait: subscriptions are in-flight calls, so the server's shutdown
- * waits for them with the others (a drain blocked in a send is released
- * when the transports close their connections). */
+/* Ends every subscription (UNAVAILABLE) and refuses new ones. Does not wait
+ * for the calls to be written out: they are in-flight calls, so the
+ * server's shutdown waits for them with the others. */
 void weft__pubsub_shutdown(weft__pubsub *ps) {
   if (!ps)
     return;
   pthread_mutex_lock(&ps->mu);
   ps->stopping = true;
-  for (sub *s = ps->subs; s; s = s->next) {
-    if (s->end_code == -1) {
-      s->end_code = WEFT_STATUS_UNAVAILABLE;
-      s->end_msg = "server shutting down";
-    }
+  sub *all = NULL;
+  while (ps->subs) {
+    sub *s = ps->subs;
+    unlink_sub(ps, s);
+    s->next = all;
+    all = s;
   }
-  pthread_cond_broadcast(&ps->cv);
   pthread_mutex_unlock(&ps->mu);
+  for (sub *s = all, *nx; s; s = nx) {
+    nx = s->next;
+    end_sub(ps, s, WEFT_STATUS_UNAVAILABLE, "server shutting down");
+  }
 }
 
 /* After the server's shutdown: every subscription has ended by now. */
@@ -419,12 +327,9 @@ void weft__pubsub_free(weft__pubsub *ps) {
     return;
   weft__pubsub_shutdown(ps);
   pthread_mutex_lock(&ps->mu);
-  while (ps->subs)
+  while (ps->nsubs)
     pthread_cond_wait(&ps->cv, &ps->mu);
-  ps->quit = true;
-  pthread_cond_broadcast(&ps->cv);
   pthread_mutex_unlock(&ps->mu);
-  pthread_join(ps->thread, NULL);
   for (topic_seq *t = ps->seqs, *n; t; t = n) {
     n = t->next;
     free(t->topic);

@@ -41,6 +41,9 @@ int weft__pool_submit_from(weft__pool *p, const void *source,
                            void (*fn)(void *), void *ud);
 /* Bounds each source's backlog to `share` jobs (0: no bound). */
 void weft__pool_set_share(weft__pool *p, size_t share);
+/* The same, past the backlog bound: for the runtime's own jobs, which are
+ * bounded by the calls in flight (at most one drain per call). */
+int weft__pool_post(weft__pool *p, void (*fn)(void *), void *ud);
 void weft__pool_free(weft__pool *p);
 
 /* backoff.c: a small seeded PRNG (splitmix64) so tests can make jitter
@@ -85,15 +88,8 @@ void weft__note_file(const weft_file_desc *f);
 const weft_msg_desc *weft__find_message(const char *full_name);
 
 /* server.c <-> pubsub_server.c (struct weft_server_call: server_call.h) */
-/* A handler returning this keeps the call open after it returns: pub/sub
- * subscriptions then live without holding a worker thread, and are ended
- * later with weft__server_call_complete(). */
-#define WEFT__STATUS_DETACHED (-1000)
-void weft__server_call_complete(weft_server_call *call, int code,
-                                const char *msg);
-
 typedef struct weft__pubsub weft__pubsub;
-int weft__pubsub_new(weft__pubsub **out, weft_server *s, weft__pool *pool);
+int weft__pubsub_new(weft__pubsub **out, weft_server *s);
 /* Marks every subscription to end (UNAVAILABLE); does not wait. */
 void weft__pubsub_shutdown(weft__pubsub *ps);
 void weft__pubsub_free(weft__pubsub *ps);

@@ -46,6 +46,7 @@ struct weft_server {
   bool shutting; /* someone runs weft_server_shutdown */
 
   weft__pool *pool;
+  weft__async *as;
   weft__pubsub *ps;
 };
 
@@ -110,10 +111,13 @@ int weft_server_new(weft_server **out, const weft_server_opts *opts) {
                       s->opts.max_pending_calls);
   if (rv < 0)
     goto fail_sync;
-#ifdef WEFT_HAVE_PROTO
-  rv = weft__pubsub_new(&s->ps, s, s->pool);
+  rv = weft__async_new(&s->as, s, s->pool);
   if (rv < 0)
     goto fail_pool;
+#ifdef WEFT_HAVE_PROTO
+  rv = weft__pubsub_new(&s->ps, s);
+  if (rv < 0)
+    goto fail_async;
   rv = weft__pubsub_add(s);
   if (rv < 0)
     goto fail_pubsub;
@@ -124,9 +128,11 @@ int weft_server_new(weft_server **out, const weft_server_opts *opts) {
 #ifdef WEFT_HAVE_PROTO
 fail_pubsub:
   weft__pubsub_free(s->ps);
+fail_async:
+#endif
+  weft__async_free(s->as);
 fail_pool:
   weft__pool_free(s->pool);
-#endif
 fail_sync:
   pthread_cond_destroy(&s->cv);
   pthread_mutex_destroy(&s->mu);
@@ -142,6 +148,10 @@ fail:
 
 weft__pubsub *weft__server_pubsub(weft_server *s) {
   return s->ps;
+}
+
+weft__async *weft__server_async(weft_server *s) {
+  return s->as;
 }
 
 int weft_server_add_service(weft_server *s, const weft_service_desc *svc,
@@ -328,11 +338,6 @@ static void complete(weft_server_call *call, int code, const char *msg) {
   call_free(call);
 }
 
-void weft__server_call_complete(weft_server_call *call, int code,
-                                const char *msg) {
-  complete(call, code, msg);
-}
-
 /* Rejects a call that never got a weft_server_call object. */
 static void reject(const weft_server_call_ops *ops, void *tc, int code,
                    const char *msg) {
@@ -349,7 +354,7 @@ static void run_call(void *arg) {
   const weft_method_desc *m = call->method;
   void *req = NULL, *resp = NULL;
   int code;
-  char buf[160];
+  char buf[200];
 
   if (atomic_load(&call->rt_cancelled) || call->ops->cancelled(call->tc)) {
     complete(call, WEFT_STATUS_CANCELLED, "call cancelled before it ran");
@@ -387,10 +392,20 @@ static void run_call(void *arg) {
       return;
     }
   }
+  call->resp = resp;
   code = m->invoke ? m->invoke(call->impl, call, req, resp, call->ctx)
                    : WEFT_STATUS_UNIMPLEMENTED;
-  if (code == WEFT__STATUS_DETACHED)
-    return; /* pub/sub owns the call now */
+  if (call->detached) {
+    weft__async_handler_returned(call); /* the call ends later */
+    return;
+  }
+  weft__server_call_end(call, code);
+}
+
+/* The end of every call that got a handler, blocking or detached. */
+void weft__server_call_end(weft_server_call *call, int code) {
+  const weft_method_desc *m = call->method;
+  char buf[160];
   if (code < 0 || code > WEFT_STATUS_UNAUTHENTICATED)
     code = WEFT_STATUS_UNKNOWN;
   /* A handler that gave up because cancelled() turned true at the deadline
@@ -406,8 +421,8 @@ static void run_call(void *arg) {
     complete(call, WEFT_STATUS_CANCELLED, "server shutting down");
     return;
   }
-  if (code == WEFT_STATUS_OK && resp) {
-    int r = call->ops->send(call->tc, resp,
+  if (code == WEFT_STATUS_OK && call->resp) {
+    int r = call->ops->send(call->tc, call->resp,
                             call->headers_sent ? NULL : &call->headers);
     call->headers_sent = true;
     if (r < 0) {
@@ -505,8 +520,10 @@ static int dispatch(weft_server *s, const char *path, const weft_metadata *md,
            "missing or wrong API key (x-api-key or authorization: Bearer)");
     return 0;
   }
+  /* A small first arena block: an open stream keeps its call, and most
+   * requests are small (larger allocations get blocks of their own). */
   weft_server_call *call = calloc(1, sizeof *call);
-  if (!call || weft_arena_new(&call->arena, 0) < 0 ||
+  if (!call || weft_arena_new(&call->arena, 2048) < 0 ||
       (peer && !(call->peer = dupstr(peer))) ||
       weft_metadata_copy(&call->md, md) < 0) {
     if (call)
@@ -596,6 +613,7 @@ void weft_server_shutdown(weft_server *s) {
   for (weft_server_call *c = s->calls; c; c = c->next)
     atomic_store(&c->rt_cancelled, true);
   pthread_mutex_unlock(&s->mu);
+  weft__async_wake(s->as); /* on_cancel for the detached ones */
   if (left)
     weft__server_log(s, 2, "shutdown: cancelling %zu calls still running",
                      left);
@@ -607,6 +625,8 @@ void weft_server_shutdown(weft_server *s) {
   while (s->inflight > 0)
     pthread_cond_wait(&s->cv, &s->mu);
   pthread_mutex_unlock(&s->mu);
+  weft__async_free(s->as);
+  s->as = NULL;
   weft__pool_free(s->pool);
   s->pool = NULL;
   pthread_mutex_lock(&s->mu);
@@ -667,9 +687,25 @@ int weft_server_call_recv(weft_server_call *call, void **msg) {
   return call->ops->recv(call->tc, call->arena, msg);
 }
 
+int weft_server_call_recv_owned(weft_server_call *call, void **msg) {
+  if (!call || !msg)
+    return WEFT_ERR_INVAL;
+  if (atomic_load(&call->rt_cancelled))
+    return WEFT_ERR_CANCELLED;
+  return call->ops->recv(call->tc, NULL, msg); /* NULL arena: malloc */
+}
+
 int weft_server_call_send(weft_server_call *call, const void *msg) {
   if (!call || !msg)
     return WEFT_ERR_INVAL;
+  /* Every weft message starts with protobuf-c's base, which names its
+   * type: another type than the method's would reach the client as
+   * garbage. */
+  if (call->method->output && ((const ProtobufCMessage *)msg)->descriptor !=
+                                  &call->method->output->base)
+    return WEFT_ERR_INVAL;
+  if (call->detached)
+    return weft__async_send(call, msg);
   if (atomic_load(&call->rt_cancelled))
     return WEFT_ERR_CANCELLED;
   int r = call->ops->send(call->tc, msg,
@@ -680,6 +716,15 @@ int weft_server_call_send(weft_server_call *call, const void *msg) {
 
 int weft_server_call_add_header(weft_server_call *call, const char *key,
                                 const void *value, size_t len) {
+  if (call->detached) {
+    /* The drain job reads the headers once it writes the first message. */
+    pthread_mutex_lock(&call->amu);
+    int rv = call->headers_sent || call->qhead || call->finishing
+                 ? WEFT_ERR_STATE
+                 : weft_metadata_add(&call->headers, key, value, len);
+    pthread_mutex_unlock(&call->amu);
+    return rv;
+  }
   if (call->headers_sent)
     return WEFT_ERR_STATE; /* already on the wire */
   return weft_metadata_add(&call->headers, key, value, len);

@@ -25,6 +25,50 @@ struct weft_server_call {
   size_t details_len;
   atomic_bool rt_cancelled; /* the runtime gave up on it (shutdown) */
   struct weft_server_call *prev, *next; /* the server's in-flight list */
+  void *resp; /* unary, client-stream: the response the handler fills */
+
+  /* Detached calls (server_async.c). `detached` is set by the handler's
+   * thread before any other thread can know the call; the rest is under
+   * amu. The call is ended (ops->finish, then freed) by the drain job once
+   * finishing is set, the queue is empty and no hold is left: a hold is
+   * the handler still running, a callback running, or the watcher asking
+   * the transport whether the call was cancelled. */
+  bool detached;
+  pthread_mutex_t amu;
+  unsigned holds;
+  bool drain_queued; /* a drain job is queued or running */
+  bool finishing;
+  bool cancel_fired;
+  bool want_writable;
+  int fin_code;
+  int send_err; /* sticky: a queued message could not be written */
+  struct weft__sendq *qhead, *qtail;
+  size_t queued;
+  weft_server_call_fn on_cancel, on_writable;
+  void *on_cancel_ud, *on_writable_ud;
+  /* Under the server's watcher lock (weft__async). */
+  struct weft__timer *timers;
+  struct weft_server_call *aprev, *anext; /* the detached list */
 };
+
+/* server.c -> server_async.c */
+typedef struct weft__async weft__async;
+int weft__async_new(weft__async **out, weft_server *s, weft__pool *pool);
+/* Wakes the watcher (shutdown flagged calls as cancelled). */
+void weft__async_wake(weft__async *a);
+/* After every call ended: stops the watcher thread and frees. */
+void weft__async_free(weft__async *a);
+/* run_call: the handler detached and returned. */
+void weft__async_handler_returned(weft_server_call *call);
+/* weft_server_call_send on a detached call: copies msg and queues it. */
+int weft__async_send(weft_server_call *call, const void *msg);
+/* Queues msg without copying it; release(ud) (may be NULL) runs once the
+ * transport is done with it. On an error msg stays the caller's. */
+int weft__server_call_send_ref(weft_server_call *call, const void *msg,
+                               void (*release)(void *ud), void *ud);
+/* server_async.c -> server.c: sends the response of a unary call on OK,
+ * the status, and frees the call (the tail of a blocking handler's call). */
+void weft__server_call_end(weft_server_call *call, int code);
+weft__async *weft__server_async(weft_server *s);
 
 #endif

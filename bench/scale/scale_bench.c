@@ -1,0 +1,414 @@
+/* bench_scale: what an open stream costs a weft server, on grpc://, h2c://,
+ * ws:// and tcp://. Prints figures; not a test.
+ *
+ *   bench_scale WEFT_CLI [streams] [events] [calls]
+ *
+ * 1. Against `weft serve` (a child process, 4 workers): `streams` (default
+ *    10000) concurrent weft.v1.PubSub/Subscribe streams held open at once;
+ *    the server's thread count and RSS idle vs with them open, RSS per
+ *    stream. Then `events` (default 20) events published to all of them:
+ *    for each, the time until the last subscriber has it (the client reads
+ *    the streams one after the other, so this is an upper bound), p50/p99.
+ * 2. Against this program in server mode (`bench_scale serve`, 4 workers,
+ *    an Echo.Unary that waits delay_ms on weft_server_call_after):
+ *    `calls` (default 1000) concurrent unary calls that each wait 1 s, all
+ *    started from one client thread; the time until all finished.
+ *
+ * The client and the server are separate processes (each under the
+ * container's open-file limit) sharing the machine's cores. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "echo.weft.h"
+#include "google/protobuf/wrappers.weft.h"
+#include "weft/client.h"
+#include "weft/codec.h"
+#include "weft/server.h"
+#include "weft/transport.h"
+#include "weft/v1/pubsub.weft.h"
+
+enum { NT = 4 };
+static const char *const kSchemes[NT] = {"grpc", "h2c", "ws", "tcp"};
+/* Streams per client connection: h2c's server allows 100 concurrent
+ * streams; WebSocket connections are rate-limited per message. */
+static const int kPerConn[NT] = {1000, 100, 50, 500};
+
+static double now_ms(void) {
+  return (double)weft_now_ns() / 1e6;
+}
+
+/* ---- server mode ---- */
+
+static void unary_done(weft_server_call *call, void *ud) {
+  (void)ud;
+  weft_server_call_finish(call, WEFT_STATUS_OK);
+}
+
+static int srv_unary(weft_server_call *call, const weft__test__EchoRequest *req,
+                     weft__test__EchoResponse *resp, void *ctx) {
+  (void)ctx;
+  resp->index = req->delay_ms;
+  weft_server_call_detach(call);
+  weft_server_call_after(call, req->delay_ms, unary_done, NULL);
+  return WEFT_STATUS_OK;
+}
+
+static int srv_unimpl_ss(weft_server_call *call,
+                         const weft__test__EchoRequest *req, void *ctx) {
+  (void)call, (void)req, (void)ctx;
+  return WEFT_STATUS_UNIMPLEMENTED;
+}
+static int srv_unimpl_cs(weft_server_call *call, weft__test__EchoResponse *r,
+                         void *ctx) {
+  (void)call, (void)r, (void)ctx;
+  return WEFT_STATUS_UNIMPLEMENTED;
+}
+static int srv_unimpl_bidi(weft_server_call *call, void *ctx) {
+  (void)call, (void)ctx;
+  return WEFT_STATUS_UNIMPLEMENTED;
+}
+
+static const weft__test__Echo_impl srv_impl = {srv_unary, srv_unimpl_ss,
+                                               srv_unimpl_cs, srv_unimpl_bidi};
+
+static weft_server *g_srv;
+static void on_term(int sig) {
+  (void)sig;
+  weft_server_shutdown(g_srv); /* documented as safe from a signal thread */
+}
+
+static int serve(void) {
+  weft_server_opts so;
+  memset(&so, 0, sizeof so);
+  so.worker_threads = 4;
+  so.max_msgs_per_sec = 1000000;
+  so.max_conns_per_ip = 10000;
+  if (weft_server_new(&g_srv, &so) < 0 ||
+      weft_server_add_service(g_srv, &weft__test__Echo_service, &srv_impl,
+                              NULL) < 0)
+    return 1;
+  for (int t = 0; t < NT; t++) {
+    char url[64];
+    snprintf(url, sizeof url, "%s://127.0.0.1:0", kSchemes[t]);
+    weft_error err;
+    weft_error_clear(&err);
+    if (weft_server_listen(g_srv, url, &err) < 0) {
+      fprintf(stderr, "listen %s: %s\n", url, err.message);
+      return 1;
+    }
+    printf("listening on %s://127.0.0.1:%d\n", kSchemes[t],
+           weft_server_port(g_srv, (unsigned)t));
+  }
+  fflush(stdout);
+  signal(SIGTERM, on_term);
+  weft_server_run(g_srv);
+  weft_server_free(g_srv);
+  return 0;
+}
+
+/* ---- child processes ---- */
+
+typedef struct child {
+  pid_t pid;
+  char urls[NT][128]; /* by kSchemes order */
+} child;
+
+static int start_child(child *c, char *const argv[]) {
+  int fds[2];
+  if (pipe(fds) < 0)
+    return -1;
+  c->pid = fork();
+  if (c->pid == 0) {
+    dup2(fds[1], 1);
+    close(fds[0]);
+    close(fds[1]);
+    execv(argv[0], argv);
+    _exit(127);
+  }
+  close(fds[1]);
+  FILE *f = fdopen(fds[0], "r");
+  char line[512];
+  int n = 0;
+  memset(c->urls, 0, sizeof c->urls);
+  while (n < NT && fgets(line, sizeof line, f)) {
+    char *p = strstr(line, "listening on ");
+    if (!p)
+      continue;
+    p += strlen("listening on ");
+    p[strcspn(p, "\r\n")] = 0;
+    char *colon = strrchr(p, ':');
+    for (int t = 0; t < NT; t++) {
+      size_t sl = strlen(kSchemes[t]);
+      if (!strncmp(p, kSchemes[t], sl) && !strncmp(p + sl, "://", 3)) {
+        snprintf(c->urls[t], sizeof c->urls[t], "%s://127.0.0.1%s", kSchemes[t],
+                 colon);
+        n++;
+      }
+    }
+  }
+  fclose(f);
+  return n == NT ? 0 : -1;
+}
+
+static void stop_child(child *c) {
+  if (c->pid > 0) {
+    kill(c->pid, SIGTERM);
+    int st;
+    waitpid(c->pid, &st, 0);
+  }
+}
+
+static int threads_of(pid_t pid) {
+  char dir[64];
+  snprintf(dir, sizeof dir, "/proc/%d/task", (int)pid);
+  DIR *d = opendir(dir);
+  if (!d)
+    return -1;
+  int n = 0;
+  struct dirent *e;
+  while ((e = readdir(d)))
+    n += e->d_name[0] != '.';
+  closedir(d);
+  return n;
+}
+
+static long rss_kb(pid_t pid) {
+  char path[64], line[256];
+  snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+  FILE *f = fopen(path, "r");
+  long kb = -1;
+  while (f && fgets(line, sizeof line, f))
+    if (!strncmp(line, "VmRSS:", 6))
+      kb = atol(line + 6);
+  if (f)
+    fclose(f);
+  return kb;
+}
+
+static int cmp_d(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+static double pct(double *v, int n, double p) {
+  qsort(v, (size_t)n, sizeof *v, cmp_d);
+  int i = (int)(p * (n - 1) + 0.5);
+  return v[i];
+}
+
+/* ---- 1. open streams and fan-out ---- */
+
+static void streams_bench(const child *node, int t, int nstreams, int nevents) {
+  const char *url = node->urls[t];
+  int per = kPerConn[t];
+  int nconn = (nstreams + per - 1) / per;
+  weft_client **cs = calloc((size_t)nconn, sizeof *cs);
+  weft_call **calls = calloc((size_t)nstreams, sizeof *calls);
+  weft_call_opts *os = calloc((size_t)nstreams, sizeof *os);
+  double *lat = calloc((size_t)nevents, sizeof *lat);
+  usleep(500000); /* the previous transport's connections wind down */
+  long rss0 = rss_kb(node->pid);
+  int th0 = threads_of(node->pid);
+  /* Opened in batches, each acknowledged before the next: a burst of
+   * thousands of new calls at once would exceed the server's queue of
+   * calls waiting for a worker (max_pending_calls) and be refused with
+   * RESOURCE_EXHAUSTED, which is overload protection, not what this
+   * measures. */
+  const int batch = 500;
+  int open = 0, acked = 0;
+  double t0 = now_ms();
+  while (open < nstreams && acked == open) {
+    int end = open + batch < nstreams ? open + batch : nstreams;
+    for (int i = open; i < end; i++) {
+      if (i % per == 0) {
+        weft_error err;
+        weft_error_clear(&err);
+        if (weft_client_open(&cs[i / per], url, NULL, &err) < 0) {
+          fprintf(stderr, "%s: connect: %s\n", url, err.message);
+          break;
+        }
+      }
+      os[i].timeout_ms = 600000;
+      weft__v1__SubscribeRequest req = weft__v1__SubscribeRequest_INIT;
+      req.topic = (char *)"scale";
+      if (weft__v1__PubSub_subscribe(cs[i / per], &req, &calls[i], &os[i]) < 0)
+        break;
+      open++;
+    }
+    for (int i = acked; i < open; i++) { /* the acknowledgement */
+      void *m = NULL;
+      if (weft_call_recv(calls[i], &m) != 1) {
+        fprintf(stderr, "%s: stream %d: %s\n", url, i,
+                os[i].status.message ? os[i].status.message : "ended");
+        break;
+      }
+      acked++;
+      weft_message_free(m);
+    }
+    if (open < end)
+      break;
+  }
+  double t_open = now_ms() - t0;
+  usleep(500000);
+  long rss1 = rss_kb(node->pid);
+  int th1 = threads_of(node->pid);
+  printf("%-5s %6d streams open (%d acknowledged) in %6.0f ms | server "
+         "threads %d idle -> %d | RSS %ld -> %ld KiB, %.2f KiB/stream\n",
+         kSchemes[t], open, acked, t_open, th0, th1, rss0, rss1,
+         acked ? (double)(rss1 - rss0) / acked : 0.0);
+  fflush(stdout);
+
+  /* Fan-out: publish, then read every stream. */
+  weft_client *pub = NULL;
+  int nlat = 0;
+  if (acked == open && weft_client_open(&pub, url, NULL, NULL) == 0) {
+    for (int e = 0; e < nevents; e++) {
+      google__protobuf__StringValue v = google__protobuf__StringValue_INIT;
+      v.value = (char *)"tick";
+      double p0 = now_ms();
+      if (weft_client_publish(pub, "scale", &v) < 0) {
+        fprintf(stderr, "%s: publish failed\n", url);
+        break;
+      }
+      int got = 0;
+      for (int i = 0; i < acked; i++) {
+        void *m = NULL;
+        if (weft_call_recv(calls[i], &m) == 1) {
+          got++;
+          weft_message_free(m);
+        }
+      }
+      lat[nlat++] = now_ms() - p0;
+      if (got != acked)
+        fprintf(stderr, "%s: event %d reached %d of %d\n", url, e, got, acked);
+    }
+    weft_client_close(pub);
+  }
+  if (nlat)
+    printf("%-5s one event to %d subscribers, until the last has it: p50 "
+           "%.1f ms, p99 %.1f ms (%d events)\n",
+           kSchemes[t], acked, pct(lat, nlat, 0.5), pct(lat, nlat, 0.99), nlat);
+  fflush(stdout);
+  for (int i = 0; i < open; i++) {
+    weft_call_cancel(calls[i]);
+    weft_call_finish(calls[i]);
+    weft_status_clear(&os[i].status);
+  }
+  for (int i = 0; i < nconn; i++)
+    weft_client_close(cs[i]);
+  free(lat);
+  free(os);
+  free(calls);
+  free(cs);
+}
+
+/* ---- 2. unary calls that wait 1 s without a thread ---- */
+
+static void wait_bench(const child *srv, int t, int ncalls) {
+  const char *url = srv->urls[t];
+  int per = kPerConn[t] < 200 ? kPerConn[t] : 200;
+  int nconn = (ncalls + per - 1) / per;
+  weft_client **cs = calloc((size_t)nconn, sizeof *cs);
+  weft_call **calls = calloc((size_t)ncalls, sizeof *calls);
+  weft_call_opts *os = calloc((size_t)ncalls, sizeof *os);
+  int th0 = threads_of(srv->pid), started = 0, ok = 0;
+  for (int i = 0; i < nconn; i++)
+    if (weft_client_open(&cs[i], url, NULL, NULL) < 0)
+      goto out;
+  double t0 = now_ms();
+  for (int i = 0; i < ncalls; i++) {
+    os[i].timeout_ms = 30000;
+    weft__test__EchoRequest req = weft__test__EchoRequest_INIT;
+    req.delay_ms = 1000;
+    if (weft_call_start(cs[i / per], &weft__test__Echo_service.methods[0],
+                        &os[i], &calls[i]) < 0)
+      break;
+    weft_call_send(calls[i], &req);
+    weft_call_close_send(calls[i]);
+    started++;
+  }
+  int th1 = threads_of(srv->pid);
+  for (int i = 0; i < started; i++) {
+    void *m = NULL;
+    if (weft_call_recv(calls[i], &m) == 1) {
+      weft_message_free(m);
+      if (weft_call_finish(calls[i]) == 0)
+        ok++;
+    } else {
+      weft_call_finish(calls[i]);
+    }
+    weft_status_clear(&os[i].status);
+  }
+  printf("%-5s %d concurrent unary calls waiting 1 s (4 workers): %d OK, "
+         "all done in %.0f ms | server threads %d -> %d\n",
+         kSchemes[t], started, ok, now_ms() - t0, th0, th1);
+  fflush(stdout);
+out:
+  for (int i = 0; i < nconn; i++)
+    weft_client_close(cs[i]);
+  free(os);
+  free(calls);
+  free(cs);
+}
+
+int main(int argc, char **argv) {
+  if (argc >= 2 && !strcmp(argv[1], "serve"))
+    return serve();
+  if (argc < 2) {
+    fprintf(stderr, "usage: %s WEFT_CLI [streams] [events] [calls]\n", argv[0]);
+    return 2;
+  }
+  int nstreams = argc > 2 ? atoi(argv[2]) : 10000;
+  int nevents = argc > 3 ? atoi(argv[3]) : 20;
+  int ncalls = argc > 4 ? atoi(argv[4]) : 1000;
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+    rl.rlim_cur = rl.rlim_max; /* children inherit it */
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+  signal(SIGPIPE, SIG_IGN);
+
+  /* A fresh `weft serve` per transport: memory freed by the previous
+   * transport's streams stays resident and would hide the next one's. */
+  printf("== weft serve (4 workers), %d Subscribe streams per transport\n",
+         nstreams);
+  for (int t = 0; t < NT; t++) {
+    child node = {0};
+    char *node_argv[] = {argv[1],           (char *)"serve",
+                         (char *)"--quiet", (char *)"--workers",
+                         (char *)"4",       (char *)"--block-interval-ms",
+                         (char *)"3600000", (char *)"--max-conns-per-ip",
+                         (char *)"10000",   (char *)"--grpc-port",
+                         (char *)"0",       (char *)"--h2-port",
+                         (char *)"0",       (char *)"--ws-port",
+                         (char *)"0",       (char *)"--tcp-port",
+                         (char *)"0",       NULL};
+    if (start_child(&node, node_argv) < 0) {
+      fprintf(stderr, "cannot start %s serve\n", argv[1]);
+      stop_child(&node);
+      return 1;
+    }
+    streams_bench(&node, t, nstreams, nevents);
+    stop_child(&node);
+  }
+
+  child srv = {0};
+  char *srv_argv[] = {argv[0], (char *)"serve", NULL};
+  if (start_child(&srv, srv_argv) < 0) {
+    fprintf(stderr, "cannot start the wait server\n");
+    stop_child(&srv);
+    return 1;
+  }
+  printf("== asynchronous waits (bench_scale serve, 4 workers)\n");
+  for (int t = 0; t < NT; t++)
+    wait_bench(&srv, t, ncalls);
+  stop_child(&srv);
+  return 0;
+}

@@ -1,0 +1,572 @@
+/* Detached (asynchronous) server calls: the send queue and its drain job,
+ * weft_server_call_finish from any thread, on_cancel / on_writable
+ * callbacks and timers (weft/server.h, "Asynchronous handlers").
+ *
+ * Threads: one watcher per server fires timers and polls the detached
+ * calls that asked for on_cancel (transports do not push cancellation);
+ * everything else runs on the worker pool through weft__pool_post, so a
+ * detached call holds a worker only while its messages are being written
+ * or one of its callbacks runs.
+ *
+ * Per call, at most one drain job is queued or running (drain_queued): it
+ * is the only thread that writes to the transport, so the transport sees
+ * one sender per call, as with a blocking handler. It also ends the call
+ * (ops->finish through weft__server_call_end) once finish was asked, the
+ * queue is empty and no hold is left. Holds (the detaching handler still
+ * running, a callback running, the watcher polling ops->cancelled) keep
+ * the call from being freed under someone who still uses it.
+ *
+ * Lock order: the watcher's mu, then a call's amu. The pool's lock is taken
+ * under either. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "server_call.h"
+#include "weft/codec.h"
+
+#define POLL_MS 50 /* how often cancellation is polled, at most */
+
+typedef struct weft__sendq {
+  struct weft__sendq *next;
+  const void *msg;
+  void (*release)(void *ud);
+  void *ud;
+} weft__sendq;
+
+typedef struct weft__timer {
+  int64_t due;
+  uint64_t order;         /* equal due times fire in the order set */
+  weft_server_call *call; /* NULL once the call ended */
+  weft_server_call_fn fn;
+  void *ud;
+  struct weft__timer *cnext; /* the call's pending timers */
+} weft__timer;
+
+struct weft__async {
+  weft_server *s;
+  weft__pool *pool;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  weft_server_call *calls; /* detached, not yet ended */
+  size_t ncalls;
+  weft__timer **heap;
+  size_t nheap, capheap;
+  uint64_t order;
+  bool wake, quit;
+  pthread_t thread;
+};
+
+/* ---- timer heap (a->mu held) ---- */
+
+static bool t_before(const weft__timer *x, const weft__timer *y) {
+  return x->due < y->due || (x->due == y->due && x->order < y->order);
+}
+
+static int heap_push(weft__async *a, weft__timer *t) {
+  if (a->nheap == a->capheap) {
+    size_t cap = a->capheap ? a->capheap * 2 : 64;
+    weft__timer **n = realloc(a->heap, cap * sizeof *n);
+    if (!n)
+      return WEFT_ERR_NOMEM;
+    a->heap = n;
+    a->capheap = cap;
+  }
+  size_t i = a->nheap++;
+  while (i > 0) {
+    size_t p = (i - 1) / 2;
+    if (!t_before(t, a->heap[p]))
+      break;
+    a->heap[i] = a->heap[p];
+    i = p;
+  }
+  a->heap[i] = t;
+  return 0;
+}
+
+static weft__timer *heap_pop(weft__async *a) {
+  weft__timer *top = a->heap[0], *last = a->heap[--a->nheap];
+  size_t i = 0, n = a->nheap;
+  for (;;) {
+    size_t c = 2 * i + 1;
+    if (c >= n)
+      break;
+    if (c + 1 < n && t_before(a->heap[c + 1], a->heap[c]))
+      c++;
+    if (!t_before(a->heap[c], last))
+      break;
+    a->heap[i] = a->heap[c];
+    i = c;
+  }
+  if (n)
+    a->heap[i] = last;
+  return top;
+}
+
+/* ---- the drain job ---- */
+
+static void drain(void *arg);
+
+/* amu held. Makes sure a drain job will look at the call when it has
+ * something to write or is ready to end. Returns true when the job could
+ * not be queued (the pool is stopping, or no memory): the caller runs
+ * drain() itself after dropping amu. */
+static bool kick(weft_server_call *c) {
+  if (c->drain_queued)
+    return false;
+  if (!c->qhead && !(c->finishing && c->holds == 0))
+    return false;
+  c->drain_queued = true;
+  return weft__pool_post(weft__server_async(c->srv)->pool, drain, c) < 0;
+}
+
+static void release_hold(weft_server_call *c) {
+  pthread_mutex_lock(&c->amu);
+  c->holds--;
+  bool inline_drain = kick(c);
+  pthread_mutex_unlock(&c->amu);
+  if (inline_drain)
+    drain(c);
+}
+
+/* Ends the call: unlinks it from the watcher (its pending timers become
+ * no-ops) and hands it to server.c, which sends the status and frees it. */
+static void end(weft_server_call *c) {
+  weft__async *a = weft__server_async(c->srv);
+  pthread_mutex_lock(&a->mu);
+  if (c->aprev)
+    c->aprev->anext = c->anext;
+  else
+    a->calls = c->anext;
+  if (c->anext)
+    c->anext->aprev = c->aprev;
+  a->ncalls--;
+  for (weft__timer *t = c->timers; t; t = t->cnext)
+    t->call = NULL;
+  c->timers = NULL;
+  pthread_mutex_unlock(&a->mu);
+  for (weft__sendq *q = c->qhead, *n; q; q = n) { /* after a send error */
+    n = q->next;
+    if (q->release)
+      q->release(q->ud);
+    free(q);
+  }
+  c->qhead = c->qtail = NULL;
+  pthread_mutex_destroy(&c->amu);
+  weft__server_call_end(c, c->fin_code);
+}
+
+static void drain(void *arg) {
+  weft_server_call *c = arg;
+  pthread_mutex_lock(&c->amu);
+  for (;;) {
+    weft__sendq *q = c->send_err ? NULL : c->qhead;
+    if (q) {
+      c->qhead = q->next;
+      if (!c->qhead)
+        c->qtail = NULL;
+      c->queued--;
+      const weft_metadata *hdrs = c->headers_sent ? NULL : &c->headers;
+      c->headers_sent = true;
+      pthread_mutex_unlock(&c->amu);
+      int r = atomic_load(&c->rt_cancelled) ? WEFT_ERR_CANCELLED
+                                            : c->ops->send(c->tc, q->msg, hdrs);
+      if (q->release)
+        q->release(q->ud);
+      free(q);
+      pthread_mutex_lock(&c->amu);
+      if (r < 0 && !c->send_err) {
+        c->send_err = r;
+        if (c->on_cancel && !c->cancel_fired && !c->finishing) {
+          /* The client is gone: say so now rather than at the next poll. */
+          c->cancel_fired = true;
+          c->holds++;
+          weft_server_call_fn fn = c->on_cancel;
+          void *ud = c->on_cancel_ud;
+          pthread_mutex_unlock(&c->amu);
+          fn(c, ud);
+          pthread_mutex_lock(&c->amu);
+          c->holds--;
+        }
+      }
+      if (c->want_writable && c->on_writable &&
+          c->queued <= WEFT_SERVER_SEND_QUEUE / 2 && !c->finishing) {
+        c->want_writable = false;
+        weft_server_call_fn fn = c->on_writable;
+        void *ud = c->on_writable_ud;
+        c->holds++;
+        pthread_mutex_unlock(&c->amu);
+        fn(c, ud);
+        pthread_mutex_lock(&c->amu);
+        c->holds--;
+      }
+      continue;
+    }
+    if (c->finishing && c->holds == 0) {
+      pthread_mutex_unlock(&c->amu);
+      end(c);
+      return;
+    }
+    if (c->send_err && c->qhead) {
+      /* Nobody will write these: release them now, not at the end. */
+      weft__sendq *h = c->qhead;
+      c->qhead = c->qtail = NULL;
+      c->queued = 0;
+      pthread_mutex_unlock(&c->amu);
+      for (weft__sendq *n; h; h = n) {
+        n = h->next;
+        if (h->release)
+          h->release(h->ud);
+        free(h);
+      }
+      pthread_mutex_lock(&c->amu);
+      continue;
+    }
+    c->drain_queued = false;
+    pthread_mutex_unlock(&c->amu);
+    return;
+  }
+}
+
+/* ---- callbacks run on the pool ---- */
+
+typedef struct cb_job {
+  weft_server_call *call;
+  weft_server_call_fn fn;
+  void *ud;
+} cb_job;
+
+static void run_cb(void *arg) {
+  cb_job *j = arg;
+  j->fn(j->call, j->ud);
+  weft_server_call *c = j->call;
+  free(j);
+  release_hold(c);
+}
+
+/* The caller took a hold for the job; it is released when fn returned. */
+static void post_cb(weft_server_call *c, weft_server_call_fn fn, void *ud) {
+  cb_job *j = malloc(sizeof *j);
+  if (j) {
+    j->call = c;
+    j->fn = fn;
+    j->ud = ud;
+    if (weft__pool_post(weft__server_async(c->srv)->pool, run_cb, j) == 0)
+      return;
+    free(j);
+  }
+  /* No worker to run it: run it here rather than lose a cancellation
+   * (the callbacks must not block anyway). */
+  fn(c, ud);
+  release_hold(c);
+}
+
+/* ---- the watcher thread ---- */
+
+static bool cancelled_now(weft_server_call *c) {
+  if (atomic_load(&c->rt_cancelled))
+    return true;
+  if (c->deadline_ns != INT64_MAX && weft_now_ns() >= c->deadline_ns)
+    return true;
+  return c->ops->cancelled(c->tc);
+}
+
+/* Polls every detached call that waits for on_cancel and is idle (no
+ * drain job, no hold): a transport is asked only when nobody writes. */
+static void poll_cancel(weft__async *a) {
+  pthread_mutex_lock(&a->mu);
+  size_t cap = a->ncalls, n = 0;
+  weft_server_call **v = cap ? malloc(cap * sizeof *v) : NULL;
+  for (weft_server_call *c = a->calls; c && v && n < cap; c = c->anext) {
+    pthread_mutex_lock(&c->amu);
+    if (c->on_cancel && !c->cancel_fired && !c->finishing && !c->drain_queued &&
+        c->holds == 0) {
+      c->holds++;
+      v[n++] = c;
+    }
+    pthread_mutex_unlock(&c->amu);
+  }
+  pthread_mutex_unlock(&a->mu);
+  for (size_t i = 0; i < n; i++) {
+    weft_server_call *c = v[i];
+    bool gone = cancelled_now(c);
+    weft_server_call_fn fn = NULL;
+    void *ud = NULL;
+    pthread_mutex_lock(&c->amu);
+    if (gone && !c->cancel_fired && !c->finishing && c->on_cancel) {
+      c->cancel_fired = true;
+      fn = c->on_cancel;
+      ud = c->on_cancel_ud;
+    }
+    pthread_mutex_unlock(&c->amu);
+    if (fn)
+      post_cb(c, fn, ud); /* keeps the hold until fn returned */
+    else
+      release_hold(c);
+  }
+  free(v);
+}
+
+/* Pops the due timers and posts their callbacks. */
+static void fire_timers(weft__async *a) {
+  pthread_mutex_lock(&a->mu);
+  int64_t now = weft_now_ns();
+  while (a->nheap && a->heap[0]->due <= now) {
+    weft__timer *t = heap_pop(a);
+    weft_server_call *c = t->call;
+    bool fire = false;
+    if (c) {
+      for (weft__timer **pp = &c->timers; *pp; pp = &(*pp)->cnext) {
+        if (*pp == t) {
+          *pp = t->cnext;
+          break;
+        }
+      }
+      pthread_mutex_lock(&c->amu);
+      if (!c->finishing) {
+        c->holds++;
+        fire = true;
+      }
+      pthread_mutex_unlock(&c->amu);
+    }
+    if (fire) {
+      pthread_mutex_unlock(&a->mu);
+      post_cb(c, t->fn, t->ud);
+      pthread_mutex_lock(&a->mu);
+    }
+    free(t);
+  }
+  pthread_mutex_unlock(&a->mu);
+}
+
+static void *watcher(void *arg) {
+  weft__async *a = arg;
+  int64_t next_poll = weft_now_ns() + POLL_MS * 1000000LL;
+  pthread_mutex_lock(&a->mu);
+  while (!a->quit) {
+    int64_t until = next_poll;
+    if (a->nheap && a->heap[0]->due < until)
+      until = a->heap[0]->due;
+    if (!a->wake && weft_now_ns() < until)
+      weft__cond_wait_until(&a->cv, &a->mu, until);
+    bool woken = a->wake;
+    a->wake = false;
+    if (a->quit)
+      break;
+    pthread_mutex_unlock(&a->mu);
+    fire_timers(a);
+    int64_t now = weft_now_ns();
+    if (woken || now >= next_poll) {
+      poll_cancel(a);
+      /* Asking gRPC core costs microseconds per call: with thousands of
+       * detached calls a pass is long, so the next one waits at least four
+       * times as long as this one took (polling stays under ~20 % of a
+       * core) and never less than POLL_MS. */
+      int64_t end = weft_now_ns(), gap = 4 * (end - now);
+      if (gap < POLL_MS * 1000000LL)
+        gap = POLL_MS * 1000000LL;
+      next_poll = end + gap;
+    }
+    pthread_mutex_lock(&a->mu);
+  }
+  pthread_mutex_unlock(&a->mu);
+  return NULL;
+}
+
+int weft__async_new(weft__async **out, weft_server *s, weft__pool *pool) {
+  weft__async *a = calloc(1, sizeof *a);
+  if (!a)
+    return WEFT_ERR_NOMEM;
+  a->s = s;
+  a->pool = pool;
+  pthread_mutex_init(&a->mu, NULL);
+  weft__cond_init(&a->cv);
+  if (pthread_create(&a->thread, NULL, watcher, a) != 0) {
+    pthread_cond_destroy(&a->cv);
+    pthread_mutex_destroy(&a->mu);
+    free(a);
+    return WEFT_ERR_NOMEM;
+  }
+  *out = a;
+  return 0;
+}
+
+void weft__async_wake(weft__async *a) {
+  if (!a)
+    return;
+  pthread_mutex_lock(&a->mu);
+  a->wake = true;
+  pthread_cond_signal(&a->cv);
+  pthread_mutex_unlock(&a->mu);
+}
+
+void weft__async_free(weft__async *a) {
+  if (!a)
+    return;
+  pthread_mutex_lock(&a->mu);
+  a->quit = true;
+  pthread_cond_signal(&a->cv);
+  pthread_mutex_unlock(&a->mu);
+  pthread_join(a->thread, NULL);
+  for (size_t i = 0; i < a->nheap; i++)
+    free(a->heap[i]); /* timers of calls that ended */
+  free(a->heap);
+  pthread_cond_destroy(&a->cv);
+  pthread_mutex_destroy(&a->mu);
+  free(a);
+}
+
+/* ---- the public API ---- */
+
+int weft_server_call_detach(weft_server_call *call) {
+  if (!call)
+    return WEFT_ERR_INVAL;
+  if (call->detached)
+    return WEFT_ERR_STATE;
+  weft__async *a = weft__server_async(call->srv);
+  pthread_mutex_init(&call->amu, NULL);
+  call->holds = 1; /* the handler, until it returns */
+  call->detached = true;
+  pthread_mutex_lock(&a->mu);
+  call->anext = a->calls;
+  if (a->calls)
+    a->calls->aprev = call;
+  a->calls = call;
+  a->ncalls++;
+  pthread_mutex_unlock(&a->mu);
+  return 0;
+}
+
+void weft__async_handler_returned(weft_server_call *call) {
+  release_hold(call);
+}
+
+int weft_server_call_finish(weft_server_call *call, int code) {
+  if (!call || !call->detached)
+    return WEFT_ERR_STATE;
+  pthread_mutex_lock(&call->amu);
+  if (call->finishing) {
+    pthread_mutex_unlock(&call->amu);
+    return WEFT_ERR_STATE;
+  }
+  call->finishing = true;
+  call->fin_code = code;
+  bool inline_drain = kick(call);
+  pthread_mutex_unlock(&call->amu);
+  if (inline_drain)
+    drain(call);
+  return 0;
+}
+
+int weft__server_call_send_ref(weft_server_call *call, const void *msg,
+                               void (*release)(void *ud), void *ud) {
+  weft__sendq *q = malloc(sizeof *q);
+  if (!q)
+    return WEFT_ERR_NOMEM;
+  q->next = NULL;
+  q->msg = msg;
+  q->release = release;
+  q->ud = ud;
+  pthread_mutex_lock(&call->amu);
+  int rv = 0;
+  if (call->finishing)
+    rv = WEFT_ERR_STATE;
+  else if (call->send_err)
+    rv = call->send_err;
+  else if (atomic_load(&call->rt_cancelled))
+    rv = WEFT_ERR_CANCELLED;
+  else if (call->queued >= WEFT_SERVER_SEND_QUEUE) {
+    call->want_writable = true;
+    rv = WEFT_ERR_AGAIN;
+  }
+  if (rv < 0) {
+    pthread_mutex_unlock(&call->amu);
+    free(q);
+    return rv;
+  }
+  if (call->qtail)
+    call->qtail->next = q;
+  else
+    call->qhead = q;
+  call->qtail = q;
+  call->queued++;
+  bool inline_drain = kick(call);
+  pthread_mutex_unlock(&call->amu);
+  if (inline_drain)
+    drain(call);
+  return 0;
+}
+
+static void free_copy(void *ud) {
+  weft_message_free(ud);
+}
+
+/* weft_server_call_send on a detached call. */
+int weft__async_send(weft_server_call *call, const void *msg) {
+  void *copy = NULL;
+  int rv = weft_message_copy(msg, NULL, &copy);
+  if (rv < 0)
+    return rv;
+  rv = weft__server_call_send_ref(call, copy, free_copy, copy);
+  if (rv < 0)
+    weft_message_free(copy);
+  return rv;
+}
+
+int weft_server_call_on_cancel(weft_server_call *call, weft_server_call_fn fn,
+                               void *ud) {
+  if (!call || !call->detached)
+    return WEFT_ERR_STATE;
+  pthread_mutex_lock(&call->amu);
+  call->on_cancel = fn;
+  call->on_cancel_ud = ud;
+  pthread_mutex_unlock(&call->amu);
+  if (fn && atomic_load(&call->rt_cancelled))
+    weft__async_wake(weft__server_async(call->srv));
+  return 0;
+}
+
+int weft_server_call_on_writable(weft_server_call *call, weft_server_call_fn fn,
+                                 void *ud) {
+  if (!call || !call->detached)
+    return WEFT_ERR_STATE;
+  pthread_mutex_lock(&call->amu);
+  call->on_writable = fn;
+  call->on_writable_ud = ud;
+  pthread_mutex_unlock(&call->amu);
+  return 0;
+}
+
+int weft_server_call_after(weft_server_call *call, int64_t ms,
+                           weft_server_call_fn fn, void *ud) {
+  if (!call || !fn || ms < 0)
+    return WEFT_ERR_INVAL;
+  if (!call->detached)
+    return WEFT_ERR_STATE;
+  weft__timer *t = calloc(1, sizeof *t);
+  if (!t)
+    return WEFT_ERR_NOMEM;
+  t->due = weft_now_ns() + ms * 1000000;
+  t->fn = fn;
+  t->ud = ud;
+  t->call = call;
+  weft__async *a = weft__server_async(call->srv);
+  pthread_mutex_lock(&a->mu);
+  pthread_mutex_lock(&call->amu);
+  bool finishing = call->finishing;
+  pthread_mutex_unlock(&call->amu);
+  int rv = finishing ? WEFT_ERR_STATE : 0;
+  if (rv == 0) {
+    t->order = a->order++;
+    rv = heap_push(a, t);
+  }
+  if (rv == 0) {
+    t->cnext = call->timers;
+    call->timers = t;
+    if (a->heap[0] == t) /* sooner than the watcher planned */
+      pthread_cond_signal(&a->cv);
+  }
+  pthread_mutex_unlock(&a->mu);
+  if (rv < 0)
+    free(t);
+  return rv;
+}
