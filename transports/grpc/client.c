@@ -224,6 +224,11 @@ static int grpc_connect(weft_client *client, const weft_url *url,
   weft__grpc_args args;
   weft__grpc_args_build(&args, o->max_message_size, o->keepalive_ms,
                         o->idle_timeout_ms, g, o->tls.server_name, false);
+  /* One weft_client, one connection, as on every other transport. gRPC
+   * core otherwise shares one subchannel (one TCP connection) between all
+   * channels to the same target, so a process's clients would together be
+   * held to the server's MAX_CONCURRENT_STREAMS and queue behind it. */
+  weft__grpc_args_add_int(&args, GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   gclient *cl = calloc(1, sizeof *cl);
   if (!cl) {
     grpc_channel_credentials_release(creds);
