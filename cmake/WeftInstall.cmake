@@ -163,8 +163,9 @@ set(WEFT_RUNTIME_MODULES ${_all_mods})
 list(REMOVE_ITEM WEFT_RUNTIME_MODULES ${WEFT_CODEC_MODULES})
 # Public headers of weft_rpc's siblings that applications use directly
 # (weft_dyndesc for weft/dyndesc.h, the compat endpoints for weft/mb_net.h
-# and weft/aitbc_endpoint.h) even though `weft` does not link them.
-foreach(t weft_dyndesc weft_compat weft_compat_ws)
+# and weft/aitbc_endpoint.h, weft/breaking.h, weft/contract.h) even though
+# `weft` does not link them.
+foreach(t weft_dyndesc weft_compat weft_compat_ws weft_breaking weft_contract)
   if(TARGET ${t})
     _weft_closure(_m _e ${t})
     foreach(m IN LISTS _m)
