@@ -78,7 +78,8 @@ typedef struct weft_metadata {
  * WEFT_ERR_NOMEM, or WEFT_ERR_INVAL for a NULL md, a NULL or empty key, or
  * value NULL with value_len > 0 (add_str: value NULL). The caller keeps key
  * and value. Only the case of the key is changed: its characters and the
- * value's bytes are not validated here. On failure md is unchanged. */
+ * value's bytes are not validated here. On failure md's entries are
+ * unchanged. */
 int weft_metadata_add(weft_metadata *md, const char *key, const void *value,
                       size_t value_len);
 int weft_metadata_add_str(weft_metadata *md, const char *key,
