@@ -113,7 +113,7 @@ int weft_loop_post(weft_loop *l, weft_post_fn fn, void *ud);
  * others_waiting true when other threads wait for the loop's events). It
  * returns 0 when another caller holds the loop (or it is stopping): wait
  * by other means, that holder delivers. Another thread that changes what a
- * driver waits for calls weft_loop_wake(). */
+ * driver waits for calls weft_loop_wake().
  *
  * Codes: set_standby returns WEFT_ERR_INVAL (NULL, or n above 1, the
  * standby limit), WEFT_ERR_STATE once started, WEFT_ERR_IO (no timerfd).
@@ -138,6 +138,6 @@ void weft_loop_wake(weft_loop *l);
 weft_loop *weft_loop_current(void);
 
 #ifdef __cplusplus
- }
+}
 #endif
 #endif
