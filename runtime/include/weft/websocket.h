@@ -143,9 +143,10 @@ typedef struct weft_ws_opts {
  * transport_opts chain, or request headers over the buffer), _NOMEM.
  * On success *out is a new connection that the caller owns: release it
  * with weft_ws_disconnect() (not weft_ws_conn_unref). On failure *out is
- * not written and no callback has run. url, protocols and opts are only
- * read during the call (the weft_ws_opts values are copied); h and ud must
- * live until weft_ws_disconnect returns. */
+ * not written; no callback has run, except when the I/O thread could not
+ * be started after the handshake (then on_open and on_close have run). url,
+ * protocols and opts are only read during the call (the weft_ws_opts values are
+ * copied); h and ud must live until weft_ws_disconnect returns. */
 int weft_ws_connect(weft_ws_conn **out, const char *url,
                     const weft_client_opts *opts, const char *protocols,
                     const weft_ws_handler *h, void *ud, weft_error *err);
