@@ -46,19 +46,35 @@ typedef struct weft_aitbc_endpoint_opts {
   void *next_ud;
 } weft_aitbc_endpoint_opts;
 
-/* opts may be NULL. The endpoint must outlive the server's listeners. */
+/* opts may be NULL; it is copied (next_ud must live as long as the
+ * endpoint). On success *out is a new endpoint that the caller frees with
+ * weft_aitbc_endpoint_free(). Returns 0 or WEFT_ERR_NOMEM (*out untouched).
+ * The endpoint must outlive the server's listeners (the route reads it for
+ * every upgrade request); connections it took keep their own state, so
+ * they do not use the endpoint after the route returned. free accepts
+ * NULL. */
 int weft_aitbc_endpoint_new(weft_aitbc_endpoint **out,
                             const weft_aitbc_endpoint_opts *opts);
 void weft_aitbc_endpoint_free(weft_aitbc_endpoint *ep);
 
-/* A weft_ws_route_fn; ud is the endpoint. */
+/* A weft_ws_route_fn; ud is the endpoint. Takes /v1/jobs/{id}/ws,
+ * /v1/events and /ws (returns 1; the connection owns its state and frees
+ * it after on_close), answers 500 "out of memory" if that state cannot be
+ * allocated, and hands other paths to opts.next (or returns 0). */
 int weft_aitbc_ws_route(void *ud, const weft_ws_request *req,
                         weft_ws_accept *acc);
 
 /* The REST route table the SDK messages use: method + path ->
  * "/aitbc.v1.Service/Method", with the path parameter's value written to
  * *param_name / param (NULL / "" if the route has none). Returns NULL if
- * no route matches. Exposed for tests and gateways. */
+ * no route matches. Exposed for tests and gateways. The returned string is
+ * static. *param_name points to a thread-local buffer, valid until the
+ * next call on the same thread. param is the caller's buffer of param_cap
+ * bytes, NUL-terminated on a match; a path segment that does not fit
+ * makes that route not match (so a too-long id gives NULL, not an error),
+ * and on NULL param's content is undefined. method and path must not be
+ * NULL (method compares case-insensitively); a trailing '/' is accepted.
+ * No error codes. */
 const char *weft_aitbc_rest_route(const char *method, const char *path,
                                   const char **param_name, char *param,
                                   size_t param_cap);

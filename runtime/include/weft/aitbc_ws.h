@@ -50,7 +50,8 @@ typedef enum weft_aitbc_ws_kind {
   WEFT_AITBC_WS_ERROR
 } weft_aitbc_ws_kind;
 
-/* "job_status", "blockchain_event", ... (for logs and errors). */
+/* "job_status", "blockchain_event", ... (for logs and errors). A static
+ * string; "unknown" for values outside the enum. */
 const char *weft_aitbc_ws_kind_name(weft_aitbc_ws_kind k);
 
 /* One message. Every pointer is malloc'd and owned (NULL = absent or JSON
@@ -110,7 +111,12 @@ typedef struct weft_aitbc_ws_msg {
  *   WEFT_ERR_NOMEM
  * An unknown "type" is not an error: kind UNKNOWN, so a server can answer
  * it with an error message instead of dropping the connection.
- * On failure *m is cleared. */
+ * text[0..len) is only read during the call. m is zeroed first, without
+ * freeing what it held: clear a reused message before parsing into it. On
+ * success m owns malloc'd strings (free with weft_aitbc_ws_msg_clear); on
+ * failure *m is cleared and owns nothing. Running out of memory inside the
+ * JSON parser reads as WEFT_ERR_JSON_SYNTAX (cJSON does not tell them
+ * apart). */
 int weft_aitbc_ws_parse(const char *text, size_t len, weft_aitbc_ws_msg *m,
                         weft_error *err);
 
@@ -119,16 +125,23 @@ int weft_aitbc_ws_parse(const char *text, size_t len, weft_aitbc_ws_msg *m,
  * data/params/block/offer/body must be valid JSON text (WEFT_ERR_JSON_SYNTAX).
  * For REQUEST, "data" and "params" are always written (null when absent),
  * as the SDK does. type is taken from m->type when set, else from the kind
- * (events need m->type). */
+ * (events need m->type). Kind UNKNOWN (or any other value) cannot be
+ * encoded: WEFT_ERR_INVAL. Also WEFT_ERR_NOMEM. m is only read. On success
+ * *out is the caller's (free()) and *out_len its length (out_len may be
+ * NULL); on failure *out is NULL. */
 int weft_aitbc_ws_encode(const weft_aitbc_ws_msg *m, char **out,
                          size_t *out_len, weft_error *err);
 
+/* Frees every string m owns and zeroes it (ready for reuse). Accepts NULL
+ * and a zeroed message. */
 void weft_aitbc_ws_msg_clear(weft_aitbc_ws_msg *m);
 
-/* Event `type`s of each family (known to the parser). */
+/* Event `type`s of each family (known to the parser). False for NULL;
+ * exact, case-sensitive names. */
 bool weft_aitbc_ws_is_blockchain_event(const char *type);
 bool weft_aitbc_ws_is_marketplace_event(const char *type);
-/* QUEUED/RUNNING -> false; COMPLETED, FAILED, CANCELLED, EXPIRED -> true. */
+/* QUEUED/RUNNING -> false; COMPLETED, FAILED, CANCELLED, EXPIRED -> true.
+ * Case-sensitive; NULL and unknown states -> false. */
 bool weft_aitbc_job_state_terminal(const char *state);
 
 #ifdef __cplusplus

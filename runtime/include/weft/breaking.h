@@ -46,18 +46,21 @@ typedef struct weft_breaking_rule {
   const char *purpose; /* one sentence */
 } weft_breaking_rule;
 
-/* Every rule, in a stable order (i < weft_breaking_n_rules()). */
+/* Every rule, in a stable order (i < weft_breaking_n_rules(); rule_at
+ * returns NULL past the end). The rules and their strings are static
+ * (never free them, valid for the life of the process). Cannot fail. */
 size_t weft_breaking_n_rules(void);
 const weft_breaking_rule *weft_breaking_rule_at(size_t i);
-/* A rule by id, or NULL. */
+/* A rule by id (exact, case-sensitive), or NULL (also for NULL). */
 const weft_breaking_rule *weft_breaking_find_rule(const char *id);
-/* "FILE", "PACKAGE", "WIRE_JSON" or "WIRE" -> its bit; 0 if none. */
+/* "FILE", "PACKAGE", "WIRE_JSON" or "WIRE" (case-sensitive) -> its bit; 0
+ * if none (also for NULL). */
 unsigned weft_breaking_category(const char *name);
 
-/* Which rules run. `use` and `except` hold rule ids or category names, as
- * buf.yaml's breaking.use / breaking.except: a rule runs when `use` names
- * it or one of its categories (an empty `use` means FILE) and `except`
- * names neither. */
+/* Which rules run (only read during weft_breaking_check). `use` and `except`
+ * hold rule ids or category names, as buf.yaml's breaking.use /
+ * breaking.except: a rule runs when `use` names it or one of its categories (an
+ * empty `use` means FILE) and `except` names neither. */
 typedef struct weft_breaking_opts {
   const char *const *use;
   size_t n_use;
@@ -73,6 +76,9 @@ typedef struct weft_breaking_opts {
   size_t n_old_files;
 } weft_breaking_opts;
 
+/* Owned by its report: rule points to the static rule table, file and
+ * message to the report's own copies; all valid until
+ * weft_breaking_report_free. */
 typedef struct weft_breaking_violation {
   const char *rule;    /* rule id */
   const char *file;    /* file in NEW; in OLD when the element is gone */
@@ -88,20 +94,28 @@ typedef struct weft_breaking_report weft_breaking_report;
  * compare that is not in its set),
  * WEFT_ERR_MALFORMED (bytes that are not a FileDescriptorSet, or a set
  * protoc would not write: a file without a name, a name twice) or
- * WEFT_ERR_NOMEM, with err saying what and where. The sets are only read
- * during the call. */
+ * WEFT_ERR_NOMEM, with err saying what and where (WEFT_ERR_INVAL also if out
+ * is NULL). The sets and opts are only read during the call. On success
+ * *out is a new report that the caller owns (free it with
+ * weft_breaking_report_free); on failure *out is NULL and nothing is left
+ * to free. */
 int weft_breaking_check(
     const struct Google__Protobuf__FileDescriptorSet *new_set,
     const struct Google__Protobuf__FileDescriptorSet *old_set,
     const weft_breaking_opts *opts, weft_breaking_report **out,
     weft_error *err);
-/* The same from serialized FileDescriptorSets. */
+/* The same from serialized FileDescriptorSets (only read during the call).
+ * Bytes that do not unpack give WEFT_ERR_MALFORMED ("new: ..." or
+ * "against: ..."); so does running out of memory while unpacking, which
+ * protobuf-c does not tell apart. */
 int weft_breaking_check_bytes(const uint8_t *new_set, size_t new_len,
                               const uint8_t *old_set, size_t old_len,
                               const weft_breaking_opts *opts,
                               weft_breaking_report **out, weft_error *err);
 
-/* Violations sorted by file, line, column, rule and message. */
+/* Violations sorted by file, line, column, rule and message. count is 0
+ * and at returns NULL for a NULL report or i >= count. The pointer from at
+ * belongs to the report. */
 size_t weft_breaking_report_count(const weft_breaking_report *r);
 const weft_breaking_violation *
 weft_breaking_report_at(const weft_breaking_report *r, size_t i);

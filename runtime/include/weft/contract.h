@@ -15,7 +15,14 @@
  *   responses[2].state: expected "RUNNING", got "QUEUED"
  *
  * weft_contract_parse and weft_contract_match do no I/O; weft_contract_load
- * reads files and weft_contract_verify makes calls. */
+ * reads files and weft_contract_verify makes calls.
+ *
+ * Ownership, in short: a weft_contract owns its strings, requests and own
+ * schema (freed by weft_contract_free). It keeps pointers to opts->schema
+ * and to descriptors found through opts->fallback, which must outlive it.
+ * A report owns its results' diffs (freed by weft_contract_report_clear),
+ * but each result's name and method point into the contract: clear the
+ * report before freeing the contract. */
 #ifndef WEFT_CONTRACT_H
 #define WEFT_CONTRACT_H
 
@@ -36,7 +43,11 @@ extern "C" {
 typedef struct weft_contract weft_contract;
 
 /* Builds the schema a contract names. kind is "descriptorSetFile" or
- * "proto"; path is already resolved against the contract's folder. */
+ * "proto"; path is already resolved against the contract's folder (both
+ * live only during the call). On success *out is a new set that the
+ * contract takes over (it frees it). Returns 0 or a negative WEFT_ERR_*
+ * with err's message; the contract reports any failure as
+ * WEFT_ERR_MALFORMED carrying that message. */
 typedef int (*weft_contract_schema_fn)(void *ud, const char *kind,
                                        const char *path, weft_dyn_set **out,
                                        weft_error *err);
@@ -55,19 +66,34 @@ typedef struct weft_contract_opts {
   const weft_registry *fallback;
 } weft_contract_opts;
 
-/* Parses and validates contract JSON. Returns 0, or WEFT_ERR_MALFORMED
+/* Parses and validates contract JSON (json[0..len), only read during the
+ * call; opts may be NULL, and is only read during the call except for
+ * opts->schema and opts->fallback, see above). On success *out is a new
+ * contract that the caller frees with weft_contract_free(); on failure
+ * *out is NULL. out must not be NULL. Returns 0, or WEFT_ERR_MALFORMED
  * (bad JSON, a bad key, an example or matcher path that does not fit the
- * schema: err names the interaction and the path), WEFT_ERR_NOMEM. */
+ * schema, a schema that could not be read or built, whatever schema_fn
+ * returned: err names the interaction and the path), WEFT_ERR_NOMEM. */
 int weft_contract_parse(weft_contract **out, const char *json, size_t len,
                         const weft_contract_opts *opts, weft_error *err);
-/* Reads the file and parses it; schema paths are relative to its folder.
- * opts may be NULL. Also WEFT_ERR_IO when a file cannot be read. */
+/* Reads the file and parses it; schema paths are relative to its folder
+ * (unless opts->base_dir is set). opts may be NULL; without a schema_fn it
+ * reads binary descriptor sets only (a "proto" schema then fails). Also
+ * WEFT_ERR_IO when the contract file cannot be opened or read, and
+ * WEFT_ERR_NOMEM if it is over 64 MiB; a schema file that cannot be read
+ * gives WEFT_ERR_MALFORMED (see weft_contract_schema_fn). out and path
+ * must not be NULL; *out as for weft_contract_parse. */
 int weft_contract_load(weft_contract **out, const char *path,
                        const weft_contract_opts *opts, weft_error *err);
+/* Accepts NULL. Reports whose results came from c must be cleared first. */
 void weft_contract_free(weft_contract *c);
 
+/* The getters below return what the contract owns (valid until
+ * weft_contract_free); c must not be NULL. An index i out of range gives
+ * NULL (and *n = 0). Methods may point into opts->schema or
+ * opts->fallback. */
 const char *weft_contract_consumer(const weft_contract *c); /* "" if none */
-const char *weft_contract_provider(const weft_contract *c);
+const char *weft_contract_provider(const weft_contract *c); /* "" if none */
 /* The contract's own schema (NULL if it names none, or opts->schema was
  * given). Owned by the contract. */
 const weft_dyn_set *weft_contract_schema(const weft_contract *c);
@@ -100,9 +126,13 @@ typedef struct weft_contract_report {
   size_t n_failed;
 } weft_contract_report;
 
+/* A report starts zeroed ({0}); match and verify append to it (realloc).
+ * clear frees the results and diffs and zeroes r for reuse; r must not be
+ * NULL. */
 void weft_contract_report_clear(weft_contract_report *r);
 
-/* What one call of interaction i brought back, to be matched. */
+/* What one call of interaction i brought back, to be matched. Everything
+ * here stays the caller's and is only read during weft_contract_match. */
 typedef struct weft_contract_outcome {
   void *const *responses; /* messages of the method's output type */
   size_t n_responses;
@@ -111,13 +141,17 @@ typedef struct weft_contract_outcome {
 } weft_contract_outcome;
 
 /* Compares an outcome with interaction i's expectations (no I/O); appends
- * one result to r. Returns 0 or WEFT_ERR_NOMEM. */
+ * one result to r. It does not count r->n_failed (weft_contract_verify
+ * does): callers look at the result's `passed`. A NULL o->status counts
+ * as UNKNOWN. Returns 0, WEFT_ERR_INVAL (i out of range), or
+ * WEFT_ERR_NOMEM (the result may then already be appended, incomplete). */
 int weft_contract_match(const weft_contract *c, size_t i,
                         const weft_contract_outcome *o,
                         weft_contract_report *r);
 
 /* Sets up the provider states of an interaction before it is replayed;
- * non-zero fails the interaction with err's message. */
+ * non-zero fails the interaction with err's message (status UNKNOWN). The
+ * strings live only during the call. */
 typedef int (*weft_contract_state_fn)(void *ud, const char *interaction,
                                       const char *const *states, size_t n,
                                       weft_error *err);
@@ -129,7 +163,10 @@ typedef struct weft_contract_verify_opts {
 } weft_contract_verify_opts;
 
 /* Replays every interaction on client (any transport) and appends one
- * result each to r. Returns 0 (see r->n_failed) or WEFT_ERR_NOMEM. */
+ * result each to r. opts may be NULL. Call failures are results (status
+ * differences), not return codes; the responses are freed before it
+ * returns. Returns 0 (see r->n_failed) or WEFT_ERR_NOMEM (stops at that
+ * interaction; r keeps the results so far). */
 int weft_contract_verify(const weft_contract *c, weft_client *client,
                          const weft_contract_verify_opts *opts,
                          weft_contract_report *r);

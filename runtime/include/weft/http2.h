@@ -4,6 +4,12 @@
  * or chain it with other transports' options through hdr.next (weft/opts.h);
  * NULL means the defaults. The HTTP/2 transport looks up the struct tagged
  * WEFT_HTTP2_OPTS_TAG in the chain and ignores the others.
+ *
+ * Ownership: the caller owns the struct. Keep it alive as server.h asks of
+ * transport_opts (the server reads the chain again at each
+ * weft_server_listen); the HTTP/2 listener copies inline_handlers when it
+ * starts and does not keep a pointer to this struct. A malformed chain is
+ * refused at weft_server_listen with WEFT_ERR_INVAL (see weft_opts_check).
  */
 #ifndef WEFT_HTTP2_H
 #define WEFT_HTTP2_H

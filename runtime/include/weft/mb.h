@@ -15,7 +15,15 @@
  * each failure mapped to the MB error code a broker answers with), the header
  * and message encoders, the error-response codec, and an incremental TCP
  * deframer fed arbitrary chunks. Validation rules, and which MB code each
- * failure gets, are listed in docs/COMPAT.md. */
+ * failure gets, are listed in docs/COMPAT.md.
+ *
+ * Ownership, in short: inputs are only read during the call. Encoders
+ * return a new malloc'd string the caller free()s (on failure the output
+ * pointer is left unchanged unless a comment says otherwise). Parsers
+ * that fill a struct with malloc'd strings have a *_clear function; a
+ * decoded message's payload points into the caller's input. Every
+ * `weft_mb_code *code` out-parameter may be NULL. Names returned by
+ * *_name functions are static. */
 #ifndef WEFT_MB_H
 #define WEFT_MB_H
 
@@ -56,7 +64,8 @@ typedef enum weft_mb_action {
   WEFT_MB_RESPONSE = 3
 } weft_mb_action;
 
-/* "publish", "request", "response" (lowercase, as written); "" for NONE. */
+/* "publish", "request", "response" (lowercase, as written); "" for NONE
+ * and any other value. */
 const char *weft_mb_action_name(weft_mb_action a);
 
 /* The error codes of the MB format (carried in error responses as their
@@ -84,7 +93,8 @@ typedef enum weft_mb_code {
 
 /* "INVALID_REQUEST" ...; "OK" for WEFT_MB_OK; "INTERNAL_ERROR" if unknown. */
 const char *weft_mb_code_name(weft_mb_code c);
-/* Exact (case-sensitive) name -> code; -1 if unknown. */
+/* Exact (case-sensitive) name -> code; -1 if unknown (also for "OK",
+ * which is not a wire code). name[0..len) need not be NUL-terminated. */
 int weft_mb_code_from_name(const char *name, size_t len);
 
 /* A parsed (or to-be-written) header. Strings are NUL-terminated copies.
@@ -99,7 +109,8 @@ typedef struct weft_mb_header {
   uint32_t timeout_ms; /* WEFT_MB_DEFAULT_TIMEOUT_MS when absent */
 } weft_mb_header;
 
-/* Validators, one rule each (exposed for the broker and for tests). */
+/* Validators, one rule each (exposed for the broker and for tests). They
+ * only read s[0..len) (need not be NUL-terminated) and cannot fail. */
 bool weft_mb_topic_valid(const char *s, size_t len);
 bool weft_mb_semver_valid(const char *s, size_t len);
 /* Lowercase 8-4-4-4-12 hex UUID (the broker checks the shape only; weft
@@ -108,7 +119,8 @@ bool weft_mb_semver_valid(const char *s, size_t len);
 bool weft_mb_uuid_valid(const char *s, size_t len);
 
 /* Fills h with action/topic/version, no ids, default timeout. Strings longer
- * than their buffers are truncated (the encoder then rejects them). */
+ * than their buffers are truncated (the encoder then rejects them). topic
+ * and version may be NULL (empty); they are copied. Cannot fail. */
 void weft_mb_header_init(weft_mb_header *h, weft_mb_action action,
                          const char *topic, const char *version);
 
@@ -118,7 +130,8 @@ void weft_mb_header_init(weft_mb_header *h, weft_mb_action action,
  * err to what and where; h then holds every field that was valid. Fields
  * past the sixth are ignored; a request without an id is legal
  * (fire-and-forget); a timeout is read as JavaScript's parseInt reads it and
- * is allowed on requests only. */
+ * is allowed on requests only. h is reset first; all its strings are
+ * copies (line need not be NUL-terminated). Returns 0 with *code OK. */
 int weft_mb_header_parse(const char *line, size_t len, weft_mb_header *h,
                          weft_mb_code *code, weft_error *err);
 
@@ -126,11 +139,14 @@ int weft_mb_header_parse(const char *line, size_t len, weft_mb_header *h,
  * length, or WEFT_ERR_INVAL (a field breaks a rule, or a timeout on anything
  * but a request; err says which) or
  * WEFT_ERR_TOO_BIG (cap too small). Trailing absent fields are omitted;
- * absent fields before a present one are written empty. */
+ * absent fields before a present one are written empty. buf is the
+ * caller's; nothing is allocated. */
 ssize_t weft_mb_header_encode(const weft_mb_header *h, char *buf, size_t cap,
                               weft_error *err);
 
-/* A whole message. payload points into the decoded buffer. */
+/* A whole message. payload points into the decoded buffer (the `data`
+ * given to weft_mb_decode): valid as long as the caller keeps that buffer;
+ * nothing to free. */
 typedef struct weft_mb_message {
   weft_mb_header header;
   const char *payload;
@@ -152,14 +168,19 @@ enum {
  * WEFT_MB_MAX_PAYLOAD bytes (unless WEFT_MB_NO_PAYLOAD_LIMIT) and valid JSON
  * (unless WEFT_MB_NO_JSON_CHECK). Errors as weft_mb_header_parse, plus
  * WEFT_ERR_TOO_BIG and WEFT_ERR_JSON_SYNTAX for the payload (both
- * MALFORMED_MESSAGE); out->header holds what was valid. */
+ * MALFORMED_MESSAGE), and WEFT_ERR_MALFORMED / WEFT_ERR_TOO_BIG when no
+ * '\n' comes within WEFT_MB_MAX_HEADER bytes; out->header holds what was
+ * valid (out->payload is NULL unless the header parsed). out is reset
+ * first; nothing is allocated. */
 int weft_mb_decode(const char *data, size_t len, unsigned flags,
                    weft_mb_message *out, weft_mb_code *code, weft_error *err);
 
 /* Header + '\n' + payload into a new malloc'd, NUL-terminated buffer
  * (*out_len excludes the NUL). payload NULL means "{}". The payload is
  * written as given (not re-validated); over WEFT_MB_MAX_MESSAGE bytes in
- * all is WEFT_ERR_TOO_BIG. */
+ * all is WEFT_ERR_TOO_BIG. Also the errors of weft_mb_header_encode
+ * (WEFT_ERR_INVAL, _TOO_BIG) and WEFT_ERR_NOMEM. On success *out is the
+ * caller's (free()); out_len may be NULL. On failure *out is not written. */
 int weft_mb_encode(const weft_mb_header *h, const char *payload,
                    size_t payload_len, char **out, size_t *out_len,
                    weft_error *err);
@@ -170,7 +191,11 @@ int weft_mb_encode(const weft_mb_header *h, const char *payload,
  * made from unix_ms; details is JSON text or NULL (then omitted).
  * request_id may be NULL or "". The topic and version must be valid (a
  * broker answering an unparsable header uses the parts it could read, or
- * "system.error" / "1.0.0"). */
+ * "system.error" / "1.0.0"). Returns 0 (*out as for weft_mb_encode), or
+ * WEFT_ERR_INVAL (code is OK or out of range, request_id not 36
+ * characters, or a header rule broken), WEFT_ERR_JSON_SYNTAX (details_json
+ * does not start with a JSON value; text after the first value is
+ * ignored), WEFT_ERR_TOO_BIG, WEFT_ERR_NOMEM. message NULL is "". */
 int weft_mb_error_encode(const char *topic, const char *version,
                          const char *request_id, weft_mb_code code,
                          const char *message, int64_t unix_ms,
@@ -178,8 +203,12 @@ int weft_mb_error_encode(const char *topic, const char *version,
                          weft_error *err);
 
 /* If payload is an error body, fills what it carries and returns 1; returns
- * 0 if it is JSON but not an error body; < 0 if it is not JSON. Strings are
- * malloc'd (free with weft_mb_error_info_clear). */
+ * 0 if it is JSON but not an error body; < 0 if it is not JSON
+ * (WEFT_ERR_JSON_SYNTAX, also when the parser ran out of memory) or
+ * WEFT_ERR_NOMEM. Strings are malloc'd (free with weft_mb_error_info_clear;
+ * out is zeroed first and owns nothing after 0 or < 0). message and
+ * timestamp are NULL when absent or not strings (or when copying them ran
+ * out of memory: only code_name is checked). */
 typedef struct weft_mb_error_info {
   weft_mb_code code; /* INTERNAL_ERROR for a code name weft doesn't know */
   char *code_name;   /* as sent */
@@ -189,9 +218,11 @@ typedef struct weft_mb_error_info {
 } weft_mb_error_info;
 int weft_mb_error_parse(const char *payload, size_t len,
                         weft_mb_error_info *out, weft_error *err);
+/* Frees the strings and zeroes e. Accepts NULL. */
 void weft_mb_error_info_clear(weft_mb_error_info *e);
 
-/* RFC 3339 UTC with milliseconds; buf needs 25 bytes. */
+/* RFC 3339 UTC with milliseconds; buf needs 25 bytes (the caller's). Years
+ * outside 0..9999 are written as the epoch. Cannot fail. */
 void weft_mb_format_timestamp(int64_t unix_ms, char buf[25]);
 
 /* --- System topics and their payloads. --- */
@@ -230,9 +261,12 @@ typedef struct weft_mb_subscription {
                      number, as the broker takes a JSON number */
 } weft_mb_subscription;
 
-/* Payload encoders: new malloc'd NUL-terminated JSON text. A NULL or empty
- * description is sent as the name (the broker refuses an empty one);
- * a name or description over the broker's limits is WEFT_ERR_INVAL. */
+/* Payload encoders: new malloc'd NUL-terminated JSON text in *out (the
+ * caller free()s it; out_len may be NULL). A NULL or empty description is
+ * sent as the name (the broker refuses an empty one); a missing name, or a
+ * name or description over the broker's limits, is WEFT_ERR_INVAL. For a
+ * subscription, an action other than publish/request or an invalid topic
+ * is WEFT_ERR_INVAL. Also WEFT_ERR_NOMEM. */
 int weft_mb_register_encode(const char *name, const char *description,
                             char **out, size_t *out_len, weft_error *err);
 /* unsubscribe: writes {"action","topic"} only. */
@@ -246,7 +280,14 @@ int weft_mb_subscription_encode(const weft_mb_subscription *s, bool unsubscribe,
  * topics are refused (INVALID_REQUEST) except those the broker lets a
  * service subscribe to (system.log, system.message, and the register,
  * subscribe and unsubscribe topics) or unsubscribe from (register and
- * subscribe). */
+ * subscribe). The weft code returned is WEFT_ERR_MALFORMED (a rule broken,
+ * an empty payload), WEFT_ERR_JSON_SYNTAX, WEFT_ERR_JSON_TYPE,
+ * WEFT_ERR_TOO_BIG (over the payload limit, or a name or description too
+ * long), WEFT_ERR_RPC (the payload is itself an MB error object: *code is
+ * its code) or WEFT_ERR_NOMEM. out is reset first; a parsed register
+ * owns malloc'd strings (free with weft_mb_register_clear, which accepts
+ * NULL); on failure it owns nothing. A subscription has no strings to
+ * free. */
 int weft_mb_register_parse(const char *payload, size_t len,
                            weft_mb_register *out, weft_mb_code *code,
                            weft_error *err);
@@ -257,12 +298,15 @@ int weft_mb_subscription_parse(const char *payload, size_t len,
                                bool unsubscribe, weft_mb_subscription *out,
                                weft_mb_code *code, weft_error *err);
 
-/* A new lowercase UUIDv4 from 16 random bytes (which it modifies). */
+/* A new lowercase UUIDv4 from 16 random bytes (which it modifies: version
+ * and variant bits) into the caller's out, NUL-terminated. Cannot fail;
+ * the caller supplies the randomness. */
 void weft_mb_uuid_format(uint8_t random16[16], char out[WEFT_MB_UUID_LEN + 1]);
 
 /* --- TCP framing: 4-byte big-endian length, then the message. --- */
 
-/* Writes the 4-byte prefix for a message of len bytes. */
+/* Writes the 4-byte prefix for a message of len bytes (len is not checked:
+ * lengths over 32 bits are cut). */
 void weft_mb_frame_prefix(uint8_t out[4], size_t len);
 
 /* Incremental, I/O-free deframer. Feed it whatever the socket gave; it
@@ -277,7 +321,11 @@ typedef struct weft_mb_deframer {
   int failed; /* sticky error: the connection must be closed */
 } weft_mb_deframer;
 
-/* max_len 0: WEFT_MB_MAX_MESSAGE (16,751 bytes, the broker's limit). */
+/* max_len 0: WEFT_MB_MAX_MESSAGE (16,751 bytes, the broker's limit). init
+ * allocates nothing; the first message split over several feeds allocates
+ * a max_len buffer, kept until free. free releases it and keeps a sticky
+ * error (init again to reuse the deframer). Both take the caller's struct
+ * (free accepts NULL). */
 void weft_mb_deframer_init(weft_mb_deframer *d, size_t max_len);
 void weft_mb_deframer_free(weft_mb_deframer *d);
 
@@ -288,7 +336,11 @@ void weft_mb_deframer_free(weft_mb_deframer *d);
  * buffer). Call again with the rest of the input until it returns 0 with no
  * message. A length of 0 is a message of 0 bytes (*msg non-NULL, *msg_len
  * 0: the broker answers it MALFORMED_MESSAGE). A length over max_len is
- * WEFT_ERR_FRAME_TOO_BIG, and sticky: the connection must be closed. */
+ * WEFT_ERR_FRAME_TOO_BIG, and sticky: the connection must be closed. Also
+ * WEFT_ERR_NOMEM when the reassembly buffer cannot be allocated (not
+ * sticky, but prefix bytes consumed by that call are then not reported:
+ * close the connection). The message is not copied out: copy it to keep
+ * it. */
 ssize_t weft_mb_deframer_feed(weft_mb_deframer *d, const uint8_t *in,
                               size_t len, const uint8_t **msg, size_t *msg_len,
                               weft_error *err);

@@ -36,7 +36,12 @@
  *    `deregistered` callback: the transport closes it);
  *  - at most max_pending requests are outstanding: beyond that the oldest
  *    fails with SERVICE_UNAVAILABLE.
- * Not thread-safe: call it from one thread (the connection's event loop). */
+ * Not thread-safe: call it from one thread (the connection's event loop).
+ *
+ * Ownership: the broker copies every message it keeps (msg passed to
+ * receive is only read during the call); what it hands to `send` lives
+ * only during that call. The callbacks run synchronously inside connect,
+ * receive and tick. */
 #ifndef WEFT_MB_BROKER_H
 #define WEFT_MB_BROKER_H
 
@@ -72,33 +77,48 @@ typedef struct weft_mb_broker_opts {
   void *ud;
 } weft_mb_broker_opts;
 
+/* opts is copied; ud must live as long as the broker. opts->send is
+ * required: it is not checked here, and a broker without it (or made with
+ * opts NULL) crashes at the first message it sends. Messages that cannot
+ * be allocated are dropped, not reported. On
+ * success *out is a new broker that the caller frees with
+ * weft_mb_broker_free(). Returns 0 or WEFT_ERR_NOMEM (*out untouched). */
 int weft_mb_broker_new(weft_mb_broker **out, const weft_mb_broker_opts *opts);
-/* Accepts NULL. */
+/* Frees the broker, its connections' records and pending requests (no
+ * callback runs). Accepts NULL. */
 void weft_mb_broker_free(weft_mb_broker *b);
 
-/* A connection opened: registers it and sends the greeting. */
+/* A connection opened: registers it and sends the greeting (through
+ * `send`, before this returns). Returns 0, WEFT_ERR_INVAL (conn is 0 or
+ * already connected) or WEFT_ERR_NOMEM. */
 int weft_mb_broker_connect(weft_mb_broker *b, weft_mb_conn conn,
                            int64_t now_ms);
 /* A connection closed: drops its registration and subscriptions; requests
  * it was serving stay until their deadline (then TIMEOUT, as the broker
- * does); its own outstanding requests are forgotten. */
+ * does); its own outstanding requests are forgotten. An unknown conn is
+ * ignored. Sends nothing. */
 void weft_mb_broker_disconnect(weft_mb_broker *b, weft_mb_conn conn);
 
 /* One MB message received on conn. Returns 0 when handled (including
  * when it was answered with an MB error response), WEFT_ERR_STATE for an
- * unknown conn, WEFT_ERR_NOMEM. */
+ * unknown conn, WEFT_ERR_NOMEM (a request could not be recorded). A
+ * message from a deregistered connection is ignored (0). */
 int weft_mb_broker_receive(weft_mb_broker *b, weft_mb_conn conn,
                            const char *msg, size_t len, int64_t now_ms);
 
 /* Runs what is due at now_ms: request timeouts, heartbeats, deregistration.
- * Returns the milliseconds until the next thing is due (-1: nothing). */
+ * Returns the milliseconds until the next thing is due (-1: nothing; 0:
+ * already due). Cannot fail: a reply that cannot be built is dropped. */
 int64_t weft_mb_broker_tick(weft_mb_broker *b, int64_t now_ms);
 
-/* Introspection for tests and metrics. */
+/* Introspection for tests and metrics (no error codes). subscribers
+ * matches topic lowercase, as routing does. */
 size_t weft_mb_broker_pending(const weft_mb_broker *b);
 size_t weft_mb_broker_subscribers(const weft_mb_broker *b, weft_mb_action a,
                                   const char *topic);
-/* The name conn registered with, or NULL. */
+/* The name conn registered with, or NULL (none yet, unknown or
+ * deregistered conn). Like service_id below, the string belongs to the
+ * broker: valid until the next call into the broker. */
 const char *weft_mb_broker_service_name(const weft_mb_broker *b,
                                         weft_mb_conn conn);
 /* The service id the broker gave conn (a UUID), or NULL. */

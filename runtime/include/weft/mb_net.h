@@ -43,19 +43,35 @@ typedef struct weft_mb_hub_opts {
   void *next_ud;
 } weft_mb_hub_opts;
 
-/* Starts the hub's loop thread. opts may be NULL. */
+/* Starts the hub's loop thread. opts may be NULL; it is copied (ws_path
+ * into a 256-byte buffer: a longer path is cut); next_ud must live as long
+ * as the hub. On success *out is a new hub, freed with weft_mb_hub_free().
+ * Returns 0, WEFT_ERR_NOMEM, or the loop's WEFT_ERR_IO (*out untouched on
+ * failure). */
 int weft_mb_hub_new(weft_mb_hub **out, const weft_mb_hub_opts *opts);
-/* Closes every connection, stops the thread, frees. Accepts NULL. */
+/* Closes every connection, stops the thread, frees. Accepts NULL. It
+ * closes the TCP connections only: a hub used as a WebSocket route must
+ * outlive the weft server that routes to it (free the server first), as
+ * its WebSocket connections still point to the hub. */
 void weft_mb_hub_free(weft_mb_hub *h);
-/* Accepts MB over TCP on host:port (0: a free port, written to *bound). */
+/* Accepts MB over TCP on host:port (0: a free port, written to *bound;
+ * bound may be NULL). host is only read during the call. Returns 0,
+ * WEFT_ERR_STATE (already listening), WEFT_ERR_RESOLVE, WEFT_ERR_IO (bind,
+ * listen), WEFT_ERR_NOMEM; err (may be NULL) says what. */
 int weft_mb_hub_listen(weft_mb_hub *h, const char *host, int port, int *bound,
                        weft_error *err);
 /* A weft_ws_route_fn (ud = the hub) taking opts->ws_path for MB text
- * messages. */
+ * messages (binary ones are read alike; over 16,751 bytes: close 1009).
+ * Requests offering a weft subprotocol, and other paths, go to opts->next
+ * (or return 0). Answers 500 if the connection's record cannot be
+ * allocated. The server's API key check applies. */
 int weft_mb_ws_route(void *ud, const weft_ws_request *req, weft_ws_accept *acc);
 
 /* Registers the "mb" server transport: weft_server_listen(s,
- * "mb://127.0.0.1:0") then runs a hub on that address. Idempotent. */
+ * "mb://127.0.0.1:0") then runs a hub on that address. Idempotent. Returns
+ * 0 or the codes of weft_register_server_transport (WEFT_ERR_LIMIT). Of
+ * the server's options such a hub uses only max_conns_per_ip: no TLS, no
+ * API keys (MB has no credentials), default broker limits. */
 int weft_mb_register_transport(void);
 
 /* ---- client ---- */
@@ -63,7 +79,10 @@ int weft_mb_register_transport(void);
 typedef struct weft_mb_client weft_mb_client;
 
 /* Called on the client's reader thread; m (and its payload) is valid during
- * the call. An on_request handler answers with weft_mb_client_respond(). */
+ * the call. An on_request handler answers with weft_mb_client_respond().
+ * A handler must not wait for the broker (subscribe, unsubscribe,
+ * publish_wait, request): the reader thread is what delivers the answer,
+ * so such a call ends in WEFT_ERR_TIMEOUT. publish and respond are fine. */
 typedef void (*weft_mb_handler_fn)(weft_mb_client *c, const weft_mb_message *m,
                                    void *ud);
 
@@ -81,39 +100,63 @@ typedef struct weft_mb_client_opts {
  * Checks the registration against the broker's limits (name <= 36,
  * description <= 1024 characters; the description defaults to the name:
  * WEFT_ERR_INVAL before connecting), connects, waits for the greeting,
- * registers (if opts->name). */
+ * registers (if opts->name). opts (may be NULL) is copied; name and
+ * description are used during the call only; ud must live as long as the
+ * client. On success *out is a new client, freed with
+ * weft_mb_client_close(); on failure *out is untouched. Errors:
+ * WEFT_ERR_BAD_URL (also no port), _UNKNOWN_SCHEME, _INVAL, _RESOLVE,
+ * _CONNECT, _TIMEOUT, _HANDSHAKE (WebSocket refused, or no greeting within
+ * timeout_ms), _NOMEM, and those of the registration (_RPC if refused,
+ * _TIMEOUT, _CLOSED). */
 int weft_mb_client_open(weft_mb_client **out, const char *url,
                         const weft_mb_client_opts *opts, weft_error *err);
-/* Accepts NULL. */
+/* Stops and joins the reader thread (it polls every 100 ms), closes, frees.
+ * Accepts NULL. Not from a handler (it joins the reader thread). */
 void weft_mb_client_close(weft_mb_client *c);
 
 /* Subscribe / unsubscribe, waiting for the broker's acknowledgement.
- * WEFT_ERR_RPC with err naming the MB error if the broker refused. */
+ * WEFT_ERR_RPC with err naming the MB error if the broker refused (or
+ * answered {"status":"failure"}). Also WEFT_ERR_INVAL (action not publish
+ * or request, invalid topic), WEFT_ERR_TIMEOUT (no answer within
+ * timeout_ms), WEFT_ERR_CLOSED (connection gone), WEFT_ERR_NOMEM. */
 int weft_mb_client_subscribe(weft_mb_client *c, weft_mb_action action,
                              const char *topic, int32_t priority,
                              weft_error *err);
 int weft_mb_client_unsubscribe(weft_mb_client *c, weft_mb_action action,
                                const char *topic, weft_error *err);
-/* Fire and forget (no request id, no acknowledgement). */
+/* Fire and forget (no request id, no acknowledgement). In this and the
+ * calls below json is copied before the call returns (NULL: "{}"); it is
+ * sent as given, not validated. Errors: those of weft_mb_encode (INVAL for
+ * a bad topic or version, TOO_BIG, NOMEM), WEFT_ERR_CLOSED if the write
+ * failed. */
 int weft_mb_client_publish(weft_mb_client *c, const char *topic,
                            const char *version, const char *json,
                            weft_error *err);
 /* A publish with a request id: the broker acknowledges it once delivered
  * ({"status":"success"}) or answers NO_ROUTE_FOUND when nobody subscribes
- * (WEFT_ERR_RPC, *mb_error filled if not NULL). Waits timeout_ms of the
- * client options. */
+ * (WEFT_ERR_RPC, *mb_error filled if not NULL: the caller then owns its
+ * strings, weft_mb_error_info_clear). Waits timeout_ms of the client
+ * options: WEFT_ERR_TIMEOUT, or WEFT_ERR_CLOSED if the connection drops.
+ * *mb_error is not written unless the result is WEFT_ERR_RPC. */
 int weft_mb_client_publish_wait(weft_mb_client *c, const char *topic,
                                 const char *version, const char *json,
                                 weft_mb_error_info *mb_error, weft_error *err);
 /* Sends a request and waits for its response (timeout_ms 0: the MB
- * default, 5000). *response is the response payload (malloc'd). If the
- * payload is an MB error body, returns WEFT_ERR_RPC, fills *mb_error (if
- * not NULL) and still sets *response. WEFT_ERR_TIMEOUT if nothing came. */
+ * default, 5000). *response is the response payload (malloc'd,
+ * NUL-terminated; the caller free()s it). If the payload is an MB error
+ * body, returns WEFT_ERR_RPC, fills *mb_error (if not NULL; the caller
+ * then clears it) and still sets *response. WEFT_ERR_TIMEOUT if nothing
+ * came within the timeout plus one second (so the broker's TIMEOUT error
+ * arrives first), WEFT_ERR_CLOSED if the connection dropped, and the send
+ * errors of weft_mb_client_publish; on those *response and *mb_error are
+ * not written. */
 int weft_mb_client_request(weft_mb_client *c, const char *topic,
                            const char *version, const char *json,
                            uint32_t timeout_ms, char **response,
                            weft_mb_error_info *mb_error, weft_error *err);
-/* Answers a request received in on_request (same topic, version and id). */
+/* Answers a request received in on_request (same topic, version and id).
+ * request is only read (copy the header if answering after the handler
+ * returned). Errors as weft_mb_client_publish. */
 int weft_mb_client_respond(weft_mb_client *c, const weft_mb_header *request,
                            const char *json, weft_error *err);
 

@@ -64,20 +64,27 @@ typedef struct weft_opts_hdr {
 #define WEFT_OPTS_INIT_HDR_MEMBER(t) .hdr = WEFT_OPTS_HDR_INIT(t)
 #endif
 
-/* True if tag follows the rule above. */
+/* 1 if tag follows the rule above, else 0. Cannot fail. */
 int weft_opts_tag_valid(uint32_t tag);
 
 /* The first struct in chain whose tag is `tag`, or NULL (also if chain is
- * NULL, or malformed: check it with weft_opts_check first). */
+ * NULL, or malformed: check it with weft_opts_check first; the walk stops
+ * at the first invalid tag or after 64 links). The result points into the
+ * caller's chain (nothing is copied): it lives as long as the caller keeps
+ * that struct. */
 const void *weft_opts_find(const void *chain, uint32_t tag);
 
 /* 0 if every struct in chain (NULL is fine) has a valid tag and the chain
- * ends within 64 links; else WEFT_ERR_INVAL with err saying which link is
- * wrong. `what` names the chain in the message ("transport_opts"). */
+ * ends within 64 links; else WEFT_ERR_INVAL with err (may be NULL) saying
+ * which link is wrong. `what` names the chain in the message (NULL:
+ * "transport_opts"). Only reads the chain. */
 int weft_opts_check(const void *chain, const char *what, weft_error *err);
 
 /* weft_opts_check + weft_opts_find: *out is the struct tagged `tag`, or
- * NULL if the chain has none. What transports call at listen/connect. */
+ * NULL if the chain has none (or on error). What transports call at
+ * listen/connect. *out points into the caller's chain, as with
+ * weft_opts_find. Returns 0 or WEFT_ERR_INVAL (err says which link). out
+ * must not be NULL. */
 int weft_opts_get(const void *chain, uint32_t tag, const void **out,
                   weft_error *err);
 

@@ -75,15 +75,27 @@ typedef struct weft_metadata {
 /* Metadata owns its keys and values: add copies key (lowercased) and value
  * (malloc, with a NUL after the value), weft_metadata_clear() frees them and
  * the array; copy deep-copies. Start from WEFT_METADATA_INIT. add returns 0,
- * WEFT_ERR_NOMEM, or WEFT_ERR_INVAL for a NULL or empty key. */
+ * WEFT_ERR_NOMEM, or WEFT_ERR_INVAL for a NULL md, a NULL or empty key, or
+ * value NULL with value_len > 0 (add_str: value NULL). The caller keeps key
+ * and value. Only the case of the key is changed: its characters and the
+ * value's bytes are not validated here. On failure md's entries are
+ * unchanged. */
 int weft_metadata_add(weft_metadata *md, const char *key, const void *value,
                       size_t value_len);
 int weft_metadata_add_str(weft_metadata *md, const char *key,
                           const char *value);
-/* First entry with this key (case-insensitive), or NULL. */
+/* First entry with this key (case-insensitive), or NULL (also for NULL md
+ * or key). The entry belongs to md: valid until md is next added to
+ * (the array may move) or cleared. */
 const weft_metadata_entry *weft_metadata_get(const weft_metadata *md,
                                              const char *key);
+/* Appends deep copies of src's entries to dst (dst keeps what it had; clear
+ * it first for a replacement). src NULL copies nothing. Returns 0,
+ * WEFT_ERR_INVAL (dst NULL) or WEFT_ERR_NOMEM, after which dst holds the
+ * entries copied so far (still owned by dst: clear it). */
 int weft_metadata_copy(weft_metadata *dst, const weft_metadata *src);
+/* Frees every key, value and the array, and leaves md empty and reusable.
+ * Accepts NULL. */
 void weft_metadata_clear(weft_metadata *md);
 
 #ifdef __cplusplus

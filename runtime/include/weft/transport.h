@@ -8,6 +8,11 @@
  * runtime a weft_server_call_ops table through weft_server_dispatch(); the
  * runtime runs the handler on its worker pool and calls ops->finish exactly
  * once, after which the transport owns (and frees) its call object.
+ *
+ * Ownership, in short: the registry and the runtime keep the transport
+ * vtables and ops tables they are given (not copied): make them static.
+ * Strings and metadata passed to the runtime (paths, peers, metadata,
+ * errors) are copied or only read during the call.
  */
 #ifndef WEFT_TRANSPORT_H
 #define WEFT_TRANSPORT_H
@@ -32,8 +37,17 @@ typedef struct weft_url {
   char query[1024]; /* without '?' */
 } weft_url;
 
+/* Splits url into *out (zeroed first; fixed-size fields, nothing
+ * allocated). Returns 0, WEFT_ERR_INVAL (url or out NULL) or
+ * WEFT_ERR_BAD_URL (err says what: no scheme, empty host, bad port, a part
+ * too long for its field, ...). */
 int weft_url_parse(const char *url, weft_url *out, weft_error *err);
-/* Value of a query parameter (percent-decoded) into buf; 0 or -1 if absent. */
+/* Value of a query parameter (percent-decoded, '+' as space; a stray '%'
+ * stays literal) into the caller's buf, NUL-terminated. query may start
+ * with '?'. Returns 0 if found, -1 if absent, WEFT_ERR_INVAL for a NULL
+ * argument or cap 0 (the same value as "absent"), WEFT_ERR_TOO_BIG if the
+ * value and its NUL do not fit in cap (buf then holds a prefix, not
+ * NUL-terminated). The first occurrence wins. */
 int weft_url_query_param(const char *query, const char *name, char *buf,
                          size_t cap);
 
@@ -93,9 +107,16 @@ typedef struct weft_server_transport {
   void (*close)(void *listener);
 } weft_server_transport;
 
-/* Later registrations of a scheme replace earlier ones. weft's own
- * transports are registered by weft_transports_init() (idempotent), which
- * weft_client_open and weft_server_listen call. */
+/* Later registrations of a scheme replace earlier ones (schemes compare
+ * case-insensitively). weft's own transports are registered by
+ * weft_transports_init() (idempotent, thread-safe), which weft_client_open,
+ * weft_server_listen and the register functions call. t is kept, not
+ * copied, and there is no unregistering: t (and its scheme string) must
+ * live until the process ends. Register returns 0, WEFT_ERR_INVAL (t NULL,
+ * no scheme, or a required function missing: connect, call_start and
+ * call_finish for clients, listen and close for servers) or WEFT_ERR_LIMIT
+ * (32 schemes already registered). Find returns the registered table, or
+ * NULL (unknown or NULL scheme); it does not call weft_transports_init. */
 int weft_register_client_transport(const weft_client_transport *t);
 int weft_register_server_transport(const weft_server_transport *t);
 const weft_client_transport *weft_find_client_transport(const char *scheme);
@@ -109,7 +130,12 @@ void weft_transports_init(void);
  * took the call (ops->finish will be called exactly once, possibly from
  * inside this function). Returns < 0 if it could not take it at all (e.g.
  * the server is shutting down): then ops->finish is never called and the
- * transport answers the call itself. */
+ * transport answers the call itself. Codes: WEFT_ERR_INVAL (s or ops NULL,
+ * or ops lacks recv, send, finish or cancelled), WEFT_ERR_STATE (the server
+ * is not running or shutting down; answer UNAVAILABLE). path and peer are
+ * copied; out of memory is answered RESOURCE_EXHAUSTED through ops->finish
+ * (return 0). ops and tc are kept until ops->finish has been called: ops
+ * must outlive the call (static), tc stays the transport's. */
 int weft_server_dispatch(weft_server *s, const char *path,
                          const weft_metadata *md, int64_t deadline_ns,
                          const char *peer, const weft_server_call_ops *ops,
@@ -122,26 +148,41 @@ int weft_server_dispatch_inline(weft_server *s, const char *path,
                                 const weft_metadata *md, int64_t deadline_ns,
                                 const char *peer,
                                 const weft_server_call_ops *ops, void *tc);
-/* Resolves a method path against the server's services (NULL if unknown). */
+/* Resolves a method path ("/pkg.Service/Method") against the server's
+ * services (NULL if unknown, or path NULL or malformed). The descriptor
+ * belongs to the service added with weft_server_add_service (it lives as
+ * long as the server). */
 const weft_method_desc *weft_server_find_method(const weft_server *s,
                                                 const char *path);
+/* The server's copy of its options (owned by the server, valid until
+ * weft_server_free); s must not be NULL. */
 const weft_server_opts *weft_server_get_opts(const weft_server *s);
 /* Server transports report their connections through this (runs
  * weft_server_opts.on_connection if set; I/O thread). error and reason
- * are for CLOSED (see weft_conn_event). */
+ * are for CLOSED (see weft_conn_event). The strings (NULL reads as "") are
+ * only read during the call; the callback sees them only while it runs.
+ * s NULL is ignored. */
 void weft_server_conn_event(weft_server *s, weft_conn_event_kind kind,
                             const char *scheme, const char *listener,
                             const char *peer, int error, const char *reason,
                             uint64_t calls);
 /* "scheme://host:port" into buf (IPv6 hosts in brackets; an empty host is
- * "0.0.0.0"), for weft_conn_event.listener. */
+ * "0.0.0.0"), for weft_conn_event.listener. Truncated (snprintf) to cap,
+ * always NUL-terminated if cap > 0; cannot fail. */
 void weft_format_listen_url(char *buf, size_t cap, const char *scheme,
                             const char *host, int port);
-/* Connection state changes seen by a client transport. */
+/* Connection state changes seen by a client transport. It runs the
+ * client's callbacks (on_state, on_error, on_disconnect) on the calling
+ * thread before it returns, with no client lock held. DISCONNECTED or ERROR for
+ * the live connection retires it and, if reconnect is enabled, schedules a
+ * reconnect; CONNECTING and DISCONNECTING are ignored (the runtime sets
+ * them). *err (may be NULL) is copied. c NULL is ignored. */
 void weft_client_notify(weft_client *c, weft_conn_state state,
                         const weft_error *err);
 
-/* Monotonic clock in ns, and deadline helpers. */
+/* Monotonic clock in ns (CLOCK_MONOTONIC), and deadline helpers: absolute
+ * CLOCK_MONOTONIC ns, INT64_MAX meaning none. A timeout too large to
+ * represent saturates to INT64_MAX. Cannot fail. */
 int64_t weft_now_ns(void);
 int64_t weft_deadline_from_timeout_ms(int64_t timeout_ms); /* <=0: INT64_MAX */
 

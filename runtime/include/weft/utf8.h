@@ -11,6 +11,9 @@
 extern "C" {
 #endif
 
+/* True if p[0..n) is valid UTF-8 as above (n == 0 is valid; embedded NULs
+ * are valid). Only reads p, allocates nothing; no error code, no message:
+ * the caller says where the bad text was. */
 bool weft_utf8_valid(const void *p, size_t n);
 
 #ifdef __cplusplus

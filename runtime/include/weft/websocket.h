@@ -14,6 +14,17 @@
  * leaves the request to the envelope endpoint, takes it with a
  * weft_ws_handler that then sees raw text and binary messages, or refuses it
  * with an HTTP status.
+ *
+ * Ownership, in short: a weft_ws_conn is reference counted; the I/O loop
+ * holds one reference, weft_ws_connect's caller another (released by
+ * weft_ws_disconnect). Data passed to a callback lives during that call
+ * only; data passed to a send is copied before it returns. Strings from the
+ * `const char *` getters belong to the connection (or, for a request, to
+ * the handshake being routed). A weft_ws_opts is the caller's: its numbers
+ * are copied when a listener starts or a connection is dialled, but the
+ * pointers in it (origin, extra_headers, route_ud) are kept, so the struct
+ * and what it points to follow the transport_opts rule of client.h and
+ * server.h (live as long as the client or server).
  */
 #ifndef WEFT_WEBSOCKET_H
 #define WEFT_WEBSOCKET_H
@@ -54,9 +65,12 @@ typedef struct weft_ws_request {
   const void *internal;
 } weft_ws_request;
 
-/* A request header (case-insensitive name), or NULL. */
+/* A request header (case-insensitive name), or NULL. The value belongs to
+ * the handshake and lives until the route returns. Only from inside the
+ * route (r must be the request it was given). */
 const char *weft_ws_request_header(const weft_ws_request *r, const char *name);
-/* True if the client offered this subprotocol. */
+/* True if the client offered this subprotocol (a token of
+ * Sec-WebSocket-Protocol). Only from inside the route. */
 bool weft_ws_request_offers(const weft_ws_request *r, const char *protocol);
 
 typedef struct weft_ws_handler {
@@ -72,7 +86,10 @@ typedef struct weft_ws_handler {
   void (*on_close)(weft_ws_conn *c, int code, const char *reason, void *ud);
 } weft_ws_handler;
 
-/* What a route fills in to take a request. */
+/* What a route fills in to take a request. handler, ud and protocol are
+ * not copied: handler and ud must live until on_close has returned;
+ * protocol and reason only until the route returns (they are copied; a
+ * protocol the client did not offer is ignored). */
 typedef struct weft_ws_accept {
   const weft_ws_handler *handler;
   void *ud;             /* passed to the handler's callbacks */
@@ -121,22 +138,44 @@ typedef struct weft_ws_opts {
  * transport_opts chain (origin, extra_headers, timeouts). protocols: offered
  * subprotocols, comma separated, or NULL. The connection runs on its own
  * I/O thread; h's callbacks run there (on_open before this returns).
- * Errors: WEFT_ERR_BAD_URL, _CONNECT, _TIMEOUT, _TLS, _HANDSHAKE (err says
- * what the server answered). */
+ * Errors: WEFT_ERR_BAD_URL, _CONNECT, _RESOLVE, _TIMEOUT, _TLS, _IO,
+ * _HANDSHAKE (err says what the server answered), _INVAL (a malformed
+ * transport_opts chain, or request headers over the buffer), _NOMEM.
+ * On success *out is a new connection that the caller owns: release it
+ * with weft_ws_disconnect() (not weft_ws_conn_unref). On failure *out is
+ * not written; no callback has run, except when the I/O thread could not
+ * be started after the handshake (then on_open and on_close have run). url,
+ * protocols and opts are only read during the call (the weft_ws_opts values are
+ * copied); h and ud must live until weft_ws_disconnect returns. */
 int weft_ws_connect(weft_ws_conn **out, const char *url,
                     const weft_client_opts *opts, const char *protocols,
                     const weft_ws_handler *h, void *ud, weft_error *err);
 /* Closes (1000, waiting close_timeout_ms at most), runs on_close if it has
- * not run, stops the I/O thread and frees. Not from a handler callback. */
+ * not run, stops the I/O thread and drops the caller's reference (the
+ * connection is freed unless weft_ws_conn_ref holders remain; their sends
+ * then fail with WEFT_ERR_CLOSED). Not from a handler callback. Accepts
+ * NULL. Only for connections from weft_ws_connect. */
 void weft_ws_disconnect(weft_ws_conn *c);
 
-/* Any thread. text must be valid UTF-8 (not checked). Returns 0,
- * WEFT_ERR_CLOSED once a close was sent or the connection is gone,
- * WEFT_ERR_NOMEM. Off the I/O thread it waits while more than 8 MiB are
- * queued for a peer that does not read (backpressure). */
+/* Any thread. text must be valid UTF-8 (not checked); the size is not
+ * checked against the peer's limit either. data is copied (framed) before
+ * the return; the caller keeps it. Returns 0, WEFT_ERR_CLOSED once a close
+ * was sent or the connection is gone (also when the write failed),
+ * WEFT_ERR_NOMEM, or WEFT_ERR_INTERNAL (client side: no randomness for the
+ * mask). Off the I/O thread it waits while more than 8 MiB are queued for
+ * a peer that does not read (backpressure). */
 int weft_ws_conn_send(weft_ws_conn *c, bool text, const void *data, size_t len);
-/* Starts the close handshake (any thread). code 1000..4999. */
+/* Starts the close handshake (any thread). code 1000..4999 (a code a peer
+ * may send; else WEFT_ERR_INVAL). reason (may be NULL) is copied; it is cut
+ * at 123 bytes on a UTF-8 boundary. Returns 0 (also if a close was already
+ * sent or the connection is gone), or, off the I/O thread, WEFT_ERR_NOMEM
+ * or an error of weft_loop_post. on_close follows once the handshake ends
+ * or close_timeout_ms passes. */
 int weft_ws_conn_close(weft_ws_conn *c, int code, const char *reason);
+/* "addr:port" of the peer, the request path (server side: without the
+ * query; client side: the request target sent, path and query) and the
+ * subprotocol agreed ("" if none). The strings belong to the connection
+ * and live as long as a reference to it. */
 const char *weft_ws_conn_peer(const weft_ws_conn *c);
 const char *weft_ws_conn_path(const weft_ws_conn *c);
 const char *weft_ws_conn_protocol(const weft_ws_conn *c);
@@ -144,6 +183,9 @@ const char *weft_ws_conn_protocol(const weft_ws_conn *c);
 weft_loop *weft_ws_conn_loop(const weft_ws_conn *c);
 /* The server that accepted it (NULL on the client side). */
 weft_server *weft_ws_conn_server(const weft_ws_conn *c);
+/* Keep the connection (its memory, not the link) alive beyond on_close,
+ * e.g. to send from another thread. Every ref needs one unref; the last
+ * unref frees. unref accepts NULL, ref does not. */
 void weft_ws_conn_ref(weft_ws_conn *c);
 void weft_ws_conn_unref(weft_ws_conn *c);
 

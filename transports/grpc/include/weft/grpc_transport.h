@@ -17,6 +17,12 @@
  *  - the grpc.health.v1.Health and grpc.reflection.v1alpha.ServerReflection
  *    services that a grpc:// listener adds to its server unless disabled;
  *  - the streams a client may open at once on one connection (100).
+ *
+ * Ownership: the caller owns the struct; its values are read when a client
+ * connects (again at each reconnect) or a listener starts, and are not kept
+ * after that. Keep it alive as client.h and server.h ask of
+ * transport_opts. A malformed chain is refused with WEFT_ERR_INVAL by
+ * weft_client_open / weft_server_listen.
  */
 #ifndef WEFT_GRPC_TRANSPORT_H
 #define WEFT_GRPC_TRANSPORT_H
@@ -61,7 +67,13 @@ typedef struct weft_grpc_opts {
 
 /* Health status reported by grpc.health.v1.Health for `service` ("" is the
  * whole server). Services registered with the server start SERVING; this
- * overrides it (serving = false: NOT_SERVING) and wakes Watch streams. */
+ * overrides it (serving = false: NOT_SERVING) and wakes Watch streams.
+ * service is copied. Any thread; may be called before the grpc:// listener
+ * starts. Returns 0, WEFT_ERR_INVAL (s or service NULL, or service 200
+ * bytes or longer), or WEFT_ERR_LIMIT (32 overrides for this server, or 32
+ * servers with overrides in the process). The overrides are kept in a
+ * process-wide table keyed by the server, not in the server: they are
+ * dropped when a grpc:// listener of the server closes. */
 int weft_grpc_health_set(weft_server *s, const char *service, bool serving);
 
 #ifdef __cplusplus
