@@ -286,8 +286,15 @@ weft_timer *weft_loop_timer(weft_loop *l, int64_t after_ms, int64_t repeat_ms,
   weft_timer *t = calloc(1, sizeof *t);
   if (!t)
     return NULL;
+  /* Delays are clamped so that due and repeat times in ns cannot
+   * overflow: 2^42 ms is over a century. */
+  const int64_t max_ms = INT64_C(1) << 42;
   if (after_ms < 0)
     after_ms = 0;
+  if (after_ms > max_ms)
+    after_ms = max_ms;
+  if (repeat_ms > max_ms)
+    repeat_ms = max_ms;
   t->due_ns = now_ns() + after_ms * 1000000;
   t->repeat_ns = repeat_ms > 0 ? repeat_ms * 1000000 : 0;
   t->fn = fn;
@@ -332,8 +339,9 @@ static int run_timers(weft_loop *l) {
       t->due_ns += t->repeat_ns;
       if (t->due_ns <= now)
         t->due_ns = now + t->repeat_ns;
-      if (heap_push(l, t) < 0)
-        free(t);
+      /* Out of memory for the heap: the timer stops firing but stays
+       * allocated, since its owner still holds it and may cancel it. */
+      (void)heap_push(l, t);
     } else {
       free(t);
     }

@@ -66,6 +66,23 @@ TEST(Loop, RepeatingTimerAndCancelFromInside) {
   EXPECT_EQ(n, 5);
 }
 
+// Delays far in the future are clamped, not overflowed into the past (a
+// wrapped due time would fire at once; UBSan aborts on the overflow).
+TEST(Loop, FarFutureTimersNeitherOverflowNorFire) {
+  Loop lp;
+  static bool fired;
+  fired = false;
+  auto bad = [](weft_loop *, weft_timer *, void *) { fired = true; };
+  auto stop = [](weft_loop *l, weft_timer *, void *) { weft_loop_stop(l); };
+  weft_timer *far = weft_loop_timer(lp.l, INT64_MAX, INT64_MAX, bad, nullptr);
+  ASSERT_NE(far, nullptr);
+  ASSERT_NE(weft_loop_timer(lp.l, INT64_MAX / 1000, 0, bad, nullptr), nullptr);
+  weft_loop_timer(lp.l, 20, 0, stop, nullptr);
+  EXPECT_EQ(weft_loop_run(lp.l), 0);
+  EXPECT_FALSE(fired);
+  weft_timer_cancel(lp.l, far);
+}
+
 TEST(Loop, CancelledTimerNeverFires) {
   Loop lp;
   static bool fired;
