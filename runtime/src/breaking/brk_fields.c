@@ -428,15 +428,8 @@ static bool first_ext(const brk_side *s, size_t i) {
 
 void weft__brk_fields(brk_ctx *c) {
   const brk_side *ns = &c->new_s, *os = &c->old_s;
-  for (size_t i = 0; i < os->n_msgs; i++) {
-    if (weft__brk_find_target(os->msgs, os->n_msgs, os->msgs[i].full) !=
-        &os->msgs[i])
-      continue; /* an import, or a second type of that name */
-    const brk_type *nt =
-        weft__brk_find_target(ns->msgs, ns->n_msgs, os->msgs[i].full);
-    if (nt)
-      message_fields(c, nt, &os->msgs[i]);
-  }
+  weft__brk_each_pair(c, os->msgs, os->n_msgs, ns->msgs, ns->n_msgs,
+                      message_fields);
   for (size_t i = 0; i < os->n_exts; i++) {
     const brk_ext *oe = &os->exts[i];
     if (!oe->target || !first_ext(os, i))

@@ -379,3 +379,16 @@ void weft__brk_map_field_path(const brk_side *s, const brk_type *entry,
     }
   }
 }
+
+void weft__brk_each_pair(brk_ctx *c, const brk_type *ov, size_t on,
+                         const brk_type *nv, size_t nn,
+                         void (*fn)(brk_ctx *c, const brk_type *nt,
+                                    const brk_type *ot)) {
+  for (size_t i = 0; i < on; i++) {
+    if (weft__brk_find_target(ov, on, ov[i].full) != &ov[i])
+      continue; /* an import, or a second type of that name */
+    const brk_type *nt = weft__brk_find_target(nv, nn, ov[i].full);
+    if (nt)
+      fn(c, nt, &ov[i]);
+  }
+}

@@ -158,6 +158,13 @@ const brk_type *weft__brk_find(const brk_type *v, size_t n, const char *full);
 /* The first type of that name in a compared file (pairs are made of these). */
 const brk_type *weft__brk_find_target(const brk_type *v, size_t n,
                                       const char *full);
+/* Calls fn(c, new, old) for each type of ov (old side) defined in a
+ * compared file that still has a type of its full name in nv (new side):
+ * the pairs every type-level rule compares. */
+void weft__brk_each_pair(brk_ctx *c, const brk_type *ov, size_t on,
+                         const brk_type *nv, size_t nn,
+                         void (*fn)(brk_ctx *c, const brk_type *nt,
+                                    const brk_type *ot));
 /* Message or enum named by a field's type_name (leading dot accepted). */
 const brk_type *weft__brk_find_msg(const brk_side *s, const char *type_name);
 const brk_type *weft__brk_find_enum(const brk_side *s, const char *type_name);

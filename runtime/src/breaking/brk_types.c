@@ -492,31 +492,10 @@ static void service_pair(brk_ctx *c, const brk_type *nt, const brk_type *ot) {
 
 void weft__brk_types(brk_ctx *c) {
   const brk_side *ns = &c->new_s, *os = &c->old_s;
-  for (size_t i = 0; i < os->n_msgs; i++) {
-    if (weft__brk_find_target(os->msgs, os->n_msgs, os->msgs[i].full) !=
-        &os->msgs[i])
-      continue; /* an import, or a second type of that name */
-    const brk_type *nt =
-        weft__brk_find_target(ns->msgs, ns->n_msgs, os->msgs[i].full);
-    if (nt)
-      message_pair(c, nt, &os->msgs[i]);
-  }
-  for (size_t i = 0; i < os->n_enums; i++) {
-    if (weft__brk_find_target(os->enums, os->n_enums, os->enums[i].full) !=
-        &os->enums[i])
-      continue; /* an import, or a second type of that name */
-    const brk_type *nt =
-        weft__brk_find_target(ns->enums, ns->n_enums, os->enums[i].full);
-    if (nt)
-      enum_pair(c, nt, &os->enums[i]);
-  }
-  for (size_t i = 0; i < os->n_svcs; i++) {
-    if (weft__brk_find_target(os->svcs, os->n_svcs, os->svcs[i].full) !=
-        &os->svcs[i])
-      continue; /* an import, or a second type of that name */
-    const brk_type *nt =
-        weft__brk_find_target(ns->svcs, ns->n_svcs, os->svcs[i].full);
-    if (nt)
-      service_pair(c, nt, &os->svcs[i]);
-  }
+  weft__brk_each_pair(c, os->msgs, os->n_msgs, ns->msgs, ns->n_msgs,
+                      message_pair);
+  weft__brk_each_pair(c, os->enums, os->n_enums, ns->enums, ns->n_enums,
+                      enum_pair);
+  weft__brk_each_pair(c, os->svcs, os->n_svcs, ns->svcs, ns->n_svcs,
+                      service_pair);
 }
