@@ -16,6 +16,8 @@
 #include <thread>
 #include <vector>
 
+#include "test_schemes.h"
+
 extern "C" {
 #include "echo.weft.h"
 #include "weft/client.h"
@@ -24,23 +26,6 @@ extern "C" {
 }
 
 namespace {
-
-std::vector<std::string> schemes() {
-  std::vector<std::string> v;
-#ifdef WEFT_TEST_HAVE_TCP
-  v.push_back("tcp");
-#endif
-#ifdef WEFT_TEST_HAVE_WEBSOCKET
-  v.push_back("ws");
-#endif
-#ifdef WEFT_TEST_HAVE_GRPC
-  v.push_back("grpc");
-#endif
-#ifdef WEFT_TEST_HAVE_HTTP2
-  v.push_back("h2c");
-#endif
-  return v;
-}
 
 int thread_count() {
   int n = 0;
@@ -228,7 +213,7 @@ protected:
     ASSERT_EQ(weft_server_add_service(srv, &weft__test__Echo_service,
                                       &async_impl, nullptr),
               0);
-    auto sc = schemes();
+    auto sc = weft_test_schemes();
     for (size_t i = 0; i < sc.size(); i++) {
       weft_error err;
       weft_error_clear(&err);
@@ -245,7 +230,7 @@ protected:
     urls.clear();
   }
   std::string url() {
-    auto sc = schemes();
+    auto sc = weft_test_schemes();
     for (size_t i = 0; i < sc.size(); i++)
       if (sc[i] == GetParam())
         return urls[i];
@@ -493,7 +478,8 @@ TEST_P(Async, ClientRefusesWrongMessageType) {
   weft_client_close(c);
 }
 
-INSTANTIATE_TEST_SUITE_P(Transports, Async, ::testing::ValuesIn(schemes()),
+INSTANTIATE_TEST_SUITE_P(Transports, Async,
+                         ::testing::ValuesIn(weft_test_schemes()),
                          [](const auto &i) { return i.param; });
 
 } // namespace

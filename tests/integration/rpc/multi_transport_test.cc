@@ -12,6 +12,8 @@
 #include <thread>
 #include <vector>
 
+#include "test_schemes.h"
+
 extern "C" {
 #include "echo_service.h"
 #include "weft/client.h"
@@ -20,23 +22,6 @@ extern "C" {
 }
 
 namespace {
-
-std::vector<std::string> schemes() {
-  std::vector<std::string> v;
-#ifdef WEFT_TEST_HAVE_TCP
-  v.push_back("tcp");
-#endif
-#ifdef WEFT_TEST_HAVE_WEBSOCKET
-  v.push_back("ws");
-#endif
-#ifdef WEFT_TEST_HAVE_GRPC
-  v.push_back("grpc");
-#endif
-#ifdef WEFT_TEST_HAVE_HTTP2
-  v.push_back("h2c");
-#endif
-  return v;
-}
 
 bool wait_for(const std::function<bool()> &pred, int ms = 10000) {
   for (int i = 0; i < ms; i++) {
@@ -74,7 +59,7 @@ protected:
     so.max_msgs_per_sec = 1000000; // WebSocket's default 100/s would bite
     ASSERT_EQ(weft_server_new(&srv, &so), 0);
     ASSERT_EQ(weft_test_echo_add(srv), 0);
-    auto sc = schemes();
+    auto sc = weft_test_schemes();
     for (size_t i = 0; i < sc.size(); i++) {
       weft_error err;
       weft_error_clear(&err);
@@ -91,7 +76,7 @@ protected:
     urls.clear();
   }
   std::string url() {
-    auto sc = schemes();
+    auto sc = weft_test_schemes();
     for (size_t i = 0; i < sc.size(); i++)
       if (sc[i] == GetParam())
         return urls[i];
@@ -359,7 +344,7 @@ struct Inbox {
 // A publish from any client, or from the server, reaches subscribers on
 // every transport.
 TEST_P(Multi, PubSubAcrossTransports) {
-  auto sc = schemes();
+  auto sc = weft_test_schemes();
   std::vector<weft_client *> subs_c(sc.size());
   std::vector<weft_subscription *> subs(sc.size());
   std::vector<Inbox> inbox(sc.size());
@@ -392,7 +377,8 @@ TEST_P(Multi, PubSubAcrossTransports) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Transports, Multi, ::testing::ValuesIn(schemes()),
+INSTANTIATE_TEST_SUITE_P(Transports, Multi,
+                         ::testing::ValuesIn(weft_test_schemes()),
                          [](const auto &info) { return info.param; });
 
 // Graceful shutdown over real sockets: a call in flight on every transport
@@ -404,7 +390,7 @@ TEST(MultiShutdown, InFlightCallsFinishOnEveryTransport) {
   so.shutdown_grace_ms = 10000;
   ASSERT_EQ(weft_server_new(&s, &so), 0);
   ASSERT_EQ(weft_test_echo_add(s), 0);
-  auto sc = schemes();
+  auto sc = weft_test_schemes();
   std::vector<weft_client *> cs;
   std::vector<weft_call *> calls;
   std::vector<Opts> opts(sc.size());
@@ -555,7 +541,7 @@ TEST_P(Restart, ReconnectAndResubscribe) {
 
 std::vector<std::string> restart_schemes() {
   std::vector<std::string> v;
-  for (auto &s : schemes())
+  for (auto &s : weft_test_schemes())
     if (s == "tcp" || s == "ws")
       v.push_back(s);
   return v;
