@@ -136,11 +136,15 @@ void on_writable(weft_server_call *, void *ud) {
 }
 
 void stream_out(Streamer *s) {
+  // 8 KiB a message: more than socket buffers and the client's receive
+  // queue hold in all, so the drain must wait and the queue must fill
+  // (with one-byte messages a fast drain sometimes kept up).
+  static const std::string big(8192, 'x');
   int again = 0;
   for (int i = 0; i < s->n;) {
     weft__test__EchoResponse r = weft__test__EchoResponse_INIT;
     r.index = i;
-    r.text = (char *)"x";
+    r.text = (char *)big.c_str();
     int rv = weft_server_call_send(s->call, &r);
     if (rv == WEFT_ERR_AGAIN) {
       again++;
