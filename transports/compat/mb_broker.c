@@ -442,6 +442,10 @@ size_t weft_mb_broker_subscribers(const weft_mb_broker *b, weft_mb_action a,
 /* ---- lifecycle ---- */
 
 int weft_mb_broker_new(weft_mb_broker **out, const weft_mb_broker_opts *opts) {
+  /* Every answer, heartbeat and delivery goes through send: without it the
+   * broker could do nothing but fail at its first message. */
+  if (!out || !opts || !opts->send)
+    return WEFT_ERR_INVAL;
   weft_mb_broker *b = calloc(1, sizeof *b);
   if (!b)
     return WEFT_ERR_NOMEM;

@@ -183,15 +183,25 @@ int weft__ws_dial(weft_ws_conn **out, const weft__ws_dial_args *a,
   c->h_ud = a->ud;
   snprintf(c->proto, sizeof c->proto, "%s", proto);
   c->path = strdup(a->target && *a->target ? a->target : "/");
-  /* Before the loop runs, this thread may set it up (loop.h). */
-  weft_loop_add_fd(d->loop, c->fd, WEFT_IO_READ, weft__ws_conn_io, c);
-  weft__ws_conn_start(c, (uint8_t *)buf + end, have - (size_t)end);
+  const char *why = NULL;
+  if (!c->path) {
+    rv = WEFT_ERR_NOMEM;
+    why = "ws: out of memory";
+    /* Before the loop runs, this thread may set it up (loop.h). */
+  } else if ((rv = weft_loop_add_fd(d->loop, c->fd, WEFT_IO_READ,
+                                    weft__ws_conn_io, c)) < 0) {
+    why = "ws: watching the socket";
+  } else {
+    weft__ws_conn_start(c, (uint8_t *)buf + end, have - (size_t)end);
+    if ((rv = weft_loop_start(d->loop)) < 0)
+      why = "ws: starting the event loop";
+  }
   free(buf);
-  if ((rv = weft_loop_start(d->loop)) < 0) {
+  if (why) {
     weft__ws_conn_destroy(c, WEFT__WS_CLOSE_ABNORMAL, "no event loop");
     weft_ws_conn_unref(c);
     dialer_free(d);
-    return weft_error_set(err, rv, "ws: starting the event loop");
+    return weft_error_set(err, rv, "%s", why);
   }
   *out = c;
   return 0;

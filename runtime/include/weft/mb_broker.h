@@ -78,11 +78,10 @@ typedef struct weft_mb_broker_opts {
 } weft_mb_broker_opts;
 
 /* opts is copied; ud must live as long as the broker. opts->send is
- * required: it is not checked here, and a broker without it (or made with
- * opts NULL) crashes at the first message it sends. Messages that cannot
- * be allocated are dropped, not reported. On
- * success *out is a new broker that the caller frees with
- * weft_mb_broker_free(). Returns 0 or WEFT_ERR_NOMEM (*out untouched). */
+ * required. Messages that cannot be allocated are dropped, not reported.
+ * On success *out is a new broker that the caller frees with
+ * weft_mb_broker_free(). Returns 0, WEFT_ERR_INVAL (out or opts NULL, or
+ * no opts->send) or WEFT_ERR_NOMEM; *out is untouched on failure. */
 int weft_mb_broker_new(weft_mb_broker **out, const weft_mb_broker_opts *opts);
 /* Frees the broker, its connections' records and pending requests (no
  * callback runs). Accepts NULL. */

@@ -76,10 +76,11 @@ typedef struct weft_metadata {
  * (malloc, with a NUL after the value), weft_metadata_clear() frees them and
  * the array; copy deep-copies. Start from WEFT_METADATA_INIT. add returns 0,
  * WEFT_ERR_NOMEM, or WEFT_ERR_INVAL for a NULL md, a NULL or empty key, or
- * value NULL with value_len > 0 (add_str: value NULL). The caller keeps key
- * and value. Only the case of the key is changed: its characters and the
- * value's bytes are not validated here. On failure md's entries are
- * unchanged. */
+ * value NULL with value_len > 0 (add_str: value NULL), a key that is not
+ * an HTTP field-name token (letters, digits and !#$%&'*+-.^_`|~), or a
+ * value containing CR, LF or NUL under a key not ending in "-bin" (header
+ * injection; "-bin" values are binary). The caller keeps key and value.
+ * The key is lowercased. On failure md's entries are unchanged. */
 int weft_metadata_add(weft_metadata *md, const char *key, const void *value,
                       size_t value_len);
 int weft_metadata_add_str(weft_metadata *md, const char *key,

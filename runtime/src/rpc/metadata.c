@@ -1,5 +1,6 @@
 /* Request/response metadata: an ordered multimap with lowercase keys. */
 #include <ctype.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -7,9 +8,41 @@
 #include "weft/error.h"
 #include "weft/status.h"
 
+/* An HTTP field-name token (RFC 9110 tchar). Every transport writes keys
+ * as header names somewhere (HTTP/2, HTTP/1.1, gRPC), so a key that is not
+ * one could not be sent and is refused here, where the caller sees it. */
+static bool key_ok(const char *key, size_t kl) {
+  if (kl == 0)
+    return false;
+  for (size_t i = 0; i < kl; i++) {
+    unsigned char c = (unsigned char)key[i];
+    if (!isalnum(c) && !strchr("!#$%&'*+-.^_`|~", c))
+      return false;
+  }
+  return true;
+}
+
+static bool is_binary_key(const char *key, size_t kl) {
+  return kl >= 4 && strcasecmp(key + kl - 4, "-bin") == 0;
+}
+
+/* CR, LF or NUL in a text value would end the header line on HTTP/1.1 and
+ * be refused (or worse, passed on) by other stacks: header injection.
+ * Binary (-bin) values are base64-encoded by the transports that write text. */
+static bool text_value_ok(const uint8_t *v, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (v[i] == '\r' || v[i] == '\n' || v[i] == 0)
+      return false;
+  return true;
+}
+
 int weft_metadata_add(weft_metadata *md, const char *key, const void *value,
                       size_t value_len) {
   if (!md || !key || !*key || (!value && value_len))
+    return WEFT_ERR_INVAL;
+  size_t klen = strlen(key);
+  if (!key_ok(key, klen) ||
+      (!is_binary_key(key, klen) && !text_value_ok(value, value_len)))
     return WEFT_ERR_INVAL;
   if (md->count == md->cap) {
     size_t cap = md->cap ? md->cap * 2 : 8;

@@ -909,3 +909,11 @@ TEST(MbSystem, UuidFormat) {
 }
 
 } // namespace
+
+TEST(MbBrokerNew, RefusesMissingSend) {
+  weft_mb_broker *b = nullptr;
+  EXPECT_EQ(weft_mb_broker_new(&b, nullptr), WEFT_ERR_INVAL);
+  weft_mb_broker_opts o{};
+  EXPECT_EQ(weft_mb_broker_new(&b, &o), WEFT_ERR_INVAL);
+  EXPECT_EQ(b, nullptr);
+}

@@ -41,6 +41,24 @@ TEST(Status, SetClearMove) {
   EXPECT_EQ(b.message, nullptr);
 }
 
+TEST(Metadata, RefusesHeaderInjectionAndBadKeys) {
+  weft_metadata md = WEFT_METADATA_INIT;
+  EXPECT_EQ(weft_metadata_add_str(&md, "x-k", "a\r\nx-evil: 1"),
+            WEFT_ERR_INVAL);
+  EXPECT_EQ(weft_metadata_add_str(&md, "x-k", "a\nb"), WEFT_ERR_INVAL);
+  EXPECT_EQ(weft_metadata_add(&md, "x-k", "a\0b", 3), WEFT_ERR_INVAL);
+  EXPECT_EQ(weft_metadata_add_str(&md, "x k", "v"), WEFT_ERR_INVAL);
+  EXPECT_EQ(weft_metadata_add_str(&md, "x:k", "v"), WEFT_ERR_INVAL);
+  EXPECT_EQ(weft_metadata_add_str(&md, "x\r\nk", "v"), WEFT_ERR_INVAL);
+  EXPECT_EQ(md.count, 0u);
+  // Binary values may hold any byte; obs-text and tabs in text values pass.
+  const uint8_t bin[] = {'\r', '\n', 0};
+  EXPECT_EQ(weft_metadata_add(&md, "x-trace-bin", bin, sizeof bin), 0);
+  EXPECT_EQ(weft_metadata_add_str(&md, "x-k", "caf\xc3\xa9\tok"), 0);
+  EXPECT_EQ(md.count, 2u);
+  weft_metadata_clear(&md);
+}
+
 TEST(Metadata, AddGetCopyClear) {
   weft_metadata md = WEFT_METADATA_INIT;
   ASSERT_EQ(weft_metadata_add_str(&md, "X-Api-Key", "secret"), 0);
