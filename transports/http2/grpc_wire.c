@@ -285,7 +285,8 @@ int weft__grpc_web_trailers_frame(const weft_status *st,
     const weft_metadata_entry *e = &trailers->entries[i];
     size_t kl = strlen(e->key);
     bool bin = kl > 4 && strcmp(e->key + kl - 4, "-bin") == 0;
-    if (has_crlf((const uint8_t *)e->key, kl) || strchr(e->key, ':') ||
+    if (weft__grpc_status_key(e->key) ||
+        has_crlf((const uint8_t *)e->key, kl) || strchr(e->key, ':') ||
         (!bin && has_crlf(e->value, e->value_len)))
       continue;
     put(&b, e->key, kl);
@@ -304,6 +305,11 @@ int weft__grpc_web_trailers_frame(const weft_status *st,
   *out = b.p;
   *len = b.len;
   return 0;
+}
+
+bool weft__grpc_status_key(const char *key) {
+  return strcmp(key, "grpc-status") == 0 || strcmp(key, "grpc-message") == 0 ||
+         strcmp(key, "grpc-status-details-bin") == 0;
 }
 
 static bool is_ows(char c) {

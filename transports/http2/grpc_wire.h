@@ -98,11 +98,17 @@ static inline void weft__grpc_frame_header(uint8_t out[5], uint8_t flags,
   weft__connect_envelope_header(out, flags, len);
 }
 
+/* The status trailers (grpc-status, grpc-message, grpc-status-details-bin):
+ * a handler's own trailers by these names are dropped, so it cannot forge
+ * or duplicate the status the server writes from weft_status. */
+bool weft__grpc_status_key(const char *key);
+
 /* gRPC-Web's trailers frame: a 0x80 frame whose payload is HTTP/1-style
  * header lines, "grpc-status:N\r\n", "grpc-message:<percent-encoded>\r\n"
  * when the status has a message, "grpc-status-details-bin:<base64>\r\n" when
  * it has details, then each of trailers (keys lowercase; "-bin" values
- * base64). Values with CR or LF are skipped (they would forge lines).
+ * base64) but the status keys. Values with CR or LF are skipped (they
+ * would forge lines).
  * *out (the whole frame, prefix included) is malloc'd. Returns 0 or
  * WEFT_ERR_NOMEM. */
 int weft__grpc_web_trailers_frame(const weft_status *st,

@@ -141,7 +141,7 @@ struct h2s_stream {
   /* gRPC and gRPC-Web (proto != WEFT__GRPC_NONE, which is Connect). */
   weft__grpc_proto proto;
   uint8_t grpc_enc; /* grpc-encoding, as weft__grpc_enc */
-  bool grpc_accept_gzip, has_grpc_timeout;
+  bool grpc_accept_gzip, has_grpc_timeout, bad_grpc_timeout;
   int64_t grpc_timeout_ns;
   weft__grpc_reader greader;
   weft_metadata grpc_trailers; /* gRPC: the HTTP/2 trailers, set at finish */
@@ -415,6 +415,8 @@ static void grpc_finish_locked(h2s_stream *s, const weft_status *st,
     add_b64(t, "grpc-status-details-bin", st->details, st->details_len);
   for (size_t i = 0; trailers && i < trailers->count; i++) {
     const weft_metadata_entry *e = &trailers->entries[i];
+    if (weft__grpc_status_key(e->key))
+      continue;
     if (is_bin_key(e->key))
       add_b64(t, e->key, e->value, e->value_len);
     else
@@ -844,7 +846,7 @@ static bool grpc_request_headers(h2s_stream *s) {
   h2s_conn *c = s->c;
   char msg[320];
   s->resp_ct = s->ct;
-  if (s->bad_timeout) {
+  if (s->bad_grpc_timeout) {
     respond_error(s, 0, WEFT_STATUS_INVALID_ARGUMENT,
                   "grpc-timeout must be 1 to 8 digits and a unit (H, M, S, "
                   "m, u or n)");
@@ -1054,7 +1056,7 @@ static int on_header(nghttp2_session *ses, const nghttp2_frame *f,
   } else if (nlen == 12 && memcmp(n, "grpc-timeout", 12) == 0) {
     s->grpc_timeout_ns = weft__grpc_parse_timeout(v, vlen);
     s->has_grpc_timeout = s->grpc_timeout_ns >= 0;
-    s->bad_timeout = !s->has_grpc_timeout;
+    s->bad_grpc_timeout = !s->has_grpc_timeout;
   } else if (nlen == 13 && memcmp(n, "grpc-encoding", 13) == 0) {
     s->grpc_enc = (uint8_t)weft__grpc_parse_encoding(v, vlen);
     if (s->grpc_enc == WEFT__GRPC_ENC_UNSUPPORTED)

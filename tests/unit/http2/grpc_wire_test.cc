@@ -137,6 +137,7 @@ TEST(GrpcWire, WebTrailersRoundTrip) {
   const uint8_t bin[] = {0, 1, 2, 0xfe};
   weft_metadata_add(&tr, "x-raw-bin", bin, sizeof bin);
   weft_metadata_add_str(&tr, "x-evil", "a\r\ngrpc-status:0"); // dropped
+  weft_metadata_add_str(&tr, "grpc-status", "0");             // dropped
   uint8_t *f = nullptr;
   size_t fl = 0;
   ASSERT_EQ(weft__grpc_web_trailers_frame(&st, &tr, &f, &fl), 0);
@@ -150,6 +151,7 @@ TEST(GrpcWire, WebTrailersRoundTrip) {
             0u)
       << text;
   EXPECT_EQ(text.find("x-evil"), std::string::npos) << text;
+  EXPECT_EQ(text.find("grpc-status:0"), std::string::npos) << text;
   EXPECT_NE(text.find("x-cost:12\r\n"), std::string::npos) << text;
 
   weft_status back = {};
