@@ -480,6 +480,32 @@ size_t weft__grpc_text_encode(const uint8_t *in, size_t len, char *out) {
   return weft_base64_encode(in, len, out, 0);
 }
 
+int weft__grpc_frame_alloc(uint8_t flags, const uint8_t *p, size_t n, bool text,
+                           uint8_t **out, size_t *out_len) {
+  if (n > UINT32_MAX)
+    return WEFT_ERR_TOO_BIG;
+  uint8_t *f = malloc(5 + n);
+  if (!f)
+    return WEFT_ERR_NOMEM;
+  weft__grpc_frame_header(f, flags, (uint32_t)n);
+  if (n)
+    memcpy(f + 5, p, n);
+  if (!text) {
+    *out = f;
+    *out_len = 5 + n;
+    return 0;
+  }
+  char *t = malloc(weft_base64_encoded_len(5 + n, 0) + 1);
+  if (!t) {
+    free(f);
+    return WEFT_ERR_NOMEM;
+  }
+  *out_len = weft__grpc_text_encode(f, 5 + n, t);
+  *out = (uint8_t *)t;
+  free(f);
+  return 0;
+}
+
 /* ---- request reader -------------------------------------------------- */
 
 void weft__grpc_reader_init(weft__grpc_reader *r, size_t max_size, bool text,

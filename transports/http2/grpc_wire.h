@@ -146,8 +146,16 @@ static inline bool weft__b64_stream_idle(const weft__b64_stream *b) {
 
 /* The base64 text that grpc-web-text puts on the wire for these bytes
  * (standard alphabet, padded). out needs weft_base64_encoded_len(len, 0)
- * bytes; returns the characters written. */
+ * bytes; returns the characters written. A response's frames are encoded
+ * one at a time (each its own padded segment), as PROTOCOL-WEB.md has
+ * servers flush whole messages. */
 size_t weft__grpc_text_encode(const uint8_t *in, size_t len, char *out);
+
+/* One frame as it goes into a response body: the 5-byte prefix and p, or
+ * with text their base64 as one segment. *out is malloc'd. Returns 0,
+ * WEFT_ERR_NOMEM, or WEFT_ERR_TOO_BIG for n over 4 GiB - 1. */
+int weft__grpc_frame_alloc(uint8_t flags, const uint8_t *p, size_t n, bool text,
+                           uint8_t **out, size_t *out_len);
 
 /* Request body reader: undoes base64 (text) and splits frames, checking what
  * gRPC and gRPC-Web require of a request frame. Feed any chunking; every

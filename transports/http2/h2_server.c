@@ -317,14 +317,13 @@ static int out_envelope(h2s_stream *s, uint8_t flags, const uint8_t *p,
   uint8_t hdr[5];
   weft__connect_envelope_header(hdr, flags, (uint32_t)n);
   if (s->proto == WEFT__GRPC_WEB_TEXT) {
-    uint8_t *f = malloc(5 + n);
-    if (!f)
-      return WEFT_ERR_NOMEM;
-    memcpy(f, hdr, 5);
-    if (n)
-      memcpy(f + 5, p, n);
-    int rv = out_text(s, f, 5 + n);
-    free(f);
+    uint8_t *f;
+    size_t fl;
+    int rv = weft__grpc_frame_alloc(flags, p, n, true, &f, &fl);
+    if (rv == 0) {
+      rv = out_append(s, f, fl);
+      free(f);
+    }
     return rv;
   }
   int rv = out_append(s, hdr, 5);

@@ -264,6 +264,21 @@ std::string b64(const std::string &s) {
   return std::string(t.data(), n);
 }
 
+TEST(GrpcWire, FrameAlloc) {
+  uint8_t *f = nullptr;
+  size_t fl = 0;
+  ASSERT_EQ(weft__grpc_frame_alloc(1, (const uint8_t *)"ab", 2, false, &f, &fl),
+            0);
+  EXPECT_EQ(std::string((const char *)f, fl), std::string("\x01\0\0\0\x02"
+                                                          "ab",
+                                                          7));
+  free(f);
+  ASSERT_EQ(weft__grpc_frame_alloc(0, (const uint8_t *)"ab", 2, true, &f, &fl),
+            0);
+  EXPECT_EQ(std::string((const char *)f, fl), "AAAAAAJhYg==");
+  free(f);
+}
+
 TEST(GrpcWire, ReaderEveryChunking) {
   std::string body = frame(0, "hello") + frame(0, "") + frame(1, "zz") +
                      frame(0, std::string(300, 'x'));
