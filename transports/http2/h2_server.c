@@ -1,4 +1,12 @@
-/* The h2c:// and https:// server: the Connect protocol on nghttp2.
+/* The h2c:// and https:// server: Connect, gRPC and gRPC-Web on nghttp2.
+ *
+ * Protocols: a request's content-type picks one (request_protocol). gRPC
+ * and gRPC-Web frame messages with the same 5-byte prefix as Connect
+ * streams, so they run on the Connect streaming path (ct is set to a
+ * Connect stream type) and differ only where the stream's `proto` field is
+ * tested: request headers, the request reader, finishing (status in HTTP/2
+ * trailers, or in gRPC-Web's trailers frame) and the response headers. The
+ * wire details themselves are in grpc_wire.c.
  *
  * Threads: everything nghttp2 touches runs on the listener's loop thread.
  * Handlers run on the runtime's worker pool and talk to a stream through the
@@ -29,8 +37,10 @@
 
 #include "accept.h"
 #include "connect.h"
+#include "grpc_wire.h"
 #include "h2_io.h"
 #include "h2_msg.h"
+#include "weft/base64.h"
 #include "weft/http2.h"
 #include "weft/transport.h"
 
@@ -128,6 +138,13 @@ struct h2s_stream {
   char bad_enc[32];     /* the unsupported encoding's name, for the error */
   const char *push_err; /* loop thread: why an envelope was refused */
   int64_t timeout_ms;
+  /* gRPC and gRPC-Web (proto != WEFT__GRPC_NONE, which is Connect). */
+  weft__grpc_proto proto;
+  uint8_t grpc_enc; /* grpc-encoding, as weft__grpc_enc */
+  bool grpc_accept_gzip, has_grpc_timeout, bad_grpc_timeout;
+  int64_t grpc_timeout_ns;
+  weft__grpc_reader greader;
+  weft_metadata grpc_trailers; /* gRPC: the HTTP/2 trailers, set at finish */
   weft_metadata md;
   size_t hdr_bytes;
   const weft_method_desc *m;
@@ -231,6 +248,8 @@ static void stream_destroy(h2s_stream *s) {
   weft_metadata_clear(&s->md);
   weft_metadata_clear(&s->resp_headers);
   weft__connect_reader_free(&s->reader);
+  weft__grpc_reader_free(&s->greader);
+  weft_metadata_clear(&s->grpc_trailers);
   pthread_cond_destroy(&s->cv);
   free(s);
 }
@@ -282,10 +301,31 @@ static int out_append(h2s_stream *s, const uint8_t *p, size_t n) {
   return 0;
 }
 
+/* grpc-web-text: bytes go out as base64, one padded segment per frame
+ * (PROTOCOL-WEB.md: messages are encoded and flushed atomically). */
+static int out_text(h2s_stream *s, const uint8_t *p, size_t n) {
+  char *t = malloc(weft_base64_encoded_len(n, 0) + 1);
+  if (!t)
+    return WEFT_ERR_NOMEM;
+  int rv = out_append(s, (const uint8_t *)t, weft__grpc_text_encode(p, n, t));
+  free(t);
+  return rv;
+}
+
 static int out_envelope(h2s_stream *s, uint8_t flags, const uint8_t *p,
                         size_t n) {
   uint8_t hdr[5];
   weft__connect_envelope_header(hdr, flags, (uint32_t)n);
+  if (s->proto == WEFT__GRPC_WEB_TEXT) {
+    uint8_t *f;
+    size_t fl;
+    int rv = weft__grpc_frame_alloc(flags, p, n, true, &f, &fl);
+    if (rv == 0) {
+      rv = out_append(s, f, fl);
+      free(f);
+    }
+    return rv;
+  }
   int rv = out_append(s, hdr, 5);
   return rv < 0 ? rv : out_append(s, p, n);
 }
@@ -325,6 +365,64 @@ static void decide_stream_encoding(h2s_stream *s) {
   s->resp_gzip = s->accept_gzip && s->compression != WEFT_COMPRESSION_OFF;
 }
 
+/* "-bin" metadata travels base64 in gRPC headers and trailers. */
+static bool is_bin_key(const char *k) {
+  size_t n = strlen(k);
+  return n > 4 && strcmp(k + n - 4, "-bin") == 0;
+}
+
+static void add_b64(weft_metadata *md, const char *key, const uint8_t *p,
+                    size_t n) {
+  char *t = malloc(weft_base64_encoded_len(n, WEFT_BASE64_NOPAD) + 1);
+  if (!t)
+    return;
+  size_t tl = weft_base64_encode(p, n, t, WEFT_BASE64_NOPAD);
+  weft_metadata_add(md, key, t, tl);
+  free(t);
+}
+
+/* gRPC: the status goes into the HTTP/2 trailers (grpc_trailers, sent by
+ * data_read at the end of the body, or with the headers as a trailers-only
+ * response); gRPC-Web: into a trailers frame at the end of the body. */
+static void grpc_finish_locked(h2s_stream *s, const weft_status *st,
+                               const weft_metadata *trailers) {
+  s->http_status = 200;
+  decide_stream_encoding(s);
+  if (s->proto != WEFT__GRPC_H2) {
+    uint8_t *f = NULL;
+    size_t fl = 0;
+    if (weft__grpc_web_trailers_frame(st, trailers, &f, &fl) == 0) {
+      if (s->proto == WEFT__GRPC_WEB_TEXT)
+        out_text(s, f, fl);
+      else
+        out_append(s, f, fl);
+      free(f);
+    }
+    return;
+  }
+  weft_metadata *t = &s->grpc_trailers;
+  char code[16];
+  snprintf(code, sizeof code, "%d", st->code);
+  weft_metadata_add_str(t, "grpc-status", code);
+  char *m = NULL;
+  if (st->message && st->message[0] &&
+      weft__grpc_percent_encode(st->message, &m) == 0) {
+    weft_metadata_add_str(t, "grpc-message", m);
+    free(m);
+  }
+  if (st->details && st->details_len)
+    add_b64(t, "grpc-status-details-bin", st->details, st->details_len);
+  for (size_t i = 0; trailers && i < trailers->count; i++) {
+    const weft_metadata_entry *e = &trailers->entries[i];
+    if (weft__grpc_status_key(e->key))
+      continue;
+    if (is_bin_key(e->key))
+      add_b64(t, e->key, e->value, e->value_len);
+    else
+      weft_metadata_add(t, e->key, e->value, e->value_len);
+  }
+}
+
 static void finish_locked(h2s_stream *s, const weft_status *st,
                           const weft_metadata *headers,
                           const weft_metadata *trailers) {
@@ -333,6 +431,11 @@ static void finish_locked(h2s_stream *s, const weft_status *st,
   s->finished = true;
   if (headers && !s->resp_submitted && s->resp_headers.count == 0)
     weft_metadata_copy(&s->resp_headers, headers);
+  if (s->proto != WEFT__GRPC_NONE) {
+    grpc_finish_locked(s, st, trailers);
+    s->out_end = true;
+    return;
+  }
   if (weft__h2_ctype_stream(s->ct) && s->ct == s->resp_ct) {
     /* Streaming: the status travels in the end-of-stream message. */
     decide_stream_encoding(s);
@@ -384,6 +487,28 @@ static bool is_finished(h2s_stream *s) {
   return f;
 }
 
+/* nghttp2_nv entries pointing into md (valid while md is). */
+static size_t add_nv(nghttp2_nv *nva, size_t n, const weft_metadata *md) {
+  for (size_t i = 0; i < md->count; i++) {
+    const weft_metadata_entry *e = &md->entries[i];
+    nva[n++] = (nghttp2_nv){(uint8_t *)e->key, e->value, strlen(e->key),
+                            e->value_len, NGHTTP2_NV_FLAG_NONE};
+  }
+  return n;
+}
+
+/* From data_read, once the body is out. grpc_trailers no longer changes
+ * once the stream is finished (out_end), so no lock is needed to read it. */
+static int submit_grpc_trailers(nghttp2_session *ses, h2s_stream *s) {
+  nghttp2_nv *nva = calloc(s->grpc_trailers.count + 1, sizeof *nva);
+  if (!nva)
+    return -1;
+  size_t n = add_nv(nva, 0, &s->grpc_trailers);
+  int rv = nghttp2_submit_trailer(ses, s->id, nva, n);
+  free(nva);
+  return rv;
+}
+
 static ssize_t data_read(nghttp2_session *ses, int32_t id, uint8_t *buf,
                          size_t len, uint32_t *flags, nghttp2_data_source *src,
                          void *ud) {
@@ -401,10 +526,19 @@ static ssize_t data_read(nghttp2_session *ses, int32_t id, uint8_t *buf,
   if (n)
     memcpy(buf, s->out + s->out_off, n);
   s->out_off += n;
-  if (s->out_off == s->out_len && s->out_end)
+  bool trailers = false;
+  if (s->out_off == s->out_len && s->out_end) {
     *flags |= NGHTTP2_DATA_FLAG_EOF;
+    /* gRPC: the body ends, the stream ends with the status trailers. */
+    if (s->proto == WEFT__GRPC_H2) {
+      *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+      trailers = true;
+    }
+  }
   pthread_cond_broadcast(&s->cv); /* room for a blocked send() */
   pthread_mutex_unlock(&s->c->mu);
+  if (trailers && submit_grpc_trailers(ses, s) != 0)
+    return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
   return (ssize_t)n;
 }
 
@@ -419,35 +553,57 @@ static void submit_response(h2s_stream *s) {
   nghttp2_nv *nva;
   size_t n = 0;
 
+  /* gRPC and gRPC-Web: "-bin" header values go out base64. */
+  weft_metadata grpc_hdrs = WEFT_METADATA_INIT;
   pthread_mutex_lock(&c->mu);
-  size_t cap = 4 + s->resp_headers.count;
+  const weft_metadata *hdrs = &s->resp_headers;
+  if (s->proto != WEFT__GRPC_NONE) {
+    for (size_t i = 0; i < s->resp_headers.count; i++) {
+      const weft_metadata_entry *e = &s->resp_headers.entries[i];
+      if (is_bin_key(e->key))
+        add_b64(&grpc_hdrs, e->key, e->value, e->value_len);
+      else
+        weft_metadata_add(&grpc_hdrs, e->key, e->value, e->value_len);
+    }
+    hdrs = &grpc_hdrs;
+  }
+  /* gRPC with no message to send (an early error, an empty stream): one
+   * HEADERS frame carries the status and ends the stream (trailers-only). */
+  bool trailers_only =
+      s->proto == WEFT__GRPC_H2 && s->out_end && s->out_off == s->out_len;
+  size_t cap = 4 + hdrs->count + (trailers_only ? s->grpc_trailers.count : 0);
   nva = calloc(cap, sizeof *nva);
   if (!nva) {
     pthread_mutex_unlock(&c->mu);
+    weft_metadata_clear(&grpc_hdrs);
     return;
   }
   snprintf(status, sizeof status, "%d", s->http_status ? s->http_status : 200);
-  const char *ct = weft__h2_ctype_str(s->resp_ct);
+  const char *ct =
+      s->proto != WEFT__GRPC_NONE
+          ? weft__grpc_ctype_str(s->proto, weft__h2_ctype_json(s->resp_ct))
+          : weft__h2_ctype_str(s->resp_ct);
   nva[n++] = (nghttp2_nv)NV(":status", status);
   nva[n++] = (nghttp2_nv)NV("content-type", ct);
   if (s->resp_gzip)
-    nva[n++] = (nghttp2_nv)NV(weft__h2_ctype_stream(s->resp_ct)
+    nva[n++] = (nghttp2_nv)NV(s->proto != WEFT__GRPC_NONE ? "grpc-encoding"
+                              : weft__h2_ctype_stream(s->resp_ct)
                                   ? "connect-content-encoding"
                                   : "content-encoding",
                               "gzip");
-  for (size_t i = 0; i < s->resp_headers.count; i++) {
-    weft_metadata_entry *e = &s->resp_headers.entries[i];
-    nva[n++] = (nghttp2_nv){(uint8_t *)e->key, e->value, strlen(e->key),
-                            e->value_len, NGHTTP2_NV_FLAG_NONE};
-  }
+  n = add_nv(nva, n, hdrs);
+  if (trailers_only)
+    n = add_nv(nva, n, &s->grpc_trailers);
   s->resp_submitted = true;
   pthread_mutex_unlock(&c->mu);
 
   nghttp2_data_provider dp;
   dp.source.ptr = s;
   dp.read_callback = data_read;
-  int rv = nghttp2_submit_response(c->io.session, s->id, nva, n, &dp);
+  int rv = nghttp2_submit_response(c->io.session, s->id, nva, n,
+                                   trailers_only ? NULL : &dp);
   free(nva);
+  weft_metadata_clear(&grpc_hdrs);
   if (rv != 0)
     nghttp2_submit_rst_stream(c->io.session, NGHTTP2_FLAG_NONE, s->id,
                               NGHTTP2_INTERNAL_ERROR);
@@ -527,7 +683,10 @@ static void release_credit(h2s_stream *s) {
   if (s->held == 0 || c->io.closed || !s->in_session)
     return;
   pthread_mutex_lock(&c->mu);
-  bool behind = s->queued > H2S_QUEUE_HIGH_WATER;
+  /* A gRPC unary request is taken only once it is whole (and push_msg
+   * allows it one message): holding its window back would stall it. */
+  bool behind = s->queued > H2S_QUEUE_HIGH_WATER &&
+                !(s->proto != WEFT__GRPC_NONE && s->m->kind == WEFT_RPC_UNARY);
   pthread_mutex_unlock(&c->mu);
   if (behind)
     return;
@@ -630,6 +789,13 @@ static int push_msg(void *ud, uint8_t flags, const uint8_t *data, size_t len) {
                   "connect-content-encoding";
     return WEFT_ERR_MALFORMED;
   }
+  /* gRPC unary calls are dispatched when the request ends: a second message
+   * would only pile up. Loop thread, like every push. */
+  if (s->proto != WEFT__GRPC_NONE && s->m->kind == WEFT_RPC_UNARY &&
+      s->in_head) {
+    s->push_err = "a unary call sent more than one request message";
+    return WEFT_ERR_PROTOCOL;
+  }
   msgnode *n = malloc(sizeof *n + len);
   if (!n)
     return WEFT_ERR_NOMEM;
@@ -650,6 +816,86 @@ static int push_msg(void *ud, uint8_t flags, const uint8_t *data, size_t len) {
   return 0;
 }
 
+/* gRPC's request metadata carries "-bin" values base64 (padded or not):
+ * handlers see the bytes, as on the grpc:// transport. A value that is not
+ * base64 is left as it came. */
+static void grpc_decode_bin_md(weft_metadata *md) {
+  for (size_t i = 0; i < md->count; i++) {
+    weft_metadata_entry *e = &md->entries[i];
+    if (!is_bin_key(e->key))
+      continue;
+    uint8_t *d = malloc(WEFT_BASE64_DECODED_MAX(e->value_len) + 1);
+    long r =
+        d ? weft_base64_decode((const char *)e->value, e->value_len, d) : -1;
+    if (r < 0) {
+      free(d);
+      continue;
+    }
+    d[r] = '\0'; /* values keep a NUL after them (status.h) */
+    free(e->value);
+    e->value = d;
+    e->value_len = (size_t)r;
+  }
+}
+
+/* on_request_headers for gRPC and gRPC-Web: errors are answered with a
+ * grpc-status (HTTP 200), never an HTTP error; streaming kinds are
+ * dispatched now, unary calls when their request ends (on_frame_recv). */
+static bool grpc_request_headers(h2s_stream *s) {
+  h2s_conn *c = s->c;
+  char msg[320];
+  s->resp_ct = s->ct;
+  if (s->bad_grpc_timeout) {
+    respond_error(s, 0, WEFT_STATUS_INVALID_ARGUMENT,
+                  "grpc-timeout must be 1 to 8 digits and a unit (H, M, S, "
+                  "m, u or n)");
+    return false;
+  }
+  if (s->grpc_enc == WEFT__GRPC_ENC_UNSUPPORTED) {
+    snprintf(msg, sizeof msg,
+             "grpc-encoding \"%s\" is not supported: use identity or gzip",
+             s->bad_enc);
+    pthread_mutex_lock(&c->mu);
+    weft_metadata_add_str(&s->resp_headers, "grpc-accept-encoding",
+                          "identity,gzip");
+    pthread_mutex_unlock(&c->mu);
+    respond_error(s, 0, WEFT_STATUS_UNIMPLEMENTED, msg);
+    return false;
+  }
+  s->req_gzip = s->grpc_enc == WEFT__GRPC_ENC_GZIP;
+  s->accept_gzip = s->grpc_accept_gzip;
+  grpc_decode_bin_md(&s->md);
+  s->m = weft_server_find_method(c->lis->srv, s->path);
+  if (!s->m) {
+    snprintf(msg, sizeof msg, "%s is not a known method", s->path);
+    respond_error(s, 0, WEFT_STATUS_UNIMPLEMENTED, msg);
+    return false;
+  }
+  if (s->proto != WEFT__GRPC_H2 &&
+      (s->m->kind == WEFT_RPC_CLIENT_STREAM || s->m->kind == WEFT_RPC_BIDI)) {
+    snprintf(msg, sizeof msg,
+             "%s is a %s method: gRPC-Web carries unary and "
+             "server-streaming calls only",
+             s->path,
+             s->m->kind == WEFT_RPC_BIDI ? "bidi-streaming"
+                                         : "client-streaming");
+    respond_error(s, 0, WEFT_STATUS_UNIMPLEMENTED, msg);
+    return false;
+  }
+  weft__grpc_reader_init(&s->greader, c->lis->max_msg,
+                         s->proto == WEFT__GRPC_WEB_TEXT, s->req_gzip);
+  if (s->has_grpc_timeout) {
+    /* Milliseconds, rounded up (a 1 ns budget still expires). */
+    int64_t ms =
+        s->grpc_timeout_ns / 1000000 + (s->grpc_timeout_ns % 1000000 != 0);
+    s->timeout_ms = ms < 1 ? 1 : ms;
+  }
+  s->deadline_ns = weft_deadline_from_timeout_ms(s->timeout_ms);
+  if (s->m->kind != WEFT_RPC_UNARY)
+    dispatch(s);
+  return true;
+}
+
 /* The request headers are complete: validate, then dispatch streaming calls
  * at once (their handler consumes messages as they come) or wait for the
  * body of unary ones. Returns false if the stream got an error response. */
@@ -663,13 +909,18 @@ static bool on_request_headers(h2s_stream *s) {
   }
   if (!s->post || !s->path) {
     respond_error(s, 405, WEFT_STATUS_UNIMPLEMENTED,
-                  "only POST is supported for Connect calls");
+                  "only POST is supported for Connect and gRPC calls");
     return false;
   }
+  if (s->proto != WEFT__GRPC_NONE)
+    return grpc_request_headers(s);
   if (s->ct == WEFT__CT_UNKNOWN) {
     respond_error(s, 415, WEFT_STATUS_INVALID_ARGUMENT,
                   "content-type must be application/json, application/proto, "
-                  "application/connect+json or application/connect+proto");
+                  "application/connect+json, application/connect+proto, "
+                  "application/grpc[+proto|+json], "
+                  "application/grpc-web[+proto|+json] or "
+                  "application/grpc-web-text[+proto]");
     return false;
   }
   if (s->bad_version) {
@@ -764,6 +1015,18 @@ static uint8_t parse_encoding(h2s_stream *s, const char *v, size_t vlen) {
   return H2S_ENC_UNSUPPORTED;
 }
 
+/* The one place a request's protocol is chosen, by its content-type:
+ * Connect's four types, else gRPC / gRPC-Web (which then run on the Connect
+ * streaming path: see the top of this file), else unknown (415). */
+static void request_protocol(h2s_stream *s, const char *v, size_t vlen) {
+  bool json = false;
+  s->ct = weft__h2_parse_ctype(v, vlen);
+  s->proto = s->ct == WEFT__CT_UNKNOWN ? weft__grpc_parse_ctype(v, vlen, &json)
+                                       : WEFT__GRPC_NONE;
+  if (s->proto != WEFT__GRPC_NONE)
+    s->ct = json ? WEFT__CT_STREAM_JSON : WEFT__CT_STREAM_PROTO;
+}
+
 static int on_header(nghttp2_session *ses, const nghttp2_frame *f,
                      const uint8_t *name, size_t nlen, const uint8_t *value,
                      size_t vlen, uint8_t flags, void *ud) {
@@ -788,7 +1051,17 @@ static int on_header(nghttp2_session *ses, const nghttp2_frame *f,
   } else if (nlen == 7 && memcmp(n, ":method", 7) == 0) {
     s->post = vlen == 4 && memcmp(v, "POST", 4) == 0;
   } else if (nlen == 12 && memcmp(n, "content-type", 12) == 0) {
-    s->ct = weft__h2_parse_ctype(v, vlen);
+    request_protocol(s, v, vlen);
+  } else if (nlen == 12 && memcmp(n, "grpc-timeout", 12) == 0) {
+    s->grpc_timeout_ns = weft__grpc_parse_timeout(v, vlen);
+    s->has_grpc_timeout = s->grpc_timeout_ns >= 0;
+    s->bad_grpc_timeout = !s->has_grpc_timeout;
+  } else if (nlen == 13 && memcmp(n, "grpc-encoding", 13) == 0) {
+    s->grpc_enc = (uint8_t)weft__grpc_parse_encoding(v, vlen);
+    if (s->grpc_enc == WEFT__GRPC_ENC_UNSUPPORTED)
+      snprintf(s->bad_enc, sizeof s->bad_enc, "%.*s", (int)vlen, v);
+  } else if (nlen == 20 && memcmp(n, "grpc-accept-encoding", 20) == 0) {
+    s->grpc_accept_gzip = weft__grpc_accepts_gzip(v, vlen);
   } else if (nlen == 16 && memcmp(n, "content-encoding", 16) == 0) {
     s->enc_unary = parse_encoding(s, v, vlen);
   } else if (nlen == 24 && memcmp(n, "connect-content-encoding", 24) == 0) {
@@ -851,10 +1124,13 @@ static int on_data_chunk(nghttp2_session *ses, uint8_t flags, int32_t id,
     s->body_len += len;
     return 0;
   }
-  /* Streaming: see release_credit. */
+  /* Streaming (and every gRPC call): see release_credit. */
   s->held += len;
   weft_error err = {0};
-  int rv = weft__connect_reader_feed(&s->reader, data, len, push_msg, s, &err);
+  int rv =
+      s->proto != WEFT__GRPC_NONE
+          ? weft__grpc_reader_feed(&s->greader, data, len, push_msg, s, &err)
+          : weft__connect_reader_feed(&s->reader, data, len, push_msg, s, &err);
   if (rv >= 0)
     release_credit(s);
   if (rv < 0) {
@@ -865,9 +1141,10 @@ static int on_data_chunk(nghttp2_session *ses, uint8_t flags, int32_t id,
      * sends is consumed and dropped. The answer is produced before the
      * handler's recv() is woken to fail, so the handler's own (CANCELLED)
      * finish cannot overtake it. */
-    respond_error(s, 0,
-                  rv == WEFT_ERR_FRAME_TOO_BIG ? WEFT_STATUS_RESOURCE_EXHAUSTED
-                                               : WEFT_STATUS_INVALID_ARGUMENT,
+    int code = s->proto != WEFT__GRPC_NONE    ? weft__grpc_error_status(rv)
+               : rv == WEFT_ERR_FRAME_TOO_BIG ? WEFT_STATUS_RESOURCE_EXHAUSTED
+                                              : WEFT_STATUS_INVALID_ARGUMENT;
+    respond_error(s, 0, code,
                   s->push_err      ? s->push_err
                   : err.message[0] ? err.message
                                    : "malformed enveloped message");
@@ -904,10 +1181,19 @@ static int on_frame_recv(nghttp2_session *ses, const nghttp2_frame *f,
   }
   pthread_mutex_lock(&s->c->mu);
   s->in_done = true;
-  if (!weft__connect_reader_idle(&s->reader) && !s->in_err)
+  bool idle = s->proto != WEFT__GRPC_NONE
+                  ? weft__grpc_reader_idle(&s->greader)
+                  : weft__connect_reader_idle(&s->reader);
+  if (!idle && !s->in_err) {
     s->in_err = WEFT_ERR_TRUNCATED;
+    snprintf(s->recv_err, sizeof s->recv_err,
+             "the request ended inside a message");
+  }
   pthread_cond_broadcast(&s->cv);
   pthread_mutex_unlock(&s->c->mu);
+  /* gRPC unary: the whole request is here, as for a Connect unary call. */
+  if (s->proto != WEFT__GRPC_NONE && s->m && s->m->kind == WEFT_RPC_UNARY)
+    dispatch(s);
   return 0;
 }
 

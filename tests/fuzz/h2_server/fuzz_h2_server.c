@@ -4,8 +4,8 @@
  * the fuzzer reads until the server goes quiet (handlers have answered),
  * then shuts its write side and reads until the server closes. nghttp2 parses
  * the frames; what is fuzzed here is weft's side of it: the
- * header/data/stream-close callbacks, the Connect request validation, dispatch
- * and teardown of half-built streams.
+ * header/data/stream-close callbacks, the Connect, gRPC and gRPC-Web
+ * request validation, dispatch and teardown of half-built streams.
  *
  * Loopback rather than an in-memory session: the server's callbacks are
  * tied to its event loop and worker pool, and driving them without those

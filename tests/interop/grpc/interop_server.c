@@ -3,7 +3,10 @@
  *   weft-interop-server --port=N [--use_tls --cert_file=F --key_file=F
  *                        [--client_ca_file=F]] [--host=H]
  *                       [--max_message_size=BYTES] [--gzip]
- *                       [--pool_handlers]
+ *                       [--pool_handlers] [--transport=h2c]
+ *
+ * --transport=h2c serves the same service on weft's HTTP/2 port (h2c://),
+ * which speaks gRPC beside Connect and gRPC-Web, instead of on gRPC core.
  *
  * Serves until SIGTERM or SIGINT, then shuts down cleanly (exit 0). */
 #include <pthread.h>
@@ -26,7 +29,7 @@ static const char *flag(const char *arg, const char *name) {
 int main(int argc, char **argv) {
   int port = -1;
   const char *host = "127.0.0.1", *v;
-  bool tls = false;
+  bool tls = false, h2c = false;
   weft_server_opts opts = {0};
   weft_grpc_opts gopts = WEFT_GRPC_OPTS_INIT;
   for (int i = 1; i < argc; i++) {
@@ -49,6 +52,8 @@ int main(int argc, char **argv) {
       opts.max_message_size = (size_t)strtoull(v, NULL, 10);
     else if (strcmp(argv[i], "--gzip") == 0)
       gopts.gzip = true;
+    else if (strcmp(argv[i], "--transport=h2c") == 0)
+      h2c = true;
     else if (strcmp(argv[i], "--pool_handlers") == 0)
       gopts.pool_handlers = true;
     else {
@@ -76,7 +81,11 @@ int main(int argc, char **argv) {
   if (rc == 0)
     rc = weft_interop_add_test_service(s);
   char url[300];
-  snprintf(url, sizeof url, "%s://%s:%d", tls ? "grpcs" : "grpc", host, port);
+  snprintf(url, sizeof url, "%s://%s:%d",
+           h2c   ? (tls ? "https" : "h2c")
+           : tls ? "grpcs"
+                 : "grpc",
+           host, port);
   if (rc == 0)
     rc = weft_server_listen(s, url, &err);
   if (rc < 0) {

@@ -20,12 +20,18 @@ static void echo_metadata(weft_server_call *call) {
     weft_server_call_add_trailer(call, ECHO_TRAILING, e->value, e->value_len);
 }
 
-/* A non-OK EchoStatus becomes the call's status. */
+/* A non-OK EchoStatus becomes the call's status. The message "with
+ * details" also sets details, google.rpc.Status{3, "details"}, as the
+ * Python test server does (py_interop.py). */
 static int echo_status(weft_server_call *call,
                        const grpc__testing__EchoStatus *st) {
+  static const uint8_t details[] = {0x08, 0x03, 0x12, 0x07, 'd', 'e',
+                                    't',  'a',  'i',  'l',  's'};
   if (!st || st->code == 0)
     return WEFT_STATUS_OK;
   weft_server_call_set_message(call, "%s", st->message ? st->message : "");
+  if (st->message && strcmp(st->message, "with details") == 0)
+    weft_server_call_set_details(call, details, sizeof details);
   return st->code;
 }
 

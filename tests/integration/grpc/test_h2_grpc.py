@@ -1,0 +1,151 @@
+"""gRPC on weft's HTTP/2 port (h2c://), which speaks gRPC beside Connect
+and gRPC-Web: the same grpc.testing.TestService as the gRPC-core tests, served
+by weft-interop-server --transport=h2c.
+
+usage: test_h2_grpc.py WEFT_INTEROP_SERVER WEFT_INTEROP_CLIENT [unittest args]
+
+- PythonClient: Python's grpcio (grpc.insecure_channel) runs every interop
+  case (unary, server/client streaming, ping-pong bidi, status codes and
+  percent-encoded messages, metadata, cancellation, deadlines), plus status
+  details and gzip in both directions;
+- WeftClient: weft's own grpc:// client (gRPC core) runs the interop cases
+  against the h2c port.
+"""
+import subprocess
+import sys
+import tempfile
+import unittest
+
+import grpc_test_lib as lib
+
+SERVER_BIN = CLIENT_BIN = None
+STUBS = tempfile.mkdtemp(prefix="weft-h2grpc-stubs-")
+lib.gen_testing_stubs(STUBS)
+import grpc  # noqa: E402
+import py_interop  # noqa: E402
+from grpc.testing import empty_pb2, messages_pb2, test_pb2_grpc  # noqa: E402
+
+TIMEOUT = 30
+# Slow cases of the interop set that the gRPC-core tests already cover
+# against the same handlers; here they add nothing the others do not.
+WEFT_CLIENT_CASES = ["empty_unary", "large_unary", "client_streaming",
+                     "server_streaming", "ping_pong", "empty_stream",
+                     "status_code_and_message", "special_status_message",
+                     "custom_metadata", "unimplemented_method",
+                     "timeout_on_sleeping_server", "status_details"]
+
+
+class _Server:
+    def __init__(self, *extra):
+        self.port = lib.free_port()
+        self.proc = subprocess.Popen(
+            [SERVER_BIN, "--port=%d" % self.port, "--transport=h2c", *extra])
+        lib.wait_port(self.port, self.proc)
+
+    def stop(self):
+        return lib.stop(self.proc)
+
+
+class PythonClient(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = _Server("--max_message_size=1048576")
+        cls.channel = grpc.insecure_channel("127.0.0.1:%d" % cls.server.port)
+        cls.stub = test_pb2_grpc.TestServiceStub(cls.channel)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.channel.close()
+        rc = cls.server.stop()
+        assert rc == 0, "weft-interop-server exited with %d" % rc
+
+    def test_status_details(self):
+        req = messages_pb2.SimpleRequest(response_status=messages_pb2.EchoStatus(
+            code=3, message="with details"))
+        with self.assertRaises(grpc.RpcError) as cm:
+            self.stub.UnaryCall(req, timeout=TIMEOUT)
+        e = cm.exception
+        self.assertEqual(e.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertEqual(e.details(), "with details")
+        md = dict(e.trailing_metadata())
+        self.assertEqual(md.get("grpc-status-details-bin"), py_interop.DETAILS)
+
+    def test_error_in_stream_after_messages(self):
+        # The status comes in trailers after messages (not trailers-only).
+        req = messages_pb2.StreamingOutputCallRequest(
+            response_parameters=[messages_pb2.ResponseParameters(size=3)],
+            response_status=messages_pb2.EchoStatus(code=9, message="late"))
+        it = self.stub.StreamingOutputCall(req, timeout=TIMEOUT)
+        got = []
+        with self.assertRaises(grpc.RpcError) as cm:
+            for r in it:
+                got.append(len(r.payload.body))
+        self.assertEqual(cm.exception.code(),
+                         grpc.StatusCode.FAILED_PRECONDITION)
+        self.assertEqual(cm.exception.details(), "late")
+
+    def test_gzip_both_ways(self):
+        # The client compresses its requests (grpc-encoding: gzip) and
+        # accepts gzip; the server answers large responses compressed.
+        with grpc.insecure_channel(
+                "127.0.0.1:%d" % self.server.port,
+                compression=grpc.Compression.Gzip) as ch:
+            stub = test_pb2_grpc.TestServiceStub(ch)
+            r = stub.UnaryCall(messages_pb2.SimpleRequest(
+                response_size=200000, payload=py_interop.payload(100000)),
+                timeout=TIMEOUT)
+            self.assertEqual(len(r.payload.body), 200000)
+            py_interop.ping_pong(ch)
+
+    def test_message_over_limit(self):
+        with self.assertRaises(grpc.RpcError) as cm:
+            self.stub.UnaryCall(messages_pb2.SimpleRequest(
+                payload=py_interop.payload(2 << 20)), timeout=TIMEOUT)
+        self.assertEqual(cm.exception.code(),
+                         grpc.StatusCode.RESOURCE_EXHAUSTED)
+        py_interop.empty_unary(self.channel)  # still serving
+
+    def test_deadline_in_handler(self):
+        # The server ends the call when grpc-timeout passes, while its
+        # handler still sleeps.
+        req = messages_pb2.StreamingOutputCallRequest(response_parameters=[
+            messages_pb2.ResponseParameters(size=1, interval_us=3000000)])
+        with self.assertRaises(grpc.RpcError) as cm:
+            list(self.stub.StreamingOutputCall(req, timeout=0.3))
+        self.assertEqual(cm.exception.code(),
+                         grpc.StatusCode.DEADLINE_EXCEEDED)
+        py_interop.empty_unary(self.channel)
+
+
+class WeftClient(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = _Server()
+
+    @classmethod
+    def tearDownClass(cls):
+        assert cls.server.stop() == 0
+
+
+def _add_cases():
+    for case in py_interop.CASES:
+        def py_client(self, case=case):
+            py_interop.run_case(self.channel, case)
+        setattr(PythonClient, "test_" + case, py_client)
+    for case in WEFT_CLIENT_CASES:
+        def weft_client(self, case=case):
+            r = subprocess.run(
+                [CLIENT_BIN, "--server_host=127.0.0.1",
+                 "--server_port=%d" % self.server.port,
+                 "--test_case=" + case],
+                capture_output=True, text=True, timeout=TIMEOUT)
+            self.assertEqual(r.returncode, 0, "%s failed:\n%s%s" %
+                             (case, r.stdout, r.stderr))
+        setattr(WeftClient, "test_" + case, weft_client)
+
+
+_add_cases()
+
+if __name__ == "__main__":
+    SERVER_BIN, CLIENT_BIN = sys.argv[1], sys.argv[2]
+    unittest.main(argv=[sys.argv[0]] + sys.argv[3:], verbosity=2)
