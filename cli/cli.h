@@ -65,6 +65,8 @@ int cli_publish(int argc, char **argv);
 int cli_serve(int argc, char **argv);
 /* weft contract verify (cli_contract_verify.c); argv after "verify". */
 int cli_contract_verify(int argc, char **argv);
+/* weft contract mock (cli_contract_mock.c); argv after "mock". */
+int cli_contract_mock(int argc, char **argv);
 /* The same commands through an MB broker (cli_mb.c). */
 bool cli_is_mb_url(const char *url);
 int cli_mb_call(int argc, char **argv);

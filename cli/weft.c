@@ -22,6 +22,7 @@ static const char usage[] =
     "  contract check C --against SCHEMA  check a consumer's contract\n"
     "  contract verify URL C...    replay consumer contracts against a "
     "provider\n"
+    "  contract mock C...          serve contracts as a stub provider\n"
     "call, subscribe and publish also speak MB through a broker: URL\n"
     "mb://h:p, mb+tcp://h:p or mb+ws://h:p (`weft call mb://h:p --help`).\n"
     "`weft COMMAND --help` shows each command's options and exit codes.\n"
@@ -62,6 +63,8 @@ int main(int argc, char **argv) {
     return cli_serve(argc, argv);
   if (!strcmp(cmd, "contract") && argc > 0 && !strcmp(argv[0], "verify"))
     return cli_contract_verify(argc - 1, argv + 1);
+  if (!strcmp(cmd, "contract") && argc > 0 && !strcmp(argv[0], "mock"))
+    return cli_contract_mock(argc - 1, argv + 1);
   if (!strcmp(cmd, "breaking"))
     return cli_breaking(argc, argv);
   if (!strcmp(cmd, "contract"))

@@ -75,7 +75,10 @@ void weft_contract_free(weft_contract *c) {
       weft_message_free(it->requests[r]);
     free(it->requests);
     cJSON_Delete(it->expected);
+    cJSON_Delete(it->req_expected);
+    free(it->delays_ms);
     free(it->status_message);
+    free(it->status_re_text);
     if (it->has_status_re)
       regfree(&it->status_re);
     for (size_t m = 0; m < it->n_matchers; m++) {
@@ -143,11 +146,12 @@ static int decode(pctx *p, const weft_method_desc *m, const weft_msg_desc *d,
   return 0;
 }
 
-/* The example in canonical JSON, pruned to what it names. */
-static int canonical(pctx *p, const weft_method_desc *m, const cJSON *v,
-                     const char *where, cJSON **out) {
+/* The example (a message of type d) in canonical JSON, pruned to what it
+ * names. */
+static int canonical(pctx *p, const weft_method_desc *m, const weft_msg_desc *d,
+                     const cJSON *v, const char *where, cJSON **out) {
   void *msg = NULL;
-  int rv = decode(p, m, m->output, v, where, &msg);
+  int rv = decode(p, m, d, v, where, &msg);
   if (rv < 0)
     return rv;
   weft_json_opts jo = {0};
@@ -219,12 +223,14 @@ static int parse_status(pctx *p, weft__ct_inter *it, const cJSON *v) {
         regcomp(&it->status_re, re->valuestring, REG_EXTENDED | REG_NOSUB))
       return fail(p, "status.messageMatches: not a valid regular expression");
     it->has_status_re = true;
+    if (!(it->status_re_text = strdup(re->valuestring)))
+      return nomem(p);
   }
   return 0;
 }
 
 static int add_matcher(pctx *p, weft__ct_inter *it, const char *path,
-                       const cJSON *spec, bool single) {
+                       const cJSON *spec, bool single, bool single_req) {
   weft__ct_matcher *ms =
       realloc(it->matchers, (it->n_matchers + 1) * sizeof *ms);
   if (!ms)
@@ -236,8 +242,8 @@ static int add_matcher(pctx *p, weft__ct_inter *it, const char *path,
     return nomem(p);
   it->n_matchers++;
   char why[512];
-  if (weft__ct_path_parse(path, it->method, single, &m->segs, &m->n_segs, why,
-                          sizeof why) < 0)
+  if (weft__ct_path_parse(path, it->method, single, single_req, &m->request,
+                          &m->segs, &m->n_segs, why, sizeof why) < 0)
     return fail(p, "matchers: %s", why);
   if (!spec) { /* the implicit "each like" of `response` on a stream */
     m->kind = WEFT__CT_EACH_LIKE;
@@ -326,6 +332,7 @@ static int parse_inter(pctx *p, weft__ct_inter *it, const cJSON *v) {
                                      "matchers",
                                      "timeoutMs",
                                      "take",
+                                     "delaysMs",
                                      "reads",
                                      NULL};
   if (!cJSON_IsObject(v))
@@ -394,6 +401,12 @@ static int parse_inter(pctx *p, weft__ct_inter *it, const cJSON *v) {
   size_t nreq = reqs ? (size_t)cJSON_GetArraySize(reqs) : 1;
   if (!(it->requests = calloc(nreq ? nreq : 1, sizeof *it->requests)))
     return nomem(p);
+  cJSON *rlist = cJSON_CreateArray();
+  if (!rlist || !(it->req_expected = cJSON_CreateObject()) ||
+      !cJSON_AddItemToObject(it->req_expected, "requests", rlist)) {
+    cJSON_Delete(rlist);
+    return nomem(p);
+  }
   const cJSON *r = reqs ? reqs->child : req;
   for (size_t i = 0; i < nreq; i++) {
     char where[32];
@@ -408,6 +421,14 @@ static int parse_inter(pctx *p, weft__ct_inter *it, const cJSON *v) {
       return rv;
     }
     it->n_requests++;
+    /* What the mock compares a received request with: the fields the
+     * example names (none for an absent request: any request matches). */
+    cJSON *canon = NULL;
+    if (r && (rv = canonical(p, m, m->input, r, where, &canon)) < 0)
+      return rv;
+    if (!canon && !(canon = cJSON_CreateObject()))
+      return nomem(p);
+    cJSON_AddItemToArray(rlist, canon);
     if (r)
       r = r->next;
   }
@@ -433,23 +454,24 @@ static int parse_inter(pctx *p, weft__ct_inter *it, const cJSON *v) {
     char where[32];
     snprintf(where, sizeof where, resps ? "responses[%zu]" : "response", i);
     cJSON *canon = NULL;
-    if ((rv = canonical(p, m, e, where, &canon)) < 0)
+    if ((rv = canonical(p, m, m->output, e, where, &canon)) < 0)
       return rv;
     cJSON_AddItemToArray(list, canon);
   }
   it->check_count = resps != NULL || (resp && !server_streams);
   if (resp && server_streams &&
-      (rv = add_matcher(p, it, "responses", NULL, false)) < 0)
+      (rv = add_matcher(p, it, "responses", NULL, false, false)) < 0)
     return rv;
 
   const cJSON *ms = cJSON_GetObjectItemCaseSensitive(v, "matchers");
   if (ms && !cJSON_IsObject(ms))
     return fail(p, "matchers: an object of \"path\": {\"match\": ...}");
   for (const cJSON *e = ms ? ms->child : NULL; e; e = e->next) {
-    if ((rv = add_matcher(p, it, e->string, e, !server_streams)) < 0)
+    if ((rv = add_matcher(p, it, e->string, e, !server_streams,
+                          !client_streams)) < 0)
       return rv;
     weft__ct_matcher *mt = &it->matchers[it->n_matchers - 1];
-    if (mt->n_segs == 1) /* on the list of responses itself */
+    if (mt->n_segs == 1 && !mt->request) /* on the list of responses */
       it->check_count = false;
   }
   const cJSON *to = cJSON_GetObjectItemCaseSensitive(v, "timeoutMs");
@@ -465,6 +487,21 @@ static int parse_inter(pctx *p, weft__ct_inter *it, const cJSON *v) {
       return fail(p, "take: a count of responses (1 to 1000000) of a "
                      "server-streaming or bidi method");
     it->take = (size_t)take->valuedouble;
+  }
+  const cJSON *dl = cJSON_GetObjectItemCaseSensitive(v, "delaysMs");
+  if (dl) {
+    int nd = cJSON_GetArraySize(dl);
+    if (!cJSON_IsArray(dl) || nd > cJSON_GetArraySize(list))
+      return fail(p, "delaysMs: a list of milliseconds, at most one per "
+                     "response");
+    if (nd && !(it->delays_ms = calloc((size_t)nd, sizeof *it->delays_ms)))
+      return nomem(p);
+    for (const cJSON *d = dl->child; d; d = d->next) {
+      if (!cJSON_IsNumber(d) || d->valuedouble < 0 || d->valuedouble > 3600e3)
+        return fail(p, "delaysMs[%zu]: milliseconds, 0 to 3600000",
+                    it->n_delays);
+      it->delays_ms[it->n_delays++] = (int64_t)d->valuedouble;
+    }
   }
   return 0;
 }
