@@ -74,6 +74,11 @@ int cli_mb_subscribe(int argc, char **argv);
 int cli_mb_publish(int argc, char **argv);
 int cli_breaking(int argc, char **argv);
 int cli_contract(int argc, char **argv);
+/* weft contract check of one contract file against a schema already built:
+ * prints one line per broken expectation (JSON objects if json) and sets
+ * *n_broken. Returns CLI_OK, or CLI_USAGE for an unreadable contract. */
+int cli_contract_check_set(const char *contract, const weft_dyn_set *set,
+                           bool json, int *n_broken);
 /* A schema as `weft breaking` reads it (folder, .proto file, descriptor
  * set, git:REV[:DIR]) as a serialized FileDescriptorSet with its imports
  * (malloc'd). Prints what failed; returns CLI_*. */
