@@ -67,6 +67,8 @@ int cli_serve(int argc, char **argv);
 int cli_contract_verify(int argc, char **argv);
 /* weft contract mock (cli_contract_mock.c); argv after "mock". */
 int cli_contract_mock(int argc, char **argv);
+/* weft contract record (cli_contract_record.c); argv after "record". */
+int cli_contract_record(int argc, char **argv);
 /* The same commands through an MB broker (cli_mb.c). */
 bool cli_is_mb_url(const char *url);
 int cli_mb_call(int argc, char **argv);
