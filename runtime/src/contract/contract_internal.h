@@ -53,6 +53,10 @@ typedef struct weft__ct_inter {
   cJSON *expected;     /* {"responses": [...]}, pruned canonical JSON */
   int64_t *delays_ms;  /* `delaysMs`: before each response (recorded) */
   size_t n_delays;
+  /* `steps` (bidi): 's' send requests[k], 'e' expect responses[k], in
+   * order; NULL: send all, then read all. */
+  char *steps;
+  size_t n_steps;
   bool check_count; /* the answer must have exactly as many messages */
   weft_metadata expect_md;
   int status_code;
@@ -68,11 +72,12 @@ typedef struct weft__ct_inter {
 
 /* The mock's side of matching (contract_match.c): the received requests
  * (messages of the method's input type) and metadata against interaction
- * i's requests, metadata and request matchers. Appends one result to r,
- * its diffs with request paths ("request.text", "requests[1].id",
- * "metadata.x-key"). 0 or WEFT_ERR_NOMEM. */
+ * i's requests, metadata and request matchers; prefix: reqs are the first
+ * n of the call's (a stream still open), fewer than expected is fine. Appends
+ * one result to r, its diffs with request paths ("request.text",
+ * "requests[1].id", "metadata.x-key"). 0 or WEFT_ERR_NOMEM. */
 int weft__ct_match_requests(const weft_contract *c, size_t i, void *const *reqs,
-                            size_t n, const weft_metadata *md,
+                            size_t n, const weft_metadata *md, bool prefix,
                             weft_contract_report *r);
 /* The registry for the JSON codec of interaction i's types (Any). */
 const weft_registry *weft__ct_registry(const weft_contract *c, size_t i);

@@ -235,7 +235,10 @@ static void sleep_ms(weft_server_call *call, int64_t ms) {
 static int answer_call(weft_contract_mock *m, const answer *a,
                        weft_server_call *call, void *resp) {
   const weft__ct_inter *it = &a->c->inters[a->i];
-  const weft_method_desc *md = it->method;
+  /* The call's descriptors, not the interaction's: several contracts may
+   * each bring their own copy of a schema, and the server sends only
+   * messages of the type it serves. */
+  const weft_method_desc *md = weft_server_call_method(call);
   bool ok = it->status_code == WEFT_STATUS_OK;
   for (size_t k = 0; k < it->expect_md.count; k++) {
     const weft_metadata_entry *e = &it->expect_md.entries[k];
@@ -277,13 +280,189 @@ static int answer_call(weft_contract_mock *m, const answer *a,
   return WEFT_STATUS_OK;
 }
 
+static bool states_fit(const weft_contract_mock *m, const weft__ct_inter *it,
+                       const weft_metadata *meta, const char **missing) {
+  bool from_md = meta && weft_metadata_get(meta, WEFT_CONTRACT_STATE_KEY);
+  *missing = NULL;
+  if (!from_md && m->n_states == 0)
+    return true; /* no state in force: `given` is not checked */
+  for (size_t s = 0; s < it->n_states; s++)
+    if (!state_in_force(m, meta, from_md, it->states[s])) {
+      *missing = it->states[s];
+      return false;
+    }
+  return true;
+}
+
+/* Does interaction k fit the first n messages of a call still open? */
+static bool fits_prefix(const answer *a, void *const *reqs, size_t n,
+                        const weft_metadata *meta, bool *oom) {
+  weft_contract_report r = {0};
+  bool ok = false;
+  if (weft__ct_match_requests(a->c, a->i, reqs, n, meta, true, &r) < 0)
+    *oom = true;
+  else
+    ok = r.results[0].n_diffs == 0;
+  weft_contract_report_clear(&r);
+  return ok;
+}
+
+static void note_unmatched(weft_contract_mock *m, weft_server_call *call,
+                           char *why) {
+  weft_server_call_set_message(call, "%s", why ? why : "no interaction");
+  pthread_mutex_lock(&m->mu);
+  push_str(&m->unmatched, &m->n_unmatched, why);
+  pthread_mutex_unlock(&m->mu);
+}
+
+/* Plays a bidi interaction's `steps` from the point where got requests
+ * have been read: each expected response goes out before the next
+ * request is read, and each request read must fit its step. */
+static int play(weft_contract_mock *m, size_t k, weft_server_call *call,
+                void ***reqs, size_t *n, size_t *cap,
+                const weft_metadata *meta) {
+  const answer *a = &m->ans[k];
+  const weft__ct_inter *it = &a->c->inters[a->i];
+  const weft_method_desc *md = weft_server_call_method(call);
+  pthread_mutex_lock(&m->mu);
+  m->calls[k]++;
+  pthread_mutex_unlock(&m->mu);
+  bool ok = it->status_code == WEFT_STATUS_OK;
+  for (size_t j = 0; ok && j < it->expect_md.count; j++) {
+    const weft_metadata_entry *e = &it->expect_md.entries[j];
+    weft_server_call_add_header(call, e->key, e->value, e->value_len);
+  }
+  weft_json_opts jo = {0};
+  jo.registry = weft__ct_registry(a->c, a->i);
+  jo.arena = weft_server_call_arena(call);
+  size_t ks = 0, ke = 0;
+  bool oom = false;
+  for (size_t st = 0; st < it->n_steps; st++) {
+    if (it->steps[st] == 'e') {
+      void *msg = NULL;
+      weft_error e = {0};
+      if (ke >= a->n_texts ||
+          weft_json_decode(md->output, a->texts[ke], strlen(a->texts[ke]), &jo,
+                           &msg, &e) < 0) {
+        weft_server_call_set_message(call, "mock: steps[%zu]: %s", st,
+                                     e.message);
+        return WEFT_STATUS_INTERNAL;
+      }
+      ke++;
+      if (weft_server_call_send(call, msg) < 0)
+        return WEFT_STATUS_CANCELLED;
+      continue;
+    }
+    if (ks++ < *n)
+      continue; /* read before the interaction was chosen */
+    void *msg;
+    int r = weft_server_call_recv(call, &msg);
+    if (r < 0)
+      return WEFT_STATUS_CANCELLED;
+    if (r == 0) {
+      note_unmatched(m, call,
+                     dupf("%s: \"%s\": steps[%zu]: expected a message, the "
+                          "client half-closed",
+                          md->path, it->name, st));
+      return WEFT_STATUS_FAILED_PRECONDITION;
+    }
+    if (*n == *cap) {
+      void **nr = realloc(*reqs, (*cap ? *cap * 2 : 8) * sizeof *nr);
+      if (!nr)
+        return WEFT_STATUS_RESOURCE_EXHAUSTED;
+      *reqs = nr;
+      *cap = *cap ? *cap * 2 : 8;
+    }
+    (*reqs)[(*n)++] = msg;
+    weft_contract_report rep = {0};
+    if (weft__ct_match_requests(a->c, a->i, *reqs, *n, meta, true, &rep) < 0)
+      oom = true;
+    else if (rep.results[0].n_diffs) {
+      const weft_contract_diff *d = &rep.results[0].diffs[0];
+      note_unmatched(m, call,
+                     dupf("%s: \"%s\": steps[%zu]: %s: %s", md->path, it->name,
+                          st, d->path, d->message));
+      weft_contract_report_clear(&rep);
+      return WEFT_STATUS_FAILED_PRECONDITION;
+    }
+    weft_contract_report_clear(&rep);
+    if (oom)
+      return WEFT_STATUS_RESOURCE_EXHAUSTED;
+  }
+  void *extra;
+  int r = weft_server_call_recv(call, &extra);
+  if (r < 0)
+    return WEFT_STATUS_CANCELLED;
+  if (r == 1) {
+    note_unmatched(m, call,
+                   dupf("%s: \"%s\": requests: expected %zu messages, got "
+                        "more",
+                        md->path, it->name, it->n_requests));
+    return WEFT_STATUS_FAILED_PRECONDITION;
+  }
+  for (size_t j = 0; j < it->expect_md.count; j++) {
+    const weft_metadata_entry *e = &it->expect_md.entries[j];
+    weft_server_call_add_trailer(call, e->key, e->value, e->value_len);
+  }
+  if (*a->status_msg)
+    weft_server_call_set_message(call, "%s", a->status_msg);
+  return it->status_code;
+}
+
+/* Bidi calls when some interaction of the method has `steps`: the
+ * interaction is chosen at its first step (before any message if it
+ * starts with expect, else on the first message), then played. Returns
+ * -1 when none was chosen: the caller matches the whole stream as usual,
+ * with the messages read so far in *reqs (-2: and the stream has ended). */
+static int scripted(weft_contract_mock *m, weft_server_call *call, void ***reqs,
+                    size_t *n, size_t *cap) {
+  const weft_method_desc *md = weft_server_call_method(call);
+  const weft_metadata *meta = weft_server_call_metadata(call);
+  bool any = false, oom = false;
+  for (int pass = 0; pass < 2; pass++) {
+    size_t best = (size_t)-1;
+    for (size_t k = 0; k < m->n_ans; k++) {
+      const answer *a = &m->ans[k];
+      const weft__ct_inter *it = &a->c->inters[a->i];
+      const char *missing;
+      if (!it->n_steps || strcmp(it->method->path, md->path))
+        continue;
+      any = true;
+      /* pass 0: those that speak first; pass 1: on the first message */
+      if ((it->steps[0] == 'e') != (pass == 0) ||
+          !states_fit(m, it, meta, &missing) ||
+          !fits_prefix(a, *reqs, *n, meta, &oom))
+        continue;
+      if (best == (size_t)-1 || a->specificity > m->ans[best].specificity)
+        best = k;
+    }
+    if (oom)
+      return WEFT_STATUS_RESOURCE_EXHAUSTED;
+    if (best != (size_t)-1)
+      return play(m, best, call, reqs, n, cap, meta);
+    if (!any || pass == 1)
+      return -1;
+    void *msg;
+    int r = weft_server_call_recv(call, &msg);
+    if (r < 0)
+      return WEFT_STATUS_CANCELLED;
+    if (r == 0)
+      return -2;
+    if (!(*reqs = malloc(8 * sizeof **reqs)))
+      return WEFT_STATUS_RESOURCE_EXHAUSTED;
+    *cap = 8;
+    (*reqs)[(*n)++] = msg;
+  }
+  return -1;
+}
+
 static int handle(weft_server_call *call, const void *req, void *resp,
                   void *ud) {
   weft_contract_mock *m = ud;
   const weft_method_desc *md = weft_server_call_method(call);
   const weft_metadata *meta = weft_server_call_metadata(call);
   void **reqs = NULL;
-  size_t n = 0;
+  size_t n = 0, cap = 0;
   int code = WEFT_STATUS_OK;
   if (md->kind == WEFT_RPC_UNARY || md->kind == WEFT_RPC_SERVER_STREAM) {
     reqs = malloc(sizeof *reqs);
@@ -292,9 +471,16 @@ static int handle(weft_server_call *call, const void *req, void *resp,
     reqs[n++] = (void *)req;
   } else {
     void *msg;
-    int r;
-    size_t cap = 0;
-    while ((r = weft_server_call_recv(call, &msg)) == 1) {
+    int r = 1;
+    if (md->kind == WEFT_RPC_BIDI &&
+        (code = scripted(m, call, &reqs, &n, &cap)) >= 0) {
+      free(reqs);
+      return code;
+    }
+    if (code == -2)
+      r = 0;
+    code = WEFT_STATUS_OK;
+    while (r == 1 && (r = weft_server_call_recv(call, &msg)) == 1) {
       if (n == cap) {
         void **nr = cap < 65536
                         ? realloc(reqs, (cap ? cap * 2 : 8) * sizeof *nr)
@@ -330,7 +516,7 @@ static int handle(weft_server_call *call, const void *req, void *resp,
       if (!state_in_force(m, meta, from_md, it->states[s]))
         missing = it->states[s];
     weft_contract_report r = {0};
-    if (weft__ct_match_requests(a->c, a->i, reqs, n, meta, &r) < 0) {
+    if (weft__ct_match_requests(a->c, a->i, reqs, n, meta, false, &r) < 0) {
       weft_contract_report_clear(&r);
       weft_contract_report_clear(&near);
       free(reqs);

@@ -19,8 +19,9 @@ typedef struct pctx {
   weft_contract *c;
   const weft_contract_opts *o;
   weft_error *err;
-  size_t idx;       /* interaction being parsed */
-  const char *name; /* its name */
+  size_t idx;             /* interaction being parsed */
+  const char *name;       /* its name */
+  cJSON *sends, *expects; /* `steps` split, referencing the contract's */
 } pctx;
 
 static int fail(pctx *p, const char *fmt, ...)
@@ -77,6 +78,7 @@ void weft_contract_free(weft_contract *c) {
     cJSON_Delete(it->expected);
     cJSON_Delete(it->req_expected);
     free(it->delays_ms);
+    free(it->steps);
     free(it->status_message);
     free(it->status_re_text);
     if (it->has_status_re)
@@ -307,6 +309,39 @@ static int add_matcher(pctx *p, weft__ct_inter *it, const char *path,
   return 0;
 }
 
+/* `steps`: [{"send": MSG} | {"expect": MSG}, ...], a bidi exchange in
+ * order. The messages are parsed as `requests` and `responses` would be;
+ * the order is kept in it->steps. */
+static int parse_steps(pctx *p, weft__ct_inter *it, const cJSON *steps,
+                       cJSON **sends, cJSON **expects) {
+  static const char *const keys[] = {"send", "expect", NULL};
+  if (it->method->kind != WEFT_RPC_BIDI)
+    return fail(p, "steps: only for bidi methods (%s is not)",
+                it->method->path);
+  if (!cJSON_IsArray(steps) || !steps->child)
+    return fail(p, "steps: a non-empty list of {\"send\": ...} and "
+                   "{\"expect\": ...}");
+  int n = cJSON_GetArraySize(steps);
+  if (!(it->steps = calloc((size_t)n + 1, 1)) ||
+      !(*sends = cJSON_CreateArray()) || !(*expects = cJSON_CreateArray()))
+    return nomem(p);
+  size_t k = 0;
+  for (const cJSON *s = steps->child; s; s = s->next, k++) {
+    char where[32];
+    snprintf(where, sizeof where, "steps[%zu]", k);
+    if (!cJSON_IsObject(s) || !s->child || s->child->next)
+      return fail(p, "%s: one of {\"send\": MSG} or {\"expect\": MSG}", where);
+    int rv = check_keys(p, s, where, keys);
+    if (rv < 0)
+      return rv;
+    bool send = !strcmp(s->child->string, "send");
+    it->steps[it->n_steps++] = send ? 's' : 'e';
+    if (!cJSON_AddItemReferenceToArray(send ? *sends : *expects, s->child))
+      return nomem(p);
+  }
+  return 0;
+}
+
 static const weft_method_desc *find_method(pctx *p, const char *name) {
   const weft_method_desc *m = NULL;
   if (p->c->schema)
@@ -333,6 +368,7 @@ static int parse_inter(pctx *p, weft__ct_inter *it, const cJSON *v) {
                                      "timeoutMs",
                                      "take",
                                      "delaysMs",
+                                     "steps",
                                      "reads",
                                      NULL};
   if (!cJSON_IsObject(v))
@@ -392,6 +428,18 @@ static int parse_inter(pctx *p, weft__ct_inter *it, const cJSON *v) {
   /* Requests: one message, or a list for client-streaming methods. */
   const cJSON *req = cJSON_GetObjectItemCaseSensitive(v, "request");
   const cJSON *reqs = cJSON_GetObjectItemCaseSensitive(v, "requests");
+  const cJSON *resp = cJSON_GetObjectItemCaseSensitive(v, "response");
+  const cJSON *resps = cJSON_GetObjectItemCaseSensitive(v, "responses");
+  const cJSON *steps = cJSON_GetObjectItemCaseSensitive(v, "steps");
+  if (steps && (req || reqs || resp || resps))
+    return fail(p, "steps: instead of request(s) and response(s), not with "
+                   "them");
+  if (steps && (rv = parse_steps(p, it, steps, &p->sends, &p->expects)) < 0)
+    return rv;
+  if (steps) {
+    reqs = p->sends;
+    resps = p->expects;
+  }
   if (req && reqs)
     return fail(p, "request and requests: give one of them");
   if (reqs && !cJSON_IsArray(reqs))
@@ -434,8 +482,6 @@ static int parse_inter(pctx *p, weft__ct_inter *it, const cJSON *v) {
   }
 
   /* Responses: expected messages, kept as canonical JSON trees. */
-  const cJSON *resp = cJSON_GetObjectItemCaseSensitive(v, "response");
-  const cJSON *resps = cJSON_GetObjectItemCaseSensitive(v, "responses");
   if (resp && resps)
     return fail(p, "response and responses: give one of them");
   if (resps && !cJSON_IsArray(resps))
@@ -622,7 +668,11 @@ int weft_contract_parse(weft_contract **out, const char *json, size_t len,
   for (const cJSON *it = inters->child; it; it = it->next, p.idx++) {
     p.name = NULL;
     p.c->n_inters++;
-    if ((rv = parse_inter(&p, &p.c->inters[p.idx], it)) < 0)
+    rv = parse_inter(&p, &p.c->inters[p.idx], it);
+    cJSON_Delete(p.sends);
+    cJSON_Delete(p.expects);
+    p.sends = p.expects = NULL;
+    if (rv < 0)
       goto out;
   }
   *out = p.c;

@@ -277,6 +277,14 @@ TEST_P(ContractVerify, MalformedContractsNameTheInteractionAndPath) {
   }
 }
 
+// `steps`: a bidi exchange read and written in turn against a provider
+// that answers each message as it comes.
+TEST_P(ContractVerify, BidiStepsInterleave) {
+  Result r = Verify({CONTRACTS_DIR "/bidi_steps.contract.json"});
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("1 interaction, 1 passed"), std::string::npos) << r.out;
+}
+
 // weft contract record in front of this process's Echo server (upstream on
 // the test's transport): echo.contract.json verified through the proxy on
 // its four listeners, then the recorded contract verified against the

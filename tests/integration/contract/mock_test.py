@@ -15,6 +15,7 @@ import sys
 weft, cdir = sys.argv[1], sys.argv[2]
 echo = os.path.join(cdir, "echo.contract.json")
 aitbc = os.path.join(cdir, "aitbc.contract.json")
+steps = os.path.join(cdir, "bidi_steps.contract.json")
 failures = []
 
 
@@ -52,13 +53,14 @@ def check(what, cond, detail=""):
 
 
 # Round trip on every transport.
-mock, urls = start(echo, aitbc, "--verify-on-exit")
+mock, urls = start(echo, aitbc, steps, "--verify-on-exit")
 try:
     for scheme, url in sorted(urls.items()):
-        r = subprocess.run([weft, "contract", "verify", url, echo, aitbc],
+        r = subprocess.run([weft, "contract", "verify", url, echo, aitbc,
+                            steps],
                            capture_output=True, text=True, timeout=60)
         check("%s: round trip" % scheme,
-              r.returncode == 0 and "11 interactions, 11 passed" in r.stdout,
+              r.returncode == 0 and "12 interactions, 12 passed" in r.stdout,
               r.stdout + r.stderr)
 
     # Python grpcio as a client: raw protobuf bytes, no generated stubs.
@@ -80,6 +82,39 @@ try:
         got = cs(iter([b"\x0a\x01a", b"\x0a\x01b", b"\x0a\x01c"]), timeout=10)
         check("grpcio: client stream", got == b"\x0a\x03abc\x10\x03",
               repr(got))
+        # Bidi `steps`: the second message is sent only once the first
+        # answer came, which a send-all-then-answer mock would deadlock on.
+        import queue
+        answered = queue.Queue()
+
+        def chat():
+            yield b"\x0a\x01a"
+            answered.get(timeout=10)
+            yield b"\x0a\x01b"
+        got = []
+        bidi = ch.stream_stream("/weft.test.Echo/Bidi")
+        for msg in bidi(chat(), timeout=10, metadata=[("x-trace", "t-2")]):
+            got.append(msg)
+            answered.put(1)
+        check("grpcio: bidi steps interleave",
+              got == [b"\x0a\x01a", b"\x0a\x01b\x10\x01"], repr(got))
+        # A second message that does not fit its step.
+        answered = queue.Queue()
+
+        def wrong():
+            yield b"\x0a\x01a"
+            answered.get(timeout=10)
+            yield b"\x0a\x01z"
+        try:
+            for msg in bidi(wrong(), timeout=10,
+                            metadata=[("x-trace", "t-2")]):
+                answered.put(1)
+            check("grpcio: bidi wrong step", False, "no error")
+        except grpc.RpcError as e:
+            check("grpcio: bidi wrong step",
+                  e.code() == grpc.StatusCode.FAILED_PRECONDITION and
+                  'steps[2]: requests[1].text: expected "b", got "z"' in
+                  e.details(), e.details())
         try:
             unary(b"\x0a\x02ho", timeout=10)
             check("grpcio: unmatched", False, "no error")
@@ -124,6 +159,7 @@ finally:
 # Every interaction was exercised, but three calls matched none.
 check("verify-on-exit after unmatched calls", rc == 100 and
       "unmatched call: /weft.test.Echo/Unary" in err and
+      "unmatched call: /weft.test.Echo/Bidi" in err and
       "not exercised" not in err, "rc %d\n%s" % (rc, err))
 
 # --verify-on-exit: only one of the Echo interactions is called.
