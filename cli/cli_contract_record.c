@@ -103,12 +103,21 @@ static cJSON *to_json(const recorder *r, const void *msg) {
 
 typedef struct exchange {
   cJSON *reqs, *resps, *delays;
+  cJSON *steps; /* bidi: sends and expects in the order the proxy saw */
   int64_t last_ns;
 } exchange;
 
+static void step(exchange *x, const char *kind, const cJSON *v) {
+  cJSON *s = cJSON_CreateObject();
+  cJSON_AddItemToObject(s, kind, cJSON_Duplicate(v, 1));
+  cJSON_AddItemToArray(x->steps, s);
+}
+
 static void got_response(const recorder *r, exchange *x, const void *msg) {
   int64_t now = weft_now_ns();
-  cJSON_AddItemToArray(x->resps, to_json(r, msg));
+  cJSON *v = to_json(r, msg);
+  step(x, "expect", v);
+  cJSON_AddItemToArray(x->resps, v);
   cJSON_AddItemToArray(
       x->delays, cJSON_CreateNumber((double)((now - x->last_ns) / 1000000)));
   x->last_ns = now;
@@ -169,7 +178,7 @@ static int forward(weft_server_call *call, const void *req, void *resp,
     co.timeout_ms = left > 0 ? left : 1;
   }
   exchange x = {cJSON_CreateArray(), cJSON_CreateArray(), cJSON_CreateArray(),
-                weft_now_ns()};
+                cJSON_CreateArray(), weft_now_ns()};
   bool cancelled = false;
   pthread_mutex_t xmu = PTHREAD_MUTEX_INITIALIZER;
   if (m->kind == WEFT_RPC_UNARY) {
@@ -203,7 +212,9 @@ static int forward(weft_server_call *call, const void *req, void *resp,
       int rv;
       while ((rv = weft_server_call_recv(call, &msg)) == 1) {
         pthread_mutex_lock(&xmu);
-        cJSON_AddItemToArray(x.reqs, to_json(r, msg));
+        cJSON *v = to_json(r, msg);
+        step(&x, "send", v);
+        cJSON_AddItemToArray(x.reqs, v);
         pthread_mutex_unlock(&xmu);
         if (weft_call_send(up, msg) < 0)
           break;
@@ -265,27 +276,38 @@ done:;
   bool many_req = m->kind == WEFT_RPC_CLIENT_STREAM || m->kind == WEFT_RPC_BIDI;
   bool many_resp =
       m->kind == WEFT_RPC_SERVER_STREAM || m->kind == WEFT_RPC_BIDI;
-  if (many_req)
-    cJSON_AddItemToObject(it, "requests", x.reqs);
-  else
-    cJSON_AddItemToObject(it, "request", cJSON_DetachItemFromArray(x.reqs, 0));
-  if (!many_req)
-    cJSON_Delete(x.reqs);
   int nresp = cJSON_GetArraySize(x.resps);
-  if (many_resp) {
-    cJSON_AddItemToObject(it, "responses", x.resps);
-    if (nresp)
-      cJSON_AddItemToObject(it, "delaysMs", x.delays);
-    else
-      cJSON_Delete(x.delays);
-    if (cancelled && nresp) /* ended by the consumer: read as many again */
-      cJSON_AddNumberToObject(it, "take", nresp);
-  } else {
-    if (nresp && code == WEFT_STATUS_OK)
-      cJSON_AddItemToObject(it, "response",
-                            cJSON_DetachItemFromArray(x.resps, 0));
+  if (m->kind == WEFT_RPC_BIDI && !cancelled) {
+    /* A bidi exchange keeps its order (docs/CONTRACTS.md, `steps`);
+     * one the consumer cut short is written with `take` below. */
+    cJSON_AddItemToObject(it, "steps", x.steps);
+    cJSON_Delete(x.reqs);
     cJSON_Delete(x.resps);
     cJSON_Delete(x.delays);
+  } else {
+    cJSON_Delete(x.steps);
+    if (many_req)
+      cJSON_AddItemToObject(it, "requests", x.reqs);
+    else
+      cJSON_AddItemToObject(it, "request",
+                            cJSON_DetachItemFromArray(x.reqs, 0));
+    if (!many_req)
+      cJSON_Delete(x.reqs);
+    if (many_resp) {
+      cJSON_AddItemToObject(it, "responses", x.resps);
+      if (nresp)
+        cJSON_AddItemToObject(it, "delaysMs", x.delays);
+      else
+        cJSON_Delete(x.delays);
+      if (cancelled && nresp) /* ended by the consumer: read as many */
+        cJSON_AddNumberToObject(it, "take", nresp);
+    } else {
+      if (nresp && code == WEFT_STATUS_OK)
+        cJSON_AddItemToObject(it, "response",
+                              cJSON_DetachItemFromArray(x.resps, 0));
+      cJSON_Delete(x.resps);
+      cJSON_Delete(x.delays);
+    }
   }
   if (code != WEFT_STATUS_OK && !(cancelled && many_resp && nresp)) {
     cJSON *st = cJSON_AddObjectToObject(it, "status");

@@ -337,6 +337,7 @@ TEST_P(ContractVerify, RecordThroughAProxyThenVerifyTheRecording) {
   std::string rec = Slurp(out);
   EXPECT_NE(rec.find("\"x-trace\":\t\"t-1\""), std::string::npos) << rec;
   EXPECT_NE(rec.find("\"delaysMs\""), std::string::npos);
+  EXPECT_NE(rec.find("\"steps\":"), std::string::npos); // the bidi call
   EXPECT_NE(rec.find("\"code\":\t\"NOT_FOUND\""), std::string::npos);
   Result r = Verify({out});
   EXPECT_EQ(r.code, 0) << r.out << r.err;
