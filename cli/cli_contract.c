@@ -30,7 +30,12 @@ static const char usage[] =
     "  field of the response.\n"
     "  --format text|json   one line per broken expectation\n"
     "exit codes: 0 the schema honours the contract, 100 it breaks it, 2\n"
-    "usage, an unreadable contract or schema, 4 local failure.\n";
+    "usage, an unreadable contract or schema, 4 local failure.\n"
+    "also: weft contract verify URL CONTRACT...  (replay against a provider)\n"
+    "      weft contract mock CONTRACT...        (serve as a stub provider)\n"
+    "      weft contract record --upstream URL --listen URL --out FILE\n"
+    "                                            (record through a proxy)\n"
+    "      each with --help\n";
 
 static const char *const kinds[] = {"unary", "server_stream", "client_stream",
                                     "bidi"};
