@@ -209,7 +209,7 @@ const char kContract[] = R"({
      "request": {"text": "gone"},
      "status": {"code": "NOT_FOUND", "message": "no such thing"}},
     {"name": "stream", "method": "weft.test.Echo/ServerStream",
-     "request": {"text": "s"}, "response": {"text": "s"},
+     "request": {"text": "s"}, "response": {"text": "s"}, "delaysMs": [2],
      "matchers": {"responses": {"match": "eachLike", "min": 3}}},
     {"name": "joined", "method": "weft.test.Echo/ClientStream",
      "requests": [{"text": "a"}, {"text": "b"}], "response": {"text": "ab"}},

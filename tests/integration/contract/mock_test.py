@@ -5,7 +5,7 @@ verify` on grpc, h2c, ws and tcp (round trip); Python grpcio and curl
 (Connect JSON over HTTP/2) as its clients; an unmatched request answered
 with FAILED_PRECONDITION and the nearest interaction's differences;
 provider states through metadata; --verify-on-exit failing on interactions
-never exercised and passing once all were.
+never exercised; the TLS listeners (grpcs, https, wss, tls).
 Usage: mock_test.py WEFT CONTRACTS_DIR"""
 import os
 import signal
@@ -177,6 +177,32 @@ finally:
 check("verify-on-exit: unexercised", rc == 100 and
       'not exercised: "three in order" (/weft.test.Echo/ServerStream)' in err
       and 'not exercised: "echo text"' not in err, "rc %d\n%s" % (rc, err))
+
+# The TLS forms: grpcs, https, wss, tls listeners with --cert/--key.
+import tempfile
+with tempfile.TemporaryDirectory() as d:
+    key, cert = os.path.join(d, "key.pem"), os.path.join(d, "cert.pem")
+    r = subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+         "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out",
+         cert, "-days", "1", "-subj", "/CN=localhost", "-addext",
+         "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+        capture_output=True, timeout=30)
+    check("openssl req", r.returncode == 0, r.stderr)
+    if r.returncode == 0:
+        mock, urls = start(echo, "--cert", cert, "--key", key,
+                           *sum([["--listen", s + "://127.0.0.1:0"] for s in
+                                 ("grpcs", "https", "wss", "tls")], []))
+        try:
+            for scheme, url in sorted(urls.items()):
+                r = subprocess.run([weft, "contract", "verify", url, echo,
+                                    "--cacert", cert],
+                                   capture_output=True, text=True, timeout=60)
+                check("%s: round trip" % scheme, r.returncode == 0 and
+                      "7 interactions, 7 passed" in r.stdout,
+                      r.stdout + r.stderr)
+        finally:
+            stop(mock)
 
 for f in failures:
     print("FAIL:", f)
