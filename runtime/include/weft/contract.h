@@ -185,7 +185,9 @@ int weft_contract_verify(const weft_contract *c, weft_client *client,
  * declared. A call no interaction fits gets FAILED_PRECONDITION whose
  * message is the nearest interaction's differences, path by path.
  * Client-streaming and bidi calls are matched once the client half-closes,
- * on the whole sequence of messages it sent. */
+ * on the whole sequence of messages it sent, except bidi interactions with
+ * `steps`: chosen at their first step, then played in turn (each expected
+ * response sent before the next message is read). */
 typedef struct weft_contract_mock weft_contract_mock;
 
 /* Metadata key naming a provider state the call wants (one entry per

@@ -8,7 +8,9 @@
  * arena. A call is matched by weft__ct_match_requests against every
  * interaction of its method; the one with no differences that names the
  * most wins, and with none the nearest one's differences go back as a
- * FAILED_PRECONDITION message. */
+ * FAILED_PRECONDITION message. A bidi interaction with `steps` is chosen
+ * at its first step instead and then played turn by turn (scripted,
+ * play). */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdarg.h>
@@ -276,7 +278,6 @@ static int answer_call(weft_contract_mock *m, const answer *a,
     if (weft_server_call_send(call, msg) < 0)
       return WEFT_STATUS_CANCELLED;
   }
-  (void)m;
   return WEFT_STATUS_OK;
 }
 
