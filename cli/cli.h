@@ -65,6 +65,10 @@ int cli_publish(int argc, char **argv);
 int cli_serve(int argc, char **argv);
 /* weft contract verify (cli_contract_verify.c); argv after "verify". */
 int cli_contract_verify(int argc, char **argv);
+/* weft contract mock (cli_contract_mock.c); argv after "mock". */
+int cli_contract_mock(int argc, char **argv);
+/* weft contract record (cli_contract_record.c); argv after "record". */
+int cli_contract_record(int argc, char **argv);
 /* The same commands through an MB broker (cli_mb.c). */
 bool cli_is_mb_url(const char *url);
 int cli_mb_call(int argc, char **argv);
@@ -72,6 +76,11 @@ int cli_mb_subscribe(int argc, char **argv);
 int cli_mb_publish(int argc, char **argv);
 int cli_breaking(int argc, char **argv);
 int cli_contract(int argc, char **argv);
+/* weft contract check of one contract file against a schema already built:
+ * prints one line per broken expectation (JSON objects if json) and sets
+ * *n_broken. Returns CLI_OK, or CLI_USAGE for an unreadable contract. */
+int cli_contract_check_set(const char *contract, const weft_dyn_set *set,
+                           bool json, int *n_broken);
 /* A schema as `weft breaking` reads it (folder, .proto file, descriptor
  * set, git:REV[:DIR]) as a serialized FileDescriptorSet with its imports
  * (malloc'd). Prints what failed; returns CLI_*. */

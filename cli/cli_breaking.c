@@ -3,6 +3,7 @@
  * folder of them (compiled with protoc, source info included), a binary
  * FileDescriptorSet, or a git revision of the current repository. */
 #define _GNU_SOURCE /* asprintf, FTW_ACTIONRETVAL */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -38,7 +39,11 @@ static const char usage[] =
     "  --write-baseline F    write NEW as a FileDescriptorSet to F (to\n"
     "                        commit); --against is then optional\n"
     "  --list-rules          print every rule with its categories\n"
-    "exit codes: 0 nothing breaks, 100 something breaks, 2 usage or a\n"
+    "  --contracts DIR       also check every contract (*.json) in DIR\n"
+    "                        against NEW as `weft contract check` does and\n"
+    "                        name the ones the change breaks\n"
+    "exit codes: 0 nothing breaks, 100 something breaks (a rule or a\n"
+    "contract), 2 usage or a\n"
     "schema that does not compile, 4 local failure.\n";
 
 #define MAX_INC 32
@@ -477,6 +482,66 @@ static int write_file(const char *path, const uint8_t *d, size_t n) {
   return CLI_OK;
 }
 
+static int cmp_cstr(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* --contracts DIR: each contract file in DIR (sorted, *.json) checked
+ * against NEW; a summary line names each one the change breaks. */
+static int check_contracts(const char *dir, const side *ns, bool json) {
+  weft_dyn_set *set = NULL;
+  weft_error err = {0};
+  if (weft_dyn_build(ns->data, ns->len, &set, &err) < 0) {
+    fprintf(stderr, "weft: %s: %s\n", ns->spec, err.message);
+    return CLI_USAGE;
+  }
+  DIR *d = opendir(dir);
+  if (!d) {
+    fprintf(stderr, "weft: --contracts %s: %s\n", dir, strerror(errno));
+    weft_dyn_free(set);
+    return CLI_USAGE;
+  }
+  list files = {0};
+  int rc = CLI_OK;
+  for (struct dirent *e; (e = readdir(d));) {
+    size_t n = strlen(e->d_name);
+    char *p = NULL;
+    if (n < 5 || strcmp(e->d_name + n - 5, ".json") || e->d_name[0] == '.')
+      continue;
+    if (asprintf(&p, "%s/%s", dir, e->d_name) < 0 || list_add(&files, p) < 0)
+      rc = CLI_LOCAL;
+    free(p);
+  }
+  closedir(d);
+  if (files.n)
+    qsort(files.v, files.n, sizeof *files.v, cmp_cstr);
+  size_t n_broken = 0;
+  for (size_t i = 0; rc == CLI_OK && i < files.n; i++) {
+    int broken = 0;
+    int crc = cli_contract_check_set(files.v[i], set, json, &broken);
+    if (crc != CLI_OK) {
+      rc = crc;
+      break;
+    }
+    if (broken) {
+      n_broken++;
+      if (json) {
+        fputs("{\"contract\":", stdout);
+        json_str(stdout, files.v[i]);
+        printf(",\"broken\":true,\"expectations\":%d}\n", broken);
+      } else {
+        printf("%s: contract broken by this change (%d expectation%s)\n",
+               files.v[i], broken, broken == 1 ? "" : "s");
+      }
+    }
+  }
+  list_free(&files);
+  weft_dyn_free(set);
+  if (rc == CLI_OK && n_broken)
+    rc = CLI_BREAKING;
+  return rc;
+}
+
 int cli_breaking(int argc, char **argv) {
   bopts o = {0};
   side ns = {0}, os = {0};
@@ -484,7 +549,7 @@ int cli_breaking(int argc, char **argv) {
   size_t n_use = 0, n_except = 0, n_only = 0, n_more = 0;
   char *more[MAX_MORE];
   char *rules_buf = NULL;
-  const char *format = "text", *baseline = NULL;
+  const char *format = "text", *baseline = NULL, *contracts = NULL;
   int rc = CLI_USAGE;
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i];
@@ -541,6 +606,8 @@ int cli_breaking(int argc, char **argv) {
         goto bad;
     } else if (!strcmp(a, "--write-baseline")) {
       baseline = v;
+    } else if (!strcmp(a, "--contracts")) {
+      contracts = v;
     } else {
       goto bad;
     }
@@ -610,6 +677,11 @@ int cli_breaking(int argc, char **argv) {
   }
   weft_breaking_report_free(r);
   rc = n ? CLI_BREAKING : CLI_OK;
+  if (contracts) {
+    int crc = check_contracts(contracts, &ns, !strcmp(format, "json"));
+    if (crc != CLI_OK && (rc == CLI_OK || crc != CLI_BREAKING))
+      rc = crc;
+  }
   goto out;
 
 bad:

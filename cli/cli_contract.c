@@ -30,7 +30,12 @@ static const char usage[] =
     "  field of the response.\n"
     "  --format text|json   one line per broken expectation\n"
     "exit codes: 0 the schema honours the contract, 100 it breaks it, 2\n"
-    "usage, an unreadable contract or schema, 4 local failure.\n";
+    "usage, an unreadable contract or schema, 4 local failure.\n"
+    "also: weft contract verify URL CONTRACT...  (replay against a provider)\n"
+    "      weft contract mock CONTRACT...        (serve as a stub provider)\n"
+    "      weft contract record --upstream URL --listen URL --out FILE\n"
+    "                                            (record through a proxy)\n"
+    "      each with --help\n";
 
 static const char *const kinds[] = {"unary", "server_stream", "client_stream",
                                     "bidi"};
@@ -142,8 +147,38 @@ static void check_read(report *r, int idx, const char *name,
   }
 }
 
+static int check_set(const char *contract, const weft_dyn_set *set, bool json,
+                     int *n_broken);
+
 static int check(const char *contract, const char *schema,
                  const char *const *inc, size_t n_inc, bool json) {
+  uint8_t *data = NULL;
+  size_t len = 0;
+  int rc = cli_load_schema(schema, inc, n_inc, &data, &len);
+  weft_dyn_set *set = NULL;
+  weft_error err = {0};
+  if (rc == CLI_OK && weft_dyn_build(data, len, &set, &err) < 0) {
+    fprintf(stderr, "weft: %s: %s\n", schema, err.message);
+    rc = CLI_USAGE;
+  }
+  free(data);
+  int broken = 0;
+  if (rc == CLI_OK)
+    rc = check_set(contract, set, json, &broken);
+  weft_dyn_free(set);
+  if (rc != CLI_OK)
+    return rc;
+  return broken ? CLI_CONTRACT_BROKEN : CLI_OK;
+}
+
+int cli_contract_check_set(const char *contract, const weft_dyn_set *set,
+                           bool json, int *n_broken) {
+  return check_set(contract, set, json, n_broken);
+}
+
+static int check_set(const char *contract, const weft_dyn_set *set, bool json,
+                     int *n_broken) {
+  *n_broken = 0;
   FILE *f = fopen(contract, "rb");
   if (!f) {
     perror(contract);
@@ -179,20 +214,7 @@ static int check(const char *contract, const char *schema,
     cJSON_Delete(root);
     return CLI_USAGE;
   }
-  uint8_t *data = NULL;
-  size_t len = 0;
-  int rc = cli_load_schema(schema, inc, n_inc, &data, &len);
-  weft_dyn_set *set = NULL;
-  weft_error err = {0};
-  if (rc == CLI_OK && weft_dyn_build(data, len, &set, &err) < 0) {
-    fprintf(stderr, "weft: %s: %s\n", schema, err.message);
-    rc = CLI_USAGE;
-  }
-  free(data);
-  if (rc != CLI_OK) {
-    cJSON_Delete(root);
-    return rc;
-  }
+  int rc = CLI_OK;
   report r = {contract, json, 0};
   int idx = 0;
   const cJSON *it;
@@ -244,11 +266,9 @@ static int check(const char *contract, const char *schema,
     }
     idx++;
   }
-  weft_dyn_free(set);
   cJSON_Delete(root);
-  if (rc != CLI_OK)
-    return rc;
-  return r.broken ? CLI_CONTRACT_BROKEN : CLI_OK;
+  *n_broken = r.broken;
+  return rc;
 }
 
 int cli_contract(int argc, char **argv) {

@@ -22,12 +22,17 @@ static const char usage[] =
     "  contract check C --against SCHEMA  check a consumer's contract\n"
     "  contract verify URL C...    replay consumer contracts against a "
     "provider\n"
+    "  contract mock C...          serve contracts as a stub provider\n"
+    "  contract record --upstream URL --listen URL --out C\n"
+    "                              record calls through a proxy as a "
+    "contract\n"
     "call, subscribe and publish also speak MB through a broker: URL\n"
     "mb://h:p, mb+tcp://h:p or mb+ws://h:p (`weft call mb://h:p --help`).\n"
     "`weft COMMAND --help` shows each command's options and exit codes.\n"
     "exit codes: 0 OK, 2 usage or bad input, 3 cannot connect, 4 local\n"
     "failure, 10+N the call ended with gRPC status N (16 UNAUTHENTICATED\n"
-    "-> 26, 12 UNIMPLEMENTED -> 22), 100 breaking changes found.\n";
+    "-> 26, 12 UNIMPLEMENTED -> 22), 100 breaking changes found (or a\n"
+    "contract broken or unverified).\n";
 
 int main(int argc, char **argv) {
   if (argc < 2) {
@@ -62,6 +67,10 @@ int main(int argc, char **argv) {
     return cli_serve(argc, argv);
   if (!strcmp(cmd, "contract") && argc > 0 && !strcmp(argv[0], "verify"))
     return cli_contract_verify(argc - 1, argv + 1);
+  if (!strcmp(cmd, "contract") && argc > 0 && !strcmp(argv[0], "mock"))
+    return cli_contract_mock(argc - 1, argv + 1);
+  if (!strcmp(cmd, "contract") && argc > 0 && !strcmp(argv[0], "record"))
+    return cli_contract_record(argc - 1, argv + 1);
   if (!strcmp(cmd, "breaking"))
     return cli_breaking(argc, argv);
   if (!strcmp(cmd, "contract"))

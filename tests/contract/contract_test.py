@@ -102,6 +102,39 @@ def main():
                            capture_output=True, text=True, timeout=60)
         check("a contract that is not JSON: exit 2",
               r.returncode == 2 and "not JSON" in r.stderr, r)
+        # weft breaking --contracts DIR: names the contracts a change
+        # breaks, besides the rule violations; with --rules WIRE the rename
+        # breaks no rule, only the contract, and still exits 100.
+        cdir = os.path.join(tmp, "contracts")
+        os.makedirs(cdir)
+        shutil.copy(contract, cdir)
+        with open(os.path.join(cdir, "watch.contract.json"), "w") as f:
+            json.dump({"interactions": [{
+                "name": "watch", "method": "shop.v1.Orders/WatchOrders",
+                "request": {"customer": "c-1"},
+                "response": {"id": "o-2"}}]}, f)
+        schema = os.path.join(here, "schema")
+        renamed = os.path.join(tmp, "field_renamed")
+        for extra, rc in [([], 100), (["--rules", "WIRE"], 100)]:
+            r = subprocess.run([a.weft, "breaking", renamed, "--against",
+                                schema, "--contracts", cdir, *extra],
+                               capture_output=True, text=True, timeout=60)
+            out = r.stdout
+            check("breaking --contracts %s" % " ".join(extra),
+                  r.returncode == rc and
+                  "billing.contract.json: contract broken by this change"
+                  in out and "order.totalCents: no such field" in out and
+                  "watch.contract.json" not in out and
+                  (("FIELD_SAME_NAME" in out) == (not extra)),
+                  f"exit {r.returncode}, stdout {out!r}, stderr {r.stderr!r}")
+        r = subprocess.run([a.weft, "breaking",
+                            os.path.join(tmp, "field_added_(compatible)"),
+                            "--against", schema, "--contracts", cdir],
+                           capture_output=True, text=True, timeout=60)
+        check("breaking --contracts, compatible change",
+              r.returncode == 0 and "broken" not in r.stdout,
+              f"exit {r.returncode}, stdout {r.stdout!r}, "
+              f"stderr {r.stderr!r}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"{passed} passed, {failed} failed")

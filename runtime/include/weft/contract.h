@@ -35,6 +35,7 @@
 #include "weft/dyndesc.h"
 #include "weft/error.h"
 #include "weft/json.h"
+#include "weft/server.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -170,6 +171,93 @@ typedef struct weft_contract_verify_opts {
 int weft_contract_verify(const weft_contract *c, weft_client *client,
                          const weft_contract_verify_opts *opts,
                          weft_contract_report *r);
+
+/* ---- Mock provider (docs/CONTRACTS.md, "Mock provider") ----
+ *
+ * Serves contracts alone, with no provider: a weft_server with a generic
+ * service (weft_server_add_generic_service) for every service the
+ * interactions name, on any listener URL (grpc://, h2c://, ws://, tcp://
+ * and their TLS forms; weft has no in-process transport). A call whose
+ * method, request(s) (the fields the example names, request matchers),
+ * request metadata and provider states fit an interaction gets that
+ * interaction's responses, response metadata and status; the most
+ * specific fit wins (the example naming the most fields), then the first
+ * declared. A call no interaction fits gets FAILED_PRECONDITION whose
+ * message is the nearest interaction's differences, path by path.
+ * Client-streaming and bidi calls are matched once the client half-closes,
+ * on the whole sequence of messages it sent, except bidi interactions with
+ * `steps`: chosen at their first step, then played in turn (each expected
+ * response sent before the next message is read). */
+typedef struct weft_contract_mock weft_contract_mock;
+
+/* Metadata key naming a provider state the call wants (one entry per
+ * state); calls without it use weft_contract_mock_opts.states. */
+#define WEFT_CONTRACT_STATE_KEY "weft-contract-state"
+
+typedef struct weft_contract_mock_opts {
+  /* Listener URLs (port 0: a free port); NULL-terminated. NULL: only
+   * "tcp://127.0.0.1:0". */
+  const char *const *listen;
+  /* Provider states in force for calls that name none (NULL-terminated,
+   * may be NULL). An interaction with `given` fits a call only if each of
+   * its states is in force; when no state is in force at all, `given` is
+   * not checked. */
+  const char *const *states;
+  /* Answer server streams at once instead of waiting each response's
+   * recorded delay (`delaysMs`). */
+  bool immediate;
+  /* Options of the server (NULL: defaults). Copied as weft_server_new
+   * copies them. */
+  const weft_server_opts *server;
+} weft_contract_mock_opts;
+
+/* Starts serving the n contracts (not owned: they must outlive the mock,
+ * as must the descriptors they point into). opts may be NULL. Each
+ * interaction's answer is built and matched against the interaction
+ * itself first; one that cannot satisfy its own expectations (an example
+ * that fails its own regex matcher, ...) is still served and named in the
+ * report's warnings. On success *out is the running mock, ended with
+ * weft_contract_mock_stop. Returns 0, WEFT_ERR_INVAL (no contracts),
+ * WEFT_ERR_MALFORMED (an answer that does not encode), a listen error
+ * (err names the URL), WEFT_ERR_NOMEM. */
+int weft_contract_mock_start(weft_contract_mock **out,
+                             const weft_contract *const *contracts, size_t n,
+                             const weft_contract_mock_opts *opts,
+                             weft_error *err);
+/* The listeners' URLs with the ports actually bound, in opts->listen
+ * order; NULL past the end. Owned by the mock. */
+const char *weft_contract_mock_url(const weft_contract_mock *m, size_t i);
+/* Stops serving (calls in flight get the server's shutdown grace) and
+ * frees the mock. Accepts NULL. */
+void weft_contract_mock_stop(weft_contract_mock *m);
+
+/* What the consumer did with the mock so far. calls[k] counts the calls
+ * that got interaction k (numbered through the contracts in order);
+ * unmatched lists the calls no interaction fitted, each as
+ * "METHOD: the nearest interaction's differences". */
+typedef struct weft_contract_mock_report {
+  size_t n_interactions;
+  uint64_t *calls;
+  size_t n_unexercised; /* interactions with no call */
+  size_t n_unmatched;
+  char **unmatched;
+  size_t n_warnings; /* interactions whose answer fails themselves */
+  char **warnings;
+} weft_contract_mock_report;
+
+/* Fills r (overwriting it: clear it before reuse) with a snapshot; any
+ * thread. Returns 0 or WEFT_ERR_NOMEM. */
+int weft_contract_mock_get_report(weft_contract_mock *m,
+                                  weft_contract_mock_report *r);
+void weft_contract_mock_report_clear(weft_contract_mock_report *r);
+
+/* The consumer's side of verification: after the client under test ran
+ * against the mock, appends one result per interaction (failed, with the
+ * diff "calls: expected at least 1, got 0", if it was never exercised)
+ * and one failed result per unmatched call (name "unmatched call", the
+ * differences as its diff) to r, counting r->n_failed. Returns 0 or
+ * WEFT_ERR_NOMEM. */
+int weft_contract_mock_verify(weft_contract_mock *m, weft_contract_report *r);
 
 #ifdef __cplusplus
 }

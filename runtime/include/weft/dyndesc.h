@@ -11,7 +11,8 @@
  * and JSON codecs, and weft_client calls, work on dynamic messages exactly as
  * on generated ones. The one difference: base.message_init is NULL (the
  * codec then initializes from default_value, with the same result), and
- * methods have no invoke thunk (client side only).
+ * methods have no invoke thunk: a server serves them through a generic
+ * handler (weft_server_add_generic_service, weft/server.h).
  *
  * Types of the google/protobuf .proto files that weft has compiled in (Any,
  * Timestamp, Struct, wrappers, ...) resolve to the compiled-in descriptors,

@@ -125,6 +125,29 @@ int weft_server_new(weft_server **out, const weft_server_opts *opts);
  * descriptors are static; so is an impl struct declared `static const`). */
 int weft_server_add_service(weft_server *s, const weft_service_desc *svc,
                             const void *impl, void *ctx);
+/* Services whose descriptors were built at run time (weft/dyndesc.h) have
+ * no generated implementation struct and no invoke thunks: one generic
+ * handler serves every method of such a service. It is called as a
+ * generated handler would be (the same threads, blocking or detached, see
+ * "Asynchronous handlers"); weft_server_call_method(call) says which
+ * method. Messages are dynamic messages of the method's types (read them
+ * with the codec's reflection, weft_json_encode, ...): for unary and
+ * server-streaming calls req is the request; for unary and client-streaming
+ * calls resp is the response to fill (in the call's arena, e.g. by
+ * weft_json_decode into a message copied over it, or field by field);
+ * client-streaming and bidi calls read with weft_server_call_recv. Returns
+ * a weft_status_code. */
+typedef int (*weft_server_generic_fn)(weft_server_call *call, const void *req,
+                                      void *resp, void *ud);
+/* Serves svc (any descriptors: run-time or generated) through fn; ud is
+ * passed to every call. svc and ud must live as long as the server; svc's
+ * file is not kept in the process-wide list of known files, so a
+ * run-time set may be freed once the server is. Returns 0, WEFT_ERR_INVAL
+ * (NULL s, svc or fn), WEFT_ERR_STATE (a service of that name is already
+ * served), WEFT_ERR_NOMEM. */
+int weft_server_add_generic_service(weft_server *s,
+                                    const weft_service_desc *svc,
+                                    weft_server_generic_fn fn, void *ud);
 /* Binds and starts serving this URL at once (e.g. "tcp://127.0.0.1:0").
  * Port 0 picks a free port: weft_server_port() tells which. */
 int weft_server_listen(weft_server *s, const char *url, weft_error *err);

@@ -29,7 +29,9 @@ typedef struct weft__ct_seg {
 } weft__ct_seg;
 
 typedef struct weft__ct_matcher {
-  char *path; /* as the contract wrote it */
+  char *path;   /* as the contract wrote it */
+  bool request; /* on requests (the mock's request matching), else on the
+                   responses */
   weft__ct_seg *segs;
   size_t n_segs;
   weft__ct_kind kind;
@@ -47,18 +49,38 @@ typedef struct weft__ct_inter {
   weft_metadata metadata; /* request metadata */
   void **requests;
   size_t n_requests;
-  cJSON *expected;  /* {"responses": [...]}, pruned canonical JSON */
+  cJSON *req_expected; /* {"requests": [...]}, pruned canonical JSON */
+  cJSON *expected;     /* {"responses": [...]}, pruned canonical JSON */
+  int64_t *delays_ms;  /* `delaysMs`: before each response (recorded) */
+  size_t n_delays;
+  /* `steps` (bidi): 's' send requests[k], 'e' expect responses[k], in
+   * order; NULL: send all, then read all. */
+  char *steps;
+  size_t n_steps;
   bool check_count; /* the answer must have exactly as many messages */
   weft_metadata expect_md;
   int status_code;
   char *status_message; /* NULL: not checked */
   bool has_status_re;
   regex_t status_re;
+  char *status_re_text;
   weft__ct_matcher *matchers;
   size_t n_matchers;
   int64_t timeout_ms;
   size_t take; /* >0: read this many responses, then cancel (endless streams) */
 } weft__ct_inter;
+
+/* The mock's side of matching (contract_match.c): the received requests
+ * (messages of the method's input type) and metadata against interaction
+ * i's requests, metadata and request matchers; prefix: reqs are the first
+ * n of the call's (a stream still open), fewer than expected is fine. Appends
+ * one result to r, its diffs with request paths ("request.text",
+ * "requests[1].id", "metadata.x-key"). 0 or WEFT_ERR_NOMEM. */
+int weft__ct_match_requests(const weft_contract *c, size_t i, void *const *reqs,
+                            size_t n, const weft_metadata *md, bool prefix,
+                            weft_contract_report *r);
+/* The registry for the JSON codec of interaction i's types (Any). */
+const weft_registry *weft__ct_registry(const weft_contract *c, size_t i);
 
 struct weft_contract {
   char *consumer, *provider;

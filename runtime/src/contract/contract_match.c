@@ -20,6 +20,8 @@ typedef struct mctx {
   const weft__ct_inter *it;
   weft_contract_result *res;
   bool oom;
+  bool req;        /* matching requests (the mock), not responses */
+  bool single_req; /* report requests[0].x as request.x */
 } mctx;
 
 static void diff(mctx *m, const char *path, const char *fmt, ...)
@@ -38,7 +40,13 @@ static void diff(mctx *m, const char *path, const char *fmt, ...) {
   char *msg = NULL;
   int n = vasprintf(&msg, fmt, ap);
   va_end(ap);
-  char *p = strdup(path);
+  char *p = NULL;
+  if (m->single_req && !strncmp(path, "requests[0]", 11)) {
+    if (asprintf(&p, "request%s", path + 11) < 0)
+      p = NULL;
+  } else {
+    p = strdup(path);
+  }
   if (n < 0 || !p) {
     free(p);
     if (n >= 0)
@@ -114,7 +122,8 @@ static bool seg_match(const weft__ct_matcher *mt, const char *path) {
 
 static bool covered(const mctx *m, const char *path) {
   for (size_t i = 0; i < m->it->n_matchers; i++)
-    if (seg_match(&m->it->matchers[i], path))
+    if (m->it->matchers[i].request == m->req &&
+        seg_match(&m->it->matchers[i], path))
       return true;
   return false;
 }
@@ -367,7 +376,7 @@ int weft_contract_match(const weft_contract *c, size_t i,
   res->name = it->name;
   res->method = it->method->path;
   res->passed = true;
-  mctx m = {it, res, false};
+  mctx m = {it, res, false, false, false};
 
   int code = o->status ? o->status->code : WEFT_STATUS_UNKNOWN;
   const char *msg = o->status && o->status->message ? o->status->message : "";
@@ -413,7 +422,7 @@ int weft_contract_match(const weft_contract *c, size_t i,
          ne == 1 ? "" : "s", na);
   bool list_matcher = false;
   for (size_t k = 0; k < it->n_matchers; k++)
-    list_matcher |= it->matchers[k].n_segs == 1;
+    list_matcher |= it->matchers[k].n_segs == 1 && !it->matchers[k].request;
   if (compare_msgs && !list_matcher) {
     const cJSON *x = exp->child, *y = list->child;
     for (int k = 0; x && y; k++, x = x->next, y = y->next) {
@@ -423,7 +432,97 @@ int weft_contract_match(const weft_contract *c, size_t i,
     }
   }
   for (size_t k = 0; compare_msgs && k < it->n_matchers; k++)
-    resolve(&m, &it->matchers[k], 0, act, "", it->expected);
+    if (!it->matchers[k].request)
+      resolve(&m, &it->matchers[k], 0, act, "", it->expected);
+  cJSON_Delete(act);
+  return m.oom ? WEFT_ERR_NOMEM : 0;
+}
+
+const weft_registry *weft__ct_registry(const weft_contract *c, size_t i) {
+  const weft_method_desc *md = c->inters[i].method;
+  if (c->schema && weft_dyn_find_file(c->schema, md->service->file->name) ==
+                       md->service->file)
+    return weft_dyn_registry(c->schema);
+  return NULL;
+}
+
+int weft__ct_match_requests(const weft_contract *c, size_t i, void *const *reqs,
+                            size_t n, const weft_metadata *md, bool prefix,
+                            weft_contract_report *r) {
+  if (i >= c->n_inters)
+    return WEFT_ERR_INVAL;
+  const weft__ct_inter *it = &c->inters[i];
+  weft_contract_result *res =
+      realloc(r->results, (r->n_results + 1) * sizeof *res);
+  if (!res)
+    return WEFT_ERR_NOMEM;
+  r->results = res;
+  res = &res[r->n_results++];
+  memset(res, 0, sizeof *res);
+  res->name = it->name;
+  res->method = it->method->path;
+  res->passed = true;
+  bool streams = it->method->kind == WEFT_RPC_CLIENT_STREAM ||
+                 it->method->kind == WEFT_RPC_BIDI;
+  mctx m = {it, res, false, true, !streams};
+  for (size_t k = 0; k < it->metadata.count; k++) {
+    const weft_metadata_entry *want = &it->metadata.entries[k];
+    const weft_metadata_entry *got = md ? weft_metadata_get(md, want->key) : 0;
+    char path[300];
+    snprintf(path, sizeof path, "metadata.%s", want->key);
+    if (!got)
+      diff(&m, path, "expected \"%.*s\", got nothing", (int)want->value_len,
+           (const char *)want->value);
+    else if (got->value_len != want->value_len ||
+             memcmp(got->value, want->value, want->value_len))
+      diff(&m, path, "expected \"%.*s\", got \"%.*s\"", (int)want->value_len,
+           (const char *)want->value, (int)got->value_len,
+           (const char *)got->value);
+  }
+  weft_json_opts jo = {0};
+  jo.flags = WEFT_JSON_EMIT_DEFAULTS;
+  jo.registry = weft__ct_registry(c, i);
+  cJSON *list = cJSON_CreateArray();
+  cJSON *act = cJSON_CreateObject();
+  if (!list || !act || !cJSON_AddItemToObject(act, "requests", list)) {
+    cJSON_Delete(list);
+    cJSON_Delete(act);
+    return WEFT_ERR_NOMEM;
+  }
+  for (size_t k = 0; k < n; k++) {
+    char *text = NULL;
+    cJSON *v = NULL;
+    if (weft_json_encode(reqs[k], &jo, &text, NULL, NULL) == 0)
+      v = cJSON_Parse(text);
+    free(text);
+    if (!v)
+      v = cJSON_CreateNull();
+    if (!v || !cJSON_AddItemToArray(list, v)) {
+      cJSON_Delete(v);
+      cJSON_Delete(act);
+      return WEFT_ERR_NOMEM;
+    }
+  }
+  const cJSON *exp =
+      cJSON_GetObjectItemCaseSensitive(it->req_expected, "requests");
+  int ne = cJSON_GetArraySize(exp), na = (int)n;
+  bool list_matcher = false;
+  for (size_t k = 0; k < it->n_matchers; k++)
+    list_matcher |= it->matchers[k].n_segs == 1 && it->matchers[k].request;
+  if (!list_matcher) {
+    if (ne != na && !(prefix && na < ne))
+      diff(&m, "requests", "expected %d message%s, got %d", ne,
+           ne == 1 ? "" : "s", na);
+    const cJSON *x = exp->child, *y = list->child;
+    for (int k = 0; x && y; k++, x = x->next, y = y->next) {
+      char path[32];
+      snprintf(path, sizeof path, "requests[%d]", k);
+      compare(&m, x, y, path, false);
+    }
+  }
+  for (size_t k = 0; k < it->n_matchers; k++)
+    if (it->matchers[k].request)
+      resolve(&m, &it->matchers[k], 0, act, "", it->req_expected);
   cJSON_Delete(act);
   return m.oom ? WEFT_ERR_NOMEM : 0;
 }

@@ -19,8 +19,9 @@ typedef struct pctx {
   weft_contract *c;
   const weft_contract_opts *o;
   weft_error *err;
-  size_t idx;       /* interaction being parsed */
-  const char *name; /* its name */
+  size_t idx;             /* interaction being parsed */
+  const char *name;       /* its name */
+  cJSON *sends, *expects; /* `steps` split, referencing the contract's */
 } pctx;
 
 static int fail(pctx *p, const char *fmt, ...)
@@ -75,7 +76,11 @@ void weft_contract_free(weft_contract *c) {
       weft_message_free(it->requests[r]);
     free(it->requests);
     cJSON_Delete(it->expected);
+    cJSON_Delete(it->req_expected);
+    free(it->delays_ms);
+    free(it->steps);
     free(it->status_message);
+    free(it->status_re_text);
     if (it->has_status_re)
       regfree(&it->status_re);
     for (size_t m = 0; m < it->n_matchers; m++) {
@@ -143,11 +148,12 @@ static int decode(pctx *p, const weft_method_desc *m, const weft_msg_desc *d,
   return 0;
 }
 
-/* The example in canonical JSON, pruned to what it names. */
-static int canonical(pctx *p, const weft_method_desc *m, const cJSON *v,
-                     const char *where, cJSON **out) {
+/* The example (a message of type d) in canonical JSON, pruned to what it
+ * names. */
+static int canonical(pctx *p, const weft_method_desc *m, const weft_msg_desc *d,
+                     const cJSON *v, const char *where, cJSON **out) {
   void *msg = NULL;
-  int rv = decode(p, m, m->output, v, where, &msg);
+  int rv = decode(p, m, d, v, where, &msg);
   if (rv < 0)
     return rv;
   weft_json_opts jo = {0};
@@ -219,12 +225,14 @@ static int parse_status(pctx *p, weft__ct_inter *it, const cJSON *v) {
         regcomp(&it->status_re, re->valuestring, REG_EXTENDED | REG_NOSUB))
       return fail(p, "status.messageMatches: not a valid regular expression");
     it->has_status_re = true;
+    if (!(it->status_re_text = strdup(re->valuestring)))
+      return nomem(p);
   }
   return 0;
 }
 
 static int add_matcher(pctx *p, weft__ct_inter *it, const char *path,
-                       const cJSON *spec, bool single) {
+                       const cJSON *spec, bool single, bool single_req) {
   weft__ct_matcher *ms =
       realloc(it->matchers, (it->n_matchers + 1) * sizeof *ms);
   if (!ms)
@@ -236,8 +244,8 @@ static int add_matcher(pctx *p, weft__ct_inter *it, const char *path,
     return nomem(p);
   it->n_matchers++;
   char why[512];
-  if (weft__ct_path_parse(path, it->method, single, &m->segs, &m->n_segs, why,
-                          sizeof why) < 0)
+  if (weft__ct_path_parse(path, it->method, single, single_req, &m->request,
+                          &m->segs, &m->n_segs, why, sizeof why) < 0)
     return fail(p, "matchers: %s", why);
   if (!spec) { /* the implicit "each like" of `response` on a stream */
     m->kind = WEFT__CT_EACH_LIKE;
@@ -301,6 +309,39 @@ static int add_matcher(pctx *p, weft__ct_inter *it, const char *path,
   return 0;
 }
 
+/* `steps`: [{"send": MSG} | {"expect": MSG}, ...], a bidi exchange in
+ * order. The messages are parsed as `requests` and `responses` would be;
+ * the order is kept in it->steps. */
+static int parse_steps(pctx *p, weft__ct_inter *it, const cJSON *steps,
+                       cJSON **sends, cJSON **expects) {
+  static const char *const keys[] = {"send", "expect", NULL};
+  if (it->method->kind != WEFT_RPC_BIDI)
+    return fail(p, "steps: only for bidi methods (%s is not)",
+                it->method->path);
+  if (!cJSON_IsArray(steps) || !steps->child)
+    return fail(p, "steps: a non-empty list of {\"send\": ...} and "
+                   "{\"expect\": ...}");
+  int n = cJSON_GetArraySize(steps);
+  if (!(it->steps = calloc((size_t)n + 1, 1)) ||
+      !(*sends = cJSON_CreateArray()) || !(*expects = cJSON_CreateArray()))
+    return nomem(p);
+  size_t k = 0;
+  for (const cJSON *s = steps->child; s; s = s->next, k++) {
+    char where[32];
+    snprintf(where, sizeof where, "steps[%zu]", k);
+    if (!cJSON_IsObject(s) || !s->child || s->child->next)
+      return fail(p, "%s: one of {\"send\": MSG} or {\"expect\": MSG}", where);
+    int rv = check_keys(p, s, where, keys);
+    if (rv < 0)
+      return rv;
+    bool send = !strcmp(s->child->string, "send");
+    it->steps[it->n_steps++] = send ? 's' : 'e';
+    if (!cJSON_AddItemReferenceToArray(send ? *sends : *expects, s->child))
+      return nomem(p);
+  }
+  return 0;
+}
+
 static const weft_method_desc *find_method(pctx *p, const char *name) {
   const weft_method_desc *m = NULL;
   if (p->c->schema)
@@ -326,6 +367,8 @@ static int parse_inter(pctx *p, weft__ct_inter *it, const cJSON *v) {
                                      "matchers",
                                      "timeoutMs",
                                      "take",
+                                     "delaysMs",
+                                     "steps",
                                      "reads",
                                      NULL};
   if (!cJSON_IsObject(v))
@@ -385,6 +428,18 @@ static int parse_inter(pctx *p, weft__ct_inter *it, const cJSON *v) {
   /* Requests: one message, or a list for client-streaming methods. */
   const cJSON *req = cJSON_GetObjectItemCaseSensitive(v, "request");
   const cJSON *reqs = cJSON_GetObjectItemCaseSensitive(v, "requests");
+  const cJSON *resp = cJSON_GetObjectItemCaseSensitive(v, "response");
+  const cJSON *resps = cJSON_GetObjectItemCaseSensitive(v, "responses");
+  const cJSON *steps = cJSON_GetObjectItemCaseSensitive(v, "steps");
+  if (steps && (req || reqs || resp || resps))
+    return fail(p, "steps: instead of request(s) and response(s), not with "
+                   "them");
+  if (steps && (rv = parse_steps(p, it, steps, &p->sends, &p->expects)) < 0)
+    return rv;
+  if (steps) {
+    reqs = p->sends;
+    resps = p->expects;
+  }
   if (req && reqs)
     return fail(p, "request and requests: give one of them");
   if (reqs && !cJSON_IsArray(reqs))
@@ -394,6 +449,12 @@ static int parse_inter(pctx *p, weft__ct_inter *it, const cJSON *v) {
   size_t nreq = reqs ? (size_t)cJSON_GetArraySize(reqs) : 1;
   if (!(it->requests = calloc(nreq ? nreq : 1, sizeof *it->requests)))
     return nomem(p);
+  cJSON *rlist = cJSON_CreateArray();
+  if (!rlist || !(it->req_expected = cJSON_CreateObject()) ||
+      !cJSON_AddItemToObject(it->req_expected, "requests", rlist)) {
+    cJSON_Delete(rlist);
+    return nomem(p);
+  }
   const cJSON *r = reqs ? reqs->child : req;
   for (size_t i = 0; i < nreq; i++) {
     char where[32];
@@ -408,13 +469,19 @@ static int parse_inter(pctx *p, weft__ct_inter *it, const cJSON *v) {
       return rv;
     }
     it->n_requests++;
+    /* What the mock compares a received request with: the fields the
+     * example names (none for an absent request: any request matches). */
+    cJSON *canon = NULL;
+    if (r && (rv = canonical(p, m, m->input, r, where, &canon)) < 0)
+      return rv;
+    if (!canon && !(canon = cJSON_CreateObject()))
+      return nomem(p);
+    cJSON_AddItemToArray(rlist, canon);
     if (r)
       r = r->next;
   }
 
   /* Responses: expected messages, kept as canonical JSON trees. */
-  const cJSON *resp = cJSON_GetObjectItemCaseSensitive(v, "response");
-  const cJSON *resps = cJSON_GetObjectItemCaseSensitive(v, "responses");
   if (resp && resps)
     return fail(p, "response and responses: give one of them");
   if (resps && !cJSON_IsArray(resps))
@@ -433,23 +500,24 @@ static int parse_inter(pctx *p, weft__ct_inter *it, const cJSON *v) {
     char where[32];
     snprintf(where, sizeof where, resps ? "responses[%zu]" : "response", i);
     cJSON *canon = NULL;
-    if ((rv = canonical(p, m, e, where, &canon)) < 0)
+    if ((rv = canonical(p, m, m->output, e, where, &canon)) < 0)
       return rv;
     cJSON_AddItemToArray(list, canon);
   }
   it->check_count = resps != NULL || (resp && !server_streams);
   if (resp && server_streams &&
-      (rv = add_matcher(p, it, "responses", NULL, false)) < 0)
+      (rv = add_matcher(p, it, "responses", NULL, false, false)) < 0)
     return rv;
 
   const cJSON *ms = cJSON_GetObjectItemCaseSensitive(v, "matchers");
   if (ms && !cJSON_IsObject(ms))
     return fail(p, "matchers: an object of \"path\": {\"match\": ...}");
   for (const cJSON *e = ms ? ms->child : NULL; e; e = e->next) {
-    if ((rv = add_matcher(p, it, e->string, e, !server_streams)) < 0)
+    if ((rv = add_matcher(p, it, e->string, e, !server_streams,
+                          !client_streams)) < 0)
       return rv;
     weft__ct_matcher *mt = &it->matchers[it->n_matchers - 1];
-    if (mt->n_segs == 1) /* on the list of responses itself */
+    if (mt->n_segs == 1 && !mt->request) /* on the list of responses */
       it->check_count = false;
   }
   const cJSON *to = cJSON_GetObjectItemCaseSensitive(v, "timeoutMs");
@@ -465,6 +533,21 @@ static int parse_inter(pctx *p, weft__ct_inter *it, const cJSON *v) {
       return fail(p, "take: a count of responses (1 to 1000000) of a "
                      "server-streaming or bidi method");
     it->take = (size_t)take->valuedouble;
+  }
+  const cJSON *dl = cJSON_GetObjectItemCaseSensitive(v, "delaysMs");
+  if (dl) {
+    int nd = cJSON_GetArraySize(dl);
+    if (!cJSON_IsArray(dl) || nd > cJSON_GetArraySize(list))
+      return fail(p, "delaysMs: a list of milliseconds, at most one per "
+                     "response");
+    if (nd && !(it->delays_ms = calloc((size_t)nd, sizeof *it->delays_ms)))
+      return nomem(p);
+    for (const cJSON *d = dl->child; d; d = d->next) {
+      if (!cJSON_IsNumber(d) || d->valuedouble < 0 || d->valuedouble > 3600e3)
+        return fail(p, "delaysMs[%zu]: milliseconds, 0 to 3600000",
+                    it->n_delays);
+      it->delays_ms[it->n_delays++] = (int64_t)d->valuedouble;
+    }
   }
   return 0;
 }
@@ -585,7 +668,11 @@ int weft_contract_parse(weft_contract **out, const char *json, size_t len,
   for (const cJSON *it = inters->child; it; it = it->next, p.idx++) {
     p.name = NULL;
     p.c->n_inters++;
-    if ((rv = parse_inter(&p, &p.c->inters[p.idx], it)) < 0)
+    rv = parse_inter(&p, &p.c->inters[p.idx], it);
+    cJSON_Delete(p.sends);
+    cJSON_Delete(p.expects);
+    p.sends = p.expects = NULL;
+    if (rv < 0)
       goto out;
   }
   *out = p.c;

@@ -49,33 +49,40 @@ void weft__ct_segs_free(weft__ct_seg *segs, size_t n) {
 typedef enum { AT_MSG, AT_LIST, AT_MAP, AT_FREE, AT_SCALAR } at_kind;
 
 int weft__ct_path_parse(const char *path, const weft_method_desc *m,
-                        bool single_response, weft__ct_seg **segs_out,
-                        size_t *n_out, char *why, size_t whylen) {
+                        bool single_response, bool single_request,
+                        bool *request, weft__ct_seg **segs_out, size_t *n_out,
+                        char *why, size_t whylen) {
   weft__ct_seg *segs = NULL;
   size_t n = 0;
   const char *p = path;
   at_kind at;
-  const weft_msg_desc *msg = m->output, *elem_msg = NULL;
+  bool req = !strncmp(p, "request", 7);
+  const char *list = req ? "requests" : "responses";
+  size_t ll = strlen(list);
+  const weft_msg_desc *top = req ? m->input : m->output;
+  const weft_msg_desc *msg = top, *elem_msg = NULL;
   const ProtobufCFieldDescriptor *cur = NULL;
   const char *what = "";
-  if (!strncmp(p, "responses", 9) && (p[9] == '[' || !p[9])) {
-    p += 9;
+  *request = req;
+  if (!strncmp(p, list, ll) && (p[ll] == '[' || !p[ll])) {
+    p += ll;
     at = AT_LIST;
-    elem_msg = m->output;
-  } else if (!strncmp(p, "response", 8) && (p[8] == '.' || !p[8])) {
-    p += 8;
-    if (push(&segs, &n, "responses", 9, -1) < 0 ||
-        push(&segs, &n, NULL, 0, single_response ? 0 : -1) < 0)
+    elem_msg = top;
+  } else if (!strncmp(p, list, ll - 1) && (p[ll - 1] == '.' || !p[ll - 1])) {
+    p += ll - 1;
+    bool single = req ? single_request : single_response;
+    if (push(&segs, &n, list, ll, -1) < 0 ||
+        push(&segs, &n, NULL, 0, single ? 0 : -1) < 0)
       goto nomem;
     at = AT_MSG;
   } else {
     snprintf(why, whylen,
-             "%s: a matcher path starts with response or "
-             "responses[N]",
+             "%s: a matcher path starts with response, responses[N], "
+             "request or requests[N]",
              path);
     goto bad;
   }
-  if (n == 0 && push(&segs, &n, "responses", 9, -1) < 0)
+  if (n == 0 && push(&segs, &n, list, ll, -1) < 0)
     goto nomem;
   while (*p) {
     const char *seg_start = p;

@@ -1,6 +1,7 @@
 /* Replaying a contract's interactions on a weft_client: provider states
  * first, then the call (any of the four kinds; client-streaming and bidi
- * send every request, then half-close, then read every response), then
+ * send every request, then half-close, then read every response, unless
+ * a bidi interaction's `steps` interleave them), then
  * weft_contract_match on what came back. */
 #define _GNU_SOURCE
 #include <stdlib.h>
@@ -54,11 +55,30 @@ static int one(const weft_contract *c, size_t i, weft_client *client,
                         "the call could not start");
       goto match;
     }
-    for (size_t k = 0; k < it->n_requests; k++)
+    size_t sent = 0;
+    void *msg;
+    /* `steps`: each expected response is read before the next send. */
+    for (size_t k = 0; k < it->n_steps; k++) {
+      if (it->steps[k] == 's') {
+        if (weft_call_send(call, it->requests[sent++]) < 0)
+          break; /* the status says why */
+        continue;
+      }
+      if (n == cap) {
+        void **nr = realloc(resp, (cap ? cap * 2 : 8) * sizeof *nr);
+        if (!nr)
+          break;
+        resp = nr;
+        cap = cap ? cap * 2 : 8;
+      }
+      if (weft_call_recv(call, &msg) != 1)
+        break;
+      resp[n++] = msg;
+    }
+    for (size_t k = it->n_steps ? it->n_requests : 0; k < it->n_requests; k++)
       if (weft_call_send(call, it->requests[k]) < 0)
         break; /* the status says why */
     weft_call_close_send(call);
-    void *msg;
     while (weft_call_recv(call, &msg) == 1) {
       if (n == cap) {
         void **nr = cap < 100000

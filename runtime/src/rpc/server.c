@@ -19,6 +19,7 @@ typedef struct svc_entry {
   const weft_service_desc *desc;
   const void *impl;
   void *ctx;
+  weft_server_generic_fn generic; /* instead of desc's invoke thunks */
 } svc_entry;
 
 typedef struct listener {
@@ -154,8 +155,9 @@ weft__async *weft__server_async(weft_server *s) {
   return s->as;
 }
 
-int weft_server_add_service(weft_server *s, const weft_service_desc *svc,
-                            const void *impl, void *ctx) {
+static int add_service(weft_server *s, const weft_service_desc *svc,
+                       const void *impl, void *ctx,
+                       weft_server_generic_fn generic) {
   if (!s || !svc || !svc->name)
     return WEFT_ERR_INVAL;
   int rv = 0;
@@ -176,17 +178,33 @@ int weft_server_add_service(weft_server *s, const weft_service_desc *svc,
     s->svcs = n;
     s->capsvcs = cap;
   }
-  s->svcs[s->nsvcs++] = (svc_entry){svc, impl, ctx};
+  s->svcs[s->nsvcs++] = (svc_entry){svc, impl, ctx, generic};
 out:
   pthread_rwlock_unlock(&s->svc_lock);
-  if (rv == 0)
+  /* Run-time descriptors may be freed after the server: the process-wide
+   * list of files (Any resolution in pub/sub) must not keep them. */
+  if (rv == 0 && !generic)
     weft__note_file(svc->file);
   return rv;
 }
 
+int weft_server_add_service(weft_server *s, const weft_service_desc *svc,
+                            const void *impl, void *ctx) {
+  return add_service(s, svc, impl, ctx, NULL);
+}
+
+int weft_server_add_generic_service(weft_server *s,
+                                    const weft_service_desc *svc,
+                                    weft_server_generic_fn fn, void *ud) {
+  if (!fn)
+    return WEFT_ERR_INVAL;
+  return add_service(s, svc, NULL, ud, fn);
+}
+
 /* Looks the method up; also yields its service's impl and ctx. */
 static const weft_method_desc *find_method(weft_server *s, const char *path,
-                                           const void **impl, void **ctx) {
+                                           const void **impl, void **ctx,
+                                           weft_server_generic_fn *generic) {
   const weft_method_desc *r = NULL;
   if (!path || path[0] != '/')
     return NULL;
@@ -206,6 +224,8 @@ static const weft_method_desc *find_method(weft_server *s, const char *path,
           *impl = s->svcs[i].impl;
         if (ctx)
           *ctx = s->svcs[i].ctx;
+        if (generic)
+          *generic = s->svcs[i].generic;
         break;
       }
     }
@@ -216,7 +236,7 @@ static const weft_method_desc *find_method(weft_server *s, const char *path,
 
 const weft_method_desc *weft_server_find_method(const weft_server *s,
                                                 const char *path) {
-  return find_method((weft_server *)s, path, NULL, NULL);
+  return find_method((weft_server *)s, path, NULL, NULL, NULL);
 }
 
 const weft_server_opts *weft_server_get_opts(const weft_server *s) {
@@ -393,8 +413,11 @@ static void run_call(void *arg) {
     }
   }
   call->resp = resp;
-  code = m->invoke ? m->invoke(call->impl, call, req, resp, call->ctx)
-                   : WEFT_STATUS_UNIMPLEMENTED;
+  if (call->generic)
+    code = call->generic(call, req, resp, call->ctx);
+  else
+    code = m->invoke ? m->invoke(call->impl, call, req, resp, call->ctx)
+                     : WEFT_STATUS_UNIMPLEMENTED;
   if (call->detached) {
     weft__async_handler_returned(call); /* the call ends later */
     return;
@@ -509,7 +532,8 @@ static int dispatch(weft_server *s, const char *path, const weft_metadata *md,
   char buf[320];
   const void *impl = NULL;
   void *ctx = NULL;
-  const weft_method_desc *m = find_method(s, path, &impl, &ctx);
+  weft_server_generic_fn generic = NULL;
+  const weft_method_desc *m = find_method(s, path, &impl, &ctx, &generic);
   if (!m) {
     snprintf(buf, sizeof buf, "unknown method %.256s", path ? path : "(null)");
     reject(ops, tc, WEFT_STATUS_UNIMPLEMENTED, buf);
@@ -535,6 +559,7 @@ static int dispatch(weft_server *s, const char *path, const weft_metadata *md,
   call->method = m;
   call->impl = impl;
   call->ctx = ctx;
+  call->generic = generic;
   call->deadline_ns = deadline_ns > 0 ? deadline_ns : INT64_MAX;
   call->ops = ops;
   call->tc = tc;

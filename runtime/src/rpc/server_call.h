@@ -12,6 +12,7 @@ struct weft_server_call {
   const weft_method_desc *method;
   const void *impl;
   void *ctx;
+  weft_server_generic_fn generic; /* else method->invoke */
   weft_metadata md;
   char *peer;
   int64_t deadline_ns;

@@ -3,6 +3,7 @@
 // ws://, and runs the weft binary on the contracts in contracts/ and on
 // malformed ones written here.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -274,6 +275,75 @@ TEST_P(ContractVerify, MalformedContractsNameTheInteractionAndPath) {
     EXPECT_NE(r.err.find(c.want), std::string::npos)
         << "want: " << c.want << "\ngot: " << r.err;
   }
+}
+
+// `steps`: a bidi exchange read and written in turn against a provider
+// that answers each message as it comes.
+TEST_P(ContractVerify, BidiStepsInterleave) {
+  Result r = Verify({CONTRACTS_DIR "/bidi_steps.contract.json"});
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("1 interaction, 1 passed"), std::string::npos) << r.out;
+}
+
+// weft contract record in front of this process's Echo server (upstream on
+// the test's transport): echo.contract.json verified through the proxy on
+// its four listeners, then the recorded contract verified against the
+// Echo server directly.
+TEST_P(ContractVerify, RecordThroughAProxyThenVerifyTheRecording) {
+  std::string out = dir + "/recorded.contract.json";
+  std::string bin = WEFT_CLI;
+  std::vector<std::string> args = {
+      bin,        "contract", "record", "--upstream",  url(), "--proto",
+      ECHO_PROTO, "--out",    out,      "--max-calls", "28"};
+  for (const char *s : {"grpc", "h2c", "ws", "tcp"})
+    for (const std::string &a :
+         {std::string("--listen"), std::string(s) + "://127.0.0.1:0"})
+      args.push_back(a);
+  std::vector<char *> argv;
+  for (auto &a : args)
+    argv.push_back(const_cast<char *>(a.c_str()));
+  argv.push_back(nullptr);
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+  posix_spawn_file_actions_addclose(&fa, fds[0]);
+  pid_t pid;
+  ASSERT_EQ(posix_spawn(&pid, bin.c_str(), &fa, nullptr, argv.data(), environ),
+            0);
+  posix_spawn_file_actions_destroy(&fa);
+  close(fds[1]);
+  FILE *f = fdopen(fds[0], "r");
+  std::vector<std::string> proxies;
+  char line[256];
+  while (proxies.size() < 4 && fgets(line, sizeof line, f)) {
+    std::string l = line;
+    proxies.push_back(l.substr(0, l.find('\n')));
+  }
+  fclose(f);
+  ASSERT_EQ(proxies.size(), 4u);
+  bool all = true;
+  for (auto &p : proxies) {
+    Result r = RunWeft({"contract", "verify", p, kEcho, "--max-time", "20"});
+    EXPECT_EQ(r.code, 0) << p << "\n" << r.out << r.err;
+    all = all && r.code == 0;
+  }
+  if (!all) // fewer calls than --max-calls: end it (it still writes)
+    kill(pid, SIGTERM);
+  int st = 0;
+  waitpid(pid, &st, 0); // --max-calls: it writes the file and exits
+  ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << st;
+  std::string rec = Slurp(out);
+  EXPECT_NE(rec.find("\"x-trace\":\t\"t-1\""), std::string::npos) << rec;
+  EXPECT_NE(rec.find("\"delaysMs\""), std::string::npos);
+  EXPECT_NE(rec.find("\"steps\":"), std::string::npos); // the bidi call
+  EXPECT_NE(rec.find("\"code\":\t\"NOT_FOUND\""), std::string::npos);
+  Result r = Verify({out});
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("28 interactions, 28 passed, 0 failed"),
+            std::string::npos)
+      << r.out;
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, ContractVerify,

@@ -142,6 +142,47 @@ TEST_F(ContractMatch, ErrorsNameTheInteractionAndPath) {
             "interactions[0] \"#0\": unknown key \"bogus\"");
 }
 
+TEST_F(ContractMatch, StepsRequestMatchersAndDelaysAreChecked) {
+  EXPECT_EQ(Parse(R"({"method":"weft.test.Echo/Unary",)"
+                  R"("steps":[{"send":{}}]})"),
+            "interactions[0] \"#0\": steps: only for bidi methods "
+            "(/weft.test.Echo/Unary is not)");
+  EXPECT_EQ(Parse(R"({"method":"weft.test.Echo/Bidi","requests":[{}],)"
+                  R"("steps":[{"send":{}}]})"),
+            "interactions[0] \"#0\": steps: instead of request(s) and "
+            "response(s), not with them");
+  EXPECT_EQ(Parse(R"({"method":"weft.test.Echo/Bidi",)"
+                  R"("steps":[{"send":{},"expect":{}}]})"),
+            "interactions[0] \"#0\": steps[0]: one of {\"send\": MSG} or "
+            "{\"expect\": MSG}");
+  EXPECT_EQ(Parse(R"({"method":"weft.test.Echo/Bidi",)"
+                  R"("steps":[{"sned":{}}]})"),
+            "interactions[0] \"#0\": steps[0]: unknown key \"sned\"");
+  EXPECT_EQ(Parse(R"({"method":"weft.test.Echo/Bidi",)"
+                  R"("steps":[{"expect":{"txt":"a"}}]})"),
+            "interactions[0] \"#0\": responses[0]: txt: no such field in "
+            "weft.test.EchoResponse");
+  EXPECT_EQ(Parse(R"({"method":"weft.test.Echo/Unary",)"
+                  R"("matchers":{"request.fail":{"match":"type"}}})"),
+            "interactions[0] \"#0\": matchers: request.fail: no such field "
+            "in weft.test.EchoRequest");
+  EXPECT_EQ(Parse(R"({"method":"weft.test.Echo/Unary",)"
+                  R"("matchers":{"reply.text":{"match":"type"}}})"),
+            "interactions[0] \"#0\": matchers: reply.text: a matcher path "
+            "starts with response, responses[N], request or requests[N]");
+  EXPECT_EQ(Parse(R"({"method":"weft.test.Echo/ServerStream",)"
+                  R"("responses":[{}],"delaysMs":[1,2]})"),
+            "interactions[0] \"#0\": delaysMs: a list of milliseconds, at "
+            "most one per response");
+  // A request matcher does not touch the comparison of answers.
+  ASSERT_EQ(Parse(R"({"method":"weft.test.Echo/Bidi",)"
+                  R"("steps":[{"send":{"text":"a"}},{"expect":{"text":"a"}}],)"
+                  R"("matchers":{"requests[*].text":{"match":"type"}}})"),
+            "");
+  Answer(R"({"text":"b"})");
+  EXPECT_EQ(Match(), "responses[0].text: expected \"a\", got \"b\"\n");
+}
+
 TEST_F(ContractMatch, StatesAndNames) {
   ASSERT_EQ(Parse(R"({"name":"n","method":"weft.test.Echo.Unary",)"
                   R"("given":"ready"})"),
