@@ -451,4 +451,53 @@ TEST(H1NodeBidi, RefusedOnHttp1ServedOnH2) {
   }
 }
 
+// weft call --protocol on http:// URLs, with the method from --proto.
+TEST(H1NodeCli, CallWithProtocol) {
+  std::string why, modules = setup(&why);
+  if (modules.empty())
+    GTEST_SKIP() << why;
+  NodeServer s(modules, "h1");
+  ASSERT_GT(s.port(), 0);
+  std::string url = "http://127.0.0.1:" + std::to_string(s.port());
+  std::string base = std::string(WEFT_H1_CLI) + " call " + url +
+                     " weft.test.Echo/Unary --proto " + WEFT_H1_PROTO_DIR +
+                     "/echo.proto";
+  auto out = [](const std::string &cmd, int *status) {
+    std::string r;
+    FILE *p = popen(("timeout 20 " + cmd + " 2>&1").c_str(), "r");
+    char buf[512];
+    size_t n;
+    while (p && (n = fread(buf, 1, sizeof buf, p)) > 0)
+      r.append(buf, n);
+    int st = p ? pclose(p) : -1;
+    *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return r;
+  };
+  int st;
+  for (const char *proto : {"connect", "grpc-web"}) {
+    std::string r =
+        out(base + " --protocol " + proto + " -d '{\"text\":\"cli\"}'", &st);
+    EXPECT_EQ(st, 0) << proto << ": " << r;
+    EXPECT_NE(r.find("\"cli\""), std::string::npos) << proto << ": " << r;
+    // A failure's exit code is 10 + the status code (NOT_FOUND: 15).
+    r = out(base + " --protocol " + proto +
+                " -d '{\"failCode\":5,\"failMessage\":\"gone\"}'",
+            &st);
+    EXPECT_EQ(st, 15) << proto << ": " << r;
+    EXPECT_NE(r.find("gone"), std::string::npos) << r;
+  }
+  std::string r = out(base + " --protocol bogus", &st);
+  EXPECT_EQ(st, 2) << r;
+  EXPECT_NE(r.find("--protocol is connect, grpc or grpc-web"),
+            std::string::npos)
+      << r;
+  r = out(std::string(WEFT_H1_CLI) +
+              " call h2c://127.0.0.1:1 "
+              "weft.test.Echo/Unary --proto " +
+              WEFT_H1_PROTO_DIR + "/echo.proto --protocol grpc-web",
+          &st);
+  EXPECT_EQ(st, 2) << r;
+  EXPECT_NE(r.find("applies to http:// and https://"), std::string::npos) << r;
+}
+
 } // namespace
