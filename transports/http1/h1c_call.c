@@ -480,7 +480,8 @@ static int open_exchange(h1c_call *k, weft_error *err) {
  * byte of a response (it timed the idle connection out as we sent). */
 static bool retryable(const h1c_call *k) {
   return !k->chunked && k->reused && k->attempts < 3 && k->link &&
-         weft__h1c_received(k->link->eng) == 0 && !is_cancelled(k);
+         k->link->eng && weft__h1c_received(k->link->eng) == 0 &&
+         !is_cancelled(k);
 }
 
 /* A local failure becomes the call's status, and the connection goes. */

@@ -115,13 +115,17 @@ void weft__h1c_pool_close(h1c_pool *p) {
   weft__h1c_pool_unref(p);
 }
 
-/* An idle connection the server closed (or wrote to unasked) is readable:
- * not worth a request. */
+/* An idle connection the server closed (or wrote to unasked) is not worth
+ * a request. Readable is not enough to tell: a TLS 1.3 server sends its
+ * session tickets after the handshake, which OpenSSL takes in on the next
+ * read without any application byte. So read: only "would block" (after
+ * TLS consumed what it had) means the connection is still good. */
 static bool link_stale(h1c_link *l) {
-  if (weft__conn_pending(l->sock))
-    return true;
   struct pollfd pfd = {.fd = weft__conn_fd(l->sock), .events = POLLIN};
-  return poll(&pfd, 1, 0) != 0;
+  if (!weft__conn_pending(l->sock) && poll(&pfd, 1, 0) == 0)
+    return false;
+  uint8_t b;
+  return weft__conn_read(l->sock, &b, 1) != WEFT_ERR_AGAIN;
 }
 
 int weft__h1c_pool_get(h1c_pool *p, int64_t deadline_ns, h1c_link **out,
