@@ -11,6 +11,7 @@
 //   mode h1:    http.createServer (HTTP/1.1, plain)
 //   mode h1tls: https.createServer (HTTP/1.1 over TLS, no ALPN)
 //   mode h2tls: http2.createSecureServer, ALPN h2 and http/1.1
+//   mode h1short: as h1, closing idle keep-alive connections after 50 ms
 // Prints "port N" once listening; exits when stdin closes.
 import { createRequire } from "node:module";
 import { readFileSync } from "node:fs";
@@ -92,11 +93,18 @@ function handler(req, res) {
   const sock = req.stream ? req.stream.session : req.socket;
   if (!conns.has(sock)) conns.set(sock, String(++nconns));
   res.setHeader("x-conn", conns.get(sock));
+  // h1short: close the connection 50 ms after each response, as a server
+  // timing out an idle keep-alive connection does (its Connection header
+  // still says keep-alive). keepAliveTimeout cannot go below its timer's
+  // granularity here.
+  if (mode === "h1short")
+    res.on("finish", () => setTimeout(() => req.socket.destroy(), 50));
   adapter(req, res);
 }
 let server;
-if (mode === "h1") {
+if (mode === "h1" || mode === "h1short") {
   server = http.createServer(handler);
+
 } else if (mode === "h1tls") {
   server = https.createServer(
     { cert: readFileSync(certFile), key: readFileSync(keyFile) }, handler);

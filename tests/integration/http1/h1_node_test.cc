@@ -455,6 +455,42 @@ TEST(H1NodeBidi, RefusedOnHttp1ServedOnH2) {
   }
 }
 
+// The server closes idle keep-alive connections after 50 ms: the next call
+// must notice the pooled connection is gone and take a new one, not fail.
+TEST(H1NodeKeepAlive, ServerClosedIdleConnection) {
+  std::string why, modules = setup(&why);
+  if (modules.empty())
+    GTEST_SKIP() << why;
+  NodeServer s(modules, "h1short");
+  ASSERT_GT(s.port(), 0);
+  std::string url = "http://127.0.0.1:" + std::to_string(s.port());
+  weft_client *c = nullptr;
+  ASSERT_EQ(weft_client_open(&c, url.c_str(), nullptr, nullptr), 0);
+  weft__test__EchoRequest req;
+  weft__test__EchoRequest_init(&req);
+  req.text = (char *)"again";
+  weft_metadata rmd = {};
+  weft_call_opts o = {};
+  o.response_metadata = &rmd;
+  std::set<std::string> conns;
+  for (int i = 0; i < 3; i++) {
+    usleep(300 * 1000); // past the server's keep-alive timeout
+    weft__test__EchoResponse *resp = nullptr;
+    weft_metadata_clear(&rmd);
+    ASSERT_EQ(weft__test__Echo_unary(c, &req, &resp, &o), 0)
+        << "call " << i << ": " << o.status.message;
+    weft_message_free(resp);
+    for (size_t j = 0; j < rmd.count; j++)
+      if (strcmp(rmd.entries[j].key, "x-conn") == 0)
+        conns.insert(std::string((const char *)rmd.entries[j].value,
+                                 rmd.entries[j].value_len));
+  }
+  EXPECT_EQ(conns.size(), 3u) << "a connection the server closed was reused";
+  weft_metadata_clear(&rmd);
+  weft_status_clear(&o.status);
+  weft_client_close(c);
+}
+
 // Not a test (run with --gtest_also_run_disabled_tests): sequential unary
 // Connect calls per second over HTTP/1.1 against the Node server, weft's
 // client and connect-node's own client in the same run. Both share the
