@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "weft/client.h"
+#include "weft/http.h"
 #include "weft/dyndesc.h"
 #include "weft/json.h"
 #include "weft/transport.h"
@@ -30,6 +31,8 @@ typedef struct cli_opts {
   const char *proto_file;     /* --proto */
   const char *descriptor_set; /* --descriptor-set */
   const weft_registry *registry; /* JSON Any types; NULL: cli_registry() */
+  bool protocol_set;             /* --protocol given */
+  weft_http_client_opts http;    /* --protocol, for http:// and https:// */
 } cli_opts;
 
 /* Parses the options common to client subcommands starting at argv[i];

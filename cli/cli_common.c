@@ -27,6 +27,7 @@ static const char *const valued[] = {"-d",
                                      "--proto",
                                      "--descriptor-set",
                                      "--codec",
+                                     "--protocol",
                                      NULL};
 
 static bool takes_value(const char *a) {
@@ -96,6 +97,15 @@ int cli_parse(int argc, char **argv, cli_opts *o, int *npos, char **pos,
         o->proto_file = v;
       } else if (!strcmp(a, "--descriptor-set")) {
         o->descriptor_set = v;
+      } else if (!strcmp(a, "--protocol")) {
+        weft_http_client_opts init = WEFT_HTTP_CLIENT_OPTS_INIT;
+        o->http = init;
+        if (weft_http_protocol_parse(v, &o->http.protocol) < 0) {
+          usage_error(usage,
+                      "--protocol is connect, grpc or grpc-web, not '%s'", v);
+          return -1;
+        }
+        o->protocol_set = true;
       } else if (!strcmp(a, "--codec")) {
         if (!strcmp(v, "json"))
           o->client.codec = WEFT_CODEC_JSON;
@@ -124,6 +134,8 @@ int cli_parse(int argc, char **argv, cli_opts *o, int *npos, char **pos,
   }
   if (o->headers.count)
     o->client.metadata = &o->headers;
+  if (o->protocol_set)
+    o->client.transport_opts = &o->http;
   return 0;
 }
 
@@ -150,7 +162,15 @@ int cli_open(cli_opts *o, weft_client **out) {
              o->url);
   else
     snprintf(url, sizeof url, "%s", o->url);
-  cli_verbose(o, "connecting to %s", url);
+  if (o->protocol_set && strncmp(url, "http://", 7) != 0 &&
+      strncmp(url, "https://", 8) != 0) {
+    fprintf(stderr,
+            "weft: --protocol applies to http:// and https:// URLs, not %s\n",
+            url);
+    return CLI_USAGE;
+  }
+  cli_verbose(o, "connecting to %s%s%s", url, o->protocol_set ? " with " : "",
+              o->protocol_set ? weft_http_protocol_name(o->http.protocol) : "");
   int64_t t0 = weft_now_ns();
   weft_error err;
   int rv = weft_client_open(out, url, &o->client, &err);

@@ -34,6 +34,12 @@ WEFT__DECLARE(grpcs)
 WEFT__DECLARE(h2c)
 WEFT__DECLARE(https)
 #endif
+#ifdef WEFT_HAVE_HTTP1
+/* http:// and https:// clients (HTTP/1.1, or HTTP/2 by ALPN); the https
+ * server stays the HTTP/2 one. */
+extern const weft_client_transport weft__http_client_transport;
+extern const weft_client_transport weft__https_h1_client_transport;
+#endif
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
@@ -53,6 +59,11 @@ static void init_once(void) {
 #ifdef WEFT_HAVE_HTTP2
   WEFT__REGISTER(h2c)
   WEFT__REGISTER(https)
+#endif
+#ifdef WEFT_HAVE_HTTP1
+  /* After https: replaces its HTTP/2-only client. */
+  weft__register_client_transport(&weft__http_client_transport);
+  weft__register_client_transport(&weft__https_h1_client_transport);
 #endif
 }
 

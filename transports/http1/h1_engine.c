@@ -3,6 +3,8 @@
  * list of refusals. */
 #include "h1_engine.h"
 
+#include "h1_common.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,17 +63,6 @@ struct weft__h1 {
 };
 
 /* ---- small helpers ---- */
-
-static bool is_tchar(unsigned char c) {
-  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-      (c >= 'A' && c <= 'Z'))
-    return true;
-  return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
-static bool is_ows(unsigned char c) {
-  return c == ' ' || c == '\t';
-}
 
 /* Fails the engine: sticky, with the status the owner will answer. */
 static int fail(weft__h1 *h, weft_error *err, int code, int status,
@@ -331,126 +322,14 @@ static int gather_lines(weft__h1 *h, const uint8_t *p, size_t n, size_t *used,
   return 0;
 }
 
-/* Splits the gathered block into NUL-terminated lines and parses the field
- * lines from *pos on into h->fields. */
+/* Parses the field lines from pos on into h->fields (h1_common.c). */
 static int parse_fields(weft__h1 *h, char *pos, char *end, size_t *nout,
                         const char *what, weft_error *err) {
-  size_t nf = 0;
-  while (pos < end) {
-    char *eol = memchr(pos, '\r', (size_t)(end - pos));
-    if (!eol || eol + 1 >= end || eol[1] != '\n')
-      return fail(h, err, WEFT_ERR_PROTOCOL, 400,
-                  "%s %zu: bare CR in a field line", what, nf + 1);
-    if (eol == pos) /* the final empty line */
-      break;
-    *eol = '\0';
-    char *line = pos;
-    pos = eol + 2;
-    if (is_ows((unsigned char)line[0]))
-      return fail(h, err, WEFT_ERR_PROTOCOL, 400,
-                  "%s %zu: obsolete line folding is not accepted", what,
-                  nf + 1);
-    char *colon = line;
-    while (is_tchar((unsigned char)*colon))
-      colon++;
-    if (colon == line || *colon != ':') {
-      if (colon != line && is_ows((unsigned char)*colon))
-        return fail(h, err, WEFT_ERR_PROTOCOL, 400,
-                    "%s %zu: whitespace between the field name and the "
-                    "colon",
-                    what, nf + 1);
-      return fail(h, err, WEFT_ERR_PROTOCOL, 400,
-                  "%s %zu: not a field line (name \":\" value)", what, nf + 1);
-    }
-    *colon = '\0';
-    char *v = colon + 1;
-    while (is_ows((unsigned char)*v))
-      v++;
-    char *ve = v + strlen(v);
-    while (ve > v && is_ows((unsigned char)ve[-1]))
-      ve--;
-    for (char *c = v; c < ve; c++) {
-      unsigned char ch = (unsigned char)*c;
-      if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
-        return fail(h, err, WEFT_ERR_PROTOCOL, 400,
-                    "%s %zu (%s): control character 0x%02x in the value", what,
-                    nf + 1, line, ch);
-    }
-    *ve = '\0';
-    if (nf == h->fields_cap) {
-      size_t cap = h->fields_cap ? h->fields_cap * 2 : 16;
-      weft__h1_field *f = realloc(h->fields, cap * sizeof *f);
-      if (!f)
-        return fail(h, err, WEFT_ERR_NOMEM, 500, "out of memory");
-      h->fields = f;
-      h->fields_cap = cap;
-    }
-    h->fields[nf].name = line;
-    h->fields[nf].name_len = (size_t)(colon - line);
-    h->fields[nf].value = v;
-    h->fields[nf].value_len = (size_t)(ve - v);
-    nf++;
-  }
-  *nout = nf;
-  return 0;
-}
-
-/* Calls fn for each element of a comma-separated list value (RFC 9110
- * section 5.6.1: empty elements are ignored). */
-static int each_token(const char *v,
-                      int (*fn)(void *ud, const char *tok, size_t len),
-                      void *ud) {
-  const char *p = v;
-  while (*p) {
-    while (*p == ',' || is_ows((unsigned char)*p))
-      p++;
-    const char *s = p;
-    while (*p && *p != ',')
-      p++;
-    const char *e = p;
-    while (e > s && is_ows((unsigned char)e[-1]))
-      e--;
-    if (e > s) {
-      int rv = fn(ud, s, (size_t)(e - s));
-      if (rv)
-        return rv;
-    }
-  }
-  return 0;
-}
-
-static bool tok_is(const char *tok, size_t len, const char *word) {
-  return strlen(word) == len && strncasecmp(tok, word, len) == 0;
-}
-
-typedef struct conn_opts {
-  bool close, keep_alive;
-} conn_opts;
-
-static int conn_token(void *ud, const char *tok, size_t len) {
-  conn_opts *c = ud;
-  if (tok_is(tok, len, "close"))
-    c->close = true;
-  else if (tok_is(tok, len, "keep-alive"))
-    c->keep_alive = true;
-  return 0;
-}
-
-typedef struct te_state {
-  unsigned n, chunked, last_chunked;
-} te_state;
-
-static int te_token(void *ud, const char *tok, size_t len) {
-  te_state *t = ud;
-  /* Transfer parameters (";q=...") are not meaningful for chunked. */
-  const char *semi = memchr(tok, ';', len);
-  size_t l = semi ? (size_t)(semi - tok) : len;
-  while (l && is_ows((unsigned char)tok[l - 1]))
-    l--;
-  bool ch = tok_is(tok, l, "chunked") && !semi;
-  t->n++;
-  t->chunked += ch;
-  t->last_chunked = ch;
+  weft_error e = {0};
+  int rv = weft__h1_parse_fields(pos, end, &h->fields, &h->fields_cap, nout,
+                                 what, &e);
+  if (rv < 0)
+    return fail(h, err, rv, rv == WEFT_ERR_NOMEM ? 500 : 400, "%s", e.message);
   return 0;
 }
 
@@ -483,7 +362,7 @@ static int parse_head(weft__h1 *h, weft_error *err) {
     return fail(h, err, WEFT_ERR_PROTOCOL, 400,
                 "request line is not \"METHOD target HTTP/1.1\"");
   for (char *c = m; c < sp1; c++)
-    if (!is_tchar((unsigned char)*c))
+    if (!weft__h1_is_tchar((unsigned char)*c))
       return fail(h, err, WEFT_ERR_PROTOCOL, 400,
                   "invalid character 0x%02x in the method", (unsigned char)*c);
   *sp1 = '\0';
@@ -522,8 +401,8 @@ static int parse_head(weft__h1 *h, weft_error *err) {
                          .nfields = nf,
                          .content_length = -1};
   rq.head = strcmp(m, "HEAD") == 0;
-  conn_opts co = {0};
-  te_state te = {0};
+  weft__h1_conn_opts co = {0};
+  weft__h1_te te = {0};
   unsigned n_cl = 0, n_host = 0;
   for (size_t i = 0; i < nf; i++) {
     const weft__h1_field *f = &h->fields[i];
@@ -531,24 +410,17 @@ static int parse_head(weft__h1 *h, weft_error *err) {
       if (++n_cl > 1)
         return fail(h, err, WEFT_ERR_PROTOCOL, 400,
                     "more than one Content-Length");
-      const char *v = f->value;
-      if (!*v || f->value_len > 18)
+      int64_t cl = weft__h1_parse_content_length(f->value, f->value_len);
+      if (cl < 0)
         return fail(h, err, WEFT_ERR_PROTOCOL, 400,
-                    "Content-Length \"%s\" is not a length", v);
-      int64_t cl = 0;
-      for (; *v; v++) {
-        if (*v < '0' || *v > '9')
-          return fail(h, err, WEFT_ERR_PROTOCOL, 400,
-                      "Content-Length \"%s\" is not a length", f->value);
-        cl = cl * 10 + (*v - '0');
-      }
+                    "Content-Length \"%s\" is not a length", f->value);
       rq.content_length = cl;
     } else if (strcasecmp(f->name, "transfer-encoding") == 0) {
-      each_token(f->value, te_token, &te);
+      weft__h1_te_add(&te, f->value);
     } else if (strcasecmp(f->name, "host") == 0) {
       n_host++;
     } else if (strcasecmp(f->name, "connection") == 0) {
-      each_token(f->value, conn_token, &co);
+      weft__h1_conn_add(&co, f->value);
     } else if (strcasecmp(f->name, "expect") == 0 && h->minor == 1) {
       if (strcasecmp(f->value, "100-continue") != 0)
         return fail(h, err, WEFT_ERR_UNSUPPORTED, 417,
@@ -617,38 +489,12 @@ static int parse_head(weft__h1 *h, weft_error *err) {
 
 static int parse_chunk_line(weft__h1 *h, weft_error *err) {
   /* hb holds "SIZE[;ext]\r\n". */
-  const char *p = h->hb, *e = h->hb + h->hb_len - 2;
   uint64_t size = 0;
-  unsigned digits = 0;
-  for (; p < e; p++) {
-    int d;
-    if (*p >= '0' && *p <= '9')
-      d = *p - '0';
-    else if (*p >= 'a' && *p <= 'f')
-      d = *p - 'a' + 10;
-    else if (*p >= 'A' && *p <= 'F')
-      d = *p - 'A' + 10;
-    else
-      break;
-    if (size || d)
-      digits++;
-    if (digits > 15)
-      return fail(h, err, WEFT_ERR_TOO_BIG, 413, "chunk size overflows");
-    size = size * 16 + (uint64_t)d;
-  }
-  if (p == h->hb)
-    return fail(h, err, WEFT_ERR_PROTOCOL, 400,
-                "chunk size is not a hexadecimal number");
-  while (p < e && is_ows((unsigned char)*p))
-    p++;
-  if (p < e && *p != ';')
-    return fail(h, err, WEFT_ERR_PROTOCOL, 400,
-                "unexpected character 0x%02x after the chunk size",
-                (unsigned char)*p);
-  for (; p < e; p++) /* extensions are ignored, but must be clean */
-    if (((unsigned char)*p < 0x20 && *p != '\t') || *p == 0x7f)
-      return fail(h, err, WEFT_ERR_PROTOCOL, 400,
-                  "control character in a chunk extension");
+  weft_error e = {0};
+  int rv = weft__h1_parse_chunk_size(h->hb, h->hb_len - 2, &size, &e);
+  if (rv < 0)
+    return fail(h, err, rv, rv == WEFT_ERR_TOO_BIG ? 413 : 400, "%s",
+                e.message);
   if (size > h->lim.max_body - h->body_total)
     return fail(h, err, WEFT_ERR_TOO_BIG, 413, "body over the limit of %llu",
                 (unsigned long long)h->lim.max_body);
@@ -810,15 +656,8 @@ int weft__h1_submit_continue(weft__h1 *h) {
 }
 
 static bool field_ok(const weft__h1_field *f) {
-  if (!f->name || !f->value || !*f->name)
-    return false;
-  for (const char *c = f->name; *c; c++)
-    if (!is_tchar((unsigned char)*c))
-      return false;
-  for (const char *c = f->value; *c; c++)
-    if (*c == '\r' || *c == '\n')
-      return false;
-  return strcasecmp(f->name, "content-length") != 0 &&
+  return weft__h1_field_valid(f->name, f->value) &&
+         strcasecmp(f->name, "content-length") != 0 &&
          strcasecmp(f->name, "transfer-encoding") != 0 &&
          strcasecmp(f->name, "connection") != 0;
 }

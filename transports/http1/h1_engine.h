@@ -34,6 +34,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "h1_common.h"
 #include "weft/error.h"
 
 #ifdef __cplusplus
@@ -41,15 +42,6 @@ extern "C" {
 #endif
 
 typedef struct weft__h1 weft__h1;
-
-/* A field as it arrived (name case kept; value without surrounding
- * whitespace). Both are NUL-terminated, in the engine's buffer, valid
- * during the callback only. */
-typedef struct weft__h1_field {
-  const char *name;
-  const char *value;
-  size_t name_len, value_len;
-} weft__h1_field;
 
 typedef struct weft__h1_request {
   const char *method; /* NUL-terminated, e.g. "POST" */

@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "connect.h"
+#include "h2_client.h"
 #include "h2_io.h"
 #include "h2_msg.h"
 #include "weft/transport.h"
@@ -504,9 +505,13 @@ static void start_on_loop(void *ud) {
   weft__h2io_flush(&c->io);
 }
 
-static int h2_connect(weft_client *client, const weft_url *url,
-                      const weft_client_opts *o, void **out, weft_error *err,
-                      bool tls) {
+/* Connects, or with `adopt` set takes over a connection another transport
+ * opened (https:// whose ALPN picked h2): adopt and adopt_tls then belong
+ * to this connection, also when it fails. */
+static int h2_connect_conn(weft_client *client, const weft_url *url,
+                           const weft_client_opts *o, void **out,
+                           weft_error *err, bool tls, weft__conn *adopt,
+                           weft__tls_ctx *adopt_tls) {
   h2c_conn *c = calloc(1, sizeof *c);
   if (!c)
     return weft_error_set(err, WEFT_ERR_NOMEM, "out of memory");
@@ -519,12 +524,13 @@ static int h2_connect(weft_client *client, const weft_url *url,
   int port = url->port > 0 ? url->port : (tls ? 443 : 80);
   snprintf(c->authority, sizeof c->authority, "%s:%d", url->host, port);
   int rv = 0;
-  if (tls) {
+  c->tls = adopt_tls;
+  if (tls && !adopt) {
     static const char *const alpn[] = {"h2", NULL};
     rv = weft__tls_ctx_new(&c->tls, false, o ? &o->tls : NULL, alpn, err);
   }
-  weft__conn *conn = NULL;
-  if (rv == 0)
+  weft__conn *conn = adopt;
+  if (rv == 0 && !adopt)
     rv = weft__conn_connect(
         &conn, url->host, port, c->tls, o ? o->tls.server_name : NULL,
         o && o->connect_timeout_ms ? o->connect_timeout_ms : 10000, err);
@@ -579,6 +585,18 @@ static int h2_connect(weft_client *client, const weft_url *url,
   weft_client_notify(client, WEFT_CONN_CONNECTED, NULL);
   *out = c;
   return 0;
+}
+
+static int h2_connect(weft_client *client, const weft_url *url,
+                      const weft_client_opts *o, void **out, weft_error *err,
+                      bool tls) {
+  return h2_connect_conn(client, url, o, out, err, tls, NULL, NULL);
+}
+
+int weft__h2_client_adopt(weft_client *client, const weft_url *url,
+                          const weft_client_opts *o, weft__conn *conn,
+                          weft__tls_ctx *tls, void **out, weft_error *err) {
+  return h2_connect_conn(client, url, o, out, err, true, conn, tls);
 }
 
 static int h2c_connect(weft_client *client, const weft_url *url,

@@ -4,9 +4,11 @@
  *   tcp:// tls://       length-prefixed weft envelopes (transports/tcp)
  *   ws:// wss://        weft envelopes in WebSocket messages
  *   grpc:// grpcs://    gRPC through gRPC core
- *   h2c:// https://     the Connect protocol over HTTP/2 (nghttp2)
+ *   h2c://              the Connect protocol over HTTP/2 (nghttp2)
+ *   http:// https://    Connect (or gRPC-Web, or gRPC: weft/http.h) over
+ *                       HTTP/1.1; https:// uses HTTP/2 when ALPN picks h2
  * Calls are blocking from the caller's thread; the transport's own threads
- * do the I/O. A client is safe to use from several threads at once, and
+ * do the I/O (HTTP/1.1 calls do theirs on the caller's thread). A client is safe to use from several threads at once, and
  * many calls may be in flight on one connection.
  *
  * Ownership, in short: what a call hands back (a response, a received

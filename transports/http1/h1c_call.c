@@ -1,0 +1,791 @@
+/* Calls of the http:// and https:// client over HTTP/1.1: the Connect
+ * protocol (unary POST, enveloped streams) and gRPC-Web, one exchange per
+ * pooled connection, I/O on the caller's thread (h1c_internal.h).
+ *
+ * Unary and server-streaming requests are sent whole at close_send with a
+ * Content-Length; client streams go out as a chunked body, one chunk per
+ * message, as the caller sends them (half-duplex: the response is read
+ * after the request ended, which is all Connect and gRPC-Web allow over
+ * HTTP/1.1). */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "../http2/connect.h"
+#include "../http2/h2_msg.h"
+#include "h1c_internal.h"
+#include "weft/base64.h"
+
+/* gRPC-Web's trailers frame (the other flags are Connect's too). */
+#define WEB_FLAG_TRAILERS 0x80
+
+typedef struct rmsg {
+  struct rmsg *next;
+  uint8_t flags;
+  size_t len;
+  uint8_t data[];
+} rmsg;
+
+struct h1c_call {
+  h1c_pool *p;
+  const weft_method_desc *m;
+  bool web;       /* gRPC-Web, else Connect */
+  bool json;      /* JSON codec */
+  bool chunked;   /* client stream: the request body is chunked */
+  bool enveloped; /* the response is a stream of envelopes */
+  int64_t deadline_ns;
+  weft_metadata req_md;
+
+  h1c_link *link; /* under p->mu (cancel shuts it down) */
+  bool reused;
+  int attempts;
+  bool cancelled; /* __atomic */
+
+  /* The request. */
+  uint8_t *body; /* whole requests: kept until a response byte arrives */
+  size_t body_len;
+  bool have_body, req_started, req_ended;
+
+  /* The response. */
+  int http_status;
+  bool gzip;
+  int head_grpc_status; /* gRPC-Web trailers-only response; -1 none */
+  char *head_grpc_message;
+  weft_metadata resp_md;
+  uint8_t *rbody; /* unary Connect body, or an error body */
+  size_t rbody_len, rbody_cap;
+  bool too_big;
+  weft__connect_reader reader;
+  rmsg *in_head, *in_tail;
+  bool discard; /* finish: drop messages nobody will take */
+  bool done, have_status, unary_given;
+  weft_status st;
+};
+
+static void set_status(h1c_call *k, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void set_status(h1c_call *k, int code, const char *fmt, ...) {
+  if (k->have_status)
+    return;
+  char msg[WEFT_ERROR_MSG_MAX + 64];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  k->have_status = true;
+  weft_status_set(&k->st, code, "%s", msg);
+}
+
+static void take_status(h1c_call *k, weft_status *st) {
+  if (!k->have_status) {
+    k->have_status = true;
+    weft_status_move(&k->st, st);
+  }
+  weft_status_clear(st);
+}
+
+static bool is_cancelled(const h1c_call *k) {
+  return __atomic_load_n(&k->cancelled, __ATOMIC_ACQUIRE);
+}
+
+/* ---- the response, through the engine's callbacks ---------------------- */
+
+static void add_md(weft_metadata *md, const char *name, size_t nlen,
+                   const char *v, size_t vlen) {
+  char key[256];
+  if (nlen >= sizeof key)
+    return;
+  for (size_t i = 0; i < nlen; i++)
+    key[i] = (char)tolower((unsigned char)name[i]);
+  key[nlen] = '\0';
+  weft_metadata_add(md, key, v, vlen);
+}
+
+/* grpc-message is percent-encoded (gRPC's PROTOCOL-HTTP2.md). */
+static char *percent_decode(const char *v, size_t len) {
+  char *out = malloc(len + 1), *o = out;
+  if (!out)
+    return NULL;
+  for (size_t i = 0; i < len; i++) {
+    if (v[i] == '%' && i + 2 < len && isxdigit((unsigned char)v[i + 1]) &&
+        isxdigit((unsigned char)v[i + 2])) {
+      char hex[3] = {v[i + 1], v[i + 2], 0};
+      *o++ = (char)strtol(hex, NULL, 16);
+      i += 2;
+    } else {
+      *o++ = v[i];
+    }
+  }
+  *o = '\0';
+  return out;
+}
+
+/* grpc-status: 1..2 digits, 0..16 in practice; anything else is not a
+ * status. */
+static int parse_grpc_status(const char *v, size_t len) {
+  if (len == 0 || len > 2)
+    return -1;
+  int code = 0;
+  for (size_t i = 0; i < len; i++) {
+    if (v[i] < '0' || v[i] > '9')
+      return -1;
+    code = code * 10 + (v[i] - '0');
+  }
+  return code;
+}
+
+/* A grpc-status / grpc-message pair from headers or a trailers frame. */
+static void web_status(h1c_call *k, int code, const char *msg, size_t mlen) {
+  char *text = msg ? percent_decode(msg, mlen) : NULL;
+  set_status(k, code, "%s", text ? text : "");
+  free(text);
+}
+
+/* gRPC-Web's trailers frame: "name: value\r\n" lines. */
+static int web_trailers(h1c_call *k, const uint8_t *data, size_t len) {
+  int code = -1;
+  const char *msg = NULL;
+  size_t mlen = 0;
+  const char *p = (const char *)data, *end = p + len;
+  while (p < end) {
+    const char *eol = memchr(p, '\n', (size_t)(end - p));
+    const char *le = eol ? eol : end;
+    const char *vend = le > p && le[-1] == '\r' ? le - 1 : le;
+    const char *colon = memchr(p, ':', (size_t)(vend - p));
+    if (colon && colon > p) {
+      const char *v = colon + 1;
+      while (v < vend && (*v == ' ' || *v == '\t'))
+        v++;
+      size_t nlen = (size_t)(colon - p), vlen = (size_t)(vend - v);
+      if (nlen == 11 && strncasecmp(p, "grpc-status", 11) == 0)
+        code = parse_grpc_status(v, vlen);
+      else if (nlen == 12 && strncasecmp(p, "grpc-message", 12) == 0)
+        msg = v, mlen = vlen;
+      else if (!weft__h2_reserved_header(p, nlen))
+        add_md(&k->resp_md, p, nlen, v, vlen);
+    }
+    p = eol ? eol + 1 : end;
+  }
+  if (code < 0)
+    set_status(k, WEFT_STATUS_INTERNAL,
+               "gRPC-Web trailers without a valid grpc-status");
+  else
+    web_status(k, code, msg, mlen);
+  return 0;
+}
+
+static int push_msg(void *ud, uint8_t flags, const uint8_t *data, size_t len) {
+  h1c_call *k = ud;
+  if (k->web && (flags & WEB_FLAG_TRAILERS))
+    return web_trailers(k, data, len);
+  if (!k->web && (flags & WEFT__CONNECT_FLAG_END_STREAM)) {
+    weft_status st = {0};
+    if (weft__connect_parse_end_stream((const char *)data, len, &st,
+                                       &k->resp_md) < 0)
+      set_status(k, WEFT_STATUS_INTERNAL,
+                 "malformed Connect end-of-stream message");
+    else
+      take_status(k, &st);
+    weft_status_clear(&st);
+    return 0;
+  }
+  if (k->have_status)
+    return WEFT_ERR_PROTOCOL; /* a message after the status */
+  if (k->discard)
+    return 0;
+  rmsg *n = malloc(sizeof *n + len);
+  if (!n)
+    return WEFT_ERR_NOMEM;
+  n->next = NULL;
+  n->flags = flags;
+  n->len = len;
+  if (len)
+    memcpy(n->data, data, len);
+  if (k->in_tail)
+    k->in_tail->next = n;
+  else
+    k->in_head = n;
+  k->in_tail = n;
+  return 0;
+}
+
+static int on_response(void *ud, const weft__h1c_response *r) {
+  h1c_call *k = ((h1c_link *)ud)->call;
+  if (!k)
+    return WEFT_ERR_PROTOCOL;
+  k->http_status = r->status;
+  /* A response byte arrived: the request cannot be retried any more. */
+  for (size_t i = 0; i < r->nfields; i++) {
+    const weft__h1_field *f = &r->fields[i];
+    const char *n = f->name;
+    size_t nl = f->name_len;
+    if ((nl == 16 && strcasecmp(n, "content-encoding") == 0) ||
+        (nl == 24 && strcasecmp(n, "connect-content-encoding") == 0) ||
+        (nl == 13 && strcasecmp(n, "grpc-encoding") == 0)) {
+      k->gzip = strcasecmp(f->value, "gzip") == 0;
+    } else if (k->web && nl == 11 && strcasecmp(n, "grpc-status") == 0) {
+      k->head_grpc_status = parse_grpc_status(f->value, f->value_len);
+    } else if (k->web && nl == 12 && strcasecmp(n, "grpc-message") == 0) {
+      free(k->head_grpc_message);
+      k->head_grpc_message = percent_decode(f->value, f->value_len);
+    } else if (!weft__h2_reserved_header(n, nl)) {
+      /* Connect sends a unary call's trailers as "trailer-" headers. */
+      size_t skip =
+          !k->enveloped && nl > 8 && strncasecmp(n, "trailer-", 8) == 0 ? 8 : 0;
+      add_md(&k->resp_md, n + skip, nl - skip, f->value, f->value_len);
+    }
+  }
+  return 0;
+}
+
+static int on_body(void *ud, const uint8_t *data, size_t len) {
+  h1c_call *k = ((h1c_link *)ud)->call;
+  if (!k)
+    return WEFT_ERR_PROTOCOL;
+  if (k->enveloped && k->http_status == 200) {
+    weft_error e = {0};
+    int rv = weft__connect_reader_feed(&k->reader, data, len, push_msg, k, &e);
+    if (rv < 0) {
+      set_status(k, WEFT_STATUS_INTERNAL, "%s",
+                 e.message[0] ? e.message : "malformed response stream");
+      return rv;
+    }
+    return 0;
+  }
+  /* Unary bodies and error bodies: bounded by the message size limit. */
+  if (k->rbody_len + len > k->p->max_msg + 65536) {
+    set_status(k, WEFT_STATUS_RESOURCE_EXHAUSTED,
+               "response over the message size limit");
+    return WEFT_ERR_TOO_BIG;
+  }
+  if (k->rbody_len + len > k->rbody_cap) {
+    size_t cap = k->rbody_cap ? k->rbody_cap * 2 : 1024;
+    while (cap < k->rbody_len + len)
+      cap *= 2;
+    uint8_t *b = realloc(k->rbody, cap);
+    if (!b)
+      return WEFT_ERR_NOMEM;
+    k->rbody = b;
+    k->rbody_cap = cap;
+  }
+  memcpy(k->rbody + k->rbody_len, data, len);
+  k->rbody_len += len;
+  return 0;
+}
+
+/* The status of a response that ended without one in its body. */
+static void final_status(h1c_call *k) {
+  if (k->have_status)
+    return;
+  if (k->web) {
+    if (k->head_grpc_status >= 0)
+      set_status(k, k->head_grpc_status, "%s",
+                 k->head_grpc_message ? k->head_grpc_message : "");
+    else if (k->http_status != 200)
+      set_status(k, weft__connect_code_from_http(k->http_status),
+                 "HTTP status %d without grpc-status", k->http_status);
+    else
+      set_status(k, WEFT_STATUS_INTERNAL,
+                 "gRPC-Web response ended without grpc-status");
+    return;
+  }
+  if (k->http_status != 200) {
+    const uint8_t *b = k->rbody;
+    size_t len = k->rbody_len;
+    uint8_t *plain = NULL;
+    weft_error e = {0};
+    if (k->gzip && weft__gunzip(b, len, 65536, &plain, &len, &e) == 0)
+      b = plain;
+    weft_status st = {0};
+    weft__connect_parse_error((const char *)b, len,
+                              weft__connect_code_from_http(k->http_status),
+                              &st);
+    if (!st.message || !*st.message)
+      weft_status_set(&st, st.code, "HTTP status %d", k->http_status);
+    take_status(k, &st);
+    free(plain);
+  } else if (k->enveloped) {
+    set_status(k, WEFT_STATUS_INTERNAL,
+               weft__connect_reader_idle(&k->reader)
+                   ? "stream ended without a Connect end-of-stream message"
+                   : "stream ended inside a message");
+  } else {
+    set_status(k, WEFT_STATUS_OK, "%s", "");
+  }
+}
+
+static int on_end(void *ud, const weft__h1_field *t, size_t nt) {
+  h1c_call *k = ((h1c_link *)ud)->call;
+  if (!k)
+    return WEFT_ERR_PROTOCOL;
+  for (size_t i = 0; i < nt; i++)
+    if (!weft__h2_reserved_header(t[i].name, t[i].name_len))
+      add_md(&k->resp_md, t[i].name, t[i].name_len, t[i].value, t[i].value_len);
+  final_status(k);
+  k->done = true;
+  return 0;
+}
+
+static const weft__h1c_callbacks engine_cb = {on_response, on_body, on_end};
+
+/* ---- the request ------------------------------------------------------- */
+
+typedef struct hdrs {
+  weft__h1_field f[16];
+  size_t n;
+  char *own[64]; /* values built here (base64, numbers) */
+  size_t nown;
+} hdrs;
+
+static void hdr(hdrs *h, const char *name, const char *value) {
+  if (h->n < sizeof h->f / sizeof h->f[0])
+    h->f[h->n++] = (weft__h1_field){name, value, strlen(name), strlen(value)};
+}
+
+static const char *content_type(const h1c_call *k) {
+  if (k->web)
+    return k->json ? "application/grpc-web+json" : "application/grpc-web+proto";
+  if (k->enveloped)
+    return weft__h2_ctype_str(k->json ? WEFT__CT_STREAM_JSON
+                                      : WEFT__CT_STREAM_PROTO);
+  return weft__h2_ctype_str(k->json ? WEFT__CT_JSON : WEFT__CT_PROTO);
+}
+
+/* Starts the request on k->link: head and, for whole requests, the body. */
+static int submit(h1c_call *k, weft_error *err) {
+  h1c_link *l = k->link;
+  if (!l->eng) {
+    int rv = weft__h1c_new(&l->eng, &engine_cb, l, NULL);
+    if (rv < 0)
+      return weft_error_set(err, rv, "out of memory");
+  }
+  l->call = k;
+  hdrs h = {0};
+  char timeout[32];
+  hdr(&h, "User-Agent", "weft");
+  hdr(&h, "Content-Type", content_type(k));
+  if (k->web) {
+    hdr(&h, "X-Grpc-Web", "1");
+    hdr(&h, "Grpc-Accept-Encoding", "gzip");
+  } else {
+    hdr(&h, "Connect-Protocol-Version", "1");
+    hdr(&h, k->enveloped ? "Connect-Accept-Encoding" : "Accept-Encoding",
+        "gzip");
+  }
+  if (k->deadline_ns != INT64_MAX) {
+    int64_t ms = (k->deadline_ns - weft_now_ns()) / 1000000;
+    if (ms < 1)
+      ms = 1;
+    if (k->web) /* grpc-timeout: at most 8 digits */
+      snprintf(timeout, sizeof timeout, "%lldm",
+               (long long)(ms > 99999999 ? 99999999 : ms));
+    else
+      snprintf(timeout, sizeof timeout, "%lld", (long long)ms);
+    hdr(&h, k->web ? "Grpc-Timeout" : "Connect-Timeout-Ms", timeout);
+  }
+  int rv = 0;
+  weft__h1_field *all = NULL;
+  size_t nall = h.n + k->req_md.count;
+  char **vals = calloc(k->req_md.count + 1, sizeof *vals);
+  all = calloc(nall + 1, sizeof *all);
+  if (!vals || !all)
+    rv = weft_error_set(err, WEFT_ERR_NOMEM, "out of memory");
+  size_t n = 0;
+  for (size_t i = 0; rv == 0 && i < h.n; i++)
+    all[n++] = h.f[i];
+  for (size_t i = 0; rv == 0 && i < k->req_md.count; i++) {
+    const weft_metadata_entry *e = &k->req_md.entries[i];
+    size_t kl = strlen(e->key);
+    /* Binary metadata travels base64-encoded in HTTP/1.1 fields. */
+    if (kl > 4 && strcasecmp(e->key + kl - 4, "-bin") == 0) {
+      vals[i] = malloc(weft_base64_encoded_len(e->value_len, 0) + 1);
+      if (vals[i])
+        vals[i][weft_base64_encode(e->value, e->value_len, vals[i], 0)] = 0;
+    } else {
+      vals[i] = strndup((const char *)e->value, e->value_len);
+    }
+    if (!vals[i]) {
+      rv = weft_error_set(err, WEFT_ERR_NOMEM, "out of memory");
+      break;
+    }
+    if (!weft__h1_field_valid(e->key, vals[i]) ||
+        weft__h2_reserved_header(e->key, kl)) {
+      rv = weft_error_set(err, WEFT_ERR_INVAL,
+                          "metadata \"%s\" cannot be sent as an HTTP/1.1 "
+                          "field (reserved name, or CR/LF in the value)",
+                          e->key);
+      break;
+    }
+    all[n++] = (weft__h1_field){e->key, vals[i], kl, strlen(vals[i])};
+  }
+  if (rv == 0) {
+    rv = weft__h1c_submit_request(l->eng, "POST", k->m->path, k->p->authority,
+                                  all, n,
+                                  k->chunked ? -1 : (int64_t)k->body_len);
+    if (rv < 0)
+      weft_error_set(err, rv, "cannot frame the HTTP/1.1 request for %s",
+                     k->m->path);
+  }
+  if (rv == 0 && !k->chunked) {
+    rv = weft__h1c_submit_data(l->eng, k->body, k->body_len);
+    if (rv == 0)
+      rv = weft__h1c_submit_end(l->eng, NULL, 0);
+    if (rv < 0)
+      weft_error_set(err, rv, "out of memory");
+  }
+  for (size_t i = 0; vals && i < k->req_md.count; i++)
+    free(vals[i]);
+  free(vals);
+  free(all);
+  if (rv == 0)
+    k->req_started = true;
+  return rv;
+}
+
+static void release_link(h1c_call *k, bool reusable) {
+  pthread_mutex_lock(&k->p->mu);
+  h1c_link *l = k->link;
+  k->link = NULL;
+  pthread_mutex_unlock(&k->p->mu);
+  if (l)
+    weft__h1c_pool_put(k->p, l, reusable);
+}
+
+/* Takes a connection and sends the request head (and a whole body). */
+static int open_exchange(h1c_call *k, weft_error *err) {
+  h1c_link *l;
+  bool reused;
+  int rv = weft__h1c_pool_get(k->p, k->deadline_ns, &l, &reused, err);
+  if (rv < 0)
+    return rv;
+  pthread_mutex_lock(&k->p->mu);
+  k->link = l;
+  bool cancelled = is_cancelled(k);
+  pthread_mutex_unlock(&k->p->mu);
+  if (cancelled)
+    return weft_error_set(err, WEFT_ERR_CANCELLED, "cancelled");
+  k->reused = reused;
+  k->attempts++;
+  rv = submit(k, err);
+  if (rv == 0)
+    rv = weft__h1c_link_flush(l, k->deadline_ns, err);
+  return rv;
+}
+
+/* Whether a failure may be repeated on a new connection: a whole request
+ * on a reused keep-alive connection that the server closed before any
+ * byte of a response (it timed the idle connection out as we sent). */
+static bool retryable(const h1c_call *k) {
+  return !k->chunked && k->reused && k->attempts < 3 && k->link &&
+         k->link->eng && weft__h1c_received(k->link->eng) == 0 &&
+         !is_cancelled(k);
+}
+
+/* A local failure becomes the call's status, and the connection goes. */
+static void fail_io(h1c_call *k, int rv, const weft_error *e) {
+  if (is_cancelled(k))
+    set_status(k, WEFT_STATUS_CANCELLED, "cancelled by the client");
+  else if (rv == WEFT_ERR_TIMEOUT)
+    set_status(k, WEFT_STATUS_DEADLINE_EXCEEDED, "deadline exceeded");
+  else if (rv == WEFT_ERR_PROTOCOL || rv == WEFT_ERR_TOO_BIG ||
+           rv == WEFT_ERR_LIMIT || rv == WEFT_ERR_UNSUPPORTED ||
+           rv == WEFT_ERR_FRAME_TOO_BIG)
+    set_status(k, WEFT_STATUS_INTERNAL, "%s", e->message);
+  else
+    set_status(k, WEFT_STATUS_UNAVAILABLE, "%s",
+               e->message[0] ? e->message : weft_strerror(rv));
+  k->done = true;
+  release_link(k, false);
+}
+
+/* Sends a whole request (retrying on a fresh connection as above). */
+static int send_whole(h1c_call *k) {
+  for (;;) {
+    weft_error e = {0};
+    int rv = open_exchange(k, &e);
+    if (rv == 0)
+      return 0;
+    if (retryable(k)) {
+      release_link(k, false);
+      continue;
+    }
+    fail_io(k, rv, &e);
+    return rv;
+  }
+}
+
+/* Reads until pred holds or the response ended. */
+static void pump(h1c_call *k, bool (*pred)(const h1c_call *)) {
+  while (!k->done && !pred(k)) {
+    if (!k->link)
+      return;
+    weft_error e = {0};
+    int rv = is_cancelled(k)
+                 ? weft_error_set(&e, WEFT_ERR_CANCELLED, "cancelled")
+                 : weft__h1c_link_read(k->link, k->deadline_ns, &e);
+    if (rv == 0 && k->link->eof && !k->done)
+      rv = weft_error_set(&e, WEFT_ERR_TRUNCATED, "connection closed");
+    if (rv == 0)
+      continue;
+    if (retryable(k) && rv != WEFT_ERR_TIMEOUT) {
+      release_link(k, false);
+      if (send_whole(k) < 0)
+        return;
+      continue;
+    }
+    fail_io(k, rv, &e);
+  }
+}
+
+/* ---- weft_client_transport --------------------------------------------- */
+
+int weft__h1c_call_start(h1c_pool *p, const weft_method_desc *m,
+                         const weft_metadata *md, int64_t deadline_ns,
+                         void **tcall, weft_error *err) {
+  if (m->kind == WEFT_RPC_BIDI)
+    return weft_error_set(err, WEFT_ERR_UNSUPPORTED,
+                          "%s: bidi streaming needs HTTP/2; use h2c:// or "
+                          "https:// with h2",
+                          m->path);
+  h1c_call *k = calloc(1, sizeof *k);
+  if (!k)
+    return weft_error_set(err, WEFT_ERR_NOMEM, "out of memory");
+  k->p = p;
+  k->m = m;
+  k->web = p->protocol == WEFT_HTTP_GRPC_WEB;
+  k->json = p->json;
+  k->chunked = m->kind == WEFT_RPC_CLIENT_STREAM;
+  k->enveloped = k->web || m->kind != WEFT_RPC_UNARY;
+  k->deadline_ns = deadline_ns;
+  k->head_grpc_status = -1;
+  weft__connect_reader_init(&k->reader, p->max_msg);
+  if (md && weft_metadata_copy(&k->req_md, md) < 0) {
+    weft__connect_reader_free(&k->reader);
+    free(k);
+    return weft_error_set(err, WEFT_ERR_NOMEM, "out of memory");
+  }
+  pthread_mutex_lock(&p->mu);
+  bool closed = p->closed;
+  if (!closed)
+    p->refs++;
+  pthread_mutex_unlock(&p->mu);
+  if (closed) {
+    weft_metadata_clear(&k->req_md);
+    weft__connect_reader_free(&k->reader);
+    free(k);
+    return weft_error_set(err, WEFT_ERR_CLOSED, "client is closed");
+  }
+  *tcall = k;
+  return 0;
+}
+
+/* The message as it goes on the wire: bare for unary Connect, else in an
+ * envelope (same 5-byte prefix for Connect streams and gRPC-Web). */
+static int encode(h1c_call *k, const void *msg, uint8_t **out, size_t *len) {
+  weft_error e = {0};
+  uint8_t *buf;
+  size_t n;
+  int rv = weft__h2_encode(msg, k->json, &buf, &n, &e);
+  if (rv < 0)
+    return rv;
+  if (n > k->p->max_msg) {
+    free(buf);
+    return WEFT_ERR_TOO_BIG;
+  }
+  if (!k->enveloped) {
+    *out = buf;
+    *len = n;
+    return 0;
+  }
+  uint8_t *env = malloc(n + 5);
+  if (!env) {
+    free(buf);
+    return WEFT_ERR_NOMEM;
+  }
+  weft__connect_envelope_header(env, 0, (uint32_t)n);
+  if (n)
+    memcpy(env + 5, buf, n);
+  free(buf);
+  *out = env;
+  *len = n + 5;
+  return 0;
+}
+
+int weft__h1c_call_send(void *tcall, const void *msg) {
+  h1c_call *k = tcall;
+  if (k->req_ended)
+    return WEFT_ERR_STATE;
+  if (k->done)
+    return is_cancelled(k) ? WEFT_ERR_CANCELLED : WEFT_ERR_CLOSED;
+  uint8_t *buf;
+  size_t len;
+  int rv = encode(k, msg, &buf, &len);
+  if (rv < 0)
+    return rv;
+  if (!k->chunked) { /* one message: sent at close_send */
+    free(k->body);
+    k->body = buf;
+    k->body_len = len;
+    k->have_body = true;
+    return 0;
+  }
+  weft_error e = {0};
+  if (!k->req_started && (rv = open_exchange(k, &e)) < 0) {
+    free(buf);
+    fail_io(k, rv, &e);
+    return rv == WEFT_ERR_TIMEOUT ? rv : WEFT_ERR_CLOSED;
+  }
+  rv = weft__h1c_submit_data(k->link->eng, buf, len);
+  free(buf);
+  if (rv == 0)
+    rv = weft__h1c_link_flush(k->link, k->deadline_ns, &e);
+  if (rv < 0) {
+    /* The server may have answered (and closed) early: its status is
+     * read at finish. */
+    if (rv == WEFT_ERR_TIMEOUT)
+      fail_io(k, rv, &e);
+    return rv == WEFT_ERR_TIMEOUT ? rv : WEFT_ERR_CLOSED;
+  }
+  return 0;
+}
+
+int weft__h1c_call_close_send(void *tcall) {
+  h1c_call *k = tcall;
+  if (k->req_ended)
+    return 0;
+  k->req_ended = true;
+  if (k->done)
+    return 0;
+  if (!k->chunked) {
+    if (!k->have_body) {
+      set_status(k, WEFT_STATUS_INTERNAL, "no request message was sent");
+      k->done = true;
+      return WEFT_ERR_STATE;
+    }
+    return send_whole(k) < 0 ? 0 : 0; /* a failure is the call's status */
+  }
+  weft_error e = {0};
+  int rv = 0;
+  if (!k->req_started)
+    rv = open_exchange(k, &e);
+  if (rv == 0)
+    rv = weft__h1c_submit_end(k->link->eng, NULL, 0);
+  if (rv == 0)
+    rv = weft__h1c_link_flush(k->link, k->deadline_ns, &e);
+  if (rv < 0 && (rv == WEFT_ERR_TIMEOUT || !k->link))
+    fail_io(k, rv, &e);
+  return 0;
+}
+
+static bool has_msg(const h1c_call *k) {
+  return k->in_head != NULL;
+}
+static bool never(const h1c_call *k) {
+  (void)k;
+  return false;
+}
+
+static int decode(h1c_call *k, const uint8_t *data, size_t len, bool gz,
+                  weft_arena *arena, void **msg) {
+  weft_error e = {0};
+  uint8_t *plain = NULL;
+  int rv = 0;
+  if (gz) {
+    rv = weft__gunzip(data, len, k->p->max_msg, &plain, &len, &e);
+    data = plain;
+  }
+  if (rv == 0)
+    rv = weft__h2_decode(k->m->output, k->json, data, len, arena, k->p->max_msg,
+                         msg, &e);
+  free(plain);
+  if (rv < 0) {
+    k->have_status = false;
+    weft_status_clear(&k->st);
+    set_status(k, WEFT_STATUS_INTERNAL, "cannot decode the response: %s",
+               e.message);
+  }
+  return rv;
+}
+
+int weft__h1c_call_recv(void *tcall, weft_arena *arena, void **msg) {
+  h1c_call *k = tcall;
+  if (!k->req_ended && !k->done)
+    return WEFT_ERR_STATE; /* half-duplex: the request must end first */
+  if (!k->enveloped) {
+    pump(k, never);
+    bool given = k->unary_given;
+    k->unary_given = true;
+    if (!k->have_status || k->st.code != WEFT_STATUS_OK)
+      return WEFT_ERR_RPC;
+    if (given)
+      return 0;
+    int rv = decode(k, k->rbody, k->rbody_len, k->gzip, arena, msg);
+    return rv < 0 ? rv : 1;
+  }
+  pump(k, has_msg);
+  rmsg *n = k->in_head;
+  if (!n) {
+    bool good = k->have_status && k->st.code == WEFT_STATUS_OK;
+    return good ? 0 : WEFT_ERR_RPC;
+  }
+  k->in_head = n->next;
+  if (!k->in_head)
+    k->in_tail = NULL;
+  int rv = decode(k, n->data, n->len,
+                  (n->flags & WEFT__CONNECT_FLAG_COMPRESSED) != 0, arena, msg);
+  free(n);
+  return rv < 0 ? rv : 1;
+}
+
+int weft__h1c_call_finish(void *tcall, weft_status *st, weft_metadata *md) {
+  h1c_call *k = tcall;
+  k->discard = true;
+  for (rmsg *n = k->in_head; n;) {
+    rmsg *next = n->next;
+    free(n);
+    n = next;
+  }
+  k->in_head = k->in_tail = NULL;
+  if (!k->done) {
+    if (!k->req_ended || is_cancelled(k)) {
+      /* The caller gave up before the end: the connection cannot carry
+       * another request. */
+      set_status(k, WEFT_STATUS_CANCELLED,
+                 is_cancelled(k) ? "cancelled by the client"
+                                 : "call finished before its request ended");
+      k->done = true;
+    } else {
+      pump(k, never);
+    }
+  }
+  bool reusable = k->link && k->link->eng && !is_cancelled(k) &&
+                  weft__h1c_reusable(k->link->eng);
+  release_link(k, reusable);
+  if (st)
+    weft_status_move(st, &k->st);
+  if (md)
+    weft_metadata_copy(md, &k->resp_md);
+  h1c_pool *p = k->p;
+  free(k->body);
+  free(k->rbody);
+  free(k->head_grpc_message);
+  weft_metadata_clear(&k->req_md);
+  weft_metadata_clear(&k->resp_md);
+  weft_status_clear(&k->st);
+  weft__connect_reader_free(&k->reader);
+  free(k);
+  weft__h1c_pool_unref(p);
+  return 0;
+}
+
+void weft__h1c_call_cancel(void *tcall) {
+  h1c_call *k = tcall;
+  pthread_mutex_lock(&k->p->mu);
+  __atomic_store_n(&k->cancelled, true, __ATOMIC_RELEASE);
+  if (k->link)
+    weft__h1c_link_abort(k->link);
+  pthread_mutex_unlock(&k->p->mu);
+}

@@ -1,0 +1,230 @@
+/* The http:// and https:// client transports: one URL scheme, three
+ * protocols (weft/http.h), two HTTP versions.
+ *
+ *   protocol   http://                  https://
+ *   connect    Connect over HTTP/1.1    ALPN h2: the h2 client (Connect over
+ *                                       HTTP/2); http/1.1 or none: HTTP/1.1
+ *   grpc-web   gRPC-Web over HTTP/1.1   gRPC-Web over HTTP/1.1 (TLS)
+ *   grpc       grpc:// transport        grpcs:// transport
+ *
+ * The choice is made once, at connect; each connection handle and call
+ * handle carries the vtable that serves it, so the calls below forward
+ * without looking anything up again. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "../http2/h2_client.h"
+#include "h1c_internal.h"
+#include "weft/http.h"
+
+int weft_http_protocol_parse(const char *name, weft_http_protocol *out) {
+  if (!name || !out)
+    return WEFT_ERR_INVAL;
+  if (strcasecmp(name, "connect") == 0)
+    *out = WEFT_HTTP_CONNECT;
+  else if (strcasecmp(name, "grpc-web") == 0)
+    *out = WEFT_HTTP_GRPC_WEB;
+  else if (strcasecmp(name, "grpc") == 0)
+    *out = WEFT_HTTP_GRPC;
+  else
+    return WEFT_ERR_INVAL;
+  return 0;
+}
+
+const char *weft_http_protocol_name(weft_http_protocol p) {
+  switch (p) {
+  case WEFT_HTTP_CONNECT:
+    return "connect";
+  case WEFT_HTTP_GRPC_WEB:
+    return "grpc-web";
+  case WEFT_HTTP_GRPC:
+    return "grpc";
+  }
+  return "?";
+}
+
+/* A connection: an HTTP/1.1 pool, or another transport's connection. */
+typedef struct hx_conn {
+  const weft_client_transport *vt; /* NULL: the pool */
+  void *inner;
+  h1c_pool *pool;
+} hx_conn;
+
+typedef struct hx_call {
+  const weft_client_transport *vt; /* NULL: an HTTP/1.1 call */
+  void *inner;
+} hx_call;
+
+static int hx_connect(weft_client *client, const weft_url *url,
+                      const weft_client_opts *o, void **out, weft_error *err,
+                      bool tls) {
+  const weft_http_client_opts *ho = NULL;
+  int rv = weft_opts_get(o ? o->transport_opts : NULL,
+                         WEFT_HTTP_CLIENT_OPTS_TAG, (const void **)&ho, err);
+  if (rv < 0)
+    return rv;
+  weft_http_protocol proto = ho ? ho->protocol : WEFT_HTTP_CONNECT;
+  if (proto != WEFT_HTTP_CONNECT && proto != WEFT_HTTP_GRPC_WEB &&
+      proto != WEFT_HTTP_GRPC)
+    return weft_error_set(err, WEFT_ERR_INVAL,
+                          "weft_http_client_opts.protocol: %d is not a "
+                          "protocol",
+                          (int)proto);
+  hx_conn *c = calloc(1, sizeof *c);
+  if (!c)
+    return weft_error_set(err, WEFT_ERR_NOMEM, "out of memory");
+
+  if (proto == WEFT_HTTP_GRPC) {
+    /* The gRPC transport to the same host and port. */
+    const char *scheme = tls ? "grpcs" : "grpc";
+    c->vt = weft_find_client_transport(scheme);
+    if (!c->vt) {
+      free(c);
+      return weft_error_set(err, WEFT_ERR_UNSUPPORTED,
+                            "--protocol grpc needs the %s:// transport, "
+                            "which this build of weft does not have",
+                            scheme);
+    }
+    weft_url u = *url;
+    snprintf(u.scheme, sizeof u.scheme, "%s", scheme);
+    rv = c->vt->connect(client, &u, o, &c->inner, err);
+    if (rv < 0) {
+      free(c);
+      return rv;
+    }
+    *out = c;
+    return 0;
+  }
+
+  weft__tls_ctx *ctx = NULL;
+  weft__conn *first = NULL;
+  if (tls) {
+    /* gRPC-Web is an HTTP/1.1 protocol here; Connect takes h2 if offered. */
+    static const char *const alpn_both[] = {"h2", "http/1.1", NULL};
+    static const char *const alpn_h1[] = {"http/1.1", NULL};
+    rv = weft__tls_ctx_new(&ctx, false, o ? &o->tls : NULL,
+                           proto == WEFT_HTTP_CONNECT ? alpn_both : alpn_h1,
+                           err);
+    if (rv < 0) {
+      free(c);
+      return rv;
+    }
+  }
+  /* The first connection now, so that weft_client_open reports an
+   * unreachable server (and, for https://, learns the protocol). */
+  rv = weft__conn_connect(
+      &first, url->host, url->port, ctx, o ? o->tls.server_name : NULL,
+      o && o->connect_timeout_ms ? o->connect_timeout_ms : 10000, err);
+  if (rv < 0) {
+    weft__tls_ctx_free(ctx);
+    free(c);
+    return rv;
+  }
+  if (tls && strcmp(weft__conn_alpn(first), "h2") == 0) {
+    c->vt = &weft__h2c_client_transport;
+    rv = weft__h2_client_adopt(client, url, o, first, ctx, &c->inner, err);
+  } else {
+    rv = weft__h1c_pool_new(&c->pool, client, url, o, proto, ctx, first, err);
+    if (rv == 0)
+      weft_client_notify(client, WEFT_CONN_CONNECTED, NULL);
+  }
+  if (rv < 0) {
+    free(c);
+    return rv;
+  }
+  *out = c;
+  return 0;
+}
+
+static int http_connect(weft_client *client, const weft_url *url,
+                        const weft_client_opts *o, void **out,
+                        weft_error *err) {
+  return hx_connect(client, url, o, out, err, false);
+}
+
+static int https_connect(weft_client *client, const weft_url *url,
+                         const weft_client_opts *o, void **out,
+                         weft_error *err) {
+  return hx_connect(client, url, o, out, err, true);
+}
+
+static void hx_disconnect(void *ud) {
+  hx_conn *c = ud;
+  if (c->vt)
+    c->vt->disconnect(c->inner);
+  else
+    weft__h1c_pool_close(c->pool);
+  free(c);
+}
+
+static int hx_call_start(void *ud, const weft_method_desc *m,
+                         const weft_metadata *md, int64_t deadline_ns,
+                         void **tcall, weft_error *err) {
+  hx_conn *c = ud;
+  hx_call *k = calloc(1, sizeof *k);
+  if (!k)
+    return weft_error_set(err, WEFT_ERR_NOMEM, "out of memory");
+  k->vt = c->vt;
+  int rv =
+      c->vt ? c->vt->call_start(c->inner, m, md, deadline_ns, &k->inner, err)
+            : weft__h1c_call_start(c->pool, m, md, deadline_ns, &k->inner, err);
+  if (rv < 0) {
+    free(k);
+    return rv;
+  }
+  *tcall = k;
+  return 0;
+}
+
+static int hx_call_send(void *tcall, const void *msg) {
+  hx_call *k = tcall;
+  return k->vt ? k->vt->call_send(k->inner, msg)
+               : weft__h1c_call_send(k->inner, msg);
+}
+
+static int hx_call_close_send(void *tcall) {
+  hx_call *k = tcall;
+  return k->vt ? k->vt->call_close_send(k->inner)
+               : weft__h1c_call_close_send(k->inner);
+}
+
+static int hx_call_recv(void *tcall, weft_arena *arena, void **msg) {
+  hx_call *k = tcall;
+  return k->vt ? k->vt->call_recv(k->inner, arena, msg)
+               : weft__h1c_call_recv(k->inner, arena, msg);
+}
+
+static int hx_call_finish(void *tcall, weft_status *st, weft_metadata *md) {
+  hx_call *k = tcall;
+  int rv = k->vt ? k->vt->call_finish(k->inner, st, md)
+                 : weft__h1c_call_finish(k->inner, st, md);
+  free(k);
+  return rv;
+}
+
+static void hx_call_cancel(void *tcall) {
+  hx_call *k = tcall;
+  if (k->vt) {
+    if (k->vt->call_cancel)
+      k->vt->call_cancel(k->inner);
+  } else {
+    weft__h1c_call_cancel(k->inner);
+  }
+}
+
+const weft_client_transport weft__http_client_transport = {"http",
+                                                           80,
+                                                           http_connect,
+                                                           hx_disconnect,
+                                                           hx_call_start,
+                                                           hx_call_send,
+                                                           hx_call_close_send,
+                                                           hx_call_recv,
+                                                           hx_call_finish,
+                                                           hx_call_cancel};
+const weft_client_transport weft__https_h1_client_transport = {
+    "https",        443,           https_connect,      hx_disconnect,
+    hx_call_start,  hx_call_send,  hx_call_close_send, hx_call_recv,
+    hx_call_finish, hx_call_cancel};
