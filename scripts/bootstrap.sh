@@ -10,6 +10,7 @@ PKGS=(
   libgrpc-dev libgrpc++-dev protobuf-compiler-grpc grpc-proto
   libnghttp2-dev nghttp2-client nghttp2-server
   libssl-dev openssl zlib1g-dev libcjson-dev
+  nats-server libnats-dev nginx libnginx-mod-stream  # clustering (docs/CLUSTER.md) and its tests
   googletest libgtest-dev
   python3 python3-grpcio python3-protobuf python3-grpc-tools python3-websockets
   git

@@ -12,7 +12,19 @@
  * Slow subscribers: a call's send queue holds WEFT_SERVER_SEND_QUEUE
  * events; a publish that finds it full ends that subscription with
  * RESOURCE_EXHAUSTED (the weft client re-subscribes after a backoff) rather
- * than dropping events silently or letting memory grow. */
+ * than dropping events silently or letting memory grow.
+ *
+ * Across nodes (weft_server_opts.nats_url; pubsub_nats.c, docs/CLUSTER.md):
+ * a publish goes to NATS only, as an encoded weft.v1.PublishRequest, and
+ * deliver() runs for what comes back from NATS, on libnats's delivery
+ * thread, for this node's own publishes too. Delivering only from NATS
+ * (rather than locally at once plus from NATS for other nodes' events,
+ * skipping our own echo by node id) costs a local publish one round trip
+ * to the NATS server, and buys one order: every node's subscribers see a
+ * topic's events in the order NATS does, whoever published them, and
+ * there is one delivery path to get right, so nothing can arrive twice.
+ * deliver() never blocks (it queues on each subscriber's call, and the
+ * runtime's drain jobs write), which is what a libnats thread needs. */
 #ifdef WEFT_HAVE_PROTO
 #include <stdatomic.h>
 #include <stdio.h>
@@ -57,7 +69,8 @@ struct weft__pubsub {
   sub *subs;
   size_t nsubs; /* linked, plus those being finished */
   topic_seq *seqs;
-  bool stopping; /* shutdown: no new subscribers */
+  bool stopping;      /* shutdown: no new subscribers */
+  weft__psnats *nats; /* NULL: topics are this server's own */
 };
 
 static char *dupstr(const char *s) {
@@ -108,6 +121,8 @@ static void unlink_sub(weft__pubsub *ps, sub *s) {
 }
 
 static void end_sub(weft__pubsub *ps, sub *s, int code, const char *msg) {
+  if (ps->nats)
+    weft__psnats_unwatch(ps->nats, s->topic); /* s->topic: the call's */
   weft_server_call_set_message(s->call, "%s", msg);
   weft_server_call_finish(s->call, code); /* s is gone with the call */
   pthread_mutex_lock(&ps->mu);
@@ -177,6 +192,61 @@ static int deliver(weft__pubsub *ps, const char *topic, char *type_url,
   return rv;
 }
 
+/* The NATS message of a publish: a weft.v1.PublishRequest. */
+static int nats_publish(weft__pubsub *ps, const char *topic,
+                        const char *type_url, const uint8_t *value,
+                        size_t len) {
+  google__protobuf__Any any;
+  google__protobuf__Any_init(&any);
+  any.type_url = (char *)type_url;
+  any.value.data = (uint8_t *)value;
+  any.value.len = len;
+  weft__v1__PublishRequest pr;
+  weft__v1__PublishRequest_init(&pr);
+  pr.topic = (char *)topic;
+  pr.message = &any;
+  uint8_t *buf = NULL;
+  size_t n = 0;
+  int rv = weft_encode_alloc(&pr, &buf, &n);
+  if (rv < 0)
+    return rv;
+  rv = weft__psnats_publish(ps->nats, topic, buf, n);
+  free(buf);
+  return rv;
+}
+
+/* A publish from NATS (any node's, ours included): libnats's delivery
+ * thread. */
+static void from_nats(void *ud, const uint8_t *data, size_t len) {
+  weft__pubsub *ps = ud;
+  void *m = NULL;
+  weft_error err;
+  weft_error_clear(&err);
+  int rv =
+      weft_decode(&weft__v1__PublishRequest_desc, data, len, NULL, &m, &err);
+  if (rv < 0) {
+    weft__server_log(ps->s, 2, "nats: dropped a malformed event (%s)",
+                     err.message);
+    return;
+  }
+  weft__v1__PublishRequest *pr = m;
+  if (pr->topic && *pr->topic && pr->message && pr->message->type_url) {
+    /* deliver() owns its buffers; the decoded tree is one block. */
+    char *url = dupstr(pr->message->type_url);
+    size_t vl = pr->message->value.len;
+    uint8_t *v = malloc(vl ? vl : 1);
+    if (url && v) {
+      if (vl)
+        memcpy(v, pr->message->value.data, vl);
+      deliver(ps, pr->topic, url, v, vl, NULL);
+    } else {
+      free(url);
+      free(v);
+    }
+  }
+  weft_message_free(m);
+}
+
 int weft__pubsub_publish(weft__pubsub *ps, const char *topic, const void *msg,
                          unsigned *delivered) {
   const weft_msg_desc *d = weft_msg_desc_of_msg(msg);
@@ -192,6 +262,14 @@ int weft__pubsub_publish(weft__pubsub *ps, const char *topic, const void *msg,
     return WEFT_ERR_NOMEM;
   }
   snprintf(url, ul, "%s%s", TYPE_URL_PREFIX, d->base.name);
+  if (ps->nats) {
+    rv = nats_publish(ps, topic, url, buf, len);
+    free(url);
+    free(buf);
+    if (delivered)
+      *delivered = 0;
+    return rv;
+  }
   return deliver(ps, topic, url, buf, len, delivered);
 }
 
@@ -228,9 +306,24 @@ static int ps_subscribe(weft_server_call *call,
   ack->topic = req->topic;
   s->call = call;
   s->ps = ps;
+  /* Before the acknowledgement: once the client has it, the NATS server
+   * has our subscription, so no later publish on any node is missed. */
+  if (ps->nats) {
+    int rv = weft__psnats_watch(ps->nats, req->topic);
+    if (rv < 0) {
+      weft_server_call_set_message(
+          call, "Subscribe %s: %s", req->topic,
+          rv == WEFT_ERR_NOMEM ? "out of memory"
+                               : "the cluster's NATS server is unreachable");
+      return rv == WEFT_ERR_NOMEM ? WEFT_STATUS_RESOURCE_EXHAUSTED
+                                  : WEFT_STATUS_UNAVAILABLE;
+    }
+  }
   pthread_mutex_lock(&ps->mu);
   if (ps->stopping) {
     pthread_mutex_unlock(&ps->mu);
+    if (ps->nats)
+      weft__psnats_unwatch(ps->nats, req->topic);
     weft_server_call_set_message(call, "server shutting down");
     return WEFT_STATUS_UNAVAILABLE;
   }
@@ -275,6 +368,28 @@ static int ps_publish(weft_server_call *call,
   if (len)
     memcpy(v, req->message->value.data, len);
   unsigned n = 0;
+  if (ps->nats) {
+    /* Delivered later, from NATS, on every node: not counted here. */
+    int rv = nats_publish(ps, req->topic, url, v, len);
+    free(url);
+    free(v);
+    if (rv == WEFT_ERR_CONNECT) {
+      weft_server_call_set_message(
+          call, "Publish %s: the cluster's NATS server is unreachable",
+          req->topic);
+      return WEFT_STATUS_UNAVAILABLE;
+    }
+    if (rv == WEFT_ERR_TOO_BIG) {
+      weft_server_call_set_message(
+          call, "Publish %s: event larger than the NATS server's max_payload",
+          req->topic);
+      return WEFT_STATUS_INVALID_ARGUMENT;
+    }
+    if (rv < 0)
+      return WEFT_STATUS_RESOURCE_EXHAUSTED;
+    resp->delivered = 0;
+    return WEFT_STATUS_OK;
+  }
   if (deliver(ps, req->topic, url, v, len, &n) < 0)
     return WEFT_STATUS_RESOURCE_EXHAUSTED;
   resp->delivered = n;
@@ -283,13 +398,24 @@ static int ps_publish(weft_server_call *call,
 
 static const weft__v1__PubSub_impl ps_impl = {ps_subscribe, ps_publish};
 
-int weft__pubsub_new(weft__pubsub **out, weft_server *s) {
+int weft__pubsub_new(weft__pubsub **out, weft_server *s,
+                     const weft_server_opts *opts, weft_error *err) {
   weft__pubsub *ps = calloc(1, sizeof *ps);
   if (!ps)
-    return WEFT_ERR_NOMEM;
+    return weft_error_set(err, WEFT_ERR_NOMEM, "pubsub: out of memory");
   ps->s = s;
   pthread_mutex_init(&ps->mu, NULL);
   weft__cond_init(&ps->cv);
+  if (opts && opts->nats_url) {
+    int rv = weft__psnats_open(&ps->nats, s, opts->nats_url, opts->node_id,
+                               from_nats, ps, err);
+    if (rv < 0) {
+      pthread_cond_destroy(&ps->cv);
+      pthread_mutex_destroy(&ps->mu);
+      free(ps);
+      return rv;
+    }
+  }
   *out = ps;
   return 0;
 }
@@ -330,6 +456,7 @@ void weft__pubsub_free(weft__pubsub *ps) {
   while (ps->nsubs)
     pthread_cond_wait(&ps->cv, &ps->mu);
   pthread_mutex_unlock(&ps->mu);
+  weft__psnats_close(ps->nats); /* waits for a delivery still running */
   for (topic_seq *t = ps->seqs, *n; t; t = n) {
     n = t->next;
     free(t->topic);
