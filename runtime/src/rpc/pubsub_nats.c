@@ -213,6 +213,14 @@ int weft__psnats_publish(weft__psnats *n, const char *topic,
   weft__ps_subject(topic, subj, cap);
   natsStatus st = natsConnection_Publish(n->nc, subj, data, (int)len);
   free(subj);
+  /* Answer only once the NATS server has the event (a PING/PONG after it
+   * on the same connection): a client whose successive publishes a
+   * balancer sends to different nodes then has them ordered as it made
+   * them, and an acknowledged publish is not lost in our socket buffer
+   * if the NATS server goes away. A failed flush is ambiguous (the event
+   * may still be delivered); the caller hears UNAVAILABLE. */
+  if (st == NATS_OK)
+    st = natsConnection_FlushTimeout(n->nc, 2000);
   if (st == NATS_OK)
     return 0;
   if (st == NATS_MAX_PAYLOAD)
