@@ -44,6 +44,10 @@ static const char usage[] =
     "                        publishes (docs/CLUSTER.md); exits 1 if it is\n"
     "                        unreachable at start\n"
     "  --node-id N           this node's name on NATS (default: host-pid)\n"
+    "  --durable-topic P     with --nats: topics starting with P are durable\n"
+    "                        (JetStream: stored, and a subscriber resumes\n"
+    "                        after its last sequence on any node);\n"
+    "                        repeatable, \"\" for every topic\n"
     "  --tls-cert FILE       serve TLS (grpcs/https/wss/tls) with this PEM\n"
     "  --tls-key FILE        certificate and key\n"
     "  --api-key K           require this key (x-api-key or Authorization:\n"
@@ -99,6 +103,8 @@ typedef struct opts {
   long header_ms, idle_ms, grace_ms; /* -1: defaults */
   long mb_port;                      /* -1: no MB broker */
   const char *nats, *node_id;
+  const char **durable;
+  size_t ndurable;
   nd_config cfg;
 } opts;
 
@@ -151,6 +157,8 @@ static int parse(int argc, char **argv, opts *o) {
       o->nats = v;
     } else if (!strcmp(a, "--node-id") && v) {
       o->node_id = v;
+    } else if (!strcmp(a, "--durable-topic") && v) {
+      o->durable[o->ndurable++] = v;
     } else if (!strcmp(a, "--host") && v) {
       o->host = v;
     } else if (!strcmp(a, "--tls-cert") && v) {
@@ -202,6 +210,10 @@ static int parse(int argc, char **argv, opts *o) {
       return -1;
     }
     i++; /* every remaining flag took a value */
+  }
+  if (o->ndurable && !o->nats) {
+    fprintf(stderr, "weft serve: --durable-topic needs --nats\n");
+    return -1;
   }
   if (!o->cert != !o->key) {
     fprintf(stderr, "weft serve: --tls-cert and --tls-key go together\n");
@@ -329,15 +341,18 @@ int weft_node_main(int argc, char **argv) {
   o.header_ms = o.idle_ms = o.grace_ms = -1;
   o.keys = calloc((size_t)argc + 1, sizeof *o.keys);
   o.origins = calloc((size_t)argc + 1, sizeof *o.origins);
-  if (!o.keys || !o.origins) {
+  o.durable = calloc((size_t)argc + 1, sizeof *o.durable);
+  if (!o.keys || !o.origins || !o.durable) {
     free(o.keys);
     free(o.origins);
+    free(o.durable);
     return 1;
   }
   int pr = parse(argc, argv, &o);
   if (pr) {
     free(o.keys);
     free(o.origins);
+    free(o.durable);
     if (pr > 0)
       fputs(usage, stdout);
     return pr > 0 ? 0 : 2;
@@ -410,6 +425,7 @@ int weft_node_main(int argc, char **argv) {
   }
   so.nats_url = o.nats;
   so.node_id = node_id;
+  so.durable_topics = o.ndurable ? o.durable : NULL;
   /* One options chain for every listener: each transport takes its own
    * struct (by tag) and ignores the others. */
   weft_grpc_opts go = WEFT_GRPC_OPTS_INIT;
@@ -510,5 +526,6 @@ out_sig:
   pthread_mutex_destroy(&rt.mu);
   free(o.keys);
   free(o.origins);
+  free(o.durable);
   return exit_code;
 }

@@ -122,6 +122,14 @@ typedef struct weft_server_opts {
    * UNAVAILABLE. NULL: this server's topics are its own. */
   const char *nats_url;
   const char *node_id; /* names the NATS connection; NULL: "node" */
+  /* With nats_url: NULL-terminated topic prefixes whose topics are
+   * durable ("" makes every topic durable). A durable topic is a
+   * JetStream stream (the NATS server must run with JetStream): Publish
+   * answers once the event is stored, with its sequence, and a subscriber
+   * resumes on any node after the last sequence it saw
+   * (SubscribeRequest.after_sequence) without loss or repeats. Every node
+   * of a cluster must list the same prefixes. Copied. */
+  const char *const *durable_topics;
 } weft_server_opts;
 
 /* On success *out is a new server, freed with weft_server_free(). opts (may

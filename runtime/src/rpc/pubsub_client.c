@@ -37,6 +37,10 @@ struct weft_subscription {
   int failed;  /* the first attempt failed with this (no retrying) */
   bool done;   /* the thread has exited its loop */
   bool detach; /* cancelled from inside its own callback */
+  /* Sequence of the last event delivered: re-subscribing (after a lost
+   * connection, maybe to another node behind a balancer) resumes after
+   * it on durable topics; servers ignore it on the others. */
+  uint64_t last_seq;
   struct weft_subscription *next; /* the client's list (c->mu) */
 };
 
@@ -81,6 +85,10 @@ static int run_once(weft_subscription *s) {
   weft__v1__SubscribeRequest req;
   weft__v1__SubscribeRequest_init(&req);
   req.topic = s->topic;
+  if (s->last_seq) { /* only this thread writes it */
+    req.has_after_sequence = true;
+    req.after_sequence = s->last_seq;
+  }
   weft_call *call = NULL;
   int rv = weft__call_start(c, &weft__v1__PubSub_service.methods[0], &o,
                             INT64_MAX, &call);
@@ -107,6 +115,7 @@ static int run_once(weft_subscription *s) {
       pthread_mutex_unlock(&s->mu);
     } else if (ev->message && !sub_cancelled(s)) {
       deliver(s, ev);
+      s->last_seq = ev->sequence;
     }
     weft__v1__Event_free(ev);
   }

@@ -110,9 +110,10 @@ weft__pubsub *weft__server_pubsub(weft_server *s);
 ssize_t weft__ps_subject(const char *topic, char *out, size_t cap);
 typedef struct weft__psnats weft__psnats;
 typedef void (*weft__psnats_msg_fn)(void *ud, const uint8_t *data, size_t len);
+/* need_js: durable topics are configured, so JetStream must be there. */
 int weft__psnats_open(weft__psnats **out, const weft_server *s, const char *url,
-                      const char *node_id, weft__psnats_msg_fn on_msg, void *ud,
-                      weft_error *err);
+                      const char *node_id, bool need_js,
+                      weft__psnats_msg_fn on_msg, void *ud, weft_error *err);
 bool weft__psnats_connected(weft__psnats *n);
 int weft__psnats_publish(weft__psnats *n, const char *topic,
                          const uint8_t *data, size_t len);
@@ -120,8 +121,27 @@ int weft__psnats_publish(weft__psnats *n, const char *topic,
  * Returns once the NATS server has the subscription. */
 int weft__psnats_watch(weft__psnats *n, const char *topic);
 void weft__psnats_unwatch(weft__psnats *n, const char *topic);
-/* Waits for running handlers; n may be NULL. */
+/* Waits for running handlers (and follows' done); n may be NULL. */
 void weft__psnats_close(weft__psnats *n);
+/* Durable topics: one JetStream stream per topic, whose sequence numbers
+ * are the topic's event sequence on every node. js_publish returns once
+ * the stream has stored the event, with its sequence. */
+int weft__psnats_js_publish(weft__psnats *n, const char *topic,
+                            const uint8_t *data, size_t len, uint64_t *seq);
+/* The stream's first and last stored sequences (0 0: empty). */
+int weft__psnats_js_position(weft__psnats *n, const char *topic,
+                             uint64_t *first, uint64_t *last);
+/* Delivers topic's stored events from sequence start on, in order, once
+ * each, to fn on libnats's delivery thread (fn must not block), until
+ * unfollow; then done(ud) runs once, after fn's last return. */
+typedef struct weft__psfollow weft__psfollow;
+typedef void (*weft__psfollow_fn)(void *ud, uint64_t seq, const uint8_t *data,
+                                  size_t len);
+int weft__psnats_js_follow(weft__psnats *n, const char *topic, uint64_t start,
+                           weft__psfollow_fn fn, void (*done)(void *ud),
+                           void *ud, weft__psfollow **out);
+/* Safe from fn itself. */
+void weft__psnats_js_unfollow(weft__psfollow *f);
 
 void weft__server_log(const weft_server *s, int level, const char *fmt, ...)
 #if defined(__GNUC__)
