@@ -132,8 +132,9 @@ static int64_t reconnect_delay(natsConnection *nc, int attempts,
 }
 
 static void on_disconnected(natsConnection *nc, void *closure) {
-  (void)nc;
   weft__psnats *n = closure;
+  if (natsConnection_IsClosed(nc))
+    return; /* our own close, at shutdown */
   weft__server_log(n->s, 2,
                    "nats %s: connection lost; reconnecting (publish and "
                    "subscribe answer UNAVAILABLE meanwhile)",
@@ -576,6 +577,7 @@ int weft__psnats_js_follow(weft__psnats *n, const char *topic, uint64_t start,
   so.Ordered = true;
   so.Config.DeliverPolicy = js_DeliverByStartSequence;
   so.Config.OptStartSeq = start;
+  so.Config.InactiveThreshold = (int64_t)5 * 1000000000;
   jsErrCode jerr = 0;
   natsStatus st =
       js_Subscribe(&f->sub, n->js, subj, on_follow_msg, f, NULL, &so, &jerr);
@@ -599,11 +601,13 @@ int weft__psnats_js_follow(weft__psnats *n, const char *topic, uint64_t start,
 void weft__psnats_js_unfollow(weft__psfollow *f) {
   if (!f)
     return;
-  /* done(ud) and the free follow from libnats's completion callback,
-   * after the handler has returned for the last time. */
-  natsSubscription *sub = f->sub;
-  natsSubscription_Unsubscribe(sub);
-  natsSubscription_Destroy(sub);
+  /* Destroy alone (libnats >= 3.4) ends the subscription without asking
+   * the server to delete the consumer, a JetStream API request that would
+   * wait out its timeout on this thread (maybe libnats's delivery thread)
+   * while NATS is down; the server drops the ephemeral consumer by itself
+   * once nobody is listening (InactiveThreshold). done(ud) and the free
+   * follow from the completion callback, after the handler's last run. */
+  natsSubscription_Destroy(f->sub);
 }
 
 #else /* !WEFT_HAVE_NATS */
