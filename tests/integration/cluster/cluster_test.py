@@ -128,11 +128,13 @@ def wait_port(port, proc, what, timeout=10):
 def start(args, name, **kw):
     log = open(os.path.join(TMP, name + ".log"), "ab")
     p = subprocess.Popen(args, stderr=log, stdin=subprocess.DEVNULL, **kw)
+    p.name = name
     PROCS.append(p)
     return p
 
 
 def stop(p, sig=signal.SIGTERM):
+    """Stops p; returns its exit status (negative: killed by a signal)."""
     if p.poll() is None:
         p.send_signal(sig)
         try:
@@ -140,6 +142,8 @@ def stop(p, sig=signal.SIGTERM):
         except subprocess.TimeoutExpired:
             p.kill()
             p.wait()
+            return "hung on SIGTERM"
+    return p.returncode
 
 
 def start_nats(port, store):
@@ -621,20 +625,32 @@ def main(argv):
     try:
         for name in names:
             t0 = time.time()
+            err = None
             try:
                 TESTS[name]()
-                print("PASS %s (%.1fs)" % (name, time.time() - t0))
             except Exception as e:  # noqa: BLE001 - report and go on
-                failed += 1
-                print("FAIL %s: %s" % (name, e))
-                for f in sorted(os.listdir(TMP)):
-                    if f.endswith(".log"):
-                        with open(os.path.join(TMP, f), "rb") as fh:
-                            tail = fh.read()[-1500:].decode(errors="replace")
-                        print("--- %s\n%s" % (f, tail))
-            finally:
-                while PROCS:
-                    stop(PROCS.pop())
+                err = str(e)
+            # Every node stopped by SIGTERM must exit 0: a crash, a hang or
+            # a sanitizer report at shutdown fails the test.
+            bad = []
+            while PROCS:
+                p = PROCS.pop()
+                rc = stop(p)
+                if p.name.startswith("node-") and rc not in (0, -9):
+                    bad.append("%s exited with %s" % (p.name, rc))
+            if err is None and bad:
+                err = "; ".join(bad)
+            if err is None:
+                print("PASS %s (%.1fs)" % (name, time.time() - t0))
+                continue
+            failed += 1
+            print("FAIL %s: %s" % (name, err))
+            for f in sorted(os.listdir(TMP)):
+                if f.endswith(".log"):
+                    with open(os.path.join(TMP, f), "rb") as fh:
+                        tail = fh.read()[-3000:].decode(errors="replace")
+                    print("--- %s\n%s" % (f, tail))
+                    os.remove(os.path.join(TMP, f))
     finally:
         shutil.rmtree(TMP, ignore_errors=True)
     return 1 if failed else 0
