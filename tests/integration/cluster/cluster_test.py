@@ -547,6 +547,7 @@ def test_durable():
                 os.path.join(prefix, "error.log"), "-g", "daemon off;"],
                "nginx-d", stdout=subprocess.DEVNULL)
     wait_port(g, ng, "nginx")
+    wait_port(t, ng, "nginx")
     topic = "orders.eu"
     # nginx spreads these over the three nodes (round robin per stream).
     subs = [ResumingSub("127.0.0.1:%d" % g, topic) for _ in range(6)]
@@ -554,6 +555,16 @@ def test_durable():
         if not s.acked.wait(10):
             raise AssertionError("a durable subscription was never "
                                  "acknowledged")
+    # And weft's own client: `weft subscribe` through nginx's tcp:// port
+    # (one connection per node, round robin), which reconnects and
+    # resubscribes after its last sequence by itself.
+    clis = []
+    for i in range(3):
+        out = open(os.path.join(TMP, "dsub%d.out" % i), "w+")
+        # --after 0: every stored event, however late it subscribes.
+        clis.append((start([WEFT, "subscribe", "tcp://127.0.0.1:%d" % t,
+                            topic, "--max-time", "60", "--after", "0"],
+                           "dsub%d" % i, stdout=out), out))
     # Publish to a node that stays up (a publish in flight to the killed
     # node could not be answered, and retrying it would store it twice).
     pub = Publisher(nodes[0].grpc_addr())
@@ -574,6 +585,32 @@ def test_durable():
         if all(len(s.values()) >= n for s in subs):
             break
         time.sleep(0.05)
+    def cli_values(out):
+        out.seek(0)
+        return [line.strip().strip('"') for line in out if line.strip()]
+
+    while time.time() < end:
+        if all(len(cli_values(o)) >= n for _, o in clis):
+            break
+        time.sleep(0.05)
+    for i, (p, o) in enumerate(clis):
+        vals = cli_values(o)
+        if vals != published:
+            raise AssertionError(
+                "weft subscribe %d: %d events, %d distinct, in order: %s; "
+                "missing %s" % (i, len(vals), len(set(vals)),
+                                vals == sorted(vals, key=lambda v: int(v[2:])),
+                                sorted(set(published) - set(vals),
+                                       key=lambda v: int(v[2:]))[:5]))
+        stop(p)
+    # nginx's stream round robin put one of them on the killed node.
+    cli_resumed = 0
+    for i in range(3):
+        with open(os.path.join(TMP, "dsub%d.log" % i)) as f:
+            cli_resumed += "subscribed to %s again" % topic in f.read()
+    if not cli_resumed:
+        raise AssertionError("no weft subscribe had to resume: the test "
+                             "proved nothing for weft's client")
     for s in subs:
         s.stop = True
     resumed = sum(s.resumes for s in subs)
@@ -593,8 +630,9 @@ def test_durable():
         raise AssertionError("no subscriber was on the killed node: the "
                              "test proved nothing")
     pub.close()
-    print("durable: 6 subscribers via nginx, node killed mid-stream, %d "
-          "resumes, each got all %d events once, in order" % (resumed, n))
+    print("durable: 6 gRPC and 3 weft-subscribe subscribers via nginx, node "
+          "killed mid-stream, %d + %d resumed, each got all %d events once, "
+          "in order" % (resumed, cli_resumed, n))
 
 
 TESTS = {"fanout": test_fanout, "durable": test_durable, "nats_down_at_start": test_nats_down_at_start,
