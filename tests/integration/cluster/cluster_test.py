@@ -324,7 +324,8 @@ def test_fanout():
 
 
 def test_nats_down_at_start():
-    """NATS unreachable when a node starts: a clear error, exit 1."""
+    """NATS unreachable when a node starts, or without the JetStream that
+    durable topics need: a clear error, exit 1."""
     nport, = free_ports(1)
     p = subprocess.run([WEFT, "serve", "--nats", "nats://127.0.0.1:%d" % nport,
                         "--grpc-port", "-1", "--h2-port", "-1", "--ws-port",
@@ -339,6 +340,20 @@ def test_nats_down_at_start():
         raise AssertionError("stderr does not say which NATS server failed "
                              "and how: %s" % err)
     print("nats down at start: exit 1, %r" % err.strip().splitlines()[-1])
+    # Durable topics on a NATS server without JetStream: refused at start,
+    # not at the first durable publish.
+    nats = start(["nats-server", "-a", "127.0.0.1", "-p", str(nport)],
+                 "nats-nojs", stdout=subprocess.DEVNULL)
+    wait_port(nport, nats, "nats-server")
+    p = subprocess.run([WEFT, "serve", "--nats", "nats://127.0.0.1:%d" % nport,
+                        "--durable-topic", "orders.", "--grpc-port", "-1",
+                        "--h2-port", "-1", "--ws-port", "-1", "--tcp-port",
+                        "0"], capture_output=True, timeout=20,
+                       stdin=subprocess.DEVNULL)
+    err = p.stderr.decode()
+    if p.returncode != 1 or "JetStream" not in err:
+        raise AssertionError("durable topics without JetStream: exit %d, "
+                             "stderr: %s" % (p.returncode, err))
 
 
 def test_nats_restart():
