@@ -454,6 +454,8 @@ int weft_node_main(int argc, char **argv) {
     weft_mb_hub_opts mo = {0};
     mo.next = weft_aitbc_ws_route;
     mo.next_ud = ep;
+    mo.nats_url = o.nats; /* requests across nodes */
+    mo.node_id = node_id;
     weft_error err = {0};
     int bound = 0;
     if (weft_mb_hub_new(&hub, &mo) < 0 ||

@@ -154,7 +154,7 @@ def start_nats(port, store):
 
 
 class Node:
-    def __init__(self, nats_url, node_id, extra=()):
+    def __init__(self, nats_url, node_id, extra=(), nlisten=4):
         self.id = node_id
         self.p = start([WEFT, "serve", "--nats", nats_url, "--node-id",
                         node_id, "--grpc-port", "0", "--h2-port", "0",
@@ -163,7 +163,7 @@ class Node:
                        "node-" + node_id, stdout=subprocess.PIPE)
         self.urls = {}
         end = time.time() + 15
-        while len(self.urls) < 4:
+        while len(self.urls) < nlisten:
             line = self.p.stdout.readline().decode()
             if not line:
                 raise AssertionError("node %s exited with %s before "
@@ -650,7 +650,130 @@ def test_durable():
           "in order" % (resumed, cli_resumed, n))
 
 
-TESTS = {"fanout": test_fanout, "durable": test_durable, "nats_down_at_start": test_nats_down_at_start,
+class MbService:
+    """An MB service over TCP (4-byte big-endian length framing) that
+    request-subscribes to topic and answers each request with
+    {"echo": <payload>, "node": node} (or never, with answer=False)."""
+
+    def __init__(self, port, topic, node, answer=True):
+        self.s = socket.create_connection(("127.0.0.1", port), 5)
+        self.s.settimeout(None)
+        self.topic, self.node, self.answer = topic, node, answer
+        self.served = 0
+        self.recv()  # publish:system.initialize
+        self.send("request:system.topic.subscribe:1.0.0:"
+                  "00000000-0000-4000-8000-000000000001",
+                  '{"action":"request","topic":"%s"}' % topic)
+        r = self.recv()
+        if '"success"' not in r:
+            raise AssertionError("MB subscribe: %r" % r)
+        self.t = threading.Thread(target=self.run, daemon=True)
+        self.t.start()
+
+    def send(self, header, payload):
+        m = (header + "\n" + payload).encode()
+        self.s.sendall(len(m).to_bytes(4, "big") + m)
+
+    def recv(self):
+        n = int.from_bytes(self._exact(4), "big")
+        return self._exact(n).decode()
+
+    def _exact(self, n):
+        b = b""
+        while len(b) < n:
+            c = self.s.recv(n - len(b))
+            if not c:
+                raise EOFError
+            b += c
+        return b
+
+    def run(self):
+        try:
+            while True:
+                m = self.recv()
+                head, _, payload = m.partition("\n")
+                f = head.split(":")
+                if f[0] == "request" and f[1] == self.topic:
+                    self.served += 1
+                    if self.answer:
+                        self.send("response:%s:%s:%s" % (f[1], f[2], f[3]),
+                                  '{"echo":%s,"node":"%s"}' % (payload,
+                                                               self.node))
+        except (EOFError, OSError):
+            pass
+
+    def close(self):
+        try:
+            self.s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.s.close()
+
+
+def mb_call(url, topic, data, timeout_ms=None):
+    """weft call on an MB URL: exit 0, or 10 + the nearest gRPC code of the
+    MB error (NO_ROUTE_FOUND 24, TIMEOUT 14)."""
+    args = [WEFT, "call", url, topic, "-d", data]
+    if timeout_ms:
+        args += ["--timeout", str(timeout_ms)]
+    r = subprocess.run(args, capture_output=True, timeout=20)
+    return r.returncode, r.stdout.decode(), r.stderr.decode()
+
+
+def test_mb():
+    """MB broker across nodes: a request on node A (over TCP and over
+    WebSocket) to a topic only a service on node B serves goes through
+    NATS and back; NO_ROUTE_FOUND when no node serves it (and once the
+    service left); TIMEOUT when the remote service does not answer."""
+    nport, = free_ports(1)
+    start_nats(nport, os.path.join(TMP, "js-mb"))
+    url = "nats://127.0.0.1:%d" % nport
+    a = Node(url, "ma", ["--mb-port", "0"], 5)
+    b = Node(url, "mb", ["--mb-port", "0"], 5)
+    svc = MbService(b.port("mb"), "svc.echo", "mb")
+    slow = MbService(b.port("mb"), "svc.slow", "mb", answer=False)
+    a_tcp = "mb://127.0.0.1:%d" % a.port("mb")
+    a_ws = "mb+ws://127.0.0.1:%d" % a.port("ws")
+    # The route appears once NATS has node B's subscription: moments.
+    end = time.time() + 10
+    while True:
+        rc, out, err = mb_call(a_tcp, "svc.echo", '{"x":1}')
+        if rc == 0 or time.time() > end:
+            break
+        time.sleep(0.1)
+    if rc != 0 or '"node":"mb"' not in out or '"x":1' not in out:
+        raise AssertionError("request over TCP on A: exit %d, %s %s" %
+                             (rc, out, err))
+    rc, out, err = mb_call(a_ws, "svc.echo", '{"x":2}')
+    if rc != 0 or '"node":"mb"' not in out or '"x":2' not in out:
+        raise AssertionError("request over WebSocket on A: exit %d, %s %s" %
+                             (rc, out, err))
+    for via in (a_tcp, a_ws):
+        rc, out, err = mb_call(via, "svc.none", "{}")
+        if rc != 24 or "NO_ROUTE_FOUND" not in err + out:
+            raise AssertionError("no node serves svc.none (%s): exit %d, %s "
+                                 "%s" % (via, rc, out, err))
+    rc, out, err = mb_call(a_tcp, "svc.slow", "{}", 500)
+    if rc != 14 or "TIMEOUT" not in err + out:
+        raise AssertionError("remote service silent: exit %d, %s %s" %
+                             (rc, out, err))
+    served = svc.served
+    svc.close()
+    end = time.time() + 10
+    while True:
+        rc, out, err = mb_call(a_tcp, "svc.echo", "{}")
+        if rc == 24 or time.time() > end:
+            break
+        time.sleep(0.1)
+    if rc != 24 or "NO_ROUTE_FOUND" not in err + out:
+        raise AssertionError("after the service left: exit %d, %s %s" %
+                             (rc, out, err))
+    slow.close()
+    print("mb: requests on node A served on node B over TCP and WebSocket "
+          "(%d), NO_ROUTE_FOUND and TIMEOUT as on one node" % served)
+
+
+TESTS = {"fanout": test_fanout, "mb": test_mb, "durable": test_durable, "nats_down_at_start": test_nats_down_at_start,
          "nats_restart": test_nats_restart, "nginx": test_nginx}
 
 
