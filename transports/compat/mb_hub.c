@@ -451,8 +451,16 @@ int weft_mb_hub_new(weft_mb_hub **out, const weft_mb_hub_opts *opts) {
     if (rv < 0)
       fprintf(stderr, "weft: %s\n", e.message);
     if (rv == 0) {
+      /* Named, since it shows in system.service.list. */
+      static const char reg[] =
+          "request:system.service.register:1.0.0\n"
+          "{\"name\":\"weft-cluster\",\"description\":\"requests from "
+          "other weft nodes, through NATS\"}";
       pthread_mutex_lock(&h->mu);
       rv = weft_mb_broker_connect(h->b, WEFT__MB_VCONN, unix_ms());
+      if (rv == 0)
+        weft_mb_broker_receive(h->b, WEFT__MB_VCONN, reg, sizeof reg - 1,
+                               unix_ms());
       pthread_mutex_unlock(&h->mu);
     }
   }
