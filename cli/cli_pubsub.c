@@ -16,11 +16,14 @@
 
 static const char sub_usage[] =
     "usage: weft subscribe URL TOPIC [--max-time S] [--no-reconnect] "
-    "[options]\n"
+    "[--after SEQ] [options]\n"
     "  Prints each event published to TOPIC as a JSON line until interrupted\n"
     "  (or for --max-time seconds). When the connection is lost it says so\n"
-    "  on stderr, reconnects (backing off up to 2 s) and subscribes again;\n"
-    "  with --no-reconnect it exits with 24 (UNAVAILABLE) and the reason.\n";
+    "  on stderr, reconnects (backing off up to 2 s) and subscribes again,\n"
+    "  after the last event's sequence (a durable topic of a NATS cluster\n"
+    "  resumes there, on any node: docs/CLUSTER.md); with --no-reconnect it\n"
+    "  exits with 24 (UNAVAILABLE) and the reason. --after SEQ starts after\n"
+    "  that sequence (durable topics; 0: every stored event).\n";
 static const char pub_usage[] =
     "usage: weft publish URL TOPIC -d JSON [options]\n"
     "  JSON is an Any: {\"@type\":\"type.googleapis.com/<full name>\", ...}\n";
@@ -72,11 +75,14 @@ static void nap_ms(int64_t ms) {
 /* Connects and subscribes. Returns CLI_OK, or the exit code of a failure
  * (printed unless quiet; o->quiet_connect covers the connect). */
 static int connect_and_subscribe(cli_opts *o, sub_ctx *x, const char *topic,
-                                 weft_client **c, weft_subscription **s) {
+                                 const uint64_t *after, weft_client **c,
+                                 weft_subscription **s) {
   int rc = cli_open(o, c);
   if (rc != CLI_OK)
     return rc;
-  int rv = weft_client_subscribe(*c, topic, on_event, x, s);
+  int rv = after
+               ? weft_client_subscribe_after(*c, topic, *after, on_event, x, s)
+               : weft_client_subscribe(*c, topic, on_event, x, s);
   if (rv < 0) {
     if (!o->quiet_connect || rv != WEFT_ERR_CONNECT)
       fprintf(stderr, "weft: cannot subscribe to %s: %s\n", topic,
@@ -97,15 +103,31 @@ int cli_subscribe(int argc, char **argv) {
   char *pos[2];
   int npos;
   bool reconnect = true;
+  uint64_t cursor = 0;
+  bool have_cursor = false;
   char **args = calloc((size_t)argc + 1, sizeof *args);
   int nargs = 0;
   if (!args)
     return CLI_LOCAL;
   for (int i = 0; i < argc; i++) {
-    if (!strcmp(argv[i], "--no-reconnect"))
+    if (!strcmp(argv[i], "--no-reconnect")) {
       reconnect = false;
-    else
+    } else if (!strcmp(argv[i], "--after")) {
+      char *end = NULL;
+      const char *v = i + 1 < argc ? argv[++i] : "";
+      cursor = strtoull(v, &end, 10);
+      if (!*v || *end || *v == '-') {
+        fprintf(stderr,
+                "weft subscribe: --after needs a sequence number, "
+                "not '%s'\n",
+                v);
+        free(args);
+        return CLI_USAGE;
+      }
+      have_cursor = true;
+    } else {
       args[nargs++] = argv[i];
+    }
   }
   int prc = cli_parse(nargs, args, &o, &npos, pos, 2, sub_usage);
   free(args);
@@ -127,7 +149,8 @@ int cli_subscribe(int argc, char **argv) {
       o.max_time > 0 ? weft_now_ns() + (int64_t)(o.max_time * 1e9) : INT64_MAX;
   weft_client *c = NULL;
   weft_subscription *s = NULL;
-  int rc = connect_and_subscribe(&o, &ctx, pos[1], &c, &s);
+  int rc = connect_and_subscribe(&o, &ctx, pos[1], have_cursor ? &cursor : NULL,
+                                 &c, &s);
   o.quiet_connect = true; /* from here on this loop tells what happens */
   char why[WEFT_ERROR_MSG_MAX];
   while (rc == CLI_OK && time_left(end)) {
@@ -136,6 +159,11 @@ int cli_subscribe(int argc, char **argv) {
       continue;
     }
     last_error(&ctx, why, sizeof why);
+    uint64_t last = weft_subscription_last_sequence(s);
+    if (last) { /* resume after it (servers ignore it on other topics) */
+      cursor = last;
+      have_cursor = true;
+    }
     weft_subscription_cancel(s);
     weft_client_close(c);
     c = NULL;
@@ -149,7 +177,8 @@ int cli_subscribe(int argc, char **argv) {
             why);
     for (int64_t delay = 100; time_left(end);
          delay = delay * 2 > 2000 ? 2000 : delay * 2) {
-      rc = connect_and_subscribe(&o, &ctx, pos[1], &c, &s);
+      rc = connect_and_subscribe(&o, &ctx, pos[1], have_cursor ? &cursor : NULL,
+                                 &c, &s);
       if (rc != CLI_CONNECT)
         break;
       rc = CLI_OK;

@@ -11,6 +11,7 @@ PKGS=(
   libnghttp2-dev nghttp2-client nghttp2-server
   libssl-dev openssl zlib1g-dev libcjson-dev
   nodejs  # connect-node peers (tests/integration/http1, http2); npm installs into the build tree
+  nats-server libnats-dev nginx libnginx-mod-stream  # clustering (docs/CLUSTER.md) and its tests
   googletest libgtest-dev
   python3 python3-grpcio python3-protobuf python3-grpc-tools python3-websockets
   git

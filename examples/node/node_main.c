@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "state.h"
@@ -37,6 +38,17 @@ static const char usage[] =
     "  --mb-port P           also run an MB broker: MB over TCP on P, and MB\n"
     "                        over WebSocket on the ws:// port at / (default\n"
     "                        -1: off)\n"
+    "  --nats URL            join a cluster: weft.v1.PubSub topics go through\n"
+    "                        this NATS server (nats://127.0.0.1:4222), so a\n"
+    "                        subscriber on any node sees every node's\n"
+    "                        publishes, and MB requests (--mb-port) reach a\n"
+    "                        service on any node (docs/CLUSTER.md); exits 1\n"
+    "                        if it is unreachable at start\n"
+    "  --node-id N           this node's name on NATS (default: host-pid)\n"
+    "  --durable-topic P     with --nats: topics starting with P are durable\n"
+    "                        (JetStream: stored, and a subscriber resumes\n"
+    "                        after its last sequence on any node);\n"
+    "                        repeatable, \"\" for every topic\n"
     "  --tls-cert FILE       serve TLS (grpcs/https/wss/tls) with this PEM\n"
     "  --tls-key FILE        certificate and key\n"
     "  --api-key K           require this key (x-api-key or Authorization:\n"
@@ -91,6 +103,9 @@ typedef struct opts {
   long max_msg, max_conns;           /* 0: defaults */
   long header_ms, idle_ms, grace_ms; /* -1: defaults */
   long mb_port;                      /* -1: no MB broker */
+  const char *nats, *node_id;
+  const char **durable;
+  size_t ndurable;
   nd_config cfg;
 } opts;
 
@@ -132,6 +147,19 @@ static int parse(int argc, char **argv, opts *o) {
     } else if (!strcmp(a, "--mb-port")) {
       if (parse_num(a, v, -1, 65535, &o->mb_port))
         return -1;
+    } else if (!strcmp(a, "--nats") && v) {
+      if (strncmp(v, "nats://", 7) && strncmp(v, "tls://", 6)) {
+        fprintf(stderr,
+                "weft serve: --nats needs a nats:// (or tls://) URL, not "
+                "'%s'\n",
+                v);
+        return -1;
+      }
+      o->nats = v;
+    } else if (!strcmp(a, "--node-id") && v) {
+      o->node_id = v;
+    } else if (!strcmp(a, "--durable-topic") && v) {
+      o->durable[o->ndurable++] = v;
     } else if (!strcmp(a, "--host") && v) {
       o->host = v;
     } else if (!strcmp(a, "--tls-cert") && v) {
@@ -183,6 +211,10 @@ static int parse(int argc, char **argv, opts *o) {
       return -1;
     }
     i++; /* every remaining flag took a value */
+  }
+  if (o->ndurable && !o->nats) {
+    fprintf(stderr, "weft serve: --durable-topic needs --nats\n");
+    return -1;
   }
   if (!o->cert != !o->key) {
     fprintf(stderr, "weft serve: --tls-cert and --tls-key go together\n");
@@ -310,15 +342,18 @@ int weft_node_main(int argc, char **argv) {
   o.header_ms = o.idle_ms = o.grace_ms = -1;
   o.keys = calloc((size_t)argc + 1, sizeof *o.keys);
   o.origins = calloc((size_t)argc + 1, sizeof *o.origins);
-  if (!o.keys || !o.origins) {
+  o.durable = calloc((size_t)argc + 1, sizeof *o.durable);
+  if (!o.keys || !o.origins || !o.durable) {
     free(o.keys);
     free(o.origins);
+    free(o.durable);
     return 1;
   }
   int pr = parse(argc, argv, &o);
   if (pr) {
     free(o.keys);
     free(o.origins);
+    free(o.durable);
     if (pr > 0)
       fputs(usage, stdout);
     return pr > 0 ? 0 : 2;
@@ -380,6 +415,18 @@ int weft_node_main(int argc, char **argv) {
   /* Every listener gets the same timeouts (see --help). */
   so.header_timeout_ms = o.header_ms > 0 ? o.header_ms : 10000;
   so.idle_timeout_ms = o.idle_ms >= 0 ? o.idle_ms : 300000;
+  char node_id[96];
+  if (o.node_id) {
+    snprintf(node_id, sizeof node_id, "%s", o.node_id);
+  } else {
+    char host[64] = "node";
+    gethostname(host, sizeof host);
+    host[sizeof host - 1] = '\0';
+    snprintf(node_id, sizeof node_id, "%s-%ld", host, (long)getpid());
+  }
+  so.nats_url = o.nats;
+  so.node_id = node_id;
+  so.durable_topics = o.ndurable ? o.durable : NULL;
   /* One options chain for every listener: each transport takes its own
    * struct (by tag) and ignores the others. */
   weft_grpc_opts go = WEFT_GRPC_OPTS_INIT;
@@ -408,6 +455,8 @@ int weft_node_main(int argc, char **argv) {
     weft_mb_hub_opts mo = {0};
     mo.next = weft_aitbc_ws_route;
     mo.next_ud = ep;
+    mo.nats_url = o.nats; /* requests across nodes */
+    mo.node_id = node_id;
     weft_error err = {0};
     int bound = 0;
     if (weft_mb_hub_new(&hub, &mo) < 0 ||
@@ -424,10 +473,19 @@ int weft_node_main(int argc, char **argv) {
     wo.route_ud = hub;
   }
 #endif
-  if (weft_server_new(&rt.srv, &so) < 0 || add_services(rt.srv) < 0) {
+  int srv_rv = weft_server_new(&rt.srv, &so);
+  if (srv_rv < 0 && o.nats) {
+    /* The reason (which URL, what NATS said) is already logged. */
+    fprintf(stderr, "weft serve: cannot join the cluster through %s: %s\n",
+            o.nats, weft_strerror(srv_rv));
+    goto out_srv;
+  }
+  if (srv_rv < 0 || add_services(rt.srv) < 0) {
     fprintf(stderr, "weft serve: cannot create the server\n");
     goto out_srv;
   }
+  if (o.nats)
+    nd_log(1, "node %s: pub/sub through %s", node_id, o.nats);
   unsigned nth = 0;
   for (int t = 0; t < T_N; t++) {
     if (o.port[t] < 0)
@@ -471,5 +529,6 @@ out_sig:
   pthread_mutex_destroy(&rt.mu);
   free(o.keys);
   free(o.origins);
+  free(o.durable);
   return exit_code;
 }

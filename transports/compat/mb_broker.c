@@ -373,12 +373,43 @@ static void pending_fail(weft_mb_broker *b, pending *p, weft_mb_code code,
 
 /* ---- subscriptions ---- */
 
-static void drop_subs_of(weft_mb_broker *b, weft_mb_conn conn) {
-  size_t w = 0;
+static size_t request_subs(const weft_mb_broker *b, const char *canon) {
+  size_t n = 0;
   for (size_t i = 0; i < b->n_subs; i++)
+    n += b->subs[i].action == WEFT_MB_REQUEST &&
+         strcmp(b->subs[i].topic, canon) == 0;
+  return n;
+}
+
+/* After a request subscription of canon was added or removed. */
+static void interest(weft_mb_broker *b, const char *canon, bool added) {
+  if (b->o.request_interest && request_subs(b, canon) == (added ? 1 : 0))
+    b->o.request_interest(b->o.ud, canon, added);
+}
+
+static void drop_subs_of(weft_mb_broker *b, weft_mb_conn conn) {
+  /* The request topics conn leaves, to tell request_interest of those it
+   * was the last subscriber of (without memory: not told; a node then
+   * still receives requests it answers NO_ROUTE_FOUND, which is right). */
+  size_t ng = 0;
+  char(*gone)[WEFT_MB_MAX_TOPIC + 1] = NULL;
+  if (b->o.request_interest) {
+    for (size_t i = 0; i < b->n_subs; i++)
+      ng += b->subs[i].conn == conn && b->subs[i].action == WEFT_MB_REQUEST;
+    gone = ng ? malloc(ng * sizeof *gone) : NULL;
+    ng = 0;
+  }
+  size_t w = 0;
+  for (size_t i = 0; i < b->n_subs; i++) {
     if (b->subs[i].conn != conn)
       b->subs[w++] = b->subs[i];
+    else if (gone && b->subs[i].action == WEFT_MB_REQUEST)
+      memcpy(gone[ng++], b->subs[i].topic, sizeof gone[0]);
+  }
   b->n_subs = w;
+  for (size_t k = 0; k < ng; k++)
+    interest(b, gone[k], false);
+  free(gone);
 }
 
 int weft__mb_subscribe(weft_mb_broker *b, weft_mb_conn conn,
@@ -411,6 +442,8 @@ int weft__mb_subscribe(weft_mb_broker *b, weft_mb_conn conn,
   r->priority = action == WEFT_MB_REQUEST ? priority : 0;
   r->seq = ++b->sub_seq;
   memcpy(r->topic, t, sizeof r->topic);
+  if (action == WEFT_MB_REQUEST)
+    interest(b, t, true);
   return 0;
 }
 
@@ -423,6 +456,8 @@ bool weft__mb_unsubscribe(weft_mb_broker *b, weft_mb_conn conn,
     if (r->conn == conn && r->action == action && strcmp(r->topic, t) == 0) {
       memmove(r, r + 1, (b->n_subs - i - 1) * sizeof *r);
       b->n_subs--;
+      if (action == WEFT_MB_REQUEST)
+        interest(b, t, false);
       return true;
     }
   }
@@ -610,11 +645,11 @@ static int handle_request(weft_mb_broker *b, conn_rec *c,
       best = s;
     }
   }
-  if (!best) {
+  if (!best && !b->o.remote_request) {
     no_route(b, c, h, now_ms);
     return 0;
   }
-  const conn_rec *target = weft__mb_find_conn(b, best->conn);
+  const conn_rec *target = best ? weft__mb_find_conn(b, best->conn) : NULL;
   pending *p = calloc(1, sizeof *p);
   if (p) {
     p->topic = strdup(h->topic);
@@ -638,9 +673,10 @@ static int handle_request(weft_mb_broker *b, conn_rec *c,
     weft__mb_new_uuid(b, p->broker_id);
   while (pending_find(b, p->broker_id));
   memcpy(p->caller_id, h->request_id, sizeof p->caller_id);
-  memcpy(p->target_service, target->service_id, sizeof p->target_service);
+  if (target)
+    memcpy(p->target_service, target->service_id, sizeof p->target_service);
   p->caller = c->id;
-  p->target = best->conn;
+  p->target = best ? best->conn : 0; /* 0: a remote node's */
   p->deadline = now_ms + (int64_t)h->timeout_ms;
   p->older = b->newest;
   if (b->newest)
@@ -652,10 +688,40 @@ static int handle_request(weft_mb_broker *b, conn_rec *c,
   p->hnext = b->buckets[k];
   b->buckets[k] = p;
   b->n_pending++;
+  if (!best) {
+    if (!b->o.remote_request(b->o.ud, c->id, p->broker_id, h, m->payload,
+                             m->payload_len)) {
+      pending_unlink(b, p);
+      no_route(b, c, h, now_ms);
+    }
+    return 0;
+  }
   /* Forwarded under the broker's id only: no parent, no timeout. */
   send_impl(b, p->target, WEFT_MB_REQUEST, h->topic, h->version, p->broker_id,
             m->payload, m->payload_len, true, h->request_id);
   return 0;
+}
+
+/* The service's answer to p (local, or a remote node's): to the caller,
+ * and p is done. A fire-and-forget caller hears only of errors the service
+ * marks with the "error:" payload prefix. */
+static void answer(weft_mb_broker *b, pending *p, const char *payload,
+                   size_t len) {
+  bool forward =
+      p->caller_id[0] || (len >= 6 && memcmp(payload, "error:", 6) == 0);
+  if (forward) {
+    weft_mb_header back;
+    weft_mb_header_init(&back, WEFT_MB_RESPONSE, p->topic, p->version);
+    memcpy(back.request_id, p->caller_id, sizeof back.request_id);
+    char fresh[WEFT_MB_UUID_LEN + 1];
+    if (!back.request_id[0]) {
+      weft__mb_new_uuid(b, fresh);
+      memcpy(back.request_id, fresh, sizeof back.request_id);
+    }
+    send_impl(b, p->caller, WEFT_MB_RESPONSE, back.topic, back.version,
+              back.request_id, payload, len, true, NULL);
+  }
+  pending_unlink(b, p);
 }
 
 static void handle_response(weft_mb_broker *b, conn_rec *c,
@@ -677,23 +743,34 @@ static void handle_response(weft_mb_broker *b, conn_rec *c,
                          now_ms);
     return;
   }
-  /* A fire-and-forget caller hears only of errors the service marks with
-   * the "error:" payload prefix. */
-  bool forward = p->caller_id[0] ||
-                 (m->payload_len >= 6 && memcmp(m->payload, "error:", 6) == 0);
-  if (forward) {
-    weft_mb_header back;
-    weft_mb_header_init(&back, WEFT_MB_RESPONSE, p->topic, p->version);
-    memcpy(back.request_id, p->caller_id, sizeof back.request_id);
-    char fresh[WEFT_MB_UUID_LEN + 1];
-    if (!back.request_id[0]) {
-      weft__mb_new_uuid(b, fresh);
-      memcpy(back.request_id, fresh, sizeof back.request_id);
-    }
-    send_impl(b, p->caller, WEFT_MB_RESPONSE, back.topic, back.version,
-              back.request_id, m->payload, m->payload_len, true, NULL);
+  answer(b, p, m->payload, m->payload_len);
+}
+
+int weft_mb_broker_remote_answer(weft_mb_broker *b, const char *broker_id,
+                                 const char *payload, size_t len,
+                                 int64_t now_ms) {
+  b->now_ms = now_ms;
+  pending *p = pending_find(b, broker_id);
+  if (!p || p->target != 0)
+    return WEFT_ERR_STATE;
+  answer(b, p, payload, len);
+  return 0;
+}
+
+int weft_mb_broker_remote_no_route(weft_mb_broker *b, const char *broker_id,
+                                   int64_t now_ms) {
+  b->now_ms = now_ms;
+  pending *p = pending_find(b, broker_id);
+  if (!p || p->target != 0)
+    return WEFT_ERR_STATE;
+  if (!p->caller_id[0]) { /* fire-and-forget: nobody to tell */
+    pending_unlink(b, p);
+    return 0;
   }
-  pending_unlink(b, p);
+  char why[WEFT_MB_MAX_TOPIC + 40];
+  snprintf(why, sizeof why, "No subscribers for topic %s", p->topic);
+  pending_fail(b, p, WEFT_MB_NO_ROUTE_FOUND, why, NULL, now_ms);
+  return 0;
 }
 
 int weft_mb_broker_receive(weft_mb_broker *b, weft_mb_conn conn,

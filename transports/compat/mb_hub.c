@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "accept.h"
+#include "mb_nats_int.h"
 #include "sock.h"
 #include "weft/loop.h"
 #include "weft/mb_broker.h"
@@ -56,6 +57,11 @@ struct weft_mb_hub {
   weft_mb_conn next_id;
   weft_timer *timer;
   bool flush_posted;
+  /* Across nodes (o.nats_url): requests go through NATS; the virtual
+   * connection WEFT__MB_VCONN is kept alive by a message every half
+   * heartbeat interval. */
+  weft__mbnats *nats;
+  int64_t vconn_keepalive;
 };
 
 static int64_t unix_ms(void) {
@@ -157,6 +163,10 @@ static void begin_close(weft_mb_hub *h, hub_conn *c) {
 static void engine_send(void *ud, weft_mb_conn id, const char *msg,
                         size_t len) {
   weft_mb_hub *h = ud;
+  if (id == WEFT__MB_VCONN) {
+    weft__mbnats_from_broker(h->nats, msg, len);
+    return;
+  }
   hub_conn *c = find(h, id);
   if (!c)
     return;
@@ -182,6 +192,22 @@ static void engine_send(void *ud, weft_mb_conn id, const char *msg,
   memcpy(c->out + c->out_len + 4, msg, len);
   c->out_len += 4 + len;
   schedule_flush(h);
+}
+
+static bool engine_remote_request(void *ud, weft_mb_conn from,
+                                  const char *broker_id,
+                                  const weft_mb_header *hdr,
+                                  const char *payload, size_t len) {
+  weft_mb_hub *h = ud;
+  /* A request another node sent us is served here or not at all. */
+  return from != WEFT__MB_VCONN && h->nats &&
+         weft__mbnats_request(h->nats, broker_id, hdr, payload, len) == 0;
+}
+
+static void engine_request_interest(void *ud, const char *topic, bool on) {
+  weft_mb_hub *h = ud;
+  if (h->nats)
+    weft__mbnats_interest(h->nats, topic, on);
 }
 
 static void engine_deregistered(void *ud, weft_mb_conn id) {
@@ -280,6 +306,13 @@ static void tick(weft_loop *l, weft_timer *t, void *ud) {
   pthread_mutex_lock(&h->mu);
   int64_t now = unix_ms();
   weft_mb_broker_tick(h->b, now);
+  if (h->nats && now >= h->vconn_keepalive) {
+    static const char ka[] = "request:system.heartbeat:1.0.0\n{}";
+    weft_mb_broker_receive(h->b, WEFT__MB_VCONN, ka, sizeof ka - 1, now);
+    int64_t hb =
+        h->o.heartbeat_interval_ms > 0 ? h->o.heartbeat_interval_ms : 30000;
+    h->vconn_keepalive = now + hb / 2;
+  }
   /* A peer that never closes its side after ours: give up draining. */
   hub_conn *c = h->conns;
   while (c) {
@@ -406,7 +439,31 @@ int weft_mb_hub_new(weft_mb_hub **out, const weft_mb_hub_opts *opts) {
   bo.send = engine_send;
   bo.deregistered = engine_deregistered;
   bo.ud = h;
+  if (h->o.nats_url) {
+    bo.remote_request = engine_remote_request;
+    bo.request_interest = engine_request_interest;
+  }
   int rv = weft_mb_broker_new(&h->b, &bo);
+  if (rv == 0 && h->o.nats_url) {
+    weft_error e;
+    weft_error_clear(&e);
+    rv = weft__mbnats_open(&h->nats, h, h->o.nats_url, h->o.node_id, &e);
+    if (rv < 0)
+      fprintf(stderr, "weft: %s\n", e.message);
+    if (rv == 0) {
+      /* Named, since it shows in system.service.list. */
+      static const char reg[] =
+          "request:system.service.register:1.0.0\n"
+          "{\"name\":\"weft-cluster\",\"description\":\"requests from "
+          "other weft nodes, through NATS\"}";
+      pthread_mutex_lock(&h->mu);
+      rv = weft_mb_broker_connect(h->b, WEFT__MB_VCONN, unix_ms());
+      if (rv == 0)
+        weft_mb_broker_receive(h->b, WEFT__MB_VCONN, reg, sizeof reg - 1,
+                               unix_ms());
+      pthread_mutex_unlock(&h->mu);
+    }
+  }
   if (rv == 0)
     rv = weft_loop_new(&h->loop);
   if (rv == 0)
@@ -428,6 +485,8 @@ int weft_mb_hub_new(weft_mb_hub **out, const weft_mb_hub_opts *opts) {
 void weft_mb_hub_free(weft_mb_hub *h) {
   if (!h)
     return;
+  weft__mbnats_close(h->nats); /* no NATS handler runs after this */
+  h->nats = NULL;
   if (h->loop) {
     sync_call s = {.fn = do_shutdown};
     on_loop(h, &s);
@@ -578,4 +637,25 @@ static const weft_server_transport mb_transport = {
 int weft_mb_register_transport(void) {
   weft_transports_init(); /* so a later init does not replace "mb" */
   return weft_register_server_transport(&mb_transport);
+}
+
+/* ---- from other nodes (libnats threads) ---- */
+
+void weft__mbhub_inject(weft_mb_hub *h, const char *msg, size_t len) {
+  pthread_mutex_lock(&h->mu);
+  weft_mb_broker_receive(h->b, WEFT__MB_VCONN, msg, len, unix_ms());
+  pthread_mutex_unlock(&h->mu);
+}
+
+void weft__mbhub_remote_answer(weft_mb_hub *h, const char *broker_id,
+                               const char *payload, size_t len) {
+  pthread_mutex_lock(&h->mu);
+  weft_mb_broker_remote_answer(h->b, broker_id, payload, len, unix_ms());
+  pthread_mutex_unlock(&h->mu);
+}
+
+void weft__mbhub_remote_no_route(weft_mb_hub *h, const char *broker_id) {
+  pthread_mutex_lock(&h->mu);
+  weft_mb_broker_remote_no_route(h->b, broker_id, unix_ms());
+  pthread_mutex_unlock(&h->mu);
 }

@@ -191,6 +191,19 @@ typedef void (*weft_event_fn)(const char *topic, const weft_msg_desc *type,
                               const void *msg, void *ud);
 int weft_client_subscribe(weft_client *c, const char *topic, weft_event_fn fn,
                           void *ud, weft_subscription **out);
+/* The same, starting after a cursor: on a durable topic of a NATS cluster
+ * (docs/CLUSTER.md) the server delivers the stored events whose sequence
+ * is greater than after_sequence (0: from the first stored one), then the
+ * new ones. Servers ignore it on other topics. Every subscription, this
+ * one or not, re-subscribes after the last sequence it delivered when its
+ * stream is cut (a lost connection, another node behind a balancer). */
+int weft_client_subscribe_after(weft_client *c, const char *topic,
+                                uint64_t after_sequence, weft_event_fn fn,
+                                void *ud, weft_subscription **out);
+/* Sequence of the last event s delivered (0: none yet): the cursor to
+ * keep, to resume with weft_client_subscribe_after elsewhere. Call it from
+ * s's callback for the event just delivered, or from any thread. */
+uint64_t weft_subscription_last_sequence(weft_subscription *s);
 void weft_subscription_cancel(weft_subscription *s);
 int weft_client_publish(weft_client *c, const char *topic, const void *msg);
 

@@ -75,6 +75,20 @@ typedef struct weft_mb_broker_opts {
    * deregistered; the server may close it. */
   void (*deregistered)(void *ud, weft_mb_conn conn);
   void *ud;
+  /* Optional, for brokers of several nodes (docs/CLUSTER.md): a request
+   * (not system.) whose topic has no request-subscriber here is offered to
+   * remote_request before NO_ROUTE_FOUND; returning true takes it. The
+   * broker then waits for weft_mb_broker_remote_answer (or _no_route) for
+   * broker_id until the request's deadline, and answers TIMEOUT after it,
+   * as for a local service (details.targetServiceId is ""). h and payload
+   * are valid during the call only; from is the caller. */
+  bool (*remote_request)(void *ud, weft_mb_conn from, const char *broker_id,
+                         const weft_mb_header *h, const char *payload,
+                         size_t len);
+  /* Optional: the first request-subscriber of a topic (lowercase) came
+   * (on) or the last one left (off): a node serves that topic for the
+   * others from now on, or no longer. */
+  void (*request_interest)(void *ud, const char *topic, bool on);
 } weft_mb_broker_opts;
 
 /* opts is copied; ud must live as long as the broker. opts->send is
@@ -104,6 +118,19 @@ void weft_mb_broker_disconnect(weft_mb_broker *b, weft_mb_conn conn);
  * message from a deregistered connection is ignored (0). */
 int weft_mb_broker_receive(weft_mb_broker *b, weft_mb_conn conn,
                            const char *msg, size_t len, int64_t now_ms);
+
+/* A remote node's answer to a request remote_request took: payload is
+ * the body of the response its broker sent (a service's answer or an MB
+ * error object), passed to the caller as a local service's would be (the
+ * fire-and-forget rule included). WEFT_ERR_STATE: no such request any more
+ * (it timed out meanwhile); nothing is sent then. */
+int weft_mb_broker_remote_answer(weft_mb_broker *b, const char *broker_id,
+                                 const char *payload, size_t len,
+                                 int64_t now_ms);
+/* No node serves the request's topic after all: NO_ROUTE_FOUND to its
+ * caller. WEFT_ERR_STATE as above. */
+int weft_mb_broker_remote_no_route(weft_mb_broker *b, const char *broker_id,
+                                   int64_t now_ms);
 
 /* Runs what is due at now_ms: request timeouts, heartbeats, deregistration.
  * Returns the milliseconds until the next thing is due (-1: nothing; 0:

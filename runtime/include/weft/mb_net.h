@@ -41,6 +41,14 @@ typedef struct weft_mb_hub_opts {
   const char *ws_path;
   weft_ws_route_fn next; /* other paths (NULL: envelope endpoint) */
   void *next_ud;
+  /* Several nodes (docs/CLUSTER.md): a request to a topic no service of
+   * this hub serves goes through this NATS server to a node whose hub has
+   * one (one node per request: a queue group per topic), with the same
+   * TIMEOUT and NO_ROUTE_FOUND answers as on one node. NULL: this hub's
+   * services only. weft_mb_hub_new fails (WEFT_ERR_CONNECT, reason on
+   * stderr) if NATS cannot be reached. Read only by weft_mb_hub_new. */
+  const char *nats_url;
+  const char *node_id; /* names the NATS connection */
 } weft_mb_hub_opts;
 
 /* Starts the hub's loop thread. opts may be NULL; it is copied (ws_path

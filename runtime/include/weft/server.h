@@ -112,12 +112,33 @@ typedef struct weft_server_opts {
    * the gRPC handshake. A peer that takes longer (a slow-loris sending a
    * byte a second) is closed. 0: 10000; < 0: none. */
   int64_t header_timeout_ms;
+  /* Pub/sub across nodes (docs/CLUSTER.md): with a NATS URL
+   * ("nats://127.0.0.1:4222"), every weft.v1.PubSub publish and
+   * weft_server_publish goes to NATS, and each subscriber is served from
+   * NATS, so it sees the events published on every node of the cluster,
+   * once each, in each publisher's order. weft_server_new fails (logging
+   * why through `log`) when NATS cannot be reached; later outages are
+   * reconnected with backoff, and meanwhile Publish and Subscribe answer
+   * UNAVAILABLE. NULL: this server's topics are its own. */
+  const char *nats_url;
+  const char *node_id; /* names the NATS connection; NULL: "node" */
+  /* With nats_url: NULL-terminated topic prefixes whose topics are
+   * durable ("" makes every topic durable). A durable topic is a
+   * JetStream stream (the NATS server must run with JetStream): Publish
+   * answers once the event is stored, with its sequence, and a subscriber
+   * resumes on any node after the last sequence it saw
+   * (SubscribeRequest.after_sequence) without loss or repeats. Every node
+   * of a cluster must list the same prefixes. Copied. */
+  const char *const *durable_topics;
 } weft_server_opts;
 
 /* On success *out is a new server, freed with weft_server_free(). opts (may
  * be NULL) is copied, api_keys included; what else it points to (tls file
  * names, allowed_origins, transport_opts, log_ud, on_connection_ud) must
- * live as long as the server. Returns 0 or WEFT_ERR_NOMEM. */
+ * live as long as the server (nats_url and node_id are used only here).
+ * Returns 0, WEFT_ERR_NOMEM, or with nats_url WEFT_ERR_CONNECT (NATS
+ * unreachable) or WEFT_ERR_UNSUPPORTED (built without libnats); the
+ * reason goes to opts->log as an error line. */
 int weft_server_new(weft_server **out, const weft_server_opts *opts);
 /* impl points at the service's generated implementation struct (e.g.
  * aitbc__v1__Jobs_impl); ctx is passed to every handler. svc, impl and ctx
@@ -169,8 +190,9 @@ void weft_server_each_service(const weft_server *s,
                                          void *ud),
                               void *ud);
 
-/* Publishes to every subscriber of topic on every transport. msg is
- * encoded before the return and stays the caller's. */
+/* Publishes to every subscriber of topic on every transport (and, with
+ * nats_url, on every node). msg is encoded before the return and stays the
+ * caller's. With nats_url: WEFT_ERR_CONNECT while NATS is unreachable. */
 int weft_server_publish(weft_server *s, const char *topic, const void *msg);
 
 /* Inside a handler. */

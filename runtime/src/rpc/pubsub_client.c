@@ -37,6 +37,11 @@ struct weft_subscription {
   int failed;  /* the first attempt failed with this (no retrying) */
   bool done;   /* the thread has exited its loop */
   bool detach; /* cancelled from inside its own callback */
+  /* Sequence of the last event delivered: re-subscribing (after a lost
+   * connection, maybe to another node behind a balancer) resumes after
+   * it on durable topics; servers ignore it on the others. */
+  uint64_t last_seq; /* under mu */
+  bool cursor;       /* send after_sequence even while last_seq is 0 */
   struct weft_subscription *next; /* the client's list (c->mu) */
 };
 
@@ -81,6 +86,12 @@ static int run_once(weft_subscription *s) {
   weft__v1__SubscribeRequest req;
   weft__v1__SubscribeRequest_init(&req);
   req.topic = s->topic;
+  pthread_mutex_lock(&s->mu);
+  if (s->last_seq || s->cursor) {
+    req.has_after_sequence = true;
+    req.after_sequence = s->last_seq;
+  }
+  pthread_mutex_unlock(&s->mu);
   weft_call *call = NULL;
   int rv = weft__call_start(c, &weft__v1__PubSub_service.methods[0], &o,
                             INT64_MAX, &call);
@@ -106,6 +117,9 @@ static int run_once(weft_subscription *s) {
       pthread_cond_broadcast(&s->cv);
       pthread_mutex_unlock(&s->mu);
     } else if (ev->message && !sub_cancelled(s)) {
+      pthread_mutex_lock(&s->mu);
+      s->last_seq = ev->sequence; /* before fn: it may ask for it */
+      pthread_mutex_unlock(&s->mu);
       deliver(s, ev);
     }
     weft__v1__Event_free(ev);
@@ -196,8 +210,33 @@ static void *sub_thread(void *arg) {
   return NULL;
 }
 
+uint64_t weft_subscription_last_sequence(weft_subscription *s) {
+  if (!s)
+    return 0;
+  pthread_mutex_lock(&s->mu);
+  uint64_t v = s->last_seq;
+  pthread_mutex_unlock(&s->mu);
+  return v;
+}
+
+static int subscribe(weft_client *c, const char *topic, bool cursor,
+                     uint64_t after, weft_event_fn fn, void *ud,
+                     weft_subscription **out);
+
 int weft_client_subscribe(weft_client *c, const char *topic, weft_event_fn fn,
                           void *ud, weft_subscription **out) {
+  return subscribe(c, topic, false, 0, fn, ud, out);
+}
+
+int weft_client_subscribe_after(weft_client *c, const char *topic,
+                                uint64_t after_sequence, weft_event_fn fn,
+                                void *ud, weft_subscription **out) {
+  return subscribe(c, topic, true, after_sequence, fn, ud, out);
+}
+
+static int subscribe(weft_client *c, const char *topic, bool cursor,
+                     uint64_t after, weft_event_fn fn, void *ud,
+                     weft_subscription **out) {
   if (!c || !topic || !*topic || !fn || !out)
     return WEFT_ERR_INVAL;
   weft_subscription *s = calloc(1, sizeof *s);
@@ -213,6 +252,8 @@ int weft_client_subscribe(weft_client *c, const char *topic, weft_event_fn fn,
   s->fn = fn;
   s->ud = ud;
   s->reconnect = c->opts.reconnect.enabled;
+  s->cursor = cursor;
+  s->last_seq = after;
   pthread_mutex_init(&s->mu, NULL);
   weft__cond_init(&s->cv);
   pthread_mutex_lock(&c->mu);

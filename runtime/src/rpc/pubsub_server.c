@@ -12,7 +12,27 @@
  * Slow subscribers: a call's send queue holds WEFT_SERVER_SEND_QUEUE
  * events; a publish that finds it full ends that subscription with
  * RESOURCE_EXHAUSTED (the weft client re-subscribes after a backoff) rather
- * than dropping events silently or letting memory grow. */
+ * than dropping events silently or letting memory grow.
+ *
+ * Across nodes (weft_server_opts.nats_url; pubsub_nats.c, docs/CLUSTER.md):
+ * a publish goes to NATS only, as an encoded weft.v1.PublishRequest, and
+ * deliver() runs for what comes back from NATS, on libnats's delivery
+ * thread, for this node's own publishes too. Delivering only from NATS
+ * (rather than locally at once plus from NATS for other nodes' events,
+ * skipping our own echo by node id) costs a local publish one round trip
+ * to the NATS server, and buys one order: every node's subscribers see a
+ * topic's events in the order NATS does, whoever published them, and
+ * there is one delivery path to get right, so nothing can arrive twice.
+ * deliver() never blocks (it queues on each subscriber's call, and the
+ * runtime's drain jobs write), which is what a libnats thread needs.
+ *
+ * Durable topics (weft_server_opts.durable_topics) are JetStream streams,
+ * one per topic: a publish is stored before it is answered, and each
+ * subscriber has its own ordered consumer starting after its cursor
+ * (SubscribeRequest.after_sequence) or, without one, after the stream's
+ * last event at subscribe time (so every publish after the
+ * acknowledgement reaches it). Its events carry the stream's sequence,
+ * the same on every node: the cursor a client resumes from elsewhere. */
 #ifdef WEFT_HAVE_PROTO
 #include <stdatomic.h>
 #include <stdio.h>
@@ -35,6 +55,7 @@ typedef struct event {
 /* In its call's arena: a callback that still runs for the call after
  * another thread ended it can look at it safely (the call outlives its
  * callbacks). */
+typedef struct dsub dsub;
 typedef struct sub {
   weft_server_call *call;
   weft__pubsub *ps;
@@ -42,7 +63,21 @@ typedef struct sub {
   struct sub *prev, *next; /* under ps->mu */
   bool linked;             /* unlinked: whoever unlinked it ends it */
   bool slow;
+  bool durable;             /* served by its own JetStream consumer, d */
+  dsub *d;                  /* ps->mu; not touched after unlinking */
+  weft__psfollow *unfollow; /* taken from d at unlinking: end_sub's */
 } sub;
+
+/* A durable subscriber's side of its JetStream consumer. Malloc'd: the
+ * consumer's last callback may come after the call (and s) are gone, so
+ * it finds s only through here, under ps->mu. Freed by the consumer's
+ * done callback, or by ps_subscribe if no consumer was made. */
+struct dsub {
+  weft__pubsub *ps;
+  sub *s;            /* ps->mu; NULL once the subscription ended */
+  weft__psfollow *f; /* ps->mu */
+  bool ended;        /* ps->mu */
+};
 
 typedef struct topic_seq {
   char *topic;
@@ -57,8 +92,17 @@ struct weft__pubsub {
   sub *subs;
   size_t nsubs; /* linked, plus those being finished */
   topic_seq *seqs;
-  bool stopping; /* shutdown: no new subscribers */
+  bool stopping;      /* shutdown: no new subscribers */
+  weft__psnats *nats; /* NULL: topics are this server's own */
+  char **durable;     /* NULL-terminated topic prefixes, or NULL */
 };
+
+static bool is_durable(const weft__pubsub *ps, const char *topic) {
+  for (char **p = ps->durable; p && *p; p++)
+    if (!strncmp(topic, *p, strlen(*p)))
+      return true;
+  return false;
+}
 
 static char *dupstr(const char *s) {
   size_t n = strlen(s) + 1;
@@ -105,9 +149,19 @@ static void unlink_sub(weft__pubsub *ps, sub *s) {
     s->next->prev = s->prev;
   s->linked = false;
   s->next = NULL;
+  if (s->d) {
+    s->d->s = NULL;
+    s->d->ended = true;
+    s->unfollow = s->d->f;
+    s->d = NULL;
+  }
 }
 
 static void end_sub(weft__pubsub *ps, sub *s, int code, const char *msg) {
+  if (s->durable)
+    weft__psnats_js_unfollow(s->unfollow); /* NULL-safe */
+  else if (ps->nats)
+    weft__psnats_unwatch(ps->nats, s->topic); /* s->topic: the call's */
   weft_server_call_set_message(s->call, "%s", msg);
   weft_server_call_finish(s->call, code); /* s is gone with the call */
   pthread_mutex_lock(&ps->mu);
@@ -116,9 +170,9 @@ static void end_sub(weft__pubsub *ps, sub *s, int code, const char *msg) {
   pthread_mutex_unlock(&ps->mu);
 }
 
-/* Takes ownership of type_url and value. */
-static int deliver(weft__pubsub *ps, const char *topic, char *type_url,
-                   uint8_t *value, size_t len, unsigned *delivered) {
+/* Takes ownership of type_url and value (freed on failure too). */
+static event *event_new(const char *topic, char *type_url, uint8_t *value,
+                        size_t len) {
   event *e = calloc(1, sizeof *e);
   char *t = dupstr(topic);
   if (!e || !t) {
@@ -126,7 +180,7 @@ static int deliver(weft__pubsub *ps, const char *topic, char *type_url,
     free(t);
     free(type_url);
     free(value);
-    return WEFT_ERR_NOMEM;
+    return NULL;
   }
   weft__v1__Event_init(&e->ev);
   google__protobuf__Any_init(&e->any);
@@ -135,7 +189,41 @@ static int deliver(weft__pubsub *ps, const char *topic, char *type_url,
   e->any.value.data = value;
   e->any.value.len = len;
   e->ev.message = &e->any;
-  atomic_init(&e->refs, 1); /* ours, until the loop is done */
+  atomic_init(&e->refs, 1); /* the creator's */
+  return e;
+}
+
+/* ps->mu held: queues e on s's call. 0; WEFT_ERR_NOMEM; or
+ * WEFT_ERR_CLOSED: the subscription is over, s is unlinked and must be
+ * ended (end_unlinked) after the lock. */
+static int queue_on(weft__pubsub *ps, sub *s, event *e) {
+  atomic_fetch_add(&e->refs, 1);
+  int r = weft__server_call_send_ref(s->call, &e->ev, event_unref, e);
+  if (r == 0)
+    return 0;
+  atomic_fetch_sub(&e->refs, 1); /* not taken */
+  if (r == WEFT_ERR_NOMEM)
+    return r;
+  /* AGAIN: the queue is full. Anything else: the client is gone. */
+  unlink_sub(ps, s);
+  s->slow = r == WEFT_ERR_AGAIN;
+  return WEFT_ERR_CLOSED;
+}
+
+static void end_unlinked(weft__pubsub *ps, sub *s) {
+  if (s->slow)
+    end_sub(ps, s, WEFT_STATUS_RESOURCE_EXHAUSTED,
+            "subscriber too slow: event queue full");
+  else
+    end_sub(ps, s, WEFT_STATUS_CANCELLED, "subscriber went away");
+}
+
+/* Takes ownership of type_url and value. */
+static int deliver(weft__pubsub *ps, const char *topic, char *type_url,
+                   uint8_t *value, size_t len, unsigned *delivered) {
+  event *e = event_new(topic, type_url, value, len);
+  if (!e)
+    return WEFT_ERR_NOMEM;
   unsigned n = 0;
   int rv = 0;
   sub *ended = NULL; /* unlinked here, finished after the lock */
@@ -143,38 +231,135 @@ static int deliver(weft__pubsub *ps, const char *topic, char *type_url,
   e->ev.sequence = next_seq(ps, topic);
   for (sub *s = ps->subs, *nx; s; s = nx) {
     nx = s->next;
-    if (strcmp(s->topic, topic) != 0)
+    if (s->durable || strcmp(s->topic, topic) != 0)
       continue;
-    atomic_fetch_add(&e->refs, 1);
-    int r = weft__server_call_send_ref(s->call, &e->ev, event_unref, e);
+    int r = queue_on(ps, s, e);
     if (r == 0) {
       n++;
-      continue;
-    }
-    atomic_fetch_sub(&e->refs, 1); /* not taken: e outlives the loop */
-    if (r == WEFT_ERR_NOMEM) {
+    } else if (r == WEFT_ERR_NOMEM) {
       rv = r;
-      continue;
+    } else {
+      s->next = ended;
+      ended = s;
     }
-    /* AGAIN: the queue is full. Anything else: the client is gone. */
-    unlink_sub(ps, s);
-    s->slow = r == WEFT_ERR_AGAIN;
-    s->next = ended;
-    ended = s;
   }
   pthread_mutex_unlock(&ps->mu);
   event_unref(e);
   for (sub *s = ended, *nx; s; s = nx) {
     nx = s->next;
-    if (s->slow)
-      end_sub(ps, s, WEFT_STATUS_RESOURCE_EXHAUSTED,
-              "subscriber too slow: event queue full");
-    else
-      end_sub(ps, s, WEFT_STATUS_CANCELLED, "subscriber went away");
+    end_unlinked(ps, s);
   }
   if (delivered)
     *delivered = n;
   return rv;
+}
+
+/* The NATS message of a publish: a weft.v1.PublishRequest. */
+static int nats_publish(weft__pubsub *ps, const char *topic,
+                        const char *type_url, const uint8_t *value, size_t len,
+                        uint64_t *seq) {
+  google__protobuf__Any any;
+  google__protobuf__Any_init(&any);
+  any.type_url = (char *)type_url;
+  any.value.data = (uint8_t *)value;
+  any.value.len = len;
+  weft__v1__PublishRequest pr;
+  weft__v1__PublishRequest_init(&pr);
+  pr.topic = (char *)topic;
+  pr.message = &any;
+  uint8_t *buf = NULL;
+  size_t n = 0;
+  int rv = weft_encode_alloc(&pr, &buf, &n);
+  if (rv < 0)
+    return rv;
+  *seq = 0;
+  if (is_durable(ps, topic))
+    rv = weft__psnats_js_publish(ps->nats, topic, buf, n, seq);
+  else
+    rv = weft__psnats_publish(ps->nats, topic, buf, n);
+  free(buf);
+  return rv;
+}
+
+/* A NATS message's event (NULL: malformed, logged; or no memory). */
+static event *event_from(weft__pubsub *ps, const uint8_t *data, size_t len) {
+  void *m = NULL;
+  weft_error err;
+  weft_error_clear(&err);
+  if (weft_decode(&weft__v1__PublishRequest_desc, data, len, NULL, &m, &err) <
+      0) {
+    weft__server_log(ps->s, 2, "nats: dropped a malformed event (%s)",
+                     err.message);
+    return NULL;
+  }
+  weft__v1__PublishRequest *pr = m;
+  event *e = NULL;
+  if (pr->topic && *pr->topic && pr->message && pr->message->type_url) {
+    /* The event owns its buffers; the decoded tree is one block. */
+    char *url = dupstr(pr->message->type_url);
+    size_t vl = pr->message->value.len;
+    uint8_t *v = malloc(vl ? vl : 1);
+    if (url && v) {
+      if (vl)
+        memcpy(v, pr->message->value.data, vl);
+      e = event_new(pr->topic, url, v, vl);
+    } else {
+      free(url);
+      free(v);
+    }
+  }
+  weft_message_free(m);
+  return e;
+}
+
+/* The next stored event of a durable subscriber's stream (libnats's
+ * delivery thread). */
+static void from_stream(void *ud, uint64_t seq, const uint8_t *data,
+                        size_t len) {
+  dsub *d = ud;
+  weft__pubsub *ps = d->ps;
+  event *e = event_from(ps, data, len);
+  pthread_mutex_lock(&ps->mu);
+  sub *s = d->s;
+  int r = 0;
+  if (s && e) {
+    e->ev.sequence = seq;
+    r = queue_on(ps, s, e);
+  }
+  if (r == WEFT_ERR_NOMEM) {
+    /* The subscriber would miss this event: end the stream instead, so
+     * the client resumes from its last one (what a cursor is for). A
+     * malformed event (logged by event_from) is skipped: resuming would
+     * only meet it again. */
+    unlink_sub(ps, s);
+  }
+  pthread_mutex_unlock(&ps->mu);
+  if (e)
+    event_unref(e);
+  if (r == WEFT_ERR_CLOSED)
+    end_unlinked(ps, s);
+  else if (r == WEFT_ERR_NOMEM)
+    end_sub(ps, s, WEFT_STATUS_RESOURCE_EXHAUSTED,
+            "out of memory: resume from the last sequence");
+}
+
+static void follow_done(void *ud) {
+  free(ud);
+}
+
+/* A publish from NATS (any node's, ours included): libnats's delivery
+ * thread. */
+static void from_nats(void *ud, const uint8_t *data, size_t len) {
+  weft__pubsub *ps = ud;
+  event *e = event_from(ps, data, len);
+  if (!e)
+    return;
+  /* deliver() makes its own event: hand it e's buffers. */
+  char *topic = e->ev.topic;
+  deliver(ps, topic, e->any.type_url, e->any.value.data, e->any.value.len,
+          NULL);
+  free(topic);
+  free(e);
 }
 
 int weft__pubsub_publish(weft__pubsub *ps, const char *topic, const void *msg,
@@ -192,6 +377,15 @@ int weft__pubsub_publish(weft__pubsub *ps, const char *topic, const void *msg,
     return WEFT_ERR_NOMEM;
   }
   snprintf(url, ul, "%s%s", TYPE_URL_PREFIX, d->base.name);
+  if (ps->nats) {
+    uint64_t seq;
+    rv = nats_publish(ps, topic, url, buf, len, &seq);
+    free(url);
+    free(buf);
+    if (delivered)
+      *delivered = 0;
+    return rv;
+  }
   return deliver(ps, topic, url, buf, len, delivered);
 }
 
@@ -211,6 +405,118 @@ static void sub_cancelled(weft_server_call *call, void *ud) {
     end_sub(ps, s, WEFT_STATUS_CANCELLED, "subscriber went away");
 }
 
+/* The status of a NATS failure, with a message naming the topic. */
+static int nats_refused(weft_server_call *call, const char *topic,
+                        const char *what, int rv) {
+  switch (rv) {
+  case WEFT_ERR_NOMEM:
+    weft_server_call_set_message(call, "%s %s: out of memory", what, topic);
+    return WEFT_STATUS_RESOURCE_EXHAUSTED;
+  case WEFT_ERR_TOO_BIG:
+    weft_server_call_set_message(
+        call,
+        "%s %s: too large for NATS (event over max_payload, or a "
+        "durable topic name over 200 bytes once escaped)",
+        what, topic);
+    return WEFT_STATUS_INVALID_ARGUMENT;
+  default:
+    weft_server_call_set_message(
+        call, "%s %s: the cluster's NATS server is unreachable", what, topic);
+    return WEFT_STATUS_UNAVAILABLE;
+  }
+}
+
+/* ps->mu held, call detached: queues the acknowledgement and links s.
+ * false: the client is gone (s is counted, not linked: end_sub it). */
+static bool ack_and_link(weft__pubsub *ps, sub *s) {
+  weft__v1__Event *ack = weft__v1__Event_new(weft_server_call_arena(s->call));
+  if (ack)
+    ack->topic = (char *)s->topic;
+  ps->nsubs++; /* end_sub counts it down */
+  if (!ack || weft__server_call_send_ref(s->call, ack, NULL, NULL) < 0)
+    return false;
+  s->linked = true;
+  s->next = ps->subs;
+  if (ps->subs)
+    ps->subs->prev = s;
+  ps->subs = s;
+  return true;
+}
+
+/* A durable topic: its own JetStream consumer, from the client's cursor
+ * or from the end of the stream as it is now. */
+static int subscribe_durable(weft__pubsub *ps, sub *s,
+                             const weft__v1__SubscribeRequest *req) {
+  weft_server_call *call = s->call;
+  uint64_t first = 0, last = 0;
+  int rv = weft__psnats_js_position(ps->nats, req->topic, &first, &last);
+  if (rv < 0)
+    return nats_refused(call, req->topic, "Subscribe", rv);
+  uint64_t start = last + 1;
+  if (req->has_after_sequence) {
+    start = req->after_sequence + 1;
+    /* Events after the cursor that retention has dropped: say so rather
+     * than resume with a silent gap. */
+    if (last > 0 && first > start) {
+      weft_server_call_set_message(
+          call,
+          "Subscribe %s: events %llu..%llu are no longer stored (the "
+          "stream starts at %llu)",
+          req->topic, (unsigned long long)start,
+          (unsigned long long)(first - 1), (unsigned long long)first);
+      return WEFT_STATUS_OUT_OF_RANGE;
+    }
+  }
+  dsub *d = calloc(1, sizeof *d);
+  if (!d)
+    return WEFT_STATUS_RESOURCE_EXHAUSTED;
+  d->ps = ps;
+  s->durable = true;
+  pthread_mutex_lock(&ps->mu);
+  if (ps->stopping) {
+    pthread_mutex_unlock(&ps->mu);
+    free(d);
+    weft_server_call_set_message(call, "server shutting down");
+    return WEFT_STATUS_UNAVAILABLE;
+  }
+  weft_server_call_detach(call);
+  weft_server_call_on_cancel(call, sub_cancelled, s);
+  /* Acknowledged before the consumer exists: it starts at `start`
+   * whenever it is made, so nothing published after the position above
+   * is missed, and its first event queues behind the acknowledgement. */
+  if (!ack_and_link(ps, s)) {
+    pthread_mutex_unlock(&ps->mu);
+    free(d);
+    end_sub(ps, s, WEFT_STATUS_CANCELLED, "subscriber went away");
+    return WEFT_STATUS_OK;
+  }
+  s->d = d;
+  d->s = s;
+  pthread_mutex_unlock(&ps->mu);
+  weft__psfollow *f = NULL;
+  rv = weft__psnats_js_follow(ps->nats, req->topic, start, from_stream,
+                              follow_done, d, &f);
+  pthread_mutex_lock(&ps->mu);
+  if (d->ended) { /* the client went meanwhile; its end_sub had no f */
+    pthread_mutex_unlock(&ps->mu);
+    if (f)
+      weft__psnats_js_unfollow(f); /* follow_done frees d */
+    else
+      free(d);
+  } else if (!f) {
+    unlink_sub(ps, s);
+    pthread_mutex_unlock(&ps->mu);
+    free(d);
+    end_sub(ps, s, WEFT_STATUS_UNAVAILABLE,
+            "the cluster's NATS server is unreachable (JetStream consumer)");
+  } else {
+    d->f = f;
+    pthread_mutex_unlock(&ps->mu);
+  }
+  (void)rv;
+  return WEFT_STATUS_OK; /* ignored: the call is detached */
+}
+
 static int ps_subscribe(weft_server_call *call,
                         const weft__v1__SubscribeRequest *req, void *ctx) {
   weft__pubsub *ps = ctx;
@@ -220,17 +526,26 @@ static int ps_subscribe(weft_server_call *call,
   }
   weft_arena *a = weft_server_call_arena(call);
   sub *s = weft_arena_alloc(a, sizeof *s);
-  weft__v1__Event *ack = weft__v1__Event_new(a);
-  if (!s || !ack)
+  if (!s)
     return WEFT_STATUS_RESOURCE_EXHAUSTED;
   memset(s, 0, sizeof *s);
   s->topic = req->topic; /* in the call's arena too */
-  ack->topic = req->topic;
   s->call = call;
   s->ps = ps;
+  if (ps->nats && is_durable(ps, req->topic))
+    return subscribe_durable(ps, s, req);
+  /* Before the acknowledgement: once the client has it, the NATS server
+   * has our subscription, so no later publish on any node is missed. */
+  if (ps->nats) {
+    int rv = weft__psnats_watch(ps->nats, req->topic);
+    if (rv < 0)
+      return nats_refused(call, req->topic, "Subscribe", rv);
+  }
   pthread_mutex_lock(&ps->mu);
   if (ps->stopping) {
     pthread_mutex_unlock(&ps->mu);
+    if (ps->nats)
+      weft__psnats_unwatch(ps->nats, req->topic);
     weft_server_call_set_message(call, "server shutting down");
     return WEFT_STATUS_UNAVAILABLE;
   }
@@ -238,19 +553,11 @@ static int ps_subscribe(weft_server_call *call,
   weft_server_call_on_cancel(call, sub_cancelled, s);
   /* The acknowledgement is queued under the lock publishes take, so every
    * publish after the client saw it is queued behind it for us. */
-  int rv = weft__server_call_send_ref(call, ack, NULL, NULL);
-  if (rv < 0) {
-    ps->nsubs++; /* end_sub counts it down */
+  if (!ack_and_link(ps, s)) {
     pthread_mutex_unlock(&ps->mu);
     end_sub(ps, s, WEFT_STATUS_CANCELLED, "subscriber went away");
     return WEFT_STATUS_OK;
   }
-  s->linked = true;
-  s->next = ps->subs;
-  if (ps->subs)
-    ps->subs->prev = s;
-  ps->subs = s;
-  ps->nsubs++;
   pthread_mutex_unlock(&ps->mu);
   return WEFT_STATUS_OK; /* ignored: the call is detached */
 }
@@ -275,6 +582,18 @@ static int ps_publish(weft_server_call *call,
   if (len)
     memcpy(v, req->message->value.data, len);
   unsigned n = 0;
+  if (ps->nats) {
+    /* Delivered later, from NATS, on every node: not counted here. */
+    uint64_t seq = 0;
+    int rv = nats_publish(ps, req->topic, url, v, len, &seq);
+    free(url);
+    free(v);
+    if (rv < 0)
+      return nats_refused(call, req->topic, "Publish", rv);
+    resp->delivered = 0;
+    resp->sequence = seq;
+    return WEFT_STATUS_OK;
+  }
   if (deliver(ps, req->topic, url, v, len, &n) < 0)
     return WEFT_STATUS_RESOURCE_EXHAUSTED;
   resp->delivered = n;
@@ -283,15 +602,47 @@ static int ps_publish(weft_server_call *call,
 
 static const weft__v1__PubSub_impl ps_impl = {ps_subscribe, ps_publish};
 
-int weft__pubsub_new(weft__pubsub **out, weft_server *s) {
+static void free_durable(char **d) {
+  for (char **p = d; p && *p; p++)
+    free(*p);
+  free(d);
+}
+
+int weft__pubsub_new(weft__pubsub **out, weft_server *s,
+                     const weft_server_opts *opts, weft_error *err) {
   weft__pubsub *ps = calloc(1, sizeof *ps);
   if (!ps)
-    return WEFT_ERR_NOMEM;
+    return weft_error_set(err, WEFT_ERR_NOMEM, "pubsub: out of memory");
   ps->s = s;
   pthread_mutex_init(&ps->mu, NULL);
   weft__cond_init(&ps->cv);
+  if (opts && opts->nats_url) {
+    size_t nd = 0;
+    while (opts->durable_topics && opts->durable_topics[nd])
+      nd++;
+    int rv = WEFT_ERR_NOMEM;
+    if (nd) {
+      if (!(ps->durable = calloc(nd + 1, sizeof *ps->durable)))
+        goto fail;
+      for (size_t i = 0; i < nd; i++)
+        if (!(ps->durable[i] = dupstr(opts->durable_topics[i])))
+          goto fail;
+    }
+    rv = weft__psnats_open(&ps->nats, s, opts->nats_url, opts->node_id, nd > 0,
+                           from_nats, ps, err);
+    if (rv < 0)
+      goto fail;
+  }
   *out = ps;
   return 0;
+fail:
+  if (err && !err->message[0])
+    weft_error_set(err, WEFT_ERR_NOMEM, "pubsub: out of memory");
+  free_durable(ps->durable);
+  pthread_cond_destroy(&ps->cv);
+  pthread_mutex_destroy(&ps->mu);
+  free(ps);
+  return err ? err->code : WEFT_ERR_NOMEM;
 }
 
 int weft__pubsub_add(weft_server *s) {
@@ -330,6 +681,8 @@ void weft__pubsub_free(weft__pubsub *ps) {
   while (ps->nsubs)
     pthread_cond_wait(&ps->cv, &ps->mu);
   pthread_mutex_unlock(&ps->mu);
+  weft__psnats_close(ps->nats); /* waits for a delivery still running */
+  free_durable(ps->durable);
   for (topic_seq *t = ps->seqs, *n; t; t = n) {
     n = t->next;
     free(t->topic);

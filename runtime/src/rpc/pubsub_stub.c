@@ -22,6 +22,16 @@ int weft_client_subscribe(weft_client *c, const char *topic, weft_event_fn fn,
   (void)c, (void)topic, (void)fn, (void)ud, (void)out;
   return WEFT_ERR_UNSUPPORTED;
 }
+int weft_client_subscribe_after(weft_client *c, const char *topic,
+                                uint64_t after_sequence, weft_event_fn fn,
+                                void *ud, weft_subscription **out) {
+  (void)c, (void)topic, (void)after_sequence, (void)fn, (void)ud, (void)out;
+  return WEFT_ERR_UNSUPPORTED;
+}
+uint64_t weft_subscription_last_sequence(weft_subscription *s) {
+  (void)s;
+  return 0;
+}
 void weft_subscription_cancel(weft_subscription *s) {
   (void)s;
 }

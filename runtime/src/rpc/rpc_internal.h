@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include "weft/arena.h"
@@ -89,7 +90,9 @@ const weft_msg_desc *weft__find_message(const char *full_name);
 
 /* server.c <-> pubsub_server.c (struct weft_server_call: server_call.h) */
 typedef struct weft__pubsub weft__pubsub;
-int weft__pubsub_new(weft__pubsub **out, weft_server *s);
+/* With opts->nats_url, connects to NATS first (err says why not). */
+int weft__pubsub_new(weft__pubsub **out, weft_server *s,
+                     const weft_server_opts *opts, weft_error *err);
 /* Marks every subscription to end (UNAVAILABLE); does not wait. */
 void weft__pubsub_shutdown(weft__pubsub *ps);
 void weft__pubsub_free(weft__pubsub *ps);
@@ -98,6 +101,47 @@ int weft__pubsub_publish(weft__pubsub *ps, const char *topic, const void *msg,
 const weft_service_desc *weft__pubsub_service(void);
 int weft__pubsub_add(weft_server *s);
 weft__pubsub *weft__server_pubsub(weft_server *s);
+
+/* pubsub_nats.c: pub/sub across nodes through NATS (bytes only; the
+ * encoding is pubsub_server.c's). on_msg runs on libnats's delivery
+ * thread and must not block. Every call but open answers WEFT_ERR_CONNECT
+ * while the NATS connection is down. */
+#define WEFT__PS_SUBJECT_PREFIX "weft.ps."
+ssize_t weft__ps_subject(const char *topic, char *out, size_t cap);
+typedef struct weft__psnats weft__psnats;
+typedef void (*weft__psnats_msg_fn)(void *ud, const uint8_t *data, size_t len);
+/* need_js: durable topics are configured, so JetStream must be there. */
+int weft__psnats_open(weft__psnats **out, const weft_server *s, const char *url,
+                      const char *node_id, bool need_js,
+                      weft__psnats_msg_fn on_msg, void *ud, weft_error *err);
+bool weft__psnats_connected(weft__psnats *n);
+int weft__psnats_publish(weft__psnats *n, const char *topic,
+                         const uint8_t *data, size_t len);
+/* Counts a local subscriber of topic; the first one subscribes on NATS.
+ * Returns once the NATS server has the subscription. */
+int weft__psnats_watch(weft__psnats *n, const char *topic);
+void weft__psnats_unwatch(weft__psnats *n, const char *topic);
+/* Waits for running handlers (and follows' done); n may be NULL. */
+void weft__psnats_close(weft__psnats *n);
+/* Durable topics: one JetStream stream per topic, whose sequence numbers
+ * are the topic's event sequence on every node. js_publish returns once
+ * the stream has stored the event, with its sequence. */
+int weft__psnats_js_publish(weft__psnats *n, const char *topic,
+                            const uint8_t *data, size_t len, uint64_t *seq);
+/* The stream's first and last stored sequences (0 0: empty). */
+int weft__psnats_js_position(weft__psnats *n, const char *topic,
+                             uint64_t *first, uint64_t *last);
+/* Delivers topic's stored events from sequence start on, in order, once
+ * each, to fn on libnats's delivery thread (fn must not block), until
+ * unfollow; then done(ud) runs once, after fn's last return. */
+typedef struct weft__psfollow weft__psfollow;
+typedef void (*weft__psfollow_fn)(void *ud, uint64_t seq, const uint8_t *data,
+                                  size_t len);
+int weft__psnats_js_follow(weft__psnats *n, const char *topic, uint64_t start,
+                           weft__psfollow_fn fn, void (*done)(void *ud),
+                           void *ud, weft__psfollow **out);
+/* Safe from fn itself. */
+void weft__psnats_js_unfollow(weft__psfollow *f);
 
 void weft__server_log(const weft_server *s, int level, const char *fmt, ...)
 #if defined(__GNUC__)

@@ -116,9 +116,13 @@ int weft_server_new(weft_server **out, const weft_server_opts *opts) {
   if (rv < 0)
     goto fail_pool;
 #ifdef WEFT_HAVE_PROTO
-  rv = weft__pubsub_new(&s->ps, s);
-  if (rv < 0)
+  weft_error e;
+  weft_error_clear(&e);
+  rv = weft__pubsub_new(&s->ps, s, opts, &e);
+  if (rv < 0) {
+    weft__server_log(s, 3, "%s", e.message[0] ? e.message : weft_strerror(rv));
     goto fail_async;
+  }
   rv = weft__pubsub_add(s);
   if (rv < 0)
     goto fail_pubsub;

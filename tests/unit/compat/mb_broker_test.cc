@@ -519,6 +519,110 @@ TEST_F(Broker, RequestTimeout) {
                                   now)});
 }
 
+// Brokers of several nodes (docs/CLUSTER.md): what has no local
+// request-subscriber is offered to remote_request, and the remote answer,
+// "no responders" or the deadline decide what the caller gets.
+struct Remote : Broker {
+  struct Offer {
+    weft_mb_conn from;
+    std::string broker_id, topic, payload;
+    uint32_t timeout;
+  };
+  std::vector<Offer> offers;
+  std::vector<std::pair<std::string, bool>> interest;
+  bool take_it = true;
+
+  static bool on_remote(void *ud, weft_mb_conn from, const char *id,
+                        const weft_mb_header *h, const char *p, size_t n) {
+    auto *r = static_cast<Remote *>(ud);
+    r->offers.push_back({from, id, h->topic, std::string(p, n), h->timeout_ms});
+    return r->take_it;
+  }
+  static void on_interest(void *ud, const char *topic, bool on) {
+    static_cast<Remote *>(ud)->interest.push_back({topic, on});
+  }
+  void SetUp() override {
+    weft_mb_broker_opts o{};
+    o.seed = 42;
+    o.send = on_send;
+    o.deregistered = on_dereg;
+    o.remote_request = on_remote;
+    o.request_interest = on_interest;
+    o.ud = this;
+    ASSERT_EQ(weft_mb_broker_new(&b, &o), 0);
+  }
+};
+
+TEST_F(Remote, RequestWithoutLocalServiceIsOfferedAndAnswered) {
+  connect(1);
+  take(1);
+  recv(1, std::string("request:Svc.Echo:1.0.0:") + kId1 + "::2000\n{\"x\":1}");
+  ASSERT_EQ(offers.size(), 1u);
+  EXPECT_EQ(offers[0].from, 1u);
+  EXPECT_EQ(offers[0].topic, "Svc.Echo");
+  EXPECT_EQ(offers[0].payload, "{\"x\":1}");
+  EXPECT_EQ(offers[0].timeout, 2000u);
+  EXPECT_TRUE(take(1).empty()); /* waiting for the other node */
+  EXPECT_EQ(weft_mb_broker_pending(b), 1u);
+  const std::string body = "{\"echo\":1}";
+  EXPECT_EQ(weft_mb_broker_remote_answer(b, offers[0].broker_id.c_str(),
+                                         body.data(), body.size(), now),
+            0);
+  EXPECT_EQ(take(1),
+            std::vector<std::string>{std::string("response:Svc.Echo:1.0.0:") +
+                                     kId1 + "\n" + body});
+  EXPECT_EQ(weft_mb_broker_pending(b), 0u);
+  /* Answered once: a second answer finds nothing. */
+  EXPECT_EQ(weft_mb_broker_remote_answer(b, offers[0].broker_id.c_str(), "{}",
+                                         2, now),
+            WEFT_ERR_STATE);
+}
+
+TEST_F(Remote, NoRespondersIsNoRouteAndSilenceIsTimeout) {
+  connect(1);
+  take(1);
+  recv(1, std::string("request:nobody.home:1.0.0:") + kId1 + "\n{}");
+  ASSERT_EQ(offers.size(), 1u);
+  EXPECT_EQ(weft_mb_broker_remote_no_route(b, offers[0].broker_id.c_str(), now),
+            0);
+  EXPECT_EQ(take(1),
+            std::vector<std::string>{
+                std::string("response:nobody.home:1.0.0:") + kId1 + "\n" +
+                err_body("NO_ROUTE_FOUND",
+                         "No subscribers for topic nobody.home", now)});
+  recv(1, std::string("request:slow:1.0.0:") + kId2 + "::100\n{}");
+  weft_mb_broker_tick(b, now + 100);
+  EXPECT_EQ(take(1), std::vector<std::string>{
+                         std::string("response:slow:1.0.0:") + kId2 + "\n" +
+                         err_body("TIMEOUT", "Request timed out", now + 100,
+                                  "{\"targetServiceId\":\"\"}")});
+  /* Declined (NATS down): NO_ROUTE_FOUND at once, nothing pending. */
+  take_it = false;
+  recv(1, std::string("request:other:1.0.0:") + kId1 + "\n{}");
+  EXPECT_EQ(error_code(take(1).at(0)), "NO_ROUTE_FOUND");
+  EXPECT_EQ(weft_mb_broker_pending(b), 0u);
+}
+
+TEST_F(Remote, LocalServiceIsPreferredAndInterestFollowsSubscribers) {
+  connect(1);
+  connect(2);
+  connect(3);
+  sent.clear();
+  subscribe(1, "request", "Jobs.Run", 0);
+  EXPECT_EQ(interest,
+            (std::vector<std::pair<std::string, bool>>{{"jobs.run", true}}));
+  subscribe(2, "request", "jobs.run", 0);
+  EXPECT_EQ(interest.size(), 1u); /* not the first any more */
+  recv(3, std::string("request:jobs.run:1.0.0:") + kId1 + "\n{}");
+  EXPECT_TRUE(offers.empty());
+  recv(2, std::string("request:system.topic.unsubscribe:1.0.0:") + kId2 +
+              "\n{\"action\":\"request\",\"topic\":\"jobs.run\"}");
+  EXPECT_EQ(interest.size(), 1u); /* 1 still serves it */
+  weft_mb_broker_disconnect(b, 1);
+  EXPECT_EQ(interest, (std::vector<std::pair<std::string, bool>>{
+                          {"jobs.run", true}, {"jobs.run", false}}));
+}
+
 TEST_F(Broker, ServiceGoneTimesOutAtTheDeadline) {
   connect(1);
   connect(2);

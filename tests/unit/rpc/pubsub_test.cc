@@ -259,3 +259,25 @@ TEST_F(PubSub, SubscribeFailsWithoutServer) {
 }
 
 } // namespace
+
+// A server that must join a cluster through NATS and cannot: no server,
+// the error code, and a log line naming the NATS URL and the reason.
+namespace {
+void capture_log(int level, const char *line, void *ud) {
+  if (level >= 3)
+    *static_cast<std::string *>(ud) += line;
+}
+} // namespace
+
+TEST(PubSubNats, UnreachableNatsFailsServerNew) {
+  std::string log;
+  weft_server_opts so = {};
+  so.nats_url = "nats://127.0.0.1:1";
+  so.log = capture_log;
+  so.log_ud = &log;
+  weft_server *s = nullptr;
+  int rv = weft_server_new(&s, &so);
+  EXPECT_TRUE(rv == WEFT_ERR_CONNECT || rv == WEFT_ERR_UNSUPPORTED) << rv;
+  EXPECT_EQ(s, nullptr);
+  EXPECT_NE(log.find("nats://127.0.0.1:1"), std::string::npos) << log;
+}
