@@ -12,6 +12,7 @@ PKGS=(
   libssl-dev openssl zlib1g-dev libcjson-dev
   googletest libgtest-dev
   python3 python3-grpcio python3-protobuf python3-grpc-tools python3-websockets
+  nats-server libnats-dev  # weft serve --nats: shared node state (tests/integration/node_cluster)
   git
   curl ca-certificates
   file dpkg-dev  # cpack -G DEB (install_deb test): file finds ELF files, dpkg-shlibdeps the Depends

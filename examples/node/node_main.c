@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "state.h"
 #include "weft/grpc_transport.h"
@@ -64,6 +65,14 @@ static const char usage[] =
     "                        (default 300000; 0: never)\n"
     "  --shutdown-grace-ms N on SIGTERM, calls in flight and WebSocket close\n"
     "                        handshakes get N ms (default 2000), then are cut\n"
+    "  --nats URL            share jobs and the chain with every node on this\n"
+    "                        NATS server (JetStream KV, e.g.\n"
+    "                        nats://127.0.0.1:4222); one node, the leader,\n"
+    "                        produces blocks. Exits 1 if NATS is unreachable\n"
+    "  --node-id ID          this node's name with --nats (default node-PID)\n"
+    "  --lease-ms N          leader lease with --nats: another node takes\n"
+    "                        over about N ms after the leader dies (default\n"
+    "                        3000)\n"
     "  -q, --quiet           no per-call and per-connection log lines\n"
     "  -h, --help            this text\n"
     "Prints `listening on URL` on stdout per listener. Logs to stderr.\n"
@@ -92,6 +101,7 @@ typedef struct opts {
   long header_ms, idle_ms, grace_ms; /* -1: defaults */
   long mb_port;                      /* -1: no MB broker */
   nd_config cfg;
+  weft_node_opts node;
 } opts;
 
 static int parse_num(const char *flag, const char *v, long lo, long hi,
@@ -177,6 +187,21 @@ static int parse(int argc, char **argv, opts *o) {
       if (parse_num(a, v, 1, 1024, &n))
         return -1;
       o->workers = (unsigned)n;
+    } else if (!strcmp(a, "--nats") && v) {
+      o->node.nats_url = v;
+    } else if (!strcmp(a, "--node-id") && v) {
+      size_t len = strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTU"
+                             "VWXYZ0123456789_-");
+      if (!*v || v[len] || len > 32) {
+        fprintf(stderr,
+                "weft serve: --node-id '%s': use 1 to 32 of A-Z a-z 0-9 _ -\n",
+                v);
+        return -1;
+      }
+      o->node.node_id = v;
+    } else if (!strcmp(a, "--lease-ms")) {
+      if (parse_num(a, v, 300, 600000, &o->node.lease_ms))
+        return -1;
     } else {
       fprintf(stderr, "weft serve: unknown option or missing value: %s\n%s", a,
               usage);
@@ -186,6 +211,10 @@ static int parse(int argc, char **argv, opts *o) {
   }
   if (!o->cert != !o->key) {
     fprintf(stderr, "weft serve: --tls-cert and --tls-key go together\n");
+    return -1;
+  }
+  if ((o->node.node_id || o->node.lease_ms) && !o->node.nats_url) {
+    fprintf(stderr, "weft serve: --node-id and --lease-ms need --nats\n");
     return -1;
   }
   return 0;
@@ -256,6 +285,23 @@ static void *ticker_thread(void *arg) {
     struct timespec ts = {0, 10 * 1000000L};
     nanosleep(&ts, NULL);
   }
+}
+
+/* --nats: connect before any listener, so a node that cannot share state
+ * never serves (exit 1 with the reason). */
+static int open_shared(const weft_node_opts *no) {
+  char id[40], err[512];
+  if (no->node_id)
+    snprintf(id, sizeof id, "%s", no->node_id);
+  else
+    snprintf(id, sizeof id, "node-%ld", (long)getpid());
+  if (nd_kv_open(no->nats_url, id, no->lease_ms, err, sizeof err) < 0) {
+    fprintf(stderr, "weft serve: --nats: %s\n", err);
+    return -1;
+  }
+  nd_log(1, "shared state in NATS JetStream KV at %s as node %s", no->nats_url,
+         id);
+  return 0;
 }
 
 static int add_services(weft_server *s) {
@@ -363,6 +409,8 @@ int weft_node_main(int argc, char **argv) {
     fprintf(stderr, "weft serve: cannot initialise state\n");
     goto out_sig;
   }
+  if (o.node.nats_url && open_shared(&o.node) < 0)
+    goto out_state;
   weft_server_opts so = {0};
   /* Open streams hold no worker (they are asynchronous): workers only
    * bound how many unary calls run at once. */
@@ -394,7 +442,7 @@ int weft_node_main(int argc, char **argv) {
   weft_ws_opts wo = WEFT_WS_OPTS_INIT;
   if (o.port[T_WS] >= 0 && weft_aitbc_endpoint_new(&ep, NULL) < 0) {
     fprintf(stderr, "weft serve: cannot create the AITBC WebSocket route\n");
-    goto out_state;
+    goto out_kv;
   }
   wo.auth_after_upgrade = true;
   wo.route = weft_aitbc_ws_route;
@@ -447,10 +495,13 @@ int weft_node_main(int argc, char **argv) {
   pthread_t sig_t, tick_t;
   pthread_create(&sig_t, NULL, signal_thread, &rt);
   pthread_create(&tick_t, NULL, ticker_thread, NULL);
+  if (nd_kv_start() < 0)
+    nd_log(2, "cannot start the NATS watcher and leader threads");
   weft_server_run(rt.srv);
   /* run returns after a shutdown (from the signal thread) */
   nd_state_stop();
   pthread_join(tick_t, NULL);
+  nd_kv_close(); /* a leader hands its lease over here */
   pthread_mutex_lock(&rt.mu);
   rt.done = true;
   pthread_mutex_unlock(&rt.mu);
@@ -464,8 +515,10 @@ out_srv:
 out_hub:
   weft_mb_hub_free(hub); /* after the server: it owns the WebSocket conns */
   weft_aitbc_endpoint_free(ep);
-out_state:
+out_kv:
 #endif
+  nd_kv_close(); /* no-op without --nats or when already closed */
+out_state:
   nd_state_free();
 out_sig:
   pthread_mutex_destroy(&rt.mu);

@@ -103,6 +103,23 @@ static int check_chain(weft_server_call *call, const char *chain) {
   return 0;
 }
 
+/* With --nats: blocks are in the chain bucket under "h.<height>", and
+ * "head" holds the newest (the leader writes both, state_kv.c). */
+static int kv_block(weft_server_call *call, const char *id,
+                    aitbc__v1__Block *resp) {
+  void *m = NULL;
+  int code = nd_kv_get(call, weft_server_call_arena(call), ND_KV_CHAIN, id,
+                       &aitbc__v1__Block_desc, &m, NULL);
+  if (code == WEFT_STATUS_NOT_FOUND)
+    return strcmp(id, "head")
+               ? nd_fail(call, code, "block %s not found (not sealed yet)",
+                         id + 2)
+               : nd_fail(call, code, "no block sealed yet (no leader yet?)");
+  if (!code)
+    *resp = *(aitbc__v1__Block *)m;
+  return code;
+}
+
 static int get_head(weft_server_call *call,
                     const aitbc__v1__GetHeadRequest *req,
                     aitbc__v1__Block *resp, void *ctx) {
@@ -110,6 +127,8 @@ static int get_head(weft_server_call *call,
   int code = check_chain(call, req->chain_id);
   if (code)
     return nd_done(call, code);
+  if (nd_kv_enabled())
+    return nd_done(call, kv_block(call, "head", resp));
   pthread_mutex_lock(&nd_st.mu);
   fill_block(weft_server_call_arena(call), nd_st.blocks.v[nd_st.blocks.n - 1],
              resp);
@@ -124,6 +143,11 @@ static int get_block(weft_server_call *call,
   int code = check_chain(call, req->chain_id);
   if (code)
     return nd_done(call, code);
+  if (nd_kv_enabled()) {
+    char id[32];
+    snprintf(id, sizeof id, "h.%u", req->height);
+    return nd_done(call, kv_block(call, id, resp));
+  }
   pthread_mutex_lock(&nd_st.mu);
   size_t n = nd_st.blocks.n;
   if (req->height < n)
