@@ -289,7 +289,7 @@ void nd_seed_offers(void);
  * may be NULL: then the failure is logged) and return 0 or a status:
  * UNAVAILABLE when NATS cannot be reached, NOT_FOUND (no message set),
  * ALREADY_EXISTS from a create (no message set). */
-enum { ND_KV_JOBS, ND_KV_CHAIN, ND_KV_LEASE, ND_KV_N };
+enum { ND_KV_JOBS, ND_KV_CHAIN, ND_KV_LEASE, ND_KV_OFFERS, ND_KV_N };
 /* Connects, opens (or creates) the buckets and the jobs watcher; no thread
  * yet. -1 with err filled when NATS cannot be reached or used. */
 int nd_kv_open(const char *url, const char *node_id, int64_t lease_ms,
@@ -299,6 +299,9 @@ void nd_kv_close(void);
 bool nd_kv_enabled(void);
 bool nd_kv_is_leader(void);
 const char *nd_kv_node_id(void);
+/* A new entity id no other node (or earlier run) makes:
+ * <prefix>-<node id>-<run nonce>-<n>. */
+void nd_kv_new_id(const char *prefix, char *out, size_t cap);
 /* id -> KV key: bytes KV keys do not allow (and '=') become =XX. */
 void nd_kv_key(const char *id, char *out, size_t cap);
 /* Decodes bucket[id] into a (a message of d); *rev gets its revision. */
@@ -318,6 +321,8 @@ int nd_kv_update(weft_server_call *call, weft_arena *a, int bucket,
 /* Every value of the bucket (one Get per key: O(keys) round trips). */
 int nd_kv_list(weft_server_call *call, weft_arena *a, int bucket,
                const weft_msg_desc *d, void ***out, size_t *n);
+/* Creates the seed offers once for the whole cluster (no lock held). */
+void nd_seed_offers_kv(void);
 /* Lock held: a job as stored at revision rev into the mirror. */
 void nd_job_apply(const aitbc__v1__Job *m, uint64_t rev);
 /* The leader's job steps through KV (no lock held). */

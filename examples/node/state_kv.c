@@ -22,12 +22,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "state.h"
 #include "weft/codec.h"
 
 static const char *const bucket_name[ND_KV_N] = {"weft_jobs", "weft_chain",
-                                                 "weft_leader"};
+                                                 "weft_leader", "weft_offers"};
 
 static struct {
   natsOptions *opts;
@@ -51,6 +52,17 @@ const char *nd_kv_node_id(void) {
 }
 bool nd_kv_is_leader(void) {
   return atomic_load(&K.leader);
+}
+
+void nd_kv_new_id(const char *prefix, char *out, size_t cap) {
+  static unsigned nonce;
+  static unsigned long long n;
+  pthread_mutex_lock(&nd_st.mu);
+  if (!nonce) /* differs between runs: the counter starts again at 1 */
+    nonce = ((unsigned)nd_now_ns() ^ ((unsigned)getpid() << 12)) | 1u;
+  unsigned long long k = ++n;
+  pthread_mutex_unlock(&nd_st.mu);
+  snprintf(out, cap, "%s-%s-%06x-%llu", prefix, K.node_id, nonce & 0xffffff, k);
 }
 
 /* KV keys allow [-/_=.a-zA-Z0-9] and no leading or trailing '.'; every
@@ -520,6 +532,7 @@ fail:
 int nd_kv_start(void) {
   if (!atomic_load(&K.on))
     return 0;
+  nd_seed_offers_kv();
   if (pthread_create(&K.watch_t, NULL, watch_thread, NULL))
     return -1;
   if (pthread_create(&K.lead_t, NULL, lead_thread, NULL)) {

@@ -27,6 +27,9 @@ bool nd_kv_is_leader(void) {
 const char *nd_kv_node_id(void) {
   return "";
 }
+void nd_kv_new_id(const char *prefix, char *out, size_t cap) {
+  nd_new_id(prefix, out, cap);
+}
 void nd_kv_key(const char *id, char *out, size_t cap) {
   snprintf(out, cap, "%s", id);
 }

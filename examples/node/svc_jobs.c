@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "google/protobuf/struct.weft.h"
 #include "state.h"
@@ -151,22 +150,10 @@ static void free_job(nd_job *j) {
 
 /* ---- with --nats: the jobs bucket is the state (state_kv.c) ---- */
 
-/* A job id no other node (or an earlier run of this one) makes. */
-static void kv_new_id(char *out, size_t cap) {
-  static unsigned nonce;
-  static unsigned long long n;
-  pthread_mutex_lock(&nd_st.mu);
-  if (!nonce) /* differs between runs: the counter starts again at 1 */
-    nonce = ((unsigned)nd_now_ns() ^ ((unsigned)getpid() << 12)) | 1u;
-  unsigned long long k = ++n;
-  pthread_mutex_unlock(&nd_st.mu);
-  snprintf(out, cap, "job-%s-%06x-%llu", nd_kv_node_id(), nonce & 0xffffff, k);
-}
-
 static int kv_create(weft_server_call *call, nd_job *j, aitbc__v1__Job *resp) {
   int code = WEFT_STATUS_ALREADY_EXISTS;
   for (int i = 0; i < 4 && code == WEFT_STATUS_ALREADY_EXISTS; i++) {
-    kv_new_id(j->id, sizeof j->id);
+    nd_kv_new_id("job", j->id, sizeof j->id);
     fill_job(weft_server_call_arena(call), j, resp);
     code = nd_kv_create(call, ND_KV_JOBS, j->id, resp);
   }
