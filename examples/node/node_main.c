@@ -411,6 +411,12 @@ int weft_node_main(int argc, char **argv) {
   }
   if (o.node.nats_url && open_shared(&o.node) < 0)
     goto out_state;
+  if (nd_kv_start() < 0) {
+    fprintf(stderr, "weft serve: --nats: cannot start sharing state (see "
+                    "the log above)\n");
+    nd_kv_close();
+    goto out_state;
+  }
   weft_server_opts so = {0};
   /* Open streams hold no worker (they are asynchronous): workers only
    * bound how many unary calls run at once. */
@@ -495,8 +501,6 @@ int weft_node_main(int argc, char **argv) {
   pthread_t sig_t, tick_t;
   pthread_create(&sig_t, NULL, signal_thread, &rt);
   pthread_create(&tick_t, NULL, ticker_thread, NULL);
-  if (nd_kv_start() < 0)
-    nd_log(2, "cannot start the NATS watcher and leader threads");
   weft_server_run(rt.srv);
   /* run returns after a shutdown (from the signal thread) */
   nd_state_stop();

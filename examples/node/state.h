@@ -289,7 +289,16 @@ void nd_seed_offers(void);
  * may be NULL: then the failure is logged) and return 0 or a status:
  * UNAVAILABLE when NATS cannot be reached, NOT_FOUND (no message set),
  * ALREADY_EXISTS from a create (no message set). */
-enum { ND_KV_JOBS, ND_KV_CHAIN, ND_KV_LEASE, ND_KV_OFFERS, ND_KV_N };
+enum {
+  ND_KV_JOBS,
+  ND_KV_CHAIN,
+  ND_KV_LEASE,
+  ND_KV_OFFERS,
+  ND_KV_RECEIPTS, /* key: the job id (one receipt per job) */
+  ND_KV_WALLETS,  /* key: the address; value: aitbc.v1.Balance */
+  ND_KV_META,     /* the cluster's wallet identity and receipt key */
+  ND_KV_N
+};
 /* Connects, opens (or creates) the buckets and the jobs watcher; no thread
  * yet. -1 with err filled when NATS cannot be reached or used. */
 int nd_kv_open(const char *url, const char *node_id, int64_t lease_ms,
@@ -323,6 +332,10 @@ int nd_kv_list(weft_server_call *call, weft_arena *a, int bucket,
                const weft_msg_desc *d, void ***out, size_t *n);
 /* Creates the seed offers once for the whole cluster (no lock held). */
 void nd_seed_offers_kv(void);
+/* The leader issues (stores) the receipt of a job it completed. */
+void nd_receipt_kv_issue(const nd_receipt *r);
+/* Lock held: a receipt as stored, into the mirror (StreamReceipts). */
+void nd_receipt_apply(const aitbc__v1__Receipt *m);
 /* Lock held: a job as stored at revision rev into the mirror. */
 void nd_job_apply(const aitbc__v1__Job *m, uint64_t rev);
 /* The leader's job steps through KV (no lock held). */

@@ -27,15 +27,18 @@
 #include "state.h"
 #include "weft/codec.h"
 
-static const char *const bucket_name[ND_KV_N] = {"weft_jobs", "weft_chain",
-                                                 "weft_leader", "weft_offers"};
+static const char *const bucket_name[] = {
+    "weft_jobs",     "weft_chain",   "weft_leader", "weft_offers",
+    "weft_receipts", "weft_wallets", "weft_meta"};
+_Static_assert(sizeof bucket_name / sizeof bucket_name[0] == ND_KV_N,
+               "one name per bucket");
 
 static struct {
   natsOptions *opts;
   natsConnection *nc;
   jsCtx *js;
   kvStore *kv[ND_KV_N];
-  kvWatcher *jobs_w;
+  kvWatcher *jobs_w, *rcpt_w;
   pthread_t watch_t, lead_t;
   bool threads;
   char url[256];
@@ -256,47 +259,61 @@ int nd_kv_list(weft_server_call *call, weft_arena *a, int bucket,
 
 /* ---- the jobs watcher: every change, from any node, into the mirror ---- */
 
+static void sleep_ms(int64_t ms) {
+  struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+  while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+    ;
+}
+
+/* One entry from w, if any within timeout_ms; applies it to the mirror.
+ * false when the watcher is stopped. */
+static bool watch_one(kvWatcher *w, const weft_msg_desc *d, weft_arena *a,
+                      int64_t timeout_ms) {
+  kvEntry *e = NULL;
+  natsStatus s = kvWatcher_Next(&e, w, timeout_ms);
+  if (s == NATS_TIMEOUT || (s == NATS_OK && !e))
+    return true; /* NULL: the initial values are all in */
+  if (s != NATS_OK) {
+    if (s == NATS_ILLEGAL_STATE || s == NATS_INVALID_SUBSCRIPTION)
+      return false;
+    sleep_ms(100); /* disconnected: the client resubscribes on reconnect */
+    return true;
+  }
+  if (kvEntry_Operation(e) == kvOp_Put) {
+    void *m = NULL;
+    weft_decode_opts o = {.arena = a};
+    if (weft_decode(d, kvEntry_Value(e), (size_t)kvEntry_ValueLen(e), &o, &m,
+                    NULL) == 0) {
+      pthread_mutex_lock(&nd_st.mu);
+      if (d == &aitbc__v1__Job_desc)
+        nd_job_apply(m, kvEntry_Revision(e));
+      else
+        nd_receipt_apply(m);
+      pthread_mutex_unlock(&nd_st.mu);
+    }
+    weft_arena_reset(a);
+  }
+  kvEntry_Destroy(e);
+  return true;
+}
+
+/* Follows the jobs and receipts buckets: every change, from any node, into
+ * this node's mirror, which runs the open streams' pumps. */
 static void *watch_thread(void *arg) {
   (void)arg;
   weft_arena *a = NULL;
   if (weft_arena_new(&a, 4096) < 0)
     return NULL;
   while (!atomic_load(&K.stop)) {
-    kvEntry *e = NULL;
-    natsStatus s = kvWatcher_Next(&e, K.jobs_w, 200);
-    if (s == NATS_TIMEOUT || (s == NATS_OK && !e))
-      continue; /* NULL: the initial values are all in */
-    if (s != NATS_OK) {
-      if (s == NATS_ILLEGAL_STATE || s == NATS_INVALID_SUBSCRIPTION)
-        break; /* stopped */
-      struct timespec ts = {0, 100 * 1000000L};
-      nanosleep(&ts, NULL);
-      continue;
-    }
-    if (kvEntry_Operation(e) == kvOp_Put) {
-      void *job = NULL;
-      weft_decode_opts o = {.arena = a};
-      if (weft_decode(&aitbc__v1__Job_desc, kvEntry_Value(e),
-                      (size_t)kvEntry_ValueLen(e), &o, &job, NULL) == 0) {
-        pthread_mutex_lock(&nd_st.mu);
-        nd_job_apply(job, kvEntry_Revision(e));
-        pthread_mutex_unlock(&nd_st.mu);
-      }
-      weft_arena_reset(a);
-    }
-    kvEntry_Destroy(e);
+    if (!watch_one(K.jobs_w, &aitbc__v1__Job_desc, a, 50) ||
+        !watch_one(K.rcpt_w, &aitbc__v1__Receipt_desc, a, 50))
+      break;
   }
   weft_arena_free(a);
   return NULL;
 }
 
 /* ---- leader lease and block production ---- */
-
-static void sleep_ms(int64_t ms) {
-  struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-  while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-    ;
-}
 
 /* One round of the lease: refresh it when held, take it when free. */
 static void lease_round(uint64_t *rev) {
@@ -517,8 +534,10 @@ int nd_kv_open(const char *url, const char *node_id, int64_t lease_ms,
     if (open_bucket(i, err, cap) < 0)
       goto fail;
   s = kvStore_WatchAll(&K.jobs_w, K.kv[ND_KV_JOBS], NULL);
+  if (s == NATS_OK)
+    s = kvStore_WatchAll(&K.rcpt_w, K.kv[ND_KV_RECEIPTS], NULL);
   if (s != NATS_OK) {
-    snprintf(err, cap, "cannot watch KV bucket %s: %s", bucket_name[0],
+    snprintf(err, cap, "cannot watch the jobs and receipts buckets: %s",
              natsStatus_GetText(s));
     goto fail;
   }
@@ -529,9 +548,72 @@ fail:
   return -1;
 }
 
+/* The cluster acts as one node with one wallet and one receipt key: the
+ * first node to start stores its own, the others adopt them. The receipt
+ * HMAC key is in the meta bucket in the clear (README: whoever can read
+ * the bucket can sign receipts). */
+static int share_identity(char *err, size_t cap) {
+  nd_wallet *w = nd_st.wallets.v[0];
+  aitbc__v1__WalletInfo wi = aitbc__v1__WalletInfo_INIT;
+  wi.address = w->address;
+  wi.public_key = w->public_key;
+  wi.created_at = w->created_at;
+  int code = nd_kv_create(NULL, ND_KV_META, "wallet", &wi);
+  weft_arena *a = NULL;
+  if (weft_arena_new(&a, 1024) < 0)
+    return -1;
+  if (code == WEFT_STATUS_ALREADY_EXISTS) {
+    aitbc__v1__WalletInfo *got = NULL;
+    code = nd_kv_get(NULL, a, ND_KV_META, "wallet", &aitbc__v1__WalletInfo_desc,
+                     (void **)&got, NULL);
+    if (!code) {
+      snprintf(w->address, sizeof w->address, "%s", got->address);
+      snprintf(w->public_key, sizeof w->public_key, "%s", got->public_key);
+      snprintf(w->created_at, sizeof w->created_at, "%s", got->created_at);
+    }
+  }
+  if (!code) {
+    aitbc__v1__Balance b = aitbc__v1__Balance_INIT;
+    b.address = w->address;
+    b.token = ND_TOKEN;
+    b.balance = w->balance;
+    code = nd_kv_create(NULL, ND_KV_WALLETS, w->address, &b);
+    if (code == WEFT_STATUS_ALREADY_EXISTS)
+      code = 0;
+  }
+  weft_arena_free(a);
+  if (code) {
+    snprintf(err, cap, "cannot store or read the cluster's wallet");
+    return -1;
+  }
+  uint64_t rev;
+  natsStatus s = kvStore_Create(&rev, K.kv[ND_KV_META], "receipt-key",
+                                nd_st.key, (int)sizeof nd_st.key);
+  if (s == NATS_OK)
+    return 0;
+  kvEntry *e = NULL;
+  s = kvStore_Get(&e, K.kv[ND_KV_META], "receipt-key");
+  if (s == NATS_OK && kvEntry_ValueLen(e) == (int)sizeof nd_st.key)
+    memcpy(nd_st.key, kvEntry_Value(e), sizeof nd_st.key);
+  else if (s == NATS_OK)
+    s = NATS_ERR;
+  kvEntry_Destroy(e);
+  if (s != NATS_OK) {
+    snprintf(err, cap, "cannot read the cluster's receipt key: %s",
+             natsStatus_GetText(s));
+    return -1;
+  }
+  return 0;
+}
+
 int nd_kv_start(void) {
   if (!atomic_load(&K.on))
     return 0;
+  char err[256];
+  if (share_identity(err, sizeof err) < 0) {
+    nd_log(3, "nats: %s", err);
+    return -1;
+  }
   nd_seed_offers_kv();
   if (pthread_create(&K.watch_t, NULL, watch_thread, NULL))
     return -1;
@@ -557,7 +639,8 @@ void nd_kv_close(void) {
     atomic_store(&K.leader, false);
   }
   kvWatcher_Destroy(K.jobs_w);
-  K.jobs_w = NULL;
+  kvWatcher_Destroy(K.rcpt_w);
+  K.jobs_w = K.rcpt_w = NULL;
   for (int i = 0; i < ND_KV_N; i++) {
     kvStore_Destroy(K.kv[i]);
     K.kv[i] = NULL;

@@ -5,13 +5,14 @@ Each case starts its own nats-server on a free loopback port with a
 temporary store, two or three nodes, and stops them all:
   jobs    a job created through A is read through B and C, watched from B
           while C cancels it; a job made on B runs to COMPLETED (stepped by
-          the leader) as seen by a watch on C
+          the leader) as seen by a watch on C; its receipt is read, listed
+          and verified on every node and streamed on A
   leader  kill -9 the block-producing node: another one seals the next
           block within a few seconds, and every node serves the same chain
   offers  offers created on one node are read and listed on the others;
           concurrent AcceptOffer of one offer from two nodes: exactly one
-          wins; concurrent UpdateOffer of different fields from two nodes:
-          no update is lost
+          wins; concurrent UpdateOffer of different fields and concurrent
+          Stakes from two nodes: no update is lost; one wallet everywhere
   nats    NATS killed while running: calls fail with UNAVAILABLE naming
           NATS, and work again once it is back; a node started without
           NATS exits 1 with the reason
@@ -185,7 +186,12 @@ def case_jobs(nats):
         check(rc == 10 + 5, "an id KV keys cannot hold is escaped: %d %s" %
               (rc, err))
 
-        # Runs to COMPLETED: stepped by whichever node is the leader.
+        # Runs to COMPLETED: stepped by whichever node is the leader, which
+        # issues its receipt; every node serves and verifies it.
+        stream = subprocess.Popen(
+            [WEFT, "call", a.url, "aitbc.v1.Receipts/StreamReceipts", "-d",
+             "{}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(0.3)
         run = ok(b, "Jobs/CreateJob", {"payload": {"model": "m"}})
         w = watch(c, run["job_id"])
         try:
@@ -196,6 +202,26 @@ def case_jobs(nats):
         states = [json.loads(l).get("state") for l in out.splitlines() if l]
         check(w.returncode == 0 and states and states[-1] == "COMPLETED" and
               "RUNNING" in states, "watch on c: %r %s" % (states, err))
+        rcpt = wait_for(lambda: (lambda r: json.loads(r[1]) if r[0] == 0
+                                 else None)(call(a, "Receipts/GetReceipt",
+                                                 {"job_id": run["job_id"]})),
+                        "the receipt on a")
+        if rcpt:
+            check(ok(c, "Receipts/GetReceipt", {"job_id": run["job_id"]}) ==
+                  rcpt, "the same receipt on c")
+            v = ok(b, "Receipts/VerifyReceipt", rcpt)
+            check(v.get("valid") is True, "b verifies it (shared key): %r" % v)
+            lst = ok(c, "Receipts/ListReceipts", {"job_id": run["job_id"]})
+            check(lst.get("receipts") == [rcpt], "listed on c: %r" % lst)
+        line = []
+        t = threading.Thread(target=lambda: line.append(
+            stream.stdout.readline()))
+        t.start()
+        t.join(10)
+        stream.kill()
+        stream.communicate()
+        check(line and run["job_id"] in line[0],
+              "StreamReceipts on a shows the receipt: %r" % line)
     finally:
         for n in (a, b, c):
             n.stop()
@@ -288,6 +314,29 @@ def case_offers(nats):
             check(sorted(res.values()) == [0, 10 + 9],
                   "one accept wins, the other is FAILED_PRECONDITION: %r" %
                   res)
+        # The cluster's one wallet: concurrent stakes from two nodes all
+        # count.
+        addr = ok(a, "Wallet/GetAddress", {}).get("address")
+        check(addr and all(ok(n, "Wallet/GetAddress", {}).get("address") ==
+                           addr for n in (b, c)), "one wallet address")
+        before = ok(a, "Wallet/GetBalance", {})
+
+        def stakes(node):
+            for _ in range(6):
+                ok(node, "Wallet/Stake", {"amount": "1000"})
+        ts = [threading.Thread(target=stakes, args=(n,)) for n in (b, c)]
+        [t.start() for t in ts]
+        [t.join() for t in ts]
+        after = ok(a, "Wallet/GetBalance", {})
+        staked = int(after.get("staked", 0)) - int(before.get("staked", 0))
+        spent = int(before.get("balance", 0)) - int(after.get("balance", 0))
+        check(staked == 12000 and spent == 12000,
+              "12 stakes of 1000 from two nodes: staked +%d, balance -%d" %
+              (staked, spent))
+        check(ok(c, "Wallet/GetBalance", {}) == after, "balance read on c")
+        new = ok(b, "Wallet/CreateWallet", {}).get("address")
+        ok(c, "Wallet/Send", {"to": new, "amount": "5", "fee": "0"})
+
         ok(b, "Marketplace/DeleteOffer", {"offer_id": oid})
         rc, _, _ = call(c, "Marketplace/GetOffer", {"offer_id": oid})
         check(rc == 10 + 5, "deleted on b, gone on c: %d" % rc)
