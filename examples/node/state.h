@@ -311,8 +311,9 @@ const char *nd_kv_node_id(void);
 /* A new entity id no other node (or earlier run) makes:
  * <prefix>-<node id>-<run nonce>-<n>. */
 void nd_kv_new_id(const char *prefix, char *out, size_t cap);
-/* id -> KV key: bytes KV keys do not allow (and '=') become =XX. */
-void nd_kv_key(const char *id, char *out, size_t cap);
+/* id -> KV key: bytes KV keys do not allow (and '=') become =XX. false
+ * when the key would not fit in cap. */
+bool nd_kv_key(const char *id, char *out, size_t cap);
 /* Decodes bucket[id] into a (a message of d); *rev gets its revision. */
 int nd_kv_get(weft_server_call *call, weft_arena *a, int bucket, const char *id,
               const weft_msg_desc *d, void **out, uint64_t *rev);

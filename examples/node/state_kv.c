@@ -44,7 +44,7 @@ static struct {
   char url[256];
   char node_id[64];
   int64_t lease_ms;
-  atomic_bool stop, leader, on;
+  atomic_bool stop, leader, on, rewatch;
 } K;
 
 bool nd_kv_enabled(void) {
@@ -70,11 +70,12 @@ void nd_kv_new_id(const char *prefix, char *out, size_t cap) {
 
 /* KV keys allow [-/_=.a-zA-Z0-9] and no leading or trailing '.'; every
  * other byte (and '=' itself, the escape) becomes =XX. */
-void nd_kv_key(const char *id, char *out, size_t cap) {
+bool nd_kv_key(const char *id, char *out, size_t cap) {
   static const char hex[] = "0123456789ABCDEF";
   size_t n = 0;
-  for (const unsigned char *p = (const unsigned char *)id; *p && n + 4 < cap;
-       p++) {
+  for (const unsigned char *p = (const unsigned char *)id; *p; p++) {
+    if (n + 4 > cap)
+      return false;
     unsigned char c = *p;
     bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
               (c >= '0' && c <= '9') || c == '-' || c == '_' ||
@@ -90,6 +91,7 @@ void nd_kv_key(const char *id, char *out, size_t cap) {
   if (n == 0 && cap > 3) /* the empty id: a key of its own */
     out[n++] = '=', out[n++] = '0', out[n++] = '0';
   out[n] = 0;
+  return true;
 }
 
 static bool conn_lost(natsStatus s) {
@@ -126,7 +128,10 @@ static int fail(weft_server_call *call, natsStatus s, const char *what,
 int nd_kv_get(weft_server_call *call, weft_arena *a, int bucket, const char *id,
               const weft_msg_desc *d, void **out, uint64_t *rev) {
   char key[256];
-  nd_kv_key(id, key, sizeof key);
+  if (!nd_kv_key(id, key, sizeof key))
+    return call ? nd_fail(call, WEFT_STATUS_INVALID_ARGUMENT,
+                          "id of %zu bytes is too long (KV key)", strlen(id))
+                : WEFT_STATUS_INVALID_ARGUMENT;
   kvEntry *e = NULL;
   natsStatus s = kvStore_Get(&e, K.kv[bucket], key);
   if (s == NATS_NOT_FOUND)
@@ -161,7 +166,10 @@ static int encode(weft_server_call *call, const void *msg, uint8_t **buf,
 int nd_kv_create(weft_server_call *call, int bucket, const char *id,
                  const void *msg) {
   char key[256];
-  nd_kv_key(id, key, sizeof key);
+  if (!nd_kv_key(id, key, sizeof key))
+    return call ? nd_fail(call, WEFT_STATUS_INVALID_ARGUMENT,
+                          "id of %zu bytes is too long (KV key)", strlen(id))
+                : WEFT_STATUS_INVALID_ARGUMENT;
   uint8_t *buf;
   size_t len;
   int code = encode(call, msg, &buf, &len);
@@ -185,7 +193,10 @@ int nd_kv_update(weft_server_call *call, weft_arena *a, int bucket,
                  const char *id, const weft_msg_desc *d, nd_kv_mutate fn,
                  void *arg, void **out) {
   char key[256];
-  nd_kv_key(id, key, sizeof key);
+  if (!nd_kv_key(id, key, sizeof key))
+    return call ? nd_fail(call, WEFT_STATUS_INVALID_ARGUMENT,
+                          "id of %zu bytes is too long (KV key)", strlen(id))
+                : WEFT_STATUS_INVALID_ARGUMENT;
   for (int attempt = 0; attempt < MAX_RETRIES; attempt++) {
     void *msg = NULL;
     uint64_t rev = 0;
@@ -305,6 +316,21 @@ static void *watch_thread(void *arg) {
   if (weft_arena_new(&a, 4096) < 0)
     return NULL;
   while (!atomic_load(&K.stop)) {
+    if (atomic_exchange(&K.rewatch, false)) {
+      kvWatcher *jw = NULL, *rw = NULL;
+      if (kvStore_WatchAll(&jw, K.kv[ND_KV_JOBS], NULL) != NATS_OK ||
+          kvStore_WatchAll(&rw, K.kv[ND_KV_RECEIPTS], NULL) != NATS_OK) {
+        kvWatcher_Destroy(jw);
+        atomic_store(&K.rewatch, true);
+        sleep_ms(200);
+        continue;
+      }
+      kvWatcher_Destroy(K.jobs_w);
+      kvWatcher_Destroy(K.rcpt_w);
+      K.jobs_w = jw;
+      K.rcpt_w = rw;
+      nd_log(1, "nats: watching jobs and receipts again");
+    }
     if (!watch_one(K.jobs_w, &aitbc__v1__Job_desc, a, 50) ||
         !watch_one(K.rcpt_w, &aitbc__v1__Receipt_desc, a, 50))
       break;
@@ -455,6 +481,9 @@ static void on_disconnected(natsConnection *nc, void *closure) {
 static void on_reconnected(natsConnection *nc, void *closure) {
   (void)nc;
   (void)closure;
+  /* A restarted server may have lost the watchers' consumers: start them
+   * again (they replay the last values; the mirror skips old revisions). */
+  atomic_store(&K.rewatch, true);
   nd_log(1, "nats: reconnected to %s", K.url);
 }
 
@@ -638,16 +667,23 @@ void nd_kv_close(void) {
     kvStore_Delete(K.kv[ND_KV_LEASE], "lease");
     atomic_store(&K.leader, false);
   }
-  kvWatcher_Destroy(K.jobs_w);
-  kvWatcher_Destroy(K.rcpt_w);
+  if (!K.opts)
+    return; /* never opened, or closed already */
+  if (K.jobs_w)
+    kvWatcher_Destroy(K.jobs_w);
+  if (K.rcpt_w)
+    kvWatcher_Destroy(K.rcpt_w);
   K.jobs_w = K.rcpt_w = NULL;
   for (int i = 0; i < ND_KV_N; i++) {
-    kvStore_Destroy(K.kv[i]);
+    if (K.kv[i])
+      kvStore_Destroy(K.kv[i]);
     K.kv[i] = NULL;
   }
-  jsCtx_Destroy(K.js);
+  if (K.js)
+    jsCtx_Destroy(K.js);
   K.js = NULL;
-  natsConnection_Destroy(K.nc);
+  if (K.nc)
+    natsConnection_Destroy(K.nc);
   K.nc = NULL;
   natsOptions_Destroy(K.opts);
   K.opts = NULL;

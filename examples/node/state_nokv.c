@@ -30,8 +30,8 @@ const char *nd_kv_node_id(void) {
 void nd_kv_new_id(const char *prefix, char *out, size_t cap) {
   nd_new_id(prefix, out, cap);
 }
-void nd_kv_key(const char *id, char *out, size_t cap) {
-  snprintf(out, cap, "%s", id);
+bool nd_kv_key(const char *id, char *out, size_t cap) {
+  return (size_t)snprintf(out, cap, "%s", id) < cap;
 }
 int nd_kv_get(weft_server_call *call, weft_arena *a, int bucket, const char *id,
               const weft_msg_desc *d, void **out, uint64_t *rev) {

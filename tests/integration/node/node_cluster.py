@@ -360,6 +360,17 @@ def case_nats(nats):
                                         {"job_id": job.get("job_id")})[0] == 0,
                            "the node to reconnect")
             check(got, "calls work again after NATS is back")
+            # The watchers came back too: a watch sees a change.
+            w = watch(a, job.get("job_id"))
+            first = w.stdout.readline()
+            ok(a, "Jobs/CancelJob", {"job_id": job.get("job_id")})
+            try:
+                rest, err = w.communicate(timeout=10)
+            except subprocess.TimeoutExpired:
+                w.kill()
+                rest, err = w.communicate()
+            check('"QUEUED"' in first and '"CANCELLED"' in rest,
+                  "watch after the reconnect: %r %r %s" % (first, rest, err))
         finally:
             back.kill()
     finally:
