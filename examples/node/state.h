@@ -62,6 +62,7 @@ typedef struct nd_tx {
 typedef struct nd_block {
   uint32_t height;
   char hash[67], parent[67], state_root[67];
+  char proposer[40]; /* with --nats: the leader's node id */
   char timestamp[40];
   size_t ntx;
   size_t *txs; /* indexes into st.txs */
@@ -337,6 +338,9 @@ void nd_seed_offers_kv(void);
 void nd_receipt_kv_issue(const nd_receipt *r);
 /* Lock held: a receipt as stored, into the mirror (StreamReceipts). */
 void nd_receipt_apply(const aitbc__v1__Receipt *m);
+/* Lock held: a new head block from the chain bucket, as a new_block event
+ * (StreamEvents) on this node. */
+void nd_chain_apply(const aitbc__v1__Block *m);
 /* Lock held: a job as stored at revision rev into the mirror. */
 void nd_job_apply(const aitbc__v1__Job *m, uint64_t rev);
 /* The leader's job steps through KV (no lock held). */

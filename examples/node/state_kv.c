@@ -38,7 +38,8 @@ static struct {
   natsConnection *nc;
   jsCtx *js;
   kvStore *kv[ND_KV_N];
-  kvWatcher *jobs_w, *rcpt_w;
+  kvWatcher *jobs_w, *rcpt_w, *head_w;
+  bool head_seen; /* the watch's first value is the head at start */
   pthread_t watch_t, lead_t;
   bool threads;
   char url[256];
@@ -298,8 +299,12 @@ static bool watch_one(kvWatcher *w, const weft_msg_desc *d, weft_arena *a,
       pthread_mutex_lock(&nd_st.mu);
       if (d == &aitbc__v1__Job_desc)
         nd_job_apply(m, kvEntry_Revision(e));
-      else
+      else if (d == &aitbc__v1__Receipt_desc)
         nd_receipt_apply(m);
+      else if (K.head_seen) /* a block sealed since this watch started */
+        nd_chain_apply(m);
+      if (d == &aitbc__v1__Block_desc)
+        K.head_seen = true;
       pthread_mutex_unlock(&nd_st.mu);
     }
     weft_arena_reset(a);
@@ -308,8 +313,9 @@ static bool watch_one(kvWatcher *w, const weft_msg_desc *d, weft_arena *a,
   return true;
 }
 
-/* Follows the jobs and receipts buckets: every change, from any node, into
- * this node's mirror, which runs the open streams' pumps. */
+/* Follows the jobs and receipts buckets and the chain's head: every change,
+ * from any node, into this node's mirror, which runs the open streams'
+ * pumps. */
 static void *watch_thread(void *arg) {
   (void)arg;
   weft_arena *a = NULL;
@@ -317,22 +323,30 @@ static void *watch_thread(void *arg) {
     return NULL;
   while (!atomic_load(&K.stop)) {
     if (atomic_exchange(&K.rewatch, false)) {
-      kvWatcher *jw = NULL, *rw = NULL;
+      kvWatcher *jw = NULL, *rw = NULL, *hw = NULL;
       if (kvStore_WatchAll(&jw, K.kv[ND_KV_JOBS], NULL) != NATS_OK ||
-          kvStore_WatchAll(&rw, K.kv[ND_KV_RECEIPTS], NULL) != NATS_OK) {
-        kvWatcher_Destroy(jw);
+          kvStore_WatchAll(&rw, K.kv[ND_KV_RECEIPTS], NULL) != NATS_OK ||
+          kvStore_Watch(&hw, K.kv[ND_KV_CHAIN], "head", NULL) != NATS_OK) {
+        if (jw)
+          kvWatcher_Destroy(jw);
+        if (rw)
+          kvWatcher_Destroy(rw);
         atomic_store(&K.rewatch, true);
         sleep_ms(200);
         continue;
       }
       kvWatcher_Destroy(K.jobs_w);
       kvWatcher_Destroy(K.rcpt_w);
+      kvWatcher_Destroy(K.head_w);
       K.jobs_w = jw;
       K.rcpt_w = rw;
+      K.head_w = hw;
+      K.head_seen = false;
       nd_log(1, "nats: watching jobs and receipts again");
     }
-    if (!watch_one(K.jobs_w, &aitbc__v1__Job_desc, a, 50) ||
-        !watch_one(K.rcpt_w, &aitbc__v1__Receipt_desc, a, 50))
+    if (!watch_one(K.jobs_w, &aitbc__v1__Job_desc, a, 20) ||
+        !watch_one(K.rcpt_w, &aitbc__v1__Receipt_desc, a, 20) ||
+        !watch_one(K.head_w, &aitbc__v1__Block_desc, a, 20))
       break;
   }
   weft_arena_free(a);
@@ -565,8 +579,10 @@ int nd_kv_open(const char *url, const char *node_id, int64_t lease_ms,
   s = kvStore_WatchAll(&K.jobs_w, K.kv[ND_KV_JOBS], NULL);
   if (s == NATS_OK)
     s = kvStore_WatchAll(&K.rcpt_w, K.kv[ND_KV_RECEIPTS], NULL);
+  if (s == NATS_OK)
+    s = kvStore_Watch(&K.head_w, K.kv[ND_KV_CHAIN], "head", NULL);
   if (s != NATS_OK) {
-    snprintf(err, cap, "cannot watch the jobs and receipts buckets: %s",
+    snprintf(err, cap, "cannot watch the jobs, receipts and chain buckets: %s",
              natsStatus_GetText(s));
     goto fail;
   }
@@ -673,7 +689,9 @@ void nd_kv_close(void) {
     kvWatcher_Destroy(K.jobs_w);
   if (K.rcpt_w)
     kvWatcher_Destroy(K.rcpt_w);
-  K.jobs_w = K.rcpt_w = NULL;
+  if (K.head_w)
+    kvWatcher_Destroy(K.head_w);
+  K.jobs_w = K.rcpt_w = K.head_w = NULL;
   for (int i = 0; i < ND_KV_N; i++) {
     if (K.kv[i])
       kvStore_Destroy(K.kv[i]);

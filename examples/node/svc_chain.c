@@ -80,7 +80,7 @@ static void fill_block(weft_arena *a, const nd_block *b, aitbc__v1__Block *o) {
   o->height = b->height;
   o->hash = nd_adup(a, b->hash);
   o->parent_hash = nd_adup(a, b->parent);
-  o->proposer = nd_adup(a, "weft-node");
+  o->proposer = nd_adup(a, b->proposer[0] ? b->proposer : "weft-node");
   o->timestamp = nd_adup(a, b->timestamp);
   o->tx_count = (uint32_t)b->ntx;
   o->state_root = nd_adup(a, b->state_root);
@@ -101,6 +101,26 @@ static int check_chain(weft_server_call *call, const char *chain) {
                    "unknown chain_id \"%s\" (this node serves \"%s\")", chain,
                    ND_CHAIN_ID);
   return 0;
+}
+
+/* With --nats the event ring's new_block events point at these copies of
+ * the blocks the leader sealed (appended as the head moves, so an index,
+ * not a height). */
+void nd_chain_apply(const aitbc__v1__Block *m) {
+  nd_block *b = nd_xcalloc(sizeof *b);
+  b->height = m->height;
+  snprintf(b->hash, sizeof b->hash, "%s", m->hash ? m->hash : "");
+  snprintf(b->parent, sizeof b->parent, "%s",
+           m->parent_hash ? m->parent_hash : "");
+  snprintf(b->state_root, sizeof b->state_root, "%s",
+           m->state_root ? m->state_root : "");
+  snprintf(b->timestamp, sizeof b->timestamp, "%s",
+           m->timestamp ? m->timestamp : "");
+  snprintf(b->proposer, sizeof b->proposer, "%s",
+           m->proposer ? m->proposer : "");
+  ND_PUSH(nd_st.blocks, b);
+  nd_push_event(ND_EV_CHAIN, "new_block", nd_st.blocks.n - 1);
+  nd_changed();
 }
 
 /* With --nats: blocks are in the chain bucket under "h.<height>", and

@@ -8,7 +8,8 @@ temporary store, two or three nodes, and stops them all:
           the leader) as seen by a watch on C; its receipt is read, listed
           and verified on every node and streamed on A
   leader  kill -9 the block-producing node: another one seals the next
-          block within a few seconds, and every node serves the same chain
+          block within a few seconds, every node serves the same chain, and
+          a StreamEvents on a third node sees blocks from both leaders
   offers  offers created on one node are read and listed on the others;
           concurrent AcceptOffer of one offer from two nodes: exactly one
           wins; concurrent UpdateOffer of different fields and concurrent
@@ -242,6 +243,20 @@ def case_leader(nats):
         if not check(leader, "proposer %r is one of the nodes" % h):
             return
         others = [n for n in nodes if n is not leader]
+        events = subprocess.Popen(
+            [WEFT, "call", others[1].url, "aitbc.v1.Blockchain/StreamEvents",
+             "-d", json.dumps({"types": ["new_block"]})],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        seen = []
+
+        def read_events():
+            for line in events.stdout:
+                seen.append(json.loads(line).get("block", {}).get("proposer"))
+                if seen[-1] not in (None, leader.name):
+                    return
+        reader = threading.Thread(target=read_events)
+        reader.start()
+        time.sleep(0.5)
         leader.p.send_signal(signal.SIGKILL)
         leader.p.wait()
         dead_at = h.get("height", 0)
@@ -252,6 +267,13 @@ def case_leader(nats):
         if not nh:
             return
         print("takeover after %.1f s (lease 1000 ms)" % (time.time() - t0))
+        reader.join(10)
+        events.kill()
+        events.communicate()
+        reader.join(5)
+        check(leader.name in seen and seen[-1] not in (None, leader.name),
+              "StreamEvents on %s: new_block from %s, then from the new "
+              "leader: %r" % (others[1].name, leader.name, seen))
         check(nh.get("height", 0) > dead_at, "the chain goes on: %r" % nh)
         # Every node serves the same chain, and it is linked.
         nh["height"] = max(nh.get("height", 0), 1)
