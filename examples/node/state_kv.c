@@ -102,11 +102,20 @@ static bool conn_lost(natsStatus s) {
          natsConnection_Status(K.nc) != NATS_CONN_STATUS_CONNECTED;
 }
 
+/* kvStore_Create/Update refused because of the revision (JetStream's
+ * "wrong last sequence"): the key exists, or changed since it was read. */
+static bool conflict(natsStatus s) {
+  const char *last = nats_GetLastError(NULL);
+  return s == NATS_ERR && last && strstr(last, "wrong last sequence");
+}
+
 /* A NATS failure as a call status (with its message), or logged when there
  * is no call (leader thread). */
 static int fail(weft_server_call *call, natsStatus s, const char *what,
                 const char *key) {
-  int code = conn_lost(s) ? WEFT_STATUS_UNAVAILABLE : WEFT_STATUS_INTERNAL;
+  int code = conn_lost(s)            ? WEFT_STATUS_UNAVAILABLE
+             : s == NATS_MAX_PAYLOAD ? WEFT_STATUS_RESOURCE_EXHAUSTED
+                                     : WEFT_STATUS_INTERNAL;
   const char *why = natsConnection_Status(K.nc) != NATS_CONN_STATUS_CONNECTED
                         ? "not connected"
                         : natsStatus_GetText(s);
@@ -119,6 +128,9 @@ static int fail(weft_server_call *call, natsStatus s, const char *what,
     nd_log(2, "nats: %s %s: %s", what, key, why);
     return code;
   }
+  const char *last = nats_GetLastError(NULL);
+  if (last && *last) /* e.g. "Payload 2097152 greater than maximum ..." */
+    why = last;
   if (call)
     return nd_fail(call, code, "shared state: %s %s failed: %s", what, key,
                    why);
@@ -181,7 +193,7 @@ int nd_kv_create(weft_server_call *call, int bucket, const char *id,
   free(buf);
   if (s == NATS_OK)
     return 0;
-  if (!conn_lost(s))
+  if (conflict(s))
     return WEFT_STATUS_ALREADY_EXISTS;
   return fail(call, s, "create", key);
 }
@@ -224,10 +236,9 @@ int nd_kv_update(weft_server_call *call, weft_arena *a, int bucket,
         *out = msg;
       return 0;
     }
-    if (conn_lost(s))
+    if (!conflict(s))
       return fail(call, s, "update", key);
-    /* wrong last sequence: lost the race, read again */
-    continue;
+    /* lost the race to another writer: read again */
   }
   if (call)
     return nd_fail(call, WEFT_STATUS_ABORTED,

@@ -106,13 +106,17 @@ class Node:
                              (name, self.p.stderr.read()))
 
     def stop(self):
-        if self.p.poll() is None:
-            self.p.send_signal(signal.SIGTERM)
-            try:
-                self.p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait()
+        """SIGTERM; a node must exit 0 (a sanitizer report fails it)."""
+        if self.p.poll() is not None:
+            return  # killed by the test
+        self.p.send_signal(signal.SIGTERM)
+        try:
+            _, err = self.p.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            _, err = self.p.communicate()
+        check(self.p.returncode == 0, "node %s exits %s on SIGTERM: %s" %
+              (self.name, self.p.returncode, err[-3000:]))
 
 
 def call(node, method, data=None, timeout=10):
