@@ -423,6 +423,7 @@ int nd_state_init(const nd_config *cfg) {
   nd_now_text(w->created_at);
   w->balance = 1000000000000ull; /* 1000 AITBC at 9 decimals */
   ND_PUSH(nd_st.wallets, w);
+  nd_st.me = w;
   pthread_mutex_lock(&nd_st.mu);
   nd_make_genesis();
   nd_seed_offers();

@@ -162,7 +162,8 @@ typedef struct nd_state {
   ND_ARRAY(nd_settle) settles;
   ND_ARRAY(nd_receipt) receipts;
   ND_ARRAY(nd_wallet) wallets; /* [0] is the node's own wallet */
-  size_t *mempool;             /* tx indexes waiting for a block */
+  nd_wallet *me;   /* wallets.v[0], readable without the lock (never moves) */
+  size_t *mempool; /* tx indexes waiting for a block */
   size_t nmempool, capmempool;
   nd_event ring[ND_EVENT_RING];
   uint64_t next_seq; /* seq of the next event; events are 1.. */

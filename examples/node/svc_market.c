@@ -172,8 +172,8 @@ static int kv_create(weft_server_call *call, const aitbc__v1__Offer *req,
   nd_now_text(now);
   *resp = *req;
   resp->id = nd_adup(a, id);
-  resp->provider = nd_adup(a, empty(req->provider) ? nd_st.wallets.v[0]->address
-                                                   : req->provider);
+  resp->provider =
+      nd_adup(a, empty(req->provider) ? nd_st.me->address : req->provider);
   resp->gpu_count = req->gpu_count ? req->gpu_count : 1;
   resp->currency = nd_adup(a, empty(req->currency) ? ND_TOKEN : req->currency);
   resp->region = nd_adup(a, empty(req->region) ? "local" : req->region);

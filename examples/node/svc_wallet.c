@@ -133,7 +133,7 @@ static int kv_apply(weft_server_call *call, const char *addr, kv_op *op,
 
 static int kv_balance(weft_server_call *call, aitbc__v1__Balance *resp) {
   void *m = NULL;
-  const char *addr = nd_st.wallets.v[0]->address; /* fixed after start */
+  const char *addr = nd_st.me->address; /* fixed after start */
   int code = nd_kv_get(call, weft_server_call_arena(call), ND_KV_WALLETS, addr,
                        &aitbc__v1__Balance_desc, &m, NULL);
   if (code == WEFT_STATUS_NOT_FOUND)
@@ -187,7 +187,7 @@ static int send_(weft_server_call *call, const aitbc__v1__SendRequest *req,
   uint64_t fee = req->has_fee ? req->fee : 1000;
   if (nd_kv_enabled()) {
     kv_op op = {req->amount, fee, 0};
-    const char *me = nd_st.wallets.v[0]->address;
+    const char *me = nd_st.me->address;
     code = kv_apply(call, me, &op, NULL);
     if (!code) {
       /* A second key: a crash between the two writes loses the credit. */
@@ -285,7 +285,7 @@ static int stake_op(weft_server_call *call, uint64_t amount,
   if (nd_kv_enabled()) {
     kv_op op = {amount, 0, sign};
     aitbc__v1__Balance *b = NULL;
-    const char *me = nd_st.wallets.v[0]->address;
+    const char *me = nd_st.me->address;
     code = kv_apply(call, me, &op, &b);
     if (!code) {
       char hash[67];
