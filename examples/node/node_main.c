@@ -506,7 +506,6 @@ int weft_node_main(int argc, char **argv) {
   /* run returns after a shutdown (from the signal thread) */
   nd_state_stop();
   pthread_join(tick_t, NULL);
-  nd_kv_close(); /* a leader hands its lease over here */
   pthread_mutex_lock(&rt.mu);
   rt.done = true;
   pthread_mutex_unlock(&rt.mu);
@@ -522,7 +521,9 @@ out_hub:
   weft_aitbc_endpoint_free(ep);
 out_kv:
 #endif
-  nd_kv_close(); /* no-op without --nats or when already closed */
+  /* After the server: no handler is in a KV call any more. A leader hands
+   * its lease over here. No-op without --nats. */
+  nd_kv_close();
 out_state:
   nd_state_free();
 out_sig:
