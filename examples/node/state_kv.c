@@ -587,6 +587,20 @@ int nd_kv_open(const char *url, const char *node_id, int64_t lease_ms,
   for (int i = 0; i < ND_KV_N; i++)
     if (open_bucket(i, err, cap) < 0)
       goto fail;
+  /* The first node made the lease bucket with its --lease-ms; refreshing
+   * at another node's pace could let the lease lapse, so follow it. */
+  kvStatus *st = NULL;
+  if (kvStore_Status(&st, K.kv[ND_KV_LEASE]) == NATS_OK) {
+    int64_t ttl_ms = kvStatus_TTL(st) / 1000000;
+    if (ttl_ms > 0 && ttl_ms != K.lease_ms) {
+      nd_log(2,
+             "nats: the leader lease is %lld ms (set by the first node), "
+             "not --lease-ms %lld",
+             (long long)ttl_ms, (long long)K.lease_ms);
+      K.lease_ms = ttl_ms;
+    }
+    kvStatus_Destroy(st);
+  }
   s = kvStore_WatchAll(&K.jobs_w, K.kv[ND_KV_JOBS], NULL);
   if (s == NATS_OK)
     s = kvStore_WatchAll(&K.rcpt_w, K.kv[ND_KV_RECEIPTS], NULL);
