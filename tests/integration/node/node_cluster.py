@@ -401,6 +401,13 @@ def case_nats(nats):
             back.kill()
     finally:
         a.stop()
+    # Flags: --node-id needs --nats and a plain name.
+    for args, what in ((["--node-id", "x"], "need --nats"),
+                       (["--nats", nats.url, "--node-id", "a b"], "A-Z")):
+        r = subprocess.run([WEFT, "serve", *args], capture_output=True,
+                           text=True, timeout=20)
+        check(r.returncode == 2 and what in r.stderr,
+              "serve %s: %d %r" % (args, r.returncode, r.stderr))
     # No NATS at start: exit 1 with the reason, before serving.
     r = subprocess.run([WEFT, "serve", "--nats",
                         "nats://127.0.0.1:%d" % free_port(), "--tcp-port",
