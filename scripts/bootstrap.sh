@@ -14,6 +14,7 @@ PKGS=(
   nats-server libnats-dev nginx libnginx-mod-stream  # clustering (docs/CLUSTER.md) and its tests
   googletest libgtest-dev
   python3 python3-grpcio python3-protobuf python3-grpc-tools python3-websockets
+  nats-server libnats-dev  # weft serve --nats: shared node state (tests/integration/node_cluster)
   git
   curl ca-certificates
   file dpkg-dev  # cpack -G DEB (install_deb test): file finds ELF files, dpkg-shlibdeps the Depends

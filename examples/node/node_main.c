@@ -3,6 +3,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "node.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -12,6 +13,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "state.h"
 #include "weft/grpc_transport.h"
@@ -38,13 +40,20 @@ static const char usage[] =
     "  --mb-port P           also run an MB broker: MB over TCP on P, and MB\n"
     "                        over WebSocket on the ws:// port at / (default\n"
     "                        -1: off)\n"
-    "  --nats URL            join a cluster: weft.v1.PubSub topics go through\n"
-    "                        this NATS server (nats://127.0.0.1:4222), so a\n"
-    "                        subscriber on any node sees every node's\n"
-    "                        publishes, and MB requests (--mb-port) reach a\n"
-    "                        service on any node (docs/CLUSTER.md); exits 1\n"
-    "                        if it is unreachable at start\n"
-    "  --node-id N           this node's name on NATS (default: host-pid)\n"
+    "  --nats URL            join a cluster on this NATS server (JetStream,\n"
+    "                        e.g. nats://127.0.0.1:4222): weft.v1.PubSub\n"
+    "                        topics go through it, so a subscriber on any\n"
+    "                        node sees every node's publishes; MB requests\n"
+    "                        (--mb-port) reach a service on any node\n"
+    "                        (docs/CLUSTER.md); jobs, offers, receipts, the\n"
+    "                        wallet and the chain are shared in KV buckets,\n"
+    "                        and one node, the leader, seals blocks and runs\n"
+    "                        jobs. Exits 1 if NATS is unreachable at start\n"
+    "  --node-id ID          this node's name with --nats: 1 to 32 of\n"
+    "                        A-Z a-z 0-9 _ - (default: host-pid)\n"
+    "  --lease-ms N          leader lease with --nats: another node takes\n"
+    "                        over about N ms after the leader dies (default\n"
+    "                        3000)\n"
     "  --durable-topic P     with --nats: topics starting with P are durable\n"
     "                        (JetStream: stored, and a subscriber resumes\n"
     "                        after its last sequence on any node);\n"
@@ -76,6 +85,7 @@ static const char usage[] =
     "                        (default 300000; 0: never)\n"
     "  --shutdown-grace-ms N on SIGTERM, calls in flight and WebSocket close\n"
     "                        handshakes get N ms (default 2000), then are cut\n"
+
     "  -q, --quiet           no per-call and per-connection log lines\n"
     "  -h, --help            this text\n"
     "Prints `listening on URL` on stdout per listener. Logs to stderr.\n"
@@ -107,6 +117,7 @@ typedef struct opts {
   const char **durable;
   size_t ndurable;
   nd_config cfg;
+  weft_node_opts node;
 } opts;
 
 static int parse_num(const char *flag, const char *v, long lo, long hi,
@@ -156,8 +167,19 @@ static int parse(int argc, char **argv, opts *o) {
         return -1;
       }
       o->nats = v;
+      o->node.nats_url = v;
     } else if (!strcmp(a, "--node-id") && v) {
+      /* It names the node on NATS and goes into KV keys and ids. */
+      size_t len = strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTU"
+                             "VWXYZ0123456789_-");
+      if (!*v || v[len] || len > 32) {
+        fprintf(stderr,
+                "weft serve: --node-id '%s': use 1 to 32 of A-Z a-z 0-9 _ -\n",
+                v);
+        return -1;
+      }
       o->node_id = v;
+      o->node.node_id = v;
     } else if (!strcmp(a, "--durable-topic") && v) {
       o->durable[o->ndurable++] = v;
     } else if (!strcmp(a, "--host") && v) {
@@ -205,6 +227,9 @@ static int parse(int argc, char **argv, opts *o) {
       if (parse_num(a, v, 1, 1024, &n))
         return -1;
       o->workers = (unsigned)n;
+    } else if (!strcmp(a, "--lease-ms")) {
+      if (parse_num(a, v, 300, 600000, &o->node.lease_ms))
+        return -1;
     } else {
       fprintf(stderr, "weft serve: unknown option or missing value: %s\n%s", a,
               usage);
@@ -218,6 +243,10 @@ static int parse(int argc, char **argv, opts *o) {
   }
   if (!o->cert != !o->key) {
     fprintf(stderr, "weft serve: --tls-cert and --tls-key go together\n");
+    return -1;
+  }
+  if ((o->node.node_id || o->node.lease_ms) && !o->node.nats_url) {
+    fprintf(stderr, "weft serve: --node-id and --lease-ms need --nats\n");
     return -1;
   }
   return 0;
@@ -288,6 +317,44 @@ static void *ticker_thread(void *arg) {
     struct timespec ts = {0, 10 * 1000000L};
     nanosleep(&ts, NULL);
   }
+}
+
+/* The flag's value, or host-pid cut to what --node-id accepts (KV keys and
+ * ids carry it). */
+static void default_node_id(const char *flag, char *out, size_t cap) {
+  if (flag) {
+    snprintf(out, cap, "%s", flag);
+    return;
+  }
+  char host[64] = "node";
+  gethostname(host, sizeof host);
+  host[sizeof host - 1] = '\0';
+  for (char *p = host; *p; p++)
+    if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-')
+      *p = '-';
+  char pid[24];
+  int pl = snprintf(pid, sizeof pid, "-%ld", (long)getpid());
+  size_t room = 32 - (size_t)pl;
+  if (strlen(host) > room)
+    host[room] = '\0';
+  snprintf(out, cap, "%s%s", host, pid);
+}
+
+/* --nats: connect before any listener, so a node that cannot share state
+ * never serves (exit 1 with the reason). */
+static int open_shared(const weft_node_opts *no) {
+  char id[40], err[512];
+  if (no->node_id)
+    snprintf(id, sizeof id, "%s", no->node_id);
+  else
+    snprintf(id, sizeof id, "node-%ld", (long)getpid());
+  if (nd_kv_open(no->nats_url, id, no->lease_ms, err, sizeof err) < 0) {
+    fprintf(stderr, "weft serve: --nats: %s\n", err);
+    return -1;
+  }
+  nd_log(1, "shared state in NATS JetStream KV at %s as node %s", no->nats_url,
+         id);
+  return 0;
 }
 
 static int add_services(weft_server *s) {
@@ -398,6 +465,18 @@ int weft_node_main(int argc, char **argv) {
     fprintf(stderr, "weft serve: cannot initialise state\n");
     goto out_sig;
   }
+  /* One name on NATS for pub/sub, MB and the shared state. */
+  char node_id[40];
+  default_node_id(o.node_id, node_id, sizeof node_id);
+  o.node.node_id = node_id;
+  if (o.node.nats_url && open_shared(&o.node) < 0)
+    goto out_state;
+  if (nd_kv_start() < 0) {
+    fprintf(stderr, "weft serve: --nats: cannot start sharing state (see "
+                    "the log above)\n");
+    nd_kv_close();
+    goto out_state;
+  }
   weft_server_opts so = {0};
   /* Open streams hold no worker (they are asynchronous): workers only
    * bound how many unary calls run at once. */
@@ -415,15 +494,6 @@ int weft_node_main(int argc, char **argv) {
   /* Every listener gets the same timeouts (see --help). */
   so.header_timeout_ms = o.header_ms > 0 ? o.header_ms : 10000;
   so.idle_timeout_ms = o.idle_ms >= 0 ? o.idle_ms : 300000;
-  char node_id[96];
-  if (o.node_id) {
-    snprintf(node_id, sizeof node_id, "%s", o.node_id);
-  } else {
-    char host[64] = "node";
-    gethostname(host, sizeof host);
-    host[sizeof host - 1] = '\0';
-    snprintf(node_id, sizeof node_id, "%s-%ld", host, (long)getpid());
-  }
   so.nats_url = o.nats;
   so.node_id = node_id;
   so.durable_topics = o.ndurable ? o.durable : NULL;
@@ -441,7 +511,7 @@ int weft_node_main(int argc, char **argv) {
   weft_ws_opts wo = WEFT_WS_OPTS_INIT;
   if (o.port[T_WS] >= 0 && weft_aitbc_endpoint_new(&ep, NULL) < 0) {
     fprintf(stderr, "weft serve: cannot create the AITBC WebSocket route\n");
-    goto out_state;
+    goto out_kv;
   }
   wo.auth_after_upgrade = true;
   wo.route = weft_aitbc_ws_route;
@@ -522,8 +592,12 @@ out_srv:
 out_hub:
   weft_mb_hub_free(hub); /* after the server: it owns the WebSocket conns */
   weft_aitbc_endpoint_free(ep);
-out_state:
+out_kv:
 #endif
+  /* After the server: no handler is in a KV call any more. A leader hands
+   * its lease over here. No-op without --nats. */
+  nd_kv_close();
+out_state:
   nd_state_free();
 out_sig:
   pthread_mutex_destroy(&rt.mu);

@@ -423,6 +423,7 @@ int nd_state_init(const nd_config *cfg) {
   nd_now_text(w->created_at);
   w->balance = 1000000000000ull; /* 1000 AITBC at 9 decimals */
   ND_PUSH(nd_st.wallets, w);
+  nd_st.me = w;
   pthread_mutex_lock(&nd_st.mu);
   nd_make_genesis();
   nd_seed_offers();
@@ -434,10 +435,12 @@ int nd_state_init(const nd_config *cfg) {
 void nd_state_tick(void) {
   pthread_mutex_lock(&nd_st.mu);
   int64_t now = nd_now_ns();
-  nd_job_tick(now);
+  if (!nd_kv_enabled()) /* with --nats the leader does both (state_kv.c) */
+    nd_job_tick(now);
   nd_settle_tick(now);
   nd_market_tick(now);
-  nd_chain_tick(now);
+  if (!nd_kv_enabled())
+    nd_chain_tick(now);
   pthread_mutex_unlock(&nd_st.mu);
 }
 

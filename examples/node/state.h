@@ -29,8 +29,8 @@
 #define ND_LOCAL_CHAIN 1337u /* the node's chain in settlement chain ids */
 
 typedef struct nd_job {
-  char id[32];
-  int state; /* aitbc__v1__JobState */
+  char id[96]; /* with --nats: job-<node id>-<run nonce>-<n> */
+  int state;   /* aitbc__v1__JobState */
   char miner[64];
   char *payload_json;     /* google.protobuf.Struct as JSON, or NULL */
   char *constraints_json; /* same */
@@ -62,6 +62,7 @@ typedef struct nd_tx {
 typedef struct nd_block {
   uint32_t height;
   char hash[67], parent[67], state_root[67];
+  char proposer[40]; /* with --nats: the leader's node id */
   char timestamp[40];
   size_t ntx;
   size_t *txs; /* indexes into st.txs */
@@ -93,7 +94,7 @@ typedef struct nd_settle {
 } nd_settle;
 
 typedef struct nd_receipt {
-  char id[32], job_id[32], provider[64], client[64], model[64];
+  char id[32], job_id[96], provider[64], client[64], model[64];
   double units, price;
   uint64_t amount; /* price in atomic units (9 decimals), exact */
   char started_at[40], completed_at[40];
@@ -161,7 +162,8 @@ typedef struct nd_state {
   ND_ARRAY(nd_settle) settles;
   ND_ARRAY(nd_receipt) receipts;
   ND_ARRAY(nd_wallet) wallets; /* [0] is the node's own wallet */
-  size_t *mempool;             /* tx indexes waiting for a block */
+  nd_wallet *me;   /* wallets.v[0], readable without the lock (never moves) */
+  size_t *mempool; /* tx indexes waiting for a block */
   size_t nmempool, capmempool;
   nd_event ring[ND_EVENT_RING];
   uint64_t next_seq; /* seq of the next event; events are 1.. */
@@ -278,5 +280,71 @@ void nd_market_tick(int64_t now);
 void nd_settle_tick(int64_t now);
 void nd_make_genesis(void);
 void nd_seed_offers(void);
+
+/* ---- state backend: memory (default) or NATS JetStream KV (--nats) ----
+ *
+ * Without --nats everything above is the state. With it, jobs and the
+ * chain live in KV buckets shared by every node (state_kv.c): the Jobs and
+ * Blockchain handlers read and write them through these calls, and the
+ * in-memory jobs become a mirror fed by a KV watcher (for Jobs.Watch).
+ * Calls taking a weft_server_call set its status message on failure (call
+ * may be NULL: then the failure is logged) and return 0 or a status:
+ * UNAVAILABLE when NATS cannot be reached, NOT_FOUND (no message set),
+ * ALREADY_EXISTS from a create (no message set). */
+enum {
+  ND_KV_JOBS,
+  ND_KV_CHAIN,
+  ND_KV_LEASE,
+  ND_KV_OFFERS,
+  ND_KV_RECEIPTS, /* key: the job id (one receipt per job) */
+  ND_KV_WALLETS,  /* key: the address; value: aitbc.v1.Balance */
+  ND_KV_META,     /* the cluster's wallet identity and receipt key */
+  ND_KV_N
+};
+/* Connects, opens (or creates) the buckets and the jobs watcher; no thread
+ * yet. -1 with err filled when NATS cannot be reached or used. */
+int nd_kv_open(const char *url, const char *node_id, int64_t lease_ms,
+               char *err, size_t cap);
+int nd_kv_start(void); /* the watcher and leader threads */
+void nd_kv_close(void);
+bool nd_kv_enabled(void);
+bool nd_kv_is_leader(void);
+const char *nd_kv_node_id(void);
+/* A new entity id no other node (or earlier run) makes:
+ * <prefix>-<node id>-<run nonce>-<n>. */
+void nd_kv_new_id(const char *prefix, char *out, size_t cap);
+/* id -> KV key: bytes KV keys do not allow (and '=') become =XX. false
+ * when the key would not fit in cap. */
+bool nd_kv_key(const char *id, char *out, size_t cap);
+/* Decodes bucket[id] into a (a message of d); *rev gets its revision. */
+int nd_kv_get(weft_server_call *call, weft_arena *a, int bucket, const char *id,
+              const weft_msg_desc *d, void **out, uint64_t *rev);
+int nd_kv_create(weft_server_call *call, int bucket, const char *id,
+                 const void *msg);
+/* A read-modify-write: fn changes msg in place and returns 0 to write it,
+ * ND_KV_KEEP to leave the key as it is, or a status to fail with. Written
+ * with the revision read; retried from the read when another writer got
+ * there first. *out (may be NULL) gets the message as written. */
+#define ND_KV_KEEP (-3)
+typedef int (*nd_kv_mutate)(weft_server_call *call, void *msg, void *arg);
+int nd_kv_update(weft_server_call *call, weft_arena *a, int bucket,
+                 const char *id, const weft_msg_desc *d, nd_kv_mutate fn,
+                 void *arg, void **out);
+/* Every value of the bucket (one Get per key: O(keys) round trips). */
+int nd_kv_list(weft_server_call *call, weft_arena *a, int bucket,
+               const weft_msg_desc *d, void ***out, size_t *n);
+/* Creates the seed offers once for the whole cluster (no lock held). */
+void nd_seed_offers_kv(void);
+/* The leader issues (stores) the receipt of a job it completed. */
+void nd_receipt_kv_issue(const nd_receipt *r);
+/* Lock held: a receipt as stored, into the mirror (StreamReceipts). */
+void nd_receipt_apply(const aitbc__v1__Receipt *m);
+/* Lock held: a new head block from the chain bucket, as a new_block event
+ * (StreamEvents) on this node. */
+void nd_chain_apply(const aitbc__v1__Block *m);
+/* Lock held: a job as stored at revision rev into the mirror. */
+void nd_job_apply(const aitbc__v1__Job *m, uint64_t rev);
+/* The leader's job steps through KV (no lock held). */
+void nd_job_kv_tick(int64_t now, weft_arena *a);
 
 #endif

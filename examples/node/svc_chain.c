@@ -80,7 +80,7 @@ static void fill_block(weft_arena *a, const nd_block *b, aitbc__v1__Block *o) {
   o->height = b->height;
   o->hash = nd_adup(a, b->hash);
   o->parent_hash = nd_adup(a, b->parent);
-  o->proposer = nd_adup(a, "weft-node");
+  o->proposer = nd_adup(a, b->proposer[0] ? b->proposer : "weft-node");
   o->timestamp = nd_adup(a, b->timestamp);
   o->tx_count = (uint32_t)b->ntx;
   o->state_root = nd_adup(a, b->state_root);
@@ -103,6 +103,43 @@ static int check_chain(weft_server_call *call, const char *chain) {
   return 0;
 }
 
+/* With --nats the event ring's new_block events point at these copies of
+ * the blocks the leader sealed (appended as the head moves, so an index,
+ * not a height). */
+void nd_chain_apply(const aitbc__v1__Block *m) {
+  nd_block *b = nd_xcalloc(sizeof *b);
+  b->height = m->height;
+  snprintf(b->hash, sizeof b->hash, "%s", m->hash ? m->hash : "");
+  snprintf(b->parent, sizeof b->parent, "%s",
+           m->parent_hash ? m->parent_hash : "");
+  snprintf(b->state_root, sizeof b->state_root, "%s",
+           m->state_root ? m->state_root : "");
+  snprintf(b->timestamp, sizeof b->timestamp, "%s",
+           m->timestamp ? m->timestamp : "");
+  snprintf(b->proposer, sizeof b->proposer, "%s",
+           m->proposer ? m->proposer : "");
+  ND_PUSH(nd_st.blocks, b);
+  nd_push_event(ND_EV_CHAIN, "new_block", nd_st.blocks.n - 1);
+  nd_changed();
+}
+
+/* With --nats: blocks are in the chain bucket under "h.<height>", and
+ * "head" holds the newest (the leader writes both, state_kv.c). */
+static int kv_block(weft_server_call *call, const char *id,
+                    aitbc__v1__Block *resp) {
+  void *m = NULL;
+  int code = nd_kv_get(call, weft_server_call_arena(call), ND_KV_CHAIN, id,
+                       &aitbc__v1__Block_desc, &m, NULL);
+  if (code == WEFT_STATUS_NOT_FOUND)
+    return strcmp(id, "head")
+               ? nd_fail(call, code, "block %s not found (not sealed yet)",
+                         id + 2)
+               : nd_fail(call, code, "no block sealed yet (no leader yet?)");
+  if (!code)
+    *resp = *(aitbc__v1__Block *)m;
+  return code;
+}
+
 static int get_head(weft_server_call *call,
                     const aitbc__v1__GetHeadRequest *req,
                     aitbc__v1__Block *resp, void *ctx) {
@@ -110,6 +147,8 @@ static int get_head(weft_server_call *call,
   int code = check_chain(call, req->chain_id);
   if (code)
     return nd_done(call, code);
+  if (nd_kv_enabled())
+    return nd_done(call, kv_block(call, "head", resp));
   pthread_mutex_lock(&nd_st.mu);
   fill_block(weft_server_call_arena(call), nd_st.blocks.v[nd_st.blocks.n - 1],
              resp);
@@ -124,6 +163,11 @@ static int get_block(weft_server_call *call,
   int code = check_chain(call, req->chain_id);
   if (code)
     return nd_done(call, code);
+  if (nd_kv_enabled()) {
+    char id[32];
+    snprintf(id, sizeof id, "h.%u", req->height);
+    return nd_done(call, kv_block(call, id, resp));
+  }
   pthread_mutex_lock(&nd_st.mu);
   size_t n = nd_st.blocks.n;
   if (req->height < n)

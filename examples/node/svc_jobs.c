@@ -64,7 +64,7 @@ static void complete(nd_job *j, int64_t now) {
   r->amount = (uint64_t)us * 500;
   snprintf(r->started_at, sizeof r->started_at, "%s", j->started_at);
   nd_now_text(r->completed_at);
-  char buf[128];
+  char buf[192];
   snprintf(buf, sizeof buf, "%s|%s", j->id, r->completed_at);
   nd_hex_hash(buf, strlen(buf), r->result_hash);
   nd_receipt_sign(r, r->sig);
@@ -137,6 +137,273 @@ static char *to_json(const void *msg) {
   return out;
 }
 
+static int no_job(weft_server_call *call, const char *id);
+static int pump_job(nd_watch *w);
+
+static void free_job(nd_job *j) {
+  free(j->payload_json);
+  free(j->constraints_json);
+  free(j->result_json);
+  free(j->error);
+  free(j);
+}
+
+/* ---- with --nats: the jobs bucket is the state (state_kv.c) ---- */
+
+static int kv_create(weft_server_call *call, nd_job *j, aitbc__v1__Job *resp) {
+  int code = WEFT_STATUS_ALREADY_EXISTS;
+  for (int i = 0; i < 4 && code == WEFT_STATUS_ALREADY_EXISTS; i++) {
+    nd_kv_new_id("job", j->id, sizeof j->id);
+    fill_job(weft_server_call_arena(call), j, resp);
+    code = nd_kv_create(call, ND_KV_JOBS, j->id, resp);
+  }
+  if (code == WEFT_STATUS_ALREADY_EXISTS)
+    code = nd_fail(call, WEFT_STATUS_INTERNAL, "job id %s is taken", j->id);
+  free_job(j);
+  return nd_done(call, code);
+}
+
+static int kv_get(weft_server_call *call, const char *id, aitbc__v1__Job *resp,
+                  uint64_t *rev) {
+  if (!id || !*id)
+    return no_job(call, id);
+  void *m = NULL;
+  int code = nd_kv_get(call, weft_server_call_arena(call), ND_KV_JOBS, id,
+                       &aitbc__v1__Job_desc, &m, rev);
+  if (code == WEFT_STATUS_NOT_FOUND)
+    return no_job(call, id);
+  if (!code)
+    *resp = *(aitbc__v1__Job *)m; /* both in the call's arena */
+  return code;
+}
+
+static int newest_first(const void *pa, const void *pb) {
+  const aitbc__v1__Job *a = *(aitbc__v1__Job *const *)pa;
+  const aitbc__v1__Job *b = *(aitbc__v1__Job *const *)pb;
+  int c = strcmp(b->requested_at ? b->requested_at : "",
+                 a->requested_at ? a->requested_at : "");
+  return c ? c : strcmp(b->job_id ? b->job_id : "", a->job_id ? a->job_id : "");
+}
+
+static int kv_list(weft_server_call *call,
+                   const aitbc__v1__ListJobsRequest *req,
+                   aitbc__v1__ListJobsResponse *resp) {
+  weft_arena *a = weft_server_call_arena(call);
+  void **v;
+  size_t n;
+  int code = nd_kv_list(call, a, ND_KV_JOBS, &aitbc__v1__Job_desc, &v, &n);
+  if (code)
+    return nd_done(call, code);
+  qsort(v, n, sizeof *v, newest_first);
+  uint32_t limit = req->limit ? req->limit : 100, skipped = 0;
+  resp->jobs = (aitbc__v1__Job **)v; /* filtered in place */
+  for (size_t i = 0; i < n && resp->n_jobs < limit; i++) {
+    aitbc__v1__Job *j = v[i];
+    if (req->state && j->state != req->state)
+      continue;
+    if (skipped++ < req->offset)
+      continue;
+    resp->jobs[resp->n_jobs++] = j;
+  }
+  return nd_done(call, 0);
+}
+
+static int cancel_mut(weft_server_call *call, void *msg, void *arg) {
+  (void)arg;
+  aitbc__v1__Job *j = msg;
+  if (j->state == aitbc__v1__JobState__CANCELLED)
+    return ND_KV_KEEP; /* idempotent */
+  if (nd_job_terminal(j->state))
+    return nd_fail(call, WEFT_STATUS_FAILED_PRECONDITION,
+                   "job %s already ended (%s)", j->job_id,
+                   state_name(j->state));
+  j->state = aitbc__v1__JobState__CANCELLED;
+  j->error = "cancelled by client";
+  return 0;
+}
+
+static int kv_cancel(weft_server_call *call, const char *id,
+                     aitbc__v1__Job *resp) {
+  if (!id || !*id)
+    return nd_done(call, no_job(call, id));
+  void *m = NULL;
+  int code = nd_kv_update(call, weft_server_call_arena(call), ND_KV_JOBS, id,
+                          &aitbc__v1__Job_desc, cancel_mut, NULL, &m);
+  if (code == WEFT_STATUS_NOT_FOUND)
+    code = no_job(call, id);
+  if (!code)
+    *resp = *(aitbc__v1__Job *)m;
+  return nd_done(call, code);
+}
+
+void nd_job_apply(const aitbc__v1__Job *m, uint64_t rev) {
+  if (!m->job_id || !*m->job_id)
+    return;
+  nd_job *j = nd_find_job(m->job_id);
+  int64_t now = nd_now_ns();
+  if (!j) {
+    j = nd_xcalloc(sizeof *j);
+    snprintf(j->id, sizeof j->id, "%s", m->job_id);
+    j->payload_json = to_json(m->payload);
+    j->constraints_json = to_json(m->constraints);
+    const char *sim = str_field(m->payload, "simulate");
+    j->sim = !sim ? 0 : !strcmp(sim, "fail") ? 1 : !strcmp(sim, "hold") ? 2 : 0;
+    j->ttl_seconds = m->ttl_seconds;
+    /* The leader steps and expires jobs by its own clock from when its
+     * mirror first saw them (README: clocks). */
+    j->created_ns = now;
+    j->expires_ns = now + (int64_t)m->ttl_seconds * 1000000000;
+    j->next_step_ns = now + nd_st.cfg.job_step_ms * 1000000;
+    ND_PUSH(nd_st.jobs, j);
+  } else if (rev <= j->rev) {
+    return; /* already seen (the watch handler applies too) */
+  }
+  j->state = m->state;
+  snprintf(j->miner, sizeof j->miner, "%s",
+           m->assigned_miner_id ? m->assigned_miner_id : "");
+  snprintf(j->requested_at, sizeof j->requested_at, "%s",
+           m->requested_at ? m->requested_at : "");
+  snprintf(j->expires_at, sizeof j->expires_at, "%s",
+           m->expires_at ? m->expires_at : "");
+  snprintf(j->client_id, sizeof j->client_id, "%s",
+           m->client_id ? m->client_id : "");
+  if (m->state == aitbc__v1__JobState__RUNNING && !j->started_ns) {
+    j->started_ns = now; /* for the receipt the leader issues */
+    nd_now_text(j->started_at);
+  }
+  j->progress = m->progress;
+  free(j->error);
+  j->error = nd_strdup(m->error && *m->error ? m->error : NULL);
+  if (m->result && !j->result_json)
+    j->result_json = to_json(m->result);
+  nd_now_text(j->updated_at);
+  j->rev = rev;
+  nd_changed();
+}
+
+typedef struct step_arg {
+  weft_arena *a;
+  bool expire;
+  int sim;
+  const char *miner;
+  bool completed; /* this step completed the job: issue its receipt */
+  char completed_at[40], result_hash[65];
+} step_arg;
+
+static int step_mut(weft_server_call *call, void *msg, void *arg) {
+  (void)call;
+  aitbc__v1__Job *j = msg;
+  step_arg *s = arg;
+  if (nd_job_terminal(j->state))
+    return ND_KV_KEEP;
+  if (s->expire) {
+    j->state = aitbc__v1__JobState__EXPIRED;
+    j->error = "ttl expired";
+  } else if (j->state == aitbc__v1__JobState__QUEUED) {
+    j->state = aitbc__v1__JobState__RUNNING;
+    j->assigned_miner_id = (char *)s->miner;
+  } else if (s->sim == 1) {
+    j->state = aitbc__v1__JobState__FAILED;
+    j->error = "simulated failure";
+  } else if (j->progress + STEP < 0.999) {
+    j->progress += STEP;
+  } else {
+    char res[256], buf[192];
+    nd_now_text(s->completed_at);
+    snprintf(buf, sizeof buf, "%s|%s", j->job_id, s->completed_at);
+    nd_hex_hash(buf, strlen(buf), s->result_hash);
+    snprintf(res, sizeof res,
+             "{\"status\":\"ok\",\"output\":\"simulated result of %s\","
+             "\"result_hash\":\"%s\"}",
+             j->job_id, s->result_hash);
+    j->result = nd_struct(s->a, res);
+    s->completed = true;
+    j->progress = 1.0;
+    j->state = aitbc__v1__JobState__COMPLETED;
+  }
+  return 0;
+}
+
+/* The receipt of a job this leader completed, as complete() makes it. */
+static void kv_receipt(const aitbc__v1__Job *j, const step_arg *s) {
+  nd_receipt r;
+  memset(&r, 0, sizeof r);
+  int64_t started = 0;
+  pthread_mutex_lock(&nd_st.mu);
+  nd_job *mj = nd_find_job(j->job_id);
+  if (mj) {
+    started = mj->started_ns;
+    snprintf(r.started_at, sizeof r.started_at, "%s", mj->started_at);
+  }
+  pthread_mutex_unlock(&nd_st.mu);
+  nd_kv_new_id("rcpt", r.id, sizeof r.id);
+  snprintf(r.job_id, sizeof r.job_id, "%s", j->job_id);
+  snprintf(r.provider, sizeof r.provider, "%s",
+           j->assigned_miner_id ? j->assigned_miner_id : "");
+  snprintf(r.client, sizeof r.client, "%s", j->client_id ? j->client_id : "");
+  const char *model = str_field(j->payload, "model");
+  snprintf(r.model, sizeof r.model, "%s", model ? model : "unknown");
+  int64_t us = started ? (nd_now_ns() - started) / 1000 : 0;
+  r.units = (double)us / 1e6;
+  r.price = r.units * 0.5;
+  r.amount = (uint64_t)us * 500;
+  snprintf(r.completed_at, sizeof r.completed_at, "%s", s->completed_at);
+  snprintf(r.result_hash, sizeof r.result_hash, "%s", s->result_hash);
+  nd_receipt_sign(&r, r.sig);
+  nd_receipt_kv_issue(&r);
+}
+
+void nd_job_kv_tick(int64_t now, weft_arena *a) {
+  int64_t step = nd_st.cfg.job_step_ms * 1000000;
+  for (size_t i = 0;; i++) {
+    char id[96], miner[64];
+    step_arg s = {.a = a, .miner = miner};
+    pthread_mutex_lock(&nd_st.mu);
+    if (i >= nd_st.jobs.n) {
+      pthread_mutex_unlock(&nd_st.mu);
+      return;
+    }
+    nd_job *j = nd_st.jobs.v[i];
+    bool due =
+        !nd_job_terminal(j->state) &&
+        (now >= j->expires_ns || (j->sim != 2 && now >= j->next_step_ns));
+    if (due) {
+      j->next_step_ns = now + step;
+      s.expire = now >= j->expires_ns;
+      s.sim = j->sim;
+      snprintf(id, sizeof id, "%s", j->id);
+      snprintf(miner, sizeof miner, "%s", nd_st.wallets.v[0]->address);
+    }
+    pthread_mutex_unlock(&nd_st.mu);
+    void *out = NULL;
+    if (due &&
+        !nd_kv_update(NULL, a, ND_KV_JOBS, id, &aitbc__v1__Job_desc, step_mut,
+                      &s, &out) &&
+        s.completed)
+      kv_receipt(out, &s);
+  }
+}
+
+static int kv_watch(weft_server_call *call,
+                    const aitbc__v1__WatchJobRequest *req) {
+  aitbc__v1__Job m = aitbc__v1__Job_INIT;
+  uint64_t rev = 0;
+  int code = kv_get(call, req->job_id, &m, &rev);
+  if (code)
+    return nd_done(call, code);
+  pthread_mutex_lock(&nd_st.mu);
+  nd_job_apply(&m, rev); /* the mirror may not have caught up yet */
+  nd_job *j = nd_find_job(req->job_id);
+  nd_watch *w = j ? nd_watch_new(call, req, pump_job) : NULL;
+  code = WEFT_STATUS_RESOURCE_EXHAUSTED;
+  if (w) {
+    w->target = j;
+    code = nd_watch_start(w);
+  }
+  pthread_mutex_unlock(&nd_st.mu);
+  return code;
+}
+
 static int create_job(weft_server_call *call,
                       const aitbc__v1__CreateJobRequest *req,
                       aitbc__v1__Job *resp, void *ctx) {
@@ -182,6 +449,8 @@ static int create_job(weft_server_call *call,
       strftime(j->expires_at, sizeof j->expires_at, "%Y-%m-%dT%H:%M:%S", &tm);
   snprintf(j->expires_at + n, sizeof j->expires_at - n, ".%03ldZ",
            ts.tv_nsec / 1000000);
+  if (nd_kv_enabled())
+    return kv_create(call, j, resp);
   pthread_mutex_lock(&nd_st.mu);
   nd_new_id("job", j->id, sizeof j->id);
   ND_PUSH(nd_st.jobs, j);
@@ -200,6 +469,8 @@ static int no_job(weft_server_call *call, const char *id) {
 static int get_job(weft_server_call *call, const aitbc__v1__GetJobRequest *req,
                    aitbc__v1__Job *resp, void *ctx) {
   (void)ctx;
+  if (nd_kv_enabled())
+    return nd_done(call, kv_get(call, req->job_id, resp, NULL));
   pthread_mutex_lock(&nd_st.mu);
   nd_job *j = nd_find_job(req->job_id);
   if (j)
@@ -212,6 +483,8 @@ static int list_jobs(weft_server_call *call,
                      const aitbc__v1__ListJobsRequest *req,
                      aitbc__v1__ListJobsResponse *resp, void *ctx) {
   (void)ctx;
+  if (nd_kv_enabled())
+    return kv_list(call, req, resp);
   weft_arena *a = weft_server_call_arena(call);
   uint32_t limit = req->limit ? req->limit : 100;
   pthread_mutex_lock(&nd_st.mu);
@@ -236,6 +509,8 @@ static int cancel_job(weft_server_call *call,
                       const aitbc__v1__CancelJobRequest *req,
                       aitbc__v1__Job *resp, void *ctx) {
   (void)ctx;
+  if (nd_kv_enabled())
+    return kv_cancel(call, req->job_id, resp);
   int code = 0;
   pthread_mutex_lock(&nd_st.mu);
   nd_job *j = nd_find_job(req->job_id);
@@ -282,6 +557,8 @@ static int pump_job(nd_watch *w) {
 static int watch(weft_server_call *call, const aitbc__v1__WatchJobRequest *req,
                  void *ctx) {
   (void)ctx;
+  if (nd_kv_enabled())
+    return kv_watch(call, req);
   pthread_mutex_lock(&nd_st.mu);
   nd_job *j = nd_find_job(req->job_id);
   if (!j) {

@@ -71,10 +71,212 @@ static bool empty(const char *s) {
   return !s || !*s;
 }
 
+/* ---- with --nats: the offers bucket is the state (state_kv.c) ----
+ * A deleted offer stays in the bucket as "cancelled" and is not found;
+ * offers do not expire and WatchEvents shows this node's events only
+ * (README.md, "Several nodes: NATS"). */
+
+void nd_seed_offers_kv(void) {
+  static const struct {
+    const char *id, *provider, *gpu, *region;
+    uint32_t mem, count;
+    double price;
+  } seeds[] = {
+      {"offer-seed-1", NULL, "RTX 4090", "eu-west", 24, 2, 0.45},
+      {"offer-seed-2", "aitbc1provider0002", "A100", "us-east", 80, 8, 1.9},
+      {"offer-seed-3", "aitbc1provider0003", "H100", "ap-south", 80, 4, 2.6},
+  };
+  char now[40];
+  nd_now_text(now);
+  for (size_t i = 0; i < sizeof seeds / sizeof seeds[0]; i++) {
+    aitbc__v1__Offer o = aitbc__v1__Offer_INIT;
+    o.id = (char *)seeds[i].id;
+    o.provider = (char *)(seeds[i].provider ? seeds[i].provider
+                                            : nd_st.wallets.v[0]->address);
+    o.gpu_type = (char *)seeds[i].gpu;
+    o.gpu_memory = seeds[i].mem;
+    o.gpu_count = seeds[i].count;
+    o.price_per_hour = seeds[i].price;
+    o.currency = ND_TOKEN;
+    o.region = (char *)seeds[i].region;
+    o.status = "open";
+    o.created_at = now;
+    /* The first node to start creates them; the others find them there. */
+    nd_kv_create(NULL, ND_KV_OFFERS, o.id, &o);
+  }
+}
+
+static bool gone(const aitbc__v1__Offer *o) {
+  return o->status && !strcmp(o->status, "cancelled");
+}
+
+static int kv_get(weft_server_call *call, const char *id,
+                  aitbc__v1__Offer *resp) {
+  if (empty(id))
+    return no_offer(call, id);
+  void *m = NULL;
+  int code = nd_kv_get(call, weft_server_call_arena(call), ND_KV_OFFERS, id,
+                       &aitbc__v1__Offer_desc, &m, NULL);
+  if (code == WEFT_STATUS_NOT_FOUND || (!code && gone(m)))
+    return no_offer(call, id);
+  if (!code)
+    *resp = *(aitbc__v1__Offer *)m; /* both in the call's arena */
+  return code;
+}
+
+static int oldest_first(const void *pa, const void *pb) {
+  const aitbc__v1__Offer *a = *(aitbc__v1__Offer *const *)pa;
+  const aitbc__v1__Offer *b = *(aitbc__v1__Offer *const *)pb;
+  int c = strcmp(a->created_at ? a->created_at : "",
+                 b->created_at ? b->created_at : "");
+  return c ? c : strcmp(a->id ? a->id : "", b->id ? b->id : "");
+}
+
+static int kv_all(weft_server_call *call, aitbc__v1__Offer ***v, size_t *n) {
+  int code = nd_kv_list(call, weft_server_call_arena(call), ND_KV_OFFERS,
+                        &aitbc__v1__Offer_desc, (void ***)v, n);
+  if (!code)
+    qsort(*v, *n, sizeof **v, oldest_first);
+  return code;
+}
+
+static int kv_list(weft_server_call *call,
+                   const aitbc__v1__ListOffersRequest *req,
+                   aitbc__v1__ListOffersResponse *resp) {
+  aitbc__v1__Offer **v;
+  size_t n;
+  int code = kv_all(call, &v, &n);
+  if (code)
+    return nd_done(call, code);
+  uint32_t limit = req->limit ? req->limit : 100, skipped = 0;
+  resp->offers = v; /* filtered in place */
+  for (size_t i = 0; i < n && resp->n_offers < limit; i++) {
+    aitbc__v1__Offer *o = v[i];
+    if (gone(o) ||
+        (!empty(req->gpu_type) && strcmp(req->gpu_type, o->gpu_type)) ||
+        (!empty(req->region) && strcmp(req->region, o->region)) ||
+        (!empty(req->status) && strcmp(req->status, o->status)))
+      continue;
+    if (skipped++ < req->offset)
+      continue;
+    resp->offers[resp->n_offers++] = o;
+  }
+  return nd_done(call, 0);
+}
+
+static int kv_create(weft_server_call *call, const aitbc__v1__Offer *req,
+                     aitbc__v1__Offer *resp) {
+  char id[96], now[40];
+  weft_arena *a = weft_server_call_arena(call);
+  nd_kv_new_id("offer", id, sizeof id);
+  nd_now_text(now);
+  *resp = *req;
+  resp->id = nd_adup(a, id);
+  resp->provider =
+      nd_adup(a, empty(req->provider) ? nd_st.me->address : req->provider);
+  resp->gpu_count = req->gpu_count ? req->gpu_count : 1;
+  resp->currency = nd_adup(a, empty(req->currency) ? ND_TOKEN : req->currency);
+  resp->region = nd_adup(a, empty(req->region) ? "local" : req->region);
+  resp->status = "open";
+  resp->created_at = nd_adup(a, now);
+  int code = nd_kv_create(call, ND_KV_OFFERS, id, resp);
+  if (code == WEFT_STATUS_ALREADY_EXISTS)
+    code = nd_fail(call, WEFT_STATUS_INTERNAL, "offer id %s is taken", id);
+  return nd_done(call, code);
+}
+
+typedef struct mut_arg {
+  weft_arena *a;
+  const aitbc__v1__Offer *upd;
+  const char *id;
+} mut_arg;
+
+static int update_mut(weft_server_call *call, void *msg, void *arg) {
+  aitbc__v1__Offer *o = msg;
+  const mut_arg *m = arg;
+  const aitbc__v1__Offer *r = m->upd;
+  if (gone(o))
+    return no_offer(call, m->id);
+  if (r->price_per_hour > 0)
+    o->price_per_hour = r->price_per_hour;
+  if (!empty(r->gpu_type))
+    o->gpu_type = r->gpu_type;
+  if (!empty(r->region))
+    o->region = r->region;
+  if (!empty(r->currency))
+    o->currency = r->currency;
+  if (r->gpu_memory)
+    o->gpu_memory = r->gpu_memory;
+  if (r->gpu_count)
+    o->gpu_count = r->gpu_count;
+  return 0;
+}
+
+static int delete_mut(weft_server_call *call, void *msg, void *arg) {
+  aitbc__v1__Offer *o = msg;
+  const mut_arg *m = arg;
+  if (gone(o))
+    return no_offer(call, m->id);
+  o->status = "cancelled";
+  return 0;
+}
+
+static int accept_mut(weft_server_call *call, void *msg, void *arg) {
+  aitbc__v1__Offer *o = msg;
+  const mut_arg *m = arg;
+  if (gone(o))
+    return no_offer(call, m->id);
+  if (strcmp(o->status ? o->status : "", "open"))
+    return nd_fail(call, WEFT_STATUS_FAILED_PRECONDITION,
+                   "offer %s is %s, not open", o->id, o->status);
+  o->status = "matched";
+  return 0;
+}
+
+static int kv_change(weft_server_call *call, const char *id, nd_kv_mutate fn,
+                     const aitbc__v1__Offer *upd, aitbc__v1__Offer *resp) {
+  if (empty(id))
+    return no_offer(call, id);
+  mut_arg m = {weft_server_call_arena(call), upd, id};
+  void *out = NULL;
+  int code = nd_kv_update(call, m.a, ND_KV_OFFERS, id, &aitbc__v1__Offer_desc,
+                          fn, &m, &out);
+  if (code == WEFT_STATUS_NOT_FOUND)
+    return no_offer(call, id);
+  if (!code && resp)
+    *resp = *(aitbc__v1__Offer *)out;
+  return code;
+}
+
+static int kv_stats(weft_server_call *call, aitbc__v1__MarketplaceStats *resp) {
+  aitbc__v1__Offer **v;
+  size_t n;
+  int code = kv_all(call, &v, &n);
+  if (code)
+    return nd_done(call, code);
+  double sum = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (gone(v[i]))
+      continue;
+    resp->total_offers++;
+    sum += v[i]->price_per_hour;
+    resp->total_gpus += v[i]->gpu_count;
+    if (!strcmp(v[i]->status, "open"))
+      resp->active_offers++;
+    else if (!strcmp(v[i]->status, "matched"))
+      resp->matched_offers++;
+  }
+  resp->average_price_per_hour =
+      resp->total_offers ? sum / resp->total_offers : 0;
+  return nd_done(call, 0);
+}
+
 static int list_offers(weft_server_call *call,
                        const aitbc__v1__ListOffersRequest *req,
                        aitbc__v1__ListOffersResponse *resp, void *ctx) {
   (void)ctx;
+  if (nd_kv_enabled())
+    return kv_list(call, req, resp);
   weft_arena *a = weft_server_call_arena(call);
   uint32_t limit = req->limit ? req->limit : 100, skipped = 0;
   pthread_mutex_lock(&nd_st.mu);
@@ -108,6 +310,8 @@ static int create_offer(weft_server_call *call, const aitbc__v1__Offer *req,
   if (!empty(req->id))
     return nd_done(call, nd_fail(call, WEFT_STATUS_INVALID_ARGUMENT,
                                  "id is assigned by the node; leave it out"));
+  if (nd_kv_enabled())
+    return kv_create(call, req, resp);
   pthread_mutex_lock(&nd_st.mu);
   nd_offer *o = add_offer(
       empty(req->provider) ? nd_st.wallets.v[0]->address : req->provider,
@@ -123,6 +327,8 @@ static int get_offer(weft_server_call *call,
                      const aitbc__v1__GetOfferRequest *req,
                      aitbc__v1__Offer *resp, void *ctx) {
   (void)ctx;
+  if (nd_kv_enabled())
+    return nd_done(call, kv_get(call, req->offer_id, resp));
   pthread_mutex_lock(&nd_st.mu);
   nd_offer *o = nd_find_offer(req->offer_id);
   if (o)
@@ -145,6 +351,8 @@ static int update_offer(weft_server_call *call, const aitbc__v1__Offer *req,
   if (req->price_per_hour < 0)
     return nd_done(call, nd_fail(call, WEFT_STATUS_INVALID_ARGUMENT,
                                  "price_per_hour must be > 0"));
+  if (nd_kv_enabled())
+    return nd_done(call, kv_change(call, req->id, update_mut, req, resp));
   int code = 0;
   pthread_mutex_lock(&nd_st.mu);
   nd_offer *o = nd_find_offer(req->id);
@@ -177,6 +385,9 @@ static int delete_offer(weft_server_call *call,
                         google__protobuf__Empty *resp, void *ctx) {
   (void)ctx;
   (void)resp;
+  if (nd_kv_enabled())
+    return nd_done(call,
+                   kv_change(call, req->offer_id, delete_mut, NULL, NULL));
   pthread_mutex_lock(&nd_st.mu);
   nd_offer *o = nd_find_offer(req->offer_id);
   if (o) {
@@ -193,6 +404,19 @@ static int accept_offer(weft_server_call *call,
                         aitbc__v1__Offer *resp, void *ctx) {
   (void)ctx;
   int code = 0;
+  if (nd_kv_enabled()) {
+    if (!empty(req->job_id)) {
+      void *job = NULL;
+      code = nd_kv_get(call, weft_server_call_arena(call), ND_KV_JOBS,
+                       req->job_id, &aitbc__v1__Job_desc, &job, NULL);
+      if (code == WEFT_STATUS_NOT_FOUND)
+        code = nd_fail(call, code, "job %s not found", req->job_id);
+      if (code)
+        return nd_done(call, code);
+    }
+    return nd_done(call,
+                   kv_change(call, req->offer_id, accept_mut, NULL, resp));
+  }
   pthread_mutex_lock(&nd_st.mu);
   nd_offer *o = nd_find_offer(req->offer_id);
   if (!o)
@@ -217,6 +441,8 @@ static int get_stats(weft_server_call *call,
                      aitbc__v1__MarketplaceStats *resp, void *ctx) {
   (void)ctx;
   (void)req;
+  if (nd_kv_enabled())
+    return kv_stats(call, resp);
   double sum = 0;
   pthread_mutex_lock(&nd_st.mu);
   for (size_t i = 0; i < nd_st.offers.n; i++) {

@@ -30,6 +30,9 @@ static void fill(weft_arena *a, const nd_receipt *r, aitbc__v1__Receipt *o) {
   o->signature->sig = nd_adup(a, r->sig);
 }
 
+static int kv_get(weft_server_call *call, const char *job_id,
+                  aitbc__v1__Receipt *resp);
+
 static int get_receipt(weft_server_call *call,
                        const aitbc__v1__GetReceiptRequest *req,
                        aitbc__v1__Receipt *resp, void *ctx) {
@@ -37,6 +40,8 @@ static int get_receipt(weft_server_call *call,
   if (!req->job_id || !*req->job_id)
     return nd_done(call, nd_fail(call, WEFT_STATUS_INVALID_ARGUMENT,
                                  "job_id is required"));
+  if (nd_kv_enabled())
+    return nd_done(call, kv_get(call, req->job_id, resp));
   int code = 0;
   pthread_mutex_lock(&nd_st.mu);
   const nd_receipt *r = NULL;
@@ -93,6 +98,97 @@ static int verify_receipt(weft_server_call *call, const aitbc__v1__Receipt *req,
   return nd_done(call, 0);
 }
 
+/* ---- with --nats: the receipts bucket, keyed by job id ---- */
+
+void nd_receipt_kv_issue(const nd_receipt *r) {
+  weft_arena *a = NULL;
+  if (weft_arena_new(&a, 1024) < 0)
+    return;
+  aitbc__v1__Receipt o = aitbc__v1__Receipt_INIT;
+  fill(a, r, &o);
+  /* ALREADY_EXISTS: an earlier leader issued it before dying. */
+  nd_kv_create(NULL, ND_KV_RECEIPTS, r->job_id, &o);
+  weft_arena_free(a);
+}
+
+void nd_receipt_apply(const aitbc__v1__Receipt *m) {
+  for (size_t i = 0; i < nd_st.receipts.n; i++)
+    if (!strcmp(nd_st.receipts.v[i]->job_id, m->job_id ? m->job_id : ""))
+      return; /* receipts never change */
+  nd_receipt *r = nd_xcalloc(sizeof *r);
+  copy_field(r->id, sizeof r->id, m->receipt_id);
+  copy_field(r->job_id, sizeof r->job_id, m->job_id);
+  copy_field(r->provider, sizeof r->provider, m->provider);
+  copy_field(r->client, sizeof r->client, m->client);
+  copy_field(r->model, sizeof r->model, m->model);
+  r->units = m->units;
+  r->price = m->price;
+  copy_field(r->started_at, sizeof r->started_at, m->started_at);
+  copy_field(r->completed_at, sizeof r->completed_at, m->completed_at);
+  copy_field(r->result_hash, sizeof r->result_hash, m->result_hash);
+  copy_field(r->sig, sizeof r->sig, m->signature ? m->signature->sig : NULL);
+  r->amount = (uint64_t)(r->units * 1e6 + 0.5) * 500;
+  ND_PUSH(nd_st.receipts, r);
+  nd_push_event(ND_EV_RECEIPT, "receipt", nd_st.receipts.n - 1);
+  nd_changed();
+}
+
+static int kv_get(weft_server_call *call, const char *job_id,
+                  aitbc__v1__Receipt *resp) {
+  weft_arena *a = weft_server_call_arena(call);
+  void *m = NULL;
+  int code = nd_kv_get(call, a, ND_KV_RECEIPTS, job_id,
+                       &aitbc__v1__Receipt_desc, &m, NULL);
+  if (!code) {
+    *resp = *(aitbc__v1__Receipt *)m; /* both in the call's arena */
+    return 0;
+  }
+  if (code != WEFT_STATUS_NOT_FOUND)
+    return code;
+  code = nd_kv_get(call, a, ND_KV_JOBS, job_id, &aitbc__v1__Job_desc, &m, NULL);
+  if (code == WEFT_STATUS_NOT_FOUND)
+    return nd_fail(call, code, "job %s not found", job_id);
+  if (code)
+    return code;
+  return nd_fail(call, WEFT_STATUS_NOT_FOUND,
+                 "job %s has no receipt yet (receipts come with COMPLETED)",
+                 job_id);
+}
+
+static int newest_first(const void *pa, const void *pb) {
+  const aitbc__v1__Receipt *a = *(aitbc__v1__Receipt *const *)pa;
+  const aitbc__v1__Receipt *b = *(aitbc__v1__Receipt *const *)pb;
+  int c = strcmp(b->completed_at ? b->completed_at : "",
+                 a->completed_at ? a->completed_at : "");
+  return c ? c : strcmp(b->job_id ? b->job_id : "", a->job_id ? a->job_id : "");
+}
+
+static bool has(const char *want, const char *v) {
+  return !want || !*want || !strcmp(want, v ? v : "");
+}
+
+static int kv_list(weft_server_call *call,
+                   const aitbc__v1__ListReceiptsRequest *req,
+                   aitbc__v1__ListReceiptsResponse *resp) {
+  void **v;
+  size_t n;
+  int code = nd_kv_list(call, weft_server_call_arena(call), ND_KV_RECEIPTS,
+                        &aitbc__v1__Receipt_desc, &v, &n);
+  if (code)
+    return code;
+  qsort(v, n, sizeof *v, newest_first);
+  uint32_t limit = req->limit ? req->limit : 100, skipped = 0;
+  resp->receipts = (aitbc__v1__Receipt **)v; /* filtered in place */
+  for (size_t i = 0; i < n && resp->n_receipts < limit; i++) {
+    aitbc__v1__Receipt *r = v[i];
+    if (!has(req->job_id, r->job_id) || !has(req->provider, r->provider) ||
+        skipped++ < req->offset)
+      continue;
+    resp->receipts[resp->n_receipts++] = r;
+  }
+  return 0;
+}
+
 static bool matches(const nd_receipt *r, const char *job, const char *prov,
                     const char *client) {
   return (!job || !*job || !strcmp(job, r->job_id)) &&
@@ -104,6 +200,8 @@ static int list_receipts(weft_server_call *call,
                          const aitbc__v1__ListReceiptsRequest *req,
                          aitbc__v1__ListReceiptsResponse *resp, void *ctx) {
   (void)ctx;
+  if (nd_kv_enabled())
+    return nd_done(call, kv_list(call, req, resp));
   weft_arena *a = weft_server_call_arena(call);
   uint32_t limit = req->limit ? req->limit : 100, skipped = 0;
   pthread_mutex_lock(&nd_st.mu);

@@ -1,0 +1,442 @@
+#!/usr/bin/python3
+"""Several `weft serve --nats` nodes sharing one nats-server (JetStream KV).
+
+Each case starts its own nats-server on a free loopback port with a
+temporary store, two or three nodes, and stops them all:
+  jobs    a job created through A is read through B and C, watched from B
+          while C cancels it; a job made on B runs to COMPLETED (stepped by
+          the leader) as seen by a watch on C; its receipt is read, listed
+          and verified on every node and streamed on A
+  leader  kill -9 the block-producing node: another one seals the next
+          block within a few seconds, every node serves the same chain, and
+          a StreamEvents on a third node sees blocks from both leaders
+  offers  offers created on one node are read and listed on the others;
+          concurrent AcceptOffer of one offer from two nodes: exactly one
+          wins; concurrent UpdateOffer of different fields and concurrent
+          Stakes from two nodes: no update is lost; one wallet everywhere
+  nats    NATS killed while running: calls fail with UNAVAILABLE naming
+          NATS, and work again once it is back; a node started without
+          NATS exits 1 with the reason
+
+usage: node_cluster.py path/to/weft CASE
+Exits 77 (skipped) only when nats-server is not installed.
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+WEFT = os.path.abspath(sys.argv[1])
+CASE = sys.argv[2]
+NATS = shutil.which("nats-server") or (
+    "/usr/sbin/nats-server" if os.path.exists("/usr/sbin/nats-server") else None)
+failures = []
+
+
+def check(cond, what):
+    if not cond:
+        failures.append(what)
+        print("FAIL:", what, flush=True)
+    return cond
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class NatsServer:
+    def __init__(self, port=None, store=None):
+        self.port = port or free_port()
+        self.store = store or tempfile.mkdtemp(prefix="weft-nats-")
+        self.p = subprocess.Popen(
+            [NATS, "-js", "-a", "127.0.0.1", "-p", str(self.port), "-sd",
+             self.store], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+                return
+            except OSError:
+                if self.p.poll() is not None:
+                    break
+                time.sleep(0.05)
+        raise SystemExit("nats-server did not start: %s" %
+                         self.p.stderr.read().decode(errors="replace"))
+
+    @property
+    def url(self):
+        return "nats://127.0.0.1:%d" % self.port
+
+    def kill(self):
+        if self.p.poll() is None:
+            self.p.kill()
+        self.p.wait()
+
+
+class Node:
+    def __init__(self, nats, name, *extra):
+        self.name = name
+        args = [WEFT, "serve", "--quiet", "--nats", nats.url, "--node-id",
+                name, "--grpc-port", "-1", "--h2-port", "-1", "--ws-port",
+                "-1", "--tcp-port", "0", "--block-interval-ms", "200",
+                "--job-step-ms", "100", "--lease-ms", "1000", *extra]
+        self.p = subprocess.Popen(args, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+        self.url = None
+        deadline = time.time() + 15
+        while not self.url and time.time() < deadline:
+            line = self.p.stdout.readline()
+            if not line:
+                break
+            if line.startswith("listening on "):
+                self.url = line.split()[2]
+        if not self.url:
+            self.p.kill()
+            raise SystemExit("node %s did not start: %s" %
+                             (name, self.p.stderr.read()))
+
+    def stop(self):
+        """SIGTERM; a node must exit 0 (a sanitizer report fails it)."""
+        if self.p.poll() is not None:
+            return  # killed by the test
+        self.p.send_signal(signal.SIGTERM)
+        try:
+            _, err = self.p.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            _, err = self.p.communicate()
+        check(self.p.returncode == 0, "node %s exits %s on SIGTERM: %s" %
+              (self.name, self.p.returncode, err[-3000:]))
+
+
+def call(node, method, data=None, timeout=10):
+    args = [WEFT, "call", node.url, "aitbc.v1." + method, "-d",
+            json.dumps(data or {})]
+    r = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+    return r.returncode, r.stdout, r.stderr
+
+
+def ok(node, method, data=None):
+    rc, out, err = call(node, method, data)
+    check(rc == 0, "%s %s %s -> %d %s" % (node.name, method, data, rc,
+                                          err.strip()))
+    try:
+        return json.loads(out) if out.strip() else {}
+    except ValueError:
+        check(False, "%s %s: not JSON: %r" % (node.name, method, out))
+        return {}
+
+
+def wait_for(fn, what, limit=10.0):
+    deadline = time.time() + limit
+    while time.time() < deadline:
+        v = fn()
+        if v:
+            return v
+        time.sleep(0.1)
+    check(False, "timed out waiting for " + what)
+    return None
+
+
+def watch(node, job_id):
+    return subprocess.Popen(
+        [WEFT, "call", node.url, "aitbc.v1.Jobs/Watch", "-d",
+         json.dumps({"job_id": job_id})], stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+
+
+def case_jobs(nats):
+    a, b, c = (Node(nats, n) for n in ("a", "b", "c"))
+    try:
+        job = ok(a, "Jobs/CreateJob", {"payload": {"model": "m",
+                                                   "simulate": "hold"}})
+        jid = job.get("job_id", "")
+        check(jid.startswith("job-a-"), "job id names its node: %r" % jid)
+        for n in (b, c):
+            got = ok(n, "Jobs/GetJob", {"job_id": jid})
+            check(got == job, "GetJob on %s: %r != %r" % (n.name, got, job))
+        listed = ok(c, "Jobs/ListJobs", {})
+        check(any(j.get("job_id") == jid for j in listed.get("jobs", [])),
+              "ListJobs on c has %s" % jid)
+        w = watch(b, jid)
+        first = w.stdout.readline()
+        check('"QUEUED"' in first, "watch on b starts QUEUED: %r" % first)
+        cancelled = ok(c, "Jobs/CancelJob", {"job_id": jid})
+        check(cancelled.get("state") == "CANCELLED", "cancel on c")
+        try:
+            rest, err = w.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            w.kill()
+            rest, err = w.communicate()
+        check(w.returncode == 0 and '"CANCELLED"' in rest,
+              "watch on b sees the cancel made on c: rc %s %r %r" %
+              (w.returncode, rest, err))
+        check(ok(a, "Jobs/GetJob", {"job_id": jid}).get("state") ==
+              "CANCELLED", "a reads CANCELLED")
+        ok(a, "Jobs/CancelJob", {"job_id": jid})  # idempotent, on another node
+        rc, _, err = call(a, "Jobs/GetJob", {"job_id": "job-nope"})
+        check(rc == 10 + 5 and "not found" in err, "unknown job: %d %s" %
+              (rc, err))
+        rc, _, err = call(b, "Jobs/GetJob", {"job_id": "a b/c*>"})
+        check(rc == 10 + 5, "an id KV keys cannot hold is escaped: %d %s" %
+              (rc, err))
+
+        # Runs to COMPLETED: stepped by whichever node is the leader, which
+        # issues its receipt; every node serves and verifies it.
+        stream = subprocess.Popen(
+            [WEFT, "call", a.url, "aitbc.v1.Receipts/StreamReceipts", "-d",
+             "{}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(0.3)
+        run = ok(b, "Jobs/CreateJob", {"payload": {"model": "m"}})
+        w = watch(c, run["job_id"])
+        try:
+            out, err = w.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            w.kill()
+            out, err = w.communicate()
+        states = [json.loads(l).get("state") for l in out.splitlines() if l]
+        check(w.returncode == 0 and states and states[-1] == "COMPLETED" and
+              "RUNNING" in states, "watch on c: %r %s" % (states, err))
+        rcpt = wait_for(lambda: (lambda r: json.loads(r[1]) if r[0] == 0
+                                 else None)(call(a, "Receipts/GetReceipt",
+                                                 {"job_id": run["job_id"]})),
+                        "the receipt on a")
+        if rcpt:
+            check(ok(c, "Receipts/GetReceipt", {"job_id": run["job_id"]}) ==
+                  rcpt, "the same receipt on c")
+            v = ok(b, "Receipts/VerifyReceipt", rcpt)
+            check(v.get("valid") is True, "b verifies it (shared key): %r" % v)
+            lst = ok(c, "Receipts/ListReceipts", {"job_id": run["job_id"]})
+            check(lst.get("receipts") == [rcpt], "listed on c: %r" % lst)
+        line = []
+        t = threading.Thread(target=lambda: line.append(
+            stream.stdout.readline()))
+        t.start()
+        t.join(10)
+        stream.kill()
+        stream.communicate()
+        check(line and run["job_id"] in line[0],
+              "StreamReceipts on a shows the receipt: %r" % line)
+    finally:
+        for n in (a, b, c):
+            n.stop()
+
+
+def head(node):
+    rc, out, _ = call(node, "Blockchain/GetHead", {})
+    return json.loads(out) if rc == 0 else None
+
+
+def case_leader(nats):
+    nodes = [Node(nats, n) for n in ("a", "b", "c")]
+    try:
+        h = wait_for(lambda: head(nodes[1]), "a first block")
+        if not h:
+            return
+        leader = next((n for n in nodes if n.name == h["proposer"]), None)
+        if not check(leader, "proposer %r is one of the nodes" % h):
+            return
+        others = [n for n in nodes if n is not leader]
+        events = subprocess.Popen(
+            [WEFT, "call", others[1].url, "aitbc.v1.Blockchain/StreamEvents",
+             "-d", json.dumps({"types": ["new_block"]})],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        seen = []
+
+        def read_events():
+            for line in events.stdout:
+                seen.append(json.loads(line).get("block", {}).get("proposer"))
+                if seen[-1] not in (None, leader.name):
+                    return
+        reader = threading.Thread(target=read_events)
+        reader.start()
+        time.sleep(0.5)
+        leader.p.send_signal(signal.SIGKILL)
+        leader.p.wait()
+        dead_at = h.get("height", 0)
+        t0 = time.time()
+        nh = wait_for(lambda: (lambda x: x if x and x["proposer"] !=
+                               leader.name else None)(head(others[0])),
+                      "a block from another node", limit=10)
+        if not nh:
+            return
+        print("takeover after %.1f s (lease 1000 ms)" % (time.time() - t0))
+        reader.join(10)
+        events.kill()
+        events.communicate()
+        reader.join(5)
+        check(leader.name in seen and seen[-1] not in (None, leader.name),
+              "StreamEvents on %s: new_block from %s, then from the new "
+              "leader: %r" % (others[1].name, leader.name, seen))
+        check(nh.get("height", 0) > dead_at, "the chain goes on: %r" % nh)
+        # Every node serves the same chain, and it is linked.
+        nh["height"] = max(nh.get("height", 0), 1)
+        blocks = {}
+        for n in others:
+            for hgt in (nh["height"] - 1, nh["height"]):
+                blocks[(n.name, hgt)] = ok(n, "Blockchain/GetBlock",
+                                           {"height": hgt})
+        for hgt in (nh["height"] - 1, nh["height"]):
+            check(blocks[(others[0].name, hgt)] == blocks[(others[1].name,
+                                                           hgt)],
+                  "block %d the same on both nodes" % hgt)
+        check(blocks[(others[0].name, nh["height"])].get("parent_hash") ==
+              blocks[(others[0].name, nh["height"] - 1)].get("hash"),
+              "block %d links to its parent" % nh["height"])
+    finally:
+        for n in nodes:
+            n.stop()
+
+
+def case_offers(nats):
+    a, b, c = (Node(nats, n) for n in ("a", "b", "c"))
+    try:
+        o = ok(a, "Marketplace/CreateOffer",
+               {"gpu_type": "L4", "price_per_hour": 1.5, "region": "r0"})
+        oid = o.get("id", "")
+        check(ok(b, "Marketplace/GetOffer", {"offer_id": oid}) == o,
+              "offer read on b")
+        listed = ok(c, "Marketplace/ListOffers", {"gpu_type": "L4"})
+        check([x.get("id") for x in listed.get("offers", [])] == [oid],
+              "offer listed on c: %r" % listed)
+
+        # Concurrent UpdateOffer of different fields: neither is lost.
+        def updates(node, field, values):
+            for v in values:
+                ok(node, "Marketplace/UpdateOffer", {"id": oid, field: v})
+        tb = threading.Thread(target=updates,
+                              args=(b, "price_per_hour", [2.0 + i for i in
+                                                          range(8)]))
+        tc = threading.Thread(target=updates,
+                              args=(c, "region", ["r%d" % i for i in
+                                                  range(1, 9)]))
+        tb.start(), tc.start(), tb.join(), tc.join()
+        last = ok(a, "Marketplace/GetOffer", {"offer_id": oid})
+        check(last.get("price_per_hour") == 9.0 and last.get("region") ==
+              "r8", "both nodes' last updates landed: %r" % last)
+
+        # Concurrent AcceptOffer of one offer: exactly one node wins.
+        for i in range(4):
+            x = ok(a, "Marketplace/CreateOffer",
+                   {"gpu_type": "T4", "price_per_hour": 1.0})
+            res = {}
+
+            def accept(node):
+                res[node.name] = call(node, "Marketplace/AcceptOffer",
+                                      {"offer_id": x["id"]})[0]
+            ts = [threading.Thread(target=accept, args=(n,)) for n in (b, c)]
+            [t.start() for t in ts]
+            [t.join() for t in ts]
+            check(sorted(res.values()) == [0, 10 + 9],
+                  "one accept wins, the other is FAILED_PRECONDITION: %r" %
+                  res)
+        # The cluster's one wallet: concurrent stakes from two nodes all
+        # count.
+        addr = ok(a, "Wallet/GetAddress", {}).get("address")
+        check(addr and all(ok(n, "Wallet/GetAddress", {}).get("address") ==
+                           addr for n in (b, c)), "one wallet address")
+        before = ok(a, "Wallet/GetBalance", {})
+
+        def stakes(node):
+            for _ in range(6):
+                ok(node, "Wallet/Stake", {"amount": "1000"})
+        ts = [threading.Thread(target=stakes, args=(n,)) for n in (b, c)]
+        [t.start() for t in ts]
+        [t.join() for t in ts]
+        after = ok(a, "Wallet/GetBalance", {})
+        staked = int(after.get("staked", 0)) - int(before.get("staked", 0))
+        spent = int(before.get("balance", 0)) - int(after.get("balance", 0))
+        check(staked == 12000 and spent == 12000,
+              "12 stakes of 1000 from two nodes: staked +%d, balance -%d" %
+              (staked, spent))
+        check(ok(c, "Wallet/GetBalance", {}) == after, "balance read on c")
+        new = ok(b, "Wallet/CreateWallet", {}).get("address")
+        ok(c, "Wallet/Send", {"to": new, "amount": "5", "fee": "0"})
+
+        ok(b, "Marketplace/DeleteOffer", {"offer_id": oid})
+        rc, _, _ = call(c, "Marketplace/GetOffer", {"offer_id": oid})
+        check(rc == 10 + 5, "deleted on b, gone on c: %d" % rc)
+    finally:
+        for n in (a, b, c):
+            n.stop()
+
+
+def case_nats(nats):
+    a = Node(nats, "a")
+    try:
+        job = ok(a, "Jobs/CreateJob", {"payload": {"simulate": "hold"}})
+        nats.kill()
+        time.sleep(0.3)
+        rc, _, err = call(a, "Jobs/GetJob", {"job_id": job.get("job_id")})
+        check(rc == 10 + 14 and "NATS" in err,
+              "NATS down: UNAVAILABLE naming NATS: %d %s" % (rc, err))
+        back = NatsServer(nats.port, nats.store)
+        try:
+            got = wait_for(lambda: call(a, "Jobs/GetJob",
+                                        {"job_id": job.get("job_id")})[0] == 0,
+                           "the node to reconnect")
+            check(got, "calls work again after NATS is back")
+            # The watchers came back too: a watch sees a change.
+            w = watch(a, job.get("job_id"))
+            first = w.stdout.readline()
+            ok(a, "Jobs/CancelJob", {"job_id": job.get("job_id")})
+            try:
+                rest, err = w.communicate(timeout=10)
+            except subprocess.TimeoutExpired:
+                w.kill()
+                rest, err = w.communicate()
+            check('"QUEUED"' in first and '"CANCELLED"' in rest,
+                  "watch after the reconnect: %r %r %s" % (first, rest, err))
+        finally:
+            back.kill()
+    finally:
+        a.stop()
+    # Flags: --node-id needs --nats and a plain name.
+    for args, what in ((["--node-id", "x"], "need --nats"),
+                       (["--nats", nats.url, "--node-id", "a b"], "A-Z")):
+        r = subprocess.run([WEFT, "serve", *args], capture_output=True,
+                           text=True, timeout=20)
+        check(r.returncode == 2 and what in r.stderr,
+              "serve %s: %d %r" % (args, r.returncode, r.stderr))
+    # No NATS at start: exit 1 with the reason, before serving.
+    r = subprocess.run([WEFT, "serve", "--nats",
+                        "nats://127.0.0.1:%d" % free_port(), "--tcp-port",
+                        "0", "--grpc-port", "-1", "--h2-port", "-1",
+                        "--ws-port", "-1"], capture_output=True, text=True,
+                       timeout=20)
+    check(r.returncode == 1 and "cannot connect to NATS" in r.stderr and
+          "listening" not in r.stdout,
+          "no NATS at start: %d %r" % (r.returncode, r.stderr))
+
+
+def main():
+    if not NATS:
+        print("SKIP: nats-server is not installed (Debian: nats-server)")
+        return 77
+    cases = {"jobs": case_jobs, "leader": case_leader, "offers": case_offers,
+             "nats": case_nats}
+    nats = NatsServer()
+    try:
+        cases[CASE](nats)
+    finally:
+        nats.kill()
+        shutil.rmtree(nats.store, ignore_errors=True)
+    if failures:
+        print("%d failure(s)" % len(failures))
+        return 1
+    print("ok")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
