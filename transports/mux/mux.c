@@ -82,6 +82,7 @@ typedef struct stream {
                             response, sent inside the STATUS frame */
   size_t reply_len;
   bool has_reply;
+  weft_server_call *rt; /* server: the runtime's call, told of cancels */
 } stream;
 
 struct weft__mux {
@@ -130,6 +131,13 @@ static int wait_until(pthread_cond_t *cv, pthread_mutex_t *mu,
   struct timespec ts = {.tv_sec = deadline / 1000000000,
                         .tv_nsec = deadline % 1000000000};
   return pthread_cond_timedwait(cv, mu, &ts);
+}
+
+/* A server stream's client went away (mu held): the runtime hears it now
+ * (on_cancel of a detached call) instead of at its next poll. */
+static void push_cancel(stream *s) {
+  if (s->server && s->rt)
+    weft_server_notify_cancel(s->rt);
 }
 
 /* Wakes whoever waits for s (mu held): a thread on its cv, or a caller
@@ -507,6 +515,7 @@ void weft__mux_on_closed(weft__mux *m, const weft_error *why) {
       if (s->server) {
         s->cancelled = true; /* the handler sees cancelled() */
         s->fail_code = WEFT_ERR_CLOSED;
+        push_cancel(s);
       } else if (!s->have_status && !s->failed && !s->cancelled &&
                  m->close_err.code == WEFT_ERR_AUTH) {
         /* The peer refused our credentials (its reason is the message). */
@@ -818,6 +827,7 @@ static int on_stream_frame(weft__mux *m, const weft__env *e, weft_error *err) {
                         e->payload.n, m->max_msg);
       } else {
         s->status_sent = true;
+        push_cancel(s);
       }
       wake_stream(m, s);
       break;
@@ -891,6 +901,7 @@ static int on_stream_frame(weft__mux *m, const weft__env *e, weft_error *err) {
     if (s->server) {
       s->status_sent = true; /* the client is gone: no STATUS */
       s->fail_code = WEFT_ERR_CANCELLED;
+      push_cancel(s);
     } else {
       s->failed = true;
       s->fail_code = WEFT_ERR_RPC;
@@ -1372,6 +1383,7 @@ static int srv_finish(void *tc, const weft_status *st,
   bool send = !s->status_sent && !m->closed;
   bool hdrs_pending = !s->open_sent;
   s->status_sent = true;
+  s->rt = NULL; /* the runtime frees its call once this returns */
   remove_stream(m, s);
   bool resume = drop_queue(m, s);
   pthread_mutex_unlock(&m->mu);
@@ -1405,10 +1417,20 @@ static const char *srv_recv_error(void *tc) {
   return s->recv_err;
 }
 
+static void srv_bind(void *tc, weft_server_call *call) {
+  stream *s = tc;
+  pthread_mutex_lock(&s->m->mu);
+  s->rt = call;
+  if (s->cancelled || s->m->closed)
+    push_cancel(s);
+  pthread_mutex_unlock(&s->m->mu);
+}
+
 static const weft_server_call_ops server_ops = {
     .recv_error = srv_recv_error,
     .recv = srv_recv,
     .send = srv_send,
     .finish = srv_finish,
     .cancelled = srv_cancelled,
+    .bind = srv_bind,
 };

@@ -92,6 +92,12 @@ typedef struct weft_server_call_ops {
    * weft_server_call_set_compression(), at any point of the call; the
    * transport answers WEFT_ERR_STATE for what it can no longer change. */
   int (*set_compression)(void *tc, weft_compression mode);
+  /* Optional (NULL: the runtime polls `cancelled` for detached calls that
+   * wait for on_cancel): the runtime's handle for tc, given once, before
+   * the handler runs. Until ops->finish is called the transport then calls
+   * weft_server_notify_cancel(call) when the client cancels, resets the
+   * stream or the connection closes (also if that happened before bind). */
+  void (*bind)(void *tc, weft_server_call *call);
 } weft_server_call_ops;
 
 typedef struct weft_server_transport {
@@ -148,6 +154,13 @@ int weft_server_dispatch_inline(weft_server *s, const char *path,
                                 const weft_metadata *md, int64_t deadline_ns,
                                 const char *peer,
                                 const weft_server_call_ops *ops, void *tc);
+/* The client of `call` (see ops->bind) is gone: the runtime fires the
+ * call's on_cancel now and refuses further sends with WEFT_ERR_CANCELLED.
+ * Safe under the transport's own lock (it runs no callback itself, it
+ * posts one to the worker pool), but the transport must not call it once
+ * its ops->finish for the call has started: clear the stored handle under
+ * the same lock in finish. Idempotent; call NULL is ignored. */
+void weft_server_notify_cancel(weft_server_call *call);
 /* Resolves a method path ("/pkg.Service/Method") against the server's
  * services (NULL if unknown, or path NULL or malformed). The descriptor
  * belongs to the service added with weft_server_add_service (it lives as
