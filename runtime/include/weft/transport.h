@@ -51,6 +51,18 @@ int weft_url_parse(const char *url, weft_url *out, weft_error *err);
 int weft_url_query_param(const char *query, const char *name, char *buf,
                          size_t cap);
 
+/* What an asynchronous client call reports (call_start_async). Events of
+ * one call never overlap; on_end comes last, exactly once, after which the
+ * runtime calls call_finish, which must then not block. */
+typedef struct weft_call_events {
+  /* Once, before the first message or the end: headers so far. */
+  void (*on_headers)(void *ud, const weft_metadata *headers);
+  /* A decoded response message, handed over (malloc'd, or in arena). */
+  void (*on_message)(void *ud, void *msg);
+  /* The stream ended: status received, cancelled, failed or lost. */
+  void (*on_end)(void *ud);
+} weft_call_events;
+
 typedef struct weft_client_transport {
   const char *scheme;
   int default_port;
@@ -71,6 +83,16 @@ typedef struct weft_client_transport {
    * and trailers, if md != NULL); frees tcall. */
   int (*call_finish)(void *tcall, weft_status *st, weft_metadata *md);
   void (*call_cancel)(void *tcall);
+  /* Optional (NULL: the runtime runs an asynchronous call's blocking recv
+   * loop on a worker thread of the client): starts a call whose responses
+   * are pushed to ev (ev, ud and arena live until on_end). call_send,
+   * call_close_send and call_cancel work as for other calls, call_recv is
+   * not used. Events must not run inside call_start_async's caller's
+   * locks: they may run before it returns, on the calling thread. */
+  int (*call_start_async)(void *conn, const weft_method_desc *m,
+                          const weft_metadata *md, int64_t deadline_ns,
+                          weft_arena *arena, const weft_call_events *ev,
+                          void *ud, void **tcall, weft_error *err);
 } weft_client_transport;
 
 /* What the runtime asks of a transport's incoming call. */
