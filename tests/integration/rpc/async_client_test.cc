@@ -93,16 +93,17 @@ void on_done(weft_call *, const weft_status *st, const weft_metadata *,
              void *ud) {
   auto *p = static_cast<PerCall *>(ud);
   Batch *b = p->b;
-  {
-    std::lock_guard<std::mutex> g(b->mu);
-    b->done++;
-    b->ok += st->code == WEFT_STATUS_OK;
-    b->codes.push_back(st->code);
-    if (st->code == WEFT_STATUS_RESOURCE_EXHAUSTED)
-      b->last_refused = weft_now_ns();
-    b->texts.push_back(p->text);
-  }
+  std::string text = p->text;
   delete p;
+  // Notified under the lock: the waiter may destroy b as soon as it sees
+  // the count, so nothing here may touch b after the unlock.
+  std::lock_guard<std::mutex> g(b->mu);
+  b->done++;
+  b->ok += st->code == WEFT_STATUS_OK;
+  b->codes.push_back(st->code);
+  if (st->code == WEFT_STATUS_RESOURCE_EXHAUSTED)
+    b->last_refused = weft_now_ns();
+  b->texts.push_back(text);
   b->cv.notify_all();
 }
 
