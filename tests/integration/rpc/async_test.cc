@@ -577,13 +577,18 @@ TEST_P(Async, DisconnectFiresOnCancel) {
   ASSERT_EQ(pipe(pfd), 0);
   std::string env = "WEFT_ASYNC_DIE_URL=" + url();
   char *argv[] = {(char *)"weft_async_tests", nullptr};
-  char *envp[] = {(char *)env.c_str(), nullptr};
+  // The parent's environment too (sanitizer options and suppressions).
+  std::vector<char *> envp;
+  for (char **e = environ; *e; e++)
+    envp.push_back(*e);
+  envp.push_back((char *)env.c_str());
+  envp.push_back(nullptr);
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
   posix_spawn_file_actions_addclose(&fa, pfd[0]);
   pid_t pid;
-  int sr = posix_spawn(&pid, "/proc/self/exe", &fa, nullptr, argv, envp);
+  int sr = posix_spawn(&pid, "/proc/self/exe", &fa, nullptr, argv, envp.data());
   posix_spawn_file_actions_destroy(&fa);
   close(pfd[1]);
   ASSERT_EQ(sr, 0);
