@@ -563,9 +563,9 @@ int weft_call_start_async(weft_client *c, const weft_method_desc *m,
   memset(&local, 0, sizeof local);
   weft_call_opts *o = opts ? opts : &local;
   int rv;
+  if (out)
+    *out = NULL;
   if (!cb || !cb->on_done) {
-    if (out)
-      *out = NULL;
     weft_status_set(&o->status, WEFT_STATUS_INVALID_ARGUMENT,
                     "weft_call_start_async: callbacks with on_done required");
     rv = WEFT_ERR_INVAL;

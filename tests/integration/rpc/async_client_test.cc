@@ -347,6 +347,11 @@ TEST(AsyncClientArgs, Refused) {
             WEFT_ERR_INVAL);
   EXPECT_EQ(call, nullptr);
   EXPECT_EQ(o.status.code, WEFT_STATUS_INVALID_ARGUMENT);
+  call = reinterpret_cast<weft_call *>(1);
+  EXPECT_EQ(weft_call_start_async(nullptr, &weft__test__Echo_service.methods[0],
+                                  nullptr, &o, &cbs, nullptr, &call),
+            WEFT_ERR_INVAL);
+  EXPECT_EQ(call, nullptr);
   weft_status_clear(&o.status);
 }
 
