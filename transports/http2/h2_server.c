@@ -167,6 +167,7 @@ struct h2s_stream {
   bool finished;    /* a final response was produced */
   char recv_err[WEFT_ERROR_MSG_MAX]; /* why the last recv failed */
   bool cancelled;                    /* peer reset or connection gone */
+  weft_server_call *rt; /* the runtime's call until finish: told of cancels */
   bool resp_submitted;
   bool running_inline; /* its handler runs on the loop thread right now */
   int64_t deadline_ns;
@@ -736,6 +737,7 @@ static void on_deadline(weft_loop *l, weft_timer *t, void *ud) {
     respond_error(s, 0, WEFT_STATUS_DEADLINE_EXCEEDED, "deadline exceeded");
     pthread_mutex_lock(&s->c->mu);
     s->cancelled = true;
+    weft_server_notify_cancel(s->rt);
     pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->c->mu);
     weft__h2io_flush(&s->c->io);
@@ -1280,8 +1282,10 @@ static int on_stream_close(nghttp2_session *ses, int32_t id, uint32_t code,
   }
   pthread_mutex_lock(&s->c->mu);
   s->in_session = false;
-  if (!s->finished || s->out_off < s->out_len)
+  if (!s->finished || s->out_off < s->out_len) {
     s->cancelled = true;
+    weft_server_notify_cancel(s->rt);
+  }
   pthread_cond_broadcast(&s->cv);
   pthread_mutex_unlock(&s->c->mu);
   nghttp2_session_set_stream_user_data(ses, id, NULL);
@@ -1327,6 +1331,7 @@ static void on_conn_closed(weft__h2io *io, const weft_error *why, void *ud) {
       if (s->in_session) {
         s->in_session = false;
         s->cancelled = true;
+        weft_server_notify_cancel(s->rt);
         pthread_cond_broadcast(&s->cv);
         victim = s;
         break;
@@ -1621,6 +1626,7 @@ static int ops_finish(void *tc, const weft_status *st,
   h2s_stream *s = tc;
   pthread_mutex_lock(&s->c->mu);
   bool was = s->finished;
+  s->rt = NULL; /* the runtime frees its call once this returns */
   finish_locked(s, st, headers, trailers);
   pthread_mutex_unlock(&s->c->mu);
   if (!was)
@@ -1642,6 +1648,15 @@ static const char *ops_recv_error(void *tc) {
   return s->recv_err;
 }
 
+static void ops_bind(void *tc, weft_server_call *call) {
+  h2s_stream *s = tc;
+  pthread_mutex_lock(&s->c->mu);
+  s->rt = call;
+  if (s->cancelled)
+    weft_server_notify_cancel(call);
+  pthread_mutex_unlock(&s->c->mu);
+}
+
 static int ops_set_compression(void *tc, weft_compression mode) {
   h2s_stream *s = tc;
   /* under the lock: a deadline may finish the stream on the loop thread,
@@ -1654,7 +1669,8 @@ static int ops_set_compression(void *tc, weft_compression mode) {
 
 static const weft_server_call_ops h2s_ops = {
     ops_recv,      ops_send,       ops_finish,
-    ops_cancelled, ops_recv_error, ops_set_compression};
+    ops_cancelled, ops_recv_error, ops_set_compression,
+    ops_bind};
 
 /* ---- weft_server_transport ------------------------------------------ */
 

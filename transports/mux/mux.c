@@ -82,6 +82,15 @@ typedef struct stream {
                             response, sent inside the STATUS frame */
   size_t reply_len;
   bool has_reply;
+  weft_server_call *rt; /* server: the runtime's call, told of cancels */
+  /* Client, asynchronous (weft__mux_call_start_async): events instead of
+   * recv. One thread at a time delivers them (as_busy, claimed under mu);
+   * after on_end the runtime may free the stream at any moment. */
+  const weft_call_events *as;
+  void *as_ud;
+  weft_arena *as_arena;
+  bool as_busy, as_ended, as_headers;
+  struct stream *as_next; /* on_closed's list of streams to deliver */
 } stream;
 
 struct weft__mux {
@@ -131,6 +140,16 @@ static int wait_until(pthread_cond_t *cv, pthread_mutex_t *mu,
                         .tv_nsec = deadline % 1000000000};
   return pthread_cond_timedwait(cv, mu, &ts);
 }
+
+/* A server stream's client went away (mu held): the runtime hears it now
+ * (on_cancel of a detached call) instead of at its next poll. */
+static void push_cancel(stream *s) {
+  if (s->server && s->rt)
+    weft_server_notify_cancel(s->rt);
+}
+
+static bool as_claim(stream *s);
+static void as_deliver(weft__mux *m, stream *s);
 
 /* Wakes whoever waits for s (mu held): a thread on its cv, or a caller
  * driving the loop, who is in epoll_wait unless this is its own round. */
@@ -492,6 +511,7 @@ int weft__mux_new(weft__mux **out, const weft__mux_opts *o,
 }
 
 void weft__mux_on_closed(weft__mux *m, const weft_error *why) {
+  stream *todo = NULL;
   pthread_mutex_lock(&m->mu);
   if (m->closed) {
     pthread_mutex_unlock(&m->mu);
@@ -507,6 +527,7 @@ void weft__mux_on_closed(weft__mux *m, const weft_error *why) {
       if (s->server) {
         s->cancelled = true; /* the handler sees cancelled() */
         s->fail_code = WEFT_ERR_CLOSED;
+        push_cancel(s);
       } else if (!s->have_status && !s->failed && !s->cancelled &&
                  m->close_err.code == WEFT_ERR_AUTH) {
         /* The peer refused our credentials (its reason is the message). */
@@ -527,10 +548,19 @@ void weft__mux_on_closed(weft__mux *m, const weft_error *why) {
       if (s->server || !s->have_status)
         drop_queue(m, s);
       wake_stream(m, s);
+      if (as_claim(s)) {
+        s->as_next = todo;
+        todo = s;
+      }
     }
   }
   m->npaused = 0;
   pthread_mutex_unlock(&m->mu);
+  while (todo) {
+    stream *s = todo;
+    todo = s->as_next;
+    as_deliver(m, s);
+  }
 }
 
 void weft__mux_free(weft__mux *m) {
@@ -818,6 +848,7 @@ static int on_stream_frame(weft__mux *m, const weft__env *e, weft_error *err) {
                         e->payload.n, m->max_msg);
       } else {
         s->status_sent = true;
+        push_cancel(s);
       }
       wake_stream(m, s);
       break;
@@ -891,6 +922,7 @@ static int on_stream_frame(weft__mux *m, const weft__env *e, weft_error *err) {
     if (s->server) {
       s->status_sent = true; /* the client is gone: no STATUS */
       s->fail_code = WEFT_ERR_CANCELLED;
+      push_cancel(s);
     } else {
       s->failed = true;
       s->fail_code = WEFT_ERR_RPC;
@@ -906,7 +938,10 @@ static int on_stream_frame(weft__mux *m, const weft__env *e, weft_error *err) {
   }
   bool server = s->server;
   uint64_t id = s->id;
+  bool deliver = as_claim(s);
   pthread_mutex_unlock(&m->mu);
+  if (deliver)
+    as_deliver(m, s);
   if (cancel_oversize) {
     if (server)
       send_status(m, id, WEFT_STATUS_RESOURCE_EXHAUSTED,
@@ -973,6 +1008,105 @@ fail:
   }
   weft__mux_on_closed(m, &err);
   return rc;
+}
+
+/* ---- asynchronous client calls ---------------------------------------- */
+
+/* mu held: takes the right to deliver s's events, if it has an async
+ * owner, nobody delivers them now and the end was not delivered yet. */
+static bool as_claim(stream *s) {
+  if (!s->as || s->as_busy || s->as_ended)
+    return false;
+  s->as_busy = true;
+  return true;
+}
+
+/* Delivers what s has (headers, messages in order, then the end), with mu
+ * free during the callbacks; the caller claimed s (as_claim). Runs on the
+ * loop thread for frames, on the thread that cancels or fails a call
+ * otherwise. Nothing touches s after on_end. */
+static void as_deliver(weft__mux *m, stream *s) {
+  const weft_call_events *ev = s->as;
+  void *ud = s->as_ud;
+  pthread_mutex_lock(&m->mu);
+  for (;;) {
+    bool over = s->failed || s->cancelled;
+    if (!s->as_headers &&
+        (s->meta.count || s->qhead || over || s->have_status)) {
+      s->as_headers = true;
+      weft_metadata h = WEFT_METADATA_INIT;
+      (void)weft_metadata_copy(&h, &s->meta); /* NOMEM: fewer headers */
+      pthread_mutex_unlock(&m->mu);
+      if (ev->on_headers)
+        ev->on_headers(ud, &h);
+      weft_metadata_clear(&h);
+      pthread_mutex_lock(&m->mu);
+      continue;
+    }
+    if (s->qhead && !over) {
+      bool resume = false;
+      rxmsg *q = dequeue(m, s, &resume);
+      pthread_mutex_unlock(&m->mu);
+      if (resume)
+        resume_reading(m);
+      void *msg = NULL;
+      weft_error err;
+      int rc = decode_payload(m, s->md->output, q, s->as_arena, &msg, &err);
+      free(q);
+      if (rc >= 0) {
+        ev->on_message(ud, msg);
+      } else {
+        pthread_mutex_lock(&m->mu);
+        bool c = !s->failed && !s->cancelled && !s->have_status;
+        if (c) {
+          s->failed = true;
+          s->fail_code = rc;
+          weft_status_set(&s->st, WEFT_STATUS_INTERNAL,
+                          "decoding the response: %s", err.message);
+        }
+        uint64_t id = s->id;
+        pthread_mutex_unlock(&m->mu);
+        if (c)
+          send_cancel(m, id, WEFT_STATUS_CANCELLED,
+                      "client could not decode the response");
+      }
+      pthread_mutex_lock(&m->mu);
+      continue;
+    }
+    if (over || (s->have_status && !s->qhead)) {
+      s->as_ended = true;
+      s->as_busy = false;
+      pthread_mutex_unlock(&m->mu);
+      ev->on_end(ud);
+      return;
+    }
+    s->as_busy = false;
+    pthread_mutex_unlock(&m->mu);
+    return;
+  }
+}
+
+int weft__mux_call_start_async(weft__mux *m, const weft_method_desc *md,
+                               const weft_metadata *meta, int64_t deadline_ns,
+                               weft_arena *arena, const weft_call_events *ev,
+                               void *ud, void **tcall, weft_error *err) {
+  if (!ev || !ev->on_message || !ev->on_end)
+    return weft_error_set(err, WEFT_ERR_INVAL, "call_start_async: %s",
+                          "on_message and on_end are required");
+  int rc = weft__mux_call_start(m, md, meta, deadline_ns, tcall, err);
+  if (rc < 0)
+    return rc;
+  stream *s = *tcall;
+  pthread_mutex_lock(&m->mu);
+  s->as = ev;
+  s->as_ud = ud;
+  s->as_arena = arena;
+  /* Whatever arrived (or failed) before s->as was set is delivered now. */
+  bool deliver = as_claim(s);
+  pthread_mutex_unlock(&m->mu);
+  if (deliver)
+    as_deliver(m, s);
+  return 0;
 }
 
 /* ---- client calls ----------------------------------------------------- */
@@ -1104,9 +1238,13 @@ int weft__mux_call_send(void *tcall, const void *msg) {
                           : weft_strerror(rc));
       wake_stream(m, s);
     }
+    uint64_t id = s->id;
+    bool deliver = as_claim(s);
     pthread_mutex_unlock(&m->mu);
     if (cancel)
-      send_cancel(m, s->id, WEFT_STATUS_CANCELLED, "client failed to send");
+      send_cancel(m, id, WEFT_STATUS_CANCELLED, "client failed to send");
+    if (deliver)
+      as_deliver(m, s);
   }
   return rc;
 }
@@ -1252,10 +1390,14 @@ void weft__mux_call_cancel(void *tcall) {
   s->fail_code = WEFT_ERR_CANCELLED;
   weft_status_set(&s->st, WEFT_STATUS_CANCELLED, "cancelled by the client");
   bool send = s->open_sent;
+  uint64_t id = s->id;
   wake_stream(m, s);
+  bool deliver = as_claim(s);
   pthread_mutex_unlock(&m->mu);
   if (send)
-    send_cancel(m, s->id, WEFT_STATUS_CANCELLED, "cancelled by the client");
+    send_cancel(m, id, WEFT_STATUS_CANCELLED, "cancelled by the client");
+  if (deliver) /* after this, s may be gone */
+    as_deliver(m, s);
 }
 
 /* ---- server calls (weft_server_call_ops) ------------------------------ */
@@ -1372,6 +1514,7 @@ static int srv_finish(void *tc, const weft_status *st,
   bool send = !s->status_sent && !m->closed;
   bool hdrs_pending = !s->open_sent;
   s->status_sent = true;
+  s->rt = NULL; /* the runtime frees its call once this returns */
   remove_stream(m, s);
   bool resume = drop_queue(m, s);
   pthread_mutex_unlock(&m->mu);
@@ -1405,10 +1548,20 @@ static const char *srv_recv_error(void *tc) {
   return s->recv_err;
 }
 
+static void srv_bind(void *tc, weft_server_call *call) {
+  stream *s = tc;
+  pthread_mutex_lock(&s->m->mu);
+  s->rt = call;
+  if (s->cancelled || s->m->closed)
+    push_cancel(s);
+  pthread_mutex_unlock(&s->m->mu);
+}
+
 static const weft_server_call_ops server_ops = {
     .recv_error = srv_recv_error,
     .recv = srv_recv,
     .send = srv_send,
     .finish = srv_finish,
     .cancelled = srv_cancelled,
+    .bind = srv_bind,
 };

@@ -117,6 +117,17 @@ int weft__mux_call_close_send(void *tcall);
 int weft__mux_call_recv(void *tcall, weft_arena *arena, void **msg);
 int weft__mux_call_finish(void *tcall, weft_status *st, weft_metadata *md);
 void weft__mux_call_cancel(void *tcall);
+/* An asynchronous client call (weft_client_transport.call_start_async):
+ * the same as call_start, but the stream's headers, messages (decoded into
+ * arena, or malloc'd if NULL) and end are handed to ev instead of waiting
+ * in recv. Events of one call never run concurrently; they run on the loop
+ * thread as frames arrive, or on the thread whose cancel or failed send
+ * ended the call. ev and ud must live until on_end, after which the owner
+ * calls weft__mux_call_finish (it does not wait then). */
+int weft__mux_call_start_async(weft__mux *m, const weft_method_desc *md,
+                               const weft_metadata *meta, int64_t deadline_ns,
+                               weft_arena *arena, const weft_call_events *ev,
+                               void *ud, void **tcall, weft_error *err);
 
 #ifdef __cplusplus
 }

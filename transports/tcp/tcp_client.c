@@ -159,6 +159,15 @@ static int tcp_call_start(void *conn, const weft_method_desc *m,
   return weft__mux_call_start(tc->conn->mux, m, md, deadline_ns, tcall, err);
 }
 
+static int tcp_call_start_async(void *conn, const weft_method_desc *m,
+                                const weft_metadata *md, int64_t deadline_ns,
+                                weft_arena *arena, const weft_call_events *ev,
+                                void *ud, void **tcall, weft_error *err) {
+  tcp_client *tc = conn;
+  return weft__mux_call_start_async(tc->conn->mux, m, md, deadline_ns, arena,
+                                    ev, ud, tcall, err);
+}
+
 const weft_client_transport weft__tcp_client_transport = {
     .scheme = "tcp",
     .default_port = 7443,
@@ -170,6 +179,7 @@ const weft_client_transport weft__tcp_client_transport = {
     .call_recv = weft__mux_call_recv,
     .call_finish = weft__mux_call_finish,
     .call_cancel = weft__mux_call_cancel,
+    .call_start_async = tcp_call_start_async,
 };
 
 const weft_client_transport weft__tls_client_transport = {
@@ -183,4 +193,5 @@ const weft_client_transport weft__tls_client_transport = {
     .call_recv = weft__mux_call_recv,
     .call_finish = weft__mux_call_finish,
     .call_cancel = weft__mux_call_cancel,
+    .call_start_async = tcp_call_start_async,
 };

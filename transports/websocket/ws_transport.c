@@ -495,6 +495,15 @@ static int ws_call_start(void *conn, const weft_method_desc *m,
   return weft__mux_call_start(e->mux, m, md, deadline_ns, tcall, err);
 }
 
+static int ws_call_start_async(void *conn, const weft_method_desc *m,
+                               const weft_metadata *md, int64_t deadline_ns,
+                               weft_arena *arena, const weft_call_events *ev,
+                               void *ud, void **tcall, weft_error *err) {
+  env_conn *e = conn;
+  return weft__mux_call_start_async(e->mux, m, md, deadline_ns, arena, ev, ud,
+                                    tcall, err);
+}
+
 #define WS_CLIENT(name, port, connect_fn)                                      \
   {                                                                            \
     .scheme = name, .default_port = port, .connect = connect_fn,               \
@@ -502,7 +511,8 @@ static int ws_call_start(void *conn, const weft_method_desc *m,
     .call_send = weft__mux_call_send,                                          \
     .call_close_send = weft__mux_call_close_send,                              \
     .call_recv = weft__mux_call_recv, .call_finish = weft__mux_call_finish,    \
-    .call_cancel = weft__mux_call_cancel                                       \
+    .call_cancel = weft__mux_call_cancel,                                      \
+    .call_start_async = ws_call_start_async                                    \
   }
 
 const weft_client_transport weft__ws_client_transport =

@@ -7,9 +7,11 @@
  *   h2c://              the Connect protocol over HTTP/2 (nghttp2)
  *   http:// https://    Connect (or gRPC-Web, or gRPC: weft/http.h) over
  *                       HTTP/1.1; https:// uses HTTP/2 when ALPN picks h2
- * Calls are blocking from the caller's thread; the transport's own threads
- * do the I/O (HTTP/1.1 calls do theirs on the caller's thread). A client is safe to use from several threads at once, and
- * many calls may be in flight on one connection.
+ * Calls are blocking from the caller's thread (the transport's own threads
+ * do the I/O; HTTP/1.1 calls do theirs on the caller's thread), or
+ * asynchronous with completion callbacks (weft_call_start_async, below). A
+ * client is safe to use from several threads at once, and many calls may
+ * be in flight on one connection.
  *
  * Ownership, in short: what a call hands back (a response, a received
  * message) belongs to the caller: free it with weft_message_free(), or set
@@ -171,12 +173,93 @@ int weft_call_close_send(weft_call *call);
  * message in that arena (free nothing; it lives until the arena is reset or
  * freed). */
 int weft_call_recv(weft_call *call, void **msg);
-/* Cancels from any thread; the peer sees CANCELLED. */
+/* Cancels from any thread; the peer sees CANCELLED. An asynchronous call
+ * gets its on_done (CANCELLED), possibly before this returns. */
 void weft_call_cancel(weft_call *call);
 /* Waits for the final status, fills opts->status, frees the call (do not
  * use it afterwards). Messages already received stay the caller's.
  * Returns 0 if the status is OK, else WEFT_ERR_RPC (or another error). */
 int weft_call_finish(weft_call *call);
+
+/* ---- Asynchronous calls ----
+ *
+ * The callback model of gRPC C++'s client reactor and connect-go: start a
+ * call, send from any thread without waiting for the peer, and hear the
+ * responses through callbacks. One thread can keep thousands of calls in
+ * flight; an open call is memory, not a thread.
+ *
+ * Threads. On tcp://, tls://, ws:// and wss:// the callbacks run on the
+ * connection's I/O (loop) thread as the frames arrive, except that on_done
+ * of a call ended by weft_call_cancel (or a failed send) may run on the
+ * thread that cancelled, before weft_call_cancel returns. On grpc://,
+ * grpcs://, h2c:// and https:// (no native support yet) each call in
+ * flight holds a thread of a per-client pool of 16 that runs the blocking
+ * receive loop and the callbacks; calls beyond 16 wait for one, so there a
+ * call must not wait, in a callback, for another call to progress. Either
+ * way, callbacks of one call never run concurrently and come in order
+ * (on_headers, on_message..., on_done), callbacks of different calls may
+ * run concurrently, and callbacks must not block: they hold the thread
+ * that serves every call of the connection (or a pool thread). Inside a
+ * callback a call may send, close_send and cancel (itself or others) and
+ * start new calls; it must not call weft_client_close or a blocking call.
+ *
+ * Ownership. *out is set before any callback runs and the call stays
+ * valid until on_done returns; the runtime frees it then (never use it
+ * afterwards; weft_call_recv and weft_call_finish answer WEFT_ERR_STATE on
+ * an asynchronous call). on_done may run at any time after the start,
+ * even before weft_call_start_async returns (say, the connection dropped),
+ * and inside weft_call_send / _close_send / _cancel on the calling thread
+ * when that ends the call: a thread that sends or cancels from outside the
+ * callbacks must know the call is not done (a flag set in on_done, checked
+ * under a lock that is not held across the weft_call_* call itself, as
+ * with gRPC C++'s StartWrite after OnDone). Passing the request to
+ * weft_call_start_async (unary, server streaming) avoids the question. A
+ * message passed to on_message is the callee's (free it with weft_message_free,
+ * or it lives in opts->arena if that was set: the arena must then outlive the
+ * call). The headers, status and metadata passed to on_headers / on_done live
+ * only during the callback (copy what you keep). cb and ud must stay
+ * valid until on_done returns. Every started call ends with exactly one
+ * on_done, also when cancelled, past its deadline, or when the connection
+ * or the client is closed (weft_client_close cancels the calls still in
+ * flight and waits for their on_done). */
+typedef struct weft_call_callbacks {
+  /* Optional. Once, before the first on_message and before on_done, with
+   * the response headers received so far (possibly none; tcp and ws carry
+   * a unary call's headers with its status, grpc and h2 give them only to
+   * on_done). */
+  void (*on_headers)(weft_call *call, const weft_metadata *headers, void *ud);
+  /* Optional (NULL: messages are dropped). Each response message, in order;
+   * msg is handed over (see Ownership above). */
+  void (*on_message)(weft_call *call, void *msg, void *ud);
+  /* Required. Exactly once, last: the final status (OK, the server's,
+   * CANCELLED after weft_call_cancel, DEADLINE_EXCEEDED, UNAVAILABLE when
+   * the connection is lost, ...) and the response metadata (headers and
+   * trailers together, as weft_call_opts.response_metadata gets them). */
+  void (*on_done)(weft_call *call, const weft_status *status,
+                  const weft_metadata *trailers, void *ud);
+} weft_call_callbacks;
+
+/* Starts an asynchronous call of any kind. req (may be NULL) is the first
+ * request message, sent before the call can end; for unary and
+ * server-streaming methods it is the request, and the send side is closed
+ * with it (a wrong message type cancels the call: on_done INVALID_ARGUMENT
+ * or CANCELLED). opts (may be NULL) is read
+ * during this call only: its timeout_ms, metadata, arena (the responses'
+ * arena, which must outlive the call) and, on failure, status, which says
+ * why; opts->response_metadata is not used (on_done has the metadata).
+ * Then weft_call_send / weft_call_close_send / weft_call_cancel drive the
+ * call from any thread (sends of one call from one thread at a time).
+ * weft_call_send encodes msg and queues it without waiting for the peer (on
+ * tcp/ws it waits only while the connection's write buffer is over its bound,
+ * and never on the I/O thread). Returns 0 with *out set, or a negative
+ * WEFT_ERR_* (_INVAL: NULL c, m, cb, cb->on_done or out; _CONNECT, _STATE
+ * (client closed), _TIMEOUT, _NOMEM, _RPC (circuit open)): then *out is NULL
+ * and no callback runs. Named _async because weft_call_start is the blocking
+ * streaming call's. */
+int weft_call_start_async(weft_client *c, const weft_method_desc *m,
+                          const void *req, weft_call_opts *opts,
+                          const weft_call_callbacks *cb, void *ud,
+                          weft_call **out);
 
 /* Publish/subscribe over the built-in weft.v1.PubSub service, so it works on
  * every transport. Subscriptions survive reconnects. subscribe returns once

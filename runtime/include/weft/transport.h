@@ -51,6 +51,18 @@ int weft_url_parse(const char *url, weft_url *out, weft_error *err);
 int weft_url_query_param(const char *query, const char *name, char *buf,
                          size_t cap);
 
+/* What an asynchronous client call reports (call_start_async). Events of
+ * one call never overlap; on_end comes last, exactly once, after which the
+ * runtime calls call_finish, which must then not block. */
+typedef struct weft_call_events {
+  /* Once, before the first message or the end: headers so far. */
+  void (*on_headers)(void *ud, const weft_metadata *headers);
+  /* A decoded response message, handed over (malloc'd, or in arena). */
+  void (*on_message)(void *ud, void *msg);
+  /* The stream ended: status received, cancelled, failed or lost. */
+  void (*on_end)(void *ud);
+} weft_call_events;
+
 typedef struct weft_client_transport {
   const char *scheme;
   int default_port;
@@ -71,6 +83,16 @@ typedef struct weft_client_transport {
    * and trailers, if md != NULL); frees tcall. */
   int (*call_finish)(void *tcall, weft_status *st, weft_metadata *md);
   void (*call_cancel)(void *tcall);
+  /* Optional (NULL: the runtime runs an asynchronous call's blocking recv
+   * loop on a worker thread of the client): starts a call whose responses
+   * are pushed to ev (ev, ud and arena live until on_end). call_send,
+   * call_close_send and call_cancel work as for other calls, call_recv is
+   * not used. Events must not run inside call_start_async's caller's
+   * locks: they may run before it returns, on the calling thread. */
+  int (*call_start_async)(void *conn, const weft_method_desc *m,
+                          const weft_metadata *md, int64_t deadline_ns,
+                          weft_arena *arena, const weft_call_events *ev,
+                          void *ud, void **tcall, weft_error *err);
 } weft_client_transport;
 
 /* What the runtime asks of a transport's incoming call. */
@@ -92,6 +114,12 @@ typedef struct weft_server_call_ops {
    * weft_server_call_set_compression(), at any point of the call; the
    * transport answers WEFT_ERR_STATE for what it can no longer change. */
   int (*set_compression)(void *tc, weft_compression mode);
+  /* Optional (NULL: the runtime polls `cancelled` for detached calls that
+   * wait for on_cancel): the runtime's handle for tc, given once, before
+   * the handler runs. Until ops->finish is called the transport then calls
+   * weft_server_notify_cancel(call) when the client cancels, resets the
+   * stream or the connection closes (also if that happened before bind). */
+  void (*bind)(void *tc, weft_server_call *call);
 } weft_server_call_ops;
 
 typedef struct weft_server_transport {
@@ -148,6 +176,13 @@ int weft_server_dispatch_inline(weft_server *s, const char *path,
                                 const weft_metadata *md, int64_t deadline_ns,
                                 const char *peer,
                                 const weft_server_call_ops *ops, void *tc);
+/* The client of `call` (see ops->bind) is gone: the runtime fires the
+ * call's on_cancel now and refuses further sends with WEFT_ERR_CANCELLED.
+ * Safe under the transport's own lock (it runs no callback itself, it
+ * posts one to the worker pool), but the transport must not call it once
+ * its ops->finish for the call has started: clear the stored handle under
+ * the same lock in finish. Idempotent; call NULL is ignored. */
+void weft_server_notify_cancel(weft_server_call *call);
 /* Resolves a method path ("/pkg.Service/Method") against the server's
  * services (NULL if unknown, or path NULL or malformed). The descriptor
  * belongs to the service added with weft_server_add_service (it lives as

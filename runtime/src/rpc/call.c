@@ -70,8 +70,16 @@ static void call_free(weft_call *call) {
   free(call);
 }
 
-int weft__call_start(weft_client *c, const weft_method_desc *m,
-                     weft_call_opts *opts, int64_t deadline, weft_call **out) {
+static const weft_call_events async_events;
+static void async_reader(void *arg);
+static void async_try_complete(weft_call *call);
+
+/* cb NULL: a blocking call; else an asynchronous one (weft_call_start_async)
+ * that keeps its own copy of opts. */
+static int start_call(weft_client *c, const weft_method_desc *m,
+                      weft_call_opts *opts, int64_t deadline,
+                      const weft_call_callbacks *cb, void *ud,
+                      const void *first, weft_call **out) {
   weft_status_clear(&opts->status);
   if (!c || !m || !out)
     return fail_status(opts, WEFT_ERR_INVAL, WEFT_STATUS_INVALID_ARGUMENT,
@@ -105,6 +113,15 @@ int weft__call_start(weft_client *c, const weft_method_desc *m,
   call->deadline = deadline;
   call->started = weft_now_ns();
   call->probe = probe;
+  if (cb) {
+    call->async = true;
+    call->cb = *cb;
+    call->cb_ud = ud;
+    call->own_opts.timeout_ms = opts->timeout_ms;
+    call->own_opts.idempotent = opts->idempotent;
+    call->own_opts.arena = opts->arena;
+    call->opts = &call->own_opts;
+  }
 
   pthread_mutex_lock(&c->mu);
   int rv = acquire_conn(c, deadline, &call->slot);
@@ -134,9 +151,14 @@ int weft__call_start(weft_client *c, const weft_method_desc *m,
   weft_error err;
   weft_error_clear(&err);
   rv = merged_metadata(c, opts, &md);
-  if (rv == 0)
+  bool native = cb && c->t->call_start_async;
+  if (rv == 0 && !native)
     rv = c->t->call_start(call->slot->conn, m, &md, deadline, &call->tcall,
                           &err);
+  else if (rv == 0) /* events may come before this returns: see a_linked */
+    rv = c->t->call_start_async(call->slot->conn, m, &md, deadline,
+                                call->own_opts.arena, &async_events, call,
+                                &call->tcall, &err);
   weft_metadata_clear(&md);
   if (rv < 0) {
     int code = weft__status_from_error(rv, false);
@@ -164,11 +186,43 @@ int weft__call_start(weft_client *c, const weft_method_desc *m,
     pthread_cond_signal(&c->sup_cv); /* watch the earlier deadline */
   }
   bool closing = c->closing;
+  if (cb && !native && !c->apool &&
+      weft__pool_new(&c->apool, WEFT__ASYNC_POOL_THREADS, 1024) < 0)
+    c->apool = NULL;
+  weft__pool *apool = c->apool;
   pthread_mutex_unlock(&c->mu);
+  *out = call;
   if (closing) /* close started meanwhile and may have missed this call */
     weft_call_cancel(call);
-  *out = call;
+  if (cb) {
+    bool ended = false;
+    /* The first request goes out before the call can complete (a_linked
+     * is still false), so the caller never sends on a freed call here. */
+    if (first) {
+      int srv = weft_call_send(call, first);
+      if (srv == 0 &&
+          (m->kind == WEFT_RPC_UNARY || m->kind == WEFT_RPC_SERVER_STREAM))
+        weft_call_close_send(call);
+      if (srv == WEFT_ERR_INVAL) /* wrong type: nothing went out */
+        weft_call_cancel(call);
+    }
+    if (!native && (!apool || weft__pool_post(apool, async_reader, call) < 0)) {
+      weft_call_cancel(call); /* no thread to read it: it ends now */
+      ended = true;
+    }
+    pthread_mutex_lock(&call->mu);
+    call->a_linked = true;
+    if (ended)
+      call->a_ended = true;
+    pthread_mutex_unlock(&call->mu);
+    async_try_complete(call);
+  }
   return 0;
+}
+
+int weft__call_start(weft_client *c, const weft_method_desc *m,
+                     weft_call_opts *opts, int64_t deadline, weft_call **out) {
+  return start_call(c, m, opts, deadline, NULL, NULL, NULL, out);
 }
 
 int weft_call_start(weft_client *c, const weft_method_desc *m,
@@ -238,6 +292,8 @@ int weft_call_recv(weft_call *call, void **msg) {
   if (!call || !msg)
     return WEFT_ERR_INVAL;
   *msg = NULL;
+  if (call->async)
+    return WEFT_ERR_STATE; /* its messages go to on_message */
   if (call->ended)
     return call->end_rv;
   int rv = call->c->t->call_recv(call->tcall, call->opts->arena, msg);
@@ -262,12 +318,22 @@ static void cancel_pinned(weft_call *call, bool by_deadline) {
       call->deadline_hit = true;
     else
       call->cancelled = true;
-    if (call->c->t->call_cancel)
+    if (call->async && call->c->t->call_cancel) {
+      /* The transport may deliver the call's end from inside its cancel,
+       * which takes mu: not held here. `cancelling` keeps the call. */
+      pthread_mutex_unlock(&call->mu);
       call->c->t->call_cancel(call->tcall);
+      pthread_mutex_lock(&call->mu);
+    } else if (call->c->t->call_cancel) {
+      call->c->t->call_cancel(call->tcall);
+    }
   }
   call->cancelling--;
   pthread_cond_broadcast(&call->cv);
+  bool async = call->async;
   pthread_mutex_unlock(&call->mu);
+  if (async) /* the end may have come while we were inside */
+    async_try_complete(call);
 }
 
 void weft_call_cancel(weft_call *call) {
@@ -343,9 +409,27 @@ void weft__cancel_all_calls(weft_client *c) {
   free(v);
 }
 
+/* The status the caller sees once the transport's finish returned rv. */
+static int final_status(weft_call *call, int rv, weft_status *st) {
+  if (rv < 0 && st->code == WEFT_STATUS_OK)
+    weft_status_set(st, local_status(call, rv), "%s: %s", call->m->path,
+                    weft_strerror(rv));
+  if (call->deadline_hit && st->code != WEFT_STATUS_OK) {
+    weft_status_set(st, WEFT_STATUS_DEADLINE_EXCEEDED,
+                    "%s: deadline exceeded after %lld ms", call->m->path,
+                    (long long)((weft_now_ns() - call->started) / 1000000));
+    rv = WEFT_ERR_TIMEOUT;
+  } else if (call->cancelled && st->code != WEFT_STATUS_OK) {
+    weft_status_set(st, WEFT_STATUS_CANCELLED, "%s: cancelled by the client",
+                    call->m->path);
+    rv = WEFT_ERR_CANCELLED;
+  }
+  return rv;
+}
+
 int weft_call_finish(weft_call *call) {
-  if (!call)
-    return WEFT_ERR_INVAL;
+  if (!call || call->async)
+    return call ? WEFT_ERR_STATE : WEFT_ERR_INVAL;
   weft_client *c = call->c;
   weft_call_opts *opts = call->opts;
   /* Read to the end first: cancellation stays possible while we wait, and
@@ -366,19 +450,7 @@ int weft_call_finish(weft_call *call) {
   weft_status st = {0, NULL, NULL, 0};
   int rv = c->t->call_finish(call->tcall, &st, opts->response_metadata);
   call->tcall = NULL;
-  if (rv < 0 && st.code == WEFT_STATUS_OK)
-    weft_status_set(&st, local_status(call, rv), "%s: %s", call->m->path,
-                    weft_strerror(rv));
-  if (call->deadline_hit && st.code != WEFT_STATUS_OK) {
-    weft_status_set(&st, WEFT_STATUS_DEADLINE_EXCEEDED,
-                    "%s: deadline exceeded after %lld ms", call->m->path,
-                    (long long)((weft_now_ns() - call->started) / 1000000));
-    rv = WEFT_ERR_TIMEOUT;
-  } else if (call->cancelled && st.code != WEFT_STATUS_OK) {
-    weft_status_set(&st, WEFT_STATUS_CANCELLED, "%s: cancelled by the client",
-                    call->m->path);
-    rv = WEFT_ERR_CANCELLED;
-  }
+  rv = final_status(call, rv, &st);
   weft_status_move(&opts->status, &st);
   weft__breaker_record(&c->breaker, opts->status.code, call->probe,
                        weft_now_ns());
@@ -396,6 +468,116 @@ int weft_call_finish(weft_call *call) {
    * server), the caller sees the same result. */
   return opts->status.code == WEFT_STATUS_DEADLINE_EXCEEDED ? WEFT_ERR_TIMEOUT
                                                             : WEFT_ERR_RPC;
+}
+
+/* ---- asynchronous calls ---- */
+
+static void fire_headers(weft_call *call, const weft_metadata *h) {
+  if (call->a_headers)
+    return;
+  call->a_headers = true;
+  static const weft_metadata none = WEFT_METADATA_INIT;
+  if (call->cb.on_headers)
+    call->cb.on_headers(call, h ? h : &none, call->cb_ud);
+}
+
+static void ev_headers(void *ud, const weft_metadata *h) {
+  fire_headers(ud, h);
+}
+
+static void ev_message(void *ud, void *msg) {
+  weft_call *call = ud;
+  fire_headers(call, NULL);
+  call->received_any = true;
+  if (call->cb.on_message)
+    call->cb.on_message(call, msg, call->cb_ud);
+  else if (!call->own_opts.arena)
+    weft_message_free(msg);
+}
+
+static void ev_end(void *ud) {
+  weft_call *call = ud;
+  pthread_mutex_lock(&call->mu);
+  call->a_ended = true;
+  pthread_mutex_unlock(&call->mu);
+  async_try_complete(call);
+}
+
+static const weft_call_events async_events = {ev_headers, ev_message, ev_end};
+
+/* Transports without call_start_async: the blocking receive loop, on the
+ * client's pool. */
+static void async_reader(void *arg) {
+  weft_call *call = arg;
+  for (;;) {
+    void *msg = NULL;
+    int rv = call->c->t->call_recv(call->tcall, call->own_opts.arena, &msg);
+    if (rv != 1)
+      break;
+    ev_message(call, msg);
+  }
+  ev_end(call);
+}
+
+/* Transport's finish (which no longer waits), on_done, unlink, free. */
+static void async_complete(weft_call *call) {
+  weft_client *c = call->c;
+  weft_status st = {0, NULL, NULL, 0};
+  weft_metadata md = WEFT_METADATA_INIT;
+  int rv = c->t->call_finish(call->tcall, &st, &md);
+  call->tcall = NULL;
+  final_status(call, rv, &st);
+  weft__breaker_record(&c->breaker, st.code, call->probe, weft_now_ns());
+  fire_headers(call, NULL);
+  call->cb.on_done(call, &st, &md, call->cb_ud);
+  weft_status_clear(&st);
+  weft_metadata_clear(&md);
+  /* A weft_call_cancel that began before on_done returned is inside. */
+  pthread_mutex_lock(&call->mu);
+  while (call->cancelling > 0)
+    pthread_cond_wait(&call->cv, &call->mu);
+  pthread_mutex_unlock(&call->mu);
+  pthread_mutex_lock(&c->mu);
+  unlink_call(c, call);
+  release_conn(c, call->slot);
+  pthread_mutex_unlock(&c->mu);
+  call_free(call);
+}
+
+static void async_try_complete(weft_call *call) {
+  pthread_mutex_lock(&call->mu);
+  bool go =
+      call->a_ended && call->a_linked && !call->a_done && call->cancelling == 0;
+  if (go)
+    call->a_done = call->finishing = true;
+  pthread_mutex_unlock(&call->mu);
+  if (go)
+    async_complete(call);
+}
+
+int weft_call_start_async(weft_client *c, const weft_method_desc *m,
+                          const void *req, weft_call_opts *opts,
+                          const weft_call_callbacks *cb, void *ud,
+                          weft_call **out) {
+  weft_call_opts local;
+  memset(&local, 0, sizeof local);
+  weft_call_opts *o = opts ? opts : &local;
+  int rv;
+  if (out)
+    *out = NULL;
+  if (!cb || !cb->on_done) {
+    weft_status_set(&o->status, WEFT_STATUS_INVALID_ARGUMENT,
+                    "weft_call_start_async: callbacks with on_done required");
+    rv = WEFT_ERR_INVAL;
+  } else {
+    int64_t t = o->timeout_ms > 0 ? o->timeout_ms
+                                  : (c ? c->opts.default_timeout_ms : 0);
+    rv =
+        start_call(c, m, o, weft_deadline_from_timeout_ms(t), cb, ud, req, out);
+  }
+  if (!opts)
+    weft_status_clear(&local.status);
+  return rv == WEFT__ERR_CIRCUIT_OPEN ? WEFT_ERR_RPC : rv;
 }
 
 /* ---- unary, with retries ---- */

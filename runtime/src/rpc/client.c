@@ -238,6 +238,7 @@ static void fill_defaults(weft_client_opts *o) {
 }
 
 static void client_free(weft_client *c) {
+  weft__pool_free(c->apool);
   weft__breaker_destroy(&c->breaker);
   pthread_cond_destroy(&c->sup_cv);
   pthread_cond_destroy(&c->cv);

@@ -41,6 +41,17 @@ struct weft_call {
   bool send_closed;
   bool received_any;
   struct weft_call *prev, *next; /* the client's in-flight list */
+
+  /* Asynchronous calls (weft_call_start_async): opts points at own_opts.
+   * The call completes (call_finish, on_done, free) on whichever thread
+   * finds it ended by the transport (a_ended), linked into the client
+   * (a_linked) and with no canceller inside the transport; a_done makes
+   * that exactly once. Under mu. */
+  bool async;
+  weft_call_callbacks cb;
+  void *cb_ud;
+  weft_call_opts own_opts;
+  bool a_ended, a_linked, a_done, a_headers;
 };
 
 struct weft_client {
@@ -73,8 +84,15 @@ struct weft_client {
 
   pthread_t sup;
   bool has_sup;
+  /* Runs asynchronous calls on transports without call_start_async;
+   * created on first use (under mu), freed with the client. */
+  weft__pool *apool;
   struct weft_subscription *subs;
 };
+
+/* Threads of the pool that runs asynchronous calls on transports without
+ * call_start_async (one per call in flight). */
+#define WEFT__ASYNC_POOL_THREADS 16
 
 /* weft__call_start's "circuit open" (mapped to WEFT_ERR_RPC outside). */
 #define WEFT__ERR_CIRCUIT_OPEN (-1001)

@@ -326,6 +326,7 @@ int weft_server_port(const weft_server *s, unsigned n) {
 /* ---- calls ---- */
 
 static void call_free(weft_server_call *call) {
+  pthread_mutex_destroy(&call->amu);
   weft_metadata_clear(&call->md);
   weft_metadata_clear(&call->headers);
   weft_metadata_clear(&call->trailers);
@@ -380,7 +381,8 @@ static void run_call(void *arg) {
   int code;
   char buf[200];
 
-  if (atomic_load(&call->rt_cancelled) || call->ops->cancelled(call->tc)) {
+  if (atomic_load(&call->rt_cancelled) || atomic_load(&call->peer_cancelled) ||
+      call->ops->cancelled(call->tc)) {
     complete(call, WEFT_STATUS_CANCELLED, "call cancelled before it ran");
     return;
   }
@@ -551,6 +553,8 @@ static int dispatch(weft_server *s, const char *path, const weft_metadata *md,
   /* A small first arena block: an open stream keeps its call, and most
    * requests are small (larger allocations get blocks of their own). */
   weft_server_call *call = calloc(1, sizeof *call);
+  if (call)
+    pthread_mutex_init(&call->amu, NULL);
   if (!call || weft_arena_new(&call->arena, 2048) < 0 ||
       (peer && !(call->peer = dupstr(peer))) ||
       weft_metadata_copy(&call->md, md) < 0) {
@@ -568,6 +572,7 @@ static int dispatch(weft_server *s, const char *path, const weft_metadata *md,
   call->ops = ops;
   call->tc = tc;
   atomic_init(&call->rt_cancelled, false);
+  atomic_init(&call->peer_cancelled, false);
 
   pthread_mutex_lock(&s->mu);
   if (s->state != SRV_RUNNING || s->shutting) {
@@ -581,6 +586,10 @@ static int dispatch(weft_server *s, const char *path, const weft_metadata *md,
   s->calls = call;
   s->inflight++;
   pthread_mutex_unlock(&s->mu);
+  if (ops->bind) { /* from here on the transport may push cancellation */
+    call->can_push = true;
+    ops->bind(tc, call);
+  }
 
   if (now) {
     run_call(call);
@@ -704,7 +713,8 @@ int64_t weft_server_call_deadline(const weft_server_call *call) {
   return call->deadline_ns;
 }
 bool weft_server_call_cancelled(const weft_server_call *call) {
-  return atomic_load(&call->rt_cancelled) || deadline_passed(call) ||
+  return atomic_load(&call->rt_cancelled) ||
+         atomic_load(&call->peer_cancelled) || deadline_passed(call) ||
          call->ops->cancelled(call->tc);
 }
 
@@ -735,7 +745,7 @@ int weft_server_call_send(weft_server_call *call, const void *msg) {
     return WEFT_ERR_INVAL;
   if (call->detached)
     return weft__async_send(call, msg);
-  if (atomic_load(&call->rt_cancelled))
+  if (atomic_load(&call->rt_cancelled) || atomic_load(&call->peer_cancelled))
     return WEFT_ERR_CANCELLED;
   int r = call->ops->send(call->tc, msg,
                           call->headers_sent ? NULL : &call->headers);

@@ -2,9 +2,14 @@
  * weft_server_call_finish from any thread, on_cancel / on_writable
  * callbacks and timers (weft/server.h, "Asynchronous handlers").
  *
- * Threads: one watcher per server fires timers and polls the detached
- * calls that asked for on_cancel (transports do not push cancellation);
- * everything else runs on the worker pool through weft__pool_post, so a
+ * Cancellation is pushed: a transport that binds its calls (ops->bind)
+ * calls weft_server_notify_cancel() when the client cancels, resets the
+ * stream or the connection closes, and on_cancel is posted to the pool
+ * right away; the deadline is a timer of this file. Only the calls of a
+ * transport that cannot push (no ops->bind: gRPC, whose per-call pluck
+ * queues have nobody waiting on them once the handler returned) are still
+ * polled, every 50 ms, by the watcher thread that also fires timers.
+ * Everything else runs on the worker pool through weft__pool_post, so a
  * detached call holds a worker only while its messages are being written
  * or one of its callbacks runs.
  *
@@ -16,8 +21,9 @@
  * running, a callback running, the watcher polling ops->cancelled) keep
  * the call from being freed under someone who still uses it.
  *
- * Lock order: the watcher's mu, then a call's amu. The pool's lock is taken
- * under either. */
+ * Lock order: a transport's lock (held around weft_server_notify_cancel),
+ * then the watcher's mu, then a call's amu. The pool's lock is taken under
+ * any of them. Nothing here calls into a transport with amu held. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,6 +55,7 @@ struct weft__async {
   pthread_cond_t cv;
   weft_server_call *calls; /* detached, not yet ended */
   size_t ncalls;
+  size_t npoll; /* of them, calls whose transport cannot push */
   weft__timer **heap;
   size_t nheap, capheap;
   uint64_t order;
@@ -140,6 +147,8 @@ static void end(weft_server_call *c) {
   if (c->anext)
     c->anext->aprev = c->aprev;
   a->ncalls--;
+  if (!c->can_push || c->force_poll)
+    a->npoll--;
   for (weft__timer *t = c->timers; t; t = t->cnext)
     t->call = NULL;
   c->timers = NULL;
@@ -151,7 +160,6 @@ static void end(weft_server_call *c) {
     free(q);
   }
   c->qhead = c->qtail = NULL;
-  pthread_mutex_destroy(&c->amu);
   weft__server_call_end(c, c->fin_code);
 }
 
@@ -168,14 +176,17 @@ static void drain(void *arg) {
       const weft_metadata *hdrs = c->headers_sent ? NULL : &c->headers;
       c->headers_sent = true;
       pthread_mutex_unlock(&c->amu);
-      int r = atomic_load(&c->rt_cancelled) ? WEFT_ERR_CANCELLED
-                                            : c->ops->send(c->tc, q->msg, hdrs);
+      /* Nothing goes out once the client is known to be gone. */
+      int r = atomic_load(&c->rt_cancelled) || atomic_load(&c->peer_cancelled)
+                  ? WEFT_ERR_CANCELLED
+                  : c->ops->send(c->tc, q->msg, hdrs);
       if (q->release)
         q->release(q->ud);
       free(q);
       pthread_mutex_lock(&c->amu);
       if (r < 0 && !c->send_err) {
         c->send_err = r;
+        atomic_store(&c->peer_cancelled, true);
         if (c->on_cancel && !c->cancel_fired && !c->finishing) {
           /* The client is gone: say so now rather than at the next poll. */
           c->cancel_fired = true;
@@ -263,15 +274,17 @@ static void post_cb(weft_server_call *c, weft_server_call_fn fn, void *ud) {
 /* ---- the watcher thread ---- */
 
 static bool cancelled_now(weft_server_call *c) {
-  if (atomic_load(&c->rt_cancelled))
+  if (atomic_load(&c->rt_cancelled) || atomic_load(&c->peer_cancelled))
     return true;
   if (c->deadline_ns != INT64_MAX && weft_now_ns() >= c->deadline_ns)
     return true;
-  return c->ops->cancelled(c->tc);
+  return !c->can_push && c->ops->cancelled(c->tc);
 }
 
 /* Polls every detached call that waits for on_cancel and is idle (no
- * drain job, no hold): a transport is asked only when nobody writes. */
+ * drain job, no hold): a transport is asked only when nobody writes, and
+ * only if it cannot push; a call of one that can is looked at only when
+ * the runtime cancelled it (shutdown). */
 static void poll_cancel(weft__async *a) {
   pthread_mutex_lock(&a->mu);
   size_t cap = a->ncalls, n = 0;
@@ -279,7 +292,9 @@ static void poll_cancel(weft__async *a) {
   for (weft_server_call *c = a->calls; c && v && n < cap; c = c->anext) {
     pthread_mutex_lock(&c->amu);
     if (c->on_cancel && !c->cancel_fired && !c->finishing && !c->drain_queued &&
-        c->holds == 0) {
+        c->holds == 0 &&
+        (!c->can_push || c->force_poll || atomic_load(&c->rt_cancelled) ||
+         atomic_load(&c->peer_cancelled))) {
       c->holds++;
       v[n++] = c;
     }
@@ -289,6 +304,8 @@ static void poll_cancel(weft__async *a) {
   for (size_t i = 0; i < n; i++) {
     weft_server_call *c = v[i];
     bool gone = cancelled_now(c);
+    if (gone) /* nothing is sent once on_cancel was told */
+      atomic_store(&c->peer_cancelled, true);
     weft_server_call_fn fn = NULL;
     void *ud = NULL;
     pthread_mutex_lock(&c->amu);
@@ -355,7 +372,10 @@ static void *watcher(void *arg) {
     pthread_mutex_unlock(&a->mu);
     fire_timers(a);
     int64_t now = weft_now_ns();
-    if (woken || now >= next_poll) {
+    pthread_mutex_lock(&a->mu);
+    bool any_poll = a->npoll > 0;
+    pthread_mutex_unlock(&a->mu);
+    if (woken || (any_poll && now >= next_poll)) {
       poll_cancel(a);
       /* Asking gRPC core costs microseconds per call: with thousands of
        * detached calls a pass is long, so the next one waits at least four
@@ -423,15 +443,18 @@ int weft_server_call_detach(weft_server_call *call) {
   if (call->detached)
     return WEFT_ERR_STATE;
   weft__async *a = weft__server_async(call->srv);
-  pthread_mutex_init(&call->amu, NULL);
+  pthread_mutex_lock(&a->mu);
+  pthread_mutex_lock(&call->amu);
   call->holds = 1; /* the handler, until it returns */
   call->detached = true;
-  pthread_mutex_lock(&a->mu);
+  pthread_mutex_unlock(&call->amu);
   call->anext = a->calls;
   if (a->calls)
     a->calls->aprev = call;
   a->calls = call;
   a->ncalls++;
+  if (!call->can_push)
+    a->npoll++;
   pthread_mutex_unlock(&a->mu);
   return 0;
 }
@@ -472,7 +495,8 @@ int weft__server_call_send_ref(weft_server_call *call, const void *msg,
     rv = WEFT_ERR_STATE;
   else if (call->send_err)
     rv = call->send_err;
-  else if (atomic_load(&call->rt_cancelled))
+  else if (atomic_load(&call->rt_cancelled) ||
+           atomic_load(&call->peer_cancelled))
     rv = WEFT_ERR_CANCELLED;
   else if (call->queued >= WEFT_SERVER_SEND_QUEUE) {
     call->want_writable = true;
@@ -512,6 +536,26 @@ int weft__async_send(weft_server_call *call, const void *msg) {
   return rv;
 }
 
+/* Runs on the pool (a timer at the call's deadline, with its hold). */
+static void deadline_due(weft_server_call *c, void *ud) {
+  (void)ud;
+  atomic_store(&c->peer_cancelled, true); /* nobody waits for more */
+  pthread_mutex_lock(&c->amu);
+  weft_server_call_fn fn = NULL;
+  void *fud = NULL;
+  if (c->on_cancel && !c->cancel_fired && !c->finishing) {
+    c->cancel_fired = true;
+    fn = c->on_cancel;
+    fud = c->on_cancel_ud;
+  }
+  pthread_mutex_unlock(&c->amu);
+  if (fn)
+    fn(c, fud);
+}
+
+static int add_timer(weft_server_call *call, int64_t due,
+                     weft_server_call_fn fn, void *ud);
+
 int weft_server_call_on_cancel(weft_server_call *call, weft_server_call_fn fn,
                                void *ud) {
   if (!call || !call->detached)
@@ -519,10 +563,65 @@ int weft_server_call_on_cancel(weft_server_call *call, weft_server_call_fn fn,
   pthread_mutex_lock(&call->amu);
   call->on_cancel = fn;
   call->on_cancel_ud = ud;
+  bool arm = fn && !call->dl_armed && call->deadline_ns != INT64_MAX;
+  if (arm)
+    call->dl_armed = true;
+  /* Cancelled before anyone listened: fire now rather than never. */
+  bool fire =
+      fn && !call->cancel_fired && !call->finishing &&
+      (atomic_load(&call->rt_cancelled) || atomic_load(&call->peer_cancelled));
+  if (fire) {
+    call->cancel_fired = true;
+    call->holds++;
+  }
   pthread_mutex_unlock(&call->amu);
-  if (fn && atomic_load(&call->rt_cancelled))
-    weft__async_wake(weft__server_async(call->srv));
+  if (fire)
+    post_cb(call, fn, ud); /* keeps the hold until fn returned */
+  if (arm && add_timer(call, call->deadline_ns, deadline_due, NULL) < 0 &&
+      call->can_push) {
+    /* No memory for the timer: let the watcher poll this one. */
+    weft__async *a = weft__server_async(call->srv);
+    pthread_mutex_lock(&a->mu);
+    pthread_mutex_lock(&call->amu);
+    if (!call->force_poll && !call->finishing) {
+      call->force_poll = true;
+      a->npoll++;
+    }
+    pthread_mutex_unlock(&call->amu);
+    pthread_mutex_unlock(&a->mu);
+  }
   return 0;
+}
+
+/* Transport -> runtime (weft/transport.h), under the transport's lock: no
+ * callback runs here, on_cancel is posted to the pool. */
+void weft_server_notify_cancel(weft_server_call *call) {
+  if (!call)
+    return;
+  atomic_store(&call->peer_cancelled, true);
+  cb_job *j = malloc(sizeof *j);
+  pthread_mutex_lock(&call->amu);
+  bool fire = call->detached && call->on_cancel && !call->cancel_fired &&
+              !call->finishing;
+  bool posted = false;
+  if (fire && j) {
+    j->call = call;
+    j->fn = call->on_cancel;
+    j->ud = call->on_cancel_ud;
+    call->cancel_fired = true;
+    call->holds++;
+    posted =
+        weft__pool_post(weft__server_async(call->srv)->pool, run_cb, j) == 0;
+    if (!posted) {
+      call->cancel_fired = false;
+      call->holds--; /* the hold of a handler or drain is still there */
+    }
+  }
+  pthread_mutex_unlock(&call->amu);
+  if (!posted)
+    free(j);
+  if (fire && !posted) /* no memory or no worker: the watcher fires it */
+    weft__async_wake(weft__server_async(call->srv));
 }
 
 int weft_server_call_on_writable(weft_server_call *call, weft_server_call_fn fn,
@@ -536,16 +635,12 @@ int weft_server_call_on_writable(weft_server_call *call, weft_server_call_fn fn,
   return 0;
 }
 
-int weft_server_call_after(weft_server_call *call, int64_t ms,
-                           weft_server_call_fn fn, void *ud) {
-  if (!call || !fn || ms < 0)
-    return WEFT_ERR_INVAL;
-  if (!call->detached)
-    return WEFT_ERR_STATE;
+static int add_timer(weft_server_call *call, int64_t due,
+                     weft_server_call_fn fn, void *ud) {
   weft__timer *t = calloc(1, sizeof *t);
   if (!t)
     return WEFT_ERR_NOMEM;
-  t->due = weft_now_ns() + ms * 1000000;
+  t->due = due;
   t->fn = fn;
   t->ud = ud;
   t->call = call;
@@ -569,4 +664,13 @@ int weft_server_call_after(weft_server_call *call, int64_t ms,
   if (rv < 0)
     free(t);
   return rv;
+}
+
+int weft_server_call_after(weft_server_call *call, int64_t ms,
+                           weft_server_call_fn fn, void *ud) {
+  if (!call || !fn || ms < 0)
+    return WEFT_ERR_INVAL;
+  if (!call->detached)
+    return WEFT_ERR_STATE;
+  return add_timer(call, weft_now_ns() + ms * 1000000, fn, ud);
 }

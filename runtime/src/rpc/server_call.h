@@ -25,15 +25,21 @@ struct weft_server_call {
   uint8_t *details; /* weft_server_call_set_details, in arena */
   size_t details_len;
   atomic_bool rt_cancelled; /* the runtime gave up on it (shutdown) */
+  /* The transport pushed cancellation (weft_server_notify_cancel): the
+   * client cancelled, reset the stream or the connection went away. */
+  atomic_bool peer_cancelled;
+  bool can_push;   /* ops->bind was called: no polling needed */
+  bool dl_armed;   /* a deadline timer fires on_cancel (server_async.c) */
+  bool force_poll; /* no deadline timer (no memory): polled after all */
   struct weft_server_call *prev, *next; /* the server's in-flight list */
   void *resp; /* unary, client-stream: the response the handler fills */
 
-  /* Detached calls (server_async.c). `detached` is set by the handler's
-   * thread before any other thread can know the call; the rest is under
-   * amu. The call is ended (ops->finish, then freed) by the drain job once
-   * finishing is set, the queue is empty and no hold is left: a hold is
-   * the handler still running, a callback running, or the watcher asking
-   * the transport whether the call was cancelled. */
+  /* Detached calls (server_async.c). amu lives as long as the call (a
+   * transport may push cancellation at any point until ops->finish);
+   * `detached` and the rest are under amu. The call is ended (ops->finish, then
+   * freed) by the drain job once finishing is set, the queue is empty and no
+   * hold is left: a hold is the handler still running, a callback running, or
+   * the watcher asking the transport whether the call was cancelled. */
   bool detached;
   pthread_mutex_t amu;
   unsigned holds;

@@ -6,6 +6,8 @@
 // detached calls hold no worker.
 #include <dirent.h>
 #include <gtest/gtest.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -116,6 +118,31 @@ int async_unary(weft_server_call *call, const weft__test__EchoRequest *req,
   return WEFT_STATUS_OK;
 }
 
+// repeat == -2: on_cancel records when it ran and whether a send was
+// still accepted after it (it must not be), then finishes.
+struct Probe {
+  std::mutex mu;
+  std::condition_variable cv;
+  int fired = 0;
+  int64_t at = 0;
+  int send_after = 1;
+};
+Probe probe;
+
+void on_cancel_probe(weft_server_call *call, void *) {
+  weft__test__EchoResponse r = weft__test__EchoResponse_INIT;
+  r.text = (char *)"after the cancel";
+  int rv = weft_server_call_send(call, &r);
+  {
+    std::lock_guard<std::mutex> g(probe.mu);
+    probe.fired++;
+    probe.at = weft_now_ns();
+    probe.send_after = rv;
+  }
+  probe.cv.notify_all();
+  weft_server_call_finish(call, WEFT_STATUS_CANCELLED);
+}
+
 struct Streamer {
   weft_server_call *call;
   int n;
@@ -173,11 +200,14 @@ int async_stream(weft_server_call *call, const weft__test__EchoRequest *req,
   EXPECT_EQ(weft_server_call_send(call, req), WEFT_ERR_INVAL);
   EXPECT_EQ(weft_server_call_detach(call), 0);
   EXPECT_EQ(weft_server_call_send(call, req), WEFT_ERR_INVAL);
-  if (req->repeat == 0) {
-    weft_server_call_on_cancel(call, on_cancel, nullptr);
+  if (req->repeat == 0 || req->repeat == -2) {
+    weft_server_call_on_cancel(
+        call, req->repeat == 0 ? on_cancel : on_cancel_probe, nullptr);
     weft__test__EchoResponse r = weft__test__EchoResponse_INIT;
     r.text = (char *)"parked";
     EXPECT_EQ(weft__test__Echo_server_stream_send(call, &r), 0);
+    if (req->repeat == -2)
+      return WEFT_STATUS_OK; // the probe finishes it
     std::lock_guard<std::mutex> g(seen.mu);
     seen.parked.push_back(call);
     return WEFT_STATUS_OK;
@@ -459,6 +489,121 @@ TEST_P(Async, CancelAndDeadlineReachOnCancel) {
       << "on_cancel ran " << seen.cancels - base << " times";
   l.unlock();
   weft_client_close(c);
+}
+
+// Waits for the probe's on_cancel after `before` fired ones; returns the
+// ms from t0 to it (kNever: it never ran; it may run before t0).
+const double kNever = -1e9;
+double probe_wait(int before, int64_t t0) {
+  std::unique_lock<std::mutex> l(probe.mu);
+  if (!probe.cv.wait_for(l, std::chrono::seconds(10),
+                         [&] { return probe.fired > before; }))
+    return kNever;
+  EXPECT_EQ(probe.send_after, WEFT_ERR_CANCELLED)
+      << "a send after on_cancel was accepted";
+  return (probe.at - t0) / 1e6;
+}
+
+// The transport tells the runtime when the client cancels a stream:
+// on_cancel runs at once (tcp, ws, h2c push it; gRPC is polled, see
+// ARCHITECTURE.md), and nothing is sent after it.
+TEST_P(Async, ClientCancelFiresOnCancel) {
+  weft_client *c = open();
+  double worst = 0;
+  for (int i = 0; i < 5; i++) {
+    Opts o;
+    o.o.timeout_ms = 20000;
+    weft__test__EchoRequest req = weft__test__EchoRequest_INIT;
+    req.repeat = -2;
+    weft_call *call;
+    ASSERT_EQ(weft__test__Echo_server_stream(c, &req, &call, &o.o), 0);
+    void *m = nullptr;
+    ASSERT_EQ(weft_call_recv(call, &m), 1) << o.msg();
+    weft_message_free(m);
+    int before;
+    {
+      std::lock_guard<std::mutex> g(probe.mu);
+      before = probe.fired;
+    }
+    int64_t t0 = weft_now_ns();
+    weft_call_cancel(call);
+    double ms = probe_wait(before, t0);
+    EXPECT_NE(ms, kNever) << "on_cancel did not run";
+    if (ms > worst)
+      worst = ms;
+    weft_call_finish(call);
+    EXPECT_EQ(o.o.status.code, WEFT_STATUS_CANCELLED) << o.msg();
+  }
+  // Reported, not asserted (no test asserts a time).
+  std::printf("%s: client cancel -> on_cancel, worst of 5: %.2f ms\n",
+              GetParam().c_str(), worst);
+  weft_client_close(c);
+}
+
+// The client of DisconnectFiresOnCancel: this same binary, started with
+// WEFT_ASYNC_DIE_URL set, opens a parked stream, reads its first message,
+// writes "r" to stdout and exits without closing anything (a fork would
+// not do: gRPC core does not survive one).
+__attribute__((constructor)) void die_mid_call() {
+  const char *u = getenv("WEFT_ASYNC_DIE_URL");
+  if (!u)
+    return;
+  weft_client *c = nullptr;
+  if (weft_client_open(&c, u, nullptr, NULL) != 0)
+    _exit(2);
+  static weft_call_opts o;
+  o.timeout_ms = 20000;
+  weft__test__EchoRequest req = weft__test__EchoRequest_INIT;
+  req.repeat = -2;
+  weft_call *call;
+  void *m = nullptr;
+  if (weft__test__Echo_server_stream(c, &req, &call, &o) != 0 ||
+      weft_call_recv(call, &m) != 1)
+    _exit(3);
+  if (write(1, "r", 1) != 1)
+    _exit(4);
+  _exit(0); // the kernel closes the socket: no CANCEL, no RST_STREAM
+}
+
+// A client process that dies with a stream open: the server sees its
+// connection close and on_cancel runs.
+TEST_P(Async, DisconnectFiresOnCancel) {
+  int before;
+  {
+    std::lock_guard<std::mutex> g(probe.mu);
+    before = probe.fired;
+  }
+  int pfd[2];
+  ASSERT_EQ(pipe(pfd), 0);
+  std::string env = "WEFT_ASYNC_DIE_URL=" + url();
+  char *argv[] = {(char *)"weft_async_tests", nullptr};
+  // The parent's environment too (sanitizer options and suppressions).
+  std::vector<char *> envp;
+  for (char **e = environ; *e; e++)
+    envp.push_back(*e);
+  envp.push_back((char *)env.c_str());
+  envp.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
+  posix_spawn_file_actions_addclose(&fa, pfd[0]);
+  pid_t pid;
+  int sr = posix_spawn(&pid, "/proc/self/exe", &fa, nullptr, argv, envp.data());
+  posix_spawn_file_actions_destroy(&fa);
+  close(pfd[1]);
+  ASSERT_EQ(sr, 0);
+  char b = 0;
+  ssize_t r = read(pfd[0], &b, 1);
+  int64_t t0 = weft_now_ns(); // the child exits right after its write
+  close(pfd[0]);
+  int st = 0;
+  waitpid(pid, &st, 0);
+  ASSERT_EQ(r, 1) << "the child could not open its stream, exit "
+                  << WEXITSTATUS(st);
+  double ms = probe_wait(before, t0);
+  EXPECT_NE(ms, kNever) << "on_cancel did not run after the client died";
+  std::printf("%s: client exit -> on_cancel: %.2f ms\n", GetParam().c_str(),
+              ms);
 }
 
 // The client side refuses a message of another type than the method's
