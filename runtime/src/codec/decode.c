@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "dectab.h"
 #include "internal.h"
 
 #define SEG_MAX 16
@@ -630,19 +631,69 @@ static int check_required(dec *st, const weft_msg_desc *d, const void *msg,
   return 0;
 }
 
-static int decode_msg(dec *st, const weft_msg_desc *d, void *msg,
-                      const uint8_t **pp, const uint8_t *end, unsigned depth,
-                      uint32_t gnum, int merging) {
+/* A string value into *slot: copied with a NUL (the protobuf-c layout has
+ * no length), checked for UTF-8 when the field is proto3. Short ASCII
+ * strings are checked while copying, a word at a time. */
+WEFT__INLINE int rd_str(dec *st, const weft__fe *e,
+                        const ProtobufCFieldDescriptor *f, const uint8_t **pp,
+                        const uint8_t *end, char **slot) {
+  size_t n;
+  char *s, *old = *slot;
+  const uint8_t *src;
+  int rv;
+  if ((rv = rd_len(st, pp, end, &n)) != 0)
+    return rv;
+  src = *pp;
+  if (n == 0) {
+    s = (char *)protobuf_c_empty_string;
+  } else {
+    s = weft__alloc(st->a, n + 1);
+    if (WEFT__UNLIKELY(!s))
+      return nomem(st, src);
+    if (n <= 64) {
+      uint64_t hi = 0, w;
+      size_t k = 0;
+      for (; k + 8 <= n; k += 8) {
+        memcpy(&w, src + k, 8);
+        hi |= w;
+        memcpy(s + k, &w, 8);
+      }
+      for (; k < n; k++) {
+        hi |= src[k];
+        s[k] = (char)src[k];
+      }
+      if ((hi & 0x8080808080808080ull) && (e->fl & WEFT__FE_UTF8) &&
+          !weft_utf8_valid(src, n))
+        return fail(st, WEFT_ERR_UTF8, "invalid UTF-8", src);
+    } else {
+      if ((e->fl & WEFT__FE_UTF8) && !weft_utf8_valid(src, n))
+        return fail(st, WEFT_ERR_UTF8, "invalid UTF-8", src);
+      memcpy(s, src, n);
+    }
+    s[n] = '\0';
+  }
+  if (WEFT__UNLIKELY(old != NULL && old != protobuf_c_empty_string) &&
+      old != (const char *)f->default_value)
+    drop(st, old);
+  *slot = s;
+  *pp = src + n;
+  return 0;
+}
+
+static int decode_fields(dec *st, const weft_msg_desc *d, const weft__dtab *T,
+                         void *msg, const uint8_t **pp, const uint8_t *end,
+                         unsigned depth, uint32_t gnum, int merging) {
   const ProtobufCFieldDescriptor *fields = d->base.fields;
   const unsigned nf = d->base.n_fields;
+  const weft__fe *const fe = T->fe;
   const uint8_t *p = *pp;
-  unsigned last = 0;
   uint64_t seen = 0;
   int rv, maps_pending = 0;
 
   while (p < end) {
     const uint8_t *tag_start = p;
     const ProtobufCFieldDescriptor *f;
+    const weft__fe *e;
     uint64_t tag;
     uint32_t fnum;
     unsigned idx;
@@ -652,6 +703,9 @@ static int decode_msg(dec *st, const weft_msg_desc *d, void *msg,
     if (WEFT__LIKELY(p[0] < 0x80)) {
       tag = p[0];
       p++;
+    } else if (WEFT__LIKELY(end - p >= 2 && p[1] < 0x80)) {
+      tag = (uint64_t)(p[0] & 0x7f) | ((uint64_t)p[1] << 7);
+      p += 2;
     } else if ((rv = rd_varint(st, &p, end, &tag)) != 0) {
       return rv;
     }
@@ -659,34 +713,13 @@ static int decode_msg(dec *st, const weft_msg_desc *d, void *msg,
       return fail(st, WEFT_ERR_MALFORMED, "tag over 32 bits", tag_start);
     fnum = (uint32_t)(tag >> 3);
     wt = (int)(tag & 7);
-    if (WEFT__UNLIKELY(fnum == 0))
-      return fail(st, WEFT_ERR_MALFORMED, "field number 0", tag_start);
-    if (WEFT__UNLIKELY(wt > WEFT__WT_I32))
-      return fail(st, WEFT_ERR_MALFORMED, "invalid wire type", tag_start);
-    if (WEFT__UNLIKELY(wt == WEFT__WT_EGROUP)) {
-      if (gnum && fnum == gnum) {
-        gnum = 0;
-        break;
-      }
-      return fail(st, WEFT_ERR_MALFORMED, "end-group tag mismatch", tag_start);
-    }
 
-    /* Field lookup: fields usually arrive in number order, so scan a few
-     * entries forward from the previous field before a binary search. */
-    idx = last;
-    if (WEFT__LIKELY(idx < nf && fields[idx].id <= fnum)) {
-      /* scan forward: proto3 omits zero fields, so a few may be skipped */
-      unsigned stop = idx + 8 < nf ? idx + 8 : nf;
-      while (idx < stop && fields[idx].id < fnum)
-        idx++;
-      if (idx == stop || fields[idx].id != fnum)
-        idx = nf + 1; /* not found nearby */
+    /* Field lookup: one load for numbers the direct index covers. */
+    if (WEFT__LIKELY(fnum <= T->max_dense)) {
+      idx = (unsigned)T->dense[fnum] - 1u; /* unknown: UINT_MAX */
     } else {
-      idx = nf + 1;
-    }
-    if (WEFT__UNLIKELY(idx == nf + 1)) {
       unsigned lo = 0, hi = nf;
-      idx = nf;
+      idx = UINT32_MAX;
       while (lo < hi) {
         unsigned mid = lo + (hi - lo) / 2;
         if (fields[mid].id == fnum) {
@@ -700,7 +733,121 @@ static int decode_msg(dec *st, const weft_msg_desc *d, void *msg,
       }
     }
 
-    if (idx == nf) { /* unknown field */
+    if (WEFT__LIKELY(idx < nf)) {
+      e = &fe[idx];
+      m = WEFT__MEMBER(msg, e->offset);
+      /* The short path: a singular field, not in a oneof, on its own wire
+       * type. One switch on a precomputed code. */
+      if (WEFT__LIKELY(wt == e->wt && !(e->fl & WEFT__FE_SLOW))) {
+        uint64_t v;
+        if (T->track_required && idx < 64)
+          seen |= 1ull << idx;
+        switch (e->op) {
+        case WEFT__OP_STRING:
+          rv = rd_str(st, e, &fields[idx], &p, end, (char **)m);
+          if (WEFT__UNLIKELY(rv))
+            return unwind(st, rv, fields[idx].name, -1);
+          continue;
+        case WEFT__OP_MESSAGE:
+          rv = rd_message(st, &fields[idx], 0, &p, end, depth, (void **)m);
+          if (WEFT__UNLIKELY(rv))
+            return unwind(st, rv, fields[idx].name, -1);
+          continue;
+        case WEFT__OP_BYTES:
+          rv = rd_bytes(st, &fields[idx], &p, end, (ProtobufCBinaryData *)m);
+          if (WEFT__UNLIKELY(rv))
+            return unwind(st, rv, fields[idx].name, -1);
+          break;
+        case WEFT__OP_F32:
+          if (WEFT__UNLIKELY(end - p < 4))
+            return unwind(st,
+                          fail(st, WEFT_ERR_TRUNCATED, "truncated fixed32", p),
+                          fields[idx].name, -1);
+          memcpy(m, p, 4);
+          p += 4;
+          break;
+        case WEFT__OP_F64:
+          if (WEFT__UNLIKELY(end - p < 8))
+            return unwind(st,
+                          fail(st, WEFT_ERR_TRUNCATED, "truncated fixed64", p),
+                          fields[idx].name, -1);
+          memcpy(m, p, 8);
+          p += 8;
+          break;
+        default:
+          if (WEFT__LIKELY(p < end && p[0] < 0x80)) {
+            v = p[0];
+            p++;
+          } else if ((rv = rd_varint(st, &p, end, &v)) != 0) {
+            return unwind(st, rv, fields[idx].name, -1);
+          }
+          switch (e->op) {
+          case WEFT__OP_V32: {
+            uint32_t u = (uint32_t)v;
+            memcpy(m, &u, 4);
+            break;
+          }
+          case WEFT__OP_V64:
+            memcpy(m, &v, 8);
+            break;
+          case WEFT__OP_Z32: {
+            int32_t z = weft__unzz32((uint32_t)v);
+            memcpy(m, &z, 4);
+            break;
+          }
+          case WEFT__OP_Z64: {
+            int64_t z = weft__unzz64(v);
+            memcpy(m, &z, 8);
+            break;
+          }
+          default: { /* bool */
+            protobuf_c_boolean b = v != 0;
+            memcpy(m, &b, sizeof b);
+            break;
+          }
+          }
+          break;
+        }
+        if (e->fl & WEFT__FE_HAS)
+          *(protobuf_c_boolean *)WEFT__MEMBER(msg, e->qoff) = 1;
+        continue;
+      }
+      /* repeated sub-messages and strings (not maps): append */
+      if (wt == WEFT__WT_LEN &&
+          (e->fl & (WEFT__FE_REPEATED | WEFT__FE_MAP | WEFT__FE_GROUP)) ==
+              WEFT__FE_REPEATED &&
+          (e->op == WEFT__OP_MESSAGE || e->op == WEFT__OP_STRING)) {
+        size_t *np = (size_t *)WEFT__MEMBER(msg, e->qoff), n = *np;
+        void **arr = *(void ***)m;
+        if (WEFT__UNLIKELY(!arr || n == weft__cap_for(n))) {
+          if (!(arr = reserve(st, (void **)m, n, 1, sizeof(void *), tag_start)))
+            return unwind(st, WEFT_ERR_NOMEM, fields[idx].name, (long)n);
+        }
+        arr[n] = NULL;
+        *np = n + 1; /* counted first so the tree stays freeable */
+        if (e->op == WEFT__OP_MESSAGE)
+          rv = rd_message(st, &fields[idx], 0, &p, end, depth, &arr[n]);
+        else
+          rv = rd_str(st, e, &fields[idx], &p, end, (char **)&arr[n]);
+        if (WEFT__UNLIKELY(rv))
+          return unwind(st, rv, fields[idx].name, (long)n);
+        continue;
+      }
+    }
+
+    /* everything else: checks, unknown fields, the general path */
+    if (WEFT__UNLIKELY(fnum == 0))
+      return fail(st, WEFT_ERR_MALFORMED, "field number 0", tag_start);
+    if (WEFT__UNLIKELY(wt > WEFT__WT_I32))
+      return fail(st, WEFT_ERR_MALFORMED, "invalid wire type", tag_start);
+    if (WEFT__UNLIKELY(wt == WEFT__WT_EGROUP)) {
+      if (gnum && fnum == gnum) {
+        gnum = 0;
+        break;
+      }
+      return fail(st, WEFT_ERR_MALFORMED, "end-group tag mismatch", tag_start);
+    }
+    if (idx >= nf) { /* unknown field */
       const uint8_t *data = p;
       if ((rv = skip_field(st, &p, end, wt, fnum, depth)) != 0)
         return rv;
@@ -709,7 +856,6 @@ static int decode_msg(dec *st, const weft_msg_desc *d, void *msg,
         return rv;
       continue;
     }
-    last = idx;
     f = &fields[idx];
     if (idx < 64)
       seen |= 1ull << idx;
@@ -869,6 +1015,19 @@ static int decode_msg(dec *st, const weft_msg_desc *d, void *msg,
       (rv = check_required(st, d, msg, seen, p)) != 0)
     return rv;
   return 0;
+}
+
+static int decode_msg(dec *st, const weft_msg_desc *d, void *msg,
+                      const uint8_t **pp, const uint8_t *end, unsigned depth,
+                      uint32_t gnum, int merging) {
+  weft__dtab *tmp;
+  const weft__dtab *T = weft__dtab_get(d, &tmp);
+  int rv;
+  if (WEFT__UNLIKELY(!T))
+    return nomem(st, *pp);
+  rv = decode_fields(st, d, T, msg, pp, end, depth, gnum, merging);
+  free(tmp);
+  return rv;
 }
 
 /* ---- entry points ---- */
