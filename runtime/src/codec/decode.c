@@ -425,9 +425,10 @@ static int rd_message(dec *st, const ProtobufCFieldDescriptor *f, int group,
   if (depth + 1 > st->max_depth)
     return fail(st, WEFT_ERR_DEPTH, "nesting too deep", *pp);
   if (!*slot) {
-    *slot = weft__message_new_in(st->a, st->tree, sd);
+    *slot = weft__msg_alloc(st->a, st->tree, sd);
     if (!*slot)
       return nomem(st, *pp);
+    weft_message_init(sd, *slot);
   }
   rv = decode_msg(st, sd, *slot, pp, sub_end, depth + 1, group ? f->id : 0,
                   merging);
@@ -680,6 +681,145 @@ WEFT__INLINE int rd_str(dec *st, const weft__fe *e,
   return 0;
 }
 
+/* The general path for a known field the short paths of decode_fields do
+ * not take: repeated scalars (packed or not), bytes and map entries, oneof
+ * members, closed enums, groups, and a value on an unexpected wire type.
+ * Out of line, so the hot loop stays small. */
+static __attribute__((noinline)) int
+decode_field(dec *st, const weft_msg_desc *d, void *msg, unsigned idx,
+             uint32_t fnum, int wt, const uint8_t **pp, const uint8_t *end,
+             const uint8_t *tag_start, unsigned depth, uint64_t *seen,
+             int *maps_pending) {
+  const ProtobufCFieldDescriptor *f;
+  const ProtobufCFieldDescriptor *fields = d->base.fields;
+  const uint8_t *p = *pp;
+  void *m;
+  int rv;
+  f = &fields[idx];
+  if (idx < 64)
+    *seen |= 1ull << idx;
+  m = WEFT__MEMBER(msg, f->offset);
+
+  if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+    size_t *np = (size_t *)WEFT__MEMBER(msg, f->quantifier_offset);
+    size_t es = weft__elem_size(f->type);
+    size_t n = *np;
+    char *arr;
+    int group = weft__is_group(d, idx);
+    int want = group ? WEFT__WT_SGROUP : weft__wire_type(f->type);
+    if (wt == WEFT__WT_LEN && weft__is_scalar(f->type)) {
+      if ((rv = rd_packed(st, d, msg, f, &p, end, tag_start)) != 0)
+        return unwind(st, rv, f->name, (long)*np);
+      goto done;
+    }
+    if (WEFT__UNLIKELY(wt != want))
+      return unwind(st,
+                    fail(st, WEFT_ERR_WIRE_TYPE, "wrong wire type", tag_start),
+                    f->name, (long)n);
+    if (weft__is_scalar(f->type)) {
+      const uint8_t *vstart = p;
+      uint64_t tmp = 0;
+      if ((rv = rd_scalar(st, f->type, &p, end, &tmp)) != 0)
+        return unwind(st, rv, f->name, (long)n);
+      if (f->type == PROTOBUF_C_TYPE_ENUM && enum_closed(f) &&
+          !enum_known(f, (int32_t)tmp)) {
+        if (!st->discard_unknown &&
+            (rv = add_unknown(st, msg, fnum, wt, vstart, p)) != 0)
+          return rv;
+        goto done;
+      }
+      if (!(arr = reserve(st, (void **)m, n, 1, es, tag_start)))
+        return unwind(st, WEFT_ERR_NOMEM, f->name, (long)n);
+      memcpy(arr + n * es, &tmp, es);
+      *np = n + 1;
+      goto done;
+    }
+    if (!(arr = reserve(st, (void **)m, n, 1, es, tag_start)))
+      return unwind(st, WEFT_ERR_NOMEM, f->name, (long)n);
+    memset(arr + n * es, 0, es);
+    *np = n + 1; /* counted first so the tree stays freeable */
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_STRING:
+      rv = rd_string(st, d, idx, &p, end, (char **)(void *)(arr + n * es));
+      break;
+    case PROTOBUF_C_TYPE_BYTES:
+      rv = rd_bytes(st, f, &p, end,
+                    (ProtobufCBinaryData *)(void *)(arr + n * es));
+      break;
+    default:
+      rv = rd_message(st, f, group, &p, end, depth,
+                      (void **)(void *)(arr + n * es));
+      if (rv == 0 && weft_msg_desc_of(f->descriptor)->is_map_entry) {
+        if (*np <= MAP_LINEAR_MAX)
+          map_dedupe(st, np, (void **)(void *)arr);
+        else
+          *maps_pending = 1;
+      }
+      break;
+    }
+    if (rv)
+      return unwind(st, rv, f->name, (long)n);
+    goto done;
+  }
+
+  /* singular field */
+  {
+    int group = weft__is_group(d, idx);
+    int want = group ? WEFT__WT_SGROUP : weft__wire_type(f->type);
+    int oneof = (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) != 0;
+    if (WEFT__UNLIKELY(wt != want))
+      return unwind(st,
+                    fail(st, WEFT_ERR_WIRE_TYPE, "wrong wire type", tag_start),
+                    f->name, -1);
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_STRING:
+      if (oneof)
+        oneof_switch(st, d, f, msg);
+      rv = rd_string(st, d, idx, &p, end, (char **)m);
+      break;
+    case PROTOBUF_C_TYPE_BYTES:
+      if (oneof)
+        oneof_switch(st, d, f, msg);
+      rv = rd_bytes(st, f, &p, end, (ProtobufCBinaryData *)m);
+      if (rv == 0 && f->label == PROTOBUF_C_LABEL_OPTIONAL && !oneof)
+        *(protobuf_c_boolean *)WEFT__MEMBER(msg, f->quantifier_offset) = 1;
+      break;
+    case PROTOBUF_C_TYPE_MESSAGE:
+      if (oneof)
+        oneof_switch(st, d, f, msg);
+      rv = rd_message(st, f, group, &p, end, depth, (void **)m);
+      break;
+    default: {
+      const uint8_t *vstart = p;
+      uint64_t tmp = 0;
+      if ((rv = rd_scalar(st, f->type, &p, end, &tmp)) != 0)
+        break;
+      if (f->type == PROTOBUF_C_TYPE_ENUM && enum_closed(f) &&
+          !enum_known(f, (int32_t)tmp)) {
+        if (!st->discard_unknown &&
+            (rv = add_unknown(st, msg, fnum, wt, vstart, p)) != 0)
+          return rv;
+        /* not seen: the field keeps its previous value */
+        if (idx < 64)
+          *seen &= ~(1ull << idx);
+        goto done;
+      }
+      if (oneof)
+        oneof_switch(st, d, f, msg);
+      memcpy(m, &tmp, weft__elem_size(f->type));
+      if (f->label == PROTOBUF_C_LABEL_OPTIONAL && !oneof)
+        *(protobuf_c_boolean *)WEFT__MEMBER(msg, f->quantifier_offset) = 1;
+      break;
+    }
+    }
+    if (rv)
+      return unwind(st, rv, f->name, -1);
+  }
+done:
+  *pp = p;
+  return 0;
+}
+
 static int decode_fields(dec *st, const weft_msg_desc *d, const weft__dtab *T,
                          void *msg, const uint8_t **pp, const uint8_t *end,
                          unsigned depth, uint32_t gnum, int merging) {
@@ -692,7 +832,6 @@ static int decode_fields(dec *st, const weft_msg_desc *d, const weft__dtab *T,
 
   while (p < end) {
     const uint8_t *tag_start = p;
-    const ProtobufCFieldDescriptor *f;
     const weft__fe *e;
     uint64_t tag;
     uint32_t fnum;
@@ -856,126 +995,9 @@ static int decode_fields(dec *st, const weft_msg_desc *d, const weft__dtab *T,
         return rv;
       continue;
     }
-    f = &fields[idx];
-    if (idx < 64)
-      seen |= 1ull << idx;
-    m = WEFT__MEMBER(msg, f->offset);
-
-    if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-      size_t *np = (size_t *)WEFT__MEMBER(msg, f->quantifier_offset);
-      size_t es = weft__elem_size(f->type);
-      size_t n = *np;
-      char *arr;
-      int group = weft__is_group(d, idx);
-      int want = group ? WEFT__WT_SGROUP : weft__wire_type(f->type);
-      if (wt == WEFT__WT_LEN && weft__is_scalar(f->type)) {
-        if ((rv = rd_packed(st, d, msg, f, &p, end, tag_start)) != 0)
-          return unwind(st, rv, f->name, (long)*np);
-        continue;
-      }
-      if (WEFT__UNLIKELY(wt != want))
-        return unwind(
-            st, fail(st, WEFT_ERR_WIRE_TYPE, "wrong wire type", tag_start),
-            f->name, (long)n);
-      if (weft__is_scalar(f->type)) {
-        const uint8_t *vstart = p;
-        uint64_t tmp = 0;
-        if ((rv = rd_scalar(st, f->type, &p, end, &tmp)) != 0)
-          return unwind(st, rv, f->name, (long)n);
-        if (f->type == PROTOBUF_C_TYPE_ENUM && enum_closed(f) &&
-            !enum_known(f, (int32_t)tmp)) {
-          if (!st->discard_unknown &&
-              (rv = add_unknown(st, msg, fnum, wt, vstart, p)) != 0)
-            return rv;
-          continue;
-        }
-        if (!(arr = reserve(st, (void **)m, n, 1, es, tag_start)))
-          return unwind(st, WEFT_ERR_NOMEM, f->name, (long)n);
-        memcpy(arr + n * es, &tmp, es);
-        *np = n + 1;
-        continue;
-      }
-      if (!(arr = reserve(st, (void **)m, n, 1, es, tag_start)))
-        return unwind(st, WEFT_ERR_NOMEM, f->name, (long)n);
-      memset(arr + n * es, 0, es);
-      *np = n + 1; /* counted first so the tree stays freeable */
-      switch (f->type) {
-      case PROTOBUF_C_TYPE_STRING:
-        rv = rd_string(st, d, idx, &p, end, (char **)(void *)(arr + n * es));
-        break;
-      case PROTOBUF_C_TYPE_BYTES:
-        rv = rd_bytes(st, f, &p, end,
-                      (ProtobufCBinaryData *)(void *)(arr + n * es));
-        break;
-      default:
-        rv = rd_message(st, f, group, &p, end, depth,
-                        (void **)(void *)(arr + n * es));
-        if (rv == 0 && weft_msg_desc_of(f->descriptor)->is_map_entry) {
-          if (*np <= MAP_LINEAR_MAX)
-            map_dedupe(st, np, (void **)(void *)arr);
-          else
-            maps_pending = 1;
-        }
-        break;
-      }
-      if (rv)
-        return unwind(st, rv, f->name, (long)n);
-      continue;
-    }
-
-    /* singular field */
-    {
-      int group = weft__is_group(d, idx);
-      int want = group ? WEFT__WT_SGROUP : weft__wire_type(f->type);
-      int oneof = (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) != 0;
-      if (WEFT__UNLIKELY(wt != want))
-        return unwind(
-            st, fail(st, WEFT_ERR_WIRE_TYPE, "wrong wire type", tag_start),
-            f->name, -1);
-      switch (f->type) {
-      case PROTOBUF_C_TYPE_STRING:
-        if (oneof)
-          oneof_switch(st, d, f, msg);
-        rv = rd_string(st, d, idx, &p, end, (char **)m);
-        break;
-      case PROTOBUF_C_TYPE_BYTES:
-        if (oneof)
-          oneof_switch(st, d, f, msg);
-        rv = rd_bytes(st, f, &p, end, (ProtobufCBinaryData *)m);
-        if (rv == 0 && f->label == PROTOBUF_C_LABEL_OPTIONAL && !oneof)
-          *(protobuf_c_boolean *)WEFT__MEMBER(msg, f->quantifier_offset) = 1;
-        break;
-      case PROTOBUF_C_TYPE_MESSAGE:
-        if (oneof)
-          oneof_switch(st, d, f, msg);
-        rv = rd_message(st, f, group, &p, end, depth, (void **)m);
-        break;
-      default: {
-        const uint8_t *vstart = p;
-        uint64_t tmp = 0;
-        if ((rv = rd_scalar(st, f->type, &p, end, &tmp)) != 0)
-          break;
-        if (f->type == PROTOBUF_C_TYPE_ENUM && enum_closed(f) &&
-            !enum_known(f, (int32_t)tmp)) {
-          if (!st->discard_unknown &&
-              (rv = add_unknown(st, msg, fnum, wt, vstart, p)) != 0)
-            return rv;
-          /* not seen: the field keeps its previous value */
-          if (idx < 64)
-            seen &= ~(1ull << idx);
-          continue;
-        }
-        if (oneof)
-          oneof_switch(st, d, f, msg);
-        memcpy(m, &tmp, weft__elem_size(f->type));
-        if (f->label == PROTOBUF_C_LABEL_OPTIONAL && !oneof)
-          *(protobuf_c_boolean *)WEFT__MEMBER(msg, f->quantifier_offset) = 1;
-        break;
-      }
-      }
-      if (rv)
-        return unwind(st, rv, f->name, -1);
-    }
+    if ((rv = decode_field(st, d, msg, idx, fnum, wt, &p, end, tag_start, depth,
+                           &seen, &maps_pending)) != 0)
+      return rv;
   }
 
   if (gnum)
@@ -1017,9 +1039,9 @@ static int decode_fields(dec *st, const weft_msg_desc *d, const weft__dtab *T,
   return 0;
 }
 
-static int decode_msg(dec *st, const weft_msg_desc *d, void *msg,
-                      const uint8_t **pp, const uint8_t *end, unsigned depth,
-                      uint32_t gnum, int merging) {
+static inline int decode_msg(dec *st, const weft_msg_desc *d, void *msg,
+                             const uint8_t **pp, const uint8_t *end,
+                             unsigned depth, uint32_t gnum, int merging) {
   weft__dtab *tmp;
   const weft__dtab *T = weft__dtab_get(d, &tmp);
   int rv;
