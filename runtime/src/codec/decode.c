@@ -95,15 +95,25 @@ WEFT__INLINE int rd_varint(dec *st, const uint8_t **pp, const uint8_t *end,
     return 0;
   }
   if (WEFT__LIKELY(end - p >= 10)) {
-    /* Enough input for the longest varint: no bounds checks. */
-    uint64_t v = p[0];
+    /* Enough input for the longest varint: no bounds checks. Up to 8
+     * bytes, without a loop: find the last byte from the continuation
+     * bits of one 64-bit load, then pack the 7-bit groups together. */
+    uint64_t v, w, stop;
     unsigned i;
-    if (v < 0x80) {
-      *out = v;
-      *pp = p + 1;
+    memcpy(&w, p, 8);
+    stop = ~w & 0x8080808080808080ull;
+    if (WEFT__LIKELY(stop != 0)) {
+      unsigned bits = (unsigned)__builtin_ctzll(stop) + 1; /* 8 * length */
+      if (bits < 64)
+        w &= (1ull << bits) - 1;
+      w = ((w & 0x7f007f007f007f00ull) >> 1) | (w & 0x007f007f007f007full);
+      w = ((w & 0x3fff00003fff0000ull) >> 2) | (w & 0x00003fff00003fffull);
+      w = ((w & 0x0fffffff00000000ull) >> 4) | (w & 0x000000000fffffffull);
+      *out = w;
+      *pp = p + bits / 8;
       return 0;
     }
-    v &= 0x7f;
+    v = p[0] & 0x7f;
     for (i = 1; i < 10; i++) {
       uint64_t b = p[i];
       v |= (b & 0x7f) << (7 * i);

@@ -40,6 +40,39 @@ static uint8_t op_of(ProtobufCType t) {
   }
 }
 
+/* The entry of field i of d. */
+static void fill(const weft_msg_desc *d, unsigned i, weft__fe *e) {
+  const ProtobufCFieldDescriptor *f = &d->base.fields[i];
+  int group = weft__is_group(d, i);
+  e->offset = f->offset;
+  e->qoff = f->quantifier_offset;
+  e->op = op_of(f->type);
+  e->wt = (uint8_t)(group ? WEFT__WT_SGROUP : weft__wire_type(f->type));
+  e->es = (uint8_t)weft__elem_size(f->type);
+  e->fl = 0;
+  e->idx = i;
+  e->sub = f->type == PROTOBUF_C_TYPE_MESSAGE ? weft_msg_desc_of(f->descriptor)
+                                              : NULL;
+  if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+    e->fl |= WEFT__FE_REPEATED;
+    if (e->sub && e->sub->is_map_entry)
+      e->fl |= WEFT__FE_MAP;
+  }
+  if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
+    e->fl |= WEFT__FE_ONEOF;
+  else if (f->label == PROTOBUF_C_LABEL_OPTIONAL &&
+           f->type != PROTOBUF_C_TYPE_STRING &&
+           f->type != PROTOBUF_C_TYPE_MESSAGE)
+    e->fl |= WEFT__FE_HAS; /* scalars and bytes have a has_ member */
+  if (f->type == PROTOBUF_C_TYPE_ENUM && f->descriptor &&
+      weft_enum_desc_of(f->descriptor)->closed)
+    e->fl |= WEFT__FE_CLOSED;
+  if (group)
+    e->fl |= WEFT__FE_GROUP;
+  if (weft__check_utf8(d, i))
+    e->fl |= WEFT__FE_UTF8;
+}
+
 static weft__dtab *build(const weft_msg_desc *d) {
   const ProtobufCFieldDescriptor *fields = d->base.fields;
   unsigned nf = d->base.n_fields, i, max_dense = 0;
@@ -64,35 +97,7 @@ static weft__dtab *build(const weft_msg_desc *d) {
   for (i = 0; i < nf; i++) {
     const ProtobufCFieldDescriptor *f = &fields[i];
     weft__fe *e = &fe[i];
-    int group = weft__is_group(d, i);
-    e->offset = f->offset;
-    e->qoff = f->quantifier_offset;
-    e->op = op_of(f->type);
-    e->wt = (uint8_t)(group ? WEFT__WT_SGROUP : weft__wire_type(f->type));
-    e->es = (uint8_t)weft__elem_size(f->type);
-    e->fl = 0;
-    e->idx = i;
-    e->sub = f->type == PROTOBUF_C_TYPE_MESSAGE
-                 ? weft_msg_desc_of(f->descriptor)
-                 : NULL;
-    if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-      e->fl |= WEFT__FE_REPEATED;
-      if (e->sub && e->sub->is_map_entry)
-        e->fl |= WEFT__FE_MAP;
-    }
-    if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
-      e->fl |= WEFT__FE_ONEOF;
-    else if (f->label == PROTOBUF_C_LABEL_OPTIONAL &&
-             f->type != PROTOBUF_C_TYPE_STRING &&
-             f->type != PROTOBUF_C_TYPE_MESSAGE)
-      e->fl |= WEFT__FE_HAS; /* scalars and bytes have a has_ member */
-    if (f->type == PROTOBUF_C_TYPE_ENUM && f->descriptor &&
-        weft_enum_desc_of(f->descriptor)->closed)
-      e->fl |= WEFT__FE_CLOSED;
-    if (group)
-      e->fl |= WEFT__FE_GROUP;
-    if (weft__check_utf8(d, i))
-      e->fl |= WEFT__FE_UTF8;
+    fill(d, i, e);
     if (f->label == PROTOBUF_C_LABEL_REQUIRED)
       required = 1;
     if (f->id <= max_dense)
