@@ -961,9 +961,9 @@ static int decode_fields(dec *st, const weft_msg_desc *d, const weft__dtab *T,
           *(protobuf_c_boolean *)WEFT__MEMBER(msg, e->qoff) = 1;
         continue;
       }
-      /* repeated sub-messages and strings (not maps): append */
+      /* repeated sub-messages (map entries too) and strings: append */
       if (wt == WEFT__WT_LEN &&
-          (e->fl & (WEFT__FE_REPEATED | WEFT__FE_MAP | WEFT__FE_GROUP)) ==
+          (e->fl & (WEFT__FE_REPEATED | WEFT__FE_GROUP)) ==
               WEFT__FE_REPEATED &&
           (e->op == WEFT__OP_MESSAGE || e->op == WEFT__OP_STRING)) {
         size_t *np = (size_t *)WEFT__MEMBER(msg, e->qoff), n = *np;
@@ -974,9 +974,15 @@ static int decode_fields(dec *st, const weft_msg_desc *d, const weft__dtab *T,
         }
         arr[n] = NULL;
         *np = n + 1; /* counted first so the tree stays freeable */
-        if (e->op == WEFT__OP_MESSAGE)
+        if (e->op == WEFT__OP_MESSAGE) {
           rv = rd_message(st, &fields[idx], 0, &p, end, depth, &arr[n]);
-        else
+          if (rv == 0 && (e->fl & WEFT__FE_MAP)) {
+            if (*np <= MAP_LINEAR_MAX)
+              map_dedupe(st, np, arr);
+            else
+              maps_pending = 1;
+          }
+        } else
           rv = rd_str(st, e, &fields[idx], &p, end, (char **)&arr[n]);
         if (WEFT__UNLIKELY(rv))
           return unwind(st, rv, fields[idx].name, (long)n);
