@@ -8,6 +8,7 @@
 #include "dectab.h"
 #include "internal.h"
 
+/* weft_msg_cache.state (dectab.h tests READY inline) */
 enum { CACHE_EMPTY = 0, CACHE_BUILDING = 1, CACHE_READY = 2 };
 
 static uint8_t op_of(ProtobufCType t) {
@@ -111,13 +112,12 @@ static weft__dtab *build(const weft_msg_desc *d) {
   return t;
 }
 
-const weft__dtab *weft__dtab_get(const weft_msg_desc *d, weft__dtab **tmp) {
+const weft__dtab *weft__dtab_build(const weft_msg_desc *d, weft__dtab **tmp) {
   weft_msg_cache *c = d->cache;
   int expect = CACHE_EMPTY;
   weft__dtab *t;
   *tmp = NULL;
-  if (WEFT__LIKELY(c != NULL) &&
-      WEFT__LIKELY(__atomic_load_n(&c->state, __ATOMIC_ACQUIRE) == CACHE_READY))
+  if (c && __atomic_load_n(&c->state, __ATOMIC_ACQUIRE) == CACHE_READY)
     return c->table;
   if (c && __atomic_compare_exchange_n(&c->state, &expect, CACHE_BUILDING, 0,
                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {

@@ -64,7 +64,19 @@ typedef struct weft__dtab {
 
 /* The table of d: cached, or built into *tmp (which the caller frees after
  * use) when d has no cache or another thread is building it. NULL: out of
- * memory. */
-const weft__dtab *weft__dtab_get(const weft_msg_desc *d, weft__dtab **tmp);
+ * memory. weft__dtab_get is its inline fast path. */
+const weft__dtab *weft__dtab_build(const weft_msg_desc *d, weft__dtab **tmp);
+
+/* The cached table, or weft__dtab_build's. */
+static inline const weft__dtab *weft__dtab_get(const weft_msg_desc *d,
+                                               weft__dtab **tmp) {
+  const weft_msg_cache *c = d->cache;
+  if (__builtin_expect(c != NULL, 1) &&
+      __builtin_expect(__atomic_load_n(&c->state, __ATOMIC_ACQUIRE) == 2, 1)) {
+    *tmp = NULL;
+    return (const weft__dtab *)c->table;
+  }
+  return weft__dtab_build(d, tmp);
+}
 
 #endif
