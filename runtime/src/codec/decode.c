@@ -837,6 +837,7 @@ static int decode_fields(dec *st, const weft_msg_desc *d, const weft__dtab *T,
   const unsigned nf = d->base.n_fields;
   const weft__fe *const fe = T->fe;
   const uint8_t *p = *pp;
+  unsigned next = 0; /* the entry the next tag probably belongs to */
   uint64_t seen = 0;
   int rv, maps_pending = 0;
 
@@ -863,8 +864,13 @@ static int decode_fields(dec *st, const weft_msg_desc *d, const weft__dtab *T,
     fnum = (uint32_t)(tag >> 3);
     wt = (int)(tag & 7);
 
-    /* Field lookup: one load for numbers the direct index covers. */
-    if (WEFT__LIKELY(fnum <= T->max_dense)) {
+    /* Field lookup. Fields usually come in number order, and a repeated
+     * field's elements one after the other: try the expected entry first
+     * (its tag is known before this one is read), then the direct index,
+     * one load for numbers up to 255, then a binary search. */
+    if (WEFT__LIKELY(next < nf && fe[next].tag == tag)) {
+      idx = next;
+    } else if (WEFT__LIKELY(fnum <= T->max_dense)) {
       idx = (unsigned)T->dense[fnum] - 1u; /* unknown: UINT_MAX */
     } else {
       unsigned lo = 0, hi = nf;
@@ -884,6 +890,7 @@ static int decode_fields(dec *st, const weft_msg_desc *d, const weft__dtab *T,
 
     if (WEFT__LIKELY(idx < nf)) {
       e = &fe[idx];
+      next = (e->fl & WEFT__FE_REPEATED) ? idx : idx + 1;
       m = WEFT__MEMBER(msg, e->offset);
       /* The short path: a singular field, not in a oneof, on its own wire
        * type. One switch on a precomputed code. */
@@ -963,8 +970,7 @@ static int decode_fields(dec *st, const weft_msg_desc *d, const weft__dtab *T,
       }
       /* repeated sub-messages (map entries too) and strings: append */
       if (wt == WEFT__WT_LEN &&
-          (e->fl & (WEFT__FE_REPEATED | WEFT__FE_GROUP)) ==
-              WEFT__FE_REPEATED &&
+          (e->fl & (WEFT__FE_REPEATED | WEFT__FE_GROUP)) == WEFT__FE_REPEATED &&
           (e->op == WEFT__OP_MESSAGE || e->op == WEFT__OP_STRING)) {
         size_t *np = (size_t *)WEFT__MEMBER(msg, e->qoff), n = *np;
         void **arr = *(void ***)m;
@@ -1064,7 +1070,8 @@ static inline int decode_msg(dec *st, const weft_msg_desc *d, void *msg,
   if (WEFT__UNLIKELY(!T))
     return nomem(st, *pp);
   rv = decode_fields(st, d, T, msg, pp, end, depth, gnum, merging);
-  free(tmp);
+  if (WEFT__UNLIKELY(tmp != NULL))
+    free(tmp);
   return rv;
 }
 

@@ -52,6 +52,7 @@ static void fill(const weft_msg_desc *d, unsigned i, weft__fe *e) {
   e->es = (uint8_t)weft__elem_size(f->type);
   e->fl = 0;
   e->idx = i;
+  e->tag = (f->id << 3) | e->wt;
   e->sub = f->type == PROTOBUF_C_TYPE_MESSAGE ? weft_msg_desc_of(f->descriptor)
                                               : NULL;
   if (f->label == PROTOBUF_C_LABEL_REPEATED) {

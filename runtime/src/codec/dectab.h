@@ -1,5 +1,5 @@
 /* Decode tables: per message type, what the decoder needs for each field in
- * one 24-byte entry (member offsets, the wire type it expects, one dispatch
+ * one 32-byte entry (member offsets, the wire type it expects, one dispatch
  * code), and a direct-index array from field number to entry. Built once
  * per descriptor from its protobuf-c tables and cached in the descriptor's
  * weft_msg_cache, so the decoder's inner loop does one lookup and one
@@ -47,6 +47,7 @@ typedef struct weft__fe {
   uint8_t es;      /* element size in the struct */
   uint8_t fl;      /* WEFT__FE_* */
   uint32_t idx;    /* index in base.fields (names, defaults for errors) */
+  uint32_t tag;    /* number << 3 | wt: the tag the short paths expect */
   const weft_msg_desc *sub; /* message fields: its type */
 } weft__fe;
 
