@@ -26,7 +26,10 @@ using google::protobuf::Reflection;
 
 struct DynMsg {
   weft_msg_desc wd;
-  weft_msg_cache cache{};
+  weft_msg_cache cache{}; // the codec's decode table, freed with the type
+  ~DynMsg() {
+    weft_msg_cache_release(&cache);
+  }
   std::vector<ProtobufCFieldDescriptor> fields;
   std::vector<weft_field_info> info;
   std::vector<const char *> oneof_names;
