@@ -195,14 +195,21 @@ struct Timed {
 };
 
 inline double Median(std::vector<double> v) {
+  if (v.empty())
+    return 0;
   std::sort(v.begin(), v.end());
   size_t n = v.size();
   return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+// BENCH_CASE=<substring of a case's name> runs only those cases (profiling;
+// the ratios of the others then read 0).
 inline void RunRounds(std::vector<Timed> &cases, int rounds = 11,
                       double round_s = 0.02) {
+  const char *only = std::getenv("BENCH_CASE");
   for (auto &c : cases) {
+    if (only && !std::strstr(c.name, only))
+      continue;
     for (;;) {
       double t0 = CpuNow();
       for (int i = 0; i < c.iters; i++)
@@ -214,6 +221,8 @@ inline void RunRounds(std::vector<Timed> &cases, int rounds = 11,
   }
   for (int r = 0; r < rounds; r++)
     for (auto &c : cases) {
+      if (only && !std::strstr(c.name, only))
+        continue;
       double t0 = CpuNow();
       for (int i = 0; i < c.iters; i++)
         c.fn();

@@ -242,20 +242,21 @@ static void emit_message(gen_buf *b, const gen_msg *m) {
       buf_printf(b, "%s\"%s\"", o ? ", " : "", m->oneofs[o].name);
     buf_put(b, "};\n");
   }
+  buf_printf(b, "static weft_msg_cache %s_cache;\n", c);
   buf_printf(b,
              "const weft_msg_desc %s_desc = {\n"
              "  {PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC, \"%s\", \"%s\", \"%s\", "
              "\"%s\",\n"
              "   sizeof(%s), %zu, %s, %s,\n"
              "   %zu, %s_ranges, %s_init_pbc, NULL, NULL, NULL},\n"
-             "  %s, %zu, %s, %d, %d, %d, &%s};\n\n",
+             "  %s, %zu, %s, %d, %d, %d, &%s, &%s_cache};\n\n",
              c, m->full, m->p->name, c, m->package, c, n,
              n ? gen_fmt("%s_fields", c) : "NULL",
              n ? gen_fmt("%s_fields_by_name", c) : "NULL",
              count_ranges(nums, n), c, c,
              n ? gen_fmt("%s_field_info", c) : "NULL", m->n_oneofs,
              m->n_oneofs ? gen_fmt("%s_oneof_names", c) : "NULL",
-             m->file->syntax, m->wkt, m->map_entry, m->file->ident);
+             m->file->syntax, m->wkt, m->map_entry, m->file->ident, c);
 }
 
 static void emit_service(gen_buf *b, const gen_svc *s) {

@@ -78,6 +78,18 @@ typedef struct weft_field_info {
 struct weft_file_desc;
 struct weft_service_desc;
 
+/* The codec's per-type working data (its decode table: field number to
+ * slot, member offsets, expected wire types), built on the first decode of
+ * the type and kept for the descriptor's life. Generated code and weft_dyn
+ * give every message descriptor its own zeroed one (weft_dyn_free releases
+ * what the codec built). A NULL `cache` is valid: the codec then builds the
+ * table on every call, which is correct but slower. Never touch its
+ * members: the codec reads and writes them atomically. */
+typedef struct weft_msg_cache {
+  void *table;
+  int state;
+} weft_msg_cache;
+
 typedef struct weft_msg_desc {
   ProtobufCMessageDescriptor base;   /* must stay first */
   const weft_field_info *field_info; /* base.n_fields entries */
@@ -88,6 +100,7 @@ typedef struct weft_msg_desc {
   uint8_t wkt;          /* weft_wkt */
   uint8_t is_map_entry; /* a synthesized map<k,v> entry message */
   const struct weft_file_desc *file;
+  weft_msg_cache *cache; /* the codec's; see weft_msg_cache */
 } weft_msg_desc;
 
 typedef struct weft_enum_desc {
@@ -174,6 +187,10 @@ int weft_field_index_by_name(const weft_msg_desc *d, const char *name,
                              size_t len);
 const weft_method_desc *weft_service_method(const weft_service_desc *s,
                                             const char *name);
+/* Releases what the codec built into a descriptor's cache (for code that
+ * builds descriptors at run time and frees them; generated descriptors
+ * keep theirs for the life of the process). NULL is a no-op. */
+void weft_msg_cache_release(weft_msg_cache *c);
 
 #ifdef __cplusplus
 }

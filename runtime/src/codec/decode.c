@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "dectab.h"
 #include "internal.h"
 
 #define SEG_MAX 16
@@ -94,15 +95,25 @@ WEFT__INLINE int rd_varint(dec *st, const uint8_t **pp, const uint8_t *end,
     return 0;
   }
   if (WEFT__LIKELY(end - p >= 10)) {
-    /* Enough input for the longest varint: no bounds checks. */
-    uint64_t v = p[0];
+    /* Enough input for the longest varint: no bounds checks. Up to 8
+     * bytes, without a loop: find the last byte from the continuation
+     * bits of one 64-bit load, then pack the 7-bit groups together. */
+    uint64_t v, w, stop;
     unsigned i;
-    if (v < 0x80) {
-      *out = v;
-      *pp = p + 1;
+    memcpy(&w, p, 8);
+    stop = ~w & 0x8080808080808080ull;
+    if (WEFT__LIKELY(stop != 0)) {
+      unsigned bits = (unsigned)__builtin_ctzll(stop) + 1; /* 8 * length */
+      if (bits < 64)
+        w &= (1ull << bits) - 1;
+      w = ((w & 0x7f007f007f007f00ull) >> 1) | (w & 0x007f007f007f007full);
+      w = ((w & 0x3fff00003fff0000ull) >> 2) | (w & 0x00003fff00003fffull);
+      w = ((w & 0x0fffffff00000000ull) >> 4) | (w & 0x000000000fffffffull);
+      *out = w;
+      *pp = p + bits / 8;
       return 0;
     }
-    v &= 0x7f;
+    v = p[0] & 0x7f;
     for (i = 1; i < 10; i++) {
       uint64_t b = p[i];
       v |= (b & 0x7f) << (7 * i);
@@ -424,9 +435,10 @@ static int rd_message(dec *st, const ProtobufCFieldDescriptor *f, int group,
   if (depth + 1 > st->max_depth)
     return fail(st, WEFT_ERR_DEPTH, "nesting too deep", *pp);
   if (!*slot) {
-    *slot = weft__message_new_in(st->a, st->tree, sd);
+    *slot = weft__msg_alloc(st->a, st->tree, sd);
     if (!*slot)
       return nomem(st, *pp);
+    weft_message_init(sd, *slot);
   }
   rv = decode_msg(st, sd, *slot, pp, sub_end, depth + 1, group ? f->id : 0,
                   merging);
@@ -630,19 +642,208 @@ static int check_required(dec *st, const weft_msg_desc *d, const void *msg,
   return 0;
 }
 
-static int decode_msg(dec *st, const weft_msg_desc *d, void *msg,
-                      const uint8_t **pp, const uint8_t *end, unsigned depth,
-                      uint32_t gnum, int merging) {
+/* A string value into *slot: copied with a NUL (the protobuf-c layout has
+ * no length), checked for UTF-8 when the field is proto3. Short ASCII
+ * strings are checked while copying, a word at a time. */
+WEFT__INLINE int rd_str(dec *st, const weft__fe *e,
+                        const ProtobufCFieldDescriptor *f, const uint8_t **pp,
+                        const uint8_t *end, char **slot) {
+  size_t n;
+  char *s, *old = *slot;
+  const uint8_t *src;
+  int rv;
+  if ((rv = rd_len(st, pp, end, &n)) != 0)
+    return rv;
+  src = *pp;
+  if (n == 0) {
+    s = (char *)protobuf_c_empty_string;
+  } else {
+    s = weft__alloc(st->a, n + 1);
+    if (WEFT__UNLIKELY(!s))
+      return nomem(st, src);
+    if (n <= 64) {
+      uint64_t hi = 0, w;
+      size_t k = 0;
+      for (; k + 8 <= n; k += 8) {
+        memcpy(&w, src + k, 8);
+        hi |= w;
+        memcpy(s + k, &w, 8);
+      }
+      for (; k < n; k++) {
+        hi |= src[k];
+        s[k] = (char)src[k];
+      }
+      if ((hi & 0x8080808080808080ull) && (e->fl & WEFT__FE_UTF8) &&
+          !weft_utf8_valid(src, n))
+        return fail(st, WEFT_ERR_UTF8, "invalid UTF-8", src);
+    } else {
+      if ((e->fl & WEFT__FE_UTF8) && !weft_utf8_valid(src, n))
+        return fail(st, WEFT_ERR_UTF8, "invalid UTF-8", src);
+      memcpy(s, src, n);
+    }
+    s[n] = '\0';
+  }
+  if (WEFT__UNLIKELY(old != NULL && old != protobuf_c_empty_string) &&
+      old != (const char *)f->default_value)
+    drop(st, old);
+  *slot = s;
+  *pp = src + n;
+  return 0;
+}
+
+/* The general path for a known field the short paths of decode_fields do
+ * not take: repeated scalars (packed or not), bytes and map entries, oneof
+ * members, closed enums, groups, and a value on an unexpected wire type.
+ * Out of line, so the hot loop stays small. */
+static __attribute__((noinline)) int
+decode_field(dec *st, const weft_msg_desc *d, void *msg, unsigned idx,
+             uint32_t fnum, int wt, const uint8_t **pp, const uint8_t *end,
+             const uint8_t *tag_start, unsigned depth, uint64_t *seen,
+             int *maps_pending) {
+  const ProtobufCFieldDescriptor *f;
+  const ProtobufCFieldDescriptor *fields = d->base.fields;
+  const uint8_t *p = *pp;
+  void *m;
+  int rv;
+  f = &fields[idx];
+  if (idx < 64)
+    *seen |= 1ull << idx;
+  m = WEFT__MEMBER(msg, f->offset);
+
+  if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+    size_t *np = (size_t *)WEFT__MEMBER(msg, f->quantifier_offset);
+    size_t es = weft__elem_size(f->type);
+    size_t n = *np;
+    char *arr;
+    int group = weft__is_group(d, idx);
+    int want = group ? WEFT__WT_SGROUP : weft__wire_type(f->type);
+    if (wt == WEFT__WT_LEN && weft__is_scalar(f->type)) {
+      if ((rv = rd_packed(st, d, msg, f, &p, end, tag_start)) != 0)
+        return unwind(st, rv, f->name, (long)*np);
+      goto done;
+    }
+    if (WEFT__UNLIKELY(wt != want))
+      return unwind(st,
+                    fail(st, WEFT_ERR_WIRE_TYPE, "wrong wire type", tag_start),
+                    f->name, (long)n);
+    if (weft__is_scalar(f->type)) {
+      const uint8_t *vstart = p;
+      uint64_t tmp = 0;
+      if ((rv = rd_scalar(st, f->type, &p, end, &tmp)) != 0)
+        return unwind(st, rv, f->name, (long)n);
+      if (f->type == PROTOBUF_C_TYPE_ENUM && enum_closed(f) &&
+          !enum_known(f, (int32_t)tmp)) {
+        if (!st->discard_unknown &&
+            (rv = add_unknown(st, msg, fnum, wt, vstart, p)) != 0)
+          return rv;
+        goto done;
+      }
+      if (!(arr = reserve(st, (void **)m, n, 1, es, tag_start)))
+        return unwind(st, WEFT_ERR_NOMEM, f->name, (long)n);
+      memcpy(arr + n * es, &tmp, es);
+      *np = n + 1;
+      goto done;
+    }
+    if (!(arr = reserve(st, (void **)m, n, 1, es, tag_start)))
+      return unwind(st, WEFT_ERR_NOMEM, f->name, (long)n);
+    memset(arr + n * es, 0, es);
+    *np = n + 1; /* counted first so the tree stays freeable */
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_STRING:
+      rv = rd_string(st, d, idx, &p, end, (char **)(void *)(arr + n * es));
+      break;
+    case PROTOBUF_C_TYPE_BYTES:
+      rv = rd_bytes(st, f, &p, end,
+                    (ProtobufCBinaryData *)(void *)(arr + n * es));
+      break;
+    default:
+      rv = rd_message(st, f, group, &p, end, depth,
+                      (void **)(void *)(arr + n * es));
+      if (rv == 0 && weft_msg_desc_of(f->descriptor)->is_map_entry) {
+        if (*np <= MAP_LINEAR_MAX)
+          map_dedupe(st, np, (void **)(void *)arr);
+        else
+          *maps_pending = 1;
+      }
+      break;
+    }
+    if (rv)
+      return unwind(st, rv, f->name, (long)n);
+    goto done;
+  }
+
+  /* singular field */
+  {
+    int group = weft__is_group(d, idx);
+    int want = group ? WEFT__WT_SGROUP : weft__wire_type(f->type);
+    int oneof = (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) != 0;
+    if (WEFT__UNLIKELY(wt != want))
+      return unwind(st,
+                    fail(st, WEFT_ERR_WIRE_TYPE, "wrong wire type", tag_start),
+                    f->name, -1);
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_STRING:
+      if (oneof)
+        oneof_switch(st, d, f, msg);
+      rv = rd_string(st, d, idx, &p, end, (char **)m);
+      break;
+    case PROTOBUF_C_TYPE_BYTES:
+      if (oneof)
+        oneof_switch(st, d, f, msg);
+      rv = rd_bytes(st, f, &p, end, (ProtobufCBinaryData *)m);
+      if (rv == 0 && f->label == PROTOBUF_C_LABEL_OPTIONAL && !oneof)
+        *(protobuf_c_boolean *)WEFT__MEMBER(msg, f->quantifier_offset) = 1;
+      break;
+    case PROTOBUF_C_TYPE_MESSAGE:
+      if (oneof)
+        oneof_switch(st, d, f, msg);
+      rv = rd_message(st, f, group, &p, end, depth, (void **)m);
+      break;
+    default: {
+      const uint8_t *vstart = p;
+      uint64_t tmp = 0;
+      if ((rv = rd_scalar(st, f->type, &p, end, &tmp)) != 0)
+        break;
+      if (f->type == PROTOBUF_C_TYPE_ENUM && enum_closed(f) &&
+          !enum_known(f, (int32_t)tmp)) {
+        if (!st->discard_unknown &&
+            (rv = add_unknown(st, msg, fnum, wt, vstart, p)) != 0)
+          return rv;
+        /* not seen: the field keeps its previous value */
+        if (idx < 64)
+          *seen &= ~(1ull << idx);
+        goto done;
+      }
+      if (oneof)
+        oneof_switch(st, d, f, msg);
+      memcpy(m, &tmp, weft__elem_size(f->type));
+      if (f->label == PROTOBUF_C_LABEL_OPTIONAL && !oneof)
+        *(protobuf_c_boolean *)WEFT__MEMBER(msg, f->quantifier_offset) = 1;
+      break;
+    }
+    }
+    if (rv)
+      return unwind(st, rv, f->name, -1);
+  }
+done:
+  *pp = p;
+  return 0;
+}
+
+static int decode_fields(dec *st, const weft_msg_desc *d, const weft__dtab *T,
+                         void *msg, const uint8_t **pp, const uint8_t *end,
+                         unsigned depth, uint32_t gnum, int merging) {
   const ProtobufCFieldDescriptor *fields = d->base.fields;
   const unsigned nf = d->base.n_fields;
+  const weft__fe *const fe = T->fe;
   const uint8_t *p = *pp;
-  unsigned last = 0;
+  unsigned next = 0; /* the entry the next tag probably belongs to */
   uint64_t seen = 0;
   int rv, maps_pending = 0;
 
   while (p < end) {
     const uint8_t *tag_start = p;
-    const ProtobufCFieldDescriptor *f;
+    const weft__fe *e;
     uint64_t tag;
     uint32_t fnum;
     unsigned idx;
@@ -652,6 +853,9 @@ static int decode_msg(dec *st, const weft_msg_desc *d, void *msg,
     if (WEFT__LIKELY(p[0] < 0x80)) {
       tag = p[0];
       p++;
+    } else if (WEFT__LIKELY(end - p >= 2 && p[1] < 0x80)) {
+      tag = (uint64_t)(p[0] & 0x7f) | ((uint64_t)p[1] << 7);
+      p += 2;
     } else if ((rv = rd_varint(st, &p, end, &tag)) != 0) {
       return rv;
     }
@@ -659,34 +863,18 @@ static int decode_msg(dec *st, const weft_msg_desc *d, void *msg,
       return fail(st, WEFT_ERR_MALFORMED, "tag over 32 bits", tag_start);
     fnum = (uint32_t)(tag >> 3);
     wt = (int)(tag & 7);
-    if (WEFT__UNLIKELY(fnum == 0))
-      return fail(st, WEFT_ERR_MALFORMED, "field number 0", tag_start);
-    if (WEFT__UNLIKELY(wt > WEFT__WT_I32))
-      return fail(st, WEFT_ERR_MALFORMED, "invalid wire type", tag_start);
-    if (WEFT__UNLIKELY(wt == WEFT__WT_EGROUP)) {
-      if (gnum && fnum == gnum) {
-        gnum = 0;
-        break;
-      }
-      return fail(st, WEFT_ERR_MALFORMED, "end-group tag mismatch", tag_start);
-    }
 
-    /* Field lookup: fields usually arrive in number order, so scan a few
-     * entries forward from the previous field before a binary search. */
-    idx = last;
-    if (WEFT__LIKELY(idx < nf && fields[idx].id <= fnum)) {
-      /* scan forward: proto3 omits zero fields, so a few may be skipped */
-      unsigned stop = idx + 8 < nf ? idx + 8 : nf;
-      while (idx < stop && fields[idx].id < fnum)
-        idx++;
-      if (idx == stop || fields[idx].id != fnum)
-        idx = nf + 1; /* not found nearby */
+    /* Field lookup. Fields usually come in number order, and a repeated
+     * field's elements one after the other: try the expected entry first
+     * (its tag is known before this one is read), then the direct index,
+     * one load for numbers up to 255, then a binary search. */
+    if (WEFT__LIKELY(next < nf && fe[next].tag == tag)) {
+      idx = next;
+    } else if (WEFT__LIKELY(fnum <= T->max_dense)) {
+      idx = (unsigned)T->dense[fnum] - 1u; /* unknown: UINT_MAX */
     } else {
-      idx = nf + 1;
-    }
-    if (WEFT__UNLIKELY(idx == nf + 1)) {
       unsigned lo = 0, hi = nf;
-      idx = nf;
+      idx = UINT32_MAX;
       while (lo < hi) {
         unsigned mid = lo + (hi - lo) / 2;
         if (fields[mid].id == fnum) {
@@ -700,7 +888,127 @@ static int decode_msg(dec *st, const weft_msg_desc *d, void *msg,
       }
     }
 
-    if (idx == nf) { /* unknown field */
+    if (WEFT__LIKELY(idx < nf)) {
+      e = &fe[idx];
+      next = (e->fl & WEFT__FE_REPEATED) ? idx : idx + 1;
+      m = WEFT__MEMBER(msg, e->offset);
+      /* The short path: a singular field, not in a oneof, on its own wire
+       * type. One switch on a precomputed code. */
+      if (WEFT__LIKELY(wt == e->wt && !(e->fl & WEFT__FE_SLOW))) {
+        uint64_t v;
+        if (T->track_required && idx < 64)
+          seen |= 1ull << idx;
+        switch (e->op) {
+        case WEFT__OP_STRING:
+          rv = rd_str(st, e, &fields[idx], &p, end, (char **)m);
+          if (WEFT__UNLIKELY(rv))
+            return unwind(st, rv, fields[idx].name, -1);
+          continue;
+        case WEFT__OP_MESSAGE:
+          rv = rd_message(st, &fields[idx], 0, &p, end, depth, (void **)m);
+          if (WEFT__UNLIKELY(rv))
+            return unwind(st, rv, fields[idx].name, -1);
+          continue;
+        case WEFT__OP_BYTES:
+          rv = rd_bytes(st, &fields[idx], &p, end, (ProtobufCBinaryData *)m);
+          if (WEFT__UNLIKELY(rv))
+            return unwind(st, rv, fields[idx].name, -1);
+          break;
+        case WEFT__OP_F32:
+          if (WEFT__UNLIKELY(end - p < 4))
+            return unwind(st,
+                          fail(st, WEFT_ERR_TRUNCATED, "truncated fixed32", p),
+                          fields[idx].name, -1);
+          memcpy(m, p, 4);
+          p += 4;
+          break;
+        case WEFT__OP_F64:
+          if (WEFT__UNLIKELY(end - p < 8))
+            return unwind(st,
+                          fail(st, WEFT_ERR_TRUNCATED, "truncated fixed64", p),
+                          fields[idx].name, -1);
+          memcpy(m, p, 8);
+          p += 8;
+          break;
+        default:
+          if (WEFT__LIKELY(p < end && p[0] < 0x80)) {
+            v = p[0];
+            p++;
+          } else if ((rv = rd_varint(st, &p, end, &v)) != 0) {
+            return unwind(st, rv, fields[idx].name, -1);
+          }
+          switch (e->op) {
+          case WEFT__OP_V32: {
+            uint32_t u = (uint32_t)v;
+            memcpy(m, &u, 4);
+            break;
+          }
+          case WEFT__OP_V64:
+            memcpy(m, &v, 8);
+            break;
+          case WEFT__OP_Z32: {
+            int32_t z = weft__unzz32((uint32_t)v);
+            memcpy(m, &z, 4);
+            break;
+          }
+          case WEFT__OP_Z64: {
+            int64_t z = weft__unzz64(v);
+            memcpy(m, &z, 8);
+            break;
+          }
+          default: { /* bool */
+            protobuf_c_boolean b = v != 0;
+            memcpy(m, &b, sizeof b);
+            break;
+          }
+          }
+          break;
+        }
+        if (e->fl & WEFT__FE_HAS)
+          *(protobuf_c_boolean *)WEFT__MEMBER(msg, e->qoff) = 1;
+        continue;
+      }
+      /* repeated sub-messages (map entries too) and strings: append */
+      if (wt == WEFT__WT_LEN &&
+          (e->fl & (WEFT__FE_REPEATED | WEFT__FE_GROUP)) == WEFT__FE_REPEATED &&
+          (e->op == WEFT__OP_MESSAGE || e->op == WEFT__OP_STRING)) {
+        size_t *np = (size_t *)WEFT__MEMBER(msg, e->qoff), n = *np;
+        void **arr = *(void ***)m;
+        if (WEFT__UNLIKELY(!arr || n == weft__cap_for(n))) {
+          if (!(arr = reserve(st, (void **)m, n, 1, sizeof(void *), tag_start)))
+            return unwind(st, WEFT_ERR_NOMEM, fields[idx].name, (long)n);
+        }
+        arr[n] = NULL;
+        *np = n + 1; /* counted first so the tree stays freeable */
+        if (e->op == WEFT__OP_MESSAGE) {
+          rv = rd_message(st, &fields[idx], 0, &p, end, depth, &arr[n]);
+          if (rv == 0 && (e->fl & WEFT__FE_MAP)) {
+            if (*np <= MAP_LINEAR_MAX)
+              map_dedupe(st, np, arr);
+            else
+              maps_pending = 1;
+          }
+        } else
+          rv = rd_str(st, e, &fields[idx], &p, end, (char **)&arr[n]);
+        if (WEFT__UNLIKELY(rv))
+          return unwind(st, rv, fields[idx].name, (long)n);
+        continue;
+      }
+    }
+
+    /* everything else: checks, unknown fields, the general path */
+    if (WEFT__UNLIKELY(fnum == 0))
+      return fail(st, WEFT_ERR_MALFORMED, "field number 0", tag_start);
+    if (WEFT__UNLIKELY(wt > WEFT__WT_I32))
+      return fail(st, WEFT_ERR_MALFORMED, "invalid wire type", tag_start);
+    if (WEFT__UNLIKELY(wt == WEFT__WT_EGROUP)) {
+      if (gnum && fnum == gnum) {
+        gnum = 0;
+        break;
+      }
+      return fail(st, WEFT_ERR_MALFORMED, "end-group tag mismatch", tag_start);
+    }
+    if (idx >= nf) { /* unknown field */
       const uint8_t *data = p;
       if ((rv = skip_field(st, &p, end, wt, fnum, depth)) != 0)
         return rv;
@@ -709,127 +1017,9 @@ static int decode_msg(dec *st, const weft_msg_desc *d, void *msg,
         return rv;
       continue;
     }
-    last = idx;
-    f = &fields[idx];
-    if (idx < 64)
-      seen |= 1ull << idx;
-    m = WEFT__MEMBER(msg, f->offset);
-
-    if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-      size_t *np = (size_t *)WEFT__MEMBER(msg, f->quantifier_offset);
-      size_t es = weft__elem_size(f->type);
-      size_t n = *np;
-      char *arr;
-      int group = weft__is_group(d, idx);
-      int want = group ? WEFT__WT_SGROUP : weft__wire_type(f->type);
-      if (wt == WEFT__WT_LEN && weft__is_scalar(f->type)) {
-        if ((rv = rd_packed(st, d, msg, f, &p, end, tag_start)) != 0)
-          return unwind(st, rv, f->name, (long)*np);
-        continue;
-      }
-      if (WEFT__UNLIKELY(wt != want))
-        return unwind(
-            st, fail(st, WEFT_ERR_WIRE_TYPE, "wrong wire type", tag_start),
-            f->name, (long)n);
-      if (weft__is_scalar(f->type)) {
-        const uint8_t *vstart = p;
-        uint64_t tmp = 0;
-        if ((rv = rd_scalar(st, f->type, &p, end, &tmp)) != 0)
-          return unwind(st, rv, f->name, (long)n);
-        if (f->type == PROTOBUF_C_TYPE_ENUM && enum_closed(f) &&
-            !enum_known(f, (int32_t)tmp)) {
-          if (!st->discard_unknown &&
-              (rv = add_unknown(st, msg, fnum, wt, vstart, p)) != 0)
-            return rv;
-          continue;
-        }
-        if (!(arr = reserve(st, (void **)m, n, 1, es, tag_start)))
-          return unwind(st, WEFT_ERR_NOMEM, f->name, (long)n);
-        memcpy(arr + n * es, &tmp, es);
-        *np = n + 1;
-        continue;
-      }
-      if (!(arr = reserve(st, (void **)m, n, 1, es, tag_start)))
-        return unwind(st, WEFT_ERR_NOMEM, f->name, (long)n);
-      memset(arr + n * es, 0, es);
-      *np = n + 1; /* counted first so the tree stays freeable */
-      switch (f->type) {
-      case PROTOBUF_C_TYPE_STRING:
-        rv = rd_string(st, d, idx, &p, end, (char **)(void *)(arr + n * es));
-        break;
-      case PROTOBUF_C_TYPE_BYTES:
-        rv = rd_bytes(st, f, &p, end,
-                      (ProtobufCBinaryData *)(void *)(arr + n * es));
-        break;
-      default:
-        rv = rd_message(st, f, group, &p, end, depth,
-                        (void **)(void *)(arr + n * es));
-        if (rv == 0 && weft_msg_desc_of(f->descriptor)->is_map_entry) {
-          if (*np <= MAP_LINEAR_MAX)
-            map_dedupe(st, np, (void **)(void *)arr);
-          else
-            maps_pending = 1;
-        }
-        break;
-      }
-      if (rv)
-        return unwind(st, rv, f->name, (long)n);
-      continue;
-    }
-
-    /* singular field */
-    {
-      int group = weft__is_group(d, idx);
-      int want = group ? WEFT__WT_SGROUP : weft__wire_type(f->type);
-      int oneof = (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) != 0;
-      if (WEFT__UNLIKELY(wt != want))
-        return unwind(
-            st, fail(st, WEFT_ERR_WIRE_TYPE, "wrong wire type", tag_start),
-            f->name, -1);
-      switch (f->type) {
-      case PROTOBUF_C_TYPE_STRING:
-        if (oneof)
-          oneof_switch(st, d, f, msg);
-        rv = rd_string(st, d, idx, &p, end, (char **)m);
-        break;
-      case PROTOBUF_C_TYPE_BYTES:
-        if (oneof)
-          oneof_switch(st, d, f, msg);
-        rv = rd_bytes(st, f, &p, end, (ProtobufCBinaryData *)m);
-        if (rv == 0 && f->label == PROTOBUF_C_LABEL_OPTIONAL && !oneof)
-          *(protobuf_c_boolean *)WEFT__MEMBER(msg, f->quantifier_offset) = 1;
-        break;
-      case PROTOBUF_C_TYPE_MESSAGE:
-        if (oneof)
-          oneof_switch(st, d, f, msg);
-        rv = rd_message(st, f, group, &p, end, depth, (void **)m);
-        break;
-      default: {
-        const uint8_t *vstart = p;
-        uint64_t tmp = 0;
-        if ((rv = rd_scalar(st, f->type, &p, end, &tmp)) != 0)
-          break;
-        if (f->type == PROTOBUF_C_TYPE_ENUM && enum_closed(f) &&
-            !enum_known(f, (int32_t)tmp)) {
-          if (!st->discard_unknown &&
-              (rv = add_unknown(st, msg, fnum, wt, vstart, p)) != 0)
-            return rv;
-          /* not seen: the field keeps its previous value */
-          if (idx < 64)
-            seen &= ~(1ull << idx);
-          continue;
-        }
-        if (oneof)
-          oneof_switch(st, d, f, msg);
-        memcpy(m, &tmp, weft__elem_size(f->type));
-        if (f->label == PROTOBUF_C_LABEL_OPTIONAL && !oneof)
-          *(protobuf_c_boolean *)WEFT__MEMBER(msg, f->quantifier_offset) = 1;
-        break;
-      }
-      }
-      if (rv)
-        return unwind(st, rv, f->name, -1);
-    }
+    if ((rv = decode_field(st, d, msg, idx, fnum, wt, &p, end, tag_start, depth,
+                           &seen, &maps_pending)) != 0)
+      return rv;
   }
 
   if (gnum)
@@ -869,6 +1059,20 @@ static int decode_msg(dec *st, const weft_msg_desc *d, void *msg,
       (rv = check_required(st, d, msg, seen, p)) != 0)
     return rv;
   return 0;
+}
+
+static inline int decode_msg(dec *st, const weft_msg_desc *d, void *msg,
+                             const uint8_t **pp, const uint8_t *end,
+                             unsigned depth, uint32_t gnum, int merging) {
+  weft__dtab *tmp;
+  const weft__dtab *T = weft__dtab_get(d, &tmp);
+  int rv;
+  if (WEFT__UNLIKELY(!T))
+    return nomem(st, *pp);
+  rv = decode_fields(st, d, T, msg, pp, end, depth, gnum, merging);
+  if (WEFT__UNLIKELY(tmp != NULL))
+    free(tmp);
+  return rv;
 }
 
 /* ---- entry points ---- */

@@ -180,10 +180,19 @@ WEFT__INLINE void *weft__calloc(weft_arena *a, size_t n) {
 /* Grows a block from old_n to new_n bytes, keeping its contents. */
 void *weft__realloc(weft_arena *a, void *p, size_t old_n, size_t new_n);
 
-/* Default-value helpers used by init and free. */
-int weft__string_is_static(const ProtobufCFieldDescriptor *f, const char *s);
-int weft__bytes_is_static(const ProtobufCFieldDescriptor *f,
-                          const uint8_t *data);
+/* Default-value helpers used by init, decode and free: values no one
+ * allocated (NULL, the empty string, the field's default). */
+WEFT__INLINE int weft__string_is_static(const ProtobufCFieldDescriptor *f,
+                                        const char *s) {
+  return s == NULL || s == protobuf_c_empty_string ||
+         (f->default_value && s == (const char *)f->default_value);
+}
+WEFT__INLINE int weft__bytes_is_static(const ProtobufCFieldDescriptor *f,
+                                       const uint8_t *data) {
+  return data == NULL ||
+         (f->default_value &&
+          data == ((const ProtobufCBinaryData *)f->default_value)->data);
+}
 /* Frees what one field of msg owns (malloc path) and resets it to zero.
  * t: the tree msg lives in (values inside it are not freed), or NULL. */
 void weft__field_clear(const weft__tree *t, const ProtobufCFieldDescriptor *f,

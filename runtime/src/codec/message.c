@@ -20,18 +20,6 @@ void *weft__realloc(weft_arena *a, void *p, size_t old_n, size_t new_n) {
   return q;
 }
 
-int weft__string_is_static(const ProtobufCFieldDescriptor *f, const char *s) {
-  return s == NULL || s == protobuf_c_empty_string ||
-         (f->default_value && s == (const char *)f->default_value);
-}
-
-int weft__bytes_is_static(const ProtobufCFieldDescriptor *f,
-                          const uint8_t *data) {
-  return data == NULL ||
-         (f->default_value &&
-          data == ((const ProtobufCBinaryData *)f->default_value)->data);
-}
-
 void weft_message_init(const weft_msg_desc *d, void *msg) {
   unsigned i;
   if (d->base.message_init) {

@@ -72,7 +72,8 @@ static int cache_put(weft__tree *t) {
   }
   if (cache.t && cache.t->a.first->size > t->a.first->size)
     return 0; /* keep the larger one */
-  free(cache.t);
+  if (cache.t)
+    free(cache.t);
   cache.t = t;
   return 1;
 }

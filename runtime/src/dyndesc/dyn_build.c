@@ -539,6 +539,10 @@ void weft_dyn_free(weft_dyn_set *s) {
   if (!s)
     return;
   for (size_t i = 0; i < s->n_files; i++) {
+    /* the codec's tables for the types built here */
+    for (size_t j = 0; j < s->files[i]->n_msgs; j++)
+      if (s->files[i]->msgs[j]->d)
+        weft_msg_cache_release(s->files[i]->msgs[j]->d->cache);
     free(s->files[i]->msgs);
     free(s->files[i]->enums);
   }

@@ -835,7 +835,8 @@ int weft__dyn_build_msg(weft_dyn_set *s, dyn_msg *m, weft_error *err) {
   d->wkt = WEFT_WKT_NONE; /* weft__dyn_set_wkt, once every type is built */
   d->is_map_entry = (uint8_t)m->map_entry;
   d->file = m->file->d;
-  rv = b->short_name && b->package_name ? 0 : WEFT_ERR_NOMEM;
+  d->cache = weft__dyn_alloc(s, sizeof *d->cache); /* zeroed: empty */
+  rv = b->short_name && b->package_name && d->cache ? 0 : WEFT_ERR_NOMEM;
 out:
   if (rv == WEFT_ERR_NOMEM)
     weft_error_set(err, rv, "%s: out of memory building message %s", fn,

@@ -26,6 +26,10 @@ using google::protobuf::Reflection;
 
 struct DynMsg {
   weft_msg_desc wd;
+  weft_msg_cache cache{}; // the codec's decode table, freed with the type
+  ~DynMsg() {
+    weft_msg_cache_release(&cache);
+  }
   std::vector<ProtobufCFieldDescriptor> fields;
   std::vector<weft_field_info> info;
   std::vector<const char *> oneof_names;
@@ -312,6 +316,7 @@ const weft_msg_desc *DynDesc(const Descriptor *d) {
   m->wd.oneof_names = m->oneof_names.data();
   m->wd.syntax = p3 ? 3 : 2;
   m->wd.is_map_entry = d->options().map_entry();
+  m->wd.cache = &m->cache;
   return &m->wd;
 }
 

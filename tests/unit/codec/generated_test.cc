@@ -213,3 +213,36 @@ TEST(CodecGenerated, ArenaDecodeOfGeneratedType) {
   EXPECT_GT(weft_arena_used(a), 0u);
   weft_arena_free(a);
 }
+
+// Every varint length (1 to 10 bytes), with the varint followed by other
+// fields (the decoder's unchecked fast paths: at least 10 bytes left) and as
+// the last bytes of the input (the bounds-checked path), for unsigned,
+// signed (10-byte negatives) and zigzag fields.
+TEST(CodecGenerated, VarintsOfEveryLength) {
+  std::vector<uint64_t> values = {0, UINT64_MAX};
+  for (int k = 0; k < 64; k++) {
+    values.push_back(uint64_t{1} << k);
+    values.push_back((uint64_t{1} << k) - 1);
+    values.push_back((uint64_t{1} << k) | 0x5555555555555555ull >> (63 - k));
+  }
+  for (uint64_t v : values) {
+    for (bool tail : {false, true}) {
+      weft_test::p3::AllTypes c;
+      c.set_f_uint64(v);
+      c.set_f_int32(static_cast<int32_t>(v));
+      c.set_f_sint64(static_cast<int64_t>(v));
+      if (tail)
+        c.set_f_string("after the varints, more than ten bytes");
+      std::string wire = c.SerializeAsString();
+      WeftMsg m;
+      weft_error err = {};
+      ASSERT_EQ(0, ModeDecode(&weft_1test__p3__AllTypes_desc, wire, nullptr, &m,
+                              &err))
+          << err.message << " value " << v;
+      auto *w = static_cast<weft_1test__p3__AllTypes *>(m.p);
+      EXPECT_EQ(v, w->f_uint64) << "value " << v << " tail " << tail;
+      EXPECT_EQ(static_cast<int32_t>(v), w->f_int32) << "value " << v;
+      EXPECT_EQ(static_cast<int64_t>(v), w->f_sint64) << "value " << v;
+    }
+  }
+}

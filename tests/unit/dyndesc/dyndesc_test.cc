@@ -7,6 +7,7 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "aitbc/v1/blockchain.weft.h"
@@ -265,6 +266,63 @@ TEST(DynDesc, EncodeDecodeJsonMatchGenerated) {
   }
   EXPECT_GT(types, 80u);
   EXPECT_GT(checked, 4000u);
+}
+
+// A fresh set's descriptors have empty decode-table caches: threads that
+// decode the same types at once race to build them (one builds into the
+// cache, the others build private tables for their call). Every decode
+// must still match the generated descriptor's, and weft_dyn_free releases
+// what was cached (LeakSanitizer checks the private tables are freed too).
+TEST(DynDesc, ConcurrentFirstDecodesShareOneTablePerType) {
+  std::string bytes = dyntest::SetBytes(Closure(Roots()));
+  std::mt19937_64 rng(20261207);
+  struct Input {
+    const weft_msg_desc *type;
+    std::string wire, expect;
+  };
+  std::vector<Input> inputs;
+  for (const weft_file_desc *f : Closure(Roots())) {
+    if (IsCompiledWkt(f))
+      continue;
+    for (unsigned i = 0; i < f->n_messages; i++) {
+      // expected: what the generated descriptor decodes and re-encodes
+      // (a random map may repeat a key, which decoding resolves)
+      void *m = dyntest::RandomMessage(f->messages[i], rng, 3), *g = nullptr;
+      std::string wire = dyntest::Encode(m);
+      ASSERT_EQ(0, weft_decode(f->messages[i],
+                               reinterpret_cast<const uint8_t *>(wire.data()),
+                               wire.size(), nullptr, &g, nullptr));
+      inputs.push_back({f->messages[i], wire, dyntest::Encode(g)});
+      weft_message_free(m);
+      weft_message_free(g);
+    }
+  }
+  for (int round = 0; round < 3; round++) {
+    Set set;
+    weft_error err = {};
+    ASSERT_EQ(0, weft_dyn_build(reinterpret_cast<const uint8_t *>(bytes.data()),
+                                bytes.size(), &set.s, &err));
+    std::vector<std::thread> threads;
+    std::vector<int> bad(4, 0);
+    for (int t = 0; t < 4; t++)
+      threads.emplace_back([&, t] {
+        for (const auto &in : inputs) {
+          const weft_msg_desc *d =
+              weft_dyn_find_message(set.s, in.type->base.name);
+          void *m = nullptr;
+          if (!d ||
+              weft_decode(d, reinterpret_cast<const uint8_t *>(in.wire.data()),
+                          in.wire.size(), nullptr, &m, nullptr) != 0 ||
+              dyntest::Encode(m) != in.expect)
+            bad[t]++;
+          weft_message_free(m);
+        }
+      });
+    for (auto &th : threads)
+      th.join();
+    for (int t = 0; t < 4; t++)
+      EXPECT_EQ(0, bad[t]) << "thread " << t << ", round " << round;
+  }
 }
 
 } // namespace

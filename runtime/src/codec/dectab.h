@@ -1,0 +1,83 @@
+/* Decode tables: per message type, what the decoder needs for each field in
+ * one 32-byte entry (member offsets, the wire type it expects, one dispatch
+ * code), and a direct-index array from field number to entry. Built once
+ * per descriptor from its protobuf-c tables and cached in the descriptor's
+ * weft_msg_cache, so the decoder's inner loop does one lookup and one
+ * switch per field instead of re-deriving type, label and flags. */
+#ifndef WEFT_CODEC_DECTAB_H
+#define WEFT_CODEC_DECTAB_H
+
+#include <stdint.h>
+
+#include "weft/desc.h"
+
+/* weft__fe.op: how a value is read and stored */
+enum {
+  WEFT__OP_V32 = 0, /* int32, uint32, enum: varint truncated to 32 bits */
+  WEFT__OP_V64,     /* int64, uint64 */
+  WEFT__OP_Z32,     /* sint32 */
+  WEFT__OP_Z64,     /* sint64 */
+  WEFT__OP_BOOL,
+  WEFT__OP_F32, /* fixed32, sfixed32, float */
+  WEFT__OP_F64, /* fixed64, sfixed64, double */
+  WEFT__OP_STRING,
+  WEFT__OP_BYTES,
+  WEFT__OP_MESSAGE /* length-delimited or group */
+};
+
+/* weft__fe.fl */
+enum {
+  WEFT__FE_REPEATED = 1u << 0,
+  WEFT__FE_ONEOF = 1u << 1,
+  WEFT__FE_CLOSED = 1u << 2, /* closed enum: unknown numbers are unknown */
+  WEFT__FE_GROUP = 1u << 3,
+  WEFT__FE_HAS = 1u << 4,  /* set the protobuf_c_boolean at qoff */
+  WEFT__FE_UTF8 = 1u << 5, /* proto3 string */
+  WEFT__FE_MAP = 1u << 6,  /* repeated map entry */
+  /* anything the decoder's short path does not handle */
+  WEFT__FE_SLOW =
+      WEFT__FE_REPEATED | WEFT__FE_ONEOF | WEFT__FE_CLOSED | WEFT__FE_GROUP
+};
+
+typedef struct weft__fe {
+  uint32_t offset; /* member */
+  uint32_t qoff;   /* quantifier: has_, n_ or _case */
+  uint8_t op;      /* WEFT__OP_* */
+  uint8_t wt;      /* wire type a value comes in (start-group for a group) */
+  uint8_t es;      /* element size in the struct */
+  uint8_t fl;      /* WEFT__FE_* */
+  uint32_t idx;    /* index in base.fields (names, defaults for errors) */
+  uint32_t tag;    /* number << 3 | wt: the tag the short paths expect */
+  const weft_msg_desc *sub; /* message fields: its type */
+} weft__fe;
+
+/* Field numbers up to this are looked up directly (bigger ones by binary
+ * search over the sorted fields). */
+#define WEFT__DENSE_MAX 255u
+
+typedef struct weft__dtab {
+  unsigned nf;
+  unsigned max_dense;   /* dense[] covers numbers 0..max_dense */
+  int track_required;   /* proto2 with required fields */
+  const weft__fe *fe;   /* nf entries, in base.fields order */
+  const uint8_t *dense; /* number -> entry index + 1, 0 = unknown */
+} weft__dtab;
+
+/* The table of d: cached, or built into *tmp (which the caller frees after
+ * use) when d has no cache or another thread is building it. NULL: out of
+ * memory. weft__dtab_get is its inline fast path. */
+const weft__dtab *weft__dtab_build(const weft_msg_desc *d, weft__dtab **tmp);
+
+/* The cached table, or weft__dtab_build's. */
+static inline const weft__dtab *weft__dtab_get(const weft_msg_desc *d,
+                                               weft__dtab **tmp) {
+  const weft_msg_cache *c = d->cache;
+  if (__builtin_expect(c != NULL, 1) &&
+      __builtin_expect(__atomic_load_n(&c->state, __ATOMIC_ACQUIRE) == 2, 1)) {
+    *tmp = NULL;
+    return (const weft__dtab *)c->table;
+  }
+  return weft__dtab_build(d, tmp);
+}
+
+#endif
