@@ -118,7 +118,9 @@ static int out_put(weft__h1 *h, const void *p, size_t n) {
 }
 
 static int out_printf(weft__h1 *h, const char *fmt, ...) {
-  char buf[128];
+  /* Room for the longest canned error head (431's reason phrase is 31
+   * characters; 128 bytes cut it off). */
+  char buf[256];
   va_list ap;
   va_start(ap, fmt);
   int n = vsnprintf(buf, sizeof buf, fmt, ap);

@@ -233,6 +233,23 @@ TEST(H1Engine, EarlyAnswerWithTheBodyUnreadCloses) {
   EXPECT_FALSE(weft__h1_want_read(c.h));
 }
 
+// Every status the engine refuses with gets its canned answer (431's long
+// reason phrase once overflowed the head's format buffer: no bytes at all).
+TEST(H1Engine, SubmitErrorFramesEveryRefusalStatus) {
+  for (int status : {400, 413, 414, 417, 431, 501, 505}) {
+    SCOPED_TRACE(status);
+    Conn c;
+    c.answer = false;
+    EXPECT_EQ(0, c.feed("GET /x HTTP/1.1\r\nHost: a\r\n\r\n"));
+    std::string why(100, 'w'); // Content-Length: 101
+    ASSERT_EQ(0, weft__h1_submit_error(c.h, status, why.c_str()));
+    c.drain();
+    EXPECT_EQ(0u, c.out.find("HTTP/1.1 " + std::to_string(status) + " " +
+                             weft__h1_reason(status) + "\r\n"));
+    EXPECT_NE(std::string::npos, c.out.find("\r\n\r\n" + why + "\n"));
+  }
+}
+
 TEST(H1Engine, EofInsideARequestIsTruncated) {
   Conn c;
   EXPECT_EQ(0, c.feed("POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n"
