@@ -61,6 +61,7 @@ struct weft__h1c {
   weft__hs_stream *cur;
   bool refused;          /* answered at its head: its body is dropped */
   bool head_sent;        /* its response head is in the engine */
+  bool req_ended;        /* its body was read to the end */
   int64_t head_start_ns; /* a request head began (0: none under way) */
   int64_t idle_since_ns;
 };
@@ -103,6 +104,7 @@ static int on_request(void *ud, const weft__h1_request *rq) {
     return WEFT_ERR_NOMEM;
   h->refused = false;
   h->head_sent = false;
+  h->req_ended = false;
   h->head_start_ns = 0;
   weft__hs_header(h->cur, ":method", 7, rq->method, strlen(rq->method));
   /* origin-form as sent; absolute-form (to a proxy) without its scheme
@@ -147,8 +149,11 @@ static int on_end(void *ud, const weft__h1_field *tr, size_t ntr) {
   weft__h1c *h = ud;
   (void)tr;
   (void)ntr;
+  h->req_ended = true;
   if (h->cur && !h->refused)
     weft__hs_end(h->cur);
+  if (h->cur)
+    h->pump_wanted = true; /* a response may be waiting for this */
   return 0;
 }
 
@@ -493,6 +498,14 @@ static void pump(weft__h1c *h) {
         break;
     }
     if (!end)
+      return;
+    /* A call may end before its request body did (a server stream
+     * answers after one message; the final chunk may still be on the
+     * way). Ending the response now would make the engine close the
+     * connection (the body cannot be skipped), which a client reusing
+     * the connection sees as a hang-up: read the body to its end first
+     * (it is bounded by the body limit). */
+    if (!h->req_ended)
       return;
     weft__h1_submit_end(h->eng, NULL, 0);
     weft__hs_stream_close(h->cur);

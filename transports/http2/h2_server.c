@@ -1233,7 +1233,9 @@ void weft__hs_end(weft__hs_stream *s) {
 
 bool weft__hs_behind(weft__hs_stream *s) {
   pthread_mutex_lock(&s->c->mu);
-  bool behind = s->queued > H2S_QUEUE_HIGH_WATER;
+  /* A finished call takes no more: what it left queued must not stop
+   * the connection from reading the rest of the request. */
+  bool behind = !s->finished && s->queued > H2S_QUEUE_HIGH_WATER;
   pthread_mutex_unlock(&s->c->mu);
   return behind;
 }
