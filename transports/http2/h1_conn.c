@@ -38,6 +38,7 @@
 
 static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 #define PREFACE_LEN 24
+#define PREFACE_LINE 16 /* "PRI * HTTP/2.0\r\n" */
 
 struct weft__h1c {
   weft_loop *loop;
@@ -316,8 +317,12 @@ static bool sniff(weft__h1c *h) {
   size_t cmp = have < PREFACE_LEN ? have : PREFACE_LEN;
   bool h2 = alpn && !strcmp(alpn, "h2");
   bool h1 = alpn && !strcmp(alpn, "http/1.1"); /* agreed: no preface then */
+  /* The preface's first line decides; nghttp2 checks the rest (an
+   * invalid preface is its connection error, not an HTTP/1.1 request). */
+  if (cmp > PREFACE_LINE)
+    cmp = PREFACE_LINE;
   if (!h2 && !h1 && memcmp(h->stash + h->stash_off, preface, cmp) == 0) {
-    if (cmp < PREFACE_LEN)
+    if (cmp < PREFACE_LINE)
       return false; /* not decided yet: read more */
     h2 = true;
   }
