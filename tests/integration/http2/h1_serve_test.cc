@@ -7,7 +7,11 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 
 #include <algorithm>
 #include <atomic>
@@ -326,6 +330,72 @@ TEST(H1Serve, PythonHttpxAndAiohttp) {
   EXPECT_EQ(r.status, 0) << r.out;
   EXPECT_EQ(r.out.find("FAIL"), std::string::npos) << r.out;
   EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 6) << r.out;
+}
+
+// A browser: a page from another origin (a static server on another port)
+// calls Unary with fetch and reads a server stream through CORS, and is
+// refused by a server whose allow-list does not name it. The page writes
+// its results into the DOM, which chromium dumps.
+TEST(H1Serve, ChromiumCorsFetch) {
+  if (!h2test::have("chromium"))
+    GTEST_SKIP() << "chromium not installed";
+  int probe = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a = {};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t al = sizeof a;
+  ASSERT_EQ(bind(probe, (sockaddr *)&a, sizeof a), 0);
+  getsockname(probe, (sockaddr *)&a, &al);
+  int page_port = ntohs(a.sin_port);
+  close(probe);
+  std::string origin = "http://127.0.0.1:" + std::to_string(page_port);
+  const char *const origins[] = {origin.c_str(), nullptr};
+  weft_server_opts o = Server::opts(0);
+  o.allowed_origins = origins;
+  Server allowed("h2c://127.0.0.1:0", o);
+  Server denied;
+  std::string port_s = std::to_string(page_port);
+  const char *argv[] = {"/usr/bin/python3",
+                        "-m",
+                        "http.server",
+                        port_s.c_str(),
+                        "--bind",
+                        "127.0.0.1",
+                        "--directory",
+                        WEFT_H1_PAGE_DIR,
+                        nullptr};
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+  pid_t web = -1;
+  ASSERT_EQ(
+      posix_spawn(&web, argv[0], &fa, nullptr, (char *const *)argv, environ),
+      0);
+  posix_spawn_file_actions_destroy(&fa);
+  for (int i = 0; i < 50; i++) { // until the page server answers
+    if (run("curl -s -o /dev/null " + origin + "/h1_browser_page.html", 5)
+            .status == 0)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  auto r = run("chromium --headless --no-sandbox --disable-gpu "
+               "--virtual-time-budget=10000 --dump-dom '" +
+                   origin + "/h1_browser_page.html#" + allowed.base() + "," +
+                   denied.base() + "' 2>/dev/null",
+               60);
+  kill(web, SIGTERM);
+  waitpid(web, nullptr, 0);
+  EXPECT_NE(r.out.find("RESULT"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("unary 200 {\"text\":\"from the browser\"}"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("stream flags=0 {\"text\":\"b\",\"index\":2}"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("stream flags=2 {}"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("denied refused: TypeError"), std::string::npos)
+      << r.out;
 }
 
 } // namespace
