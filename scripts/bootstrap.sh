@@ -12,6 +12,8 @@ PKGS=(
   libssl-dev openssl zlib1g-dev libcjson-dev
   googletest libgtest-dev
   python3 python3-grpcio python3-protobuf python3-grpc-tools python3-websockets
+  python3-aiohttp python3-httpx chromium  # HTTP/1.1 tests (H1Serve.*)
+  nginx  # bench/http1 peer
   git
   curl ca-certificates
   file dpkg-dev  # cpack -G DEB (install_deb test): file finds ELF files, dpkg-shlibdeps the Depends
