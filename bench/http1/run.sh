@@ -38,6 +38,8 @@ wurl="http://127.0.0.1:$wport/weft.test.Echo/Unary"
 nport=$(free_port)
 mkdir -p "$tmp/www"
 cp "$tmp/static.json" "$tmp/www/static.json"
+chmod 755 "$tmp" "$tmp/www" # nginx's worker runs as another user when we are root
+chmod 644 "$tmp/www/static.json"
 cat >"$tmp/nginx.conf" <<CONF
 worker_processes 1;
 pid $tmp/nginx.pid;

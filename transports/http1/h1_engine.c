@@ -981,6 +981,21 @@ void weft__h1_consume(weft__h1 *h, size_t n) {
   }
 }
 
+void weft__h1_trim(weft__h1 *h) {
+  bool between = h->state == S_HEAD && h->hb_len == 0 && !h->req_active;
+  if (!between || h->out_off != h->out_len)
+    return;
+  free(h->hb);
+  h->hb = NULL;
+  h->hb_cap = 0;
+  free(h->fields);
+  h->fields = NULL;
+  h->fields_cap = 0;
+  free(h->out);
+  h->out = NULL;
+  h->out_off = h->out_len = h->out_cap = 0;
+}
+
 bool weft__h1_should_close(const weft__h1 *h) {
   bool responding = h->resp_started && !h->resp_ended;
   return (h->state == S_DONE || h->state == S_FAILED) && !responding;

@@ -215,6 +215,8 @@ static void flush(weft__h1c *h) {
   }
   if (h->closed)
     return;
+  if (!h->cur && h->stash_len == h->stash_off)
+    weft__h1_trim(h->eng); /* idle keep-alive: hold no buffers */
   if (weft__h1_should_close(h->eng) && !h->cur) {
     /* Closing with unread input in the socket makes the kernel send a
      * RST, which can destroy the response before the client reads it (a

@@ -116,6 +116,27 @@ TEST(H1Engine, ParsesAGetAndAnswersWithContentLength) {
   EXPECT_EQ(0, weft__h1_feed_eof(c.h, nullptr));
 }
 
+// An idle keep-alive connection can drop its buffers and serve on.
+TEST(H1Engine, TrimBetweenRequests) {
+  Conn c;
+  EXPECT_EQ(0, c.feed(kGet));
+  c.drain();
+  weft__h1_trim(c.h);
+  c.out.clear();
+  EXPECT_EQ(0, c.feed(kGet));
+  ASSERT_EQ(2u, c.reqs.size());
+  EXPECT_EQ("/v1/jobs?limit=2", c.reqs[1].target);
+  EXPECT_EQ("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", c.out);
+  // Mid-head it keeps what it has.
+  c.out.clear();
+  std::string g = kGet;
+  EXPECT_EQ(0, c.feed(g.substr(0, 10)));
+  weft__h1_trim(c.h);
+  EXPECT_EQ(0, c.feed(g.substr(10)));
+  ASSERT_EQ(3u, c.reqs.size());
+  EXPECT_EQ("/v1/jobs?limit=2", c.reqs[2].target);
+}
+
 const char kChunkedPost[] =
     "\r\nPOST /aitbc.v1.Jobs/CreateJob HTTP/1.1\r\nHost: x\r\n"
     "Transfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\n"
