@@ -9,6 +9,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 N=${1:-100000}
 IDLE=${2:-5000}
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true # thousands of idle connections
 tmp=$(mktemp -d)
 wpid=
 npid=

@@ -417,12 +417,18 @@ static void on_io(weft_loop *l, int fd, unsigned events, void *ud) {
 
 /* ---- responses ------------------------------------------------------- */
 
-static const char *http_date(char out[40]) {
+/* The Date field, formatted once a second (per loop thread). */
+static const char *http_date(void) {
+  static _Thread_local time_t last;
+  static _Thread_local char buf[40];
   time_t now = time(NULL);
-  struct tm tm;
-  gmtime_r(&now, &tm);
-  strftime(out, 40, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-  return out;
+  if (now != last) {
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    last = now;
+  }
+  return buf;
 }
 
 static bool field_ok(const char *v, size_t n) {
@@ -433,14 +439,14 @@ static bool field_ok(const char *v, size_t n) {
 }
 
 static int submit_head(weft__h1c *h, const weft__hs_head *hd) {
+  weft__h1_field small[24];
   size_t cap = 12 + (hd->headers ? hd->headers->count : 0);
-  weft__h1_field *f = calloc(cap, sizeof *f);
-  char date[40];
+  weft__h1_field *f = cap <= 24 ? small : calloc(cap, sizeof *f);
   size_t n = 0;
   if (!f)
     return WEFT_ERR_NOMEM;
 #define ADD(nm, v) f[n++] = (weft__h1_field){(nm), (v), strlen(nm), strlen(v)}
-  ADD("Date", http_date(date));
+  ADD("Date", http_date());
   if (hd->ctype)
     ADD("Content-Type", hd->ctype);
   if (hd->encoding)
@@ -468,7 +474,8 @@ static int submit_head(weft__h1c *h, const weft__hs_head *hd) {
         (weft__h1_field){k, (const char *)e->value, strlen(k), e->value_len};
   }
   int rv = weft__h1_submit_head(h->eng, hd->status, f, n, hd->content_length);
-  free(f);
+  if (f != small)
+    free(f);
   return rv;
 }
 
