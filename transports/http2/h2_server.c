@@ -30,7 +30,6 @@
 #include "accept.h"
 #include "connect.h"
 #include "h2_call.h"
-#include "weft/base64.h"
 #include "h2_io.h"
 #include "h2_msg.h"
 #include "weft/http2.h"
@@ -721,118 +720,29 @@ static void respond_empty(h2s_stream *s, int status) {
   stream_output(s, false);
 }
 
-/* Percent-decodes v[0..n) into a new NUL-terminated string ('+' is a
- * space, as in forms). NULL on a bad escape or no memory. */
-static char *percent_decode(const char *v, size_t n, size_t *out_len) {
-  char *o = malloc(n + 1);
-  size_t k = 0;
-  if (!o)
-    return NULL;
-  for (size_t i = 0; i < n; i++) {
-    if (v[i] == '%') {
-      char hex[3] = {0};
-      char *end;
-      if (i + 2 >= n) {
-        free(o);
-        return NULL;
-      }
-      hex[0] = v[i + 1];
-      hex[1] = v[i + 2];
-      long b = strtol(hex, &end, 16);
-      if (end != hex + 2) {
-        free(o);
-        return NULL;
-      }
-      o[k++] = (char)b;
-      i += 2;
-    } else {
-      o[k++] = v[i] == '+' ? ' ' : v[i];
-    }
-  }
-  o[k] = '\0';
-  *out_len = k;
-  return o;
-}
-
-/* Connect GET (https://connectrpc.com/docs/protocol#unary-get-request):
- * the message and its codec travel in the query, so the request is
- * cacheable. Sets the stream up as a unary POST with that body. Returns
- * false after answering an error. */
+/* Connect GET: the message and its codec travel in the query (connect.h),
+ * so the request is cacheable. Sets the stream up as a unary POST with
+ * that body. Returns false after answering an error. */
 static bool connect_get(h2s_stream *s) {
-  const char *q = s->query ? s->query : "";
-  const char *msg = NULL, *enc = NULL, *comp = NULL, *ver = NULL;
-  size_t msg_len = 0, enc_len = 0, comp_len = 0, ver_len = 0;
-  bool b64 = false;
-  char why[200];
-  while (*q) {
-    const char *amp = strchr(q, '&');
-    size_t n = amp ? (size_t)(amp - q) : strlen(q);
-    const char *eq = memchr(q, '=', n);
-    size_t kl = eq ? (size_t)(eq - q) : n;
-    const char *v = eq ? eq + 1 : q + n;
-    size_t vl = eq ? n - kl - 1 : 0;
-    if (kl == 7 && !memcmp(q, "message", 7))
-      msg = v, msg_len = vl;
-    else if (kl == 8 && !memcmp(q, "encoding", 8))
-      enc = v, enc_len = vl;
-    else if (kl == 11 && !memcmp(q, "compression", 11))
-      comp = v, comp_len = vl;
-    else if (kl == 7 && !memcmp(q, "connect", 7))
-      ver = v, ver_len = vl;
-    else if (kl == 6 && !memcmp(q, "base64", 6))
-      b64 = vl == 1 && v[0] == '1';
-    q += n + (amp ? 1 : 0);
-  }
-  if (ver && !(ver_len == 2 && !memcmp(ver, "v1", 2))) {
-    respond_error(s, 0, WEFT_STATUS_INVALID_ARGUMENT,
-                  "query parameter connect must be v1");
+  weft__connect_get g;
+  weft_error err = {0};
+  int rv = weft__connect_get_parse(s->query, s->c->lis->max_msg, &g, &err);
+  if (rv < 0) {
+    weft__connect_get_free(&g);
+    respond_error(s, rv == WEFT_ERR_UNSUPPORTED ? 415 : 0,
+                  rv == WEFT_ERR_TOO_BIG ? WEFT_STATUS_RESOURCE_EXHAUSTED
+                                         : WEFT_STATUS_INVALID_ARGUMENT,
+                  err.message);
     return false;
   }
-  if (enc && enc_len == 4 && !memcmp(enc, "json", 4))
-    s->ct = WEFT__CT_JSON;
-  else if (enc && enc_len == 5 && !memcmp(enc, "proto", 5))
-    s->ct = WEFT__CT_PROTO;
-  else {
-    respond_error(s, 415, WEFT_STATUS_INVALID_ARGUMENT,
-                  "a Connect GET needs the query parameter encoding=json or "
-                  "encoding=proto");
-    return false;
-  }
-  s->enc_unary = H2S_ENC_IDENTITY;
-  if (comp && comp_len) {
-    char *c = percent_decode(comp, comp_len, &comp_len);
-    s->enc_unary = c ? parse_encoding(s, c, comp_len) : H2S_ENC_UNSUPPORTED;
-    free(c);
-  }
-  size_t plen = 0;
-  char *plain = percent_decode(msg ? msg : "", msg ? msg_len : 0, &plen);
-  if (!plain) {
-    respond_error(s, 0, WEFT_STATUS_INVALID_ARGUMENT,
-                  "query parameter message: bad percent-encoding");
-    return false;
-  }
-  if (b64) {
-    uint8_t *raw = malloc(WEFT_BASE64_DECODED_MAX(plen) + 1);
-    long n = raw ? weft_base64_decode(plain, plen, raw) : -1;
-    free(plain);
-    if (n < 0) {
-      free(raw);
-      respond_error(s, 0, WEFT_STATUS_INVALID_ARGUMENT,
-                    "query parameter message: not base64 (base64=1)");
-      return false;
-    }
-    s->body = raw;
-    s->body_len = s->body_cap = (size_t)n;
-  } else {
-    s->body = (uint8_t *)plain;
-    s->body_len = s->body_cap = plen;
-  }
-  if (s->body_len > s->c->lis->max_msg) {
-    snprintf(why, sizeof why, "request message over the %zu-byte limit",
-             s->c->lis->max_msg);
-    respond_error(s, 0, WEFT_STATUS_RESOURCE_EXHAUSTED, why);
-    return false;
-  }
+  s->ct = g.json ? WEFT__CT_JSON : WEFT__CT_PROTO;
+  s->enc_unary = g.compression
+                     ? parse_encoding(s, g.compression, strlen(g.compression))
+                     : H2S_ENC_IDENTITY;
+  s->body = g.message; /* the stream owns it now */
+  s->body_len = s->body_cap = g.message_len;
+  g.message = NULL;
+  weft__connect_get_free(&g);
   return true;
 }
 
