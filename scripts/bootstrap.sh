@@ -11,10 +11,10 @@ PKGS=(
   libnghttp2-dev nghttp2-client nghttp2-server
   libssl-dev openssl zlib1g-dev libcjson-dev
   nodejs  # connect-node peers (tests/integration/http1, http2); npm installs into the build tree
-  nats-server libnats-dev nginx libnginx-mod-stream  # clustering (docs/CLUSTER.md) and its tests
+  nats-server libnats-dev nginx libnginx-mod-stream  # clustering (docs/CLUSTER.md, node_cluster tests), bench/http1 peer
   googletest libgtest-dev
   python3 python3-grpcio python3-protobuf python3-grpc-tools python3-websockets
-  nats-server libnats-dev  # weft serve --nats: shared node state (tests/integration/node_cluster)
+  python3-aiohttp python3-httpx chromium  # HTTP/1.1 tests (H1Serve.*)
   git
   curl ca-certificates
   file dpkg-dev  # cpack -G DEB (install_deb test): file finds ELF files, dpkg-shlibdeps the Depends

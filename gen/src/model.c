@@ -270,10 +270,12 @@ static void resolve_svc(gen_file *f, gen_svc *s, const gen_svc_proto *p) {
     me->out = method_type(mp->output_type, s->full, mp->name);
     me->kind = (mp->client_streaming ? 2 : 0) | (mp->server_streaming ? 1 : 0);
     /* weft_rpc_kind: 0 unary, 1 server, 2 client, 3 bidi. */
-    me->idempotent =
-        mp->options != NULL && mp->options->has_idempotency_level &&
-        mp->options->idempotency_level !=
-            GOOGLE__PROTOBUF__METHOD_OPTIONS__IDEMPOTENCY_LEVEL__IDEMPOTENCY_UNKNOWN;
+    me->idempotent = mp->options != NULL &&
+                             mp->options->has_idempotency_level &&
+                             (int)mp->options->idempotency_level >= 0 &&
+                             (int)mp->options->idempotency_level <= 2
+                         ? (uint8_t)mp->options->idempotency_level
+                         : 0;
   }
 }
 

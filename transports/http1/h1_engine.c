@@ -109,7 +109,9 @@ static int out_put(weft__h1 *h, const void *p, size_t n) {
 }
 
 static int out_printf(weft__h1 *h, const char *fmt, ...) {
-  char buf[128];
+  /* Room for the longest canned error head (431's reason phrase is 31
+   * characters; 128 bytes cut it off). */
+  char buf[256];
   va_list ap;
   va_start(ap, fmt);
   int n = vsnprintf(buf, sizeof buf, fmt, ap);
@@ -816,6 +818,21 @@ void weft__h1_consume(weft__h1 *h, size_t n) {
       h->out_cap = 0;
     }
   }
+}
+
+void weft__h1_trim(weft__h1 *h) {
+  bool between = h->state == S_HEAD && h->hb_len == 0 && !h->req_active;
+  if (!between || h->out_off != h->out_len)
+    return;
+  free(h->hb);
+  h->hb = NULL;
+  h->hb_cap = 0;
+  free(h->fields);
+  h->fields = NULL;
+  h->fields_cap = 0;
+  free(h->out);
+  h->out = NULL;
+  h->out_off = h->out_len = h->out_cap = 0;
 }
 
 bool weft__h1_should_close(const weft__h1 *h) {

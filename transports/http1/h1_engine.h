@@ -129,6 +129,11 @@ int weft__h1_submit_error(weft__h1 *h, int status, const char *reason);
 /* Bytes to write; valid until the next submit or consume. */
 size_t weft__h1_output(const weft__h1 *h, const uint8_t **data);
 void weft__h1_consume(weft__h1 *h, size_t n);
+/* Between requests (no head begun, no request under way, all output
+ * consumed): releases the head, field and output buffers, so an idle
+ * keep-alive connection holds the engine struct only. A no-op otherwise;
+ * the buffers grow again with the next request. */
+void weft__h1_trim(weft__h1 *h);
 /* True when the connection must be closed once the output is written. */
 bool weft__h1_should_close(const weft__h1 *h);
 

@@ -555,3 +555,122 @@ int weft__gunzip(const uint8_t *in, size_t len, size_t max_out, uint8_t **out,
   *out_len = used;
   return 0;
 }
+
+/* ---- Connect GET ----------------------------------------------------- */
+
+static int hexval(char c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+/* Percent-decodes v[0..n) into a new NUL-terminated string ('+' is a
+ * space, as in forms). NULL on a bad escape or no memory. */
+static char *percent_decode(const char *v, size_t n, size_t *out_len) {
+  char *o = malloc(n + 1);
+  size_t k = 0;
+  if (!o)
+    return NULL;
+  for (size_t i = 0; i < n; i++) {
+    if (v[i] == '%') {
+      int hi, lo;
+      if (i + 2 >= n) {
+        free(o);
+        return NULL;
+      }
+      hi = hexval(v[i + 1]);
+      lo = hexval(v[i + 2]);
+      if (hi < 0 || lo < 0) {
+        free(o);
+        return NULL;
+      }
+      o[k++] = (char)(hi << 4 | lo);
+      i += 2;
+    } else {
+      o[k++] = v[i] == '+' ? ' ' : v[i];
+    }
+  }
+  o[k] = '\0';
+  *out_len = k;
+  return o;
+}
+
+int weft__connect_get_parse(const char *query, size_t max_size,
+                            weft__connect_get *out, weft_error *err) {
+  const char *msg = NULL, *enc = NULL, *comp = NULL, *ver = NULL;
+  size_t msg_len = 0, enc_len = 0, comp_len = 0, ver_len = 0;
+  bool b64 = false;
+  memset(out, 0, sizeof *out);
+  for (const char *q = query ? query : ""; *q;) {
+    const char *amp = strchr(q, '&');
+    size_t n = amp ? (size_t)(amp - q) : strlen(q);
+    const char *eq = memchr(q, '=', n);
+    size_t kl = eq ? (size_t)(eq - q) : n;
+    const char *v = eq ? eq + 1 : q + n;
+    size_t vl = eq ? n - kl - 1 : 0;
+    if (kl == 7 && !memcmp(q, "message", 7))
+      msg = v, msg_len = vl;
+    else if (kl == 8 && !memcmp(q, "encoding", 8))
+      enc = v, enc_len = vl;
+    else if (kl == 11 && !memcmp(q, "compression", 11))
+      comp = v, comp_len = vl;
+    else if (kl == 7 && !memcmp(q, "connect", 7))
+      ver = v, ver_len = vl;
+    else if (kl == 6 && !memcmp(q, "base64", 6))
+      b64 = vl == 1 && v[0] == '1';
+    q += n + (amp ? 1 : 0);
+  }
+  if (ver && !(ver_len == 2 && !memcmp(ver, "v1", 2)))
+    return weft_error_set(err, WEFT_ERR_INVAL,
+                          "query parameter connect must be v1");
+  if (enc && enc_len == 4 && !memcmp(enc, "json", 4))
+    out->json = true;
+  else if (!(enc && enc_len == 5 && !memcmp(enc, "proto", 5)))
+    return weft_error_set(err, WEFT_ERR_UNSUPPORTED,
+                          "a Connect GET needs the query parameter "
+                          "encoding=json or encoding=proto");
+  if (comp && comp_len) {
+    size_t l;
+    out->storage_ = percent_decode(comp, comp_len, &l);
+    if (!out->storage_)
+      return weft_error_set(err, WEFT_ERR_INVAL,
+                            "query parameter compression: bad "
+                            "percent-encoding");
+    out->compression = out->storage_;
+  }
+  size_t plen = 0;
+  char *plain = percent_decode(msg ? msg : "", msg ? msg_len : 0, &plen);
+  if (!plain)
+    return weft_error_set(err, WEFT_ERR_INVAL,
+                          "query parameter message: bad percent-encoding");
+  if (b64) {
+    uint8_t *raw = malloc(WEFT_BASE64_DECODED_MAX(plen) + 1);
+    long n = raw ? weft_base64_decode(plain, plen, raw) : -1;
+    free(plain);
+    if (n < 0) {
+      free(raw);
+      return weft_error_set(err, WEFT_ERR_INVAL,
+                            "query parameter message: not base64 "
+                            "(base64=1)");
+    }
+    out->message = raw;
+    out->message_len = (size_t)n;
+  } else {
+    out->message = (uint8_t *)plain;
+    out->message_len = plen;
+  }
+  if (out->message_len > max_size)
+    return weft_error_set(err, WEFT_ERR_TOO_BIG,
+                          "request message over the %zu-byte limit", max_size);
+  return 0;
+}
+
+void weft__connect_get_free(weft__connect_get *g) {
+  free(g->message);
+  free(g->storage_);
+  memset(g, 0, sizeof *g);
+}

@@ -49,6 +49,29 @@ int weft__connect_parse_end_stream(const char *body, size_t len,
  * value or -1 (0, signs, spaces, other characters, more digits). */
 int64_t weft__connect_parse_timeout(const char *v, size_t len);
 
+/* The query of a Connect GET request
+ * (https://connectrpc.com/docs/protocol#unary-get-request), as parsed by
+ * weft__connect_get_parse. */
+typedef struct weft__connect_get {
+  bool json;               /* encoding=json (else proto) */
+  const char *compression; /* compression=..., decoded; NULL if none */
+  uint8_t *message;        /* the request message's bytes (malloc'd) */
+  size_t message_len;
+  char *storage_; /* owns compression's text */
+} weft__connect_get;
+
+/* Parses query (the part after '?', NUL-terminated): encoding=json|proto
+ * (required), message= (percent-encoded; with base64=1 URL-safe or
+ * standard base64, padding optional), compression=, connect=v1 (optional;
+ * another value is an error). Messages over max_size are WEFT_ERR_TOO_BIG.
+ * Returns 0, or WEFT_ERR_INVAL / _TOO_BIG / _NOMEM with err saying which
+ * parameter; WEFT_ERR_UNSUPPORTED for a missing or unknown encoding (the
+ * caller answers 415). Free with weft__connect_get_free (also after an
+ * error). */
+int weft__connect_get_parse(const char *query, size_t max_size,
+                            weft__connect_get *out, weft_error *err);
+void weft__connect_get_free(weft__connect_get *g);
+
 /* Incremental envelope reader: feed arbitrary chunks; each complete message
  * is delivered through on_msg. Messages over max_size fail with
  * WEFT_ERR_FRAME_TOO_BIG before anything is allocated for them. */

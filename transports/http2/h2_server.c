@@ -38,6 +38,7 @@
 #include "accept.h"
 #include "connect.h"
 #include "grpc_wire.h"
+#include "h2_call.h"
 #include "h2_io.h"
 #include "h2_msg.h"
 #include "weft/base64.h"
@@ -58,6 +59,8 @@ enum { H2S_ENC_IDENTITY, H2S_ENC_GZIP, H2S_ENC_UNSUPPORTED };
 /* Recently closed streams remembered per connection (RFC 9113 5.1 lets an
  * endpoint limit how long it remembers them). */
 #define H2S_CLOSED_RING 128
+
+enum { HS_M_OTHER, HS_M_POST, HS_M_GET, HS_M_OPTIONS };
 
 typedef struct msgnode {
   struct msgnode *next;
@@ -81,8 +84,9 @@ struct h2s_listener {
   unsigned max_per_ip;
   void (*log)(int level, const char *line, void *ud);
   void *log_ud;
-  bool inline_unary;  /* weft_http2_opts.inline_handlers */
-  pthread_mutex_t mu; /* conns list, refs, closed */
+  bool inline_unary;          /* weft_http2_opts.inline_handlers */
+  const char *const *origins; /* CORS allow-list; NULL: CORS off */
+  pthread_mutex_t mu;         /* conns list, refs, closed */
   h2s_conn *conns;
   int refs;    /* 1 for the server + 1 per connection */
   bool closed; /* the loop is gone: post() fails from now on */
@@ -92,8 +96,9 @@ struct h2s_listener {
 };
 
 struct h2s_conn {
-  weft__h2io io;
+  weft__h2io io; /* io.session is NULL on an HTTP/1.1 connection */
   h2s_listener *lis;
+  weft__h1c *h1; /* HTTP/1.1 (or not yet known): h1_conn.c */
   pthread_mutex_t mu;
   int refs; /* under mu: 1 while the socket is open + 1 per stream */
   h2s_stream *streams;
@@ -129,7 +134,12 @@ struct h2s_stream {
 
   /* Request headers (loop thread until dispatch). */
   char *path;
-  bool post;
+  char *query;    /* after the '?' of the target, or NULL */
+  char *origin;   /* the Origin field, or NULL */
+  uint8_t method; /* HS_M_* */
+  bool acrm;      /* Access-Control-Request-Method: a CORS preflight */
+  bool cors;      /* origin is allowed: CORS fields on the response */
+  bool preflight; /* the answer is a preflight's */
   weft__h2_ctype ct;
   bool req_gzip, accept_gzip, hdr_overflow, bad_timeout, bad_version;
   /* content-encoding (unary) and connect-content-encoding (streams), as
@@ -243,6 +253,8 @@ static void stream_destroy(h2s_stream *s) {
     n = next;
   }
   free(s->path);
+  free(s->query);
+  free(s->origin);
   free(s->body);
   free(s->unary_body);
   free(s->out);
@@ -572,7 +584,7 @@ static void submit_response(h2s_stream *s) {
    * HEADERS frame carries the status and ends the stream (trailers-only). */
   bool trailers_only =
       s->proto == WEFT__GRPC_H2 && s->out_end && s->out_off == s->out_len;
-  size_t cap = 4 + hdrs->count + (trailers_only ? s->grpc_trailers.count : 0);
+  size_t cap = 10 + hdrs->count + (trailers_only ? s->grpc_trailers.count : 0);
   nva = calloc(cap, sizeof *nva);
   if (!nva) {
     pthread_mutex_unlock(&c->mu);
@@ -585,7 +597,22 @@ static void submit_response(h2s_stream *s) {
           ? weft__grpc_ctype_str(s->proto, weft__h2_ctype_json(s->resp_ct))
           : weft__h2_ctype_str(s->resp_ct);
   nva[n++] = (nghttp2_nv)NV(":status", status);
-  nva[n++] = (nghttp2_nv)NV("content-type", ct);
+  if (!s->preflight)
+    nva[n++] = (nghttp2_nv)NV("content-type", ct);
+  if (s->cors) {
+    nva[n++] = (nghttp2_nv)NV("access-control-allow-origin", s->origin);
+    nva[n++] = (nghttp2_nv)NV("vary", "Origin");
+    if (s->preflight) {
+      nva[n++] = (nghttp2_nv)NV("access-control-allow-methods",
+                                WEFT__CORS_ALLOW_METHODS);
+      nva[n++] = (nghttp2_nv)NV("access-control-allow-headers",
+                                WEFT__CORS_ALLOW_HEADERS);
+      nva[n++] = (nghttp2_nv)NV("access-control-max-age", WEFT__CORS_MAX_AGE);
+    } else {
+      nva[n++] = (nghttp2_nv)NV("access-control-expose-headers",
+                                WEFT__CORS_EXPOSE_HEADERS);
+    }
+  }
   if (s->resp_gzip)
     nva[n++] = (nghttp2_nv)NV(s->proto != WEFT__GRPC_NONE ? "grpc-encoding"
                               : weft__h2_ctype_stream(s->resp_ct)
@@ -647,7 +674,9 @@ static void schedule_flush(h2s_conn *c) {
 static void kick_on_loop(void *ud) {
   h2s_stream *s = ud;
   h2s_conn *c = s->c;
-  if (!c->io.closed && s->in_session) {
+  if (!c->io.closed && s->in_session && c->h1) {
+    weft__h1c_output(c->h1);
+  } else if (!c->io.closed && s->in_session) {
     pthread_mutex_lock(&c->mu);
     bool submit = !s->resp_submitted && (s->out_len > s->out_off || s->out_end);
     bool resume = s->resp_submitted;
@@ -681,6 +710,10 @@ static void kick(h2s_stream *s) {
  * (up to max_message_size) gets through. Loop thread. */
 static void release_credit(h2s_stream *s) {
   h2s_conn *c = s->c;
+  if (c->h1 && !c->io.closed) {
+    weft__h1c_resume(c->h1); /* it reads again unless still behind */
+    return;
+  }
   if (s->held == 0 || c->io.closed || !s->in_session)
     return;
   pthread_mutex_lock(&c->mu);
@@ -698,11 +731,26 @@ static void release_credit(h2s_stream *s) {
 /* A worker took messages: maybe there is room again. */
 static void release_on_loop(void *ud) {
   h2s_stream *s = ud;
-  if (s->held > 0 && !s->c->io.closed && s->in_session) {
+  if (s->c->h1 && !s->c->io.closed) {
+    release_credit(s);
+  } else if (s->held > 0 && !s->c->io.closed && s->in_session) {
     release_credit(s);
     schedule_flush(s->c);
   }
   stream_unref(s);
+}
+
+/* The stream's response has bytes or its end ready: hand them to the
+ * connection's protocol. Loop thread. */
+static void stream_output(h2s_stream *s, bool submitted) {
+  if (s->c->io.closed)
+    return;
+  if (s->c->h1)
+    weft__h1c_output(s->c->h1);
+  else if (submitted)
+    nghttp2_session_resume_data(s->c->io.session, s->id);
+  else
+    submit_response(s);
 }
 
 /* Early errors, on the loop thread, before or instead of dispatch. */
@@ -717,10 +765,7 @@ static void respond_error(h2s_stream *s, int http_override, int code,
   bool submitted = s->resp_submitted;
   pthread_mutex_unlock(&s->c->mu);
   weft_status_clear(&st);
-  if (submitted)
-    nghttp2_session_resume_data(s->c->io.session, s->id);
-  else
-    submit_response(s);
+  stream_output(s, submitted);
 }
 
 static void on_deadline(weft_loop *l, weft_timer *t, void *ud) {
@@ -740,7 +785,8 @@ static void on_deadline(weft_loop *l, weft_timer *t, void *ud) {
     weft_server_notify_cancel(s->rt);
     pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->c->mu);
-    weft__h2io_flush(&s->c->io);
+    if (!s->c->h1)
+      weft__h2io_flush(&s->c->io);
   }
 }
 
@@ -767,7 +813,7 @@ static void dispatch(h2s_stream *s) {
                     "server is not accepting calls");
       stream_unref(s);
     } else if (done) {
-      submit_response(s); /* written when on_io flushes after mem_recv */
+      stream_output(s, false); /* h2: written when on_io flushes */
     }
     return;
   }
@@ -898,20 +944,132 @@ static bool grpc_request_headers(h2s_stream *s) {
   return true;
 }
 
+/* ---- requests: head, routing, body (both HTTP versions) -------------- */
+
+static uint8_t parse_encoding(h2s_stream *s, const char *v, size_t vlen);
+
+/* Whether the CORS allow-list takes origin ("*" takes any). */
+static bool origin_allowed(const h2s_listener *l, const char *origin) {
+  if (!l->origins || !origin)
+    return false;
+  for (size_t i = 0; l->origins[i]; i++)
+    if (!strcmp(l->origins[i], "*") || !strcmp(l->origins[i], origin))
+      return true;
+  return false;
+}
+
+/* An answer without a call (a preflight): status, no body. */
+static void respond_empty(h2s_stream *s, int status) {
+  pthread_mutex_lock(&s->c->mu);
+  s->finished = true;
+  s->out_end = true;
+  s->http_status = status;
+  s->preflight = true;
+  pthread_mutex_unlock(&s->c->mu);
+  stream_output(s, false);
+}
+
+/* Connect GET: the message and its codec travel in the query (connect.h),
+ * so the request is cacheable. Sets the stream up as a unary POST with
+ * that body. Returns false after answering an error. */
+static bool connect_get(h2s_stream *s) {
+  weft__connect_get g;
+  weft_error err = {0};
+  int rv = weft__connect_get_parse(s->query, s->c->lis->max_msg, &g, &err);
+  if (rv < 0) {
+    weft__connect_get_free(&g);
+    respond_error(s, rv == WEFT_ERR_UNSUPPORTED ? 415 : 0,
+                  rv == WEFT_ERR_TOO_BIG ? WEFT_STATUS_RESOURCE_EXHAUSTED
+                                         : WEFT_STATUS_INVALID_ARGUMENT,
+                  err.message);
+    return false;
+  }
+  s->ct = g.json ? WEFT__CT_JSON : WEFT__CT_PROTO;
+  s->enc_unary = g.compression
+                     ? parse_encoding(s, g.compression, strlen(g.compression))
+                     : H2S_ENC_IDENTITY;
+  s->body = g.message; /* the stream owns it now */
+  s->body_len = s->body_cap = g.message_len;
+  g.message = NULL;
+  weft__connect_get_free(&g);
+  return true;
+}
+
+/* What serves a request, by its content type and path. The Connect
+ * protocol is the only one today; gRPC, gRPC-Web and REST plug in here. */
+typedef enum { HS_ROUTE_CONNECT, HS_ROUTE_NONE } hs_route;
+
+static hs_route route_request(h2s_stream *s) {
+  if (s->ct != WEFT__CT_UNKNOWN)
+    return HS_ROUTE_CONNECT;
+  /* A known /pkg.Service/Method path with another content type is a
+   * Connect call with a bad content type (415); anything else would be a
+   * REST route (google.api.http), which has no matcher yet. */
+  if (s->path && weft_server_find_method(s->c->lis->srv, s->path))
+    return HS_ROUTE_CONNECT;
+  return HS_ROUTE_NONE;
+}
+
 /* The request headers are complete: validate, then dispatch streaming calls
  * at once (their handler consumes messages as they come) or wait for the
  * body of unary ones. Returns false if the stream got an error response. */
 static bool on_request_headers(h2s_stream *s) {
   h2s_conn *c = s->c;
   char msg[320];
+  s->cors = origin_allowed(c->lis, s->origin);
   if (s->hdr_overflow) {
     respond_error(s, 431, WEFT_STATUS_RESOURCE_EXHAUSTED,
                   "request headers over the 16 KiB limit");
     return false;
   }
-  if (!s->post || !s->path) {
+  if (s->method == HS_M_OPTIONS && s->origin && s->acrm) {
+    /* A CORS preflight: allowed origins get the Allow-* fields, others a
+     * bare 403 (the browser then refuses the call). */
+    respond_empty(s, s->cors ? 204 : 403);
+    return false;
+  }
+  if (!s->path) {
+    respond_error(s, 400, WEFT_STATUS_INVALID_ARGUMENT, "no request path");
+    return false;
+  }
+  if (s->method == HS_M_GET) {
+    s->m = weft_server_find_method(c->lis->srv, s->path);
+    if (!s->m) {
+      snprintf(msg, sizeof msg, "no route for GET %s", s->path);
+      respond_error(s, 404, WEFT_STATUS_NOT_FOUND, msg);
+      return false;
+    }
+    if (s->m->kind != WEFT_RPC_UNARY ||
+        s->m->idempotent != WEFT_IDEMPOTENCY_NO_SIDE_EFFECTS) {
+      snprintf(msg, sizeof msg,
+               "%s has side effects: call it with POST (only methods with "
+               "idempotency_level NO_SIDE_EFFECTS take GET)",
+               s->path);
+      respond_error(s, 405, WEFT_STATUS_UNIMPLEMENTED, msg);
+      return false;
+    }
+    if (!connect_get(s))
+      return false;
+  } else if (route_request(s) == HS_ROUTE_NONE) {
+    /* The hook for routes outside the Connect protocol (REST). */
+    snprintf(msg, sizeof msg, "no route for %s %s",
+             s->method == HS_M_POST ? "POST" : "this method on", s->path);
+    respond_error(s, 404, WEFT_STATUS_NOT_FOUND, msg);
+    return false;
+  } else if (s->method != HS_M_POST) {
     respond_error(s, 405, WEFT_STATUS_UNIMPLEMENTED,
-                  "only POST is supported for Connect and gRPC calls");
+                  "only POST (and GET for Connect methods without side "
+                  "effects) is supported for Connect and gRPC calls");
+    return false;
+  }
+  if (s->proto == WEFT__GRPC_H2 && c->h1) {
+    /* gRPC's status travels in HTTP trailers, which HTTP/1.1 clients do
+     * not read; gRPC-Web carries it in the body instead. */
+    s->proto = WEFT__GRPC_NONE;
+    s->ct = WEFT__CT_JSON;
+    respond_error(s, 415, WEFT_STATUS_UNIMPLEMENTED,
+                  "application/grpc needs HTTP/2: use HTTP/2, or "
+                  "application/grpc-web on HTTP/1.1");
     return false;
   }
   if (s->proto != WEFT__GRPC_NONE)
@@ -972,23 +1130,28 @@ static bool on_request_headers(h2s_stream *s) {
     respond_error(s, 415, WEFT_STATUS_INVALID_ARGUMENT, msg);
     return false;
   }
+  if (c->h1 && s->m->kind == WEFT_RPC_BIDI) {
+    /* HTTP/1.1 is half-duplex here: the request body is read before the
+     * response starts, which a bidi handler may never allow. */
+    respond_error(s, 0, WEFT_STATUS_UNIMPLEMENTED,
+                  "bidi streaming requires HTTP/2");
+    return false;
+  }
   s->deadline_ns = weft_deadline_from_timeout_ms(s->timeout_ms);
   if (stream_kind)
     dispatch(s);
   return true;
 }
 
-static int on_begin_headers(nghttp2_session *ses, const nghttp2_frame *f,
-                            void *ud) {
-  h2s_conn *c = ud;
-  if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST)
-    return 0;
+/* A new stream (an HTTP/2 stream or an HTTP/1.1 request) with one
+ * reference, its transport's. */
+static h2s_stream *stream_new(h2s_conn *c, int32_t id) {
   h2s_stream *s = calloc(1, sizeof *s);
   if (!s)
-    return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    return NULL;
   s->c = c;
-  s->id = f->hd.stream_id;
-  s->refs = 1; /* nghttp2's */
+  s->id = id;
+  s->refs = 1;
   s->in_session = true;
   s->begun_ns = weft_now_ns();
   s->deadline_ns = INT64_MAX;
@@ -1001,6 +1164,17 @@ static int on_begin_headers(nghttp2_session *ses, const nghttp2_frame *f,
     c->streams->prev = s;
   c->streams = s;
   pthread_mutex_unlock(&c->mu);
+  return s;
+}
+
+static int on_begin_headers(nghttp2_session *ses, const nghttp2_frame *f,
+                            void *ud) {
+  h2s_conn *c = ud;
+  if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST)
+    return 0;
+  h2s_stream *s = stream_new(c, f->hd.stream_id);
+  if (!s)
+    return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
   nghttp2_session_set_stream_user_data(ses, s->id, s);
   return 0;
 }
@@ -1029,29 +1203,30 @@ static void request_protocol(h2s_stream *s, const char *v, size_t vlen) {
     s->ct = json ? WEFT__CT_STREAM_JSON : WEFT__CT_STREAM_PROTO;
 }
 
-static int on_header(nghttp2_session *ses, const nghttp2_frame *f,
-                     const uint8_t *name, size_t nlen, const uint8_t *value,
-                     size_t vlen, uint8_t flags, void *ud) {
-  (void)flags;
-  (void)ud;
-  h2s_stream *s = nghttp2_session_get_stream_user_data(ses, f->hd.stream_id);
-  if (!s || f->hd.type != NGHTTP2_HEADERS ||
-      f->headers.cat != NGHTTP2_HCAT_REQUEST)
-    return 0; /* trailers of a request carry nothing we use */
+/* One request header; names in lower case (HTTP/2 requires it; h1_conn.c
+ * folds them). */
+static void stream_header(h2s_stream *s, const char *n, size_t nlen,
+                          const char *v, size_t vlen) {
   s->hdr_bytes += nlen + vlen + 32;
   if (s->hdr_bytes > H2S_MAX_HEADER_BYTES) {
     s->hdr_overflow = true;
-    return 0;
+    return;
   }
-  const char *n = (const char *)name, *v = (const char *)value;
   if (nlen == 5 && memcmp(n, ":path", 5) == 0) {
     free(s->path);
+    free(s->query);
+    s->query = NULL;
     s->path = strndup(v, vlen);
     char *q = s->path ? strchr(s->path, '?') : NULL;
-    if (q)
+    if (q) {
       *q = '\0';
+      s->query = strdup(q + 1);
+    }
   } else if (nlen == 7 && memcmp(n, ":method", 7) == 0) {
-    s->post = vlen == 4 && memcmp(v, "POST", 4) == 0;
+    s->method = vlen == 4 && memcmp(v, "POST", 4) == 0      ? HS_M_POST
+                : vlen == 3 && memcmp(v, "GET", 3) == 0     ? HS_M_GET
+                : vlen == 7 && memcmp(v, "OPTIONS", 7) == 0 ? HS_M_OPTIONS
+                                                            : HS_M_OTHER;
   } else if (nlen == 12 && memcmp(n, "content-type", 12) == 0) {
     request_protocol(s, v, vlen);
   } else if (nlen == 12 && memcmp(n, "grpc-timeout", 12) == 0) {
@@ -1076,6 +1251,12 @@ static int on_header(nghttp2_session *ses, const nghttp2_frame *f,
     s->bad_timeout = s->timeout_ms < 0;
   } else if (nlen == 24 && memcmp(n, "connect-protocol-version", 24) == 0) {
     s->bad_version = !(vlen == 1 && v[0] == '1');
+  } else if (nlen == 6 && memcmp(n, "origin", 6) == 0) {
+    free(s->origin);
+    s->origin = strndup(v, vlen);
+  } else if (nlen == 29 &&
+             memcmp(n, "access-control-request-method", 29) == 0) {
+    s->acrm = true;
   } else if (!weft__h2_reserved_header(n, nlen)) {
     char key[256];
     if (nlen < sizeof key) {
@@ -1084,22 +1265,29 @@ static int on_header(nghttp2_session *ses, const nghttp2_frame *f,
       weft_metadata_add(&s->md, key, v, vlen);
     }
   }
+}
+
+static int on_header(nghttp2_session *ses, const nghttp2_frame *f,
+                     const uint8_t *name, size_t nlen, const uint8_t *value,
+                     size_t vlen, uint8_t flags, void *ud) {
+  (void)flags;
+  (void)ud;
+  h2s_stream *s = nghttp2_session_get_stream_user_data(ses, f->hd.stream_id);
+  if (!s || f->hd.type != NGHTTP2_HEADERS ||
+      f->headers.cat != NGHTTP2_HCAT_REQUEST)
+    return 0; /* trailers of a request carry nothing we use */
+  stream_header(s, (const char *)name, nlen, (const char *)value, vlen);
   return 0;
 }
 
-static int on_data_chunk(nghttp2_session *ses, uint8_t flags, int32_t id,
-                         const uint8_t *data, size_t len, void *ud) {
-  h2s_conn *c = ud;
-  (void)flags;
-  h2s_stream *s = nghttp2_session_get_stream_user_data(ses, id);
-  if (!s || !s->m || is_finished(s)) {
-    nghttp2_session_consume(ses, id, len);
-    return 0;
-  }
+/* Request body bytes of a stream whose call was set up and not answered
+ * yet. Unary bodies are buffered; streams are cut into messages. Returns
+ * < 0 when the request got an error answer. */
+static int stream_body(h2s_stream *s, const uint8_t *data, size_t len) {
+  h2s_conn *c = s->c;
   if (!weft__h2_ctype_stream(s->ct)) {
     /* Unary: buffer the body, bounded by the message size limit (a gzip
      * body is bounded again after inflating). */
-    nghttp2_session_consume(ses, id, len);
     if (s->body_overflow)
       return 0;
     if (s->body_len + len > c->lis->max_msg) {
@@ -1110,7 +1298,7 @@ static int on_data_chunk(nghttp2_session *ses, uint8_t flags, int32_t id,
       /* Answer now; the rest of the body is consumed and dropped (a
        * RST_STREAM here would overtake the response's DATA frames). */
       respond_error(s, 0, WEFT_STATUS_RESOURCE_EXHAUSTED, msg);
-      return 0;
+      return WEFT_ERR_TOO_BIG;
     }
     if (s->body_len + len > s->body_cap) {
       size_t cap = s->body_cap ? s->body_cap * 2 : 1024;
@@ -1118,7 +1306,7 @@ static int on_data_chunk(nghttp2_session *ses, uint8_t flags, int32_t id,
         cap *= 2;
       uint8_t *b = realloc(s->body, cap);
       if (!b)
-        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+        return WEFT_ERR_NOMEM;
       s->body = b;
       s->body_cap = cap;
     }
@@ -1126,18 +1314,12 @@ static int on_data_chunk(nghttp2_session *ses, uint8_t flags, int32_t id,
     s->body_len += len;
     return 0;
   }
-  /* Streaming (and every gRPC call): see release_credit. */
-  s->held += len;
   weft_error err = {0};
   int rv =
       s->proto != WEFT__GRPC_NONE
           ? weft__grpc_reader_feed(&s->greader, data, len, push_msg, s, &err)
           : weft__connect_reader_feed(&s->reader, data, len, push_msg, s, &err);
-  if (rv >= 0)
-    release_credit(s);
   if (rv < 0) {
-    nghttp2_session_consume(ses, id, s->held);
-    s->held = 0;
     /* Answer with a Connect error in the end-of-stream message (an
      * RST_STREAM would tell the client nothing); whatever the client still
      * sends is consumed and dropped. The answer is produced before the
@@ -1155,6 +1337,59 @@ static int on_data_chunk(nghttp2_session *ses, uint8_t flags, int32_t id,
     snprintf(s->recv_err, sizeof s->recv_err, "%s", err.message);
     pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&c->mu);
+  }
+  return rv;
+}
+
+/* The request body ended: unary calls are dispatched now, streams see the
+ * end of their messages. */
+static void stream_end(h2s_stream *s) {
+  if (is_finished(s))
+    return;
+  if (!weft__h2_ctype_stream(s->ct)) {
+    if (!s->body_overflow && s->m)
+      dispatch(s);
+    return;
+  }
+  pthread_mutex_lock(&s->c->mu);
+  s->in_done = true;
+  bool idle = s->proto != WEFT__GRPC_NONE
+                  ? weft__grpc_reader_idle(&s->greader)
+                  : weft__connect_reader_idle(&s->reader);
+  if (!idle && !s->in_err) {
+    s->in_err = WEFT_ERR_TRUNCATED;
+    snprintf(s->recv_err, sizeof s->recv_err,
+             "the request ended inside a message");
+  }
+  pthread_cond_broadcast(&s->cv);
+  pthread_mutex_unlock(&s->c->mu);
+  /* gRPC unary: the whole request is here, as for a Connect unary call. */
+  if (s->proto != WEFT__GRPC_NONE && s->m && s->m->kind == WEFT_RPC_UNARY)
+    dispatch(s);
+}
+
+static int on_data_chunk(nghttp2_session *ses, uint8_t flags, int32_t id,
+                         const uint8_t *data, size_t len, void *ud) {
+  (void)flags;
+  (void)ud;
+  h2s_stream *s = nghttp2_session_get_stream_user_data(ses, id);
+  if (!s || !s->m || is_finished(s)) {
+    nghttp2_session_consume(ses, id, len);
+    return 0;
+  }
+  if (!weft__h2_ctype_stream(s->ct)) {
+    nghttp2_session_consume(ses, id, len);
+    return stream_body(s, data, len) == WEFT_ERR_NOMEM
+               ? NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE
+               : 0;
+  }
+  /* Streaming: see release_credit. */
+  s->held += len;
+  if (stream_body(s, data, len) >= 0) {
+    release_credit(s);
+  } else {
+    nghttp2_session_consume(ses, id, s->held);
+    s->held = 0;
   }
   return 0;
 }
@@ -1174,29 +1409,84 @@ static int on_frame_recv(nghttp2_session *ses, const nghttp2_frame *f,
     if (!on_request_headers(s))
       return 0;
   }
-  if (!(f->hd.flags & NGHTTP2_FLAG_END_STREAM) || is_finished(s))
-    return 0;
-  if (!weft__h2_ctype_stream(s->ct)) {
-    if (!s->body_overflow && s->m)
-      dispatch(s);
-    return 0;
-  }
-  pthread_mutex_lock(&s->c->mu);
-  s->in_done = true;
-  bool idle = s->proto != WEFT__GRPC_NONE
-                  ? weft__grpc_reader_idle(&s->greader)
-                  : weft__connect_reader_idle(&s->reader);
-  if (!idle && !s->in_err) {
-    s->in_err = WEFT_ERR_TRUNCATED;
-    snprintf(s->recv_err, sizeof s->recv_err,
-             "the request ended inside a message");
-  }
-  pthread_cond_broadcast(&s->cv);
-  pthread_mutex_unlock(&s->c->mu);
-  /* gRPC unary: the whole request is here, as for a Connect unary call. */
-  if (s->proto != WEFT__GRPC_NONE && s->m && s->m->kind == WEFT_RPC_UNARY)
-    dispatch(s);
+  if (f->hd.flags & NGHTTP2_FLAG_END_STREAM)
+    stream_end(s);
   return 0;
+}
+
+/* ---- the seam to h1_conn.c (h2_call.h) ------------------------------ */
+
+weft__hs_stream *weft__hs_stream_new(weft__hs_conn *c) {
+  return stream_new(c, 1); /* the id is nghttp2's business only */
+}
+
+void weft__hs_header(weft__hs_stream *s, const char *name, size_t nlen,
+                     const char *value, size_t vlen) {
+  stream_header(s, name, nlen, value, vlen);
+}
+
+bool weft__hs_headers_done(weft__hs_stream *s) {
+  s->hdrs_done = true;
+  return on_request_headers(s);
+}
+
+int weft__hs_body(weft__hs_stream *s, const uint8_t *data, size_t len) {
+  if (!s->m || is_finished(s))
+    return 0;
+  return stream_body(s, data, len);
+}
+
+void weft__hs_end(weft__hs_stream *s) {
+  stream_end(s);
+}
+
+bool weft__hs_behind(weft__hs_stream *s) {
+  pthread_mutex_lock(&s->c->mu);
+  /* A finished call takes no more: what it left queued must not stop
+   * the connection from reading the rest of the request. */
+  bool behind = !s->finished && s->queued > H2S_QUEUE_HIGH_WATER;
+  pthread_mutex_unlock(&s->c->mu);
+  return behind;
+}
+
+bool weft__hs_response_head(weft__hs_stream *s, weft__hs_head *h) {
+  pthread_mutex_lock(&s->c->mu);
+  bool ready = !s->resp_submitted && (s->out_len > s->out_off || s->out_end);
+  if (ready) {
+    s->resp_submitted = true;
+    h->status = s->http_status ? s->http_status : 200;
+    h->ctype =
+        s->preflight ? NULL
+        : s->proto != WEFT__GRPC_NONE
+            ? weft__grpc_ctype_str(s->proto, weft__h2_ctype_json(s->resp_ct))
+            : weft__h2_ctype_str(s->resp_ct);
+    h->encoding = s->resp_gzip ? "gzip" : NULL;
+    h->encoding_field = s->proto != WEFT__GRPC_NONE ? "grpc-encoding"
+                        : weft__h2_ctype_stream(s->resp_ct)
+                            ? "connect-content-encoding"
+                            : "content-encoding";
+    h->cors_origin = s->cors ? s->origin : NULL;
+    h->preflight = s->preflight;
+    h->headers = &s->resp_headers;
+    h->content_length =
+        s->out_end ? (int64_t)(s->out_len - s->out_off) : (int64_t)-1;
+  }
+  pthread_mutex_unlock(&s->c->mu);
+  return ready;
+}
+
+size_t weft__hs_response_read(weft__hs_stream *s, uint8_t *buf, size_t cap,
+                              bool *end) {
+  pthread_mutex_lock(&s->c->mu);
+  size_t avail = s->out_len - s->out_off;
+  size_t n = avail < cap ? avail : cap;
+  if (n)
+    memcpy(buf, s->out + s->out_off, n);
+  s->out_off += n;
+  *end = s->out_end && s->out_off == s->out_len;
+  pthread_cond_broadcast(&s->cv); /* room for a blocked send() */
+  pthread_mutex_unlock(&s->c->mu);
+  return n;
 }
 
 /* ---- closed streams (RFC 9113 5.1, 5.1.1) ---------------------------- */
@@ -1263,22 +1553,12 @@ static int on_begin_frame(nghttp2_session *ses, const nghttp2_frame_hd *hd,
   return 0;
 }
 
-static int on_stream_close(nghttp2_session *ses, int32_t id, uint32_t code,
-                           void *ud) {
-  (void)code;
-  closed_note(ud, id, false);
-  h2s_stream *s = nghttp2_session_get_stream_user_data(ses, id);
-  if (!s)
-    return 0;
+/* The transport is done with s (its response went out, or the peer left):
+ * drops the transport's reference; an unfinished call is cancelled. */
+static void stream_closed(h2s_stream *s) {
   if (s->timer) {
     weft_timer_cancel(s->c->lis->loop, s->timer);
     s->timer = NULL;
-  }
-  /* Data the handler never took (a reset stream): give the connection its
-   * window back, or it would shrink with every such stream. */
-  if (s->held > 0) {
-    nghttp2_session_consume_connection(ses, s->held);
-    s->held = 0;
   }
   pthread_mutex_lock(&s->c->mu);
   s->in_session = false;
@@ -1288,8 +1568,28 @@ static int on_stream_close(nghttp2_session *ses, int32_t id, uint32_t code,
   }
   pthread_cond_broadcast(&s->cv);
   pthread_mutex_unlock(&s->c->mu);
-  nghttp2_session_set_stream_user_data(ses, id, NULL);
   stream_unref(s);
+}
+
+void weft__hs_stream_close(weft__hs_stream *s) {
+  stream_closed(s);
+}
+
+static int on_stream_close(nghttp2_session *ses, int32_t id, uint32_t code,
+                           void *ud) {
+  (void)code;
+  closed_note(ud, id, false);
+  h2s_stream *s = nghttp2_session_get_stream_user_data(ses, id);
+  if (!s)
+    return 0;
+  /* Data the handler never took (a reset stream): give the connection its
+   * window back, or it would shrink with every such stream. */
+  if (s->held > 0) {
+    nghttp2_session_consume_connection(ses, s->held);
+    s->held = 0;
+  }
+  nghttp2_session_set_stream_user_data(ses, id, NULL);
+  stream_closed(s);
   return 0;
 }
 
@@ -1346,9 +1646,21 @@ static void on_conn_closed(weft__h2io *io, const weft_error *why, void *ud) {
     }
     stream_unref(victim);
   }
+  c->h1 = NULL;
   /* Not freed here: on_io is still on the stack. */
   if (!post(c->lis, conn_io_release, c))
     conn_io_release(c);
+}
+
+void weft__hs_conn_closed(weft__hs_conn *c, const weft_error *why,
+                          const char *note) {
+  if (note) {
+    snprintf(c->note, sizeof c->note, "%s", note);
+    c->close_note = c->note;
+  }
+  c->io.closed = true;
+  c->io.conn = NULL;
+  on_conn_closed(&c->io, why, c);
 }
 
 static int new_session(h2s_conn *c) {
@@ -1392,6 +1704,10 @@ static void on_tick(weft_loop *lp, weft_timer *t, void *ud) {
   if (c->io.closed)
     return;
   int64_t now = weft_now_ns();
+  if (c->h1) {
+    weft__h1c_tick(c->h1, now);
+    return;
+  }
   bool busy = false, slow = false;
   pthread_mutex_lock(&c->mu);
   for (h2s_stream *s = c->streams; s; s = s->next) {
@@ -1464,7 +1780,15 @@ static void on_conn(void *ud, weft__conn *conn, bool over_limit) {
   c->io.ud = c;
   snprintf(c->peer, sizeof c->peer, "%s", weft__conn_peer(conn));
   snprintf(c->ip, sizeof c->ip, "%s", weft__conn_ip(conn));
-  if (new_session(c) < 0 || weft__h2io_start(&c->io) < 0) {
+  /* h1_conn.c reads the first bytes: HTTP/2 when TLS negotiated it (ALPN
+   * h2) or they are its preface, otherwise HTTP/1.1. */
+  weft__h1c_cfg hc = {.loop = l->loop,
+                      .conn = conn,
+                      .owner = c,
+                      .max_body = l->max_msg,
+                      .header_ms = l->header_ms,
+                      .idle_ms = l->idle_ms};
+  if (weft__h1c_new(&c->h1, &hc) < 0) {
     if (c->io.session)
       nghttp2_session_del(c->io.session);
     weft__acceptor_release(l->acc, c->ip);
@@ -1495,7 +1819,28 @@ static void on_conn(void *ud, weft__conn *conn, bool over_limit) {
   }
   weft_server_conn_event(l->srv, WEFT_CONN_EVENT_OPENED, l->scheme, l->url,
                          c->peer, 0, NULL, 0);
-  weft__h2io_flush(&c->io); /* our SETTINGS (may close c: see on_conn_closed) */
+  if (!c->h1) /* our SETTINGS (may close c: see on_conn_closed) */
+    weft__h2io_flush(&c->io);
+}
+
+void weft__hs_start_h2(weft__hs_conn *c, const uint8_t *pre, size_t len) {
+  weft_error e;
+  c->h1 = NULL;
+  if (new_session(c) < 0 || weft__h2io_start(&c->io) < 0) {
+    weft_error_set(&e, WEFT_ERR_NOMEM, "cannot start an HTTP/2 session");
+    weft__h2io_close(&c->io, &e);
+    return;
+  }
+  ssize_t rv = nghttp2_session_mem_recv(c->io.session, pre, len);
+  if (rv < 0) {
+    weft_error_set(&e, WEFT_ERR_PROTOCOL, "HTTP/2 protocol error: %s",
+                   nghttp2_strerror((int)rv));
+    nghttp2_session_terminate_session(c->io.session, NGHTTP2_PROTOCOL_ERROR);
+    weft__h2io_flush(&c->io);
+    weft__h2io_close(&c->io, &e);
+    return;
+  }
+  weft__h2io_flush(&c->io);
 }
 
 /* ---- weft_server_call_ops (worker threads) --------------------------- */
@@ -1716,10 +2061,11 @@ static int h2s_listen(weft_server *srv, const weft_url *url,
       o ? weft_opts_find(o->transport_opts, WEFT_HTTP2_OPTS_TAG) : NULL;
   if (h2o)
     l->inline_unary = h2o->inline_handlers;
+  l->origins = o ? o->allowed_origins : NULL;
   pthread_mutex_init(&l->mu, NULL);
   int rv;
   if (tls) {
-    static const char *const alpn[] = {"h2", NULL};
+    static const char *const alpn[] = {"h2", "http/1.1", NULL};
     rv = weft__tls_ctx_new(&l->tls, true, o ? &o->tls : NULL, alpn, err);
     if (rv < 0)
       goto fail;
@@ -1803,7 +2149,7 @@ static void stop_on_loop(void *ud) {
   h2s_conn *c = l->conns;
   pthread_mutex_unlock(&l->mu);
   for (; c; c = c->next) {
-    if (!c->io.closed) {
+    if (!c->io.closed && c->io.session) {
       nghttp2_submit_shutdown_notice(c->io.session);
       weft__h2io_flush(&c->io);
     }
@@ -1830,6 +2176,10 @@ static void close_on_loop(void *ud) {
     pthread_mutex_unlock(&l->mu);
     if (!victim)
       break;
+    if (victim->h1) {
+      weft__h1c_close(victim->h1, "server shutting down");
+      continue;
+    }
     /* A call that finished in the grace period has its response submitted
      * (kick_on_loop ran before us: posts are FIFO) but its write is a
      * flush_on_loop queued behind us. Write what the socket takes now,

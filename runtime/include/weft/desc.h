@@ -129,14 +129,23 @@ typedef int (*weft_method_invoke_fn)(const void *impl,
                                      struct weft_server_call *call,
                                      const void *req, void *resp, void *ctx);
 
+/* The values of google.protobuf.MethodOptions.IdempotencyLevel. */
+enum {
+  WEFT_IDEMPOTENCY_UNKNOWN = 0,
+  WEFT_IDEMPOTENCY_NO_SIDE_EFFECTS = 1,
+  WEFT_IDEMPOTENCY_IDEMPOTENT = 2
+};
+
 typedef struct weft_method_desc {
   const char *name; /* "GetJob" */
   const char *path; /* "/aitbc.v1.Jobs/GetJob", as gRPC and Connect use */
   const weft_msg_desc *input;
   const weft_msg_desc *output;
-  uint8_t kind;       /* weft_rpc_kind */
-  uint8_t idempotent; /* idempotency_level NO_SIDE_EFFECTS or IDEMPOTENT */
-  unsigned index;     /* position in service->methods */
+  uint8_t kind; /* weft_rpc_kind */
+  /* idempotency_level: WEFT_IDEMPOTENCY_* (0: unknown). Non-zero means a
+   * retry is safe; only NO_SIDE_EFFECTS methods take Connect GET. */
+  uint8_t idempotent;
+  unsigned index; /* position in service->methods */
   const struct weft_service_desc *service;
   weft_method_invoke_fn invoke;
 } weft_method_desc;

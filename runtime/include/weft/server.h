@@ -81,7 +81,10 @@ typedef struct weft_server_opts {
   weft_tls_opts tls;           /* cert_file/key_file for tls/wss/grpcs/https;
                                   ca_file requests client certificates */
   const char *const *api_keys; /* NULL-terminated; NULL: no key required */
-  const char *const *allowed_origins; /* WebSocket Origin allow-list */
+  /* NULL-terminated Origins ("*": any). ws/wss: the upgrade's Origin
+   * allow-list (NULL: any). h2c/https: the CORS allow-list (NULL: no CORS
+   * fields, preflights get 403); docs/HTTP1.md. */
+  const char *const *allowed_origins;
   /* Connections per client IP address on each listener that does its own
    * I/O (every one but grpc://, whose gRPC core has no accept hook);
    * over it tcp/tls/h2c/https/mb close the new connection at once and

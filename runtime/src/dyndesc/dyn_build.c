@@ -470,10 +470,12 @@ static int build_service(weft_dyn_set *s, dyn_file *f,
                          (mp->has_server_streaming && mp->server_streaming
                               ? WEFT_RPC_SERVER_STREAM
                               : 0));
-    me->idempotent =
-        mp->options && mp->options->has_idempotency_level &&
-        mp->options->idempotency_level !=
-            GOOGLE__PROTOBUF__METHOD_OPTIONS__IDEMPOTENCY_LEVEL__IDEMPOTENCY_UNKNOWN;
+    me->idempotent = mp->options != NULL &&
+                             mp->options->has_idempotency_level &&
+                             (int)mp->options->idempotency_level >= 0 &&
+                             (int)mp->options->idempotency_level <= 2
+                         ? (uint8_t)mp->options->idempotency_level
+                         : 0;
     me->index = (unsigned)i;
     me->service = sd;
     me->invoke = NULL;

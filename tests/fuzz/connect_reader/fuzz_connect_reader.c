@@ -1,7 +1,8 @@
 /* The Connect protocol's parsers on arbitrary bytes: the incremental
  * envelope reader (fed in chunks whose sizes come from the input, so every
  * split point is tried), the end-of-stream and error JSON parsers,
- * Connect-Timeout-Ms and the bounded gunzip. The first byte selects the
+ * Connect-Timeout-Ms, the bounded gunzip and the Connect GET query
+ * parser. The first byte selects the
  * chunk size; the rest is the stream. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -71,5 +72,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   weft_error err = {0};
   if (weft__gunzip(data, size, 1 << 16, &out, &out_len, &err) == 0)
     free(out);
+
+  /* The input as a Connect GET query (NUL-terminated copy). */
+  char *q = malloc(size + 1);
+  if (q) {
+    memcpy(q, data, size);
+    q[size] = '\0';
+    weft__connect_get g;
+    if (weft__connect_get_parse(q, 1 << 16, &g, &err) == 0) {
+      volatile uint8_t x = 0;
+      for (size_t i = 0; i < g.message_len; i++)
+        x ^= g.message[i];
+      (void)x;
+    }
+    weft__connect_get_free(&g);
+    free(q);
+  }
   return 0;
 }

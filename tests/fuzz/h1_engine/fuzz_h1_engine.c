@@ -112,6 +112,8 @@ static void run(const uint8_t *data, size_t size, size_t chunk, unsigned mode,
     const uint8_t *o;
     size_t olen = weft__h1_output(l->h, &o);
     weft__h1_consume(l->h, olen);
+    weft__h1_trim(
+        l->h); /* as the HTTP port does when idle: a no-op mid-request */
     if (weft__h1_should_close(l->h))
       break;
     if (used == 0 && !weft__h1_want_read(l->h))

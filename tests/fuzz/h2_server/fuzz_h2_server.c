@@ -1,6 +1,9 @@
 /* The weft HTTP/2 server on arbitrary bytes after the client preface: a
  * real server (Echo service, h2c:// on 127.0.0.1, port 0) is started once;
- * each input is written on a fresh loopback connection after the preface;
+ * each input is written on a fresh loopback connection after the preface
+ * (an input that starts with an ASCII capital letter is written as it is:
+ * the port then serves it as HTTP/1.1, through h1_conn.c and the same
+ * stream code, Connect GET and CORS included);
  * the fuzzer reads until the server goes quiet (handlers have answered),
  * then shuts its write side and reads until the server closes. nghttp2 parses
  * the frames; what is fuzzed here is weft's side of it: the
@@ -49,6 +52,8 @@ static int start_server(void) {
   o.max_message_size = 64 * 1024;
   o.shutdown_grace_ms = 1000;
   o.worker_threads = 4;
+  static const char *const origins[] = {"http://a.example", NULL};
+  o.allowed_origins = origins; /* CORS on: its paths are fuzzed too */
   weft_error err = {0};
   if (weft_server_new(&srv, &o) < 0 || weft_test_echo_add(srv) < 0 ||
       weft_server_listen(srv, "h2c://127.0.0.1:0", &err) < 0)
@@ -108,7 +113,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   struct timeval tv = {5, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-  send_all(fd, (const uint8_t *)preface, sizeof preface - 1);
+  if (size == 0 || data[0] < 'A' || data[0] > 'Z')
+    send_all(fd, (const uint8_t *)preface, sizeof preface - 1);
   send_all(fd, data, size);
   /* Let handlers answer (so the response path is fuzzed too): read until
    * the server has been quiet for a few ms, then send EOF and read until it

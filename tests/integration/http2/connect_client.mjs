@@ -5,12 +5,17 @@
 // stream with gzip accepted whose later messages get compressed) against the
 // weft server and prints one line per check; exits non-zero on any mismatch.
 //
+// With http version 1.1 every call goes over HTTP/1.1, and unary calls are
+// also made with Connect GET (useHttpGet; Unary has no side effects).
+//
 // usage: node connect_client.mjs <node_modules dir> <echo.fds> <base url>
+//        [http version: 2 (default) or 1.1]
 import { createRequire } from "node:module";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 
-const [modules, fdsFile, baseUrl] = process.argv.slice(2);
+const [modules, fdsFile, baseUrl, httpArg] = process.argv.slice(2);
+const httpVersion = httpArg || "2";
 const require = createRequire(path.join(modules, "x.js"));
 const { createFileRegistry, fromBinary } = require("@bufbuild/protobuf");
 const { FileDescriptorSetSchema } = require("@bufbuild/protobuf/wkt");
@@ -33,7 +38,7 @@ for (const binary of [true, false]) {
   const fmt = binary ? "proto" : "json";
   const transport = createConnectTransport({
     baseUrl,
-    httpVersion: "2",
+    httpVersion,
     useBinaryFormat: binary,
   });
   const client = createClient(Echo, transport);
@@ -42,7 +47,7 @@ for (const binary of [true, false]) {
   // compress, then large ones).
   const gzClient = createClient(Echo, createConnectTransport({
     baseUrl,
-    httpVersion: "2",
+    httpVersion,
     useBinaryFormat: binary,
     acceptCompression: [compressionGzip],
   }));
@@ -58,6 +63,17 @@ for (const binary of [true, false]) {
     const ce = ConnectError.from(e);
     check(`unary error ${fmt}`, ce.code === Code.NotFound && ce.rawMessage === "gone",
           `${ce.code} ${ce.rawMessage}`);
+  }
+
+  if (httpVersion === "1.1") {
+    const getClient = createClient(Echo, createConnectTransport({
+      baseUrl,
+      httpVersion,
+      useBinaryFormat: binary,
+      useHttpGet: true,
+    }));
+    const g = await getClient.unary({ text: `get ${fmt}` });
+    check(`unary GET ${fmt}`, g.text === `get ${fmt}`, JSON.stringify(g));
   }
 
   const seen = [];

@@ -7,12 +7,13 @@
 // gRPC-Web checks that those are refused as UNIMPLEMENTED. Prints one line
 // per check; exits non-zero on any mismatch.
 //
-// usage: node grpc_client.mjs <node_modules dir> <echo.fds> <base url> grpc|grpc-web
+// usage: node grpc_client.mjs <node_modules dir> <echo.fds> <base url> grpc|grpc-web [1.1|2]
 import { createRequire } from "node:module";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 
-const [modules, fdsFile, baseUrl, protocol] = process.argv.slice(2);
+const [modules, fdsFile, baseUrl, protocol, httpArg] = process.argv.slice(2);
+const httpVersion = httpArg || "2";
 const require = createRequire(path.join(modules, "x.js"));
 const { createFileRegistry, fromBinary } = require("@bufbuild/protobuf");
 const { FileDescriptorSetSchema } = require("@bufbuild/protobuf/wkt");
@@ -48,9 +49,9 @@ async function* requests(texts) {
 
 for (const binary of [true, false]) {
   const fmt = binary ? "proto" : "json";
-  const client = createClient(Echo, make({ baseUrl, httpVersion: "2",
+  const client = createClient(Echo, make({ baseUrl, httpVersion,
                                            useBinaryFormat: binary }));
-  const gz = createClient(Echo, make({ baseUrl, httpVersion: "2", useBinaryFormat: binary,
+  const gz = createClient(Echo, make({ baseUrl, httpVersion, useBinaryFormat: binary,
                                        sendCompression: compressionGzip,
                                        acceptCompression: [compressionGzip],
                                        compressMinBytes: 1 }));

@@ -59,19 +59,37 @@ std::string echo_fds() {
   return fds;
 }
 
+// Runs connect_client.mjs against a new server over httpVersion.
+h2test::Run run_node(const std::string &modules,
+                     const std::string &http_version) {
+  std::string fds = echo_fds();
+  Server s;
+  return run(std::string("node ") + WEFT_H2_NODE_SCRIPT + " " + modules + " " +
+                 fds + " " + s.base() + " " + http_version + " 2>&1",
+             60);
+}
+
 TEST(H2Node, ConnectNodeClient) {
   std::string why, modules = npm_modules(&why);
   if (modules.empty())
     GTEST_SKIP() << why;
-  std::string fds = echo_fds();
-  Server s;
-  auto r = run(std::string("node ") + WEFT_H2_NODE_SCRIPT + " " + modules +
-                   " " + fds + " " + s.base() + " 2>&1",
-               60);
+  auto r = run_node(modules, "2");
   EXPECT_EQ(r.status, 0) << r.out;
   // Unary and server streaming, each in proto and JSON, with an error case,
   // and a server stream compressed with gzip after its first message.
   EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 10) << r.out;
+  EXPECT_EQ(r.out.find("FAIL"), std::string::npos) << r.out;
+}
+
+// The same client with createConnectTransport({httpVersion: "1.1"}): every
+// call over HTTP/1.1 on the same port, plus unary calls with useHttpGet.
+TEST(H2Node, ConnectNodeClientHttp11) {
+  std::string why, modules = npm_modules(&why);
+  if (modules.empty())
+    GTEST_SKIP() << why;
+  auto r = run_node(modules, "1.1");
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 12) << r.out;
   EXPECT_EQ(r.out.find("FAIL"), std::string::npos) << r.out;
 }
 
@@ -97,6 +115,22 @@ TEST(H2Node, GrpcAndGrpcWebNodeClients) {
         << r.out;
     EXPECT_EQ(r.out.find("FAIL"), std::string::npos) << r.out;
   }
+}
+
+// gRPC-Web carries its status in the body, so it works over HTTP/1.1 on the
+// same port too (createGrpcWebTransport with httpVersion "1.1").
+TEST(H2Node, GrpcWebNodeClientHttp11) {
+  std::string why, modules = npm_modules(&why);
+  if (modules.empty())
+    GTEST_SKIP() << why;
+  std::string fds = echo_fds();
+  Server s;
+  auto r = run(std::string("node ") + WEFT_H2_GRPC_NODE_SCRIPT + " " + modules +
+                   " " + fds + " " + s.base() + " grpc-web 1.1 2>&1",
+               60);
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ((size_t)std::count(r.out.begin(), r.out.end(), '\n'), 18u) << r.out;
+  EXPECT_EQ(r.out.find("FAIL"), std::string::npos) << r.out;
 }
 
 } // namespace

@@ -182,7 +182,14 @@ void on_info(const SSL *ssl, int where, int ret) {
     *static_cast<int *>(SSL_get_app_data(ssl)) = ret & 0xff;
 }
 
-AlpnResult alpn_handshake(int port, const std::string &alpn) {
+// HTTP/2's client preface and an empty SETTINGS: an HTTP/2 server answers
+// with its own SETTINGS frame (type 4).
+const std::string kPreface("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+                           "\0\0\0\x04\0\0\0\0\0",
+                           33);
+
+AlpnResult alpn_handshake(int port, const std::string &alpn,
+                          const std::string &send = kPreface) {
   AlpnResult r;
   SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
   SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
@@ -207,12 +214,8 @@ AlpnResult alpn_handshake(int port, const std::string &alpn) {
     unsigned l = 0;
     SSL_get0_alpn_selected(ssl, &p, &l);
     r.selected.assign((const char *)p, l);
-    // HTTP/2's client preface and an empty SETTINGS: an HTTP/2 server
-    // answers with its own SETTINGS frame (type 4).
-    static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-                                  "\0\0\0\x04\0\0\0\0\0";
-    SSL_write(ssl, preface, sizeof preface - 1);
-    char buf[64];
+    SSL_write(ssl, send.data(), (int)send.size());
+    char buf[512];
     int n = SSL_read(ssl, buf, sizeof buf);
     if (n > 0)
       r.reply.assign(buf, (size_t)n);
@@ -224,7 +227,7 @@ AlpnResult alpn_handshake(int port, const std::string &alpn) {
   return r;
 }
 
-TEST(H2Tls, AlpnHttp11OnlyIsRefused) {
+TEST(H2Tls, AlpnChoosesTheHttpVersion) {
   ASSERT_TRUE(certs().ok);
   Server s("https://127.0.0.1:0", tls_opts());
   // h2 among others: chosen
@@ -233,11 +236,22 @@ TEST(H2Tls, AlpnHttp11OnlyIsRefused) {
   EXPECT_EQ(h2.selected, "h2");
   ASSERT_GE(h2.reply.size(), 4u);
   EXPECT_EQ(h2.reply[3], 4) << "an HTTP/2 SETTINGS frame";
-  // http/1.1 only: the handshake fails with no_application_protocol (120)
-  AlpnResult h1 = alpn_handshake(s.port(), std::string("\x08http/1.1"));
-  EXPECT_FALSE(h1.connected);
-  EXPECT_EQ(h1.alert, SSL_AD_NO_APPLICATION_PROTOCOL);
-  // no ALPN: served as HTTP/2 with prior knowledge (docs/HTTP2.md)
+  // http/1.1 only: served as HTTP/1.1 (a Connect call over HTTPS/1.1)
+  std::string body = R"({"text":"tls h1"})";
+  AlpnResult h1 =
+      alpn_handshake(s.port(), std::string("\x08http/1.1"),
+                     "POST /weft.test.Echo/Unary HTTP/1.1\r\nHost: x\r\n"
+                     "Content-Type: application/json\r\nContent-Length: " +
+                         std::to_string(body.size()) + "\r\n\r\n" + body);
+  EXPECT_TRUE(h1.connected);
+  EXPECT_EQ(h1.selected, "http/1.1");
+  EXPECT_EQ(h1.reply.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << h1.reply;
+  // and the preface there is not HTTP/1.1: refused
+  AlpnResult pre = alpn_handshake(s.port(), std::string("\x08http/1.1"));
+  EXPECT_EQ(pre.reply.rfind("HTTP/1.1 ", 0), 0u) << pre.reply;
+  EXPECT_EQ(pre.reply.find(" 200 "), std::string::npos) << pre.reply;
+  // no ALPN: HTTP/2 with prior knowledge when the preface comes
+  // (docs/HTTP2.md), HTTP/1.1 otherwise
   AlpnResult none = alpn_handshake(s.port(), "");
   EXPECT_TRUE(none.connected);
   EXPECT_EQ(none.selected, "");

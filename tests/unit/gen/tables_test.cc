@@ -332,8 +332,8 @@ TEST(GenTables, Service) {
     int kind =
         (cm->client_streaming() ? 2 : 0) | (cm->server_streaming() ? 1 : 0);
     EXPECT_EQ(m->kind, kind);
-    EXPECT_EQ(m->idempotent != 0, cm->options().idempotency_level() !=
-                                      gp::MethodOptions::IDEMPOTENCY_UNKNOWN);
+    // The level itself: Connect GET takes NO_SIDE_EFFECTS only.
+    EXPECT_EQ(m->idempotent, (int)cm->options().idempotency_level());
     EXPECT_EQ(m->index, i);
     EXPECT_EQ(m->service, s);
     EXPECT_NE(m->invoke, nullptr);

@@ -116,6 +116,27 @@ TEST(H1Engine, ParsesAGetAndAnswersWithContentLength) {
   EXPECT_EQ(0, weft__h1_feed_eof(c.h, nullptr));
 }
 
+// An idle keep-alive connection can drop its buffers and serve on.
+TEST(H1Engine, TrimBetweenRequests) {
+  Conn c;
+  EXPECT_EQ(0, c.feed(kGet));
+  c.drain();
+  weft__h1_trim(c.h);
+  c.out.clear();
+  EXPECT_EQ(0, c.feed(kGet));
+  ASSERT_EQ(2u, c.reqs.size());
+  EXPECT_EQ("/v1/jobs?limit=2", c.reqs[1].target);
+  EXPECT_EQ("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", c.out);
+  // Mid-head it keeps what it has.
+  c.out.clear();
+  std::string g = kGet;
+  EXPECT_EQ(0, c.feed(g.substr(0, 10)));
+  weft__h1_trim(c.h);
+  EXPECT_EQ(0, c.feed(g.substr(10)));
+  ASSERT_EQ(3u, c.reqs.size());
+  EXPECT_EQ("/v1/jobs?limit=2", c.reqs[2].target);
+}
+
 const char kChunkedPost[] =
     "\r\nPOST /aitbc.v1.Jobs/CreateJob HTTP/1.1\r\nHost: x\r\n"
     "Transfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\n"
@@ -231,6 +252,23 @@ TEST(H1Engine, EarlyAnswerWithTheBodyUnreadCloses) {
   EXPECT_NE(std::string::npos, c.out.find("Connection: close\r\n"));
   EXPECT_TRUE(weft__h1_should_close(c.h));
   EXPECT_FALSE(weft__h1_want_read(c.h));
+}
+
+// Every status the engine refuses with gets its canned answer (431's long
+// reason phrase once overflowed the head's format buffer: no bytes at all).
+TEST(H1Engine, SubmitErrorFramesEveryRefusalStatus) {
+  for (int status : {400, 413, 414, 417, 431, 501, 505}) {
+    SCOPED_TRACE(status);
+    Conn c;
+    c.answer = false;
+    EXPECT_EQ(0, c.feed("GET /x HTTP/1.1\r\nHost: a\r\n\r\n"));
+    std::string why(100, 'w'); // Content-Length: 101
+    ASSERT_EQ(0, weft__h1_submit_error(c.h, status, why.c_str()));
+    c.drain();
+    EXPECT_EQ(0u, c.out.find("HTTP/1.1 " + std::to_string(status) + " " +
+                             weft__h1_reason(status) + "\r\n"));
+    EXPECT_NE(std::string::npos, c.out.find("\r\n\r\n" + why + "\n"));
+  }
 }
 
 TEST(H1Engine, EofInsideARequestIsTruncated) {

@@ -254,3 +254,61 @@ TEST(Gzip, RoundTripAndBomb) {
 }
 
 } // namespace
+
+namespace {
+
+struct Get {
+  int rv;
+  weft__connect_get g;
+  weft_error err{};
+  Get(const char *q, size_t max = 1024) {
+    rv = weft__connect_get_parse(q, max, &g, &err);
+  }
+  ~Get() {
+    weft__connect_get_free(&g);
+  }
+  std::string msg() const {
+    return std::string((const char *)g.message, g.message_len);
+  }
+};
+
+} // namespace
+
+TEST(ConnectGet, JsonPercentEncoded) {
+  Get a("connect=v1&encoding=json&message=%7B%22text%22%3A%22a+b%22%7D");
+  ASSERT_EQ(a.rv, 0) << a.err.message;
+  EXPECT_TRUE(a.g.json);
+  EXPECT_EQ(a.msg(), R"({"text":"a b"})");
+  EXPECT_EQ(a.g.compression, nullptr);
+}
+
+TEST(ConnectGet, ProtoBase64EitherAlphabetAndCompression) {
+  Get a("encoding=proto&base64=1&message=CgFi&compression=gzip");
+  ASSERT_EQ(a.rv, 0) << a.err.message;
+  EXPECT_FALSE(a.g.json);
+  EXPECT_EQ(a.msg(), std::string("\x0a\x01"
+                                 "b"));
+  EXPECT_STREQ(a.g.compression, "gzip");
+  Get padded("encoding=proto&base64=1&message=_-8%3D"); // URL-safe, padded
+  ASSERT_EQ(padded.rv, 0) << padded.err.message;
+  EXPECT_EQ(padded.msg(), "\xff\xef");
+  Get empty("encoding=json"); // no message: an empty one
+  ASSERT_EQ(empty.rv, 0);
+  EXPECT_EQ(empty.g.message_len, 0u);
+}
+
+TEST(ConnectGet, Refusals) {
+  EXPECT_EQ(Get("message=e30").rv, WEFT_ERR_UNSUPPORTED); // no encoding
+  EXPECT_EQ(Get("encoding=xml").rv, WEFT_ERR_UNSUPPORTED);
+  EXPECT_EQ(Get("encoding=json&connect=v2").rv, WEFT_ERR_INVAL);
+  EXPECT_EQ(Get("encoding=json&message=%zz").rv, WEFT_ERR_INVAL);
+  EXPECT_EQ(Get("encoding=json&message=%4").rv, WEFT_ERR_INVAL);
+  EXPECT_EQ(Get("encoding=proto&base64=1&message=***").rv, WEFT_ERR_INVAL);
+  Get big("encoding=json&message=0123456789", 4);
+  EXPECT_EQ(big.rv, WEFT_ERR_TOO_BIG);
+  EXPECT_NE(std::string(big.err.message).find("4-byte limit"),
+            std::string::npos);
+  Get ver("encoding=json&connect=v2");
+  EXPECT_NE(std::string(ver.err.message).find("connect must be v1"),
+            std::string::npos);
+}
