@@ -274,6 +274,7 @@ static void resolve_svc(gen_file *f, gen_svc *s, const gen_svc_proto *p) {
         mp->options != NULL && mp->options->has_idempotency_level &&
         mp->options->idempotency_level !=
             GOOGLE__PROTOBUF__METHOD_OPTIONS__IDEMPOTENCY_LEVEL__IDEMPOTENCY_UNKNOWN;
+    http_rules_read(me, s->full);
   }
 }
 
