@@ -187,6 +187,10 @@ static int parse_variable(parser *p, bool *dstar) {
     v->n = 1;
     return rv;
   }
+  if (s[p->i] == '\0') {
+    p->i = open;
+    return fail(p, "unterminated variable (no '}')");
+  }
   if (s[p->i] != '=')
     return fail(p, "expected '}' or '=' after a variable's field path");
   p->i++;

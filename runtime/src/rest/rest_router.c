@@ -178,6 +178,7 @@ int weft_rest_router_add_service(weft_rest_router *r,
       route *rt = &r->routes[r->n];
       rt->m = m;
       rt->rule = &m->http_rules[k];
+      memset(&rt->t, 0, sizeof rt->t);
       rv = check_rule(m, k, rt->rule, &rt->t, err);
       if (rv < 0) {
         weft__tmpl_free(&rt->t);

@@ -316,12 +316,12 @@ std::string Render(const weft_rest_call &c, const void *msg, unsigned flags) {
 
 TEST(Response, WholeMessageOrResponseBody) {
   Router r;
-  resttest__v1__Inner a = RESTTEST__V1__INNER__INIT,
-                      b = RESTTEST__V1__INNER__INIT;
+  resttest__v1__Inner a = resttest__v1__Inner_INIT,
+                      b = resttest__v1__Inner_INIT;
   a.name = (char *)"x\"y";
   b.depth = 2;
   resttest__v1__Inner *items[] = {&a, &b};
-  resttest__v1__Resp resp = RESTTEST__V1__RESP__INIT;
+  resttest__v1__Resp resp = resttest__v1__Resp_INIT;
   resp.name = (char *)"n";
   resp.n_items = 2;
   resp.items = items;
