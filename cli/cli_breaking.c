@@ -206,6 +206,9 @@ static int compile(const bopts *o, list *incs, list *files, const char *out) {
     free(a);
   }
   ok = ok && !list_add(&args, "-I/usr/include");
+  /* google/api/annotations.proto (REST routes), when the build found it. */
+  if (ok && access(WEFT_GOOGLEAPIS_PROTO_DIR, R_OK) == 0)
+    ok = !list_add(&args, "-I" WEFT_GOOGLEAPIS_PROTO_DIR);
   for (size_t i = 0; ok && i < files->n; i++)
     ok = !list_add(&args, files->v[i]);
   ok = ok && !list_add(&args, "");

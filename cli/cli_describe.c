@@ -199,8 +199,13 @@ static int load_proto(fileset *fs, const char *file) {
     char inc[1100], out[1100];
     snprintf(inc, sizeof inc, "-I%s", dir);
     snprintf(out, sizeof out, "--descriptor_set_out=%s", tmpl);
-    execlp("protoc", "protoc", inc, "-I/usr/include", "--include_imports", out,
-           file, (char *)NULL);
+    /* google/api/annotations.proto (REST routes), which the AITBC schema
+     * imports, when the build found it. */
+    const char *gapi = "-I" WEFT_GOOGLEAPIS_PROTO_DIR;
+    if (access(gapi + 2, R_OK) != 0)
+      gapi = "-I/usr/include";
+    execlp("protoc", "protoc", inc, "-I/usr/include", gapi, "--include_imports",
+           out, file, (char *)NULL);
     _exit(127);
   }
   int st = 0;

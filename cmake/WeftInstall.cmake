@@ -196,7 +196,7 @@ endforeach()
 set(_codec_map ${CMAKE_CURRENT_BINARY_DIR}/weft-codec.map)
 set(_rt_map ${CMAKE_CURRENT_BINARY_DIR}/weft.map)
 file(WRITE ${_codec_map}
-  "WEFT_0 {\n  global:\n    weft_[!_]*;\n    google__protobuf__*;\n  local:\n    *;\n};\n")
+  "WEFT_0 {\n  global:\n    weft_[!_]*;\n    google__protobuf__*;\n    google__api__*;\n  local:\n    *;\n};\n")
 file(WRITE ${_rt_map}
   "WEFT_0 {\n  global:\n    weft_[!_]*;\n  local:\n    *;\n};\n")
 
@@ -287,6 +287,11 @@ foreach(d aitbc weft)
             FILES_MATCHING PATTERN "*.proto")
   endif()
 endforeach()
+# aitbc/v1 imports google/api/annotations.proto (REST routes): ship it and
+# http.proto beside them, so WEFT_PROTO_DIR resolves every import.
+install(FILES ${WEFT_GOOGLEAPIS_PROTO_DIR}/google/api/annotations.proto
+              ${WEFT_GOOGLEAPIS_PROTO_DIR}/google/api/http.proto
+        DESTINATION ${WEFT_INSTALL_PROTODIR}/google/api COMPONENT dev)
 
 install(TARGETS weft_codec_shared weft_shared EXPORT weftTargets
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT runtime

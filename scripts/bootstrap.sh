@@ -8,6 +8,7 @@ PKGS=(
   protobuf-compiler libprotobuf-dev libprotoc-dev
   libprotobuf-c-dev protobuf-c-compiler
   libgrpc-dev libgrpc++-dev protobuf-compiler-grpc grpc-proto
+  golang-github-gogo-googleapis-dev  # google/api/{annotations,http}.proto (REST routes)
   libnghttp2-dev nghttp2-client nghttp2-server
   libssl-dev openssl zlib1g-dev libcjson-dev
   nodejs  # connect-node peers (tests/integration/http1, http2); npm installs into the build tree

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "aitbc/v1/node.weft.h"
 #include "state.h"
 #include "weft/grpc_transport.h"
 #include "weft/http2.h"
@@ -320,6 +321,19 @@ static void *ticker_thread(void *arg) {
   }
 }
 
+/* GET /health (aitbc.v1.Node/Health): the node answers while it runs. */
+static int health(weft_server_call *call, const aitbc__v1__HealthRequest *req,
+                  aitbc__v1__HealthResponse *resp, void *ctx) {
+  (void)call;
+  (void)req;
+  (void)ctx;
+  resp->status = "ok";
+  return 0;
+}
+
+static const aitbc__v1__Node_impl node_impl = {.health = health};
+
+
 /* The flag's value, or host-pid cut to what --node-id accepts (KV keys and
  * ids carry it). */
 static void default_node_id(const char *flag, char *out, size_t cap) {
@@ -359,7 +373,8 @@ static int open_shared(const weft_node_opts *no) {
 }
 
 static int add_services(weft_server *s) {
-  int rv = 0;
+  int rv =
+      weft_server_add_service(s, &aitbc__v1__Node_service, &node_impl, NULL);
   if (!rv)
     rv = nd_add_jobs(s);
   if (!rv)

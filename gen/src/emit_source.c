@@ -295,6 +295,32 @@ static void emit_service(gen_buf *b, const gen_svc *s) {
       buf_printf(b, "  return s->%s(call, ctx);\n}\n", me->snake);
     }
   }
+  for (size_t i = 0; i < s->n_methods; i++) {
+    const gen_method *me = &s->methods[i];
+    if (!me->n_http)
+      continue;
+    buf_printf(b, "static const weft_http_rule %s__http__%s[%zu] = {\n", c,
+               me->snake, me->n_http);
+    for (size_t k = 0; k < me->n_http; k++) {
+      const gen_http *h = &me->http[k];
+      buf_put(b, "  {");
+      buf_cstring(b, h->verb, strlen(h->verb));
+      buf_put(b, ", ");
+      buf_cstring(b, h->path, strlen(h->path));
+      buf_put(b, ", ");
+      if (h->body)
+        buf_cstring(b, h->body, strlen(h->body));
+      else
+        buf_put(b, "NULL");
+      buf_put(b, ", ");
+      if (h->response_body)
+        buf_cstring(b, h->response_body, strlen(h->response_body));
+      else
+        buf_put(b, "NULL");
+      buf_put(b, "},\n");
+    }
+    buf_put(b, "};\n");
+  }
   if (s->n_methods) {
     buf_printf(b, "static const weft_method_desc %s__methods[%zu] = {\n", c,
                s->n_methods);
@@ -302,9 +328,11 @@ static void emit_service(gen_buf *b, const gen_svc *s) {
       const gen_method *me = &s->methods[i];
       buf_printf(b,
                  "  {\"%s\", \"/%s/%s\", &%s_desc, &%s_desc, %d, %d, %zu,\n"
-                 "   &%s_service, %s__invoke__%s},\n",
+                 "   &%s_service, %s__invoke__%s, %zu, %s},\n",
                  me->p->name, s->full, me->p->name, me->in->cname,
-                 me->out->cname, me->kind, me->idempotent, i, c, c, me->snake);
+                 me->out->cname, me->kind, me->idempotent, i, c, c, me->snake,
+                 me->n_http,
+                 me->n_http ? gen_fmt("%s__http__%s", c, me->snake) : "NULL");
     }
     buf_put(b, "};\n");
   }

@@ -101,8 +101,16 @@ typedef struct gen_msg {
   int wkt; /* weft_wkt */
 } gen_msg;
 
+/* One google.api.http binding (the rule, then its additional_bindings). */
+typedef struct gen_http {
+  const char *verb, *path;
+  const char *body, *response_body; /* NULL when not given */
+} gen_http;
+
 typedef struct gen_method {
   const gen_method_proto *p;
+  gen_http *http; /* n_http entries; none without the option */
+  size_t n_http;
   const char *snake; /* member / stub suffix */
   const gen_msg *in, *out;
   int kind;
@@ -139,6 +147,10 @@ int model_build(const Google__Protobuf__Compiler__CodeGeneratorRequest *req);
 const gen_file *model_file(const char *name);
 const gen_msg *model_msg(const char *full); /* leading '.' allowed */
 const gen_enum *model_enum(const char *full);
+
+/* The method's `option (google.api.http)` (http.c): fills me->http, or
+ * fails through gen_fail() naming the method and the malformed rule. */
+void http_rules_read(gen_method *me, const char *svc_full);
 
 /* ---- emitters ---- */
 char *emit_header(const gen_file *f);

@@ -276,6 +276,7 @@ static void resolve_svc(gen_file *f, gen_svc *s, const gen_svc_proto *p) {
                              (int)mp->options->idempotency_level <= 2
                          ? (uint8_t)mp->options->idempotency_level
                          : 0;
+    http_rules_read(me, s->full);
   }
 }
 

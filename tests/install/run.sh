@@ -77,7 +77,7 @@ symbols)
     # Defined dynamic symbols, less the version node itself.
     syms=$(nm -D --defined-only "$lib/$so" | awk 'NF==3 && $3 != "WEFT_0" {print $3}')
     allow='^weft_[^_]'
-    [ "$so" = libweft-codec.so.0 ] && allow='^(weft_[^_]|google__protobuf__)'
+    [ "$so" = libweft-codec.so.0 ] && allow='^(weft_[^_]|google__protobuf__|google__api__)'
     bad=$(echo "$syms" | sed 's/@.*//' | grep -Ev "$allow" || true)
     if [ -n "$bad" ]; then echo "$so exports:"; echo "$bad"; exit 1; fi
     unver=$(echo "$syms" | grep -v '@@WEFT_0$' || true)

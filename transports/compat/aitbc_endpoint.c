@@ -14,6 +14,7 @@
 #include "weft/aitbc_endpoint.h"
 #include "weft/aitbc_ws.h"
 #include "weft/json.h"
+#include "weft/rest.h"
 #include "weft/transport.h"
 
 struct weft_aitbc_endpoint {
@@ -38,6 +39,9 @@ typedef struct ep_conn {
   char *api_key;
   char peer[64];
   bool auth_failed;
+  /* The SDK routes; used on the I/O thread only (messages). */
+  weft_rest_router *router;
+  char router_err[WEFT_ERROR_MSG_MAX];
   /* under mu */
   bool closed;
   unsigned stream_calls; /* job watch / event streams still running */
@@ -66,6 +70,7 @@ static void ec_unref(ep_conn *ec) {
   if (ec->ws)
     weft_ws_conn_unref(ec->ws);
   pthread_mutex_destroy(&ec->mu);
+  weft_rest_router_free(ec->router);
   free(ec->job_id);
   free(ec->api_key);
   free(ec);
@@ -93,152 +98,63 @@ static void send_error(ep_conn *ec, const char *id, bool id_num,
   send_msg(ec, &m);
 }
 
-/* gRPC status -> the HTTP status AITBC's REST API would have answered. */
-static int http_status(int code) {
-  switch (code) {
-  case WEFT_STATUS_OK:
-    return 200;
-  case WEFT_STATUS_INVALID_ARGUMENT:
-  case WEFT_STATUS_FAILED_PRECONDITION:
-  case WEFT_STATUS_OUT_OF_RANGE:
-    return 400;
-  case WEFT_STATUS_UNAUTHENTICATED:
-    return 401;
-  case WEFT_STATUS_PERMISSION_DENIED:
-    return 403;
-  case WEFT_STATUS_NOT_FOUND:
-    return 404;
-  case WEFT_STATUS_ALREADY_EXISTS:
-  case WEFT_STATUS_ABORTED:
-    return 409;
-  case WEFT_STATUS_RESOURCE_EXHAUSTED:
-    return 429;
-  case WEFT_STATUS_CANCELLED:
-    return 499;
-  case WEFT_STATUS_UNIMPLEMENTED:
-    return 501;
-  case WEFT_STATUS_UNAVAILABLE:
-    return 503;
-  case WEFT_STATUS_DEADLINE_EXCEEDED:
-    return 504;
-  default:
-    return 500;
+/* ---- the REST routes of the AITBC SDK ---- */
+
+/* The routes are the google.api.http rules of the server's own services
+ * (schema/aitbc/v1), matched by weft/rest.h: one table for HTTP and this
+ * endpoint. Built on the connection's first SDK message, from the services
+ * its server has then. Returns NULL and sets *why if it cannot be. */
+static weft_rest_router *conn_router(ep_conn *ec, const char **why) {
+  if (ec->router)
+    return ec->router;
+  weft_server *srv = ec->ws ? weft_ws_conn_server(ec->ws) : NULL;
+  weft_rest_router *r = NULL;
+  weft_error err = {0};
+  if (!srv || weft_rest_router_new(&r, &err) < 0 ||
+      weft_rest_router_add_server(r, srv, &err) < 0) {
+    weft_rest_router_free(r);
+    snprintf(ec->router_err, sizeof ec->router_err, "%s",
+             srv ? err.message : "no server");
+    *why = ec->router_err;
+    return NULL;
   }
+  ec->router = r;
+  return r;
 }
 
-/* ---- the REST route table of the AITBC SDK ---- */
-
-typedef struct rest_route {
-  const char *method;
-  const char *pattern; /* one {param} segment at most */
-  const char *rpc;
-} rest_route;
-
-/* Literal routes come before parameterised ones they would shadow. */
-static const rest_route routes[] = {
-    {"POST", "/v1/jobs", "/aitbc.v1.Jobs/CreateJob"},
-    {"GET", "/v1/jobs", "/aitbc.v1.Jobs/ListJobs"},
-    {"GET", "/v1/jobs/{job_id}", "/aitbc.v1.Jobs/GetJob"},
-    {"DELETE", "/v1/jobs/{job_id}", "/aitbc.v1.Jobs/CancelJob"},
-    {"POST", "/v1/jobs/{job_id}/cancel", "/aitbc.v1.Jobs/CancelJob"},
-    {"GET", "/v1/jobs/{job_id}/ws", "/aitbc.v1.Jobs/Watch"},
-    {"GET", "/v1/jobs/{job_id}/status", "/aitbc.v1.Jobs/Watch"},
-    {"GET", "/v1/events", "/aitbc.v1.Blockchain/StreamEvents"},
-    {"GET", "/v1/blocks/head", "/aitbc.v1.Blockchain/GetHead"},
-    {"GET", "/v1/sync/status", "/aitbc.v1.Blockchain/GetSyncStatus"},
-    {"GET", "/v1/transactions/{tx_hash}",
-     "/aitbc.v1.Blockchain/GetTransaction"},
-    {"GET", "/v1/marketplace/offers", "/aitbc.v1.Marketplace/ListOffers"},
-    {"POST", "/v1/marketplace/offers", "/aitbc.v1.Marketplace/CreateOffer"},
-    {"GET", "/v1/marketplace/stats", "/aitbc.v1.Marketplace/GetStats"},
-    {"GET", "/v1/marketplace/events", "/aitbc.v1.Marketplace/WatchEvents"},
-    {"GET", "/v1/marketplace/offers/{offer_id}",
-     "/aitbc.v1.Marketplace/GetOffer"},
-    {"PUT", "/v1/marketplace/offers/{id}", "/aitbc.v1.Marketplace/UpdateOffer"},
-    {"DELETE", "/v1/marketplace/offers/{offer_id}",
-     "/aitbc.v1.Marketplace/DeleteOffer"},
-    {"POST", "/v1/marketplace/offers/{offer_id}/accept",
-     "/aitbc.v1.Marketplace/AcceptOffer"},
-    {"POST", "/v1/settlement/cross-chain",
-     "/aitbc.v1.Settlement/SettleCrossChain"},
-    {"POST", "/v1/settlement/batch", "/aitbc.v1.Settlement/BatchSettle"},
-    {"POST", "/v1/settlement/estimate-cost",
-     "/aitbc.v1.Settlement/EstimateCost"},
-    {"GET", "/v1/settlement/bridges", "/aitbc.v1.Settlement/ListBridges"},
-    {"GET", "/v1/settlement/chains", "/aitbc.v1.Settlement/ListChains"},
-    {"GET", "/v1/settlement/{message_id}/status",
-     "/aitbc.v1.Settlement/GetSettlementStatus"},
-    {"POST", "/v1/settlement/{message_id}/refund",
-     "/aitbc.v1.Settlement/RefundSettlement"},
-    {"POST", "/v1/wallet", "/aitbc.v1.Wallet/CreateWallet"},
-    {"GET", "/v1/wallet/balance", "/aitbc.v1.Wallet/GetBalance"},
-    {"POST", "/v1/wallet/send", "/aitbc.v1.Wallet/Send"},
-    {"GET", "/v1/wallet/address", "/aitbc.v1.Wallet/GetAddress"},
-    {"GET", "/v1/wallet/transactions", "/aitbc.v1.Wallet/ListTransactions"},
-    {"POST", "/v1/wallet/stake", "/aitbc.v1.Wallet/Stake"},
-    {"POST", "/v1/wallet/unstake", "/aitbc.v1.Wallet/Unstake"},
-    {"GET", "/v1/receipts", "/aitbc.v1.Receipts/ListReceipts"},
-    {"GET", "/v1/receipts/stream", "/aitbc.v1.Receipts/StreamReceipts"},
-    {"POST", "/v1/receipts/verify", "/aitbc.v1.Receipts/VerifyReceipt"},
-    {"GET", "/v1/receipts/{job_id}", "/aitbc.v1.Receipts/GetReceipt"},
-};
-
-/* Matches path against pattern; a {name} segment captures one segment. */
-static bool match(const char *pattern, const char *path, const char **pname,
-                  size_t *pname_len, char *param, size_t cap) {
-  *pname = NULL;
-  while (*pattern && *path) {
-    if (*pattern == '{') {
-      const char *close = strchr(pattern, '}');
-      const char *seg_end = strchr(path, '/');
-      size_t n = seg_end ? (size_t)(seg_end - path) : strlen(path);
-      if (!close || n == 0 || n >= cap)
-        return false;
-      *pname = pattern + 1;
-      *pname_len = (size_t)(close - pattern - 1);
-      memcpy(param, path, n);
-      param[n] = '\0';
-      pattern = close + 1;
-      path += n;
-      continue;
+/* Adds value at the dotted field path in o (creating the objects on the
+ * way), replacing what was there. */
+static void set_path(cJSON *o, const char *path, cJSON *value) {
+  const char *dot;
+  while ((dot = strchr(path, '.')) != NULL) {
+    char key[128];
+    size_t n = (size_t)(dot - path);
+    if (n >= sizeof key)
+      break;
+    memcpy(key, path, n);
+    key[n] = '\0';
+    cJSON *next = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!cJSON_IsObject(next)) {
+      cJSON_DeleteItemFromObjectCaseSensitive(o, key);
+      next = cJSON_AddObjectToObject(o, key);
+      if (!next) {
+        cJSON_Delete(value);
+        return;
+      }
     }
-    if (*pattern != *path)
-      return false;
-    pattern++;
-    path++;
+    o = next;
+    path = dot + 1;
   }
-  return *pattern == '\0' && (*path == '\0' || strcmp(path, "/") == 0);
+  cJSON_DeleteItemFromObjectCaseSensitive(o, path);
+  cJSON_AddItemToObject(o, path, value);
 }
 
-const char *weft_aitbc_rest_route(const char *method, const char *path,
-                                  const char **param_name, char *param,
-                                  size_t param_cap) {
-  static __thread char name[32];
-  for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-    const char *pn;
-    size_t pl = 0;
-    if (strcasecmp(method, routes[i].method) != 0 ||
-        !match(routes[i].pattern, path, &pn, &pl, param, param_cap))
-      continue;
-    if (pn && pl < sizeof name) {
-      memcpy(name, pn, pl);
-      name[pl] = '\0';
-      *param_name = name;
-    } else {
-      *param_name = NULL;
-      if (param_cap)
-        param[0] = '\0';
-    }
-    return routes[i].rpc;
-  }
-  return NULL;
-}
-
-/* The request message's JSON: the SDK's data object, its params, then the
- * path parameter (and any extra key/value), merged into one object. */
+/* The request message's JSON: the SDK's data object (under the rule's
+ * body field when it names one), its params, then the path variables (and
+ * any extra key/value), merged into one object. */
 static char *build_request(const char *data, const char *params,
-                           const char *pname, const char *pval,
-                           const char *xkey, const char *xval) {
+                           const weft_rest_match *rm, const char *xkey,
+                           const char *xval) {
   cJSON *o = NULL;
   if (data) {
     o = cJSON_Parse(data);
@@ -246,6 +162,15 @@ static char *build_request(const char *data, const char *params,
       cJSON_Delete(o);
       o = NULL;
     }
+  }
+  const char *bf = rm && rm->rule ? rm->rule->body : NULL;
+  if (o && bf && *bf && strcmp(bf, "*") != 0) {
+    cJSON *w = cJSON_CreateObject();
+    if (w)
+      cJSON_AddItemToObject(w, bf, o);
+    else
+      cJSON_Delete(o);
+    o = w;
   }
   if (!o)
     o = cJSON_CreateObject();
@@ -267,10 +192,8 @@ static char *build_request(const char *data, const char *params,
     }
     cJSON_Delete(p);
   }
-  if (pname && pval) {
-    cJSON_DeleteItemFromObjectCaseSensitive(o, pname);
-    cJSON_AddStringToObject(o, pname, pval);
-  }
+  for (unsigned i = 0; rm && i < rm->n_vars; i++)
+    set_path(o, rm->vars[i].field, cJSON_CreateString(rm->vars[i].value));
   if (xkey && xval) {
     cJSON_DeleteItemFromObjectCaseSensitive(o, xkey);
     cJSON *arr = cJSON_CreateArray();
@@ -445,7 +368,7 @@ static int op_finish(void *tc, const weft_status *st,
         m.id = cc->sdk_id;
         m.id_is_number = cc->sdk_id_num;
         m.has_status_code = true;
-        m.status_code = http_status(st->code);
+        m.status_code = weft_rest_http_status(st->code);
         m.message = (char *)why;
         send_msg(ec, &m);
       }
@@ -548,34 +471,47 @@ static int start_call(ep_conn *ec, const char *rpc, enum call_kind kind,
 /* ---- SDK messages ---- */
 
 static void sdk_request(ep_conn *ec, const weft_aitbc_ws_msg *m) {
-  const char *pname = NULL;
-  char pval[256];
-  const char *rpc =
-      weft_aitbc_rest_route(m->method, m->path, &pname, pval, sizeof pval);
   const char *why = NULL;
-  if (rpc) {
-    char *json = build_request(m->data, m->params, pname, pname ? pval : NULL,
-                               NULL, NULL);
-    if (start_call(ec, rpc, CALL_SDK_REQUEST, json, m->id, m->id_is_number,
-                   NULL, &why) == 0)
+  weft_rest_match rm = {0};
+  weft_error err = {0};
+  weft_rest_router *r = conn_router(ec, &why);
+  int rv = r ? weft_rest_route(r, m->method ? m->method : "GET",
+                               m->path ? m->path : "", &rm, &err)
+             : WEFT_ERR_INTERNAL;
+  int status = 501; /* routed but not started, as for a missing method */
+  if (rv == 0) {
+    char *json = build_request(m->data, m->params, &rm, NULL, NULL);
+    rv = start_call(ec, rm.method->path, CALL_SDK_REQUEST, json, m->id,
+                    m->id_is_number, NULL, &why);
+    weft_rest_match_clear(&rm);
+    if (rv == 0)
       return;
+  } else if (r) {
+    status = rv == WEFT_ERR_UNSUPPORTED ? 404
+             : rv == WEFT_ERR_STATE     ? 405
+                                        : 400;
+    if (rv == WEFT_ERR_INVAL)
+      why = err.message;
+    else
+      why = rv == WEFT_ERR_STATE ? "no route for that method" : "no such route";
   }
-  weft_aitbc_ws_msg r = {0};
-  r.kind = WEFT_AITBC_WS_RESPONSE;
-  r.id = m->id;
-  r.id_is_number = m->id_is_number;
-  r.has_status_code = true;
-  r.status_code = rpc ? 501 : 404;
+  weft_aitbc_ws_msg resp = {0};
+  resp.kind = WEFT_AITBC_WS_RESPONSE;
+  resp.id = m->id;
+  resp.id_is_number = m->id_is_number;
+  resp.has_status_code = true;
+  resp.status_code = status;
   char buf[300];
-  snprintf(buf, sizeof buf, "%s %.200s: %s", m->method, m->path,
-           why ? why : "no such route");
-  r.message = buf;
-  send_msg(ec, &r);
+  snprintf(buf, sizeof buf, "%s %.200s: %s", m->method ? m->method : "GET",
+           m->path ? m->path : "", why ? why : "no such route");
+  resp.message = buf;
+  send_msg(ec, &resp);
 }
 
 static void sdk_subscribe(ep_conn *ec, const weft_aitbc_ws_msg *m) {
-  const char *rpc = NULL, *pname = NULL, *xkey = NULL, *xval = NULL;
-  char pval[256] = "";
+  const char *rpc = NULL, *xkey = NULL, *xval = NULL;
+  const char *why = "unknown event or path";
+  weft_rest_match rm = {0};
   if (m->event) {
     if (weft_aitbc_ws_is_blockchain_event(m->event)) {
       rpc = "/aitbc.v1.Blockchain/StreamEvents";
@@ -595,15 +531,17 @@ static void sdk_subscribe(ep_conn *ec, const weft_aitbc_ws_msg *m) {
       rpc = "/aitbc.v1.Blockchain/StreamEvents";
     }
   } else {
-    rpc = weft_aitbc_rest_route(m->method ? m->method : "GET", m->path, &pname,
-                                pval, sizeof pval);
+    weft_rest_router *r = m->path ? conn_router(ec, &why) : NULL;
+    if (r && weft_rest_route(r, m->method ? m->method : "GET", m->path, &rm,
+                             NULL) == 0)
+      rpc = rm.method->path;
   }
-  const char *why = "unknown event or path";
   if (rpc) {
-    char *json =
-        build_request(m->data, NULL, pname, pname ? pval : NULL, xkey, xval);
-    if (start_call(ec, rpc, CALL_SDK_SUB, json, m->id, m->id_is_number,
-                   m->event ? m->event : m->path, &why) == 0)
+    char *json = build_request(m->data, NULL, &rm, xkey, xval);
+    int rv = start_call(ec, rpc, CALL_SDK_SUB, json, m->id, m->id_is_number,
+                        m->event ? m->event : m->path, &why);
+    weft_rest_match_clear(&rm);
+    if (rv == 0)
       return;
   }
   weft_aitbc_ws_msg c = {0};

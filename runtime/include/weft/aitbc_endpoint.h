@@ -15,7 +15,8 @@
  *
  * On all three, {"type":"ping"} is answered with {"type":"pong"}, and the AITBC
  * SDK's messages work: {id,type:"request",method,path,data,params} is mapped
- * from the REST path to the aitbc.v1 method (e.g. GET /v1/jobs/{job_id} ->
+ * from the REST path to the aitbc.v1 method by the google.api.http rules
+ * of the server's services (weft/rest.h; e.g. GET /v1/jobs/{job_id} ->
  * Jobs.GetJob) and answered {type:"response",id,status,data};
  * {id,type:"subscribe",event|path,data} starts the matching stream,
  * confirmed with {type:"subscription",subscription_id,status:"confirmed"}
@@ -63,21 +64,6 @@ void weft_aitbc_endpoint_free(weft_aitbc_endpoint *ep);
  * allocated, and hands other paths to opts.next (or returns 0). */
 int weft_aitbc_ws_route(void *ud, const weft_ws_request *req,
                         weft_ws_accept *acc);
-
-/* The REST route table the SDK messages use: method + path ->
- * "/aitbc.v1.Service/Method", with the path parameter's value written to
- * *param_name / param (NULL / "" if the route has none). Returns NULL if
- * no route matches. Exposed for tests and gateways. The returned string is
- * static. *param_name points to a thread-local buffer, valid until the
- * next call on the same thread. param is the caller's buffer of param_cap
- * bytes, NUL-terminated on a match; a path segment that does not fit
- * makes that route not match (so a too-long id gives NULL, not an error),
- * and on NULL param's content is undefined. method and path must not be
- * NULL (method compares case-insensitively); a trailing '/' is accepted.
- * No error codes. */
-const char *weft_aitbc_rest_route(const char *method, const char *path,
-                                  const char **param_name, char *param,
-                                  size_t param_cap);
 
 #ifdef __cplusplus
 }

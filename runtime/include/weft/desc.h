@@ -136,6 +136,20 @@ enum {
   WEFT_IDEMPOTENCY_IDEMPOTENT = 2
 };
 
+/* One REST binding of a method, from its `option (google.api.http)`
+ * (google/api/http.proto): the rule itself first, then its
+ * additional_bindings in order. Strings are as written in the schema;
+ * weft/rest.h parses and matches them. */
+typedef struct weft_http_rule {
+  const char *verb; /* "GET", "PUT", "POST", "DELETE", "PATCH", or a custom
+                       pattern's kind as written */
+  const char *path; /* the path template: "/v1/jobs/{job_id}" */
+  const char *body; /* NULL: no body; "*": the body is the request; else the
+                       request field (proto name) the body fills */
+  const char *response_body; /* NULL: the whole response; else the response
+                                field (proto name) sent as the body */
+} weft_http_rule;
+
 typedef struct weft_method_desc {
   const char *name; /* "GetJob" */
   const char *path; /* "/aitbc.v1.Jobs/GetJob", as gRPC and Connect use */
@@ -148,6 +162,10 @@ typedef struct weft_method_desc {
   unsigned index; /* position in service->methods */
   const struct weft_service_desc *service;
   weft_method_invoke_fn invoke;
+  /* Appended last, so tables built against an older desc.h still read as
+   * "no REST binding" when zero-initialized. */
+  unsigned n_http_rules;
+  const weft_http_rule *http_rules; /* NULL when the method has none */
 } weft_method_desc;
 
 typedef struct weft_service_desc {

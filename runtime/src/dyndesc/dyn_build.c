@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "google/api/http.pb-c.h"
 #include "dyn_internal.h"
 
 /* ---- string table ---- */
@@ -411,6 +412,94 @@ dyn_type *weft__dyn_resolve(weft_dyn_set *s, const char *scope,
 
 /* ---- services and files ---- */
 
+/* google.api.http, as protoc-gen-weft reads it (gen/src/http.c): the
+ * extension 72295728 of MethodOptions stays an unknown field in
+ * libprotobuf-c (kept with its length prefix); the rule and its
+ * additional_bindings become one flat list. Templates are not checked
+ * here: weft_rest_router_add_service() does when a router takes them. */
+static const char *http_verb(const Google__Api__HttpRule *r,
+                             const char **path) {
+  switch (r->pattern_case) {
+  case GOOGLE__API__HTTP_RULE__PATTERN_GET:
+    *path = r->get;
+    return "GET";
+  case GOOGLE__API__HTTP_RULE__PATTERN_PUT:
+    *path = r->put;
+    return "PUT";
+  case GOOGLE__API__HTTP_RULE__PATTERN_POST:
+    *path = r->post;
+    return "POST";
+  case GOOGLE__API__HTTP_RULE__PATTERN_DELETE:
+    *path = r->delete_;
+    return "DELETE";
+  case GOOGLE__API__HTTP_RULE__PATTERN_PATCH:
+    *path = r->patch;
+    return "PATCH";
+  case GOOGLE__API__HTTP_RULE__PATTERN_CUSTOM:
+    *path = r->custom ? r->custom->path : NULL;
+    return r->custom ? r->custom->kind : NULL;
+  default:
+    return NULL;
+  }
+}
+
+static int read_http_rules(weft_dyn_set *s,
+                           const Google__Protobuf__MethodDescriptorProto *mp,
+                           weft_method_desc *me, weft_error *err) {
+  me->n_http_rules = 0;
+  me->http_rules = NULL;
+  const Google__Protobuf__MethodOptions *o = mp->options;
+  const ProtobufCMessageUnknownField *uf = NULL;
+  for (size_t i = 0; o && i < o->base.n_unknown_fields; i++)
+    if (o->base.unknown_fields[i].tag == 72295728u &&
+        o->base.unknown_fields[i].wire_type ==
+            PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED)
+      uf = &o->base.unknown_fields[i];
+  if (!uf)
+    return 0;
+  size_t pre = 0;
+  while (pre < uf->len && (uf->data[pre] & 0x80))
+    pre++;
+  pre++;
+  Google__Api__HttpRule *r =
+      pre <= uf->len
+          ? google__api__http_rule__unpack(NULL, uf->len - pre, uf->data + pre)
+          : NULL;
+  if (!r)
+    return weft_error_set(err, WEFT_ERR_MALFORMED,
+                          "%s: option (google.api.http) does not decode as "
+                          "an HttpRule",
+                          me->path);
+  size_t n = 1 + r->n_additional_bindings;
+  weft_http_rule *hr = weft__dyn_alloc(s, n * sizeof *hr);
+  int rv = hr ? 0 : nomem(err);
+  for (size_t k = 0; k < n && rv == 0; k++) {
+    const Google__Api__HttpRule *x = k ? r->additional_bindings[k - 1] : r;
+    const char *path = NULL;
+    const char *verb = http_verb(x, &path);
+    if (!verb || !path) {
+      rv = weft_error_set(err, WEFT_ERR_MALFORMED,
+                          "%s: http rule %zu has no pattern", me->path, k);
+      break;
+    }
+    hr[k].verb = weft__dyn_strdup(s, verb);
+    hr[k].path = weft__dyn_strdup(s, path);
+    hr[k].body = x->body && *x->body ? weft__dyn_strdup(s, x->body) : NULL;
+    hr[k].response_body = x->response_body && *x->response_body
+                              ? weft__dyn_strdup(s, x->response_body)
+                              : NULL;
+    if (!hr[k].verb || !hr[k].path || (x->body && *x->body && !hr[k].body) ||
+        (x->response_body && *x->response_body && !hr[k].response_body))
+      rv = nomem(err);
+  }
+  google__api__http_rule__free_unpacked(r, NULL);
+  if (rv < 0)
+    return rv;
+  me->n_http_rules = (unsigned)n;
+  me->http_rules = hr;
+  return 0;
+}
+
 static int build_service(weft_dyn_set *s, dyn_file *f,
                          const Google__Protobuf__ServiceDescriptorProto *p,
                          weft_service_desc *sd, weft_error *err) {
@@ -479,6 +568,9 @@ static int build_service(weft_dyn_set *s, dyn_file *f,
     me->index = (unsigned)i;
     me->service = sd;
     me->invoke = NULL;
+    int rv = read_http_rules(s, mp, me, err);
+    if (rv < 0)
+      return rv;
   }
   return 0;
 }

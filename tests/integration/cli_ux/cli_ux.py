@@ -308,8 +308,11 @@ def load_descriptors(proto, includes, cwd=None):
     from google.protobuf import descriptor_pb2
     with tempfile.TemporaryDirectory() as d:
         out = os.path.join(d, "set.pb")
+        gapi = os.environ.get("WEFT_GOOGLEAPIS_PROTO_DIR",
+                              "/usr/share/gocode/src/github.com/gogo/"
+                              "googleapis")
         r = subprocess.run(["protoc", *("-I" + i for i in includes),
-                            "-I/usr/include", "-o", out, proto],
+                            "-I/usr/include", "-I" + gapi, "-o", out, proto],
                            capture_output=True, text=True, timeout=T, cwd=cwd)
         if r.returncode != 0:
             return None, r.stderr

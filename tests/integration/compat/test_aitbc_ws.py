@@ -196,6 +196,40 @@ class AitbcWs(unittest.TestCase):
         self.assertIn({"type": "pong"}, got)
         self.assertIsNone(extra)
 
+    def test_sdk_requests_routed_by_the_schema_annotations(self):
+        # Routes come from the google.api.http rules of the server's own
+        # services: a known path with another verb is 405, a path of a
+        # service the server lacks is 404, a trailing '/' and a lowercase
+        # verb are accepted, a percent-escaped id is decoded.
+        async def go():
+            async with websockets.connect(self.srv.url("/ws")) as ws:
+                for i, (method, path) in enumerate([
+                        ("PATCH", "/v1/jobs/j1"),
+                        ("GET", "/v1/wallet/balance"),
+                        ("get", "/v1/jobs/j1/"),
+                        ("GET", "/v1/jobs/z%7Az"),
+                        ("GET", "/v1/jobs/j1/status")]):
+                    await ws.send(json.dumps({
+                        "id": i, "type": "request", "method": method,
+                        "path": path, "data": None, "params": None}))
+                got = {}
+                while len(got) < 5:
+                    m = json.loads(await ws.recv())
+                    if m.get("type") == "response":
+                        got[m["id"]] = m
+                return got
+        got = run(go())
+        self.assertEqual(got[0]["status"], 405, got[0])
+        self.assertEqual(got[1]["status"], 404, got[1])
+        self.assertIn("no such route", got[1]["message"])
+        self.assertEqual(got[2]["status"], 200, got[2])
+        self.assertEqual(got[2]["data"]["job_id"], "j1")
+        self.assertEqual(got[3]["status"], 404, got[3])
+        self.assertIn("no job zzz", got[3]["message"])
+        # A stream's route answers a request with "subscribe to it" (501).
+        self.assertEqual(got[4]["status"], 501, got[4])
+        self.assertIn("subscribe", got[4]["message"])
+
     def test_bad_message_gets_error(self):
         async def go():
             async with websockets.connect(self.srv.url("/v1/events")) as ws:

@@ -28,8 +28,10 @@ def gen_stubs(out_dir, include_dirs, protos, service_protos):
                         "--grpc_python_out=" + out_dir, *service_protos],
                        check=True)
     # Packages for the generated module tree (grpc/testing/..._pb2.py).
+    # google/ is grafted onto the installed namespace package (use_stubs):
+    # an __init__.py there would hide google.protobuf.
     for root, _dirs, files in os.walk(out_dir):
-        if root != out_dir:
+        if root not in (out_dir, os.path.join(out_dir, "google")):
             init = os.path.join(root, "__init__.py")
             if not os.path.exists(init):
                 open(init, "w").close()
@@ -49,6 +51,12 @@ def use_stubs(out_dir):
         if os.path.exists(init):
             os.remove(init)
         grpc.__path__.append(gdir)
+    # google/api/*_pb2 (imported by schemas with REST annotations) beside
+    # python3-protobuf's google.protobuf: google is a namespace package.
+    import google
+    gdir = os.path.join(out_dir, "google")
+    if os.path.isdir(gdir) and gdir not in list(google.__path__):
+        google.__path__.append(gdir)
 
 
 class DynamicStub:

@@ -472,8 +472,13 @@ class Aitbc(unittest.TestCase):
     def setUpClass(cls):
         schema = os.environ["WEFT_SCHEMA_DIR"]
         wkt = os.environ.get("WEFT_WKT_PROTO_DIR", "/usr/include")
-        lib.gen_stubs(STUBS, [schema, wkt],
-                      ["aitbc/v1/marketplace.proto",
+        gapi = os.environ.get("WEFT_GOOGLEAPIS_PROTO_DIR",
+                              "/usr/share/gocode/src/github.com/gogo/"
+                              "googleapis")
+        # The AITBC files import google/api/annotations.proto (REST routes).
+        lib.gen_stubs(STUBS, [schema, wkt, gapi],
+                      ["google/api/http.proto", "google/api/annotations.proto",
+                       "aitbc/v1/marketplace.proto",
                        "aitbc/v1/settlement.proto"], [])
         cls.port = lib.free_port()
         cls.proc = subprocess.Popen([os.environ["WEFT_GRPC_AITBC_SERVER"],

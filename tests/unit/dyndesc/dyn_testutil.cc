@@ -242,6 +242,22 @@ void CompareService(const weft_service_desc *g, const weft_service_desc *d,
     Eq(diffs, w + " kind", int(x->kind), int(y->kind));
     Eq(diffs, w + " idempotent", int(x->idempotent), int(y->idempotent));
     Eq(diffs, w + " index", x->index, y->index);
+    Eq(diffs, w + " n_http_rules", x->n_http_rules, y->n_http_rules);
+    Eq(diffs, w + " http_rules null", x->http_rules == nullptr,
+       y->http_rules == nullptr);
+    for (unsigned k = 0; k < x->n_http_rules && k < y->n_http_rules &&
+                         x->http_rules && y->http_rules;
+         k++) {
+      const weft_http_rule *a = &x->http_rules[k], *b = &y->http_rules[k];
+      std::string r = w + " http_rules[" + std::to_string(k) + "]";
+      Eq(diffs, r + " verb", S(a->verb), S(b->verb));
+      Eq(diffs, r + " path", S(a->path), S(b->path));
+      Eq(diffs, r + " body null", a->body == nullptr, b->body == nullptr);
+      Eq(diffs, r + " body", S(a->body), S(b->body));
+      Eq(diffs, r + " response_body null", a->response_body == nullptr,
+         b->response_body == nullptr);
+      Eq(diffs, r + " response_body", S(a->response_body), S(b->response_body));
+    }
     Eq(diffs, w + " service", static_cast<const void *>(y->service),
        static_cast<const void *>(d));
   }

@@ -13,6 +13,7 @@
 #include "aitbc/v1/blockchain.weft.h"
 #include "aitbc/v1/jobs.weft.h"
 #include "aitbc/v1/marketplace.weft.h"
+#include "aitbc/v1/node.weft.h"
 #include "aitbc/v1/receipts.weft.h"
 #include "aitbc/v1/settlement.weft.h"
 #include "aitbc/v1/wallet.weft.h"
@@ -39,6 +40,7 @@ std::vector<const weft_file_desc *> Roots() {
           &aitbc__v1__settlement_proto,
           &aitbc__v1__wallet_proto,
           &aitbc__v1__receipts_proto,
+          &aitbc__v1__node_proto,
           &weft__v1__envelope_proto,
           &weft__v1__pubsub_proto,
           &all_1types_1proto3_proto,
@@ -47,8 +49,11 @@ std::vector<const weft_file_desc *> Roots() {
           &json_1test2_proto};
 }
 
+// The well-known types dyndesc reuses; descriptor.proto and google/api
+// (compiled into weft_wkt for the http annotations) are built like others.
 bool IsCompiledWkt(const weft_file_desc *f) {
-  return strncmp(f->name, "google/protobuf/", 16) == 0;
+  return strncmp(f->name, "google/protobuf/", 16) == 0 &&
+         strcmp(f->name, "google/protobuf/descriptor.proto") != 0;
 }
 
 struct Set {

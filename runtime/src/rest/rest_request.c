@@ -1,0 +1,479 @@
+/* Building a method's request from a REST call: path variables, query
+ * parameters and the body (weft_rest_prepare).
+ *
+ * The parameters are typed by the request's descriptor and written as one
+ * proto3 JSON object, which the JSON decoder turns into the message; the
+ * body is decoded on its own. Both are encoded to protobuf binary and
+ * concatenated: protobuf's merge, so a path variable overrides the same
+ * field in the body (it comes later) and nothing is re-printed (a body's
+ * 64-bit numbers stay exact). */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "rest_resolve.h"
+#include "weft/codec.h"
+#include "weft/json.h"
+#include "weft/rest.h"
+#include "weft/status.h"
+
+/* Query parameters at most; more is a 400 rather than quadratic work. */
+#define MAX_PARAMS 256
+
+typedef struct sbuf {
+  char *p;
+  size_t len, cap;
+  int oom;
+} sbuf;
+
+static void sb_put(sbuf *b, const char *s, size_t n) {
+  if (b->oom)
+    return;
+  if (b->cap - b->len < n + 1) {
+    size_t cap = b->cap ? b->cap * 2 : 256;
+    while (cap - b->len < n + 1)
+      cap *= 2;
+    char *np = realloc(b->p, cap);
+    if (!np) {
+      b->oom = 1;
+      return;
+    }
+    b->p = np;
+    b->cap = cap;
+  }
+  memcpy(b->p + b->len, s, n);
+  b->len += n;
+  b->p[b->len] = '\0';
+}
+static void sb_puts(sbuf *b, const char *s) {
+  sb_put(b, s, strlen(s));
+}
+
+static void sb_jstring(sbuf *b, const char *s) {
+  sb_put(b, "\"", 1);
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    char esc[8];
+    if (c == '"' || c == '\\') {
+      esc[0] = '\\';
+      esc[1] = (char)c;
+      sb_put(b, esc, 2);
+    } else if (c < 0x20) {
+      snprintf(esc, sizeof esc, "\\u%04x", c);
+      sb_put(b, esc, 6);
+    } else {
+      sb_put(b, (const char *)&c, 1);
+    }
+  }
+  sb_put(b, "\"", 1);
+}
+
+/* One value for one field path. */
+typedef struct param {
+  weft__rest_fpath fp;
+  char *json;       /* the value as JSON text */
+  const char *name; /* for messages: the parameter as given */
+} param;
+
+typedef struct params {
+  param v[MAX_PARAMS];
+  unsigned n;
+} params;
+
+static void params_free(params *ps) {
+  for (unsigned i = 0; i < ps->n; i++)
+    free(ps->v[i].json);
+  ps->n = 0;
+}
+
+/* Writes val as the JSON of a value of field f (scalar, enum or a
+ * well-known type with a string form). Returns 0 or WEFT_ERR_INVAL with
+ * err naming the parameter. */
+static int scalar_json(const ProtobufCFieldDescriptor *f, const char *val,
+                       const char *what, const char *name, sbuf *out,
+                       weft_error *err) {
+  char num[64];
+  char *end;
+  ProtobufCType type = f->type;
+  if (type == PROTOBUF_C_TYPE_MESSAGE) {
+    const weft_msg_desc *d = weft_msg_desc_of(f->descriptor);
+    if (d->wkt == WEFT_WKT_TIMESTAMP || d->wkt == WEFT_WKT_DURATION ||
+        d->wkt == WEFT_WKT_FIELD_MASK) {
+      sb_jstring(out, val);
+      return 0;
+    }
+    /* A wrapper: its "value" field's type. */
+    return scalar_json(&d->base.fields[0], val, what, name, out, err);
+  }
+  errno = 0;
+  switch (type) {
+  case PROTOBUF_C_TYPE_STRING:
+  case PROTOBUF_C_TYPE_BYTES: /* base64, checked by the decoder */
+    sb_jstring(out, val);
+    return 0;
+  case PROTOBUF_C_TYPE_BOOL:
+    if (!strcmp(val, "true") || !strcmp(val, "1"))
+      sb_puts(out, "true");
+    else if (!strcmp(val, "false") || !strcmp(val, "0"))
+      sb_puts(out, "false");
+    else
+      return weft_error_set(err, WEFT_ERR_INVAL,
+                            "%s %s: \"%.64s\" is not a boolean (true, false)",
+                            what, name, val);
+    return 0;
+  case PROTOBUF_C_TYPE_INT32:
+  case PROTOBUF_C_TYPE_SINT32:
+  case PROTOBUF_C_TYPE_SFIXED32:
+  case PROTOBUF_C_TYPE_INT64:
+  case PROTOBUF_C_TYPE_SINT64:
+  case PROTOBUF_C_TYPE_SFIXED64: {
+    long long v = strtoll(val, &end, 10);
+    int is32 = type == PROTOBUF_C_TYPE_INT32 ||
+               type == PROTOBUF_C_TYPE_SINT32 ||
+               type == PROTOBUF_C_TYPE_SFIXED32;
+    if (!*val || *end || errno || (is32 && (v < INT32_MIN || v > INT32_MAX)))
+      return weft_error_set(err, WEFT_ERR_INVAL,
+                            "%s %s: \"%.64s\" is not an %s", what, name, val,
+                            is32 ? "int32" : "int64");
+    snprintf(num, sizeof num, is32 ? "%lld" : "\"%lld\"", v);
+    sb_puts(out, num);
+    return 0;
+  }
+  case PROTOBUF_C_TYPE_UINT32:
+  case PROTOBUF_C_TYPE_FIXED32:
+  case PROTOBUF_C_TYPE_UINT64:
+  case PROTOBUF_C_TYPE_FIXED64: {
+    int is32 =
+        type == PROTOBUF_C_TYPE_UINT32 || type == PROTOBUF_C_TYPE_FIXED32;
+    unsigned long long v = strtoull(val, &end, 10);
+    if (!*val || *val == '-' || *val == '+' || *end || errno ||
+        (is32 && v > UINT32_MAX))
+      return weft_error_set(err, WEFT_ERR_INVAL, "%s %s: \"%.64s\" is not a %s",
+                            what, name, val, is32 ? "uint32" : "uint64");
+    snprintf(num, sizeof num, is32 ? "%llu" : "\"%llu\"", v);
+    sb_puts(out, num);
+    return 0;
+  }
+  case PROTOBUF_C_TYPE_FLOAT:
+  case PROTOBUF_C_TYPE_DOUBLE: {
+    if (!strcmp(val, "NaN") || !strcmp(val, "Infinity") ||
+        !strcmp(val, "-Infinity")) {
+      sb_jstring(out, val);
+      return 0;
+    }
+    /* strtod alone would take "inf", "nan" and hex floats. */
+    const char *c = val;
+    if (*c == '-')
+      c++;
+    int ok = *c >= '0' && *c <= '9';
+    for (const char *q = c; *q && ok; q++)
+      ok = strchr("0123456789.eE+-", *q) != NULL;
+    double v = ok ? strtod(val, &end) : 0;
+    if (!ok || *end || !isfinite(v) ||
+        (type == PROTOBUF_C_TYPE_FLOAT && fabs(v) > 3.4028234663852886e38))
+      return weft_error_set(err, WEFT_ERR_INVAL, "%s %s: \"%.64s\" is not a %s",
+                            what, name, val,
+                            type == PROTOBUF_C_TYPE_FLOAT ? "float" : "double");
+    snprintf(num, sizeof num, "%.17g", v);
+    sb_puts(out, num);
+    return 0;
+  }
+  case PROTOBUF_C_TYPE_ENUM: {
+    const ProtobufCEnumDescriptor *ed = f->descriptor;
+    if (protobuf_c_enum_descriptor_get_value_by_name(ed, val)) {
+      sb_jstring(out, val);
+      return 0;
+    }
+    long long v = strtoll(val, &end, 10);
+    if (*val && !*end && !errno && v >= INT32_MIN && v <= INT32_MAX &&
+        protobuf_c_enum_descriptor_get_value(ed, (int)v)) {
+      snprintf(num, sizeof num, "%lld", v);
+      sb_puts(out, num);
+      return 0;
+    }
+    return weft_error_set(err, WEFT_ERR_INVAL,
+                          "%s %s: \"%.64s\" is not a value of %s", what, name,
+                          val, ed->name);
+  }
+  default:
+    return weft_error_set(err, WEFT_ERR_INVAL, "%s %s: unsupported field type",
+                          what, name);
+  }
+}
+
+/* Adds name=val. bound: the path variables' and body field's paths, which
+ * query parameters do not override (grpc-gateway filters them). */
+static int add_param(params *ps, const weft_msg_desc *in, const char *what,
+                     const char *name, const char *val, int from_query,
+                     const weft_rest_match *m, const char *body_field,
+                     weft_error *err) {
+  size_t nlen = strlen(name);
+  if (from_query) {
+    for (unsigned v = 0; v < m->n_vars; v++) {
+      size_t fl = strlen(m->vars[v].field);
+      if (fl == nlen && !memcmp(m->vars[v].field, name, nlen))
+        return 0;
+    }
+    if (body_field) {
+      size_t bl = strlen(body_field);
+      if (nlen >= bl && !memcmp(name, body_field, bl) &&
+          (name[bl] == '\0' || name[bl] == '.'))
+        return 0;
+    }
+  }
+  if (ps->n == MAX_PARAMS)
+    return weft_error_set(err, WEFT_ERR_INVAL, "more than %d query parameters",
+                          MAX_PARAMS);
+  param *p = &ps->v[ps->n];
+  memset(p, 0, sizeof *p);
+  if (weft__rest_resolve(in, name, nlen, what, &p->fp, err) < 0)
+    return WEFT_ERR_INVAL;
+  const ProtobufCFieldDescriptor *leaf = p->fp.f[p->fp.n - 1];
+  if (!weft__rest_leaf_ok(leaf, p->fp.msg[p->fp.n - 1]))
+    return weft_error_set(err, WEFT_ERR_INVAL,
+                          "%s %s: a message or map field; set its fields "
+                          "(%s.name=...)",
+                          what, name, name);
+  if (leaf->label != PROTOBUF_C_LABEL_REPEATED)
+    for (unsigned i = 0; i < ps->n; i++)
+      if (ps->v[i].fp.n == p->fp.n &&
+          !memcmp(ps->v[i].fp.f, p->fp.f, p->fp.n * sizeof p->fp.f[0]))
+        return weft_error_set(err, WEFT_ERR_INVAL,
+                              "%s %s: given more than once for a singular "
+                              "field",
+                              what, name);
+  sbuf b = {0};
+  int rv = scalar_json(leaf, val, what, name, &b, err);
+  if (rv < 0 || b.oom) {
+    free(b.p);
+    return rv < 0 ? rv : weft_error_set(err, WEFT_ERR_NOMEM, "out of memory");
+  }
+  p->json = b.p;
+  ps->n++;
+  return 0;
+}
+
+/* Writes the params whose paths share fp[0..depth) with `like` (all of
+ * them at depth 0) as one JSON object. */
+static void write_object(sbuf *b, const params *ps, unsigned depth,
+                         const param *like, char *done) {
+  sb_put(b, "{", 1);
+  int first = 1;
+  for (unsigned i = 0; i < ps->n; i++) {
+    const param *p = &ps->v[i];
+    if (done[i] || p->fp.n <= depth ||
+        (like && memcmp(p->fp.f, like->fp.f, depth * sizeof p->fp.f[0])))
+      continue;
+    const ProtobufCFieldDescriptor *f = p->fp.f[depth];
+    if (!first)
+      sb_put(b, ",", 1);
+    first = 0;
+    sb_jstring(b, f->name);
+    sb_put(b, ":", 1);
+    if (p->fp.n > depth + 1) {
+      write_object(b, ps, depth + 1, p, done);
+      continue;
+    }
+    int rep = f->label == PROTOBUF_C_LABEL_REPEATED;
+    if (rep)
+      sb_put(b, "[", 1);
+    int n = 0;
+    for (unsigned j = i; j < ps->n; j++) {
+      const param *q = &ps->v[j];
+      if (done[j] || q->fp.n != depth + 1 || q->fp.f[depth] != f ||
+          memcmp(q->fp.f, p->fp.f, depth * sizeof p->fp.f[0]))
+        continue;
+      if (n++)
+        sb_put(b, ",", 1);
+      sb_puts(b, q->json);
+      done[j] = 1;
+    }
+    if (rep)
+      sb_put(b, "]", 1);
+  }
+  /* Mark the nested ones written by the recursion above. */
+  for (unsigned i = 0; i < ps->n; i++)
+    if (!done[i] && ps->v[i].fp.n > depth &&
+        (!like ||
+         !memcmp(ps->v[i].fp.f, like->fp.f, depth * sizeof like->fp.f[0])))
+      done[i] = 1;
+  sb_put(b, "}", 1);
+}
+
+static int parse_query(params *ps, const weft_msg_desc *in, const char *q,
+                       const weft_rest_match *m, const char *body_field,
+                       weft_error *err) {
+  while (q && *q) {
+    const char *amp = strchr(q, '&');
+    size_t n = amp ? (size_t)(amp - q) : strlen(q);
+    const char *eq = memchr(q, '=', n);
+    size_t kn = eq ? (size_t)(eq - q) : n;
+    if (n) {
+      char *k = NULL, *v = NULL;
+      int rv = weft__pct_decode(q, kn, false, true, &k, NULL);
+      if (rv == 0)
+        rv = eq ? weft__pct_decode(eq + 1, n - kn - 1, false, true, &v, NULL)
+                : weft__pct_decode("", 0, false, true, &v, NULL);
+      if (rv < 0) {
+        free(k);
+        free(v);
+        if (rv == WEFT_ERR_NOMEM)
+          return weft_error_set(err, rv, "out of memory");
+        return weft_error_set(err, rv,
+                              "query parameter %.*s: bad percent-escape",
+                              (int)(kn > 64 ? 64 : kn), q);
+      }
+      rv = add_param(ps, in, "query parameter", k, v, 1, m, body_field, err);
+      free(k);
+      free(v);
+      if (rv < 0)
+        return rv;
+    }
+    q = amp ? amp + 1 : NULL;
+  }
+  return 0;
+}
+
+static int to_binary(const weft_msg_desc *d, const char *json, size_t len,
+                     unsigned flags, const char *what, uint8_t **out,
+                     size_t *out_len, weft_error *err) {
+  weft_json_opts jo = {0};
+  jo.flags = flags;
+  void *msg = NULL;
+  weft_error e = {0};
+  int rv = weft_json_decode(d, json, len, &jo, &msg, &e);
+  if (rv < 0)
+    return weft_error_set(err, rv == WEFT_ERR_NOMEM ? rv : WEFT_ERR_INVAL,
+                          "%s: %s", what, e.message);
+  rv = weft_encode_alloc(msg, out, out_len);
+  weft_message_free(msg);
+  if (rv < 0)
+    return weft_error_set(err, rv, "out of memory");
+  return 0;
+}
+
+static int fail_with(weft_rest_call *out, int rv, weft_error *err) {
+  int code;
+  switch (rv) {
+  case WEFT_ERR_UNSUPPORTED:
+    code = WEFT_STATUS_NOT_FOUND;
+    out->http_status = 404;
+    break;
+  case WEFT_ERR_STATE:
+    code = WEFT_STATUS_UNIMPLEMENTED;
+    out->http_status = 405;
+    break;
+  case WEFT_ERR_NOMEM:
+    code = WEFT_STATUS_RESOURCE_EXHAUSTED;
+    out->http_status = 503;
+    break;
+  default:
+    code = WEFT_STATUS_INVALID_ARGUMENT;
+    out->http_status = 400;
+    break;
+  }
+  out->code = code;
+  if (err && !err->code)
+    err->code = rv;
+  return rv;
+}
+
+int weft_rest_prepare(const weft_rest_router *r, const weft_rest_request *req,
+                      weft_rest_call *out, weft_error *err) {
+  memset(out, 0, sizeof *out);
+  weft_rest_match m;
+  int rv = weft_rest_route(r, req->method ? req->method : "GET",
+                           req->path ? req->path : "", &m, err);
+  if (rv < 0)
+    return fail_with(out, rv, err);
+  const weft_msg_desc *in = m.method->input;
+  const char *body = m.rule->body && *m.rule->body ? m.rule->body : NULL;
+  int body_all = body && !strcmp(body, "*");
+  params *ps = calloc(1, sizeof *ps);
+  char *done = NULL;
+  sbuf js = {0};
+  uint8_t *b1 = NULL, *b2 = NULL;
+  size_t l1 = 0, l2 = 0;
+  if (!ps) {
+    rv = weft_error_set(err, WEFT_ERR_NOMEM, "out of memory");
+    goto out;
+  }
+  for (unsigned v = 0; v < m.n_vars && rv == 0; v++)
+    rv = add_param(ps, in, "path variable", m.vars[v].field, m.vars[v].value, 0,
+                   &m, NULL, err);
+  if (rv == 0 && !body_all)
+    rv = parse_query(ps, in, req->query, &m, body, err);
+  if (rv < 0)
+    goto out;
+  done = calloc(ps->n + 1, 1);
+  if (!done) {
+    rv = weft_error_set(err, WEFT_ERR_NOMEM, "out of memory");
+    goto out;
+  }
+  write_object(&js, ps, 0, NULL, done);
+  if (js.oom) {
+    rv = weft_error_set(err, WEFT_ERR_NOMEM, "out of memory");
+    goto out;
+  }
+  rv = to_binary(in, js.p, js.len, 0, "parameters", &b2, &l2, err);
+  if (rv < 0)
+    goto out;
+  /* The body, when the rule takes one and one came. */
+  size_t blen = req->body ? req->body_len : 0;
+  while (blen && strchr(" \t\r\n", req->body[blen - 1]))
+    blen--;
+  if (body && blen) {
+    if (body_all) {
+      rv = to_binary(in, req->body, req->body_len, WEFT_JSON_IGNORE_UNKNOWN,
+                     "body", &b1, &l1, err);
+    } else {
+      sbuf w = {0};
+      int idx = weft_field_index_by_name(in, body, strlen(body));
+      sb_put(&w, "{", 1);
+      sb_jstring(&w, in->base.fields[idx].name);
+      sb_put(&w, ":", 1);
+      sb_put(&w, req->body, req->body_len);
+      sb_put(&w, "}", 1);
+      rv = w.oom ? weft_error_set(err, WEFT_ERR_NOMEM, "out of memory")
+                 : to_binary(in, w.p, w.len, WEFT_JSON_IGNORE_UNKNOWN, "body",
+                             &b1, &l1, err);
+      free(w.p);
+    }
+    if (rv < 0)
+      goto out;
+  }
+  out->request = malloc(l1 + l2 + 1);
+  if (!out->request) {
+    rv = weft_error_set(err, WEFT_ERR_NOMEM, "out of memory");
+    goto out;
+  }
+  if (l1)
+    memcpy(out->request, b1, l1);
+  if (l2)
+    memcpy(out->request + l1, b2, l2);
+  out->request_len = l1 + l2;
+  out->method = m.method;
+  out->rule = m.rule;
+out:
+  free(b1);
+  free(b2);
+  free(js.p);
+  free(done);
+  if (ps)
+    params_free(ps);
+  free(ps);
+  weft_rest_match_clear(&m);
+  if (rv < 0)
+    return fail_with(out, rv, err);
+  return 0;
+}
+
+void weft_rest_call_clear(weft_rest_call *c) {
+  if (!c)
+    return;
+  free(c->request);
+  memset(c, 0, sizeof *c);
+}

@@ -1,0 +1,431 @@
+// The REST router over generated rules (tests/unit/rest/protos): routing
+// and precedence, request building from path + query + body, response
+// rendering with response_body, errors, and rules rejected at add time.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <string>
+
+#include "resttest/v1/rest.weft.h"
+#include "weft/codec.h"
+#include "weft/json.h"
+#include "weft/rest.h"
+#include "weft/status.h"
+
+namespace {
+
+struct Router {
+  weft_rest_router *r = nullptr;
+  Router() {
+    weft_error err{};
+    EXPECT_EQ(weft_rest_router_new(&r, &err), 0);
+    EXPECT_EQ(
+        weft_rest_router_add_service(r, &resttest__v1__Books_service, &err), 0)
+        << err.message;
+  }
+  ~Router() {
+    weft_rest_router_free(r);
+  }
+};
+
+struct Routed {
+  weft_rest_match m{};
+  weft_error err{};
+  int rv;
+  Routed(const Router &r, const char *verb, const char *path) {
+    rv = weft_rest_route(r.r, verb, path, &m, &err);
+  }
+  ~Routed() {
+    weft_rest_match_clear(&m);
+  }
+  std::string method() const {
+    return m.method ? m.method->name : "-";
+  }
+};
+
+TEST(Router, SizeCountsEveryBinding) {
+  Router r;
+  EXPECT_EQ(weft_rest_router_size(r.r), 10u);
+}
+
+TEST(Router, RoutesAndPrecedence) {
+  Router r;
+  {
+    Routed x(r, "GET", "/v1/shelves/latest/books");
+    ASSERT_EQ(x.rv, 0) << x.err.message;
+    EXPECT_EQ(x.method(), "GetShelfLatest"); // the literal wins over {id}
+  }
+  {
+    Routed x(r, "GET", "/v1/shelves/7/books");
+    ASSERT_EQ(x.rv, 0) << x.err.message;
+    EXPECT_EQ(x.method(), "ListBooks");
+    ASSERT_EQ(x.m.n_vars, 1u);
+    EXPECT_STREQ(x.m.vars[0].field, "id");
+    EXPECT_STREQ(x.m.vars[0].value, "7");
+    EXPECT_EQ(x.m.rule, &x.m.method->http_rules[0]);
+  }
+  {
+    Routed x(r, "get", "/v1/books/"); // verb case, trailing '/'
+    ASSERT_EQ(x.rv, 0) << x.err.message;
+    EXPECT_EQ(x.method(), "ListBooks");
+    EXPECT_EQ(x.m.rule, &x.m.method->http_rules[1]); // additional binding
+  }
+  {
+    Routed x(r, "POST", "/v1/shelves/7/books");
+    ASSERT_EQ(x.rv, 0);
+    EXPECT_EQ(x.method(), "CreateBook");
+  }
+  {
+    Routed x(r, "POST", "/v1/shelves/s1:move");
+    ASSERT_EQ(x.rv, 0) << x.err.message;
+    EXPECT_EQ(x.method(), "Move");
+    EXPECT_STREQ(x.m.vars[0].value, "s1");
+  }
+  {
+    Routed x(r, "HEAD", "/v1/anything/any"); // custom pattern
+    ASSERT_EQ(x.rv, 0) << x.err.message;
+    EXPECT_EQ(x.method(), "Anything");
+  }
+  {
+    Routed x(r, "GET", "/v1/shelves/a%20b%2Fc/books");
+    ASSERT_EQ(x.rv, 0) << x.err.message;
+    EXPECT_STREQ(x.m.vars[0].value, "a b/c"); // one segment: all decoded
+  }
+  {
+    Routed x(r, "GET", "/v1/files/a%2Fb/c%20d");
+    ASSERT_EQ(x.rv, 0) << x.err.message;
+    EXPECT_EQ(x.method(), "Files");
+    EXPECT_STREQ(x.m.vars[0].value, "a%2Fb/c d"); // "**": %2F kept
+  }
+  {
+    Routed x(r, "GET", "/v1/shelves/1/books/2");
+    ASSERT_EQ(x.rv, 0) << x.err.message;
+    EXPECT_EQ(x.method(), "GetBook");
+    EXPECT_STREQ(x.m.vars[0].field, "name");
+    EXPECT_STREQ(x.m.vars[0].value, "shelves/1/books/2");
+  }
+}
+
+TEST(Router, NotFoundMethodNotAllowedBadPath) {
+  Router r;
+  {
+    Routed x(r, "GET", "/v2/nothing");
+    EXPECT_EQ(x.rv, WEFT_ERR_UNSUPPORTED);
+    EXPECT_NE(strstr(x.err.message, "no such route"), nullptr);
+    EXPECT_EQ(x.m.method, nullptr);
+  }
+  {
+    Routed x(r, "DELETE", "/v1/books");
+    EXPECT_EQ(x.rv, WEFT_ERR_STATE);
+    EXPECT_NE(strstr(x.err.message, "not allowed"), nullptr);
+  }
+  {
+    Routed x(r, "GET", "/v1/shelves/%zz/books");
+    EXPECT_EQ(x.rv, WEFT_ERR_INVAL);
+    EXPECT_NE(strstr(x.err.message, "path variable id"), nullptr)
+        << x.err.message;
+  }
+  {
+    Routed x(r, "GET", "no-slash");
+    EXPECT_EQ(x.rv, WEFT_ERR_INVAL);
+  }
+}
+
+struct Prepared {
+  weft_rest_call c{};
+  weft_error err{};
+  int rv;
+  resttest__v1__Req *req = nullptr;
+  Prepared(const Router &r, const char *verb, const char *path,
+           const char *query, const char *body = nullptr) {
+    weft_rest_request q{};
+    q.method = verb;
+    q.path = path;
+    q.query = query;
+    q.body = body;
+    q.body_len = body ? strlen(body) : 0;
+    rv = weft_rest_prepare(r.r, &q, &c, &err);
+    if (rv == 0) {
+      void *m = nullptr;
+      weft_error e{};
+      EXPECT_EQ(weft_decode(c.method->input, c.request, c.request_len, nullptr,
+                            &m, &e),
+                0)
+          << e.message;
+      req = static_cast<resttest__v1__Req *>(m);
+    }
+  }
+  ~Prepared() {
+    weft_message_free(req);
+    weft_rest_call_clear(&c);
+  }
+};
+
+TEST(Request, QueryParametersOfEveryKind) {
+  Router r;
+  Prepared p(r, "GET", "/v1/shelves/7/books",
+             "i32=-5&i64=9007199254740993&u32=7&u64=18446744073709551615"
+             "&flag=true&dbl=1.5&flt=2.5&color=GREEN&tags=a&tags=b%20c"
+             "&nums=1&nums=2&inner.name=n&inner.color=1&at=2026-01-01T00:00:"
+             "00Z&ttl=1.5s&wrapped=3&pageToken=a+b%26c&blob=AQI%3D"
+             "&shelf.inner.depth=4&id=ignored&&");
+  ASSERT_EQ(p.rv, 0) << p.err.message;
+  ASSERT_NE(p.req, nullptr);
+  EXPECT_STREQ(p.req->id, "7"); // the path variable, not the query
+  EXPECT_EQ(p.req->i32, -5);
+  EXPECT_EQ(p.req->i64, 9007199254740993LL);
+  EXPECT_EQ(p.req->u32, 7u);
+  EXPECT_EQ(p.req->u64, 18446744073709551615ULL);
+  EXPECT_TRUE(p.req->flag);
+  EXPECT_EQ(p.req->dbl, 1.5);
+  EXPECT_EQ(p.req->flt, 2.5f);
+  EXPECT_EQ(p.req->color, resttest__v1__Color__GREEN);
+  ASSERT_EQ(p.req->n_tags, 2u);
+  EXPECT_STREQ(p.req->tags[0], "a");
+  EXPECT_STREQ(p.req->tags[1], "b c");
+  ASSERT_EQ(p.req->n_nums, 2u);
+  EXPECT_EQ(p.req->nums[1], 2);
+  ASSERT_NE(p.req->inner, nullptr);
+  EXPECT_STREQ(p.req->inner->name, "n");
+  EXPECT_EQ(p.req->inner->color, resttest__v1__Color__RED); // by number
+  ASSERT_NE(p.req->at, nullptr);
+  EXPECT_EQ(p.req->at->seconds, 1767225600);
+  ASSERT_NE(p.req->ttl, nullptr);
+  EXPECT_EQ(p.req->ttl->nanos, 500000000);
+  ASSERT_NE(p.req->wrapped, nullptr);
+  EXPECT_EQ(p.req->wrapped->value, 3);
+  EXPECT_STREQ(p.req->page_token, "a b&c"); // JSON name, '+' and %26
+  ASSERT_EQ(p.req->blob.len, 2u);
+  EXPECT_EQ(p.req->blob.data[1], 2);
+  ASSERT_NE(p.req->shelf, nullptr);
+  ASSERT_NE(p.req->shelf->inner, nullptr);
+  EXPECT_EQ(p.req->shelf->inner->depth, 4);
+}
+
+struct BadQuery {
+  const char *query;
+  const char *says;
+};
+
+TEST(Request, BadQueryParameterIs400NamingIt) {
+  Router r;
+  const BadQuery cases[] = {
+      {"i32=abc", "query parameter i32: \"abc\" is not an int32"},
+      {"i32=2147483648", "query parameter i32"},
+      {"u32=-1", "query parameter u32: \"-1\" is not a uint32"},
+      {"u64=18446744073709551616", "query parameter u64"},
+      {"i64=1.5", "query parameter i64"},
+      {"flag=yes", "query parameter flag: \"yes\" is not a boolean"},
+      {"dbl=nan", "query parameter dbl"},
+      {"dbl=0x10", "query parameter dbl"},
+      {"flt=1e39", "query parameter flt"},
+      {"color=BLUE", "query parameter color: \"BLUE\" is not a value of "
+                     "resttest.v1.Color"},
+      {"nope=1", "query parameter nope: resttest.v1.Req has no field nope"},
+      {"inner.nope=1", "query parameter inner.nope: resttest.v1.Inner has no "
+                       "field nope"},
+      {"name.x=1", "query parameter name.x: name is not a singular message"},
+      {"inners.name=1", "query parameter inners.name: inners is not a"},
+      {"inner=1", "query parameter inner: a message or map field"},
+      {"labels=1", "query parameter labels: a message or map field"},
+      {"i32=1&i32=2", "query parameter i32: given more than once"},
+      {"at=yesterday", "parameters: "},
+      {"a%zz=1", "query parameter a%zz: bad percent-escape"},
+  };
+  for (const BadQuery &b : cases) {
+    Prepared p(r, "GET", "/v1/shelves/7/books", b.query);
+    EXPECT_EQ(p.rv, WEFT_ERR_INVAL) << b.query;
+    EXPECT_EQ(p.c.http_status, 400) << b.query;
+    EXPECT_EQ(p.c.code, WEFT_STATUS_INVALID_ARGUMENT) << b.query;
+    EXPECT_NE(strstr(p.err.message, b.says), nullptr)
+        << b.query << ": " << p.err.message;
+    EXPECT_EQ(p.c.request, nullptr);
+  }
+}
+
+TEST(Request, NestedPathVariables) {
+  Router r;
+  Prepared p(r, "GET", "/v1/inner/nm/12", "inner.color=RED");
+  ASSERT_EQ(p.rv, 0) << p.err.message;
+  ASSERT_NE(p.req->inner, nullptr);
+  EXPECT_STREQ(p.req->inner->name, "nm");
+  EXPECT_EQ(p.req->inner->depth, 12);
+  EXPECT_EQ(p.req->inner->color, resttest__v1__Color__RED);
+  Prepared bad(r, "GET", "/v1/inner/nm/x", nullptr);
+  EXPECT_EQ(bad.rv, WEFT_ERR_INVAL);
+  EXPECT_NE(strstr(bad.err.message,
+                   "path variable inner.depth: \"x\" is not an int32"),
+            nullptr)
+      << bad.err.message;
+}
+
+TEST(Request, BodyStarIsTheMessagePathWins) {
+  Router r;
+  Prepared p(r, "POST", "/v1/shelves/7/books", "nope=1",
+             "{\"name\":\"b\",\"id\":\"other\",\"i64\":9007199254740993,"
+             "\"unknownKey\":[1,{}],\"tags\":[\"x\"]}\n");
+  ASSERT_EQ(p.rv, 0) << p.err.message;
+  EXPECT_STREQ(p.req->id, "7");
+  EXPECT_STREQ(p.req->name, "b");
+  EXPECT_EQ(p.req->i64, 9007199254740993LL); // not re-printed as a double
+  ASSERT_EQ(p.req->n_tags, 1u);
+  Prepared empty(r, "POST", "/v1/shelves/7/books", nullptr, "");
+  ASSERT_EQ(empty.rv, 0) << empty.err.message;
+  EXPECT_STREQ(empty.req->id, "7");
+  Prepared bad(r, "POST", "/v1/shelves/7/books", nullptr, "{\"i32\":\"x\"");
+  EXPECT_EQ(bad.rv, WEFT_ERR_INVAL);
+  EXPECT_EQ(bad.c.http_status, 400);
+  EXPECT_EQ(strncmp(bad.err.message, "body: ", 6), 0) << bad.err.message;
+}
+
+TEST(Request, BodyFieldPlusQuery) {
+  Router r;
+  Prepared p(r, "PATCH", "/v1/shelves/7", "i32=4&shelf.name=ignored",
+             "{\"name\":\"s\",\"inner\":{\"depth\":3}}");
+  ASSERT_EQ(p.rv, 0) << p.err.message;
+  EXPECT_STREQ(p.req->id, "7");
+  EXPECT_EQ(p.req->i32, 4);
+  ASSERT_NE(p.req->shelf, nullptr);
+  EXPECT_STREQ(p.req->shelf->name, "s");
+  ASSERT_NE(p.req->shelf->inner, nullptr);
+  EXPECT_EQ(p.req->shelf->inner->depth, 3);
+}
+
+TEST(Request, RouteErrorsCarryStatus) {
+  Router r;
+  Prepared nf(r, "GET", "/nothing", nullptr);
+  EXPECT_EQ(nf.rv, WEFT_ERR_UNSUPPORTED);
+  EXPECT_EQ(nf.c.http_status, 404);
+  EXPECT_EQ(nf.c.code, WEFT_STATUS_NOT_FOUND);
+  Prepared na(r, "PUT", "/v1/books", nullptr);
+  EXPECT_EQ(na.rv, WEFT_ERR_STATE);
+  EXPECT_EQ(na.c.http_status, 405);
+  EXPECT_EQ(na.c.code, WEFT_STATUS_UNIMPLEMENTED);
+}
+
+std::string Render(const weft_rest_call &c, const void *msg, unsigned flags) {
+  char *out = nullptr;
+  size_t n = 0;
+  weft_error err{};
+  EXPECT_EQ(weft_rest_render_response(&c, msg, flags, &out, &n, &err), 0)
+      << err.message;
+  std::string s = out ? std::string(out, n) : "";
+  free(out);
+  return s;
+}
+
+TEST(Response, WholeMessageOrResponseBody) {
+  Router r;
+  resttest__v1__Inner a = resttest__v1__Inner_INIT,
+                      b = resttest__v1__Inner_INIT;
+  a.name = (char *)"x\"y";
+  b.depth = 2;
+  resttest__v1__Inner *items[] = {&a, &b};
+  resttest__v1__Resp resp = resttest__v1__Resp_INIT;
+  resp.name = (char *)"n";
+  resp.n_items = 2;
+  resp.items = items;
+  resp.total = 5;
+  Prepared list(r, "GET", "/v1/books", nullptr);
+  ASSERT_EQ(list.rv, 0);
+  EXPECT_EQ(
+      Render(list.c, &resp, WEFT_JSON_PROTO_NAMES),
+      "[{\"name\":\"x\\\"y\",\"depth\":0,\"color\":\"COLOR_UNSPECIFIED\"},"
+      "{\"name\":\"\",\"depth\":2,\"color\":\"COLOR_UNSPECIFIED\"}]");
+  resp.n_items = 0;
+  EXPECT_EQ(Render(list.c, &resp, 0), "[]");
+  Prepared patch(r, "PATCH", "/v1/shelves/1", nullptr);
+  ASSERT_EQ(patch.rv, 0);
+  EXPECT_EQ(Render(patch.c, &resp, 0), "{}"); // unset message field
+  resp.first = &b;
+  EXPECT_EQ(Render(patch.c, &resp, 0),
+            "{\"name\":\"\",\"depth\":2,\"color\":\"COLOR_UNSPECIFIED\"}");
+  resp.first = nullptr;
+  Prepared get(r, "GET", "/v1/shelves/1/books/2", nullptr);
+  ASSERT_EQ(get.rv, 0);
+  EXPECT_EQ(Render(get.c, &resp, 0), "{\"name\":\"n\",\"total\":\"5\"}");
+}
+
+TEST(Response, ErrorsAndStatusMapping) {
+  char *out = nullptr;
+  size_t n = 0;
+  ASSERT_EQ(
+      weft_rest_render_error(WEFT_STATUS_NOT_FOUND, "no job \"x\"\n", &out, &n),
+      0);
+  EXPECT_STREQ(out, "{\"error\":\"no job \\\"x\\\"\\u000a\",\"code\":5,"
+                    "\"message\":\"no job \\\"x\\\"\\u000a\"}");
+  EXPECT_EQ(n, strlen(out));
+  free(out);
+  struct {
+    int code, http;
+  } m[] = {{WEFT_STATUS_OK, 200},
+           {WEFT_STATUS_CANCELLED, 499},
+           {WEFT_STATUS_UNKNOWN, 500},
+           {WEFT_STATUS_INVALID_ARGUMENT, 400},
+           {WEFT_STATUS_DEADLINE_EXCEEDED, 504},
+           {WEFT_STATUS_NOT_FOUND, 404},
+           {WEFT_STATUS_ALREADY_EXISTS, 409},
+           {WEFT_STATUS_PERMISSION_DENIED, 403},
+           {WEFT_STATUS_RESOURCE_EXHAUSTED, 429},
+           {WEFT_STATUS_FAILED_PRECONDITION, 400},
+           {WEFT_STATUS_ABORTED, 409},
+           {WEFT_STATUS_OUT_OF_RANGE, 400},
+           {WEFT_STATUS_UNIMPLEMENTED, 501},
+           {WEFT_STATUS_INTERNAL, 500},
+           {WEFT_STATUS_UNAVAILABLE, 503},
+           {WEFT_STATUS_DATA_LOSS, 500},
+           {WEFT_STATUS_UNAUTHENTICATED, 401}};
+  for (auto &x : m)
+    EXPECT_EQ(weft_rest_http_status(x.code), x.http) << x.code;
+}
+
+// A service whose rules are wrong in each way add_service checks.
+TEST(Router, BadRulesRejectedNamingMethodAndRule) {
+  struct Case {
+    weft_http_rule rule;
+    const char *says;
+  } cases[] = {
+      {{"GET", "/v1/{nope}", nullptr, nullptr},
+       "resttest.v1.Books/GetBook: http rule 0 \"/v1/{nope}\": variable nope: "
+       "resttest.v1.Req has no field nope"},
+      {{"GET", "/v1/{inner}", nullptr, nullptr}, "variable inner must be"},
+      {{"GET", "/v1/{tags}", nullptr, nullptr}, "variable tags must be"},
+      {{"GET", "/v1/{id", nullptr, nullptr}, "offset 4: unterminated"},
+      {{"POST", "/v1/x", "nope", nullptr},
+       "body \"nope\" is not a field of resttest.v1.Req"},
+      {{"GET", "/v1/x", nullptr, "nope"},
+       "response_body \"nope\" is not a field of resttest.v1.Resp"},
+      {{"", "/v1/x", nullptr, nullptr}, "no verb or path"},
+  };
+  for (auto &c : cases) {
+    weft_method_desc m = resttest__v1__Books_service.methods[0];
+    m.n_http_rules = 1;
+    m.http_rules = &c.rule;
+    weft_service_desc s = resttest__v1__Books_service;
+    s.n_methods = 1;
+    s.methods = &m;
+    weft_rest_router *r = nullptr;
+    weft_error err{};
+    ASSERT_EQ(weft_rest_router_new(&r, &err), 0);
+    EXPECT_EQ(weft_rest_router_add_service(r, &s, &err), WEFT_ERR_INVAL);
+    EXPECT_NE(strstr(err.message, c.says), nullptr) << err.message;
+    EXPECT_EQ(weft_rest_router_size(r), 0u);
+    weft_rest_router_free(r);
+  }
+}
+
+TEST(Router, MethodsWithoutRulesHaveNone) {
+  const weft_method_desc *m =
+      weft_service_method(&resttest__v1__Books_service, "NoRoute");
+  ASSERT_NE(m, nullptr);
+  EXPECT_EQ(m->n_http_rules, 0u);
+  EXPECT_EQ(m->http_rules, nullptr);
+  const weft_method_desc *u =
+      weft_service_method(&resttest__v1__Books_service, "UpdateShelf");
+  ASSERT_EQ(u->n_http_rules, 1u);
+  EXPECT_STREQ(u->http_rules[0].verb, "PATCH");
+  EXPECT_STREQ(u->http_rules[0].body, "shelf");
+  EXPECT_STREQ(u->http_rules[0].response_body, "first");
+}
+
+} // namespace
