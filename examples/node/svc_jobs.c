@@ -404,6 +404,19 @@ static int kv_watch(weft_server_call *call,
   return code;
 }
 
+/* expires_at in wall-clock text: now + ttl. */
+static void set_expires_at(nd_job *j) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  time_t exp = ts.tv_sec + (time_t)j->ttl_seconds;
+  struct tm tm;
+  gmtime_r(&exp, &tm);
+  size_t n =
+      strftime(j->expires_at, sizeof j->expires_at, "%Y-%m-%dT%H:%M:%S", &tm);
+  snprintf(j->expires_at + n, sizeof j->expires_at - n, ".%03ldZ",
+           ts.tv_nsec / 1000000);
+}
+
 static int create_job(weft_server_call *call,
                       const aitbc__v1__CreateJobRequest *req,
                       aitbc__v1__Job *resp, void *ctx) {
@@ -439,16 +452,7 @@ static int create_job(weft_server_call *call,
   j->expires_ns = now + (int64_t)j->ttl_seconds * 1000000000;
   j->next_step_ns = now + nd_st.cfg.job_step_ms * 1000000;
   nd_now_text(j->requested_at);
-  /* expires_at in wall-clock text: requested_at + ttl. */
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  time_t exp = ts.tv_sec + (time_t)j->ttl_seconds;
-  struct tm tm;
-  gmtime_r(&exp, &tm);
-  size_t n =
-      strftime(j->expires_at, sizeof j->expires_at, "%Y-%m-%dT%H:%M:%S", &tm);
-  snprintf(j->expires_at + n, sizeof j->expires_at - n, ".%03ldZ",
-           ts.tv_nsec / 1000000);
+  set_expires_at(j);
   if (nd_kv_enabled())
     return kv_create(call, j, resp);
   pthread_mutex_lock(&nd_st.mu);
@@ -575,11 +579,81 @@ static int watch(weft_server_call *call, const aitbc__v1__WatchJobRequest *req,
   return code;
 }
 
+/* UpdateJob (PUT /v1/jobs/{job_id}): a job still QUEUED takes new
+ * constraints and/or ttl_seconds (counted from now); the other fields of
+ * `job` are ignored. */
+static int update_mut(weft_server_call *call, void *msg, void *arg) {
+  const aitbc__v1__Job *u = arg;
+  aitbc__v1__Job *j = msg;
+  if (j->state != aitbc__v1__JobState__QUEUED)
+    return nd_fail(call, WEFT_STATUS_FAILED_PRECONDITION,
+                   "job %s is %s: only a queued job can change", j->job_id,
+                   state_name(j->state));
+  if (u->constraints)
+    j->constraints = u->constraints;
+  if (u->ttl_seconds)
+    j->ttl_seconds = u->ttl_seconds;
+  return 0;
+}
+
+static int update_job(weft_server_call *call,
+                      const aitbc__v1__UpdateJobRequest *req,
+                      aitbc__v1__Job *resp, void *ctx) {
+  (void)ctx;
+  const aitbc__v1__Job *u = req->job;
+  if (!u || (!u->constraints && !u->ttl_seconds))
+    return nd_done(call, nd_fail(call, WEFT_STATUS_INVALID_ARGUMENT,
+                                 "job.constraints or job.ttl_seconds is "
+                                 "required"));
+  if (u->ttl_seconds > 7 * 86400)
+    return nd_done(call, nd_fail(call, WEFT_STATUS_INVALID_ARGUMENT,
+                                 "ttl_seconds %u is over the 7 day limit",
+                                 u->ttl_seconds));
+  if (!req->job_id || !*req->job_id)
+    return nd_done(call, no_job(call, req->job_id));
+  if (nd_kv_enabled()) {
+    void *m = NULL;
+    int code = nd_kv_update(call, weft_server_call_arena(call), ND_KV_JOBS,
+                            req->job_id, &aitbc__v1__Job_desc, update_mut,
+                            (void *)u, &m);
+    if (code == WEFT_STATUS_NOT_FOUND)
+      code = no_job(call, req->job_id);
+    if (!code)
+      *resp = *(aitbc__v1__Job *)m;
+    return nd_done(call, code);
+  }
+  int code = 0;
+  pthread_mutex_lock(&nd_st.mu);
+  nd_job *j = nd_find_job(req->job_id);
+  if (!j) {
+    code = no_job(call, req->job_id);
+  } else if (j->state != aitbc__v1__JobState__QUEUED) {
+    code = nd_fail(call, WEFT_STATUS_FAILED_PRECONDITION,
+                   "job %s is %s: only a queued job can change", j->id,
+                   state_name(j->state));
+  } else {
+    if (u->constraints) {
+      free(j->constraints_json);
+      j->constraints_json = to_json(u->constraints);
+    }
+    if (u->ttl_seconds) {
+      j->ttl_seconds = u->ttl_seconds;
+      j->expires_ns = nd_now_ns() + (int64_t)j->ttl_seconds * 1000000000;
+      set_expires_at(j);
+    }
+    touch(j);
+    fill_job(weft_server_call_arena(call), j, resp);
+  }
+  pthread_mutex_unlock(&nd_st.mu);
+  return nd_done(call, code);
+}
+
 static const aitbc__v1__Jobs_impl impl = {
     .create_job = create_job,
     .get_job = get_job,
     .list_jobs = list_jobs,
     .cancel_job = cancel_job,
+    .update_job = update_job,
     .watch = watch,
 };
 

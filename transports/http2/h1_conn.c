@@ -40,7 +40,7 @@ static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 #define PREFACE_LEN 24
 #define PREFACE_LINE 16 /* "PRI * HTTP/2.0\r\n" */
 
-struct weft__h1c {
+struct weft__h1sc {
   weft_loop *loop;
   weft__conn *conn;
   weft__hs_conn *owner;
@@ -67,16 +67,16 @@ struct weft__h1c {
   int64_t idle_since_ns;
 };
 
-static void close_now(weft__h1c *h, const weft_error *why, const char *note);
-static void pump(weft__h1c *h);
+static void close_now(weft__h1sc *h, const weft_error *why, const char *note);
+static void pump(weft__h1sc *h);
 static void on_io(weft_loop *l, int fd, unsigned events, void *ud);
-static void drive(weft__h1c *h);
+static void drive(weft__h1sc *h);
 
-static void enter(weft__h1c *h) {
+static void enter(weft__h1sc *h) {
   h->depth++;
 }
 
-static void leave(weft__h1c *h) {
+static void leave(weft__h1sc *h) {
   if (--h->depth > 0 || !h->closed)
     return;
   weft__h1_free(h->eng);
@@ -99,7 +99,7 @@ static bool hop_by_hop(const char *n, size_t len) {
 }
 
 static int on_request(void *ud, const weft__h1_request *rq) {
-  weft__h1c *h = ud;
+  weft__h1sc *h = ud;
   h->cur = weft__hs_stream_new(h->owner);
   if (!h->cur)
     return WEFT_ERR_NOMEM;
@@ -140,14 +140,14 @@ static int on_request(void *ud, const weft__h1_request *rq) {
 }
 
 static int on_body(void *ud, const uint8_t *data, size_t len) {
-  weft__h1c *h = ud;
+  weft__h1sc *h = ud;
   if (h->cur && !h->refused && weft__hs_body(h->cur, data, len) < 0)
     h->refused = true; /* answered; the rest is dropped */
   return 0;
 }
 
 static int on_end(void *ud, const weft__h1_field *tr, size_t ntr) {
-  weft__h1c *h = ud;
+  weft__h1sc *h = ud;
   (void)tr;
   (void)ntr;
   h->req_ended = true;
@@ -162,25 +162,25 @@ static const weft__h1_callbacks h1c_cb = {on_request, on_body, on_end};
 
 /* ---- socket ---------------------------------------------------------- */
 
-static void set_events(weft__h1c *h, unsigned ev) {
+static void set_events(weft__h1sc *h, unsigned ev) {
   if (ev != h->events && !h->closed) {
     h->events = ev;
     weft_loop_mod_fd(h->loop, h->fd, ev);
   }
 }
 
-static bool behind(weft__h1c *h) {
+static bool behind(weft__h1sc *h) {
   return h->cur && !h->refused && weft__hs_behind(h->cur);
 }
 
-static bool can_read(weft__h1c *h) {
+static bool can_read(weft__h1sc *h) {
   if (h->linger_ns)
     return !h->closed;
   return !h->closed && h->stash_len - h->stash_off < H1C_MAX_STASH &&
          !(h->eng && weft__h1_should_close(h->eng)) && !behind(h);
 }
 
-static void close_now(weft__h1c *h, const weft_error *why, const char *note) {
+static void close_now(weft__h1sc *h, const weft_error *why, const char *note) {
   if (h->closed)
     return;
   h->closed = true;
@@ -193,7 +193,7 @@ static void close_now(weft__h1c *h, const weft_error *why, const char *note) {
 
 /* Writes what the engine has; closes when the engine says so and all is
  * out. */
-static void flush(weft__h1c *h) {
+static void flush(weft__h1sc *h) {
   const uint8_t *p;
   size_t n;
   while (!h->closed && (n = weft__h1_output(h->eng, &p)) > 0) {
@@ -235,7 +235,7 @@ static void flush(weft__h1c *h) {
   set_events(h, can_read(h) ? WEFT_IO_READ : 0);
 }
 
-static int stash(weft__h1c *h, const uint8_t *p, size_t n) {
+static int stash(weft__h1sc *h, const uint8_t *p, size_t n) {
   if (h->stash_off > 0) {
     memmove(h->stash, h->stash + h->stash_off, h->stash_len - h->stash_off);
     h->stash_len -= h->stash_off;
@@ -252,7 +252,7 @@ static int stash(weft__h1c *h, const uint8_t *p, size_t n) {
 
 /* Feeds p[0..n) to the engine; returns the bytes consumed, or -1 when the
  * connection failed (an error answer is queued). */
-static ssize_t feed(weft__h1c *h, const uint8_t *p, size_t n) {
+static ssize_t feed(weft__h1sc *h, const uint8_t *p, size_t n) {
   weft_error err = {0};
   h->in_feed = true;
   ssize_t c = weft__h1_feed(h->eng, p, n, &err);
@@ -275,7 +275,7 @@ static ssize_t feed(weft__h1c *h, const uint8_t *p, size_t n) {
 
 /* Gives the engine the bytes it will take now: the stash first, then
  * p[0..n) (stashing what it does not take). */
-static void process(weft__h1c *h, const uint8_t *p, size_t n) {
+static void process(weft__h1sc *h, const uint8_t *p, size_t n) {
   while (!h->closed && h->stash_off < h->stash_len &&
          weft__h1_want_read(h->eng)) {
     ssize_t c = feed(h, h->stash + h->stash_off, h->stash_len - h->stash_off);
@@ -313,7 +313,7 @@ static void process(weft__h1c *h, const uint8_t *p, size_t n) {
 
 /* The first bytes decide: HTTP/2 (preface, or ALPN h2) or HTTP/1.1.
  * Returns false when the connection left this file (or failed). */
-static bool sniff(weft__h1c *h) {
+static bool sniff(weft__h1sc *h) {
   const char *alpn = weft__conn_alpn(h->conn);
   size_t have = h->stash_len - h->stash_off;
   size_t cmp = have < PREFACE_LEN ? have : PREFACE_LEN;
@@ -348,7 +348,7 @@ static bool sniff(weft__h1c *h) {
   return true;
 }
 
-static void on_eof(weft__h1c *h) {
+static void on_eof(weft__h1sc *h) {
   weft_error e = {0};
   if (!h->eng) {
     close_now(h, NULL, NULL);
@@ -368,7 +368,7 @@ static void on_eof(weft__h1c *h) {
 }
 
 static void on_io(weft_loop *l, int fd, unsigned events, void *ud) {
-  weft__h1c *h = ud;
+  weft__h1sc *h = ud;
   uint8_t buf[H1C_READ_CHUNK];
   (void)l;
   (void)fd;
@@ -438,7 +438,7 @@ static bool field_ok(const char *v, size_t n) {
   return true;
 }
 
-static int submit_head(weft__h1c *h, const weft__hs_head *hd) {
+static int submit_head(weft__h1sc *h, const weft__hs_head *hd) {
   weft__h1_field small[24];
   size_t cap = 12 + (hd->headers ? hd->headers->count : 0);
   weft__h1_field *f = cap <= 24 ? small : calloc(cap, sizeof *f);
@@ -480,7 +480,7 @@ static int submit_head(weft__h1c *h, const weft__hs_head *hd) {
 
 /* Moves the current stream's response into the engine (up to the
  * high-water mark), and goes on with the next request once it ended. */
-static void pump(weft__h1c *h) {
+static void pump(weft__h1sc *h) {
   if (h->in_feed) {
     h->pump_wanted = true; /* the engine is mid-feed: after it returns */
     return;
@@ -531,7 +531,7 @@ static void pump(weft__h1c *h) {
 
 /* Output, then the next pipelined requests while their answers are
  * immediate (process pumps after each). */
-static void drive(weft__h1c *h) {
+static void drive(weft__h1sc *h) {
   pump(h);
   if (!h->closed && !h->cur && h->stash_len > h->stash_off)
     process(h, NULL, 0);
@@ -541,8 +541,8 @@ static void drive(weft__h1c *h) {
 
 /* ---- the seam (h2_call.h) -------------------------------------------- */
 
-int weft__h1c_new(weft__h1c **out, const weft__h1c_cfg *cfg) {
-  weft__h1c *h = calloc(1, sizeof *h);
+int weft__h1sc_new(weft__h1sc **out, const weft__h1sc_cfg *cfg) {
+  weft__h1sc *h = calloc(1, sizeof *h);
   if (!h)
     return WEFT_ERR_NOMEM;
   h->loop = cfg->loop;
@@ -563,7 +563,7 @@ int weft__h1c_new(weft__h1c **out, const weft__h1c_cfg *cfg) {
   return 0;
 }
 
-void weft__h1c_output(weft__h1c *h) {
+void weft__h1sc_output(weft__h1sc *h) {
   if (h->closed || !h->eng)
     return;
   enter(h);
@@ -574,7 +574,7 @@ void weft__h1c_output(weft__h1c *h) {
   leave(h);
 }
 
-void weft__h1c_resume(weft__h1c *h) {
+void weft__h1sc_resume(weft__h1sc *h) {
   if (h->closed || !h->eng)
     return;
   enter(h);
@@ -591,7 +591,7 @@ void weft__h1c_resume(weft__h1c *h) {
   leave(h);
 }
 
-void weft__h1c_tick(weft__h1c *h, int64_t now) {
+void weft__h1sc_tick(weft__h1sc *h, int64_t now) {
   if (h->closed)
     return;
   enter(h);
@@ -618,7 +618,7 @@ void weft__h1c_tick(weft__h1c *h, int64_t now) {
   leave(h);
 }
 
-void weft__h1c_close(weft__h1c *h, const char *note) {
+void weft__h1sc_close(weft__h1sc *h, const char *note) {
   if (h->closed)
     return;
   enter(h);

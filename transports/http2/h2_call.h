@@ -24,7 +24,7 @@
 
 typedef struct h2s_conn weft__hs_conn;
 typedef struct h2s_stream weft__hs_stream;
-typedef struct weft__h1c weft__h1c;
+typedef struct weft__h1sc weft__h1sc;
 
 /* ---- h2_server.c, for h1_conn.c ----------------------------------- */
 
@@ -43,18 +43,18 @@ int weft__hs_body(weft__hs_stream *s, const uint8_t *data, size_t len);
 /* The request body ended. */
 void weft__hs_end(weft__hs_stream *s);
 /* True while the handler is behind on a streaming request by more than the
- * queue's high-water mark: stop reading until weft__h1c_resume. */
+ * queue's high-water mark: stop reading until weft__h1sc_resume. */
 bool weft__hs_behind(weft__hs_stream *s);
 /* Drops the transport's reference; an unfinished call is cancelled. */
 void weft__hs_stream_close(weft__hs_stream *s);
 
 typedef struct weft__hs_head {
   int status;
-  const char *ctype;       /* NULL: no Content-Type (a preflight) */
-  const char *encoding;    /* "gzip" or NULL */
+  const char *ctype;          /* NULL: no Content-Type (a preflight) */
+  const char *encoding;       /* "gzip" or NULL */
   const char *encoding_field; /* the field that carries encoding */
-  const char *cors_origin; /* echo in Access-Control-Allow-Origin, or NULL */
-  bool preflight;          /* add the preflight's Allow-* fields */
+  const char *cors_origin;    /* echo in Access-Control-Allow-Origin, or NULL */
+  bool preflight;             /* add the preflight's Allow-* fields */
   const weft_metadata *headers; /* the handler's; stable from now on */
   int64_t content_length;       /* -1: not known yet (a stream) */
 } weft__hs_head;
@@ -77,7 +77,7 @@ void weft__hs_conn_closed(weft__hs_conn *c, const weft_error *why,
 void weft__hs_start_h2(weft__hs_conn *c, const uint8_t *pre, size_t len);
 
 /* CORS fields shared by both HTTP versions. */
-#define WEFT__CORS_ALLOW_METHODS "GET, POST"
+#define WEFT__CORS_ALLOW_METHODS "GET, POST, PUT, PATCH, DELETE"
 #define WEFT__CORS_ALLOW_HEADERS                                               \
   "Content-Type, Content-Encoding, Accept-Encoding, "                          \
   "Connect-Protocol-Version, Connect-Timeout-Ms, Connect-Content-Encoding, "   \
@@ -90,25 +90,25 @@ void weft__hs_start_h2(weft__hs_conn *c, const uint8_t *pre, size_t len);
 
 /* ---- h1_conn.c, for h2_server.c ----------------------------------- */
 
-typedef struct weft__h1c_cfg {
+typedef struct weft__h1sc_cfg {
   weft_loop *loop;
   weft__conn *conn;
   weft__hs_conn *owner;
   size_t max_body;
   int64_t header_ms, idle_ms; /* 0: none */
-} weft__h1c_cfg;
+} weft__h1sc_cfg;
 
 /* Serves a new connection as HTTP/1.1 unless its first bytes are the
  * HTTP/2 preface. Registers the socket. */
-int weft__h1c_new(weft__h1c **out, const weft__h1c_cfg *cfg);
+int weft__h1sc_new(weft__h1sc **out, const weft__h1sc_cfg *cfg);
 /* A stream of this connection has response bytes (or its end) ready. */
-void weft__h1c_output(weft__h1c *h);
+void weft__h1sc_output(weft__h1sc *h);
 /* The handler took queued messages: maybe read again. */
-void weft__h1c_resume(weft__h1c *h);
+void weft__h1sc_resume(weft__h1sc *h);
 /* Header and idle timeouts; now from weft_now_ns(). */
-void weft__h1c_tick(weft__h1c *h, int64_t now);
+void weft__h1sc_tick(weft__h1sc *h, int64_t now);
 /* Closes the socket now (server shutdown); reports through
  * weft__hs_conn_closed. */
-void weft__h1c_close(weft__h1c *h, const char *note);
+void weft__h1sc_close(weft__h1sc *h, const char *note);
 
 #endif

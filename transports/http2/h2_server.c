@@ -43,6 +43,8 @@
 #include "h2_msg.h"
 #include "weft/base64.h"
 #include "weft/http2.h"
+#include "weft/json.h"
+#include "weft/rest.h"
 #include "weft/transport.h"
 
 #define H2S_MAX_HEADER_BYTES 16384
@@ -86,7 +88,11 @@ struct h2s_listener {
   void *log_ud;
   bool inline_unary;          /* weft_http2_opts.inline_handlers */
   const char *const *origins; /* CORS allow-list; NULL: CORS off */
-  pthread_mutex_t mu;         /* conns list, refs, closed */
+  /* REST routes of the server's services, built on the loop thread at the
+   * first request that is no RPC path (services are added before serving). */
+  weft_rest_router *rest;
+  bool rest_built;
+  pthread_mutex_t mu; /* conns list, refs, closed */
   h2s_conn *conns;
   int refs;    /* 1 for the server + 1 per connection */
   bool closed; /* the loop is gone: post() fails from now on */
@@ -98,7 +104,7 @@ struct h2s_listener {
 struct h2s_conn {
   weft__h2io io; /* io.session is NULL on an HTTP/1.1 connection */
   h2s_listener *lis;
-  weft__h1c *h1; /* HTTP/1.1 (or not yet known): h1_conn.c */
+  weft__h1sc *h1; /* HTTP/1.1 (or not yet known): h1_conn.c */
   pthread_mutex_t mu;
   int refs; /* under mu: 1 while the socket is open + 1 per stream */
   h2s_stream *streams;
@@ -137,6 +143,9 @@ struct h2s_stream {
   char *query;    /* after the '?' of the target, or NULL */
   char *origin;   /* the Origin field, or NULL */
   uint8_t method; /* HS_M_* */
+  char verb[12];  /* the request method as sent, for REST routes */
+  bool rest;      /* a REST route (google.api.http) serves this request */
+  weft_rest_call rest_call; /* its method, request and response_body */
   bool acrm;      /* Access-Control-Request-Method: a CORS preflight */
   bool cors;      /* origin is allowed: CORS fields on the response */
   bool preflight; /* the answer is a preflight's */
@@ -216,6 +225,7 @@ static void listener_unref(h2s_listener *l) {
   if (!last)
     return;
   weft_loop_free(l->loop);
+  weft_rest_router_free(l->rest);
   weft__acceptor_free(l->acc); /* stopped on the loop: only frees */
   weft__tls_ctx_free(l->tls);
   pthread_mutex_destroy(&l->mu);
@@ -257,6 +267,7 @@ static void stream_destroy(h2s_stream *s) {
   free(s->origin);
   free(s->body);
   free(s->unary_body);
+  weft_rest_call_clear(&s->rest_call);
   free(s->out);
   weft_metadata_clear(&s->md);
   weft_metadata_clear(&s->resp_headers);
@@ -478,11 +489,14 @@ static void finish_locked(h2s_stream *s, const weft_status *st,
   } else {
     char *js = NULL;
     size_t jl = 0;
-    s->http_status = weft__connect_http_status(st->code);
+    s->http_status = s->rest ? weft_rest_http_status(st->code)
+                             : weft__connect_http_status(st->code);
     s->resp_ct = WEFT__CT_JSON;
     s->resp_gzip = false;
     add_trailers_as_headers(&s->resp_headers, trailers);
-    if (weft__connect_error_json(st, &js, &jl) == 0) {
+    if ((s->rest ? weft_rest_render_error(
+                       st->code, st->message ? st->message : "", &js, &jl)
+                 : weft__connect_error_json(st, &js, &jl)) == 0) {
       out_append(s, (const uint8_t *)js, jl);
       free(js);
     }
@@ -675,7 +689,7 @@ static void kick_on_loop(void *ud) {
   h2s_stream *s = ud;
   h2s_conn *c = s->c;
   if (!c->io.closed && s->in_session && c->h1) {
-    weft__h1c_output(c->h1);
+    weft__h1sc_output(c->h1);
   } else if (!c->io.closed && s->in_session) {
     pthread_mutex_lock(&c->mu);
     bool submit = !s->resp_submitted && (s->out_len > s->out_off || s->out_end);
@@ -711,7 +725,7 @@ static void kick(h2s_stream *s) {
 static void release_credit(h2s_stream *s) {
   h2s_conn *c = s->c;
   if (c->h1 && !c->io.closed) {
-    weft__h1c_resume(c->h1); /* it reads again unless still behind */
+    weft__h1sc_resume(c->h1); /* it reads again unless still behind */
     return;
   }
   if (s->held == 0 || c->io.closed || !s->in_session)
@@ -746,7 +760,7 @@ static void stream_output(h2s_stream *s, bool submitted) {
   if (s->c->io.closed)
     return;
   if (s->c->h1)
-    weft__h1c_output(s->c->h1);
+    weft__h1sc_output(s->c->h1);
   else if (submitted)
     nghttp2_session_resume_data(s->c->io.session, s->id);
   else
@@ -793,6 +807,8 @@ static void on_deadline(weft_loop *l, weft_timer *t, void *ud) {
 static void dispatch(h2s_stream *s) {
   h2s_conn *c = s->c;
   bool inl = c->lis->inline_unary && s->m->kind == WEFT_RPC_UNARY;
+  /* A REST request's path is its route; the call is the route's method. */
+  const char *path = s->rest ? s->m->path : s->path;
   c->calls++;
   pthread_mutex_lock(&c->mu);
   s->refs++; /* the runtime's, released in ops_finish */
@@ -802,7 +818,7 @@ static void dispatch(h2s_stream *s) {
     /* The whole request is here; the handler runs now, on this thread.
      * nghttp2's reference keeps s alive: the stream cannot close while we
      * are inside its callback. */
-    int rv = weft_server_dispatch_inline(c->lis->srv, s->path, &s->md,
+    int rv = weft_server_dispatch_inline(c->lis->srv, path, &s->md,
                                          s->deadline_ns, c->peer, &h2s_ops, s);
     pthread_mutex_lock(&c->mu);
     s->running_inline = false;
@@ -817,7 +833,7 @@ static void dispatch(h2s_stream *s) {
     }
     return;
   }
-  int rv = weft_server_dispatch(c->lis->srv, s->path, &s->md, s->deadline_ns,
+  int rv = weft_server_dispatch(c->lis->srv, path, &s->md, s->deadline_ns,
                                 c->peer, &h2s_ops, s);
   if (rv < 0) {
     respond_error(s, 0, WEFT_STATUS_UNAVAILABLE,
@@ -1010,6 +1026,96 @@ static hs_route route_request(h2s_stream *s) {
   return HS_ROUTE_NONE;
 }
 
+/* ---- REST routes (google.api.http; weft/rest.h, docs/REST.md) ------- */
+
+/* The listener's router, built on first use from the server's services;
+ * NULL when they declare no route (or a rule is malformed: logged). */
+static weft_rest_router *rest_router(h2s_listener *l) {
+  if (l->rest_built)
+    return l->rest;
+  l->rest_built = true;
+  weft_error err = {0};
+  if (weft_rest_router_new(&l->rest, &err) < 0 ||
+      weft_rest_router_add_server(l->rest, l->srv, &err) < 0) {
+    if (l->log) {
+      char line[WEFT_ERROR_MSG_MAX + 64];
+      snprintf(line, sizeof line, "REST routes not served: %s", err.message);
+      l->log(1, line, l->log_ud);
+    }
+    weft_rest_router_free(l->rest);
+    l->rest = NULL;
+  } else if (weft_rest_router_size(l->rest) == 0) {
+    weft_rest_router_free(l->rest);
+    l->rest = NULL;
+  }
+  return l->rest;
+}
+
+/* A request for no RPC path: 1 if a REST route takes it (its body is then
+ * buffered like a unary call's), -1 if it was answered (404, 405, 400,
+ * 501), 0 if it is not REST's (no routes, or no route for the path while
+ * the content type is Connect's: Connect answers it). */
+static int rest_begin(h2s_stream *s) {
+  weft_rest_router *r = rest_router(s->c->lis);
+  if (!r)
+    return 0;
+  weft_rest_match m = {0};
+  weft_error err = {0};
+  int rv = weft_rest_route(r, s->verb, s->path, &m, &err);
+  if (rv == WEFT_ERR_UNSUPPORTED && s->ct != WEFT__CT_UNKNOWN)
+    return 0;
+  s->rest = true;
+  s->ct = WEFT__CT_JSON; /* the body is buffered whole */
+  s->resp_ct = WEFT__CT_JSON;
+  if (rv < 0) {
+    int http = rv == WEFT_ERR_UNSUPPORTED ? 404
+               : rv == WEFT_ERR_STATE     ? 405
+               : rv == WEFT_ERR_INVAL     ? 400
+                                          : 500;
+    int code = http == 404   ? WEFT_STATUS_NOT_FOUND
+               : http == 405 ? WEFT_STATUS_UNIMPLEMENTED
+               : http == 400 ? WEFT_STATUS_INVALID_ARGUMENT
+                             : WEFT_STATUS_RESOURCE_EXHAUSTED;
+    respond_error(s, http, code, err.message);
+    return -1;
+  }
+  s->m = m.method;
+  weft_rest_match_clear(&m);
+  if (s->m->kind != WEFT_RPC_UNARY) {
+    char msg[320];
+    snprintf(msg, sizeof msg,
+             "%s is a streaming method: REST serves unary methods only "
+             "(call it over Connect, gRPC or WebSocket)",
+             s->m->path);
+    respond_error(s, 501, WEFT_STATUS_UNIMPLEMENTED, msg);
+    return -1;
+  }
+  return 1;
+}
+
+/* The whole body is here: build the request message and call. */
+static void rest_dispatch(h2s_stream *s) {
+  weft_rest_request rq = {s->verb, s->path, s->query, (const char *)s->body,
+                          s->body_len};
+  weft_error err = {0};
+  if (weft_rest_prepare(s->c->lis->rest, &rq, &s->rest_call, &err) < 0) {
+    respond_error(s, s->rest_call.http_status ? s->rest_call.http_status : 400,
+                  s->rest_call.code ? s->rest_call.code
+                                    : WEFT_STATUS_INVALID_ARGUMENT,
+                  err.message);
+    return;
+  }
+  /* The call reads the binary request prepare built. */
+  s->m = s->rest_call.method;
+  free(s->body);
+  s->body = s->rest_call.request;
+  s->body_len = s->body_cap = s->rest_call.request_len;
+  s->rest_call.request = NULL;
+  s->rest_call.request_len = 0;
+  s->ct = WEFT__CT_PROTO;
+  dispatch(s);
+}
+
 /* The request headers are complete: validate, then dispatch streaming calls
  * at once (their handler consumes messages as they come) or wait for the
  * body of unary ones. Returns false if the stream got an error response. */
@@ -1031,6 +1137,12 @@ static bool on_request_headers(h2s_stream *s) {
   if (!s->path) {
     respond_error(s, 400, WEFT_STATUS_INVALID_ARGUMENT, "no request path");
     return false;
+  }
+  if (s->proto == WEFT__GRPC_NONE &&
+      !weft_server_find_method(c->lis->srv, s->path)) {
+    int r = rest_begin(s);
+    if (r != 0)
+      return r > 0;
   }
   if (s->method == HS_M_GET) {
     s->m = weft_server_find_method(c->lis->srv, s->path);
@@ -1223,6 +1335,7 @@ static void stream_header(h2s_stream *s, const char *n, size_t nlen,
       s->query = strdup(q + 1);
     }
   } else if (nlen == 7 && memcmp(n, ":method", 7) == 0) {
+    snprintf(s->verb, sizeof s->verb, "%.*s", (int)vlen, v);
     s->method = vlen == 4 && memcmp(v, "POST", 4) == 0      ? HS_M_POST
                 : vlen == 3 && memcmp(v, "GET", 3) == 0     ? HS_M_GET
                 : vlen == 7 && memcmp(v, "OPTIONS", 7) == 0 ? HS_M_OPTIONS
@@ -1346,6 +1459,11 @@ static int stream_body(h2s_stream *s, const uint8_t *data, size_t len) {
 static void stream_end(h2s_stream *s) {
   if (is_finished(s))
     return;
+  if (s->rest) {
+    if (!s->body_overflow)
+      rest_dispatch(s);
+    return;
+  }
   if (!weft__h2_ctype_stream(s->ct)) {
     if (!s->body_overflow && s->m)
       dispatch(s);
@@ -1705,7 +1823,7 @@ static void on_tick(weft_loop *lp, weft_timer *t, void *ud) {
     return;
   int64_t now = weft_now_ns();
   if (c->h1) {
-    weft__h1c_tick(c->h1, now);
+    weft__h1sc_tick(c->h1, now);
     return;
   }
   bool busy = false, slow = false;
@@ -1782,13 +1900,13 @@ static void on_conn(void *ud, weft__conn *conn, bool over_limit) {
   snprintf(c->ip, sizeof c->ip, "%s", weft__conn_ip(conn));
   /* h1_conn.c reads the first bytes: HTTP/2 when TLS negotiated it (ALPN
    * h2) or they are its preface, otherwise HTTP/1.1. */
-  weft__h1c_cfg hc = {.loop = l->loop,
-                      .conn = conn,
-                      .owner = c,
-                      .max_body = l->max_msg,
-                      .header_ms = l->header_ms,
-                      .idle_ms = l->idle_ms};
-  if (weft__h1c_new(&c->h1, &hc) < 0) {
+  weft__h1sc_cfg hc = {.loop = l->loop,
+                       .conn = conn,
+                       .owner = c,
+                       .max_body = l->max_msg,
+                       .header_ms = l->header_ms,
+                       .idle_ms = l->idle_ms};
+  if (weft__h1sc_new(&c->h1, &hc) < 0) {
     if (c->io.session)
       nghttp2_session_del(c->io.session);
     weft__acceptor_release(l->acc, c->ip);
@@ -1917,8 +2035,14 @@ static int ops_send(void *tc, const void *msg, const weft_metadata *headers) {
   weft_error err = {0};
   uint8_t *buf = NULL;
   size_t len = 0;
-  int rv =
-      weft__h2_encode(msg, weft__h2_ctype_json(s->resp_ct), &buf, &len, &err);
+  /* REST answers are the route's response (or its response_body field)
+   * in proto3 JSON with proto names, as the AITBC WebSocket API answers. */
+  int rv = s->rest ? weft_rest_render_response(&s->rest_call, msg,
+                                               WEFT_JSON_PROTO_NAMES |
+                                                   WEFT_JSON_EMIT_DEFAULTS,
+                                               (char **)&buf, &len, &err)
+                   : weft__h2_encode(msg, weft__h2_ctype_json(s->resp_ct), &buf,
+                                     &len, &err);
   if (rv < 0)
     return rv;
   pthread_mutex_lock(&s->c->mu);
@@ -2177,7 +2301,7 @@ static void close_on_loop(void *ud) {
     if (!victim)
       break;
     if (victim->h1) {
-      weft__h1c_close(victim->h1, "server shutting down");
+      weft__h1sc_close(victim->h1, "server shutting down");
       continue;
     }
     /* A call that finished in the grace period has its response submitted

@@ -461,6 +461,14 @@ void weft__server_call_end(weft_server_call *call, int code) {
       return;
     }
   }
+  if (code == WEFT_STATUS_UNIMPLEMENTED &&
+      (!call->status_msg || !*call->status_msg)) {
+    /* The generated thunk answers this for a method the service's impl
+     * table leaves NULL: say which, rather than an empty message. */
+    snprintf(buf, sizeof buf, "%s is not implemented by this server", m->path);
+    complete(call, code, buf);
+    return;
+  }
   complete(call, code, NULL);
 }
 
