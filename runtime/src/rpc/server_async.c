@@ -385,6 +385,10 @@ static void *watcher(void *arg) {
       if (gap < POLL_MS * 1000000LL)
         gap = POLL_MS * 1000000LL;
       next_poll = end + gap;
+    } else if (now >= next_poll) {
+      /* Nothing to poll: the next look is a period away (without this the
+       * wait above would end at once, forever: a spinning thread). */
+      next_poll = now + POLL_MS * 1000000LL;
     }
     pthread_mutex_lock(&a->mu);
   }
