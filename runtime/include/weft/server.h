@@ -80,7 +80,10 @@ typedef struct weft_server_opts {
   int64_t shutdown_grace_ms;   /* in-flight calls get this long; 0: 5000 */
   weft_tls_opts tls;           /* cert_file/key_file for tls/wss/grpcs/https;
                                   ca_file requests client certificates */
-  const char *const *api_keys; /* NULL-terminated; NULL: no key required */
+  /* NULL-terminated; NULL: no key required. A call presents one in
+   * x-api-key, authorization: Bearer KEY, or authorization: Basic with the
+   * key as password (or as user name with an empty password). */
+  const char *const *api_keys;
   /* NULL-terminated Origins ("*": any). ws/wss: the upgrade's Origin
    * allow-list (NULL: any). h2c/https: the CORS allow-list (NULL: no CORS
    * fields, preflights get 403); docs/HTTP1.md. */

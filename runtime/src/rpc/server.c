@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "server_call.h"
+#include "weft/base64.h"
 #include "weft/loop.h"
 #include "weft/codec.h"
 
@@ -507,11 +508,28 @@ static bool key_ok(const weft_server *s, const weft_metadata *md) {
     v = e->value + 7;
     len = e->value_len - 7;
   }
-  if (!v)
+  if (v) {
+    bool ok = false;
+    for (size_t i = 0; s->keys[i]; i++)
+      ok |= key_equal(s->keys[i], v, len);
+    return ok;
+  }
+  /* HTTP basic auth (RFC 7617), as the AITBC SDK can send it: the key is
+   * the password, or the user name with an empty password. */
+  if (!e || e->value_len <= 6 || e->value_len > 1024 ||
+      strncasecmp((char *)e->value, "Basic ", 6) != 0)
     return false;
+  uint8_t dec[WEFT_BASE64_DECODED_MAX(1024)];
+  long n =
+      weft_base64_decode((const char *)e->value + 6, e->value_len - 6, dec);
+  const uint8_t *colon = n > 0 ? memchr(dec, ':', (size_t)n) : NULL;
+  if (!colon)
+    return false;
+  size_t ul = (size_t)(colon - dec), pl = (size_t)n - ul - 1;
   bool ok = false;
   for (size_t i = 0; s->keys[i]; i++)
-    ok |= key_equal(s->keys[i], v, len);
+    ok |= pl ? key_equal(s->keys[i], colon + 1, pl)
+             : key_equal(s->keys[i], dec, ul);
   return ok;
 }
 
@@ -554,8 +572,10 @@ static int dispatch(weft_server *s, const char *path, const weft_metadata *md,
     return 0;
   }
   if (!key_ok(s, md)) {
-    reject(ops, tc, WEFT_STATUS_UNAUTHENTICATED,
-           "missing or wrong API key (x-api-key or authorization: Bearer)");
+    reject(
+        ops, tc, WEFT_STATUS_UNAUTHENTICATED,
+        "missing or wrong API key (x-api-key, authorization: Bearer, or basic "
+        "auth with the key as password)");
     return 0;
   }
   /* A small first arena block: an open stream keeps its call, and most

@@ -84,6 +84,14 @@ async def main():
                   want=401)
         await req(s, "GET", "/v1/jobs",
                   headers={"Authorization": "Bearer " + KEY})
+        basic = aiohttp.BasicAuth("sdk", KEY).encode()
+        await req(s, "GET", "/v1/jobs", headers={"Authorization": basic})
+        await req(s, "GET", "/v1/jobs",
+                  headers={"Authorization": aiohttp.BasicAuth(KEY).encode()})
+        await req(s, "GET", "/v1/jobs",
+                  headers={"Authorization":
+                           aiohttp.BasicAuth("sdk", "nope").encode()},
+                  want=401)
 
         # Jobs: create, read, list (with a query parameter), update, cancel.
         j = await req(s, "POST", "/v1/jobs",
