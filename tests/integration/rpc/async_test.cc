@@ -383,9 +383,9 @@ TEST_P(Async, ParkedStreamsCostNoThreads) {
     return seen.parked.size() == (size_t)N;
   }));
   // gRPC: its queue keeps a spare poller that comes and goes, and gRPC core
-  // may add a timer thread under load (both sized by gRPC, not by calls);
-  // a thread per stream would be 200 more.
-  int slack = GetParam() == "grpc" ? 2 : 0;
+  // may add timer and executor threads under load (sized by gRPC, not by
+  // calls; one CI run saw 3); a thread per stream would be 200 more.
+  int slack = GetParam() == "grpc" ? 5 : 0;
   EXPECT_LE(thread_count(), before + slack) << "open streams held threads";
   std::vector<weft_server_call *> parked;
   {
