@@ -202,8 +202,11 @@ static void message_pair(brk_ctx *c, const brk_type *nt, const brk_type *ot) {
   /* Required fields, by number. */
   for (size_t i = 0; i < om->n_field; i++) {
     const brk_field_pb *of = om->field[i];
+    /* A number declared twice (protoc never writes it; a fuzzer does)
+     * means its first field, as field_by_number finds it. */
     if (of->label !=
-        GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__LABEL__LABEL_REQUIRED)
+            GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__LABEL__LABEL_REQUIRED ||
+        field_by_number(om, of->number) != of)
       continue;
     const brk_field_pb *nf = field_by_number(nm, of->number);
     if (!nf ||
@@ -220,7 +223,8 @@ static void message_pair(brk_ctx *c, const brk_type *nt, const brk_type *ot) {
   for (size_t i = 0; i < nm->n_field; i++) {
     const brk_field_pb *nf = nm->field[i];
     if (nf->label !=
-        GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__LABEL__LABEL_REQUIRED)
+            GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__LABEL__LABEL_REQUIRED ||
+        field_by_number(nm, nf->number) != nf)
       continue;
     const brk_field_pb *of = field_by_number(om, nf->number);
     if (!of ||
