@@ -1095,9 +1095,34 @@ static int rest_begin(h2s_stream *s) {
 
 /* The whole body is here: build the request message and call. */
 static void rest_dispatch(h2s_stream *s) {
+  weft_error err = {0};
+  if (s->enc_unary == H2S_ENC_UNSUPPORTED) {
+    char msg[160];
+    snprintf(msg, sizeof msg,
+             "content-encoding \"%s\" is not supported: use gzip or identity",
+             s->bad_enc);
+    respond_error(s, 415, WEFT_STATUS_UNIMPLEMENTED, msg);
+    return;
+  }
+  if (s->enc_unary == H2S_ENC_GZIP && s->body_len > 0) {
+    /* Inflated within the same message size limit as Connect bodies. */
+    uint8_t *plain = NULL;
+    size_t plen = 0;
+    int rv = weft__gunzip(s->body, s->body_len, s->c->lis->max_msg, &plain,
+                          &plen, &err);
+    if (rv < 0) {
+      respond_error(s, rv == WEFT_ERR_TOO_BIG ? 413 : 400,
+                    rv == WEFT_ERR_TOO_BIG ? WEFT_STATUS_RESOURCE_EXHAUSTED
+                                           : WEFT_STATUS_INVALID_ARGUMENT,
+                    err.message);
+      return;
+    }
+    free(s->body);
+    s->body = plain;
+    s->body_len = s->body_cap = plen;
+  }
   weft_rest_request rq = {s->verb, s->path, s->query, (const char *)s->body,
                           s->body_len};
-  weft_error err = {0};
   if (weft_rest_prepare(s->c->lis->rest, &rq, &s->rest_call, &err) < 0) {
     respond_error(s, s->rest_call.http_status ? s->rest_call.http_status : 400,
                   s->rest_call.code ? s->rest_call.code

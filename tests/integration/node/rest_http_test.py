@@ -11,6 +11,8 @@ grpc.
 usage: rest_http_test.py path/to/weft
 """
 import asyncio
+import gzip
+import json
 import os
 import signal
 import subprocess
@@ -113,6 +115,20 @@ async def main():
         await req(s, "PATCH", "/v1/jobs", want=405)
         await req(s, "GET", "/v1/jobs?no_such_param=1", want=400)
         await req(s, "GET", "/v1/nothing/here", want=404)
+
+        # A gzip request body (Content-Encoding) is inflated first.
+        body = gzip.compress(json.dumps({"payload": {"model": "z"}}).encode())
+        async with s.post(BASE + "/v1/jobs", data=body,
+                          headers={"X-Api-Key": KEY,
+                                   "Content-Type": "application/json",
+                                   "Content-Encoding": "gzip"}) as r:
+            js = await r.json(content_type=None)
+            check(r.status == 200 and js.get("state") == "QUEUED",
+                  "gzip body: %d %r" % (r.status, js))
+        async with s.post(BASE + "/v1/jobs", data=b"{}",
+                          headers={"X-Api-Key": KEY,
+                                   "Content-Encoding": "br"}) as r:
+            check(r.status == 415, "br body: %d" % r.status)
 
         # Marketplace.
         o = await req(s, "POST", "/v1/marketplace/offers",
