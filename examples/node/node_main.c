@@ -333,7 +333,6 @@ static int health(weft_server_call *call, const aitbc__v1__HealthRequest *req,
 
 static const aitbc__v1__Node_impl node_impl = {.health = health};
 
-
 /* The flag's value, or host-pid cut to what --node-id accepts (KV keys and
  * ids carry it). */
 static void default_node_id(const char *flag, char *out, size_t cap) {

@@ -72,14 +72,14 @@ typedef struct weft_conn_event {
 } weft_conn_event;
 
 typedef struct weft_server_opts {
-  unsigned worker_threads;     /* 0: 2 x cores, at least 4 */
-  size_t max_message_size;     /* 0: 4 MiB */
-  int64_t keepalive_ms;        /* heartbeat interval; 0: transport default */
-  int64_t idle_timeout_ms;     /* no call in flight for this long: close the
-                                  connection; 0: none */
-  int64_t shutdown_grace_ms;   /* in-flight calls get this long; 0: 5000 */
-  weft_tls_opts tls;           /* cert_file/key_file for tls/wss/grpcs/https;
-                                  ca_file requests client certificates */
+  unsigned worker_threads;   /* 0: 2 x cores, at least 4 */
+  size_t max_message_size;   /* 0: 4 MiB */
+  int64_t keepalive_ms;      /* heartbeat interval; 0: transport default */
+  int64_t idle_timeout_ms;   /* no call in flight for this long: close the
+                                connection; 0: none */
+  int64_t shutdown_grace_ms; /* in-flight calls get this long; 0: 5000 */
+  weft_tls_opts tls;         /* cert_file/key_file for tls/wss/grpcs/https;
+                                ca_file requests client certificates */
   /* NULL-terminated; NULL: no key required. A call presents one in
    * x-api-key, authorization: Bearer KEY, or authorization: Basic with the
    * key as password (or as user name with an empty password). */
