@@ -459,12 +459,17 @@ static void wait_main(gcall *c) {
 }
 
 /* Collects the completion of the previous streamed message, if any. */
+/* An asynchronous call's finish runs on a pool thread while the caller may
+ * still send: whoever takes the pending message under the lock collects it. */
 static int wait_pending(gcall *c) {
-  if (!c->pending)
+  pthread_mutex_lock(&c->mu);
+  grpc_byte_buffer *p = c->pending;
+  c->pending = NULL;
+  pthread_mutex_unlock(&c->mu);
+  if (!p)
     return 0;
   int ok = weft__grpc_pluck(c->cq, WEFT__GRPC_TAG_SEND);
-  grpc_byte_buffer_destroy(c->pending);
-  c->pending = NULL;
+  grpc_byte_buffer_destroy(p);
   return ok ? 0 : WEFT_ERR_CLOSED; /* the call is over: finish tells why */
 }
 
@@ -498,11 +503,11 @@ static int call_send(void *tcall, const void *msg) {
   n = add_op(ops, n, GRPC_OP_SEND_MESSAGE);
   ops[n - 1].data.send_message.send_message = bb;
   rc = start(c, ops, n, WEFT__GRPC_TAG_SEND);
+  if (rc >= 0)
+    c->pending = bb;
   pthread_mutex_unlock(&c->mu);
   if (rc < 0)
     grpc_byte_buffer_destroy(bb);
-  else
-    c->pending = bb;
   return rc;
 }
 
@@ -617,9 +622,12 @@ static void free_call(gcall *c) {
 static int call_finish(void *tcall, weft_status *st, weft_metadata *md) {
   gcall *c = tcall;
   wait_pending(c);
-  if (c->single_req && !c->close_sent)
+  pthread_mutex_lock(&c->mu);
+  bool close_sent = c->close_sent;
+  pthread_mutex_unlock(&c->mu);
+  if (c->single_req && !close_sent)
     flush_single(c);
-  else if (!c->close_sent)
+  else if (!close_sent)
     call_close_send(c);
   wait_main(c);
   if (!c->status_done) {
