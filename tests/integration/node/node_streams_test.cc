@@ -51,6 +51,9 @@ std::string thread_names(pid_t pid) {
 // Threads of the process by owner: weft's own (named "weft"; workers, loops,
 // gRPC queue threads) and gRPC core's (its executor and timer threads,
 // which gRPC core sizes itself, e.g. a second timer thread under load).
+// Threads that may come and go with load, whatever the number of streams.
+constexpr int kFloatingThreads = 4;
+
 struct Threads {
   int weft = 0, other = 0;
 };
@@ -193,14 +196,22 @@ TEST(NodeStreams, ManyStreamsFewWorkersNoThreads) {
     }
   }
   EXPECT_EQ(got, (int)streams.size());
+  // Threads that float with load (a spare gRPC poller started while a
+  // handler ran inline, a worker that finished a stream's start) exit a
+  // moment after their work; sample until they settle, within 3 s.
   Threads busy = thread_count(n.pid);
+  for (int i = 0; i < 30 && busy.weft > idle.weft + kFloatingThreads; i++) {
+    usleep(100000);
+    busy = thread_count(n.pid);
+  }
   std::printf("weft serve threads: weft's %d idle, %d with %zu open streams; "
               "gRPC core's %d idle, %d\n",
               idle.weft, busy.weft, streams.size(), idle.other, busy.other);
   // gRPC's queue threads float between min_pollers and min_pollers + 1
-  // (the C++ sync-server model: a spare poller comes and goes), so one
-  // more than idle is allowed; a thread per stream would be 1,200 more.
-  EXPECT_LE(busy.weft, idle.weft + 1)
+  // (the C++ sync-server model: a spare poller comes and goes) and the
+  // worker pool keeps a few warm threads, so a few more than idle are
+  // allowed (TSan once saw +2); a thread per stream would be 1,200 more.
+  EXPECT_LE(busy.weft, idle.weft + kFloatingThreads)
       << "open streams held threads: idle: " << idle_names
       << "; busy: " << thread_names(n.pid);
   for (Stream *s : streams) {
