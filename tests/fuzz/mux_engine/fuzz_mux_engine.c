@@ -1,12 +1,16 @@
-/* libFuzzer target: the server side of the envelope mux engine, fed
- * arbitrary envelopes in-process, no sockets, no threads.
+/* libFuzzer target: the envelope mux engine, fed arbitrary envelopes
+ * in-process, no sockets, no threads; the server side, or the client side
+ * with flags bit 2.
  *
  * Input: one flags byte (bit 0: JSON codec, bit 1: a 16-byte message
- * limit), then records [op][len hi][len lo][len bytes]. op & 7:
+ * limit, bit 2: client), then records [op][len hi][len lo][len bytes].
+ * op & 7:
  *   0-3  feed the bytes as one received envelope
- *   4    submit a MESSAGE with the bytes on the newest stream
- *   5    submit its STATUS (code from the first byte) with the bytes as reply
- *   6    CANCEL it; 7: GOAWAY, or expire deadlines at time len
+ *   4    server: submit a MESSAGE with the bytes on the newest stream;
+ *        client: open a new stream, the bytes as its first message
+ *   5    server: submit the newest stream's STATUS (code from the first
+ *        byte) with the bytes as reply; client: a MESSAGE on it
+ *   6    CANCEL it; 7: GOAWAY, HALF_CLOSE (client), or expire deadlines
  * Checked: the engine never crashes or leaks; everything it queues is an
  * envelope its own decoder accepts, in the connection's codec; after a
  * connection error it takes no more input; the stream count matches the
@@ -49,8 +53,16 @@ static int f_message(void *ud, uint64_t id, void *su, const weft__bytes *p) {
   return 0;
 }
 
-static const weft__mxe_callbacks cbs = {
-    .on_open = f_open, .on_message = f_message, .on_reset = f_reset};
+static int f_status(void *ud, uint64_t id, void *su, const weft__env *e) {
+  (void)id, (void)su, (void)e;
+  ((fz *)ud)->live--;
+  return 0;
+}
+
+static const weft__mxe_callbacks cbs = {.on_open = f_open,
+                                        .on_message = f_message,
+                                        .on_status = f_status,
+                                        .on_reset = f_reset};
 
 static void drain(fz *f, bool text) {
   weft__mxe_chunk *c = weft__mxe_take_output(f->e);
@@ -74,8 +86,8 @@ static void drain(fz *f, bool text) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 1)
     return 0;
-  bool text = data[0] & 1;
-  weft__mxe_opts o = {.server = true,
+  bool text = data[0] & 1, server = !(data[0] & 4);
+  weft__mxe_opts o = {.server = server,
                       .text = text,
                       .max_message_size = (data[0] & 2) ? 16 : 0,
                       .cb = &cbs};
@@ -98,9 +110,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     int rc;
     switch (op) {
     case 4:
-      weft__mxe_submit_message(f.e, f.newest, &m);
+      if (server) {
+        weft__mxe_submit_message(f.e, f.newest, &m);
+      } else if (weft__mxe_stream_new(f.e, NULL, &f.newest) == 0) {
+        f.live++;
+        weft__mxe_submit_open(f.e, f.newest, "/s.S/M", NULL,
+                              len ? (int64_t)len * 1000000 : 0, 0, &m);
+      }
       break;
     case 5:
+      if (!server) {
+        weft__mxe_submit_message(f.e, f.newest, &m);
+        break;
+      }
       rc = weft__mxe_submit_status(f.e, f.newest, len ? p[0] & 15 : 0, "st", p,
                                    len, NULL, &m);
       if (rc == 0)
@@ -113,6 +135,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     case 7:
       if (len & 1) {
         weft__mxe_submit_goaway(f.e, 14, "bye");
+      } else if (!server && len % 4 == 2) {
+        weft__mxe_submit_half_close(f.e, f.newest);
       } else {
         weft__mxe_expire(f.e, (int64_t)len * 1000000); /* on_reset counts */
       }

@@ -495,6 +495,36 @@ TEST_F(MuxEngine, CallbackErrorIsConnectionError) {
   EXPECT_EQ(weft__mxe_submit_ping(srv.e, nullptr, 0), WEFT_ERR_CLOSED);
 }
 
+// Each side may send only what the protocol gives it, in order; a refused
+// submission queues nothing.
+TEST_F(MuxEngine, SubmissionsOutOfOrderAreRefused) {
+  weft__mxe_msg x = msg("x");
+  uint64_t id;
+  ASSERT_EQ(weft__mxe_stream_new(cli.e, nullptr, &id), 0);
+  EXPECT_EQ(weft__mxe_submit_message(cli.e, id, &x), WEFT_ERR_STATE);
+  EXPECT_EQ(weft__mxe_submit_half_close(cli.e, id), WEFT_ERR_STATE);
+  EXPECT_EQ(weft__mxe_submit_headers(cli.e, id, nullptr), WEFT_ERR_STATE);
+  EXPECT_EQ(
+      weft__mxe_submit_status(cli.e, id, 0, "", nullptr, 0, nullptr, nullptr),
+      WEFT_ERR_STATE);
+  EXPECT_EQ(
+      weft__mxe_submit_open(cli.e, id + 2, "/s.S/M", nullptr, 0, 0, nullptr),
+      WEFT_ERR_STATE);
+  ASSERT_EQ(weft__mxe_submit_open(cli.e, id, "/s.S/M", nullptr, 0, 0, nullptr),
+            0);
+  EXPECT_EQ(weft__mxe_submit_open(cli.e, id, "/s.S/M", nullptr, 0, 0, nullptr),
+            WEFT_ERR_STATE);
+  ASSERT_EQ(pipe(cli, srv), 0);
+  srv.take();
+  uint64_t sid;
+  EXPECT_EQ(weft__mxe_stream_new(srv.e, nullptr, &sid), WEFT_ERR_STATE);
+  EXPECT_EQ(weft__mxe_submit_half_close(srv.e, id), WEFT_ERR_STATE);
+  EXPECT_EQ(weft__mxe_submit_open(srv.e, id, "/s.S/M", nullptr, 0, 0, nullptr),
+            WEFT_ERR_STATE);
+  EXPECT_FALSE(weft__mxe_want_write(cli.e));
+  EXPECT_FALSE(weft__mxe_want_write(srv.e));
+}
+
 TEST_F(MuxEngine, PingPong) {
   const uint8_t ts[] = {'t', 's'};
   ASSERT_EQ(weft__mxe_submit_ping(cli.e, ts, sizeof ts), 0);
