@@ -15,7 +15,8 @@
  * exactly the frames its own call produced; it hands them to io->send after
  * unlocking. The mutex is never held across io->send, which may block when
  * the connection's write queue is full (the loop thread must stay free to
- * drain it).
+ * drain it). A protobuf payload is encoded by the engine straight into its
+ * frame, so under the mutex; JSON payloads are encoded before taking it.
  *
  * Flow control: each stream's receive queue is bounded (rx_queue_msgs /
  * rx_queue_bytes, default 64 messages / 4 MiB). When a queue is full the
