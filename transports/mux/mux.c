@@ -1,12 +1,22 @@
 /* The envelope multiplexer; see mux.h for the contract.
  *
+ * The protocol itself (stream ids, which side sends which kind, the size
+ * limit, PING/GOAWAY, the encoding of every frame) is the I/O-free engine
+ * in mux_engine.c; this file is the runtime glue on its events: receive
+ * queues, blocking waits, server dispatch, asynchronous client events.
+ *
  * Threads: the owner's loop thread feeds frames (weft__mux_on_message);
  * user threads (client calls) and worker threads (server handlers) send and
- * block in recv/finish. One mutex per connection guards the stream table
- * and every stream's state; each stream has its own condition variable
- * (CLOCK_MONOTONIC, so deadlines are immune to wall-clock jumps). The mutex
- * is never held across io->send, which may block when the connection's
- * write queue is full (the loop thread must stay free to drain it).
+ * block in recv/finish. One mutex per connection guards the engine and
+ * every stream's state; each stream has its own condition variable
+ * (CLOCK_MONOTONIC, so deadlines are immune to wall-clock jumps). Every
+ * engine call is made under the mutex and followed, in the same critical
+ * section, by taking the engine's output, so the output a thread takes is
+ * exactly the frames its own call produced; it hands them to io->send after
+ * unlocking. The mutex is never held across io->send, which may block when
+ * the connection's write queue is full (the loop thread must stay free to
+ * drain it). A protobuf payload is encoded by the engine straight into its
+ * frame, so under the mutex; JSON payloads are encoded before taking it.
  *
  * Flow control: each stream's receive queue is bounded (rx_queue_msgs /
  * rx_queue_bytes, default 64 messages / 4 MiB). When a queue is full the
@@ -37,6 +47,7 @@
 #include <time.h>
 
 #include "envelope.h"
+#include "mux_engine.h"
 #include "mux_internal.h"
 #include "weft/codec.h"
 
@@ -51,12 +62,15 @@ typedef struct rxmsg {
 } rxmsg;
 
 typedef struct stream {
-  struct stream *hnext;
   weft__mux *m;
   uint64_t id;
   const weft_method_desc *md;
   bool server;
-  bool in_table;
+  char *path;          /* server: the method, until dispatch */
+  rxmsg *open_payload; /* server: OPEN's payload, until the method is known */
+  struct stream *open_next;   /* server: opened by this feed, to dispatch */
+  struct stream *prev, *next; /* m->all, until finish */
+  bool linked;
   pthread_cond_t cv;
   unsigned wakes; /* wake_stream calls, so a driver sees one it missed */
   rxmsg *qhead, *qtail;
@@ -100,12 +114,15 @@ struct weft__mux {
   pthread_mutex_t mu;
   pthread_cond_t idle_cv; /* server_live or io_busy reached 0 */
   pthread_condattr_t cattr;
-  stream **buckets;
-  size_t nbuckets, nstreams;
-  uint64_t next_id;
+  weft__mxe *eng; /* the protocol; only touched with mu held */
+  size_t nclient; /* client streams started and not finished */
+  /* Filled by the engine's callbacks during one feed (mu held), acted on
+   * once mu is free: calls to dispatch, a stream whose events to deliver. */
+  stream *opened;
+  stream *deliver;
+  stream *all; /* every stream not finished yet (for on_closed) */
   bool closed;
   weft_error close_err;
-  bool goaway_rx, goaway_tx;
   char goaway_msg[208]; /* status message of the peer's GOAWAY */
   bool freeing;
   unsigned npaused;
@@ -149,6 +166,7 @@ static void push_cancel(stream *s) {
 }
 
 static bool as_claim(stream *s);
+static const weft__mxe_callbacks engine_cb;
 static void as_deliver(weft__mux *m, stream *s);
 
 /* Wakes whoever waits for s (mu held): a thread on its cv, or a caller
@@ -194,56 +212,25 @@ static void stream_wait_done(weft__mux *m, bool driving, bool others) {
     weft_loop_undrive(m->io.drive_loop, others);
 }
 
-static size_t hash_id(const weft__mux *m, uint64_t id) {
-  return (size_t)((id * 0x9e3779b97f4a7c15ull) >> 32) & (m->nbuckets - 1);
+static void link_stream(weft__mux *m, stream *s) {
+  s->prev = NULL;
+  s->next = m->all;
+  if (m->all)
+    m->all->prev = s;
+  m->all = s;
+  s->linked = true;
 }
 
-static stream *find_stream(weft__mux *m, uint64_t id) {
-  for (stream *s = m->buckets[hash_id(m, id)]; s; s = s->hnext)
-    if (s->id == id)
-      return s;
-  return NULL;
-}
-
-static int insert_stream(weft__mux *m, stream *s) {
-  if (m->nstreams >= m->nbuckets) { /* grow: keep chains short */
-    size_t nb = m->nbuckets * 2;
-    stream **b = calloc(nb, sizeof *b);
-    if (!b)
-      return WEFT_ERR_NOMEM;
-    stream **old = m->buckets;
-    size_t ob = m->nbuckets;
-    m->buckets = b;
-    m->nbuckets = nb;
-    for (size_t i = 0; i < ob; i++) {
-      for (stream *x = old[i], *n; x; x = n) {
-        n = x->hnext;
-        size_t h = hash_id(m, x->id);
-        x->hnext = b[h];
-        b[h] = x;
-      }
-    }
-    free(old);
-  }
-  size_t h = hash_id(m, s->id);
-  s->hnext = m->buckets[h];
-  m->buckets[h] = s;
-  s->in_table = true;
-  m->nstreams++;
-  return 0;
-}
-
-static void remove_stream(weft__mux *m, stream *s) {
-  if (!s->in_table)
+static void unlink_stream(weft__mux *m, stream *s) {
+  if (!s->linked)
     return;
-  for (stream **pp = &m->buckets[hash_id(m, s->id)]; *pp; pp = &(*pp)->hnext) {
-    if (*pp == s) {
-      *pp = s->hnext;
-      break;
-    }
-  }
-  s->in_table = false;
-  m->nstreams--;
+  if (s->prev)
+    s->prev->next = s->next;
+  else
+    m->all = s->next;
+  if (s->next)
+    s->next->prev = s->prev;
+  s->linked = false;
 }
 
 /* Drops queued messages; returns true if this un-paused the connection. */
@@ -264,6 +251,8 @@ static bool drop_queue(weft__mux *m, stream *s) {
 
 static void stream_free(stream *s) {
   free(s->recv_err);
+  free(s->path);
+  free(s->open_payload);
   free(s->reply);
   pthread_cond_destroy(&s->cv);
   weft_status_clear(&s->st);
@@ -288,7 +277,7 @@ static stream *stream_new(weft__mux *m, uint64_t id, bool server) {
 }
 
 static void mux_destroy(weft__mux *m) {
-  free(m->buckets);
+  weft__mxe_free(m->eng);
   pthread_cond_destroy(&m->idle_cv);
   pthread_condattr_destroy(&m->cattr);
   pthread_mutex_destroy(&m->mu);
@@ -323,90 +312,69 @@ static bool is_text(const weft__mux *m) {
   return m->o.codec == WEFT_CODEC_JSON;
 }
 
-/* Encodes the envelope in the connection's codec and hands it to io. */
-static int send_env(weft__mux *m, const weft__env_out *o) {
-  uint8_t *buf = NULL;
-  size_t len = 0;
-  int rc;
-  if (is_text(m)) {
-    rc = weft__env_json_encode(o, &buf, &len);
-    if (rc < 0)
-      return rc;
-  } else {
-    size_t n = weft__env_size(o);
-    uint8_t stackbuf[512];
-    buf = n <= sizeof stackbuf ? stackbuf : malloc(n);
-    if (!buf)
-      return WEFT_ERR_NOMEM;
-    ssize_t w = weft__env_encode(o, buf, n);
-    if (w < 0) {
-      if (buf != stackbuf)
-        free(buf);
-      return (int)w;
-    }
-    len = (size_t)w;
-    if (!io_enter(m)) {
-      rc = WEFT_ERR_CLOSED;
-    } else {
-      rc = m->io.send(m->io.io_ud, buf, len, false);
-      io_leave(m);
-    }
-    if (buf != stackbuf)
-      free(buf);
-    return rc;
+/* Hands the frames one engine call produced to io, in order (mu not held;
+ * the caller took them in the critical section of that call). Returns the
+ * first error; the frames after it are dropped with the connection. */
+static int flush(weft__mux *m, weft__mxe_chunk *c) {
+  int rc = 0;
+  if (!c)
+    return 0;
+  bool ok = io_enter(m);
+  for (weft__mxe_chunk *n; c; c = n) {
+    n = c->next;
+    if (rc == 0)
+      rc = ok ? m->io.send(m->io.io_ud, c->data, c->len, c->text)
+              : WEFT_ERR_CLOSED;
+    free(c);
   }
-  if (!io_enter(m)) {
-    rc = WEFT_ERR_CLOSED;
-  } else {
-    rc = m->io.send(m->io.io_ud, buf, len, true);
+  if (ok)
     io_leave(m);
-  }
-  free(buf);
   return rc;
 }
 
-static void md_out(weft__env_out *o, const weft_metadata *md) {
-  if (!md || !md->count)
-    return;
-  o->n_md = md->count;
-  o->md_keys = (const char *const *)(const void *)&md->entries[0].key;
-  o->md_values = (const uint8_t *const *)(const void *)&md->entries[0].value;
-  o->md_value_lens = &md->entries[0].value_len;
-  o->md_stride = sizeof md->entries[0];
+/* mu held: the frames of the engine call just made. */
+static weft__mxe_chunk *take(weft__mux *m) {
+  return weft__mxe_take_output(m->eng);
 }
 
 static ssize_t write_proto(void *ud, uint8_t *dst, size_t len) {
   return weft_encode(ud, dst, len);
 }
 
-/* Sends one message (kind MESSAGE, or OPEN with its first message), with
- * the payload encoded in place. */
-static int send_msg_env(weft__mux *m, weft__env_out *o, const void *msg) {
-  int rc;
-  o->has_payload = true;
+/* A message ready for the engine: JSON text encoded now, protobuf binary
+ * encoded by the engine straight into its frame. */
+typedef struct payload {
+  weft__mxe_msg m;
+  char *json;
+} payload;
+
+static int payload_make(weft__mux *m, const void *msg, payload *p) {
+  memset(p, 0, sizeof *p);
   if (is_text(m)) {
-    char *json = NULL;
     size_t jl = 0;
-    rc = weft__payload_json_encode(msg, &json, &jl);
+    int rc = weft__payload_json_encode(msg, &p->json, &jl);
     if (rc < 0)
       return rc;
     if (jl > m->max_msg) {
-      free(json);
+      free(p->json);
+      p->json = NULL;
       return WEFT_ERR_TOO_BIG;
     }
-    o->payload = (const uint8_t *)json;
-    o->payload_len = jl;
-    rc = send_env(m, o);
-    free(json);
-    return rc;
+    p->m.data = (const uint8_t *)p->json;
+    p->m.len = jl;
+    return 0;
   }
   size_t n = weft_encoded_size(msg);
   if (n > m->max_msg)
     return WEFT_ERR_TOO_BIG;
-  o->payload_len = n;
-  o->payload_write = write_proto;
-  o->payload_ud = (void *)msg;
-  return send_env(m, o);
+  p->m.len = n;
+  p->m.write = write_proto;
+  p->m.wud = (void *)msg;
+  return 0;
+}
+
+static void payload_done(payload *p) {
+  free(p->json);
 }
 
 static int decode_payload(weft__mux *m, const weft_msg_desc *d, const rxmsg *q,
@@ -417,51 +385,15 @@ static int decode_payload(weft__mux *m, const weft_msg_desc *d, const rxmsg *q,
   return weft_decode(d, q->data, q->len, &opts, out, err);
 }
 
+/* CANCEL (mu not held); nothing goes out for a stream the engine no longer
+ * has or never opened. */
 static int send_cancel(weft__mux *m, uint64_t id, int code, const char *msg) {
-  weft__env_out o = {.stream_id = id,
-                     .kind = WEFT__FK_CANCEL,
-                     .has_status = true,
-                     .status_code = code,
-                     .status_message = msg};
-  return send_env(m, &o);
-}
-
-static int send_status_reply(weft__mux *m, uint64_t id, int code,
-                             const char *msg, const weft_metadata *md1,
-                             const weft_metadata *md2, const uint8_t *details,
-                             size_t details_len, const uint8_t *reply,
-                             size_t reply_len) {
-  weft__env_out o = {.stream_id = id,
-                     .kind = WEFT__FK_STATUS,
-                     .has_status = true,
-                     .status_code = code,
-                     .status_message = msg,
-                     .status_details = details,
-                     .status_details_len = details_len,
-                     .has_payload = reply != NULL,
-                     .payload = reply,
-                     .payload_len = reply_len};
-  weft_metadata both = WEFT_METADATA_INIT;
-  if (md1 && md1->count && md2 && md2->count) {
-    if (weft_metadata_copy(&both, md1) < 0 ||
-        weft_metadata_copy(&both, md2) < 0) {
-      weft_metadata_clear(&both);
-      return WEFT_ERR_NOMEM;
-    }
-    md_out(&o, &both);
-  } else {
-    md_out(&o, md1 && md1->count ? md1 : md2);
-  }
-  int rc = send_env(m, &o);
-  weft_metadata_clear(&both);
-  return rc;
-}
-
-static int send_status(weft__mux *m, uint64_t id, int code, const char *msg,
-                       const weft_metadata *md1, const weft_metadata *md2,
-                       const uint8_t *details, size_t details_len) {
-  return send_status_reply(m, id, code, msg, md1, md2, details, details_len,
-                           NULL, 0);
+  pthread_mutex_lock(&m->mu);
+  int rc = weft__mxe_submit_cancel(m->eng, id, code, msg);
+  weft__mxe_chunk *out = take(m);
+  pthread_mutex_unlock(&m->mu);
+  int frc = flush(m, out);
+  return rc < 0 ? rc : frc;
 }
 
 /* Unary and client-streaming methods answer with exactly one message. */
@@ -492,18 +424,21 @@ int weft__mux_new(weft__mux **out, const weft__mux_opts *o,
   m->max_msg = o->max_message_size ? o->max_message_size : DEFAULT_MAX_MSG;
   m->q_msgs = o->rx_queue_msgs ? o->rx_queue_msgs : DEFAULT_Q_MSGS;
   m->q_bytes = o->rx_queue_bytes ? o->rx_queue_bytes : DEFAULT_Q_BYTES;
-  m->next_id = 1;
   m->refs = 1;
-  m->nbuckets = 16;
-  m->buckets = calloc(m->nbuckets, sizeof *m->buckets);
+  weft__mxe_opts eo = {.server = o->server,
+                       .text = o->codec == WEFT_CODEC_JSON,
+                       .max_message_size = m->max_msg,
+                       .cb = &engine_cb,
+                       .ud = m};
+  int rc = weft__mxe_new(&m->eng, &eo);
   atomic_store(&m->last_rx, now_ns());
   pthread_condattr_init(&m->cattr);
   pthread_condattr_setclock(&m->cattr, CLOCK_MONOTONIC);
-  if (!m->buckets || pthread_mutex_init(&m->mu, NULL) != 0) {
-    free(m->buckets);
+  if (rc < 0 || pthread_mutex_init(&m->mu, NULL) != 0) {
+    weft__mxe_free(m->eng);
     pthread_condattr_destroy(&m->cattr);
     free(m);
-    return WEFT_ERR_NOMEM;
+    return rc < 0 ? rc : WEFT_ERR_NOMEM;
   }
   pthread_cond_init(&m->idle_cv, &m->cattr);
   *out = m;
@@ -522,8 +457,8 @@ void weft__mux_on_closed(weft__mux *m, const weft_error *why) {
     m->close_err = *why;
   else
     weft_error_set(&m->close_err, WEFT_ERR_CLOSED, "connection closed");
-  for (size_t i = 0; i < m->nbuckets; i++) {
-    for (stream *s = m->buckets[i]; s; s = s->hnext) {
+  {
+    for (stream *s = m->all; s; s = s->next) {
       if (s->server) {
         s->cancelled = true; /* the handler sees cancelled() */
         s->fail_code = WEFT_ERR_CLOSED;
@@ -584,7 +519,7 @@ void weft__mux_free(weft__mux *m) {
 size_t weft__mux_active(const weft__mux *m) {
   weft__mux *mm = (weft__mux *)m;
   pthread_mutex_lock(&mm->mu);
-  size_t n = m->o.server ? m->server_live : m->nstreams;
+  size_t n = m->o.server ? m->server_live : m->nclient;
   pthread_mutex_unlock(&mm->mu);
   return n;
 }
@@ -600,6 +535,7 @@ uint64_t weft__mux_calls(const weft__mux *m) {
 void weft__mux_set_codec(weft__mux *m, weft_codec_kind codec) {
   pthread_mutex_lock(&m->mu);
   m->o.codec = codec;
+  weft__mxe_set_text(m->eng, codec == WEFT_CODEC_JSON);
   pthread_mutex_unlock(&m->mu);
 }
 
@@ -624,25 +560,23 @@ int weft__mux_ping(weft__mux *m) {
   int64_t t = now_ns();
   for (int i = 0; i < 8; i++)
     ts[i] = (uint8_t)(t >> (56 - 8 * i));
-  weft__env_out o = {.kind = WEFT__FK_PING,
-                     .has_payload = true,
-                     .payload = ts,
-                     .payload_len = sizeof ts};
-  return send_env(m, &o);
+  pthread_mutex_lock(&m->mu);
+  int rc = weft__mxe_submit_ping(m->eng, ts, sizeof ts);
+  weft__mxe_chunk *out = take(m);
+  pthread_mutex_unlock(&m->mu);
+  int frc = flush(m, out);
+  return rc < 0 ? rc : frc;
 }
 
 void weft__mux_goaway_status(weft__mux *m, int code, const char *msg) {
   pthread_mutex_lock(&m->mu);
-  bool send = !m->closed && (!m->goaway_tx || code != 0);
-  m->goaway_tx = true;
-  pthread_mutex_unlock(&m->mu);
-  if (send) {
-    weft__env_out o = {.kind = WEFT__FK_GOAWAY,
-                       .has_status = code != 0,
-                       .status_code = code,
-                       .status_message = msg};
-    send_env(m, &o);
+  weft__mxe_chunk *out = NULL;
+  if (!m->closed && (!weft__mxe_goaway_sent(m->eng) || code != 0)) {
+    (void)weft__mxe_submit_goaway(m->eng, code, msg);
+    out = take(m);
   }
+  pthread_mutex_unlock(&m->mu);
+  flush(m, out);
 }
 
 void weft__mux_goaway(weft__mux *m) {
@@ -718,76 +652,195 @@ static void metadata_from_env(const weft__env *e, weft_metadata *out) {
 
 static const weft_server_call_ops server_ops;
 
-static int on_open(weft__mux *m, const weft__env *e, weft_error *err) {
-  char pathbuf[512];
-  char *path;
-  int rc;
-  if (!(e->stream_id & 1))
-    return weft_error_set(err, WEFT_ERR_PROTOCOL,
-                          "OPEN on stream %llu: client streams are odd",
-                          (unsigned long long)e->stream_id);
-  path = e->method.n < sizeof pathbuf ? pathbuf : malloc(e->method.n + 1);
-  if (!path)
+/* ---- engine events (loop thread, mu held) ----------------------------- */
+
+/* Remembers that s has asynchronous events to deliver once mu is free. A
+ * feed touches one stream, so one slot is enough. */
+static void note_deliver(weft__mux *m, stream *s) {
+  if (as_claim(s))
+    m->deliver = s;
+}
+
+static rxmsg *rxmsg_copy(const weft__bytes *p) {
+  rxmsg *q = malloc(sizeof *q + p->n);
+  if (!q)
+    return NULL;
+  q->next = NULL;
+  q->len = p->n;
+  if (p->n)
+    memcpy(q->data, p->p, p->n);
+  return q;
+}
+
+/* Server: a new call. What the envelope says is copied now (its views die
+ * with the feed); the method is looked up and the call dispatched after
+ * the feed, with mu free (see dispatch_opened). */
+static int ev_open(void *ud, uint64_t id, const weft__env *e) {
+  weft__mux *m = ud;
+  stream *s = stream_new(m, id, true);
+  if (!s)
     return WEFT_ERR_NOMEM;
-  memcpy(path, e->method.p, e->method.n);
-  path[e->method.n] = 0;
-
-  pthread_mutex_lock(&m->mu);
-  if (find_stream(m, e->stream_id)) {
-    pthread_mutex_unlock(&m->mu);
-    rc = weft_error_set(err, WEFT_ERR_PROTOCOL,
-                        "OPEN on stream %llu, which is already open",
-                        (unsigned long long)e->stream_id);
-    goto out;
+  s->path = malloc(e->method.n + 1);
+  /* An absent payload is the empty message (proto3 drops empty bytes). */
+  s->open_payload = rxmsg_copy(&e->payload);
+  if (!s->path || !s->open_payload) {
+    stream_free(s);
+    return WEFT_ERR_NOMEM;
   }
-  if (m->goaway_tx || m->closed) {
-    pthread_mutex_unlock(&m->mu);
-    rc = 0;
-    send_status(m, e->stream_id, WEFT_STATUS_UNAVAILABLE,
-                "server is shutting down", NULL, NULL, NULL, 0);
-    goto out;
-  }
-  pthread_mutex_unlock(&m->mu);
-
-  const weft_method_desc *md = weft_server_find_method(m->o.srv, path);
-  stream *s = stream_new(m, e->stream_id, true);
-  if (!s) {
-    rc = WEFT_ERR_NOMEM;
-    goto out;
-  }
-  s->md = md;
+  memcpy(s->path, e->method.p, e->method.n);
+  s->path[e->method.n] = 0;
   if (e->timeout_ms > 0)
     s->deadline_ns = now_ns() + e->timeout_ms * 1000000;
   metadata_from_env(e, &s->meta);
-
-  pthread_mutex_lock(&m->mu);
-  if (e->has_payload && e->payload.n > m->max_msg) {
-    s->cancelled = s->status_sent = true;
-  } else if (md &&
-             (md->kind == WEFT_RPC_UNARY ||
-              md->kind == WEFT_RPC_SERVER_STREAM) &&
-             (rc = enqueue(m, s, &e->payload)) < 0) {
-    /* An absent payload is the empty message (proto3 drops empty bytes). */
-    pthread_mutex_unlock(&m->mu);
-    stream_free(s);
-    goto out;
-  }
-  if (md && (md->kind == WEFT_RPC_UNARY || md->kind == WEFT_RPC_SERVER_STREAM))
-    s->rx_done = true; /* their single request rides on OPEN */
-  if ((rc = insert_stream(m, s)) < 0) {
-    drop_queue(m, s);
-    pthread_mutex_unlock(&m->mu);
-    stream_free(s);
-    goto out;
-  }
+  (void)weft__mxe_set_user(m->eng, id, s);
+  link_stream(m, s);
   m->server_live++;
   m->calls++;
-  bool too_big = s->status_sent;
+  s->open_next = m->opened;
+  m->opened = s;
+  return 0;
+}
+
+static int ev_headers(void *ud, uint64_t id, void *su, const weft__env *e) {
+  weft__mux *m = ud;
+  stream *s = su;
+  (void)id;
+  if (!s || s->have_status || s->failed || s->cancelled)
+    return 0;
+  metadata_from_env(e, &s->meta);
+  note_deliver(m, s);
+  return 0;
+}
+
+static int ev_message(void *ud, uint64_t id, void *su, const weft__bytes *p) {
+  weft__mux *m = ud;
+  stream *s = su;
+  (void)id;
+  if (!s || s->rx_done || s->cancelled || s->failed || s->have_status)
+    return 0; /* nobody will read it (e.g. a second request of a unary call) */
+  s->got_msg = true;
+  int rc = enqueue(m, s, p);
+  note_deliver(m, s);
+  return rc;
+}
+
+static int ev_half_close(void *ud, uint64_t id, void *su) {
+  weft__mux *m = ud;
+  stream *s = su;
+  (void)id;
+  if (!s)
+    return 0;
+  s->rx_done = true;
+  wake_stream(m, s);
+  return 0;
+}
+
+static int ev_status(void *ud, uint64_t id, void *su, const weft__env *e) {
+  weft__mux *m = ud;
+  stream *s = su;
+  int rc = 0;
+  (void)id;
+  if (!s || s->have_status || s->failed || s->cancelled)
+    return 0;
+  metadata_from_env(e, &s->meta);
+  if (e->status_code == WEFT_STATUS_OK && single_response(s->md) &&
+      !s->got_msg) {
+    /* The single response rides in the STATUS frame (an absent payload is
+     * the empty message). */
+    s->got_msg = true;
+    if ((rc = enqueue(m, s, &e->payload)) < 0)
+      return rc;
+  }
+  char msg[1024];
+  size_t ml = e->status_message.n < sizeof msg - 1 ? e->status_message.n
+                                                   : sizeof msg - 1;
+  memcpy(msg, e->status_message.p, ml);
+  msg[ml] = 0;
+  weft_status_set(&s->st, e->status_code, "%s", msg);
+  if (e->status_details.n) {
+    s->st.details = malloc(e->status_details.n);
+    if (s->st.details) {
+      memcpy(s->st.details, e->status_details.p, e->status_details.n);
+      s->st.details_len = e->status_details.n;
+    }
+  }
+  s->have_status = true;
+  s->rx_done = true;
+  wake_stream(m, s);
+  note_deliver(m, s);
+  return 0;
+}
+
+/* The peer's CANCEL, or the engine's reset (a message over the limit: it
+ * has told the peer already). */
+static int ev_reset(void *ud, uint64_t id, void *su, int code,
+                    const weft__bytes *msg, bool remote) {
+  weft__mux *m = ud;
+  stream *s = su;
+  (void)id;
+  if (!s || s->cancelled || s->have_status)
+    return 0;
+  int fail = !remote     ? WEFT_ERR_TOO_BIG
+             : s->server ? WEFT_ERR_CANCELLED
+                         : WEFT_ERR_RPC;
+  if (!remote && code == WEFT_STATUS_DEADLINE_EXCEEDED)
+    fail = WEFT_ERR_TIMEOUT;
+  s->cancelled = true;
+  s->fail_code = fail;
+  if (s->server) {
+    s->status_sent = true; /* the stream is over on the wire: no STATUS */
+    push_cancel(s);
+  } else if (!s->failed) {
+    s->failed = true;
+    weft_status_set(&s->st, code, "%.*s", (int)(msg->n > 900 ? 900 : msg->n),
+                    (const char *)msg->p);
+  }
+  wake_stream(m, s);
+  note_deliver(m, s);
+  return 0;
+}
+
+static void ev_goaway(void *ud, int code, const weft__bytes *msg) {
+  weft__mux *m = ud;
+  (void)code;
+  if (msg->n) /* why the peer is going away */
+    snprintf(m->goaway_msg, sizeof m->goaway_msg, "%.*s",
+             (int)(msg->n < 200 ? msg->n : 200), (const char *)msg->p);
+}
+
+/* PING is answered by the engine; a PONG only refreshes last_rx. */
+static const weft__mxe_callbacks engine_cb = {
+    .on_open = ev_open,
+    .on_headers = ev_headers,
+    .on_message = ev_message,
+    .on_half_close = ev_half_close,
+    .on_status = ev_status,
+    .on_reset = ev_reset,
+    .on_goaway = ev_goaway,
+};
+
+/* ---- after a feed (loop thread, mu free) ------------------------------ */
+
+/* Hands a call opened by the last feed to the runtime. */
+static void dispatch_opened(weft__mux *m, stream *s) {
+  const weft_method_desc *md = weft_server_find_method(m->o.srv, s->path);
+  bool resume = false;
+  pthread_mutex_lock(&m->mu);
+  s->md = md;
+  rxmsg *q = s->open_payload;
+  s->open_payload = NULL;
+  if (md &&
+      (md->kind == WEFT_RPC_UNARY || md->kind == WEFT_RPC_SERVER_STREAM)) {
+    /* Their single request rides on OPEN. */
+    if (!s->cancelled) {
+      weft__bytes p = {q->data, q->len};
+      if (enqueue(m, s, &p) < 0)
+        s->cancelled = true; /* out of memory: the handler sees a cancel */
+    }
+    s->rx_done = true;
+  }
   pthread_mutex_unlock(&m->mu);
-  if (too_big)
-    send_status(m, s->id, WEFT_STATUS_RESOURCE_EXHAUSTED,
-                "request message larger than the server's limit", NULL, NULL,
-                NULL, 0);
+  free(q);
 
   weft_metadata meta = s->meta; /* dispatch copies it */
   memset(&s->meta, 0, sizeof s->meta);
@@ -796,212 +849,54 @@ static int on_open(weft__mux *m, const weft__env *e, weft_error *err) {
   if (m->o.conn_api_key && !weft_metadata_get(&meta, "x-api-key") &&
       !weft_metadata_get(&meta, "authorization"))
     (void)weft_metadata_add_str(&meta, "x-api-key", m->o.conn_api_key);
-  rc = weft_server_dispatch(m->o.srv, path, &meta, s->deadline_ns, m->peer,
-                            &server_ops, s);
+  int rc = weft_server_dispatch(m->o.srv, s->path, &meta, s->deadline_ns,
+                                m->peer, &server_ops, s);
   weft_metadata_clear(&meta);
-  if (rc < 0) { /* not taken: the runtime never calls finish */
-    pthread_mutex_lock(&m->mu);
-    remove_stream(m, s);
-    bool resume = drop_queue(m, s);
-    bool sent = s->status_sent;
-    if (--m->server_live == 0 && m->freeing)
-      pthread_cond_broadcast(&m->idle_cv);
-    pthread_mutex_unlock(&m->mu);
-    uint64_t id = s->id;
-    stream_free(s);
-    if (!sent)
-      send_status(m, id, WEFT_STATUS_UNAVAILABLE,
-                  "server could not accept the call", NULL, NULL, NULL, 0);
-    if (resume)
-      resume_reading(m);
-  }
-  rc = 0;
-out:
-  if (path != pathbuf)
-    free(path);
-  return rc;
-}
-
-/* A frame for an existing stream (both sides). */
-static int on_stream_frame(weft__mux *m, const weft__env *e, weft_error *err) {
-  int rc = 0;
-  bool cancel_oversize = false;
+  if (rc >= 0)
+    return;
+  /* Not taken: the runtime never calls finish. */
   pthread_mutex_lock(&m->mu);
-  stream *s = find_stream(m, e->stream_id);
-  if (!s) { /* finished or cancelled here already: late frames are normal */
-    pthread_mutex_unlock(&m->mu);
-    return 0;
-  }
-  switch (e->kind) {
-  case WEFT__FK_MESSAGE:
-    if (s->rx_done || s->cancelled || s->failed || s->have_status)
-      break; /* nobody will read it */
-    if (e->payload.n > m->max_msg) {
-      cancel_oversize = true;
-      s->cancelled = true;
-      s->fail_code = WEFT_ERR_TOO_BIG;
-      if (!s->server) {
-        s->failed = true;
-        weft_status_set(&s->st, WEFT_STATUS_RESOURCE_EXHAUSTED,
-                        "response message of %zu bytes is over the limit "
-                        "of %zu",
-                        e->payload.n, m->max_msg);
-      } else {
-        s->status_sent = true;
-        push_cancel(s);
-      }
-      wake_stream(m, s);
-      break;
-    }
-    s->got_msg = true;
-    rc = enqueue(m, s, &e->payload);
-    break;
-  case WEFT__FK_HALF_CLOSE:
-    if (!s->server) {
-      rc = weft_error_set(err, WEFT_ERR_PROTOCOL,
-                          "HALF_CLOSE from the server on stream %llu",
-                          (unsigned long long)e->stream_id);
-      break;
-    }
-    s->rx_done = true;
-    wake_stream(m, s);
-    break;
-  case WEFT__FK_HEADERS:
-  case WEFT__FK_STATUS:
-    if (s->server) {
-      rc = weft_error_set(err, WEFT_ERR_PROTOCOL,
-                          "%s from the client on stream %llu",
-                          e->kind == WEFT__FK_STATUS ? "STATUS" : "HEADERS",
-                          (unsigned long long)e->stream_id);
-      break;
-    }
-    if (s->have_status || s->failed || s->cancelled)
-      break;
-    metadata_from_env(e, &s->meta);
-    if (e->kind == WEFT__FK_STATUS && e->status_code == WEFT_STATUS_OK &&
-        single_response(s->md) && !s->got_msg) {
-      /* The single response rides in the STATUS frame (an absent payload
-       * is the empty message). */
-      if (e->payload.n > m->max_msg) {
-        s->failed = true;
-        s->fail_code = WEFT_ERR_TOO_BIG;
-        weft_status_set(&s->st, WEFT_STATUS_RESOURCE_EXHAUSTED,
-                        "response message of %zu bytes is over the limit "
-                        "of %zu",
-                        e->payload.n, m->max_msg);
-        wake_stream(m, s);
-        break;
-      }
-      s->got_msg = true;
-      if ((rc = enqueue(m, s, &e->payload)) < 0)
-        break;
-    }
-    if (e->kind == WEFT__FK_STATUS) {
-      char msg[1024];
-      size_t ml = e->status_message.n < sizeof msg - 1 ? e->status_message.n
-                                                       : sizeof msg - 1;
-      memcpy(msg, e->status_message.p, ml);
-      msg[ml] = 0;
-      weft_status_set(&s->st, e->status_code, "%s", msg);
-      if (e->status_details.n) {
-        s->st.details = malloc(e->status_details.n);
-        if (s->st.details) {
-          memcpy(s->st.details, e->status_details.p, e->status_details.n);
-          s->st.details_len = e->status_details.n;
-        }
-      }
-      s->have_status = true;
-      s->rx_done = true;
-      wake_stream(m, s);
-    }
-    break;
-  case WEFT__FK_CANCEL:
-    if (s->cancelled || s->have_status)
-      break;
-    s->cancelled = true;
-    if (s->server) {
-      s->status_sent = true; /* the client is gone: no STATUS */
-      s->fail_code = WEFT_ERR_CANCELLED;
-      push_cancel(s);
-    } else {
-      s->failed = true;
-      s->fail_code = WEFT_ERR_RPC;
-      weft_status_set(
-          &s->st, e->status_code ? e->status_code : WEFT_STATUS_CANCELLED,
-          "%.*s", (int)(e->status_message.n > 900 ? 900 : e->status_message.n),
-          (const char *)e->status_message.p);
-    }
-    wake_stream(m, s);
-    break;
-  default:
-    break; /* unknown kinds are ignored, for forward compatibility */
-  }
-  bool server = s->server;
-  uint64_t id = s->id;
-  bool deliver = as_claim(s);
+  bool sent = s->status_sent;
+  if (!sent)
+    (void)weft__mxe_submit_status(m->eng, s->id, WEFT_STATUS_UNAVAILABLE,
+                                  "server could not accept the call", NULL, 0,
+                                  NULL, NULL);
+  weft__mxe_forget(m->eng, s->id);
+  weft__mxe_chunk *out = take(m);
+  unlink_stream(m, s);
+  resume = drop_queue(m, s);
+  if (--m->server_live == 0 && m->freeing)
+    pthread_cond_broadcast(&m->idle_cv);
   pthread_mutex_unlock(&m->mu);
-  if (deliver)
-    as_deliver(m, s);
-  if (cancel_oversize) {
-    if (server)
-      send_status(m, id, WEFT_STATUS_RESOURCE_EXHAUSTED,
-                  "request message larger than the server's limit", NULL, NULL,
-                  NULL, 0);
-    else
-      send_cancel(m, id, WEFT_STATUS_RESOURCE_EXHAUSTED,
-                  "response message too large");
-  }
-  return rc;
+  stream_free(s);
+  flush(m, out);
+  if (resume)
+    resume_reading(m);
 }
 
 int weft__mux_on_message(weft__mux *m, const uint8_t *data, size_t len,
                          bool text) {
-  weft__env e;
   weft_error err = {0};
-  uint8_t *scratch = NULL;
-  int rc;
   atomic_store(&m->last_rx, now_ns());
-  if (text != is_text(m)) {
-    rc = weft_error_set(&err, WEFT_ERR_PROTOCOL, "%s frame on a %s connection",
-                        text ? "text" : "binary", text ? "binary" : "JSON");
-    goto fail;
+  pthread_mutex_lock(&m->mu);
+  m->opened = NULL;
+  m->deliver = NULL;
+  int rc = weft__mxe_feed(m->eng, data, len, text, now_ns(), &err);
+  weft__mxe_chunk *out = take(m);
+  stream *opened = m->opened, *deliver = m->deliver;
+  m->opened = m->deliver = NULL;
+  pthread_mutex_unlock(&m->mu);
+  flush(m, out); /* PONG, or a STATUS refusing a stream */
+  if (deliver)
+    as_deliver(m, deliver);
+  /* Oldest first is not needed: one feed opens at most one stream. */
+  while (opened) {
+    stream *s = opened;
+    opened = s->open_next;
+    dispatch_opened(m, s);
   }
-  rc = text ? weft__env_json_decode(&e, data, len, &scratch, &err)
-            : weft__env_decode(&e, data, len, &err);
-  if (rc < 0)
-    goto fail;
-  if (e.stream_id == 0) {
-    if (e.kind == WEFT__FK_PING) {
-      weft__env_out o = {.kind = WEFT__FK_PONG,
-                         .has_payload = true,
-                         .payload = e.payload.p,
-                         .payload_len = e.payload.n};
-      send_env(m, &o);
-    } else if (e.kind == WEFT__FK_GOAWAY) {
-      pthread_mutex_lock(&m->mu);
-      m->goaway_rx = true;
-      if (e.status_message.n) /* why the peer is going away */
-        snprintf(m->goaway_msg, sizeof m->goaway_msg, "%.*s",
-                 (int)(e.status_message.n < 200 ? e.status_message.n : 200),
-                 (const char *)e.status_message.p);
-      pthread_mutex_unlock(&m->mu);
-    } /* PONG: last_rx is all a keepalive needs; others: ignored */
-    rc = 0;
-  } else if (e.kind == WEFT__FK_OPEN) {
-    rc = m->o.server ? on_open(m, &e, &err)
-                     : weft_error_set(&err, WEFT_ERR_PROTOCOL,
-                                      "OPEN from the server (stream %llu)",
-                                      (unsigned long long)e.stream_id);
-  } else {
-    rc = on_stream_frame(m, &e, &err);
-  }
-  free(scratch);
   if (rc >= 0)
     return 0;
-fail:
-  if (err.code != rc)
-    weft_error_set(&err, rc, "envelope from %s: %s", m->peer,
-                   weft_strerror(rc));
   if (m->io.close && io_enter(m)) {
     m->io.close(m->io.io_ud, &err);
     io_leave(m);
@@ -1135,39 +1030,42 @@ int weft__mux_call_start(weft__mux *m, const weft_method_desc *md,
     pthread_mutex_unlock(&m->mu);
     return rc;
   }
-  if (m->closed || m->goaway_rx) {
+  if (m->closed || weft__mxe_goaway_received(m->eng)) {
     rc = weft_error_set(err, WEFT_ERR_CLOSED, "connection to %s %s",
                         m->peer[0] ? m->peer : "server",
                         m->closed ? "is closed" : "is going away (GOAWAY)");
     pthread_mutex_unlock(&m->mu);
     return rc;
   }
-  s = stream_new(m, m->next_id, false);
+  s = stream_new(m, 0, false);
   if (!s || (meta && weft_metadata_copy(&s->open_md, meta) < 0) ||
-      insert_stream(m, s) < 0) {
+      weft__mxe_stream_new(m->eng, s, &s->id) < 0) {
     pthread_mutex_unlock(&m->mu);
     if (s)
       stream_free(s);
     return weft_error_set(err, WEFT_ERR_NOMEM, "call_start");
   }
-  m->next_id += 2;
+  link_stream(m, s);
+  m->nclient++;
   m->refs++;
   s->md = md;
   s->deadline_ns = deadline_ns > 0 ? deadline_ns : INT64_MAX;
   bool open_now =
       md->kind == WEFT_RPC_CLIENT_STREAM || md->kind == WEFT_RPC_BIDI;
   s->open_sent = open_now;
+  weft__mxe_chunk *out = NULL;
+  rc = 0;
+  if (open_now) {
+    rc = weft__mxe_submit_open(m->eng, s->id, md->path, &s->open_md,
+                               s->deadline_ns, now_ns(), NULL);
+    out = take(m);
+  }
   pthread_mutex_unlock(&m->mu);
   *tcall = s;
   if (open_now) {
-    weft__env_out o = {
-        .stream_id = s->id, .kind = WEFT__FK_OPEN, .method = md->path};
-    md_out(&o, &s->open_md);
-    if (s->deadline_ns != INT64_MAX) {
-      int64_t left = (s->deadline_ns - now_ns()) / 1000000;
-      o.timeout_ms = left > 0 ? left : 1;
-    }
-    rc = send_env(m, &o);
+    int frc = flush(m, out);
+    if (rc >= 0)
+      rc = frc;
     if (rc < 0) { /* the call exists; its failure shows in recv/finish */
       pthread_mutex_lock(&m->mu);
       if (!s->failed && !s->have_status && !closing_now(m, rc)) {
@@ -1206,17 +1104,20 @@ int weft__mux_call_send(void *tcall, const void *msg) {
   if (md->kind == WEFT_RPC_UNARY || md->kind == WEFT_RPC_SERVER_STREAM)
     s->send_closed = true; /* exactly one request, sent with OPEN */
   pthread_mutex_unlock(&m->mu);
-  weft__env_out o = {.stream_id = s->id, .kind = WEFT__FK_MESSAGE};
-  if (open) {
-    o.kind = WEFT__FK_OPEN;
-    o.method = md->path;
-    md_out(&o, &s->open_md);
-    if (s->deadline_ns != INT64_MAX) {
-      int64_t left = (s->deadline_ns - now_ns()) / 1000000;
-      o.timeout_ms = left > 0 ? left : 1;
-    }
+  payload p;
+  int rc = payload_make(m, msg, &p);
+  if (rc >= 0) {
+    pthread_mutex_lock(&m->mu);
+    rc = open ? weft__mxe_submit_open(m->eng, s->id, md->path, &s->open_md,
+                                      s->deadline_ns, now_ns(), &p.m)
+              : weft__mxe_submit_message(m->eng, s->id, &p.m);
+    weft__mxe_chunk *out = take(m);
+    pthread_mutex_unlock(&m->mu);
+    int frc = flush(m, out);
+    if (rc >= 0)
+      rc = frc;
   }
-  int rc = send_msg_env(m, &o, msg);
+  payload_done(&p);
   if (rc < 0) { /* the call cannot go on: fail it so recv/finish return */
     pthread_mutex_lock(&m->mu);
     if (closing_now(m, rc)) {
@@ -1256,11 +1157,11 @@ int weft__mux_call_close_send(void *tcall) {
   bool send = !s->send_closed && s->open_sent && !s->failed && !s->cancelled &&
               !s->have_status;
   s->send_closed = true;
+  int rc = send ? weft__mxe_submit_half_close(m->eng, s->id) : 0;
+  weft__mxe_chunk *out = take(m);
   pthread_mutex_unlock(&m->mu);
-  if (!send)
-    return 0;
-  weft__env_out o = {.stream_id = s->id, .kind = WEFT__FK_HALF_CLOSE};
-  return send_env(m, &o);
+  int frc = flush(m, out);
+  return rc < 0 ? rc : frc;
 }
 
 /* The deadline passed (mu held): fail the call; the caller sends CANCEL. */
@@ -1331,18 +1232,18 @@ int weft__mux_call_finish(void *tcall, weft_status *st, weft_metadata *md) {
   stream *s = tcall;
   weft__mux *m = s->m;
   bool need_open = false, cancel_now = false, resume, driving = false;
+  weft__mxe_chunk *out = NULL;
   pthread_mutex_lock(&m->mu);
   if (!s->open_sent && !s->failed && !s->cancelled) {
     s->open_sent = need_open = true; /* e.g. a unary call with no send */
     s->send_closed = true;
+    (void)weft__mxe_submit_open(m->eng, s->id, s->md->path, &s->open_md,
+                                s->deadline_ns, now_ns(), NULL);
+    out = take(m);
   }
   pthread_mutex_unlock(&m->mu);
-  if (need_open) {
-    weft__env_out o = {
-        .stream_id = s->id, .kind = WEFT__FK_OPEN, .method = s->md->path};
-    md_out(&o, &s->open_md);
-    send_env(m, &o);
-  }
+  if (need_open)
+    flush(m, out);
   pthread_mutex_lock(&m->mu);
   while (!s->have_status && !s->failed && !s->cancelled) {
     if (stream_wait(m, s, &driving) == ETIMEDOUT) {
@@ -1359,15 +1260,19 @@ int weft__mux_call_finish(void *tcall, weft_status *st, weft_metadata *md) {
       weft_metadata_add(md, e->key, e->value, e->value_len);
     }
   }
-  remove_stream(m, s);
+  if (cancel_now)
+    (void)weft__mxe_submit_cancel(m->eng, s->id, WEFT_STATUS_DEADLINE_EXCEEDED,
+                                  "deadline exceeded");
+  weft__mxe_forget(m->eng, s->id);
+  out = take(m);
+  unlink_stream(m, s);
+  m->nclient--;
   resume = drop_queue(m, s);
-  uint64_t id = s->id;
   pthread_mutex_unlock(&m->mu);
   stream_wait_done(m, driving, others);
   stream_free(s);
   /* Our reference keeps m alive through these sends. */
-  if (cancel_now)
-    send_cancel(m, id, WEFT_STATUS_DEADLINE_EXCEEDED, "deadline exceeded");
+  flush(m, out);
   if (resume)
     resume_reading(m);
   pthread_mutex_lock(&m->mu);
@@ -1389,13 +1294,14 @@ void weft__mux_call_cancel(void *tcall) {
   s->cancelled = true;
   s->fail_code = WEFT_ERR_CANCELLED;
   weft_status_set(&s->st, WEFT_STATUS_CANCELLED, "cancelled by the client");
-  bool send = s->open_sent;
-  uint64_t id = s->id;
+  /* A stream not on the wire yet leaves the engine silently. */
+  (void)weft__mxe_submit_cancel(m->eng, s->id, WEFT_STATUS_CANCELLED,
+                                "cancelled by the client");
+  weft__mxe_chunk *out = take(m);
   wake_stream(m, s);
   bool deliver = as_claim(s);
   pthread_mutex_unlock(&m->mu);
-  if (send)
-    send_cancel(m, id, WEFT_STATUS_CANCELLED, "cancelled by the client");
+  flush(m, out);
   if (deliver) /* after this, s may be gone */
     as_deliver(m, s);
 }
@@ -1489,19 +1395,23 @@ static int srv_send(void *tc, const void *msg, const weft_metadata *headers) {
     pthread_mutex_unlock(&m->mu);
     return encode_reply(m, s, msg);
   }
-  bool hdrs = headers && headers->count && !s->open_sent;
-  s->open_sent = true; /* server side: "headers went out" */
   pthread_mutex_unlock(&m->mu);
-  if (hdrs) {
-    weft__env_out h = {.stream_id = s->id, .kind = WEFT__FK_HEADERS};
-    md_out(&h, headers);
-    if ((rc = send_env(m, &h)) < 0)
-      return rc;
-  }
   if (!s->md)
     return WEFT_ERR_STATE;
-  weft__env_out o = {.stream_id = s->id, .kind = WEFT__FK_MESSAGE};
-  return send_msg_env(m, &o, msg);
+  payload p;
+  if ((rc = payload_make(m, msg, &p)) < 0)
+    return rc;
+  pthread_mutex_lock(&m->mu);
+  bool hdrs = headers && headers->count && !s->open_sent;
+  s->open_sent = true; /* server side: "headers went out" */
+  rc = hdrs ? weft__mxe_submit_headers(m->eng, s->id, headers) : 0;
+  if (rc >= 0)
+    rc = weft__mxe_submit_message(m->eng, s->id, &p.m);
+  weft__mxe_chunk *out = take(m);
+  pthread_mutex_unlock(&m->mu);
+  payload_done(&p);
+  int frc = flush(m, out);
+  return rc < 0 ? rc : frc;
 }
 
 static int srv_finish(void *tc, const weft_status *st,
@@ -1510,21 +1420,39 @@ static int srv_finish(void *tc, const weft_status *st,
   stream *s = tc;
   weft__mux *m = s->m;
   int rc = 0;
-  pthread_mutex_lock(&m->mu);
-  bool send = !s->status_sent && !m->closed;
-  bool hdrs_pending = !s->open_sent;
-  s->status_sent = true;
-  s->rt = NULL; /* the runtime frees its call once this returns */
-  remove_stream(m, s);
-  bool resume = drop_queue(m, s);
-  pthread_mutex_unlock(&m->mu);
   int code = st ? st->code : WEFT_STATUS_UNKNOWN;
   bool reply = s->has_reply && code == WEFT_STATUS_OK;
-  if (send)
-    rc = send_status_reply(m, s->id, code, st ? st->message : "no status",
-                           hdrs_pending ? headers : NULL, trailers,
-                           st ? st->details : NULL, st ? st->details_len : 0,
-                           reply ? s->reply : NULL, reply ? s->reply_len : 0);
+  weft__mxe_msg rmsg = {.data = s->reply, .len = s->reply_len};
+  /* Headers not sent yet travel with the trailers, in one STATUS. */
+  weft_metadata both = WEFT_METADATA_INIT;
+  const weft_metadata *md = trailers;
+  pthread_mutex_lock(&m->mu);
+  bool send = !s->status_sent && !m->closed;
+  if (send && !s->open_sent && headers && headers->count) {
+    md = headers;
+    if (trailers && trailers->count) {
+      md = &both;
+      if (weft_metadata_copy(&both, headers) < 0 ||
+          weft_metadata_copy(&both, trailers) < 0)
+        rc = WEFT_ERR_NOMEM;
+    }
+  }
+  s->status_sent = true;
+  s->rt = NULL; /* the runtime frees its call once this returns */
+  if (send && rc == 0)
+    rc = weft__mxe_submit_status(
+        m->eng, s->id, code, st ? st->message : "no status",
+        st ? st->details : NULL, st ? st->details_len : 0, md,
+        reply ? &rmsg : NULL);
+  weft__mxe_forget(m->eng, s->id);
+  weft__mxe_chunk *out = take(m);
+  unlink_stream(m, s);
+  bool resume = drop_queue(m, s);
+  pthread_mutex_unlock(&m->mu);
+  weft_metadata_clear(&both);
+  int frc = flush(m, out);
+  if (rc >= 0)
+    rc = frc;
   if (resume)
     resume_reading(m);
   pthread_mutex_lock(&m->mu);

@@ -1,7 +1,9 @@
 /* The envelope multiplexer: many calls over one message-oriented connection,
  * shared by the tcp:// and ws:// transports (and anything else that moves
  * whole messages). It speaks weft.v1.Envelope (schema/weft/v1/envelope.proto)
- * in either codec and maps stream ids to calls.
+ * in either codec and maps stream ids to calls. The protocol itself is the
+ * I/O-free engine in mux_engine.h (docs/MUX.md); this layer adds queues,
+ * blocking waits and server dispatch on its events.
  *
  * The mux does no I/O. Its owner (a transport connection living on a
  * weft_loop) feeds it each received message with weft__mux_on_message() on
