@@ -52,9 +52,9 @@ struct Pipe {
   std::vector<weft_error> conn_errors;
   std::vector<std::pair<int32_t, uint32_t>> goaways; // server heard
   std::vector<uint32_t> client_goaways;              // client heard
-  bool hold_credit = false; // the server does not return window
+  bool hold_credit = false;    // the server does not return window
   bool answer_in_open = false; // stream_open itself answers 431, no body
-  size_t chunk = 0;         // feed the engine this many bytes at a time
+  size_t chunk = 0;            // feed the engine this many bytes at a time
   int64_t now = kStart;
   ssize_t feed_rv = 0;
 
