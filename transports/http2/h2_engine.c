@@ -46,10 +46,6 @@ struct weft__h2e {
   bool goaway_seen;
   weft_error why;     /* the connection error */
   char last_err[160]; /* nghttp2's last reason (error_callback2) */
-  /* The frame being received (on_begin_frame): where an error was. */
-  uint8_t frame_type;
-  int32_t frame_stream;
-  bool frame_seen;
   const uint8_t *out;
   size_t out_len;
   struct {
@@ -92,13 +88,6 @@ static const char *code_name(uint32_t code) {
   default:
     return "unknown error code";
   }
-}
-
-static const char *frame_name(uint8_t type) {
-  static const char *const names[] = {
-      "DATA",         "HEADERS", "PRIORITY", "RST_STREAM",    "SETTINGS",
-      "PUSH_PROMISE", "PING",    "GOAWAY",   "WINDOW_UPDATE", "CONTINUATION"};
-  return type < sizeof names / sizeof names[0] ? names[type] : "unknown";
 }
 
 /* The connection failed: remember why (the first reason wins) and tell the
@@ -320,22 +309,20 @@ static int on_frame_send(nghttp2_session *ses, const nghttp2_frame *f,
   else if (f->hd.type == NGHTTP2_GOAWAY &&
            f->goaway.error_code != NGHTTP2_NO_ERROR) {
     /* nghttp2 found a connection error in a frame: it stops parsing and
-     * queues this GOAWAY, whose debug data is its reason ("DATA:
-     * stream_id == 0"). Connection errors we raise ourselves were reported
-     * already (fail keeps the first). */
+     * queues this GOAWAY, whose debug data is its reason, naming the frame
+     * type ("DATA: stream_id == 0"). Which frame it was nghttp2 does not
+     * say (some checks run before on_begin_frame), so we add nothing.
+     * Connection errors we raise ourselves were reported already (fail
+     * keeps the first). */
     const char *why = e->last_err;
     int why_len = (int)strlen(e->last_err);
     if (f->goaway.opaque_data_len > 0) {
       why = (const char *)f->goaway.opaque_data;
       why_len = (int)f->goaway.opaque_data_len;
     }
-    char where[64] = "";
-    if (e->frame_seen)
-      snprintf(where, sizeof where, " (in a %s frame on stream %d)",
-               frame_name(e->frame_type), (int)e->frame_stream);
     char msg[240];
-    snprintf(msg, sizeof msg, "(%s)%s%.*s%s", code_name(f->goaway.error_code),
-             why_len ? ": " : "", why_len, why, where);
+    snprintf(msg, sizeof msg, "(%s)%s%.*s", code_name(f->goaway.error_code),
+             why_len ? ": " : "", why_len, why);
     fail(e, WEFT_ERR_PROTOCOL, "HTTP/2 connection error ", msg);
   }
   return 0;
@@ -362,9 +349,6 @@ static int on_begin_frame(nghttp2_session *ses, const nghttp2_frame_hd *hd,
                           void *ud) {
   weft__h2e *e = ud;
   int32_t id = hd->stream_id;
-  e->frame_type = hd->type;
-  e->frame_stream = id;
-  e->frame_seen = true;
   if ((hd->type != NGHTTP2_HEADERS && hd->type != NGHTTP2_DATA) || id <= 0 ||
       !(id & 1) || id > nghttp2_session_get_last_proc_stream_id(ses) ||
       nghttp2_session_find_stream(ses, id))
