@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Writes the hand-made conversations of the fuzz_h2_engine seed corpus
-(bytes after the client preface; the rest of the corpus is shared with
-fuzz_h2_server). Run from this folder; the output is committed."""
+(bytes after the client preface). The rest of the corpus: the inputs of
+fuzz_h2_server's corpus, and found_* files that a libFuzzer run kept for new
+coverage (-merge=1). Run from this folder; the output is committed."""
 import struct
 
 def frame(t, flags, sid, payload=b""):
