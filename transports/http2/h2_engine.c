@@ -23,9 +23,12 @@ typedef struct h2e_stream {
   /* Request body bytes whose window the caller has not returned: given
    * back to the connection when the stream closes. */
   size_t uncredited;
-  /* The header block being received (fields held as nghttp2 buffers). */
+  /* The header block being received (fields held as nghttp2 buffers):
+   * in inl while it fits (a typical request), saving an allocation per
+   * stream. */
   nghttp2_rcbuf **hdr;
   size_t nhdr, caphdr; /* entries: name, value, name, value, ... */
+  nghttp2_rcbuf *inl[32];
   size_t hdr_bytes;
   bool too_large;
 } h2e_stream;
@@ -124,7 +127,8 @@ static void stream_unlink(weft__h2e *e, h2e_stream *s) {
 static void drop_headers(h2e_stream *s) {
   for (size_t i = 0; i < s->nhdr; i++)
     nghttp2_rcbuf_decref(s->hdr[i]);
-  free(s->hdr);
+  if (s->hdr != s->inl)
+    free(s->hdr);
   s->hdr = NULL;
   s->nhdr = s->caphdr = 0;
 }
@@ -158,6 +162,8 @@ static int on_begin_headers(nghttp2_session *ses, const nghttp2_frame *f,
   if (!s)
     return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
   s->id = f->hd.stream_id;
+  s->hdr = s->inl;
+  s->caphdr = sizeof s->inl / sizeof s->inl[0];
   if (nghttp2_session_set_stream_user_data(ses, s->id, s) != 0) {
     free(s);
     return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
@@ -190,10 +196,13 @@ static int on_header(nghttp2_session *ses, const nghttp2_frame *f,
     return 0;
   }
   if (s->nhdr + 2 > s->caphdr) {
-    size_t cap = s->caphdr ? s->caphdr * 2 : 32;
-    nghttp2_rcbuf **h = realloc(s->hdr, cap * sizeof *h);
+    size_t cap = s->caphdr * 2;
+    nghttp2_rcbuf **h = malloc(cap * sizeof *h);
     if (!h)
       return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    memcpy(h, s->hdr, s->nhdr * sizeof *h);
+    if (s->hdr != s->inl)
+      free(s->hdr);
     s->hdr = h;
     s->caphdr = cap;
   }
