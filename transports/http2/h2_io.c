@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "weft/transport.h"
+
 static void on_io(weft_loop *l, int fd, unsigned events, void *ud);
 
 int weft__h2io_start(weft__h2io *io) {
@@ -30,6 +32,8 @@ void weft__h2io_close(weft__h2io *io, const weft_error *why) {
     io->on_closed(io, why, io->ud);
   nghttp2_session_del(io->session);
   io->session = NULL;
+  weft__h2e_free(io->engine);
+  io->engine = NULL;
   io->pending = NULL;
   io->pending_len = 0;
   free(io->obuf);
@@ -51,6 +55,24 @@ static bool gather(weft__h2io *io) {
   if (io->obuf_off > 0 && io->obuf_off == io->obuf_len)
     io->obuf_off = io->obuf_len = 0;
   while (io->obuf_len < H2IO_OBUF) {
+    if (io->engine) {
+      weft_error e;
+      size_t n;
+      const uint8_t *p = weft__h2e_output(io->engine, &n, &e);
+      if (!p) {
+        weft__h2io_close(io, &e);
+        return false;
+      }
+      if (n == 0)
+        break;
+      size_t take = H2IO_OBUF - io->obuf_len;
+      if (take > n)
+        take = n;
+      memcpy(io->obuf + io->obuf_len, p, take);
+      io->obuf_len += take;
+      weft__h2e_output_done(io->engine, take);
+      continue;
+    }
     if (io->pending_len == 0) {
       ssize_t n = nghttp2_session_mem_send(io->session, &io->pending);
       if (n < 0) {
@@ -108,9 +130,11 @@ void weft__h2io_flush(weft__h2io *io) {
   if (io->closed)
     return;
   set_events(io, WEFT_IO_READ);
-  if (!nghttp2_session_want_read(io->session) &&
-      !nghttp2_session_want_write(io->session)) {
-    weft__h2io_close(io, NULL);
+  if (io->engine ? weft__h2e_finished(io->engine)
+                 : !nghttp2_session_want_read(io->session) &&
+                       !nghttp2_session_want_write(io->session)) {
+    /* A failed engine's last GOAWAY went out: close with its reason. */
+    weft__h2io_close(io, io->engine ? weft__h2e_error(io->engine) : NULL);
   }
 }
 
@@ -150,6 +174,18 @@ static void on_io(weft_loop *l, int fd, unsigned events, void *ud) {
         weft_error_set(&e, (int)n, "read failed: %s", weft_strerror((int)n));
       weft__h2io_close(io, n == 0 ? NULL : &e);
       return;
+    }
+    if (io->engine) {
+      weft_error e;
+      if (weft__h2e_feed(io->engine, buf, (size_t)n, weft_now_ns(), &e) < 0) {
+        /* The engine queued its GOAWAY: try to send it. */
+        weft__h2io_flush(io);
+        weft__h2io_close(io, &e);
+        return;
+      }
+      if ((size_t)n < sizeof buf)
+        break;
+      continue;
     }
     ssize_t rv = nghttp2_session_mem_recv(io->session, buf, (size_t)n);
     if (rv < 0) {

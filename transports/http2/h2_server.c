@@ -1,4 +1,7 @@
-/* The h2c:// and https:// server: Connect, gRPC and gRPC-Web on nghttp2.
+/* The h2c:// and https:// server: Connect, gRPC and gRPC-Web on HTTP/2
+ * (the I/O-free engine in h2_engine.c) and HTTP/1.1 (h1_conn.c). This file
+ * is the runtime glue: sockets (h2_io.c), the loop, timers, the worker
+ * pool, and what a request means (routing, validation, the call ops).
  *
  * Protocols: a request's content-type picks one (request_protocol). gRPC
  * and gRPC-Web frame messages with the same 5-byte prefix as Connect
@@ -8,13 +11,13 @@
  * trailers, or in gRPC-Web's trailers frame) and the response headers. The
  * wire details themselves are in grpc_wire.c.
  *
- * Threads: everything nghttp2 touches runs on the listener's loop thread.
+ * Threads: the engine and its events run on the listener's loop thread.
  * Handlers run on the runtime's worker pool and talk to a stream through the
  * weft_server_call_ops below, under the connection mutex; whenever a worker
  * produces output it posts a "kick" to the loop, which submits the response
  * or resumes the deferred data provider.
  *
- * Lifetimes: a stream is referenced by nghttp2 (until the stream closes or
+ * Lifetimes: a stream is referenced by the engine (until the stream closes or
  * the connection dies), by the runtime (from dispatch until ops->finish) and
  * by each pending kick. A connection is referenced by its socket and by each
  * of its streams, so a worker finishing late never touches freed memory.
@@ -22,10 +25,9 @@
  * Flow control: request bodies are consumed (WINDOW_UPDATE) only when a
  * worker takes a message, so a slow handler slows its client instead of
  * growing memory; responses block the handler in send() above a high-water
- * mark until nghttp2 has written them out.
+ * mark until the engine has written them out.
  */
 #include <errno.h>
-#include <nghttp2/nghttp2.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +41,7 @@
 #include "connect.h"
 #include "grpc_wire.h"
 #include "h2_call.h"
+#include "h2_engine.h"
 #include "h2_io.h"
 #include "h2_msg.h"
 #include "weft/base64.h"
@@ -58,9 +61,6 @@
 #define H2S_GZIP_MIN 1024
 /* Request encodings: identity (or none), gzip, anything else. */
 enum { H2S_ENC_IDENTITY, H2S_ENC_GZIP, H2S_ENC_UNSUPPORTED };
-/* Recently closed streams remembered per connection (RFC 9113 5.1 lets an
- * endpoint limit how long it remembers them). */
-#define H2S_CLOSED_RING 128
 
 enum { HS_M_OTHER, HS_M_POST, HS_M_GET, HS_M_OPTIONS };
 
@@ -102,7 +102,7 @@ struct h2s_listener {
 };
 
 struct h2s_conn {
-  weft__h2io io; /* io.session is NULL on an HTTP/1.1 connection */
+  weft__h2io io; /* io.engine is NULL on an HTTP/1.1 connection */
   h2s_listener *lis;
   weft__h1sc *h1; /* HTTP/1.1 (or not yet known): h1_conn.c */
   pthread_mutex_t mu;
@@ -111,20 +111,11 @@ struct h2s_conn {
   h2s_conn *next, *prev; /* in lis->conns */
   char peer[64];
   bool flush_posted; /* loop thread: a flush_on_loop is queued */
-  /* Loop thread: the last streams that closed, and whether we reset them
-   * (see on_begin_frame). nghttp2 forgets closed streams, so without this a
-   * HEADERS reusing an old stream id is silently ignored. */
-  struct {
-    int32_t id;
-    bool we_reset;
-  } closed[H2S_CLOSED_RING];
-  unsigned closed_next;
-  uint64_t calls; /* loop thread: calls dispatched (connection events) */
+  uint64_t calls;    /* loop thread: calls dispatched (connection events) */
   const char *close_note; /* loop thread: why this side closed it */
   /* Loop thread: header and idle timeouts (see on_tick). */
   char ip[48];
   weft_timer *tick;
-  bool got_settings; /* the client's preface and SETTINGS arrived */
   int64_t accepted_ns, last_busy_ns;
   char note[96]; /* close_note's storage when it is formatted */
 };
@@ -134,9 +125,7 @@ struct h2s_stream {
   int32_t id;
   int refs; /* under c->mu */
   h2s_stream *next, *prev;
-  bool in_session;  /* nghttp2 still knows the stream */
-  bool hdrs_done;   /* loop thread: the request's HEADERS arrived whole */
-  int64_t begun_ns; /* loop thread: its first HEADERS frame began */
+  bool in_session; /* the engine (or h1_conn.c) still knows the stream */
 
   /* Request headers (loop thread until dispatch). */
   char *path;
@@ -514,40 +503,38 @@ static bool is_finished(h2s_stream *s) {
   return f;
 }
 
-/* nghttp2_nv entries pointing into md (valid while md is). */
-static size_t add_nv(nghttp2_nv *nva, size_t n, const weft_metadata *md) {
+/* Header fields pointing into md (valid while md is). */
+static size_t add_nv(weft__h2e_nv *nva, size_t n, const weft_metadata *md) {
   for (size_t i = 0; i < md->count; i++) {
     const weft_metadata_entry *e = &md->entries[i];
-    nva[n++] = (nghttp2_nv){(uint8_t *)e->key, e->value, strlen(e->key),
-                            e->value_len, NGHTTP2_NV_FLAG_NONE};
+    nva[n++] = (weft__h2e_nv){e->key, e->value, strlen(e->key), e->value_len};
   }
   return n;
 }
 
-/* From data_read, once the body is out. grpc_trailers no longer changes
+/* From read_data, once the body is out. grpc_trailers no longer changes
  * once the stream is finished (out_end), so no lock is needed to read it. */
-static int submit_grpc_trailers(nghttp2_session *ses, h2s_stream *s) {
-  nghttp2_nv *nva = calloc(s->grpc_trailers.count + 1, sizeof *nva);
+static int submit_grpc_trailers(h2s_stream *s) {
+  weft__h2e_nv *nva = calloc(s->grpc_trailers.count + 1, sizeof *nva);
   if (!nva)
     return -1;
   size_t n = add_nv(nva, 0, &s->grpc_trailers);
-  int rv = nghttp2_submit_trailer(ses, s->id, nva, n);
+  int rv = weft__h2e_submit_trailers(s->c->io.engine, s->id, nva, n);
   free(nva);
   return rv;
 }
 
-static ssize_t data_read(nghttp2_session *ses, int32_t id, uint8_t *buf,
-                         size_t len, uint32_t *flags, nghttp2_data_source *src,
-                         void *ud) {
-  h2s_stream *s = src->ptr;
-  (void)ses;
-  (void)id;
+/* The engine's read_data event: response body bytes, as flow control
+ * lets them out. */
+static ssize_t data_read(void *ud, void *st, uint8_t *buf, size_t len,
+                         uint32_t *flags) {
+  h2s_stream *s = st;
   (void)ud;
   pthread_mutex_lock(&s->c->mu);
   size_t avail = s->out_len - s->out_off;
   if (avail == 0 && !s->out_end) {
     pthread_mutex_unlock(&s->c->mu);
-    return NGHTTP2_ERR_DEFERRED;
+    return WEFT__H2E_DEFER;
   }
   size_t n = avail < len ? avail : len;
   if (n)
@@ -555,29 +542,29 @@ static ssize_t data_read(nghttp2_session *ses, int32_t id, uint8_t *buf,
   s->out_off += n;
   bool trailers = false;
   if (s->out_off == s->out_len && s->out_end) {
-    *flags |= NGHTTP2_DATA_FLAG_EOF;
+    *flags |= WEFT__H2E_EOF;
     /* gRPC: the body ends, the stream ends with the status trailers. */
     if (s->proto == WEFT__GRPC_H2) {
-      *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+      *flags |= WEFT__H2E_NO_END_STREAM;
       trailers = true;
     }
   }
   pthread_cond_broadcast(&s->cv); /* room for a blocked send() */
   pthread_mutex_unlock(&s->c->mu);
-  if (trailers && submit_grpc_trailers(ses, s) != 0)
-    return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+  if (trailers && submit_grpc_trailers(s) != 0)
+    return -2; /* the engine resets the stream */
   return (ssize_t)n;
 }
 
 #define NV(n, v)                                                               \
-  { (uint8_t *)(n), (uint8_t *)(v), strlen(n), strlen(v), NGHTTP2_NV_FLAG_NONE }
+  { (n), (const uint8_t *)(v), strlen(n), strlen(v) }
 
-/* Submits the response headers with a data provider. Loop thread, no
- * lock held (nghttp2 may call data_read from inside). */
+/* Submits the response headers, the body to follow through data_read.
+ * Loop thread, no lock held (the engine may call data_read from inside). */
 static void submit_response(h2s_stream *s) {
   h2s_conn *c = s->c;
   char status[8];
-  nghttp2_nv *nva;
+  weft__h2e_nv *nva;
   size_t n = 0;
 
   /* gRPC and gRPC-Web: "-bin" header values go out base64. */
@@ -610,45 +597,41 @@ static void submit_response(h2s_stream *s) {
       s->proto != WEFT__GRPC_NONE
           ? weft__grpc_ctype_str(s->proto, weft__h2_ctype_json(s->resp_ct))
           : weft__h2_ctype_str(s->resp_ct);
-  nva[n++] = (nghttp2_nv)NV(":status", status);
+  nva[n++] = (weft__h2e_nv)NV(":status", status);
   if (!s->preflight)
-    nva[n++] = (nghttp2_nv)NV("content-type", ct);
+    nva[n++] = (weft__h2e_nv)NV("content-type", ct);
   if (s->cors) {
-    nva[n++] = (nghttp2_nv)NV("access-control-allow-origin", s->origin);
-    nva[n++] = (nghttp2_nv)NV("vary", "Origin");
+    nva[n++] = (weft__h2e_nv)NV("access-control-allow-origin", s->origin);
+    nva[n++] = (weft__h2e_nv)NV("vary", "Origin");
     if (s->preflight) {
-      nva[n++] = (nghttp2_nv)NV("access-control-allow-methods",
-                                WEFT__CORS_ALLOW_METHODS);
-      nva[n++] = (nghttp2_nv)NV("access-control-allow-headers",
-                                WEFT__CORS_ALLOW_HEADERS);
-      nva[n++] = (nghttp2_nv)NV("access-control-max-age", WEFT__CORS_MAX_AGE);
+      nva[n++] = (weft__h2e_nv)NV("access-control-allow-methods",
+                                  WEFT__CORS_ALLOW_METHODS);
+      nva[n++] = (weft__h2e_nv)NV("access-control-allow-headers",
+                                  WEFT__CORS_ALLOW_HEADERS);
+      nva[n++] = (weft__h2e_nv)NV("access-control-max-age", WEFT__CORS_MAX_AGE);
     } else {
-      nva[n++] = (nghttp2_nv)NV("access-control-expose-headers",
-                                WEFT__CORS_EXPOSE_HEADERS);
+      nva[n++] = (weft__h2e_nv)NV("access-control-expose-headers",
+                                  WEFT__CORS_EXPOSE_HEADERS);
     }
   }
   if (s->resp_gzip)
-    nva[n++] = (nghttp2_nv)NV(s->proto != WEFT__GRPC_NONE ? "grpc-encoding"
-                              : weft__h2_ctype_stream(s->resp_ct)
-                                  ? "connect-content-encoding"
-                                  : "content-encoding",
-                              "gzip");
+    nva[n++] = (weft__h2e_nv)NV(s->proto != WEFT__GRPC_NONE ? "grpc-encoding"
+                                : weft__h2_ctype_stream(s->resp_ct)
+                                    ? "connect-content-encoding"
+                                    : "content-encoding",
+                                "gzip");
   n = add_nv(nva, n, hdrs);
   if (trailers_only)
     n = add_nv(nva, n, &s->grpc_trailers);
   s->resp_submitted = true;
   pthread_mutex_unlock(&c->mu);
 
-  nghttp2_data_provider dp;
-  dp.source.ptr = s;
-  dp.read_callback = data_read;
-  int rv = nghttp2_submit_response(c->io.session, s->id, nva, n,
-                                   trailers_only ? NULL : &dp);
+  int rv =
+      weft__h2e_submit_response(c->io.engine, s->id, nva, n, !trailers_only);
   free(nva);
   weft_metadata_clear(&grpc_hdrs);
   if (rv != 0)
-    nghttp2_submit_rst_stream(c->io.session, NGHTTP2_FLAG_NONE, s->id,
-                              NGHTTP2_INTERNAL_ERROR);
+    weft__h2e_submit_rst(c->io.engine, s->id, WEFT__H2E_INTERNAL_ERROR);
 }
 
 static void conn_io_release(void *ud) {
@@ -698,7 +681,7 @@ static void kick_on_loop(void *ud) {
     if (submit)
       submit_response(s);
     else if (resume)
-      nghttp2_session_resume_data(c->io.session, s->id);
+      weft__h2e_resume(c->io.engine, s->id);
     schedule_flush(c);
   }
   stream_unref(s);
@@ -738,7 +721,7 @@ static void release_credit(h2s_stream *s) {
   pthread_mutex_unlock(&c->mu);
   if (behind)
     return;
-  nghttp2_session_consume(c->io.session, s->id, s->held);
+  weft__h2e_credit(c->io.engine, s->id, s->held);
   s->held = 0;
 }
 
@@ -762,7 +745,7 @@ static void stream_output(h2s_stream *s, bool submitted) {
   if (s->c->h1)
     weft__h1sc_output(s->c->h1);
   else if (submitted)
-    nghttp2_session_resume_data(s->c->io.session, s->id);
+    weft__h2e_resume(s->c->io.engine, s->id);
   else
     submit_response(s);
 }
@@ -816,7 +799,7 @@ static void dispatch(h2s_stream *s) {
   pthread_mutex_unlock(&c->mu);
   if (inl) {
     /* The whole request is here; the handler runs now, on this thread.
-     * nghttp2's reference keeps s alive: the stream cannot close while we
+     * the engine's reference keeps s alive: the stream cannot close while we
      * are inside its callback. */
     int rv = weft_server_dispatch_inline(c->lis->srv, path, &s->md,
                                          s->deadline_ns, c->peer, &h2s_ops, s);
@@ -1290,7 +1273,6 @@ static h2s_stream *stream_new(h2s_conn *c, int32_t id) {
   s->id = id;
   s->refs = 1;
   s->in_session = true;
-  s->begun_ns = weft_now_ns();
   s->deadline_ns = INT64_MAX;
   pthread_cond_init(&s->cv, NULL);
   weft__connect_reader_init(&s->reader, c->lis->max_msg);
@@ -1302,18 +1284,6 @@ static h2s_stream *stream_new(h2s_conn *c, int32_t id) {
   c->streams = s;
   pthread_mutex_unlock(&c->mu);
   return s;
-}
-
-static int on_begin_headers(nghttp2_session *ses, const nghttp2_frame *f,
-                            void *ud) {
-  h2s_conn *c = ud;
-  if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST)
-    return 0;
-  h2s_stream *s = stream_new(c, f->hd.stream_id);
-  if (!s)
-    return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-  nghttp2_session_set_stream_user_data(ses, s->id, s);
-  return 0;
 }
 
 /* A request's content coding: empty or identity, gzip, or one we do not
@@ -1403,19 +1373,6 @@ static void stream_header(h2s_stream *s, const char *n, size_t nlen,
       weft_metadata_add(&s->md, key, v, vlen);
     }
   }
-}
-
-static int on_header(nghttp2_session *ses, const nghttp2_frame *f,
-                     const uint8_t *name, size_t nlen, const uint8_t *value,
-                     size_t vlen, uint8_t flags, void *ud) {
-  (void)flags;
-  (void)ud;
-  h2s_stream *s = nghttp2_session_get_stream_user_data(ses, f->hd.stream_id);
-  if (!s || f->hd.type != NGHTTP2_HEADERS ||
-      f->headers.cat != NGHTTP2_HCAT_REQUEST)
-    return 0; /* trailers of a request carry nothing we use */
-  stream_header(s, (const char *)name, nlen, (const char *)value, vlen);
-  return 0;
 }
 
 /* Request body bytes of a stream whose call was set up and not answered
@@ -1511,56 +1468,55 @@ static void stream_end(h2s_stream *s) {
     dispatch(s);
 }
 
-static int on_data_chunk(nghttp2_session *ses, uint8_t flags, int32_t id,
-                         const uint8_t *data, size_t len, void *ud) {
-  (void)flags;
-  (void)ud;
-  h2s_stream *s = nghttp2_session_get_stream_user_data(ses, id);
-  if (!s || !s->m || is_finished(s)) {
-    nghttp2_session_consume(ses, id, len);
+/* ---- the engine's events (h2_engine.h), loop thread ----------------- */
+
+static void *ev_stream_open(void *ud, const weft__h2e_request *rq) {
+  h2s_conn *c = ud;
+  h2s_stream *s = stream_new(c, rq->id);
+  if (!s)
+    return NULL;
+  for (size_t i = 0; i < rq->nfields; i++)
+    stream_header(s, rq->fields[i].name, rq->fields[i].nlen,
+                  (const char *)rq->fields[i].value, rq->fields[i].vlen);
+  if (rq->too_large)
+    s->hdr_overflow = true;
+  /* An answered request (an error, a preflight) is finished: its body and
+   * end are dropped (ev_data, stream_end). */
+  on_request_headers(s);
+  return s;
+}
+
+static int ev_data(void *ud, void *st, const uint8_t *data, size_t len) {
+  h2s_conn *c = ud;
+  h2s_stream *s = st;
+  if (!s->m || is_finished(s)) {
+    weft__h2e_credit(c->io.engine, s->id, len);
     return 0;
   }
   if (!weft__h2_ctype_stream(s->ct)) {
-    nghttp2_session_consume(ses, id, len);
-    return stream_body(s, data, len) == WEFT_ERR_NOMEM
-               ? NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE
-               : 0;
+    weft__h2e_credit(c->io.engine, s->id, len);
+    return stream_body(s, data, len) == WEFT_ERR_NOMEM ? -1 : 0;
   }
   /* Streaming: see release_credit. */
   s->held += len;
   if (stream_body(s, data, len) >= 0) {
     release_credit(s);
   } else {
-    nghttp2_session_consume(ses, id, s->held);
+    weft__h2e_credit(c->io.engine, s->id, s->held);
     s->held = 0;
   }
   return 0;
 }
 
-static int on_frame_recv(nghttp2_session *ses, const nghttp2_frame *f,
-                         void *ud) {
-  h2s_conn *c = ud;
-  if (f->hd.type == NGHTTP2_SETTINGS && !(f->hd.flags & NGHTTP2_FLAG_ACK))
-    c->got_settings = true; /* the preface is done: header timeout met */
-  if (f->hd.type != NGHTTP2_HEADERS && f->hd.type != NGHTTP2_DATA)
-    return 0;
-  h2s_stream *s = nghttp2_session_get_stream_user_data(ses, f->hd.stream_id);
-  if (!s)
-    return 0;
-  if (f->hd.type == NGHTTP2_HEADERS && f->headers.cat == NGHTTP2_HCAT_REQUEST) {
-    s->hdrs_done = true;
-    if (!on_request_headers(s))
-      return 0;
-  }
-  if (f->hd.flags & NGHTTP2_FLAG_END_STREAM)
-    stream_end(s);
-  return 0;
+static void ev_end(void *ud, void *st) {
+  (void)ud;
+  stream_end(st);
 }
 
 /* ---- the seam to h1_conn.c (h2_call.h) ------------------------------ */
 
 weft__hs_stream *weft__hs_stream_new(weft__hs_conn *c) {
-  return stream_new(c, 1); /* the id is nghttp2's business only */
+  return stream_new(c, 1); /* the id is the engine's business only */
 }
 
 void weft__hs_header(weft__hs_stream *s, const char *name, size_t nlen,
@@ -1569,7 +1525,6 @@ void weft__hs_header(weft__hs_stream *s, const char *name, size_t nlen,
 }
 
 bool weft__hs_headers_done(weft__hs_stream *s) {
-  s->hdrs_done = true;
   return on_request_headers(s);
 }
 
@@ -1632,70 +1587,6 @@ size_t weft__hs_response_read(weft__hs_stream *s, uint8_t *buf, size_t cap,
   return n;
 }
 
-/* ---- closed streams (RFC 9113 5.1, 5.1.1) ---------------------------- */
-
-static int closed_find(h2s_conn *c, int32_t id) {
-  for (int i = 0; i < H2S_CLOSED_RING; i++)
-    if (c->closed[i].id == id)
-      return i;
-  return -1;
-}
-
-static void closed_note(h2s_conn *c, int32_t id, bool we_reset) {
-  int i = closed_find(c, id);
-  if (i < 0) {
-    i = (int)(c->closed_next++ % H2S_CLOSED_RING);
-    c->closed[i].id = id;
-    c->closed[i].we_reset = false;
-  }
-  c->closed[i].we_reset |= we_reset;
-}
-
-static int on_frame_send(nghttp2_session *ses, const nghttp2_frame *f,
-                         void *ud) {
-  (void)ses;
-  if (f->hd.type == NGHTTP2_RST_STREAM)
-    closed_note(ud, f->hd.stream_id, true);
-  return 0;
-}
-
-/* nghttp2 keeps no state for most closed streams, and it silently ignores a
- * HEADERS (or DATA) frame on a stream id it no longer knows. RFC 9113
- * wants errors there, so we check before nghttp2 parses the frame:
- * - 5.1.1: "The identifier of a newly established stream MUST be
- *   numerically greater than all streams that the initiating endpoint has
- *   opened or reserved ... An endpoint that receives an unexpected stream
- *   identifier MUST respond with a connection error of type
- *   PROTOCOL_ERROR": a HEADERS on an old id we never saw close (skipped
- *   ids are implicitly closed, or it closed too long ago).
- * - 5.1, closed: "An endpoint that receives any frame other than PRIORITY
- *   after receiving a RST_STREAM MUST treat that as a stream error of type
- *   STREAM_CLOSED ... any frames after receiving a frame with the
- *   END_STREAM flag set MUST [be treated] as a connection error of type
- *   STREAM_CLOSED": HEADERS or DATA on a stream that closed recently.
- * - 5.1, closed: "An endpoint MUST ignore frames that it receives on closed
- *   streams after it has sent a RST_STREAM frame": those we leave alone
- *   (the peer may not have seen our reset yet). */
-static int on_begin_frame(nghttp2_session *ses, const nghttp2_frame_hd *hd,
-                          void *ud) {
-  h2s_conn *c = ud;
-  int32_t id = hd->stream_id;
-  if ((hd->type != NGHTTP2_HEADERS && hd->type != NGHTTP2_DATA) || id <= 0 ||
-      !(id & 1) || id > nghttp2_session_get_last_proc_stream_id(ses) ||
-      nghttp2_session_find_stream(ses, id))
-    return 0; /* new or open streams, and nghttp2's own checks */
-  int i = closed_find(c, id);
-  if (i >= 0 && c->closed[i].we_reset)
-    return 0;
-  if (i >= 0)
-    nghttp2_session_terminate_session(ses, NGHTTP2_STREAM_CLOSED);
-  else if (hd->type == NGHTTP2_HEADERS)
-    nghttp2_session_terminate_session(ses, NGHTTP2_PROTOCOL_ERROR);
-  /* DATA on a stream closed long ago: nghttp2 ignores it (and counts it
-   * against the connection window), which 5.1 allows. */
-  return 0;
-}
-
 /* The transport is done with s (its response went out, or the peer left):
  * drops the transport's reference; an unfinished call is cancelled. */
 static void stream_closed(h2s_stream *s) {
@@ -1718,22 +1609,14 @@ void weft__hs_stream_close(weft__hs_stream *s) {
   stream_closed(s);
 }
 
-static int on_stream_close(nghttp2_session *ses, int32_t id, uint32_t code,
-                           void *ud) {
+/* The engine itself gives the connection back the window of data the
+ * handler never took (a reset stream). */
+static void ev_closed(void *ud, void *st, uint32_t code) {
+  h2s_stream *s = st;
+  (void)ud;
   (void)code;
-  closed_note(ud, id, false);
-  h2s_stream *s = nghttp2_session_get_stream_user_data(ses, id);
-  if (!s)
-    return 0;
-  /* Data the handler never took (a reset stream): give the connection its
-   * window back, or it would shrink with every such stream. */
-  if (s->held > 0) {
-    nghttp2_session_consume_connection(ses, s->held);
-    s->held = 0;
-  }
-  nghttp2_session_set_stream_user_data(ses, id, NULL);
+  s->held = 0;
   stream_closed(s);
-  return 0;
 }
 
 static void on_conn_closed(weft__h2io *io, const weft_error *why, void *ud) {
@@ -1766,7 +1649,7 @@ static void on_conn_closed(weft__h2io *io, const weft_error *why, void *ud) {
     c->tick = NULL;
   }
   weft__acceptor_release(c->lis->acc, c->ip);
-  /* nghttp2_session_del does not report stream closes: drop its refs. */
+  /* Freeing the engine reports no stream closes: drop its refs. */
   for (;;) {
     h2s_stream *victim = NULL;
     pthread_mutex_lock(&c->mu);
@@ -1806,33 +1689,22 @@ void weft__hs_conn_closed(weft__hs_conn *c, const weft_error *why,
   on_conn_closed(&c->io, why, c);
 }
 
+static const weft__h2e_events h2s_events = {
+    .stream_open = ev_stream_open,
+    .data = ev_data,
+    .end = ev_end,
+    .closed = ev_closed,
+    .read_data = data_read,
+};
+
 static int new_session(h2s_conn *c) {
-  nghttp2_session_callbacks *cb;
-  nghttp2_option *opt;
-  if (nghttp2_session_callbacks_new(&cb) != 0)
-    return WEFT_ERR_NOMEM;
-  nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
-  nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
-  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
-  nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
-  nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
-  nghttp2_session_callbacks_set_on_begin_frame_callback(cb, on_begin_frame);
-  nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
-  nghttp2_option_new(&opt);
-  nghttp2_option_set_no_auto_window_update(opt, 1);
-  int rv = nghttp2_session_server_new2(&c->io.session, cb, c, opt);
-  nghttp2_option_del(opt);
-  nghttp2_session_callbacks_del(cb);
-  if (rv != 0)
-    return WEFT_ERR_NOMEM;
-  nghttp2_settings_entry iv[] = {
-      {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, H2S_MAX_CONCURRENT},
-      {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, H2S_STREAM_WINDOW},
-      {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, H2S_MAX_HEADER_BYTES}};
-  nghttp2_submit_settings(c->io.session, NGHTTP2_FLAG_NONE, iv, 3);
-  nghttp2_session_set_local_window_size(c->io.session, NGHTTP2_FLAG_NONE, 0,
-                                        H2S_CONN_WINDOW);
-  return 0;
+  weft__h2e_cfg cfg = {.max_concurrent_streams = H2S_MAX_CONCURRENT,
+                       .stream_window = H2S_STREAM_WINDOW,
+                       .conn_window = H2S_CONN_WINDOW,
+                       .max_header_bytes = H2S_MAX_HEADER_BYTES,
+                       .header_timeout_ms = c->lis->header_ms,
+                       .start_ns = c->accepted_ns};
+  return weft__h2e_new(&c->io.engine, &cfg, &h2s_events, c);
 }
 
 /* Header and idle timeouts: a peer that has not finished its preface, or
@@ -1851,46 +1723,23 @@ static void on_tick(weft_loop *lp, weft_timer *t, void *ud) {
     weft__h1sc_tick(c->h1, now);
     return;
   }
-  bool busy = false, slow = false;
-  pthread_mutex_lock(&c->mu);
-  for (h2s_stream *s = c->streams; s; s = s->next) {
-    if (!s->in_session)
-      continue;
-    busy = true;
-    if (l->header_ms && !s->hdrs_done &&
-        now - s->begun_ns >= l->header_ms * 1000000)
-      slow = true;
-  }
-  pthread_mutex_unlock(&c->mu);
   weft_error e;
-  if (l->header_ms && !c->got_settings &&
-      now - c->accepted_ns >= l->header_ms * 1000000) {
-    weft_error_set(&e, WEFT_ERR_TIMEOUT,
-                   "no HTTP/2 preface and SETTINGS within %lld ms of "
-                   "connecting (header timeout)",
-                   (long long)l->header_ms);
+  if (weft__h2e_expire(c->io.engine, now, &e) < 0) {
+    weft__h2io_flush(&c->io); /* its GOAWAY */
     weft__h2io_close(&c->io, &e);
     return;
   }
-  if (slow) {
-    weft_error_set(&e, WEFT_ERR_TIMEOUT,
-                   "request headers not complete within %lld ms (header "
-                   "timeout)",
-                   (long long)l->header_ms);
-    nghttp2_session_terminate_session(c->io.session, NGHTTP2_ENHANCE_YOUR_CALM);
-    weft__h2io_flush(&c->io);
-    weft__h2io_close(&c->io, &e);
-    return;
-  }
-  if (busy || c->flush_posted || !c->got_settings) {
+  bool busy = weft__h2e_busy(c->io.engine);
+  pthread_mutex_lock(&c->mu);
+  for (h2s_stream *s = c->streams; s && !busy; s = s->next)
+    busy = s->in_session;
+  pthread_mutex_unlock(&c->mu);
+  if (busy || c->flush_posted || !weft__h2e_ready(c->io.engine)) {
     c->last_busy_ns = now;
     return;
   }
   if (l->idle_ms && now - c->last_busy_ns >= l->idle_ms * 1000000) {
-    nghttp2_submit_goaway(
-        c->io.session, NGHTTP2_FLAG_NONE,
-        nghttp2_session_get_last_proc_stream_id(c->io.session),
-        NGHTTP2_NO_ERROR, NULL, 0);
+    weft__h2e_goaway(c->io.engine, WEFT__H2E_NO_ERROR);
     weft__h2io_flush(&c->io);
     snprintf(c->note, sizeof c->note, "idle for %lld ms, closed",
              (long long)l->idle_ms);
@@ -1917,6 +1766,7 @@ static void on_conn(void *ud, weft__conn *conn, bool over_limit) {
   pthread_mutex_init(&c->mu, NULL);
   c->lis = l;
   c->refs = 1;
+  c->accepted_ns = c->last_busy_ns = weft_now_ns();
   c->io.loop = l->loop;
   c->io.conn = conn;
   c->io.on_closed = on_conn_closed;
@@ -1932,8 +1782,7 @@ static void on_conn(void *ud, weft__conn *conn, bool over_limit) {
                        .header_ms = l->header_ms,
                        .idle_ms = l->idle_ms};
   if (weft__h1sc_new(&c->h1, &hc) < 0) {
-    if (c->io.session)
-      nghttp2_session_del(c->io.session);
+    weft__h2e_free(c->io.engine);
     weft__acceptor_release(l->acc, c->ip);
     weft__conn_close(conn);
     pthread_mutex_destroy(&c->mu);
@@ -1947,7 +1796,6 @@ static void on_conn(void *ud, weft__conn *conn, bool over_limit) {
     l->conns->prev = c;
   l->conns = c;
   pthread_mutex_unlock(&l->mu);
-  c->accepted_ns = c->last_busy_ns = weft_now_ns();
   int64_t period = 0;
   if (l->header_ms)
     period = l->header_ms / 4;
@@ -1974,12 +1822,8 @@ void weft__hs_start_h2(weft__hs_conn *c, const uint8_t *pre, size_t len) {
     weft__h2io_close(&c->io, &e);
     return;
   }
-  ssize_t rv = nghttp2_session_mem_recv(c->io.session, pre, len);
-  if (rv < 0) {
-    weft_error_set(&e, WEFT_ERR_PROTOCOL, "HTTP/2 protocol error: %s",
-                   nghttp2_strerror((int)rv));
-    nghttp2_session_terminate_session(c->io.session, NGHTTP2_PROTOCOL_ERROR);
-    weft__h2io_flush(&c->io);
+  if (weft__h2e_feed(c->io.engine, pre, len, weft_now_ns(), &e) < 0) {
+    weft__h2io_flush(&c->io); /* its GOAWAY */
     weft__h2io_close(&c->io, &e);
     return;
   }
@@ -2298,8 +2142,8 @@ static void stop_on_loop(void *ud) {
   h2s_conn *c = l->conns;
   pthread_mutex_unlock(&l->mu);
   for (; c; c = c->next) {
-    if (!c->io.closed && c->io.session) {
-      nghttp2_submit_shutdown_notice(c->io.session);
+    if (!c->io.closed && c->io.engine) {
+      weft__h2e_shutdown_notice(c->io.engine);
       weft__h2io_flush(&c->io);
     }
   }
@@ -2336,10 +2180,7 @@ static void close_on_loop(void *ud) {
      * graceful shutdown started with GOAWAY(2^31-1, NO_ERROR), and RFC 9113
      * 6.8 has the final one carry the real last stream id. Without this
      * the peer lost answers the server had produced. */
-    nghttp2_submit_goaway(
-        victim->io.session, NGHTTP2_FLAG_NONE,
-        nghttp2_session_get_last_proc_stream_id(victim->io.session),
-        NGHTTP2_NO_ERROR, NULL, 0);
+    weft__h2e_goaway(victim->io.engine, WEFT__H2E_NO_ERROR);
     weft__h2io_flush(&victim->io);
     victim->close_note = "server shutting down";
     weft__h2io_close(&victim->io, NULL);

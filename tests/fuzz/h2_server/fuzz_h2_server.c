@@ -10,10 +10,11 @@
  * header/data/stream-close callbacks, the Connect, gRPC and gRPC-Web
  * request validation, dispatch and teardown of half-built streams.
  *
- * Loopback rather than an in-memory session: the server's callbacks are
- * tied to its event loop and worker pool, and driving them without those
- * would fuzz a different program. The server is shut down at exit so leak
- * checks see a clean end. */
+ * The HTTP/2 engine under the glue is fuzzed in-process by fuzz_h2_engine
+ * (same corpus); this target stays for the glue itself, which needs the
+ * event loop and worker pool: request validation, dispatch, handlers
+ * answering, teardown of half-built calls, HTTP/1.1 sniffing. The server
+ * is shut down at exit so leak checks see a clean end. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>

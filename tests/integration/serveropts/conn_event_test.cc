@@ -329,6 +329,33 @@ TEST_P(WsRefused, BadKeyAfterTheUpgradeIs1008) {
 INSTANTIATE_TEST_SUITE_P(Ws, WsRefused, ::testing::Values("ws"),
                          [](const auto &i) { return i.param; });
 
+// An HTTP/2 connection error is a CLOSED event that says which error and
+// why (the HTTP/2 engine's reason), not an orderly close.
+class H2ConnError : public ConnEvents {};
+
+TEST_P(H2ConnError, ProtocolErrorIsReportedWithItsReason) {
+  start();
+  Raw r(port);
+  ASSERT_FALSE(r.local.empty());
+  // The preface, an empty SETTINGS, then DATA on stream 0 (RFC 9113 6.1:
+  // a connection error of type PROTOCOL_ERROR).
+  std::string b("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 24);
+  b += std::string("\x00\x00\x00\x04\x00\x00\x00\x00\x00", 9);
+  b += std::string("\x00\x00\x02\x00\x00\x00\x00\x00\x00xx", 11);
+  ASSERT_EQ(send(r.fd, b.data(), b.size(), MSG_NOSIGNAL), (ssize_t)b.size());
+  r.close_orderly(); // reads the SETTINGS and GOAWAY until the server closes
+  ASSERT_TRUE(rec.wait(WEFT_CONN_EVENT_CLOSED, 1));
+  Ev cl = rec.of(WEFT_CONN_EVENT_CLOSED)[0];
+  EXPECT_EQ(cl.error, WEFT_ERR_PROTOCOL) << cl.reason;
+  EXPECT_NE(cl.reason.find("PROTOCOL_ERROR"), std::string::npos) << cl.reason;
+  EXPECT_NE(cl.reason.find("DATA: stream_id == 0"), std::string::npos)
+      << cl.reason;
+  expect_paired();
+}
+
+INSTANTIATE_TEST_SUITE_P(H2, H2ConnError, ::testing::Values("h2c"),
+                         [](const auto &i) { return i.param; });
+
 // gRPC core has no accept hook: grpc:// reports no connections (its calls
 // still carry their peer), and says nothing false.
 TEST(ConnEventsGrpc, NotReported) {
