@@ -297,8 +297,9 @@ enum {
   ND_KV_LEASE,
   ND_KV_OFFERS,
   ND_KV_RECEIPTS, /* key: the job id (one receipt per job) */
-  ND_KV_WALLETS,  /* key: the address; value: aitbc.v1.Balance */
+  ND_KV_WALLETS,  /* key: the address; value: nodekv.v1.WalletRecord */
   ND_KV_META,     /* the cluster's wallet identity and receipt key */
+  ND_KV_TXS,      /* key: the tx hash; value: aitbc.v1.WalletTransaction */
   ND_KV_N
 };
 /* Connects, opens (or creates) the buckets and the jobs watcher; no thread
@@ -346,5 +347,29 @@ void nd_chain_apply(const aitbc__v1__Block *m);
 void nd_job_apply(const aitbc__v1__Job *m, uint64_t rev);
 /* The leader's job steps through KV (no lock held). */
 void nd_job_kv_tick(int64_t now, weft_arena *a);
+
+/* Wallets in KV (wallet_kv.c; no lock held). A Send is journaled in the
+ * sender's record and finished idempotently, by the leader if the sending
+ * node dies (nd_wallet_kv_recover). */
+int nd_wallet_kv_create(weft_server_call *call, const char *addr,
+                        uint64_t balance);
+int nd_wallet_kv_balance(weft_server_call *call, const char *addr,
+                         aitbc__v1__Balance **out);
+/* sign 1: stake, -1: unstake; *staked gets the total staked after it. */
+int nd_wallet_kv_stake(weft_server_call *call, const char *addr,
+                       uint64_t amount, int sign, uint64_t *staked);
+int nd_wallet_kv_send(weft_server_call *call, const char *from, const char *to,
+                      uint64_t amount, uint64_t fee, const char *memo,
+                      char hash[67]);
+void nd_wallet_kv_note(weft_server_call *call, const char *type,
+                       const char *from, const char *to, uint64_t amount,
+                       const char *hash);
+int nd_wallet_kv_list(weft_server_call *call, const char *addr, uint32_t limit,
+                      uint32_t offset,
+                      aitbc__v1__ListTransactionsResponse *resp);
+void nd_wallet_kv_recover(weft_arena *a);
+/* A transaction hash no other node makes. */
+void nd_kv_tx_hash(const char *type, const char *from, uint64_t amount,
+                   char out[67]);
 
 #endif

@@ -29,7 +29,7 @@
 
 static const char *const bucket_name[] = {
     "weft_jobs",     "weft_chain",   "weft_leader", "weft_offers",
-    "weft_receipts", "weft_wallets", "weft_meta"};
+    "weft_receipts", "weft_wallets", "weft_meta",   "weft_txs"};
 _Static_assert(sizeof bucket_name / sizeof bucket_name[0] == ND_KV_N,
                "one name per bucket");
 
@@ -467,7 +467,7 @@ static void *lead_thread(void *arg) {
   if (weft_arena_new(&a, 4096) < 0)
     return NULL;
   uint64_t rev = 0;
-  int64_t next_lease = 0, next_block = 0, next_jobs = 0;
+  int64_t next_lease = 0, next_block = 0, next_jobs = 0, next_wallets = 0;
   const int64_t ms = 1000000;
   while (!atomic_load(&K.stop)) {
     int64_t now = nd_now_ns();
@@ -487,6 +487,11 @@ static void *lead_thread(void *arg) {
       nd_job_kv_tick(now, a);
       weft_arena_reset(a);
       next_jobs = now + 50 * ms;
+    }
+    if (atomic_load(&K.leader) && now >= next_wallets) {
+      nd_wallet_kv_recover(a);
+      weft_arena_reset(a);
+      next_wallets = now + 1000 * ms;
     }
     sleep_ms(20);
   }
@@ -643,11 +648,7 @@ static int share_identity(char *err, size_t cap) {
     }
   }
   if (!code) {
-    aitbc__v1__Balance b = aitbc__v1__Balance_INIT;
-    b.address = w->address;
-    b.token = ND_TOKEN;
-    b.balance = w->balance;
-    code = nd_kv_create(NULL, ND_KV_WALLETS, w->address, &b);
+    code = nd_wallet_kv_create(NULL, w->address, w->balance);
     if (code == WEFT_STATUS_ALREADY_EXISTS)
       code = 0;
   }

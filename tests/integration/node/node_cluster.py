@@ -17,6 +17,9 @@ temporary store, two or three nodes, and stops them all:
   nats    NATS killed while running: calls fail with UNAVAILABLE naming
           NATS, and work again once it is back; a node started without
           NATS exits 1 with the reason
+  wallet  a node killed (kill -9, at a test hook) right after a Send has
+          debited, and another right after it has credited: the leader
+          finishes each transfer, once; transfers are listed on every node
 
 usage: node_cluster.py path/to/weft CASE
 Exits 77 (skipped) only when nats-server is not installed.
@@ -84,14 +87,15 @@ class NatsServer:
 
 
 class Node:
-    def __init__(self, nats, name, *extra):
+    def __init__(self, nats, name, *extra, env=None):
         self.name = name
         args = [WEFT, "serve", "--quiet", "--nats", nats.url, "--node-id",
                 name, "--grpc-port", "-1", "--h2-port", "-1", "--ws-port",
                 "-1", "--tcp-port", "0", "--block-interval-ms", "200",
                 "--job-step-ms", "100", "--lease-ms", "1000", *extra]
         self.p = subprocess.Popen(args, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True)
+                                  stderr=subprocess.PIPE, text=True,
+                                  env=dict(os.environ, **(env or {})))
         self.url = None
         deadline = time.time() + 15
         while not self.url and time.time() < deadline:
@@ -419,12 +423,79 @@ def case_nats(nats):
           "no NATS at start: %d %r" % (r.returncode, r.stderr))
 
 
+def balance(node):
+    b = ok(node, "Wallet/GetBalance", {})
+    return int(b.get("balance", 0)), int(b.get("pending", 0))
+
+
+def case_wallet(nats):
+    b = Node(nats, "b")
+    others = []
+    try:
+        h = wait_for(lambda: head(b), "b's first block")
+        check(h and h.get("proposer") == "b", "b leads: %r" % h)
+        me = ok(b, "Wallet/GetAddress", {}).get("address")
+        start, _ = balance(b)
+        # A Send to the cluster's own wallet (its credit shows in the one
+        # balance the API reads), from a node that dies between the two
+        # wallet writes: the debit is in, the credit not yet.
+        for step, amount in (("send-debited", 7000), ("send-credited", 9000)):
+            a = Node(nats, "a-" + step.split("-")[1],
+                     env={"WEFT_NODE_CRASH_AFTER": step})
+            others.append(a)
+            rc, _, err = call(a, "Wallet/Send", {"to": me, "amount":
+                                                 str(amount), "fee": "0"})
+            a.p.wait(10)
+            check(rc != 0 and a.p.returncode == -signal.SIGKILL,
+                  "%s: the node died mid-Send: rc %d, exit %s" %
+                  (step, rc, a.p.returncode))
+            bal, pending = balance(b)
+            if step == "send-debited":
+                check(bal in (start - amount, start),
+                      "right after the crash: debited (%d) or finished "
+                      "already (%d): %d" % (start - amount, start, bal))
+            got = wait_for(lambda: balance(b) == (start, 0),
+                           "the leader to finish the %s transfer" % step)
+            check(got, "%s: the credit is applied once: %r (start %d)" %
+                  (step, balance(b), start))
+        time.sleep(1.5)  # the leader's next recovery rounds change nothing
+        check(balance(b) == (start, 0), "no transfer is applied twice: %r" %
+              (balance(b),))
+        c = Node(nats, "c")
+        others.append(c)
+        # Transfers from two nodes at once to a new wallet: none lost.
+        to = ok(c, "Wallet/CreateWallet", {}).get("address")
+
+        def sends(node):
+            for _ in range(5):
+                ok(node, "Wallet/Send", {"to": to, "amount": "100",
+                                         "fee": "10"})
+        ts = [threading.Thread(target=sends, args=(n,)) for n in (b, c)]
+        [t.start() for t in ts]
+        [t.join() for t in ts]
+        check(balance(c) == (start - 10 * 110, 0),
+              "10 sends of 100 + fee 10: %r" % (balance(c),))
+        rc, _, err = call(c, "Wallet/Send", {"to": to, "amount":
+                                             str(start * 2)})
+        check(rc == 10 + 9 and "insufficient" in err,
+              "overdraft: FAILED_PRECONDITION: %d %s" % (rc, err))
+        listed = ok(b, "Wallet/ListTransactions", {"limit": 100})
+        txs = listed.get("transactions", [])
+        check(len([t for t in txs if t.get("to") == to]) == 10 and
+              len([t for t in txs if t.get("to") == me]) == 2,
+              "ListTransactions on b: 10 sends from b and c, the 2 finished "
+              "by the leader: %d listed" % len(txs))
+    finally:
+        for n in [b] + others:
+            n.stop()
+
+
 def main():
     if not NATS:
         print("SKIP: nats-server is not installed (Debian: nats-server)")
         return 77
     cases = {"jobs": case_jobs, "leader": case_leader, "offers": case_offers,
-             "nats": case_nats}
+             "nats": case_nats, "wallet": case_wallet}
     nats = NatsServer()
     try:
         cases[CASE](nats)
