@@ -437,7 +437,8 @@ void nd_state_tick(void) {
   int64_t now = nd_now_ns();
   if (!nd_kv_enabled()) /* with --nats the leader does both (state_kv.c) */
     nd_job_tick(now);
-  nd_settle_tick(now);
+  if (!nd_kv_enabled()) /* with --nats the leader steps them (settle_kv.c) */
+    nd_settle_tick(now);
   nd_market_tick(now);
   if (!nd_kv_enabled())
     nd_chain_tick(now);

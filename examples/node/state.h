@@ -79,9 +79,9 @@ typedef struct nd_offer {
 } nd_offer;
 
 typedef struct nd_settle {
-  char id[32];
-  int status; /* aitbc__v1__BridgeStatus__Value */
-  char job_id[32];
+  char id[96]; /* with --nats: msg-<node id>-<run nonce>-<n> */
+  int status;  /* aitbc__v1__BridgeStatus__Value */
+  char job_id[96];
   char bridge[32];
   uint32_t target_chain;
   char *tx_hash, *error;
@@ -91,6 +91,7 @@ typedef struct nd_settle {
   char created_at[40], completed_at[40];
   int64_t next_step_ns;
   uint64_t rev;
+  uint64_t kv_rev; /* with --nats: the KV revision the mirror holds */
 } nd_settle;
 
 typedef struct nd_receipt {
@@ -300,6 +301,8 @@ enum {
   ND_KV_WALLETS,  /* key: the address; value: nodekv.v1.WalletRecord */
   ND_KV_META,     /* the cluster's wallet identity and receipt key */
   ND_KV_TXS,      /* key: the tx hash; value: aitbc.v1.WalletTransaction */
+  ND_KV_SETTLES,  /* key: the message id; value: nodekv.v1.SettlementRecord */
+  ND_KV_SETTLED,  /* key: the job id; value: nodekv.v1.SettlementClaim */
   ND_KV_N
 };
 /* Connects, opens (or creates) the buckets and the jobs watcher; no thread
@@ -368,6 +371,33 @@ int nd_wallet_kv_list(weft_server_call *call, const char *addr, uint32_t limit,
                       uint32_t offset,
                       aitbc__v1__ListTransactionsResponse *resp);
 void nd_wallet_kv_recover(weft_arena *a);
+/* Credits amount to wallet `to` once per hash (the leader, settlements);
+ * lists it in weft_txs. 0, or a status (logged). */
+int nd_wallet_kv_credit(weft_arena *a, const char *from, const char *to,
+                        const char *hash, uint64_t amount, const char *memo);
+
+/* Settlements in KV (settle_kv.c; no lock held unless said). */
+int nd_settle_kv_amount(weft_server_call *call, const char *job_id,
+                        uint64_t *amount);
+/* Checks that job_ids[0..n) all settle and claims each for a new id
+ * (msg_ids[i]: 96 bytes each); all or none. */
+int nd_settle_kv_claim(weft_server_call *call, char **job_ids, size_t n,
+                       char **msg_ids, uint64_t *amounts);
+int nd_settle_kv_create(weft_server_call *call, const char *msg_id,
+                        const char *job_id, const nd_bridge *b, uint32_t chain,
+                        uint64_t amount, bool fail,
+                        aitbc__v1__SettlementResult *out);
+int nd_settle_kv_status(weft_server_call *call, const char *id,
+                        aitbc__v1__SettlementResult *out);
+int nd_settle_kv_refund(weft_server_call *call, const char *id,
+                        aitbc__v1__SettlementResult *out);
+/* Reads the record into the mirror (before WatchSettlement). */
+int nd_settle_kv_fetch(weft_server_call *call, const char *id);
+/* Lock held: a nodekv.v1.SettlementRecord as stored at rev, into the
+ * mirror. */
+nd_settle *nd_settle_apply(const void *rec, uint64_t rev);
+/* The leader's settlement steps. */
+void nd_settle_kv_tick(int64_t now, weft_arena *a);
 /* A transaction hash no other node makes. */
 void nd_kv_tx_hash(const char *type, const char *from, uint64_t amount,
                    char out[67]);

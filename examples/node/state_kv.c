@@ -24,12 +24,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "nodekv/v1/settlement_record.weft.h"
 #include "state.h"
 #include "weft/codec.h"
 
 static const char *const bucket_name[] = {
-    "weft_jobs",     "weft_chain",   "weft_leader", "weft_offers",
-    "weft_receipts", "weft_wallets", "weft_meta",   "weft_txs"};
+    "weft_jobs",        "weft_chain",   "weft_leader", "weft_offers",
+    "weft_receipts",    "weft_wallets", "weft_meta",   "weft_txs",
+    "weft_settlements", "weft_settled"};
 _Static_assert(sizeof bucket_name / sizeof bucket_name[0] == ND_KV_N,
                "one name per bucket");
 
@@ -38,7 +40,7 @@ static struct {
   natsConnection *nc;
   jsCtx *js;
   kvStore *kv[ND_KV_N];
-  kvWatcher *jobs_w, *rcpt_w, *head_w;
+  kvWatcher *jobs_w, *rcpt_w, *head_w, *settle_w;
   bool head_seen; /* the watch's first value is the head at start */
   pthread_t watch_t, lead_t;
   bool threads;
@@ -312,6 +314,8 @@ static bool watch_one(kvWatcher *w, const weft_msg_desc *d, weft_arena *a,
         nd_job_apply(m, kvEntry_Revision(e));
       else if (d == &aitbc__v1__Receipt_desc)
         nd_receipt_apply(m);
+      else if (d == &nodekv__v1__SettlementRecord_desc)
+        nd_settle_apply(m, kvEntry_Revision(e));
       else if (K.head_seen) /* a block sealed since this watch started */
         nd_chain_apply(m);
       if (d == &aitbc__v1__Block_desc)
@@ -334,14 +338,17 @@ static void *watch_thread(void *arg) {
     return NULL;
   while (!atomic_load(&K.stop)) {
     if (atomic_exchange(&K.rewatch, false)) {
-      kvWatcher *jw = NULL, *rw = NULL, *hw = NULL;
+      kvWatcher *jw = NULL, *rw = NULL, *hw = NULL, *sw = NULL;
       if (kvStore_WatchAll(&jw, K.kv[ND_KV_JOBS], NULL) != NATS_OK ||
           kvStore_WatchAll(&rw, K.kv[ND_KV_RECEIPTS], NULL) != NATS_OK ||
-          kvStore_Watch(&hw, K.kv[ND_KV_CHAIN], "head", NULL) != NATS_OK) {
+          kvStore_Watch(&hw, K.kv[ND_KV_CHAIN], "head", NULL) != NATS_OK ||
+          kvStore_WatchAll(&sw, K.kv[ND_KV_SETTLES], NULL) != NATS_OK) {
         if (jw)
           kvWatcher_Destroy(jw);
         if (rw)
           kvWatcher_Destroy(rw);
+        if (hw)
+          kvWatcher_Destroy(hw);
         atomic_store(&K.rewatch, true);
         sleep_ms(200);
         continue;
@@ -349,15 +356,18 @@ static void *watch_thread(void *arg) {
       kvWatcher_Destroy(K.jobs_w);
       kvWatcher_Destroy(K.rcpt_w);
       kvWatcher_Destroy(K.head_w);
+      kvWatcher_Destroy(K.settle_w);
+      K.settle_w = sw;
       K.jobs_w = jw;
       K.rcpt_w = rw;
       K.head_w = hw;
       K.head_seen = false;
-      nd_log(1, "nats: watching jobs and receipts again");
+      nd_log(1, "nats: watching jobs, receipts and settlements again");
     }
     if (!watch_one(K.jobs_w, &aitbc__v1__Job_desc, a, 20) ||
         !watch_one(K.rcpt_w, &aitbc__v1__Receipt_desc, a, 20) ||
-        !watch_one(K.head_w, &aitbc__v1__Block_desc, a, 20))
+        !watch_one(K.head_w, &aitbc__v1__Block_desc, a, 20) ||
+        !watch_one(K.settle_w, &nodekv__v1__SettlementRecord_desc, a, 20))
       break;
   }
   weft_arena_free(a);
@@ -486,6 +496,8 @@ static void *lead_thread(void *arg) {
     if (atomic_load(&K.leader) && now >= next_jobs) {
       nd_job_kv_tick(now, a);
       weft_arena_reset(a);
+      nd_settle_kv_tick(now, a);
+      weft_arena_reset(a);
       next_jobs = now + 50 * ms;
     }
     if (atomic_load(&K.leader) && now >= next_wallets) {
@@ -611,8 +623,12 @@ int nd_kv_open(const char *url, const char *node_id, int64_t lease_ms,
     s = kvStore_WatchAll(&K.rcpt_w, K.kv[ND_KV_RECEIPTS], NULL);
   if (s == NATS_OK)
     s = kvStore_Watch(&K.head_w, K.kv[ND_KV_CHAIN], "head", NULL);
+  if (s == NATS_OK)
+    s = kvStore_WatchAll(&K.settle_w, K.kv[ND_KV_SETTLES], NULL);
   if (s != NATS_OK) {
-    snprintf(err, cap, "cannot watch the jobs, receipts and chain buckets: %s",
+    snprintf(err, cap,
+             "cannot watch the jobs, receipts, chain and settlements "
+             "buckets: %s",
              natsStatus_GetText(s));
     goto fail;
   }
@@ -717,7 +733,9 @@ void nd_kv_close(void) {
     kvWatcher_Destroy(K.rcpt_w);
   if (K.head_w)
     kvWatcher_Destroy(K.head_w);
-  K.jobs_w = K.rcpt_w = K.head_w = NULL;
+  if (K.settle_w)
+    kvWatcher_Destroy(K.settle_w);
+  K.jobs_w = K.rcpt_w = K.head_w = K.settle_w = NULL;
   for (int i = 0; i < ND_KV_N; i++) {
     if (K.kv[i])
       kvStore_Destroy(K.kv[i]);

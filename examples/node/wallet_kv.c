@@ -360,3 +360,30 @@ void nd_kv_tx_hash(const char *type, const char *from, uint64_t amount,
   nd_hex_hash(src, strlen(src), h);
   snprintf(out, 67, "0x%s", h);
 }
+
+int nd_wallet_kv_credit(weft_arena *a, const char *from, const char *to,
+                        const char *hash, uint64_t amount, const char *memo) {
+  nodekv__v1__Transfer *t = nodekv__v1__Transfer_new(a);
+  aitbc__v1__WalletTransaction *tx = aitbc__v1__WalletTransaction_new(a);
+  if (!t || !tx)
+    return WEFT_STATUS_RESOURCE_EXHAUSTED;
+  char ts[40];
+  nd_now_text(ts);
+  tx->tx_hash = (char *)hash;
+  tx->type = "settlement";
+  tx->from = (char *)from;
+  tx->to = (char *)to;
+  tx->amount = amount;
+  tx->token = ND_TOKEN;
+  tx->status = "pending";
+  tx->timestamp = nd_adup(a, ts);
+  tx->memo = (char *)memo;
+  t->tx = tx;
+  int code = nd_kv_create(NULL, ND_KV_TXS, hash, tx);
+  if (code && code != WEFT_STATUS_ALREADY_EXISTS)
+    return code;
+  xfer_arg x = {a, t};
+  code = nd_kv_update(NULL, a, ND_KV_WALLETS, to,
+                      &nodekv__v1__WalletRecord_desc, credit_mut, &x, NULL);
+  return code == WEFT_STATUS_NOT_FOUND ? 0 : code;
+}

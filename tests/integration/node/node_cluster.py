@@ -20,6 +20,9 @@ temporary store, two or three nodes, and stops them all:
   wallet  a node killed (kill -9, at a test hook) right after a Send has
           debited, and another right after it has credited: the leader
           finishes each transfer, once; transfers are listed on every node
+  settle  settlements made on one node are read, watched, refunded on the
+          others; the leader steps them and pays the wallet once; a job's
+          receipt settles once, also when two nodes try at the same time
 
 usage: node_cluster.py path/to/weft CASE
 Exits 77 (skipped) only when nats-server is not installed.
@@ -490,12 +493,98 @@ def case_wallet(nats):
             n.stop()
 
 
+def completed_job(node, reader):
+    """A job made on node, run to COMPLETED; its receipt's amount."""
+    jid = ok(node, "Jobs/CreateJob", {"payload": {"model": "m"}})["job_id"]
+    r = wait_for(lambda: (lambda x: json.loads(x[1]) if x[0] == 0 else None)(
+        call(reader, "Receipts/GetReceipt", {"job_id": jid})),
+        "the receipt of " + jid, limit=15)
+    # state.c: the price in atomic units, from the units the job used
+    return jid, int(float(r["units"]) * 1e6 + 0.5) * 500 if r else 0
+
+
+def case_settle(nats):
+    a, b, c = (Node(nats, n) for n in ("a", "b", "c"))
+    try:
+        jid, amount = completed_job(a, b)
+        check(amount > 0, "a completed job with a receipt")
+        before, _ = balance(c)
+        res = ok(b, "Settlement/SettleCrossChain",
+                 {"job_id": jid, "target_chain_id": 137})
+        mid = res.get("message_id", "")
+        check(mid.startswith("msg-b-") and
+              res.get("status", "pending") == "pending",
+              "settled on b: %r" % res)
+        w = subprocess.Popen(
+            [WEFT, "call", c.url, "aitbc.v1.Settlement/WatchSettlement", "-d",
+             json.dumps({"message_id": mid})], stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True)
+        try:
+            out, err = w.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            w.kill()
+            out, err = w.communicate()
+        states = [json.loads(l).get("status") for l in out.splitlines() if l]
+        check(w.returncode == 0 and states and states[-1] == "completed" and
+              "in_progress" in states,
+              "WatchSettlement on c: %r %s" % (states, err))
+        done = ok(a, "Settlement/GetSettlementStatus", {"message_id": mid})
+        check(done.get("status") == "completed" and
+              done.get("transaction_hash"), "completed on a: %r" % done)
+        check(wait_for(lambda: balance(a)[0] == before + amount,
+                       "the payment"), "paid once into the wallet: %d + %d "
+              "!= %r" % (before, amount, balance(a)))
+        time.sleep(0.5)
+        check(balance(b)[0] == before + amount, "still paid once")
+        rc, _, err = call(c, "Settlement/SettleCrossChain",
+                          {"job_id": jid, "target_chain_id": 137})
+        check(rc == 10 + 6 and mid in err,
+              "settled again on c: ALREADY_EXISTS naming %s: %d %s" %
+              (mid, rc, err))
+        rc, _, err = call(c, "Settlement/GetSettlementStatus",
+                          {"message_id": "msg-nope"})
+        check(rc == 10 + 5, "unknown settlement: NOT_FOUND: %d %s" % (rc, err))
+
+        # No signature: the bridge rejects it; refunded on another node.
+        m = ok(a, "Settlement/SendMessage",
+               {"payment_amount": "77", "target_chain_id": 1})
+        failed = wait_for(lambda: (lambda x: x if x.get("status") == "failed"
+                                   else None)(
+            ok(b, "Settlement/GetSettlementStatus",
+               {"message_id": m.get("message_id")})), "the bridge to fail it")
+        check(failed and "signature" in failed.get("error_message", ""),
+              "failed, with the reason: %r" % failed)
+        rf = ok(c, "Settlement/RefundSettlement",
+                {"message_id": m.get("message_id")})
+        check(rf.get("status") == "refunded", "refunded on c: %r" % rf)
+        rc, _, err = call(b, "Settlement/RefundSettlement", {"message_id": mid})
+        check(rc == 10 + 9 and "completed" in err,
+              "a completed one is not refunded: %d %s" % (rc, err))
+
+        # Two nodes settle one job at once: exactly one wins.
+        jid2, _ = completed_job(c, a)
+        res = {}
+
+        def settle(node):
+            res[node.name] = call(node, "Settlement/SettleCrossChain",
+                                  {"job_id": jid2, "target_chain_id": 1})[0]
+        ts = [threading.Thread(target=settle, args=(n,)) for n in (a, b)]
+        [t.start() for t in ts]
+        [t.join() for t in ts]
+        check(sorted(res.values()) == [0, 10 + 6],
+              "one settlement wins, the other is ALREADY_EXISTS: %r" % res)
+    finally:
+        for n in (a, b, c):
+            n.stop()
+
+
 def main():
     if not NATS:
         print("SKIP: nats-server is not installed (Debian: nats-server)")
         return 77
     cases = {"jobs": case_jobs, "leader": case_leader, "offers": case_offers,
-             "nats": case_nats, "wallet": case_wallet}
+             "nats": case_nats, "wallet": case_wallet,
+             "settle": case_settle}
     nats = NatsServer()
     try:
         cases[CASE](nats)
