@@ -439,7 +439,8 @@ void nd_state_tick(void) {
     nd_job_tick(now);
   if (!nd_kv_enabled()) /* with --nats the leader steps them (settle_kv.c) */
     nd_settle_tick(now);
-  nd_market_tick(now);
+  if (!nd_kv_enabled()) /* with --nats the leader expires them */
+    nd_market_tick(now);
   if (!nd_kv_enabled())
     nd_chain_tick(now);
   pthread_mutex_unlock(&nd_st.mu);

@@ -69,7 +69,7 @@ typedef struct nd_block {
 } nd_block;
 
 typedef struct nd_offer {
-  char id[32];
+  char id[96]; /* with --nats: offer-<node id>-<run nonce>-<n> */
   char provider[64], gpu_type[64], currency[16], region[64], status[16];
   uint32_t gpu_memory, gpu_count;
   double price;
@@ -396,6 +396,11 @@ int nd_settle_kv_fetch(weft_server_call *call, const char *id);
 /* Lock held: a nodekv.v1.SettlementRecord as stored at rev, into the
  * mirror. */
 nd_settle *nd_settle_apply(const void *rec, uint64_t rev);
+/* Lock held: an offer as stored, into the mirror, with its WatchEvents
+ * event unless quiet (the watcher's initial values). */
+void nd_offer_apply(const aitbc__v1__Offer *m, bool quiet);
+/* The leader expires offers (no lock held). */
+void nd_market_kv_tick(weft_arena *a);
 /* The leader's settlement steps. */
 void nd_settle_kv_tick(int64_t now, weft_arena *a);
 /* A transaction hash no other node makes. */

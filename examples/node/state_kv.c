@@ -40,8 +40,9 @@ static struct {
   natsConnection *nc;
   jsCtx *js;
   kvStore *kv[ND_KV_N];
-  kvWatcher *jobs_w, *rcpt_w, *head_w, *settle_w;
-  bool head_seen; /* the watch's first value is the head at start */
+  kvWatcher *jobs_w, *rcpt_w, *head_w, *settle_w, *offer_w;
+  bool head_seen;   /* the watch's first value is the head at start */
+  bool offers_seen; /* the offers watch's initial values are all in */
   pthread_t watch_t, lead_t;
   bool threads;
   char url[256];
@@ -296,8 +297,13 @@ static bool watch_one(kvWatcher *w, const weft_msg_desc *d, weft_arena *a,
                       int64_t timeout_ms) {
   kvEntry *e = NULL;
   natsStatus s = kvWatcher_Next(&e, w, timeout_ms);
-  if (s == NATS_TIMEOUT || (s == NATS_OK && !e))
-    return true; /* NULL: the initial values are all in */
+  if (s == NATS_OK && !e) { /* NULL: the initial values are all in */
+    if (w == K.offer_w)
+      K.offers_seen = true; /* (only this thread reads it) */
+    return true;
+  }
+  if (s == NATS_TIMEOUT)
+    return true;
   if (s != NATS_OK) {
     if (s == NATS_ILLEGAL_STATE || s == NATS_INVALID_SUBSCRIPTION)
       return false;
@@ -316,6 +322,8 @@ static bool watch_one(kvWatcher *w, const weft_msg_desc *d, weft_arena *a,
         nd_receipt_apply(m);
       else if (d == &nodekv__v1__SettlementRecord_desc)
         nd_settle_apply(m, kvEntry_Revision(e));
+      else if (d == &aitbc__v1__Offer_desc)
+        nd_offer_apply(m, !K.offers_seen);
       else if (K.head_seen) /* a block sealed since this watch started */
         nd_chain_apply(m);
       if (d == &aitbc__v1__Block_desc)
@@ -338,17 +346,20 @@ static void *watch_thread(void *arg) {
     return NULL;
   while (!atomic_load(&K.stop)) {
     if (atomic_exchange(&K.rewatch, false)) {
-      kvWatcher *jw = NULL, *rw = NULL, *hw = NULL, *sw = NULL;
+      kvWatcher *jw = NULL, *rw = NULL, *hw = NULL, *sw = NULL, *ow = NULL;
       if (kvStore_WatchAll(&jw, K.kv[ND_KV_JOBS], NULL) != NATS_OK ||
           kvStore_WatchAll(&rw, K.kv[ND_KV_RECEIPTS], NULL) != NATS_OK ||
           kvStore_Watch(&hw, K.kv[ND_KV_CHAIN], "head", NULL) != NATS_OK ||
-          kvStore_WatchAll(&sw, K.kv[ND_KV_SETTLES], NULL) != NATS_OK) {
+          kvStore_WatchAll(&sw, K.kv[ND_KV_SETTLES], NULL) != NATS_OK ||
+          kvStore_WatchAll(&ow, K.kv[ND_KV_OFFERS], NULL) != NATS_OK) {
         if (jw)
           kvWatcher_Destroy(jw);
         if (rw)
           kvWatcher_Destroy(rw);
         if (hw)
           kvWatcher_Destroy(hw);
+        if (sw)
+          kvWatcher_Destroy(sw);
         atomic_store(&K.rewatch, true);
         sleep_ms(200);
         continue;
@@ -357,17 +368,21 @@ static void *watch_thread(void *arg) {
       kvWatcher_Destroy(K.rcpt_w);
       kvWatcher_Destroy(K.head_w);
       kvWatcher_Destroy(K.settle_w);
+      kvWatcher_Destroy(K.offer_w);
       K.settle_w = sw;
+      K.offer_w = ow;
+      K.offers_seen = false;
       K.jobs_w = jw;
       K.rcpt_w = rw;
       K.head_w = hw;
       K.head_seen = false;
-      nd_log(1, "nats: watching jobs, receipts and settlements again");
+      nd_log(1, "nats: watching the buckets again");
     }
     if (!watch_one(K.jobs_w, &aitbc__v1__Job_desc, a, 20) ||
         !watch_one(K.rcpt_w, &aitbc__v1__Receipt_desc, a, 20) ||
         !watch_one(K.head_w, &aitbc__v1__Block_desc, a, 20) ||
-        !watch_one(K.settle_w, &nodekv__v1__SettlementRecord_desc, a, 20))
+        !watch_one(K.settle_w, &nodekv__v1__SettlementRecord_desc, a, 20) ||
+        !watch_one(K.offer_w, &aitbc__v1__Offer_desc, a, 20))
       break;
   }
   weft_arena_free(a);
@@ -477,7 +492,8 @@ static void *lead_thread(void *arg) {
   if (weft_arena_new(&a, 4096) < 0)
     return NULL;
   uint64_t rev = 0;
-  int64_t next_lease = 0, next_block = 0, next_jobs = 0, next_wallets = 0;
+  int64_t next_lease = 0, next_block = 0, next_jobs = 0, next_wallets = 0,
+          next_offers = 0;
   const int64_t ms = 1000000;
   while (!atomic_load(&K.stop)) {
     int64_t now = nd_now_ns();
@@ -504,6 +520,11 @@ static void *lead_thread(void *arg) {
       nd_wallet_kv_recover(a);
       weft_arena_reset(a);
       next_wallets = now + 1000 * ms;
+    }
+    if (atomic_load(&K.leader) && now >= next_offers) {
+      nd_market_kv_tick(a);
+      weft_arena_reset(a);
+      next_offers = now + 200 * ms;
     }
     sleep_ms(20);
   }
@@ -625,10 +646,12 @@ int nd_kv_open(const char *url, const char *node_id, int64_t lease_ms,
     s = kvStore_Watch(&K.head_w, K.kv[ND_KV_CHAIN], "head", NULL);
   if (s == NATS_OK)
     s = kvStore_WatchAll(&K.settle_w, K.kv[ND_KV_SETTLES], NULL);
+  if (s == NATS_OK)
+    s = kvStore_WatchAll(&K.offer_w, K.kv[ND_KV_OFFERS], NULL);
   if (s != NATS_OK) {
     snprintf(err, cap,
-             "cannot watch the jobs, receipts, chain and settlements "
-             "buckets: %s",
+             "cannot watch the jobs, receipts, chain, settlements and "
+             "offers buckets: %s",
              natsStatus_GetText(s));
     goto fail;
   }
@@ -735,7 +758,9 @@ void nd_kv_close(void) {
     kvWatcher_Destroy(K.head_w);
   if (K.settle_w)
     kvWatcher_Destroy(K.settle_w);
-  K.jobs_w = K.rcpt_w = K.head_w = K.settle_w = NULL;
+  if (K.offer_w)
+    kvWatcher_Destroy(K.offer_w);
+  K.jobs_w = K.rcpt_w = K.head_w = K.settle_w = K.offer_w = NULL;
   for (int i = 0; i < ND_KV_N; i++) {
     if (K.kv[i])
       kvStore_Destroy(K.kv[i]);

@@ -23,6 +23,8 @@ temporary store, two or three nodes, and stops them all:
   settle  settlements made on one node are read, watched, refunded on the
           others; the leader steps them and pays the wallet once; a job's
           receipt settles once, also when two nodes try at the same time
+  market  Marketplace/WatchEvents on one node sees the offer changes made
+          on the others, each once, in order; the leader expires offers
 
 usage: node_cluster.py path/to/weft CASE
 Exits 77 (skipped) only when nats-server is not installed.
@@ -578,13 +580,61 @@ def case_settle(nats):
             n.stop()
 
 
+def case_market(nats):
+    ttl = ["--offer-ttl-ms", "2000"]
+    a, b, c = (Node(nats, n, *ttl) for n in ("a", "b", "c"))
+    try:
+        w = subprocess.Popen(
+            [WEFT, "call", c.url, "aitbc.v1.Marketplace/WatchEvents", "-d",
+             "{}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        events = []
+        reader = threading.Thread(target=lambda: [
+            events.append(json.loads(l)) for l in w.stdout])
+        reader.start()
+        time.sleep(0.5)
+        x = ok(a, "Marketplace/CreateOffer", {"gpu_type": "L4",
+                                              "price_per_hour": 1})["id"]
+        ok(b, "Marketplace/AcceptOffer", {"offer_id": x})
+        y = ok(b, "Marketplace/CreateOffer", {"gpu_type": "L4",
+                                              "price_per_hour": 1})["id"]
+        ok(a, "Marketplace/UpdateOffer", {"id": y, "price_per_hour": 2})
+        ok(c, "Marketplace/DeleteOffer", {"offer_id": y})
+        z = ok(a, "Marketplace/CreateOffer", {"gpu_type": "T4",
+                                              "price_per_hour": 1})["id"]
+        got = wait_for(lambda: (lambda o: o if o.get("status") == "expired"
+                                else None)(ok(b, "Marketplace/GetOffer",
+                                              {"offer_id": z})),
+                       "the leader to expire the offer", limit=10)
+        check(got, "expired (created on a, read on b)")
+        check(ok(c, "Marketplace/GetOffer", {"offer_id": x}).get("status") ==
+              "matched", "a matched offer does not expire")
+
+        def of(oid):
+            return [e.get("type") for e in events
+                    if e.get("offer", {}).get("id") == oid]
+        want = {x: ["new_offer", "offer_matched"],
+                y: ["new_offer", "price_update", "offer_cancelled"],
+                z: ["new_offer", "offer_expired"]}
+        wait_for(lambda: all(of(k) == v for k, v in want.items()),
+                 "the events on c", limit=5)
+        for k, v in want.items():
+            check(of(k) == v, "WatchEvents on c for %s: %r, want %r" %
+                  (k, of(k), v))
+        w.kill()
+        w.communicate()
+        reader.join(5)
+    finally:
+        for n in (a, b, c):
+            n.stop()
+
+
 def main():
     if not NATS:
         print("SKIP: nats-server is not installed (Debian: nats-server)")
         return 77
     cases = {"jobs": case_jobs, "leader": case_leader, "offers": case_offers,
              "nats": case_nats, "wallet": case_wallet,
-             "settle": case_settle}
+             "settle": case_settle, "market": case_market}
     nats = NatsServer()
     try:
         cases[CASE](nats)
