@@ -41,8 +41,8 @@ static struct {
   jsCtx *js;
   kvStore *kv[ND_KV_N];
   kvWatcher *jobs_w, *rcpt_w, *head_w, *settle_w, *offer_w;
-  bool head_seen;   /* the watch's first value is the head at start */
-  bool offers_seen; /* the offers watch's initial values are all in */
+  int64_t last_height; /* of the last head applied; -1: none yet */
+  bool offers_seen;    /* the offers watch's initial values are all in */
   pthread_t watch_t, lead_t;
   bool threads;
   char url[256];
@@ -291,6 +291,35 @@ static void sleep_ms(int64_t ms) {
     ;
 }
 
+/* The head moved to m: new_block events for every block since the last
+ * head applied, in order. The head key keeps one revision, so a watcher
+ * that lags (or was reconnecting) may not see each one; the blocks in
+ * between are read from their own keys. The first head seen is the chain
+ * as it was at start: no event. */
+static void head_moved(const aitbc__v1__Block *m, weft_arena *a) {
+  int64_t h = m->height;
+  if (K.last_height < 0 || h <= K.last_height) {
+    if (K.last_height < 0)
+      K.last_height = h;
+    return; /* the start, or a replay after a reconnect */
+  }
+  for (int64_t k = K.last_height + 1; k < h; k++) {
+    char id[32];
+    aitbc__v1__Block *b = NULL;
+    snprintf(id, sizeof id, "h.%lld", (long long)k);
+    if (nd_kv_get(NULL, a, ND_KV_CHAIN, id, &aitbc__v1__Block_desc, (void **)&b,
+                  NULL))
+      return; /* NATS trouble: the next head fills the gap */
+    pthread_mutex_lock(&nd_st.mu);
+    nd_chain_apply(b);
+    pthread_mutex_unlock(&nd_st.mu);
+  }
+  pthread_mutex_lock(&nd_st.mu);
+  nd_chain_apply(m);
+  pthread_mutex_unlock(&nd_st.mu);
+  K.last_height = h;
+}
+
 /* One entry from w, if any within timeout_ms; applies it to the mirror.
  * false when the watcher is stopped. */
 static bool watch_one(kvWatcher *w, const weft_msg_desc *d, weft_arena *a,
@@ -324,11 +353,9 @@ static bool watch_one(kvWatcher *w, const weft_msg_desc *d, weft_arena *a,
         nd_settle_apply(m, kvEntry_Revision(e));
       else if (d == &aitbc__v1__Offer_desc)
         nd_offer_apply(m, !K.offers_seen);
-      else if (K.head_seen) /* a block sealed since this watch started */
-        nd_chain_apply(m);
-      if (d == &aitbc__v1__Block_desc)
-        K.head_seen = true;
       pthread_mutex_unlock(&nd_st.mu);
+      if (d == &aitbc__v1__Block_desc)
+        head_moved(m, a);
     }
     weft_arena_reset(a);
   }
@@ -375,7 +402,6 @@ static void *watch_thread(void *arg) {
       K.jobs_w = jw;
       K.rcpt_w = rw;
       K.head_w = hw;
-      K.head_seen = false;
       nd_log(1, "nats: watching the buckets again");
     }
     if (!watch_one(K.jobs_w, &aitbc__v1__Job_desc, a, 20) ||
@@ -581,6 +607,7 @@ static int open_bucket(int i, char *err, size_t cap) {
 int nd_kv_open(const char *url, const char *node_id, int64_t lease_ms,
                char *err, size_t cap) {
   atomic_store(&K.stop, false);
+  K.last_height = -1;
   snprintf(K.url, sizeof K.url, "%s", url);
   snprintf(K.node_id, sizeof K.node_id, "%s", node_id);
   K.lease_ms = lease_ms > 0 ? lease_ms : 3000;

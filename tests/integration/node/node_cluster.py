@@ -25,6 +25,9 @@ temporary store, two or three nodes, and stops them all:
           receipt settles once, also when two nodes try at the same time
   market  Marketplace/WatchEvents on one node sees the offer changes made
           on the others, each once, in order; the leader expires offers
+  resume  StreamEvents from a cursor (after_sequence): a client reads from
+          node b, b is killed (kill -9), the client resumes on c after the
+          last sequence it got: every block once, in order, linked
 
 usage: node_cluster.py path/to/weft CASE
 Exits 77 (skipped) only when nats-server is not installed.
@@ -628,13 +631,77 @@ def case_market(nats):
             n.stop()
 
 
+def read_events(node, req, want, limit=15.0):
+    """Starts StreamEvents on node; returns (events, process) once `want`
+    events are in (or the time is up)."""
+    p = subprocess.Popen(
+        [WEFT, "call", node.url, "aitbc.v1.Blockchain/StreamEvents", "-d",
+         json.dumps(req)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
+    got = []
+
+    def read():
+        for line in p.stdout:
+            got.append(json.loads(line))
+            if len(got) >= want:
+                return
+    t = threading.Thread(target=read)
+    t.start()
+    t.join(limit)
+    return got, p
+
+
+def case_resume(nats):
+    a, b, c = (Node(nats, n) for n in ("a", "b", "c"))
+    try:
+        wait_for(lambda: (head(a) or {}).get("height", 0) >= 3,
+                 "a few blocks")
+        first, p = read_events(b, {"after_sequence": "0"}, 6)
+        b.p.send_signal(signal.SIGKILL)  # the client's node dies
+        b.p.wait()
+        p.kill()
+        p.communicate()
+        seqs = [int(e.get("sequence", 0)) for e in first]
+        check(seqs == list(range(1, len(seqs) + 1)) and len(seqs) >= 6,
+              "from sequence 0 on b: every block from genesis: %r" % seqs)
+        last = seqs[-1] if seqs else 0
+        time.sleep(1.5)  # blocks go on meanwhile (another leader if b was)
+        rest, p = read_events(c, {"after_sequence": str(last),
+                                  "types": ["new_block"]}, 8)
+        p.kill()
+        p.communicate()
+        more = [int(e.get("sequence", 0)) for e in rest]
+        check(more == list(range(last + 1, last + 1 + len(more))) and
+              len(more) >= 8,
+              "resumed on c after %d: nothing lost or repeated: %r" %
+              (last, more))
+        blocks = [e.get("block", {}) for e in first + rest]
+        check(all(int(x.get("height", 0)) == i for i, x in enumerate(blocks)),
+              "sequence = height + 1")
+        check(all(blocks[i].get("parent_hash") == blocks[i - 1].get("hash")
+                  for i in range(1, len(blocks))), "the blocks link up")
+        live, p = read_events(a, {}, 1)
+        p.kill()
+        p.communicate()
+        check(live and int(live[0].get("sequence", 0)) > last + len(more) - 1,
+              "no cursor: from now on: %r" % live[:1])
+        rc, _, err = call(a, "Blockchain/StreamEvents",
+                          {"after_sequence": "99999999"})
+        check(rc == 10 + 11 and "past the chain" in err,
+              "a cursor from the future: OUT_OF_RANGE: %d %s" % (rc, err))
+    finally:
+        for n in (a, b, c):
+            n.stop()
+
+
 def main():
     if not NATS:
         print("SKIP: nats-server is not installed (Debian: nats-server)")
         return 77
     cases = {"jobs": case_jobs, "leader": case_leader, "offers": case_offers,
              "nats": case_nats, "wallet": case_wallet,
-             "settle": case_settle, "market": case_market}
+             "settle": case_settle, "market": case_market,
+             "resume": case_resume}
     nats = NatsServer()
     try:
         cases[CASE](nats)
