@@ -541,6 +541,9 @@ class ResumingSub:
             return [v for _, v in self.events]
 
 
+NSUBS = 100  # gRPC subscribers of test_durable
+
+
 def test_durable():
     """Durable topics through nginx: a node is killed (-9) while
     subscribers stream from it; they resume on another node from their
@@ -565,11 +568,13 @@ def test_durable():
     wait_port(t, ng, "nginx")
     topic = "orders.eu"
     # nginx spreads these over the three nodes (round robin per stream).
-    subs = [ResumingSub("127.0.0.1:%d" % g, topic) for _ in range(6)]
+    subs = [ResumingSub("127.0.0.1:%d" % g, topic) for _ in range(NSUBS)]
+    end = time.time() + 30  # one deadline for all: a loaded machine is slow
     for s in subs:
-        if not s.acked.wait(10):
-            raise AssertionError("a durable subscription was never "
-                                 "acknowledged")
+        if not s.acked.wait(max(0.1, end - time.time())):
+            raise AssertionError("%d of %d durable subscriptions "
+                                 "acknowledged in 30 s" %
+                                 (sum(x.acked.is_set() for x in subs), NSUBS))
     # And weft's own client: `weft subscribe` through nginx's tcp:// port
     # (one connection per node, round robin), which reconnects and
     # resubscribes after its last sequence by itself.
@@ -595,11 +600,12 @@ def test_durable():
         if i == n // 3:
             victim.p.send_signal(signal.SIGKILL)
             victim.p.wait()
-    end = time.time() + 20
+    end = time.time() + 40
     while time.time() < end:
         if all(len(s.values()) >= n for s in subs):
             break
-        time.sleep(0.05)
+        time.sleep(0.1)
+
     def cli_values(out):
         out.seek(0)
         return [line.strip().strip('"') for line in out if line.strip()]
@@ -645,9 +651,90 @@ def test_durable():
         raise AssertionError("no subscriber was on the killed node: the "
                              "test proved nothing")
     pub.close()
-    print("durable: 6 gRPC and 3 weft-subscribe subscribers via nginx, node "
+    print("durable: %d gRPC and 3 weft-subscribe subscribers via nginx, node "
           "killed mid-stream, %d + %d resumed, each got all %d events once, "
-          "in order" % (resumed, cli_resumed, n))
+          "in order" % (NSUBS, resumed, cli_resumed, n))
+
+
+def test_durable_nats_restart():
+    """Durable topics across a NATS restart: nats-server is killed (-9)
+    while events are published and streamed, and started again on its
+    store. Durable subscribers on both nodes end with every stored event
+    exactly once, in sequence order: every acknowledged publish at the
+    sequence its PubAck gave, and nothing else but the publishes whose
+    answer the outage swallowed (stored or not, the same for everyone)."""
+    nport, = free_ports(1)
+    store = os.path.join(TMP, "js-drestart")
+    nats = start_nats(nport, store)
+    url = "nats://127.0.0.1:%d" % nport
+    nodes = [Node(url, i, ["--durable-topic", "dr."]) for i in ("xa", "xb")]
+    topic = "dr.t"
+    subs = [ResumingSub(n.grpc_addr(), topic) for n in nodes
+            for _ in range(3)]
+    end = time.time() + 15
+    for sub in subs:
+        if not sub.acked.wait(max(0.1, end - time.time())):
+            raise AssertionError("a durable subscription was never "
+                                 "acknowledged")
+    pub = Publisher(nodes[0].grpc_addr())
+    acked = {}  # value -> stream sequence from its PubAck
+    failed = i = 0
+    down_at = None
+    end = time.time() + 30
+    while len(acked) < 150 and time.time() < end:
+        v = "E-%d" % i
+        i += 1
+        try:
+            acked[v] = parse(pub.publish(topic, v, timeout=3)).get(2, [0])[0]
+        except grpc.RpcError:
+            failed += 1  # stored or not: the outage ate the answer
+            time.sleep(0.05)
+        if len(acked) == 50 and down_at is None:
+            stop(nats, signal.SIGKILL)
+            down_at = time.time()
+        if down_at and nats.poll() is not None and time.time() > down_at + .5:
+            nats = start_nats(nport, store)
+    if len(acked) < 150:
+        raise AssertionError("publishing never recovered after the NATS "
+                             "restart: %d acknowledged, %d failed" %
+                             (len(acked), failed))
+    # One more, once everything is back: its sequence is the stream's end.
+    last = parse(pub.publish(topic, "END")).get(2, [0])[0]
+    end = time.time() + 20
+    while time.time() < end:
+        if all(s.events and s.events[-1][0] >= last for s in subs):
+            break
+        time.sleep(0.05)
+    for s in subs:
+        s.stop = True
+    ref = None
+    for k, s in enumerate(subs):
+        with s.lock:
+            evs = list(s.events)
+        seqs = [q for q, _ in evs]
+        if seqs != list(range(1, last + 1)):
+            dup = len(seqs) - len(set(seqs))
+            raise AssertionError(
+                "subscriber %d: %d events, %d duplicates, sequences 1..%d "
+                "wanted, missing %s" % (k, len(seqs), dup, last,
+                                        sorted(set(range(1, last + 1)) -
+                                               set(seqs))[:5]))
+        vals = [v for _, v in evs]
+        for v, q in acked.items():
+            if vals[q - 1] != v:
+                raise AssertionError("subscriber %d: sequence %d is %r, its "
+                                     "PubAck said %r" % (k, q, vals[q - 1], v))
+        if ref is None:
+            ref = vals
+        elif vals != ref:
+            raise AssertionError("subscribers %d and 0 saw different streams"
+                                 % k)
+    resumed = sum(s.resumes for s in subs)
+    pub.close()
+    print("durable across a NATS restart: 6 subscribers on 2 nodes, %d "
+          "events stored (%d acknowledged, %d publishes failed during the "
+          "outage), %d resubscribes, each got all once, in order" %
+          (last, len(acked), failed, resumed))
 
 
 class MbService:
@@ -774,7 +861,8 @@ def test_mb():
 
 
 TESTS = {"fanout": test_fanout, "mb": test_mb, "durable": test_durable, "nats_down_at_start": test_nats_down_at_start,
-         "nats_restart": test_nats_restart, "nginx": test_nginx}
+         "nats_restart": test_nats_restart, "nginx": test_nginx,
+         "durable_nats_restart": test_durable_nats_restart}
 
 
 def main(argv):
