@@ -210,6 +210,19 @@ static void engine_request_interest(void *ud, const char *topic, bool on) {
     weft__mbnats_interest(h->nats, topic, on);
 }
 
+static bool engine_remote_publish(void *ud, const char *broker_id,
+                                  const char *msg, size_t len, bool delivered) {
+  weft_mb_hub *h = ud;
+  return h->nats &&
+         weft__mbnats_publish(h->nats, broker_id, msg, len, delivered) == 0;
+}
+
+static void engine_publish_interest(void *ud, const char *topic, bool on) {
+  weft_mb_hub *h = ud;
+  if (h->nats)
+    weft__mbnats_publish_interest(h->nats, topic, on);
+}
+
 static void engine_deregistered(void *ud, weft_mb_conn id) {
   weft_mb_hub *h = ud;
   hub_conn *c = find(h, id);
@@ -442,6 +455,8 @@ int weft_mb_hub_new(weft_mb_hub **out, const weft_mb_hub_opts *opts) {
   if (h->o.nats_url) {
     bo.remote_request = engine_remote_request;
     bo.request_interest = engine_request_interest;
+    bo.remote_publish = engine_remote_publish;
+    bo.publish_interest = engine_publish_interest;
   }
   int rv = weft_mb_broker_new(&h->b, &bo);
   if (rv == 0 && h->o.nats_url) {
@@ -652,6 +667,13 @@ void weft__mbhub_remote_answer(weft_mb_hub *h, const char *broker_id,
   pthread_mutex_lock(&h->mu);
   weft_mb_broker_remote_answer(h->b, broker_id, payload, len, unix_ms());
   pthread_mutex_unlock(&h->mu);
+}
+
+int weft__mbhub_remote_publish(weft_mb_hub *h, const char *msg, size_t len) {
+  pthread_mutex_lock(&h->mu);
+  int n = weft_mb_broker_remote_publish(h->b, msg, len, unix_ms());
+  pthread_mutex_unlock(&h->mu);
+  return n;
 }
 
 void weft__mbhub_remote_no_route(weft_mb_hub *h, const char *broker_id) {

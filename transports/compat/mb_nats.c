@@ -19,6 +19,15 @@
  * the broker, which still owns the deadline: a node that never answers is
  * a TIMEOUT, as a local service would be.
  *
+ * Publishing: a node whose broker has a publish-subscriber for topic T
+ * keeps a plain subscription on "weft.mb.pub.<t>" (every such node gets
+ * every publish). A publish is delivered to the local subscribers by the
+ * broker and then published there (the connection does not echo its own
+ * messages back). When no local subscriber got it, it goes as a request
+ * instead: each node that delivers it answers the ACK payload, the first
+ * answer acknowledges the publisher, and NATS's "no responders" (no node
+ * subscribes) is NO_ROUTE_FOUND, as on one broker.
+ *
  * Threads: NATS messages arrive on libnats threads and call into the hub
  * (which takes its mutex, as its WebSocket connections' threads do);
  * the broker's callbacks into this file run with the hub's mutex held and
@@ -55,7 +64,8 @@ struct weft__mbnats {
   pthread_mutex_t mu; /* everything below */
   pthread_cond_t cv;
   unsigned live; /* subscriptions whose handler may still run */
-  tsub *topics;
+  tsub *topics;  /* request topics */
+  tsub *ptopics; /* publish topics */
   vreq *vreqs;
   uint64_t counter;
 };
@@ -68,9 +78,11 @@ static void on_complete(void *closure) {
   pthread_mutex_unlock(&n->mu);
 }
 
-/* The subject of a topic's requests, or false if it does not fit. */
-static bool req_subject(const char *topic, char *out, size_t cap) {
-  int k = snprintf(out, cap, "weft.mb.req.%s", topic);
+/* The subject of a topic's requests ("req") or publishes ("pub"), or
+ * false if it does not fit. */
+static bool subject(const char *kind, const char *topic, char *out,
+                    size_t cap) {
+  int k = snprintf(out, cap, "weft.mb.%s.%s", kind, topic);
   if (k < 0 || (size_t)k >= cap)
     return false;
   for (char *p = out; *p; p++)
@@ -137,6 +149,21 @@ static void on_request(natsConnection *nc, natsSubscription *sub, natsMsg *m,
   natsMsg_Destroy(m);
 }
 
+/* A publish from another node (libnats thread): to the local subscribers;
+ * acknowledged when the sender waits for it and someone here got it. */
+static void on_publish(natsConnection *nc, natsSubscription *sub, natsMsg *m,
+                       void *closure) {
+  (void)sub;
+  weft__mbnats *n = closure;
+  int got = weft__mbhub_remote_publish(n->hub, natsMsg_GetData(m),
+                                       (size_t)natsMsg_GetDataLength(m));
+  const char *reply = natsMsg_GetReply(m);
+  if (got > 0 && reply)
+    natsConnection_Publish(nc, reply, WEFT_MB_ACK_PAYLOAD,
+                           (int)strlen(WEFT_MB_ACK_PAYLOAD));
+  natsMsg_Destroy(m);
+}
+
 /* The answer to one of our requests (libnats thread). */
 static void on_reply(natsConnection *nc, natsSubscription *sub, natsMsg *m,
                      void *closure) {
@@ -179,6 +206,9 @@ int weft__mbnats_open(weft__mbnats **out, weft_mb_hub *hub, const char *url,
     st = natsOptions_SetMaxReconnect(o, -1);
   if (st == NATS_OK)
     st = natsOptions_UseGlobalMessageDelivery(o, true);
+  /* Our own publishes are delivered here by the broker already. */
+  if (st == NATS_OK)
+    st = natsOptions_SetNoEcho(o, true);
   if (st == NATS_OK)
     st = natsConnection_Connect(&n->nc, o);
   natsOptions_Destroy(o);
@@ -213,15 +243,16 @@ void weft__mbnats_close(weft__mbnats *n) {
   if (!n)
     return;
   pthread_mutex_lock(&n->mu);
-  tsub *t = n->topics;
-  n->topics = NULL;
+  tsub *lists[2] = {n->topics, n->ptopics};
+  n->topics = n->ptopics = NULL;
   pthread_mutex_unlock(&n->mu);
-  for (tsub *nx; t; t = nx) {
-    nx = t->next;
-    natsSubscription_Unsubscribe(t->sub);
-    natsSubscription_Destroy(t->sub);
-    free(t);
-  }
+  for (int i = 0; i < 2; i++)
+    for (tsub *t = lists[i], *nx; t; t = nx) {
+      nx = t->next;
+      natsSubscription_Unsubscribe(t->sub);
+      natsSubscription_Destroy(t->sub);
+      free(t);
+    }
   natsSubscription_Unsubscribe(n->rep);
   natsSubscription_Destroy(n->rep);
   /* Handlers call into the hub: wait until none can run any more. */
@@ -248,7 +279,7 @@ int weft__mbnats_request(weft__mbnats *n, const char *broker_id,
   if (natsConnection_Status(n->nc) != NATS_CONN_STATUS_CONNECTED)
     return WEFT_ERR_CONNECT;
   char subj[WEFT_MB_MAX_TOPIC + 32], reply[160];
-  if (!req_subject(h->topic, subj, sizeof subj))
+  if (!subject("req", h->topic, subj, sizeof subj))
     return WEFT_ERR_TOO_BIG;
   snprintf(reply, sizeof reply, "%s.%s", (const char *)n->inbox, broker_id);
   /* The caller's topic, version and deadline, under the broker's id. */
@@ -272,32 +303,40 @@ int weft__mbnats_request(weft__mbnats *n, const char *broker_id,
   return st == NATS_OK ? 0 : WEFT_ERR_CONNECT;
 }
 
-void weft__mbnats_interest(weft__mbnats *n, const char *topic, bool on) {
+/* Subscribes to (on) or leaves (off) a topic's subject of kind; requests
+ * in a queue group (one node serves each), publishes not (every node
+ * delivers each). */
+static void follow(weft__mbnats *n, tsub **list, const char *kind,
+                   const char *topic, bool on) {
   if (on) {
     char subj[WEFT_MB_MAX_TOPIC + 32];
     tsub *t = calloc(1, sizeof *t);
-    if (!t || !req_subject(topic, subj, sizeof subj)) {
+    if (!t || !subject(kind, topic, subj, sizeof subj)) {
       free(t);
       return;
     }
     snprintf(t->topic, sizeof t->topic, "%s", topic);
     /* Queued on the connection (no round trip under the hub's lock):
      * other nodes see the route once the NATS server has read it. */
-    if (natsConnection_QueueSubscribe(&t->sub, n->nc, subj, "weft-mb",
-                                      on_request, n) != NATS_OK) {
+    natsStatus st =
+        list == &n->topics
+            ? natsConnection_QueueSubscribe(&t->sub, n->nc, subj, "weft-mb",
+                                            on_request, n)
+            : natsConnection_Subscribe(&t->sub, n->nc, subj, on_publish, n);
+    if (st != NATS_OK) {
       free(t);
       return;
     }
     pthread_mutex_lock(&n->mu);
     if (natsSubscription_SetOnCompleteCB(t->sub, on_complete, n) == NATS_OK)
       n->live++;
-    t->next = n->topics;
-    n->topics = t;
+    t->next = *list;
+    *list = t;
     pthread_mutex_unlock(&n->mu);
     return;
   }
   pthread_mutex_lock(&n->mu);
-  tsub **pt = &n->topics;
+  tsub **pt = list;
   while (*pt && strcmp((*pt)->topic, topic))
     pt = &(*pt)->next;
   tsub *t = *pt;
@@ -309,6 +348,37 @@ void weft__mbnats_interest(weft__mbnats *n, const char *topic, bool on) {
     natsSubscription_Destroy(t->sub);
     free(t);
   }
+}
+
+void weft__mbnats_interest(weft__mbnats *n, const char *topic, bool on) {
+  follow(n, &n->topics, "req", topic, on);
+}
+
+void weft__mbnats_publish_interest(weft__mbnats *n, const char *topic,
+                                   bool on) {
+  follow(n, &n->ptopics, "pub", topic, on);
+}
+
+int weft__mbnats_publish(weft__mbnats *n, const char *broker_id,
+                         const char *msg, size_t len, bool delivered) {
+  if (natsConnection_Status(n->nc) != NATS_CONN_STATUS_CONNECTED)
+    return WEFT_ERR_CONNECT;
+  const char *nl = memchr(msg, '\n', len);
+  weft_mb_header h;
+  weft_mb_code code;
+  char subj[WEFT_MB_MAX_TOPIC + 32], reply[160];
+  if (!nl ||
+      weft_mb_header_parse(msg, (size_t)(nl - msg), &h, &code, NULL) < 0 ||
+      !subject("pub", h.topic, subj, sizeof subj))
+    return WEFT_ERR_INVAL;
+  natsStatus st;
+  if (delivered || !broker_id) {
+    st = natsConnection_Publish(n->nc, subj, msg, (int)len);
+  } else {
+    snprintf(reply, sizeof reply, "%s.%s", (const char *)n->inbox, broker_id);
+    st = natsConnection_PublishRequest(n->nc, subj, reply, msg, (int)len);
+  }
+  return st == NATS_OK ? 0 : WEFT_ERR_CONNECT;
 }
 
 void weft__mbnats_from_broker(weft__mbnats *n, const char *msg, size_t len) {
@@ -355,6 +425,15 @@ int weft__mbnats_request(weft__mbnats *n, const char *broker_id,
   return WEFT_ERR_UNSUPPORTED;
 }
 void weft__mbnats_interest(weft__mbnats *n, const char *topic, bool on) {
+  (void)n, (void)topic, (void)on;
+}
+int weft__mbnats_publish(weft__mbnats *n, const char *broker_id,
+                         const char *msg, size_t len, bool delivered) {
+  (void)n, (void)broker_id, (void)msg, (void)len, (void)delivered;
+  return WEFT_ERR_UNSUPPORTED;
+}
+void weft__mbnats_publish_interest(weft__mbnats *n, const char *topic,
+                                   bool on) {
   (void)n, (void)topic, (void)on;
 }
 void weft__mbnats_from_broker(weft__mbnats *n, const char *msg, size_t len) {

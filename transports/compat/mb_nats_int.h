@@ -26,6 +26,10 @@ int weft__mbnats_request(weft__mbnats *n, const char *broker_id,
                          const weft_mb_header *h, const char *payload,
                          size_t len);
 void weft__mbnats_interest(weft__mbnats *n, const char *topic, bool on);
+/* A publish for the other nodes (weft_mb_broker_opts.remote_publish). */
+int weft__mbnats_publish(weft__mbnats *n, const char *broker_id,
+                         const char *msg, size_t len, bool delivered);
+void weft__mbnats_publish_interest(weft__mbnats *n, const char *topic, bool on);
 /* A message the broker sent the virtual connection. */
 void weft__mbnats_from_broker(weft__mbnats *n, const char *msg, size_t len);
 
@@ -34,5 +38,7 @@ void weft__mbhub_inject(weft_mb_hub *h, const char *msg, size_t len);
 void weft__mbhub_remote_answer(weft_mb_hub *h, const char *broker_id,
                                const char *payload, size_t len);
 void weft__mbhub_remote_no_route(weft_mb_hub *h, const char *broker_id);
+/* A publish from another node: how many local subscribers got it. */
+int weft__mbhub_remote_publish(weft_mb_hub *h, const char *msg, size_t len);
 
 #endif

@@ -20,6 +20,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 
 import grpc
 
@@ -860,9 +861,136 @@ def test_mb():
           "(%d), NO_ROUTE_FOUND and TIMEOUT as on one node" % served)
 
 
+class MbConn:
+    """A bare MB client over TCP: publishes, and collects the publishes of
+    the topics it subscribes to (on a thread)."""
+
+    def __init__(self, port):
+        self.s = socket.create_connection(("127.0.0.1", port), 5)
+        self.s.settimeout(10)
+        self.got = []  # (copy id, payload) of publishes
+        self.replies = {}  # request id -> (header, payload)
+        self.cv = threading.Condition()
+        MbService.recv(self)  # publish:system.initialize
+        self.t = threading.Thread(target=self.run, daemon=True)
+        self.t.start()
+
+    send = MbService.send
+    recv = MbService.recv
+    _exact = MbService._exact
+    close = MbService.close
+
+    def run(self):
+        try:
+            while True:
+                head, _, payload = self.recv().partition("\n")
+                f = head.split(":")
+                with self.cv:
+                    if f[0] == "publish":
+                        self.got.append((f[3], payload))
+                    elif f[0] == "response":
+                        self.replies[f[3]] = (head, payload)
+                    self.cv.notify_all()
+        except (EOFError, OSError):
+            pass
+
+    def call(self, action, topic, payload):
+        rid = str(uuid.uuid4())
+        self.send("%s:%s:1.0.0:%s" % (action, topic, rid), payload)
+        with self.cv:
+            self.cv.wait_for(lambda: rid in self.replies, 10)
+            return self.replies.get(rid, ("", ""))[1]
+
+    def subscribe(self, topic, action="publish"):
+        r = self.call("request", "system.topic.subscribe",
+                      '{"action":"%s","topic":"%s"}' % (action, topic))
+        if '"success"' not in r:
+            raise AssertionError("MB subscribe %s: %r" % (topic, r))
+
+
+def test_mb_publish():
+    """MB publishes across nodes: subscribers on three nodes get every
+    publish made on one of them, once, in order, under one copy id; a
+    publish with no local subscriber is acknowledged by a node that has
+    one, and is NO_ROUTE_FOUND once no node has any."""
+    nport, = free_ports(1)
+    start_nats(nport, os.path.join(TMP, "js-mbp"))
+    url = "nats://127.0.0.1:%d" % nport
+    nodes = [Node(url, i, ["--mb-port", "0"], 5) for i in ("pa", "pb", "pc")]
+    subs = [MbConn(n.port("mb")) for n in nodes]
+    for c in subs:
+        c.subscribe("news.eu")
+    pub = MbConn(nodes[0].port("mb"))
+    # Other nodes see a new subscription once NATS has read it: moments.
+    end = time.time() + 10
+    k = 0
+    while time.time() < end:
+        pub.call("publish", "news.eu", '{"warmup":%d}' % k)
+        k += 1
+        time.sleep(0.05)
+        with subs[2].cv:
+            if subs[2].got and subs[1].got:
+                break
+    marks = [len(c.got) for c in subs]
+    n = 50
+    for i in range(n):
+        r = pub.call("publish", "news.eu", '{"n":%d}' % i)
+        if '"success"' not in r:
+            raise AssertionError("publish %d on A: %r" % (i, r))
+    end = time.time() + 10
+    while time.time() < end and any(len(c.got) < m + n for c, m in
+                                    zip(subs, marks)):
+        time.sleep(0.05)
+    copies = None
+    for c, m, node in zip(subs, marks, nodes):
+        with c.cv:
+            got = [x for x in c.got if '"warmup"' not in x[1]]
+        want = ['{"n":%d}' % i for i in range(n)]
+        if [p for _, p in got] != want:
+            raise AssertionError("subscriber on %s: %d of %d, in order: %s" %
+                                 (node.id, len(got), n,
+                                  [p for _, p in got][:5]))
+        ids = [i for i, _ in got]
+        if copies is None:
+            copies = ids
+        elif ids != copies:
+            raise AssertionError("copy ids differ between nodes")
+    # No subscriber on A any more: B and C still have one.
+    subs[0].close()
+    end = time.time() + 10
+    while True:
+        r = pub.call("publish", "news.eu", '{"late":1}')
+        if '"success"' in r or time.time() > end:
+            break
+    if '"success"' not in r:
+        raise AssertionError("publish on A, subscribers on B and C only: %r"
+                             % r)
+    end = time.time() + 10
+    while time.time() < end and not all(
+            any('"late"' in p for _, p in c.got) for c in subs[1:]):
+        time.sleep(0.05)
+    if not all(any('"late"' in p for _, p in c.got) for c in subs[1:]):
+        raise AssertionError("B and C did not get the publish made on A")
+    subs[1].close()
+    subs[2].close()
+    end = time.time() + 10
+    while True:
+        r = pub.call("publish", "news.eu", "{}")
+        if "NO_ROUTE_FOUND" in r or time.time() > end:
+            break
+        time.sleep(0.1)
+    if "NO_ROUTE_FOUND" not in r:
+        raise AssertionError("no subscriber on any node: %r" % r)
+    pub.close()
+    print("mb publish: %d publishes on A reached subscribers on A, B and C "
+          "once, in order, same copy ids; acknowledged by another node; "
+          "NO_ROUTE_FOUND once nobody listens" % n)
+
+
 TESTS = {"fanout": test_fanout, "mb": test_mb, "durable": test_durable, "nats_down_at_start": test_nats_down_at_start,
          "nats_restart": test_nats_restart, "nginx": test_nginx,
-         "durable_nats_restart": test_durable_nats_restart}
+         "durable_nats_restart": test_durable_nats_restart,
+         "mb_publish": test_mb_publish}
 
 
 def main(argv):
