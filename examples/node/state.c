@@ -469,6 +469,7 @@ void nd_state_free(void) {
   }
   for (size_t i = 0; i < nd_st.blocks.n; i++) {
     free(nd_st.blocks.v[i]->txs);
+    free(nd_st.blocks.v[i]->enc);
     free(nd_st.blocks.v[i]);
   }
   for (size_t i = 0; i < nd_st.offers.n; i++)

@@ -66,6 +66,10 @@ typedef struct nd_block {
   char timestamp[40];
   size_t ntx;
   size_t *txs; /* indexes into st.txs */
+  /* with --nats: the block as stored (aitbc.v1.Block, its transactions
+   * included), what GetBlock answers */
+  uint8_t *enc;
+  size_t enc_len;
 } nd_block;
 
 typedef struct nd_offer {
@@ -303,6 +307,7 @@ enum {
   ND_KV_TXS,      /* key: the tx hash; value: aitbc.v1.WalletTransaction */
   ND_KV_SETTLES,  /* key: the message id; value: nodekv.v1.SettlementRecord */
   ND_KV_SETTLED,  /* key: the job id; value: nodekv.v1.SettlementClaim */
+  ND_KV_MEMPOOL,  /* key: the tx hash of a pending transaction (its copy) */
   ND_KV_N
 };
 /* Connects, opens (or creates) the buckets and the jobs watcher; no thread
@@ -334,6 +339,8 @@ typedef int (*nd_kv_mutate)(weft_server_call *call, void *msg, void *arg);
 int nd_kv_update(weft_server_call *call, weft_arena *a, int bucket,
                  const char *id, const weft_msg_desc *d, nd_kv_mutate fn,
                  void *arg, void **out);
+/* Deletes bucket[id] (logged on failure; no call). */
+int nd_kv_delete(int bucket, const char *id);
 /* Every value of the bucket (one Get per key: O(keys) round trips). */
 int nd_kv_list(weft_server_call *call, weft_arena *a, int bucket,
                const weft_msg_desc *d, void ***out, size_t *n);
@@ -403,6 +410,16 @@ void nd_offer_apply(const aitbc__v1__Offer *m, bool quiet);
 void nd_market_kv_tick(weft_arena *a);
 /* The leader's settlement steps. */
 void nd_settle_kv_tick(int64_t now, weft_arena *a);
+/* The mempool (wallet_kv.c; leader, no lock held). A transaction enters
+ * weft_txs (status "pending") and weft_mempool; the leader seals the
+ * pending ones into the next block and then confirms them. */
+/* Into blk: the pending transactions, oldest first (at most 64). */
+int nd_tx_kv_gather(aitbc__v1__Block *blk, weft_arena *a);
+/* Marks the transactions of a stored block confirmed at its height and
+ * takes them out of the mempool; 0, or a status (the round stops). */
+int nd_tx_kv_confirm(const aitbc__v1__Block *blk, weft_arena *a);
+/* A transaction as JSON, the shape GetTransaction and blocks show. */
+void nd_tx_json(const aitbc__v1__WalletTransaction *t, char *out, size_t cap);
 /* A transaction hash no other node makes. */
 void nd_kv_tx_hash(const char *type, const char *from, uint64_t amount,
                    char out[67]);

@@ -31,7 +31,7 @@
 static const char *const bucket_name[] = {
     "weft_jobs",        "weft_chain",   "weft_leader", "weft_offers",
     "weft_receipts",    "weft_wallets", "weft_meta",   "weft_txs",
-    "weft_settlements", "weft_settled"};
+    "weft_settlements", "weft_settled", "weft_mempool"};
 _Static_assert(sizeof bucket_name / sizeof bucket_name[0] == ND_KV_N,
                "one name per bucket");
 
@@ -283,6 +283,23 @@ int nd_kv_list(weft_server_call *call, weft_arena *a, int bucket,
   return 0;
 }
 
+int nd_kv_delete(int bucket, const char *id) {
+  char key[256];
+  if (!nd_kv_key(id, key, sizeof key))
+    return WEFT_STATUS_INVALID_ARGUMENT;
+  natsStatus s = kvStore_Delete(K.kv[bucket], key);
+  return s == NATS_OK ? 0 : fail(NULL, s, "delete", key);
+}
+
+/* Delete markers stay in a bucket's stream (and in every key listing's
+ * walk) until purged; the leader does it for the mempool now and then. */
+static void purge_deletes(int bucket) {
+  kvPurgeOptions o;
+  kvPurgeOptions_Init(&o);
+  o.DeleteMarkersOlderThan = -1; /* all of them */
+  kvStore_PurgeDeletes(K.kv[bucket], &o);
+}
+
 /* ---- the jobs watcher: every change, from any node, into the mirror ---- */
 
 static void sleep_ms(int64_t ms) {
@@ -475,6 +492,12 @@ static void produce_block(weft_arena *a) {
   nd_now_text(ts);
   blk->timestamp = nd_adup(a, ts);
   blk->proposer = nd_adup(a, K.node_id);
+  /* The head's transactions are confirmed before new ones are gathered,
+   * so none is sealed twice (a leader may have died in between). */
+  if (head && nd_tx_kv_confirm(head, a))
+    return;
+  if (nd_tx_kv_gather(blk, a))
+    return;
   blk->parent_hash =
       nd_adup(a, head ? head->hash
                       : "0x0000000000000000000000000000000000000000000000000000"
@@ -507,9 +530,14 @@ static void produce_block(weft_arena *a) {
                             head_rev)
            : kvStore_Create(&rev, K.kv[ND_KV_CHAIN], "head", buf, (int)len);
   free(buf);
-  if (s != NATS_OK)
+  if (s != NATS_OK) {
     nd_log(2, "nats: head not moved (%s): next round reads it",
            natsStatus_GetText(s));
+    return;
+  }
+  nd_tx_kv_confirm(blk, a); /* else the next round does it */
+  if (blk->height % 64 == 0)
+    purge_deletes(ND_KV_MEMPOOL);
 }
 
 static void *lead_thread(void *arg) {

@@ -10,6 +10,7 @@
 
 #include "google/protobuf/struct.weft.h"
 #include "state.h"
+#include "weft/codec.h"
 
 static void seal_block(void) {
   nd_block *b = nd_xcalloc(sizeof *b);
@@ -76,6 +77,15 @@ static void tx_json(const nd_tx *t, char *out, size_t cap) {
 }
 
 static void fill_block(weft_arena *a, const nd_block *b, aitbc__v1__Block *o) {
+  if (b->enc) { /* --nats: as the leader stored it */
+    void *m = NULL;
+    weft_decode_opts d = {.arena = a};
+    if (weft_decode(&aitbc__v1__Block_desc, b->enc, b->enc_len, &d, &m, NULL) ==
+        0) {
+      *o = *(aitbc__v1__Block *)m;
+      return;
+    }
+  }
   o->chain_id = nd_adup(a, ND_CHAIN_ID);
   o->height = b->height;
   o->hash = nd_adup(a, b->hash);
@@ -118,6 +128,8 @@ void nd_chain_apply(const aitbc__v1__Block *m) {
            m->timestamp ? m->timestamp : "");
   snprintf(b->proposer, sizeof b->proposer, "%s",
            m->proposer ? m->proposer : "");
+  if (weft_encode_alloc(m, &b->enc, &b->enc_len) < 0)
+    b->enc = NULL; /* then shown without its transactions */
   ND_PUSH(nd_st.blocks, b);
   nd_push_event(ND_EV_CHAIN, "new_block", nd_st.blocks.n - 1);
   nd_changed();
@@ -189,16 +201,29 @@ static int get_transaction(weft_server_call *call,
   if (!req->tx_hash || !*req->tx_hash)
     return nd_done(call, nd_fail(call, WEFT_STATUS_INVALID_ARGUMENT,
                                  "tx_hash is required"));
-  char js[1024];
+  char js[1600];
   bool found = false;
-  pthread_mutex_lock(&nd_st.mu);
-  for (size_t i = nd_st.txs.n; i-- > 0;)
-    if (!strcmp(nd_st.txs.v[i]->hash, req->tx_hash)) {
-      tx_json(nd_st.txs.v[i], js, sizeof js);
+  if (nd_kv_enabled()) {
+    aitbc__v1__WalletTransaction *t = NULL;
+    code =
+        nd_kv_get(call, weft_server_call_arena(call), ND_KV_TXS, req->tx_hash,
+                  &aitbc__v1__WalletTransaction_desc, (void **)&t, NULL);
+    if (code && code != WEFT_STATUS_NOT_FOUND)
+      return nd_done(call, code);
+    if (!code) {
+      nd_tx_json(t, js, sizeof js);
       found = true;
-      break;
     }
-  pthread_mutex_unlock(&nd_st.mu);
+  } else {
+    pthread_mutex_lock(&nd_st.mu);
+    for (size_t i = nd_st.txs.n; i-- > 0;)
+      if (!strcmp(nd_st.txs.v[i]->hash, req->tx_hash)) {
+        tx_json(nd_st.txs.v[i], js, sizeof js);
+        found = true;
+        break;
+      }
+    pthread_mutex_unlock(&nd_st.mu);
+  }
   if (!found)
     return nd_done(call, nd_fail(call, WEFT_STATUS_NOT_FOUND,
                                  "transaction %s not found", req->tx_hash));

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "google/protobuf/struct.weft.h"
 #include "nodekv/v1/wallet_record.weft.h"
 #include "state.h"
 
@@ -218,12 +219,28 @@ static int done_mut(weft_server_call *call, void *msg, void *arg) {
   return 0;
 }
 
+/* Lists tx in weft_txs and, until it is sealed, in the mempool. A retry
+ * that finds it listed stops there, and the sealer skips a mempool entry
+ * whose transaction is no longer pending, so none is sealed twice. */
+static int enter_tx(weft_arena *a, const aitbc__v1__WalletTransaction *tx) {
+  void *old = NULL;
+  int code = nd_kv_get(NULL, a, ND_KV_TXS, tx->tx_hash,
+                       &aitbc__v1__WalletTransaction_desc, &old, NULL);
+  if (code != WEFT_STATUS_NOT_FOUND)
+    return code; /* 0: listed already */
+  code = nd_kv_create(NULL, ND_KV_MEMPOOL, tx->tx_hash, tx);
+  if (code && code != WEFT_STATUS_ALREADY_EXISTS)
+    return code;
+  code = nd_kv_create(NULL, ND_KV_TXS, tx->tx_hash, tx);
+  return code == WEFT_STATUS_ALREADY_EXISTS ? 0 : code;
+}
+
 /* Steps 2 to 4. call may be NULL (the leader): failures are then logged. */
 static int finish(weft_server_call *call, weft_arena *a,
                   nodekv__v1__Transfer *t) {
   const aitbc__v1__WalletTransaction *tx = t->tx;
-  int code = nd_kv_create(call, ND_KV_TXS, tx->tx_hash, tx);
-  if (code && code != WEFT_STATUS_ALREADY_EXISTS)
+  int code = enter_tx(a, tx);
+  if (code)
     return code;
   crash_point("send-listed");
   xfer_arg x = {a, t};
@@ -295,7 +312,7 @@ void nd_wallet_kv_note(weft_server_call *call, const char *type,
   tx->token = ND_TOKEN;
   tx->status = "pending";
   tx->timestamp = nd_adup(a, ts);
-  nd_kv_create(NULL, ND_KV_TXS, hash, tx);
+  enter_tx(a, tx);
 }
 
 /* Leader: finishes the transfers a dead node left in an outbox. */
@@ -379,11 +396,152 @@ int nd_wallet_kv_credit(weft_arena *a, const char *from, const char *to,
   tx->timestamp = nd_adup(a, ts);
   tx->memo = (char *)memo;
   t->tx = tx;
-  int code = nd_kv_create(NULL, ND_KV_TXS, hash, tx);
-  if (code && code != WEFT_STATUS_ALREADY_EXISTS)
+  int code = enter_tx(a, tx);
+  if (code)
     return code;
   xfer_arg x = {a, t};
   code = nd_kv_update(NULL, a, ND_KV_WALLETS, to,
                       &nodekv__v1__WalletRecord_desc, credit_mut, &x, NULL);
   return code == WEFT_STATUS_NOT_FOUND ? 0 : code;
+}
+
+/* ---- the mempool: sealed by the leader (state_kv.c, produce_block) ---- */
+
+#define ND_BLOCK_MAX_TXS 64
+
+/* s as a JSON string body into out (quotes and controls escaped). */
+static size_t json_str(char *out, size_t cap, const char *s) {
+  static const char hex[] = "0123456789abcdef";
+  size_t n = 0;
+  for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+    char e[7];
+    size_t k = 0;
+    if (*p == '"' || *p == '\\') {
+      e[k++] = '\\';
+      e[k++] = (char)*p;
+    } else if (*p < 0x20) {
+      memcpy(e, "\\u00", 4);
+      k = 4;
+      e[k++] = hex[*p >> 4];
+      e[k++] = hex[*p & 15];
+    } else {
+      e[k++] = (char)*p;
+    }
+    if (n + k >= cap)
+      break;
+    memcpy(out + n, e, k);
+    n += k;
+  }
+  out[n] = 0;
+  return n;
+}
+
+void nd_tx_json(const aitbc__v1__WalletTransaction *t, char *out, size_t cap) {
+  char f[6][200];
+  json_str(f[0], sizeof f[0], t->tx_hash);
+  json_str(f[1], sizeof f[1], t->type);
+  json_str(f[2], sizeof f[2], t->from);
+  json_str(f[3], sizeof f[3], t->to);
+  json_str(f[4], sizeof f[4], t->status);
+  json_str(f[5], sizeof f[5], t->timestamp);
+  snprintf(out, cap,
+           "{\"tx_hash\":\"%s\",\"type\":\"%s\",\"from\":\"%s\",\"to\":\"%s\","
+           "\"amount\":\"%llu\",\"fee\":\"%llu\",\"token\":\"%s\","
+           "\"status\":\"%s\",\"block_height\":%u,\"timestamp\":\"%s\"}",
+           f[0], f[1], f[2], f[3], (unsigned long long)t->amount,
+           (unsigned long long)t->fee, ND_TOKEN, f[4], t->block_height, f[5]);
+}
+
+static int oldest_tx_first(const void *x, const void *y) {
+  const aitbc__v1__WalletTransaction *a = *(void *const *)x,
+                                     *b = *(void *const *)y;
+  int c = strcmp(a->timestamp, b->timestamp);
+  return c ? c : strcmp(a->tx_hash, b->tx_hash);
+}
+
+int nd_tx_kv_gather(aitbc__v1__Block *blk, weft_arena *a) {
+  void **v = NULL;
+  size_t n = 0, k = 0;
+  int code = nd_kv_list(NULL, a, ND_KV_MEMPOOL,
+                        &aitbc__v1__WalletTransaction_desc, &v, &n);
+  if (code)
+    return code;
+  for (size_t i = 0; i < n; i++) {
+    aitbc__v1__WalletTransaction *t = v[i], *cur = NULL;
+    code = nd_kv_get(NULL, a, ND_KV_TXS, t->tx_hash,
+                     &aitbc__v1__WalletTransaction_desc, (void **)&cur, NULL);
+    if (code == WEFT_STATUS_NOT_FOUND)
+      continue; /* being listed right now: the next block */
+    if (code)
+      return code;
+    if (strcmp(cur->status, "pending")) {
+      nd_kv_delete(ND_KV_MEMPOOL, t->tx_hash); /* sealed already */
+      continue;
+    }
+    v[k++] = cur;
+  }
+  qsort(v, k, sizeof *v, oldest_tx_first);
+  if (k > ND_BLOCK_MAX_TXS)
+    k = ND_BLOCK_MAX_TXS;
+  blk->transactions = weft_arena_calloc(a, (k + 1) * sizeof(void *));
+  if (!blk->transactions)
+    return WEFT_STATUS_RESOURCE_EXHAUSTED;
+  for (size_t i = 0; i < k; i++) {
+    aitbc__v1__WalletTransaction *t = v[i];
+    char js[1600];
+    t->status = "confirmed";
+    t->block_height = blk->height;
+    nd_tx_json(t, js, sizeof js);
+    google__protobuf__Struct *st = nd_struct(a, js);
+    if (st)
+      blk->transactions[blk->n_transactions++] = st;
+  }
+  blk->tx_count = (uint32_t)blk->n_transactions;
+  return 0;
+}
+
+static const char *tx_hash_of(const google__protobuf__Struct *s) {
+  for (size_t i = 0; s && i < s->n_fields; i++) {
+    google__protobuf__Struct__FieldsEntry *e = s->fields[i];
+    if (e->key && !strcmp(e->key, "tx_hash") && e->value &&
+        e->value->kind_case == 3 /* string_value */)
+      return e->value->string_value;
+  }
+  return NULL;
+}
+
+typedef struct confirm_arg {
+  uint32_t height;
+  bool changed;
+} confirm_arg;
+
+static int confirm_mut(weft_server_call *call, void *msg, void *arg) {
+  (void)call;
+  aitbc__v1__WalletTransaction *t = msg;
+  confirm_arg *x = arg;
+  x->changed = false;
+  if (strcmp(t->status, "pending"))
+    return ND_KV_KEEP;
+  t->status = "confirmed";
+  t->block_height = x->height;
+  x->changed = true;
+  return 0;
+}
+
+int nd_tx_kv_confirm(const aitbc__v1__Block *blk, weft_arena *a) {
+  for (size_t i = 0; i < blk->n_transactions; i++) {
+    const char *hash = tx_hash_of(blk->transactions[i]);
+    if (!hash)
+      continue;
+    confirm_arg x = {blk->height, false};
+    int code =
+        nd_kv_update(NULL, a, ND_KV_TXS, hash,
+                     &aitbc__v1__WalletTransaction_desc, confirm_mut, &x, NULL);
+    if (code && code != WEFT_STATUS_NOT_FOUND)
+      return code;
+    /* (A crash right here leaves a mempool entry; gather drops it.) */
+    if (x.changed)
+      nd_kv_delete(ND_KV_MEMPOOL, hash);
+  }
+  return 0;
 }

@@ -25,6 +25,9 @@ temporary store, two or three nodes, and stops them all:
           receipt settles once, also when two nodes try at the same time
   market  Marketplace/WatchEvents on one node sees the offer changes made
           on the others, each once, in order; the leader expires offers
+  mempool transactions made on any node are sealed by the leader into one
+          block each, then confirmed: GetTransaction, GetBlock,
+          ListTransactions and StreamEvents agree on every node
   resume  StreamEvents from a cursor (after_sequence): a client reads from
           node b, b is killed (kill -9), the client resumes on c after the
           last sequence it got: every block once, in order, linked
@@ -694,6 +697,63 @@ def case_resume(nats):
             n.stop()
 
 
+def case_mempool(nats):
+    a, b, c = (Node(nats, n) for n in ("a", "b", "c"))
+    try:
+        to = ok(b, "Wallet/CreateWallet", {}).get("address")
+        hashes = []
+
+        def sends(node):
+            for _ in range(5):
+                hashes.append(ok(node, "Wallet/Send", {
+                    "to": to, "amount": "100", "fee": "10"})["tx_hash"])
+        ts = [threading.Thread(target=sends, args=(n,)) for n in (a, c)]
+        [t.start() for t in ts]
+        [t.join() for t in ts]
+        hashes.append(ok(b, "Wallet/Stake", {"amount": "7"})["tx_hash"])
+
+        def tx(node, h):
+            rc, out, _ = call(node, "Blockchain/GetTransaction", {"tx_hash": h})
+            return json.loads(out) if rc == 0 else None
+        got = wait_for(lambda: all((tx(c, h) or {}).get("status") ==
+                                   "confirmed" for h in hashes),
+                       "the leader to seal the 11 transactions")
+        check(got, "confirmed, read on c")
+        heights = {h: (tx(a, h) or {}).get("block_height") for h in hashes}
+        # Each in exactly one block: the one its block_height names.
+        top = max(v for v in heights.values() if v is not None) if all(
+            v is not None for v in heights.values()) else 0
+        seen = {}
+        for hgt in range(0, top + 1):
+            blk = ok(b, "Blockchain/GetBlock", {"height": hgt})
+            for t in blk.get("transactions", []):
+                seen.setdefault(t.get("tx_hash"), []).append(hgt)
+            check(int(blk.get("tx_count", 0)) ==
+                  len(blk.get("transactions", [])), "tx_count of %d" % hgt)
+        for h in hashes:
+            check(seen.get(h) == [heights[h]],
+                  "%s sealed once, in block %r: %r" % (h[:10], heights[h],
+                                                       seen.get(h)))
+        listed = ok(a, "Wallet/ListTransactions", {"limit": 100})
+        st = {t["tx_hash"]: (t.get("status"), t.get("block_height"))
+              for t in listed.get("transactions", [])}
+        check(all(st.get(h) == ("confirmed", heights[h]) for h in hashes),
+              "ListTransactions on a agrees: %r" % st)
+        # The block as StreamEvents replays it carries them too.
+        h0 = heights[hashes[0]]
+        evs, p = read_events(c, {"after_sequence": str(h0)}, 1)
+        p.kill()
+        p.communicate()
+        txs = [t.get("tx_hash") for t in
+               (evs[0].get("block", {}).get("transactions", []) if evs
+                else [])]
+        check(hashes[0] in txs, "StreamEvents on c: block %d with its "
+              "transactions: %r" % (h0, txs))
+    finally:
+        for n in (a, b, c):
+            n.stop()
+
+
 def main():
     if not NATS:
         print("SKIP: nats-server is not installed (Debian: nats-server)")
@@ -701,7 +761,7 @@ def main():
     cases = {"jobs": case_jobs, "leader": case_leader, "offers": case_offers,
              "nats": case_nats, "wallet": case_wallet,
              "settle": case_settle, "market": case_market,
-             "resume": case_resume}
+             "resume": case_resume, "mempool": case_mempool}
     nats = NatsServer()
     try:
         cases[CASE](nats)
