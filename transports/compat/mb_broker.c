@@ -434,6 +434,7 @@ int weft__mb_subscribe(weft_mb_broker *b, weft_mb_conn conn,
       if (r->priority != priority) {
         r->priority = priority;
         r->seq = ++b->sub_seq;
+        weft__mb_changed(b);
       }
       return 0;
     }
@@ -453,6 +454,7 @@ int weft__mb_subscribe(weft_mb_broker *b, weft_mb_conn conn,
   r->seq = ++b->sub_seq;
   memcpy(r->topic, t, sizeof r->topic);
   interest(b, action, t, true);
+  weft__mb_changed(b);
   return 0;
 }
 
@@ -466,6 +468,7 @@ bool weft__mb_unsubscribe(weft_mb_broker *b, weft_mb_conn conn,
       memmove(r, r + 1, (b->n_subs - i - 1) * sizeof *r);
       b->n_subs--;
       interest(b, action, t, false);
+      weft__mb_changed(b);
       return true;
     }
   }
@@ -565,7 +568,13 @@ int weft_mb_broker_connect(weft_mb_broker *b, weft_mb_conn conn,
   reset_heartbeat(b, c, now_ms);
   weft__mb_send(b, conn, WEFT_MB_PUBLISH, WEFT_MB_TOPIC_INITIALIZE,
                 WEFT_MB_SYSTEM_VERSION, NULL, "{}", 2);
+  weft__mb_changed(b);
   return 0;
+}
+
+void weft__mb_changed(weft_mb_broker *b) {
+  if (b->o.registry_changed)
+    b->o.registry_changed(b->o.ud);
 }
 
 void weft_mb_broker_disconnect(weft_mb_broker *b, weft_mb_conn conn) {
@@ -586,12 +595,14 @@ void weft_mb_broker_disconnect(weft_mb_broker *b, weft_mb_conn conn) {
       pending_unlink(b, p);
     p = next;
   }
+  weft__mb_changed(b);
 }
 
 static void deregister(weft_mb_broker *b, conn_rec *c) {
   weft_mb_conn id = c->id;
   c->registered = false;
   drop_subs_of(b, id);
+  weft__mb_changed(b);
   if (b->o.deregistered)
     b->o.deregistered(b->o.ud, id);
 }

@@ -62,6 +62,10 @@ struct weft_mb_hub {
    * heartbeat interval. */
   weft__mbnats *nats;
   int64_t vconn_keepalive;
+  /* The registry other nodes list: sent when it changed (at most once a
+   * tick) and every WEFT__MB_REGISTRY_MS, so it can expire. */
+  bool reg_dirty;
+  int64_t reg_next;
 };
 
 static int64_t unix_ms(void) {
@@ -223,6 +227,15 @@ static void engine_publish_interest(void *ud, const char *topic, bool on) {
     weft__mbnats_publish_interest(h->nats, topic, on);
 }
 
+static char *engine_remote_registries(void *ud) {
+  weft_mb_hub *h = ud;
+  return h->nats ? weft__mbnats_registries(h->nats, unix_ms()) : NULL;
+}
+
+static void engine_registry_changed(void *ud) {
+  ((weft_mb_hub *)ud)->reg_dirty = true; /* sent by the next tick */
+}
+
 static void engine_deregistered(void *ud, weft_mb_conn id) {
   weft_mb_hub *h = ud;
   hub_conn *c = find(h, id);
@@ -325,6 +338,14 @@ static void tick(weft_loop *l, weft_timer *t, void *ud) {
     int64_t hb =
         h->o.heartbeat_interval_ms > 0 ? h->o.heartbeat_interval_ms : 30000;
     h->vconn_keepalive = now + hb / 2;
+  }
+  if (h->nats && (h->reg_dirty || now >= h->reg_next)) {
+    char *reg = weft_mb_broker_registry(h->b);
+    if (reg)
+      weft__mbnats_registry(h->nats, reg);
+    free(reg);
+    h->reg_dirty = false;
+    h->reg_next = now + WEFT__MB_REGISTRY_MS;
   }
   /* A peer that never closes its side after ours: give up draining. */
   hub_conn *c = h->conns;
@@ -457,6 +478,8 @@ int weft_mb_hub_new(weft_mb_hub **out, const weft_mb_hub_opts *opts) {
     bo.request_interest = engine_request_interest;
     bo.remote_publish = engine_remote_publish;
     bo.publish_interest = engine_publish_interest;
+    bo.remote_registries = engine_remote_registries;
+    bo.registry_changed = engine_registry_changed;
   }
   int rv = weft_mb_broker_new(&h->b, &bo);
   if (rv == 0 && h->o.nats_url) {

@@ -30,6 +30,13 @@ void weft__mbnats_interest(weft__mbnats *n, const char *topic, bool on);
 int weft__mbnats_publish(weft__mbnats *n, const char *broker_id,
                          const char *msg, size_t len, bool delivered);
 void weft__mbnats_publish_interest(weft__mbnats *n, const char *topic, bool on);
+/* This node's registry (weft_mb_broker_registry), for the other nodes:
+ * sent now, and again whenever a node asks (one that just started). */
+void weft__mbnats_registry(weft__mbnats *n, const char *json);
+/* The other nodes' registries heard from in the last 3 x
+ * WEFT__MB_REGISTRY_MS, as a malloc'd JSON array; NULL if none. */
+char *weft__mbnats_registries(weft__mbnats *n, int64_t now_ms);
+#define WEFT__MB_REGISTRY_MS 5000
 /* A message the broker sent the virtual connection. */
 void weft__mbnats_from_broker(weft__mbnats *n, const char *msg, size_t len);
 

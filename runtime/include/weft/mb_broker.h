@@ -106,6 +106,17 @@ typedef struct weft_mb_broker_opts {
   /* Optional: the first publish-subscriber of a topic (lowercase) came
    * (on) or the last one left (off). */
   void (*publish_interest)(void *ud, const char *topic, bool on);
+  /* Optional, for brokers of several nodes: the other nodes' services and
+   * subscriptions, which system.service.list, system.topic.list,
+   * system.topic.subscriptions and system.service.subscriptions show after
+   * this broker's own. Returns a malloc'd JSON array of registries as
+   * weft_mb_broker_registry writes them, or NULL (none); the broker frees
+   * it. */
+  char *(*remote_registries)(void *ud);
+  /* Optional: this broker's services or subscriptions changed (a
+   * connection came, went or was deregistered, a service registered, a
+   * subscription came or went): weft_mb_broker_registry has news. */
+  void (*registry_changed)(void *ud);
 } weft_mb_broker_opts;
 
 /* opts is copied; ud must live as long as the broker. opts->send is
@@ -155,6 +166,13 @@ int weft_mb_broker_remote_no_route(weft_mb_broker *b, const char *broker_id,
  * not a publish message. */
 int weft_mb_broker_remote_publish(weft_mb_broker *b, const char *msg,
                                   size_t len, int64_t now_ms);
+
+/* This broker's registered services and their subscriptions, for other
+ * nodes (remote_registries): {"services": [{"id", "name", "description",
+ * "connectedAt", "lastHeartbeat"}], "subscriptions": [{"action", "topic",
+ * "serviceId"[, "priority"]}]}, subscriptions in the order the lists show
+ * them. malloc'd (the caller frees it); NULL when out of memory. */
+char *weft_mb_broker_registry(const weft_mb_broker *b);
 
 /* Runs what is due at now_ms: request timeouts, heartbeats, deregistration.
  * Returns the milliseconds until the next thing is due (-1: nothing; 0:

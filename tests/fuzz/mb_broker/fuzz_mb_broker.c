@@ -3,7 +3,9 @@
  *   0x01 c        disconnect conn c%4+1
  *   0x02 c n1 n2  conn c%4+1 sends the next (n1<<8|n2) bytes as a message;
  *                 with bit 0x04 set, another node's broker does
- *                 (weft_mb_broker_remote_publish)
+ *                 (weft_mb_broker_remote_publish); with bit 0x08 set
+ *                 instead, the bytes are the other nodes' registries the
+ *                 system lists show from then on (remote_registries)
  *   0x03 s        the clock moves s * 1000 ms, then tick; with bit 0x04
  *                 set, the last request or publish handed to another node
  *                 is answered (0x08 clear) or has no route (0x08 set);
@@ -25,6 +27,16 @@
 static bool open_conns[5];
 static bool take;            /* remote_request / remote_publish accept */
 static char last_remote[64]; /* broker id of the last one taken */
+static char *others;         /* remote_registries' answer */
+
+static char *on_registries(void *ud) {
+  (void)ud;
+  size_t n = others ? strlen(others) + 1 : 0;
+  char *copy = n ? malloc(n) : NULL; /* (strdup is not C11) */
+  if (copy)
+    memcpy(copy, others, n);
+  return copy;
+}
 
 static bool on_remote_request(void *ud, weft_mb_conn from, const char *id,
                               const weft_mb_header *h, const char *payload,
@@ -79,6 +91,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   o.remote_publish = on_remote_publish;
   o.request_interest = on_interest;
   o.publish_interest = on_interest;
+  o.remote_registries = on_registries;
   weft_mb_broker *b = NULL;
   if (weft_mb_broker_new(&b, &o) != 0)
     return 0;
@@ -108,7 +121,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       i += 2;
       if (n > size - i)
         n = size - i;
-      if (data[i - 4] & 4) {
+      if (data[i - 4] & 8) {
+        free(others);
+        others = malloc(n + 1);
+        if (others) {
+          memcpy(others, data + i, n);
+          others[n] = '\0';
+        }
+      } else if (data[i - 4] & 4) {
         int rv =
             weft_mb_broker_remote_publish(b, (const char *)data + i, n, now);
         if (rv < 0 && rv != WEFT_ERR_PROTOCOL)
@@ -141,5 +161,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
 done:
   weft_mb_broker_free(b);
+  free(others);
+  others = NULL;
   return 0;
 }

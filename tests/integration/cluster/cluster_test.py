@@ -987,10 +987,85 @@ def test_mb_publish():
           "NO_ROUTE_FOUND once nobody listens" % n)
 
 
+def test_mb_lists():
+    """MB system lists across nodes: a service on node B (its name, its
+    subscriptions) shows in system.service.list, system.topic.list and
+    system.service.subscriptions asked on node A, and leaves them when it
+    disconnects and when node B stops."""
+    import json
+    nport, = free_ports(1)
+    start_nats(nport, os.path.join(TMP, "js-mbl"))
+    url = "nats://127.0.0.1:%d" % nport
+    a = Node(url, "la", ["--mb-port", "0"], 5)
+    b = Node(url, "lb", ["--mb-port", "0"], 5)
+    svc = MbConn(b.port("mb"))
+    r = svc.call("request", "system.service.register",
+                 '{"name":"svc-b","description":"on node b"}')
+    if '"success"' not in r:
+        raise AssertionError("register on B: %r" % r)
+    svc.subscribe("svc.echo", "request")
+    svc.subscribe("news.b")
+    cli = MbConn(a.port("mb"))
+
+    def ask(topic, payload="{}"):
+        r = cli.call("request", topic, payload)
+        try:
+            return json.loads(r)
+        except ValueError:
+            raise AssertionError("%s on A: %r" % (topic, r))
+
+    def b_service():
+        return [x for x in ask("system.service.list").get("services", [])
+                if x.get("name") == "svc-b"]
+    end = time.time() + 10
+    while not b_service() and time.time() < end:
+        time.sleep(0.1)
+    found = b_service()
+    if len(found) != 1 or found[0].get("description") != "on node b":
+        raise AssertionError("system.service.list on A: %r" % found)
+    sid = found[0]["id"]
+    topics = ask("system.topic.list").get("topics", [])
+    want = [{"action": "request", "topic": "svc.echo",
+             "subscribers": [{"serviceId": sid, "priority": 0}]},
+            {"action": "publish", "topic": "news.b",
+             "subscribers": [{"serviceId": sid}]}]
+    for w in want:
+        if w not in topics:
+            raise AssertionError("system.topic.list on A lacks %r: %r" %
+                                 (w, topics))
+    subs = ask("system.service.subscriptions",
+               '{"serviceId":"%s"}' % sid).get("subscriptions")
+    if subs != [{"action": "publish", "topic": "news.b"},
+                {"action": "request", "topic": "svc.echo", "priority": 0}]:
+        raise AssertionError("system.service.subscriptions of B's service "
+                             "on A: %r" % subs)
+    svc.close()
+    end = time.time() + 10
+    while b_service() and time.time() < end:
+        time.sleep(0.1)
+    if b_service():
+        raise AssertionError("B's service left, still listed on A")
+    # Node B stops: its own services (weft-cluster) leave A's list.
+    def b_listed():
+        return [x for x in ask("system.service.list").get("services", [])
+                if x.get("name") == "weft-cluster"]
+    if len(b_listed()) != 2:
+        raise AssertionError("weft-cluster of A and B on A: %r" % b_listed())
+    stop(b.p)
+    end = time.time() + 10
+    while len(b_listed()) != 1 and time.time() < end:
+        time.sleep(0.1)
+    if len(b_listed()) != 1:
+        raise AssertionError("B stopped, still listed on A: %r" % b_listed())
+    cli.close()
+    print("mb lists: B's service, name and subscriptions listed on A; gone "
+          "from A's lists when it left and when B stopped")
+
+
 TESTS = {"fanout": test_fanout, "mb": test_mb, "durable": test_durable, "nats_down_at_start": test_nats_down_at_start,
          "nats_restart": test_nats_restart, "nginx": test_nginx,
          "durable_nats_restart": test_durable_nats_restart,
-         "mb_publish": test_mb_publish}
+         "mb_publish": test_mb_publish, "mb_lists": test_mb_lists}
 
 
 def main(argv):

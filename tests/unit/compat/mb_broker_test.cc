@@ -734,6 +734,89 @@ TEST_F(RemotePub, NoLocalSubscriberWaitsForAnotherNode) {
   EXPECT_EQ(weft_mb_broker_pending(b), 0u);
 }
 
+// The system lists across nodes: the other nodes' registries (as
+// weft_mb_broker_registry writes them) are listed after the local ones.
+struct RemoteLists : Broker {
+  std::string others; // what remote_registries returns ("" = NULL)
+  int changed = 0;
+
+  static char *on_registries(void *ud) {
+    auto *r = static_cast<RemoteLists *>(ud);
+    return r->others.empty() ? nullptr : strdup(r->others.c_str());
+  }
+  static void on_changed(void *ud) {
+    static_cast<RemoteLists *>(ud)->changed++;
+  }
+  void SetUp() override {
+    weft_mb_broker_opts o{};
+    o.seed = 42;
+    o.send = on_send;
+    o.remote_registries = on_registries;
+    o.registry_changed = on_changed;
+    o.ud = this;
+    ASSERT_EQ(weft_mb_broker_new(&b, &o), 0);
+  }
+  std::string body(weft_mb_conn c, const std::string &topic,
+                   const std::string &payload = "{}") {
+    recv(c, "request:" + topic + ":1.0.0:" + kId2 + "\n" + payload);
+    std::vector<std::string> got = take(c);
+    return got.empty() ? "" : got[0].substr(got[0].find('\n') + 1);
+  }
+};
+
+TEST_F(RemoteLists, OtherNodesAreListedAfterOurs) {
+  connect(1);
+  EXPECT_EQ(changed, 1);
+  sent.clear();
+  std::string s1 = weft_mb_broker_service_id(b, 1);
+  subscribe(1, "request", "svc.x", 1);
+  EXPECT_EQ(changed, 2);
+  // This broker's registry, as another node gets it.
+  char *mine = weft_mb_broker_registry(b);
+  ASSERT_NE(mine, nullptr);
+  char at[25];
+  weft_mb_format_timestamp(now, at);
+  EXPECT_EQ(std::string(mine),
+            "{\"services\":[{\"id\":\"" + s1 +
+                "\",\"name\":\"\",\"description\":\"\",\"connectedAt\":\"" +
+                at + "\",\"lastHeartbeat\":\"" + at +
+                "\"}],\"subscriptions\":[{\"action\":\"request\",\"topic\":"
+                "\"svc.x\",\"serviceId\":\"" +
+                s1 + "\",\"priority\":1}]}");
+  free(mine);
+  const std::string far = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
+  others = "[{\"services\":[{\"id\":\"" + far +
+           "\",\"name\":\"far\"}],\"subscriptions\":[{\"action\":"
+           "\"request\",\"topic\":\"svc.x\",\"serviceId\":\"" +
+           far +
+           "\",\"priority\":5},{\"action\":\"publish\",\"topic\":\"n\","
+           "\"serviceId\":\"" +
+           far + "\"}]}]";
+  std::string list = body(1, "system.service.list");
+  EXPECT_NE(list.find(s1), std::string::npos);
+  EXPECT_NE(list.find("{\"id\":\"" + far + "\",\"name\":\"far\"}"),
+            std::string::npos)
+      << list;
+  EXPECT_EQ(body(1, "system.topic.list"),
+            "{\"topics\":[{\"action\":\"publish\",\"topic\":\"n\","
+            "\"subscribers\":[{\"serviceId\":\"" +
+                far +
+                "\"}]},{\"action\":\"request\",\"topic\":\"svc.x\","
+                "\"subscribers\":[{\"serviceId\":\"" +
+                far + "\",\"priority\":5},{\"serviceId\":\"" + s1 +
+                "\",\"priority\":1}]}]}");
+  EXPECT_EQ(body(1, "system.service.subscriptions",
+                 "{\"serviceId\":\"" + far + "\"}"),
+            "{\"subscriptions\":[{\"action\":\"publish\",\"topic\":\"n\"},"
+            "{\"action\":\"request\",\"topic\":\"svc.x\",\"priority\":"
+            "5}]}");
+  // Garbage from another node is ignored, not fatal.
+  others = "{not json";
+  EXPECT_NE(body(1, "system.topic.list").find(s1), std::string::npos);
+  weft_mb_broker_disconnect(b, 1);
+  EXPECT_EQ(changed, 3);
+}
+
 TEST_F(Broker, ServiceGoneTimesOutAtTheDeadline) {
   connect(1);
   connect(2);
