@@ -168,7 +168,8 @@ static void engine_send(void *ud, weft_mb_conn id, const char *msg,
                         size_t len) {
   weft_mb_hub *h = ud;
   if (id == WEFT__MB_VCONN) {
-    weft__mbnats_from_broker(h->nats, msg, len);
+    if (h->nats) /* NULL once the hub is being freed */
+      weft__mbnats_from_broker(h->nats, msg, len);
     return;
   }
   hub_conn *c = find(h, id);
@@ -523,8 +524,14 @@ int weft_mb_hub_new(weft_mb_hub **out, const weft_mb_hub_opts *opts) {
 void weft_mb_hub_free(weft_mb_hub *h) {
   if (!h)
     return;
-  weft__mbnats_close(h->nats); /* no NATS handler runs after this */
+  /* Detached under the lock, which the loop's tick and the broker's
+   * callbacks read it under; then closed without it (its handlers take
+   * the lock): no NATS handler runs after this. */
+  pthread_mutex_lock(&h->mu);
+  weft__mbnats *n = h->nats;
   h->nats = NULL;
+  pthread_mutex_unlock(&h->mu);
+  weft__mbnats_close(n);
   if (h->loop) {
     sync_call s = {.fn = do_shutdown};
     on_loop(h, &s);
