@@ -309,14 +309,24 @@ static int step_mut(weft_server_call *call, void *msg, void *arg) {
 /* Leader: one step of every settlement that is due. */
 void nd_settle_kv_tick(int64_t now_ns, weft_arena *a) {
   (void)now_ns;
-  void **v = NULL;
+  /* The open ones, from this node's mirror (which the watcher fills with
+   * every settlement): one KV read per open settlement and round, not one
+   * per settlement ever made. */
+  pthread_mutex_lock(&nd_st.mu);
   size_t n = 0;
-  if (nd_kv_list(NULL, a, ND_KV_SETTLES, &nodekv__v1__SettlementRecord_desc, &v,
-                 &n))
-    return;
+  char **ids = weft_arena_calloc(a, (nd_st.settles.n + 1) * sizeof *ids);
+  for (size_t i = 0; ids && i < nd_st.settles.n; i++) {
+    const nd_settle *m = nd_st.settles.v[i];
+    if (m->kv_rev && !nd_settle_terminal(m->status))
+      ids[n++] = nd_adup(a, m->id);
+  }
+  pthread_mutex_unlock(&nd_st.mu);
   int64_t now = now_ms();
   for (size_t i = 0; i < n; i++) {
-    nodekv__v1__SettlementRecord *s = v[i];
+    nodekv__v1__SettlementRecord *s = NULL;
+    if (nd_kv_get(NULL, a, ND_KV_SETTLES, ids[i],
+                  &nodekv__v1__SettlementRecord_desc, (void **)&s, NULL))
+      continue;
     if (!s->result || nd_settle_terminal(s->result->status) ||
         s->next_step_unix_ms > now)
       continue;

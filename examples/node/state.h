@@ -80,6 +80,7 @@ typedef struct nd_offer {
   char created_at[40];
   int64_t expires_ns; /* 0: never */
   bool deleted;
+  bool kv; /* with --nats: a copy of an offer in the offers bucket */
 } nd_offer;
 
 typedef struct nd_settle {

@@ -102,6 +102,7 @@ void nd_offer_apply(const aitbc__v1__Offer *m, bool quiet) {
   if (!o) {
     o = nd_xcalloc(sizeof *o);
     snprintf(o->id, sizeof o->id, "%s", m->id);
+    o->kv = true;
     ND_PUSH(nd_st.offers, o);
     type = "new_offer";
   } else if (strcmp(o->status, status)) {
@@ -153,24 +154,28 @@ static int expire_mut(weft_server_call *call, void *msg, void *arg) {
 }
 
 void nd_market_kv_tick(weft_arena *a) {
-  void **v = NULL;
-  size_t n = 0;
-  if (nd_st.cfg.offer_ttl_ms <= 0 ||
-      nd_kv_list(NULL, a, ND_KV_OFFERS, &aitbc__v1__Offer_desc, &v, &n))
+  if (nd_st.cfg.offer_ttl_ms <= 0)
     return;
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-  for (size_t i = 0; i < n; i++) {
-    aitbc__v1__Offer *o = v[i];
+  /* The due ones, from this node's mirror of the bucket (no KV read for
+   * offers that are not due); expire_mut checks again on the stored one. */
+  pthread_mutex_lock(&nd_st.mu);
+  size_t n = 0;
+  char **ids = weft_arena_calloc(a, (nd_st.offers.n + 1) * sizeof *ids);
+  for (size_t i = 0; ids && i < nd_st.offers.n; i++) {
+    const nd_offer *o = nd_st.offers.v[i];
     int64_t at = created_ms(o->created_at);
-    if (!strncmp(o->id, "offer-seed-", 11) ||
-        strcmp(o->status ? o->status : "", "open") || at < 0 ||
-        now < at + nd_st.cfg.offer_ttl_ms)
-      continue;
-    nd_kv_update(NULL, a, ND_KV_OFFERS, o->id, &aitbc__v1__Offer_desc,
-                 expire_mut, &now, NULL);
+    if (o->kv && !strcmp(o->status, "open") &&
+        strncmp(o->id, "offer-seed-", 11) && at >= 0 &&
+        now >= at + nd_st.cfg.offer_ttl_ms)
+      ids[n++] = nd_adup(a, o->id);
   }
+  pthread_mutex_unlock(&nd_st.mu);
+  for (size_t i = 0; i < n; i++)
+    nd_kv_update(NULL, a, ND_KV_OFFERS, ids[i], &aitbc__v1__Offer_desc,
+                 expire_mut, &now, NULL);
 }
 
 void nd_seed_offers_kv(void) {

@@ -512,7 +512,8 @@ def completed_job(node, reader):
 
 
 def case_settle(nats):
-    a, b, c = (Node(nats, n) for n in ("a", "b", "c"))
+    # Steps 300 ms apart, so the watch started on c sees one live.
+    a, b, c = (Node(nats, n, "--job-step-ms", "300") for n in ("a", "b", "c"))
     try:
         jid, amount = completed_job(a, b)
         check(amount > 0, "a completed job with a receipt")
@@ -532,9 +533,12 @@ def case_settle(nats):
         except subprocess.TimeoutExpired:
             w.kill()
             out, err = w.communicate()
-        states = [json.loads(l).get("status") for l in out.splitlines() if l]
-        check(w.returncode == 0 and states and states[-1] == "completed" and
-              "in_progress" in states,
+        states = [json.loads(l).get("status", "pending")  # 0: left out
+                  for l in out.splitlines() if l]
+        check(w.returncode == 0 and len(states) >= 2 and
+              states[-1] == "completed" and
+              states == [x for x in ("pending", "in_progress", "completed")
+                         if x in states],
               "WatchSettlement on c: %r %s" % (states, err))
         done = ok(a, "Settlement/GetSettlementStatus", {"message_id": mid})
         check(done.get("status") == "completed" and
