@@ -414,7 +414,7 @@ void nd_settle_kv_tick(int64_t now, weft_arena *a);
 /* The mempool (wallet_kv.c; leader, no lock held). A transaction enters
  * weft_txs (status "pending") and weft_mempool; the leader seals the
  * pending ones into the next block and then confirms them. */
-/* Into blk: the pending transactions, oldest first (at most 64). */
+/* Into blk: the pending transactions, oldest first (at most 1000). */
 int nd_tx_kv_gather(aitbc__v1__Block *blk, weft_arena *a);
 /* Marks the transactions of a stored block confirmed at its height and
  * takes them out of the mempool; 0, or a status (the round stops). */

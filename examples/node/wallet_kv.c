@@ -407,7 +407,10 @@ int nd_wallet_kv_credit(weft_arena *a, const char *from, const char *to,
 
 /* ---- the mempool: sealed by the leader (state_kv.c, produce_block) ---- */
 
-#define ND_BLOCK_MAX_TXS 64
+/* A block stays well under NATS's 1 MB message limit (a transaction is
+ * about 300 bytes of JSON); at the default 2 s blocks that seals up to 500
+ * transactions/s. */
+#define ND_BLOCK_MAX_TXS 1000
 
 /* s as a JSON string body into out (quotes and controls escaped). */
 static size_t json_str(char *out, size_t cap, const char *s) {
