@@ -437,8 +437,10 @@ void nd_state_tick(void) {
   int64_t now = nd_now_ns();
   if (!nd_kv_enabled()) /* with --nats the leader does both (state_kv.c) */
     nd_job_tick(now);
-  nd_settle_tick(now);
-  nd_market_tick(now);
+  if (!nd_kv_enabled()) /* with --nats the leader steps them (settle_kv.c) */
+    nd_settle_tick(now);
+  if (!nd_kv_enabled()) /* with --nats the leader expires them */
+    nd_market_tick(now);
   if (!nd_kv_enabled())
     nd_chain_tick(now);
   pthread_mutex_unlock(&nd_st.mu);
@@ -467,6 +469,7 @@ void nd_state_free(void) {
   }
   for (size_t i = 0; i < nd_st.blocks.n; i++) {
     free(nd_st.blocks.v[i]->txs);
+    free(nd_st.blocks.v[i]->enc);
     free(nd_st.blocks.v[i]);
   }
   for (size_t i = 0; i < nd_st.offers.n; i++)

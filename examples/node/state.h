@@ -66,22 +66,27 @@ typedef struct nd_block {
   char timestamp[40];
   size_t ntx;
   size_t *txs; /* indexes into st.txs */
+  /* with --nats: the block as stored (aitbc.v1.Block, its transactions
+   * included), what GetBlock answers */
+  uint8_t *enc;
+  size_t enc_len;
 } nd_block;
 
 typedef struct nd_offer {
-  char id[32];
+  char id[96]; /* with --nats: offer-<node id>-<run nonce>-<n> */
   char provider[64], gpu_type[64], currency[16], region[64], status[16];
   uint32_t gpu_memory, gpu_count;
   double price;
   char created_at[40];
   int64_t expires_ns; /* 0: never */
   bool deleted;
+  bool kv; /* with --nats: a copy of an offer in the offers bucket */
 } nd_offer;
 
 typedef struct nd_settle {
-  char id[32];
-  int status; /* aitbc__v1__BridgeStatus__Value */
-  char job_id[32];
+  char id[96]; /* with --nats: msg-<node id>-<run nonce>-<n> */
+  int status;  /* aitbc__v1__BridgeStatus__Value */
+  char job_id[96];
   char bridge[32];
   uint32_t target_chain;
   char *tx_hash, *error;
@@ -91,6 +96,7 @@ typedef struct nd_settle {
   char created_at[40], completed_at[40];
   int64_t next_step_ns;
   uint64_t rev;
+  uint64_t kv_rev; /* with --nats: the KV revision the mirror holds */
 } nd_settle;
 
 typedef struct nd_receipt {
@@ -297,8 +303,12 @@ enum {
   ND_KV_LEASE,
   ND_KV_OFFERS,
   ND_KV_RECEIPTS, /* key: the job id (one receipt per job) */
-  ND_KV_WALLETS,  /* key: the address; value: aitbc.v1.Balance */
+  ND_KV_WALLETS,  /* key: the address; value: nodekv.v1.WalletRecord */
   ND_KV_META,     /* the cluster's wallet identity and receipt key */
+  ND_KV_TXS,      /* key: the tx hash; value: aitbc.v1.WalletTransaction */
+  ND_KV_SETTLES,  /* key: the message id; value: nodekv.v1.SettlementRecord */
+  ND_KV_SETTLED,  /* key: the job id; value: nodekv.v1.SettlementClaim */
+  ND_KV_MEMPOOL,  /* key: the tx hash of a pending transaction (its copy) */
   ND_KV_N
 };
 /* Connects, opens (or creates) the buckets and the jobs watcher; no thread
@@ -330,6 +340,8 @@ typedef int (*nd_kv_mutate)(weft_server_call *call, void *msg, void *arg);
 int nd_kv_update(weft_server_call *call, weft_arena *a, int bucket,
                  const char *id, const weft_msg_desc *d, nd_kv_mutate fn,
                  void *arg, void **out);
+/* Deletes bucket[id] (logged on failure; no call). */
+int nd_kv_delete(int bucket, const char *id);
 /* Every value of the bucket (one Get per key: O(keys) round trips). */
 int nd_kv_list(weft_server_call *call, weft_arena *a, int bucket,
                const weft_msg_desc *d, void ***out, size_t *n);
@@ -346,5 +358,71 @@ void nd_chain_apply(const aitbc__v1__Block *m);
 void nd_job_apply(const aitbc__v1__Job *m, uint64_t rev);
 /* The leader's job steps through KV (no lock held). */
 void nd_job_kv_tick(int64_t now, weft_arena *a);
+
+/* Wallets in KV (wallet_kv.c; no lock held). A Send is journaled in the
+ * sender's record and finished idempotently, by the leader if the sending
+ * node dies (nd_wallet_kv_recover). */
+int nd_wallet_kv_create(weft_server_call *call, const char *addr,
+                        uint64_t balance);
+int nd_wallet_kv_balance(weft_server_call *call, const char *addr,
+                         aitbc__v1__Balance **out);
+/* sign 1: stake, -1: unstake; *staked gets the total staked after it. */
+int nd_wallet_kv_stake(weft_server_call *call, const char *addr,
+                       uint64_t amount, int sign, uint64_t *staked);
+int nd_wallet_kv_send(weft_server_call *call, const char *from, const char *to,
+                      uint64_t amount, uint64_t fee, const char *memo,
+                      char hash[67]);
+void nd_wallet_kv_note(weft_server_call *call, const char *type,
+                       const char *from, const char *to, uint64_t amount,
+                       const char *hash);
+int nd_wallet_kv_list(weft_server_call *call, const char *addr, uint32_t limit,
+                      uint32_t offset,
+                      aitbc__v1__ListTransactionsResponse *resp);
+void nd_wallet_kv_recover(weft_arena *a);
+/* Credits amount to wallet `to` once per hash (the leader, settlements);
+ * lists it in weft_txs. 0, or a status (logged). */
+int nd_wallet_kv_credit(weft_arena *a, const char *from, const char *to,
+                        const char *hash, uint64_t amount, const char *memo);
+
+/* Settlements in KV (settle_kv.c; no lock held unless said). */
+int nd_settle_kv_amount(weft_server_call *call, const char *job_id,
+                        uint64_t *amount);
+/* Checks that job_ids[0..n) all settle and claims each for a new id
+ * (msg_ids[i]: 96 bytes each); all or none. */
+int nd_settle_kv_claim(weft_server_call *call, char **job_ids, size_t n,
+                       char **msg_ids, uint64_t *amounts);
+int nd_settle_kv_create(weft_server_call *call, const char *msg_id,
+                        const char *job_id, const nd_bridge *b, uint32_t chain,
+                        uint64_t amount, bool fail,
+                        aitbc__v1__SettlementResult *out);
+int nd_settle_kv_status(weft_server_call *call, const char *id,
+                        aitbc__v1__SettlementResult *out);
+int nd_settle_kv_refund(weft_server_call *call, const char *id,
+                        aitbc__v1__SettlementResult *out);
+/* Reads the record into the mirror (before WatchSettlement). */
+int nd_settle_kv_fetch(weft_server_call *call, const char *id);
+/* Lock held: a nodekv.v1.SettlementRecord as stored at rev, into the
+ * mirror. */
+nd_settle *nd_settle_apply(const void *rec, uint64_t rev);
+/* Lock held: an offer as stored, into the mirror, with its WatchEvents
+ * event unless quiet (the watcher's initial values). */
+void nd_offer_apply(const aitbc__v1__Offer *m, bool quiet);
+/* The leader expires offers (no lock held). */
+void nd_market_kv_tick(weft_arena *a);
+/* The leader's settlement steps. */
+void nd_settle_kv_tick(int64_t now, weft_arena *a);
+/* The mempool (wallet_kv.c; leader, no lock held). A transaction enters
+ * weft_txs (status "pending") and weft_mempool; the leader seals the
+ * pending ones into the next block and then confirms them. */
+/* Into blk: the pending transactions, oldest first (at most 1000). */
+int nd_tx_kv_gather(aitbc__v1__Block *blk, weft_arena *a);
+/* Marks the transactions of a stored block confirmed at its height and
+ * takes them out of the mempool; 0, or a status (the round stops). */
+int nd_tx_kv_confirm(const aitbc__v1__Block *blk, weft_arena *a);
+/* A transaction as JSON, the shape GetTransaction and blocks show. */
+void nd_tx_json(const aitbc__v1__WalletTransaction *t, char *out, size_t cap);
+/* A transaction hash no other node makes. */
+void nd_kv_tx_hash(const char *type, const char *from, uint64_t amount,
+                   char out[67]);
 
 #endif

@@ -24,12 +24,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "nodekv/v1/settlement_record.weft.h"
 #include "state.h"
 #include "weft/codec.h"
 
 static const char *const bucket_name[] = {
-    "weft_jobs",     "weft_chain",   "weft_leader", "weft_offers",
-    "weft_receipts", "weft_wallets", "weft_meta"};
+    "weft_jobs",        "weft_chain",   "weft_leader", "weft_offers",
+    "weft_receipts",    "weft_wallets", "weft_meta",   "weft_txs",
+    "weft_settlements", "weft_settled", "weft_mempool"};
 _Static_assert(sizeof bucket_name / sizeof bucket_name[0] == ND_KV_N,
                "one name per bucket");
 
@@ -38,8 +40,9 @@ static struct {
   natsConnection *nc;
   jsCtx *js;
   kvStore *kv[ND_KV_N];
-  kvWatcher *jobs_w, *rcpt_w, *head_w;
-  bool head_seen; /* the watch's first value is the head at start */
+  kvWatcher *jobs_w, *rcpt_w, *head_w, *settle_w, *offer_w;
+  int64_t last_height; /* of the last head applied; -1: none yet */
+  bool offers_seen;    /* the offers watch's initial values are all in */
   pthread_t watch_t, lead_t;
   bool threads;
   char url[256];
@@ -280,6 +283,23 @@ int nd_kv_list(weft_server_call *call, weft_arena *a, int bucket,
   return 0;
 }
 
+int nd_kv_delete(int bucket, const char *id) {
+  char key[256];
+  if (!nd_kv_key(id, key, sizeof key))
+    return WEFT_STATUS_INVALID_ARGUMENT;
+  natsStatus s = kvStore_Delete(K.kv[bucket], key);
+  return s == NATS_OK ? 0 : fail(NULL, s, "delete", key);
+}
+
+/* Delete markers stay in a bucket's stream (and in every key listing's
+ * walk) until purged; the leader does it for the mempool now and then. */
+static void purge_deletes(int bucket) {
+  kvPurgeOptions o;
+  kvPurgeOptions_Init(&o);
+  o.DeleteMarkersOlderThan = -1; /* all of them */
+  kvStore_PurgeDeletes(K.kv[bucket], &o);
+}
+
 /* ---- the jobs watcher: every change, from any node, into the mirror ---- */
 
 static void sleep_ms(int64_t ms) {
@@ -288,14 +308,48 @@ static void sleep_ms(int64_t ms) {
     ;
 }
 
+/* The head moved to m: new_block events for every block since the last
+ * head applied, in order. The head key keeps one revision, so a watcher
+ * that lags (or was reconnecting) may not see each one; the blocks in
+ * between are read from their own keys. The first head seen is the chain
+ * as it was at start: no event. */
+static void head_moved(const aitbc__v1__Block *m, weft_arena *a) {
+  int64_t h = m->height;
+  if (K.last_height < 0 || h <= K.last_height) {
+    if (K.last_height < 0)
+      K.last_height = h;
+    return; /* the start, or a replay after a reconnect */
+  }
+  for (int64_t k = K.last_height + 1; k < h; k++) {
+    char id[32];
+    aitbc__v1__Block *b = NULL;
+    snprintf(id, sizeof id, "h.%lld", (long long)k);
+    if (nd_kv_get(NULL, a, ND_KV_CHAIN, id, &aitbc__v1__Block_desc, (void **)&b,
+                  NULL))
+      return; /* NATS trouble: the next head fills the gap */
+    pthread_mutex_lock(&nd_st.mu);
+    nd_chain_apply(b);
+    pthread_mutex_unlock(&nd_st.mu);
+  }
+  pthread_mutex_lock(&nd_st.mu);
+  nd_chain_apply(m);
+  pthread_mutex_unlock(&nd_st.mu);
+  K.last_height = h;
+}
+
 /* One entry from w, if any within timeout_ms; applies it to the mirror.
  * false when the watcher is stopped. */
 static bool watch_one(kvWatcher *w, const weft_msg_desc *d, weft_arena *a,
                       int64_t timeout_ms) {
   kvEntry *e = NULL;
   natsStatus s = kvWatcher_Next(&e, w, timeout_ms);
-  if (s == NATS_TIMEOUT || (s == NATS_OK && !e))
-    return true; /* NULL: the initial values are all in */
+  if (s == NATS_OK && !e) { /* NULL: the initial values are all in */
+    if (w == K.offer_w)
+      K.offers_seen = true; /* (only this thread reads it) */
+    return true;
+  }
+  if (s == NATS_TIMEOUT)
+    return true;
   if (s != NATS_OK) {
     if (s == NATS_ILLEGAL_STATE || s == NATS_INVALID_SUBSCRIPTION)
       return false;
@@ -312,11 +366,13 @@ static bool watch_one(kvWatcher *w, const weft_msg_desc *d, weft_arena *a,
         nd_job_apply(m, kvEntry_Revision(e));
       else if (d == &aitbc__v1__Receipt_desc)
         nd_receipt_apply(m);
-      else if (K.head_seen) /* a block sealed since this watch started */
-        nd_chain_apply(m);
-      if (d == &aitbc__v1__Block_desc)
-        K.head_seen = true;
+      else if (d == &nodekv__v1__SettlementRecord_desc)
+        nd_settle_apply(m, kvEntry_Revision(e));
+      else if (d == &aitbc__v1__Offer_desc)
+        nd_offer_apply(m, !K.offers_seen);
       pthread_mutex_unlock(&nd_st.mu);
+      if (d == &aitbc__v1__Block_desc)
+        head_moved(m, a);
     }
     weft_arena_reset(a);
   }
@@ -334,14 +390,20 @@ static void *watch_thread(void *arg) {
     return NULL;
   while (!atomic_load(&K.stop)) {
     if (atomic_exchange(&K.rewatch, false)) {
-      kvWatcher *jw = NULL, *rw = NULL, *hw = NULL;
+      kvWatcher *jw = NULL, *rw = NULL, *hw = NULL, *sw = NULL, *ow = NULL;
       if (kvStore_WatchAll(&jw, K.kv[ND_KV_JOBS], NULL) != NATS_OK ||
           kvStore_WatchAll(&rw, K.kv[ND_KV_RECEIPTS], NULL) != NATS_OK ||
-          kvStore_Watch(&hw, K.kv[ND_KV_CHAIN], "head", NULL) != NATS_OK) {
+          kvStore_Watch(&hw, K.kv[ND_KV_CHAIN], "head", NULL) != NATS_OK ||
+          kvStore_WatchAll(&sw, K.kv[ND_KV_SETTLES], NULL) != NATS_OK ||
+          kvStore_WatchAll(&ow, K.kv[ND_KV_OFFERS], NULL) != NATS_OK) {
         if (jw)
           kvWatcher_Destroy(jw);
         if (rw)
           kvWatcher_Destroy(rw);
+        if (hw)
+          kvWatcher_Destroy(hw);
+        if (sw)
+          kvWatcher_Destroy(sw);
         atomic_store(&K.rewatch, true);
         sleep_ms(200);
         continue;
@@ -349,15 +411,21 @@ static void *watch_thread(void *arg) {
       kvWatcher_Destroy(K.jobs_w);
       kvWatcher_Destroy(K.rcpt_w);
       kvWatcher_Destroy(K.head_w);
+      kvWatcher_Destroy(K.settle_w);
+      kvWatcher_Destroy(K.offer_w);
+      K.settle_w = sw;
+      K.offer_w = ow;
+      K.offers_seen = false;
       K.jobs_w = jw;
       K.rcpt_w = rw;
       K.head_w = hw;
-      K.head_seen = false;
-      nd_log(1, "nats: watching jobs and receipts again");
+      nd_log(1, "nats: watching the buckets again");
     }
     if (!watch_one(K.jobs_w, &aitbc__v1__Job_desc, a, 20) ||
         !watch_one(K.rcpt_w, &aitbc__v1__Receipt_desc, a, 20) ||
-        !watch_one(K.head_w, &aitbc__v1__Block_desc, a, 20))
+        !watch_one(K.head_w, &aitbc__v1__Block_desc, a, 20) ||
+        !watch_one(K.settle_w, &nodekv__v1__SettlementRecord_desc, a, 20) ||
+        !watch_one(K.offer_w, &aitbc__v1__Offer_desc, a, 20))
       break;
   }
   weft_arena_free(a);
@@ -424,6 +492,12 @@ static void produce_block(weft_arena *a) {
   nd_now_text(ts);
   blk->timestamp = nd_adup(a, ts);
   blk->proposer = nd_adup(a, K.node_id);
+  /* The head's transactions are confirmed before new ones are gathered,
+   * so none is sealed twice (a leader may have died in between). */
+  if (head && nd_tx_kv_confirm(head, a))
+    return;
+  if (nd_tx_kv_gather(blk, a))
+    return;
   blk->parent_hash =
       nd_adup(a, head ? head->hash
                       : "0x0000000000000000000000000000000000000000000000000000"
@@ -456,9 +530,14 @@ static void produce_block(weft_arena *a) {
                             head_rev)
            : kvStore_Create(&rev, K.kv[ND_KV_CHAIN], "head", buf, (int)len);
   free(buf);
-  if (s != NATS_OK)
+  if (s != NATS_OK) {
     nd_log(2, "nats: head not moved (%s): next round reads it",
            natsStatus_GetText(s));
+    return;
+  }
+  nd_tx_kv_confirm(blk, a); /* else the next round does it */
+  if (blk->height % 64 == 0)
+    purge_deletes(ND_KV_MEMPOOL);
 }
 
 static void *lead_thread(void *arg) {
@@ -467,7 +546,8 @@ static void *lead_thread(void *arg) {
   if (weft_arena_new(&a, 4096) < 0)
     return NULL;
   uint64_t rev = 0;
-  int64_t next_lease = 0, next_block = 0, next_jobs = 0;
+  int64_t next_lease = 0, next_block = 0, next_jobs = 0, next_wallets = 0,
+          next_offers = 0;
   const int64_t ms = 1000000;
   while (!atomic_load(&K.stop)) {
     int64_t now = nd_now_ns();
@@ -486,7 +566,19 @@ static void *lead_thread(void *arg) {
     if (atomic_load(&K.leader) && now >= next_jobs) {
       nd_job_kv_tick(now, a);
       weft_arena_reset(a);
+      nd_settle_kv_tick(now, a);
+      weft_arena_reset(a);
       next_jobs = now + 50 * ms;
+    }
+    if (atomic_load(&K.leader) && now >= next_wallets) {
+      nd_wallet_kv_recover(a);
+      weft_arena_reset(a);
+      next_wallets = now + 1000 * ms;
+    }
+    if (atomic_load(&K.leader) && now >= next_offers) {
+      nd_market_kv_tick(a);
+      weft_arena_reset(a);
+      next_offers = now + 200 * ms;
     }
     sleep_ms(20);
   }
@@ -543,6 +635,7 @@ static int open_bucket(int i, char *err, size_t cap) {
 int nd_kv_open(const char *url, const char *node_id, int64_t lease_ms,
                char *err, size_t cap) {
   atomic_store(&K.stop, false);
+  K.last_height = -1;
   snprintf(K.url, sizeof K.url, "%s", url);
   snprintf(K.node_id, sizeof K.node_id, "%s", node_id);
   K.lease_ms = lease_ms > 0 ? lease_ms : 3000;
@@ -606,8 +699,14 @@ int nd_kv_open(const char *url, const char *node_id, int64_t lease_ms,
     s = kvStore_WatchAll(&K.rcpt_w, K.kv[ND_KV_RECEIPTS], NULL);
   if (s == NATS_OK)
     s = kvStore_Watch(&K.head_w, K.kv[ND_KV_CHAIN], "head", NULL);
+  if (s == NATS_OK)
+    s = kvStore_WatchAll(&K.settle_w, K.kv[ND_KV_SETTLES], NULL);
+  if (s == NATS_OK)
+    s = kvStore_WatchAll(&K.offer_w, K.kv[ND_KV_OFFERS], NULL);
   if (s != NATS_OK) {
-    snprintf(err, cap, "cannot watch the jobs, receipts and chain buckets: %s",
+    snprintf(err, cap,
+             "cannot watch the jobs, receipts, chain, settlements and "
+             "offers buckets: %s",
              natsStatus_GetText(s));
     goto fail;
   }
@@ -643,11 +742,7 @@ static int share_identity(char *err, size_t cap) {
     }
   }
   if (!code) {
-    aitbc__v1__Balance b = aitbc__v1__Balance_INIT;
-    b.address = w->address;
-    b.token = ND_TOKEN;
-    b.balance = w->balance;
-    code = nd_kv_create(NULL, ND_KV_WALLETS, w->address, &b);
+    code = nd_wallet_kv_create(NULL, w->address, w->balance);
     if (code == WEFT_STATUS_ALREADY_EXISTS)
       code = 0;
   }
@@ -716,7 +811,11 @@ void nd_kv_close(void) {
     kvWatcher_Destroy(K.rcpt_w);
   if (K.head_w)
     kvWatcher_Destroy(K.head_w);
-  K.jobs_w = K.rcpt_w = K.head_w = NULL;
+  if (K.settle_w)
+    kvWatcher_Destroy(K.settle_w);
+  if (K.offer_w)
+    kvWatcher_Destroy(K.offer_w);
+  K.jobs_w = K.rcpt_w = K.head_w = K.settle_w = K.offer_w = NULL;
   for (int i = 0; i < ND_KV_N; i++) {
     if (K.kv[i])
       kvStore_Destroy(K.kv[i]);

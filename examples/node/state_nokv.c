@@ -54,3 +54,7 @@ int nd_kv_list(weft_server_call *call, weft_arena *a, int bucket,
   (void)a, (void)bucket, (void)d, (void)out, (void)n;
   return nd_fail(call, WEFT_STATUS_UNIMPLEMENTED, "no NATS support");
 }
+int nd_kv_delete(int bucket, const char *id) {
+  (void)bucket, (void)id;
+  return WEFT_STATUS_UNIMPLEMENTED;
+}

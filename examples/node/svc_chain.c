@@ -10,6 +10,7 @@
 
 #include "google/protobuf/struct.weft.h"
 #include "state.h"
+#include "weft/codec.h"
 
 static void seal_block(void) {
   nd_block *b = nd_xcalloc(sizeof *b);
@@ -76,6 +77,15 @@ static void tx_json(const nd_tx *t, char *out, size_t cap) {
 }
 
 static void fill_block(weft_arena *a, const nd_block *b, aitbc__v1__Block *o) {
+  if (b->enc) { /* --nats: as the leader stored it */
+    void *m = NULL;
+    weft_decode_opts d = {.arena = a};
+    if (weft_decode(&aitbc__v1__Block_desc, b->enc, b->enc_len, &d, &m, NULL) ==
+        0) {
+      *o = *(aitbc__v1__Block *)m;
+      return;
+    }
+  }
   o->chain_id = nd_adup(a, ND_CHAIN_ID);
   o->height = b->height;
   o->hash = nd_adup(a, b->hash);
@@ -118,6 +128,8 @@ void nd_chain_apply(const aitbc__v1__Block *m) {
            m->timestamp ? m->timestamp : "");
   snprintf(b->proposer, sizeof b->proposer, "%s",
            m->proposer ? m->proposer : "");
+  if (weft_encode_alloc(m, &b->enc, &b->enc_len) < 0)
+    b->enc = NULL; /* then shown without its transactions */
   ND_PUSH(nd_st.blocks, b);
   nd_push_event(ND_EV_CHAIN, "new_block", nd_st.blocks.n - 1);
   nd_changed();
@@ -189,16 +201,29 @@ static int get_transaction(weft_server_call *call,
   if (!req->tx_hash || !*req->tx_hash)
     return nd_done(call, nd_fail(call, WEFT_STATUS_INVALID_ARGUMENT,
                                  "tx_hash is required"));
-  char js[1024];
+  char js[1600];
   bool found = false;
-  pthread_mutex_lock(&nd_st.mu);
-  for (size_t i = nd_st.txs.n; i-- > 0;)
-    if (!strcmp(nd_st.txs.v[i]->hash, req->tx_hash)) {
-      tx_json(nd_st.txs.v[i], js, sizeof js);
+  if (nd_kv_enabled()) {
+    aitbc__v1__WalletTransaction *t = NULL;
+    code =
+        nd_kv_get(call, weft_server_call_arena(call), ND_KV_TXS, req->tx_hash,
+                  &aitbc__v1__WalletTransaction_desc, (void **)&t, NULL);
+    if (code && code != WEFT_STATUS_NOT_FOUND)
+      return nd_done(call, code);
+    if (!code) {
+      nd_tx_json(t, js, sizeof js);
       found = true;
-      break;
     }
-  pthread_mutex_unlock(&nd_st.mu);
+  } else {
+    pthread_mutex_lock(&nd_st.mu);
+    for (size_t i = nd_st.txs.n; i-- > 0;)
+      if (!strcmp(nd_st.txs.v[i]->hash, req->tx_hash)) {
+        tx_json(nd_st.txs.v[i], js, sizeof js);
+        found = true;
+        break;
+      }
+    pthread_mutex_unlock(&nd_st.mu);
+  }
   if (!found)
     return nd_done(call, nd_fail(call, WEFT_STATUS_NOT_FOUND,
                                  "transaction %s not found", req->tx_hash));
@@ -237,9 +262,45 @@ static bool wanted(const aitbc__v1__StreamEventsRequest *req,
   return false;
 }
 
+/* Where a StreamEvents call is. With --nats, new_block events are
+ * numbered by height (sequence = height + 1): the stored blocks after the
+ * cursor are read first (catch-up, from the chain bucket), then the ring's
+ * events for heights not sent yet. */
+typedef struct ev_cursor {
+  bool kv;
+  aitbc__v1__Block **v; /* catch-up, in the call's arena */
+  size_t n, i;
+  uint64_t expect; /* --nats: the next height to send */
+} ev_cursor;
+
+/* At most this many stored blocks are sent before going live; a client
+ * further behind reads them with GetBlock (OUT_OF_RANGE says so). */
+#define ND_CATCHUP_MAX 4096
+
+static int send_block(nd_watch *w, aitbc__v1__Block *b, uint64_t seq) {
+  aitbc__v1__BlockchainEvent ev = aitbc__v1__BlockchainEvent_INIT;
+  ev.type = "new_block";
+  ev.payload_case = 2;
+  ev.block = b;
+  ev.sequence = seq;
+  return nd_watch_send(w, &ev);
+}
+
 /* Sends the chain events since w->next (nd_watch pump, lock held). */
 static int pump_events(nd_watch *w) {
   const aitbc__v1__StreamEventsRequest *req = w->req;
+  ev_cursor *c = w->target;
+  for (; c->i < c->n; c->i++) {
+    aitbc__v1__Block *b = c->v[c->i];
+    if (wanted(req, "new_block")) {
+      int r = send_block(w, b, (uint64_t)b->height + 1);
+      if (r == ND_FULL)
+        return 0;
+      if (r)
+        return r;
+    }
+    c->expect = (uint64_t)b->height + 1;
+  }
   while (w->next <= nd_st.next_seq) {
     if (nd_st.next_seq - w->next >= ND_EVENT_RING)
       w->next = nd_st.next_seq - ND_EVENT_RING + 1; /* fell behind: skip */
@@ -249,18 +310,26 @@ static int pump_events(nd_watch *w) {
       continue;
     }
     weft_arena *a = nd_scratch();
-    aitbc__v1__BlockchainEvent ev = aitbc__v1__BlockchainEvent_INIT;
-    ev.type = nd_adup(a, e->type);
+    int r;
     if (!strcmp(e->type, "new_block")) {
+      const nd_block *nb = nd_st.blocks.v[e->ref];
+      if (c->kv && nb->height < c->expect) {
+        w->next++; /* sent already (catch-up, or a replayed head) */
+        continue;
+      }
       aitbc__v1__Block *b = aitbc__v1__Block_new(a);
-      fill_block(a, nd_st.blocks.v[e->ref], b);
-      ev.payload_case = 2;
-      ev.block = b;
+      fill_block(a, nb, b);
+      r = send_block(w, b, c->kv ? (uint64_t)nb->height + 1 : e->seq);
+      if (!r && c->kv)
+        c->expect = (uint64_t)nb->height + 1;
     } else {
+      aitbc__v1__BlockchainEvent ev = aitbc__v1__BlockchainEvent_INIT;
+      ev.type = nd_adup(a, e->type);
       ev.payload_case = 3;
       ev.tx_hash = nd_adup(a, nd_st.txs.v[e->ref]->hash);
+      ev.sequence = e->seq;
+      r = nd_watch_send(w, &ev);
     }
-    int r = nd_watch_send(w, &ev);
     if (r == ND_FULL)
       return 0; /* resumed when writable, from this event */
     if (r)
@@ -270,8 +339,52 @@ static int pump_events(nd_watch *w) {
   return 0;
 }
 
-/* Pushes chain events from the moment of the call; never ends on its own.
- * Asynchronous: the stream holds no thread while it waits. */
+/* --nats: the stored blocks after the cursor (no lock held). */
+static int kv_catch_up(weft_server_call *call, uint64_t after, ev_cursor *c) {
+  weft_arena *a = weft_server_call_arena(call);
+  aitbc__v1__Block *head = NULL;
+  int code = nd_kv_get(call, a, ND_KV_CHAIN, "head", &aitbc__v1__Block_desc,
+                       (void **)&head, NULL);
+  if (code && code != WEFT_STATUS_NOT_FOUND)
+    return code;
+  uint64_t top = head ? (uint64_t)head->height + 1 : 0; /* its sequence */
+  c->expect = after;
+  if (after > top)
+    return nd_fail(call, WEFT_STATUS_OUT_OF_RANGE,
+                   "after_sequence %llu is past the chain's newest event "
+                   "(sequence %llu)",
+                   (unsigned long long)after, (unsigned long long)top);
+  if (top - after > ND_CATCHUP_MAX)
+    return nd_fail(call, WEFT_STATUS_OUT_OF_RANGE,
+                   "after_sequence %llu is %llu events behind the chain "
+                   "(at most %d are replayed): read blocks %llu.. with "
+                   "GetBlock, then resume after sequence %llu",
+                   (unsigned long long)after, (unsigned long long)(top - after),
+                   ND_CATCHUP_MAX, (unsigned long long)after,
+                   (unsigned long long)top);
+  c->v = weft_arena_calloc(a, (size_t)(top - after + 1) * sizeof *c->v);
+  if (!c->v)
+    return nd_fail(call, WEFT_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+  for (uint64_t h = after; h < top; h++) {
+    char id[32];
+    snprintf(id, sizeof id, "h.%llu", (unsigned long long)h);
+    void *b = NULL;
+    code =
+        nd_kv_get(call, a, ND_KV_CHAIN, id, &aitbc__v1__Block_desc, &b, NULL);
+    if (code == WEFT_STATUS_NOT_FOUND)
+      return nd_fail(call, WEFT_STATUS_DATA_LOSS,
+                     "block %llu is missing from the chain bucket",
+                     (unsigned long long)h);
+    if (code)
+      return code;
+    c->v[c->n++] = b;
+  }
+  return 0;
+}
+
+/* Pushes chain events from the moment of the call, or from after a cursor
+ * (after_sequence); never ends on its own. Asynchronous: the stream holds
+ * no thread while it waits. */
 static int stream_events(weft_server_call *call,
                          const aitbc__v1__StreamEventsRequest *req, void *ctx) {
   (void)ctx;
@@ -279,10 +392,38 @@ static int stream_events(weft_server_call *call,
   if (code)
     return nd_done(call, code);
   nd_watch *w = nd_watch_new(call, req, pump_events);
-  if (!w)
+  ev_cursor *c = weft_arena_calloc(weft_server_call_arena(call), sizeof *c);
+  if (!w || !c)
     return nd_done(call, WEFT_STATUS_RESOURCE_EXHAUSTED);
+  w->target = c;
+  c->kv = nd_kv_enabled();
   pthread_mutex_lock(&nd_st.mu);
-  w->next = nd_st.next_seq + 1;
+  uint64_t pos = nd_st.next_seq + 1; /* the ring from here on is live */
+  pthread_mutex_unlock(&nd_st.mu);
+  if (c->kv && req->has_after_sequence) {
+    /* Blocks the mirror applies from pos on come through the ring too;
+     * those read here as well are skipped by height (expect). */
+    if ((code = kv_catch_up(call, req->after_sequence, c)))
+      return nd_done(call, code);
+  } else if (req->has_after_sequence) {
+    uint64_t after = req->after_sequence, last = pos - 1;
+    uint64_t oldest = last >= ND_EVENT_RING ? last - ND_EVENT_RING + 1 : 1;
+    if (after > last)
+      code = nd_fail(call, WEFT_STATUS_OUT_OF_RANGE,
+                     "after_sequence %llu is past this node's newest event "
+                     "(sequence %llu)",
+                     (unsigned long long)after, (unsigned long long)last);
+    else if (after + 1 < oldest)
+      code = nd_fail(call, WEFT_STATUS_OUT_OF_RANGE,
+                     "events after sequence %llu are no longer held (the "
+                     "oldest is %llu)",
+                     (unsigned long long)after, (unsigned long long)oldest);
+    if (code)
+      return nd_done(call, code);
+    pos = after + 1;
+  }
+  pthread_mutex_lock(&nd_st.mu);
+  w->next = pos;
   code = nd_watch_start(w);
   pthread_mutex_unlock(&nd_st.mu);
   return code;

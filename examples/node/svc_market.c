@@ -3,10 +3,11 @@
  * expire) or "cancelled" (DeleteOffer, after which the offer is gone).
  * Events: new_offer, offer_matched, offer_expired, offer_cancelled,
  * price_update. */
-#define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* timegm */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "state.h"
 
@@ -71,10 +72,111 @@ static bool empty(const char *s) {
   return !s || !*s;
 }
 
+static size_t index_of_any(const nd_offer *o) {
+  for (size_t i = 0; i < nd_st.offers.n; i++)
+    if (nd_st.offers.v[i] == o)
+      return i;
+  return 0;
+}
+
 /* ---- with --nats: the offers bucket is the state (state_kv.c) ----
- * A deleted offer stays in the bucket as "cancelled" and is not found;
- * offers do not expire and WatchEvents shows this node's events only
- * (README.md, "Several nodes: NATS"). */
+ * A deleted offer stays in the bucket as "cancelled" and is not found.
+ * The leader expires open offers --offer-ttl-ms after their created_at
+ * (its own --offer-ttl-ms; seeds never expire). Every node's watcher
+ * applies each change to its mirror (nd_offer_apply), which turns it into
+ * the WatchEvents event, so a watch on any node sees every node's
+ * changes. */
+
+static nd_offer *find_any(const char *id) {
+  for (size_t i = 0; i < nd_st.offers.n; i++)
+    if (!strcmp(nd_st.offers.v[i]->id, id))
+      return nd_st.offers.v[i];
+  return NULL;
+}
+
+void nd_offer_apply(const aitbc__v1__Offer *m, bool quiet) {
+  if (empty(m->id))
+    return;
+  nd_offer *o = find_any(m->id);
+  const char *type = "offer_updated", *status = m->status ? m->status : "";
+  if (!o) {
+    o = nd_xcalloc(sizeof *o);
+    snprintf(o->id, sizeof o->id, "%s", m->id);
+    o->kv = true;
+    ND_PUSH(nd_st.offers, o);
+    type = "new_offer";
+  } else if (strcmp(o->status, status)) {
+    type = !strcmp(status, "matched")     ? "offer_matched"
+           : !strcmp(status, "expired")   ? "offer_expired"
+           : !strcmp(status, "cancelled") ? "offer_cancelled"
+                                          : "offer_updated";
+  } else if (o->price != m->price_per_hour) {
+    type = "price_update";
+  }
+  snprintf(o->provider, sizeof o->provider, "%s", m->provider);
+  snprintf(o->gpu_type, sizeof o->gpu_type, "%s", m->gpu_type);
+  snprintf(o->currency, sizeof o->currency, "%s", m->currency);
+  snprintf(o->region, sizeof o->region, "%s", m->region);
+  snprintf(o->status, sizeof o->status, "%s", status);
+  snprintf(o->created_at, sizeof o->created_at, "%s", m->created_at);
+  o->gpu_memory = m->gpu_memory;
+  o->gpu_count = m->gpu_count;
+  o->price = m->price_per_hour;
+  o->deleted = !strcmp(status, "cancelled");
+  if (!quiet)
+    nd_push_event(ND_EV_MARKET, type, index_of_any(o));
+}
+
+/* created_at (RFC 3339 UTC, as nd_now_text writes it) in Unix ms; -1 when
+ * it is not that. */
+static int64_t created_ms(const char *t) {
+  struct tm tm = {0};
+  int ms = 0, n = 0;
+  if (!t ||
+      sscanf(t, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ%n", &tm.tm_year, &tm.tm_mon,
+             &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms, &n) != 7 ||
+      !n)
+    return -1;
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  return (int64_t)timegm(&tm) * 1000 + ms;
+}
+
+static int expire_mut(weft_server_call *call, void *msg, void *arg) {
+  (void)call;
+  aitbc__v1__Offer *o = msg;
+  int64_t now = *(const int64_t *)arg, at = created_ms(o->created_at);
+  if (strcmp(o->status ? o->status : "", "open") || at < 0 ||
+      now < at + nd_st.cfg.offer_ttl_ms)
+    return ND_KV_KEEP; /* changed since the list was read */
+  o->status = "expired";
+  return 0;
+}
+
+void nd_market_kv_tick(weft_arena *a) {
+  if (nd_st.cfg.offer_ttl_ms <= 0)
+    return;
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+  /* The due ones, from this node's mirror of the bucket (no KV read for
+   * offers that are not due); expire_mut checks again on the stored one. */
+  pthread_mutex_lock(&nd_st.mu);
+  size_t n = 0;
+  char **ids = weft_arena_calloc(a, (nd_st.offers.n + 1) * sizeof *ids);
+  for (size_t i = 0; ids && i < nd_st.offers.n; i++) {
+    const nd_offer *o = nd_st.offers.v[i];
+    int64_t at = created_ms(o->created_at);
+    if (o->kv && !strcmp(o->status, "open") &&
+        strncmp(o->id, "offer-seed-", 11) && at >= 0 &&
+        now >= at + nd_st.cfg.offer_ttl_ms)
+      ids[n++] = nd_adup(a, o->id);
+  }
+  pthread_mutex_unlock(&nd_st.mu);
+  for (size_t i = 0; i < n; i++)
+    nd_kv_update(NULL, a, ND_KV_OFFERS, ids[i], &aitbc__v1__Offer_desc,
+                 expire_mut, &now, NULL);
+}
 
 void nd_seed_offers_kv(void) {
   static const struct {

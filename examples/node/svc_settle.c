@@ -3,7 +3,9 @@
  * mempool) -> completed (the receipt's price is paid into the node's
  * wallet) one --job-step-ms apart. A SendMessage without a signature is
  * rejected by the simulated bridge: in_progress -> failed; a failed (or
- * still pending) settlement can be refunded. */
+ * still pending) settlement can be refunded. With --nats the settlements
+ * live in KV and the leader steps them (settle_kv.c); the mirror of every
+ * node drives WatchSettlement. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
@@ -155,6 +157,18 @@ static int settle_cross_chain(weft_server_call *call,
   (void)ctx;
   const nd_bridge *b = NULL;
   nd_receipt *r = NULL;
+  if (nd_kv_enabled()) {
+    char id[96], *ids[1] = {id}, *jobs[1] = {req->job_id};
+    uint64_t amount = 0;
+    int code = pick_bridge(call, req->bridge_name, req->target_chain_id,
+                           req->priority, &b);
+    if (!code)
+      code = nd_settle_kv_claim(call, jobs, 1, ids, &amount);
+    if (!code)
+      code = nd_settle_kv_create(call, id, req->job_id, b, req->target_chain_id,
+                                 amount, false, resp);
+    return nd_done(call, code);
+  }
   pthread_mutex_lock(&nd_st.mu);
   /* Arguments first (INVALID_ARGUMENT), then state. */
   int code = pick_bridge(call, req->bridge_name, req->target_chain_id,
@@ -170,6 +184,33 @@ static int settle_cross_chain(weft_server_call *call,
   return nd_done(call, code);
 }
 
+static int batch_kv(weft_server_call *call,
+                    const aitbc__v1__BatchSettlementRequest *req,
+                    aitbc__v1__BatchSettlementResponse *resp) {
+  weft_arena *a = weft_server_call_arena(call);
+  const nd_bridge *b = NULL;
+  size_t n = req->n_job_ids;
+  char **ids = weft_arena_calloc(a, n * sizeof *ids);
+  uint64_t *amounts = weft_arena_calloc(a, n * sizeof *amounts);
+  resp->results = weft_arena_calloc(a, n * sizeof(void *));
+  for (size_t i = 0; ids && i < n; i++)
+    ids[i] = weft_arena_calloc(a, 96);
+  if (!ids || !amounts || !resp->results || (n && !ids[n - 1]))
+    return nd_fail(call, WEFT_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+  int code = pick_bridge(call, req->bridge_name, req->target_chain_id, 0, &b);
+  if (!code)
+    code = nd_settle_kv_claim(call, req->job_ids, n, ids, amounts);
+  for (size_t i = 0; !code && i < n; i++) {
+    aitbc__v1__SettlementResult *o = aitbc__v1__SettlementResult_new(a);
+    if (!o)
+      return nd_fail(call, WEFT_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+    code = nd_settle_kv_create(call, ids[i], req->job_ids[i], b,
+                               req->target_chain_id, amounts[i], false, o);
+    resp->results[resp->n_results++] = o;
+  }
+  return code;
+}
+
 static int batch_settle(weft_server_call *call,
                         const aitbc__v1__BatchSettlementRequest *req,
                         aitbc__v1__BatchSettlementResponse *resp, void *ctx) {
@@ -180,6 +221,8 @@ static int batch_settle(weft_server_call *call,
   weft_arena *a = weft_server_call_arena(call);
   const nd_bridge *b = NULL;
   nd_receipt *r = NULL;
+  if (nd_kv_enabled())
+    return nd_done(call, batch_kv(call, req, resp));
   pthread_mutex_lock(&nd_st.mu);
   int code = pick_bridge(call, req->bridge_name, req->target_chain_id, 0, &b);
   /* All or nothing: validate every job before settling any. */
@@ -214,6 +257,24 @@ static int send_message(weft_server_call *call,
                    nd_fail(call, WEFT_STATUS_INVALID_ARGUMENT,
                            "unknown source_chain_id %u", req->source_chain_id));
   const nd_bridge *b = NULL;
+  if (nd_kv_enabled()) {
+    int code = pick_bridge(call, NULL, req->target_chain_id, 0, &b);
+    if (!code && req->job_id && *req->job_id) {
+      void *j = NULL;
+      code = nd_kv_get(call, weft_server_call_arena(call), ND_KV_JOBS,
+                       req->job_id, &aitbc__v1__Job_desc, &j, NULL);
+      if (code == WEFT_STATUS_NOT_FOUND)
+        code = nd_fail(call, code, "job %s not found", req->job_id);
+    }
+    if (!code) {
+      char id[96];
+      nd_kv_new_id("msg", id, sizeof id);
+      code = nd_settle_kv_create(call, id, req->job_id, b, req->target_chain_id,
+                                 req->payment_amount,
+                                 !req->signature || !*req->signature, resp);
+    }
+    return nd_done(call, code);
+  }
   pthread_mutex_lock(&nd_st.mu);
   int code = pick_bridge(call, NULL, req->target_chain_id, 0, &b);
   if (!code && req->job_id && *req->job_id && !nd_find_job(req->job_id))
@@ -240,6 +301,8 @@ static int get_status(weft_server_call *call,
                       const aitbc__v1__SettlementStatusRequest *req,
                       aitbc__v1__SettlementResult *resp, void *ctx) {
   (void)ctx;
+  if (nd_kv_enabled())
+    return nd_done(call, nd_settle_kv_status(call, req->message_id, resp));
   pthread_mutex_lock(&nd_st.mu);
   nd_settle *s = nd_find_settle(req->message_id);
   if (s)
@@ -318,6 +381,8 @@ static int refund(weft_server_call *call,
                   const aitbc__v1__SettlementStatusRequest *req,
                   aitbc__v1__SettlementResult *resp, void *ctx) {
   (void)ctx;
+  if (nd_kv_enabled())
+    return nd_done(call, nd_settle_kv_refund(call, req->message_id, resp));
   int code = 0;
   pthread_mutex_lock(&nd_st.mu);
   nd_settle *s = nd_find_settle(req->message_id);
@@ -366,6 +431,11 @@ static int pump_settle(nd_watch *w) {
 static int watch(weft_server_call *call,
                  const aitbc__v1__SettlementStatusRequest *req, void *ctx) {
   (void)ctx;
+  if (nd_kv_enabled()) { /* the mirror may not have caught up yet */
+    int code = nd_settle_kv_fetch(call, req->message_id);
+    if (code)
+      return nd_done(call, code);
+  }
   pthread_mutex_lock(&nd_st.mu);
   nd_settle *s = nd_find_settle(req->message_id);
   if (!s) {

@@ -37,10 +37,7 @@ static int create_wallet(weft_server_call *call,
   resp->public_key = nd_adup(a, w->public_key);
   resp->created_at = nd_adup(a, w->created_at);
   if (nd_kv_enabled()) {
-    aitbc__v1__Balance b = aitbc__v1__Balance_INIT;
-    b.address = w->address;
-    b.token = ND_TOKEN;
-    int code = nd_kv_create(call, ND_KV_WALLETS, w->address, &b);
+    int code = nd_wallet_kv_create(call, w->address, 0);
     if (code == WEFT_STATUS_ALREADY_EXISTS)
       code = nd_fail(call, WEFT_STATUS_INTERNAL, "address %s is taken",
                      w->address);
@@ -67,81 +64,10 @@ static uint64_t pending_out(const nd_wallet *w) {
   return sum;
 }
 
-/* ---- with --nats: balances in the wallets bucket (state_kv.c) ----
+/* ---- with --nats: wallets in the wallets bucket (wallet_kv.c) ----
  * The cluster shares one node wallet (wallets.v[0], adopted at start).
- * Its transactions are not sealed into blocks and ListTransactions shows
- * this node's only (README.md, "Several nodes: NATS"). */
-
-static void kv_tx_hash(const char *type, const char *from, uint64_t amount,
-                       char out[67]) {
-  char id[96], src[256], h[65];
-  nd_kv_new_id("tx", id, sizeof id);
-  snprintf(src, sizeof src, "%s|%s|%s|%llu", id, type, from,
-           (unsigned long long)amount);
-  nd_hex_hash(src, strlen(src), h);
-  snprintf(out, 67, "0x%s", h);
-}
-
-typedef struct kv_op {
-  uint64_t amount, fee;
-  int sign; /* stake 1, unstake -1, send 0, credit 2 */
-} kv_op;
-
-static int kv_mut(weft_server_call *call, void *msg, void *arg) {
-  aitbc__v1__Balance *b = msg;
-  const kv_op *op = arg;
-  if (op->sign == 2) {
-    b->balance += op->amount;
-    return 0;
-  }
-  if (op->sign == 0) {
-    if (op->amount > b->balance || op->fee > b->balance - op->amount)
-      return nd_fail(call, WEFT_STATUS_FAILED_PRECONDITION,
-                     "insufficient balance: %llu available, %llu + fee %llu "
-                     "needed",
-                     (unsigned long long)b->balance,
-                     (unsigned long long)op->amount,
-                     (unsigned long long)op->fee);
-    b->balance -= op->amount + op->fee;
-    return 0;
-  }
-  uint64_t have = op->sign > 0 ? b->balance : b->staked;
-  if (op->amount > have)
-    return nd_fail(call, WEFT_STATUS_FAILED_PRECONDITION,
-                   "insufficient %s: %llu available, %llu requested",
-                   op->sign > 0 ? "balance" : "stake", (unsigned long long)have,
-                   (unsigned long long)op->amount);
-  if (op->sign > 0) {
-    b->balance -= op->amount;
-    b->staked += op->amount;
-  } else {
-    b->staked -= op->amount;
-    b->balance += op->amount;
-  }
-  return 0;
-}
-
-static int kv_apply(weft_server_call *call, const char *addr, kv_op *op,
-                    aitbc__v1__Balance **out) {
-  int code =
-      nd_kv_update(call, weft_server_call_arena(call), ND_KV_WALLETS, addr,
-                   &aitbc__v1__Balance_desc, kv_mut, op, (void **)out);
-  if (code == WEFT_STATUS_NOT_FOUND)
-    code = nd_fail(call, code, "wallet %s not found", addr);
-  return code;
-}
-
-static int kv_balance(weft_server_call *call, aitbc__v1__Balance *resp) {
-  void *m = NULL;
-  const char *addr = nd_st.me->address; /* fixed after start */
-  int code = nd_kv_get(call, weft_server_call_arena(call), ND_KV_WALLETS, addr,
-                       &aitbc__v1__Balance_desc, &m, NULL);
-  if (code == WEFT_STATUS_NOT_FOUND)
-    code = nd_fail(call, code, "wallet %s not found", addr);
-  if (!code)
-    *resp = *(aitbc__v1__Balance *)m; /* both in the call's arena */
-  return code;
-}
+ * Its transactions are listed from the weft_txs bucket but not sealed into
+ * blocks (README.md, "Several nodes: NATS"). */
 
 static int get_balance(weft_server_call *call,
                        const aitbc__v1__GetBalanceRequest *req,
@@ -150,8 +76,13 @@ static int get_balance(weft_server_call *call,
   int code = bad_token(call, req->token);
   if (code)
     return nd_done(call, code);
-  if (nd_kv_enabled())
-    return nd_done(call, kv_balance(call, resp));
+  if (nd_kv_enabled()) {
+    aitbc__v1__Balance *b = NULL;
+    code = nd_wallet_kv_balance(call, nd_st.me->address, &b);
+    if (!code)
+      *resp = *b; /* both in the call's arena */
+    return nd_done(call, code);
+  }
   weft_arena *a = weft_server_call_arena(call);
   pthread_mutex_lock(&nd_st.mu);
   nd_wallet *w = nd_st.wallets.v[0];
@@ -186,16 +117,10 @@ static int send_(weft_server_call *call, const aitbc__v1__SendRequest *req,
     return nd_done(call, code);
   uint64_t fee = req->has_fee ? req->fee : 1000;
   if (nd_kv_enabled()) {
-    kv_op op = {req->amount, fee, 0};
-    const char *me = nd_st.me->address;
-    code = kv_apply(call, me, &op, NULL);
+    char hash[67];
+    code = nd_wallet_kv_send(call, nd_st.me->address, req->to, req->amount, fee,
+                             req->memo, hash);
     if (!code) {
-      /* A second key: a crash between the two writes loses the credit. */
-      kv_op credit = {req->amount, 0, 2};
-      nd_kv_update(NULL, weft_server_call_arena(call), ND_KV_WALLETS, req->to,
-                   &aitbc__v1__Balance_desc, kv_mut, &credit, NULL);
-      char hash[67];
-      kv_tx_hash("transfer", me, req->amount, hash);
       resp->tx_hash = nd_adup(weft_server_call_arena(call), hash);
       resp->status = "pending";
     }
@@ -245,6 +170,9 @@ static int list_transactions(weft_server_call *call,
     return nd_done(call, code);
   weft_arena *a = weft_server_call_arena(call);
   uint32_t limit = req->limit ? req->limit : 100, skipped = 0;
+  if (nd_kv_enabled())
+    return nd_done(call, nd_wallet_kv_list(call, nd_st.me->address, limit,
+                                           req->offset, resp));
   pthread_mutex_lock(&nd_st.mu);
   const char *me = nd_st.wallets.v[0]->address;
   resp->transactions = weft_arena_calloc(a, (nd_st.txs.n + 1) * sizeof(void *));
@@ -283,15 +211,17 @@ static int stake_op(weft_server_call *call, uint64_t amount,
                    "validator is not an address (too long)");
   int code = 0;
   if (nd_kv_enabled()) {
-    kv_op op = {amount, 0, sign};
-    aitbc__v1__Balance *b = NULL;
+    uint64_t staked = 0;
     const char *me = nd_st.me->address;
-    code = kv_apply(call, me, &op, &b);
+    code = nd_wallet_kv_stake(call, me, amount, sign, &staked);
     if (!code) {
       char hash[67];
-      kv_tx_hash(sign > 0 ? "stake" : "unstake", me, amount, hash);
+      const char *v = validator && *validator ? validator : "aitbc1validator0";
+      nd_kv_tx_hash(sign > 0 ? "stake" : "unstake", me, amount, hash);
+      nd_wallet_kv_note(call, sign > 0 ? "stake" : "unstake", sign > 0 ? me : v,
+                        sign > 0 ? v : me, amount, hash);
       resp->tx_hash = nd_adup(weft_server_call_arena(call), hash);
-      resp->staked = b->staked;
+      resp->staked = staked;
       resp->status = "pending";
     }
     return code;

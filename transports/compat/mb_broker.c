@@ -373,29 +373,39 @@ static void pending_fail(weft_mb_broker *b, pending *p, weft_mb_code code,
 
 /* ---- subscriptions ---- */
 
-static size_t request_subs(const weft_mb_broker *b, const char *canon) {
+static size_t subs_of(const weft_mb_broker *b, weft_mb_action action,
+                      const char *canon) {
   size_t n = 0;
   for (size_t i = 0; i < b->n_subs; i++)
-    n += b->subs[i].action == WEFT_MB_REQUEST &&
-         strcmp(b->subs[i].topic, canon) == 0;
+    n += b->subs[i].action == action && strcmp(b->subs[i].topic, canon) == 0;
   return n;
 }
 
-/* After a request subscription of canon was added or removed. */
-static void interest(weft_mb_broker *b, const char *canon, bool added) {
-  if (b->o.request_interest && request_subs(b, canon) == (added ? 1 : 0))
-    b->o.request_interest(b->o.ud, canon, added);
+static void (*interest_cb(const weft_mb_broker *b,
+                          weft_mb_action action))(void *, const char *, bool) {
+  return action == WEFT_MB_REQUEST   ? b->o.request_interest
+         : action == WEFT_MB_PUBLISH ? b->o.publish_interest
+                                     : NULL;
+}
+
+/* After a subscription of canon was added or removed. */
+static void interest(weft_mb_broker *b, weft_mb_action action,
+                     const char *canon, bool added) {
+  void (*cb)(void *, const char *, bool) = interest_cb(b, action);
+  if (cb && subs_of(b, action, canon) == (added ? 1 : 0))
+    cb(b->o.ud, canon, added);
 }
 
 static void drop_subs_of(weft_mb_broker *b, weft_mb_conn conn) {
-  /* The request topics conn leaves, to tell request_interest of those it
-   * was the last subscriber of (without memory: not told; a node then
-   * still receives requests it answers NO_ROUTE_FOUND, which is right). */
+  /* The topics conn leaves, to tell request_interest and publish_interest
+   * of those it was the last subscriber of (without memory: not told; a
+   * node then still receives requests it answers NO_ROUTE_FOUND, and
+   * publishes nobody here gets, which is right). */
   size_t ng = 0;
-  char(*gone)[WEFT_MB_MAX_TOPIC + 1] = NULL;
-  if (b->o.request_interest) {
+  sub_rec *gone = NULL;
+  if (b->o.request_interest || b->o.publish_interest) {
     for (size_t i = 0; i < b->n_subs; i++)
-      ng += b->subs[i].conn == conn && b->subs[i].action == WEFT_MB_REQUEST;
+      ng += b->subs[i].conn == conn && interest_cb(b, b->subs[i].action);
     gone = ng ? malloc(ng * sizeof *gone) : NULL;
     ng = 0;
   }
@@ -403,12 +413,12 @@ static void drop_subs_of(weft_mb_broker *b, weft_mb_conn conn) {
   for (size_t i = 0; i < b->n_subs; i++) {
     if (b->subs[i].conn != conn)
       b->subs[w++] = b->subs[i];
-    else if (gone && b->subs[i].action == WEFT_MB_REQUEST)
-      memcpy(gone[ng++], b->subs[i].topic, sizeof gone[0]);
+    else if (gone && interest_cb(b, b->subs[i].action))
+      gone[ng++] = b->subs[i];
   }
   b->n_subs = w;
   for (size_t k = 0; k < ng; k++)
-    interest(b, gone[k], false);
+    interest(b, gone[k].action, gone[k].topic, false);
   free(gone);
 }
 
@@ -424,6 +434,7 @@ int weft__mb_subscribe(weft_mb_broker *b, weft_mb_conn conn,
       if (r->priority != priority) {
         r->priority = priority;
         r->seq = ++b->sub_seq;
+        weft__mb_changed(b);
       }
       return 0;
     }
@@ -442,8 +453,8 @@ int weft__mb_subscribe(weft_mb_broker *b, weft_mb_conn conn,
   r->priority = action == WEFT_MB_REQUEST ? priority : 0;
   r->seq = ++b->sub_seq;
   memcpy(r->topic, t, sizeof r->topic);
-  if (action == WEFT_MB_REQUEST)
-    interest(b, t, true);
+  interest(b, action, t, true);
+  weft__mb_changed(b);
   return 0;
 }
 
@@ -456,8 +467,8 @@ bool weft__mb_unsubscribe(weft_mb_broker *b, weft_mb_conn conn,
     if (r->conn == conn && r->action == action && strcmp(r->topic, t) == 0) {
       memmove(r, r + 1, (b->n_subs - i - 1) * sizeof *r);
       b->n_subs--;
-      if (action == WEFT_MB_REQUEST)
-        interest(b, t, false);
+      interest(b, action, t, false);
+      weft__mb_changed(b);
       return true;
     }
   }
@@ -557,7 +568,13 @@ int weft_mb_broker_connect(weft_mb_broker *b, weft_mb_conn conn,
   reset_heartbeat(b, c, now_ms);
   weft__mb_send(b, conn, WEFT_MB_PUBLISH, WEFT_MB_TOPIC_INITIALIZE,
                 WEFT_MB_SYSTEM_VERSION, NULL, "{}", 2);
+  weft__mb_changed(b);
   return 0;
+}
+
+void weft__mb_changed(weft_mb_broker *b) {
+  if (b->o.registry_changed)
+    b->o.registry_changed(b->o.ud);
 }
 
 void weft_mb_broker_disconnect(weft_mb_broker *b, weft_mb_conn conn) {
@@ -578,12 +595,14 @@ void weft_mb_broker_disconnect(weft_mb_broker *b, weft_mb_conn conn) {
       pending_unlink(b, p);
     p = next;
   }
+  weft__mb_changed(b);
 }
 
 static void deregister(weft_mb_broker *b, conn_rec *c) {
   weft_mb_conn id = c->id;
   c->registered = false;
   drop_subs_of(b, id);
+  weft__mb_changed(b);
   if (b->o.deregistered)
     b->o.deregistered(b->o.ud, id);
 }
@@ -597,32 +616,103 @@ static void no_route(weft_mb_broker *b, conn_rec *c, const weft_mb_header *h,
   weft__mb_reply_error(b, c->id, h, WEFT_MB_NO_ROUTE_FOUND, why, NULL, now_ms);
 }
 
+/* Sends a publish to every local subscriber of its topic under id; how
+ * many got it. */
+static size_t deliver(weft_mb_broker *b, const weft_mb_header *h,
+                      const char *id, const char *payload, size_t len,
+                      const char *parent) {
+  char t[WEFT_MB_MAX_TOPIC + 1];
+  canonical(t, h->topic);
+  size_t n = 0;
+  for (size_t i = 0; i < b->n_subs; i++) {
+    const sub_rec *s = &b->subs[i];
+    if (s->action == WEFT_MB_PUBLISH && strcmp(s->topic, t) == 0) {
+      send_impl(b, s->conn, WEFT_MB_PUBLISH, h->topic, h->version, id, payload,
+                len, true, parent);
+      n++;
+    }
+  }
+  return n;
+}
+
+/* The publish as other nodes' brokers take it: the copies' id, the
+ * publisher's request id as parent. Malloc'd; NULL on failure. */
+static char *remote_form(const weft_mb_header *h, const char *id,
+                         const char *payload, size_t len, size_t *out_len) {
+  weft_mb_header fh;
+  weft_mb_header_init(&fh, WEFT_MB_PUBLISH, h->topic, h->version);
+  snprintf(fh.request_id, sizeof fh.request_id, "%s", id);
+  memcpy(fh.parent_request_id, h->request_id, sizeof fh.parent_request_id);
+  char line[WEFT_MB_MAX_HEADER + 1];
+  ssize_t hl = weft_mb_header_encode(&fh, line, sizeof line, NULL);
+  char *msg = hl > 0 ? malloc((size_t)hl + 1 + len) : NULL;
+  if (!msg)
+    return NULL;
+  memcpy(msg, line, (size_t)hl);
+  msg[hl] = '\n';
+  if (len)
+    memcpy(msg + hl + 1, payload, len);
+  *out_len = (size_t)hl + 1 + len;
+  return msg;
+}
+
+static pending *pending_new(weft_mb_broker *b, conn_rec *c,
+                            const weft_mb_header *h, int64_t now_ms);
+
 static void handle_publish(weft_mb_broker *b, conn_rec *c,
                            const weft_mb_message *m, int64_t now_ms) {
   const weft_mb_header *h = &m->header;
-  char t[WEFT_MB_MAX_TOPIC + 1];
-  canonical(t, h->topic);
-  bool any = false;
-  for (size_t i = 0; i < b->n_subs && !any; i++)
-    any = b->subs[i].action == WEFT_MB_PUBLISH &&
-          strcmp(b->subs[i].topic, t) == 0;
-  if (!any) {
+  /* One new id for every copy (on every node); the sender's id, parent
+   * and case of the action stay with the sender. */
+  char id[WEFT_MB_UUID_LEN + 1];
+  weft__mb_new_uuid(b, id);
+  size_t n = deliver(b, h, id, m->payload, m->payload_len, h->request_id);
+  if (!n && !b->o.remote_publish) {
     no_route(b, c, h, now_ms);
     return;
   }
-  /* One new id for every copy; the sender's id, parent and case of the
-   * action stay with the sender. */
-  char id[WEFT_MB_UUID_LEN + 1];
-  weft__mb_new_uuid(b, id);
-  for (size_t i = 0; i < b->n_subs; i++) {
-    const sub_rec *s = &b->subs[i];
-    if (s->action == WEFT_MB_PUBLISH && strcmp(s->topic, t) == 0)
-      send_impl(b, s->conn, WEFT_MB_PUBLISH, h->topic, h->version, id,
-                m->payload, m->payload_len, true, h->request_id);
+  if (b->o.remote_publish) {
+    size_t len = 0;
+    char *msg = remote_form(h, id, m->payload, m->payload_len, &len);
+    if (!msg && !n) {
+      weft__mb_reply_error(b, c->id, h, WEFT_MB_INTERNAL_ERROR,
+                           "An unexpected error while routing the message",
+                           NULL, now_ms);
+      return;
+    }
+    if (n) {
+      if (msg)
+        b->o.remote_publish(b->o.ud, NULL, msg, len, true);
+    } else {
+      /* Only another node can deliver it: its acknowledgement (or NATS
+       * saying nobody listens) decides what the publisher hears. */
+      pending *p = pending_new(b, c, h, now_ms);
+      if (p && !b->o.remote_publish(b->o.ud, p->broker_id, msg, len, false)) {
+        pending_unlink(b, p);
+        no_route(b, c, h, now_ms);
+      }
+      free(msg);
+      return;
+    }
+    free(msg);
   }
   if (h->request_id[0])
     weft__mb_reply(b, c->id, h, WEFT_MB_ACK_PAYLOAD,
                    strlen(WEFT_MB_ACK_PAYLOAD));
+}
+
+int weft_mb_broker_remote_publish(weft_mb_broker *b, const char *msg,
+                                  size_t len, int64_t now_ms) {
+  b->now_ms = now_ms;
+  weft_mb_message m;
+  weft_mb_code code = WEFT_MB_OK;
+  if (weft_mb_decode(msg, len, WEFT_MB_NO_JSON_CHECK | WEFT_MB_NO_PAYLOAD_LIMIT,
+                     &m, &code, NULL) < 0 ||
+      m.header.action != WEFT_MB_PUBLISH || !m.header.request_id[0] ||
+      strncmp(m.header.topic, "system.", 7) == 0)
+    return WEFT_ERR_PROTOCOL;
+  return (int)deliver(b, &m.header, m.header.request_id, m.payload,
+                      m.payload_len, m.header.parent_request_id);
 }
 
 static int handle_request(weft_mb_broker *b, conn_rec *c,
@@ -650,6 +740,31 @@ static int handle_request(weft_mb_broker *b, conn_rec *c,
     return 0;
   }
   const conn_rec *target = best ? weft__mb_find_conn(b, best->conn) : NULL;
+  pending *p = pending_new(b, c, h, now_ms);
+  if (!p)
+    return WEFT_ERR_NOMEM;
+  if (target)
+    memcpy(p->target_service, target->service_id, sizeof p->target_service);
+  p->target = best ? best->conn : 0; /* 0: a remote node's */
+  if (!best) {
+    if (!b->o.remote_request(b->o.ud, c->id, p->broker_id, h, m->payload,
+                             m->payload_len)) {
+      pending_unlink(b, p);
+      no_route(b, c, h, now_ms);
+    }
+    return 0;
+  }
+  /* Forwarded under the broker's id only: no parent, no timeout. */
+  send_impl(b, p->target, WEFT_MB_REQUEST, h->topic, h->version, p->broker_id,
+            m->payload, m->payload_len, true, h->request_id);
+  return 0;
+}
+
+/* A pending entry for c's message h, answered to c (as h was addressed)
+ * by the deadline at the latest; target 0 until set. NULL: out of memory,
+ * and c was told. */
+static pending *pending_new(weft_mb_broker *b, conn_rec *c,
+                            const weft_mb_header *h, int64_t now_ms) {
   pending *p = calloc(1, sizeof *p);
   if (p) {
     p->topic = strdup(h->topic);
@@ -664,7 +779,7 @@ static int handle_request(weft_mb_broker *b, conn_rec *c,
     weft__mb_reply_error(b, c->id, h, WEFT_MB_INTERNAL_ERROR,
                          "An unexpected error while routing the message", NULL,
                          now_ms);
-    return WEFT_ERR_NOMEM;
+    return NULL;
   }
   if (b->n_pending >= b->o.max_pending)
     pending_fail(b, b->oldest, WEFT_MB_SERVICE_UNAVAILABLE,
@@ -673,10 +788,7 @@ static int handle_request(weft_mb_broker *b, conn_rec *c,
     weft__mb_new_uuid(b, p->broker_id);
   while (pending_find(b, p->broker_id));
   memcpy(p->caller_id, h->request_id, sizeof p->caller_id);
-  if (target)
-    memcpy(p->target_service, target->service_id, sizeof p->target_service);
   p->caller = c->id;
-  p->target = best ? best->conn : 0; /* 0: a remote node's */
   p->deadline = now_ms + (int64_t)h->timeout_ms;
   p->older = b->newest;
   if (b->newest)
@@ -688,18 +800,7 @@ static int handle_request(weft_mb_broker *b, conn_rec *c,
   p->hnext = b->buckets[k];
   b->buckets[k] = p;
   b->n_pending++;
-  if (!best) {
-    if (!b->o.remote_request(b->o.ud, c->id, p->broker_id, h, m->payload,
-                             m->payload_len)) {
-      pending_unlink(b, p);
-      no_route(b, c, h, now_ms);
-    }
-    return 0;
-  }
-  /* Forwarded under the broker's id only: no parent, no timeout. */
-  send_impl(b, p->target, WEFT_MB_REQUEST, h->topic, h->version, p->broker_id,
-            m->payload, m->payload_len, true, h->request_id);
-  return 0;
+  return p;
 }
 
 /* The service's answer to p (local, or a remote node's): to the caller,

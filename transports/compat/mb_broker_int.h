@@ -83,4 +83,7 @@ bool weft__mb_unsubscribe(weft_mb_broker *b, weft_mb_conn conn,
 void weft__mb_system(weft_mb_broker *b, weft__mb_conn_rec *c,
                      const weft_mb_message *m, int64_t now_ms);
 
+/* The registry changed: tells registry_changed (mb_broker.c). */
+void weft__mb_changed(weft_mb_broker *b);
+
 #endif

@@ -36,10 +36,26 @@ static void stamp(cJSON *o, const char *key, int64_t ms) {
   cJSON_AddStringToObject(o, key, ts);
 }
 
-static void service_list(weft_mb_broker *b, weft__mb_conn_rec *c,
-                         const weft_mb_header *h, int64_t now_ms) {
-  cJSON *o = cJSON_CreateObject();
-  cJSON *arr = cJSON_AddArrayToObject(o, "services");
+/* The other nodes' registries (remote_registries), parsed: an array, or
+ * NULL when there are none. */
+static cJSON *remote(const weft_mb_broker *b) {
+  char *s = b->o.remote_registries ? b->o.remote_registries(b->o.ud) : NULL;
+  cJSON *r = s ? cJSON_Parse(s) : NULL;
+  free(s);
+  if (r && !cJSON_IsArray(r)) {
+    cJSON_Delete(r);
+    r = NULL;
+  }
+  return r;
+}
+
+static const char *str_of(const cJSON *o, const char *key) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+  return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static cJSON *local_services(const weft_mb_broker *b) {
+  cJSON *arr = cJSON_CreateArray();
   for (size_t i = 0; arr && i < b->n_conns; i++) {
     const weft__mb_conn_rec *s = &b->conns[i];
     if (!s->registered)
@@ -52,15 +68,42 @@ static void service_list(weft_mb_broker *b, weft__mb_conn_rec *c,
     stamp(e, "lastHeartbeat", s->last_heartbeat);
     cJSON_AddItemToArray(arr, e);
   }
+  return arr;
+}
+
+static void service_list(weft_mb_broker *b, weft__mb_conn_rec *c,
+                         const weft_mb_header *h, int64_t now_ms) {
+  cJSON *o = cJSON_CreateObject();
+  cJSON *arr = local_services(b);
+  cJSON *rem = remote(b), *reg;
+  cJSON_ArrayForEach(reg, rem) {
+    const cJSON *e, *svcs = cJSON_GetObjectItemCaseSensitive(reg, "services");
+    cJSON_ArrayForEach(e, svcs) {
+      if (cJSON_IsObject(e))
+        cJSON_AddItemToArray(arr, cJSON_Duplicate(e, true));
+    }
+  }
+  cJSON_Delete(rem);
+  if (o && arr)
+    cJSON_AddItemToObject(o, "services", arr);
+  else
+    cJSON_Delete(arr);
   reply_json(b, c->id, h, o, now_ms);
 }
 
-/* Subscriptions sorted as the broker lists them: by topic, then action
- * ("publish" before "request"); within a request topic by priority (highest
- * first), then by order of subscription. */
-static int sub_cmp(const void *x, const void *y) {
-  const weft__mb_sub *a = *(const weft__mb_sub *const *)x;
-  const weft__mb_sub *b = *(const weft__mb_sub *const *)y;
+/* One subscription, this broker's or another node's, as the lists show
+ * it. Sorted as the broker lists them: by topic, then action ("publish"
+ * before "request"); within a request topic by priority (highest first),
+ * then by order of subscription (other nodes' after this one's). */
+typedef struct listed {
+  weft_mb_action action;
+  const char *topic, *service_id;
+  double priority;
+  uint64_t seq;
+} listed;
+
+static int listed_cmp(const void *x, const void *y) {
+  const listed *a = x, *b = y;
   int c = strcmp(a->topic, b->topic);
   if (c)
     return c;
@@ -71,40 +114,111 @@ static int sub_cmp(const void *x, const void *y) {
   return a->seq < b->seq ? -1 : a->seq > b->seq;
 }
 
-static const weft__mb_sub **sorted_subs(const weft_mb_broker *b) {
-  const weft__mb_sub **v = malloc((b->n_subs + 1) * sizeof *v);
+/* Every subscription, this broker's and those in rem (may be NULL);
+ * *n gets the count. Strings point into b and rem. */
+static listed *all_listed(const weft_mb_broker *b, const cJSON *rem,
+                          size_t *n) {
+  size_t cap = b->n_subs + 1;
+  const cJSON *reg, *e;
+  cJSON_ArrayForEach(reg, rem) {
+    cap += (size_t)cJSON_GetArraySize(
+        cJSON_GetObjectItemCaseSensitive(reg, "subscriptions"));
+  }
+  listed *v = malloc(cap * sizeof *v);
   if (!v)
     return NULL;
-  for (size_t i = 0; i < b->n_subs; i++)
-    v[i] = &b->subs[i];
-  qsort(v, b->n_subs, sizeof *v, sub_cmp);
+  size_t k = 0;
+  for (size_t i = 0; i < b->n_subs; i++) {
+    const weft__mb_conn_rec *c = weft__mb_find_conn(b, b->subs[i].conn);
+    v[k++] =
+        (listed){b->subs[i].action, b->subs[i].topic, c ? c->service_id : "",
+                 b->subs[i].priority, b->subs[i].seq};
+  }
+  uint64_t seq = UINT64_MAX / 2;
+  cJSON_ArrayForEach(reg, rem) {
+    cJSON_ArrayForEach(e,
+                       cJSON_GetObjectItemCaseSensitive(reg, "subscriptions")) {
+      const char *act = str_of(e, "action"), *topic = str_of(e, "topic");
+      const char *sid = str_of(e, "serviceId");
+      const cJSON *pr = cJSON_GetObjectItemCaseSensitive(e, "priority");
+      if (!act || !topic || !sid ||
+          (strcmp(act, "publish") && strcmp(act, "request")))
+        continue;
+      v[k++] =
+          (listed){strcmp(act, "publish") ? WEFT_MB_REQUEST : WEFT_MB_PUBLISH,
+                   topic, sid, cJSON_IsNumber(pr) ? pr->valuedouble : 0, seq++};
+    }
+  }
+  qsort(v, k, sizeof *v, listed_cmp);
+  *n = k;
   return v;
 }
 
 /* {action, topic, subscribers: [{serviceId[, priority]}]} per topic. */
 static cJSON *all_topics(const weft_mb_broker *b) {
-  const weft__mb_sub **v = sorted_subs(b);
+  cJSON *rem = remote(b);
+  size_t n = 0;
+  listed *v = all_listed(b, rem, &n);
   cJSON *arr = v ? cJSON_CreateArray() : NULL;
   cJSON *subs = NULL;
-  for (size_t i = 0; arr && i < b->n_subs; i++) {
-    const weft__mb_sub *s = v[i];
-    if (i == 0 || s->action != v[i - 1]->action ||
-        strcmp(s->topic, v[i - 1]->topic) != 0) {
+  for (size_t i = 0; arr && i < n; i++) {
+    const listed *s = &v[i];
+    if (i == 0 || s->action != v[i - 1].action ||
+        strcmp(s->topic, v[i - 1].topic) != 0) {
       cJSON *e = cJSON_CreateObject();
       cJSON_AddStringToObject(e, "action", weft_mb_action_name(s->action));
       cJSON_AddStringToObject(e, "topic", s->topic);
       subs = cJSON_AddArrayToObject(e, "subscribers");
       cJSON_AddItemToArray(arr, e);
     }
-    const weft__mb_conn_rec *c = weft__mb_find_conn(b, s->conn);
     cJSON *who = cJSON_CreateObject();
-    cJSON_AddStringToObject(who, "serviceId", c ? c->service_id : "");
+    cJSON_AddStringToObject(who, "serviceId", s->service_id);
     if (s->action == WEFT_MB_REQUEST)
       cJSON_AddNumberToObject(who, "priority", s->priority);
     cJSON_AddItemToArray(subs, who);
   }
   free(v);
+  cJSON_Delete(rem);
   return arr;
+}
+
+/* The subscriptions of service sid, in list order, from v[0..n). */
+static cJSON *subscriptions_of(const listed *v, size_t n, const char *sid) {
+  cJSON *arr = cJSON_CreateArray();
+  for (size_t i = 0; arr && i < n; i++) {
+    if (strcmp(v[i].service_id, sid) != 0)
+      continue;
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddStringToObject(e, "action", weft_mb_action_name(v[i].action));
+    cJSON_AddStringToObject(e, "topic", v[i].topic);
+    if (v[i].action == WEFT_MB_REQUEST)
+      cJSON_AddNumberToObject(e, "priority", v[i].priority);
+    cJSON_AddItemToArray(arr, e);
+  }
+  return arr;
+}
+
+char *weft_mb_broker_registry(const weft_mb_broker *b) {
+  size_t n = 0;
+  listed *v = all_listed(b, NULL, &n);
+  cJSON *o = v ? cJSON_CreateObject() : NULL;
+  if (o) {
+    cJSON_AddItemToObject(o, "services", local_services(b));
+    cJSON *arr = cJSON_AddArrayToObject(o, "subscriptions");
+    for (size_t i = 0; arr && i < n; i++) {
+      cJSON *e = cJSON_CreateObject();
+      cJSON_AddStringToObject(e, "action", weft_mb_action_name(v[i].action));
+      cJSON_AddStringToObject(e, "topic", v[i].topic);
+      cJSON_AddStringToObject(e, "serviceId", v[i].service_id);
+      if (v[i].action == WEFT_MB_REQUEST)
+        cJSON_AddNumberToObject(e, "priority", v[i].priority);
+      cJSON_AddItemToArray(arr, e);
+    }
+  }
+  free(v);
+  char *s = o ? cJSON_PrintUnformatted(o) : NULL;
+  cJSON_Delete(o);
+  return s;
 }
 
 static void topic_list(weft_mb_broker *b, weft__mb_conn_rec *c,
@@ -201,29 +315,38 @@ static void service_subscriptions(weft_mb_broker *b, weft__mb_conn_rec *c,
   for (size_t i = 0; i < b->n_conns && !t; i++)
     if (b->conns[i].registered && strcmp(b->conns[i].service_id, want) == 0)
       t = &b->conns[i];
-  if (!t) {
+  cJSON *rem = remote(b);
+  bool elsewhere = false; /* a service of another node */
+  const cJSON *reg, *e;
+  cJSON *look = t ? NULL : rem;
+  cJSON_ArrayForEach(reg, look) {
+    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(reg, "services")) {
+      const char *id = str_of(e, "id");
+      elsewhere = elsewhere || (id && strcmp(id, want) == 0);
+    }
+  }
+  if (!t && !elsewhere) {
     char why[64];
     snprintf(why, sizeof why, "Service %.36s not found", want);
     cJSON_Delete(o);
+    cJSON_Delete(rem);
     weft__mb_reply_error(b, c->id, h, WEFT_MB_SERVICE_UNAVAILABLE, why, NULL,
                          now_ms);
     return;
   }
-  cJSON_Delete(o);
-  const weft__mb_sub **v = sorted_subs(b);
+  size_t n = 0;
+  listed *v = all_listed(b, t ? NULL : rem, &n);
   cJSON *out = v ? cJSON_CreateObject() : NULL;
-  cJSON *arr = out ? cJSON_AddArrayToObject(out, "subscriptions") : NULL;
-  for (size_t i = 0; arr && i < b->n_subs; i++) {
-    if (v[i]->conn != t->id)
-      continue;
-    cJSON *e = cJSON_CreateObject();
-    cJSON_AddStringToObject(e, "action", weft_mb_action_name(v[i]->action));
-    cJSON_AddStringToObject(e, "topic", v[i]->topic);
-    if (v[i]->action == WEFT_MB_REQUEST)
-      cJSON_AddNumberToObject(e, "priority", v[i]->priority);
-    cJSON_AddItemToArray(arr, e);
+  cJSON *arr = out ? subscriptions_of(v, n, t ? t->service_id : want) : NULL;
+  if (out && arr)
+    cJSON_AddItemToObject(out, "subscriptions", arr);
+  else {
+    cJSON_Delete(out);
+    out = NULL;
   }
   free(v);
+  cJSON_Delete(o); /* want may point into it: freed last */
+  cJSON_Delete(rem);
   reply_json(b, c->id, h, out, now_ms);
 }
 
@@ -240,6 +363,7 @@ static void service_register(weft_mb_broker *b, weft__mb_conn_rec *c,
   c->name = r.name;
   c->description = r.description;
   ack(b, c->id, &m->header, true);
+  weft__mb_changed(b);
 }
 
 static void topic_subscription(weft_mb_broker *b, weft__mb_conn_rec *c,

@@ -62,6 +62,10 @@ struct weft_mb_hub {
    * heartbeat interval. */
   weft__mbnats *nats;
   int64_t vconn_keepalive;
+  /* The registry other nodes list: sent when it changed (at most once a
+   * tick) and every WEFT__MB_REGISTRY_MS, so it can expire. */
+  bool reg_dirty;
+  int64_t reg_next;
 };
 
 static int64_t unix_ms(void) {
@@ -164,7 +168,8 @@ static void engine_send(void *ud, weft_mb_conn id, const char *msg,
                         size_t len) {
   weft_mb_hub *h = ud;
   if (id == WEFT__MB_VCONN) {
-    weft__mbnats_from_broker(h->nats, msg, len);
+    if (h->nats) /* NULL once the hub is being freed */
+      weft__mbnats_from_broker(h->nats, msg, len);
     return;
   }
   hub_conn *c = find(h, id);
@@ -208,6 +213,28 @@ static void engine_request_interest(void *ud, const char *topic, bool on) {
   weft_mb_hub *h = ud;
   if (h->nats)
     weft__mbnats_interest(h->nats, topic, on);
+}
+
+static bool engine_remote_publish(void *ud, const char *broker_id,
+                                  const char *msg, size_t len, bool delivered) {
+  weft_mb_hub *h = ud;
+  return h->nats &&
+         weft__mbnats_publish(h->nats, broker_id, msg, len, delivered) == 0;
+}
+
+static void engine_publish_interest(void *ud, const char *topic, bool on) {
+  weft_mb_hub *h = ud;
+  if (h->nats)
+    weft__mbnats_publish_interest(h->nats, topic, on);
+}
+
+static char *engine_remote_registries(void *ud) {
+  weft_mb_hub *h = ud;
+  return h->nats ? weft__mbnats_registries(h->nats, unix_ms()) : NULL;
+}
+
+static void engine_registry_changed(void *ud) {
+  ((weft_mb_hub *)ud)->reg_dirty = true; /* sent by the next tick */
 }
 
 static void engine_deregistered(void *ud, weft_mb_conn id) {
@@ -312,6 +339,14 @@ static void tick(weft_loop *l, weft_timer *t, void *ud) {
     int64_t hb =
         h->o.heartbeat_interval_ms > 0 ? h->o.heartbeat_interval_ms : 30000;
     h->vconn_keepalive = now + hb / 2;
+  }
+  if (h->nats && (h->reg_dirty || now >= h->reg_next)) {
+    char *reg = weft_mb_broker_registry(h->b);
+    if (reg)
+      weft__mbnats_registry(h->nats, reg);
+    free(reg);
+    h->reg_dirty = false;
+    h->reg_next = now + WEFT__MB_REGISTRY_MS;
   }
   /* A peer that never closes its side after ours: give up draining. */
   hub_conn *c = h->conns;
@@ -442,6 +477,10 @@ int weft_mb_hub_new(weft_mb_hub **out, const weft_mb_hub_opts *opts) {
   if (h->o.nats_url) {
     bo.remote_request = engine_remote_request;
     bo.request_interest = engine_request_interest;
+    bo.remote_publish = engine_remote_publish;
+    bo.publish_interest = engine_publish_interest;
+    bo.remote_registries = engine_remote_registries;
+    bo.registry_changed = engine_registry_changed;
   }
   int rv = weft_mb_broker_new(&h->b, &bo);
   if (rv == 0 && h->o.nats_url) {
@@ -485,8 +524,14 @@ int weft_mb_hub_new(weft_mb_hub **out, const weft_mb_hub_opts *opts) {
 void weft_mb_hub_free(weft_mb_hub *h) {
   if (!h)
     return;
-  weft__mbnats_close(h->nats); /* no NATS handler runs after this */
+  /* Detached under the lock, which the loop's tick and the broker's
+   * callbacks read it under; then closed without it (its handlers take
+   * the lock): no NATS handler runs after this. */
+  pthread_mutex_lock(&h->mu);
+  weft__mbnats *n = h->nats;
   h->nats = NULL;
+  pthread_mutex_unlock(&h->mu);
+  weft__mbnats_close(n);
   if (h->loop) {
     sync_call s = {.fn = do_shutdown};
     on_loop(h, &s);
@@ -652,6 +697,13 @@ void weft__mbhub_remote_answer(weft_mb_hub *h, const char *broker_id,
   pthread_mutex_lock(&h->mu);
   weft_mb_broker_remote_answer(h->b, broker_id, payload, len, unix_ms());
   pthread_mutex_unlock(&h->mu);
+}
+
+int weft__mbhub_remote_publish(weft_mb_hub *h, const char *msg, size_t len) {
+  pthread_mutex_lock(&h->mu);
+  int n = weft_mb_broker_remote_publish(h->b, msg, len, unix_ms());
+  pthread_mutex_unlock(&h->mu);
+  return n;
 }
 
 void weft__mbhub_remote_no_route(weft_mb_hub *h, const char *broker_id) {

@@ -26,6 +26,17 @@ int weft__mbnats_request(weft__mbnats *n, const char *broker_id,
                          const weft_mb_header *h, const char *payload,
                          size_t len);
 void weft__mbnats_interest(weft__mbnats *n, const char *topic, bool on);
+/* A publish for the other nodes (weft_mb_broker_opts.remote_publish). */
+int weft__mbnats_publish(weft__mbnats *n, const char *broker_id,
+                         const char *msg, size_t len, bool delivered);
+void weft__mbnats_publish_interest(weft__mbnats *n, const char *topic, bool on);
+/* This node's registry (weft_mb_broker_registry), for the other nodes:
+ * sent now, and again whenever a node asks (one that just started). */
+void weft__mbnats_registry(weft__mbnats *n, const char *json);
+/* The other nodes' registries heard from in the last 3 x
+ * WEFT__MB_REGISTRY_MS, as a malloc'd JSON array; NULL if none. */
+char *weft__mbnats_registries(weft__mbnats *n, int64_t now_ms);
+#define WEFT__MB_REGISTRY_MS 5000
 /* A message the broker sent the virtual connection. */
 void weft__mbnats_from_broker(weft__mbnats *n, const char *msg, size_t len);
 
@@ -34,5 +45,7 @@ void weft__mbhub_inject(weft_mb_hub *h, const char *msg, size_t len);
 void weft__mbhub_remote_answer(weft_mb_hub *h, const char *broker_id,
                                const char *payload, size_t len);
 void weft__mbhub_remote_no_route(weft_mb_hub *h, const char *broker_id);
+/* A publish from another node: how many local subscribers got it. */
+int weft__mbhub_remote_publish(weft_mb_hub *h, const char *msg, size_t len);
 
 #endif

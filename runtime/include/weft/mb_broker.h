@@ -89,6 +89,34 @@ typedef struct weft_mb_broker_opts {
    * (on) or the last one left (off): a node serves that topic for the
    * others from now on, or no longer. */
   void (*request_interest)(void *ud, const char *topic, bool on);
+  /* Optional, for brokers of several nodes: a publish (not system.) from
+   * a connection of this broker, handed on for the other nodes after the
+   * local subscribers got it. msg (len bytes, valid during the call only)
+   * is the message as other brokers take it (weft_mb_broker_remote_publish):
+   * the id of this publish's copies, the publisher's request id as parent.
+   * delivered: a local subscriber got it (the publisher is acknowledged
+   * now, and the return value is ignored). When none did, returning true
+   * makes the broker wait under broker_id, as for a request, for
+   * weft_mb_broker_remote_answer (a node that delivered it acknowledges)
+   * or _no_route (no node has a subscriber) before it answers the
+   * publisher; false answers NO_ROUTE_FOUND at once. broker_id is NULL
+   * when delivered. */
+  bool (*remote_publish)(void *ud, const char *broker_id, const char *msg,
+                         size_t len, bool delivered);
+  /* Optional: the first publish-subscriber of a topic (lowercase) came
+   * (on) or the last one left (off). */
+  void (*publish_interest)(void *ud, const char *topic, bool on);
+  /* Optional, for brokers of several nodes: the other nodes' services and
+   * subscriptions, which system.service.list, system.topic.list,
+   * system.topic.subscriptions and system.service.subscriptions show after
+   * this broker's own. Returns a malloc'd JSON array of registries as
+   * weft_mb_broker_registry writes them, or NULL (none); the broker frees
+   * it. */
+  char *(*remote_registries)(void *ud);
+  /* Optional: this broker's services or subscriptions changed (a
+   * connection came, went or was deregistered, a service registered, a
+   * subscription came or went): weft_mb_broker_registry has news. */
+  void (*registry_changed)(void *ud);
 } weft_mb_broker_opts;
 
 /* opts is copied; ud must live as long as the broker. opts->send is
@@ -131,6 +159,20 @@ int weft_mb_broker_remote_answer(weft_mb_broker *b, const char *broker_id,
  * caller. WEFT_ERR_STATE as above. */
 int weft_mb_broker_remote_no_route(weft_mb_broker *b, const char *broker_id,
                                    int64_t now_ms);
+
+/* A publish another node's broker handed to its remote_publish (msg as it
+ * was given there): sent to this broker's subscribers of its topic under
+ * its id. Returns how many got it (0: none), or WEFT_ERR_PROTOCOL when msg is
+ * not a publish message. */
+int weft_mb_broker_remote_publish(weft_mb_broker *b, const char *msg,
+                                  size_t len, int64_t now_ms);
+
+/* This broker's registered services and their subscriptions, for other
+ * nodes (remote_registries): {"services": [{"id", "name", "description",
+ * "connectedAt", "lastHeartbeat"}], "subscriptions": [{"action", "topic",
+ * "serviceId"[, "priority"]}]}, subscriptions in the order the lists show
+ * them. malloc'd (the caller frees it); NULL when out of memory. */
+char *weft_mb_broker_registry(const weft_mb_broker *b);
 
 /* Runs what is due at now_ms: request timeouts, heartbeats, deregistration.
  * Returns the milliseconds until the next thing is due (-1: nothing; 0:

@@ -20,6 +20,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 
 import grpc
 
@@ -541,6 +542,9 @@ class ResumingSub:
             return [v for _, v in self.events]
 
 
+NSUBS = 100  # gRPC subscribers of test_durable
+
+
 def test_durable():
     """Durable topics through nginx: a node is killed (-9) while
     subscribers stream from it; they resume on another node from their
@@ -565,11 +569,13 @@ def test_durable():
     wait_port(t, ng, "nginx")
     topic = "orders.eu"
     # nginx spreads these over the three nodes (round robin per stream).
-    subs = [ResumingSub("127.0.0.1:%d" % g, topic) for _ in range(6)]
+    subs = [ResumingSub("127.0.0.1:%d" % g, topic) for _ in range(NSUBS)]
+    end = time.time() + 30  # one deadline for all: a loaded machine is slow
     for s in subs:
-        if not s.acked.wait(10):
-            raise AssertionError("a durable subscription was never "
-                                 "acknowledged")
+        if not s.acked.wait(max(0.1, end - time.time())):
+            raise AssertionError("%d of %d durable subscriptions "
+                                 "acknowledged in 30 s" %
+                                 (sum(x.acked.is_set() for x in subs), NSUBS))
     # And weft's own client: `weft subscribe` through nginx's tcp:// port
     # (one connection per node, round robin), which reconnects and
     # resubscribes after its last sequence by itself.
@@ -595,11 +601,12 @@ def test_durable():
         if i == n // 3:
             victim.p.send_signal(signal.SIGKILL)
             victim.p.wait()
-    end = time.time() + 20
+    end = time.time() + 40
     while time.time() < end:
         if all(len(s.values()) >= n for s in subs):
             break
-        time.sleep(0.05)
+        time.sleep(0.1)
+
     def cli_values(out):
         out.seek(0)
         return [line.strip().strip('"') for line in out if line.strip()]
@@ -645,9 +652,90 @@ def test_durable():
         raise AssertionError("no subscriber was on the killed node: the "
                              "test proved nothing")
     pub.close()
-    print("durable: 6 gRPC and 3 weft-subscribe subscribers via nginx, node "
+    print("durable: %d gRPC and 3 weft-subscribe subscribers via nginx, node "
           "killed mid-stream, %d + %d resumed, each got all %d events once, "
-          "in order" % (resumed, cli_resumed, n))
+          "in order" % (NSUBS, resumed, cli_resumed, n))
+
+
+def test_durable_nats_restart():
+    """Durable topics across a NATS restart: nats-server is killed (-9)
+    while events are published and streamed, and started again on its
+    store. Durable subscribers on both nodes end with every stored event
+    exactly once, in sequence order: every acknowledged publish at the
+    sequence its PubAck gave, and nothing else but the publishes whose
+    answer the outage swallowed (stored or not, the same for everyone)."""
+    nport, = free_ports(1)
+    store = os.path.join(TMP, "js-drestart")
+    nats = start_nats(nport, store)
+    url = "nats://127.0.0.1:%d" % nport
+    nodes = [Node(url, i, ["--durable-topic", "dr."]) for i in ("xa", "xb")]
+    topic = "dr.t"
+    subs = [ResumingSub(n.grpc_addr(), topic) for n in nodes
+            for _ in range(3)]
+    end = time.time() + 15
+    for sub in subs:
+        if not sub.acked.wait(max(0.1, end - time.time())):
+            raise AssertionError("a durable subscription was never "
+                                 "acknowledged")
+    pub = Publisher(nodes[0].grpc_addr())
+    acked = {}  # value -> stream sequence from its PubAck
+    failed = i = 0
+    down_at = None
+    end = time.time() + 30
+    while len(acked) < 150 and time.time() < end:
+        v = "E-%d" % i
+        i += 1
+        try:
+            acked[v] = parse(pub.publish(topic, v, timeout=3)).get(2, [0])[0]
+        except grpc.RpcError:
+            failed += 1  # stored or not: the outage ate the answer
+            time.sleep(0.05)
+        if len(acked) == 50 and down_at is None:
+            stop(nats, signal.SIGKILL)
+            down_at = time.time()
+        if down_at and nats.poll() is not None and time.time() > down_at + .5:
+            nats = start_nats(nport, store)
+    if len(acked) < 150:
+        raise AssertionError("publishing never recovered after the NATS "
+                             "restart: %d acknowledged, %d failed" %
+                             (len(acked), failed))
+    # One more, once everything is back: its sequence is the stream's end.
+    last = parse(pub.publish(topic, "END")).get(2, [0])[0]
+    end = time.time() + 20
+    while time.time() < end:
+        if all(s.events and s.events[-1][0] >= last for s in subs):
+            break
+        time.sleep(0.05)
+    for s in subs:
+        s.stop = True
+    ref = None
+    for k, s in enumerate(subs):
+        with s.lock:
+            evs = list(s.events)
+        seqs = [q for q, _ in evs]
+        if seqs != list(range(1, last + 1)):
+            dup = len(seqs) - len(set(seqs))
+            raise AssertionError(
+                "subscriber %d: %d events, %d duplicates, sequences 1..%d "
+                "wanted, missing %s" % (k, len(seqs), dup, last,
+                                        sorted(set(range(1, last + 1)) -
+                                               set(seqs))[:5]))
+        vals = [v for _, v in evs]
+        for v, q in acked.items():
+            if vals[q - 1] != v:
+                raise AssertionError("subscriber %d: sequence %d is %r, its "
+                                     "PubAck said %r" % (k, q, vals[q - 1], v))
+        if ref is None:
+            ref = vals
+        elif vals != ref:
+            raise AssertionError("subscribers %d and 0 saw different streams"
+                                 % k)
+    resumed = sum(s.resumes for s in subs)
+    pub.close()
+    print("durable across a NATS restart: 6 subscribers on 2 nodes, %d "
+          "events stored (%d acknowledged, %d publishes failed during the "
+          "outage), %d resubscribes, each got all once, in order" %
+          (last, len(acked), failed, resumed))
 
 
 class MbService:
@@ -773,8 +861,211 @@ def test_mb():
           "(%d), NO_ROUTE_FOUND and TIMEOUT as on one node" % served)
 
 
+class MbConn:
+    """A bare MB client over TCP: publishes, and collects the publishes of
+    the topics it subscribes to (on a thread)."""
+
+    def __init__(self, port):
+        self.s = socket.create_connection(("127.0.0.1", port), 5)
+        self.s.settimeout(10)
+        self.got = []  # (copy id, payload) of publishes
+        self.replies = {}  # request id -> (header, payload)
+        self.cv = threading.Condition()
+        MbService.recv(self)  # publish:system.initialize
+        self.t = threading.Thread(target=self.run, daemon=True)
+        self.t.start()
+
+    send = MbService.send
+    recv = MbService.recv
+    _exact = MbService._exact
+    close = MbService.close
+
+    def run(self):
+        try:
+            while True:
+                head, _, payload = self.recv().partition("\n")
+                f = head.split(":")
+                with self.cv:
+                    if f[0] == "publish":
+                        self.got.append((f[3], payload))
+                    elif f[0] == "response":
+                        self.replies[f[3]] = (head, payload)
+                    self.cv.notify_all()
+        except (EOFError, OSError):
+            pass
+
+    def call(self, action, topic, payload):
+        rid = str(uuid.uuid4())
+        self.send("%s:%s:1.0.0:%s" % (action, topic, rid), payload)
+        with self.cv:
+            self.cv.wait_for(lambda: rid in self.replies, 10)
+            return self.replies.get(rid, ("", ""))[1]
+
+    def subscribe(self, topic, action="publish"):
+        r = self.call("request", "system.topic.subscribe",
+                      '{"action":"%s","topic":"%s"}' % (action, topic))
+        if '"success"' not in r:
+            raise AssertionError("MB subscribe %s: %r" % (topic, r))
+
+
+def test_mb_publish():
+    """MB publishes across nodes: subscribers on three nodes get every
+    publish made on one of them, once, in order, under one copy id; a
+    publish with no local subscriber is acknowledged by a node that has
+    one, and is NO_ROUTE_FOUND once no node has any."""
+    nport, = free_ports(1)
+    start_nats(nport, os.path.join(TMP, "js-mbp"))
+    url = "nats://127.0.0.1:%d" % nport
+    nodes = [Node(url, i, ["--mb-port", "0"], 5) for i in ("pa", "pb", "pc")]
+    subs = [MbConn(n.port("mb")) for n in nodes]
+    for c in subs:
+        c.subscribe("news.eu")
+    pub = MbConn(nodes[0].port("mb"))
+    # Other nodes see a new subscription once NATS has read it: moments.
+    end = time.time() + 10
+    k = 0
+    while time.time() < end:
+        pub.call("publish", "news.eu", '{"warmup":%d}' % k)
+        k += 1
+        time.sleep(0.05)
+        with subs[2].cv:
+            if subs[2].got and subs[1].got:
+                break
+    marks = [len(c.got) for c in subs]
+    n = 50
+    for i in range(n):
+        r = pub.call("publish", "news.eu", '{"n":%d}' % i)
+        if '"success"' not in r:
+            raise AssertionError("publish %d on A: %r" % (i, r))
+    end = time.time() + 10
+    while time.time() < end and any(len(c.got) < m + n for c, m in
+                                    zip(subs, marks)):
+        time.sleep(0.05)
+    copies = None
+    for c, m, node in zip(subs, marks, nodes):
+        with c.cv:
+            got = [x for x in c.got if '"warmup"' not in x[1]]
+        want = ['{"n":%d}' % i for i in range(n)]
+        if [p for _, p in got] != want:
+            raise AssertionError("subscriber on %s: %d of %d, in order: %s" %
+                                 (node.id, len(got), n,
+                                  [p for _, p in got][:5]))
+        ids = [i for i, _ in got]
+        if copies is None:
+            copies = ids
+        elif ids != copies:
+            raise AssertionError("copy ids differ between nodes")
+    # No subscriber on A any more: B and C still have one.
+    subs[0].close()
+    end = time.time() + 10
+    while True:
+        r = pub.call("publish", "news.eu", '{"late":1}')
+        if '"success"' in r or time.time() > end:
+            break
+    if '"success"' not in r:
+        raise AssertionError("publish on A, subscribers on B and C only: %r"
+                             % r)
+    end = time.time() + 10
+    while time.time() < end and not all(
+            any('"late"' in p for _, p in c.got) for c in subs[1:]):
+        time.sleep(0.05)
+    if not all(any('"late"' in p for _, p in c.got) for c in subs[1:]):
+        raise AssertionError("B and C did not get the publish made on A")
+    subs[1].close()
+    subs[2].close()
+    end = time.time() + 10
+    while True:
+        r = pub.call("publish", "news.eu", "{}")
+        if "NO_ROUTE_FOUND" in r or time.time() > end:
+            break
+        time.sleep(0.1)
+    if "NO_ROUTE_FOUND" not in r:
+        raise AssertionError("no subscriber on any node: %r" % r)
+    pub.close()
+    print("mb publish: %d publishes on A reached subscribers on A, B and C "
+          "once, in order, same copy ids; acknowledged by another node; "
+          "NO_ROUTE_FOUND once nobody listens" % n)
+
+
+def test_mb_lists():
+    """MB system lists across nodes: a service on node B (its name, its
+    subscriptions) shows in system.service.list, system.topic.list and
+    system.service.subscriptions asked on node A, and leaves them when it
+    disconnects and when node B stops."""
+    import json
+    nport, = free_ports(1)
+    start_nats(nport, os.path.join(TMP, "js-mbl"))
+    url = "nats://127.0.0.1:%d" % nport
+    a = Node(url, "la", ["--mb-port", "0"], 5)
+    b = Node(url, "lb", ["--mb-port", "0"], 5)
+    svc = MbConn(b.port("mb"))
+    r = svc.call("request", "system.service.register",
+                 '{"name":"svc-b","description":"on node b"}')
+    if '"success"' not in r:
+        raise AssertionError("register on B: %r" % r)
+    svc.subscribe("svc.echo", "request")
+    svc.subscribe("news.b")
+    cli = MbConn(a.port("mb"))
+
+    def ask(topic, payload="{}"):
+        r = cli.call("request", topic, payload)
+        try:
+            return json.loads(r)
+        except ValueError:
+            raise AssertionError("%s on A: %r" % (topic, r))
+
+    def b_service():
+        return [x for x in ask("system.service.list").get("services", [])
+                if x.get("name") == "svc-b"]
+    end = time.time() + 10
+    while not b_service() and time.time() < end:
+        time.sleep(0.1)
+    found = b_service()
+    if len(found) != 1 or found[0].get("description") != "on node b":
+        raise AssertionError("system.service.list on A: %r" % found)
+    sid = found[0]["id"]
+    topics = ask("system.topic.list").get("topics", [])
+    want = [{"action": "request", "topic": "svc.echo",
+             "subscribers": [{"serviceId": sid, "priority": 0}]},
+            {"action": "publish", "topic": "news.b",
+             "subscribers": [{"serviceId": sid}]}]
+    for w in want:
+        if w not in topics:
+            raise AssertionError("system.topic.list on A lacks %r: %r" %
+                                 (w, topics))
+    subs = ask("system.service.subscriptions",
+               '{"serviceId":"%s"}' % sid).get("subscriptions")
+    if subs != [{"action": "publish", "topic": "news.b"},
+                {"action": "request", "topic": "svc.echo", "priority": 0}]:
+        raise AssertionError("system.service.subscriptions of B's service "
+                             "on A: %r" % subs)
+    svc.close()
+    end = time.time() + 10
+    while b_service() and time.time() < end:
+        time.sleep(0.1)
+    if b_service():
+        raise AssertionError("B's service left, still listed on A")
+    # Node B stops: its own services (weft-cluster) leave A's list.
+    def b_listed():
+        return [x for x in ask("system.service.list").get("services", [])
+                if x.get("name") == "weft-cluster"]
+    if len(b_listed()) != 2:
+        raise AssertionError("weft-cluster of A and B on A: %r" % b_listed())
+    stop(b.p)
+    end = time.time() + 10
+    while len(b_listed()) != 1 and time.time() < end:
+        time.sleep(0.1)
+    if len(b_listed()) != 1:
+        raise AssertionError("B stopped, still listed on A: %r" % b_listed())
+    cli.close()
+    print("mb lists: B's service, name and subscriptions listed on A; gone "
+          "from A's lists when it left and when B stopped")
+
+
 TESTS = {"fanout": test_fanout, "mb": test_mb, "durable": test_durable, "nats_down_at_start": test_nats_down_at_start,
-         "nats_restart": test_nats_restart, "nginx": test_nginx}
+         "nats_restart": test_nats_restart, "nginx": test_nginx,
+         "durable_nats_restart": test_durable_nats_restart,
+         "mb_publish": test_mb_publish, "mb_lists": test_mb_lists}
 
 
 def main(argv):

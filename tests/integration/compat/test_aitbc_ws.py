@@ -120,8 +120,10 @@ class AitbcWs(unittest.TestCase):
         self.assertEqual(block["chain_id"], "ait-devnet")
         self.assertEqual(block["height"], 12)  # a JSON number, as AITBC sends
         self.assertEqual(block["parent_hash"], "0xaa")
+        # "sequence": weft's StreamEvents cursor (unset by this server).
         self.assertEqual(by_type["transaction_confirmed"],
-                         {"type": "transaction_confirmed", "tx_hash": "0x01"})
+                         {"type": "transaction_confirmed", "tx_hash": "0x01",
+                          "sequence": "0"})
         offer = by_type["new_offer"]["offer"]
         self.assertEqual(offer["gpu_type"], "A100")
         self.assertEqual(offer["price_per_hour"], 1.5)

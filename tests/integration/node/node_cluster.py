@@ -17,6 +17,20 @@ temporary store, two or three nodes, and stops them all:
   nats    NATS killed while running: calls fail with UNAVAILABLE naming
           NATS, and work again once it is back; a node started without
           NATS exits 1 with the reason
+  wallet  a node killed (kill -9, at a test hook) right after a Send has
+          debited, and another right after it has credited: the leader
+          finishes each transfer, once; transfers are listed on every node
+  settle  settlements made on one node are read, watched, refunded on the
+          others; the leader steps them and pays the wallet once; a job's
+          receipt settles once, also when two nodes try at the same time
+  market  Marketplace/WatchEvents on one node sees the offer changes made
+          on the others, each once, in order; the leader expires offers
+  mempool transactions made on any node are sealed by the leader into one
+          block each, then confirmed: GetTransaction, GetBlock,
+          ListTransactions and StreamEvents agree on every node
+  resume  StreamEvents from a cursor (after_sequence): a client reads from
+          node b, b is killed (kill -9), the client resumes on c after the
+          last sequence it got: every block once, in order, linked
 
 usage: node_cluster.py path/to/weft CASE
 Exits 77 (skipped) only when nats-server is not installed.
@@ -84,14 +98,15 @@ class NatsServer:
 
 
 class Node:
-    def __init__(self, nats, name, *extra):
+    def __init__(self, nats, name, *extra, env=None):
         self.name = name
         args = [WEFT, "serve", "--quiet", "--nats", nats.url, "--node-id",
                 name, "--grpc-port", "-1", "--h2-port", "-1", "--ws-port",
                 "-1", "--tcp-port", "0", "--block-interval-ms", "200",
                 "--job-step-ms", "100", "--lease-ms", "1000", *extra]
         self.p = subprocess.Popen(args, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True)
+                                  stderr=subprocess.PIPE, text=True,
+                                  env=dict(os.environ, **(env or {})))
         self.url = None
         deadline = time.time() + 15
         while not self.url and time.time() < deadline:
@@ -419,12 +434,338 @@ def case_nats(nats):
           "no NATS at start: %d %r" % (r.returncode, r.stderr))
 
 
+def balance(node):
+    b = ok(node, "Wallet/GetBalance", {})
+    return int(b.get("balance", 0)), int(b.get("pending", 0))
+
+
+def case_wallet(nats):
+    b = Node(nats, "b")
+    others = []
+    try:
+        h = wait_for(lambda: head(b), "b's first block")
+        check(h and h.get("proposer") == "b", "b leads: %r" % h)
+        me = ok(b, "Wallet/GetAddress", {}).get("address")
+        start, _ = balance(b)
+        # A Send to the cluster's own wallet (its credit shows in the one
+        # balance the API reads), from a node that dies between the two
+        # wallet writes: the debit is in, the credit not yet.
+        for step, amount in (("send-debited", 7000), ("send-credited", 9000)):
+            a = Node(nats, "a-" + step.split("-")[1],
+                     env={"WEFT_NODE_CRASH_AFTER": step})
+            others.append(a)
+            rc, _, err = call(a, "Wallet/Send", {"to": me, "amount":
+                                                 str(amount), "fee": "0"})
+            a.p.wait(10)
+            check(rc != 0 and a.p.returncode == -signal.SIGKILL,
+                  "%s: the node died mid-Send: rc %d, exit %s" %
+                  (step, rc, a.p.returncode))
+            bal, pending = balance(b)
+            if step == "send-debited":
+                check(bal in (start - amount, start),
+                      "right after the crash: debited (%d) or finished "
+                      "already (%d): %d" % (start - amount, start, bal))
+            got = wait_for(lambda: balance(b) == (start, 0),
+                           "the leader to finish the %s transfer" % step)
+            check(got, "%s: the credit is applied once: %r (start %d)" %
+                  (step, balance(b), start))
+        time.sleep(1.5)  # the leader's next recovery rounds change nothing
+        check(balance(b) == (start, 0), "no transfer is applied twice: %r" %
+              (balance(b),))
+        c = Node(nats, "c")
+        others.append(c)
+        # Transfers from two nodes at once to a new wallet: none lost.
+        to = ok(c, "Wallet/CreateWallet", {}).get("address")
+
+        def sends(node):
+            for _ in range(5):
+                ok(node, "Wallet/Send", {"to": to, "amount": "100",
+                                         "fee": "10"})
+        ts = [threading.Thread(target=sends, args=(n,)) for n in (b, c)]
+        [t.start() for t in ts]
+        [t.join() for t in ts]
+        check(balance(c) == (start - 10 * 110, 0),
+              "10 sends of 100 + fee 10: %r" % (balance(c),))
+        rc, _, err = call(c, "Wallet/Send", {"to": to, "amount":
+                                             str(start * 2)})
+        check(rc == 10 + 9 and "insufficient" in err,
+              "overdraft: FAILED_PRECONDITION: %d %s" % (rc, err))
+        listed = ok(b, "Wallet/ListTransactions", {"limit": 100})
+        txs = listed.get("transactions", [])
+        check(len([t for t in txs if t.get("to") == to]) == 10 and
+              len([t for t in txs if t.get("to") == me]) == 2,
+              "ListTransactions on b: 10 sends from b and c, the 2 finished "
+              "by the leader: %d listed" % len(txs))
+    finally:
+        for n in [b] + others:
+            n.stop()
+
+
+def completed_job(node, reader):
+    """A job made on node, run to COMPLETED; its receipt's amount."""
+    jid = ok(node, "Jobs/CreateJob", {"payload": {"model": "m"}})["job_id"]
+    r = wait_for(lambda: (lambda x: json.loads(x[1]) if x[0] == 0 else None)(
+        call(reader, "Receipts/GetReceipt", {"job_id": jid})),
+        "the receipt of " + jid, limit=15)
+    # state.c: the price in atomic units, from the units the job used
+    return jid, int(float(r["units"]) * 1e6 + 0.5) * 500 if r else 0
+
+
+def case_settle(nats):
+    # Steps 300 ms apart, so the watch started on c sees one live.
+    a, b, c = (Node(nats, n, "--job-step-ms", "300") for n in ("a", "b", "c"))
+    try:
+        jid, amount = completed_job(a, b)
+        check(amount > 0, "a completed job with a receipt")
+        before, _ = balance(c)
+        res = ok(b, "Settlement/SettleCrossChain",
+                 {"job_id": jid, "target_chain_id": 137})
+        mid = res.get("message_id", "")
+        check(mid.startswith("msg-b-") and
+              res.get("status", "pending") == "pending",
+              "settled on b: %r" % res)
+        w = subprocess.Popen(
+            [WEFT, "call", c.url, "aitbc.v1.Settlement/WatchSettlement", "-d",
+             json.dumps({"message_id": mid})], stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True)
+        try:
+            out, err = w.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            w.kill()
+            out, err = w.communicate()
+        states = [json.loads(l).get("status", "pending")  # 0: left out
+                  for l in out.splitlines() if l]
+        check(w.returncode == 0 and len(states) >= 2 and
+              states[-1] == "completed" and
+              states == [x for x in ("pending", "in_progress", "completed")
+                         if x in states],
+              "WatchSettlement on c: %r %s" % (states, err))
+        done = ok(a, "Settlement/GetSettlementStatus", {"message_id": mid})
+        check(done.get("status") == "completed" and
+              done.get("transaction_hash"), "completed on a: %r" % done)
+        check(wait_for(lambda: balance(a)[0] == before + amount,
+                       "the payment"), "paid once into the wallet: %d + %d "
+              "!= %r" % (before, amount, balance(a)))
+        time.sleep(0.5)
+        check(balance(b)[0] == before + amount, "still paid once")
+        rc, _, err = call(c, "Settlement/SettleCrossChain",
+                          {"job_id": jid, "target_chain_id": 137})
+        check(rc == 10 + 6 and mid in err,
+              "settled again on c: ALREADY_EXISTS naming %s: %d %s" %
+              (mid, rc, err))
+        rc, _, err = call(c, "Settlement/GetSettlementStatus",
+                          {"message_id": "msg-nope"})
+        check(rc == 10 + 5, "unknown settlement: NOT_FOUND: %d %s" % (rc, err))
+
+        # No signature: the bridge rejects it; refunded on another node.
+        m = ok(a, "Settlement/SendMessage",
+               {"payment_amount": "77", "target_chain_id": 1})
+        failed = wait_for(lambda: (lambda x: x if x.get("status") == "failed"
+                                   else None)(
+            ok(b, "Settlement/GetSettlementStatus",
+               {"message_id": m.get("message_id")})), "the bridge to fail it")
+        check(failed and "signature" in failed.get("error_message", ""),
+              "failed, with the reason: %r" % failed)
+        rf = ok(c, "Settlement/RefundSettlement",
+                {"message_id": m.get("message_id")})
+        check(rf.get("status") == "refunded", "refunded on c: %r" % rf)
+        rc, _, err = call(b, "Settlement/RefundSettlement", {"message_id": mid})
+        check(rc == 10 + 9 and "completed" in err,
+              "a completed one is not refunded: %d %s" % (rc, err))
+
+        # Two nodes settle one job at once: exactly one wins.
+        jid2, _ = completed_job(c, a)
+        res = {}
+
+        def settle(node):
+            res[node.name] = call(node, "Settlement/SettleCrossChain",
+                                  {"job_id": jid2, "target_chain_id": 1})[0]
+        ts = [threading.Thread(target=settle, args=(n,)) for n in (a, b)]
+        [t.start() for t in ts]
+        [t.join() for t in ts]
+        check(sorted(res.values()) == [0, 10 + 6],
+              "one settlement wins, the other is ALREADY_EXISTS: %r" % res)
+    finally:
+        for n in (a, b, c):
+            n.stop()
+
+
+def case_market(nats):
+    ttl = ["--offer-ttl-ms", "2000"]
+    a, b, c = (Node(nats, n, *ttl) for n in ("a", "b", "c"))
+    try:
+        w = subprocess.Popen(
+            [WEFT, "call", c.url, "aitbc.v1.Marketplace/WatchEvents", "-d",
+             "{}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        events = []
+        reader = threading.Thread(target=lambda: [
+            events.append(json.loads(l)) for l in w.stdout])
+        reader.start()
+        time.sleep(0.5)
+        x = ok(a, "Marketplace/CreateOffer", {"gpu_type": "L4",
+                                              "price_per_hour": 1})["id"]
+        ok(b, "Marketplace/AcceptOffer", {"offer_id": x})
+        y = ok(b, "Marketplace/CreateOffer", {"gpu_type": "L4",
+                                              "price_per_hour": 1})["id"]
+        ok(a, "Marketplace/UpdateOffer", {"id": y, "price_per_hour": 2})
+        ok(c, "Marketplace/DeleteOffer", {"offer_id": y})
+        z = ok(a, "Marketplace/CreateOffer", {"gpu_type": "T4",
+                                              "price_per_hour": 1})["id"]
+        got = wait_for(lambda: (lambda o: o if o.get("status") == "expired"
+                                else None)(ok(b, "Marketplace/GetOffer",
+                                              {"offer_id": z})),
+                       "the leader to expire the offer", limit=10)
+        check(got, "expired (created on a, read on b)")
+        check(ok(c, "Marketplace/GetOffer", {"offer_id": x}).get("status") ==
+              "matched", "a matched offer does not expire")
+
+        def of(oid):
+            return [e.get("type") for e in events
+                    if e.get("offer", {}).get("id") == oid]
+        want = {x: ["new_offer", "offer_matched"],
+                y: ["new_offer", "price_update", "offer_cancelled"],
+                z: ["new_offer", "offer_expired"]}
+        wait_for(lambda: all(of(k) == v for k, v in want.items()),
+                 "the events on c", limit=5)
+        for k, v in want.items():
+            check(of(k) == v, "WatchEvents on c for %s: %r, want %r" %
+                  (k, of(k), v))
+        w.kill()
+        w.communicate()
+        reader.join(5)
+    finally:
+        for n in (a, b, c):
+            n.stop()
+
+
+def read_events(node, req, want, limit=15.0):
+    """Starts StreamEvents on node; returns (events, process) once `want`
+    events are in (or the time is up)."""
+    p = subprocess.Popen(
+        [WEFT, "call", node.url, "aitbc.v1.Blockchain/StreamEvents", "-d",
+         json.dumps(req)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
+    got = []
+
+    def read():
+        for line in p.stdout:
+            got.append(json.loads(line))
+            if len(got) >= want:
+                return
+    t = threading.Thread(target=read)
+    t.start()
+    t.join(limit)
+    return got, p
+
+
+def case_resume(nats):
+    a, b, c = (Node(nats, n) for n in ("a", "b", "c"))
+    try:
+        wait_for(lambda: (head(a) or {}).get("height", 0) >= 3,
+                 "a few blocks")
+        first, p = read_events(b, {"after_sequence": "0"}, 6)
+        b.p.send_signal(signal.SIGKILL)  # the client's node dies
+        b.p.wait()
+        p.kill()
+        p.communicate()
+        seqs = [int(e.get("sequence", 0)) for e in first]
+        check(seqs == list(range(1, len(seqs) + 1)) and len(seqs) >= 6,
+              "from sequence 0 on b: every block from genesis: %r" % seqs)
+        last = seqs[-1] if seqs else 0
+        time.sleep(1.5)  # blocks go on meanwhile (another leader if b was)
+        rest, p = read_events(c, {"after_sequence": str(last),
+                                  "types": ["new_block"]}, 8)
+        p.kill()
+        p.communicate()
+        more = [int(e.get("sequence", 0)) for e in rest]
+        check(more == list(range(last + 1, last + 1 + len(more))) and
+              len(more) >= 8,
+              "resumed on c after %d: nothing lost or repeated: %r" %
+              (last, more))
+        blocks = [e.get("block", {}) for e in first + rest]
+        check(all(int(x.get("height", 0)) == i for i, x in enumerate(blocks)),
+              "sequence = height + 1")
+        check(all(blocks[i].get("parent_hash") == blocks[i - 1].get("hash")
+                  for i in range(1, len(blocks))), "the blocks link up")
+        live, p = read_events(a, {}, 1)
+        p.kill()
+        p.communicate()
+        check(live and int(live[0].get("sequence", 0)) > last + len(more) - 1,
+              "no cursor: from now on: %r" % live[:1])
+        rc, _, err = call(a, "Blockchain/StreamEvents",
+                          {"after_sequence": "99999999"})
+        check(rc == 10 + 11 and "past the chain" in err,
+              "a cursor from the future: OUT_OF_RANGE: %d %s" % (rc, err))
+    finally:
+        for n in (a, b, c):
+            n.stop()
+
+
+def case_mempool(nats):
+    a, b, c = (Node(nats, n) for n in ("a", "b", "c"))
+    try:
+        to = ok(b, "Wallet/CreateWallet", {}).get("address")
+        hashes = []
+
+        def sends(node):
+            for _ in range(5):
+                hashes.append(ok(node, "Wallet/Send", {
+                    "to": to, "amount": "100", "fee": "10"})["tx_hash"])
+        ts = [threading.Thread(target=sends, args=(n,)) for n in (a, c)]
+        [t.start() for t in ts]
+        [t.join() for t in ts]
+        hashes.append(ok(b, "Wallet/Stake", {"amount": "7"})["tx_hash"])
+
+        def tx(node, h):
+            rc, out, _ = call(node, "Blockchain/GetTransaction", {"tx_hash": h})
+            return json.loads(out) if rc == 0 else None
+        got = wait_for(lambda: all((tx(c, h) or {}).get("status") ==
+                                   "confirmed" for h in hashes),
+                       "the leader to seal the 11 transactions")
+        check(got, "confirmed, read on c")
+        heights = {h: (tx(a, h) or {}).get("block_height") for h in hashes}
+        # Each in exactly one block: the one its block_height names.
+        top = max(v for v in heights.values() if v is not None) if all(
+            v is not None for v in heights.values()) else 0
+        seen = {}
+        for hgt in range(0, top + 1):
+            blk = ok(b, "Blockchain/GetBlock", {"height": hgt})
+            for t in blk.get("transactions", []):
+                seen.setdefault(t.get("tx_hash"), []).append(hgt)
+            check(int(blk.get("tx_count", 0)) ==
+                  len(blk.get("transactions", [])), "tx_count of %d" % hgt)
+        for h in hashes:
+            check(seen.get(h) == [heights[h]],
+                  "%s sealed once, in block %r: %r" % (h[:10], heights[h],
+                                                       seen.get(h)))
+        listed = ok(a, "Wallet/ListTransactions", {"limit": 100})
+        st = {t["tx_hash"]: (t.get("status"), t.get("block_height"))
+              for t in listed.get("transactions", [])}
+        check(all(st.get(h) == ("confirmed", heights[h]) for h in hashes),
+              "ListTransactions on a agrees: %r" % st)
+        # The block as StreamEvents replays it carries them too.
+        h0 = heights[hashes[0]]
+        evs, p = read_events(c, {"after_sequence": str(h0)}, 1)
+        p.kill()
+        p.communicate()
+        txs = [t.get("tx_hash") for t in
+               (evs[0].get("block", {}).get("transactions", []) if evs
+                else [])]
+        check(hashes[0] in txs, "StreamEvents on c: block %d with its "
+              "transactions: %r" % (h0, txs))
+    finally:
+        for n in (a, b, c):
+            n.stop()
+
+
 def main():
     if not NATS:
         print("SKIP: nats-server is not installed (Debian: nats-server)")
         return 77
     cases = {"jobs": case_jobs, "leader": case_leader, "offers": case_offers,
-             "nats": case_nats}
+             "nats": case_nats, "wallet": case_wallet,
+             "settle": case_settle, "market": case_market,
+             "resume": case_resume, "mempool": case_mempool}
     nats = NatsServer()
     try:
         cases[CASE](nats)

@@ -623,6 +623,200 @@ TEST_F(Remote, LocalServiceIsPreferredAndInterestFollowsSubscribers) {
                           {"jobs.run", true}, {"jobs.run", false}}));
 }
 
+// Publishes across nodes: handed on after local delivery; with no local
+// subscriber, another node's acknowledgement or "no responders" decides.
+struct RemotePub : Remote {
+  struct Pub {
+    std::string broker_id, msg;
+    bool delivered;
+  };
+  std::vector<Pub> pubs;
+  std::vector<std::pair<std::string, bool>> pub_interest;
+
+  static bool on_publish(void *ud, const char *id, const char *msg, size_t n,
+                         bool delivered) {
+    auto *r = static_cast<RemotePub *>(ud);
+    r->pubs.push_back({id ? id : "", std::string(msg, n), delivered});
+    return r->take_it;
+  }
+  static void on_pub_interest(void *ud, const char *topic, bool on) {
+    static_cast<RemotePub *>(ud)->pub_interest.push_back({topic, on});
+  }
+  void SetUp() override {
+    weft_mb_broker_opts o{};
+    o.seed = 42;
+    o.send = on_send;
+    o.deregistered = on_dereg;
+    o.remote_request = on_remote;
+    o.request_interest = on_interest;
+    o.remote_publish = on_publish;
+    o.publish_interest = on_pub_interest;
+    o.ud = this;
+    ASSERT_EQ(weft_mb_broker_new(&b, &o), 0);
+  }
+};
+
+TEST_F(RemotePub, DeliveredHereThenHandedOnWithTheSameId) {
+  connect(1);
+  connect(2);
+  sent.clear();
+  subscribe(1, "publish", "News.Eu", 0);
+  EXPECT_EQ(pub_interest,
+            (std::vector<std::pair<std::string, bool>>{{"news.eu", true}}));
+  recv(2, std::string("publish:News.Eu:1.0.0:") + kId2 + "\n{\"a\":1}");
+  std::vector<std::string> got = take(1);
+  ASSERT_EQ(got.size(), 1u);
+  std::string id = id_of(got[0]);
+  ASSERT_EQ(pubs.size(), 1u);
+  EXPECT_TRUE(pubs[0].delivered);
+  EXPECT_EQ(pubs[0].broker_id, "");
+  EXPECT_EQ(pubs[0].msg,
+            "publish:News.Eu:1.0.0:" + id + ":" + kId2 + "\n{\"a\":1}");
+  const std::string ack = std::string("response:News.Eu:1.0.0:") + kId2 + "\n" +
+                          WEFT_MB_ACK_PAYLOAD;
+  EXPECT_EQ(take(2), std::vector<std::string>{ack});
+  // What another node's broker does with it: its subscribers, same id.
+  weft_mb_broker *other = nullptr;
+  weft_mb_broker_opts o{};
+  o.send = on_send;
+  o.ud = this;
+  ASSERT_EQ(weft_mb_broker_new(&other, &o), 0);
+  ASSERT_EQ(weft_mb_broker_connect(other, 7, now), 0);
+  ASSERT_EQ(weft_mb_broker_remote_publish(other, pubs[0].msg.data(),
+                                          pubs[0].msg.size(), now),
+            0); /* nobody subscribes there yet */
+  std::string sub = std::string("request:system.topic.subscribe:1.0.0:") +
+                    kId1 + "\n{\"action\":\"publish\",\"topic\":\"news.eu\"}";
+  ASSERT_EQ(weft_mb_broker_receive(other, 7, sub.data(), sub.size(), now), 0);
+  sent.clear();
+  EXPECT_EQ(weft_mb_broker_remote_publish(other, pubs[0].msg.data(),
+                                          pubs[0].msg.size(), now),
+            1);
+  got = take(7);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0], "publish:News.Eu:1.0.0:" + id + "\n{\"a\":1}");
+  const char notpub[] = "request:news.eu:1.0.0:0f8fad5b-d9cb-469f-a165-"
+                        "70867728950e\n{}";
+  EXPECT_EQ(
+      weft_mb_broker_remote_publish(other, notpub, sizeof notpub - 1, now),
+      WEFT_ERR_PROTOCOL);
+  weft_mb_broker_free(other);
+  weft_mb_broker_disconnect(b, 1);
+  EXPECT_EQ(pub_interest, (std::vector<std::pair<std::string, bool>>{
+                              {"news.eu", true}, {"news.eu", false}}));
+}
+
+TEST_F(RemotePub, NoLocalSubscriberWaitsForAnotherNode) {
+  connect(2);
+  take(2);
+  recv(2, std::string("publish:news:1.0.0:") + kId2 + "\n{}");
+  ASSERT_EQ(pubs.size(), 1u);
+  EXPECT_FALSE(pubs[0].delivered);
+  EXPECT_FALSE(pubs[0].broker_id.empty());
+  EXPECT_TRUE(take(2).empty()); /* waiting for a node that delivers it */
+  const std::string ack = WEFT_MB_ACK_PAYLOAD;
+  EXPECT_EQ(weft_mb_broker_remote_answer(b, pubs[0].broker_id.c_str(),
+                                         ack.data(), ack.size(), now),
+            0);
+  EXPECT_EQ(take(2),
+            std::vector<std::string>{std::string("response:news:1.0.0:") +
+                                     kId2 + "\n" + ack});
+  // Nobody anywhere: NO_ROUTE_FOUND, as on one broker.
+  recv(2, std::string("publish:news:1.0.0:") + kId2 + "\n{}");
+  ASSERT_EQ(pubs.size(), 2u);
+  EXPECT_EQ(weft_mb_broker_remote_no_route(b, pubs[1].broker_id.c_str(), now),
+            0);
+  EXPECT_EQ(error_code(take(2).at(0)), "NO_ROUTE_FOUND");
+  // NATS down (declined): NO_ROUTE_FOUND at once.
+  take_it = false;
+  recv(2, std::string("publish:news:1.0.0:") + kId2 + "\n{}");
+  EXPECT_EQ(error_code(take(2).at(0)), "NO_ROUTE_FOUND");
+  EXPECT_EQ(weft_mb_broker_pending(b), 0u);
+}
+
+// The system lists across nodes: the other nodes' registries (as
+// weft_mb_broker_registry writes them) are listed after the local ones.
+struct RemoteLists : Broker {
+  std::string others; // what remote_registries returns ("" = NULL)
+  int changed = 0;
+
+  static char *on_registries(void *ud) {
+    auto *r = static_cast<RemoteLists *>(ud);
+    return r->others.empty() ? nullptr : strdup(r->others.c_str());
+  }
+  static void on_changed(void *ud) {
+    static_cast<RemoteLists *>(ud)->changed++;
+  }
+  void SetUp() override {
+    weft_mb_broker_opts o{};
+    o.seed = 42;
+    o.send = on_send;
+    o.remote_registries = on_registries;
+    o.registry_changed = on_changed;
+    o.ud = this;
+    ASSERT_EQ(weft_mb_broker_new(&b, &o), 0);
+  }
+  std::string body(weft_mb_conn c, const std::string &topic,
+                   const std::string &payload = "{}") {
+    recv(c, "request:" + topic + ":1.0.0:" + kId2 + "\n" + payload);
+    std::vector<std::string> got = take(c);
+    return got.empty() ? "" : got[0].substr(got[0].find('\n') + 1);
+  }
+};
+
+TEST_F(RemoteLists, OtherNodesAreListedAfterOurs) {
+  connect(1);
+  EXPECT_EQ(changed, 1);
+  sent.clear();
+  std::string s1 = weft_mb_broker_service_id(b, 1);
+  subscribe(1, "request", "svc.x", 1);
+  EXPECT_EQ(changed, 2);
+  // This broker's registry, as another node gets it.
+  char *mine = weft_mb_broker_registry(b);
+  ASSERT_NE(mine, nullptr);
+  char at[25];
+  weft_mb_format_timestamp(now, at);
+  EXPECT_EQ(std::string(mine),
+            "{\"services\":[{\"id\":\"" + s1 +
+                "\",\"name\":\"\",\"description\":\"\",\"connectedAt\":\"" +
+                at + "\",\"lastHeartbeat\":\"" + at +
+                "\"}],\"subscriptions\":[{\"action\":\"request\",\"topic\":"
+                "\"svc.x\",\"serviceId\":\"" +
+                s1 + "\",\"priority\":1}]}");
+  free(mine);
+  const std::string far = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
+  others = "[{\"services\":[{\"id\":\"" + far +
+           "\",\"name\":\"far\"}],\"subscriptions\":[{\"action\":"
+           "\"request\",\"topic\":\"svc.x\",\"serviceId\":\"" +
+           far +
+           "\",\"priority\":5},{\"action\":\"publish\",\"topic\":\"n\","
+           "\"serviceId\":\"" +
+           far + "\"}]}]";
+  std::string list = body(1, "system.service.list");
+  EXPECT_NE(list.find(s1), std::string::npos);
+  EXPECT_NE(list.find("{\"id\":\"" + far + "\",\"name\":\"far\"}"),
+            std::string::npos)
+      << list;
+  EXPECT_EQ(body(1, "system.topic.list"),
+            "{\"topics\":[{\"action\":\"publish\",\"topic\":\"n\","
+            "\"subscribers\":[{\"serviceId\":\"" +
+                far +
+                "\"}]},{\"action\":\"request\",\"topic\":\"svc.x\","
+                "\"subscribers\":[{\"serviceId\":\"" +
+                far + "\",\"priority\":5},{\"serviceId\":\"" + s1 +
+                "\",\"priority\":1}]}]}");
+  EXPECT_EQ(body(1, "system.service.subscriptions",
+                 "{\"serviceId\":\"" + far + "\"}"),
+            "{\"subscriptions\":[{\"action\":\"publish\",\"topic\":\"n\"},"
+            "{\"action\":\"request\",\"topic\":\"svc.x\",\"priority\":"
+            "5}]}");
+  // Garbage from another node is ignored, not fatal.
+  others = "{not json";
+  EXPECT_NE(body(1, "system.topic.list").find(s1), std::string::npos);
+  weft_mb_broker_disconnect(b, 1);
+  EXPECT_EQ(changed, 3);
+}
+
 TEST_F(Broker, ServiceGoneTimesOutAtTheDeadline) {
   connect(1);
   connect(2);
