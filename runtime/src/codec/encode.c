@@ -10,6 +10,7 @@
  * pre-pass or a size cache. weft_encoded_size() is a separate exact pass. */
 #include <string.h>
 
+#include "dectab.h"
 #include "internal.h"
 
 /* Presence of a non-repeated field, as weft__field_present, inlined here
@@ -391,7 +392,9 @@ WEFT__INLINE void put_field(enc *e, const weft_msg_desc *d, unsigned i,
   put_tag(e, f->id, wt);
 }
 
-static void put_msg(enc *e, const weft_msg_desc *d, const void *msg) {
+/* The descriptor-driven writer: for a type whose table cannot be had (out
+ * of memory) and as the reference the table-driven one must match. */
+static void put_msg_desc(enc *e, const weft_msg_desc *d, const void *msg) {
   const ProtobufCMessage *b = msg;
   const ProtobufCFieldDescriptor *fields = d->base.fields;
   unsigned i;
@@ -518,6 +521,227 @@ static void put_msg(enc *e, const weft_msg_desc *d, const void *msg) {
     if (present(d, f, m, msg))
       put_field(e, d, i, msg);
   }
+}
+
+/* ---- the table-driven writer (dectab.h's encode entries) ---- */
+
+/* The short path writes a value's tag and varint unchecked when this much
+ * room is left: a 10-byte varint, then the tag's 8-byte store. */
+#define SLACK 24
+
+WEFT__INLINE int roomy(const enc *e) {
+  return (size_t)(e->p - e->start) >= SLACK;
+}
+
+/* Writes v below p (room checked by the caller); returns the new p. */
+WEFT__INLINE uint8_t *w_varint(uint8_t *p, uint64_t v) {
+  size_t n, k;
+  if (v < 0x80) {
+    *--p = (uint8_t)v;
+    return p;
+  }
+  n = weft__varint_size(v);
+  p -= n;
+  for (k = 0; k + 1 < n; k++) {
+    p[k] = (uint8_t)(v | 0x80);
+    v >>= 7;
+  }
+  p[k] = (uint8_t)v;
+  return p;
+}
+
+/* The precomputed tag below p: one store (bytes under the tag are free
+ * room, overwritten later or never part of the output). */
+WEFT__INLINE uint8_t *w_tag(uint8_t *p, const weft__ee *x) {
+  memcpy(p - 8, &x->tag, 8);
+  return p - x->tagn;
+}
+
+/* A scalar's varint and tag. */
+WEFT__INLINE void put_vt(enc *e, const weft__ee *x, uint64_t v) {
+  e->p = w_tag(w_varint(e->p, v), x);
+}
+
+/* A length prefix and tag, checked (after a value of any size). */
+WEFT__INLINE void put_len_tag(enc *e, const weft__ee *x, size_t n) {
+  if (WEFT__LIKELY(roomy(e))) {
+    put_vt(e, x, n);
+    return;
+  }
+  put_varint(e, n);
+  put_bytes(e, (const uint8_t *)&x->tag + (8 - x->tagn), x->tagn);
+}
+
+/* Field i through the descriptor (presence test included). */
+static __attribute__((noinline)) void
+put_generic(enc *e, const weft_msg_desc *d, unsigned i, const void *msg) {
+  const ProtobufCFieldDescriptor *f = &d->base.fields[i];
+  if (present(d, f, WEFT__CMEMBER(msg, f->offset), msg))
+    put_field(e, d, i, msg);
+}
+
+WEFT__INLINE void put_sub(enc *e, const weft__ee *x, const void *sub) {
+  size_t mark = WRITTEN(e);
+  if (sub)
+    put_msg(e, x->sub, sub);
+  put_len_tag(e, x, WRITTEN(e) - mark);
+}
+
+WEFT__INLINE void put_str(enc *e, const weft__ee *x, const char *s) {
+  size_t n = s ? strlen(s) : 0;
+  put_bytes(e, s, n);
+  put_len_tag(e, x, n);
+}
+
+static void put_msg(enc *e, const weft_msg_desc *d, const void *msg) {
+  const ProtobufCMessage *b = msg;
+  weft__dtab *tmp;
+  const weft__dtab *T;
+  const weft__ee *ee;
+  unsigned i;
+  if (WEFT__UNLIKELY(e->full))
+    return;
+  T = weft__dtab_get(d, &tmp);
+  if (WEFT__UNLIKELY(!T)) {
+    put_msg_desc(e, d, msg);
+    return;
+  }
+  for (i = b->n_unknown_fields; i-- > 0;) {
+    const ProtobufCMessageUnknownField *u = &b->unknown_fields[i];
+    put_bytes(e, u->data, u->len);
+    put_tag(e, u->tag, (int)u->wire_type);
+  }
+  ee = T->ee;
+  for (i = T->nf; i-- > 0;) {
+    const weft__ee *x = &ee[i];
+    const char *m = (const char *)msg + x->offset;
+    if (x->pres == WEFT__EP_HAS &&
+        !*(const protobuf_c_boolean *)((const char *)msg + x->qoff))
+      continue;
+    if (WEFT__UNLIKELY(!roomy(e)) && x->op < WEFT__EOP_STRING) {
+      put_generic(e, d, x->idx, msg);
+      continue;
+    }
+    switch (x->op) {
+    case WEFT__EOP_I32: {
+      int32_t v;
+      memcpy(&v, m, 4);
+      if (!v && x->pres == WEFT__EP_IMPLICIT)
+        continue;
+      put_vt(e, x, (uint64_t)(int64_t)v);
+      continue;
+    }
+    case WEFT__EOP_U32: {
+      uint32_t v;
+      memcpy(&v, m, 4);
+      if (!v && x->pres == WEFT__EP_IMPLICIT)
+        continue;
+      put_vt(e, x, v);
+      continue;
+    }
+    case WEFT__EOP_Z32: {
+      int32_t v;
+      memcpy(&v, m, 4);
+      if (!v && x->pres == WEFT__EP_IMPLICIT)
+        continue;
+      put_vt(e, x, weft__zz32(v));
+      continue;
+    }
+    case WEFT__EOP_V64: {
+      uint64_t v;
+      memcpy(&v, m, 8);
+      if (!v && x->pres == WEFT__EP_IMPLICIT)
+        continue;
+      put_vt(e, x, v);
+      continue;
+    }
+    case WEFT__EOP_Z64: {
+      int64_t v;
+      memcpy(&v, m, 8);
+      if (!v && x->pres == WEFT__EP_IMPLICIT)
+        continue;
+      put_vt(e, x, weft__zz64(v));
+      continue;
+    }
+    case WEFT__EOP_BOOL: {
+      protobuf_c_boolean v;
+      memcpy(&v, m, sizeof v);
+      if (!v && x->pres == WEFT__EP_IMPLICIT)
+        continue;
+      put_vt(e, x, v ? 1 : 0);
+      continue;
+    }
+    case WEFT__EOP_F32: {
+      uint32_t v; /* presence is bitwise: -0.0 is written */
+      memcpy(&v, m, 4);
+      if (!v && x->pres == WEFT__EP_IMPLICIT)
+        continue;
+      e->p -= 4;
+      memcpy(e->p, &v, 4);
+      e->p = w_tag(e->p, x);
+      continue;
+    }
+    case WEFT__EOP_F64: {
+      uint64_t v;
+      memcpy(&v, m, 8);
+      if (!v && x->pres == WEFT__EP_IMPLICIT)
+        continue;
+      e->p -= 8;
+      memcpy(e->p, &v, 8);
+      e->p = w_tag(e->p, x);
+      continue;
+    }
+    case WEFT__EOP_STRING: {
+      const char *s = *(const char *const *)m;
+      if ((!s || !*s) && x->pres == WEFT__EP_IMPLICIT)
+        continue;
+      put_str(e, x, s);
+      continue;
+    }
+    case WEFT__EOP_BYTES: {
+      const ProtobufCBinaryData *bd = (const ProtobufCBinaryData *)m;
+      if (!bd->len && x->pres == WEFT__EP_IMPLICIT)
+        continue;
+      put_bytes(e, bd->data, bd->len);
+      put_len_tag(e, x, bd->len);
+      continue;
+    }
+    case WEFT__EOP_MESSAGE: {
+      const void *sub = *(const void *const *)m;
+      if (!sub && x->pres == WEFT__EP_IMPLICIT)
+        continue;
+      put_sub(e, x, sub);
+      continue;
+    }
+    case WEFT__EOP_RMESSAGE: {
+      size_t n = *(const size_t *)((const char *)msg + x->qoff);
+      const void *const *arr = *(const void *const *const *)m;
+      while (n-- > 0 && !e->full)
+        put_sub(e, x, arr[n]);
+      continue;
+    }
+    case WEFT__EOP_RSTRING: {
+      size_t n = *(const size_t *)((const char *)msg + x->qoff);
+      const char *const *arr = *(const char *const *const *)m;
+      while (n-- > 0 && !e->full)
+        put_str(e, x, arr[n]);
+      continue;
+    }
+    case WEFT__EOP_RBYTES: {
+      size_t n = *(const size_t *)((const char *)msg + x->qoff);
+      const ProtobufCBinaryData *arr = *(const ProtobufCBinaryData *const *)m;
+      while (n-- > 0 && !e->full) {
+        put_bytes(e, arr[n].data, arr[n].len);
+        put_len_tag(e, x, arr[n].len);
+      }
+      continue;
+    }
+    default:
+      put_generic(e, d, x->idx, msg);
+      continue;
+    }
+  }
+  free(tmp);
 }
 
 ssize_t weft_encode(const void *msg, uint8_t *buf, size_t cap) {
