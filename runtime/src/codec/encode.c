@@ -243,15 +243,40 @@ static void put_bytes_slow(enc *e, const uint8_t *src, size_t n) {
   memcpy(e->p, src, n);
 }
 
+/* Copies n <= 16 bytes without a call (a library call costs more than
+ * the copy for the short strings and small messages that dominate); all
+ * loads come before the stores, so the ranges may overlap. */
+WEFT__INLINE void copy_small(uint8_t *dst, const uint8_t *src, size_t n) {
+  if (n >= 8) {
+    uint64_t a, b;
+    memcpy(&a, src, 8);
+    memcpy(&b, src + n - 8, 8);
+    memcpy(dst, &a, 8);
+    memcpy(dst + n - 8, &b, 8);
+  } else if (n >= 4) {
+    uint32_t a, b;
+    memcpy(&a, src, 4);
+    memcpy(&b, src + n - 4, 4);
+    memcpy(dst, &a, 4);
+    memcpy(dst + n - 4, &b, 4);
+  } else if (n) {
+    uint8_t a = src[0], b = src[n / 2], c = src[n - 1];
+    dst[0] = a;
+    dst[n / 2] = b;
+    dst[n - 1] = c;
+  }
+}
+
 WEFT__INLINE void put_bytes(enc *e, const void *src, size_t n) {
-  if (n == 0)
-    return;
   if (WEFT__UNLIKELY((size_t)(e->p - e->start) < n)) {
     put_bytes_slow(e, src, n);
     return;
   }
   e->p -= n;
-  memcpy(e->p, src, n);
+  if (n <= 16)
+    copy_small(e->p, src, n);
+  else
+    memcpy(e->p, src, n);
 }
 
 WEFT__INLINE void put_varint(enc *e, uint64_t v) {
@@ -741,7 +766,8 @@ static void put_msg(enc *e, const weft_msg_desc *d, const void *msg) {
       continue;
     }
   }
-  free(tmp);
+  if (WEFT__UNLIKELY(tmp != NULL))
+    free(tmp);
 }
 
 ssize_t weft_encode(const void *msg, uint8_t *buf, size_t cap) {
@@ -756,8 +782,12 @@ ssize_t weft_encode(const void *msg, uint8_t *buf, size_t cap) {
   if (e.full)
     return WEFT_ERR_TOO_BIG;
   n = (size_t)(buf + cap - e.p);
-  if (e.p != buf)
-    memmove(buf, e.p, n);
+  if (e.p != buf) {
+    if (n <= 16)
+      copy_small(buf, e.p, n);
+    else
+      memmove(buf, e.p, n);
+  }
   return (ssize_t)n;
 }
 
