@@ -167,7 +167,8 @@ static size_t field_size(const weft_msg_desc *d, unsigned i, const void *msg) {
   return tag_size(f->id) + value_size(f, group, m);
 }
 
-static size_t msg_size(const weft_msg_desc *d, const void *msg) {
+/* The descriptor-driven size, for a type whose table cannot be had. */
+static size_t msg_size_desc(const weft_msg_desc *d, const void *msg) {
   const ProtobufCMessage *b = msg;
   size_t sum = 0;
   unsigned i;
@@ -178,6 +179,132 @@ static size_t msg_size(const weft_msg_desc *d, const void *msg) {
   }
   for (i = 0; i < b->n_unknown_fields; i++)
     sum += tag_size(b->unknown_fields[i].tag) + b->unknown_fields[i].len;
+  return sum;
+}
+
+WEFT__INLINE size_t len_size(const weft__ee *x, size_t n) {
+  return x->tagn + weft__varint_size(n) + n;
+}
+
+WEFT__INLINE size_t sub_size(const weft__ee *x, const void *sub) {
+  return len_size(x, sub ? msg_size(x->sub, sub) : 0);
+}
+
+WEFT__INLINE size_t str_size(const weft__ee *x, const char *s) {
+  return len_size(x, s ? strlen(s) : 0);
+}
+
+/* The exact size over the codec table: the writer's walk (put_msg), with
+ * the same presence rules, adding instead of writing. */
+static size_t msg_size(const weft_msg_desc *d, const void *msg) {
+  const ProtobufCMessage *b = msg;
+  weft__dtab *tmp;
+  const weft__dtab *T = weft__dtab_get(d, &tmp);
+  size_t sum = 0, n, k;
+  unsigned i;
+  if (WEFT__UNLIKELY(!T))
+    return msg_size_desc(d, msg);
+  for (i = 0; i < b->n_unknown_fields; i++)
+    sum += tag_size(b->unknown_fields[i].tag) + b->unknown_fields[i].len;
+  for (i = 0; i < T->nf; i++) {
+    const weft__ee *x = &T->ee[i];
+    const char *m = (const char *)msg + x->offset;
+    int implicit = x->pres == WEFT__EP_IMPLICIT;
+    if (x->pres == WEFT__EP_HAS &&
+        !*(const protobuf_c_boolean *)((const char *)msg + x->qoff))
+      continue;
+    switch (x->op) {
+    case WEFT__EOP_I32:
+    case WEFT__EOP_U32:
+    case WEFT__EOP_Z32: {
+      uint32_t u;
+      uint64_t v;
+      memcpy(&u, m, 4);
+      if (!u && implicit)
+        continue;
+      if (x->op == WEFT__EOP_I32)
+        v = (uint64_t)(int64_t)(int32_t)u;
+      else if (x->op == WEFT__EOP_Z32)
+        v = weft__zz32((int32_t)u);
+      else
+        v = u;
+      sum += x->tagn + weft__varint_size(v);
+      continue;
+    }
+    case WEFT__EOP_V64:
+    case WEFT__EOP_Z64: {
+      uint64_t v;
+      memcpy(&v, m, 8);
+      if (!v && implicit)
+        continue;
+      if (x->op == WEFT__EOP_Z64)
+        v = weft__zz64((int64_t)v);
+      sum += x->tagn + weft__varint_size(v);
+      continue;
+    }
+    case WEFT__EOP_BOOL:
+    case WEFT__EOP_F32: {
+      uint32_t u;
+      memcpy(&u, m, 4);
+      if (!u && implicit)
+        continue;
+      sum += x->tagn + (x->op == WEFT__EOP_F32 ? 4 : 1);
+      continue;
+    }
+    case WEFT__EOP_F64: {
+      uint64_t v;
+      memcpy(&v, m, 8);
+      if (!v && implicit)
+        continue;
+      sum += x->tagn + 8;
+      continue;
+    }
+    case WEFT__EOP_STRING: {
+      const char *s = *(const char *const *)m;
+      if ((!s || !*s) && implicit)
+        continue;
+      sum += str_size(x, s);
+      continue;
+    }
+    case WEFT__EOP_BYTES: {
+      size_t bl = ((const ProtobufCBinaryData *)m)->len;
+      if (!bl && implicit)
+        continue;
+      sum += len_size(x, bl);
+      continue;
+    }
+    case WEFT__EOP_MESSAGE: {
+      const void *sub = *(const void *const *)m;
+      if (!sub && implicit)
+        continue;
+      sum += sub_size(x, sub);
+      continue;
+    }
+    case WEFT__EOP_RMESSAGE:
+      n = *(const size_t *)((const char *)msg + x->qoff);
+      for (k = 0; k < n; k++)
+        sum += sub_size(x, (*(const void *const *const *)m)[k]);
+      continue;
+    case WEFT__EOP_RSTRING:
+      n = *(const size_t *)((const char *)msg + x->qoff);
+      for (k = 0; k < n; k++)
+        sum += str_size(x, (*(const char *const *const *)m)[k]);
+      continue;
+    case WEFT__EOP_RBYTES:
+      n = *(const size_t *)((const char *)msg + x->qoff);
+      for (k = 0; k < n; k++)
+        sum += len_size(x, (*(const ProtobufCBinaryData *const *)m)[k].len);
+      continue;
+    default: {
+      const ProtobufCFieldDescriptor *f = &d->base.fields[x->idx];
+      if (present(d, f, m, msg))
+        sum += field_size(d, x->idx, msg);
+      continue;
+    }
+    }
+  }
+  if (WEFT__UNLIKELY(tmp != NULL))
+    free(tmp);
   return sum;
 }
 
