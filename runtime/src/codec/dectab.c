@@ -105,7 +105,12 @@ static void fill_enc(const weft_msg_desc *d, unsigned i, weft__ee *x) {
   if (group || (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF))
     return;
   if (repeated) {
-    if (f->type == PROTOBUF_C_TYPE_MESSAGE)
+    if (f->type == PROTOBUF_C_TYPE_MESSAGE && x->sub->is_map_entry &&
+        x->sub->base.n_fields == 2 &&
+        x->sub->base.fields[0].type == PROTOBUF_C_TYPE_STRING &&
+        x->sub->base.fields[1].type == PROTOBUF_C_TYPE_STRING)
+      x->op = WEFT__EOP_RMAP_SS;
+    else if (f->type == PROTOBUF_C_TYPE_MESSAGE)
       x->op = WEFT__EOP_RMESSAGE;
     else if (f->type == PROTOBUF_C_TYPE_STRING)
       x->op = WEFT__EOP_RSTRING;

@@ -72,7 +72,8 @@ enum {
   WEFT__EOP_MESSAGE,
   WEFT__EOP_RMESSAGE, /* repeated message, map entries included */
   WEFT__EOP_RSTRING,
-  WEFT__EOP_RBYTES
+  WEFT__EOP_RBYTES,
+  WEFT__EOP_RMAP_SS /* map<string, string>: entries written in line */
 };
 
 /* weft__ee.pres: when a singular field is written */

@@ -281,6 +281,7 @@ static size_t msg_size(const weft_msg_desc *d, const void *msg) {
       continue;
     }
     case WEFT__EOP_RMESSAGE:
+    case WEFT__EOP_RMAP_SS:
       n = *(const size_t *)((const char *)msg + x->qoff);
       for (k = 0; k < n; k++)
         sum += sub_size(x, (*(const void *const *const *)m)[k]);
@@ -745,6 +746,38 @@ WEFT__INLINE void put_str(enc *e, const weft__ee *x, const char *s) {
   put_len_tag(e, x, n);
 }
 
+/* A map<string, string> entry without the call into its own table walk
+ * (a map entry is two fields, and the walk's fixed cost is most of it):
+ * value then key, both always written, then the entry's length and tag. */
+WEFT__INLINE void put_entry_ss(enc *e, const weft__ee *x, const void *ent) {
+  const ProtobufCFieldDescriptor *kv = x->sub->base.fields;
+  const char *k, *v;
+  size_t kn, vn;
+  if (!ent || ((const ProtobufCMessage *)ent)->n_unknown_fields) {
+    put_sub(e, x, ent);
+    return;
+  }
+  k = *(const char *const *)((const char *)ent + kv[0].offset);
+  v = *(const char *const *)((const char *)ent + kv[1].offset);
+  kn = k ? strlen(k) : 0;
+  vn = v ? strlen(v) : 0;
+  put_bytes(e, v, vn);
+  put_varint(e, vn);
+  put_varint(e, (2u << 3) | WEFT__WT_LEN);
+  put_bytes(e, k, kn);
+  put_varint(e, kn);
+  put_varint(e, (1u << 3) | WEFT__WT_LEN);
+  put_len_tag(e, x,
+              2 + weft__varint_size(kn) + kn + weft__varint_size(vn) + vn);
+}
+
+/* Out of line, so the table walk stays small. */
+static __attribute__((noinline)) void
+put_map_ss(enc *e, const weft__ee *x, const void *const *arr, size_t n) {
+  while (n-- > 0 && !e->full)
+    put_entry_ss(e, x, arr[n]);
+}
+
 static void put_msg(enc *e, const weft_msg_desc *d, const void *msg) {
   const ProtobufCMessage *b = msg;
   weft__dtab *tmp;
@@ -879,6 +912,10 @@ static void put_msg(enc *e, const weft_msg_desc *d, const void *msg) {
         put_str(e, x, arr[n]);
       continue;
     }
+    case WEFT__EOP_RMAP_SS:
+      put_map_ss(e, x, *(const void *const *const *)m,
+                 *(const size_t *)((const char *)msg + x->qoff));
+      continue;
     case WEFT__EOP_RBYTES: {
       size_t n = *(const size_t *)((const char *)msg + x->qoff);
       const ProtobufCBinaryData *arr = *(const ProtobufCBinaryData *const *)m;
