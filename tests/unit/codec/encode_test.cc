@@ -144,3 +144,25 @@ TEST(CodecEncode, AllocAcrossChunks) {
     std::free(out);
   }
 }
+
+// A descriptor without a cache (allowed, see weft/desc.h): the encoder
+// builds a private table per message and frees it.
+TEST(CodecEncode, DescriptorWithoutCache) {
+  std::mt19937_64 rng(17);
+  weft_msg_desc nc = *DynDesc(weft_test::p3::AllTypes::descriptor());
+  nc.cache = nullptr;
+  for (int it = 0; it < 20; it++) {
+    weft_test::p3::AllTypes m;
+    RandomFill(&m, rng, 2, false);
+    SCOPED_TRACE("iteration " + std::to_string(it));
+    WeftMsg w(ToWeft(m, &nc));
+    std::string want = SerializeDet(m);
+    EXPECT_EQ(want.size(), weft_encoded_size(w.p));
+    EXPECT_EQ(Hex(want), Hex(WeftEncode(w.p)));
+    uint8_t *out = nullptr;
+    size_t len = 0;
+    ASSERT_EQ(0, weft_encode_alloc(w.p, &out, &len));
+    EXPECT_EQ(Hex(want), Hex(std::string(reinterpret_cast<char *>(out), len)));
+    std::free(out);
+  }
+}
