@@ -103,6 +103,7 @@ struct Result {
   double arena_pbc, arena_cpp_arena;
   double alias_malloc, alias_arena; // alias vs no alias, same path
   double enc_best;                  // weft_encode vs the faster peer
+  double enc_sized_best;            // size + encode vs the faster peer
 };
 
 template <class M> Result Run(Subject &s, bool print_mbs) {
@@ -188,6 +189,21 @@ template <class M> Result Run(Subject &s, bool print_mbs) {
          for (int i = 0; i < k; i++)
            weft_encode(s.weft, buf.data(), buf.size());
        }},
+      // the way gRPC's transport encodes: exact size, then into that many
+      // bytes
+      {"e_weft_sized",
+       [&] {
+         for (int i = 0; i < k; i++)
+           weft_encode(s.weft, buf.data(), weft_encoded_size(s.weft));
+       }},
+      // a floor for any encoder: copying the output's bytes once
+      {"e_memcpy",
+       [&] {
+         for (int i = 0; i < k; i++) {
+           std::memcpy(buf.data(), data, len);
+           asm volatile("" : : "r"(buf.data()) : "memory");
+         }
+       }},
   };
   RunRounds(c, 11, 0.02);
   enum {
@@ -200,7 +216,9 @@ template <class M> Result Run(Subject &s, bool print_mbs) {
     W_ARENA_ALIAS,
     E_CPP,
     E_PBC,
-    E_WEFT
+    E_WEFT,
+    E_WEFT_SIZED,
+    E_MEMCPY
   };
   std::printf("\n== %s: %zu bytes\n", s.name.c_str(), len);
   for (auto &t : c) {
@@ -224,6 +242,7 @@ template <class M> Result Run(Subject &s, bool print_mbs) {
   for (size_t i = 0; i < c[E_CPP].t.size(); i++)
     best.t.push_back(std::min(c[E_CPP].t[i], c[E_PBC].t[i]));
   r.enc_best = Speedup(c[E_WEFT], best);
+  r.enc_sized_best = Speedup(c[E_WEFT_SIZED], best);
   std::printf("  speedups (median of per-round ratios):\n");
   std::printf("    decode+free weft malloc / protobuf-c   %5.2fx\n", r.dec_pbc);
   std::printf("    decode+free weft malloc / C++ heap     %5.2fx\n", r.dec_cpp);
@@ -235,6 +254,10 @@ template <class M> Result Run(Subject &s, bool print_mbs) {
               r.alias_arena);
   std::printf("    encode weft / faster of C++, protobuf-c %5.2fx\n",
               r.enc_best);
+  std::printf("    size + encode weft / faster peer       %5.2fx\n",
+              r.enc_sized_best);
+  std::printf("    memcpy of the output / weft encode     %5.2fx\n",
+              Speedup(c[E_MEMCPY], c[E_WEFT]));
   if (!print_mbs)
     std::printf("    (time as a fraction of protobuf-c's: decode+free %.2f, "
                 "encode %.2f)\n",

@@ -78,9 +78,10 @@ typedef struct weft_field_info {
 struct weft_file_desc;
 struct weft_service_desc;
 
-/* The codec's per-type working data (its decode table: field number to
- * slot, member offsets, expected wire types), built on the first decode of
- * the type and kept for the descriptor's life. Generated code and weft_dyn
+/* The codec's per-type working data (its codec table: field number to
+ * slot, member offsets, expected wire types, and the encoder's presence
+ * rules and precomputed tags), built on the first decode or encode of the
+ * type and kept for the descriptor's life. Generated code and weft_dyn
  * give every message descriptor its own zeroed one (weft_dyn_free releases
  * what the codec built). A NULL `cache` is valid: the codec then builds the
  * table on every call, which is correct but slower. Never touch its

@@ -1,5 +1,6 @@
-/* Builds and caches decode tables (dectab.h). One malloc per message type
- * holds the table, its entries and its direct-index array. The cache is
+/* Builds and caches codec tables (dectab.h). One malloc per message type
+ * holds the table, its decode and encode entries and its direct-index
+ * array. The cache is
  * filled once: the first thread to claim it builds, others meanwhile build
  * a private copy for their call, so no one waits and no lock is held. */
 #include <stdlib.h>
@@ -75,11 +76,109 @@ static void fill(const weft_msg_desc *d, unsigned i, weft__fe *e) {
     e->fl |= WEFT__FE_UTF8;
 }
 
+/* The encode entry of field i of d. */
+static void fill_enc(const weft_msg_desc *d, unsigned i, weft__ee *x) {
+  const ProtobufCFieldDescriptor *f = &d->base.fields[i];
+  int group = weft__is_group(d, i);
+  int wt = group ? WEFT__WT_SGROUP : weft__wire_type(f->type);
+  uint64_t v = ((uint64_t)f->id << 3) | (unsigned)wt, bytes = 0;
+  unsigned n = 0;
+  int repeated = f->label == PROTOBUF_C_LABEL_REPEATED;
+  if (repeated && !group && weft__is_scalar(f->type) &&
+      (f->flags & PROTOBUF_C_FIELD_FLAG_PACKED))
+    v = ((uint64_t)f->id << 3) | WEFT__WT_LEN; /* not the short path's */
+  do { /* field numbers are below 2^29: at most 5 bytes */
+    uint64_t b = v & 0x7f;
+    v >>= 7;
+    bytes |= (b | (v ? 0x80 : 0)) << (8 * n++);
+  } while (v);
+  memset(x, 0, sizeof *x);
+  x->offset = f->offset;
+  x->qoff = f->quantifier_offset;
+  x->tag = bytes << (8 * (8 - n));
+  x->tagn = (uint8_t)n;
+  x->es = (uint8_t)weft__elem_size(f->type);
+  x->idx = i;
+  x->sub = f->type == PROTOBUF_C_TYPE_MESSAGE ? weft_msg_desc_of(f->descriptor)
+                                              : NULL;
+  x->op = WEFT__EOP_GENERIC;
+  if (group || (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF))
+    return;
+  if (repeated) {
+    if (f->type == PROTOBUF_C_TYPE_MESSAGE && x->sub->is_map_entry &&
+        x->sub->base.n_fields == 2 &&
+        x->sub->base.fields[0].type == PROTOBUF_C_TYPE_STRING &&
+        x->sub->base.fields[1].type == PROTOBUF_C_TYPE_STRING)
+      x->op = WEFT__EOP_RMAP_SS;
+    else if (f->type == PROTOBUF_C_TYPE_MESSAGE)
+      x->op = WEFT__EOP_RMESSAGE;
+    else if (f->type == PROTOBUF_C_TYPE_STRING)
+      x->op = WEFT__EOP_RSTRING;
+    else if (f->type == PROTOBUF_C_TYPE_BYTES)
+      x->op = WEFT__EOP_RBYTES;
+    return;
+  }
+  if (d->is_map_entry) {
+    x->pres = WEFT__EP_ALWAYS; /* key and value are always written */
+  } else if (f->label == PROTOBUF_C_LABEL_NONE) {
+    x->pres = WEFT__EP_IMPLICIT;
+  } else if (f->type == PROTOBUF_C_TYPE_STRING ||
+             f->type == PROTOBUF_C_TYPE_MESSAGE) {
+    return; /* present when set and not the default: the generic path */
+  } else if (f->label == PROTOBUF_C_LABEL_OPTIONAL) {
+    x->pres = WEFT__EP_HAS;
+  } else {
+    x->pres = WEFT__EP_ALWAYS; /* required scalar or bytes */
+  }
+  switch (f->type) {
+  case PROTOBUF_C_TYPE_INT32:
+  case PROTOBUF_C_TYPE_ENUM:
+    x->op = WEFT__EOP_I32;
+    break;
+  case PROTOBUF_C_TYPE_UINT32:
+    x->op = WEFT__EOP_U32;
+    break;
+  case PROTOBUF_C_TYPE_SINT32:
+    x->op = WEFT__EOP_Z32;
+    break;
+  case PROTOBUF_C_TYPE_INT64:
+  case PROTOBUF_C_TYPE_UINT64:
+    x->op = WEFT__EOP_V64;
+    break;
+  case PROTOBUF_C_TYPE_SINT64:
+    x->op = WEFT__EOP_Z64;
+    break;
+  case PROTOBUF_C_TYPE_BOOL:
+    x->op = WEFT__EOP_BOOL;
+    break;
+  case PROTOBUF_C_TYPE_SFIXED32:
+  case PROTOBUF_C_TYPE_FIXED32:
+  case PROTOBUF_C_TYPE_FLOAT:
+    x->op = WEFT__EOP_F32;
+    break;
+  case PROTOBUF_C_TYPE_SFIXED64:
+  case PROTOBUF_C_TYPE_FIXED64:
+  case PROTOBUF_C_TYPE_DOUBLE:
+    x->op = WEFT__EOP_F64;
+    break;
+  case PROTOBUF_C_TYPE_STRING:
+    x->op = WEFT__EOP_STRING;
+    break;
+  case PROTOBUF_C_TYPE_BYTES:
+    x->op = WEFT__EOP_BYTES;
+    break;
+  case PROTOBUF_C_TYPE_MESSAGE:
+    x->op = WEFT__EOP_MESSAGE;
+    break;
+  }
+}
+
 static weft__dtab *build(const weft_msg_desc *d) {
   const ProtobufCFieldDescriptor *fields = d->base.fields;
   unsigned nf = d->base.n_fields, i, max_dense = 0;
   weft__dtab *t;
   weft__fe *fe;
+  weft__ee *ee;
   uint8_t *dense;
   size_t size;
   int required = 0;
@@ -89,17 +188,19 @@ static weft__dtab *build(const weft_msg_desc *d) {
     uint32_t top = fields[nf - 1].id; /* fields are sorted by number */
     max_dense = top <= WEFT__DENSE_MAX ? top : WEFT__DENSE_MAX;
   }
-  size = sizeof *t + nf * sizeof *fe + max_dense + 1;
+  size = sizeof *t + nf * (sizeof *fe + sizeof *ee) + max_dense + 1;
   t = malloc(size);
   if (!t)
     return NULL;
   fe = (weft__fe *)(void *)(t + 1);
-  dense = (uint8_t *)(fe + nf);
+  ee = (weft__ee *)(void *)(fe + nf);
+  dense = (uint8_t *)(ee + nf);
   memset(dense, 0, max_dense + 1);
   for (i = 0; i < nf; i++) {
     const ProtobufCFieldDescriptor *f = &fields[i];
     weft__fe *e = &fe[i];
     fill(d, i, e);
+    fill_enc(d, i, &ee[i]);
     if (f->label == PROTOBUF_C_LABEL_REQUIRED)
       required = 1;
     if (f->id <= max_dense)
@@ -110,6 +211,7 @@ static weft__dtab *build(const weft_msg_desc *d) {
   t->track_required = required && d->syntax != 3;
   t->fe = fe;
   t->dense = dense;
+  t->ee = ee;
   return t;
 }
 

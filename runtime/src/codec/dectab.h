@@ -1,9 +1,11 @@
-/* Decode tables: per message type, what the decoder needs for each field in
+/* Codec tables: per message type, what the decoder needs for each field in
  * one 32-byte entry (member offsets, the wire type it expects, one dispatch
  * code), and a direct-index array from field number to entry. Built once
  * per descriptor from its protobuf-c tables and cached in the descriptor's
  * weft_msg_cache, so the decoder's inner loop does one lookup and one
- * switch per field instead of re-deriving type, label and flags. */
+ * switch per field instead of re-deriving type, label and flags. The same
+ * allocation carries the encoder's entries (weft__ee): presence rule, write
+ * op and the tag's bytes, precomputed for the same reason. */
 #ifndef WEFT_CODEC_DECTAB_H
 #define WEFT_CODEC_DECTAB_H
 
@@ -51,6 +53,51 @@ typedef struct weft__fe {
   const weft_msg_desc *sub; /* message fields: its type */
 } weft__fe;
 
+/* weft__ee.op: how the encoder's short path writes a field. Singular ops
+ * test presence as weft__ee.pres says; everything else (oneof members,
+ * groups, repeated scalars, proto2 optional and required strings and
+ * messages) is WEFT__EOP_GENERIC, the descriptor-driven path. */
+enum {
+  WEFT__EOP_GENERIC = 0,
+  WEFT__EOP_I32, /* int32, enum: negative values as 10-byte varints */
+  WEFT__EOP_U32,
+  WEFT__EOP_Z32,
+  WEFT__EOP_V64, /* int64, uint64 */
+  WEFT__EOP_Z64,
+  WEFT__EOP_BOOL,
+  WEFT__EOP_F32,
+  WEFT__EOP_F64,
+  WEFT__EOP_STRING,
+  WEFT__EOP_BYTES,
+  WEFT__EOP_MESSAGE,
+  WEFT__EOP_RMESSAGE, /* repeated message, map entries included */
+  WEFT__EOP_RSTRING,
+  WEFT__EOP_RBYTES,
+  WEFT__EOP_RMAP_SS /* map<string, string>: entries written in line */
+};
+
+/* weft__ee.pres: when a singular field is written */
+enum {
+  WEFT__EP_IMPLICIT = 0, /* proto3: unless zero, empty or NULL */
+  WEFT__EP_ALWAYS,       /* map entry fields, proto2 required scalars */
+  WEFT__EP_HAS           /* when the protobuf_c_boolean at qoff is set */
+};
+
+/* One field as the encoder sees it. The tag is precomputed as varint bytes
+ * in the high end of a 64-bit word, so the backward writer stores it with
+ * one unaligned 8-byte store ending at its write position. */
+typedef struct weft__ee {
+  uint32_t offset;
+  uint32_t qoff;
+  uint64_t tag; /* varint bytes of number << 3 | wt, shifted up */
+  const weft_msg_desc *sub;
+  uint8_t op;   /* WEFT__EOP_* */
+  uint8_t pres; /* WEFT__EP_* */
+  uint8_t tagn; /* tag length in bytes, 1..5 */
+  uint8_t es;   /* element size in the struct (repeated) */
+  uint32_t idx; /* index in base.fields */
+} weft__ee;
+
 /* Field numbers up to this are looked up directly (bigger ones by binary
  * search over the sorted fields). */
 #define WEFT__DENSE_MAX 255u
@@ -61,6 +108,7 @@ typedef struct weft__dtab {
   int track_required;   /* proto2 with required fields */
   const weft__fe *fe;   /* nf entries, in base.fields order */
   const uint8_t *dense; /* number -> entry index + 1, 0 = unknown */
+  const weft__ee *ee;   /* nf encode entries, in base.fields order */
 } weft__dtab;
 
 /* The table of d: cached, or built into *tmp (which the caller frees after

@@ -10,6 +10,7 @@
  * pre-pass or a size cache. weft_encoded_size() is a separate exact pass. */
 #include <string.h>
 
+#include "dectab.h"
 #include "internal.h"
 
 /* Presence of a non-repeated field, as weft__field_present, inlined here
@@ -166,7 +167,8 @@ static size_t field_size(const weft_msg_desc *d, unsigned i, const void *msg) {
   return tag_size(f->id) + value_size(f, group, m);
 }
 
-static size_t msg_size(const weft_msg_desc *d, const void *msg) {
+/* The descriptor-driven size, for a type whose table cannot be had. */
+static size_t msg_size_desc(const weft_msg_desc *d, const void *msg) {
   const ProtobufCMessage *b = msg;
   size_t sum = 0;
   unsigned i;
@@ -177,6 +179,133 @@ static size_t msg_size(const weft_msg_desc *d, const void *msg) {
   }
   for (i = 0; i < b->n_unknown_fields; i++)
     sum += tag_size(b->unknown_fields[i].tag) + b->unknown_fields[i].len;
+  return sum;
+}
+
+WEFT__INLINE size_t len_size(const weft__ee *x, size_t n) {
+  return x->tagn + weft__varint_size(n) + n;
+}
+
+WEFT__INLINE size_t sub_size(const weft__ee *x, const void *sub) {
+  return len_size(x, sub ? msg_size(x->sub, sub) : 0);
+}
+
+WEFT__INLINE size_t str_size(const weft__ee *x, const char *s) {
+  return len_size(x, s ? strlen(s) : 0);
+}
+
+/* The exact size over the codec table: the writer's walk (put_msg), with
+ * the same presence rules, adding instead of writing. */
+static size_t msg_size(const weft_msg_desc *d, const void *msg) {
+  const ProtobufCMessage *b = msg;
+  weft__dtab *tmp;
+  const weft__dtab *T = weft__dtab_get(d, &tmp);
+  size_t sum = 0, n, k;
+  unsigned i;
+  if (WEFT__UNLIKELY(!T))
+    return msg_size_desc(d, msg);
+  for (i = 0; i < b->n_unknown_fields; i++)
+    sum += tag_size(b->unknown_fields[i].tag) + b->unknown_fields[i].len;
+  for (i = 0; i < T->nf; i++) {
+    const weft__ee *x = &T->ee[i];
+    const char *m = (const char *)msg + x->offset;
+    int implicit = x->pres == WEFT__EP_IMPLICIT;
+    if (x->pres == WEFT__EP_HAS &&
+        !*(const protobuf_c_boolean *)((const char *)msg + x->qoff))
+      continue;
+    switch (x->op) {
+    case WEFT__EOP_I32:
+    case WEFT__EOP_U32:
+    case WEFT__EOP_Z32: {
+      uint32_t u;
+      uint64_t v;
+      memcpy(&u, m, 4);
+      if (!u && implicit)
+        continue;
+      if (x->op == WEFT__EOP_I32)
+        v = (uint64_t)(int64_t)(int32_t)u;
+      else if (x->op == WEFT__EOP_Z32)
+        v = weft__zz32((int32_t)u);
+      else
+        v = u;
+      sum += x->tagn + weft__varint_size(v);
+      continue;
+    }
+    case WEFT__EOP_V64:
+    case WEFT__EOP_Z64: {
+      uint64_t v;
+      memcpy(&v, m, 8);
+      if (!v && implicit)
+        continue;
+      if (x->op == WEFT__EOP_Z64)
+        v = weft__zz64((int64_t)v);
+      sum += x->tagn + weft__varint_size(v);
+      continue;
+    }
+    case WEFT__EOP_BOOL:
+    case WEFT__EOP_F32: {
+      uint32_t u;
+      memcpy(&u, m, 4);
+      if (!u && implicit)
+        continue;
+      sum += x->tagn + (x->op == WEFT__EOP_F32 ? 4 : 1);
+      continue;
+    }
+    case WEFT__EOP_F64: {
+      uint64_t v;
+      memcpy(&v, m, 8);
+      if (!v && implicit)
+        continue;
+      sum += x->tagn + 8;
+      continue;
+    }
+    case WEFT__EOP_STRING: {
+      const char *s = *(const char *const *)m;
+      if ((!s || !*s) && implicit)
+        continue;
+      sum += str_size(x, s);
+      continue;
+    }
+    case WEFT__EOP_BYTES: {
+      size_t bl = ((const ProtobufCBinaryData *)m)->len;
+      if (!bl && implicit)
+        continue;
+      sum += len_size(x, bl);
+      continue;
+    }
+    case WEFT__EOP_MESSAGE: {
+      const void *sub = *(const void *const *)m;
+      if (!sub && implicit)
+        continue;
+      sum += sub_size(x, sub);
+      continue;
+    }
+    case WEFT__EOP_RMESSAGE:
+    case WEFT__EOP_RMAP_SS:
+      n = *(const size_t *)((const char *)msg + x->qoff);
+      for (k = 0; k < n; k++)
+        sum += sub_size(x, (*(const void *const *const *)m)[k]);
+      continue;
+    case WEFT__EOP_RSTRING:
+      n = *(const size_t *)((const char *)msg + x->qoff);
+      for (k = 0; k < n; k++)
+        sum += str_size(x, (*(const char *const *const *)m)[k]);
+      continue;
+    case WEFT__EOP_RBYTES:
+      n = *(const size_t *)((const char *)msg + x->qoff);
+      for (k = 0; k < n; k++)
+        sum += len_size(x, (*(const ProtobufCBinaryData *const *)m)[k].len);
+      continue;
+    default: {
+      const ProtobufCFieldDescriptor *f = &d->base.fields[x->idx];
+      if (present(d, f, m, msg))
+        sum += field_size(d, x->idx, msg);
+      continue;
+    }
+    }
+  }
+  if (WEFT__UNLIKELY(tmp != NULL))
+    free(tmp);
   return sum;
 }
 
@@ -242,15 +371,40 @@ static void put_bytes_slow(enc *e, const uint8_t *src, size_t n) {
   memcpy(e->p, src, n);
 }
 
+/* Copies n <= 16 bytes without a call (a library call costs more than
+ * the copy for the short strings and small messages that dominate); all
+ * loads come before the stores, so the ranges may overlap. */
+WEFT__INLINE void copy_small(uint8_t *dst, const uint8_t *src, size_t n) {
+  if (n >= 8) {
+    uint64_t a, b;
+    memcpy(&a, src, 8);
+    memcpy(&b, src + n - 8, 8);
+    memcpy(dst, &a, 8);
+    memcpy(dst + n - 8, &b, 8);
+  } else if (n >= 4) {
+    uint32_t a, b;
+    memcpy(&a, src, 4);
+    memcpy(&b, src + n - 4, 4);
+    memcpy(dst, &a, 4);
+    memcpy(dst + n - 4, &b, 4);
+  } else if (n) {
+    uint8_t a = src[0], b = src[n / 2], c = src[n - 1];
+    dst[0] = a;
+    dst[n / 2] = b;
+    dst[n - 1] = c;
+  }
+}
+
 WEFT__INLINE void put_bytes(enc *e, const void *src, size_t n) {
-  if (n == 0)
-    return;
   if (WEFT__UNLIKELY((size_t)(e->p - e->start) < n)) {
     put_bytes_slow(e, src, n);
     return;
   }
   e->p -= n;
-  memcpy(e->p, src, n);
+  if (n <= 16)
+    copy_small(e->p, src, n);
+  else
+    memcpy(e->p, src, n);
 }
 
 WEFT__INLINE void put_varint(enc *e, uint64_t v) {
@@ -391,7 +545,9 @@ WEFT__INLINE void put_field(enc *e, const weft_msg_desc *d, unsigned i,
   put_tag(e, f->id, wt);
 }
 
-static void put_msg(enc *e, const weft_msg_desc *d, const void *msg) {
+/* The descriptor-driven writer: for a type whose table cannot be had (out
+ * of memory) and as the reference the table-driven one must match. */
+static void put_msg_desc(enc *e, const weft_msg_desc *d, const void *msg) {
   const ProtobufCMessage *b = msg;
   const ProtobufCFieldDescriptor *fields = d->base.fields;
   unsigned i;
@@ -520,6 +676,264 @@ static void put_msg(enc *e, const weft_msg_desc *d, const void *msg) {
   }
 }
 
+/* ---- the table-driven writer (dectab.h's encode entries) ---- */
+
+/* The short path writes a value's tag and varint unchecked when this much
+ * room is left: a 10-byte varint, then the tag's 8-byte store. */
+#define SLACK 24
+
+WEFT__INLINE int roomy(const enc *e) {
+  return (size_t)(e->p - e->start) >= SLACK;
+}
+
+/* Writes v below p (room checked by the caller); returns the new p. */
+WEFT__INLINE uint8_t *w_varint(uint8_t *p, uint64_t v) {
+  size_t n, k;
+  if (v < 0x80) {
+    *--p = (uint8_t)v;
+    return p;
+  }
+  n = weft__varint_size(v);
+  p -= n;
+  for (k = 0; k + 1 < n; k++) {
+    p[k] = (uint8_t)(v | 0x80);
+    v >>= 7;
+  }
+  p[k] = (uint8_t)v;
+  return p;
+}
+
+/* The precomputed tag below p: one store (bytes under the tag are free
+ * room, overwritten later or never part of the output). */
+WEFT__INLINE uint8_t *w_tag(uint8_t *p, const weft__ee *x) {
+  memcpy(p - 8, &x->tag, 8);
+  return p - x->tagn;
+}
+
+/* A scalar's varint and tag. */
+WEFT__INLINE void put_vt(enc *e, const weft__ee *x, uint64_t v) {
+  e->p = w_tag(w_varint(e->p, v), x);
+}
+
+/* A length prefix and tag, checked (after a value of any size). */
+WEFT__INLINE void put_len_tag(enc *e, const weft__ee *x, size_t n) {
+  if (WEFT__LIKELY(roomy(e))) {
+    put_vt(e, x, n);
+    return;
+  }
+  put_varint(e, n);
+  put_bytes(e, (const uint8_t *)&x->tag + (8 - x->tagn), x->tagn);
+}
+
+/* Field i through the descriptor (presence test included). */
+static __attribute__((noinline)) void
+put_generic(enc *e, const weft_msg_desc *d, unsigned i, const void *msg) {
+  const ProtobufCFieldDescriptor *f = &d->base.fields[i];
+  if (present(d, f, WEFT__CMEMBER(msg, f->offset), msg))
+    put_field(e, d, i, msg);
+}
+
+WEFT__INLINE void put_sub(enc *e, const weft__ee *x, const void *sub) {
+  size_t mark = WRITTEN(e);
+  if (sub)
+    put_msg(e, x->sub, sub);
+  put_len_tag(e, x, WRITTEN(e) - mark);
+}
+
+WEFT__INLINE void put_str(enc *e, const weft__ee *x, const char *s) {
+  size_t n = s ? strlen(s) : 0;
+  put_bytes(e, s, n);
+  put_len_tag(e, x, n);
+}
+
+/* A map<string, string> entry without the call into its own table walk
+ * (a map entry is two fields, and the walk's fixed cost is most of it):
+ * value then key, both always written, then the entry's length and tag. */
+WEFT__INLINE void put_entry_ss(enc *e, const weft__ee *x, const void *ent) {
+  const ProtobufCFieldDescriptor *kv = x->sub->base.fields;
+  const char *k, *v;
+  size_t kn, vn;
+  if (!ent || ((const ProtobufCMessage *)ent)->n_unknown_fields) {
+    put_sub(e, x, ent);
+    return;
+  }
+  k = *(const char *const *)((const char *)ent + kv[0].offset);
+  v = *(const char *const *)((const char *)ent + kv[1].offset);
+  kn = k ? strlen(k) : 0;
+  vn = v ? strlen(v) : 0;
+  put_bytes(e, v, vn);
+  put_varint(e, vn);
+  put_varint(e, (2u << 3) | WEFT__WT_LEN);
+  put_bytes(e, k, kn);
+  put_varint(e, kn);
+  put_varint(e, (1u << 3) | WEFT__WT_LEN);
+  put_len_tag(e, x,
+              2 + weft__varint_size(kn) + kn + weft__varint_size(vn) + vn);
+}
+
+/* Out of line, so the table walk stays small. */
+static __attribute__((noinline)) void
+put_map_ss(enc *e, const weft__ee *x, const void *const *arr, size_t n) {
+  while (n-- > 0 && !e->full)
+    put_entry_ss(e, x, arr[n]);
+}
+
+static void put_msg(enc *e, const weft_msg_desc *d, const void *msg) {
+  const ProtobufCMessage *b = msg;
+  weft__dtab *tmp;
+  const weft__dtab *T;
+  const weft__ee *ee;
+  unsigned i;
+  if (WEFT__UNLIKELY(e->full))
+    return;
+  T = weft__dtab_get(d, &tmp);
+  if (WEFT__UNLIKELY(!T)) {
+    put_msg_desc(e, d, msg);
+    return;
+  }
+  for (i = b->n_unknown_fields; i-- > 0;) {
+    const ProtobufCMessageUnknownField *u = &b->unknown_fields[i];
+    put_bytes(e, u->data, u->len);
+    put_tag(e, u->tag, (int)u->wire_type);
+  }
+  ee = T->ee;
+  for (i = T->nf; i-- > 0;) {
+    const weft__ee *x = &ee[i];
+    const char *m = (const char *)msg + x->offset;
+    if (x->pres == WEFT__EP_HAS &&
+        !*(const protobuf_c_boolean *)((const char *)msg + x->qoff))
+      continue;
+    if (WEFT__UNLIKELY(!roomy(e)) && x->op < WEFT__EOP_STRING) {
+      put_generic(e, d, x->idx, msg);
+      continue;
+    }
+    switch (x->op) {
+    case WEFT__EOP_I32: {
+      int32_t v;
+      memcpy(&v, m, 4);
+      if (!v && x->pres == WEFT__EP_IMPLICIT)
+        continue;
+      put_vt(e, x, (uint64_t)(int64_t)v);
+      continue;
+    }
+    case WEFT__EOP_U32: {
+      uint32_t v;
+      memcpy(&v, m, 4);
+      if (!v && x->pres == WEFT__EP_IMPLICIT)
+        continue;
+      put_vt(e, x, v);
+      continue;
+    }
+    case WEFT__EOP_Z32: {
+      int32_t v;
+      memcpy(&v, m, 4);
+      if (!v && x->pres == WEFT__EP_IMPLICIT)
+        continue;
+      put_vt(e, x, weft__zz32(v));
+      continue;
+    }
+    case WEFT__EOP_V64: {
+      uint64_t v;
+      memcpy(&v, m, 8);
+      if (!v && x->pres == WEFT__EP_IMPLICIT)
+        continue;
+      put_vt(e, x, v);
+      continue;
+    }
+    case WEFT__EOP_Z64: {
+      int64_t v;
+      memcpy(&v, m, 8);
+      if (!v && x->pres == WEFT__EP_IMPLICIT)
+        continue;
+      put_vt(e, x, weft__zz64(v));
+      continue;
+    }
+    case WEFT__EOP_BOOL: {
+      protobuf_c_boolean v;
+      memcpy(&v, m, sizeof v);
+      if (!v && x->pres == WEFT__EP_IMPLICIT)
+        continue;
+      put_vt(e, x, v ? 1 : 0);
+      continue;
+    }
+    case WEFT__EOP_F32: {
+      uint32_t v; /* presence is bitwise: -0.0 is written */
+      memcpy(&v, m, 4);
+      if (!v && x->pres == WEFT__EP_IMPLICIT)
+        continue;
+      e->p -= 4;
+      memcpy(e->p, &v, 4);
+      e->p = w_tag(e->p, x);
+      continue;
+    }
+    case WEFT__EOP_F64: {
+      uint64_t v;
+      memcpy(&v, m, 8);
+      if (!v && x->pres == WEFT__EP_IMPLICIT)
+        continue;
+      e->p -= 8;
+      memcpy(e->p, &v, 8);
+      e->p = w_tag(e->p, x);
+      continue;
+    }
+    case WEFT__EOP_STRING: {
+      const char *s = *(const char *const *)m;
+      if ((!s || !*s) && x->pres == WEFT__EP_IMPLICIT)
+        continue;
+      put_str(e, x, s);
+      continue;
+    }
+    case WEFT__EOP_BYTES: {
+      const ProtobufCBinaryData *bd = (const ProtobufCBinaryData *)m;
+      if (!bd->len && x->pres == WEFT__EP_IMPLICIT)
+        continue;
+      put_bytes(e, bd->data, bd->len);
+      put_len_tag(e, x, bd->len);
+      continue;
+    }
+    case WEFT__EOP_MESSAGE: {
+      const void *sub = *(const void *const *)m;
+      if (!sub && x->pres == WEFT__EP_IMPLICIT)
+        continue;
+      put_sub(e, x, sub);
+      continue;
+    }
+    case WEFT__EOP_RMESSAGE: {
+      size_t n = *(const size_t *)((const char *)msg + x->qoff);
+      const void *const *arr = *(const void *const *const *)m;
+      while (n-- > 0 && !e->full)
+        put_sub(e, x, arr[n]);
+      continue;
+    }
+    case WEFT__EOP_RSTRING: {
+      size_t n = *(const size_t *)((const char *)msg + x->qoff);
+      const char *const *arr = *(const char *const *const *)m;
+      while (n-- > 0 && !e->full)
+        put_str(e, x, arr[n]);
+      continue;
+    }
+    case WEFT__EOP_RMAP_SS:
+      put_map_ss(e, x, *(const void *const *const *)m,
+                 *(const size_t *)((const char *)msg + x->qoff));
+      continue;
+    case WEFT__EOP_RBYTES: {
+      size_t n = *(const size_t *)((const char *)msg + x->qoff);
+      const ProtobufCBinaryData *arr = *(const ProtobufCBinaryData *const *)m;
+      while (n-- > 0 && !e->full) {
+        put_bytes(e, arr[n].data, arr[n].len);
+        put_len_tag(e, x, arr[n].len);
+      }
+      continue;
+    }
+    default:
+      put_generic(e, d, x->idx, msg);
+      continue;
+    }
+  }
+  if (WEFT__UNLIKELY(tmp != NULL))
+    free(tmp);
+}
+
 ssize_t weft_encode(const void *msg, uint8_t *buf, size_t cap) {
   enc e;
   size_t n;
@@ -532,8 +946,12 @@ ssize_t weft_encode(const void *msg, uint8_t *buf, size_t cap) {
   if (e.full)
     return WEFT_ERR_TOO_BIG;
   n = (size_t)(buf + cap - e.p);
-  if (e.p != buf)
-    memmove(buf, e.p, n);
+  if (e.p != buf) {
+    if (n <= 16)
+      copy_small(buf, e.p, n);
+    else
+      memmove(buf, e.p, n);
+  }
   return (ssize_t)n;
 }
 
