@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 enum {
   B_DONE,       /* no body under way (ended, or none) */
@@ -25,15 +26,62 @@ static int fail(weft__h1_body *b, weft_error *err, int code, int status,
                 const char *fmt, ...) {
   b->state = B_FAILED;
   b->status = status;
-  if (err) {
-    va_list ap;
-    va_start(ap, fmt);
-    char msg[sizeof err->message];
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    weft_error_set(err, code, "%s", msg);
-  }
+  va_list ap;
+  va_start(ap, fmt);
+  weft__h1_verror(err, code, "", fmt, ap);
+  va_end(ap);
   return code;
+}
+
+int weft__h1_framing_parse(const weft__h1_field *f, size_t n, int minor,
+                           const char *what, weft__h1_framing *out, int *status,
+                           weft_error *err) {
+  weft__h1_conn_opts co = {0};
+  weft__h1_te te = {0};
+  unsigned n_cl = 0;
+  *out = (weft__h1_framing){.content_length = -1};
+  *status = 400;
+  for (size_t i = 0; i < n; i++) {
+    if (strcasecmp(f[i].name, "content-length") == 0) {
+      if (++n_cl > 1)
+        return weft_error_set(err, WEFT_ERR_PROTOCOL,
+                              "more than one Content-Length");
+      out->content_length =
+          weft__h1_parse_content_length(f[i].value, f[i].value_len);
+      if (out->content_length < 0)
+        return weft_error_set(err, WEFT_ERR_PROTOCOL,
+                              "Content-Length \"%s\" is not a length",
+                              f[i].value);
+    } else if (strcasecmp(f[i].name, "transfer-encoding") == 0) {
+      weft__h1_te_add(&te, f[i].value);
+    } else if (strcasecmp(f[i].name, "connection") == 0) {
+      weft__h1_conn_add(&co, f[i].value);
+    }
+  }
+  /* Request smuggling lives in the disagreements between these: every
+   * ambiguity is refused (RFC 9112 section 6.3). */
+  if (te.n) {
+    if (minor == 0)
+      return weft_error_set(err, WEFT_ERR_PROTOCOL,
+                            "Transfer-Encoding in an HTTP/1.0 %s", what);
+    if (n_cl)
+      return weft_error_set(err, WEFT_ERR_PROTOCOL,
+                            "both Content-Length and Transfer-Encoding");
+    if (!te.last_chunked || te.chunked > 1)
+      return weft_error_set(
+          err, WEFT_ERR_PROTOCOL,
+          "Transfer-Encoding does not end with one \"chunked\"");
+    if (te.n > 1) {
+      *status = 501;
+      return weft_error_set(
+          err, WEFT_ERR_UNSUPPORTED,
+          "transfer codings other than chunked are not supported");
+    }
+    out->chunked = true;
+  }
+  out->keep_alive = minor == 1 ? !co.close : (co.keep_alive && !co.close);
+  *status = 0;
+  return 0;
 }
 
 void weft__h1_body_init(weft__h1_body *b, const weft__h1_body_limits *lim) {

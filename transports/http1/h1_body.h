@@ -46,6 +46,25 @@ typedef struct weft__h1_body_limits {
   size_t max_trailers;      /* trailer fields; 0: 100 */
 } weft__h1_body_limits;
 
+/* What a head's fields say about its body and its connection (RFC 9112
+ * sections 6.1 to 6.3 and 9.3). */
+typedef struct weft__h1_framing {
+  int64_t content_length; /* -1: none given */
+  bool chunked;           /* Transfer-Encoding ends in chunked */
+  bool keep_alive;        /* the version and Connection allow another */
+} weft__h1_framing;
+
+/* Reads Content-Length, Transfer-Encoding and Connection from a head's
+ * fields (HTTP/1.<minor>; what is "request" or "response" for messages).
+ * Every ambiguity a proxy could be fooled by is refused: two
+ * Content-Lengths or one that is not a length, Transfer-Encoding with a
+ * Content-Length or in HTTP/1.0, or not ending in exactly one chunked
+ * (WEFT_ERR_PROTOCOL, *status 400); a coding before chunked
+ * (WEFT_ERR_UNSUPPORTED, *status 501). err says which. */
+int weft__h1_framing_parse(const weft__h1_field *f, size_t n, int minor,
+                           const char *what, weft__h1_framing *out, int *status,
+                           weft_error *err);
+
 /* What one feed found. */
 typedef struct weft__h1_body_event {
   const uint8_t *data;            /* body bytes inside the fed input */

@@ -4,6 +4,7 @@
 
 #include "h1_body.h"
 #include "h1_lines.h"
+#include "h1_out.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -37,51 +38,19 @@ struct weft__h1c {
   uint64_t received;
 
   /* The request. */
-  bool req_open;  /* submitted, not ended */
-  bool req_ended; /* submit_end done */
-  bool req_chunked;
-  int64_t req_left; /* Content-Length still owed; -1 if chunked */
-
-  uint8_t *out;
-  size_t out_off, out_len, out_cap;
+  bool req_open;    /* submitted, not ended */
+  bool req_ended;   /* submit_end done */
+  weft__h1_out out; /* its bytes, and how its body is framed */
 };
 
 static int fail(weft__h1c *h, weft_error *err, int code, const char *fmt, ...) {
   h->state = S_FAILED;
   h->fail_code = code;
-  if (err) {
-    va_list ap;
-    va_start(ap, fmt);
-    char msg[sizeof err->message];
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    weft_error_set(err, code, "HTTP/1.1 response: %s", msg);
-  }
+  va_list ap;
+  va_start(ap, fmt);
+  weft__h1_verror(err, code, "HTTP/1.1 response: ", fmt, ap);
+  va_end(ap);
   return code;
-}
-
-static int out_put(weft__h1c *h, const void *p, size_t n) {
-  if (n == 0)
-    return 0;
-  if (h->out_off == h->out_len)
-    h->out_off = h->out_len = 0;
-  if (h->out_len + n > h->out_cap) {
-    size_t cap = h->out_cap ? h->out_cap : 256;
-    while (cap < h->out_len + n)
-      cap *= 2;
-    uint8_t *b = realloc(h->out, cap);
-    if (!b)
-      return WEFT_ERR_NOMEM;
-    h->out = b;
-    h->out_cap = cap;
-  }
-  memcpy(h->out + h->out_len, p, n);
-  h->out_len += n;
-  return 0;
-}
-
-static int out_str(weft__h1c *h, const char *s) {
-  return out_put(h, s, strlen(s));
 }
 
 int weft__h1c_new(weft__h1c **out, const weft__h1c_callbacks *cb, void *ud,
@@ -111,7 +80,6 @@ int weft__h1c_new(weft__h1c **out, const weft__h1c_callbacks *cb, void *ud,
                      &(weft__h1_body_limits){h->lim.max_body, h->lim.max_head,
                                              h->lim.max_fields});
   h->state = S_IDLE;
-  h->req_left = -1;
   *out = h;
   return 0;
 }
@@ -122,7 +90,7 @@ void weft__h1c_free(weft__h1c *h) {
   weft__h1_lines_free(&h->head);
   weft__h1_body_free(&h->body);
   free(h->fields);
-  free(h->out);
+  weft__h1_out_free(&h->out);
   free(h);
 }
 
@@ -141,21 +109,6 @@ static bool engine_field(const char *name) {
          strcasecmp(name, "content-length") == 0 ||
          strcasecmp(name, "transfer-encoding") == 0 ||
          strcasecmp(name, "connection") == 0;
-}
-
-static int put_fields(weft__h1c *h, const weft__h1_field *f, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    int rv = out_str(h, f[i].name);
-    if (rv == 0)
-      rv = out_put(h, ": ", 2);
-    if (rv == 0)
-      rv = out_str(h, f[i].value);
-    if (rv == 0)
-      rv = out_put(h, "\r\n", 2);
-    if (rv < 0)
-      return rv;
-  }
-  return 0;
 }
 
 int weft__h1c_submit_request(weft__h1c *h, const char *method,
@@ -178,35 +131,33 @@ int weft__h1c_submit_request(weft__h1c *h, const char *method,
     if (!weft__h1_field_valid(fields[i].name, fields[i].value) ||
         engine_field(fields[i].name))
       return WEFT_ERR_INVAL;
-  int rv = out_str(h, method);
+  weft__h1_out *o = &h->out;
+  int rv = weft__h1_out_str(o, method);
   if (rv == 0)
-    rv = out_put(h, " ", 1);
+    rv = weft__h1_out_put(o, " ", 1);
   if (rv == 0)
-    rv = out_str(h, target);
+    rv = weft__h1_out_str(o, target);
   if (rv == 0)
-    rv = out_str(h, " HTTP/1.1\r\nHost: ");
+    rv = weft__h1_out_str(o, " HTTP/1.1\r\nHost: ");
   if (rv == 0)
-    rv = out_str(h, host);
+    rv = weft__h1_out_str(o, host);
   if (rv == 0)
-    rv = out_put(h, "\r\n", 2);
+    rv = weft__h1_out_put(o, "\r\n", 2);
   if (rv == 0)
-    rv = put_fields(h, fields, nfields);
-  if (rv == 0) {
-    char cl[48];
-    if (content_length >= 0)
-      snprintf(cl, sizeof cl, "Content-Length: %lld\r\n\r\n",
-               (long long)content_length);
-    else
-      snprintf(cl, sizeof cl, "Transfer-Encoding: chunked\r\n\r\n");
-    rv = out_str(h, cl);
-  }
+    rv = weft__h1_out_fields(o, fields, nfields);
+  if (rv == 0 && content_length >= 0)
+    rv = weft__h1_out_printf(o, "Content-Length: %lld\r\n\r\n",
+                             (long long)content_length);
+  else if (rv == 0)
+    rv = weft__h1_out_str(o, "Transfer-Encoding: chunked\r\n\r\n");
   if (rv < 0)
     return rv;
+  weft__h1_out_body(
+      o, content_length >= 0 ? WEFT__H1_BODY_COUNTED : WEFT__H1_BODY_CHUNKED,
+      content_length > 0 ? (uint64_t)content_length : 0);
   h->head_req = strcmp(method, "HEAD") == 0;
   h->req_open = true;
   h->req_ended = false;
-  h->req_chunked = content_length < 0;
-  h->req_left = content_length;
   h->state = S_HEAD;
   h->received = 0;
   h->keep_alive = false;
@@ -217,64 +168,32 @@ int weft__h1c_submit_request(weft__h1c *h, const char *method,
 int weft__h1c_submit_data(weft__h1c *h, const uint8_t *data, size_t len) {
   if (!h || !h->req_open)
     return WEFT_ERR_STATE;
-  if (len == 0)
-    return 0;
-  if (!h->req_chunked) {
-    if ((uint64_t)len > (uint64_t)h->req_left)
-      return WEFT_ERR_INVAL;
-    h->req_left -= (int64_t)len;
-    return out_put(h, data, len);
-  }
-  char line[24];
-  snprintf(line, sizeof line, "%zx\r\n", len);
-  int rv = out_str(h, line);
-  if (rv == 0)
-    rv = out_put(h, data, len);
-  if (rv == 0)
-    rv = out_put(h, "\r\n", 2);
-  return rv;
+  return weft__h1_out_data(&h->out, data, len);
 }
 
 int weft__h1c_submit_end(weft__h1c *h, const weft__h1_field *trailers,
                          size_t ntrailers) {
   if (!h || !h->req_open)
     return WEFT_ERR_STATE;
-  if (!h->req_chunked && h->req_left > 0)
-    return WEFT_ERR_INVAL;
-  if (h->req_chunked) {
+  if (h->out.body == WEFT__H1_BODY_CHUNKED)
     for (size_t i = 0; i < ntrailers; i++)
       if (!weft__h1_field_valid(trailers[i].name, trailers[i].value) ||
           engine_field(trailers[i].name))
         return WEFT_ERR_INVAL;
-    int rv = out_put(h, "0\r\n", 3);
-    if (rv == 0)
-      rv = put_fields(h, trailers, ntrailers);
-    if (rv == 0)
-      rv = out_put(h, "\r\n", 2);
-    if (rv < 0)
-      return rv;
-  }
+  int rv = weft__h1_out_end(&h->out, trailers, ntrailers);
+  if (rv < 0)
+    return rv;
   h->req_open = false;
   h->req_ended = true;
   return 0;
 }
 
 size_t weft__h1c_output(const weft__h1c *h, const uint8_t **data) {
-  *data = h->out + h->out_off;
-  return h->out_len - h->out_off;
+  return weft__h1_out_pending(&h->out, data);
 }
 
 void weft__h1c_consume(weft__h1c *h, size_t n) {
-  size_t have = h->out_len - h->out_off;
-  h->out_off += n < have ? n : have;
-  if (h->out_off == h->out_len) {
-    h->out_off = h->out_len = 0;
-    if (h->out_cap > 65536) { /* a large body went through */
-      free(h->out);
-      h->out = NULL;
-      h->out_cap = 0;
-    }
-  }
+  weft__h1_out_consume(&h->out, n);
 }
 
 /* ---- the response ---- */
@@ -340,40 +259,15 @@ static int parse_head(weft__h1c *h, weft_error *err) {
                           .fields = h->fields,
                           .nfields = nf,
                           .content_length = -1};
-  weft__h1_conn_opts co = {0};
-  weft__h1_te te = {0};
-  unsigned n_cl = 0;
-  for (size_t i = 0; i < nf; i++) {
-    const weft__h1_field *f = &h->fields[i];
-    if (strcasecmp(f->name, "content-length") == 0) {
-      if (++n_cl > 1)
-        return fail(h, err, WEFT_ERR_PROTOCOL, "more than one Content-Length");
-      r.content_length = weft__h1_parse_content_length(f->value, f->value_len);
-      if (r.content_length < 0)
-        return fail(h, err, WEFT_ERR_PROTOCOL,
-                    "Content-Length \"%s\" is not a length", f->value);
-    } else if (strcasecmp(f->name, "transfer-encoding") == 0) {
-      weft__h1_te_add(&te, f->value);
-    } else if (strcasecmp(f->name, "connection") == 0) {
-      weft__h1_conn_add(&co, f->value);
-    }
-  }
+  weft__h1_framing fr;
+  int ignored_status;
+  rv = weft__h1_framing_parse(h->fields, nf, minor, "response", &fr,
+                              &ignored_status, &e);
+  if (rv < 0)
+    return fail(h, err, rv, "%s", e.message);
+  r.content_length = fr.content_length;
   bool no_body = h->head_req || status == 204 || status == 304;
-  if (te.n) {
-    if (minor == 0)
-      return fail(h, err, WEFT_ERR_PROTOCOL,
-                  "Transfer-Encoding in an HTTP/1.0 response");
-    if (n_cl)
-      return fail(h, err, WEFT_ERR_PROTOCOL,
-                  "both Content-Length and Transfer-Encoding");
-    if (!te.last_chunked || te.chunked > 1)
-      return fail(h, err, WEFT_ERR_PROTOCOL,
-                  "Transfer-Encoding does not end with one \"chunked\"");
-    if (te.n > 1)
-      return fail(h, err, WEFT_ERR_UNSUPPORTED,
-                  "transfer codings other than chunked were not asked for");
-    r.chunked = !no_body;
-  }
+  r.chunked = fr.chunked && !no_body;
   if (no_body)
     r.content_length = -1;
   r.close_delimited = !no_body && !r.chunked && r.content_length < 0;
@@ -381,14 +275,12 @@ static int parse_head(weft__h1c *h, weft_error *err) {
                             : r.chunked         ? WEFT__H1_BODY_CHUNKED
                             : r.close_delimited ? WEFT__H1_BODY_UNTIL_CLOSE
                                                 : WEFT__H1_BODY_COUNTED;
-  weft_error e2 = {0};
   rv = weft__h1_body_start(
       &h->body, kind, r.content_length > 0 ? (uint64_t)r.content_length : 0,
-      &e2);
+      &e);
   if (rv < 0)
-    return fail(h, err, rv, "%s", e2.message);
-  r.keep_alive = !r.close_delimited &&
-                 (minor == 1 ? !co.close : (co.keep_alive && !co.close));
+    return fail(h, err, rv, "%s", e.message);
+  r.keep_alive = !r.close_delimited && fr.keep_alive;
   h->keep_alive = r.keep_alive;
   h->state = weft__h1_body_done(&h->body) ? S_DONE : S_BODY;
   rv = h->cb.on_response(h->ud, &r);
@@ -486,8 +378,9 @@ bool weft__h1c_response_done(const weft__h1c *h) {
 }
 
 bool weft__h1c_reusable(const weft__h1c *h) {
+  const uint8_t *pending;
   return h->state == S_DONE && h->keep_alive && h->req_ended &&
-         h->out_len == h->out_off;
+         weft__h1_out_pending(&h->out, &pending) == 0;
 }
 
 bool weft__h1c_failed(const weft__h1c *h) {

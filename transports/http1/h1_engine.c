@@ -6,6 +6,7 @@
 #include "h1_body.h"
 #include "h1_common.h"
 #include "h1_lines.h"
+#include "h1_out.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -45,12 +46,8 @@ struct weft__h1 {
 
   /* The response. */
   bool continue_sent, resp_started, resp_ended;
-  bool resp_no_body, resp_chunked, resp_close_delimited;
-  int64_t resp_left; /* Content-Length still owed; -1 if none */
   bool close_after;
-
-  uint8_t *out;
-  size_t out_off, out_len, out_cap;
+  weft__h1_out out; /* its bytes, and how its body is framed */
 };
 
 /* ---- small helpers ---- */
@@ -61,55 +58,11 @@ static int fail(weft__h1 *h, weft_error *err, int code, int status,
   h->state = S_FAILED;
   h->fail_code = code;
   h->error_status = status;
-  if (err) {
-    va_list ap;
-    va_start(ap, fmt);
-    char msg[sizeof err->message];
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    weft_error_set(err, code, "HTTP/1.1: %s", msg);
-  }
-  return code;
-}
-
-static int out_reserve(weft__h1 *h, size_t extra) {
-  if (h->out_off == h->out_len)
-    h->out_off = h->out_len = 0;
-  if (h->out_len + extra <= h->out_cap)
-    return 0;
-  size_t cap = h->out_cap ? h->out_cap : 256;
-  while (cap < h->out_len + extra)
-    cap *= 2;
-  uint8_t *p = realloc(h->out, cap);
-  if (!p)
-    return WEFT_ERR_NOMEM;
-  h->out = p;
-  h->out_cap = cap;
-  return 0;
-}
-
-static int out_put(weft__h1 *h, const void *p, size_t n) {
-  if (n == 0)
-    return 0;
-  int rv = out_reserve(h, n);
-  if (rv < 0)
-    return rv;
-  memcpy(h->out + h->out_len, p, n);
-  h->out_len += n;
-  return 0;
-}
-
-static int out_printf(weft__h1 *h, const char *fmt, ...) {
-  /* Room for the longest canned error head (431's reason phrase is 31
-   * characters; 128 bytes cut it off). */
-  char buf[256];
   va_list ap;
   va_start(ap, fmt);
-  int n = vsnprintf(buf, sizeof buf, fmt, ap);
+  weft__h1_verror(err, code, "HTTP/1.1: ", fmt, ap);
   va_end(ap);
-  if (n < 0 || (size_t)n >= sizeof buf)
-    return WEFT_ERR_INTERNAL;
-  return out_put(h, buf, (size_t)n);
+  return code;
 }
 
 /* ---- public helpers ---- */
@@ -224,7 +177,6 @@ int weft__h1_new(weft__h1 **out, const weft__h1_callbacks *cb, void *ud,
                      &(weft__h1_body_limits){h->lim.max_body, h->lim.max_head,
                                              h->lim.max_fields});
   h->state = S_HEAD;
-  h->resp_left = -1;
   *out = h;
   return 0;
 }
@@ -235,7 +187,7 @@ void weft__h1_free(weft__h1 *h) {
   weft__h1_lines_free(&h->head);
   weft__h1_body_free(&h->body);
   free(h->fields);
-  free(h->out);
+  weft__h1_out_free(&h->out);
   free(h);
 }
 
@@ -320,26 +272,21 @@ static int parse_head(weft__h1 *h, weft_error *err) {
                          .nfields = nf,
                          .content_length = -1};
   rq.head = strcmp(m, "HEAD") == 0;
-  weft__h1_conn_opts co = {0};
-  weft__h1_te te = {0};
-  unsigned n_cl = 0, n_host = 0;
+  weft__h1_framing fr;
+  int status;
+  weft_error e = {0};
+  rv = weft__h1_framing_parse(h->fields, nf, h->minor, "request", &fr, &status,
+                              &e);
+  if (rv < 0)
+    return fail(h, err, rv, status, "%s", e.message);
+  rq.content_length = fr.content_length;
+  rq.chunked = fr.chunked;
+  rq.keep_alive = fr.keep_alive;
+  unsigned n_host = 0;
   for (size_t i = 0; i < nf; i++) {
     const weft__h1_field *f = &h->fields[i];
-    if (strcasecmp(f->name, "content-length") == 0) {
-      if (++n_cl > 1)
-        return fail(h, err, WEFT_ERR_PROTOCOL, 400,
-                    "more than one Content-Length");
-      int64_t cl = weft__h1_parse_content_length(f->value, f->value_len);
-      if (cl < 0)
-        return fail(h, err, WEFT_ERR_PROTOCOL, 400,
-                    "Content-Length \"%s\" is not a length", f->value);
-      rq.content_length = cl;
-    } else if (strcasecmp(f->name, "transfer-encoding") == 0) {
-      weft__h1_te_add(&te, f->value);
-    } else if (strcasecmp(f->name, "host") == 0) {
+    if (strcasecmp(f->name, "host") == 0) {
       n_host++;
-    } else if (strcasecmp(f->name, "connection") == 0) {
-      weft__h1_conn_add(&co, f->value);
     } else if (strcasecmp(f->name, "expect") == 0 && h->minor == 1) {
       if (strcasecmp(f->value, "100-continue") != 0)
         return fail(h, err, WEFT_ERR_UNSUPPORTED, 417,
@@ -347,28 +294,10 @@ static int parse_head(weft__h1 *h, weft_error *err) {
       rq.expect_continue = true;
     }
   }
-  /* Request smuggling lives in the disagreements between these: every
-   * ambiguity is refused (RFC 9112 section 6.3). */
-  if (te.n) {
-    if (h->minor == 0)
-      return fail(h, err, WEFT_ERR_PROTOCOL, 400,
-                  "Transfer-Encoding in an HTTP/1.0 request");
-    if (n_cl)
-      return fail(h, err, WEFT_ERR_PROTOCOL, 400,
-                  "both Content-Length and Transfer-Encoding");
-    if (!te.last_chunked || te.chunked > 1)
-      return fail(h, err, WEFT_ERR_PROTOCOL, 400,
-                  "Transfer-Encoding does not end with one \"chunked\"");
-    if (te.n > 1)
-      return fail(h, err, WEFT_ERR_UNSUPPORTED, 501,
-                  "transfer codings other than chunked are not supported");
-    rq.chunked = true;
-  }
   if (h->minor == 1 && n_host != 1)
     return fail(h, err, WEFT_ERR_PROTOCOL, 400,
                 n_host ? "more than one Host"
                        : "no Host in an HTTP/1.1 request");
-  weft_error e = {0};
   rv = weft__h1_body_start(
       &h->body,
       rq.chunked              ? WEFT__H1_BODY_CHUNKED
@@ -378,7 +307,6 @@ static int parse_head(weft__h1 *h, weft_error *err) {
   if (rv < 0)
     return fail(h, err, rv, weft__h1_body_error_status(&h->body), "%s",
                 e.message);
-  rq.keep_alive = h->minor == 1 ? !co.close : (co.keep_alive && !co.close);
 
   /* The new request's state, set before the callback so that a response
    * the owner completes inside it finds everything in place. */
@@ -388,7 +316,6 @@ static int parse_head(weft__h1 *h, weft_error *err) {
   h->req_active = true;
   h->req_complete = false;
   h->continue_sent = h->resp_started = h->resp_ended = false;
-  h->resp_left = -1;
   bool body = !weft__h1_body_done(&h->body);
   if (body) {
     h->state = S_BODY;
@@ -494,7 +421,7 @@ int weft__h1_submit_continue(weft__h1 *h) {
     return WEFT_ERR_STATE;
   h->continue_sent = true;
   static const char line[] = "HTTP/1.1 100 Continue\r\n\r\n";
-  return out_put(h, line, sizeof line - 1);
+  return weft__h1_out_put(&h->out, line, sizeof line - 1);
 }
 
 static bool field_ok(const weft__h1_field *f) {
@@ -502,21 +429,6 @@ static bool field_ok(const weft__h1_field *f) {
          strcasecmp(f->name, "content-length") != 0 &&
          strcasecmp(f->name, "transfer-encoding") != 0 &&
          strcasecmp(f->name, "connection") != 0;
-}
-
-static int put_fields(weft__h1 *h, const weft__h1_field *f, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    int rv = out_put(h, f[i].name, strlen(f[i].name));
-    if (rv == 0)
-      rv = out_put(h, ": ", 2);
-    if (rv == 0)
-      rv = out_put(h, f[i].value, strlen(f[i].value));
-    if (rv == 0)
-      rv = out_put(h, "\r\n", 2);
-    if (rv < 0)
-      return rv;
-  }
-  return 0;
 }
 
 int weft__h1_submit_head(weft__h1 *h, int status, const weft__h1_field *fields,
@@ -529,74 +441,52 @@ int weft__h1_submit_head(weft__h1 *h, int status, const weft__h1_field *fields,
     if (!field_ok(&fields[i]))
       return WEFT_ERR_INVAL;
   h->resp_started = true;
-  h->resp_no_body = h->head_req || status == 204 || status == 304;
-  h->resp_chunked = h->resp_close_delimited = false;
-  h->resp_left = -1;
-  if (!h->resp_no_body) {
-    if (content_length >= 0)
-      h->resp_left = content_length;
-    else if (h->minor == 1)
-      h->resp_chunked = true;
-    else
-      h->resp_close_delimited = h->close_after = true;
-  }
-  int rv = out_printf(h, "HTTP/1.1 %d %s\r\n", status, weft__h1_reason(status));
+  /* HTTP/1.0 clients know no chunked: a streamed body ends with the
+   * connection. */
+  weft__h1_body_kind kind = h->head_req || status == 204 || status == 304
+                                ? WEFT__H1_BODY_NONE
+                            : content_length >= 0 ? WEFT__H1_BODY_COUNTED
+                            : h->minor == 1       ? WEFT__H1_BODY_CHUNKED
+                                                  : WEFT__H1_BODY_UNTIL_CLOSE;
+  if (kind == WEFT__H1_BODY_UNTIL_CLOSE)
+    h->close_after = true;
+  weft__h1_out *o = &h->out;
+  weft__h1_out_body(o, kind, content_length > 0 ? (uint64_t)content_length : 0);
+  int rv = weft__h1_out_printf(o, "HTTP/1.1 %d %s\r\n", status,
+                               weft__h1_reason(status));
   if (rv == 0)
-    rv = put_fields(h, fields, nfields);
+    rv = weft__h1_out_fields(o, fields, nfields);
   if (rv == 0 && content_length >= 0 && status != 204 && status != 304)
-    rv = out_printf(h, "Content-Length: %lld\r\n", (long long)content_length);
-  if (rv == 0 && h->resp_chunked)
-    rv = out_printf(h, "Transfer-Encoding: chunked\r\n");
+    rv = weft__h1_out_printf(o, "Content-Length: %lld\r\n",
+                             (long long)content_length);
+  if (rv == 0 && kind == WEFT__H1_BODY_CHUNKED)
+    rv = weft__h1_out_str(o, "Transfer-Encoding: chunked\r\n");
   if (rv == 0 && h->close_after)
-    rv = out_printf(h, "Connection: close\r\n");
+    rv = weft__h1_out_str(o, "Connection: close\r\n");
   else if (rv == 0 && h->minor == 0)
-    rv = out_printf(h, "Connection: keep-alive\r\n");
+    rv = weft__h1_out_str(o, "Connection: keep-alive\r\n");
   if (rv == 0)
-    rv = out_put(h, "\r\n", 2);
+    rv = weft__h1_out_put(o, "\r\n", 2);
   return rv;
 }
 
 int weft__h1_submit_data(weft__h1 *h, const uint8_t *data, size_t len) {
   if (!h->resp_started || h->resp_ended)
     return WEFT_ERR_STATE;
-  if (h->resp_no_body || len == 0)
-    return 0;
-  if (h->resp_left >= 0) {
-    if ((uint64_t)len > (uint64_t)h->resp_left)
-      return WEFT_ERR_INVAL;
-    h->resp_left -= (int64_t)len;
-    return out_put(h, data, len);
-  }
-  if (h->resp_chunked) {
-    int rv = out_printf(h, "%zx\r\n", len);
-    if (rv == 0)
-      rv = out_put(h, data, len);
-    if (rv == 0)
-      rv = out_put(h, "\r\n", 2);
-    return rv;
-  }
-  return out_put(h, data, len);
+  return weft__h1_out_data(&h->out, data, len);
 }
 
 int weft__h1_submit_end(weft__h1 *h, const weft__h1_field *trailers,
                         size_t ntrailers) {
   if (!h->resp_started || h->resp_ended)
     return WEFT_ERR_STATE;
-  if (!h->resp_no_body && h->resp_left > 0)
-    return WEFT_ERR_INVAL;
-  int rv = 0;
-  if (h->resp_chunked) {
+  if (h->out.body == WEFT__H1_BODY_CHUNKED)
     for (size_t i = 0; i < ntrailers; i++)
       if (!field_ok(&trailers[i]))
         return WEFT_ERR_INVAL;
-    rv = out_put(h, "0\r\n", 3);
-    if (rv == 0)
-      rv = put_fields(h, trailers, ntrailers);
-    if (rv == 0)
-      rv = out_put(h, "\r\n", 2);
-    if (rv < 0)
-      return rv;
-  }
+  int rv = weft__h1_out_end(&h->out, trailers, ntrailers);
+  if (rv < 0)
+    return rv;
   h->resp_ended = true;
   h->req_active = false;
   /* A request body nobody read cannot be skipped reliably: close. */
@@ -625,15 +515,15 @@ int weft__h1_submit_error(weft__h1 *h, int status, const char *reason) {
   }
   const char *text = reason && *reason ? reason : weft__h1_reason(status);
   size_t tlen = strlen(text);
-  int rv = out_printf(h,
-                      "HTTP/1.1 %d %s\r\nContent-Type: text/plain; "
-                      "charset=utf-8\r\nContent-Length: %zu\r\n"
-                      "Connection: close\r\n\r\n",
-                      status, weft__h1_reason(status), tlen + 1);
+  int rv = weft__h1_out_printf(&h->out,
+                               "HTTP/1.1 %d %s\r\nContent-Type: text/plain; "
+                               "charset=utf-8\r\nContent-Length: %zu\r\n"
+                               "Connection: close\r\n\r\n",
+                               status, weft__h1_reason(status), tlen + 1);
   if (rv == 0)
-    rv = out_put(h, text, tlen);
+    rv = weft__h1_out_put(&h->out, text, tlen);
   if (rv == 0)
-    rv = out_put(h, "\n", 1);
+    rv = weft__h1_out_put(&h->out, "\n", 1);
   h->resp_started = h->resp_ended = true;
   h->req_active = false;
   if (h->state != S_FAILED)
@@ -642,36 +532,24 @@ int weft__h1_submit_error(weft__h1 *h, int status, const char *reason) {
 }
 
 size_t weft__h1_output(const weft__h1 *h, const uint8_t **data) {
-  *data = h->out + h->out_off;
-  return h->out_len - h->out_off;
+  return weft__h1_out_pending(&h->out, data);
 }
 
 void weft__h1_consume(weft__h1 *h, size_t n) {
-  size_t have = h->out_len - h->out_off;
-  h->out_off += n < have ? n : have;
-  if (h->out_off == h->out_len) {
-    h->out_off = h->out_len = 0;
-    /* Big bodies went through: give the memory back between requests. */
-    if (h->out_cap > 65536) {
-      free(h->out);
-      h->out = NULL;
-      h->out_cap = 0;
-    }
-  }
+  weft__h1_out_consume(&h->out, n);
 }
 
 void weft__h1_trim(weft__h1 *h) {
   bool between = h->state == S_HEAD && h->head.len == 0 && !h->req_active;
-  if (!between || h->out_off != h->out_len)
+  const uint8_t *pending;
+  if (!between || weft__h1_out_pending(&h->out, &pending))
     return;
   weft__h1_lines_free(&h->head);
   weft__h1_body_free(&h->body);
   free(h->fields);
   h->fields = NULL;
   h->fields_cap = 0;
-  free(h->out);
-  h->out = NULL;
-  h->out_off = h->out_len = h->out_cap = 0;
+  weft__h1_out_free(&h->out);
 }
 
 bool weft__h1_should_close(const weft__h1 *h) {

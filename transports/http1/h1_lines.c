@@ -2,6 +2,8 @@
  * 2.2 and 5). See h1_lines.h. */
 #include "h1_lines.h"
 
+#include "h1_common.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,14 +17,10 @@ static int fail(weft__h1_lines *g, weft_error *err, int code, int status,
 static int fail(weft__h1_lines *g, weft_error *err, int code, int status,
                 const char *fmt, ...) {
   g->status = status;
-  if (err) {
-    va_list ap;
-    va_start(ap, fmt);
-    char msg[sizeof err->message];
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    weft_error_set(err, code, "%s", msg);
-  }
+  va_list ap;
+  va_start(ap, fmt);
+  weft__h1_verror(err, code, "", fmt, ap);
+  va_end(ap);
   return code;
 }
 
