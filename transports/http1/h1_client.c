@@ -27,7 +27,6 @@ struct weft__h1c {
   rstate state;
   int fail_code;
 
-  weft__h1_lines_opts head_opts;
   weft__h1_lines head; /* the response head being gathered */
   weft__h1_field *fields;
   size_t fields_cap;
@@ -71,11 +70,6 @@ int weft__h1c_new(weft__h1c **out, const weft__h1c_callbacks *cb, void *ud,
     h->lim.max_fields = 100;
   if (!h->lim.max_body)
     h->lim.max_body = UINT64_MAX;
-  h->head_opts = (weft__h1_lines_opts){.what = "response head",
-                                       .start_line = "status line",
-                                       .fields_what = "fields",
-                                       .max_bytes = h->lim.max_head,
-                                       .max_fields = h->lim.max_fields};
   weft__h1_body_init(&h->body,
                      &(weft__h1_body_limits){h->lim.max_body, h->lim.max_head,
                                              h->lim.max_fields});
@@ -322,9 +316,15 @@ ssize_t weft__h1c_feed(weft__h1c *h, const uint8_t *in, size_t len,
     case S_FAILED:
       return h->fail_code;
     case S_HEAD: {
+      /* Built here, not kept: an idle connection costs the struct. */
+      const weft__h1_lines_opts opts = {.what = "response head",
+                                        .start_line = "status line",
+                                        .fields_what = "fields",
+                                        .max_bytes = h->lim.max_head,
+                                        .max_fields = h->lim.max_fields};
       size_t used = 0;
       weft_error e = {0};
-      rv = weft__h1_lines_feed(&h->head, &h->head_opts, p, n, &used, &e);
+      rv = weft__h1_lines_feed(&h->head, &opts, p, n, &used, &e);
       off += used;
       if (rv < 0)
         rv = fail(h, err, rv, "%s", e.message);

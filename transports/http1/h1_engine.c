@@ -32,7 +32,6 @@ struct weft__h1 {
   int fail_code;    /* sticky feed result once failed */
   int error_status; /* HTTP status for the failure */
 
-  weft__h1_lines_opts head_opts;
   weft__h1_lines head; /* the request head being gathered */
   weft__h1_field *fields;
   size_t fields_cap;
@@ -166,13 +165,6 @@ int weft__h1_new(weft__h1 **out, const weft__h1_callbacks *cb, void *ud,
     h->lim.max_fields = 100;
   if (!h->lim.max_body)
     h->lim.max_body = 4u << 20;
-  h->head_opts = (weft__h1_lines_opts){.what = "request head",
-                                       .start_line = "request line",
-                                       .fields_what = "fields",
-                                       .max_bytes = h->lim.max_head,
-                                       .max_fields = h->lim.max_fields,
-                                       .max_start_line = h->lim.max_line,
-                                       .skip_blanks = MAX_LEADING_BLANKS};
   weft__h1_body_init(&h->body,
                      &(weft__h1_body_limits){h->lim.max_body, h->lim.max_head,
                                              h->lim.max_fields});
@@ -358,9 +350,17 @@ ssize_t weft__h1_feed(weft__h1 *h, const uint8_t *in, size_t len,
     case S_FAILED:
       return h->fail_code;
     case S_HEAD: {
+      /* Built here, not kept: an idle connection costs the struct. */
+      const weft__h1_lines_opts opts = {.what = "request head",
+                                        .start_line = "request line",
+                                        .fields_what = "fields",
+                                        .max_bytes = h->lim.max_head,
+                                        .max_fields = h->lim.max_fields,
+                                        .max_start_line = h->lim.max_line,
+                                        .skip_blanks = MAX_LEADING_BLANKS};
       size_t used = 0;
       weft_error e = {0};
-      rv = weft__h1_lines_feed(&h->head, &h->head_opts, p, n, &used, &e);
+      rv = weft__h1_lines_feed(&h->head, &opts, p, n, &used, &e);
       off += used;
       if (rv < 0)
         return fail(h, err, rv, h->head.status, "%s", e.message);
