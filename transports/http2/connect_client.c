@@ -189,9 +189,14 @@ void weft__connect_resp_end(weft__connect_resp *r) {
       b = plain;
     weft_status st = {0};
     weft__connect_parse_error((const char *)b, len, fallback, &st);
-    if ((!st.message || !*st.message) && r->http_status)
-      weft_status_set(&st, st.code, "HTTP status %d", r->http_status);
-    else if (!st.message || !*st.message)
+    /* Not a Connect error (a proxy's page, nothing at all): say which
+     * HTTP status came instead. */
+    bool generic = !st.message || !*st.message ||
+                   strcmp(st.message, "HTTP error without a Connect body") == 0;
+    if (generic && r->http_status)
+      weft_status_set(&st, st.code, "HTTP status %d without a Connect error",
+                      r->http_status);
+    else if (generic)
       weft_status_set(&st, st.code, "the stream closed before a response");
     weft__connect_resp_take_status(r, &st);
     free(plain);
