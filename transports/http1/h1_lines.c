@@ -104,5 +104,6 @@ void weft__h1_lines_free(weft__h1_lines *g) {
   free(g->buf);
   g->buf = NULL;
   g->len = g->cap = g->line_start = g->nlines = 0;
-  g->blanks = 0;
+  /* blanks stays: it bounds what a peer sends, not what is buffered (an
+   * idle connection's buffer is released between empty lines too). */
 }

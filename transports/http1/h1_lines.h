@@ -60,7 +60,8 @@ int weft__h1_lines_append(weft__h1_lines *g, const uint8_t *p, size_t n);
 /* Empties the block for the next one; a large buffer is released, so an
  * idle connection costs little. */
 void weft__h1_lines_reset(weft__h1_lines *g);
-/* Releases the buffer; g is then an empty gatherer again. */
+/* Releases the buffer and empties the block; the count of empty lines
+ * skipped before a start line is kept (reset clears it). */
 void weft__h1_lines_free(weft__h1_lines *g);
 
 #ifdef __cplusplus

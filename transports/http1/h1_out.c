@@ -102,7 +102,7 @@ int weft__h1_out_end(weft__h1_out *o, const weft__h1_field *trailers,
 }
 
 size_t weft__h1_out_pending(const weft__h1_out *o, const uint8_t **data) {
-  *data = o->buf + o->off;
+  *data = o->buf ? o->buf + o->off : o->buf; /* NULL + 0 is undefined */
   return o->len - o->off;
 }
 
