@@ -162,7 +162,8 @@ static ssize_t chunk_line(weft__h1_body *b, const uint8_t *p, size_t n,
                 "bare CR or NUL in a chunk-size line (after %llu body bytes)",
                 (unsigned long long)b->received);
   uint64_t size = 0;
-  weft_error e = {0};
+  weft_error e; /* filled on failure: no 256-byte zeroing per call */
+  e.message[0] = '\0';
   int rv = weft__h1_parse_chunk_size(g->buf, g->len - 2, &size, &e);
   if (rv < 0)
     return fail(b, err, rv, rv == WEFT_ERR_TOO_BIG ? 413 : 400,
@@ -189,7 +190,8 @@ static ssize_t trailers(weft__h1_body *b, const uint8_t *p, size_t n,
                                  .max_bytes = b->lim.max_trailer_bytes,
                                  .max_fields = b->lim.max_trailers};
   size_t used = 0;
-  weft_error e = {0};
+  weft_error e; /* filled on failure: no 256-byte zeroing per call */
+  e.message[0] = '\0';
   int rv = weft__h1_lines_feed(&b->lines, &o, p, n, &used, &e);
   if (rv < 0)
     return fail(b, err, rv, b->lines.status, "%s", e.message);
@@ -223,7 +225,7 @@ ssize_t weft__h1_body_feed(weft__h1_body *b, const uint8_t *in, size_t len,
     case B_DONE:
       return (ssize_t)off;
     case B_FAILED:
-      return WEFT_ERR_STATE;
+      return weft_error_set(err, WEFT_ERR_STATE, "the body failed already");
     case B_COUNTED:
     case B_CHUNK_DATA: {
       size_t take = n < b->left ? n : (size_t)b->left;

@@ -323,7 +323,8 @@ ssize_t weft__h1c_feed(weft__h1c *h, const uint8_t *in, size_t len,
                                         .max_bytes = h->lim.max_head,
                                         .max_fields = h->lim.max_fields};
       size_t used = 0;
-      weft_error e = {0};
+      weft_error e; /* filled on failure: no 256-byte zeroing per call */
+      e.message[0] = '\0';
       rv = weft__h1_lines_feed(&h->head, &opts, p, n, &used, &e);
       off += used;
       if (rv < 0)
@@ -334,7 +335,8 @@ ssize_t weft__h1c_feed(weft__h1c *h, const uint8_t *in, size_t len,
     }
     case S_BODY: {
       weft__h1_body_event ev;
-      weft_error e = {0};
+      weft_error e; /* filled on failure: no 256-byte zeroing per call */
+      e.message[0] = '\0';
       ssize_t used = weft__h1_body_feed(&h->body, p, n, &ev, &e);
       if (used < 0)
         return fail(h, err, (int)used, "%s", e.message);

@@ -359,7 +359,8 @@ ssize_t weft__h1_feed(weft__h1 *h, const uint8_t *in, size_t len,
                                         .max_start_line = h->lim.max_line,
                                         .skip_blanks = MAX_LEADING_BLANKS};
       size_t used = 0;
-      weft_error e = {0};
+      weft_error e; /* filled on failure: no 256-byte zeroing per call */
+      e.message[0] = '\0';
       rv = weft__h1_lines_feed(&h->head, &opts, p, n, &used, &e);
       off += used;
       if (rv < 0)
@@ -370,7 +371,8 @@ ssize_t weft__h1_feed(weft__h1 *h, const uint8_t *in, size_t len,
     }
     case S_BODY: {
       weft__h1_body_event ev;
-      weft_error e = {0};
+      weft_error e; /* filled on failure: no 256-byte zeroing per call */
+      e.message[0] = '\0';
       ssize_t used = weft__h1_body_feed(&h->body, p, n, &ev, &e);
       if (used < 0)
         return fail(h, err, (int)used, weft__h1_body_error_status(&h->body),

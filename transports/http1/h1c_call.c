@@ -162,7 +162,8 @@ static int on_body(void *ud, const uint8_t *data, size_t len) {
   h1c_call *k = ((h1c_link *)ud)->call;
   if (!k)
     return WEFT_ERR_PROTOCOL;
-  weft_error e = {0};
+  weft_error e; /* filled on failure: no 256-byte zeroing per call */
+  e.message[0] = '\0';
   return weft__connect_resp_data(&k->resp, data, len, &e);
 }
 

@@ -120,7 +120,8 @@ int weft__connect_resp_push(void *ud, uint8_t flags, const uint8_t *data,
 int weft__connect_resp_data(weft__connect_resp *r, const uint8_t *data,
                             size_t len, weft_error *err) {
   if (r->stream && r->http_status == 200) {
-    weft_error e = {0};
+    weft_error e; /* filled on failure: no 256-byte zeroing per call */
+    e.message[0] = '\0';
     int rv = weft__connect_reader_feed(&r->reader, data, len,
                                        weft__connect_resp_push, r, &e);
     if (rv < 0) {
