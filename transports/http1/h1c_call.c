@@ -8,7 +8,6 @@
  * after the request ended, which is all Connect and gRPC-Web allow over
  * HTTP/1.1). */
 #include <ctype.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,9 +18,6 @@
 #include "../http2/h2_msg.h"
 #include "h1c_internal.h"
 #include "weft/base64.h"
-
-/* gRPC-Web's trailers frame (the other flags are Connect's too). */
-#define WEB_FLAG_TRAILERS 0x80
 
 struct h1c_call {
   h1c_pool *p;
@@ -50,6 +46,7 @@ struct h1c_call {
   bool done, unary_given;
 };
 
+/* The call's status, once (connect_client.h). */
 #define set_status(k, ...) weft__connect_resp_status(&(k)->resp, __VA_ARGS__)
 
 static bool is_cancelled(const h1c_call *k) {
