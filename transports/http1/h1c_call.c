@@ -7,7 +7,6 @@
  * message, as the caller sends them (half-duplex: the response is read
  * after the request ended, which is all Connect and gRPC-Web allow over
  * HTTP/1.1). */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +14,7 @@
 
 #include "../http2/connect.h"
 #include "../http2/connect_client.h"
+#include "../http2/grpc_wire.h"
 #include "../http2/h2_msg.h"
 #include "h1c_internal.h"
 #include "weft/base64.h"
@@ -55,25 +55,6 @@ static bool is_cancelled(const h1c_call *k) {
 
 /* ---- the response, through the engine's callbacks ---------------------- */
 
-/* grpc-message is percent-encoded (gRPC's PROTOCOL-HTTP2.md). */
-static char *percent_decode(const char *v, size_t len) {
-  char *out = malloc(len + 1), *o = out;
-  if (!out)
-    return NULL;
-  for (size_t i = 0; i < len; i++) {
-    if (v[i] == '%' && i + 2 < len && isxdigit((unsigned char)v[i + 1]) &&
-        isxdigit((unsigned char)v[i + 2])) {
-      char hex[3] = {v[i + 1], v[i + 2], 0};
-      *o++ = (char)strtol(hex, NULL, 16);
-      i += 2;
-    } else {
-      *o++ = v[i];
-    }
-  }
-  *o = '\0';
-  return out;
-}
-
 /* grpc-status: 1..2 digits, 0..16 in practice; anything else is not a
  * status. */
 static int parse_grpc_status(const char *v, size_t len) {
@@ -88,47 +69,26 @@ static int parse_grpc_status(const char *v, size_t len) {
   return code;
 }
 
-/* A grpc-status / grpc-message pair from headers or a trailers frame. */
-static void web_status(h1c_call *k, int code, const char *msg, size_t mlen) {
-  char *text = msg ? percent_decode(msg, mlen) : NULL;
-  set_status(k, code, "%s", text ? text : "");
-  free(text);
-}
-
-/* gRPC-Web's trailers frame: "name: value\r\n" lines. */
+/* gRPC-Web's trailers frame (grpc_wire.c parses it as the server wrote
+ * it): the status, and metadata but the protocol's own names. */
 static int web_trailers(void *ud, uint8_t flags, const uint8_t *data,
                         size_t len) {
   h1c_call *k = ud;
   (void)flags;
   k->resp.ended = true;
-  int code = -1;
-  const char *msg = NULL;
-  size_t mlen = 0;
-  const char *p = (const char *)data, *end = p + len;
-  while (p < end) {
-    const char *eol = memchr(p, '\n', (size_t)(end - p));
-    const char *le = eol ? eol : end;
-    const char *vend = le > p && le[-1] == '\r' ? le - 1 : le;
-    const char *colon = memchr(p, ':', (size_t)(vend - p));
-    if (colon && colon > p) {
-      const char *v = colon + 1;
-      while (v < vend && (*v == ' ' || *v == '\t'))
-        v++;
-      size_t nlen = (size_t)(colon - p), vlen = (size_t)(vend - v);
-      if (nlen == 11 && strncasecmp(p, "grpc-status", 11) == 0)
-        code = parse_grpc_status(v, vlen);
-      else if (nlen == 12 && strncasecmp(p, "grpc-message", 12) == 0)
-        msg = v, mlen = vlen;
-      else
-        weft__connect_resp_header(&k->resp, p, nlen, v, vlen);
-    }
-    p = eol ? eol + 1 : end;
-  }
-  if (code < 0)
-    set_status(k, WEFT_STATUS_INTERNAL,
-               "gRPC-Web trailers without a valid grpc-status");
+  weft_status st = {0};
+  weft_metadata md = {0};
+  weft_error e = {0};
+  if (weft__grpc_web_parse_trailers(data, len, &st, &md, &e) < 0)
+    set_status(k, WEFT_STATUS_INTERNAL, "%s", e.message);
   else
-    web_status(k, code, msg, mlen);
+    weft__connect_resp_take_status(&k->resp, &st);
+  for (size_t i = 0; i < md.count; i++)
+    weft__connect_resp_header(
+        &k->resp, md.entries[i].key, strlen(md.entries[i].key),
+        (const char *)md.entries[i].value, md.entries[i].value_len);
+  weft_metadata_clear(&md);
+  weft_status_clear(&st);
   return 0;
 }
 
@@ -147,7 +107,8 @@ static int on_response(void *ud, const weft__h1c_response *r) {
       k->head_grpc_status = parse_grpc_status(f->value, f->value_len);
     } else if (k->web && nl == 12 && strcasecmp(n, "grpc-message") == 0) {
       free(k->head_grpc_message);
-      k->head_grpc_message = percent_decode(f->value, f->value_len);
+      k->head_grpc_message = NULL;
+      weft__grpc_percent_decode(f->value, f->value_len, &k->head_grpc_message);
     } else {
       weft__connect_resp_header(&k->resp, n, nl, f->value, f->value_len);
     }
