@@ -2,6 +2,7 @@
  * h1_common.h. */
 #include "h1_common.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -195,4 +196,14 @@ bool weft__h1_field_valid(const char *name, const char *value) {
     if (*c == '\r' || *c == '\n')
       return false;
   return true;
+}
+
+int weft__h1_verror(weft_error *err, int code, const char *prefix,
+                    const char *fmt, va_list ap) {
+  if (!err)
+    return code;
+  char msg[sizeof err->message];
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  weft_error_set(err, code, "%s%s", prefix, msg);
+  return code;
 }

@@ -8,6 +8,7 @@
 #ifndef WEFT_TRANSPORTS_HTTP1_H1_COMMON_H
 #define WEFT_TRANSPORTS_HTTP1_H1_COMMON_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -75,6 +76,11 @@ void weft__h1_conn_add(weft__h1_conn_opts *co, const char *value);
  * WEFT_ERR_TOO_BIG (over 15 hex digits). */
 int weft__h1_parse_chunk_size(const char *line, size_t len, uint64_t *size,
                               weft_error *err);
+
+/* Sets err (when not NULL) to code and prefix followed by fmt's text (cut
+ * to the message's size); returns code. The engines' failure paths. */
+int weft__h1_verror(weft_error *err, int code, const char *prefix,
+                    const char *fmt, va_list ap);
 
 /* A field the owner wants to send: the name a token, the value free of
  * CR, LF and NUL. */

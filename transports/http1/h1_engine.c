@@ -3,7 +3,10 @@
  * list of refusals. */
 #include "h1_engine.h"
 
+#include "h1_body.h"
 #include "h1_common.h"
+#include "h1_lines.h"
+#include "h1_out.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,19 +15,14 @@
 #include <strings.h>
 
 typedef enum rstate {
-  S_HEAD,       /* reading a request line and fields */
-  S_BODY,       /* Content-Length body */
-  S_CHUNK_LINE, /* chunk-size [ext] CRLF */
-  S_CHUNK_DATA,
-  S_CHUNK_CRLF, /* the CRLF after chunk data */
-  S_TRAILERS,   /* trailer fields after the last chunk */
-  S_WAIT,       /* request read whole; waiting for its response to end */
-  S_DONE,       /* nothing more is read: close after the response */
+  S_HEAD, /* reading a request line and fields */
+  S_BODY, /* the body (h1_body.c frames it) */
+  S_WAIT, /* request read whole; waiting for its response to end */
+  S_DONE, /* nothing more is read: close after the response */
   S_FAILED
 } rstate;
 
 #define MAX_LEADING_BLANKS 4 /* empty lines tolerated before a request */
-#define MAX_CHUNK_LINE 1024  /* chunk-size line with its extensions */
 
 struct weft__h1 {
   weft__h1_callbacks cb;
@@ -34,32 +32,21 @@ struct weft__h1 {
   int fail_code;    /* sticky feed result once failed */
   int error_status; /* HTTP status for the failure */
 
-  /* The head (or trailer block, or a chunk-size line) being gathered. */
-  char *hb;
-  size_t hb_len, hb_cap;
-  size_t line_start; /* offset of the line being read */
-  size_t nlines;     /* complete non-empty lines so far */
-  unsigned blanks;   /* leading empty lines skipped */
+  weft__h1_lines head; /* the request head being gathered */
   weft__h1_field *fields;
   size_t fields_cap;
+  weft__h1_body body; /* the request body */
 
   /* The request being read. */
   int minor;
   bool keep_alive, head_req;
-  uint64_t body_left;  /* S_BODY / S_CHUNK_DATA */
-  uint64_t body_total; /* de-chunked bytes so far, against max_body */
-  unsigned crlf_have;  /* S_CHUNK_CRLF: bytes of CRLF seen */
-  bool req_active;     /* delivered, and its response not ended */
-  bool req_complete;   /* its body was read to the end */
+  bool req_active;   /* delivered, and its response not ended */
+  bool req_complete; /* its body was read to the end */
 
   /* The response. */
   bool continue_sent, resp_started, resp_ended;
-  bool resp_no_body, resp_chunked, resp_close_delimited;
-  int64_t resp_left; /* Content-Length still owed; -1 if none */
   bool close_after;
-
-  uint8_t *out;
-  size_t out_off, out_len, out_cap;
+  weft__h1_out out; /* its bytes, and how its body is framed */
 };
 
 /* ---- small helpers ---- */
@@ -70,83 +57,11 @@ static int fail(weft__h1 *h, weft_error *err, int code, int status,
   h->state = S_FAILED;
   h->fail_code = code;
   h->error_status = status;
-  if (err) {
-    va_list ap;
-    va_start(ap, fmt);
-    char msg[sizeof err->message];
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    weft_error_set(err, code, "HTTP/1.1: %s", msg);
-  }
-  return code;
-}
-
-static int out_reserve(weft__h1 *h, size_t extra) {
-  if (h->out_off == h->out_len)
-    h->out_off = h->out_len = 0;
-  if (h->out_len + extra <= h->out_cap)
-    return 0;
-  size_t cap = h->out_cap ? h->out_cap : 256;
-  while (cap < h->out_len + extra)
-    cap *= 2;
-  uint8_t *p = realloc(h->out, cap);
-  if (!p)
-    return WEFT_ERR_NOMEM;
-  h->out = p;
-  h->out_cap = cap;
-  return 0;
-}
-
-static int out_put(weft__h1 *h, const void *p, size_t n) {
-  if (n == 0)
-    return 0;
-  int rv = out_reserve(h, n);
-  if (rv < 0)
-    return rv;
-  memcpy(h->out + h->out_len, p, n);
-  h->out_len += n;
-  return 0;
-}
-
-static int out_printf(weft__h1 *h, const char *fmt, ...) {
-  /* Room for the longest canned error head (431's reason phrase is 31
-   * characters; 128 bytes cut it off). */
-  char buf[256];
   va_list ap;
   va_start(ap, fmt);
-  int n = vsnprintf(buf, sizeof buf, fmt, ap);
+  weft__h1_verror(err, code, "HTTP/1.1: ", fmt, ap);
   va_end(ap);
-  if (n < 0 || (size_t)n >= sizeof buf)
-    return WEFT_ERR_INTERNAL;
-  return out_put(h, buf, (size_t)n);
-}
-
-static int hb_append(weft__h1 *h, const uint8_t *p, size_t n) {
-  if (h->hb_len + n + 1 > h->hb_cap) {
-    size_t cap = h->hb_cap ? h->hb_cap : 512;
-    while (cap < h->hb_len + n + 1)
-      cap *= 2;
-    char *b = realloc(h->hb, cap);
-    if (!b)
-      return WEFT_ERR_NOMEM;
-    h->hb = b;
-    h->hb_cap = cap;
-  }
-  memcpy(h->hb + h->hb_len, p, n);
-  h->hb_len += n;
-  return 0;
-}
-
-static void hb_reset(weft__h1 *h) {
-  h->hb_len = h->line_start = h->nlines = 0;
-  h->blanks = 0;
-  /* A large head's buffer is not kept for the connection's lifetime: an
-   * idle keep-alive connection should cost little. */
-  if (h->hb_cap > 4096) {
-    free(h->hb);
-    h->hb = NULL;
-    h->hb_cap = 0;
-  }
+  return code;
 }
 
 /* ---- public helpers ---- */
@@ -250,8 +165,10 @@ int weft__h1_new(weft__h1 **out, const weft__h1_callbacks *cb, void *ud,
     h->lim.max_fields = 100;
   if (!h->lim.max_body)
     h->lim.max_body = 4u << 20;
+  weft__h1_body_init(&h->body,
+                     &(weft__h1_body_limits){h->lim.max_body, h->lim.max_head,
+                                             h->lim.max_fields});
   h->state = S_HEAD;
-  h->resp_left = -1;
   *out = h;
   return 0;
 }
@@ -259,70 +176,14 @@ int weft__h1_new(weft__h1 **out, const weft__h1_callbacks *cb, void *ud,
 void weft__h1_free(weft__h1 *h) {
   if (!h)
     return;
-  free(h->hb);
+  weft__h1_lines_free(&h->head);
+  weft__h1_body_free(&h->body);
   free(h->fields);
-  free(h->out);
+  weft__h1_out_free(&h->out);
   free(h);
 }
 
 /* ---- reading the head ---- */
-
-/* Gathers lines into hb until the empty line. Returns 1 when the block is
- * complete (*used bytes taken), 0 when more input is needed, < 0 failed.
- * trailers: a trailer block (no request line; may be empty at once). */
-static int gather_lines(weft__h1 *h, const uint8_t *p, size_t n, size_t *used,
-                        bool trailers, weft_error *err) {
-  size_t i = 0;
-  while (i < n) {
-    const uint8_t *lf = memchr(p + i, '\n', n - i);
-    size_t take = lf ? (size_t)(lf - (p + i)) + 1 : n - i;
-    size_t line_len = h->hb_len - h->line_start + take;
-    bool first = !trailers && h->nlines == 0;
-    /* Limits before anything is buffered past them (+2 for the CRLF). */
-    if (first && line_len > h->lim.max_line + 2)
-      return fail(h, err, WEFT_ERR_TOO_BIG, 414,
-                  "request line longer than %zu bytes", h->lim.max_line);
-    if (h->hb_len + take > h->lim.max_head + 2)
-      return fail(h, err, WEFT_ERR_TOO_BIG, 431, "%s longer than %zu bytes",
-                  trailers ? "trailer section" : "request head",
-                  h->lim.max_head);
-    int rv = hb_append(h, p + i, take);
-    if (rv < 0)
-      return fail(h, err, rv, 500, "out of memory");
-    i += take;
-    if (!lf)
-      break;
-    size_t len = h->hb_len - h->line_start;
-    if (len < 2 || h->hb[h->hb_len - 2] != '\r')
-      return fail(h, err, WEFT_ERR_PROTOCOL, 400,
-                  "line %zu ends with a bare LF (CRLF required)",
-                  h->nlines + 1);
-    /* The lines are parsed as C strings: a NUL would cut a value short
-     * and hide what follows it. */
-    if (memchr(h->hb + h->line_start, '\0', len))
-      return fail(h, err, WEFT_ERR_PROTOCOL, 400, "NUL byte in line %zu",
-                  h->nlines + 1);
-    if (len == 2) { /* an empty line */
-      if (first) {
-        /* RFC 9112 section 2.2: a server SHOULD ignore at least one empty
-         * line received before the request-line. */
-        if (++h->blanks > MAX_LEADING_BLANKS)
-          return fail(h, err, WEFT_ERR_PROTOCOL, 400,
-                      "empty lines instead of a request line");
-        h->hb_len = h->line_start;
-        continue;
-      }
-      *used = i;
-      return 1;
-    }
-    if (++h->nlines > h->lim.max_fields + (trailers ? 0 : 1))
-      return fail(h, err, WEFT_ERR_LIMIT, 431, "more than %zu %s",
-                  h->lim.max_fields, trailers ? "trailer fields" : "fields");
-    h->line_start = h->hb_len;
-  }
-  *used = i;
-  return 0;
-}
 
 /* Parses the field lines from pos on into h->fields (h1_common.c). */
 static int parse_fields(weft__h1 *h, char *pos, char *end, size_t *nout,
@@ -351,10 +212,10 @@ static int deliver_end(weft__h1 *h, const weft__h1_field *t, size_t nt,
   return 0;
 }
 
-/* The request head is complete in hb: parse and deliver it. */
+/* The request head is complete in h->head: parse and deliver it. */
 static int parse_head(weft__h1 *h, weft_error *err) {
-  char *b = h->hb, *end = h->hb + h->hb_len;
-  char *eol = memchr(b, '\r', h->hb_len);
+  char *b = h->head.buf, *end = b + h->head.len;
+  char *eol = memchr(b, '\r', h->head.len);
   if (!eol || eol[1] != '\n')
     return fail(h, err, WEFT_ERR_PROTOCOL, 400, "bare CR in the request line");
   *eol = '\0';
@@ -403,26 +264,21 @@ static int parse_head(weft__h1 *h, weft_error *err) {
                          .nfields = nf,
                          .content_length = -1};
   rq.head = strcmp(m, "HEAD") == 0;
-  weft__h1_conn_opts co = {0};
-  weft__h1_te te = {0};
-  unsigned n_cl = 0, n_host = 0;
+  weft__h1_framing fr;
+  int status;
+  weft_error e = {0};
+  rv = weft__h1_framing_parse(h->fields, nf, h->minor, "request", &fr, &status,
+                              &e);
+  if (rv < 0)
+    return fail(h, err, rv, status, "%s", e.message);
+  rq.content_length = fr.content_length;
+  rq.chunked = fr.chunked;
+  rq.keep_alive = fr.keep_alive;
+  unsigned n_host = 0;
   for (size_t i = 0; i < nf; i++) {
     const weft__h1_field *f = &h->fields[i];
-    if (strcasecmp(f->name, "content-length") == 0) {
-      if (++n_cl > 1)
-        return fail(h, err, WEFT_ERR_PROTOCOL, 400,
-                    "more than one Content-Length");
-      int64_t cl = weft__h1_parse_content_length(f->value, f->value_len);
-      if (cl < 0)
-        return fail(h, err, WEFT_ERR_PROTOCOL, 400,
-                    "Content-Length \"%s\" is not a length", f->value);
-      rq.content_length = cl;
-    } else if (strcasecmp(f->name, "transfer-encoding") == 0) {
-      weft__h1_te_add(&te, f->value);
-    } else if (strcasecmp(f->name, "host") == 0) {
+    if (strcasecmp(f->name, "host") == 0) {
       n_host++;
-    } else if (strcasecmp(f->name, "connection") == 0) {
-      weft__h1_conn_add(&co, f->value);
     } else if (strcasecmp(f->name, "expect") == 0 && h->minor == 1) {
       if (strcasecmp(f->value, "100-continue") != 0)
         return fail(h, err, WEFT_ERR_UNSUPPORTED, 417,
@@ -430,33 +286,19 @@ static int parse_head(weft__h1 *h, weft_error *err) {
       rq.expect_continue = true;
     }
   }
-  /* Request smuggling lives in the disagreements between these: every
-   * ambiguity is refused (RFC 9112 section 6.3). */
-  if (te.n) {
-    if (h->minor == 0)
-      return fail(h, err, WEFT_ERR_PROTOCOL, 400,
-                  "Transfer-Encoding in an HTTP/1.0 request");
-    if (n_cl)
-      return fail(h, err, WEFT_ERR_PROTOCOL, 400,
-                  "both Content-Length and Transfer-Encoding");
-    if (!te.last_chunked || te.chunked > 1)
-      return fail(h, err, WEFT_ERR_PROTOCOL, 400,
-                  "Transfer-Encoding does not end with one \"chunked\"");
-    if (te.n > 1)
-      return fail(h, err, WEFT_ERR_UNSUPPORTED, 501,
-                  "transfer codings other than chunked are not supported");
-    rq.chunked = true;
-  }
   if (h->minor == 1 && n_host != 1)
     return fail(h, err, WEFT_ERR_PROTOCOL, 400,
                 n_host ? "more than one Host"
                        : "no Host in an HTTP/1.1 request");
-  if (rq.content_length > 0 && (uint64_t)rq.content_length > h->lim.max_body)
-    return fail(h, err, WEFT_ERR_TOO_BIG, 413,
-                "body of %lld bytes is over the limit of %llu",
-                (long long)rq.content_length,
-                (unsigned long long)h->lim.max_body);
-  rq.keep_alive = h->minor == 1 ? !co.close : (co.keep_alive && !co.close);
+  rv = weft__h1_body_start(
+      &h->body,
+      rq.chunked              ? WEFT__H1_BODY_CHUNKED
+      : rq.content_length > 0 ? WEFT__H1_BODY_COUNTED
+                              : WEFT__H1_BODY_NONE,
+      rq.content_length > 0 ? (uint64_t)rq.content_length : 0, &e);
+  if (rv < 0)
+    return fail(h, err, rv, weft__h1_body_error_status(&h->body), "%s",
+                e.message);
 
   /* The new request's state, set before the callback so that a response
    * the owner completes inside it finds everything in place. */
@@ -466,74 +308,20 @@ static int parse_head(weft__h1 *h, weft_error *err) {
   h->req_active = true;
   h->req_complete = false;
   h->continue_sent = h->resp_started = h->resp_ended = false;
-  h->resp_left = -1;
-  h->body_total = 0;
-  bool body = rq.chunked || rq.content_length > 0;
-  if (rq.chunked) {
-    h->state = S_CHUNK_LINE;
-  } else if (rq.content_length > 0) {
+  bool body = !weft__h1_body_done(&h->body);
+  if (body) {
     h->state = S_BODY;
-    h->body_left = (uint64_t)rq.content_length;
   } else {
     h->state = S_WAIT;
     h->req_complete = true;
   }
   rv = h->cb.on_request(h->ud, &rq);
-  hb_reset(h);
+  weft__h1_lines_reset(&h->head);
   if (rv < 0)
     return fail(h, err, rv, 500, "request refused by the owner");
   if (!body && h->state != S_FAILED)
     return deliver_end(h, NULL, 0, err);
   return 0;
-}
-
-/* ---- chunked bodies ---- */
-
-static int parse_chunk_line(weft__h1 *h, weft_error *err) {
-  /* hb holds "SIZE[;ext]\r\n". */
-  uint64_t size = 0;
-  weft_error e = {0};
-  int rv = weft__h1_parse_chunk_size(h->hb, h->hb_len - 2, &size, &e);
-  if (rv < 0)
-    return fail(h, err, rv, rv == WEFT_ERR_TOO_BIG ? 413 : 400, "%s",
-                e.message);
-  if (size > h->lim.max_body - h->body_total)
-    return fail(h, err, WEFT_ERR_TOO_BIG, 413, "body over the limit of %llu",
-                (unsigned long long)h->lim.max_body);
-  hb_reset(h);
-  if (size == 0) {
-    h->state = S_TRAILERS;
-  } else {
-    h->body_left = size;
-    h->body_total += size;
-    h->state = S_CHUNK_DATA;
-  }
-  return 0;
-}
-
-/* Gathers a chunk-size line. Returns bytes used, or < 0. */
-static ssize_t feed_chunk_line(weft__h1 *h, const uint8_t *p, size_t n,
-                               weft_error *err) {
-  const uint8_t *lf = memchr(p, '\n', n);
-  size_t take = lf ? (size_t)(lf - p) + 1 : n;
-  if (h->hb_len + take > MAX_CHUNK_LINE)
-    return fail(h, err, WEFT_ERR_PROTOCOL, 400,
-                "chunk-size line longer than %d bytes", MAX_CHUNK_LINE);
-  int rv = hb_append(h, p, take);
-  if (rv < 0)
-    return fail(h, err, rv, 500, "out of memory");
-  if (lf) {
-    if (h->hb_len < 2 || h->hb[h->hb_len - 2] != '\r')
-      return fail(h, err, WEFT_ERR_PROTOCOL, 400,
-                  "chunk-size line ends with a bare LF");
-    if (memchr(h->hb, '\r', h->hb_len - 2))
-      return fail(h, err, WEFT_ERR_PROTOCOL, 400,
-                  "bare CR in a chunk-size line");
-    rv = parse_chunk_line(h, err);
-    if (rv < 0)
-      return rv;
-  }
-  return (ssize_t)take;
 }
 
 static int deliver_body(weft__h1 *h, const uint8_t *p, size_t n,
@@ -562,57 +350,38 @@ ssize_t weft__h1_feed(weft__h1 *h, const uint8_t *in, size_t len,
     case S_FAILED:
       return h->fail_code;
     case S_HEAD: {
+      /* Built here, not kept: an idle connection costs the struct. */
+      const weft__h1_lines_opts opts = {.what = "request head",
+                                        .start_line = "request line",
+                                        .fields_what = "fields",
+                                        .max_bytes = h->lim.max_head,
+                                        .max_fields = h->lim.max_fields,
+                                        .max_start_line = h->lim.max_line,
+                                        .skip_blanks = MAX_LEADING_BLANKS};
       size_t used = 0;
-      rv = gather_lines(h, p, n, &used, false, err);
+      weft_error e; /* filled on failure: no 256-byte zeroing per call */
+      e.message[0] = '\0';
+      rv = weft__h1_lines_feed(&h->head, &opts, p, n, &used, &e);
       off += used;
+      if (rv < 0)
+        return fail(h, err, rv, h->head.status, "%s", e.message);
       if (rv == 1)
         rv = parse_head(h, err);
       break;
     }
     case S_BODY: {
-      size_t take = n < h->body_left ? n : (size_t)h->body_left;
-      h->body_left -= take;
-      off += take;
-      rv = deliver_body(h, p, take, err);
-      if (rv == 0 && h->body_left == 0 && h->state == S_BODY)
-        rv = deliver_end(h, NULL, 0, err);
-      break;
-    }
-    case S_CHUNK_LINE: {
-      ssize_t used = feed_chunk_line(h, p, n, err);
+      weft__h1_body_event ev;
+      weft_error e; /* filled on failure: no 256-byte zeroing per call */
+      e.message[0] = '\0';
+      ssize_t used = weft__h1_body_feed(&h->body, p, n, &ev, &e);
       if (used < 0)
-        return used;
+        return fail(h, err, (int)used, weft__h1_body_error_status(&h->body),
+                    "%s", e.message);
       off += (size_t)used;
-      break;
-    }
-    case S_CHUNK_DATA: {
-      size_t take = n < h->body_left ? n : (size_t)h->body_left;
-      h->body_left -= take;
-      off += take;
-      if (h->body_left == 0)
-        h->state = S_CHUNK_CRLF, h->crlf_have = 0;
-      rv = deliver_body(h, p, take, err);
-      break;
-    }
-    case S_CHUNK_CRLF:
-      if (p[0] != (h->crlf_have ? '\n' : '\r'))
-        return fail(h, err, WEFT_ERR_PROTOCOL, 400,
-                    "chunk data not followed by CRLF");
-      off++;
-      if (++h->crlf_have == 2)
-        h->state = S_CHUNK_LINE;
-      break;
-    case S_TRAILERS: {
-      size_t used = 0;
-      rv = gather_lines(h, p, n, &used, true, err);
-      off += used;
-      if (rv == 1) {
-        size_t nt = 0;
-        rv = parse_fields(h, h->hb, h->hb + h->hb_len, &nt, "trailer", err);
-        if (rv == 0)
-          rv = deliver_end(h, h->fields, nt, err);
-        hb_reset(h);
-      }
+      rv = deliver_body(h, ev.data, ev.len, err);
+      /* A response ended from on_body may have stopped the read. */
+      if (rv == 0 && ev.end && h->state == S_BODY)
+        rv = deliver_end(h, ev.trailers, ev.ntrailers, err);
       break;
     }
     }
@@ -625,7 +394,7 @@ ssize_t weft__h1_feed(weft__h1 *h, const uint8_t *in, size_t len,
 int weft__h1_feed_eof(weft__h1 *h, weft_error *err) {
   switch (h->state) {
   case S_HEAD:
-    if (h->hb_len == 0)
+    if (h->head.len == 0)
       return 0;
     return weft_error_set(err, WEFT_ERR_TRUNCATED,
                           "HTTP/1.1: connection closed inside a request head");
@@ -654,7 +423,7 @@ int weft__h1_submit_continue(weft__h1 *h) {
     return WEFT_ERR_STATE;
   h->continue_sent = true;
   static const char line[] = "HTTP/1.1 100 Continue\r\n\r\n";
-  return out_put(h, line, sizeof line - 1);
+  return weft__h1_out_put(&h->out, line, sizeof line - 1);
 }
 
 static bool field_ok(const weft__h1_field *f) {
@@ -662,21 +431,6 @@ static bool field_ok(const weft__h1_field *f) {
          strcasecmp(f->name, "content-length") != 0 &&
          strcasecmp(f->name, "transfer-encoding") != 0 &&
          strcasecmp(f->name, "connection") != 0;
-}
-
-static int put_fields(weft__h1 *h, const weft__h1_field *f, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    int rv = out_put(h, f[i].name, strlen(f[i].name));
-    if (rv == 0)
-      rv = out_put(h, ": ", 2);
-    if (rv == 0)
-      rv = out_put(h, f[i].value, strlen(f[i].value));
-    if (rv == 0)
-      rv = out_put(h, "\r\n", 2);
-    if (rv < 0)
-      return rv;
-  }
-  return 0;
 }
 
 int weft__h1_submit_head(weft__h1 *h, int status, const weft__h1_field *fields,
@@ -689,74 +443,52 @@ int weft__h1_submit_head(weft__h1 *h, int status, const weft__h1_field *fields,
     if (!field_ok(&fields[i]))
       return WEFT_ERR_INVAL;
   h->resp_started = true;
-  h->resp_no_body = h->head_req || status == 204 || status == 304;
-  h->resp_chunked = h->resp_close_delimited = false;
-  h->resp_left = -1;
-  if (!h->resp_no_body) {
-    if (content_length >= 0)
-      h->resp_left = content_length;
-    else if (h->minor == 1)
-      h->resp_chunked = true;
-    else
-      h->resp_close_delimited = h->close_after = true;
-  }
-  int rv = out_printf(h, "HTTP/1.1 %d %s\r\n", status, weft__h1_reason(status));
+  /* HTTP/1.0 clients know no chunked: a streamed body ends with the
+   * connection. */
+  weft__h1_body_kind kind = h->head_req || status == 204 || status == 304
+                                ? WEFT__H1_BODY_NONE
+                            : content_length >= 0 ? WEFT__H1_BODY_COUNTED
+                            : h->minor == 1       ? WEFT__H1_BODY_CHUNKED
+                                                  : WEFT__H1_BODY_UNTIL_CLOSE;
+  if (kind == WEFT__H1_BODY_UNTIL_CLOSE)
+    h->close_after = true;
+  weft__h1_out *o = &h->out;
+  weft__h1_out_body(o, kind, content_length > 0 ? (uint64_t)content_length : 0);
+  int rv = weft__h1_out_printf(o, "HTTP/1.1 %d %s\r\n", status,
+                               weft__h1_reason(status));
   if (rv == 0)
-    rv = put_fields(h, fields, nfields);
+    rv = weft__h1_out_fields(o, fields, nfields);
   if (rv == 0 && content_length >= 0 && status != 204 && status != 304)
-    rv = out_printf(h, "Content-Length: %lld\r\n", (long long)content_length);
-  if (rv == 0 && h->resp_chunked)
-    rv = out_printf(h, "Transfer-Encoding: chunked\r\n");
+    rv = weft__h1_out_printf(o, "Content-Length: %lld\r\n",
+                             (long long)content_length);
+  if (rv == 0 && kind == WEFT__H1_BODY_CHUNKED)
+    rv = weft__h1_out_str(o, "Transfer-Encoding: chunked\r\n");
   if (rv == 0 && h->close_after)
-    rv = out_printf(h, "Connection: close\r\n");
+    rv = weft__h1_out_str(o, "Connection: close\r\n");
   else if (rv == 0 && h->minor == 0)
-    rv = out_printf(h, "Connection: keep-alive\r\n");
+    rv = weft__h1_out_str(o, "Connection: keep-alive\r\n");
   if (rv == 0)
-    rv = out_put(h, "\r\n", 2);
+    rv = weft__h1_out_put(o, "\r\n", 2);
   return rv;
 }
 
 int weft__h1_submit_data(weft__h1 *h, const uint8_t *data, size_t len) {
   if (!h->resp_started || h->resp_ended)
     return WEFT_ERR_STATE;
-  if (h->resp_no_body || len == 0)
-    return 0;
-  if (h->resp_left >= 0) {
-    if ((uint64_t)len > (uint64_t)h->resp_left)
-      return WEFT_ERR_INVAL;
-    h->resp_left -= (int64_t)len;
-    return out_put(h, data, len);
-  }
-  if (h->resp_chunked) {
-    int rv = out_printf(h, "%zx\r\n", len);
-    if (rv == 0)
-      rv = out_put(h, data, len);
-    if (rv == 0)
-      rv = out_put(h, "\r\n", 2);
-    return rv;
-  }
-  return out_put(h, data, len);
+  return weft__h1_out_data(&h->out, data, len);
 }
 
 int weft__h1_submit_end(weft__h1 *h, const weft__h1_field *trailers,
                         size_t ntrailers) {
   if (!h->resp_started || h->resp_ended)
     return WEFT_ERR_STATE;
-  if (!h->resp_no_body && h->resp_left > 0)
-    return WEFT_ERR_INVAL;
-  int rv = 0;
-  if (h->resp_chunked) {
+  if (h->out.body == WEFT__H1_BODY_CHUNKED)
     for (size_t i = 0; i < ntrailers; i++)
       if (!field_ok(&trailers[i]))
         return WEFT_ERR_INVAL;
-    rv = out_put(h, "0\r\n", 3);
-    if (rv == 0)
-      rv = put_fields(h, trailers, ntrailers);
-    if (rv == 0)
-      rv = out_put(h, "\r\n", 2);
-    if (rv < 0)
-      return rv;
-  }
+  int rv = weft__h1_out_end(&h->out, trailers, ntrailers);
+  if (rv < 0)
+    return rv;
   h->resp_ended = true;
   h->req_active = false;
   /* A request body nobody read cannot be skipped reliably: close. */
@@ -785,15 +517,15 @@ int weft__h1_submit_error(weft__h1 *h, int status, const char *reason) {
   }
   const char *text = reason && *reason ? reason : weft__h1_reason(status);
   size_t tlen = strlen(text);
-  int rv = out_printf(h,
-                      "HTTP/1.1 %d %s\r\nContent-Type: text/plain; "
-                      "charset=utf-8\r\nContent-Length: %zu\r\n"
-                      "Connection: close\r\n\r\n",
-                      status, weft__h1_reason(status), tlen + 1);
+  int rv = weft__h1_out_printf(&h->out,
+                               "HTTP/1.1 %d %s\r\nContent-Type: text/plain; "
+                               "charset=utf-8\r\nContent-Length: %zu\r\n"
+                               "Connection: close\r\n\r\n",
+                               status, weft__h1_reason(status), tlen + 1);
   if (rv == 0)
-    rv = out_put(h, text, tlen);
+    rv = weft__h1_out_put(&h->out, text, tlen);
   if (rv == 0)
-    rv = out_put(h, "\n", 1);
+    rv = weft__h1_out_put(&h->out, "\n", 1);
   h->resp_started = h->resp_ended = true;
   h->req_active = false;
   if (h->state != S_FAILED)
@@ -802,37 +534,24 @@ int weft__h1_submit_error(weft__h1 *h, int status, const char *reason) {
 }
 
 size_t weft__h1_output(const weft__h1 *h, const uint8_t **data) {
-  *data = h->out + h->out_off;
-  return h->out_len - h->out_off;
+  return weft__h1_out_pending(&h->out, data);
 }
 
 void weft__h1_consume(weft__h1 *h, size_t n) {
-  size_t have = h->out_len - h->out_off;
-  h->out_off += n < have ? n : have;
-  if (h->out_off == h->out_len) {
-    h->out_off = h->out_len = 0;
-    /* Big bodies went through: give the memory back between requests. */
-    if (h->out_cap > 65536) {
-      free(h->out);
-      h->out = NULL;
-      h->out_cap = 0;
-    }
-  }
+  weft__h1_out_consume(&h->out, n);
 }
 
 void weft__h1_trim(weft__h1 *h) {
-  bool between = h->state == S_HEAD && h->hb_len == 0 && !h->req_active;
-  if (!between || h->out_off != h->out_len)
+  bool between = h->state == S_HEAD && h->head.len == 0 && !h->req_active;
+  const uint8_t *pending;
+  if (!between || weft__h1_out_pending(&h->out, &pending))
     return;
-  free(h->hb);
-  h->hb = NULL;
-  h->hb_cap = 0;
+  weft__h1_lines_free(&h->head);
+  weft__h1_body_free(&h->body);
   free(h->fields);
   h->fields = NULL;
   h->fields_cap = 0;
-  free(h->out);
-  h->out = NULL;
-  h->out_off = h->out_len = h->out_cap = 0;
+  weft__h1_out_free(&h->out);
 }
 
 bool weft__h1_should_close(const weft__h1 *h) {

@@ -7,27 +7,17 @@
  * message, as the caller sends them (half-duplex: the response is read
  * after the request ended, which is all Connect and gRPC-Web allow over
  * HTTP/1.1). */
-#include <ctype.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "../http2/connect.h"
+#include "../http2/connect_client.h"
+#include "../http2/grpc_wire.h"
 #include "../http2/h2_msg.h"
 #include "h1c_internal.h"
 #include "weft/base64.h"
-
-/* gRPC-Web's trailers frame (the other flags are Connect's too). */
-#define WEB_FLAG_TRAILERS 0x80
-
-typedef struct rmsg {
-  struct rmsg *next;
-  uint8_t flags;
-  size_t len;
-  uint8_t data[];
-} rmsg;
 
 struct h1c_call {
   h1c_pool *p;
@@ -49,79 +39,21 @@ struct h1c_call {
   size_t body_len;
   bool have_body, req_started, req_ended;
 
-  /* The response. */
-  int http_status;
-  bool gzip;
+  /* The response (connect_client.h: its status, metadata, messages). */
+  weft__connect_resp resp;
   int head_grpc_status; /* gRPC-Web trailers-only response; -1 none */
   char *head_grpc_message;
-  weft_metadata resp_md;
-  uint8_t *rbody; /* unary Connect body, or an error body */
-  size_t rbody_len, rbody_cap;
-  bool too_big;
-  weft__connect_reader reader;
-  rmsg *in_head, *in_tail;
-  bool discard; /* finish: drop messages nobody will take */
-  bool done, have_status, unary_given;
-  weft_status st;
+  bool done, unary_given;
 };
 
-static void set_status(h1c_call *k, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_status(h1c_call *k, int code, const char *fmt, ...) {
-  if (k->have_status)
-    return;
-  char msg[WEFT_ERROR_MSG_MAX + 64];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
-  k->have_status = true;
-  weft_status_set(&k->st, code, "%s", msg);
-}
-
-static void take_status(h1c_call *k, weft_status *st) {
-  if (!k->have_status) {
-    k->have_status = true;
-    weft_status_move(&k->st, st);
-  }
-  weft_status_clear(st);
-}
+/* The call's status, once (connect_client.h). */
+#define set_status(k, ...) weft__connect_resp_status(&(k)->resp, __VA_ARGS__)
 
 static bool is_cancelled(const h1c_call *k) {
   return __atomic_load_n(&k->cancelled, __ATOMIC_ACQUIRE);
 }
 
 /* ---- the response, through the engine's callbacks ---------------------- */
-
-static void add_md(weft_metadata *md, const char *name, size_t nlen,
-                   const char *v, size_t vlen) {
-  char key[256];
-  if (nlen >= sizeof key)
-    return;
-  for (size_t i = 0; i < nlen; i++)
-    key[i] = (char)tolower((unsigned char)name[i]);
-  key[nlen] = '\0';
-  weft_metadata_add(md, key, v, vlen);
-}
-
-/* grpc-message is percent-encoded (gRPC's PROTOCOL-HTTP2.md). */
-static char *percent_decode(const char *v, size_t len) {
-  char *out = malloc(len + 1), *o = out;
-  if (!out)
-    return NULL;
-  for (size_t i = 0; i < len; i++) {
-    if (v[i] == '%' && i + 2 < len && isxdigit((unsigned char)v[i + 1]) &&
-        isxdigit((unsigned char)v[i + 2])) {
-      char hex[3] = {v[i + 1], v[i + 2], 0};
-      *o++ = (char)strtol(hex, NULL, 16);
-      i += 2;
-    } else {
-      *o++ = v[i];
-    }
-  }
-  *o = '\0';
-  return out;
-}
 
 /* grpc-status: 1..2 digits, 0..16 in practice; anything else is not a
  * status. */
@@ -137,78 +69,26 @@ static int parse_grpc_status(const char *v, size_t len) {
   return code;
 }
 
-/* A grpc-status / grpc-message pair from headers or a trailers frame. */
-static void web_status(h1c_call *k, int code, const char *msg, size_t mlen) {
-  char *text = msg ? percent_decode(msg, mlen) : NULL;
-  set_status(k, code, "%s", text ? text : "");
-  free(text);
-}
-
-/* gRPC-Web's trailers frame: "name: value\r\n" lines. */
-static int web_trailers(h1c_call *k, const uint8_t *data, size_t len) {
-  int code = -1;
-  const char *msg = NULL;
-  size_t mlen = 0;
-  const char *p = (const char *)data, *end = p + len;
-  while (p < end) {
-    const char *eol = memchr(p, '\n', (size_t)(end - p));
-    const char *le = eol ? eol : end;
-    const char *vend = le > p && le[-1] == '\r' ? le - 1 : le;
-    const char *colon = memchr(p, ':', (size_t)(vend - p));
-    if (colon && colon > p) {
-      const char *v = colon + 1;
-      while (v < vend && (*v == ' ' || *v == '\t'))
-        v++;
-      size_t nlen = (size_t)(colon - p), vlen = (size_t)(vend - v);
-      if (nlen == 11 && strncasecmp(p, "grpc-status", 11) == 0)
-        code = parse_grpc_status(v, vlen);
-      else if (nlen == 12 && strncasecmp(p, "grpc-message", 12) == 0)
-        msg = v, mlen = vlen;
-      else if (!weft__h2_reserved_header(p, nlen))
-        add_md(&k->resp_md, p, nlen, v, vlen);
-    }
-    p = eol ? eol + 1 : end;
-  }
-  if (code < 0)
-    set_status(k, WEFT_STATUS_INTERNAL,
-               "gRPC-Web trailers without a valid grpc-status");
-  else
-    web_status(k, code, msg, mlen);
-  return 0;
-}
-
-static int push_msg(void *ud, uint8_t flags, const uint8_t *data, size_t len) {
+/* gRPC-Web's trailers frame (grpc_wire.c parses it as the server wrote
+ * it): the status, and metadata but the protocol's own names. */
+static int web_trailers(void *ud, uint8_t flags, const uint8_t *data,
+                        size_t len) {
   h1c_call *k = ud;
-  if (k->web && (flags & WEB_FLAG_TRAILERS))
-    return web_trailers(k, data, len);
-  if (!k->web && (flags & WEFT__CONNECT_FLAG_END_STREAM)) {
-    weft_status st = {0};
-    if (weft__connect_parse_end_stream((const char *)data, len, &st,
-                                       &k->resp_md) < 0)
-      set_status(k, WEFT_STATUS_INTERNAL,
-                 "malformed Connect end-of-stream message");
-    else
-      take_status(k, &st);
-    weft_status_clear(&st);
-    return 0;
-  }
-  if (k->have_status)
-    return WEFT_ERR_PROTOCOL; /* a message after the status */
-  if (k->discard)
-    return 0;
-  rmsg *n = malloc(sizeof *n + len);
-  if (!n)
-    return WEFT_ERR_NOMEM;
-  n->next = NULL;
-  n->flags = flags;
-  n->len = len;
-  if (len)
-    memcpy(n->data, data, len);
-  if (k->in_tail)
-    k->in_tail->next = n;
+  (void)flags;
+  k->resp.ended = true;
+  weft_status st = {0};
+  weft_metadata md = {0};
+  weft_error e = {0};
+  if (weft__grpc_web_parse_trailers(data, len, &st, &md, &e) < 0)
+    set_status(k, WEFT_STATUS_INTERNAL, "%s", e.message);
   else
-    k->in_head = n;
-  k->in_tail = n;
+    weft__connect_resp_take_status(&k->resp, &st);
+  for (size_t i = 0; i < md.count; i++)
+    weft__connect_resp_header(
+        &k->resp, md.entries[i].key, strlen(md.entries[i].key),
+        (const char *)md.entries[i].value, md.entries[i].value_len);
+  weft_metadata_clear(&md);
+  weft_status_clear(&st);
   return 0;
 }
 
@@ -216,26 +96,21 @@ static int on_response(void *ud, const weft__h1c_response *r) {
   h1c_call *k = ((h1c_link *)ud)->call;
   if (!k)
     return WEFT_ERR_PROTOCOL;
-  k->http_status = r->status;
-  /* A response byte arrived: the request cannot be retried any more. */
+  k->resp.http_status = r->status;
   for (size_t i = 0; i < r->nfields; i++) {
     const weft__h1_field *f = &r->fields[i];
     const char *n = f->name;
     size_t nl = f->name_len;
-    if ((nl == 16 && strcasecmp(n, "content-encoding") == 0) ||
-        (nl == 24 && strcasecmp(n, "connect-content-encoding") == 0) ||
-        (nl == 13 && strcasecmp(n, "grpc-encoding") == 0)) {
-      k->gzip = strcasecmp(f->value, "gzip") == 0;
+    if (nl == 13 && strcasecmp(n, "grpc-encoding") == 0) {
+      k->resp.gzip = strcasecmp(f->value, "gzip") == 0;
     } else if (k->web && nl == 11 && strcasecmp(n, "grpc-status") == 0) {
       k->head_grpc_status = parse_grpc_status(f->value, f->value_len);
     } else if (k->web && nl == 12 && strcasecmp(n, "grpc-message") == 0) {
       free(k->head_grpc_message);
-      k->head_grpc_message = percent_decode(f->value, f->value_len);
-    } else if (!weft__h2_reserved_header(n, nl)) {
-      /* Connect sends a unary call's trailers as "trailer-" headers. */
-      size_t skip =
-          !k->enveloped && nl > 8 && strncasecmp(n, "trailer-", 8) == 0 ? 8 : 0;
-      add_md(&k->resp_md, n + skip, nl - skip, f->value, f->value_len);
+      k->head_grpc_message = NULL;
+      weft__grpc_percent_decode(f->value, f->value_len, &k->head_grpc_message);
+    } else {
+      weft__connect_resp_header(&k->resp, n, nl, f->value, f->value_len);
     }
   }
   return 0;
@@ -245,76 +120,28 @@ static int on_body(void *ud, const uint8_t *data, size_t len) {
   h1c_call *k = ((h1c_link *)ud)->call;
   if (!k)
     return WEFT_ERR_PROTOCOL;
-  if (k->enveloped && k->http_status == 200) {
-    weft_error e = {0};
-    int rv = weft__connect_reader_feed(&k->reader, data, len, push_msg, k, &e);
-    if (rv < 0) {
-      set_status(k, WEFT_STATUS_INTERNAL, "%s",
-                 e.message[0] ? e.message : "malformed response stream");
-      return rv;
-    }
-    return 0;
-  }
-  /* Unary bodies and error bodies: bounded by the message size limit. */
-  if (k->rbody_len + len > k->p->max_msg + 65536) {
-    set_status(k, WEFT_STATUS_RESOURCE_EXHAUSTED,
-               "response over the message size limit");
-    return WEFT_ERR_TOO_BIG;
-  }
-  if (k->rbody_len + len > k->rbody_cap) {
-    size_t cap = k->rbody_cap ? k->rbody_cap * 2 : 1024;
-    while (cap < k->rbody_len + len)
-      cap *= 2;
-    uint8_t *b = realloc(k->rbody, cap);
-    if (!b)
-      return WEFT_ERR_NOMEM;
-    k->rbody = b;
-    k->rbody_cap = cap;
-  }
-  memcpy(k->rbody + k->rbody_len, data, len);
-  k->rbody_len += len;
-  return 0;
+  weft_error e; /* filled on failure: no 256-byte zeroing per call */
+  e.message[0] = '\0';
+  return weft__connect_resp_data(&k->resp, data, len, &e);
 }
 
 /* The status of a response that ended without one in its body. */
 static void final_status(h1c_call *k) {
-  if (k->have_status)
+  if (k->resp.have_status)
     return;
   if (k->web) {
     if (k->head_grpc_status >= 0)
       set_status(k, k->head_grpc_status, "%s",
                  k->head_grpc_message ? k->head_grpc_message : "");
-    else if (k->http_status != 200)
-      set_status(k, weft__connect_code_from_http(k->http_status),
-                 "HTTP status %d without grpc-status", k->http_status);
+    else if (k->resp.http_status != 200)
+      set_status(k, weft__connect_code_from_http(k->resp.http_status),
+                 "HTTP status %d without grpc-status", k->resp.http_status);
     else
       set_status(k, WEFT_STATUS_INTERNAL,
                  "gRPC-Web response ended without grpc-status");
     return;
   }
-  if (k->http_status != 200) {
-    const uint8_t *b = k->rbody;
-    size_t len = k->rbody_len;
-    uint8_t *plain = NULL;
-    weft_error e = {0};
-    if (k->gzip && weft__gunzip(b, len, 65536, &plain, &len, &e) == 0)
-      b = plain;
-    weft_status st = {0};
-    weft__connect_parse_error((const char *)b, len,
-                              weft__connect_code_from_http(k->http_status),
-                              &st);
-    if (!st.message || !*st.message)
-      weft_status_set(&st, st.code, "HTTP status %d", k->http_status);
-    take_status(k, &st);
-    free(plain);
-  } else if (k->enveloped) {
-    set_status(k, WEFT_STATUS_INTERNAL,
-               weft__connect_reader_idle(&k->reader)
-                   ? "stream ended without a Connect end-of-stream message"
-                   : "stream ended inside a message");
-  } else {
-    set_status(k, WEFT_STATUS_OK, "%s", "");
-  }
+  weft__connect_resp_end(&k->resp);
 }
 
 static int on_end(void *ud, const weft__h1_field *t, size_t nt) {
@@ -322,8 +149,8 @@ static int on_end(void *ud, const weft__h1_field *t, size_t nt) {
   if (!k)
     return WEFT_ERR_PROTOCOL;
   for (size_t i = 0; i < nt; i++)
-    if (!weft__h2_reserved_header(t[i].name, t[i].name_len))
-      add_md(&k->resp_md, t[i].name, t[i].name_len, t[i].value, t[i].value_len);
+    weft__connect_resp_header(&k->resp, t[i].name, t[i].name_len, t[i].value,
+                              t[i].value_len);
   final_status(k);
   k->done = true;
   return 0;
@@ -375,10 +202,8 @@ static int submit(h1c_call *k, weft_error *err) {
     hdr(&h, k->enveloped ? "Connect-Accept-Encoding" : "Accept-Encoding",
         "gzip");
   }
-  if (k->deadline_ns != INT64_MAX) {
-    int64_t ms = (k->deadline_ns - weft_now_ns()) / 1000000;
-    if (ms < 1)
-      ms = 1;
+  int64_t ms = weft__connect_timeout_ms(k->deadline_ns);
+  if (ms > 0) {
     if (k->web) /* grpc-timeout: at most 8 digits */
       snprintf(timeout, sizeof timeout, "%lldm",
                (long long)(ms > 99999999 ? 99999999 : ms));
@@ -561,9 +386,13 @@ int weft__h1c_call_start(h1c_pool *p, const weft_method_desc *m,
   k->enveloped = k->web || m->kind != WEFT_RPC_UNARY;
   k->deadline_ns = deadline_ns;
   k->head_grpc_status = -1;
-  weft__connect_reader_init(&k->reader, p->max_msg);
+  weft__connect_resp_init(&k->resp, p->max_msg, k->enveloped);
+  if (k->web) {
+    k->resp.on_web_trailers = web_trailers;
+    k->resp.web_ud = k;
+  }
   if (md && weft_metadata_copy(&k->req_md, md) < 0) {
-    weft__connect_reader_free(&k->reader);
+    weft__connect_resp_free(&k->resp);
     free(k);
     return weft_error_set(err, WEFT_ERR_NOMEM, "out of memory");
   }
@@ -574,7 +403,7 @@ int weft__h1c_call_start(h1c_pool *p, const weft_method_desc *m,
   pthread_mutex_unlock(&p->mu);
   if (closed) {
     weft_metadata_clear(&k->req_md);
-    weft__connect_reader_free(&k->reader);
+    weft__connect_resp_free(&k->resp);
     free(k);
     return weft_error_set(err, WEFT_ERR_CLOSED, "client is closed");
   }
@@ -681,7 +510,7 @@ int weft__h1c_call_close_send(void *tcall) {
 }
 
 static bool has_msg(const h1c_call *k) {
-  return k->in_head != NULL;
+  return k->resp.head != NULL;
 }
 static bool never(const h1c_call *k) {
   (void)k;
@@ -691,19 +520,11 @@ static bool never(const h1c_call *k) {
 static int decode(h1c_call *k, const uint8_t *data, size_t len, bool gz,
                   weft_arena *arena, void **msg) {
   weft_error e = {0};
-  uint8_t *plain = NULL;
-  int rv = 0;
-  if (gz) {
-    rv = weft__gunzip(data, len, k->p->max_msg, &plain, &len, &e);
-    data = plain;
-  }
-  if (rv == 0)
-    rv = weft__h2_decode(k->m->output, k->json, data, len, arena, k->p->max_msg,
-                         msg, &e);
-  free(plain);
+  int rv = weft__connect_decode(k->m->output, k->json, data, len, gz,
+                                k->p->max_msg, arena, msg, &e);
   if (rv < 0) {
-    k->have_status = false;
-    weft_status_clear(&k->st);
+    k->resp.have_status = false;
+    weft_status_clear(&k->resp.st);
     set_status(k, WEFT_STATUS_INTERNAL, "cannot decode the response: %s",
                e.message);
   }
@@ -718,22 +539,20 @@ int weft__h1c_call_recv(void *tcall, weft_arena *arena, void **msg) {
     pump(k, never);
     bool given = k->unary_given;
     k->unary_given = true;
-    if (!k->have_status || k->st.code != WEFT_STATUS_OK)
+    if (!k->resp.have_status || k->resp.st.code != WEFT_STATUS_OK)
       return WEFT_ERR_RPC;
     if (given)
       return 0;
-    int rv = decode(k, k->rbody, k->rbody_len, k->gzip, arena, msg);
+    int rv =
+        decode(k, k->resp.body, k->resp.body_len, k->resp.gzip, arena, msg);
     return rv < 0 ? rv : 1;
   }
   pump(k, has_msg);
-  rmsg *n = k->in_head;
+  weft__connect_msg *n = weft__connect_resp_pop(&k->resp);
   if (!n) {
-    bool good = k->have_status && k->st.code == WEFT_STATUS_OK;
+    bool good = k->resp.have_status && k->resp.st.code == WEFT_STATUS_OK;
     return good ? 0 : WEFT_ERR_RPC;
   }
-  k->in_head = n->next;
-  if (!k->in_head)
-    k->in_tail = NULL;
   int rv = decode(k, n->data, n->len,
                   (n->flags & WEFT__CONNECT_FLAG_COMPRESSED) != 0, arena, msg);
   free(n);
@@ -742,13 +561,7 @@ int weft__h1c_call_recv(void *tcall, weft_arena *arena, void **msg) {
 
 int weft__h1c_call_finish(void *tcall, weft_status *st, weft_metadata *md) {
   h1c_call *k = tcall;
-  k->discard = true;
-  for (rmsg *n = k->in_head; n;) {
-    rmsg *next = n->next;
-    free(n);
-    n = next;
-  }
-  k->in_head = k->in_tail = NULL;
+  weft__connect_resp_drop(&k->resp);
   if (!k->done) {
     if (!k->req_ended || is_cancelled(k)) {
       /* The caller gave up before the end: the connection cannot carry
@@ -765,17 +578,14 @@ int weft__h1c_call_finish(void *tcall, weft_status *st, weft_metadata *md) {
                   weft__h1c_reusable(k->link->eng);
   release_link(k, reusable);
   if (st)
-    weft_status_move(st, &k->st);
+    weft_status_move(st, &k->resp.st);
   if (md)
-    weft_metadata_copy(md, &k->resp_md);
+    weft_metadata_copy(md, &k->resp.md);
   h1c_pool *p = k->p;
   free(k->body);
-  free(k->rbody);
   free(k->head_grpc_message);
   weft_metadata_clear(&k->req_md);
-  weft_metadata_clear(&k->resp_md);
-  weft_status_clear(&k->st);
-  weft__connect_reader_free(&k->reader);
+  weft__connect_resp_free(&k->resp);
   free(k);
   weft__h1c_pool_unref(p);
   return 0;

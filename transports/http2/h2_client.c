@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "connect.h"
+#include "connect_client.h"
 #include "h2_client.h"
 #include "h2_io.h"
 #include "h2_msg.h"
@@ -28,13 +29,6 @@
 /* Response messages waiting for the caller's recv() beyond which the
  * stream's window is no longer returned (the server stops sending). */
 #define H2C_QUEUE_HIGH_WATER (1024 * 1024)
-
-typedef struct rmsg {
-  struct rmsg *next;
-  uint8_t flags;
-  size_t len;
-  uint8_t data[];
-} rmsg;
 
 typedef struct h2c_conn h2c_conn;
 typedef struct h2c_call h2c_call;
@@ -72,20 +66,12 @@ struct h2c_call {
   bool out_end;
   bool submitted, in_session;
 
-  /* Response (under c->mu). */
-  int http_status;
-  bool resp_gzip;
-  weft_metadata resp_md;
-  uint8_t *body;
-  size_t body_len, body_cap;
-  weft__connect_reader reader;
-  rmsg *in_head, *in_tail;
-  size_t queued;    /* bytes (with envelopes) in in_head..in_tail */
-  size_t held;      /* loop thread: bytes received, window not returned */
-  bool done;        /* stream closed */
-  bool have_status; /* status below is final */
+  /* Response (under c->mu; connect_client.h: status, metadata, the
+   * messages waiting for recv). */
+  weft__connect_resp resp;
+  size_t held; /* loop thread: bytes received, window not returned */
+  bool done;   /* stream closed */
   bool unary_given;
-  weft_status st;
 };
 
 /* ---- references ---------------------------------------------------- */
@@ -117,17 +103,9 @@ static void call_unref(h2c_call *k) {
   pthread_mutex_unlock(&c->mu);
   if (!last)
     return;
-  for (rmsg *n = k->in_head; n;) {
-    rmsg *next = n->next;
-    free(n);
-    n = next;
-  }
   free(k->out);
-  free(k->body);
   weft_metadata_clear(&k->req_md);
-  weft_metadata_clear(&k->resp_md);
-  weft_status_clear(&k->st);
-  weft__connect_reader_free(&k->reader);
+  weft__connect_resp_free(&k->resp);
   pthread_cond_destroy(&k->cv);
   free(k);
   conn_unref(c);
@@ -149,20 +127,7 @@ static bool post(h2c_conn *c, weft_post_fn fn, h2c_call *k) {
 
 /* Sets the final status once (c->mu held). */
 static void set_status_locked(h2c_call *k, int code, const char *msg) {
-  if (k->have_status)
-    return;
-  k->have_status = true;
-  weft_status_set(&k->st, code, "%s", msg);
-}
-
-/* The same for a status parsed from the server's Connect error, details
- * included; *st is left empty. */
-static void take_status_locked(h2c_call *k, weft_status *st) {
-  if (!k->have_status) {
-    k->have_status = true;
-    weft_status_move(&k->st, st);
-  }
-  weft_status_clear(st);
+  weft__connect_resp_status(&k->resp, code, "%s", msg);
 }
 
 /* ---- loop thread --------------------------------------------------- */
@@ -215,6 +180,7 @@ static void submit_on_loop(void *ud) {
       k->stream_kind ? (k->json ? WEFT__CT_STREAM_JSON : WEFT__CT_STREAM_PROTO)
                      : (k->json ? WEFT__CT_JSON : WEFT__CT_PROTO);
   char timeout[24];
+  int64_t timeout_ms = weft__connect_timeout_ms(k->deadline_ns);
   size_t n = 0;
   nghttp2_nv *nva = calloc(10 + k->req_md.count, sizeof *nva);
   if (!nva) {
@@ -229,9 +195,8 @@ static void submit_on_loop(void *ud) {
   nva[n++] = NV("connect-protocol-version", "1");
   nva[n++] = NV(k->stream_kind ? "connect-accept-encoding" : "accept-encoding",
                 "gzip");
-  if (k->deadline_ns != INT64_MAX) {
-    int64_t ms = (k->deadline_ns - weft_now_ns()) / 1000000;
-    snprintf(timeout, sizeof timeout, "%lld", (long long)(ms > 0 ? ms : 1));
+  if (timeout_ms > 0) {
+    snprintf(timeout, sizeof timeout, "%lld", (long long)timeout_ms);
     nva[n++] = NV("connect-timeout-ms", timeout);
   }
   for (size_t i = 0; i < k->req_md.count; i++) {
@@ -291,54 +256,10 @@ static int on_header(nghttp2_session *ses, const nghttp2_frame *f,
     return 0;
   const char *n = (const char *)name, *v = (const char *)value;
   pthread_mutex_lock(&k->c->mu);
-  if (nlen == 7 && memcmp(n, ":status", 7) == 0) {
-    k->http_status = atoi(v);
-  } else if ((nlen == 16 && memcmp(n, "content-encoding", 16) == 0) ||
-             (nlen == 24 && memcmp(n, "connect-content-encoding", 24) == 0)) {
-    k->resp_gzip = vlen == 4 && memcmp(v, "gzip", 4) == 0;
-  } else if (!weft__h2_reserved_header(n, nlen) && nlen < 256) {
-    char key[256];
-    /* Unary trailers arrive as "trailer-" headers: strip the prefix. */
-    size_t skip = nlen > 8 && memcmp(n, "trailer-", 8) == 0 ? 8 : 0;
-    memcpy(key, n + skip, nlen - skip);
-    key[nlen - skip] = '\0';
-    weft_metadata_add(&k->resp_md, key, v, vlen);
-  }
-  pthread_mutex_unlock(&k->c->mu);
-  return 0;
-}
-
-static int push_msg(void *ud, uint8_t flags, const uint8_t *data, size_t len) {
-  h2c_call *k = ud;
-  rmsg *n = malloc(sizeof *n + len);
-  if (!n)
-    return WEFT_ERR_NOMEM;
-  n->next = NULL;
-  n->flags = flags;
-  n->len = len;
-  if (len)
-    memcpy(n->data, data, len);
-  pthread_mutex_lock(&k->c->mu);
-  if (flags & WEFT__CONNECT_FLAG_END_STREAM) {
-    /* The end-of-stream message: status and trailers. */
-    weft_status st = {0};
-    if (weft__connect_parse_end_stream((const char *)data, len, &st,
-                                       &k->resp_md) < 0)
-      set_status_locked(k, WEFT_STATUS_INTERNAL,
-                        "malformed Connect end-of-stream message");
-    else
-      take_status_locked(k, &st);
-    weft_status_clear(&st);
-    free(n);
-  } else {
-    if (k->in_tail)
-      k->in_tail->next = n;
-    else
-      k->in_head = n;
-    k->in_tail = n;
-    k->queued += len + 5;
-  }
-  pthread_cond_broadcast(&k->cv);
+  if (nlen == 7 && memcmp(n, ":status", 7) == 0)
+    k->resp.http_status = atoi(v);
+  else
+    weft__connect_resp_header(&k->resp, n, nlen, v, vlen);
   pthread_mutex_unlock(&k->c->mu);
   return 0;
 }
@@ -353,7 +274,7 @@ static void release_credit(h2c_call *k) {
   if (k->held == 0 || c->io.closed || !k->in_session)
     return;
   pthread_mutex_lock(&c->mu);
-  bool behind = k->queued > H2C_QUEUE_HIGH_WATER;
+  bool behind = k->resp.queued > H2C_QUEUE_HIGH_WATER;
   pthread_mutex_unlock(&c->mu);
   if (behind)
     return;
@@ -379,48 +300,32 @@ static int on_data_chunk(nghttp2_session *ses, uint8_t flags, int32_t id,
     nghttp2_session_consume(ses, id, len);
     return 0;
   }
-  if (k->stream_kind && k->http_status == 200) {
-    weft_error err = {0};
-    k->held += len;
-    if (weft__connect_reader_feed(&k->reader, data, len, push_msg, k, &err) >=
-        0) {
-      release_credit(k);
-    } else {
-      nghttp2_session_consume(ses, id, k->held);
-      k->held = 0;
-      pthread_mutex_lock(&c->mu);
-      set_status_locked(k, WEFT_STATUS_INTERNAL, err.message);
-      pthread_mutex_unlock(&c->mu);
-      nghttp2_submit_rst_stream(ses, NGHTTP2_FLAG_NONE, id,
-                                NGHTTP2_PROTOCOL_ERROR);
-    }
-    return 0;
-  }
-  /* Unary bodies are bounded by the size limit: consume as they come. */
-  nghttp2_session_consume(ses, id, len);
+  weft_error err = {0};
   pthread_mutex_lock(&c->mu);
-  if (k->body_len + len > c->max_msg + 65536) {
-    set_status_locked(k, WEFT_STATUS_RESOURCE_EXHAUSTED,
-                      "response over the message size limit");
-    pthread_mutex_unlock(&c->mu);
-    nghttp2_submit_rst_stream(ses, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
-    return 0;
-  }
-  if (k->body_len + len > k->body_cap) {
-    size_t cap = k->body_cap ? k->body_cap * 2 : 1024;
-    while (cap < k->body_len + len)
-      cap *= 2;
-    uint8_t *b = realloc(k->body, cap);
-    if (!b) {
-      pthread_mutex_unlock(&c->mu);
-      return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-    }
-    k->body = b;
-    k->body_cap = cap;
-  }
-  memcpy(k->body + k->body_len, data, len);
-  k->body_len += len;
+  /* A streaming response's window is returned as recv() keeps up
+   * (release_credit); a unary body is bounded by the size limit, so its
+   * window is returned as it comes. */
+  bool stream = k->stream_kind && k->resp.http_status == 200;
+  int rv = weft__connect_resp_data(&k->resp, data, len, &err);
+  pthread_cond_broadcast(&k->cv);
   pthread_mutex_unlock(&c->mu);
+  if (stream) {
+    k->held += len;
+    if (rv >= 0) {
+      release_credit(k);
+      return 0;
+    }
+    nghttp2_session_consume(ses, id, k->held);
+    k->held = 0;
+  } else {
+    nghttp2_session_consume(ses, id, len);
+  }
+  if (rv == WEFT_ERR_NOMEM)
+    return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+  if (rv < 0)
+    nghttp2_submit_rst_stream(ses, NGHTTP2_FLAG_NONE, id,
+                              rv == WEFT_ERR_TOO_BIG ? NGHTTP2_CANCEL
+                                                     : NGHTTP2_PROTOCOL_ERROR);
   return 0;
 }
 
@@ -439,27 +344,12 @@ static int on_stream_close(nghttp2_session *ses, int32_t id, uint32_t code,
   pthread_mutex_lock(&c->mu);
   k->in_session = false;
   k->done = true;
-  if (!k->have_status) {
-    if (k->http_status != 200) {
-      weft_status st = {0};
-      int fallback = k->http_status
-                         ? weft__connect_code_from_http(k->http_status)
-                         : WEFT_STATUS_UNAVAILABLE;
-      weft__connect_parse_error((const char *)k->body, k->body_len, fallback,
-                                &st);
-      take_status_locked(k, &st);
-    } else if (code != NGHTTP2_NO_ERROR) {
-      set_status_locked(k,
-                        code == NGHTTP2_CANCEL ? WEFT_STATUS_CANCELLED
-                                               : WEFT_STATUS_UNAVAILABLE,
-                        "stream reset by the server");
-    } else if (k->stream_kind) {
-      set_status_locked(k, WEFT_STATUS_INTERNAL,
-                        "stream ended without a Connect end-of-stream message");
-    } else {
-      set_status_locked(k, WEFT_STATUS_OK, "");
-    }
-  }
+  if (k->resp.http_status == 200 && code != NGHTTP2_NO_ERROR)
+    set_status_locked(k,
+                      code == NGHTTP2_CANCEL ? WEFT_STATUS_CANCELLED
+                                             : WEFT_STATUS_UNAVAILABLE,
+                      "stream reset by the server");
+  weft__connect_resp_end(&k->resp);
   pthread_cond_broadcast(&k->cv);
   pthread_mutex_unlock(&c->mu);
   nghttp2_session_set_stream_user_data(ses, id, NULL);
@@ -647,14 +537,14 @@ static int h2_call_start(void *ud, const weft_method_desc *m,
   k->json = c->codec == WEFT_CODEC_JSON;
   k->deadline_ns = deadline_ns;
   pthread_cond_init(&k->cv, NULL);
-  weft__connect_reader_init(&k->reader, c->max_msg);
+  weft__connect_resp_init(&k->resp, c->max_msg, k->stream_kind);
   if (md)
     weft_metadata_copy(&k->req_md, md);
   pthread_mutex_lock(&c->mu);
   if (c->closed || c->loop_gone) {
     pthread_mutex_unlock(&c->mu);
     weft_metadata_clear(&k->req_md);
-    weft__connect_reader_free(&k->reader);
+    weft__connect_resp_free(&k->resp);
     pthread_cond_destroy(&k->cv);
     free(k);
     return weft_error_set(err, WEFT_ERR_CLOSED, "connection is closed");
@@ -760,7 +650,7 @@ static bool wait_until(h2c_call *k, bool (*pred)(const h2c_call *)) {
 }
 
 static bool has_msg_or_done(const h2c_call *k) {
-  return k->in_head || k->done || (k->stream_kind && k->have_status);
+  return k->resp.head || k->done || (k->stream_kind && k->resp.have_status);
 }
 static bool is_done(const h2c_call *k) {
   return k->done;
@@ -786,59 +676,37 @@ static int h2_call_recv(void *tcall, weft_arena *arena, void **msg) {
   if (!k->stream_kind) {
     bool given = k->unary_given;
     k->unary_given = true;
-    bool good = k->have_status && k->st.code == WEFT_STATUS_OK;
+    bool good = k->resp.have_status && k->resp.st.code == WEFT_STATUS_OK;
     pthread_mutex_unlock(&c->mu);
     if (!good)
       return WEFT_ERR_RPC;
     if (given)
       return 0;
-    const uint8_t *body = k->body;
-    size_t len = k->body_len;
-    uint8_t *plain = NULL;
-    int rv = 0;
-    if (k->resp_gzip) {
-      rv = weft__gunzip(body, len, c->max_msg, &plain, &len, &err);
-      body = plain;
-    }
-    if (rv == 0)
-      rv = weft__h2_decode(k->m->output, k->json, body, len, arena, c->max_msg,
-                           msg, &err);
-    free(plain);
+    int rv = weft__connect_decode(k->m->output, k->json, k->resp.body,
+                                  k->resp.body_len, k->resp.gzip, c->max_msg,
+                                  arena, msg, &err);
     if (rv < 0) {
       pthread_mutex_lock(&c->mu);
-      weft_status_set(&k->st, WEFT_STATUS_INTERNAL,
+      weft_status_set(&k->resp.st, WEFT_STATUS_INTERNAL,
                       "cannot decode the response: %s", err.message);
       pthread_mutex_unlock(&c->mu);
       return rv;
     }
     return 1;
   }
-  rmsg *n = k->in_head;
+  weft__connect_msg *n = weft__connect_resp_pop(&k->resp);
   if (!n) {
-    bool good = !k->have_status || k->st.code == WEFT_STATUS_OK;
+    bool good = !k->resp.have_status || k->resp.st.code == WEFT_STATUS_OK;
     pthread_mutex_unlock(&c->mu);
     return good ? 0 : WEFT_ERR_RPC;
   }
-  k->in_head = n->next;
-  if (!k->in_head)
-    k->in_tail = NULL;
-  k->queued -= n->len + 5;
   bool release = k->in_session;
   pthread_mutex_unlock(&c->mu);
   if (release)
     post(c, release_on_loop, k); /* the server may send more now */
-  const uint8_t *data = n->data;
-  size_t len = n->len;
-  uint8_t *plain = NULL;
-  int rv = 0;
-  if (n->flags & WEFT__CONNECT_FLAG_COMPRESSED) {
-    rv = weft__gunzip(data, len, c->max_msg, &plain, &len, &err);
-    data = plain;
-  }
-  if (rv == 0)
-    rv = weft__h2_decode(k->m->output, k->json, data, len, arena, c->max_msg,
-                         msg, &err);
-  free(plain);
+  int rv = weft__connect_decode(k->m->output, k->json, n->data, n->len,
+                                (n->flags & WEFT__CONNECT_FLAG_COMPRESSED) != 0,
+                                c->max_msg, arena, msg, &err);
   free(n);
   return rv < 0 ? rv : 1;
 }
@@ -851,9 +719,9 @@ static int h2_call_finish(void *tcall, weft_status *st, weft_metadata *md) {
   if (!ok)
     expire(k);
   if (st)
-    weft_status_move(st, &k->st);
+    weft_status_move(st, &k->resp.st);
   if (md)
-    weft_metadata_copy(md, &k->resp_md);
+    weft_metadata_copy(md, &k->resp.md);
   bool reset = !ok || k->in_session;
   pthread_mutex_unlock(&c->mu);
   if (reset)

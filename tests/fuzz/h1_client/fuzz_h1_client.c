@@ -11,67 +11,36 @@
 #include <string.h>
 
 #include "h1_client.h"
-
-typedef struct logbuf {
-  uint8_t *buf;
-  size_t len, cap;
-  bool in_body; /* runs of body bytes are merged (splits differ there) */
-} logbuf;
-
-static void put(logbuf *l, const void *p, size_t n) {
-  if (l->len + n > l->cap) {
-    size_t cap = (l->len + n) * 2 + 64;
-    uint8_t *b = realloc(l->buf, cap);
-    if (!b)
-      abort();
-    l->buf = b;
-    l->cap = cap;
-  }
-  if (n)
-    memcpy(l->buf + l->len, p, n);
-  l->len += n;
-}
-
-static void put_str(logbuf *l, const char *s) {
-  put(l, s, strlen(s) + 1);
-}
-
-static void mark(logbuf *l, const char *m) {
-  l->in_body = false;
-  put(l, m, 1);
-}
+#include "../support/split_check.h"
 
 static int on_response(void *ud, const weft__h1c_response *r) {
-  logbuf *l = ud;
-  mark(l, "R");
-  put(l, &r->status, sizeof r->status);
-  put_str(l, r->reason);
+  weft_fuzz_log *l = ud;
+  weft_fuzz_log_mark(l, 'R');
+  weft_fuzz_log_put(l, &r->status, sizeof r->status);
+  weft_fuzz_log_str(l, r->reason);
   for (size_t i = 0; i < r->nfields; i++) {
-    put_str(l, r->fields[i].name);
-    put_str(l, r->fields[i].value);
+    weft_fuzz_log_str(l, r->fields[i].name);
+    weft_fuzz_log_str(l, r->fields[i].value);
   }
-  put(l, &r->content_length, sizeof r->content_length);
+  weft_fuzz_log_put(l, &r->content_length, sizeof r->content_length);
   uint8_t flags =
       (uint8_t)(r->chunked | r->close_delimited << 1 | r->keep_alive << 2);
-  put(l, &flags, 1);
+  weft_fuzz_log_put(l, &flags, 1);
   return 0;
 }
 
 static int on_body(void *ud, const uint8_t *p, size_t n) {
-  logbuf *l = ud;
-  if (!l->in_body)
-    mark(l, "B");
-  l->in_body = true;
-  put(l, p, n);
+  weft_fuzz_log *l = ud;
+  weft_fuzz_log_body(l, p, n);
   return 0;
 }
 
 static int on_end(void *ud, const weft__h1_field *t, size_t nt) {
-  logbuf *l = ud;
-  mark(l, "E");
+  weft_fuzz_log *l = ud;
+  weft_fuzz_log_mark(l, 'E');
   for (size_t i = 0; i < nt; i++) {
-    put_str(l, t[i].name);
-    put_str(l, t[i].value);
+    weft_fuzz_log_str(l, t[i].name);
+    weft_fuzz_log_str(l, t[i].value);
   }
   return 0;
 }
@@ -100,8 +69,9 @@ static void submit(weft__h1c *h, unsigned mode) {
   weft__h1c_consume(h, n);
 }
 
-static void run(const uint8_t *data, size_t size, size_t chunk, unsigned mode,
-                logbuf *l) {
+static void run(const uint8_t *data, size_t size, size_t chunk,
+                weft_fuzz_log *l) {
+  unsigned mode = l->mode;
   static const weft__h1c_callbacks cb = {on_response, on_body, on_end};
   weft__h1c_limits lim = {.max_head = 1024, .max_fields = 16, .max_body = 4096};
   weft__h1c *h;
@@ -114,8 +84,8 @@ static void run(const uint8_t *data, size_t size, size_t chunk, unsigned mode,
     size_t n = size - off < chunk ? size - off : chunk;
     ssize_t used = weft__h1c_feed(h, data + off, n, NULL);
     if (used < 0) {
-      mark(l, "X");
-      put(l, &used, sizeof used);
+      weft_fuzz_log_mark(l, 'X');
+      weft_fuzz_log_put(l, &used, sizeof used);
       failed = true;
       break;
     }
@@ -130,8 +100,8 @@ static void run(const uint8_t *data, size_t size, size_t chunk, unsigned mode,
   }
   if (!failed && off >= size) {
     int rv = weft__h1c_feed_eof(h, NULL);
-    mark(l, "Z");
-    put(l, &rv, sizeof rv);
+    weft_fuzz_log_mark(l, 'Z');
+    weft_fuzz_log_put(l, &rv, sizeof rv);
   }
   weft__h1c_free(h);
 }
@@ -141,12 +111,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     return 0;
   unsigned mode = data[0] >> 4;
   size_t chunk = (size_t)(data[0] & 15) + 1;
-  logbuf whole = {0}, split = {0};
-  run(data + 1, size - 1, size, mode, &whole);
-  run(data + 1, size - 1, chunk, mode, &split);
-  if (whole.len != split.len || memcmp(whole.buf, split.buf, whole.len) != 0)
-    abort();
-  free(whole.buf);
-  free(split.buf);
+  weft_fuzz_split_check(data + 1, size - 1, chunk, mode, run);
   return 0;
 }
