@@ -42,7 +42,7 @@ static int acquire_conn(weft_client *c, int64_t deadline,
 /* c->mu held. */
 static void release_conn(weft_client *c, weft__conn_slot *s) {
   if (--s->refs == 0 && s->dead)
-    pthread_cond_signal(&c->sup_cv); /* the supervisor disconnects it */
+    weft__client_kick(c); /* the supervisor disconnects it */
 }
 
 static int merged_metadata(weft_client *c, const weft_call_opts *opts,
@@ -183,7 +183,7 @@ static int start_call(weft_client *c, const weft_method_desc *m,
   c->ncalls++;
   if (deadline < c->next_deadline) {
     c->next_deadline = deadline;
-    pthread_cond_signal(&c->sup_cv); /* watch the earlier deadline */
+    weft__client_kick(c); /* watch the earlier deadline */
   }
   bool closing = c->closing;
   if (cb && !native && !c->apool &&
@@ -336,12 +336,20 @@ static void cancel_pinned(weft_call *call, bool by_deadline) {
     async_try_complete(call);
 }
 
-void weft_call_cancel(weft_call *call) {
-  if (!call)
-    return;
+void weft__call_pin(weft_call *call) {
   pthread_mutex_lock(&call->mu);
   call->cancelling++;
   pthread_mutex_unlock(&call->mu);
+}
+
+void weft__call_cancel_pinned(weft_call *call) {
+  cancel_pinned(call, false);
+}
+
+void weft_call_cancel(weft_call *call) {
+  if (!call)
+    return;
+  weft__call_pin(call);
   cancel_pinned(call, false);
 }
 

@@ -47,6 +47,10 @@ void weft__pool_set_share(weft__pool *p, size_t share);
 int weft__pool_post(weft__pool *p, void (*fn)(void *), void *ud);
 void weft__pool_free(weft__pool *p);
 
+/* client_loop.c: runs fn(ud) on the process-wide connector thread (for
+ * blocking reconnect attempts; the caller holds a client loop reference). */
+int weft__client_connector_post(void (*fn)(void *), void *ud);
+
 /* backoff.c: a small seeded PRNG (splitmix64) so tests can make jitter
  * deterministic, and the delay before attempt n (0-based):
  *   d = min(cap, base * factor^n); delay uniform in [d * (1 - jitter), d]. */
