@@ -187,7 +187,7 @@ static int start_call(weft_client *c, const weft_method_desc *m,
   }
   bool closing = c->closing;
   if (cb && !native && !c->apool &&
-      weft__pool_new(&c->apool, WEFT__ASYNC_POOL_THREADS, 1024) < 0)
+      weft__pool_new_lazy(&c->apool, WEFT__ASYNC_POOL_THREADS, 1024) < 0)
     c->apool = NULL;
   weft__pool *apool = c->apool;
   pthread_mutex_unlock(&c->mu);

@@ -94,8 +94,9 @@ struct weft_client {
   struct weft_subscription *subs;
 };
 
-/* Threads of the pool that runs asynchronous calls on transports without
- * call_start_async (one per call in flight). */
+/* Threads of the pool that runs asynchronous calls (and so subscriptions)
+ * on transports without call_start_async: one per call in flight, made
+ * when a call needs one. */
 #define WEFT__ASYNC_POOL_THREADS 16
 
 /* weft__call_start's "circuit open" (mapped to WEFT_ERR_RPC outside). */

@@ -21,7 +21,7 @@ static weft__pool *g_connector;
 
 int weft__client_connector_post(void (*fn)(void *), void *ud) {
   pthread_mutex_lock(&g_mu);
-  int rv = g_connector ? 0 : weft__pool_new(&g_connector, 1, 0);
+  int rv = g_connector ? 0 : weft__pool_new_lazy(&g_connector, 1, 0);
   if (rv == 0)
     rv = weft__pool_post(g_connector, fn, ud);
   pthread_mutex_unlock(&g_mu);

@@ -33,6 +33,10 @@ void weft__cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *mu,
 /* pool.c */
 typedef struct weft__pool weft__pool;
 int weft__pool_new(weft__pool **out, unsigned nthreads, size_t max_queue);
+/* The same with no thread at first: one is made whenever a job waits and
+ * no worker is idle, up to max_threads (they stay until the pool is freed). */
+int weft__pool_new_lazy(weft__pool **out, unsigned max_threads,
+                        size_t max_queue);
 /* WEFT_ERR_LIMIT: the backlog is full; WEFT_ERR_STATE: stopping. */
 int weft__pool_submit(weft__pool *p, void (*fn)(void *), void *ud);
 /* The same for a job of `source` (a transport's call ops): once shares are
