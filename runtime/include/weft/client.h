@@ -198,7 +198,10 @@ int weft_call_finish(weft_call *call);
  * process, or a caller driving it while it waits for a reply) as the
  * frames arrive, except that on_done
  * of a call ended by weft_call_cancel (or a failed send) may run on the
- * thread that cancelled, before weft_call_cancel returns. On grpc://,
+ * thread that cancelled, before weft_call_cancel returns, and on_done of a
+ * call that ended while another thread was inside weft_call_send or
+ * weft_call_close_send runs on that thread, before it returns (the
+ * transport's call is not freed under a sender). On grpc://,
  * grpcs://, h2c:// and https:// (no native support yet) each call in
  * flight holds a thread of a per-client pool of up to 16 (made as calls
  * need them) that runs the blocking

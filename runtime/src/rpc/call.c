@@ -255,6 +255,31 @@ static int local_status(weft_call *call, int rv) {
   return weft__status_from_error(rv, false);
 }
 
+/* Asynchronous calls: a send or close_send from the user's thread is inside
+ * the transport while the call may end on another thread; like a
+ * canceller it holds the call's completion (transport finish, which frees
+ * the transport's call) until it is out. False: the call is finishing. */
+static bool enter_transport(weft_call *call) {
+  if (!call->async)
+    return true;
+  pthread_mutex_lock(&call->mu);
+  bool ok = !call->finishing;
+  if (ok)
+    call->cancelling++;
+  pthread_mutex_unlock(&call->mu);
+  return ok;
+}
+
+static void leave_transport(weft_call *call) {
+  if (!call->async)
+    return;
+  pthread_mutex_lock(&call->mu);
+  call->cancelling--;
+  pthread_cond_broadcast(&call->cv);
+  pthread_mutex_unlock(&call->mu);
+  async_try_complete(call); /* the end may have come meanwhile */
+}
+
 int weft_call_send(weft_call *call, const void *msg) {
   if (!call || !msg)
     return WEFT_ERR_INVAL;
@@ -271,10 +296,13 @@ int weft_call_send(weft_call *call, const void *msg) {
                     call->m->input->base.name);
     return WEFT_ERR_INVAL;
   }
+  if (!enter_transport(call))
+    return WEFT_ERR_STATE;
   int rv = call->c->t->call_send(call->tcall, msg);
   if (rv < 0)
     weft_status_set(&call->opts->status, local_status(call, rv), "%s: send: %s",
                     call->m->path, weft_strerror(rv));
+  leave_transport(call);
   return rv;
 }
 
@@ -284,8 +312,13 @@ int weft_call_close_send(weft_call *call) {
   if (call->send_closed)
     return 0;
   call->send_closed = true;
-  return call->c->t->call_close_send ? call->c->t->call_close_send(call->tcall)
-                                     : 0;
+  if (!call->c->t->call_close_send)
+    return 0;
+  if (!enter_transport(call))
+    return WEFT_ERR_STATE;
+  int rv = call->c->t->call_close_send(call->tcall);
+  leave_transport(call);
+  return rv;
 }
 
 int weft_call_recv(weft_call *call, void **msg) {
