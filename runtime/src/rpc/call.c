@@ -65,6 +65,10 @@ static void unlink_call(weft_client *c, weft_call *call) {
 }
 
 static void call_free(weft_call *call) {
+  /* An asynchronous call's failed send left its reason here; on_done has
+   * the call's status. */
+  if (call->async)
+    weft_status_clear(&call->own_opts.status);
   pthread_cond_destroy(&call->cv);
   pthread_mutex_destroy(&call->mu);
   free(call);
