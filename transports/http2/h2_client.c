@@ -82,7 +82,7 @@ static void conn_unref(h2c_conn *c) {
   pthread_mutex_unlock(&c->mu);
   if (!last)
     return;
-  weft_loop_free(c->loop);
+  weft_client_loop_release(c->loop);
   weft__tls_ctx_free(c->tls);
   pthread_mutex_destroy(&c->mu);
   free(c);
@@ -451,17 +451,14 @@ static int h2_connect_conn(weft_client *client, const weft_url *url,
     nghttp2_submit_settings(c->io.session, NGHTTP2_FLAG_NONE, iv, 2);
     nghttp2_session_set_local_window_size(c->io.session, NGHTTP2_FLAG_NONE, 0,
                                           4 << 20);
-    rv = weft_loop_new(&c->loop);
-    if (rv == 0)
-      rv = weft_loop_start(c->loop);
-    if (rv < 0)
-      weft_error_set(err, rv, "cannot start the client event loop");
+    /* The process-wide client loop, shared with every other client. */
+    rv = weft_client_loop_acquire(&c->loop, err);
   }
   if (rv < 0) {
     if (c->io.session)
       nghttp2_session_del(c->io.session);
     weft__conn_close(conn);
-    weft_loop_free(c->loop);
+    weft_client_loop_release(c->loop);
     weft__tls_ctx_free(c->tls);
     pthread_mutex_destroy(&c->mu);
     free(c);
@@ -509,17 +506,27 @@ static void close_on_loop(void *ud) {
   }
 }
 
+static void unref_on_loop(void *ud) {
+  conn_unref(ud);
+}
+
 static void h2_disconnect(void *ud) {
   h2c_conn *c = ud;
   /* From here on user threads stop posting; close on the loop (which fails
-   * every call in flight through on_conn_closed), then stop it. */
+   * every call in flight through on_conn_closed). What was posted for c
+   * before runs first (posts run in order), so the reference goes after. */
   pthread_mutex_lock(&c->mu);
   c->loop_gone = true;
   pthread_mutex_unlock(&c->mu);
-  weft_loop_post(c->loop, close_on_loop, c);
-  weft_loop_stop(c->loop);
-  if (!c->io.closed)
-    close_on_loop(c); /* the loop stopped first: finish single-threaded */
+  if (weft_loop_in_thread(c->loop)) {
+    /* From a callback on the loop: the caller may still use c. */
+    close_on_loop(c);
+    if (weft_loop_post(c->loop, unref_on_loop, c) < 0)
+      conn_unref(c);
+    return;
+  }
+  if (weft_loop_run_sync(c->loop, close_on_loop, c) < 0 && !c->io.closed)
+    close_on_loop(c); /* out of memory: better a race than a leak */
   conn_unref(c);
 }
 

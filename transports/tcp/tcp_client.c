@@ -1,6 +1,6 @@
 /* The client side of tcp:// and tls://: one connection per weft_client,
- * with its own loop thread doing the socket I/O. Calls run on the mux. */
-#include <pthread.h>
+ * its socket on the process-wide client loop (weft_client_loop_acquire).
+ * Calls run on the mux. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,14 +30,31 @@ static void on_dead(weft__tcp_conn *c, const weft_error *why) {
                      why);
 }
 
+/* The connection is closed and nothing refers to it any more. */
 static void client_free(tcp_client *tc) {
-  if (tc->loop)
-    weft_loop_stop(tc->loop);
   weft__tcp_conn_free(tc->conn);
-  weft_loop_free(tc->loop);
+  weft_client_loop_release(tc->loop);
   weft__tls_ctx_free(tc->tls);
   free(tc->rbuf);
   free(tc);
+}
+
+typedef struct reg_args {
+  tcp_client *tc;
+  weft__conn *sock;
+  weft__tcp_conn_opts co;
+  weft_error *err;
+  int rc;
+} reg_args;
+
+static void register_on_loop(void *ud) {
+  reg_args *a = ud;
+  a->rc =
+      weft__tcp_conn_new(&a->tc->conn, a->tc->loop, a->sock, &a->co, a->err);
+  if (a->rc == 0) {
+    a->tc->conn->owner = a->tc;
+    a->tc->conn->on_dead = on_dead;
+  }
 }
 
 static int tcp_connect_common(weft_client *client, const weft_url *url,
@@ -66,9 +83,8 @@ static int tcp_connect_common(weft_client *client, const weft_url *url,
                           opts->tls.server_name, opts->connect_timeout_ms, err);
   if (rc < 0)
     goto fail;
-  if ((rc = weft_loop_new(&tc->loop)) < 0) {
+  if ((rc = weft_client_loop_acquire(&tc->loop, err)) < 0) {
     weft__conn_close(sock);
-    weft_error_set(err, rc, "creating the event loop");
     goto fail;
   }
   size_t max_msg =
@@ -77,35 +93,31 @@ static int tcp_connect_common(weft_client *client, const weft_url *url,
       .server = false, .codec = opts->codec, .max_message_size = max_msg};
   /* Callers waiting for replies run the loop themselves (loop.h): the
    * reply then wakes the caller, not the loop thread that wakes it. */
-  if ((rc = weft_loop_set_drivable(tc->loop)) < 0) {
+  reg_args ra = {.tc = tc,
+                 .sock = sock,
+                 .err = err,
+                 .co = {.mux = &mo,
+                        .drivable = true,
+                        .max_frame = max_msg + WEFT__TCP_FRAME_SLACK,
+                        .keepalive_ms = opts->keepalive_ms,
+                        .idle_timeout_ms = opts->idle_timeout_ms,
+                        .rbuf = tc->rbuf,
+                        .rcap = RBUF_SIZE}};
+  /* The loop runs: its fds and timers are set up on its thread. */
+  if ((rc = weft_loop_run_sync(tc->loop, register_on_loop, &ra)) == 0)
+    rc = ra.rc;
+  else
     weft__conn_close(sock);
-    weft_error_set(err, rc, "creating the event loop");
-    goto fail;
-  }
-  weft__tcp_conn_opts co = {.mux = &mo,
-                            .drivable = true,
-                            .max_frame = max_msg + WEFT__TCP_FRAME_SLACK,
-                            .keepalive_ms = opts->keepalive_ms,
-                            .idle_timeout_ms = opts->idle_timeout_ms,
-                            .rbuf = tc->rbuf,
-                            .rcap = RBUF_SIZE};
-  /* The loop is not running yet, so this thread may register the fd. */
-  rc = weft__tcp_conn_new(&tc->conn, tc->loop, sock, &co, err);
-  if (rc < 0)
-    goto fail;
-  tc->conn->owner = tc;
-  tc->conn->on_dead = on_dead;
-  if ((rc = weft_loop_start(tc->loop)) < 0) {
-    weft_error_set(err, rc, "starting the event loop");
+  if (rc < 0) {
+    if (err && !err->message[0])
+      weft_error_set(err, rc, "tcp client: registering the socket");
     goto fail;
   }
   *out = tc;
   return 0;
 fail:
   tc->closing = true;
-  if (tc->conn && tc->loop)
-    weft__tcp_conn_close(tc->conn, NULL);
-  client_free(tc);
+  client_free(tc); /* the connection was not made: nothing was posted */
   return rc;
 }
 
@@ -129,9 +141,18 @@ static void close_on_loop(void *ud) {
   weft__tcp_conn_close(tc->conn, &e);
 }
 
-static void *free_thread(void *p) {
-  client_free(p);
-  return NULL;
+static void noop(void *ud) {
+  (void)ud;
+}
+
+/* Loop thread: frees once callbacks posted for the connection have run (a
+ * sender may post a flush just before the close), else looks again after
+ * the work posted meanwhile. */
+static void reap_on_loop(void *ud) {
+  tcp_client *tc = ud;
+  if (weft__tcp_conn_reapable(tc->conn) ||
+      weft_loop_post(tc->loop, reap_on_loop, tc) < 0)
+    client_free(tc);
 }
 
 static void tcp_disconnect(void *conn) {
@@ -139,16 +160,19 @@ static void tcp_disconnect(void *conn) {
   if (!tc)
     return;
   tc->closing = true;
-  weft__tcp_run_on_loop(tc->loop, close_on_loop, tc);
   if (weft_loop_in_thread(tc->loop)) {
-    /* Called from a callback on our own loop thread (e.g. a user's
-     * on_disconnect closing the client): the loop cannot join itself, so
-     * another thread finishes the job once this callback has returned. */
-    pthread_t t;
-    if (pthread_create(&t, NULL, free_thread, tc) == 0)
-      pthread_detach(t);
+    /* From a callback on the loop (a user's on_disconnect closing the
+     * client, the runtime's reconnect timer): the caller may still use the
+     * connection when the callback returns, so it is freed by work posted
+     * to the loop, which runs after it. */
+    close_on_loop(tc);
+    if (weft_loop_post(tc->loop, reap_on_loop, tc) < 0)
+      client_free(tc); /* out of memory: better now than never */
     return;
   }
+  weft_loop_run_sync(tc->loop, close_on_loop, tc);
+  for (int i = 0; i < 1000 && !weft__tcp_conn_reapable(tc->conn); i++)
+    weft_loop_run_sync(tc->loop, noop, NULL); /* posts made before have run */
   client_free(tc);
 }
 

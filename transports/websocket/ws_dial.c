@@ -1,7 +1,6 @@
 /* The client side: a blocking connect and opening handshake (bounded by
- * the connect timeout), then the connection runs on its own loop thread.
- * One loop per client connection keeps clients independent; a process
- * with thousands of WebSocket clients would want a shared loop instead. */
+ * the connect timeout), then the connection runs on the process-wide client
+ * loop (weft_client_loop_acquire), beside every other client connection. */
 #define _GNU_SOURCE
 #include <poll.h>
 #include <stdio.h>
@@ -48,11 +47,32 @@ static void on_dead(weft_ws_conn *c) {
 }
 
 static void dialer_free(dialer *d) {
-  weft_loop_free(d->loop);
+  weft_client_loop_release(d->loop);
   free(d->rbuf);
   pthread_cond_destroy(&d->cv);
   pthread_mutex_destroy(&d->mu);
   free(d);
+}
+
+typedef struct start_args {
+  weft_ws_conn *c;
+  uint8_t *rest; /* frames that came right behind the handshake */
+  size_t nrest;
+  int rv;
+} start_args;
+
+/* Loop thread: watches the socket and starts the connection (which may
+ * run the handler's on_open and on_message at once). */
+static void start_on_loop(void *ud) {
+  start_args *a = ud;
+  a->rv = weft_loop_add_fd(a->c->loop, a->c->fd, WEFT_IO_READ, weft__ws_conn_io,
+                           a->c);
+  if (a->rv == 0)
+    weft__ws_conn_start(a->c, a->rest, a->nrest);
+}
+
+static void destroy_on_loop(void *ud) {
+  weft__ws_conn_destroy(ud, WEFT__WS_CLOSE_ABNORMAL, "no event loop");
 }
 
 int weft__ws_dial(weft_ws_conn **out, const weft__ws_dial_args *a,
@@ -159,16 +179,8 @@ int weft__ws_dial(weft_ws_conn **out, const weft__ws_dial_args *a,
   d->cfg = a->cfg;
   pthread_mutex_init(&d->mu, NULL);
   pthread_cond_init(&d->cv, NULL);
-  if ((rv = weft_loop_new(&d->loop)) < 0) {
-    weft_error_set(err, rv, "ws: creating the event loop");
+  if ((rv = weft_client_loop_acquire(&d->loop, err)) < 0)
     goto fail;
-  }
-  /* A weft RPC client's callers run this loop while they wait (loop.h);
-   * other users never drive it and see no difference. */
-  if ((rv = weft_loop_set_drivable(d->loop)) < 0) {
-    weft_error_set(err, rv, "ws: creating the event loop");
-    goto fail;
-  }
   weft_ws_conn *c = weft__ws_conn_new(d->loop, io, &d->cfg, false);
   if (!c) {
     rv = weft_error_set(err, WEFT_ERR_NOMEM, "ws: out of memory");
@@ -184,21 +196,17 @@ int weft__ws_dial(weft_ws_conn **out, const weft__ws_dial_args *a,
   snprintf(c->proto, sizeof c->proto, "%s", proto);
   c->path = strdup(a->target && *a->target ? a->target : "/");
   const char *why = NULL;
+  start_args sa = {c, (uint8_t *)buf + end, have - (size_t)end, 0};
   if (!c->path) {
     rv = WEFT_ERR_NOMEM;
     why = "ws: out of memory";
-    /* Before the loop runs, this thread may set it up (loop.h). */
-  } else if ((rv = weft_loop_add_fd(d->loop, c->fd, WEFT_IO_READ,
-                                    weft__ws_conn_io, c)) < 0) {
+  } else if ((rv = weft_loop_run_sync(d->loop, start_on_loop, &sa)) < 0 ||
+             (rv = sa.rv) < 0) {
     why = "ws: watching the socket";
-  } else {
-    weft__ws_conn_start(c, (uint8_t *)buf + end, have - (size_t)end);
-    if ((rv = weft_loop_start(d->loop)) < 0)
-      why = "ws: starting the event loop";
   }
   free(buf);
   if (why) {
-    weft__ws_conn_destroy(c, WEFT__WS_CLOSE_ABNORMAL, "no event loop");
+    weft_loop_run_sync(d->loop, destroy_on_loop, c);
     weft_ws_conn_unref(c);
     dialer_free(d);
     return weft_error_set(err, rv, "%s", why);
@@ -213,7 +221,7 @@ fail:
       pthread_cond_destroy(&d->cv);
       pthread_mutex_destroy(&d->mu);
     }
-    weft_loop_free(d->loop);
+    weft_client_loop_release(d->loop);
     free(d->rbuf);
     free(d);
   }
@@ -251,10 +259,31 @@ static void dsync(weft_ws_conn *c, int what) {
   pthread_mutex_unlock(&d->mu);
 }
 
+/* Loop thread, posted by a close made on the loop: everything posted
+ * before (the connection's own work) has run. */
+static void dial_free_task(void *ud) {
+  weft_ws_conn *c = ud;
+  dialer *d = c->owner;
+  weft_ws_conn_unref(c);
+  dialer_free(d);
+}
+
 void weft__ws_dial_close(weft_ws_conn *c) {
   if (!c)
     return;
   dialer *d = c->owner;
+  if (weft_loop_in_thread(d->loop)) {
+    /* From a callback on the loop (a client closed from its own callback,
+     * or by the runtime's timers): waiting for the peer's close frame
+     * would stall the loop it arrives on, so the close handshake is cut
+     * short (1006 locally); the caller may still use the connection when
+     * the callback returns, so the memory goes after it. */
+    weft__ws_conn_close_now(c, WEFT__WS_CLOSE_NORMAL, "");
+    weft__ws_conn_destroy(c, WEFT__WS_CLOSE_ABNORMAL, "client closed");
+    if (weft_loop_post(d->loop, dial_free_task, c) < 0)
+      dial_free_task(c);
+    return;
+  }
   dsync(c, 0);
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);

@@ -7,8 +7,9 @@
  *   h2c://              the Connect protocol over HTTP/2 (nghttp2)
  *   http:// https://    Connect (or gRPC-Web, or gRPC: weft/http.h) over
  *                       HTTP/1.1; https:// uses HTTP/2 when ALPN picks h2
- * Calls are blocking from the caller's thread (the transport's own threads
- * do the I/O; HTTP/1.1 calls do theirs on the caller's thread), or
+ * Calls are blocking from the caller's thread (tcp/tls/ws/wss do the I/O on
+ * one loop thread shared by every client of the process, grpc and h2c on
+ * their own threads, HTTP/1.1 calls on the caller's thread), or
  * asynchronous with completion callbacks (weft_call_start_async, below). A
  * client is safe to use from several threads at once, and many calls may
  * be in flight on one connection.
@@ -137,7 +138,11 @@ int weft_client_open(weft_client **out, const char *url,
                      const weft_client_opts *opts, weft_error *err);
 /* Cancels calls in flight, closes the connection, frees. Accepts NULL.
  * Waits until threads owning calls have finished them; also cancels and
- * frees every subscription of the client. */
+ * frees every subscription of the client. From a callback running on the
+ * client loop (on_disconnect, on_state, a subscription's event) it does not
+ * wait: the rest of the close runs after the callback returns, and the
+ * client fires DISCONNECTED (on_state, on_disconnect if it was connected)
+ * then. */
 void weft_client_close(weft_client *c);
 weft_conn_state weft_client_state(const weft_client *c);
 /* The URL given to weft_client_open; owned by the client. */
@@ -189,11 +194,17 @@ int weft_call_finish(weft_call *call);
  * flight; an open call is memory, not a thread.
  *
  * Threads. On tcp://, tls://, ws:// and wss:// the callbacks run on the
- * connection's I/O (loop) thread as the frames arrive, except that on_done
+ * process-wide client loop (one thread for every connection of the
+ * process, or a caller driving it while it waits for a reply) as the
+ * frames arrive, except that on_done
  * of a call ended by weft_call_cancel (or a failed send) may run on the
- * thread that cancelled, before weft_call_cancel returns. On grpc://,
+ * thread that cancelled, before weft_call_cancel returns, and on_done of a
+ * call that ended while another thread was inside weft_call_send or
+ * weft_call_close_send runs on that thread, before it returns (the
+ * transport's call is not freed under a sender). On grpc://,
  * grpcs://, h2c:// and https:// (no native support yet) each call in
- * flight holds a thread of a per-client pool of 16 that runs the blocking
+ * flight holds a thread of a per-client pool of up to 16 (made as calls
+ * need them) that runs the blocking
  * receive loop and the callbacks; calls beyond 16 wait for one, so there a
  * call must not wait, in a callback, for another call to progress. Either
  * way, callbacks of one call never run concurrently and come in order
@@ -263,8 +274,9 @@ int weft_call_start_async(weft_client *c, const weft_method_desc *m,
 
 /* Publish/subscribe over the built-in weft.v1.PubSub service, so it works on
  * every transport. Subscriptions survive reconnects. subscribe returns once
- * the server registered the subscription; fn runs on the subscription's
- * own thread and msg lives only during the call (an event of an unknown
+ * the server registered the subscription; fn runs on the client loop (on
+ * grpc/h2c/http: a thread of the client's pool), must not block, and
+ * msg lives only during the call (an event of an unknown
  * type arrives as the google.protobuf.Any itself): copy it with
  * weft_message_copy() to keep it. topic is copied; ud must live until the
  * subscription is cancelled. *out is freed by weft_subscription_cancel() or

@@ -92,6 +92,12 @@ void weft_timer_cancel(weft_loop *l, weft_timer *t);
  * see weft_loop_free for posts that never run. */
 int weft_loop_post(weft_loop *l, weft_post_fn fn, void *ud);
 
+/* Any thread: runs fn(ud) on the loop thread and waits until it returned
+ * (on the loop thread itself: runs it at once). The loop must be running
+ * (or driven) by another thread. 0, WEFT_ERR_INVAL or WEFT_ERR_NOMEM (then
+ * fn did not run). */
+int weft_loop_run_sync(weft_loop *l, weft_post_fn fn, void *ud);
+
 /* Leader/follower: which thread runs the loop (loop_role.c has the whole
  * story). Every hand-off between threads costs a wake-up on some call's
  * path; these let the thread that is woken anyway do the work.

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "weft/client.h"
+#include "weft/loop.h"
 #include "weft/opts.h"
 #include "weft/server.h"
 
@@ -214,6 +215,18 @@ void weft_format_listen_url(char *buf, size_t cap, const char *scheme,
  * them). *err (may be NULL) is copied. c NULL is ignored. */
 void weft_client_notify(weft_client *c, weft_conn_state state,
                         const weft_error *err);
+
+/* The process-wide client loop: one weft_loop (one thread) on which every
+ * client transport of the process registers its sockets and the runtime
+ * runs its client timers (reconnect, deadlines, re-subscribing). acquire
+ * starts it on first use and counts a reference; release drops one, and the
+ * last release stops it (unless made on the loop thread itself: the idle
+ * loop then stays for the next acquire). Callbacks of every client run on
+ * it, or on a caller driving it (loop.h): they must not block. acquire
+ * returns 0, WEFT_ERR_INVAL (out NULL), WEFT_ERR_NOMEM or WEFT_ERR_IO
+ * (epoll/eventfd), with err set. release accepts NULL. */
+int weft_client_loop_acquire(weft_loop **out, weft_error *err);
+void weft_client_loop_release(weft_loop *l);
 
 /* Monotonic clock in ns (CLOCK_MONOTONIC), and deadline helpers: absolute
  * CLOCK_MONOTONIC ns, INT64_MAX meaning none. A timeout too large to

@@ -42,7 +42,7 @@ static int acquire_conn(weft_client *c, int64_t deadline,
 /* c->mu held. */
 static void release_conn(weft_client *c, weft__conn_slot *s) {
   if (--s->refs == 0 && s->dead)
-    pthread_cond_signal(&c->sup_cv); /* the supervisor disconnects it */
+    weft__client_kick(c); /* the supervisor disconnects it */
 }
 
 static int merged_metadata(weft_client *c, const weft_call_opts *opts,
@@ -65,6 +65,10 @@ static void unlink_call(weft_client *c, weft_call *call) {
 }
 
 static void call_free(weft_call *call) {
+  /* An asynchronous call's failed send left its reason here; on_done has
+   * the call's status. */
+  if (call->async)
+    weft_status_clear(&call->own_opts.status);
   pthread_cond_destroy(&call->cv);
   pthread_mutex_destroy(&call->mu);
   free(call);
@@ -183,11 +187,11 @@ static int start_call(weft_client *c, const weft_method_desc *m,
   c->ncalls++;
   if (deadline < c->next_deadline) {
     c->next_deadline = deadline;
-    pthread_cond_signal(&c->sup_cv); /* watch the earlier deadline */
+    weft__client_kick(c); /* watch the earlier deadline */
   }
   bool closing = c->closing;
   if (cb && !native && !c->apool &&
-      weft__pool_new(&c->apool, WEFT__ASYNC_POOL_THREADS, 1024) < 0)
+      weft__pool_new_lazy(&c->apool, WEFT__ASYNC_POOL_THREADS, 1024) < 0)
     c->apool = NULL;
   weft__pool *apool = c->apool;
   pthread_mutex_unlock(&c->mu);
@@ -255,6 +259,31 @@ static int local_status(weft_call *call, int rv) {
   return weft__status_from_error(rv, false);
 }
 
+/* Asynchronous calls: a send or close_send from the user's thread is inside
+ * the transport while the call may end on another thread; like a
+ * canceller it holds the call's completion (transport finish, which frees
+ * the transport's call) until it is out. False: the call is finishing. */
+static bool enter_transport(weft_call *call) {
+  if (!call->async)
+    return true;
+  pthread_mutex_lock(&call->mu);
+  bool ok = !call->finishing;
+  if (ok)
+    call->cancelling++;
+  pthread_mutex_unlock(&call->mu);
+  return ok;
+}
+
+static void leave_transport(weft_call *call) {
+  if (!call->async)
+    return;
+  pthread_mutex_lock(&call->mu);
+  call->cancelling--;
+  pthread_cond_broadcast(&call->cv);
+  pthread_mutex_unlock(&call->mu);
+  async_try_complete(call); /* the end may have come meanwhile */
+}
+
 int weft_call_send(weft_call *call, const void *msg) {
   if (!call || !msg)
     return WEFT_ERR_INVAL;
@@ -271,10 +300,13 @@ int weft_call_send(weft_call *call, const void *msg) {
                     call->m->input->base.name);
     return WEFT_ERR_INVAL;
   }
+  if (!enter_transport(call))
+    return WEFT_ERR_STATE;
   int rv = call->c->t->call_send(call->tcall, msg);
   if (rv < 0)
     weft_status_set(&call->opts->status, local_status(call, rv), "%s: send: %s",
                     call->m->path, weft_strerror(rv));
+  leave_transport(call);
   return rv;
 }
 
@@ -284,8 +316,13 @@ int weft_call_close_send(weft_call *call) {
   if (call->send_closed)
     return 0;
   call->send_closed = true;
-  return call->c->t->call_close_send ? call->c->t->call_close_send(call->tcall)
-                                     : 0;
+  if (!call->c->t->call_close_send)
+    return 0;
+  if (!enter_transport(call))
+    return WEFT_ERR_STATE;
+  int rv = call->c->t->call_close_send(call->tcall);
+  leave_transport(call);
+  return rv;
 }
 
 int weft_call_recv(weft_call *call, void **msg) {
@@ -336,12 +373,20 @@ static void cancel_pinned(weft_call *call, bool by_deadline) {
     async_try_complete(call);
 }
 
-void weft_call_cancel(weft_call *call) {
-  if (!call)
-    return;
+void weft__call_pin(weft_call *call) {
   pthread_mutex_lock(&call->mu);
   call->cancelling++;
   pthread_mutex_unlock(&call->mu);
+}
+
+void weft__call_cancel_pinned(weft_call *call) {
+  cancel_pinned(call, false);
+}
+
+void weft_call_cancel(weft_call *call) {
+  if (!call)
+    return;
+  weft__call_pin(call);
   cancel_pinned(call, false);
 }
 

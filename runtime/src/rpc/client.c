@@ -1,6 +1,7 @@
 /* The client's connection lifecycle: open, state and callbacks, the
- * supervisor thread (reconnect with backoff, deadline watch, disconnecting
- * dead connections), close. Calls live in call.c. */
+ * supervisor (reconnect with backoff, deadline watch, disconnecting dead
+ * connections) as a timer on the process-wide client loop, close. Calls
+ * live in call.c. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -88,7 +89,7 @@ static void retire_current(weft_client *c) {
   s->dead = true;
   s->next = c->dead;
   c->dead = s;
-  pthread_cond_signal(&c->sup_cv);
+  weft__client_kick(c);
 }
 
 /* c->mu held; drops it while disconnecting. */
@@ -167,41 +168,103 @@ static void try_connect(weft_client *c, notes *n) {
   set_state(c, WEFT_CONN_ERROR, n);
 }
 
-static void *supervisor(void *arg) {
-  weft_client *c = arg;
+/* ---- the supervisor: work on the client loop ----
+ *
+ * sup_step runs on the loop (posted by weft__client_kick, or when its
+ * timer fires): it disconnects dead connections no call uses any more,
+ * cancels calls whose deadline passed, and starts due reconnect attempts on
+ * the connector thread (they block: connect, handshake), then sets its
+ * timer to the next thing due. sup_timer belongs to the loop thread. */
+
+static void sup_step(weft_client *c);
+
+static void sup_post(void *ud) {
+  weft_client *c = ud;
+  pthread_mutex_lock(&c->mu);
+  c->sup_posted = false;
+  pthread_mutex_unlock(&c->mu);
+  sup_step(c);
+}
+
+void weft__client_kick(weft_client *c) {
+  if (c->sup_posted || c->sup_stopped)
+    return;
+  /* Under c->mu, so close (which stops the supervisor under it, then waits
+   * for what was posted before) never frees c under a pending post. */
+  if (weft_loop_post(c->loop, sup_post, c) == 0)
+    c->sup_posted = true;
+}
+
+static void sup_fired(weft_loop *l, weft_timer *t, void *ud) {
+  (void)l;
+  (void)t;
+  weft_client *c = ud;
+  c->sup_timer = NULL; /* a one-shot: the loop frees it */
+  sup_step(c);
+}
+
+/* The connector thread: one reconnect attempt. */
+static void connect_job(void *ud) {
+  weft_client *c = ud;
   notes n;
   memset(&n, 0, sizeof n);
   pthread_mutex_lock(&c->mu);
-  while (!c->closing) {
-    reap_dead(c, false);
-    int64_t now = weft_now_ns();
-    int64_t wake = weft__expire_calls(c, now);
-    if (c->need_connect && !c->gave_up && !c->closing) {
-      if (c->reconnect_due == 0)
-        c->reconnect_due = now + reconnect_delay_ms(c, c->attempt) * 1000000;
-      if (weft_now_ns() >= c->reconnect_due) {
-        try_connect(c, &n);
-        pthread_mutex_unlock(&c->mu);
-        fire(c, &n);
-        pthread_mutex_lock(&c->mu);
-        continue;
-      }
-      if (c->reconnect_due < wake)
-        wake = c->reconnect_due;
-    }
-    if (c->closing)
-      break;
-    /* Dead connections with no calls left are reaped at the loop top. */
-    bool reapable = false;
-    for (weft__conn_slot *s = c->dead; s; s = s->next)
-      reapable |= s->refs == 0;
-    if (reapable)
-      continue;
-    c->next_deadline = wake;
-    weft__cond_wait_until(&c->sup_cv, &c->mu, wake);
-  }
+  if (!c->closing)
+    try_connect(c, &n);
   pthread_mutex_unlock(&c->mu);
-  return NULL;
+  fire(c, &n);
+  pthread_mutex_lock(&c->mu);
+  c->connecting = false; /* close may free c once we let go of mu */
+  pthread_cond_broadcast(&c->cv);
+  weft__client_kick(c); /* plan the next attempt, reap what was replaced */
+  pthread_mutex_unlock(&c->mu);
+}
+
+static void sup_step(weft_client *c) {
+  pthread_mutex_lock(&c->mu);
+  if (c->sup_stopped || c->closing) {
+    pthread_mutex_unlock(&c->mu);
+    return;
+  }
+  reap_dead(c, false);
+  int64_t now = weft_now_ns();
+  int64_t wake = weft__expire_calls(c, now);
+  if (c->need_connect && !c->gave_up && !c->closing && !c->connecting) {
+    if (c->reconnect_due == 0)
+      c->reconnect_due = now + reconnect_delay_ms(c, c->attempt) * 1000000;
+    int64_t due = c->reconnect_due;
+    if (now >= due && weft__client_connector_post(connect_job, c) == 0)
+      c->connecting = true;
+    else if (now >= due)
+      due = now + 10000000; /* out of memory: try again soon */
+    if (!c->connecting && due < wake)
+      wake = due;
+  }
+  c->next_deadline = wake;
+  bool stopped = c->sup_stopped;
+  pthread_mutex_unlock(&c->mu);
+  weft_timer_cancel(c->loop, c->sup_timer);
+  c->sup_timer = NULL;
+  if (!stopped && wake != INT64_MAX) {
+    int64_t ms = (wake - weft_now_ns() + 999999) / 1000000;
+    c->sup_timer = weft_loop_timer(c->loop, ms, 0, sup_fired, c);
+    if (!c->sup_timer) { /* out of memory: look again soon */
+      pthread_mutex_lock(&c->mu);
+      weft__client_kick(c);
+      pthread_mutex_unlock(&c->mu);
+    }
+  }
+}
+
+/* Loop thread: no supervisor work after this (c->sup_stopped), and none
+ * pending: what was posted before has run (posts run in order). */
+static void sup_stop(void *ud) {
+  weft_client *c = ud;
+  pthread_mutex_lock(&c->mu);
+  c->sup_stopped = true;
+  pthread_mutex_unlock(&c->mu);
+  weft_timer_cancel(c->loop, c->sup_timer);
+  c->sup_timer = NULL;
 }
 
 static char *dupstr(const char *s) {
@@ -240,7 +303,7 @@ static void fill_defaults(weft_client_opts *o) {
 static void client_free(weft_client *c) {
   weft__pool_free(c->apool);
   weft__breaker_destroy(&c->breaker);
-  pthread_cond_destroy(&c->sup_cv);
+  weft_client_loop_release(c->loop);
   pthread_cond_destroy(&c->cv);
   pthread_mutex_destroy(&c->mu);
   weft_metadata_clear(&c->md);
@@ -293,9 +356,16 @@ int weft_client_open(weft_client **out, const char *url,
     return WEFT_ERR_NOMEM;
   }
   c->opts.metadata = &c->md;
+  if ((rv = weft_client_loop_acquire(&c->loop, &err)) < 0) {
+    if (errp)
+      *errp = err;
+    weft_metadata_clear(&c->md);
+    free(c->url);
+    free(c);
+    return rv;
+  }
   pthread_mutex_init(&c->mu, NULL);
   weft__cond_init(&c->cv);
-  weft__cond_init(&c->sup_cv);
   weft__breaker_init(&c->breaker, c->opts.breaker.failure_threshold,
                      c->opts.breaker.reset_timeout_ms);
   c->rng.s = (uint64_t)weft_now_ns() ^ (uint64_t)(uintptr_t)c;
@@ -317,8 +387,10 @@ int weft_client_open(weft_client **out, const char *url,
     set_state(c, WEFT_CONN_DISCONNECTED, &n);
     rv = why.code < 0 ? why.code : WEFT_ERR_CONNECT;
   }
-  if (retrying)
+  if (retrying) {
     c->need_connect = true;
+    weft__client_kick(c);
+  }
   pthread_mutex_unlock(&c->mu);
   fire(c, &n);
   if (!ok && !retrying) {
@@ -331,13 +403,51 @@ int weft_client_open(weft_client **out, const char *url,
     client_free(c);
     return rv;
   }
-  if (pthread_create(&c->sup, NULL, supervisor, c) != 0) {
-    weft_client_close(c);
-    return WEFT_ERR_NOMEM;
-  }
-  c->has_sup = true;
   *out = c;
   return 0;
+}
+
+/* The end of close: the last connections go, DISCONNECTED, free. */
+static void close_finish(weft_client *c) {
+  notes n;
+  memset(&n, 0, sizeof n);
+  pthread_mutex_lock(&c->mu);
+  bool was_connected = c->cur != NULL;
+  retire_current(c);
+  reap_dead(c, true);
+  set_state(c, WEFT_CONN_DISCONNECTED, &n);
+  n.disconnected = was_connected;
+  pthread_mutex_unlock(&c->mu);
+  fire(c, &n);
+  client_free(c);
+}
+
+static void close_finish_post(void *ud) {
+  close_finish(ud);
+}
+
+static void close_on_loop(weft_loop *l, weft_timer *t, void *ud);
+
+/* A close made on the loop: it may not wait there for calls that other
+ * threads own (their end may need the loop), nor for a reconnect attempt
+ * (which registers its socket on the loop), so it looks again later. */
+static void close_later(void *ud) {
+  weft_client *c = ud;
+  pthread_mutex_lock(&c->mu);
+  bool ready = c->ncalls == 0 && !c->connecting;
+  pthread_mutex_unlock(&c->mu);
+  if (!ready && weft_loop_timer(c->loop, 1, 0, close_on_loop, c))
+    return;
+  sup_stop(c);
+  /* A supervisor step posted before the stop must run first. */
+  if (weft_loop_post(c->loop, close_finish_post, c) < 0)
+    close_finish(c);
+}
+
+static void close_on_loop(weft_loop *l, weft_timer *t, void *ud) {
+  (void)l;
+  (void)t;
+  close_later(ud);
 }
 
 void weft_client_close(weft_client *c) {
@@ -353,30 +463,25 @@ void weft_client_close(weft_client *c) {
   c->closing = true;
   set_state(c, WEFT_CONN_DISCONNECTING, &n);
   pthread_cond_broadcast(&c->cv);
-  pthread_cond_signal(&c->sup_cv);
   pthread_mutex_unlock(&c->mu);
   fire(c, &n);
 
   weft__subscriptions_cancel_all(c);
   weft__cancel_all_calls(c);
+  if (weft_loop_in_thread(c->loop)) {
+    /* From a callback on the loop (on_disconnect, an event): the rest
+     * runs on the loop once this callback has returned. */
+    if (weft_loop_post(c->loop, close_later, c) == 0)
+      return;
+  }
   /* Calls owned by other threads end once their owners finish them (the
-   * cancel above unblocks them). */
+   * cancel above unblocks them); a reconnect attempt under way ends. */
   pthread_mutex_lock(&c->mu);
-  while (c->ncalls > 0)
+  while (c->ncalls > 0 || c->connecting)
     pthread_cond_wait(&c->cv, &c->mu);
   pthread_mutex_unlock(&c->mu);
-  if (c->has_sup)
-    pthread_join(c->sup, NULL);
-
-  pthread_mutex_lock(&c->mu);
-  bool was_connected = c->cur != NULL;
-  retire_current(c);
-  reap_dead(c, true);
-  set_state(c, WEFT_CONN_DISCONNECTED, &n);
-  n.disconnected = was_connected;
-  pthread_mutex_unlock(&c->mu);
-  fire(c, &n);
-  client_free(c);
+  weft_loop_run_sync(c->loop, sup_stop, c);
+  close_finish(c);
 }
 
 weft_conn_state weft_client_state(const weft_client *c) {
@@ -414,7 +519,7 @@ void weft_client_notify(weft_client *c, weft_conn_state state,
       c->need_connect = true;
       c->attempt = 0;
       c->reconnect_due = 0;
-      pthread_cond_signal(&c->sup_cv);
+      weft__client_kick(c);
     }
     break;
   case WEFT_CONN_CONNECTED:

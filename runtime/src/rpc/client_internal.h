@@ -6,7 +6,7 @@
 #include "rpc_internal.h"
 
 /* One transport connection. Calls hold a reference; when the connection is
- * lost or replaced it is marked dead, and the supervisor thread disconnects
+ * lost or replaced it is marked dead, and the supervisor disconnects
  * it once the last call on it has finished (a transport's disconnect frees
  * what its calls point into). */
 typedef struct weft__conn_slot {
@@ -62,8 +62,7 @@ struct weft_client {
   weft_metadata md;
 
   pthread_mutex_t mu;
-  pthread_cond_t cv;     /* state changes and calls leaving */
-  pthread_cond_t sup_cv; /* wakes the supervisor */
+  pthread_cond_t cv; /* state changes, calls leaving, a reconnect ending */
   weft_conn_state state;
   weft__conn_slot *cur;
   weft__conn_slot *dead;
@@ -82,16 +81,22 @@ struct weft_client {
   weft__rng rng;
   weft__breaker breaker;
 
-  pthread_t sup;
-  bool has_sup;
+  /* The process-wide client loop (a reference): the supervisor's timer,
+   * and the sockets of the transports that use it. */
+  weft_loop *loop;
+  weft_timer *sup_timer; /* loop thread only */
+  bool sup_posted;       /* a supervisor step is posted (mu) */
+  bool sup_stopped;      /* close stopped the supervisor (mu) */
+  bool connecting;       /* a reconnect attempt is queued or running (mu) */
   /* Runs asynchronous calls on transports without call_start_async;
    * created on first use (under mu), freed with the client. */
   weft__pool *apool;
   struct weft_subscription *subs;
 };
 
-/* Threads of the pool that runs asynchronous calls on transports without
- * call_start_async (one per call in flight). */
+/* Threads of the pool that runs asynchronous calls (and so subscriptions)
+ * on transports without call_start_async: one per call in flight, made
+ * when a call needs one. */
 #define WEFT__ASYNC_POOL_THREADS 16
 
 /* weft__call_start's "circuit open" (mapped to WEFT_ERR_RPC outside). */
@@ -100,11 +105,21 @@ struct weft_client {
 /* Starts a call with an explicit absolute deadline. */
 int weft__call_start(weft_client *c, const weft_method_desc *m,
                      weft_call_opts *opts, int64_t deadline, weft_call **out);
+/* Keeps a call from being freed (it counts as a canceller inside) until
+ * weft__call_cancel_pinned, which cancels it: lets an owner that learns of
+ * the call's end under its own lock cancel it after letting go of that
+ * lock (the end may be delivered from inside the cancel). */
+void weft__call_pin(weft_call *call);
+void weft__call_cancel_pinned(weft_call *call);
 /* Pins every call in flight and cancels it (close). c->mu not held. */
 void weft__cancel_all_calls(weft_client *c);
 /* Cancels calls whose deadline passed; returns the next deadline. Called by
  * the supervisor with c->mu held (drops it while inside the transport). */
 int64_t weft__expire_calls(weft_client *c, int64_t now);
+
+/* c->mu held: runs a supervisor step on the client loop soon (a connection
+ * died, a reconnect is wanted, an earlier deadline is to be watched). */
+void weft__client_kick(weft_client *c);
 
 /* pubsub_client.c */
 void weft__subscriptions_cancel_all(weft_client *c);

@@ -1,9 +1,10 @@
-/* A bounded worker pool: N threads, a FIFO of at most max_queue jobs waiting
- * for a free worker. Submitting beyond that fails at once (the server turns
- * it into RESOURCE_EXHAUSTED) instead of letting a backlog grow without
- * bound behind slow handlers. Jobs may name their source (a transport);
- * with a share set, no source's backlog may pass it, so a flood through one
- * transport leaves room in the queue for the others. */
+/* A bounded worker pool: N threads (or, lazy, up to N made as jobs wait), a
+ * FIFO of at most max_queue jobs waiting for a free worker. Submitting beyond
+ * that fails at once (the server turns it into RESOURCE_EXHAUSTED) instead of
+ * letting a backlog grow without bound behind slow handlers. Jobs may name
+ * their source (a transport); with a share set, no source's backlog may pass
+ * it, so a flood through one transport leaves room in the queue for the others.
+ */
 #include <pthread.h>
 #include <stdlib.h>
 
@@ -35,6 +36,7 @@ struct weft__pool {
   unsigned busy;
   bool stopping;
   unsigned nthreads;
+  unsigned cap; /* lazy pools: threads are made as jobs wait, up to cap */
   pthread_t *threads;
 };
 
@@ -66,13 +68,13 @@ static void *worker(void *arg) {
   return NULL;
 }
 
-int weft__pool_new(weft__pool **out, unsigned nthreads, size_t max_queue) {
-  if (nthreads == 0)
-    return WEFT_ERR_INVAL;
+static int pool_make(weft__pool **out, unsigned nthreads, unsigned cap,
+                     size_t max_queue) {
   weft__pool *p = calloc(1, sizeof *p);
   if (!p)
     return WEFT_ERR_NOMEM;
-  p->threads = calloc(nthreads, sizeof *p->threads);
+  p->cap = cap;
+  p->threads = calloc(cap, sizeof *p->threads);
   if (!p->threads) {
     free(p);
     return WEFT_ERR_NOMEM;
@@ -85,12 +87,52 @@ int weft__pool_new(weft__pool **out, unsigned nthreads, size_t max_queue) {
       break;
     p->nthreads++;
   }
-  if (p->nthreads == 0) {
+  if (p->nthreads < nthreads && p->nthreads == 0) {
     weft__pool_free(p);
     return WEFT_ERR_NOMEM;
   }
   *out = p;
   return 0;
+}
+
+int weft__pool_new(weft__pool **out, unsigned nthreads, size_t max_queue) {
+  if (nthreads == 0)
+    return WEFT_ERR_INVAL;
+  return pool_make(out, nthreads, nthreads, max_queue);
+}
+
+int weft__pool_new_lazy(weft__pool **out, unsigned max_threads,
+                        size_t max_queue) {
+  if (max_threads == 0)
+    return WEFT_ERR_INVAL;
+  return pool_make(out, 0, max_threads, max_queue);
+}
+
+/* p->mu held, a job just queued: a lazy pool adds a worker when the jobs
+ * waiting outnumber the idle ones (a failed pthread_create leaves the job
+ * to the workers there are; with none, the caller hears WEFT_ERR_NOMEM). */
+static int grow(weft__pool *p) {
+  if (p->nthreads < p->cap && p->queued > p->nthreads - p->busy &&
+      pthread_create(&p->threads[p->nthreads], NULL, worker, p) == 0)
+    p->nthreads++;
+  return p->nthreads > 0 ? 0 : WEFT_ERR_NOMEM;
+}
+
+/* p->mu held: takes back the job just queued at the tail. */
+static void unqueue_tail(weft__pool *p, job *j) {
+  job **pp = &p->head;
+  job *prev = NULL;
+  while (*pp != j) {
+    prev = *pp;
+    pp = &(*pp)->next;
+  }
+  *pp = NULL;
+  p->tail = prev;
+  p->queued--;
+  if (j->posted)
+    p->posted--;
+  if (j->src >= 0)
+    p->sources[j->src].queued--;
 }
 
 /* The slot of source id (claimed on first use), -1 when untracked. Called
@@ -145,6 +187,12 @@ int weft__pool_submit_from(weft__pool *p, const void *source,
   p->queued++;
   if (j->src >= 0)
     p->sources[j->src].queued++;
+  if (grow(p) < 0) {
+    unqueue_tail(p, j);
+    pthread_mutex_unlock(&p->mu);
+    free(j);
+    return WEFT_ERR_NOMEM;
+  }
   pthread_cond_signal(&p->cv);
   pthread_mutex_unlock(&p->mu);
   return 0;
@@ -182,6 +230,12 @@ int weft__pool_post(weft__pool *p, void (*fn)(void *), void *ud) {
   p->tail = j;
   p->queued++;
   p->posted++;
+  if (grow(p) < 0) {
+    unqueue_tail(p, j);
+    pthread_mutex_unlock(&p->mu);
+    free(j);
+    return WEFT_ERR_NOMEM;
+  }
   pthread_cond_signal(&p->cv);
   pthread_mutex_unlock(&p->mu);
   return 0;

@@ -1,9 +1,10 @@
-/* Client side of pub/sub: each subscription runs a background thread that
- * keeps a weft.v1.PubSub/Subscribe stream open, re-subscribing (after a
- * backoff) whenever the stream ends while the client lives: after a
- * reconnect, or after the server dropped a slow subscriber. Events carry a
- * google.protobuf.Any; the type is resolved through the types the runtime
- * has seen (weft__find_message) and, with the JSON codec, through
+/* Client side of pub/sub: each subscription keeps an asynchronous
+ * weft.v1.PubSub/Subscribe call open, fed by events on the process-wide
+ * client loop, and re-subscribes (a timer on that loop, after a backoff)
+ * whenever the stream ends while the client lives: after a reconnect, or
+ * after the server dropped a slow subscriber. No thread of its own. Events
+ * carry a google.protobuf.Any; the type is resolved through the types the
+ * runtime has seen (weft__find_message) and, with the JSON codec, through
  * weft_registry_global(). An event of a type that cannot be resolved is
  * handed over as the google.protobuf.Any itself. */
 #ifdef WEFT_HAVE_PROTO
@@ -22,26 +23,33 @@
 
 struct weft_subscription {
   weft_client *c;
+  weft_loop *loop; /* c->loop */
   char *topic;
   weft_event_fn fn;
   void *ud;
-  bool reconnect; /* c->opts.reconnect.enabled, read once: a subscription
-                     cancelled from its own callback outlives nobody's
-                     join, and must not touch c after its last call */
-  pthread_t th;
-  pthread_mutex_t mu; /* guards call, cancelled, acked, failed */
+  bool reconnect;     /* c->opts.reconnect.enabled, read once */
+  pthread_mutex_t mu; /* guards the fields below but timer */
   pthread_cond_t cv;
-  weft_call *call;
+  /* What keeps s alive: the user's handle (until cancel), the call in
+   * flight (until its on_done), a posted start or a retry timer. The last
+   * one to go frees s. */
+  int refs;
+  weft_call *call; /* in flight, once started and until on_done */
+  bool live;       /* a call was started and its on_done has not run */
   bool cancelled;
-  bool acked;  /* the server registered us at least once */
-  int failed;  /* the first attempt failed with this (no retrying) */
-  bool done;   /* the thread has exited its loop */
-  bool detach; /* cancelled from inside its own callback */
+  bool acked;        /* the server registered us at least once */
+  bool acked_before; /* acked when the current attempt started */
+  int failed;        /* the first attempt failed with this (no retrying) */
+  int attempt;       /* re-subscriptions since the last acknowledged one */
+  /* Own jitter source: subscriptions cut off together (one slow server)
+   * should not all come back in the same millisecond. */
+  weft__rng rng;
+  weft_timer *timer; /* the retry timer; loop thread only */
   /* Sequence of the last event delivered: re-subscribing (after a lost
    * connection, maybe to another node behind a balancer) resumes after
    * it on durable topics; servers ignore it on the others. */
-  uint64_t last_seq; /* under mu */
-  bool cursor;       /* send after_sequence even while last_seq is 0 */
+  uint64_t last_seq;
+  bool cursor; /* send after_sequence even while last_seq is 0 */
   struct weft_subscription *next; /* the client's list (c->mu) */
 };
 
@@ -71,18 +79,148 @@ static void deliver(weft_subscription *s, const weft__v1__Event *ev) {
   s->fn(ev->topic, &google__protobuf__Any_desc, any, s->ud);
 }
 
-static bool sub_cancelled(weft_subscription *s) {
-  pthread_mutex_lock(&s->mu);
-  bool r = s->cancelled;
-  pthread_mutex_unlock(&s->mu);
-  return r;
+/* The subscription whose event the calling thread is delivering: events
+ * run on the loop, or on a worker of the client for transports without
+ * asynchronous calls. */
+static _Thread_local weft_subscription *tl_delivering;
+
+static void sub_free(weft_subscription *s) {
+  pthread_cond_destroy(&s->cv);
+  pthread_mutex_destroy(&s->mu);
+  free(s->topic);
+  free(s);
 }
 
-/* One Subscribe stream, start to end. Returns the finish result. */
-static int run_once(weft_subscription *s) {
+/* s->mu held; returns true when that was the last reference (then the
+ * caller frees s once it let go of mu). */
+static bool unref_locked(weft_subscription *s) {
+  pthread_cond_broadcast(&s->cv);
+  return --s->refs == 0;
+}
+
+static void unref(weft_subscription *s) {
+  pthread_mutex_lock(&s->mu);
+  bool last = unref_locked(s);
+  pthread_mutex_unlock(&s->mu);
+  if (last)
+    sub_free(s);
+}
+
+static void start_attempt(weft_subscription *s);
+
+static void retry_fired(weft_loop *l, weft_timer *t, void *ud) {
+  (void)l;
+  (void)t;
+  weft_subscription *s = ud;
+  s->timer = NULL; /* a one-shot: the loop frees it */
+  start_attempt(s);
+}
+
+/* Loop thread; holds a reference, which the timer takes over. */
+static void arm_retry(weft_subscription *s) {
   weft_client *c = s->c;
-  weft_call_opts o;
-  memset(&o, 0, sizeof o);
+  pthread_mutex_lock(&s->mu);
+  bool stop = s->cancelled || s->failed;
+  int64_t delay = weft__backoff_ms(
+      c->opts.reconnect.base_ms, c->opts.reconnect.factor,
+      c->opts.reconnect.cap_ms, c->opts.reconnect.jitter, s->attempt, &s->rng);
+  pthread_mutex_unlock(&s->mu);
+  if (!stop && (s->timer = weft_loop_timer(s->loop, delay, 0, retry_fired, s)))
+    return;
+  if (!stop) { /* out of memory: give up rather than spin */
+    pthread_mutex_lock(&s->mu);
+    if (!s->acked && !s->failed)
+      s->failed = WEFT_ERR_NOMEM;
+    pthread_mutex_unlock(&s->mu);
+  }
+  unref(s);
+}
+
+static void arm_retry_post(void *ud) {
+  arm_retry(ud);
+}
+
+static void on_event(weft_call *call, void *msg, void *ud) {
+  (void)call;
+  weft_subscription *s = ud;
+  weft__v1__Event *ev = msg;
+  if (ev->sequence == 0 && !ev->message) { /* the server's ack */
+    pthread_mutex_lock(&s->mu);
+    s->acked = true;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+  } else if (ev->message) {
+    pthread_mutex_lock(&s->mu);
+    bool cancelled = s->cancelled;
+    if (!cancelled)
+      s->last_seq = ev->sequence; /* before fn: it may ask for it */
+    pthread_mutex_unlock(&s->mu);
+    if (!cancelled) {
+      /* fn may cancel s (the call's reference keeps it): then it must not
+       * wait for this call to end. */
+      weft_subscription *outer = tl_delivering;
+      tl_delivering = s;
+      deliver(s, ev);
+      tl_delivering = outer;
+    }
+  }
+  weft__v1__Event_free(ev);
+}
+
+/* Any thread (the loop, or a canceller's): the stream ended. The call's
+ * reference becomes the retry's, or goes. */
+static void on_done(weft_call *call, const weft_status *st,
+                    const weft_metadata *trailers, void *ud) {
+  (void)call;
+  (void)trailers;
+  weft_subscription *s = ud;
+  pthread_mutex_lock(&s->mu);
+  s->call = NULL;
+  s->live = false;
+  if (!s->acked && !s->failed && !s->reconnect)
+    s->failed =
+        st->code == WEFT_STATUS_UNAUTHENTICATED ? WEFT_ERR_AUTH : WEFT_ERR_RPC;
+  bool stop = s->cancelled || s->failed;
+  if (!stop)
+    s->attempt = s->acked && !s->acked_before ? 0 : s->attempt + 1;
+  pthread_cond_broadcast(&s->cv);
+  pthread_mutex_unlock(&s->mu);
+  if (stop)
+    unref(s);
+  else if (weft_loop_in_thread(s->loop))
+    arm_retry(s);
+  else if (weft_loop_post(s->loop, arm_retry_post, s) < 0)
+    unref(s); /* out of memory: the subscription ends */
+}
+
+static const weft_call_callbacks sub_callbacks = {NULL, on_event, on_done};
+
+/* Loop thread, holding a reference (a posted start or the retry timer's):
+ * one Subscribe stream, if there is a connection to open it on. */
+static void start_attempt(weft_subscription *s) {
+  weft_client *c = s->c;
+  pthread_mutex_lock(&s->mu);
+  bool stop = s->cancelled || s->failed;
+  pthread_mutex_unlock(&s->mu);
+  if (stop) {
+    unref(s);
+    return;
+  }
+  /* Never wait for a connection here (the loop runs the reconnect's
+   * registration): without one, look again after a backoff. */
+  pthread_mutex_lock(&c->mu);
+  bool up = c->cur && !c->closing;
+  bool coming = !c->closing && c->need_connect && !c->gave_up;
+  pthread_mutex_unlock(&c->mu);
+  if (!up) {
+    pthread_mutex_lock(&s->mu);
+    if (!coming && !s->failed) /* no connection will come: it ends */
+      s->failed = WEFT_ERR_CONNECT;
+    s->attempt++;
+    pthread_mutex_unlock(&s->mu);
+    arm_retry(s); /* or, failed, drops the reference */
+    return;
+  }
   weft__v1__SubscribeRequest req;
   weft__v1__SubscribeRequest_init(&req);
   req.topic = s->topic;
@@ -91,123 +229,37 @@ static int run_once(weft_subscription *s) {
     req.has_after_sequence = true;
     req.after_sequence = s->last_seq;
   }
+  s->live = true; /* our reference is the call's now */
+  s->acked_before = s->acked;
   pthread_mutex_unlock(&s->mu);
+  weft_call_opts o;
+  memset(&o, 0, sizeof o);
   weft_call *call = NULL;
-  int rv = weft__call_start(c, &weft__v1__PubSub_service.methods[0], &o,
-                            INT64_MAX, &call);
-  if (rv < 0) {
-    weft_status_clear(&o.status);
-    return rv;
-  }
-  pthread_mutex_lock(&s->mu);
-  s->call = call;
-  bool cancelled = s->cancelled;
-  pthread_mutex_unlock(&s->mu);
-  if (cancelled)
-    weft_call_cancel(call);
-  rv = weft_call_send(call, &req);
-  if (rv == 0)
-    rv = weft_call_close_send(call);
-  void *m;
-  while (rv == 0 && weft_call_recv(call, &m) == 1) {
-    weft__v1__Event *ev = m;
-    if (ev->sequence == 0 && !ev->message) { /* the server's ack */
-      pthread_mutex_lock(&s->mu);
-      s->acked = true;
-      pthread_cond_broadcast(&s->cv);
-      pthread_mutex_unlock(&s->mu);
-    } else if (ev->message && !sub_cancelled(s)) {
-      pthread_mutex_lock(&s->mu);
-      s->last_seq = ev->sequence; /* before fn: it may ask for it */
-      pthread_mutex_unlock(&s->mu);
-      deliver(s, ev);
-    }
-    weft__v1__Event_free(ev);
-  }
-  pthread_mutex_lock(&s->mu);
-  s->call = NULL; /* no cancel may touch it from here on */
-  pthread_mutex_unlock(&s->mu);
-  rv = weft_call_finish(call);
+  int rv = weft_call_start_async(c, &weft__v1__PubSub_service.methods[0], &req,
+                                 &o, &sub_callbacks, s, &call);
   weft_status_clear(&o.status);
-  return rv;
-}
-
-/* Waits until a connection is up; false if there will be none. */
-static bool wait_connected(weft_subscription *s) {
-  weft_client *c = s->c;
-  bool ok = false;
-  pthread_mutex_lock(&c->mu);
-  for (;;) {
-    if (c->closing || sub_cancelled(s))
-      break;
-    if (c->cur) {
-      ok = true;
-      break;
-    }
-    if (!c->need_connect || c->gave_up)
-      break;
-    weft__cond_wait_until(&c->cv, &c->mu, weft_now_ns() + 100000000);
-  }
-  pthread_mutex_unlock(&c->mu);
-  return ok;
-}
-
-static void *sub_thread(void *arg) {
-  weft_subscription *s = arg;
-  weft_client *c = s->c;
-  int attempt = 0;
-  /* Own jitter source: subscriptions cut off together (one slow server)
-   * should not all come back in the same millisecond. */
-  weft__rng rng = {(uint64_t)weft_now_ns() ^ (uint64_t)(uintptr_t)s};
-  while (!sub_cancelled(s)) {
-    if (!wait_connected(s)) {
-      pthread_mutex_lock(&s->mu);
-      if (!s->acked && !s->failed)
-        s->failed = WEFT_ERR_CONNECT;
-      pthread_cond_broadcast(&s->cv);
-      pthread_mutex_unlock(&s->mu);
-      break; /* no connection will come (no reconnect, gave up, closing) */
-    }
-    bool acked_before;
-    pthread_mutex_lock(&s->mu);
-    acked_before = s->acked;
-    pthread_mutex_unlock(&s->mu);
-    int rv = run_once(s);
-    pthread_mutex_lock(&s->mu);
-    bool acked_now = s->acked;
-    if (!acked_now && !s->failed && !s->reconnect)
-      s->failed = rv < 0 ? rv : WEFT_ERR_RPC; /* first attempt refused */
-    pthread_cond_broadcast(&s->cv);
-    bool stop = s->cancelled || s->failed;
-    pthread_mutex_unlock(&s->mu);
-    if (stop)
-      break;
-    attempt = acked_now && !acked_before ? 0 : attempt + 1;
-    /* Back off before re-subscribing, interruptibly. */
-    int64_t delay = weft__backoff_ms(
-        c->opts.reconnect.base_ms, c->opts.reconnect.factor,
-        c->opts.reconnect.cap_ms, c->opts.reconnect.jitter, attempt, &rng);
-    int64_t until = weft_now_ns() + delay * 1000000;
-    pthread_mutex_lock(&c->mu);
-    while (!c->closing && !sub_cancelled(s) && weft_now_ns() < until)
-      weft__cond_wait_until(&c->cv, &c->mu, until);
-    bool closing = c->closing;
-    pthread_mutex_unlock(&c->mu);
-    if (closing)
-      break;
-  }
   pthread_mutex_lock(&s->mu);
-  s->done = true;
-  bool detach = s->detach;
-  pthread_cond_broadcast(&s->cv);
-  pthread_mutex_unlock(&s->mu);
-  if (detach) { /* cancelled from its own callback: nobody joins us */
-    pthread_cond_destroy(&s->cv);
-    pthread_mutex_destroy(&s->mu);
-    free(s->topic);
-    free(s);
+  bool cancel = false;
+  if (rv == 0 && s->live) {
+    s->call = call;
+    if ((cancel = s->cancelled)) /* cancelled while we started it */
+      weft__call_pin(call);
   }
-  return NULL;
+  if (rv < 0) {
+    s->live = false;
+    if (!s->acked && !s->failed && !s->reconnect)
+      s->failed = rv;
+    s->attempt++;
+  }
+  pthread_mutex_unlock(&s->mu);
+  if (cancel)
+    weft__call_cancel_pinned(call);
+  if (rv < 0)
+    arm_retry(s);
+}
+
+static void start_post(void *ud) {
+  start_attempt(ud);
 }
 
 uint64_t weft_subscription_last_sequence(weft_subscription *s) {
@@ -249,26 +301,35 @@ static int subscribe(weft_client *c, const char *topic, bool cursor,
   }
   memcpy(s->topic, topic, tl);
   s->c = c;
+  s->loop = c->loop;
   s->fn = fn;
   s->ud = ud;
   s->reconnect = c->opts.reconnect.enabled;
   s->cursor = cursor;
   s->last_seq = after;
+  s->rng.s = (uint64_t)weft_now_ns() ^ (uint64_t)(uintptr_t)s;
+  s->refs = 2; /* the handle, and the posted start */
   pthread_mutex_init(&s->mu, NULL);
   weft__cond_init(&s->cv);
   pthread_mutex_lock(&c->mu);
   if (c->closing) {
     pthread_mutex_unlock(&c->mu);
-    free(s->topic);
-    free(s);
+    sub_free(s);
     return WEFT_ERR_STATE;
   }
   s->next = c->subs;
   c->subs = s;
   pthread_mutex_unlock(&c->mu);
-  if (pthread_create(&s->th, NULL, sub_thread, s) != 0) {
+  if (weft_loop_post(s->loop, start_post, s) < 0) {
+    s->refs = 1;
     weft_subscription_cancel(s); /* not started: unlinks and frees */
     return WEFT_ERR_NOMEM;
+  }
+  if (weft_loop_in_thread(s->loop)) {
+    /* From a callback on the loop, which must not wait for the loop: the
+     * subscription is registered soon after this callback returns. */
+    *out = s;
+    return 0;
   }
   /* Return once the server has registered us, so a publish made after this
    * returns reaches us; with reconnect enabled a subscription that cannot
@@ -276,7 +337,7 @@ static int subscribe(weft_client *c, const char *topic, bool cursor,
   int64_t until = weft_now_ns() + c->opts.connect_timeout_ms * 1000000;
   int rv = 0;
   pthread_mutex_lock(&s->mu);
-  while (!s->acked && !s->failed && !s->done && weft_now_ns() < until)
+  while (!s->acked && !s->failed && weft_now_ns() < until)
     weft__cond_wait_until(&s->cv, &s->mu, until);
   if (!s->acked && s->failed)
     rv = s->failed;
@@ -304,36 +365,50 @@ static void unlink_sub(weft_subscription *s) {
   pthread_mutex_unlock(&c->mu);
 }
 
-static void stop_sub(weft_subscription *s) {
+/* Loop thread: a pending retry will not run; its reference goes. */
+static void drop_timer(void *ud) {
+  weft_subscription *s = ud;
+  if (!s->timer)
+    return;
+  weft_timer_cancel(s->loop, s->timer);
+  s->timer = NULL;
   pthread_mutex_lock(&s->mu);
-  s->cancelled = true;
-  if (s->call)
-    weft_call_cancel(s->call);
-  pthread_cond_broadcast(&s->cv);
+  bool last = unref_locked(s); /* never: the handle is still held */
   pthread_mutex_unlock(&s->mu);
-  pthread_mutex_lock(&s->c->mu);
-  pthread_cond_broadcast(&s->c->cv); /* out of backoff / connect waits */
-  pthread_mutex_unlock(&s->c->mu);
+  (void)last;
 }
 
 void weft_subscription_cancel(weft_subscription *s) {
   if (!s)
     return;
   unlink_sub(s);
-  stop_sub(s);
-  if (s->th && pthread_equal(s->th, pthread_self())) {
-    pthread_mutex_lock(&s->mu);
-    s->detach = true; /* the thread frees itself on its way out */
-    pthread_mutex_unlock(&s->mu);
-    pthread_detach(s->th);
+  pthread_mutex_lock(&s->mu);
+  s->cancelled = true;
+  weft_call *call = s->call;
+  if (call) /* pinned under mu: its on_done cannot have freed it */
+    weft__call_pin(call);
+  pthread_mutex_unlock(&s->mu);
+  if (call)
+    weft__call_cancel_pinned(call); /* its on_done may run in here */
+  if (weft_loop_in_thread(s->loop) || tl_delivering == s) {
+    /* From a callback on the loop (its own event, an on_disconnect closing
+     * the client) or from its own event: nothing may wait here, the last
+     * reference frees s. */
+    /* Its call, its start and its timer come one at a time: inside an
+     * event there is no timer, and none will be armed once cancelled. */
+    if (weft_loop_in_thread(s->loop))
+      drop_timer(s);
+    unref(s);
     return;
   }
-  if (s->th)
-    pthread_join(s->th, NULL);
-  pthread_cond_destroy(&s->cv);
-  pthread_mutex_destroy(&s->mu);
-  free(s->topic);
-  free(s);
+  weft_loop_run_sync(s->loop, drop_timer, s);
+  /* After this no callback of ours runs: a posted start sees cancelled,
+   * the call's on_done comes from the loop or the cancel above. */
+  pthread_mutex_lock(&s->mu);
+  while (s->refs > 1)
+    pthread_cond_wait(&s->cv, &s->mu);
+  pthread_mutex_unlock(&s->mu);
+  sub_free(s);
 }
 
 /* weft_client_close: every subscription ends and is freed; handles the

@@ -33,6 +33,10 @@ void weft__cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *mu,
 /* pool.c */
 typedef struct weft__pool weft__pool;
 int weft__pool_new(weft__pool **out, unsigned nthreads, size_t max_queue);
+/* The same with no thread at first: one is made whenever a job waits and
+ * no worker is idle, up to max_threads (they stay until the pool is freed). */
+int weft__pool_new_lazy(weft__pool **out, unsigned max_threads,
+                        size_t max_queue);
 /* WEFT_ERR_LIMIT: the backlog is full; WEFT_ERR_STATE: stopping. */
 int weft__pool_submit(weft__pool *p, void (*fn)(void *), void *ud);
 /* The same for a job of `source` (a transport's call ops): once shares are
@@ -46,6 +50,10 @@ void weft__pool_set_share(weft__pool *p, size_t share);
  * bounded by the calls in flight (at most one drain per call). */
 int weft__pool_post(weft__pool *p, void (*fn)(void *), void *ud);
 void weft__pool_free(weft__pool *p);
+
+/* client_loop.c: runs fn(ud) on the process-wide connector thread (for
+ * blocking reconnect attempts; the caller holds a client loop reference). */
+int weft__client_connector_post(void (*fn)(void *), void *ud);
 
 /* backoff.c: a small seeded PRNG (splitmix64) so tests can make jitter
  * deterministic, and the delay before attempt n (0-based):
