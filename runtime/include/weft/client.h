@@ -191,11 +191,15 @@ int weft_call_finish(weft_call *call);
  * Threads. On tcp://, tls://, ws:// and wss:// the callbacks run on the
  * connection's I/O (loop) thread as the frames arrive, except that on_done
  * of a call ended by weft_call_cancel (or a failed send) may run on the
- * thread that cancelled, before weft_call_cancel returns. On grpc://,
- * grpcs://, h2c:// and https:// (no native support yet) each call in
- * flight holds a thread of a per-client pool of 16 that runs the blocking
- * receive loop and the callbacks; calls beyond 16 wait for one, so there a
- * call must not wait, in a callback, for another call to progress. Either
+ * thread that cancelled, before weft_call_cancel returns. On grpc:// and
+ * grpcs:// they run on one thread of the client (started with its first
+ * asynchronous call) as gRPC core completes the calls' batches, and
+ * weft_call_send queues (it waits only while a call has over 1 MiB
+ * queued, and never on that thread). On h2c:// and https:// (no native
+ * support yet) each call in flight holds a thread of a per-client pool of
+ * 16 that runs the blocking receive loop and the callbacks; calls beyond
+ * 16 wait for one, so there a call must not wait, in a callback, for
+ * another call to progress. Either
  * way, callbacks of one call never run concurrently and come in order
  * (on_headers, on_message..., on_done), callbacks of different calls may
  * run concurrently, and callbacks must not block: they hold the thread
@@ -225,7 +229,7 @@ int weft_call_finish(weft_call *call);
 typedef struct weft_call_callbacks {
   /* Optional. Once, before the first on_message and before on_done, with
    * the response headers received so far (possibly none; tcp and ws carry
-   * a unary call's headers with its status, grpc and h2 give them only to
+   * a unary call's headers with its status, h2 gives them only to
    * on_done). */
   void (*on_headers)(weft_call *call, const weft_metadata *headers, void *ud);
   /* Optional (NULL: messages are dropped). Each response message, in order;
