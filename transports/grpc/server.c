@@ -80,6 +80,17 @@ typedef struct gslot {
   grpc_byte_buffer *payload;
 } gslot;
 
+/* A streamed message waiting for the one in flight. */
+typedef struct gsend {
+  struct gsend *next;
+  grpc_byte_buffer *bb;
+  uint32_t flags;
+} gsend;
+
+/* A handler's send waits while this much is queued. */
+#define WEFT_GRPC_SEND_QUEUE_MSGS 64
+#define WEFT_GRPC_SEND_QUEUE_BYTES (256u * 1024u)
+
 /* The batches of a call, one of each kind in flight at a time. */
 enum { OP_MAIN, OP_SEND, OP_RECV, OP_CLOSE, OP_N };
 
@@ -92,6 +103,7 @@ typedef struct gop {
 typedef struct gscall {
   glistener *l;
   grpc_call *call;
+  grpc_completion_queue *cq; /* the listener queue it is bound to */
   const weft_method_desc *m;
   char *peer;
   pthread_mutex_t mu; /* flags below, batch starts and completions */
@@ -110,11 +122,15 @@ typedef struct gscall {
   int cancelled;
   grpc_byte_buffer *resp;  /* stashed single response */
   grpc_byte_buffer *first; /* request read by gRPC core with the call */
-  /* A streamed message whose write may still be in flight: its completion
-   * is collected by the next send or by finish, so encoding the next
-   * message overlaps the write of this one. */
-  grpc_byte_buffer *pending;
-  weft__grpc_md pending_md;
+  /* Streamed messages: one SEND batch in flight (`sending`), the next ones
+   * queued (under mu) and started by the queue thread that sees the
+   * previous one complete, so a handler waits for the connection only
+   * when the queue is full, not for a thread hop per message. */
+  grpc_byte_buffer *sending;
+  struct gsend *sq_head, *sq_tail;
+  size_t sq_n, sq_bytes;
+  bool send_failed;         /* a SEND failed: the client is gone */
+  weft__grpc_md initial_md; /* sent with the first streamed message */
   bool has_first;
   grpc_byte_buffer *recv_bb; /* filled by the RECV batch */
   weft_metadata resp_headers;
@@ -208,19 +224,86 @@ static bool wait_batch(gscall *c, int which) {
  * completes before the status only when the call was cancelled (by the
  * client, its deadline, or a lost connection): that is pushed to the
  * runtime here. */
-static void op_done(gop *o, bool ok) {
-  gscall *c = o->c;
-  pthread_mutex_lock(&c->mu);
-  o->done = true;
-  o->ok = ok;
-  if (o == &c->ops[OP_CLOSE]) {
-    c->close_known = true;
-    if (c->cancelled && c->rt)
-      weft_server_notify_cancel(c->rt);
+static void send_next(gscall *c);
+static void on_call(glistener *l, gslot *s, bool now);
+
+/* A requested call or the shutdown notification that a thread other than
+ * a queue thread took from its thread-local cache: the call goes to the
+ * worker pool (this thread is busy). */
+static void handle_other(glistener *l, void *tag, int ok) {
+  if (tag == &l->shutdown_tag) {
+    pthread_mutex_lock(&l->mu);
+    l->shutdown_done = true;
+    pthread_cond_broadcast(&l->cv);
+    pthread_mutex_unlock(&l->mu);
+    return;
   }
-  pthread_cond_broadcast(&c->cv);
-  pthread_mutex_unlock(&c->mu);
-  call_unref(c);
+  gslot *s = tag;
+  if (!ok) {
+    slot_free(s);
+    return;
+  }
+  if (!atomic_load(&l->stopping))
+    request_one(l, s->cq_idx, s->reg);
+  on_call(l, s, false);
+}
+
+/* Ends a thread-local cache window opened on cq (see send_next's callers):
+ * a completion that happened inline on this thread is returned in *tag
+ * (true) if it is a call's batch; anything else is handled here. */
+static bool flush_cached(glistener *l, grpc_completion_queue *cq, void **tag,
+                         int *ok) {
+  if (!grpc_completion_queue_thread_local_cache_flush(cq, tag, ok))
+    return false;
+  WEFT__TSAN_ACQUIRE(*tag);
+  if (*tag != &l->shutdown_tag && *(int *)*tag == GTAG_OP)
+    return true;
+  handle_other(l, *tag, *ok);
+  return false;
+}
+
+/* Streamed messages go out one batch after the other: a SEND that
+ * completes inline when the next one starts (gRPC core often hands the
+ * message to the transport right away) is taken from the queue's
+ * thread-local cache and handled here at once, without the trip through
+ * the queue and a thread wake-up per message (gRPC's C++ API uses the same
+ * cache). */
+static void op_done(gop *o, bool ok) {
+  for (;;) {
+    gscall *c = o->c;
+    glistener *l = c->l;
+    bool cache = false;
+    pthread_mutex_lock(&c->mu);
+    o->done = true;
+    o->ok = ok;
+    if (o == &c->ops[OP_SEND]) {
+      grpc_byte_buffer_destroy(c->sending);
+      c->sending = NULL;
+      if (!ok)
+        c->send_failed = true; /* client gone, cancelled, deadline */
+      if (c->sq_head && !c->send_failed) {
+        grpc_completion_queue_thread_local_cache_init(c->cq);
+        cache = true;
+      }
+      send_next(c);
+    }
+    if (o == &c->ops[OP_CLOSE]) {
+      c->close_known = true;
+      if (c->cancelled && c->rt)
+        weft_server_notify_cancel(c->rt);
+    }
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    void *next = NULL;
+    int next_ok = 0;
+    /* Before the unref: handle_other needs the listener alive. */
+    bool more = cache && flush_cached(l, c->cq, &next, &next_ok);
+    call_unref(c); /* next's call holds a reference of its own */
+    if (!more)
+      return;
+    o = next;
+    ok = next_ok;
+  }
 }
 
 /* ---- the call operations the runtime drives from its workers ---- */
@@ -318,15 +401,44 @@ static int op_set_compression(void *tc, weft_compression mode) {
   return rc;
 }
 
-/* Collects the completion of the previous streamed message, if any. */
+/* With c->mu held, no SEND in flight: starts the next queued message
+ * (or, after a failure, drops the queue). */
+static void send_next(gscall *c) {
+  while (c->sq_head && !c->sending) {
+    gsend *q = c->sq_head;
+    c->sq_head = q->next;
+    if (!c->sq_head)
+      c->sq_tail = NULL;
+    c->sq_n--;
+    c->sq_bytes -= grpc_byte_buffer_length(q->bb);
+    if (c->send_failed) {
+      grpc_byte_buffer_destroy(q->bb);
+      free(q);
+      continue;
+    }
+    grpc_op op;
+    memset(&op, 0, sizeof op);
+    op.op = GRPC_OP_SEND_MESSAGE;
+    op.flags = q->flags;
+    op.data.send_message.send_message = q->bb;
+    c->sending = q->bb;
+    free(q);
+    if (start_batch(c, OP_SEND, &op, 1) != GRPC_CALL_OK) {
+      grpc_byte_buffer_destroy(c->sending);
+      c->sending = NULL;
+      c->send_failed = true;
+    }
+  }
+}
+
+/* Waits until every streamed message was written (finish). */
 static int wait_pending(gscall *c) {
-  if (!c->pending)
-    return 0;
-  bool ok = wait_batch(c, OP_SEND);
-  grpc_byte_buffer_destroy(c->pending);
-  c->pending = NULL;
-  weft__grpc_md_free(&c->pending_md);
-  return ok ? 0 : WEFT_ERR_CANCELLED; /* client gone, cancelled, deadline */
+  pthread_mutex_lock(&c->mu);
+  while (c->sending || c->sq_head)
+    pthread_cond_wait(&c->cv, &c->mu);
+  int rc = c->send_failed ? WEFT_ERR_CANCELLED : 0;
+  pthread_mutex_unlock(&c->mu);
+  return rc;
 }
 
 static int op_send(void *tc, const void *msg, const weft_metadata *headers) {
@@ -345,16 +457,39 @@ static int op_send(void *tc, const void *msg, const weft_metadata *headers) {
       weft_metadata_copy(&c->resp_headers, headers);
     return 0;
   }
-  int rc = wait_pending(c);
-  if (rc < 0) {
+  pthread_mutex_lock(&c->mu);
+  while (!c->send_failed && (c->sq_n >= WEFT_GRPC_SEND_QUEUE_MSGS ||
+                             c->sq_bytes >= WEFT_GRPC_SEND_QUEUE_BYTES))
+    pthread_cond_wait(&c->cv, &c->mu);
+  if (c->send_failed) {
+    pthread_mutex_unlock(&c->mu);
     grpc_byte_buffer_destroy(bb);
-    return rc;
+    return WEFT_ERR_CANCELLED;
+  }
+  if (c->sending) { /* the queue thread starts it after the one in flight */
+    gsend *q = malloc(sizeof *q);
+    if (!q) {
+      pthread_mutex_unlock(&c->mu);
+      grpc_byte_buffer_destroy(bb);
+      return WEFT_ERR_NOMEM;
+    }
+    q->next = NULL;
+    q->bb = bb;
+    q->flags = send_flags(c);
+    if (c->sq_tail)
+      c->sq_tail->next = q;
+    else
+      c->sq_head = q;
+    c->sq_tail = q;
+    c->sq_n++;
+    c->sq_bytes += grpc_byte_buffer_length(bb);
+    pthread_mutex_unlock(&c->mu);
+    return 0;
   }
   grpc_op ops[2];
   size_t n = 0;
-  pthread_mutex_lock(&c->mu);
   if (!c->sent_initial &&
-      initial_op(c, &ops[n++], &c->pending_md, headers) < 0) {
+      initial_op(c, &ops[n++], &c->initial_md, headers) < 0) {
     pthread_mutex_unlock(&c->mu);
     grpc_byte_buffer_destroy(bb);
     return WEFT_ERR_NOMEM;
@@ -363,14 +498,20 @@ static int op_send(void *tc, const void *msg, const weft_metadata *headers) {
   ops[n].op = GRPC_OP_SEND_MESSAGE;
   ops[n].flags = send_flags(c);
   ops[n++].data.send_message.send_message = bb;
+  c->sending = bb;
+  grpc_completion_queue_thread_local_cache_init(c->cq);
   grpc_call_error e = start_batch(c, OP_SEND, ops, n);
+  if (e != GRPC_CALL_OK)
+    c->sending = NULL;
   pthread_mutex_unlock(&c->mu);
+  void *tag;
+  int ok;
+  if (flush_cached(c->l, c->cq, &tag, &ok)) /* completed inline */
+    op_done(tag, ok);
   if (e != GRPC_CALL_OK) {
     grpc_byte_buffer_destroy(bb);
-    weft__grpc_md_free(&c->pending_md);
     return WEFT_ERR_STATE;
   }
-  c->pending = bb;
   return 0;
 }
 
@@ -386,6 +527,12 @@ static void scall_free(gscall *c) {
     gpr_free(c->peer);
   if (c->has_fin_msg)
     grpc_slice_unref(c->fin_msg);
+  weft__grpc_md_free(&c->initial_md);
+  for (gsend *q = c->sq_head, *n; q; q = n) { /* finish waited: none */
+    n = q->next;
+    grpc_byte_buffer_destroy(q->bb);
+    free(q);
+  }
   weft__grpc_md_free(&c->fin_hdr);
   weft__grpc_md_free(&c->fin_trl);
   pthread_mutex_destroy(&c->mu);
@@ -494,6 +641,7 @@ static void on_call(glistener *l, gslot *s, bool now) {
   char path[512];
   c->l = l;
   c->call = s->call;
+  c->cq = l->cqs[s->cq_idx];
   gpr_timespec deadline_ts;
   if (s->reg >= 0) {
     c->m = l->reg[s->reg].m;
