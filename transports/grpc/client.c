@@ -1,7 +1,11 @@
 /* The client half of the gRPC transport: a gRPC core channel per weft
- * client, and a pluck completion queue per call so the user thread that
- * blocks in send/recv/finish waits for exactly its own batch (the way
- * gRPC's C++ synchronous client works). A unary call costs one batch. */
+ * client, and a pluck completion queue per blocking call so the user
+ * thread that blocks in send/recv/finish waits for exactly its own batch
+ * (the way gRPC's C++ synchronous client works). A unary call costs one
+ * batch. Asynchronous calls (call_start_async) are bound to one next
+ * queue per client, drained by one thread of the client that runs their
+ * events as batches complete: an asynchronous call is memory, not a
+ * thread. */
 #include <errno.h>
 #include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
@@ -36,7 +40,28 @@ typedef struct gclient {
   size_t max_recv;
   pthread_mutex_t mu;
   struct gcall *calls; /* live calls, for disconnect */
+  /* Asynchronous calls: their queue and its thread, started with the
+   * first one; n_async (under mu) counts the calls not yet freed. */
+  grpc_completion_queue *acq;
+  pthread_t athread;
+  bool athread_started;
+  unsigned n_async;
+  pthread_cond_t async_cv;
 } gclient;
+
+/* A batch of an asynchronous call: the tag its completion comes with. */
+enum { AOP_MAIN, AOP_SEND, AOP_RECV, AOP_STATUS, AOP_N };
+typedef struct gatag {
+  struct gcall *c;
+  int which;
+} gatag;
+
+/* A message an asynchronous call queued while a send was in flight. */
+typedef struct gasend {
+  struct gasend *next;
+  grpc_byte_buffer *bb;
+  size_t len;
+} gasend;
 
 typedef struct gcall {
   gclient *cl;
@@ -61,7 +86,26 @@ typedef struct gcall {
   bool status_received;
   int local_error; /* a local failure that overrides the wire status */
   weft_error local_err;
+  /* Asynchronous calls (client_async section below); under mu unless
+   * said otherwise. */
+  bool async;
+  const weft_call_events *ev;
+  void *ud;
+  weft_arena *arena;
+  gatag tags[AOP_N];
+  int inflight; /* batches started, not yet completed */
+  bool ended;   /* on_end was decided: no more batches */
+  bool send_busy, close_wanted;
+  gasend *sq_head, *sq_tail; /* sends waiting for the one in flight */
+  size_t sq_bytes;
+  grpc_byte_buffer *sending; /* the message of the SEND in flight */
+  pthread_cond_t send_cv;    /* the queue went under its bound */
+  unsigned send_waiters;
+  grpc_byte_buffer *recv_bb; /* the queue thread's only */
+  bool headers_fired;        /* the queue thread's only */
 } gcall;
+
+static int async_flush_single(gcall *c);
 
 static void client_unref(gclient *cl) {
   if (atomic_fetch_sub(&cl->refs, 1) != 1)
@@ -69,6 +113,7 @@ static void client_unref(gclient *cl) {
   pthread_mutex_destroy(&cl->mu);
   pthread_mutex_destroy(&cl->watch_mu);
   pthread_cond_destroy(&cl->watch_cv);
+  pthread_cond_destroy(&cl->async_cv);
   free(cl);
   weft__grpc_release();
 }
@@ -243,6 +288,7 @@ static int grpc_connect(weft_client *client, const weft_url *url,
   pthread_mutex_init(&cl->mu, NULL);
   pthread_mutex_init(&cl->watch_mu, NULL);
   pthread_cond_init(&cl->watch_cv, NULL);
+  pthread_cond_init(&cl->async_cv, NULL);
   cl->channel = grpc_channel_create(target, creds, &args.args);
   grpc_channel_credentials_release(creds);
   grpc_completion_queue *connect_cq =
@@ -299,7 +345,17 @@ static void grpc_disconnect(void *conn) {
   pthread_mutex_lock(&cl->mu);
   for (gcall *c = cl->calls; c; c = c->next)
     grpc_call_cancel(c->call, NULL);
+  /* The runtime ends (and frees) every asynchronous call before it
+   * disconnects; the ones cancelled above end on the queue thread. */
+  while (cl->n_async > 0)
+    pthread_cond_wait(&cl->async_cv, &cl->mu);
+  bool athread = cl->athread_started;
   pthread_mutex_unlock(&cl->mu);
+  if (athread) {
+    grpc_completion_queue_shutdown(cl->acq);
+    pthread_join(cl->athread, NULL);
+    grpc_completion_queue_destroy(cl->acq);
+  }
   /* Destroying the channel completes the pending connectivity watch. */
   pthread_mutex_lock(&cl->watch_mu);
   atomic_store(&cl->closing, true);
@@ -316,10 +372,11 @@ static void grpc_disconnect(void *conn) {
   client_unref(cl);
 }
 
-static int call_start(void *conn, const weft_method_desc *m,
-                      const weft_metadata *md, int64_t deadline_ns,
-                      void **tcall, weft_error *err) {
-  gclient *cl = conn;
+/* acq NULL: a blocking call with its own pluck queue; else an
+ * asynchronous one bound to the client's queue. */
+static int new_call(gclient *cl, const weft_method_desc *m,
+                    const weft_metadata *md, int64_t deadline_ns,
+                    grpc_completion_queue *acq, gcall **out, weft_error *err) {
   if (atomic_load(&cl->closing))
     return weft_error_set(err, WEFT_ERR_CLOSED, "gRPC client is closing");
   gcall *c = calloc(1, sizeof *c);
@@ -333,19 +390,26 @@ static int call_start(void *conn, const weft_method_desc *m,
   c->m = m;
   c->single_req =
       m->kind == WEFT_RPC_UNARY || m->kind == WEFT_RPC_SERVER_STREAM;
-  c->cq = grpc_completion_queue_create_for_pluck(NULL);
+  c->async = acq != NULL;
+  c->cq = acq ? NULL : grpc_completion_queue_create_for_pluck(NULL);
   grpc_slice method = grpc_slice_from_static_string(m->path);
   c->call = grpc_channel_create_call(cl->channel, NULL, GRPC_PROPAGATE_DEFAULTS,
-                                     c->cq, method, NULL,
+                                     acq ? acq : c->cq, method, NULL,
                                      weft__grpc_deadline(deadline_ns), NULL);
   if (!c->call) {
-    weft__grpc_cq_destroy(c->cq);
+    if (c->cq)
+      weft__grpc_cq_destroy(c->cq);
     weft__grpc_md_free(&c->send_md);
     free(c);
     return weft_error_set(err, WEFT_ERR_INTERNAL, "%s: cannot create call",
                           m->path);
   }
   pthread_mutex_init(&c->mu, NULL);
+  pthread_cond_init(&c->send_cv, NULL);
+  for (int i = 0; i < AOP_N; i++) {
+    c->tags[i].c = c;
+    c->tags[i].which = i;
+  }
   grpc_metadata_array_init(&c->initial_md);
   grpc_metadata_array_init(&c->trailing_md);
   c->status_details = grpc_empty_slice();
@@ -356,9 +420,21 @@ static int call_start(void *conn, const weft_method_desc *m,
   if (cl->calls)
     cl->calls->prev = c;
   cl->calls = c;
+  if (c->async)
+    cl->n_async++;
   pthread_mutex_unlock(&cl->mu);
-  *tcall = c;
+  *out = c;
   return 0;
+}
+
+static int call_start(void *conn, const weft_method_desc *m,
+                      const weft_metadata *md, int64_t deadline_ns,
+                      void **tcall, weft_error *err) {
+  gcall *c = NULL;
+  int rc = new_call(conn, m, md, deadline_ns, NULL, &c, err);
+  if (rc == 0)
+    *tcall = c;
+  return rc;
 }
 
 /* Adds SEND_INITIAL_METADATA to ops if this is the first batch that sends.
@@ -473,11 +549,16 @@ static int wait_pending(gcall *c) {
   return ok ? 0 : WEFT_ERR_CLOSED; /* the call is over: finish tells why */
 }
 
+static int async_send(gcall *c, grpc_byte_buffer *bb);
+static int async_close_send(gcall *c);
+
 static int call_send(void *tcall, const void *msg) {
   gcall *c = tcall;
   grpc_byte_buffer *bb = weft__grpc_encode(msg);
   if (!bb)
     return WEFT_ERR_NOMEM;
+  if (c->async && !c->single_req)
+    return async_send(c, bb);
   if (c->single_req) {
     if (c->req || c->close_sent) {
       grpc_byte_buffer_destroy(bb);
@@ -513,6 +594,8 @@ static int call_send(void *tcall, const void *msg) {
 
 static int call_close_send(void *tcall) {
   gcall *c = tcall;
+  if (c->async)
+    return c->single_req ? async_flush_single(c) : async_close_send(c);
   if (c->single_req)
     return flush_single(c);
   wait_pending(c);
@@ -602,8 +685,19 @@ static void free_call(gcall *c) {
   if (c->next)
     c->next->prev = c->prev;
   pthread_mutex_unlock(&cl->mu);
+  bool async = c->async;
   grpc_call_unref(c->call);
-  weft__grpc_cq_destroy(c->cq);
+  if (c->cq)
+    weft__grpc_cq_destroy(c->cq);
+  for (gasend *q = c->sq_head, *n; q; q = n) {
+    n = q->next;
+    grpc_byte_buffer_destroy(q->bb);
+    free(q);
+  }
+  if (c->sending)
+    grpc_byte_buffer_destroy(c->sending);
+  if (c->recv_bb)
+    grpc_byte_buffer_destroy(c->recv_bb);
   if (c->req)
     grpc_byte_buffer_destroy(c->req);
   if (c->main_msg)
@@ -615,12 +709,21 @@ static void free_call(gcall *c) {
     gpr_free((void *)c->error_string);
   weft__grpc_md_free(&c->send_md);
   pthread_mutex_destroy(&c->mu);
+  pthread_cond_destroy(&c->send_cv);
   free(c);
+  if (async) {
+    pthread_mutex_lock(&cl->mu);
+    if (--cl->n_async == 0)
+      pthread_cond_broadcast(&cl->async_cv);
+    pthread_mutex_unlock(&cl->mu);
+  }
   client_unref(cl);
 }
 
 static int call_finish(void *tcall, weft_status *st, weft_metadata *md) {
   gcall *c = tcall;
+  if (c->async) /* after on_end: every batch has completed */
+    goto report;
   wait_pending(c);
   pthread_mutex_lock(&c->mu);
   bool close_sent = c->close_sent;
@@ -653,6 +756,7 @@ static int call_finish(void *tcall, weft_status *st, weft_metadata *md) {
     }
     c->status_done = true;
   }
+report:
   weft_status_clear(st);
   int rc = 0;
   if (!c->status_received) {
@@ -693,6 +797,338 @@ static int call_finish(void *tcall, weft_status *st, weft_metadata *md) {
   return rc;
 }
 
+/* ---- asynchronous calls ----
+ *
+ * Bound to the client's next queue (acq); the one thread that drains it
+ * (async_main) runs every event of every asynchronous call, so a call's
+ * events never overlap. Batches: STATUS (RECV_STATUS_ON_CLIENT) from the
+ * start, so every call ends with a status even if cancelled before it
+ * sent anything; a RECV loop (initial metadata with the first message);
+ * MAIN for a single request (metadata, message, half-close; a unary call
+ * also receives its response in it); SEND for streamed messages, one in
+ * flight, the rest queued. on_end comes when the status is in and no
+ * batch is in flight: the runtime then calls call_finish, which frees. */
+
+/* A sender waits while this much is queued, except on the queue thread
+ * (it must never wait for itself). */
+#define WEFT_GRPC_ASYNC_SEND_BOUND (1u << 20)
+
+static _Thread_local bool on_async_thread;
+
+/* With c->mu held. */
+static int astart(gcall *c, int which, const grpc_op *ops, size_t n) {
+  if (c->ended)
+    return WEFT_ERR_CLOSED;
+  c->inflight++;
+  WEFT__TSAN_RELEASE(&c->tags[which]);
+  grpc_call_error e =
+      grpc_call_start_batch(c->call, ops, n, &c->tags[which], NULL);
+  if (e != GRPC_CALL_OK) {
+    c->inflight--;
+    c->local_error = WEFT_ERR_INTERNAL;
+    weft_error_set(&c->local_err, WEFT_ERR_INTERNAL,
+                   "%s: grpc_call_start_batch: %s", c->m->path,
+                   grpc_call_error_to_string(e));
+    return WEFT_ERR_INTERNAL;
+  }
+  return 0;
+}
+
+/* With c->mu held: the next RECV_MESSAGE (with RECV_INITIAL_METADATA the
+ * first time). */
+static int arecv(gcall *c) {
+  grpc_op ops[2];
+  size_t n = add_recv_initial(c, ops, 0);
+  n = add_op(ops, n, GRPC_OP_RECV_MESSAGE);
+  ops[n - 1].data.recv_message.recv_message = &c->recv_bb;
+  return astart(c, AOP_RECV, ops, n);
+}
+
+/* With c->mu held: starts the next queued message, or the half-close the
+ * caller asked for once the queue is empty. */
+static void asend_next(gcall *c) {
+  grpc_op ops[2];
+  size_t n = 0;
+  if (c->sq_head) {
+    gasend *q = c->sq_head;
+    c->sq_head = q->next;
+    if (!c->sq_head)
+      c->sq_tail = NULL;
+    c->sq_bytes -= q->len;
+    c->sending = q->bb;
+    free(q);
+    n = add_initial(c, ops, n);
+    n = add_op(ops, n, GRPC_OP_SEND_MESSAGE);
+    ops[n - 1].data.send_message.send_message = c->sending;
+  } else if (c->close_wanted) {
+    c->close_wanted = false;
+    n = add_initial(c, ops, n);
+    n = add_op(ops, n, GRPC_OP_SEND_CLOSE_FROM_CLIENT);
+  } else {
+    return;
+  }
+  c->send_busy = astart(c, AOP_SEND, ops, n) == 0;
+  pthread_cond_broadcast(&c->send_cv);
+}
+
+static void fire_headers(gcall *c) {
+  if (c->headers_fired)
+    return;
+  c->headers_fired = true;
+  if (!c->ev->on_headers)
+    return;
+  weft_metadata h = WEFT_METADATA_INIT;
+  weft__grpc_md_to_weft(&h, &c->initial_md, NULL);
+  c->ev->on_headers(c->ud, &h);
+  weft_metadata_clear(&h);
+}
+
+/* The response message bb (consumed): decoded and handed to on_message.
+ * Returns false if it failed to decode (the call is cancelled with a
+ * status that says why). */
+static bool deliver(gcall *c, grpc_byte_buffer *bb) {
+  void *msg = NULL;
+  if (decode_response(c, bb, c->arena, &msg) < 0)
+    return false;
+  if (c->ev->on_message)
+    c->ev->on_message(c->ud, msg);
+  else if (!c->arena)
+    weft_message_free(msg);
+  return true;
+}
+
+/* A batch of an asynchronous call completed (queue thread). */
+static void aop_done(gatag *t, bool ok) {
+  gcall *c = t->c;
+  grpc_byte_buffer *bb = NULL;
+  bool more = false;
+  switch (t->which) {
+  case AOP_MAIN:
+    pthread_mutex_lock(&c->mu);
+    if (c->req) {
+      grpc_byte_buffer_destroy(c->req);
+      c->req = NULL;
+    }
+    bb = c->main_msg; /* unary: the response */
+    c->main_msg = NULL;
+    pthread_mutex_unlock(&c->mu);
+    if (c->m->kind == WEFT_RPC_UNARY) {
+      fire_headers(c);
+      if (bb)
+        deliver(c, bb);
+    }
+    break;
+  case AOP_SEND:
+    pthread_mutex_lock(&c->mu);
+    if (c->sending) {
+      grpc_byte_buffer_destroy(c->sending);
+      c->sending = NULL;
+    }
+    c->send_busy = false;
+    if (!ok) { /* the call is over: the status says why */
+      for (gasend *q = c->sq_head, *n; q; q = n) {
+        n = q->next;
+        grpc_byte_buffer_destroy(q->bb);
+        free(q);
+      }
+      c->sq_head = c->sq_tail = NULL;
+      c->sq_bytes = 0;
+      c->close_wanted = false;
+      pthread_cond_broadcast(&c->send_cv);
+    } else {
+      asend_next(c);
+    }
+    pthread_mutex_unlock(&c->mu);
+    break;
+  case AOP_RECV:
+    bb = c->recv_bb;
+    c->recv_bb = NULL;
+    fire_headers(c);
+    more = ok && bb && deliver(c, bb);
+    if (!ok && bb)
+      grpc_byte_buffer_destroy(bb);
+    if (more) {
+      pthread_mutex_lock(&c->mu);
+      arecv(c);
+      pthread_mutex_unlock(&c->mu);
+    }
+    break;
+  case AOP_STATUS:
+    pthread_mutex_lock(&c->mu);
+    c->status_done = c->status_received = true;
+    pthread_mutex_unlock(&c->mu);
+    break;
+  }
+  pthread_mutex_lock(&c->mu);
+  c->inflight--;
+  bool end = !c->ended && c->inflight == 0 && c->status_done;
+  if (end) {
+    c->ended = true;
+    /* A sender waiting for room leaves before the call is freed. */
+    pthread_cond_broadcast(&c->send_cv);
+    while (c->send_waiters > 0)
+      pthread_cond_wait(&c->send_cv, &c->mu);
+  }
+  pthread_mutex_unlock(&c->mu);
+  if (end) {
+    fire_headers(c);
+    c->ev->on_end(c->ud); /* the runtime calls call_finish: c is gone */
+  }
+}
+
+static void *async_main(void *arg) {
+  gclient *cl = arg;
+  on_async_thread = true;
+  for (;;) {
+    grpc_event ev = grpc_completion_queue_next(
+        cl->acq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+    if (ev.type == GRPC_QUEUE_SHUTDOWN)
+      break;
+    if (ev.type != GRPC_OP_COMPLETE)
+      continue;
+    WEFT__TSAN_ACQUIRE(ev.tag);
+    aop_done(ev.tag, ev.success);
+  }
+  return NULL;
+}
+
+/* Unary and server-streaming: the request and the half-close in one
+ * batch; a server stream then reads in its RECV loop. */
+static int async_flush_single(gcall *c) {
+  grpc_op ops[6];
+  size_t n = 0;
+  pthread_mutex_lock(&c->mu);
+  if (c->close_sent) {
+    pthread_mutex_unlock(&c->mu);
+    return 0;
+  }
+  n = add_initial(c, ops, n);
+  if (c->req) {
+    n = add_op(ops, n, GRPC_OP_SEND_MESSAGE);
+    ops[n - 1].data.send_message.send_message = c->req;
+  }
+  n = add_op(ops, n, GRPC_OP_SEND_CLOSE_FROM_CLIENT);
+  c->close_sent = true;
+  bool unary = c->m->kind == WEFT_RPC_UNARY;
+  if (unary) {
+    n = add_recv_initial(c, ops, n);
+    n = add_op(ops, n, GRPC_OP_RECV_MESSAGE);
+    ops[n - 1].data.recv_message.recv_message = &c->main_msg;
+  }
+  int rc = astart(c, AOP_MAIN, ops, n);
+  if (rc == 0 && !unary)
+    rc = arecv(c);
+  pthread_mutex_unlock(&c->mu);
+  return rc;
+}
+
+static int async_send(gcall *c, grpc_byte_buffer *bb) {
+  gasend *q = malloc(sizeof *q);
+  if (!q) {
+    grpc_byte_buffer_destroy(bb);
+    return WEFT_ERR_NOMEM;
+  }
+  q->next = NULL;
+  q->bb = bb;
+  q->len = grpc_byte_buffer_length(bb);
+  pthread_mutex_lock(&c->mu);
+  /* Backpressure for a sender that outruns the connection (never on the
+   * queue thread, which is the one that drains the queue). */
+  c->send_waiters++;
+  while (!on_async_thread && !c->ended && !c->close_sent &&
+         c->sq_bytes > WEFT_GRPC_ASYNC_SEND_BOUND)
+    pthread_cond_wait(&c->send_cv, &c->mu);
+  if (--c->send_waiters == 0 && c->ended)
+    pthread_cond_broadcast(&c->send_cv);
+  int rc = c->ended ? WEFT_ERR_CLOSED : c->close_sent ? WEFT_ERR_STATE : 0;
+  if (rc < 0) {
+    pthread_mutex_unlock(&c->mu);
+    grpc_byte_buffer_destroy(bb);
+    free(q);
+    return rc;
+  }
+  if (c->sq_tail)
+    c->sq_tail->next = q;
+  else
+    c->sq_head = q;
+  c->sq_tail = q;
+  c->sq_bytes += q->len;
+  if (!c->send_busy)
+    asend_next(c);
+  pthread_mutex_unlock(&c->mu);
+  return 0;
+}
+
+static int async_close_send(gcall *c) {
+  pthread_mutex_lock(&c->mu);
+  if (!c->close_sent && !c->ended) {
+    c->close_sent = c->close_wanted = true;
+    if (!c->send_busy)
+      asend_next(c);
+  }
+  pthread_mutex_unlock(&c->mu);
+  return 0;
+}
+
+static int call_start_async(void *conn, const weft_method_desc *m,
+                            const weft_metadata *md, int64_t deadline_ns,
+                            weft_arena *arena, const weft_call_events *ev,
+                            void *ud, void **tcall, weft_error *err) {
+  gclient *cl = conn;
+  pthread_mutex_lock(&cl->mu);
+  if (!cl->athread_started) {
+    cl->acq = grpc_completion_queue_create_for_next(NULL);
+    if (pthread_create(&cl->athread, NULL, async_main, cl) != 0) {
+      grpc_completion_queue_destroy(cl->acq);
+      cl->acq = NULL;
+      pthread_mutex_unlock(&cl->mu);
+      return weft_error_set(err, WEFT_ERR_NOMEM,
+                            "%s: no thread for asynchronous calls", m->path);
+    }
+    cl->athread_started = true;
+  }
+  pthread_mutex_unlock(&cl->mu);
+  gcall *c = NULL;
+  int rc = new_call(cl, m, md, deadline_ns, cl->acq, &c, err);
+  if (rc < 0)
+    return rc;
+  c->ev = ev;
+  c->ud = ud;
+  c->arena = arena;
+  grpc_op ops[3];
+  size_t n = 0;
+  pthread_mutex_lock(&c->mu);
+  if (!c->single_req) { /* streamed requests: metadata now, then read */
+    n = add_initial(c, ops, n);
+    n = add_recv_initial(c, ops, n);
+    n = add_op(ops, n, GRPC_OP_RECV_MESSAGE);
+    ops[n - 1].data.recv_message.recv_message = &c->recv_bb;
+    rc = astart(c, AOP_RECV, ops, n);
+    n = 0;
+  }
+  if (rc == 0) {
+    n = add_recv_status(c, ops, n);
+    rc = astart(c, AOP_STATUS, ops, n);
+  }
+  pthread_mutex_unlock(&c->mu);
+  if (rc < 0) {
+    /* No status batch: a RECV already in flight ends the call (finish
+     * reports local_err); with nothing in flight, it fails here. */
+    grpc_call_cancel(c->call, NULL);
+    pthread_mutex_lock(&c->mu);
+    c->status_done = true;
+    bool idle = c->inflight == 0;
+    pthread_mutex_unlock(&c->mu);
+    if (idle) {
+      weft_error_set(err, rc, "%s", c->local_err.message);
+      free_call(c);
+      return rc;
+    }
+  }
+  *tcall = c;
+  return 0;
+}
+
 static void call_cancel(void *tcall) {
   gcall *c = tcall;
   grpc_call_cancel(c->call, NULL);
@@ -709,6 +1145,7 @@ const weft_client_transport weft__grpc_client_transport = {
     .call_recv = call_recv,
     .call_finish = call_finish,
     .call_cancel = call_cancel,
+    .call_start_async = call_start_async,
 };
 
 const weft_client_transport weft__grpcs_client_transport = {
@@ -722,4 +1159,5 @@ const weft_client_transport weft__grpcs_client_transport = {
     .call_recv = call_recv,
     .call_finish = call_finish,
     .call_cancel = call_cancel,
+    .call_start_async = call_start_async,
 };

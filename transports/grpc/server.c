@@ -1,10 +1,13 @@
 /* The server half of the gRPC transport: a gRPC core server per listen URL.
- * A small, bounded set of threads drains the server's completion queues and
- * only accepts calls: each call is handed to the runtime's worker pool
- * (weft_server_dispatch) together with its own pluck completion queue, so
- * the worker that runs the handler waits for its call's batches itself, as
- * gRPC's C++ synchronous server does. A blocking handler never stalls the
- * queues. */
+ * A small, bounded set of threads drains the server's completion queues:
+ * they take new calls (running or dispatching their handlers) and every
+ * batch completion of every call, since each call is bound to the queue it
+ * arrived on. A handler that waits for its batch sleeps on its call's
+ * condition variable until a queue thread sees the completion. Each call
+ * has a RECV_CLOSE_ON_SERVER batch from its arrival, so a client that
+ * cancels (or a connection that dies) is pushed to the runtime
+ * (weft_server_notify_cancel) by the queue thread that sees it: no thread
+ * waits on a call that has no handler running, and nothing is polled. */
 #include <limits.h>
 #include <errno.h>
 #include <grpc/support/alloc.h>
@@ -20,6 +23,10 @@
 #include "builtin.h"
 #include "grpc_internal.h"
 #include "weft/codec.h"
+
+/* What a tag on a listener queue points at: a requested call (gslot), a
+ * batch of a call (gop), or the listener's shutdown_tag. */
+enum { GTAG_SLOT = 1, GTAG_OP };
 
 typedef struct glistener {
   weft_server *ws;
@@ -56,46 +63,82 @@ typedef struct glistener {
   bool gzip; /* weft_grpc_opts.gzip: the channel compresses by default */
   unsigned min_pollers, max_pollers, max_threads;
   unsigned n_live, n_polling; /* under mu */
+  /* Calls not yet freed (under mu): their batches complete on the queues,
+   * so close waits for them before it shuts the queues down. */
+  unsigned n_calls;
 } glistener;
 
 /* One call requested from gRPC core ahead of its arrival. */
 typedef struct gslot {
+  int kind; /* GTAG_SLOT */
   grpc_call *call;
   grpc_call_details details;
   grpc_metadata_array md;
-  grpc_completion_queue *call_cq;
   unsigned cq_idx;
   int reg; /* index into listener->reg, or -1 */
   gpr_timespec deadline;
   grpc_byte_buffer *payload;
 } gslot;
 
+/* A streamed message waiting for the one in flight. */
+typedef struct gsend {
+  struct gsend *next;
+  grpc_byte_buffer *bb;
+  uint32_t flags;
+} gsend;
+
+/* A handler's send waits while this much is queued. */
+#define WEFT_GRPC_SEND_QUEUE_MSGS 64
+#define WEFT_GRPC_SEND_QUEUE_BYTES (256u * 1024u)
+
+/* The batches of a call, one of each kind in flight at a time. */
+enum { OP_MAIN, OP_SEND, OP_RECV, OP_CLOSE, OP_N };
+
+typedef struct gop {
+  int kind; /* GTAG_OP */
+  struct gscall *c;
+  bool done, ok; /* under c->mu */
+} gop;
+
 typedef struct gscall {
   glistener *l;
   grpc_call *call;
-  grpc_completion_queue *cq;
+  grpc_completion_queue *cq; /* the listener queue it is bound to */
   const weft_method_desc *m;
   char *peer;
-  pthread_mutex_t mu;       /* flags below, batch starts */
-  pthread_mutex_t close_mu; /* plucking the RECV_CLOSE batch */
-  bool single_resp; /* unary/client-streaming: response sent at finish */
-  bool sent_initial, recv_done, close_started, close_known;
+  pthread_mutex_t mu; /* flags below, batch starts and completions */
+  pthread_cond_t cv;  /* a batch the handler waits for completed */
+  gop ops[OP_N];
+  /* The runtime's reference (until op_finish) and one per batch in
+   * flight: the last one frees the call, on whichever thread it is. */
+  atomic_int refs;
+  weft_server_call *rt; /* ops->bind's handle, NULL once finish started */
+  bool single_resp;     /* unary/client-streaming: response sent at finish */
+  bool sent_initial, recv_done, close_known;
   /* weft_server_call_set_compression: the mode for the next messages, and
    * whether the call compresses at all (fixed by its initial metadata). */
   weft_compression compression;
   bool compresses;
-  int64_t arrived_ns;
   int cancelled;
   grpc_byte_buffer *resp;  /* stashed single response */
   grpc_byte_buffer *first; /* request read by gRPC core with the call */
-  /* A streamed message whose write may still be in flight: its completion
-   * is collected by the next send or by finish, so encoding the next
-   * message overlaps the write of this one. */
-  grpc_byte_buffer *pending;
-  weft__grpc_md pending_md;
+  /* Streamed messages: one SEND batch in flight (`sending`), the next ones
+   * queued (under mu) and started by the queue thread that sees the
+   * previous one complete, so a handler waits for the connection only
+   * when the queue is full, not for a thread hop per message. */
+  grpc_byte_buffer *sending;
+  struct gsend *sq_head, *sq_tail;
+  size_t sq_n, sq_bytes;
+  bool send_failed;         /* a SEND failed: the client is gone */
+  weft__grpc_md initial_md; /* sent with the first streamed message */
   bool has_first;
+  grpc_byte_buffer *recv_bb; /* filled by the RECV batch */
   weft_metadata resp_headers;
   weft_error recv_err; /* why the last recv failed to decode */
+  /* What the final batch refers to until it completes. */
+  grpc_slice fin_msg;
+  bool has_fin_msg;
+  weft__grpc_md fin_hdr, fin_trl;
 } gscall;
 
 static void listener_unref(glistener *l) {
@@ -115,8 +158,6 @@ static void slot_free(gslot *s) {
     grpc_byte_buffer_destroy(s->payload);
   grpc_call_details_destroy(&s->details);
   grpc_metadata_array_destroy(&s->md);
-  if (s->call_cq)
-    weft__grpc_cq_destroy(s->call_cq);
   free(s);
 }
 
@@ -124,24 +165,145 @@ static void request_one(glistener *l, unsigned idx, int reg) {
   gslot *s = calloc(1, sizeof *s);
   if (!s)
     return;
+  s->kind = GTAG_SLOT;
   s->cq_idx = idx;
   s->reg = reg;
   grpc_call_details_init(&s->details);
   grpc_metadata_array_init(&s->md);
-  grpc_completion_queue *call_cq = grpc_completion_queue_create_for_pluck(NULL);
-  s->call_cq = call_cq;
-  /* s is the queue thread's that gets the call from here on. */
+  /* s is the queue thread's that gets the call from here on. The call's
+   * batches complete on the same queue (see gop). */
   WEFT__TSAN_RELEASE(s);
   grpc_call_error e;
   if (reg >= 0)
     e = grpc_server_request_registered_call(
         l->server, l->reg[reg].handle, &s->call, &s->deadline, &s->md,
-        &s->payload, call_cq, l->cqs[idx], s);
+        &s->payload, l->cqs[idx], l->cqs[idx], s);
   else
     e = grpc_server_request_call(l->server, &s->call, &s->details, &s->md,
-                                 call_cq, l->cqs[idx], s);
+                                 l->cqs[idx], l->cqs[idx], s);
   if (e != GRPC_CALL_OK)
     slot_free(s);
+}
+
+/* ---- batches: started by the call's threads, completed on a queue ---- */
+
+static void scall_free(gscall *c);
+
+static void call_unref(gscall *c) {
+  if (atomic_fetch_sub(&c->refs, 1) == 1)
+    scall_free(c);
+}
+
+/* With c->mu held: starts batch `which`; its completion comes to a queue
+ * thread (op_done), which wakes a waiter. */
+static grpc_call_error start_batch(gscall *c, int which, const grpc_op *ops,
+                                   size_t n) {
+  gop *o = &c->ops[which];
+  o->done = false;
+  atomic_fetch_add(&c->refs, 1);
+  WEFT__TSAN_RELEASE(o);
+  grpc_call_error e = grpc_call_start_batch(c->call, ops, n, o, NULL);
+  if (e != GRPC_CALL_OK) {
+    atomic_fetch_sub(&c->refs, 1); /* not the last: the caller holds one */
+  }
+  return e;
+}
+
+/* Waits for batch `which` to complete; returns its success flag. */
+static bool wait_batch(gscall *c, int which) {
+  gop *o = &c->ops[which];
+  pthread_mutex_lock(&c->mu);
+  while (!o->done)
+    pthread_cond_wait(&c->cv, &c->mu);
+  bool ok = o->ok;
+  pthread_mutex_unlock(&c->mu);
+  return ok;
+}
+
+/* A queue thread got the completion of a batch. RECV_CLOSE_ON_SERVER
+ * completes before the status only when the call was cancelled (by the
+ * client, its deadline, or a lost connection): that is pushed to the
+ * runtime here. */
+static void send_next(gscall *c);
+static void on_call(glistener *l, gslot *s, bool now);
+
+/* A requested call or the shutdown notification that a thread other than
+ * a queue thread took from its thread-local cache: the call goes to the
+ * worker pool (this thread is busy). */
+static void handle_other(glistener *l, void *tag, int ok) {
+  if (tag == &l->shutdown_tag) {
+    pthread_mutex_lock(&l->mu);
+    l->shutdown_done = true;
+    pthread_cond_broadcast(&l->cv);
+    pthread_mutex_unlock(&l->mu);
+    return;
+  }
+  gslot *s = tag;
+  if (!ok) {
+    slot_free(s);
+    return;
+  }
+  if (!atomic_load(&l->stopping))
+    request_one(l, s->cq_idx, s->reg);
+  on_call(l, s, false);
+}
+
+/* Ends a thread-local cache window opened on cq (see send_next's callers):
+ * a completion that happened inline on this thread is returned in *tag
+ * (true) if it is a call's batch; anything else is handled here. */
+static bool flush_cached(glistener *l, grpc_completion_queue *cq, void **tag,
+                         int *ok) {
+  if (!grpc_completion_queue_thread_local_cache_flush(cq, tag, ok))
+    return false;
+  WEFT__TSAN_ACQUIRE(*tag);
+  if (*tag != &l->shutdown_tag && *(int *)*tag == GTAG_OP)
+    return true;
+  handle_other(l, *tag, *ok);
+  return false;
+}
+
+/* Streamed messages go out one batch after the other: a SEND that
+ * completes inline when the next one starts (gRPC core often hands the
+ * message to the transport right away) is taken from the queue's
+ * thread-local cache and handled here at once, without the trip through
+ * the queue and a thread wake-up per message (gRPC's C++ API uses the same
+ * cache). */
+static void op_done(gop *o, bool ok) {
+  for (;;) {
+    gscall *c = o->c;
+    glistener *l = c->l;
+    bool cache = false;
+    pthread_mutex_lock(&c->mu);
+    o->done = true;
+    o->ok = ok;
+    if (o == &c->ops[OP_SEND]) {
+      grpc_byte_buffer_destroy(c->sending);
+      c->sending = NULL;
+      if (!ok)
+        c->send_failed = true; /* client gone, cancelled, deadline */
+      if (c->sq_head && !c->send_failed) {
+        grpc_completion_queue_thread_local_cache_init(c->cq);
+        cache = true;
+      }
+      send_next(c);
+    }
+    if (o == &c->ops[OP_CLOSE]) {
+      c->close_known = true;
+      if (c->cancelled && c->rt)
+        weft_server_notify_cancel(c->rt);
+    }
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    void *next = NULL;
+    int next_ok = 0;
+    /* Before the unref: handle_other needs the listener alive. */
+    bool more = cache && flush_cached(l, c->cq, &next, &next_ok);
+    call_unref(c); /* next's call holds a reference of its own */
+    if (!more)
+      return;
+    o = next;
+    ok = next_ok;
+  }
 }
 
 /* ---- the call operations the runtime drives from its workers ---- */
@@ -151,7 +313,7 @@ static int op_recv(void *tc, weft_arena *arena, void **msg) {
   *msg = NULL;
   if (c->recv_done)
     return 0;
-  grpc_byte_buffer *bb = NULL;
+  grpc_byte_buffer *bb;
   if (c->has_first) { /* read with the call; a second message is an end */
     c->has_first = false;
     c->recv_done = true;
@@ -167,14 +329,17 @@ static int op_recv(void *tc, weft_arena *arena, void **msg) {
   grpc_op op;
   memset(&op, 0, sizeof op);
   op.op = GRPC_OP_RECV_MESSAGE;
-  op.data.recv_message.recv_message = &bb;
+  c->recv_bb = NULL;
+  op.data.recv_message.recv_message = &c->recv_bb;
   pthread_mutex_lock(&c->mu);
-  grpc_call_error e = grpc_call_start_batch(
-      c->call, &op, 1, WEFT__GRPC_TAG(WEFT__GRPC_TAG_RECV), NULL);
+  grpc_call_error e = start_batch(c, OP_RECV, &op, 1);
   pthread_mutex_unlock(&c->mu);
   if (e != GRPC_CALL_OK)
     return WEFT_ERR_STATE;
-  if (!weft__grpc_pluck(c->cq, WEFT__GRPC_TAG_RECV)) {
+  bool ok = wait_batch(c, OP_RECV);
+  bb = c->recv_bb;
+  c->recv_bb = NULL;
+  if (!ok) {
     c->recv_done = true;
     if (bb)
       grpc_byte_buffer_destroy(bb);
@@ -236,15 +401,44 @@ static int op_set_compression(void *tc, weft_compression mode) {
   return rc;
 }
 
-/* Collects the completion of the previous streamed message, if any. */
+/* With c->mu held, no SEND in flight: starts the next queued message
+ * (or, after a failure, drops the queue). */
+static void send_next(gscall *c) {
+  while (c->sq_head && !c->sending) {
+    gsend *q = c->sq_head;
+    c->sq_head = q->next;
+    if (!c->sq_head)
+      c->sq_tail = NULL;
+    c->sq_n--;
+    c->sq_bytes -= grpc_byte_buffer_length(q->bb);
+    if (c->send_failed) {
+      grpc_byte_buffer_destroy(q->bb);
+      free(q);
+      continue;
+    }
+    grpc_op op;
+    memset(&op, 0, sizeof op);
+    op.op = GRPC_OP_SEND_MESSAGE;
+    op.flags = q->flags;
+    op.data.send_message.send_message = q->bb;
+    c->sending = q->bb;
+    free(q);
+    if (start_batch(c, OP_SEND, &op, 1) != GRPC_CALL_OK) {
+      grpc_byte_buffer_destroy(c->sending);
+      c->sending = NULL;
+      c->send_failed = true;
+    }
+  }
+}
+
+/* Waits until every streamed message was written (finish). */
 static int wait_pending(gscall *c) {
-  if (!c->pending)
-    return 0;
-  int ok = weft__grpc_pluck(c->cq, WEFT__GRPC_TAG_SEND);
-  grpc_byte_buffer_destroy(c->pending);
-  c->pending = NULL;
-  weft__grpc_md_free(&c->pending_md);
-  return ok ? 0 : WEFT_ERR_CANCELLED; /* client gone, cancelled, deadline */
+  pthread_mutex_lock(&c->mu);
+  while (c->sending || c->sq_head)
+    pthread_cond_wait(&c->cv, &c->mu);
+  int rc = c->send_failed ? WEFT_ERR_CANCELLED : 0;
+  pthread_mutex_unlock(&c->mu);
+  return rc;
 }
 
 static int op_send(void *tc, const void *msg, const weft_metadata *headers) {
@@ -263,16 +457,39 @@ static int op_send(void *tc, const void *msg, const weft_metadata *headers) {
       weft_metadata_copy(&c->resp_headers, headers);
     return 0;
   }
-  int rc = wait_pending(c);
-  if (rc < 0) {
+  pthread_mutex_lock(&c->mu);
+  while (!c->send_failed && (c->sq_n >= WEFT_GRPC_SEND_QUEUE_MSGS ||
+                             c->sq_bytes >= WEFT_GRPC_SEND_QUEUE_BYTES))
+    pthread_cond_wait(&c->cv, &c->mu);
+  if (c->send_failed) {
+    pthread_mutex_unlock(&c->mu);
     grpc_byte_buffer_destroy(bb);
-    return rc;
+    return WEFT_ERR_CANCELLED;
+  }
+  if (c->sending) { /* the queue thread starts it after the one in flight */
+    gsend *q = malloc(sizeof *q);
+    if (!q) {
+      pthread_mutex_unlock(&c->mu);
+      grpc_byte_buffer_destroy(bb);
+      return WEFT_ERR_NOMEM;
+    }
+    q->next = NULL;
+    q->bb = bb;
+    q->flags = send_flags(c);
+    if (c->sq_tail)
+      c->sq_tail->next = q;
+    else
+      c->sq_head = q;
+    c->sq_tail = q;
+    c->sq_n++;
+    c->sq_bytes += grpc_byte_buffer_length(bb);
+    pthread_mutex_unlock(&c->mu);
+    return 0;
   }
   grpc_op ops[2];
   size_t n = 0;
-  pthread_mutex_lock(&c->mu);
   if (!c->sent_initial &&
-      initial_op(c, &ops[n++], &c->pending_md, headers) < 0) {
+      initial_op(c, &ops[n++], &c->initial_md, headers) < 0) {
     pthread_mutex_unlock(&c->mu);
     grpc_byte_buffer_destroy(bb);
     return WEFT_ERR_NOMEM;
@@ -281,22 +498,26 @@ static int op_send(void *tc, const void *msg, const weft_metadata *headers) {
   ops[n].op = GRPC_OP_SEND_MESSAGE;
   ops[n].flags = send_flags(c);
   ops[n++].data.send_message.send_message = bb;
-  grpc_call_error e = grpc_call_start_batch(
-      c->call, ops, n, WEFT__GRPC_TAG(WEFT__GRPC_TAG_SEND), NULL);
+  c->sending = bb;
+  grpc_completion_queue_thread_local_cache_init(c->cq);
+  grpc_call_error e = start_batch(c, OP_SEND, ops, n);
+  if (e != GRPC_CALL_OK)
+    c->sending = NULL;
   pthread_mutex_unlock(&c->mu);
+  void *tag;
+  int ok;
+  if (flush_cached(c->l, c->cq, &tag, &ok)) /* completed inline */
+    op_done(tag, ok);
   if (e != GRPC_CALL_OK) {
     grpc_byte_buffer_destroy(bb);
-    weft__grpc_md_free(&c->pending_md);
     return WEFT_ERR_STATE;
   }
-  c->pending = bb;
   return 0;
 }
 
 static void scall_free(gscall *c) {
   glistener *l = c->l;
   grpc_call_unref(c->call);
-  weft__grpc_cq_destroy(c->cq);
   if (c->resp)
     grpc_byte_buffer_destroy(c->resp);
   if (c->first)
@@ -304,33 +525,50 @@ static void scall_free(gscall *c) {
   weft_metadata_clear(&c->resp_headers);
   if (c->peer)
     gpr_free(c->peer);
+  if (c->has_fin_msg)
+    grpc_slice_unref(c->fin_msg);
+  weft__grpc_md_free(&c->initial_md);
+  for (gsend *q = c->sq_head, *n; q; q = n) { /* finish waited: none */
+    n = q->next;
+    grpc_byte_buffer_destroy(q->bb);
+    free(q);
+  }
+  weft__grpc_md_free(&c->fin_hdr);
+  weft__grpc_md_free(&c->fin_trl);
   pthread_mutex_destroy(&c->mu);
-  pthread_mutex_destroy(&c->close_mu);
+  pthread_cond_destroy(&c->cv);
   free(c);
+  pthread_mutex_lock(&l->mu);
+  if (--l->n_calls == 0)
+    pthread_cond_broadcast(&l->cv);
+  pthread_mutex_unlock(&l->mu);
   listener_unref(l);
 }
 
+/* Starts the final batch and returns: it completes on a queue thread,
+ * which frees the call (the runtime does not wait for the status to be
+ * written, and does not use finish's result). */
 static int op_finish(void *tc, const weft_status *st,
                      const weft_metadata *headers,
                      const weft_metadata *trailers) {
   gscall *c = tc;
   wait_pending(c);
-  grpc_op ops[4];
+  grpc_op ops[3];
   size_t n = 0;
-  weft__grpc_md hdr = {0}, trl = {0};
   int code = st ? st->code : WEFT_STATUS_UNKNOWN;
   if (code < 0 || code > 16)
     code = WEFT_STATUS_UNKNOWN;
-  grpc_slice msg =
+  c->fin_msg =
       grpc_slice_from_copied_string(st && st->message ? st->message : "");
-  weft__grpc_md_append(&trl, trailers);
+  c->has_fin_msg = true;
+  weft__grpc_md_append(&c->fin_trl, trailers);
   if (st && st->details && st->details_len)
-    weft__grpc_md_append_one(&trl, WEFT_GRPC_DETAILS_KEY, st->details,
+    weft__grpc_md_append_one(&c->fin_trl, WEFT_GRPC_DETAILS_KEY, st->details,
                              st->details_len);
-  bool close_in_batch = false;
   pthread_mutex_lock(&c->mu);
+  c->rt = NULL; /* the runtime's call ends here: nothing more is pushed */
   if (!c->sent_initial)
-    initial_op(c, &ops[n++], &hdr, headers);
+    initial_op(c, &ops[n++], &c->fin_hdr, headers);
   if (c->resp && code == WEFT_STATUS_OK) {
     memset(&ops[n], 0, sizeof ops[n]);
     ops[n].op = GRPC_OP_SEND_MESSAGE;
@@ -340,72 +578,39 @@ static int op_finish(void *tc, const weft_status *st,
   memset(&ops[n], 0, sizeof ops[n]);
   ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
   ops[n].data.send_status_from_server.status = (grpc_status_code)code;
-  ops[n].data.send_status_from_server.status_details = &msg;
-  ops[n].data.send_status_from_server.trailing_metadata_count = trl.count;
-  ops[n++].data.send_status_from_server.trailing_metadata = trl.items;
-  if (!c->close_started) {
-    c->close_started = close_in_batch = true;
-    memset(&ops[n], 0, sizeof ops[n]);
-    ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
-    ops[n++].data.recv_close_on_server.cancelled = &c->cancelled;
-  }
-  grpc_call_error e = grpc_call_start_batch(
-      c->call, ops, n, WEFT__GRPC_TAG(WEFT__GRPC_TAG_MAIN), NULL);
+  ops[n].data.send_status_from_server.status_details = &c->fin_msg;
+  ops[n].data.send_status_from_server.trailing_metadata_count =
+      c->fin_trl.count;
+  ops[n++].data.send_status_from_server.trailing_metadata = c->fin_trl.items;
+  grpc_call_error e = start_batch(c, OP_MAIN, ops, n);
   pthread_mutex_unlock(&c->mu);
   int rc = 0;
-  if (e == GRPC_CALL_OK) {
-    if (!weft__grpc_pluck(c->cq, WEFT__GRPC_TAG_MAIN))
-      rc = WEFT_ERR_CANCELLED; /* the client was gone before the status */
-  } else {
+  if (e != GRPC_CALL_OK) {
     rc = WEFT_ERR_STATE;
     grpc_call_cancel(c->call, NULL);
   }
-  if (!close_in_batch) {
-    /* cancelled() started RECV_CLOSE earlier: it completes now. */
-    pthread_mutex_lock(&c->close_mu);
-    if (!c->close_known)
-      weft__grpc_pluck(c->cq, WEFT__GRPC_TAG_CLOSE);
-    c->close_known = true;
-    pthread_mutex_unlock(&c->close_mu);
-  }
-  grpc_slice_unref(msg);
-  weft__grpc_md_free(&hdr);
-  weft__grpc_md_free(&trl);
-  scall_free(c);
+  call_unref(c); /* the runtime's reference */
   return rc;
 }
 
+/* Exact and cheap: the call's RECV_CLOSE_ON_SERVER batch runs from its
+ * arrival, and completes before the status only if the call was
+ * cancelled. */
 static bool op_cancelled(void *tc) {
   gscall *c = tc;
-  /* Asking gRPC core costs a batch (RECV_CLOSE_ON_SERVER) and a poll; the
-   * runtime asks once before every handler. A call younger than 5 ms is
-   * taken as live: if it was cancelled meanwhile, its I/O fails anyway. */
-  if (!c->close_started && weft_now_ns() - c->arrived_ns < 5000000)
-    return false;
-  pthread_mutex_lock(&c->close_mu);
-  if (!c->close_known) {
-    pthread_mutex_lock(&c->mu);
-    bool start = !c->close_started;
-    c->close_started = true;
-    if (start) {
-      grpc_op op;
-      memset(&op, 0, sizeof op);
-      op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
-      op.data.recv_close_on_server.cancelled = &c->cancelled;
-      grpc_call_start_batch(c->call, &op, 1,
-                            WEFT__GRPC_TAG(WEFT__GRPC_TAG_CLOSE), NULL);
-    }
-    pthread_mutex_unlock(&c->mu);
-    /* Non-blocking look: RECV_CLOSE completes once the call is over. */
-    grpc_event ev =
-        grpc_completion_queue_pluck(c->cq, WEFT__GRPC_TAG(WEFT__GRPC_TAG_CLOSE),
-                                    gpr_inf_past(GPR_CLOCK_REALTIME), NULL);
-    if (ev.type == GRPC_OP_COMPLETE)
-      c->close_known = true;
-  }
+  pthread_mutex_lock(&c->mu);
   bool r = c->close_known && c->cancelled;
-  pthread_mutex_unlock(&c->close_mu);
+  pthread_mutex_unlock(&c->mu);
   return r;
+}
+
+static void op_bind(void *tc, weft_server_call *call) {
+  gscall *c = tc;
+  pthread_mutex_lock(&c->mu);
+  c->rt = call;
+  if (c->close_known && c->cancelled) /* cancelled before the handler */
+    weft_server_notify_cancel(call);
+  pthread_mutex_unlock(&c->mu);
 }
 
 static const char *op_recv_error(void *tc) {
@@ -420,6 +625,7 @@ static const weft_server_call_ops scall_ops = {
     .finish = op_finish,
     .cancelled = op_cancelled,
     .set_compression = op_set_compression,
+    .bind = op_bind,
 };
 
 /* A call arrived on queue thread: wrap it and give it to the runtime. */
@@ -435,8 +641,7 @@ static void on_call(glistener *l, gslot *s, bool now) {
   char path[512];
   c->l = l;
   c->call = s->call;
-  c->cq = s->call_cq;
-  s->call_cq = NULL;
+  c->cq = l->cqs[s->cq_idx];
   gpr_timespec deadline_ts;
   if (s->reg >= 0) {
     c->m = l->reg[s->reg].m;
@@ -457,14 +662,29 @@ static void on_call(glistener *l, gslot *s, bool now) {
   c->single_resp = c->m && (c->m->kind == WEFT_RPC_UNARY ||
                             c->m->kind == WEFT_RPC_CLIENT_STREAM);
   c->peer = grpc_call_get_peer(c->call);
-  c->arrived_ns = weft_now_ns();
   pthread_mutex_init(&c->mu, NULL);
-  pthread_mutex_init(&c->close_mu, NULL);
+  pthread_cond_init(&c->cv, NULL);
+  atomic_init(&c->refs, 1);
+  for (int i = 0; i < OP_N; i++) {
+    c->ops[i].kind = GTAG_OP;
+    c->ops[i].c = c;
+  }
+  atomic_fetch_add(&l->refs, 1);
+  pthread_mutex_lock(&l->mu);
+  l->n_calls++;
+  pthread_mutex_unlock(&l->mu);
+  /* Cancellation is pushed from here on (op_done). */
+  grpc_op close_op;
+  memset(&close_op, 0, sizeof close_op);
+  close_op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+  close_op.data.recv_close_on_server.cancelled = &c->cancelled;
+  pthread_mutex_lock(&c->mu);
+  start_batch(c, OP_CLOSE, &close_op, 1);
+  pthread_mutex_unlock(&c->mu);
   weft_metadata md = WEFT_METADATA_INIT;
   weft__grpc_md_to_weft(&md, &s->md, NULL);
   int64_t deadline = weft__grpc_deadline_ns(deadline_ts);
   slot_free(s);
-  atomic_fetch_add(&l->refs, 1);
   int rc = now ? weft_server_dispatch_inline(l->ws, path, &md, deadline,
                                              c->peer, &scall_ops, c)
                : weft_server_dispatch(l->ws, path, &md, deadline, c->peer,
@@ -504,6 +724,10 @@ static void *queue_main(void *arg) {
       pthread_mutex_unlock(&l->mu);
       continue;
     }
+    if (*(int *)ev.tag == GTAG_OP) {
+      op_done(ev.tag, ev.success);
+      continue;
+    }
     gslot *s = ev.tag;
     if (!ev.success) { /* the server is shutting down */
       slot_free(s);
@@ -540,8 +764,15 @@ static void *poller_main(void *arg) {
   for (;;) {
     grpc_event ev = grpc_completion_queue_next(
         cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
-    if (ev.type == GRPC_OP_COMPLETE)
+    if (ev.type == GRPC_OP_COMPLETE) {
       WEFT__TSAN_ACQUIRE(ev.tag);
+      /* A batch of a call: wake its waiter (or push its cancellation) and
+       * go on polling. */
+      if (ev.tag != &l->shutdown_tag && *(int *)ev.tag == GTAG_OP) {
+        op_done(ev.tag, ev.success);
+        continue;
+      }
+    }
     pthread_mutex_lock(&l->mu);
     if (ev.type == GRPC_QUEUE_SHUTDOWN) {
       l->n_polling--;
@@ -671,8 +902,7 @@ static void close_listener(void *listener) {
   glistener *l = listener;
   stop_accepting(l);
   grpc_server_cancel_all_calls(l->server);
-  /* The notification comes once every call's handler has finished (the
-   * runtime finishes cancelled calls promptly). */
+  /* The notification comes once every connection has closed. */
   pthread_mutex_lock(&l->mu);
   while (!l->shutdown_done) {
     struct timespec ts;
@@ -686,6 +916,22 @@ static void close_listener(void *listener) {
   pthread_mutex_unlock(&l->mu);
   grpc_server_destroy(l->server);
   l->server = NULL;
+  pthread_mutex_lock(&l->mu);
+  /* Handlers still unwinding (the runtime cancelled their calls) finish
+   * them now; their batches complete on these queues, which stay polled
+   * until the last call is freed. */
+  while (l->n_calls > 0) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 5;
+    if (pthread_cond_timedwait(&l->cv, &l->mu, &ts) == ETIMEDOUT &&
+        l->n_calls > 0)
+      fprintf(stderr,
+              "weft grpc: server close waiting for %u calls whose "
+              "handlers have not returned\n",
+              l->n_calls);
+  }
+  pthread_mutex_unlock(&l->mu);
   weft__grpc_health_forget(l->ws);
   for (unsigned i = 0; i < l->n_cqs; i++)
     grpc_completion_queue_shutdown(l->cqs[i]);
@@ -698,11 +944,20 @@ static void close_listener(void *listener) {
     pthread_mutex_unlock(&l->mu);
   }
   for (unsigned i = 0; i < l->n_cqs; i++) {
-    if (i >= l->n_threads && !l->inline_mode) /* nobody drained it */
-      while (grpc_completion_queue_next(
-                 l->cqs[i], gpr_inf_future(GPR_CLOCK_REALTIME), NULL)
+    if (i >= l->n_threads && !l->inline_mode) { /* nobody drained it */
+      grpc_event ev;
+      while ((ev = grpc_completion_queue_next(
+                  l->cqs[i], gpr_inf_future(GPR_CLOCK_REALTIME), NULL))
                  .type != GRPC_QUEUE_SHUTDOWN) {
+        if (ev.type != GRPC_OP_COMPLETE || ev.tag == &l->shutdown_tag)
+          continue;
+        WEFT__TSAN_ACQUIRE(ev.tag);
+        if (*(int *)ev.tag == GTAG_OP)
+          op_done(ev.tag, ev.success);
+        else
+          slot_free(ev.tag);
       }
+    }
     grpc_completion_queue_destroy(l->cqs[i]);
   }
   listener_unref(l);

@@ -201,12 +201,15 @@ int weft_call_finish(weft_call *call);
  * thread that cancelled, before weft_call_cancel returns, and on_done of a
  * call that ended while another thread was inside weft_call_send or
  * weft_call_close_send runs on that thread, before it returns (the
- * transport's call is not freed under a sender). On grpc://,
- * grpcs://, h2c:// and https:// (no native support yet) each call in
- * flight holds a thread of a per-client pool of up to 16 (made as calls
- * need them) that runs the blocking
- * receive loop and the callbacks; calls beyond 16 wait for one, so there a
- * call must not wait, in a callback, for another call to progress. Either
+ * transport's call is not freed under a sender). On grpc:// and
+ * grpcs:// they run on one thread of the client (started with its first
+ * asynchronous call) as gRPC core completes the calls' batches, and
+ * weft_call_send queues (it waits only while a call has over 1 MiB
+ * queued, and never on that thread). On h2c:// and https:// (no native
+ * support yet) each call in flight holds a thread of a per-client pool of
+ * up to 16 (made as calls need them) that runs the blocking receive loop
+ * and the callbacks; calls beyond 16 wait for one, so there a call must
+ * not wait, in a callback, for another call to progress. Either
  * way, callbacks of one call never run concurrently and come in order
  * (on_headers, on_message..., on_done), callbacks of different calls may
  * run concurrently, and callbacks must not block: they hold the thread
@@ -236,7 +239,7 @@ int weft_call_finish(weft_call *call);
 typedef struct weft_call_callbacks {
   /* Optional. Once, before the first on_message and before on_done, with
    * the response headers received so far (possibly none; tcp and ws carry
-   * a unary call's headers with its status, grpc and h2 give them only to
+   * a unary call's headers with its status, h2 gives them only to
    * on_done). */
   void (*on_headers)(weft_call *call, const weft_metadata *headers, void *ud);
   /* Optional (NULL: messages are dropped). Each response message, in order;

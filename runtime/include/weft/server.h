@@ -303,11 +303,12 @@ int weft_server_call_set_compression(weft_server_call *call,
  * as the application's threads (guard shared state), never run once the
  * call has ended, and must not block for long (they hold a worker). The
  * call stays valid while one of its callbacks runs, even if another thread
- * finishes it meanwhile. Cancellation is pushed by tcp, tls, ws, wss, h2c
- * and https (a CANCEL frame, RST_STREAM or the connection closing reaches
- * on_cancel at once, through the worker pool) and the deadline is a timer;
- * grpc:// and grpcs:// calls are still polled every 50 ms (less often with
- * thousands of detached calls: polling is kept under ~20 % of a core).
+ * finishes it meanwhile. Cancellation is pushed by every transport of
+ * weft (a CANCEL frame, RST_STREAM, gRPC core's cancelled close, or the
+ * connection closing reaches on_cancel at once, through the worker pool)
+ * and the deadline is a timer; only a user transport without ops->bind is
+ * polled, every 50 ms (less often with thousands of detached calls:
+ * polling is kept under ~20 % of a core).
  * Once on_cancel was told (or the deadline passed), weft_server_call_send
  * answers WEFT_ERR_CANCELLED and nothing more is written. weft_server_call_recv
  * stays blocking: an asynchronous call reads what it needs before it detaches

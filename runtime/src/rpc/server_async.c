@@ -5,10 +5,10 @@
  * Cancellation is pushed: a transport that binds its calls (ops->bind)
  * calls weft_server_notify_cancel() when the client cancels, resets the
  * stream or the connection closes, and on_cancel is posted to the pool
- * right away; the deadline is a timer of this file. Only the calls of a
- * transport that cannot push (no ops->bind: gRPC, whose per-call pluck
- * queues have nobody waiting on them once the handler returned) are still
- * polled, every 50 ms, by the watcher thread that also fires timers.
+ * right away; the deadline is a timer of this file. Every transport of
+ * weft pushes; only the calls of a user transport that cannot (no
+ * ops->bind) are polled, every 50 ms, by the watcher thread that also
+ * fires timers (weft__cancel_polls counts those asks).
  * Everything else runs on the worker pool through weft__pool_post, so a
  * detached call holds a worker only while its messages are being written
  * or one of its callbacks runs.
@@ -31,6 +31,13 @@
 #include "weft/codec.h"
 
 #define POLL_MS 50 /* how often cancellation is polled, at most */
+
+/* Times the watcher asked a transport's ops->cancelled (all servers). */
+static atomic_ulong cancel_polls;
+
+unsigned long weft__cancel_polls(void) {
+  return atomic_load(&cancel_polls);
+}
 
 typedef struct weft__sendq {
   struct weft__sendq *next;
@@ -278,7 +285,10 @@ static bool cancelled_now(weft_server_call *c) {
     return true;
   if (c->deadline_ns != INT64_MAX && weft_now_ns() >= c->deadline_ns)
     return true;
-  return !c->can_push && c->ops->cancelled(c->tc);
+  if (c->can_push)
+    return false;
+  atomic_fetch_add(&cancel_polls, 1);
+  return c->ops->cancelled(c->tc);
 }
 
 /* Polls every detached call that waits for on_cancel and is idle (no

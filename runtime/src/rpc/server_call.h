@@ -77,5 +77,9 @@ int weft__server_call_send_ref(weft_server_call *call, const void *msg,
  * the status, and frees the call (the tail of a blocking handler's call). */
 void weft__server_call_end(weft_server_call *call, int code);
 weft__async *weft__server_async(weft_server *s);
+/* How often the watcher asked a transport whether a detached call was
+ * cancelled (a transport without ops->bind), all servers together: tests
+ * check that pushing transports are never asked. */
+unsigned long weft__cancel_polls(void);
 
 #endif
