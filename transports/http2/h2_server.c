@@ -135,6 +135,10 @@ struct h2s_stream {
   char verb[12];  /* the request method as sent, for REST routes */
   bool rest;      /* a REST route (google.api.http) serves this request */
   weft_rest_call rest_call; /* its method, request and response_body */
+  /* A server-streaming route: replies go out as JSON lines (weft/rest.h);
+   * rest_started (under c->mu) once the first one is queued, after which
+   * the HTTP status is out and an error becomes the stream's last line. */
+  bool rest_stream, rest_started;
   bool acrm;      /* Access-Control-Request-Method: a CORS preflight */
   bool cors;      /* origin is allowed: CORS fields on the response */
   bool preflight; /* the answer is a preflight's */
@@ -449,7 +453,19 @@ static void finish_locked(h2s_stream *s, const weft_status *st,
     s->out_end = true;
     return;
   }
-  if (weft__h2_ctype_stream(s->ct) && s->ct == s->resp_ct) {
+  if (s->rest_stream && s->rest_started) {
+    /* The 200 and earlier lines are out: the status becomes a last line. */
+    char *line = NULL;
+    size_t ll = 0;
+    /* A status without a message (a handler's bare code) says its name. */
+    const char *m = st->message && st->message[0] ? st->message
+                                                  : weft_status_name(st->code);
+    if (st->code != WEFT_STATUS_OK &&
+        weft_rest_render_stream_error(st->code, m, &line, &ll) == 0) {
+      out_append(s, (const uint8_t *)line, ll);
+      free(line);
+    }
+  } else if (weft__h2_ctype_stream(s->ct) && s->ct == s->resp_ct) {
     /* Streaming: the status travels in the end-of-stream message. */
     decide_stream_encoding(s);
     char *js = NULL;
@@ -1064,15 +1080,32 @@ static int rest_begin(h2s_stream *s) {
   }
   s->m = m.method;
   weft_rest_match_clear(&m);
-  if (s->m->kind != WEFT_RPC_UNARY) {
+  if (s->m->kind != WEFT_RPC_UNARY && s->m->kind != WEFT_RPC_SERVER_STREAM) {
     char msg[320];
     snprintf(msg, sizeof msg,
-             "%s is a streaming method: REST serves unary methods only "
-             "(call it over Connect, gRPC or WebSocket)",
-             s->m->path);
+             "%s is a %s method: REST serves unary and server-streaming "
+             "methods only (call it over Connect, gRPC or WebSocket)",
+             s->m->path,
+             s->m->kind == WEFT_RPC_BIDI ? "bidi-streaming"
+                                         : "client-streaming");
     respond_error(s, 501, WEFT_STATUS_UNIMPLEMENTED, msg);
     return -1;
   }
+  s->rest_stream = s->m->kind == WEFT_RPC_SERVER_STREAM;
+  /* A deadline from grpc-gateway's Grpc-Timeout (or Connect's header). */
+  if (s->bad_grpc_timeout) {
+    respond_error(s, 400, WEFT_STATUS_INVALID_ARGUMENT,
+                  "grpc-timeout must be 1 to 8 digits and a unit (H, M, S, "
+                  "m, u, n)");
+    return -1;
+  }
+  if (s->has_grpc_timeout) {
+    int64_t ms =
+        s->grpc_timeout_ns / 1000000 + (s->grpc_timeout_ns % 1000000 != 0);
+    s->timeout_ms = ms < 1 ? 1 : ms;
+  }
+  if (s->timeout_ms > 0)
+    s->deadline_ns = weft_deadline_from_timeout_ms(s->timeout_ms);
   return 1;
 }
 
@@ -1899,6 +1932,29 @@ out:
   return rv;
 }
 
+/* A server-streaming route's reply line: queued like a stream message
+ * (same backpressure), never compressed. Takes buf. */
+static int rest_send_line(h2s_stream *s, uint8_t *buf, size_t len,
+                          const weft_metadata *headers) {
+  pthread_mutex_lock(&s->c->mu);
+  if (headers && !s->resp_submitted && s->resp_headers.count == 0)
+    weft_metadata_copy(&s->resp_headers, headers);
+  while (s->out_len - s->out_off > H2S_OUT_HIGH_WATER && !s->cancelled &&
+         !s->finished)
+    pthread_cond_wait(&s->cv, &s->c->mu);
+  int rv = WEFT_ERR_CANCELLED;
+  if (!s->cancelled && !s->finished) {
+    rv = out_append(s, buf, len);
+    if (rv == 0)
+      s->rest_started = true;
+  }
+  pthread_mutex_unlock(&s->c->mu);
+  free(buf);
+  if (rv == 0)
+    kick(s);
+  return rv;
+}
+
 static int ops_send(void *tc, const void *msg, const weft_metadata *headers) {
   h2s_stream *s = tc;
   weft_error err = {0};
@@ -1906,14 +1962,18 @@ static int ops_send(void *tc, const void *msg, const weft_metadata *headers) {
   size_t len = 0;
   /* REST answers are the route's response (or its response_body field)
    * in proto3 JSON with proto names, as the AITBC WebSocket API answers. */
-  int rv = s->rest ? weft_rest_render_response(&s->rest_call, msg,
-                                               WEFT_JSON_PROTO_NAMES |
-                                                   WEFT_JSON_EMIT_DEFAULTS,
-                                               (char **)&buf, &len, &err)
-                   : weft__h2_encode(msg, weft__h2_ctype_json(s->resp_ct), &buf,
-                                     &len, &err);
+  const unsigned jf = WEFT_JSON_PROTO_NAMES | WEFT_JSON_EMIT_DEFAULTS;
+  int rv = s->rest_stream
+               ? weft_rest_render_stream_result(&s->rest_call, msg, jf,
+                                                (char **)&buf, &len, &err)
+           : s->rest ? weft_rest_render_response(&s->rest_call, msg, jf,
+                                                 (char **)&buf, &len, &err)
+                     : weft__h2_encode(msg, weft__h2_ctype_json(s->resp_ct),
+                                       &buf, &len, &err);
   if (rv < 0)
     return rv;
+  if (s->rest_stream)
+    return rest_send_line(s, buf, len, headers);
   pthread_mutex_lock(&s->c->mu);
   if (s->cancelled || s->finished) {
     pthread_mutex_unlock(&s->c->mu);

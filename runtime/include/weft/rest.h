@@ -34,7 +34,9 @@
  *   }
  *   weft_rest_call_clear(&c);
  *
- * Only unary methods should be served this way; c.method->kind says.
+ * Unary and server-streaming methods are served this way (c.method->kind
+ * says which); a server-streaming reply is rendered line by line with
+ * weft_rest_render_stream_result / weft_rest_render_stream_error.
  *
  * Precedence: of the templates matching a path, the one whose segments
  * are most literal wins, left to right (a literal beats "*" or a variable,
@@ -153,6 +155,19 @@ int weft_rest_render_response(const weft_rest_call *c, const void *msg,
  * body (the AITBC SDK reads "error"). Returns 0 or WEFT_ERR_NOMEM. */
 int weft_rest_render_error(int code, const char *message, char **json,
                            size_t *len);
+
+/* Server-streaming routes answer a stream of JSON objects, one per line,
+ * as grpc-gateway does. A reply is {"result":<the response as above>}\n;
+ * a status other than OK once the stream has started (its HTTP status is
+ * out: 200) is a last line {"error":{"code":N,"message":"...",
+ * "details":[]}}\n. An error before the first reply is answered like a
+ * unary one (weft_rest_http_status + weft_rest_render_error). *line is
+ * malloc'd. Return 0, the JSON encoder's error or WEFT_ERR_NOMEM. */
+int weft_rest_render_stream_result(const weft_rest_call *c, const void *msg,
+                                   unsigned json_flags, char **line,
+                                   size_t *len, weft_error *err);
+int weft_rest_render_stream_error(int code, const char *message, char **line,
+                                  size_t *len);
 
 /* The HTTP status of a gRPC status code, as grpc-gateway maps it: OK 200,
  * INVALID_ARGUMENT/FAILED_PRECONDITION/OUT_OF_RANGE 400, UNAUTHENTICATED

@@ -141,18 +141,13 @@ int weft_rest_render_response(const weft_rest_call *c, const void *msg,
                  f->type == PROTOBUF_C_TYPE_MESSAGE ? 2 : 4, json, len, err);
 }
 
-int weft_rest_render_error(int code, const char *message, char **json,
-                           size_t *len) {
-  const char *m = message ? message : "";
+/* A JSON string for message: quotes, backslashes and control bytes
+ * escaped. malloc'd; NULL when out of memory. */
+static char *json_quote(const char *m) {
   /* Each byte escapes to at most 6 ("\u00XX"). */
-  size_t cap = 2 * (strlen(m) * 6 + 2) + 64;
   char *esc = malloc(strlen(m) * 6 + 3);
-  char *o = malloc(cap);
-  if (!esc || !o) {
-    free(esc);
-    free(o);
-    return WEFT_ERR_NOMEM;
-  }
+  if (!esc)
+    return NULL;
   char *e = esc;
   *e++ = '"';
   for (const unsigned char *p = (const unsigned char *)m; *p; p++) {
@@ -167,10 +162,70 @@ int weft_rest_render_error(int code, const char *message, char **json,
   }
   *e++ = '"';
   *e = '\0';
+  return esc;
+}
+
+int weft_rest_render_error(int code, const char *message, char **json,
+                           size_t *len) {
+  char *esc = json_quote(message ? message : "");
+  size_t cap = esc ? 2 * strlen(esc) + 64 : 0;
+  char *o = esc ? malloc(cap) : NULL;
+  if (!o) {
+    free(esc);
+    return WEFT_ERR_NOMEM;
+  }
   int n = snprintf(o, cap, "{\"error\":%s,\"code\":%d,\"message\":%s}", esc,
                    code, esc);
   free(esc);
   *json = o;
+  if (len)
+    *len = (size_t)n;
+  return 0;
+}
+
+int weft_rest_render_stream_result(const weft_rest_call *c, const void *msg,
+                                   unsigned json_flags, char **line,
+                                   size_t *len, weft_error *err) {
+  char *js = NULL;
+  size_t jl = 0;
+  int rv = weft_rest_render_response(c, msg, json_flags, &js, &jl, err);
+  if (rv < 0)
+    return rv;
+  /* The encoder escapes control bytes inside strings and prints no
+   * newline between tokens, so the object stays on one line. */
+  static const char head[] = "{\"result\":";
+  char *o = malloc(sizeof head - 1 + jl + 3);
+  if (!o) {
+    free(js);
+    return weft_error_set(err, WEFT_ERR_NOMEM, "out of memory");
+  }
+  memcpy(o, head, sizeof head - 1);
+  memcpy(o + sizeof head - 1, js, jl);
+  size_t n = sizeof head - 1 + jl;
+  o[n++] = '}';
+  o[n++] = '\n';
+  o[n] = '\0';
+  free(js);
+  *line = o;
+  if (len)
+    *len = n;
+  return 0;
+}
+
+int weft_rest_render_stream_error(int code, const char *message, char **line,
+                                  size_t *len) {
+  char *esc = json_quote(message ? message : "");
+  size_t cap = esc ? strlen(esc) + 80 : 0;
+  char *o = esc ? malloc(cap) : NULL;
+  if (!o) {
+    free(esc);
+    return WEFT_ERR_NOMEM;
+  }
+  int n = snprintf(o, cap,
+                   "{\"error\":{\"code\":%d,\"message\":%s,\"details\":[]}}\n",
+                   code, esc);
+  free(esc);
+  *line = o;
   if (len)
     *len = (size_t)n;
   return 0;

@@ -2,7 +2,8 @@
  * if valid, matched against PATH (captures must lie inside the path, a
  * template is as specific as itself); then VERB PATH?QUERY + BODY goes
  * through a router over the AITBC services' rules, and its error (if any)
- * is rendered. Nothing may crash, leak or read out of bounds. */
+ * is rendered (as a unary body and as a server stream's error line).
+ * Nothing may crash, leak or read out of bounds. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,6 +96,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     size_t n = 0;
     if (weft_rest_render_error(c.code, err.message, &json, &n) == 0)
       free(json);
+    /* A server stream's error line (the message may quote the input):
+     * one line, whatever bytes the message holds. */
+    if (weft_rest_render_stream_error(c.code, err.message, &json, &n) == 0) {
+      if (n == 0 || strlen(json) != n || memchr(json, '\n', n) != json + n - 1)
+        abort();
+      free(json);
+    }
   } else if (!c.method || (!c.request && c.request_len)) {
     abort();
   }

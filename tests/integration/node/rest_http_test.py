@@ -3,7 +3,9 @@
 on `weft serve`'s HTTP port, driven the way the AITBC Python SDK's
 HTTPTransport drives them: aiohttp over HTTP/1.1 with JSON bodies, an
 X-Api-Key or Authorization: Bearer header, and `{"error": ...}` bodies with
-a status >= 400 on failure. One route is also called over HTTP/2 (curl
+a status >= 400 on failure. Server-streaming routes (Jobs.Watch,
+Marketplace.WatchEvents) answer JSON lines, grpc-gateway's way. One unary
+and one streaming route are also called over HTTP/2 (curl
 --http2-prior-knowledge) to show both versions share the table, and weft's
 own http:// client calls the port with --protocol connect, grpc-web and
 grpc.
@@ -74,6 +76,29 @@ async def req(session, verb, path, body=None, headers=None, want=200):
             check(isinstance(js.get("error"), str) and js["error"],
                   "%s %s: no error message in %r" % (verb, path, js))
         return js
+
+
+started = {}
+WATCHED = []
+
+
+async def stream(session, path, headers=None):
+    """A server-streaming route's JSON lines (200, application/json)."""
+    async with session.get(BASE + path,
+                           headers=headers or {"X-Api-Key": KEY}) as r:
+        started[path.rsplit("/", 1)[-1]] = True
+        check(r.status == 200, "GET %s -> %d" % (path, r.status))
+        ctype = r.headers.get("Content-Type", "")
+        check(ctype.startswith("application/json"),
+              "GET %s: Content-Type %r" % (path, ctype))
+        out = []
+        async for raw in r.content:
+            try:
+                out.append(json.loads(raw))
+            except ValueError:
+                check(False, "GET %s: not a JSON line: %r" % (path, raw))
+            check(raw.endswith(b"\n"), "GET %s: %r ends no line" % (path, raw))
+        return out
 
 
 async def main():
@@ -192,12 +217,54 @@ async def main():
         w = await req(s, "POST", "/v1/wallet", {})
         check(w.get("address"), "create wallet: %r" % w)
 
+        # Server-streaming routes answer JSON lines (grpc-gateway's shape):
+        # Jobs.Watch over HTTP/1.1 follows a job to its terminal state.
+        wj = await req(s, "POST", "/v1/jobs", {"payload": {"model": "w"}})
+        wid = wj.get("job_id", "x")
+        WATCHED.append(wid)
+        lines = await stream(s, "/v1/jobs/%s/status" % wid)
+        states = [x.get("result", {}).get("state") for x in lines]
+        check(len(lines) >= 2 and all("result" in x for x in lines) and
+              states[-1] == "COMPLETED" and
+              all(x["result"].get("job_id") == wid for x in lines),
+              "watch job over HTTP/1.1: %r" % lines)
+        # An error before the first reply keeps the HTTP status.
+        await req(s, "GET", "/v1/jobs/no-such-job/status", want=404)
+        # An error once replies went out is the last line: Marketplace
+        # events with a deadline (grpc-gateway's Grpc-Timeout), an offer
+        # posted until the stream has started.
+        ev = asyncio.ensure_future(
+            stream(s, "/v1/marketplace/events",
+                   {"X-Api-Key": KEY, "Grpc-Timeout": "2S"}))
+        for _ in range(50):
+            await req(s, "POST", "/v1/marketplace/offers",
+                      {"gpu_type": "T4", "price_per_hour": 0.1})
+            await asyncio.sleep(0.1)
+            if started.get("events"):
+                break
+        lines = await ev
+        check(len(lines) >= 2 and "result" in lines[0] and
+              lines[-1].get("error", {}).get("code") == 4 and
+              lines[-1]["error"].get("message") and
+              lines[-1]["error"].get("details") == [],
+              "events until the deadline: %r" % lines)
+
     # The same table over HTTP/2.
     out = subprocess.run(
         ["curl", "-s", "--http2-prior-knowledge", "-H", "X-Api-Key: " + KEY,
          "-w", "\n%{http_code} %{http_version}", BASE + "/v1/marketplace/stats"],
         capture_output=True, text=True, timeout=15).stdout
     check(out.endswith("200 2"), "stats over HTTP/2: %r" % out)
+    out = subprocess.run(
+        ["curl", "-s", "-N", "--http2-prior-knowledge", "-H",
+         "X-Api-Key: " + KEY, "-w", "%{http_code} %{http_version}",
+         BASE + "/v1/jobs/%s/status" % WATCHED[0]],
+        capture_output=True, text=True, timeout=15).stdout
+    body, _, tail = out.rpartition("\n")
+    lines = [json.loads(x) for x in body.split("\n")] if body else []
+    check(tail == "200 2" and lines and
+          lines[-1].get("result", {}).get("state") == "COMPLETED",
+          "watch job over HTTP/2: %r" % out)
 
     # weft's own http:// client against the same port: Connect and gRPC-Web
     # over HTTP/1.1, gRPC over HTTP/2; errors keep their code (exit 10+N).

@@ -346,6 +346,45 @@ TEST(Response, WholeMessageOrResponseBody) {
   EXPECT_EQ(Render(get.c, &resp, 0), "{\"name\":\"n\",\"total\":\"5\"}");
 }
 
+// Server-streaming routes: one JSON object per line, grpc-gateway's shape.
+TEST(Response, StreamLines) {
+  Router r;
+  resttest__v1__Resp resp = resttest__v1__Resp_INIT;
+  resp.name = (char *)"a\nb";
+  resp.total = 7;
+  Prepared get(r, "GET", "/v1/shelves/1/books/2", nullptr);
+  ASSERT_EQ(get.rv, 0);
+  char *out = nullptr;
+  size_t n = 0;
+  weft_error err{};
+  ASSERT_EQ(weft_rest_render_stream_result(&get.c, &resp, 0, &out, &n, &err), 0)
+      << err.message;
+  EXPECT_STREQ(out, "{\"result\":{\"name\":\"a\\nb\",\"total\":\"7\"}}\n");
+  EXPECT_EQ(n, strlen(out));
+  free(out);
+  // With response_body, the result is that field.
+  resttest__v1__Inner a = resttest__v1__Inner_INIT;
+  a.depth = 1;
+  resttest__v1__Inner *items[] = {&a};
+  resp.n_items = 1;
+  resp.items = items;
+  Prepared list(r, "GET", "/v1/books", nullptr);
+  ASSERT_EQ(list.rv, 0);
+  ASSERT_EQ(weft_rest_render_stream_result(&list.c, &resp, 0, &out, &n, &err),
+            0);
+  EXPECT_STREQ(out, "{\"result\":[{\"name\":\"\",\"depth\":1,\"color\":"
+                    "\"COLOR_UNSPECIFIED\"}]}\n");
+  free(out);
+  ASSERT_EQ(
+      weft_rest_render_stream_error(WEFT_STATUS_ABORTED, "x \"y\"\n", &out, &n),
+      0);
+  EXPECT_STREQ(out,
+               "{\"error\":{\"code\":10,\"message\":\"x \\\"y\\\"\\u000a\","
+               "\"details\":[]}}\n");
+  EXPECT_EQ(n, strlen(out));
+  free(out);
+}
+
 TEST(Response, ErrorsAndStatusMapping) {
   char *out = nullptr;
   size_t n = 0;
