@@ -129,13 +129,20 @@ void nd_changed(void) {
   }
 }
 
-void nd_push_event(int kind, const char *type, size_t ref) {
+nd_event *nd_put_event(int kind, const char *type, size_t ref, size_t sub) {
   uint64_t seq = ++nd_st.next_seq;
   nd_event *e = &nd_st.ring[seq % ND_EVENT_RING];
   e->seq = seq;
   e->kind = kind;
   snprintf(e->type, sizeof e->type, "%s", type);
   e->ref = ref;
+  e->sub = sub;
+  e->hash[0] = 0;
+  return e;
+}
+
+void nd_push_event(int kind, const char *type, size_t ref) {
+  nd_put_event(kind, type, ref, 0);
   nd_changed();
 }
 
@@ -470,6 +477,7 @@ void nd_state_free(void) {
   for (size_t i = 0; i < nd_st.blocks.n; i++) {
     free(nd_st.blocks.v[i]->txs);
     free(nd_st.blocks.v[i]->enc);
+    free(nd_st.blocks.v[i]->tx_hash);
     free(nd_st.blocks.v[i]);
   }
   for (size_t i = 0; i < nd_st.offers.n; i++)

@@ -70,6 +70,7 @@ typedef struct nd_block {
    * included), what GetBlock answers */
   uint8_t *enc;
   size_t enc_len;
+  char (*tx_hash)[67]; /* with --nats: its transactions' hashes (ntx) */
 } nd_block;
 
 typedef struct nd_offer {
@@ -119,7 +120,9 @@ typedef struct nd_event {
   uint64_t seq;
   int kind;
   char type[32];
-  size_t ref; /* block height, offer index, receipt index, tx index */
+  size_t ref;    /* block height, offer index, receipt index, tx index */
+  size_t sub;    /* with --nats, transaction_confirmed: the tx in block ref */
+  char hash[67]; /* with --nats, transaction_pending: the tx hash */
 } nd_event;
 
 #define ND_EVENT_RING 4096
@@ -194,6 +197,8 @@ int64_t nd_now_ns(void);
 void nd_now_text(char out[40]); /* RFC 3339 UTC with milliseconds */
 void nd_changed(void);          /* version++ and broadcast */
 void nd_push_event(int kind, const char *type, size_t ref);
+/* The same without running the pumps (the caller calls nd_changed()). */
+nd_event *nd_put_event(int kind, const char *type, size_t ref, size_t sub);
 /* Appends with growth; aborts the process on OOM (demo node). */
 void nd_push(void *arr, void *item);
 #define ND_PUSH(a, item) nd_push(&(a), (item))
@@ -354,6 +359,8 @@ void nd_receipt_apply(const aitbc__v1__Receipt *m);
 /* Lock held: a new head block from the chain bucket, as a new_block event
  * (StreamEvents) on this node. */
 void nd_chain_apply(const aitbc__v1__Block *m);
+/* With --nats: a transaction entered the shared mempool (any node). */
+void nd_chain_pending(const char *tx_hash);
 /* Lock held: a job as stored at revision rev into the mirror. */
 void nd_job_apply(const aitbc__v1__Job *m, uint64_t rev);
 /* The leader's job steps through KV (no lock held). */
@@ -419,6 +426,8 @@ int nd_tx_kv_gather(aitbc__v1__Block *blk, weft_arena *a);
 /* Marks the transactions of a stored block confirmed at its height and
  * takes them out of the mempool; 0, or a status (the round stops). */
 int nd_tx_kv_confirm(const aitbc__v1__Block *blk, weft_arena *a);
+/* The "tx_hash" of one of a stored block's transactions, or NULL. */
+const char *nd_block_tx_hash(const google__protobuf__Struct *s);
 /* A transaction as JSON, the shape GetTransaction and blocks show. */
 void nd_tx_json(const aitbc__v1__WalletTransaction *t, char *out, size_t cap);
 /* A transaction hash no other node makes. */

@@ -40,9 +40,11 @@ static struct {
   natsConnection *nc;
   jsCtx *js;
   kvStore *kv[ND_KV_N];
-  kvWatcher *jobs_w, *rcpt_w, *head_w, *settle_w, *offer_w;
+  kvWatcher *jobs_w, *rcpt_w, *head_w, *settle_w, *offer_w, *pool_w;
   int64_t last_height; /* of the last head applied; -1: none yet */
   bool offers_seen;    /* the offers watch's initial values are all in */
+  bool pool_seen;      /* the mempool watch's initial values are all in */
+  bool got;            /* watch_one applied an entry */
   pthread_t watch_t, lead_t;
   bool threads;
   char url[256];
@@ -346,6 +348,8 @@ static bool watch_one(kvWatcher *w, const weft_msg_desc *d, weft_arena *a,
   if (s == NATS_OK && !e) { /* NULL: the initial values are all in */
     if (w == K.offer_w)
       K.offers_seen = true; /* (only this thread reads it) */
+    if (w == K.pool_w)
+      K.pool_seen = true;
     return true;
   }
   if (s == NATS_TIMEOUT)
@@ -356,6 +360,7 @@ static bool watch_one(kvWatcher *w, const weft_msg_desc *d, weft_arena *a,
     sleep_ms(100); /* disconnected: the client resubscribes on reconnect */
     return true;
   }
+  K.got = true;
   if (kvEntry_Operation(e) == kvOp_Put) {
     void *m = NULL;
     weft_decode_opts o = {.arena = a};
@@ -370,6 +375,10 @@ static bool watch_one(kvWatcher *w, const weft_msg_desc *d, weft_arena *a,
         nd_settle_apply(m, kvEntry_Revision(e));
       else if (d == &aitbc__v1__Offer_desc)
         nd_offer_apply(m, !K.offers_seen);
+      else if (d == &aitbc__v1__WalletTransaction_desc && K.pool_seen &&
+               ((aitbc__v1__WalletTransaction *)m)->tx_hash)
+        /* (the initial values were pending before this node watched) */
+        nd_chain_pending(((aitbc__v1__WalletTransaction *)m)->tx_hash);
       pthread_mutex_unlock(&nd_st.mu);
       if (d == &aitbc__v1__Block_desc)
         head_moved(m, a);
@@ -377,6 +386,28 @@ static bool watch_one(kvWatcher *w, const weft_msg_desc *d, weft_arena *a,
     weft_arena_reset(a);
   }
   kvEntry_Destroy(e);
+  return true;
+}
+
+/* The mempool's new entries (transaction_pending events); its deletes
+ * (sealed transactions) are not events. */
+static natsStatus watch_pool(kvWatcher **w) {
+  kvWatchOptions o;
+  kvWatchOptions_Init(&o);
+  o.IgnoreDeletes = true;
+  return kvStore_WatchAll(w, K.kv[ND_KV_MEMPOOL], &o);
+}
+
+/* The mempool takes every transaction, so its entries are drained in
+ * batches rather than one per round of the watchers. */
+static bool watch_pool_batch(weft_arena *a) {
+  for (int i = 0; i < 256; i++) {
+    K.got = false;
+    if (!watch_one(K.pool_w, &aitbc__v1__WalletTransaction_desc, a, i ? 1 : 20))
+      return false;
+    if (!K.got)
+      break;
+  }
   return true;
 }
 
@@ -390,20 +421,18 @@ static void *watch_thread(void *arg) {
     return NULL;
   while (!atomic_load(&K.stop)) {
     if (atomic_exchange(&K.rewatch, false)) {
-      kvWatcher *jw = NULL, *rw = NULL, *hw = NULL, *sw = NULL, *ow = NULL;
+      kvWatcher *jw = NULL, *rw = NULL, *hw = NULL, *sw = NULL, *ow = NULL,
+                *pw = NULL;
       if (kvStore_WatchAll(&jw, K.kv[ND_KV_JOBS], NULL) != NATS_OK ||
           kvStore_WatchAll(&rw, K.kv[ND_KV_RECEIPTS], NULL) != NATS_OK ||
           kvStore_Watch(&hw, K.kv[ND_KV_CHAIN], "head", NULL) != NATS_OK ||
           kvStore_WatchAll(&sw, K.kv[ND_KV_SETTLES], NULL) != NATS_OK ||
-          kvStore_WatchAll(&ow, K.kv[ND_KV_OFFERS], NULL) != NATS_OK) {
-        if (jw)
-          kvWatcher_Destroy(jw);
-        if (rw)
-          kvWatcher_Destroy(rw);
-        if (hw)
-          kvWatcher_Destroy(hw);
-        if (sw)
-          kvWatcher_Destroy(sw);
+          kvStore_WatchAll(&ow, K.kv[ND_KV_OFFERS], NULL) != NATS_OK ||
+          watch_pool(&pw) != NATS_OK) {
+        kvWatcher *v[] = {jw, rw, hw, sw, ow, pw};
+        for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
+          if (v[i])
+            kvWatcher_Destroy(v[i]);
         atomic_store(&K.rewatch, true);
         sleep_ms(200);
         continue;
@@ -413,9 +442,12 @@ static void *watch_thread(void *arg) {
       kvWatcher_Destroy(K.head_w);
       kvWatcher_Destroy(K.settle_w);
       kvWatcher_Destroy(K.offer_w);
+      kvWatcher_Destroy(K.pool_w);
       K.settle_w = sw;
       K.offer_w = ow;
       K.offers_seen = false;
+      K.pool_w = pw;
+      K.pool_seen = false;
       K.jobs_w = jw;
       K.rcpt_w = rw;
       K.head_w = hw;
@@ -423,6 +455,9 @@ static void *watch_thread(void *arg) {
     }
     if (!watch_one(K.jobs_w, &aitbc__v1__Job_desc, a, 20) ||
         !watch_one(K.rcpt_w, &aitbc__v1__Receipt_desc, a, 20) ||
+        /* (the mempool before the head: a transaction's pending event
+         * comes before its confirmation when both are waiting) */
+        !watch_pool_batch(a) ||
         !watch_one(K.head_w, &aitbc__v1__Block_desc, a, 20) ||
         !watch_one(K.settle_w, &nodekv__v1__SettlementRecord_desc, a, 20) ||
         !watch_one(K.offer_w, &aitbc__v1__Offer_desc, a, 20))
@@ -703,10 +738,12 @@ int nd_kv_open(const char *url, const char *node_id, int64_t lease_ms,
     s = kvStore_WatchAll(&K.settle_w, K.kv[ND_KV_SETTLES], NULL);
   if (s == NATS_OK)
     s = kvStore_WatchAll(&K.offer_w, K.kv[ND_KV_OFFERS], NULL);
+  if (s == NATS_OK)
+    s = watch_pool(&K.pool_w);
   if (s != NATS_OK) {
     snprintf(err, cap,
-             "cannot watch the jobs, receipts, chain, settlements and "
-             "offers buckets: %s",
+             "cannot watch the jobs, receipts, chain, settlements, offers "
+             "and mempool buckets: %s",
              natsStatus_GetText(s));
     goto fail;
   }
@@ -815,7 +852,9 @@ void nd_kv_close(void) {
     kvWatcher_Destroy(K.settle_w);
   if (K.offer_w)
     kvWatcher_Destroy(K.offer_w);
-  K.jobs_w = K.rcpt_w = K.head_w = K.settle_w = K.offer_w = NULL;
+  if (K.pool_w)
+    kvWatcher_Destroy(K.pool_w);
+  K.jobs_w = K.rcpt_w = K.head_w = K.settle_w = K.offer_w = K.pool_w = NULL;
   for (int i = 0; i < ND_KV_N; i++) {
     if (K.kv[i])
       kvStore_Destroy(K.kv[i]);

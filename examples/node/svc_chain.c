@@ -115,7 +115,8 @@ static int check_chain(weft_server_call *call, const char *chain) {
 
 /* With --nats the event ring's new_block events point at these copies of
  * the blocks the leader sealed (appended as the head moves, so an index,
- * not a height). */
+ * not a height); each is followed by one transaction_confirmed event per
+ * transaction of the block (ref: the same index, sub: the transaction). */
 void nd_chain_apply(const aitbc__v1__Block *m) {
   nd_block *b = nd_xcalloc(sizeof *b);
   b->height = m->height;
@@ -130,8 +131,26 @@ void nd_chain_apply(const aitbc__v1__Block *m) {
            m->proposer ? m->proposer : "");
   if (weft_encode_alloc(m, &b->enc, &b->enc_len) < 0)
     b->enc = NULL; /* then shown without its transactions */
+  b->tx_hash = nd_xcalloc((m->n_transactions + 1) * sizeof *b->tx_hash);
+  for (size_t i = 0; i < m->n_transactions; i++) {
+    const char *h = nd_block_tx_hash(m->transactions[i]);
+    if (h) /* (every stored transaction has one; others are not events) */
+      snprintf(b->tx_hash[b->ntx++], sizeof *b->tx_hash, "%s", h);
+  }
   ND_PUSH(nd_st.blocks, b);
-  nd_push_event(ND_EV_CHAIN, "new_block", nd_st.blocks.n - 1);
+  size_t idx = nd_st.blocks.n - 1;
+  nd_put_event(ND_EV_CHAIN, "new_block", idx, 0);
+  for (size_t i = 0; i < b->ntx; i++)
+    nd_put_event(ND_EV_CHAIN, "transaction_confirmed", idx, i);
+  nd_changed();
+}
+
+/* transaction_pending events are live only with --nats: the mempool is
+ * not a log, so they carry no sequence (0: not a position) and a resume
+ * does not replay them (their transaction_confirmed events it does). */
+void nd_chain_pending(const char *tx_hash) {
+  nd_event *e = nd_put_event(ND_EV_CHAIN, "transaction_pending", 0, 0);
+  snprintf(e->hash, sizeof e->hash, "%s", tx_hash);
   nd_changed();
 }
 
@@ -262,15 +281,19 @@ static bool wanted(const aitbc__v1__StreamEventsRequest *req,
   return false;
 }
 
-/* Where a StreamEvents call is. With --nats, new_block events are
- * numbered by height (sequence = height + 1): the stored blocks after the
- * cursor are read first (catch-up, from the chain bucket), then the ring's
- * events for heights not sent yet. */
+/* Where a StreamEvents call is. With --nats, chain events are numbered by
+ * block (sequence = height + 1): a block's new_block event and then its
+ * transaction_confirmed events all carry its sequence. The stored blocks
+ * after the cursor are read first (catch-up, from the chain bucket), then
+ * the ring's events for heights not sent yet. */
 typedef struct ev_cursor {
   bool kv;
   aitbc__v1__Block **v; /* catch-up, in the call's arena */
   size_t n, i;
+  size_t j;        /* catch-up: the next event within block v[i] (0: block) */
   uint64_t expect; /* --nats: the next height to send */
+  uint64_t live;   /* --nats: the ring's block whose events are being sent,
+                      + 1 (0: none) */
 } ev_cursor;
 
 /* At most this many stored blocks are sent before going live; a client
@@ -286,49 +309,82 @@ static int send_block(nd_watch *w, aitbc__v1__Block *b, uint64_t seq) {
   return nd_watch_send(w, &ev);
 }
 
+static int send_tx(nd_watch *w, const char *type, const char *hash,
+                   uint64_t seq) {
+  aitbc__v1__BlockchainEvent ev = aitbc__v1__BlockchainEvent_INIT;
+  ev.type = (char *)type;
+  ev.payload_case = 3;
+  ev.tx_hash = (char *)hash;
+  ev.sequence = seq;
+  return nd_watch_send(w, &ev);
+}
+
+/* --nats: the catch-up blocks' events, from (c->i, c->j). */
+static int pump_stored(nd_watch *w, ev_cursor *c) {
+  const aitbc__v1__StreamEventsRequest *req = w->req;
+  bool blocks = wanted(req, "new_block"),
+       txs = wanted(req, "transaction_confirmed");
+  for (; c->i < c->n; c->i++, c->j = 0) {
+    aitbc__v1__Block *b = c->v[c->i];
+    uint64_t seq = (uint64_t)b->height + 1;
+    for (; c->j <= b->n_transactions; c->j++) {
+      const char *h = c->j ? nd_block_tx_hash(b->transactions[c->j - 1]) : 0;
+      if (c->j ? !txs || !h : !blocks)
+        continue;
+      int r = c->j ? send_tx(w, "transaction_confirmed", h, seq)
+                   : send_block(w, b, seq);
+      if (r)
+        return r; /* ND_FULL: resumed from this event */
+    }
+    c->expect = seq;
+  }
+  return 0;
+}
+
 /* Sends the chain events since w->next (nd_watch pump, lock held). */
 static int pump_events(nd_watch *w) {
   const aitbc__v1__StreamEventsRequest *req = w->req;
   ev_cursor *c = w->target;
-  for (; c->i < c->n; c->i++) {
-    aitbc__v1__Block *b = c->v[c->i];
-    if (wanted(req, "new_block")) {
-      int r = send_block(w, b, (uint64_t)b->height + 1);
-      if (r == ND_FULL)
-        return 0;
-      if (r)
-        return r;
-    }
-    c->expect = (uint64_t)b->height + 1;
-  }
+  int r = pump_stored(w, c);
+  if (r)
+    return r == ND_FULL ? 0 : r;
   while (w->next <= nd_st.next_seq) {
     if (nd_st.next_seq - w->next >= ND_EVENT_RING)
       w->next = nd_st.next_seq - ND_EVENT_RING + 1; /* fell behind: skip */
     nd_event *e = &nd_st.ring[w->next % ND_EVENT_RING];
-    if (e->kind != ND_EV_CHAIN || !wanted(req, e->type)) {
+    if (e->kind != ND_EV_CHAIN) {
+      w->next++;
+      continue;
+    }
+    bool block = !strcmp(e->type, "new_block");
+    /* --nats: the events of a block the mirror applied (not pending) */
+    const nd_block *nb =
+        c->kv && (block || !strcmp(e->type, "transaction_confirmed"))
+            ? nd_st.blocks.v[e->ref]
+            : NULL;
+    if (nb && block && c->live != (uint64_t)nb->height + 1) {
+      /* A block sent already (catch-up, or a replayed head): its
+       * transactions' events are skipped with it. (live equal: this event
+       * again, after a full send queue.) */
+      c->live = nb->height < c->expect ? 0 : (uint64_t)nb->height + 1;
+      if (c->live)
+        c->expect = (uint64_t)nb->height + 1;
+    }
+    if (!wanted(req, e->type) || (nb && c->live != (uint64_t)nb->height + 1)) {
       w->next++;
       continue;
     }
     weft_arena *a = nd_scratch();
-    int r;
-    if (!strcmp(e->type, "new_block")) {
-      const nd_block *nb = nd_st.blocks.v[e->ref];
-      if (c->kv && nb->height < c->expect) {
-        w->next++; /* sent already (catch-up, or a replayed head) */
-        continue;
-      }
+    if (block) {
       aitbc__v1__Block *b = aitbc__v1__Block_new(a);
-      fill_block(a, nb, b);
-      r = send_block(w, b, c->kv ? (uint64_t)nb->height + 1 : e->seq);
-      if (!r && c->kv)
-        c->expect = (uint64_t)nb->height + 1;
+      fill_block(a, nb ? nb : nd_st.blocks.v[e->ref], b);
+      r = send_block(w, b, nb ? (uint64_t)nb->height + 1 : e->seq);
+    } else if (nb) {
+      r = send_tx(w, e->type, nb->tx_hash[e->sub], (uint64_t)nb->height + 1);
+    } else if (c->kv) {
+      r = send_tx(w, e->type, e->hash, 0); /* pending: not a position */
     } else {
-      aitbc__v1__BlockchainEvent ev = aitbc__v1__BlockchainEvent_INIT;
-      ev.type = nd_adup(a, e->type);
-      ev.payload_case = 3;
-      ev.tx_hash = nd_adup(a, nd_st.txs.v[e->ref]->hash);
-      ev.sequence = e->seq;
-      r = nd_watch_send(w, &ev);
+      r = send_tx(w, nd_adup(a, e->type), nd_st.txs.v[e->ref]->hash, e->seq);
     }
     if (r == ND_FULL)
       return 0; /* resumed when writable, from this event */

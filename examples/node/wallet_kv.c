@@ -503,7 +503,7 @@ int nd_tx_kv_gather(aitbc__v1__Block *blk, weft_arena *a) {
   return 0;
 }
 
-static const char *tx_hash_of(const google__protobuf__Struct *s) {
+const char *nd_block_tx_hash(const google__protobuf__Struct *s) {
   for (size_t i = 0; s && i < s->n_fields; i++) {
     google__protobuf__Struct__FieldsEntry *e = s->fields[i];
     if (e->key && !strcmp(e->key, "tx_hash") && e->value &&
@@ -533,7 +533,7 @@ static int confirm_mut(weft_server_call *call, void *msg, void *arg) {
 
 int nd_tx_kv_confirm(const aitbc__v1__Block *blk, weft_arena *a) {
   for (size_t i = 0; i < blk->n_transactions; i++) {
-    const char *hash = tx_hash_of(blk->transactions[i]);
+    const char *hash = nd_block_tx_hash(blk->transactions[i]);
     if (!hash)
       continue;
     confirm_arg x = {blk->height, false};

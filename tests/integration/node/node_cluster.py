@@ -31,6 +31,10 @@ temporary store, two or three nodes, and stops them all:
   resume  StreamEvents from a cursor (after_sequence): a client reads from
           node b, b is killed (kill -9), the client resumes on c after the
           last sequence it got: every block once, in order, linked
+  txevents transactions sent through a are streamed by StreamEvents on b
+          as transaction_pending, then transaction_confirmed carrying their
+          block's sequence right after its new_block; a resume on c before
+          that block replays them, one after it does not
 
 usage: node_cluster.py path/to/weft CASE
 Exits 77 (skipped) only when nats-server is not installed.
@@ -758,6 +762,137 @@ def case_mempool(nats):
             n.stop()
 
 
+class EventReader:
+    """A StreamEvents call read on a thread; wait() for an event."""
+
+    def __init__(self, node, req):
+        self.p = subprocess.Popen(
+            [WEFT, "call", node.url, "aitbc.v1.Blockchain/StreamEvents", "-d",
+             json.dumps(req)], stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True)
+        self.events = []
+        self.cv = threading.Condition()
+        self.t = threading.Thread(target=self._read, daemon=True)
+        self.t.start()
+
+    def _read(self):
+        for line in self.p.stdout:
+            with self.cv:
+                self.events.append(json.loads(line))
+                self.cv.notify_all()
+
+    def wait(self, pred, what, limit=10.0):
+        deadline = time.time() + limit
+        with self.cv:
+            while True:
+                for e in self.events:
+                    if pred(e):
+                        return e
+                left = deadline - time.time()
+                if left <= 0 or self.p.poll() is not None:
+                    check(False, "timed out waiting for " + what)
+                    return None
+                self.cv.wait(min(left, 0.2))
+
+    def close(self):
+        self.p.kill()
+        self.p.communicate()
+        self.t.join(5)
+        with self.cv:
+            return list(self.events)
+
+
+def case_txevents(nats):
+    a, b, c = (Node(nats, n) for n in ("a", "b", "c"))
+    r = None
+    try:
+        to = ok(a, "Wallet/CreateWallet", {}).get("address")
+        r = EventReader(b, {"types": ["new_block", "transaction_pending",
+                                      "transaction_confirmed"]})
+        # Live once a block has come through.
+        r.wait(lambda e: e.get("type") == "new_block", "b's stream to start")
+        hashes = [ok(a, "Wallet/Send", {"to": to, "amount": "100",
+                                        "fee": "10"}).get("tx_hash")
+                  for _ in range(3)]
+        for h in hashes:
+            r.wait(lambda e, h=h: e.get("type") == "transaction_confirmed" and
+                   e.get("tx_hash") == h,
+                   "transaction_confirmed of %s on b" % h)
+        evs = r.close()
+        r = None
+        pending = [e.get("tx_hash") for e in evs
+                   if e.get("type") == "transaction_pending"]
+        check(all(h in pending for h in hashes),
+              "transaction_pending on b for each: %r" % pending)
+        check(all(int(e.get("sequence", 0)) == 0 for e in evs
+                  if e.get("type") == "transaction_pending"),
+              "transaction_pending carries no sequence (not a position)")
+        seqs = {}
+        for h in hashes:
+            i = next((i for i, e in enumerate(evs) if e.get("tx_hash") == h
+                      and e.get("type") == "transaction_confirmed"), None)
+            if i is None:
+                continue  # (failed above)
+            e = evs[i]
+            seq = int(e.get("sequence", 0))
+            seqs[h] = seq
+            tx = ok(c, "Blockchain/GetTransaction", {"tx_hash": h})
+            check(seq == int(tx.get("block_height", -1)) + 1,
+                  "%s: confirmed with its block's sequence: %d, block %r" %
+                  (h[:10], seq, tx.get("block_height")))
+            # After its block's new_block (same sequence), with only that
+            # block's confirmations in between.
+            j = i
+            while j > 0 and evs[j - 1].get("type") != "new_block":
+                j -= 1
+                check(evs[j].get("type") != "transaction_confirmed" or
+                      int(evs[j].get("sequence", 0)) == seq,
+                      "%s: only its block's confirmations before it" % h[:10])
+            nb = evs[j - 1] if j > 0 else {}
+            check(nb.get("type") == "new_block" and
+                  int(nb.get("sequence", 0)) == seq and
+                  h in [t.get("tx_hash") for t in
+                        nb.get("block", {}).get("transactions", [])],
+                  "%s: confirmed right after its block (sequence %d): %r" %
+                  (h[:10], seq, {k: nb.get(k) for k in ("type", "sequence")}))
+        if len(seqs) != len(hashes):
+            return
+        # A resume replays a block's confirmations with it.
+        first = min(seqs.values())
+        r = EventReader(c, {"after_sequence": str(first - 1),
+                            "types": ["transaction_confirmed"]})
+        for h in hashes:
+            r.wait(lambda e, h=h: e.get("tx_hash") == h,
+                   "the replayed transaction_confirmed of %s on c" % h)
+        got = r.close()
+        r = None
+        check(all(int(e.get("sequence", 0)) >= first for e in got),
+              "replayed from sequence %d on: %r" %
+              (first, [e.get("sequence") for e in got][:10]))
+        check(sorted(int(e.get("sequence", 0)) for e in got) ==
+              [int(e.get("sequence", 0)) for e in got],
+              "replayed in order")
+        mine = [e.get("tx_hash") for e in got if e.get("tx_hash") in hashes]
+        check(sorted(mine) == sorted(hashes),
+              "each replayed once: %r" % mine)
+        last = max(seqs.values())
+        r = EventReader(c, {"after_sequence": str(last),
+                            "types": ["new_block", "transaction_confirmed"]})
+        r.wait(lambda e: int(e.get("sequence", 0)) > last + 1,
+               "blocks after %d on c" % (last + 1))
+        got = r.close()
+        r = None
+        check(not any(e.get("tx_hash") in hashes for e in got) and
+              all(int(e.get("sequence", 0)) > last for e in got),
+              "after sequence %d: none of its block's events: %r" %
+              (last, [(e.get("type"), e.get("sequence")) for e in got][:10]))
+    finally:
+        if r:
+            r.close()
+        for n in (a, b, c):
+            n.stop()
+
+
 def main():
     if not NATS:
         print("SKIP: nats-server is not installed (Debian: nats-server)")
@@ -765,7 +900,8 @@ def main():
     cases = {"jobs": case_jobs, "leader": case_leader, "offers": case_offers,
              "nats": case_nats, "wallet": case_wallet,
              "settle": case_settle, "market": case_market,
-             "resume": case_resume, "mempool": case_mempool}
+             "resume": case_resume, "mempool": case_mempool,
+             "txevents": case_txevents}
     nats = NatsServer()
     try:
         cases[CASE](nats)
