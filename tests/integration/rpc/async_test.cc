@@ -251,16 +251,7 @@ protected:
     ASSERT_EQ(weft_server_add_service(srv, &weft__test__Echo_service,
                                       &async_impl, nullptr),
               0);
-    auto sc = weft_test_schemes();
-    for (size_t i = 0; i < sc.size(); i++) {
-      weft_error err;
-      weft_error_clear(&err);
-      std::string u = sc[i] + "://127.0.0.1:0";
-      ASSERT_EQ(weft_server_listen(srv, u.c_str(), &err), 0)
-          << u << ": " << err.message;
-      urls.push_back(sc[i] + "://127.0.0.1:" +
-                     std::to_string(weft_server_port(srv, (unsigned)i)));
-    }
+    urls = weft_test_listen_all(srv);
   }
   static void TearDownTestSuite() {
     weft_server_free(srv);
@@ -268,11 +259,7 @@ protected:
     urls.clear();
   }
   std::string url() {
-    auto sc = weft_test_schemes();
-    for (size_t i = 0; i < sc.size(); i++)
-      if (sc[i] == GetParam())
-        return urls[i];
-    return "";
+    return weft_test_url(urls, GetParam());
   }
   weft_client *open() {
     weft_client *c = nullptr;

@@ -59,16 +59,7 @@ protected:
     so.max_msgs_per_sec = 1000000; // WebSocket's default 100/s would bite
     ASSERT_EQ(weft_server_new(&srv, &so), 0);
     ASSERT_EQ(weft_test_echo_add(srv), 0);
-    auto sc = weft_test_schemes();
-    for (size_t i = 0; i < sc.size(); i++) {
-      weft_error err;
-      weft_error_clear(&err);
-      std::string u = sc[i] + "://127.0.0.1:0";
-      ASSERT_EQ(weft_server_listen(srv, u.c_str(), &err), 0)
-          << u << ": " << err.message;
-      urls.push_back(sc[i] + "://127.0.0.1:" +
-                     std::to_string(weft_server_port(srv, (unsigned)i)));
-    }
+    urls = weft_test_listen_all(srv);
   }
   static void TearDownTestSuite() {
     weft_server_free(srv);
@@ -76,11 +67,7 @@ protected:
     urls.clear();
   }
   std::string url() {
-    auto sc = weft_test_schemes();
-    for (size_t i = 0; i < sc.size(); i++)
-      if (sc[i] == GetParam())
-        return urls[i];
-    return "";
+    return weft_test_url(urls, GetParam());
   }
   weft_client *open(const weft_client_opts *o = nullptr) {
     weft_client *c = nullptr;
