@@ -787,20 +787,26 @@ static void on_deadline(weft_loop *l, weft_timer *t, void *ud) {
   (void)t;
   s->timer = NULL;
   pthread_mutex_lock(&s->c->mu);
-  bool done = s->finished;
+  bool live = !s->finished && s->in_session;
+  /* Held until we are done with s: on HTTP/1.1 respond_error can write the
+   * answer out and close the stream at once, and the handler (on a worker)
+   * may then drop the last other reference. */
+  if (live)
+    s->refs++;
   pthread_mutex_unlock(&s->c->mu);
-  if (!done && s->in_session) {
-    /* The handler may still be running; the client gets its answer now and
-     * the handler sees cancelled() from here on. */
-    respond_error(s, 0, WEFT_STATUS_DEADLINE_EXCEEDED, "deadline exceeded");
-    pthread_mutex_lock(&s->c->mu);
-    s->cancelled = true;
-    weft_server_notify_cancel(s->rt);
-    pthread_cond_broadcast(&s->cv);
-    pthread_mutex_unlock(&s->c->mu);
-    if (!s->c->h1)
-      weft__h2io_flush(&s->c->io);
-  }
+  if (!live)
+    return;
+  /* The handler may still be running; the client gets its answer now and
+   * the handler sees cancelled() from here on. */
+  respond_error(s, 0, WEFT_STATUS_DEADLINE_EXCEEDED, "deadline exceeded");
+  pthread_mutex_lock(&s->c->mu);
+  s->cancelled = true;
+  weft_server_notify_cancel(s->rt);
+  pthread_cond_broadcast(&s->cv);
+  pthread_mutex_unlock(&s->c->mu);
+  if (!s->c->h1)
+    weft__h2io_flush(&s->c->io);
+  stream_unref(s);
 }
 
 static void dispatch(h2s_stream *s) {
