@@ -494,8 +494,7 @@ void weft__h2e_free(weft__h2e *e) {
 /* ---- bytes ----------------------------------------------------------------
  */
 
-/* The HTTP/2 error code (RFC 9113 section 7) for a fatal nghttp2 error. */
-static uint32_t goaway_code(int rv) {
+uint32_t weft__h2e_goaway_code(int rv) {
   switch (rv) {
   case NGHTTP2_ERR_TOO_MANY_CONTINUATIONS:
   case NGHTTP2_ERR_FLOODED:
@@ -530,7 +529,7 @@ ssize_t weft__h2e_feed(weft__h2e *e, const uint8_t *in, size_t len,
              e->last_err[0] ? ": " : "", e->last_err);
     fail(e, rv == NGHTTP2_ERR_NOMEM ? WEFT_ERR_NOMEM : WEFT_ERR_PROTOCOL,
          "HTTP/2 connection error: ", msg);
-    nghttp2_session_terminate_session(e->ses, goaway_code((int)rv));
+    nghttp2_session_terminate_session(e->ses, weft__h2e_goaway_code((int)rv));
   } else if (!e->failed && !e->goaway_seen &&
              !nghttp2_session_want_read(e->ses)) {
     /* nghttp2 handled a connection error itself (it swallows the rest of

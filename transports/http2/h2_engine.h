@@ -106,6 +106,10 @@ int weft__h2e_new(weft__h2e **out, const weft__h2e_cfg *cfg,
  * closed event: the caller drops them itself). NULL is fine. */
 void weft__h2e_free(weft__h2e *e);
 
+/* The HTTP/2 error code (RFC 9113 section 7) that a GOAWAY carries for a
+ * fatal nghttp2 error rv; the HTTP/2 client (h2_io.c) uses it too. */
+uint32_t weft__h2e_goaway_code(int rv);
+
 /* Parses len bytes (the client preface first), now_ns on the caller's
  * monotonic clock. Returns len, or WEFT_ERR_PROTOCOL / WEFT_ERR_NOMEM with
  * err (may be NULL) saying why: the connection failed (conn_error was

@@ -138,22 +138,6 @@ void weft__h2io_flush(weft__h2io *io) {
   }
 }
 
-/* The HTTP/2 error code (RFC 9113 section 7) for a fatal nghttp2 error. */
-static uint32_t goaway_code(int rv) {
-  switch (rv) {
-  case NGHTTP2_ERR_TOO_MANY_CONTINUATIONS:
-  case NGHTTP2_ERR_FLOODED:
-    /* "The endpoint detected that its peer is exhibiting a behavior that
-     * might be generating excessive load." */
-    return NGHTTP2_ENHANCE_YOUR_CALM;
-  case NGHTTP2_ERR_NOMEM:
-  case NGHTTP2_ERR_CALLBACK_FAILURE:
-    return NGHTTP2_INTERNAL_ERROR;
-  default: /* NGHTTP2_ERR_BAD_CLIENT_MAGIC (3.4) and the rest */
-    return NGHTTP2_PROTOCOL_ERROR;
-  }
-}
-
 static void on_io(weft_loop *l, int fd, unsigned events, void *ud) {
   weft__h2io *io = ud;
   uint8_t buf[16384];
@@ -198,7 +182,8 @@ static void on_io(weft_loop *l, int fd, unsigned events, void *ud) {
        * RFC 9113 5.4.1, "An endpoint that encounters a connection error
        * SHOULD first send a GOAWAY frame". A no-op when nghttp2 already
        * terminated the session. */
-      nghttp2_session_terminate_session(io->session, goaway_code((int)rv));
+      nghttp2_session_terminate_session(io->session,
+                                        weft__h2e_goaway_code((int)rv));
       weft__h2io_flush(io);
       weft__h2io_close(io, &e);
       return;
