@@ -500,39 +500,7 @@ void weft__tcp_conn_free(weft__tcp_conn *c) {
 
 /* ---- running work on the loop thread ----------------------------------- */
 
-typedef struct sync_run {
-  void (*fn)(void *);
-  void *ud;
-  pthread_mutex_t mu;
-  pthread_cond_t cv;
-  bool done;
-} sync_run;
-
-static void sync_trampoline(void *p) {
-  sync_run *r = p;
-  r->fn(r->ud);
-  pthread_mutex_lock(&r->mu);
-  r->done = true;
-  pthread_cond_signal(&r->cv);
-  pthread_mutex_unlock(&r->mu);
-}
-
 void weft__tcp_run_on_loop(weft_loop *loop, void (*fn)(void *), void *ud) {
-  if (weft_loop_in_thread(loop)) {
-    fn(ud);
-    return;
-  }
-  sync_run r = {.fn = fn, .ud = ud, .done = false};
-  pthread_mutex_init(&r.mu, NULL);
-  pthread_cond_init(&r.cv, NULL);
-  if (weft_loop_post(loop, sync_trampoline, &r) < 0) {
+  if (weft_loop_run_sync(loop, fn, ud) < 0)
     fn(ud); /* the loop is not running: nobody else touches its state */
-  } else {
-    pthread_mutex_lock(&r.mu);
-    while (!r.done)
-      pthread_cond_wait(&r.cv, &r.mu);
-    pthread_mutex_unlock(&r.mu);
-  }
-  pthread_mutex_destroy(&r.mu);
-  pthread_cond_destroy(&r.cv);
 }
