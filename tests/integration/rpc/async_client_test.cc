@@ -4,7 +4,6 @@
 // burst larger than its queue (max_pending_calls) with RESOURCE_EXHAUSTED
 // instead of queueing it forever. Labelled tsan: the callbacks run on the
 // client's I/O thread while the test thread starts and cancels calls.
-#include <dirent.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -20,23 +19,13 @@
 extern "C" {
 #include "echo.weft.h"
 #include "echo_service.h"
+#include "thread_count.h"
 #include "weft/client.h"
 #include "weft/server.h"
 #include "weft/transport.h"
 }
 
 namespace {
-
-int thread_count() {
-  int n = 0;
-  DIR *d = opendir("/proc/self/task");
-  if (!d)
-    return -1;
-  while (struct dirent *e = readdir(d))
-    n += e->d_name[0] != '.';
-  closedir(d);
-  return n;
-}
 
 // What the callbacks of a batch of calls saw.
 struct Batch {
@@ -80,7 +69,7 @@ void on_message(weft_call *call, void *msg, void *ud) {
     p->next++;
     p->text = r->text ? r->text : "";
     cancel = p->b->cancel_on_first;
-    int t = thread_count();
+    int t = weft_test_thread_count();
     if (t > p->b->peak_threads)
       p->b->peak_threads = t;
   }
@@ -166,7 +155,7 @@ int start_unary(weft_client *c, Batch *b, const std::string &text, int delay_ms,
 TEST_P(AsyncClient, ThousandUnaryFromOneThread) {
   // Counted before the client exists: what the client starts, lazily on
   // its first asynchronous call or not, counts.
-  int before = thread_count();
+  int before = weft_test_thread_count();
   weft_client *c = nullptr;
   ASSERT_EQ(weft_client_open(&c, url().c_str(), nullptr, NULL), 0);
   { // warm up the connection and the server's threads

@@ -4,7 +4,6 @@
 // (weft/server.h, "Asynchronous handlers"). The server has 2 workers, so
 // any test that needs more concurrent calls than that only passes if
 // detached calls hold no worker.
-#include <dirent.h>
 #include <gtest/gtest.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -19,6 +18,7 @@
 #include <vector>
 
 #include "test_schemes.h"
+#include "thread_count.h"
 
 extern "C" {
 #include "echo.weft.h"
@@ -32,17 +32,6 @@ extern "C" {
 extern "C" unsigned long weft__cancel_polls(void);
 
 namespace {
-
-int thread_count() {
-  int n = 0;
-  DIR *d = opendir("/proc/self/task");
-  if (!d)
-    return -1;
-  while (struct dirent *e = readdir(d))
-    n += e->d_name[0] != '.';
-  closedir(d);
-  return n;
-}
 
 bool wait_for(const std::function<bool()> &pred, int ms = 10000) {
   for (int i = 0; i < ms; i++) {
@@ -351,7 +340,7 @@ TEST_P(Async, ParkedStreamsCostNoThreads) {
       weft__test__EchoResponse_free(resp);
     }
   }
-  int before = thread_count();
+  int before = weft_test_thread_count();
   std::vector<Opts> os(N);
   std::vector<weft_call *> calls(N);
   for (int i = 0; i < N; i++) {
@@ -377,7 +366,8 @@ TEST_P(Async, ParkedStreamsCostNoThreads) {
   // may add timer and executor threads under load (sized by gRPC, not by
   // calls; one CI run saw 3); a thread per stream would be 200 more.
   int slack = GetParam() == "grpc" ? 5 : 0;
-  EXPECT_LE(thread_count(), before + slack) << "open streams held threads";
+  EXPECT_LE(weft_test_thread_count(), before + slack)
+      << "open streams held threads";
   std::vector<weft_server_call *> parked;
   {
     std::lock_guard<std::mutex> g(seen.mu);

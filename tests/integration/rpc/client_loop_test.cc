@@ -4,7 +4,6 @@
 // clients closed from inside their own on_disconnect go without a thread.
 // Thread counts leave slack for threads that float with load (the server's
 // workers, a transient WebSocket reaper), far below one per client.
-#include <dirent.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -19,6 +18,7 @@
 extern "C" {
 #include "echo.weft.h"
 #include "echo_service.h"
+#include "thread_count.h"
 #include "weft/client.h"
 #include "weft/server.h"
 #include "weft/transport.h"
@@ -29,17 +29,6 @@ namespace {
 constexpr int kPerScheme = 200;
 constexpr int kEvents = 3;
 constexpr int kSlack = 6;
-
-int thread_count() {
-  int n = 0;
-  DIR *d = opendir("/proc/self/task");
-  if (!d)
-    return -1;
-  while (struct dirent *e = readdir(d))
-    n += e->d_name[0] != '.';
-  closedir(d);
-  return n;
-}
 
 template <class F> bool wait_for(F f, int ms = 20000) {
   auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
@@ -53,10 +42,10 @@ template <class F> bool wait_for(F f, int ms = 20000) {
 
 // The thread count once it stops moving (threads that are exiting).
 int settled_threads() {
-  int last = thread_count();
+  int last = weft_test_thread_count();
   for (int i = 0; i < 100; i++) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    int n = thread_count();
+    int n = weft_test_thread_count();
     if (n == last)
       return n;
     last = n;
@@ -174,7 +163,7 @@ TEST_F(ClientLoop, HundredsOfSubscribedClientsShareOneLoopThread) {
   })) << "some subscription missed events";
   for (size_t i = 0; i < subs.size(); i++)
     EXPECT_EQ(subs[i].events.load(), kEvents) << "client #" << i;
-  EXPECT_LE(thread_count(), before + kSlack);
+  EXPECT_LE(weft_test_thread_count(), before + kSlack);
   // Shown, not asserted on: the figures behind the bound above.
   printf("threads: %d before, %d with %zu subscribed clients\n", before, opened,
          subs.size());
@@ -208,7 +197,7 @@ TEST_F(ClientLoop, ClientsCloseThemselvesFromOnDisconnect) {
       << " finished";
   EXPECT_EQ(g_closed_in_callback.load(), (int)subs.size());
   // No thread was started to finish those closes.
-  EXPECT_LE(thread_count(), opened + 2);
+  EXPECT_LE(weft_test_thread_count(), opened + 2);
   // Work still posted for those clients (their memory) runs before this
   // client's close returns: the leak checker sees everything freed.
   weft_server_opts so;
