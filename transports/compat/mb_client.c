@@ -70,7 +70,12 @@ static int send_message(weft_mb_client *c, const weft_mb_header *h,
   int rv = weft_mb_encode(h, json, json ? strlen(json) : 0, &msg, &len, err);
   if (rv < 0)
     return rv;
-  rv = weft__mb_link_send(c->link, msg, len);
+  /* Given up (the broker sent what no broker sends) before the link has
+   * dropped the socket: nothing more goes out. */
+  pthread_mutex_lock(&c->mu);
+  bool closed = c->closed;
+  pthread_mutex_unlock(&c->mu);
+  rv = closed ? WEFT_ERR_CLOSED : weft__mb_link_send(c->link, msg, len);
   free(msg);
   if (rv == WEFT_ERR_NOMEM)
     return weft_error_set(err, rv, "MB client: out of memory");

@@ -51,6 +51,10 @@ typedef struct weft_mb_hub_opts {
    * stderr) if NATS cannot be reached. Read only by weft_mb_hub_new. */
   const char *nats_url;
   const char *node_id; /* names the NATS connection */
+  /* MB over TLS on the TCP listener (the broker's "tls" port): cert_file
+   * and key_file (a ca_file also asks clients for certificates and
+   * verifies them). NULL: plain TCP. Read by weft_mb_hub_listen. */
+  const weft_tls_opts *tls;
 } weft_mb_hub_opts;
 
 /* Starts the hub's loop thread. opts may be NULL; it is copied (ws_path
@@ -64,10 +68,11 @@ int weft_mb_hub_new(weft_mb_hub **out, const weft_mb_hub_opts *opts);
  * outlive the weft server that routes to it (free the server first), as
  * its WebSocket connections still point to the hub. */
 void weft_mb_hub_free(weft_mb_hub *h);
-/* Accepts MB over TCP on host:port (0: a free port, written to *bound;
- * bound may be NULL). host is only read during the call. Returns 0,
- * WEFT_ERR_STATE (already listening), WEFT_ERR_RESOLVE, WEFT_ERR_IO (bind,
- * listen), WEFT_ERR_NOMEM; err (may be NULL) says what. */
+/* Accepts MB over TCP (over TLS with opts->tls) on host:port (0: a free
+ * port, written to *bound; bound may be NULL). host is only read during
+ * the call. Returns 0, WEFT_ERR_STATE (already listening),
+ * WEFT_ERR_RESOLVE, WEFT_ERR_IO (bind, listen), WEFT_ERR_TLS (certificate
+ * or key unusable), WEFT_ERR_NOMEM; err (may be NULL) says what. */
 int weft_mb_hub_listen(weft_mb_hub *h, const char *host, int port, int *bound,
                        weft_error *err);
 /* A weft_ws_route_fn (ud = the hub) taking opts->ws_path for MB text
@@ -77,11 +82,14 @@ int weft_mb_hub_listen(weft_mb_hub *h, const char *host, int port, int *bound,
  * allocated. The server's API key check applies. */
 int weft_mb_ws_route(void *ud, const weft_ws_request *req, weft_ws_accept *acc);
 
-/* Registers the "mb" server transport: weft_server_listen(s,
- * "mb://127.0.0.1:0") then runs a hub on that address. Idempotent. Returns
- * 0 or the codes of weft_register_server_transport (WEFT_ERR_LIMIT). Of
- * the server's options such a hub uses only max_conns_per_ip: no TLS, no
- * API keys (MB has no credentials), default broker limits. */
+/* Registers the "mb" and "mbs" server transports: weft_server_listen(s,
+ * "mb://127.0.0.1:0") then runs a hub on that address, "mbs://" one that
+ * speaks MB over TLS with the server's tls options (cert_file and key_file
+ * required, else WEFT_ERR_INVAL; a ca_file verifies client certificates).
+ * Idempotent. Returns 0 or the codes of weft_register_server_transport
+ * (WEFT_ERR_LIMIT). Of the server's other options such a hub uses only
+ * max_conns_per_ip: no API keys (MB has no credentials), default broker
+ * limits. */
 int weft_mb_register_transport(void);
 
 /* ---- client ---- */

@@ -231,6 +231,43 @@ TEST(MbClientTls, WssWithApiKeyThroughAWeftServer) {
   weft_mb_hub_free(hub);
 }
 
+// MB over TLS on weft's broker itself (the broker's "tls" port): mbs://
+// on the server side, mbs:// / mb+tls:// / tls:// on the client side.
+TEST(MbClientTls, MbsOnWeftsBroker) {
+  Pki pki;
+  weft_server_opts so{};
+  so.tls.cert_file = pki.cert.c_str();
+  so.tls.key_file = pki.key.c_str();
+  MbServer srv("mbs", &so);
+  ASSERT_GT(srv.port, 0);
+  std::string port = std::to_string(srv.port);
+  weft_tls_opts tls{};
+  tls.ca_file = pki.cert.c_str();
+  round_trip("mbs://127.0.0.1:" + port, tls, nullptr);
+  round_trip("mb+tls://127.0.0.1:" + port, tls, nullptr);
+  round_trip("tls://127.0.0.1:" + port, tls, nullptr);
+  // Untrusted: the TLS error, not a hang or a missing greeting.
+  weft_mb_client *c = nullptr;
+  weft_error err{};
+  EXPECT_EQ(weft_mb_client_open(&c, ("mbs://127.0.0.1:" + port).c_str(),
+                                nullptr, &err),
+            WEFT_ERR_TLS)
+      << err.message;
+  // Plain MB to the TLS port: no greeting; the client says so in time.
+  weft_mb_client_opts o{};
+  o.timeout_ms = 500;
+  int rv =
+      weft_mb_client_open(&c, ("mb://127.0.0.1:" + port).c_str(), &o, &err);
+  EXPECT_TRUE(rv == WEFT_ERR_HANDSHAKE || rv == WEFT_ERR_CLOSED ||
+              rv == WEFT_ERR_PROTOCOL)
+      << rv << " " << err.message;
+  // mbs:// without a certificate: refused at listen.
+  weft_server *s = nullptr;
+  ASSERT_EQ(weft_server_new(&s, nullptr), 0);
+  EXPECT_EQ(weft_server_listen(s, "mbs://127.0.0.1:0", &err), WEFT_ERR_INVAL);
+  weft_server_free(s);
+}
+
 // ---- a broker that misbehaves ----
 
 struct RawBroker {
