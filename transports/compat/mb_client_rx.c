@@ -12,7 +12,7 @@ int weft__mbc_classify(const char *msg, size_t len, weft_mb_message *m,
   weft_error_clear(&e);
   if (weft_mb_decode(msg, len, WEFT__MBC_DECODE_FLAGS, m, NULL, &e) < 0)
     return weft_error_set(err, WEFT_ERR_PROTOCOL,
-                          "not an MB message (%zu bytes): %s", len,
+                          "a message that is not MB (%zu bytes): %s", len,
                           e.message[0] ? e.message : "undecodable");
   const weft_mb_header *h = &m->header;
   switch (h->action) {
