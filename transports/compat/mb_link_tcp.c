@@ -112,7 +112,10 @@ static int flush_locked(tcp_link *l) {
       l->out_cap = 0;
     }
   }
-  l->want_write = l->out_len > 0;
+  /* A TLS handshake waiting for the broker is moved on by the next read
+   * (which flushes again); watching WRITE meanwhile would spin. */
+  l->want_write = l->out_len > 0 &&
+                  (!weft__conn_is_tls(l->io) || weft__conn_wants_write(l->io));
   if (l->out_len - l->out_off <= WLIMIT)
     pthread_cond_broadcast(&l->cv);
   return 0;
@@ -150,10 +153,20 @@ static void on_io(weft_loop *lp, int fd, unsigned events, void *ud) {
   while (!l->gone) {
     pthread_mutex_lock(&l->mu);
     ssize_t n = weft__conn_read(l->io, buf, sizeof buf);
-    bool need_write = n == WEFT_ERR_AGAIN && weft__conn_wants_write(l->io);
-    if (need_write)
-      l->want_write = true;
+    int werr = 0;
+    if (n == WEFT_ERR_AGAIN) {
+      if (weft__conn_wants_write(l->io))
+        l->want_write = true;
+      else if (l->out_len > 0) /* output held back by the TLS handshake */
+        werr = flush_locked(l);
+    }
     pthread_mutex_unlock(&l->mu);
+    if (werr < 0) {
+      fail(l, WEFT_ERR_CLOSED, "writing to the MB broker at %s: %s",
+           weft__conn_error(l->io)[0] ? weft__conn_error(l->io)
+                                      : "connection lost");
+      return;
+    }
     if (n == WEFT_ERR_AGAIN) {
       watch(l);
       return;
@@ -242,7 +255,7 @@ static int tcp_send(weft__mb_link *base, const char *msg, size_t len) {
   weft_mb_frame_prefix(l->out + l->out_len, len);
   memcpy(l->out + l->out_len + 4, msg, len);
   l->out_len += 4 + len;
-  bool was_queued = l->want_write;
+  bool was_queued = l->out_len - l->out_off > 4 + len;
   int rv = was_queued ? 0 : flush_locked(l);
   bool post = false;
   if (rv < 0) {
@@ -251,8 +264,7 @@ static int tcp_send(weft__mb_link *base, const char *msg, size_t len) {
     l->write_err = rv;
     pthread_cond_broadcast(&l->cv);
   }
-  if ((rv < 0 || (l->want_write && !was_queued)) && !on_loop &&
-      !l->arm_posted) {
+  if ((rv < 0 || l->want_write) && !on_loop && !l->arm_posted) {
     l->arm_posted = true;
     post = true;
   }
