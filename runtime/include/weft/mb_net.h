@@ -153,7 +153,9 @@ int weft_mb_client_open(weft_mb_client **out, const char *url,
                         const weft_mb_client_opts *opts, weft_error *err);
 /* Closes the connection (WebSocket: the close handshake, at most 2 s) and
  * frees. No callback of c runs after it returns (from one of c's own
- * handlers: the memory goes after that handler returns). Accepts NULL. */
+ * handlers: the memory goes after that handler returns). No other call
+ * on c may be running or start meanwhile (a caller still waiting would
+ * wake on freed memory): close after they returned. Accepts NULL. */
 void weft_mb_client_close(weft_mb_client *c);
 
 /* Subscribe / unsubscribe, waiting for the broker's acknowledgement.
