@@ -329,6 +329,19 @@ int weft_mb_client_open(weft_mb_client **out, const char *url,
   int rv = parse_url(url, &u, &ws, &tls, err);
   if (rv < 0)
     return rv;
+  /* From a client callback: the greeting would have to arrive on the loop
+   * this thread is blocking. */
+  weft_loop *cur = weft_loop_current(), *cl = NULL;
+  if (cur && weft_client_loop_acquire(&cl, NULL) == 0) {
+    bool same = cl == cur;
+    weft_client_loop_release(cl);
+    if (same)
+      return weft_error_set(err, WEFT_ERR_STATE,
+                            "MB client: %s: cannot be opened from a client "
+                            "callback (it runs on the loop that would "
+                            "deliver the greeting)",
+                            url);
+  }
   char headers[600] = "";
   if (opts && opts->api_key) {
     /* MB has no credentials of its own; a weft broker's WebSocket route

@@ -138,7 +138,8 @@ typedef struct weft_mb_client_opts {
  * client. On success *out is a new client, freed with
  * weft_mb_client_close(); on failure *out is untouched. Errors:
  * WEFT_ERR_BAD_URL (also no port), _UNKNOWN_SCHEME, _INVAL, _UNSUPPORTED
- * (an api_key on TCP), _RESOLVE, _CONNECT, _TIMEOUT, _TLS, _HANDSHAKE
+ * (an api_key on TCP), _STATE (called from a callback of a client of
+ * the process), _RESOLVE, _CONNECT, _TIMEOUT, _TLS, _HANDSHAKE
  * (WebSocket refused, e.g. a wrong API key, or no greeting within
  * timeout_ms), _NOMEM, _PROTOCOL or _CLOSED (the peer sent what no MB
  * broker sends, or closed), and those of the registration (_RPC if

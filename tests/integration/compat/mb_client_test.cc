@@ -493,7 +493,8 @@ struct Reentrant {
   weft_mb_client *self = nullptr;
   std::mutex mu;
   std::condition_variable cv;
-  int rv_request = 1;
+  int rv_request = 1, rv_open = 1;
+  std::string url;
   bool closed = false;
   static void on_publish(weft_mb_client *c, const weft_mb_message *m,
                          void *ud) {
@@ -507,6 +508,8 @@ struct Reentrant {
       r->rv_request = weft_mb_client_request(c, "x", "1.0.0", "{}", 100, &resp,
                                              nullptr, &err);
       free(resp);
+      weft_mb_client *other = nullptr;
+      r->rv_open = weft_mb_client_open(&other, r->url.c_str(), nullptr, &err);
     } else if (p == "\"bye\"") {
       weft_mb_client_close(c); // finishes after this handler returns
       r->closed = true;
@@ -519,6 +522,7 @@ TEST(MbClientLoop, HandlersCannotWaitAndMayClose) {
   MbServer srv;
   std::string url = "mb://127.0.0.1:" + std::to_string(srv.port);
   Reentrant r;
+  r.url = url;
   weft_mb_client_opts o{};
   o.on_publish = Reentrant::on_publish;
   o.ud = &r;
@@ -535,6 +539,7 @@ TEST(MbClientLoop, HandlersCannotWaitAndMayClose) {
     ASSERT_TRUE(r.cv.wait_for(g, std::chrono::seconds(10),
                               [&] { return r.rv_request != 1; }));
     EXPECT_EQ(r.rv_request, WEFT_ERR_STATE);
+    EXPECT_EQ(r.rv_open, WEFT_ERR_STATE);
   }
   ASSERT_EQ(
       weft_mb_client_publish_wait(pub, "t", "1.0.0", "\"bye\"", nullptr, &err),
