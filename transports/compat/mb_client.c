@@ -1,8 +1,10 @@
 /* An MB client over TCP (length-prefixed) or WebSocket (one text message
- * per MB message): blocking calls from any thread, one reader thread that
- * answers heartbeats, wakes callers waiting for their responses, and hands
- * requests and publishes to the user's callbacks. */
-#include <poll.h>
+ * per MB message), plain or TLS. The connection is a link on the
+ * process-wide client loop (mb_link_tcp.c, mb_link_ws.c), so a client
+ * costs a socket and memory, not a thread. On the loop the client answers
+ * heartbeats, wakes callers waiting for their responses (each waits on the
+ * client's condition variable) and hands requests and publishes to the
+ * user's callbacks. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,16 +12,9 @@
 #include <sys/random.h>
 #include <time.h>
 
-#include "sock.h"
+#include "mb_client_int.h"
 #include "weft/mb_net.h"
-#include "ws_sync.h"
 #include "weft/transport.h"
-
-/* The broker forwards payloads as they came (no JSON check, no system-topic
- * limit) under headers it rewrote, which can be longer than the sender's:
- * a message from it can exceed the frame limit by up to one header. */
-#define DECODE_FLAGS (WEFT_MB_NO_JSON_CHECK | WEFT_MB_NO_PAYLOAD_LIMIT)
-#define MAX_FROM_BROKER (WEFT_MB_MAX_MESSAGE + WEFT_MB_MAX_HEADER)
 
 typedef struct waiter {
   char id[WEFT_MB_UUID_LEN + 1];
@@ -31,17 +26,15 @@ typedef struct waiter {
 
 struct weft_mb_client {
   weft_mb_client_opts o;
-  weft__conn *io;    /* TCP */
-  weft__ws_sync *ws; /* WebSocket: every use under wmu */
-  int fd;
-  pthread_t reader;
-  bool reader_started;
-  pthread_mutex_t wmu; /* writes */
-  pthread_mutex_t mu;  /* the rest */
+  char where[300]; /* "host:port" */
+  weft__mb_link *link;
+  pthread_mutex_t mu;
+  /* under mu */
   pthread_cond_t cv;
   bool greeted;
-  bool closed; /* the connection is gone */
-  bool stopping;
+  bool closed;     /* the connection is gone */
+  int closed_code; /* WEFT_ERR_* */
+  char why[700];   /* how it ended */
   waiter *waiters;
 };
 
@@ -63,21 +56,11 @@ static void new_id(char out[WEFT_MB_UUID_LEN + 1]) {
   weft_mb_uuid_format(r, out);
 }
 
-/* Writes all of buf (the fd is non-blocking: wait for POLLOUT). */
-static int write_all(weft_mb_client *c, const uint8_t *buf, size_t len) {
-  while (len) {
-    ssize_t n = weft__conn_write(c->io, buf, len);
-    if (n == WEFT_ERR_AGAIN) {
-      struct pollfd p = {c->fd, POLLOUT, 0};
-      poll(&p, 1, 1000);
-      continue;
-    }
-    if (n <= 0)
-      return WEFT_ERR_IO;
-    buf += n;
-    len -= (size_t)n;
-  }
-  return 0;
+/* The error of a call on a connection that has ended (mu held). */
+static int gone_error(weft_mb_client *c, const char *what, weft_error *err) {
+  return weft_error_set(err, c->closed_code ? c->closed_code : WEFT_ERR_CLOSED,
+                        "MB client: %s: %s", what,
+                        c->why[0] ? c->why : "the connection is closed");
 }
 
 static int send_message(weft_mb_client *c, const weft_mb_header *h,
@@ -87,203 +70,162 @@ static int send_message(weft_mb_client *c, const weft_mb_header *h,
   int rv = weft_mb_encode(h, json, json ? strlen(json) : 0, &msg, &len, err);
   if (rv < 0)
     return rv;
-  pthread_mutex_lock(&c->wmu);
-  if (c->ws) {
-    rv = weft__ws_sync_send(c->ws, WEFT__WS_OP_TEXT, msg, len);
-  } else {
-    uint8_t prefix[4];
-    weft_mb_frame_prefix(prefix, len);
-    rv = write_all(c, prefix, 4);
-    if (rv == 0)
-      rv = write_all(c, (const uint8_t *)msg, len);
-  }
-  pthread_mutex_unlock(&c->wmu);
+  /* Given up (the broker sent what no broker sends) before the link has
+   * dropped the socket: nothing more goes out. */
+  pthread_mutex_lock(&c->mu);
+  bool closed = c->closed;
+  pthread_mutex_unlock(&c->mu);
+  rv = closed ? WEFT_ERR_CLOSED : weft__mb_link_send(c->link, msg, len);
   free(msg);
-  if (rv < 0)
-    return weft_error_set(err, WEFT_ERR_CLOSED,
-                          "MB client: the broker connection is gone");
-  return 0;
+  if (rv == WEFT_ERR_NOMEM)
+    return weft_error_set(err, rv, "MB client: out of memory");
+  if (rv < 0) {
+    pthread_mutex_lock(&c->mu);
+    rv = gone_error(c, h->topic, err);
+    pthread_mutex_unlock(&c->mu);
+  }
+  return rv;
 }
 
-/* ---- the reader thread ---- */
+/* ---- on the client loop: what the link delivers ---- */
 
-static void handle(weft_mb_client *c, const weft_mb_message *m) {
-  const weft_mb_header *h = &m->header;
-  if (h->action == WEFT_MB_PUBLISH &&
-      strcmp(h->topic, WEFT_MB_TOPIC_INITIALIZE) == 0) {
+static bool link_message(void *ud, const char *msg, size_t len) {
+  weft_mb_client *c = ud;
+  weft_mb_message m;
+  weft__mbc_kind kind;
+  weft_error e;
+  weft_error_clear(&e);
+  if (weft__mbc_classify(msg, len, &m, &kind, &e) < 0) {
+    /* Not an MB message: the peer is not a broker, or the stream is
+     * corrupt. Waiting callers learn why; the link is given up. */
+    pthread_mutex_lock(&c->mu);
+    bool report = !c->closed;
+    if (report) {
+      c->closed = true;
+      c->closed_code = WEFT_ERR_PROTOCOL;
+      snprintf(c->why, sizeof c->why, "the MB broker at %s sent %s", c->where,
+               e.message);
+      pthread_cond_broadcast(&c->cv);
+    }
+    pthread_mutex_unlock(&c->mu);
+    return false;
+  }
+  const weft_mb_header *h = &m.header;
+  switch (kind) {
+  case WEFT__MBC_GREETING:
     pthread_mutex_lock(&c->mu);
     c->greeted = true;
     pthread_cond_broadcast(&c->cv);
     pthread_mutex_unlock(&c->mu);
-    return;
-  }
-  if (h->action == WEFT_MB_REQUEST &&
-      strcmp(h->topic, WEFT_MB_TOPIC_HEARTBEAT) == 0) {
+    return true;
+  case WEFT__MBC_HEARTBEAT: {
     /* The broker sends it without an id and wants any message back within
-     * its deregistration period; answered as the reference client does:
-     * the same header as a response, and {}. */
-    weft_mb_header r = *h;
-    r.action = WEFT_MB_RESPONSE;
-    r.has_timeout = false;
-    r.parent_request_id[0] = '\0';
+     * its deregistration period. */
+    weft_mb_header r;
+    weft__mbc_heartbeat_answer(h, &r);
     send_message(c, &r, "{}", NULL);
-    return;
+    return true;
   }
-  if (h->action == WEFT_MB_RESPONSE) {
+  case WEFT__MBC_RESPONSE:
     pthread_mutex_lock(&c->mu);
     for (waiter *w = c->waiters; w; w = w->next)
       if (!w->done && strcmp(w->id, h->request_id) == 0) {
-        w->payload = malloc(m->payload_len + 1);
+        w->payload = malloc(m.payload_len + 1);
         if (w->payload) {
-          memcpy(w->payload, m->payload, m->payload_len);
-          w->payload[m->payload_len] = '\0';
-          w->len = m->payload_len;
+          memcpy(w->payload, m.payload, m.payload_len);
+          w->payload[m.payload_len] = '\0';
+          w->len = m.payload_len;
         }
         w->done = true;
         pthread_cond_broadcast(&c->cv);
         break;
       }
     pthread_mutex_unlock(&c->mu);
-    return;
+    return true;
+  case WEFT__MBC_REQUEST:
+    if (c->o.on_request)
+      c->o.on_request(c, &m, c->o.ud);
+    return true;
+  case WEFT__MBC_PUBLISH:
+    if (c->o.on_publish)
+      c->o.on_publish(c, &m, c->o.ud);
+    return true;
   }
-  if (h->action == WEFT_MB_REQUEST && c->o.on_request)
-    c->o.on_request(c, m, c->o.ud);
-  else if (h->action == WEFT_MB_PUBLISH && c->o.on_publish)
-    c->o.on_publish(c, m, c->o.ud);
+  return true;
 }
 
-static bool stopping(weft_mb_client *c) {
+static void link_closed(void *ud, int code, const char *why) {
+  weft_mb_client *c = ud;
   pthread_mutex_lock(&c->mu);
-  bool stop = c->stopping;
-  pthread_mutex_unlock(&c->mu);
-  return stop;
-}
-
-/* WebSocket: the sync client is not thread-safe, so each receive holds wmu
- * briefly; poll() first so senders are not held while nothing arrives (and
- * skip it while the client may still have buffered messages). */
-static void ws_reader(weft_mb_client *c) {
-  bool more = true; /* the handshake may have brought messages along */
-  while (!stopping(c)) {
-    if (!more) {
-      struct pollfd p = {c->fd, POLLIN, 0};
-      if (poll(&p, 1, 100) <= 0)
-        continue;
-    }
-    int op = 0;
-    const uint8_t *data;
-    size_t len = 0;
-    char *copy = NULL;
-    pthread_mutex_lock(&c->wmu);
-    int rv = weft__ws_sync_recv(c->ws, &op, &data, &len, 20);
-    if (rv == 1 && (copy = malloc(len + 1)) != NULL)
-      memcpy(copy, data, len);
-    pthread_mutex_unlock(&c->wmu);
-    if (rv == WEFT_ERR_TIMEOUT) {
-      more = false;
-      continue;
-    }
-    if (rv != 1)
-      break;
-    more = true;
-    weft_mb_message m;
-    if (copy && op == WEFT__WS_OP_TEXT &&
-        weft_mb_decode(copy, len, DECODE_FLAGS, &m, NULL, NULL) == 0)
-      handle(c, &m);
-    free(copy);
-  }
-}
-
-static void *reader_main(void *arg) {
-  weft_mb_client *c = arg;
-  if (c->ws) {
-    ws_reader(c);
-    pthread_mutex_lock(&c->mu);
+  if (!c->closed) {
     c->closed = true;
-    pthread_cond_broadcast(&c->cv);
-    pthread_mutex_unlock(&c->mu);
-    return NULL;
+    c->closed_code = code;
+    snprintf(c->why, sizeof c->why, "%s", why);
   }
-  weft_mb_deframer df;
-  weft_mb_deframer_init(&df, MAX_FROM_BROKER);
-  uint8_t buf[16384];
-  for (;;) {
-    pthread_mutex_lock(&c->mu);
-    bool stop = c->stopping;
-    pthread_mutex_unlock(&c->mu);
-    if (stop)
-      break;
-    struct pollfd p = {c->fd, POLLIN, 0};
-    if (poll(&p, 1, 100) <= 0)
-      continue;
-    ssize_t n = weft__conn_read(c->io, buf, sizeof buf);
-    if (n == WEFT_ERR_AGAIN)
-      continue;
-    if (n <= 0)
-      break;
-    size_t off = 0;
-    bool bad = false;
-    while (off < (size_t)n && !bad) {
-      const uint8_t *msg;
-      size_t len;
-      ssize_t used = weft_mb_deframer_feed(&df, buf + off, (size_t)n - off,
-                                           &msg, &len, NULL);
-      if (used < 0) {
-        bad = true;
-        break;
-      }
-      off += (size_t)used;
-      weft_mb_message m;
-      if (msg && weft_mb_decode((const char *)msg, len, DECODE_FLAGS, &m, NULL,
-                                NULL) == 0)
-        handle(c, &m);
-    }
-    if (bad)
-      break;
-  }
-  weft_mb_deframer_free(&df);
-  pthread_mutex_lock(&c->mu);
-  c->closed = true;
   pthread_cond_broadcast(&c->cv);
   pthread_mutex_unlock(&c->mu);
-  return NULL;
+}
+
+static const weft__mb_link_cbs link_cbs = {link_message, link_closed};
+
+/* A blocking call from a callback would wait on the loop that delivers its
+ * answer, and stall every other client of the process meanwhile. */
+static int refuse_on_loop(weft_mb_client *c, const char *what,
+                          weft_error *err) {
+  if (!weft_loop_in_thread(c->link->loop))
+    return 0;
+  return weft_error_set(err, WEFT_ERR_STATE,
+                        "MB client: %s waits for the broker and cannot be "
+                        "called from a handler (it runs on the loop that "
+                        "delivers the answer)",
+                        what);
 }
 
 /* ---- requests and acknowledgements ---- */
+
+/* An absolute CLOCK_MONOTONIC time (the clock of the client's cv). */
+static struct timespec deadline_in(int64_t ms) {
+  struct timespec dl;
+  clock_gettime(CLOCK_MONOTONIC, &dl);
+  dl.tv_sec += ms / 1000;
+  dl.tv_nsec += (ms % 1000) * 1000000L;
+  if (dl.tv_nsec >= 1000000000L) {
+    dl.tv_sec++;
+    dl.tv_nsec -= 1000000000L;
+  }
+  return dl;
+}
 
 /* Sends h (which must carry a request id) and waits for the response. */
 static int exchange(weft_mb_client *c, const weft_mb_header *h,
                     const char *json, int64_t timeout_ms, char **payload,
                     size_t *len, weft_error *err) {
+  int rv = refuse_on_loop(c, h->topic, err);
+  if (rv < 0)
+    return rv;
   waiter w = {0};
   memcpy(w.id, h->request_id, sizeof w.id);
   pthread_mutex_lock(&c->mu);
   w.next = c->waiters;
   c->waiters = &w;
   pthread_mutex_unlock(&c->mu);
-  int rv = send_message(c, h, json, err);
+  rv = send_message(c, h, json, err);
   pthread_mutex_lock(&c->mu);
   if (rv == 0) {
-    struct timespec dl;
-    clock_gettime(CLOCK_REALTIME, &dl);
-    dl.tv_sec += timeout_ms / 1000;
-    dl.tv_nsec += (timeout_ms % 1000) * 1000000L;
-    if (dl.tv_nsec >= 1000000000L) {
-      dl.tv_sec++;
-      dl.tv_nsec -= 1000000000L;
-    }
+    struct timespec dl = deadline_in(timeout_ms);
     while (!w.done && !c->closed)
       if (pthread_cond_timedwait(&c->cv, &c->mu, &dl) != 0)
         break;
-    if (!w.done)
-      rv = c->closed ? weft_error_set(err, WEFT_ERR_CLOSED,
-                                      "MB client: connection lost waiting "
-                                      "for %s",
-                                      h->topic)
-                     : weft_error_set(err, WEFT_ERR_TIMEOUT,
-                                      "MB client: no response to %s within "
-                                      "%lld ms",
-                                      h->topic, (long long)timeout_ms);
+    if (!w.done) {
+      char what[WEFT_MB_MAX_TOPIC + 40];
+      snprintf(what, sizeof what, "waiting for the answer to %s", h->topic);
+      rv = c->closed
+               ? gone_error(c, what, err)
+               : weft_error_set(err, WEFT_ERR_TIMEOUT,
+                                "MB client: no response to %s from %s "
+                                "within %lld ms",
+                                h->topic, c->where, (long long)timeout_ms);
+    }
   }
   for (waiter **pp = &c->waiters; *pp; pp = &(*pp)->next)
     if (*pp == &w) {
@@ -330,21 +272,95 @@ static int acked(weft_mb_client *c, const char *topic, const char *json,
 
 /* ---- public ---- */
 
+static int parse_url(const char *url, weft_url *u, bool *ws, bool *tls,
+                     weft_error *err) {
+  int rv = weft_url_parse(url, u, err);
+  if (rv < 0)
+    return rv;
+  static const struct {
+    const char *scheme;
+    bool ws, tls;
+  } schemes[] = {{"mb", false, false},    {"mb+tcp", false, false},
+                 {"tcp", false, false},   {"mbs", false, true},
+                 {"mb+tls", false, true}, {"tls", false, true},
+                 {"mb+ws", true, false},  {"ws", true, false},
+                 {"mb+wss", true, true},  {"wss", true, true}};
+  for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++)
+    if (strcmp(u->scheme, schemes[i].scheme) == 0) {
+      *ws = schemes[i].ws;
+      *tls = schemes[i].tls;
+      if (u->port <= 0)
+        return weft_error_set(err, WEFT_ERR_BAD_URL, "MB client: %s: no port",
+                              url);
+      return 0;
+    }
+  return weft_error_set(err, WEFT_ERR_UNKNOWN_SCHEME,
+                        "MB client: %s: use mb:// or mb+tcp:// (TCP), mbs:// "
+                        "or mb+tls:// (TCP over TLS), mb+ws:// or ws:// "
+                        "(WebSocket), mb+wss:// or wss:// (WebSocket over TLS)",
+                        url);
+}
+
+/* Waits for the broker's greeting, which it sends first. */
+static int await_greeting(weft_mb_client *c, const char *url, weft_error *err) {
+  pthread_mutex_lock(&c->mu);
+  struct timespec dl = deadline_in(c->o.timeout_ms);
+  while (!c->greeted && !c->closed)
+    if (pthread_cond_timedwait(&c->cv, &c->mu, &dl) != 0)
+      break;
+  int rv = 0;
+  if (c->greeted)
+    rv = 0;
+  else if (c->closed)
+    rv = gone_error(c, "waiting for the greeting", err);
+  else
+    rv = weft_error_set(err, WEFT_ERR_HANDSHAKE,
+                        "MB client: %s sent no system.initialize greeting "
+                        "within %lld ms",
+                        url, (long long)c->o.timeout_ms);
+  pthread_mutex_unlock(&c->mu);
+  return rv;
+}
+
 int weft_mb_client_open(weft_mb_client **out, const char *url,
                         const weft_mb_client_opts *opts, weft_error *err) {
   weft_url u;
-  int rv = weft_url_parse(url, &u, err);
+  bool ws = false, tls = false;
+  int rv = parse_url(url, &u, &ws, &tls, err);
   if (rv < 0)
     return rv;
-  bool ws = strcmp(u.scheme, "ws") == 0 || strcmp(u.scheme, "mb+ws") == 0;
-  if (strcmp(u.scheme, "mb") != 0 && strcmp(u.scheme, "tcp") != 0 &&
-      strcmp(u.scheme, "mb+tcp") != 0 && !ws)
-    return weft_error_set(err, WEFT_ERR_UNKNOWN_SCHEME,
-                          "MB client: %s: use mb:// or mb+tcp:// (TCP), "
-                          "mb+ws:// or ws:// (WebSocket)",
-                          url);
-  if (u.port <= 0)
-    return weft_error_set(err, WEFT_ERR_BAD_URL, "MB client: %s: no port", url);
+  /* From a client callback: the greeting would have to arrive on the loop
+   * this thread is blocking. */
+  weft_loop *cur = weft_loop_current(), *cl = NULL;
+  if (cur && weft_client_loop_acquire(&cl, NULL) == 0) {
+    bool same = cl == cur;
+    weft_client_loop_release(cl);
+    if (same)
+      return weft_error_set(err, WEFT_ERR_STATE,
+                            "MB client: %s: cannot be opened from a client "
+                            "callback (it runs on the loop that would "
+                            "deliver the greeting)",
+                            url);
+  }
+  char headers[600] = "";
+  if (opts && opts->api_key) {
+    /* MB has no credentials of its own; a weft broker's WebSocket route
+     * takes the server's API key at the upgrade, as every ws:// endpoint
+     * of weft does. MB over TCP has nowhere to carry one. */
+    if (!ws)
+      return weft_error_set(err, WEFT_ERR_UNSUPPORTED,
+                            "MB client: %s: MB over TCP carries no API key "
+                            "(the MB protocol has no credentials); use "
+                            "mb+wss:// for a key, or a TLS client "
+                            "certificate (tls.cert_file) with mbs://",
+                            url);
+    size_t n = strlen(opts->api_key);
+    if (n == 0 || n > 512 || strpbrk(opts->api_key, "\r\n"))
+      return weft_error_set(err, WEFT_ERR_INVAL,
+                            "MB client: api_key must be 1..512 characters "
+                            "without CR or LF");
+    snprintf(headers, sizeof headers, "X-Api-Key: %s\r\n", opts->api_key);
+  }
   /* The registration is checked against the broker's limits before any
    * connection is made. */
   char *reg = NULL;
@@ -361,90 +377,66 @@ int weft_mb_client_open(weft_mb_client **out, const char *url,
   }
   if (opts)
     c->o = *opts;
+  c->o.api_key = NULL; /* used during the call only */
   if (c->o.timeout_ms <= 0)
     c->o.timeout_ms = 10000;
-  pthread_mutex_init(&c->wmu, NULL);
+  snprintf(c->where, sizeof c->where, strchr(u.host, ':') ? "[%s]:%d" : "%s:%d",
+           u.host, u.port);
   pthread_mutex_init(&c->mu, NULL);
-  pthread_cond_init(&c->cv, NULL);
-  if (ws) {
-    char target[sizeof u.path + sizeof u.query + 2];
-    snprintf(target, sizeof target, "%s%s%s", u.path[0] ? u.path : "/",
-             u.query[0] ? "?" : "", u.query);
-    weft__ws_sync_opts wo = {0};
-    wo.target = target;
-    wo.timeout_ms = c->o.timeout_ms;
-    rv = weft__ws_sync_connect(&c->ws, u.host, u.port, &wo, err);
-    if (rv == 0)
-      c->fd = weft__ws_sync_fd(c->ws);
-  } else {
-    rv = weft__conn_connect(&c->io, u.host, u.port, NULL, NULL, c->o.timeout_ms,
-                            err);
-    if (rv == 0)
-      c->fd = weft__conn_fd(c->io);
-  }
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&c->cv, &ca);
+  pthread_condattr_destroy(&ca);
+  char target[sizeof u.path + sizeof u.query + 2];
+  snprintf(target, sizeof target, "%s%s%s", u.path[0] ? u.path : "/",
+           u.query[0] ? "?" : "", u.query);
+  weft__mb_link_args la = {.host = u.host,
+                           .port = u.port,
+                           .where = c->where,
+                           .tls = tls,
+                           .tls_opts = &c->o.tls,
+                           .target = target,
+                           .extra_headers = headers[0] ? headers : NULL,
+                           .timeout_ms = c->o.timeout_ms,
+                           .cb = &link_cbs,
+                           .ud = c};
+  rv = ws ? weft__mb_link_ws_open(&c->link, &la, err)
+          : weft__mb_link_tcp_open(&c->link, &la, err);
+  if (rv == 0)
+    rv = await_greeting(c, url, err);
+  if (rv == 0 && reg)
+    rv = acked(c, WEFT_MB_TOPIC_REGISTER, reg, err);
+  free(reg);
   if (rv < 0) {
-    free(reg);
     weft_mb_client_close(c);
     return rv;
-  }
-  if (pthread_create(&c->reader, NULL, reader_main, c) != 0) {
-    free(reg);
-    weft_mb_client_close(c);
-    return weft_error_set(err, WEFT_ERR_NOMEM, "MB client: no thread");
-  }
-  c->reader_started = true;
-  /* The broker speaks first. */
-  pthread_mutex_lock(&c->mu);
-  int64_t until = now_ms() + c->o.timeout_ms;
-  while (!c->greeted && !c->closed && now_ms() < until) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_nsec += 50 * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-      ts.tv_sec++;
-      ts.tv_nsec -= 1000000000L;
-    }
-    pthread_cond_timedwait(&c->cv, &c->mu, &ts);
-  }
-  bool greeted = c->greeted;
-  pthread_mutex_unlock(&c->mu);
-  if (!greeted) {
-    free(reg);
-    weft_mb_client_close(c);
-    return weft_error_set(err, WEFT_ERR_HANDSHAKE,
-                          "MB client: %s sent no system.initialize greeting",
-                          url);
-  }
-  if (reg) {
-    rv = acked(c, WEFT_MB_TOPIC_REGISTER, reg, err);
-    free(reg);
-    if (rv < 0) {
-      weft_mb_client_close(c);
-      return rv;
-    }
   }
   *out = c;
   return 0;
 }
 
+static void free_client(weft_mb_client *c) {
+  pthread_cond_destroy(&c->cv);
+  pthread_mutex_destroy(&c->mu);
+  free(c);
+}
+
+static void free_post(void *ud) {
+  free_client(ud);
+}
+
 void weft_mb_client_close(weft_mb_client *c) {
   if (!c)
     return;
-  if (c->reader_started) {
-    pthread_mutex_lock(&c->mu);
-    c->stopping = true;
-    pthread_mutex_unlock(&c->mu);
-    pthread_join(c->reader, NULL);
-  }
-  if (c->ws) {
-    weft__ws_sync_close(c->ws, 1000, "bye", 1000);
-    weft__ws_sync_free(c->ws);
-  }
-  weft__conn_close(c->io);
-  pthread_cond_destroy(&c->cv);
-  pthread_mutex_destroy(&c->mu);
-  pthread_mutex_destroy(&c->wmu);
-  free(c);
+  weft_loop *loop = c->link ? c->link->loop : NULL;
+  weft__mb_link_close(c->link); /* no callback runs after this */
+  /* From a handler the client's callback frames are still on the loop's
+   * stack: the memory goes after they returned. (A release on the loop
+   * thread never stops it, so the loop is still there to post to.) */
+  if (weft_loop_in_thread(loop) && weft_loop_post(loop, free_post, c) == 0)
+    return;
+  free_client(c);
 }
 
 static int sub(weft_mb_client *c, weft_mb_action action, const char *topic,

@@ -52,6 +52,7 @@ struct weft_mb_hub {
   weft_mb_broker *b;
   weft_loop *loop;
   weft__acceptor *acc; /* loop thread; NULL: not listening */
+  weft__tls_ctx *tls;  /* MB over TLS (o.tls); NULL: plain TCP */
   unsigned max_per_ip; /* 0: the shared default */
   hub_conn *conns;
   weft_mb_conn next_id;
@@ -119,6 +120,10 @@ static bool tcp_flush(weft_mb_hub *h, hub_conn *c) {
     c->out_off += (size_t)n;
   }
   bool pending = c->out_off < c->out_len;
+  /* A TLS handshake waiting for the peer: the next read moves it on (and
+   * flushes), and watching WRITE meanwhile would spin. */
+  bool arm =
+      pending && (!weft__conn_is_tls(c->io) || weft__conn_wants_write(c->io));
   if (!pending) {
     c->out_off = c->out_len = 0;
     if (c->closing && !c->shut) {
@@ -126,10 +131,9 @@ static bool tcp_flush(weft_mb_hub *h, hub_conn *c) {
       c->shut = true;
     }
   }
-  if (pending != c->write_armed) {
-    weft_loop_mod_fd(h->loop, c->fd,
-                     WEFT_IO_READ | (pending ? WEFT_IO_WRITE : 0));
-    c->write_armed = pending;
+  if (arm != c->write_armed) {
+    weft_loop_mod_fd(h->loop, c->fd, WEFT_IO_READ | (arm ? WEFT_IO_WRITE : 0));
+    c->write_armed = arm;
   }
   return true;
 }
@@ -293,6 +297,11 @@ static void tcp_io(weft_loop *l, int fd, unsigned events, void *ud) {
                                  unix_ms());
       }
     }
+    /* TLS: output held back while the handshake waited for this read. */
+    if (c->out_off < c->out_len && !c->write_armed && !tcp_flush(h, c)) {
+      pthread_mutex_unlock(&h->mu);
+      return;
+    }
   }
   pthread_mutex_unlock(&h->mu);
 }
@@ -421,9 +430,15 @@ static void do_listen(sync_call *s) {
   s->rv = weft__listen(s->host, s->port, 128, &fd, &s->bound, &s->err);
   if (s->rv < 0)
     return;
+  if (h->o.tls && !h->tls &&
+      (s->rv = weft__tls_ctx_new(&h->tls, true, h->o.tls, NULL, &s->err)) < 0) {
+    close(fd);
+    return;
+  }
   weft__acceptor_opts ao = {.loop = h->loop,
                             .lfd = fd,
-                            .name = "mb",
+                            .tls = h->tls,
+                            .name = h->tls ? "mbs" : "mb",
                             .max_per_ip = h->max_per_ip
                                               ? h->max_per_ip
                                               : WEFT__DEFAULT_MAX_CONNS_PER_IP,
@@ -539,6 +554,7 @@ void weft_mb_hub_free(weft_mb_hub *h) {
     weft_loop_free(h->loop);
   }
   weft__acceptor_free(h->acc); /* stopped on the loop: only frees */
+  weft__tls_ctx_free(h->tls);  /* connections hold their own references */
   /* WebSocket connections belong to their server, which must be gone by
    * now; any left are forgotten. */
   hub_conn *c = h->conns;
@@ -647,7 +663,15 @@ static int mbt_listen(weft_server *s, const weft_url *url,
                       weft_error *err) {
   (void)s;
   weft_mb_hub *h = NULL;
-  int rv = weft_mb_hub_new(&h, NULL);
+  weft_mb_hub_opts ho = {0};
+  if (strcmp(url->scheme, "mbs") == 0) {
+    if (!opts || !opts->tls.cert_file || !opts->tls.key_file)
+      return weft_error_set(err, WEFT_ERR_INVAL,
+                            "mbs: the server's tls.cert_file and "
+                            "tls.key_file are required");
+    ho.tls = &opts->tls;
+  }
+  int rv = weft_mb_hub_new(&h, &ho);
   if (rv < 0)
     return weft_error_set(err, rv, "mb: cannot start the broker");
   h->max_per_ip = opts ? opts->max_conns_per_ip : 0;
@@ -679,9 +703,19 @@ static const weft_server_transport mb_transport = {
     .close = mbt_close,
 };
 
+/* MB over TLS: the broker's "tls" port. */
+static const weft_server_transport mbs_transport = {
+    .scheme = "mbs",
+    .default_port = 0,
+    .listen = mbt_listen,
+    .stop_accepting = mbt_stop_accepting,
+    .close = mbt_close,
+};
+
 int weft_mb_register_transport(void) {
   weft_transports_init(); /* so a later init does not replace "mb" */
-  return weft_register_server_transport(&mb_transport);
+  int rv = weft_register_server_transport(&mb_transport);
+  return rv < 0 ? rv : weft_register_server_transport(&mbs_transport);
 }
 
 /* ---- from other nodes (libnats threads) ---- */

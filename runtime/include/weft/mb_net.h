@@ -11,10 +11,12 @@
  * weft_mb_register_transport() was called: each such listen runs a hub.
  *
  * The client joins any MB broker (weft's or mb-server-node) over TCP or
- * WebSocket (one text message per MB message): it waits for the broker's
- * greeting, registers, subscribes, publishes, sends requests and answers
- * the requests routed to it (fire-and-forget ones too, with no id);
- * heartbeats, which the broker sends without an id, are answered for it. */
+ * WebSocket (one text message per MB message), plain or over TLS: it waits
+ * for the broker's greeting, registers, subscribes, publishes, sends
+ * requests and answers the requests routed to it (fire-and-forget ones
+ * too, with no id); heartbeats, which the broker sends without an id, are
+ * answered for it. Its connection runs on the process-wide client loop
+ * (weft_client_loop_acquire): a client costs a socket, not a thread. */
 #ifndef WEFT_MB_NET_H
 #define WEFT_MB_NET_H
 
@@ -49,6 +51,10 @@ typedef struct weft_mb_hub_opts {
    * stderr) if NATS cannot be reached. Read only by weft_mb_hub_new. */
   const char *nats_url;
   const char *node_id; /* names the NATS connection */
+  /* MB over TLS on the TCP listener (the broker's "tls" port): cert_file
+   * and key_file (a ca_file also asks clients for certificates and
+   * verifies them). NULL: plain TCP. Read by weft_mb_hub_listen. */
+  const weft_tls_opts *tls;
 } weft_mb_hub_opts;
 
 /* Starts the hub's loop thread. opts may be NULL; it is copied (ws_path
@@ -62,10 +68,11 @@ int weft_mb_hub_new(weft_mb_hub **out, const weft_mb_hub_opts *opts);
  * outlive the weft server that routes to it (free the server first), as
  * its WebSocket connections still point to the hub. */
 void weft_mb_hub_free(weft_mb_hub *h);
-/* Accepts MB over TCP on host:port (0: a free port, written to *bound;
- * bound may be NULL). host is only read during the call. Returns 0,
- * WEFT_ERR_STATE (already listening), WEFT_ERR_RESOLVE, WEFT_ERR_IO (bind,
- * listen), WEFT_ERR_NOMEM; err (may be NULL) says what. */
+/* Accepts MB over TCP (over TLS with opts->tls) on host:port (0: a free
+ * port, written to *bound; bound may be NULL). host is only read during
+ * the call. Returns 0, WEFT_ERR_STATE (already listening),
+ * WEFT_ERR_RESOLVE, WEFT_ERR_IO (bind, listen), WEFT_ERR_TLS (certificate
+ * or key unusable), WEFT_ERR_NOMEM; err (may be NULL) says what. */
 int weft_mb_hub_listen(weft_mb_hub *h, const char *host, int port, int *bound,
                        weft_error *err);
 /* A weft_ws_route_fn (ud = the hub) taking opts->ws_path for MB text
@@ -75,22 +82,28 @@ int weft_mb_hub_listen(weft_mb_hub *h, const char *host, int port, int *bound,
  * allocated. The server's API key check applies. */
 int weft_mb_ws_route(void *ud, const weft_ws_request *req, weft_ws_accept *acc);
 
-/* Registers the "mb" server transport: weft_server_listen(s,
- * "mb://127.0.0.1:0") then runs a hub on that address. Idempotent. Returns
- * 0 or the codes of weft_register_server_transport (WEFT_ERR_LIMIT). Of
- * the server's options such a hub uses only max_conns_per_ip: no TLS, no
- * API keys (MB has no credentials), default broker limits. */
+/* Registers the "mb" and "mbs" server transports: weft_server_listen(s,
+ * "mb://127.0.0.1:0") then runs a hub on that address, "mbs://" one that
+ * speaks MB over TLS with the server's tls options (cert_file and key_file
+ * required, else WEFT_ERR_INVAL; a ca_file verifies client certificates).
+ * Idempotent. Returns 0 or the codes of weft_register_server_transport
+ * (WEFT_ERR_LIMIT). Of the server's other options such a hub uses only
+ * max_conns_per_ip: no API keys (MB has no credentials), default broker
+ * limits. */
 int weft_mb_register_transport(void);
 
 /* ---- client ---- */
 
 typedef struct weft_mb_client weft_mb_client;
 
-/* Called on the client's reader thread; m (and its payload) is valid during
+/* Called on the process-wide client loop, which every client connection
+ * of the process shares: do not block. m (and its payload) is valid during
  * the call. An on_request handler answers with weft_mb_client_respond().
- * A handler must not wait for the broker (subscribe, unsubscribe,
- * publish_wait, request): the reader thread is what delivers the answer,
- * so such a call ends in WEFT_ERR_TIMEOUT. publish and respond are fine. */
+ * A handler cannot wait for the broker (subscribe, unsubscribe,
+ * publish_wait, request return WEFT_ERR_STATE at once: the loop is what
+ * delivers the answer); publish and respond are fine, and so is
+ * weft_mb_client_close (of this client too: it finishes after the handler
+ * returns). */
 typedef void (*weft_mb_handler_fn)(weft_mb_client *c, const weft_mb_message *m,
                                    void *ud);
 
@@ -101,10 +114,22 @@ typedef struct weft_mb_client_opts {
   weft_mb_handler_fn on_publish; /* publishes on subscribed topics */
   void *ud;
   int64_t timeout_ms; /* connect, greeting, acks; 0: 10000 */
+  /* mbs://, mb+tls://, tls://, mb+wss://, wss://: trust anchors (NULL:
+   * the system's), client certificate, server name; insecure for tests.
+   * The strings are read during weft_mb_client_open only. */
+  weft_tls_opts tls;
+  /* Sent as X-Api-Key on the WebSocket upgrade (mb+ws://, mb+wss://),
+   * where a weft server checks its api_keys. The MB protocol itself has
+   * no credentials (mb-server-node checks none), so on MB over TCP a key
+   * is refused with WEFT_ERR_UNSUPPORTED rather than dropped: use a TLS
+   * client certificate there. Read during weft_mb_client_open only. */
+  const char *api_key;
 } weft_mb_client_opts;
 
-/* url: mb://, mb+tcp:// or tcp://host:port (TCP framing), or
- * mb+ws:// or ws://host:port/path (WebSocket; path "/" when none).
+/* url: mb://, mb+tcp:// or tcp://host:port (TCP framing), mbs://,
+ * mb+tls:// or tls://host:port (TCP framing over TLS, the broker's "tls"
+ * port), mb+ws:// or ws://host:port/path (WebSocket; path "/" when none),
+ * mb+wss:// or wss://host:port/path (WebSocket over TLS, its "wss" port).
  * Checks the registration against the broker's limits (name <= 36,
  * description <= 1024 characters; the description defaults to the name:
  * WEFT_ERR_INVAL before connecting), connects, waits for the greeting,
@@ -112,21 +137,34 @@ typedef struct weft_mb_client_opts {
  * description are used during the call only; ud must live as long as the
  * client. On success *out is a new client, freed with
  * weft_mb_client_close(); on failure *out is untouched. Errors:
- * WEFT_ERR_BAD_URL (also no port), _UNKNOWN_SCHEME, _INVAL, _RESOLVE,
- * _CONNECT, _TIMEOUT, _HANDSHAKE (WebSocket refused, or no greeting within
- * timeout_ms), _NOMEM, and those of the registration (_RPC if refused,
- * _TIMEOUT, _CLOSED). */
+ * WEFT_ERR_BAD_URL (also no port), _UNKNOWN_SCHEME, _INVAL, _UNSUPPORTED
+ * (an api_key on TCP), _STATE (called from a callback of a client of
+ * the process), _RESOLVE, _CONNECT, _TIMEOUT, _TLS, _HANDSHAKE
+ * (WebSocket refused, e.g. a wrong API key, or no greeting within
+ * timeout_ms), _NOMEM, _PROTOCOL or _CLOSED (the peer sent what no MB
+ * broker sends, or closed), and those of the registration (_RPC if
+ * refused, _TIMEOUT, _CLOSED).
+ *
+ * Once the connection ends (the broker closed it, or sent bytes no MB
+ * broker sends: an undecodable message, a frame over 16,751 + 367 bytes, a
+ * stream cut mid-frame), waiting calls return at once and later ones fail
+ * with WEFT_ERR_CLOSED or WEFT_ERR_PROTOCOL, err saying what the broker
+ * did. There is no reconnect: open a new client. */
 int weft_mb_client_open(weft_mb_client **out, const char *url,
                         const weft_mb_client_opts *opts, weft_error *err);
-/* Stops and joins the reader thread (it polls every 100 ms), closes, frees.
- * Accepts NULL. Not from a handler (it joins the reader thread). */
+/* Closes the connection (WebSocket: the close handshake, at most 2 s) and
+ * frees. No callback of c runs after it returns (from one of c's own
+ * handlers: the memory goes after that handler returns). No other call
+ * on c may be running or start meanwhile (a caller still waiting would
+ * wake on freed memory): close after they returned. Accepts NULL. */
 void weft_mb_client_close(weft_mb_client *c);
 
 /* Subscribe / unsubscribe, waiting for the broker's acknowledgement.
  * WEFT_ERR_RPC with err naming the MB error if the broker refused (or
  * answered {"status":"failure"}). Also WEFT_ERR_INVAL (action not publish
  * or request, invalid topic), WEFT_ERR_TIMEOUT (no answer within
- * timeout_ms), WEFT_ERR_CLOSED (connection gone), WEFT_ERR_NOMEM. */
+ * timeout_ms), WEFT_ERR_CLOSED / _PROTOCOL (connection gone),
+ * WEFT_ERR_STATE (called from a handler), WEFT_ERR_NOMEM. */
 int weft_mb_client_subscribe(weft_mb_client *c, weft_mb_action action,
                              const char *topic, int32_t priority,
                              weft_error *err);
