@@ -1,7 +1,8 @@
 /* weft call / subscribe / publish through an MB broker (weft's, or
- * mb-server-node): URLs mb://, mb+tcp:// (TCP framing) and mb+ws://
- * (WebSocket). The METHOD of `weft call` is an MB topic; payloads are the
- * JSON text MB carries, printed as it arrives. */
+ * mb-server-node): URLs mb://, mb+tcp:// (TCP framing), mb+ws://
+ * (WebSocket), and over TLS mbs://, mb+tls:// and mb+wss://. The METHOD of
+ * `weft call` is an MB topic; payloads are the JSON text MB carries, printed as
+ * it arrives. */
 #define _POSIX_C_SOURCE 200809L
 #include <signal.h>
 #include <stdio.h>
@@ -14,13 +15,16 @@
 
 static const char mb_usage[] =
     "MB broker URLs (mb://h:p or mb+tcp://h:p for TCP, mb+ws://h:p[/path]\n"
-    "for WebSocket):\n"
+    "for WebSocket; over TLS mbs://h:p or mb+tls://h:p, mb+wss://h:p[/path]):\n"
     "  weft call URL TOPIC [-d JSON] [--timeout MS]   a request; prints the\n"
     "                                                  response payload\n"
     "  weft subscribe URL TOPIC [--max-time S]        prints each publish\n"
     "  weft publish URL TOPIC -d JSON                 a publish, acknowledged\n"
     "  options: --name N (register as N; default weft-cli), --version V\n"
     "           (message version, default 1.0.0), -d JSON|@file|-\n"
+    "  TLS: --cacert F --cert F --key F --servername N --insecure\n"
+    "  --api-key K   sent as X-Api-Key on the WebSocket upgrade (mb+ws://,\n"
+    "                mb+wss://); MB itself has no credentials\n"
     "exit: 0 OK, 2 usage/bad input, 3 cannot connect, 4 local failure,\n"
     "      10+N an MB error, as the gRPC code N closest to it (TIMEOUT 14,\n"
     "      NO_ROUTE_FOUND and SERVICE_UNAVAILABLE 24, INVALID_REQUEST and\n"
@@ -29,7 +33,9 @@ static const char mb_usage[] =
 bool cli_is_mb_url(const char *url) {
   return url &&
          (strncmp(url, "mb://", 5) == 0 || strncmp(url, "mb+tcp://", 9) == 0 ||
-          strncmp(url, "mb+ws://", 8) == 0);
+          strncmp(url, "mb+ws://", 8) == 0 || strncmp(url, "mbs://", 6) == 0 ||
+          strncmp(url, "mb+tls://", 9) == 0 ||
+          strncmp(url, "mb+wss://", 9) == 0);
 }
 
 typedef struct mb_args {
@@ -39,6 +45,8 @@ typedef struct mb_args {
   const char *version;
   double max_time;
   long timeout_ms;
+  weft_tls_opts tls;
+  const char *api_key;
 } mb_args;
 
 static int parse(int argc, char **argv, mb_args *a, bool need_data) {
@@ -53,6 +61,10 @@ static int parse(int argc, char **argv, mb_args *a, bool need_data) {
       fputs(mb_usage, stdout);
       return 1;
     }
+    if (!strcmp(s, "--insecure")) {
+      a->tls.insecure = true;
+      continue;
+    }
     if (s[0] == '-' && s[1] && !v) {
       fprintf(stderr, "weft: %s needs a value\n%s", s, mb_usage);
       return -1;
@@ -63,6 +75,16 @@ static int parse(int argc, char **argv, mb_args *a, bool need_data) {
       a->name = argv[++i];
     else if (!strcmp(s, "--version"))
       a->version = argv[++i];
+    else if (!strcmp(s, "--cacert"))
+      a->tls.ca_file = argv[++i];
+    else if (!strcmp(s, "--cert"))
+      a->tls.cert_file = argv[++i];
+    else if (!strcmp(s, "--key"))
+      a->tls.key_file = argv[++i];
+    else if (!strcmp(s, "--servername"))
+      a->tls.server_name = argv[++i];
+    else if (!strcmp(s, "--api-key"))
+      a->api_key = argv[++i];
     else if (!strcmp(s, "--max-time") || !strcmp(s, "--timeout")) {
       char *end;
       double d = strtod(v, &end);
@@ -102,6 +124,8 @@ static weft_mb_client *open_client(const mb_args *a, weft_mb_handler_fn pub,
   o.name = a->name;
   o.on_publish = pub;
   o.ud = ud;
+  o.tls = a->tls;
+  o.api_key = a->api_key;
   weft_mb_client *c = NULL;
   weft_error err = {0};
   int rv = weft_mb_client_open(&c, a->url, &o, &err);

@@ -40,7 +40,7 @@ static const char usage[] =
     "                        (0 picks a free port, -1 turns the listener off)\n"
     "  --mb-port P           also run an MB broker: MB over TCP on P, and MB\n"
     "                        over WebSocket on the ws:// port at / (default\n"
-    "                        -1: off)\n"
+    "                        -1: off); with --tls-cert both over TLS\n"
     "  --nats URL            join a cluster on this NATS server (JetStream,\n"
     "                        e.g. nats://127.0.0.1:4222): weft.v1.PubSub\n"
     "                        topics go through it, so a subscriber on any\n"
@@ -542,6 +542,8 @@ int weft_node_main(int argc, char **argv) {
     mo.next_ud = ep;
     mo.nats_url = o.nats; /* requests across nodes */
     mo.node_id = node_id;
+    /* With --tls-cert every port speaks TLS, the MB port too (mbs://). */
+    mo.tls = o.cert ? &so.tls : NULL;
     weft_error err = {0};
     int bound = 0;
     if (weft_mb_hub_new(&hub, &mo) < 0 ||
@@ -550,9 +552,9 @@ int weft_node_main(int argc, char **argv) {
               o.host, o.mb_port, err.message[0] ? err.message : "no memory");
       goto out_hub;
     }
-    printf(strchr(o.host, ':') ? "listening on mb://[%s]:%d\n"
-                               : "listening on mb://%s:%d\n",
-           o.host, bound);
+    printf(strchr(o.host, ':') ? "listening on %s://[%s]:%d\n"
+                               : "listening on %s://%s:%d\n",
+           o.cert ? "mbs" : "mb", o.host, bound);
     fflush(stdout);
     wo.route = weft_mb_ws_route;
     wo.route_ud = hub;
