@@ -135,7 +135,8 @@ protected:
   }
   // Transports with a native call_start_async: no thread per call.
   bool native() const {
-    return GetParam() == "tcp" || GetParam() == "ws" || GetParam() == "grpc";
+    return GetParam() == "tcp" || GetParam() == "ws" || GetParam() == "grpc" ||
+           GetParam() == "h2c";
   }
 };
 weft_server *AsyncClient::srv;
@@ -161,8 +162,8 @@ int start_unary(weft_client *c, Batch *b, const std::string &text, int delay_ms,
 
 // 1,000 unary calls (and a few server streams) in flight at once from this
 // one thread, on one client: every one completes with its own answer, and
-// on tcp/ws/grpc no thread is added per call (the callbacks run on the
-// connection's I/O thread, or the gRPC client's one queue thread).
+// on tcp/ws/h2c/grpc no thread is added per call (the callbacks run on the
+// process-wide client loop, or the gRPC client's one queue thread).
 TEST_P(AsyncClient, ThousandUnaryFromOneThread) {
   // Counted before the client exists: what the client starts, lazily on
   // its first asynchronous call or not, counts.
