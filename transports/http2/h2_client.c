@@ -496,6 +496,24 @@ static int ev_data(void *ud, void *st, const uint8_t *data, size_t len) {
   return 0;
 }
 
+/* The response ended. A stream whose request side is still open (a
+ * bidi call the server finished first) is done once its end-of-stream
+ * message is in: finish resets the rest, instead of waiting for a close
+ * the caller may be waiting for us to report. */
+static void ev_end(void *ud, void *st) {
+  h2c_conn *c = ud;
+  h2c_call *k = st;
+  pthread_mutex_lock(&c->mu);
+  bool over = k->stream_kind && k->resp.have_status && !k->done;
+  if (over) {
+    k->done = true;
+    pthread_cond_broadcast(&k->cv);
+  }
+  pthread_mutex_unlock(&c->mu);
+  if (over)
+    note(k);
+}
+
 static void ev_closed(void *ud, void *st, uint32_t code) {
   h2c_conn *c = ud;
   h2c_call *k = st;
@@ -529,7 +547,7 @@ static void ev_sent(void *ud, void *st, size_t left) {
 }
 
 static const weft__h2ce_events engine_events = {
-    ev_headers, ev_data, NULL, ev_closed, ev_sent, NULL, NULL};
+    ev_headers, ev_data, ev_end, ev_closed, ev_sent, NULL, NULL};
 
 static void on_conn_closed(weft__h2io *io, const weft_error *why, void *ud) {
   h2c_conn *c = ud;
