@@ -286,6 +286,39 @@ TEST_P(AsyncClient, ClientStreamAndBidi) {
   weft_client_close(c);
 }
 
+// A client stream of 1 MiB in 64 KiB messages, past the transports' send
+// bounds and the peer's flow-control windows (h2c: 256 KiB not yet
+// written, a 256 KiB stream window): the sends wait for the peer from the
+// test thread, never for ever, and every byte arrives in order.
+TEST_P(AsyncClient, ClientStreamPastTheSendBound) {
+  weft_client *c = nullptr;
+  ASSERT_EQ(weft_client_open(&c, url().c_str(), nullptr, NULL), 0);
+  Batch b;
+  weft_call *cs = nullptr;
+  weft_call_opts o;
+  memset(&o, 0, sizeof o);
+  o.timeout_ms = 20000;
+  ASSERT_EQ(weft_call_start_async(c, &weft__test__Echo_service.methods[2],
+                                  nullptr, &o, &cbs, new PerCall{&b}, &cs),
+            0);
+  std::string want;
+  for (int i = 0; i < 16; i++) {
+    std::string part(64 * 1024, (char)('a' + i));
+    want += part;
+    weft__test__EchoRequest req = weft__test__EchoRequest_INIT;
+    req.text = (char *)part.c_str();
+    ASSERT_EQ(weft_call_send(cs, &req), 0) << i;
+  }
+  EXPECT_EQ(weft_call_close_send(cs), 0);
+  ASSERT_TRUE(b.wait(1));
+  std::lock_guard<std::mutex> g(b.mu);
+  EXPECT_EQ(b.ok, 1) << (b.codes.empty() ? -1 : b.codes[0]);
+  ASSERT_EQ(b.texts.size(), 1u);
+  EXPECT_EQ(b.texts[0].size(), want.size());
+  EXPECT_TRUE(b.texts[0] == want) << "the stream arrived out of order";
+  weft_client_close(c);
+}
+
 // A bidi stream fed faster than the peer answers: 300 sends queued
 // without waiting (each 1 KiB), then close_send; every answer arrives, in
 // order, and the call ends OK.
