@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Writes the hand-made server conversations of the fuzz_h2_client_engine
 seed corpus (what a server sends to a client that opened streams 1, 3 and
-5). Run from this folder; the output is committed."""
+5). The rest of the corpus: found_* files that a libFuzzer run kept for
+new coverage (-merge=1). Run from this folder; the output is committed."""
 import struct
 
 def frame(t, flags, sid, payload=b""):
