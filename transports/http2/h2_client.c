@@ -1,17 +1,24 @@
 /* The h2c:// and https:// client: Connect calls over one HTTP/2 connection.
  *
- * Each client connection owns a weft_loop thread that alone touches the
- * nghttp2 session. User threads build requests and wait on a call's
- * condition variable; they hand work to the loop with posts (submit the
- * request, resume the request body, reset the stream).
+ * The runtime glue over the I/O-free client engine (h2_client_engine.h):
+ * the connection's socket lives on the process-wide client loop
+ * (h2_io.c), which alone touches the engine. User threads build requests
+ * and hand work to the loop with posts (submit the request, move request
+ * bytes into the engine, return receive window, reset the stream).
+ *
+ * Blocking calls wait on the call's condition variable. Asynchronous calls
+ * (call_start_async) hear their events on the loop thread: what a read
+ * brought is noted per call during the engine's events and delivered once
+ * the engine is out of them (after_flush), so a callback never runs inside
+ * the engine. Sends never wait on the loop thread; elsewhere they wait
+ * while a call has more than H2C_OUT_HIGH_WATER bytes not yet sent.
  *
  * Unary calls are sent whole (headers + body) when the caller half-closes;
  * streaming calls open the stream at start and send enveloped messages as
- * the caller produces them. Lifetimes follow the server: a call is
- * referenced by the user (until finish), by nghttp2 (until the stream
- * closes) and by pending posts; the connection by its socket and its calls.
+ * the caller produces them. Lifetimes: a call is referenced by the user
+ * (until finish), by the engine (until the stream closes), by pending posts
+ * and by a pending delivery; the connection by its socket and its calls.
  */
-#include <nghttp2/nghttp2.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +28,7 @@
 #include "connect.h"
 #include "connect_client.h"
 #include "h2_client.h"
+#include "h2_client_engine.h"
 #include "h2_io.h"
 #include "h2_msg.h"
 #include "weft/transport.h"
@@ -34,7 +42,7 @@ typedef struct h2c_conn h2c_conn;
 typedef struct h2c_call h2c_call;
 
 struct h2c_conn {
-  weft__h2io io;
+  weft__h2io io; /* io.client is the engine */
   weft_client *client;
   weft_loop *loop;
   weft__tls_ctx *tls;
@@ -47,6 +55,10 @@ struct h2c_conn {
   char authority[300];
   const char *scheme;
   h2c_call *calls;
+  /* Loop thread: asynchronous calls with events to deliver, and window
+   * returned while delivering them (a WINDOW_UPDATE to write). */
+  h2c_call *noted;
+  bool reflush;
 };
 
 struct h2c_call {
@@ -60,9 +72,10 @@ struct h2c_call {
   weft_metadata req_md;
   pthread_cond_t cv;
 
-  /* Request body (under c->mu). */
+  /* Request body not yet in the engine (under c->mu). */
   uint8_t *out;
-  size_t out_off, out_len, out_cap;
+  size_t out_len, out_cap;
+  size_t in_engine; /* bytes the engine still buffers (its `sent` event) */
   bool out_end;
   bool submitted, in_session;
 
@@ -70,8 +83,19 @@ struct h2c_call {
    * messages waiting for recv). */
   weft__connect_resp resp;
   size_t held; /* loop thread: bytes received, window not returned */
-  bool done;   /* stream closed */
+  bool done;   /* stream closed, or the call cancelled or failed */
+  bool cancelled;
+  bool head_seen;
   bool unary_given;
+
+  /* Asynchronous calls: events instead of recv (under c->mu). One thread
+   * at a time delivers them (as_busy); nothing after on_end. */
+  const weft_call_events *as;
+  void *as_ud;
+  weft_arena *as_arena;
+  bool as_busy, as_ended, as_headers;
+  bool as_noted; /* loop thread: on c->noted */
+  h2c_call *as_next;
 };
 
 /* ---- references ---------------------------------------------------- */
@@ -130,49 +154,192 @@ static void set_status_locked(h2c_call *k, int code, const char *msg) {
   weft__connect_resp_status(&k->resp, code, "%s", msg);
 }
 
-/* ---- loop thread --------------------------------------------------- */
+/* ---- asynchronous delivery ------------------------------------------ */
 
-static ssize_t body_read(nghttp2_session *ses, int32_t id, uint8_t *buf,
-                         size_t len, uint32_t *flags, nghttp2_data_source *src,
-                         void *ud) {
-  h2c_call *k = src->ptr;
-  (void)ses;
-  (void)id;
-  (void)ud;
-  pthread_mutex_lock(&k->c->mu);
-  size_t avail = k->out_len - k->out_off;
-  if (avail == 0 && !k->out_end) {
-    pthread_mutex_unlock(&k->c->mu);
-    return NGHTTP2_ERR_DEFERRED;
-  }
-  size_t n = avail < len ? avail : len;
-  if (n)
-    memcpy(buf, k->out + k->out_off, n);
-  k->out_off += n;
-  if (k->out_off == k->out_len) {
-    k->out_off = k->out_len = 0;
-    if (k->out_end)
-      *flags |= NGHTTP2_DATA_FLAG_EOF;
-  }
-  pthread_cond_broadcast(&k->cv);
-  pthread_mutex_unlock(&k->c->mu);
-  return (ssize_t)n;
+/* c->mu held: takes the right to deliver k's events, if it is
+ * asynchronous, nobody delivers them now and the end was not delivered. */
+static bool as_claim(h2c_call *k) {
+  if (!k->as || k->as_busy || k->as_ended)
+    return false;
+  k->as_busy = true;
+  return true;
 }
 
-#define NV(n, v)                                                               \
-  (nghttp2_nv) {                                                               \
-    (uint8_t *)(n), (uint8_t *)(v), strlen(n), strlen(v), NGHTTP2_NV_FLAG_NONE \
+static void release_credit(h2c_call *k);
+static void cancel_on_loop(void *ud);
+
+/* Decodes a unary response's body into a message for on_message (NULL:
+ * none, the status says why). c->mu held. */
+static void *unary_message(h2c_call *k) {
+  if (!k->resp.have_status || k->resp.st.code != WEFT_STATUS_OK)
+    return NULL;
+  void *msg = NULL;
+  weft_error err = {0};
+  if (weft__connect_decode(k->m->output, k->json, k->resp.body,
+                           k->resp.body_len, k->resp.gzip, k->c->max_msg,
+                           k->as_arena, &msg, &err) < 0) {
+    weft_status_set(&k->resp.st, WEFT_STATUS_INTERNAL,
+                    "cannot decode the response: %s", err.message);
+    return NULL;
   }
+  return msg;
+}
+
+/* Delivers what k has (headers, messages in order, then the end) with
+ * c->mu free during the callbacks; the caller claimed k (as_claim). Runs
+ * on the loop thread, or on the thread that cancels the call (then no
+ * message is delivered: cancelled is set). Nothing touches the runtime's
+ * call after on_end (k itself lives on: the caller holds a reference). */
+static void as_deliver(h2c_call *k) {
+  h2c_conn *c = k->c;
+  const weft_call_events *ev = k->as;
+  void *ud = k->as_ud;
+  pthread_mutex_lock(&c->mu);
+  for (;;) {
+    if (!k->as_headers && k->stream_kind && (k->head_seen || k->done)) {
+      k->as_headers = true;
+      weft_metadata h = WEFT_METADATA_INIT;
+      (void)weft_metadata_copy(&h, &k->resp.md); /* NOMEM: fewer headers */
+      pthread_mutex_unlock(&c->mu);
+      if (ev->on_headers)
+        ev->on_headers(ud, &h);
+      weft_metadata_clear(&h);
+      pthread_mutex_lock(&c->mu);
+      continue;
+    }
+    weft__connect_msg *n = k->stream_kind && !k->cancelled
+                               ? weft__connect_resp_pop(&k->resp)
+                               : NULL;
+    if (n) {
+      bool release = k->in_session && weft_loop_in_thread(c->loop);
+      pthread_mutex_unlock(&c->mu);
+      if (release && k->held > 0) {
+        release_credit(k); /* the server may send more now */
+        c->reflush = true;
+      }
+      void *msg = NULL;
+      weft_error err = {0};
+      int rv =
+          weft__connect_decode(k->m->output, k->json, n->data, n->len,
+                               (n->flags & WEFT__CONNECT_FLAG_COMPRESSED) != 0,
+                               c->max_msg, k->as_arena, &msg, &err);
+      free(n);
+      if (rv >= 0) {
+        ev->on_message(ud, msg);
+        pthread_mutex_lock(&c->mu);
+        continue;
+      }
+      pthread_mutex_lock(&c->mu);
+      weft__connect_resp_status(&k->resp, WEFT_STATUS_INTERNAL,
+                                "cannot decode the response: %s", err.message);
+      k->cancelled = k->done = true;
+      pthread_mutex_unlock(&c->mu);
+      post(c, cancel_on_loop, k);
+      pthread_mutex_lock(&c->mu);
+      continue;
+    }
+    if (k->done) {
+      void *msg = !k->stream_kind && !k->cancelled ? unary_message(k) : NULL;
+      k->as_ended = true;
+      k->as_busy = false;
+      pthread_mutex_unlock(&c->mu);
+      if (msg)
+        ev->on_message(ud, msg);
+      ev->on_end(ud);
+      return;
+    }
+    k->as_busy = false;
+    pthread_mutex_unlock(&c->mu);
+    return;
+  }
+}
+
+/* Loop thread, from the engine's events: k has something to deliver once
+ * the engine is out of its events (deliver_noted). */
+static void note(h2c_call *k) {
+  if (!k->as || k->as_noted)
+    return;
+  h2c_conn *c = k->c;
+  pthread_mutex_lock(&c->mu);
+  k->refs++;
+  pthread_mutex_unlock(&c->mu);
+  k->as_noted = true;
+  k->as_next = c->noted;
+  c->noted = k;
+}
+
+static void deliver_noted(h2c_conn *c) {
+  while (c->noted) {
+    h2c_call *k = c->noted;
+    c->noted = k->as_next;
+    k->as_noted = false;
+    pthread_mutex_lock(&c->mu);
+    bool go = as_claim(k);
+    pthread_mutex_unlock(&c->mu);
+    if (go)
+      as_deliver(k);
+    call_unref(k);
+  }
+}
+
+static void after_flush(weft__h2io *io, void *ud) {
+  h2c_conn *c = ud;
+  deliver_noted(c);
+  if (c->reflush && !io->closed) {
+    c->reflush = false;
+    weft__h2io_flush(io);
+  }
+}
+
+/* ---- loop thread --------------------------------------------------- */
+
+/* Moves the request bytes the user queued into the engine. */
+static void move_out(h2c_call *k) {
+  h2c_conn *c = k->c;
+  pthread_mutex_lock(&c->mu);
+  uint8_t *buf = k->out;
+  size_t len = k->out_len;
+  bool end = k->out_end;
+  k->out = NULL;
+  k->out_len = k->out_cap = 0;
+  pthread_mutex_unlock(&c->mu);
+  if (len || end) {
+    if (weft__h2ce_submit_data(c->io.client, k->id, buf, len, end) < 0 && !end)
+      weft__h2ce_submit_rst(c->io.client, k->id, WEFT__H2E_INTERNAL_ERROR);
+    size_t left = weft__h2ce_buffered(c->io.client, k->id);
+    pthread_mutex_lock(&c->mu);
+    k->in_engine = left;
+    pthread_cond_broadcast(&k->cv);
+    pthread_mutex_unlock(&c->mu);
+  }
+  free(buf);
+}
+
+/* The call ended before its stream: status and waiters (c->mu free). */
+static void fail_call(h2c_call *k, const char *msg) {
+  h2c_conn *c = k->c;
+  pthread_mutex_lock(&c->mu);
+  set_status_locked(k, WEFT_STATUS_UNAVAILABLE, msg);
+  k->done = true;
+  pthread_cond_broadcast(&k->cv);
+  bool go = as_claim(k);
+  pthread_mutex_unlock(&c->mu);
+  if (go)
+    as_deliver(k);
+}
 
 static void submit_on_loop(void *ud) {
   h2c_call *k = ud;
   h2c_conn *c = k->c;
   if (c->io.closed) {
-    pthread_mutex_lock(&c->mu);
-    set_status_locked(k, WEFT_STATUS_UNAVAILABLE, "connection closed");
-    k->done = true;
-    pthread_cond_broadcast(&k->cv);
-    pthread_mutex_unlock(&c->mu);
+    fail_call(k, "connection closed");
+    call_unref(k);
+    return;
+  }
+  pthread_mutex_lock(&c->mu);
+  bool cancelled = k->done;
+  pthread_mutex_unlock(&c->mu);
+  if (cancelled) { /* before its stream opened */
     call_unref(k);
     return;
   }
@@ -182,55 +349,56 @@ static void submit_on_loop(void *ud) {
   char timeout[24];
   int64_t timeout_ms = weft__connect_timeout_ms(k->deadline_ns);
   size_t n = 0;
-  nghttp2_nv *nva = calloc(10 + k->req_md.count, sizeof *nva);
-  if (!nva) {
+  weft__h2e_nv small[24];
+  weft__h2e_nv *nv = 10 + k->req_md.count <= 24
+                         ? small
+                         : calloc(10 + k->req_md.count, sizeof *nv);
+  if (!nv) {
+    fail_call(k, "out of memory");
     call_unref(k);
     return;
   }
-  nva[n++] = NV(":method", "POST");
-  nva[n++] = NV(":scheme", c->scheme);
-  nva[n++] = NV(":authority", c->authority);
-  nva[n++] = NV(":path", k->m->path);
-  nva[n++] = NV("content-type", weft__h2_ctype_str(ct));
-  nva[n++] = NV("connect-protocol-version", "1");
-  nva[n++] = NV(k->stream_kind ? "connect-accept-encoding" : "accept-encoding",
-                "gzip");
+#define NV(n, v) (weft__h2e_nv){(n), (const uint8_t *)(v), strlen(n), strlen(v)}
+  nv[n++] = NV(":method", "POST");
+  nv[n++] = NV(":scheme", c->scheme);
+  nv[n++] = NV(":authority", c->authority);
+  nv[n++] = NV(":path", k->m->path);
+  nv[n++] = NV("content-type", weft__h2_ctype_str(ct));
+  nv[n++] = NV("connect-protocol-version", "1");
+  nv[n++] = NV(k->stream_kind ? "connect-accept-encoding" : "accept-encoding",
+               "gzip");
   if (timeout_ms > 0) {
     snprintf(timeout, sizeof timeout, "%lld", (long long)timeout_ms);
-    nva[n++] = NV("connect-timeout-ms", timeout);
+    nv[n++] = NV("connect-timeout-ms", timeout);
   }
+#undef NV
   for (size_t i = 0; i < k->req_md.count; i++) {
     weft_metadata_entry *e = &k->req_md.entries[i];
-    nva[n++] = (nghttp2_nv){(uint8_t *)e->key, e->value, strlen(e->key),
-                            e->value_len, NGHTTP2_NV_FLAG_NONE};
+    nv[n++] = (weft__h2e_nv){e->key, e->value, strlen(e->key), e->value_len};
   }
-  nghttp2_data_provider dp;
-  dp.source.ptr = k;
-  dp.read_callback = body_read;
-  int32_t id = nghttp2_submit_request(c->io.session, NULL, nva, n, &dp, k);
-  free(nva);
-  pthread_mutex_lock(&c->mu);
+  int32_t id = weft__h2ce_submit_request(c->io.client, nv, n, false, k);
+  if (nv != small)
+    free(nv);
   if (id < 0) {
-    char msg[128];
-    snprintf(msg, sizeof msg, "cannot open an HTTP/2 stream: %s",
-             nghttp2_strerror(id));
-    set_status_locked(k, WEFT_STATUS_UNAVAILABLE, msg);
-    k->done = true;
-    pthread_cond_broadcast(&k->cv);
-    pthread_mutex_unlock(&c->mu);
+    fail_call(k, id == WEFT_ERR_NOMEM
+                     ? "cannot open an HTTP/2 stream: out of memory"
+                     : "cannot open an HTTP/2 stream: the connection is "
+                       "going away");
     call_unref(k);
     return;
   }
+  pthread_mutex_lock(&c->mu);
   k->id = id;
-  k->in_session = true; /* keeps the post's reference until close */
+  k->in_session = true; /* keeps the post's reference until closed */
   pthread_mutex_unlock(&c->mu);
+  move_out(k);
   weft__h2io_flush(&c->io);
 }
 
 static void resume_on_loop(void *ud) {
   h2c_call *k = ud;
   if (!k->c->io.closed && k->in_session) {
-    nghttp2_session_resume_data(k->c->io.session, k->id);
+    move_out(k);
     weft__h2io_flush(&k->c->io);
   }
   call_unref(k);
@@ -239,29 +407,10 @@ static void resume_on_loop(void *ud) {
 static void cancel_on_loop(void *ud) {
   h2c_call *k = ud;
   if (!k->c->io.closed && k->in_session) {
-    nghttp2_submit_rst_stream(k->c->io.session, NGHTTP2_FLAG_NONE, k->id,
-                              NGHTTP2_CANCEL);
+    weft__h2ce_submit_rst(k->c->io.client, k->id, WEFT__H2E_CANCEL);
     weft__h2io_flush(&k->c->io);
   }
   call_unref(k);
-}
-
-static int on_header(nghttp2_session *ses, const nghttp2_frame *f,
-                     const uint8_t *name, size_t nlen, const uint8_t *value,
-                     size_t vlen, uint8_t flags, void *ud) {
-  (void)flags;
-  (void)ud;
-  h2c_call *k = nghttp2_session_get_stream_user_data(ses, f->hd.stream_id);
-  if (!k || f->hd.type != NGHTTP2_HEADERS)
-    return 0;
-  const char *n = (const char *)name, *v = (const char *)value;
-  pthread_mutex_lock(&k->c->mu);
-  if (nlen == 7 && memcmp(n, ":status", 7) == 0)
-    k->resp.http_status = atoi(v);
-  else
-    weft__connect_resp_header(&k->resp, n, nlen, v, vlen);
-  pthread_mutex_unlock(&k->c->mu);
-  return 0;
 }
 
 /* Returns the window for what a streaming response has sent, unless the
@@ -278,7 +427,7 @@ static void release_credit(h2c_call *k) {
   pthread_mutex_unlock(&c->mu);
   if (behind)
     return;
-  nghttp2_session_consume(c->io.session, k->id, k->held);
+  weft__h2ce_credit(c->io.client, k->id, k->held);
   k->held = 0;
 }
 
@@ -291,15 +440,32 @@ static void release_on_loop(void *ud) {
   call_unref(k);
 }
 
-static int on_data_chunk(nghttp2_session *ses, uint8_t flags, int32_t id,
-                         const uint8_t *data, size_t len, void *ud) {
+/* ---- engine events (loop thread) -------------------------------------- */
+
+static void ev_headers(void *ud, void *st, const weft__h2e_nv *f, size_t n,
+                       bool trailers) {
   h2c_conn *c = ud;
-  (void)flags;
-  h2c_call *k = nghttp2_session_get_stream_user_data(ses, id);
-  if (!k) {
-    nghttp2_session_consume(ses, id, len);
-    return 0;
+  h2c_call *k = st;
+  pthread_mutex_lock(&c->mu);
+  for (size_t i = 0; i < n; i++) {
+    const char *v = (const char *)f[i].value;
+    if (f[i].nlen == 7 && memcmp(f[i].name, ":status", 7) == 0) {
+      char code[4] = {0};
+      memcpy(code, v, f[i].vlen < 3 ? f[i].vlen : 3);
+      k->resp.http_status = atoi(code);
+    } else {
+      weft__connect_resp_header(&k->resp, f[i].name, f[i].nlen, v, f[i].vlen);
+    }
   }
+  if (!trailers)
+    k->head_seen = true;
+  pthread_mutex_unlock(&c->mu);
+  note(k);
+}
+
+static int ev_data(void *ud, void *st, const uint8_t *data, size_t len) {
+  h2c_conn *c = ud;
+  h2c_call *k = st;
   weft_error err = {0};
   pthread_mutex_lock(&c->mu);
   /* A streaming response's window is returned as recv() keeps up
@@ -309,53 +475,79 @@ static int on_data_chunk(nghttp2_session *ses, uint8_t flags, int32_t id,
   int rv = weft__connect_resp_data(&k->resp, data, len, &err);
   pthread_cond_broadcast(&k->cv);
   pthread_mutex_unlock(&c->mu);
+  note(k);
   if (stream) {
     k->held += len;
     if (rv >= 0) {
       release_credit(k);
       return 0;
     }
-    nghttp2_session_consume(ses, id, k->held);
+    weft__h2ce_credit(c->io.client, k->id, k->held);
     k->held = 0;
   } else {
-    nghttp2_session_consume(ses, id, len);
+    weft__h2ce_credit(c->io.client, k->id, len);
   }
   if (rv == WEFT_ERR_NOMEM)
-    return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    return -1; /* reset: INTERNAL_ERROR */
   if (rv < 0)
-    nghttp2_submit_rst_stream(ses, NGHTTP2_FLAG_NONE, id,
-                              rv == WEFT_ERR_TOO_BIG ? NGHTTP2_CANCEL
-                                                     : NGHTTP2_PROTOCOL_ERROR);
+    weft__h2ce_submit_rst(c->io.client, k->id,
+                          rv == WEFT_ERR_TOO_BIG ? WEFT__H2E_CANCEL
+                                                 : WEFT__H2E_PROTOCOL_ERROR);
   return 0;
 }
 
-static int on_stream_close(nghttp2_session *ses, int32_t id, uint32_t code,
-                           void *ud) {
+/* The response ended. A stream whose request side is still open (a
+ * bidi call the server finished first) is done once its end-of-stream
+ * message is in: finish resets the rest, instead of waiting for a close
+ * the caller may be waiting for us to report. */
+static void ev_end(void *ud, void *st) {
   h2c_conn *c = ud;
-  h2c_call *k = nghttp2_session_get_stream_user_data(ses, id);
-  if (!k)
-    return 0;
-  /* Messages the caller never took (and the end-of-stream message): give
-   * the connection its window back. */
-  if (k->held > 0) {
-    nghttp2_session_consume_connection(ses, k->held);
-    k->held = 0;
+  h2c_call *k = st;
+  pthread_mutex_lock(&c->mu);
+  bool over = k->stream_kind && k->resp.have_status && !k->done;
+  if (over) {
+    k->done = true;
+    pthread_cond_broadcast(&k->cv);
   }
+  pthread_mutex_unlock(&c->mu);
+  if (over)
+    note(k);
+}
+
+static void ev_closed(void *ud, void *st, uint32_t code) {
+  h2c_conn *c = ud;
+  h2c_call *k = st;
+  k->held = 0; /* the engine gave the connection its window back */
   pthread_mutex_lock(&c->mu);
   k->in_session = false;
   k->done = true;
-  if (k->resp.http_status == 200 && code != NGHTTP2_NO_ERROR)
+  k->in_engine = 0;
+  if (k->resp.http_status == 200 && code != WEFT__H2E_NO_ERROR)
     set_status_locked(k,
-                      code == NGHTTP2_CANCEL ? WEFT_STATUS_CANCELLED
-                                             : WEFT_STATUS_UNAVAILABLE,
+                      code == WEFT__H2E_CANCEL ? WEFT_STATUS_CANCELLED
+                                               : WEFT_STATUS_UNAVAILABLE,
                       "stream reset by the server");
+  else if (k->resp.http_status == 0 && code == WEFT__H2E_REFUSED_STREAM)
+    set_status_locked(k, WEFT_STATUS_UNAVAILABLE,
+                      "the server refused the stream (GOAWAY)");
   weft__connect_resp_end(&k->resp);
   pthread_cond_broadcast(&k->cv);
   pthread_mutex_unlock(&c->mu);
-  nghttp2_session_set_stream_user_data(ses, id, NULL);
-  call_unref(k); /* nghttp2's reference */
-  return 0;
+  note(k);
+  call_unref(k); /* the engine's reference */
 }
+
+static void ev_sent(void *ud, void *st, size_t left) {
+  h2c_conn *c = ud;
+  h2c_call *k = st;
+  pthread_mutex_lock(&c->mu);
+  k->in_engine = left;
+  pthread_cond_broadcast(&k->cv);
+  pthread_mutex_unlock(&c->mu);
+}
+
+static const weft__h2ce_events engine_events = {
+    ev_headers, ev_data, ev_end, ev_closed, ev_sent, NULL, NULL};
 
 static void on_conn_closed(weft__h2io *io, const weft_error *why, void *ud) {
   h2c_conn *c = ud;
@@ -363,6 +555,13 @@ static void on_conn_closed(weft__h2io *io, const weft_error *why, void *ud) {
   char msg[WEFT_ERROR_MSG_MAX + 32];
   snprintf(msg, sizeof msg, "connection lost%s%s", why ? ": " : "",
            why ? why->message : "");
+  /* Deliveries noted but not made: the end comes below. */
+  while (c->noted) {
+    h2c_call *k = c->noted;
+    c->noted = k->as_next;
+    k->as_noted = false;
+    call_unref(k);
+  }
   for (;;) {
     h2c_call *victim = NULL;
     pthread_mutex_lock(&c->mu);
@@ -373,15 +572,24 @@ static void on_conn_closed(weft__h2io *io, const weft_error *why, void *ud) {
         set_status_locked(k, WEFT_STATUS_UNAVAILABLE, msg);
         pthread_cond_broadcast(&k->cv);
       }
-      if (k->in_session) {
-        k->in_session = false;
+      if (k->in_session || (k->as && !k->as_ended && !k->as_busy)) {
         victim = k;
+        k->refs++;
         break;
       }
     }
     pthread_mutex_unlock(&c->mu);
     if (!victim)
       break;
+    pthread_mutex_lock(&c->mu);
+    bool engine_ref = victim->in_session;
+    victim->in_session = false;
+    bool go = as_claim(victim);
+    pthread_mutex_unlock(&c->mu);
+    if (go)
+      as_deliver(victim);
+    if (engine_ref)
+      call_unref(victim);
     call_unref(victim);
   }
   weft_client_notify(c->client, WEFT_CONN_DISCONNECTED, why);
@@ -427,36 +635,15 @@ static int h2_connect_conn(weft_client *client, const weft_url *url,
   if (rv == 0 && tls && strcmp(weft__conn_alpn(conn), "h2") != 0)
     rv = weft_error_set(err, WEFT_ERR_HANDSHAKE,
                         "%s did not negotiate HTTP/2 (ALPN h2)", c->authority);
-  nghttp2_session_callbacks *cb = NULL;
-  if (rv == 0 && nghttp2_session_callbacks_new(&cb) != 0)
+  /* Windows: 1 MiB per stream, 4 MiB for the connection; ours to return
+   * (release_credit). */
+  if (rv == 0 && weft__h2ce_new(&c->io.client, NULL, &engine_events, c) < 0)
     rv = weft_error_set(err, WEFT_ERR_NOMEM, "out of memory");
-  if (rv == 0) {
-    nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
-    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb,
-                                                              on_data_chunk);
-    nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
-    /* Window updates are ours: see release_credit. */
-    nghttp2_option *opt = NULL;
-    if (nghttp2_option_new(&opt) == 0)
-      nghttp2_option_set_no_auto_window_update(opt, 1);
-    if (!opt || nghttp2_session_client_new2(&c->io.session, cb, c, opt) != 0)
-      rv = weft_error_set(err, WEFT_ERR_NOMEM, "out of memory");
-    nghttp2_option_del(opt);
-    nghttp2_session_callbacks_del(cb);
-  }
-  if (rv == 0) {
-    nghttp2_settings_entry iv[] = {
-        {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 100},
-        {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 1 << 20}};
-    nghttp2_submit_settings(c->io.session, NGHTTP2_FLAG_NONE, iv, 2);
-    nghttp2_session_set_local_window_size(c->io.session, NGHTTP2_FLAG_NONE, 0,
-                                          4 << 20);
-    /* The process-wide client loop, shared with every other client. */
+  /* The process-wide client loop, shared with every other client. */
+  if (rv == 0)
     rv = weft_client_loop_acquire(&c->loop, err);
-  }
   if (rv < 0) {
-    if (c->io.session)
-      nghttp2_session_del(c->io.session);
+    weft__h2ce_free(c->io.client);
     weft__conn_close(conn);
     weft_client_loop_release(c->loop);
     weft__tls_ctx_free(c->tls);
@@ -467,6 +654,7 @@ static int h2_connect_conn(weft_client *client, const weft_url *url,
   c->io.loop = c->loop;
   c->io.conn = conn;
   c->io.on_closed = on_conn_closed;
+  c->io.after_flush = after_flush;
   c->io.ud = c;
   weft_loop_post(c->loop, start_on_loop, c);
   weft_client_notify(client, WEFT_CONN_CONNECTED, NULL);
@@ -500,7 +688,7 @@ static int https_connect(weft_client *client, const weft_url *url,
 static void close_on_loop(void *ud) {
   h2c_conn *c = ud;
   if (!c->io.closed) {
-    nghttp2_session_terminate_session(c->io.session, NGHTTP2_NO_ERROR);
+    weft__h2ce_goaway(c->io.client, WEFT__H2E_NO_ERROR);
     weft__h2io_flush(&c->io);
     weft__h2io_close(&c->io, NULL);
   }
@@ -530,10 +718,10 @@ static void h2_disconnect(void *ud) {
   conn_unref(c);
 }
 
-static int h2_call_start(void *ud, const weft_method_desc *m,
-                         const weft_metadata *md, int64_t deadline_ns,
-                         void **tcall, weft_error *err) {
-  h2c_conn *c = ud;
+static int new_call(h2c_conn *c, const weft_method_desc *m,
+                    const weft_metadata *md, int64_t deadline_ns,
+                    const weft_call_events *ev, void *ud, weft_arena *arena,
+                    h2c_call **out, weft_error *err) {
   h2c_call *k = calloc(1, sizeof *k);
   if (!k)
     return weft_error_set(err, WEFT_ERR_NOMEM, "out of memory");
@@ -543,6 +731,9 @@ static int h2_call_start(void *ud, const weft_method_desc *m,
   k->stream_kind = m->kind != WEFT_RPC_UNARY;
   k->json = c->codec == WEFT_CODEC_JSON;
   k->deadline_ns = deadline_ns;
+  k->as = ev;
+  k->as_ud = ud;
+  k->as_arena = arena;
   pthread_cond_init(&k->cv, NULL);
   weft__connect_resp_init(&k->resp, c->max_msg, k->stream_kind);
   if (md)
@@ -565,10 +756,30 @@ static int h2_call_start(void *ud, const weft_method_desc *m,
   /* Streams open at once; unary calls wait for their single message. */
   if (k->stream_kind) {
     k->submitted = true;
-    post(c, submit_on_loop, k);
+    if (!post(c, submit_on_loop, k))
+      fail_call(k, "connection closed");
   }
-  *tcall = k;
+  *out = k;
   return 0;
+}
+
+static int h2_call_start(void *ud, const weft_method_desc *m,
+                         const weft_metadata *md, int64_t deadline_ns,
+                         void **tcall, weft_error *err) {
+  return new_call(ud, m, md, deadline_ns, NULL, NULL, NULL, (h2c_call **)tcall,
+                  err);
+}
+
+/* The events go to ev on the client loop (see the top of the file). */
+static int h2_call_start_async(void *ud, const weft_method_desc *m,
+                               const weft_metadata *md, int64_t deadline_ns,
+                               weft_arena *arena, const weft_call_events *ev,
+                               void *evud, void **tcall, weft_error *err) {
+  if (!ev || !ev->on_message || !ev->on_end)
+    return weft_error_set(err, WEFT_ERR_INVAL, "call_start_async: %s",
+                          "on_message and on_end are required");
+  return new_call(ud, m, md, deadline_ns, ev, evud, arena, (h2c_call **)tcall,
+                  err);
 }
 
 static int append_out(h2c_call *k, const uint8_t *p, size_t n) {
@@ -609,16 +820,21 @@ static int h2_call_send(void *tcall, const void *msg) {
     free(buf);
     return rv;
   }
-  while (k->out_len - k->out_off > H2C_OUT_HIGH_WATER && !k->done)
-    pthread_cond_wait(&k->cv, &k->c->mu);
+  /* Backpressure, but never on the loop thread: it is the one that sends
+   * (an asynchronous call's callback just queues). */
+  if (!weft_loop_in_thread(k->c->loop))
+    while (k->out_len + k->in_engine > H2C_OUT_HIGH_WATER && !k->done)
+      pthread_cond_wait(&k->cv, &k->c->mu);
   uint8_t hdr[5];
   weft__connect_envelope_header(hdr, 0, (uint32_t)len);
   rv = append_out(k, hdr, 5);
   if (rv == 0)
     rv = append_out(k, buf, len);
+  /* One post moves everything queued meanwhile. */
+  bool kick = rv == 0 && k->out_len == 5 + len;
   pthread_mutex_unlock(&k->c->mu);
   free(buf);
-  if (rv == 0)
+  if (kick)
     post(k->c, resume_on_loop, k);
   return rv;
 }
@@ -630,7 +846,8 @@ static int h2_call_close_send(void *tcall) {
   bool submit = !k->submitted;
   k->submitted = true;
   pthread_mutex_unlock(&k->c->mu);
-  post(k->c, submit ? submit_on_loop : resume_on_loop, k);
+  if (!post(k->c, submit ? submit_on_loop : resume_on_loop, k) && submit)
+    fail_call(k, "connection closed");
   return 0;
 }
 
@@ -718,6 +935,8 @@ static int h2_call_recv(void *tcall, weft_arena *arena, void **msg) {
   return rv < 0 ? rv : 1;
 }
 
+/* Blocking calls wait for the end here; an asynchronous call is finished
+ * by the runtime after its on_end, so it is done and nothing waits. */
 static int h2_call_finish(void *tcall, weft_status *st, weft_metadata *md) {
   h2c_call *k = tcall;
   h2c_conn *c = k->c;
@@ -737,14 +956,19 @@ static int h2_call_finish(void *tcall, weft_status *st, weft_metadata *md) {
   return 0;
 }
 
+/* Any thread. An asynchronous call's end is delivered here unless the
+ * loop thread is delivering its events right now (it then sees `done`). */
 static void h2_call_cancel(void *tcall) {
   h2c_call *k = tcall;
   pthread_mutex_lock(&k->c->mu);
   set_status_locked(k, WEFT_STATUS_CANCELLED, "cancelled by the client");
-  k->done = true;
+  k->done = k->cancelled = true;
   pthread_cond_broadcast(&k->cv);
+  bool go = as_claim(k);
   pthread_mutex_unlock(&k->c->mu);
   post(k->c, cancel_on_loop, k);
+  if (go)
+    as_deliver(k);
 }
 
 const weft_client_transport weft__h2c_client_transport = {"h2c",
@@ -756,8 +980,17 @@ const weft_client_transport weft__h2c_client_transport = {"h2c",
                                                           h2_call_close_send,
                                                           h2_call_recv,
                                                           h2_call_finish,
-                                                          h2_call_cancel};
+                                                          h2_call_cancel,
+                                                          h2_call_start_async};
 const weft_client_transport weft__https_client_transport = {
-    "https",        443,           https_connect,      h2_disconnect,
-    h2_call_start,  h2_call_send,  h2_call_close_send, h2_call_recv,
-    h2_call_finish, h2_call_cancel};
+    "https",
+    443,
+    https_connect,
+    h2_disconnect,
+    h2_call_start,
+    h2_call_send,
+    h2_call_close_send,
+    h2_call_recv,
+    h2_call_finish,
+    h2_call_cancel,
+    h2_call_start_async};

@@ -9,8 +9,10 @@
 
 /* Takes conn (ALPN "h2" negotiated) and tls (the context it was opened
  * with) over, also on failure. *out is a connection of
- * weft__h2c_client_transport (whose call functions serve it). Returns 0,
- * WEFT_ERR_NOMEM or the loop's error. */
+ * weft__h2c_client_transport, whose call functions serve it, including
+ * call_start_async (native asynchronous calls: a transport that adopts a
+ * connection passes them through). Returns 0, WEFT_ERR_NOMEM or the loop's
+ * error. */
 int weft__h2_client_adopt(weft_client *client, const weft_url *url,
                           const weft_client_opts *o, weft__conn *conn,
                           weft__tls_ctx *tls, void **out, weft_error *err);

@@ -58,7 +58,7 @@ struct weft__h2e {
   unsigned closed_next;
 };
 
-static const char *code_name(uint32_t code) {
+const char *weft__h2e_code_name(uint32_t code) {
   switch (code) {
   case NGHTTP2_NO_ERROR:
     return "NO_ERROR";
@@ -330,8 +330,9 @@ static int on_frame_send(nghttp2_session *ses, const nghttp2_frame *f,
       why_len = (int)f->goaway.opaque_data_len;
     }
     char msg[240];
-    snprintf(msg, sizeof msg, "(%s)%s%.*s", code_name(f->goaway.error_code),
-             why_len ? ": " : "", why_len, why);
+    snprintf(msg, sizeof msg, "(%s)%s%.*s",
+             weft__h2e_code_name(f->goaway.error_code), why_len ? ": " : "",
+             why_len, why);
     fail(e, WEFT_ERR_PROTOCOL, "HTTP/2 connection error ", msg);
   }
   return 0;
@@ -699,7 +700,7 @@ int weft__h2e_shutdown_notice(weft__h2e *e) {
 
 void weft__h2e_terminate(weft__h2e *e, uint32_t code, const char *why) {
   char msg[200];
-  snprintf(msg, sizeof msg, "(%s): %s", code_name(code), why);
+  snprintf(msg, sizeof msg, "(%s): %s", weft__h2e_code_name(code), why);
   fail(e, WEFT_ERR_PROTOCOL, "HTTP/2 connection error ", msg);
   nghttp2_session_terminate_session(e->ses, code);
 }

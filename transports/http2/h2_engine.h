@@ -107,8 +107,11 @@ int weft__h2e_new(weft__h2e **out, const weft__h2e_cfg *cfg,
 void weft__h2e_free(weft__h2e *e);
 
 /* The HTTP/2 error code (RFC 9113 section 7) that a GOAWAY carries for a
- * fatal nghttp2 error rv; the HTTP/2 client (h2_io.c) uses it too. */
+ * fatal nghttp2 error rv; the client engine uses it too. */
 uint32_t weft__h2e_goaway_code(int rv);
+/* The name of an HTTP/2 error code ("PROTOCOL_ERROR"), for messages; the
+ * client engine (h2_client_engine.c) uses it too. */
+const char *weft__h2e_code_name(uint32_t code);
 
 /* Parses len bytes (the client preface first), now_ns on the caller's
  * monotonic clock. Returns len, or WEFT_ERR_PROTOCOL / WEFT_ERR_NOMEM with

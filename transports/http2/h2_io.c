@@ -30,12 +30,10 @@ void weft__h2io_close(weft__h2io *io, const weft_error *why) {
   /* on_closed sees the session still alive, so it can walk its streams. */
   if (io->on_closed)
     io->on_closed(io, why, io->ud);
-  nghttp2_session_del(io->session);
-  io->session = NULL;
   weft__h2e_free(io->engine);
   io->engine = NULL;
-  io->pending = NULL;
-  io->pending_len = 0;
+  weft__h2ce_free(io->client);
+  io->client = NULL;
   free(io->obuf);
   io->obuf = NULL;
   io->obuf_off = io->obuf_len = 0;
@@ -43,8 +41,22 @@ void weft__h2io_close(weft__h2io *io, const weft_error *why) {
 
 #define H2IO_OBUF (64 * 1024)
 
-/* Copies frames from nghttp2 into obuf until it is full or nghttp2 has
- * nothing more. Returns false if the session failed (io closed). */
+/* The engine's next bytes (NULL: it failed, err says why). */
+static const uint8_t *engine_output(weft__h2io *io, size_t *n,
+                                    weft_error *err) {
+  return io->engine ? weft__h2e_output(io->engine, n, err)
+                    : weft__h2ce_output(io->client, n, err);
+}
+
+static void engine_output_done(weft__h2io *io, size_t n) {
+  if (io->engine)
+    weft__h2e_output_done(io->engine, n);
+  else
+    weft__h2ce_output_done(io->client, n);
+}
+
+/* Copies frames from the engine into obuf until it is full or the engine
+ * has nothing more. Returns false if the engine failed (io closed). */
 static bool gather(weft__h2io *io) {
   if (!io->obuf && !(io->obuf = malloc(H2IO_OBUF))) {
     weft_error e;
@@ -55,49 +67,26 @@ static bool gather(weft__h2io *io) {
   if (io->obuf_off > 0 && io->obuf_off == io->obuf_len)
     io->obuf_off = io->obuf_len = 0;
   while (io->obuf_len < H2IO_OBUF) {
-    if (io->engine) {
-      weft_error e;
-      size_t n;
-      const uint8_t *p = weft__h2e_output(io->engine, &n, &e);
-      if (!p) {
-        weft__h2io_close(io, &e);
-        return false;
-      }
-      if (n == 0)
-        break;
-      size_t take = H2IO_OBUF - io->obuf_len;
-      if (take > n)
-        take = n;
-      memcpy(io->obuf + io->obuf_len, p, take);
-      io->obuf_len += take;
-      weft__h2e_output_done(io->engine, take);
-      continue;
+    weft_error e;
+    size_t n;
+    const uint8_t *p = engine_output(io, &n, &e);
+    if (!p) {
+      weft__h2io_close(io, &e);
+      return false;
     }
-    if (io->pending_len == 0) {
-      ssize_t n = nghttp2_session_mem_send(io->session, &io->pending);
-      if (n < 0) {
-        weft_error e;
-        weft_error_set(&e, WEFT_ERR_PROTOCOL, "nghttp2: %s",
-                       nghttp2_strerror((int)n));
-        weft__h2io_close(io, &e);
-        return false;
-      }
-      if (n == 0)
-        break;
-      io->pending_len = (size_t)n;
-    }
+    if (n == 0)
+      break;
     size_t take = H2IO_OBUF - io->obuf_len;
-    if (take > io->pending_len)
-      take = io->pending_len;
-    memcpy(io->obuf + io->obuf_len, io->pending, take);
+    if (take > n)
+      take = n;
+    memcpy(io->obuf + io->obuf_len, p, take);
     io->obuf_len += take;
-    io->pending += take;
-    io->pending_len -= take;
+    engine_output_done(io, take);
   }
   return true;
 }
 
-void weft__h2io_flush(weft__h2io *io) {
+static void flush_io(weft__h2io *io) {
   while (!io->closed) {
     if (!gather(io))
       return;
@@ -121,8 +110,7 @@ void weft__h2io_flush(weft__h2io *io) {
     io->obuf_off += (size_t)w;
   }
   /* Idle connections keep no output buffer. */
-  if (!io->closed && io->obuf && io->obuf_off == io->obuf_len &&
-      io->pending_len == 0) {
+  if (!io->closed && io->obuf && io->obuf_off == io->obuf_len) {
     free(io->obuf);
     io->obuf = NULL;
     io->obuf_off = io->obuf_len = 0;
@@ -131,11 +119,17 @@ void weft__h2io_flush(weft__h2io *io) {
     return;
   set_events(io, WEFT_IO_READ);
   if (io->engine ? weft__h2e_finished(io->engine)
-                 : !nghttp2_session_want_read(io->session) &&
-                       !nghttp2_session_want_write(io->session)) {
+                 : weft__h2ce_finished(io->client)) {
     /* A failed engine's last GOAWAY went out: close with its reason. */
-    weft__h2io_close(io, io->engine ? weft__h2e_error(io->engine) : NULL);
+    weft__h2io_close(io, io->engine ? weft__h2e_error(io->engine)
+                                    : weft__h2ce_error(io->client));
   }
+}
+
+void weft__h2io_flush(weft__h2io *io) {
+  flush_io(io);
+  if (!io->closed && io->after_flush)
+    io->after_flush(io, io->ud);
 }
 
 static void on_io(weft_loop *l, int fd, unsigned events, void *ud) {
@@ -159,31 +153,13 @@ static void on_io(weft_loop *l, int fd, unsigned events, void *ud) {
       weft__h2io_close(io, n == 0 ? NULL : &e);
       return;
     }
-    if (io->engine) {
-      weft_error e;
-      if (weft__h2e_feed(io->engine, buf, (size_t)n, weft_now_ns(), &e) < 0) {
-        /* The engine queued its GOAWAY: try to send it. */
-        weft__h2io_flush(io);
-        weft__h2io_close(io, &e);
-        return;
-      }
-      if ((size_t)n < sizeof buf)
-        break;
-      continue;
-    }
-    ssize_t rv = nghttp2_session_mem_recv(io->session, buf, (size_t)n);
+    weft_error e;
+    ssize_t rv =
+        io->engine
+            ? weft__h2e_feed(io->engine, buf, (size_t)n, weft_now_ns(), &e)
+            : weft__h2ce_feed(io->client, buf, (size_t)n, weft_now_ns(), &e);
     if (rv < 0) {
-      weft_error e;
-      weft_error_set(&e, WEFT_ERR_PROTOCOL, "HTTP/2 protocol error: %s",
-                     nghttp2_strerror((int)rv));
-      /* nghttp2 queued a GOAWAY for most errors: try to send it. For the
-       * fatal ones it returns without one (too many CONTINUATIONs, a flood
-       * of frames, a bad client preface, a failed callback) we queue it:
-       * RFC 9113 5.4.1, "An endpoint that encounters a connection error
-       * SHOULD first send a GOAWAY frame". A no-op when nghttp2 already
-       * terminated the session. */
-      nghttp2_session_terminate_session(io->session,
-                                        weft__h2e_goaway_code((int)rv));
+      /* The engine queued its GOAWAY: try to send it. */
       weft__h2io_flush(io);
       weft__h2io_close(io, &e);
       return;

@@ -7,9 +7,9 @@
  *   h2c://              the Connect protocol over HTTP/2 (nghttp2)
  *   http:// https://    Connect (or gRPC-Web, or gRPC: weft/http.h) over
  *                       HTTP/1.1; https:// uses HTTP/2 when ALPN picks h2
- * Calls are blocking from the caller's thread (tcp/tls/ws/wss do the I/O on
- * one loop thread shared by every client of the process, grpc and h2c on
- * their own threads, HTTP/1.1 calls on the caller's thread), or
+ * Calls are blocking from the caller's thread (tcp/tls/ws/wss/h2c do the
+ * I/O on one loop thread shared by every client of the process, grpc on
+ * its own threads, HTTP/1.1 calls on the caller's thread), or
  * asynchronous with completion callbacks (weft_call_start_async, below). A
  * client is safe to use from several threads at once, and many calls may
  * be in flight on one connection.
@@ -193,10 +193,12 @@ int weft_call_finish(weft_call *call);
  * responses through callbacks. One thread can keep thousands of calls in
  * flight; an open call is memory, not a thread.
  *
- * Threads. On tcp://, tls://, ws:// and wss:// the callbacks run on the
- * process-wide client loop (one thread for every connection of the
- * process, or a caller driving it while it waits for a reply) as the
- * frames arrive, except that on_done
+ * Threads. On tcp://, tls://, ws://, wss:// and h2c:// (the HTTP/2
+ * client, also behind https:// when ALPN picks h2 and the https transport
+ * passes asynchronous calls through to it) the callbacks run on the
+ * process-wide client loop (one thread
+ * for every connection of the process, or a caller driving it while it
+ * waits for a reply) as the frames arrive, except that on_done
  * of a call ended by weft_call_cancel (or a failed send) may run on the
  * thread that cancelled, before weft_call_cancel returns, and on_done of a
  * call that ended while another thread was inside weft_call_send or
@@ -205,11 +207,14 @@ int weft_call_finish(weft_call *call);
  * grpcs:// they run on one thread of the client (started with its first
  * asynchronous call) as gRPC core completes the calls' batches, and
  * weft_call_send queues (it waits only while a call has over 1 MiB
- * queued, and never on that thread). On h2c:// and https:// (no native
- * support yet) each call in flight holds a thread of a per-client pool of
- * up to 16 (made as calls need them) that runs the blocking receive loop
- * and the callbacks; calls beyond 16 wait for one, so there a call must
- * not wait, in a callback, for another call to progress. Either
+ * queued, and never on that thread). On h2c:// a send waits only while
+ * the call has over 256 KiB not yet written (the peer's flow control
+ * window), and never on the loop thread. On http:// and https:// over
+ * HTTP/1.1, and user transports without call_start_async, each call in
+ * flight holds a thread of a per-client pool of up to 16 (made as calls
+ * need them) that runs the blocking receive loop and the callbacks; calls
+ * beyond 16 wait for one, so there a call must not wait, in a callback,
+ * for another call to progress. Either
  * way, callbacks of one call never run concurrently and come in order
  * (on_headers, on_message..., on_done), callbacks of different calls may
  * run concurrently, and callbacks must not block: they hold the thread
@@ -278,7 +283,8 @@ int weft_call_start_async(weft_client *c, const weft_method_desc *m,
 /* Publish/subscribe over the built-in weft.v1.PubSub service, so it works on
  * every transport. Subscriptions survive reconnects. subscribe returns once
  * the server registered the subscription; fn runs on the client loop (on
- * grpc/h2c/http: a thread of the client's pool), must not block, and
+ * grpc: the client's queue thread; on http: a thread of the client's
+ * pool), must not block, and
  * msg lives only during the call (an event of an unknown
  * type arrives as the google.protobuf.Any itself): copy it with
  * weft_message_copy() to keep it. topic is copied; ud must live until the

@@ -124,7 +124,8 @@ protected:
   }
   // Transports with a native call_start_async: no thread per call.
   bool native() const {
-    return GetParam() == "tcp" || GetParam() == "ws" || GetParam() == "grpc";
+    return GetParam() == "tcp" || GetParam() == "ws" || GetParam() == "grpc" ||
+           GetParam() == "h2c";
   }
 };
 weft_server *AsyncClient::srv;
@@ -150,8 +151,8 @@ int start_unary(weft_client *c, Batch *b, const std::string &text, int delay_ms,
 
 // 1,000 unary calls (and a few server streams) in flight at once from this
 // one thread, on one client: every one completes with its own answer, and
-// on tcp/ws/grpc no thread is added per call (the callbacks run on the
-// connection's I/O thread, or the gRPC client's one queue thread).
+// on tcp/ws/h2c/grpc no thread is added per call (the callbacks run on the
+// process-wide client loop, or the gRPC client's one queue thread).
 TEST_P(AsyncClient, ThousandUnaryFromOneThread) {
   // Counted before the client exists: what the client starts, lazily on
   // its first asynchronous call or not, counts.
@@ -271,6 +272,113 @@ TEST_P(AsyncClient, ClientStreamAndBidi) {
   std::lock_guard<std::mutex> g(b.mu);
   EXPECT_EQ(b.ok, 2);
   EXPECT_EQ(b.texts[1], "ping");
+  weft_client_close(c);
+}
+
+// A client stream of 1 MiB in 64 KiB messages, past the transports' send
+// bounds and the peer's flow-control windows (h2c: 256 KiB not yet
+// written, a 256 KiB stream window): the sends wait for the peer from the
+// test thread, never for ever, and every byte arrives in order.
+TEST_P(AsyncClient, ClientStreamPastTheSendBound) {
+  weft_client *c = nullptr;
+  ASSERT_EQ(weft_client_open(&c, url().c_str(), nullptr, NULL), 0);
+  Batch b;
+  weft_call *cs = nullptr;
+  weft_call_opts o;
+  memset(&o, 0, sizeof o);
+  o.timeout_ms = 20000;
+  ASSERT_EQ(weft_call_start_async(c, &weft__test__Echo_service.methods[2],
+                                  nullptr, &o, &cbs, new PerCall{&b}, &cs),
+            0);
+  std::string want;
+  for (int i = 0; i < 16; i++) {
+    std::string part(64 * 1024, (char)('a' + i));
+    want += part;
+    weft__test__EchoRequest req = weft__test__EchoRequest_INIT;
+    req.text = (char *)part.c_str();
+    ASSERT_EQ(weft_call_send(cs, &req), 0) << i;
+  }
+  EXPECT_EQ(weft_call_close_send(cs), 0);
+  ASSERT_TRUE(b.wait(1));
+  std::lock_guard<std::mutex> g(b.mu);
+  EXPECT_EQ(b.ok, 1) << (b.codes.empty() ? -1 : b.codes[0]);
+  ASSERT_EQ(b.texts.size(), 1u);
+  EXPECT_EQ(b.texts[0].size(), want.size());
+  EXPECT_TRUE(b.texts[0] == want) << "the stream arrived out of order";
+  weft_client_close(c);
+}
+
+// Ping-pong driven from the callbacks (the client loop, or the gRPC
+// client's thread): each answer sends the next 4 KiB message and the last
+// one half-closes, so every send is made on the thread that must never
+// wait for the peer.
+struct PingPong {
+  std::mutex mu;
+  std::condition_variable cv;
+  int answers = 0, code = -1, order_errors = 0;
+  bool done = false;
+  std::string payload = std::string(4096, 'p');
+  static constexpr int kRounds = 200;
+};
+
+void pp_send(weft_call *call, PingPong *pp, int i) {
+  weft__test__EchoRequest req = weft__test__EchoRequest_INIT;
+  std::string text = std::to_string(i) + ":" + pp->payload;
+  req.text = (char *)text.c_str();
+  EXPECT_EQ(weft_call_send(call, &req), 0) << i;
+}
+
+void pp_message(weft_call *call, void *msg, void *ud) {
+  auto *pp = static_cast<PingPong *>(ud);
+  auto *r = static_cast<weft__test__EchoResponse *>(msg);
+  int n;
+  {
+    std::lock_guard<std::mutex> g(pp->mu);
+    n = ++pp->answers;
+    if (!r->text || std::to_string(n - 1) + ":" + pp->payload != r->text)
+      pp->order_errors++;
+  }
+  weft_message_free(msg);
+  if (n < PingPong::kRounds)
+    pp_send(call, pp, n);
+  else
+    EXPECT_EQ(weft_call_close_send(call), 0);
+}
+
+void pp_done(weft_call *, const weft_status *st, const weft_metadata *,
+             void *ud) {
+  auto *pp = static_cast<PingPong *>(ud);
+  std::lock_guard<std::mutex> g(pp->mu);
+  pp->code = st->code;
+  pp->done = true;
+  pp->cv.notify_all();
+}
+
+TEST_P(AsyncClient, BidiPingPongFromCallbacks) {
+  weft_client *c = nullptr;
+  ASSERT_EQ(weft_client_open(&c, url().c_str(), nullptr, NULL), 0);
+  PingPong pp;
+  static const weft_call_callbacks cb = {nullptr, pp_message, pp_done};
+  weft_call_opts o;
+  memset(&o, 0, sizeof o);
+  o.timeout_ms = 20000;
+  weft__test__EchoRequest first = weft__test__EchoRequest_INIT;
+  std::string text = "0:" + pp.payload;
+  first.text = (char *)text.c_str();
+  weft_call *call = nullptr;
+  // The first message goes with the start: no send from this thread races
+  // the callbacks.
+  ASSERT_EQ(weft_call_start_async(c, &weft__test__Echo_service.methods[3],
+                                  &first, &o, &cb, &pp, &call),
+            0);
+  std::unique_lock<std::mutex> l(pp.mu);
+  ASSERT_TRUE(
+      pp.cv.wait_for(l, std::chrono::seconds(30), [&] { return pp.done; }))
+      << pp.answers << " answers";
+  EXPECT_EQ(pp.code, WEFT_STATUS_OK);
+  EXPECT_EQ(pp.answers, PingPong::kRounds);
+  EXPECT_EQ(pp.order_errors, 0);
+  l.unlock();
   weft_client_close(c);
 }
 
