@@ -162,6 +162,15 @@ static void a_io_fail(h1c_call *k, int rv, const weft_error *e) {
     a_fail(k, rv, e);
 }
 
+/* The engine's error says what and where in the response; the peer is
+ * added, since a client talks to many. */
+static void a_engine_fail(h1c_call *k, int rv, const weft_error *e) {
+  weft_error e2;
+  weft_error_set(&e2, rv, "%s (from %s)", e->message,
+                 weft__conn_peer(k->link->sock));
+  a_io_fail(k, rv, &e2);
+}
+
 static void a_acquire(h1c_call *k) {
   h1c_link *l = NULL;
   int r = weft__h1c_pool_take(k->p, &k->w, &l);
@@ -408,7 +417,7 @@ static void a_read(h1c_call *k) {
     if (r > 0) {
       ssize_t used = weft__h1c_feed(l->eng, buf, (size_t)r, &e);
       if (used < 0) {
-        a_io_fail(k, (int)used, &e);
+        a_engine_fail(k, (int)used, &e);
         return;
       }
       if ((size_t)used < (size_t)r) {
@@ -430,11 +439,11 @@ static void a_read(h1c_call *k) {
       int rv = weft__h1c_feed_eof(l->eng, &e);
       if (rv == 0 && !k->done)
         rv = weft_error_set(&e, WEFT_ERR_TRUNCATED,
-                            "%s closed the connection before the response "
-                            "to %s",
-                            weft__conn_peer(l->sock), k->m->path);
+                            "HTTP/1.1 response: the connection closed "
+                            "before the response to %s",
+                            k->m->path);
       if (rv < 0)
-        a_io_fail(k, rv, &e);
+        a_engine_fail(k, rv, &e);
       else
         a_deliver(k);
       return;
