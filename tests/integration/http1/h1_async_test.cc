@@ -23,6 +23,8 @@
 
 extern "C" {
 #include "echo.weft.h"
+#include "echo_service.h"
+#include "weft/server.h"
 #include "weft/client.h"
 #include "weft/http.h"
 #include "weft/transport.h"
@@ -405,6 +407,63 @@ TEST(H1Async, CloseEndsQueuedCalls) {
   EXPECT_EQ(d.codes.size(), 10u);
   for (int code : d.codes)
     EXPECT_NE(code, WEFT_STATUS_OK);
+}
+
+// Not a test (run with --gtest_also_run_disabled_tests): unary calls per
+// second over HTTP/1.1 to weft's own server (the h2c listener's HTTP/1.1
+// side), blocking one at a time, asynchronous one at a time, and
+// asynchronous all in flight at once. Client and server share the machine.
+TEST(H1Async, DISABLED_UnaryRate) {
+  weft_server *srv = nullptr;
+  weft_server_opts so = {};
+  so.worker_threads = 4;
+  so.max_pending_calls = 8192;
+  ASSERT_EQ(weft_server_new(&srv, &so), 0);
+  ASSERT_EQ(weft_test_echo_add(srv), 0);
+  weft_error err = {};
+  ASSERT_EQ(weft_server_listen(srv, "h2c://127.0.0.1:0", &err), 0)
+      << err.message;
+  std::string url =
+      "http://127.0.0.1:" + std::to_string(weft_server_port(srv, 0));
+  weft_client *c = open_client(url, 0);
+  ASSERT_NE(c, nullptr);
+  const int n = getenv("WEFT_RATE_N") ? atoi(getenv("WEFT_RATE_N")) : 5000;
+  weft__test__EchoRequest req = weft__test__EchoRequest_INIT;
+  req.text = (char *)"hello";
+  weft_call_opts o = {};
+  int64_t t0 = weft_now_ns();
+  for (int i = 0; i < n; i++) {
+    weft__test__EchoResponse *resp = nullptr;
+    ASSERT_EQ(weft__test__Echo_unary(c, &req, &resp, &o), 0)
+        << o.status.message;
+    weft_message_free(resp);
+  }
+  double blocking = n / ((weft_now_ns() - t0) / 1e9);
+  weft_status_clear(&o.status);
+  t0 = weft_now_ns();
+  for (int i = 0; i < n; i++) {
+    Done d;
+    start(c, &d);
+    ASSERT_TRUE(d.wait(1));
+  }
+  double async_seq = n / ((weft_now_ns() - t0) / 1e9);
+  Done all;
+  t0 = weft_now_ns();
+  for (int i = 0; i < n; i++)
+    start(c, &all, 60000);
+  ASSERT_TRUE(all.wait(n, 60));
+  double async_all = n / ((weft_now_ns() - t0) / 1e9);
+  {
+    std::lock_guard<std::mutex> g(all.mu);
+    EXPECT_EQ(all.ok_messages, 0); // the echo answers "hello", not "ok"
+    for (int code : all.codes)
+      ASSERT_EQ(code, WEFT_STATUS_OK);
+  }
+  std::printf("unary calls/s over HTTP/1.1 to weft's server: blocking %.0f, "
+              "async one at a time %.0f, async %d at once %.0f\n",
+              blocking, async_seq, n, async_all);
+  weft_client_close(c);
+  weft_server_free(srv);
 }
 
 } // namespace
