@@ -261,6 +261,11 @@ void weft__h1c_pool_unopen(h1c_pool *p) {
 
 int weft__h1c_pool_connect(h1c_pool *p, int64_t deadline_ns, h1c_link **out,
                            weft_error *err) {
+  pthread_mutex_lock(&p->mu);
+  bool closed = p->closed;
+  pthread_mutex_unlock(&p->mu);
+  if (closed)
+    return weft_error_set(err, WEFT_ERR_CLOSED, "client is closed");
   int64_t ms = p->connect_timeout_ms;
   if (deadline_ns != INT64_MAX) {
     int64_t left = (deadline_ns - weft_now_ns()) / 1000000;
