@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "../http2/connect.h"
 #include "../http2/connect_client.h"
@@ -18,33 +19,6 @@
 #include "../http2/h2_msg.h"
 #include "h1c_internal.h"
 #include "weft/base64.h"
-
-struct h1c_call {
-  h1c_pool *p;
-  const weft_method_desc *m;
-  bool web;       /* gRPC-Web, else Connect */
-  bool json;      /* JSON codec */
-  bool chunked;   /* client stream: the request body is chunked */
-  bool enveloped; /* the response is a stream of envelopes */
-  int64_t deadline_ns;
-  weft_metadata req_md;
-
-  h1c_link *link; /* under p->mu (cancel shuts it down) */
-  bool reused;
-  int attempts;
-  bool cancelled; /* __atomic */
-
-  /* The request. */
-  uint8_t *body; /* whole requests: kept until a response byte arrives */
-  size_t body_len;
-  bool have_body, req_started, req_ended;
-
-  /* The response (connect_client.h: its status, metadata, messages). */
-  weft__connect_resp resp;
-  int head_grpc_status; /* gRPC-Web trailers-only response; -1 none */
-  char *head_grpc_message;
-  bool done, unary_given;
-};
 
 /* The call's status, once (connect_client.h). */
 #define set_status(k, ...) weft__connect_resp_status(&(k)->resp, __VA_ARGS__)
@@ -182,7 +156,7 @@ static const char *content_type(const h1c_call *k) {
 }
 
 /* Starts the request on k->link: head and, for whole requests, the body. */
-static int submit(h1c_call *k, weft_error *err) {
+int weft__h1c_submit(h1c_call *k, weft_error *err) {
   h1c_link *l = k->link;
   if (!l->eng) {
     int rv = weft__h1c_new(&l->eng, &engine_cb, l, NULL);
@@ -283,7 +257,7 @@ static void release_link(h1c_call *k, bool reusable) {
 static int open_exchange(h1c_call *k, weft_error *err) {
   h1c_link *l;
   bool reused;
-  int rv = weft__h1c_pool_get(k->p, k->deadline_ns, &l, &reused, err);
+  int rv = weft__h1c_pool_get(k->p, k, &l, &reused, err);
   if (rv < 0)
     return rv;
   pthread_mutex_lock(&k->p->mu);
@@ -294,7 +268,7 @@ static int open_exchange(h1c_call *k, weft_error *err) {
     return weft_error_set(err, WEFT_ERR_CANCELLED, "cancelled");
   k->reused = reused;
   k->attempts++;
-  rv = submit(k, err);
+  rv = weft__h1c_submit(k, err);
   if (rv == 0)
     rv = weft__h1c_link_flush(l, k->deadline_ns, err);
   return rv;
@@ -303,14 +277,13 @@ static int open_exchange(h1c_call *k, weft_error *err) {
 /* Whether a failure may be repeated on a new connection: a whole request
  * on a reused keep-alive connection that the server closed before any
  * byte of a response (it timed the idle connection out as we sent). */
-static bool retryable(const h1c_call *k) {
+bool weft__h1c_retryable(const h1c_call *k) {
   return !k->chunked && k->reused && k->attempts < 3 && k->link &&
          k->link->eng && weft__h1c_received(k->link->eng) == 0 &&
          !is_cancelled(k);
 }
 
-/* A local failure becomes the call's status, and the connection goes. */
-static void fail_io(h1c_call *k, int rv, const weft_error *e) {
+void weft__h1c_fail_status(h1c_call *k, int rv, const weft_error *e) {
   if (is_cancelled(k))
     set_status(k, WEFT_STATUS_CANCELLED, "cancelled by the client");
   else if (rv == WEFT_ERR_TIMEOUT)
@@ -322,6 +295,11 @@ static void fail_io(h1c_call *k, int rv, const weft_error *e) {
   else
     set_status(k, WEFT_STATUS_UNAVAILABLE, "%s",
                e->message[0] ? e->message : weft_strerror(rv));
+}
+
+/* A local failure becomes the call's status, and the connection goes. */
+static void fail_io(h1c_call *k, int rv, const weft_error *e) {
+  weft__h1c_fail_status(k, rv, e);
   k->done = true;
   release_link(k, false);
 }
@@ -333,7 +311,7 @@ static int send_whole(h1c_call *k) {
     int rv = open_exchange(k, &e);
     if (rv == 0)
       return 0;
-    if (retryable(k)) {
+    if (weft__h1c_retryable(k)) {
       release_link(k, false);
       continue;
     }
@@ -355,7 +333,7 @@ static void pump(h1c_call *k, bool (*pred)(const h1c_call *)) {
       rv = weft_error_set(&e, WEFT_ERR_TRUNCATED, "connection closed");
     if (rv == 0)
       continue;
-    if (retryable(k) && rv != WEFT_ERR_TIMEOUT) {
+    if (weft__h1c_retryable(k) && rv != WEFT_ERR_TIMEOUT) {
       release_link(k, false);
       if (send_whole(k) < 0)
         return;
@@ -367,9 +345,9 @@ static void pump(h1c_call *k, bool (*pred)(const h1c_call *)) {
 
 /* ---- weft_client_transport --------------------------------------------- */
 
-int weft__h1c_call_start(h1c_pool *p, const weft_method_desc *m,
-                         const weft_metadata *md, int64_t deadline_ns,
-                         void **tcall, weft_error *err) {
+int weft__h1c_call_new(h1c_pool *p, const weft_method_desc *m,
+                       const weft_metadata *md, int64_t deadline_ns,
+                       h1c_call **out, weft_error *err) {
   if (m->kind == WEFT_RPC_BIDI)
     return weft_error_set(err, WEFT_ERR_UNSUPPORTED,
                           "%s: bidi streaming needs HTTP/2; use h2c:// or "
@@ -386,6 +364,7 @@ int weft__h1c_call_start(h1c_pool *p, const weft_method_desc *m,
   k->enveloped = k->web || m->kind != WEFT_RPC_UNARY;
   k->deadline_ns = deadline_ns;
   k->head_grpc_status = -1;
+  k->refs = 1;
   weft__connect_resp_init(&k->resp, p->max_msg, k->enveloped);
   if (k->web) {
     k->resp.on_web_trailers = web_trailers;
@@ -407,13 +386,48 @@ int weft__h1c_call_start(h1c_pool *p, const weft_method_desc *m,
     free(k);
     return weft_error_set(err, WEFT_ERR_CLOSED, "client is closed");
   }
-  *tcall = k;
+  /* A blocking caller waiting for a connection waits until its deadline,
+   * which is on CLOCK_MONOTONIC. */
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&k->w.cv, &ca);
+  pthread_cond_init(&k->q_cv, &ca);
+  pthread_condattr_destroy(&ca);
+  *out = k;
   return 0;
+}
+
+int weft__h1c_call_start(h1c_pool *p, const weft_method_desc *m,
+                         const weft_metadata *md, int64_t deadline_ns,
+                         void **tcall, weft_error *err) {
+  h1c_call *k = NULL;
+  int rv = weft__h1c_call_new(p, m, md, deadline_ns, &k, err);
+  if (rv == 0)
+    *tcall = k;
+  return rv;
+}
+
+void weft__h1c_call_free(h1c_call *k) {
+  h1c_pool *p = k->p;
+  free(k->body);
+  free(k->head_grpc_message);
+  for (h1c_qmsg *q = k->q_head; q;) {
+    h1c_qmsg *next = q->next;
+    free(q);
+    q = next;
+  }
+  weft_metadata_clear(&k->req_md);
+  weft__connect_resp_free(&k->resp);
+  pthread_cond_destroy(&k->w.cv);
+  pthread_cond_destroy(&k->q_cv);
+  free(k);
+  weft__h1c_pool_unref(p);
 }
 
 /* The message as it goes on the wire: bare for unary Connect, else in an
  * envelope (same 5-byte prefix for Connect streams and gRPC-Web). */
-static int encode(h1c_call *k, const void *msg, uint8_t **out, size_t *len) {
+int weft__h1c_encode(h1c_call *k, const void *msg, uint8_t **out, size_t *len) {
   weft_error e = {0};
   uint8_t *buf;
   size_t n;
@@ -445,13 +459,15 @@ static int encode(h1c_call *k, const void *msg, uint8_t **out, size_t *len) {
 
 int weft__h1c_call_send(void *tcall, const void *msg) {
   h1c_call *k = tcall;
+  if (k->async)
+    return weft__h1c_async_send(k, msg);
   if (k->req_ended)
     return WEFT_ERR_STATE;
   if (k->done)
     return is_cancelled(k) ? WEFT_ERR_CANCELLED : WEFT_ERR_CLOSED;
   uint8_t *buf;
   size_t len;
-  int rv = encode(k, msg, &buf, &len);
+  int rv = weft__h1c_encode(k, msg, &buf, &len);
   if (rv < 0)
     return rv;
   if (!k->chunked) { /* one message: sent at close_send */
@@ -483,6 +499,8 @@ int weft__h1c_call_send(void *tcall, const void *msg) {
 
 int weft__h1c_call_close_send(void *tcall) {
   h1c_call *k = tcall;
+  if (k->async)
+    return weft__h1c_async_close_send(k);
   if (k->req_ended)
     return 0;
   k->req_ended = true;
@@ -517,8 +535,8 @@ static bool never(const h1c_call *k) {
   return false;
 }
 
-static int decode(h1c_call *k, const uint8_t *data, size_t len, bool gz,
-                  weft_arena *arena, void **msg) {
+int weft__h1c_decode(h1c_call *k, const uint8_t *data, size_t len, bool gz,
+                     weft_arena *arena, void **msg) {
   weft_error e = {0};
   int rv = weft__connect_decode(k->m->output, k->json, data, len, gz,
                                 k->p->max_msg, arena, msg, &e);
@@ -543,8 +561,8 @@ int weft__h1c_call_recv(void *tcall, weft_arena *arena, void **msg) {
       return WEFT_ERR_RPC;
     if (given)
       return 0;
-    int rv =
-        decode(k, k->resp.body, k->resp.body_len, k->resp.gzip, arena, msg);
+    int rv = weft__h1c_decode(k, k->resp.body, k->resp.body_len, k->resp.gzip,
+                              arena, msg);
     return rv < 0 ? rv : 1;
   }
   pump(k, has_msg);
@@ -553,14 +571,17 @@ int weft__h1c_call_recv(void *tcall, weft_arena *arena, void **msg) {
     bool good = k->resp.have_status && k->resp.st.code == WEFT_STATUS_OK;
     return good ? 0 : WEFT_ERR_RPC;
   }
-  int rv = decode(k, n->data, n->len,
-                  (n->flags & WEFT__CONNECT_FLAG_COMPRESSED) != 0, arena, msg);
+  int rv = weft__h1c_decode(k, n->data, n->len,
+                            (n->flags & WEFT__CONNECT_FLAG_COMPRESSED) != 0,
+                            arena, msg);
   free(n);
   return rv < 0 ? rv : 1;
 }
 
 int weft__h1c_call_finish(void *tcall, weft_status *st, weft_metadata *md) {
   h1c_call *k = tcall;
+  if (k->async)
+    return weft__h1c_async_finish(k, st, md);
   weft__connect_resp_drop(&k->resp);
   if (!k->done) {
     if (!k->req_ended || is_cancelled(k)) {
@@ -581,21 +602,21 @@ int weft__h1c_call_finish(void *tcall, weft_status *st, weft_metadata *md) {
     weft_status_move(st, &k->resp.st);
   if (md)
     weft_metadata_copy(md, &k->resp.md);
-  h1c_pool *p = k->p;
-  free(k->body);
-  free(k->head_grpc_message);
-  weft_metadata_clear(&k->req_md);
-  weft__connect_resp_free(&k->resp);
-  free(k);
-  weft__h1c_pool_unref(p);
+  weft__h1c_call_free(k);
   return 0;
 }
 
 void weft__h1c_call_cancel(void *tcall) {
   h1c_call *k = tcall;
+  if (k->async) {
+    weft__h1c_async_cancel(k);
+    return;
+  }
   pthread_mutex_lock(&k->p->mu);
   __atomic_store_n(&k->cancelled, true, __ATOMIC_RELEASE);
   if (k->link)
     weft__h1c_link_abort(k->link);
+  if (k->w.queued) /* waiting for a connection */
+    pthread_cond_signal(&k->w.cv);
   pthread_mutex_unlock(&k->p->mu);
 }

@@ -1,16 +1,15 @@
-/* The HTTP/1.1 connection pool of one http:// or https:// client, and the
- * blocking I/O of one connection (see h1c_internal.h for why the caller's
- * thread does it). */
+/* The HTTP/1.1 connection pool of one http:// or https:// client (with its
+ * cap and queue of waiting calls), and the blocking I/O of one connection
+ * (see h1c_internal.h for why the caller's thread does it). */
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "h1c_internal.h"
-
-int weft__h1c_link_flush(h1c_link *l, int64_t deadline_ns, weft_error *err);
 
 static int link_new(h1c_link **out, weft__conn *sock, weft_error *err) {
   h1c_link *l = calloc(1, sizeof *l);
@@ -44,6 +43,13 @@ int weft__h1c_pool_new(h1c_pool **out, weft_client *client, const weft_url *url,
     weft__tls_ctx_free(tls);
     return weft_error_set(err, WEFT_ERR_NOMEM, "out of memory");
   }
+  int rv = weft_client_loop_acquire(&p->loop, err);
+  if (rv < 0) {
+    weft__conn_close(first);
+    weft__tls_ctx_free(tls);
+    free(p);
+    return rv;
+  }
   pthread_mutex_init(&p->mu, NULL);
   p->refs = 1;
   p->client = client;
@@ -66,10 +72,14 @@ int weft__h1c_pool_new(h1c_pool **out, weft_client *client, const weft_url *url,
                   (const void **)&ho, NULL);
   p->max_idle =
       ho && ho->max_idle_connections > 0 ? ho->max_idle_connections : 4;
+  p->max_conns = ho && ho->max_connections > 0 ? ho->max_connections : 32;
+  if (p->max_idle > p->max_conns)
+    p->max_idle = p->max_conns;
   if (first) {
     h1c_link *l = NULL;
-    int rv = link_new(&l, first, err);
+    rv = link_new(&l, first, err);
     if (rv < 0) {
+      weft_client_loop_release(p->loop);
       weft__tls_ctx_free(tls);
       pthread_mutex_destroy(&p->mu);
       free(p);
@@ -77,6 +87,7 @@ int weft__h1c_pool_new(h1c_pool **out, weft_client *client, const weft_url *url,
     }
     p->idle = l;
     p->nidle = 1;
+    p->nopen = 1;
   }
   *out = p;
   return 0;
@@ -94,8 +105,36 @@ void weft__h1c_pool_unref(h1c_pool *p) {
     l = next;
   }
   weft__tls_ctx_free(p->tls);
+  weft_client_loop_release(p->loop);
   pthread_mutex_destroy(&p->mu);
   free(p);
+}
+
+/* p->mu held: hands w its grant (a link, a slot, or, on close, nothing). */
+static void grant(h1c_pool *p, h1c_waiter *w, h1c_link *l, bool slot) {
+  (void)p;
+  w->queued = false;
+  w->granted = true;
+  w->link = l;
+  w->slot = slot;
+  if (l)
+    l->next = NULL;
+  if (w->async)
+    weft__h1c_async_granted(w->async);
+  else
+    pthread_cond_signal(&w->cv);
+}
+
+/* p->mu held: the first waiter, dequeued, or NULL. */
+static h1c_waiter *first_waiter(h1c_pool *p) {
+  h1c_waiter *w = p->wq_head;
+  if (w) {
+    p->wq_head = w->next;
+    if (!p->wq_head)
+      p->wq_tail = NULL;
+    w->next = NULL;
+  }
+  return w;
 }
 
 void weft__h1c_pool_close(h1c_pool *p) {
@@ -103,9 +142,12 @@ void weft__h1c_pool_close(h1c_pool *p) {
   p->closed = true;
   h1c_link *idle = p->idle;
   p->idle = NULL;
+  p->nopen -= p->nidle;
   p->nidle = 0;
   for (h1c_link *l = p->busy; l; l = l->next)
     weft__h1c_link_abort(l);
+  for (h1c_waiter *w; (w = first_waiter(p));)
+    grant(p, w, NULL, false);
   pthread_mutex_unlock(&p->mu);
   for (h1c_link *l = idle; l;) {
     h1c_link *next = l->next;
@@ -128,82 +170,225 @@ static bool link_stale(h1c_link *l) {
   return weft__conn_read(l->sock, &b, 1) != WEFT_ERR_AGAIN;
 }
 
-int weft__h1c_pool_get(h1c_pool *p, int64_t deadline_ns, h1c_link **out,
-                       bool *reused, weft_error *err) {
-  h1c_link *l = NULL;
-  for (;;) {
-    pthread_mutex_lock(&p->mu);
-    if (p->closed) {
-      pthread_mutex_unlock(&p->mu);
-      return weft_error_set(err, WEFT_ERR_CLOSED, "client is closed");
-    }
-    l = p->idle;
-    if (l) {
-      p->idle = l->next;
-      p->nidle--;
-    }
-    pthread_mutex_unlock(&p->mu);
-    if (!l || !link_stale(l))
-      break;
-    weft__h1c_link_free(l);
-  }
-  *reused = l != NULL && l->eng != NULL;
-  if (!l) {
-    int64_t ms = p->connect_timeout_ms;
-    if (deadline_ns != INT64_MAX) {
-      int64_t left = (deadline_ns - weft_now_ns()) / 1000000;
-      if (left < 1)
-        return weft_error_set(err, WEFT_ERR_TIMEOUT,
-                              "deadline exceeded before connecting to %s",
-                              p->authority);
-      if (left < ms)
-        ms = left;
-    }
-    weft__conn *sock = NULL;
-    int rv = weft__conn_connect(&sock, p->host, p->port, p->tls, p->server_name,
-                                ms, err);
-    if (rv < 0)
-      return rv;
-    /* https:// pool connections: the first one settled the protocol. */
-    const char *alpn = weft__conn_alpn(sock);
-    if (*alpn && strcmp(alpn, "http/1.1") != 0) {
-      weft__conn_close(sock);
-      return weft_error_set(err, WEFT_ERR_HANDSHAKE,
-                            "%s negotiated ALPN \"%s\" on a new connection "
-                            "after \"http/1.1\"",
-                            p->authority, alpn);
-    }
-    rv = link_new(&l, sock, err);
-    if (rv < 0)
-      return rv;
-  }
-  pthread_mutex_lock(&p->mu);
+/* p->mu held. */
+static void busy_add(h1c_pool *p, h1c_link *l) {
   l->next = p->busy;
   p->busy = l;
-  pthread_mutex_unlock(&p->mu);
-  *out = l;
-  return 0;
 }
 
-void weft__h1c_pool_put(h1c_pool *p, h1c_link *l, bool reusable) {
-  pthread_mutex_lock(&p->mu);
+static void busy_remove(h1c_pool *p, h1c_link *l) {
   for (h1c_link **pp = &p->busy; *pp; pp = &(*pp)->next)
     if (*pp == l) {
       *pp = l->next;
       break;
     }
+  l->next = NULL;
+}
+
+int weft__h1c_pool_take(h1c_pool *p, h1c_waiter *w, h1c_link **out) {
+  for (;;) {
+    pthread_mutex_lock(&p->mu);
+    if (p->closed) {
+      pthread_mutex_unlock(&p->mu);
+      return WEFT_ERR_CLOSED;
+    }
+    h1c_link *l = p->idle;
+    if (l) {
+      p->idle = l->next;
+      p->nidle--;
+      busy_add(p, l);
+      pthread_mutex_unlock(&p->mu);
+      if (!link_stale(l)) {
+        *out = l;
+        return H1C_TAKE_LINK;
+      }
+      /* Its slot is ours: a new connection instead. */
+      pthread_mutex_lock(&p->mu);
+      busy_remove(p, l);
+      pthread_mutex_unlock(&p->mu);
+      weft__h1c_link_free(l);
+      return H1C_TAKE_OPEN;
+    }
+    if (p->nopen < p->max_conns) {
+      p->nopen++;
+      pthread_mutex_unlock(&p->mu);
+      return H1C_TAKE_OPEN;
+    }
+    w->next = NULL;
+    w->link = NULL;
+    w->slot = w->granted = false;
+    w->queued = true;
+    if (p->wq_tail)
+      p->wq_tail->next = w;
+    else
+      p->wq_head = w;
+    p->wq_tail = w;
+    pthread_mutex_unlock(&p->mu);
+    return H1C_TAKE_WAIT;
+  }
+}
+
+bool weft__h1c_pool_unwait(h1c_pool *p, h1c_waiter *w) {
+  pthread_mutex_lock(&p->mu);
+  bool was = w->queued;
+  if (was) {
+    h1c_waiter *prev = NULL;
+    for (h1c_waiter *x = p->wq_head; x; prev = x, x = x->next)
+      if (x == w) {
+        if (prev)
+          prev->next = w->next;
+        else
+          p->wq_head = w->next;
+        if (p->wq_tail == w)
+          p->wq_tail = prev;
+        break;
+      }
+    w->queued = false;
+  }
+  pthread_mutex_unlock(&p->mu);
+  return was;
+}
+
+void weft__h1c_pool_unopen(h1c_pool *p) {
+  pthread_mutex_lock(&p->mu);
+  h1c_waiter *w = p->closed ? NULL : first_waiter(p);
+  if (w)
+    grant(p, w, NULL, true); /* the slot changes hands */
+  else
+    p->nopen--;
+  pthread_mutex_unlock(&p->mu);
+}
+
+int weft__h1c_pool_connect(h1c_pool *p, int64_t deadline_ns, h1c_link **out,
+                           weft_error *err) {
+  pthread_mutex_lock(&p->mu);
+  bool closed = p->closed;
+  pthread_mutex_unlock(&p->mu);
+  if (closed)
+    return weft_error_set(err, WEFT_ERR_CLOSED, "client is closed");
+  int64_t ms = p->connect_timeout_ms;
+  if (deadline_ns != INT64_MAX) {
+    int64_t left = (deadline_ns - weft_now_ns()) / 1000000;
+    if (left < 1)
+      return weft_error_set(err, WEFT_ERR_TIMEOUT,
+                            "deadline exceeded before connecting to %s",
+                            p->authority);
+    if (left < ms)
+      ms = left;
+  }
+  weft__conn *sock = NULL;
+  int rv = weft__conn_connect(&sock, p->host, p->port, p->tls, p->server_name,
+                              ms, err);
+  if (rv < 0)
+    return rv;
+  /* https:// pool connections: the first one settled the protocol. */
+  const char *alpn = weft__conn_alpn(sock);
+  if (*alpn && strcmp(alpn, "http/1.1") != 0) {
+    weft_error_set(err, WEFT_ERR_HANDSHAKE,
+                   "%s negotiated ALPN \"%s\" on a new connection after "
+                   "\"http/1.1\"",
+                   p->authority, alpn);
+    weft__conn_close(sock);
+    return WEFT_ERR_HANDSHAKE;
+  }
+  h1c_link *l = NULL;
+  rv = link_new(&l, sock, err);
+  if (rv < 0)
+    return rv;
+  pthread_mutex_lock(&p->mu);
+  busy_add(p, l);
+  pthread_mutex_unlock(&p->mu);
+  *out = l;
+  return 0;
+}
+
+/* w->cv runs on CLOCK_MONOTONIC (h1c_call.c); INT64_MAX: a wait of 1 s,
+ * re-checked. */
+static void mono_timespec(struct timespec *ts, int64_t deadline_ns) {
+  int64_t t = deadline_ns;
+  if (t == INT64_MAX)
+    t = weft_now_ns() + 1000000000;
+  ts->tv_sec = (time_t)(t / 1000000000);
+  ts->tv_nsec = (long)(t % 1000000000);
+}
+
+static bool call_cancelled(const h1c_call *k) {
+  return __atomic_load_n(&k->cancelled, __ATOMIC_ACQUIRE);
+}
+
+int weft__h1c_pool_get(h1c_pool *p, h1c_call *k, h1c_link **out, bool *reused,
+                       weft_error *err) {
+  h1c_waiter *w = &k->w;
+  h1c_link *l = NULL;
+  int r = weft__h1c_pool_take(p, w, &l);
+  if (r == WEFT_ERR_CLOSED)
+    return weft_error_set(err, WEFT_ERR_CLOSED, "client is closed");
+  if (r == H1C_TAKE_WAIT) {
+    pthread_mutex_lock(&p->mu);
+    while (w->queued && !p->closed && !call_cancelled(k) &&
+           weft_now_ns() < k->deadline_ns) {
+      struct timespec ts;
+      mono_timespec(&ts, k->deadline_ns);
+      pthread_cond_timedwait(&w->cv, &p->mu, &ts);
+    }
+    pthread_mutex_unlock(&p->mu);
+    if (weft__h1c_pool_unwait(p, w) || (!w->link && !w->slot)) {
+      if (call_cancelled(k))
+        return weft_error_set(err, WEFT_ERR_CANCELLED, "cancelled");
+      if (w->granted || p->closed)
+        return weft_error_set(err, WEFT_ERR_CLOSED, "client is closed");
+      return weft_error_set(err, WEFT_ERR_TIMEOUT,
+                            "deadline exceeded waiting for one of the %d "
+                            "connections to %s",
+                            p->max_conns, p->authority);
+    }
+    l = w->link;
+    r = l ? H1C_TAKE_LINK : H1C_TAKE_OPEN;
+  }
+  if (r == H1C_TAKE_LINK) {
+    *reused = l->eng != NULL;
+    *out = l;
+    return 0;
+  }
+  *reused = false;
+  int rv = weft__h1c_pool_connect(p, k->deadline_ns, out, err);
+  if (rv < 0)
+    weft__h1c_pool_unopen(p);
+  return rv;
+}
+
+void weft__h1c_pool_put(h1c_pool *p, h1c_link *l, bool reusable) {
+  pthread_mutex_lock(&p->mu);
+  busy_remove(p, l);
   l->call = NULL;
-  bool keep = reusable && !p->closed && p->nidle < p->max_idle;
-  if (keep) {
+  bool keep = reusable && !p->closed;
+  h1c_waiter *w = p->closed ? NULL : first_waiter(p);
+  if (w) {
+    if (keep) {
+      busy_add(p, l);
+      grant(p, w, l, false);
+    } else {
+      grant(p, w, NULL, true); /* l's slot changes hands */
+    }
+  } else if (keep && p->nidle < p->max_idle) {
     l->next = p->idle;
     p->idle = l;
     p->nidle++;
+  } else {
+    keep = false;
+    p->nopen--;
   }
   pthread_mutex_unlock(&p->mu);
   if (!keep)
     weft__h1c_link_free(l);
 }
 
+void weft__h1c_pool_discard(h1c_pool *p, h1c_link *l) {
+  pthread_mutex_lock(&p->mu);
+  busy_remove(p, l);
+  pthread_mutex_unlock(&p->mu);
+  weft__h1c_link_free(l);
+}
 /* Waits until the socket can make progress in the direction TLS or the
  * caller needs. 0, or WEFT_ERR_TIMEOUT. */
 static int wait_io(h1c_link *l, bool write, int64_t deadline_ns) {
@@ -226,8 +411,8 @@ static int wait_io(h1c_link *l, bool write, int64_t deadline_ns) {
   }
 }
 
-static int sock_error(h1c_link *l, ssize_t rv, const char *what,
-                      weft_error *err) {
+int weft__h1c_sock_error(h1c_link *l, ssize_t rv, const char *what,
+                         weft_error *err) {
   const char *why = weft__conn_error(l->sock);
   return weft_error_set(err, rv == WEFT_ERR_CLOSED ? WEFT_ERR_CLOSED : (int)rv,
                         "%s %s: %s", what, weft__conn_peer(l->sock),
@@ -246,7 +431,7 @@ int weft__h1c_link_flush(h1c_link *l, int64_t deadline_ns, weft_error *err) {
       continue;
     }
     if (w != WEFT_ERR_AGAIN)
-      return sock_error(l, w, "writing to", err);
+      return weft__h1c_sock_error(l, w, "writing to", err);
     if (wait_io(l, weft__conn_wants_write(l->sock), deadline_ns) < 0)
       return weft_error_set(err, WEFT_ERR_TIMEOUT, "deadline exceeded");
   }
@@ -272,7 +457,7 @@ int weft__h1c_link_read(h1c_link *l, int64_t deadline_ns, weft_error *err) {
       return 0;
     }
     if (r != WEFT_ERR_AGAIN)
-      return sock_error(l, r, "reading from", err);
+      return weft__h1c_sock_error(l, r, "reading from", err);
     if (wait_io(l, weft__conn_wants_write(l->sock), deadline_ns) < 0)
       return weft_error_set(err, WEFT_ERR_TIMEOUT, "deadline exceeded");
   }

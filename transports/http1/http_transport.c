@@ -178,6 +178,32 @@ static int hx_call_start(void *ud, const weft_method_desc *m,
   return 0;
 }
 
+/* Native on HTTP/1.1 (h1c_async.c) and on what the inner transport does
+ * natively; 1 tells the runtime to run this connection's asynchronous
+ * calls on its own pool (an inner transport without the function). */
+static int hx_call_start_async(void *ud, const weft_method_desc *m,
+                               const weft_metadata *md, int64_t deadline_ns,
+                               weft_arena *arena, const weft_call_events *ev,
+                               void *evud, void **tcall, weft_error *err) {
+  hx_conn *c = ud;
+  if (c->vt && !c->vt->call_start_async)
+    return 1;
+  hx_call *k = calloc(1, sizeof *k);
+  if (!k)
+    return weft_error_set(err, WEFT_ERR_NOMEM, "out of memory");
+  k->vt = c->vt;
+  int rv = c->vt ? c->vt->call_start_async(c->inner, m, md, deadline_ns, arena,
+                                           ev, evud, &k->inner, err)
+                 : weft__h1c_call_start_async(c->pool, m, md, deadline_ns,
+                                              arena, ev, evud, &k->inner, err);
+  if (rv != 0) {
+    free(k);
+    return rv;
+  }
+  *tcall = k;
+  return 0;
+}
+
 static int hx_call_send(void *tcall, const void *msg) {
   hx_call *k = tcall;
   return k->vt ? k->vt->call_send(k->inner, msg)
@@ -223,8 +249,17 @@ const weft_client_transport weft__http_client_transport = {"http",
                                                            hx_call_close_send,
                                                            hx_call_recv,
                                                            hx_call_finish,
-                                                           hx_call_cancel};
+                                                           hx_call_cancel,
+                                                           hx_call_start_async};
 const weft_client_transport weft__https_h1_client_transport = {
-    "https",        443,           https_connect,      hx_disconnect,
-    hx_call_start,  hx_call_send,  hx_call_close_send, hx_call_recv,
-    hx_call_finish, hx_call_cancel};
+    "https",
+    443,
+    https_connect,
+    hx_disconnect,
+    hx_call_start,
+    hx_call_send,
+    hx_call_close_send,
+    hx_call_recv,
+    hx_call_finish,
+    hx_call_cancel,
+    hx_call_start_async};

@@ -207,14 +207,21 @@ int weft_call_finish(weft_call *call);
  * grpcs:// they run on one thread of the client (started with its first
  * asynchronous call) as gRPC core completes the calls' batches, and
  * weft_call_send queues (it waits only while a call has over 1 MiB
- * queued, and never on that thread). On h2c:// a send waits only while
- * the call has over 256 KiB not yet written (the peer's flow control
- * window), and never on the loop thread. On http:// and https:// over
- * HTTP/1.1, and user transports without call_start_async, each call in
- * flight holds a thread of a per-client pool of up to 16 (made as calls
- * need them) that runs the blocking receive loop and the callbacks; calls
- * beyond 16 wait for one, so there a call must not wait, in a callback,
- * for another call to progress. Either
+ * queued, and never on that thread). On h2c:// and https:// over HTTP/2
+ * a send waits only while the call has over 256 KiB not yet written (the
+ * peer's flow control window), and never on the loop thread. On http://
+ * and on https:// over HTTP/1.1 they run on the client loop too: a call
+ * takes one of the client's connections for its whole exchange (at most
+ * weft_http_client_opts.max_connections, default 32, open at once, of
+ * which max_idle_connections, default 4, stay open between calls; calls
+ * beyond the cap wait in a queue, first come first served, up to their
+ * deadline), and weft_call_send of a client stream queues (it waits only
+ * while a call has over 1 MiB queued, and never on the loop). On user
+ * transports without call_start_async each call in flight holds a thread
+ * of a per-client pool of up to 16 (made as calls need them) that runs
+ * the blocking receive loop and the callbacks; calls beyond 16 wait for
+ * one, so there a call must not wait, in a callback, for another call to
+ * progress. Either
  * way, callbacks of one call never run concurrently and come in order
  * (on_headers, on_message..., on_done), callbacks of different calls may
  * run concurrently, and callbacks must not block: they hold the thread
@@ -283,8 +290,7 @@ int weft_call_start_async(weft_client *c, const weft_method_desc *m,
 /* Publish/subscribe over the built-in weft.v1.PubSub service, so it works on
  * every transport. Subscriptions survive reconnects. subscribe returns once
  * the server registered the subscription; fn runs on the client loop (on
- * grpc: the client's queue thread; on http: a thread of the client's
- * pool), must not block, and
+ * grpc: the client's queue thread), must not block, and
  * msg lives only during the call (an event of an unknown
  * type arrives as the google.protobuf.Any itself): copy it with
  * weft_message_copy() to keep it. topic is copied; ud must live until the

@@ -38,9 +38,15 @@ typedef struct weft_http_client_opts {
   weft_opts_hdr hdr; /* tag WEFT_HTTP_CLIENT_OPTS_TAG */
   weft_http_protocol protocol;
   /* HTTP/1.1 connections kept open between calls (one call at a time per
-   * connection, no pipelining); 0: 4. Concurrent calls beyond it open
-   * connections of their own, closed when the call ends. */
+   * connection, no pipelining); 0: 4 (at most max_connections).
+   * Concurrent calls beyond it open connections of their own, closed when
+   * the call ends unless another call waits for one. */
   int max_idle_connections;
+  /* HTTP/1.1 connections open at once (each carries one call at a time);
+   * 0: 32. Calls beyond it, blocking and asynchronous alike, wait in one
+   * queue (first come, first served) for a connection to end its
+   * exchange, bounded by their deadline. */
+  int max_connections;
 } weft_http_client_opts;
 
 #define WEFT_HTTP_CLIENT_OPTS_INIT                                             \

@@ -89,7 +89,11 @@ typedef struct weft_client_transport {
    * are pushed to ev (ev, ud and arena live until on_end). call_send,
    * call_close_send and call_cancel work as for other calls, call_recv is
    * not used. Events must not run inside call_start_async's caller's
-   * locks: they may run before it returns, on the calling thread. */
+   * locks: they may run before it returns, on the calling thread. Returns
+   * 0, < 0 (failed, err says why), or 1 when this connection has no
+   * asynchronous path (say, https:// where ALPN picked a protocol whose
+   * transport has none): nothing was started, and the runtime starts the
+   * call with call_start and runs it on the pool as above. */
   int (*call_start_async)(void *conn, const weft_method_desc *m,
                           const weft_metadata *md, int64_t deadline_ns,
                           weft_arena *arena, const weft_call_events *ev,

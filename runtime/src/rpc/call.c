@@ -159,10 +159,16 @@ static int start_call(weft_client *c, const weft_method_desc *m,
   if (rv == 0 && !native)
     rv = c->t->call_start(call->slot->conn, m, &md, deadline, &call->tcall,
                           &err);
-  else if (rv == 0) /* events may come before this returns: see a_linked */
+  else if (rv == 0) { /* events may come before this returns: a_linked */
     rv = c->t->call_start_async(call->slot->conn, m, &md, deadline,
                                 call->own_opts.arena, &async_events, call,
                                 &call->tcall, &err);
+    if (rv == 1) { /* not on this connection: the pool below runs it */
+      native = false;
+      rv = c->t->call_start(call->slot->conn, m, &md, deadline, &call->tcall,
+                            &err);
+    }
+  }
   weft_metadata_clear(&md);
   if (rv < 0) {
     int code = weft__status_from_error(rv, false);

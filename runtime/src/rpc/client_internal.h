@@ -88,15 +88,18 @@ struct weft_client {
   bool sup_posted;       /* a supervisor step is posted (mu) */
   bool sup_stopped;      /* close stopped the supervisor (mu) */
   bool connecting;       /* a reconnect attempt is queued or running (mu) */
-  /* Runs asynchronous calls on transports without call_start_async;
-   * created on first use (under mu), freed with the client. */
+  /* Runs asynchronous calls on transports without call_start_async (and
+   * on connections whose call_start_async answers 1: https:// where ALPN
+   * picked h2, while the HTTP/2 client has no native path); no built-in
+   * transport's HTTP/1.1, tcp, ws or grpc calls use it. Created on first
+   * use (under mu), freed with the client. */
   weft__pool *apool;
   struct weft_subscription *subs;
 };
 
 /* Threads of the pool that runs asynchronous calls (and so subscriptions)
- * on transports without call_start_async: one per call in flight, made
- * when a call needs one. */
+ * on transports (or connections) without call_start_async: one per call in
+ * flight, made when a call needs one. */
 #define WEFT__ASYNC_POOL_THREADS 16
 
 /* weft__call_start's "circuit open" (mapped to WEFT_ERR_RPC outside). */
