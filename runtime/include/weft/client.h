@@ -202,10 +202,11 @@ int weft_call_finish(weft_call *call);
  * call that ended while another thread was inside weft_call_send or
  * weft_call_close_send runs on that thread, before it returns (the
  * transport's call is not freed under a sender). On grpc:// and
- * grpcs:// they run on one thread of the client (started with its first
- * asynchronous call) as gRPC core completes the calls' batches, and
- * weft_call_send queues (it waits only while a call has over 1 MiB
- * queued, and never on that thread). On h2c:// and https:// (no native
+ * grpcs:// they run on one thread shared by every grpc client of the
+ * process (started with the first asynchronous call, stopped when the
+ * last client that made one is closed) as gRPC core completes the calls'
+ * batches, and weft_call_send queues (it waits only while a call has
+ * over 1 MiB queued, and never on that thread). On h2c:// and https:// (no native
  * support yet) each call in flight holds a thread of a per-client pool of
  * up to 16 (made as calls need them) that runs the blocking receive loop
  * and the callbacks; calls beyond 16 wait for one, so there a call must
