@@ -31,6 +31,8 @@ typedef struct gclient {
   grpc_completion_queue *watch_cq;
   grpc_completion_queue_functor watch_fn, shutdown_fn;
   grpc_connectivity_state last;
+  /* watching: a watch is armed, so its callback is still to run (gRPC core
+   * may run it after the queue's shutdown callback); cq_down: that ran. */
   bool watching, cq_down;
   int callbacks_running;
   pthread_cond_t watch_cv;
@@ -139,7 +141,9 @@ static void on_watch(grpc_completion_queue_functor *f, int ok) {
   (void)ok;
   gclient *cl = (gclient *)((char *)f - offsetof(gclient, watch_fn));
   pthread_mutex_lock(&cl->watch_mu);
+  cl->watching = false;
   if (atomic_load(&cl->closing)) {
+    pthread_cond_broadcast(&cl->watch_cv); /* disconnect waits for this */
     pthread_mutex_unlock(&cl->watch_mu);
     return;
   }
@@ -148,10 +152,12 @@ static void on_watch(grpc_completion_queue_functor *f, int ok) {
       grpc_channel_check_connectivity_state(cl->channel, 0);
   grpc_connectivity_state last = cl->last;
   cl->last = now;
-  if (now != GRPC_CHANNEL_SHUTDOWN)
+  if (now != GRPC_CHANNEL_SHUTDOWN) {
     grpc_channel_watch_connectivity_state(cl->channel, now,
                                           gpr_inf_future(GPR_CLOCK_MONOTONIC),
                                           cl->watch_cq, &cl->watch_fn);
+    cl->watching = true;
+  }
   pthread_mutex_unlock(&cl->watch_mu);
   if (map_state(now) != map_state(last)) {
     weft_error e = {0};
@@ -360,10 +366,12 @@ static void grpc_disconnect(void *conn) {
   grpc_channel_destroy(cl->channel);
   cl->channel = NULL;
   pthread_mutex_unlock(&cl->watch_mu);
-  /* The pending watch completes (channel gone); then the queue is down. */
+  /* The pending watch completes (channel gone), the queue goes down, and
+   * the watch's callback, which gRPC core may run after the queue's
+   * shutdown callback, has run before the client is freed. */
   grpc_completion_queue_shutdown(cl->watch_cq);
   pthread_mutex_lock(&cl->watch_mu);
-  while (!cl->cq_down || cl->callbacks_running)
+  while (!cl->cq_down || cl->callbacks_running || cl->watching)
     pthread_cond_wait(&cl->watch_cv, &cl->watch_mu);
   pthread_mutex_unlock(&cl->watch_mu);
   grpc_completion_queue_destroy(cl->watch_cq);
