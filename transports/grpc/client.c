@@ -2,10 +2,10 @@
  * client, and a pluck completion queue per blocking call so the user
  * thread that blocks in send/recv/finish waits for exactly its own batch
  * (the way gRPC's C++ synchronous client works). A unary call costs one
- * batch. Asynchronous calls (call_start_async) are bound to one next
- * queue per client, drained by one thread of the client that runs their
- * events as batches complete: an asynchronous call is memory, not a
- * thread. */
+ * batch. Asynchronous calls (call_start_async) of every client of the
+ * process are bound to one next queue, drained by one thread that runs
+ * their events as batches complete: an asynchronous call is memory, and a
+ * client that makes them costs no thread of its own. */
 #include <errno.h>
 #include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
@@ -31,6 +31,8 @@ typedef struct gclient {
   grpc_completion_queue *watch_cq;
   grpc_completion_queue_functor watch_fn, shutdown_fn;
   grpc_connectivity_state last;
+  /* watching: a watch is armed, so its callback is still to run (gRPC core
+   * may run it after the queue's shutdown callback); cq_down: that ran. */
   bool watching, cq_down;
   int callbacks_running;
   pthread_cond_t watch_cv;
@@ -40,11 +42,10 @@ typedef struct gclient {
   size_t max_recv;
   pthread_mutex_t mu;
   struct gcall *calls; /* live calls, for disconnect */
-  /* Asynchronous calls: their queue and its thread, started with the
-   * first one; n_async (under mu) counts the calls not yet freed. */
+  /* Asynchronous calls: the process's queue, held (under mu) from this
+   * client's first one until it disconnects; n_async (under mu) counts the
+   * calls not yet freed. */
   grpc_completion_queue *acq;
-  pthread_t athread;
-  bool athread_started;
   unsigned n_async;
   pthread_cond_t async_cv;
 } gclient;
@@ -106,6 +107,7 @@ typedef struct gcall {
 } gcall;
 
 static int async_flush_single(gcall *c);
+static void aq_release(void);
 
 static void client_unref(gclient *cl) {
   if (atomic_fetch_sub(&cl->refs, 1) != 1)
@@ -139,7 +141,9 @@ static void on_watch(grpc_completion_queue_functor *f, int ok) {
   (void)ok;
   gclient *cl = (gclient *)((char *)f - offsetof(gclient, watch_fn));
   pthread_mutex_lock(&cl->watch_mu);
+  cl->watching = false;
   if (atomic_load(&cl->closing)) {
+    pthread_cond_broadcast(&cl->watch_cv); /* disconnect waits for this */
     pthread_mutex_unlock(&cl->watch_mu);
     return;
   }
@@ -148,10 +152,12 @@ static void on_watch(grpc_completion_queue_functor *f, int ok) {
       grpc_channel_check_connectivity_state(cl->channel, 0);
   grpc_connectivity_state last = cl->last;
   cl->last = now;
-  if (now != GRPC_CHANNEL_SHUTDOWN)
+  if (now != GRPC_CHANNEL_SHUTDOWN) {
     grpc_channel_watch_connectivity_state(cl->channel, now,
                                           gpr_inf_future(GPR_CLOCK_MONOTONIC),
                                           cl->watch_cq, &cl->watch_fn);
+    cl->watching = true;
+  }
   pthread_mutex_unlock(&cl->watch_mu);
   if (map_state(now) != map_state(last)) {
     weft_error e = {0};
@@ -349,23 +355,23 @@ static void grpc_disconnect(void *conn) {
    * disconnects; the ones cancelled above end on the queue thread. */
   while (cl->n_async > 0)
     pthread_cond_wait(&cl->async_cv, &cl->mu);
-  bool athread = cl->athread_started;
+  bool held = cl->acq != NULL;
+  cl->acq = NULL;
   pthread_mutex_unlock(&cl->mu);
-  if (athread) {
-    grpc_completion_queue_shutdown(cl->acq);
-    pthread_join(cl->athread, NULL);
-    grpc_completion_queue_destroy(cl->acq);
-  }
+  if (held)
+    aq_release();
   /* Destroying the channel completes the pending connectivity watch. */
   pthread_mutex_lock(&cl->watch_mu);
   atomic_store(&cl->closing, true);
   grpc_channel_destroy(cl->channel);
   cl->channel = NULL;
   pthread_mutex_unlock(&cl->watch_mu);
-  /* The pending watch completes (channel gone); then the queue is down. */
+  /* The pending watch completes (channel gone), the queue goes down, and
+   * the watch's callback, which gRPC core may run after the queue's
+   * shutdown callback, has run before the client is freed. */
   grpc_completion_queue_shutdown(cl->watch_cq);
   pthread_mutex_lock(&cl->watch_mu);
-  while (!cl->cq_down || cl->callbacks_running)
+  while (!cl->cq_down || cl->callbacks_running || cl->watching)
     pthread_cond_wait(&cl->watch_cv, &cl->watch_mu);
   pthread_mutex_unlock(&cl->watch_mu);
   grpc_completion_queue_destroy(cl->watch_cq);
@@ -799,15 +805,15 @@ report:
 
 /* ---- asynchronous calls ----
  *
- * Bound to the client's next queue (acq); the one thread that drains it
- * (async_main) runs every event of every asynchronous call, so a call's
- * events never overlap. Batches: STATUS (RECV_STATUS_ON_CLIENT) from the
- * start, so every call ends with a status even if cancelled before it
- * sent anything; a RECV loop (initial metadata with the first message);
- * MAIN for a single request (metadata, message, half-close; a unary call
- * also receives its response in it); SEND for streamed messages, one in
- * flight, the rest queued. on_end comes when the status is in and no
- * batch is in flight: the runtime then calls call_finish, which frees. */
+ * Bound to the process's next queue (acq); the one thread that drains it
+ * (async_main) runs every event of every asynchronous call of every
+ * client, so a call's events never overlap. Batches: STATUS
+ * (RECV_STATUS_ON_CLIENT) from the start, so every call ends with a status even
+ * if cancelled before it sent anything; a RECV loop (initial metadata with the
+ * first message); MAIN for a single request (metadata, message, half-close; a
+ * unary call also receives its response in it); SEND for streamed messages, one
+ * in flight, the rest queued. on_end comes when the status is in and no batch
+ * is in flight: the runtime then calls call_finish, which frees. */
 
 /* A sender waits while this much is queued, except on the queue thread
  * (it must never wait for itself). */
@@ -977,11 +983,13 @@ static void aop_done(gatag *t, bool ok) {
 }
 
 static void *async_main(void *arg) {
-  gclient *cl = arg;
+  grpc_completion_queue *cq = arg;
   on_async_thread = true;
+  /* Named, so it shows in top -H and tests can find it. */
+  pthread_setname_np(pthread_self(), "weft-grpc-async");
   for (;;) {
     grpc_event ev = grpc_completion_queue_next(
-        cl->acq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+        cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
     if (ev.type == GRPC_QUEUE_SHUTDOWN)
       break;
     if (ev.type != GRPC_OP_COMPLETE)
@@ -990,6 +998,58 @@ static void *async_main(void *arg) {
     aop_done(ev.tag, ev.success);
   }
   return NULL;
+}
+
+/* The process's queue of asynchronous calls and its thread, shared by
+ * every client as the client loop is (client_loop.c): made by the first
+ * asynchronous call, held by each client that made one until it
+ * disconnects, and stopped by the last such disconnect, unless that runs
+ * on the queue's own thread (a thread cannot join itself): the queue then
+ * stays, idle, and the next client takes it up again. It holds a gRPC core
+ * reference of its own, so core outlives it. */
+static pthread_mutex_t g_aq_mu = PTHREAD_MUTEX_INITIALIZER;
+static grpc_completion_queue *g_acq;
+static pthread_t g_athread;
+static unsigned g_aq_refs;
+
+static int aq_acquire(grpc_completion_queue **out) {
+  pthread_mutex_lock(&g_aq_mu);
+  if (!g_acq) {
+    weft__grpc_acquire();
+    grpc_completion_queue *cq = grpc_completion_queue_create_for_next(NULL);
+    if (!cq || pthread_create(&g_athread, NULL, async_main, cq) != 0) {
+      if (cq)
+        grpc_completion_queue_destroy(cq);
+      pthread_mutex_unlock(&g_aq_mu);
+      weft__grpc_release();
+      return WEFT_ERR_NOMEM;
+    }
+    g_acq = cq;
+  }
+  g_aq_refs++;
+  *out = g_acq;
+  pthread_mutex_unlock(&g_aq_mu);
+  return 0;
+}
+
+/* A client that held the queue disconnected (every call of it freed). */
+static void aq_release(void) {
+  grpc_completion_queue *stop = NULL;
+  pthread_t t;
+  pthread_mutex_lock(&g_aq_mu);
+  if (g_aq_refs > 0 && --g_aq_refs == 0 && !on_async_thread) {
+    /* No client holds it, so no call is bound to it any more. */
+    stop = g_acq;
+    t = g_athread;
+    g_acq = NULL;
+  }
+  pthread_mutex_unlock(&g_aq_mu);
+  if (!stop)
+    return;
+  grpc_completion_queue_shutdown(stop);
+  pthread_join(t, NULL);
+  grpc_completion_queue_destroy(stop);
+  weft__grpc_release();
 }
 
 /* Unary and server-streaming: the request and the half-close in one
@@ -1076,20 +1136,14 @@ static int call_start_async(void *conn, const weft_method_desc *m,
                             void *ud, void **tcall, weft_error *err) {
   gclient *cl = conn;
   pthread_mutex_lock(&cl->mu);
-  if (!cl->athread_started) {
-    cl->acq = grpc_completion_queue_create_for_next(NULL);
-    if (pthread_create(&cl->athread, NULL, async_main, cl) != 0) {
-      grpc_completion_queue_destroy(cl->acq);
-      cl->acq = NULL;
-      pthread_mutex_unlock(&cl->mu);
-      return weft_error_set(err, WEFT_ERR_NOMEM,
-                            "%s: no thread for asynchronous calls", m->path);
-    }
-    cl->athread_started = true;
-  }
+  int rc = cl->acq ? 0 : aq_acquire(&cl->acq);
+  grpc_completion_queue *acq = cl->acq;
   pthread_mutex_unlock(&cl->mu);
+  if (rc < 0)
+    return weft_error_set(err, rc, "%s: no thread for asynchronous calls",
+                          m->path);
   gcall *c = NULL;
-  int rc = new_call(cl, m, md, deadline_ns, cl->acq, &c, err);
+  rc = new_call(cl, m, md, deadline_ns, acq, &c, err);
   if (rc < 0)
     return rc;
   c->ev = ev;

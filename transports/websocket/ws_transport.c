@@ -6,7 +6,12 @@
  * Subprotocols: "weft.proto.v1" carries binary envelopes in binary
  * messages, "weft.json.v1" JSON envelopes in text messages. A client that
  * offers neither (and no other) gets protobuf; one that offers only others
- * is refused with 400. A message of the wrong kind closes with 1003. */
+ * is refused with 400. A message of the wrong kind closes with 1003.
+ *
+ * A server connection that closes while its handlers still run becomes a
+ * zombie, as on tcp://: its socket is gone at once, and a reaper timer on
+ * the listener's loop frees its multiplexer once the handlers are done, so
+ * neither the loop nor a thread of its own waits for them. */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
 #include <stdatomic.h>
@@ -41,6 +46,7 @@ typedef struct env_conn {
   /* After on_close no resume is posted: the loop may be freed soon. */
   pthread_mutex_t pmu;
   bool no_posts;
+  struct env_conn *znext; /* the listener's zombies (loop thread) */
 } env_conn;
 
 static env_conn *env_new(void) {
@@ -70,14 +76,20 @@ static void stop_posts(env_conn *e) {
   pthread_mutex_unlock(&e->pmu);
 }
 
+/* How often the reaper looks at connections whose handlers still ran when
+ * they closed (as tcp_server.c's). */
+#define REAP_MS 20
+
 struct ws_listener {
   weft__ws_listener *l;
   weft_server *srv;
   char path[1024]; /* where the envelope endpoint answers */
   size_t max_message_size;
-  pthread_mutex_t mu;
-  pthread_cond_t cv;
-  unsigned reapers;
+  /* The loop thread's, until the listener's loop is gone: closed
+   * connections waiting for their handlers, and the timer that frees them. */
+  env_conn *zombies;
+  weft_loop *loop;
+  weft_timer *reaper;
 };
 
 /* ---- the mux's I/O ---- */
@@ -174,20 +186,32 @@ static void closed_error(weft_error *why, int code, const char *reason) {
                  reason && *reason ? ": " : "", reason ? reason : "");
 }
 
-/* Frees a server-side envelope connection. mux_free waits for handlers
- * still running; that must not stall the I/O thread, so a busy mux is
- * freed on a short-lived thread the listener waits for at close. */
-static void *reap_thread(void *ud) {
-  env_conn *e = ud;
-  ws_listener *wl = e->owner;
+/* Frees a closed server-side envelope connection. weft__mux_free waits for
+ * handlers still running, so it is called here only once none is (or off
+ * the loop, at the listener's close). */
+static void env_server_free(env_conn *e) {
   weft__mux_free(e->mux);
   weft_ws_conn_unref(e->c);
   env_unref(e);
-  pthread_mutex_lock(&wl->mu);
-  wl->reapers--;
-  pthread_cond_broadcast(&wl->cv);
-  pthread_mutex_unlock(&wl->mu);
-  return NULL;
+}
+
+/* The reaper (loop thread): frees the zombies whose handlers are done, and
+ * stops once none is left. */
+static void on_reap(weft_loop *lp, weft_timer *t, void *ud) {
+  ws_listener *wl = ud;
+  for (env_conn **pp = &wl->zombies; *pp;) {
+    env_conn *e = *pp;
+    if (weft__mux_active(e->mux) == 0) {
+      *pp = e->znext;
+      env_server_free(e);
+    } else {
+      pp = &e->znext;
+    }
+  }
+  if (!wl->zombies) {
+    weft_timer_cancel(lp, t);
+    wl->reaper = NULL;
+  }
 }
 
 static void env_server_close(weft_ws_conn *c, int code, const char *reason,
@@ -206,22 +230,18 @@ static void env_server_close(weft_ws_conn *c, int code, const char *reason,
   weft__ws_conn_set_calls(c, weft__mux_calls(e->mux), weft__mux_active(e->mux));
   weft__mux_on_closed(e->mux, &why);
   if (weft__mux_active(e->mux) == 0) {
-    weft__mux_free(e->mux);
-    weft_ws_conn_unref(e->c);
-    env_unref(e);
+    env_server_free(e);
     return;
   }
+  /* Handlers still run (the runtime has been told to cancel them): the
+   * reaper frees the connection once they are done. Without a timer (no
+   * memory) it waits in the list for the next close or the listener's. */
   ws_listener *wl = e->owner;
-  pthread_mutex_lock(&wl->mu);
-  wl->reapers++;
-  pthread_mutex_unlock(&wl->mu);
-  pthread_t t;
-  pthread_attr_t a;
-  pthread_attr_init(&a);
-  pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-  if (pthread_create(&t, &a, reap_thread, e) != 0)
-    reap_thread(e); /* no thread: wait here rather than leak */
-  pthread_attr_destroy(&a);
+  e->znext = wl->zombies;
+  wl->zombies = e;
+  wl->loop = weft_ws_conn_loop(c);
+  if (!wl->reaper)
+    wl->reaper = weft_loop_timer(wl->loop, REAP_MS, REAP_MS, on_reap, wl);
 }
 
 static const weft_ws_handler env_server_handler = {env_open, env_message,
@@ -277,8 +297,6 @@ static int ws_listen_common(weft_server *s, const weft_url *url,
   /* The envelope endpoint answers on the listen URL's path, "/" if it
    * names none; other paths are left to routes (else 404). */
   snprintf(wl->path, sizeof wl->path, "%s", url->path[0] ? url->path : "/");
-  pthread_mutex_init(&wl->mu, NULL);
-  pthread_cond_init(&wl->cv, NULL);
   weft__ws_listen_args a = {.host = url->host[0] ? url->host : NULL,
                             .port =
                                 url->port >= 0 ? url->port : (tls ? 443 : 80),
@@ -295,8 +313,6 @@ static int ws_listen_common(weft_server *s, const weft_url *url,
                     opts, opts->max_message_size, opts->keepalive_ms);
   int rv = weft__ws_listen(&wl->l, &a, port, err);
   if (rv < 0) {
-    pthread_cond_destroy(&wl->cv);
-    pthread_mutex_destroy(&wl->mu);
     free(wl);
     return rv;
   }
@@ -325,13 +341,15 @@ static void ws_close_listener(void *ud) {
   ws_listener *wl = ud;
   if (!wl)
     return;
+  /* Every connection is closed and the loop freed (with the reaper's
+   * timer) when this returns. */
   weft__ws_listener_close(wl->l);
-  pthread_mutex_lock(&wl->mu);
-  while (wl->reapers > 0)
-    pthread_cond_wait(&wl->cv, &wl->mu);
-  pthread_mutex_unlock(&wl->mu);
-  pthread_cond_destroy(&wl->cv);
-  pthread_mutex_destroy(&wl->mu);
+  /* Off the loop now: wait for the handlers the runtime has cancelled. */
+  while (wl->zombies) {
+    env_conn *e = wl->zombies;
+    wl->zombies = e->znext;
+    env_server_free(e);
+  }
   free(wl);
 }
 

@@ -204,10 +204,11 @@ int weft_call_finish(weft_call *call);
  * call that ended while another thread was inside weft_call_send or
  * weft_call_close_send runs on that thread, before it returns (the
  * transport's call is not freed under a sender). On grpc:// and
- * grpcs:// they run on one thread of the client (started with its first
- * asynchronous call) as gRPC core completes the calls' batches, and
- * weft_call_send queues (it waits only while a call has over 1 MiB
- * queued, and never on that thread). On h2c:// and https:// over HTTP/2
+ * grpcs:// they run on one thread shared by every grpc client of the
+ * process (started with the first asynchronous call, stopped when the
+ * last client that made one is closed) as gRPC core completes the calls'
+ * batches, and weft_call_send queues (it waits only while a call has
+ * over 1 MiB queued, and never on that thread). On h2c:// and https:// over HTTP/2
  * a send waits only while the call has over 256 KiB not yet written (the
  * peer's flow control window), and never on the loop thread. On http://
  * and on https:// over HTTP/1.1 they run on the client loop too: a call

@@ -679,7 +679,7 @@ void weft_server_shutdown(weft_server *s) {
   for (weft_server_call *c = s->calls; c; c = c->next)
     atomic_store(&c->rt_cancelled, true);
   pthread_mutex_unlock(&s->mu);
-  weft__async_wake(s->as); /* on_cancel for the detached ones */
+  weft__async_cancel_all(s->as); /* on_cancel for the detached ones */
   if (left)
     weft__server_log(s, 2, "shutdown: cancelling %zu calls still running",
                      left);

@@ -8,7 +8,11 @@
  * right away; the deadline is a timer of this file. Every transport of
  * weft pushes; only the calls of a user transport that cannot (no
  * ops->bind) are polled, every 50 ms, by the watcher thread that also
- * fires timers (weft__cancel_polls counts those asks).
+ * fires timers (weft__cancel_polls counts those asks). The watcher is
+ * started by the first thing that needs it (a timer, a call to poll, a
+ * cancellation the pool could not take), so a server whose detached calls
+ * need none of these has no such thread (weft__async_watchers counts the
+ * ones started).
  * Everything else runs on the worker pool through weft__pool_post, so a
  * detached call holds a worker only while its messages are being written
  * or one of its callbacks runs.
@@ -39,6 +43,13 @@ unsigned long weft__cancel_polls(void) {
   return atomic_load(&cancel_polls);
 }
 
+/* Watcher threads started (all servers). */
+static atomic_ulong watchers_started;
+
+unsigned long weft__async_watchers(void) {
+  return atomic_load(&watchers_started);
+}
+
 typedef struct weft__sendq {
   struct weft__sendq *next;
   const void *msg;
@@ -67,8 +78,11 @@ struct weft__async {
   size_t nheap, capheap;
   uint64_t order;
   bool wake, quit;
+  bool started; /* the watcher runs (or ran: joined at free) */
   pthread_t thread;
 };
+
+static int start_watcher(weft__async *a);
 
 /* ---- timer heap (a->mu held) ---- */
 
@@ -406,6 +420,17 @@ static void *watcher(void *arg) {
   return NULL;
 }
 
+/* a->mu held: the watcher runs from here until the server is freed. */
+static int start_watcher(weft__async *a) {
+  if (a->started)
+    return 0;
+  if (a->quit || pthread_create(&a->thread, NULL, watcher, a) != 0)
+    return WEFT_ERR_NOMEM;
+  a->started = true;
+  atomic_fetch_add(&watchers_started, 1);
+  return 0;
+}
+
 int weft__async_new(weft__async **out, weft_server *s, weft__pool *pool) {
   weft__async *a = calloc(1, sizeof *a);
   if (!a)
@@ -414,23 +439,28 @@ int weft__async_new(weft__async **out, weft_server *s, weft__pool *pool) {
   a->pool = pool;
   pthread_mutex_init(&a->mu, NULL);
   weft__cond_init(&a->cv);
-  if (pthread_create(&a->thread, NULL, watcher, a) != 0) {
-    pthread_cond_destroy(&a->cv);
-    pthread_mutex_destroy(&a->mu);
-    free(a);
-    return WEFT_ERR_NOMEM;
-  }
   *out = a;
   return 0;
 }
 
+/* A cancellation the pool could not take (notify_cancel, under a
+ * transport's lock): the watcher fires it. */
 void weft__async_wake(weft__async *a) {
   if (!a)
     return;
   pthread_mutex_lock(&a->mu);
   a->wake = true;
+  start_watcher(a);
   pthread_cond_signal(&a->cv);
   pthread_mutex_unlock(&a->mu);
+}
+
+/* Shutdown: on_cancel for every detached call the runtime cancelled, posted
+ * from this thread (no lock held) in one pass of the watcher's poll, so no
+ * watcher is needed for it. */
+void weft__async_cancel_all(weft__async *a) {
+  if (a)
+    poll_cancel(a);
 }
 
 void weft__async_free(weft__async *a) {
@@ -438,9 +468,11 @@ void weft__async_free(weft__async *a) {
     return;
   pthread_mutex_lock(&a->mu);
   a->quit = true;
+  bool started = a->started;
   pthread_cond_signal(&a->cv);
   pthread_mutex_unlock(&a->mu);
-  pthread_join(a->thread, NULL);
+  if (started)
+    pthread_join(a->thread, NULL);
   for (size_t i = 0; i < a->nheap; i++)
     free(a->heap[i]); /* timers of calls that ended */
   free(a->heap);
@@ -467,8 +499,12 @@ int weft_server_call_detach(weft_server_call *call) {
     a->calls->aprev = call;
   a->calls = call;
   a->ncalls++;
-  if (!call->can_push)
+  if (!call->can_push) {
     a->npoll++;
+    /* Without a thread (none could be made) the call is polled once a
+     * later need starts one, and hears a shutdown all the same. */
+    start_watcher(a);
+  }
   pthread_mutex_unlock(&a->mu);
   return 0;
 }
@@ -600,6 +636,7 @@ int weft_server_call_on_cancel(weft_server_call *call, weft_server_call_fn fn,
     if (!call->force_poll && !call->finishing) {
       call->force_poll = true;
       a->npoll++;
+      start_watcher(a);
     }
     pthread_mutex_unlock(&call->amu);
     pthread_mutex_unlock(&a->mu);
@@ -663,7 +700,7 @@ static int add_timer(weft_server_call *call, int64_t due,
   pthread_mutex_lock(&call->amu);
   bool finishing = call->finishing;
   pthread_mutex_unlock(&call->amu);
-  int rv = finishing ? WEFT_ERR_STATE : 0;
+  int rv = finishing ? WEFT_ERR_STATE : start_watcher(a);
   if (rv == 0) {
     t->order = a->order++;
     rv = heap_push(a, t);

@@ -61,9 +61,14 @@ struct weft_server_call {
 /* server.c -> server_async.c */
 typedef struct weft__async weft__async;
 int weft__async_new(weft__async **out, weft_server *s, weft__pool *pool);
-/* Wakes the watcher (shutdown flagged calls as cancelled). */
+/* Starts (if need be) and wakes the watcher: a cancellation could not be
+ * posted to the pool. */
 void weft__async_wake(weft__async *a);
-/* After every call ended: stops the watcher thread and frees. */
+/* Shutdown flagged the calls as cancelled: on_cancel for the detached ones,
+ * posted from the calling thread. */
+void weft__async_cancel_all(weft__async *a);
+/* After every call ended: stops the watcher thread (if one was started)
+ * and frees. */
 void weft__async_free(weft__async *a);
 /* run_call: the handler detached and returned. */
 void weft__async_handler_returned(weft_server_call *call);
