@@ -691,6 +691,77 @@ WEFT__INLINE int rd_str(dec *st, const weft__fe *e,
   return 0;
 }
 
+/* Copies n bytes (n < 128) and returns the OR of them, so the caller sees
+ * at once whether any has its high bit set. */
+WEFT__INLINE uint64_t copy_or(char *dst, const uint8_t *src, size_t n) {
+  uint64_t hi = 0, w;
+  size_t k = 0;
+  for (; k + 8 <= n; k += 8) {
+    memcpy(&w, src + k, 8);
+    hi |= w;
+    memcpy(dst + k, &w, 8);
+  }
+  for (; k < n; k++) {
+    hi |= src[k];
+    dst[k] = (char)src[k];
+  }
+  dst[n] = '\0';
+  return hi;
+}
+
+/* A map<string, string> entry in its usual form, read in line instead of
+ * through rd_message and a table walk of the entry type: a one-byte length,
+ * then exactly the key (tag 0x0a) and the value (tag 0x12), each with a
+ * one-byte length. Anything else (another order, a missing or repeated
+ * member, unknown fields, invalid UTF-8, too deep) returns 1 with *pp
+ * unchanged: rd_message then decodes the entry, or reports the error, as
+ * it always did. Needs an arena (the caller's or the tree's): the entry's
+ * strings share one allocation. */
+WEFT__INLINE int rd_map_ss(dec *st, const weft__fe *e, const uint8_t **pp,
+                           const uint8_t *end, unsigned depth, void **slot) {
+  const weft_msg_desc *sd = e->sub;
+  const uint8_t *p = *pp, *k, *v;
+  size_t n, kl, vl;
+  uint64_t hi;
+  char *s, *ks, *vs;
+  ProtobufCMessage *m;
+  if (end - p < 5 || p[0] >= 0x80 || p[1] != 0x0a || p[2] >= 0x80)
+    return 1;
+  n = p[0];
+  kl = p[2];
+  if ((size_t)(end - p - 1) < n || kl + 4 > n || depth + 1 > st->max_depth)
+    return 1;
+  k = p + 3;
+  v = k + kl;
+  if (v[0] != 0x12 || v[1] >= 0x80)
+    return 1;
+  vl = v[1];
+  if (kl + vl + 4 != n)
+    return 1;
+  v += 2;
+  s = weft__arena_alloc(st->a, kl + vl + 2);
+  if (WEFT__UNLIKELY(!s))
+    return nomem(st, p);
+  hi = copy_or(s, k, kl) | copy_or(s + kl + 1, v, vl);
+  if (WEFT__UNLIKELY(hi & 0x8080808080808080ull) &&
+      ((weft__check_utf8(sd, 0) && !weft_utf8_valid(k, kl)) ||
+       (weft__check_utf8(sd, 1) && !weft_utf8_valid(v, vl))))
+    return 1;
+  ks = kl ? s : (char *)protobuf_c_empty_string;
+  vs = vl ? s + kl + 1 : (char *)protobuf_c_empty_string;
+  m = weft__msg_alloc(st->a, st->tree, sd);
+  if (WEFT__UNLIKELY(!m))
+    return nomem(st, p);
+  m->descriptor = &sd->base;
+  m->n_unknown_fields = 0;
+  m->unknown_fields = NULL;
+  *(char **)WEFT__MEMBER(m, sd->base.fields[0].offset) = ks;
+  *(char **)WEFT__MEMBER(m, sd->base.fields[1].offset) = vs;
+  *slot = m;
+  *pp = v + vl;
+  return 0;
+}
+
 /* The general path for a known field the short paths of decode_fields do
  * not take: repeated scalars (packed or not), bytes and map entries, oneof
  * members, closed enums, groups, and a value on an unexpected wire type.
@@ -981,7 +1052,9 @@ static int decode_fields(dec *st, const weft_msg_desc *d, const weft__dtab *T,
         arr[n] = NULL;
         *np = n + 1; /* counted first so the tree stays freeable */
         if (e->op == WEFT__OP_MESSAGE) {
-          rv = rd_message(st, &fields[idx], 0, &p, end, depth, &arr[n]);
+          if (!(e->fl & WEFT__FE_MAPSS) || !st->a ||
+              (rv = rd_map_ss(st, e, &p, end, depth, &arr[n])) > 0)
+            rv = rd_message(st, &fields[idx], 0, &p, end, depth, &arr[n]);
           if (rv == 0 && (e->fl & WEFT__FE_MAP)) {
             if (*np <= MAP_LINEAR_MAX)
               map_dedupe(st, np, arr);

@@ -58,8 +58,17 @@ static void fill(const weft_msg_desc *d, unsigned i, weft__fe *e) {
                                               : NULL;
   if (f->label == PROTOBUF_C_LABEL_REPEATED) {
     e->fl |= WEFT__FE_REPEATED;
-    if (e->sub && e->sub->is_map_entry)
+    if (e->sub && e->sub->is_map_entry) {
       e->fl |= WEFT__FE_MAP;
+      if (e->sub->base.n_fields == 2 && e->sub->base.fields[0].id == 1 &&
+          e->sub->base.fields[1].id == 2 &&
+          e->sub->base.fields[0].type == PROTOBUF_C_TYPE_STRING &&
+          e->sub->base.fields[1].type == PROTOBUF_C_TYPE_STRING &&
+          !weft__is_group(e->sub, 0) && !weft__is_group(e->sub, 1) &&
+          e->sub->base.sizeof_message ==
+              sizeof(ProtobufCMessage) + 2 * sizeof(char *))
+        e->fl |= WEFT__FE_MAPSS;
+    }
   }
   if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
     e->fl |= WEFT__FE_ONEOF;
