@@ -718,10 +718,11 @@ WEFT__INLINE uint64_t copy_or(char *dst, const uint8_t *src, size_t n) {
  * it always did. Needs an arena (the caller's or the tree's): the entry's
  * strings share one allocation. */
 WEFT__INLINE int rd_map_ss(dec *st, const weft__fe *e, const uint8_t **pp,
-                           const uint8_t *end, unsigned depth, void **slot) {
+                           const uint8_t *end, unsigned depth, void **arr,
+                           size_t *np) {
   const weft_msg_desc *sd = e->sub;
   const uint8_t *p = *pp, *k, *v;
-  size_t n, kl, vl;
+  size_t n, kl, vl, j, last = *np - 1, koff;
   uint64_t hi;
   char *s, *ks, *vs;
   ProtobufCMessage *m;
@@ -755,10 +756,27 @@ WEFT__INLINE int rd_map_ss(dec *st, const weft__fe *e, const uint8_t **pp,
   m->descriptor = &sd->base;
   m->n_unknown_fields = 0;
   m->unknown_fields = NULL;
-  *(char **)WEFT__MEMBER(m, sd->base.fields[0].offset) = ks;
+  koff = sd->base.fields[0].offset;
+  *(char **)WEFT__MEMBER(m, koff) = ks;
   *(char **)WEFT__MEMBER(m, sd->base.fields[1].offset) = vs;
-  *slot = m;
   *pp = v + vl;
+  /* a key seen before: the new entry replaces the old one in place (as
+   * map_dedupe does; the caller resolves big maps when the message ends) */
+  if (*np <= MAP_LINEAR_MAX) {
+    for (j = 0; j < last; j++) {
+      const char *ok = *(const char **)WEFT__MEMBER(arr[j], koff);
+      if (!ok) /* an entry the general path read without a key */
+        ok = "";
+      if (ok[0] == ks[0] && strcmp(ok, ks) == 0) {
+        if (st->tree)
+          weft_message_free(arr[j]);
+        arr[j] = m;
+        *np = last;
+        return 0;
+      }
+    }
+  }
+  arr[last] = m;
   return 0;
 }
 
@@ -1052,9 +1070,15 @@ static int decode_fields(dec *st, const weft_msg_desc *d, const weft__dtab *T,
         arr[n] = NULL;
         *np = n + 1; /* counted first so the tree stays freeable */
         if (e->op == WEFT__OP_MESSAGE) {
-          if (!(e->fl & WEFT__FE_MAPSS) || !st->a ||
-              (rv = rd_map_ss(st, e, &p, end, depth, &arr[n])) > 0)
-            rv = rd_message(st, &fields[idx], 0, &p, end, depth, &arr[n]);
+          if ((e->fl & WEFT__FE_MAPSS) && st->a &&
+              (rv = rd_map_ss(st, e, &p, end, depth, arr, np)) <= 0) {
+            if (WEFT__UNLIKELY(rv))
+              return unwind(st, rv, fields[idx].name, (long)n);
+            if (*np > MAP_LINEAR_MAX)
+              maps_pending = 1;
+            continue;
+          }
+          rv = rd_message(st, &fields[idx], 0, &p, end, depth, &arr[n]);
           if (rv == 0 && (e->fl & WEFT__FE_MAP)) {
             if (*np <= MAP_LINEAR_MAX)
               map_dedupe(st, np, arr);

@@ -185,3 +185,20 @@ TEST(CodecDecodePaths, StringMapsRandomAndMutated) {
     }
   }
 }
+
+// Past 16 entries, duplicate keys are resolved when the message ends: in
+// line and through the general path alike, keys repeating early and late.
+TEST(CodecDecodePaths, StringMapsManyEntriesWithDuplicateKeys) {
+  const std::string k = "\x0a", v = "\x12";
+  std::string in, first16;
+  for (int i = 0; i < 60; i++) {
+    std::string key = "k" + std::to_string(i % 23 == 5 ? 3 : i % 23);
+    in += Ld(k, Ld(k, key) + Ld(v, "v" + std::to_string(i)));
+    if (i == 15)
+      first16 = in;
+  }
+  for (const auto *p : {&P3(), &P2()}) {
+    ASSERT_EQ(0, Both(*p, in));
+    ASSERT_EQ(0, Both(*p, first16));
+  }
+}
