@@ -414,9 +414,30 @@ WEFT__INLINE int rd_bytes(dec *st, const ProtobufCFieldDescriptor *f,
   return 0;
 }
 
-static int decode_msg(dec *st, const weft_msg_desc *d, void *msg,
-                      const uint8_t **pp, const uint8_t *end, unsigned depth,
-                      uint32_t gnum, int merging);
+static int decode_fields(dec *st, const weft_msg_desc *d, const weft__dtab *T,
+                         void *msg, const uint8_t **pp, const uint8_t *end,
+                         unsigned depth, uint32_t gnum, int merging);
+
+/* weft_message_init(d, msg) from the type's table: a copy of its initial
+ * image, 16 bytes at a time, the last block overlapping the one before
+ * (a struct starts with a 24-byte ProtobufCMessage: never shorter). */
+WEFT__INLINE void init_from(const weft__dtab *T, const weft_msg_desc *d,
+                            void *msg) {
+  size_t n = d->base.sizeof_message, i = 0;
+  const char *src = T->init;
+  char *dst = msg;
+  char w[16];
+  if (WEFT__UNLIKELY(n < 16)) {
+    memcpy(dst, src, n);
+    return;
+  }
+  for (; i + 16 < n; i += 16) {
+    memcpy(w, src + i, 16);
+    memcpy(dst + i, w, 16);
+  }
+  memcpy(w, src + n - 16, 16);
+  memcpy(dst + n - 16, w, 16);
+}
 
 /* Decodes a sub-message (length-delimited or group) into *slot, creating it
  * if absent and merging into it otherwise. */
@@ -425,6 +446,8 @@ static int rd_message(dec *st, const ProtobufCFieldDescriptor *f, int group,
                       void **slot) {
   const weft_msg_desc *sd = weft_msg_desc_of(f->descriptor);
   const uint8_t *sub_end = end;
+  const weft__dtab *T;
+  weft__dtab *tmp;
   int merging = *slot != NULL, rv;
   size_t n;
   if (!group) {
@@ -434,14 +457,21 @@ static int rd_message(dec *st, const ProtobufCFieldDescriptor *f, int group,
   }
   if (depth + 1 > st->max_depth)
     return fail(st, WEFT_ERR_DEPTH, "nesting too deep", *pp);
+  T = weft__dtab_get(sd, &tmp);
+  if (WEFT__UNLIKELY(!T))
+    return nomem(st, *pp);
   if (!*slot) {
     *slot = weft__msg_alloc(st->a, st->tree, sd);
-    if (!*slot)
+    if (WEFT__UNLIKELY(!*slot)) {
+      free(tmp);
       return nomem(st, *pp);
-    weft_message_init(sd, *slot);
+    }
+    init_from(T, sd, *slot);
   }
-  rv = decode_msg(st, sd, *slot, pp, sub_end, depth + 1, group ? f->id : 0,
-                  merging);
+  rv = decode_fields(st, sd, T, *slot, pp, sub_end, depth + 1,
+                     group ? f->id : 0, merging);
+  if (WEFT__UNLIKELY(tmp != NULL))
+    free(tmp);
   if (rv)
     return rv;
   if (!group && *pp != sub_end) /* cannot happen: decode_msg ends at end */
@@ -1244,6 +1274,8 @@ static const uint8_t empty_input[1];
 int weft_decode(const weft_msg_desc *d, const uint8_t *data, size_t len,
                 const weft_decode_opts *opts, void **out, weft_error *err) {
   dec st;
+  const weft__dtab *T;
+  weft__dtab *tmp;
   weft__tree *tree = NULL;
   void *msg;
   const uint8_t *p = data;
@@ -1272,15 +1304,20 @@ int weft_decode(const weft_msg_desc *d, const uint8_t *data, size_t len,
       tree->alias_hi = data + len;
     }
   }
-  msg = weft__message_new_in(st.a, st.tree, d);
+  T = weft__dtab_get(d, &tmp);
+  msg = T ? weft__msg_alloc(st.a, st.tree, d) : NULL;
   if (!msg) {
+    free(tmp);
     weft__tree_free(tree);
     return weft_error_set(err, WEFT_ERR_NOMEM, "%s: out of memory",
                           d->base.name);
   }
+  init_from(T, d, msg);
   if (tree)
     tree->root = msg;
-  rv = decode_msg(&st, d, msg, &p, data + len, 0, 0, 0);
+  rv = decode_fields(&st, d, T, msg, &p, data + len, 0, 0, 0);
+  if (WEFT__UNLIKELY(tmp != NULL))
+    free(tmp);
   if (rv) {
     format_error(&st, d, rv, err);
     weft__tree_free(tree); /* nothing in it was stored by a user */

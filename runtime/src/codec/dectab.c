@@ -189,6 +189,7 @@ static weft__dtab *build(const weft_msg_desc *d) {
   weft__fe *fe;
   weft__ee *ee;
   uint8_t *dense;
+  char *init;
   size_t size;
   int required = 0;
   /* direct index for numbers up to the largest one (when an entry index
@@ -197,13 +198,16 @@ static weft__dtab *build(const weft_msg_desc *d) {
     uint32_t top = fields[nf - 1].id; /* fields are sorted by number */
     max_dense = top <= WEFT__DENSE_MAX ? top : WEFT__DENSE_MAX;
   }
-  size = sizeof *t + nf * (sizeof *fe + sizeof *ee) + max_dense + 1;
+  size_t init_size = WEFT__ALIGN(d->base.sizeof_message);
+  size = sizeof *t + nf * (sizeof *fe + sizeof *ee) + init_size + max_dense + 1;
   t = malloc(size);
   if (!t)
     return NULL;
   fe = (weft__fe *)(void *)(t + 1);
   ee = (weft__ee *)(void *)(fe + nf);
-  dense = (uint8_t *)(ee + nf);
+  init = (char *)(ee + nf);
+  dense = (uint8_t *)init + init_size;
+  weft_message_init(d, init);
   memset(dense, 0, max_dense + 1);
   for (i = 0; i < nf; i++) {
     const ProtobufCFieldDescriptor *f = &fields[i];
@@ -221,6 +225,7 @@ static weft__dtab *build(const weft_msg_desc *d) {
   t->fe = fe;
   t->dense = dense;
   t->ee = ee;
+  t->init = init;
   return t;
 }
 

@@ -112,6 +112,10 @@ typedef struct weft__dtab {
   const weft__fe *fe;   /* nf entries, in base.fields order */
   const uint8_t *dense; /* number -> entry index + 1, 0 = unknown */
   const weft__ee *ee;   /* nf encode entries, in base.fields order */
+  /* a message of the type as weft_message_init leaves it: the decoder
+   * copies it into each new message (no indirect call to the generated
+   * init per message) */
+  const void *init;
 } weft__dtab;
 
 /* The table of d: cached, or built into *tmp (which the caller frees after
