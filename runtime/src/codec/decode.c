@@ -672,6 +672,41 @@ static int check_required(dec *st, const weft_msg_desc *d, const void *msg,
   return 0;
 }
 
+/* Copies n bytes, adds a NUL, and returns the OR of the bytes' words, so
+ * the caller sees at once whether any has its high bit set. Whole words,
+ * then one last word (or half word) overlapping the one before, instead of
+ * a byte loop for the tail: string lengths vary, and a loop whose trip
+ * count varies is a branch the CPU mispredicts. */
+WEFT__INLINE uint64_t copy_or(char *dst, const uint8_t *src, size_t n) {
+  uint64_t hi = 0, w;
+  uint32_t h;
+  size_t k = 0;
+  dst[n] = '\0';
+  if (n >= 8) {
+    for (; k + 8 < n; k += 8) {
+      memcpy(&w, src + k, 8);
+      hi |= w;
+      memcpy(dst + k, &w, 8);
+    }
+    memcpy(&w, src + n - 8, 8);
+    memcpy(dst + n - 8, &w, 8);
+    return hi | w;
+  }
+  if (n >= 4) {
+    memcpy(&h, src, 4);
+    memcpy(dst, &h, 4);
+    hi = h;
+    memcpy(&h, src + n - 4, 4);
+    memcpy(dst + n - 4, &h, 4);
+    return hi | h;
+  }
+  for (; k < n; k++) {
+    hi |= src[k];
+    dst[k] = (char)src[k];
+  }
+  return hi;
+}
+
 /* A string value into *slot: copied with a NUL (the protobuf-c layout has
  * no length), checked for UTF-8 when the field is proto3. Short ASCII
  * strings are checked while copying, a word at a time. */
@@ -692,17 +727,7 @@ WEFT__INLINE int rd_str(dec *st, const weft__fe *e,
     if (WEFT__UNLIKELY(!s))
       return nomem(st, src);
     if (n <= 64) {
-      uint64_t hi = 0, w;
-      size_t k = 0;
-      for (; k + 8 <= n; k += 8) {
-        memcpy(&w, src + k, 8);
-        hi |= w;
-        memcpy(s + k, &w, 8);
-      }
-      for (; k < n; k++) {
-        hi |= src[k];
-        s[k] = (char)src[k];
-      }
+      uint64_t hi = copy_or(s, src, n);
       if ((hi & 0x8080808080808080ull) && (e->fl & WEFT__FE_UTF8) &&
           !weft_utf8_valid(src, n))
         return fail(st, WEFT_ERR_UTF8, "invalid UTF-8", src);
@@ -710,8 +735,8 @@ WEFT__INLINE int rd_str(dec *st, const weft__fe *e,
       if ((e->fl & WEFT__FE_UTF8) && !weft_utf8_valid(src, n))
         return fail(st, WEFT_ERR_UTF8, "invalid UTF-8", src);
       memcpy(s, src, n);
+      s[n] = '\0';
     }
-    s[n] = '\0';
   }
   if (WEFT__UNLIKELY(old != NULL && old != protobuf_c_empty_string) &&
       old != (const char *)f->default_value)
@@ -719,24 +744,6 @@ WEFT__INLINE int rd_str(dec *st, const weft__fe *e,
   *slot = s;
   *pp = src + n;
   return 0;
-}
-
-/* Copies n bytes (n < 128) and returns the OR of them, so the caller sees
- * at once whether any has its high bit set. */
-WEFT__INLINE uint64_t copy_or(char *dst, const uint8_t *src, size_t n) {
-  uint64_t hi = 0, w;
-  size_t k = 0;
-  for (; k + 8 <= n; k += 8) {
-    memcpy(&w, src + k, 8);
-    hi |= w;
-    memcpy(dst + k, &w, 8);
-  }
-  for (; k < n; k++) {
-    hi |= src[k];
-    dst[k] = (char)src[k];
-  }
-  dst[n] = '\0';
-  return hi;
 }
 
 /* A map<string, string> entry in its usual form, read in line instead of

@@ -202,3 +202,44 @@ TEST(CodecDecodePaths, StringMapsManyEntriesWithDuplicateKeys) {
     ASSERT_EQ(0, Both(*p, first16));
   }
 }
+
+// Strings are copied a word at a time, the last word overlapping: every
+// length up to past the short-copy limit, with a byte that is not ASCII at
+// every position (invalid UTF-8 must be refused in proto3, wherever it is;
+// a valid sequence kept byte for byte), as a plain field and as a map key
+// and value read in line.
+TEST(CodecDecodePaths, StringCopyEveryLengthAndPosition) {
+  const weft_msg_desc *d = DynDesc(P3().GetDescriptor());
+  const ProtobufCFieldDescriptor *name = weft_field_by_number(d, 3);
+  ASSERT_NE(nullptr, name);
+  for (size_t n = 0; n <= 72; n++) {
+    for (size_t at = 0; at <= n; at++) {
+      std::string good(n, 'a'), bad(n, 'a');
+      if (at < n) {
+        bad[at] = '\xff';
+        if (at + 1 < n) {
+          good[at] = '\xc3';
+          good[at + 1] = '\xa9';
+        }
+      }
+      SCOPED_TRACE("length " + std::to_string(n) + ", at " +
+                   std::to_string(at));
+      std::string in = Ld("\x1a", good);
+      WeftMsg w;
+      weft_error err = {};
+      ASSERT_EQ(0, ModeDecode(d, in, nullptr, &w, &err)) << err.message;
+      EXPECT_EQ(good, *reinterpret_cast<char **>(static_cast<char *>(w.p) +
+                                                 name->offset));
+      EXPECT_EQ(0, Both(P3(), Ld("\x0a", Ld("\x0a", good) + Ld("\x12", good))));
+      if (at < n) {
+        WeftMsg x;
+        EXPECT_EQ(WEFT_ERR_UTF8,
+                  ModeDecode(d, Ld("\x1a", bad), nullptr, &x, &err));
+        EXPECT_EQ(WEFT_ERR_UTF8,
+                  Both(P3(), Ld("\x0a", Ld("\x0a", "k") + Ld("\x12", bad))));
+        EXPECT_EQ(WEFT_ERR_UTF8,
+                  Both(P3(), Ld("\x0a", Ld("\x0a", bad) + Ld("\x12", "v"))));
+      }
+    }
+  }
+}
