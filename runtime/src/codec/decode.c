@@ -29,6 +29,7 @@ typedef struct dec {
   int discard_unknown;
   int alias; /* bytes and unknown fields point into the input */
   const uint8_t *base;
+  const uint8_t *lim; /* end of the whole input (a sub-message ends before) */
   /* error report: what, where, and the path collected while unwinding
    * (innermost first; a ring keeping the outermost SEG_MAX segments) */
   const char *what;
@@ -94,16 +95,20 @@ WEFT__INLINE int rd_varint(dec *st, const uint8_t **pp, const uint8_t *end,
     *pp = p + 1;
     return 0;
   }
-  if (WEFT__LIKELY(end - p >= 10)) {
+  if (WEFT__LIKELY(st->lim - p >= 10)) {
     /* Enough input for the longest varint: no bounds checks. Up to 8
      * bytes, without a loop: find the last byte from the continuation
-     * bits of one 64-bit load, then pack the 7-bit groups together. */
+     * bits of one 64-bit load, then pack the 7-bit groups together. The
+     * load may pass the end of a sub-message (not of the input): a varint
+     * found to do so is read again by varint_slow, which reports it. */
     uint64_t v, w, stop;
     unsigned i;
     memcpy(&w, p, 8);
     stop = ~w & 0x8080808080808080ull;
     if (WEFT__LIKELY(stop != 0)) {
       unsigned bits = (unsigned)__builtin_ctzll(stop) + 1; /* 8 * length */
+      if (WEFT__UNLIKELY(bits / 8 > (size_t)(end - p)))
+        return varint_slow(st, pp, end, out);
       if (bits < 64)
         w &= (1ull << bits) - 1;
       w = ((w & 0x7f007f007f007f00ull) >> 1) | (w & 0x007f007f007f007full);
@@ -113,6 +118,8 @@ WEFT__INLINE int rd_varint(dec *st, const uint8_t **pp, const uint8_t *end,
       *pp = p + bits / 8;
       return 0;
     }
+    if (WEFT__UNLIKELY(end - p < 10))
+      return varint_slow(st, pp, end, out);
     v = p[0] & 0x7f;
     for (i = 1; i < 10; i++) {
       uint64_t b = p[i];
@@ -1238,8 +1245,8 @@ static void format_error(const dec *st, const weft_msg_desc *d, int rv,
                  st->what ? st->what : weft_strerror(rv), st->at);
 }
 
-static void dec_init(dec *st, const weft_decode_opts *opts,
-                     const uint8_t *data) {
+static void dec_init(dec *st, const weft_decode_opts *opts, const uint8_t *data,
+                     size_t len) {
   /* not memset: the error ring (segname, segidx) is written before it is
    * read, and clearing it costs more than decoding a small message */
   st->a = NULL;
@@ -1250,6 +1257,7 @@ static void dec_init(dec *st, const weft_decode_opts *opts,
   st->at = 0;
   st->nseg = 0;
   st->base = data;
+  st->lim = data + len;
   st->max_depth = WEFT_DEFAULT_MAX_DEPTH;
   if (opts) {
     st->a = opts->arena;
@@ -1298,7 +1306,7 @@ int weft_decode(const weft_msg_desc *d, const uint8_t *data, size_t len,
     return weft_error_set(err, WEFT_ERR_TOO_BIG,
                           "%s: message of %zu bytes over the limit of %zu",
                           d->base.name, len, max_size(opts));
-  dec_init(&st, opts, data);
+  dec_init(&st, opts, data, len);
   if (!st.a) { /* malloc path: the whole tree in one (growable) block */
     tree = weft__tree_new(tree_guess(d, len));
     if (!tree)
@@ -1397,7 +1405,7 @@ int weft_decode_merge(void *msg, const uint8_t *data, size_t len,
     return weft_error_set(err, WEFT_ERR_TOO_BIG,
                           "%s: message of %zu bytes over the limit of %zu",
                           d->base.name, len, max_size(opts));
-  dec_init(&st, opts, data);
+  dec_init(&st, opts, data, len);
   if (!st.a && weft__hdr(msg)->tree) {
     /* into a decoded tree: new values go to its blocks */
     st.tree = weft__hdr(msg)->tree;

@@ -9,9 +9,11 @@
 // parser as the reference for what is valid.
 #include <google/protobuf/util/message_differencer.h>
 
+#include <cstring>
 #include <random>
 #include <string>
 
+#include "all_types_proto3.pb.h"
 #include "random_msg.h"
 #include "string_maps.pb.h"
 #include "string_maps2.pb.h"
@@ -240,6 +242,46 @@ TEST(CodecDecodePaths, StringCopyEveryLengthAndPosition) {
         EXPECT_EQ(WEFT_ERR_UTF8,
                   Both(P3(), Ld("\x0a", Ld("\x0a", bad) + Ld("\x12", "v"))));
       }
+    }
+  }
+}
+
+// A varint is read with one 8-byte load whenever the whole input has 10
+// bytes left, even where a sub-message ends sooner: one that runs past the
+// sub-message's end is still truncated, whatever follows it.
+TEST(CodecDecodePaths, VarintCutAtSubMessageEnd) {
+  const auto &proto = weft_test::p3::Nested::default_instance();
+  const weft_msg_desc *d = DynDesc(proto.GetDescriptor());
+  const std::string tail = Ld("\x12", std::string(12, 'x')); // b, outside
+  for (int len = 1; len <= 10; len++) {
+    std::string v; // a varint of len bytes
+    for (int i = 0; i < len; i++)
+      v.push_back(
+          static_cast<char>(i + 1 < len ? 0xff : (len == 10 ? 1 : 0x7f)));
+    for (int cut = 1; cut <= len; cut++) {
+      SCOPED_TRACE("varint of " + std::to_string(len) + " bytes, " +
+                   std::to_string(cut) + " inside");
+      std::string in = Ld("\x1a", "\x08" + v.substr(0, cut)) + tail;
+      WeftMsg w;
+      weft_error err = {};
+      int rv = ModeDecode(d, in, nullptr, &w, &err);
+      weft_test::p3::Nested ref;
+      EXPECT_EQ(cut == len, ref.ParseFromString(in));
+      if (cut == len) {
+        EXPECT_EQ(0, rv) << err.message;
+      } else {
+        EXPECT_EQ(WEFT_ERR_TRUNCATED, rv);
+        EXPECT_NE(nullptr,
+                  std::strstr(err.message,
+                              "Nested.child.a: truncated varint (at byte 3)"))
+            << err.message;
+      }
+      // the same cut in a tag, and in a length prefix
+      std::string tag = Ld("\x1a", std::string("\x80", 1)) + tail;
+      EXPECT_EQ(WEFT_ERR_TRUNCATED, ModeDecode(d, tag, nullptr, &w, &err));
+      std::string lp = Ld("\x1a", "\x12" + v.substr(0, cut)) + tail;
+      if (cut < len && cut < 5)
+        EXPECT_EQ(WEFT_ERR_TRUNCATED, ModeDecode(d, lp, nullptr, &w, &err));
     }
   }
 }
