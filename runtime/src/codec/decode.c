@@ -736,11 +736,17 @@ WEFT__INLINE int rd_str(dec *st, const weft__fe *e,
     if (n <= 64) {
       uint64_t hi = copy_or(s, src, n);
       if ((hi & 0x8080808080808080ull) && (e->fl & WEFT__FE_UTF8) &&
-          !weft_utf8_valid(src, n))
+          !weft_utf8_valid(src, n)) {
+        if (!st->a) /* a standalone message's value: malloc'd, not kept */
+          free(s);
         return fail(st, WEFT_ERR_UTF8, "invalid UTF-8", src);
+      }
     } else {
-      if ((e->fl & WEFT__FE_UTF8) && !weft_utf8_valid(src, n))
+      if ((e->fl & WEFT__FE_UTF8) && !weft_utf8_valid(src, n)) {
+        if (!st->a)
+          free(s);
         return fail(st, WEFT_ERR_UTF8, "invalid UTF-8", src);
+      }
       memcpy(s, src, n);
       s[n] = '\0';
     }
