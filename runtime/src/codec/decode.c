@@ -29,6 +29,7 @@ typedef struct dec {
   int discard_unknown;
   int alias; /* bytes and unknown fields point into the input */
   const uint8_t *base;
+  const uint8_t *lim; /* end of the whole input (a sub-message ends before) */
   /* error report: what, where, and the path collected while unwinding
    * (innermost first; a ring keeping the outermost SEG_MAX segments) */
   const char *what;
@@ -94,16 +95,20 @@ WEFT__INLINE int rd_varint(dec *st, const uint8_t **pp, const uint8_t *end,
     *pp = p + 1;
     return 0;
   }
-  if (WEFT__LIKELY(end - p >= 10)) {
+  if (WEFT__LIKELY(st->lim - p >= 10)) {
     /* Enough input for the longest varint: no bounds checks. Up to 8
      * bytes, without a loop: find the last byte from the continuation
-     * bits of one 64-bit load, then pack the 7-bit groups together. */
+     * bits of one 64-bit load, then pack the 7-bit groups together. The
+     * load may pass the end of a sub-message (not of the input): a varint
+     * found to do so is read again by varint_slow, which reports it. */
     uint64_t v, w, stop;
     unsigned i;
     memcpy(&w, p, 8);
     stop = ~w & 0x8080808080808080ull;
     if (WEFT__LIKELY(stop != 0)) {
       unsigned bits = (unsigned)__builtin_ctzll(stop) + 1; /* 8 * length */
+      if (WEFT__UNLIKELY(bits / 8 > (size_t)(end - p)))
+        return varint_slow(st, pp, end, out);
       if (bits < 64)
         w &= (1ull << bits) - 1;
       w = ((w & 0x7f007f007f007f00ull) >> 1) | (w & 0x007f007f007f007full);
@@ -113,6 +118,8 @@ WEFT__INLINE int rd_varint(dec *st, const uint8_t **pp, const uint8_t *end,
       *pp = p + bits / 8;
       return 0;
     }
+    if (WEFT__UNLIKELY(end - p < 10))
+      return varint_slow(st, pp, end, out);
     v = p[0] & 0x7f;
     for (i = 1; i < 10; i++) {
       uint64_t b = p[i];
@@ -414,9 +421,30 @@ WEFT__INLINE int rd_bytes(dec *st, const ProtobufCFieldDescriptor *f,
   return 0;
 }
 
-static int decode_msg(dec *st, const weft_msg_desc *d, void *msg,
-                      const uint8_t **pp, const uint8_t *end, unsigned depth,
-                      uint32_t gnum, int merging);
+static int decode_fields(dec *st, const weft_msg_desc *d, const weft__dtab *T,
+                         void *msg, const uint8_t **pp, const uint8_t *end,
+                         unsigned depth, uint32_t gnum, int merging);
+
+/* weft_message_init(d, msg) from the type's table: a copy of its initial
+ * image, 16 bytes at a time, the last block overlapping the one before
+ * (a struct starts with a 24-byte ProtobufCMessage: never shorter). */
+WEFT__INLINE void init_from(const weft__dtab *T, const weft_msg_desc *d,
+                            void *msg) {
+  size_t n = d->base.sizeof_message, i = 0;
+  const char *src = T->init;
+  char *dst = msg;
+  char w[16];
+  if (WEFT__UNLIKELY(n < 16)) {
+    memcpy(dst, src, n);
+    return;
+  }
+  for (; i + 16 < n; i += 16) {
+    memcpy(w, src + i, 16);
+    memcpy(dst + i, w, 16);
+  }
+  memcpy(w, src + n - 16, 16);
+  memcpy(dst + n - 16, w, 16);
+}
 
 /* Decodes a sub-message (length-delimited or group) into *slot, creating it
  * if absent and merging into it otherwise. */
@@ -425,6 +453,8 @@ static int rd_message(dec *st, const ProtobufCFieldDescriptor *f, int group,
                       void **slot) {
   const weft_msg_desc *sd = weft_msg_desc_of(f->descriptor);
   const uint8_t *sub_end = end;
+  const weft__dtab *T;
+  weft__dtab *tmp;
   int merging = *slot != NULL, rv;
   size_t n;
   if (!group) {
@@ -434,14 +464,21 @@ static int rd_message(dec *st, const ProtobufCFieldDescriptor *f, int group,
   }
   if (depth + 1 > st->max_depth)
     return fail(st, WEFT_ERR_DEPTH, "nesting too deep", *pp);
+  T = weft__dtab_get(sd, &tmp);
+  if (WEFT__UNLIKELY(!T))
+    return nomem(st, *pp);
   if (!*slot) {
     *slot = weft__msg_alloc(st->a, st->tree, sd);
-    if (!*slot)
+    if (WEFT__UNLIKELY(!*slot)) {
+      free(tmp);
       return nomem(st, *pp);
-    weft_message_init(sd, *slot);
+    }
+    init_from(T, sd, *slot);
   }
-  rv = decode_msg(st, sd, *slot, pp, sub_end, depth + 1, group ? f->id : 0,
-                  merging);
+  rv = decode_fields(st, sd, T, *slot, pp, sub_end, depth + 1,
+                     group ? f->id : 0, merging);
+  if (WEFT__UNLIKELY(tmp != NULL))
+    free(tmp);
   if (rv)
     return rv;
   if (!group && *pp != sub_end) /* cannot happen: decode_msg ends at end */
@@ -642,6 +679,41 @@ static int check_required(dec *st, const weft_msg_desc *d, const void *msg,
   return 0;
 }
 
+/* Copies n bytes, adds a NUL, and returns the OR of the bytes' words, so
+ * the caller sees at once whether any has its high bit set. Whole words,
+ * then one last word (or half word) overlapping the one before, instead of
+ * a byte loop for the tail: string lengths vary, and a loop whose trip
+ * count varies is a branch the CPU mispredicts. */
+WEFT__INLINE uint64_t copy_or(char *dst, const uint8_t *src, size_t n) {
+  uint64_t hi = 0, w;
+  uint32_t h;
+  size_t k = 0;
+  dst[n] = '\0';
+  if (n >= 8) {
+    for (; k + 8 < n; k += 8) {
+      memcpy(&w, src + k, 8);
+      hi |= w;
+      memcpy(dst + k, &w, 8);
+    }
+    memcpy(&w, src + n - 8, 8);
+    memcpy(dst + n - 8, &w, 8);
+    return hi | w;
+  }
+  if (n >= 4) {
+    memcpy(&h, src, 4);
+    memcpy(dst, &h, 4);
+    hi = h;
+    memcpy(&h, src + n - 4, 4);
+    memcpy(dst + n - 4, &h, 4);
+    return hi | h;
+  }
+  for (; k < n; k++) {
+    hi |= src[k];
+    dst[k] = (char)src[k];
+  }
+  return hi;
+}
+
 /* A string value into *slot: copied with a NUL (the protobuf-c layout has
  * no length), checked for UTF-8 when the field is proto3. Short ASCII
  * strings are checked while copying, a word at a time. */
@@ -662,32 +734,99 @@ WEFT__INLINE int rd_str(dec *st, const weft__fe *e,
     if (WEFT__UNLIKELY(!s))
       return nomem(st, src);
     if (n <= 64) {
-      uint64_t hi = 0, w;
-      size_t k = 0;
-      for (; k + 8 <= n; k += 8) {
-        memcpy(&w, src + k, 8);
-        hi |= w;
-        memcpy(s + k, &w, 8);
-      }
-      for (; k < n; k++) {
-        hi |= src[k];
-        s[k] = (char)src[k];
-      }
+      uint64_t hi = copy_or(s, src, n);
       if ((hi & 0x8080808080808080ull) && (e->fl & WEFT__FE_UTF8) &&
-          !weft_utf8_valid(src, n))
+          !weft_utf8_valid(src, n)) {
+        if (!st->a) /* a standalone message's value: malloc'd, not kept */
+          free(s);
         return fail(st, WEFT_ERR_UTF8, "invalid UTF-8", src);
+      }
     } else {
-      if ((e->fl & WEFT__FE_UTF8) && !weft_utf8_valid(src, n))
+      if ((e->fl & WEFT__FE_UTF8) && !weft_utf8_valid(src, n)) {
+        if (!st->a)
+          free(s);
         return fail(st, WEFT_ERR_UTF8, "invalid UTF-8", src);
+      }
       memcpy(s, src, n);
+      s[n] = '\0';
     }
-    s[n] = '\0';
   }
   if (WEFT__UNLIKELY(old != NULL && old != protobuf_c_empty_string) &&
       old != (const char *)f->default_value)
     drop(st, old);
   *slot = s;
   *pp = src + n;
+  return 0;
+}
+
+/* A map<string, string> entry in its usual form, read in line instead of
+ * through rd_message and a table walk of the entry type: a one-byte length,
+ * then exactly the key (tag 0x0a) and the value (tag 0x12), each with a
+ * one-byte length. Anything else (another order, a missing or repeated
+ * member, unknown fields, invalid UTF-8, too deep) returns 1 with *pp
+ * unchanged: rd_message then decodes the entry, or reports the error, as
+ * it always did. Needs an arena (the caller's or the tree's): the entry's
+ * strings share one allocation. */
+WEFT__INLINE int rd_map_ss(dec *st, const weft__fe *e, const uint8_t **pp,
+                           const uint8_t *end, unsigned depth, void **arr,
+                           size_t *np) {
+  const weft_msg_desc *sd = e->sub;
+  const uint8_t *p = *pp, *k, *v;
+  size_t n, kl, vl, j, last = *np - 1, koff;
+  uint64_t hi;
+  char *s, *ks, *vs;
+  ProtobufCMessage *m;
+  if (end - p < 5 || p[0] >= 0x80 || p[1] != 0x0a || p[2] >= 0x80)
+    return 1;
+  n = p[0];
+  kl = p[2];
+  if ((size_t)(end - p - 1) < n || kl + 4 > n || depth + 1 > st->max_depth)
+    return 1;
+  k = p + 3;
+  v = k + kl;
+  if (v[0] != 0x12 || v[1] >= 0x80)
+    return 1;
+  vl = v[1];
+  if (kl + vl + 4 != n)
+    return 1;
+  v += 2;
+  s = weft__arena_alloc(st->a, kl + vl + 2);
+  if (WEFT__UNLIKELY(!s))
+    return nomem(st, p);
+  hi = copy_or(s, k, kl) | copy_or(s + kl + 1, v, vl);
+  if (WEFT__UNLIKELY(hi & 0x8080808080808080ull) &&
+      ((weft__check_utf8(sd, 0) && !weft_utf8_valid(k, kl)) ||
+       (weft__check_utf8(sd, 1) && !weft_utf8_valid(v, vl))))
+    return 1;
+  ks = kl ? s : (char *)protobuf_c_empty_string;
+  vs = vl ? s + kl + 1 : (char *)protobuf_c_empty_string;
+  m = weft__msg_alloc(st->a, st->tree, sd);
+  if (WEFT__UNLIKELY(!m))
+    return nomem(st, p);
+  m->descriptor = &sd->base;
+  m->n_unknown_fields = 0;
+  m->unknown_fields = NULL;
+  koff = sd->base.fields[0].offset;
+  *(char **)WEFT__MEMBER(m, koff) = ks;
+  *(char **)WEFT__MEMBER(m, sd->base.fields[1].offset) = vs;
+  *pp = v + vl;
+  /* a key seen before: the new entry replaces the old one in place (as
+   * map_dedupe does; the caller resolves big maps when the message ends) */
+  if (*np <= MAP_LINEAR_MAX) {
+    for (j = 0; j < last; j++) {
+      const char *ok = *(const char **)WEFT__MEMBER(arr[j], koff);
+      if (!ok) /* an entry the general path read without a key */
+        ok = "";
+      if (ok[0] == ks[0] && strcmp(ok, ks) == 0) {
+        if (st->tree)
+          weft_message_free(arr[j]);
+        arr[j] = m;
+        *np = last;
+        return 0;
+      }
+    }
+  }
+  arr[last] = m;
   return 0;
 }
 
@@ -981,6 +1120,14 @@ static int decode_fields(dec *st, const weft_msg_desc *d, const weft__dtab *T,
         arr[n] = NULL;
         *np = n + 1; /* counted first so the tree stays freeable */
         if (e->op == WEFT__OP_MESSAGE) {
+          if ((e->fl & WEFT__FE_MAPSS) && st->a &&
+              (rv = rd_map_ss(st, e, &p, end, depth, arr, np)) <= 0) {
+            if (WEFT__UNLIKELY(rv))
+              return unwind(st, rv, fields[idx].name, (long)n);
+            if (*np > MAP_LINEAR_MAX)
+              maps_pending = 1;
+            continue;
+          }
           rv = rd_message(st, &fields[idx], 0, &p, end, depth, &arr[n]);
           if (rv == 0 && (e->fl & WEFT__FE_MAP)) {
             if (*np <= MAP_LINEAR_MAX)
@@ -1104,8 +1251,8 @@ static void format_error(const dec *st, const weft_msg_desc *d, int rv,
                  st->what ? st->what : weft_strerror(rv), st->at);
 }
 
-static void dec_init(dec *st, const weft_decode_opts *opts,
-                     const uint8_t *data) {
+static void dec_init(dec *st, const weft_decode_opts *opts, const uint8_t *data,
+                     size_t len) {
   /* not memset: the error ring (segname, segidx) is written before it is
    * read, and clearing it costs more than decoding a small message */
   st->a = NULL;
@@ -1116,6 +1263,7 @@ static void dec_init(dec *st, const weft_decode_opts *opts,
   st->at = 0;
   st->nseg = 0;
   st->base = data;
+  st->lim = data + len;
   st->max_depth = WEFT_DEFAULT_MAX_DEPTH;
   if (opts) {
     st->a = opts->arena;
@@ -1147,6 +1295,8 @@ static const uint8_t empty_input[1];
 int weft_decode(const weft_msg_desc *d, const uint8_t *data, size_t len,
                 const weft_decode_opts *opts, void **out, weft_error *err) {
   dec st;
+  const weft__dtab *T;
+  weft__dtab *tmp;
   weft__tree *tree = NULL;
   void *msg;
   const uint8_t *p = data;
@@ -1162,7 +1312,7 @@ int weft_decode(const weft_msg_desc *d, const uint8_t *data, size_t len,
     return weft_error_set(err, WEFT_ERR_TOO_BIG,
                           "%s: message of %zu bytes over the limit of %zu",
                           d->base.name, len, max_size(opts));
-  dec_init(&st, opts, data);
+  dec_init(&st, opts, data, len);
   if (!st.a) { /* malloc path: the whole tree in one (growable) block */
     tree = weft__tree_new(tree_guess(d, len));
     if (!tree)
@@ -1175,15 +1325,20 @@ int weft_decode(const weft_msg_desc *d, const uint8_t *data, size_t len,
       tree->alias_hi = data + len;
     }
   }
-  msg = weft__message_new_in(st.a, st.tree, d);
+  T = weft__dtab_get(d, &tmp);
+  msg = T ? weft__msg_alloc(st.a, st.tree, d) : NULL;
   if (!msg) {
+    free(tmp);
     weft__tree_free(tree);
     return weft_error_set(err, WEFT_ERR_NOMEM, "%s: out of memory",
                           d->base.name);
   }
+  init_from(T, d, msg);
   if (tree)
     tree->root = msg;
-  rv = decode_msg(&st, d, msg, &p, data + len, 0, 0, 0);
+  rv = decode_fields(&st, d, T, msg, &p, data + len, 0, 0, 0);
+  if (WEFT__UNLIKELY(tmp != NULL))
+    free(tmp);
   if (rv) {
     format_error(&st, d, rv, err);
     weft__tree_free(tree); /* nothing in it was stored by a user */
@@ -1256,7 +1411,7 @@ int weft_decode_merge(void *msg, const uint8_t *data, size_t len,
     return weft_error_set(err, WEFT_ERR_TOO_BIG,
                           "%s: message of %zu bytes over the limit of %zu",
                           d->base.name, len, max_size(opts));
-  dec_init(&st, opts, data);
+  dec_init(&st, opts, data, len);
   if (!st.a && weft__hdr(msg)->tree) {
     /* into a decoded tree: new values go to its blocks */
     st.tree = weft__hdr(msg)->tree;

@@ -58,8 +58,17 @@ static void fill(const weft_msg_desc *d, unsigned i, weft__fe *e) {
                                               : NULL;
   if (f->label == PROTOBUF_C_LABEL_REPEATED) {
     e->fl |= WEFT__FE_REPEATED;
-    if (e->sub && e->sub->is_map_entry)
+    if (e->sub && e->sub->is_map_entry) {
       e->fl |= WEFT__FE_MAP;
+      if (e->sub->base.n_fields == 2 && e->sub->base.fields[0].id == 1 &&
+          e->sub->base.fields[1].id == 2 &&
+          e->sub->base.fields[0].type == PROTOBUF_C_TYPE_STRING &&
+          e->sub->base.fields[1].type == PROTOBUF_C_TYPE_STRING &&
+          !weft__is_group(e->sub, 0) && !weft__is_group(e->sub, 1) &&
+          e->sub->base.sizeof_message ==
+              sizeof(ProtobufCMessage) + 2 * sizeof(char *))
+        e->fl |= WEFT__FE_MAPSS;
+    }
   }
   if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
     e->fl |= WEFT__FE_ONEOF;
@@ -180,6 +189,7 @@ static weft__dtab *build(const weft_msg_desc *d) {
   weft__fe *fe;
   weft__ee *ee;
   uint8_t *dense;
+  char *init;
   size_t size;
   int required = 0;
   /* direct index for numbers up to the largest one (when an entry index
@@ -188,13 +198,16 @@ static weft__dtab *build(const weft_msg_desc *d) {
     uint32_t top = fields[nf - 1].id; /* fields are sorted by number */
     max_dense = top <= WEFT__DENSE_MAX ? top : WEFT__DENSE_MAX;
   }
-  size = sizeof *t + nf * (sizeof *fe + sizeof *ee) + max_dense + 1;
+  size_t init_size = WEFT__ALIGN(d->base.sizeof_message);
+  size = sizeof *t + nf * (sizeof *fe + sizeof *ee) + init_size + max_dense + 1;
   t = malloc(size);
   if (!t)
     return NULL;
   fe = (weft__fe *)(void *)(t + 1);
   ee = (weft__ee *)(void *)(fe + nf);
-  dense = (uint8_t *)(ee + nf);
+  init = (char *)(ee + nf);
+  dense = (uint8_t *)init + init_size;
+  weft_message_init(d, init);
   memset(dense, 0, max_dense + 1);
   for (i = 0; i < nf; i++) {
     const ProtobufCFieldDescriptor *f = &fields[i];
@@ -212,6 +225,7 @@ static weft__dtab *build(const weft_msg_desc *d) {
   t->fe = fe;
   t->dense = dense;
   t->ee = ee;
+  t->init = init;
   return t;
 }
 

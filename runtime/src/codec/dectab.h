@@ -36,6 +36,9 @@ enum {
   WEFT__FE_HAS = 1u << 4,  /* set the protobuf_c_boolean at qoff */
   WEFT__FE_UTF8 = 1u << 5, /* proto3 string */
   WEFT__FE_MAP = 1u << 6,  /* repeated map entry */
+  /* map<string, string> whose entry type has just its key and value: the
+   * decoder reads a well-formed entry in line (rd_map_ss) */
+  WEFT__FE_MAPSS = 1u << 7,
   /* anything the decoder's short path does not handle */
   WEFT__FE_SLOW =
       WEFT__FE_REPEATED | WEFT__FE_ONEOF | WEFT__FE_CLOSED | WEFT__FE_GROUP
@@ -109,6 +112,10 @@ typedef struct weft__dtab {
   const weft__fe *fe;   /* nf entries, in base.fields order */
   const uint8_t *dense; /* number -> entry index + 1, 0 = unknown */
   const weft__ee *ee;   /* nf encode entries, in base.fields order */
+  /* a message of the type as weft_message_init leaves it: the decoder
+   * copies it into each new message (no indirect call to the generated
+   * init per message) */
+  const void *init;
 } weft__dtab;
 
 /* The table of d: cached, or built into *tmp (which the caller frees after

@@ -1,6 +1,8 @@
 // libFuzzer target for the binary decoder. The first input byte picks the
 // message type (proto3 all-types, proto2 all-types with groups, a recursive
-// message, an empty message that sees every field as unknown), the decode
+// message, an empty message that sees every field as unknown; with bit 0x10
+// the proto3 or proto2 string maps, whose usual entries the decoder reads
+// in line), the decode
 // mode (arena or malloc tree, each with or without zero-copy aliasing) and
 // the depth limit; the rest is the wire input (copied to a buffer of its
 // own, which an aliased message points into). Invariants:
@@ -18,11 +20,17 @@
 #include "all_types_proto2.pb.h"
 #include "all_types_proto3.pb.h"
 #include "dyn_desc.h"
+#include "string_maps.pb.h"
+#include "string_maps2.pb.h"
 #include "unknown_subset.pb.h"
 
 namespace {
 
 const google::protobuf::Message *Proto(unsigned k) {
+  if (k & 0x10)
+    return (k & 1) ? static_cast<const google::protobuf::Message *>(
+                         &weft_test::maps2::StringMaps2::default_instance())
+                   : &weft_test::maps::StringMaps::default_instance();
   switch (k % 4) {
   case 0:
     return &weft_test::p3::AllTypes::default_instance();
@@ -58,6 +66,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   void *out = nullptr;
   weft_error err = {};
   int rv = weft_decode(d, data, size, &o, &out, &err);
+  if (sel & 0x10) { // (merge does not check proto2 required fields)
+    weft_decode_opts go = o;
+    go.arena = nullptr;
+    void *gen = weft_message_new(d, nullptr);
+    if (!gen)
+      abort();
+    if (weft_decode_merge(gen, data, size, &go, nullptr) != rv ||
+        (rv == 0 && !weft_message_equal(gen, out)))
+      abort();
+    weft_message_free(gen);
+  }
   if (rv == 0) {
     std::unique_ptr<google::protobuf::Message> ref(proto->New());
     if (!ref->ParsePartialFromArray(data, static_cast<int>(size)))
