@@ -109,6 +109,10 @@ typedef struct weft__dtab {
   const weft__fe *fe;   /* nf entries, in base.fields order */
   const uint8_t *dense; /* number -> entry index + 1, 0 = unknown */
   const weft__ee *ee;   /* nf encode entries, in base.fields order */
+  /* weft_encode writes this type front to back (encode_fwd.c): it has
+   * no sub-messages (map<string, string> entries aside, written in line)
+   * and no field goes through the generic path. */
+  int enc_fwd;
 } weft__dtab;
 
 /* The table of d: cached, or built into *tmp (which the caller frees after

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "dectab.h"
+#include "encode.h"
 #include "internal.h"
 
 /* Presence of a non-repeated field, as weft__field_present, inlined here
@@ -309,6 +310,10 @@ static size_t msg_size(const weft_msg_desc *d, const void *msg) {
   return sum;
 }
 
+size_t weft__msg_size(const weft_msg_desc *d, const void *msg) {
+  return msg_size(d, msg);
+}
+
 size_t weft_encoded_size(const void *msg) {
   if (!msg)
     return 0;
@@ -371,30 +376,6 @@ static void put_bytes_slow(enc *e, const uint8_t *src, size_t n) {
   memcpy(e->p, src, n);
 }
 
-/* Copies n <= 16 bytes without a call (a library call costs more than
- * the copy for the short strings and small messages that dominate); all
- * loads come before the stores, so the ranges may overlap. */
-WEFT__INLINE void copy_small(uint8_t *dst, const uint8_t *src, size_t n) {
-  if (n >= 8) {
-    uint64_t a, b;
-    memcpy(&a, src, 8);
-    memcpy(&b, src + n - 8, 8);
-    memcpy(dst, &a, 8);
-    memcpy(dst + n - 8, &b, 8);
-  } else if (n >= 4) {
-    uint32_t a, b;
-    memcpy(&a, src, 4);
-    memcpy(&b, src + n - 4, 4);
-    memcpy(dst, &a, 4);
-    memcpy(dst + n - 4, &b, 4);
-  } else if (n) {
-    uint8_t a = src[0], b = src[n / 2], c = src[n - 1];
-    dst[0] = a;
-    dst[n / 2] = b;
-    dst[n - 1] = c;
-  }
-}
-
 WEFT__INLINE void put_bytes(enc *e, const void *src, size_t n) {
   if (WEFT__UNLIKELY((size_t)(e->p - e->start) < n)) {
     put_bytes_slow(e, src, n);
@@ -402,7 +383,7 @@ WEFT__INLINE void put_bytes(enc *e, const void *src, size_t n) {
   }
   e->p -= n;
   if (n <= 16)
-    copy_small(e->p, src, n);
+    weft__copy_small(e->p, src, n);
   else
     memcpy(e->p, src, n);
 }
@@ -937,18 +918,31 @@ static void put_msg(enc *e, const weft_msg_desc *d, const void *msg) {
 ssize_t weft_encode(const void *msg, uint8_t *buf, size_t cap) {
   enc e;
   size_t n;
+  const weft_msg_desc *d;
+  weft__dtab *tmp;
+  const weft__dtab *T;
   if (!msg || (!buf && cap))
     return WEFT_ERR_INVAL;
+  d = weft_msg_desc_of_msg(msg);
+  T = weft__dtab_get(d, &tmp);
+  if (WEFT__LIKELY(T != NULL) && T->enc_fwd && buf) {
+    ssize_t r = weft__encode_fwd(T, msg, buf, cap);
+    if (WEFT__UNLIKELY(tmp != NULL))
+      free(tmp);
+    return r;
+  }
+  if (WEFT__UNLIKELY(tmp != NULL))
+    free(tmp);
   memset(&e, 0, sizeof e);
   e.start = buf;
   e.end = e.p = buf + cap;
-  put_msg(&e, weft_msg_desc_of_msg(msg), msg);
+  put_msg(&e, d, msg);
   if (e.full)
     return WEFT_ERR_TOO_BIG;
   n = (size_t)(buf + cap - e.p);
   if (e.p != buf) {
     if (n <= 16)
-      copy_small(buf, e.p, n);
+      weft__copy_small(buf, e.p, n);
     else
       memmove(buf, e.p, n);
   }
