@@ -924,6 +924,10 @@ ssize_t weft_encode(const void *msg, uint8_t *buf, size_t cap) {
   if (!msg || (!buf && cap))
     return WEFT_ERR_INVAL;
   d = weft_msg_desc_of_msg(msg);
+  /* front to back where that needs no size pass: generated code first,
+   * then the table-driven forward writer (encode_fwd.c) */
+  if (d->encode && buf)
+    return d->encode(msg, buf, cap);
   T = weft__dtab_get(d, &tmp);
   if (WEFT__LIKELY(T != NULL) && T->enc_fwd && buf) {
     ssize_t r = weft__encode_fwd(T, msg, buf, cap);
