@@ -195,6 +195,30 @@ WEFT__INLINE size_t str_size(const weft__ee *x, const char *s) {
   return len_size(x, s ? strlen(s) : 0);
 }
 
+/* A map<string, string> field's size without a table walk per entry (as
+ * put_map_ss writes it); out of line, so the walk stays small. */
+static __attribute__((noinline)) size_t
+map_ss_size(const weft__ee *x, const void *const *arr, size_t n) {
+  const ProtobufCFieldDescriptor *kv = x->sub->base.fields;
+  size_t sum = 0, k;
+  for (k = 0; k < n; k++) {
+    const void *ent = arr[k];
+    const char *ks, *vs;
+    size_t kn, vn;
+    if (!ent || ((const ProtobufCMessage *)ent)->n_unknown_fields) {
+      sum += sub_size(x, ent);
+      continue;
+    }
+    ks = *(const char *const *)((const char *)ent + kv[0].offset);
+    vs = *(const char *const *)((const char *)ent + kv[1].offset);
+    kn = ks ? strlen(ks) : 0;
+    vn = vs ? strlen(vs) : 0;
+    sum += len_size(x, 2 + weft__varint_size(kn) + kn + weft__varint_size(vn) +
+                           vn);
+  }
+  return sum;
+}
+
 /* The exact size over the codec table: the writer's walk (put_msg), with
  * the same presence rules, adding instead of writing. */
 static size_t msg_size(const weft_msg_desc *d, const void *msg) {
@@ -282,10 +306,13 @@ static size_t msg_size(const weft_msg_desc *d, const void *msg) {
       continue;
     }
     case WEFT__EOP_RMESSAGE:
-    case WEFT__EOP_RMAP_SS:
       n = *(const size_t *)((const char *)msg + x->qoff);
       for (k = 0; k < n; k++)
         sum += sub_size(x, (*(const void *const *const *)m)[k]);
+      continue;
+    case WEFT__EOP_RMAP_SS:
+      sum += map_ss_size(x, *(const void *const *const *)m,
+                         *(const size_t *)((const char *)msg + x->qoff));
       continue;
     case WEFT__EOP_RSTRING:
       n = *(const size_t *)((const char *)msg + x->qoff);
