@@ -235,3 +235,40 @@ TEST(CodecEncode, ForwardUnknownFields) {
   EXPECT_EQ(Hex(in), Hex(WeftEncode(w.p)));
   EXPECT_EQ(in.size(), weft_encoded_size(w.p));
 }
+
+// Into a buffer of 4 KiB or more, weft_encode sizes first when the fields
+// carry many bytes each (no final move), and gives the size walk up when
+// they do not: both ways, right at the exact size, one byte short, and in
+// a much larger buffer.
+TEST(CodecEncode, SizeFirstIntoLargeBuffers) {
+  std::mt19937_64 rng(41);
+  const weft_msg_desc *d = DynDesc(weft_test::flat::Outer::descriptor());
+  for (int it = 0; it < 20; it++) {
+    weft_test::flat::Outer m;
+    RandomFill(&m, rng, 2, false);
+    if (it % 2) { // few fields, many bytes: sized first
+      m.mutable_one()->set_by(std::string(9000 + 997 * it, 'b'));
+      for (int k = 0; k < 3; k++)
+        m.add_many()->set_by(std::string(8000 + 100 * k, 'c'));
+    } else { // many small fields: the walk gives up
+      for (int k = 0; k < 60; k++)
+        m.add_many()->set_s("s" + std::to_string(k));
+    }
+    std::string want = SerializeDet(m);
+    WeftMsg w(ToWeft(m, d));
+    SCOPED_TRACE("iteration " + std::to_string(it));
+    for (size_t cap : {want.size() - 1, want.size(), want.size() + 1,
+                       2 * want.size() + 4096}) {
+      uint8_t *buf = static_cast<uint8_t *>(std::malloc(cap));
+      ssize_t n = weft_encode(w.p, buf, cap);
+      if (cap < want.size()) {
+        EXPECT_EQ(WEFT_ERR_TOO_BIG, n);
+      } else {
+        ASSERT_EQ(static_cast<ssize_t>(want.size()), n) << "capacity " << cap;
+        EXPECT_EQ(0, std::memcmp(buf, want.data(), want.size()))
+            << "capacity " << cap;
+      }
+      std::free(buf);
+    }
+  }
+}
