@@ -974,21 +974,19 @@ static void put_msg(enc *e, const weft_msg_desc *d, const void *msg) {
 #define SIZE_FIRST_MIN 4096u
 #define SIZE_FIRST_SLACK (16L * SIZE_VISIT)
 
-ssize_t weft_encode(const void *msg, uint8_t *buf, size_t cap) {
+/* weft_encode through the codec tables: the forward writer for flat
+ * types, else the backward writer (sized first when that pays). Out of
+ * line, so weft_encode itself stays a few instructions before a
+ * generated encoder's call. */
+static __attribute__((noinline)) ssize_t encode_tables(const weft_msg_desc *d,
+                                                       const void *msg,
+                                                       uint8_t *buf,
+                                                       size_t cap) {
   enc e;
   size_t n;
-  const weft_msg_desc *d;
   weft__dtab *tmp;
-  const weft__dtab *T;
-  if (!msg || (!buf && cap))
-    return WEFT_ERR_INVAL;
-  d = weft_msg_desc_of_msg(msg);
-  /* front to back where that needs no size pass: generated code first,
-   * then the table-driven forward writer (encode_fwd.c) */
-  if (d->encode && buf)
-    return d->encode(msg, buf, cap);
-  T = weft__dtab_get(d, &tmp);
-  if (WEFT__LIKELY(T != NULL) && T->enc_fwd && buf) {
+  const weft__dtab *T = weft__dtab_get(d, &tmp);
+  if (WEFT__LIKELY(T != NULL) && T->enc_fwd && buf) { /* front to back */
     ssize_t r = weft__encode_fwd(T, msg, buf, cap);
     if (WEFT__UNLIKELY(tmp != NULL))
       free(tmp);
@@ -1026,6 +1024,17 @@ ssize_t weft_encode(const void *msg, uint8_t *buf, size_t cap) {
       memmove(buf, e.p, n);
   }
   return (ssize_t)n;
+}
+
+ssize_t weft_encode(const void *msg, uint8_t *buf, size_t cap) {
+  const weft_msg_desc *d;
+  if (!msg || (!buf && cap))
+    return WEFT_ERR_INVAL;
+  d = weft_msg_desc_of_msg(msg);
+  /* front to back, no size pass: the type's generated encoder */
+  if (d->encode && buf)
+    return d->encode(msg, buf, cap);
+  return encode_tables(d, msg, buf, cap);
 }
 
 /* One pass into growing chunks (no size pre-pass), then one copy into an
