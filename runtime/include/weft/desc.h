@@ -25,6 +25,7 @@
 #include <protobuf-c/protobuf-c.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -102,6 +103,12 @@ typedef struct weft_msg_desc {
   uint8_t is_map_entry; /* a synthesized map<k,v> entry message */
   const struct weft_file_desc *file;
   weft_msg_cache *cache; /* the codec's; see weft_msg_cache */
+  /* The type's generated encoder (protoc-gen-weft emits one for the types
+   * docs/NAMING.md lists under "Generated encoders"), which weft_encode
+   * calls instead of its table walk when buf is not NULL: same bytes, same
+   * return values. NULL: the table walk. Appended last, so descriptors
+   * built without it (dyndesc, older generated code) read as NULL. */
+  ssize_t (*encode)(const void *msg, uint8_t *buf, size_t cap);
 } weft_msg_desc;
 
 typedef struct weft_enum_desc {

@@ -182,6 +182,16 @@ static void fill_enc(const weft_msg_desc *d, unsigned i, weft__ee *x) {
   }
 }
 
+/* weft__dtab.enc_fwd, from the entries. */
+static int enc_fwd(const weft__ee *ee, unsigned nf) {
+  unsigned i;
+  for (i = 0; i < nf; i++)
+    if (ee[i].op == WEFT__EOP_GENERIC || ee[i].op == WEFT__EOP_MESSAGE ||
+        ee[i].op == WEFT__EOP_RMESSAGE)
+      return 0;
+  return 1;
+}
+
 static weft__dtab *build(const weft_msg_desc *d) {
   const ProtobufCFieldDescriptor *fields = d->base.fields;
   unsigned nf = d->base.n_fields, i, max_dense = 0;
@@ -226,6 +236,7 @@ static weft__dtab *build(const weft_msg_desc *d) {
   t->dense = dense;
   t->ee = ee;
   t->init = init;
+  t->enc_fwd = enc_fwd(ee, nf);
   return t;
 }
 

@@ -116,6 +116,10 @@ typedef struct weft__dtab {
    * copies it into each new message (no indirect call to the generated
    * init per message) */
   const void *init;
+  /* weft_encode writes this type front to back (encode_fwd.c): it has
+   * no sub-messages (map<string, string> entries aside, written in line)
+   * and no field goes through the generic path. */
+  int enc_fwd;
 } weft__dtab;
 
 /* The table of d: cached, or built into *tmp (which the caller frees after

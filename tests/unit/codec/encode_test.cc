@@ -12,6 +12,7 @@
 #include "all_types_proto3.pb.h"
 #include "differential.h"
 #include "dyn_desc.h"
+#include "flat_encode.pb.h"
 #include "random_msg.h"
 #include "string_maps.pb.h"
 #include "string_maps2.pb.h"
@@ -164,5 +165,110 @@ TEST(CodecEncode, DescriptorWithoutCache) {
     ASSERT_EQ(0, weft_encode_alloc(w.p, &out, &len));
     EXPECT_EQ(Hex(want), Hex(std::string(reinterpret_cast<char *>(out), len)));
     std::free(out);
+  }
+}
+
+// Flat types are written front to back (encode_fwd.c), inside other
+// messages back to front: every capacity, the randomized differential
+// (against C++ and against weft_encode_alloc, which always runs the
+// backward writer), unknown fields included.
+TEST(CodecEncode, EveryCapacityFlat) {
+  RandomEveryCapacity<weft_test::flat::Flat>(21, 40);
+  RandomEveryCapacity<weft_test::flat::Outer>(22, 30);
+}
+
+TEST(CodecEncode, FlatDifferential) {
+  const auto &f = weft_test::flat::Flat::default_instance();
+  Differential(f, DynDesc(f.GetDescriptor()), 200, 23);
+  const auto &o = weft_test::flat::Outer::default_instance();
+  Differential(o, DynDesc(o.GetDescriptor()), 200, 24);
+}
+
+// Flat sub-messages with lengths of 0, 1, 2 and 3 bytes in one repeated
+// field, in both orders, right at the end of exact-size buffers.
+TEST(CodecEncode, FlatSubMessageLengths) {
+  const size_t sizes[] = {0, 5, 120, 127, 128, 300, 16383, 16384, 40000, 3};
+  const weft_msg_desc *d = DynDesc(weft_test::flat::Outer::descriptor());
+  for (int order = 0; order < 2; order++) {
+    weft_test::flat::Outer m;
+    m.set_height(7);
+    for (size_t k = 0; k < 10; k++) {
+      size_t n = sizes[order ? 9 - k : k];
+      auto *f = m.add_many();
+      if (n)
+        f->set_by(std::string(n, static_cast<char>('a' + k)));
+    }
+    m.mutable_one()->set_s(std::string(200, 'x'));
+    m.mutable_last()->set_i32(-1);
+    (*m.mutable_meta())["k"] = "v";
+    std::string want = SerializeDet(m);
+    WeftMsg w(ToWeft(m, d));
+    EXPECT_EQ(Hex(want), Hex(WeftEncode(w.p))) << "order " << order;
+    for (size_t cap = want.size() - 3; cap <= want.size() + 30; cap++) {
+      std::string buf(cap, '\0');
+      ssize_t n = weft_encode(w.p, reinterpret_cast<uint8_t *>(&buf[0]), cap);
+      if (cap < want.size()) {
+        EXPECT_EQ(WEFT_ERR_TOO_BIG, n) << "capacity " << cap;
+        continue;
+      }
+      ASSERT_EQ(static_cast<ssize_t>(want.size()), n) << "capacity " << cap;
+      EXPECT_EQ(want, buf.substr(0, want.size())) << "capacity " << cap;
+    }
+  }
+}
+
+// Unknown fields of a flat message and of its flat sub-messages come back
+// after the known ones, as they were read.
+TEST(CodecEncode, ForwardUnknownFields) {
+  const std::string flat("\x08\x01"        // i32 = 1
+                         "\xa0\x06\x05"    // unknown field 100, varint
+                         "\xaa\x06\x02hi", // unknown field 101, bytes
+                         10);
+  const std::string in = std::string("\x12") + char(flat.size()) + flat +
+                         std::string("\x1a\x00"  // an empty Flat
+                                     "\x30\x09", // unknown field 6
+                                     4);
+  const weft_msg_desc *d = DynDesc(weft_test::flat::Outer::descriptor());
+  WeftMsg w;
+  weft_error err = {};
+  ASSERT_EQ(0, ModeDecode(d, in, nullptr, &w, &err)) << err.message;
+  EXPECT_EQ(Hex(in), Hex(WeftEncode(w.p)));
+  EXPECT_EQ(in.size(), weft_encoded_size(w.p));
+}
+
+// Into a buffer of 4 KiB or more, weft_encode sizes first when the fields
+// carry many bytes each (no final move), and gives the size walk up when
+// they do not: both ways, right at the exact size, one byte short, and in
+// a much larger buffer.
+TEST(CodecEncode, SizeFirstIntoLargeBuffers) {
+  std::mt19937_64 rng(41);
+  const weft_msg_desc *d = DynDesc(weft_test::flat::Outer::descriptor());
+  for (int it = 0; it < 20; it++) {
+    weft_test::flat::Outer m;
+    RandomFill(&m, rng, 2, false);
+    if (it % 2) { // few fields, many bytes: sized first
+      m.mutable_one()->set_by(std::string(9000 + 997 * it, 'b'));
+      for (int k = 0; k < 3; k++)
+        m.add_many()->set_by(std::string(8000 + 100 * k, 'c'));
+    } else { // many small fields: the walk gives up
+      for (int k = 0; k < 60; k++)
+        m.add_many()->set_s("s" + std::to_string(k));
+    }
+    std::string want = SerializeDet(m);
+    WeftMsg w(ToWeft(m, d));
+    SCOPED_TRACE("iteration " + std::to_string(it));
+    for (size_t cap : {want.size() - 1, want.size(), want.size() + 1,
+                       2 * want.size() + 4096}) {
+      uint8_t *buf = static_cast<uint8_t *>(std::malloc(cap));
+      ssize_t n = weft_encode(w.p, buf, cap);
+      if (cap < want.size()) {
+        EXPECT_EQ(WEFT_ERR_TOO_BIG, n);
+      } else {
+        ASSERT_EQ(static_cast<ssize_t>(want.size()), n) << "capacity " << cap;
+        EXPECT_EQ(0, std::memcmp(buf, want.data(), want.size()))
+            << "capacity " << cap;
+      }
+      std::free(buf);
+    }
   }
 }

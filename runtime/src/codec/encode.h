@@ -1,0 +1,45 @@
+/* Shared by the codec's two writers: encode.c (back to front, any type)
+ * and encode_fwd.c (front to back, for types whose sub-messages are flat;
+ * see weft__dtab.enc_fwd). Nothing here is public API. */
+#ifndef WEFT_CODEC_ENCODE_H
+#define WEFT_CODEC_ENCODE_H
+
+#include <sys/types.h>
+
+#include "dectab.h"
+#include "internal.h"
+
+/* Copies n <= 16 bytes without a call (a library call costs more than
+ * the copy for the short strings and small messages that dominate); all
+ * loads come before the stores, so the ranges may overlap. */
+WEFT__INLINE void weft__copy_small(uint8_t *dst, const uint8_t *src, size_t n) {
+  if (n >= 8) {
+    uint64_t a, b;
+    memcpy(&a, src, 8);
+    memcpy(&b, src + n - 8, 8);
+    memcpy(dst, &a, 8);
+    memcpy(dst + n - 8, &b, 8);
+  } else if (n >= 4) {
+    uint32_t a, b;
+    memcpy(&a, src, 4);
+    memcpy(&b, src + n - 4, 4);
+    memcpy(dst, &a, 4);
+    memcpy(dst + n - 4, &b, 4);
+  } else if (n) {
+    uint8_t a = src[0], b = src[n / 2], c = src[n - 1];
+    dst[0] = a;
+    dst[n / 2] = b;
+    dst[n - 1] = c;
+  }
+}
+
+/* The exact encoded size of msg, of type d (weft_encoded_size's walk). */
+size_t weft__msg_size(const weft_msg_desc *d, const void *msg);
+
+/* weft_encode for a message whose table T has enc_fwd set: writes it
+ * from buf onwards, so the output needs no final move. Returns the length,
+ * or WEFT_ERR_TOO_BIG when cap is too small. */
+ssize_t weft__encode_fwd(const weft__dtab *T, const void *msg, uint8_t *buf,
+                         size_t cap);
+
+#endif
