@@ -31,6 +31,9 @@ typedef struct gclient {
   grpc_completion_queue *watch_cq;
   grpc_completion_queue_functor watch_fn, shutdown_fn;
   grpc_connectivity_state last;
+  /* A connectivity watch is armed and its on_watch has not run yet: a
+   * callback queue's shutdown can complete before that last on_watch runs,
+   * so close waits for this too, not only for cq_down. */
   bool watching, cq_down;
   int callbacks_running;
   pthread_cond_t watch_cv;
@@ -139,8 +142,10 @@ static void on_watch(grpc_completion_queue_functor *f, int ok) {
   (void)ok;
   gclient *cl = (gclient *)((char *)f - offsetof(gclient, watch_fn));
   pthread_mutex_lock(&cl->watch_mu);
+  cl->watching = false;
   if (atomic_load(&cl->closing)) {
-    pthread_mutex_unlock(&cl->watch_mu);
+    pthread_cond_broadcast(&cl->watch_cv);
+    pthread_mutex_unlock(&cl->watch_mu); /* cl may be freed from here on */
     return;
   }
   cl->callbacks_running++;
@@ -148,10 +153,12 @@ static void on_watch(grpc_completion_queue_functor *f, int ok) {
       grpc_channel_check_connectivity_state(cl->channel, 0);
   grpc_connectivity_state last = cl->last;
   cl->last = now;
-  if (now != GRPC_CHANNEL_SHUTDOWN)
+  if (now != GRPC_CHANNEL_SHUTDOWN) {
     grpc_channel_watch_connectivity_state(cl->channel, now,
                                           gpr_inf_future(GPR_CLOCK_MONOTONIC),
                                           cl->watch_cq, &cl->watch_fn);
+    cl->watching = true;
+  }
   pthread_mutex_unlock(&cl->watch_mu);
   if (map_state(now) != map_state(last)) {
     weft_error e = {0};
@@ -365,7 +372,7 @@ static void grpc_disconnect(void *conn) {
   /* The pending watch completes (channel gone); then the queue is down. */
   grpc_completion_queue_shutdown(cl->watch_cq);
   pthread_mutex_lock(&cl->watch_mu);
-  while (!cl->cq_down || cl->callbacks_running)
+  while (!cl->cq_down || cl->callbacks_running || cl->watching)
     pthread_cond_wait(&cl->watch_cv, &cl->watch_mu);
   pthread_mutex_unlock(&cl->watch_mu);
   grpc_completion_queue_destroy(cl->watch_cq);
