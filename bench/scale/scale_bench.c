@@ -38,6 +38,7 @@
 #include "google/protobuf/wrappers.weft.h"
 #include "weft/client.h"
 #include "weft/codec.h"
+#include "weft/grpc_transport.h"
 #include "weft/server.h"
 #include "weft/transport.h"
 #include "weft/v1/pubsub.weft.h"
@@ -100,6 +101,15 @@ static int serve(void) {
   so.worker_threads = 4;
   so.max_msgs_per_sec = 1000000;
   so.max_conns_per_ip = 10000;
+  /* WEFT_SCALE_GRPC_CQS=N: gRPC calls spread over N completion queues
+   * (weft_grpc_opts.cq_threads, which needs pool_handlers). */
+  weft_grpc_opts go = WEFT_GRPC_OPTS_INIT;
+  const char *cqs = getenv("WEFT_SCALE_GRPC_CQS");
+  if (cqs && atoi(cqs) > 0) {
+    go.cq_threads = (unsigned)atoi(cqs);
+    go.pool_handlers = true;
+    so.transport_opts = &go;
+  }
   if (weft_server_new(&g_srv, &so) < 0 ||
       weft_server_add_service(g_srv, &weft__test__Echo_service, &srv_impl,
                               NULL) < 0)
@@ -569,6 +579,11 @@ int main(int argc, char **argv) {
     if (!run[t])
       continue;
     child node = {0};
+    /* WEFT_SCALE_SELF=1: the streams against this program's own server
+     * (`bench_scale serve`: the same built-in PubSub, 4 workers, and the
+     * gRPC options above) instead of `weft serve`. */
+    char *self_argv[] = {argv[0], (char *)"serve", NULL};
+    bool self = getenv("WEFT_SCALE_SELF") && atoi(getenv("WEFT_SCALE_SELF"));
     char *node_argv[] = {argv[1],           (char *)"serve",
                          (char *)"--quiet", (char *)"--workers",
                          (char *)"4",       (char *)"--block-interval-ms",
@@ -578,7 +593,7 @@ int main(int argc, char **argv) {
                          (char *)"0",       (char *)"--ws-port",
                          (char *)"0",       (char *)"--tcp-port",
                          (char *)"0",       NULL};
-    if (start_child(&node, node_argv) < 0) {
+    if (start_child(&node, self ? self_argv : node_argv) < 0) {
       fprintf(stderr, "cannot start %s serve\n", argv[1]);
       stop_child(&node);
       return 1;
