@@ -1,14 +1,19 @@
 /* bench_scale: what an open stream costs a weft server, on grpc://, h2c://,
  * ws:// and tcp://. Prints figures; not a test.
  *
- *   bench_scale WEFT_CLI [streams] [events] [calls]
+ *   bench_scale WEFT_CLI [streams] [events] [calls] [schemes]
+ *
+ * schemes (default all: grpc,h2c,ws,tcp) picks the transports to run.
  *
  * 1. Against `weft serve` (a child process, 4 workers): `streams` (default
  *    10000) concurrent weft.v1.PubSub/Subscribe streams held open at once;
  *    the server's thread count and RSS idle vs with them open, RSS per
  *    stream. Then `events` (default 20) events published to all of them:
- *    for each, the time until the last subscriber has it (the client reads
- *    the streams one after the other, so this is an upper bound), p50/p99.
+ *    for each, the time until the last subscriber has it, p50/p99. The
+ *    client reads every stream concurrently: asynchronous calls
+ *    (weft_call_start_async) on grpc, ws and tcp, four reader threads on
+ *    h2c (no native asynchronous calls there yet); its own work on 10,000
+ *    streams, on the same cores, is part of the figure.
  * 2. Against this program in server mode (`bench_scale serve`, 4 workers,
  *    an Echo.Unary that waits delay_ms on weft_server_call_after):
  *    `calls` (default 1000) concurrent unary calls that each wait 1 s, all
@@ -18,27 +23,33 @@
  * container's open-file limit) sharing the machine's cores. */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "echo.weft.h"
 #include "google/protobuf/wrappers.weft.h"
 #include "weft/client.h"
 #include "weft/codec.h"
+#include "weft/grpc_transport.h"
 #include "weft/server.h"
 #include "weft/transport.h"
 #include "weft/v1/pubsub.weft.h"
 
 enum { NT = 4 };
 static const char *const kSchemes[NT] = {"grpc", "h2c", "ws", "tcp"};
-/* Streams per client connection: h2c's server allows 100 concurrent
- * streams; WebSocket connections are rate-limited per message. */
-static const int kPerConn[NT] = {1000, 100, 50, 500};
+/* Streams per client connection: the grpc and h2c servers allow 100
+ * concurrent streams (SETTINGS_MAX_CONCURRENT_STREAMS; beyond that a
+ * client queues new streams until one ends); WebSocket connections are
+ * rate-limited per message. */
+static const int kPerConn[NT] = {100, 100, 50, 500};
 
 static double now_ms(void) {
   return (double)weft_now_ns() / 1e6;
@@ -90,6 +101,15 @@ static int serve(void) {
   so.worker_threads = 4;
   so.max_msgs_per_sec = 1000000;
   so.max_conns_per_ip = 10000;
+  /* WEFT_SCALE_GRPC_CQS=N: gRPC calls spread over N completion queues
+   * (weft_grpc_opts.cq_threads, which needs pool_handlers). */
+  weft_grpc_opts go = WEFT_GRPC_OPTS_INIT;
+  const char *cqs = getenv("WEFT_SCALE_GRPC_CQS");
+  if (cqs && atoi(cqs) > 0) {
+    go.cq_threads = (unsigned)atoi(cqs);
+    go.pool_handlers = true;
+    so.transport_opts = &go;
+  }
   if (weft_server_new(&g_srv, &so) < 0 ||
       weft_server_add_service(g_srv, &weft__test__Echo_service, &srv_impl,
                               NULL) < 0)
@@ -192,6 +212,25 @@ static long rss_kb(pid_t pid) {
   return kb;
 }
 
+/* CPU time (user + system) the process has used, in ms: a figure the
+ * machine's load hardly changes, unlike latencies. */
+static double cpu_ms(pid_t pid) {
+  char path[64], buf[1024];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  FILE *f = fopen(path, "r");
+  if (!f)
+    return 0;
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = 0;
+  const char *p = strrchr(buf, ')'); /* the name may hold spaces */
+  unsigned long ut = 0, st = 0;
+  if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+                   &ut, &st) != 2)
+    return 0;
+  return (double)(ut + st) * 1000.0 / (double)sysconf(_SC_CLK_TCK);
+}
+
 static int cmp_d(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return x < y ? -1 : x > y;
@@ -205,14 +244,119 @@ static double pct(double *v, int n, double p) {
 
 /* ---- 1. open streams and fan-out ---- */
 
+/* What the subscribers have seen, counted by whoever reads them: the
+ * callbacks of asynchronous calls, or the reader threads. */
+typedef struct fan {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int acked;     /* acknowledgements (Event with sequence 0) */
+  int failed;    /* streams that ended early */
+  int want;      /* subscribers that must have the current event */
+  int got;       /* of them, how many have it */
+  double t_last; /* when got reached want */
+  int round;     /* reader threads: the event to read now (0: none) */
+  bool quit;
+} fan;
+
+static void fan_count(fan *f, bool ack) {
+  pthread_mutex_lock(&f->mu);
+  if (ack) {
+    f->acked++;
+  } else if (++f->got == f->want) {
+    f->t_last = now_ms();
+  }
+  pthread_cond_broadcast(&f->cv);
+  pthread_mutex_unlock(&f->mu);
+}
+
+/* Waits (at most 60 s) until *v >= n; returns whether it got there. */
+static bool fan_wait(fan *f, const int *v, int n) {
+  int64_t until = weft_now_ns() + 60 * 1000000000LL;
+  pthread_mutex_lock(&f->mu);
+  while (*v < n && f->failed == 0 && weft_now_ns() < until) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += 100 * 1000000;
+    if (ts.tv_nsec >= 1000000000) {
+      ts.tv_sec++;
+      ts.tv_nsec -= 1000000000;
+    }
+    pthread_cond_timedwait(&f->cv, &f->mu, &ts);
+  }
+  bool ok = *v >= n;
+  pthread_mutex_unlock(&f->mu);
+  return ok;
+}
+
+static void on_event(weft_call *call, void *msg, void *ud) {
+  (void)call;
+  const weft__v1__Event *e = msg;
+  fan_count(ud, e->sequence == 0);
+  weft_message_free(msg);
+}
+
+static void on_sub_done(weft_call *call, const weft_status *st,
+                        const weft_metadata *md, void *ud) {
+  (void)call, (void)md;
+  fan *f = ud;
+  pthread_mutex_lock(&f->mu);
+  if (!f->quit && st->code != WEFT_STATUS_OK) {
+    if (f->failed++ == 0)
+      fprintf(stderr, "a subscription ended: %d %s\n", st->code,
+              st->message ? st->message : "");
+  }
+  pthread_cond_broadcast(&f->cv);
+  pthread_mutex_unlock(&f->mu);
+}
+
+static const weft_call_callbacks sub_cb = {NULL, on_event, on_sub_done};
+
+/* h2c:// has no native asynchronous calls yet (each would hold a thread of
+ * a 16-thread pool): its streams are read by threads instead, each
+ * reading its share of the streams in turn, once per event. */
+typedef struct reader {
+  pthread_t th;
+  fan *f;
+  weft_call **calls;
+  int n;
+} reader;
+
+static void *reader_main(void *arg) {
+  reader *r = arg;
+  fan *f = r->f;
+  for (int round = 1;; round++) {
+    pthread_mutex_lock(&f->mu);
+    while (f->round < round && !f->quit)
+      pthread_cond_wait(&f->cv, &f->mu);
+    bool quit = f->quit;
+    pthread_mutex_unlock(&f->mu);
+    if (quit)
+      return NULL;
+    for (int i = 0; i < r->n; i++) {
+      void *m = NULL;
+      if (weft_call_recv(r->calls[i], &m) == 1) {
+        weft_message_free(m);
+        fan_count(f, false);
+      }
+    }
+  }
+}
+
+enum { NREADERS = 4 };
+
 static void streams_bench(const child *node, int t, int nstreams, int nevents) {
   const char *url = node->urls[t];
+  bool async = strcmp(kSchemes[t], "h2c") != 0;
   int per = kPerConn[t];
   int nconn = (nstreams + per - 1) / per;
   weft_client **cs = calloc((size_t)nconn, sizeof *cs);
   weft_call **calls = calloc((size_t)nstreams, sizeof *calls);
   weft_call_opts *os = calloc((size_t)nstreams, sizeof *os);
   double *lat = calloc((size_t)nevents, sizeof *lat);
+  fan f;
+  memset(&f, 0, sizeof f);
+  pthread_mutex_init(&f.mu, NULL);
+  pthread_cond_init(&f.cv, NULL);
   usleep(500000); /* the previous transport's connections wind down */
   long rss0 = rss_kb(node->pid);
   int th0 = threads_of(node->pid);
@@ -238,22 +382,37 @@ static void streams_bench(const child *node, int t, int nstreams, int nevents) {
       os[i].timeout_ms = 600000;
       weft__v1__SubscribeRequest req = weft__v1__SubscribeRequest_INIT;
       req.topic = (char *)"scale";
-      if (weft__v1__PubSub_subscribe(cs[i / per], &req, &calls[i], &os[i]) < 0)
+      int rv = async
+                   ? weft_call_start_async(cs[i / per],
+                                           &weft__v1__PubSub_service.methods[0],
+                                           &req, &os[i], &sub_cb, &f, &calls[i])
+                   : weft__v1__PubSub_subscribe(cs[i / per], &req, &calls[i],
+                                                &os[i]);
+      if (rv < 0)
         break;
       open++;
     }
-    for (int i = acked; i < open; i++) { /* the acknowledgement */
-      void *m = NULL;
-      if (weft_call_recv(calls[i], &m) != 1) {
-        fprintf(stderr, "%s: stream %d: %s\n", url, i,
-                os[i].status.message ? os[i].status.message : "ended");
-        break;
+    if (async) {
+      fan_wait(&f, &f.acked, open);
+      pthread_mutex_lock(&f.mu);
+      acked = f.acked;
+      pthread_mutex_unlock(&f.mu);
+    } else {
+      for (int i = acked; i < open; i++) { /* the acknowledgement */
+        void *m = NULL;
+        if (weft_call_recv(calls[i], &m) != 1) {
+          fprintf(stderr, "%s: stream %d: %s\n", url, i,
+                  os[i].status.message ? os[i].status.message : "ended");
+          break;
+        }
+        acked++;
+        weft_message_free(m);
       }
-      acked++;
-      weft_message_free(m);
     }
-    if (open < end)
+    if (open < end || acked < open) {
+      fprintf(stderr, "%s: %d of %d streams acknowledged\n", url, acked, open);
       break;
+    }
   }
   double t_open = now_ms() - t0;
   usleep(500000);
@@ -265,44 +424,71 @@ static void streams_bench(const child *node, int t, int nstreams, int nevents) {
          acked ? (double)(rss1 - rss0) / acked : 0.0);
   fflush(stdout);
 
-  /* Fan-out: publish, then read every stream. */
+  /* Fan-out: publish, then wait until every stream has read the event. */
+  reader rd[NREADERS];
+  int nrd = 0;
+  if (!async && acked == open) {
+    for (int k = 0; k < NREADERS; k++) {
+      int lo = (int)((long)acked * k / NREADERS);
+      int hi = (int)((long)acked * (k + 1) / NREADERS);
+      rd[nrd] = (reader){.f = &f, .calls = calls + lo, .n = hi - lo};
+      if (pthread_create(&rd[nrd].th, NULL, reader_main, &rd[nrd]) == 0)
+        nrd++;
+    }
+  }
   weft_client *pub = NULL;
   int nlat = 0;
+  double cpu0 = cpu_ms(node->pid);
   if (acked == open && weft_client_open(&pub, url, NULL, NULL) == 0) {
     for (int e = 0; e < nevents; e++) {
       google__protobuf__StringValue v = google__protobuf__StringValue_INIT;
       v.value = (char *)"tick";
+      pthread_mutex_lock(&f.mu);
+      f.want = acked;
+      f.got = 0;
+      f.round = e + 1;
+      pthread_cond_broadcast(&f.cv);
+      pthread_mutex_unlock(&f.mu);
       double p0 = now_ms();
       if (weft_client_publish(pub, "scale", &v) < 0) {
         fprintf(stderr, "%s: publish failed\n", url);
         break;
       }
-      int got = 0;
-      for (int i = 0; i < acked; i++) {
-        void *m = NULL;
-        if (weft_call_recv(calls[i], &m) == 1) {
-          got++;
-          weft_message_free(m);
-        }
+      if (!fan_wait(&f, &f.got, acked)) {
+        fprintf(stderr, "%s: event %d reached %d of %d\n", url, e, f.got,
+                acked);
+        break;
       }
-      lat[nlat++] = now_ms() - p0;
-      if (got != acked)
-        fprintf(stderr, "%s: event %d reached %d of %d\n", url, e, got, acked);
+      lat[nlat++] = f.t_last - p0;
     }
     weft_client_close(pub);
   }
+  double cpu = cpu_ms(node->pid) - cpu0;
   if (nlat)
     printf("%-5s one event to %d subscribers, until the last has it: p50 "
-           "%.1f ms, p99 %.1f ms (%d events)\n",
-           kSchemes[t], acked, pct(lat, nlat, 0.5), pct(lat, nlat, 0.99), nlat);
+           "%.1f ms, p99 %.1f ms (%d events) | server CPU %.1f ms/event\n",
+           kSchemes[t], acked, pct(lat, nlat, 0.5), pct(lat, nlat, 0.99), nlat,
+           cpu / nlat);
   fflush(stdout);
-  for (int i = 0; i < open; i++) {
-    weft_call_cancel(calls[i]);
-    weft_call_finish(calls[i]);
-    weft_status_clear(&os[i].status);
+  pthread_mutex_lock(&f.mu);
+  f.quit = true;
+  pthread_cond_broadcast(&f.cv);
+  pthread_mutex_unlock(&f.mu);
+  for (int k = 0; k < nrd; k++)
+    pthread_join(rd[k].th, NULL);
+  if (!async) {
+    for (int i = 0; i < open; i++) {
+      weft_call_cancel(calls[i]);
+      weft_call_finish(calls[i]);
+      weft_status_clear(&os[i].status);
+    }
   }
+  /* Asynchronous calls still open are cancelled by the close, which waits
+   * for their on_done. */
   for (int i = 0; i < nconn; i++)
     weft_client_close(cs[i]);
+  pthread_cond_destroy(&f.cv);
+  pthread_mutex_destroy(&f.mu);
   free(lat);
   free(os);
   free(calls);
@@ -362,12 +548,22 @@ int main(int argc, char **argv) {
   if (argc >= 2 && !strcmp(argv[1], "serve"))
     return serve();
   if (argc < 2) {
-    fprintf(stderr, "usage: %s WEFT_CLI [streams] [events] [calls]\n", argv[0]);
+    fprintf(stderr, "usage: %s WEFT_CLI [streams] [events] [calls] [schemes]\n",
+            argv[0]);
     return 2;
   }
   int nstreams = argc > 2 ? atoi(argv[2]) : 10000;
   int nevents = argc > 3 ? atoi(argv[3]) : 20;
   int ncalls = argc > 4 ? atoi(argv[4]) : 1000;
+  const char *only = argc > 5 ? argv[5] : "grpc,h2c,ws,tcp";
+  bool run[NT];
+  for (int t = 0; t < NT; t++) {
+    size_t sl = strlen(kSchemes[t]);
+    run[t] = false;
+    for (const char *p = only; *p; p += strcspn(p, ","), p += *p == ',')
+      if (!strncmp(p, kSchemes[t], sl) && (p[sl] == ',' || !p[sl]))
+        run[t] = true;
+  }
   struct rlimit rl;
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
     rl.rlim_cur = rl.rlim_max; /* children inherit it */
@@ -380,7 +576,14 @@ int main(int argc, char **argv) {
   printf("== weft serve (4 workers), %d Subscribe streams per transport\n",
          nstreams);
   for (int t = 0; t < NT; t++) {
+    if (!run[t])
+      continue;
     child node = {0};
+    /* WEFT_SCALE_SELF=1: the streams against this program's own server
+     * (`bench_scale serve`: the same built-in PubSub, 4 workers, and the
+     * gRPC options above) instead of `weft serve`. */
+    char *self_argv[] = {argv[0], (char *)"serve", NULL};
+    bool self = getenv("WEFT_SCALE_SELF") && atoi(getenv("WEFT_SCALE_SELF"));
     char *node_argv[] = {argv[1],           (char *)"serve",
                          (char *)"--quiet", (char *)"--workers",
                          (char *)"4",       (char *)"--block-interval-ms",
@@ -390,7 +593,7 @@ int main(int argc, char **argv) {
                          (char *)"0",       (char *)"--ws-port",
                          (char *)"0",       (char *)"--tcp-port",
                          (char *)"0",       NULL};
-    if (start_child(&node, node_argv) < 0) {
+    if (start_child(&node, self ? self_argv : node_argv) < 0) {
       fprintf(stderr, "cannot start %s serve\n", argv[1]);
       stop_child(&node);
       return 1;
@@ -399,6 +602,8 @@ int main(int argc, char **argv) {
     stop_child(&node);
   }
 
+  if (ncalls <= 0)
+    return 0;
   child srv = {0};
   char *srv_argv[] = {argv[0], (char *)"serve", NULL};
   if (start_child(&srv, srv_argv) < 0) {
@@ -408,7 +613,8 @@ int main(int argc, char **argv) {
   }
   printf("== asynchronous waits (bench_scale serve, 4 workers)\n");
   for (int t = 0; t < NT; t++)
-    wait_bench(&srv, t, ncalls);
+    if (run[t])
+      wait_bench(&srv, t, ncalls);
   stop_child(&srv);
   return 0;
 }

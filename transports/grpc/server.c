@@ -441,11 +441,36 @@ static int wait_pending(gscall *c) {
   return rc;
 }
 
+static int send_bb(gscall *c, grpc_byte_buffer *bb,
+                   const weft_metadata *headers);
+
 static int op_send(void *tc, const void *msg, const weft_metadata *headers) {
-  gscall *c = tc;
   grpc_byte_buffer *bb = weft__grpc_encode(msg);
   if (!bb)
     return WEFT_ERR_NOMEM;
+  return send_bb(tc, bb, headers);
+}
+
+/* A message already encoded (shared by many calls, e.g. a published
+ * event): the byte buffer is a slice over those bytes holding a reference
+ * to them until gRPC core has written it, not a copy. */
+static int op_send_encoded(void *tc, const void *msg,
+                           const weft_encoded_msg *pb,
+                           const weft_metadata *headers) {
+  (void)msg;
+  pb->ref(pb->ud);
+  grpc_slice sl = grpc_slice_new_with_user_data((void *)pb->data, pb->len,
+                                                pb->unref, pb->ud);
+  grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&sl, 1);
+  grpc_slice_unref(sl); /* bb holds its own reference */
+  if (!bb)
+    return WEFT_ERR_NOMEM;
+  return send_bb(tc, bb, headers);
+}
+
+/* Sends bb (taken) as the call's next message. */
+static int send_bb(gscall *c, grpc_byte_buffer *bb,
+                   const weft_metadata *headers) {
   if (c->single_resp) {
     /* Sent with the status in one batch, as the C++ server does. */
     if (c->resp) {
@@ -622,6 +647,7 @@ static const weft_server_call_ops scall_ops = {
     .recv_error = op_recv_error,
     .recv = op_recv,
     .send = op_send,
+    .send_encoded = op_send_encoded,
     .finish = op_finish,
     .cancelled = op_cancelled,
     .set_compression = op_set_compression,

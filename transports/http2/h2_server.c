@@ -111,7 +111,11 @@ struct h2s_conn {
   h2s_conn *next, *prev; /* in lis->conns */
   char peer[64];
   bool flush_posted; /* loop thread: a flush_on_loop is queued */
-  uint64_t calls;    /* loop thread: calls dispatched (connection events) */
+  /* Streams with output for the loop (c->mu): one post per connection
+   * takes them all, not one per stream (an event to many subscribers). */
+  h2s_stream *kicks;
+  bool kicks_posted;
+  uint64_t calls; /* loop thread: calls dispatched (connection events) */
   const char *close_note; /* loop thread: why this side closed it */
   /* Loop thread: header and idle timeouts (see on_tick). */
   char ip[48];
@@ -125,6 +129,8 @@ struct h2s_stream {
   int32_t id;
   int refs; /* under c->mu */
   h2s_stream *next, *prev;
+  h2s_stream *kick_next; /* c->kicks, while kick_queued (c->mu) */
+  bool kick_queued;
   bool in_session; /* the engine (or h1_conn.c) still knows the stream */
 
   /* Request headers (loop thread until dispatch). */
@@ -303,7 +309,7 @@ static int out_append(h2s_stream *s, const uint8_t *p, size_t n) {
     s->out_off = 0;
   }
   if (s->out_len + n > s->out_cap) {
-    size_t cap = s->out_cap ? s->out_cap : 4096;
+    size_t cap = s->out_cap ? s->out_cap : 256;
     while (cap < s->out_len + n)
       cap *= 2;
     uint8_t *b = realloc(s->out, cap);
@@ -316,6 +322,19 @@ static int out_append(h2s_stream *s, const uint8_t *p, size_t n) {
     memcpy(s->out + s->out_len, p, n);
   s->out_len += n;
   return 0;
+}
+
+/* The engine took n bytes of the response (c->mu held). A stream that
+ * waits for its next message (a subscription, mostly idle) keeps no
+ * buffer: 10,000 open streams would otherwise hold their last message's
+ * buffer each. */
+static void out_consumed(h2s_stream *s, size_t n) {
+  s->out_off += n;
+  if (s->out_off == s->out_len && !s->out_end) {
+    free(s->out);
+    s->out = NULL;
+    s->out_off = s->out_len = s->out_cap = 0;
+  }
 }
 
 /* grpc-web-text: bytes go out as base64, one padded segment per frame
@@ -555,7 +574,7 @@ static ssize_t data_read(void *ud, void *st, uint8_t *buf, size_t len,
   size_t n = avail < len ? avail : len;
   if (n)
     memcpy(buf, s->out + s->out_off, n);
-  s->out_off += n;
+  out_consumed(s, n);
   bool trailers = false;
   if (s->out_off == s->out_len && s->out_end) {
     *flags |= WEFT__H2E_EOF;
@@ -684,8 +703,7 @@ static void schedule_flush(h2s_conn *c) {
   }
 }
 
-static void kick_on_loop(void *ud) {
-  h2s_stream *s = ud;
+static void kick_one(h2s_stream *s) {
   h2s_conn *c = s->c;
   if (!c->io.closed && s->in_session && c->h1) {
     weft__h1sc_output(c->h1);
@@ -700,20 +718,67 @@ static void kick_on_loop(void *ud) {
       weft__h2e_resume(c->io.engine, s->id);
     schedule_flush(c);
   }
-  stream_unref(s);
 }
 
+/* c->mu held: takes the streams kicked so far, oldest first. */
+static h2s_stream *take_kicks(h2s_conn *c) {
+  h2s_stream *rev = NULL;
+  for (h2s_stream *s = c->kicks, *n; s; s = n) {
+    n = s->kick_next;
+    s->kick_queued = false;
+    s->kick_next = rev;
+    rev = s;
+  }
+  c->kicks = NULL;
+  c->kicks_posted = false;
+  return rev;
+}
+
+static void kicks_on_loop(void *ud) {
+  h2s_conn *c = ud;
+  pthread_mutex_lock(&c->mu);
+  h2s_stream *list = take_kicks(c);
+  pthread_mutex_unlock(&c->mu);
+  for (h2s_stream *s = list, *n; s; s = n) {
+    n = s->kick_next;
+    kick_one(s);
+    stream_unref(s);
+  }
+  conn_io_release(c);
+}
+
+/* The stream has output (or its end) for the loop. A stream already
+ * waiting for the loop is not queued twice: the loop looks at its state,
+ * not at how many sends there were. */
 static void kick(h2s_stream *s) {
-  pthread_mutex_lock(&s->c->mu);
-  if (s->running_inline) {
-    /* On the loop thread: dispatch() submits when the handler returns. */
-    pthread_mutex_unlock(&s->c->mu);
+  h2s_conn *c = s->c;
+  pthread_mutex_lock(&c->mu);
+  if (s->running_inline || s->kick_queued) {
+    /* Inline: on the loop thread, dispatch() submits when the handler
+     * returns. */
+    pthread_mutex_unlock(&c->mu);
     return;
   }
   s->refs++;
-  pthread_mutex_unlock(&s->c->mu);
-  if (!post(s->c->lis, kick_on_loop, s))
-    stream_unref(s);
+  s->kick_queued = true;
+  s->kick_next = c->kicks;
+  c->kicks = s;
+  bool post_now = !c->kicks_posted;
+  if (post_now) {
+    c->kicks_posted = true;
+    c->refs++;
+  }
+  pthread_mutex_unlock(&c->mu);
+  if (post_now && !post(c->lis, kicks_on_loop, c)) {
+    pthread_mutex_lock(&c->mu);
+    h2s_stream *list = take_kicks(c);
+    pthread_mutex_unlock(&c->mu);
+    for (h2s_stream *k = list, *n; k; k = n) {
+      n = k->kick_next;
+      stream_unref(k);
+    }
+    conn_io_release(c);
+  }
 }
 
 /* Returns the window for what a streaming request has sent, unless the
@@ -1619,7 +1684,7 @@ size_t weft__hs_response_read(weft__hs_stream *s, uint8_t *buf, size_t cap,
   size_t n = avail < cap ? avail : cap;
   if (n)
     memcpy(buf, s->out + s->out_off, n);
-  s->out_off += n;
+  out_consumed(s, n);
   *end = s->out_end && s->out_off == s->out_len;
   pthread_cond_broadcast(&s->cv); /* room for a blocked send() */
   pthread_mutex_unlock(&s->c->mu);
@@ -1961,6 +2026,9 @@ static int rest_send_line(h2s_stream *s, uint8_t *buf, size_t len,
   return rv;
 }
 
+static int send_bytes(h2s_stream *s, uint8_t *buf, size_t len, bool owned,
+                      const weft_metadata *headers);
+
 static int ops_send(void *tc, const void *msg, const weft_metadata *headers) {
   h2s_stream *s = tc;
   weft_error err = {0};
@@ -1980,15 +2048,37 @@ static int ops_send(void *tc, const void *msg, const weft_metadata *headers) {
     return rv;
   if (s->rest_stream)
     return rest_send_line(s, buf, len, headers);
+  return send_bytes(s, buf, len, true, headers);
+}
+
+/* A message already encoded in protobuf binary (shared with other calls):
+ * a Connect, gRPC or gRPC-Web stream with a binary content-type frames
+ * those bytes; JSON and REST encode msg. */
+static int ops_send_encoded(void *tc, const void *msg,
+                            const weft_encoded_msg *pb,
+                            const weft_metadata *headers) {
+  h2s_stream *s = tc;
+  if (s->rest || s->rest_stream || weft__h2_ctype_json(s->resp_ct) ||
+      !weft__h2_ctype_stream(s->ct))
+    return ops_send(tc, msg, headers);
+  return send_bytes(s, (uint8_t *)pb->data, pb->len, false, headers);
+}
+
+/* Queues one encoded message (or a unary call's response) on the stream;
+ * owned: buf is malloc'd and taken, else only read. */
+static int send_bytes(h2s_stream *s, uint8_t *buf, size_t len, bool owned,
+                      const weft_metadata *headers) {
+  int rv;
   pthread_mutex_lock(&s->c->mu);
   if (s->cancelled || s->finished) {
     pthread_mutex_unlock(&s->c->mu);
-    free(buf);
+    if (owned)
+      free(buf);
     return WEFT_ERR_CANCELLED;
   }
   if (headers && !s->resp_submitted && s->resp_headers.count == 0)
     weft_metadata_copy(&s->resp_headers, headers);
-  if (!weft__h2_ctype_stream(s->ct)) {
+  if (!weft__h2_ctype_stream(s->ct)) { /* always owned (ops_send) */
     free(s->unary_body);
     s->unary_body = buf;
     s->unary_len = len;
@@ -2001,7 +2091,8 @@ static int ops_send(void *tc, const void *msg, const weft_metadata *headers) {
     pthread_cond_wait(&s->cv, &s->c->mu);
   if (s->cancelled) {
     pthread_mutex_unlock(&s->c->mu);
-    free(buf);
+    if (owned)
+      free(buf);
     return WEFT_ERR_CANCELLED;
   }
   uint8_t flags = 0;
@@ -2010,15 +2101,18 @@ static int ops_send(void *tc, const void *msg, const weft_metadata *headers) {
     uint8_t *z;
     size_t zl;
     if (weft__gzip(buf, len, &z, &zl) == 0) {
-      free(buf);
+      if (owned)
+        free(buf);
       buf = z;
       len = zl;
+      owned = true;
       flags = WEFT__CONNECT_FLAG_COMPRESSED;
     }
   }
   rv = out_envelope(s, flags, buf, len);
   pthread_mutex_unlock(&s->c->mu);
-  free(buf);
+  if (owned)
+    free(buf);
   if (rv == 0)
     kick(s);
   return rv;
@@ -2072,9 +2166,15 @@ static int ops_set_compression(void *tc, weft_compression mode) {
 }
 
 static const weft_server_call_ops h2s_ops = {
-    ops_recv,      ops_send,       ops_finish,
-    ops_cancelled, ops_recv_error, ops_set_compression,
-    ops_bind};
+    .recv = ops_recv,
+    .send = ops_send,
+    .finish = ops_finish,
+    .cancelled = ops_cancelled,
+    .recv_error = ops_recv_error,
+    .set_compression = ops_set_compression,
+    .bind = ops_bind,
+    .send_encoded = ops_send_encoded,
+};
 
 /* ---- weft_server_transport ------------------------------------------ */
 
@@ -2240,7 +2340,7 @@ static void close_on_loop(void *ud) {
       continue;
     }
     /* A call that finished in the grace period has its response submitted
-     * (kick_on_loop ran before us: posts are FIFO) but its write is a
+     * (kicks_on_loop ran before us: posts are FIFO) but its write is a
      * flush_on_loop queued behind us. Write what the socket takes now,
      * ending with a GOAWAY that names the last stream we processed: the
      * graceful shutdown started with GOAWAY(2^31-1, NO_ERROR), and RFC 9113

@@ -1378,8 +1378,10 @@ static int encode_reply(weft__mux *m, stream *s, const void *msg) {
   return 0;
 }
 
-static int srv_send(void *tc, const void *msg, const weft_metadata *headers) {
-  stream *s = tc;
+/* pb (NULL: encode msg) is msg's protobuf encoding, shared with other
+ * calls: the engine copies it into the frame as it would encode msg. */
+static int srv_send_msg(stream *s, const void *msg, const weft_encoded_msg *pb,
+                        const weft_metadata *headers) {
   weft__mux *m = s->m;
   int rc;
   pthread_mutex_lock(&m->mu);
@@ -1399,8 +1401,15 @@ static int srv_send(void *tc, const void *msg, const weft_metadata *headers) {
   if (!s->md)
     return WEFT_ERR_STATE;
   payload p;
-  if ((rc = payload_make(m, msg, &p)) < 0)
+  if (pb && !is_text(m)) {
+    if (pb->len > m->max_msg)
+      return WEFT_ERR_TOO_BIG;
+    memset(&p, 0, sizeof p);
+    p.m.data = pb->data;
+    p.m.len = pb->len;
+  } else if ((rc = payload_make(m, msg, &p)) < 0) {
     return rc;
+  }
   pthread_mutex_lock(&m->mu);
   bool hdrs = headers && headers->count && !s->open_sent;
   s->open_sent = true; /* server side: "headers went out" */
@@ -1412,6 +1421,16 @@ static int srv_send(void *tc, const void *msg, const weft_metadata *headers) {
   payload_done(&p);
   int frc = flush(m, out);
   return rc < 0 ? rc : frc;
+}
+
+static int srv_send(void *tc, const void *msg, const weft_metadata *headers) {
+  return srv_send_msg(tc, msg, NULL, headers);
+}
+
+static int srv_send_encoded(void *tc, const void *msg,
+                            const weft_encoded_msg *pb,
+                            const weft_metadata *headers) {
+  return srv_send_msg(tc, msg, pb, headers);
 }
 
 static int srv_finish(void *tc, const weft_status *st,
@@ -1489,6 +1508,7 @@ static const weft_server_call_ops server_ops = {
     .recv_error = srv_recv_error,
     .recv = srv_recv,
     .send = srv_send,
+    .send_encoded = srv_send_encoded,
     .finish = srv_finish,
     .cancelled = srv_cancelled,
     .bind = srv_bind,

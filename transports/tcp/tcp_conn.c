@@ -68,7 +68,10 @@ static int io_send(void *ud, const uint8_t *data, size_t len, bool text) {
     return WEFT_ERR_CLOSED;
   }
   size_t done = 0, total = len + sizeof hdr;
-  if (!c->tls && c->wlen == c->woff) {
+  /* Part of a batch (an event to many subscribers): the loop writes the
+   * batch's frames to this connection together, one syscall for many. */
+  bool batch = !on_loop && weft_server_sending_batch();
+  if (!c->tls && c->wlen == c->woff && !batch) {
     struct iovec iov[2] = {{hdr, sizeof hdr}, {(void *)data, len}};
     struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
     ssize_t n;

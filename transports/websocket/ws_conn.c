@@ -167,6 +167,13 @@ int weft_ws_conn_send(weft_ws_conn *c, bool text, const void *data,
     bool defer = weft_loop_in_thread(c->loop) && c->batching;
     if (rv == 0 && c->cfg->idle_timeout_ms > 0)
       atomic_store(&c->last_msg_ns, weft_now_ns());
+    /* Off the loop, part of a batch (an event to many subscribers): the
+     * loop writes the batch's messages to this connection together. */
+    if (rv == 0 && !defer && !weft_loop_in_thread(c->loop) &&
+        weft_server_sending_batch()) {
+      arm_write_locked(c);
+      defer = true;
+    }
     if (rv == 0 && !defer && (rv = flush_locked(c)) < 0) {
       if (weft_loop_in_thread(c->loop)) {
         pthread_mutex_unlock(&c->mu);

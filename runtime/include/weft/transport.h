@@ -100,6 +100,19 @@ typedef struct weft_client_transport {
                           void *ud, void **tcall, weft_error *err);
 } weft_client_transport;
 
+/* A message's protobuf encoding, made once and shared by several calls
+ * (one event published to every subscriber). data is valid while the op
+ * that receives it runs; a transport that keeps it longer (gRPC core holds
+ * a slice until it is written) calls ref(ud) first and unref(ud) when done,
+ * from any thread. */
+typedef struct weft_encoded_msg {
+  const uint8_t *data;
+  size_t len;
+  void (*ref)(void *ud);
+  void (*unref)(void *ud);
+  void *ud;
+} weft_encoded_msg;
+
 /* What the runtime asks of a transport's incoming call. */
 typedef struct weft_server_call_ops {
   /* Blocks (on a worker thread). 1: message, 0: client done, < 0: failed. */
@@ -125,6 +138,13 @@ typedef struct weft_server_call_ops {
    * weft_server_notify_cancel(call) when the client cancels, resets the
    * stream or the connection closes (also if that happened before bind). */
   void (*bind)(void *tc, weft_server_call *call);
+  /* Optional (NULL: the runtime calls send): send for a message whose
+   * protobuf encoding the runtime already has (pb, shared by many calls),
+   * so a transport that frames protobuf binary writes those bytes instead
+   * of encoding msg again; one that sends this call another way (JSON)
+   * uses msg as send does. */
+  int (*send_encoded)(void *tc, const void *msg, const weft_encoded_msg *pb,
+                      const weft_metadata *headers);
 } weft_server_call_ops;
 
 typedef struct weft_server_transport {
@@ -188,6 +208,11 @@ int weft_server_dispatch_inline(weft_server *s, const char *path,
  * its ops->finish for the call has started: clear the stored handle under
  * the same lock in finish. Idempotent; call NULL is ignored. */
 void weft_server_notify_cancel(weft_server_call *call);
+/* True on a thread that writes the queued messages of a batch of calls
+ * (one event published to many subscribers): a transport may then queue a
+ * message for its connection's I/O thread to write with the others rather
+ * than write it at once (one write per connection, not one per call). */
+bool weft_server_sending_batch(void);
 /* Resolves a method path ("/pkg.Service/Method") against the server's
  * services (NULL if unknown, or path NULL or malformed). The descriptor
  * belongs to the service added with weft_server_add_service (it lives as

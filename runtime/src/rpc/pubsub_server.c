@@ -3,11 +3,15 @@
  * Subscribe is an asynchronous handler (weft/server.h): it detaches its
  * call, registers the subscriber, queues an acknowledgement (an Event with
  * sequence 0 and no message, so a client knows when publishes start
- * reaching it) and returns. A publish queues the event, shared by
- * reference, on each subscriber's call; the runtime's drain jobs write it,
- * so a subscriber whose transport blocks stalls only itself and an open
- * subscription holds no thread. A subscription ends when the client goes
- * (on_cancel), when it falls behind, or at shutdown.
+ * reaching it) and returns. A publish encodes the event once and queues it,
+ * shared by reference, on each subscriber's call; the runtime's drain jobs
+ * write it, a batch of subscribers per pool job (not a job per
+ * subscriber: that cost a wake-up and the pool's lock each), so an open
+ * subscription holds no thread. A subscriber whose connection's write
+ * buffer is full blocks its job, and so delays the others of its batch
+ * (at most 31, mostly of the same connection, which waits anyway) until
+ * the buffer drains or the connection closes. A subscription ends when the
+ * client goes (on_cancel), when it falls behind, or at shutdown.
  *
  * Slow subscribers: a call's send queue holds WEFT_SERVER_SEND_QUEUE
  * events; a publish that finds it full ends that subscription with
@@ -45,11 +49,16 @@
 
 #define TYPE_URL_PREFIX "type.googleapis.com/"
 
-/* One published event, shared by every subscriber queue it sits in. */
+/* One published event, shared by every subscriber queue it sits in, and
+ * its encoding (pb), made once for all of them: transports that write
+ * protobuf binary send those bytes (ops->send_encoded), gRPC without a
+ * copy (a slice that holds a reference to the event). */
 typedef struct event {
   atomic_int refs;
   weft__v1__Event ev;
   google__protobuf__Any any;
+  uint8_t *pb;
+  weft_encoded_msg enc;
 } event;
 
 /* In its call's arena: a callback that still runs for the call after
@@ -112,10 +121,16 @@ static char *dupstr(const char *s) {
   return d;
 }
 
+static void event_ref(void *ud) {
+  event *e = ud;
+  atomic_fetch_add(&e->refs, 1);
+}
+
 static void event_unref(void *ud) {
   event *e = ud;
   if (atomic_fetch_sub(&e->refs, 1) > 1)
     return;
+  free(e->pb);
   free(e->ev.topic);
   free(e->any.type_url);
   free(e->any.value.data);
@@ -193,12 +208,28 @@ static event *event_new(const char *topic, char *type_url, uint8_t *value,
   return e;
 }
 
-/* ps->mu held: queues e on s's call. 0; WEFT_ERR_NOMEM; or
- * WEFT_ERR_CLOSED: the subscription is over, s is unlinked and must be
- * ended (end_unlinked) after the lock. */
-static int queue_on(weft__pubsub *ps, sub *s, event *e) {
+/* Encodes e once its sequence is set. Without memory the transports
+ * encode it themselves, per subscriber. */
+static void event_encode(event *e) {
+  size_t n = 0;
+  if (weft_encode_alloc(&e->ev, &e->pb, &n) < 0) {
+    e->pb = NULL;
+    return;
+  }
+  e->enc = (weft_encoded_msg){e->pb, n, event_ref, event_unref, e};
+}
+
+/* ps->mu held: queues e on s's call. With claimed, no drain job is
+ * started: *claimed says whether the caller must drain the call
+ * (weft__server_drain_calls). 0; WEFT_ERR_NOMEM; or WEFT_ERR_CLOSED: the
+ * subscription is over, s is unlinked and must be ended (end_unlinked)
+ * after the lock. */
+static int queue_on(weft__pubsub *ps, sub *s, event *e, bool *claimed) {
   atomic_fetch_add(&e->refs, 1);
-  int r = weft__server_call_send_ref(s->call, &e->ev, event_unref, e);
+  int r = claimed
+              ? weft__server_call_queue(s->call, &e->ev, e->pb ? &e->enc : NULL,
+                                        event_unref, e, claimed)
+              : weft__server_call_send_ref(s->call, &e->ev, event_unref, e);
   if (r == 0)
     return 0;
   atomic_fetch_sub(&e->refs, 1); /* not taken */
@@ -229,11 +260,19 @@ static int deliver(weft__pubsub *ps, const char *topic, char *type_url,
   sub *ended = NULL; /* unlinked here, finished after the lock */
   pthread_mutex_lock(&ps->mu);
   e->ev.sequence = next_seq(ps, topic);
+  event_encode(e);
+  /* The calls whose drain is ours to start: a batch of them per pool job,
+   * after the lock (without memory for the list, a job per call). */
+  weft_server_call **todo = ps->nsubs ? malloc(ps->nsubs * sizeof *todo) : NULL;
+  size_t ntodo = 0;
   for (sub *s = ps->subs, *nx; s; s = nx) {
     nx = s->next;
     if (s->durable || strcmp(s->topic, topic) != 0)
       continue;
-    int r = queue_on(ps, s, e);
+    bool claimed = false;
+    int r = queue_on(ps, s, e, todo ? &claimed : NULL);
+    if (claimed)
+      todo[ntodo++] = s->call;
     if (r == 0) {
       n++;
     } else if (r == WEFT_ERR_NOMEM) {
@@ -244,6 +283,8 @@ static int deliver(weft__pubsub *ps, const char *topic, char *type_url,
     }
   }
   pthread_mutex_unlock(&ps->mu);
+  weft__server_drain_calls(todo, ntodo);
+  free(todo);
   event_unref(e);
   for (sub *s = ended, *nx; s; s = nx) {
     nx = s->next;
@@ -324,7 +365,7 @@ static void from_stream(void *ud, uint64_t seq, const uint8_t *data,
   int r = 0;
   if (s && e) {
     e->ev.sequence = seq;
-    r = queue_on(ps, s, e);
+    r = queue_on(ps, s, e, NULL);
   }
   if (r == WEFT_ERR_NOMEM) {
     /* The subscriber would miss this event: end the stream instead, so

@@ -19,9 +19,12 @@
  *
  * Per call, at most one drain job is queued or running (drain_queued): it
  * is the only thread that writes to the transport, so the transport sees
- * one sender per call, as with a blocking handler. It also ends the call
- * (ops->finish through weft__server_call_end) once finish was asked, the
- * queue is empty and no hold is left. Holds (the detaching handler still
+ * one sender per call, as with a blocking handler. A message queued on
+ * many calls at once (a published event, weft__server_call_queue) is
+ * drained a batch of calls per job (weft__server_drain_calls), and its
+ * encoding, made once, goes to transports with ops->send_encoded. It also ends
+ * the call (ops->finish through weft__server_call_end) once finish was asked,
+ * the queue is empty and no hold is left. Holds (the detaching handler still
  * running, a callback running, the watcher polling ops->cancelled) keep
  * the call from being freed under someone who still uses it.
  *
@@ -38,6 +41,8 @@
 
 /* Times the watcher asked a transport's ops->cancelled (all servers). */
 static atomic_ulong cancel_polls;
+/* Messages handed to a transport already encoded (ops->send_encoded). */
+static atomic_ulong encoded_sends;
 
 unsigned long weft__cancel_polls(void) {
   return atomic_load(&cancel_polls);
@@ -50,9 +55,14 @@ unsigned long weft__async_watchers(void) {
   return atomic_load(&watchers_started);
 }
 
+unsigned long weft__server_encoded_sends(void) {
+  return atomic_load(&encoded_sends);
+}
+
 typedef struct weft__sendq {
   struct weft__sendq *next;
   const void *msg;
+  const weft_encoded_msg *enc; /* msg's encoding (lives as long), or NULL */
   void (*release)(void *ud);
   void *ud;
 } weft__sendq;
@@ -134,16 +144,25 @@ static weft__timer *heap_pop(weft__async *a) {
 
 static void drain(void *arg);
 
-/* amu held. Makes sure a drain job will look at the call when it has
- * something to write or is ready to end. Returns true when the job could
- * not be queued (the pool is stopping, or no memory): the caller runs
- * drain() itself after dropping amu. */
-static bool kick(weft_server_call *c) {
+/* amu held. Whether the call needs a drain job that nobody has started
+ * (it has something to write or is ready to end); if so, the caller now
+ * owns its drain and must start it (drain_queued is set). */
+static bool claim_drain(weft_server_call *c) {
   if (c->drain_queued)
     return false;
   if (!c->qhead && !(c->finishing && c->holds == 0))
     return false;
   c->drain_queued = true;
+  return true;
+}
+
+/* amu held. Makes sure a drain job will look at the call when it has
+ * something to write or is ready to end. Returns true when the job could
+ * not be queued (the pool is stopping, or no memory): the caller runs
+ * drain() itself after dropping amu. */
+static bool kick(weft_server_call *c) {
+  if (!claim_drain(c))
+    return false;
   return weft__pool_post(weft__server_async(c->srv)->pool, drain, c) < 0;
 }
 
@@ -198,9 +217,15 @@ static void drain(void *arg) {
       c->headers_sent = true;
       pthread_mutex_unlock(&c->amu);
       /* Nothing goes out once the client is known to be gone. */
-      int r = atomic_load(&c->rt_cancelled) || atomic_load(&c->peer_cancelled)
-                  ? WEFT_ERR_CANCELLED
-                  : c->ops->send(c->tc, q->msg, hdrs);
+      int r;
+      if (atomic_load(&c->rt_cancelled) || atomic_load(&c->peer_cancelled)) {
+        r = WEFT_ERR_CANCELLED;
+      } else if (q->enc && c->ops->send_encoded) {
+        atomic_fetch_add_explicit(&encoded_sends, 1, memory_order_relaxed);
+        r = c->ops->send_encoded(c->tc, q->msg, q->enc, hdrs);
+      } else {
+        r = c->ops->send(c->tc, q->msg, hdrs);
+      }
       if (q->release)
         q->release(q->ud);
       free(q);
@@ -530,13 +555,17 @@ int weft_server_call_finish(weft_server_call *call, int code) {
   return 0;
 }
 
-int weft__server_call_send_ref(weft_server_call *call, const void *msg,
-                               void (*release)(void *ud), void *ud) {
+/* Queues msg; *claimed (NULL: start the drain job here) says the caller
+ * now owns the call's drain (weft__server_drain_calls). */
+static int enqueue(weft_server_call *call, const void *msg,
+                   const weft_encoded_msg *enc, void (*release)(void *ud),
+                   void *ud, bool *claimed) {
   weft__sendq *q = malloc(sizeof *q);
   if (!q)
     return WEFT_ERR_NOMEM;
   q->next = NULL;
   q->msg = msg;
+  q->enc = enc;
   q->release = release;
   q->ud = ud;
   pthread_mutex_lock(&call->amu);
@@ -563,11 +592,69 @@ int weft__server_call_send_ref(weft_server_call *call, const void *msg,
     call->qhead = q;
   call->qtail = q;
   call->queued++;
-  bool inline_drain = kick(call);
+  bool inline_drain = false;
+  if (claimed)
+    *claimed = claim_drain(call);
+  else
+    inline_drain = kick(call);
   pthread_mutex_unlock(&call->amu);
   if (inline_drain)
     drain(call);
   return 0;
+}
+
+int weft__server_call_send_ref(weft_server_call *call, const void *msg,
+                               void (*release)(void *ud), void *ud) {
+  return enqueue(call, msg, NULL, release, ud, NULL);
+}
+
+int weft__server_call_queue(weft_server_call *call, const void *msg,
+                            const weft_encoded_msg *enc,
+                            void (*release)(void *ud), void *ud,
+                            bool *claimed) {
+  *claimed = false;
+  return enqueue(call, msg, enc, release, ud, claimed);
+}
+
+/* Calls drained per pool job by weft__server_drain_calls. */
+#define DRAIN_BATCH 32
+
+typedef struct drain_job {
+  size_t n;
+  weft_server_call *calls[];
+} drain_job;
+
+/* Set while this thread drains a batch (weft_server_sending_batch). */
+static _Thread_local bool in_batch;
+
+bool weft_server_sending_batch(void) {
+  return in_batch;
+}
+
+static void drain_batch(void *arg) {
+  drain_job *j = arg;
+  in_batch = true;
+  for (size_t i = 0; i < j->n; i++)
+    drain(j->calls[i]);
+  in_batch = false;
+  free(j);
+}
+
+void weft__server_drain_calls(weft_server_call **calls, size_t n) {
+  for (size_t i = 0; i < n; i += DRAIN_BATCH) {
+    size_t k = n - i < DRAIN_BATCH ? n - i : DRAIN_BATCH;
+    drain_job *j = malloc(sizeof *j + k * sizeof *calls);
+    if (j) {
+      j->n = k;
+      memcpy(j->calls, calls + i, k * sizeof *calls);
+      if (weft__pool_post(weft__server_async(calls[i]->srv)->pool, drain_batch,
+                          j) == 0)
+        continue;
+      free(j);
+    }
+    for (size_t x = i; x < i + k; x++) /* no worker to take them: here */
+      drain(calls[x]);
+  }
 }
 
 static void free_copy(void *ud) {

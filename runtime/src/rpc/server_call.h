@@ -78,6 +78,20 @@ int weft__async_send(weft_server_call *call, const void *msg);
  * transport is done with it. On an error msg stays the caller's. */
 int weft__server_call_send_ref(weft_server_call *call, const void *msg,
                                void (*release)(void *ud), void *ud);
+/* The same, for one message queued on many calls (a published event):
+ * enc (may be NULL) is msg's protobuf encoding, handed to transports that
+ * have ops->send_encoded, and lives as long as msg. No drain job is
+ * started: when *claimed is set the caller owns the call's drain and must
+ * pass the call to weft__server_drain_calls, which drains such calls a
+ * batch per pool job (one job per call would cost a wake-up and the pool's
+ * lock per subscriber). */
+int weft__server_call_queue(weft_server_call *call, const void *msg,
+                            const weft_encoded_msg *enc,
+                            void (*release)(void *ud), void *ud, bool *claimed);
+void weft__server_drain_calls(weft_server_call **calls, size_t n);
+/* How many messages went to a transport through ops->send_encoded (all
+ * servers): tests check that a published event is encoded once. */
+unsigned long weft__server_encoded_sends(void);
 /* server_async.c -> server.c: sends the response of a unary call on OK,
  * the status, and frees the call (the tail of a blocking handler's call). */
 void weft__server_call_end(weft_server_call *call, int code);
