@@ -364,8 +364,14 @@ static int op_recv(void *tc, weft_arena *arena, void **msg) {
     return WEFT_ERR_CANCELLED;
   }
   if (!bb) {
+    /* No message: the client finished sending, or the call was cancelled
+     * (gRPC core reports both alike; RECV_CLOSE_ON_SERVER tells them apart
+     * when it has completed already). */
+    pthread_mutex_lock(&c->mu);
+    bool gone = c->close_known && c->cancelled;
+    pthread_mutex_unlock(&c->mu);
     c->recv_done = true;
-    return 0;
+    return gone ? WEFT_ERR_CANCELLED : 0;
   }
   int rc = weft__grpc_decode(bb, c->m->input, arena, c->l->max_recv, msg,
                              &c->recv_err);
@@ -641,17 +647,29 @@ static int op_want_read(void *tc, weft_server_call *call) {
   gscall *c = tc;
   pthread_mutex_lock(&c->mu);
   int rc = 0;
+  bool cache = false;
   if (c->recv_done || c->has_first || c->recv_started) {
     /* op_recv answers at once (a batch started earlier has completed:
      * one read is outstanding at a time, and its callback ran). */
     weft_server_notify_readable(call);
-  } else if (start_recv(c) == GRPC_CALL_OK) {
-    c->recv_started = true;
-    c->read_rt = call;
   } else {
-    rc = WEFT_ERR_STATE;
+    /* A message gRPC core holds already completes the batch inline: taken
+     * from the thread-local cache, it is readable without a trip through
+     * the queue thread (as op_send does for sends). */
+    grpc_completion_queue_thread_local_cache_init(c->cq);
+    cache = true;
+    if (start_recv(c) == GRPC_CALL_OK) {
+      c->recv_started = true;
+      c->read_rt = call;
+    } else {
+      rc = WEFT_ERR_STATE;
+    }
   }
   pthread_mutex_unlock(&c->mu);
+  void *tag;
+  int ok;
+  if (cache && flush_cached(c->l, c->cq, &tag, &ok))
+    op_done(tag, ok);
   return rc;
 }
 

@@ -83,6 +83,10 @@ struct Sum {
   int count = 0;
   bool ended_once = false;
   std::atomic<bool> finished{false};
+  // x-mode "cancel": on_cancel and the failed read each wait for the
+  // other, and the second one finishes, so both are seen.
+  std::mutex cmu;
+  bool cancel_seen = false, error_seen = false;
 };
 
 void sum_finish(Sum *s, int code) {
@@ -95,13 +99,27 @@ void sum_finish(Sum *s, int code) {
   // The call may be gone from here on; s is ours until the last callback.
 }
 
+void sum_give_up(weft_server_call *call, void *ud) {
+  auto *s = static_cast<Sum *>(ud);
+  s->finished = true;
+  weft_server_call_finish(call, WEFT_STATUS_CANCELLED);
+}
+
 void sum_on_cancel(weft_server_call *call, void *ud) {
   auto *s = static_cast<Sum *>(ud);
   {
     std::lock_guard<std::mutex> g(seen.mu);
     seen.cancels++;
   }
-  (void)s;
+  if (s->mode == "cancel") {
+    std::lock_guard<std::mutex> g(s->cmu);
+    s->cancel_seen = true;
+    if (!s->error_seen) { // the read's turn; a timer in case it never comes
+      weft_server_call_after(call, 5000, sum_give_up, s);
+      return;
+    }
+  }
+  s->finished = true;
   weft_server_call_finish(call, WEFT_STATUS_CANCELLED);
 }
 
@@ -128,7 +146,7 @@ void sum_read(weft_server_call *call, void *msg, int status, void *ud) {
     }
     return;
   }
-  if (status == 0) {
+  if (status == 0 && s->mode != "cancel") {
     if (s->mode == "again" && !s->ended_once) {
       s->ended_once = true; // reading on: the next callback says end again
       EXPECT_EQ(weft_server_call_read(call, sum_read, s), 0);
@@ -147,6 +165,12 @@ void sum_read(weft_server_call *call, void *msg, int status, void *ud) {
     std::lock_guard<std::mutex> g(seen.mu);
     seen.read_errors++;
     seen.last_error = status;
+  }
+  if (s->mode == "cancel") {
+    std::lock_guard<std::mutex> g(s->cmu);
+    s->error_seen = true;
+    if (!s->cancel_seen)
+      return; // on_cancel finishes
   }
   sum_finish(s, WEFT_STATUS_CANCELLED);
 }
@@ -421,12 +445,12 @@ TEST_P(AsyncRead, SecondReadRefused) {
   weft_client_close(c);
 }
 
-// The client cancels with a read outstanding: the read ends with an error
-// (or, if on_cancel finished the call first, never runs), on_cancel fires,
-// and no read callback runs on the finished call.
+// The client cancels with a read outstanding: the read ends with
+// WEFT_ERR_CANCELLED, on_cancel fires (the handler finishes once it saw
+// both), and no read callback runs on the finished call.
 TEST_P(AsyncRead, ClientCancel) {
   weft_client *c = open();
-  Opts o;
+  Opts o("cancel");
   weft_call *call = nullptr;
   ASSERT_EQ(weft__test__Echo_client_stream(c, &call, &o.o), 0);
   weft__test__EchoRequest r = weft__test__EchoRequest_INIT;
@@ -440,14 +464,19 @@ TEST_P(AsyncRead, ClientCancel) {
   weft_call_finish(call);
   EXPECT_TRUE(wait_for([] {
     std::lock_guard<std::mutex> g(seen.mu);
-    return seen.cancels == 1;
-  })) << "on_cancel did not fire";
+    return seen.cancels == 1 && seen.read_errors == 1;
+  })) << "on_cancel and the failed read were not both seen";
   usleep(50000); // a late read callback would show here
   std::lock_guard<std::mutex> g(seen.mu);
+  EXPECT_EQ(seen.cancels, 1);
+  EXPECT_EQ(seen.read_errors, 1);
+  // gRPC core reports a cancelled stream's missing messages as its end;
+  // the runtime reads it as a cancel when the transport's cancel came
+  // first, which on grpc:// it may not (server.h).
+  if (GetParam() != "grpc" || seen.last_error != 0)
+    EXPECT_EQ(seen.last_error, WEFT_ERR_CANCELLED)
+        << weft_strerror(seen.last_error);
   EXPECT_EQ(seen.late_callbacks, 0);
-  EXPECT_LE(seen.read_errors, 1);
-  if (seen.read_errors)
-    EXPECT_LT(seen.last_error, 0);
   weft_client_close(c);
 }
 
