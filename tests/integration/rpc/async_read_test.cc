@@ -9,6 +9,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -204,8 +205,14 @@ int client_stream(weft_server_call *call, weft__test__EchoResponse *resp,
   s->call = call;
   s->resp = resp;
   s->mode = mode;
-  // Sum objects are leaked deliberately into a list freed at the end of
-  // the suite: a callback may still hold one briefly after the finish.
+  // Kept until the process exits (the server is freed by then): a
+  // callback may still use one briefly after the finish.
+  {
+    static std::mutex lmu;
+    static std::vector<std::unique_ptr<Sum>> all;
+    std::lock_guard<std::mutex> g(lmu);
+    all.emplace_back(s);
+  }
   weft_server_call_on_cancel(call, sum_on_cancel, s);
   EXPECT_EQ(weft_server_call_read(call, sum_read, s), 0);
   if (mode == "twice") {
@@ -213,10 +220,6 @@ int client_stream(weft_server_call *call, weft__test__EchoResponse *resp,
     std::lock_guard<std::mutex> g(seen.mu);
     seen.second_read = rv;
   }
-  static std::mutex lmu;
-  static std::vector<Sum *> all;
-  std::lock_guard<std::mutex> g(lmu);
-  all.push_back(s);
   return WEFT_STATUS_OK;
 }
 
