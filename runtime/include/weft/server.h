@@ -317,13 +317,17 @@ int weft_server_call_set_compression(weft_server_call *call,
  *   the stream and an error): fn runs once, on the worker pool, with the
  *   message (malloc'd and the handler's: weft_message_free it when done, so
  *   a long stream's memory stays flat), the end of the stream, or an
- *   error. One read is outstanding at a time; fn may start the next one
- *   (it may then complete on another worker before fn returns). No read
- *   callback runs once the call is finished: a read still outstanding at
- *   weft_server_call_finish is dropped (and its message freed). The
- *   deadline does not complete a read; it reaches the handler through
- *   on_cancel. weft_server_call_recv stays blocking and may still be used
- *   before the call detaches (not while a read is outstanding).
+ *   error. One read is outstanding at a time; fn may start the next one:
+ *   if a message is queued already it is read on the same worker once fn
+ *   returns (up to 64 in a row, so a burst costs no thread hand-off per
+ *   message), otherwise when it arrives, on any worker, possibly before
+ *   fn returned. A read outstanding at weft_server_call_finish is dropped
+ *   (its message freed); a callback already under way when another thread
+ *   finishes may still run (as on_cancel may), and the call stays valid
+ *   while it does. The deadline does not complete a read; it reaches the
+ *   handler through on_cancel. weft_server_call_recv stays blocking and
+ *   may still be used before the call detaches (not while a read is
+ *   outstanding).
  * weft_server_call_add_header is refused once the first message is queued.
  * Shutdown: on_cancel fires for every detached call once the grace period
  * is over (the built-in PubSub and the reference node end theirs at once
