@@ -75,7 +75,6 @@ typedef struct stream {
    * handler blocks in it or arms it (want_read). A client stream's is
    * only a queue: its waits are stream_wait's. */
   weft__rxq rxq;
-  bool rx_low;      /* set by rxq's on_low, read by the popping thread */
   bool paused;      /* counted in m->npaused */
   bool rx_done;     /* peer sends no more (HALF_CLOSE, STATUS) */
   bool open_sent;   /* client: OPEN went out (or is going) */
@@ -105,6 +104,9 @@ typedef struct stream {
   weft_arena *as_arena;
   bool as_busy, as_ended, as_headers;
   struct stream *as_next; /* on_closed's list of streams to deliver */
+  /* Set by rxq's on_low, taken by the popping thread, outside mu. Apart
+   * from the flags above: the compiler reads those with one wide load. */
+  atomic_bool rx_low;
 } stream;
 
 struct weft__mux {
@@ -257,7 +259,7 @@ static void stream_free(stream *s) {
 }
 
 static void rx_low(void *ud) {
-  ((stream *)ud)->rx_low = true;
+  atomic_store(&((stream *)ud)->rx_low, true);
 }
 
 static stream *stream_new(weft__mux *m, uint64_t id, bool server) {
@@ -622,9 +624,8 @@ static bool has_msg(stream *s) {
  * un-pauses; *resume says the caller must call resume_reading() after
  * unlocking. */
 static void after_pop(weft__mux *m, stream *s, bool *resume) {
-  if (!s->rx_low)
+  if (!atomic_exchange(&s->rx_low, false))
     return;
-  s->rx_low = false;
   if (s->paused) {
     s->paused = false;
     if (--m->npaused == 0)
@@ -1319,7 +1320,7 @@ static int srv_recv(void *tc, weft_arena *arena, void **msg) {
   if (!s->md)
     return WEFT_ERR_STATE;
   int rc = weft__rxq_pop(&s->rxq, true, s->deadline_ns, &q);
-  if (s->rx_low) {
+  if (atomic_load(&s->rx_low)) {
     bool resume = false;
     pthread_mutex_lock(&m->mu);
     after_pop(m, s, &resume);
