@@ -133,6 +133,11 @@ typedef struct gscall {
   weft__grpc_md initial_md; /* sent with the first streamed message */
   bool has_first;
   grpc_byte_buffer *recv_bb; /* filled by the RECV batch */
+  /* ops->want_read started the RECV batch (under mu): op_recv takes its
+   * result instead of starting one, and its completion notifies read_rt
+   * (the runtime's call, until finish) from the queue thread. */
+  bool recv_started;
+  weft_server_call *read_rt;
   weft_metadata resp_headers;
   weft_error recv_err; /* why the last recv failed to decode */
   /* What the final batch refers to until it completes. */
@@ -287,6 +292,10 @@ static void op_done(gop *o, bool ok) {
       }
       send_next(c);
     }
+    if (o == &c->ops[OP_RECV] && c->read_rt) {
+      weft_server_notify_readable(c->read_rt); /* posts; runs nothing */
+      c->read_rt = NULL;
+    }
     if (o == &c->ops[OP_CLOSE]) {
       c->close_known = true;
       if (c->cancelled && c->rt)
@@ -308,6 +317,16 @@ static void op_done(gop *o, bool ok) {
 
 /* ---- the call operations the runtime drives from its workers ---- */
 
+/* With c->mu held: the RECV_MESSAGE batch into c->recv_bb. */
+static grpc_call_error start_recv(gscall *c) {
+  grpc_op op;
+  memset(&op, 0, sizeof op);
+  op.op = GRPC_OP_RECV_MESSAGE;
+  c->recv_bb = NULL;
+  op.data.recv_message.recv_message = &c->recv_bb;
+  return start_batch(c, OP_RECV, &op, 1);
+}
+
 static int op_recv(void *tc, weft_arena *arena, void **msg) {
   gscall *c = tc;
   *msg = NULL;
@@ -326,13 +345,12 @@ static int op_recv(void *tc, weft_arena *arena, void **msg) {
     grpc_byte_buffer_destroy(bb);
     return rc < 0 ? rc : 1;
   }
-  grpc_op op;
-  memset(&op, 0, sizeof op);
-  op.op = GRPC_OP_RECV_MESSAGE;
-  c->recv_bb = NULL;
-  op.data.recv_message.recv_message = &c->recv_bb;
   pthread_mutex_lock(&c->mu);
-  grpc_call_error e = start_batch(c, OP_RECV, &op, 1);
+  grpc_call_error e = GRPC_CALL_OK;
+  if (c->recv_started) /* by want_read: it completed, or will */
+    c->recv_started = false;
+  else
+    e = start_recv(c);
   pthread_mutex_unlock(&c->mu);
   if (e != GRPC_CALL_OK)
     return WEFT_ERR_STATE;
@@ -346,8 +364,14 @@ static int op_recv(void *tc, weft_arena *arena, void **msg) {
     return WEFT_ERR_CANCELLED;
   }
   if (!bb) {
+    /* No message: the client finished sending, or the call was cancelled
+     * (gRPC core reports both alike; RECV_CLOSE_ON_SERVER tells them apart
+     * when it has completed already). */
+    pthread_mutex_lock(&c->mu);
+    bool gone = c->close_known && c->cancelled;
+    pthread_mutex_unlock(&c->mu);
     c->recv_done = true;
-    return 0;
+    return gone ? WEFT_ERR_CANCELLED : 0;
   }
   int rc = weft__grpc_decode(bb, c->m->input, arena, c->l->max_recv, msg,
                              &c->recv_err);
@@ -547,6 +571,8 @@ static void scall_free(gscall *c) {
     grpc_byte_buffer_destroy(c->resp);
   if (c->first)
     grpc_byte_buffer_destroy(c->first);
+  if (c->recv_bb) /* a read the handler finished without taking */
+    grpc_byte_buffer_destroy(c->recv_bb);
   weft_metadata_clear(&c->resp_headers);
   if (c->peer)
     gpr_free(c->peer);
@@ -592,6 +618,7 @@ static int op_finish(void *tc, const weft_status *st,
                              st->details_len);
   pthread_mutex_lock(&c->mu);
   c->rt = NULL; /* the runtime's call ends here: nothing more is pushed */
+  c->read_rt = NULL;
   if (!c->sent_initial)
     initial_op(c, &ops[n++], &c->fin_hdr, headers);
   if (c->resp && code == WEFT_STATUS_OK) {
@@ -638,6 +665,39 @@ static void op_bind(void *tc, weft_server_call *call) {
   pthread_mutex_unlock(&c->mu);
 }
 
+/* The next message without blocking: the RECV batch starts now and its
+ * completion, on the listener's queue thread, tells the runtime, which then
+ * runs op_recv on a worker (it finds the batch done). */
+static int op_want_read(void *tc, weft_server_call *call) {
+  gscall *c = tc;
+  pthread_mutex_lock(&c->mu);
+  int rc = 0;
+  bool cache = false;
+  if (c->recv_done || c->has_first || c->recv_started) {
+    /* op_recv answers at once (a batch started earlier has completed:
+     * one read is outstanding at a time, and its callback ran). */
+    weft_server_notify_readable(call);
+  } else {
+    /* A message gRPC core holds already completes the batch inline: taken
+     * from the thread-local cache, it is readable without a trip through
+     * the queue thread (as op_send does for sends). */
+    grpc_completion_queue_thread_local_cache_init(c->cq);
+    cache = true;
+    if (start_recv(c) == GRPC_CALL_OK) {
+      c->recv_started = true;
+      c->read_rt = call;
+    } else {
+      rc = WEFT_ERR_STATE;
+    }
+  }
+  pthread_mutex_unlock(&c->mu);
+  void *tag;
+  int ok;
+  if (cache && flush_cached(c->l, c->cq, &tag, &ok))
+    op_done(tag, ok);
+  return rc;
+}
+
 static const char *op_recv_error(void *tc) {
   gscall *c = tc;
   return c->recv_err.code ? c->recv_err.message : NULL;
@@ -652,6 +712,7 @@ static const weft_server_call_ops scall_ops = {
     .cancelled = op_cancelled,
     .set_compression = op_set_compression,
     .bind = op_bind,
+    .want_read = op_want_read,
 };
 
 /* A call arrived on queue thread: wrap it and give it to the runtime. */

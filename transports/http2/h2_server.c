@@ -44,6 +44,7 @@
 #include "h2_engine.h"
 #include "h2_io.h"
 #include "h2_msg.h"
+#include "rxq.h"
 #include "weft/base64.h"
 #include "weft/http2.h"
 #include "weft/json.h"
@@ -63,13 +64,6 @@
 enum { H2S_ENC_IDENTITY, H2S_ENC_GZIP, H2S_ENC_UNSUPPORTED };
 
 enum { HS_M_OTHER, HS_M_POST, HS_M_GET, HS_M_OPTIONS };
-
-typedef struct msgnode {
-  struct msgnode *next;
-  uint8_t flags;
-  size_t len;
-  uint8_t data[];
-} msgnode;
 
 typedef struct h2s_listener h2s_listener;
 typedef struct h2s_conn h2s_conn;
@@ -175,14 +169,15 @@ struct h2s_stream {
   weft__connect_reader reader;
   size_t held; /* loop thread: bytes received, window not yet returned */
 
+  /* Streams' request messages for the handler, as the envelope reader cut
+   * them (flags: compressed); it ends with the body (or a framing error)
+   * and is cancelled with the stream. Above its high-water mark the
+   * stream's window is no longer returned (release_credit). */
+  weft__rxq rxq;
   /* Shared with the worker (under c->mu). */
-  pthread_cond_t cv;
-  msgnode *in_head, *in_tail;
-  size_t queued;    /* bytes (with envelopes) in in_head..in_tail */
-  bool in_done;     /* request fully received */
-  int in_err;       /* framing error on the request stream */
-  bool unary_taken; /* the unary request was handed out */
-  bool finished;    /* a final response was produced */
+  pthread_cond_t cv;                 /* room for a blocked send() */
+  bool unary_taken;                  /* the unary request was handed out */
+  bool finished;                     /* a final response was produced */
   char recv_err[WEFT_ERROR_MSG_MAX]; /* why the last recv failed */
   bool cancelled;                    /* peer reset or connection gone */
   weft_server_call *rt; /* the runtime's call until finish: told of cancels */
@@ -255,12 +250,7 @@ static bool conn_unref_locked(h2s_conn *c) {
 }
 
 static void stream_destroy(h2s_stream *s) {
-  msgnode *n = s->in_head;
-  while (n) {
-    msgnode *next = n->next;
-    free(n);
-    n = next;
-  }
+  weft__rxq_destroy(&s->rxq);
   free(s->path);
   free(s->query);
   free(s->origin);
@@ -797,16 +787,16 @@ static void release_credit(h2s_stream *s) {
   pthread_mutex_lock(&c->mu);
   /* A gRPC unary request is taken only once it is whole (and push_msg
    * allows it one message): holding its window back would stall it. */
-  bool behind = s->queued > H2S_QUEUE_HIGH_WATER &&
-                !(s->proto != WEFT__GRPC_NONE && s->m->kind == WEFT_RPC_UNARY);
+  bool grpc_unary = s->proto != WEFT__GRPC_NONE && s->m->kind == WEFT_RPC_UNARY;
   pthread_mutex_unlock(&c->mu);
+  bool behind = !grpc_unary && weft__rxq_above(&s->rxq);
   if (behind)
     return;
   weft__h2e_credit(c->io.engine, s->id, s->held);
   s->held = 0;
 }
 
-/* A worker took messages: maybe there is room again. */
+/* The handler took the queue down to its low-water mark: room again. */
 static void release_on_loop(void *ud) {
   h2s_stream *s = ud;
   if (s->c->h1 && !s->c->io.closed) {
@@ -816,6 +806,17 @@ static void release_on_loop(void *ud) {
     schedule_flush(s->c);
   }
   stream_unref(s);
+}
+
+/* rxq's on_low, on the worker that popped (it holds the runtime's
+ * reference, so s is alive). */
+static void rx_low(void *ud) {
+  h2s_stream *s = ud;
+  pthread_mutex_lock(&s->c->mu);
+  s->refs++;
+  pthread_mutex_unlock(&s->c->mu);
+  if (!post(s->c->lis, release_on_loop, s))
+    stream_unref(s);
 }
 
 /* The stream's response has bytes or its end ready: hand them to the
@@ -866,6 +867,7 @@ static void on_deadline(weft_loop *l, weft_timer *t, void *ud) {
   respond_error(s, 0, WEFT_STATUS_DEADLINE_EXCEEDED, "deadline exceeded");
   pthread_mutex_lock(&s->c->mu);
   s->cancelled = true;
+  weft__rxq_cancel(&s->rxq, WEFT_ERR_CANCELLED);
   weft_server_notify_cancel(s->rt);
   pthread_cond_broadcast(&s->cv);
   pthread_mutex_unlock(&s->c->mu);
@@ -926,28 +928,13 @@ static int push_msg(void *ud, uint8_t flags, const uint8_t *data, size_t len) {
   /* gRPC unary calls are dispatched when the request ends: a second message
    * would only pile up. Loop thread, like every push. */
   if (s->proto != WEFT__GRPC_NONE && s->m->kind == WEFT_RPC_UNARY &&
-      s->in_head) {
+      weft__rxq_len(&s->rxq) > 0) {
     s->push_err = "a unary call sent more than one request message";
     return WEFT_ERR_PROTOCOL;
   }
-  msgnode *n = malloc(sizeof *n + len);
-  if (!n)
-    return WEFT_ERR_NOMEM;
-  n->next = NULL;
-  n->flags = flags;
-  n->len = len;
-  if (len)
-    memcpy(n->data, data, len);
-  pthread_mutex_lock(&s->c->mu);
-  if (s->in_tail)
-    s->in_tail->next = n;
-  else
-    s->in_head = n;
-  s->in_tail = n;
-  s->queued += len + 5;
-  pthread_cond_broadcast(&s->cv);
-  pthread_mutex_unlock(&s->c->mu);
-  return 0;
+  /* The backpressure answer is read back by release_credit. */
+  int rv = weft__rxq_push_copy(&s->rxq, data, len, flags);
+  return rv < 0 ? rv : 0;
 }
 
 /* gRPC's request metadata carries "-bin" values base64 (padded or not):
@@ -1378,6 +1365,12 @@ static h2s_stream *stream_new(h2s_conn *c, int32_t id) {
   s->refs = 1;
   s->in_session = true;
   s->deadline_ns = INT64_MAX;
+  weft__rxq_cfg rq = {
+      .high_bytes = H2S_QUEUE_HIGH_WATER, .on_low = rx_low, .ud = s};
+  if (weft__rxq_init(&s->rxq, &rq) < 0) {
+    free(s);
+    return NULL;
+  }
   pthread_cond_init(&s->cv, NULL);
   weft__connect_reader_init(&s->reader, c->lis->max_msg);
   pthread_mutex_lock(&c->mu);
@@ -1531,11 +1524,7 @@ static int stream_body(h2s_stream *s, const uint8_t *data, size_t len) {
                   s->push_err      ? s->push_err
                   : err.message[0] ? err.message
                                    : "malformed enveloped message");
-    pthread_mutex_lock(&c->mu);
-    s->in_err = rv;
-    snprintf(s->recv_err, sizeof s->recv_err, "%s", err.message);
-    pthread_cond_broadcast(&s->cv);
-    pthread_mutex_unlock(&c->mu);
+    weft__rxq_end(&s->rxq, rv, err.message);
   }
   return rv;
 }
@@ -1555,18 +1544,15 @@ static void stream_end(h2s_stream *s) {
       dispatch(s);
     return;
   }
-  pthread_mutex_lock(&s->c->mu);
-  s->in_done = true;
   bool idle = s->proto != WEFT__GRPC_NONE
                   ? weft__grpc_reader_idle(&s->greader)
                   : weft__connect_reader_idle(&s->reader);
-  if (!idle && !s->in_err) {
-    s->in_err = WEFT_ERR_TRUNCATED;
-    snprintf(s->recv_err, sizeof s->recv_err,
-             "the request ended inside a message");
-  }
-  pthread_cond_broadcast(&s->cv);
-  pthread_mutex_unlock(&s->c->mu);
+  /* After a framing error the queue has ended already: that reason stays. */
+  if (idle)
+    weft__rxq_end(&s->rxq, 0, NULL);
+  else
+    weft__rxq_end(&s->rxq, WEFT_ERR_TRUNCATED,
+                  "the request ended inside a message");
   /* gRPC unary: the whole request is here, as for a Connect unary call. */
   if (s->proto != WEFT__GRPC_NONE && s->m && s->m->kind == WEFT_RPC_UNARY)
     dispatch(s);
@@ -1646,9 +1632,9 @@ bool weft__hs_behind(weft__hs_stream *s) {
   pthread_mutex_lock(&s->c->mu);
   /* A finished call takes no more: what it left queued must not stop
    * the connection from reading the rest of the request. */
-  bool behind = !s->finished && s->queued > H2S_QUEUE_HIGH_WATER;
+  bool finished = s->finished;
   pthread_mutex_unlock(&s->c->mu);
-  return behind;
+  return !finished && weft__rxq_above(&s->rxq);
 }
 
 bool weft__hs_response_head(weft__hs_stream *s, weft__hs_head *h) {
@@ -1702,6 +1688,7 @@ static void stream_closed(h2s_stream *s) {
   s->in_session = false;
   if (!s->finished || s->out_off < s->out_len) {
     s->cancelled = true;
+    weft__rxq_cancel(&s->rxq, WEFT_ERR_CANCELLED);
     weft_server_notify_cancel(s->rt);
   }
   pthread_cond_broadcast(&s->cv);
@@ -1761,6 +1748,7 @@ static void on_conn_closed(weft__h2io *io, const weft_error *why, void *ud) {
       if (s->in_session) {
         s->in_session = false;
         s->cancelled = true;
+        weft__rxq_cancel(&s->rxq, WEFT_ERR_CANCELLED);
         weft_server_notify_cancel(s->rt);
         pthread_cond_broadcast(&s->cv);
         victim = s;
@@ -1964,21 +1952,15 @@ static int ops_recv(void *tc, weft_arena *arena, void **msg) {
       snprintf(s->recv_err, sizeof s->recv_err, "%s", err.message);
     return rv < 0 ? rv : 1;
   }
-  while (!s->in_head && !s->in_done && !s->in_err && !s->cancelled)
-    pthread_cond_wait(&s->cv, &s->c->mu);
-  msgnode *n = s->in_head;
-  if (!n) {
-    int rv = s->cancelled ? WEFT_ERR_CANCELLED : s->in_err;
-    pthread_mutex_unlock(&s->c->mu);
+  pthread_mutex_unlock(&s->c->mu);
+  /* The deadline needs no wait here: on_deadline cancels the queue. */
+  weft__rxq_msg *n = NULL;
+  int rv = weft__rxq_pop(&s->rxq, true, INT64_MAX, &n);
+  if (rv <= 0) {
+    if (rv < 0 && weft__rxq_why(&s->rxq)[0])
+      snprintf(s->recv_err, sizeof s->recv_err, "%s", weft__rxq_why(&s->rxq));
     return rv;
   }
-  s->in_head = n->next;
-  if (!s->in_head)
-    s->in_tail = NULL;
-  s->queued -= n->len + 5;
-  s->refs++;
-  pthread_mutex_unlock(&s->c->mu);
-  int rv;
   const uint8_t *data = n->data;
   size_t len = n->len;
   uint8_t *plain = NULL;
@@ -1997,9 +1979,6 @@ out:
     snprintf(s->recv_err, sizeof s->recv_err, "%s", err.message);
   free(plain);
   free(n);
-  /* The peer may send more now. */
-  if (!post(s->c->lis, release_on_loop, s))
-    stream_unref(s);
   return rv;
 }
 
@@ -2122,6 +2101,7 @@ static int ops_finish(void *tc, const weft_status *st,
                       const weft_metadata *headers,
                       const weft_metadata *trailers) {
   h2s_stream *s = tc;
+  weft__rxq_disarm(&s->rxq);
   pthread_mutex_lock(&s->c->mu);
   bool was = s->finished;
   s->rt = NULL; /* the runtime frees its call once this returns */
@@ -2155,6 +2135,16 @@ static void ops_bind(void *tc, weft_server_call *call) {
   pthread_mutex_unlock(&s->c->mu);
 }
 
+/* A unary request is whole before dispatch: readable at once. */
+static int ops_want_read(void *tc, weft_server_call *call) {
+  h2s_stream *s = tc;
+  if (weft__h2_ctype_stream(s->ct))
+    weft__rxq_arm(&s->rxq, call);
+  else
+    weft_server_notify_readable(call);
+  return 0;
+}
+
 static int ops_set_compression(void *tc, weft_compression mode) {
   h2s_stream *s = tc;
   /* under the lock: a deadline may finish the stream on the loop thread,
@@ -2174,6 +2164,7 @@ static const weft_server_call_ops h2s_ops = {
     .set_compression = ops_set_compression,
     .bind = ops_bind,
     .send_encoded = ops_send_encoded,
+    .want_read = ops_want_read,
 };
 
 /* ---- weft_server_transport ------------------------------------------ */

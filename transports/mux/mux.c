@@ -49,17 +49,14 @@
 #include "envelope.h"
 #include "mux_engine.h"
 #include "mux_internal.h"
+#include "rxq.h"
 #include "weft/codec.h"
 
 #define DEFAULT_MAX_MSG (4u * 1024u * 1024u)
 #define DEFAULT_Q_MSGS 64u
 #define DEFAULT_Q_BYTES (4u * 1024u * 1024u)
 
-typedef struct rxmsg {
-  struct rxmsg *next;
-  size_t len;
-  uint8_t data[];
-} rxmsg;
+typedef weft__rxq_msg rxmsg;
 
 typedef struct stream {
   weft__mux *m;
@@ -73,9 +70,11 @@ typedef struct stream {
   bool linked;
   pthread_cond_t cv;
   unsigned wakes; /* wake_stream calls, so a driver sees one it missed */
-  rxmsg *qhead, *qtail;
-  unsigned qn;
-  size_t qbytes;
+  /* Received payloads (runtime/src/rpc/internal/rxq.h). A server stream's
+   * queue also ends (HALF_CLOSE) and is cancelled with the stream; its
+   * handler blocks in it or arms it (want_read). A client stream's is
+   * only a queue: its waits are stream_wait's. */
+  weft__rxq rxq;
   bool paused;      /* counted in m->npaused */
   bool rx_done;     /* peer sends no more (HALF_CLOSE, STATUS) */
   bool open_sent;   /* client: OPEN went out (or is going) */
@@ -105,6 +104,9 @@ typedef struct stream {
   weft_arena *as_arena;
   bool as_busy, as_ended, as_headers;
   struct stream *as_next; /* on_closed's list of streams to deliver */
+  /* Set by rxq's on_low, taken by the popping thread, outside mu. Apart
+   * from the flags above: the compiler reads those with one wide load. */
+  atomic_bool rx_low;
 } stream;
 
 struct weft__mux {
@@ -235,13 +237,7 @@ static void unlink_stream(weft__mux *m, stream *s) {
 
 /* Drops queued messages; returns true if this un-paused the connection. */
 static bool drop_queue(weft__mux *m, stream *s) {
-  for (rxmsg *q = s->qhead, *n; q; q = n) {
-    n = q->next;
-    free(q);
-  }
-  s->qhead = s->qtail = NULL;
-  s->qn = 0;
-  s->qbytes = 0;
+  (void)weft__rxq_clear(&s->rxq);
   if (s->paused) {
     s->paused = false;
     return --m->npaused == 0;
@@ -255,17 +251,31 @@ static void stream_free(stream *s) {
   free(s->open_payload);
   free(s->reply);
   pthread_cond_destroy(&s->cv);
+  weft__rxq_destroy(&s->rxq);
   weft_status_clear(&s->st);
   weft_metadata_clear(&s->meta);
   weft_metadata_clear(&s->open_md);
   free(s);
 }
 
+static void rx_low(void *ud) {
+  atomic_store(&((stream *)ud)->rx_low, true);
+}
+
 static stream *stream_new(weft__mux *m, uint64_t id, bool server) {
   stream *s = calloc(1, sizeof *s);
   if (!s)
     return NULL;
+  weft__rxq_cfg rq = {.high_msgs = m->q_msgs,
+                      .high_bytes = m->q_bytes,
+                      .on_low = rx_low,
+                      .ud = s};
+  if (weft__rxq_init(&s->rxq, &rq) < 0) {
+    free(s);
+    return NULL;
+  }
   if (pthread_cond_init(&s->cv, &m->cattr) != 0) {
+    weft__rxq_destroy(&s->rxq);
     free(s);
     return NULL;
   }
@@ -462,6 +472,7 @@ void weft__mux_on_closed(weft__mux *m, const weft_error *why) {
       if (s->server) {
         s->cancelled = true; /* the handler sees cancelled() */
         s->fail_code = WEFT_ERR_CLOSED;
+        weft__rxq_cancel(&s->rxq, WEFT_ERR_CLOSED);
         push_cancel(s);
       } else if (!s->have_status && !s->failed && !s->cancelled &&
                  m->close_err.code == WEFT_ERR_AUTH) {
@@ -592,24 +603,12 @@ static void resume_reading(weft__mux *m) {
   }
 }
 
-/* Queues a payload for the stream's reader (mu held). */
-static int enqueue(weft__mux *m, stream *s, const weft__bytes *p) {
-  rxmsg *q = malloc(sizeof *q + p->n);
+/* Queues a payload for the stream's reader (mu held). A queue above its
+ * high-water mark pauses the connection's reading. */
+static int enqueue(weft__mux *m, stream *s, weft__rxq_msg *q) {
   if (!q)
     return WEFT_ERR_NOMEM;
-  q->next = NULL;
-  q->len = p->n;
-  if (p->n)
-    memcpy(q->data, p->p, p->n);
-  if (s->qtail)
-    s->qtail->next = q;
-  else
-    s->qhead = q;
-  s->qtail = q;
-  s->qn++;
-  s->qbytes += p->n;
-  if (!s->paused && (s->qn >= m->q_msgs || s->qbytes >= m->q_bytes) &&
-      m->io.rx_resume) {
+  if (weft__rxq_push(&s->rxq, q) == 1 && !s->paused && m->io.rx_resume) {
     s->paused = true;
     m->npaused++;
   }
@@ -617,20 +616,28 @@ static int enqueue(weft__mux *m, stream *s, const weft__bytes *p) {
   return 0;
 }
 
-/* Takes the next queued message (mu held); *resume says the caller must
- * call resume_reading() after unlocking. */
-static rxmsg *dequeue(weft__mux *m, stream *s, bool *resume) {
-  rxmsg *q = s->qhead;
-  s->qhead = q->next;
-  if (!s->qhead)
-    s->qtail = NULL;
-  s->qn--;
-  s->qbytes -= q->len;
-  if (s->paused && s->qn <= m->q_msgs / 2 && s->qbytes <= m->q_bytes / 2) {
+static bool has_msg(stream *s) {
+  return weft__rxq_len(&s->rxq) > 0;
+}
+
+/* After a pop (mu held): a queue that drained to its low-water mark
+ * un-pauses; *resume says the caller must call resume_reading() after
+ * unlocking. */
+static void after_pop(weft__mux *m, stream *s, bool *resume) {
+  if (!atomic_exchange(&s->rx_low, false))
+    return;
+  if (s->paused) {
     s->paused = false;
     if (--m->npaused == 0)
       *resume = true;
   }
+}
+
+/* Takes the next queued message (mu held; the caller saw one). */
+static rxmsg *dequeue(weft__mux *m, stream *s, bool *resume) {
+  rxmsg *q = NULL;
+  (void)weft__rxq_pop(&s->rxq, false, INT64_MAX, &q);
+  after_pop(m, s, resume);
   return q;
 }
 
@@ -662,14 +669,7 @@ static void note_deliver(weft__mux *m, stream *s) {
 }
 
 static rxmsg *rxmsg_copy(const weft__bytes *p) {
-  rxmsg *q = malloc(sizeof *q + p->n);
-  if (!q)
-    return NULL;
-  q->next = NULL;
-  q->len = p->n;
-  if (p->n)
-    memcpy(q->data, p->p, p->n);
-  return q;
+  return weft__rxq_msg_new(p->p, p->n, 0);
 }
 
 /* Server: a new call. What the envelope says is copied now (its views die
@@ -719,7 +719,7 @@ static int ev_message(void *ud, uint64_t id, void *su, const weft__bytes *p) {
   if (!s || s->rx_done || s->cancelled || s->failed || s->have_status)
     return 0; /* nobody will read it (e.g. a second request of a unary call) */
   s->got_msg = true;
-  int rc = enqueue(m, s, p);
+  int rc = enqueue(m, s, rxmsg_copy(p));
   note_deliver(m, s);
   return rc;
 }
@@ -731,6 +731,8 @@ static int ev_half_close(void *ud, uint64_t id, void *su) {
   if (!s)
     return 0;
   s->rx_done = true;
+  if (s->server)
+    weft__rxq_end(&s->rxq, 0, NULL);
   wake_stream(m, s);
   return 0;
 }
@@ -748,7 +750,7 @@ static int ev_status(void *ud, uint64_t id, void *su, const weft__env *e) {
     /* The single response rides in the STATUS frame (an absent payload is
      * the empty message). */
     s->got_msg = true;
-    if ((rc = enqueue(m, s, &e->payload)) < 0)
+    if ((rc = enqueue(m, s, rxmsg_copy(&e->payload))) < 0)
       return rc;
   }
   char msg[1024];
@@ -789,6 +791,7 @@ static int ev_reset(void *ud, uint64_t id, void *su, int code,
   s->fail_code = fail;
   if (s->server) {
     s->status_sent = true; /* the stream is over on the wire: no STATUS */
+    weft__rxq_cancel(&s->rxq, fail);
     push_cancel(s);
   } else if (!s->failed) {
     s->failed = true;
@@ -832,12 +835,13 @@ static void dispatch_opened(weft__mux *m, stream *s) {
   if (md &&
       (md->kind == WEFT_RPC_UNARY || md->kind == WEFT_RPC_SERVER_STREAM)) {
     /* Their single request rides on OPEN. */
-    if (!s->cancelled) {
-      weft__bytes p = {q->data, q->len};
-      if (enqueue(m, s, &p) < 0)
-        s->cancelled = true; /* out of memory: the handler sees a cancel */
-    }
+    if (!s->cancelled)
+      enqueue(m, s, q);
+    else
+      free(q);
+    q = NULL;
     s->rx_done = true;
+    weft__rxq_end(&s->rxq, 0, NULL);
   }
   pthread_mutex_unlock(&m->mu);
   free(q);
@@ -927,7 +931,7 @@ static void as_deliver(weft__mux *m, stream *s) {
   for (;;) {
     bool over = s->failed || s->cancelled;
     if (!s->as_headers &&
-        (s->meta.count || s->qhead || over || s->have_status)) {
+        (s->meta.count || has_msg(s) || over || s->have_status)) {
       s->as_headers = true;
       weft_metadata h = WEFT_METADATA_INIT;
       (void)weft_metadata_copy(&h, &s->meta); /* NOMEM: fewer headers */
@@ -938,7 +942,7 @@ static void as_deliver(weft__mux *m, stream *s) {
       pthread_mutex_lock(&m->mu);
       continue;
     }
-    if (s->qhead && !over) {
+    if (has_msg(s) && !over) {
       bool resume = false;
       rxmsg *q = dequeue(m, s, &resume);
       pthread_mutex_unlock(&m->mu);
@@ -968,7 +972,7 @@ static void as_deliver(weft__mux *m, stream *s) {
       pthread_mutex_lock(&m->mu);
       continue;
     }
-    if (over || (s->have_status && !s->qhead)) {
+    if (over || (s->have_status && !has_msg(s))) {
       s->as_ended = true;
       s->as_busy = false;
       pthread_mutex_unlock(&m->mu);
@@ -1183,14 +1187,14 @@ int weft__mux_call_recv(void *tcall, weft_arena *arena, void **msg) {
   int rc;
   *msg = NULL;
   pthread_mutex_lock(&m->mu);
-  while (!s->qhead && !s->rx_done && !s->failed && !s->cancelled) {
+  while (!has_msg(s) && !s->rx_done && !s->failed && !s->cancelled) {
     if (stream_wait(m, s, &driving) == ETIMEDOUT) {
       send_cancel_now = expire(s);
       break;
     }
   }
   bool others = m->cv_waiters > 0;
-  if (s->qhead && !s->failed && !s->cancelled) {
+  if (has_msg(s) && !s->failed && !s->cancelled) {
     q = dequeue(m, s, &resume);
     rc = 1;
   } else if (s->failed || s->cancelled) {
@@ -1311,28 +1315,19 @@ void weft__mux_call_cancel(void *tcall) {
 static int srv_recv(void *tc, weft_arena *arena, void **msg) {
   stream *s = tc;
   weft__mux *m = s->m;
-  bool resume = false;
   rxmsg *q = NULL;
-  int rc;
   *msg = NULL;
   if (!s->md)
     return WEFT_ERR_STATE;
-  pthread_mutex_lock(&m->mu);
-  while (!s->qhead && !s->rx_done && !s->cancelled) {
-    if (wait_until(&s->cv, &m->mu, s->deadline_ns) == ETIMEDOUT)
-      break;
+  int rc = weft__rxq_pop(&s->rxq, true, s->deadline_ns, &q);
+  if (atomic_load(&s->rx_low)) {
+    bool resume = false;
+    pthread_mutex_lock(&m->mu);
+    after_pop(m, s, &resume);
+    pthread_mutex_unlock(&m->mu);
+    if (resume)
+      resume_reading(m);
   }
-  if (s->cancelled)
-    rc = call_error(s);
-  else if (s->qhead)
-    q = dequeue(m, s, &resume), rc = 1;
-  else if (s->rx_done)
-    rc = 0;
-  else
-    rc = WEFT_ERR_TIMEOUT;
-  pthread_mutex_unlock(&m->mu);
-  if (resume)
-    resume_reading(m);
   if (q) {
     weft_error err;
     rc = decode_payload(m, s->md->input, q, arena, msg, &err);
@@ -1458,6 +1453,7 @@ static int srv_finish(void *tc, const weft_status *st,
   }
   s->status_sent = true;
   s->rt = NULL; /* the runtime frees its call once this returns */
+  weft__rxq_disarm(&s->rxq);
   if (send && rc == 0)
     rc = weft__mxe_submit_status(
         m->eng, s->id, code, st ? st->message : "no status",
@@ -1504,7 +1500,16 @@ static void srv_bind(void *tc, weft_server_call *call) {
   pthread_mutex_unlock(&s->m->mu);
 }
 
+static int srv_want_read(void *tc, weft_server_call *call) {
+  stream *s = tc;
+  if (!s->md)
+    return WEFT_ERR_STATE;
+  weft__rxq_arm(&s->rxq, call);
+  return 0;
+}
+
 static const weft_server_call_ops server_ops = {
+    .want_read = srv_want_read,
     .recv_error = srv_recv_error,
     .recv = srv_recv,
     .send = srv_send,

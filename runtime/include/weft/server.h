@@ -310,9 +310,24 @@ int weft_server_call_set_compression(weft_server_call *call,
  * polled, every 50 ms (less often with thousands of detached calls:
  * polling is kept under ~20 % of a core).
  * Once on_cancel was told (or the deadline passed), weft_server_call_send
- * answers WEFT_ERR_CANCELLED and nothing more is written. weft_server_call_recv
- * stays blocking: an asynchronous call reads what it needs before it detaches
- * (the runtime already read the request of unary and server-streaming calls).
+ * answers WEFT_ERR_CANCELLED and nothing more is written.
+ * - weft_server_call_read() asks for the next request message of a
+ *   client-streaming or bidi call without blocking (gRPC C++'s
+ *   StartRead/OnReadDone, with connect-go's distinction between the end of
+ *   the stream and an error): fn runs once, on the worker pool, with the
+ *   message (malloc'd and the handler's: weft_message_free it when done, so
+ *   a long stream's memory stays flat), the end of the stream, or an
+ *   error. One read is outstanding at a time; fn may start the next one:
+ *   if a message is queued already it is read on the same worker once fn
+ *   returns (up to 64 in a row, so a burst costs no thread hand-off per
+ *   message), otherwise when it arrives, on any worker, possibly before
+ *   fn returned. A read outstanding at weft_server_call_finish is dropped
+ *   (its message freed); a callback already under way when another thread
+ *   finishes may still run (as on_cancel may), and the call stays valid
+ *   while it does. The deadline does not complete a read; it reaches the
+ *   handler through on_cancel. weft_server_call_recv stays blocking and
+ *   may still be used before the call detaches (not while a read is
+ *   outstanding).
  * weft_server_call_add_header is refused once the first message is queued.
  * Shutdown: on_cancel fires for every detached call once the grace period
  * is over (the built-in PubSub and the reference node end theirs at once
@@ -339,6 +354,30 @@ int weft_server_call_on_writable(weft_server_call *call, weft_server_call_fn fn,
  * WEFT_ERR_STATE (not detached, finished), WEFT_ERR_NOMEM. */
 int weft_server_call_after(weft_server_call *call, int64_t ms,
                            weft_server_call_fn fn, void *ud);
+
+/* status 1: msg is the next request message (malloc'd, the handler's:
+ * weft_message_free). 0: the client finished sending (msg NULL; a read
+ * after that answers 0 again; unary and server-streaming calls, whose
+ * request the runtime read, answer 0 at once). < 0 (msg NULL):
+ * WEFT_ERR_CANCELLED (the client cancelled or reset the stream, the server
+ * is shutting down) or WEFT_ERR_CLOSED (tcp/ws: the connection closed),
+ * or why the stream failed (a message that does not decode, a malformed
+ * stream; weft_server_call_recv_error says how): finish the call. On
+ * grpc:// a cancel can read as 0, since gRPC core reports a cancelled
+ * stream's missing messages as its end: on_cancel still fires. The call is
+ * valid while fn runs. */
+typedef void (*weft_server_call_read_fn)(weft_server_call *call, void *msg,
+                                         int status, void *ud);
+/* Detached calls. Returns 0 (fn will run exactly once unless the call is
+ * finished first), WEFT_ERR_INVAL (call or fn NULL), WEFT_ERR_STATE (not
+ * detached, finished, or a read is outstanding), WEFT_ERR_UNSUPPORTED (a
+ * user transport without ops->want_read), or the transport's error. */
+int weft_server_call_read(weft_server_call *call, weft_server_call_read_fn fn,
+                          void *ud);
+/* Why the last receive (recv, recv_owned or a read) failed, e.g.
+ * "jobId: expected a string"; NULL when the transport does not say. Valid
+ * until the next receive. */
+const char *weft_server_call_recv_error(weft_server_call *call);
 
 /* An arena that lives as long as the call: decoded requests live here and
  * handlers may allocate response parts from it. */

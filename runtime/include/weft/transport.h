@@ -145,6 +145,15 @@ typedef struct weft_server_call_ops {
    * uses msg as send does. */
   int (*send_encoded)(void *tc, const void *msg, const weft_encoded_msg *pb,
                       const weft_metadata *headers);
+  /* Optional (NULL: weft_server_call_read answers WEFT_ERR_UNSUPPORTED):
+   * the handler of call (tc's runtime call) wants the next message without
+   * blocking. The transport calls weft_server_notify_readable(call) once,
+   * as soon as recv would return without blocking (a message is there, the
+   * client finished sending, the stream failed or was cancelled), possibly
+   * from inside want_read; the runtime then calls recv on a worker. One
+   * want_read is outstanding at a time; the transport forgets it in finish
+   * (no notify once finish has started). Returns 0 or a WEFT_ERR_*. */
+  int (*want_read)(void *tc, weft_server_call *call);
 } weft_server_call_ops;
 
 typedef struct weft_server_transport {
@@ -213,6 +222,12 @@ void weft_server_notify_cancel(weft_server_call *call);
  * message for its connection's I/O thread to write with the others rather
  * than write it at once (one write per connection, not one per call). */
 bool weft_server_sending_batch(void);
+/* The answer to ops->want_read: recv would not block now. Like
+ * notify_cancel it runs no callback (the read's is posted to the worker
+ * pool), so it is safe under the transport's own lock, and must not be
+ * called once ops->finish for the call has started. Only the first notify
+ * after a want_read counts; call NULL is ignored. */
+void weft_server_notify_readable(weft_server_call *call);
 /* Resolves a method path ("/pkg.Service/Method") against the server's
  * services (NULL if unknown, or path NULL or malformed). The descriptor
  * belongs to the service added with weft_server_add_service (it lives as

@@ -160,6 +160,10 @@ weft__async *weft__server_async(weft_server *s) {
   return s->as;
 }
 
+weft__pool *weft__server_pool(weft_server *s) {
+  return s->pool;
+}
+
 static int add_service(weft_server *s, const weft_service_desc *svc,
                        const void *impl, void *ctx,
                        weft_server_generic_fn generic) {

@@ -175,6 +175,10 @@ static void release_hold(weft_server_call *c) {
     drain(c);
 }
 
+void weft__async_release_hold(weft_server_call *c) {
+  release_hold(c);
+}
+
 /* Ends the call: unlinks it from the watcher (its pending timers become
  * no-ops) and hands it to server.c, which sends the status and frees it. */
 static void end(weft_server_call *c) {

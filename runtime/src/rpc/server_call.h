@@ -51,6 +51,11 @@ struct weft_server_call {
   int send_err; /* sticky: a queued message could not be written */
   struct weft__sendq *qhead, *qtail;
   size_t queued;
+  /* weft_server_call_read (server_read.c): one read outstanding
+   * (`reading`), its job posted once the transport said readable. */
+  bool reading, read_posted;
+  weft_server_call_read_fn read_fn;
+  void *read_ud;
   weft_server_call_fn on_cancel, on_writable;
   void *on_cancel_ud, *on_writable_ud;
   /* Under the server's watcher lock (weft__async). */
@@ -92,10 +97,14 @@ void weft__server_drain_calls(weft_server_call **calls, size_t n);
 /* How many messages went to a transport through ops->send_encoded (all
  * servers): tests check that a published event is encoded once. */
 unsigned long weft__server_encoded_sends(void);
+/* server_async.c, for server_read.c: drops a hold taken under amu (and
+ * ends the call if it was the last one and finish was asked). */
+void weft__async_release_hold(weft_server_call *call);
 /* server_async.c -> server.c: sends the response of a unary call on OK,
  * the status, and frees the call (the tail of a blocking handler's call). */
 void weft__server_call_end(weft_server_call *call, int code);
 weft__async *weft__server_async(weft_server *s);
+weft__pool *weft__server_pool(weft_server *s);
 /* How often the watcher asked a transport whether a detached call was
  * cancelled (a transport without ops->bind), all servers together: tests
  * check that pushing transports are never asked. */

@@ -443,4 +443,41 @@ TEST_F(Core, MeasureRuntimeOverhead) {
   printf("mem: %.1f us per unary call (%.0f calls/s)\n", (t1 - t0) / 1e3 / n,
          n * 1e9 / (t1 - t0));
 }
+
+// A transport without ops->want_read (mem://, like a user transport that
+// predates it): weft_server_call_read answers WEFT_ERR_UNSUPPORTED, and the
+// call still ends normally.
+std::atomic<int> read_rv{1};
+int unsupported_client_stream(weft_server_call *call,
+                              weft__test__EchoResponse *, void *) {
+  EXPECT_EQ(weft_server_call_read(
+                call, [](weft_server_call *, void *, int, void *) {}, nullptr),
+            WEFT_ERR_STATE); // not detached yet
+  EXPECT_EQ(weft_server_call_detach(call), 0);
+  EXPECT_EQ(weft_server_call_read(call, nullptr, nullptr), WEFT_ERR_INVAL);
+  read_rv = weft_server_call_read(
+      call, [](weft_server_call *, void *, int, void *) {}, nullptr);
+  weft_server_call_set_message(call, "no asynchronous read here");
+  weft_server_call_finish(call, WEFT_STATUS_UNIMPLEMENTED);
+  return WEFT_STATUS_OK;
+}
+
+TEST_F(Core, AsyncReadUnsupportedWithoutWantRead) {
+  static const weft__test__Echo_impl impl = {
+      nullptr, nullptr, unsupported_client_stream, nullptr};
+  ASSERT_EQ(weft_server_new(&srv, &sopts), 0);
+  ASSERT_EQ(
+      weft_server_add_service(srv, &weft__test__Echo_service, &impl, nullptr),
+      0);
+  weft_error err;
+  ASSERT_EQ(weft_server_listen(srv, url.c_str(), &err), 0) << err.message;
+  Connect();
+  CallOpts o;
+  weft_call *call;
+  ASSERT_EQ(weft__test__Echo_client_stream(cli, &call, &o), 0);
+  ASSERT_EQ(weft_call_close_send(call), 0);
+  EXPECT_EQ(weft_call_finish(call), WEFT_ERR_RPC);
+  EXPECT_EQ(o.o.status.code, WEFT_STATUS_UNIMPLEMENTED);
+  EXPECT_EQ(read_rv.load(), WEFT_ERR_UNSUPPORTED);
+}
 } // namespace
