@@ -4,6 +4,7 @@
  * window lets it out, the PING timeout and a reason for every connection
  * error. */
 #include "h2_client_engine.h"
+#include "h2_session.h"
 
 #include <nghttp2/nghttp2.h>
 #include <stdio.h>
@@ -36,35 +37,21 @@ typedef struct h2ce_stream {
 } h2ce_stream;
 
 struct weft__h2ce {
-  nghttp2_session *ses;
+  weft__h2sess core; /* the session, its output and connection error */
   const weft__h2ce_events *ev;
   void *ud;
   weft__h2ce_cfg cfg;
   h2ce_stream *streams;
-  bool failed;
-  /* A GOAWAY was received, or one sent: the session may stop reading
-   * without a connection error. */
-  bool goaway_seen;
   bool ping_out;
   int64_t ping_sent_ns;
-  weft_error why;
-  char last_err[160]; /* nghttp2's last reason (error_callback2) */
-  const uint8_t *out;
-  size_t out_len;
 };
 
 static void fail(weft__h2ce *e, int code, const char *prefix, const char *msg) {
-  if (e->failed)
-    return;
-  e->failed = true;
-  weft_error_set(&e->why, code, "%s%s", prefix, msg);
-  if (e->ev->conn_error)
-    e->ev->conn_error(e->ud, &e->why);
+  weft__h2sess_fail(&e->core, code, prefix, msg);
 }
 
 static void copy_err(const weft__h2ce *e, weft_error *err) {
-  if (err)
-    *err = e->why;
+  weft__h2sess_copy_err(&e->core, err);
 }
 
 /* ---- streams ------------------------------------------------------------ */
@@ -75,7 +62,7 @@ static void copy_err(const weft__h2ce *e, weft_error *err) {
 static h2ce_stream *stream_of(const weft__h2ce *e, int32_t id) {
   if (id <= 0)
     return NULL;
-  h2ce_stream *s = nghttp2_session_get_stream_user_data(e->ses, id);
+  h2ce_stream *s = nghttp2_session_get_stream_user_data(e->core.ses, id);
   if (!s)
     for (s = e->streams; s && s->id != id; s = s->next)
       ;
@@ -107,7 +94,7 @@ static void stream_closed(weft__h2ce *e, h2ce_stream *s, uint32_t code) {
   void *st = s->st;
   bool tell = !s->gone;
   if (s->uncredited > 0)
-    nghttp2_session_consume_connection(e->ses, s->uncredited);
+    nghttp2_session_consume_connection(e->core.ses, s->uncredited);
   stream_free(e, s);
   if (tell && e->ev->closed)
     e->ev->closed(e->ud, st, code);
@@ -174,7 +161,7 @@ static void deliver_headers(weft__h2ce *e, h2ce_stream *s) {
   weft__h2e_nv *nv = n <= 32 ? small : calloc(n, sizeof *nv);
   if (!nv) {
     drop_headers(s);
-    nghttp2_submit_rst_stream(e->ses, NGHTTP2_FLAG_NONE, s->id,
+    nghttp2_submit_rst_stream(e->core.ses, NGHTTP2_FLAG_NONE, s->id,
                               NGHTTP2_INTERNAL_ERROR);
     return;
   }
@@ -203,7 +190,7 @@ static void refuse_queued(weft__h2ce *e, int32_t last_id) {
   for (h2ce_stream *s = e->streams, *next; s; s = next) {
     next = s->next;
     if (!s->gone && s->id > last_id &&
-        !nghttp2_session_find_stream(e->ses, s->id))
+        !nghttp2_session_find_stream(e->core.ses, s->id))
       close_queued(e, s, NGHTTP2_REFUSED_STREAM);
   }
 }
@@ -214,7 +201,7 @@ static int on_frame_recv(nghttp2_session *ses, const nghttp2_frame *f,
   (void)ses;
   switch (f->hd.type) {
   case NGHTTP2_GOAWAY:
-    e->goaway_seen = true;
+    e->core.goaway_seen = true;
     if (e->ev->goaway)
       e->ev->goaway(e->ud, f->goaway.last_stream_id, f->goaway.error_code);
     refuse_queued(e, f->goaway.last_stream_id);
@@ -274,8 +261,8 @@ static int on_frame_send(nghttp2_session *ses, const nghttp2_frame *f,
     return 0;
   /* nghttp2 found a connection error in a frame and queued this GOAWAY,
    * whose debug data is its reason (as in h2_engine.c). */
-  const char *why = e->last_err;
-  int why_len = (int)strlen(e->last_err);
+  const char *why = e->core.last_err;
+  int why_len = (int)strlen(e->core.last_err);
   if (f->goaway.opaque_data_len > 0) {
     why = (const char *)f->goaway.opaque_data;
     why_len = (int)f->goaway.opaque_data_len;
@@ -293,7 +280,7 @@ static int on_error(nghttp2_session *ses, int lib_error_code, const char *msg,
   weft__h2ce *e = ud;
   (void)ses;
   (void)lib_error_code;
-  snprintf(e->last_err, sizeof e->last_err, "%.*s", (int)len, msg);
+  weft__h2sess_note(&e->core, msg, len);
   return 0;
 }
 
@@ -337,6 +324,8 @@ int weft__h2ce_new(weft__h2ce **out, const weft__h2ce_cfg *cfg,
     goto nomem;
   e->ev = ev;
   e->ud = ud;
+  e->core.conn_error = ev->conn_error;
+  e->core.ud = ud;
   if (cfg)
     e->cfg = *cfg;
   if (!e->cfg.max_concurrent_streams)
@@ -361,7 +350,7 @@ int weft__h2ce_new(weft__h2ce **out, const weft__h2ce_cfg *cfg,
   /* The caller returns receive window (weft__h2ce_credit) as it takes the
    * responses: a slow reader slows its server instead of growing memory. */
   nghttp2_option_set_no_auto_window_update(opt, 1);
-  if (nghttp2_session_client_new2(&e->ses, cb, e, opt) != 0)
+  if (nghttp2_session_client_new2(&e->core.ses, cb, e, opt) != 0)
     goto nomem;
   nghttp2_option_del(opt);
   nghttp2_session_callbacks_del(cb);
@@ -369,8 +358,8 @@ int weft__h2ce_new(weft__h2ce **out, const weft__h2ce_cfg *cfg,
       {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
       {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, e->cfg.max_concurrent_streams},
       {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, e->cfg.stream_window}};
-  if (nghttp2_submit_settings(e->ses, NGHTTP2_FLAG_NONE, iv, 3) != 0 ||
-      nghttp2_session_set_local_window_size(e->ses, NGHTTP2_FLAG_NONE, 0,
+  if (nghttp2_submit_settings(e->core.ses, NGHTTP2_FLAG_NONE, iv, 3) != 0 ||
+      nghttp2_session_set_local_window_size(e->core.ses, NGHTTP2_FLAG_NONE, 0,
                                             (int32_t)e->cfg.conn_window) != 0) {
     weft__h2ce_free(e);
     return WEFT_ERR_NOMEM;
@@ -390,7 +379,7 @@ void weft__h2ce_free(weft__h2ce *e) {
   /* nghttp2_session_del reports no stream closes: free our records. */
   while (e->streams)
     stream_free(e, e->streams);
-  nghttp2_session_del(e->ses);
+  nghttp2_session_del(e->core.ses);
   free(e);
 }
 
@@ -400,75 +389,34 @@ void weft__h2ce_free(weft__h2ce *e) {
 ssize_t weft__h2ce_feed(weft__h2ce *e, const uint8_t *in, size_t len,
                         int64_t now_ns, weft_error *err) {
   (void)now_ns; /* PINGs are timed from weft__h2ce_ping */
-  if (e->failed) {
-    copy_err(e, err);
-    return e->why.code;
-  }
-  e->last_err[0] = '\0';
-  ssize_t rv = nghttp2_session_mem_recv(e->ses, in, len);
-  if (rv < 0) {
-    /* Fatal errors come back without a GOAWAY queued: queue it (RFC 9113
-     * 5.4.1), as the server engine does. */
-    char msg[200];
-    snprintf(msg, sizeof msg, "%s%s%s", nghttp2_strerror((int)rv),
-             e->last_err[0] ? ": " : "", e->last_err);
-    fail(e, rv == NGHTTP2_ERR_NOMEM ? WEFT_ERR_NOMEM : WEFT_ERR_PROTOCOL,
-         "HTTP/2 connection error: ", msg);
-    nghttp2_session_terminate_session(e->ses, weft__h2e_goaway_code((int)rv));
-  } else if (!e->failed && !e->goaway_seen &&
-             !nghttp2_session_want_read(e->ses)) {
-    fail(e, WEFT_ERR_PROTOCOL, "HTTP/2 connection error: ",
-         e->last_err[0] ? e->last_err : "protocol error");
-  }
-  if (e->failed) {
-    copy_err(e, err);
-    return e->why.code;
-  }
-  return (ssize_t)len;
+  return weft__h2sess_feed(&e->core, in, len, err);
 }
 
 const uint8_t *weft__h2ce_output(weft__h2ce *e, size_t *len, weft_error *err) {
-  if (e->out_len == 0) {
-    ssize_t n = nghttp2_session_mem_send(e->ses, &e->out);
-    if (n < 0) {
-      fail(e, n == NGHTTP2_ERR_NOMEM ? WEFT_ERR_NOMEM : WEFT_ERR_PROTOCOL,
-           "HTTP/2 session failed: ", nghttp2_strerror((int)n));
-      copy_err(e, err);
-      e->out = NULL;
-      *len = 0;
-      return NULL;
-    }
-    e->out_len = (size_t)n;
-  }
-  *len = e->out_len;
-  return e->out_len ? e->out : (const uint8_t *)"";
+  return weft__h2sess_output(&e->core, len, err);
 }
 
 void weft__h2ce_output_done(weft__h2ce *e, size_t n) {
-  if (n > e->out_len)
-    n = e->out_len;
-  e->out += n;
-  e->out_len -= n;
+  weft__h2sess_output_done(&e->core, n);
 }
 
 bool weft__h2ce_finished(const weft__h2ce *e) {
-  return e->out_len == 0 && !nghttp2_session_want_read(e->ses) &&
-         !nghttp2_session_want_write(e->ses);
+  return weft__h2sess_finished(&e->core);
 }
 
 const weft_error *weft__h2ce_error(const weft__h2ce *e) {
-  return e->failed ? &e->why : NULL;
+  return e->core.failed ? &e->core.why : NULL;
 }
 
 bool weft__h2ce_going_away(const weft__h2ce *e) {
-  return e->goaway_seen || e->failed;
+  return e->core.goaway_seen || e->core.failed;
 }
 
 /* ---- time -----------------------------------------------------------------
  */
 
 int64_t weft__h2ce_next_timeout(const weft__h2ce *e) {
-  if (!e->ping_out || e->failed)
+  if (!e->ping_out || e->core.failed)
     return INT64_MAX;
   return e->ping_sent_ns + e->cfg.ping_timeout_ms * 1000000;
 }
@@ -479,7 +427,7 @@ int weft__h2ce_expire(weft__h2ce *e, int64_t now_ns, weft_error *err) {
   char msg[120];
   snprintf(msg, sizeof msg, "no PING ACK from the server within %lld ms",
            (long long)e->cfg.ping_timeout_ms);
-  nghttp2_session_terminate_session(e->ses, NGHTTP2_PROTOCOL_ERROR);
+  nghttp2_session_terminate_session(e->core.ses, NGHTTP2_PROTOCOL_ERROR);
   fail(e, WEFT_ERR_TIMEOUT, "", msg);
   copy_err(e, err);
   return WEFT_ERR_TIMEOUT;
@@ -490,7 +438,7 @@ int weft__h2ce_expire(weft__h2ce *e, int64_t now_ns, weft_error *err) {
 
 int32_t weft__h2ce_submit_request(weft__h2ce *e, const weft__h2e_nv *nv,
                                   size_t n, bool end_stream, void *st) {
-  if (e->failed || e->goaway_seen)
+  if (e->core.failed || e->core.goaway_seen)
     return WEFT_ERR_CLOSED;
   h2ce_stream *s = calloc(1, sizeof *s);
   nghttp2_nv small[32];
@@ -504,8 +452,8 @@ int32_t weft__h2ce_submit_request(weft__h2ce *e, const weft__h2e_nv *nv,
                         nv[i].nlen, nv[i].vlen, NGHTTP2_NV_FLAG_NONE};
   s->st = st;
   nghttp2_data_provider dp = {.source.ptr = s, .read_callback = body_read};
-  int32_t id =
-      nghttp2_submit_request(e->ses, NULL, a, n, end_stream ? NULL : &dp, s);
+  int32_t id = nghttp2_submit_request(e->core.ses, NULL, a, n,
+                                      end_stream ? NULL : &dp, s);
   if (a != small)
     free(a);
   if (id < 0) {
@@ -551,7 +499,7 @@ int weft__h2ce_submit_data(weft__h2ce *e, int32_t id, const uint8_t *p,
   s->out_len += n;
   s->out_end = end;
   /* Fails harmlessly when the stream is not deferred (or not open yet). */
-  nghttp2_session_resume_data(e->ses, id);
+  nghttp2_session_resume_data(e->core.ses, id);
   return 0;
 }
 
@@ -564,12 +512,12 @@ int weft__h2ce_submit_rst(weft__h2ce *e, int32_t id, uint32_t code) {
   h2ce_stream *s = stream_of(e, id);
   if (!s)
     return WEFT_ERR_INVAL;
-  int rv = nghttp2_submit_rst_stream(e->ses, NGHTTP2_FLAG_NONE, id, code);
+  int rv = nghttp2_submit_rst_stream(e->core.ses, NGHTTP2_FLAG_NONE, id, code);
   if (rv != 0)
     return rv == NGHTTP2_ERR_NOMEM ? WEFT_ERR_NOMEM : WEFT_ERR_INVAL;
   /* Still queued (its HEADERS not sent): nghttp2 cancels the HEADERS but
    * reports it only once a stream slot frees up. */
-  if (!nghttp2_session_find_stream(e->ses, id))
+  if (!nghttp2_session_find_stream(e->core.ses, id))
     close_queued(e, s, code);
   return 0;
 }
@@ -582,21 +530,21 @@ void weft__h2ce_credit(weft__h2ce *e, int32_t id, size_t n) {
     n = s->uncredited;
   s->uncredited -= n;
   if (n)
-    nghttp2_session_consume(e->ses, id, n);
+    nghttp2_session_consume(e->core.ses, id, n);
 }
 
 int weft__h2ce_goaway(weft__h2ce *e, uint32_t code) {
-  e->goaway_seen = true;
+  e->core.goaway_seen = true;
   int rv = nghttp2_submit_goaway(
-      e->ses, NGHTTP2_FLAG_NONE,
-      nghttp2_session_get_last_proc_stream_id(e->ses), code, NULL, 0);
+      e->core.ses, NGHTTP2_FLAG_NONE,
+      nghttp2_session_get_last_proc_stream_id(e->core.ses), code, NULL, 0);
   return rv == NGHTTP2_ERR_NOMEM ? WEFT_ERR_NOMEM : 0;
 }
 
 int weft__h2ce_ping(weft__h2ce *e, int64_t now_ns) {
-  if (e->ping_out || e->failed)
+  if (e->ping_out || e->core.failed)
     return 0;
-  if (nghttp2_submit_ping(e->ses, NGHTTP2_FLAG_NONE, NULL) != 0)
+  if (nghttp2_submit_ping(e->core.ses, NGHTTP2_FLAG_NONE, NULL) != 0)
     return WEFT_ERR_NOMEM;
   e->ping_out = true;
   e->ping_sent_ns = now_ns;
@@ -607,5 +555,5 @@ void weft__h2ce_terminate(weft__h2ce *e, uint32_t code, const char *why) {
   char msg[200];
   snprintf(msg, sizeof msg, "(%s): %s", weft__h2e_code_name(code), why);
   fail(e, WEFT_ERR_PROTOCOL, "HTTP/2 connection error ", msg);
-  nghttp2_session_terminate_session(e->ses, code);
+  nghttp2_session_terminate_session(e->core.ses, code);
 }

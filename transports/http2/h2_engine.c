@@ -3,6 +3,7 @@
  * request's header block, frames on streams it has forgotten, the header
  * timeout and a reason for every connection error. */
 #include "h2_engine.h"
+#include "h2_session.h"
 
 #include <nghttp2/nghttp2.h>
 #include <stdio.h>
@@ -34,7 +35,7 @@ typedef struct h2e_stream {
 } h2e_stream;
 
 struct weft__h2e {
-  nghttp2_session *ses;
+  weft__h2sess core; /* the session, its output and connection error */
   const weft__h2e_events *ev;
   void *ud;
   weft__h2e_cfg cfg;
@@ -42,15 +43,7 @@ struct weft__h2e {
   h2e_stream *streams;
   h2e_stream *hdr_cur; /* its header block is not complete yet */
   int64_t hdr_begun_ns;
-  bool ready;  /* preface and SETTINGS received */
-  bool failed; /* conn_error was called */
-  /* A GOAWAY was received, or one without error sent: the session may stop
-   * reading without a connection error. */
-  bool goaway_seen;
-  weft_error why;     /* the connection error */
-  char last_err[160]; /* nghttp2's last reason (error_callback2) */
-  const uint8_t *out;
-  size_t out_len;
+  bool ready; /* preface and SETTINGS received */
   struct {
     int32_t id;
     bool we_reset;
@@ -96,23 +89,17 @@ const char *weft__h2e_code_name(uint32_t code) {
 /* The connection failed: remember why (the first reason wins) and tell the
  * caller once. */
 static void fail(weft__h2e *e, int code, const char *prefix, const char *msg) {
-  if (e->failed)
-    return;
-  e->failed = true;
-  weft_error_set(&e->why, code, "%s%s", prefix, msg);
-  if (e->ev->conn_error)
-    e->ev->conn_error(e->ud, &e->why);
+  weft__h2sess_fail(&e->core, code, prefix, msg);
 }
 
 static void copy_err(const weft__h2e *e, weft_error *err) {
-  if (err)
-    *err = e->why;
+  weft__h2sess_copy_err(&e->core, err);
 }
 
 /* ---- streams ------------------------------------------------------------ */
 
 static h2e_stream *stream_of(weft__h2e *e, int32_t id) {
-  return id > 0 ? nghttp2_session_get_stream_user_data(e->ses, id) : NULL;
+  return id > 0 ? nghttp2_session_get_stream_user_data(e->core.ses, id) : NULL;
 }
 
 static void stream_unlink(weft__h2e *e, h2e_stream *s) {
@@ -222,7 +209,7 @@ static void open_stream(weft__h2e *e, h2e_stream *s, bool end_stream) {
   s->opened = true;
   if (!nv) {
     drop_headers(s);
-    nghttp2_submit_rst_stream(e->ses, NGHTTP2_FLAG_NONE, s->id,
+    nghttp2_submit_rst_stream(e->core.ses, NGHTTP2_FLAG_NONE, s->id,
                               NGHTTP2_INTERNAL_ERROR);
     return;
   }
@@ -237,7 +224,7 @@ static void open_stream(weft__h2e *e, h2e_stream *s, bool end_stream) {
     free(nv);
   drop_headers(s);
   if (!s->st)
-    nghttp2_submit_rst_stream(e->ses, NGHTTP2_FLAG_NONE, s->id,
+    nghttp2_submit_rst_stream(e->core.ses, NGHTTP2_FLAG_NONE, s->id,
                               NGHTTP2_INTERNAL_ERROR);
 }
 
@@ -251,7 +238,7 @@ static int on_frame_recv(nghttp2_session *ses, const nghttp2_frame *f,
       e->ready = true;
     return 0;
   case NGHTTP2_GOAWAY:
-    e->goaway_seen = true;
+    e->core.goaway_seen = true;
     if (e->ev->goaway)
       e->ev->goaway(e->ud, f->goaway.last_stream_id, f->goaway.error_code);
     return 0;
@@ -323,8 +310,8 @@ static int on_frame_send(nghttp2_session *ses, const nghttp2_frame *f,
      * say (some checks run before on_begin_frame), so we add nothing.
      * Connection errors we raise ourselves were reported already (fail
      * keeps the first). */
-    const char *why = e->last_err;
-    int why_len = (int)strlen(e->last_err);
+    const char *why = e->core.last_err;
+    int why_len = (int)strlen(e->core.last_err);
     if (f->goaway.opaque_data_len > 0) {
       why = (const char *)f->goaway.opaque_data;
       why_len = (int)f->goaway.opaque_data_len;
@@ -391,7 +378,7 @@ static int on_error(nghttp2_session *ses, int lib_error_code, const char *msg,
   weft__h2e *e = ud;
   (void)ses;
   (void)lib_error_code;
-  snprintf(e->last_err, sizeof e->last_err, "%.*s", (int)len, msg);
+  weft__h2sess_note(&e->core, msg, len);
   return 0;
 }
 
@@ -430,6 +417,8 @@ int weft__h2e_new(weft__h2e **out, const weft__h2e_cfg *cfg,
     goto nomem;
   e->ev = ev;
   e->ud = ud;
+  e->core.conn_error = ev->conn_error;
+  e->core.ud = ud;
   if (cfg)
     e->cfg = *cfg;
   if (!e->cfg.max_concurrent_streams)
@@ -454,7 +443,7 @@ int weft__h2e_new(weft__h2e **out, const weft__h2e_cfg *cfg,
   /* The caller returns receive window (weft__h2e_credit) when it has taken
    * the data: a slow consumer slows its client instead of growing memory. */
   nghttp2_option_set_no_auto_window_update(opt, 1);
-  if (nghttp2_session_server_new2(&e->ses, cb, e, opt) != 0)
+  if (nghttp2_session_server_new2(&e->core.ses, cb, e, opt) != 0)
     goto nomem;
   nghttp2_option_del(opt);
   nghttp2_session_callbacks_del(cb);
@@ -463,8 +452,8 @@ int weft__h2e_new(weft__h2e **out, const weft__h2e_cfg *cfg,
       {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, e->cfg.stream_window},
       {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE,
        (uint32_t)e->cfg.max_header_bytes}};
-  if (nghttp2_submit_settings(e->ses, NGHTTP2_FLAG_NONE, iv, 3) != 0 ||
-      nghttp2_session_set_local_window_size(e->ses, NGHTTP2_FLAG_NONE, 0,
+  if (nghttp2_submit_settings(e->core.ses, NGHTTP2_FLAG_NONE, iv, 3) != 0 ||
+      nghttp2_session_set_local_window_size(e->core.ses, NGHTTP2_FLAG_NONE, 0,
                                             (int32_t)e->cfg.conn_window) != 0) {
     weft__h2e_free(e);
     return WEFT_ERR_NOMEM;
@@ -488,7 +477,7 @@ void weft__h2e_free(weft__h2e *e) {
     drop_headers(s);
     free(s);
   }
-  nghttp2_session_del(e->ses);
+  nghttp2_session_del(e->core.ses);
   free(e);
 }
 
@@ -512,73 +501,27 @@ uint32_t weft__h2e_goaway_code(int rv) {
 
 ssize_t weft__h2e_feed(weft__h2e *e, const uint8_t *in, size_t len,
                        int64_t now_ns, weft_error *err) {
-  if (e->failed) {
-    copy_err(e, err);
-    return e->why.code;
-  }
   e->now_ns = now_ns;
-  e->last_err[0] = '\0';
-  ssize_t rv = nghttp2_session_mem_recv(e->ses, in, len);
-  if (rv < 0) {
-    /* nghttp2 queued a GOAWAY for most errors; for the fatal ones it
-     * returns without one (too many CONTINUATIONs, a flood of frames, a
-     * bad client preface, a failed callback) and we queue it: RFC 9113
-     * 5.4.1, "An endpoint that encounters a connection error SHOULD first
-     * send a GOAWAY frame". A no-op when nghttp2 already terminated. */
-    char msg[200];
-    snprintf(msg, sizeof msg, "%s%s%s", nghttp2_strerror((int)rv),
-             e->last_err[0] ? ": " : "", e->last_err);
-    fail(e, rv == NGHTTP2_ERR_NOMEM ? WEFT_ERR_NOMEM : WEFT_ERR_PROTOCOL,
-         "HTTP/2 connection error: ", msg);
-    nghttp2_session_terminate_session(e->ses, weft__h2e_goaway_code((int)rv));
-  } else if (!e->failed && !e->goaway_seen &&
-             !nghttp2_session_want_read(e->ses)) {
-    /* nghttp2 handled a connection error itself (it swallows the rest of
-     * the input and queues GOAWAY): its reason came through on_error. */
-    fail(e, WEFT_ERR_PROTOCOL, "HTTP/2 connection error: ",
-         e->last_err[0] ? e->last_err : "protocol error");
-  }
-  if (e->failed) {
-    copy_err(e, err);
-    return e->why.code;
-  }
-  return (ssize_t)len;
+  return weft__h2sess_feed(&e->core, in, len, err);
 }
 
 const uint8_t *weft__h2e_output(weft__h2e *e, size_t *len, weft_error *err) {
-  if (e->out_len == 0) {
-    ssize_t n = nghttp2_session_mem_send(e->ses, &e->out);
-    if (n < 0) {
-      fail(e, n == NGHTTP2_ERR_NOMEM ? WEFT_ERR_NOMEM : WEFT_ERR_PROTOCOL,
-           "HTTP/2 session failed: ", nghttp2_strerror((int)n));
-      copy_err(e, err);
-      e->out = NULL;
-      *len = 0;
-      return NULL;
-    }
-    e->out_len = (size_t)n;
-  }
-  *len = e->out_len;
-  return e->out_len ? e->out : (const uint8_t *)"";
+  return weft__h2sess_output(&e->core, len, err);
 }
 
 void weft__h2e_output_done(weft__h2e *e, size_t n) {
-  if (n > e->out_len)
-    n = e->out_len;
-  e->out += n;
-  e->out_len -= n;
+  weft__h2sess_output_done(&e->core, n);
 }
 
 bool weft__h2e_finished(const weft__h2e *e) {
-  return e->out_len == 0 && !nghttp2_session_want_read(e->ses) &&
-         !nghttp2_session_want_write(e->ses);
+  return weft__h2sess_finished(&e->core);
 }
 
 /* ---- time -----------------------------------------------------------------
  */
 
 const weft_error *weft__h2e_error(const weft__h2e *e) {
-  return e->failed ? &e->why : NULL;
+  return e->core.failed ? &e->core.why : NULL;
 }
 
 bool weft__h2e_ready(const weft__h2e *e) {
@@ -591,7 +534,7 @@ bool weft__h2e_busy(const weft__h2e *e) {
 
 int64_t weft__h2e_next_timeout(const weft__h2e *e) {
   int64_t t = e->cfg.header_timeout_ms * 1000000;
-  if (t <= 0 || e->failed)
+  if (t <= 0 || e->core.failed)
     return INT64_MAX;
   if (!e->ready)
     return e->cfg.start_ns + t;
@@ -610,7 +553,7 @@ int weft__h2e_expire(weft__h2e *e, int64_t now_ns, weft_error *err) {
                     : "no HTTP/2 preface and SETTINGS within %lld ms of "
                       "connecting (header timeout)",
            (long long)e->cfg.header_timeout_ms);
-  nghttp2_session_terminate_session(e->ses, NGHTTP2_ENHANCE_YOUR_CALM);
+  nghttp2_session_terminate_session(e->core.ses, NGHTTP2_ENHANCE_YOUR_CALM);
   fail(e, WEFT_ERR_TIMEOUT, "", msg);
   copy_err(e, err);
   return WEFT_ERR_TIMEOUT;
@@ -648,7 +591,7 @@ int weft__h2e_submit_response(weft__h2e *e, int32_t id, const weft__h2e_nv *nv,
   if (!a)
     return WEFT_ERR_NOMEM;
   nghttp2_data_provider dp = {.source.ptr = s, .read_callback = data_read};
-  int rv = nghttp2_submit_response(e->ses, id, a, n, body ? &dp : NULL);
+  int rv = nghttp2_submit_response(e->core.ses, id, a, n, body ? &dp : NULL);
   if (a != small)
     free(a);
   return rv_of(rv);
@@ -660,18 +603,19 @@ int weft__h2e_submit_trailers(weft__h2e *e, int32_t id, const weft__h2e_nv *nv,
   nghttp2_nv *a = to_nghttp2(nv, n, small, 32);
   if (!a)
     return WEFT_ERR_NOMEM;
-  int rv = nghttp2_submit_trailer(e->ses, id, a, n);
+  int rv = nghttp2_submit_trailer(e->core.ses, id, a, n);
   if (a != small)
     free(a);
   return rv_of(rv);
 }
 
 int weft__h2e_resume(weft__h2e *e, int32_t id) {
-  return rv_of(nghttp2_session_resume_data(e->ses, id));
+  return rv_of(nghttp2_session_resume_data(e->core.ses, id));
 }
 
 int weft__h2e_submit_rst(weft__h2e *e, int32_t id, uint32_t code) {
-  return rv_of(nghttp2_submit_rst_stream(e->ses, NGHTTP2_FLAG_NONE, id, code));
+  return rv_of(
+      nghttp2_submit_rst_stream(e->core.ses, NGHTTP2_FLAG_NONE, id, code));
 }
 
 void weft__h2e_credit(weft__h2e *e, int32_t id, size_t n) {
@@ -682,25 +626,25 @@ void weft__h2e_credit(weft__h2e *e, int32_t id, size_t n) {
     n = s->uncredited;
   s->uncredited -= n;
   if (n)
-    nghttp2_session_consume(e->ses, id, n);
+    nghttp2_session_consume(e->core.ses, id, n);
 }
 
 int weft__h2e_goaway(weft__h2e *e, uint32_t code) {
   if (code == NGHTTP2_NO_ERROR)
-    e->goaway_seen = true;
+    e->core.goaway_seen = true;
   return rv_of(nghttp2_submit_goaway(
-      e->ses, NGHTTP2_FLAG_NONE,
-      nghttp2_session_get_last_proc_stream_id(e->ses), code, NULL, 0));
+      e->core.ses, NGHTTP2_FLAG_NONE,
+      nghttp2_session_get_last_proc_stream_id(e->core.ses), code, NULL, 0));
 }
 
 int weft__h2e_shutdown_notice(weft__h2e *e) {
-  e->goaway_seen = true;
-  return rv_of(nghttp2_submit_shutdown_notice(e->ses));
+  e->core.goaway_seen = true;
+  return rv_of(nghttp2_submit_shutdown_notice(e->core.ses));
 }
 
 void weft__h2e_terminate(weft__h2e *e, uint32_t code, const char *why) {
   char msg[200];
   snprintf(msg, sizeof msg, "(%s): %s", weft__h2e_code_name(code), why);
   fail(e, WEFT_ERR_PROTOCOL, "HTTP/2 connection error ", msg);
-  nghttp2_session_terminate_session(e->ses, code);
+  nghttp2_session_terminate_session(e->core.ses, code);
 }

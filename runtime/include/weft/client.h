@@ -208,8 +208,8 @@ int weft_call_finish(weft_call *call);
  * process (started with the first asynchronous call, stopped when the
  * last client that made one is closed) as gRPC core completes the calls'
  * batches, and weft_call_send queues (it waits only while a call has
- * over 1 MiB queued, and never on that thread). On h2c:// and https:// over HTTP/2
- * a send waits only while the call has over 256 KiB not yet written (the
+ * over 1 MiB queued, and never on that thread). On h2c:// and https:// over
+ * HTTP/2 a send waits only while the call has over 256 KiB not yet written (the
  * peer's flow control window), and never on the loop thread. On http://
  * and on https:// over HTTP/1.1 they run on the client loop too: a call
  * takes one of the client's connections for its whole exchange (at most
