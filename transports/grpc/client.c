@@ -495,6 +495,19 @@ static int start(gcall *c, grpc_op *ops, size_t n, int tag) {
   return 0;
 }
 
+/* The sending half of a single-request call's batch (under c->mu):
+ * initial metadata, the request if any, the half-close. */
+static size_t add_single_send(gcall *c, grpc_op *ops, size_t n) {
+  n = add_initial(c, ops, n);
+  if (c->req) {
+    n = add_op(ops, n, GRPC_OP_SEND_MESSAGE);
+    ops[n - 1].data.send_message.send_message = c->req;
+  }
+  n = add_op(ops, n, GRPC_OP_SEND_CLOSE_FROM_CLIENT);
+  c->close_sent = true;
+  return n;
+}
+
 /* Single-request calls: initial metadata, the request and the half-close go
  * in one batch; a unary call also asks for the response and status in it. */
 static int flush_single(gcall *c) {
@@ -505,13 +518,7 @@ static int flush_single(gcall *c) {
     pthread_mutex_unlock(&c->mu);
     return 0;
   }
-  n = add_initial(c, ops, n);
-  if (c->req) {
-    n = add_op(ops, n, GRPC_OP_SEND_MESSAGE);
-    ops[n - 1].data.send_message.send_message = c->req;
-  }
-  n = add_op(ops, n, GRPC_OP_SEND_CLOSE_FROM_CLIENT);
-  c->close_sent = true;
+  n = add_single_send(c, ops, n);
   n = add_recv_initial(c, ops, n);
   if (c->m->kind == WEFT_RPC_UNARY) {
     n = add_op(ops, n, GRPC_OP_RECV_MESSAGE);
@@ -1062,13 +1069,7 @@ static int async_flush_single(gcall *c) {
     pthread_mutex_unlock(&c->mu);
     return 0;
   }
-  n = add_initial(c, ops, n);
-  if (c->req) {
-    n = add_op(ops, n, GRPC_OP_SEND_MESSAGE);
-    ops[n - 1].data.send_message.send_message = c->req;
-  }
-  n = add_op(ops, n, GRPC_OP_SEND_CLOSE_FROM_CLIENT);
-  c->close_sent = true;
+  n = add_single_send(c, ops, n);
   bool unary = c->m->kind == WEFT_RPC_UNARY;
   if (unary) {
     n = add_recv_initial(c, ops, n);
