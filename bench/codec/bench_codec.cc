@@ -204,6 +204,17 @@ template <class M> Result Run(Subject &s, bool print_mbs) {
            asm volatile("" : : "r"(buf.data()) : "memory");
          }
        }},
+      // into a buffer it allocates (timed only; listed last so the
+      // indices below stay)
+      {"e_weft_alloc",
+       [&] {
+         for (int i = 0; i < k; i++) {
+           uint8_t *out = nullptr;
+           size_t n = 0;
+           weft_encode_alloc(s.weft, &out, &n);
+           std::free(out);
+         }
+       }},
   };
   RunRounds(c, 11, 0.02);
   enum {

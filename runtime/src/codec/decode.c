@@ -1290,6 +1290,19 @@ static size_t max_size(const weft_decode_opts *opts) {
                                         : WEFT_DEFAULT_MAX_MESSAGE_SIZE;
 }
 
+/* The root of a new tree, carved from its first block without the arena's
+ * checks: tree_guess leaves room for it there. */
+WEFT__INLINE void *tree_root(weft__tree *t, const weft_msg_desc *d) {
+  weft__mhdr *h = (weft__mhdr *)(void *)t->a.ptr;
+  size_t n = WEFT__ALIGN(sizeof *h + d->base.sizeof_message);
+  t->a.ptr += n;
+  t->a.used += n;
+  h->tree = t;
+  h->magic = WEFT__MHDR_MAGIC;
+  t->root = h + 1;
+  return h + 1;
+}
+
 static const uint8_t empty_input[1];
 
 int weft_decode(const weft_msg_desc *d, const uint8_t *data, size_t len,
@@ -1326,7 +1339,7 @@ int weft_decode(const weft_msg_desc *d, const uint8_t *data, size_t len,
     }
   }
   T = weft__dtab_get(d, &tmp);
-  msg = T ? weft__msg_alloc(st.a, st.tree, d) : NULL;
+  msg = !T ? NULL : tree ? tree_root(tree, d) : weft__msg_alloc(st.a, NULL, d);
   if (!msg) {
     free(tmp);
     weft__tree_free(tree);
@@ -1334,8 +1347,6 @@ int weft_decode(const weft_msg_desc *d, const uint8_t *data, size_t len,
                           d->base.name);
   }
   init_from(T, d, msg);
-  if (tree)
-    tree->root = msg;
   rv = decode_fields(&st, d, T, msg, &p, data + len, 0, 0, 0);
   if (WEFT__UNLIKELY(tmp != NULL))
     free(tmp);

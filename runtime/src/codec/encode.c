@@ -1038,8 +1038,9 @@ ssize_t weft_encode(const void *msg, uint8_t *buf, size_t cap) {
 }
 
 /* One pass into growing chunks (no size pre-pass), then one copy into an
- * exact-size buffer. */
-int weft_encode_alloc(const void *msg, uint8_t **out, size_t *out_len) {
+ * exact-size buffer. The reference the forward writers are tested against. */
+int weft__encode_alloc_backward(const void *msg, uint8_t **out,
+                                size_t *out_len) {
   enc e;
   chunk *c;
   uint8_t *buf, *w;
@@ -1079,4 +1080,38 @@ int weft_encode_alloc(const void *msg, uint8_t **out, size_t *out_len) {
     free(c);
   }
   return rv;
+}
+
+/* A type with a forward writer (generated, or the table-driven one for flat
+ * types) is sized first and written once into an exact allocation: one
+ * malloc and no copy, against a chunk, a copy and two mallocs. */
+int weft_encode_alloc(const void *msg, uint8_t **out, size_t *out_len) {
+  const weft_msg_desc *d;
+  weft__dtab *tmp;
+  const weft__dtab *T;
+  size_t n;
+  uint8_t *buf;
+  ssize_t r;
+  if (!msg || !out || !out_len)
+    return WEFT_ERR_INVAL;
+  d = weft_msg_desc_of_msg(msg);
+  if (!d->encode) {
+    T = weft__dtab_get(d, &tmp);
+    if (WEFT__UNLIKELY(tmp != NULL))
+      free(tmp); /* rare (no cache yet): the backward writer */
+    if (tmp != NULL || !T || !T->enc_fwd)
+      return weft__encode_alloc_backward(msg, out, out_len);
+  }
+  n = weft_encoded_size(msg);
+  buf = malloc(n ? n : 1);
+  if (!buf)
+    return WEFT_ERR_NOMEM;
+  r = weft_encode(msg, buf, n);
+  if (WEFT__UNLIKELY(r != (ssize_t)n)) {
+    free(buf);
+    return r < 0 ? (int)r : WEFT_ERR_INTERNAL;
+  }
+  *out = buf;
+  *out_len = n;
+  return 0;
 }

@@ -42,4 +42,10 @@ size_t weft__msg_size(const weft_msg_desc *d, const void *msg);
 ssize_t weft__encode_fwd(const weft__dtab *T, const void *msg, uint8_t *buf,
                          size_t cap);
 
+/* weft_encode_alloc through the table-driven backward writer whatever the
+ * type: the reference the forward writers are checked against (tests,
+ * fuzz). */
+int weft__encode_alloc_backward(const void *msg, uint8_t **out,
+                                size_t *out_len);
+
 #endif

@@ -43,10 +43,10 @@ inline void Differential(const Message &proto, const weft_msg_desc *d,
     ASSERT_EQ(0, rv) << err.message;
     EXPECT_EQ(bytes.size(), weft_encoded_size(out));
     EXPECT_EQ(Hex(bytes), Hex(WeftEncode(out)));
-    {
+    for (auto alloc : {weft_encode_alloc, weft__encode_alloc_backward}) {
       uint8_t *ab = nullptr;
       size_t alen = 0;
-      ASSERT_EQ(0, weft_encode_alloc(out, &ab, &alen));
+      ASSERT_EQ(0, alloc(out, &ab, &alen));
       EXPECT_EQ(Hex(bytes),
                 Hex(std::string(reinterpret_cast<char *>(ab), alen)));
       free(ab);

@@ -170,8 +170,8 @@ TEST(CodecEncode, DescriptorWithoutCache) {
 
 // Flat types are written front to back (encode_fwd.c), inside other
 // messages back to front: every capacity, the randomized differential
-// (against C++ and against weft_encode_alloc, which always runs the
-// backward writer), unknown fields included.
+// (against C++ and against weft__encode_alloc_backward, which always runs
+// the backward writer), unknown fields included.
 TEST(CodecEncode, EveryCapacityFlat) {
   RandomEveryCapacity<weft_test::flat::Flat>(21, 40);
   RandomEveryCapacity<weft_test::flat::Outer>(22, 30);

@@ -1,7 +1,7 @@
 // The encoders protoc-gen-weft emits (weft/gen_encode.h, called by
 // weft_encode through weft_msg_desc.encode) against C++ and against the
-// table-driven backward writer (weft_encode_alloc, which never calls
-// them): which types get one, every capacity (buffers malloc'd at their
+// table-driven backward writer (weft__encode_alloc_backward, which never
+// calls them): which types get one, every capacity (buffers malloc'd at their
 // exact size, so AddressSanitizer sees a write past them), the randomized
 // differential, sub-message length slots of every width, hand-built
 // messages with NULL elements.
@@ -21,8 +21,12 @@ namespace {
 std::string AllocEncode(const void *w) {
   uint8_t *ab = nullptr;
   size_t n = 0;
-  EXPECT_EQ(0, weft_encode_alloc(w, &ab, &n));
+  EXPECT_EQ(0, weft__encode_alloc_backward(w, &ab, &n));
   std::string s(reinterpret_cast<char *>(ab), n);
+  free(ab);
+  // weft_encode_alloc: sized, then the forward writer when there is one
+  EXPECT_EQ(0, weft_encode_alloc(w, &ab, &n));
+  EXPECT_EQ(Hex(s), Hex(std::string(reinterpret_cast<char *>(ab), n)));
   free(ab);
   return s;
 }

@@ -10,6 +10,12 @@
 
 #include "dyn_desc.h"
 
+// The table-driven backward writer whatever the type (runtime/src/codec/
+// encode.h): the reference weft_encode_alloc's and weft_encode's forward
+// writers are checked against.
+extern "C" int weft__encode_alloc_backward(const void *msg, uint8_t **out,
+                                           size_t *out_len);
+
 namespace weft_test {
 
 inline std::string Hex(const std::string &s) {
