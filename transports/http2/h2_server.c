@@ -124,6 +124,10 @@ struct h2s_stream {
   int refs; /* under c->mu */
   h2s_stream *next, *prev;
   h2s_stream *kick_next; /* c->kicks, while kick_queued (c->mu) */
+  /* The list take_kicks handed out, walked without c->mu: a separate link,
+   * since once taken the stream can be kicked (queued on kick_next) again
+   * while that walk runs. */
+  h2s_stream *run_next;
   bool kick_queued;
   bool in_session; /* the engine (or h1_conn.c) still knows the stream */
 
@@ -716,7 +720,7 @@ static h2s_stream *take_kicks(h2s_conn *c) {
   for (h2s_stream *s = c->kicks, *n; s; s = n) {
     n = s->kick_next;
     s->kick_queued = false;
-    s->kick_next = rev;
+    s->run_next = rev;
     rev = s;
   }
   c->kicks = NULL;
@@ -730,7 +734,7 @@ static void kicks_on_loop(void *ud) {
   h2s_stream *list = take_kicks(c);
   pthread_mutex_unlock(&c->mu);
   for (h2s_stream *s = list, *n; s; s = n) {
-    n = s->kick_next;
+    n = s->run_next;
     kick_one(s);
     stream_unref(s);
   }
@@ -764,7 +768,7 @@ static void kick(h2s_stream *s) {
     h2s_stream *list = take_kicks(c);
     pthread_mutex_unlock(&c->mu);
     for (h2s_stream *k = list, *n; k; k = n) {
-      n = k->kick_next;
+      n = k->run_next;
       stream_unref(k);
     }
     conn_io_release(c);
