@@ -17,6 +17,8 @@
 
 #include "test_schemes.h"
 
+#include "wait_for.h"
+
 extern "C" {
 #include "echo.weft.h"
 #include "weft/client.h"
@@ -24,15 +26,6 @@ extern "C" {
 }
 
 namespace {
-
-bool wait_for(const std::function<bool()> &pred, int ms = 20000) {
-  for (int i = 0; i < ms; i++) {
-    if (pred())
-      return true;
-    usleep(1000);
-  }
-  return pred();
-}
 
 struct Opts {
   weft_call_opts o;
@@ -377,7 +370,7 @@ TEST_P(AsyncRead, ManyStreamsTwoWorkers) {
     r.repeat = i;
     ASSERT_EQ(weft__test__Echo_client_stream_write(calls[i], &r), 0);
   }
-  EXPECT_TRUE(wait_for([] {
+  EXPECT_TRUE(weft_test_wait_for([] {
     std::lock_guard<std::mutex> g(seen.mu);
     return seen.first_msgs == N;
   })) << "only "
@@ -459,13 +452,13 @@ TEST_P(AsyncRead, ClientCancel) {
   weft__test__EchoRequest r = weft__test__EchoRequest_INIT;
   r.repeat = 1;
   ASSERT_EQ(weft__test__Echo_client_stream_write(call, &r), 0);
-  ASSERT_TRUE(wait_for([] {
+  ASSERT_TRUE(weft_test_wait_for([] {
     std::lock_guard<std::mutex> g(seen.mu);
     return seen.first_msgs == 1;
   }));
   weft_call_cancel(call);
   weft_call_finish(call);
-  EXPECT_TRUE(wait_for([] {
+  EXPECT_TRUE(weft_test_wait_for([] {
     std::lock_guard<std::mutex> g(seen.mu);
     return seen.cancels == 1 && seen.read_errors == 1;
   })) << "on_cancel and the failed read were not both seen";

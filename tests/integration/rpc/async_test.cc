@@ -20,6 +20,8 @@
 #include "test_schemes.h"
 #include "thread_count.h"
 
+#include "wait_for.h"
+
 extern "C" {
 #include "echo.weft.h"
 #include "weft/client.h"
@@ -32,15 +34,6 @@ extern "C" {
 extern "C" unsigned long weft__cancel_polls(void);
 
 namespace {
-
-bool wait_for(const std::function<bool()> &pred, int ms = 10000) {
-  for (int i = 0; i < ms; i++) {
-    if (pred())
-      return true;
-    usleep(1000);
-  }
-  return pred();
-}
 
 struct Opts {
   weft_call_opts o;
@@ -358,7 +351,7 @@ TEST_P(Async, ParkedStreamsCostNoThreads) {
     EXPECT_STREQ(m->text, "parked");
     weft_message_free(m);
   }
-  ASSERT_TRUE(wait_for([&] {
+  ASSERT_TRUE(weft_test_wait_for([&] {
     std::lock_guard<std::mutex> g(seen.mu);
     return seen.parked.size() == (size_t)N;
   }));
