@@ -37,6 +37,8 @@ typedef struct h2ce_stream {
 } h2ce_stream;
 
 struct weft__h2ce {
+  /* First member: nghttp2's error callback (weft__h2sess_on_error) gets
+   * the engine as its user data. */
   weft__h2sess core; /* the session, its output and connection error */
   const weft__h2ce_events *ev;
   void *ud;
@@ -275,15 +277,6 @@ static int on_frame_send(nghttp2_session *ses, const nghttp2_frame *f,
   return 0;
 }
 
-static int on_error(nghttp2_session *ses, int lib_error_code, const char *msg,
-                    size_t len, void *ud) {
-  weft__h2ce *e = ud;
-  (void)ses;
-  (void)lib_error_code;
-  weft__h2sess_note(&e->core, msg, len);
-  return 0;
-}
-
 /* The request body, as flow control lets it out. */
 static ssize_t body_read(nghttp2_session *ses, int32_t id, uint8_t *buf,
                          size_t len, uint32_t *flags, nghttp2_data_source *src,
@@ -346,7 +339,7 @@ int weft__h2ce_new(weft__h2ce **out, const weft__h2ce_cfg *cfg,
   nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
   nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
   nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
-  nghttp2_session_callbacks_set_error_callback2(cb, on_error);
+  nghttp2_session_callbacks_set_error_callback2(cb, weft__h2sess_on_error);
   /* The caller returns receive window (weft__h2ce_credit) as it takes the
    * responses: a slow reader slows its server instead of growing memory. */
   nghttp2_option_set_no_auto_window_update(opt, 1);

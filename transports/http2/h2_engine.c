@@ -35,6 +35,8 @@ typedef struct h2e_stream {
 } h2e_stream;
 
 struct weft__h2e {
+  /* First member: nghttp2's error callback (weft__h2sess_on_error) gets
+   * the engine as its user data. */
   weft__h2sess core; /* the session, its output and connection error */
   const weft__h2e_events *ev;
   void *ud;
@@ -371,17 +373,6 @@ static int on_begin_frame(nghttp2_session *ses, const nghttp2_frame_hd *hd,
   return 0;
 }
 
-/* nghttp2's reason for the error it is about to handle; the connection
- * error it may lead to is reported with it (see feed). */
-static int on_error(nghttp2_session *ses, int lib_error_code, const char *msg,
-                    size_t len, void *ud) {
-  weft__h2e *e = ud;
-  (void)ses;
-  (void)lib_error_code;
-  weft__h2sess_note(&e->core, msg, len);
-  return 0;
-}
-
 static ssize_t data_read(nghttp2_session *ses, int32_t id, uint8_t *buf,
                          size_t len, uint32_t *flags, nghttp2_data_source *src,
                          void *ud) {
@@ -439,7 +430,7 @@ int weft__h2e_new(weft__h2e **out, const weft__h2e_cfg *cfg,
   nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
   nghttp2_session_callbacks_set_on_begin_frame_callback(cb, on_begin_frame);
   nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
-  nghttp2_session_callbacks_set_error_callback2(cb, on_error);
+  nghttp2_session_callbacks_set_error_callback2(cb, weft__h2sess_on_error);
   /* The caller returns receive window (weft__h2e_credit) when it has taken
    * the data: a slow consumer slows its client instead of growing memory. */
   nghttp2_option_set_no_auto_window_update(opt, 1);

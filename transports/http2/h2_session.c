@@ -20,8 +20,13 @@ void weft__h2sess_copy_err(const weft__h2sess *c, weft_error *err) {
     *err = c->why;
 }
 
-void weft__h2sess_note(weft__h2sess *c, const char *msg, size_t len) {
+int weft__h2sess_on_error(nghttp2_session *ses, int lib_error_code,
+                          const char *msg, size_t len, void *ud) {
+  weft__h2sess *c = ud; /* the engine's first member */
+  (void)ses;
+  (void)lib_error_code;
   snprintf(c->last_err, sizeof c->last_err, "%.*s", (int)len, msg);
+  return 0;
 }
 
 ssize_t weft__h2sess_feed(weft__h2sess *c, const uint8_t *in, size_t len,

@@ -34,8 +34,12 @@ void weft__h2sess_fail(weft__h2sess *c, int code, const char *prefix,
                        const char *msg);
 /* *err = the recorded error (err may be NULL). */
 void weft__h2sess_copy_err(const weft__h2sess *c, weft_error *err);
-/* nghttp2's error_callback2: keeps its reason for the connection error. */
-void weft__h2sess_note(weft__h2sess *c, const char *msg, size_t len);
+/* nghttp2's error_callback2 for both engines: keeps nghttp2's reason for
+ * the error it is about to handle, reported with the connection error it
+ * may lead to (see feed). Its user data is the engine, whose first member
+ * is its weft__h2sess. */
+int weft__h2sess_on_error(nghttp2_session *ses, int lib_error_code,
+                          const char *msg, size_t len, void *ud);
 /* Feeds in to the session: len, or the connection error's code (and *err)
  * once the session failed, with a GOAWAY queued. */
 ssize_t weft__h2sess_feed(weft__h2sess *c, const uint8_t *in, size_t len,
