@@ -87,7 +87,7 @@ static void fail(tcp_link *l, int code, const char *fmt, const char *detail) {
   if (l->gone)
     return;
   l->gone = true;
-  char why[400];
+  char why[1024]; /* fits where + the longest detail: no cut message */
   snprintf(why, sizeof why, fmt, l->where, detail);
   l->cb->on_closed(l->ud, code, why);
 }

@@ -590,7 +590,8 @@ int weft__h2e_submit_response(weft__h2e *e, int32_t id, const weft__h2e_nv *nv,
 
 int weft__h2e_submit_trailers(weft__h2e *e, int32_t id, const weft__h2e_nv *nv,
                               size_t n) {
-  nghttp2_nv small[32];
+  /* Zeroed: gcc -O3 cannot see that to_nghttp2 writes the n entries read. */
+  nghttp2_nv small[32] = {{0}};
   nghttp2_nv *a = to_nghttp2(nv, n, small, 32);
   if (!a)
     return WEFT_ERR_NOMEM;
