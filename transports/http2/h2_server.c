@@ -45,6 +45,7 @@
 #include "h2_io.h"
 #include "h2_msg.h"
 #include "rxq.h"
+#include "txq.h"
 #include "weft/base64.h"
 #include "weft/http2.h"
 #include "weft/json.h"
@@ -54,6 +55,11 @@
 #define H2S_MAX_HEADER_BYTES 16384
 #define H2S_MAX_CONCURRENT 100
 #define H2S_OUT_HIGH_WATER (256 * 1024)
+/* A shared encoding from this size on is referenced until it is written,
+ * not copied: below it a copy next to the envelope header (one allocation)
+ * costs less than two atomic operations on a count that every subscriber's
+ * thread touches. */
+#define H2S_REF_MIN 1024
 #define H2S_STREAM_WINDOW (256 * 1024)
 #define H2S_CONN_WINDOW (1024 * 1024)
 /* Request messages waiting for their handler beyond which the stream's
@@ -199,9 +205,11 @@ struct h2s_stream {
   weft_metadata resp_headers;
   uint8_t *unary_body; /* what send() gave for a unary call */
   size_t unary_len;
-  uint8_t *out;
-  size_t out_off, out_len, out_cap;
-  bool out_end;
+  /* The response's bytes for the engine's DATA frames or the HTTP/1.1
+   * writer (runtime/src/rpc/internal/txq.h, under c->mu): envelopes whose
+   * payload is referenced where it was encoded, ended by the final status.
+   * A streaming send blocks on cv while it is full (H2S_OUT_HIGH_WATER). */
+  weft__txq out;
 };
 
 static const weft_server_call_ops h2s_ops;
@@ -261,7 +269,7 @@ static void stream_destroy(h2s_stream *s) {
   free(s->body);
   free(s->unary_body);
   weft_rest_call_clear(&s->rest_call);
-  free(s->out);
+  weft__txq_destroy(&s->out);
   weft_metadata_clear(&s->md);
   weft_metadata_clear(&s->resp_headers);
   weft__connect_reader_free(&s->reader);
@@ -294,41 +302,21 @@ static void stream_unref(h2s_stream *s) {
 
 /* ---- building responses (c->mu held) --------------------------------- */
 
+/* Queues response bytes, copied (c->mu held). What finishes the stream
+ * is appended whatever the bound; a streaming send waited for room. */
 static int out_append(h2s_stream *s, const uint8_t *p, size_t n) {
-  if (s->out_off > 0 && s->out_off == s->out_len) {
-    s->out_off = s->out_len = 0;
-  } else if (s->out_off > s->out_cap / 2) {
-    memmove(s->out, s->out + s->out_off, s->out_len - s->out_off);
-    s->out_len -= s->out_off;
-    s->out_off = 0;
-  }
-  if (s->out_len + n > s->out_cap) {
-    size_t cap = s->out_cap ? s->out_cap : 256;
-    while (cap < s->out_len + n)
-      cap *= 2;
-    uint8_t *b = realloc(s->out, cap);
-    if (!b)
-      return WEFT_ERR_NOMEM;
-    s->out = b;
-    s->out_cap = cap;
-  }
-  if (n) /* p may be NULL for an empty message */
-    memcpy(s->out + s->out_len, p, n);
-  s->out_len += n;
-  return 0;
+  weft__txq_item *it = weft__txq_item_bytes(p, n, NULL, 0, NULL, NULL);
+  if (!it)
+    return WEFT_ERR_NOMEM;
+  int rv = weft__txq_append(&s->out, it);
+  if (rv < 0)
+    weft__txq_item_free(it);
+  return rv;
 }
 
-/* The engine took n bytes of the response (c->mu held). A stream that
- * waits for its next message (a subscription, mostly idle) keeps no
- * buffer: 10,000 open streams would otherwise hold their last message's
- * buffer each. */
-static void out_consumed(h2s_stream *s, size_t n) {
-  s->out_off += n;
-  if (s->out_off == s->out_len && !s->out_end) {
-    free(s->out);
-    s->out = NULL;
-    s->out_off = s->out_len = s->out_cap = 0;
-  }
+/* Unread response bytes (c->mu held). */
+static size_t out_pending(const h2s_stream *s) {
+  return weft__txq_bytes(&s->out);
 }
 
 /* grpc-web-text: bytes go out as base64, one padded segment per frame
@@ -342,10 +330,11 @@ static int out_text(h2s_stream *s, const uint8_t *p, size_t n) {
   return rv;
 }
 
-static int out_envelope(h2s_stream *s, uint8_t flags, const uint8_t *p,
-                        size_t n) {
-  uint8_t hdr[5];
-  weft__connect_envelope_header(hdr, flags, (uint32_t)n);
+/* One enveloped message (c->mu held). With release, the payload is not
+ * copied: the queue keeps p until the bytes are out and then runs
+ * release(ud), which the call passes to it (also when this fails). */
+static int out_envelope_ref(h2s_stream *s, uint8_t flags, const uint8_t *p,
+                            size_t n, void (*release)(void *ud), void *ud) {
   if (s->proto == WEFT__GRPC_WEB_TEXT) {
     uint8_t *f;
     size_t fl;
@@ -354,10 +343,30 @@ static int out_envelope(h2s_stream *s, uint8_t flags, const uint8_t *p,
       rv = out_append(s, f, fl);
       free(f);
     }
+    if (release)
+      release(ud);
     return rv;
   }
-  int rv = out_append(s, hdr, 5);
-  return rv < 0 ? rv : out_append(s, p, n);
+  weft__txq_item *it =
+      release ? weft__txq_item_bytes(NULL, 5, p, n, release, ud)
+              : weft__txq_item_bytes(NULL, 5 + n, NULL, 0, NULL, NULL);
+  if (!it) {
+    if (release)
+      release(ud);
+    return WEFT_ERR_NOMEM;
+  }
+  weft__connect_envelope_header(it->pre, flags, (uint32_t)n);
+  if (!release && n) /* p may be NULL for an empty message */
+    memcpy(it->pre + 5, p, n);
+  int rv = weft__txq_append(&s->out, it);
+  if (rv < 0)
+    weft__txq_items_done(it); /* runs release */
+  return rv;
+}
+
+static int out_envelope(h2s_stream *s, uint8_t flags, const uint8_t *p,
+                        size_t n) {
+  return out_envelope_ref(s, flags, p, n, NULL, NULL);
 }
 
 static void add_trailers_as_headers(weft_metadata *dst,
@@ -463,7 +472,7 @@ static void finish_locked(h2s_stream *s, const weft_status *st,
     weft_metadata_copy(&s->resp_headers, headers);
   if (s->proto != WEFT__GRPC_NONE) {
     grpc_finish_locked(s, st, trailers);
-    s->out_end = true;
+    weft__txq_end(&s->out);
     return;
   }
   if (s->rest_stream && s->rest_started) {
@@ -519,7 +528,7 @@ static void finish_locked(h2s_stream *s, const weft_status *st,
       free(js);
     }
   }
-  s->out_end = true;
+  weft__txq_end(&s->out);
 }
 
 /* ---- loop-thread side ----------------------------------------------- */
@@ -542,7 +551,8 @@ static size_t add_nv(weft__h2e_nv *nva, size_t n, const weft_metadata *md) {
 }
 
 /* From read_data, once the body is out. grpc_trailers no longer changes
- * once the stream is finished (out_end), so no lock is needed to read it. */
+ * once the stream is finished (its queue ended), so no lock is needed to
+ * read it. */
 static int submit_grpc_trailers(h2s_stream *s) {
   weft__h2e_nv *nva = calloc(s->grpc_trailers.count + 1, sizeof *nva);
   if (!nva)
@@ -560,17 +570,14 @@ static ssize_t data_read(void *ud, void *st, uint8_t *buf, size_t len,
   h2s_stream *s = st;
   (void)ud;
   pthread_mutex_lock(&s->c->mu);
-  size_t avail = s->out_len - s->out_off;
-  if (avail == 0 && !s->out_end) {
+  if (out_pending(s) == 0 && !weft__txq_ended(&s->out)) {
     pthread_mutex_unlock(&s->c->mu);
     return WEFT__H2E_DEFER;
   }
-  size_t n = avail < len ? avail : len;
-  if (n)
-    memcpy(buf, s->out + s->out_off, n);
-  out_consumed(s, n);
+  weft__txq_item *done = NULL;
+  size_t n = weft__txq_read(&s->out, buf, len, &done);
   bool trailers = false;
-  if (s->out_off == s->out_len && s->out_end) {
+  if (weft__txq_done(&s->out)) {
     *flags |= WEFT__H2E_EOF;
     /* gRPC: the body ends, the stream ends with the status trailers. */
     if (s->proto == WEFT__GRPC_H2) {
@@ -580,6 +587,7 @@ static ssize_t data_read(void *ud, void *st, uint8_t *buf, size_t len,
   }
   pthread_cond_broadcast(&s->cv); /* room for a blocked send() */
   pthread_mutex_unlock(&s->c->mu);
+  weft__txq_items_done(done); /* drops shared encodings: no lock held */
   if (trailers && submit_grpc_trailers(s) != 0)
     return -2; /* the engine resets the stream */
   return (ssize_t)n;
@@ -612,8 +620,7 @@ static void submit_response(h2s_stream *s) {
   }
   /* gRPC with no message to send (an early error, an empty stream): one
    * HEADERS frame carries the status and ends the stream (trailers-only). */
-  bool trailers_only =
-      s->proto == WEFT__GRPC_H2 && s->out_end && s->out_off == s->out_len;
+  bool trailers_only = s->proto == WEFT__GRPC_H2 && weft__txq_done(&s->out);
   size_t cap = 10 + hdrs->count + (trailers_only ? s->grpc_trailers.count : 0);
   nva = calloc(cap, sizeof *nva);
   if (!nva) {
@@ -703,7 +710,8 @@ static void kick_one(h2s_stream *s) {
     weft__h1sc_output(c->h1);
   } else if (!c->io.closed && s->in_session) {
     pthread_mutex_lock(&c->mu);
-    bool submit = !s->resp_submitted && (s->out_len > s->out_off || s->out_end);
+    bool submit =
+        !s->resp_submitted && (out_pending(s) || weft__txq_ended(&s->out));
     bool resume = s->resp_submitted;
     pthread_mutex_unlock(&c->mu);
     if (submit)
@@ -1039,7 +1047,7 @@ static bool origin_allowed(const h2s_listener *l, const char *origin) {
 static void respond_empty(h2s_stream *s, int status) {
   pthread_mutex_lock(&s->c->mu);
   s->finished = true;
-  s->out_end = true;
+  weft__txq_end(&s->out);
   s->http_status = status;
   s->preflight = true;
   pthread_mutex_unlock(&s->c->mu);
@@ -1369,6 +1377,8 @@ static h2s_stream *stream_new(h2s_conn *c, int32_t id) {
   s->refs = 1;
   s->in_session = true;
   s->deadline_ns = INT64_MAX;
+  weft__txq_cfg tq = {.high_bytes = H2S_OUT_HIGH_WATER};
+  weft__txq_init(&s->out, &tq);
   weft__rxq_cfg rq = {
       .high_bytes = H2S_QUEUE_HIGH_WATER, .on_low = rx_low, .ud = s};
   if (weft__rxq_init(&s->rxq, &rq) < 0) {
@@ -1643,7 +1653,8 @@ bool weft__hs_behind(weft__hs_stream *s) {
 
 bool weft__hs_response_head(weft__hs_stream *s, weft__hs_head *h) {
   pthread_mutex_lock(&s->c->mu);
-  bool ready = !s->resp_submitted && (s->out_len > s->out_off || s->out_end);
+  bool ready =
+      !s->resp_submitted && (out_pending(s) || weft__txq_ended(&s->out));
   if (ready) {
     s->resp_submitted = true;
     h->status = s->http_status ? s->http_status : 200;
@@ -1661,7 +1672,7 @@ bool weft__hs_response_head(weft__hs_stream *s, weft__hs_head *h) {
     h->preflight = s->preflight;
     h->headers = &s->resp_headers;
     h->content_length =
-        s->out_end ? (int64_t)(s->out_len - s->out_off) : (int64_t)-1;
+        weft__txq_ended(&s->out) ? (int64_t)out_pending(s) : (int64_t)-1;
   }
   pthread_mutex_unlock(&s->c->mu);
   return ready;
@@ -1670,14 +1681,12 @@ bool weft__hs_response_head(weft__hs_stream *s, weft__hs_head *h) {
 size_t weft__hs_response_read(weft__hs_stream *s, uint8_t *buf, size_t cap,
                               bool *end) {
   pthread_mutex_lock(&s->c->mu);
-  size_t avail = s->out_len - s->out_off;
-  size_t n = avail < cap ? avail : cap;
-  if (n)
-    memcpy(buf, s->out + s->out_off, n);
-  out_consumed(s, n);
-  *end = s->out_end && s->out_off == s->out_len;
+  weft__txq_item *done = NULL;
+  size_t n = weft__txq_read(&s->out, buf, cap, &done);
+  *end = weft__txq_done(&s->out);
   pthread_cond_broadcast(&s->cv); /* room for a blocked send() */
   pthread_mutex_unlock(&s->c->mu);
+  weft__txq_items_done(done);
   return n;
 }
 
@@ -1690,13 +1699,16 @@ static void stream_closed(h2s_stream *s) {
   }
   pthread_mutex_lock(&s->c->mu);
   s->in_session = false;
-  if (!s->finished || s->out_off < s->out_len) {
+  if (!s->finished || out_pending(s)) {
     s->cancelled = true;
     weft__rxq_cancel(&s->rxq, WEFT_ERR_CANCELLED);
     weft_server_notify_cancel(s->rt);
   }
+  /* Nobody reads the response any more: what it still holds goes now. */
+  weft__txq_item *dropped = weft__txq_cancel(&s->out, WEFT_ERR_CANCELLED);
   pthread_cond_broadcast(&s->cv);
   pthread_mutex_unlock(&s->c->mu);
+  weft__txq_items_done(dropped);
   stream_unref(s);
 }
 
@@ -1747,12 +1759,14 @@ static void on_conn_closed(weft__h2io *io, const weft_error *why, void *ud) {
   /* Freeing the engine reports no stream closes: drop its refs. */
   for (;;) {
     h2s_stream *victim = NULL;
+    weft__txq_item *dropped = NULL;
     pthread_mutex_lock(&c->mu);
     for (h2s_stream *s = c->streams; s; s = s->next) {
       if (s->in_session) {
         s->in_session = false;
         s->cancelled = true;
         weft__rxq_cancel(&s->rxq, WEFT_ERR_CANCELLED);
+        dropped = weft__txq_cancel(&s->out, WEFT_ERR_CANCELLED);
         weft_server_notify_cancel(s->rt);
         pthread_cond_broadcast(&s->cv);
         victim = s;
@@ -1760,6 +1774,7 @@ static void on_conn_closed(weft__h2io *io, const weft_error *why, void *ud) {
       }
     }
     pthread_mutex_unlock(&c->mu);
+    weft__txq_items_done(dropped);
     if (!victim)
       break;
     if (victim->timer) {
@@ -1993,8 +2008,7 @@ static int rest_send_line(h2s_stream *s, uint8_t *buf, size_t len,
   pthread_mutex_lock(&s->c->mu);
   if (headers && !s->resp_submitted && s->resp_headers.count == 0)
     weft_metadata_copy(&s->resp_headers, headers);
-  while (s->out_len - s->out_off > H2S_OUT_HIGH_WATER && !s->cancelled &&
-         !s->finished)
+  while (weft__txq_full(&s->out) && !s->cancelled && !s->finished)
     pthread_cond_wait(&s->cv, &s->c->mu);
   int rv = WEFT_ERR_CANCELLED;
   if (!s->cancelled && !s->finished) {
@@ -2009,8 +2023,8 @@ static int rest_send_line(h2s_stream *s, uint8_t *buf, size_t len,
   return rv;
 }
 
-static int send_bytes(h2s_stream *s, uint8_t *buf, size_t len, bool owned,
-                      const weft_metadata *headers);
+static int send_bytes(h2s_stream *s, uint8_t *buf, size_t len,
+                      const weft_encoded_msg *pb, const weft_metadata *headers);
 
 static int ops_send(void *tc, const void *msg, const weft_metadata *headers) {
   h2s_stream *s = tc;
@@ -2031,7 +2045,7 @@ static int ops_send(void *tc, const void *msg, const weft_metadata *headers) {
     return rv;
   if (s->rest_stream)
     return rest_send_line(s, buf, len, headers);
-  return send_bytes(s, buf, len, true, headers);
+  return send_bytes(s, buf, len, NULL, headers);
 }
 
 /* A message already encoded in protobuf binary (shared with other calls):
@@ -2044,13 +2058,16 @@ static int ops_send_encoded(void *tc, const void *msg,
   if (s->rest || s->rest_stream || weft__h2_ctype_json(s->resp_ct) ||
       !weft__h2_ctype_stream(s->ct))
     return ops_send(tc, msg, headers);
-  return send_bytes(s, (uint8_t *)pb->data, pb->len, false, headers);
+  return send_bytes(s, (uint8_t *)pb->data, pb->len, pb, headers);
 }
 
-/* Queues one encoded message (or a unary call's response) on the stream;
- * owned: buf is malloc'd and taken, else only read. */
-static int send_bytes(h2s_stream *s, uint8_t *buf, size_t len, bool owned,
+/* Queues one encoded message (or a unary call's response) on the stream:
+ * buf is malloc'd and taken, or (pb) the shared encoding pb->data, which
+ * the queue references (pb->ref) until its bytes are out. */
+static int send_bytes(h2s_stream *s, uint8_t *buf, size_t len,
+                      const weft_encoded_msg *pb,
                       const weft_metadata *headers) {
+  bool owned = !pb;
   int rv;
   pthread_mutex_lock(&s->c->mu);
   if (s->cancelled || s->finished) {
@@ -2070,7 +2087,7 @@ static int send_bytes(h2s_stream *s, uint8_t *buf, size_t len, bool owned,
   }
   /* Backpressure: a client that stops reading blocks this handler, not
    * the server's memory. */
-  while (s->out_len - s->out_off > H2S_OUT_HIGH_WATER && !s->cancelled)
+  while (weft__txq_full(&s->out) && !s->cancelled)
     pthread_cond_wait(&s->cv, &s->c->mu);
   if (s->cancelled) {
     pthread_mutex_unlock(&s->c->mu);
@@ -2092,10 +2109,19 @@ static int send_bytes(h2s_stream *s, uint8_t *buf, size_t len, bool owned,
       flags = WEFT__CONNECT_FLAG_COMPRESSED;
     }
   }
-  rv = out_envelope(s, flags, buf, len);
+  if (s->proto == WEFT__GRPC_WEB_TEXT) { /* re-encoded: copied anyway */
+    rv = out_envelope(s, flags, buf, len);
+    if (owned)
+      free(buf);
+  } else if (owned) {
+    rv = out_envelope_ref(s, flags, buf, len, free, buf);
+  } else if (len >= H2S_REF_MIN && pb->ref && pb->unref) {
+    pb->ref(pb->ud); /* the runtime's own reference outlives this call */
+    rv = out_envelope_ref(s, flags, buf, len, pb->unref, pb->ud);
+  } else {
+    rv = out_envelope(s, flags, buf, len);
+  }
   pthread_mutex_unlock(&s->c->mu);
-  if (owned)
-    free(buf);
   if (rv == 0)
     kick(s);
   return rv;

@@ -790,9 +790,10 @@ int weft_server_call_add_header(weft_server_call *call, const char *key,
   if (call->detached) {
     /* The drain job reads the headers once it writes the first message. */
     pthread_mutex_lock(&call->amu);
-    int rv = call->headers_sent || call->qhead || call->finishing
-                 ? WEFT_ERR_STATE
-                 : weft_metadata_add(&call->headers, key, value, len);
+    int rv =
+        call->headers_sent || weft__txq_len(&call->sendq) || call->finishing
+            ? WEFT_ERR_STATE
+            : weft_metadata_add(&call->headers, key, value, len);
     pthread_mutex_unlock(&call->amu);
     return rv;
   }

@@ -1,4 +1,5 @@
-/* Detached (asynchronous) server calls: the send queue and its drain job,
+/* Detached (asynchronous) server calls: the send queue (a weft__txq of
+ * messages, internal/txq.h) and its drain job,
  * weft_server_call_finish from any thread, on_cancel / on_writable
  * callbacks and timers (weft/server.h, "Asynchronous handlers").
  *
@@ -58,14 +59,6 @@ unsigned long weft__async_watchers(void) {
 unsigned long weft__server_encoded_sends(void) {
   return atomic_load(&encoded_sends);
 }
-
-typedef struct weft__sendq {
-  struct weft__sendq *next;
-  const void *msg;
-  const weft_encoded_msg *enc; /* msg's encoding (lives as long), or NULL */
-  void (*release)(void *ud);
-  void *ud;
-} weft__sendq;
 
 typedef struct weft__timer {
   int64_t due;
@@ -150,7 +143,7 @@ static void drain(void *arg);
 static bool claim_drain(weft_server_call *c) {
   if (c->drain_queued)
     return false;
-  if (!c->qhead && !(c->finishing && c->holds == 0))
+  if (!weft__txq_len(&c->sendq) && !(c->finishing && c->holds == 0))
     return false;
   c->drain_queued = true;
   return true;
@@ -197,13 +190,7 @@ static void end(weft_server_call *c) {
     t->call = NULL;
   c->timers = NULL;
   pthread_mutex_unlock(&a->mu);
-  for (weft__sendq *q = c->qhead, *n; q; q = n) { /* after a send error */
-    n = q->next;
-    if (q->release)
-      q->release(q->ud);
-    free(q);
-  }
-  c->qhead = c->qtail = NULL;
+  weft__txq_destroy(&c->sendq); /* empty unless a send failed */
   weft__server_call_end(c, c->fin_code);
 }
 
@@ -211,12 +198,9 @@ static void drain(void *arg) {
   weft_server_call *c = arg;
   pthread_mutex_lock(&c->amu);
   for (;;) {
-    weft__sendq *q = c->send_err ? NULL : c->qhead;
+    /* After a send error the queue is cancelled: nothing is left to pop. */
+    weft__txq_item *q = weft__txq_pop(&c->sendq);
     if (q) {
-      c->qhead = q->next;
-      if (!c->qhead)
-        c->qtail = NULL;
-      c->queued--;
       const weft_metadata *hdrs = c->headers_sent ? NULL : &c->headers;
       c->headers_sent = true;
       pthread_mutex_unlock(&c->amu);
@@ -230,13 +214,18 @@ static void drain(void *arg) {
       } else {
         r = c->ops->send(c->tc, q->msg, hdrs);
       }
-      if (q->release)
-        q->release(q->ud);
-      free(q);
+      weft__txq_items_done(q);
       pthread_mutex_lock(&c->amu);
       if (r < 0 && !c->send_err) {
         c->send_err = r;
         atomic_store(&c->peer_cancelled, true);
+        /* Nobody will write the rest: release it now, not at the end. */
+        weft__txq_item *dropped = weft__txq_cancel(&c->sendq, r);
+        if (dropped) {
+          pthread_mutex_unlock(&c->amu);
+          weft__txq_items_done(dropped);
+          pthread_mutex_lock(&c->amu);
+        }
         if (c->on_cancel && !c->cancel_fired && !c->finishing) {
           /* The client is gone: say so now rather than at the next poll. */
           c->cancel_fired = true;
@@ -249,9 +238,8 @@ static void drain(void *arg) {
           c->holds--;
         }
       }
-      if (c->want_writable && c->on_writable &&
-          c->queued <= WEFT_SERVER_SEND_QUEUE / 2 && !c->finishing) {
-        c->want_writable = false;
+      if (c->on_writable && !c->finishing &&
+          weft__txq_take_writable(&c->sendq)) {
         weft_server_call_fn fn = c->on_writable;
         void *ud = c->on_writable_ud;
         c->holds++;
@@ -266,21 +254,6 @@ static void drain(void *arg) {
       pthread_mutex_unlock(&c->amu);
       end(c);
       return;
-    }
-    if (c->send_err && c->qhead) {
-      /* Nobody will write these: release them now, not at the end. */
-      weft__sendq *h = c->qhead;
-      c->qhead = c->qtail = NULL;
-      c->queued = 0;
-      pthread_mutex_unlock(&c->amu);
-      for (weft__sendq *n; h; h = n) {
-        n = h->next;
-        if (h->release)
-          h->release(h->ud);
-        free(h);
-      }
-      pthread_mutex_lock(&c->amu);
-      continue;
     }
     c->drain_queued = false;
     pthread_mutex_unlock(&c->amu);
@@ -522,6 +495,8 @@ int weft_server_call_detach(weft_server_call *call) {
   pthread_mutex_lock(&call->amu);
   call->holds = 1; /* the handler, until it returns */
   call->detached = true;
+  weft__txq_cfg qcfg = {.high_msgs = WEFT_SERVER_SEND_QUEUE};
+  weft__txq_init(&call->sendq, &qcfg);
   pthread_mutex_unlock(&call->amu);
   call->anext = a->calls;
   if (a->calls)
@@ -564,14 +539,9 @@ int weft_server_call_finish(weft_server_call *call, int code) {
 static int enqueue(weft_server_call *call, const void *msg,
                    const weft_encoded_msg *enc, void (*release)(void *ud),
                    void *ud, bool *claimed) {
-  weft__sendq *q = malloc(sizeof *q);
+  weft__txq_item *q = weft__txq_item_msg(msg, enc, release, ud);
   if (!q)
     return WEFT_ERR_NOMEM;
-  q->next = NULL;
-  q->msg = msg;
-  q->enc = enc;
-  q->release = release;
-  q->ud = ud;
   pthread_mutex_lock(&call->amu);
   int rv = 0;
   if (call->finishing)
@@ -581,21 +551,13 @@ static int enqueue(weft_server_call *call, const void *msg,
   else if (atomic_load(&call->rt_cancelled) ||
            atomic_load(&call->peer_cancelled))
     rv = WEFT_ERR_CANCELLED;
-  else if (call->queued >= WEFT_SERVER_SEND_QUEUE) {
-    call->want_writable = true;
-    rv = WEFT_ERR_AGAIN;
-  }
+  else
+    rv = weft__txq_push(&call->sendq, q); /* full: AGAIN, then on_writable */
   if (rv < 0) {
     pthread_mutex_unlock(&call->amu);
-    free(q);
+    weft__txq_item_free(q);
     return rv;
   }
-  if (call->qtail)
-    call->qtail->next = q;
-  else
-    call->qhead = q;
-  call->qtail = q;
-  call->queued++;
   bool inline_drain = false;
   if (claimed)
     *claimed = claim_drain(call);

@@ -5,6 +5,7 @@
 
 #include <stdatomic.h>
 
+#include "internal/txq.h"
 #include "rpc_internal.h"
 
 struct weft_server_call {
@@ -46,11 +47,11 @@ struct weft_server_call {
   bool drain_queued; /* a drain job is queued or running */
   bool finishing;
   bool cancel_fired;
-  bool want_writable;
   int fin_code;
   int send_err; /* sticky: a queued message could not be written */
-  struct weft__sendq *qhead, *qtail;
-  size_t queued;
+  /* Messages for the drain job (internal/txq.h): at most
+   * WEFT_SERVER_SEND_QUEUE, its writable edge is on_writable. */
+  weft__txq sendq;
   /* weft_server_call_read (server_read.c): one read outstanding
    * (`reading`), its job posted once the transport said readable. */
   bool reading, read_posted;
