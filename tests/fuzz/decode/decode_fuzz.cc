@@ -7,7 +7,8 @@
 // the depth limit; the rest is the wire input (copied to a buffer of its
 // own, which an aliased message points into). With bits 0x0c both set, the
 // type is a generated one with a generated decoder (weft/gen_decode.h:
-// flat_encode.proto's Flat, or Outer with bit 0x01) and the input is
+// by bits 0x03, flat_encode.proto's Flat or Outer, gen_decode.proto's Leaf
+// or Tree) and the input is
 // decoded twice, by the generated decoder and by the table loop
 // (weft__decode_table_only), which must agree on the return value, the
 // error message and the decoded message. Invariants:
@@ -27,6 +28,8 @@
 #include "dyn_desc.h"
 #include "flat_encode.pb.h"
 #include "flat_encode.weft.h"
+#include "gen_decode.pb.h"
+#include "gen_decode.weft.h"
 #include "string_maps.pb.h"
 #include "string_maps2.pb.h"
 #include "unknown_subset.pb.h"
@@ -86,8 +89,10 @@ void Release(Decoded *r) {
 
 // A generated type: the generated decoder and the table loop agree.
 void GeneratedVsTable(const uint8_t *data, size_t size, unsigned sel) {
-  const weft_msg_desc *d =
-      (sel & 1) ? &weft_1test__flat__Outer_desc : &weft_1test__flat__Flat_desc;
+  static const weft_msg_desc *const descs[4] = {
+      &weft_1test__flat__Flat_desc, &weft_1test__flat__Outer_desc,
+      &weft_1test__gdec__Leaf_desc, &weft_1test__gdec__Tree_desc};
+  const weft_msg_desc *d = descs[sel & 3];
   Decoded g = DecodeWith(d, data, size, sel, false);
   Decoded t = DecodeWith(d, data, size, sel, true);
   if (g.rv != t.rv || g.err != t.err)
@@ -103,10 +108,20 @@ void GeneratedVsTable(const uint8_t *data, size_t size, unsigned sel) {
       abort();
     free(a);
     free(b);
-    std::unique_ptr<google::protobuf::Message> ref(
-        (sel & 1) ? static_cast<google::protobuf::Message *>(
-                        new weft_test::flat::Outer)
-                  : new weft_test::flat::Flat);
+    std::unique_ptr<google::protobuf::Message> ref;
+    switch (sel & 3) {
+    case 0:
+      ref.reset(new weft_test::flat::Flat);
+      break;
+    case 1:
+      ref.reset(new weft_test::flat::Outer);
+      break;
+    case 2:
+      ref.reset(new weft_test::gdec::Leaf);
+      break;
+    default:
+      ref.reset(new weft_test::gdec::Tree);
+    }
     if (!ref->ParsePartialFromArray(data, static_cast<int>(size)))
       abort();
   }

@@ -21,6 +21,8 @@
 #include "all_types_proto3.weft.h"
 #include "flat_encode.pb.h"
 #include "flat_encode.weft.h"
+#include "gen_decode.pb.h"
+#include "gen_decode.weft.h"
 #include "random_msg.h"
 #include "string_maps.weft.h"
 #include "test_util.h"
@@ -93,11 +95,14 @@ void Same(const weft_msg_desc *d, const std::string &in, unsigned max_depth = 0,
   }
 }
 
-// A message, every truncation of it, and a few random flips.
+// A message, its truncations, and a few random flips.
 void Variants(const weft_msg_desc *d, const std::string &bytes,
               std::mt19937_64 &rng) {
   Same(d, bytes);
-  for (size_t cut = 0; cut < bytes.size(); cut++)
+  // every cut of a short message; about 150 of a long one (one in `step`,
+  // from an offset the seed picks: messages differ, so do the cuts)
+  size_t step = bytes.size() / 150 + 1;
+  for (size_t cut = rng() % step; cut < bytes.size(); cut += step)
     Same(d, bytes.substr(0, cut));
   for (int k = 0; k < 8 && !bytes.empty(); k++) {
     std::string x = bytes;
@@ -133,11 +138,16 @@ TEST(CodecGenDecode, CoveredTypes) {
   EXPECT_EQ(nullptr, weft_1test__flat__Flat__LabelsEntry_desc.decode);
   EXPECT_EQ(nullptr, weft_1test__p3__AllTypes_desc.decode);
   EXPECT_EQ(nullptr, weft_1test__maps__StringMaps_desc.decode);
+  EXPECT_NE(nullptr, weft_1test__gdec__Leaf_desc.decode);
+  EXPECT_NE(nullptr, weft_1test__gdec__Tree_desc.decode);
+  EXPECT_NE(nullptr, weft_1test__common__Shared_desc.decode);
 }
 
 TEST(CodecGenDecode, RandomMessagesAndMutations) {
   RandomSame<flat::Flat>(&weft_1test__flat__Flat_desc, 41, 40);
   RandomSame<flat::Outer>(&weft_1test__flat__Outer_desc, 42, 25);
+  RandomSame<gdec::Leaf>(&weft_1test__gdec__Leaf_desc, 46, 40);
+  RandomSame<gdec::Tree>(&weft_1test__gdec__Tree_desc, 47, 12);
 }
 
 // The values Google decodes, through the generated decoders (the
@@ -161,6 +171,61 @@ TEST(CodecGenDecode, MatchesGoogle) {
     ASSERT_TRUE(ref.ParsePartialFromString(bytes));
     EXPECT_EQ(ref.DebugString(), back.DebugString());
   }
+  for (int it = 0; it < 60; it++) {
+    gdec::Tree m;
+    RandomFill(&m, rng, 3, it % 2 == 0);
+    std::string bytes;
+    ASSERT_TRUE(m.SerializePartialToString(&bytes));
+    WeftMsg w;
+    weft_error err = {};
+    ASSERT_EQ(
+        0, ModeDecode(&weft_1test__gdec__Tree_desc, bytes, nullptr, &w, &err))
+        << err.message;
+    gdec::Tree back, ref;
+    FromWeft(w.p, &back);
+    ASSERT_TRUE(ref.ParsePartialFromString(bytes));
+    EXPECT_EQ(ref.DebugString(), back.DebugString());
+  }
+}
+
+// Repeated scalars packed and unpacked, mixed in one message, in runs
+// that grow the arrays past their capacities.
+TEST(CodecGenDecode, RepeatedScalars) {
+  gdec::Leaf m;
+  for (int i = 0; i < 37; i++) {
+    m.add_ri32(i % 3 ? -i : i * 1000003);
+    m.add_rs64(-static_cast<int64_t>(i) << 40);
+    m.add_rf32(static_cast<uint32_t>(i));
+    m.add_rdb(i * 0.5);
+    m.add_rb(i % 2);
+    m.add_rc(i % 2 ? weft_test::common::COLOR_BLUE
+                   : weft_test::common::COLOR_RED);
+    m.add_unpacked(static_cast<uint64_t>(i) << 50);
+    m.add_unpacked_f(static_cast<uint64_t>(i));
+  }
+  m.set_color(weft_test::common::COLOR_BLUE);
+  m.set_s32(-5);
+  std::string bytes;
+  ASSERT_TRUE(m.SerializeToString(&bytes));
+  Same(&weft_1test__gdec__Leaf_desc, bytes);
+  Same(&weft_1test__gdec__Leaf_desc, bytes + bytes);
+  std::mt19937_64 rng(48);
+  Variants(&weft_1test__gdec__Leaf_desc, bytes, rng);
+}
+
+// Nesting at and past the depth limit through the recursive type.
+TEST(CodecGenDecode, Recursion) {
+  gdec::Tree m;
+  gdec::Tree *t = &m;
+  for (int i = 0; i < 12; i++) {
+    t->set_name("n" + std::to_string(i));
+    t->add_children()->set_name("c");
+    t = t->mutable_next();
+  }
+  std::string bytes;
+  ASSERT_TRUE(m.SerializeToString(&bytes));
+  for (unsigned depth : {0u, 5u, 11u, 12u, 13u})
+    Same(&weft_1test__gdec__Tree_desc, bytes, depth);
 }
 
 // Maps past the in-line duplicate check (16 entries), repeated keys in and
@@ -283,6 +348,7 @@ TEST(CodecGenDecode, Corpus) {
     files++;
     Same(&weft_1test__flat__Flat_desc, in.substr(1));
     Same(&weft_1test__flat__Outer_desc, in.substr(1));
+    Same(&weft_1test__gdec__Tree_desc, in.substr(1));
   }
   closedir(dir);
   EXPECT_GT(files, 0);
