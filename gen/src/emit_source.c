@@ -520,7 +520,7 @@ static void emit_message(gen_buf *b, const gen_msg *m) {
              "\"%s\",\n"
              "   sizeof(%s), %zu, %s, %s,\n"
              "   %zu, %s_ranges, %s_init_pbc, NULL, NULL, NULL},\n"
-             "  %s, %zu, %s, %d, %d, %d, &%s, &%s_cache, %s};\n\n",
+             "  %s, %zu, %s, %d, %d, %d, &%s, &%s_cache, %s, %s};\n\n",
              c, m->full, m->p->name, c, m->package, c, n,
              n ? gen_fmt("%s_fields", c) : "NULL",
              n ? gen_fmt("%s_fields_by_name", c) : "NULL",
@@ -528,7 +528,7 @@ static void emit_message(gen_buf *b, const gen_msg *m) {
              n ? gen_fmt("%s_field_info", c) : "NULL", m->n_oneofs,
              m->n_oneofs ? gen_fmt("%s_oneof_names", c) : "NULL",
              m->file->syntax, m->wkt, m->map_entry, m->file->ident, c,
-             enc_covered(m) ? gen_fmt("%s_enc_fwd", c) : "NULL");
+             enc_covered(m) ? gen_fmt("%s_enc_fwd", c) : "NULL", dec_fn(m));
 }
 
 static void emit_service(gen_buf *b, const gen_svc *s) {
@@ -680,12 +680,15 @@ char *emit_source(const gen_file *f) {
              "#include \"%s.weft.h\"\n\n",
              f->p->name, f->stem);
   emit_enc_decls(&b, f);
+  emit_dec_decls(&b, f);
   for (size_t i = 0; i < f->n_enums; i++)
     emit_enum(&b, f->enums[i]);
   for (size_t i = 0; i < f->n_msgs; i++)
     emit_message(&b, f->msgs[i]);
   for (size_t i = 0; i < f->n_msgs; i++)
     emit_enc(&b, f->msgs[i]);
+  for (size_t i = 0; i < f->n_msgs; i++)
+    emit_dec(&b, f->msgs[i]);
   for (size_t i = 0; i < f->n_svcs; i++)
     emit_service(&b, &f->svcs[i]);
   emit_file_desc(&b, f);

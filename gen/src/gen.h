@@ -158,5 +158,10 @@ char *emit_source(const gen_file *f);
 /* The protobuf-c C type of a field's value (e.g. "int32_t", "char *"). */
 const char *field_ctype(const gen_field *fd);
 const char *field_pbc_type(const gen_field *fd); /* PROTOBUF_C_TYPE_x */
+/* Generated decoders (emit_decode.c) */
+int dec_covered(const gen_msg *m);
+const char *dec_fn(const gen_msg *m); /* "<type>_dec" or "NULL" */
+void emit_dec_decls(gen_buf *b, const gen_file *f);
+void emit_dec(gen_buf *b, const gen_msg *m);
 
 #endif

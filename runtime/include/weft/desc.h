@@ -78,6 +78,7 @@ typedef struct weft_field_info {
 
 struct weft_file_desc;
 struct weft_service_desc;
+struct weft__gd; /* weft/gen_decode.h */
 
 /* The codec's per-type working data (its codec table: field number to
  * slot, member offsets, expected wire types, and the encoder's presence
@@ -109,6 +110,14 @@ typedef struct weft_msg_desc {
    * return values. NULL: the table walk. Appended last, so descriptors
    * built without it (dyndesc, older generated code) read as NULL. */
   ssize_t (*encode)(const void *msg, uint8_t *buf, size_t cap);
+  /* The type's generated decoder (docs/NAMING.md, "Generated decoders"),
+   * which the binary decoder runs instead of its table loop for a message
+   * of this type when it decodes with an arena or into a decoded tree:
+   * same result, same errors (weft/gen_decode.h says how). NULL: the table
+   * loop. Appended last, so descriptors built without it (dyndesc, older
+   * generated code) read as NULL. */
+  int (*decode)(struct weft__gd *st, void *msg, const uint8_t **pp,
+                const uint8_t *end, unsigned depth);
 } weft_msg_desc;
 
 typedef struct weft_enum_desc {

@@ -19,17 +19,16 @@
 
 #include "dectab.h"
 #include "internal.h"
+#include "weft/gen_decode.h"
 
 #define SEG_MAX 16
 
 typedef struct dec {
-  weft_arena *a;    /* the caller's arena, or the tree's */
-  weft__tree *tree; /* malloc path: the tree being decoded into */
-  unsigned max_depth;
-  int discard_unknown;
-  int alias; /* bytes and unknown fields point into the input */
-  const uint8_t *base;
-  const uint8_t *lim; /* end of the whole input (a sub-message ends before) */
+  /* first: what generated decoders see (weft/gen_decode.h). a: the
+   * caller's arena, or the tree's; tree: malloc path, the tree being
+   * decoded into; alias: bytes and unknown fields point into the input;
+   * lim: end of the whole input (a sub-message ends before) */
+  weft__gd g;
   /* error report: what, where, and the path collected while unwinding
    * (innermost first; a ring keeping the outermost SEG_MAX segments) */
   const char *what;
@@ -41,7 +40,7 @@ typedef struct dec {
 
 static int fail(dec *st, int code, const char *what, const uint8_t *at) {
   st->what = what;
-  st->at = (size_t)(at - st->base);
+  st->at = (size_t)(at - st->g.base);
   st->nseg = 0;
   return code;
 }
@@ -61,7 +60,7 @@ static int nomem(dec *st, const uint8_t *at) {
 /* Frees a value the decoder replaces (a string, bytes buffer or unknown
  * field array): malloc'd unless it lives in the arena or the tree. */
 static void drop(const dec *st, void *p) {
-  if (!st->a || (st->tree && !weft__tree_holds(st->tree, p)))
+  if (!st->g.a || (st->g.tree && !weft__tree_holds(st->g.tree, p)))
     free(p);
 }
 
@@ -95,7 +94,7 @@ WEFT__INLINE int rd_varint(dec *st, const uint8_t **pp, const uint8_t *end,
     *pp = p + 1;
     return 0;
   }
-  if (WEFT__LIKELY(st->lim - p >= 10)) {
+  if (WEFT__LIKELY(st->g.lim - p >= 10)) {
     /* Enough input for the longest varint: no bounds checks. Up to 8
      * bytes, without a loop: find the last byte from the continuation
      * bits of one 64-bit load, then pack the 7-bit groups together. The
@@ -218,7 +217,7 @@ static int skip_field(dec *st, const uint8_t **pp, const uint8_t *end, int wt,
 
 static int skip_group(dec *st, const uint8_t **pp, const uint8_t *end,
                       uint32_t fnum, unsigned depth) {
-  if (depth > st->max_depth)
+  if (depth > st->g.max_depth)
     return fail(st, WEFT_ERR_DEPTH, "nesting too deep", *pp);
   for (;;) {
     const uint8_t *tag_start;
@@ -283,8 +282,8 @@ static int add_unknown(dec *st, ProtobufCMessage *m, uint32_t fnum, int wt,
   size_t len = (size_t)(to - from);
   if (!m->unknown_fields || n == weft__cap_for(n)) {
     size_t cap = weft__cap_for((size_t)n + 1);
-    void *q =
-        weft__realloc(st->a, m->unknown_fields, n * sizeof *u, cap * sizeof *u);
+    void *q = weft__realloc(st->g.a, m->unknown_fields, n * sizeof *u,
+                            cap * sizeof *u);
     if (!q)
       return nomem(st, from);
     m->unknown_fields = q;
@@ -293,10 +292,10 @@ static int add_unknown(dec *st, ProtobufCMessage *m, uint32_t fnum, int wt,
   u->tag = fnum;
   u->wire_type = (ProtobufCWireType)wt;
   u->len = len;
-  if (st->alias) {
+  if (st->g.alias) {
     u->data = (uint8_t *)(uintptr_t)from;
   } else {
-    u->data = weft__alloc(st->a, len);
+    u->data = weft__alloc(st->g.a, len);
     if (!u->data)
       return nomem(st, from);
     memcpy(u->data, from, len);
@@ -326,8 +325,8 @@ static int enum_closed(const ProtobufCFieldDescriptor *f) {
 /* Frees (malloc path) or forgets (arena path) what a field holds. */
 static void release_field(dec *st, const ProtobufCFieldDescriptor *f,
                           void *msg) {
-  if (!st->a || st->tree) {
-    weft__field_clear(st->tree, f, msg);
+  if (!st->g.a || st->g.tree) {
+    weft__field_clear(st->g.tree, f, msg);
     return;
   }
   if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
@@ -362,7 +361,7 @@ static void *reserve(dec *st, void **arrp, size_t n, size_t add, size_t es,
     nomem(st, at);
     return NULL;
   }
-  q = weft__realloc(st->a, *arrp, n * es, cap * es);
+  q = weft__realloc(st->g.a, *arrp, n * es, cap * es);
   if (!q) {
     nomem(st, at);
     return NULL;
@@ -384,7 +383,7 @@ WEFT__INLINE int rd_string(dec *st, const weft_msg_desc *d, unsigned idx,
   if (n == 0) {
     s = (char *)protobuf_c_empty_string;
   } else {
-    s = weft__alloc(st->a, n + 1);
+    s = weft__alloc(st->g.a, n + 1);
     if (!s)
       return nomem(st, *pp);
     memcpy(s, *pp, n);
@@ -405,10 +404,10 @@ WEFT__INLINE int rd_bytes(dec *st, const ProtobufCFieldDescriptor *f,
   int rv;
   if ((rv = rd_len(st, pp, end, &n)) != 0)
     return rv;
-  if (n && st->alias) {
+  if (n && st->g.alias) {
     b = (uint8_t *)(uintptr_t)*pp;
   } else if (n) {
-    b = weft__alloc(st->a, n);
+    b = weft__alloc(st->g.a, n);
     if (!b)
       return nomem(st, *pp);
     memcpy(b, *pp, n);
@@ -423,7 +422,43 @@ WEFT__INLINE int rd_bytes(dec *st, const ProtobufCFieldDescriptor *f,
 
 static int decode_fields(dec *st, const weft_msg_desc *d, const weft__dtab *T,
                          void *msg, const uint8_t **pp, const uint8_t *end,
-                         unsigned depth, uint32_t gnum, int merging);
+                         unsigned depth, uint32_t gnum, int merging,
+                         int maps_pending);
+
+/* The table loop can be forced for every type (the tests run each decode
+ * both ways): WEFT_DECODE_TABLE=1 in the environment, read once, or
+ * weft__decode_table_only(). -1: not read yet. */
+static int table_only = -1;
+
+static __attribute__((noinline)) int table_only_init(void) {
+  const char *e = getenv("WEFT_DECODE_TABLE");
+  int v = e && *e && strcmp(e, "0") != 0;
+  int unset = -1;
+  __atomic_compare_exchange_n(&table_only, &unset, v, 0, __ATOMIC_RELAXED,
+                              __ATOMIC_RELAXED);
+  return __atomic_load_n(&table_only, __ATOMIC_RELAXED);
+}
+
+void weft__decode_table_only(int on) {
+  __atomic_store_n(&table_only, on ? 1 : 0, __ATOMIC_RELAXED);
+}
+
+/* A message's body: through its type's generated decoder when it has one
+ * (which needs an arena, the caller's or a tree's, and is never a group),
+ * else the table loop. */
+WEFT__INLINE int decode_body(dec *st, const weft_msg_desc *d,
+                             const weft__dtab *T, void *msg, const uint8_t **pp,
+                             const uint8_t *end, unsigned depth, uint32_t gnum,
+                             int merging) {
+  if (d->decode && !gnum && st->g.a) {
+    int v = __atomic_load_n(&table_only, __ATOMIC_RELAXED);
+    if (WEFT__UNLIKELY(v < 0))
+      v = table_only_init();
+    if (!v)
+      return d->decode(&st->g, msg, pp, end, depth);
+  }
+  return decode_fields(st, d, T, msg, pp, end, depth, gnum, merging, 0);
+}
 
 /* weft_message_init(d, msg) from the type's table: a copy of its initial
  * image, 16 bytes at a time, the last block overlapping the one before
@@ -462,21 +497,21 @@ static int rd_message(dec *st, const ProtobufCFieldDescriptor *f, int group,
       return rv;
     sub_end = *pp + n;
   }
-  if (depth + 1 > st->max_depth)
+  if (depth + 1 > st->g.max_depth)
     return fail(st, WEFT_ERR_DEPTH, "nesting too deep", *pp);
   T = weft__dtab_get(sd, &tmp);
   if (WEFT__UNLIKELY(!T))
     return nomem(st, *pp);
   if (!*slot) {
-    *slot = weft__msg_alloc(st->a, st->tree, sd);
+    *slot = weft__msg_alloc(st->g.a, st->g.tree, sd);
     if (WEFT__UNLIKELY(!*slot)) {
       free(tmp);
       return nomem(st, *pp);
     }
     init_from(T, sd, *slot);
   }
-  rv = decode_fields(st, sd, T, *slot, pp, sub_end, depth + 1,
-                     group ? f->id : 0, merging);
+  rv = decode_body(st, sd, T, *slot, pp, sub_end, depth + 1, group ? f->id : 0,
+                   merging);
   if (WEFT__UNLIKELY(tmp != NULL))
     free(tmp);
   if (rv)
@@ -511,7 +546,7 @@ static void map_dedupe(dec *st, size_t *np, void **arr) {
   kf = &ed->base.fields[0];
   for (j = 0; j < n - 1; j++) {
     if (map_key_eq(kf, arr[j], e)) {
-      if (!st->a || st->tree)
+      if (!st->g.a || st->g.tree)
         weft_message_free(arr[j]);
       arr[j] = e;
       *np = n - 1;
@@ -573,7 +608,7 @@ static int map_dedupe_all(dec *st, size_t *np, void **arr, const uint8_t *at) {
         break;
       }
       if (map_key_eq(kf, arr[j], e)) {
-        if (!st->a || st->tree)
+        if (!st->g.a || st->g.tree)
           weft_message_free(arr[j]);
         arr[j] = e;
         break;
@@ -641,7 +676,7 @@ static int rd_packed(dec *st, const weft_msg_desc *d, void *msg,
     if ((rv = rd_scalar(st, f->type, &p, pend, &tmp)) != 0)
       return rv;
     if (closed && !enum_known(f, (int32_t)tmp)) {
-      if (!st->discard_unknown &&
+      if (!st->g.discard_unknown &&
           (rv = add_unknown(st, msg, f->id, WEFT__WT_VARINT, vstart, p)) != 0)
         return rv;
       continue;
@@ -730,20 +765,20 @@ WEFT__INLINE int rd_str(dec *st, const weft__fe *e,
   if (n == 0) {
     s = (char *)protobuf_c_empty_string;
   } else {
-    s = weft__alloc(st->a, n + 1);
+    s = weft__alloc(st->g.a, n + 1);
     if (WEFT__UNLIKELY(!s))
       return nomem(st, src);
     if (n <= 64) {
       uint64_t hi = copy_or(s, src, n);
       if ((hi & 0x8080808080808080ull) && (e->fl & WEFT__FE_UTF8) &&
           !weft_utf8_valid(src, n)) {
-        if (!st->a) /* a standalone message's value: malloc'd, not kept */
+        if (!st->g.a) /* a standalone message's value: malloc'd, not kept */
           free(s);
         return fail(st, WEFT_ERR_UTF8, "invalid UTF-8", src);
       }
     } else {
       if ((e->fl & WEFT__FE_UTF8) && !weft_utf8_valid(src, n)) {
-        if (!st->a)
+        if (!st->g.a)
           free(s);
         return fail(st, WEFT_ERR_UTF8, "invalid UTF-8", src);
       }
@@ -780,7 +815,7 @@ WEFT__INLINE int rd_map_ss(dec *st, const weft__fe *e, const uint8_t **pp,
     return 1;
   n = p[0];
   kl = p[2];
-  if ((size_t)(end - p - 1) < n || kl + 4 > n || depth + 1 > st->max_depth)
+  if ((size_t)(end - p - 1) < n || kl + 4 > n || depth + 1 > st->g.max_depth)
     return 1;
   k = p + 3;
   v = k + kl;
@@ -790,7 +825,7 @@ WEFT__INLINE int rd_map_ss(dec *st, const weft__fe *e, const uint8_t **pp,
   if (kl + vl + 4 != n)
     return 1;
   v += 2;
-  s = weft__arena_alloc(st->a, kl + vl + 2);
+  s = weft__arena_alloc(st->g.a, kl + vl + 2);
   if (WEFT__UNLIKELY(!s))
     return nomem(st, p);
   hi = copy_or(s, k, kl) | copy_or(s + kl + 1, v, vl);
@@ -800,7 +835,7 @@ WEFT__INLINE int rd_map_ss(dec *st, const weft__fe *e, const uint8_t **pp,
     return 1;
   ks = kl ? s : (char *)protobuf_c_empty_string;
   vs = vl ? s + kl + 1 : (char *)protobuf_c_empty_string;
-  m = weft__msg_alloc(st->a, st->tree, sd);
+  m = weft__msg_alloc(st->g.a, st->g.tree, sd);
   if (WEFT__UNLIKELY(!m))
     return nomem(st, p);
   m->descriptor = &sd->base;
@@ -818,7 +853,7 @@ WEFT__INLINE int rd_map_ss(dec *st, const weft__fe *e, const uint8_t **pp,
       if (!ok) /* an entry the general path read without a key */
         ok = "";
       if (ok[0] == ks[0] && strcmp(ok, ks) == 0) {
-        if (st->tree)
+        if (st->g.tree)
           weft_message_free(arr[j]);
         arr[j] = m;
         *np = last;
@@ -872,7 +907,7 @@ decode_field(dec *st, const weft_msg_desc *d, void *msg, unsigned idx,
         return unwind(st, rv, f->name, (long)n);
       if (f->type == PROTOBUF_C_TYPE_ENUM && enum_closed(f) &&
           !enum_known(f, (int32_t)tmp)) {
-        if (!st->discard_unknown &&
+        if (!st->g.discard_unknown &&
             (rv = add_unknown(st, msg, fnum, wt, vstart, p)) != 0)
           return rv;
         goto done;
@@ -945,7 +980,7 @@ decode_field(dec *st, const weft_msg_desc *d, void *msg, unsigned idx,
         break;
       if (f->type == PROTOBUF_C_TYPE_ENUM && enum_closed(f) &&
           !enum_known(f, (int32_t)tmp)) {
-        if (!st->discard_unknown &&
+        if (!st->g.discard_unknown &&
             (rv = add_unknown(st, msg, fnum, wt, vstart, p)) != 0)
           return rv;
         /* not seen: the field keeps its previous value */
@@ -969,16 +1004,40 @@ done:
   return 0;
 }
 
+/* Maps of more than MAP_LINEAR_MAX entries: duplicate keys resolved once
+ * the message is complete. */
+static int maps_finish(dec *st, const weft_msg_desc *d, void *msg,
+                       const uint8_t *p) {
+  const ProtobufCFieldDescriptor *fields = d->base.fields;
+  unsigned i;
+  int rv;
+  for (i = 0; i < d->base.n_fields; i++) {
+    const ProtobufCFieldDescriptor *f = &fields[i];
+    size_t *np;
+    if (f->label != PROTOBUF_C_LABEL_REPEATED ||
+        f->type != PROTOBUF_C_TYPE_MESSAGE ||
+        !weft_msg_desc_of(f->descriptor)->is_map_entry)
+      continue;
+    np = (size_t *)WEFT__MEMBER(msg, f->quantifier_offset);
+    if (*np > MAP_LINEAR_MAX &&
+        (rv = map_dedupe_all(st, np, *(void ***)WEFT__MEMBER(msg, f->offset),
+                             p)) != 0)
+      return unwind(st, rv, f->name, -1);
+  }
+  return 0;
+}
+
 static int decode_fields(dec *st, const weft_msg_desc *d, const weft__dtab *T,
                          void *msg, const uint8_t **pp, const uint8_t *end,
-                         unsigned depth, uint32_t gnum, int merging) {
+                         unsigned depth, uint32_t gnum, int merging,
+                         int maps_pending) {
   const ProtobufCFieldDescriptor *fields = d->base.fields;
   const unsigned nf = d->base.n_fields;
   const weft__fe *const fe = T->fe;
   const uint8_t *p = *pp;
   unsigned next = 0; /* the entry the next tag probably belongs to */
   uint64_t seen = 0;
-  int rv, maps_pending = 0;
+  int rv;
 
   while (p < end) {
     const uint8_t *tag_start = p;
@@ -1120,7 +1179,7 @@ static int decode_fields(dec *st, const weft_msg_desc *d, const weft__dtab *T,
         arr[n] = NULL;
         *np = n + 1; /* counted first so the tree stays freeable */
         if (e->op == WEFT__OP_MESSAGE) {
-          if ((e->fl & WEFT__FE_MAPSS) && st->a &&
+          if ((e->fl & WEFT__FE_MAPSS) && st->g.a &&
               (rv = rd_map_ss(st, e, &p, end, depth, arr, np)) <= 0) {
             if (WEFT__UNLIKELY(rv))
               return unwind(st, rv, fields[idx].name, (long)n);
@@ -1159,7 +1218,7 @@ static int decode_fields(dec *st, const weft_msg_desc *d, const weft__dtab *T,
       const uint8_t *data = p;
       if ((rv = skip_field(st, &p, end, wt, fnum, depth)) != 0)
         return rv;
-      if (!st->discard_unknown &&
+      if (!st->g.discard_unknown &&
           (rv = add_unknown(st, msg, fnum, wt, data, p)) != 0)
         return rv;
       continue;
@@ -1173,28 +1232,14 @@ static int decode_fields(dec *st, const weft_msg_desc *d, const weft__dtab *T,
     return fail(st, WEFT_ERR_TRUNCATED, "unterminated group", p);
   *pp = p;
 
-  if (maps_pending) {
-    unsigned i;
-    for (i = 0; i < nf; i++) {
-      const ProtobufCFieldDescriptor *f = &fields[i];
-      size_t *np;
-      if (f->label != PROTOBUF_C_LABEL_REPEATED ||
-          f->type != PROTOBUF_C_TYPE_MESSAGE ||
-          !weft_msg_desc_of(f->descriptor)->is_map_entry)
-        continue;
-      np = (size_t *)WEFT__MEMBER(msg, f->quantifier_offset);
-      if (*np > MAP_LINEAR_MAX &&
-          (rv = map_dedupe_all(st, np, *(void ***)WEFT__MEMBER(msg, f->offset),
-                               p)) != 0)
-        return unwind(st, rv, f->name, -1);
-    }
-  }
+  if (maps_pending && (rv = maps_finish(st, d, msg, p)) != 0)
+    return rv;
 
   if (d->is_map_entry && nf >= 2 && fields[1].type == PROTOBUF_C_TYPE_MESSAGE &&
       !*(void **)WEFT__MEMBER(msg, fields[1].offset)) {
     /* a map value message that is absent reads as its default */
     const weft_msg_desc *vd = weft_msg_desc_of(fields[1].descriptor);
-    void *v = weft__message_new_in(st->a, st->tree, vd);
+    void *v = weft__message_new_in(st->g.a, st->g.tree, vd);
     if (!v)
       return nomem(st, p);
     *(void **)WEFT__MEMBER(msg, fields[1].offset) = v;
@@ -1216,11 +1261,89 @@ static inline int decode_msg(dec *st, const weft_msg_desc *d, void *msg,
   int rv;
   if (WEFT__UNLIKELY(!T))
     return nomem(st, *pp);
-  rv = decode_fields(st, d, T, msg, pp, end, depth, gnum, merging);
+  rv = decode_body(st, d, T, msg, pp, end, depth, gnum, merging);
   if (WEFT__UNLIKELY(tmp != NULL))
     free(tmp);
   return rv;
 }
+
+/* ---- what generated decoders call (weft/gen_decode.h) ---- */
+
+static int gd_rest(weft__gd *g, const weft_msg_desc *d, void *msg,
+                   const uint8_t **pp, const uint8_t *end, unsigned depth,
+                   int maps_pending) {
+  dec *st = (dec *)(void *)g;
+  weft__dtab *tmp;
+  const weft__dtab *T = weft__dtab_get(d, &tmp);
+  int rv;
+  if (WEFT__UNLIKELY(!T))
+    return nomem(st, *pp);
+  rv = decode_fields(st, d, T, msg, pp, end, depth, 0, 0, maps_pending);
+  if (WEFT__UNLIKELY(tmp != NULL))
+    free(tmp);
+  return rv;
+}
+
+static int gd_finish(weft__gd *g, const weft_msg_desc *d, void *msg,
+                     const uint8_t *p) {
+  return maps_finish((dec *)(void *)g, d, msg, p);
+}
+
+static int gd_sub(weft__gd *g, const weft_msg_desc *d, void *msg,
+                  const uint8_t **pp, const uint8_t *end, unsigned depth,
+                  int merging) {
+  return decode_msg((dec *)(void *)g, d, msg, pp, end, depth, 0, merging);
+}
+
+static int gd_packed(weft__gd *g, const weft_msg_desc *d, void *msg,
+                     unsigned idx, const uint8_t **pp, const uint8_t *end) {
+  dec *st = (dec *)(void *)g;
+  const ProtobufCFieldDescriptor *f = &d->base.fields[idx];
+  const uint8_t *p = *pp;
+  int rv = rd_packed(st, d, msg, f, &p, end, p);
+  if (rv)
+    return unwind(
+        st, rv, f->name,
+        (long)*(const size_t *)WEFT__MEMBER(msg, f->quantifier_offset));
+  *pp = p;
+  return 0;
+}
+
+static void *gd_grow(weft__gd *g, void **arrp, size_t n, size_t es) {
+  /* on failure the table loop, which takes the field over, reports it */
+  return reserve((dec *)(void *)g, arrp, n, 1, es, g->base);
+}
+
+static void *gd_alloc(weft__gd *g, size_t n) {
+  return weft_arena_alloc(g->a, n);
+}
+
+static int gd_nomem(weft__gd *g, const uint8_t *at) {
+  return nomem((dec *)(void *)g, at);
+}
+
+static int gd_unwind(weft__gd *g, int rv, const char *name, long idx) {
+  return unwind((dec *)(void *)g, rv, name, idx);
+}
+
+static int gd_utf8(const void *s, size_t n) {
+  return weft_utf8_valid(s, n);
+}
+
+static const weft__gd_ops gd_ops = {gd_rest,   gd_finish, gd_sub,
+                                    gd_packed, gd_grow,   gd_alloc,
+                                    gd_nomem,  gd_unwind, gd_utf8};
+
+/* generated code bumps the arena and writes tree headers itself */
+_Static_assert(offsetof(dec, g) == 0, "weft__gd first");
+_Static_assert(
+    offsetof(struct weft_arena, ptr) == offsetof(weft__gd_arena, ptr) &&
+        offsetof(struct weft_arena, end) == offsetof(weft__gd_arena, end) &&
+        offsetof(struct weft_arena, used) == offsetof(weft__gd_arena, used),
+    "weft__gd_arena mirrors struct weft_arena");
+_Static_assert(sizeof(weft__mhdr) == 16 && offsetof(weft__mhdr, magic) == 8 &&
+                   WEFT__MHDR_MAGIC == WEFT__GD_MHDR_MAGIC,
+               "weft__gd_msg writes weft__mhdr");
 
 /* ---- entry points ---- */
 
@@ -1255,22 +1378,23 @@ static void dec_init(dec *st, const weft_decode_opts *opts, const uint8_t *data,
                      size_t len) {
   /* not memset: the error ring (segname, segidx) is written before it is
    * read, and clearing it costs more than decoding a small message */
-  st->a = NULL;
-  st->tree = NULL;
-  st->discard_unknown = 0;
-  st->alias = 0;
+  st->g.ops = &gd_ops;
+  st->g.a = NULL;
+  st->g.tree = NULL;
+  st->g.discard_unknown = 0;
+  st->g.alias = 0;
   st->what = NULL;
   st->at = 0;
   st->nseg = 0;
-  st->base = data;
-  st->lim = data + len;
-  st->max_depth = WEFT_DEFAULT_MAX_DEPTH;
+  st->g.base = data;
+  st->g.lim = data + len;
+  st->g.max_depth = WEFT_DEFAULT_MAX_DEPTH;
   if (opts) {
-    st->a = opts->arena;
+    st->g.a = opts->arena;
     if (opts->max_depth)
-      st->max_depth = opts->max_depth;
-    st->discard_unknown = opts->discard_unknown;
-    st->alias = opts->alias;
+      st->g.max_depth = opts->max_depth;
+    st->g.discard_unknown = opts->discard_unknown;
+    st->g.alias = opts->alias;
   }
 }
 
@@ -1326,20 +1450,22 @@ int weft_decode(const weft_msg_desc *d, const uint8_t *data, size_t len,
                           "%s: message of %zu bytes over the limit of %zu",
                           d->base.name, len, max_size(opts));
   dec_init(&st, opts, data, len);
-  if (!st.a) { /* malloc path: the whole tree in one (growable) block */
+  if (!st.g.a) { /* malloc path: the whole tree in one (growable) block */
     tree = weft__tree_new(tree_guess(d, len));
     if (!tree)
       return weft_error_set(err, WEFT_ERR_NOMEM, "%s: out of memory",
                             d->base.name);
-    st.a = &tree->a;
-    st.tree = tree;
-    if (st.alias) {
+    st.g.a = &tree->a;
+    st.g.tree = tree;
+    if (st.g.alias) {
       tree->alias_lo = data;
       tree->alias_hi = data + len;
     }
   }
   T = weft__dtab_get(d, &tmp);
-  msg = !T ? NULL : tree ? tree_root(tree, d) : weft__msg_alloc(st.a, NULL, d);
+  msg = !T     ? NULL
+        : tree ? tree_root(tree, d)
+               : weft__msg_alloc(st.g.a, NULL, d);
   if (!msg) {
     free(tmp);
     weft__tree_free(tree);
@@ -1347,7 +1473,7 @@ int weft_decode(const weft_msg_desc *d, const uint8_t *data, size_t len,
                           d->base.name);
   }
   init_from(T, d, msg);
-  rv = decode_fields(&st, d, T, msg, &p, data + len, 0, 0, 0);
+  rv = decode_body(&st, d, T, msg, &p, data + len, 0, 0, 0);
   if (WEFT__UNLIKELY(tmp != NULL))
     free(tmp);
   if (rv) {
@@ -1363,10 +1489,10 @@ int weft_decode(const weft_msg_desc *d, const uint8_t *data, size_t len,
  * an array a user stored (a malloc block) moves into the tree's blocks. */
 static int regrow(dec *st, void **arrp, size_t old_n, size_t new_n) {
   void *old = *arrp;
-  void *q = weft__realloc(st->a, old, old_n, new_n);
+  void *q = weft__realloc(st->g.a, old, old_n, new_n);
   if (!q)
     return WEFT_ERR_NOMEM;
-  if (st->tree && old && !weft__tree_holds(st->tree, old))
+  if (st->g.tree && old && !weft__tree_holds(st->g.tree, old))
     free(old);
   *arrp = q;
   return 0;
@@ -1423,14 +1549,14 @@ int weft_decode_merge(void *msg, const uint8_t *data, size_t len,
                           "%s: message of %zu bytes over the limit of %zu",
                           d->base.name, len, max_size(opts));
   dec_init(&st, opts, data, len);
-  if (!st.a && weft__hdr(msg)->tree) {
+  if (!st.g.a && weft__hdr(msg)->tree) {
     /* into a decoded tree: new values go to its blocks */
-    st.tree = weft__hdr(msg)->tree;
-    st.a = &st.tree->a;
+    st.g.tree = weft__hdr(msg)->tree;
+    st.g.a = &st.g.tree->a;
   }
   /* the aliased input of a tree is recorded once, at weft_decode */
   if (!opts || !opts->arena)
-    st.alias = 0;
+    st.g.alias = 0;
   if (normalize(&st, msg))
     return weft_error_set(err, WEFT_ERR_NOMEM, "%s: out of memory",
                           d->base.name);
