@@ -378,11 +378,16 @@ static int op_recv(void *tc, weft_arena *arena, void **msg) {
     return WEFT_ERR_CANCELLED;
   }
   if (!bb) {
-    /* No message: the client finished sending, or the call was cancelled
-     * (gRPC core reports both alike; RECV_CLOSE_ON_SERVER tells them apart
-     * when it has completed already). */
+    /* No message: the client finished sending, or the call was cancelled.
+     * gRPC core completes both alike, and RECV_CLOSE_ON_SERVER, which says
+     * which, may complete after this batch (both come from the same
+     * closing of the stream, to different batches). The transport's own
+     * verdict on this receive is there already: whether the stream ended
+     * without the client's END_STREAM (RST_STREAM, deadline, connection
+     * lost), as gRPC's C++ callback API asks it. */
     pthread_mutex_lock(&c->mu);
-    bool gone = c->close_known && c->cancelled;
+    bool gone = (c->close_known && c->cancelled) ||
+                grpc_call_failed_before_recv_message(c->call);
     pthread_mutex_unlock(&c->mu);
     c->recv_done = true;
     return gone ? WEFT_ERR_CANCELLED : 0;
