@@ -151,13 +151,13 @@ TEST_P(GrpcQueues, EveryQueuePolledThreadsConstant) {
     weft_client_close(s.c);
 }
 
-// The default: several queues (one per core, at least 2).
+// The default: several queues (one per core, at least 4).
 TEST_P(GrpcQueues, DefaultIsSeveralQueues) {
   start(0, 0);
   int n = 0;
   EXPECT_TRUE(weft_test_wait_for([&] {
     n = threads_named("weft-grpc-cq");
-    return n >= 2;
+    return n >= 4;
   })) << n
       << " queue threads";
 }

@@ -362,8 +362,8 @@ TEST_P(Grpc, BlockingHandlersDoNotStallOthers) {
     t.join();
 }
 
-// Queue threads capped at 3 (worker_threads 2, raised to one more than the
-// default 2 queues): a slow call takes one inline and a poller is started
+// Queue threads capped at 5 (worker_threads 2, raised to one more than the
+// default 4 queues): a slow call takes one inline and a poller is started
 // for its queue, the next would take a queue's last poller, so it goes to
 // the pool and the queue keeps being polled; the fast call then still gets
 // a worker.

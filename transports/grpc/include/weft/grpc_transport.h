@@ -43,7 +43,7 @@ typedef struct weft_grpc_opts {
   bool gzip;                    /* compress outgoing messages */
   int64_t keepalive_timeout_ms; /* 0: 20000 */
   bool keepalive_permit_without_calls;
-  /* Server: completion queues of a listener; 0: one per core, at least 2.
+  /* Server: completion queues of a listener; 0: one per core, at least 4.
    * A listener's calls are spread over them, and each completion costs
    * gRPC core work in proportion to its queue's open calls (Debian's
    * libgrpc checks every completion against the queue's outstanding
