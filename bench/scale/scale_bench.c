@@ -90,26 +90,32 @@ static const weft__test__Echo_impl srv_impl = {srv_unary, srv_unimpl_ss,
                                                srv_unimpl_cs, srv_unimpl_bidi};
 
 static weft_server *g_srv;
-static void on_term(int sig) {
-  (void)sig;
-  weft_server_shutdown(g_srv); /* documented as safe from a signal thread */
-}
 
 static int serve(void) {
+  /* SIGTERM is taken by sigwait on this thread (weft_server_shutdown is
+   * not async-signal-safe: called from a handler that interrupted a thread
+   * waiting on the server's condition variable, it hung the server for
+   * good). Blocked before any thread starts, so every thread inherits it. */
+  sigset_t term;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &term, NULL);
   weft_server_opts so;
   memset(&so, 0, sizeof so);
   so.worker_threads = 4;
   so.max_msgs_per_sec = 1000000;
   so.max_conns_per_ip = 10000;
   /* WEFT_SCALE_GRPC_CQS=N: gRPC calls spread over N completion queues
-   * (weft_grpc_opts.cq_threads, which needs pool_handlers). */
+   * (weft_grpc_opts.cq_threads; 0 or unset: the default, one per core, at
+   * least 2); WEFT_SCALE_GRPC_POOL=1: handlers on the worker pool
+   * (pool_handlers) instead of the queue threads. */
   weft_grpc_opts go = WEFT_GRPC_OPTS_INIT;
   const char *cqs = getenv("WEFT_SCALE_GRPC_CQS");
-  if (cqs && atoi(cqs) > 0) {
+  const char *pool = getenv("WEFT_SCALE_GRPC_POOL");
+  if (cqs && atoi(cqs) > 0)
     go.cq_threads = (unsigned)atoi(cqs);
-    go.pool_handlers = true;
-    so.transport_opts = &go;
-  }
+  go.pool_handlers = pool && atoi(pool) > 0;
+  so.transport_opts = &go;
   if (weft_server_new(&g_srv, &so) < 0 ||
       weft_server_add_service(g_srv, &weft__test__Echo_service, &srv_impl,
                               NULL) < 0)
@@ -127,8 +133,9 @@ static int serve(void) {
            weft_server_port(g_srv, (unsigned)t));
   }
   fflush(stdout);
-  signal(SIGTERM, on_term);
-  weft_server_run(g_srv);
+  int sig;
+  sigwait(&term, &sig);
+  weft_server_shutdown(g_srv);
   weft_server_free(g_srv);
   return 0;
 }

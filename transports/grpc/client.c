@@ -989,11 +989,9 @@ static void aop_done(gatag *t, bool ok) {
   }
 }
 
-static void *async_main(void *arg) {
+static void async_main(void *arg) {
   grpc_completion_queue *cq = arg;
   on_async_thread = true;
-  /* Named, so it shows in top -H and tests can find it. */
-  pthread_setname_np(pthread_self(), "weft-grpc-async");
   for (;;) {
     grpc_event ev = grpc_completion_queue_next(
         cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
@@ -1004,7 +1002,6 @@ static void *async_main(void *arg) {
     WEFT__TSAN_ACQUIRE(ev.tag);
     aop_done(ev.tag, ev.success);
   }
-  return NULL;
 }
 
 /* The process's queue of asynchronous calls and its thread, shared by
@@ -1016,7 +1013,7 @@ static void *async_main(void *arg) {
  * reference of its own, so core outlives it. */
 static pthread_mutex_t g_aq_mu = PTHREAD_MUTEX_INITIALIZER;
 static grpc_completion_queue *g_acq;
-static pthread_t g_athread;
+static weft__thread *g_athread;
 static unsigned g_aq_refs;
 
 static int aq_acquire(grpc_completion_queue **out) {
@@ -1024,7 +1021,9 @@ static int aq_acquire(grpc_completion_queue **out) {
   if (!g_acq) {
     weft__grpc_acquire();
     grpc_completion_queue *cq = grpc_completion_queue_create_for_next(NULL);
-    if (!cq || pthread_create(&g_athread, NULL, async_main, cq) != 0) {
+    /* A runtime thread, named so it shows in top -H and tests find it. */
+    if (!cq ||
+        weft__thread_start(&g_athread, "weft-grpc-async", async_main, cq) < 0) {
       if (cq)
         grpc_completion_queue_destroy(cq);
       pthread_mutex_unlock(&g_aq_mu);
@@ -1042,19 +1041,20 @@ static int aq_acquire(grpc_completion_queue **out) {
 /* A client that held the queue disconnected (every call of it freed). */
 static void aq_release(void) {
   grpc_completion_queue *stop = NULL;
-  pthread_t t;
+  weft__thread *t = NULL;
   pthread_mutex_lock(&g_aq_mu);
   if (g_aq_refs > 0 && --g_aq_refs == 0 && !on_async_thread) {
     /* No client holds it, so no call is bound to it any more. */
     stop = g_acq;
     t = g_athread;
     g_acq = NULL;
+    g_athread = NULL;
   }
   pthread_mutex_unlock(&g_aq_mu);
   if (!stop)
     return;
   grpc_completion_queue_shutdown(stop);
-  pthread_join(t, NULL);
+  weft__thread_join(t);
   grpc_completion_queue_destroy(stop);
   weft__grpc_release();
 }

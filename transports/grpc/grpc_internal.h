@@ -16,6 +16,8 @@
 #include "weft/server.h"
 #include "weft/transport.h"
 
+#include "rt_thread.h" /* runtime/src/rpc/internal: the threads it runs on */
+
 #define WEFT_GRPC_DEFAULT_MAX_MESSAGE (4u * 1024u * 1024u)
 /* Streams one client connection may have open (as h2c:// and https://). */
 #define WEFT_GRPC_DEFAULT_MAX_CONCURRENT_STREAMS 100

@@ -28,13 +28,25 @@
  * batch of a call (gop), or the listener's shutdown_tag. */
 enum { GTAG_SLOT = 1, GTAG_OP };
 
+struct glistener;
+
+/* One of a listener's completion queues. Calls are spread over them (each
+ * queue has calls requested on it; gRPC core hands a new call to one of
+ * them) and a call's batches complete on the queue it arrived on. */
+typedef struct gqueue {
+  struct glistener *l;
+  grpc_completion_queue *cq;
+  unsigned idx;
+  unsigned n_polling;   /* inline mode: threads waiting in it (under l->mu) */
+  weft__thread *thread; /* pool mode: the one thread that drains it */
+  bool orphan; /* its thread could not be started: close_listener pumps it */
+} gqueue;
+
 typedef struct glistener {
   weft_server *ws;
   grpc_server *server;
   unsigned n_cqs;
-  grpc_completion_queue **cqs;
-  pthread_t *threads;
-  unsigned n_threads;
+  gqueue *qs;
   unsigned ahead;
   size_t max_recv;
   atomic_int refs; /* the listener + one per live call */
@@ -55,14 +67,17 @@ typedef struct glistener {
   unsigned n_reg;
   /* Inline mode (the default; weft_grpc_opts.pool_handlers turns it off):
    * the queue threads run handlers themselves (weft_server_dispatch_inline),
-   * C++ sync server style: at least min_pollers threads stay in the queue,
-   * more are started while handlers run (up to max_threads), extra idle
-   * ones exit, and at max_threads a call that would leave nobody polling
-   * goes to the worker pool (weft_server_dispatch). */
+   * C++ sync server style: one thread at least stays in each queue, another
+   * is started for a queue whose last poller takes a call (up to
+   * max_threads in all), one that finds two others polling its queue
+   * after its handler exits, and at max_threads a call that would leave
+   * its queue with nobody polling goes to the worker pool
+   * (weft_server_dispatch). */
   bool inline_mode;
   bool gzip; /* weft_grpc_opts.gzip: the channel compresses by default */
-  unsigned min_pollers, max_pollers, max_threads;
-  unsigned n_live, n_polling; /* under mu */
+  unsigned max_threads;
+  unsigned n_live;    /* inline mode: poller threads running (under mu) */
+  unsigned n_orphans; /* queues without a thread (gqueue.orphan) */
   /* Calls not yet freed (under mu): their batches complete on the queues,
    * so close waits for them before it shuts the queues down. */
   unsigned n_calls;
@@ -151,8 +166,7 @@ static void listener_unref(glistener *l) {
     return;
   pthread_mutex_destroy(&l->mu);
   pthread_cond_destroy(&l->cv);
-  free(l->cqs);
-  free(l->threads);
+  free(l->qs);
   free(l->reg);
   free(l);
   weft__grpc_release();
@@ -182,10 +196,10 @@ static void request_one(glistener *l, unsigned idx, int reg) {
   if (reg >= 0)
     e = grpc_server_request_registered_call(
         l->server, l->reg[reg].handle, &s->call, &s->deadline, &s->md,
-        &s->payload, l->cqs[idx], l->cqs[idx], s);
+        &s->payload, l->qs[idx].cq, l->qs[idx].cq, s);
   else
     e = grpc_server_request_call(l->server, &s->call, &s->details, &s->md,
-                                 l->cqs[idx], l->cqs[idx], s);
+                                 l->qs[idx].cq, l->qs[idx].cq, s);
   if (e != GRPC_CALL_OK)
     slot_free(s);
 }
@@ -364,11 +378,16 @@ static int op_recv(void *tc, weft_arena *arena, void **msg) {
     return WEFT_ERR_CANCELLED;
   }
   if (!bb) {
-    /* No message: the client finished sending, or the call was cancelled
-     * (gRPC core reports both alike; RECV_CLOSE_ON_SERVER tells them apart
-     * when it has completed already). */
+    /* No message: the client finished sending, or the call was cancelled.
+     * gRPC core completes both alike, and RECV_CLOSE_ON_SERVER, which says
+     * which, may complete after this batch (both come from the same
+     * closing of the stream, to different batches). The transport's own
+     * verdict on this receive is there already: whether the stream ended
+     * without the client's END_STREAM (RST_STREAM, deadline, connection
+     * lost), as gRPC's C++ callback API asks it. */
     pthread_mutex_lock(&c->mu);
-    bool gone = c->close_known && c->cancelled;
+    bool gone = (c->close_known && c->cancelled) ||
+                grpc_call_failed_before_recv_message(c->call);
     pthread_mutex_unlock(&c->mu);
     c->recv_done = true;
     return gone ? WEFT_ERR_CANCELLED : 0;
@@ -728,7 +747,7 @@ static void on_call(glistener *l, gslot *s, bool now) {
   char path[512];
   c->l = l;
   c->call = s->call;
-  c->cq = l->cqs[s->cq_idx];
+  c->cq = l->qs[s->cq_idx].cq;
   gpr_timespec deadline_ts;
   if (s->reg >= 0) {
     c->m = l->reg[s->reg].m;
@@ -785,30 +804,30 @@ static void on_call(glistener *l, gslot *s, bool now) {
   }
 }
 
-typedef struct qarg {
-  glistener *l;
-  unsigned idx;
-} qarg;
+/* The listener's shutdown notification (on queue 0): close_listener waits
+ * for it. */
+static void shutdown_seen(glistener *l) {
+  pthread_mutex_lock(&l->mu);
+  l->shutdown_done = true;
+  pthread_cond_broadcast(&l->cv);
+  pthread_mutex_unlock(&l->mu);
+}
 
-static void *queue_main(void *arg) {
-  qarg a = *(qarg *)arg;
-  free(arg);
-  glistener *l = a.l;
-  grpc_completion_queue *cq = l->cqs[a.idx];
+/* Pool mode: the runtime thread of one queue; every call goes to the worker
+ * pool, this thread only sees completions. */
+static void queue_main(void *arg) {
+  gqueue *q = arg;
+  glistener *l = q->l;
   for (;;) {
     grpc_event ev = grpc_completion_queue_next(
-        cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
-    if (ev.type == GRPC_OP_COMPLETE)
-      WEFT__TSAN_ACQUIRE(ev.tag);
+        q->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
     if (ev.type == GRPC_QUEUE_SHUTDOWN)
       break;
     if (ev.type != GRPC_OP_COMPLETE)
       continue;
+    WEFT__TSAN_ACQUIRE(ev.tag);
     if (ev.tag == &l->shutdown_tag) {
-      pthread_mutex_lock(&l->mu);
-      l->shutdown_done = true;
-      pthread_cond_broadcast(&l->cv);
-      pthread_mutex_unlock(&l->mu);
+      shutdown_seen(l);
       continue;
     }
     if (*(int *)ev.tag == GTAG_OP) {
@@ -824,33 +843,31 @@ static void *queue_main(void *arg) {
       request_one(l, s->cq_idx, s->reg);
     on_call(l, s, false);
   }
-  return NULL;
 }
 
-static void *poller_main(void *arg);
+static void poller_main(void *arg);
 
-/* With l->mu held: one more poller thread (detached). */
-static void spawn_poller_locked(glistener *l) {
-  pthread_t t;
-  pthread_attr_t at;
-  pthread_attr_init(&at);
-  pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+/* With l->mu held: one more poller thread for queue q, a runtime thread
+ * nobody joins (close_listener waits for n_live to fall to 0). */
+static bool spawn_poller_locked(gqueue *q) {
+  glistener *l = q->l;
   l->n_live++;
-  if (pthread_create(&t, &at, poller_main, l) != 0)
-    l->n_live--;
-  pthread_attr_destroy(&at);
+  q->n_polling++; /* counted from now, so a burst does not start several */
+  if (weft__thread_spawn("weft-grpc-cq", poller_main, q) == 0)
+    return true;
+  l->n_live--;
+  q->n_polling--;
+  return false;
 }
 
-/* Inline mode: take a call, make sure someone else polls, run it here. */
-static void *poller_main(void *arg) {
-  glistener *l = arg;
-  grpc_completion_queue *cq = l->cqs[0];
-  pthread_mutex_lock(&l->mu);
-  l->n_polling++;
-  pthread_mutex_unlock(&l->mu);
+/* Inline mode: take a call from this thread's queue, make sure another
+ * thread polls it, and run the call's handler here. */
+static void poller_main(void *arg) {
+  gqueue *q = arg;
+  glistener *l = q->l;
   for (;;) {
     grpc_event ev = grpc_completion_queue_next(
-        cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+        q->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
     if (ev.type == GRPC_OP_COMPLETE) {
       WEFT__TSAN_ACQUIRE(ev.tag);
       /* A batch of a call: wake its waiter (or push its cancellation) and
@@ -860,40 +877,33 @@ static void *poller_main(void *arg) {
         continue;
       }
     }
-    pthread_mutex_lock(&l->mu);
     if (ev.type == GRPC_QUEUE_SHUTDOWN) {
-      l->n_polling--;
+      pthread_mutex_lock(&l->mu);
+      q->n_polling--;
       l->n_live--;
       pthread_cond_broadcast(&l->cv);
       pthread_mutex_unlock(&l->mu);
-      return NULL;
+      return;
     }
-    if (ev.type != GRPC_OP_COMPLETE) {
-      pthread_mutex_unlock(&l->mu);
+    if (ev.type != GRPC_OP_COMPLETE)
       continue;
-    }
     if (ev.tag == &l->shutdown_tag) {
-      l->shutdown_done = true;
-      pthread_cond_broadcast(&l->cv);
-      pthread_mutex_unlock(&l->mu);
+      shutdown_seen(l);
       continue;
     }
     gslot *s = ev.tag;
     if (!ev.success) {
-      pthread_mutex_unlock(&l->mu);
       slot_free(s);
       continue;
     }
-    l->n_polling--;
+    pthread_mutex_lock(&l->mu);
+    q->n_polling--;
     bool here = true;
-    if (l->n_polling < l->min_pollers) {
-      if (l->n_live < l->max_threads)
-        spawn_poller_locked(l);
-      else if (l->n_polling == 0)
-        here = false; /* we are the last poller: keep polling */
-    }
+    if (q->n_polling == 0 &&
+        (l->n_live >= l->max_threads || !spawn_poller_locked(q)))
+      here = false; /* the queue's last poller: keep polling */
     if (!here)
-      l->n_polling++;
+      q->n_polling++;
     pthread_mutex_unlock(&l->mu);
     if (!atomic_load(&l->stopping))
       request_one(l, s->cq_idx, s->reg);
@@ -901,13 +911,13 @@ static void *poller_main(void *arg) {
     if (!here)
       continue;
     pthread_mutex_lock(&l->mu);
-    if (l->n_polling >= l->max_pollers) { /* enough are waiting: leave */
+    if (q->n_polling >= 2) { /* enough are waiting in this queue: leave */
       l->n_live--;
       pthread_cond_broadcast(&l->cv);
       pthread_mutex_unlock(&l->mu);
-      return NULL;
+      return;
     }
-    l->n_polling++;
+    q->n_polling++;
     pthread_mutex_unlock(&l->mu);
   }
 }
@@ -982,24 +992,77 @@ static void stop_accepting(void *listener) {
   atomic_store(&l->stopping, true);
   weft__grpc_health_down(l->ws); /* Watch streams see NOT_SERVING */
   /* GOAWAY: no new calls; calls in flight go on. */
-  grpc_server_shutdown_and_notify(l->server, l->cqs[0], &l->shutdown_tag);
+  grpc_server_shutdown_and_notify(l->server, l->qs[0].cq, &l->shutdown_tag);
+}
+
+/* One event of queue q, which has no thread of its own (its thread could
+ * not be started): taken by close_listener while it waits, so the
+ * shutdown notification and the batches of calls bound to q still come. */
+static void pump_orphan(glistener *l, gqueue *q) {
+  grpc_event ev = grpc_completion_queue_next(
+      q->cq,
+      gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                   gpr_time_from_millis(10, GPR_TIMESPAN)),
+      NULL);
+  if (ev.type != GRPC_OP_COMPLETE)
+    return;
+  WEFT__TSAN_ACQUIRE(ev.tag);
+  if (ev.tag == &l->shutdown_tag) {
+    shutdown_seen(l);
+  } else if (*(int *)ev.tag == GTAG_OP) {
+    op_done(ev.tag, ev.success);
+  } else {
+    gslot *s = ev.tag;
+    if (ev.success) { /* arrived while closing: nobody will serve it */
+      grpc_call_cancel_with_status(s->call, GRPC_STATUS_UNAVAILABLE,
+                                   "server is closing", NULL);
+      grpc_call_unref(s->call);
+    }
+    slot_free(s);
+  }
+}
+
+static bool is_shut_down(glistener *l) {
+  return l->shutdown_done;
+}
+static bool no_calls(glistener *l) {
+  return l->n_calls == 0;
+}
+
+/* Waits (l->mu held) until done(l), pumping the queues nobody polls. */
+static void wait_until(glistener *l, bool (*done)(glistener *),
+                       const char *what) {
+  int64_t warn_at = weft_now_ns() + 5000000000;
+  while (!done(l)) {
+    if (weft_now_ns() >= warn_at) {
+      fprintf(stderr,
+              "weft grpc: server close still waiting for %s (%u "
+              "calls whose handlers have not returned)\n",
+              what, l->n_calls);
+      warn_at = weft_now_ns() + 5000000000;
+    }
+    if (l->n_orphans == 0) {
+      struct timespec ts;
+      clock_gettime(CLOCK_REALTIME, &ts);
+      ts.tv_sec += 1;
+      pthread_cond_timedwait(&l->cv, &l->mu, &ts);
+      continue;
+    }
+    pthread_mutex_unlock(&l->mu);
+    for (unsigned i = 0; i < l->n_cqs; i++)
+      if (l->qs[i].orphan)
+        pump_orphan(l, &l->qs[i]);
+    pthread_mutex_lock(&l->mu);
+  }
 }
 
 static void close_listener(void *listener) {
   glistener *l = listener;
   stop_accepting(l);
   grpc_server_cancel_all_calls(l->server);
-  /* The notification comes once every connection has closed. */
   pthread_mutex_lock(&l->mu);
-  while (!l->shutdown_done) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += 5;
-    if (pthread_cond_timedwait(&l->cv, &l->mu, &ts) == ETIMEDOUT &&
-        !l->shutdown_done)
-      fprintf(stderr, "weft grpc: server shutdown still waiting for calls "
-                      "whose handlers have not returned\n");
-  }
+  /* The notification comes once every connection has closed. */
+  wait_until(l, is_shut_down, "gRPC core's shutdown notification");
   pthread_mutex_unlock(&l->mu);
   grpc_server_destroy(l->server);
   l->server = NULL;
@@ -1007,23 +1070,13 @@ static void close_listener(void *listener) {
   /* Handlers still unwinding (the runtime cancelled their calls) finish
    * them now; their batches complete on these queues, which stay polled
    * until the last call is freed. */
-  while (l->n_calls > 0) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += 5;
-    if (pthread_cond_timedwait(&l->cv, &l->mu, &ts) == ETIMEDOUT &&
-        l->n_calls > 0)
-      fprintf(stderr,
-              "weft grpc: server close waiting for %u calls whose "
-              "handlers have not returned\n",
-              l->n_calls);
-  }
+  wait_until(l, no_calls, "calls");
   pthread_mutex_unlock(&l->mu);
   weft__grpc_health_forget(l->ws);
   for (unsigned i = 0; i < l->n_cqs; i++)
-    grpc_completion_queue_shutdown(l->cqs[i]);
-  for (unsigned i = 0; i < l->n_threads; i++)
-    pthread_join(l->threads[i], NULL);
+    grpc_completion_queue_shutdown(l->qs[i].cq);
+  for (unsigned i = 0; i < l->n_cqs; i++)
+    weft__thread_join(l->qs[i].thread);
   if (l->inline_mode) {
     pthread_mutex_lock(&l->mu);
     while (l->n_live > 0)
@@ -1031,10 +1084,10 @@ static void close_listener(void *listener) {
     pthread_mutex_unlock(&l->mu);
   }
   for (unsigned i = 0; i < l->n_cqs; i++) {
-    if (i >= l->n_threads && !l->inline_mode) { /* nobody drained it */
+    if (l->qs[i].orphan) { /* nobody drained it */
       grpc_event ev;
       while ((ev = grpc_completion_queue_next(
-                  l->cqs[i], gpr_inf_future(GPR_CLOCK_REALTIME), NULL))
+                  l->qs[i].cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL))
                  .type != GRPC_QUEUE_SHUTDOWN) {
         if (ev.type != GRPC_OP_COMPLETE || ev.tag == &l->shutdown_tag)
           continue;
@@ -1045,9 +1098,23 @@ static void close_listener(void *listener) {
           slot_free(ev.tag);
       }
     }
-    grpc_completion_queue_destroy(l->cqs[i]);
+    grpc_completion_queue_destroy(l->qs[i].cq);
   }
   listener_unref(l);
+}
+
+/* Completion queues when weft_grpc_opts.cq_threads is 0: one per core, at
+ * least 4. Debian's libgrpc is built without NDEBUG, and then every
+ * completion searches its queue's list of outstanding operations (one per
+ * open call: its RECV_CLOSE_ON_SERVER batch), so the open calls are spread
+ * over several queues. bench/scale, 10,000 streams on 2 cores, server CPU
+ * per event: 1 queue 135 ms, 2 queues 111-127, 4 queues 107-110, 8 114;
+ * an idle queue costs one parked thread. */
+static unsigned default_cqs(void) {
+  long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+  if (ncpu < 4)
+    return 4;
+  return ncpu > 64 ? 64 : (unsigned)ncpu;
 }
 
 static int grpc_listen(weft_server *s, const weft_url *url,
@@ -1074,18 +1141,12 @@ static int grpc_listen(weft_server *s, const weft_url *url,
   }
   glistener *l = calloc(1, sizeof *l);
   bool inline_mode = !g->pool_handlers;
-  if (l)
-    l->gzip = g->gzip;
-  unsigned nq = inline_mode ? 1 : g->cq_threads ? g->cq_threads : 1;
+  unsigned nq = g->cq_threads ? g->cq_threads : default_cqs();
   if (l) {
-    l->cqs = calloc(nq, sizeof *l->cqs);
-    l->threads = calloc(nq, sizeof *l->threads);
+    l->gzip = g->gzip;
+    l->qs = calloc(nq, sizeof *l->qs);
   }
-  if (!l || !l->cqs || !l->threads) {
-    if (l) {
-      free(l->cqs);
-      free(l->threads);
-    }
+  if (!l || !l->qs) {
     free(l);
     grpc_server_credentials_release(creds);
     weft__grpc_release();
@@ -1097,11 +1158,10 @@ static int grpc_listen(weft_server *s, const weft_url *url,
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned wt = weft_server_get_opts(s)->worker_threads;
     l->inline_mode = true;
-    l->min_pollers = g->cq_threads ? g->cq_threads : 1;
-    l->max_pollers = l->min_pollers + 1;
+    /* One poller per queue, and room to start one while a handler runs. */
     l->max_threads = wt ? wt : (ncpu > 2 ? (unsigned)ncpu * 2 : 4);
-    if (l->max_threads < l->min_pollers + 1)
-      l->max_threads = l->min_pollers + 1;
+    if (l->max_threads < nq + 1)
+      l->max_threads = nq + 1;
   }
   l->ahead = g->calls_requested_ahead ? g->calls_requested_ahead : 16;
   l->max_recv =
@@ -1125,8 +1185,10 @@ static int grpc_listen(weft_server *s, const weft_url *url,
                           hdr_ms > INT_MAX ? INT_MAX : (int)hdr_ms);
   l->server = grpc_server_create(&args.args, NULL);
   for (unsigned i = 0; i < nq; i++) {
-    l->cqs[i] = grpc_completion_queue_create_for_next(NULL);
-    grpc_server_register_completion_queue(l->server, l->cqs[i], NULL);
+    l->qs[i].l = l;
+    l->qs[i].idx = i;
+    l->qs[i].cq = grpc_completion_queue_create_for_next(NULL);
+    grpc_server_register_completion_queue(l->server, l->qs[i].cq, NULL);
   }
   register_methods(l);
   char addr[300];
@@ -1136,7 +1198,7 @@ static int grpc_listen(weft_server *s, const weft_url *url,
   if (bound <= 0) {
     grpc_server_destroy(l->server);
     for (unsigned i = 0; i < nq; i++)
-      weft__grpc_cq_destroy_next(l->cqs[i]);
+      weft__grpc_cq_destroy_next(l->qs[i].cq);
     listener_unref(l);
     return weft_error_set(err, WEFT_ERR_IO, "%s://%s: cannot bind", url->scheme,
                           addr);
@@ -1149,33 +1211,26 @@ static int grpc_listen(weft_server *s, const weft_url *url,
       for (unsigned k = 0; k < WEFT_GRPC_AHEAD_PER_METHOD; k++)
         request_one(l, i, (int)r);
   }
-  if (l->inline_mode) {
-    pthread_mutex_lock(&l->mu);
-    for (unsigned i = 0; i < l->min_pollers; i++)
-      spawn_poller_locked(l);
-    bool none = l->n_live == 0;
-    pthread_mutex_unlock(&l->mu);
-    if (none) {
-      close_listener(l);
-      return weft_error_set(err, WEFT_ERR_NOMEM, "grpc: no queue thread");
-    }
-    *port = bound;
-    *listener = l;
-    return 0;
-  }
+  /* Each queue gets its thread: a poller (inline mode) or its drain thread
+   * (pool mode). Where one cannot be started the listener is closed again,
+   * and the closer pumps the queues left without a thread. */
+  bool failed = false;
   for (unsigned i = 0; i < nq; i++) {
-    qarg *a = malloc(sizeof *a);
-    if (!a)
-      break;
-    a->l = l;
-    a->idx = i;
-    if (pthread_create(&l->threads[i], NULL, queue_main, a) != 0) {
-      free(a);
-      break;
+    gqueue *q = &l->qs[i];
+    if (l->inline_mode) {
+      pthread_mutex_lock(&l->mu);
+      q->orphan = !spawn_poller_locked(q);
+      pthread_mutex_unlock(&l->mu);
+    } else {
+      q->orphan =
+          weft__thread_start(&q->thread, "weft-grpc-cq", queue_main, q) < 0;
     }
-    l->n_threads++;
+    if (q->orphan) {
+      l->n_orphans++;
+      failed = true;
+    }
   }
-  if (l->n_threads == 0) {
+  if (failed) {
     close_listener(l);
     return weft_error_set(err, WEFT_ERR_NOMEM, "grpc: no queue thread");
   }

@@ -362,10 +362,9 @@ int weft_server_call_after(weft_server_call *call, int64_t ms,
  * WEFT_ERR_CANCELLED (the client cancelled or reset the stream, the server
  * is shutting down) or WEFT_ERR_CLOSED (tcp/ws: the connection closed),
  * or why the stream failed (a message that does not decode, a malformed
- * stream; weft_server_call_recv_error says how): finish the call. On
- * grpc:// a cancel can read as 0, since gRPC core reports a cancelled
- * stream's missing messages as its end: on_cancel still fires. The call is
- * valid while fn runs. */
+ * stream; weft_server_call_recv_error says how): finish the call. A
+ * cancelled stream never reads as 0, on any transport. The call is valid
+ * while fn runs. */
 typedef void (*weft_server_call_read_fn)(weft_server_call *call, void *msg,
                                          int status, void *ud);
 /* Detached calls. Returns 0 (fn will run exactly once unless the call is

@@ -362,9 +362,11 @@ TEST_P(Grpc, BlockingHandlersDoNotStallOthers) {
     t.join();
 }
 
-// Queue threads capped at 2 (worker_threads): a slow call takes one inline,
-// the next would take the last poller, so it goes to the pool and the queue
-// keeps being polled; the fast call then still gets a worker.
+// Queue threads capped at 5 (worker_threads 2, raised to one more than the
+// default 4 queues): a slow call takes one inline and a poller is started
+// for its queue, the next would take a queue's last poller, so it goes to
+// the pool and the queue keeps being polled; the fast call then still gets
+// a worker.
 TEST_P(Grpc, LastPollerHandsCallsToThePool) {
   if (!GetParam())
     GTEST_SKIP() << "queue-thread mode only";

@@ -442,37 +442,43 @@ TEST_P(AsyncRead, SecondReadRefused) {
 }
 
 // The client cancels with a read outstanding: the read ends with
-// WEFT_ERR_CANCELLED, on_cancel fires (the handler finishes once it saw
-// both), and no read callback runs on the finished call.
+// WEFT_ERR_CANCELLED, never as the end of the stream (gRPC core completes
+// the outstanding receive empty, as for a client's half-close, and may say
+// the call was cancelled only afterwards), on_cancel fires (the handler
+// finishes once it saw both), and no read callback runs on the finished
+// call. Several rounds: the order of those completions varies.
 TEST_P(AsyncRead, ClientCancel) {
   weft_client *c = open();
-  Opts o("cancel");
-  weft_call *call = nullptr;
-  ASSERT_EQ(weft__test__Echo_client_stream(c, &call, &o.o), 0);
-  weft__test__EchoRequest r = weft__test__EchoRequest_INIT;
-  r.repeat = 1;
-  ASSERT_EQ(weft__test__Echo_client_stream_write(call, &r), 0);
-  ASSERT_TRUE(weft_test_wait_for([] {
+  for (int round = 0; round < 20; round++) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    SetUp();
+    Opts o("cancel");
+    weft_call *call = nullptr;
+    ASSERT_EQ(weft__test__Echo_client_stream(c, &call, &o.o), 0);
+    weft__test__EchoRequest r = weft__test__EchoRequest_INIT;
+    r.repeat = 1;
+    ASSERT_EQ(weft__test__Echo_client_stream_write(call, &r), 0);
+    ASSERT_TRUE(weft_test_wait_for([] {
+      std::lock_guard<std::mutex> g(seen.mu);
+      return seen.first_msgs == 1;
+    }));
+    weft_call_cancel(call);
+    weft_call_finish(call);
+    EXPECT_TRUE(weft_test_wait_for([] {
+      std::lock_guard<std::mutex> g(seen.mu);
+      return seen.cancels == 1 && seen.read_errors == 1;
+    })) << "on_cancel and the failed read were not both seen";
+    if (round == 0)
+      usleep(50000); // a late read callback would show here
     std::lock_guard<std::mutex> g(seen.mu);
-    return seen.first_msgs == 1;
-  }));
-  weft_call_cancel(call);
-  weft_call_finish(call);
-  EXPECT_TRUE(weft_test_wait_for([] {
-    std::lock_guard<std::mutex> g(seen.mu);
-    return seen.cancels == 1 && seen.read_errors == 1;
-  })) << "on_cancel and the failed read were not both seen";
-  usleep(50000); // a late read callback would show here
-  std::lock_guard<std::mutex> g(seen.mu);
-  EXPECT_EQ(seen.cancels, 1);
-  EXPECT_EQ(seen.read_errors, 1);
-  // gRPC core reports a cancelled stream's missing messages as its end;
-  // the runtime reads it as a cancel when the transport's cancel came
-  // first, which on grpc:// it may not (server.h).
-  if (GetParam() != "grpc" || seen.last_error != 0)
+    EXPECT_EQ(seen.cancels, 1);
+    EXPECT_EQ(seen.read_errors, 1);
     EXPECT_EQ(seen.last_error, WEFT_ERR_CANCELLED)
         << weft_strerror(seen.last_error);
-  EXPECT_EQ(seen.late_callbacks, 0);
+    EXPECT_EQ(seen.late_callbacks, 0);
+    if (HasFailure())
+      break;
+  }
   weft_client_close(c);
 }
 

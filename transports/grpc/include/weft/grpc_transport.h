@@ -11,9 +11,10 @@
  *    side sends (when the peer accepts gzip);
  *  - keepalive: keepalive_ms of the client/server opts is gRPC's keepalive
  *    time; the timeout and "permit without calls" are here;
- *  - server threads: gRPC core's completion queues are drained by
- *    `cq_threads` threads, which run handlers themselves, C++ sync server
- *    style (or, with `pool_handlers`, on the runtime's workers).
+ *  - server threads: a listener's calls are spread over `cq_threads`
+ *    completion queues, each drained by runtime threads that run handlers
+ *    themselves, C++ sync server style (or, with `pool_handlers`, on the
+ *    runtime's workers).
  *  - the grpc.health.v1.Health and grpc.reflection.v1alpha.ServerReflection
  *    services that a grpc:// listener adds to its server unless disabled;
  *  - the streams a client may open at once on one connection (100).
@@ -42,15 +43,22 @@ typedef struct weft_grpc_opts {
   bool gzip;                    /* compress outgoing messages */
   int64_t keepalive_timeout_ms; /* 0: 20000 */
   bool keepalive_permit_without_calls;
-  unsigned cq_threads; /* server: 0: 1 */
+  /* Server: completion queues of a listener; 0: one per core, at least 4.
+   * A listener's calls are spread over them, and each completion costs
+   * gRPC core work in proportion to its queue's open calls (Debian's
+   * libgrpc checks every completion against the queue's outstanding
+   * operations), so 10,000 open streams are cheaper on several queues. */
+  unsigned cq_threads;
   /* Server threads. By default the queue threads run handlers themselves,
-   * as gRPC's C++ sync server does: cq_threads threads stay polling, and
-   * another is started when a call takes the last one (up to
-   * weft_server_opts.worker_threads, or 2 per core); a call that would
-   * leave nobody polling with no thread left to start goes to the runtime's
-   * worker pool instead, so a blocking handler never stalls the queue.
-   * pool_handlers: hand every call to the worker pool (one thread hop per
-   * call more; the pool's queue bound then applies to every call). */
+   * as gRPC's C++ sync server does: one thread stays polling each queue,
+   * and another is started when a call takes a queue's last one (up to
+   * weft_server_opts.worker_threads, or 2 per core, and at least one more
+   * than the queues); a call that would leave its queue with nobody
+   * polling and no thread left to start goes to the runtime's worker pool
+   * instead, so a blocking handler never stalls a queue. pool_handlers:
+   * one thread per queue, and every call goes to the worker pool (one
+   * thread hop per call more; the pool's queue bound then applies to
+   * every call). */
   bool pool_handlers;
   unsigned calls_requested_ahead; /* server, per queue: 0: 16 */
   bool no_health;                 /* server: don't add grpc.health.v1 */
