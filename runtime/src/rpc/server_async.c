@@ -512,6 +512,8 @@ void weft__async_free(weft__async *a) {
 
 /* ---- the public API ---- */
 
+static void arm_deadline(weft_server_call *call);
+
 int weft_server_call_detach(weft_server_call *call) {
   if (!call)
     return WEFT_ERR_INVAL;
@@ -535,6 +537,7 @@ int weft_server_call_detach(weft_server_call *call) {
     start_watcher(a);
   }
   pthread_mutex_unlock(&a->mu);
+  arm_deadline(call);
   return 0;
 }
 
@@ -692,10 +695,38 @@ static void deadline_due(weft_server_call *c, void *ud) {
   pthread_mutex_unlock(&c->amu);
   if (fn)
     fn(c, fud);
+  /* A read outstanding now would wait for a message the client may never
+   * send: it ends here, on this worker. */
+  weft__server_read_end(c, WEFT_ERR_TIMEOUT);
 }
 
 static int add_timer(weft_server_call *call, int64_t due,
                      weft_server_call_fn fn, void *ud);
+
+/* At detach: the deadline is a timer of the call, whatever the handler
+ * registers later (on_cancel, reads). */
+static void arm_deadline(weft_server_call *call) {
+  if (call->deadline_ns == INT64_MAX)
+    return;
+  pthread_mutex_lock(&call->amu);
+  bool arm = !call->dl_armed;
+  call->dl_armed = true;
+  pthread_mutex_unlock(&call->amu);
+  if (!arm || add_timer(call, call->deadline_ns, deadline_due, NULL) == 0 ||
+      !call->can_push)
+    return;
+  /* No memory for the timer: poll this one (on_cancel still fires). */
+  weft__async *a = weft__server_async(call->srv);
+  pthread_mutex_lock(&a->mu);
+  pthread_mutex_lock(&call->amu);
+  if (!call->force_poll && !call->finishing) {
+    call->force_poll = true;
+    a->npoll++;
+    start_watcher(a);
+  }
+  pthread_mutex_unlock(&call->amu);
+  pthread_mutex_unlock(&a->mu);
+}
 
 int weft_server_call_on_cancel(weft_server_call *call, weft_server_call_fn fn,
                                void *ud) {
@@ -704,9 +735,6 @@ int weft_server_call_on_cancel(weft_server_call *call, weft_server_call_fn fn,
   pthread_mutex_lock(&call->amu);
   call->on_cancel = fn;
   call->on_cancel_ud = ud;
-  bool arm = fn && !call->dl_armed && call->deadline_ns != INT64_MAX;
-  if (arm)
-    call->dl_armed = true;
   /* Cancelled before anyone listened: fire now rather than never. */
   bool fire =
       fn && !call->cancel_fired && !call->finishing &&
@@ -718,20 +746,6 @@ int weft_server_call_on_cancel(weft_server_call *call, weft_server_call_fn fn,
   pthread_mutex_unlock(&call->amu);
   if (fire)
     post_cb(call, fn, ud); /* keeps the hold until fn returned */
-  if (arm && add_timer(call, call->deadline_ns, deadline_due, NULL) < 0 &&
-      call->can_push) {
-    /* No memory for the timer: let the watcher poll this one. */
-    weft__async *a = weft__server_async(call->srv);
-    pthread_mutex_lock(&a->mu);
-    pthread_mutex_lock(&call->amu);
-    if (!call->force_poll && !call->finishing) {
-      call->force_poll = true;
-      a->npoll++;
-      start_watcher(a);
-    }
-    pthread_mutex_unlock(&call->amu);
-    pthread_mutex_unlock(&a->mu);
-  }
   return 0;
 }
 

@@ -54,6 +54,9 @@ struct weft_server_call {
   /* weft_server_call_read (server_read.c): one read outstanding
    * (`reading`), its job posted once the transport said readable. */
   bool reading, read_posted;
+  /* Set once reading is over for good (the deadline passed): the
+   * outstanding read completes with it and later reads are refused. */
+  atomic_int read_end;
   weft_server_call_read_fn read_fn;
   void *read_ud;
   weft_server_call_fn on_cancel, on_writable;
@@ -100,6 +103,10 @@ unsigned long weft__server_encoded_sends(void);
 /* server_async.c, for server_read.c: drops a hold taken under amu (and
  * ends the call if it was the last one and finish was asked). */
 void weft__async_release_hold(weft_server_call *call);
+/* server_async.c -> server_read.c, on a worker: reading is over (the
+ * deadline passed, err WEFT_ERR_TIMEOUT). The outstanding read completes
+ * with err on this thread; later reads are refused with err. */
+void weft__server_read_end(weft_server_call *call, int err);
 /* server_async.c -> server.c: sends the response of a unary call on OK,
  * the status, and frees the call (the tail of a blocking handler's call). */
 void weft__server_call_end(weft_server_call *call, int code);
