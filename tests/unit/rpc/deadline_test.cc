@@ -82,6 +82,12 @@ int client_stream(weft_server_call *call, weft__test__EchoResponse *, void *) {
   if (seen.with_on_cancel)
     weft_server_call_on_cancel(
         call, [](weft_server_call *, void *) { seen.cancels++; }, nullptr);
+  // A timer still pending when the call ends: it never fires.
+  EXPECT_EQ(weft_server_call_after(
+                call, 60000,
+                [](weft_server_call *, void *) { ADD_FAILURE() << "fired"; },
+                nullptr),
+            0);
   EXPECT_EQ(weft_server_call_read(call, on_read, nullptr), 0);
   return WEFT_STATUS_OK;
 }
@@ -148,6 +154,32 @@ TEST_F(ServerDeadline, ReadEndsAndOnCancelFires) {
   usleep(50000);
   EXPECT_EQ(seen.reads.load(), 1);
   EXPECT_EQ(seen.cancels.load(), 1);
+}
+
+// Ten calls with deadlines and a timer each: the server's thread
+// count (its two workers) does not move while they are pending, and every
+// read still ends at its deadline.
+TEST_F(ServerDeadline, TimersTakeNoThread) {
+  int before = weft_test_thread_count();
+  Stub s[10];
+  for (auto &x : s)
+    Start(&x, 300);
+  ASSERT_TRUE(weft_test_wait_for([&] {
+    for (auto &x : s)
+      if (x.want_reads.load() != 1)
+        return false;
+    return true;
+  }));
+  int during = weft_test_thread_count();
+  ASSERT_TRUE(weft_test_wait_for([&] {
+    for (auto &x : s)
+      if (x.finishes.load() != 1)
+        return false;
+    return true;
+  }));
+  EXPECT_EQ(during, before) << "the deadlines started a thread";
+  EXPECT_EQ(seen.reads.load(), 10);
+  EXPECT_EQ(seen.status.load(), WEFT_ERR_TIMEOUT);
 }
 
 } // namespace
