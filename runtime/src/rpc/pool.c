@@ -55,15 +55,26 @@ struct weft__pool {
   bool keeper;        /* an idle worker waits on tcv for due (or ticks) */
   bool ticking;       /* tick is running (set_ticker waits for its end) */
   unsigned sleepers;  /* idle workers waiting on cv for jobs */
+  unsigned signals;   /* of them, signalled and not yet awake */
   pthread_cond_t tcv; /* CLOCK_MONOTONIC: the keeper, set_ticker */
 };
+
+/* p->mu held: wakes a worker waiting for jobs that no signal is on its
+ * way to already; false when there is none. Counting the signals keeps
+ * two jobs queued back to back from both going to one sleeper while the
+ * keeper, which could take the second, sleeps on. */
+static bool wake_sleeper(weft__pool *p) {
+  if (p->sleepers <= p->signals)
+    return false;
+  p->signals++;
+  pthread_cond_signal(&p->cv);
+  return true;
+}
 
 /* p->mu held, a job queued: a worker waiting for jobs takes it, else the
  * keeper (waiting on tcv) must look. */
 static void wake_for_job(weft__pool *p) {
-  if (p->sleepers > 0 || !p->keeper)
-    pthread_cond_signal(&p->cv);
-  else
+  if (!wake_sleeper(p) && p->keeper)
     pthread_cond_broadcast(&p->tcv);
 }
 
@@ -90,8 +101,8 @@ static void keep_timers(weft__pool *p) {
   }
   p->keeper = false;
   /* Called away by a job: another idle worker keeps the timers. */
-  if (p->tick && p->due != INT64_MAX && p->sleepers > 0)
-    pthread_cond_signal(&p->cv);
+  if (p->tick && p->due != INT64_MAX)
+    wake_sleeper(p);
 }
 
 static void *worker(void *arg) {
@@ -108,6 +119,8 @@ static void *worker(void *arg) {
       p->sleepers++;
       pthread_cond_wait(&p->cv, &p->mu);
       p->sleepers--;
+      if (p->signals > 0)
+        p->signals--;
       continue;
     }
     job *j = p->head;
@@ -314,8 +327,8 @@ void weft__pool_set_ticker(weft__pool *p, int64_t (*tick)(void *ud), void *ud) {
   p->due = INT64_MAX;
   /* An idle worker becomes the keeper (or sees there is nothing to keep). */
   pthread_cond_broadcast(&p->tcv);
-  if (tick)
-    pthread_cond_signal(&p->cv);
+  if (tick && !p->keeper)
+    wake_sleeper(p);
   pthread_mutex_unlock(&p->mu);
 }
 
@@ -325,8 +338,8 @@ void weft__pool_kick(weft__pool *p, int64_t due) {
     p->due = due;
     if (p->keeper)
       pthread_cond_broadcast(&p->tcv);
-    else if (p->sleepers > 0)
-      pthread_cond_signal(&p->cv); /* it becomes the keeper */
+    else
+      wake_sleeper(p); /* it becomes the keeper */
     /* else every worker is busy: the first one done keeps the timers */
   }
   pthread_mutex_unlock(&p->mu);
