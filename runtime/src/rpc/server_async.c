@@ -65,10 +65,11 @@ typedef struct weft__sendq {
 typedef struct weft__timer {
   int64_t due;
   uint64_t order;         /* equal due times fire in the order set */
-  weft_server_call *call; /* NULL once the call ended */
+  weft_server_call *call; /* ending it takes its timers out of the heap */
   weft_server_call_fn fn;
   void *ud;
   struct weft__timer *cnext; /* the call's pending timers */
+  size_t idx;                /* in the heap */
 } weft__timer;
 
 struct weft__async {
@@ -96,6 +97,39 @@ static bool t_before(const weft__timer *x, const weft__timer *y) {
   return x->due < y->due || (x->due == y->due && x->order < y->order);
 }
 
+static void heap_set(weft__async *a, size_t i, weft__timer *t) {
+  a->heap[i] = t;
+  t->idx = i;
+}
+
+static void heap_up(weft__async *a, size_t i) {
+  weft__timer *t = a->heap[i];
+  while (i > 0) {
+    size_t p = (i - 1) / 2;
+    if (!t_before(t, a->heap[p]))
+      break;
+    heap_set(a, i, a->heap[p]);
+    i = p;
+  }
+  heap_set(a, i, t);
+}
+
+static void heap_down(weft__async *a, size_t i) {
+  weft__timer *t = a->heap[i];
+  for (;;) {
+    size_t c = 2 * i + 1;
+    if (c >= a->nheap)
+      break;
+    if (c + 1 < a->nheap && t_before(a->heap[c + 1], a->heap[c]))
+      c++;
+    if (!t_before(a->heap[c], t))
+      break;
+    heap_set(a, i, a->heap[c]);
+    i = c;
+  }
+  heap_set(a, i, t);
+}
+
 static int heap_push(weft__async *a, weft__timer *t) {
   if (a->nheap == a->capheap) {
     size_t cap = a->capheap ? a->capheap * 2 : 64;
@@ -105,34 +139,25 @@ static int heap_push(weft__async *a, weft__timer *t) {
     a->heap = n;
     a->capheap = cap;
   }
-  size_t i = a->nheap++;
-  while (i > 0) {
-    size_t p = (i - 1) / 2;
-    if (!t_before(t, a->heap[p]))
-      break;
-    a->heap[i] = a->heap[p];
-    i = p;
-  }
-  a->heap[i] = t;
+  heap_set(a, a->nheap++, t);
+  heap_up(a, t->idx);
   return 0;
 }
 
+/* Takes t out wherever it is: a call that ends takes its pending timers
+ * (its deadline is one) with it instead of leaving them until due. */
+static void heap_remove(weft__async *a, weft__timer *t) {
+  size_t i = t->idx;
+  if (--a->nheap == i)
+    return;
+  heap_set(a, i, a->heap[a->nheap]);
+  heap_down(a, i);
+  heap_up(a, a->heap[i]->idx);
+}
+
 static weft__timer *heap_pop(weft__async *a) {
-  weft__timer *top = a->heap[0], *last = a->heap[--a->nheap];
-  size_t i = 0, n = a->nheap;
-  for (;;) {
-    size_t c = 2 * i + 1;
-    if (c >= n)
-      break;
-    if (c + 1 < n && t_before(a->heap[c + 1], a->heap[c]))
-      c++;
-    if (!t_before(a->heap[c], last))
-      break;
-    a->heap[i] = a->heap[c];
-    i = c;
-  }
-  if (n)
-    a->heap[i] = last;
+  weft__timer *top = a->heap[0];
+  heap_remove(a, top);
   return top;
 }
 
@@ -175,8 +200,8 @@ void weft__async_release_hold(weft_server_call *c) {
   release_hold(c);
 }
 
-/* Ends the call: unlinks it from the timers (its pending ones become
- * no-ops) and hands it to server.c, which sends the status and frees it. */
+/* Ends the call: unlinks it from the timers (its pending ones are freed)
+ * and hands it to server.c, which sends the status and frees it. */
 static void end(weft_server_call *c) {
   weft__async *a = weft__server_async(c->srv);
   pthread_mutex_lock(&a->mu);
@@ -189,8 +214,11 @@ static void end(weft_server_call *c) {
   a->ncalls--;
   if (!c->can_push || c->force_poll)
     a->npoll--;
-  for (weft__timer *t = c->timers; t; t = t->cnext)
-    t->call = NULL;
+  for (weft__timer *t = c->timers, *next; t; t = next) {
+    next = t->cnext;
+    heap_remove(a, t);
+    free(t);
+  }
   c->timers = NULL;
   pthread_mutex_unlock(&a->mu);
   for (weft__sendq *q = c->qhead, *n; q; q = n) { /* after a send error */
@@ -473,7 +501,7 @@ void weft__async_free(weft__async *a) {
     return;
   weft__pool_set_ticker(a->pool, NULL, NULL); /* waits for a running tick */
   for (size_t i = 0; i < a->nheap; i++)
-    free(a->heap[i]); /* timers of calls that ended */
+    free(a->heap[i]); /* none left once every call ended; to be sure */
   free(a->heap);
   pthread_mutex_destroy(&a->mu);
   free(a);
