@@ -568,25 +568,27 @@ static int hexval(char c) {
   return -1;
 }
 
-/* Percent-decodes v[0..n) into a new NUL-terminated string ('+' is a
- * space, as in forms). NULL on a bad escape or no memory. */
-static char *percent_decode(const char *v, size_t n, size_t *out_len) {
+/* Percent-decodes v[0..n) into a new NUL-terminated string *out ('+' is
+ * a space, as in forms). 0, WEFT_ERR_NOMEM, or WEFT_ERR_INVAL (a bad
+ * escape): no memory is not the client's bad input. */
+static int percent_decode(const char *v, size_t n, char **out,
+                          size_t *out_len) {
   char *o = malloc(n + 1);
   size_t k = 0;
   if (!o)
-    return NULL;
+    return WEFT_ERR_NOMEM;
   for (size_t i = 0; i < n; i++) {
     if (v[i] == '%') {
       int hi, lo;
       if (i + 2 >= n) {
         free(o);
-        return NULL;
+        return WEFT_ERR_INVAL;
       }
       hi = hexval(v[i + 1]);
       lo = hexval(v[i + 2]);
       if (hi < 0 || lo < 0) {
         free(o);
-        return NULL;
+        return WEFT_ERR_INVAL;
       }
       o[k++] = (char)(hi << 4 | lo);
       i += 2;
@@ -595,8 +597,9 @@ static char *percent_decode(const char *v, size_t n, size_t *out_len) {
     }
   }
   o[k] = '\0';
+  *out = o;
   *out_len = k;
-  return o;
+  return 0;
 }
 
 int weft__connect_get_parse(const char *query, size_t max_size,
@@ -633,23 +636,31 @@ int weft__connect_get_parse(const char *query, size_t max_size,
     return weft_error_set(err, WEFT_ERR_UNSUPPORTED,
                           "a Connect GET needs the query parameter "
                           "encoding=json or encoding=proto");
+  int rv;
   if (comp && comp_len) {
     size_t l;
-    out->storage_ = percent_decode(comp, comp_len, &l);
-    if (!out->storage_)
-      return weft_error_set(err, WEFT_ERR_INVAL,
-                            "query parameter compression: bad "
-                            "percent-encoding");
+    rv = percent_decode(comp, comp_len, &out->storage_, &l);
+    if (rv < 0)
+      return weft_error_set(err, rv, "query parameter compression: %s",
+                            rv == WEFT_ERR_NOMEM ? "out of memory"
+                                                 : "bad percent-encoding");
     out->compression = out->storage_;
   }
   size_t plen = 0;
-  char *plain = percent_decode(msg ? msg : "", msg ? msg_len : 0, &plen);
-  if (!plain)
-    return weft_error_set(err, WEFT_ERR_INVAL,
-                          "query parameter message: bad percent-encoding");
+  char *plain = NULL;
+  rv = percent_decode(msg ? msg : "", msg ? msg_len : 0, &plain, &plen);
+  if (rv < 0)
+    return weft_error_set(err, rv, "query parameter message: %s",
+                          rv == WEFT_ERR_NOMEM ? "out of memory"
+                                               : "bad percent-encoding");
   if (b64) {
     uint8_t *raw = malloc(WEFT_BASE64_DECODED_MAX(plen) + 1);
-    long n = raw ? weft_base64_decode(plain, plen, raw) : -1;
+    if (!raw) {
+      free(plain);
+      return weft_error_set(err, WEFT_ERR_NOMEM,
+                            "query parameter message: out of memory");
+    }
+    long n = weft_base64_decode(plain, plen, raw);
     free(plain);
     if (n < 0) {
       free(raw);

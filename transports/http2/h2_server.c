@@ -1064,8 +1064,9 @@ static bool connect_get(h2s_stream *s) {
   if (rv < 0) {
     weft__connect_get_free(&g);
     respond_error(s, rv == WEFT_ERR_UNSUPPORTED ? 415 : 0,
-                  rv == WEFT_ERR_TOO_BIG ? WEFT_STATUS_RESOURCE_EXHAUSTED
-                                         : WEFT_STATUS_INVALID_ARGUMENT,
+                  rv == WEFT_ERR_TOO_BIG || rv == WEFT_ERR_NOMEM
+                      ? WEFT_STATUS_RESOURCE_EXHAUSTED
+                      : WEFT_STATUS_INVALID_ARGUMENT,
                   err.message);
     return false;
   }

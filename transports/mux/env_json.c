@@ -156,21 +156,23 @@ static bool get_i64(const cJSON *v, long long *out, bool is_unsigned) {
   return *end == 0 && errno == 0;
 }
 
-static bool get_bytes(const cJSON *v, uint8_t **bufs, size_t *nb,
-                      const uint8_t **p, size_t *n) {
+/* 0, WEFT_ERR_NOMEM, or WEFT_ERR_MALFORMED (not a base64 string): out of
+ * memory is not the peer's fault and must not read as its bad input. */
+static int get_bytes(const cJSON *v, uint8_t **bufs, size_t *nb,
+                     const uint8_t **p, size_t *n) {
   if (!cJSON_IsString(v))
-    return false;
+    return WEFT_ERR_MALFORMED;
   size_t l = strlen(v->valuestring);
   uint8_t *b = malloc(WEFT_BASE64_DECODED_MAX(l));
   if (!b)
-    return false;
+    return WEFT_ERR_NOMEM;
   bufs[(*nb)++] = b;
   long r = weft_base64_decode(v->valuestring, l, b);
   if (r < 0)
-    return false;
+    return WEFT_ERR_MALFORMED;
   *p = b;
   *n = (size_t)r;
-  return true;
+  return 0;
 }
 
 #define MAX_MD 256
@@ -237,9 +239,11 @@ int weft__env_json_decode(weft__env *e, const uint8_t *data, size_t len,
       keys[o.n_md] = k ? k->valuestring : "";
       vals[o.n_md] = NULL;
       vlens[o.n_md] = 0;
-      if (val && (nb >= MAX_MD ||
-                  !get_bytes(val, bufs, &nb, &vals[o.n_md], &vlens[o.n_md])))
+      if (val && nb >= MAX_MD)
         goto bad;
+      if (val &&
+          (rc = get_bytes(val, bufs, &nb, &vals[o.n_md], &vlens[o.n_md])) < 0)
+        goto failed;
       o.n_md++;
     }
     o.md_keys = keys;
@@ -249,8 +253,8 @@ int weft__env_json_decode(weft__env *e, const uint8_t *data, size_t len,
   if ((v = field(root, "payload", "payload"))) {
     what = "payload";
     o.has_payload = true;
-    if (!get_bytes(v, bufs, &nb, &o.payload, &o.payload_len))
-      goto bad;
+    if ((rc = get_bytes(v, bufs, &nb, &o.payload, &o.payload_len)) < 0)
+      goto failed;
   }
   if ((v = field(root, "status", "status"))) {
     what = "status";
@@ -266,9 +270,9 @@ int weft__env_json_decode(weft__env *e, const uint8_t *data, size_t len,
     if (msg && !cJSON_IsString(msg))
       goto bad;
     o.status_message = msg ? msg->valuestring : NULL;
-    if (det &&
-        !get_bytes(det, bufs, &nb, &o.status_details, &o.status_details_len))
-      goto bad;
+    if (det && (rc = get_bytes(det, bufs, &nb, &o.status_details,
+                               &o.status_details_len)) < 0)
+      goto failed;
   }
   if ((v = field(root, "timeoutMs", "timeout_ms"))) {
     what = "timeoutMs";
@@ -280,7 +284,8 @@ int weft__env_json_decode(weft__env *e, const uint8_t *data, size_t len,
     size_t n = weft__env_size(&o);
     uint8_t *bin = malloc(n ? n : 1);
     if (!bin) {
-      rc = weft_error_set(err, WEFT_ERR_NOMEM, "JSON envelope");
+      rc = weft_error_set(err, WEFT_ERR_NOMEM,
+                          "weft.v1.Envelope: out of memory");
       goto out;
     }
     weft__env_encode(&o, bin, n);
@@ -294,6 +299,12 @@ int weft__env_json_decode(weft__env *e, const uint8_t *data, size_t len,
       e->has_payload = o.has_payload;
   }
   goto out;
+failed: /* rc from get_bytes */
+  if (rc == WEFT_ERR_NOMEM) {
+    rc = weft_error_set(err, WEFT_ERR_NOMEM,
+                        "weft.v1.Envelope.%s: out of memory", what);
+    goto out;
+  }
 bad:
   rc = weft_error_set(err, WEFT_ERR_MALFORMED,
                       "weft.v1.Envelope.%s: invalid JSON value", what);

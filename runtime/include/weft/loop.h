@@ -32,10 +32,13 @@ typedef void (*weft_post_fn)(void *ud);
 int weft_loop_new(weft_loop **out);
 /* Stops the threads if started (as weft_loop_stop), frees. Accepts NULL.
  * Called from one of the loop's own threads it detaches that thread instead
- * of joining it. Timers not fired yet are freed without running; work
+ * of joining it. Timers not fired yet are freed without running. Work
  * posted but never run (the loop never ran, or it was posted after the
- * stop's final drain) is dropped without calling fn, so whatever its ud
- * owns is not released: stop the loop while it still runs posts. */
+ * stop's final drain) runs here, on the calling thread as if it were the
+ * loop's (weft_loop_in_thread is true), so its fn still releases its ud:
+ * whatever a posted fn uses must live until weft_loop_free. Posts made
+ * while it runs run too (bounded); past that, weft_loop_post answers
+ * WEFT_ERR_STATE. */
 void weft_loop_free(weft_loop *l);
 /* Runs on the calling thread until weft_loop_stop(). Before it returns it
  * runs the work posted before the stop (bounded) and reroutes deferred work
@@ -87,9 +90,10 @@ weft_timer *weft_loop_timer(weft_loop *l, int64_t after_ms, int64_t repeat_ms,
 void weft_timer_cancel(weft_loop *l, weft_timer *t);
 
 /* Any thread: runs fn(ud) on the loop thread soon, once, in posting order.
- * Returns 0, WEFT_ERR_INVAL (l or fn NULL), or WEFT_ERR_NOMEM (then fn will
- * not run: the caller still owns ud). After 0, fn is responsible for ud;
- * see weft_loop_free for posts that never run. */
+ * Returns 0, WEFT_ERR_INVAL (l or fn NULL), WEFT_ERR_NOMEM, or
+ * WEFT_ERR_STATE (from work weft_loop_free runs, past its last round);
+ * on an error fn will not run and the caller still owns ud. After 0, fn
+ * runs exactly once, at the latest in weft_loop_free. */
 int weft_loop_post(weft_loop *l, weft_post_fn fn, void *ud);
 
 /* Any thread: runs fn(ud) on the loop thread and waits until it returned

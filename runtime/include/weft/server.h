@@ -324,8 +324,9 @@ int weft_server_call_set_compression(weft_server_call *call,
  *   fn returned. A read outstanding at weft_server_call_finish is dropped
  *   (its message freed); a callback already under way when another thread
  *   finishes may still run (as on_cancel may), and the call stays valid
- *   while it does. The deadline does not complete a read; it reaches the
- *   handler through on_cancel. weft_server_call_recv stays blocking and
+ *   while it does. At the deadline an outstanding read completes with
+ *   WEFT_ERR_TIMEOUT (whether or not on_cancel is registered), and every
+ *   later read is refused with it. weft_server_call_recv stays blocking and
  *   may still be used before the call detaches (not while a read is
  *   outstanding).
  * weft_server_call_add_header is refused once the first message is queued.
@@ -360,7 +361,8 @@ int weft_server_call_after(weft_server_call *call, int64_t ms,
  * after that answers 0 again; unary and server-streaming calls, whose
  * request the runtime read, answer 0 at once). < 0 (msg NULL):
  * WEFT_ERR_CANCELLED (the client cancelled or reset the stream, the server
- * is shutting down) or WEFT_ERR_CLOSED (tcp/ws: the connection closed),
+ * is shutting down), WEFT_ERR_TIMEOUT (the call's deadline passed) or
+ * WEFT_ERR_CLOSED (tcp/ws: the connection closed),
  * or why the stream failed (a message that does not decode, a malformed
  * stream; weft_server_call_recv_error says how): finish the call. A
  * cancelled stream never reads as 0, on any transport. The call is valid
@@ -369,8 +371,9 @@ typedef void (*weft_server_call_read_fn)(weft_server_call *call, void *msg,
                                          int status, void *ud);
 /* Detached calls. Returns 0 (fn will run exactly once unless the call is
  * finished first), WEFT_ERR_INVAL (call or fn NULL), WEFT_ERR_STATE (not
- * detached, finished, or a read is outstanding), WEFT_ERR_UNSUPPORTED (a
- * user transport without ops->want_read), or the transport's error. */
+ * detached, finished, or a read is outstanding), WEFT_ERR_TIMEOUT (the
+ * deadline passed: reading is over), WEFT_ERR_UNSUPPORTED (a user
+ * transport without ops->want_read), or the transport's error. */
 int weft_server_call_read(weft_server_call *call, weft_server_call_read_fn fn,
                           void *ud);
 /* Why the last receive (recv, recv_owned or a read) failed, e.g.

@@ -115,6 +115,8 @@ static void heap_remove(weft_loop *l, weft_timer *t) {
 
 /* ---- construction ---- */
 
+static size_t run_posts(weft_loop *l);
+
 int weft_loop_new(weft_loop **out) {
   weft_loop *l = calloc(1, sizeof *l);
   if (!l)
@@ -169,13 +171,23 @@ void weft_loop_free(weft_loop *l) {
     else
       pthread_join(l->threads[i], NULL);
   }
+  /* Work posted and not run (the loop never ran, or it came after the
+   * stop's drain) runs now, on this thread standing in for the loop's: a
+   * posted fn is what releases its ud, so dropping it would leak that or
+   * leave someone waiting for it. Posts made by that work run too (the
+   * drain is bounded); after it, weft_loop_post refuses, so the last
+   * round's own posts fail at the poster, who still owns their ud. */
+  const weft_loop *outer = weft__tl_loop;
+  weft__tl_loop = l;
+  weft__loop_drain(l);
+  pthread_mutex_lock(&l->mu);
+  l->closed = true;
+  pthread_mutex_unlock(&l->mu);
+  run_posts(l);
+  weft__tl_loop = outer;
   for (size_t i = 0; i < l->heap_len; i++)
     free(l->heap[i]);
   free(l->heap);
-  for (weft__post_item *p = l->post_head, *n; p; p = n) {
-    n = p->next;
-    free(p);
-  }
   free(l->fds);
   close(l->wakefd);
   close(l->epfd);
@@ -368,6 +380,11 @@ int weft_loop_post(weft_loop *l, weft_post_fn fn, void *ud) {
   p->fn = fn;
   p->ud = ud;
   pthread_mutex_lock(&l->mu);
+  if (l->closed) { /* weft_loop_free ran the last posts */
+    pthread_mutex_unlock(&l->mu);
+    free(p);
+    return WEFT_ERR_STATE;
+  }
   bool was_empty = l->post_head == NULL;
   if (l->post_tail)
     l->post_tail->next = p;

@@ -55,6 +55,7 @@ struct weft_loop {
 
   pthread_mutex_t mu; /* guards the post queue and the fields below */
   weft__post_item *post_head, *post_tail;
+  bool closed; /* weft_loop_free ran the posts: later ones are refused */
   atomic_bool stop;
   atomic_bool running;
   pthread_t threads[1 + WEFT__LOOP_MAX_STANDBY]; /* made by weft_loop_start */

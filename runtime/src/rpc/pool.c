@@ -4,8 +4,18 @@
  * letting a backlog grow without bound behind slow handlers. Jobs may name
  * their source (a transport); with a share set, no source's backlog may pass
  * it, so a flood through one transport leaves room in the queue for the others.
+ *
+ * The pool also runs its owner's timers (weft__pool_set_ticker: the server's
+ * call deadlines and weft_server_call_after), without a thread of their own:
+ * one idle worker at a time, the keeper, waits on its own condition variable
+ * until the next due time and runs the owner's tick; the others wait for jobs.
+ * A job is handed to a worker waiting for jobs when there is one, so the
+ * keeper keeps waiting; when it takes a job itself, another idle worker (if
+ * any) becomes the keeper. Timer callbacks need a worker anyway: with every
+ * worker busy, they wait for the first one free, as jobs do.
  */
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "rpc_internal.h"
@@ -38,16 +48,81 @@ struct weft__pool {
   unsigned nthreads;
   unsigned cap; /* lazy pools: threads are made as jobs wait, up to cap */
   pthread_t *threads;
+  /* The owner's timers (weft__pool_set_ticker). */
+  int64_t (*tick)(void *ud);
+  void *tick_ud;
+  int64_t due;        /* when tick wants to run next; INT64_MAX: never */
+  bool keeper;        /* an idle worker waits on tcv for due (or ticks) */
+  bool ticking;       /* tick is running (set_ticker waits for its end) */
+  unsigned sleepers;  /* idle workers waiting on cv for jobs */
+  unsigned signals;   /* of them, signalled and not yet awake */
+  pthread_cond_t tcv; /* CLOCK_MONOTONIC: the keeper, set_ticker */
 };
+
+/* p->mu held: wakes a worker waiting for jobs that no signal is on its
+ * way to already; false when there is none. Counting the signals keeps
+ * two jobs queued back to back from both going to one sleeper while the
+ * keeper, which could take the second, sleeps on. */
+static bool wake_sleeper(weft__pool *p) {
+  if (p->sleepers <= p->signals)
+    return false;
+  p->signals++;
+  pthread_cond_signal(&p->cv);
+  return true;
+}
+
+/* p->mu held, a job queued: a worker waiting for jobs takes it, else the
+ * keeper (waiting on tcv) must look. */
+static void wake_for_job(weft__pool *p) {
+  if (!wake_sleeper(p) && p->keeper)
+    pthread_cond_broadcast(&p->tcv);
+}
+
+/* p->mu held, no job queued: this worker keeps the owner's timers until a
+ * job comes or the pool stops. */
+static void keep_timers(weft__pool *p) {
+  p->keeper = true;
+  while (!p->head && !p->stopping && p->tick) {
+    if (p->due > weft_now_ns()) {
+      weft__cond_wait_until(&p->tcv, &p->mu, p->due);
+      continue;
+    }
+    p->due = INT64_MAX; /* a kick during tick lowers it again */
+    p->ticking = true;
+    int64_t (*fn)(void *) = p->tick;
+    void *ud = p->tick_ud;
+    pthread_mutex_unlock(&p->mu);
+    int64_t next = fn(ud);
+    pthread_mutex_lock(&p->mu);
+    p->ticking = false;
+    pthread_cond_broadcast(&p->tcv); /* weft__pool_set_ticker may wait */
+    if (next < p->due)
+      p->due = next;
+  }
+  p->keeper = false;
+  /* Called away by a job: another idle worker keeps the timers. */
+  if (p->tick && p->due != INT64_MAX)
+    wake_sleeper(p);
+}
 
 static void *worker(void *arg) {
   weft__pool *p = arg;
   pthread_mutex_lock(&p->mu);
   for (;;) {
-    while (!p->head && !p->stopping)
+    if (!p->head) {
+      if (p->stopping)
+        break; /* drained */
+      if (p->tick && !p->keeper) {
+        keep_timers(p);
+        continue;
+      }
+      p->sleepers++;
       pthread_cond_wait(&p->cv, &p->mu);
-    if (!p->head)
-      break; /* stopping and drained */
+      p->sleepers--;
+      if (p->signals > 0)
+        p->signals--;
+      continue;
+    }
     job *j = p->head;
     p->head = j->next;
     if (!p->head)
@@ -81,6 +156,8 @@ static int pool_make(weft__pool **out, unsigned nthreads, unsigned cap,
   }
   pthread_mutex_init(&p->mu, NULL);
   pthread_cond_init(&p->cv, NULL);
+  weft__cond_init(&p->tcv);
+  p->due = INT64_MAX;
   p->max_queue = max_queue;
   for (unsigned i = 0; i < nthreads; i++) {
     if (pthread_create(&p->threads[i], NULL, worker, p) != 0)
@@ -193,7 +270,7 @@ int weft__pool_submit_from(weft__pool *p, const void *source,
     free(j);
     return WEFT_ERR_NOMEM;
   }
-  pthread_cond_signal(&p->cv);
+  wake_for_job(p);
   pthread_mutex_unlock(&p->mu);
   return 0;
 }
@@ -236,9 +313,36 @@ int weft__pool_post(weft__pool *p, void (*fn)(void *), void *ud) {
     free(j);
     return WEFT_ERR_NOMEM;
   }
-  pthread_cond_signal(&p->cv);
+  wake_for_job(p);
   pthread_mutex_unlock(&p->mu);
   return 0;
+}
+
+void weft__pool_set_ticker(weft__pool *p, int64_t (*tick)(void *ud), void *ud) {
+  pthread_mutex_lock(&p->mu);
+  while (p->ticking) /* the old owner's tick must not outlive it */
+    weft__cond_wait_until(&p->tcv, &p->mu, INT64_MAX);
+  p->tick = tick;
+  p->tick_ud = ud;
+  p->due = INT64_MAX;
+  /* An idle worker becomes the keeper (or sees there is nothing to keep). */
+  pthread_cond_broadcast(&p->tcv);
+  if (tick && !p->keeper)
+    wake_sleeper(p);
+  pthread_mutex_unlock(&p->mu);
+}
+
+void weft__pool_kick(weft__pool *p, int64_t due) {
+  pthread_mutex_lock(&p->mu);
+  if (p->tick && due < p->due) {
+    p->due = due;
+    if (p->keeper)
+      pthread_cond_broadcast(&p->tcv);
+    else
+      wake_sleeper(p); /* it becomes the keeper */
+    /* else every worker is busy: the first one done keeps the timers */
+  }
+  pthread_mutex_unlock(&p->mu);
 }
 
 /* Runs what is queued, then joins every worker. */
@@ -248,10 +352,12 @@ void weft__pool_free(weft__pool *p) {
   pthread_mutex_lock(&p->mu);
   p->stopping = true;
   pthread_cond_broadcast(&p->cv);
+  pthread_cond_broadcast(&p->tcv);
   pthread_mutex_unlock(&p->mu);
   for (unsigned i = 0; i < p->nthreads; i++)
     pthread_join(p->threads[i], NULL);
   free(p->threads);
+  pthread_cond_destroy(&p->tcv);
   pthread_cond_destroy(&p->cv);
   pthread_mutex_destroy(&p->mu);
   free(p);

@@ -49,6 +49,15 @@ void weft__pool_set_share(weft__pool *p, size_t share);
 /* The same, past the backlog bound: for the runtime's own jobs, which are
  * bounded by the calls in flight (at most one drain per call). */
 int weft__pool_post(weft__pool *p, void (*fn)(void *), void *ud);
+/* The owner's timers, run by the pool's idle workers instead of a thread
+ * of their own: tick(ud) runs on one idle worker at a time once due, and
+ * returns the next due time (CLOCK_MONOTONIC ns; INT64_MAX: none until a
+ * kick). NULL tick unhooks, after waiting for a tick that is running (so
+ * never call it from a worker of p). */
+void weft__pool_set_ticker(weft__pool *p, int64_t (*tick)(void *ud), void *ud);
+/* tick must run by `due` (earlier than it said): wakes the keeper, or an
+ * idle worker to become one. */
+void weft__pool_kick(weft__pool *p, int64_t due);
 void weft__pool_free(weft__pool *p);
 
 /* client_loop.c: runs fn(ud) on the process-wide connector thread (for

@@ -605,6 +605,7 @@ static int dispatch(weft_server *s, const char *path, const weft_metadata *md,
   call->tc = tc;
   atomic_init(&call->rt_cancelled, false);
   atomic_init(&call->peer_cancelled, false);
+  atomic_init(&call->read_end, 0);
 
   pthread_mutex_lock(&s->mu);
   if (s->state != SRV_RUNNING || s->shutting) {

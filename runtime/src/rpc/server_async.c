@@ -8,12 +8,13 @@
  * stream or the connection closes, and on_cancel is posted to the pool
  * right away; the deadline is a timer of this file. Every transport of
  * weft pushes; only the calls of a user transport that cannot (no
- * ops->bind) are polled, every 50 ms, by the watcher thread that also
- * fires timers (weft__cancel_polls counts those asks). The watcher is
- * started by the first thing that needs it (a timer, a call to poll, a
- * cancellation the pool could not take), so a server whose detached calls
- * need none of these has no such thread (weft__async_watchers counts the
- * ones started).
+ * ops->bind) are polled, every 50 ms (weft__cancel_polls counts those
+ * asks).
+ * Timers (deadlines, weft_server_call_after), that polling and the
+ * cancellations the pool could not take are run by tick(), which the
+ * worker pool calls on an idle worker when due (weft__pool_set_ticker):
+ * no thread of their own, and the callbacks they post usually run on that
+ * same worker.
  * Everything else runs on the worker pool through weft__pool_post, so a
  * detached call holds a worker only while its messages are being written
  * or one of its callbacks runs.
@@ -26,12 +27,13 @@
  * encoding, made once, goes to transports with ops->send_encoded. It also ends
  * the call (ops->finish through weft__server_call_end) once finish was asked,
  * the queue is empty and no hold is left. Holds (the detaching handler still
- * running, a callback running, the watcher polling ops->cancelled) keep
+ * running, a callback running, tick() polling ops->cancelled) keep
  * the call from being freed under someone who still uses it.
  *
  * Lock order: a transport's lock (held around weft_server_notify_cancel),
- * then the watcher's mu, then a call's amu. The pool's lock is taken under
- * any of them. Nothing here calls into a transport with amu held. */
+ * then the timers' mu, then a call's amu. The pool's lock is taken under
+ * any of them (tick runs without it). Nothing here calls into a transport
+ * with amu held. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,20 +42,13 @@
 
 #define POLL_MS 50 /* how often cancellation is polled, at most */
 
-/* Times the watcher asked a transport's ops->cancelled (all servers). */
+/* Times tick asked a transport's ops->cancelled (all servers). */
 static atomic_ulong cancel_polls;
 /* Messages handed to a transport already encoded (ops->send_encoded). */
 static atomic_ulong encoded_sends;
 
 unsigned long weft__cancel_polls(void) {
   return atomic_load(&cancel_polls);
-}
-
-/* Watcher threads started (all servers). */
-static atomic_ulong watchers_started;
-
-unsigned long weft__async_watchers(void) {
-  return atomic_load(&watchers_started);
 }
 
 unsigned long weft__server_encoded_sends(void) {
@@ -63,34 +58,69 @@ unsigned long weft__server_encoded_sends(void) {
 typedef struct weft__timer {
   int64_t due;
   uint64_t order;         /* equal due times fire in the order set */
-  weft_server_call *call; /* NULL once the call ended */
+  weft_server_call *call; /* ending it takes its timers out of the heap */
   weft_server_call_fn fn;
   void *ud;
   struct weft__timer *cnext; /* the call's pending timers */
+  size_t idx;                /* in the heap */
 } weft__timer;
 
 struct weft__async {
   weft_server *s;
   weft__pool *pool;
   pthread_mutex_t mu;
-  pthread_cond_t cv;
   weft_server_call *calls; /* detached, not yet ended */
   size_t ncalls;
   size_t npoll; /* of them, calls whose transport cannot push */
   weft__timer **heap;
   size_t nheap, capheap;
   uint64_t order;
-  bool wake, quit;
-  bool started; /* the watcher runs (or ran: joined at free) */
-  pthread_t thread;
+  bool wake;         /* a cancellation waits for tick's poll */
+  int64_t next_poll; /* tick's alone (one tick runs at a time) */
 };
 
-static int start_watcher(weft__async *a);
+/* a->mu held: tick() must run by `due` (the pool's lock is taken inside). */
+static void tick_by(weft__async *a, int64_t due) {
+  weft__pool_kick(a->pool, due);
+}
 
 /* ---- timer heap (a->mu held) ---- */
 
 static bool t_before(const weft__timer *x, const weft__timer *y) {
   return x->due < y->due || (x->due == y->due && x->order < y->order);
+}
+
+static void heap_set(weft__async *a, size_t i, weft__timer *t) {
+  a->heap[i] = t;
+  t->idx = i;
+}
+
+static void heap_up(weft__async *a, size_t i) {
+  weft__timer *t = a->heap[i];
+  while (i > 0) {
+    size_t p = (i - 1) / 2;
+    if (!t_before(t, a->heap[p]))
+      break;
+    heap_set(a, i, a->heap[p]);
+    i = p;
+  }
+  heap_set(a, i, t);
+}
+
+static void heap_down(weft__async *a, size_t i) {
+  weft__timer *t = a->heap[i];
+  for (;;) {
+    size_t c = 2 * i + 1;
+    if (c >= a->nheap)
+      break;
+    if (c + 1 < a->nheap && t_before(a->heap[c + 1], a->heap[c]))
+      c++;
+    if (!t_before(a->heap[c], t))
+      break;
+    heap_set(a, i, a->heap[c]);
+    i = c;
+  }
+  heap_set(a, i, t);
 }
 
 static int heap_push(weft__async *a, weft__timer *t) {
@@ -102,34 +132,25 @@ static int heap_push(weft__async *a, weft__timer *t) {
     a->heap = n;
     a->capheap = cap;
   }
-  size_t i = a->nheap++;
-  while (i > 0) {
-    size_t p = (i - 1) / 2;
-    if (!t_before(t, a->heap[p]))
-      break;
-    a->heap[i] = a->heap[p];
-    i = p;
-  }
-  a->heap[i] = t;
+  heap_set(a, a->nheap++, t);
+  heap_up(a, t->idx);
   return 0;
 }
 
+/* Takes t out wherever it is: a call that ends takes its pending timers
+ * (its deadline is one) with it instead of leaving them until due. */
+static void heap_remove(weft__async *a, weft__timer *t) {
+  size_t i = t->idx;
+  if (--a->nheap == i)
+    return;
+  heap_set(a, i, a->heap[a->nheap]);
+  heap_down(a, i);
+  heap_up(a, a->heap[i]->idx);
+}
+
 static weft__timer *heap_pop(weft__async *a) {
-  weft__timer *top = a->heap[0], *last = a->heap[--a->nheap];
-  size_t i = 0, n = a->nheap;
-  for (;;) {
-    size_t c = 2 * i + 1;
-    if (c >= n)
-      break;
-    if (c + 1 < n && t_before(a->heap[c + 1], a->heap[c]))
-      c++;
-    if (!t_before(a->heap[c], last))
-      break;
-    a->heap[i] = a->heap[c];
-    i = c;
-  }
-  if (n)
-    a->heap[i] = last;
+  weft__timer *top = a->heap[0];
+  heap_remove(a, top);
   return top;
 }
 
@@ -172,8 +193,8 @@ void weft__async_release_hold(weft_server_call *c) {
   release_hold(c);
 }
 
-/* Ends the call: unlinks it from the watcher (its pending timers become
- * no-ops) and hands it to server.c, which sends the status and frees it. */
+/* Ends the call: unlinks it from the timers (its pending ones are freed)
+ * and hands it to server.c, which sends the status and frees it. */
 static void end(weft_server_call *c) {
   weft__async *a = weft__server_async(c->srv);
   pthread_mutex_lock(&a->mu);
@@ -186,8 +207,11 @@ static void end(weft_server_call *c) {
   a->ncalls--;
   if (!c->can_push || c->force_poll)
     a->npoll--;
-  for (weft__timer *t = c->timers; t; t = t->cnext)
-    t->call = NULL;
+  for (weft__timer *t = c->timers, *next; t; t = next) {
+    next = t->cnext;
+    heap_remove(a, t);
+    free(t);
+  }
   c->timers = NULL;
   pthread_mutex_unlock(&a->mu);
   weft__txq_destroy(&c->sendq); /* empty unless a send failed */
@@ -294,7 +318,7 @@ static void post_cb(weft_server_call *c, weft_server_call_fn fn, void *ud) {
   release_hold(c);
 }
 
-/* ---- the watcher thread ---- */
+/* ---- tick: timers and polling, on an idle worker ---- */
 
 static bool cancelled_now(weft_server_call *c) {
   if (atomic_load(&c->rt_cancelled) || atomic_load(&c->peer_cancelled))
@@ -381,56 +405,38 @@ static void fire_timers(weft__async *a) {
   pthread_mutex_unlock(&a->mu);
 }
 
-static void *watcher(void *arg) {
+/* The pool's tick (an idle worker, one at a time): fires the due timers
+ * and polls cancellation when due; returns when it wants to run next. */
+static int64_t tick(void *arg) {
   weft__async *a = arg;
-  int64_t next_poll = weft_now_ns() + POLL_MS * 1000000LL;
+  fire_timers(a);
+  int64_t now = weft_now_ns();
   pthread_mutex_lock(&a->mu);
-  while (!a->quit) {
-    int64_t until = next_poll;
-    if (a->nheap && a->heap[0]->due < until)
-      until = a->heap[0]->due;
-    if (!a->wake && weft_now_ns() < until)
-      weft__cond_wait_until(&a->cv, &a->mu, until);
-    bool woken = a->wake;
-    a->wake = false;
-    if (a->quit)
-      break;
-    pthread_mutex_unlock(&a->mu);
-    fire_timers(a);
-    int64_t now = weft_now_ns();
-    pthread_mutex_lock(&a->mu);
-    bool any_poll = a->npoll > 0;
-    pthread_mutex_unlock(&a->mu);
-    if (woken || (any_poll && now >= next_poll)) {
-      poll_cancel(a);
-      /* Asking gRPC core costs microseconds per call: with thousands of
-       * detached calls a pass is long, so the next one waits at least four
-       * times as long as this one took (polling stays under ~20 % of a
-       * core) and never less than POLL_MS. */
-      int64_t end = weft_now_ns(), gap = 4 * (end - now);
-      if (gap < POLL_MS * 1000000LL)
-        gap = POLL_MS * 1000000LL;
-      next_poll = end + gap;
-    } else if (now >= next_poll) {
-      /* Nothing to poll: the next look is a period away (without this the
-       * wait above would end at once, forever: a spinning thread). */
-      next_poll = now + POLL_MS * 1000000LL;
-    }
-    pthread_mutex_lock(&a->mu);
-  }
+  bool woken = a->wake;
+  a->wake = false;
+  bool any_poll = a->npoll > 0;
   pthread_mutex_unlock(&a->mu);
-  return NULL;
-}
-
-/* a->mu held: the watcher runs from here until the server is freed. */
-static int start_watcher(weft__async *a) {
-  if (a->started)
-    return 0;
-  if (a->quit || pthread_create(&a->thread, NULL, watcher, a) != 0)
-    return WEFT_ERR_NOMEM;
-  a->started = true;
-  atomic_fetch_add(&watchers_started, 1);
-  return 0;
+  if (woken || (any_poll && now >= a->next_poll)) {
+    poll_cancel(a);
+    /* Asking gRPC core costs microseconds per call: with thousands of
+     * detached calls a pass is long, so the next one waits at least four
+     * times as long as this one took (polling stays under ~20 % of a
+     * core) and never less than POLL_MS. */
+    int64_t end = weft_now_ns(), gap = 4 * (end - now);
+    if (gap < POLL_MS * 1000000LL)
+      gap = POLL_MS * 1000000LL;
+    a->next_poll = end + gap;
+  } else if (now >= a->next_poll) {
+    a->next_poll = now + POLL_MS * 1000000LL;
+  }
+  pthread_mutex_lock(&a->mu);
+  int64_t next = a->npoll > 0 ? a->next_poll : INT64_MAX;
+  if (a->nheap && a->heap[0]->due < next)
+    next = a->heap[0]->due;
+  if (a->wake)
+    next = 0;
+  pthread_mutex_unlock(&a->mu);
+  return next;
 }
 
 int weft__async_new(weft__async **out, weft_server *s, weft__pool *pool) {
@@ -440,26 +446,24 @@ int weft__async_new(weft__async **out, weft_server *s, weft__pool *pool) {
   a->s = s;
   a->pool = pool;
   pthread_mutex_init(&a->mu, NULL);
-  weft__cond_init(&a->cv);
+  weft__pool_set_ticker(pool, tick, a);
   *out = a;
   return 0;
 }
 
 /* A cancellation the pool could not take (notify_cancel, under a
- * transport's lock): the watcher fires it. */
+ * transport's lock): the next idle worker's tick fires it. */
 void weft__async_wake(weft__async *a) {
   if (!a)
     return;
   pthread_mutex_lock(&a->mu);
   a->wake = true;
-  start_watcher(a);
-  pthread_cond_signal(&a->cv);
+  tick_by(a, 0);
   pthread_mutex_unlock(&a->mu);
 }
 
 /* Shutdown: on_cancel for every detached call the runtime cancelled, posted
- * from this thread (no lock held) in one pass of the watcher's poll, so no
- * watcher is needed for it. */
+ * from this thread (no lock held) in one pass of tick's poll. */
 void weft__async_cancel_all(weft__async *a) {
   if (a)
     poll_cancel(a);
@@ -468,22 +472,17 @@ void weft__async_cancel_all(weft__async *a) {
 void weft__async_free(weft__async *a) {
   if (!a)
     return;
-  pthread_mutex_lock(&a->mu);
-  a->quit = true;
-  bool started = a->started;
-  pthread_cond_signal(&a->cv);
-  pthread_mutex_unlock(&a->mu);
-  if (started)
-    pthread_join(a->thread, NULL);
+  weft__pool_set_ticker(a->pool, NULL, NULL); /* waits for a running tick */
   for (size_t i = 0; i < a->nheap; i++)
-    free(a->heap[i]); /* timers of calls that ended */
+    free(a->heap[i]); /* none left once every call ended; to be sure */
   free(a->heap);
-  pthread_cond_destroy(&a->cv);
   pthread_mutex_destroy(&a->mu);
   free(a);
 }
 
 /* ---- the public API ---- */
+
+static void arm_deadline(weft_server_call *call);
 
 int weft_server_call_detach(weft_server_call *call) {
   if (!call)
@@ -505,11 +504,10 @@ int weft_server_call_detach(weft_server_call *call) {
   a->ncalls++;
   if (!call->can_push) {
     a->npoll++;
-    /* Without a thread (none could be made) the call is polled once a
-     * later need starts one, and hears a shutdown all the same. */
-    start_watcher(a);
+    tick_by(a, weft_now_ns() + POLL_MS * 1000000LL);
   }
   pthread_mutex_unlock(&a->mu);
+  arm_deadline(call);
   return 0;
 }
 
@@ -654,10 +652,38 @@ static void deadline_due(weft_server_call *c, void *ud) {
   pthread_mutex_unlock(&c->amu);
   if (fn)
     fn(c, fud);
+  /* A read outstanding now would wait for a message the client may never
+   * send: it ends here, on this worker. */
+  weft__server_read_end(c, WEFT_ERR_TIMEOUT);
 }
 
 static int add_timer(weft_server_call *call, int64_t due,
                      weft_server_call_fn fn, void *ud);
+
+/* At detach: the deadline is a timer of the call, whatever the handler
+ * registers later (on_cancel, reads). */
+static void arm_deadline(weft_server_call *call) {
+  if (call->deadline_ns == INT64_MAX)
+    return;
+  pthread_mutex_lock(&call->amu);
+  bool arm = !call->dl_armed;
+  call->dl_armed = true;
+  pthread_mutex_unlock(&call->amu);
+  if (!arm || add_timer(call, call->deadline_ns, deadline_due, NULL) == 0 ||
+      !call->can_push)
+    return;
+  /* No memory for the timer: poll this one (on_cancel still fires). */
+  weft__async *a = weft__server_async(call->srv);
+  pthread_mutex_lock(&a->mu);
+  pthread_mutex_lock(&call->amu);
+  if (!call->force_poll && !call->finishing) {
+    call->force_poll = true;
+    a->npoll++;
+    tick_by(a, weft_now_ns() + POLL_MS * 1000000LL);
+  }
+  pthread_mutex_unlock(&call->amu);
+  pthread_mutex_unlock(&a->mu);
+}
 
 int weft_server_call_on_cancel(weft_server_call *call, weft_server_call_fn fn,
                                void *ud) {
@@ -666,9 +692,6 @@ int weft_server_call_on_cancel(weft_server_call *call, weft_server_call_fn fn,
   pthread_mutex_lock(&call->amu);
   call->on_cancel = fn;
   call->on_cancel_ud = ud;
-  bool arm = fn && !call->dl_armed && call->deadline_ns != INT64_MAX;
-  if (arm)
-    call->dl_armed = true;
   /* Cancelled before anyone listened: fire now rather than never. */
   bool fire =
       fn && !call->cancel_fired && !call->finishing &&
@@ -680,20 +703,6 @@ int weft_server_call_on_cancel(weft_server_call *call, weft_server_call_fn fn,
   pthread_mutex_unlock(&call->amu);
   if (fire)
     post_cb(call, fn, ud); /* keeps the hold until fn returned */
-  if (arm && add_timer(call, call->deadline_ns, deadline_due, NULL) < 0 &&
-      call->can_push) {
-    /* No memory for the timer: let the watcher poll this one. */
-    weft__async *a = weft__server_async(call->srv);
-    pthread_mutex_lock(&a->mu);
-    pthread_mutex_lock(&call->amu);
-    if (!call->force_poll && !call->finishing) {
-      call->force_poll = true;
-      a->npoll++;
-      start_watcher(a);
-    }
-    pthread_mutex_unlock(&call->amu);
-    pthread_mutex_unlock(&a->mu);
-  }
   return 0;
 }
 
@@ -724,7 +733,7 @@ void weft_server_notify_cancel(weft_server_call *call) {
   pthread_mutex_unlock(&call->amu);
   if (!posted)
     free(j);
-  if (fire && !posted) /* no memory or no worker: the watcher fires it */
+  if (fire && !posted) /* no memory or no worker: tick fires it */
     weft__async_wake(weft__server_async(call->srv));
 }
 
@@ -753,7 +762,7 @@ static int add_timer(weft_server_call *call, int64_t due,
   pthread_mutex_lock(&call->amu);
   bool finishing = call->finishing;
   pthread_mutex_unlock(&call->amu);
-  int rv = finishing ? WEFT_ERR_STATE : start_watcher(a);
+  int rv = finishing ? WEFT_ERR_STATE : 0;
   if (rv == 0) {
     t->order = a->order++;
     rv = heap_push(a, t);
@@ -761,8 +770,8 @@ static int add_timer(weft_server_call *call, int64_t due,
   if (rv == 0) {
     t->cnext = call->timers;
     call->timers = t;
-    if (a->heap[0] == t) /* sooner than the watcher planned */
-      pthread_cond_signal(&a->cv);
+    if (a->heap[0] == t) /* sooner than tick planned */
+      tick_by(a, due);
   }
   pthread_mutex_unlock(&a->mu);
   if (rv < 0)

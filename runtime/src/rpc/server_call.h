@@ -40,7 +40,7 @@ struct weft_server_call {
    * `detached` and the rest are under amu. The call is ended (ops->finish, then
    * freed) by the drain job once finishing is set, the queue is empty and no
    * hold is left: a hold is the handler still running, a callback running, or
-   * the watcher asking the transport whether the call was cancelled. */
+   * tick asking the transport whether the call was cancelled. */
   bool detached;
   pthread_mutex_t amu;
   unsigned holds;
@@ -55,11 +55,14 @@ struct weft_server_call {
   /* weft_server_call_read (server_read.c): one read outstanding
    * (`reading`), its job posted once the transport said readable. */
   bool reading, read_posted;
+  /* Set once reading is over for good (the deadline passed): the
+   * outstanding read completes with it and later reads are refused. */
+  atomic_int read_end;
   weft_server_call_read_fn read_fn;
   void *read_ud;
   weft_server_call_fn on_cancel, on_writable;
   void *on_cancel_ud, *on_writable_ud;
-  /* Under the server's watcher lock (weft__async). */
+  /* Under the server's timers' lock (weft__async's mu). */
   struct weft__timer *timers;
   struct weft_server_call *aprev, *anext; /* the detached list */
 };
@@ -67,14 +70,15 @@ struct weft_server_call {
 /* server.c -> server_async.c */
 typedef struct weft__async weft__async;
 int weft__async_new(weft__async **out, weft_server *s, weft__pool *pool);
-/* Starts (if need be) and wakes the watcher: a cancellation could not be
- * posted to the pool. */
+/* A cancellation could not be posted to the pool: the next idle worker's
+ * tick fires it. */
 void weft__async_wake(weft__async *a);
 /* Shutdown flagged the calls as cancelled: on_cancel for the detached ones,
  * posted from the calling thread. */
 void weft__async_cancel_all(weft__async *a);
-/* After every call ended: stops the watcher thread (if one was started)
- * and frees. */
+/* After every call ended, before the pool is freed: unhooks the timers
+ * from the pool (waiting for a tick that runs) and frees. Not from a worker
+ * of the pool. */
 void weft__async_free(weft__async *a);
 /* run_call: the handler detached and returned. */
 void weft__async_handler_returned(weft_server_call *call);
@@ -101,12 +105,16 @@ unsigned long weft__server_encoded_sends(void);
 /* server_async.c, for server_read.c: drops a hold taken under amu (and
  * ends the call if it was the last one and finish was asked). */
 void weft__async_release_hold(weft_server_call *call);
+/* server_async.c -> server_read.c, on a worker: reading is over (the
+ * deadline passed, err WEFT_ERR_TIMEOUT). The outstanding read completes
+ * with err on this thread; later reads are refused with err. */
+void weft__server_read_end(weft_server_call *call, int err);
 /* server_async.c -> server.c: sends the response of a unary call on OK,
  * the status, and frees the call (the tail of a blocking handler's call). */
 void weft__server_call_end(weft_server_call *call, int code);
 weft__async *weft__server_async(weft_server *s);
 weft__pool *weft__server_pool(weft_server *s);
-/* How often the watcher asked a transport whether a detached call was
+/* How often tick asked a transport whether a detached call was
  * cancelled (a transport without ops->bind), all servers together: tests
  * check that pushing transports are never asked. */
 unsigned long weft__cancel_polls(void);

@@ -8,7 +8,13 @@
  *
  * A posted read job holds the call (server_async.c's holds), so the call
  * cannot end under it; whether its callback still runs is decided under
- * amu once recv returned: not if the call was finished meanwhile. */
+ * amu once recv returned: not if the call was finished meanwhile.
+ *
+ * The deadline ends reading (weft__server_read_end, from the deadline's
+ * timer): an outstanding read completes at once with WEFT_ERR_TIMEOUT
+ * instead of waiting for a message that a transport may never report
+ * (nothing more arrives from a client that just waits), and read_end
+ * refuses every later read, so the callback runs exactly once per read. */
 #include <stdlib.h>
 
 #include "server_call.h"
@@ -29,8 +35,10 @@ static void read_job(void *arg) {
   weft_server_call *c = arg;
   for (int turn = 0;; turn++) {
     void *msg = NULL;
-    int r = atomic_load(&c->rt_cancelled) ? WEFT_ERR_CANCELLED
-                                          : c->ops->recv(c->tc, NULL, &msg);
+    int end = atomic_load(&c->read_end);
+    int r = end                             ? end
+            : atomic_load(&c->rt_cancelled) ? WEFT_ERR_CANCELLED
+                                            : c->ops->recv(c->tc, NULL, &msg);
     if (r != 1)
       msg = NULL;
     else if (!msg)
@@ -98,6 +106,28 @@ void weft_server_notify_readable(weft_server_call *call) {
   weft__async_release_hold(call);
 }
 
+void weft__server_read_end(weft_server_call *call, int err) {
+  pthread_mutex_lock(&call->amu);
+  int expected = 0;
+  atomic_compare_exchange_strong(&call->read_end, &expected, err);
+  /* A read whose job is posted already sees read_end when it runs. */
+  bool run = call->reading && !call->read_posted && !call->finishing;
+  if (run) {
+    call->read_posted = true;
+    call->holds++;
+  }
+  pthread_mutex_unlock(&call->amu);
+  if (!run)
+    return;
+  if (tl_call == call) { /* inside this call's read callback */
+    tl_again = true;
+    return;
+  }
+  /* The transport may still notify for this read later: reading is false
+   * by then, so that notify posts nothing. */
+  read_job(call);
+}
+
 int weft_server_call_read(weft_server_call *call, weft_server_call_read_fn fn,
                           void *ud) {
   if (!call || !fn)
@@ -107,9 +137,10 @@ int weft_server_call_read(weft_server_call *call, weft_server_call_read_fn fn,
   if (!call->ops->want_read)
     return WEFT_ERR_UNSUPPORTED;
   pthread_mutex_lock(&call->amu);
-  if (call->finishing || call->reading) {
+  int end = atomic_load(&call->read_end);
+  if (call->finishing || call->reading || end) {
     pthread_mutex_unlock(&call->amu);
-    return WEFT_ERR_STATE;
+    return call->finishing || call->reading ? WEFT_ERR_STATE : end;
   }
   call->reading = true;
   call->read_fn = fn;

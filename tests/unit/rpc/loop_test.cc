@@ -165,6 +165,71 @@ TEST(Loop, PostsBeforeStopStillRun) {
   EXPECT_EQ(n, 10);
 }
 
+// Work posted to a loop that never runs it (never started, or posted after
+// the stop's drain) runs in weft_loop_free, on the freeing thread as the
+// loop's: each job frees its ud (ASan sees a leak otherwise), and a job's
+// own post runs too.
+struct FreeJob {
+  weft_loop *l;
+  int *ran;
+  bool repost;
+  bool in_thread = false;
+};
+void free_job(void *ud) {
+  auto *j = static_cast<FreeJob *>(ud);
+  ++*j->ran;
+  j->in_thread = weft_loop_in_thread(j->l);
+  EXPECT_TRUE(j->in_thread);
+  if (j->repost)
+    EXPECT_EQ(weft_loop_post(j->l, free_job, new FreeJob{j->l, j->ran, false}),
+              0);
+  delete j;
+}
+
+TEST(Loop, FreeRunsPostsNeverRun) {
+  int ran = 0;
+  weft_loop *l = nullptr;
+  ASSERT_EQ(weft_loop_new(&l), 0);
+  for (int i = 0; i < 3; i++)
+    ASSERT_EQ(weft_loop_post(l, free_job, new FreeJob{l, &ran, i == 0}), 0);
+  weft_loop_free(l);
+  EXPECT_EQ(ran, 4);
+
+  // Started and stopped: a post after the stop's drain.
+  ran = 0;
+  ASSERT_EQ(weft_loop_new(&l), 0);
+  ASSERT_EQ(weft_loop_start(l), 0);
+  weft_loop_stop(l);
+  ASSERT_EQ(weft_loop_post(l, free_job, new FreeJob{l, &ran, false}), 0);
+  weft_loop_free(l);
+  EXPECT_EQ(ran, 1);
+}
+
+// A job that posts itself again and again cannot keep weft_loop_free
+// running: past its bound, the post is refused and the poster keeps ud.
+struct Repost {
+  weft_loop *l = nullptr;
+  int runs = 0, refused = 0;
+};
+void repost(void *ud) {
+  auto *r = static_cast<Repost *>(ud);
+  r->runs++;
+  int rv = weft_loop_post(r->l, repost, r);
+  if (rv < 0) {
+    EXPECT_EQ(rv, WEFT_ERR_STATE);
+    r->refused++;
+  }
+}
+
+TEST(Loop, FreeRefusesPostsPastItsLastRound) {
+  Repost r;
+  ASSERT_EQ(weft_loop_new(&r.l), 0);
+  ASSERT_EQ(weft_loop_post(r.l, repost, &r), 0);
+  weft_loop_free(r.l);
+  EXPECT_GT(r.runs, 1);
+  EXPECT_EQ(r.refused, 1);
+}
+
 TEST(Loop, FdReadWriteAndDelete) {
   Loop lp;
   int p[2];

@@ -1,5 +1,5 @@
 // Backoff with seeded jitter, the circuit breaker's state machine, the
-// bounded worker pool, local error -> status mapping.
+// bounded worker pool and its ticker, local error -> status mapping.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -111,6 +111,60 @@ TEST(Pool, RunsJobsAndBoundsBacklog) {
   release = true;
   weft__pool_free(p); // runs what was queued, then joins
   EXPECT_EQ(ran.load(), accepted);
+}
+
+// The owner's ticker runs on an idle worker when kicked, and while one
+// worker keeps it (waiting for the next due time), two jobs queued back to
+// back still run at once on the two workers: each job waits (bounded) for
+// the other to start.
+TEST(Pool, TickerOnIdleWorkerLeavesJobsTheirWorkers) {
+  weft__pool *p;
+  ASSERT_EQ(weft__pool_new(&p, 2, 16), 0);
+  static std::atomic<int> ticks, started, together;
+  ticks = 0;
+  started = 0;
+  together = 0;
+  weft__pool_set_ticker(
+      p,
+      [](void *) -> int64_t {
+        ticks++;
+        return INT64_MAX;
+      },
+      nullptr);
+  weft__pool_kick(p, 0);
+  for (int i = 0; i < 5000 && ticks.load() == 0; i++)
+    usleep(1000);
+  EXPECT_EQ(ticks.load(), 1);
+  auto job = [](void *) {
+    started++;
+    for (int i = 0; i < 5000 && started.load() < 2; i++)
+      usleep(1000);
+    if (started.load() >= 2)
+      together++;
+  };
+  for (int round = 0; round < 20; round++) {
+    started = 0;
+    together = 0;
+    ASSERT_EQ(weft__pool_post(p, job, nullptr), 0);
+    ASSERT_EQ(weft__pool_post(p, job, nullptr), 0);
+    for (int i = 0; i < 10000 && together.load() < 2; i++)
+      usleep(1000);
+    ASSERT_EQ(together.load(), 2)
+        << "round " << round << ": the second job waited for the first";
+  }
+  // A due time from the tick's answer: it runs again by itself.
+  weft__pool_set_ticker(
+      p,
+      [](void *) -> int64_t {
+        return ++ticks < 4 ? weft_now_ns() + 1000000 : INT64_MAX;
+      },
+      nullptr);
+  weft__pool_kick(p, 0);
+  for (int i = 0; i < 5000 && ticks.load() < 4; i++)
+    usleep(1000);
+  EXPECT_EQ(ticks.load(), 4);
+  weft__pool_set_ticker(p, nullptr, nullptr);
+  weft__pool_free(p);
 }
 
 TEST(StatusMap, LocalErrors) {
