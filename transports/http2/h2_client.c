@@ -35,6 +35,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../common/dial.h"
 #include "connect.h"
 #include "connect_client.h"
 #include "h2_client.h"
@@ -754,6 +755,83 @@ static int https_connect(weft_client *client, const weft_url *url,
   return h2_connect(client, url, o, out, err, true);
 }
 
+/* A reconnect attempt on the loop (connect_async): the connection is
+ * dialled there (transports/common/dial.h), then set up as connect does. */
+typedef struct h2_dialing {
+  weft_client *client;
+  const weft_url *url; /* the runtime's, which outlives the attempt */
+  const weft_client_opts *o;
+  bool tls;
+  weft__tls_ctx *ctx;
+  weft_loop *loop;
+  void (*done)(weft_client *, int, void *, const weft_error *);
+} h2_dialing;
+
+static void h2_dialed(void *ud, int rv, weft__conn *sock,
+                      const weft_error *err) {
+  h2_dialing *x = ud;
+  void *out = NULL;
+  weft_error e;
+  weft_error_clear(&e);
+  if (rv == 0) /* sock and ctx are the connection's now, also on failure */
+    rv = h2_connect_conn(x->client, x->url, x->o, &out, &e, x->tls, sock,
+                         x->ctx);
+  else {
+    e = *err;
+    weft__tls_ctx_free(x->ctx);
+  }
+  weft_client_loop_release(x->loop);
+  x->done(x->client, rv, out, &e);
+  free(x);
+}
+
+static int h2_connect_async(weft_client *client, const weft_url *url,
+                            const weft_client_opts *o,
+                            void (*done)(weft_client *, int, void *,
+                                         const weft_error *),
+                            weft_error *err, bool tls) {
+  h2_dialing *x = calloc(1, sizeof *x);
+  if (!x)
+    return weft_error_set(err, WEFT_ERR_NOMEM, "out of memory");
+  *x = (h2_dialing){client, url, o, tls, NULL, NULL, done};
+  static const char *const alpn[] = {"h2", NULL};
+  int rv =
+      tls ? weft__tls_ctx_new(&x->ctx, false, o ? &o->tls : NULL, alpn, err)
+          : 0;
+  if (rv == 0)
+    rv = weft_client_loop_acquire(&x->loop, err);
+  if (rv == 0) {
+    weft__dial *d;
+    int port = url->port > 0 ? url->port : (tls ? 443 : 80);
+    rv = weft__dial_start(
+        &d, x->loop, url->host, port, x->ctx, o ? o->tls.server_name : NULL,
+        o && o->connect_timeout_ms ? o->connect_timeout_ms : 10000, h2_dialed,
+        x, err);
+  }
+  if (rv < 0) {
+    weft_client_loop_release(x->loop);
+    weft__tls_ctx_free(x->ctx);
+    free(x);
+  }
+  return rv;
+}
+
+static int h2c_connect_async(weft_client *client, const weft_url *url,
+                             const weft_client_opts *o,
+                             void (*done)(weft_client *, int, void *,
+                                          const weft_error *),
+                             weft_error *err) {
+  return h2_connect_async(client, url, o, done, err, false);
+}
+
+static int https_connect_async(weft_client *client, const weft_url *url,
+                               const weft_client_opts *o,
+                               void (*done)(weft_client *, int, void *,
+                                            const weft_error *),
+                               weft_error *err) {
+  return h2_connect_async(client, url, o, done, err, true);
+}
+
 static void close_on_loop(void *ud) {
   h2c_conn *c = ud;
   if (!c->io.closed) {
@@ -1050,7 +1128,8 @@ const weft_client_transport weft__h2c_client_transport = {"h2c",
                                                           h2_call_recv,
                                                           h2_call_finish,
                                                           h2_call_cancel,
-                                                          h2_call_start_async};
+                                                          h2_call_start_async,
+                                                          h2c_connect_async};
 const weft_client_transport weft__https_client_transport = {
     "https",
     443,
@@ -1062,4 +1141,5 @@ const weft_client_transport weft__https_client_transport = {
     h2_call_recv,
     h2_call_finish,
     h2_call_cancel,
-    h2_call_start_async};
+    h2_call_start_async,
+    https_connect_async};

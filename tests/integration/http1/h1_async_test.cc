@@ -483,7 +483,8 @@ TEST(H1Async, UnreachableServerDoesNotDelayOtherClients) {
   socklen_t sl = sizeof a;
   getsockname(lfd, (sockaddr *)&a, &sl);
   ASSERT_EQ(listen(lfd, 0), 0); // room for the one connection open makes
-  std::string dead_url = "http://127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+  std::string dead_url =
+      "http://127.0.0.1:" + std::to_string(ntohs(a.sin_port));
 
   static weft_http_client_opts ho;
   ho = WEFT_HTTP_CLIENT_OPTS_INIT;

@@ -81,8 +81,7 @@ private:
       // Count the PINGs (type 6, no ACK flag) among whole frames.
       while (greeted && in.size() >= 9) {
         size_t len = ((size_t)(unsigned char)in[0] << 16) |
-                     ((size_t)(unsigned char)in[1] << 8) |
-                     (unsigned char)in[2];
+                     ((size_t)(unsigned char)in[1] << 8) | (unsigned char)in[2];
         if (in.size() < 9 + len)
           break;
         if (in[3] == 6 && !(in[4] & 1))
@@ -126,8 +125,7 @@ TEST(H2ClientKeepalive, SilentServerFailsCallInsteadOfHanging) {
       << (o.status.message ? o.status.message : "");
   std::string msg = o.status.message ? o.status.message : "";
   EXPECT_NE(msg.find("no PING ACK"), std::string::npos) << msg;
-  std::printf("silent server: %s (PINGs seen: %d)\n", msg.c_str(),
-              s.pings());
+  std::printf("silent server: %s (PINGs seen: %d)\n", msg.c_str(), s.pings());
   EXPECT_GE(s.pings(), 1);
   weft_status_clear(&o.status);
   weft_client_close(c);

@@ -2,12 +2,12 @@
 // failure says what weft__conn_connect says for it (refused, timed out in
 // TCP, timed out in the TLS handshake, certificate not for that name), a
 // TLS dial verifies and negotiates ALPN, a host name (localhost: no
-// traffic off loopback) is looked up off the loop, a cancelled dial never reports, and a dial to a server that never
-// answers does not hold up another dial to a live one. The unreachable
-// servers are loopback listeners: one whose backlog is full and which never
-// accepts (SYNs are dropped, so connect stays in progress), and one that
-// accepts and never speaks TLS. Labelled tsan: the loop thread reports to
-// the test thread.
+// traffic off loopback) is looked up off the loop, a cancelled dial never
+// reports, and a dial to a server that never answers does not hold up another
+// dial to a live one. The unreachable servers are loopback listeners: one whose
+// backlog is full and which never accepts (SYNs are dropped, so connect stays
+// in progress), and one that accepts and never speaks TLS. Labelled tsan: the
+// loop thread reports to the test thread.
 #include <gtest/gtest.h>
 
 #include <arpa/inet.h>
@@ -138,8 +138,7 @@ struct TlsServer {
     o.cert_file = cert.c_str();
     o.key_file = key.c_str();
     weft_error err;
-    EXPECT_EQ(weft__tls_ctx_new(&tls, true, &o, alpn, &err), 0)
-        << err.message;
+    EXPECT_EQ(weft__tls_ctx_new(&tls, true, &o, alpn, &err), 0) << err.message;
     lfd = listener(16, &port);
     th = std::thread([this] { run(); });
   }
@@ -227,8 +226,8 @@ protected:
     int rv;
   };
   // Starts a dial on the loop (where it must start); 0 or its error.
-  int dial(const std::string &host, int port, weft__tls_ctx *tls,
-           int64_t ms, Outcome *out, const std::string &sni = "",
+  int dial(const std::string &host, int port, weft__tls_ctx *tls, int64_t ms,
+           Outcome *out, const std::string &sni = "",
            weft__dial **handle = nullptr) {
     Args a = {this, host, sni, port, tls, ms, out, nullptr, 0};
     weft_loop_run_sync(
@@ -236,8 +235,8 @@ protected:
         [](void *ud) {
           auto *a = static_cast<Args *>(ud);
           weft_error err;
-          a->rv = weft__dial_start(&a->d, a->t->loop_, a->host.c_str(),
-                                   a->port, a->tls,
+          a->rv = weft__dial_start(&a->d, a->t->loop_, a->host.c_str(), a->port,
+                                   a->tls,
                                    a->sni.empty() ? nullptr : a->sni.c_str(),
                                    a->ms, on_done, a->out, &err);
         },
@@ -348,8 +347,7 @@ TEST_F(DialTest, CancelledDialNeverReports) {
     weft__dial *d[3];
     Outcome out[3];
   } ds;
-  ASSERT_EQ(dial("127.0.0.1", fb.port, nullptr, 1000, &ds.out[0], "",
-                 &ds.d[0]),
+  ASSERT_EQ(dial("127.0.0.1", fb.port, nullptr, 1000, &ds.out[0], "", &ds.d[0]),
             0);
   ASSERT_EQ(dial("127.0.0.1", m.port, t, 1000, &ds.out[1], "", &ds.d[1]), 0);
   ASSERT_EQ(dial("localhost", m.port, t, 1000, &ds.out[2], "", &ds.d[2]), 0);
@@ -382,8 +380,7 @@ TEST_F(DialTest, UnreachableServerDoesNotDelayOtherDials) {
   weft__tls_ctx *t = client_tls();
   Outcome stuck_tcp, stuck_tls, ok;
   weft__dial *d1 = nullptr, *d2 = nullptr;
-  ASSERT_EQ(dial("127.0.0.1", fb.port, nullptr, 15000, &stuck_tcp, "", &d1),
-            0);
+  ASSERT_EQ(dial("127.0.0.1", fb.port, nullptr, 15000, &stuck_tcp, "", &d1), 0);
   ASSERT_EQ(dial("127.0.0.1", m.port, t, 15000, &stuck_tls, "", &d2), 0);
   ASSERT_EQ(dial("127.0.0.1", live.port, t, 15000, &ok), 0);
   ASSERT_TRUE(ok.wait(10));
