@@ -500,7 +500,16 @@ TEST(H1Async, UnreachableServerDoesNotDelayOtherClients) {
   start(ca, &da, 60000); // a new connection: its connect never completes
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
 
-  RawServer live(answering(kOk, 0));
+  // The live server holds its first answer until a second connection
+  // came, so B's second call must open one (not reuse the first).
+  RawServer live([](RawServer *srv, int fd) {
+    std::string head;
+    while (read_request(fd, &head)) {
+      for (int i = 0; i < 1000 && srv->accepted() < 2; i++)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      write_all(fd, kOk);
+    }
+  });
   weft_client *cb = open_client(live.url(), 0);
   ASSERT_NE(cb, nullptr);
   Done db;
