@@ -349,3 +349,60 @@ void weft__dial_cancel(weft__dial *d) {
   }
   maybe_free(d);
 }
+
+/* ---- connect_async for transports ---- */
+
+typedef struct dial_conn {
+  weft_client *client;
+  const weft_url *url; /* the runtime's: outlives the attempt */
+  const weft_client_opts *opts;
+  weft__tls_ctx *tls;
+  weft_loop *loop;
+  weft__dial_adopt_fn adopt;
+  void (*done)(weft_client *, int, void *, const weft_error *);
+} dial_conn;
+
+static void dial_conn_done(void *ud, int rv, weft__conn *sock,
+                           const weft_error *err) {
+  dial_conn *x = ud;
+  void *conn = NULL;
+  weft_error e;
+  weft_error_clear(&e);
+  if (rv == 0) {
+    rv = x->adopt(x->client, x->url, x->opts, sock, x->tls, &conn, &e);
+  } else {
+    e = *err;
+    weft__tls_ctx_free(x->tls);
+  }
+  weft_client_loop_release(x->loop);
+  x->done(x->client, rv, conn, &e);
+  free(x);
+}
+
+int weft__dial_connect_async(weft_client *client, const weft_url *url,
+                             const weft_client_opts *opts, int port,
+                             weft__tls_ctx *tls, weft__dial_adopt_fn adopt,
+                             void (*done)(weft_client *, int, void *,
+                                          const weft_error *),
+                             weft_error *err) {
+  dial_conn *x = calloc(1, sizeof *x);
+  if (!x) {
+    weft__tls_ctx_free(tls);
+    return weft_error_set(err, WEFT_ERR_NOMEM, "out of memory");
+  }
+  *x = (dial_conn){client, url, opts, tls, NULL, adopt, done};
+  int rv = weft_client_loop_acquire(&x->loop, err);
+  if (rv == 0) {
+    weft__dial *d;
+    rv = weft__dial_start(
+        &d, x->loop, url->host, port, tls, opts ? opts->tls.server_name : NULL,
+        opts && opts->connect_timeout_ms ? opts->connect_timeout_ms : 10000,
+        dial_conn_done, x, err);
+  }
+  if (rv < 0) {
+    weft_client_loop_release(x->loop);
+    weft__tls_ctx_free(tls);
+    free(x);
+  }
+  return rv;
+}

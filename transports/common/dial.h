@@ -20,6 +20,7 @@
 
 #include "sock.h"
 #include "weft/loop.h"
+#include "weft/transport.h"
 
 typedef struct weft__dial weft__dial;
 
@@ -45,5 +46,21 @@ int weft__dial_start(weft__dial **out, weft_loop *loop, const char *host,
 /* Stops a dial whose done has not run: it never will, and its socket is
  * closed. */
 void weft__dial_cancel(weft__dial *d);
+
+/* A transport's connect_async (weft/transport.h) made of a dial: dials
+ * host:port with tls (taken: freed on failure, else handed to adopt),
+ * then on the loop adopt(client, url, opts, sock, tls, &conn, err) makes
+ * the transport's connection of the connected socket (taking sock and tls,
+ * also when it fails), and done reports it. Loop thread. */
+typedef int (*weft__dial_adopt_fn)(weft_client *client, const weft_url *url,
+                                   const weft_client_opts *opts,
+                                   weft__conn *sock, weft__tls_ctx *tls,
+                                   void **conn, weft_error *err);
+int weft__dial_connect_async(weft_client *client, const weft_url *url,
+                             const weft_client_opts *opts, int port,
+                             weft__tls_ctx *tls, weft__dial_adopt_fn adopt,
+                             void (*done)(weft_client *, int, void *,
+                                          const weft_error *),
+                             weft_error *err);
 
 #endif

@@ -757,32 +757,10 @@ static int https_connect(weft_client *client, const weft_url *url,
 
 /* A reconnect attempt on the loop (connect_async): the connection is
  * dialled there (transports/common/dial.h), then set up as connect does. */
-typedef struct h2_dialing {
-  weft_client *client;
-  const weft_url *url; /* the runtime's, which outlives the attempt */
-  const weft_client_opts *o;
-  bool tls;
-  weft__tls_ctx *ctx;
-  weft_loop *loop;
-  void (*done)(weft_client *, int, void *, const weft_error *);
-} h2_dialing;
-
-static void h2_dialed(void *ud, int rv, weft__conn *sock,
-                      const weft_error *err) {
-  h2_dialing *x = ud;
-  void *out = NULL;
-  weft_error e;
-  weft_error_clear(&e);
-  if (rv == 0) /* sock and ctx are the connection's now, also on failure */
-    rv = h2_connect_conn(x->client, x->url, x->o, &out, &e, x->tls, sock,
-                         x->ctx);
-  else {
-    e = *err;
-    weft__tls_ctx_free(x->ctx);
-  }
-  weft_client_loop_release(x->loop);
-  x->done(x->client, rv, out, &e);
-  free(x);
+static int h2_adopt(weft_client *client, const weft_url *url,
+                    const weft_client_opts *o, weft__conn *sock,
+                    weft__tls_ctx *tls, void **out, weft_error *err) {
+  return h2_connect_conn(client, url, o, out, err, tls != NULL, sock, tls);
 }
 
 static int h2_connect_async(weft_client *client, const weft_url *url,
@@ -790,30 +768,15 @@ static int h2_connect_async(weft_client *client, const weft_url *url,
                             void (*done)(weft_client *, int, void *,
                                          const weft_error *),
                             weft_error *err, bool tls) {
-  h2_dialing *x = calloc(1, sizeof *x);
-  if (!x)
-    return weft_error_set(err, WEFT_ERR_NOMEM, "out of memory");
-  *x = (h2_dialing){client, url, o, tls, NULL, NULL, done};
   static const char *const alpn[] = {"h2", NULL};
+  weft__tls_ctx *ctx = NULL;
   int rv =
-      tls ? weft__tls_ctx_new(&x->ctx, false, o ? &o->tls : NULL, alpn, err)
-          : 0;
-  if (rv == 0)
-    rv = weft_client_loop_acquire(&x->loop, err);
-  if (rv == 0) {
-    weft__dial *d;
-    int port = url->port > 0 ? url->port : (tls ? 443 : 80);
-    rv = weft__dial_start(
-        &d, x->loop, url->host, port, x->ctx, o ? o->tls.server_name : NULL,
-        o && o->connect_timeout_ms ? o->connect_timeout_ms : 10000, h2_dialed,
-        x, err);
-  }
-  if (rv < 0) {
-    weft_client_loop_release(x->loop);
-    weft__tls_ctx_free(x->ctx);
-    free(x);
-  }
-  return rv;
+      tls ? weft__tls_ctx_new(&ctx, false, o ? &o->tls : NULL, alpn, err) : 0;
+  if (rv < 0)
+    return rv;
+  int port = url->port > 0 ? url->port : (tls ? 443 : 80);
+  return weft__dial_connect_async(client, url, o, port, ctx, h2_adopt, done,
+                                  err);
 }
 
 static int h2c_connect_async(weft_client *client, const weft_url *url,

@@ -1,9 +1,10 @@
-// Reconnect attempts of h2c:// clients run on the client loop (the
-// transport's connect_async), not on the runtime's one connector thread:
-// while another client's reconnect attempt hangs (a tcp:// client whose
-// server's backlog is full and never accepted, so its connect stays in
-// progress until connect_timeout_ms), an h2c:// client whose server comes
-// back reconnects at once instead of queueing behind that attempt.
+// Reconnect attempts of h2c:// and tcp:// clients run on the client loop
+// (the transport's connect_async), not on the runtime's one connector
+// thread: while another client's reconnect attempt hangs (a ws:// client,
+// whose reconnects still use the connector thread, to a server whose
+// backlog is full and never accepted, so its connect stays in progress
+// until connect_timeout_ms), a client whose server comes back reconnects
+// at once instead of queueing behind that attempt.
 #include "h2_test_util.h"
 
 #include <arpa/inet.h>
@@ -49,8 +50,11 @@ bool wait_state(weft_client *c, weft_conn_state st, int seconds) {
 
 } // namespace
 
-TEST(H2ClientReconnect, NotDelayedByAnotherClientsHangingAttempt) {
-  // A: a tcp:// client to a port nobody listens on yet, retrying.
+class ClientReconnect : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ClientReconnect, NotDelayedByAnotherClientsHangingAttempt) {
+  const std::string scheme = GetParam();
+  // A: a ws:// client to a port nobody listens on yet, retrying.
   sockaddr_in a = {};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -58,7 +62,7 @@ TEST(H2ClientReconnect, NotDelayedByAnotherClientsHangingAttempt) {
   ASSERT_EQ(bind(lfd, (sockaddr *)&a, sizeof a), 0);
   socklen_t sl = sizeof a;
   getsockname(lfd, (sockaddr *)&a, &sl);
-  std::string a_url = "tcp://127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+  std::string a_url = "ws://127.0.0.1:" + std::to_string(ntohs(a.sin_port));
   Errors a_errors;
   weft_client_opts ao = {};
   ao.connect_timeout_ms = 3000;
@@ -77,7 +81,7 @@ TEST(H2ClientReconnect, NotDelayedByAnotherClientsHangingAttempt) {
   ASSERT_TRUE(wait_state(ca, WEFT_CONN_CONNECTING, 5));
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
 
-  // B: an h2c:// client whose server goes away and comes back on its port.
+  // B: a client whose server goes away and comes back on its port.
   int port = 0;
   weft_client *cb = nullptr;
   weft_client_opts bo = {};
@@ -86,15 +90,15 @@ TEST(H2ClientReconnect, NotDelayedByAnotherClientsHangingAttempt) {
   bo.reconnect.base_ms = 20;
   bo.reconnect.cap_ms = 50;
   {
-    Server s;
+    Server s((scheme + "://127.0.0.1:0").c_str());
     port = s.port();
-    std::string url = "h2c://127.0.0.1:" + std::to_string(port);
+    std::string url = scheme + "://127.0.0.1:" + std::to_string(port);
     ASSERT_EQ(weft_client_open(&cb, url.c_str(), &bo, NULL), 0);
   }
   for (int i = 0; i < 500 && weft_client_state(cb) == WEFT_CONN_CONNECTED; i++)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   ASSERT_NE(weft_client_state(cb), WEFT_CONN_CONNECTED);
-  std::string url = "h2c://127.0.0.1:" + std::to_string(port);
+  std::string url = scheme + "://127.0.0.1:" + std::to_string(port);
   Server back(url.c_str());
   ASSERT_TRUE(wait_state(cb, WEFT_CONN_CONNECTED, 10));
   // ... before A's hanging attempt ended (it would have said "timed out").
@@ -118,3 +122,7 @@ TEST(H2ClientReconnect, NotDelayedByAnotherClientsHangingAttempt) {
   close(lfd);
   weft_client_close(ca); // waits for A's attempt (at most its timeout)
 }
+
+INSTANTIATE_TEST_SUITE_P(Transports, ClientReconnect,
+                         ::testing::Values("h2c", "tcp"),
+                         [](const auto &i) { return i.param; });
