@@ -1,8 +1,10 @@
 /* Sockets and TLS for weft's own transports; see sock.h.
  *
- * The fd is always non-blocking once a weft__conn owns it. Only connect (and
- * the client-side TLS handshake inside it) blocks, with poll() and a
- * deadline, because weft_client_transport.connect is specified blocking.
+ * The fd is always non-blocking once a weft__conn owns it. Only
+ * weft__conn_connect (and the client-side TLS handshake inside it) blocks,
+ * with poll() and a deadline, because weft_client_transport.connect is
+ * specified blocking; dial.c opens connections on a loop from the same
+ * pieces (weft__conn_client, weft__conn_handshake).
  * Accepted TLS connections handshake lazily inside read/write, so a slow
  * peer never blocks the server's loop thread. */
 #define _GNU_SOURCE
@@ -317,8 +319,7 @@ static int tcp_connect(const char *host, int port, int64_t deadline,
   snprintf(ports, sizeof ports, "%d", port);
   rc = getaddrinfo(host, ports, &hints, &res);
   if (rc != 0)
-    return weft_error_set(err, WEFT_ERR_RESOLVE, "resolving %s: %s", host,
-                          gai_strerror(rc));
+    return weft__resolve_failed(host, rc, err);
   for (ai = res; ai; ai = ai->ai_next) {
     fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
                 ai->ai_protocol);
@@ -333,8 +334,7 @@ static int tcp_connect(const char *host, int port, int64_t deadline,
       if (r == 0) {
         close(fd);
         freeaddrinfo(res);
-        return weft_error_set(err, WEFT_ERR_TIMEOUT,
-                              "connecting to %s:%d timed out", host, port);
+        return weft__connect_timeout(host, port, err);
       }
       int soerr = 0;
       socklen_t sl = sizeof soerr;
@@ -350,10 +350,7 @@ static int tcp_connect(const char *host, int port, int64_t deadline,
   }
   freeaddrinfo(res);
   if (fd < 0)
-    return weft_error_set(err, WEFT_ERR_CONNECT, "connecting to %s:%d: %s",
-                          host, port, strerror(last ? last : ECONNREFUSED));
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    return weft__connect_failed(host, port, last, err);
   *fd_out = fd;
   return 0;
 }
@@ -400,17 +397,12 @@ static int handshake_error(weft__conn *c, const char *host, weft_error *err) {
                         host, c->peer, e);
 }
 
-int weft__conn_connect(weft__conn **out, const char *host, int port,
-                       weft__tls_ctx *tls, const char *server_name,
-                       int64_t timeout_ms, weft_error *err) {
-  int fd = -1, rc;
-  int64_t deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 10000);
-  weft__conn *c;
+int weft__conn_client(weft__conn **out, int fd, weft__tls_ctx *tls,
+                      const char *name, weft_error *err) {
+  int one = 1;
   *out = NULL;
-  rc = tcp_connect(host, port, deadline, &fd, err);
-  if (rc < 0)
-    return rc;
-  c = conn_new(fd);
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  weft__conn *c = conn_new(fd);
   if (!c) {
     close(fd);
     return weft_error_set(err, WEFT_ERR_NOMEM, "connection");
@@ -419,7 +411,7 @@ int weft__conn_connect(weft__conn **out, const char *host, int port,
     *out = c;
     return 0;
   }
-  const char *name = server_name && *server_name ? server_name : host;
+  int rc;
   ERR_clear_error();
   c->ssl = SSL_new(tls->ctx);
   if (!c->ssl || ssl_set_socket(c->ssl, fd) != 1) {
@@ -443,35 +435,78 @@ int weft__conn_connect(weft__conn **out, const char *host, int port,
   if (!is_ip_literal(name)) /* SNI carries host names only (RFC 6066) */
     SSL_set_tlsext_host_name(c->ssl, name);
   SSL_set_connect_state(c->ssl);
-  for (;;) {
-    ERR_clear_error();
-    int r = SSL_do_handshake(c->ssl);
-    if (r == 1)
-      break;
-    int e = SSL_get_error(c->ssl, r);
-    short ev;
-    if (e == SSL_ERROR_WANT_READ)
-      ev = POLLIN;
-    else if (e == SSL_ERROR_WANT_WRITE)
-      ev = POLLOUT;
-    else {
-      rc = handshake_error(c, name, err);
-      goto fail;
-    }
-    int p = poll_until(fd, ev, deadline);
-    if (p == 0) {
-      rc =
-          weft_error_set(err, WEFT_ERR_TIMEOUT,
-                         "TLS handshake with %s (%s) timed out", name, c->peer);
-      goto fail;
-    }
-  }
-  note_alpn(c);
   *out = c;
   return 0;
 fail:
   weft__conn_close(c);
   return rc;
+}
+
+int weft__conn_handshake(weft__conn *c, const char *name, weft_error *err) {
+  if (!c->ssl)
+    return 0;
+  ERR_clear_error();
+  int r = SSL_do_handshake(c->ssl);
+  if (r == 1) {
+    c->wants_write = false;
+    note_alpn(c);
+    return 0;
+  }
+  int e = SSL_get_error(c->ssl, r);
+  if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+    c->wants_write = e == SSL_ERROR_WANT_WRITE;
+    return WEFT_ERR_AGAIN;
+  }
+  return handshake_error(c, name, err);
+}
+
+int weft__conn_connect(weft__conn **out, const char *host, int port,
+                       weft__tls_ctx *tls, const char *server_name,
+                       int64_t timeout_ms, weft_error *err) {
+  int fd = -1, rc;
+  int64_t deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 10000);
+  weft__conn *c;
+  *out = NULL;
+  rc = tcp_connect(host, port, deadline, &fd, err);
+  if (rc < 0)
+    return rc;
+  const char *name = server_name && *server_name ? server_name : host;
+  if ((rc = weft__conn_client(&c, fd, tls, name, err)) < 0)
+    return rc;
+  while ((rc = weft__conn_handshake(c, name, err)) == WEFT_ERR_AGAIN) {
+    if (poll_until(c->fd, c->wants_write ? POLLOUT : POLLIN, deadline) == 0) {
+      rc = weft__conn_handshake_timeout(c, name, err);
+      break;
+    }
+  }
+  if (rc < 0) {
+    weft__conn_close(c);
+    return rc;
+  }
+  *out = c;
+  return 0;
+}
+
+int weft__conn_handshake_timeout(const weft__conn *c, const char *name,
+                                 weft_error *err) {
+  return weft_error_set(err, WEFT_ERR_TIMEOUT,
+                        "TLS handshake with %s (%s) timed out", name, c->peer);
+}
+
+int weft__connect_timeout(const char *host, int port, weft_error *err) {
+  return weft_error_set(err, WEFT_ERR_TIMEOUT, "connecting to %s:%d timed out",
+                        host, port);
+}
+
+int weft__connect_failed(const char *host, int port, int errnum,
+                         weft_error *err) {
+  return weft_error_set(err, WEFT_ERR_CONNECT, "connecting to %s:%d: %s", host,
+                        port, strerror(errnum ? errnum : ECONNREFUSED));
+}
+
+int weft__resolve_failed(const char *host, int gai_rc, weft_error *err) {
+  return weft_error_set(err, WEFT_ERR_RESOLVE, "resolving %s: %s", host,
+                        gai_strerror(gai_rc));
 }
 
 int weft__listen(const char *host, int port, int backlog, int *fd_out,

@@ -31,6 +31,26 @@ void weft__tls_ctx_free(weft__tls_ctx *t);
 int weft__conn_connect(weft__conn **out, const char *host, int port,
                        weft__tls_ctx *tls, const char *server_name,
                        int64_t timeout_ms, weft_error *err);
+/* The pieces of weft__conn_connect for a connect driven by an event loop
+ * (dial.h), so both say the same thing on every failure.
+ * weft__conn_client wraps a connected non-blocking fd (taken, also on
+ * failure) as the client end; with tls, it sets SNI and the name to verify
+ * (name) and puts the TLS session in connect state. weft__conn_handshake
+ * takes the TLS handshake one step: 0 done (or no TLS), WEFT_ERR_AGAIN
+ * (weft__conn_wants_write says whether it waits for writable or readable),
+ * else WEFT_ERR_TLS with err saying why (certificate verification first). */
+int weft__conn_client(weft__conn **out, int fd, weft__tls_ctx *tls,
+                      const char *name, weft_error *err);
+int weft__conn_handshake(weft__conn *c, const char *name, weft_error *err);
+/* The messages of connect's failures, each returning its code:
+ * WEFT_ERR_TIMEOUT (TCP, then TLS), WEFT_ERR_CONNECT (errnum 0: refused),
+ * WEFT_ERR_RESOLVE (a getaddrinfo code). */
+int weft__connect_timeout(const char *host, int port, weft_error *err);
+int weft__conn_handshake_timeout(const weft__conn *c, const char *name,
+                                 weft_error *err);
+int weft__connect_failed(const char *host, int port, int errnum,
+                         weft_error *err);
+int weft__resolve_failed(const char *host, int gai_rc, weft_error *err);
 /* Listening socket (non-blocking, SO_REUSEADDR); *port gets the bound port. */
 int weft__listen(const char *host, int port, int backlog, int *fd_out,
                  int *port_out, weft_error *err);

@@ -3,32 +3,32 @@
  *
  * A call's life on the loop: IDLE until its request can go (close_send,
  * or a client stream's first message), then a connection from the pool:
- * an idle one at once, a new one opened on the connector thread
- * (CONNECT), or a place in the pool's queue (WAIT) when max_connections
- * are busy. ACTIVE: the connection is registered on the loop, the engine
- * writes the request (a client stream's queued messages as chunks) and
- * parses the response, whose headers and messages go to the runtime's
- * events as they arrive. DONE: the connection goes back to the pool (to
- * the first waiting call) or is closed, and on_end runs last. A deadline
- * is a loop timer; a cancel (any thread) is posted to the loop and closes
- * the connection.
+ * an idle one at once, a new one opened on the loop (CONNECT), or a place in
+ * the pool's queue (WAIT) when max_connections are busy. ACTIVE: the connection
+ * is registered on the loop, the engine writes the request (a client stream's
+ * queued messages as chunks) and parses the response, whose headers and
+ * messages go to the runtime's events as they arrive. DONE: the connection goes
+ * back to the pool (to the first waiting call) or is closed, and on_end runs
+ * last. A deadline is a loop timer; a cancel (any thread) is posted to the loop
+ * and closes the connection.
  *
- * Why connect on the connector thread rather than on the loop: opening a
- * connection resolves the name (getaddrinfo blocks) and runs the TLS
- * handshake, which weft__conn_connect does with its certificate checks and
- * error messages; the connector thread is the runtime's, shared by every
- * client of the process for reconnects, so async calls add no thread.
- * The price: new connections of every client are opened one at a time
- * (connections are reused, so this is paid once per connection).
+ * New connections are opened on the loop too (transports/common/dial.h:
+ * a non-blocking connect and TLS handshake, with weft__conn_connect's
+ * checks and messages), so an unreachable server holds up only the calls
+ * waiting for its connections, never another client's; only a host
+ * name's lookup (getaddrinfo blocks) goes to the runtime's connector
+ * thread.
  *
  * Lifetime: k->refs counts the runtime's reference (dropped by finish,
- * which the runtime calls after on_end) and one per job posted to the loop
- * or the connector; every loop entry (job, timer, socket event) holds one
- * while it runs, so on_end may let the runtime finish the call inside it. */
+ * which the runtime calls after on_end), one per job posted to the loop
+ * and one while a dial runs; every loop entry (job, timer, socket event) holds
+ * one while it runs, so on_end may let the runtime finish the call inside it.
+ */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "../common/dial.h"
 #include "h1c_internal.h"
 
 enum { A_IDLE, A_WAIT, A_CONNECT, A_ACTIVE, A_DONE };
@@ -92,25 +92,39 @@ static void a_fail(h1c_call *k, int rv, const weft_error *e) {
   weft_error_clear(&none);
   weft__h1c_fail_status(k, rv, e ? e : &none);
   /* Granted meanwhile: the grant's job gives it back. CONNECT: the
-   * connector's job gives the connection back. */
+   * connection being opened is dropped, its slot given back. */
   if (k->astate == A_WAIT)
     weft__h1c_pool_unwait(k->p, &k->w);
+  if (k->astate == A_CONNECT && k->dial) {
+    weft__dial_cancel(k->dial);
+    k->dial = NULL;
+    weft__h1c_pool_unopen(k->p);
+    a_unref(k); /* the dial's; the caller holds another */
+  }
   a_finish(k, false);
 }
 
-static void a_connect_job(void *arg);
+static void a_connected(void *ud, int rv, weft__conn *sock,
+                        const weft_error *err);
 
 static void a_connect(h1c_call *k) {
   k->astate = A_CONNECT;
-  a_ref(k);
-  if (weft__client_connector_post(a_connect_job, k) < 0) {
-    a_unref(k);
-    weft__h1c_pool_unopen(k->p);
-    weft_error e;
-    weft_error_set(&e, WEFT_ERR_NOMEM,
-                   "no connector thread to open a connection to %s",
-                   k->p->authority);
-    a_fail(k, WEFT_ERR_NOMEM, &e);
+  h1c_pool *p = k->p;
+  weft_error e;
+  weft_error_clear(&e);
+  int64_t ms;
+  int rv = weft__h1c_pool_connect_ms(p, k->deadline_ns, &ms, &e);
+  if (rv == 0) {
+    a_ref(k);
+    rv = weft__dial_start(&k->dial, p->loop, p->host, p->port, p->tls,
+                          p->server_name, ms, a_connected, k, &e);
+    if (rv < 0)
+      a_unref(k); /* the caller holds another */
+  }
+  if (rv < 0) {
+    k->dial = NULL;
+    weft__h1c_pool_unopen(p);
+    a_fail(k, rv, &e);
   }
 }
 
@@ -251,35 +265,25 @@ static void a_cancel_job(void *arg) {
   a_unref(k);
 }
 
-/* The connector's result, on the loop. */
-static void a_connected(void *arg) {
-  h1c_call *k = arg;
-  if (k->astate != A_CONNECT) { /* ended meanwhile: the slot goes back */
-    if (k->conn_rv == 0)
-      weft__h1c_pool_put(k->p, k->conn_link, true);
-    else
-      weft__h1c_pool_unopen(k->p);
-  } else if (k->conn_rv < 0) {
+/* The dial's outcome, on the loop (never after a_fail cancelled it). */
+static void a_connected(void *ud, int rv, weft__conn *sock,
+                        const weft_error *err) {
+  h1c_call *k = ud;
+  k->dial = NULL;
+  h1c_link *l = NULL;
+  weft_error e;
+  weft_error_clear(&e);
+  if (rv == 0)
+    rv = weft__h1c_pool_adopt(k->p, sock, &l, &e);
+  else
+    e = *err;
+  if (rv < 0) {
     weft__h1c_pool_unopen(k->p);
-    a_fail(k, k->conn_rv, &k->conn_err);
+    a_fail(k, rv, &e);
   } else {
-    a_activate(k, k->conn_link, false);
+    a_activate(k, l, false);
   }
-  k->conn_link = NULL;
-  a_unref(k);
-}
-
-/* On the connector thread: blocking connect (and TLS handshake). */
-static void a_connect_job(void *arg) {
-  h1c_call *k = arg;
-  weft_error_clear(&k->conn_err);
-  k->conn_link = NULL;
-  k->conn_rv =
-      weft__h1c_pool_connect(k->p, k->deadline_ns, &k->conn_link, &k->conn_err);
-  /* The reference goes with the job; the last one is never dropped here
-   * (a pool freed on this thread would stop the connector from itself). */
-  while (weft_loop_post(k->p->loop, a_connected, k) < 0)
-    usleep(1000);
+  a_unref(k); /* the dial's */
 }
 
 static void a_granted_job(void *arg) {

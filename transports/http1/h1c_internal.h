@@ -9,9 +9,10 @@
  * (poll with the deadline as timeout): no hand-off to a loop thread, which
  * would add two wake-ups per call. An asynchronous call registers its
  * connection on the process-wide client loop instead, which writes the
- * request and feeds the response to the engine; new connections (DNS, TCP
- * connect, TLS handshake: blocking) are opened on the runtime's shared
- * connector thread and handed to the loop. weft_call_cancel() and the
+ * request and feeds the response to the engine, and opens its new
+ * connections there too (TCP connect and TLS handshake without blocking,
+ * transports/common/dial.h; only a host name's lookup runs on the
+ * runtime's connector thread). weft_call_cancel() and the
  * client's close wake a blocked call by shutting its socket down.
  *
  * Connections are capped per client (max_connections); calls beyond the
@@ -120,13 +121,11 @@ struct h1c_call {
   const weft_call_events *ev;
   void *ud;
   weft_arena *arena;
-  int refs;   /* __atomic: the runtime's, posted jobs', the connector's */
+  int refs;   /* __atomic: the runtime's, posted jobs', a dial's */
   int astate; /* h1c_async.c's A_* */
   weft_timer *timer;
   bool timer_armed, headers_told, end_submitted;
-  h1c_link *conn_link; /* the connector's result */
-  weft_error conn_err;
-  int conn_rv;
+  struct weft__dial *dial; /* CONNECT: the connection being opened */
   /* Under p->mu: sends queued for the loop, close_send, the end. */
   h1c_qmsg *q_head, *q_tail;
   size_t q_bytes;
@@ -159,6 +158,16 @@ bool weft__h1c_pool_unwait(h1c_pool *p, h1c_waiter *w);
  * caller's (weft__h1c_pool_unopen). Blocks: not on the loop. */
 int weft__h1c_pool_connect(h1c_pool *p, int64_t deadline_ns, h1c_link **out,
                            weft_error *err);
+/* Its two halves around the connect, for a connection opened on the loop
+ * (dial.h): the time a new connection may take (connect_timeout_ms, or
+ * less by the deadline; WEFT_ERR_TIMEOUT when the deadline has passed,
+ * WEFT_ERR_CLOSED when the client is closed), and the connected socket
+ * made a link of the pool (sock taken, also on failure: ALPN other than
+ * http/1.1 is WEFT_ERR_HANDSHAKE). */
+int weft__h1c_pool_connect_ms(h1c_pool *p, int64_t deadline_ns, int64_t *ms_out,
+                              weft_error *err);
+int weft__h1c_pool_adopt(h1c_pool *p, weft__conn *sock, h1c_link **out,
+                         weft_error *err);
 /* Gives an unused slot back (to the first waiter, if any). */
 void weft__h1c_pool_unopen(h1c_pool *p);
 /* A blocking caller's connection: take, wait (until the deadline, a
@@ -229,9 +238,5 @@ int weft__h1c_async_finish(h1c_call *k, weft_status *st, weft_metadata *md);
 void weft__h1c_async_cancel(h1c_call *k);
 /* A grant for an asynchronous waiter (p->mu held): runs on the loop. */
 void weft__h1c_async_granted(h1c_call *k);
-
-/* runtime/src/rpc/client_loop.c: runs fn(ud) on the process-wide
- * connector thread, which exists for blocking connects. */
-int weft__client_connector_post(void (*fn)(void *), void *ud);
 
 #endif

@@ -259,8 +259,8 @@ void weft__h1c_pool_unopen(h1c_pool *p) {
   pthread_mutex_unlock(&p->mu);
 }
 
-int weft__h1c_pool_connect(h1c_pool *p, int64_t deadline_ns, h1c_link **out,
-                           weft_error *err) {
+int weft__h1c_pool_connect_ms(h1c_pool *p, int64_t deadline_ns, int64_t *ms_out,
+                              weft_error *err) {
   pthread_mutex_lock(&p->mu);
   bool closed = p->closed;
   pthread_mutex_unlock(&p->mu);
@@ -276,11 +276,12 @@ int weft__h1c_pool_connect(h1c_pool *p, int64_t deadline_ns, h1c_link **out,
     if (left < ms)
       ms = left;
   }
-  weft__conn *sock = NULL;
-  int rv = weft__conn_connect(&sock, p->host, p->port, p->tls, p->server_name,
-                              ms, err);
-  if (rv < 0)
-    return rv;
+  *ms_out = ms;
+  return 0;
+}
+
+int weft__h1c_pool_adopt(h1c_pool *p, weft__conn *sock, h1c_link **out,
+                         weft_error *err) {
   /* https:// pool connections: the first one settled the protocol. */
   const char *alpn = weft__conn_alpn(sock);
   if (*alpn && strcmp(alpn, "http/1.1") != 0) {
@@ -292,7 +293,7 @@ int weft__h1c_pool_connect(h1c_pool *p, int64_t deadline_ns, h1c_link **out,
     return WEFT_ERR_HANDSHAKE;
   }
   h1c_link *l = NULL;
-  rv = link_new(&l, sock, err);
+  int rv = link_new(&l, sock, err);
   if (rv < 0)
     return rv;
   pthread_mutex_lock(&p->mu);
@@ -300,6 +301,20 @@ int weft__h1c_pool_connect(h1c_pool *p, int64_t deadline_ns, h1c_link **out,
   pthread_mutex_unlock(&p->mu);
   *out = l;
   return 0;
+}
+
+int weft__h1c_pool_connect(h1c_pool *p, int64_t deadline_ns, h1c_link **out,
+                           weft_error *err) {
+  int64_t ms;
+  int rv = weft__h1c_pool_connect_ms(p, deadline_ns, &ms, err);
+  if (rv < 0)
+    return rv;
+  weft__conn *sock = NULL;
+  rv = weft__conn_connect(&sock, p->host, p->port, p->tls, p->server_name, ms,
+                          err);
+  if (rv < 0)
+    return rv;
+  return weft__h1c_pool_adopt(p, sock, out, err);
 }
 
 /* w->cv runs on CLOCK_MONOTONIC (h1c_call.c); INT64_MAX: a wait of 1 s,

@@ -13,6 +13,16 @@
  * the engine. Sends never wait on the loop thread; elsewhere they wait
  * while a call has more than H2C_OUT_HIGH_WATER bytes not yet sent.
  *
+ * Keepalive: with keepalive_ms > 0 a repeating loop timer sends a PING
+ * on every tick that saw no response frame since the one before, and a
+ * one-shot timer checks its ACK (weft__h2ce_expire) ping_timeout_ms later;
+ * without one the connection is closed and its calls fail UNAVAILABLE
+ * with the engine's reason, so a server that went silent (a dead peer, a
+ * dropped NAT mapping) ends calls that would otherwise wait forever. The
+ * ACK gets keepalive_ms, at least 1 s and at most 20 s (gRPC's default
+ * keepalive timeout). There is no default interval: 0 sends no PINGs, as
+ * gRPC's clients do.
+ *
  * Unary calls are sent whole (headers + body) when the caller half-closes;
  * streaming calls open the stream at start and send enveloped messages as
  * the caller produces them. Lifetimes: a call is referenced by the user
@@ -25,6 +35,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../common/dial.h"
 #include "connect.h"
 #include "connect_client.h"
 #include "h2_client.h"
@@ -59,6 +70,11 @@ struct h2c_conn {
    * returned while delivering them (a WINDOW_UPDATE to write). */
   h2c_call *noted;
   bool reflush;
+  /* Keepalive (loop thread): a PING every keepalive_ms while nothing
+   * arrives, failing the connection when its ACK is ping_timeout_ms late. */
+  int64_t keepalive_ms, ping_timeout_ms;
+  weft_timer *ka_timer, *ping_timer;
+  bool rx_seen; /* a response frame since the last tick */
 };
 
 struct h2c_call {
@@ -446,6 +462,7 @@ static void ev_headers(void *ud, void *st, const weft__h2e_nv *f, size_t n,
                        bool trailers) {
   h2c_conn *c = ud;
   h2c_call *k = st;
+  c->rx_seen = true;
   pthread_mutex_lock(&c->mu);
   for (size_t i = 0; i < n; i++) {
     const char *v = (const char *)f[i].value;
@@ -466,6 +483,7 @@ static void ev_headers(void *ud, void *st, const weft__h2e_nv *f, size_t n,
 static int ev_data(void *ud, void *st, const uint8_t *data, size_t len) {
   h2c_conn *c = ud;
   h2c_call *k = st;
+  c->rx_seen = true;
   weft_error err = {0};
   pthread_mutex_lock(&c->mu);
   /* A streaming response's window is returned as recv() keeps up
@@ -552,6 +570,11 @@ static const weft__h2ce_events engine_events = {
 static void on_conn_closed(weft__h2io *io, const weft_error *why, void *ud) {
   h2c_conn *c = ud;
   (void)io;
+  /* Also from inside the timers' own callbacks, which is allowed. */
+  weft_timer_cancel(c->loop, c->ka_timer);
+  c->ka_timer = NULL;
+  weft_timer_cancel(c->loop, c->ping_timer);
+  c->ping_timer = NULL;
   char msg[WEFT_ERROR_MSG_MAX + 32];
   snprintf(msg, sizeof msg, "connection lost%s%s", why ? ": " : "",
            why ? why->message : "");
@@ -597,10 +620,50 @@ static void on_conn_closed(weft__h2io *io, const weft_error *why, void *ud) {
 
 /* ---- weft_client_transport ------------------------------------------ */
 
+static void ping_check(weft_loop *l, weft_timer *t, void *ud) {
+  h2c_conn *c = ud;
+  (void)t;
+  c->ping_timer = NULL; /* a one-shot: the loop frees it */
+  if (c->io.closed)
+    return;
+  weft_error e;
+  int64_t now = weft_now_ns();
+  if (weft__h2ce_expire(c->io.client, now, &e) == 0) {
+    int64_t due = weft__h2ce_next_timeout(c->io.client);
+    if (due != INT64_MAX) /* not acknowledged, not late yet: a timer tick */
+      c->ping_timer =
+          weft_loop_timer(l, (due - now + 999999) / 1000000, 0, ping_check, c);
+    return;
+  }
+  /* The GOAWAY the engine queued goes out if the socket takes it; a peer
+   * that stopped reading must not keep the connection open either. */
+  weft__h2io_flush(&c->io);
+  if (!c->io.closed)
+    weft__h2io_close(&c->io, &e);
+}
+
+static void ka_tick(weft_loop *l, weft_timer *t, void *ud) {
+  h2c_conn *c = ud;
+  (void)t;
+  if (c->io.closed || c->ping_timer)
+    return;
+  if (c->rx_seen) { /* the connection is alive: no PING needed */
+    c->rx_seen = false;
+    return;
+  }
+  if (weft__h2ce_ping(c->io.client, weft_now_ns()) < 0)
+    return; /* out of memory: the next tick tries again */
+  c->ping_timer = weft_loop_timer(l, c->ping_timeout_ms, 0, ping_check, c);
+  weft__h2io_flush(&c->io);
+}
+
 static void start_on_loop(void *ud) {
   h2c_conn *c = ud;
   weft__h2io_start(&c->io);
   weft__h2io_flush(&c->io);
+  if (c->keepalive_ms > 0 && !c->io.closed)
+    c->ka_timer =
+        weft_loop_timer(c->loop, c->keepalive_ms, c->keepalive_ms, ka_tick, c);
 }
 
 /* Connects, or with `adopt` set takes over a connection another transport
@@ -637,7 +700,14 @@ static int h2_connect_conn(weft_client *client, const weft_url *url,
                         "%s did not negotiate HTTP/2 (ALPN h2)", c->authority);
   /* Windows: 1 MiB per stream, 4 MiB for the connection; ours to return
    * (release_credit). */
-  if (rv == 0 && weft__h2ce_new(&c->io.client, NULL, &engine_events, c) < 0)
+  weft__h2ce_cfg cfg;
+  memset(&cfg, 0, sizeof cfg);
+  c->keepalive_ms = o && o->keepalive_ms > 0 ? o->keepalive_ms : 0;
+  c->ping_timeout_ms = c->keepalive_ms < 1000    ? 1000
+                       : c->keepalive_ms > 20000 ? 20000
+                                                 : c->keepalive_ms;
+  cfg.ping_timeout_ms = c->ping_timeout_ms;
+  if (rv == 0 && weft__h2ce_new(&c->io.client, &cfg, &engine_events, c) < 0)
     rv = weft_error_set(err, WEFT_ERR_NOMEM, "out of memory");
   /* The process-wide client loop, shared with every other client. */
   if (rv == 0)
@@ -683,6 +753,46 @@ static int https_connect(weft_client *client, const weft_url *url,
                          const weft_client_opts *o, void **out,
                          weft_error *err) {
   return h2_connect(client, url, o, out, err, true);
+}
+
+/* A reconnect attempt on the loop (connect_async): the connection is
+ * dialled there (transports/common/dial.h), then set up as connect does. */
+static int h2_adopt(weft_client *client, const weft_url *url,
+                    const weft_client_opts *o, weft__conn *sock,
+                    weft__tls_ctx *tls, void **out, weft_error *err) {
+  return h2_connect_conn(client, url, o, out, err, tls != NULL, sock, tls);
+}
+
+static int h2_connect_async(weft_client *client, const weft_url *url,
+                            const weft_client_opts *o,
+                            void (*done)(weft_client *, int, void *,
+                                         const weft_error *),
+                            weft_error *err, bool tls) {
+  static const char *const alpn[] = {"h2", NULL};
+  weft__tls_ctx *ctx = NULL;
+  int rv =
+      tls ? weft__tls_ctx_new(&ctx, false, o ? &o->tls : NULL, alpn, err) : 0;
+  if (rv < 0)
+    return rv;
+  int port = url->port > 0 ? url->port : (tls ? 443 : 80);
+  return weft__dial_connect_async(client, url, o, port, ctx, h2_adopt, done,
+                                  err);
+}
+
+static int h2c_connect_async(weft_client *client, const weft_url *url,
+                             const weft_client_opts *o,
+                             void (*done)(weft_client *, int, void *,
+                                          const weft_error *),
+                             weft_error *err) {
+  return h2_connect_async(client, url, o, done, err, false);
+}
+
+static int https_connect_async(weft_client *client, const weft_url *url,
+                               const weft_client_opts *o,
+                               void (*done)(weft_client *, int, void *,
+                                            const weft_error *),
+                               weft_error *err) {
+  return h2_connect_async(client, url, o, done, err, true);
 }
 
 static void close_on_loop(void *ud) {
@@ -981,7 +1091,8 @@ const weft_client_transport weft__h2c_client_transport = {"h2c",
                                                           h2_call_recv,
                                                           h2_call_finish,
                                                           h2_call_cancel,
-                                                          h2_call_start_async};
+                                                          h2_call_start_async,
+                                                          h2c_connect_async};
 const weft_client_transport weft__https_client_transport = {
     "https",
     443,
@@ -993,4 +1104,5 @@ const weft_client_transport weft__https_client_transport = {
     h2_call_recv,
     h2_call_finish,
     h2_call_cancel,
-    h2_call_start_async};
+    h2_call_start_async,
+    https_connect_async};

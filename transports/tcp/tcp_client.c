@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/dial.h"
 #include "tcp_internal.h"
 #include "weft/transport.h"
 
@@ -57,30 +58,42 @@ static void register_on_loop(void *ud) {
   }
 }
 
+/* Connects, or with `dialed` set (a reconnect dialled on the loop) takes
+ * that socket and its dialed_tls, which then belong to the connection,
+ * also when it fails. */
 static int tcp_connect_common(weft_client *client, const weft_url *url,
                               const weft_client_opts *opts, bool tls,
-                              void **out, weft_error *err) {
+                              void **out, weft_error *err, weft__conn *dialed,
+                              weft__tls_ctx *dialed_tls) {
   static const weft_client_opts defaults;
   weft__conn *sock = NULL;
-  int rc;
+  int rc = 0;
   if (!opts)
     opts = &defaults;
   *out = NULL;
   tcp_client *tc = calloc(1, sizeof *tc);
-  if (!tc)
+  if (!tc) {
+    weft__conn_close(dialed);
+    weft__tls_ctx_free(dialed_tls);
     return weft_error_set(err, WEFT_ERR_NOMEM, "tcp client");
+  }
   tc->client = client;
+  tc->tls = dialed_tls;
+  sock = dialed;
   tc->rbuf = malloc(RBUF_SIZE);
   if (!tc->rbuf) {
     rc = weft_error_set(err, WEFT_ERR_NOMEM, "tcp client");
+    weft__conn_close(sock);
     goto fail;
   }
-  if (tls &&
+  if (tls && !dialed &&
       (rc = weft__tls_ctx_new(&tc->tls, false, &opts->tls, NULL, err)) < 0)
     goto fail;
   int port = url->port > 0 ? url->port : (tls ? 7444 : 7443);
-  rc = weft__conn_connect(&sock, url->host, port, tc->tls,
-                          opts->tls.server_name, opts->connect_timeout_ms, err);
+  if (!dialed)
+    rc = weft__conn_connect(&sock, url->host, port, tc->tls,
+                            opts->tls.server_name, opts->connect_timeout_ms,
+                            err);
   if (rc < 0)
     goto fail;
   if ((rc = weft_client_loop_acquire(&tc->loop, err)) < 0) {
@@ -124,13 +137,53 @@ fail:
 static int tcp_connect(weft_client *client, const weft_url *url,
                        const weft_client_opts *opts, void **conn,
                        weft_error *err) {
-  return tcp_connect_common(client, url, opts, false, conn, err);
+  return tcp_connect_common(client, url, opts, false, conn, err, NULL, NULL);
 }
 
 static int tls_connect(weft_client *client, const weft_url *url,
                        const weft_client_opts *opts, void **conn,
                        weft_error *err) {
-  return tcp_connect_common(client, url, opts, true, conn, err);
+  return tcp_connect_common(client, url, opts, true, conn, err, NULL, NULL);
+}
+
+static int tcp_adopt(weft_client *client, const weft_url *url,
+                     const weft_client_opts *opts, weft__conn *sock,
+                     weft__tls_ctx *tls, void **conn, weft_error *err) {
+  return tcp_connect_common(client, url, opts, tls != NULL, conn, err, sock,
+                            tls);
+}
+
+/* Reconnect attempts dialled on the loop (transports/common/dial.h). */
+static int connect_async_common(weft_client *client, const weft_url *url,
+                                const weft_client_opts *opts, bool tls,
+                                void (*done)(weft_client *, int, void *,
+                                             const weft_error *),
+                                weft_error *err) {
+  weft__tls_ctx *ctx = NULL;
+  int rc =
+      tls ? weft__tls_ctx_new(&ctx, false, opts ? &opts->tls : NULL, NULL, err)
+          : 0;
+  if (rc < 0)
+    return rc;
+  int port = url->port > 0 ? url->port : (tls ? 7444 : 7443);
+  return weft__dial_connect_async(client, url, opts, port, ctx, tcp_adopt, done,
+                                  err);
+}
+
+static int tcp_connect_async(weft_client *client, const weft_url *url,
+                             const weft_client_opts *opts,
+                             void (*done)(weft_client *, int, void *,
+                                          const weft_error *),
+                             weft_error *err) {
+  return connect_async_common(client, url, opts, false, done, err);
+}
+
+static int tls_connect_async(weft_client *client, const weft_url *url,
+                             const weft_client_opts *opts,
+                             void (*done)(weft_client *, int, void *,
+                                          const weft_error *),
+                             weft_error *err) {
+  return connect_async_common(client, url, opts, true, done, err);
 }
 
 static void close_on_loop(void *ud) {
@@ -204,6 +257,7 @@ const weft_client_transport weft__tcp_client_transport = {
     .call_finish = weft__mux_call_finish,
     .call_cancel = weft__mux_call_cancel,
     .call_start_async = tcp_call_start_async,
+    .connect_async = tcp_connect_async,
 };
 
 const weft_client_transport weft__tls_client_transport = {
@@ -218,4 +272,5 @@ const weft_client_transport weft__tls_client_transport = {
     .call_finish = weft__mux_call_finish,
     .call_cancel = weft__mux_call_cancel,
     .call_start_async = tcp_call_start_async,
+    .connect_async = tls_connect_async,
 };

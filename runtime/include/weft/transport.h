@@ -98,6 +98,20 @@ typedef struct weft_client_transport {
                           const weft_metadata *md, int64_t deadline_ns,
                           weft_arena *arena, const weft_call_events *ev,
                           void *ud, void **tcall, weft_error *err);
+  /* Optional (NULL: reconnect attempts call connect on the runtime's
+   * connector thread, one at a time for the whole process): opens a
+   * connection without blocking, for a reconnect attempt. Called on the
+   * client loop's thread (weft_client_loop_acquire); done(client, rv,
+   * conn, err) runs there once, never inside this call, with rv 0 and the
+   * connection (as connect's *conn) or rv < 0 and err saying why (as
+   * connect's). Returns 0 (done will run), or < 0 with err set (done will
+   * not). Bounded by connect_timeout_ms like connect. weft_client_open's
+   * first attempt still uses connect. */
+  int (*connect_async)(weft_client *client, const weft_url *url,
+                       const weft_client_opts *opts,
+                       void (*done)(weft_client *client, int rv, void *conn,
+                                    const weft_error *err),
+                       weft_error *err);
 } weft_client_transport;
 
 /* A message's protobuf encoding, made once and shared by several calls

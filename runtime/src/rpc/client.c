@@ -119,21 +119,14 @@ static int64_t reconnect_delay_ms(weft_client *c, int attempt) {
                           &c->rng);
 }
 
-/* One connection attempt; c->mu held on entry and exit. */
-static void try_connect(weft_client *c, notes *n) {
-  set_state(c, WEFT_CONN_CONNECTING, n);
-  pthread_mutex_unlock(&c->mu);
-  fire(c, n);
-  void *conn = NULL;
-  weft_error err;
-  weft_error_clear(&err);
-  tl_tearing_down = c;
-  int rv = c->t->connect(c, &c->u, &c->opts, &conn, &err);
-  tl_tearing_down = NULL;
+/* The end of a connection attempt: rv and conn (or err) are connect's.
+ * c->mu not held on entry, held on exit. */
+static void connect_result(weft_client *c, int rv, void *conn, weft_error *err,
+                           notes *n) {
   weft__conn_slot *slot = rv == 0 ? slot_new(conn) : NULL;
   if (rv == 0 && !slot) {
     c->t->disconnect(conn);
-    rv = weft_error_set(&err, WEFT_ERR_NOMEM, "%s: out of memory", c->url);
+    rv = weft_error_set(err, WEFT_ERR_NOMEM, "%s: out of memory", c->url);
   }
   pthread_mutex_lock(&c->mu);
   if (rv == 0 && c->closing) {
@@ -152,10 +145,10 @@ static void try_connect(weft_client *c, notes *n) {
     n->connected = true;
     return;
   }
-  if (err.code == 0)
-    weft_error_set(&err, rv, "%s: %s", c->url, weft_strerror(rv));
-  note_error(n, &err);
-  c->conn_err = err;
+  if (err->code == 0)
+    weft_error_set(err, rv, "%s: %s", c->url, weft_strerror(rv));
+  note_error(n, err);
+  c->conn_err = *err;
   c->attempt++;
   int max = c->opts.reconnect.max_tries;
   if (!c->opts.reconnect.enabled || (max > 0 && c->attempt >= max)) {
@@ -168,13 +161,28 @@ static void try_connect(weft_client *c, notes *n) {
   set_state(c, WEFT_CONN_ERROR, n);
 }
 
+/* One blocking connection attempt; c->mu held on entry and exit. */
+static void try_connect(weft_client *c, notes *n) {
+  set_state(c, WEFT_CONN_CONNECTING, n);
+  pthread_mutex_unlock(&c->mu);
+  fire(c, n);
+  void *conn = NULL;
+  weft_error err;
+  weft_error_clear(&err);
+  tl_tearing_down = c;
+  int rv = c->t->connect(c, &c->u, &c->opts, &conn, &err);
+  tl_tearing_down = NULL;
+  connect_result(c, rv, conn, &err, n);
+}
+
 /* ---- the supervisor: work on the client loop ----
  *
  * sup_step runs on the loop (posted by weft__client_kick, or when its
  * timer fires): it disconnects dead connections no call uses any more,
- * cancels calls whose deadline passed, and starts due reconnect attempts on
- * the connector thread (they block: connect, handshake), then sets its
- * timer to the next thing due. sup_timer belongs to the loop thread. */
+ * cancels calls whose deadline passed, and starts due reconnect attempts
+ * (on the loop through the transport's connect_async, else on the
+ * connector thread, since connect blocks), then sets its timer to the next
+ * thing due. sup_timer belongs to the loop thread. */
 
 static void sup_step(weft_client *c);
 
@@ -203,6 +211,14 @@ static void sup_fired(weft_loop *l, weft_timer *t, void *ud) {
   sup_step(c);
 }
 
+/* After a reconnect attempt (c->mu held): close may go on. */
+static void connect_over(weft_client *c) {
+  c->connecting = false; /* close may free c once we let go of mu */
+  pthread_cond_broadcast(&c->cv);
+  weft__client_kick(c); /* plan the next attempt, reap what was replaced */
+  pthread_mutex_unlock(&c->mu);
+}
+
 /* The connector thread: one reconnect attempt. */
 static void connect_job(void *ud) {
   weft_client *c = ud;
@@ -214,10 +230,41 @@ static void connect_job(void *ud) {
   pthread_mutex_unlock(&c->mu);
   fire(c, &n);
   pthread_mutex_lock(&c->mu);
-  c->connecting = false; /* close may free c once we let go of mu */
-  pthread_cond_broadcast(&c->cv);
-  weft__client_kick(c); /* plan the next attempt, reap what was replaced */
+  connect_over(c);
+}
+
+/* The outcome of a transport's connect_async, on the loop. */
+static void connect_async_done(weft_client *c, int rv, void *conn,
+                               const weft_error *e) {
+  notes n;
+  memset(&n, 0, sizeof n);
+  weft_error err;
+  weft_error_clear(&err);
+  if (rv < 0 && e)
+    err = *e;
+  tl_tearing_down = c;
+  connect_result(c, rv, conn, &err, &n);
+  tl_tearing_down = NULL;
   pthread_mutex_unlock(&c->mu);
+  fire(c, &n);
+  pthread_mutex_lock(&c->mu);
+  connect_over(c);
+}
+
+/* A reconnect attempt without blocking (the transport's connect_async):
+ * on the loop, so a server that never answers delays no other client. */
+static void connect_async_start(weft_client *c) {
+  notes n;
+  memset(&n, 0, sizeof n);
+  pthread_mutex_lock(&c->mu);
+  set_state(c, WEFT_CONN_CONNECTING, &n);
+  pthread_mutex_unlock(&c->mu);
+  fire(c, &n);
+  weft_error err;
+  weft_error_clear(&err);
+  int rv = c->t->connect_async(c, &c->u, &c->opts, connect_async_done, &err);
+  if (rv < 0)
+    connect_async_done(c, rv, NULL, &err);
 }
 
 static void sup_step(weft_client *c) {
@@ -227,13 +274,16 @@ static void sup_step(weft_client *c) {
     return;
   }
   reap_dead(c, false);
+  bool start_async = false;
   int64_t now = weft_now_ns();
   int64_t wake = weft__expire_calls(c, now);
   if (c->need_connect && !c->gave_up && !c->closing && !c->connecting) {
     if (c->reconnect_due == 0)
       c->reconnect_due = now + reconnect_delay_ms(c, c->attempt) * 1000000;
     int64_t due = c->reconnect_due;
-    if (now >= due && weft__client_connector_post(connect_job, c) == 0)
+    if (now >= due && c->t->connect_async)
+      c->connecting = start_async = true;
+    else if (now >= due && weft__client_connector_post(connect_job, c) == 0)
       c->connecting = true;
     else if (now >= due)
       due = now + 10000000; /* out of memory: try again soon */
@@ -254,6 +304,8 @@ static void sup_step(weft_client *c) {
       pthread_mutex_unlock(&c->mu);
     }
   }
+  if (start_async)
+    connect_async_start(c);
 }
 
 /* Loop thread: no supervisor work after this (c->sup_stopped), and none

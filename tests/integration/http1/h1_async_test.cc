@@ -467,3 +467,72 @@ TEST(H1Async, DISABLED_UnaryRate) {
 }
 
 } // namespace
+
+// New connections are opened on the client loop, not one at a time on a
+// connector thread: client A's server stops taking connections (a listener
+// whose backlog its first connection filled and which never accepts, so
+// A's next connect stays in progress), and client B's new connection to a
+// live server opens and serves its call without waiting for A's connect
+// timeout. Closing A then ends its connect at once.
+TEST(H1Async, UnreachableServerDoesNotDelayOtherClients) {
+  int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a = {};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(lfd, (sockaddr *)&a, sizeof a), 0);
+  socklen_t sl = sizeof a;
+  getsockname(lfd, (sockaddr *)&a, &sl);
+  ASSERT_EQ(listen(lfd, 0), 0); // room for the one connection open makes
+  std::string dead_url =
+      "http://127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+
+  static weft_http_client_opts ho;
+  ho = WEFT_HTTP_CLIENT_OPTS_INIT;
+  weft_client_opts o = {};
+  o.transport_opts = &ho;
+  o.connect_timeout_ms = 30000; // far beyond the test: nobody waits for it
+  weft_client *ca = nullptr;
+  weft_error err = {};
+  ASSERT_EQ(weft_client_open(&ca, dead_url.c_str(), &o, &err), 0)
+      << err.message;
+  Done da;
+  start(ca, &da, 60000); // takes the first connection; never answered
+  start(ca, &da, 60000); // a new connection: its connect never completes
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+
+  // The live server holds its first answer until a second connection
+  // came, so B's second call must open one (not reuse the first).
+  RawServer live([](RawServer *srv, int fd) {
+    std::string head;
+    while (read_request(fd, &head)) {
+      for (int i = 0; i < 1000 && srv->accepted() < 2; i++)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      write_all(fd, kOk);
+    }
+  });
+  weft_client *cb = open_client(live.url(), 0);
+  ASSERT_NE(cb, nullptr);
+  Done db;
+  start(cb, &db); // the connection open made
+  start(cb, &db); // a new one, opened while A's connect hangs
+  ASSERT_TRUE(db.wait(2, 15)) << "B's calls waited for A's connect";
+  {
+    std::lock_guard<std::mutex> g(db.mu);
+    EXPECT_EQ(db.codes[0], WEFT_STATUS_OK) << db.messages[0];
+    EXPECT_EQ(db.codes[1], WEFT_STATUS_OK) << db.messages[1];
+  }
+  EXPECT_EQ(live.accepted(), 2);
+  {
+    std::lock_guard<std::mutex> g(da.mu);
+    EXPECT_TRUE(da.codes.empty()); // A's calls are still waiting
+  }
+  weft_client_close(cb);
+  weft_client_close(ca); // cancels A's calls, and its connect with them
+  {
+    std::lock_guard<std::mutex> g(da.mu);
+    ASSERT_EQ(da.codes.size(), 2u);
+    EXPECT_EQ(da.codes[0], WEFT_STATUS_CANCELLED) << da.messages[0];
+    EXPECT_EQ(da.codes[1], WEFT_STATUS_CANCELLED) << da.messages[1];
+  }
+  close(lfd);
+}

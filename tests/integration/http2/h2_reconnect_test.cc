@@ -1,0 +1,128 @@
+// Reconnect attempts of h2c:// and tcp:// clients run on the client loop
+// (the transport's connect_async), not on the runtime's one connector
+// thread: while another client's reconnect attempt hangs (a ws:// client,
+// whose reconnects still use the connector thread, to a server whose
+// backlog is full and never accepted, so its connect stays in progress
+// until connect_timeout_ms), a client whose server comes back reconnects
+// at once instead of queueing behind that attempt.
+#include "h2_test_util.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <chrono>
+#include <mutex>
+#include <string>
+#include <vector>
+
+using h2test::Server;
+
+namespace {
+
+struct Errors {
+  std::mutex mu;
+  std::vector<std::string> seen;
+  bool any_containing(const char *s) {
+    std::lock_guard<std::mutex> g(mu);
+    for (auto &m : seen)
+      if (m.find(s) != std::string::npos)
+        return true;
+    return false;
+  }
+};
+
+void on_error(weft_client *, const weft_error *err, void *ud) {
+  auto *e = static_cast<Errors *>(ud);
+  std::lock_guard<std::mutex> g(e->mu);
+  e->seen.push_back(err->message);
+}
+
+bool wait_state(weft_client *c, weft_conn_state st, int seconds) {
+  auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  while (std::chrono::steady_clock::now() < end) {
+    if (weft_client_state(c) == st)
+      return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+} // namespace
+
+class ClientReconnect : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ClientReconnect, NotDelayedByAnotherClientsHangingAttempt) {
+  const std::string scheme = GetParam();
+  // A: a ws:// client to a port nobody listens on yet, retrying.
+  sockaddr_in a = {};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_EQ(bind(lfd, (sockaddr *)&a, sizeof a), 0);
+  socklen_t sl = sizeof a;
+  getsockname(lfd, (sockaddr *)&a, &sl);
+  std::string a_url = "ws://127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+  Errors a_errors;
+  weft_client_opts ao = {};
+  ao.connect_timeout_ms = 3000;
+  ao.reconnect.enabled = true;
+  ao.reconnect.base_ms = 20;
+  ao.reconnect.cap_ms = 50;
+  ao.on_error = on_error;
+  ao.user_data = &a_errors;
+  weft_client *ca = nullptr;
+  ASSERT_EQ(weft_client_open(&ca, a_url.c_str(), &ao, NULL), 0);
+  // Its server appears but never accepts, its backlog (room for one) taken:
+  // A's next attempt hangs in connect for connect_timeout_ms.
+  ASSERT_EQ(listen(lfd, 0), 0);
+  int filler = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_EQ(connect(filler, (sockaddr *)&a, sizeof a), 0);
+  ASSERT_TRUE(wait_state(ca, WEFT_CONN_CONNECTING, 5));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+
+  // B: a client whose server goes away and comes back on its port.
+  int port = 0;
+  weft_client *cb = nullptr;
+  weft_client_opts bo = {};
+  bo.connect_timeout_ms = 3000;
+  bo.reconnect.enabled = true;
+  bo.reconnect.base_ms = 20;
+  bo.reconnect.cap_ms = 50;
+  {
+    Server s((scheme + "://127.0.0.1:0").c_str());
+    port = s.port();
+    std::string url = scheme + "://127.0.0.1:" + std::to_string(port);
+    ASSERT_EQ(weft_client_open(&cb, url.c_str(), &bo, NULL), 0);
+  }
+  for (int i = 0; i < 500 && weft_client_state(cb) == WEFT_CONN_CONNECTED; i++)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_NE(weft_client_state(cb), WEFT_CONN_CONNECTED);
+  std::string url = scheme + "://127.0.0.1:" + std::to_string(port);
+  Server back(url.c_str());
+  ASSERT_TRUE(wait_state(cb, WEFT_CONN_CONNECTED, 10));
+  // ... before A's hanging attempt ended (it would have said "timed out").
+  EXPECT_FALSE(a_errors.any_containing("timed out"))
+      << "B reconnected only after A's attempt timed out";
+  EXPECT_NE(weft_client_state(ca), WEFT_CONN_CONNECTED);
+
+  weft__test__EchoRequest req;
+  weft__test__EchoRequest_init(&req);
+  req.text = (char *)"back";
+  weft__test__EchoResponse *resp = nullptr;
+  weft_call_opts co = {};
+  co.timeout_ms = 5000;
+  ASSERT_EQ(weft__test__Echo_unary(cb, &req, &resp, &co), 0)
+      << (co.status.message ? co.status.message : "");
+  EXPECT_STREQ(resp->text, "back");
+  weft_message_free(resp);
+  weft_status_clear(&co.status);
+  weft_client_close(cb);
+  close(filler);
+  close(lfd);
+  weft_client_close(ca); // waits for A's attempt (at most its timeout)
+}
+
+INSTANTIATE_TEST_SUITE_P(Transports, ClientReconnect,
+                         ::testing::Values("h2c", "tcp"),
+                         [](const auto &i) { return i.param; });
