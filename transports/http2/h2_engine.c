@@ -590,7 +590,9 @@ int weft__h2e_submit_response(weft__h2e *e, int32_t id, const weft__h2e_nv *nv,
 
 int weft__h2e_submit_trailers(weft__h2e *e, int32_t id, const weft__h2e_nv *nv,
                               size_t n) {
-  nghttp2_nv small[32];
+  /* Zeroed: with n == 0 nothing writes it, and GCC -O3 (Release) then warns
+   * that nghttp2 reads it uninitialized, which -Werror turns into an error. */
+  nghttp2_nv small[32] = {0};
   nghttp2_nv *a = to_nghttp2(nv, n, small, 32);
   if (!a)
     return WEFT_ERR_NOMEM;
