@@ -16,9 +16,10 @@
 // figures; the CPU figures move much less with the machine's load.
 //
 //   bench_grpc [--seconds=S] [--payload=BYTES] [--rounds=N]
-//              [--only=0|1|2 [--stream]]
-// --only runs one server with the C++ client (for profiling; with
-// WEFT_BENCH_RUSAGE=1 each server prints its CPU time when it stops).
+//              [--only=0|1|2 [--stream | --callers=N]]
+// --only runs one server with the C++ client, 16 callers or N (for
+// profiling; with WEFT_BENCH_RUSAGE=1 each server prints its CPU time when
+// it stops).
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <fcntl.h>
@@ -47,6 +48,7 @@ double g_seconds = 1.5;
 int g_rounds = 5; // rounds of the whole matrix; medians shown
 int g_only = -1;  // --only=N: server N only, C++ client, 16 callers (profiling)
 bool g_only_stream = false; // with --only: server streaming instead
+int g_only_callers = 16;    // with --only: concurrent unary callers
 int g_payload = 64;
 const int kStreamCount = 20000;
 
@@ -323,6 +325,8 @@ int main(int argc, char **argv) {
       g_only = atoi(argv[i] + 7);
     else if (!strcmp(argv[i], "--stream"))
       g_only_stream = true;
+    else if (!strncmp(argv[i], "--callers=", 10))
+      g_only_callers = std::max(1, atoi(argv[i] + 10));
     else if (!strncmp(argv[i], "--rounds=", 9))
       g_rounds = std::max(1, atoi(argv[i] + 9));
   }
@@ -360,10 +364,11 @@ int main(int argc, char **argv) {
       reap_all();
       return 0;
     }
-    Result r = run_unary(
-        16, [&] { return std::unique_ptr<Caller>(new CppCaller(ch)); });
-    printf("%s server, C++ client, 16 callers: %.0f QPS\n",
-           servers[g_only].name, r.qps);
+    Result r = run_unary(g_only_callers, [&] {
+      return std::unique_ptr<Caller>(new CppCaller(ch));
+    });
+    printf("%s server, C++ client, %d callers: %.0f QPS, %ld calls\n",
+           servers[g_only].name, g_only_callers, r.qps, r.calls);
     reap_all();
     return 0;
   }
