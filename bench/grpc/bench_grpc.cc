@@ -10,13 +10,16 @@
 // for each test, and the ratio to the C++ server is taken per round (median
 // shown), so drift in the shared machine's speed cancels. Each server's CPU
 // time per call (from /proc/PID/stat) is shown too: it measures the
-// server's own cost whatever the client's. Both sides share the machine's
-// cores: compare ratios, not absolute figures.
+// server's own cost whatever the client's; and this process's CPU time per
+// call (the clients' cost: getrusage, as only the client under test is
+// busy). Both sides share the machine's cores: compare ratios, not absolute
+// figures; the CPU figures move much less with the machine's load.
 //
 //   bench_grpc [--seconds=S] [--payload=BYTES] [--rounds=N]
-//              [--only=0|1|2 [--stream]]
-// --only runs one server with the C++ client (for profiling; with
-// WEFT_BENCH_RUSAGE=1 each server prints its CPU time when it stops).
+//              [--only=0|1|2 [--stream | --callers=N]]
+// --only runs one server with the C++ client, 16 callers or N (for
+// profiling; with WEFT_BENCH_RUSAGE=1 each server prints its CPU time when
+// it stops).
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <fcntl.h>
@@ -45,6 +48,7 @@ double g_seconds = 1.5;
 int g_rounds = 5; // rounds of the whole matrix; medians shown
 int g_only = -1;  // --only=N: server N only, C++ client, 16 callers (profiling)
 bool g_only_stream = false; // with --only: server streaming instead
+int g_only_callers = 16;    // with --only: concurrent unary callers
 int g_payload = 64;
 const int kStreamCount = 20000;
 
@@ -145,6 +149,15 @@ double proc_cpu_us(pid_t pid) {
     return 0;
   return static_cast<double>(ut + st) * 1e6 /
          static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// This process's CPU time (user + system) so far, in microseconds: the
+// clients', as the servers run in child processes.
+double self_cpu_us() {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
 }
 
 // `callers` threads, each with its own Caller from make(), for g_seconds.
@@ -312,6 +325,8 @@ int main(int argc, char **argv) {
       g_only = atoi(argv[i] + 7);
     else if (!strcmp(argv[i], "--stream"))
       g_only_stream = true;
+    else if (!strncmp(argv[i], "--callers=", 10))
+      g_only_callers = std::max(1, atoi(argv[i] + 10));
     else if (!strncmp(argv[i], "--rounds=", 9))
       g_rounds = std::max(1, atoi(argv[i] + 9));
   }
@@ -349,10 +364,11 @@ int main(int argc, char **argv) {
       reap_all();
       return 0;
     }
-    Result r = run_unary(
-        16, [&] { return std::unique_ptr<Caller>(new CppCaller(ch)); });
-    printf("%s server, C++ client, 16 callers: %.0f QPS\n",
-           servers[g_only].name, r.qps);
+    Result r = run_unary(g_only_callers, [&] {
+      return std::unique_ptr<Caller>(new CppCaller(ch));
+    });
+    printf("%s server, C++ client, %d callers: %.0f QPS, %ld calls\n",
+           servers[g_only].name, g_only_callers, r.qps, r.calls);
     reap_all();
     return 0;
   }
@@ -386,6 +402,7 @@ int main(int argc, char **argv) {
   // and its speed drifts); the figures shown are medians over the rounds.
   std::vector<Result> runs[NT][NC][NS];
   std::vector<double> rate[NT][NC][NS], cpu[NT][NC][NS], ratio[NT][NC][NS];
+  std::vector<double> ccpu[NT][NC][NS]; // client CPU per call or message
   for (int round = 0; round < g_rounds; round++)
     for (int t = 0; t < NT; t++)
       for (int c = 0; c < NC; c++) {
@@ -397,6 +414,7 @@ int main(int argc, char **argv) {
             return std::unique_ptr<Caller>(new WeftCaller(wcs[s]));
           };
           double cpu0 = proc_cpu_us(servers[s].child.pid);
+          double ccpu0 = self_cpu_us();
           Result r;
           if (t < 2) {
             r = run_unary(t == 0 ? 1 : 16, make);
@@ -404,9 +422,11 @@ int main(int argc, char **argv) {
             r.qps = run_stream(make, &r.calls);
           }
           double used = proc_cpu_us(servers[s].child.pid) - cpu0;
+          double cused = self_cpu_us() - ccpu0;
           runs[t][c][s].push_back(r);
           rate[t][c][s].push_back(r.qps);
           cpu[t][c][s].push_back(r.calls > 0 ? used / r.calls : 0);
+          ccpu[t][c][s].push_back(r.calls > 0 ? cused / r.calls : 0);
           if (s == 0)
             r0 = r.qps;
           ratio[t][c][s].push_back(r.qps / std::max(1.0, r0));
@@ -419,8 +439,9 @@ int main(int argc, char **argv) {
     return v.empty() ? 0.0 : v[v.size() / 2];
   };
 
-  printf("%-10s %-10s %-9s %12s %9s %9s %12s %7s\n", "server", "client", "test",
-         "calls|msg/s", "p50 us", "p99 us", "srv cpu us", "errors");
+  printf("%-10s %-10s %-9s %12s %9s %9s %12s %12s %7s\n", "server", "client",
+         "test", "calls|msg/s", "p50 us", "p99 us", "srv cpu us", "cli cpu us",
+         "errors");
   for (int t = 0; t < NT; t++)
     for (int c = 0; c < NC; c++)
       for (int s = 0; s < NS; s++) {
@@ -432,13 +453,14 @@ int main(int argc, char **argv) {
           err += r.errors;
         }
         if (t < 2)
-          printf("%-10s %-10s %-9s %12.0f %9.1f %9.1f %12.1f %7ld\n",
+          printf("%-10s %-10s %-9s %12.0f %9.1f %9.1f %12.1f %12.1f %7ld\n",
                  servers[s].name, clients[c], tests[t], median(rate[t][c][s]),
-                 median(p50), median(p99), median(cpu[t][c][s]), err);
+                 median(p50), median(p99), median(cpu[t][c][s]),
+                 median(ccpu[t][c][s]), err);
         else
-          printf("%-10s %-10s %-9s %12.0f %9s %9s %12.1f %7s\n",
+          printf("%-10s %-10s %-9s %12.0f %9s %9s %12.1f %12.1f %7s\n",
                  servers[s].name, clients[c], tests[t], median(rate[t][c][s]),
-                 "-", "-", median(cpu[t][c][s]), "-");
+                 "-", "-", median(cpu[t][c][s]), median(ccpu[t][c][s]), "-");
       }
 
   printf("\nweft server / C++ server, same client: median of the per-round "
@@ -452,12 +474,14 @@ int main(int argc, char **argv) {
                median(cpu[t][c][0]) / std::max(0.01, median(cpu[t][c][s])));
       printf("\n");
     }
-  printf("\nweft client / C++ client, same server (medians of the rates)\n");
+  printf("\nweft client / C++ client, same server (medians of the rates); "
+         "client CPU per call or message, C++ / weft\n");
   for (int s = 0; s < NS; s++) {
     printf("  %-9s server:", servers[s].name);
     for (int t = 0; t < NT; t++)
-      printf("  %s %.2fx", tests[t],
-             median(rate[t][1][s]) / std::max(1.0, median(rate[t][0][s])));
+      printf("  %s %.2fx (cpu %.2fx)", tests[t],
+             median(rate[t][1][s]) / std::max(1.0, median(rate[t][0][s])),
+             median(ccpu[t][0][s]) / std::max(0.01, median(ccpu[t][1][s])));
     printf("\n");
   }
   reap_all();

@@ -5,7 +5,9 @@
 # which shows what the hand-offs between threads cost; and
 # weft_http2_opts.inline_handlers, handlers on the loop thread), and, in the
 # same run, against nghttpd serving a small
-# static file; latency percentiles; memory per connection.
+# static file; latency percentiles; memory per connection; and each server
+# process's CPU time (user + system, /proc/PID/stat) per request during the
+# measured load, which a loaded machine changes much less than req/s.
 # Usage: build/bench/http2/run.sh [requests]   (from the build tree)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -21,6 +23,13 @@ printf '%s' "$body" >"$tmp/static.json"
 
 load() { # url, extra args
   h2load -n "$N" -c 4 -m 32 "$@" 2>&1
+}
+# A process's CPU time so far, in clock ticks.
+ticks() { awk '{print $14 + $15}' /proc/"$1"/stat; }
+tck=$(getconf CLK_TCK)
+cpu_us() { # ticks before, ticks after: microseconds per request
+  awk -v a="$1" -v b="$2" -v t="$tck" -v n="$N" \
+    'BEGIN {printf "%.2f", (b - a) * 1e6 / t / n}'
 }
 rps() { awk '/^finished in/ {for(i=1;i<=NF;i++) if($i ~ /req\/s/) print $(i-1)}' | tr -d ','; }
 lat() { awk '/^time for request:/ {print "min " $4 " max " $5 " mean " $6 " sd " $7}'; }
@@ -51,11 +60,13 @@ stop_weft() {
   wpid=
 }
 
-declare -A rate latency pcts
+declare -A rate latency pcts cpu
 for mode in pool pool1 inline; do
   start_weft "$mode"
   weft_load "$wport" >/dev/null # warm-up
+  c0=$(ticks "$wpid")
   w=$(weft_load "$wport")
+  cpu[$mode]=$(cpu_us "$c0" "$(ticks "$wpid")")
   echo "$w" | grep -E "^requests:|^status codes:" | sed "s/^/weft $mode    /"
   rate[$mode]=$(echo "$w" | rps)
   latency[$mode]=$(echo "$w" | lat)
@@ -87,7 +98,9 @@ for _ in $(seq 50); do # until it answers, at most 5 s
   sleep 0.1
 done
 load "http://127.0.0.1:$nport/static.json" >/dev/null # warm-up
+c0=$(ticks "$npid")
 n=$(load "http://127.0.0.1:$nport/static.json")
+ncpu=$(cpu_us "$c0" "$(ticks "$npid")")
 nr=$(echo "$n" | rps)
 
 for mode in pool pool1 inline; do
@@ -102,4 +115,8 @@ done
 for mode in pool pool1 inline; do
   echo "weft $mode latency ${pcts[$mode]}"
 done
+for mode in pool pool1 inline; do
+  echo "server cpu weft $mode ${cpu[$mode]} us/req"
+done
+echo "server cpu nghttpd ${ncpu} us/req"
 echo "memory: $mem KB per connection (pool mode, 200 connections, RSS delta)"

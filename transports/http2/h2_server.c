@@ -1250,14 +1250,18 @@ static bool on_request_headers(h2s_stream *s) {
     respond_error(s, 400, WEFT_STATUS_INVALID_ARGUMENT, "no request path");
     return false;
   }
-  if (s->proto == WEFT__GRPC_NONE &&
-      !weft_server_find_method(c->lis->srv, s->path)) {
+  /* Looked up once: the Connect path below uses it too. */
+  const weft_method_desc *known =
+      s->proto == WEFT__GRPC_NONE
+          ? weft_server_find_method(c->lis->srv, s->path)
+          : NULL;
+  if (s->proto == WEFT__GRPC_NONE && !known) {
     int r = rest_begin(s);
     if (r != 0)
       return r > 0;
   }
   if (s->method == HS_M_GET) {
-    s->m = weft_server_find_method(c->lis->srv, s->path);
+    s->m = known ? known : weft_server_find_method(c->lis->srv, s->path);
     if (!s->m) {
       snprintf(msg, sizeof msg, "no route for GET %s", s->path);
       respond_error(s, 404, WEFT_STATUS_NOT_FOUND, msg);
@@ -1338,7 +1342,7 @@ static bool on_request_headers(h2s_stream *s) {
     return false;
   }
   s->req_gzip = enc == H2S_ENC_GZIP;
-  s->m = weft_server_find_method(c->lis->srv, s->path);
+  s->m = known ? known : weft_server_find_method(c->lis->srv, s->path);
   if (!s->m) {
     snprintf(msg, sizeof msg, "%s is not a known method", s->path);
     respond_error(s, 0, WEFT_STATUS_UNIMPLEMENTED, msg);
@@ -1442,7 +1446,11 @@ static void stream_header(h2s_stream *s, const char *n, size_t nlen,
       s->query = strdup(q + 1);
     }
   } else if (nlen == 7 && memcmp(n, ":method", 7) == 0) {
-    snprintf(s->verb, sizeof s->verb, "%.*s", (int)vlen, v);
+    /* Not snprintf, whose formatting cost ~600 instructions per request
+     * (2% of a unary call's on the loop thread). */
+    size_t k = vlen < sizeof s->verb - 1 ? vlen : sizeof s->verb - 1;
+    memcpy(s->verb, v, k);
+    s->verb[k] = '\0';
     s->method = vlen == 4 && memcmp(v, "POST", 4) == 0      ? HS_M_POST
                 : vlen == 3 && memcmp(v, "GET", 3) == 0     ? HS_M_GET
                 : vlen == 7 && memcmp(v, "OPTIONS", 7) == 0 ? HS_M_OPTIONS
