@@ -267,6 +267,15 @@ static int deliver(weft__pubsub *ps, const char *topic, char *type_url,
   size_t ntodo = 0;
   for (sub *s = ps->subs, *nx; s; s = nx) {
     nx = s->next;
+    /* Each subscriber's memory is cold (10,000 of them, touched once an
+     * event): fetch the one after next and the next one's call while this
+     * one is queued, rather than stall on each in turn. */
+    if (nx) {
+      __builtin_prefetch(nx->next);
+      __builtin_prefetch(nx->topic);
+      __builtin_prefetch(&nx->call->amu);
+      __builtin_prefetch(&nx->call->qtail);
+    }
     if (s->durable || strcmp(s->topic, topic) != 0)
       continue;
     bool claimed = false;
