@@ -157,8 +157,9 @@ static uint64_t next_seq(weft__pubsub *ps, const char *topic) {
   return 1;
 }
 
-/* ps->mu held: takes s off the list. Whoever unlinks a subscriber finishes
- * its call (exactly once) and frees it, after dropping the lock. */
+/* ps->mu held: takes s out of ps->subs (the last one fills its place).
+ * Whoever unlinks a subscriber finishes its call (exactly once) and frees
+ * it, after dropping the lock. */
 static void unlink_sub(weft__pubsub *ps, sub *s) {
   sub *last = ps->subs[--ps->nlinked];
   ps->subs[s->idx] = last;
