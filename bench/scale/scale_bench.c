@@ -10,10 +10,10 @@
  *    the server's thread count and RSS idle vs with them open, RSS per
  *    stream. Then `events` (default 20) events published to all of them:
  *    for each, the time until the last subscriber has it, p50/p99. The
- *    client reads every stream concurrently: asynchronous calls
- *    (weft_call_start_async) on grpc, ws and tcp, four reader threads on
- *    h2c (no native asynchronous calls there yet); its own work on 10,000
- *    streams, on the same cores, is part of the figure.
+ *    client reads every stream concurrently with asynchronous calls
+ *    (weft_call_start_async, native on every transport); its own work on
+ *    10,000 streams, on the same cores, is part of the figure, and its CPU
+ *    per event is printed beside the server's.
  * 2. Against this program in server mode (`bench_scale serve`, 4 workers,
  *    an Echo.Unary that waits delay_ms on weft_server_call_after):
  *    `calls` (default 1000) concurrent unary calls that each wait 1 s, all
@@ -251,8 +251,8 @@ static double pct(double *v, int n, double p) {
 
 /* ---- 1. open streams and fan-out ---- */
 
-/* What the subscribers have seen, counted by whoever reads them: the
- * callbacks of asynchronous calls, or the reader threads. */
+/* What the subscribers have seen, counted by the callbacks of their
+ * asynchronous calls. */
 typedef struct fan {
   pthread_mutex_t mu;
   pthread_cond_t cv;
@@ -261,7 +261,6 @@ typedef struct fan {
   int want;      /* subscribers that must have the current event */
   int got;       /* of them, how many have it */
   double t_last; /* when got reached want */
-  int round;     /* reader threads: the event to read now (0: none) */
   bool quit;
 } fan;
 
@@ -318,42 +317,8 @@ static void on_sub_done(weft_call *call, const weft_status *st,
 
 static const weft_call_callbacks sub_cb = {NULL, on_event, on_sub_done};
 
-/* h2c:// has no native asynchronous calls yet (each would hold a thread of
- * a 16-thread pool): its streams are read by threads instead, each
- * reading its share of the streams in turn, once per event. */
-typedef struct reader {
-  pthread_t th;
-  fan *f;
-  weft_call **calls;
-  int n;
-} reader;
-
-static void *reader_main(void *arg) {
-  reader *r = arg;
-  fan *f = r->f;
-  for (int round = 1;; round++) {
-    pthread_mutex_lock(&f->mu);
-    while (f->round < round && !f->quit)
-      pthread_cond_wait(&f->cv, &f->mu);
-    bool quit = f->quit;
-    pthread_mutex_unlock(&f->mu);
-    if (quit)
-      return NULL;
-    for (int i = 0; i < r->n; i++) {
-      void *m = NULL;
-      if (weft_call_recv(r->calls[i], &m) == 1) {
-        weft_message_free(m);
-        fan_count(f, false);
-      }
-    }
-  }
-}
-
-enum { NREADERS = 4 };
-
 static void streams_bench(const child *node, int t, int nstreams, int nevents) {
   const char *url = node->urls[t];
-  bool async = strcmp(kSchemes[t], "h2c") != 0;
   int per = kPerConn[t];
   int nconn = (nstreams + per - 1) / per;
   weft_client **cs = calloc((size_t)nconn, sizeof *cs);
@@ -389,33 +354,17 @@ static void streams_bench(const child *node, int t, int nstreams, int nevents) {
       os[i].timeout_ms = 600000;
       weft__v1__SubscribeRequest req = weft__v1__SubscribeRequest_INIT;
       req.topic = (char *)"scale";
-      int rv = async
-                   ? weft_call_start_async(cs[i / per],
-                                           &weft__v1__PubSub_service.methods[0],
-                                           &req, &os[i], &sub_cb, &f, &calls[i])
-                   : weft__v1__PubSub_subscribe(cs[i / per], &req, &calls[i],
-                                                &os[i]);
+      int rv = weft_call_start_async(cs[i / per],
+                                     &weft__v1__PubSub_service.methods[0], &req,
+                                     &os[i], &sub_cb, &f, &calls[i]);
       if (rv < 0)
         break;
       open++;
     }
-    if (async) {
-      fan_wait(&f, &f.acked, open);
-      pthread_mutex_lock(&f.mu);
-      acked = f.acked;
-      pthread_mutex_unlock(&f.mu);
-    } else {
-      for (int i = acked; i < open; i++) { /* the acknowledgement */
-        void *m = NULL;
-        if (weft_call_recv(calls[i], &m) != 1) {
-          fprintf(stderr, "%s: stream %d: %s\n", url, i,
-                  os[i].status.message ? os[i].status.message : "ended");
-          break;
-        }
-        acked++;
-        weft_message_free(m);
-      }
-    }
+    fan_wait(&f, &f.acked, open);
+    pthread_mutex_lock(&f.mu);
+    acked = f.acked;
+    pthread_mutex_unlock(&f.mu);
     if (open < end || acked < open) {
       fprintf(stderr, "%s: %d of %d streams acknowledged\n", url, acked, open);
       break;
@@ -432,20 +381,9 @@ static void streams_bench(const child *node, int t, int nstreams, int nevents) {
   fflush(stdout);
 
   /* Fan-out: publish, then wait until every stream has read the event. */
-  reader rd[NREADERS];
-  int nrd = 0;
-  if (!async && acked == open) {
-    for (int k = 0; k < NREADERS; k++) {
-      int lo = (int)((long)acked * k / NREADERS);
-      int hi = (int)((long)acked * (k + 1) / NREADERS);
-      rd[nrd] = (reader){.f = &f, .calls = calls + lo, .n = hi - lo};
-      if (pthread_create(&rd[nrd].th, NULL, reader_main, &rd[nrd]) == 0)
-        nrd++;
-    }
-  }
   weft_client *pub = NULL;
   int nlat = 0;
-  double cpu0 = cpu_ms(node->pid);
+  double cpu0 = cpu_ms(node->pid), mine0 = cpu_ms(getpid());
   if (acked == open && weft_client_open(&pub, url, NULL, NULL) == 0) {
     for (int e = 0; e < nevents; e++) {
       google__protobuf__StringValue v = google__protobuf__StringValue_INIT;
@@ -453,7 +391,6 @@ static void streams_bench(const child *node, int t, int nstreams, int nevents) {
       pthread_mutex_lock(&f.mu);
       f.want = acked;
       f.got = 0;
-      f.round = e + 1;
       pthread_cond_broadcast(&f.cv);
       pthread_mutex_unlock(&f.mu);
       double p0 = now_ms();
@@ -470,26 +407,18 @@ static void streams_bench(const child *node, int t, int nstreams, int nevents) {
     }
     weft_client_close(pub);
   }
-  double cpu = cpu_ms(node->pid) - cpu0;
+  double cpu = cpu_ms(node->pid) - cpu0, mine = cpu_ms(getpid()) - mine0;
   if (nlat)
     printf("%-5s one event to %d subscribers, until the last has it: p50 "
-           "%.1f ms, p99 %.1f ms (%d events) | server CPU %.1f ms/event\n",
+           "%.1f ms, p99 %.1f ms (%d events) | CPU per event: server %.1f "
+           "ms, this client %.1f ms\n",
            kSchemes[t], acked, pct(lat, nlat, 0.5), pct(lat, nlat, 0.99), nlat,
-           cpu / nlat);
+           cpu / nlat, mine / nlat);
   fflush(stdout);
   pthread_mutex_lock(&f.mu);
   f.quit = true;
   pthread_cond_broadcast(&f.cv);
   pthread_mutex_unlock(&f.mu);
-  for (int k = 0; k < nrd; k++)
-    pthread_join(rd[k].th, NULL);
-  if (!async) {
-    for (int i = 0; i < open; i++) {
-      weft_call_cancel(calls[i]);
-      weft_call_finish(calls[i]);
-      weft_status_clear(&os[i].status);
-    }
-  }
   /* Asynchronous calls still open are cancelled by the close, which waits
    * for their on_done. */
   for (int i = 0; i < nconn; i++)

@@ -111,9 +111,10 @@ struct h2s_conn {
   h2s_conn *next, *prev; /* in lis->conns */
   char peer[64];
   bool flush_posted; /* loop thread: a flush_on_loop is queued */
-  /* Streams with output for the loop (c->mu): one post per connection
-   * takes them all, not one per stream (an event to many subscribers). */
-  h2s_stream *kicks;
+  /* Streams with output for the loop (c->mu), oldest first: one post per
+   * connection takes them all, not one per stream (an event to many
+   * subscribers). */
+  h2s_stream *kicks, *kicks_tail;
   bool kicks_posted;
   uint64_t calls; /* loop thread: calls dispatched (connection events) */
   const char *close_note; /* loop thread: why this side closed it */
@@ -129,11 +130,10 @@ struct h2s_stream {
   int32_t id;
   int refs; /* under c->mu */
   h2s_stream *next, *prev;
-  h2s_stream *kick_next; /* c->kicks, while kick_queued (c->mu) */
-  /* The list take_kicks handed out, walked without c->mu: a separate link,
-   * since once taken the stream can be kicked (queued on kick_next) again
-   * while that walk runs. */
-  h2s_stream *run_next;
+  /* c->kicks, or the list kicks_on_loop took, while kick_queued (c->mu):
+   * a stream stays queued until the loop looks at it, so kick_next is not
+   * rewritten while that list is walked. */
+  h2s_stream *kick_next;
   bool kick_queued;
   bool in_session; /* the engine (or h1_conn.c) still knows the stream */
 
@@ -704,36 +704,40 @@ static void schedule_flush(h2s_conn *c) {
   }
 }
 
-static void kick_one(h2s_stream *s) {
+/* Takes s off the list being walked (returns the next one) and hands its
+ * output to the engine. One lock for both: a send after it kicks s again. */
+static h2s_stream *kick_one(h2s_stream *s) {
   h2s_conn *c = s->c;
-  if (!c->io.closed && s->in_session && c->h1) {
+  pthread_mutex_lock(&c->mu);
+  h2s_stream *next = s->kick_next;
+  s->kick_queued = false;
+  bool live = !c->io.closed && s->in_session;
+  bool submit =
+      !s->resp_submitted && (out_pending(s) || weft__txq_ended(&s->out));
+  bool resume = s->resp_submitted;
+  pthread_mutex_unlock(&c->mu);
+  if (next) /* cold: its fetch overlaps this stream's work */
+    __builtin_prefetch(next);
+  if (live && c->h1) {
     weft__h1sc_output(c->h1);
-  } else if (!c->io.closed && s->in_session) {
-    pthread_mutex_lock(&c->mu);
-    bool submit =
-        !s->resp_submitted && (out_pending(s) || weft__txq_ended(&s->out));
-    bool resume = s->resp_submitted;
-    pthread_mutex_unlock(&c->mu);
+  } else if (live) {
     if (submit)
       submit_response(s);
     else if (resume)
       weft__h2e_resume(c->io.engine, s->id);
     schedule_flush(c);
   }
+  return next;
 }
 
-/* c->mu held: takes the streams kicked so far, oldest first. */
+/* c->mu held: takes the streams kicked so far, oldest first. They stay
+ * kick_queued until kick_one (or drop_kicks) looks at each: no walk here
+ * over streams whose memory is cold. */
 static h2s_stream *take_kicks(h2s_conn *c) {
-  h2s_stream *rev = NULL;
-  for (h2s_stream *s = c->kicks, *n; s; s = n) {
-    n = s->kick_next;
-    s->kick_queued = false;
-    s->run_next = rev;
-    rev = s;
-  }
-  c->kicks = NULL;
+  h2s_stream *list = c->kicks;
+  c->kicks = c->kicks_tail = NULL;
   c->kicks_posted = false;
-  return rev;
+  return list;
 }
 
 static void kicks_on_loop(void *ud) {
@@ -742,11 +746,22 @@ static void kicks_on_loop(void *ud) {
   h2s_stream *list = take_kicks(c);
   pthread_mutex_unlock(&c->mu);
   for (h2s_stream *s = list, *n; s; s = n) {
-    n = s->run_next;
-    kick_one(s);
+    n = kick_one(s);
     stream_unref(s);
   }
   conn_io_release(c);
+}
+
+/* The loop is gone: lets go of the taken streams without output. */
+static void drop_kicks(h2s_conn *c, h2s_stream *list) {
+  while (list) {
+    h2s_stream *s = list;
+    pthread_mutex_lock(&c->mu);
+    list = s->kick_next;
+    s->kick_queued = false;
+    pthread_mutex_unlock(&c->mu);
+    stream_unref(s);
+  }
 }
 
 /* The stream has output (or its end) for the loop. A stream already
@@ -763,8 +778,12 @@ static void kick(h2s_stream *s) {
   }
   s->refs++;
   s->kick_queued = true;
-  s->kick_next = c->kicks;
-  c->kicks = s;
+  s->kick_next = NULL;
+  if (c->kicks_tail)
+    c->kicks_tail->kick_next = s;
+  else
+    c->kicks = s;
+  c->kicks_tail = s;
   bool post_now = !c->kicks_posted;
   if (post_now) {
     c->kicks_posted = true;
@@ -775,10 +794,7 @@ static void kick(h2s_stream *s) {
     pthread_mutex_lock(&c->mu);
     h2s_stream *list = take_kicks(c);
     pthread_mutex_unlock(&c->mu);
-    for (h2s_stream *k = list, *n; k; k = n) {
-      n = k->run_next;
-      stream_unref(k);
-    }
+    drop_kicks(c, list);
     conn_io_release(c);
   }
 }

@@ -69,8 +69,9 @@ typedef struct sub {
   weft_server_call *call;
   weft__pubsub *ps;
   const char *topic;
-  struct sub *prev, *next; /* under ps->mu */
-  bool linked;             /* unlinked: whoever unlinked it ends it */
+  size_t idx;       /* in ps->subs while linked (ps->mu) */
+  struct sub *next; /* a local list of subscribers to end */
+  bool linked;      /* unlinked: whoever unlinked it ends it */
   bool slow;
   bool durable;             /* served by its own JetStream consumer, d */
   dsub *d;                  /* ps->mu; not touched after unlinking */
@@ -98,7 +99,10 @@ struct weft__pubsub {
   weft_server *s;
   pthread_mutex_t mu;
   pthread_cond_t cv;
-  sub *subs;
+  /* The linked subscribers: an array, not a list, so a publish walking
+   * 10,000 of them can fetch ahead instead of chasing cold pointers. */
+  sub **subs;
+  size_t nlinked, cap;
   size_t nsubs; /* linked, plus those being finished */
   topic_seq *seqs;
   bool stopping;      /* shutdown: no new subscribers */
@@ -153,15 +157,13 @@ static uint64_t next_seq(weft__pubsub *ps, const char *topic) {
   return 1;
 }
 
-/* ps->mu held: takes s off the list. Whoever unlinks a subscriber finishes
- * its call (exactly once) and frees it, after dropping the lock. */
+/* ps->mu held: takes s out of ps->subs (the last one fills its place).
+ * Whoever unlinks a subscriber finishes its call (exactly once) and frees
+ * it, after dropping the lock. */
 static void unlink_sub(weft__pubsub *ps, sub *s) {
-  if (s->prev)
-    s->prev->next = s->next;
-  else
-    ps->subs = s->next;
-  if (s->next)
-    s->next->prev = s->prev;
+  sub *last = ps->subs[--ps->nlinked];
+  ps->subs[s->idx] = last;
+  last->idx = s->idx;
   s->linked = false;
   s->next = NULL;
   if (s->d) {
@@ -265,8 +267,21 @@ static int deliver(weft__pubsub *ps, const char *topic, char *type_url,
    * after the lock (without memory for the list, a job per call). */
   weft_server_call **todo = ps->nsubs ? malloc(ps->nsubs * sizeof *todo) : NULL;
   size_t ntodo = 0;
-  for (sub *s = ps->subs, *nx; s; s = nx) {
-    nx = s->next;
+  /* Backwards: a subscriber unlinked here (swapped with the last one)
+   * was the last one not yet looked at, or is this one. */
+  for (size_t i = ps->nlinked; i-- > 0;) {
+    /* Each subscriber's memory is cold (10,000 of them, touched once an
+     * event): fetch some ahead, and their calls, rather than stall on each
+     * in turn. */
+    if (i >= 8)
+      __builtin_prefetch(ps->subs[i - 8]);
+    if (i >= 4) {
+      sub *a = ps->subs[i - 4];
+      __builtin_prefetch(a->topic);
+      __builtin_prefetch(&a->call->amu);
+      __builtin_prefetch(&a->call->sendq);
+    }
+    sub *s = ps->subs[i];
     if (s->durable || strcmp(s->topic, topic) != 0)
       continue;
     bool claimed = false;
@@ -468,19 +483,26 @@ static int nats_refused(weft_server_call *call, const char *topic,
 }
 
 /* ps->mu held, call detached: queues the acknowledgement and links s.
- * false: the client is gone (s is counted, not linked: end_sub it). */
+ * false: the client is gone, or no memory (s is counted, not linked:
+ * end_sub it). */
 static bool ack_and_link(weft__pubsub *ps, sub *s) {
+  ps->nsubs++; /* end_sub counts it down */
+  if (ps->nlinked == ps->cap) {
+    size_t cap = ps->cap ? ps->cap * 2 : 64;
+    sub **a = realloc(ps->subs, cap * sizeof *a);
+    if (!a)
+      return false;
+    ps->subs = a;
+    ps->cap = cap;
+  }
   weft__v1__Event *ack = weft__v1__Event_new(weft_server_call_arena(s->call));
   if (ack)
     ack->topic = (char *)s->topic;
-  ps->nsubs++; /* end_sub counts it down */
   if (!ack || weft__server_call_send_ref(s->call, ack, NULL, NULL) < 0)
     return false;
   s->linked = true;
-  s->next = ps->subs;
-  if (ps->subs)
-    ps->subs->prev = s;
-  ps->subs = s;
+  s->idx = ps->nlinked;
+  ps->subs[ps->nlinked++] = s;
   return true;
 }
 
@@ -700,8 +722,8 @@ void weft__pubsub_shutdown(weft__pubsub *ps) {
   pthread_mutex_lock(&ps->mu);
   ps->stopping = true;
   sub *all = NULL;
-  while (ps->subs) {
-    sub *s = ps->subs;
+  while (ps->nlinked) {
+    sub *s = ps->subs[ps->nlinked - 1];
     unlink_sub(ps, s);
     s->next = all;
     all = s;
@@ -724,6 +746,7 @@ void weft__pubsub_free(weft__pubsub *ps) {
   pthread_mutex_unlock(&ps->mu);
   weft__psnats_close(ps->nats); /* waits for a delivery still running */
   free_durable(ps->durable);
+  free(ps->subs);
   for (topic_seq *t = ps->seqs, *n; t; t = n) {
     n = t->next;
     free(t->topic);

@@ -125,6 +125,54 @@ TEST_F(PubSub, CancelledSubscriberIsDropped) {
   ASSERT_TRUE(wait_for([&] { return delivered_to(srv, "t") == 0; }));
 }
 
+// Subscribers leaving from anywhere among the others (the server keeps
+// them in an array and fills a hole with its last one): every one still
+// subscribed gets each later event exactly once, the ones gone none.
+TEST_F(PubSub, SubscribersLeavingFromTheMiddleKeepTheOthers) {
+  StartServer();
+  Connect();
+  // mem:// has no native asynchronous calls: each subscription holds a
+  // thread of the client's pool, so fewer than its threads.
+  const int n = 12;
+  std::vector<Inbox> in(n);
+  std::vector<weft_subscription *> subs(n);
+  for (int i = 0; i < n; i++)
+    ASSERT_EQ(
+        weft_client_subscribe(cli, "mid", Inbox::on_event, &in[i], &subs[i]),
+        0);
+  // delivered_to's probes reach the inboxes too: only "m*" counts.
+  auto events = [&](int i) {
+    std::vector<std::string> v;
+    for (auto &t : in[i].get())
+      if (t[0] == 'm')
+        v.push_back(t);
+    return v;
+  };
+  ASSERT_TRUE(wait_for([&] { return delivered_to(srv, "mid") == n; }));
+  for (int i = 1; i < n; i += 3)
+    weft_subscription_cancel(subs[i]);
+  const unsigned left = n - n / 3;
+  ASSERT_TRUE(wait_for([&] { return delivered_to(srv, "mid") == left; }));
+  for (int e = 0; e < 3; e++)
+    ASSERT_EQ(publish(srv, "mid", ("m" + std::to_string(e)).c_str()), 0);
+  std::vector<std::string> want = {"m0", "m1", "m2"};
+  for (int i = 0; i < n; i++) {
+    if (i % 3 == 1)
+      continue;
+    ASSERT_TRUE(wait_for([&] { return events(i).size() >= 3; })) << "sub " << i;
+  }
+  usleep(50000); // anything delivered twice or to a cancelled one shows now
+  for (int i = 0; i < n; i++) {
+    if (i % 3 == 1)
+      EXPECT_EQ(events(i).size(), 0u) << "cancelled sub " << i;
+    else
+      EXPECT_EQ(events(i), want) << "sub " << i;
+  }
+  for (int i = 0; i < n; i++)
+    if (i % 3 != 1)
+      weft_subscription_cancel(subs[i]);
+}
+
 TEST_F(PubSub, SlowSubscriberIsCutOffAndResubscribes) {
   StartServer();
   copts.reconnect.base_ms = 5;
