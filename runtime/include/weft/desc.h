@@ -109,6 +109,10 @@ typedef struct weft_msg_desc {
    * return values. NULL: the table walk. Appended last, so descriptors
    * built without it (dyndesc, older generated code) read as NULL. */
   ssize_t (*encode)(const void *msg, uint8_t *buf, size_t cap);
+  /* The type's generated exact-size encoder, which weft_encode_alloc calls
+   * instead of sizing and writing through the tables: same bytes, same
+   * return values. NULL: the tables. Appended last, as `encode`. */
+  int (*encode_alloc)(const void *msg, uint8_t **out, size_t *out_len);
 } weft_msg_desc;
 
 typedef struct weft_enum_desc {

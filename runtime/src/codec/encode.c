@@ -1031,7 +1031,8 @@ ssize_t weft_encode(const void *msg, uint8_t *buf, size_t cap) {
   if (!msg || (!buf && cap))
     return WEFT_ERR_INVAL;
   d = weft_msg_desc_of_msg(msg);
-  /* front to back, no size pass: the type's generated encoder */
+  /* front to back: the type's generated encoder, as a tail call (a frame
+   * here costs a 10-byte message a third of its time) */
   if (d->encode && buf)
     return d->encode(msg, buf, cap);
   return encode_tables(d, msg, buf, cap);
@@ -1095,6 +1096,8 @@ int weft_encode_alloc(const void *msg, uint8_t **out, size_t *out_len) {
   if (!msg || !out || !out_len)
     return WEFT_ERR_INVAL;
   d = weft_msg_desc_of_msg(msg);
+  if (d->encode_alloc) /* generated: sized, then written in one allocation */
+    return d->encode_alloc(msg, out, out_len);
   if (!d->encode) {
     T = weft__dtab_get(d, &tmp);
     if (WEFT__UNLIKELY(tmp != NULL))
