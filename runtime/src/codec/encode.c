@@ -376,7 +376,7 @@ size_t weft_encoded_size(const void *msg) {
 
 /* ---- backward writer ---- */
 
-/* A finished chunk of weft_encode_alloc's output (data follows). */
+/* A finished chunk of weft__encode_alloc_backward's output (data follows). */
 typedef struct chunk {
   struct chunk *next; /* the chunk allocated before this one */
   size_t size;
@@ -388,7 +388,8 @@ typedef struct enc {
   uint8_t *end;   /* end of the current chunk */
   uint8_t *p;     /* first byte written so far */
   int full;       /* ran out of room (or memory): stop and report */
-  /* Growing mode (weft_encode_alloc): when the current chunk is full, start
+  /* Growing mode (weft__encode_alloc_backward): when the current chunk is
+   * full, start
    * a new one instead of failing. Written bytes = done + (end - p). */
   int grow;
   size_t done;
@@ -980,8 +981,8 @@ static void put_msg(enc *e, const weft_msg_desc *d, const void *msg) {
  * generated encoder's call. */
 static __attribute__((noinline)) ssize_t encode_tables(const weft_msg_desc *d,
                                                        const void *msg,
-                                                       uint8_t *buf,
-                                                       size_t cap) {
+                                                       uint8_t *buf, size_t cap,
+                                                       int exact) {
   enc e;
   size_t n;
   weft__dtab *tmp;
@@ -1001,7 +1002,7 @@ static __attribute__((noinline)) ssize_t encode_tables(const weft_msg_desc *d,
    * fields outweigh their bytes, which on a message of many small fields
    * happens within its first sub-messages; a small buffer bounds the move
    * anyway. */
-  if (cap >= SIZE_FIRST_MIN) {
+  if (cap >= SIZE_FIRST_MIN && !exact) {
     long bud = SIZE_FIRST_SLACK;
     n = msg_size(d, msg, &bud);
     if (bud >= 0) {
@@ -1035,7 +1036,7 @@ ssize_t weft_encode(const void *msg, uint8_t *buf, size_t cap) {
    * here costs a 10-byte message a third of its time) */
   if (d->encode && buf)
     return d->encode(msg, buf, cap);
-  return encode_tables(d, msg, buf, cap);
+  return encode_tables(d, msg, buf, cap, 0);
 }
 
 /* One pass into growing chunks (no size pre-pass), then one copy into an
@@ -1083,10 +1084,19 @@ int weft__encode_alloc_backward(const void *msg, uint8_t **out,
   return rv;
 }
 
-/* A type with a forward writer (generated, or the table-driven one for flat
- * types) is sized first and written once into an exact allocation: one
- * malloc and no copy, against a chunk, a copy and two mallocs. */
-int weft_encode_alloc(const void *msg, uint8_t **out, size_t *out_len) {
+/* weft_encode_alloc's first try for a type without a forward writer: the
+ * backward writer into this much stack, then one copy into an exact
+ * allocation. A small message costs one walk and no chunk; a larger one
+ * is abandoned after this many bytes and sized first. */
+#define ALLOC_STACK 1024u
+
+/* weft_encode_alloc through the tables, whatever the type: into an exact
+ * allocation, written once (the forward writer for a flat type; else,
+ * past ALLOC_STACK bytes, the backward writer from the allocation's end,
+ * after the exact size). Against one chunked backward pass and a copy
+ * (weft__encode_alloc_backward), the second walk costs less than the
+ * chunks and the copy: see README.md, "Encoding". */
+int weft__encode_alloc_tables(const void *msg, uint8_t **out, size_t *out_len) {
   const weft_msg_desc *d;
   weft__dtab *tmp;
   const weft__dtab *T;
@@ -1096,20 +1106,32 @@ int weft_encode_alloc(const void *msg, uint8_t **out, size_t *out_len) {
   if (!msg || !out || !out_len)
     return WEFT_ERR_INVAL;
   d = weft_msg_desc_of_msg(msg);
-  if (d->encode_alloc) /* generated: sized, then written in one allocation */
-    return d->encode_alloc(msg, out, out_len);
-  if (!d->encode) {
-    T = weft__dtab_get(d, &tmp);
-    if (WEFT__UNLIKELY(tmp != NULL))
-      free(tmp); /* rare (no cache yet): the backward writer */
-    if (tmp != NULL || !T || !T->enc_fwd)
-      return weft__encode_alloc_backward(msg, out, out_len);
+  T = weft__dtab_get(d, &tmp);
+  if (WEFT__UNLIKELY(tmp != NULL))
+    free(tmp);
+  if (!T || !T->enc_fwd) {
+    uint8_t stack[ALLOC_STACK];
+    enc e;
+    memset(&e, 0, sizeof e);
+    e.start = stack;
+    e.end = e.p = stack + sizeof stack;
+    put_msg(&e, d, msg);
+    if (!e.full) {
+      n = (size_t)(e.end - e.p);
+      if (!(buf = malloc(n ? n : 1)))
+        return WEFT_ERR_NOMEM;
+      if (n)
+        memcpy(buf, e.p, n);
+      *out = buf;
+      *out_len = n;
+      return 0;
+    }
   }
-  n = weft_encoded_size(msg);
+  n = msg_size(d, msg, NULL);
   buf = malloc(n ? n : 1);
   if (!buf)
     return WEFT_ERR_NOMEM;
-  r = weft_encode(msg, buf, n);
+  r = encode_tables(d, msg, buf, n, 1);
   if (WEFT__UNLIKELY(r != (ssize_t)n)) {
     free(buf);
     return r < 0 ? (int)r : WEFT_ERR_INTERNAL;
@@ -1117,4 +1139,15 @@ int weft_encode_alloc(const void *msg, uint8_t **out, size_t *out_len) {
   *out = buf;
   *out_len = n;
   return 0;
+}
+
+int weft_encode_alloc(const void *msg, uint8_t **out, size_t *out_len) {
+  const weft_msg_desc *d;
+  if (!msg || !out || !out_len)
+    return WEFT_ERR_INVAL;
+  d = weft_msg_desc_of_msg(msg);
+  /* generated: sized, then written in one allocation */
+  if (d->encode_alloc)
+    return d->encode_alloc(msg, out, out_len);
+  return weft__encode_alloc_tables(msg, out, out_len);
 }

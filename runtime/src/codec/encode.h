@@ -48,4 +48,8 @@ ssize_t weft__encode_fwd(const weft__dtab *T, const void *msg, uint8_t *buf,
 int weft__encode_alloc_backward(const void *msg, uint8_t **out,
                                 size_t *out_len);
 
+/* weft_encode_alloc without the type's generated encoder: the table
+ * walk's exact size, then one write into an exact allocation. */
+int weft__encode_alloc_tables(const void *msg, uint8_t **out, size_t *out_len);
+
 #endif
