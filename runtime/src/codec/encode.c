@@ -213,8 +213,7 @@ map_ss_size(const weft__ee *x, const void *const *arr, size_t n) {
     vs = *(const char *const *)((const char *)ent + kv[1].offset);
     kn = ks ? strlen(ks) : 0;
     vn = vs ? strlen(vs) : 0;
-    sum += len_size(x, 2 + weft__varint_size(kn) + kn + weft__varint_size(vn) +
-                           vn);
+    sum += len_size(x, weft__ss_entry_len(kn, vn));
   }
   return sum;
 }
@@ -246,8 +245,7 @@ static size_t msg_size(const weft_msg_desc *d, const void *msg, long *bud) {
     const weft__ee *x = &T->ee[i];
     const char *m = (const char *)msg + x->offset;
     int implicit = x->pres == WEFT__EP_IMPLICIT;
-    if (x->pres == WEFT__EP_HAS &&
-        !*(const protobuf_c_boolean *)((const char *)msg + x->qoff))
+    if (weft__ee_unset(x, msg))
       continue;
     switch (x->op) {
     case WEFT__EOP_I32:
@@ -258,12 +256,7 @@ static size_t msg_size(const weft_msg_desc *d, const void *msg, long *bud) {
       memcpy(&u, m, 4);
       if (!u && implicit)
         continue;
-      if (x->op == WEFT__EOP_I32)
-        v = (uint64_t)(int64_t)(int32_t)u;
-      else if (x->op == WEFT__EOP_Z32)
-        v = weft__zz32((int32_t)u);
-      else
-        v = u;
+      v = weft__ee_v32(x, u);
       sum += x->tagn + weft__varint_size(v);
       continue;
     }
@@ -273,8 +266,7 @@ static size_t msg_size(const weft_msg_desc *d, const void *msg, long *bud) {
       memcpy(&v, m, 8);
       if (!v && implicit)
         continue;
-      if (x->op == WEFT__EOP_Z64)
-        v = weft__zz64((int64_t)v);
+      v = weft__ee_v64(x, v);
       sum += x->tagn + weft__varint_size(v);
       continue;
     }
@@ -803,8 +795,7 @@ WEFT__INLINE void put_entry_ss(enc *e, const weft__ee *x, const void *ent) {
   put_bytes(e, k, kn);
   put_varint(e, kn);
   put_varint(e, (1u << 3) | WEFT__WT_LEN);
-  put_len_tag(e, x,
-              2 + weft__varint_size(kn) + kn + weft__varint_size(vn) + vn);
+  put_len_tag(e, x, weft__ss_entry_len(kn, vn));
 }
 
 /* Out of line, so the table walk stays small. */
@@ -836,8 +827,7 @@ static void put_msg(enc *e, const weft_msg_desc *d, const void *msg) {
   for (i = T->nf; i-- > 0;) {
     const weft__ee *x = &ee[i];
     const char *m = (const char *)msg + x->offset;
-    if (x->pres == WEFT__EP_HAS &&
-        !*(const protobuf_c_boolean *)((const char *)msg + x->qoff))
+    if (weft__ee_unset(x, msg))
       continue;
     if (WEFT__UNLIKELY(!roomy(e)) && x->op < WEFT__EOP_STRING) {
       put_generic(e, d, x->idx, msg);
