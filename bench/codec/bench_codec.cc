@@ -25,6 +25,12 @@
 #include "bench_common.h"
 #include "weft/codec.h"
 
+// codec/encode.h: weft_encode_alloc's table paths, whatever the type
+extern "C" int weft__encode_alloc_tables(const void *msg, uint8_t **out,
+                                         size_t *out_len);
+extern "C" int weft__encode_alloc_backward(const void *msg, uint8_t **out,
+                                           size_t *out_len);
+
 namespace {
 
 using namespace weft_bench;
@@ -212,6 +218,28 @@ template <class M> Result Run(Subject &s, bool print_mbs) {
            uint8_t *out = nullptr;
            size_t n = 0;
            weft_encode_alloc(s.weft, &out, &n);
+           std::free(out);
+         }
+       }},
+      // weft_encode_alloc's path for a type without a generated encoder
+      // (dyndesc, oneofs, proto2): the table walk's size, then one write
+      // into an exact allocation; and the chunked backward pass and copy it
+      // replaced
+      {"e_weft_alloc_tables",
+       [&] {
+         for (int i = 0; i < k; i++) {
+           uint8_t *out = nullptr;
+           size_t n = 0;
+           weft__encode_alloc_tables(s.weft, &out, &n);
+           std::free(out);
+         }
+       }},
+      {"e_weft_alloc_chunked",
+       [&] {
+         for (int i = 0; i < k; i++) {
+           uint8_t *out = nullptr;
+           size_t n = 0;
+           weft__encode_alloc_backward(s.weft, &out, &n);
            std::free(out);
          }
        }},

@@ -1,7 +1,7 @@
 /* <path>.weft.c: descriptor tables (protobuf-c's, then weft's additions),
  * default values, init functions, service tables and invoke thunks, and the
  * file descriptor with the serialized FileDescriptorProto, and per-type
- * encoders for the types they cover (weft/gen_encode.h, header-only). No
+ * encoders for the types they cover (emit_encode.c). No
  * runtime symbol is referenced here; only libprotobuf-c's
  * protobuf_c_empty_string. */
 #include <stdlib.h>
@@ -134,275 +134,6 @@ static const char *quant_offset(const gen_msg *m, const gen_field *fd) {
   return "0";
 }
 
-/* ---- generated encoders (runtime/include/weft/gen_encode.h) ----
- * For the types docs/NAMING.md lists under "Generated encoders": proto3
- * messages whose fields are implicit-presence scalars, strings and bytes,
- * repeated strings and bytes, map<string, string>, and sub-messages (one
- * or repeated) of flat types of the same file. Straight-line code per
- * field, with the tag bytes as constants, written front to back. */
-
-static int enc_wire_type(int t) {
-  switch (t) {
-  case GEN_T(FIXED64):
-  case GEN_T(SFIXED64):
-  case GEN_T(DOUBLE):
-    return 1;
-  case GEN_T(STRING):
-  case GEN_T(BYTES):
-  case GEN_T(MESSAGE):
-    return 2;
-  case GEN_T(FIXED32):
-  case GEN_T(SFIXED32):
-  case GEN_T(FLOAT):
-    return 5;
-  default:
-    return 0;
-  }
-}
-
-static int enc_plain(const gen_field *fd) {
-  return fd->oneof < 0 && !fd->proto3_optional && !fd->group;
-}
-
-static int enc_ss_map(const gen_field *fd) {
-  const gen_msg *e = fd->msg_type;
-  return fd->map && e && e->n_fields == 2 &&
-         e->fields[0].p->type == GEN_T(STRING) &&
-         e->fields[1].p->type == GEN_T(STRING);
-}
-
-/* A field of a flat type: no sub-message but map<string, string>. */
-static int enc_flat_field(const gen_field *fd) {
-  int t = fd->p->type;
-  if (!enc_plain(fd))
-    return 0;
-  if (field_is_repeated(fd))
-    return t == GEN_T(STRING) || t == GEN_T(BYTES) || enc_ss_map(fd);
-  return t != GEN_T(MESSAGE) && t != GEN_T(GROUP);
-}
-
-static int enc_flat(const gen_msg *m) {
-  if (m->file->syntax != 3 || m->map_entry)
-    return 0;
-  for (size_t i = 0; i < m->n_fields; i++)
-    if (!enc_flat_field(&m->fields[i]))
-      return 0;
-  return 1;
-}
-
-/* The types with a generated encoder (<type>_enc_fwd). */
-static int enc_covered(const gen_msg *m) {
-  if (m->file->syntax != 3 || m->map_entry)
-    return 0;
-  for (size_t i = 0; i < m->n_fields; i++) {
-    const gen_field *fd = &m->fields[i];
-    if (enc_flat_field(fd))
-      continue;
-    if (!enc_plain(fd) || fd->map || fd->p->type != GEN_T(MESSAGE) ||
-        !enc_flat(fd->msg_type) || fd->msg_type->file != m->file)
-      return 0;
-  }
-  return 1;
-}
-
-/* Map entries of map<string, string> fields of covered types get a writer
- * too: an entry with unknown fields goes through it. */
-static int enc_ss_entry(const gen_msg *m) {
-  const gen_file *f = m->file;
-  if (!m->map_entry)
-    return 0;
-  for (size_t i = 0; i < f->n_msgs; i++) {
-    const gen_msg *o = f->msgs[i];
-    for (size_t k = 0; k < o->n_fields; k++)
-      if (o->fields[k].msg_type == m && enc_ss_map(&o->fields[k]) &&
-          enc_covered(o))
-        return 1;
-  }
-  return 0;
-}
-
-static int enc_has_put(const gen_msg *m) {
-  return enc_covered(m) || enc_ss_entry(m);
-}
-
-/* Tag bytes, first byte lowest, as a literal; *n gets their count. */
-static const char *enc_tag(const gen_field *fd, unsigned *n) {
-  uint64_t v = ((uint64_t)(uint32_t)fd->p->number << 3) |
-               (unsigned)enc_wire_type(fd->p->type),
-           bytes = 0;
-  *n = 0;
-  do {
-    uint64_t b = v & 0x7f;
-    v >>= 7;
-    bytes |= (b | (v ? 0x80 : 0)) << (8 * (*n)++);
-  } while (v);
-  return gen_fmt("0x%llxu, %u", (unsigned long long)bytes, *n);
-}
-
-static void emit_enc_field(gen_buf *b, const gen_msg *m, const gen_field *fd) {
-  unsigned tn;
-  const char *tag = enc_tag(fd, &tn), *f = fd->member;
-  /* map entry fields are always written, as Google's encoders do */
-  int always = m->map_entry;
-  const char *cond = always ? "1" : NULL;
-  if (field_is_repeated(fd)) {
-    buf_printf(b, "  for (i = 0; i < m->n_%s; i++) {\n", f);
-    if (fd->p->type == GEN_T(STRING))
-      buf_printf(b, "    p = weft__g_str(p, end, %s, m->%s[i]);\n", tag, f);
-    else if (fd->p->type == GEN_T(BYTES))
-      buf_printf(b,
-                 "    p = weft__g_lfield(p, end, %s, m->%s[i].data, "
-                 "m->%s[i].len);\n",
-                 tag, f, f);
-    else if (enc_ss_map(fd))
-      buf_printf(b,
-                 "    const %s *e = m->%s[i];\n"
-                 "    if (e && !e->base.n_unknown_fields)\n"
-                 "      p = weft__g_ssentry(p, end, %s, e->%s, e->%s);\n"
-                 "    else\n"
-                 "      p = weft__g_sub(p, end, %s, e, %s_enc_put, &g);\n",
-                 fd->msg_type->cname, f, tag, fd->msg_type->fields[0].member,
-                 fd->msg_type->fields[1].member, tag, fd->msg_type->cname);
-    else
-      buf_printf(b,
-                 "    p = weft__g_sub(p, end, %s, m->%s[i], %s_enc_put, &g);\n",
-                 tag, f, fd->msg_type->cname);
-    buf_put(b, "    if (!p)\n      return NULL;\n  }\n");
-    return;
-  }
-  switch (fd->p->type) {
-  case GEN_T(STRING):
-    buf_printf(b, "  if (%s%s(m->%s && m->%s[0]))\n", cond ? cond : "",
-               cond ? " || " : "", f, f);
-    buf_printf(b,
-               "    if (!(p = weft__g_str(p, end, %s, m->%s)))\n"
-               "      return NULL;\n",
-               tag, f);
-    return;
-  case GEN_T(BYTES):
-    buf_printf(b, "  if (%sm->%s.len)\n", cond ? "1 || " : "", f);
-    buf_printf(b,
-               "    if (!(p = weft__g_lfield(p, end, %s, m->%s.data, "
-               "m->%s.len)))\n      return NULL;\n",
-               tag, f, f);
-    return;
-  case GEN_T(MESSAGE):
-    buf_printf(b,
-               "  if (m->%s)\n"
-               "    if (!(p = weft__g_sub(p, end, %s, m->%s, %s_enc_put, "
-               "&g)))\n      return NULL;\n",
-               f, tag, f, fd->msg_type->cname);
-    return;
-  case GEN_T(FLOAT):
-  case GEN_T(FIXED32):
-  case GEN_T(SFIXED32):
-  case GEN_T(DOUBLE):
-  case GEN_T(FIXED64):
-  case GEN_T(SFIXED64): {
-    /* presence is bitwise: -0.0 is written */
-    int w = enc_wire_type(fd->p->type) == 1 ? 64 : 32;
-    buf_printf(b,
-               "  {\n    uint%d_t u;\n    memcpy(&u, &m->%s, %d);\n"
-               "    if (%su && !(p = weft__g_fixed(p, end, %s, &u, %d)))\n"
-               "      return NULL;\n  }\n",
-               w, f, w / 8, always ? "1 && " : "", tag, w / 8);
-    return;
-  }
-  default: {
-    const char *v;
-    switch (fd->p->type) {
-    case GEN_T(INT32):
-    case GEN_T(ENUM): /* negative: 10 bytes */
-      v = gen_fmt("(uint64_t)(int64_t)(int32_t)m->%s", f);
-      break;
-    case GEN_T(SINT32):
-      v = gen_fmt("weft__g_zz32(m->%s)", f);
-      break;
-    case GEN_T(SINT64):
-      v = gen_fmt("weft__g_zz64(m->%s)", f);
-      break;
-    case GEN_T(BOOL):
-      v = gen_fmt("(uint64_t)(m->%s != 0)", f);
-      break;
-    default:
-      v = gen_fmt("(uint64_t)m->%s", f);
-    }
-    buf_printf(b,
-               "  if ((%sm->%s) && !(p = weft__g_vfield(p, end, %s, %s)))\n"
-               "    return NULL;\n",
-               always ? "1 || " : "", f, tag, v);
-  }
-  }
-}
-
-static void emit_enc_decls(gen_buf *b, const gen_file *f) {
-  int any = 0;
-  for (size_t i = 0; i < f->n_msgs; i++) {
-    const gen_msg *m = f->msgs[i];
-    if (!enc_has_put(m))
-      continue;
-    if (!any)
-      buf_put(b, "#include \"weft/gen_encode.h\"\n\n");
-    any = 1;
-    buf_printf(b,
-               "static uint8_t *%s_enc_put(const void *msg, uint8_t *p, "
-               "const uint8_t *end);\n",
-               m->cname);
-    if (enc_covered(m))
-      buf_printf(b,
-                 "static ssize_t %s_enc_fwd(const void *msg, uint8_t *buf, "
-                 "size_t cap);\n",
-                 m->cname);
-  }
-  if (any)
-    buf_put(b, "\n");
-}
-
-static void emit_enc(gen_buf *b, const gen_msg *m) {
-  size_t n = m->n_fields;
-  int loops = 0, subs = 0;
-  const gen_field **byn;
-  if (!enc_has_put(m))
-    return;
-  byn = gen_alloc((n + 1) * sizeof(*byn));
-  for (size_t i = 0; i < n; i++) {
-    const gen_field *fd = &m->fields[i];
-    size_t k = i;
-    while (k > 0 && byn[k - 1]->p->number > fd->p->number) {
-      byn[k] = byn[k - 1];
-      k--;
-    }
-    byn[k] = fd;
-    if (field_is_repeated(fd))
-      loops = 1;
-    if (fd->p->type == GEN_T(MESSAGE))
-      subs = 1;
-  }
-  buf_printf(b,
-             "/* %s, front to back: NULL when it does not fit */\n"
-             "static uint8_t *%s_enc_put(const void *msg, uint8_t *p, "
-             "const uint8_t *end) {\n"
-             "  const %s *m = (const %s *)msg;\n",
-             m->full, m->cname, m->cname, m->cname);
-  if (loops)
-    buf_put(b, "  size_t i;\n");
-  if (subs)
-    buf_put(b, "  unsigned g = 2; /* a sub-message's length slot */\n");
-  for (size_t i = 0; i < n; i++)
-    emit_enc_field(b, m, byn[i]);
-  buf_put(b, "  if (m->base.n_unknown_fields)\n"
-             "    p = weft__g_unknown(p, end, &m->base);\n"
-             "  return p;\n}\n");
-  if (enc_covered(m))
-    buf_printf(b,
-               "static ssize_t %s_enc_fwd(const void *msg, uint8_t *buf, "
-               "size_t cap) {\n"
-               "  uint8_t *p = %s_enc_put(msg, buf, buf + cap);\n"
-               "  return p ? (ssize_t)(p - buf) : WEFT_ERR_TOO_BIG;\n}\n",
-               m->cname, m->cname);
-  buf_put(b, "\n");
-}
-
 static void emit_message(gen_buf *b, const gen_msg *m) {
   size_t n = m->n_fields;
   const char *c = m->cname;
@@ -520,7 +251,7 @@ static void emit_message(gen_buf *b, const gen_msg *m) {
              "\"%s\",\n"
              "   sizeof(%s), %zu, %s, %s,\n"
              "   %zu, %s_ranges, %s_init_pbc, NULL, NULL, NULL},\n"
-             "  %s, %zu, %s, %d, %d, %d, &%s, &%s_cache, %s, %s};\n\n",
+             "  %s, %zu, %s, %d, %d, %d, &%s, &%s_cache, %s, %s, %s};\n\n",
              c, m->full, m->p->name, c, m->package, c, n,
              n ? gen_fmt("%s_fields", c) : "NULL",
              n ? gen_fmt("%s_fields_by_name", c) : "NULL",
@@ -528,7 +259,7 @@ static void emit_message(gen_buf *b, const gen_msg *m) {
              n ? gen_fmt("%s_field_info", c) : "NULL", m->n_oneofs,
              m->n_oneofs ? gen_fmt("%s_oneof_names", c) : "NULL",
              m->file->syntax, m->wkt, m->map_entry, m->file->ident, c,
-             enc_covered(m) ? gen_fmt("%s_enc_fwd", c) : "NULL", dec_fn(m));
+             enc_desc_encode(m), dec_fn(m), enc_desc_encode_alloc(m));
 }
 
 static void emit_service(gen_buf *b, const gen_svc *s) {
@@ -679,14 +410,14 @@ char *emit_source(const gen_file *f) {
              "/* Generated by protoc-gen-weft from %s. Do not edit. */\n"
              "#include \"%s.weft.h\"\n\n",
              f->p->name, f->stem);
-  emit_enc_decls(&b, f);
+  enc_emit_decls(&b, f);
   emit_dec_decls(&b, f);
   for (size_t i = 0; i < f->n_enums; i++)
     emit_enum(&b, f->enums[i]);
   for (size_t i = 0; i < f->n_msgs; i++)
     emit_message(&b, f->msgs[i]);
   for (size_t i = 0; i < f->n_msgs; i++)
-    emit_enc(&b, f->msgs[i]);
+    enc_emit(&b, f->msgs[i]);
   for (size_t i = 0; i < f->n_msgs; i++)
     emit_dec(&b, f->msgs[i]);
   for (size_t i = 0; i < f->n_svcs; i++)

@@ -155,6 +155,13 @@ void http_rules_read(gen_method *me, const char *svc_full);
 /* ---- emitters ---- */
 char *emit_header(const gen_file *f);
 char *emit_source(const gen_file *f);
+/* The generated encoders (emit_encode.c): their prototypes (before the
+ * descriptors), their code (after them), and the expressions for a
+ * descriptor's `encode` and `encode_alloc` members ("NULL" when none). */
+void enc_emit_decls(gen_buf *b, const gen_file *f);
+void enc_emit(gen_buf *b, const gen_msg *m);
+const char *enc_desc_encode(const gen_msg *m);
+const char *enc_desc_encode_alloc(const gen_msg *m);
 /* The protobuf-c C type of a field's value (e.g. "int32_t", "char *"). */
 const char *field_ctype(const gen_field *fd);
 const char *field_pbc_type(const gen_field *fd); /* PROTOBUF_C_TYPE_x */

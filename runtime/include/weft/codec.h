@@ -70,10 +70,13 @@ int weft_decode_merge(void *msg, const uint8_t *data, size_t len,
 /* Exact encoded size of msg. */
 size_t weft_encoded_size(const void *msg);
 /* Encodes into buf (cap bytes); returns bytes written or WEFT_ERR_TOO_BIG if
- * cap is short. */
+ * cap is short. The generated encoder of a nested type (docs/NAMING.md)
+ * also returns WEFT_ERR_NOMEM when it cannot allocate its scratch (a
+ * message with more than 512 sub-messages and strings keeps their sizes
+ * on the heap, 4 bytes each) and WEFT_ERR_TOO_BIG past 4 GiB. */
 ssize_t weft_encode(const void *msg, uint8_t *buf, size_t cap);
-/* Encodes into a new malloc'd buffer: *out is the caller's, free() it.
- * Returns 0 or WEFT_ERR_NOMEM. */
+/* Encodes into a new malloc'd buffer of exactly the encoded size: *out is
+ * the caller's, free() it. Returns 0 or WEFT_ERR_NOMEM. */
 int weft_encode_alloc(const void *msg, uint8_t **out, size_t *out_len);
 
 /* Memory on the malloc path (no arena):

@@ -118,6 +118,10 @@ typedef struct weft_msg_desc {
    * generated code) read as NULL. */
   int (*decode)(struct weft__gd *st, void *msg, const uint8_t **pp,
                 const uint8_t *end, unsigned depth);
+  /* The type's generated exact-size encoder, which weft_encode_alloc calls
+   * instead of sizing and writing through the tables: same bytes, same
+   * return values. NULL: the tables. Appended last, as `encode`. */
+  int (*encode_alloc)(const void *msg, uint8_t **out, size_t *out_len);
 } weft_msg_desc;
 
 typedef struct weft_enum_desc {

@@ -19,9 +19,13 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include <protobuf-c/protobuf-c.h>
+
+#include "weft/error.h"
 
 #define WEFT__G_SLACK 24u
 
@@ -204,6 +208,202 @@ WEFT__G_INLINE uint8_t *weft__g_sub(uint8_t *p, const uint8_t *end,
     q = put(sub, t + 1, end);
   }
   return q ? weft__g_close(t, t + *g, q, end, g) : NULL;
+}
+
+/* ---- sized encoders: nested and recursive types ----
+ *
+ * For a type whose sub-messages are not all flat, a guessed slot could be
+ * moved once per level of nesting. Those types are encoded in two
+ * generated passes instead: <type>_enc_size adds up the sizes and records,
+ * in the order the writer will need them, every sub-message's length (its
+ * slot reserved before the recursion, filled after it), every string's
+ * strlen and every packed varint run's length; <type>_enc_write then
+ * writes front to back into exactly that many bytes, taking the records in
+ * order, so no strlen runs twice and nothing moves. The records live on
+ * the stack up to WEFT__G_LENS_STACK entries, then in a malloc'd array. */
+#define WEFT__G_LENS_STACK 512u
+
+#if defined(__GNUC__)
+#define WEFT__G_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define WEFT__G_UNLIKELY(x) (x)
+#endif
+
+typedef struct weft__g_lens {
+  uint32_t *v; /* the records: the stack array, or heap */
+  size_t n;    /* records taken so far */
+  size_t cap;  /* entries in v */
+  uint32_t *heap;
+  int bad; /* out of memory: the records are garbage, take the tables */
+} weft__g_lens;
+
+WEFT__G_INLINE void weft__g_lens_init(weft__g_lens *L, uint32_t *stack) {
+  L->v = stack;
+  L->n = 0;
+  L->cap = WEFT__G_LENS_STACK;
+  L->heap = NULL;
+  L->bad = 0;
+}
+
+/* Doubles the records' room. Out of memory: marks the pass bad and starts
+ * over at 0, so every later index stays inside the old array. */
+static __attribute__((noinline, unused)) void
+weft__g_lens_grow(weft__g_lens *L) {
+  size_t cap = L->cap * 2;
+  uint32_t *v = cap < L->cap || cap > SIZE_MAX / sizeof *v
+                    ? NULL
+                    : (uint32_t *)realloc(L->heap, cap * sizeof *v);
+  if (!v) {
+    L->bad = 1;
+    L->n = 0;
+    return;
+  }
+  if (!L->heap)
+    memcpy(v, L->v, L->n * sizeof *v);
+  L->v = L->heap = v;
+  L->cap = cap;
+}
+
+WEFT__G_INLINE void weft__g_lens_free(weft__g_lens *L) {
+  free(L->heap);
+}
+
+/* The index of the next record (filled later: a sub-message's length). */
+WEFT__G_INLINE size_t weft__g_slot(weft__g_lens *L) {
+  if (WEFT__G_UNLIKELY(L->n == L->cap))
+    weft__g_lens_grow(L);
+  return L->n++;
+}
+
+WEFT__G_INLINE void weft__g_rec(weft__g_lens *L, size_t v) {
+  size_t k = weft__g_slot(L); /* first: it may move L->v */
+  L->v[k] = (uint32_t)v;
+}
+
+/* Tag, length prefix and n bytes. */
+WEFT__G_INLINE size_t weft__g_lsize(unsigned tagn, size_t n) {
+  return tagn + weft__g_vsize(n) + n;
+}
+
+/* A string field: recorded strlen, and its size with the tag. */
+WEFT__G_INLINE size_t weft__g_str_size(weft__g_lens *L, unsigned tagn,
+                                       const char *s) {
+  size_t n = s ? strlen(s) : 0;
+  weft__g_rec(L, n);
+  return weft__g_lsize(tagn, n);
+}
+
+static inline size_t weft__g_unknown_size(const ProtobufCMessage *m) {
+  size_t s = 0;
+  unsigned i;
+  for (i = 0; i < m->n_unknown_fields; i++) {
+    const ProtobufCMessageUnknownField *u = &m->unknown_fields[i];
+    s += weft__g_vsize(((uint64_t)u->tag << 3) | (unsigned)u->wire_type) +
+         u->len;
+  }
+  return s;
+}
+
+/* A map<string, string> entry (not NULL): key and value always, and any
+ * unknown fields after them; records both lengths. */
+WEFT__G_INLINE size_t weft__g_ss_size(weft__g_lens *L, unsigned tagn,
+                                      const ProtobufCMessage *e, const char *k,
+                                      const char *v) {
+  size_t kn = k ? strlen(k) : 0, vn = v ? strlen(v) : 0, n;
+  weft__g_rec(L, kn);
+  weft__g_rec(L, vn);
+  n = 2 + weft__g_vsize(kn) + kn + weft__g_vsize(vn) + vn;
+  if (WEFT__G_UNLIKELY(e->n_unknown_fields != 0))
+    n += weft__g_unknown_size(e);
+  return weft__g_lsize(tagn, n);
+}
+
+/* Writes the entry weft__g_ss_size sized, with its recorded lengths. */
+WEFT__G_INLINE uint8_t *weft__g_ss_put(uint8_t *p, const uint8_t *end,
+                                       uint64_t tag, unsigned tagn,
+                                       const ProtobufCMessage *e, const char *k,
+                                       size_t kn, const char *v, size_t vn) {
+  size_t n = 2 + weft__g_vsize(kn) + kn + weft__g_vsize(vn) + vn, u = 0;
+  if (WEFT__G_UNLIKELY(e->n_unknown_fields != 0))
+    u = weft__g_unknown_size(e);
+  p = weft__g_tag(p, end, tag, tagn, weft__g_vsize(n + u), n + u);
+  if (!p)
+    return NULL;
+  p = weft__g_varint(p, n + u);
+  *p++ = 0x0a; /* field 1, length-delimited */
+  p = weft__g_copy(weft__g_varint(p, kn), k, kn);
+  *p++ = 0x12; /* field 2 */
+  p = weft__g_copy(weft__g_varint(p, vn), v, vn);
+  return u ? weft__g_unknown(p, end, e) : p;
+}
+
+typedef size_t (*weft__g_size_fn)(const void *msg, weft__g_lens *L);
+typedef uint8_t *(*weft__g_write_fn)(const void *msg, uint8_t *p,
+                                     const uint8_t *end, const uint32_t **rp);
+
+/* weft_encode through a type's two passes: sized, then written from buf
+ * (room up to cap, so the fast tag stores reach further). A write that
+ * does not end exactly at the size means the message changed between the
+ * passes. WEFT_ERR_NOMEM: no memory for the records; WEFT_ERR_TOO_BIG also
+ * past 4 GiB, which a 4-byte record cannot hold (and protobuf forbids
+ * past 2 GiB). */
+WEFT__G_INLINE ssize_t weft__g_sized(const void *msg, uint8_t *buf, size_t cap,
+                                     weft__g_size_fn size,
+                                     weft__g_write_fn write) {
+  uint32_t stack[WEFT__G_LENS_STACK];
+  weft__g_lens L;
+  const uint32_t *r;
+  uint8_t *p;
+  size_t n;
+  weft__g_lens_init(&L, stack);
+  n = size(msg, &L);
+  if (WEFT__G_UNLIKELY(L.bad)) {
+    weft__g_lens_free(&L);
+    return WEFT_ERR_NOMEM;
+  }
+  if (n > cap || n > UINT32_MAX) {
+    weft__g_lens_free(&L);
+    return WEFT_ERR_TOO_BIG;
+  }
+  r = L.v;
+  p = write(msg, buf, buf + cap, &r);
+  weft__g_lens_free(&L);
+  return p == buf + n ? (ssize_t)n : WEFT_ERR_INTERNAL;
+}
+
+/* weft_encode_alloc through the two passes: one exact allocation. */
+WEFT__G_INLINE int weft__g_sized_alloc(const void *msg, uint8_t **out,
+                                       size_t *out_len, weft__g_size_fn size,
+                                       weft__g_write_fn write) {
+  uint32_t stack[WEFT__G_LENS_STACK];
+  weft__g_lens L;
+  const uint32_t *r;
+  uint8_t *buf, *p;
+  size_t n;
+  weft__g_lens_init(&L, stack);
+  n = size(msg, &L);
+  if (WEFT__G_UNLIKELY(L.bad || n > UINT32_MAX) ||
+      !(buf = (uint8_t *)malloc(n ? n : 1))) {
+    weft__g_lens_free(&L);
+    return n > UINT32_MAX ? WEFT_ERR_TOO_BIG : WEFT_ERR_NOMEM;
+  }
+  r = L.v;
+  p = write(msg, buf, buf + n, &r);
+  weft__g_lens_free(&L);
+  if (p != buf + n) {
+    free(buf);
+    return WEFT_ERR_INTERNAL;
+  }
+  *out = buf;
+  *out_len = n;
+  return 0;
+}
+
+/* A sub-message's tag and recorded length, with room for its body. */
+WEFT__G_INLINE uint8_t *weft__g_subhead(uint8_t *p, const uint8_t *end,
+                                        uint64_t tag, unsigned tagn, size_t n) {
+  p = weft__g_tag(p, end, tag, tagn, weft__g_vsize(n), n);
+  return p ? weft__g_varint(p, n) : NULL;
 }
 
 #endif

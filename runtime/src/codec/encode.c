@@ -213,8 +213,7 @@ map_ss_size(const weft__ee *x, const void *const *arr, size_t n) {
     vs = *(const char *const *)((const char *)ent + kv[1].offset);
     kn = ks ? strlen(ks) : 0;
     vn = vs ? strlen(vs) : 0;
-    sum += len_size(x, 2 + weft__varint_size(kn) + kn + weft__varint_size(vn) +
-                           vn);
+    sum += len_size(x, weft__ss_entry_len(kn, vn));
   }
   return sum;
 }
@@ -246,8 +245,7 @@ static size_t msg_size(const weft_msg_desc *d, const void *msg, long *bud) {
     const weft__ee *x = &T->ee[i];
     const char *m = (const char *)msg + x->offset;
     int implicit = x->pres == WEFT__EP_IMPLICIT;
-    if (x->pres == WEFT__EP_HAS &&
-        !*(const protobuf_c_boolean *)((const char *)msg + x->qoff))
+    if (weft__ee_unset(x, msg))
       continue;
     switch (x->op) {
     case WEFT__EOP_I32:
@@ -258,12 +256,7 @@ static size_t msg_size(const weft_msg_desc *d, const void *msg, long *bud) {
       memcpy(&u, m, 4);
       if (!u && implicit)
         continue;
-      if (x->op == WEFT__EOP_I32)
-        v = (uint64_t)(int64_t)(int32_t)u;
-      else if (x->op == WEFT__EOP_Z32)
-        v = weft__zz32((int32_t)u);
-      else
-        v = u;
+      v = weft__ee_v32(x, u);
       sum += x->tagn + weft__varint_size(v);
       continue;
     }
@@ -273,8 +266,7 @@ static size_t msg_size(const weft_msg_desc *d, const void *msg, long *bud) {
       memcpy(&v, m, 8);
       if (!v && implicit)
         continue;
-      if (x->op == WEFT__EOP_Z64)
-        v = weft__zz64((int64_t)v);
+      v = weft__ee_v64(x, v);
       sum += x->tagn + weft__varint_size(v);
       continue;
     }
@@ -376,7 +368,7 @@ size_t weft_encoded_size(const void *msg) {
 
 /* ---- backward writer ---- */
 
-/* A finished chunk of weft_encode_alloc's output (data follows). */
+/* A finished chunk of weft__encode_alloc_backward's output (data follows). */
 typedef struct chunk {
   struct chunk *next; /* the chunk allocated before this one */
   size_t size;
@@ -388,7 +380,8 @@ typedef struct enc {
   uint8_t *end;   /* end of the current chunk */
   uint8_t *p;     /* first byte written so far */
   int full;       /* ran out of room (or memory): stop and report */
-  /* Growing mode (weft_encode_alloc): when the current chunk is full, start
+  /* Growing mode (weft__encode_alloc_backward): when the current chunk is
+   * full, start
    * a new one instead of failing. Written bytes = done + (end - p). */
   int grow;
   size_t done;
@@ -802,8 +795,7 @@ WEFT__INLINE void put_entry_ss(enc *e, const weft__ee *x, const void *ent) {
   put_bytes(e, k, kn);
   put_varint(e, kn);
   put_varint(e, (1u << 3) | WEFT__WT_LEN);
-  put_len_tag(e, x,
-              2 + weft__varint_size(kn) + kn + weft__varint_size(vn) + vn);
+  put_len_tag(e, x, weft__ss_entry_len(kn, vn));
 }
 
 /* Out of line, so the table walk stays small. */
@@ -835,8 +827,7 @@ static void put_msg(enc *e, const weft_msg_desc *d, const void *msg) {
   for (i = T->nf; i-- > 0;) {
     const weft__ee *x = &ee[i];
     const char *m = (const char *)msg + x->offset;
-    if (x->pres == WEFT__EP_HAS &&
-        !*(const protobuf_c_boolean *)((const char *)msg + x->qoff))
+    if (weft__ee_unset(x, msg))
       continue;
     if (WEFT__UNLIKELY(!roomy(e)) && x->op < WEFT__EOP_STRING) {
       put_generic(e, d, x->idx, msg);
@@ -980,8 +971,8 @@ static void put_msg(enc *e, const weft_msg_desc *d, const void *msg) {
  * generated encoder's call. */
 static __attribute__((noinline)) ssize_t encode_tables(const weft_msg_desc *d,
                                                        const void *msg,
-                                                       uint8_t *buf,
-                                                       size_t cap) {
+                                                       uint8_t *buf, size_t cap,
+                                                       int exact) {
   enc e;
   size_t n;
   weft__dtab *tmp;
@@ -1001,7 +992,7 @@ static __attribute__((noinline)) ssize_t encode_tables(const weft_msg_desc *d,
    * fields outweigh their bytes, which on a message of many small fields
    * happens within its first sub-messages; a small buffer bounds the move
    * anyway. */
-  if (cap >= SIZE_FIRST_MIN) {
+  if (cap >= SIZE_FIRST_MIN && !exact) {
     long bud = SIZE_FIRST_SLACK;
     n = msg_size(d, msg, &bud);
     if (bud >= 0) {
@@ -1031,10 +1022,11 @@ ssize_t weft_encode(const void *msg, uint8_t *buf, size_t cap) {
   if (!msg || (!buf && cap))
     return WEFT_ERR_INVAL;
   d = weft_msg_desc_of_msg(msg);
-  /* front to back, no size pass: the type's generated encoder */
+  /* front to back: the type's generated encoder, as a tail call (a frame
+   * here costs a 10-byte message a third of its time) */
   if (d->encode && buf)
     return d->encode(msg, buf, cap);
-  return encode_tables(d, msg, buf, cap);
+  return encode_tables(d, msg, buf, cap, 0);
 }
 
 /* One pass into growing chunks (no size pre-pass), then one copy into an
@@ -1082,10 +1074,19 @@ int weft__encode_alloc_backward(const void *msg, uint8_t **out,
   return rv;
 }
 
-/* A type with a forward writer (generated, or the table-driven one for flat
- * types) is sized first and written once into an exact allocation: one
- * malloc and no copy, against a chunk, a copy and two mallocs. */
-int weft_encode_alloc(const void *msg, uint8_t **out, size_t *out_len) {
+/* weft_encode_alloc's first try for a type without a forward writer: the
+ * backward writer into this much stack, then one copy into an exact
+ * allocation. A small message costs one walk and no chunk; a larger one
+ * is abandoned after this many bytes and sized first. */
+#define ALLOC_STACK 1024u
+
+/* weft_encode_alloc through the tables, whatever the type: into an exact
+ * allocation, written once (the forward writer for a flat type; else,
+ * past ALLOC_STACK bytes, the backward writer from the allocation's end,
+ * after the exact size). Against one chunked backward pass and a copy
+ * (weft__encode_alloc_backward), the second walk costs less than the
+ * chunks and the copy: see README.md, "Encoding". */
+int weft__encode_alloc_tables(const void *msg, uint8_t **out, size_t *out_len) {
   const weft_msg_desc *d;
   weft__dtab *tmp;
   const weft__dtab *T;
@@ -1095,18 +1096,32 @@ int weft_encode_alloc(const void *msg, uint8_t **out, size_t *out_len) {
   if (!msg || !out || !out_len)
     return WEFT_ERR_INVAL;
   d = weft_msg_desc_of_msg(msg);
-  if (!d->encode) {
-    T = weft__dtab_get(d, &tmp);
-    if (WEFT__UNLIKELY(tmp != NULL))
-      free(tmp); /* rare (no cache yet): the backward writer */
-    if (tmp != NULL || !T || !T->enc_fwd)
-      return weft__encode_alloc_backward(msg, out, out_len);
+  T = weft__dtab_get(d, &tmp);
+  if (WEFT__UNLIKELY(tmp != NULL))
+    free(tmp);
+  if (!T || !T->enc_fwd) {
+    uint8_t stack[ALLOC_STACK];
+    enc e;
+    memset(&e, 0, sizeof e);
+    e.start = stack;
+    e.end = e.p = stack + sizeof stack;
+    put_msg(&e, d, msg);
+    if (!e.full) {
+      n = (size_t)(e.end - e.p);
+      if (!(buf = malloc(n ? n : 1)))
+        return WEFT_ERR_NOMEM;
+      if (n)
+        memcpy(buf, e.p, n);
+      *out = buf;
+      *out_len = n;
+      return 0;
+    }
   }
-  n = weft_encoded_size(msg);
+  n = msg_size(d, msg, NULL);
   buf = malloc(n ? n : 1);
   if (!buf)
     return WEFT_ERR_NOMEM;
-  r = weft_encode(msg, buf, n);
+  r = encode_tables(d, msg, buf, n, 1);
   if (WEFT__UNLIKELY(r != (ssize_t)n)) {
     free(buf);
     return r < 0 ? (int)r : WEFT_ERR_INTERNAL;
@@ -1114,4 +1129,15 @@ int weft_encode_alloc(const void *msg, uint8_t **out, size_t *out_len) {
   *out = buf;
   *out_len = n;
   return 0;
+}
+
+int weft_encode_alloc(const void *msg, uint8_t **out, size_t *out_len) {
+  const weft_msg_desc *d;
+  if (!msg || !out || !out_len)
+    return WEFT_ERR_INVAL;
+  d = weft_msg_desc_of_msg(msg);
+  /* generated: sized, then written in one allocation */
+  if (d->encode_alloc)
+    return d->encode_alloc(msg, out, out_len);
+  return weft__encode_alloc_tables(msg, out, out_len);
 }

@@ -123,7 +123,7 @@ WEFT__INLINE uint8_t *f_entry_ss(uint8_t *p, const uint8_t *end,
   v = *(const char *const *)((const char *)ent + kv[1].offset);
   kn = k ? strlen(k) : 0;
   vn = v ? strlen(v) : 0;
-  n = 2 + weft__varint_size(kn) + kn + weft__varint_size(vn) + vn;
+  n = weft__ss_entry_len(kn, vn);
   p = f_head(p, end, x, 1, n, n);
   if (!p)
     return NO_ROOM;
@@ -171,8 +171,7 @@ static uint8_t *f_msg(const weft__dtab *T, const void *msg, uint8_t *p,
     const weft__ee *x = &ee[i];
     const char *m = (const char *)msg + x->offset;
     int implicit = x->pres == WEFT__EP_IMPLICIT;
-    if (x->pres == WEFT__EP_HAS &&
-        !*(const protobuf_c_boolean *)((const char *)msg + x->qoff))
+    if (weft__ee_unset(x, msg))
       continue;
     switch (x->op) {
     case WEFT__EOP_I32:
@@ -183,12 +182,7 @@ static uint8_t *f_msg(const weft__dtab *T, const void *msg, uint8_t *p,
       memcpy(&u, m, 4);
       if (!u && implicit)
         continue;
-      if (x->op == WEFT__EOP_I32)
-        v = (uint64_t)(int64_t)(int32_t)u; /* negative: 10 bytes */
-      else if (x->op == WEFT__EOP_Z32)
-        v = weft__zz32((int32_t)u);
-      else
-        v = u;
+      v = weft__ee_v32(x, u);
       p = f_head(p, end, x, 1, v, 0);
       continue;
     }
@@ -198,8 +192,7 @@ static uint8_t *f_msg(const weft__dtab *T, const void *msg, uint8_t *p,
       memcpy(&v, m, 8);
       if (!v && implicit)
         continue;
-      if (x->op == WEFT__EOP_Z64)
-        v = weft__zz64((int64_t)v);
+      v = weft__ee_v64(x, v);
       p = f_head(p, end, x, 1, v, 0);
       continue;
     }

@@ -1,11 +1,13 @@
 // libFuzzer target for the encoders that write front to back, differential
 // against the table-driven backward writer: the table-driven forward writer
 // (runtime/src/codec/encode_fwd.c) and the generated per-type encoders
-// (weft/gen_encode.h). The first input byte picks the type (a flat message,
-// or one holding flat messages), the descriptors (built at run time: the
-// tables; generated: the generated encoders), the decode mode (arena or
-// malloc tree, with or without aliasing) and a spare capacity; the rest is
-// the wire input. For every message weft accepts: weft_encode gives exactly
+// (weft/gen_encode.h). The first input byte picks the type (bits 0x01 and
+// 0x20: a flat message, one holding flat messages, or a nested and
+// recursive one, which the generated size and write passes encode), the
+// descriptors (0x02; built at run time: the tables; generated: the
+// generated encoders), the decode mode (0x80: arena or malloc tree, 0x40:
+// with or without aliasing) and a spare capacity (0x1c); the rest is the
+// wire input. For every message weft accepts: weft_encode gives exactly
 // weft_encoded_size() bytes, the same bytes as weft__encode_alloc_backward (the
 // backward writer whatever the type) and as weft_encode_alloc, in an exact-size
 // buffer and in a larger one, fails with WEFT_ERR_TOO_BIG one byte short, and
@@ -28,14 +30,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   unsigned sel = data[0];
   data++;
   size--;
-  const google::protobuf::Message *proto =
-      (sel & 1) ? static_cast<const google::protobuf::Message *>(
-                      &weft_test::flat::Outer::default_instance())
-                : &weft_test::flat::Flat::default_instance();
+  const google::protobuf::Message *proto;
+  const weft_msg_desc *gen;
+  if (sel & 0x20) {
+    proto = &weft_test::flat::Tree::default_instance();
+    gen = &weft_1test__flat__Tree_desc;
+  } else if (sel & 1) {
+    proto = &weft_test::flat::Outer::default_instance();
+    gen = &weft_1test__flat__Outer_desc;
+  } else {
+    proto = &weft_test::flat::Flat::default_instance();
+    gen = &weft_1test__flat__Flat_desc;
+  }
   const weft_msg_desc *d = weft_test::DynDesc(proto->GetDescriptor());
   if (sel & 2)
-    d = (sel & 1) ? &weft_1test__flat__Outer_desc
-                  : &weft_1test__flat__Flat_desc;
+    d = gen;
   weft_arena *arena = nullptr;
   if ((sel & 0x80) && weft_arena_new(&arena, 512) != 0)
     return 0;
@@ -60,7 +69,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       std::free(fb);
     }
     // exact size, malloc'd so ASan sees a write past it; then with spare
-    size_t spare = (sel >> 2) & 15;
+    size_t spare = (sel >> 2) & 7;
     for (size_t cap : {n, n + spare}) {
       uint8_t *buf = static_cast<uint8_t *>(std::malloc(cap ? cap : 1));
       if (weft_encode(out, buf, cap) != static_cast<ssize_t>(n) ||
