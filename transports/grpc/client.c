@@ -42,10 +42,10 @@ typedef struct gclient {
   size_t max_recv;
   pthread_mutex_t mu;
   struct gcall *calls; /* live calls, for disconnect */
-  /* Asynchronous calls: the process's queue, held (under mu) from this
+  /* Asynchronous calls: the process's queues, held (under mu) from this
    * client's first one until it disconnects; n_async (under mu) counts the
    * calls not yet freed. */
-  grpc_completion_queue *acq;
+  bool aq_held;
   unsigned n_async;
   pthread_cond_t async_cv;
 } gclient;
@@ -90,6 +90,7 @@ typedef struct gcall {
   /* Asynchronous calls (client_async section below); under mu unless
    * said otherwise. */
   bool async;
+  int aq; /* index of its asynchronous queue */
   const weft_call_events *ev;
   void *ud;
   weft_arena *arena;
@@ -107,6 +108,7 @@ typedef struct gcall {
 } gcall;
 
 static int async_flush_single(gcall *c);
+static void aq_unpick(int qi);
 static void aq_release(void);
 
 static void client_unref(gclient *cl) {
@@ -355,8 +357,8 @@ static void grpc_disconnect(void *conn) {
    * disconnects; the ones cancelled above end on the queue thread. */
   while (cl->n_async > 0)
     pthread_cond_wait(&cl->async_cv, &cl->mu);
-  bool held = cl->acq != NULL;
-  cl->acq = NULL;
+  bool held = cl->aq_held;
+  cl->aq_held = false;
   pthread_mutex_unlock(&cl->mu);
   if (held)
     aq_release();
@@ -723,8 +725,10 @@ static void free_call(gcall *c) {
   weft__grpc_md_free(&c->send_md);
   pthread_mutex_destroy(&c->mu);
   pthread_cond_destroy(&c->send_cv);
+  int qi = c->aq;
   free(c);
   if (async) {
+    aq_unpick(qi);
     pthread_mutex_lock(&cl->mu);
     if (--cl->n_async == 0)
       pthread_cond_broadcast(&cl->async_cv);
@@ -812,15 +816,16 @@ report:
 
 /* ---- asynchronous calls ----
  *
- * Bound to the process's next queue (acq); the one thread that drains it
- * (async_main) runs every event of every asynchronous call of every
- * client, so a call's events never overlap. Batches: STATUS
- * (RECV_STATUS_ON_CLIENT) from the start, so every call ends with a status even
- * if cancelled before it sent anything; a RECV loop (initial metadata with the
- * first message); MAIN for a single request (metadata, message, half-close; a
- * unary call also receives its response in it); SEND for streamed messages, one
- * in flight, the rest queued. on_end comes when the status is in and no batch
- * is in flight: the runtime then calls call_finish, which frees. */
+ * Bound to one of the process's next queues (aq_pick); the one thread
+ * that drains it (async_main) runs every event of every asynchronous call
+ * bound to it, of every client, so a call's events never overlap. Batches:
+ * STATUS (RECV_STATUS_ON_CLIENT) from the start, so every call ends with a
+ * status even if cancelled before it sent anything; a RECV loop (initial
+ * metadata with the first message); MAIN for a single request (metadata,
+ * message, half-close; a unary call also receives its response in it); SEND for
+ * streamed messages, one in flight, the rest queued. on_end comes when the
+ * status is in and no batch is in flight: the runtime then calls call_finish,
+ * which frees. */
 
 /* A sender waits while this much is queued, except on the queue thread
  * (it must never wait for itself). */
@@ -1004,59 +1009,111 @@ static void async_main(void *arg) {
   }
 }
 
-/* The process's queue of asynchronous calls and its thread, shared by
- * every client as the client loop is (client_loop.c): made by the first
- * asynchronous call, held by each client that made one until it
- * disconnects, and stopped by the last such disconnect, unless that runs
- * on the queue's own thread (a thread cannot join itself): the queue then
- * stays, idle, and the next client takes it up again. It holds a gRPC core
- * reference of its own, so core outlives it. */
+/* The process's queues of asynchronous calls, a thread each, shared by
+ * every client as the client loop is (client_loop.c): the first made by the
+ * first asynchronous call, held by each client that made one until it
+ * disconnects, and all stopped by the last such disconnect, unless that
+ * runs on a queue's own thread (a thread cannot join itself): they then
+ * stay, idle, and the next client takes them up again. They hold a gRPC
+ * core reference of their own, so core outlives them.
+ *
+ * Why more than one: Debian's libgrpc is built without NDEBUG, so each
+ * completion searches its queue's list of outstanding batches, and every
+ * open call has two (its status and its next receive). With 10,000 calls
+ * on one queue that search was 15 % of a fan-out client's CPU. A queue is
+ * added for every WEFT_GRPC_ASYNC_PER_QUEUE live calls, up to
+ * WEFT_GRPC_ASYNC_QUEUES, and a call goes to the least loaded: the search
+ * shrinks with the queue and the threads share the cores, while a process
+ * with a few calls keeps one thread. A call stays on its queue, so its
+ * events still never overlap. */
+#define WEFT_GRPC_ASYNC_QUEUES 4
+#define WEFT_GRPC_ASYNC_PER_QUEUE 1024
+
+typedef struct aqueue {
+  grpc_completion_queue *cq;
+  weft__thread *thread;
+  unsigned live; /* calls bound to it not yet freed */
+} aqueue;
+
 static pthread_mutex_t g_aq_mu = PTHREAD_MUTEX_INITIALIZER;
-static grpc_completion_queue *g_acq;
-static weft__thread *g_athread;
+static aqueue g_aq[WEFT_GRPC_ASYNC_QUEUES];
+static int g_naq;       /* queues running */
+static unsigned g_live; /* their calls, in all */
 static unsigned g_aq_refs;
 
-static int aq_acquire(grpc_completion_queue **out) {
-  pthread_mutex_lock(&g_aq_mu);
-  if (!g_acq) {
-    weft__grpc_acquire();
-    grpc_completion_queue *cq = grpc_completion_queue_create_for_next(NULL);
-    /* A runtime thread, named so it shows in top -H and tests find it. */
-    if (!cq ||
-        weft__thread_start(&g_athread, "weft-grpc-async", async_main, cq) < 0) {
-      if (cq)
-        grpc_completion_queue_destroy(cq);
-      pthread_mutex_unlock(&g_aq_mu);
-      weft__grpc_release();
-      return WEFT_ERR_NOMEM;
-    }
-    g_acq = cq;
+/* With g_aq_mu held. */
+static int aq_add(void) {
+  aqueue *q = &g_aq[g_naq];
+  weft__grpc_acquire();
+  q->cq = grpc_completion_queue_create_for_next(NULL);
+  /* A runtime thread, named so it shows in top -H and tests find it. */
+  if (!q->cq || weft__thread_start(&q->thread, "weft-grpc-async", async_main,
+                                   q->cq) < 0) {
+    if (q->cq)
+      grpc_completion_queue_destroy(q->cq);
+    q->cq = NULL;
+    weft__grpc_release();
+    return WEFT_ERR_NOMEM;
   }
-  g_aq_refs++;
-  *out = g_acq;
-  pthread_mutex_unlock(&g_aq_mu);
+  q->live = 0;
+  g_naq++;
   return 0;
 }
 
-/* A client that held the queue disconnected (every call of it freed). */
+static int aq_acquire(void) {
+  pthread_mutex_lock(&g_aq_mu);
+  int rc = g_naq == 0 ? aq_add() : 0;
+  if (rc == 0)
+    g_aq_refs++;
+  pthread_mutex_unlock(&g_aq_mu);
+  return rc;
+}
+
+/* The queue for a new call (the caller holds a reference, so there is
+ * one): its index, to give back with aq_unpick when the call is freed. */
+static int aq_pick(grpc_completion_queue **cq) {
+  pthread_mutex_lock(&g_aq_mu);
+  if (g_naq < WEFT_GRPC_ASYNC_QUEUES &&
+      g_live >= (unsigned)g_naq * WEFT_GRPC_ASYNC_PER_QUEUE)
+    (void)aq_add(); /* without it the calls share the queues there are */
+  int best = 0;
+  for (int i = 1; i < g_naq; i++)
+    if (g_aq[i].live < g_aq[best].live)
+      best = i;
+  g_aq[best].live++;
+  g_live++;
+  *cq = g_aq[best].cq;
+  pthread_mutex_unlock(&g_aq_mu);
+  return best;
+}
+
+static void aq_unpick(int qi) {
+  pthread_mutex_lock(&g_aq_mu);
+  g_aq[qi].live--;
+  g_live--;
+  pthread_mutex_unlock(&g_aq_mu);
+}
+
+/* A client that held the queues disconnected (every call of it freed). */
 static void aq_release(void) {
-  grpc_completion_queue *stop = NULL;
-  weft__thread *t = NULL;
+  aqueue stop[WEFT_GRPC_ASYNC_QUEUES];
+  int n = 0;
   pthread_mutex_lock(&g_aq_mu);
   if (g_aq_refs > 0 && --g_aq_refs == 0 && !on_async_thread) {
-    /* No client holds it, so no call is bound to it any more. */
-    stop = g_acq;
-    t = g_athread;
-    g_acq = NULL;
-    g_athread = NULL;
+    /* No client holds them, so no call is bound to them any more. */
+    n = g_naq;
+    memcpy(stop, g_aq, sizeof stop);
+    memset(g_aq, 0, sizeof g_aq);
+    g_naq = 0;
   }
   pthread_mutex_unlock(&g_aq_mu);
-  if (!stop)
-    return;
-  grpc_completion_queue_shutdown(stop);
-  weft__thread_join(t);
-  grpc_completion_queue_destroy(stop);
-  weft__grpc_release();
+  for (int i = 0; i < n; i++)
+    grpc_completion_queue_shutdown(stop[i].cq);
+  for (int i = 0; i < n; i++) {
+    weft__thread_join(stop[i].thread);
+    grpc_completion_queue_destroy(stop[i].cq);
+    weft__grpc_release();
+  }
 }
 
 /* Unary and server-streaming: the request and the half-close in one
@@ -1137,16 +1194,22 @@ static int call_start_async(void *conn, const weft_method_desc *m,
                             void *ud, void **tcall, weft_error *err) {
   gclient *cl = conn;
   pthread_mutex_lock(&cl->mu);
-  int rc = cl->acq ? 0 : aq_acquire(&cl->acq);
-  grpc_completion_queue *acq = cl->acq;
+  int rc = cl->aq_held ? 0 : aq_acquire();
+  if (rc == 0)
+    cl->aq_held = true;
   pthread_mutex_unlock(&cl->mu);
   if (rc < 0)
     return weft_error_set(err, rc, "%s: no thread for asynchronous calls",
                           m->path);
+  grpc_completion_queue *acq = NULL;
+  int qi = aq_pick(&acq);
   gcall *c = NULL;
   rc = new_call(cl, m, md, deadline_ns, acq, &c, err);
-  if (rc < 0)
+  if (rc < 0) {
+    aq_unpick(qi);
     return rc;
+  }
+  c->aq = qi;
   c->ev = ev;
   c->ud = ud;
   c->arena = arena;
