@@ -582,6 +582,37 @@ TEST(H2Engine, ServerResetReachesTheClient) {
   EXPECT_EQ((uint32_t)NGHTTP2_INTERNAL_ERROR, p.ss[id]->code);
 }
 
+// Closed stream records are reused: a record that held a large header
+// block (over the inline array) or a flagged one starts clean for the next
+// stream, over more rounds than the engine keeps spare records for.
+TEST(H2Engine, StreamRecordsAreReusedClean) {
+  Pipe p;
+  for (int round = 0; round < 3; round++) {
+    std::vector<int32_t> ids;
+    for (int i = 0; i < 20; i++) {
+      Fields f = {{"x-n", std::to_string(round * 100 + i)}};
+      for (int k = 0; i % 2 && k < 40; k++)
+        f.emplace_back("x-f" + std::to_string(k), std::to_string(k));
+      ids.push_back(p.request(f, nullptr));
+    }
+    p.pump();
+    for (int i = 0; i < 20; i++) {
+      SStream &s = *p.ss.at(ids[i]);
+      EXPECT_EQ(i % 2 ? 45u : 5u, s.fields.size()) << round << " " << i;
+      EXPECT_EQ(std::to_string(round * 100 + i), field(s.fields, "x-n"));
+      EXPECT_FALSE(s.too_large);
+      EXPECT_TRUE(s.ended || s.end_on_headers);
+      p.respond(ids[i], "ok");
+    }
+    p.pump();
+    for (int32_t id : ids) {
+      EXPECT_TRUE(p.ss.at(id)->closed);
+      EXPECT_EQ("ok", p.cs[id].body);
+    }
+  }
+  EXPECT_TRUE(p.conn_errors.empty());
+}
+
 TEST(H2Engine, GoawayFromClientIsReported) {
   Pipe p;
   int32_t id = p.request({}, nullptr);
@@ -685,6 +716,26 @@ TEST(H2Engine, HeadersOnAClosedStreamIsStreamClosed) {
   EXPECT_NE(nullptr, strstr(r.p.conn_errors[0].message, "HEADERS"))
       << r.p.conn_errors[0].message;
   EXPECT_EQ(std::vector<uint32_t>{NGHTTP2_STREAM_CLOSED}, goaway_codes(r.out));
+}
+
+// A stream we reset is remembered as ours: what the client sent on it
+// before it saw the reset is ignored (RFC 9113 5.1), while a stream that
+// ended normally is not.
+TEST(H2Engine, DataAfterOurResetIsIgnored) {
+  Raw r;
+  // END_HEADERS only: the body is still to come.
+  r.send(client_start() + frame(NGHTTP2_HEADERS, 4, 1, req_block()));
+  ASSERT_EQ(1u, r.p.ss.count(1));
+  ASSERT_EQ(0, weft__h2e_submit_rst(r.p.e, 1, WEFT__H2E_INTERNAL_ERROR));
+  r.out += r.p.drain();
+  ASSERT_TRUE(r.p.ss[1]->closed);
+  r.send(frame(NGHTTP2_DATA, 1, 1, "late"));
+  EXPECT_GE(r.rv, 0);
+  EXPECT_TRUE(r.p.conn_errors.empty());
+  r.send(frame(NGHTTP2_HEADERS, 5, 3, req_block()));
+  EXPECT_GE(r.rv, 0);
+  EXPECT_EQ(1u, r.p.ss.count(3));
+  EXPECT_TRUE(r.p.conn_errors.empty());
 }
 
 TEST(H2Engine, HeadersBelowTheLastStreamIsProtocolError) {
