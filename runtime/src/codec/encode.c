@@ -1097,9 +1097,12 @@ int weft__encode_alloc_tables(const void *msg, uint8_t **out, size_t *out_len) {
     return WEFT_ERR_INVAL;
   d = weft_msg_desc_of_msg(msg);
   T = weft__dtab_get(d, &tmp);
+  /* A descriptor without a cache gets a table of its own (tmp, which T may
+   * be): read what is needed of it before it goes. */
+  bool fwd = T && T->enc_fwd;
   if (WEFT__UNLIKELY(tmp != NULL))
     free(tmp);
-  if (!T || !T->enc_fwd) {
+  if (!fwd) {
     uint8_t stack[ALLOC_STACK];
     enc e;
     memset(&e, 0, sizeof e);
