@@ -65,25 +65,6 @@ void emit_dec_decls(gen_buf *b, const gen_file *f) {
     buf_put(b, "\n");
 }
 
-static int dec_wire_type(int t) {
-  switch (t) {
-  case GEN_T(FIXED64):
-  case GEN_T(SFIXED64):
-  case GEN_T(DOUBLE):
-    return 1;
-  case GEN_T(STRING):
-  case GEN_T(BYTES):
-  case GEN_T(MESSAGE):
-    return 2;
-  case GEN_T(FIXED32):
-  case GEN_T(SFIXED32):
-  case GEN_T(FLOAT):
-    return 5;
-  default:
-    return 0;
-  }
-}
-
 /* The value of a tag of up to two varint bytes as the loop assembles it
  * (first byte's 7 bits, then the second's); 0: a longer tag, which the
  * table loop reads. */
@@ -138,7 +119,7 @@ static void dec_store_varint(gen_buf *b, int t, const char *dst,
 
 static void emit_dec_field(gen_buf *b, const gen_msg *m, const gen_field *fd) {
   const char *f = fd->member, *name = fd->p->name;
-  int t = fd->p->type, wt = dec_wire_type(t);
+  int t = fd->p->type, wt = gen_wire_type(t);
   int utf8 = t == GEN_T(STRING) && m->file->syntax == 3;
   unsigned tag = dec_case(fd, wt);
 
@@ -293,7 +274,7 @@ void emit_dec(gen_buf *b, const gen_msg *m) {
     const gen_field *fd = &m->fields[i];
     if (fd->map)
       maps = 1;
-    if (!field_is_repeated(fd) && dec_wire_type(fd->p->type) == 0)
+    if (!field_is_repeated(fd) && gen_wire_type(fd->p->type) == 0)
       varints = 1;
   }
   buf_printf(b,

@@ -39,25 +39,6 @@ static const gen_field **by_number(const gen_msg *m, int *loops, int *subs) {
   return byn;
 }
 
-static int enc_wire_type(int t) {
-  switch (t) {
-  case GEN_T(FIXED64):
-  case GEN_T(SFIXED64):
-  case GEN_T(DOUBLE):
-    return 1;
-  case GEN_T(STRING):
-  case GEN_T(BYTES):
-  case GEN_T(MESSAGE):
-    return 2;
-  case GEN_T(FIXED32):
-  case GEN_T(SFIXED32):
-  case GEN_T(FLOAT):
-    return 5;
-  default:
-    return 0;
-  }
-}
-
 static int enc_plain(const gen_field *fd) {
   return fd->oneof < 0 && !fd->proto3_optional && !fd->group;
 }
@@ -137,7 +118,7 @@ static const char *enc_tag_wt(const gen_field *fd, int wt, unsigned *n) {
 }
 
 static const char *enc_tag(const gen_field *fd, unsigned *n) {
-  return enc_tag_wt(fd, enc_wire_type(fd->p->type), n);
+  return enc_tag_wt(fd, gen_wire_type(fd->p->type), n);
 }
 
 static void emit_enc_field(gen_buf *b, const gen_msg *m, const gen_field *fd) {
@@ -201,7 +182,7 @@ static void emit_enc_field(gen_buf *b, const gen_msg *m, const gen_field *fd) {
   case GEN_T(FIXED64):
   case GEN_T(SFIXED64): {
     /* presence is bitwise: -0.0 is written */
-    int w = enc_wire_type(fd->p->type) == 1 ? 64 : 32;
+    int w = gen_wire_type(fd->p->type) == 1 ? 64 : 32;
     buf_printf(b,
                "  {\n    uint%d_t u;\n    memcpy(&u, &m->%s, %d);\n"
                "    if (%su && !(p = weft__g_fixed(p, end, %s, &u, %d)))\n"
@@ -353,7 +334,7 @@ static int enc_sized(const gen_msg *m) {
 
 /* Bytes per element of a packed fixed-width field; 0 for varints. */
 static int sz_fixed(const gen_field *fd) {
-  switch (enc_wire_type(fd->p->type)) {
+  switch (gen_wire_type(fd->p->type)) {
   case 1:
     return 8;
   case 5:

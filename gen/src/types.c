@@ -121,6 +121,25 @@ int field_has_flag(const gen_msg *m, const gen_field *fd) {
          strcmp(field_label(m, fd), "PROTOBUF_C_LABEL_OPTIONAL") == 0;
 }
 
+int gen_wire_type(int t) {
+  switch (t) {
+  case T(FIXED64):
+  case T(SFIXED64):
+  case T(DOUBLE):
+    return 1;
+  case T(STRING):
+  case T(BYTES):
+  case T(MESSAGE):
+    return 2;
+  case T(FIXED32):
+  case T(SFIXED32):
+  case T(FLOAT):
+    return 5;
+  default:
+    return 0;
+  }
+}
+
 int field_packable(const gen_field *fd) {
   return !field_is_ptr(fd) && fd->p->type != T(BYTES);
 }
