@@ -10,25 +10,14 @@
 #include "gen.h"
 #include "types.h"
 
-static int dec_plain(const gen_field *fd) {
-  return fd->oneof < 0 && !fd->proto3_optional && !fd->group;
-}
-
-static int dec_ss_map(const gen_field *fd) {
-  const gen_msg *e = fd->msg_type;
-  return fd->map && e && e->n_fields == 2 &&
-         e->fields[0].p->type == GEN_T(STRING) &&
-         e->fields[1].p->type == GEN_T(STRING);
-}
-
 static int dec_field_ok(const gen_field *fd) {
   int t = fd->p->type;
-  if (!dec_plain(fd) || t == GEN_T(GROUP))
+  if (!field_plain(fd) || t == GEN_T(GROUP))
     return 0;
   if (t == GEN_T(ENUM) && (!fd->enum_type || fd->enum_type->closed))
     return 0; /* closed enums keep unknown numbers aside: the table's job */
   if (fd->map)
-    return dec_ss_map(fd);
+    return field_ss_map(fd);
   if (t == GEN_T(MESSAGE))
     return fd->msg_type && !fd->msg_type->map_entry;
   return 1;

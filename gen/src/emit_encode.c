@@ -39,24 +39,13 @@ static const gen_field **by_number(const gen_msg *m, int *loops, int *subs) {
   return byn;
 }
 
-static int enc_plain(const gen_field *fd) {
-  return fd->oneof < 0 && !fd->proto3_optional && !fd->group;
-}
-
-static int enc_ss_map(const gen_field *fd) {
-  const gen_msg *e = fd->msg_type;
-  return fd->map && e && e->n_fields == 2 &&
-         e->fields[0].p->type == GEN_T(STRING) &&
-         e->fields[1].p->type == GEN_T(STRING);
-}
-
 /* A field of a flat type: no sub-message but map<string, string>. */
 static int enc_flat_field(const gen_field *fd) {
   int t = fd->p->type;
-  if (!enc_plain(fd))
+  if (!field_plain(fd))
     return 0;
   if (field_is_repeated(fd))
-    return t == GEN_T(STRING) || t == GEN_T(BYTES) || enc_ss_map(fd);
+    return t == GEN_T(STRING) || t == GEN_T(BYTES) || field_ss_map(fd);
   return t != GEN_T(MESSAGE) && t != GEN_T(GROUP);
 }
 
@@ -77,7 +66,7 @@ static int enc_covered(const gen_msg *m) {
     const gen_field *fd = &m->fields[i];
     if (enc_flat_field(fd))
       continue;
-    if (!enc_plain(fd) || fd->map || fd->p->type != GEN_T(MESSAGE) ||
+    if (!field_plain(fd) || fd->map || fd->p->type != GEN_T(MESSAGE) ||
         !enc_flat(fd->msg_type) || fd->msg_type->file != m->file)
       return 0;
   }
@@ -93,7 +82,7 @@ static int enc_ss_entry(const gen_msg *m) {
   for (size_t i = 0; i < f->n_msgs; i++) {
     const gen_msg *o = f->msgs[i];
     for (size_t k = 0; k < o->n_fields; k++)
-      if (o->fields[k].msg_type == m && enc_ss_map(&o->fields[k]) &&
+      if (o->fields[k].msg_type == m && field_ss_map(&o->fields[k]) &&
           enc_covered(o))
         return 1;
   }
@@ -136,7 +125,7 @@ static void emit_enc_field(gen_buf *b, const gen_msg *m, const gen_field *fd) {
                  "    p = weft__g_lfield(p, end, %s, m->%s[i].data, "
                  "m->%s[i].len);\n",
                  tag, f, f);
-    else if (enc_ss_map(fd))
+    else if (field_ss_map(fd))
       buf_printf(b,
                  "    const %s *e = m->%s[i];\n"
                  "    if (e && !e->base.n_unknown_fields)\n"
@@ -272,13 +261,13 @@ static void emit_put(gen_buf *b, const gen_msg *m) {
 
 /* A packed repeated scalar (proto3's default for repeated numbers). */
 static int sz_packed(const gen_msg *m, const gen_field *fd) {
-  return enc_plain(fd) && field_packed(m, fd);
+  return field_plain(fd) && field_packed(m, fd);
 }
 
 /* A singular or repeated sub-message of a type of the same file (not a
  * map): covered when that type is. */
 static int sz_sub(const gen_msg *m, const gen_field *fd) {
-  return enc_plain(fd) && !fd->map && fd->p->type == GEN_T(MESSAGE) &&
+  return field_plain(fd) && !fd->map && fd->p->type == GEN_T(MESSAGE) &&
          fd->msg_type && fd->msg_type->file == m->file;
 }
 
@@ -398,7 +387,7 @@ static void emit_sz_size_field(gen_buf *b, const gen_msg *m,
       buf_printf(b, "    s += weft__g_str_size(L, %u, m->%s[i]);\n", tn, f);
     else if (fd->p->type == GEN_T(BYTES))
       buf_printf(b, "    s += weft__g_lsize(%u, m->%s[i].len);\n", tn, f);
-    else if (enc_ss_map(fd))
+    else if (field_ss_map(fd))
       buf_printf(b,
                  "    const %s *e = m->%s[i];\n"
                  "    s += e ? weft__g_ss_size(L, %u, &e->base, e->%s, e->%s)"
@@ -483,7 +472,7 @@ static void emit_sz_write_field(gen_buf *b, const gen_msg *m,
                  "    p = weft__g_lfield(p, end, %s, m->%s[i].data, "
                  "m->%s[i].len);\n",
                  tag, f, f);
-    else if (enc_ss_map(fd))
+    else if (field_ss_map(fd))
       buf_printf(b,
                  "    const %s *e = m->%s[i];\n"
                  "    if (e) {\n"

@@ -121,6 +121,16 @@ int field_has_flag(const gen_msg *m, const gen_field *fd) {
          strcmp(field_label(m, fd), "PROTOBUF_C_LABEL_OPTIONAL") == 0;
 }
 
+int field_plain(const gen_field *fd) {
+  return fd->oneof < 0 && !fd->proto3_optional && !fd->group;
+}
+
+int field_ss_map(const gen_field *fd) {
+  const gen_msg *e = fd->msg_type;
+  return fd->map && e && e->n_fields == 2 &&
+         e->fields[0].p->type == T(STRING) && e->fields[1].p->type == T(STRING);
+}
+
 int gen_wire_type(int t) {
   switch (t) {
   case T(FIXED64):

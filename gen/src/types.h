@@ -12,6 +12,10 @@ int field_is_ptr(const gen_field *fd);
 const char *field_label(const gen_msg *m, const gen_field *fd);
 /* Has a `protobuf_c_boolean has_<member>` quantifier. */
 int field_has_flag(const gen_msg *m, const gen_field *fd);
+/* Neither in a oneof, nor proto3 optional, nor a group. */
+int field_plain(const gen_field *fd);
+/* A map<string, string>. */
+int field_ss_map(const gen_field *fd);
 /* The wire type a field of type t is written with: 1 (64-bit), 2
  * (length-delimited), 5 (32-bit), else 0 (varint). */
 int gen_wire_type(int t);
