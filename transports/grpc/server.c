@@ -81,6 +81,10 @@ typedef struct glistener {
   /* Calls not yet freed (under mu): their batches complete on the queues,
    * so close waits for them before it shuts the queues down. */
   unsigned n_calls;
+  /* Calls whose final batch (status) is started and not yet complete
+   * (under mu): close lets them reach the wire before it cancels what is
+   * left, so a call the runtime ended at shutdown keeps its own status. */
+  unsigned n_finishing;
 } glistener;
 
 /* One call requested from gRPC core ahead of its arrival. */
@@ -101,6 +105,10 @@ typedef struct gsend {
   grpc_byte_buffer *bb;
   uint32_t flags;
 } gsend;
+
+/* How long close waits for final statuses in flight before it cancels the
+ * calls left. */
+#define WEFT_GRPC_CLOSE_FLUSH_NS (2 * 1000000000LL)
 
 /* A handler's send waits while this much is queued. */
 #define WEFT_GRPC_SEND_QUEUE_MSGS 64
@@ -159,6 +167,7 @@ typedef struct gscall {
   grpc_slice fin_msg;
   bool has_fin_msg;
   weft__grpc_md fin_hdr, fin_trl;
+  bool finishing; /* the final batch is in flight (l->n_finishing) */
 } gscall;
 
 static void listener_unref(glistener *l) {
@@ -287,6 +296,15 @@ static bool flush_cached(glistener *l, grpc_completion_queue *cq, void **tag,
  * thread-local cache and handled here at once, without the trip through
  * the queue and a thread wake-up per message (gRPC's C++ API uses the same
  * cache). */
+/* A final batch completed or never started: one call fewer for close to
+ * wait for. */
+static void finishing_done(glistener *l) {
+  pthread_mutex_lock(&l->mu);
+  if (--l->n_finishing == 0)
+    pthread_cond_broadcast(&l->cv);
+  pthread_mutex_unlock(&l->mu);
+}
+
 static void op_done(gop *o, bool ok) {
   for (;;) {
     gscall *c = o->c;
@@ -315,8 +333,13 @@ static void op_done(gop *o, bool ok) {
       if (c->cancelled && c->rt)
         weft_server_notify_cancel(c->rt);
     }
+    bool fin_done = o == &c->ops[OP_MAIN] && c->finishing;
+    if (fin_done)
+      c->finishing = false;
     pthread_cond_broadcast(&c->cv);
     pthread_mutex_unlock(&c->mu);
+    if (fin_done)
+      finishing_done(l);
     void *next = NULL;
     int next_ok = 0;
     /* Before the unref: handle_other needs the listener alive. */
@@ -635,7 +658,11 @@ static int op_finish(void *tc, const weft_status *st,
   if (st && st->details && st->details_len)
     weft__grpc_md_append_one(&c->fin_trl, WEFT_GRPC_DETAILS_KEY, st->details,
                              st->details_len);
+  pthread_mutex_lock(&c->l->mu);
+  c->l->n_finishing++;
+  pthread_mutex_unlock(&c->l->mu);
   pthread_mutex_lock(&c->mu);
+  c->finishing = true;
   c->rt = NULL; /* the runtime's call ends here: nothing more is pushed */
   c->read_rt = NULL;
   if (!c->sent_initial)
@@ -654,9 +681,12 @@ static int op_finish(void *tc, const weft_status *st,
       c->fin_trl.count;
   ops[n++].data.send_status_from_server.trailing_metadata = c->fin_trl.items;
   grpc_call_error e = start_batch(c, OP_MAIN, ops, n);
+  if (e != GRPC_CALL_OK)
+    c->finishing = false;
   pthread_mutex_unlock(&c->mu);
   int rc = 0;
   if (e != GRPC_CALL_OK) {
+    finishing_done(c->l);
     rc = WEFT_ERR_STATE;
     grpc_call_cancel(c->call, NULL);
   }
@@ -1029,11 +1059,16 @@ static bool no_calls(glistener *l) {
   return l->n_calls == 0;
 }
 
-/* Waits (l->mu held) until done(l), pumping the queues nobody polls. */
+static bool none_finishing(glistener *l) {
+  return l->n_finishing == 0;
+}
+
+/* Waits (l->mu held) until done(l), pumping the queues nobody polls; a
+ * `until` other than 0 (weft_now_ns time) bounds the wait. */
 static void wait_until(glistener *l, bool (*done)(glistener *),
-                       const char *what) {
+                       const char *what, int64_t until) {
   int64_t warn_at = weft_now_ns() + 5000000000;
-  while (!done(l)) {
+  while (!done(l) && (until == 0 || weft_now_ns() < until)) {
     if (weft_now_ns() >= warn_at) {
       fprintf(stderr,
               "weft grpc: server close still waiting for %s (%u "
@@ -1045,7 +1080,7 @@ static void wait_until(glistener *l, bool (*done)(glistener *),
       struct timespec ts;
       clock_gettime(CLOCK_REALTIME, &ts);
       ts.tv_sec += 1;
-      pthread_cond_timedwait(&l->cv, &l->mu, &ts);
+      pthread_cond_timedwait(&l->cv, &l->mu, &ts); /* until: re-checked */
       continue;
     }
     pthread_mutex_unlock(&l->mu);
@@ -1059,10 +1094,17 @@ static void wait_until(glistener *l, bool (*done)(glistener *),
 static void close_listener(void *listener) {
   glistener *l = listener;
   stop_accepting(l);
+  pthread_mutex_lock(&l->mu);
+  /* Statuses already handed to gRPC core go out first (bounded: a client
+   * that reads nothing must not hold the close): cancelling every call
+   * would replace them with gRPC core's own "Cancelling all calls". */
+  wait_until(l, none_finishing, "final statuses to be written",
+             weft_now_ns() + WEFT_GRPC_CLOSE_FLUSH_NS);
+  pthread_mutex_unlock(&l->mu);
   grpc_server_cancel_all_calls(l->server);
   pthread_mutex_lock(&l->mu);
   /* The notification comes once every connection has closed. */
-  wait_until(l, is_shut_down, "gRPC core's shutdown notification");
+  wait_until(l, is_shut_down, "gRPC core's shutdown notification", 0);
   pthread_mutex_unlock(&l->mu);
   grpc_server_destroy(l->server);
   l->server = NULL;
@@ -1070,7 +1112,7 @@ static void close_listener(void *listener) {
   /* Handlers still unwinding (the runtime cancelled their calls) finish
    * them now; their batches complete on these queues, which stay polled
    * until the last call is freed. */
-  wait_until(l, no_calls, "calls");
+  wait_until(l, no_calls, "calls", 0);
   pthread_mutex_unlock(&l->mu);
   weft__grpc_health_forget(l->ws);
   for (unsigned i = 0; i < l->n_cqs; i++)
