@@ -647,6 +647,14 @@ static rxmsg *dequeue(weft__mux *m, stream *s, bool *resume) {
   return q;
 }
 
+/* The next queued message, or NULL (mu held). */
+static rxmsg *try_dequeue(weft__mux *m, stream *s, bool *resume) {
+  rxmsg *q = NULL;
+  if (weft__rxq_pop(&s->rxq, false, INT64_MAX, &q) == 1)
+    after_pop(m, s, resume);
+  return q;
+}
+
 static void metadata_from_env(const weft__env *e, weft_metadata *out) {
   size_t pos = 0;
   weft__env_md kv;
@@ -1193,15 +1201,21 @@ int weft__mux_call_recv(void *tcall, weft_arena *arena, void **msg) {
   int rc;
   *msg = NULL;
   pthread_mutex_lock(&m->mu);
-  while (!has_msg(s) && !s->rx_done && !s->failed && !s->cancelled) {
+  /* Popping is the look: the queue's own lock is taken once per message,
+   * not for a look, a second look and the pop. */
+  for (;;) {
+    if (s->failed || s->cancelled || (q = try_dequeue(m, s, &resume)) ||
+        s->rx_done)
+      break;
     if (stream_wait(m, s, &driving) == ETIMEDOUT) {
       send_cancel_now = expire(s);
+      if (!s->failed && !s->cancelled)
+        q = try_dequeue(m, s, &resume);
       break;
     }
   }
   bool others = m->cv_waiters > 0;
-  if (has_msg(s) && !s->failed && !s->cancelled) {
-    q = dequeue(m, s, &resume);
+  if (q) {
     rc = 1;
   } else if (s->failed || s->cancelled) {
     rc = call_error(s);
