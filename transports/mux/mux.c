@@ -326,19 +326,25 @@ static bool is_text(const weft__mux *m) {
  * the caller took them in the critical section of that call). Returns the
  * first error; the frames after it are dropped with the connection. */
 static int flush(weft__mux *m, weft__mxe_chunk *c) {
-  int rc = 0;
   if (!c)
     return 0;
-  bool ok = io_enter(m);
-  for (weft__mxe_chunk *n; c; c = n) {
-    n = c->next;
-    if (rc == 0)
-      rc = ok ? m->io.send(m->io.io_ud, c->data, c->len, c->text)
-              : WEFT_ERR_CLOSED;
-    free(c);
+  if (!io_enter(m)) {
+    for (weft__mxe_chunk *n; c; c = n) {
+      n = c->next;
+      free(c);
+    }
+    return WEFT_ERR_CLOSED;
   }
-  if (ok)
-    io_leave(m);
+  int rc = 0;
+  for (weft__mxe_chunk *n = c; n && rc == 0; n = n->next)
+    rc = m->io.send(m->io.io_ud, n->data, n->len, n->text);
+  /* io_leave's critical section, which also hands the chunks back to the
+   * engine (alive: io_busy holds off weft__mux_free). */
+  pthread_mutex_lock(&m->mu);
+  weft__mxe_recycle(m->eng, c);
+  if (--m->io_busy == 0 && m->freeing)
+    pthread_cond_broadcast(&m->idle_cv);
+  pthread_mutex_unlock(&m->mu);
   return rc;
 }
 
@@ -638,6 +644,14 @@ static rxmsg *dequeue(weft__mux *m, stream *s, bool *resume) {
   rxmsg *q = NULL;
   (void)weft__rxq_pop(&s->rxq, false, INT64_MAX, &q);
   after_pop(m, s, resume);
+  return q;
+}
+
+/* The next queued message, or NULL (mu held). */
+static rxmsg *try_dequeue(weft__mux *m, stream *s, bool *resume) {
+  rxmsg *q = NULL;
+  if (weft__rxq_pop(&s->rxq, false, INT64_MAX, &q) == 1)
+    after_pop(m, s, resume);
   return q;
 }
 
@@ -1187,15 +1201,21 @@ int weft__mux_call_recv(void *tcall, weft_arena *arena, void **msg) {
   int rc;
   *msg = NULL;
   pthread_mutex_lock(&m->mu);
-  while (!has_msg(s) && !s->rx_done && !s->failed && !s->cancelled) {
+  /* Popping is the look: the queue's own lock is taken once per message,
+   * not for a look, a second look and the pop. */
+  for (;;) {
+    if (s->failed || s->cancelled || (q = try_dequeue(m, s, &resume)) ||
+        s->rx_done)
+      break;
     if (stream_wait(m, s, &driving) == ETIMEDOUT) {
       send_cancel_now = expire(s);
+      if (!s->failed && !s->cancelled)
+        q = try_dequeue(m, s, &resume);
       break;
     }
   }
   bool others = m->cv_waiters > 0;
-  if (has_msg(s) && !s->failed && !s->cancelled) {
-    q = dequeue(m, s, &resume);
+  if (q) {
     rc = 1;
   } else if (s->failed || s->cancelled) {
     rc = call_error(s);
