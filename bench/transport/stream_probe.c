@@ -1,10 +1,11 @@
-/* One server-streaming Echo call of 64 B messages over tcp://, split into a
- * server and a client process so each can run under callgrind alone.
+/* One server-streaming Echo call of 64 B messages over tcp:// or ws://,
+ * split into a server and a client process so each can run under callgrind
+ * alone.
  *
- *   bench_tcp_stream server PORTFILE   listens on 127.0.0.1:0, writes the
- *                                      port to PORTFILE, serves until stdin
- *                                      reaches EOF
- *   bench_tcp_stream client PORT N     one stream of N messages
+ *   bench_stream server SCHEME PORTFILE   listens on 127.0.0.1:0,
+ *                                             writes the port to PORTFILE,
+ *                                             serves until stdin reaches EOF
+ *   bench_stream client SCHEME PORT N     one stream of N messages
  *
  * Per-message instructions: run twice with different N (on one side under
  * callgrind) and divide the difference by the difference of N, so start-up
@@ -19,16 +20,14 @@
 #include "weft/client.h"
 #include "weft/server.h"
 
-#ifndef CLIENT_OPEN /* 567dfce had no weft_error argument */
-#define CLIENT_OPEN(c, url) weft_client_open(c, url, NULL, NULL)
-#endif
-
-static int server(const char *portfile) {
+static int server(const char *scheme, const char *portfile) {
   weft_server *s;
   weft_server_opts o = {0};
   weft_error err = {0};
+  char url[64];
+  snprintf(url, sizeof url, "%s://127.0.0.1:0", scheme);
   if (weft_server_new(&s, &o) < 0 || weft_test_echo_add(s) < 0 ||
-      weft_server_listen(s, "tcp://127.0.0.1:0", &err) < 0) {
+      weft_server_listen(s, url, &err) < 0) {
     fprintf(stderr, "server: %s\n", err.message);
     return 1;
   }
@@ -45,11 +44,11 @@ static int server(const char *portfile) {
   return 0;
 }
 
-static int client(int port, int n) {
+static int client(const char *scheme, int port, int n) {
   char url[64];
-  snprintf(url, sizeof url, "tcp://127.0.0.1:%d", port);
+  snprintf(url, sizeof url, "%s://127.0.0.1:%d", scheme, port);
   weft_client *c;
-  if (CLIENT_OPEN(&c, url) < 0)
+  if (weft_client_open(&c, url, NULL, NULL) < 0)
     return 1;
   weft_arena *arena;
   weft_arena_new(&arena, 64 * 1024);
@@ -82,10 +81,11 @@ static int client(int port, int n) {
 }
 
 int main(int argc, char **argv) {
-  if (argc == 3 && strcmp(argv[1], "server") == 0)
-    return server(argv[2]);
-  if (argc == 4 && strcmp(argv[1], "client") == 0)
-    return client(atoi(argv[2]), atoi(argv[3]));
-  fprintf(stderr, "usage: %s server PORTFILE | client PORT N\n", argv[0]);
+  if (argc == 4 && strcmp(argv[1], "server") == 0)
+    return server(argv[2], argv[3]);
+  if (argc == 5 && strcmp(argv[1], "client") == 0)
+    return client(argv[2], atoi(argv[3]), atoi(argv[4]));
+  fprintf(stderr, "usage: %s server SCHEME PORTFILE | client SCHEME PORT N\n",
+          argv[0]);
   return 2;
 }
