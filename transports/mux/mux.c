@@ -73,7 +73,8 @@ typedef struct stream {
   /* Received payloads (runtime/src/rpc/internal/rxq.h). A server stream's
    * queue also ends (HALF_CLOSE) and is cancelled with the stream; its
    * handler blocks in it or arms it (want_read). A client stream's is
-   * only a queue: its waits are stream_wait's. */
+   * only a queue, used under mu only (so without a lock of its own): its
+   * waits are stream_wait's. */
   weft__rxq rxq;
   bool paused;      /* counted in m->npaused */
   bool rx_done;     /* peer sends no more (HALF_CLOSE, STATUS) */
@@ -266,10 +267,13 @@ static stream *stream_new(weft__mux *m, uint64_t id, bool server) {
   stream *s = calloc(1, sizeof *s);
   if (!s)
     return NULL;
+  /* A client stream's queue is only touched under mu (recv, as_deliver,
+   * the feed): it needs no lock of its own. */
   weft__rxq_cfg rq = {.high_msgs = m->q_msgs,
                       .high_bytes = m->q_bytes,
                       .on_low = rx_low,
-                      .ud = s};
+                      .ud = s,
+                      .caller_locks = !server};
   if (weft__rxq_init(&s->rxq, &rq) < 0) {
     free(s);
     return NULL;
@@ -322,24 +326,48 @@ static bool is_text(const weft__mux *m) {
   return m->o.codec == WEFT_CODEC_JSON;
 }
 
-/* Hands the frames one engine call produced to io, in order (mu not held;
- * the caller took them in the critical section of that call). Returns the
- * first error; the frames after it are dropped with the connection. */
-static int flush(weft__mux *m, weft__mxe_chunk *c) {
-  int rc = 0;
+/* mu held: the frames of the engine call just made, with io entered for
+ * them (io_busy) when there are any and the connection is open; *entered
+ * says so. io_enter folded into the engine call's critical section: a
+ * streamed message then costs one lock pair less. */
+static weft__mxe_chunk *take_enter(weft__mux *m, bool *entered) {
+  weft__mxe_chunk *c = weft__mxe_take_output(m->eng);
+  *entered = c && !m->closed;
+  if (*entered)
+    m->io_busy++;
+  return c;
+}
+
+/* Hands the frames taken by take_enter to io, in order (mu not held).
+ * Returns the first error; the frames after it are dropped with the
+ * connection. */
+static int flush_entered(weft__mux *m, weft__mxe_chunk *c, bool entered) {
   if (!c)
     return 0;
-  bool ok = io_enter(m);
-  for (weft__mxe_chunk *n; c; c = n) {
-    n = c->next;
-    if (rc == 0)
-      rc = ok ? m->io.send(m->io.io_ud, c->data, c->len, c->text)
-              : WEFT_ERR_CLOSED;
-    free(c);
+  if (!entered) {
+    for (weft__mxe_chunk *n; c; c = n) {
+      n = c->next;
+      free(c);
+    }
+    return WEFT_ERR_CLOSED;
   }
-  if (ok)
-    io_leave(m);
+  int rc = 0;
+  for (weft__mxe_chunk *n = c; n && rc == 0; n = n->next)
+    rc = m->io.send(m->io.io_ud, n->data, n->len, n->text);
+  /* io_leave's critical section, which also hands the chunks back to the
+   * engine (alive: io_busy holds off weft__mux_free). */
+  pthread_mutex_lock(&m->mu);
+  weft__mxe_recycle(m->eng, c);
+  if (--m->io_busy == 0 && m->freeing)
+    pthread_cond_broadcast(&m->idle_cv);
+  pthread_mutex_unlock(&m->mu);
   return rc;
+}
+
+/* flush_entered for frames taken without entering io (mu not held; the
+ * caller took them in the critical section of that call). */
+static int flush(weft__mux *m, weft__mxe_chunk *c) {
+  return c ? flush_entered(m, c, io_enter(m)) : 0;
 }
 
 /* mu held: the frames of the engine call just made. */
@@ -641,6 +669,14 @@ static rxmsg *dequeue(weft__mux *m, stream *s, bool *resume) {
   return q;
 }
 
+/* The next queued message, or NULL (mu held). */
+static rxmsg *try_dequeue(weft__mux *m, stream *s, bool *resume) {
+  rxmsg *q = NULL;
+  if (weft__rxq_pop(&s->rxq, false, INT64_MAX, &q) == 1)
+    after_pop(m, s, resume);
+  return q;
+}
+
 static void metadata_from_env(const weft__env *e, weft_metadata *out) {
   size_t pos = 0;
   weft__env_md kv;
@@ -881,11 +917,12 @@ static void dispatch_opened(weft__mux *m, stream *s) {
 int weft__mux_on_message(weft__mux *m, const uint8_t *data, size_t len,
                          bool text) {
   weft_error err = {0};
-  atomic_store(&m->last_rx, now_ns());
+  int64_t now = now_ns(); /* one clock read per frame */
+  atomic_store(&m->last_rx, now);
   pthread_mutex_lock(&m->mu);
   m->opened = NULL;
   m->deliver = NULL;
-  int rc = weft__mxe_feed(m->eng, data, len, text, now_ns(), &err);
+  int rc = weft__mxe_feed(m->eng, data, len, text, now, &err);
   weft__mxe_chunk *out = take(m);
   stream *opened = m->opened, *deliver = m->deliver;
   m->opened = m->deliver = NULL;
@@ -1187,15 +1224,21 @@ int weft__mux_call_recv(void *tcall, weft_arena *arena, void **msg) {
   int rc;
   *msg = NULL;
   pthread_mutex_lock(&m->mu);
-  while (!has_msg(s) && !s->rx_done && !s->failed && !s->cancelled) {
+  /* Popping is the look: the queue's own lock is taken once per message,
+   * not for a look, a second look and the pop. */
+  for (;;) {
+    if (s->failed || s->cancelled || (q = try_dequeue(m, s, &resume)) ||
+        s->rx_done)
+      break;
     if (stream_wait(m, s, &driving) == ETIMEDOUT) {
       send_cancel_now = expire(s);
+      if (!s->failed && !s->cancelled)
+        q = try_dequeue(m, s, &resume);
       break;
     }
   }
   bool others = m->cv_waiters > 0;
-  if (has_msg(s) && !s->failed && !s->cancelled) {
-    q = dequeue(m, s, &resume);
+  if (q) {
     rc = 1;
   } else if (s->failed || s->cancelled) {
     rc = call_error(s);
@@ -1373,48 +1416,69 @@ static int encode_reply(weft__mux *m, stream *s, const void *msg) {
   return 0;
 }
 
+/* A server message ready for the engine (mu not held). */
+static int srv_payload(weft__mux *m, const void *msg,
+                       const weft_encoded_msg *pb, payload *p) {
+  if (pb && !is_text(m)) {
+    if (pb->len > m->max_msg)
+      return WEFT_ERR_TOO_BIG;
+    memset(p, 0, sizeof *p);
+    p->m.data = pb->data;
+    p->m.len = pb->len;
+    return 0;
+  }
+  return payload_make(m, msg, p);
+}
+
 /* pb (NULL: encode msg) is msg's protobuf encoding, shared with other
- * calls: the engine copies it into the frame as it would encode msg. */
+ * calls: the engine copies it into the frame as it would encode msg.
+ *
+ * A streamed message takes mu once before its write and once after (to
+ * hand the frame back): its payload is readied first, before the state
+ * is looked at, since a method's shape does not change under us. */
 static int srv_send_msg(stream *s, const void *msg, const weft_encoded_msg *pb,
                         const weft_metadata *headers) {
   weft__mux *m = s->m;
+  payload p;
+  bool early = s->md && !single_response(s->md);
+  int prc = early ? srv_payload(m, msg, pb, &p) : 0;
   int rc;
   pthread_mutex_lock(&m->mu);
   if (s->cancelled || s->status_sent) {
     rc = call_error(s);
     pthread_mutex_unlock(&m->mu);
+    if (early && prc >= 0)
+      payload_done(&p);
     return rc;
   }
-  if (single_response(s->md) && !s->has_reply) {
-    /* Keep the one response for the STATUS frame: a unary call is then
-     * answered in a single frame and a single write, which spares the
-     * client a wake-up per call. Headers go in that frame too. */
+  if (!early) {
+    if (single_response(s->md) && !s->has_reply) {
+      /* Keep the one response for the STATUS frame: a unary call is then
+       * answered in a single frame and a single write, which spares the
+       * client a wake-up per call. Headers go in that frame too. */
+      pthread_mutex_unlock(&m->mu);
+      return encode_reply(m, s, msg);
+    }
     pthread_mutex_unlock(&m->mu);
-    return encode_reply(m, s, msg);
+    if (!s->md)
+      return WEFT_ERR_STATE;
+    if ((rc = srv_payload(m, msg, pb, &p)) < 0)
+      return rc;
+    pthread_mutex_lock(&m->mu);
+  } else if (prc < 0) {
+    pthread_mutex_unlock(&m->mu);
+    return prc;
   }
-  pthread_mutex_unlock(&m->mu);
-  if (!s->md)
-    return WEFT_ERR_STATE;
-  payload p;
-  if (pb && !is_text(m)) {
-    if (pb->len > m->max_msg)
-      return WEFT_ERR_TOO_BIG;
-    memset(&p, 0, sizeof p);
-    p.m.data = pb->data;
-    p.m.len = pb->len;
-  } else if ((rc = payload_make(m, msg, &p)) < 0) {
-    return rc;
-  }
-  pthread_mutex_lock(&m->mu);
   bool hdrs = headers && headers->count && !s->open_sent;
   s->open_sent = true; /* server side: "headers went out" */
   rc = hdrs ? weft__mxe_submit_headers(m->eng, s->id, headers) : 0;
   if (rc >= 0)
     rc = weft__mxe_submit_message(m->eng, s->id, &p.m);
-  weft__mxe_chunk *out = take(m);
+  bool entered;
+  weft__mxe_chunk *out = take_enter(m, &entered);
   pthread_mutex_unlock(&m->mu);
   payload_done(&p);
-  int frc = flush(m, out);
+  int frc = flush_entered(m, out, entered);
   return rc < 0 ? rc : frc;
 }
 

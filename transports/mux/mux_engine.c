@@ -35,7 +35,14 @@ struct weft__mxe {
   bool dead; /* a connection error happened */
   bool goaway_rx, goaway_tx;
   weft__mxe_chunk *out_head, *out_tail;
+  weft__mxe_chunk *spare; /* recycled small chunks, at most kMaxSpare */
+  unsigned nspare;
 };
+
+/* Envelopes up to kSmallChunk bytes (a header and a small message) get a
+ * chunk of exactly that capacity, so any recycled one fits the next. A
+ * few spares cover what one flush carries in the streaming case. */
+enum { kSmallChunk = 256, kMaxSpare = 16 };
 
 static const weft__bytes no_bytes = {NULL, 0};
 
@@ -129,6 +136,37 @@ static void push_chunk(weft__mxe *e, weft__mxe_chunk *c) {
   e->out_tail = c;
 }
 
+static weft__mxe_chunk *chunk_new(weft__mxe *e, size_t n) {
+  weft__mxe_chunk *c;
+  if (n <= kSmallChunk && e->spare) {
+    c = e->spare;
+    e->spare = c->next;
+    e->nspare--;
+    c->next = NULL;
+    return c;
+  }
+  size_t cap = n <= kSmallChunk ? kSmallChunk : n;
+  c = malloc(sizeof *c + cap);
+  if (c) {
+    c->next = NULL;
+    c->cap = cap;
+  }
+  return c;
+}
+
+void weft__mxe_recycle(weft__mxe *e, weft__mxe_chunk *c) {
+  for (weft__mxe_chunk *n; c; c = n) {
+    n = c->next;
+    if (c->cap == kSmallChunk && e->nspare < kMaxSpare) {
+      c->next = e->spare;
+      e->spare = c;
+      e->nspare++;
+    } else {
+      free(c);
+    }
+  }
+}
+
 /* Encodes o in the connection's codec onto the output queue. Nothing is
  * queued on failure. */
 static int queue_env(weft__mxe *e, const weft__env_out *o) {
@@ -141,7 +179,7 @@ static int queue_env(weft__mxe *e, const weft__env_out *o) {
     int rc = weft__env_json_encode(o, &buf, &len);
     if (rc < 0)
       return rc;
-    c = malloc(sizeof *c + len);
+    c = chunk_new(e, len);
     if (!c) {
       free(buf);
       return WEFT_ERR_NOMEM;
@@ -151,12 +189,12 @@ static int queue_env(weft__mxe *e, const weft__env_out *o) {
     c->len = len;
   } else {
     size_t n = weft__env_size(o);
-    c = malloc(sizeof *c + n);
+    c = chunk_new(e, n);
     if (!c)
       return WEFT_ERR_NOMEM;
     ssize_t w = weft__env_encode(o, c->data, n);
     if (w < 0) {
-      free(c);
+      weft__mxe_recycle(e, c);
       return (int)w;
     }
     c->len = (size_t)w;
@@ -229,6 +267,10 @@ void weft__mxe_free(weft__mxe *e) {
   }
   free(e->buckets);
   for (weft__mxe_chunk *c = e->out_head, *n; c; c = n) {
+    n = c->next;
+    free(c);
+  }
+  for (weft__mxe_chunk *c = e->spare, *n; c; c = n) {
     n = c->next;
     free(c);
   }

@@ -87,10 +87,12 @@ typedef struct weft__mxe_opts {
   void *ud;
 } weft__mxe_opts;
 
-/* One encoded envelope to send as one frame (malloc'd; free() it). */
+/* One encoded envelope to send as one frame (malloc'd; free() it, or hand
+ * it back with weft__mxe_recycle). */
 typedef struct weft__mxe_chunk {
   struct weft__mxe_chunk *next;
   size_t len;
+  size_t cap; /* bytes data[] can hold */
   bool text;
   uint8_t data[];
 } weft__mxe_chunk;
@@ -171,6 +173,10 @@ int weft__mxe_submit_goaway(weft__mxe *e, int code, const char *msg);
 
 /* The queued output, oldest first; the caller owns (frees) the chunks. */
 weft__mxe_chunk *weft__mxe_take_output(weft__mxe *e);
+/* Takes back a list of chunks the caller is done with: small ones are kept
+ * for the next envelopes (a streamed message then costs no malloc/free
+ * pair), the rest freed. Same locking as every other call on e. */
+void weft__mxe_recycle(weft__mxe *e, weft__mxe_chunk *c);
 bool weft__mxe_want_write(const weft__mxe *e);
 
 /* The earliest stream deadline (INT64_MAX: none). */

@@ -30,6 +30,17 @@ int weft__rxq_init(weft__rxq *q, const weft__rxq_cfg *cfg) {
   return 0;
 }
 
+/* A queue with cfg.caller_locks is only touched under its caller's lock. */
+static void lock(weft__rxq *q) {
+  if (!q->cfg.caller_locks)
+    pthread_mutex_lock(&q->mu);
+}
+
+static void unlock(weft__rxq *q) {
+  if (!q->cfg.caller_locks)
+    pthread_mutex_unlock(&q->mu);
+}
+
 static void free_list(weft__rxq_msg *m) {
   while (m) {
     weft__rxq_msg *n = m->next;
@@ -57,6 +68,8 @@ static bool at_low(const weft__rxq *q) {
 /* mu held: the reader may go on; wake a blocked one, or notify an armed
  * one (which only posts to the pool: safe under every lock). */
 static void readable(weft__rxq *q) {
+  if (q->cfg.caller_locks)
+    return; /* nobody waits in pop nor arms such a queue */
   pthread_cond_broadcast(&q->cv);
   weft_server_call *call = q->armed;
   q->armed = NULL;
@@ -66,9 +79,9 @@ static void readable(weft__rxq *q) {
 
 int weft__rxq_push(weft__rxq *q, weft__rxq_msg *m) {
   m->next = NULL;
-  pthread_mutex_lock(&q->mu);
+  lock(q);
   if (q->ended || q->gone) {
-    pthread_mutex_unlock(&q->mu);
+    unlock(q);
     free(m);
     return 0;
   }
@@ -83,7 +96,7 @@ int weft__rxq_push(weft__rxq *q, weft__rxq_msg *m) {
     q->above = true;
   int rv = q->above ? 1 : 0;
   readable(q);
-  pthread_mutex_unlock(&q->mu);
+  unlock(q);
   return rv;
 }
 
@@ -94,19 +107,19 @@ int weft__rxq_push_copy(weft__rxq *q, const void *p, size_t len,
 }
 
 void weft__rxq_end(weft__rxq *q, int err, const char *why) {
-  pthread_mutex_lock(&q->mu);
+  lock(q);
   if (!q->ended && !q->gone) {
     q->ended = true;
     q->end_err = err > 0 ? 0 : err;
     snprintf(q->why, sizeof q->why, "%s", why ? why : "");
     readable(q);
   }
-  pthread_mutex_unlock(&q->mu);
+  unlock(q);
 }
 
 void weft__rxq_cancel(weft__rxq *q, int err) {
   weft__rxq_msg *drop = NULL;
-  pthread_mutex_lock(&q->mu);
+  lock(q);
   if (!q->gone) {
     q->gone = true;
     /* A clean end becomes the cancel's error; a failed one keeps its own
@@ -122,18 +135,18 @@ void weft__rxq_cancel(weft__rxq *q, int err) {
     q->above = false;
     readable(q);
   }
-  pthread_mutex_unlock(&q->mu);
+  unlock(q);
   free_list(drop);
 }
 
 bool weft__rxq_clear(weft__rxq *q) {
-  pthread_mutex_lock(&q->mu);
+  lock(q);
   weft__rxq_msg *drop = q->head;
   bool was = q->above;
   q->head = q->tail = NULL;
   q->n = q->bytes = 0;
   q->above = false;
-  pthread_mutex_unlock(&q->mu);
+  unlock(q);
   free_list(drop);
   return was;
 }
@@ -141,21 +154,23 @@ bool weft__rxq_clear(weft__rxq *q) {
 int weft__rxq_pop(weft__rxq *q, bool wait, int64_t deadline_ns,
                   weft__rxq_msg **out) {
   *out = NULL;
-  pthread_mutex_lock(&q->mu);
+  if (wait && q->cfg.caller_locks)
+    return WEFT_ERR_STATE; /* the wait would drop a mutex not held */
+  lock(q);
   for (;;) {
     if (q->gone || (q->ended && !q->head)) {
       int rv = q->end_err;
-      pthread_mutex_unlock(&q->mu);
+      unlock(q);
       return rv;
     }
     if (q->head)
       break;
     if (!wait) {
-      pthread_mutex_unlock(&q->mu);
+      unlock(q);
       return WEFT_ERR_AGAIN;
     }
     if (deadline_ns != INT64_MAX && weft_now_ns() >= deadline_ns) {
-      pthread_mutex_unlock(&q->mu);
+      unlock(q);
       return WEFT_ERR_TIMEOUT;
     }
     weft__cond_wait_until(&q->cv, &q->mu, deadline_ns);
@@ -170,7 +185,7 @@ int weft__rxq_pop(weft__rxq *q, bool wait, int64_t deadline_ns,
   bool low = q->above && at_low(q);
   if (low)
     q->above = false;
-  pthread_mutex_unlock(&q->mu);
+  unlock(q);
   if (low && q->cfg.on_low)
     q->cfg.on_low(q->cfg.ud);
   *out = m;
@@ -178,30 +193,32 @@ int weft__rxq_pop(weft__rxq *q, bool wait, int64_t deadline_ns,
 }
 
 void weft__rxq_arm(weft__rxq *q, weft_server_call *call) {
-  pthread_mutex_lock(&q->mu);
+  if (q->cfg.caller_locks)
+    return;
+  lock(q);
   q->armed = call;
   if (q->head || q->ended)
     readable(q);
-  pthread_mutex_unlock(&q->mu);
+  unlock(q);
 }
 
 void weft__rxq_disarm(weft__rxq *q) {
-  pthread_mutex_lock(&q->mu);
+  lock(q);
   q->armed = NULL;
-  pthread_mutex_unlock(&q->mu);
+  unlock(q);
 }
 
 bool weft__rxq_above(weft__rxq *q) {
-  pthread_mutex_lock(&q->mu);
+  lock(q);
   bool a = q->above;
-  pthread_mutex_unlock(&q->mu);
+  unlock(q);
   return a;
 }
 
 size_t weft__rxq_len(weft__rxq *q) {
-  pthread_mutex_lock(&q->mu);
+  lock(q);
   size_t n = q->n;
-  pthread_mutex_unlock(&q->mu);
+  unlock(q);
   return n;
 }
 

@@ -78,7 +78,8 @@ static void drain(fz *f, bool text) {
     if (rc < 0)
       abort(); /* the engine wrote something it cannot read */
     free(scratch);
-    free(c);
+    c->next = NULL; /* back to the engine: later envelopes reuse it */
+    weft__mxe_recycle(f->e, c);
     c = n;
   }
 }

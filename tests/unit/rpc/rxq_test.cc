@@ -197,4 +197,31 @@ TEST(Rxq, ProducerConsumer) {
   weft__rxq_destroy(&q);
 }
 
+// A queue its caller locks (cfg.caller_locks): the same order, marks and
+// end, and a pop that would wait is refused instead of dropping a mutex the
+// queue never took.
+TEST(Rxq, CallerLocks) {
+  Low low;
+  weft__rxq_cfg cfg = {};
+  cfg.high_msgs = 2;
+  cfg.on_low = on_low;
+  cfg.ud = &low;
+  cfg.caller_locks = true;
+  weft__rxq q;
+  ASSERT_EQ(weft__rxq_init(&q, &cfg), 0);
+  EXPECT_EQ(push(&q, "a"), 0);
+  EXPECT_EQ(push(&q, "b"), 1);
+  weft__rxq_msg *m = nullptr;
+  EXPECT_EQ(weft__rxq_pop(&q, true, INT64_MAX, &m), WEFT_ERR_STATE);
+  EXPECT_EQ(m, nullptr);
+  EXPECT_EQ(weft__rxq_len(&q), 2u);
+  EXPECT_EQ(pop_text(&q), "a");
+  weft__rxq_end(&q, 0, nullptr);
+  EXPECT_EQ(pop_text(&q), "b");
+  EXPECT_EQ(low.n.load(), 1); // no byte mark: low once empty
+  EXPECT_EQ(pop_text(&q), "<0>");
+  weft__rxq_cancel(&q, WEFT_ERR_CANCELLED);
+  weft__rxq_destroy(&q);
+}
+
 } // namespace

@@ -27,7 +27,11 @@
  *
  * Threads: every function may be called from any thread; the queue has its
  * own mutex, taken under the transport's lock when the transport holds one
- * (transport lock -> queue lock -> the call's lock -> the pool's). */
+ * (transport lock -> queue lock -> the call's lock -> the pool's). A
+ * transport that makes every call on a queue under its own lock anyway (the
+ * mux's client streams) sets cfg.caller_locks: the queue then takes no lock
+ * of its own, which spares a lock pair per pushed and per popped message.
+ * Such a queue is never waited on (pop with wait) nor armed. */
 #ifndef WEFT_RPC_RXQ_H
 #define WEFT_RPC_RXQ_H
 
@@ -53,6 +57,10 @@ typedef struct weft__rxq_cfg {
    * answered 1. Runs on the popping thread, no queue lock held. */
   void (*on_low)(void *ud);
   void *ud;
+  /* Every call on the queue is made under one lock of the caller's: the
+   * queue's own mutex is not taken; pop with wait and arm are refused
+   * (WEFT_ERR_STATE / ignored), there being nobody to wake them. */
+  bool caller_locks;
 } weft__rxq_cfg;
 
 typedef struct weft__rxq {
@@ -98,8 +106,9 @@ bool weft__rxq_clear(weft__rxq *q);
 /* 1: *out is the next message (the caller frees it); 0: end of stream;
  * < 0: the end's or cancel's error, WEFT_ERR_TIMEOUT once deadline_ns
  * (CLOCK_MONOTONIC ns, INT64_MAX: none) has passed, WEFT_ERR_AGAIN when
- * !wait and nothing is there yet. Runs on_low before returning when this
- * pop took the queue down to its low-water mark. */
+ * !wait and nothing is there yet, WEFT_ERR_STATE for wait on a queue with
+ * cfg.caller_locks. Runs on_low before returning when this pop took the
+ * queue down to its low-water mark. */
 int weft__rxq_pop(weft__rxq *q, bool wait, int64_t deadline_ns,
                   weft__rxq_msg **out);
 
