@@ -119,9 +119,10 @@ static int hex4(const char *s, uint32_t *out) {
   return 0;
 }
 
-/* Reads a string at d->p (which is '"'). Sets s and n to its UTF-8 text:
- * in place when it has no escapes, else in d->scratch. */
-static int lex_string(dec *d, const char **s, size_t *n) {
+/* lex_string for a string with escapes, non-ASCII text or an error:
+ * reads it again from the opening quote at d->p. */
+static __attribute__((noinline)) int lex_string_slow(dec *d, const char **s,
+                                                     size_t *n) {
   const char *p = ++d->p, *end = d->end;
   const char *run = p;
   int escaped = 0;
@@ -255,6 +256,20 @@ static int lex_string(dec *d, const char **s, size_t *n) {
     }
     run = p;
   }
+}
+
+/* Reads a string at d->p (which is '"'). Sets s and n to its UTF-8 text:
+ * in place when it has no escapes, else in d->scratch. Most strings are
+ * plain ASCII: that case stays small enough to inline into its callers. */
+static inline int lex_string(dec *d, const char **s, size_t *n) {
+  const char *run = d->p + 1, *p = wj_str_scan(run, d->end);
+  if (p < d->end && *p == '"') {
+    *s = run;
+    *n = (size_t)(p - run);
+    d->p = p + 1;
+    return 0;
+  }
+  return lex_string_slow(d, s, n);
 }
 
 static int lex_number(dec *d, tok *t) {
