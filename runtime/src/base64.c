@@ -43,22 +43,28 @@ size_t weft_base64_encode(const void *p, size_t n, char *out, unsigned flags) {
   return (size_t)(o - out);
 }
 
-/* Both alphabets: standard (+/) and URL-safe (-_); -1 elsewhere. */
-static const int8_t k_b64_dec[256] = {
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-    -1, -1, -1, -1, -1, 62, -1, 62, -1, 63, 52, 53, 54, 55, 56, 57, 58, 59, 60,
-    61, -1, -1, -1, -1, -1, -1, -1, 0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10,
-    11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, -1, -1, -1, -1,
-    63, -1, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42,
-    43, 44, 45, 46, 47, 48, 49, 50, 51, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1,
+/* Both alphabets: standard (+/) and URL-safe (-_); -1 elsewhere. The
+ * four letters that differ carry a flag above the 6-bit value, so the
+ * "one alphabet per text" rule costs one OR per quad, not a second pass. */
+#define B64_STD 0x100 /* '+' 0x13e, '/' 0x13f */
+#define B64_URL 0x200 /* '-' 0x23e, '_' 0x23f */
+static const int16_t k_b64_dec[256] = {
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,    -1, -1,    -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,    -1, -1,    -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0x13e, -1, 0x23e, -1, 0x13f,
+    52, 53, 54, 55, 56, 57, 58, 59, 60, 61, -1, -1,    -1, -1,    -1, -1,
+    -1, 0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10,    11, 12,    13, 14,
+    15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, -1,    -1, -1,    -1, 0x23f,
+    -1, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36,    37, 38,    39, 40,
+    41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, -1,    -1, -1,    -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,    -1, -1,    -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,    -1, -1,    -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,    -1, -1,    -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,    -1, -1,    -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,    -1, -1,    -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,    -1, -1,    -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,    -1, -1,    -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,    -1, -1,    -1, -1,
 };
 
 long weft_base64_decode(const char *s, size_t n, uint8_t *out) {
@@ -73,16 +79,18 @@ long weft_base64_decode(const char *s, size_t n, uint8_t *out) {
   size_t m = n - pad;
   if (m % 4 == 1)
     return -1;
-  bool std_seen = false, url_seen = false;
+  int seen = 0; /* B64_STD | B64_URL: the alphabets used */
   long o = 0;
   size_t i = 0;
   for (; i + 4 <= m; i += 4) {
     int a = k_b64_dec[(uint8_t)s[i]], b = k_b64_dec[(uint8_t)s[i + 1]],
         c = k_b64_dec[(uint8_t)s[i + 2]], d = k_b64_dec[(uint8_t)s[i + 3]];
-    if ((a | b | c | d) < 0)
+    int all = a | b | c | d;
+    if (all < 0)
       return -1;
-    uint32_t v =
-        (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6 | (uint32_t)d;
+    seen |= all;
+    uint32_t v = (uint32_t)(a & 63) << 18 | (uint32_t)(b & 63) << 12 |
+                 (uint32_t)(c & 63) << 6 | (uint32_t)(d & 63);
     out[o++] = (uint8_t)(v >> 16);
     out[o++] = (uint8_t)(v >> 8);
     out[o++] = (uint8_t)v;
@@ -93,6 +101,10 @@ long weft_base64_decode(const char *s, size_t n, uint8_t *out) {
     int c = r == 3 ? k_b64_dec[(uint8_t)s[i + 2]] : 0;
     if ((a | b | c) < 0)
       return -1;
+    seen |= a | b | c;
+    a &= 63;
+    b &= 63;
+    c &= 63;
     /* Bits below the last whole byte must be zero: otherwise two texts
      * would decode to the same bytes. */
     if ((r == 2 && (b & 15)) || (r == 3 && (c & 3)))
@@ -103,9 +115,5 @@ long weft_base64_decode(const char *s, size_t n, uint8_t *out) {
       out[o++] = (uint8_t)(v >> 8);
   }
   /* One alphabet per text: standard (+/) or URL-safe (-_), not both. */
-  for (size_t k = 0; k < m; k++) {
-    std_seen |= s[k] == '+' || s[k] == '/';
-    url_seen |= s[k] == '-' || s[k] == '_';
-  }
-  return std_seen && url_seen ? -1 : o;
+  return (seen & (B64_STD | B64_URL)) == (B64_STD | B64_URL) ? -1 : o;
 }

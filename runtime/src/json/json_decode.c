@@ -87,21 +87,6 @@ static inline int peek(dec *d) {
   return d->p < d->end ? (unsigned char)*d->p : -1;
 }
 
-/* Bytes that end the fast scan of a string: '"', '\\', controls, non-ASCII. */
-static const uint8_t k_str_stop[256] = {
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-};
-
 static int scratch_reserve(dec *d, size_t n) {
   if (n <= d->scratch_cap)
     return 0;
@@ -134,16 +119,16 @@ static int hex4(const char *s, uint32_t *out) {
   return 0;
 }
 
-/* Reads a string at d->p (which is '"'). Sets s and n to its UTF-8 text:
- * in place when it has no escapes, else in d->scratch. */
-static int lex_string(dec *d, const char **s, size_t *n) {
+/* lex_string for a string with escapes, non-ASCII text or an error:
+ * reads it again from the opening quote at d->p. */
+static __attribute__((noinline)) int lex_string_slow(dec *d, const char **s,
+                                                     size_t *n) {
   const char *p = ++d->p, *end = d->end;
   const char *run = p;
   int escaped = 0;
   size_t o = 0; /* scratch length once escaped */
   for (;;) {
-    while (p < end && !k_str_stop[(uint8_t)*p])
-      p++;
+    p = wj_str_scan(p, end);
     if (p >= end)
       return syntax(d, "unterminated string");
     uint8_t c = (uint8_t)*p;
@@ -271,6 +256,20 @@ static int lex_string(dec *d, const char **s, size_t *n) {
     }
     run = p;
   }
+}
+
+/* Reads a string at d->p (which is '"'). Sets s and n to its UTF-8 text:
+ * in place when it has no escapes, else in d->scratch. Most strings are
+ * plain ASCII: that case stays small enough to inline into its callers. */
+static inline int lex_string(dec *d, const char **s, size_t *n) {
+  const char *run = d->p + 1, *p = wj_str_scan(run, d->end);
+  if (p < d->end && *p == '"') {
+    *s = run;
+    *n = (size_t)(p - run);
+    d->p = p + 1;
+    return 0;
+  }
+  return lex_string_slow(d, s, n);
 }
 
 static int lex_number(dec *d, tok *t) {
@@ -496,6 +495,17 @@ static char *d_strdup(dec *d, const char *s, size_t n) {
 
 static int nomem(dec *d, const wj_path *path) {
   return fail(d, WEFT_ERR_NOMEM, path, "out of memory");
+}
+
+/* The key's text for the error path (up to 64 bytes, as the path shows
+ * it): the input itself, which outlives the path, unless the key was
+ * unescaped into d->scratch, which the next string overwrites. */
+static const char *path_key(const dec *d, const char *k, size_t kl,
+                            char *copy) {
+  if ((uintptr_t)k >= (uintptr_t)d->start && (uintptr_t)k < (uintptr_t)d->end)
+    return k;
+  memcpy(copy, k, kl);
+  return copy;
 }
 
 /* ---- numbers --------------------------------------------------------------
@@ -1058,7 +1068,13 @@ static int dec_array(dec *d, void *msg, const ProtobufCFieldDescriptor *f,
 typedef struct keyset {
   uint32_t *slots; /* entry index + 1; 0 = empty */
   size_t cap;
+  uint32_t local[32]; /* the first table: most maps are small */
 } keyset;
+
+static void keyset_free(keyset *ks) {
+  if (ks->slots != ks->local)
+    free(ks->slots);
+}
 
 static uint64_t key_hash(const ProtobufCFieldDescriptor *kf, const void *k) {
   const unsigned char *p;
@@ -1093,7 +1109,9 @@ static int dec_map(dec *d, void *msg, const ProtobufCFieldDescriptor *f,
     return rv;
   coll c;
   coll_init(&c, sizeof(void *));
-  keyset ks = {NULL, 0};
+  keyset ks;
+  ks.slots = NULL;
+  ks.cap = 0;
   int first = 1, done = 0;
   char kcopy[64];
   for (long i = 0;; i++) {
@@ -1102,12 +1120,11 @@ static int dec_map(dec *d, void *msg, const ProtobufCFieldDescriptor *f,
     if ((rv = obj_next(d, &first, &done, &k, &kn)) != 0)
       break;
     if (done) {
-      free(ks.slots);
+      keyset_free(&ks);
       return coll_store(d, &c, msg, f, path);
     }
     size_t kl = kn < sizeof kcopy ? kn : sizeof kcopy;
-    memcpy(kcopy, k, kl);
-    wj_path kp = {path, kcopy, kl, -2};
+    wj_path kp = {path, path_key(d, k, kl, kcopy), kl, -2};
     void **slot = coll_push(&c);
     if (!slot) {
       rv = nomem(d, &kp);
@@ -1136,8 +1153,10 @@ static int dec_map(dec *d, void *msg, const ProtobufCFieldDescriptor *f,
       *AT(ent, kf->quantifier_offset, protobuf_c_boolean) = 1;
     /* duplicate check */
     if ((c.n + 1) * 2 > ks.cap) {
-      size_t cap = ks.cap ? ks.cap * 2 : 32;
-      uint32_t *s = calloc(cap, sizeof *s);
+      size_t cap = ks.cap ? ks.cap * 2 : sizeof ks.local / sizeof *ks.local;
+      uint32_t *s = ks.cap ? calloc(cap, sizeof *s) : ks.local;
+      if (!ks.cap)
+        memset(ks.local, 0, sizeof ks.local);
       if (!s) {
         rv = nomem(d, &kp);
         break;
@@ -1149,7 +1168,7 @@ static int dec_map(dec *d, void *msg, const ProtobufCFieldDescriptor *f,
           h = (h + 1) & (cap - 1);
         s[h] = (uint32_t)j + 1;
       }
-      free(ks.slots);
+      keyset_free(&ks);
       ks.slots = s;
       ks.cap = cap;
     }
@@ -1185,7 +1204,7 @@ static int dec_map(dec *d, void *msg, const ProtobufCFieldDescriptor *f,
     /* An unknown enum value under IGNORE_UNKNOWN keeps the entry with the
      * default value, as libprotobuf does. */
   }
-  free(ks.slots);
+  keyset_free(&ks);
   coll_release(d, &c, f);
   return rv;
 }
@@ -1269,6 +1288,18 @@ static int dec_field(dec *d, const weft_msg_desc *md, void *msg, unsigned i,
   return 0;
 }
 
+/* Whether the NUL-terminated name is k[0..n). A key holds no NUL (raw
+ * controls and \u0000 are refused), so a shorter name stops at its
+ * terminator. Inline: keys are short, a strncmp call costs more. */
+static inline int name_is(const char *name, const char *k, size_t n) {
+  size_t j = 0;
+  while (j < n && name[j] == k[j])
+    j++;
+  return j == n && name[j] == '\0';
+}
+
+/* Fields usually come in declaration order, so the search starts at hint
+ * (the field after the previous one) and mostly ends there. */
 static int find_field(const weft_msg_desc *md, const char *k, size_t n,
                       unsigned hint) {
   unsigned nf = md->base.n_fields;
@@ -1278,11 +1309,8 @@ static int find_field(const weft_msg_desc *md, const char *k, size_t n,
     unsigned i = hint + j;
     if (i >= nf)
       i -= nf;
-    const char *jn = md->field_info[i].json_name;
-    if (jn[0] == k[0] && strncmp(jn, k, n) == 0 && jn[n] == '\0')
-      return (int)i;
-    const char *pn = md->base.fields[i].name;
-    if (pn[0] == k[0] && strncmp(pn, k, n) == 0 && pn[n] == '\0')
+    if (name_is(md->field_info[i].json_name, k, n) ||
+        name_is(md->base.fields[i].name, k, n))
       return (int)i;
   }
   return -1;
@@ -1313,8 +1341,7 @@ static int dec_members(dec *d, const weft_msg_desc *md, void *msg,
     if ((rv = obj_next(d, &first, &done, &k, &kn)) != 0 || done)
       break;
     size_t kl = kn < sizeof kcopy ? kn : sizeof kcopy;
-    memcpy(kcopy, k, kl);
-    wj_path fp = {path, kcopy, kl, -1};
+    wj_path fp = {path, path_key(d, k, kl, kcopy), kl, -1};
     if (skip_type && kn == 5 && memcmp(k, "@type", 5) == 0) {
       if ((rv = skip_value(d, &fp)) != 0)
         break;

@@ -55,6 +55,44 @@ void weft__wj_float(wj_buf *b, float v);
 /* Standard base64 with padding, quoted. */
 void weft__wj_base64(wj_buf *b, const uint8_t *data, size_t len);
 
+/* ---- string scanning (decoder) ------------------------------------------ */
+
+/* Whether byte c ends the plain run of a JSON string: '"', '\\', a control
+ * character (< 0x20) or a non-ASCII byte (>= 0x80, checked as UTF-8). */
+static inline int wj_str_stop(unsigned char c) {
+  return c == '"' || c == '\\' || c < 0x20 || c >= 0x80;
+}
+
+/* The first byte of [p, end) that wj_str_stop() stops at, or end. Most of a
+ * JSON document is string text, so this looks at 8 bytes per step: in each
+ * byte lane, a '"' or '\\' (xor, then the zero-byte test), a control (c - 0x20
+ * wraps) or a high bit sets bit 7. A lane can only be set
+ * spuriously above a lane that is set for real (borrows move upward), so
+ * the lowest set lane is exact. */
+static inline const char *wj_str_scan(const char *p, const char *end) {
+  const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+  while (end - p >= 8) {
+    uint64_t w, q, b, t;
+    memcpy(&w, p, 8);
+    q = w ^ (ones * '"');
+    b = w ^ (ones * '\\');
+    t = ((q - ones) & ~q) | ((b - ones) & ~b) | (w - ones * 0x20) | w;
+    t &= high;
+    if (t) {
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) &&                            \
+    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+      return p + (__builtin_ctzll(t) >> 3);
+#else
+      break;
+#endif
+    }
+    p += 8;
+  }
+  while (p < end && !wj_str_stop((unsigned char)*p))
+    p++;
+  return p;
+}
+
 /* ---- text forms of well-known types ----------------------------------- */
 
 #define WJ_TS_MIN_SECONDS (-62135596800LL) /* 0001-01-01T00:00:00Z */

@@ -203,6 +203,14 @@ int weft__wj_parse_u64_text(const char *s, size_t n, int allow_plus,
   if (i == n)
     return -1;
   uint64_t v = 0;
+  /* 19 digits cannot overflow (< 10^19 < 2^64): no range check for them */
+  size_t safe = n - i < 19 ? n : i + 19;
+  for (; i < safe; i++) {
+    unsigned d = (unsigned)(s[i] - '0');
+    if (d > 9)
+      return -1;
+    v = v * 10 + d;
+  }
   for (; i < n; i++) {
     unsigned d = (unsigned)(s[i] - '0');
     if (d > 9)
