@@ -14,8 +14,9 @@
 /* Recently closed streams remembered (RFC 9113 5.1 lets an endpoint limit
  * how long it remembers them). */
 #define H2E_CLOSED_RING 128
-/* Closed stream records kept for reuse: glibc's malloc of one (~1 KiB)
- * bypasses its thread cache and cost ~500 instructions per request. */
+/* Closed stream records kept for reuse: glibc's malloc and free of one
+ * cost ~500 instructions per request when its thread cache is empty, as
+ * it is with many streams open at once. */
 #define H2E_SPARE_MAX 16
 /* Per-field overhead in the header list size (RFC 9113 6.5.2). */
 #define H2E_FIELD_OVERHEAD 32
@@ -43,8 +44,8 @@ typedef struct h2e_stream {
    * on_stream_close). */
   bool reset_noted;
   /* Not cleared when a record is reused (stream_alloc): last, large. */
-  weft__h2e_nv inl_nv[16];
-  char inl_buf[512];
+  weft__h2e_nv inl_nv[12];
+  char inl_buf[384];
 } h2e_stream;
 
 struct weft__h2e {

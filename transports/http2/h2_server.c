@@ -175,6 +175,9 @@ struct h2s_stream {
    * messages by the envelope reader and queued for the worker. */
   uint8_t *body;
   size_t body_len, body_cap;
+  /* A small body's storage (body points here): its realloc from nothing
+   * cost ~480 instructions per unary request. */
+  uint8_t body_inl[256];
   bool body_overflow;
   weft__connect_reader reader;
   size_t held; /* loop thread: bytes received, window not yet returned */
@@ -284,13 +287,20 @@ static void rxq_end(h2s_stream *s, int err, const char *why) {
     weft__rxq_end(&s->rxq, err, why);
 }
 
+static void body_free(h2s_stream *s) {
+  if (s->body != s->body_inl)
+    free(s->body);
+  s->body = NULL;
+  s->body_len = s->body_cap = 0;
+}
+
 static void stream_destroy(h2s_stream *s) {
   if (s->rxq_on)
     weft__rxq_destroy(&s->rxq);
   free(s->path);
   free(s->query);
   free(s->origin);
-  free(s->body);
+  body_free(s);
   free(s->unary_body);
   weft_rest_call_clear(&s->rest_call);
   weft__txq_destroy(&s->out);
@@ -1266,7 +1276,7 @@ static void rest_dispatch(h2s_stream *s) {
                     err.message);
       return;
     }
-    free(s->body);
+    body_free(s);
     s->body = plain;
     s->body_len = s->body_cap = plen;
   }
@@ -1281,7 +1291,7 @@ static void rest_dispatch(h2s_stream *s) {
   }
   /* The call reads the binary request prepare built. */
   s->m = s->rest_call.method;
-  free(s->body);
+  body_free(s);
   s->body = s->rest_call.request;
   s->body_len = s->body_cap = s->rest_call.request_len;
   s->rest_call.request = NULL;
@@ -1580,13 +1590,19 @@ static int stream_body(h2s_stream *s, const uint8_t *data, size_t len) {
       respond_error(s, 0, WEFT_STATUS_RESOURCE_EXHAUSTED, msg);
       return WEFT_ERR_TOO_BIG;
     }
-    if (s->body_len + len > s->body_cap) {
+    if (!s->body && len <= sizeof s->body_inl) {
+      s->body = s->body_inl;
+      s->body_cap = sizeof s->body_inl;
+    } else if (s->body_len + len > s->body_cap) {
       size_t cap = s->body_cap ? s->body_cap * 2 : 1024;
       while (cap < s->body_len + len)
         cap *= 2;
-      uint8_t *b = realloc(s->body, cap);
+      bool inl = s->body == s->body_inl;
+      uint8_t *b = inl ? malloc(cap) : realloc(s->body, cap);
       if (!b)
         return WEFT_ERR_NOMEM;
+      if (inl)
+        memcpy(b, s->body_inl, s->body_len);
       s->body = b;
       s->body_cap = cap;
     }
