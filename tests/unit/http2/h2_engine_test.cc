@@ -810,6 +810,35 @@ TEST(H2Engine, ManyFieldsAreAllDelivered) {
   EXPECT_EQ("99", field(s.fields, "x-f99"));
 }
 
+// The engine copies a header block's bytes into storage that starts inside
+// the stream record and moves to the heap as the block grows: every field
+// must arrive intact, whichever side of a move it was received on, and a
+// record reused after a large block starts with its small storage again.
+TEST(H2Engine, FieldsSurviveTheirStorageGrowing) {
+  Pipe p;
+  Fields f;
+  for (int i = 0; i < 30; i++)
+    f.emplace_back("x-grow-" + std::to_string(i),
+                   std::string(static_cast<size_t>(i * 17 + 1),
+                               static_cast<char>('a' + i % 26)));
+  for (int round = 0; round < 2; round++) {
+    int32_t big = p.request(f, nullptr);
+    int32_t small = p.request({{"x-n", "small"}}, nullptr);
+    p.pump();
+    SStream &s = *p.ss.at(big);
+    ASSERT_EQ(f.size() + 4, s.fields.size()) << round;
+    for (const auto &kv : f)
+      EXPECT_EQ(kv.second, field(s.fields, kv.first)) << kv.first;
+    EXPECT_EQ("/pkg.Svc/Method", field(s.fields, ":path"));
+    EXPECT_EQ("small", field(p.ss.at(small)->fields, "x-n"));
+    EXPECT_EQ(5u, p.ss.at(small)->fields.size());
+    p.respond(big, "ok");
+    p.respond(small, "ok");
+    p.pump();
+  }
+  EXPECT_TRUE(p.conn_errors.empty());
+}
+
 // ---- timeouts ---------------------------------------------------------------
 
 TEST(H2Engine, NoPrefaceWithinTheHeaderTimeout) {
