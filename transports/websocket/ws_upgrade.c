@@ -82,8 +82,12 @@ int weft__ws_upgrade_received(weft__ws_upgrade *u, size_t n, weft_error *err) {
                                     u->proto, sizeof u->proto, err);
   }
   weft__ws_http_free(&resp);
-  if (rv < 0)
-    return rv;
+  if (rv < 0) {
+    /* The parser says what was wrong; add where. */
+    char what[WEFT_ERROR_MSG_MAX];
+    snprintf(what, sizeof what, "%s", err ? err->message : "");
+    return weft_error_set(err, rv, "ws: %s: %s", u->hostport, what);
+  }
   u->end = (size_t)end;
   u->done = true;
   return 1;

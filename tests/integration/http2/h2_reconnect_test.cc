@@ -1,10 +1,10 @@
 // Reconnect attempts of h2c:// and tcp:// clients run on the client loop
 // (the transport's connect_async), not on the runtime's one connector
-// thread: while another client's reconnect attempt hangs (a ws:// client,
-// whose reconnects still use the connector thread, to a server whose
-// backlog is full and never accepted, so its connect stays in progress
-// until connect_timeout_ms), a client whose server comes back reconnects
-// at once instead of queueing behind that attempt.
+// thread: while another client's reconnect attempt hangs (a ws:// client
+// to a server whose backlog is full and never accepted, so its connect
+// stays in progress until connect_timeout_ms), a client whose server comes
+// back reconnects at once instead of queueing behind that attempt. The
+// ws:// and wss:// cases are in tests/integration/websocket.
 #include "h2_test_util.h"
 
 #include <arpa/inet.h>
