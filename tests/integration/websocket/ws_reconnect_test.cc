@@ -106,7 +106,7 @@ class Server {
 public:
   Server(const std::string &scheme, int port) {
     weft_server_opts o = {};
-    o.shutdown_grace_ms = 2000;
+    o.shutdown_grace_ms = 100; // a server that goes, goes at once
     if (scheme == "wss") {
       o.tls.cert_file = cert().cert.c_str();
       o.tls.key_file = cert().key.c_str();
@@ -303,6 +303,7 @@ TEST_P(ClientReconnect, NotDelayedByAnotherClientsHangingAttempt) {
   std::string a_url = "ws://127.0.0.1:" + std::to_string(ntohs(a.sin_port));
   Errors a_errors;
   weft_client_opts ao = client_opts("ws", &a_errors);
+  ao.connect_timeout_ms = 5000; // B's whole outage fits well inside it
   weft_client *ca = nullptr;
   ASSERT_EQ(weft_client_open(&ca, a_url.c_str(), &ao, NULL), 0);
   // Its server appears: the kernel accepts for it, nobody ever answers the
