@@ -398,3 +398,24 @@ TEST(WsReconnect, TlsHandshakeFailureSaysWhyAndTheClientRetries) {
   echo_ok(c);
   weft_client_close(c);
 }
+
+TEST(WsReconnect, HostNameIsLookedUpOffTheLoop) {
+  // A name, not an address literal: the attempt's lookup runs on the
+  // runtime's resolver threads, the connect and the upgrade on the loop.
+  Errors errors;
+  weft_client_opts o = client_opts("ws", &errors);
+  weft_client *c = nullptr;
+  int port;
+  {
+    Server s("ws", 0);
+    port = s.port();
+    std::string url = "ws://localhost:" + std::to_string(port);
+    ASSERT_EQ(weft_client_open(&c, url.c_str(), &o, NULL), 0);
+  }
+  ASSERT_TRUE(
+      wait_for([&] { return weft_client_state(c) != WEFT_CONN_CONNECTED; }, 5));
+  Server back("ws", port);
+  ASSERT_TRUE(wait_state(c, WEFT_CONN_CONNECTED, 10));
+  echo_ok(c);
+  weft_client_close(c);
+}
