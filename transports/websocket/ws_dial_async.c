@@ -76,9 +76,7 @@ static void wait_for(attempt *x, bool writing) {
     weft_error err;
     fail(x,
          weft_error_set(&err, WEFT_ERR_NOMEM,
-                        "ws: registering the "
-                        "connection to %s",
-                        x->up.hostport),
+                        "ws: registering the connection to %s", x->up.hostport),
          &err);
   }
 }
@@ -160,9 +158,7 @@ static void on_dialed(void *ud, int rv, weft__conn *conn,
                                     on_io, x) < 0) {
     fail(x,
          weft_error_set(&err, WEFT_ERR_NOMEM,
-                        "ws: registering the "
-                        "connection to %s",
-                        x->up.hostport),
+                        "ws: registering the connection to %s", x->up.hostport),
          &err);
     return;
   }
