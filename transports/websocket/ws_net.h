@@ -117,7 +117,9 @@ int weft__ws_dial(weft_ws_conn **out, const weft__ws_dial_args *a,
  * and the open connection (as weft__ws_dial's) or rv < 0 and the error
  * weft__ws_dial would have given. The attempt ends at timeout_ms after
  * the start. Returns 0 (done will run) or < 0 with err set (it will
- * not). a and what it points to are used only during this call. */
+ * not). a's strings and options are used only during this call; cfg is
+ * copied; handler and ud are kept for the connection, as weft__ws_dial
+ * keeps them. */
 typedef void (*weft__ws_dial_fn)(void *ud, int rv, weft_ws_conn *c,
                                  int http_status, const weft_error *err);
 int weft__ws_dial_async(const weft__ws_dial_args *a, weft__ws_dial_fn done,
