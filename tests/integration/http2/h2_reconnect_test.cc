@@ -163,3 +163,44 @@ TEST_P(ClientReconnect, NotDelayedByAnotherClientsHangingAttempt) {
 INSTANTIATE_TEST_SUITE_P(Transports, ClientReconnect,
                          ::testing::Values("h2c", "tcp", "https"),
                          [](const auto &i) { return i.param; });
+
+// http:// whose first connect failed: the reconnect is dialled on the loop
+// and adopted by the HTTP/1.1 pool, as the first connect's socket would be.
+TEST(ClientReconnect, HttpClientWhoseFirstConnectFailed) {
+  sockaddr_in a = {};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_EQ(bind(lfd, (sockaddr *)&a, sizeof a), 0);
+  socklen_t sl = sizeof a;
+  getsockname(lfd, (sockaddr *)&a, &sl);
+  int port = ntohs(a.sin_port);
+  std::string url = "http://127.0.0.1:" + std::to_string(port);
+  Errors errors;
+  weft_client_opts o = {};
+  o.connect_timeout_ms = 3000;
+  o.reconnect.enabled = true;
+  o.reconnect.base_ms = 20;
+  o.reconnect.cap_ms = 50;
+  o.on_error = on_error;
+  o.user_data = &errors;
+  weft_client *c = nullptr;
+  ASSERT_EQ(weft_client_open(&c, url.c_str(), &o, NULL), 0);
+  ASSERT_TRUE(wait_state(c, WEFT_CONN_CONNECTING, 5));
+  close(lfd); // the port is free for the server (h2c:// also serves HTTP/1.1)
+  Server s(("h2c://127.0.0.1:" + std::to_string(port)).c_str());
+  ASSERT_TRUE(wait_state(c, WEFT_CONN_CONNECTED, 10)) << errors.last();
+
+  weft__test__EchoRequest req;
+  weft__test__EchoRequest_init(&req);
+  req.text = (char *)"pool";
+  weft__test__EchoResponse *resp = nullptr;
+  weft_call_opts co = {};
+  co.timeout_ms = 5000;
+  ASSERT_EQ(weft__test__Echo_unary(c, &req, &resp, &co), 0)
+      << (co.status.message ? co.status.message : "");
+  EXPECT_STREQ(resp->text, "pool");
+  weft_message_free(resp);
+  weft_status_clear(&co.status);
+  weft_client_close(c);
+}
