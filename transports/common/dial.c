@@ -1,15 +1,15 @@
 /* A client connection opened on the client loop; see dial.h.
  *
- * States: RESOLVING (a host name on the connector thread), CONNECTING (a
- * non-blocking connect to one address of the lookup's list, waiting for
- * the socket to turn writable, then SO_ERROR says how it went; a refusal
- * moves on to the next address, as weft__conn_connect does), HANDSHAKE
- * (TLS, registered for what OpenSSL waits for), then done. One one-shot
- * timer bounds it all.
+ * States: RESOLVING (a host name on the runtime's resolver threads),
+ * CONNECTING (a non-blocking connect to one address of the lookup's list,
+ * waiting for the socket to turn writable, then SO_ERROR says how it went;
+ * a refusal moves on to the next address, as weft__conn_connect does),
+ * HANDSHAKE (TLS, registered for what OpenSSL waits for), then done. One
+ * one-shot timer bounds it all.
  *
  * Lifetime: the dial is freed on the loop once done has run (or cancel
- * was called) and nothing else refers to it: a lookup still running on the
- * connector thread, or the post that delivers an outcome found inside
+ * was called) and nothing else refers to it: a lookup still running on a
+ * resolver thread, or the post that delivers an outcome found inside
  * start (done never runs inside start). */
 #define _GNU_SOURCE
 #include "dial.h"
@@ -25,8 +25,8 @@
 
 #include "weft/transport.h"
 
-/* The runtime's thread for blocking work (runtime/src/rpc/client_loop.c). */
-int weft__client_connector_post(void (*fn)(void *), void *ud);
+/* The runtime's threads for lookups (runtime/src/rpc/client_loop.c). */
+int weft__client_resolver_post(void (*fn)(void *), void *ud);
 
 enum { D_RESOLVING, D_CONNECTING, D_HANDSHAKE, D_OVER };
 
@@ -42,7 +42,7 @@ struct weft__dial {
   bool over;              /* done ran or cancel was called */
   bool cancelled;         /* cancel: done must not run */
   bool in_start;          /* an outcome now is posted, not delivered */
-  bool resolving;         /* the connector thread holds the dial */
+  bool resolving;         /* a resolver thread holds the dial */
   bool post_out;          /* an outcome's post is pending */
   weft_loop *lookup_loop; /* a loop reference held while resolving */
   weft_timer *timer;
@@ -272,7 +272,7 @@ static void lookup(struct addrinfo **res, int *rc, const char *host, int port,
   *rc = getaddrinfo(host, ports, &hints, res);
 }
 
-/* The connector thread: the only blocking part. */
+/* A resolver thread: the only blocking part. */
 static void resolve_job(void *ud) {
   weft__dial *d = ud;
   lookup(&d->res, &d->gai_rc, d->host, d->port, 0);
@@ -326,7 +326,7 @@ int weft__dial_start(weft__dial **out, weft_loop *loop, const char *host,
       finish(d, e.code);
     } else {
       d->resolving = true;
-      if (weft__client_connector_post(resolve_job, d) < 0) {
+      if (weft__client_resolver_post(resolve_job, d) < 0) {
         d->resolving = false;
         weft_client_loop_release(d->lookup_loop);
         d->lookup_loop = NULL;

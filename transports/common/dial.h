@@ -5,11 +5,13 @@
  * verify, negotiate ALPN and word every failure alike.
  *
  * Names: an address literal ("127.0.0.1", "::1") is used directly on the
- * loop. A host name goes to the runtime's connector thread for
- * getaddrinfo, which blocks (no timeout of its own, and glibc has no
- * non-blocking form without a thread or a signal of its own either); only
- * the lookup waits there, never the connect or the handshake, so one
- * unreachable server no longer holds up other clients' connections.
+ * loop. A host name goes to the runtime's resolver threads (up to 4,
+ * made as lookups wait, apart from the connector thread's blocking
+ * attempts) for getaddrinfo, which blocks (no timeout of its own, and
+ * glibc's getaddrinfo_a only runs it on a thread of glibc's own, telling
+ * by signal or by yet another thread); only the lookup waits there, never
+ * the connect or the handshake, so one unreachable server or slow name
+ * holds up no other client's connection.
  *
  * Threads: start and cancel on the client loop's thread (a job, timer or
  * socket callback there); done runs there too, never inside start. */

@@ -7,15 +7,17 @@
  *   grpc-web   gRPC-Web over HTTP/1.1   gRPC-Web over HTTP/1.1 (TLS)
  *   grpc       grpc:// transport        grpcs:// transport
  *
- * The choice is made once, at connect; each connection handle and call
- * handle carries the vtable that serves it, so the calls below forward
- * without looking anything up again. */
+ * The choice is made at each connect (a reconnect chooses again); each
+ * connection handle and call handle carries the vtable that serves it, so
+ * the calls below forward without looking anything up again. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "../http2/h2_client.h"
+#include "dial.h"
 #include "h1c_internal.h"
 #include "weft/http.h"
 
@@ -57,72 +59,51 @@ typedef struct hx_call {
   void *inner;
 } hx_call;
 
-static int hx_connect(weft_client *client, const weft_url *url,
-                      const weft_client_opts *o, void **out, weft_error *err,
-                      bool tls) {
+static int hx_protocol(const weft_client_opts *o, weft_http_protocol *proto,
+                       weft_error *err) {
   const weft_http_client_opts *ho = NULL;
   int rv = weft_opts_get(o ? o->transport_opts : NULL,
                          WEFT_HTTP_CLIENT_OPTS_TAG, (const void **)&ho, err);
   if (rv < 0)
     return rv;
-  weft_http_protocol proto = ho ? ho->protocol : WEFT_HTTP_CONNECT;
-  if (proto != WEFT_HTTP_CONNECT && proto != WEFT_HTTP_GRPC_WEB &&
-      proto != WEFT_HTTP_GRPC)
+  *proto = ho ? ho->protocol : WEFT_HTTP_CONNECT;
+  if (*proto != WEFT_HTTP_CONNECT && *proto != WEFT_HTTP_GRPC_WEB &&
+      *proto != WEFT_HTTP_GRPC)
     return weft_error_set(err, WEFT_ERR_INVAL,
                           "weft_http_client_opts.protocol: %d is not a "
                           "protocol",
-                          (int)proto);
-  hx_conn *c = calloc(1, sizeof *c);
-  if (!c)
-    return weft_error_set(err, WEFT_ERR_NOMEM, "out of memory");
+                          (int)*proto);
+  return 0;
+}
 
-  if (proto == WEFT_HTTP_GRPC) {
-    /* The gRPC transport to the same host and port. */
-    const char *scheme = tls ? "grpcs" : "grpc";
-    c->vt = weft_find_client_transport(scheme);
-    if (!c->vt) {
-      free(c);
-      return weft_error_set(err, WEFT_ERR_UNSUPPORTED,
-                            "--protocol grpc needs the %s:// transport, "
-                            "which this build of weft does not have",
-                            scheme);
-    }
-    weft_url u = *url;
-    snprintf(u.scheme, sizeof u.scheme, "%s", scheme);
-    rv = c->vt->connect(client, &u, o, &c->inner, err);
-    if (rv < 0) {
-      free(c);
-      return rv;
-    }
-    *out = c;
+/* The TLS context of https:// (NULL for http://): Connect takes h2 if
+ * offered, gRPC-Web is an HTTP/1.1 protocol here. */
+static int hx_tls(weft__tls_ctx **ctx, const weft_client_opts *o,
+                  weft_http_protocol proto, bool tls, weft_error *err) {
+  static const char *const alpn_both[] = {"h2", "http/1.1", NULL};
+  static const char *const alpn_h1[] = {"http/1.1", NULL};
+  *ctx = NULL;
+  if (!tls)
     return 0;
-  }
-
-  weft__tls_ctx *ctx = NULL;
-  weft__conn *first = NULL;
-  if (tls) {
-    /* gRPC-Web is an HTTP/1.1 protocol here; Connect takes h2 if offered. */
-    static const char *const alpn_both[] = {"h2", "http/1.1", NULL};
-    static const char *const alpn_h1[] = {"http/1.1", NULL};
-    rv = weft__tls_ctx_new(&ctx, false, o ? &o->tls : NULL,
+  return weft__tls_ctx_new(ctx, false, o ? &o->tls : NULL,
                            proto == WEFT_HTTP_CONNECT ? alpn_both : alpn_h1,
                            err);
-    if (rv < 0) {
-      free(c);
-      return rv;
-    }
-  }
-  /* The first connection now, so that weft_client_open reports an
-   * unreachable server (and, for https://, learns the protocol). */
-  rv = weft__conn_connect(
-      &first, url->host, url->port, ctx, o ? o->tls.server_name : NULL,
-      o && o->connect_timeout_ms ? o->connect_timeout_ms : 10000, err);
-  if (rv < 0) {
+}
+
+/* A connection over the first socket (taking first and ctx, also on
+ * failure): h2 if ALPN picked it, else the HTTP/1.1 pool. */
+static int hx_adopt(weft_client *client, const weft_url *url,
+                    const weft_client_opts *o, weft__conn *first,
+                    weft__tls_ctx *ctx, void **out, weft_error *err) {
+  weft_http_protocol proto;
+  int rv = hx_protocol(o, &proto, err);
+  hx_conn *c = rv < 0 ? NULL : calloc(1, sizeof *c);
+  if (!c) {
+    weft__conn_close(first);
     weft__tls_ctx_free(ctx);
-    free(c);
-    return rv;
+    return rv < 0 ? rv : weft_error_set(err, WEFT_ERR_NOMEM, "out of memory");
   }
-  if (tls && strcmp(weft__conn_alpn(first), "h2") == 0) {
+  if (ctx && strcmp(weft__conn_alpn(first), "h2") == 0) {
     c->vt = &weft__h2c_client_transport;
     rv = weft__h2_client_adopt(client, url, o, first, ctx, &c->inner, err);
   } else {
@@ -138,6 +119,57 @@ static int hx_connect(weft_client *client, const weft_url *url,
   return 0;
 }
 
+/* The gRPC transport to the same host and port. */
+static int hx_connect_grpc(weft_client *client, const weft_url *url,
+                           const weft_client_opts *o, void **out,
+                           weft_error *err, bool tls) {
+  const char *scheme = tls ? "grpcs" : "grpc";
+  const weft_client_transport *vt = weft_find_client_transport(scheme);
+  if (!vt)
+    return weft_error_set(err, WEFT_ERR_UNSUPPORTED,
+                          "--protocol grpc needs the %s:// transport, "
+                          "which this build of weft does not have",
+                          scheme);
+  hx_conn *c = calloc(1, sizeof *c);
+  if (!c)
+    return weft_error_set(err, WEFT_ERR_NOMEM, "out of memory");
+  c->vt = vt;
+  weft_url u = *url;
+  snprintf(u.scheme, sizeof u.scheme, "%s", scheme);
+  int rv = c->vt->connect(client, &u, o, &c->inner, err);
+  if (rv < 0) {
+    free(c);
+    return rv;
+  }
+  *out = c;
+  return 0;
+}
+
+static int hx_connect(weft_client *client, const weft_url *url,
+                      const weft_client_opts *o, void **out, weft_error *err,
+                      bool tls) {
+  weft_http_protocol proto;
+  int rv = hx_protocol(o, &proto, err);
+  if (rv < 0)
+    return rv;
+  if (proto == WEFT_HTTP_GRPC)
+    return hx_connect_grpc(client, url, o, out, err, tls);
+  weft__tls_ctx *ctx;
+  if ((rv = hx_tls(&ctx, o, proto, tls, err)) < 0)
+    return rv;
+  /* The first connection now, so that weft_client_open reports an
+   * unreachable server (and, for https://, learns the protocol). */
+  weft__conn *first = NULL;
+  rv = weft__conn_connect(
+      &first, url->host, url->port, ctx, o ? o->tls.server_name : NULL,
+      o && o->connect_timeout_ms ? o->connect_timeout_ms : 10000, err);
+  if (rv < 0) {
+    weft__tls_ctx_free(ctx);
+    return rv;
+  }
+  return hx_adopt(client, url, o, first, ctx, out, err);
+}
+
 static int http_connect(weft_client *client, const weft_url *url,
                         const weft_client_opts *o, void **out,
                         weft_error *err) {
@@ -148,6 +180,95 @@ static int https_connect(weft_client *client, const weft_url *url,
                          const weft_client_opts *o, void **out,
                          weft_error *err) {
   return hx_connect(client, url, o, out, err, true);
+}
+
+/* ---- reconnect attempts (connect_async) ----
+ *
+ * Connect and gRPC-Web connections are dialled on the client loop
+ * (transports/common/dial.h) and adopted as connect adopts its first
+ * socket, ALPN choosing h2 or HTTP/1.1 again. Only http:// and https://
+ * connections over h2 reconnect at all (an HTTP/1.1 pool opens its
+ * connections per call and never reports itself disconnected). The
+ * grpc protocol rides gRPC core, whose connect blocks: its attempt runs
+ * on the runtime's connector thread, as for grpc:// itself. */
+
+int weft__client_connector_post(void (*fn)(void *), void *ud);
+
+typedef struct hx_blocking {
+  weft_client *client;
+  const weft_url *url; /* the runtime's: outlives the attempt */
+  const weft_client_opts *opts;
+  bool tls;
+  weft_loop *loop;
+  void (*done)(weft_client *, int, void *, const weft_error *);
+  int rv;
+  void *conn;
+  weft_error err;
+} hx_blocking;
+
+static void hx_blocking_done(void *ud) {
+  hx_blocking *x = ud;
+  weft_loop *loop = x->loop;
+  x->done(x->client, x->rv, x->conn, &x->err);
+  free(x);
+  weft_client_loop_release(loop);
+}
+
+static void hx_blocking_job(void *ud) {
+  hx_blocking *x = ud;
+  x->rv =
+      hx_connect_grpc(x->client, x->url, x->opts, &x->conn, &x->err, x->tls);
+  while (weft_loop_post(x->loop, hx_blocking_done, x) < 0)
+    usleep(1000); /* out of memory: the attempt must still end */
+}
+
+static int hx_connect_async(weft_client *client, const weft_url *url,
+                            const weft_client_opts *o,
+                            void (*done)(weft_client *, int, void *,
+                                         const weft_error *),
+                            weft_error *err, bool tls) {
+  weft_http_protocol proto;
+  int rv = hx_protocol(o, &proto, err);
+  if (rv < 0)
+    return rv;
+  if (proto == WEFT_HTTP_GRPC) {
+    hx_blocking *x = calloc(1, sizeof *x);
+    if (!x)
+      return weft_error_set(err, WEFT_ERR_NOMEM, "out of memory");
+    *x = (hx_blocking){
+        .client = client, .url = url, .opts = o, .tls = tls, .done = done};
+    weft_error_clear(&x->err);
+    if ((rv = weft_client_loop_acquire(&x->loop, err)) == 0 &&
+        weft__client_connector_post(hx_blocking_job, x) < 0)
+      rv = weft_error_set(err, WEFT_ERR_NOMEM, "out of memory");
+    if (rv < 0) {
+      weft_client_loop_release(x->loop);
+      free(x);
+    }
+    return rv;
+  }
+  weft__tls_ctx *ctx;
+  if ((rv = hx_tls(&ctx, o, proto, tls, err)) < 0)
+    return rv;
+  int port = url->port > 0 ? url->port : (tls ? 443 : 80);
+  return weft__dial_connect_async(client, url, o, port, ctx, hx_adopt, done,
+                                  err);
+}
+
+static int http_connect_async(weft_client *client, const weft_url *url,
+                              const weft_client_opts *o,
+                              void (*done)(weft_client *, int, void *,
+                                           const weft_error *),
+                              weft_error *err) {
+  return hx_connect_async(client, url, o, done, err, false);
+}
+
+static int https_connect_async(weft_client *client, const weft_url *url,
+                               const weft_client_opts *o,
+                               void (*done)(weft_client *, int, void *,
+                                            const weft_error *),
+                               weft_error *err) {
+  return hx_connect_async(client, url, o, done, err, true);
 }
 
 static void hx_disconnect(void *ud) {
@@ -250,7 +371,8 @@ const weft_client_transport weft__http_client_transport = {"http",
                                                            hx_call_recv,
                                                            hx_call_finish,
                                                            hx_call_cancel,
-                                                           hx_call_start_async};
+                                                           hx_call_start_async,
+                                                           http_connect_async};
 const weft_client_transport weft__https_h1_client_transport = {
     "https",
     443,
@@ -262,4 +384,5 @@ const weft_client_transport weft__https_h1_client_transport = {
     hx_call_recv,
     hx_call_finish,
     hx_call_cancel,
-    hx_call_start_async};
+    hx_call_start_async,
+    https_connect_async};

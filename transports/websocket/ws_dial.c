@@ -1,6 +1,7 @@
 /* The client side: a blocking connect and opening handshake (bounded by
  * the connect timeout), then the connection runs on the process-wide client
- * loop (weft_client_loop_acquire), beside every other client connection. */
+ * loop (weft_client_loop_acquire), beside every other client connection.
+ * Reconnects take the same steps on the loop itself (ws_dial_async.c). */
 #define _GNU_SOURCE
 #include <poll.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include "weft/transport.h"
 #include "ws_conn.h"
 #include "ws_handshake.h"
+#include "ws_upgrade.h"
 
 typedef struct dialer {
   weft_loop *loop;
@@ -75,13 +77,62 @@ static void destroy_on_loop(void *ud) {
   weft__ws_conn_destroy(ud, WEFT__WS_CLOSE_ABNORMAL, "no event loop");
 }
 
+int weft__ws_dial_open(weft_ws_conn **out, weft__conn *io,
+                       const weft__ws_dial_args *a, const char *proto,
+                       const uint8_t *rest, size_t nrest, weft_error *err) {
+  int rv;
+  dialer *d = calloc(1, sizeof *d);
+  if (!d || !(d->rbuf = malloc(WEFT__WS_RBUF))) {
+    free(d);
+    weft__conn_close(io);
+    return weft_error_set(err, WEFT_ERR_NOMEM, "ws: out of memory");
+  }
+  d->cfg = a->cfg;
+  pthread_mutex_init(&d->mu, NULL);
+  pthread_cond_init(&d->cv, NULL);
+  if ((rv = weft_client_loop_acquire(&d->loop, err)) < 0) {
+    weft__conn_close(io);
+    dialer_free(d);
+    return rv;
+  }
+  weft_ws_conn *c = weft__ws_conn_new(d->loop, io, &d->cfg, false);
+  if (!c) {
+    weft__conn_close(io);
+    dialer_free(d);
+    return weft_error_set(err, WEFT_ERR_NOMEM, "ws: out of memory");
+  }
+  weft_ws_conn_ref(c); /* the dialer's */
+  c->rbuf = d->rbuf;
+  c->owner = d;
+  c->on_dead = on_dead;
+  c->h = a->handler;
+  c->h_ud = a->ud;
+  snprintf(c->proto, sizeof c->proto, "%s", proto);
+  c->path = strdup(a->target && *a->target ? a->target : "/");
+  const char *why = NULL;
+  start_args sa = {c, (uint8_t *)rest, nrest, 0};
+  if (!c->path) {
+    rv = WEFT_ERR_NOMEM;
+    why = "ws: out of memory";
+  } else if ((rv = weft_loop_run_sync(d->loop, start_on_loop, &sa)) < 0 ||
+             (rv = sa.rv) < 0) {
+    why = "ws: watching the socket";
+  }
+  if (why) {
+    weft_loop_run_sync(d->loop, destroy_on_loop, c);
+    weft_ws_conn_unref(c);
+    dialer_free(d);
+    return weft_error_set(err, rv, "%s", why);
+  }
+  *out = c;
+  return 0;
+}
+
 int weft__ws_dial(weft_ws_conn **out, const weft__ws_dial_args *a,
                   int *http_status, weft_error *err) {
   int64_t deadline = now_ms() + (a->timeout_ms > 0 ? a->timeout_ms : 10000);
   weft__tls_ctx *tls = NULL;
   weft__conn *io = NULL;
-  dialer *d = NULL;
-  char *buf = NULL;
   int rv;
   if (http_status)
     *http_status = 0;
@@ -95,136 +146,57 @@ int weft__ws_dial(weft_ws_conn **out, const weft__ws_dial_args *a,
   if (rv < 0)
     return rv;
 
-  /* The upgrade request. */
-  char key[25], hostport[300];
-  size_t cap = a->cfg.max_header_bytes;
-  if (!(buf = malloc(cap + 4096))) {
-    rv = weft_error_set(err, WEFT_ERR_NOMEM, "ws: out of memory");
-    goto fail;
+  weft__ws_upgrade u;
+  if ((rv = weft__ws_upgrade_init(&u, a->host, a->port, a->target, a->protocols,
+                                  a->origin, a->extra_headers,
+                                  a->cfg.max_header_bytes, err)) < 0) {
+    weft__conn_close(io);
+    return rv;
   }
-  if ((rv = weft__ws_make_key(key)) < 0)
-    goto fail;
-  bool v6 = strchr(a->host, ':') != NULL;
-  snprintf(hostport, sizeof hostport, v6 ? "[%s]:%d" : "%s:%d", a->host,
-           a->port);
-  int n = weft__ws_hs_client_request(buf, cap + 4096, hostport, a->target, key,
-                                     a->protocols, a->origin, a->extra_headers);
-  if (n < 0 || (size_t)n >= cap + 4096) {
-    rv = weft_error_set(err, WEFT_ERR_INVAL, "ws: request headers too long");
-    goto fail;
-  }
-  for (size_t off = 0; off < (size_t)n;) {
-    ssize_t w = weft__conn_write(io, buf + off, (size_t)n - off);
+  /* The request, then the response and any frames right behind it. */
+  size_t len, room;
+  const char *out_bytes;
+  while ((out_bytes = weft__ws_upgrade_out(&u, &len)), len > 0) {
+    ssize_t w = weft__conn_write(io, out_bytes, len);
     if (w > 0) {
-      off += (size_t)w;
+      weft__ws_upgrade_wrote(&u, (size_t)w);
     } else if (w == WEFT_ERR_AGAIN) {
-      if ((rv = wait_io(io, weft__conn_wants_write(io), deadline)) < 0) {
-        weft_error_set(err, rv, "ws: sending the handshake to %s timed out",
-                       hostport);
+      if (wait_io(io, weft__conn_wants_write(io), deadline) < 0) {
+        rv = weft__ws_upgrade_timed_out(&u, err);
         goto fail;
       }
     } else {
-      rv = weft_error_set(err, WEFT_ERR_CONNECT,
-                          "ws: sending the handshake to %s: %s", hostport,
-                          weft__conn_error(io));
+      rv = weft__ws_upgrade_write_failed(&u, weft__conn_error(io), err);
       goto fail;
     }
   }
-  /* The response, and any frames right behind it. */
-  size_t have = 0;
-  ssize_t end = 0;
-  while (end == 0) {
-    ssize_t r = weft__conn_read(io, buf + have, cap + 4096 - have);
+  for (rv = 0; rv == 0;) {
+    char *in = weft__ws_upgrade_in(&u, &room);
+    ssize_t r = weft__conn_read(io, in, room);
     if (r > 0) {
-      have += (size_t)r;
-      end = weft__ws_hs_find_end(buf, have, cap);
+      rv = weft__ws_upgrade_received(&u, (size_t)r, err);
     } else if (r == WEFT_ERR_AGAIN) {
-      if ((rv = wait_io(io, weft__conn_wants_write(io), deadline)) < 0) {
-        weft_error_set(err, rv, "ws: no handshake response from %s", hostport);
-        goto fail;
-      }
+      if (wait_io(io, weft__conn_wants_write(io), deadline) < 0)
+        rv = weft__ws_upgrade_timed_out(&u, err);
     } else {
-      rv = weft_error_set(err, WEFT_ERR_HANDSHAKE,
-                          "ws: %s closed the connection during the "
-                          "handshake%s%s",
-                          hostport, r < 0 ? ": " : "",
-                          r < 0 ? weft__conn_error(io) : "");
-      goto fail;
+      rv =
+          weft__ws_upgrade_closed(&u, r < 0 ? weft__conn_error(io) : NULL, err);
     }
   }
-  if (end < 0) {
-    rv = weft_error_set(err, WEFT_ERR_HANDSHAKE,
-                        "ws: response headers from %s over %zu bytes", hostport,
-                        cap);
-    goto fail;
-  }
-  weft__ws_http resp;
-  char proto[32];
-  rv = weft__ws_hs_parse_response(&resp, buf, (size_t)end, err);
-  if (rv == 0) {
-    if (http_status)
-      *http_status = resp.status;
-    rv = weft__ws_hs_check_response(&resp, key, a->protocols, proto,
-                                    sizeof proto, err);
-  }
-  weft__ws_http_free(&resp);
+  if (http_status)
+    *http_status = u.status;
   if (rv < 0)
     goto fail;
 
-  /* Open: hand the socket to a loop. */
-  if (!(d = calloc(1, sizeof *d)) || !(d->rbuf = malloc(WEFT__WS_RBUF))) {
-    rv = weft_error_set(err, WEFT_ERR_NOMEM, "ws: out of memory");
-    goto fail;
-  }
-  d->cfg = a->cfg;
-  pthread_mutex_init(&d->mu, NULL);
-  pthread_cond_init(&d->cv, NULL);
-  if ((rv = weft_client_loop_acquire(&d->loop, err)) < 0)
-    goto fail;
-  weft_ws_conn *c = weft__ws_conn_new(d->loop, io, &d->cfg, false);
-  if (!c) {
-    rv = weft_error_set(err, WEFT_ERR_NOMEM, "ws: out of memory");
-    goto fail;
-  }
-  io = NULL;           /* the connection owns it */
-  weft_ws_conn_ref(c); /* the dialer's */
-  c->rbuf = d->rbuf;
-  c->owner = d;
-  c->on_dead = on_dead;
-  c->h = a->handler;
-  c->h_ud = a->ud;
-  snprintf(c->proto, sizeof c->proto, "%s", proto);
-  c->path = strdup(a->target && *a->target ? a->target : "/");
-  const char *why = NULL;
-  start_args sa = {c, (uint8_t *)buf + end, have - (size_t)end, 0};
-  if (!c->path) {
-    rv = WEFT_ERR_NOMEM;
-    why = "ws: out of memory";
-  } else if ((rv = weft_loop_run_sync(d->loop, start_on_loop, &sa)) < 0 ||
-             (rv = sa.rv) < 0) {
-    why = "ws: watching the socket";
-  }
-  free(buf);
-  if (why) {
-    weft_loop_run_sync(d->loop, destroy_on_loop, c);
-    weft_ws_conn_unref(c);
-    dialer_free(d);
-    return weft_error_set(err, rv, "%s", why);
-  }
-  *out = c;
-  return 0;
+  /* Open: hand the socket to the loop. */
+  size_t nrest;
+  const uint8_t *rest = weft__ws_upgrade_rest(&u, &nrest);
+  rv = weft__ws_dial_open(out, io, a, u.proto, rest, nrest, err);
+  weft__ws_upgrade_free(&u);
+  return rv;
 fail:
-  free(buf);
+  weft__ws_upgrade_free(&u);
   weft__conn_close(io);
-  if (d) {
-    if (d->rbuf) {
-      pthread_cond_destroy(&d->cv);
-      pthread_mutex_destroy(&d->mu);
-    }
-    weft_client_loop_release(d->loop);
-    free(d->rbuf);
-    free(d);
-  }
   return rv;
 }
 

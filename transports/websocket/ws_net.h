@@ -110,6 +110,26 @@ typedef struct weft__ws_dial_args {
  * server's answer when the handshake is refused. */
 int weft__ws_dial(weft_ws_conn **out, const weft__ws_dial_args *a,
                   int *http_status, weft_error *err);
+/* The same on the client loop without blocking it (a reconnect attempt):
+ * the connect and TLS through transports/common/dial.h, then the upgrade
+ * on the loop's events. Call on the client loop's thread; done(ud, rv, c,
+ * http_status, err) runs there once, never inside this call, with rv 0
+ * and the open connection (as weft__ws_dial's) or rv < 0 and the error
+ * weft__ws_dial would have given. The attempt ends at timeout_ms after
+ * the start. Returns 0 (done will run) or < 0 with err set (it will
+ * not). a's strings and options are used only during this call; cfg is
+ * copied; handler and ud are kept for the connection, as weft__ws_dial
+ * keeps them. */
+typedef void (*weft__ws_dial_fn)(void *ud, int rv, weft_ws_conn *c,
+                                 int http_status, const weft_error *err);
+int weft__ws_dial_async(const weft__ws_dial_args *a, weft__ws_dial_fn done,
+                        void *ud, weft_error *err);
+/* Both dialers' last step: runs the connection on the client loop over io
+ * (taken, also on failure) with the accepted subprotocol and the bytes
+ * that followed the handshake. Any thread, the loop's included. */
+int weft__ws_dial_open(weft_ws_conn **out, weft__conn *io,
+                       const weft__ws_dial_args *a, const char *proto,
+                       const uint8_t *rest, size_t nrest, weft_error *err);
 /* Closes (1000, waiting close_timeout at most), stops the loop thread and
  * drops the dialer's reference. Not from the loop thread. */
 void weft__ws_dial_close(weft_ws_conn *c);

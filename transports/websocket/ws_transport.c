@@ -400,9 +400,18 @@ static void env_client_close(weft_ws_conn *c, int code, const char *reason,
 static const weft_ws_handler env_client_handler = {env_open, env_message,
                                                    env_client_close};
 
-static int ws_connect_common(weft_client *client, const weft_url *url,
-                             const weft_client_opts *opts, bool tls, void **out,
-                             weft_error *err) {
+/* What both connects need: the envelope connection to be and the dial's
+ * arguments (pointing into s). */
+typedef struct ws_setup {
+  env_conn *e;
+  const char *proto;
+  char target[2100], extra[1024];
+  weft__ws_dial_args a;
+} ws_setup;
+
+static int ws_setup_init(ws_setup *s, weft_client *client, const weft_url *url,
+                         const weft_client_opts *opts, bool tls,
+                         weft_error *err) {
   static const weft_client_opts defaults;
   if (!opts)
     opts = &defaults;
@@ -414,9 +423,11 @@ static int ws_connect_common(weft_client *client, const weft_url *url,
   e->client = client;
   e->codec = opts->codec;
   e->max_message_size = opts->max_message_size;
-  char target[2100], extra[1024] = "";
-  snprintf(target, sizeof target, "%s%s%s", url->path[0] ? url->path : "/",
-           url->query[0] ? "?" : "", url->query);
+  s->e = e;
+  s->extra[0] = '\0';
+  snprintf(s->target, sizeof s->target, "%s%s%s",
+           url->path[0] ? url->path : "/", url->query[0] ? "?" : "",
+           url->query);
   /* The API key of every call (x-api-key, else authorization) also
    * authenticates the upgrade. */
   const weft_metadata_entry *k =
@@ -427,30 +438,35 @@ static int ws_connect_common(weft_client *client, const weft_url *url,
     hname = "Authorization";
   if (k && k->value_len < 512 && !memchr(k->value, '\r', k->value_len) &&
       !memchr(k->value, '\n', k->value_len))
-    snprintf(extra, sizeof extra, "%s: %.*s\r\n", hname, (int)k->value_len,
-             (const char *)k->value);
+    snprintf(s->extra, sizeof s->extra, "%s: %.*s\r\n", hname,
+             (int)k->value_len, (const char *)k->value);
   if (wo && wo->extra_headers)
-    snprintf(extra + strlen(extra), sizeof extra - strlen(extra), "%s",
-             wo->extra_headers);
-  const char *proto = e->codec == WEFT_CODEC_JSON ? WEFT_WS_SUBPROTOCOL_JSON
-                                                  : WEFT_WS_SUBPROTOCOL_PROTO;
-  weft__ws_dial_args a = {.host = url->host,
-                          .port = url->port >= 0 ? url->port : (tls ? 443 : 80),
-                          .target = target,
-                          .tls = tls,
-                          .tls_opts = &opts->tls,
-                          .protocols = proto,
-                          .origin = wo ? wo->origin : NULL,
-                          .extra_headers = extra,
-                          .timeout_ms = opts->connect_timeout_ms,
-                          .handler = &env_client_handler,
-                          .ud = e};
-  weft__ws_cfg_init(&a.cfg, wo, NULL, opts->max_message_size,
+    snprintf(s->extra + strlen(s->extra), sizeof s->extra - strlen(s->extra),
+             "%s", wo->extra_headers);
+  s->proto = e->codec == WEFT_CODEC_JSON ? WEFT_WS_SUBPROTOCOL_JSON
+                                         : WEFT_WS_SUBPROTOCOL_PROTO;
+  s->a = (weft__ws_dial_args){.host = url->host,
+                              .port =
+                                  url->port >= 0 ? url->port : (tls ? 443 : 80),
+                              .target = s->target,
+                              .tls = tls,
+                              .tls_opts = &opts->tls,
+                              .protocols = s->proto,
+                              .origin = wo ? wo->origin : NULL,
+                              .extra_headers = s->extra,
+                              .timeout_ms = opts->connect_timeout_ms,
+                              .handler = &env_client_handler,
+                              .ud = e};
+  weft__ws_cfg_init(&s->a.cfg, wo, NULL, opts->max_message_size,
                     opts->keepalive_ms);
-  a.cfg.idle_timeout_ms = opts->idle_timeout_ms;
-  int status = 0;
-  weft_ws_conn *c;
-  int rv = weft__ws_dial(&c, &a, &status, err);
+  s->a.cfg.idle_timeout_ms = opts->idle_timeout_ms;
+  return 0;
+}
+
+/* The dial's outcome made a connection of e (or its error the client's):
+ * the same on both paths. Loop thread or any other. */
+static int ws_dialed(env_conn *e, const char *proto, int rv, weft_ws_conn *c,
+                     int status, void **out, weft_error *err) {
   if (rv < 0) {
     env_unref(e);
     if (status == 401) { /* refused credentials: UNAUTHENTICATED */
@@ -481,6 +497,19 @@ static int ws_connect_common(weft_client *client, const weft_url *url,
   return 0;
 }
 
+static int ws_connect_common(weft_client *client, const weft_url *url,
+                             const weft_client_opts *opts, bool tls, void **out,
+                             weft_error *err) {
+  ws_setup s;
+  int rv = ws_setup_init(&s, client, url, opts, tls, err);
+  if (rv < 0)
+    return rv;
+  int status = 0;
+  weft_ws_conn *c = NULL;
+  rv = weft__ws_dial(&c, &s.a, &status, err);
+  return ws_dialed(s.e, s.proto, rv, c, status, out, err);
+}
+
 static int ws_connect(weft_client *client, const weft_url *url,
                       const weft_client_opts *opts, void **conn,
                       weft_error *err) {
@@ -491,6 +520,64 @@ static int wss_connect(weft_client *client, const weft_url *url,
                        const weft_client_opts *opts, void **conn,
                        weft_error *err) {
   return ws_connect_common(client, url, opts, true, conn, err);
+}
+
+/* A reconnect attempt on the client loop (connect_async). */
+typedef struct ws_async {
+  weft_client *client;
+  env_conn *e;
+  const char *proto;
+  void (*done)(weft_client *, int, void *, const weft_error *);
+} ws_async;
+
+static void ws_async_done(void *ud, int rv, weft_ws_conn *c, int status,
+                          const weft_error *derr) {
+  ws_async *x = ud;
+  weft_error err;
+  weft_error_clear(&err);
+  if (rv < 0 && derr)
+    err = *derr;
+  void *conn = NULL;
+  rv = ws_dialed(x->e, x->proto, rv, c, status, &conn, &err);
+  x->done(x->client, rv, conn, &err);
+  free(x);
+}
+
+static int ws_connect_async_common(weft_client *client, const weft_url *url,
+                                   const weft_client_opts *opts, bool tls,
+                                   void (*done)(weft_client *, int, void *,
+                                                const weft_error *),
+                                   weft_error *err) {
+  ws_async *x = calloc(1, sizeof *x);
+  if (!x)
+    return weft_error_set(err, WEFT_ERR_NOMEM, "ws: out of memory");
+  ws_setup s;
+  int rv = ws_setup_init(&s, client, url, opts, tls, err);
+  if (rv == 0) {
+    *x = (ws_async){client, s.e, s.proto, done};
+    rv = weft__ws_dial_async(&s.a, ws_async_done, x, err);
+    if (rv < 0)
+      env_unref(s.e);
+  }
+  if (rv < 0)
+    free(x);
+  return rv;
+}
+
+static int ws_connect_async(weft_client *client, const weft_url *url,
+                            const weft_client_opts *opts,
+                            void (*done)(weft_client *, int, void *,
+                                         const weft_error *),
+                            weft_error *err) {
+  return ws_connect_async_common(client, url, opts, false, done, err);
+}
+
+static int wss_connect_async(weft_client *client, const weft_url *url,
+                             const weft_client_opts *opts,
+                             void (*done)(weft_client *, int, void *,
+                                          const weft_error *),
+                             weft_error *err) {
+  return ws_connect_async_common(client, url, opts, true, done, err);
 }
 
 static void ws_disconnect(void *conn) {
@@ -522,11 +609,11 @@ static int ws_call_start_async(void *conn, const weft_method_desc *m,
                                     tcall, err);
 }
 
-#define WS_CLIENT(name, port, connect_fn)                                      \
+#define WS_CLIENT(name, port, connect_fn, async_fn)                            \
   {                                                                            \
     .scheme = name, .default_port = port, .connect = connect_fn,               \
-    .disconnect = ws_disconnect, .call_start = ws_call_start,                  \
-    .call_send = weft__mux_call_send,                                          \
+    .connect_async = async_fn, .disconnect = ws_disconnect,                    \
+    .call_start = ws_call_start, .call_send = weft__mux_call_send,             \
     .call_close_send = weft__mux_call_close_send,                              \
     .call_recv = weft__mux_call_recv, .call_finish = weft__mux_call_finish,    \
     .call_cancel = weft__mux_call_cancel,                                      \
@@ -534,6 +621,6 @@ static int ws_call_start_async(void *conn, const weft_method_desc *m,
   }
 
 const weft_client_transport weft__ws_client_transport =
-    WS_CLIENT("ws", 80, ws_connect);
+    WS_CLIENT("ws", 80, ws_connect, ws_connect_async);
 const weft_client_transport weft__wss_client_transport =
-    WS_CLIENT("wss", 443, wss_connect);
+    WS_CLIENT("wss", 443, wss_connect, wss_connect_async);

@@ -18,14 +18,29 @@ static unsigned g_refs;
 /* Runs reconnect attempts, which block (connect, handshake) and so must
  * not run on the loop; made on the first one, freed with the loop. */
 static weft__pool *g_connector;
+/* Host name lookups of dials (getaddrinfo blocks): apart from the
+ * connector, so a blocking attempt there never delays a lookup, and with
+ * a thread each up to RESOLVERS, so one slow lookup delays no other. Made
+ * on the first lookup (address literals need none), freed with the loop. */
+static weft__pool *g_resolver;
+#define RESOLVERS 4
 
-int weft__client_connector_post(void (*fn)(void *), void *ud) {
+static int post_lazy(weft__pool **p, unsigned threads, void (*fn)(void *),
+                     void *ud) {
   pthread_mutex_lock(&g_mu);
-  int rv = g_connector ? 0 : weft__pool_new_lazy(&g_connector, 1, 0);
+  int rv = *p ? 0 : weft__pool_new_lazy(p, threads, 0);
   if (rv == 0)
-    rv = weft__pool_post(g_connector, fn, ud);
+    rv = weft__pool_post(*p, fn, ud);
   pthread_mutex_unlock(&g_mu);
   return rv;
+}
+
+int weft__client_connector_post(void (*fn)(void *), void *ud) {
+  return post_lazy(&g_connector, 1, fn, ud);
+}
+
+int weft__client_resolver_post(void (*fn)(void *), void *ud) {
+  return post_lazy(&g_resolver, RESOLVERS, fn, ud);
 }
 
 int weft_client_loop_acquire(weft_loop **out, weft_error *err) {
@@ -57,17 +72,21 @@ void weft_client_loop_release(weft_loop *l) {
   if (!l)
     return;
   weft_loop *stop = NULL;
-  weft__pool *connector = NULL;
+  weft__pool *connector = NULL, *resolver = NULL;
   pthread_mutex_lock(&g_mu);
   if (l == g_loop && g_refs > 0 && --g_refs == 0 && !weft_loop_in_thread(l)) {
-    /* No client is left, so no reconnect attempt is queued or running. */
+    /* No client is left, so no reconnect attempt or lookup (a dial holds
+     * a reference while it resolves) is queued or running. */
     stop = g_loop;
     g_loop = NULL;
     connector = g_connector;
     g_connector = NULL;
+    resolver = g_resolver;
+    g_resolver = NULL;
   }
   pthread_mutex_unlock(&g_mu);
   weft__pool_free(connector);
+  weft__pool_free(resolver);
   weft_loop_free(stop); /* joins its thread */
 }
 
