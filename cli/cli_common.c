@@ -163,9 +163,10 @@ int cli_open(cli_opts *o, weft_client **out) {
   else
     snprintf(url, sizeof url, "%s", o->url);
   if (o->protocol_set && strncmp(url, "http://", 7) != 0 &&
-      strncmp(url, "https://", 8) != 0) {
+      strncmp(url, "https://", 8) != 0 && strncmp(url, "h2c://", 6) != 0) {
     fprintf(stderr,
-            "weft: --protocol applies to http:// and https:// URLs, not %s\n",
+            "weft: --protocol applies to http://, https:// and h2c:// URLs, "
+            "not %s\n",
             url);
     return CLI_USAGE;
   }
