@@ -489,6 +489,25 @@ int weft__grpc_status_from_http(int http_status) {
   }
 }
 
+int weft__grpc_status_from_rst(uint32_t h2_code) {
+  switch (h2_code) {
+  case 0x7: /* REFUSED_STREAM: not processed, safe to retry */
+    return WEFT_STATUS_UNAVAILABLE;
+  case 0x8: /* CANCEL */
+    return WEFT_STATUS_CANCELLED;
+  case 0xb: /* ENHANCE_YOUR_CALM */
+    return WEFT_STATUS_RESOURCE_EXHAUSTED;
+  case 0xc: /* INADEQUATE_SECURITY */
+    return WEFT_STATUS_PERMISSION_DENIED;
+  default:
+    return WEFT_STATUS_INTERNAL;
+  }
+}
+
+bool weft__grpc_response_ctype_ok(const char *v, size_t len) {
+  return !v || weft__grpc_parse_ctype(v, len, NULL) == WEFT__GRPC_H2;
+}
+
 int weft__grpc_client_status(weft__grpc_trailers *t, int http_status,
                              bool got_trailers, weft_status *st) {
   weft_status_clear(st);

@@ -219,6 +219,18 @@ void weft__grpc_trailers_free(weft__grpc_trailers *t);
  * 504 UNAVAILABLE, anything else UNKNOWN. */
 int weft__grpc_status_from_http(int http_status);
 
+/* The status of a stream the server reset before it ended
+ * (PROTOCOL-HTTP2.md, "Errors"): REFUSED_STREAM UNAVAILABLE, CANCEL
+ * CANCELLED, ENHANCE_YOUR_CALM RESOURCE_EXHAUSTED, INADEQUATE_SECURITY
+ * PERMISSION_DENIED, any other code INTERNAL. */
+int weft__grpc_status_from_rst(uint32_t h2_code);
+
+/* Whether a response's content-type (NULL: none came) lets a gRPC client
+ * read it: application/grpc, +proto or +json; a missing one is let
+ * through (the frames and the status will tell), anything else is not
+ * gRPC (a proxy's page: the client answers INTERNAL, as grpc-go does). */
+bool weft__grpc_response_ctype_ok(const char *v, size_t len);
+
 /* The call's final status from what the response carried (st is
  * overwritten; t's message and details move into it):
  *   - http_status 0 (no response head): UNAVAILABLE;

@@ -532,6 +532,14 @@ static void grpc_field(h2c_call *k, const weft__h2e_nv *f) {
                                 "out of memory");
     return;
   }
+  if (f->nlen == 12 && memcmp(name, "content-type", 12) == 0) {
+    if (k->resp.http_status == 200 && !weft__grpc_response_ctype_ok(v, f->vlen))
+      weft__connect_resp_status(&k->resp, WEFT_STATUS_INTERNAL,
+                                "the response's content-type is '%.*s', not "
+                                "application/grpc",
+                                (int)(f->vlen < 64 ? f->vlen : 64), v);
+    return;
+  }
   if (f->nlen == 13 && memcmp(name, "grpc-encoding", 13) == 0) {
     k->resp.gzip = weft__grpc_parse_encoding(v, f->vlen) == WEFT__GRPC_ENC_GZIP;
     return;
@@ -660,7 +668,13 @@ static void ev_closed(void *ud, void *st, uint32_t code) {
   k->in_session = false;
   k->done = true;
   k->in_engine = 0;
-  if (k->resp.http_status == 200 && code != WEFT__H2E_NO_ERROR)
+  if (k->grpc && code != WEFT__H2E_NO_ERROR &&
+      !(k->resp.http_status == 0 && code == WEFT__H2E_REFUSED_STREAM)) {
+    char msg[64];
+    snprintf(msg, sizeof msg, "stream reset by the server (%s)",
+             weft__h2e_code_name(code));
+    set_status_locked(k, weft__grpc_status_from_rst(code), msg);
+  } else if (k->resp.http_status == 200 && code != WEFT__H2E_NO_ERROR)
     set_status_locked(k,
                       code == WEFT__H2E_CANCEL ? WEFT_STATUS_CANCELLED
                                                : WEFT_STATUS_UNAVAILABLE,

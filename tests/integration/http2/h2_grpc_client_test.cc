@@ -251,6 +251,18 @@ TEST_P(H2GrpcClient, Asynchronous) {
   EXPECT_EQ(f.message, "nope");
   EXPECT_EQ(f.messages, 0);
 
+  // Past its deadline while the handler sleeps.
+  AsyncResult d;
+  weft__test__EchoRequest_init(&req);
+  req.delay_ms = 3000;
+  weft_call_opts dopt = {};
+  dopt.timeout_ms = 200;
+  ASSERT_EQ(weft_call_start_async(cl.c, &weft__test__Echo_service.methods[0],
+                                  &req, &dopt, &cb, &d, &call),
+            0);
+  ASSERT_TRUE(d.wait());
+  EXPECT_EQ(d.code, WEFT_STATUS_DEADLINE_EXCEEDED) << d.message;
+
   // Cancelled while the handler sleeps.
   AsyncResult c;
   weft__test__EchoRequest_init(&req);
@@ -642,6 +654,42 @@ TEST(H2GrpcClientRaw, UnaryOkWithoutMessageIsInternal) {
   Outcome o = unary(s);
   EXPECT_NE(o.rv, 0);
   EXPECT_EQ(o.st.code, WEFT_STATUS_INTERNAL) << o.st.message;
+  weft_status_clear(&o.st);
+}
+
+TEST(H2GrpcClientRaw, ResetMapsLikeGrpc) {
+  struct {
+    bool head;
+    uint32_t code;
+    int want;
+  } cases[] = {{true, 0xb, WEFT_STATUS_RESOURCE_EXHAUSTED},
+               {true, 0x2, WEFT_STATUS_INTERNAL},
+               {true, 0x8, WEFT_STATUS_CANCELLED},
+               {false, 0x7, WEFT_STATUS_UNAVAILABLE},
+               {false, 0xc, WEFT_STATUS_PERMISSION_DENIED}};
+  for (auto &c : cases) {
+    bool head = c.head;
+    uint32_t code = c.code;
+    RawServer s([head, code](uint32_t id) {
+      return (head ? headers(id, {kOk, kCt}, false) : std::string()) +
+             frame(3, 0, id, u32(code));
+    });
+    Outcome o = unary(s);
+    EXPECT_EQ(o.rv, WEFT_ERR_RPC) << code;
+    EXPECT_EQ(o.st.code, c.want) << code << ": " << o.st.message;
+    weft_status_clear(&o.st);
+  }
+}
+
+TEST(H2GrpcClientRaw, NonGrpcContentTypeIsInternal) {
+  RawServer s([](uint32_t id) {
+    return headers(id, {kOk, {"content-type", "text/html"}}, false) +
+           data(id, "<html>hello</html>", true);
+  });
+  Outcome o = unary(s);
+  EXPECT_EQ(o.rv, WEFT_ERR_RPC);
+  EXPECT_EQ(o.st.code, WEFT_STATUS_INTERNAL);
+  EXPECT_NE(strstr(o.st.message, "text/html"), nullptr) << o.st.message;
   weft_status_clear(&o.st);
 }
 

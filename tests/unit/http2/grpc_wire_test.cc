@@ -456,6 +456,31 @@ TEST(GrpcWireClient, HttpStatusMapping) {
   weft__grpc_trailers_free(&t);
 }
 
+TEST(GrpcWireClient, ResetCodes) {
+  // PROTOCOL-HTTP2.md, "Errors".
+  EXPECT_EQ(weft__grpc_status_from_rst(0x7), WEFT_STATUS_UNAVAILABLE);
+  EXPECT_EQ(weft__grpc_status_from_rst(0x8), WEFT_STATUS_CANCELLED);
+  EXPECT_EQ(weft__grpc_status_from_rst(0xb), WEFT_STATUS_RESOURCE_EXHAUSTED);
+  EXPECT_EQ(weft__grpc_status_from_rst(0xc), WEFT_STATUS_PERMISSION_DENIED);
+  for (uint32_t c : {0x0u, 0x1u, 0x2u, 0x3u, 0x6u, 0x9u, 0xau, 0xdu, 0xffu})
+    EXPECT_EQ(weft__grpc_status_from_rst(c), WEFT_STATUS_INTERNAL) << c;
+}
+
+TEST(GrpcWireClient, ResponseContentType) {
+  auto ok = [](const char *v) {
+    return weft__grpc_response_ctype_ok(v, v ? strlen(v) : 0);
+  };
+  EXPECT_TRUE(ok(nullptr));
+  EXPECT_TRUE(ok("application/grpc"));
+  EXPECT_TRUE(ok("application/grpc+proto"));
+  EXPECT_TRUE(ok("application/grpc+json"));
+  EXPECT_TRUE(ok("Application/GRPC; charset=utf-8"));
+  EXPECT_FALSE(ok("text/html"));
+  EXPECT_FALSE(ok("application/grpc-web+proto"));
+  EXPECT_FALSE(ok("application/json"));
+  EXPECT_FALSE(ok(""));
+}
+
 TEST(GrpcWireClient, BinaryMetadata) {
   EXPECT_TRUE(weft__grpc_bin_key("x-trace-bin", 11));
   EXPECT_TRUE(weft__grpc_bin_key("-bin", 4));
