@@ -110,6 +110,7 @@ int weft__connect_resp_push(void *ud, uint8_t flags, const uint8_t *data,
   }
   if (r->ended)
     return WEFT_ERR_PROTOCOL; /* a message after the end of the stream */
+  r->received++;
   if (r->discard)
     return 0;
   weft__connect_msg *n = malloc(sizeof *n + len);

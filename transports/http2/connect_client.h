@@ -64,6 +64,7 @@ typedef struct weft__connect_resp {
    * COMPRESSED is INTERNAL, and so is COMPRESSED unless the response said
    * grpc-encoding: gzip (gzip then tells it did). */
   bool grpc;
+  size_t received; /* messages pushed (queued or dropped) */
   bool have_status;
   weft_status st;
 } weft__connect_resp;

@@ -572,10 +572,18 @@ static void grpc_status_locked(h2c_call *k, bool ended) {
   bool trailers = k->got_trailers || (ended && !k->got_data);
   if (weft__grpc_client_status(&k->gt, k->resp.http_status, trailers, &st) < 0)
     weft_status_set(&st, WEFT_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+  /* Unary and client-streaming methods answer exactly one message: none,
+   * or more, is INTERNAL, as gRPC's clients say. */
+  bool single =
+      k->m->kind == WEFT_RPC_UNARY || k->m->kind == WEFT_RPC_CLIENT_STREAM;
   if (st.code == WEFT_STATUS_OK && k->resp.http_status == 200 &&
       !weft__connect_reader_idle(&k->resp.reader))
     weft_status_set(&st, WEFT_STATUS_INTERNAL,
                     "the gRPC response ended inside a message");
+  else if (st.code == WEFT_STATUS_OK && single && k->resp.received != 1)
+    weft_status_set(&st, WEFT_STATUS_INTERNAL,
+                    "%zu messages in the response of %s (one expected)",
+                    k->resp.received, k->m->path);
   weft__connect_resp_take_status(&k->resp, &st);
 }
 

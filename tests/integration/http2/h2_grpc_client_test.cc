@@ -654,6 +654,7 @@ TEST(H2GrpcClientRaw, UnaryOkWithoutMessageIsInternal) {
   Outcome o = unary(s);
   EXPECT_NE(o.rv, 0);
   EXPECT_EQ(o.st.code, WEFT_STATUS_INTERNAL) << o.st.message;
+  EXPECT_NE(strstr(o.st.message, "0 messages"), nullptr) << o.st.message;
   weft_status_clear(&o.st);
 }
 
@@ -690,6 +691,19 @@ TEST(H2GrpcClientRaw, NonGrpcContentTypeIsInternal) {
   EXPECT_EQ(o.rv, WEFT_ERR_RPC);
   EXPECT_EQ(o.st.code, WEFT_STATUS_INTERNAL);
   EXPECT_NE(strstr(o.st.message, "text/html"), nullptr) << o.st.message;
+  weft_status_clear(&o.st);
+}
+
+TEST(H2GrpcClientRaw, UnaryWithTwoMessagesIsInternal) {
+  RawServer s([](uint32_t id) {
+    return headers(id, {kOk, kCt}, false) +
+           data(id, grpc_msg(kHi) + grpc_msg(kHi), false) +
+           headers(id, {{"grpc-status", "0"}}, true);
+  });
+  Outcome o = unary(s);
+  EXPECT_NE(o.rv, 0);
+  EXPECT_EQ(o.st.code, WEFT_STATUS_INTERNAL);
+  EXPECT_NE(strstr(o.st.message, "2 messages"), nullptr) << o.st.message;
   weft_status_clear(&o.st);
 }
 
