@@ -162,11 +162,18 @@ int cli_open(cli_opts *o, weft_client **out) {
              o->url);
   else
     snprintf(url, sizeof url, "%s", o->url);
+  bool h2c = strncmp(url, "h2c://", 6) == 0;
   if (o->protocol_set && strncmp(url, "http://", 7) != 0 &&
-      strncmp(url, "https://", 8) != 0) {
+      strncmp(url, "https://", 8) != 0 && !h2c) {
     fprintf(stderr,
-            "weft: --protocol applies to http:// and https:// URLs, not %s\n",
+            "weft: --protocol applies to http://, https:// and h2c:// URLs, "
+            "not %s\n",
             url);
+    return CLI_USAGE;
+  }
+  if (o->protocol_set && h2c && o->http.protocol == WEFT_HTTP_GRPC_WEB) {
+    fprintf(stderr, "weft: --protocol grpc-web needs http:// or https:// "
+                    "(h2c:// speaks connect or grpc)\n");
     return CLI_USAGE;
   }
   cli_verbose(o, "connecting to %s%s%s", url, o->protocol_set ? " with " : "",

@@ -3,7 +3,10 @@
  *
  *   bench_scale WEFT_CLI [streams] [events] [calls] [schemes]
  *
- * schemes (default all: grpc,h2c,ws,tcp) picks the transports to run.
+ * schemes (default all: grpc,h2c,ws,tcp) picks the transports to run;
+ * grpc-h2 (not in the default) is a client mode: weft's own HTTP/2 client
+ * speaking gRPC (h2c:// with protocol grpc) to the grpc:// server, to
+ * compare with the gRPC-core client (grpc) in the same run.
  *
  * 1. Against `weft serve` (a child process, 4 workers): `streams` (default
  *    10000) concurrent weft.v1.PubSub/Subscribe streams held open at once;
@@ -39,17 +42,37 @@
 #include "weft/client.h"
 #include "weft/codec.h"
 #include "weft/grpc_transport.h"
+#include "weft/http.h"
 #include "weft/server.h"
 #include "weft/transport.h"
 #include "weft/v1/pubsub.weft.h"
 
-enum { NT = 4 };
+enum { NT = 4, NM = 5 };
 static const char *const kSchemes[NT] = {"grpc", "h2c", "ws", "tcp"};
+/* Client modes: one per server transport, and grpc-h2 (the grpc:// server,
+ * read by weft's HTTP/2 client speaking gRPC). */
+static const char *const kModes[NM] = {"grpc", "h2c", "ws", "tcp", "grpc-h2"};
+static const int kServerOf[NM] = {0, 1, 2, 3, 0};
 /* Streams per client connection: the grpc and h2c servers allow 100
  * concurrent streams (SETTINGS_MAX_CONCURRENT_STREAMS; beyond that a
  * client queues new streams until one ends); WebSocket connections are
  * rate-limited per message. */
-static const int kPerConn[NT] = {100, 100, 50, 500};
+static const int kPerConn[NM] = {100, 100, 50, 500, 100};
+
+/* Opens a client of mode t on the server's url of that transport. */
+static int open_client(int t, const char *url, weft_client **c,
+                       weft_error *err) {
+  if (t != 4)
+    return weft_client_open(c, url, NULL, err);
+  static weft_http_client_opts http = WEFT_HTTP_CLIENT_OPTS_INIT;
+  http.protocol = WEFT_HTTP_GRPC;
+  weft_client_opts o;
+  memset(&o, 0, sizeof o);
+  o.transport_opts = &http;
+  char h2[160];
+  snprintf(h2, sizeof h2, "h2c://%s", strstr(url, "://") + 3);
+  return weft_client_open(c, h2, &o, err);
+}
 
 static double now_ms(void) {
   return (double)weft_now_ns() / 1e6;
@@ -325,7 +348,7 @@ static void on_sub_done(weft_call *call, const weft_status *st,
 static const weft_call_callbacks sub_cb = {NULL, on_event, on_sub_done};
 
 static void streams_bench(const child *node, int t, int nstreams, int nevents) {
-  const char *url = node->urls[t];
+  const char *url = node->urls[kServerOf[t]];
   int per = kPerConn[t];
   int nconn = (nstreams + per - 1) / per;
   weft_client **cs = calloc((size_t)nconn, sizeof *cs);
@@ -356,7 +379,7 @@ static void streams_bench(const child *node, int t, int nstreams, int nevents) {
       if (i % per == 0) {
         weft_error err;
         weft_error_clear(&err);
-        if (weft_client_open(&cs[i / per], url, NULL, &err) < 0) {
+        if (open_client(t, url, &cs[i / per], &err) < 0) {
           fprintf(stderr, "%s: connect: %s\n", url, err.message);
           break;
         }
@@ -386,7 +409,7 @@ static void streams_bench(const child *node, int t, int nstreams, int nevents) {
   int th1 = threads_of(node->pid);
   printf("%-5s %6d streams open (%d acknowledged) in %6.0f ms | server "
          "threads %d idle -> %d | RSS %ld -> %ld KiB, %.2f KiB/stream\n",
-         kSchemes[t], open, acked, t_open, th0, th1, rss0, rss1,
+         kModes[t], open, acked, t_open, th0, th1, rss0, rss1,
          acked ? (double)(rss1 - rss0) / acked : 0.0);
   fflush(stdout);
 
@@ -394,7 +417,7 @@ static void streams_bench(const child *node, int t, int nstreams, int nevents) {
   weft_client *pub = NULL;
   int nlat = 0;
   double cpu0 = cpu_ms(node->pid), mine0 = cpu_ms(getpid());
-  if (acked == open && weft_client_open(&pub, url, NULL, NULL) == 0) {
+  if (acked == open && open_client(t, url, &pub, NULL) == 0) {
     for (int e = 0; e < nevents; e++) {
       google__protobuf__StringValue v = google__protobuf__StringValue_INIT;
       v.value = (char *)"tick";
@@ -422,7 +445,7 @@ static void streams_bench(const child *node, int t, int nstreams, int nevents) {
     printf("%-5s one event to %d subscribers, until the last has it: p50 "
            "%.1f ms, p99 %.1f ms (%d events) | CPU per event: server %.1f "
            "ms, this client %.1f ms\n",
-           kSchemes[t], acked, pct(lat, nlat, 0.5), pct(lat, nlat, 0.99), nlat,
+           kModes[t], acked, pct(lat, nlat, 0.5), pct(lat, nlat, 0.99), nlat,
            cpu / nlat, mine / nlat);
   fflush(stdout);
   pthread_mutex_lock(&f.mu);
@@ -444,7 +467,7 @@ static void streams_bench(const child *node, int t, int nstreams, int nevents) {
 /* ---- 2. unary calls that wait 1 s without a thread ---- */
 
 static void wait_bench(const child *srv, int t, int ncalls) {
-  const char *url = srv->urls[t];
+  const char *url = srv->urls[kServerOf[t]];
   int per = kPerConn[t] < 200 ? kPerConn[t] : 200;
   int nconn = (ncalls + per - 1) / per;
   weft_client **cs = calloc((size_t)nconn, sizeof *cs);
@@ -452,7 +475,7 @@ static void wait_bench(const child *srv, int t, int ncalls) {
   weft_call_opts *os = calloc((size_t)ncalls, sizeof *os);
   int th0 = threads_of(srv->pid), started = 0, ok = 0;
   for (int i = 0; i < nconn; i++)
-    if (weft_client_open(&cs[i], url, NULL, NULL) < 0)
+    if (open_client(t, url, &cs[i], NULL) < 0)
       goto out;
   double t0 = now_ms();
   for (int i = 0; i < ncalls; i++) {
@@ -480,7 +503,7 @@ static void wait_bench(const child *srv, int t, int ncalls) {
   }
   printf("%-5s %d concurrent unary calls waiting 1 s (4 workers): %d OK, "
          "all done in %.0f ms | server threads %d -> %d\n",
-         kSchemes[t], started, ok, now_ms() - t0, th0, th1);
+         kModes[t], started, ok, now_ms() - t0, th0, th1);
   fflush(stdout);
 out:
   for (int i = 0; i < nconn; i++)
@@ -502,12 +525,12 @@ int main(int argc, char **argv) {
   int nevents = argc > 3 ? atoi(argv[3]) : 20;
   int ncalls = argc > 4 ? atoi(argv[4]) : 1000;
   const char *only = argc > 5 ? argv[5] : "grpc,h2c,ws,tcp";
-  bool run[NT];
-  for (int t = 0; t < NT; t++) {
-    size_t sl = strlen(kSchemes[t]);
+  bool run[NM];
+  for (int t = 0; t < NM; t++) {
+    size_t sl = strlen(kModes[t]);
     run[t] = false;
     for (const char *p = only; *p; p += strcspn(p, ","), p += *p == ',')
-      if (!strncmp(p, kSchemes[t], sl) && (p[sl] == ',' || !p[sl]))
+      if (!strncmp(p, kModes[t], sl) && (p[sl] == ',' || !p[sl]))
         run[t] = true;
   }
   struct rlimit rl;
@@ -521,7 +544,7 @@ int main(int argc, char **argv) {
    * transport's streams stays resident and would hide the next one's. */
   printf("== weft serve (4 workers), %d Subscribe streams per transport\n",
          nstreams);
-  for (int t = 0; t < NT; t++) {
+  for (int t = 0; t < NM; t++) {
     if (!run[t])
       continue;
     child node = {0};
@@ -558,7 +581,7 @@ int main(int argc, char **argv) {
     return 1;
   }
   printf("== asynchronous waits (bench_scale serve, 4 workers)\n");
-  for (int t = 0; t < NT; t++)
+  for (int t = 0; t < NM; t++)
     if (run[t])
       wait_bench(&srv, t, ncalls);
   stop_child(&srv);

@@ -82,9 +82,21 @@ void weft__connect_resp_header(weft__connect_resp *r, const char *name,
 int weft__connect_resp_push(void *ud, uint8_t flags, const uint8_t *data,
                             size_t len) {
   weft__connect_resp *r = ud;
+  if (r->grpc && (flags & ~WEFT__CONNECT_FLAG_COMPRESSED)) {
+    weft__connect_resp_status(r, WEFT_STATUS_INTERNAL,
+                              "a gRPC message frame with flags 0x%02x", flags);
+    return WEFT_ERR_PROTOCOL;
+  }
+  if (r->grpc && (flags & WEFT__CONNECT_FLAG_COMPRESSED) && !r->gzip) {
+    weft__connect_resp_status(r, WEFT_STATUS_INTERNAL,
+                              "a compressed gRPC message, but the response "
+                              "has no grpc-encoding this client speaks");
+    return WEFT_ERR_PROTOCOL;
+  }
   if (r->on_web_trailers && (flags & WEB_FLAG_TRAILERS))
     return r->on_web_trailers(r->web_ud, flags, data, len);
-  if (!r->on_web_trailers && (flags & WEFT__CONNECT_FLAG_END_STREAM)) {
+  if (!r->on_web_trailers && !r->grpc &&
+      (flags & WEFT__CONNECT_FLAG_END_STREAM)) {
     weft_status st = {0};
     if (weft__connect_parse_end_stream((const char *)data, len, &st, &r->md) <
         0)
@@ -98,6 +110,7 @@ int weft__connect_resp_push(void *ud, uint8_t flags, const uint8_t *data,
   }
   if (r->ended)
     return WEFT_ERR_PROTOCOL; /* a message after the end of the stream */
+  r->received++;
   if (r->discard)
     return 0;
   weft__connect_msg *n = malloc(sizeof *n + len);

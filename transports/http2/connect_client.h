@@ -59,6 +59,12 @@ typedef struct weft__connect_resp {
    * the Connect end-of-stream flag means nothing. NULL for Connect. */
   weft__connect_msg_fn on_web_trailers;
   void *web_ud;
+  /* gRPC (application/grpc): frames carry no end-of-stream message (the
+   * status comes in HTTP/2 trailers, the owner sets it), a flag other than
+   * COMPRESSED is INTERNAL, and so is COMPRESSED unless the response said
+   * grpc-encoding: gzip (gzip then tells it did). */
+  bool grpc;
+  size_t received; /* messages pushed (queued or dropped) */
   bool have_status;
   weft_status st;
 } weft__connect_resp;

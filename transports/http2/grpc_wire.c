@@ -421,6 +421,148 @@ bad_status:
                         lineno);
 }
 
+/* ---- the client side of a response ---------------------------------- */
+
+static bool name_eq(const char *n, size_t nlen, const char *word) {
+  return nlen == strlen(word) && memcmp(n, word, nlen) == 0;
+}
+
+int weft__grpc_trailers_field(weft__grpc_trailers *t, const char *name,
+                              size_t nlen, const char *v, size_t vlen) {
+  if (name_eq(name, nlen, "grpc-status")) {
+    int code = 0;
+    bool ok = vlen >= 1 && vlen <= 3;
+    for (size_t i = 0; ok && i < vlen; i++) {
+      ok = v[i] >= '0' && v[i] <= '9';
+      code = code * 10 + (v[i] - '0');
+    }
+    t->have_code = true;
+    t->bad_code = !ok;
+    t->code = ok ? code : WEFT_STATUS_UNKNOWN;
+    return 1;
+  }
+  if (name_eq(name, nlen, "grpc-message")) {
+    char *m = NULL;
+    if (weft__grpc_percent_decode(v, vlen, &m) < 0)
+      return WEFT_ERR_NOMEM;
+    free(t->message);
+    t->message = m;
+    return 1;
+  }
+  if (name_eq(name, nlen, "grpc-status-details-bin")) {
+    uint8_t *d = NULL;
+    size_t dl = 0;
+    int rv = b64_value(v, vlen, &d, &dl);
+    if (rv == WEFT_ERR_NOMEM)
+      return rv;
+    free(t->details);
+    t->details = rv == 0 ? d : NULL;
+    t->details_len = rv == 0 ? dl : 0;
+    return 1;
+  }
+  return 0;
+}
+
+void weft__grpc_trailers_free(weft__grpc_trailers *t) {
+  free(t->message);
+  free(t->details);
+  memset(t, 0, sizeof *t);
+}
+
+int weft__grpc_status_from_http(int http_status) {
+  switch (http_status) {
+  case 400:
+    return WEFT_STATUS_INTERNAL;
+  case 401:
+    return WEFT_STATUS_UNAUTHENTICATED;
+  case 403:
+    return WEFT_STATUS_PERMISSION_DENIED;
+  case 404:
+    return WEFT_STATUS_UNIMPLEMENTED;
+  case 429:
+  case 502:
+  case 503:
+  case 504:
+    return WEFT_STATUS_UNAVAILABLE;
+  default:
+    return WEFT_STATUS_UNKNOWN;
+  }
+}
+
+int weft__grpc_status_from_rst(uint32_t h2_code) {
+  switch (h2_code) {
+  case 0x7: /* REFUSED_STREAM: not processed, safe to retry */
+    return WEFT_STATUS_UNAVAILABLE;
+  case 0x8: /* CANCEL */
+    return WEFT_STATUS_CANCELLED;
+  case 0xb: /* ENHANCE_YOUR_CALM */
+    return WEFT_STATUS_RESOURCE_EXHAUSTED;
+  case 0xc: /* INADEQUATE_SECURITY */
+    return WEFT_STATUS_PERMISSION_DENIED;
+  default:
+    return WEFT_STATUS_INTERNAL;
+  }
+}
+
+bool weft__grpc_response_ctype_ok(const char *v, size_t len) {
+  return !v || weft__grpc_parse_ctype(v, len, NULL) == WEFT__GRPC_H2;
+}
+
+int weft__grpc_client_status(weft__grpc_trailers *t, int http_status,
+                             bool got_trailers, weft_status *st) {
+  weft_status_clear(st);
+  if (http_status == 0) {
+    weft_status_set(st, WEFT_STATUS_UNAVAILABLE,
+                    "the stream closed before a response");
+  } else if (http_status != 200) {
+    weft_status_set(st, weft__grpc_status_from_http(http_status),
+                    "HTTP status %d from the server (a gRPC response has 200)",
+                    http_status);
+  } else if (t->have_code && t->bad_code) {
+    weft_status_set(st, WEFT_STATUS_UNKNOWN,
+                    "grpc-status from the server is not a status code");
+  } else if (t->have_code) {
+    st->code = t->code;
+    st->message = t->message;
+    st->details = t->details;
+    st->details_len = t->details_len;
+    t->message = NULL;
+    t->details = NULL;
+    t->details_len = 0;
+    if (!st->message && !(st->message = strdup("")))
+      return WEFT_ERR_NOMEM;
+  } else if (got_trailers) {
+    weft_status_set(st, WEFT_STATUS_UNKNOWN,
+                    "the server's trailers have no grpc-status");
+  } else {
+    weft_status_set(st, WEFT_STATUS_INTERNAL,
+                    "the server ended the stream without trailers");
+  }
+  return st->message ? 0 : WEFT_ERR_NOMEM;
+}
+
+bool weft__grpc_bin_key(const char *key, size_t len) {
+  return len >= 4 && strncasecmp(key + len - 4, "-bin", 4) == 0;
+}
+
+int weft__grpc_bin_encode(const uint8_t *p, size_t n, char **out,
+                          size_t *out_len) {
+  size_t len = weft_base64_encoded_len(n, WEFT_BASE64_NOPAD);
+  char *o = malloc(len + 1);
+  if (!o)
+    return WEFT_ERR_NOMEM;
+  len = weft_base64_encode(p, n, o, WEFT_BASE64_NOPAD);
+  o[len] = '\0';
+  *out = o;
+  *out_len = len;
+  return 0;
+}
+
+int weft__grpc_bin_decode(const char *v, size_t n, uint8_t **out,
+                          size_t *out_len) {
+  return b64_value(v, n, out, out_len);
+}
+
 /* ---- grpc-web-text base64 -------------------------------------------- */
 
 /* Decodes n (a multiple of 4) characters, each padded group ending a

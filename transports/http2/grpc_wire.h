@@ -187,6 +187,75 @@ int weft__grpc_reader_feed(weft__grpc_reader *r, const uint8_t *data,
 /* True between frames: the request may end here. */
 bool weft__grpc_reader_idle(const weft__grpc_reader *r);
 
+/* ---- the client side of a response ----------------------------------
+ *
+ * A gRPC client hears the status in the trailers (or, for a response with
+ * no messages, in the head: "trailers-only"). The fields are gathered one
+ * at a time as the header blocks arrive, and the call's final status is
+ * decided once at the end of the stream, from what came (or did not). */
+
+/* The status keys of a response as they came. */
+typedef struct weft__grpc_trailers {
+  bool have_code; /* a grpc-status field was seen */
+  bool bad_code;  /* ... and it was not a number 0..999 */
+  int code;
+  char *message;    /* grpc-message, percent-decoded; malloc'd or NULL */
+  uint8_t *details; /* grpc-status-details-bin, decoded; malloc'd or NULL */
+  size_t details_len;
+} weft__grpc_trailers;
+
+/* Takes one response field (name lower case, as HTTP/2 has it): a status
+ * key (grpc-status, grpc-message, grpc-status-details-bin) is kept in t
+ * and 1 returned; any other name returns 0 (the caller's metadata). A
+ * details value that is not base64 is dropped (the code and message still
+ * stand), as gRPC core does. WEFT_ERR_NOMEM. */
+int weft__grpc_trailers_field(weft__grpc_trailers *t, const char *name,
+                              size_t nlen, const char *v, size_t vlen);
+void weft__grpc_trailers_free(weft__grpc_trailers *t);
+
+/* The status gRPC gives a response whose HTTP status is not 200
+ * (grpc/doc/http-grpc-status-mapping.md): 400 INTERNAL, 401
+ * UNAUTHENTICATED, 403 PERMISSION_DENIED, 404 UNIMPLEMENTED, 429, 502, 503,
+ * 504 UNAVAILABLE, anything else UNKNOWN. */
+int weft__grpc_status_from_http(int http_status);
+
+/* The status of a stream the server reset before it ended
+ * (PROTOCOL-HTTP2.md, "Errors"): REFUSED_STREAM UNAVAILABLE, CANCEL
+ * CANCELLED, ENHANCE_YOUR_CALM RESOURCE_EXHAUSTED, INADEQUATE_SECURITY
+ * PERMISSION_DENIED, any other code INTERNAL. */
+int weft__grpc_status_from_rst(uint32_t h2_code);
+
+/* Whether a response's content-type (NULL: none came) lets a gRPC client
+ * read it: application/grpc, +proto or +json; a missing one is let
+ * through (the frames and the status will tell), anything else is not
+ * gRPC (a proxy's page: the client answers INTERNAL, as grpc-go does). */
+bool weft__grpc_response_ctype_ok(const char *v, size_t len);
+
+/* The call's final status from what the response carried (st is
+ * overwritten; t's message and details move into it):
+ *   - http_status 0 (no response head): UNAVAILABLE;
+ *   - an HTTP status other than 200: weft__grpc_status_from_http, whatever
+ *     grpc-status says (gRPC core and grpc-go do the same);
+ *   - a grpc-status: that code, message and details; one that is not a
+ *     number is UNKNOWN;
+ *   - trailers without grpc-status: UNKNOWN (gRPC core's "no status");
+ *   - no trailers at all (the stream ended on DATA): INTERNAL.
+ * Returns 0 or WEFT_ERR_NOMEM (st then has the code, not the text). */
+int weft__grpc_client_status(weft__grpc_trailers *t, int http_status,
+                             bool got_trailers, weft_status *st);
+
+/* A "-bin" metadata key (binary value, base64 on the wire). */
+bool weft__grpc_bin_key(const char *key, size_t len);
+/* The wire form of a binary metadata value: base64 without padding, as
+ * gRPC's clients send it. *out is malloc'd and NUL-terminated, *out_len
+ * its length. 0 or WEFT_ERR_NOMEM. */
+int weft__grpc_bin_encode(const uint8_t *p, size_t n, char **out,
+                          size_t *out_len);
+/* The reverse (padded or not). *out is malloc'd. 0, WEFT_ERR_MALFORMED (not
+ * base64) or WEFT_ERR_NOMEM. */
+int weft__grpc_bin_decode(const char *v, size_t n, uint8_t **out,
+                          size_t *out_len);
+
 /* The status code a gRPC server answers a request-reading error rv with:
  * FRAME_TOO_BIG / TOO_BIG -> RESOURCE_EXHAUSTED; PROTOCOL (a frame flag the
  * request may not carry, compression without grpc-encoding) -> INTERNAL,

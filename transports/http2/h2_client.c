@@ -38,10 +38,12 @@
 #include "../common/dial.h"
 #include "connect.h"
 #include "connect_client.h"
+#include "grpc_wire.h"
 #include "h2_client.h"
 #include "h2_client_engine.h"
 #include "h2_io.h"
 #include "h2_msg.h"
+#include "weft/http.h"
 #include "weft/transport.h"
 
 #define H2C_OUT_HIGH_WATER (256 * 1024)
@@ -62,6 +64,7 @@ struct h2c_conn {
   bool closed; /* socket gone */
   bool loop_gone;
   weft_codec_kind codec;
+  bool grpc; /* gRPC instead of Connect (h2c:// only) */
   size_t max_msg;
   char authority[300];
   const char *scheme;
@@ -84,6 +87,7 @@ struct h2c_call {
   h2c_call *next, *prev;
   const weft_method_desc *m;
   bool stream_kind, json;
+  bool grpc; /* c->grpc: every body is enveloped, the status in trailers */
   int64_t deadline_ns;
   weft_metadata req_md;
   pthread_cond_t cv;
@@ -103,6 +107,10 @@ struct h2c_call {
   bool cancelled;
   bool head_seen;
   bool unary_given;
+  /* gRPC: the status fields as they came, whether trailers did, whether
+   * the body had any bytes (a head that ended the stream is trailers). */
+  weft__grpc_trailers gt;
+  bool got_trailers, got_data;
 
   /* Asynchronous calls: events instead of recv (under c->mu). One thread
    * at a time delivers them (as_busy); nothing after on_end. */
@@ -146,6 +154,7 @@ static void call_unref(h2c_call *k) {
   free(k->out);
   weft_metadata_clear(&k->req_md);
   weft__connect_resp_free(&k->resp);
+  weft__grpc_trailers_free(&k->gt);
   pthread_cond_destroy(&k->cv);
   free(k);
   conn_unref(c);
@@ -184,6 +193,26 @@ static bool as_claim(h2c_call *k) {
 static void release_credit(h2c_call *k);
 static void cancel_on_loop(void *ud);
 
+/* Decodes a unary response: Connect's body, or gRPC's one message, which
+ * must be there when the status is OK (gRPC's clients answer INTERNAL).
+ * c->mu held. */
+static int decode_unary(h2c_call *k, weft_arena *arena, void **msg,
+                        weft_error *err) {
+  if (!k->grpc)
+    return weft__connect_decode(k->m->output, k->json, k->resp.body,
+                                k->resp.body_len, k->resp.gzip, k->c->max_msg,
+                                arena, msg, err);
+  weft__connect_msg *n = weft__connect_resp_pop(&k->resp);
+  if (!n)
+    return weft_error_set(err, WEFT_ERR_MALFORMED,
+                          "no message in a unary gRPC response");
+  int rv = weft__connect_decode(k->m->output, k->json, n->data, n->len,
+                                (n->flags & WEFT__CONNECT_FLAG_COMPRESSED) != 0,
+                                k->c->max_msg, arena, msg, err);
+  free(n);
+  return rv;
+}
+
 /* Decodes a unary response's body into a message for on_message (NULL:
  * none, the status says why). c->mu held. */
 static void *unary_message(h2c_call *k) {
@@ -191,9 +220,7 @@ static void *unary_message(h2c_call *k) {
     return NULL;
   void *msg = NULL;
   weft_error err = {0};
-  if (weft__connect_decode(k->m->output, k->json, k->resp.body,
-                           k->resp.body_len, k->resp.gzip, k->c->max_msg,
-                           k->as_arena, &msg, &err) < 0) {
+  if (decode_unary(k, k->as_arena, &msg, &err) < 0) {
     weft_status_set(&k->resp.st, WEFT_STATUS_INTERNAL,
                     "cannot decode the response: %s", err.message);
     return NULL;
@@ -366,10 +393,15 @@ static void submit_on_loop(void *ud) {
   int64_t timeout_ms = weft__connect_timeout_ms(k->deadline_ns);
   size_t n = 0;
   weft__h2e_nv small[24];
-  weft__h2e_nv *nv = 10 + k->req_md.count <= 24
-                         ? small
-                         : calloc(10 + k->req_md.count, sizeof *nv);
-  if (!nv) {
+  /* gRPC's "-bin" values go out as base64; these hold the encodings. */
+  char *bin_small[8] = {0}, **bin = bin_small;
+  size_t need = 10 + k->req_md.count;
+  weft__h2e_nv *nv = need <= 24 ? small : calloc(need, sizeof *nv);
+  if (nv && k->grpc && k->req_md.count > 8)
+    bin = calloc(k->req_md.count, sizeof *bin);
+  if (!nv || !bin) {
+    if (nv != small)
+      free(nv);
     fail_call(k, "out of memory");
     call_unref(k);
     return;
@@ -379,22 +411,51 @@ static void submit_on_loop(void *ud) {
   nv[n++] = NV(":scheme", c->scheme);
   nv[n++] = NV(":authority", c->authority);
   nv[n++] = NV(":path", k->m->path);
-  nv[n++] = NV("content-type", weft__h2_ctype_str(ct));
-  nv[n++] = NV("connect-protocol-version", "1");
-  nv[n++] = NV(k->stream_kind ? "connect-accept-encoding" : "accept-encoding",
-               "gzip");
-  if (timeout_ms > 0) {
-    snprintf(timeout, sizeof timeout, "%lld", (long long)timeout_ms);
-    nv[n++] = NV("connect-timeout-ms", timeout);
+  if (k->grpc) {
+    /* PROTOCOL-HTTP2.md: te before the rest, as proxies look for it. */
+    nv[n++] = NV("te", "trailers");
+    nv[n++] = NV("content-type", weft__grpc_ctype_str(WEFT__GRPC_H2, k->json));
+    nv[n++] = NV("grpc-accept-encoding", "identity,gzip");
+    if (k->deadline_ns != INT64_MAX) {
+      int64_t left = k->deadline_ns - weft_now_ns();
+      weft__grpc_format_timeout(left < 1 ? 1 : left, timeout);
+      nv[n++] = NV("grpc-timeout", timeout);
+    }
+  } else {
+    nv[n++] = NV("content-type", weft__h2_ctype_str(ct));
+    nv[n++] = NV("connect-protocol-version", "1");
+    nv[n++] = NV(k->stream_kind ? "connect-accept-encoding" : "accept-encoding",
+                 "gzip");
+    if (timeout_ms > 0) {
+      snprintf(timeout, sizeof timeout, "%lld", (long long)timeout_ms);
+      nv[n++] = NV("connect-timeout-ms", timeout);
+    }
   }
 #undef NV
+  bool nomem = false;
   for (size_t i = 0; i < k->req_md.count; i++) {
     weft_metadata_entry *e = &k->req_md.entries[i];
-    nv[n++] = (weft__h2e_nv){e->key, e->value, strlen(e->key), e->value_len};
+    size_t klen = strlen(e->key);
+    if (k->grpc && weft__grpc_bin_key(e->key, klen)) {
+      size_t blen = 0;
+      if (weft__grpc_bin_encode(e->value, e->value_len, &bin[i], &blen) < 0) {
+        nomem = true;
+        break;
+      }
+      nv[n++] = (weft__h2e_nv){e->key, (const uint8_t *)bin[i], klen, blen};
+      continue;
+    }
+    nv[n++] = (weft__h2e_nv){e->key, e->value, klen, e->value_len};
   }
-  int32_t id = weft__h2ce_submit_request(c->io.client, nv, n, false, k);
+  int32_t id = nomem ? WEFT_ERR_NOMEM
+                     : weft__h2ce_submit_request(c->io.client, nv, n, false, k);
   if (nv != small)
     free(nv);
+  if (k->grpc)
+    for (size_t i = 0; i < k->req_md.count; i++) /* bin has count slots */
+      free(bin[i]);
+  if (bin != bin_small)
+    free(bin);
   if (id < 0) {
     fail_call(k, id == WEFT_ERR_NOMEM
                      ? "cannot open an HTTP/2 stream: out of memory"
@@ -458,6 +519,74 @@ static void release_on_loop(void *ud) {
 
 /* ---- engine events (loop thread) -------------------------------------- */
 
+/* A gRPC response field other than :status (c->mu held): the status keys
+ * are kept for the end, grpc-encoding says whether compressed frames are
+ * gzip, "-bin" values are base64 on the wire; the protocol's other headers
+ * are not metadata. */
+static void grpc_field(h2c_call *k, const weft__h2e_nv *f) {
+  const char *name = f->name, *v = (const char *)f->value;
+  int rv = weft__grpc_trailers_field(&k->gt, name, f->nlen, v, f->vlen);
+  if (rv != 0) {
+    if (rv < 0)
+      weft__connect_resp_status(&k->resp, WEFT_STATUS_RESOURCE_EXHAUSTED,
+                                "out of memory");
+    return;
+  }
+  if (f->nlen == 12 && memcmp(name, "content-type", 12) == 0) {
+    if (k->resp.http_status == 200 && !weft__grpc_response_ctype_ok(v, f->vlen))
+      weft__connect_resp_status(&k->resp, WEFT_STATUS_INTERNAL,
+                                "the response's content-type is '%.*s', not "
+                                "application/grpc",
+                                (int)(f->vlen < 64 ? f->vlen : 64), v);
+    return;
+  }
+  if (f->nlen == 13 && memcmp(name, "grpc-encoding", 13) == 0) {
+    k->resp.gzip = weft__grpc_parse_encoding(v, f->vlen) == WEFT__GRPC_ENC_GZIP;
+    return;
+  }
+  if (weft__h2_reserved_header(name, f->nlen) || f->nlen >= 256)
+    return;
+  char key[256];
+  memcpy(key, name, f->nlen); /* HTTP/2 field names are lower case */
+  key[f->nlen] = '\0';
+  if (!weft__grpc_bin_key(name, f->nlen)) {
+    weft_metadata_add(&k->resp.md, key, v, f->vlen);
+    return;
+  }
+  uint8_t *d = NULL;
+  size_t dl = 0;
+  if (weft__grpc_bin_decode(v, f->vlen, &d, &dl) == 0) /* else dropped */
+    weft_metadata_add(&k->resp.md, key, d, dl);
+  free(d);
+}
+
+/* The gRPC status once the response is over (c->mu held): from the
+ * trailers, or what their absence means (weft__grpc_client_status). A
+ * stream cut inside a message is INTERNAL even with an OK status. */
+static void grpc_status_locked(h2c_call *k, bool ended) {
+  if (k->resp.have_status)
+    return;
+  weft_status st = {0};
+  /* A head that ended the stream with no body is a trailers-only
+   * response, with or without grpc-status. */
+  bool trailers = k->got_trailers || (ended && !k->got_data);
+  if (weft__grpc_client_status(&k->gt, k->resp.http_status, trailers, &st) < 0)
+    weft_status_set(&st, WEFT_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+  /* Unary and client-streaming methods answer exactly one message: none,
+   * or more, is INTERNAL, as gRPC's clients say. */
+  bool single =
+      k->m->kind == WEFT_RPC_UNARY || k->m->kind == WEFT_RPC_CLIENT_STREAM;
+  if (st.code == WEFT_STATUS_OK && k->resp.http_status == 200 &&
+      !weft__connect_reader_idle(&k->resp.reader))
+    weft_status_set(&st, WEFT_STATUS_INTERNAL,
+                    "the gRPC response ended inside a message");
+  else if (st.code == WEFT_STATUS_OK && single && k->resp.received != 1)
+    weft_status_set(&st, WEFT_STATUS_INTERNAL,
+                    "%zu messages in the response of %s (one expected)",
+                    k->resp.received, k->m->path);
+  weft__connect_resp_take_status(&k->resp, &st);
+}
+
 static void ev_headers(void *ud, void *st, const weft__h2e_nv *f, size_t n,
                        bool trailers) {
   h2c_conn *c = ud;
@@ -470,10 +599,14 @@ static void ev_headers(void *ud, void *st, const weft__h2e_nv *f, size_t n,
       char code[4] = {0};
       memcpy(code, v, f[i].vlen < 3 ? f[i].vlen : 3);
       k->resp.http_status = atoi(code);
+    } else if (k->grpc) {
+      grpc_field(k, &f[i]);
     } else {
       weft__connect_resp_header(&k->resp, f[i].name, f[i].nlen, v, f[i].vlen);
     }
   }
+  if (trailers)
+    k->got_trailers = true;
   if (!trailers)
     k->head_seen = true;
   pthread_mutex_unlock(&c->mu);
@@ -490,6 +623,7 @@ static int ev_data(void *ud, void *st, const uint8_t *data, size_t len) {
    * (release_credit); a unary body is bounded by the size limit, so its
    * window is returned as it comes. */
   bool stream = k->stream_kind && k->resp.http_status == 200;
+  k->got_data = k->got_data || len > 0;
   int rv = weft__connect_resp_data(&k->resp, data, len, &err);
   pthread_cond_broadcast(&k->cv);
   pthread_mutex_unlock(&c->mu);
@@ -522,7 +656,9 @@ static void ev_end(void *ud, void *st) {
   h2c_conn *c = ud;
   h2c_call *k = st;
   pthread_mutex_lock(&c->mu);
-  bool over = k->stream_kind && k->resp.have_status && !k->done;
+  if (k->grpc)
+    grpc_status_locked(k, true);
+  bool over = (k->stream_kind || k->grpc) && k->resp.have_status && !k->done;
   if (over) {
     k->done = true;
     pthread_cond_broadcast(&k->cv);
@@ -540,7 +676,13 @@ static void ev_closed(void *ud, void *st, uint32_t code) {
   k->in_session = false;
   k->done = true;
   k->in_engine = 0;
-  if (k->resp.http_status == 200 && code != WEFT__H2E_NO_ERROR)
+  if (k->grpc && code != WEFT__H2E_NO_ERROR &&
+      !(k->resp.http_status == 0 && code == WEFT__H2E_REFUSED_STREAM)) {
+    char msg[64];
+    snprintf(msg, sizeof msg, "stream reset by the server (%s)",
+             weft__h2e_code_name(code));
+    set_status_locked(k, weft__grpc_status_from_rst(code), msg);
+  } else if (k->resp.http_status == 200 && code != WEFT__H2E_NO_ERROR)
     set_status_locked(k,
                       code == WEFT__H2E_CANCEL ? WEFT_STATUS_CANCELLED
                                                : WEFT_STATUS_UNAVAILABLE,
@@ -548,7 +690,10 @@ static void ev_closed(void *ud, void *st, uint32_t code) {
   else if (k->resp.http_status == 0 && code == WEFT__H2E_REFUSED_STREAM)
     set_status_locked(k, WEFT_STATUS_UNAVAILABLE,
                       "the server refused the stream (GOAWAY)");
-  weft__connect_resp_end(&k->resp);
+  if (k->grpc)
+    grpc_status_locked(k, false);
+  else
+    weft__connect_resp_end(&k->resp);
   pthread_cond_broadcast(&k->cv);
   pthread_mutex_unlock(&c->mu);
   note(k);
@@ -673,9 +818,32 @@ static int h2_connect_conn(weft_client *client, const weft_url *url,
                            const weft_client_opts *o, void **out,
                            weft_error *err, bool tls, weft__conn *adopt,
                            weft__tls_ctx *adopt_tls) {
+  /* h2c:// reads the protocol from weft_http_client_opts: Connect or gRPC.
+   * (https:// hands gRPC to grpcs:// before it gets here, and Connect only
+   * to this client when ALPN picks h2.) */
+  const weft_http_client_opts *ho = NULL;
+  int rv =
+      tls ? 0
+          : weft_opts_get(o ? o->transport_opts : NULL,
+                          WEFT_HTTP_CLIENT_OPTS_TAG, (const void **)&ho, err);
+  weft_http_protocol proto = ho ? ho->protocol : WEFT_HTTP_CONNECT;
+  if (rv == 0 && proto != WEFT_HTTP_CONNECT && proto != WEFT_HTTP_GRPC)
+    rv = weft_error_set(err, WEFT_ERR_UNSUPPORTED,
+                        "weft_http_client_opts.protocol: h2c:// speaks "
+                        "connect or grpc, not %s",
+                        weft_http_protocol_name(proto));
+  if (rv < 0) {
+    weft__conn_close(adopt);
+    weft__tls_ctx_free(adopt_tls);
+    return rv;
+  }
   h2c_conn *c = calloc(1, sizeof *c);
-  if (!c)
+  if (!c) {
+    weft__conn_close(adopt);
+    weft__tls_ctx_free(adopt_tls);
     return weft_error_set(err, WEFT_ERR_NOMEM, "out of memory");
+  }
+  c->grpc = proto == WEFT_HTTP_GRPC;
   pthread_mutex_init(&c->mu, NULL);
   c->refs = 1;
   c->client = client;
@@ -684,7 +852,6 @@ static int h2_connect_conn(weft_client *client, const weft_url *url,
   c->scheme = tls ? "https" : "http";
   int port = url->port > 0 ? url->port : (tls ? 443 : 80);
   snprintf(c->authority, sizeof c->authority, "%s:%d", url->host, port);
-  int rv = 0;
   c->tls = adopt_tls;
   if (tls && !adopt) {
     static const char *const alpn[] = {"h2", NULL};
@@ -845,7 +1012,9 @@ static int new_call(h2c_conn *c, const weft_method_desc *m,
   k->as_ud = ud;
   k->as_arena = arena;
   pthread_cond_init(&k->cv, NULL);
-  weft__connect_resp_init(&k->resp, c->max_msg, k->stream_kind);
+  k->grpc = c->grpc;
+  weft__connect_resp_init(&k->resp, c->max_msg, k->stream_kind || k->grpc);
+  k->resp.grpc = k->grpc;
   if (md)
     weft_metadata_copy(&k->req_md, md);
   pthread_mutex_lock(&c->mu);
@@ -925,7 +1094,11 @@ static int h2_call_send(void *tcall, const void *msg) {
   }
   if (!k->stream_kind) {
     k->out_len = 0;
-    rv = append_out(k, buf, len);
+    uint8_t hdr[5];
+    weft__grpc_frame_header(hdr, 0, (uint32_t)len);
+    rv = k->grpc ? append_out(k, hdr, 5) : 0; /* gRPC frames unary too */
+    if (rv == 0)
+      rv = append_out(k, buf, len);
     pthread_mutex_unlock(&k->c->mu);
     free(buf);
     return rv;
@@ -1011,14 +1184,27 @@ static int h2_call_recv(void *tcall, weft_arena *arena, void **msg) {
     bool given = k->unary_given;
     k->unary_given = true;
     bool good = k->resp.have_status && k->resp.st.code == WEFT_STATUS_OK;
+    /* gRPC's one message leaves the queue here, decoded unlocked below. */
+    weft__connect_msg *n =
+        k->grpc && good && !given ? weft__connect_resp_pop(&k->resp) : NULL;
     pthread_mutex_unlock(&c->mu);
     if (!good)
       return WEFT_ERR_RPC;
     if (given)
       return 0;
-    int rv = weft__connect_decode(k->m->output, k->json, k->resp.body,
-                                  k->resp.body_len, k->resp.gzip, c->max_msg,
-                                  arena, msg, &err);
+    int rv;
+    if (!k->grpc)
+      rv = weft__connect_decode(k->m->output, k->json, k->resp.body,
+                                k->resp.body_len, k->resp.gzip, c->max_msg,
+                                arena, msg, &err);
+    else if (!n)
+      rv = weft_error_set(&err, WEFT_ERR_MALFORMED,
+                          "no message in a unary gRPC response");
+    else
+      rv = weft__connect_decode(k->m->output, k->json, n->data, n->len,
+                                (n->flags & WEFT__CONNECT_FLAG_COMPRESSED) != 0,
+                                c->max_msg, arena, msg, &err);
+    free(n);
     if (rv < 0) {
       pthread_mutex_lock(&c->mu);
       weft_status_set(&k->resp.st, WEFT_STATUS_INTERNAL,

@@ -1,5 +1,5 @@
-/* Client options of the http:// and https:// transports: which protocol
- * the client speaks to the server.
+/* Client options of the http://, https:// and h2c:// transports: which
+ * protocol the client speaks to the server.
  *
  * http:// speaks HTTP/1.1; https:// offers ALPN "h2,http/1.1" and speaks
  * whichever the server picks. On either:
@@ -11,6 +11,10 @@
  *     5-byte frames, status in a trailers frame), always over HTTP/1.1.
  *   - WEFT_HTTP_GRPC: gRPC; the client is the grpc:// (grpcs:// for
  *     https://) transport to the same host and port.
+ *
+ * h2c:// reads it too: WEFT_HTTP_CONNECT (the default) or WEFT_HTTP_GRPC,
+ * which speaks gRPC on weft's own HTTP/2 client (no gRPC core);
+ * WEFT_HTTP_GRPC_WEB there is WEFT_ERR_UNSUPPORTED.
  *
  * Pass a weft_http_client_opts, initialized with
  * WEFT_HTTP_CLIENT_OPTS_INIT, as weft_client_opts.transport_opts (or chain

@@ -9,7 +9,10 @@ usage: test_h2_grpc.py WEFT_INTEROP_SERVER WEFT_INTEROP_CLIENT [unittest args]
   percent-encoded messages, metadata, cancellation, deadlines), plus status
   details and gzip in both directions;
 - WeftClient: weft's own grpc:// client (gRPC core) runs the interop cases
-  against the h2c port.
+  against the h2c port;
+- H2ClientCoreServer, H2ClientPythonServer, H2ClientWeftServer: weft's own
+  HTTP/2 client speaking gRPC (h2c:// with protocol grpc) runs the interop
+  cases against gRPC core's server, grpcio's and weft's h2c port.
 """
 import subprocess
 import sys
@@ -127,7 +130,67 @@ class WeftClient(unittest.TestCase):
         assert cls.server.stop() == 0
 
 
+# weft's own HTTP/2 client speaking gRPC (weft-interop-client
+# --transport=h2c) against three servers: gRPC core (weft-interop-server's
+# default transport), Python's grpcio, and weft's h2c port.
+H2_CLIENT_CASES = ["empty_unary", "large_unary", "client_streaming",
+                   "server_streaming", "ping_pong", "empty_stream",
+                   "status_code_and_message", "special_status_message",
+                   "custom_metadata", "unimplemented_method",
+                   "timeout_on_sleeping_server", "cancel_after_begin",
+                   "cancel_after_first_response", "status_details"]
+
+
+class _H2ClientCases:
+    def run_case(self, case):
+        r = subprocess.run(
+            [CLIENT_BIN, "--transport=h2c", "--server_host=127.0.0.1",
+             "--server_port=%d" % self.port, "--test_case=" + case],
+            capture_output=True, text=True, timeout=TIMEOUT)
+        self.assertEqual(r.returncode, 0, "%s failed:\n%s%s" %
+                         (case, r.stdout, r.stderr))
+
+
+class H2ClientCoreServer(_H2ClientCases, unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.port = lib.free_port()
+        cls.proc = subprocess.Popen([SERVER_BIN, "--port=%d" % cls.port])
+        lib.wait_port(cls.port, cls.proc)
+
+    @classmethod
+    def tearDownClass(cls):
+        assert lib.stop(cls.proc) == 0
+
+
+class H2ClientPythonServer(_H2ClientCases, unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server, cls.port = py_interop.start_server()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop(None)
+
+
+class H2ClientWeftServer(_H2ClientCases, unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = _Server()
+        cls.port = cls.server.port
+
+    @classmethod
+    def tearDownClass(cls):
+        assert cls.server.stop() == 0
+
+
 def _add_cases():
+    for case in H2_CLIENT_CASES:
+        def h2_client(self, case=case):
+            self.run_case(case)
+        for cls in (H2ClientCoreServer, H2ClientPythonServer,
+                    H2ClientWeftServer):
+            setattr(cls, "test_" + case, h2_client)
     for case in py_interop.CASES:
         def py_client(self, case=case):
             py_interop.run_case(self.channel, case)

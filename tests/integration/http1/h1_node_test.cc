@@ -728,7 +728,18 @@ TEST(H1NodeCli, CallWithProtocol) {
               WEFT_H1_PROTO_DIR + "/echo.proto --protocol grpc-web",
           &st);
   EXPECT_EQ(st, 2) << r;
-  EXPECT_NE(r.find("applies to http:// and https://"), std::string::npos) << r;
+  EXPECT_NE(r.find("--protocol grpc-web needs http:// or https://"),
+            std::string::npos)
+      << r;
+  r = out(std::string(WEFT_H1_CLI) +
+              " call tcp://127.0.0.1:1 "
+              "weft.test.Echo/Unary --proto " +
+              WEFT_H1_PROTO_DIR + "/echo.proto --protocol grpc",
+          &st);
+  EXPECT_EQ(st, 2) << r;
+  EXPECT_NE(r.find("applies to http://, https:// and h2c://"),
+            std::string::npos)
+      << r;
 }
 
 } // namespace

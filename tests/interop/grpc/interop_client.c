@@ -2,7 +2,11 @@
  *
  *   weft-interop-client --server_host=H --server_port=N --test_case=NAME
  *       [--use_tls [--ca_file=F] [--server_host_override=NAME]
- *        [--cert_file=F --key_file=F]]
+ *        [--cert_file=F --key_file=F]] [--transport=h2c]
+ *
+ * --transport=h2c runs the case on weft's own HTTP/2 client speaking gRPC
+ * (h2c:// with weft_http_client_opts.protocol = WEFT_HTTP_GRPC) instead of
+ * the grpc:// transport (gRPC core).
  *
  * Exit 0 if the case passed, 1 if it failed (the reason on stderr). */
 #include <stdarg.h>
@@ -12,6 +16,7 @@
 
 #include "grpc/testing/test.weft.h"
 #include "weft/client.h"
+#include "weft/http.h"
 
 #define ECHO_INITIAL "x-grpc-test-echo-initial"
 #define ECHO_TRAILING "x-grpc-test-echo-trailing-bin"
@@ -430,8 +435,10 @@ static const char *flag(const char *arg, const char *name) {
 
 int main(int argc, char **argv) {
   const char *host = "127.0.0.1", *port = NULL, *v;
-  bool tls = false;
+  bool tls = false, h2c = false;
   weft_client_opts opts = {0};
+  weft_http_client_opts http = WEFT_HTTP_CLIENT_OPTS_INIT;
+  http.protocol = WEFT_HTTP_GRPC;
   for (int i = 1; i < argc; i++) {
     if ((v = flag(argv[i], "--server_host")))
       host = v;
@@ -452,6 +459,10 @@ int main(int argc, char **argv) {
       opts.tls.cert_file = v;
     else if ((v = flag(argv[i], "--key_file")))
       opts.tls.key_file = v;
+    else if (strcmp(argv[i], "--transport=h2c") == 0)
+      h2c = true;
+    else if (strcmp(argv[i], "--transport=grpc") == 0)
+      h2c = false;
     else {
       fprintf(stderr, "weft-interop-client: unknown argument %s\n", argv[i]);
       return 2;
@@ -467,7 +478,17 @@ int main(int argc, char **argv) {
     return 2;
   }
   char url[300];
-  snprintf(url, sizeof url, "%s://%s:%s", tls ? "grpcs" : "grpc", host, port);
+  if (h2c && tls) {
+    fprintf(stderr, "weft-interop-client: --transport=h2c is plaintext\n");
+    return 2;
+  }
+  snprintf(url, sizeof url, "%s://%s:%s",
+           h2c   ? "h2c"
+           : tls ? "grpcs"
+                 : "grpc",
+           host, port);
+  if (h2c)
+    opts.transport_opts = &http;
   ctx x = {0};
   int rc = weft_client_open(&x.c, url, &opts, NULL);
   if (rc < 0) {

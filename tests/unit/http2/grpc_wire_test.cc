@@ -360,4 +360,172 @@ TEST(GrpcWire, ReaderErrors) {
   weft__grpc_reader_free(&r);
 }
 
+// ---- the client side of a response ------------------------------------
+
+static int field(weft__grpc_trailers *t, const char *n, const char *v) {
+  return weft__grpc_trailers_field(t, n, strlen(n), v, strlen(v));
+}
+
+TEST(GrpcWireClient, StatusFromTrailers) {
+  weft__grpc_trailers t = {};
+  EXPECT_EQ(field(&t, "grpc-status", "9"), 1);
+  EXPECT_EQ(field(&t, "grpc-message", "caf%C3%A9%20au%2"), 1);
+  // google.rpc.Status{code: 3, message: "details"}, unpadded base64.
+  EXPECT_EQ(field(&t, "grpc-status-details-bin", "CAMSB2RldGFpbHM"), 1);
+  EXPECT_EQ(field(&t, "x-other", "1"), 0);
+  EXPECT_EQ(field(&t, "grpc-encoding", "gzip"), 0);
+  weft_status st = {};
+  ASSERT_EQ(weft__grpc_client_status(&t, 200, true, &st), 0);
+  EXPECT_EQ(st.code, 9);
+  EXPECT_STREQ(st.message, "caf\xc3\xa9 au%2"); // a broken escape stays
+  static const uint8_t want[] = {0x08, 0x03, 0x12, 0x07, 'd', 'e',
+                                 't',  'a',  'i',  'l',  's'};
+  ASSERT_EQ(st.details_len, sizeof want);
+  EXPECT_EQ(memcmp(st.details, want, sizeof want), 0);
+  weft_status_clear(&st);
+  weft__grpc_trailers_free(&t);
+}
+
+TEST(GrpcWireClient, OkWithoutMessage) {
+  weft__grpc_trailers t = {};
+  field(&t, "grpc-status", "0");
+  weft_status st = {};
+  ASSERT_EQ(weft__grpc_client_status(&t, 200, true, &st), 0);
+  EXPECT_EQ(st.code, WEFT_STATUS_OK);
+  ASSERT_NE(st.message, nullptr);
+  EXPECT_STREQ(st.message, "");
+  EXPECT_EQ(st.details_len, 0u);
+  weft_status_clear(&st);
+  weft__grpc_trailers_free(&t);
+}
+
+TEST(GrpcWireClient, MissingOrBadStatus) {
+  weft_status st = {};
+  weft__grpc_trailers t = {};
+  // Trailers without grpc-status: UNKNOWN, as gRPC core says "no status".
+  field(&t, "x-trailer", "1");
+  weft__grpc_client_status(&t, 200, true, &st);
+  EXPECT_EQ(st.code, WEFT_STATUS_UNKNOWN);
+  // No trailers at all (the stream ended on DATA): INTERNAL.
+  weft__grpc_client_status(&t, 200, false, &st);
+  EXPECT_EQ(st.code, WEFT_STATUS_INTERNAL);
+  EXPECT_NE(strstr(st.message, "without trailers"), nullptr);
+  // No response head: UNAVAILABLE.
+  weft__grpc_client_status(&t, 0, false, &st);
+  EXPECT_EQ(st.code, WEFT_STATUS_UNAVAILABLE);
+  for (const char *bad : {"", "x", "1a", "1000", "-1", " 1"}) {
+    weft__grpc_trailers b = {};
+    field(&b, "grpc-message", "m");
+    EXPECT_EQ(field(&b, "grpc-status", bad), 1);
+    weft__grpc_client_status(&b, 200, true, &st);
+    EXPECT_EQ(st.code, WEFT_STATUS_UNKNOWN) << "'" << bad << "'";
+    weft__grpc_trailers_free(&b);
+  }
+  // Details that are not base64 are dropped; code and message stand.
+  weft__grpc_trailers d = {};
+  field(&d, "grpc-status", "5");
+  field(&d, "grpc-message", "gone");
+  EXPECT_EQ(field(&d, "grpc-status-details-bin", "!!!"), 1);
+  weft__grpc_client_status(&d, 200, true, &st);
+  EXPECT_EQ(st.code, 5);
+  EXPECT_STREQ(st.message, "gone");
+  EXPECT_EQ(st.details_len, 0u);
+  weft__grpc_trailers_free(&d);
+  weft_status_clear(&st);
+  weft__grpc_trailers_free(&t);
+}
+
+TEST(GrpcWireClient, HttpStatusMapping) {
+  // grpc/doc/http-grpc-status-mapping.md
+  EXPECT_EQ(weft__grpc_status_from_http(400), WEFT_STATUS_INTERNAL);
+  EXPECT_EQ(weft__grpc_status_from_http(401), WEFT_STATUS_UNAUTHENTICATED);
+  EXPECT_EQ(weft__grpc_status_from_http(403), WEFT_STATUS_PERMISSION_DENIED);
+  EXPECT_EQ(weft__grpc_status_from_http(404), WEFT_STATUS_UNIMPLEMENTED);
+  for (int h : {429, 502, 503, 504})
+    EXPECT_EQ(weft__grpc_status_from_http(h), WEFT_STATUS_UNAVAILABLE) << h;
+  for (int h : {201, 300, 405, 500, 505, 999})
+    EXPECT_EQ(weft__grpc_status_from_http(h), WEFT_STATUS_UNKNOWN) << h;
+  // A non-200 response wins over a grpc-status it carries.
+  weft__grpc_trailers t = {};
+  field(&t, "grpc-status", "0");
+  weft_status st = {};
+  weft__grpc_client_status(&t, 503, true, &st);
+  EXPECT_EQ(st.code, WEFT_STATUS_UNAVAILABLE);
+  EXPECT_NE(strstr(st.message, "503"), nullptr);
+  weft_status_clear(&st);
+  weft__grpc_trailers_free(&t);
+}
+
+TEST(GrpcWireClient, ResetCodes) {
+  // PROTOCOL-HTTP2.md, "Errors".
+  EXPECT_EQ(weft__grpc_status_from_rst(0x7), WEFT_STATUS_UNAVAILABLE);
+  EXPECT_EQ(weft__grpc_status_from_rst(0x8), WEFT_STATUS_CANCELLED);
+  EXPECT_EQ(weft__grpc_status_from_rst(0xb), WEFT_STATUS_RESOURCE_EXHAUSTED);
+  EXPECT_EQ(weft__grpc_status_from_rst(0xc), WEFT_STATUS_PERMISSION_DENIED);
+  for (uint32_t c : {0x0u, 0x1u, 0x2u, 0x3u, 0x6u, 0x9u, 0xau, 0xdu, 0xffu})
+    EXPECT_EQ(weft__grpc_status_from_rst(c), WEFT_STATUS_INTERNAL) << c;
+}
+
+TEST(GrpcWireClient, ResponseContentType) {
+  auto ok = [](const char *v) {
+    return weft__grpc_response_ctype_ok(v, v ? strlen(v) : 0);
+  };
+  EXPECT_TRUE(ok(nullptr));
+  EXPECT_TRUE(ok("application/grpc"));
+  EXPECT_TRUE(ok("application/grpc+proto"));
+  EXPECT_TRUE(ok("application/grpc+json"));
+  EXPECT_TRUE(ok("Application/GRPC; charset=utf-8"));
+  EXPECT_FALSE(ok("text/html"));
+  EXPECT_FALSE(ok("application/grpc-web+proto"));
+  EXPECT_FALSE(ok("application/json"));
+  EXPECT_FALSE(ok(""));
+}
+
+TEST(GrpcWireClient, BinaryMetadata) {
+  EXPECT_TRUE(weft__grpc_bin_key("x-trace-bin", 11));
+  EXPECT_TRUE(weft__grpc_bin_key("-bin", 4));
+  EXPECT_FALSE(weft__grpc_bin_key("x-bin-not", 9));
+  EXPECT_FALSE(weft__grpc_bin_key("bin", 3));
+  for (size_t n = 0; n < 8; n++) {
+    uint8_t in[8] = {0xab, 0x00, 0xff, 0x10, 0x7f, 0x80, 0x01, 0xfe};
+    char *enc = nullptr;
+    size_t elen = 0;
+    ASSERT_EQ(weft__grpc_bin_encode(in, n, &enc, &elen), 0);
+    EXPECT_EQ(strlen(enc), elen);
+    EXPECT_EQ(strchr(enc, '='), nullptr) << "gRPC sends it unpadded";
+    uint8_t *dec = nullptr;
+    size_t dlen = 0;
+    ASSERT_EQ(weft__grpc_bin_decode(enc, elen, &dec, &dlen), 0);
+    ASSERT_EQ(dlen, n);
+    EXPECT_EQ(n ? memcmp(dec, in, n) : 0, 0);
+    free(dec);
+    free(enc);
+  }
+  uint8_t *dec = nullptr;
+  size_t dlen = 0;
+  ASSERT_EQ(weft__grpc_bin_decode("q6ur", 4, &dec, &dlen), 0); // padded ok
+  EXPECT_EQ(dlen, 3u);
+  free(dec);
+  EXPECT_EQ(weft__grpc_bin_decode("q6u*", 4, &dec, &dlen), WEFT_ERR_MALFORMED);
+}
+
+TEST(GrpcWireClient, TimeoutEncodingFitsEightDigits) {
+  char out[16];
+  struct {
+    int64_t ns;
+    const char *want;
+  } cases[] = {{1, "1n"},
+               {99999999, "99999999n"},
+               {100000000, "100000u"},
+               {1500000000, "1500000u"},
+               {INT64_MAX, "2562048H"}};
+  for (auto &c : cases) {
+    weft__grpc_format_timeout(c.ns, out);
+    EXPECT_STREQ(out, c.want) << c.ns;
+    EXPECT_LE(strlen(out), 9u);
+    // And the server side reads back at least as long.
+    EXPECT_GE(weft__grpc_parse_timeout(out, strlen(out)), c.ns);
+  }
+}
+
 } // namespace
