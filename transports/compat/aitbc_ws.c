@@ -1,6 +1,7 @@
 /* AITBC WebSocket / SDK JSON messages: parser and encoder. See
  * weft/aitbc_ws.h. cJSON does the JSON; this file knows the shapes. */
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,6 +109,15 @@ static int get_str(pctx *c, const char *key, int required, char **out) {
   return *out ? 0 : nomem(c->err);
 }
 
+/* A number beyond a double's range (1e999) reads as infinity, which has
+ * no JSON text to send on: refused like any other bad value. */
+static int out_of_range(pctx *c, const char *key) {
+  return weft_error_set(c->err, WEFT_ERR_MALFORMED,
+                        "AITBC %s message: \"%s\" is out of range (not a "
+                        "finite number)",
+                        c->what, key);
+}
+
 /* Numbers print as the shortest text that reads back the same double. */
 static char *number_text(double v) {
   char buf[40];
@@ -122,6 +132,8 @@ static int get_text(pctx *c, const char *key, int required, char **out,
                     bool *is_number) {
   const cJSON *j = cJSON_GetObjectItemCaseSensitive(c->obj, key);
   if (j && cJSON_IsNumber(j)) {
+    if (!isfinite(j->valuedouble))
+      return out_of_range(c, key);
     if (is_number)
       *is_number = true;
     *out = number_text(j->valuedouble);
@@ -163,6 +175,8 @@ static int parse_job_status(pctx *c, weft_aitbc_ws_msg *m) {
       return weft_error_set(c->err, WEFT_ERR_JSON_TYPE,
                             "AITBC job_status message: \"progress\" must be a "
                             "number");
+    if (!isfinite(p->valuedouble))
+      return out_of_range(c, "progress");
     m->progress = p->valuedouble;
     m->has_progress = true;
   }

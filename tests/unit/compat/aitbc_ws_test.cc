@@ -266,6 +266,13 @@ TEST(AitbcWs, ParseErrors) {
                      "event");
   expect_parse_error("{\"type\":\"unsubscribe\"}", WEFT_ERR_MALFORMED, "id");
   expect_parse_error("{\"type\":\"error\"}", WEFT_ERR_MALFORMED, "message");
+  // Beyond a double's range a number reads as infinity, which has no JSON
+  // text: refused, not re-sent as "inf" (fuzz_aitbc_json found it).
+  expect_parse_error("{\"type\":\"response\",\"id\":32222222e2222222}",
+                     WEFT_ERR_MALFORMED, "\"id\" is out of range");
+  expect_parse_error("{\"job_id\":\"j\",\"state\":\"running\","
+                     "\"progress\":-1e999}",
+                     WEFT_ERR_MALFORMED, "\"progress\" is out of range");
   expect_parse_error("{\"type\":\"new_block\"}", WEFT_ERR_MALFORMED, "block");
   expect_parse_error("{\"type\":\"new_block\",\"block\":[]}",
                      WEFT_ERR_JSON_TYPE, "block");
