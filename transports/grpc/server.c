@@ -1294,15 +1294,15 @@ static void close_listener(void *listener) {
   wait_until(l, no_calls, "calls");
   pthread_mutex_unlock(&l->mu);
   weft__grpc_health_forget(l->ws);
-  if (l->watch) {
-    pthread_mutex_lock(&l->mu);
-    l->watch_stop = true;
-    pthread_cond_signal(&l->watch_cv);
-    pthread_cond_broadcast(&l->spare_cv);
-    pthread_mutex_unlock(&l->mu);
-    weft__thread_join(l->watch);
-    l->watch = NULL;
-  }
+  pthread_mutex_lock(&l->mu);
+  weft__thread *watch = l->watch; /* pollers read it under mu */
+  l->watch = NULL;
+  l->watch_stop = true;
+  pthread_cond_signal(&l->watch_cv);
+  pthread_cond_broadcast(&l->spare_cv);
+  pthread_mutex_unlock(&l->mu);
+  if (watch)
+    weft__thread_join(watch);
   for (unsigned i = 0; i < l->n_cqs; i++)
     grpc_completion_queue_shutdown(l->qs[i].cq);
   for (unsigned i = 0; i < l->n_cqs; i++)
