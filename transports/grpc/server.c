@@ -264,17 +264,18 @@ static void request_one(glistener *l, unsigned idx, int reg) {
   }
   grpc_call_details_init(&s->details);
   grpc_metadata_array_init(&s->md);
-  /* s is the queue thread's that gets the call from here on. The call's
-   * batches complete on the same queue (see gop). */
+  grpc_completion_queue *bound = l->qs[s->bind_idx].cq;
+  /* s is the queue thread's that gets the call from here on (not read
+   * here after this). The call's batches complete on `bound` (see gop). */
   WEFT__TSAN_RELEASE(s);
   grpc_call_error e;
   if (reg >= 0)
     e = grpc_server_request_registered_call(
         l->server, l->reg[reg].handle, &s->call, &s->deadline, &s->md,
-        &s->payload, l->qs[s->bind_idx].cq, l->qs[idx].cq, s);
+        &s->payload, bound, l->qs[idx].cq, s);
   else
     e = grpc_server_request_call(l->server, &s->call, &s->details, &s->md,
-                                 l->qs[s->bind_idx].cq, l->qs[idx].cq, s);
+                                 bound, l->qs[idx].cq, s);
   if (e != GRPC_CALL_OK)
     slot_free(s);
 }
