@@ -2,8 +2,11 @@
  * the server serves are SERVING unless weft_grpc_health_set() says
  * otherwise; other names are NOT_FOUND (Check) or SERVICE_UNKNOWN (Watch).
  *
- * The overrides live in a fixed static table keyed by server, so nothing is
- * allocated that weft_server_free() (which knows nothing of it) would leak. */
+ * The overrides live in a fixed static table, so nothing is allocated that
+ * weft_server_free() (which knows nothing of it) would leak. It is keyed by
+ * weft_server_id(), not the server's address: an entry left by a server
+ * freed without closing a grpc:// listener (overrides set, never served)
+ * would otherwise pass to the next server malloc put at that address. */
 #include <pthread.h>
 #include <string.h>
 #include <time.h>
@@ -20,8 +23,8 @@ typedef struct override {
 } override;
 
 typedef struct hentry {
-  const weft_server *s;
-  bool down; /* the server stopped accepting: everything NOT_SERVING */
+  uint64_t id; /* weft_server_id(); 0: free slot */
+  bool down;   /* the server stopped accepting: everything NOT_SERVING */
   unsigned n;
   override ov[MAX_OVERRIDES];
 } hentry;
@@ -34,16 +37,19 @@ static hentry table[MAX_SERVERS];
 typedef grpc__health__v1__HealthCheckResponse__ServingStatus hstatus;
 
 static hentry *entry_locked(const weft_server *s, bool create) {
+  uint64_t id = weft_server_id(s);
   hentry *freeslot = NULL;
+  if (!id)
+    return NULL;
   for (unsigned i = 0; i < MAX_SERVERS; i++) {
-    if (table[i].s == s)
+    if (table[i].id == id)
       return &table[i];
-    if (!table[i].s && !freeslot)
+    if (!table[i].id && !freeslot)
       freeslot = &table[i];
   }
   if (create && freeslot) {
     memset(freeslot, 0, sizeof *freeslot);
-    freeslot->s = s;
+    freeslot->id = id;
   }
   return create ? freeslot : NULL;
 }

@@ -40,6 +40,12 @@ typedef struct gqueue {
   unsigned n_polling;   /* inline mode: threads waiting in it (under l->mu) */
   weft__thread *thread; /* pool mode: the one thread that drains it */
   bool orphan; /* its thread could not be started: close_listener pumps it */
+  /* Inline mode (under l->mu): calls are bound to it (it has a poller). */
+  bool active;
+  unsigned n_bound; /* calls bound to it, requested or live */
+  /* When its last poller took a call to run (0: someone polls it); the
+   * watcher starts another poller if that lasts over TAKEOVER_NS. */
+  int64_t away_since;
 } gqueue;
 
 typedef struct glistener {
@@ -76,7 +82,18 @@ typedef struct glistener {
   bool inline_mode;
   bool gzip; /* weft_grpc_opts.gzip: the channel compresses by default */
   unsigned max_threads;
-  unsigned n_live;    /* inline mode: poller threads running (under mu) */
+  unsigned n_live;   /* inline mode: poller threads running (under mu) */
+  unsigned n_active; /* inline mode: queues in use, qs[0..n_active) */
+  /* Inline mode: the watcher thread (see watch_main), parked on watch_cv
+   * while no queue is left without a poller. */
+  weft__thread *watch;
+  pthread_cond_t watch_cv;
+  bool watch_parked, watch_stop;
+  /* Poller threads whose queue had another poller when their handler
+   * returned wait here (a while) for the watcher to hand them a queue. */
+  pthread_cond_t spare_cv;
+  unsigned n_spare;
+  gqueue *handoff;
   unsigned n_orphans; /* queues without a thread (gqueue.orphan) */
   /* Calls not yet freed (under mu): their batches complete on the queues,
    * so close waits for them before it shuts the queues down. */
@@ -93,8 +110,11 @@ typedef struct gslot {
   grpc_call *call;
   grpc_call_details details;
   grpc_metadata_array md;
-  unsigned cq_idx;
-  int reg; /* index into listener->reg, or -1 */
+  unsigned cq_idx;   /* the queue that hears of its arrival */
+  unsigned bind_idx; /* the queue its batches complete on */
+  struct glistener *l;
+  bool taken; /* the call became a gscall, which keeps the binding */
+  int reg;    /* index into listener->reg, or -1 */
   gpr_timespec deadline;
   grpc_byte_buffer *payload;
 } gslot;
@@ -127,6 +147,7 @@ typedef struct gscall {
   glistener *l;
   grpc_call *call;
   grpc_completion_queue *cq; /* the listener queue it is bound to */
+  unsigned qidx;             /* its index */
   const weft_method_desc *m;
   char *peer;
   pthread_mutex_t mu; /* flags below, batch starts and completions */
@@ -138,6 +159,10 @@ typedef struct gscall {
   weft_server_call *rt; /* ops->bind's handle, NULL once finish started */
   bool single_resp;     /* unary/client-streaming: response sent at finish */
   bool sent_initial, recv_done, close_known;
+  /* The RECV_CLOSE_ON_SERVER op was started: as the OP_CLOSE batch, or
+   * within the final batch (close_in_main) for a call handled inline that
+   * never needed it before (see start_close). finishing: op_finish ran. */
+  bool close_started, close_in_main, finishing;
   /* weft_server_call_set_compression: the mode for the next messages, and
    * whether the call compresses at all (fixed by its initial metadata). */
   weft_compression compression;
@@ -167,7 +192,7 @@ typedef struct gscall {
   grpc_slice fin_msg;
   bool has_fin_msg;
   weft__grpc_md fin_hdr, fin_trl;
-  bool finishing; /* the final batch is in flight (l->n_finishing) */
+  bool fin_in_flight; /* the final batch is in flight (l->n_finishing) */
 } gscall;
 
 static void listener_unref(glistener *l) {
@@ -175,13 +200,23 @@ static void listener_unref(glistener *l) {
     return;
   pthread_mutex_destroy(&l->mu);
   pthread_cond_destroy(&l->cv);
+  pthread_cond_destroy(&l->watch_cv);
+  pthread_cond_destroy(&l->spare_cv);
   free(l->qs);
   free(l->reg);
   free(l);
   weft__grpc_release();
 }
 
+static void unbind(glistener *l, unsigned idx) {
+  pthread_mutex_lock(&l->mu);
+  l->qs[idx].n_bound--;
+  pthread_mutex_unlock(&l->mu);
+}
+
 static void slot_free(gslot *s) {
+  if (!s->taken && s->l->inline_mode)
+    unbind(s->l, s->bind_idx);
   if (s->payload)
     grpc_byte_buffer_destroy(s->payload);
   grpc_call_details_destroy(&s->details);
@@ -189,26 +224,67 @@ static void slot_free(gslot *s) {
   free(s);
 }
 
+static bool spawn_poller_locked(gqueue *q);
+
+/* Inline mode, with l->mu held: the queue a call requested now is bound
+ * to. Calls are spread over the queues for Debian's libgrpc, which scans a
+ * queue's outstanding batches on every completion (see default_cqs); but
+ * every thread waiting in a queue takes part in gRPC core's hand-off of
+ * its single epoll poller role, which wakes one of them each time the
+ * poller leaves to run a handler: with four idle queue threads a call that
+ * arrives alone cost 3.3 context switches on a 2-core VM, with one 0.8.
+ * So a queue (and its poller) comes into use only once the others carry
+ * WEFT_GRPC_CALLS_PER_QUEUE calls each, and stays. */
+#define WEFT_GRPC_CALLS_PER_QUEUE 1024
+static unsigned pick_queue_locked(glistener *l) {
+  unsigned live = 0;
+  for (unsigned i = 0; i < l->n_active; i++)
+    live += l->qs[i].n_bound;
+  if (l->n_active < l->n_cqs &&
+      live >= l->n_active * WEFT_GRPC_CALLS_PER_QUEUE &&
+      !atomic_load(&l->stopping)) {
+    gqueue *q = &l->qs[l->n_active];
+    if (l->n_live < l->max_threads && spawn_poller_locked(q)) {
+      q->active = true;
+      l->n_active++;
+    }
+  }
+  unsigned best = 0;
+  for (unsigned i = 1; i < l->n_active; i++)
+    if (l->qs[i].n_bound < l->qs[best].n_bound)
+      best = i;
+  l->qs[best].n_bound++;
+  return best;
+}
+
 static void request_one(glistener *l, unsigned idx, int reg) {
   gslot *s = calloc(1, sizeof *s);
   if (!s)
     return;
   s->kind = GTAG_SLOT;
+  s->l = l;
   s->cq_idx = idx;
+  s->bind_idx = idx;
   s->reg = reg;
+  if (l->inline_mode) { /* every call arrives on queue 0 */
+    pthread_mutex_lock(&l->mu);
+    s->bind_idx = pick_queue_locked(l);
+    pthread_mutex_unlock(&l->mu);
+  }
   grpc_call_details_init(&s->details);
   grpc_metadata_array_init(&s->md);
-  /* s is the queue thread's that gets the call from here on. The call's
-   * batches complete on the same queue (see gop). */
+  grpc_completion_queue *bound = l->qs[s->bind_idx].cq;
+  /* s is the queue thread's that gets the call from here on (not read
+   * here after this). The call's batches complete on `bound` (see gop). */
   WEFT__TSAN_RELEASE(s);
   grpc_call_error e;
   if (reg >= 0)
     e = grpc_server_request_registered_call(
         l->server, l->reg[reg].handle, &s->call, &s->deadline, &s->md,
-        &s->payload, l->qs[idx].cq, l->qs[idx].cq, s);
+        &s->payload, bound, l->qs[idx].cq, s);
   else
     e = grpc_server_request_call(l->server, &s->call, &s->details, &s->md,
-                                 l->qs[idx].cq, l->qs[idx].cq, s);
+                                 bound, l->qs[idx].cq, s);
   if (e != GRPC_CALL_OK)
     slot_free(s);
 }
@@ -328,14 +404,14 @@ static void op_done(gop *o, bool ok) {
       weft_server_notify_readable(c->read_rt); /* posts; runs nothing */
       c->read_rt = NULL;
     }
-    if (o == &c->ops[OP_CLOSE]) {
+    if (o == &c->ops[OP_CLOSE] || (o == &c->ops[OP_MAIN] && c->close_in_main)) {
       c->close_known = true;
       if (c->cancelled && c->rt)
         weft_server_notify_cancel(c->rt);
     }
-    bool fin_done = o == &c->ops[OP_MAIN] && c->finishing;
+    bool fin_done = o == &c->ops[OP_MAIN] && c->fin_in_flight;
     if (fin_done)
-      c->finishing = false;
+      c->fin_in_flight = false;
     pthread_cond_broadcast(&c->cv);
     pthread_mutex_unlock(&c->mu);
     if (fin_done)
@@ -350,6 +426,26 @@ static void op_done(gop *o, bool ok) {
     o = next;
     ok = next_ok;
   }
+}
+
+/* With c->mu held: the call's RECV_CLOSE_ON_SERVER batch, which pushes its
+ * cancellation (op_done), unless it runs already or the final batch
+ * started. A call handled inline (on the queue thread that got it) starts
+ * it only when it needs it: when its handler returns without finishing
+ * (detached), or asks whether it was cancelled. A unary handler that
+ * finishes at once never does, and its final batch carries the op: one
+ * batch per call instead of two, and that one completes inline (taken from
+ * the thread-local cache by op_finish) when gRPC core writes the response
+ * at once, so no other thread of the queue is woken for the call. */
+static void start_close(gscall *c) {
+  if (c->close_started || c->finishing)
+    return;
+  grpc_op close_op;
+  memset(&close_op, 0, sizeof close_op);
+  close_op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+  close_op.data.recv_close_on_server.cancelled = &c->cancelled;
+  if (start_batch(c, OP_CLOSE, &close_op, 1) == GRPC_CALL_OK)
+    c->close_started = true;
 }
 
 /* ---- the call operations the runtime drives from its workers ---- */
@@ -608,6 +704,7 @@ static int send_bb(gscall *c, grpc_byte_buffer *bb,
 
 static void scall_free(gscall *c) {
   glistener *l = c->l;
+  unsigned qidx = c->qidx;
   grpc_call_unref(c->call);
   if (c->resp)
     grpc_byte_buffer_destroy(c->resp);
@@ -632,6 +729,8 @@ static void scall_free(gscall *c) {
   pthread_cond_destroy(&c->cv);
   free(c);
   pthread_mutex_lock(&l->mu);
+  if (l->inline_mode)
+    l->qs[qidx].n_bound--;
   if (--l->n_calls == 0)
     pthread_cond_broadcast(&l->cv);
   pthread_mutex_unlock(&l->mu);
@@ -646,7 +745,7 @@ static int op_finish(void *tc, const weft_status *st,
                      const weft_metadata *trailers) {
   gscall *c = tc;
   wait_pending(c);
-  grpc_op ops[3];
+  grpc_op ops[4];
   size_t n = 0;
   int code = st ? st->code : WEFT_STATUS_UNKNOWN;
   if (code < 0 || code > 16)
@@ -662,9 +761,10 @@ static int op_finish(void *tc, const weft_status *st,
   c->l->n_finishing++;
   pthread_mutex_unlock(&c->l->mu);
   pthread_mutex_lock(&c->mu);
-  c->finishing = true;
+  c->fin_in_flight = true;
   c->rt = NULL; /* the runtime's call ends here: nothing more is pushed */
   c->read_rt = NULL;
+  c->finishing = true;
   if (!c->sent_initial)
     initial_op(c, &ops[n++], &c->fin_hdr, headers);
   if (c->resp && code == WEFT_STATUS_OK) {
@@ -680,10 +780,25 @@ static int op_finish(void *tc, const weft_status *st,
   ops[n].data.send_status_from_server.trailing_metadata_count =
       c->fin_trl.count;
   ops[n++].data.send_status_from_server.trailing_metadata = c->fin_trl.items;
+  if (!c->close_started) {
+    memset(&ops[n], 0, sizeof ops[n]);
+    ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+    ops[n++].data.recv_close_on_server.cancelled = &c->cancelled;
+    c->close_started = c->close_in_main = true;
+  }
+  /* gRPC core often writes the response at once: the batch then completes
+   * here, and is handled here, not by another thread of the queue. */
+  grpc_completion_queue_thread_local_cache_init(c->cq);
   grpc_call_error e = start_batch(c, OP_MAIN, ops, n);
-  if (e != GRPC_CALL_OK)
-    c->finishing = false;
+  if (e != GRPC_CALL_OK) {
+    c->fin_in_flight = false;
+    c->close_in_main = false;
+  }
   pthread_mutex_unlock(&c->mu);
+  void *tag;
+  int ok;
+  if (flush_cached(c->l, c->cq, &tag, &ok)) /* c lives: our reference */
+    op_done(tag, ok);
   int rc = 0;
   if (e != GRPC_CALL_OK) {
     finishing_done(c->l);
@@ -694,12 +809,13 @@ static int op_finish(void *tc, const weft_status *st,
   return rc;
 }
 
-/* Exact and cheap: the call's RECV_CLOSE_ON_SERVER batch runs from its
- * arrival, and completes before the status only if the call was
- * cancelled. */
+/* Exact and cheap: the call's RECV_CLOSE_ON_SERVER batch (started by the
+ * first ask if it was not running) completes before the status only if the
+ * call was cancelled. */
 static bool op_cancelled(void *tc) {
   gscall *c = tc;
   pthread_mutex_lock(&c->mu);
+  start_close(c); /* a handler that asks wants to hear it */
   bool r = c->close_known && c->cancelled;
   pthread_mutex_unlock(&c->mu);
   return r;
@@ -777,7 +893,9 @@ static void on_call(glistener *l, gslot *s, bool now) {
   char path[512];
   c->l = l;
   c->call = s->call;
-  c->cq = l->qs[s->cq_idx].cq;
+  c->qidx = s->bind_idx;
+  c->cq = l->qs[c->qidx].cq;
+  s->taken = true;
   gpr_timespec deadline_ts;
   if (s->reg >= 0) {
     c->m = l->reg[s->reg].m;
@@ -809,14 +927,15 @@ static void on_call(glistener *l, gslot *s, bool now) {
   pthread_mutex_lock(&l->mu);
   l->n_calls++;
   pthread_mutex_unlock(&l->mu);
-  /* Cancellation is pushed from here on (op_done). */
-  grpc_op close_op;
-  memset(&close_op, 0, sizeof close_op);
-  close_op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
-  close_op.data.recv_close_on_server.cancelled = &c->cancelled;
+  /* Cancellation is pushed from here on (op_done), for a call whose
+   * handler runs on another thread; one run here starts it if it needs it
+   * (start_close). */
   pthread_mutex_lock(&c->mu);
-  start_batch(c, OP_CLOSE, &close_op, 1);
+  if (!now)
+    start_close(c);
   pthread_mutex_unlock(&c->mu);
+  if (now)
+    atomic_fetch_add(&c->refs, 1); /* c stays ours until the handler is back */
   weft_metadata md = WEFT_METADATA_INIT;
   weft__grpc_md_to_weft(&md, &s->md, NULL);
   int64_t deadline = weft__grpc_deadline_ns(deadline_ts);
@@ -831,6 +950,14 @@ static void on_call(glistener *l, gslot *s, bool now) {
     weft_status st = {WEFT_STATUS_UNAVAILABLE,
                       (char *)"server is not accepting calls", NULL, 0};
     op_finish(c, &st, NULL, NULL);
+  }
+  if (now) {
+    /* The handler returned without finishing the call (it detached):
+     * cancellation must be pushed from now on. */
+    pthread_mutex_lock(&c->mu);
+    start_close(c);
+    pthread_mutex_unlock(&c->mu);
+    call_unref(c);
   }
 }
 
@@ -876,6 +1003,24 @@ static void queue_main(void *arg) {
 }
 
 static void poller_main(void *arg);
+
+/* With l->mu held: a poller whose queue is polled by another waits up to a
+ * second to be handed a queue by the watcher (a thread started less often
+ * when handlers block now and then); NULL: it should exit. The queue it
+ * gets counts it as polling already. */
+static gqueue *park_spare_locked(glistener *l) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  ts.tv_sec += 1;
+  l->n_spare++;
+  while (!l->handoff && !l->watch_stop)
+    if (pthread_cond_timedwait(&l->spare_cv, &l->mu, &ts) == ETIMEDOUT)
+      break;
+  gqueue *q = l->handoff;
+  l->handoff = NULL;
+  l->n_spare--;
+  return q;
+}
 
 /* With l->mu held: one more poller thread for queue q, a runtime thread
  * nobody joins (close_listener waits for n_live to fall to 0). */
@@ -929,9 +1074,22 @@ static void poller_main(void *arg) {
     pthread_mutex_lock(&l->mu);
     q->n_polling--;
     bool here = true;
-    if (q->n_polling == 0 &&
-        (l->n_live >= l->max_threads || !spawn_poller_locked(q)))
-      here = false; /* the queue's last poller: keep polling */
+    if (q->n_polling == 0) {
+      if (l->n_live >= l->max_threads && l->n_spare == 0) {
+        here = false; /* no thread could take over: keep polling */
+      } else if (l->watch) {
+        /* No other thread waits in the queue meanwhile (see
+         * pick_queue_locked); the watcher starts one if the handler
+         * takes long. */
+        q->away_since = weft_now_ns();
+        if (l->watch_parked) {
+          l->watch_parked = false;
+          pthread_cond_signal(&l->watch_cv);
+        }
+      } else if (!spawn_poller_locked(q)) {
+        here = false;
+      }
+    }
     if (!here)
       q->n_polling++;
     pthread_mutex_unlock(&l->mu);
@@ -941,15 +1099,79 @@ static void poller_main(void *arg) {
     if (!here)
       continue;
     pthread_mutex_lock(&l->mu);
-    if (q->n_polling >= 2) { /* enough are waiting in this queue: leave */
+    gqueue *next = q;
+    if (l->watch && q->n_polling >= 1) /* the watcher took over */
+      next = park_spare_locked(l);
+    else if (q->n_polling >= 2) /* enough are waiting in this queue */
+      next = NULL;
+    else
+      q->n_polling++;
+    if (!next) { /* leave */
       l->n_live--;
       pthread_cond_broadcast(&l->cv);
       pthread_mutex_unlock(&l->mu);
       return;
     }
-    q->n_polling++;
+    q = next;
+    q->away_since = 0;
     pthread_mutex_unlock(&l->mu);
   }
+}
+
+/* Inline mode: the watcher. A queue's last poller runs a call's handler
+ * itself and nobody waits in the queue meanwhile: a second thread waiting
+ * there would be woken by gRPC core to take over its epoll role every time
+ * (3 context switches per call at 1 caller instead of 1). Blocking
+ * handlers must not stall the queue, though: this thread looks every
+ * TICK_NS while a queue is without a poller and starts one for a queue
+ * left so for over TAKEOVER_NS (the handler's thread leaves when it
+ * returns and finds two). It parks after IDLE_TICKS without such a queue,
+ * so an idle listener does not wake; as h2c's standby does (loop_role.c). */
+#define WEFT_GRPC_TICK_NS 1000000
+#define WEFT_GRPC_TAKEOVER_NS 1000000
+#define WEFT_GRPC_IDLE_TICKS 100
+
+static void watch_main(void *arg) {
+  glistener *l = arg;
+  unsigned idle = 0;
+  pthread_mutex_lock(&l->mu);
+  while (!l->watch_stop) {
+    int64_t now = weft_now_ns();
+    bool away = false;
+    for (unsigned i = 0; i < l->n_cqs; i++) {
+      gqueue *q = &l->qs[i];
+      if (!q->away_since || q->n_polling > 0)
+        continue;
+      away = true;
+      if (now - q->away_since < WEFT_GRPC_TAKEOVER_NS)
+        continue;
+      if (l->n_spare > 0 && !l->handoff) {
+        l->handoff = q;
+        q->n_polling++;
+        q->away_since = 0;
+        pthread_cond_signal(&l->spare_cv);
+      } else if (l->n_live < l->max_threads && spawn_poller_locked(q)) {
+        q->away_since = 0;
+      }
+    }
+    idle = away ? 0 : idle + 1;
+    if (idle >= WEFT_GRPC_IDLE_TICKS) {
+      l->watch_parked = true;
+      while (l->watch_parked && !l->watch_stop)
+        pthread_cond_wait(&l->watch_cv, &l->mu);
+      idle = 0;
+      continue;
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += WEFT_GRPC_TICK_NS;
+    if (ts.tv_nsec >= 1000000000) {
+      ts.tv_sec++;
+      ts.tv_nsec -= 1000000000;
+    }
+    pthread_cond_timedwait(&l->watch_cv, &l->mu, &ts);
+  }
+  pthread_mutex_unlock(&l->mu);
 }
 
 #define WEFT_GRPC_AHEAD_PER_METHOD 4
@@ -1115,6 +1337,15 @@ static void close_listener(void *listener) {
   wait_until(l, no_calls, "calls", 0);
   pthread_mutex_unlock(&l->mu);
   weft__grpc_health_forget(l->ws);
+  pthread_mutex_lock(&l->mu);
+  weft__thread *watch = l->watch; /* pollers read it under mu */
+  l->watch = NULL;
+  l->watch_stop = true;
+  pthread_cond_signal(&l->watch_cv);
+  pthread_cond_broadcast(&l->spare_cv);
+  pthread_mutex_unlock(&l->mu);
+  if (watch)
+    weft__thread_join(watch);
   for (unsigned i = 0; i < l->n_cqs; i++)
     grpc_completion_queue_shutdown(l->qs[i].cq);
   for (unsigned i = 0; i < l->n_cqs; i++)
@@ -1126,7 +1357,8 @@ static void close_listener(void *listener) {
     pthread_mutex_unlock(&l->mu);
   }
   for (unsigned i = 0; i < l->n_cqs; i++) {
-    if (l->qs[i].orphan) { /* nobody drained it */
+    /* Nobody drained it (no thread, or never in use). */
+    if (l->qs[i].orphan || (l->inline_mode && !l->qs[i].active)) {
       grpc_event ev;
       while ((ev = grpc_completion_queue_next(
                   l->qs[i].cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL))
@@ -1212,6 +1444,8 @@ static int grpc_listen(weft_server *s, const weft_url *url,
   atomic_init(&l->stopping, false);
   pthread_mutex_init(&l->mu, NULL);
   pthread_cond_init(&l->cv, NULL);
+  pthread_cond_init(&l->watch_cv, NULL);
+  pthread_cond_init(&l->spare_cv, NULL);
   weft__grpc_args args;
   weft__grpc_args_build(&args, o->max_message_size, o->keepalive_ms,
                         o->idle_timeout_ms, g, NULL, true);
@@ -1246,18 +1480,30 @@ static int grpc_listen(weft_server *s, const weft_url *url,
                           addr);
   }
   grpc_server_start(l->server);
-  for (unsigned i = 0; i < nq; i++) {
+  /* Inline mode: queue 0 and its poller are in use from the start (calls
+   * arrive there, and are bound to it or to the queues that come into use
+   * with load, pick_queue_locked), the watcher stands by. */
+  if (l->inline_mode) {
+    pthread_mutex_lock(&l->mu);
+    l->qs[0].active = true;
+    l->n_active = 1;
+    pthread_mutex_unlock(&l->mu);
+    if (weft__thread_start(&l->watch, "weft-grpc-watch", watch_main, l) < 0)
+      l->watch = NULL; /* then a second poller waits in each busy queue */
+  }
+  unsigned nreq = l->inline_mode ? 1 : nq;
+  for (unsigned i = 0; i < nreq; i++) {
     for (unsigned k = 0; k < l->ahead; k++)
       request_one(l, i, -1);
     for (unsigned r = 0; r < l->n_reg; r++)
       for (unsigned k = 0; k < WEFT_GRPC_AHEAD_PER_METHOD; k++)
         request_one(l, i, (int)r);
   }
-  /* Each queue gets its thread: a poller (inline mode) or its drain thread
-   * (pool mode). Where one cannot be started the listener is closed again,
-   * and the closer pumps the queues left without a thread. */
+  /* Each queue gets its thread: a poller (inline mode; queue 0 only) or
+   * its drain thread (pool mode). Where one cannot be started the listener
+   * is closed again, and the closer pumps the queues left without one. */
   bool failed = false;
-  for (unsigned i = 0; i < nq; i++) {
+  for (unsigned i = 0; i < nreq; i++) {
     gqueue *q = &l->qs[i];
     if (l->inline_mode) {
       pthread_mutex_lock(&l->mu);

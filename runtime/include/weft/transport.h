@@ -251,6 +251,11 @@ const weft_method_desc *weft_server_find_method(const weft_server *s,
 /* The server's copy of its options (owned by the server, valid until
  * weft_server_free); s must not be NULL. */
 const weft_server_opts *weft_server_get_opts(const weft_server *s);
+/* A number that names this server for the life of the process: unlike its
+ * address, never given to another server after weft_server_free, so state a
+ * transport keeps per server outside it (gRPC health overrides) cannot pass
+ * to a later server. 0 for NULL. */
+uint64_t weft_server_id(const weft_server *s);
 /* Server transports report their connections through this (runs
  * weft_server_opts.on_connection if set; I/O thread). error and reason
  * are for CLOSED (see weft_conn_event). The strings (NULL reads as "") are

@@ -50,6 +50,7 @@ struct weft_server {
   weft__pool *pool;
   weft__async *as;
   weft__pubsub *ps;
+  uint64_t id; /* weft_server_id(): never reused in the process */
 };
 
 /* ---- logging ---- */
@@ -78,9 +79,11 @@ static char *dupstr(const char *s) {
 }
 
 int weft_server_new(weft_server **out, const weft_server_opts *opts) {
+  static _Atomic uint64_t next_id;
   weft_server *s = calloc(1, sizeof *s);
   if (!s)
     return WEFT_ERR_NOMEM;
+  s->id = atomic_fetch_add(&next_id, 1) + 1;
   if (opts)
     s->opts = *opts;
   if (s->opts.worker_threads == 0) {
@@ -250,6 +253,10 @@ const weft_method_desc *weft_server_find_method(const weft_server *s,
 
 const weft_server_opts *weft_server_get_opts(const weft_server *s) {
   return &s->opts;
+}
+
+uint64_t weft_server_id(const weft_server *s) {
+  return s ? s->id : 0;
 }
 
 /* ---- listening ---- */

@@ -13,6 +13,7 @@
 #include "echo_service.h"
 #include "grpc/health/v1/health.weft.h"
 #include "weft/grpc_transport.h"
+#include "weft/transport.h"
 
 namespace {
 
@@ -39,7 +40,8 @@ protected:
     weft_server_opts o = so ? *so : default_so;
     if (!o.transport_opts)
       o.transport_opts = &g;
-    ASSERT_EQ(weft_server_new(&srv, &o), 0);
+    if (!srv)
+      ASSERT_EQ(weft_server_new(&srv, &o), 0);
     ASSERT_EQ(weft_test_echo_add(srv), 0);
     weft_error err{};
     ASSERT_EQ(weft_server_listen(srv, "grpc://127.0.0.1:0", &err), 0)
@@ -417,6 +419,51 @@ TEST_P(Grpc, HealthCheckFromWeftClient) {
   EXPECT_EQ(grpc__health__v1__Health_check(cli, &r, &resp, &o), WEFT_ERR_RPC);
   EXPECT_EQ(o.status.code, WEFT_STATUS_NOT_FOUND);
   weft_status_clear(&o.status);
+}
+
+// An override set on a server that is freed without ever closing a grpc://
+// listener must not pass to a later server, even one malloc puts at the
+// freed server's address.
+TEST_P(Grpc, HealthOverrideNotInheritedByNextServer) {
+  weft_server *old = nullptr;
+  ASSERT_EQ(weft_server_new(&old, nullptr), 0);
+  ASSERT_EQ(weft_grpc_health_set(old, "weft.test.Echo", false), 0);
+  const void *old_addr = old;
+  weft_server_free(old);
+  // A new server at the freed one's address (malloc hands it back sooner
+  // or later); start() serves on it.
+  std::vector<weft_server *> misses;
+  g.pool_handlers = !GetParam();
+  weft_server_opts so = default_so;
+  so.transport_opts = &g;
+  for (int i = 0; i < 256 && !srv; i++) {
+    weft_server *s = nullptr;
+    ASSERT_EQ(weft_server_new(&s, &so), 0);
+    if (s == old_addr)
+      srv = s;
+    else
+      misses.push_back(s);
+  }
+  for (weft_server *s : misses)
+    weft_server_free(s);
+  bool reused = srv != nullptr;
+  start();
+  grpc__health__v1__HealthCheckRequest r =
+      grpc__health__v1__HealthCheckRequest_INIT;
+  r.service = const_cast<char *>("weft.test.Echo");
+  grpc__health__v1__HealthCheckResponse *resp = nullptr;
+  weft_call_opts o = opts();
+  ASSERT_EQ(grpc__health__v1__Health_check(cli, &r, &resp, &o), 0);
+  EXPECT_EQ(resp->status,
+            grpc__health__v1__HealthCheckResponse__ServingStatus__SERVING)
+      << (reused ? "address reused" : "address not reused");
+  weft_status_clear(&o.status);
+  // The id is what keys the overrides: distinct for every server.
+  weft_server *other = nullptr;
+  ASSERT_EQ(weft_server_new(&other, nullptr), 0);
+  EXPECT_NE(weft_server_id(other), weft_server_id(srv));
+  EXPECT_NE(weft_server_id(other), 0u);
+  weft_server_free(other);
 }
 
 TEST_P(Grpc, HealthWatchSeesShutdown) {
