@@ -469,24 +469,11 @@ void weft__grpc_trailers_free(weft__grpc_trailers *t) {
   memset(t, 0, sizeof *t);
 }
 
+/* Connect took its HTTP mapping from gRPC's; only 200 differs (a 200
+ * without grpc-status is not OK for gRPC). */
 int weft__grpc_status_from_http(int http_status) {
-  switch (http_status) {
-  case 400:
-    return WEFT_STATUS_INTERNAL;
-  case 401:
-    return WEFT_STATUS_UNAUTHENTICATED;
-  case 403:
-    return WEFT_STATUS_PERMISSION_DENIED;
-  case 404:
-    return WEFT_STATUS_UNIMPLEMENTED;
-  case 429:
-  case 502:
-  case 503:
-  case 504:
-    return WEFT_STATUS_UNAVAILABLE;
-  default:
-    return WEFT_STATUS_UNKNOWN;
-  }
+  return http_status == 200 ? WEFT_STATUS_UNKNOWN
+                            : weft__connect_code_from_http(http_status);
 }
 
 int weft__grpc_status_from_rst(uint32_t h2_code) {
