@@ -5,7 +5,8 @@
  *   connect    Connect over HTTP/1.1    ALPN h2: the h2 client (Connect over
  *                                       HTTP/2); http/1.1 or none: HTTP/1.1
  *   grpc-web   gRPC-Web over HTTP/1.1   gRPC-Web over HTTP/1.1 (TLS)
- *   grpc       grpc:// transport        grpcs:// transport
+ *   grpc       grpc:// transport        ALPN h2 only: the h2 client (gRPC
+ *                                       over HTTP/2); anything else fails
  *
  * The choice is made at each connect (a reconnect chooses again); each
  * connection handle and call handle carries the vtable that serves it, so
@@ -77,16 +78,20 @@ static int hx_protocol(const weft_client_opts *o, weft_http_protocol *proto,
 }
 
 /* The TLS context of https:// (NULL for http://): Connect takes h2 if
- * offered, gRPC-Web is an HTTP/1.1 protocol here. */
+ * offered, gRPC-Web is an HTTP/1.1 protocol here, gRPC needs HTTP/2 (so
+ * offering http/1.1 would only turn a clear error into a confusing one). */
 static int hx_tls(weft__tls_ctx **ctx, const weft_client_opts *o,
                   weft_http_protocol proto, bool tls, weft_error *err) {
   static const char *const alpn_both[] = {"h2", "http/1.1", NULL};
   static const char *const alpn_h1[] = {"http/1.1", NULL};
+  static const char *const alpn_h2[] = {"h2", NULL};
   *ctx = NULL;
   if (!tls)
     return 0;
   return weft__tls_ctx_new(ctx, false, o ? &o->tls : NULL,
-                           proto == WEFT_HTTP_CONNECT ? alpn_both : alpn_h1,
+                           proto == WEFT_HTTP_CONNECT ? alpn_both
+                           : proto == WEFT_HTTP_GRPC  ? alpn_h2
+                                                      : alpn_h1,
                            err);
 }
 
@@ -103,7 +108,18 @@ static int hx_adopt(weft_client *client, const weft_url *url,
     weft__tls_ctx_free(ctx);
     return rv < 0 ? rv : weft_error_set(err, WEFT_ERR_NOMEM, "out of memory");
   }
-  if (ctx && strcmp(weft__conn_alpn(first), "h2") == 0) {
+  bool h2 = ctx && strcmp(weft__conn_alpn(first), "h2") == 0;
+  if (proto == WEFT_HTTP_GRPC && !h2) {
+    /* Only https:// gets here with gRPC, which has no HTTP/1.1 form. */
+    const char *alpn = weft__conn_alpn(first);
+    rv = weft_error_set(err, WEFT_ERR_HANDSHAKE,
+                        "https://%s:%d: the server did not pick HTTP/2 "
+                        "(ALPN h2; it picked %s), which gRPC needs",
+                        url->host, url->port > 0 ? url->port : 443,
+                        alpn[0] ? alpn : "none");
+    weft__conn_close(first);
+    weft__tls_ctx_free(ctx);
+  } else if (h2) {
     c->vt = &weft__h2c_client_transport;
     rv = weft__h2_client_adopt(client, url, o, first, ctx, &c->inner, err);
   } else {
@@ -119,16 +135,19 @@ static int hx_adopt(weft_client *client, const weft_url *url,
   return 0;
 }
 
-/* The gRPC transport to the same host and port. */
+/* The gRPC transport (gRPC core) to the same host and port: http:// with
+ * protocol grpc (weft's HTTP/1.1 client has no h2c upgrade; h2c:// is
+ * weft's own HTTP/2 client). */
 static int hx_connect_grpc(weft_client *client, const weft_url *url,
                            const weft_client_opts *o, void **out,
-                           weft_error *err, bool tls) {
-  const char *scheme = tls ? "grpcs" : "grpc";
+                           weft_error *err) {
+  const char *scheme = "grpc";
   const weft_client_transport *vt = weft_find_client_transport(scheme);
   if (!vt)
     return weft_error_set(err, WEFT_ERR_UNSUPPORTED,
-                          "--protocol grpc needs the %s:// transport, "
-                          "which this build of weft does not have",
+                          "--protocol grpc on http:// needs the %s:// "
+                          "transport, which this build of weft does not "
+                          "have (h2c:// speaks gRPC without it)",
                           scheme);
   hx_conn *c = calloc(1, sizeof *c);
   if (!c)
@@ -152,8 +171,8 @@ static int hx_connect(weft_client *client, const weft_url *url,
   int rv = hx_protocol(o, &proto, err);
   if (rv < 0)
     return rv;
-  if (proto == WEFT_HTTP_GRPC)
-    return hx_connect_grpc(client, url, o, out, err, tls);
+  if (proto == WEFT_HTTP_GRPC && !tls)
+    return hx_connect_grpc(client, url, o, out, err);
   weft__tls_ctx *ctx;
   if ((rv = hx_tls(&ctx, o, proto, tls, err)) < 0)
     return rv;
@@ -184,13 +203,13 @@ static int https_connect(weft_client *client, const weft_url *url,
 
 /* ---- reconnect attempts (connect_async) ----
  *
- * Connect and gRPC-Web connections are dialled on the client loop
- * (transports/common/dial.h) and adopted as connect adopts its first
- * socket, ALPN choosing h2 or HTTP/1.1 again. Only http:// and https://
+ * Connect, gRPC-Web and https:// gRPC connections are dialled on the
+ * client loop (transports/common/dial.h) and adopted as connect adopts its
+ * first socket, ALPN choosing h2 or HTTP/1.1 again. Only https://
  * connections over h2 reconnect at all (an HTTP/1.1 pool opens its
- * connections per call and never reports itself disconnected). The
- * grpc protocol rides gRPC core, whose connect blocks: its attempt runs
- * on the runtime's connector thread, as for grpc:// itself. */
+ * connections per call and never reports itself disconnected). http://
+ * with protocol grpc rides gRPC core, whose connect blocks: its attempt
+ * runs on the runtime's connector thread, as for grpc:// itself. */
 
 int weft__client_connector_post(void (*fn)(void *), void *ud);
 
@@ -198,7 +217,6 @@ typedef struct hx_blocking {
   weft_client *client;
   const weft_url *url; /* the runtime's: outlives the attempt */
   const weft_client_opts *opts;
-  bool tls;
   weft_loop *loop;
   void (*done)(weft_client *, int, void *, const weft_error *);
   int rv;
@@ -216,8 +234,7 @@ static void hx_blocking_done(void *ud) {
 
 static void hx_blocking_job(void *ud) {
   hx_blocking *x = ud;
-  x->rv =
-      hx_connect_grpc(x->client, x->url, x->opts, &x->conn, &x->err, x->tls);
+  x->rv = hx_connect_grpc(x->client, x->url, x->opts, &x->conn, &x->err);
   while (weft_loop_post(x->loop, hx_blocking_done, x) < 0)
     usleep(1000); /* out of memory: the attempt must still end */
 }
@@ -231,12 +248,11 @@ static int hx_connect_async(weft_client *client, const weft_url *url,
   int rv = hx_protocol(o, &proto, err);
   if (rv < 0)
     return rv;
-  if (proto == WEFT_HTTP_GRPC) {
+  if (proto == WEFT_HTTP_GRPC && !tls) {
     hx_blocking *x = calloc(1, sizeof *x);
     if (!x)
       return weft_error_set(err, WEFT_ERR_NOMEM, "out of memory");
-    *x = (hx_blocking){
-        .client = client, .url = url, .opts = o, .tls = tls, .done = done};
+    *x = (hx_blocking){.client = client, .url = url, .opts = o, .done = done};
     weft_error_clear(&x->err);
     if ((rv = weft_client_loop_acquire(&x->loop, err)) == 0 &&
         weft__client_connector_post(hx_blocking_job, x) < 0)

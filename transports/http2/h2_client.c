@@ -818,20 +818,18 @@ static int h2_connect_conn(weft_client *client, const weft_url *url,
                            const weft_client_opts *o, void **out,
                            weft_error *err, bool tls, weft__conn *adopt,
                            weft__tls_ctx *adopt_tls) {
-  /* h2c:// reads the protocol from weft_http_client_opts: Connect or gRPC.
-   * (https:// hands gRPC to grpcs:// before it gets here, and Connect only
-   * to this client when ALPN picks h2.) */
+  /* The protocol from weft_http_client_opts: Connect or gRPC. (https://
+   * hands a connection over only when ALPN picked h2, and never one for
+   * gRPC-Web, an HTTP/1.1 protocol here.) */
   const weft_http_client_opts *ho = NULL;
-  int rv =
-      tls ? 0
-          : weft_opts_get(o ? o->transport_opts : NULL,
-                          WEFT_HTTP_CLIENT_OPTS_TAG, (const void **)&ho, err);
+  int rv = weft_opts_get(o ? o->transport_opts : NULL,
+                         WEFT_HTTP_CLIENT_OPTS_TAG, (const void **)&ho, err);
   weft_http_protocol proto = ho ? ho->protocol : WEFT_HTTP_CONNECT;
   if (rv == 0 && proto != WEFT_HTTP_CONNECT && proto != WEFT_HTTP_GRPC)
     rv = weft_error_set(err, WEFT_ERR_UNSUPPORTED,
-                        "weft_http_client_opts.protocol: h2c:// speaks "
-                        "connect or grpc, not %s",
-                        weft_http_protocol_name(proto));
+                        "weft_http_client_opts.protocol: %s:// over HTTP/2 "
+                        "speaks connect or grpc, not %s",
+                        tls ? "https" : "h2c", weft_http_protocol_name(proto));
   if (rv < 0) {
     weft__conn_close(adopt);
     weft__tls_ctx_free(adopt_tls);

@@ -9,8 +9,11 @@
  *     or https:// where the server picks h2).
  *   - WEFT_HTTP_GRPC_WEB: gRPC-Web (application/grpc-web+proto or +json,
  *     5-byte frames, status in a trailers frame), always over HTTP/1.1.
- *   - WEFT_HTTP_GRPC: gRPC; the client is the grpc:// (grpcs:// for
- *     https://) transport to the same host and port.
+ *   - WEFT_HTTP_GRPC: gRPC. On https://, weft's own HTTP/2 client over
+ *     TLS, offering ALPN "h2" only: gRPC needs HTTP/2, so a server that
+ *     picks anything else fails the connect (WEFT_ERR_HANDSHAKE, naming
+ *     what it picked). On http://, the grpc:// transport (gRPC core) to
+ *     the same host and port (h2c:// is the plaintext form without it).
  *
  * h2c:// reads it too: WEFT_HTTP_CONNECT (the default) or WEFT_HTTP_GRPC,
  * which speaks gRPC on weft's own HTTP/2 client (no gRPC core);

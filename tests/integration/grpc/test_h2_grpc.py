@@ -12,11 +12,18 @@ usage: test_h2_grpc.py WEFT_INTEROP_SERVER WEFT_INTEROP_CLIENT [unittest args]
   against the h2c port;
 - H2ClientCoreServer, H2ClientPythonServer, H2ClientWeftServer: weft's own
   HTTP/2 client speaking gRPC (h2c:// with protocol grpc) runs the interop
-  cases against gRPC core's server, grpcio's and weft's h2c port.
+  cases against gRPC core's server, grpcio's and weft's h2c port;
+- H2TlsClientCoreServer, H2TlsClientWeftServer: the same client over TLS
+  (https:// with protocol grpc, ALPN h2) against gRPC core's grpcs://
+  server and weft's https:// port; H2TlsClientNoH2: a TLS server that does
+  not pick h2 is refused with a clear message.
 """
+import socket
+import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import unittest
 
 import grpc_test_lib as lib
@@ -184,7 +191,104 @@ class H2ClientWeftServer(_H2ClientCases, unittest.TestCase):
         assert cls.server.stop() == 0
 
 
+# The same client over TLS (https:// with protocol grpc: weft's HTTP/2
+# client, ALPN h2 only), against gRPC core's grpcs:// server and weft's
+# https:// port (h2: Connect, gRPC and gRPC-Web).
+H2_TLS_CASES = ["empty_unary", "large_unary", "server_streaming",
+                "client_streaming", "ping_pong", "status_code_and_message",
+                "custom_metadata", "cancel_after_begin",
+                "timeout_on_sleeping_server"]
+CERTS = None
+
+
+def _certs():
+    global CERTS
+    if CERTS is None:
+        CERTS = lib.make_certs(tempfile.mkdtemp(prefix="weft-h2grpc-tls-"))
+    return CERTS
+
+
+def _tls_client(port, case):
+    c = _certs()
+    return subprocess.run(
+        [CLIENT_BIN, "--transport=h2c", "--use_tls",
+         "--ca_file=" + c["ca.pem"], "--server_host_override=weft.test",
+         "--server_host=127.0.0.1", "--server_port=%d" % port,
+         "--test_case=" + case],
+        capture_output=True, text=True, timeout=TIMEOUT)
+
+
+class _H2TlsServer:
+    EXTRA = ()
+
+    @classmethod
+    def setUpClass(cls):
+        c = _certs()
+        cls.port = lib.free_port()
+        cls.proc = subprocess.Popen(
+            [SERVER_BIN, "--port=%d" % cls.port, "--use_tls",
+             "--cert_file=" + c["server.pem"],
+             "--key_file=" + c["server.key"], *cls.EXTRA])
+        lib.wait_port(cls.port, cls.proc)
+
+    @classmethod
+    def tearDownClass(cls):
+        assert lib.stop(cls.proc) == 0
+
+    def run_case(self, case):
+        r = _tls_client(self.port, case)
+        self.assertEqual(r.returncode, 0, "%s failed:\n%s%s" %
+                         (case, r.stdout, r.stderr))
+
+
+class H2TlsClientCoreServer(_H2TlsServer, unittest.TestCase):
+    pass
+
+
+class H2TlsClientWeftServer(_H2TlsServer, unittest.TestCase):
+    EXTRA = ("--transport=h2c",)  # with --use_tls: https://
+
+
+class H2TlsClientNoH2(unittest.TestCase):
+    """A TLS server that speaks only HTTP/1.1 (ALPN http/1.1): gRPC needs
+    HTTP/2, so the client refuses it, naming what the server picked."""
+
+    def test_refused(self):
+        c = _certs()
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(c["server.pem"], c["server.key"])
+        ctx.set_alpn_protocols(["http/1.1"])
+        lsock = socket.create_server(("127.0.0.1", 0))
+        lsock.settimeout(TIMEOUT)
+        port = lsock.getsockname()[1]
+
+        def serve():
+            try:
+                conn, _ = lsock.accept()
+                with ctx.wrap_socket(conn, server_side=True) as t:
+                    t.settimeout(TIMEOUT)
+                    t.recv(1)  # until the client closes
+            except (OSError, ssl.SSLError):
+                pass
+
+        th = threading.Thread(target=serve, daemon=True)
+        th.start()
+        try:
+            r = _tls_client(port, "empty_unary")
+        finally:
+            th.join(TIMEOUT)
+            lsock.close()
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("did not pick HTTP/2", r.stderr)
+        self.assertIn("picked none", r.stderr)
+
+
 def _add_cases():
+    for case in H2_TLS_CASES:
+        def h2_tls_client(self, case=case):
+            self.run_case(case)
+        for cls in (H2TlsClientCoreServer, H2TlsClientWeftServer):
+            setattr(cls, "test_" + case, h2_tls_client)
     for case in H2_CLIENT_CASES:
         def h2_client(self, case=case):
             self.run_case(case)

@@ -4,8 +4,9 @@
 // thread (a grpc:// client, whose connect waits in gRPC core, to a server
 // whose backlog is full and never accepted, so its connect stays in
 // progress until connect_timeout_ms), a client whose server comes back
-// reconnects at once instead of queueing behind that attempt. The ws://
-// and wss:// cases are in tests/integration/websocket.
+// reconnects at once instead of queueing behind that attempt. https_grpc
+// is https:// with protocol grpc (weft's HTTP/2 client speaking gRPC over
+// TLS). The ws:// and wss:// cases are in tests/integration/websocket.
 #include "h2_test_util.h"
 
 #include <arpa/inet.h>
@@ -17,6 +18,8 @@
 #include <mutex>
 #include <string>
 #include <vector>
+
+#include "weft/http.h"
 
 using h2test::Server;
 
@@ -77,7 +80,8 @@ struct Cert {
 class ClientReconnect : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(ClientReconnect, NotDelayedByAnotherClientsHangingAttempt) {
-  const std::string scheme = GetParam();
+  const bool grpc = GetParam() == "https_grpc";
+  const std::string scheme = grpc ? "https" : GetParam();
   // A: a grpc:// client to a port nobody listens on yet, retrying.
   weft_transports_init();
   if (!weft_find_client_transport("grpc"))
@@ -126,6 +130,10 @@ TEST_P(ClientReconnect, NotDelayedByAnotherClientsHangingAttempt) {
     so.tls.key_file = cert.key.c_str();
     bo.tls.ca_file = cert.cert.c_str();
   }
+  weft_http_client_opts http = WEFT_HTTP_CLIENT_OPTS_INIT;
+  http.protocol = WEFT_HTTP_GRPC;
+  if (grpc)
+    bo.transport_opts = &http;
   {
     Server s((scheme + "://127.0.0.1:0").c_str(), so);
     port = s.port();
@@ -161,7 +169,7 @@ TEST_P(ClientReconnect, NotDelayedByAnotherClientsHangingAttempt) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, ClientReconnect,
-                         ::testing::Values("h2c", "tcp", "https"),
+                         ::testing::Values("h2c", "tcp", "https", "https_grpc"),
                          [](const auto &i) { return i.param; });
 
 // http:// whose first connect failed: the reconnect is dialled on the loop

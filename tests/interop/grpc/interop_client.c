@@ -5,8 +5,8 @@
  *        [--cert_file=F --key_file=F]] [--transport=h2c]
  *
  * --transport=h2c runs the case on weft's own HTTP/2 client speaking gRPC
- * (h2c:// with weft_http_client_opts.protocol = WEFT_HTTP_GRPC) instead of
- * the grpc:// transport (gRPC core).
+ * (weft_http_client_opts.protocol = WEFT_HTTP_GRPC; h2c://, or https://
+ * with --use_tls) instead of the grpc:// / grpcs:// transport (gRPC core).
  *
  * Exit 0 if the case passed, 1 if it failed (the reason on stderr). */
 #include <stdarg.h>
@@ -478,22 +478,19 @@ int main(int argc, char **argv) {
     return 2;
   }
   char url[300];
-  if (h2c && tls) {
-    fprintf(stderr, "weft-interop-client: --transport=h2c is plaintext\n");
-    return 2;
-  }
   snprintf(url, sizeof url, "%s://%s:%s",
-           h2c   ? "h2c"
+           h2c   ? (tls ? "https" : "h2c")
            : tls ? "grpcs"
                  : "grpc",
            host, port);
   if (h2c)
     opts.transport_opts = &http;
   ctx x = {0};
-  int rc = weft_client_open(&x.c, url, &opts, NULL);
+  weft_error err = {0};
+  int rc = weft_client_open(&x.c, url, &opts, &err);
   if (rc < 0) {
     fprintf(stderr, "FAIL %s: cannot open %s: %s (%s)\n", g_case, url,
-            weft_strerror(rc), weft_errname(rc));
+            err.message[0] ? err.message : weft_strerror(rc), weft_errname(rc));
     return 1;
   }
   weft_arena_new(&x.arena, 0);
