@@ -1,10 +1,12 @@
-/* The calling process's thread count (entries of /proc/self/task), for
- * tests that check a thread is not started per connection, call or stream.
- * -1 if /proc is unreadable. */
+/* The calling process's threads (entries of /proc/self/task), for tests
+ * that check a thread is not started per connection, call or stream: all
+ * of them, or those named `name` (their comm). -1 if /proc is unreadable. */
 #ifndef WEFT_TEST_THREAD_COUNT_H
 #define WEFT_TEST_THREAD_COUNT_H
 
 #include <dirent.h>
+#include <stdio.h>
+#include <string.h>
 
 static inline int weft_test_thread_count(void) {
   DIR *d = opendir("/proc/self/task");
@@ -14,6 +16,29 @@ static inline int weft_test_thread_count(void) {
   struct dirent *e;
   while ((e = readdir(d)) != NULL)
     n += e->d_name[0] != '.';
+  closedir(d);
+  return n;
+}
+
+static inline int weft_test_threads_named(const char *name) {
+  DIR *d = opendir("/proc/self/task");
+  if (!d)
+    return -1;
+  int n = 0;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    if (e->d_name[0] == '.')
+      continue;
+    char path[300], comm[64] = "";
+    snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+    FILE *f = fopen(path, "r");
+    if (f) {
+      if (fgets(comm, sizeof comm, f))
+        comm[strcspn(comm, "\n")] = 0;
+      fclose(f);
+    }
+    n += strcmp(comm, name) == 0;
+  }
   closedir(d);
   return n;
 }

@@ -10,7 +10,6 @@
 // run on several queue threads while the test thread starts and cancels.
 // WEFT_TEST_GRPC_ASYNC_CALLS sets the count (above 1,024, so that a second
 // queue comes into use; the ThreadSanitizer build uses 1,300).
-#include <dirent.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -28,6 +27,7 @@
 #include "weft/grpc_transport.h"
 #include "weft/server.h"
 #include "weft/transport.h"
+#include "thread_count.h"
 
 namespace {
 
@@ -40,27 +40,6 @@ int call_count() {
   const char *e = getenv("WEFT_TEST_GRPC_ASYNC_CALLS");
   int n = e ? atoi(e) : 0;
   return n > 1024 ? n : 2600;
-}
-
-int threads_named(const char *name) {
-  int n = 0;
-  DIR *d = opendir("/proc/self/task");
-  if (!d)
-    return -1;
-  while (struct dirent *e = readdir(d)) {
-    if (e->d_name[0] == '.')
-      continue;
-    std::string p = std::string("/proc/self/task/") + e->d_name + "/comm";
-    char buf[64] = "";
-    if (FILE *f = fopen(p.c_str(), "r")) {
-      if (fgets(buf, sizeof buf, f))
-        buf[strcspn(buf, "\n")] = 0;
-      fclose(f);
-    }
-    n += strcmp(buf, name) == 0;
-  }
-  closedir(d);
-  return n;
 }
 
 // ---- server: ServerStream parks each call after its first message ----
@@ -267,12 +246,13 @@ TEST(GrpcManyAsync, OverTwoThousandCallsOnOneClient) {
   // 1 queue below 1,024 live calls, one more per 1,024: the spreading
   // path is in use (the queues stay until the last client closes).
   int want_queues = 1 + (n - 1) / 1024;
-  EXPECT_GE(threads_named("weft-grpc-async"),
+  EXPECT_GE(weft_test_threads_named("weft-grpc-async"),
             want_queues > 4 ? 4 : want_queues);
   // The server (default: handlers on its queue threads, 4 queues on this
   // machine or more) brings in one more queue, with its poller, once the
   // queues in use carry 1,024 calls each.
-  EXPECT_GE(threads_named("weft-grpc-cq"), want_queues > 4 ? 4 : want_queues);
+  EXPECT_GE(weft_test_threads_named("weft-grpc-cq"),
+            want_queues > 4 ? 4 : want_queues);
 
   // Cancel every 8th call midway (it has 1 of its kMessages).
   int n_cancel = 0;

@@ -11,7 +11,6 @@
 // - a client's cancel is never read as the end of its stream, although
 //   gRPC core completes the outstanding receive as for a half-close and
 //   may report the cancel only after it.
-#include <dirent.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -28,31 +27,10 @@
 #include "weft/grpc_transport.h"
 #include "weft/server.h"
 #include "weft/transport.h"
+#include "thread_count.h"
 #include "wait_for.h"
 
 namespace {
-
-// Threads of this process named name (/proc/self/task/*/comm).
-int threads_named(const char *name) {
-  int n = 0;
-  DIR *d = opendir("/proc/self/task");
-  if (!d)
-    return -1;
-  while (struct dirent *e = readdir(d)) {
-    if (e->d_name[0] == '.')
-      continue;
-    std::string p = std::string("/proc/self/task/") + e->d_name + "/comm";
-    char buf[64] = "";
-    if (FILE *f = fopen(p.c_str(), "r")) {
-      if (fgets(buf, sizeof buf, f))
-        buf[strcspn(buf, "\n")] = 0;
-      fclose(f);
-    }
-    n += strcmp(buf, name) == 0;
-  }
-  closedir(d);
-  return n;
-}
 
 struct Sub {
   std::atomic<int> events{0};
@@ -127,7 +105,7 @@ TEST_P(GrpcQueues, EveryQueuePolledThreadsConstant) {
   // max(worker_threads, queues + 1) in all.
   int idle = 0;
   ASSERT_TRUE(weft_test_wait_for([&] {
-    idle = threads_named("weft-grpc-cq");
+    idle = weft_test_threads_named("weft-grpc-cq");
     return idle >= (GetParam() ? 4 : 1);
   })) << idle
       << " queue threads for 4 queues";
@@ -146,7 +124,7 @@ TEST_P(GrpcQueues, EveryQueuePolledThreadsConstant) {
         3000))
         << "a stream missed events";
   }
-  int open = threads_named("weft-grpc-cq");
+  int open = weft_test_threads_named("weft-grpc-cq");
   printf("queue threads: %d idle, %d with %zu streams open\n", idle, open,
          subs.size());
   EXPECT_LE(open, GetParam() ? 4 : 6);
@@ -160,13 +138,14 @@ TEST_P(GrpcQueues, DefaultIsSeveralQueues) {
   start(0, 0);
   int n = 0;
   EXPECT_TRUE(weft_test_wait_for([&] {
-    n = threads_named("weft-grpc-cq");
+    n = weft_test_threads_named("weft-grpc-cq");
     return n >= (GetParam() ? 4 : 1);
   })) << n
       << " queue threads";
   if (!GetParam()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    EXPECT_EQ(threads_named("weft-grpc-cq"), 1) << "idle inline listener";
+    EXPECT_EQ(weft_test_threads_named("weft-grpc-cq"), 1)
+        << "idle inline listener";
   }
 }
 
@@ -197,7 +176,7 @@ TEST_P(GrpcQueues, StopsPromptlyWithStreamsOpen) {
   // A bound for a hang, not a speed figure: the grace period is 0.5 s.
   EXPECT_LT(s, 20.0);
   EXPECT_TRUE(weft_test_wait_for(
-      [] { return threads_named("weft-grpc-cq") == 0; }, 5000));
+      [] { return weft_test_threads_named("weft-grpc-cq") == 0; }, 5000));
   for (auto &x : subs)
     weft_client_close(x.c);
 }

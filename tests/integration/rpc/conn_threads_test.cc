@@ -11,7 +11,6 @@
 // Thread-count bounds leave slack for threads that float with load (gRPC
 // core's, the client loop's connector) but stay far below one per
 // connection or client; the figures are printed, not asserted.
-#include <dirent.h>
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
@@ -38,21 +37,11 @@ extern "C" {
 #include "weft/client.h"
 #include "weft/server.h"
 #include "weft/transport.h"
+#include "thread_count.h"
 #include "weft/v1/pubsub.weft.h"
 }
 
 namespace {
-
-int thread_count() {
-  int n = 0;
-  DIR *d = opendir("/proc/self/task");
-  if (!d)
-    return -1;
-  while (struct dirent *e = readdir(d))
-    n += e->d_name[0] != '.';
-  closedir(d);
-  return n;
-}
 
 template <class F> bool wait_for(F f, int ms = 30000) {
   auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
@@ -64,34 +53,12 @@ template <class F> bool wait_for(F f, int ms = 30000) {
   return true;
 }
 
-// Threads of this process named name (/proc/self/task/*/comm).
-int threads_named(const char *name) {
-  int n = 0;
-  DIR *d = opendir("/proc/self/task");
-  if (!d)
-    return -1;
-  while (struct dirent *e = readdir(d)) {
-    if (e->d_name[0] == '.')
-      continue;
-    std::string p = std::string("/proc/self/task/") + e->d_name + "/comm";
-    char buf[64] = "";
-    if (FILE *f = fopen(p.c_str(), "r")) {
-      if (fgets(buf, sizeof buf, f))
-        buf[strcspn(buf, "\n")] = 0;
-      fclose(f);
-    }
-    n += strcmp(buf, name) == 0;
-  }
-  closedir(d);
-  return n;
-}
-
 // The thread count once it stops moving (threads that are exiting).
 int settled_threads() {
-  int last = thread_count();
+  int last = weft_test_thread_count();
   for (int i = 0; i < 100; i++) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    int n = thread_count();
+    int n = weft_test_thread_count();
     if (n == last)
       return n;
     last = n;
@@ -108,7 +75,7 @@ struct Sampler {
   Sampler() {
     t = std::thread([this] {
       while (!stop.load()) {
-        int n = thread_count();
+        int n = weft_test_thread_count();
         if (n > peak.load())
           peak.store(n);
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -413,7 +380,7 @@ TEST(ConnThreads, GrpcClientsShareOneAsyncQueueThread) {
   // running for the first client), not one per client; gRPC core may add
   // a few of its own under load.
   EXPECT_LE(opened, before + 6);
-  EXPECT_EQ(threads_named("weft-grpc-async"), 1);
+  EXPECT_EQ(weft_test_threads_named("weft-grpc-async"), 1);
   for (int k = 1; k <= 3; k++)
     publish(srv, "g");
   EXPECT_TRUE(wait_for([&] { return all_got(subs, 3); }))
@@ -460,7 +427,7 @@ TEST(ConnThreads, GrpcClientsShareOneAsyncQueueThread) {
   // The last client gone, the queue thread stops with it.
   int after = settled_threads();
   printf("threads: %d after every client closed\n", after);
-  EXPECT_EQ(threads_named("weft-grpc-async"), 0);
+  EXPECT_EQ(weft_test_threads_named("weft-grpc-async"), 0);
   EXPECT_LE(after, before + 6); // gRPC core's executor may have grown
   weft_server_free(srv);
 }
