@@ -21,6 +21,10 @@ import threading
 import time
 import unittest
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "..", "support"))
+import ports as reserved_ports  # noqa: E402
+
 WEFT = None
 SRC = None
 SCHEMES = ("grpc", "h2c", "ws", "tcp")
@@ -33,11 +37,9 @@ def weft(*args, timeout=T):
 
 
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+    """A loopback port nobody listens on, held (tests/support/ports.py) so
+    that nobody else takes it while the test relies on that."""
+    return reserved_ports.reserve(1)[0]
 
 
 class Node:

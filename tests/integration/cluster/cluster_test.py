@@ -32,6 +32,8 @@ STRING_VALUE = "type.googleapis.com/google.protobuf.StringValue"
 STREAM_MODULE = "/usr/lib/nginx/modules/ngx_stream_module.so"
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "..", "examples", "cluster"))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "support"))
+import ports as reserved_ports  # noqa: E402
 import render_nginx  # noqa: E402
 
 
@@ -101,15 +103,10 @@ def event_value(ev):
 # ---- processes ----
 
 def free_ports(n):
-    socks = []
-    for _ in range(n):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
+    """n loopback ports held for servers this test starts (see
+    tests/support/ports.py): wait_port lets go of each once its server
+    listens, so no other process can take it in between."""
+    return reserved_ports.reserve(n)
 
 
 def wait_port(port, proc, what, timeout=10):
@@ -119,6 +116,7 @@ def wait_port(port, proc, what, timeout=10):
             raise AssertionError("%s exited with %d" % (what, proc.returncode))
         try:
             socket.create_connection(("127.0.0.1", port), 0.2).close()
+            reserved_ports.release(port)
             return
         except OSError:
             time.sleep(0.05)
@@ -1099,6 +1097,7 @@ def main(argv):
                 err = str(e)
             # Every node stopped by SIGTERM must exit 0: a crash, a hang or
             # a sanitizer report at shutdown fails the test.
+            reserved_ports.release_all()
             bad = []
             while PROCS:
                 p = PROCS.pop()

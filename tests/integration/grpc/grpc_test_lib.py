@@ -12,6 +12,10 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "..", "support"))
+import ports as reserved_ports  # noqa: E402
+
 GRPC_PROTO_DIR = os.environ.get("WEFT_GRPC_PROTO_DIR", "/usr/share/grpc-proto")
 PROTOC = os.environ.get("PROTOC", "protoc")
 
@@ -89,11 +93,9 @@ def gen_testing_stubs(out_dir):
 
 
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    """A loopback port held for a server this test starts (see
+    tests/support/ports.py) until wait_port sees the server on it."""
+    return reserved_ports.reserve(1)[0]
 
 
 def wait_port(port, proc=None, timeout=20.0):
@@ -103,6 +105,7 @@ def wait_port(port, proc=None, timeout=20.0):
             raise RuntimeError("server exited with %d" % proc.returncode)
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                reserved_ports.release(port)
                 return
         except OSError:
             time.sleep(0.05)

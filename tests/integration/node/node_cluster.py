@@ -50,6 +50,10 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "..", "support"))
+import ports as reserved_ports  # noqa: E402
+
 WEFT = os.path.abspath(sys.argv[1])
 CASE = sys.argv[2]
 NATS = shutil.which("nats-server") or (
@@ -65,11 +69,10 @@ def check(cond, what):
 
 
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    """A loopback port held (see tests/support/ports.py) until
+    reserved_ports.release: for a server this test starts, or one that must
+    stay unanswered."""
+    return reserved_ports.reserve(1)[0]
 
 
 class NatsServer:
@@ -83,6 +86,7 @@ class NatsServer:
         while time.time() < deadline:
             try:
                 socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+                reserved_ports.release(self.port)
                 return
             except OSError:
                 if self.p.poll() is not None:
