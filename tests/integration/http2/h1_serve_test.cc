@@ -339,15 +339,11 @@ TEST(H1Serve, PythonHttpxAndAiohttp) {
 TEST(H1Serve, ChromiumCorsFetch) {
   if (!h2test::have("chromium"))
     GTEST_SKIP() << "chromium not installed";
-  int probe = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a = {};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t al = sizeof a;
-  ASSERT_EQ(bind(probe, (sockaddr *)&a, sizeof a), 0);
-  getsockname(probe, (sockaddr *)&a, &al);
-  int page_port = ntohs(a.sin_port);
-  close(probe);
+  // Held until the page server (python's http.server, SO_REUSEADDR)
+  // answers on it.
+  h2test::PortReservation held;
+  int page_port = held.port();
+  ASSERT_GT(page_port, 0);
   std::string origin = "http://127.0.0.1:" + std::to_string(page_port);
   const char *const origins[] = {origin.c_str(), nullptr};
   weft_server_opts o = Server::opts(0);
@@ -379,6 +375,7 @@ TEST(H1Serve, ChromiumCorsFetch) {
       break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
+  held.release();
   auto r = run("chromium --headless --no-sandbox --disable-gpu "
                "--virtual-time-budget=10000 --dump-dom '" +
                    origin + "/h1_browser_page.html#" + allowed.base() + "," +

@@ -209,12 +209,9 @@ TEST(H2ClientInterop, AgainstNghttpd) {
   mkdir(root.c_str(), 0755);
   mkdir((root + "/weft.test.Echo").c_str(), 0755);
   std::ofstream(root + "/weft.test.Echo/Unary") << R"({"text":"static"})";
-  int port = 0;
-  {
-    // Find a free port by binding port 0 through a throwaway weft server.
-    Server probe;
-    port = probe.port();
-  }
+  h2test::PortReservation held;
+  int port = held.port();
+  ASSERT_GT(port, 0);
   std::string cmd = "nghttpd --no-tls -d " + root + " " + std::to_string(port) +
                     " >/dev/null 2>&1 & echo $!";
   auto r = h2test::run("sh -c '" + cmd + "'", 5);
@@ -232,6 +229,7 @@ TEST(H2ClientInterop, AgainstNghttpd) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   ASSERT_EQ(rv, 0);
+  held.release();
   weft__test__EchoRequest req;
   weft__test__EchoRequest_init(&req);
   weft__test__EchoResponse *resp = nullptr;

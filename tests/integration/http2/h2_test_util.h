@@ -9,6 +9,9 @@
 #include <string>
 #include <thread>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 extern "C" {
@@ -56,6 +59,46 @@ private:
   weft_server *s_ = nullptr;
   int port_ = -1;
   std::thread th_;
+};
+
+// A loopback port held for a peer the test starts (nghttpd): bound with
+// SO_REUSEADDR and never listening, so the kernel gives it to nobody else
+// (another test's listener or an outgoing connection's local end) before
+// the peer, which sets SO_REUSEADDR too, binds it. A port found through a
+// throwaway server and closed again was free only for that moment. The
+// same as tests/support/ports.py for the Python tests.
+class PortReservation {
+public:
+  PortReservation() {
+    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in a = {};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t al = sizeof a;
+    if (bind(fd_, (sockaddr *)&a, sizeof a) == 0 &&
+        getsockname(fd_, (sockaddr *)&a, &al) == 0)
+      port_ = ntohs(a.sin_port);
+  }
+  ~PortReservation() {
+    release();
+  }
+  PortReservation(const PortReservation &) = delete;
+  PortReservation &operator=(const PortReservation &) = delete;
+  int port() const {
+    return port_;
+  }
+  // Once the peer listens on it.
+  void release() {
+    if (fd_ >= 0)
+      close(fd_);
+    fd_ = -1;
+  }
+
+private:
+  int fd_ = -1;
+  int port_ = 0;
 };
 
 struct Run {
