@@ -229,6 +229,46 @@ static int threads_of(pid_t pid) {
   return n;
 }
 
+/* The server's threads by name ("weft-grpc-cq x3, grpc_global_tim x1"):
+ * printed where the count changed, to tell weft's threads from gRPC
+ * core's. */
+static void thread_names(pid_t pid, char *out, size_t cap) {
+  char names[64][16];
+  int counts[64], n = 0;
+  char dir[64];
+  snprintf(dir, sizeof dir, "/proc/%d/task", (int)pid);
+  DIR *d = opendir(dir);
+  struct dirent *e;
+  while (d && (e = readdir(d))) {
+    if (e->d_name[0] == '.')
+      continue;
+    char path[128], name[16] = "?";
+    snprintf(path, sizeof path, "%s/%.32s/comm", dir, e->d_name);
+    FILE *f = fopen(path, "r");
+    if (f) {
+      if (fgets(name, sizeof name, f))
+        name[strcspn(name, "\n")] = 0;
+      fclose(f);
+    }
+    int i = 0;
+    while (i < n && strcmp(names[i], name))
+      i++;
+    if (i == n && n < 64) {
+      snprintf(names[n], sizeof names[n], "%s", name);
+      counts[n++] = 0;
+    }
+    if (i < n)
+      counts[i]++;
+  }
+  if (d)
+    closedir(d);
+  size_t len = 0;
+  out[0] = 0;
+  for (int i = 0; i < n && len < cap; i++)
+    len += (size_t)snprintf(out + len, cap - len, "%s%s x%d", i ? ", " : "",
+                            names[i], counts[i]);
+}
+
 static long rss_kb(pid_t pid) {
   char path[64], line[256];
   snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
@@ -362,6 +402,8 @@ static void streams_bench(const child *node, int t, int nstreams, int nevents) {
   usleep(500000); /* the previous transport's connections wind down */
   long rss0 = rss_kb(node->pid);
   int th0 = threads_of(node->pid);
+  char names0[1024];
+  thread_names(node->pid, names0, sizeof names0);
   /* Opened in batches, each acknowledged before the next: a burst of
    * thousands of new calls at once would exceed the server's queue of
    * calls waiting for a worker (max_pending_calls) and be refused with
@@ -407,6 +449,12 @@ static void streams_bench(const child *node, int t, int nstreams, int nevents) {
   usleep(500000);
   long rss1 = rss_kb(node->pid);
   int th1 = threads_of(node->pid);
+  if (th1 != th0) {
+    char names1[1024];
+    thread_names(node->pid, names1, sizeof names1);
+    printf("      server threads idle: %s\n      with the streams: %s\n",
+           names0, names1);
+  }
   printf("%-5s %6d streams open (%d acknowledged) in %6.0f ms | server "
          "threads %d idle -> %d | RSS %ld -> %ld KiB, %.2f KiB/stream\n",
          kModes[t], open, acked, t_open, th0, th1, rss0, rss1,

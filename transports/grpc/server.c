@@ -46,6 +46,9 @@ typedef struct gqueue {
   /* When its last poller took a call to run (0: someone polls it); the
    * watcher starts another poller if that lasts over TAKEOVER_NS. */
   int64_t away_since;
+  /* Inline mode (under l->mu): spares handed this queue that have not
+   * taken it yet (add_poller_locked). */
+  unsigned wanted;
 } gqueue;
 
 typedef struct glistener {
@@ -89,11 +92,16 @@ typedef struct glistener {
   weft__thread *watch;
   pthread_cond_t watch_cv;
   bool watch_parked, watch_stop;
-  /* Poller threads whose queue had another poller when their handler
-   * returned wait here (a while) for the watcher to hand them a queue. */
+  /* Spares: poller threads parked outside every queue (so gRPC core never
+   * wakes them) until a queue needs a poller (add_poller_locked). The
+   * listener starts n_standing threads at listen, one per queue and one
+   * more, and they stay until close: the thread count does not move as
+   * queues come into use with load or handlers run. Threads started beyond
+   * them (blocking handlers, up to max_threads) leave after a second
+   * parked. n_spare counts parked spares not yet handed a queue. */
   pthread_cond_t spare_cv;
   unsigned n_spare;
-  gqueue *handoff;
+  unsigned n_standing;
   unsigned n_orphans; /* queues without a thread (gqueue.orphan) */
   /* Calls not yet freed (under mu): their batches complete on the queues,
    * so close waits for them before it shuts the queues down. */
@@ -224,7 +232,7 @@ static void slot_free(gslot *s) {
   free(s);
 }
 
-static bool spawn_poller_locked(gqueue *q);
+static bool add_poller_locked(gqueue *q);
 
 /* Inline mode, with l->mu held: the queue a call requested now is bound
  * to. Calls are spread over the queues for Debian's libgrpc, which scans a
@@ -244,7 +252,7 @@ static unsigned pick_queue_locked(glistener *l) {
       live >= l->n_active * WEFT_GRPC_CALLS_PER_QUEUE &&
       !atomic_load(&l->stopping)) {
     gqueue *q = &l->qs[l->n_active];
-    if (l->n_live < l->max_threads && spawn_poller_locked(q)) {
+    if (add_poller_locked(q)) {
       q->active = true;
       l->n_active++;
     }
@@ -1003,43 +1011,109 @@ static void queue_main(void *arg) {
 }
 
 static void poller_main(void *arg);
+static void spare_main(void *arg);
 
-/* With l->mu held: a poller whose queue is polled by another waits up to a
- * second to be handed a queue by the watcher (a thread started less often
- * when handlers block now and then); NULL: it should exit. The queue it
- * gets counts it as polling already. */
-static gqueue *park_spare_locked(glistener *l) {
+/* With l->mu held: a queue some spare was handed (NULL: none). */
+static gqueue *take_wanted_locked(glistener *l) {
+  for (unsigned i = 0; i < l->n_cqs; i++)
+    if (l->qs[i].wanted > 0) {
+      l->qs[i].wanted--;
+      return &l->qs[i];
+    }
+  return NULL;
+}
+
+/* With l->mu held: park the calling poller as a spare until a queue needs
+ * it; NULL: it should exit (the listener closes, or it is one of the
+ * threads beyond n_standing and waited a second). The queue it gets
+ * counts it as polling already. counted: n_spare counts it already (a
+ * spare just started). */
+static gqueue *park_spare_locked(glistener *l, bool counted) {
+  if (!counted)
+    l->n_spare++;
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   ts.tv_sec += 1;
-  l->n_spare++;
-  while (!l->handoff && !l->watch_stop)
-    if (pthread_cond_timedwait(&l->spare_cv, &l->mu, &ts) == ETIMEDOUT)
+  bool timed_out = false;
+  for (;;) {
+    /* The spare that hands it over took it off n_spare already. */
+    gqueue *q = take_wanted_locked(l);
+    if (q)
+      return q;
+    if (l->watch_stop || timed_out)
       break;
-  gqueue *q = l->handoff;
-  l->handoff = NULL;
+    if (l->n_live > l->n_standing)
+      timed_out =
+          pthread_cond_timedwait(&l->spare_cv, &l->mu, &ts) == ETIMEDOUT;
+    else
+      pthread_cond_wait(&l->spare_cv, &l->mu);
+  }
   l->n_spare--;
-  return q;
+  return NULL;
 }
 
-/* With l->mu held: one more poller thread for queue q, a runtime thread
- * nobody joins (close_listener waits for n_live to fall to 0). */
-static bool spawn_poller_locked(gqueue *q) {
-  glistener *l = q->l;
+/* With l->mu held: one more poller thread for queue q (NULL: a spare that
+ * parks first), a runtime thread nobody joins (close_listener waits for
+ * n_live to fall to 0). */
+static bool spawn_poller_locked(glistener *l, gqueue *q) {
   l->n_live++;
-  q->n_polling++; /* counted from now, so a burst does not start several */
-  if (weft__thread_spawn("weft-grpc-cq", poller_main, q) == 0)
+  if (q)
+    q->n_polling++; /* counted from now, so a burst does not start several */
+  else
+    l->n_spare++;
+  if (weft__thread_spawn("weft-grpc-cq", q ? poller_main : spare_main,
+                         q ? (void *)q : (void *)l) == 0)
     return true;
   l->n_live--;
-  q->n_polling--;
+  if (q)
+    q->n_polling--;
+  else
+    l->n_spare--;
   return false;
 }
 
-/* Inline mode: take a call from this thread's queue, make sure another
- * thread polls it, and run the call's handler here. */
+/* With l->mu held: a poller for queue q, a parked spare if there is one,
+ * else a new thread while there are fewer than max_threads. Counted as
+ * polling q from now. */
+static bool add_poller_locked(gqueue *q) {
+  glistener *l = q->l;
+  if (l->n_spare > 0) {
+    l->n_spare--;
+    q->wanted++;
+    q->n_polling++;
+    pthread_cond_signal(&l->spare_cv);
+    return true;
+  }
+  return l->n_live < l->max_threads && spawn_poller_locked(l, q);
+}
+
+static void run_poller(glistener *l, gqueue *q);
+
 static void poller_main(void *arg) {
   gqueue *q = arg;
-  glistener *l = q->l;
+  run_poller(q->l, q);
+}
+
+/* A spare started at listen: parked until a queue needs it. */
+static void spare_main(void *arg) {
+  glistener *l = arg;
+  pthread_mutex_lock(&l->mu);
+  gqueue *q = park_spare_locked(l, true);
+  if (!q) {
+    l->n_live--;
+    pthread_cond_broadcast(&l->cv);
+    pthread_mutex_unlock(&l->mu);
+    return;
+  }
+  q->away_since = 0;
+  pthread_mutex_unlock(&l->mu);
+  run_poller(l, q);
+}
+
+/* Inline mode: take a call from this thread's queue, make sure another
+ * thread polls it, and run the call's handler here; the thread (counted
+ * in q->n_polling and l->n_live) ends in here. */
+static void run_poller(glistener *l, gqueue *q) {
   for (;;) {
     grpc_event ev = grpc_completion_queue_next(
         q->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
@@ -1086,7 +1160,7 @@ static void poller_main(void *arg) {
           l->watch_parked = false;
           pthread_cond_signal(&l->watch_cv);
         }
-      } else if (!spawn_poller_locked(q)) {
+      } else if (!add_poller_locked(q)) {
         here = false;
       }
     }
@@ -1100,10 +1174,10 @@ static void poller_main(void *arg) {
       continue;
     pthread_mutex_lock(&l->mu);
     gqueue *next = q;
-    if (l->watch && q->n_polling >= 1) /* the watcher took over */
-      next = park_spare_locked(l);
-    else if (q->n_polling >= 2) /* enough are waiting in this queue */
-      next = NULL;
+    /* Another thread took over (the watcher's, or the one started when
+     * this one left); without the watcher two wait in a queue. */
+    if (q->n_polling >= (l->watch ? 1u : 2u))
+      next = park_spare_locked(l, false);
     else
       q->n_polling++;
     if (!next) { /* leave */
@@ -1145,14 +1219,8 @@ static void watch_main(void *arg) {
       away = true;
       if (now - q->away_since < WEFT_GRPC_TAKEOVER_NS)
         continue;
-      if (l->n_spare > 0 && !l->handoff) {
-        l->handoff = q;
-        q->n_polling++;
+      if (add_poller_locked(q))
         q->away_since = 0;
-        pthread_cond_signal(&l->spare_cv);
-      } else if (l->n_live < l->max_threads && spawn_poller_locked(q)) {
-        q->away_since = 0;
-      }
     }
     idle = away ? 0 : idle + 1;
     if (idle >= WEFT_GRPC_IDLE_TICKS) {
@@ -1436,6 +1504,7 @@ static int grpc_listen(weft_server *s, const weft_url *url,
     l->max_threads = wt ? wt : (ncpu > 2 ? (unsigned)ncpu * 2 : 4);
     if (l->max_threads < nq + 1)
       l->max_threads = nq + 1;
+    l->n_standing = nq + 1;
   }
   l->ahead = g->calls_requested_ahead ? g->calls_requested_ahead : 16;
   l->max_recv =
@@ -1507,7 +1576,7 @@ static int grpc_listen(weft_server *s, const weft_url *url,
     gqueue *q = &l->qs[i];
     if (l->inline_mode) {
       pthread_mutex_lock(&l->mu);
-      q->orphan = !spawn_poller_locked(q);
+      q->orphan = !spawn_poller_locked(l, q);
       pthread_mutex_unlock(&l->mu);
     } else {
       q->orphan =
@@ -1521,6 +1590,15 @@ static int grpc_listen(weft_server *s, const weft_url *url,
   if (failed) {
     close_listener(l);
     return weft_error_set(err, WEFT_ERR_NOMEM, "grpc: no queue thread");
+  }
+  /* Inline mode: the standing spares, parked until the other queues come
+   * into use or a handler keeps a queue's poller (one per queue, and one
+   * more). A spare that cannot start is started later, when needed. */
+  if (l->inline_mode) {
+    pthread_mutex_lock(&l->mu);
+    while (l->n_live < l->n_standing && spawn_poller_locked(l, NULL))
+      ;
+    pthread_mutex_unlock(&l->mu);
   }
   *port = bound;
   *listener = l;

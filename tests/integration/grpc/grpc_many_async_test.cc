@@ -249,8 +249,8 @@ TEST(GrpcManyAsync, OverTwoThousandCallsOnOneClient) {
   EXPECT_GE(weft_test_threads_named("weft-grpc-async"),
             want_queues > 4 ? 4 : want_queues);
   // The server (default: handlers on its queue threads, 4 queues on this
-  // machine or more) brings in one more queue, with its poller, once the
-  // queues in use carry 1,024 calls each.
+  // machine or more) brings in one more queue once the queues in use carry
+  // 1,024 calls each; its poller was started, parked, at listen.
   EXPECT_GE(weft_test_threads_named("weft-grpc-cq"),
             want_queues > 4 ? 4 : want_queues);
 
