@@ -187,30 +187,50 @@ static void on_watch_cq_down(grpc_completion_queue_functor *f, int ok) {
  * more, so after one weft dials the same host and port itself (TCP, then
  * TLS with the same roots, client certificate and name) to say why: the
  * resolver's error, the connect errno, or the certificate check that
- * failed. Fills err and returns its code. */
-static int diagnose(const weft_url *url, int port, const weft_client_opts *o,
-                    const char *target, weft_error *err) {
-  bool tls = strcmp(url->scheme, "grpcs") == 0;
-  weft__tls_ctx *ctx = NULL;
+ * failed. The dial's TLS context (NULL for grpc://; err set when it cannot
+ * be made) and its time bound: */
+weft__tls_ctx *weft__grpc_diag_tls(const weft_url *url,
+                                   const weft_client_opts *o, weft_error *err) {
   static const char *const alpn[] = {"h2", NULL};
-  weft_error e;
-  weft_error_clear(&e);
-  if (tls && weft__tls_ctx_new(&ctx, false, &o->tls, alpn, &e) < 0)
-    return weft_error_set(err, e.code, "%s", e.message);
-  weft__conn *c = NULL;
-  int64_t to = o->connect_timeout_ms > 0 && o->connect_timeout_ms < 2000
-                   ? o->connect_timeout_ms
-                   : 2000;
-  int rv =
-      weft__conn_connect(&c, url->host, port, ctx, o->tls.server_name, to, &e);
-  weft__conn_close(c);
-  weft__tls_ctx_free(ctx);
-  if (rv < 0)
-    return weft_error_set(err, e.code, "%s", e.message);
+  weft__tls_ctx *ctx = NULL;
+  if (strcmp(url->scheme, "grpcs") == 0 &&
+      weft__tls_ctx_new(&ctx, false, &o->tls, alpn, err) < 0)
+    return NULL;
+  return ctx;
+}
+
+int64_t weft__grpc_diag_timeout_ms(const weft_client_opts *o) {
+  return o->connect_timeout_ms > 0 && o->connect_timeout_ms < 2000
+             ? o->connect_timeout_ms
+             : 2000;
+}
+
+/* The error of a failed connect, from the dial's outcome (dial_rv < 0 with
+ * dial_err saying why, or 0: it connected). Fills err, returns its code. */
+int weft__grpc_diag_error(const weft_url *url, const char *target, int dial_rv,
+                          const weft_error *dial_err, weft_error *err) {
+  if (dial_rv < 0)
+    return weft_error_set(err, dial_err->code, "%s", dial_err->message);
   return weft_error_set(err, WEFT_ERR_CONNECT,
                         "%s: connection failed (the port accepts a %s "
                         "connection, but not as a gRPC server)",
-                        target, tls ? "TLS" : "TCP");
+                        target,
+                        strcmp(url->scheme, "grpcs") == 0 ? "TLS" : "TCP");
+}
+
+static int diagnose(const weft_url *url, int port, const weft_client_opts *o,
+                    const char *target, weft_error *err) {
+  weft_error e;
+  weft_error_clear(&e);
+  weft__tls_ctx *ctx = weft__grpc_diag_tls(url, o, &e);
+  if (e.code)
+    return weft_error_set(err, e.code, "%s", e.message);
+  weft__conn *c = NULL;
+  int rv = weft__conn_connect(&c, url->host, port, ctx, o->tls.server_name,
+                              weft__grpc_diag_timeout_ms(o), &e);
+  weft__conn_close(c);
+  weft__tls_ctx_free(ctx);
+  return weft__grpc_diag_error(url, target, rv, &e, err);
 }
 
 static grpc_channel_credentials *
@@ -250,9 +270,10 @@ client_creds(const weft_url *url, const weft_client_opts *o, weft_error *err) {
   return c;
 }
 
-static int grpc_connect(weft_client *client, const weft_url *url,
-                        const weft_client_opts *o, void **conn,
-                        weft_error *err) {
+int weft__grpc_channel_open(weft_client *client, const weft_url *url,
+                            const weft_client_opts *o, weft__grpc_chan **out,
+                            char *target, size_t cap, int *port,
+                            weft_error *err) {
   static const weft_client_opts no_opts;
   if (!o)
     o = &no_opts;
@@ -269,11 +290,10 @@ static int grpc_connect(weft_client *client, const weft_url *url,
     weft__grpc_release();
     return err ? err->code : WEFT_ERR_TLS;
   }
-  char target[300];
-  int port = url->port >= 0                      ? url->port
-             : strcmp(url->scheme, "grpcs") == 0 ? 443
-                                                 : 50051;
-  weft__grpc_target(url, port, target, sizeof target);
+  *port = url->port >= 0                      ? url->port
+          : strcmp(url->scheme, "grpcs") == 0 ? 443
+                                              : 50051;
+  weft__grpc_target(url, *port, target, cap);
   weft__grpc_args args;
   weft__grpc_args_build(&args, o->max_message_size, o->keepalive_ms,
                         o->idle_timeout_ms, g, o->tls.server_name, false);
@@ -299,24 +319,68 @@ static int grpc_connect(weft_client *client, const weft_url *url,
   pthread_cond_init(&cl->async_cv, NULL);
   cl->channel = grpc_channel_create(target, creds, &args.args);
   grpc_channel_credentials_release(creds);
+  *out = (weft__grpc_chan *)cl;
+  return 0;
+}
+
+grpc_channel *weft__grpc_channel_of(weft__grpc_chan *ch) {
+  return ((gclient *)ch)->channel;
+}
+
+void weft__grpc_channel_drop(weft__grpc_chan *ch) {
+  gclient *cl = (gclient *)ch;
+  grpc_channel_destroy(cl->channel);
+  client_unref(cl);
+}
+
+void *weft__grpc_channel_ready(weft__grpc_chan *ch) {
+  gclient *cl = (gclient *)ch;
+  cl->watch_fn.functor_run = on_watch;
+  cl->shutdown_fn.functor_run = on_watch_cq_down;
+  cl->watch_cq =
+      grpc_completion_queue_create_for_callback(&cl->shutdown_fn, NULL);
+  cl->last = GRPC_CHANNEL_READY;
+  pthread_mutex_lock(&cl->watch_mu);
+  grpc_channel_watch_connectivity_state(cl->channel, GRPC_CHANNEL_READY,
+                                        gpr_inf_future(GPR_CLOCK_MONOTONIC),
+                                        cl->watch_cq, &cl->watch_fn);
+  cl->watching = true;
+  pthread_mutex_unlock(&cl->watch_mu);
+  return cl;
+}
+
+/* The first connection (weft_client_open): blocks until READY, the first
+ * failure, or the connect timeout. Reconnects do not block a thread:
+ * weft__grpc_connect_async (connect.c). */
+static int grpc_connect(weft_client *client, const weft_url *url,
+                        const weft_client_opts *o, void **conn,
+                        weft_error *err) {
+  static const weft_client_opts no_opts;
+  if (!o)
+    o = &no_opts;
+  char target[300];
+  int port;
+  weft__grpc_chan *ch;
+  int rc = weft__grpc_channel_open(client, url, o, &ch, target, sizeof target,
+                                   &port, err);
+  if (rc < 0)
+    return rc;
+  grpc_channel *channel = weft__grpc_channel_of(ch);
   grpc_completion_queue *connect_cq =
       grpc_completion_queue_create_for_next(NULL);
-
-  /* Block until READY, the first failure, or the connect timeout. */
   int64_t to = o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 10000;
   gpr_timespec deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
                                        gpr_time_from_millis(to, GPR_TIMESPAN));
-  int rc = 0;
   for (;;) {
     grpc_connectivity_state st =
-        grpc_channel_check_connectivity_state(cl->channel, 1);
+        grpc_channel_check_connectivity_state(channel, 1);
     if (st == GRPC_CHANNEL_READY)
       break;
     if (st == GRPC_CHANNEL_TRANSIENT_FAILURE || st == GRPC_CHANNEL_SHUTDOWN) {
       rc = diagnose(url, port, o, target, err);
       break;
     }
-    grpc_channel_watch_connectivity_state(cl->channel, st, deadline, connect_cq,
+    grpc_channel_watch_connectivity_state(channel, st, deadline, connect_cq,
                                           NULL);
     grpc_event ev = grpc_completion_queue_next(
         connect_cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
@@ -329,22 +393,10 @@ static int grpc_connect(weft_client *client, const weft_url *url,
   }
   weft__grpc_cq_destroy_next(connect_cq);
   if (rc < 0) {
-    grpc_channel_destroy(cl->channel);
-    client_unref(cl);
+    weft__grpc_channel_drop(ch);
     return rc;
   }
-  cl->watch_fn.functor_run = on_watch;
-  cl->shutdown_fn.functor_run = on_watch_cq_down;
-  cl->watch_cq =
-      grpc_completion_queue_create_for_callback(&cl->shutdown_fn, NULL);
-  cl->last = GRPC_CHANNEL_READY;
-  pthread_mutex_lock(&cl->watch_mu);
-  grpc_channel_watch_connectivity_state(cl->channel, GRPC_CHANNEL_READY,
-                                        gpr_inf_future(GPR_CLOCK_MONOTONIC),
-                                        cl->watch_cq, &cl->watch_fn);
-  cl->watching = true;
-  pthread_mutex_unlock(&cl->watch_mu);
-  *conn = cl;
+  *conn = weft__grpc_channel_ready(ch);
   return 0;
 }
 
@@ -1256,6 +1308,7 @@ const weft_client_transport weft__grpc_client_transport = {
     .scheme = "grpc",
     .default_port = 50051,
     .connect = grpc_connect,
+    .connect_async = weft__grpc_connect_async,
     .disconnect = grpc_disconnect,
     .call_start = call_start,
     .call_send = call_send,
@@ -1270,6 +1323,7 @@ const weft_client_transport weft__grpcs_client_transport = {
     .scheme = "grpcs",
     .default_port = 443,
     .connect = grpc_connect,
+    .connect_async = weft__grpc_connect_async,
     .disconnect = grpc_disconnect,
     .call_start = call_start,
     .call_send = call_send,

@@ -107,6 +107,38 @@ void weft__grpc_cq_destroy(grpc_completion_queue *cq);
 void weft__grpc_cq_destroy_next(grpc_completion_queue *cq);
 
 /* Server: health and reflection services (health.c, reflection.c). */
+/* A client's channel, from creation until it is READY (client.c). open
+ * creates it (gRPC core starts connecting at the first state check) and
+ * fills target ("host:port") and *port; ready makes it the transport's
+ * connection (connect's *conn); drop destroys one that never got there. */
+typedef struct weft__grpc_chan weft__grpc_chan;
+int weft__grpc_channel_open(weft_client *client, const weft_url *url,
+                            const weft_client_opts *o, weft__grpc_chan **out,
+                            char *target, size_t cap, int *port,
+                            weft_error *err);
+grpc_channel *weft__grpc_channel_of(weft__grpc_chan *ch);
+void *weft__grpc_channel_ready(weft__grpc_chan *ch);
+void weft__grpc_channel_drop(weft__grpc_chan *ch);
+
+/* Why a connect failed, for which gRPC core says only TRANSIENT_FAILURE
+ * (client.c): weft dials host:port itself with diag_tls's context (NULL
+ * for grpc://, or err set) within diag_timeout_ms, and diag_error turns
+ * the dial's outcome into the connect's error. */
+struct weft__tls_ctx;
+struct weft__tls_ctx *weft__grpc_diag_tls(const weft_url *url,
+                                          const weft_client_opts *o,
+                                          weft_error *err);
+int64_t weft__grpc_diag_timeout_ms(const weft_client_opts *o);
+int weft__grpc_diag_error(const weft_url *url, const char *target, int dial_rv,
+                          const weft_error *dial_err, weft_error *err);
+
+/* The client transport's connect_async (weft/transport.h), connect.c. */
+int weft__grpc_connect_async(weft_client *client, const weft_url *url,
+                             const weft_client_opts *opts,
+                             void (*done)(weft_client *client, int rv,
+                                          void *conn, const weft_error *err),
+                             weft_error *err);
+
 int weft__grpc_add_builtin_services(weft_server *s, const weft_grpc_opts *g,
                                     weft_error *err);
 
