@@ -11,6 +11,7 @@
  * The choice is made at each connect (a reconnect chooses again); each
  * connection handle and call handle carries the vtable that serves it, so
  * the calls below forward without looking anything up again. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -208,35 +209,81 @@ static int https_connect(weft_client *client, const weft_url *url,
  * first socket, ALPN choosing h2 or HTTP/1.1 again. Only https://
  * connections over h2 reconnect at all (an HTTP/1.1 pool opens its
  * connections per call and never reports itself disconnected). http://
- * with protocol grpc rides gRPC core, whose connect blocks: its attempt
- * runs on the runtime's connector thread, as for grpc:// itself. */
+ * with protocol grpc rides the grpc:// transport's own connect_async
+ * (gRPC core's channel, watched without blocking a thread); its done has
+ * no user data, so the attempt is found again by its client (the runtime
+ * runs one attempt per client at a time). */
 
-int weft__client_connector_post(void (*fn)(void *), void *ud);
-
-typedef struct hx_blocking {
+typedef struct hx_grpc_attempt {
+  struct hx_grpc_attempt *next;
   weft_client *client;
-  const weft_url *url; /* the runtime's: outlives the attempt */
-  const weft_client_opts *opts;
-  weft_loop *loop;
+  weft_url u; /* the grpc:// form of the runtime's URL, for the attempt */
+  const weft_client_transport *vt;
   void (*done)(weft_client *, int, void *, const weft_error *);
-  int rv;
-  void *conn;
-  weft_error err;
-} hx_blocking;
+} hx_grpc_attempt;
 
-static void hx_blocking_done(void *ud) {
-  hx_blocking *x = ud;
-  weft_loop *loop = x->loop;
-  x->done(x->client, x->rv, x->conn, &x->err);
-  free(x);
-  weft_client_loop_release(loop);
+static pthread_mutex_t g_attempts_mu = PTHREAD_MUTEX_INITIALIZER;
+static hx_grpc_attempt *g_attempts;
+
+static hx_grpc_attempt *take_attempt(weft_client *client) {
+  pthread_mutex_lock(&g_attempts_mu);
+  hx_grpc_attempt **pp = &g_attempts;
+  while (*pp && (*pp)->client != client)
+    pp = &(*pp)->next;
+  hx_grpc_attempt *a = *pp;
+  if (a)
+    *pp = a->next;
+  pthread_mutex_unlock(&g_attempts_mu);
+  return a;
 }
 
-static void hx_blocking_job(void *ud) {
-  hx_blocking *x = ud;
-  x->rv = hx_connect_grpc(x->client, x->url, x->opts, &x->conn, &x->err);
-  while (weft_loop_post(x->loop, hx_blocking_done, x) < 0)
-    usleep(1000); /* out of memory: the attempt must still end */
+static void hx_grpc_done(weft_client *client, int rv, void *inner,
+                         const weft_error *err) {
+  hx_grpc_attempt *a = take_attempt(client);
+  weft_error e;
+  weft_error_clear(&e);
+  hx_conn *c = NULL;
+  if (rv == 0 && !(c = calloc(1, sizeof *c))) {
+    a->vt->disconnect(inner);
+    rv = weft_error_set(&e, WEFT_ERR_NOMEM, "out of memory");
+    err = &e;
+  }
+  if (c) {
+    c->vt = a->vt;
+    c->inner = inner;
+  }
+  void (*done)(weft_client *, int, void *, const weft_error *) = a->done;
+  free(a);
+  done(client, rv, c, err);
+}
+
+static int hx_grpc_connect_async(weft_client *client, const weft_url *url,
+                                 const weft_client_opts *o,
+                                 void (*done)(weft_client *, int, void *,
+                                              const weft_error *),
+                                 weft_error *err) {
+  const weft_client_transport *vt = weft_find_client_transport("grpc");
+  if (!vt || !vt->connect_async)
+    return weft_error_set(err, WEFT_ERR_UNSUPPORTED,
+                          "--protocol grpc on http:// needs the grpc:// "
+                          "transport, which this build of weft does not "
+                          "have (h2c:// speaks gRPC without it)");
+  hx_grpc_attempt *a = calloc(1, sizeof *a);
+  if (!a)
+    return weft_error_set(err, WEFT_ERR_NOMEM, "out of memory");
+  a->client = client;
+  a->u = *url;
+  snprintf(a->u.scheme, sizeof a->u.scheme, "%s", "grpc");
+  a->vt = vt;
+  a->done = done;
+  pthread_mutex_lock(&g_attempts_mu);
+  a->next = g_attempts;
+  g_attempts = a;
+  pthread_mutex_unlock(&g_attempts_mu);
+  int rv = vt->connect_async(client, &a->u, o, hx_grpc_done, err);
+  if (rv < 0) /* done will not run */
+    free(take_attempt(client));
+  return rv;
 }
 
 static int hx_connect_async(weft_client *client, const weft_url *url,
@@ -248,21 +295,8 @@ static int hx_connect_async(weft_client *client, const weft_url *url,
   int rv = hx_protocol(o, &proto, err);
   if (rv < 0)
     return rv;
-  if (proto == WEFT_HTTP_GRPC && !tls) {
-    hx_blocking *x = calloc(1, sizeof *x);
-    if (!x)
-      return weft_error_set(err, WEFT_ERR_NOMEM, "out of memory");
-    *x = (hx_blocking){.client = client, .url = url, .opts = o, .done = done};
-    weft_error_clear(&x->err);
-    if ((rv = weft_client_loop_acquire(&x->loop, err)) == 0 &&
-        weft__client_connector_post(hx_blocking_job, x) < 0)
-      rv = weft_error_set(err, WEFT_ERR_NOMEM, "out of memory");
-    if (rv < 0) {
-      weft_client_loop_release(x->loop);
-      free(x);
-    }
-    return rv;
-  }
+  if (proto == WEFT_HTTP_GRPC && !tls)
+    return hx_grpc_connect_async(client, url, o, done, err);
   weft__tls_ctx *ctx;
   if ((rv = hx_tls(&ctx, o, proto, tls, err)) < 0)
     return rv;

@@ -6,7 +6,8 @@
 // connector thread when grpc:// reconnected there), a client whose server
 // comes back reconnects at once instead of queueing behind that attempt.
 // https_grpc is https:// with protocol grpc (weft's HTTP/2 client speaking
-// gRPC over TLS). The ws:// and wss:// cases are in
+// gRPC over TLS), http_grpc http:// with protocol grpc (the grpc://
+// transport underneath). The ws:// and wss:// cases are in
 // tests/integration/websocket.
 #include "h2_test_util.h"
 
@@ -81,8 +82,12 @@ struct Cert {
 class ClientReconnect : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(ClientReconnect, NotDelayedByAnotherClientsHangingAttempt) {
-  const bool grpc = GetParam() == "https_grpc";
-  const std::string scheme = grpc ? "https" : GetParam();
+  const bool grpc = GetParam() == "https_grpc" || GetParam() == "http_grpc";
+  const std::string scheme = GetParam() == "https_grpc"  ? "https"
+                             : GetParam() == "http_grpc" ? "http"
+                                                         : GetParam();
+  // The server B talks to: grpc:// for http:// with protocol grpc.
+  const std::string server_scheme = GetParam() == "http_grpc" ? "grpc" : scheme;
   // A: a grpc:// client to a port nobody listens on yet, retrying.
   weft_transports_init();
   if (!weft_find_client_transport("grpc"))
@@ -139,7 +144,7 @@ TEST_P(ClientReconnect, NotDelayedByAnotherClientsHangingAttempt) {
   // IDLE and reconnects on the next call), so there B is opened while its
   // server is down, on a port held for it, and retries until it is up.
   h2test::PortReservation held;
-  if (scheme == "grpc") {
+  if (server_scheme == "grpc") {
     port = held.port();
     std::string url = scheme + "://127.0.0.1:" + std::to_string(port);
     ASSERT_EQ(weft_client_open(&cb, url.c_str(), &bo, NULL), 0);
@@ -154,7 +159,8 @@ TEST_P(ClientReconnect, NotDelayedByAnotherClientsHangingAttempt) {
   ASSERT_NE(weft_client_state(cb), WEFT_CONN_CONNECTED);
   std::this_thread::sleep_for(std::chrono::milliseconds(100)); // B retries
   std::string url = scheme + "://127.0.0.1:" + std::to_string(port);
-  Server back(url.c_str(), so);
+  Server back((server_scheme + "://127.0.0.1:" + std::to_string(port)).c_str(),
+              so);
   held.release();
   ASSERT_TRUE(wait_state(cb, WEFT_CONN_CONNECTED, 10));
   // ... before A's hanging attempt ended (it would have reported a failure).
@@ -181,7 +187,7 @@ TEST_P(ClientReconnect, NotDelayedByAnotherClientsHangingAttempt) {
 
 INSTANTIATE_TEST_SUITE_P(Transports, ClientReconnect,
                          ::testing::Values("h2c", "tcp", "https", "https_grpc",
-                                           "grpc"),
+                                           "grpc", "http_grpc"),
                          [](const auto &i) { return i.param; });
 
 // http:// whose first connect failed: the reconnect is dialled on the loop
