@@ -319,7 +319,7 @@ static double pct(double *v, int n, double p) {
 typedef struct fan {
   pthread_mutex_t mu;
   pthread_cond_t cv;
-  int acked;     /* acknowledgements (Event with sequence 0) */
+  int acked;     /* acknowledgements (Event without a message) */
   int ack_want;  /* acknowledgements the opener waits for */
   int failed;    /* streams that ended early */
   int want;      /* subscribers that must have the current event */
@@ -367,7 +367,7 @@ static bool fan_wait(fan *f, const int *v, int n) {
 static void on_event(weft_call *call, void *msg, void *ud) {
   (void)call;
   const weft__v1__Event *e = msg;
-  fan_count(ud, e->sequence == 0);
+  fan_count(ud, !e->message); /* the acknowledgement has no message */
   weft_message_free(msg);
 }
 

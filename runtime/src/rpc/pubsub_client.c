@@ -144,9 +144,17 @@ static void on_event(weft_call *call, void *msg, void *ud) {
   (void)call;
   weft_subscription *s = ud;
   weft__v1__Event *ev = msg;
-  if (ev->sequence == 0 && !ev->message) { /* the server's ack */
+  if (!ev->message) { /* the server's ack */
     pthread_mutex_lock(&s->mu);
     s->acked = true;
+    /* From here on every attempt resumes from a cursor: the position this
+     * one started at (a durable topic's; 0 otherwise, and servers ignore
+     * it there) until an event moves it. Without one, an attempt made
+     * before the first event would start at the stream's end again and
+     * skip what was published in between. */
+    s->cursor = true;
+    if (ev->sequence > s->last_seq)
+      s->last_seq = ev->sequence;
     pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
   } else if (ev->message) {

@@ -483,9 +483,12 @@ static int nats_refused(weft_server_call *call, const char *topic,
 }
 
 /* ps->mu held, call detached: queues the acknowledgement and links s.
- * false: the client is gone, or no memory (s is counted, not linked:
- * end_sub it). */
-static bool ack_and_link(weft__pubsub *ps, sub *s) {
+ * The acknowledgement's sequence is the one a durable subscription starts
+ * after (0 otherwise): a client that must subscribe again before it saw
+ * an event passes it as its cursor, so the events published meanwhile are
+ * not skipped. false: the client is gone, or no memory (s is counted, not
+ * linked: end_sub it). */
+static bool ack_and_link(weft__pubsub *ps, sub *s, uint64_t after) {
   ps->nsubs++; /* end_sub counts it down */
   if (ps->nlinked == ps->cap) {
     size_t cap = ps->cap ? ps->cap * 2 : 64;
@@ -496,8 +499,10 @@ static bool ack_and_link(weft__pubsub *ps, sub *s) {
     ps->cap = cap;
   }
   weft__v1__Event *ack = weft__v1__Event_new(weft_server_call_arena(s->call));
-  if (ack)
+  if (ack) {
     ack->topic = (char *)s->topic;
+    ack->sequence = after;
+  }
   if (!ack || weft__server_call_send_ref(s->call, ack, NULL, NULL) < 0)
     return false;
   s->linked = true;
@@ -547,7 +552,7 @@ static int subscribe_durable(weft__pubsub *ps, sub *s,
   /* Acknowledged before the consumer exists: it starts at `start`
    * whenever it is made, so nothing published after the position above
    * is missed, and its first event queues behind the acknowledgement. */
-  if (!ack_and_link(ps, s)) {
+  if (!ack_and_link(ps, s, start - 1)) {
     pthread_mutex_unlock(&ps->mu);
     free(d);
     end_sub(ps, s, WEFT_STATUS_CANCELLED, "subscriber went away");
@@ -616,7 +621,7 @@ static int ps_subscribe(weft_server_call *call,
   weft_server_call_on_cancel(call, sub_cancelled, s);
   /* The acknowledgement is queued under the lock publishes take, so every
    * publish after the client saw it is queued behind it for us. */
-  if (!ack_and_link(ps, s)) {
+  if (!ack_and_link(ps, s, 0)) {
     pthread_mutex_unlock(&ps->mu);
     end_sub(ps, s, WEFT_STATUS_CANCELLED, "subscriber went away");
     return WEFT_STATUS_OK;

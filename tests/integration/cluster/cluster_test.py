@@ -495,7 +495,8 @@ def test_nginx():
 class ResumingSub:
     """A durable-topic subscriber that keeps its cursor: whenever its stream
     ends (its node died), it subscribes again, through the same address
-    (nginx, which picks a live node), after the last sequence it saw."""
+    (nginx, which picks a live node), after the last sequence it saw, or,
+    before its first event, after the sequence its acknowledgement gave."""
 
     def __init__(self, addr, topic):
         self.addr, self.topic = addr, topic
@@ -510,17 +511,24 @@ class ResumingSub:
     def run(self):
         ch = grpc.insecure_channel(self.addr)
         call = ch.unary_stream("/weft.v1.PubSub/Subscribe")
+        cursor = None  # after the first acknowledgement: where to resume
         while not self.stop:
             req = field(1, self.topic.encode())
             with self.lock:
-                last = self.events[-1][0] if self.events else 0
-            if last:
-                req += varint(2 << 3) + varint(last)  # after_sequence
+                if self.events:
+                    cursor = self.events[-1][0]
+            if cursor is not None:
+                req += varint(2 << 3) + varint(cursor)  # after_sequence
             it = call(req, timeout=60)
             try:
                 for ev in it:
                     seq, v = event_value(ev)
                     if v is None:
+                        # The acknowledgement's sequence: where this
+                        # subscription starts, the cursor if it must
+                        # resume before its first event.
+                        if cursor is None:
+                            cursor = seq
                         self.acked.set()
                         continue
                     with self.lock:
@@ -734,6 +742,47 @@ def test_durable_nats_restart():
           "events stored (%d acknowledged, %d publishes failed during the "
           "outage), %d resubscribes, each got all once, in order" %
           (last, len(acked), failed, resumed))
+
+
+def test_durable_ack():
+    """A durable subscription's acknowledgement carries the sequence it
+    starts after: subscribing again from it, before any event arrived,
+    loses nothing published in between (and a plain topic's says 0)."""
+    nport, = free_ports(1)
+    start_nats(nport, os.path.join(TMP, "js-ack"))
+    node = Node("nats://127.0.0.1:%d" % nport, "ka",
+                ["--durable-topic", "orders."])
+    topic = "orders.ack"
+    pub = Publisher(node.grpc_addr())
+    for i in range(5):
+        pub.publish(topic, "B-%d" % i)
+    ch = grpc.insecure_channel(node.grpc_addr())
+    call = ch.unary_stream("/weft.v1.PubSub/Subscribe")
+    it = call(field(1, topic.encode()), timeout=10)
+    seq, v = event_value(next(it))
+    if v is not None or seq != 5:
+        raise AssertionError("acknowledgement: sequence %d, value %r; want "
+                             "5 and none" % (seq, v))
+    it.cancel()
+    for i in range(3):  # while the subscriber is away
+        pub.publish(topic, "A-%d" % i)
+    it = call(field(1, topic.encode()) + varint(2 << 3) + varint(seq),
+              timeout=10)
+    got = [event_value(next(it)) for _ in range(4)]
+    it.cancel()
+    want = [(5, None), (6, "A-0"), (7, "A-1"), (8, "A-2")]
+    if got != want:
+        raise AssertionError("resumed from the acknowledgement: %r, want %r"
+                             % (got, want))
+    it = call(field(1, b"plain.topic"), timeout=10)
+    seq, v = event_value(next(it))
+    it.cancel()
+    if v is not None or seq != 0:
+        raise AssertionError("plain topic's acknowledgement: sequence %d" %
+                             seq)
+    ch.close()
+    pub.close()
+    print("durable ack: starts after 5; resuming from it gave 6..8")
 
 
 class MbService:
@@ -1063,7 +1112,8 @@ def test_mb_lists():
 TESTS = {"fanout": test_fanout, "mb": test_mb, "durable": test_durable, "nats_down_at_start": test_nats_down_at_start,
          "nats_restart": test_nats_restart, "nginx": test_nginx,
          "durable_nats_restart": test_durable_nats_restart,
-         "mb_publish": test_mb_publish, "mb_lists": test_mb_lists}
+         "mb_publish": test_mb_publish, "mb_lists": test_mb_lists,
+         "durable_ack": test_durable_ack}
 
 
 def main(argv):
