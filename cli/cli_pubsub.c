@@ -159,11 +159,12 @@ int cli_subscribe(int argc, char **argv) {
       continue;
     }
     last_error(&ctx, why, sizeof why);
-    uint64_t last = weft_subscription_last_sequence(s);
-    if (last) { /* resume after it (servers ignore it on other topics) */
-      cursor = last;
-      have_cursor = true;
-    }
+    /* Resume after it (servers ignore it on other topics), also before
+     * the first event: it is then where the subscription started, and
+     * without a cursor the next one would start at the stream's end and
+     * skip what was published meanwhile. */
+    cursor = weft_subscription_last_sequence(s);
+    have_cursor = true;
     weft_subscription_cancel(s);
     weft_client_close(c);
     c = NULL;

@@ -311,9 +311,12 @@ int weft_client_subscribe(weft_client *c, const char *topic, weft_event_fn fn,
 int weft_client_subscribe_after(weft_client *c, const char *topic,
                                 uint64_t after_sequence, weft_event_fn fn,
                                 void *ud, weft_subscription **out);
-/* Sequence of the last event s delivered (0: none yet): the cursor to
- * keep, to resume with weft_client_subscribe_after elsewhere. Call it from
- * s's callback for the event just delivered, or from any thread. */
+/* The cursor to keep, to resume with weft_client_subscribe_after
+ * elsewhere: the sequence of the last event s delivered or, before its
+ * first, the one its subscription started after (on a durable topic the
+ * stream's position when the server acknowledged it; 0 on other topics,
+ * where servers ignore cursors). Call it from s's callback for the event
+ * just delivered, or from any thread. */
 uint64_t weft_subscription_last_sequence(weft_subscription *s);
 void weft_subscription_cancel(weft_subscription *s);
 int weft_client_publish(weft_client *c, const char *topic, const void *msg);

@@ -11,6 +11,7 @@ stream module is missing, or when weft was built without libnats.
 Publishes and gRPC subscriptions use python3-grpcio with hand-encoded
 weft.v1.PubSub messages (no generated code: the fields are few).
 """
+import json
 import os
 import shutil
 import signal
@@ -20,6 +21,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 import uuid
 
 import grpc
@@ -145,9 +147,12 @@ def stop(p, sig=signal.SIGTERM):
     return p.returncode
 
 
-def start_nats(port, store):
+def start_nats(port, store, monitor=None):
+    """monitor: a port for nats-server's HTTP monitoring (jsz)."""
+    mon = ["-m", str(monitor)] if monitor else []
     p = start(["nats-server", "-a", "127.0.0.1", "-p", str(port), "-js",
-               "-sd", store], "nats-%d" % port, stdout=subprocess.DEVNULL)
+               "-sd", store] + mon, "nats-%d" % port,
+              stdout=subprocess.DEVNULL)
     wait_port(port, p, "nats-server")
     return p
 
@@ -744,12 +749,27 @@ def test_durable_nats_restart():
           (last, len(acked), failed, resumed))
 
 
+def stream_consumers(monitor, stream):
+    """Consumers of a JetStream stream, from nats-server's monitoring."""
+    url = ("http://127.0.0.1:%d/jsz?streams=true&consumers=true" % monitor)
+    # No proxy: an http_proxy in the environment must not take loopback
+    # traffic elsewhere.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(url, timeout=5) as r:
+        d = json.load(r)
+    for a in d.get("account_details") or []:
+        for st in a.get("stream_detail") or []:
+            if st.get("name") == stream:
+                return len(st.get("consumer_detail") or [])
+    return 0
+
+
 def test_durable_ack():
     """A durable subscription's acknowledgement carries the sequence it
     starts after: subscribing again from it, before any event arrived,
     loses nothing published in between (and a plain topic's says 0)."""
-    nport, = free_ports(1)
-    start_nats(nport, os.path.join(TMP, "js-ack"))
+    nport, mport = free_ports(2)
+    start_nats(nport, os.path.join(TMP, "js-ack"), mport)
     node = Node("nats://127.0.0.1:%d" % nport, "ka",
                 ["--durable-topic", "orders."])
     topic = "orders.ack"
@@ -781,8 +801,52 @@ def test_durable_ack():
         raise AssertionError("plain topic's acknowledgement: sequence %d" %
                              seq)
     ch.close()
+    # weft's client (`weft subscribe`, no --after) loses its node before
+    # its first event, on a topic whose stream is still empty (its
+    # acknowledgement says 0): it resumes from there on the node that
+    # comes back, so what was published meanwhile (through another node)
+    # arrives.
+    port = node.port("tcp")
+    topic = "orders.fresh"
+    out = open(os.path.join(TMP, "acksub.out"), "w+")
+    cli = start([WEFT, "subscribe", "tcp://127.0.0.1:%d" % port, topic,
+                 "--max-time", "30"], "acksub", stdout=out)
+    # Subscribed once its JetStream consumer exists (made right after the
+    # acknowledgement was queued); then a moment for that to arrive.
+    end = time.time() + 15
+    while stream_consumers(mport, "WEFT_orders_2Efresh") < 1:
+        if time.time() > end or cli.poll() is not None:
+            raise AssertionError("weft subscribe never subscribed")
+        time.sleep(0.05)
+    time.sleep(0.3)
+    other = Node("nats://127.0.0.1:%d" % nport, "kb",
+                 ["--durable-topic", "orders."])
+    stop(node.p, signal.SIGKILL)
     pub.close()
-    print("durable ack: starts after 5; resuming from it gave 6..8")
+    pub = Publisher(other.grpc_addr())
+    for i in range(3):
+        pub.publish(topic, "C-%d" % i)
+    Node("nats://127.0.0.1:%d" % nport, "ka2",
+         ["--durable-topic", "orders.", "--tcp-port", str(port)])
+    end = time.time() + 20
+    vals = []
+    while time.time() < end:
+        out.seek(0)
+        vals = [ln.strip().strip('"') for ln in out if ln.strip()]
+        if len(vals) >= 3:
+            break
+        time.sleep(0.05)
+    time.sleep(0.2)  # nothing more may follow
+    out.seek(0)
+    vals = [ln.strip().strip('"') for ln in out if ln.strip()]
+    stop(cli)
+    if vals != ["C-0", "C-1", "C-2"]:
+        raise AssertionError("weft subscribe resumed before its first "
+                             "event: %r, want C-0..C-2" % vals)
+    pub.close()
+    print("durable ack: starts after 5; resuming from it gave 6..8; weft "
+          "subscribe resumed from an empty stream's start on a restarted "
+          "node")
 
 
 class MbService:
