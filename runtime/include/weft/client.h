@@ -278,11 +278,13 @@ typedef struct weft_call_callbacks {
  * call from any thread (sends of one call from one thread at a time).
  * weft_call_send encodes msg and queues it without waiting for the peer (on
  * tcp/ws it waits only while the connection's write buffer is over its bound,
- * and never on the I/O thread). Returns 0 with *out set, or a negative
- * WEFT_ERR_* (_INVAL: NULL c, m, cb, cb->on_done or out; _CONNECT, _STATE
- * (client closed), _TIMEOUT, _NOMEM, _RPC (circuit open)): then *out is NULL
- * and no callback runs. Named _async because weft_call_start is the blocking
- * streaming call's. */
+ * and never on the I/O thread). While a reconnect is in progress it waits
+ * for the connection up to the call's deadline, except on the client
+ * loop's thread (a callback), where it fails at once with _CONNECT. Returns
+ * 0 with *out set, or a negative WEFT_ERR_* (_INVAL: NULL c, m, cb,
+ * cb->on_done or out; _CONNECT, _STATE (client closed), _TIMEOUT, _NOMEM,
+ * _RPC (circuit open)): then *out is NULL and no callback runs. Named
+ * _async because weft_call_start is the blocking streaming call's. */
 int weft_call_start_async(weft_client *c, const weft_method_desc *m,
                           const void *req, weft_call_opts *opts,
                           const weft_call_callbacks *cb, void *ud,

@@ -15,7 +15,11 @@ static int fail_status(weft_call_opts *opts, int err, int code, const char *fmt,
 }
 
 /* Takes a reference on a live connection, waiting for a reconnect in
- * progress until the deadline. c->mu held. */
+ * progress until the deadline, except on the client loop's thread (a
+ * callback starting a call): the reconnect's outcome runs there, so
+ * waiting would only stall every connection of the process until the
+ * deadline; such a call fails at once, as with no reconnect coming.
+ * c->mu held. */
 static int acquire_conn(weft_client *c, int64_t deadline,
                         weft__conn_slot **out) {
   int64_t wait_until = deadline;
@@ -29,7 +33,7 @@ static int acquire_conn(weft_client *c, int64_t deadline,
       *out = c->cur;
       return 0;
     }
-    if (!c->need_connect || c->gave_up)
+    if (!c->need_connect || c->gave_up || weft_loop_in_thread(c->loop))
       return WEFT_ERR_CONNECT;
     if (weft_now_ns() >= wait_until)
       return deadline == INT64_MAX || weft_now_ns() < deadline

@@ -16,12 +16,14 @@
 #include <sys/socket.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
 #include <mutex>
 #include <string>
 #include <vector>
 
 #include "weft/http.h"
+#include "weft/loop.h"
 
 using h2test::Server;
 
@@ -231,5 +233,66 @@ TEST(ClientReconnect, HttpClientWhoseFirstConnectFailed) {
   EXPECT_STREQ(resp->text, "pool");
   weft_message_free(resp);
   weft_status_clear(&co.status);
+  weft_client_close(c);
+}
+
+// A call started from the client loop's own thread (a callback) while a
+// reconnect is wanted fails at once with WEFT_ERR_CONNECT: waiting for the
+// reconnect there would stall every connection of the process until the
+// call's deadline, since the reconnect's outcome runs on that very thread.
+TEST(ClientReconnect, CallFromTheLoopDuringAReconnectFailsAtOnce) {
+  h2test::PortReservation held; // nobody listens: every attempt is refused
+  std::string url = "h2c://127.0.0.1:" + std::to_string(held.port());
+  weft_client_opts o = {};
+  o.connect_timeout_ms = 5000;
+  o.reconnect.enabled = true;
+  o.reconnect.base_ms = 20;
+  o.reconnect.cap_ms = 50;
+  weft_client *c = nullptr;
+  ASSERT_EQ(weft_client_open(&c, url.c_str(), &o, NULL), 0);
+  ASSERT_NE(weft_client_state(c), WEFT_CONN_CONNECTED);
+  weft_loop *loop = nullptr;
+  ASSERT_EQ(weft_client_loop_acquire(&loop, NULL), 0);
+  struct Job {
+    weft_client *c;
+    int rv = 1;
+    double seconds = -1;
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    static void on_done(weft_call *, const weft_status *, const weft_metadata *,
+                        void *) {}
+    static void run(void *ud) {
+      auto *j = static_cast<Job *>(ud);
+      static const weft_call_callbacks cb = {nullptr, nullptr, on_done};
+      weft__test__EchoRequest req;
+      weft__test__EchoRequest_init(&req);
+      weft_call_opts co = {};
+      weft_call *call = nullptr;
+      auto t0 = std::chrono::steady_clock::now();
+      int rv = weft_call_start_async(j->c, &weft__test__Echo_service.methods[0],
+                                     &req, &co, &cb, nullptr, &call);
+      double s =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+              .count();
+      weft_status_clear(&co.status);
+      std::lock_guard<std::mutex> g(j->mu);
+      j->rv = rv;
+      j->seconds = s;
+      j->done = true;
+      j->cv.notify_all();
+    }
+  } job;
+  job.c = c;
+  ASSERT_EQ(weft_loop_post(loop, Job::run, &job), 0);
+  {
+    std::unique_lock<std::mutex> l(job.mu);
+    ASSERT_TRUE(
+        job.cv.wait_for(l, std::chrono::seconds(20), [&] { return job.done; }));
+  }
+  EXPECT_EQ(job.rv, WEFT_ERR_CONNECT);
+  // A bound for a stall, not a speed figure: the wait was connect_timeout_ms.
+  EXPECT_LT(job.seconds, 2.5);
+  weft_client_loop_release(loop);
   weft_client_close(c);
 }
