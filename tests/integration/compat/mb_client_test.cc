@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "self_signed.h"
 #include "weft/mb_net.h"
 #include "weft/server.h"
 #include "weft/websocket.h"
@@ -122,26 +123,6 @@ TEST(MbClientLoop, TwoHundredClientsShareOneLoop) {
 
 // ---- TLS and the API key ----
 
-struct Pki {
-  std::string dir, cert, key;
-  Pki() {
-    char tmpl[] = "/tmp/weft-mb-tls-XXXXXX";
-    dir = mkdtemp(tmpl);
-    std::string cmd = "cd " + dir +
-                      " && openssl req -x509 -newkey rsa:2048 -nodes -days 2 "
-                      "-subj '/CN=localhost' -addext "
-                      "'subjectAltName=IP:127.0.0.1,DNS:localhost' "
-                      "-keyout key.pem -out cert.pem 2>/dev/null";
-    EXPECT_EQ(system(cmd.c_str()), 0);
-    cert = dir + "/cert.pem";
-    key = dir + "/key.pem";
-  }
-  ~Pki() {
-    std::string cmd = "rm -rf " + dir;
-    (void)!system(cmd.c_str());
-  }
-};
-
 struct Echo {
   static void on_request(weft_mb_client *c, const weft_mb_message *m, void *) {
     std::string resp =
@@ -179,7 +160,7 @@ void round_trip(const std::string &url, const weft_tls_opts &tls,
 }
 
 TEST(MbClientTls, WssWithApiKeyThroughAWeftServer) {
-  Pki pki;
+  WeftTestCert pki("mb-tls");
   weft_mb_hub *hub = nullptr;
   ASSERT_EQ(weft_mb_hub_new(&hub, nullptr), 0);
   weft_ws_opts wo = WEFT_WS_OPTS_INIT;
@@ -234,7 +215,7 @@ TEST(MbClientTls, WssWithApiKeyThroughAWeftServer) {
 // MB over TLS on weft's broker itself (the broker's "tls" port): mbs://
 // on the server side, mbs:// / mb+tls:// / tls:// on the client side.
 TEST(MbClientTls, MbsOnWeftsBroker) {
-  Pki pki;
+  WeftTestCert pki("mb-tls");
   weft_server_opts so{};
   so.tls.cert_file = pki.cert.c_str();
   so.tls.key_file = pki.key.c_str();

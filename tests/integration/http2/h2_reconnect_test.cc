@@ -22,6 +22,8 @@
 #include <string>
 #include <vector>
 
+#include "echo_expect.h"
+#include "self_signed.h"
 #include "weft/http.h"
 #include "weft/loop.h"
 
@@ -57,27 +59,6 @@ bool wait_state(weft_client *c, weft_conn_state st, int seconds) {
   }
   return false;
 }
-
-// A self-signed certificate for 127.0.0.1, for https://.
-struct Cert {
-  std::string dir, cert, key;
-  Cert() {
-    char tmpl[] = "/tmp/weft-h2-reconn-XXXXXX";
-    dir = mkdtemp(tmpl);
-    std::string cmd = "cd " + dir +
-                      " && openssl req -x509 -newkey rsa:2048 -nodes -days 2 "
-                      "-subj '/CN=localhost' -addext "
-                      "'subjectAltName=IP:127.0.0.1' -keyout key.pem "
-                      "-out cert.pem 2>/dev/null";
-    EXPECT_EQ(system(cmd.c_str()), 0);
-    cert = dir + "/cert.pem";
-    key = dir + "/key.pem";
-  }
-  ~Cert() {
-    std::string cmd = "rm -rf " + dir;
-    (void)!system(cmd.c_str());
-  }
-};
 
 } // namespace
 
@@ -132,7 +113,7 @@ TEST_P(ClientReconnect, NotDelayedByAnotherClientsHangingAttempt) {
   bo.reconnect.cap_ms = 50;
   weft_server_opts so = Server::opts(0);
   so.shutdown_grace_ms = 100; // B's server goes at once
-  static Cert cert;
+  static WeftTestCert cert("h2-reconn");
   if (scheme == "https") {
     so.tls.cert_file = cert.cert.c_str();
     so.tls.key_file = cert.key.c_str();
@@ -170,17 +151,7 @@ TEST_P(ClientReconnect, NotDelayedByAnotherClientsHangingAttempt) {
       << "B reconnected only after A's attempt failed: " << a_errors.last();
   EXPECT_NE(weft_client_state(ca), WEFT_CONN_CONNECTED);
 
-  weft__test__EchoRequest req;
-  weft__test__EchoRequest_init(&req);
-  req.text = (char *)"back";
-  weft__test__EchoResponse *resp = nullptr;
-  weft_call_opts co = {};
-  co.timeout_ms = 5000;
-  ASSERT_EQ(weft__test__Echo_unary(cb, &req, &resp, &co), 0)
-      << (co.status.message ? co.status.message : "");
-  EXPECT_STREQ(resp->text, "back");
-  weft_message_free(resp);
-  weft_status_clear(&co.status);
+  weft_test_expect_echo(cb, "back");
   weft_client_close(cb);
   close(filler);
   close(lfd);
@@ -222,17 +193,7 @@ TEST(ClientReconnect, HttpClientWhoseFirstConnectFailed) {
   Server s(("h2c://127.0.0.1:" + std::to_string(port)).c_str());
   ASSERT_TRUE(wait_state(c, WEFT_CONN_CONNECTED, 10)) << errors.last();
 
-  weft__test__EchoRequest req;
-  weft__test__EchoRequest_init(&req);
-  req.text = (char *)"pool";
-  weft__test__EchoResponse *resp = nullptr;
-  weft_call_opts co = {};
-  co.timeout_ms = 5000;
-  ASSERT_EQ(weft__test__Echo_unary(c, &req, &resp, &co), 0)
-      << (co.status.message ? co.status.message : "");
-  EXPECT_STREQ(resp->text, "pool");
-  weft_message_free(resp);
-  weft_status_clear(&co.status);
+  weft_test_expect_echo(c, "pool");
   weft_client_close(c);
 }
 

@@ -1,6 +1,7 @@
 // weft's WebSocket client on weft_loop (the dialer under ws:// and wss://)
 // with raw handlers: echo, close handshakes from either side, a refused
 // upgrade, and TLS.
+#include "self_signed.h"
 #include "ws_test_util.h"
 
 #include <cstdlib>
@@ -66,15 +67,9 @@ TEST(WsDial, ServerShutdownReaches1001) {
 }
 
 TEST(WsDial, OverTls) {
-  char tmpl[] = "/tmp/weft-ws-tls-XXXXXX";
-  std::string dir = mkdtemp(tmpl);
-  std::string cmd = "cd " + dir +
-                    " && openssl req -x509 -newkey rsa:2048 -nodes -days 2 "
-                    "-subj '/CN=localhost' -addext "
-                    "'subjectAltName=IP:127.0.0.1' -keyout key.pem "
-                    "-out cert.pem 2>/dev/null";
-  ASSERT_EQ(system(cmd.c_str()), 0);
-  std::string cert = dir + "/cert.pem", key = dir + "/key.pem";
+  WeftTestCert pki("ws-tls");
+  ASSERT_TRUE(pki.ok);
+  const std::string &cert = pki.cert, &key = pki.key;
   weft_tls_opts st = {};
   st.cert_file = cert.c_str();
   st.key_file = key.c_str();
@@ -99,8 +94,6 @@ TEST(WsDial, OverTls) {
     Dialed bad(srv.port(), &in2, "/echo", &untrusted);
     EXPECT_EQ(bad.rv, WEFT_ERR_TLS) << bad.err.message;
   }
-  cmd = "rm -rf " + dir;
-  (void)!system(cmd.c_str());
 }
 
 } // namespace

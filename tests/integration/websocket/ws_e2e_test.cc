@@ -13,6 +13,7 @@
 
 extern "C" {
 #include "echo_service.h"
+#include "self_signed.h"
 #include "weft/client.h"
 #include "weft/server.h"
 #include "weft/websocket.h"
@@ -22,20 +23,16 @@ namespace {
 
 class WsE2E : public ::testing::Test {
 protected:
+  static WeftTestCert *pki_;
   static std::string dir_;
   static void SetUpTestSuite() {
-    char tmpl[] = "/tmp/weft-ws-e2e-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-    std::string cmd = "cd " + dir_ +
-                      " && openssl req -x509 -newkey rsa:2048 -nodes -days 2 "
-                      "-subj '/CN=localhost' -addext "
-                      "'subjectAltName=IP:127.0.0.1,DNS:localhost' "
-                      "-keyout key.pem -out cert.pem 2>/dev/null";
-    ASSERT_EQ(system(cmd.c_str()), 0);
+    pki_ = new WeftTestCert("ws-e2e");
+    ASSERT_TRUE(pki_->ok);
+    dir_ = pki_->dir;
   }
   static void TearDownTestSuite() {
-    std::string cmd = "rm -rf " + dir_;
-    (void)!system(cmd.c_str());
+    delete pki_;
+    pki_ = nullptr;
   }
   void start(const char *const *keys = nullptr) {
     weft_server_opts so = {};
@@ -135,6 +132,7 @@ protected:
   int ws_port_ = 0, wss_port_ = 0;
   std::string cert_, key_;
 };
+WeftTestCert *WsE2E::pki_;
 std::string WsE2E::dir_;
 
 TEST_F(WsE2E, ProtobufOverWs) {

@@ -26,7 +26,9 @@
 #include <vector>
 
 extern "C" {
+#include "echo_expect.h"
 #include "echo_service.h"
+#include "self_signed.h"
 #include "weft/client.h"
 #include "weft/server.h"
 }
@@ -75,29 +77,8 @@ bool wait_state(weft_client *c, weft_conn_state st, int seconds) {
   return wait_for([&] { return weft_client_state(c) == st; }, seconds);
 }
 
-// One self-signed certificate for 127.0.0.1 per test program.
-struct Cert {
-  std::string dir, cert, key;
-  Cert() {
-    char tmpl[] = "/tmp/weft-ws-reconn-XXXXXX";
-    dir = mkdtemp(tmpl);
-    std::string cmd = "cd " + dir +
-                      " && openssl req -x509 -newkey rsa:2048 -nodes -days 2 "
-                      "-subj '/CN=localhost' -addext "
-                      "'subjectAltName=IP:127.0.0.1' -keyout key.pem "
-                      "-out cert.pem 2>/dev/null";
-    EXPECT_EQ(system(cmd.c_str()), 0);
-    cert = dir + "/cert.pem";
-    key = dir + "/key.pem";
-  }
-  ~Cert() {
-    std::string cmd = "rm -rf " + dir;
-    (void)!system(cmd.c_str());
-  }
-};
-
-Cert &cert() {
-  static Cert c;
+WeftTestCert &cert() { // one per test program
+  static WeftTestCert c("ws-reconn");
   return c;
 }
 
@@ -148,17 +129,7 @@ weft_client_opts client_opts(const std::string &scheme, Errors *errors) {
 }
 
 void echo_ok(weft_client *c) {
-  weft__test__EchoRequest req;
-  weft__test__EchoRequest_init(&req);
-  req.text = (char *)"back";
-  weft__test__EchoResponse *resp = nullptr;
-  weft_call_opts co = {};
-  co.timeout_ms = 5000;
-  ASSERT_EQ(weft__test__Echo_unary(c, &req, &resp, &co), 0)
-      << (co.status.message ? co.status.message : "");
-  EXPECT_STREQ(resp->text, "back");
-  weft_message_free(resp);
-  weft_status_clear(&co.status);
+  weft_test_expect_echo(c, "back");
 }
 
 // A server that misbehaves in the handshake: the n-th connection it
