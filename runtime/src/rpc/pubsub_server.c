@@ -2,9 +2,10 @@
  *
  * Subscribe is an asynchronous handler (weft/server.h): it detaches its
  * call, registers the subscriber, queues an acknowledgement (an Event with
- * sequence 0 and no message, so a client knows when publishes start
- * reaching it) and returns. A publish encodes the event once and queues it,
- * shared by reference, on each subscriber's call; the runtime's drain jobs
+ * no message, so a client knows when publishes start reaching it; its
+ * sequence is 0 except on a durable topic subscribed without a cursor,
+ * see ack_and_link) and returns. A publish encodes the event once and queues
+ * it, shared by reference, on each subscriber's call; the runtime's drain jobs
  * write it, a batch of subscribers per pool job (not a job per
  * subscriber: that cost a wake-up and the pool's lock each), so an open
  * subscription holds no thread. A subscriber whose connection's write
@@ -483,11 +484,11 @@ static int nats_refused(weft_server_call *call, const char *topic,
 }
 
 /* ps->mu held, call detached: queues the acknowledgement and links s.
- * The acknowledgement's sequence is the one a durable subscription starts
- * after (0 otherwise): a client that must subscribe again before it saw
- * an event passes it as its cursor, so the events published meanwhile are
- * not skipped. false: the client is gone, or no memory (s is counted, not
- * linked: end_sub it). */
+ * The acknowledgement's sequence is the one a durable subscription made
+ * without a cursor starts after (0 otherwise): a client that must
+ * subscribe again before it saw an event passes it as its cursor, so the
+ * events published meanwhile are not skipped. false: the client is gone, or no
+ * memory (s is counted, not linked: end_sub it). */
 static bool ack_and_link(weft__pubsub *ps, sub *s, uint64_t after) {
   ps->nsubs++; /* end_sub counts it down */
   if (ps->nlinked == ps->cap) {
@@ -552,7 +553,10 @@ static int subscribe_durable(weft__pubsub *ps, sub *s,
   /* Acknowledged before the consumer exists: it starts at `start`
    * whenever it is made, so nothing published after the position above
    * is missed, and its first event queues behind the acknowledgement. */
-  if (!ack_and_link(ps, s, start - 1)) {
+  /* The position goes in the acknowledgement only when the client has no
+   * cursor of its own: a resuming client knows where it is, and older
+   * clients may still look for sequence 0 there. */
+  if (!ack_and_link(ps, s, req->has_after_sequence ? 0 : start - 1)) {
     pthread_mutex_unlock(&ps->mu);
     free(d);
     end_sub(ps, s, WEFT_STATUS_CANCELLED, "subscriber went away");
