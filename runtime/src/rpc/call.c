@@ -80,7 +80,8 @@ static void call_free(weft_call *call) {
 
 static const weft_call_events async_events;
 static void async_reader(void *arg);
-static void async_try_complete(weft_call *call);
+static bool claim_completion_locked(weft_call *call);
+static void async_complete(weft_call *call);
 
 /* cb NULL: a blocking call; else an asynchronous one (weft_call_start_async)
  * that keeps its own copy of opts. */
@@ -228,8 +229,10 @@ static int start_call(weft_client *c, const weft_method_desc *m,
     call->a_linked = true;
     if (ended)
       call->a_ended = true;
+    bool go = claim_completion_locked(call);
     pthread_mutex_unlock(&call->mu);
-    async_try_complete(call);
+    if (go)
+      async_complete(call);
   }
   return 0;
 }
@@ -290,8 +293,10 @@ static void leave_transport(weft_call *call) {
   pthread_mutex_lock(&call->mu);
   call->cancelling--;
   pthread_cond_broadcast(&call->cv);
+  bool go = claim_completion_locked(call); /* the end may have come */
   pthread_mutex_unlock(&call->mu);
-  async_try_complete(call); /* the end may have come meanwhile */
+  if (go)
+    async_complete(call);
 }
 
 int weft_call_send(weft_call *call, const void *msg) {
@@ -377,10 +382,10 @@ static void cancel_pinned(weft_call *call, bool by_deadline) {
   }
   call->cancelling--;
   pthread_cond_broadcast(&call->cv);
-  bool async = call->async;
+  bool go = claim_completion_locked(call); /* the end may have come */
   pthread_mutex_unlock(&call->mu);
-  if (async) /* the end may have come while we were inside */
-    async_try_complete(call);
+  if (go)
+    async_complete(call);
 }
 
 void weft__call_pin(weft_call *call) {
@@ -413,6 +418,18 @@ static weft_call **pin_calls(weft_client *c, bool all, int64_t now, size_t *n,
         *next = call->deadline;
       continue;
     }
+    /* Room first: unpinning here (c->mu held) could not complete a call
+     * that ended meanwhile. */
+    if (cnt == cap) {
+      size_t ncap = cap ? cap * 2 : 8;
+      weft_call **nv = realloc(v, ncap * sizeof *nv);
+      if (!nv) { /* retried on the next wake */
+        *next = now + 10000000;
+        break;
+      }
+      v = nv;
+      cap = ncap;
+    }
     pthread_mutex_lock(&call->mu);
     bool skip = call->finishing || (!all && call->deadline_hit);
     if (!skip)
@@ -420,19 +437,6 @@ static weft_call **pin_calls(weft_client *c, bool all, int64_t now, size_t *n,
     pthread_mutex_unlock(&call->mu);
     if (skip)
       continue;
-    if (cnt == cap) {
-      cap = cap ? cap * 2 : 8;
-      weft_call **nv = realloc(v, cap * sizeof *nv);
-      if (!nv) { /* unpin: retried on the next wake */
-        pthread_mutex_lock(&call->mu);
-        call->cancelling--;
-        pthread_cond_broadcast(&call->cv);
-        pthread_mutex_unlock(&call->mu);
-        *next = now + 10000000;
-        break;
-      }
-      v = nv;
-    }
     v[cnt++] = call;
   }
   *n = cnt;
@@ -554,8 +558,10 @@ static void ev_end(void *ud) {
   weft_call *call = ud;
   pthread_mutex_lock(&call->mu);
   call->a_ended = true;
+  bool go = claim_completion_locked(call);
   pthread_mutex_unlock(&call->mu);
-  async_try_complete(call);
+  if (go)
+    async_complete(call);
 }
 
 static const weft_call_events async_events = {ev_headers, ev_message, ev_end};
@@ -599,15 +605,18 @@ static void async_complete(weft_call *call) {
   call_free(call);
 }
 
-static void async_try_complete(weft_call *call) {
-  pthread_mutex_lock(&call->mu);
-  bool go =
-      call->a_ended && call->a_linked && !call->a_done && call->cancelling == 0;
+/* call->mu held: true when this caller is the one to complete the call:
+ * it has ended, start has linked it, nobody is inside it, and nobody
+ * completed it yet. Every change that can make this true decides it in
+ * the same critical section: deciding after unlocking would let the
+ * thread that makes it true second complete and free the call while the
+ * first is still about to lock call->mu. */
+static bool claim_completion_locked(weft_call *call) {
+  bool go = call->async && call->a_ended && call->a_linked && !call->a_done &&
+            call->cancelling == 0;
   if (go)
     call->a_done = call->finishing = true;
-  pthread_mutex_unlock(&call->mu);
-  if (go)
-    async_complete(call);
+  return go;
 }
 
 int weft_call_start_async(weft_client *c, const weft_method_desc *m,
