@@ -136,6 +136,21 @@ typedef struct weft_call_opts {
  * verification failure, not just the code. */
 int weft_client_open(weft_client **out, const char *url,
                      const weft_client_opts *opts, weft_error *err);
+/* Like weft_client_open, without waiting for the network: returns at
+ * once with the client CONNECTING, and the first attempt runs in the
+ * background as reconnects do (without blocking a thread on the built-in
+ * transports), due at once. So it may be called on the client loop, from
+ * a callback. It fails only for what needs no network: WEFT_ERR_INVAL,
+ * _BAD_URL, _UNKNOWN_SCHEME, _NOMEM. How connecting goes is told by
+ * on_state, on_connect and on_error (all on the client loop) and
+ * weft_client_state(). Calls started before the connection is up wait for
+ * it, up to their deadline (or connect_timeout_ms), except on the client
+ * loop's thread, where they fail at once with UNAVAILABLE. If the attempt
+ * fails and reconnect is off (or max_tries is used up), the client stays
+ * in WEFT_CONN_ERROR, its calls fail with UNAVAILABLE, and it is closed
+ * with weft_client_close as usual. */
+int weft_client_open_async(weft_client **out, const char *url,
+                           const weft_client_opts *opts, weft_error *err);
 /* Cancels calls in flight, closes the connection, frees. Accepts NULL.
  * Waits until threads owning calls have finished them; also cancels and
  * frees every subscription of the client. From a callback running on the

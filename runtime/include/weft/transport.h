@@ -106,7 +106,7 @@ typedef struct weft_client_transport {
    * connection (as connect's *conn) or rv < 0 and err saying why (as
    * connect's). Returns 0 (done will run), or < 0 with err set (done will
    * not). Bounded by connect_timeout_ms like connect. weft_client_open's
-   * first attempt still uses connect. */
+   * first attempt still uses connect (weft_client_open_async's does not). */
   int (*connect_async)(weft_client *client, const weft_url *url,
                        const weft_client_opts *opts,
                        void (*done)(weft_client *client, int rv, void *conn,

@@ -3,6 +3,7 @@
  * connections) as a timer on the process-wide client loop, close. Calls
  * live in call.c. */
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -363,16 +364,18 @@ static void client_free(weft_client *c) {
   free(c);
 }
 
-int weft_client_open(weft_client **out, const char *url,
-                     const weft_client_opts *opts, weft_error *errp) {
+/* What both opens do before connecting: everything that needs no
+ * network (the URL, the transport, the options, the client loop). */
+static int client_new(weft_client **out, const char *url,
+                      const weft_client_opts *opts, const char *fn,
+                      weft_error *errp) {
   weft_error err;
   weft_error_clear(&err);
   if (errp)
     weft_error_clear(errp);
   if (!out || !url)
-    return weft_error_set(errp, WEFT_ERR_INVAL,
-                          "weft_client_open: out and url are required");
-  *out = NULL;
+    return weft_error_set(errp, WEFT_ERR_INVAL, "%s: out and url are required",
+                          fn);
   weft_transports_init();
   weft_client *c = calloc(1, sizeof *c);
   if (!c)
@@ -382,9 +385,11 @@ int weft_client_open(weft_client **out, const char *url,
     rv = weft_error_set(&err, WEFT_ERR_UNKNOWN_SCHEME,
                         "%s: no transport registered for scheme \"%s\"", url,
                         c->u.scheme);
-  if (rv >= 0)
-    rv = weft_opts_check(opts ? opts->transport_opts : NULL,
-                         "weft_client_open: transport_opts", &err);
+  if (rv >= 0) {
+    char what[64];
+    snprintf(what, sizeof what, "%s: transport_opts", fn);
+    rv = weft_opts_check(opts ? opts->transport_opts : NULL, what, &err);
+  }
   if (rv < 0) {
     if (opts && opts->on_error)
       opts->on_error(NULL, &err, opts->user_data);
@@ -423,7 +428,18 @@ int weft_client_open(weft_client **out, const char *url,
   c->rng.s = (uint64_t)weft_now_ns() ^ (uint64_t)(uintptr_t)c;
   c->state = WEFT_CONN_DISCONNECTED;
   c->next_deadline = INT64_MAX;
+  *out = c;
+  return 0;
+}
 
+int weft_client_open(weft_client **out, const char *url,
+                     const weft_client_opts *opts, weft_error *errp) {
+  weft_client *c;
+  if (out)
+    *out = NULL;
+  int rv = client_new(out ? &c : NULL, url, opts, "weft_client_open", errp);
+  if (rv < 0)
+    return rv;
   /* The first attempt runs here, so a client is usable as soon as open
    * returns; with reconnect enabled a failure leaves the supervisor
    * retrying in the background instead. */
@@ -455,6 +471,31 @@ int weft_client_open(weft_client **out, const char *url,
     client_free(c);
     return rv;
   }
+  *out = c;
+  return 0;
+}
+
+int weft_client_open_async(weft_client **out, const char *url,
+                           const weft_client_opts *opts, weft_error *errp) {
+  weft_client *c;
+  if (out)
+    *out = NULL;
+  int rv =
+      client_new(out ? &c : NULL, url, opts, "weft_client_open_async", errp);
+  if (rv < 0)
+    return rv;
+  /* The first attempt is the supervisor's, as a reconnect is, but due
+   * now: no backoff before it. CONNECTING from here on, so calls made
+   * meanwhile wait for it (off the loop) and weft_client_state says so. */
+  notes n;
+  memset(&n, 0, sizeof n);
+  pthread_mutex_lock(&c->mu);
+  set_state(c, WEFT_CONN_CONNECTING, &n);
+  c->need_connect = true;
+  c->reconnect_due = weft_now_ns();
+  weft__client_kick(c);
+  pthread_mutex_unlock(&c->mu);
+  fire(c, &n);
   *out = c;
   return 0;
 }
