@@ -527,7 +527,7 @@ static void close_on_loop(weft_loop *l, weft_timer *t, void *ud);
 static void close_later(void *ud) {
   weft_client *c = ud;
   pthread_mutex_lock(&c->mu);
-  bool ready = c->ncalls == 0 && !c->connecting;
+  bool ready = c->ncalls == 0 && !c->connecting && c->subscribing == 0;
   pthread_mutex_unlock(&c->mu);
   if (!ready && weft_loop_timer(c->loop, 1, 0, close_on_loop, c))
     return;
@@ -568,9 +568,10 @@ void weft_client_close(weft_client *c) {
       return;
   }
   /* Calls owned by other threads end once their owners finish them (the
-   * cancel above unblocks them); a reconnect attempt under way ends. */
+   * cancel above unblocks them); a reconnect attempt under way ends; a
+   * weft_client_subscribe waiting for its acknowledgement returns. */
   pthread_mutex_lock(&c->mu);
-  while (c->ncalls > 0 || c->connecting)
+  while (c->ncalls > 0 || c->connecting || c->subscribing > 0)
     pthread_cond_wait(&c->cv, &c->mu);
   pthread_mutex_unlock(&c->mu);
   weft_loop_run_sync(c->loop, sup_stop, c);

@@ -95,6 +95,9 @@ struct weft_client {
    * use (under mu), freed with the client. */
   weft__pool *apool;
   struct weft_subscription *subs;
+  /* weft_client_subscribe calls waiting for their acknowledgement: close
+   * cancels their subscriptions and waits for them to be out (mu). */
+  unsigned subscribing;
 };
 
 /* Threads of the pool that runs asynchronous calls (and so subscriptions)

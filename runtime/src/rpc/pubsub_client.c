@@ -238,6 +238,9 @@ static void start_attempt(weft_subscription *s) {
     req.after_sequence = s->last_seq;
   }
   s->live = true; /* our reference is the call's now */
+  /* And one of our own until we are out: the call may end and drop its
+   * reference on another thread before weft_call_start_async returns. */
+  s->refs++;
   s->acked_before = s->acked;
   pthread_mutex_unlock(&s->mu);
   weft_call_opts o;
@@ -259,11 +262,16 @@ static void start_attempt(weft_subscription *s) {
       s->failed = rv;
     s->attempt++;
   }
+  /* Only when the call already ended and the handle went: then cancel is
+   * false and rv 0. */
+  bool last = unref_locked(s);
   pthread_mutex_unlock(&s->mu);
   if (cancel)
     weft__call_cancel_pinned(call);
   if (rv < 0)
-    arm_retry(s);
+    arm_retry(s); /* the start's reference, which no call took */
+  if (last)
+    sub_free(s);
 }
 
 static void start_post(void *ud) {
@@ -282,6 +290,8 @@ uint64_t weft_subscription_last_sequence(weft_subscription *s) {
 static int subscribe(weft_client *c, const char *topic, bool cursor,
                      uint64_t after, weft_event_fn fn, void *ud,
                      weft_subscription **out);
+static bool claim_sub(weft_client *c, weft_subscription *s);
+static void cancel_unlinked(weft_subscription *s);
 
 int weft_client_subscribe(weft_client *c, const char *topic, weft_event_fn fn,
                           void *ud, weft_subscription **out) {
@@ -316,7 +326,14 @@ static int subscribe(weft_client *c, const char *topic, bool cursor,
   s->cursor = cursor;
   s->last_seq = after;
   s->rng.s = (uint64_t)weft_now_ns() ^ (uint64_t)(uintptr_t)s;
-  s->refs = 2; /* the handle, and the posted start */
+  /* Off the loop this call waits for the acknowledgement below, holding
+   * a reference of its own, and counted in c->subscribing: a
+   * weft_client_close meanwhile cancels the subscription, which wakes it,
+   * and waits until it is out. On the loop it must not wait (the loop
+   * runs the subscription): it returns, and the stream is registered soon
+   * after the callback it runs in returns. */
+  bool waits = !weft_loop_in_thread(s->loop);
+  s->refs = waits ? 3 : 2; /* the handle, the posted start, the waiter */
   pthread_mutex_init(&s->mu, NULL);
   weft__cond_init(&s->cv);
   pthread_mutex_lock(&c->mu);
@@ -327,50 +344,68 @@ static int subscribe(weft_client *c, const char *topic, bool cursor,
   }
   s->next = c->subs;
   c->subs = s;
+  if (waits)
+    c->subscribing++;
   pthread_mutex_unlock(&c->mu);
-  if (weft_loop_post(s->loop, start_post, s) < 0) {
-    s->refs = 1;
-    weft_subscription_cancel(s); /* not started: unlinks and frees */
-    return WEFT_ERR_NOMEM;
-  }
-  if (weft_loop_in_thread(s->loop)) {
-    /* From a callback on the loop, which must not wait for the loop: the
-     * subscription is registered soon after this callback returns. */
-    *out = s;
-    return 0;
-  }
-  /* Return once the server has registered us, so a publish made after this
-   * returns reaches us; with reconnect enabled a subscription that cannot
-   * get through yet keeps trying in the background. */
-  int64_t until = weft_now_ns() + c->opts.connect_timeout_ms * 1000000;
   int rv = 0;
-  pthread_mutex_lock(&s->mu);
-  while (!s->acked && !s->failed && weft_now_ns() < until)
-    weft__cond_wait_until(&s->cv, &s->mu, until);
-  if (!s->acked && s->failed)
-    rv = s->failed;
-  else if (!s->acked && !s->reconnect)
-    rv = WEFT_ERR_TIMEOUT; /* nothing would retry it */
-  pthread_mutex_unlock(&s->mu);
-  if (rv < 0) {
-    weft_subscription_cancel(s);
-    return rv;
+  if (weft_loop_post(s->loop, start_post, s) < 0) {
+    pthread_mutex_lock(&s->mu);
+    (void)unref_locked(s); /* the start's, never posted; never the last */
+    pthread_mutex_unlock(&s->mu);
+    rv = WEFT_ERR_NOMEM;
   }
+  if (waits) {
+    /* Return once the server has registered us, so a publish made after
+     * this returns reaches us; with reconnect enabled a subscription that
+     * cannot get through yet keeps trying in the background. */
+    int64_t until = weft_now_ns() + c->opts.connect_timeout_ms * 1000000;
+    pthread_mutex_lock(&s->mu);
+    while (rv == 0 && !s->acked && !s->failed && !s->cancelled &&
+           weft_now_ns() < until)
+      weft__cond_wait_until(&s->cv, &s->mu, until);
+    if (rv < 0)
+      ;
+    else if (s->cancelled)
+      rv = WEFT_ERR_STATE; /* the client is closing: the close frees s */
+    else if (!s->acked && s->failed)
+      rv = s->failed;
+    else if (!s->acked && !s->reconnect)
+      rv = WEFT_ERR_TIMEOUT; /* nothing would retry it */
+    /* Never the last: the handle's stays, with us or with the close. */
+    (void)unref_locked(s);
+    pthread_mutex_unlock(&s->mu);
+  }
+  /* Failed: ours to end, unless a close took it from the list first. */
+  if (rv < 0 && claim_sub(c, s))
+    cancel_unlinked(s);
+  if (waits) { /* s may be gone: only c from here */
+    pthread_mutex_lock(&c->mu);
+    c->subscribing--;
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+  }
+  if (rv < 0)
+    return rv;
   *out = s;
   return 0;
 }
 
-/* Unlinks from the client (c->mu not held). */
-static void unlink_sub(weft_subscription *s) {
-  weft_client *c = s->c;
+/* Unlinks s from c (c->mu not held): true if it was linked. Whoever
+ * unlinks a subscription ends it (cancel_unlinked), so a close and a
+ * failing subscribe never both free it; s is not read unless found (a
+ * close may have freed it). */
+static bool claim_sub(weft_client *c, weft_subscription *s) {
+  bool found = false;
   pthread_mutex_lock(&c->mu);
   for (weft_subscription **pp = &c->subs; *pp; pp = &(*pp)->next) {
     if (*pp == s) {
       *pp = s->next;
+      found = true;
       break;
     }
   }
   pthread_mutex_unlock(&c->mu);
+  return found;
 }
 
 /* Loop thread: a pending retry will not run; its reference goes. */
@@ -386,12 +421,11 @@ static void drop_timer(void *ud) {
   (void)last;
 }
 
-void weft_subscription_cancel(weft_subscription *s) {
-  if (!s)
-    return;
-  unlink_sub(s);
+/* Ends a subscription its caller unlinked (claim_sub). */
+static void cancel_unlinked(weft_subscription *s) {
   pthread_mutex_lock(&s->mu);
   s->cancelled = true;
+  pthread_cond_broadcast(&s->cv); /* a subscribe waiting for its ack */
   weft_call *call = s->call;
   if (call) /* pinned under mu: its on_done cannot have freed it */
     weft__call_pin(call);
@@ -419,16 +453,26 @@ void weft_subscription_cancel(weft_subscription *s) {
   sub_free(s);
 }
 
+void weft_subscription_cancel(weft_subscription *s) {
+  if (!s)
+    return;
+  (void)claim_sub(s->c, s);
+  cancel_unlinked(s);
+}
+
 /* weft_client_close: every subscription ends and is freed; handles the
  * user still holds become invalid. */
 void weft__subscriptions_cancel_all(weft_client *c) {
   for (;;) {
     pthread_mutex_lock(&c->mu);
     weft_subscription *s = c->subs;
+    if (s) /* claimed here, under the lock that a failing subscribe's
+            * claim takes too */
+      c->subs = s->next;
     pthread_mutex_unlock(&c->mu);
     if (!s)
       break;
-    weft_subscription_cancel(s);
+    cancel_unlinked(s);
   }
 }
 

@@ -3,8 +3,11 @@
 // slow subscribers, re-subscription after a reconnect, server shutdown.
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <functional>
 #include <mutex>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -293,6 +296,31 @@ TEST_F(PubSub, CancelFromInsideCallback) {
   EXPECT_EQ(me.n.load(), 1);
   weft_client_close(cli);
   cli = nullptr;
+}
+
+// weft_client_close while another thread's weft_client_subscribe waits for
+// its acknowledgement (no server yet, reconnect on: it would wait up to
+// connect_timeout_ms): the subscribe returns WEFT_ERR_STATE at once and
+// the close frees the subscription after it is out (it freed it under the
+// waiting thread before).
+TEST_F(PubSub, CloseWhileSubscribeWaits) {
+  copts.reconnect.enabled = true;
+  copts.reconnect.base_ms = 5;
+  copts.reconnect.cap_ms = 20;
+  copts.connect_timeout_ms = 60000;
+  Connect(); // nobody listens: ERROR, retrying
+  Inbox in;
+  std::atomic<int> rv{1};
+  weft_subscription *s = nullptr;
+  std::thread t(
+      [&] { rv = weft_client_subscribe(cli, "w", Inbox::on_event, &in, &s); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(rv.load(), 1) << "subscribe returned without a server";
+  weft_client_close(cli);
+  cli = nullptr;
+  t.join();
+  EXPECT_EQ(rv.load(), WEFT_ERR_STATE);
+  EXPECT_EQ(s, nullptr);
 }
 
 TEST_F(PubSub, SubscribeFailsWithoutServer) {
