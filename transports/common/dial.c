@@ -14,6 +14,8 @@
 #define _GNU_SOURCE
 #include "dial.h"
 
+#include "attempt.h"
+
 #include <errno.h>
 #include <netdb.h>
 #include <stdbool.h>
@@ -353,6 +355,7 @@ void weft__dial_cancel(weft__dial *d) {
 /* ---- connect_async for transports ---- */
 
 typedef struct dial_conn {
+  weft__dial *d;
   weft_client *client;
   const weft_url *url; /* the runtime's: outlives the attempt */
   const weft_client_opts *opts;
@@ -379,6 +382,15 @@ static void dial_conn_done(void *ud, int rv, weft__conn *sock,
   free(x);
 }
 
+/* Loop thread: the client is closing (attempt.h); done will not run. */
+static void dial_conn_stop(void *ud) {
+  dial_conn *x = ud;
+  weft__dial_cancel(x->d);
+  weft__tls_ctx_free(x->tls);
+  weft_client_loop_release(x->loop);
+  free(x);
+}
+
 int weft__dial_connect_async(weft_client *client, const weft_url *url,
                              const weft_client_opts *opts, int port,
                              weft__tls_ctx *tls, weft__dial_adopt_fn adopt,
@@ -390,15 +402,16 @@ int weft__dial_connect_async(weft_client *client, const weft_url *url,
     weft__tls_ctx_free(tls);
     return weft_error_set(err, WEFT_ERR_NOMEM, "out of memory");
   }
-  *x = (dial_conn){client, url, opts, tls, NULL, adopt, done};
+  *x = (dial_conn){NULL, client, url, opts, tls, NULL, adopt, done};
   int rv = weft_client_loop_acquire(&x->loop, err);
-  if (rv == 0) {
-    weft__dial *d;
+  if (rv == 0)
     rv = weft__dial_start(
-        &d, x->loop, url->host, port, tls, opts ? opts->tls.server_name : NULL,
+        &x->d, x->loop, url->host, port, tls,
+        opts ? opts->tls.server_name : NULL,
         opts && opts->connect_timeout_ms ? opts->connect_timeout_ms : 10000,
         dial_conn_done, x, err);
-  }
+  if (rv == 0)
+    weft__client_attempt_set(client, dial_conn_stop, x);
   if (rv < 0) {
     weft_client_loop_release(x->loop);
     weft__tls_ctx_free(tls);

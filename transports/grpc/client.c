@@ -327,10 +327,16 @@ grpc_channel *weft__grpc_channel_of(weft__grpc_chan *ch) {
   return ((gclient *)ch)->channel;
 }
 
-void weft__grpc_channel_drop(weft__grpc_chan *ch) {
+void weft__grpc_channel_close(weft__grpc_chan *ch) {
   gclient *cl = (gclient *)ch;
-  grpc_channel_destroy(cl->channel);
-  client_unref(cl);
+  if (cl->channel)
+    grpc_channel_destroy(cl->channel);
+  cl->channel = NULL;
+}
+
+void weft__grpc_channel_drop(weft__grpc_chan *ch) {
+  weft__grpc_channel_close(ch);
+  client_unref((gclient *)ch);
 }
 
 void *weft__grpc_channel_ready(weft__grpc_chan *ch) {

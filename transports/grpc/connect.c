@@ -13,7 +13,14 @@
  *
  * An attempt is freed on the loop once both its outcome was reported and
  * its callback queue reported its shutdown (gRPC core may run that after
- * the last watch's callback, on its own thread). */
+ * the last watch's callback, on its own thread).
+ *
+ * A closing client stops its attempt (attempt.h) on the loop: a watch
+ * armed then ends by destroying the channel (mu keeps that from the
+ * watch's callback, which uses the channel), the diagnostic dial is
+ * cancelled, and from then on the attempt touches nothing of the client
+ * (its URL and options go with it) and reports to nobody. */
+#include <pthread.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +28,7 @@
 
 #include <grpc/support/time.h>
 
+#include "attempt.h"
 #include "dial.h"
 #include "grpc_internal.h"
 #include "sock.h"
@@ -41,9 +49,15 @@ typedef struct gconnect {
   /* Set on gRPC core's thread before the post that reads them on the
    * loop (the post orders them). */
   enum { C_READY, C_FAILED, C_TIMEOUT } outcome;
+  /* The channel's watching and its stop: settling (an outcome posted: no
+   * watch armed any more) and stopped, under mu; stopped is written on
+   * the loop, which may also read it without mu. */
+  pthread_mutex_t mu;
+  bool settling, stopped;
   /* Loop thread only. */
   bool reported, cq_down;
   weft__tls_ctx *diag_tls;
+  weft__dial *diag;
 } gconnect;
 
 static void maybe_free(gconnect *x) {
@@ -51,6 +65,7 @@ static void maybe_free(gconnect *x) {
     return;
   grpc_completion_queue_destroy(x->cq);
   weft_client_loop_release(x->loop);
+  pthread_mutex_destroy(&x->mu);
   free(x);
 }
 
@@ -78,6 +93,7 @@ static void on_cq_down(grpc_completion_queue_functor *f, int ok) {
 
 static void on_diag(void *ud, int rv, weft__conn *sock, const weft_error *e) {
   gconnect *x = ud;
+  x->diag = NULL; /* it frees itself once this returns */
   weft__conn_close(sock);
   weft__tls_ctx_free(x->diag_tls);
   x->diag_tls = NULL;
@@ -91,6 +107,13 @@ static void on_diag(void *ud, int rv, weft__conn *sock, const weft_error *e) {
 static void settle_job(void *ud) {
   gconnect *x = ud;
   grpc_completion_queue_shutdown(x->cq);
+  if (x->stopped) { /* the client is closing: nobody to tell */
+    weft__grpc_channel_drop(x->ch);
+    x->ch = NULL;
+    x->reported = true;
+    maybe_free(x);
+    return;
+  }
   weft_error err;
   weft_error_clear(&err);
   if (x->outcome == C_READY) {
@@ -106,25 +129,27 @@ static void settle_job(void *ud) {
     return;
   }
   x->diag_tls = weft__grpc_diag_tls(x->url, x->opts, &err);
-  weft__dial *d;
-  if (err.code == 0 && weft__dial_start(&d, x->loop, x->url->host, x->port,
-                                        x->diag_tls, x->opts->tls.server_name,
-                                        weft__grpc_diag_timeout_ms(x->opts),
-                                        on_diag, x, &err) == 0)
+  if (err.code == 0 &&
+      weft__dial_start(&x->diag, x->loop, x->url->host, x->port, x->diag_tls,
+                       x->opts->tls.server_name,
+                       weft__grpc_diag_timeout_ms(x->opts), on_diag, x,
+                       &err) == 0)
     return;
   weft__tls_ctx_free(x->diag_tls);
   x->diag_tls = NULL;
   report(x, err.code, NULL, &err);
 }
 
+/* With x->mu held. */
 static void settle(gconnect *x, int outcome) {
   x->outcome = outcome;
+  x->settling = true;
   while (weft_loop_post(x->loop, settle_job, x) < 0)
     usleep(1000); /* out of memory: the attempt must still end */
 }
 
 /* Looks at the channel and waits for its next change, or settles. On the
- * loop at the start, then on gRPC core's thread. */
+ * loop at the start, then on gRPC core's thread; x->mu held. */
 static void step(gconnect *x) {
   grpc_channel *ch = weft__grpc_channel_of(x->ch);
   grpc_connectivity_state st = grpc_channel_check_connectivity_state(ch, 1);
@@ -139,10 +164,32 @@ static void step(gconnect *x) {
 
 static void on_step(grpc_completion_queue_functor *f, int ok) {
   gconnect *x = (gconnect *)((char *)f - offsetof(gconnect, step_fn));
-  if (!ok) /* the deadline passed without a change */
+  pthread_mutex_lock(&x->mu);
+  if (x->stopped) /* its channel is gone: the attempt only ends */
+    settle(x, C_FAILED);
+  else if (!ok) /* the deadline passed without a change */
     settle(x, C_TIMEOUT);
   else
     step(x);
+  pthread_mutex_unlock(&x->mu);
+}
+
+/* Loop thread: the client is closing (attempt.h); done will not run. */
+static void stop(void *ud) {
+  gconnect *x = ud;
+  pthread_mutex_lock(&x->mu);
+  x->stopped = true;
+  if (!x->settling) /* a watch is armed: it ends now, and on_step settles */
+    weft__grpc_channel_close(x->ch);
+  pthread_mutex_unlock(&x->mu);
+  if (x->diag) { /* settled, failed, and being explained */
+    weft__dial_cancel(x->diag);
+    x->diag = NULL;
+    weft__tls_ctx_free(x->diag_tls);
+    x->diag_tls = NULL;
+    x->reported = true;
+    maybe_free(x);
+  }
 }
 
 int weft__grpc_connect_async(weft_client *client, const weft_url *url,
@@ -179,6 +226,10 @@ int weft__grpc_connect_async(weft_client *client, const weft_url *url,
   x->cq = grpc_completion_queue_create_for_callback(&x->down_fn, NULL);
   x->deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
                              gpr_time_from_millis(x->timeout_ms, GPR_TIMESPAN));
+  pthread_mutex_init(&x->mu, NULL);
+  pthread_mutex_lock(&x->mu);
   step(x); /* done runs on the loop later, never in here */
+  pthread_mutex_unlock(&x->mu);
+  weft__client_attempt_set(client, stop, x);
   return 0;
 }

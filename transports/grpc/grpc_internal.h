@@ -119,6 +119,9 @@ int weft__grpc_channel_open(weft_client *client, const weft_url *url,
 grpc_channel *weft__grpc_channel_of(weft__grpc_chan *ch);
 void *weft__grpc_channel_ready(weft__grpc_chan *ch);
 void weft__grpc_channel_drop(weft__grpc_chan *ch);
+/* Destroys the gRPC channel alone (its watches then end on gRPC core's
+ * threads); drop still frees the rest. */
+void weft__grpc_channel_close(weft__grpc_chan *ch);
 
 /* Why a connect failed, for which gRPC core says only TRANSIENT_FAILURE
  * (client.c): weft dials host:port itself with diag_tls's context (NULL

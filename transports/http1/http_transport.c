@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "../http2/h2_client.h"
+#include "attempt.h"
 #include "dial.h"
 #include "h1c_internal.h"
 #include "weft/http.h"
@@ -220,6 +221,9 @@ typedef struct hx_grpc_attempt {
   weft_url u; /* the grpc:// form of the runtime's URL, for the attempt */
   const weft_client_transport *vt;
   void (*done)(weft_client *, int, void *, const weft_error *);
+  /* How to stop the grpc:// attempt inside (attempt.h), if it said. */
+  weft__attempt_stop_fn inner_stop;
+  void *inner_ud;
 } hx_grpc_attempt;
 
 static pthread_mutex_t g_attempts_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -257,6 +261,13 @@ static void hx_grpc_done(weft_client *client, int rv, void *inner,
   done(client, rv, c, err);
 }
 
+/* Loop thread: the client is closing (attempt.h); done will not run. */
+static void hx_grpc_stop(void *ud) {
+  hx_grpc_attempt *a = take_attempt(((hx_grpc_attempt *)ud)->client);
+  a->inner_stop(a->inner_ud); /* it lets go of a->u */
+  free(a);
+}
+
 static int hx_grpc_connect_async(weft_client *client, const weft_url *url,
                                  const weft_client_opts *o,
                                  void (*done)(weft_client *, int, void *,
@@ -281,9 +292,14 @@ static int hx_grpc_connect_async(weft_client *client, const weft_url *url,
   g_attempts = a;
   pthread_mutex_unlock(&g_attempts_mu);
   int rv = vt->connect_async(client, &a->u, o, hx_grpc_done, err);
-  if (rv < 0) /* done will not run */
+  if (rv < 0) { /* done will not run */
     free(take_attempt(client));
-  return rv;
+    return rv;
+  }
+  weft__client_attempt_get(client, &a->inner_stop, &a->inner_ud);
+  if (a->inner_stop) /* stopping ours stops it */
+    weft__client_attempt_set(client, hx_grpc_stop, a);
+  return 0;
 }
 
 static int hx_connect_async(weft_client *client, const weft_url *url,

@@ -16,8 +16,9 @@
 #include "ws_conn.h"
 #include "ws_upgrade.h"
 
-typedef struct attempt {
-  weft_loop *loop; /* a reference of our own until done */
+typedef struct weft__ws_attempt {
+  weft_loop *loop;  /* a reference of our own until done */
+  weft__dial *dial; /* until on_dialed */
   weft__tls_ctx *tls;
   weft__conn *io;
   weft_timer *timer;
@@ -34,15 +35,28 @@ static int64_t now_ms(void) {
   return weft_now_ns() / 1000000;
 }
 
-static void finish(attempt *x, int rv, weft_ws_conn *c, const weft_error *err) {
+/* Everything but the loop reference and x itself. */
+static void release(attempt *x) {
+  weft__dial_cancel(x->dial);
   weft_timer_cancel(x->loop, x->timer);
   if (x->on_loop)
     weft_loop_del_fd(x->loop, weft__conn_fd(x->io));
   weft__conn_close(x->io); /* NULL once the connection took it */
   weft__tls_ctx_free(x->tls);
-  int status = x->up.status;
   weft__ws_upgrade_free(&x->up);
+}
+
+static void finish(attempt *x, int rv, weft_ws_conn *c, const weft_error *err) {
+  int status = x->up.status;
+  release(x);
   x->done(x->ud, rv, c, status, err);
+  weft_client_loop_release(x->loop);
+  free(x->target);
+  free(x);
+}
+
+void weft__ws_dial_async_cancel(attempt *x) {
+  release(x);
   weft_client_loop_release(x->loop);
   free(x->target);
   free(x);
@@ -144,6 +158,7 @@ static void on_timeout(weft_loop *l, weft_timer *t, void *ud) {
 static void on_dialed(void *ud, int rv, weft__conn *conn,
                       const weft_error *derr) {
   attempt *x = ud;
+  x->dial = NULL;             /* it frees itself once this returns */
   weft__tls_ctx_free(x->tls); /* the connection keeps its own reference */
   x->tls = NULL;
   if (rv < 0) {
@@ -167,7 +182,9 @@ static void on_dialed(void *ud, int rv, weft__conn *conn,
 }
 
 int weft__ws_dial_async(const weft__ws_dial_args *a, weft__ws_dial_fn done,
-                        void *ud, weft_error *err) {
+                        void *ud, weft__ws_attempt **out, weft_error *err) {
+  if (out)
+    *out = NULL;
   int64_t timeout = a->timeout_ms > 0 ? a->timeout_ms : 10000;
   attempt *x = calloc(1, sizeof *x);
   if (!x)
@@ -195,12 +212,15 @@ int weft__ws_dial_async(const weft__ws_dial_args *a, weft__ws_dial_fn done,
     goto fail;
   if ((rv = weft_client_loop_acquire(&x->loop, err)) < 0)
     goto fail;
-  weft__dial *d;
-  rv = weft__dial_start(&d, x->loop, a->host, a->port, x->tls,
+  rv = weft__dial_start(&x->dial, x->loop, a->host, a->port, x->tls,
                         a->tls_opts ? a->tls_opts->server_name : NULL, timeout,
                         on_dialed, x, err);
-  if (rv == 0)
+  if (rv == 0) {
+    if (out)
+      *out = x;
     return 0;
+  }
+  x->dial = NULL;
 fail:
   weft_client_loop_release(x->loop);
   weft__tls_ctx_free(x->tls);

@@ -119,11 +119,16 @@ int weft__ws_dial(weft_ws_conn **out, const weft__ws_dial_args *a,
  * the start. Returns 0 (done will run) or < 0 with err set (it will
  * not). a's strings and options are used only during this call; cfg is
  * copied; handler and ud are kept for the connection, as weft__ws_dial
- * keeps them. */
+ * keeps them. *out (may be NULL) is the attempt, for
+ * weft__ws_dial_async_cancel until done runs. */
 typedef void (*weft__ws_dial_fn)(void *ud, int rv, weft_ws_conn *c,
                                  int http_status, const weft_error *err);
+typedef struct weft__ws_attempt weft__ws_attempt;
 int weft__ws_dial_async(const weft__ws_dial_args *a, weft__ws_dial_fn done,
-                        void *ud, weft_error *err);
+                        void *ud, weft__ws_attempt **out, weft_error *err);
+/* Stops an attempt whose done has not run (loop thread): done never
+ * will; its socket is closed and all it holds freed. */
+void weft__ws_dial_async_cancel(weft__ws_attempt *x);
 /* Both dialers' last step: runs the connection on the client loop over io
  * (taken, also on failure) with the accepted subprotocol and the bytes
  * that followed the handshake. Any thread, the loop's included. */

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attempt.h"
 #include "mux.h"
 #include "weft/transport.h"
 #include "weft/websocket.h"
@@ -524,6 +525,7 @@ static int wss_connect(weft_client *client, const weft_url *url,
 
 /* A reconnect attempt on the client loop (connect_async). */
 typedef struct ws_async {
+  weft__ws_attempt *attempt;
   weft_client *client;
   env_conn *e;
   const char *proto;
@@ -543,6 +545,14 @@ static void ws_async_done(void *ud, int rv, weft_ws_conn *c, int status,
   free(x);
 }
 
+/* Loop thread: the client is closing (attempt.h); done will not run. */
+static void ws_async_stop(void *ud) {
+  ws_async *x = ud;
+  weft__ws_dial_async_cancel(x->attempt);
+  env_unref(x->e);
+  free(x);
+}
+
 static int ws_connect_async_common(weft_client *client, const weft_url *url,
                                    const weft_client_opts *opts, bool tls,
                                    void (*done)(weft_client *, int, void *,
@@ -554,10 +564,12 @@ static int ws_connect_async_common(weft_client *client, const weft_url *url,
   ws_setup s;
   int rv = ws_setup_init(&s, client, url, opts, tls, err);
   if (rv == 0) {
-    *x = (ws_async){client, s.e, s.proto, done};
-    rv = weft__ws_dial_async(&s.a, ws_async_done, x, err);
+    *x = (ws_async){NULL, client, s.e, s.proto, done};
+    rv = weft__ws_dial_async(&s.a, ws_async_done, x, &x->attempt, err);
     if (rv < 0)
       env_unref(s.e);
+    else
+      weft__client_attempt_set(client, ws_async_stop, x);
   }
   if (rv < 0)
     free(x);

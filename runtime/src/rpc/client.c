@@ -234,9 +234,43 @@ static void connect_job(void *ud) {
   connect_over(c);
 }
 
+void weft__client_attempt_set(weft_client *c, weft__attempt_stop_fn stop,
+                              void *ud) {
+  c->attempt_stop = stop;
+  c->attempt_ud = ud;
+}
+
+void weft__client_attempt_clear(weft_client *c) {
+  c->attempt_stop = NULL;
+  c->attempt_ud = NULL;
+}
+
+void weft__client_attempt_get(weft_client *c, weft__attempt_stop_fn *stop,
+                              void **ud) {
+  *stop = c->attempt_stop;
+  *ud = c->attempt_ud;
+}
+
+/* Loop thread, the client closing: the connect_async attempt under way
+ * stops now if its transport said how, instead of running on up to
+ * connect_timeout_ms while close waits. Its done will not run: the
+ * attempt ends here, reported to nobody. */
+static void stop_attempt(void *ud) {
+  weft_client *c = ud;
+  weft__attempt_stop_fn stop = c->attempt_stop;
+  void *aud = c->attempt_ud;
+  if (!stop)
+    return;
+  weft__client_attempt_clear(c);
+  stop(aud);
+  pthread_mutex_lock(&c->mu);
+  connect_over(c);
+}
+
 /* The outcome of a transport's connect_async, on the loop. */
 static void connect_async_done(weft_client *c, int rv, void *conn,
                                const weft_error *e) {
+  weft__client_attempt_clear(c); /* the transport's job; made sure of */
   notes n;
   memset(&n, 0, sizeof n);
   weft_error err;
@@ -526,6 +560,7 @@ static void close_on_loop(weft_loop *l, weft_timer *t, void *ud);
  * (which registers its socket on the loop), so it looks again later. */
 static void close_later(void *ud) {
   weft_client *c = ud;
+  stop_attempt(c); /* at once, not when its time is up */
   pthread_mutex_lock(&c->mu);
   bool ready = c->ncalls == 0 && !c->connecting && c->subscribing == 0;
   pthread_mutex_unlock(&c->mu);
@@ -568,8 +603,15 @@ void weft_client_close(weft_client *c) {
       return;
   }
   /* Calls owned by other threads end once their owners finish them (the
-   * cancel above unblocks them); a reconnect attempt under way ends; a
-   * weft_client_subscribe waiting for its acknowledgement returns. */
+   * cancel above unblocks them); a reconnect attempt under way ends (at
+   * once where its transport can stop it); a weft_client_subscribe
+   * waiting for its acknowledgement returns. No new attempt starts once
+   * closing is set. */
+  pthread_mutex_lock(&c->mu);
+  bool connecting = c->connecting;
+  pthread_mutex_unlock(&c->mu);
+  if (connecting)
+    weft_loop_run_sync(c->loop, stop_attempt, c);
   pthread_mutex_lock(&c->mu);
   while (c->ncalls > 0 || c->connecting || c->subscribing > 0)
     pthread_cond_wait(&c->cv, &c->mu);

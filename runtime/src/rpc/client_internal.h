@@ -3,6 +3,7 @@
 #ifndef WEFT_RPC_CLIENT_INTERNAL_H
 #define WEFT_RPC_CLIENT_INTERNAL_H
 
+#include "attempt.h"
 #include "rpc_internal.h"
 
 /* One transport connection. Calls hold a reference; when the connection is
@@ -88,6 +89,10 @@ struct weft_client {
   bool sup_posted;       /* a supervisor step is posted (mu) */
   bool sup_stopped;      /* close stopped the supervisor (mu) */
   bool connecting;       /* a reconnect attempt is queued or running (mu) */
+  /* How to stop the connect_async attempt under way, if its transport
+   * said (attempt.h). Loop thread only. */
+  weft__attempt_stop_fn attempt_stop;
+  void *attempt_ud;
   /* Runs asynchronous calls on transports without call_start_async (and
    * on connections whose call_start_async answers 1: https:// where ALPN
    * picked h2, while the HTTP/2 client has no native path); no built-in
