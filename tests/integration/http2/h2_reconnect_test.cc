@@ -155,7 +155,7 @@ TEST_P(ClientReconnect, NotDelayedByAnotherClientsHangingAttempt) {
   weft_client_close(cb);
   close(filler);
   close(lfd);
-  weft_client_close(ca); // waits for A's attempt (at most its timeout)
+  weft_client_close(ca); // stops A's attempt
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, ClientReconnect,

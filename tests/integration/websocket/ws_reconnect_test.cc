@@ -305,7 +305,7 @@ TEST_P(ClientReconnect, NotDelayedByAnotherClientsHangingAttempt) {
   echo_ok(cb);
   weft_client_close(cb);
   close(lfd);
-  weft_client_close(ca); // waits for A's attempt (at most its timeout)
+  weft_client_close(ca); // stops A's attempt
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, ClientReconnect,
