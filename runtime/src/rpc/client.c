@@ -520,16 +520,19 @@ int weft_client_open_async(weft_client **out, const char *url,
     return rv;
   /* The first attempt is the supervisor's, as a reconnect is, but due
    * now: no backoff before it. CONNECTING from here on, so calls made
-   * meanwhile wait for it (off the loop) and weft_client_state says so. */
+   * meanwhile wait for it (off the loop) and weft_client_state says so;
+   * on_state hears it before the supervisor can report the outcome. */
   notes n;
   memset(&n, 0, sizeof n);
   pthread_mutex_lock(&c->mu);
   set_state(c, WEFT_CONN_CONNECTING, &n);
   c->need_connect = true;
   c->reconnect_due = weft_now_ns();
-  weft__client_kick(c);
   pthread_mutex_unlock(&c->mu);
   fire(c, &n);
+  pthread_mutex_lock(&c->mu);
+  weft__client_kick(c);
+  pthread_mutex_unlock(&c->mu);
   *out = c;
   return 0;
 }

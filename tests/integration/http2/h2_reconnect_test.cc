@@ -28,6 +28,7 @@
 #include "weft/loop.h"
 
 using h2test::Server;
+using h2test::wait_state;
 
 namespace {
 
@@ -48,16 +49,6 @@ void on_error(weft_client *, const weft_error *err, void *ud) {
   auto *e = static_cast<Errors *>(ud);
   std::lock_guard<std::mutex> g(e->mu);
   e->seen.push_back(err->message);
-}
-
-bool wait_state(weft_client *c, weft_conn_state st, int seconds) {
-  auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-  while (std::chrono::steady_clock::now() < end) {
-    if (weft_client_state(c) == st)
-      return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return false;
 }
 
 } // namespace

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdio>
 #include <string>
 #include <thread>
@@ -132,6 +133,17 @@ inline std::string temp_path(const std::string &name) {
 inline bool have(const char *tool) {
   return run(std::string("sh -c 'command -v ") + tool + "' >/dev/null", 5)
              .status == 0;
+}
+
+// Polls the client's state until it is st, for up to `seconds`.
+inline bool wait_state(weft_client *c, weft_conn_state st, int seconds) {
+  auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  while (std::chrono::steady_clock::now() < end) {
+    if (weft_client_state(c) == st)
+      return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return false;
 }
 
 } // namespace h2test

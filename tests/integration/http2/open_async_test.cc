@@ -17,6 +17,7 @@
 #include "weft/transport.h"
 
 using h2test::Server;
+using h2test::wait_state;
 
 namespace {
 
@@ -49,16 +50,6 @@ bool wait_count(const std::atomic<int> &n, int want, int seconds) {
   while (n.load() != want && std::chrono::steady_clock::now() < end)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   return n.load() == want;
-}
-
-bool wait_state(weft_client *c, weft_conn_state st, int seconds) {
-  auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-  while (std::chrono::steady_clock::now() < end) {
-    if (weft_client_state(c) == st)
-      return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return false;
 }
 
 weft_client_opts opts_for(Seen *seen) {
