@@ -126,6 +126,41 @@ TEST_P(CloseAttempt, StopsAnAttemptStuckInConnect) {
   close_during_attempt(GetParam(), true);
 }
 
+// Closes at every point of the start: before the supervisor ran, while
+// the attempt is being set up, once it is stuck.
+TEST_P(CloseAttempt, ClosesRightAfterOpenAsync) {
+  const std::string param = GetParam();
+  const std::string scheme = param == "https_grpc"  ? "https"
+                             : param == "http_grpc" ? "http"
+                                                    : param;
+  weft_transports_init();
+  if (!weft_find_client_transport(scheme.c_str()) ||
+      (param == "http_grpc" && !weft_find_client_transport("grpc")))
+    GTEST_SKIP() << "this build has no " << param << " transport";
+  Silent server(true);
+  ASSERT_NE(server.port(), 0);
+  weft_client_opts o = {};
+  o.connect_timeout_ms = 60000;
+  o.reconnect.enabled = true;
+  o.tls.insecure = scheme != "grpcs";
+  weft_http_client_opts http = WEFT_HTTP_CLIENT_OPTS_INIT;
+  http.protocol = WEFT_HTTP_GRPC;
+  if (param == "https_grpc" || param == "http_grpc")
+    o.transport_opts = &http;
+  std::string url = scheme + "://127.0.0.1:" + std::to_string(server.port());
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 40; i++) {
+    weft_client *c = nullptr;
+    ASSERT_EQ(weft_client_open_async(&c, url.c_str(), &o, NULL), 0);
+    std::this_thread::sleep_for(std::chrono::microseconds(250 * (i % 8)));
+    weft_client_close(c);
+  }
+  double s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+          .count();
+  EXPECT_LT(s, 30.0) << "a close waited for its attempt";
+}
+
 INSTANTIATE_TEST_SUITE_P(Transports, CloseAttempt,
                          ::testing::Values("h2c", "tcp", "tls", "https",
                                            "https_grpc", "grpc", "grpcs",
