@@ -155,8 +155,8 @@ int weft_client_open_async(weft_client **out, const char *url,
  * Waits until threads owning calls have finished them; also cancels and
  * frees every subscription of the client. A connection attempt under way
  * is stopped (on the built-in transports; a user transport's is waited
- * for, up to connect_timeout_ms). No callback of the client runs after it
- * returns. From a callback running on the
+ * for, up to connect_timeout_ms). Called off the client loop, no callback
+ * of the client runs after it returns. From a callback running on the
  * client loop (on_disconnect, on_state, a subscription's event) it does not
  * wait: the rest of the close runs after the callback returns, and the
  * client fires DISCONNECTED (on_state, on_disconnect if it was connected)
