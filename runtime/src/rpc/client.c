@@ -270,7 +270,7 @@ static void stop_attempt(void *ud) {
 /* The outcome of a transport's connect_async, on the loop. */
 static void connect_async_done(weft_client *c, int rv, void *conn,
                                const weft_error *e) {
-  weft__client_attempt_clear(c); /* the transport's job; made sure of */
+  weft__client_attempt_clear(c); /* the attempt is over (attempt.h) */
   notes n;
   memset(&n, 0, sizeof n);
   weft_error err;

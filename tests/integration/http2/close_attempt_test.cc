@@ -74,31 +74,50 @@ private:
   int lfd_ = -1, filler_ = -1, port_ = 0;
 };
 
+// A test parameter as a client: its scheme (https_grpc and http_grpc are
+// https:// and http:// with protocol grpc) and options for an attempt
+// that may take 60 s, reconnecting. Not copied: o points at http.
+struct Kind {
+  std::string scheme;
+  bool available;
+  weft_http_client_opts http = WEFT_HTTP_CLIENT_OPTS_INIT;
+  weft_client_opts o = {};
+  explicit Kind(const std::string &param) {
+    const bool grpc_over_http = param == "https_grpc" || param == "http_grpc";
+    scheme = param == "https_grpc"  ? "https"
+             : param == "http_grpc" ? "http"
+                                    : param;
+    weft_transports_init();
+    available = weft_find_client_transport(scheme.c_str()) &&
+                (param != "http_grpc" || weft_find_client_transport("grpc"));
+    o.connect_timeout_ms = 60000;
+    o.reconnect.enabled = true;
+    // Never gets that far; grpcs:// cannot skip verification (system
+    // roots).
+    o.tls.insecure = scheme != "grpcs";
+    http.protocol = WEFT_HTTP_GRPC;
+    if (grpc_over_http)
+      o.transport_opts = &http;
+  }
+  Kind(const Kind &) = delete;
+  Kind &operator=(const Kind &) = delete;
+  std::string url(int port) const {
+    return scheme + "://127.0.0.1:" + std::to_string(port);
+  }
+};
+
 void close_during_attempt(const std::string &param, bool full) {
-  const bool grpc_over_http = param == "https_grpc" || param == "http_grpc";
-  const std::string scheme = param == "https_grpc"  ? "https"
-                             : param == "http_grpc" ? "http"
-                                                    : param;
-  weft_transports_init();
-  if (!weft_find_client_transport(scheme.c_str()) ||
-      (param == "http_grpc" && !weft_find_client_transport("grpc")))
+  Kind k(param);
+  if (!k.available)
     GTEST_SKIP() << "this build has no " << param << " transport";
   Silent server(full);
   ASSERT_NE(server.port(), 0);
   Watch w;
-  weft_client_opts o = {};
-  o.connect_timeout_ms = 60000;
-  o.reconnect.enabled = true;
+  weft_client_opts &o = k.o;
   o.on_state = on_state;
   o.on_error = on_error;
   o.user_data = &w;
-  // Never gets that far; grpcs:// cannot skip verification (system roots).
-  o.tls.insecure = scheme != "grpcs";
-  weft_http_client_opts http = WEFT_HTTP_CLIENT_OPTS_INIT;
-  http.protocol = WEFT_HTTP_GRPC;
-  if (grpc_over_http)
-    o.transport_opts = &http;
-  std::string url = scheme + "://127.0.0.1:" + std::to_string(server.port());
+  std::string url = k.url(server.port());
   weft_client *c = nullptr;
   weft_error err = {};
   ASSERT_EQ(weft_client_open_async(&c, url.c_str(), &o, &err), 0)
@@ -129,29 +148,16 @@ TEST_P(CloseAttempt, StopsAnAttemptStuckInConnect) {
 // Closes at every point of the start: before the supervisor ran, while
 // the attempt is being set up, once it is stuck.
 TEST_P(CloseAttempt, ClosesRightAfterOpenAsync) {
-  const std::string param = GetParam();
-  const std::string scheme = param == "https_grpc"  ? "https"
-                             : param == "http_grpc" ? "http"
-                                                    : param;
-  weft_transports_init();
-  if (!weft_find_client_transport(scheme.c_str()) ||
-      (param == "http_grpc" && !weft_find_client_transport("grpc")))
-    GTEST_SKIP() << "this build has no " << param << " transport";
+  Kind k(GetParam());
+  if (!k.available)
+    GTEST_SKIP() << "this build has no " << GetParam() << " transport";
   Silent server(true);
   ASSERT_NE(server.port(), 0);
-  weft_client_opts o = {};
-  o.connect_timeout_ms = 60000;
-  o.reconnect.enabled = true;
-  o.tls.insecure = scheme != "grpcs";
-  weft_http_client_opts http = WEFT_HTTP_CLIENT_OPTS_INIT;
-  http.protocol = WEFT_HTTP_GRPC;
-  if (param == "https_grpc" || param == "http_grpc")
-    o.transport_opts = &http;
-  std::string url = scheme + "://127.0.0.1:" + std::to_string(server.port());
+  std::string url = k.url(server.port());
   auto t0 = std::chrono::steady_clock::now();
   for (int i = 0; i < 40; i++) {
     weft_client *c = nullptr;
-    ASSERT_EQ(weft_client_open_async(&c, url.c_str(), &o, NULL), 0);
+    ASSERT_EQ(weft_client_open_async(&c, url.c_str(), &k.o, NULL), 0);
     std::this_thread::sleep_for(std::chrono::microseconds(250 * (i % 8)));
     weft_client_close(c);
   }
