@@ -4,8 +4,13 @@
  * A settlement is a nodekv.v1.SettlementRecord in weft_settlements (key:
  * its message id). A job's receipt is paid once: the job's claim in
  * weft_settled names the settlement paying it, taken by a create or, when
- * the settlement it names failed, was refunded or never got written (its
- * node died in between), by a revision-checked update. The leader moves
+ * the settlement it names failed or was refunded, by a revision-checked
+ * update. A claim whose settlement does not exist is one being written
+ * (its node claims first, then writes), so it holds the job for
+ * CLAIM_GRACE_MS: taking it over at once let two nodes settling one job
+ * at the same moment both win, paying the receipt twice. Past the grace
+ * the claim is taken as left by a node that died in between; a node whose
+ * write failed releases its claim itself. The leader moves
  * each settlement one step per --job-step-ms (pending -> in_progress ->
  * completed or failed); completion credits the cluster's wallet once
  * (wallet_kv.c, by the settlement's transaction hash) before the status
@@ -27,6 +32,11 @@ static int64_t now_ms(void) {
   clock_gettime(CLOCK_REALTIME, &ts);
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
+
+/* How long a claim naming a settlement not written yet holds the job.
+ * Far above the time from a claim to its write (two KV round trips), and
+ * above the clock skew between nodes. */
+#define CLAIM_GRACE_MS 30000
 
 static bool live(int status) {
   return status != aitbc__v1__BridgeStatus__Value__failed &&
@@ -79,8 +89,13 @@ static int claim_mut(weft_server_call *call, void *msg, void *arg) {
       return nd_fail(call, WEFT_STATUS_ALREADY_EXISTS,
                      "job %s is already settled by %s", x->job_id,
                      c->message_id);
+    if (!s && now_ms() - c->claimed_unix_ms < CLAIM_GRACE_MS)
+      return nd_fail(call, WEFT_STATUS_ALREADY_EXISTS,
+                     "job %s is being settled by %s", x->job_id,
+                     c->message_id);
   }
   c->message_id = (char *)x->msg_id;
+  c->claimed_unix_ms = now_ms();
   return 0;
 }
 
@@ -88,6 +103,7 @@ static int claim(weft_server_call *call, const char *job_id,
                  const char *msg_id) {
   nodekv__v1__SettlementClaim c = nodekv__v1__SettlementClaim_INIT;
   c.message_id = (char *)msg_id;
+  c.claimed_unix_ms = now_ms();
   int code = nd_kv_create(call, ND_KV_SETTLED, job_id, &c);
   if (code != WEFT_STATUS_ALREADY_EXISTS)
     return code;
@@ -117,12 +133,17 @@ int nd_settle_kv_claim(weft_server_call *call, char **job_ids, size_t n,
     nd_kv_new_id("msg", msg_ids[taken], 96);
     code = claim(call, job_ids[taken], msg_ids[taken]);
   }
-  if (code)
-    for (size_t i = 0; i + 1 < taken; i++)
-      nd_kv_update(NULL, weft_server_call_arena(call), ND_KV_SETTLED,
-                   job_ids[i], &nodekv__v1__SettlementClaim_desc, release_mut,
-                   msg_ids[i], NULL);
+  if (code && taken > 1) /* the last one taken is the one that failed */
+    nd_settle_kv_release(call, job_ids, msg_ids, taken - 1);
   return code;
+}
+
+void nd_settle_kv_release(weft_server_call *call, char **job_ids,
+                          char **msg_ids, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    nd_kv_update(NULL, weft_server_call_arena(call), ND_KV_SETTLED, job_ids[i],
+                 &nodekv__v1__SettlementClaim_desc, release_mut, msg_ids[i],
+                 NULL);
 }
 
 int nd_settle_kv_create(weft_server_call *call, const char *msg_id,

@@ -398,6 +398,10 @@ int nd_settle_kv_amount(weft_server_call *call, const char *job_id,
  * (msg_ids[i]: 96 bytes each); all or none. */
 int nd_settle_kv_claim(weft_server_call *call, char **job_ids, size_t n,
                        char **msg_ids, uint64_t *amounts);
+/* Gives back the claims on job_ids[0..n) still held by msg_ids[i] (their
+ * settlements could not be written). */
+void nd_settle_kv_release(weft_server_call *call, char **job_ids,
+                          char **msg_ids, size_t n);
 int nd_settle_kv_create(weft_server_call *call, const char *msg_id,
                         const char *job_id, const nd_bridge *b, uint32_t chain,
                         uint64_t amount, bool fail,

@@ -164,9 +164,12 @@ static int settle_cross_chain(weft_server_call *call,
                            req->priority, &b);
     if (!code)
       code = nd_settle_kv_claim(call, jobs, 1, ids, &amount);
-    if (!code)
+    if (!code) {
       code = nd_settle_kv_create(call, id, req->job_id, b, req->target_chain_id,
                                  amount, false, resp);
+      if (code)
+        nd_settle_kv_release(call, jobs, ids, 1);
+    }
     return nd_done(call, code);
   }
   pthread_mutex_lock(&nd_st.mu);
@@ -200,14 +203,19 @@ static int batch_kv(weft_server_call *call,
   int code = pick_bridge(call, req->bridge_name, req->target_chain_id, 0, &b);
   if (!code)
     code = nd_settle_kv_claim(call, req->job_ids, n, ids, amounts);
-  for (size_t i = 0; !code && i < n; i++) {
+  size_t made = 0;
+  for (; !code && made < n; made++) {
     aitbc__v1__SettlementResult *o = aitbc__v1__SettlementResult_new(a);
-    if (!o)
-      return nd_fail(call, WEFT_STATUS_RESOURCE_EXHAUSTED, "out of memory");
-    code = nd_settle_kv_create(call, ids[i], req->job_ids[i], b,
-                               req->target_chain_id, amounts[i], false, o);
-    resp->results[resp->n_results++] = o;
+    code = o ? nd_settle_kv_create(call, ids[made], req->job_ids[made], b,
+                                   req->target_chain_id, amounts[made], false,
+                                   o)
+             : nd_fail(call, WEFT_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+    if (o)
+      resp->results[resp->n_results++] = o;
   }
+  if (code && made > 0) /* the claims of the ones not written go back */
+    nd_settle_kv_release(call, req->job_ids + made - 1, ids + made - 1,
+                         n - (made - 1));
   return code;
 }
 

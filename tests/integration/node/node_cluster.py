@@ -581,18 +581,26 @@ def case_settle(nats):
         check(rc == 10 + 9 and "completed" in err,
               "a completed one is not refunded: %d %s" % (rc, err))
 
-        # Two nodes settle one job at once: exactly one wins.
-        jid2, _ = completed_job(c, a)
+        # Every node settles one job at once: exactly one wins, the others
+        # are ALREADY_EXISTS (each claims the job, then writes its
+        # settlement: a claim not written yet must hold). Three jobs, for
+        # more chances to land in that window.
+        jobs = [completed_job(c, a)[0] for _ in range(3)]
         res = {}
 
-        def settle(node):
-            res[node.name] = call(node, "Settlement/SettleCrossChain",
-                                  {"job_id": jid2, "target_chain_id": 1})[0]
-        ts = [threading.Thread(target=settle, args=(n,)) for n in (a, b)]
+        def settle(node, jid):
+            res[(jid, node.name)] = call(
+                node, "Settlement/SettleCrossChain",
+                {"job_id": jid, "target_chain_id": 1})[0]
+        ts = [threading.Thread(target=settle, args=(n, j))
+              for j in jobs for n in (a, b, c)]
         [t.start() for t in ts]
         [t.join() for t in ts]
-        check(sorted(res.values()) == [0, 10 + 6],
-              "one settlement wins, the other is ALREADY_EXISTS: %r" % res)
+        for j in jobs:
+            codes = sorted(v for (jid, _), v in res.items() if jid == j)
+            check(codes == [0, 10 + 6, 10 + 6],
+                  "one settlement of %s wins, the others are ALREADY_EXISTS: "
+                  "%r" % (j, res))
     finally:
         for n in (a, b, c):
             n.stop()
