@@ -130,6 +130,7 @@ struct weft__mux {
   bool freeing;
   unsigned npaused;
   size_t server_live;
+  bool idle_told;      /* io.on_idle was called */
   uint64_t calls;      /* server: calls dispatched so far */
   unsigned io_busy;    /* threads inside io callbacks */
   unsigned driving;    /* client callers inside weft_loop_drive */
@@ -290,7 +291,15 @@ static stream *stream_new(weft__mux *m, uint64_t id, bool server) {
   return s;
 }
 
+/* weft__mux_live: made minus destroyed. */
+static atomic_size_t g_live;
+
+size_t weft__mux_live(void) {
+  return atomic_load(&g_live);
+}
+
 static void mux_destroy(weft__mux *m) {
+  atomic_fetch_sub(&g_live, 1);
   weft__mxe_free(m->eng);
   pthread_cond_destroy(&m->idle_cv);
   pthread_condattr_destroy(&m->cattr);
@@ -320,6 +329,26 @@ static void io_leave(weft__mux *m) {
   if (--m->io_busy == 0 && m->freeing)
     pthread_cond_broadcast(&m->idle_cv);
   pthread_mutex_unlock(&m->mu);
+}
+
+/* mu held: a server stream is gone (its handler finished, or it was never
+ * dispatched). True if the owner is now to hear that its closed
+ * connection has no handler left (io.on_idle); io is then entered for the
+ * call (io_busy, so weft__mux_free waits for it), and the caller calls
+ * tell_idle once mu is free. */
+static bool server_gone_locked(weft__mux *m) {
+  if (--m->server_live == 0 && m->freeing)
+    pthread_cond_broadcast(&m->idle_cv);
+  if (m->server_live || !m->closed || m->idle_told || !m->io.on_idle)
+    return false;
+  m->idle_told = true;
+  m->io_busy++;
+  return true;
+}
+
+static void tell_idle(weft__mux *m) {
+  m->io.on_idle(m->io.io_ud);
+  io_leave(m);
 }
 
 static bool is_text(const weft__mux *m) {
@@ -479,6 +508,7 @@ int weft__mux_new(weft__mux **out, const weft__mux_opts *o,
     return rc < 0 ? rc : WEFT_ERR_NOMEM;
   }
   pthread_cond_init(&m->idle_cv, &m->cattr);
+  atomic_fetch_add(&g_live, 1);
   *out = m;
   return 0;
 }
@@ -905,13 +935,14 @@ static void dispatch_opened(weft__mux *m, stream *s) {
   weft__mxe_chunk *out = take(m);
   unlink_stream(m, s);
   resume = drop_queue(m, s);
-  if (--m->server_live == 0 && m->freeing)
-    pthread_cond_broadcast(&m->idle_cv);
+  bool idle = server_gone_locked(m);
   pthread_mutex_unlock(&m->mu);
   stream_free(s);
   flush(m, out);
   if (resume)
     resume_reading(m);
+  if (idle)
+    tell_idle(m);
 }
 
 int weft__mux_on_message(weft__mux *m, const uint8_t *data, size_t len,
@@ -1535,10 +1566,11 @@ static int srv_finish(void *tc, const weft_status *st,
   if (resume)
     resume_reading(m);
   pthread_mutex_lock(&m->mu);
-  if (--m->server_live == 0 && m->freeing)
-    pthread_cond_broadcast(&m->idle_cv);
+  bool idle = server_gone_locked(m);
   pthread_mutex_unlock(&m->mu);
   stream_free(s);
+  if (idle)
+    tell_idle(m);
   return rc;
 }
 

@@ -53,6 +53,15 @@ typedef struct weft__mux_io {
    * caller waiting for its reply then runs the loop itself
    * (weft_loop_drive), so the reply wakes it directly. */
   weft_loop *drive_loop;
+  /* Optional (server): the connection has closed (weft__mux_on_closed)
+   * and the last of the handlers still running then has finished, so
+   * weft__mux_free no longer waits for any. Called once, from the thread
+   * that finished that handler, outside the mux's lock; weft__mux_free
+   * waits for it to return, so io_ud is alive during the call. Not called
+   * if no handler was running at the close (weft__mux_active says so).
+   * Lets an owner free its closed connections from its loop when they are
+   * done instead of polling them. */
+  void (*on_idle)(void *io_ud);
 } weft__mux_io;
 
 typedef struct weft__mux_opts {
@@ -101,6 +110,9 @@ void weft__mux_goaway(weft__mux *m);
 /* GOAWAY with a status saying why (e.g. RESOURCE_EXHAUSTED before closing
  * on an oversize frame); the peer's calls then fail with that message. */
 void weft__mux_goaway_status(weft__mux *m, int code, const char *msg);
+/* Multiplexers alive in this process (made, not yet destroyed). For tests
+ * that check a dead connection is freed once its handlers are done. */
+size_t weft__mux_live(void);
 /* Number of streams in flight (server: handlers running). */
 size_t weft__mux_active(const weft__mux *m);
 /* Server: calls dispatched on this connection so far (connection events). */

@@ -1,6 +1,7 @@
 /* The client side of tcp:// and tls://: one connection per weft_client,
  * its socket on the process-wide client loop (weft_client_loop_acquire).
  * Calls run on the mux. */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,12 +17,14 @@ typedef struct tcp_client {
   weft__tls_ctx *tls;
   weft__tcp_conn *conn;
   uint8_t *rbuf;
-  bool closing; /* disconnect() in progress: no notifications */
+  /* disconnect() in progress: no notifications. Set by the closing thread
+   * while the loop may be reporting the server's close. */
+  atomic_bool closing;
 } tcp_client;
 
 static void on_dead(weft__tcp_conn *c, const weft_error *why) {
   tcp_client *tc = c->owner;
-  if (tc->closing)
+  if (atomic_load(&tc->closing))
     return;
   /* A clean close by the server is a disconnect; anything else an error. */
   weft_client_notify(tc->client,
@@ -129,7 +132,7 @@ static int tcp_connect_common(weft_client *client, const weft_url *url,
   *out = tc;
   return 0;
 fail:
-  tc->closing = true;
+  atomic_store(&tc->closing, true);
   client_free(tc); /* the connection was not made: nothing was posted */
   return rc;
 }
@@ -212,7 +215,7 @@ static void tcp_disconnect(void *conn) {
   tcp_client *tc = conn;
   if (!tc)
     return;
-  tc->closing = true;
+  atomic_store(&tc->closing, true);
   if (weft_loop_in_thread(tc->loop)) {
     /* From a callback on the loop (a user's on_disconnect closing the
      * client, the runtime's reconnect timer): the caller may still use the

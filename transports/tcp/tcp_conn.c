@@ -40,13 +40,26 @@ static int wbuf_append(weft__tcp_conn *c, const uint8_t *p, size_t n) {
   return 0;
 }
 
-static void flush_post(void *ud) {
-  weft__tcp_conn *c = ud;
+/* Loop thread, at the start of a callback posted for c: gives back the
+ * post's hold on c. False once c is dead: the caller then returns without
+ * touching c, since the owner, told here when that was the last hold
+ * (on_released), may have freed it. */
+static bool post_begin(weft__tcp_conn *c, bool flush_post) {
   pthread_mutex_lock(&c->wmu);
-  c->posts--;
-  c->flush_posted = false;
+  bool last = --c->posts == 0;
+  if (flush_post)
+    c->flush_posted = false;
   pthread_mutex_unlock(&c->wmu);
   if (!c->dead)
+    return true;
+  if (last && c->on_released)
+    c->on_released(c);
+  return false;
+}
+
+static void flush_post(void *ud) {
+  weft__tcp_conn *c = ud;
+  if (post_begin(c, true))
     flush(c);
 }
 
@@ -158,6 +171,14 @@ static void flush(weft__tcp_conn *c) {
 
 /* ---- read side ---------------------------------------------------------- */
 
+/* mux io->on_idle: the dead connection's last handler finished (any
+ * thread; c is alive for the call). */
+static void io_idle(void *ud) {
+  weft__tcp_conn *c = ud;
+  if (c->on_idle)
+    c->on_idle(c);
+}
+
 static void io_close(void *ud, const weft_error *err) {
   weft__tcp_conn *c = ud;
   c->why = *err; /* loop thread: on_message is about to fail */
@@ -165,10 +186,7 @@ static void io_close(void *ud, const weft_error *err) {
 
 static void resume_post(void *ud) {
   weft__tcp_conn *c = ud;
-  pthread_mutex_lock(&c->wmu);
-  c->posts--;
-  pthread_mutex_unlock(&c->wmu);
-  if (c->dead)
+  if (!post_begin(c, false))
     return;
   c->paused = weft__mux_rx_paused(c->mux);
   set_events(c);
@@ -231,10 +249,7 @@ static void on_readable(weft__tcp_conn *c);
 
 static void read_more_post(void *ud) {
   weft__tcp_conn *c = ud;
-  pthread_mutex_lock(&c->wmu);
-  c->posts--;
-  pthread_mutex_unlock(&c->wmu);
-  if (!c->dead && !c->paused)
+  if (post_begin(c, false) && !c->paused)
     on_readable(c);
 }
 
@@ -417,6 +432,7 @@ int weft__tcp_conn_new(weft__tcp_conn **out, weft_loop *loop, weft__conn *sock,
   weft__mux_io io = {.send = io_send,
                      .close = io_close,
                      .rx_resume = io_rx_resume,
+                     .on_idle = io_idle,
                      .io_ud = c,
                      .drive_loop = o->drivable ? loop : NULL};
   rc = weft__mux_new(&c->mux, &mo, &io);
@@ -486,6 +502,11 @@ bool weft__tcp_conn_reapable(weft__tcp_conn *c) {
   bool idle = c->posts == 0;
   pthread_mutex_unlock(&c->wmu);
   return c->dead && idle && weft__mux_active(c->mux) == 0;
+}
+
+void weft__tcp_conn_free_mux(weft__tcp_conn *c) {
+  weft__mux_free(c->mux);
+  c->mux = NULL;
 }
 
 void weft__tcp_conn_free(weft__tcp_conn *c) {

@@ -57,8 +57,19 @@ struct weft__tcp_conn {
   size_t rcap;
   /* The owner learns that the connection died (loop thread). */
   void (*on_dead)(weft__tcp_conn *c, const weft_error *why);
+  /* Optional, for an owner that frees dead connections once nothing holds
+   * them (weft__tcp_conn_reapable) without polling: the two ways a hold
+   * ends after the death. on_idle: the last handler still running at the
+   * death finished (any thread; c is alive during the call, but work
+   * posted with it may outlive it: post the owner's). on_released: the
+   * last callback posted for c ran (loop thread; c may be freed here).
+   * Set before the loop runs the connection. */
+  void (*on_idle)(weft__tcp_conn *c);
+  void (*on_released)(weft__tcp_conn *c);
   void *owner;
   weft__tcp_conn *prev, *next; /* owner's lists */
+  weft__tcp_conn *ready_next;  /* owner's, under its lock */
+  bool ready;
 
   /* Write side: any thread, under wmu. */
   pthread_mutex_t wmu;
@@ -101,6 +112,9 @@ bool weft__tcp_conn_reapable(weft__tcp_conn *c);
 /* Frees (blocks until server handlers of this connection are done).
  * Not on the loop thread unless reapable. */
 void weft__tcp_conn_free(weft__tcp_conn *c);
+/* The first half of weft__tcp_conn_free: frees the multiplexer, after
+ * which no on_idle is under way or to come. */
+void weft__tcp_conn_free_mux(weft__tcp_conn *c);
 
 /* Runs fn(ud) on the loop thread and waits for it (any other thread). */
 void weft__tcp_run_on_loop(weft_loop *loop, void (*fn)(void *), void *ud);

@@ -2,11 +2,14 @@
  * accepts and serves every connection; handlers run on the runtime's worker
  * pool through weft_server_dispatch (the mux), never on the loop thread.
  *
- * A connection that dies while its handlers still run becomes a zombie:
- * its socket is closed at once, and the memory is reclaimed by a reaper
- * timer once the handlers have finished, so the loop never waits for them. */
+ * A connection that dies while something still holds it (handlers still
+ * running, work posted for it) becomes a zombie: its socket is closed at
+ * once, and the loop frees it when the last hold ends (the connection's
+ * on_idle and on_released), so the loop never waits for them and nothing
+ * polls. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,8 +31,13 @@ typedef struct tcp_listener {
   weft__acceptor *acc; /* loop thread */
   unsigned max_per_ip;
   weft__tcp_conn *conns;   /* live */
-  weft__tcp_conn *zombies; /* dead, handlers still running */
-  weft_timer *reaper;
+  weft__tcp_conn *zombies; /* dead, still held (loop thread) */
+  /* Zombies whose last handler finished, or that just died: the loop
+   * looks at them in a sweep (reap_post) posted with the first of them;
+   * once closing, nothing is posted (the close frees what is left). */
+  pthread_mutex_t mu;
+  weft__tcp_conn *ready;
+  bool reap_posted, closing;
   size_t nconns;
   size_t max_msg;
   int64_t keepalive_ms, idle_ms, header_ms;
@@ -68,19 +76,70 @@ static void list_remove(weft__tcp_conn **head, weft__tcp_conn *c) {
   c->prev = c->next = NULL;
 }
 
-static void on_reap(weft_loop *lp, weft_timer *t, void *ud) {
+/* Loop thread: frees zombie c if nothing holds it any more. Its
+ * multiplexer goes first: that waits for an on_idle still under way,
+ * which may have put c on the ready list, so c leaves it after. */
+static void reap(tcp_listener *l, weft__tcp_conn *c) {
+  if (!weft__tcp_conn_reapable(c))
+    return;
+  list_remove(&l->zombies, c);
+  weft__tcp_conn_free_mux(c);
+  pthread_mutex_lock(&l->mu);
+  if (c->ready) {
+    weft__tcp_conn **pp = &l->ready;
+    while (*pp != c)
+      pp = &(*pp)->ready_next;
+    *pp = c->ready_next;
+  }
+  pthread_mutex_unlock(&l->mu);
+  weft__tcp_conn_free(c);
+}
+
+/* Loop thread: frees the ready zombies nothing holds any more (the others
+ * are freed when their last hold ends: on_idle or on_released). */
+static void reap_post(void *ud) {
   tcp_listener *l = ud;
-  for (weft__tcp_conn *c = l->zombies, *n; c; c = n) {
-    n = c->next;
-    if (weft__tcp_conn_reapable(c)) {
-      list_remove(&l->zombies, c);
-      weft__tcp_conn_free(c);
+  /* One at a time: a connection taken may be put back meanwhile (its
+   * on_idle after its death), and is then taken again. */
+  for (;;) {
+    pthread_mutex_lock(&l->mu);
+    weft__tcp_conn *c = l->ready;
+    if (c) {
+      l->ready = c->ready_next;
+      c->ready = false;
+    } else {
+      l->reap_posted = false;
     }
+    pthread_mutex_unlock(&l->mu);
+    if (!c)
+      return;
+    reap(l, c);
   }
-  if (!l->zombies) {
-    weft_timer_cancel(lp, t);
-    l->reaper = NULL;
+}
+
+/* Any thread (c alive): puts zombie c on the ready list, with a sweep
+ * posted for it. A failed post leaves it to the next sweep or the close. */
+static void reap_soon(weft__tcp_conn *c) {
+  tcp_listener *l = c->owner;
+  pthread_mutex_lock(&l->mu);
+  if (!l->closing) {
+    if (!c->ready) {
+      c->ready = true;
+      c->ready_next = l->ready;
+      l->ready = c;
+    }
+    if (!l->reap_posted)
+      l->reap_posted = weft_loop_post(l->loop, reap_post, l) == 0;
   }
+  pthread_mutex_unlock(&l->mu);
+}
+
+static void on_conn_idle(weft__tcp_conn *c) {
+  reap_soon(c);
+}
+
+static void on_conn_released(weft__tcp_conn *c) {
+  reap(c->owner, c);
 }
 
 /* why's message without the "127.0.0.1:5555: " prefix tcp_conn puts on it
@@ -124,8 +183,9 @@ static void on_conn_dead(weft__tcp_conn *c, const weft_error *why) {
   list_remove(&l->conns, c);
   l->nconns--;
   list_push(&l->zombies, c);
-  if (!l->reaper)
-    l->reaper = weft_loop_timer(l->loop, 20, 20, on_reap, l);
+  /* c is still in use by its caller: freed by the sweep if nothing else
+   * holds it, else when the last hold ends. */
+  reap_soon(c);
 }
 
 /* A socket from the shared accept loop (accept.h). */
@@ -154,6 +214,8 @@ static void on_conn(void *ud, weft__conn *sock, bool over_limit) {
   }
   c->owner = l;
   c->on_dead = on_conn_dead;
+  c->on_idle = on_conn_idle;
+  c->on_released = on_conn_released;
   list_push(&l->conns, c);
   l->nconns++;
   weft_server_conn_event(l->srv, WEFT_CONN_EVENT_OPENED, l->scheme, l->url,
@@ -173,6 +235,7 @@ static int listen_common(weft_server *s, const weft_url *url,
     return weft_error_set(err, WEFT_ERR_NOMEM, "tcp listener");
   l->srv = s;
   l->lfd = -1;
+  pthread_mutex_init(&l->mu, NULL);
   l->max_msg =
       opts->max_message_size ? opts->max_message_size : 4u * 1024u * 1024u;
   l->keepalive_ms = opts->keepalive_ms;
@@ -228,6 +291,7 @@ fail:
     close(l->lfd);
   weft__tls_ctx_free(l->tls);
   free(l->rbuf);
+  pthread_mutex_destroy(&l->mu);
   free(l);
   return rc;
 }
@@ -264,10 +328,6 @@ static void close_on_loop(void *ud) {
   weft_error_set(&e, WEFT_ERR_CLOSED, "server shutting down");
   while (l->conns)
     weft__tcp_conn_close(l->conns, &e); /* moves it to the zombies */
-  if (l->reaper) {
-    weft_timer_cancel(l->loop, l->reaper);
-    l->reaper = NULL;
-  }
 }
 
 static void tcp_close(void *listener) {
@@ -275,7 +335,14 @@ static void tcp_close(void *listener) {
   if (!l)
     return;
   weft__tcp_run_on_loop(l->loop, close_on_loop, l);
+  /* Sweeps posted before this run in the stop's drain; none after it. */
+  pthread_mutex_lock(&l->mu);
+  l->closing = true;
+  pthread_mutex_unlock(&l->mu);
   weft_loop_stop(l->loop);
+  pthread_mutex_lock(&l->mu);
+  l->ready = NULL; /* zombies all: freed below */
+  pthread_mutex_unlock(&l->mu);
   /* Off the loop now: wait for handlers the runtime has cancelled. */
   while (l->zombies) {
     weft__tcp_conn *c = l->zombies;
@@ -286,6 +353,7 @@ static void tcp_close(void *listener) {
   weft__acceptor_free(l->acc); /* stopped on the loop: only frees */
   weft__tls_ctx_free(l->tls);
   free(l->rbuf);
+  pthread_mutex_destroy(&l->mu);
   free(l);
 }
 

@@ -9,9 +9,10 @@
  * is refused with 400. A message of the wrong kind closes with 1003.
  *
  * A server connection that closes while its handlers still run becomes a
- * zombie, as on tcp://: its socket is gone at once, and a reaper timer on
- * the listener's loop frees its multiplexer once the handlers are done, so
- * neither the loop nor a thread of its own waits for them. */
+ * zombie, as on tcp://: its socket is gone at once, and the listener's loop
+ * frees its multiplexer when the last of them has finished (the mux's
+ * on_idle), so neither the loop nor a thread of its own waits for them,
+ * and nothing polls. */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
 #include <stdatomic.h>
@@ -47,7 +48,10 @@ typedef struct env_conn {
   /* After on_close no resume is posted: the loop may be freed soon. */
   pthread_mutex_t pmu;
   bool no_posts;
-  struct env_conn *znext; /* the listener's zombies (loop thread) */
+  struct env_conn *znext, *zprev; /* the listener's zombies (loop thread) */
+  struct env_conn *ready_next;    /* the listener's ready list, under its mu */
+  bool ready;
+  bool zombie; /* loop thread: on the zombie list */
 } env_conn;
 
 static env_conn *env_new(void) {
@@ -77,20 +81,20 @@ static void stop_posts(env_conn *e) {
   pthread_mutex_unlock(&e->pmu);
 }
 
-/* How often the reaper looks at connections whose handlers still ran when
- * they closed (as tcp_server.c's). */
-#define REAP_MS 20
-
 struct ws_listener {
   weft__ws_listener *l;
   weft_server *srv;
   char path[1024]; /* where the envelope endpoint answers */
   size_t max_message_size;
   /* The loop thread's, until the listener's loop is gone: closed
-   * connections waiting for their handlers, and the timer that frees them. */
+   * connections waiting for their handlers. */
   env_conn *zombies;
-  weft_loop *loop;
-  weft_timer *reaper;
+  /* Zombies whose last handler finished: the loop frees them in a sweep
+   * (reap_post) posted with the first of them; once closing, nothing is
+   * posted (the close frees what is left). */
+  pthread_mutex_t mu;
+  env_conn *ready;
+  bool reap_posted, closing;
 };
 
 /* ---- the mux's I/O ---- */
@@ -130,6 +134,8 @@ static void io_rx_resume(void *ud) {
   pthread_mutex_unlock(&e->pmu);
 }
 
+static void io_idle(void *ud);
+
 /* ws_conn's busy_fn: calls in flight keep the connection from idling. */
 static size_t env_busy(void *ud) {
   env_conn *e = ud;
@@ -150,6 +156,7 @@ static void env_open(weft_ws_conn *c, void *ud) {
                      .close = io_close,
                      .io_ud = e,
                      .rx_resume = io_rx_resume,
+                     .on_idle = io_idle,
                      /* client: waiting callers drive the loop (mux.h) */
                      .drive_loop = e->srv ? NULL : weft_ws_conn_loop(c)};
   if (weft__mux_new(&e->mux, &mo, &io) < 0) {
@@ -192,27 +199,73 @@ static void closed_error(weft_error *why, int code, const char *reason) {
  * the loop, at the listener's close). */
 static void env_server_free(env_conn *e) {
   weft__mux_free(e->mux);
+  /* No io_idle is under way or to come now: e leaves the ready list for
+   * good if the one there was put it on it. */
+  ws_listener *wl = e->owner;
+  pthread_mutex_lock(&wl->mu);
+  if (e->ready) {
+    env_conn **pp = &wl->ready;
+    while (*pp != e)
+      pp = &(*pp)->ready_next;
+    *pp = e->ready_next;
+  }
+  pthread_mutex_unlock(&wl->mu);
   weft_ws_conn_unref(e->c);
   env_unref(e);
 }
 
-/* The reaper (loop thread): frees the zombies whose handlers are done, and
- * stops once none is left. */
-static void on_reap(weft_loop *lp, weft_timer *t, void *ud) {
+static void zombie_unlink(ws_listener *wl, env_conn *e) {
+  if (e->zprev)
+    e->zprev->znext = e->znext;
+  else
+    wl->zombies = e->znext;
+  if (e->znext)
+    e->znext->zprev = e->zprev;
+}
+
+/* Loop thread: frees the ready zombies. A connection is put on the ready
+ * list when its last handler finished after its mux closed; that may be
+ * before its WebSocket close ran (a protocol error closes the mux first),
+ * and such a connection is freed by that close (no handler left). */
+static void reap_post(void *ud) {
   ws_listener *wl = ud;
-  for (env_conn **pp = &wl->zombies; *pp;) {
-    env_conn *e = *pp;
-    if (weft__mux_active(e->mux) == 0) {
-      *pp = e->znext;
-      env_server_free(e);
+  for (;;) {
+    pthread_mutex_lock(&wl->mu);
+    env_conn *e = wl->ready;
+    if (e) {
+      wl->ready = e->ready_next;
+      e->ready = false;
     } else {
-      pp = &e->znext;
+      wl->reap_posted = false;
+    }
+    pthread_mutex_unlock(&wl->mu);
+    if (!e)
+      return;
+    if (e->zombie) {
+      zombie_unlink(wl, e);
+      env_server_free(e);
     }
   }
-  if (!wl->zombies) {
-    weft_timer_cancel(lp, t);
-    wl->reaper = NULL;
+}
+
+/* mux io->on_idle: a zombie's last handler finished (any thread; e is
+ * alive for the call): e goes on the ready list, with a sweep posted for
+ * it. A failed post leaves it to the next sweep or to the close. */
+static void io_idle(void *ud) {
+  env_conn *e = ud;
+  ws_listener *wl = e->owner;
+  if (!wl)
+    return;
+  pthread_mutex_lock(&wl->mu);
+  if (!wl->closing) {
+    e->ready = true;
+    e->ready_next = wl->ready;
+    wl->ready = e;
+    if (!wl->reap_posted)
+      wl->reap_posted =
+          weft_loop_post(weft_ws_conn_loop(e->c), reap_post, wl) == 0;
   }
+  pthread_mutex_unlock(&wl->mu);
 }
 
 static void env_server_close(weft_ws_conn *c, int code, const char *reason,
@@ -235,14 +288,15 @@ static void env_server_close(weft_ws_conn *c, int code, const char *reason,
     return;
   }
   /* Handlers still run (the runtime has been told to cancel them): the
-   * reaper frees the connection once they are done. Without a timer (no
-   * memory) it waits in the list for the next close or the listener's. */
+   * last of them to finish has the loop free the connection (io_idle; a
+   * sweep it posts runs after this). */
   ws_listener *wl = e->owner;
+  e->zombie = true;
+  e->zprev = NULL;
   e->znext = wl->zombies;
+  if (wl->zombies)
+    wl->zombies->zprev = e;
   wl->zombies = e;
-  wl->loop = weft_ws_conn_loop(c);
-  if (!wl->reaper)
-    wl->reaper = weft_loop_timer(wl->loop, REAP_MS, REAP_MS, on_reap, wl);
 }
 
 static const weft_ws_handler env_server_handler = {env_open, env_message,
@@ -294,6 +348,7 @@ static int ws_listen_common(weft_server *s, const weft_url *url,
   if (!wl)
     return weft_error_set(err, WEFT_ERR_NOMEM, "ws: out of memory");
   wl->srv = s;
+  pthread_mutex_init(&wl->mu, NULL);
   wl->max_message_size = opts->max_message_size;
   /* The envelope endpoint answers on the listen URL's path, "/" if it
    * names none; other paths are left to routes (else 404). */
@@ -314,6 +369,7 @@ static int ws_listen_common(weft_server *s, const weft_url *url,
                     opts, opts->max_message_size, opts->keepalive_ms);
   int rv = weft__ws_listen(&wl->l, &a, port, err);
   if (rv < 0) {
+    pthread_mutex_destroy(&wl->mu);
     free(wl);
     return rv;
   }
@@ -342,15 +398,20 @@ static void ws_close_listener(void *ud) {
   ws_listener *wl = ud;
   if (!wl)
     return;
-  /* Every connection is closed and the loop freed (with the reaper's
-   * timer) when this returns. */
+  /* Sweeps posted before this run at the latest when the loop is freed
+   * (below); none after it. */
+  pthread_mutex_lock(&wl->mu);
+  wl->closing = true;
+  pthread_mutex_unlock(&wl->mu);
+  /* Every connection is closed and the loop freed when this returns. */
   weft__ws_listener_close(wl->l);
   /* Off the loop now: wait for the handlers the runtime has cancelled. */
   while (wl->zombies) {
     env_conn *e = wl->zombies;
-    wl->zombies = e->znext;
+    zombie_unlink(wl, e);
     env_server_free(e);
   }
+  pthread_mutex_destroy(&wl->mu);
   free(wl);
 }
 
