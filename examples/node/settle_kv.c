@@ -91,8 +91,7 @@ static int claim_mut(weft_server_call *call, void *msg, void *arg) {
                      c->message_id);
     if (!s && now_ms() - c->claimed_unix_ms < CLAIM_GRACE_MS)
       return nd_fail(call, WEFT_STATUS_ALREADY_EXISTS,
-                     "job %s is being settled by %s", x->job_id,
-                     c->message_id);
+                     "job %s is being settled by %s", x->job_id, c->message_id);
   }
   c->message_id = (char *)x->msg_id;
   c->claimed_unix_ms = now_ms();

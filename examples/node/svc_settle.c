@@ -206,10 +206,10 @@ static int batch_kv(weft_server_call *call,
   size_t made = 0;
   for (; !code && made < n; made++) {
     aitbc__v1__SettlementResult *o = aitbc__v1__SettlementResult_new(a);
-    code = o ? nd_settle_kv_create(call, ids[made], req->job_ids[made], b,
-                                   req->target_chain_id, amounts[made], false,
-                                   o)
-             : nd_fail(call, WEFT_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+    code =
+        o ? nd_settle_kv_create(call, ids[made], req->job_ids[made], b,
+                                req->target_chain_id, amounts[made], false, o)
+          : nd_fail(call, WEFT_STATUS_RESOURCE_EXHAUSTED, "out of memory");
     if (o)
       resp->results[resp->n_results++] = o;
   }
