@@ -343,13 +343,21 @@ static void tcp_close(void *listener) {
   pthread_mutex_lock(&l->mu);
   l->ready = NULL; /* zombies all: freed below */
   pthread_mutex_unlock(&l->mu);
-  /* Off the loop now: wait for handlers the runtime has cancelled. */
+  /* Off the loop now, in three steps. Each zombie's mux first: that waits
+   * for the handlers the runtime has cancelled and for threads inside the
+   * connection's io callbacks, whose posts (a flush, a resume) are then
+   * all made. Those run in weft_loop_free, on connections still alive,
+   * and free nothing (on_released cleared); the connections go last. */
+  for (weft__tcp_conn *c = l->zombies; c; c = c->next) {
+    c->on_released = NULL;
+    weft__tcp_conn_free_mux(c);
+  }
+  weft_loop_free(l->loop);
   while (l->zombies) {
     weft__tcp_conn *c = l->zombies;
     list_remove(&l->zombies, c);
     weft__tcp_conn_free(c);
   }
-  weft_loop_free(l->loop);
   weft__acceptor_free(l->acc); /* stopped on the loop: only frees */
   weft__tls_ctx_free(l->tls);
   free(l->rbuf);
