@@ -23,6 +23,7 @@
 
 #include "framer.h"
 #include "mux.h"
+#include "reapq.h"
 #include "sock.h"
 #include "weft/loop.h"
 
@@ -68,8 +69,7 @@ struct weft__tcp_conn {
   void (*on_released)(weft__tcp_conn *c);
   void *owner;
   weft__tcp_conn *prev, *next; /* owner's lists */
-  weft__tcp_conn *ready_next;  /* owner's, under its lock */
-  bool ready;
+  weft__reapq_link reap_link;  /* owner's queue (reapq.h) */
 
   /* Write side: any thread, under wmu. */
   pthread_mutex_t wmu;

@@ -9,8 +9,8 @@
  * polls. */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <pthread.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,12 +32,7 @@ typedef struct tcp_listener {
   unsigned max_per_ip;
   weft__tcp_conn *conns;   /* live */
   weft__tcp_conn *zombies; /* dead, still held (loop thread) */
-  /* Zombies whose last handler finished, or that just died: the loop
-   * looks at them in a sweep (reap_post) posted with the first of them;
-   * once closing, nothing is posted (the close frees what is left). */
-  pthread_mutex_t mu;
-  weft__tcp_conn *ready;
-  bool reap_posted, closing;
+  weft__reapq rq;          /* zombies whose hold may have ended */
   size_t nconns;
   size_t max_msg;
   int64_t keepalive_ms, idle_ms, header_ms;
@@ -78,60 +73,25 @@ static void list_remove(weft__tcp_conn **head, weft__tcp_conn *c) {
 
 /* Loop thread: frees zombie c if nothing holds it any more. Its
  * multiplexer goes first: that waits for an on_idle still under way,
- * which may have put c on the ready list, so c leaves it after. */
+ * which may have queued c again, so c leaves the queue after. */
 static void reap(tcp_listener *l, weft__tcp_conn *c) {
   if (!weft__tcp_conn_reapable(c))
     return;
   list_remove(&l->zombies, c);
   weft__tcp_conn_free_mux(c);
-  pthread_mutex_lock(&l->mu);
-  if (c->ready) {
-    weft__tcp_conn **pp = &l->ready;
-    while (*pp != c)
-      pp = &(*pp)->ready_next;
-    *pp = c->ready_next;
-  }
-  pthread_mutex_unlock(&l->mu);
+  weft__reapq_remove(&l->rq, &c->reap_link);
   weft__tcp_conn_free(c);
 }
 
-/* Loop thread: frees the ready zombies nothing holds any more (the others
- * are freed when their last hold ends: on_idle or on_released). */
-static void reap_post(void *ud) {
-  tcp_listener *l = ud;
-  /* One at a time: a connection taken may be put back meanwhile (its
-   * on_idle after its death), and is then taken again. */
-  for (;;) {
-    pthread_mutex_lock(&l->mu);
-    weft__tcp_conn *c = l->ready;
-    if (c) {
-      l->ready = c->ready_next;
-      c->ready = false;
-    } else {
-      l->reap_posted = false;
-    }
-    pthread_mutex_unlock(&l->mu);
-    if (!c)
-      return;
-    reap(l, c);
-  }
+static void reap_link(void *owner, weft__reapq_link *link) {
+  reap(owner,
+       (weft__tcp_conn *)((char *)link - offsetof(weft__tcp_conn, reap_link)));
 }
 
-/* Any thread (c alive): puts zombie c on the ready list, with a sweep
- * posted for it. A failed post leaves it to the next sweep or the close. */
+/* Any thread (c alive): the loop looks at zombie c soon. */
 static void reap_soon(weft__tcp_conn *c) {
   tcp_listener *l = c->owner;
-  pthread_mutex_lock(&l->mu);
-  if (!l->closing) {
-    if (!c->ready) {
-      c->ready = true;
-      c->ready_next = l->ready;
-      l->ready = c;
-    }
-    if (!l->reap_posted)
-      l->reap_posted = weft_loop_post(l->loop, reap_post, l) == 0;
-  }
-  pthread_mutex_unlock(&l->mu);
+  weft__reapq_push(&l->rq, l->loop, &c->reap_link);
 }
 
 static void on_conn_idle(weft__tcp_conn *c) {
@@ -235,7 +195,7 @@ static int listen_common(weft_server *s, const weft_url *url,
     return weft_error_set(err, WEFT_ERR_NOMEM, "tcp listener");
   l->srv = s;
   l->lfd = -1;
-  pthread_mutex_init(&l->mu, NULL);
+  weft__reapq_init(&l->rq, reap_link, l);
   l->max_msg =
       opts->max_message_size ? opts->max_message_size : 4u * 1024u * 1024u;
   l->keepalive_ms = opts->keepalive_ms;
@@ -291,7 +251,7 @@ fail:
     close(l->lfd);
   weft__tls_ctx_free(l->tls);
   free(l->rbuf);
-  pthread_mutex_destroy(&l->mu);
+  weft__reapq_destroy(&l->rq);
   free(l);
   return rc;
 }
@@ -335,14 +295,8 @@ static void tcp_close(void *listener) {
   if (!l)
     return;
   weft__tcp_run_on_loop(l->loop, close_on_loop, l);
-  /* Sweeps posted before this run in the stop's drain; none after it. */
-  pthread_mutex_lock(&l->mu);
-  l->closing = true;
-  pthread_mutex_unlock(&l->mu);
+  weft__reapq_close(&l->rq); /* the zombies are freed below */
   weft_loop_stop(l->loop);
-  pthread_mutex_lock(&l->mu);
-  l->ready = NULL; /* zombies all: freed below */
-  pthread_mutex_unlock(&l->mu);
   /* Off the loop now, in three steps. Each zombie's mux first: that waits
    * for the handlers the runtime has cancelled and for threads inside the
    * connection's io callbacks, whose posts (a flush, a resume) are then
@@ -361,7 +315,7 @@ static void tcp_close(void *listener) {
   weft__acceptor_free(l->acc); /* stopped on the loop: only frees */
   weft__tls_ctx_free(l->tls);
   free(l->rbuf);
-  pthread_mutex_destroy(&l->mu);
+  weft__reapq_destroy(&l->rq);
   free(l);
 }
 

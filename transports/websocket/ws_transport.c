@@ -16,12 +16,14 @@
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "attempt.h"
 #include "mux.h"
+#include "reapq.h"
 #include "weft/transport.h"
 #include "weft/websocket.h"
 #include "ws_handshake.h"
@@ -49,9 +51,8 @@ typedef struct env_conn {
   pthread_mutex_t pmu;
   bool no_posts;
   struct env_conn *znext, *zprev; /* the listener's zombies (loop thread) */
-  struct env_conn *ready_next;    /* the listener's ready list, under its mu */
-  bool ready;
-  bool zombie; /* loop thread: on the zombie list */
+  bool zombie;                    /* loop thread: on the zombie list */
+  weft__reapq_link reap_link;     /* the listener's queue (reapq.h) */
 } env_conn;
 
 static env_conn *env_new(void) {
@@ -89,12 +90,7 @@ struct ws_listener {
   /* The loop thread's, until the listener's loop is gone: closed
    * connections waiting for their handlers. */
   env_conn *zombies;
-  /* Zombies whose last handler finished: the loop frees them in a sweep
-   * (reap_post) posted with the first of them; once closing, nothing is
-   * posted (the close frees what is left). */
-  pthread_mutex_t mu;
-  env_conn *ready;
-  bool reap_posted, closing;
+  weft__reapq rq; /* zombies whose last handler finished */
 };
 
 /* ---- the mux's I/O ---- */
@@ -199,17 +195,9 @@ static void closed_error(weft_error *why, int code, const char *reason) {
  * the loop, at the listener's close). */
 static void env_server_free(env_conn *e) {
   weft__mux_free(e->mux);
-  /* No io_idle is under way or to come now: e leaves the ready list for
-   * good if the one there was put it on it. */
-  ws_listener *wl = e->owner;
-  pthread_mutex_lock(&wl->mu);
-  if (e->ready) {
-    env_conn **pp = &wl->ready;
-    while (*pp != e)
-      pp = &(*pp)->ready_next;
-    *pp = e->ready_next;
-  }
-  pthread_mutex_unlock(&wl->mu);
+  /* No io_idle is under way or to come now: e leaves the queue for good
+   * if the one there was queued it. */
+  weft__reapq_remove(&e->owner->rq, &e->reap_link);
   weft_ws_conn_unref(e->c);
   env_unref(e);
 }
@@ -223,49 +211,25 @@ static void zombie_unlink(ws_listener *wl, env_conn *e) {
     e->znext->zprev = e->zprev;
 }
 
-/* Loop thread: frees the ready zombies. A connection is put on the ready
- * list when its last handler finished after its mux closed; that may be
- * before its WebSocket close ran (a protocol error closes the mux first),
- * and such a connection is freed by that close (no handler left). */
-static void reap_post(void *ud) {
-  ws_listener *wl = ud;
-  for (;;) {
-    pthread_mutex_lock(&wl->mu);
-    env_conn *e = wl->ready;
-    if (e) {
-      wl->ready = e->ready_next;
-      e->ready = false;
-    } else {
-      wl->reap_posted = false;
-    }
-    pthread_mutex_unlock(&wl->mu);
-    if (!e)
-      return;
-    if (e->zombie) {
-      zombie_unlink(wl, e);
-      env_server_free(e);
-    }
+/* Loop thread: frees a queued zombie. A connection is queued when its
+ * last handler finished after its mux closed; that may be before its
+ * WebSocket close ran (a protocol error closes the mux first), and such a
+ * connection is freed by that close (no handler left). */
+static void reap_link(void *owner, weft__reapq_link *link) {
+  ws_listener *wl = owner;
+  env_conn *e = (env_conn *)((char *)link - offsetof(env_conn, reap_link));
+  if (e->zombie) {
+    zombie_unlink(wl, e);
+    env_server_free(e);
   }
 }
 
-/* mux io->on_idle: a zombie's last handler finished (any thread; e is
- * alive for the call): e goes on the ready list, with a sweep posted for
- * it. A failed post leaves it to the next sweep or to the close. */
+/* mux io->on_idle: a closed connection's last handler finished (any
+ * thread; e is alive for the call): the loop looks at it soon. */
 static void io_idle(void *ud) {
   env_conn *e = ud;
-  ws_listener *wl = e->owner;
-  if (!wl)
-    return;
-  pthread_mutex_lock(&wl->mu);
-  if (!wl->closing) {
-    e->ready = true;
-    e->ready_next = wl->ready;
-    wl->ready = e;
-    if (!wl->reap_posted)
-      wl->reap_posted =
-          weft_loop_post(weft_ws_conn_loop(e->c), reap_post, wl) == 0;
-  }
-  pthread_mutex_unlock(&wl->mu);
+  if (e->owner)
+    weft__reapq_push(&e->owner->rq, weft_ws_conn_loop(e->c), &e->reap_link);
 }
 
 static void env_server_close(weft_ws_conn *c, int code, const char *reason,
@@ -348,7 +312,7 @@ static int ws_listen_common(weft_server *s, const weft_url *url,
   if (!wl)
     return weft_error_set(err, WEFT_ERR_NOMEM, "ws: out of memory");
   wl->srv = s;
-  pthread_mutex_init(&wl->mu, NULL);
+  weft__reapq_init(&wl->rq, reap_link, wl);
   wl->max_message_size = opts->max_message_size;
   /* The envelope endpoint answers on the listen URL's path, "/" if it
    * names none; other paths are left to routes (else 404). */
@@ -369,7 +333,7 @@ static int ws_listen_common(weft_server *s, const weft_url *url,
                     opts, opts->max_message_size, opts->keepalive_ms);
   int rv = weft__ws_listen(&wl->l, &a, port, err);
   if (rv < 0) {
-    pthread_mutex_destroy(&wl->mu);
+    weft__reapq_destroy(&wl->rq);
     free(wl);
     return rv;
   }
@@ -398,11 +362,9 @@ static void ws_close_listener(void *ud) {
   ws_listener *wl = ud;
   if (!wl)
     return;
-  /* Sweeps posted before this run at the latest when the loop is freed
-   * (below); none after it. */
-  pthread_mutex_lock(&wl->mu);
-  wl->closing = true;
-  pthread_mutex_unlock(&wl->mu);
+  /* Nothing is queued from now on: the zombies are freed below (a drain
+   * posted before runs, finding nothing, when the loop is freed). */
+  weft__reapq_close(&wl->rq);
   /* Every connection is closed and the loop freed when this returns. */
   weft__ws_listener_close(wl->l);
   /* Off the loop now: wait for the handlers the runtime has cancelled. */
@@ -411,7 +373,7 @@ static void ws_close_listener(void *ud) {
     zombie_unlink(wl, e);
     env_server_free(e);
   }
-  pthread_mutex_destroy(&wl->mu);
+  weft__reapq_destroy(&wl->rq);
   free(wl);
 }
 
