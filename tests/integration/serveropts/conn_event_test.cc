@@ -6,9 +6,7 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
-#include <spawn.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -18,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "dying_client.h"
+
 extern "C" {
 #include "echo_service.h"
 #include "weft/client.h"
@@ -25,8 +25,6 @@ extern "C" {
 #include "weft/transport.h"
 #include "weft/websocket.h"
 }
-
-extern char **environ;
 
 namespace {
 
@@ -237,26 +235,7 @@ TEST_P(ConnEvents, PeerIsTheClientsAddress) {
 
 TEST_P(ConnEvents, AbruptClientDeathIsReportedWithAReason) {
   start();
-  int fds[2];
-  ASSERT_EQ(pipe(fds), 0);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-  posix_spawn_file_actions_addclose(&fa, fds[0]);
-  std::string u = url;
-  char *argv[] = {(char *)WEFT_DYING_CLIENT, (char *)u.c_str(), nullptr};
-  pid_t pid;
-  ASSERT_EQ(posix_spawn(&pid, WEFT_DYING_CLIENT, &fa, nullptr, argv, environ),
-            0);
-  posix_spawn_file_actions_destroy(&fa);
-  close(fds[1]);
-  char buf[16] = {0};
-  ssize_t n = read(fds[0], buf, sizeof buf - 1);
-  close(fds[0]);
-  int st = 0;
-  waitpid(pid, &st, 0);
-  ASSERT_GT(n, 0);
-  EXPECT_STREQ(buf, "ready\n");
+  EXPECT_EQ(weft_test_run_dying_client(url), "ready\n");
   ASSERT_TRUE(rec.wait(WEFT_CONN_EVENT_CLOSED, 1));
   Ev cl = rec.of(WEFT_CONN_EVENT_CLOSED)[0];
   EXPECT_EQ(cl.error, WEFT_ERR_CLOSED) << cl.reason;

@@ -6,8 +6,6 @@
 // weft__mux_live() counts the connections' multiplexers in this process
 // (the client is another process, weft-dying-client).
 #include <gtest/gtest.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -17,6 +15,7 @@
 #include <string>
 #include <thread>
 
+#include "dying_client.h"
 #include "wait_for.h"
 
 extern "C" {
@@ -24,8 +23,6 @@ extern "C" {
 #include "mux.h"
 #include "weft/server.h"
 }
-
-extern char **environ;
 
 namespace {
 
@@ -100,25 +97,7 @@ protected:
   // A client process starts a Bidi call, has its echo and dies: the
   // server's connection is then dead with its handler held.
   void client_dies_mid_call() {
-    int fds[2];
-    ASSERT_EQ(pipe(fds), 0);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-    posix_spawn_file_actions_addclose(&fa, fds[0]);
-    char *argv[] = {(char *)WEFT_DYING_CLIENT, (char *)url.c_str(), nullptr};
-    pid_t pid;
-    ASSERT_EQ(posix_spawn(&pid, WEFT_DYING_CLIENT, &fa, nullptr, argv, environ),
-              0);
-    posix_spawn_file_actions_destroy(&fa);
-    close(fds[1]);
-    char buf[16] = {0};
-    ssize_t n = read(fds[0], buf, sizeof buf - 1);
-    close(fds[0]);
-    int st = 0;
-    waitpid(pid, &st, 0);
-    ASSERT_GT(n, 0);
-    ASSERT_STREQ(buf, "ready\n");
+    ASSERT_EQ(weft_test_run_dying_client(url), "ready\n");
     ASSERT_TRUE(weft_test_wait_for([&] { return closed.load() == 1; }))
         << "the server never saw the connection close";
   }
