@@ -128,9 +128,9 @@ struct weft__mux {
   weft_error close_err;
   char goaway_msg[208]; /* status message of the peer's GOAWAY */
   bool freeing;
+  bool idle_told; /* io.on_idle was called */
   unsigned npaused;
   size_t server_live;
-  bool idle_told;      /* io.on_idle was called */
   uint64_t calls;      /* server: calls dispatched so far */
   unsigned io_busy;    /* threads inside io callbacks */
   unsigned driving;    /* client callers inside weft_loop_drive */

@@ -58,18 +58,8 @@ struct weft__tcp_conn {
   size_t rcap;
   /* The owner learns that the connection died (loop thread). */
   void (*on_dead)(weft__tcp_conn *c, const weft_error *why);
-  /* Optional, for an owner that frees dead connections once nothing holds
-   * them (weft__tcp_conn_reapable) without polling: the two ways a hold
-   * ends after the death. on_idle: the last handler still running at the
-   * death finished (any thread; c is alive during the call, but work
-   * posted with it may outlive it: post the owner's). on_released: the
-   * last callback posted for c ran (loop thread; c may be freed here).
-   * Set before the loop runs the connection. */
-  void (*on_idle)(weft__tcp_conn *c);
-  void (*on_released)(weft__tcp_conn *c);
   void *owner;
   weft__tcp_conn *prev, *next; /* owner's lists */
-  weft__reapq_link reap_link;  /* owner's queue (reapq.h) */
 
   /* Write side: any thread, under wmu. */
   pthread_mutex_t wmu;
@@ -85,6 +75,17 @@ struct weft__tcp_conn {
   unsigned posts;         /* posted callbacks not yet run (they hold c) */
   weft_error why;         /* the mux's reason for closing (io->close) */
   size_t active_at_close; /* streams in flight when it closed (loop) */
+
+  /* Optional, for an owner that frees dead connections once nothing holds
+   * them (weft__tcp_conn_reapable) without polling: the two ways a hold
+   * ends after the death. on_idle: the last handler still running at the
+   * death finished (any thread; c is alive during the call, but work
+   * posted with it may outlive it: post the owner's). on_released: the
+   * last callback posted for c ran (loop thread; c may be freed here).
+   * Set before the loop runs the connection. */
+  void (*on_idle)(weft__tcp_conn *c);
+  void (*on_released)(weft__tcp_conn *c);
+  weft__reapq_link reap_link; /* owner's queue (reapq.h) */
 };
 
 typedef struct weft__tcp_conn_opts {
