@@ -147,6 +147,17 @@ static int get_text(pctx *c, const char *key, int required, char **out,
   return get_str(c, key, required, out);
 }
 
+/* Whether j holds a number beyond a double's range at any depth: cJSON
+ * would print it as null, silently changing what was sent. */
+static bool has_non_finite(const cJSON *j) {
+  if (cJSON_IsNumber(j))
+    return !isfinite(j->valuedouble);
+  for (const cJSON *k = j->child; k; k = k->next)
+    if (has_non_finite(k))
+      return true;
+  return false;
+}
+
 /* Any JSON value (null = absent) as compact text; want_object demands an
  * object. */
 static int get_json(pctx *c, const char *key, int required, bool want_object,
@@ -158,6 +169,8 @@ static int get_json(pctx *c, const char *key, int required, bool want_object,
     return weft_error_set(c->err, WEFT_ERR_JSON_TYPE,
                           "AITBC %s message: \"%s\" must be an object", c->what,
                           key);
+  if (has_non_finite(j))
+    return out_of_range(c, key);
   *out = cJSON_PrintUnformatted(j);
   return *out ? 0 : nomem(c->err);
 }

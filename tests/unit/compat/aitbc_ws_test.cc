@@ -273,6 +273,12 @@ TEST(AitbcWs, ParseErrors) {
   expect_parse_error("{\"job_id\":\"j\",\"state\":\"running\","
                      "\"progress\":-1e999}",
                      WEFT_ERR_MALFORMED, "\"progress\" is out of range");
+  // Inside a value kept as JSON text too, at any depth: cJSON would print
+  // it as null, changing what was sent (fuzz_aitbc_json found it).
+  expect_parse_error("{\"type\":\"response\",\"id\":4,\"data\":8e2222}",
+                     WEFT_ERR_MALFORMED, "\"data\" is out of range");
+  expect_parse_error("{\"type\":\"new_block\",\"block\":{\"h\":[1,-1e999]}}",
+                     WEFT_ERR_MALFORMED, "\"block\" is out of range");
   expect_parse_error("{\"type\":\"new_block\"}", WEFT_ERR_MALFORMED, "block");
   expect_parse_error("{\"type\":\"new_block\",\"block\":[]}",
                      WEFT_ERR_JSON_TYPE, "block");
