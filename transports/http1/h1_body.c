@@ -60,7 +60,12 @@ int weft__h1_framing_parse(const weft__h1_field *f, size_t n, int minor,
   }
   /* Request smuggling lives in the disagreements between these: every
    * ambiguity is refused (RFC 9112 section 6.3). */
-  if (te.n) {
+  if (te.fields) {
+    /* An empty field still says the body is not framed by Content-Length:
+     * a peer that reads it so would frame this message differently. */
+    if (te.n == 0)
+      return weft_error_set(err, WEFT_ERR_PROTOCOL,
+                            "Transfer-Encoding is empty");
     if (minor == 0)
       return weft_error_set(err, WEFT_ERR_PROTOCOL,
                             "Transfer-Encoding in an HTTP/1.0 %s", what);

@@ -2,6 +2,7 @@
  * h1_common.h. */
 #include "h1_common.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,7 +133,57 @@ static int te_token(void *ud, const char *tok, size_t len) {
 }
 
 void weft__h1_te_add(weft__h1_te *te, const char *value) {
+  te->fields++;
   weft__h1_each_token(value, te_token, te);
+}
+
+typedef struct expect_counts {
+  unsigned *cont, *other;
+} expect_counts;
+
+static int expect_token(void *ud, const char *tok, size_t len) {
+  expect_counts *c = ud;
+  if (weft__h1_tok_is(tok, len, "100-continue"))
+    (*c->cont)++;
+  else
+    (*c->other)++;
+  return 0;
+}
+
+void weft__h1_expect_count(const char *value, unsigned *cont,
+                           unsigned *other) {
+  expect_counts c = {cont, other};
+  weft__h1_each_token(value, expect_token, &c);
+}
+
+/* unreserved / sub-delims / "%" (pct-encoded): RFC 3986 reg-name. */
+static bool reg_name_char(unsigned char c) {
+  return isalnum(c) || strchr("-._~!$&'()*+,;=%", c);
+}
+
+bool weft__h1_host_valid(const char *v) {
+  const char *p = v;
+  if (*p == '[') { /* IP-literal: its characters, and the bracket closes */
+    p++;
+    while (*p && *p != ']') {
+      if (!reg_name_char((unsigned char)*p) && *p != ':')
+        return false;
+      p++;
+    }
+    if (*p++ != ']')
+      return false;
+  } else {
+    while (*p && *p != ':') {
+      if (!reg_name_char((unsigned char)*p))
+        return false;
+      p++;
+    }
+  }
+  if (*p == ':')
+    for (p++; *p; p++)
+      if (!isdigit((unsigned char)*p))
+        return false;
+  return *p == '\0';
 }
 
 static int conn_token(void *ud, const char *tok, size_t len) {
@@ -148,8 +199,54 @@ void weft__h1_conn_add(weft__h1_conn_opts *co, const char *value) {
   weft__h1_each_token(value, conn_token, co);
 }
 
+/* Skips OWS. */
+static const char *skip_ows(const char *p, const char *e) {
+  while (p < e && weft__h1_is_ows((unsigned char)*p))
+    p++;
+  return p;
+}
+
+/* One chunk extension after its ";": BWS name [BWS "=" BWS token or
+ * quoted-string]; *pp moves past it. */
+static int chunk_ext(const char **pp, const char *e, weft_error *err) {
+  const char *p = skip_ows(*pp, e), *s = p;
+  while (p < e && weft__h1_is_tchar((unsigned char)*p))
+    p++;
+  if (p == s)
+    return weft_error_set(err, WEFT_ERR_PROTOCOL,
+                          "a chunk extension without a name");
+  const char *q = skip_ows(p, e);
+  if (q < e && *q == '=') {
+    p = skip_ows(q + 1, e);
+    if (p < e && *p == '"') {
+      for (p++; p < e && *p != '"'; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '\\' && p + 1 < e)
+          c = (unsigned char)*++p;
+        if ((c < 0x20 && c != '\t') || c == 0x7f)
+          return weft_error_set(err, WEFT_ERR_PROTOCOL,
+                                "control character in a chunk extension");
+      }
+      if (p == e)
+        return weft_error_set(err, WEFT_ERR_PROTOCOL,
+                              "unterminated quoted chunk extension value");
+      p++;
+    } else {
+      s = p;
+      while (p < e && weft__h1_is_tchar((unsigned char)*p))
+        p++;
+      if (p == s)
+        return weft_error_set(err, WEFT_ERR_PROTOCOL,
+                              "a chunk extension \"=\" without a value");
+    }
+  }
+  *pp = p;
+  return 0;
+}
+
 int weft__h1_parse_chunk_size(const char *line, size_t len, uint64_t *size,
                               weft_error *err) {
+  int rv;
   const char *p = line, *e = line + len;
   uint64_t sz = 0;
   unsigned digits = 0;
@@ -172,16 +269,25 @@ int weft__h1_parse_chunk_size(const char *line, size_t len, uint64_t *size,
   if (p == line)
     return weft_error_set(err, WEFT_ERR_PROTOCOL,
                           "chunk size is not a hexadecimal number");
-  while (p < e && weft__h1_is_ows((unsigned char)*p))
-    p++;
-  if (p < e && *p != ';')
-    return weft_error_set(err, WEFT_ERR_PROTOCOL,
-                          "unexpected character 0x%02x after the chunk size",
-                          (unsigned char)*p);
-  for (; p < e; p++) /* extensions are ignored, but must be clean */
-    if (((unsigned char)*p < 0x20 && *p != '\t') || *p == 0x7f)
+  /* chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS value ] ) (RFC 9112
+   * section 7.1.1). Extensions are ignored but held to the grammar: a
+   * line two parsers split differently is how requests are smuggled. */
+  while (p < e) {
+    p = skip_ows(p, e);
+    if (p == e)
+      return weft_error_set(err, WEFT_ERR_PROTOCOL,
+                            "white space at the end of a chunk-size line");
+    if ((unsigned char)*p < 0x20 || *p == 0x7f)
       return weft_error_set(err, WEFT_ERR_PROTOCOL,
                             "control character in a chunk extension");
+    if (*p != ';')
+      return weft_error_set(err, WEFT_ERR_PROTOCOL,
+                            "unexpected character 0x%02x after the chunk size",
+                            (unsigned char)*p);
+    p++;
+    if ((rv = chunk_ext(&p, e, err)) < 0)
+      return rv;
+  }
   *size = sz;
   return 0;
 }

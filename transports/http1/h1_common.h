@@ -58,11 +58,20 @@ int64_t weft__h1_parse_content_length(const char *v, size_t len);
 
 /* Transfer-Encoding, summed over every such field of a message. */
 typedef struct weft__h1_te {
+  unsigned fields;   /* Transfer-Encoding field lines, empty ones included */
   unsigned n;        /* codings listed */
   unsigned chunked;  /* how many of them are "chunked" */
   bool last_chunked; /* the final coding is "chunked" */
 } weft__h1_te;
 void weft__h1_te_add(weft__h1_te *te, const char *value);
+
+/* Counts an Expect value's elements: 100-continue ones and any other. */
+void weft__h1_expect_count(const char *value, unsigned *cont,
+                           unsigned *other);
+/* A Host value is uri-host [":" port] (RFC 9112 section 3.2; empty is
+ * allowed): reg-name characters, an IP literal in brackets, digits after
+ * the colon. */
+bool weft__h1_host_valid(const char *value);
 
 /* Connection options that matter for persistence. */
 typedef struct weft__h1_conn_opts {

@@ -279,11 +279,18 @@ static int parse_head(weft__h1 *h, weft_error *err) {
     const weft__h1_field *f = &h->fields[i];
     if (strcasecmp(f->name, "host") == 0) {
       n_host++;
+      if (!weft__h1_host_valid(f->value))
+        return fail(h, err, WEFT_ERR_PROTOCOL, 400,
+                    "Host \"%s\" is not a host[:port]", f->value);
     } else if (strcasecmp(f->name, "expect") == 0 && h->minor == 1) {
-      if (strcasecmp(f->value, "100-continue") != 0)
+      /* A list (RFC 9110 section 5.6.1: empty elements do not count);
+       * 100-continue is the only expectation there is. */
+      unsigned other = 0, cont = 0;
+      weft__h1_expect_count(f->value, &cont, &other);
+      if (other)
         return fail(h, err, WEFT_ERR_UNSUPPORTED, 417,
                     "expectation \"%s\" is not supported", f->value);
-      rq.expect_continue = true;
+      rq.expect_continue = rq.expect_continue || cont;
     }
   }
   if (h->minor == 1 && n_host != 1)

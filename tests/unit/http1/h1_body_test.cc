@@ -112,7 +112,7 @@ TEST(H1Body, NoneAndZeroLengthEndAtStart) {
 
 TEST(H1Body, ChunkedWithExtensionsAndTrailers) {
   std::string in = "5;name=value;x\r\nhello\r\n"
-                   "A ; e=\"q\"\r\n0123456789\r\n"
+                   "A ; e=\"q\\\";\" ;f = g\r\n0123456789\r\n"
                    "0\r\nX-Sum: 15\r\nGrpc-Status:  0 \r\n\r\n"
                    "NEXT";
   Out o = feed(WEFT__H1_BODY_CHUNKED, 0, in, {});
@@ -158,6 +158,21 @@ TEST(H1Body, RefusesWithCodeStatusAndWhere) {
        WEFT_ERR_PROTOCOL, 400, "unexpected character 0x78"},
       {"control in an extension", WEFT__H1_BODY_CHUNKED, 0, "3;a\x01\r\n",
        WEFT_ERR_PROTOCOL, 400, "control character in a chunk extension"},
+      // RFC 9112 section 7.1.1: white space only before a ";", extension
+      // names are tokens, values tokens or quoted strings.
+      {"white space and no extension", WEFT__H1_BODY_CHUNKED, 0, "3 \r\n",
+       WEFT_ERR_PROTOCOL, 400, "white space at the end of a chunk-size line"},
+      {"extension without a name", WEFT__H1_BODY_CHUNKED, 0, "3;\r\n",
+       WEFT_ERR_PROTOCOL, 400, "a chunk extension without a name"},
+      {"extension name not a token", WEFT__H1_BODY_CHUNKED, 0,
+       "3;\"\xff a b\r\n", WEFT_ERR_PROTOCOL, 400,
+       "a chunk extension without a name"},
+      {"extension with \"=\" and no value", WEFT__H1_BODY_CHUNKED, 0,
+       "3;a=\r\n", WEFT_ERR_PROTOCOL, 400, "without a value"},
+      {"extension value quote not closed", WEFT__H1_BODY_CHUNKED, 0,
+       "3;a=\"x\r\n", WEFT_ERR_PROTOCOL, 400, "unterminated quoted"},
+      {"junk after an extension", WEFT__H1_BODY_CHUNKED, 0, "3;a b\r\n",
+       WEFT_ERR_PROTOCOL, 400, "unexpected character 0x62"},
       {"data not followed by CRLF", WEFT__H1_BODY_CHUNKED, 0, "2\r\nabX",
        WEFT_ERR_PROTOCOL, 400,
        "chunk data not followed by CRLF (after 2 body bytes)"},

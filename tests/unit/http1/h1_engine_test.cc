@@ -241,6 +241,35 @@ TEST(H1Engine, ExpectContinue) {
   EXPECT_TRUE(c.reqs[0].ended);
 }
 
+// Expect is a list: empty elements do not count (RFC 9110 section 5.6.1).
+TEST(H1Engine, ExpectContinueAsAListElement) {
+  Conn c;
+  c.answer = false;
+  EXPECT_EQ(0, c.feed("PUT /x HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n"
+                      "Expect: 100-Continue, \r\n\r\n"));
+  ASSERT_EQ(1u, c.reqs.size());
+  EXPECT_TRUE(c.reqs[0].expect_continue);
+  Conn d;
+  EXPECT_LT(d.feed("PUT /x HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n"
+                   "Expect: 100-continue, x\r\n\r\n"),
+            0);
+  EXPECT_EQ(417, weft__h1_error_status(d.h));
+}
+
+// What RFC 9112 section 3.2 allows in Host: names, IPv4 and bracketed IPv6
+// literals, a port, and an empty value.
+TEST(H1Engine, HostShapesAccepted) {
+  for (const char *host :
+       {"", "a", "example.com:8080", "127.0.0.1:1", "[::1]:443", "[v1.x]",
+        "x_y-z~1%41", "a:"}) {
+    SCOPED_TRACE(host);
+    Conn c;
+    EXPECT_EQ(0, c.feed(std::string("GET / HTTP/1.1\r\nHost: ") + host +
+                        "\r\n\r\n"));
+    EXPECT_EQ(1u, c.reqs.size());
+  }
+}
+
 TEST(H1Engine, EarlyAnswerWithTheBodyUnreadCloses) {
   Conn c;
   c.answer = false;
@@ -334,6 +363,21 @@ const Bad kBad[] = {
      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
      "Transfer-Encoding: chunked\r\n\r\n",
      400},
+    {"TE empty, framed by CL",
+     "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: \r\n"
+     "Content-Length: 3\r\n\r\nabc",
+     400},
+    {"TE empty alone",
+     "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\r\n\r\n", 400},
+    {"TE only commas",
+     "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: , ,\r\n\r\n", 400},
+    {"chunk size then white space",
+     "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+     "3 \r\nabc\r\n0\r\n\r\n",
+     400},
+    {"Host not a host", "GET / HTTP/1.1\r\nHost: a b/c@d\r\n\r\n", 400},
+    {"Host port not digits", "GET / HTTP/1.1\r\nHost: a:8x\r\n\r\n", 400},
+    {"Host bracket not closed", "GET / HTTP/1.1\r\nHost: [::1\r\n\r\n", 400},
     {"TE with a space trick",
      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n", 400},
     {"TE gzip",
