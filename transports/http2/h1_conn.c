@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -65,7 +66,15 @@ struct weft__h1sc {
   bool req_ended;        /* its body was read to the end */
   int64_t head_start_ns; /* a request head began (0: none under way) */
   int64_t idle_since_ns;
+  /* The last read of a request body, or the last tick that found reading
+   * paused by us (a busy handler): the body timeout counts from it. */
+  int64_t body_rx_ns;
 };
+
+/* A request body with no byte for this many header timeouts (60 s by
+ * default, as nginx's client_body_timeout) is a slow-loris on the body:
+ * the connection is closed. */
+#define BODY_TIMEOUT_HEADER_TIMEOUTS 6
 
 static void close_now(weft__h1sc *h, const weft_error *why, const char *note);
 static void pump(weft__h1sc *h);
@@ -98,6 +107,24 @@ static bool hop_by_hop(const char *n, size_t len) {
   return false;
 }
 
+/* The path of an http(s) absolute-form target (RFC 9112 section 3.2.2), or
+ * NULL for any other target. The authority ends at the first "/", "?" or
+ * "#" (RFC 3986 section 3.2): "http://h?x=/a" is the path "/?x=/a", not
+ * "/a", which a proxy that checked the path would not have seen. */
+static char *absolute_form_path(const char *t) {
+  size_t sl = strncasecmp(t, "http://", 7) == 0    ? 7
+              : strncasecmp(t, "https://", 8) == 0 ? 8
+                                                   : 0;
+  if (!sl)
+    return NULL;
+  const char *rest = t + sl + strcspn(t + sl, "/?#");
+  size_t n = strlen(rest);
+  char *p = malloc(n + 2);
+  if (p)
+    snprintf(p, n + 2, "%s%s", *rest == '/' ? "" : "/", rest);
+  return p;
+}
+
 static int on_request(void *ud, const weft__h1_request *rq) {
   weft__h1sc *h = ud;
   h->cur = weft__hs_stream_new(h->owner);
@@ -109,15 +136,12 @@ static int on_request(void *ud, const weft__h1_request *rq) {
   h->head_start_ns = 0;
   weft__hs_header(h->cur, ":method", 7, rq->method, strlen(rq->method));
   /* origin-form as sent; absolute-form (to a proxy) without its scheme
-   * and authority; "*" has no path (refused as such). */
-  const char *t = rq->target;
-  if (t[0] != '/' && strstr(t, "://")) {
-    t = strchr(strstr(t, "://") + 3, '/');
-    if (!t)
-      t = "/";
-  }
+   * and authority; "*" and other schemes have no path (refused as such). */
+  char *abs = absolute_form_path(rq->target);
+  const char *t = abs ? abs : rq->target;
   if (t[0] == '/')
     weft__hs_header(h->cur, ":path", 5, t, strlen(t));
+  free(abs);
   for (size_t i = 0; i < rq->nfields; i++) {
     const weft__h1_field *f = &rq->fields[i];
     char name[256];
@@ -400,6 +424,7 @@ static void on_io(weft_loop *l, int fd, unsigned events, void *ud) {
     }
     if (!h->cur && !h->head_start_ns)
       h->head_start_ns = weft_now_ns();
+    h->body_rx_ns = weft_now_ns();
     if (!h->eng) {
       if (stash(h, buf, (size_t)n) < 0 || !sniff(h))
         break;
@@ -609,6 +634,18 @@ void weft__h1sc_tick(weft__h1sc *h, int64_t now) {
                    "timeout)",
                    (long long)h->header_ms);
     close_now(h, &e, NULL);
+  } else if (h->header_ms && h->cur && !h->req_ended) {
+    if (!can_read(h))
+      h->body_rx_ns = now; /* we are not reading: the client is not late */
+    else if (now - h->body_rx_ns >=
+             h->header_ms * BODY_TIMEOUT_HEADER_TIMEOUTS * 1000000) {
+      weft_error_set(&e, WEFT_ERR_TIMEOUT,
+                     "no request body byte for %lld ms (body timeout: %d "
+                     "header timeouts)",
+                     (long long)(h->header_ms * BODY_TIMEOUT_HEADER_TIMEOUTS),
+                     BODY_TIMEOUT_HEADER_TIMEOUTS);
+      close_now(h, &e, NULL);
+    }
   } else if (h->idle_ms && !h->cur && !h->head_start_ns && out_idle &&
              now - h->idle_since_ns >= h->idle_ms * 1000000) {
     snprintf(note, sizeof note, "idle for %lld ms, closed",

@@ -18,6 +18,7 @@
 #include <cstring>
 #include <chrono>
 #include <fstream>
+#include <thread>
 
 using h2test::run;
 using h2test::Server;
@@ -239,6 +240,85 @@ TEST(H1Serve, SmugglingShapesAre400AndClose) {
     EXPECT_TRUE(r.closed) << c.name;
     EXPECT_EQ(r.data.find("\"ok\""), std::string::npos) << c.name;
   }
+}
+
+// absolute-form (RFC 9112 section 3.2.2): the path starts after the
+// authority, which ends at the first "/", "?" or "#" (RFC 3986 section
+// 3.2). "http://t?x=/weft.test.Echo/Unary" is the path "/?x=...": routed
+// as the method it names, a proxy that checked the path would be fooled.
+TEST(H1Serve, AbsoluteFormPathEndsTheAuthorityRight) {
+  Server s;
+  const std::string body = R"({"text":"abs"})";
+  auto with = [&](const std::string &target) {
+    return "POST " + target +
+           " HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+           "Content-Length: " +
+           std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" +
+           body;
+  };
+  auto ok = exchange(s.port(), with("http://t/weft.test.Echo/Unary"));
+  EXPECT_EQ(ok.data.rfind("HTTP/1.1 200", 0), 0u) << ok.data;
+  EXPECT_NE(ok.data.find("\"abs\""), std::string::npos) << ok.data;
+  for (const char *t : {"http://t?x=/weft.test.Echo/Unary",
+                        "HTTP://t#/weft.test.Echo/Unary",
+                        "foo://t/weft.test.Echo/Unary"}) {
+    auto r = exchange(s.port(), with(t));
+    // Not routed (404/501 for an unknown path, 400 for no path at all).
+    EXPECT_EQ(r.data.rfind("HTTP/1.1 ", 0), 0u) << t << ": " << r.data;
+    EXPECT_NE(r.data.rfind("HTTP/1.1 2", 0), 0u) << t << ": " << r.data;
+    EXPECT_EQ(r.data.find("\"abs\""), std::string::npos) << t;
+  }
+}
+
+// A request whose body never comes (a slow-loris past the head) is closed
+// after six header timeouts without a body byte; a client sending its body
+// slowly but steadily is served.
+TEST(H1Serve, StalledRequestBodyTimesOut) {
+  weft_server_opts o = Server::opts(0);
+  o.header_timeout_ms = 100; // body timeout: 600 ms
+  Server s("h2c://127.0.0.1:0", o);
+  int fd = dial(s.port());
+  const std::string head = "POST /weft.test.Echo/Unary HTTP/1.1\r\nHost: t\r\n"
+                           "Content-Type: application/json\r\n"
+                           "Content-Length: 100\r\n\r\n{";
+  auto t0 = std::chrono::steady_clock::now();
+  ASSERT_EQ(send(fd, head.data(), head.size(), MSG_NOSIGNAL),
+            (ssize_t)head.size());
+  // Closed (EOF, or a reset) within dial()'s 5 s read timeout, not before
+  // its 600 ms.
+  char buf[4096];
+  ssize_t n;
+  do
+    n = recv(fd, buf, sizeof buf, 0);
+  while (n > 0);
+  auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::steady_clock::now() - t0)
+                    .count();
+  EXPECT_TRUE(n == 0 || errno == ECONNRESET) << "n=" << n << " errno=" << errno;
+  EXPECT_GE(waited, 550);
+  EXPECT_LT(waited, 4500);
+  close(fd);
+  // A body trickled a byte every 150 ms (under the timeout) is served.
+  const std::string body = R"({"text":"slow"})";
+  int slow = dial(s.port());
+  std::string sh = "POST /weft.test.Echo/Unary HTTP/1.1\r\nHost: t\r\n"
+                   "Content-Type: application/json\r\nContent-Length: " +
+                   std::to_string(body.size()) + "\r\n\r\n";
+  ASSERT_EQ(send(slow, sh.data(), sh.size(), MSG_NOSIGNAL), (ssize_t)sh.size());
+  for (char ch : body) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    ASSERT_EQ(send(slow, &ch, 1, MSG_NOSIGNAL), 1);
+  }
+  std::string got;
+  while (got.find("\"slow\"") == std::string::npos) {
+    n = recv(slow, buf, sizeof buf, 0);
+    if (n <= 0)
+      break;
+    got.append(buf, (size_t)n);
+  }
+  close(slow);
+  EXPECT_EQ(got.rfind("HTTP/1.1 200", 0), 0u) << got;
+  EXPECT_NE(got.find("\"slow\""), std::string::npos) << got;
 }
 
 TEST(H1Serve, CorsPreflightAndHeaders) {
