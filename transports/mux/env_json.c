@@ -189,10 +189,15 @@ int weft__env_json_decode(weft__env *e, const uint8_t *data, size_t len,
   long long ll;
   int rc = WEFT_ERR_MALFORMED;
   *scratch = NULL;
-  cJSON *root = cJSON_ParseWithLength((const char *)data, len);
+  const char *text = (const char *)data, *end = NULL;
+  /* The end pointer, not cJSON_GetErrorPtr: that one is a global shared by
+   * every thread parsing at once, the end pointer is this parse's own. On
+   * failure it is where cJSON stopped. */
+  cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
   if (!root)
     return weft_error_set(err, WEFT_ERR_JSON_SYNTAX,
-                          "weft.v1.Envelope: invalid JSON");
+                          "weft.v1.Envelope: invalid JSON at byte %zu of %zu",
+                          end ? (size_t)(end - text) : 0, len);
   if (!cJSON_IsObject(root))
     goto bad;
   const cJSON *v;

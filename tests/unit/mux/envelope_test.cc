@@ -305,3 +305,41 @@ TEST(EnvelopeJson, RejectsBadJson) {
     EXPECT_EQ(scratch, nullptr);
   }
 }
+
+namespace {
+
+// One JSON envelope decoded; the views in e point into scratch, freed here.
+struct JsonEnv {
+  weft__env e{};
+  uint8_t *scratch = nullptr;
+  weft_error err{};
+  int rc;
+  explicit JsonEnv(const std::string &text) {
+    rc = weft__env_json_decode(&e, (const uint8_t *)text.data(), text.size(),
+                               &scratch, &err);
+    if (rc < 0)
+      EXPECT_EQ(scratch, nullptr) << text;
+  }
+  ~JsonEnv() {
+    free(scratch);
+  }
+  std::string msg() const {
+    return rc < 0 ? err.message : "";
+  }
+};
+
+} // namespace
+
+TEST(EnvelopeJson, InvalidJsonSaysWhere) {
+  // The byte cJSON stopped at, counted from 0, and the text's length (a
+  // text cut short stops at its end).
+  JsonEnv bad(R"({"streamId": "1", "kind": })");
+  EXPECT_EQ(bad.rc, WEFT_ERR_JSON_SYNTAX);
+  EXPECT_EQ(bad.msg(), "weft.v1.Envelope: invalid JSON at byte 26 of 27");
+  JsonEnv cut(R"({"streamId": "1)");
+  EXPECT_EQ(cut.rc, WEFT_ERR_JSON_SYNTAX);
+  EXPECT_NE(cut.msg().find("invalid JSON at byte "), std::string::npos)
+      << cut.msg();
+  JsonEnv empty("");
+  EXPECT_EQ(empty.msg(), "weft.v1.Envelope: invalid JSON at byte 0 of 0");
+}
