@@ -198,6 +198,18 @@ int weft__env_json_decode(weft__env *e, const uint8_t *data, size_t len,
     return weft_error_set(err, WEFT_ERR_JSON_SYNTAX,
                           "weft.v1.Envelope: invalid JSON at byte %zu of %zu",
                           end ? (size_t)(end - text) : 0, len);
+  /* cJSON stops after the first value: a second envelope in the same text
+   * would be dropped unseen. Only JSON's whitespace may follow. */
+  while (end < text + len &&
+         (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r'))
+    end++;
+  if (end < text + len) {
+    cJSON_Delete(root);
+    return weft_error_set(
+        err, WEFT_ERR_JSON_SYNTAX,
+        "weft.v1.Envelope: unexpected data after the envelope at byte %zu",
+        (size_t)(end - text));
+  }
   if (!cJSON_IsObject(root))
     goto bad;
   const cJSON *v;

@@ -343,3 +343,26 @@ TEST(EnvelopeJson, InvalidJsonSaysWhere) {
   JsonEnv empty("");
   EXPECT_EQ(empty.msg(), "weft.v1.Envelope: invalid JSON at byte 0 of 0");
 }
+
+TEST(EnvelopeJson, RefusesDataAfterTheEnvelope) {
+  // cJSON stops after the first value: the GOAWAY here was dropped unseen.
+  const std::string ping = R"({"streamId":"0","kind":"FRAME_KIND_PING"})";
+  JsonEnv two(ping + R"({"kind":"FRAME_KIND_GOAWAY"})");
+  EXPECT_EQ(two.rc, WEFT_ERR_JSON_SYNTAX);
+  EXPECT_EQ(two.msg(), "weft.v1.Envelope: unexpected data after the "
+                       "envelope at byte " +
+                           std::to_string(ping.size()));
+  for (const std::string &tail :
+       {std::string(" x"), std::string(",{}"), std::string("\n}"),
+        std::string("\0", 1), std::string(" \f")}) {
+    JsonEnv j(ping + tail);
+    EXPECT_EQ(j.rc, WEFT_ERR_JSON_SYNTAX) << ping + tail;
+    EXPECT_NE(j.msg().find("unexpected data after the envelope"),
+              std::string::npos)
+        << j.msg();
+  }
+  // JSON's whitespace after the value is no data.
+  JsonEnv ws(" \t" + ping + " \r\n\t ");
+  EXPECT_EQ(ws.rc, 0) << ws.msg();
+  EXPECT_EQ(ws.e.kind, WEFT__FK_PING);
+}
