@@ -89,6 +89,46 @@ static void params_free(params *ps) {
   ps->n = 0;
 }
 
+/* Whether s is an integer as the proto3 JSON decoder takes one quoted
+ * ("5", "+5", and "-5" when is_signed): strtoll/strtoull alone skip
+ * leading whitespace and read a '-' after it, so " -1" became 2^64 - 1 in
+ * a uint64. Range is strto*'s errno, checked by the caller. */
+static int int_syntax(const char *s, int is_signed) {
+  if (*s == '+' || (is_signed && *s == '-'))
+    s++;
+  if (!*s)
+    return 0;
+  for (; *s; s++)
+    if (*s < '0' || *s > '9')
+      return 0;
+  return 1;
+}
+
+static const char *int_type_name(ProtobufCType t) {
+  switch (t) {
+  case PROTOBUF_C_TYPE_INT32:
+    return "int32";
+  case PROTOBUF_C_TYPE_SINT32:
+    return "sint32";
+  case PROTOBUF_C_TYPE_SFIXED32:
+    return "sfixed32";
+  case PROTOBUF_C_TYPE_INT64:
+    return "int64";
+  case PROTOBUF_C_TYPE_SINT64:
+    return "sint64";
+  case PROTOBUF_C_TYPE_SFIXED64:
+    return "sfixed64";
+  case PROTOBUF_C_TYPE_UINT32:
+    return "uint32";
+  case PROTOBUF_C_TYPE_FIXED32:
+    return "fixed32";
+  case PROTOBUF_C_TYPE_UINT64:
+    return "uint64";
+  default:
+    return "fixed64";
+  }
+}
+
 /* Writes val as the JSON of a value of field f (scalar, enum or a
  * well-known type with a string form). Returns 0 or WEFT_ERR_INVAL with
  * err naming the parameter. */
@@ -130,14 +170,18 @@ static int scalar_json(const ProtobufCFieldDescriptor *f, const char *val,
   case PROTOBUF_C_TYPE_INT64:
   case PROTOBUF_C_TYPE_SINT64:
   case PROTOBUF_C_TYPE_SFIXED64: {
-    long long v = strtoll(val, &end, 10);
     int is32 = type == PROTOBUF_C_TYPE_INT32 ||
                type == PROTOBUF_C_TYPE_SINT32 ||
                type == PROTOBUF_C_TYPE_SFIXED32;
-    if (!*val || *end || errno || (is32 && (v < INT32_MIN || v > INT32_MAX)))
+    if (!int_syntax(val, 1))
       return weft_error_set(err, WEFT_ERR_INVAL,
                             "%s %s: \"%.64s\" is not an %s", what, name, val,
-                            is32 ? "int32" : "int64");
+                            int_type_name(type));
+    long long v = strtoll(val, &end, 10);
+    if (errno || (is32 && (v < INT32_MIN || v > INT32_MAX)))
+      return weft_error_set(err, WEFT_ERR_INVAL,
+                            "%s %s: \"%.64s\" is out of range for %s", what,
+                            name, val, int_type_name(type));
     snprintf(num, sizeof num, is32 ? "%lld" : "\"%lld\"", v);
     sb_puts(out, num);
     return 0;
@@ -148,11 +192,14 @@ static int scalar_json(const ProtobufCFieldDescriptor *f, const char *val,
   case PROTOBUF_C_TYPE_FIXED64: {
     int is32 =
         type == PROTOBUF_C_TYPE_UINT32 || type == PROTOBUF_C_TYPE_FIXED32;
-    unsigned long long v = strtoull(val, &end, 10);
-    if (!*val || *val == '-' || *val == '+' || *end || errno ||
-        (is32 && v > UINT32_MAX))
+    if (!int_syntax(val, 0))
       return weft_error_set(err, WEFT_ERR_INVAL, "%s %s: \"%.64s\" is not a %s",
-                            what, name, val, is32 ? "uint32" : "uint64");
+                            what, name, val, int_type_name(type));
+    unsigned long long v = strtoull(val, &end, 10);
+    if (errno || (is32 && v > UINT32_MAX))
+      return weft_error_set(err, WEFT_ERR_INVAL,
+                            "%s %s: \"%.64s\" is out of range for %s", what,
+                            name, val, int_type_name(type));
     snprintf(num, sizeof num, is32 ? "%llu" : "\"%llu\"", v);
     sb_puts(out, num);
     return 0;
@@ -187,8 +234,9 @@ static int scalar_json(const ProtobufCFieldDescriptor *f, const char *val,
       sb_jstring(out, val);
       return 0;
     }
-    long long v = strtoll(val, &end, 10);
-    if (*val && !*end && !errno && v >= INT32_MIN && v <= INT32_MAX &&
+    int isint = int_syntax(val, 1);
+    long long v = isint ? strtoll(val, &end, 10) : 0;
+    if (isint && !errno && v >= INT32_MIN && v <= INT32_MAX &&
         protobuf_c_enum_descriptor_get_value(ed, (int)v)) {
       snprintf(num, sizeof num, "%lld", v);
       sb_puts(out, num);

@@ -243,6 +243,100 @@ TEST(Request, BadQueryParameterIs400NamingIt) {
   }
 }
 
+// strtoll/strtoull alone skip leading whitespace and take a sign after it:
+// "u64= -1" (%20-1) became 18446744073709551615. An integer parameter is
+// what the proto3 JSON decoder takes quoted: an optional '+' (or '-' for a
+// signed type), then digits, nothing else.
+TEST(Request, IntegerParametersAreStrict) {
+  Router r;
+  const char *fields[] = {"i32",  "i64",     "u32",        "u64",  "s32",
+                          "s64",  "f32",     "f64",        "sf32", "sf64",
+                          "nums", "wrapped", "inner.depth"};
+  const char *bad[] = {"%201",    "1%20", "%09%2B1", "%2B-1", "-%2B1",
+                       "%2B%2B1", "--1",  "%2B",     "-",     "1%0A",
+                       "0x10",    "1e3",  "%201%20"};
+  for (const char *f : fields)
+    for (const char *v : bad) {
+      std::string q = std::string(f) + "=" + v;
+      Prepared p(r, "GET", "/v1/shelves/7/books", q.c_str());
+      EXPECT_EQ(p.rv, WEFT_ERR_INVAL) << q;
+      EXPECT_EQ(p.c.http_status, 400) << q;
+      std::string want = std::string("query parameter ") + f + ": \"";
+      EXPECT_EQ(std::string(p.err.message).rfind(want, 0), 0u)
+          << q << ": " << p.err.message;
+    }
+  const char *unsigned_fields[] = {"u32", "u64", "f32", "f64"};
+  for (const char *f : unsigned_fields)
+    for (const char *v : {"-1", "%20-1", "-0", "-18446744073709551615"}) {
+      std::string q = std::string(f) + "=" + v;
+      Prepared p(r, "GET", "/v1/shelves/7/books", q.c_str());
+      EXPECT_EQ(p.rv, WEFT_ERR_INVAL) << q;
+      EXPECT_NE(strstr(p.err.message, "is not a"), nullptr)
+          << q << ": " << p.err.message;
+    }
+  {
+    Prepared p(r, "GET", "/v1/shelves/7/books", "u64=%20-1");
+    EXPECT_STREQ(p.err.message, "query parameter u64: \" -1\" is not a uint64");
+  }
+  {
+    Prepared p(r, "GET", "/v1/shelves/7/books", "f32=4294967296");
+    EXPECT_STREQ(p.err.message,
+                 "query parameter f32: \"4294967296\" is out of range for "
+                 "fixed32");
+  }
+  // What the JSON decoder takes quoted ("+5" too: %2B, '+' is a space).
+  Prepared ok(r, "GET", "/v1/shelves/7/books",
+              "i32=%2B5&i64=-9223372036854775808&u32=%2B4294967295"
+              "&u64=%2B18446744073709551615&s32=-2147483648"
+              "&s64=9223372036854775807&f32=0&f64=18446744073709551615"
+              "&sf32=-1&sf64=%2B1&nums=-0&wrapped=-7&inner.depth=%2B3"
+              "&color=%2B2");
+  ASSERT_EQ(ok.rv, 0) << ok.err.message;
+  EXPECT_EQ(ok.req->i32, 5);
+  EXPECT_EQ(ok.req->i64, INT64_MIN);
+  EXPECT_EQ(ok.req->u32, 4294967295u);
+  EXPECT_EQ(ok.req->u64, UINT64_MAX);
+  EXPECT_EQ(ok.req->s32, INT32_MIN);
+  EXPECT_EQ(ok.req->s64, INT64_MAX);
+  EXPECT_EQ(ok.req->f64, UINT64_MAX);
+  EXPECT_EQ(ok.req->sf32, -1);
+  EXPECT_EQ(ok.req->sf64, 1);
+  ASSERT_EQ(ok.req->n_nums, 1u);
+  EXPECT_EQ(ok.req->nums[0], 0);
+  ASSERT_NE(ok.req->wrapped, nullptr);
+  EXPECT_EQ(ok.req->wrapped->value, -7);
+  EXPECT_EQ(ok.req->inner->depth, 3);
+  EXPECT_EQ(ok.req->color, resttest__v1__Color__GREEN);
+  // An enum by number is an integer too.
+  Prepared en(r, "GET", "/v1/shelves/7/books", "color=%201");
+  EXPECT_EQ(en.rv, WEFT_ERR_INVAL);
+  EXPECT_NE(strstr(en.err.message, "query parameter color: \" 1\" is not a "
+                                   "value of resttest.v1.Color"),
+            nullptr)
+      << en.err.message;
+  // The decoder agrees: a quoted "+5" is 5, a quoted " 5" or "-1" for an
+  // unsigned field is refused.
+  for (const char *js : {R"({"u64":"+5"})", R"({"i32":"+5"})"}) {
+    void *m = nullptr;
+    weft_error e{};
+    EXPECT_EQ(weft_json_decode(&resttest__v1__Req_desc, js, strlen(js), nullptr,
+                               &m, &e),
+              0)
+        << js << ": " << e.message;
+    weft_message_free(m);
+  }
+  for (const char *js : {R"({"u64":" 5"})", R"({"u64":"-1"})",
+                         R"({"u64":"+-1"})", R"({"i32":"5 "})"}) {
+    void *m = nullptr;
+    weft_error e{};
+    EXPECT_LT(weft_json_decode(&resttest__v1__Req_desc, js, strlen(js), nullptr,
+                               &m, &e),
+              0)
+        << js;
+    weft_message_free(m);
+  }
+}
+
 TEST(Request, NestedPathVariables) {
   Router r;
   Prepared p(r, "GET", "/v1/inner/nm/12", "inner.color=RED");
