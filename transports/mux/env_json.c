@@ -175,6 +175,145 @@ static int get_bytes(const cJSON *v, uint8_t **bufs, size_t *nb,
   return 0;
 }
 
+/* ---- the text beside the tree -----------------------------------------
+ *
+ * cJSON decodes strings to C strings, so a \u0000 cut one short without a
+ * word ("/a.B/C\u0000junk" dispatched to /a.B/C, a payload lost its tail);
+ * so did a raw NUL byte, and a \u without four hex digits, which cJSON
+ * reads as U+0000. The text cJSON accepted is therefore walked again beside
+ * its tree, and such a string is refused wherever it is (a key or a value,
+ * a known field or not), as weft's proto3 JSON decoder refuses it. The walk
+ * trusts the text's structure, cJSON having accepted it, and reads it as
+ * cJSON does: whitespace is any byte up to 32, an object's members come in
+ * the tree's order. */
+
+typedef struct walk {
+  const char *text, *p, *end;
+  char path[128]; /* where the walk is, for messages: "metadata[1].key" */
+  size_t path_len;
+  weft_error *err;
+} walk;
+
+static void walk_ws(walk *w) {
+  while (w->p < w->end && (unsigned char)*w->p <= 32)
+    w->p++;
+}
+
+static int walk_lost(walk *w) {
+  /* Only a bug gets here: cJSON accepted what the walk cannot follow. */
+  return weft_error_set(w->err, WEFT_ERR_INTERNAL,
+                        "weft.v1.Envelope: the JSON text and its tree "
+                        "disagree at byte %zu",
+                        (size_t)(w->p - w->text));
+}
+
+static int walk_expect(walk *w, char c) {
+  walk_ws(w);
+  if (w->p >= w->end || *w->p != c)
+    return walk_lost(w);
+  w->p++;
+  return 0;
+}
+
+/* Appends a member name or an index to the path (truncated to fit);
+ * returns the length to restore. */
+static size_t path_push(walk *w, const char *key, int index) {
+  size_t old = w->path_len, room = sizeof w->path - old;
+  int n = key ? snprintf(w->path + old, room, "%s%s", old ? "." : "", key)
+              : snprintf(w->path + old, room, "[%d]", index);
+  if (n > 0)
+    w->path_len = (size_t)n < room ? old + (size_t)n : sizeof w->path - 1;
+  for (size_t i = old; i < w->path_len; i++) /* a key is the peer's text */
+    if ((unsigned char)w->path[i] < 32 || w->path[i] == 127)
+      w->path[i] = '?';
+  return old;
+}
+
+static void path_pop(walk *w, size_t len) {
+  w->path_len = len;
+  w->path[len] = '\0';
+}
+
+static int hex_digit(char c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+    return (c | 0x20) - 'a' + 10;
+  return -1;
+}
+
+/* The string at w->p (its opening quote), a key or a value. */
+static int walk_string(walk *w, bool is_key) {
+  const char *what = is_key ? "keys" : "strings";
+  const char *p;
+  walk_ws(w);
+  if (w->p >= w->end || *w->p != '"')
+    return walk_lost(w);
+  for (p = w->p + 1; p < w->end && *p != '"'; p++) {
+    if (*p == '\0')
+      return weft_error_set(w->err, WEFT_ERR_UTF8,
+                            "weft.v1.Envelope.%s: %s cannot hold NUL (a raw "
+                            "0 byte), at byte %zu",
+                            w->path, what, (size_t)(p - w->text));
+    if (*p != '\\')
+      continue;
+    if (p + 1 < w->end && p[1] == 'u') {
+      unsigned cp = 0;
+      for (int i = 2; i < 6; i++) {
+        int h = p + i < w->end ? hex_digit(p[i]) : -1;
+        if (h < 0)
+          return weft_error_set(w->err, WEFT_ERR_JSON_SYNTAX,
+                                "weft.v1.Envelope.%s: invalid JSON at byte "
+                                "%zu: \\u needs four hex digits",
+                                w->path, (size_t)(p - w->text));
+        cp = cp << 4 | (unsigned)h;
+      }
+      if (cp == 0)
+        return weft_error_set(w->err, WEFT_ERR_UTF8,
+                              "weft.v1.Envelope.%s: %s cannot hold NUL "
+                              "(\\u0000), at byte %zu",
+                              w->path, what, (size_t)(p - w->text));
+      p += 5;
+    } else {
+      p++; /* the escaped character, '"' and '\\' included */
+    }
+  }
+  if (p >= w->end)
+    return walk_lost(w);
+  w->p = p + 1;
+  return 0;
+}
+
+/* The value v, whose text starts at w->p (after whitespace). */
+static int walk_value(walk *w, const cJSON *v) {
+  int rc;
+  walk_ws(w);
+  if (cJSON_IsString(v))
+    return walk_string(w, false);
+  if (cJSON_IsObject(v) || cJSON_IsArray(v)) {
+    bool obj = cJSON_IsObject(v);
+    int i = 0;
+    if ((rc = walk_expect(w, obj ? '{' : '[')) < 0)
+      return rc;
+    for (const cJSON *c = v->child; c; c = c->next, i++) {
+      size_t len = path_push(w, obj ? c->string : NULL, i);
+      if ((i && (rc = walk_expect(w, ',')) < 0) ||
+          (obj && ((rc = walk_string(w, true)) < 0 ||
+                   (rc = walk_expect(w, ':')) < 0)) ||
+          (rc = walk_value(w, c)) < 0)
+        return rc;
+      path_pop(w, len);
+    }
+    return walk_expect(w, obj ? '}' : ']');
+  }
+  /* A number, true, false or null: no string inside. */
+  const char *start = w->p;
+  while (w->p < w->end && (unsigned char)*w->p > 32 && *w->p != ',' &&
+         *w->p != '}' && *w->p != ']')
+    w->p++;
+  return w->p > start ? 0 : walk_lost(w);
+}
+
 #define MAX_MD 256
 
 int weft__env_json_decode(weft__env *e, const uint8_t *data, size_t len,
@@ -212,6 +351,11 @@ int weft__env_json_decode(weft__env *e, const uint8_t *data, size_t len,
   }
   if (!cJSON_IsObject(root))
     goto bad;
+  /* From the root's '{': before it, cJSON skips a UTF-8 BOM too. */
+  walk w = {
+      .text = text, .p = memchr(text, '{', len), .end = text + len, .err = err};
+  if ((rc = walk_value(&w, root)) < 0)
+    goto out;
   const cJSON *v;
   if ((v = field(root, "streamId", "stream_id"))) {
     what = "streamId";

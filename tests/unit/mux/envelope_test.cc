@@ -366,3 +366,58 @@ TEST(EnvelopeJson, RefusesDataAfterTheEnvelope) {
   EXPECT_EQ(ws.rc, 0) << ws.msg();
   EXPECT_EQ(ws.e.kind, WEFT__FK_PING);
 }
+
+TEST(EnvelopeJson, RefusesNulInStrings) {
+  // cJSON decodes to C strings: everything from a \u0000 on was cut off
+  // (the method dispatched to /a.B/C, the payload decoded to 3 bytes).
+  struct Case {
+    std::string text, where;
+  } cases[] = {
+      {R"({"method":"/a.B/C\u0000junk"})", "method"},
+      {R"({"payload":"AAAA\u0000AAAA"})", "payload"},
+      {R"({"metadata":[{"key":"k"},{"key":"a\u0000b"}]})", "metadata[1].key"},
+      {R"({"metadata":[{"key":"k","value":"dg==\u0000"}]})",
+       "metadata[0].value"},
+      {R"({"status":{"code":3,"message":"not \u0000found"}})",
+       "status.message"},
+      {R"({"status":{"details":"AQI=\u0000"}})", "status.details"},
+      {R"({"kind":"FRAME_KIND_PING\u0000x"})", "kind"},
+      {R"({"streamId":"1\u0000"})", "streamId"},
+      {R"({"timeoutMs":"5\u0000"})", "timeoutMs"},
+      // In a key: "streamId\u0000x" was read as streamId.
+      {R"({"streamId\u0000x":"7"})", "streamId"},
+      // Unknown fields are skipped, but not read wrongly either.
+      {R"({"x":{"y":["\u0000"]}})", "x.y[0]"},
+      // Behind an escaped quote and an escaped backslash.
+      {R"({"method":"\"\\\u0000"})", "method"},
+  };
+  for (const auto &c : cases) {
+    JsonEnv j(c.text);
+    EXPECT_EQ(j.rc, WEFT_ERR_UTF8) << c.text;
+    EXPECT_EQ(j.msg().rfind("weft.v1.Envelope." + c.where + ": ", 0), 0u)
+        << c.text << " -> " << j.msg();
+    EXPECT_NE(j.msg().find("cannot hold NUL (\\u0000)"), std::string::npos)
+        << j.msg();
+    EXPECT_NE(
+        j.msg().find("at byte " + std::to_string(c.text.rfind("\\u0000"))),
+        std::string::npos)
+        << c.text << " -> " << j.msg();
+  }
+  // A raw NUL byte in a string cut it the same way.
+  const char raw_nul[] = "{\"method\":\"/a.B/C\0junk\"}";
+  JsonEnv raw(std::string(raw_nul, sizeof raw_nul - 1));
+  EXPECT_EQ(raw.rc, WEFT_ERR_UTF8);
+  EXPECT_EQ(raw.msg().rfind("weft.v1.Envelope.method: ", 0), 0u) << raw.msg();
+  // cJSON reads a \u without four hex digits as U+0000 too.
+  JsonEnv hex(R"({"method":"/a.B/C\u00g0junk"})");
+  EXPECT_EQ(hex.rc, WEFT_ERR_JSON_SYNTAX);
+  EXPECT_EQ(hex.msg(), "weft.v1.Envelope.method: invalid JSON at byte 17: "
+                       "\\u needs four hex digits");
+  // An escaped backslash before u0000 is text, not NUL.
+  JsonEnv text(R"({"method":"/a\\u0000"})");
+  EXPECT_EQ(text.rc, 0) << text.msg();
+  EXPECT_EQ(view(text.e.method), "/a\\u0000");
+  JsonEnv other(R"({"method":"/a\u0001\u00e9\ud83d\ude00"})");
+  EXPECT_EQ(other.rc, 0) << other.msg();
+  EXPECT_EQ(view(other.e.method), "/a\x01\xc3\xa9\xf0\x9f\x98\x80");
+}
