@@ -131,6 +131,40 @@ static const cJSON *field(const cJSON *obj, const char *json_name,
   return v && !cJSON_IsNull(v) ? v : NULL;
 }
 
+/* The fields of the envelope, its status and a metadata entry by the two
+ * names the proto3 JSON mapping accepts: the JSON name and the proto name. */
+static const char *const envelope_fields[][2] = {
+    {"streamId", "stream_id"},  {"kind", "kind"},       {"method", "method"},
+    {"metadata", "metadata"},   {"payload", "payload"}, {"status", "status"},
+    {"timeoutMs", "timeout_ms"}};
+static const char *const status_fields[][2] = {
+    {"code", "code"}, {"message", "message"}, {"details", "details"}};
+static const char *const entry_fields[][2] = {{"key", "key"},
+                                              {"value", "value"}};
+#define N_FIELDS(a) (sizeof a / sizeof a[0])
+
+/* cJSON keeps every member of an object and field() would take the first
+ * of a field given twice, dropping the other unseen: refused instead, by
+ * either name and whatever the values (null too), as protobuf's JsonFormat
+ * refuses it. in names the object for the message ("" for the envelope). */
+static int given_twice(const cJSON *obj, const char *const (*names)[2],
+                       size_t n, const char *in, weft_error *err) {
+  for (size_t f = 0; f < n; f++) {
+    int seen = 0;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, obj) {
+      if (c->string &&
+          (strcmp(c->string, names[f][0]) == 0 ||
+           strcmp(c->string, names[f][1]) == 0) &&
+          ++seen == 2)
+        return weft_error_set(err, WEFT_ERR_JSON_DUPLICATE,
+                              "weft.v1.Envelope%s%s: field %s given twice",
+                              *in ? "." : "", in, names[f][0]);
+    }
+  }
+  return 0;
+}
+
 /* A 64-bit integer: a JSON number or a decimal string. */
 static bool get_i64(const cJSON *v, long long *out, bool is_unsigned) {
   if (cJSON_IsNumber(v)) {
@@ -354,7 +388,9 @@ int weft__env_json_decode(weft__env *e, const uint8_t *data, size_t len,
   /* From the root's '{': before it, cJSON skips a UTF-8 BOM too. */
   walk w = {
       .text = text, .p = memchr(text, '{', len), .end = text + len, .err = err};
-  if ((rc = walk_value(&w, root)) < 0)
+  if ((rc = walk_value(&w, root)) < 0 ||
+      (rc = given_twice(root, envelope_fields, N_FIELDS(envelope_fields), "",
+                        err)) < 0)
     goto out;
   const cJSON *v;
   if ((v = field(root, "streamId", "stream_id"))) {
@@ -393,9 +429,16 @@ int weft__env_json_decode(weft__env *e, const uint8_t *data, size_t len,
       goto bad;
     const cJSON *it;
     cJSON_ArrayForEach(it, v) {
+      char in[32];
+      snprintf(in, sizeof in, "metadata[%zu]", o.n_md);
+      if (!cJSON_IsObject(it))
+        goto bad;
+      if ((rc = given_twice(it, entry_fields, N_FIELDS(entry_fields), in,
+                            err)) < 0)
+        goto out;
       const cJSON *k = field(it, "key", "key"),
                   *val = field(it, "value", "value");
-      if (!cJSON_IsObject(it) || (k && !cJSON_IsString(k)))
+      if (k && !cJSON_IsString(k))
         goto bad;
       keys[o.n_md] = k ? k->valuestring : "";
       vals[o.n_md] = NULL;
@@ -421,6 +464,9 @@ int weft__env_json_decode(weft__env *e, const uint8_t *data, size_t len,
     what = "status";
     if (!cJSON_IsObject(v))
       goto bad;
+    if ((rc = given_twice(v, status_fields, N_FIELDS(status_fields), "status",
+                          err)) < 0)
+      goto out;
     o.has_status = true;
     const cJSON *c = field(v, "code", "code"),
                 *msg = field(v, "message", "message"),

@@ -421,3 +421,43 @@ TEST(EnvelopeJson, RefusesNulInStrings) {
   EXPECT_EQ(other.rc, 0) << other.msg();
   EXPECT_EQ(view(other.e.method), "/a\x01\xc3\xa9\xf0\x9f\x98\x80");
 }
+
+TEST(EnvelopeJson, RefusesAFieldGivenTwice) {
+  // cJSON keeps both members and the lookup took the first: the second
+  // streamId was dropped. JsonFormat refuses, by either name.
+  struct Case {
+    const char *text, *msg;
+  } cases[] = {
+      {R"({"streamId":"1","streamId":"3"})",
+       "weft.v1.Envelope: field streamId given twice"},
+      {R"({"streamId":"1","kind":2,"stream_id":"3"})",
+       "weft.v1.Envelope: field streamId given twice"},
+      {R"({"stream_id":null,"streamId":"3"})",
+       "weft.v1.Envelope: field streamId given twice"},
+      {R"({"timeout_ms":"1","timeoutMs":"1"})",
+       "weft.v1.Envelope: field timeoutMs given twice"},
+      {R"({"kind":2,"kind":"FRAME_KIND_PING"})",
+       "weft.v1.Envelope: field kind given twice"},
+      {R"({"method":"/a.B/C","method":"/a.B/D"})",
+       "weft.v1.Envelope: field method given twice"},
+      {R"({"payload":"","payload":"AAAA"})",
+       "weft.v1.Envelope: field payload given twice"},
+      {R"({"metadata":[],"metadata":[{"key":"k"}]})",
+       "weft.v1.Envelope: field metadata given twice"},
+      {R"({"status":{},"status":{"code":3}})",
+       "weft.v1.Envelope: field status given twice"},
+      {R"({"status":{"code":3,"message":"a","code":5}})",
+       "weft.v1.Envelope.status: field code given twice"},
+      {R"({"metadata":[{"key":"k"},{"key":"a","value":"","key":"b"}]})",
+       "weft.v1.Envelope.metadata[1]: field key given twice"},
+  };
+  for (const auto &c : cases) {
+    JsonEnv j(c.text);
+    EXPECT_EQ(j.rc, WEFT_ERR_JSON_DUPLICATE) << c.text;
+    EXPECT_EQ(j.msg(), c.msg) << c.text;
+  }
+  // Unknown members are skipped, twice or not.
+  JsonEnv unknown(R"({"x":1,"x":2,"streamId":"4"})");
+  EXPECT_EQ(unknown.rc, 0) << unknown.msg();
+  EXPECT_EQ(unknown.e.stream_id, 4u);
+}
