@@ -385,22 +385,138 @@ static int parse_query(params *ps, const weft_msg_desc *in, const char *q,
   return 0;
 }
 
+/* The decoder counts "at offset N" from the start of the text it was
+ * given; a body field's text starts after the {"field": it is wrapped in,
+ * which the client never sent, so that prefix comes off. */
+static void unshift_offset(char *msg, size_t cap, size_t shift) {
+  char *num = strstr(msg, "at offset ");
+  if (!num)
+    return;
+  num += sizeof "at offset " - 1;
+  char *end;
+  errno = 0;
+  unsigned long long off = strtoull(num, &end, 10);
+  if (end == num || errno || off < shift)
+    return;
+  char tail[WEFT_ERROR_MSG_MAX];
+  snprintf(tail, sizeof tail, "%s", end);
+  snprintf(num, cap - (size_t)(num - msg), "%llu%s", off - shift, tail);
+}
+
+/* shift: bytes of json before the client's text (see unshift_offset). */
 static int to_binary(const weft_msg_desc *d, const char *json, size_t len,
-                     unsigned flags, const char *what, uint8_t **out,
-                     size_t *out_len, weft_error *err) {
+                     unsigned flags, const char *what, size_t shift,
+                     uint8_t **out, size_t *out_len, weft_error *err) {
   weft_json_opts jo = {0};
   jo.flags = flags;
   void *msg = NULL;
   weft_error e = {0};
   int rv = weft_json_decode(d, json, len, &jo, &msg, &e);
-  if (rv < 0)
+  if (rv < 0) {
+    if (shift)
+      unshift_offset(e.message, sizeof e.message, shift);
     return weft_error_set(err, rv == WEFT_ERR_NOMEM ? rv : WEFT_ERR_INVAL,
                           "%s: %s", what, e.message);
+  }
   rv = weft_encode_alloc(msg, out, out_len);
   weft_message_free(msg);
   if (rv < 0)
     return weft_error_set(err, rv, "out of memory");
   return 0;
+}
+
+static int json_ws(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* Where a bare scalar (number, true, false, null, or a typo) ends. */
+static int json_delim(char c) {
+  switch (c) {
+  case ',':
+  case ':':
+  case '[':
+  case ']':
+  case '{':
+  case '}':
+  case '"':
+    return 1;
+  default:
+    return json_ws(c);
+  }
+}
+
+/* Just past the string whose opening quote is s[i]; n + 1 if it is
+ * unterminated. */
+static size_t string_end(const char *s, size_t n, size_t i) {
+  for (i++; i < n; i++) {
+    if (s[i] == '\\')
+      i++;
+    else if (s[i] == '"')
+      return i + 1;
+  }
+  return n + 1;
+}
+
+/* Checks that a body field's body s[0..n) is one JSON value with only
+ * whitespace around it. It is decoded wrapped as {"field":<body>}, and
+ * google.api.http maps the body to that field only: {"a":1},"i32":9 would
+ * otherwise close the value early and set i32. This finds where the first
+ * value ends (brackets counted outside strings, a scalar up to the next
+ * delimiter) and refuses anything after it; the decoder checks the value
+ * itself, within the body, as brackets of the wrong kind fail there.
+ * Returns 0 or WEFT_ERR_INVAL with err saying where, as the decoder would. */
+static int one_value(const char *s, size_t n, weft_error *err) {
+  size_t i = 0;
+  const char *why = NULL;
+  while (i < n && json_ws(s[i]))
+    i++;
+  if (i == n) {
+    why = "unexpected end of the body";
+  } else if (s[i] == '{' || s[i] == '[') {
+    size_t depth = 0;
+    while (i < n) {
+      char c = s[i];
+      if (c == '"') {
+        size_t e = string_end(s, n, i);
+        if (e > n) {
+          i++;
+          why = "unterminated string";
+          break;
+        }
+        i = e;
+        continue;
+      }
+      i++;
+      if (c == '{' || c == '[')
+        depth++;
+      else if ((c == '}' || c == ']') && --depth == 0)
+        break;
+    }
+    if (!why && depth)
+      why = "unexpected end of the body";
+  } else if (s[i] == '"') {
+    size_t e = string_end(s, n, i);
+    if (e > n) {
+      i++;
+      why = "unterminated string";
+    } else {
+      i = e;
+    }
+  } else if (json_delim(s[i])) {
+    why = "unexpected character";
+  } else {
+    while (i < n && !json_delim(s[i]))
+      i++;
+  }
+  if (!why) {
+    while (i < n && json_ws(s[i]))
+      i++;
+    if (i == n)
+      return 0;
+    why = "trailing characters after the value";
+  }
+  return weft_error_set(err, WEFT_ERR_INVAL,
+                        "body: invalid JSON at offset %zu: %s", i, why);
 }
 
 static int fail_with(weft_rest_call *out, int rv, weft_error *err) {
@@ -466,7 +582,7 @@ int weft_rest_prepare(const weft_rest_router *r, const weft_rest_request *req,
     rv = weft_error_set(err, WEFT_ERR_NOMEM, "out of memory");
     goto out;
   }
-  rv = to_binary(in, js.p, js.len, 0, "parameters", &b2, &l2, err);
+  rv = to_binary(in, js.p, js.len, 0, "parameters", 0, &b2, &l2, err);
   if (rv < 0)
     goto out;
   /* The body, when the rule takes one and one came. */
@@ -476,18 +592,19 @@ int weft_rest_prepare(const weft_rest_router *r, const weft_rest_request *req,
   if (body && blen) {
     if (body_all) {
       rv = to_binary(in, req->body, req->body_len, WEFT_JSON_IGNORE_UNKNOWN,
-                     "body", &b1, &l1, err);
-    } else {
+                     "body", 0, &b1, &l1, err);
+    } else if ((rv = one_value(req->body, req->body_len, err)) == 0) {
       sbuf w = {0};
       int idx = weft_field_index_by_name(in, body, strlen(body));
       sb_put(&w, "{", 1);
       sb_jstring(&w, in->base.fields[idx].name);
       sb_put(&w, ":", 1);
+      size_t shift = w.len;
       sb_put(&w, req->body, req->body_len);
       sb_put(&w, "}", 1);
       rv = w.oom ? weft_error_set(err, WEFT_ERR_NOMEM, "out of memory")
                  : to_binary(in, w.p, w.len, WEFT_JSON_IGNORE_UNKNOWN, "body",
-                             &b1, &l1, err);
+                             shift, &b1, &l1, err);
       free(w.p);
     }
     if (rv < 0)

@@ -45,7 +45,7 @@ struct Routed {
 
 TEST(Router, SizeCountsEveryBinding) {
   Router r;
-  EXPECT_EQ(weft_rest_router_size(r.r), 10u);
+  EXPECT_EQ(weft_rest_router_size(r.r), 12u);
 }
 
 TEST(Router, RoutesAndPrecedence) {
@@ -383,6 +383,98 @@ TEST(Request, BodyFieldPlusQuery) {
   EXPECT_STREQ(p.req->shelf->name, "s");
   ASSERT_NE(p.req->shelf->inner, nullptr);
   EXPECT_EQ(p.req->shelf->inner->depth, 3);
+}
+
+// google.api.http: the body maps to the body field only. It was pasted
+// raw into {"field":<body>}, so a body closing the value early set other
+// fields of the request: {"name":"s"},"i32":9 set i32.
+TEST(Request, BodyFieldIsOneJsonValue) {
+  Router r;
+  struct Case {
+    const char *verb, *path, *body, *says;
+  };
+  const Case bad[] = {
+      {"PATCH", "/v1/shelves/7", R"({"name":"s"},"i32":9)",
+       "body: invalid JSON at offset 12: trailing characters after the "
+       "value"},
+      {"PATCH", "/v1/shelves/7", R"( {"name":"s"} {"name":"t"})",
+       "body: invalid JSON at offset 14: trailing characters"},
+      {"PATCH", "/v1/shelves/7", R"({"name":"s"}})",
+       "body: invalid JSON at offset 12: trailing characters"},
+      {"PATCH", "/v1/shelves/7", R"({"name":"s")",
+       "body: invalid JSON at offset 11: unexpected end"},
+      {"PATCH", "/v1/shelves/7", R"({"name":"s})",
+       "body: invalid JSON at offset 9: unterminated string"},
+      {"PATCH", "/v1/shelves/7", R"(}{"i32":9)",
+       "body: invalid JSON at offset 0: "},
+      {"POST", "/v1/shelves/7:rename", R"("x","i32":9)",
+       "body: invalid JSON at offset 3: trailing characters"},
+      {"POST", "/v1/shelves/7:rename", R"(null,"i32":9)",
+       "body: invalid JSON at offset 4: trailing characters"},
+      {"POST", "/v1/shelves/7:rename", ",\"i32\":9",
+       "body: invalid JSON at offset 0: "},
+      {"POST", "/v1/shelves/7:tag", R"(["a"],"i32":9)",
+       "body: invalid JSON at offset 5: trailing characters"},
+      {"POST", "/v1/shelves/7:tag", R"(["a"]])",
+       "body: invalid JSON at offset 5: trailing characters"},
+  };
+  for (const Case &c : bad) {
+    Prepared p(r, c.verb, c.path, nullptr, c.body);
+    EXPECT_EQ(p.rv, WEFT_ERR_INVAL) << c.body;
+    EXPECT_EQ(p.c.http_status, 400) << c.body;
+    EXPECT_EQ(p.c.request, nullptr) << c.body;
+    EXPECT_EQ(std::string(p.err.message).rfind(c.says, 0), 0u)
+        << c.body << ": " << p.err.message;
+  }
+  // The decoder's own errors inside the value: offsets into the client's
+  // body, not into the {"shelf":...} it is wrapped in.
+  {
+    Prepared p(r, "PATCH", "/v1/shelves/7", nullptr, R"({"name":"s",})");
+    EXPECT_EQ(p.rv, WEFT_ERR_INVAL);
+    EXPECT_EQ(
+        std::string(p.err.message).rfind("body: invalid JSON at offset 12", 0),
+        0u)
+        << p.err.message;
+  }
+  {
+    Prepared p(r, "PATCH", "/v1/shelves/7", nullptr, "{\"name\":\"\xff\"}");
+    EXPECT_EQ(p.rv, WEFT_ERR_INVAL);
+    EXPECT_STREQ(p.err.message, "body: invalid UTF-8 at offset 9");
+  }
+  {
+    Prepared p(r, "PATCH", "/v1/shelves/7", nullptr,
+               R"({"inner":{"depth":"x"}})");
+    EXPECT_EQ(p.rv, WEFT_ERR_INVAL);
+    EXPECT_NE(strstr(p.err.message, "shelf.inner.depth"), nullptr)
+        << p.err.message;
+  }
+  // One value with whitespace around it; strings may hold brackets,
+  // commas and escaped quotes.
+  {
+    Prepared p(r, "PATCH", "/v1/shelves/7", nullptr,
+               " \r\n{\"name\":\"a\\\"}],\\\"i32\\\":9 {[\"} \t\n");
+    ASSERT_EQ(p.rv, 0) << p.err.message;
+    ASSERT_NE(p.req->shelf, nullptr);
+    EXPECT_STREQ(p.req->shelf->name, "a\"}],\"i32\":9 {[");
+    EXPECT_EQ(p.req->i32, 0);
+  }
+  {
+    Prepared p(r, "POST", "/v1/shelves/7:rename", "i32=2", "\"x,y\"");
+    ASSERT_EQ(p.rv, 0) << p.err.message;
+    EXPECT_STREQ(p.req->name, "x,y");
+    EXPECT_EQ(p.req->i32, 2);
+  }
+  {
+    Prepared p(r, "POST", "/v1/shelves/7:rename", nullptr, "null");
+    ASSERT_EQ(p.rv, 0) << p.err.message;
+    EXPECT_STREQ(p.req->name, "");
+  }
+  {
+    Prepared p(r, "POST", "/v1/shelves/7:tag", nullptr, R"([ "a" , "b" ])");
+    ASSERT_EQ(p.rv, 0) << p.err.message;
+    ASSERT_EQ(p.req->n_tags, 2u);
+    EXPECT_STREQ(p.req->tags[1], "b");
+  }
 }
 
 TEST(Request, RouteErrorsCarryStatus) {
