@@ -219,11 +219,17 @@ static int scalar_json(const ProtobufCFieldDescriptor *f, const char *val,
     for (const char *q = c; *q && ok; q++)
       ok = strchr("0123456789.eE+-", *q) != NULL;
     double v = ok ? strtod(val, &end) : 0;
-    if (!ok || *end || !isfinite(v) ||
-        (type == PROTOBUF_C_TYPE_FLOAT && fabs(v) > 3.4028234663852886e38))
+    const char *tn = type == PROTOBUF_C_TYPE_FLOAT ? "float" : "double";
+    if (!ok || *end)
       return weft_error_set(err, WEFT_ERR_INVAL, "%s %s: \"%.64s\" is not a %s",
-                            what, name, val,
-                            type == PROTOBUF_C_TYPE_FLOAT ? "float" : "double");
+                            what, name, val, tn);
+    /* The JSON decoder's range (json_decode.c, to_float): a value that
+     * rounds to a finite float is a float. Go and Java print FLT_MAX as
+     * 3.4028235e38, a little above it, which rounds to it. */
+    if (!isfinite(v) || (type == PROTOBUF_C_TYPE_FLOAT && isinf((float)v)))
+      return weft_error_set(err, WEFT_ERR_INVAL,
+                            "%s %s: \"%.64s\" is out of range for %s", what,
+                            name, val, tn);
     snprintf(num, sizeof num, "%.17g", v);
     sb_puts(out, num);
     return 0;

@@ -3,6 +3,8 @@
 // rendering with response_body, errors, and rules rejected at add time.
 #include <gtest/gtest.h>
 
+#include <cfloat>
+#include <cmath>
 #include <cstring>
 #include <string>
 
@@ -335,6 +337,51 @@ TEST(Request, IntegerParametersAreStrict) {
         << js;
     weft_message_free(m);
   }
+}
+
+// FLT_MAX as Go and Java print it, 3.4028235e38, is a little above the
+// exact FLT_MAX but rounds to it: a float, as the JSON decoder takes it.
+// The bound is where float rounding overflows (halfway to 2^128).
+TEST(Request, FloatRangeIsWhatRoundsToAFiniteFloat) {
+  Router r;
+  for (const char *v : {"3.4028235e38", "-3.4028235e38", "3.4028235677973e38",
+                        "340282350000000000000000000000000000000"}) {
+    std::string q = std::string("flt=") + v;
+    Prepared p(r, "GET", "/v1/shelves/7/books", q.c_str());
+    ASSERT_EQ(p.rv, 0) << q << ": " << p.err.message;
+    EXPECT_EQ(std::fabs(p.req->flt), FLT_MAX) << q;
+    // The JSON decoder says the same of the same text.
+    std::string js = std::string(R"({"flt":)") + v + "}";
+    void *m = nullptr;
+    weft_error e{};
+    EXPECT_EQ(weft_json_decode(&resttest__v1__Req_desc, js.data(), js.size(),
+                               nullptr, &m, &e),
+              0)
+        << js << ": " << e.message;
+    weft_message_free(m);
+  }
+  for (const char *v : {"3.4028235677974e38", "-3.5e38", "1e39"}) {
+    std::string q = std::string("flt=") + v;
+    Prepared p(r, "GET", "/v1/shelves/7/books", q.c_str());
+    EXPECT_EQ(p.rv, WEFT_ERR_INVAL) << q;
+    EXPECT_EQ(std::string(p.err.message),
+              std::string("query parameter flt: \"") + v +
+                  "\" is out of range for float");
+    std::string js = std::string(R"({"flt":)") + v + "}";
+    void *m = nullptr;
+    weft_error e{};
+    EXPECT_LT(weft_json_decode(&resttest__v1__Req_desc, js.data(), js.size(),
+                               nullptr, &m, &e),
+              0)
+        << js;
+    EXPECT_NE(strstr(e.message, "out of range for float"), nullptr)
+        << e.message;
+    weft_message_free(m);
+  }
+  Prepared d(r, "GET", "/v1/shelves/7/books", "dbl=1e309");
+  EXPECT_EQ(d.rv, WEFT_ERR_INVAL);
+  EXPECT_STREQ(d.err.message,
+               "query parameter dbl: \"1e309\" is out of range for double");
 }
 
 TEST(Request, NestedPathVariables) {
