@@ -6,7 +6,6 @@
  * text. Decoding turns the JSON into the binary form in a scratch buffer and
  * reuses the binary decoder, so the mux handles one representation. */
 #include <cjson/cJSON.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,31 +164,6 @@ static int given_twice(const cJSON *obj, const char *const (*names)[2],
   return 0;
 }
 
-/* A 64-bit integer: a JSON number or a decimal string. */
-static bool get_i64(const cJSON *v, long long *out, bool is_unsigned) {
-  if (cJSON_IsNumber(v)) {
-    double d = v->valuedouble;
-    /* Range first: converting a double outside long long is undefined. */
-    if (!(d >= -0x1p63 && d < 0x1p63) || d != (double)(long long)d ||
-        (is_unsigned && d < 0))
-      return false;
-    *out = (long long)d;
-    return true;
-  }
-  if (!cJSON_IsString(v) || !*v->valuestring)
-    return false;
-  char *end;
-  errno = 0;
-  if (is_unsigned) {
-    if (v->valuestring[0] == '-')
-      return false;
-    *out = (long long)strtoull(v->valuestring, &end, 10);
-  } else {
-    *out = strtoll(v->valuestring, &end, 10);
-  }
-  return *end == 0 && errno == 0;
-}
-
 /* 0, WEFT_ERR_NOMEM, or WEFT_ERR_MALFORMED (not a base64 string): out of
  * memory is not the peer's fault and must not read as its bad input. */
 static int get_bytes(const cJSON *v, uint8_t **bufs, size_t *nb,
@@ -219,13 +193,24 @@ static int get_bytes(const cJSON *v, uint8_t **bufs, size_t *nb,
  * a known field or not), as weft's proto3 JSON decoder refuses it. The walk
  * trusts the text's structure, cJSON having accepted it, and reads it as
  * cJSON does: whitespace is any byte up to 32, an object's members come in
- * the tree's order. */
+ * the tree's order. On the way it keeps the text of the integer fields'
+ * numbers (see get_int). */
 
 typedef struct walk {
   const char *text, *p, *end;
   char path[128]; /* where the walk is, for messages: "metadata[1].key" */
   size_t path_len;
   weft_error *err;
+  /* The text of the numbers in integer fields, which cJSON keeps only as
+   * doubles (see get_int): one per field, a field given twice being
+   * refused before they are read. */
+  const cJSON *root, *status;
+  struct {
+    const cJSON *v;
+    const char *p;
+    size_t n;
+  } num[8];
+  size_t n_num;
 } walk;
 
 static void walk_ws(walk *w) {
@@ -318,8 +303,23 @@ static int walk_string(walk *w, bool is_key) {
   return 0;
 }
 
-/* The value v, whose text starts at w->p (after whitespace). */
-static int walk_value(walk *w, const cJSON *v) {
+/* Is c a member whose number get_int reads? */
+static bool int_member(const walk *w, const cJSON *obj, const cJSON *c) {
+  static const char *const names[] = {"streamId", "stream_id", "kind",
+                                      "timeoutMs", "timeout_ms"};
+  if (!cJSON_IsNumber(c))
+    return false;
+  if (obj == w->status)
+    return strcmp(c->string, "code") == 0;
+  for (size_t i = 0; obj == w->root && i < sizeof names / sizeof *names; i++)
+    if (strcmp(c->string, names[i]) == 0)
+      return true;
+  return false;
+}
+
+/* The value v, whose text starts at w->p (after whitespace); keep: record
+ * a number's text. */
+static int walk_value(walk *w, const cJSON *v, bool keep) {
   int rc;
   walk_ws(w);
   if (cJSON_IsString(v))
@@ -331,10 +331,12 @@ static int walk_value(walk *w, const cJSON *v) {
       return rc;
     for (const cJSON *c = v->child; c; c = c->next, i++) {
       size_t len = path_push(w, obj ? c->string : NULL, i);
+      if (v == w->root && cJSON_IsObject(c) && strcmp(c->string, "status") == 0)
+        w->status = c;
       if ((i && (rc = walk_expect(w, ',')) < 0) ||
           (obj && ((rc = walk_string(w, true)) < 0 ||
                    (rc = walk_expect(w, ':')) < 0)) ||
-          (rc = walk_value(w, c)) < 0)
+          (rc = walk_value(w, c, obj && int_member(w, v, c))) < 0)
         return rc;
       path_pop(w, len);
     }
@@ -345,7 +347,181 @@ static int walk_value(walk *w, const cJSON *v) {
   while (w->p < w->end && (unsigned char)*w->p > 32 && *w->p != ',' &&
          *w->p != '}' && *w->p != ']')
     w->p++;
-  return w->p > start ? 0 : walk_lost(w);
+  if (w->p == start)
+    return walk_lost(w);
+  if (keep && w->n_num < sizeof w->num / sizeof w->num[0]) {
+    w->num[w->n_num].v = v;
+    w->num[w->n_num].p = start;
+    w->num[w->n_num++].n = (size_t)(w->p - start);
+  }
+  return 0;
+}
+
+/* ---- integers -----------------------------------------------------------
+ *
+ * The proto3 JSON mapping gives an int32, int64 or uint64 field as a JSON
+ * number or a decimal string. cJSON keeps a number only as a double, which
+ * rounds past 2^53 (9007199254740993 became ...992) and cannot hold a
+ * uint64 past 2^63, so a number is read from its own text, kept by the
+ * walk; strtoull read " -1" as 2^64-1, so a string is plain digits. */
+
+enum int_type { INT32, INT64, UINT64 };
+static const char *const int_type_names[] = {"int32", "int64", "uint64"};
+static const uint64_t int_type_max[] = {INT32_MAX, INT64_MAX, UINT64_MAX};
+
+enum { INT_NOT_INTEGER = -1, INT_RANGE = -2, INT_NOT_NUMBER = -3 };
+
+static bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+
+/* s[0..n), a JSON number by RFC 8259 (cJSON also takes 01 and -.5), to
+ * its sign and magnitude if it is an integer, exactly: 1e3 and 5.0 are, as
+ * protobuf's JsonFormat reads them, 1.5 and 1e-1 are not. 0 or INT_*. */
+static int number_int(const char *s, size_t n, bool *neg, uint64_t *mag) {
+  size_t i = 0, int0, int1, frac0, frac1;
+  long long exp = 0;
+  *neg = n && s[0] == '-';
+  i = int0 = *neg;
+  if (i < n && s[i] == '0')
+    i++;
+  else if (i < n && s[i] >= '1' && s[i] <= '9')
+    while (i < n && is_digit(s[i]))
+      i++;
+  else
+    return INT_NOT_NUMBER;
+  int1 = frac0 = frac1 = i;
+  if (i < n && s[i] == '.') {
+    frac0 = ++i;
+    while (i < n && is_digit(s[i]))
+      i++;
+    if (i == frac0)
+      return INT_NOT_NUMBER;
+    frac1 = i;
+  }
+  if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+    bool eneg = false;
+    if (++i < n && (s[i] == '+' || s[i] == '-'))
+      eneg = s[i++] == '-';
+    size_t e0 = i;
+    for (; i < n && is_digit(s[i]); i++)
+      if (exp < 1000000000) /* more than any frame's digits: saturate */
+        exp = exp * 10 + (s[i] - '0');
+    if (i == e0)
+      return INT_NOT_NUMBER;
+    if (eneg)
+      exp = -exp;
+  }
+  if (i != n)
+    return INT_NOT_NUMBER;
+  /* The value is the digits (the integer part's, then the fraction's)
+   * times 10^(exp - fraction digits). Leading zeros set aside, and
+   * trailing ones moved into the exponent, it is an integer if that
+   * exponent is not negative. */
+  size_t ni = int1 - int0, nd = ni + (frac1 - frac0), first = 0, last = nd;
+#define DIGIT(k) (unsigned)(s[(k) < ni ? int0 + (k) : frac0 + (k)-ni] - '0')
+  while (first < nd && DIGIT(first) == 0)
+    first++;
+  *mag = 0;
+  if (first == nd)
+    return 0; /* zero, however written (-0, 0.0, 0e5) */
+  while (DIGIT(last - 1) == 0)
+    last--;
+  long long e10 = exp - (long long)(frac1 - frac0) + (long long)(nd - last);
+  if (e10 < 0)
+    return INT_NOT_INTEGER;
+  if ((long long)(last - first) + e10 > 20) /* 2^64 has 20 digits */
+    return INT_RANGE;
+  uint64_t v = 0;
+  for (size_t k = first; k < last; k++) {
+    if (v > (UINT64_MAX - DIGIT(k)) / 10)
+      return INT_RANGE;
+    v = v * 10 + DIGIT(k);
+  }
+#undef DIGIT
+  for (; e10 > 0; e10--) {
+    if (v > UINT64_MAX / 10)
+      return INT_RANGE;
+    v *= 10;
+  }
+  *mag = v;
+  return 0;
+}
+
+/* A decimal string: digits, after a '-' (for a uint64 too: "-1" is then
+ * out of range rather than not an integer). No space, no '+', no fraction
+ * or exponent, as the proto3 JSON decoder has it. 0 or INT_*. */
+static int string_int(const char *s, size_t n, bool *neg, uint64_t *mag) {
+  size_t i = *neg = n && s[0] == '-';
+  int rc = i < n ? 0 : INT_NOT_INTEGER;
+  uint64_t v = 0;
+  for (; i < n; i++) {
+    if (!is_digit(s[i]))
+      return INT_NOT_INTEGER;
+    if (v > (UINT64_MAX - (unsigned)(s[i] - '0')) / 10)
+      rc = INT_RANGE; /* unless a non-digit follows */
+    v = v * 10 + (unsigned)(s[i] - '0');
+  }
+  *mag = v;
+  return rc;
+}
+
+/* The integer field name's value v, a t, to *i (signed types) or *u. */
+static int get_int(const walk *w, const cJSON *v, const char *name,
+                   enum int_type t, int64_t *i, uint64_t *u, weft_error *err) {
+  const char *s = NULL;
+  size_t n = 0;
+  bool neg, quoted = cJSON_IsString(v);
+  uint64_t mag;
+  int rc;
+  if (quoted) {
+    s = v->valuestring; /* the walk refused a NUL in it */
+    n = strlen(s);
+    rc = string_int(s, n, &neg, &mag);
+  } else if (cJSON_IsNumber(v)) {
+    for (size_t k = 0; k < w->n_num && !s; k++)
+      if (w->num[k].v == v)
+        s = w->num[k].p, n = w->num[k].n;
+    if (!s) /* only a bug gets here */
+      return weft_error_set(err, WEFT_ERR_INTERNAL,
+                            "weft.v1.Envelope.%s: the number's text was "
+                            "not kept",
+                            name);
+    rc = number_int(s, n, &neg, &mag);
+  } else {
+    return weft_error_set(err, WEFT_ERR_JSON_TYPE,
+                          "weft.v1.Envelope.%s: a %s is a number or a "
+                          "decimal string",
+                          name, int_type_names[t]);
+  }
+  if (rc == 0 && (neg && mag ? t == UINT64 || mag - 1 > int_type_max[t]
+                             : mag > int_type_max[t]))
+    rc = INT_RANGE;
+  if (rc == 0) {
+    if (i)
+      *i = neg && mag ? -(int64_t)(mag - 1) - 1 : (int64_t)mag;
+    else
+      *u = mag;
+    return 0;
+  }
+  /* The text as given, shortened, with the peer's control bytes masked. */
+  char shown[48];
+  size_t k = 0;
+  for (; k < n && k < 40; k++)
+    shown[k] = (unsigned char)s[k] < 32 || s[k] == 127 ? '?' : s[k];
+  strcpy(shown + k, k < n ? "..." : "");
+  const char *q = quoted ? "\"" : "";
+  if (rc == INT_NOT_NUMBER)
+    return weft_error_set(err, WEFT_ERR_JSON_SYNTAX,
+                          "weft.v1.Envelope.%s: %s is not a JSON number", name,
+                          shown);
+  if (rc == INT_RANGE)
+    return weft_error_set(err, WEFT_ERR_JSON_RANGE,
+                          "weft.v1.Envelope.%s: %s%s%s is out of range for %s",
+                          name, q, shown, q, int_type_names[t]);
+  return weft_error_set(err, WEFT_ERR_JSON_TYPE,
+                        "weft.v1.Envelope.%s: %s%s%s is not an integer", name,
+                        q, shown, q);
 }
 
 #define MAX_MD 256
@@ -359,7 +535,7 @@ int weft__env_json_decode(weft__env *e, const uint8_t *data, size_t len,
   size_t vlens[MAX_MD];
   uint8_t *bufs[MAX_MD + 3];
   size_t nb = 0;
-  long long ll;
+  int64_t i64;
   int rc = WEFT_ERR_MALFORMED;
   *scratch = NULL;
   const char *text = (const char *)data, *end = NULL;
@@ -386,26 +562,26 @@ int weft__env_json_decode(weft__env *e, const uint8_t *data, size_t len,
   if (!cJSON_IsObject(root))
     goto bad;
   /* From the root's '{': before it, cJSON skips a UTF-8 BOM too. */
-  walk w = {
-      .text = text, .p = memchr(text, '{', len), .end = text + len, .err = err};
-  if ((rc = walk_value(&w, root)) < 0 ||
+  walk w = {.text = text,
+            .p = memchr(text, '{', len),
+            .end = text + len,
+            .err = err,
+            .root = root};
+  if ((rc = walk_value(&w, root, false)) < 0 ||
       (rc = given_twice(root, envelope_fields, N_FIELDS(envelope_fields), "",
                         err)) < 0)
     goto out;
   const cJSON *v;
   if ((v = field(root, "streamId", "stream_id"))) {
-    what = "streamId";
-    if (!get_i64(v, &ll, true))
-      goto bad;
-    o.stream_id = (uint64_t)ll;
+    if ((rc = get_int(&w, v, "streamId", UINT64, NULL, &o.stream_id, err)) < 0)
+      goto out;
   }
   if ((v = field(root, "kind", "kind"))) {
     what = "kind";
-    if (cJSON_IsNumber(v)) {
-      double d = v->valuedouble; /* an enum number: an int32 */
-      if (!(d >= INT32_MIN && d <= INT32_MAX) || d != (double)(int32_t)d)
-        goto bad;
-      o.kind = (int32_t)d;
+    if (cJSON_IsNumber(v)) { /* an enum's number: an int32 */
+      if ((rc = get_int(&w, v, "kind", INT32, &i64, NULL, err)) < 0)
+        goto out;
+      o.kind = (int32_t)i64;
     } else if (cJSON_IsString(v)) {
       size_t k = 0;
       while (k < N_KINDS && strcmp(kind_names[k], v->valuestring) != 0)
@@ -471,9 +647,9 @@ int weft__env_json_decode(weft__env *e, const uint8_t *data, size_t len,
     const cJSON *c = field(v, "code", "code"),
                 *msg = field(v, "message", "message"),
                 *det = field(v, "details", "details");
-    if (c && (!get_i64(c, &ll, false) || ll < INT32_MIN || ll > INT32_MAX))
-      goto bad;
-    o.status_code = c ? (int32_t)ll : 0;
+    if (c && (rc = get_int(&w, c, "status.code", INT32, &i64, NULL, err)) < 0)
+      goto out;
+    o.status_code = c ? (int32_t)i64 : 0;
     if (msg && !cJSON_IsString(msg))
       goto bad;
     o.status_message = msg ? msg->valuestring : NULL;
@@ -482,10 +658,8 @@ int weft__env_json_decode(weft__env *e, const uint8_t *data, size_t len,
       goto failed;
   }
   if ((v = field(root, "timeoutMs", "timeout_ms"))) {
-    what = "timeoutMs";
-    if (!get_i64(v, &ll, false))
-      goto bad;
-    o.timeout_ms = ll;
+    if ((rc = get_int(&w, v, "timeoutMs", INT64, &o.timeout_ms, NULL, err)) < 0)
+      goto out;
   }
   {
     size_t n = weft__env_size(&o);

@@ -461,3 +461,93 @@ TEST(EnvelopeJson, RefusesAFieldGivenTwice) {
   EXPECT_EQ(unknown.rc, 0) << unknown.msg();
   EXPECT_EQ(unknown.e.stream_id, 4u);
 }
+
+TEST(EnvelopeJson, IntegersAreReadExactly) {
+  // The proto3 JSON mapping: a number or a decimal string. A number is read
+  // from its own digits (cJSON's double made 9007199254740993 ...992) and
+  // may be written 1e3 or 5.0 as long as it is an integer; a string is
+  // digits, '-' for a signed type, nothing else (" -1" was 2^64-1).
+  struct Good {
+    std::string text;
+    uint64_t stream_id;
+    int64_t timeout_ms;
+    int32_t code;
+  } good[] = {
+      {R"({"streamId":9007199254740993})", 9007199254740993u, 0, 0},
+      {R"({"streamId":"9007199254740993"})", 9007199254740993u, 0, 0},
+      {R"({"streamId":18446744073709551615})", UINT64_MAX, 0, 0},
+      {R"({"streamId":"18446744073709551615"})", UINT64_MAX, 0, 0},
+      {R"({"streamId":9223372036854775808})", 1ull << 63, 0, 0},
+      {R"({"streamId":1.8446744073709551615e19})", UINT64_MAX, 0, 0},
+      {R"({"streamId":1e3})", 1000, 0, 0},
+      {R"({"streamId":5.000})", 5, 0, 0},
+      {R"({"streamId":2500e-2})", 25, 0, 0},
+      {R"({"streamId":0.0})", 0, 0, 0},
+      {R"({"streamId":-0})", 0, 0, 0},
+      {R"({"streamId":"007"})", 7, 0, 0},
+      {R"({"stream_id":"\u0031\u0032"})", 12, 0, 0},
+      {R"({"timeoutMs":9007199254740993})", 0, 9007199254740993, 0},
+      {R"({"timeoutMs":-9223372036854775808})", 0, INT64_MIN, 0},
+      {R"({"timeoutMs":"-9223372036854775808"})", 0, INT64_MIN, 0},
+      {R"({"timeout_ms":"9223372036854775807"})", 0, INT64_MAX, 0},
+      {R"({"status":{"code":-2147483648}})", 0, 0, INT32_MIN},
+      {R"({"status":{"code":"2147483647"}})", 0, 0, INT32_MAX},
+  };
+  for (const auto &g : good) {
+    JsonEnv j(g.text);
+    ASSERT_EQ(j.rc, 0) << g.text << " -> " << j.msg();
+    EXPECT_EQ(j.e.stream_id, g.stream_id) << g.text;
+    EXPECT_EQ(j.e.timeout_ms, g.timeout_ms) << g.text;
+    EXPECT_EQ(j.e.status_code, g.code) << g.text;
+  }
+  struct Bad {
+    std::string text;
+    int code;
+    std::string msg;
+  } bad[] = {
+      {R"({"streamId":" -1"})", WEFT_ERR_JSON_TYPE,
+       R"(weft.v1.Envelope.streamId: " -1" is not an integer)"},
+      {R"({"streamId":"-1"})", WEFT_ERR_JSON_RANGE,
+       R"(weft.v1.Envelope.streamId: "-1" is out of range for uint64)"},
+      {R"({"streamId":-1})", WEFT_ERR_JSON_RANGE,
+       "weft.v1.Envelope.streamId: -1 is out of range for uint64"},
+      {R"({"streamId":18446744073709551616})", WEFT_ERR_JSON_RANGE,
+       "weft.v1.Envelope.streamId: 18446744073709551616 is out of range for "
+       "uint64"},
+      {R"({"streamId":"18446744073709551616"})", WEFT_ERR_JSON_RANGE,
+       R"(weft.v1.Envelope.streamId: "18446744073709551616" is out of range )"
+       "for uint64"},
+      {R"({"streamId":9007199254740993.5})", WEFT_ERR_JSON_TYPE,
+       "weft.v1.Envelope.streamId: 9007199254740993.5 is not an integer"},
+      {R"({"streamId":01})", WEFT_ERR_JSON_SYNTAX,
+       "weft.v1.Envelope.streamId: 01 is not a JSON number"},
+      {R"({"streamId":true})", WEFT_ERR_JSON_TYPE,
+       "weft.v1.Envelope.streamId: a uint64 is a number or a decimal string"},
+      {R"({"timeoutMs":9223372036854775808})", WEFT_ERR_JSON_RANGE,
+       "weft.v1.Envelope.timeoutMs: 9223372036854775808 is out of range for "
+       "int64"},
+      {R"({"timeoutMs":" 5"})", WEFT_ERR_JSON_TYPE,
+       R"(weft.v1.Envelope.timeoutMs: " 5" is not an integer)"},
+      {R"({"status":{"code":2147483648}})", WEFT_ERR_JSON_RANGE,
+       "weft.v1.Envelope.status.code: 2147483648 is out of range for int32"},
+      {R"({"kind":-2147483649})", WEFT_ERR_JSON_RANGE,
+       "weft.v1.Envelope.kind: -2147483649 is out of range for int32"},
+  };
+  for (const auto &b : bad) {
+    JsonEnv j(b.text);
+    EXPECT_EQ(j.rc, b.code) << b.text << " -> " << j.msg();
+    EXPECT_EQ(j.msg(), b.msg) << b.text;
+  }
+  for (const char *t :
+       {R"({"streamId":"+1"})", R"({"streamId":"1 "})", R"({"streamId":""})",
+        R"({"streamId":"0x10"})", R"({"streamId":"1e3"})",
+        R"({"streamId":"1.0"})", R"({"streamId":"-"})", R"({"streamId":1.5})",
+        R"({"streamId":1e-1})", R"({"streamId":1e20})",
+        R"({"streamId":1e999999999999999999999})", R"({"streamId":-.5})",
+        R"({"timeoutMs":"--1"})", R"({"status":{"code":"1.0"}})",
+        R"({"kind":2.5})"}) {
+    JsonEnv j(t);
+    EXPECT_LT(j.rc, 0) << t;
+    EXPECT_NE(j.msg().find("weft.v1.Envelope."), std::string::npos) << t;
+  }
+}
