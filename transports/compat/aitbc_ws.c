@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_exact.h"
 #include "weft/aitbc_ws.h"
 
 static const char *const kind_names[] = {"unknown",
@@ -88,6 +89,12 @@ static int nomem(weft_error *err) {
   return weft_error_set(err, WEFT_ERR_NOMEM, "AITBC message: out of memory");
 }
 
+/* No C string holds it: cut there, a path or an id would name another. */
+static int nul_string(pctx *c, const char *key) {
+  return weft_error_set(c->err, WEFT_ERR_MALFORMED,
+                        "AITBC %s message: \"%s\" holds \\u0000", c->what, key);
+}
+
 static int missing(pctx *c, const char *key) {
   return weft_error_set(c->err, WEFT_ERR_MALFORMED,
                         "AITBC %s message: \"%s\" is missing", c->what, key);
@@ -98,6 +105,8 @@ static int get_str(pctx *c, const char *key, int required, char **out) {
   const cJSON *j = cJSON_GetObjectItemCaseSensitive(c->obj, key);
   if (!j || cJSON_IsNull(j))
     return required ? missing(c, key) : 0;
+  if (weft__jx_is_nul_string(j))
+    return nul_string(c, key);
   if (!cJSON_IsString(j))
     return weft_error_set(c->err, WEFT_ERR_JSON_TYPE,
                           "AITBC %s message: \"%s\" must be a string", c->what,
@@ -118,44 +127,24 @@ static int out_of_range(pctx *c, const char *key) {
                         c->what, key);
 }
 
-/* Numbers print as the shortest text that reads back the same double. */
-static char *number_text(double v) {
-  char buf[40];
-  snprintf(buf, sizeof buf, "%.15g", v);
-  if (strtod(buf, NULL) != v)
-    snprintf(buf, sizeof buf, "%.17g", v);
-  return strdup(buf);
-}
-
 /* A string or a number, kept as text (ids, timestamps). */
 static int get_text(pctx *c, const char *key, int required, char **out,
                     bool *is_number) {
   const cJSON *j = cJSON_GetObjectItemCaseSensitive(c->obj, key);
-  if (j && cJSON_IsNumber(j)) {
+  if (j && weft__jx_is_number(j)) {
     if (!isfinite(j->valuedouble))
       return out_of_range(c, key);
     if (is_number)
       *is_number = true;
-    *out = number_text(j->valuedouble);
+    *out = strdup(j->valuestring); /* the number as it was written */
     return *out ? 0 : nomem(c->err);
   }
-  if (j && !cJSON_IsNull(j) && !cJSON_IsString(j))
+  if (j && !cJSON_IsNull(j) && !cJSON_IsString(j) && !weft__jx_is_nul_string(j))
     return weft_error_set(c->err, WEFT_ERR_JSON_TYPE,
                           "AITBC %s message: \"%s\" must be a string or a "
                           "number",
                           c->what, key);
   return get_str(c, key, required, out);
-}
-
-/* Whether j holds a number beyond a double's range at any depth: cJSON
- * would print it as null, silently changing what was sent. */
-static bool has_non_finite(const cJSON *j) {
-  if (cJSON_IsNumber(j))
-    return !isfinite(j->valuedouble);
-  for (const cJSON *k = j->child; k; k = k->next)
-    if (has_non_finite(k))
-      return true;
-  return false;
 }
 
 /* Any JSON value (null = absent) as compact text; want_object demands an
@@ -169,8 +158,8 @@ static int get_json(pctx *c, const char *key, int required, bool want_object,
     return weft_error_set(c->err, WEFT_ERR_JSON_TYPE,
                           "AITBC %s message: \"%s\" must be an object", c->what,
                           key);
-  if (has_non_finite(j))
-    return out_of_range(c, key);
+  /* Numbers and strings holding \u0000 print as they were written
+   * (json_exact.h): a relayed amount keeps every digit. */
   *out = cJSON_PrintUnformatted(j);
   return *out ? 0 : nomem(c->err);
 }
@@ -184,7 +173,7 @@ static int parse_job_status(pctx *c, weft_aitbc_ws_msg *m) {
     return rv;
   const cJSON *p = cJSON_GetObjectItemCaseSensitive(c->obj, "progress");
   if (p && !cJSON_IsNull(p)) {
-    if (!cJSON_IsNumber(p))
+    if (!weft__jx_is_number(p))
       return weft_error_set(c->err, WEFT_ERR_JSON_TYPE,
                             "AITBC job_status message: \"progress\" must be a "
                             "number");
@@ -250,8 +239,15 @@ static int parse_typed(pctx *c, weft_aitbc_ws_msg *m) {
         (rv = get_str(c, "message", OPT, &m->message)) < 0)
       return rv;
     const cJSON *s = cJSON_GetObjectItemCaseSensitive(c->obj, "status");
-    if (cJSON_IsNumber(s)) {
-      m->status_code = s->valueint;
+    if (weft__jx_is_number(s)) {
+      /* An HTTP status: 1e10 or 200.7 is not one, and would be cut. */
+      if (!(s->valuedouble >= 0 && s->valuedouble <= 999 &&
+            s->valuedouble == (int)s->valuedouble))
+        return weft_error_set(c->err, WEFT_ERR_MALFORMED,
+                              "AITBC response message: \"status\" %s is not "
+                              "an HTTP status",
+                              s->valuestring);
+      m->status_code = (int)s->valuedouble;
       m->has_status_code = true;
       return 0;
     }
@@ -298,23 +294,11 @@ static int parse_typed(pctx *c, weft_aitbc_ws_msg *m) {
 int weft_aitbc_ws_parse(const char *text, size_t len, weft_aitbc_ws_msg *m,
                         weft_error *err) {
   memset(m, 0, sizeof *m);
-  const char *end = NULL;
-  cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
-  if (!root) {
-    size_t at = end && end >= text ? (size_t)(end - text) : 0;
-    return weft_error_set(err, WEFT_ERR_JSON_SYNTAX,
-                          "AITBC message: invalid JSON at byte %zu", at);
-  }
-  const char *stop = text + len;
-  while (end < stop &&
-         (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
-    end++;
-  int rv = 0;
-  if (end != stop) {
-    rv = weft_error_set(err, WEFT_ERR_JSON_SYNTAX,
-                        "AITBC message: junk after the JSON value at byte %zu",
-                        (size_t)(end - text));
-  } else if (!cJSON_IsObject(root)) {
+  cJSON *root;
+  int rv = weft__jx_parse(&root, text, len, "AITBC message", err);
+  if (rv < 0)
+    return rv;
+  if (!cJSON_IsObject(root)) {
     rv = weft_error_set(err, WEFT_ERR_JSON_TYPE,
                         "AITBC message: not a JSON object");
   } else {

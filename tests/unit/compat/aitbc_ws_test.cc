@@ -175,6 +175,31 @@ TEST(AitbcWs, NumericIdsEchoAsNumbers) {
   EXPECT_EQ(enc(out), "{\"type\":\"response\",\"id\":42,\"data\":{}}");
 }
 
+// JSON that weft relays (data, params, block, offer) goes on as it was
+// written: cJSON alone printed 9007199254740993 as 9007199254740992,
+// 0.30000000000000004 as 0.3, 1.7976931348623157e308 as a text that reads
+// back as infinity, 8e2222 as null, and "a\u0000b" as "a".
+TEST(AitbcWs, RelayedJsonKeepsEveryDigitAndCharacter) {
+  const std::string data =
+      "{\"wei\":9007199254740993,\"f\":0.30000000000000004,"
+      "\"max\":1.7976931348623157e308,\"big\":8e2222,\"neg\":-0.0,"
+      "\"s\":\"ab\\u0000cd\",\"deep\":[{\"n\":1E+2,\"t\":\"\\u0000\"}],"
+      "\"ok\":true,\"none\":null}";
+  roundtrip("{\"type\":\"response\",\"id\":4,\"data\":" + data + "}",
+            WEFT_AITBC_WS_RESPONSE);
+  Msg p("{\"type\":\"response\",\"id\":4,\"data\": " + data + " }");
+  ASSERT_EQ(p.rv, 0) << p.err.message;
+  EXPECT_EQ(data, p.m.data);
+  roundtrip("{\"type\":\"new_block\",\"block\":{\"height\":"
+            "18446744073709551615,\"hash\":\"0x\\u0000\"}}",
+            WEFT_AITBC_WS_BLOCKCHAIN_EVENT);
+  // A numeric id echoes as written, too.
+  Msg q("{\"id\":12345678901234567891,\"type\":\"unsubscribe\"}");
+  ASSERT_EQ(q.rv, 0) << q.err.message;
+  EXPECT_STREQ(q.m.id, "12345678901234567891");
+  EXPECT_TRUE(q.m.id_is_number);
+}
+
 TEST(AitbcWs, SdkSubscriptions) {
   const std::string by_event =
       "{\"id\":\"s1\",\"type\":\"subscribe\",\"event\":\"job_update\",\"data\":"
@@ -273,12 +298,25 @@ TEST(AitbcWs, ParseErrors) {
   expect_parse_error("{\"job_id\":\"j\",\"state\":\"running\","
                      "\"progress\":-1e999}",
                      WEFT_ERR_MALFORMED, "\"progress\" is out of range");
-  // Inside a value kept as JSON text too, at any depth: cJSON would print
-  // it as null, changing what was sent (fuzz_aitbc_json found it).
-  expect_parse_error("{\"type\":\"response\",\"id\":4,\"data\":8e2222}",
-                     WEFT_ERR_MALFORMED, "\"data\" is out of range");
-  expect_parse_error("{\"type\":\"new_block\",\"block\":{\"h\":[1,-1e999]}}",
-                     WEFT_ERR_MALFORMED, "\"block\" is out of range");
+  // A string no C string can hold: cut at the NUL, the path would name
+  // another job.
+  expect_parse_error("{\"id\":\"r\",\"type\":\"request\",\"method\":\"GET\","
+                     "\"path\":\"/v1/jobs/a\\u0000b\"}",
+                     WEFT_ERR_MALFORMED, "\"path\" holds \\u0000");
+  expect_parse_error("{\"id\":\"r\\u0000\",\"type\":\"unsubscribe\"}",
+                     WEFT_ERR_MALFORMED, "\"id\" holds \\u0000");
+  // A member name holding one: cJSON would read "data\u0000x" as "data".
+  expect_parse_error("{\"type\":\"response\",\"id\":1,\"data\\u0000x\":{}}",
+                     WEFT_ERR_MALFORMED, "member name holds \\u0000");
+  expect_parse_error("{\"type\":\"response\",\"id\":1,\"data\":{\"k\":1,"
+                     "\"\\u0000\":2}}",
+                     WEFT_ERR_MALFORMED, "member name holds \\u0000");
+  // An HTTP status is an integer 0-999; 1e10 or 200.7 would be cut.
+  expect_parse_error("{\"type\":\"response\",\"id\":1,\"status\":1e10}",
+                     WEFT_ERR_MALFORMED,
+                     "\"status\" 1e10 is not an HTTP status");
+  expect_parse_error("{\"type\":\"response\",\"id\":1,\"status\":200.7}",
+                     WEFT_ERR_MALFORMED, "not an HTTP status");
   expect_parse_error("{\"type\":\"new_block\"}", WEFT_ERR_MALFORMED, "block");
   expect_parse_error("{\"type\":\"new_block\",\"block\":[]}",
                      WEFT_ERR_JSON_TYPE, "block");
