@@ -61,3 +61,16 @@ bool weft_utf8_valid(const void *p, size_t n) {
   }
   return true;
 }
+
+size_t weft_utf8_prefix(const char *s, size_t max) {
+  size_t n = 0;
+  while (n < max && s[n])
+    n++;
+  if (n < max || !s[n])
+    return n; /* all of it */
+  /* s[n] is the first byte left out: back off while it continues a
+   * character begun before the cut. */
+  while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+    n--;
+  return n;
+}

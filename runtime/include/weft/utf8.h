@@ -16,6 +16,11 @@ extern "C" {
  * the caller says where the bad text was. */
 bool weft_utf8_valid(const void *p, size_t n);
 
+/* The length of the longest prefix of the NUL-terminated s of at most max
+ * bytes that does not end inside a UTF-8 character: where to cut text to
+ * fit it in a message ("%.*s") without making it invalid UTF-8. */
+size_t weft_utf8_prefix(const char *s, size_t max);
+
 #ifdef __cplusplus
 }
 #endif

@@ -82,4 +82,24 @@ TEST(Utf8, FailsFastAtTheBadByte) {
   EXPECT_FALSE(weft__ws_utf8_feed(&u, p + 2, 1));
 }
 
+// Cutting text to fit a message never leaves half a character.
+TEST(Utf8, PrefixCutsAtACharacterBoundary) {
+  const char *e = "\xC3\xA9\xC3\xA9"; // "éé", two bytes each
+  EXPECT_EQ(weft_utf8_prefix(e, 4), 4u);
+  EXPECT_EQ(weft_utf8_prefix(e, 3), 2u);
+  EXPECT_EQ(weft_utf8_prefix(e, 1), 0u);
+  EXPECT_EQ(weft_utf8_prefix(e, 99), 4u);
+  const char *four = "a\xF0\x9F\x98\x80"
+                     "b"; // a, U+1F600, b
+  for (size_t max = 1; max < 5; max++)
+    EXPECT_EQ(weft_utf8_prefix(four, max), 1u) << max;
+  EXPECT_EQ(weft_utf8_prefix(four, 5), 5u);
+  EXPECT_EQ(weft_utf8_prefix("", 3), 0u);
+  EXPECT_EQ(weft_utf8_prefix("abc", 0), 0u);
+  for (size_t max = 0; max < 8; max++) {
+    size_t n = weft_utf8_prefix(four, max);
+    EXPECT_TRUE(weft_utf8_valid(four, n)) << max;
+  }
+}
+
 } // namespace
