@@ -11,11 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_exact.h"
 #include "weft/aitbc_endpoint.h"
 #include "weft/aitbc_ws.h"
 #include "weft/json.h"
 #include "weft/rest.h"
 #include "weft/transport.h"
+#include "weft/utf8.h"
 
 struct weft_aitbc_endpoint {
   weft_aitbc_endpoint_opts o;
@@ -149,19 +151,40 @@ static void set_path(cJSON *o, const char *path, cJSON *value) {
   cJSON_AddItemToObject(o, path, value);
 }
 
+/* An SDK message's `data` or `params` (JSON text kept by the parser) as
+ * an object whose numbers print as sent (json_exact.h); NULL text: none. */
+static int sdk_object(const char *text, const char *key, cJSON **out,
+                      weft_error *err) {
+  *out = NULL;
+  if (!text)
+    return 0;
+  char what[32];
+  snprintf(what, sizeof what, "\"%s\"", key);
+  int rv = weft__jx_parse(out, text, strlen(text), what, err);
+  if (rv == 0 && !cJSON_IsObject(*out)) {
+    cJSON_Delete(*out);
+    *out = NULL;
+    rv = weft_error_set(err, WEFT_ERR_JSON_TYPE, "\"%s\" must be an object",
+                        key);
+  }
+  return rv;
+}
+
 /* The request message's JSON: the SDK's data object (under the rule's
  * body field when it names one), its params, then the path variables (and
- * any extra key/value), merged into one object. */
-static char *build_request(const char *data, const char *params,
-                           const weft_rest_match *rm, const char *xkey,
-                           const char *xval) {
-  cJSON *o = NULL;
-  if (data) {
-    o = cJSON_Parse(data);
-    if (o && !cJSON_IsObject(o)) {
-      cJSON_Delete(o);
-      o = NULL;
-    }
+ * any extra key/value), merged into one object. Numbers go on as the
+ * client wrote them; a `data` or `params` that is not an object is an
+ * error, not dropped. */
+static int build_request(const char *data, const char *params,
+                         const weft_rest_match *rm, const char *xkey,
+                         const char *xval, char **out, weft_error *err) {
+  cJSON *o = NULL, *p = NULL;
+  int rv;
+  *out = NULL;
+  if ((rv = sdk_object(data, "data", &o, err)) < 0 ||
+      (rv = sdk_object(params, "params", &p, err)) < 0) {
+    cJSON_Delete(o);
+    return rv;
   }
   const char *bf = rm && rm->rule ? rm->rule->body : NULL;
   if (o && bf && *bf && strcmp(bf, "*") != 0) {
@@ -174,24 +197,19 @@ static char *build_request(const char *data, const char *params,
   }
   if (!o)
     o = cJSON_CreateObject();
-  if (!o)
-    return NULL;
-  if (params) {
-    cJSON *p = cJSON_Parse(params);
-    if (cJSON_IsObject(p)) {
-      cJSON *it = p->child;
-      while (it) {
-        cJSON *next = it->next;
-        const char *k = it->string;
-        cJSON_DetachItemViaPointer(p, it);
-        if (cJSON_GetObjectItemCaseSensitive(o, k))
-          cJSON_DeleteItemFromObjectCaseSensitive(o, k);
-        cJSON_AddItemToObject(o, k, it);
-        it = next;
-      }
-    }
+  if (!o) {
     cJSON_Delete(p);
+    return weft_error_set(err, WEFT_ERR_NOMEM, "out of memory");
   }
+  for (cJSON *it = p ? p->child : NULL, *next; it; it = next) {
+    next = it->next;
+    const char *k = it->string;
+    cJSON_DetachItemViaPointer(p, it);
+    if (cJSON_GetObjectItemCaseSensitive(o, k))
+      cJSON_DeleteItemFromObjectCaseSensitive(o, k);
+    cJSON_AddItemToObject(o, k, it);
+  }
+  cJSON_Delete(p);
   for (unsigned i = 0; rm && i < rm->n_vars; i++)
     set_path(o, rm->vars[i].field, cJSON_CreateString(rm->vars[i].value));
   if (xkey && xval) {
@@ -200,9 +218,9 @@ static char *build_request(const char *data, const char *params,
     cJSON_AddItemToArray(arr, cJSON_CreateString(xval));
     cJSON_AddItemToObject(o, xkey, arr);
   }
-  char *s = cJSON_PrintUnformatted(o);
+  *out = cJSON_PrintUnformatted(o);
   cJSON_Delete(o);
-  return s;
+  return *out ? 0 : weft_error_set(err, WEFT_ERR_NOMEM, "out of memory");
 }
 
 /* ---- calls into the server ---- */
@@ -357,7 +375,9 @@ static int op_finish(void *tc, const weft_status *st,
                                                         : "stream ended");
         else {
           char reason[100];
-          snprintf(reason, sizeof reason, "%.90s", why);
+          /* A close reason is UTF-8 (RFC 6455 section 5.5.1). */
+          snprintf(reason, sizeof reason, "%.*s",
+                   (int)weft_utf8_prefix(why, 90), why);
           weft_ws_conn_close(ec->ws, 1011, reason);
         }
       }
@@ -480,9 +500,13 @@ static void sdk_request(ep_conn *ec, const weft_aitbc_ws_msg *m) {
              : WEFT_ERR_INTERNAL;
   int status = 501; /* routed but not started, as for a missing method */
   if (rv == 0) {
-    char *json = build_request(m->data, m->params, &rm, NULL, NULL);
-    rv = start_call(ec, rm.method->path, CALL_SDK_REQUEST, json, m->id,
-                    m->id_is_number, NULL, &why);
+    char *json = NULL;
+    rv = build_request(m->data, m->params, &rm, NULL, NULL, &json, &err);
+    if (rv == 0)
+      rv = start_call(ec, rm.method->path, CALL_SDK_REQUEST, json, m->id,
+                      m->id_is_number, NULL, &why);
+    else if (rv != WEFT_ERR_NOMEM)
+      status = 400, why = err.message;
     weft_rest_match_clear(&rm);
     if (rv == 0)
       return;
@@ -501,9 +525,12 @@ static void sdk_request(ep_conn *ec, const weft_aitbc_ws_msg *m) {
   resp.id_is_number = m->id_is_number;
   resp.has_status_code = true;
   resp.status_code = status;
-  char buf[300];
-  snprintf(buf, sizeof buf, "%s %.200s: %s", m->method ? m->method : "GET",
-           m->path ? m->path : "", why ? why : "no such route");
+  char buf[300 + WEFT_ERROR_MSG_MAX];
+  const char *path = m->path ? m->path : "";
+  snprintf(buf, sizeof buf, "%.*s %.*s: %s",
+           (int)weft_utf8_prefix(m->method ? m->method : "GET", 16),
+           m->method ? m->method : "GET", (int)weft_utf8_prefix(path, 200),
+           path, why ? why : "no such route");
   resp.message = buf;
   send_msg(ec, &resp);
 }
@@ -536,10 +563,15 @@ static void sdk_subscribe(ep_conn *ec, const weft_aitbc_ws_msg *m) {
                              NULL) == 0)
       rpc = rm.method->path;
   }
+  weft_error err = {0};
   if (rpc) {
-    char *json = build_request(m->data, NULL, &rm, xkey, xval);
-    int rv = start_call(ec, rpc, CALL_SDK_SUB, json, m->id, m->id_is_number,
-                        m->event ? m->event : m->path, &why);
+    char *json = NULL;
+    int rv = build_request(m->data, NULL, &rm, xkey, xval, &json, &err);
+    if (rv == 0)
+      rv = start_call(ec, rpc, CALL_SDK_SUB, json, m->id, m->id_is_number,
+                      m->event ? m->event : m->path, &why);
+    else
+      why = err.message;
     weft_rest_match_clear(&rm);
     if (rv == 0)
       return;
@@ -549,9 +581,10 @@ static void sdk_subscribe(ep_conn *ec, const weft_aitbc_ws_msg *m) {
   c.subscription_id = m->id;
   c.status = "error";
   send_msg(ec, &c);
-  char buf[300];
-  snprintf(buf, sizeof buf, "subscribe %.200s: %s",
-           m->event ? m->event : m->path, why);
+  char buf[300 + WEFT_ERROR_MSG_MAX];
+  const char *what = m->event ? m->event : m->path;
+  snprintf(buf, sizeof buf, "subscribe %.*s: %s",
+           (int)weft_utf8_prefix(what, 200), what, why);
   send_error(ec, m->id, m->id_is_number, buf);
 }
 
@@ -639,7 +672,9 @@ static void on_message(weft_ws_conn *c, bool text, const uint8_t *data,
   case WEFT_AITBC_WS_SUBSCRIPTION:
     break; /* answers to nothing we asked: ignored */
   default:
-    snprintf(buf, sizeof buf, "Unknown message type: %.100s",
+    snprintf(buf, sizeof buf, "Unknown message type: %.*s",
+             (int)weft_utf8_prefix(
+                 m.type ? m.type : weft_aitbc_ws_kind_name(m.kind), 100),
              m.type ? m.type : weft_aitbc_ws_kind_name(m.kind));
     send_error(ec, m.id, m.id_is_number, buf);
     break;

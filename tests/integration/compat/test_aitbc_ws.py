@@ -232,6 +232,31 @@ class AitbcWs(unittest.TestCase):
         self.assertEqual(got[4]["status"], 501, got[4])
         self.assertIn("subscribe", got[4]["message"])
 
+    def test_sdk_request_data_and_params_must_be_objects(self):
+        # Once dropped without a word (the call ran with {}): now a 400
+        # naming the key, and the connection goes on.
+        async def go():
+            async with websockets.connect(self.srv.url("/ws")) as ws:
+                for i, (data, params) in enumerate([
+                        ([1], None), ({}, "x"), ({"job_id": "j1"}, {})]):
+                    await ws.send(json.dumps({
+                        "id": i, "type": "request", "method": "GET",
+                        "path": "/v1/jobs/j1", "data": data,
+                        "params": params}))
+                got = {}
+                while len(got) < 3:
+                    m = json.loads(await ws.recv())
+                    if m.get("type") == "response":
+                        got[m["id"]] = m
+                return got
+        got = run(go())
+        self.assertEqual(got[0]["status"], 400, got[0])
+        self.assertIn('"data" must be an object', got[0]["message"])
+        self.assertEqual(got[1]["status"], 400, got[1])
+        self.assertIn('"params" must be an object', got[1]["message"])
+        self.assertEqual(got[2]["status"], 200, got[2])
+        self.assertEqual(got[2]["data"]["job_id"], "j1")
+
     def test_bad_message_gets_error(self):
         async def go():
             async with websockets.connect(self.srv.url("/v1/events")) as ws:
