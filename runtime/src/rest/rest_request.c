@@ -19,6 +19,7 @@
 #include "weft/json.h"
 #include "weft/rest.h"
 #include "weft/status.h"
+#include "weft/utf8.h"
 
 /* Query parameters at most; more is a 400 rather than quadratic work. */
 #define MAX_PARAMS 256
@@ -87,6 +88,45 @@ static void params_free(params *ps) {
   for (unsigned i = 0; i < ps->n; i++)
     free(ps->v[i].json);
   ps->n = 0;
+}
+
+/* Bytes of a value quoted in an error message at most. */
+#define SHOW_MAX 64
+
+/* s[0..n) for an error message: at most SHOW_MAX bytes, cut at a character
+ * boundary ("..." when cut), bytes that are not UTF-8 shown as '?'. The
+ * message goes into a JSON error body, which must stay valid UTF-8. */
+static const char *show(const char *s, size_t n, char buf[SHOW_MAX + 4]) {
+  size_t o = 0;
+  for (size_t i = 0; i < n;) {
+    unsigned char c = (unsigned char)s[i];
+    size_t len = c < 0x80                 ? 1
+                 : c >= 0xC2 && c <= 0xDF ? 2
+                 : c >= 0xE0 && c <= 0xEF ? 3
+                 : c >= 0xF0 && c <= 0xF4 ? 4
+                                          : 0;
+    int ok = len && len <= n - i && weft_utf8_valid(s + i, len);
+    if (!ok)
+      len = 1;
+    if (o + len > SHOW_MAX) {
+      memcpy(buf + o, "...", 3);
+      o += 3;
+      break;
+    }
+    memcpy(buf + o, ok ? s + i : "?", len);
+    o += len;
+    i += len;
+  }
+  buf[o] = '\0';
+  return buf;
+}
+
+/* `<what> <name>: "<val>" <why><type>`, val shown as show() does. */
+static int bad_value(weft_error *err, const char *what, const char *name,
+                     const char *val, const char *why, const char *type) {
+  char shown[SHOW_MAX + 4];
+  return weft_error_set(err, WEFT_ERR_INVAL, "%s %s: \"%s\" %s%s", what, name,
+                        show(val, strlen(val), shown), why, type);
 }
 
 /* Whether s is an integer as the proto3 JSON decoder takes one quoted
@@ -160,9 +200,8 @@ static int scalar_json(const ProtobufCFieldDescriptor *f, const char *val,
     else if (!strcmp(val, "false") || !strcmp(val, "0"))
       sb_puts(out, "false");
     else
-      return weft_error_set(err, WEFT_ERR_INVAL,
-                            "%s %s: \"%.64s\" is not a boolean (true, false)",
-                            what, name, val);
+      return bad_value(err, what, name, val, "is not a boolean (true, false)",
+                       "");
     return 0;
   case PROTOBUF_C_TYPE_INT32:
   case PROTOBUF_C_TYPE_SINT32:
@@ -174,14 +213,11 @@ static int scalar_json(const ProtobufCFieldDescriptor *f, const char *val,
                type == PROTOBUF_C_TYPE_SINT32 ||
                type == PROTOBUF_C_TYPE_SFIXED32;
     if (!int_syntax(val, 1))
-      return weft_error_set(err, WEFT_ERR_INVAL,
-                            "%s %s: \"%.64s\" is not an %s", what, name, val,
-                            int_type_name(type));
+      return bad_value(err, what, name, val, "is not an ", int_type_name(type));
     long long v = strtoll(val, &end, 10);
     if (errno || (is32 && (v < INT32_MIN || v > INT32_MAX)))
-      return weft_error_set(err, WEFT_ERR_INVAL,
-                            "%s %s: \"%.64s\" is out of range for %s", what,
-                            name, val, int_type_name(type));
+      return bad_value(err, what, name, val, "is out of range for ",
+                       int_type_name(type));
     snprintf(num, sizeof num, is32 ? "%lld" : "\"%lld\"", v);
     sb_puts(out, num);
     return 0;
@@ -193,13 +229,11 @@ static int scalar_json(const ProtobufCFieldDescriptor *f, const char *val,
     int is32 =
         type == PROTOBUF_C_TYPE_UINT32 || type == PROTOBUF_C_TYPE_FIXED32;
     if (!int_syntax(val, 0))
-      return weft_error_set(err, WEFT_ERR_INVAL, "%s %s: \"%.64s\" is not a %s",
-                            what, name, val, int_type_name(type));
+      return bad_value(err, what, name, val, "is not a ", int_type_name(type));
     unsigned long long v = strtoull(val, &end, 10);
     if (errno || (is32 && v > UINT32_MAX))
-      return weft_error_set(err, WEFT_ERR_INVAL,
-                            "%s %s: \"%.64s\" is out of range for %s", what,
-                            name, val, int_type_name(type));
+      return bad_value(err, what, name, val, "is out of range for ",
+                       int_type_name(type));
     snprintf(num, sizeof num, is32 ? "%llu" : "\"%llu\"", v);
     sb_puts(out, num);
     return 0;
@@ -221,15 +255,12 @@ static int scalar_json(const ProtobufCFieldDescriptor *f, const char *val,
     double v = ok ? strtod(val, &end) : 0;
     const char *tn = type == PROTOBUF_C_TYPE_FLOAT ? "float" : "double";
     if (!ok || *end)
-      return weft_error_set(err, WEFT_ERR_INVAL, "%s %s: \"%.64s\" is not a %s",
-                            what, name, val, tn);
+      return bad_value(err, what, name, val, "is not a ", tn);
     /* The JSON decoder's range (json_decode.c, to_float): a value that
      * rounds to a finite float is a float. Go and Java print FLT_MAX as
      * 3.4028235e38, a little above it, which rounds to it. */
     if (!isfinite(v) || (type == PROTOBUF_C_TYPE_FLOAT && isinf((float)v)))
-      return weft_error_set(err, WEFT_ERR_INVAL,
-                            "%s %s: \"%.64s\" is out of range for %s", what,
-                            name, val, tn);
+      return bad_value(err, what, name, val, "is out of range for ", tn);
     snprintf(num, sizeof num, "%.17g", v);
     sb_puts(out, num);
     return 0;
@@ -248,9 +279,7 @@ static int scalar_json(const ProtobufCFieldDescriptor *f, const char *val,
       sb_puts(out, num);
       return 0;
     }
-    return weft_error_set(err, WEFT_ERR_INVAL,
-                          "%s %s: \"%.64s\" is not a value of %s", what, name,
-                          val, ed->name);
+    return bad_value(err, what, name, val, "is not a value of ", ed->name);
   }
   default:
     return weft_error_set(err, WEFT_ERR_INVAL, "%s %s: unsupported field type",
@@ -299,6 +328,11 @@ static int add_param(params *ps, const weft_msg_desc *in, const char *what,
                               "%s %s: given more than once for a singular "
                               "field",
                               what, name);
+  /* Checked here rather than left to the decoder, which would give an
+   * offset into the JSON written from the parameters. */
+  if (!weft_utf8_valid(val, strlen(val)))
+    return weft_error_set(err, WEFT_ERR_INVAL, "%s %s: invalid UTF-8", what,
+                          name);
   sbuf b = {0};
   int rv = scalar_json(leaf, val, what, name, &b, err);
   if (rv < 0 || b.oom) {
@@ -371,14 +405,22 @@ static int parse_query(params *ps, const weft_msg_desc *in, const char *q,
       if (rv == 0)
         rv = eq ? weft__pct_decode(eq + 1, n - kn - 1, false, true, &v, NULL)
                 : weft__pct_decode("", 0, false, true, &v, NULL);
+      char shown[SHOW_MAX + 4];
       if (rv < 0) {
         free(k);
         free(v);
         if (rv == WEFT_ERR_NOMEM)
           return weft_error_set(err, rv, "out of memory");
-        return weft_error_set(err, rv,
-                              "query parameter %.*s: bad percent-escape",
-                              (int)(kn > 64 ? 64 : kn), q);
+        return weft_error_set(err, rv, "query parameter %s: bad percent-escape",
+                              show(q, kn, shown));
+      }
+      /* Every other message names the parameter as decoded. */
+      if (!weft_utf8_valid(k, strlen(k))) {
+        free(k);
+        free(v);
+        return weft_error_set(err, WEFT_ERR_INVAL,
+                              "query parameter %s: invalid UTF-8 in the name",
+                              show(q, kn, shown));
       }
       rv = add_param(ps, in, "query parameter", k, v, 1, m, body_field, err);
       free(k);
@@ -525,6 +567,24 @@ static int one_value(const char *s, size_t n, weft_error *err) {
                         "body: invalid JSON at offset %zu: %s", i, why);
 }
 
+/* weft_error_set cuts a message that does not fit at a byte, which can be
+ * inside a character of a long parameter name; the message goes into a
+ * JSON error body, so that half character goes. */
+static void trim_cut_char(char *m) {
+  size_t n = strlen(m);
+  if (n + 1 < WEFT_ERROR_MSG_MAX)
+    return;
+  size_t i = n;
+  while (i > 0 && ((unsigned char)m[i - 1] & 0xC0) == 0x80 && n - i < 3)
+    i--;
+  if (i == 0)
+    return;
+  unsigned char lead = (unsigned char)m[i - 1];
+  size_t want = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+  if (want > 1 && n - (i - 1) < want)
+    m[i - 1] = '\0';
+}
+
 static int fail_with(weft_rest_call *out, int rv, weft_error *err) {
   int code;
   switch (rv) {
@@ -546,8 +606,11 @@ static int fail_with(weft_rest_call *out, int rv, weft_error *err) {
     break;
   }
   out->code = code;
-  if (err && !err->code)
-    err->code = rv;
+  if (err) {
+    if (!err->code)
+      err->code = rv;
+    trim_cut_char(err->message);
+  }
   return rv;
 }
 

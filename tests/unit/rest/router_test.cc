@@ -13,6 +13,7 @@
 #include "weft/json.h"
 #include "weft/rest.h"
 #include "weft/status.h"
+#include "weft/utf8.h"
 
 namespace {
 
@@ -382,6 +383,83 @@ TEST(Request, FloatRangeIsWhatRoundsToAFiniteFloat) {
   EXPECT_EQ(d.rv, WEFT_ERR_INVAL);
   EXPECT_STREQ(d.err.message,
                "query parameter dbl: \"1e309\" is out of range for double");
+}
+
+// Invalid UTF-8 in a parameter is refused naming it (it was "parameters:
+// invalid UTF-8 at offset 9", an offset into JSON the client never saw),
+// and a value quoted in a message is cut at a character boundary: the
+// message goes into a JSON error body.
+TEST(Request, Utf8ErrorsNameTheParameter) {
+  Router r;
+  struct Case {
+    const char *path, *query, *says;
+  };
+  const Case cases[] = {
+      {"/v1/shelves/7/books", "name=%FF",
+       "query parameter name: invalid UTF-8"},
+      {"/v1/shelves/7/books", "tags=a&tags=b%C3",
+       "query parameter tags: invalid UTF-8"},
+      {"/v1/shelves/7/books", "inner.name=%ED%A0%80",
+       "query parameter inner.name: invalid UTF-8"},
+      {"/v1/shelves/7/books", "i32=%C0%80",
+       "query parameter i32: invalid UTF-8"},
+      {"/v1/shelves/7/books", "%FF=1",
+       "query parameter %FF: invalid UTF-8 in the name"},
+      {"/v1/shelves/%FF/books", nullptr, "path variable id: invalid UTF-8"},
+  };
+  for (const Case &c : cases) {
+    Prepared p(r, "GET", c.path, c.query);
+    EXPECT_EQ(p.rv, WEFT_ERR_INVAL) << c.path << "?" << c.query;
+    EXPECT_EQ(p.c.http_status, 400);
+    EXPECT_STREQ(p.err.message, c.says);
+  }
+  // 1 + 40 two-byte characters: 64 bytes would end inside the 32nd.
+  std::string v = "a";
+  for (int i = 0; i < 40; i++)
+    v += "%C3%A9";
+  std::string shown = "a";
+  for (int i = 0; i < 31; i++)
+    shown += "\xC3\xA9";
+  shown += "...";
+  const char *fields[][2] = {{"i32", "is not an int32"},
+                             {"u64", "is not a uint64"},
+                             {"flag", "is not a boolean"},
+                             {"flt", "is not a float"},
+                             {"color", "is not a value of"}};
+  for (const auto &f : fields) {
+    std::string q = std::string(f[0]) + "=" + v;
+    Prepared p(r, "GET", "/v1/shelves/7/books", q.c_str());
+    EXPECT_EQ(p.rv, WEFT_ERR_INVAL) << q;
+    EXPECT_TRUE(weft_utf8_valid(p.err.message, strlen(p.err.message)))
+        << p.err.message;
+    std::string want =
+        std::string("query parameter ") + f[0] + ": \"" + shown + "\" " + f[1];
+    EXPECT_EQ(std::string(p.err.message).rfind(want, 0), 0u) << p.err.message;
+  }
+  // A bad escape quotes the raw name: raw bytes that are not UTF-8 become
+  // '?'.
+  {
+    Prepared p(r, "GET", "/v1/shelves/7/books", "a\xff%zz=1");
+    EXPECT_EQ(p.rv, WEFT_ERR_INVAL);
+    EXPECT_STREQ(p.err.message, "query parameter a?%zz: bad percent-escape");
+  }
+  // A message longer than weft_error holds is cut by it at a byte; the
+  // character that cut leaves half of goes.
+  std::string name;
+  for (int i = 0; i < 150; i++)
+    name += "%C3%A9";
+  std::string q = name + "=1";
+  Prepared p(r, "GET", "/v1/shelves/7/books", q.c_str());
+  EXPECT_EQ(p.rv, WEFT_ERR_INVAL);
+  EXPECT_EQ(std::string(p.err.message).rfind("query parameter \xC3\xA9", 0),
+            0u);
+  EXPECT_TRUE(weft_utf8_valid(p.err.message, strlen(p.err.message)))
+      << p.err.message;
+  char *json = nullptr;
+  size_t n = 0;
+  ASSERT_EQ(weft_rest_render_error(p.c.code, p.err.message, &json, &n), 0);
+  EXPECT_TRUE(weft_utf8_valid(json, n));
+  free(json);
 }
 
 TEST(Request, NestedPathVariables) {
