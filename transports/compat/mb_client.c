@@ -439,14 +439,28 @@ void weft_mb_client_close(weft_mb_client *c) {
   free_client(c);
 }
 
+/* A topic too long for the header would be cut by weft_mb_header_init,
+ * and the cut one is still a valid topic: another one. */
+static int topic_fits(const char *topic, weft_error *err) {
+  size_t n = topic ? strlen(topic) : 0;
+  if (n > WEFT_MB_MAX_TOPIC)
+    return weft_error_set(err, WEFT_ERR_TOO_BIG,
+                          "MB topic of %zu bytes is over the limit of %d", n,
+                          WEFT_MB_MAX_TOPIC);
+  return 0;
+}
+
 static int sub(weft_mb_client *c, weft_mb_action action, const char *topic,
                int32_t priority, bool unsubscribe, weft_error *err) {
+  int rv = topic_fits(topic, err);
+  if (rv < 0)
+    return rv;
   weft_mb_subscription s = {0};
   s.action = action;
   snprintf(s.topic, sizeof s.topic, "%s", topic);
   s.priority = priority;
   char *json = NULL;
-  int rv = weft_mb_subscription_encode(&s, unsubscribe, &json, NULL, err);
+  rv = weft_mb_subscription_encode(&s, unsubscribe, &json, NULL, err);
   if (rv == 0)
     rv = acked(
         c, unsubscribe ? WEFT_MB_TOPIC_UNSUBSCRIBE : WEFT_MB_TOPIC_SUBSCRIBE,
@@ -469,6 +483,9 @@ int weft_mb_client_unsubscribe(weft_mb_client *c, weft_mb_action action,
 int weft_mb_client_publish(weft_mb_client *c, const char *topic,
                            const char *version, const char *json,
                            weft_error *err) {
+  int rv = topic_fits(topic, err);
+  if (rv < 0)
+    return rv;
   weft_mb_header h;
   weft_mb_header_init(&h, WEFT_MB_PUBLISH, topic, version);
   return send_message(c, &h, json, err);
@@ -477,12 +494,15 @@ int weft_mb_client_publish(weft_mb_client *c, const char *topic,
 int weft_mb_client_publish_wait(weft_mb_client *c, const char *topic,
                                 const char *version, const char *json,
                                 weft_mb_error_info *mb_error, weft_error *err) {
+  int rv = topic_fits(topic, err);
+  if (rv < 0)
+    return rv;
   weft_mb_header h;
   weft_mb_header_init(&h, WEFT_MB_PUBLISH, topic, version);
   new_id(h.request_id);
   char *resp = NULL;
   size_t len = 0;
-  int rv = exchange(c, &h, json, c->o.timeout_ms, &resp, &len, err);
+  rv = exchange(c, &h, json, c->o.timeout_ms, &resp, &len, err);
   if (rv < 0)
     return rv;
   weft_mb_error_info e;
@@ -502,6 +522,9 @@ int weft_mb_client_request(weft_mb_client *c, const char *topic,
                            const char *version, const char *json,
                            uint32_t timeout_ms, char **response,
                            weft_mb_error_info *mb_error, weft_error *err) {
+  int rv = topic_fits(topic, err);
+  if (rv < 0)
+    return rv;
   weft_mb_header h;
   weft_mb_header_init(&h, WEFT_MB_REQUEST, topic, version);
   new_id(h.request_id);
@@ -512,8 +535,7 @@ int weft_mb_client_request(weft_mb_client *c, const char *topic,
   char *resp = NULL;
   size_t len = 0;
   /* Wait a little longer than the broker, so its TIMEOUT error arrives. */
-  int rv =
-      exchange(c, &h, json, (int64_t)h.timeout_ms + 1000, &resp, &len, err);
+  rv = exchange(c, &h, json, (int64_t)h.timeout_ms + 1000, &resp, &len, err);
   if (rv < 0)
     return rv;
   weft_mb_error_info e;

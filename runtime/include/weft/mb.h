@@ -119,8 +119,11 @@ bool weft_mb_semver_valid(const char *s, size_t len);
 bool weft_mb_uuid_valid(const char *s, size_t len);
 
 /* Fills h with action/topic/version, no ids, default timeout. Strings longer
- * than their buffers are truncated (the encoder then rejects them). topic
- * and version may be NULL (empty); they are copied. Cannot fail. */
+ * than their buffers are cut: a version so cut no longer fits the header
+ * (the encoder rejects it), but a topic cut to WEFT_MB_MAX_TOPIC is a valid
+ * other topic, so check its length first (weft_mb_client_* refuse an
+ * over-long topic with WEFT_ERR_TOO_BIG). topic and version may be NULL
+ * (empty); they are copied. Cannot fail. */
 void weft_mb_header_init(weft_mb_header *h, weft_mb_action action,
                          const char *topic, const char *version);
 

@@ -410,6 +410,26 @@ void round_trips(const std::string &svc_url, const std::string &caller_url) {
   // A publish nobody hears: answered NO_ROUTE_FOUND, which the client
   // (waiting for nothing) ignores.
   EXPECT_EQ(weft_mb_client_publish(b, "nobody", "1.0.0", "{}", &err), 0);
+  // A topic over 255 bytes is refused before anything is sent: cut to fit
+  // the header it would be another, valid topic ("aaa...a").
+  const std::string long_topic(256, 'a');
+  for (int op = 0; op < 4; op++) {
+    weft_error_clear(&err);
+    int rv = op == 0   ? weft_mb_client_publish(b, long_topic.c_str(), "1.0.0",
+                                                "{}", &err)
+             : op == 1 ? weft_mb_client_publish_wait(b, long_topic.c_str(),
+                                                     "1.0.0", "{}", nullptr,
+                                                     &err)
+             : op == 2 ? weft_mb_client_request(b, long_topic.c_str(), "1.0.0",
+                                                "{}", 1000, &resp, nullptr,
+                                                &err)
+                       : weft_mb_client_subscribe(b, WEFT_MB_PUBLISH,
+                                                  long_topic.c_str(), 0, &err);
+    EXPECT_EQ(rv, WEFT_ERR_TOO_BIG) << op;
+    EXPECT_NE(std::string(err.message).find("over the limit of 255"),
+              std::string::npos)
+        << op << ": " << err.message;
+  }
   // NO_ROUTE_FOUND for a request.
   weft_mb_error_info e{};
   EXPECT_EQ(
