@@ -415,16 +415,15 @@ void round_trips(const std::string &svc_url, const std::string &caller_url) {
   const std::string long_topic(256, 'a');
   for (int op = 0; op < 4; op++) {
     weft_error_clear(&err);
-    int rv = op == 0   ? weft_mb_client_publish(b, long_topic.c_str(), "1.0.0",
-                                                "{}", &err)
-             : op == 1 ? weft_mb_client_publish_wait(b, long_topic.c_str(),
-                                                     "1.0.0", "{}", nullptr,
-                                                     &err)
-             : op == 2 ? weft_mb_client_request(b, long_topic.c_str(), "1.0.0",
-                                                "{}", 1000, &resp, nullptr,
-                                                &err)
-                       : weft_mb_client_subscribe(b, WEFT_MB_PUBLISH,
-                                                  long_topic.c_str(), 0, &err);
+    int rv =
+        op == 0
+            ? weft_mb_client_publish(b, long_topic.c_str(), "1.0.0", "{}", &err)
+        : op == 1 ? weft_mb_client_publish_wait(b, long_topic.c_str(), "1.0.0",
+                                                "{}", nullptr, &err)
+        : op == 2 ? weft_mb_client_request(b, long_topic.c_str(), "1.0.0", "{}",
+                                           1000, &resp, nullptr, &err)
+                  : weft_mb_client_subscribe(b, WEFT_MB_PUBLISH,
+                                             long_topic.c_str(), 0, &err);
     EXPECT_EQ(rv, WEFT_ERR_TOO_BIG) << op;
     EXPECT_NE(std::string(err.message).find("over the limit of 255"),
               std::string::npos)
