@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "json_strict.h"
 #include "weft/mb.h"
 
 int weft_mb_decode(const char *data, size_t len, unsigned flags,
@@ -42,27 +43,17 @@ int weft_mb_decode(const char *data, size_t len, unsigned flags,
                           "limit",
                           out->payload_len, WEFT_MB_MAX_PAYLOAD);
   }
-  if (!(flags & WEFT_MB_NO_JSON_CHECK)) {
-    const char *end = NULL;
-    cJSON *j =
-        cJSON_ParseWithLengthOpts(out->payload, out->payload_len, &end, 0);
-    /* cJSON stops after the first value: anything but whitespace after it
-     * is junk. */
-    bool ok = j != NULL;
-    if (ok) {
-      const char *stop = out->payload + out->payload_len;
-      while (end < stop &&
-             (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
-        end++;
-      ok = end == stop;
-    }
-    cJSON_Delete(j);
-    if (!ok) {
-      if (code)
-        *code = WEFT_MB_MALFORMED_MESSAGE;
-      return weft_error_set(err, WEFT_ERR_JSON_SYNTAX,
-                            "MB message: payload is not one JSON value");
-    }
+  size_t bad_at = 0;
+  if (!(flags & WEFT_MB_NO_JSON_CHECK) &&
+      !weft__json_strict_valid(out->payload, out->payload_len, &bad_at)) {
+    /* As the broker's JSON.parse: cJSON took [01], a raw TAB in a string
+     * and \f as white space, which the broker refuses. */
+    if (code)
+      *code = WEFT_MB_MALFORMED_MESSAGE;
+    return weft_error_set(err, WEFT_ERR_JSON_SYNTAX,
+                          "MB message: payload is not one JSON value (at "
+                          "byte %zu of the payload)",
+                          bad_at);
   }
   return 0;
 }
