@@ -2,9 +2,12 @@
 // byte (a code point may straddle WebSocket fragments).
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <string>
 #include <vector>
 
+#include "weft/error.h"
+#include "weft/utf8.h"
 #include "ws_frame.h"
 
 namespace {
@@ -100,6 +103,34 @@ TEST(Utf8, PrefixCutsAtACharacterBoundary) {
     size_t n = weft_utf8_prefix(four, max);
     EXPECT_TRUE(weft_utf8_valid(four, n)) << max;
   }
+}
+
+// An error message cut to fit weft_error.message is not cut inside a
+// character: it may go out in a JSON body or a WebSocket close reason.
+TEST(Utf8, ErrorMessagesCutAtACharacterBoundary) {
+  const size_t room = WEFT_ERROR_MSG_MAX - 1;
+  struct {
+    std::string tail;
+    size_t keep; // bytes of the message kept
+  } cases[] = {
+      {"\xC3\xA9", room - 1},         // é: its first byte would fit
+      {"\xE2\x82\xAC", room - 1},     // €: two of its three would
+      {"\xF0\x9F\x98\x80", room - 1}, // U+1F600: three of four
+      {"b", room},
+  };
+  for (auto &c : cases) {
+    std::string msg(room - 1, 'a');
+    msg += c.tail;
+    weft_error e;
+    weft_error_set(&e, WEFT_ERR_INVAL, "%s", msg.c_str());
+    EXPECT_EQ(strlen(e.message), c.keep) << c.tail;
+    EXPECT_TRUE(weft_utf8_valid(e.message, strlen(e.message))) << c.tail;
+  }
+  // Whole characters that fit stay.
+  std::string fits(room - 2, 'a');
+  weft_error e;
+  weft_error_set(&e, WEFT_ERR_INVAL, "%s\xC3\xA9xyz", fits.c_str());
+  EXPECT_EQ(strlen(e.message), room);
 }
 
 } // namespace
