@@ -260,18 +260,21 @@ static bool op_cancelled(void *tc) {
 
 /* JobStatus JSON as AITBC writes it: its key order, and null for no miner
  * (proto3 JSON with defaults writes ""). */
-static char *aitbc_job_status(const char *json) {
+/* A JobStatus (its proto3 JSON) as the AITBC job_status message. Fails
+ * with what the message lacks (an empty job_id, a NaN progress), not as
+ * out of memory. */
+static int aitbc_job_status(const char *json, char **out, weft_error *err) {
   weft_aitbc_ws_msg m;
-  if (weft_aitbc_ws_parse(json, strlen(json), &m, NULL) != 0)
-    return NULL;
+  int rv = weft_aitbc_ws_parse(json, strlen(json), &m, err);
+  if (rv < 0)
+    return rv;
   if (m.assigned_miner_id && !*m.assigned_miner_id) {
     free(m.assigned_miner_id);
     m.assigned_miner_id = NULL;
   }
-  char *out = NULL;
-  weft_aitbc_ws_encode(&m, &out, NULL, NULL);
+  rv = weft_aitbc_ws_encode(&m, out, NULL, err);
   weft_aitbc_ws_msg_clear(&m);
-  return out;
+  return rv;
 }
 
 static int op_send(void *tc, const void *msg, const weft_metadata *headers) {
@@ -292,7 +295,7 @@ static int op_send(void *tc, const void *msg, const weft_metadata *headers) {
   weft_aitbc_ws_msg m = {0};
   switch (cc->kind) {
   case CALL_JOB_WATCH:
-    out = aitbc_job_status(json);
+    rv = aitbc_job_status(json, &out, &err);
     break;
   case CALL_EVENTS:
     out = json;
@@ -305,19 +308,19 @@ static int op_send(void *tc, const void *msg, const weft_metadata *headers) {
     m.has_status_code = true;
     m.status_code = 200;
     m.data = json;
-    weft_aitbc_ws_encode(&m, &out, NULL, NULL);
+    rv = weft_aitbc_ws_encode(&m, &out, NULL, &err);
     break;
   case CALL_SDK_SUB:
     m.kind = WEFT_AITBC_WS_EVENT;
     m.event = cc->event;
     m.subscription_id = cc->sdk_id;
     m.data = json;
-    weft_aitbc_ws_encode(&m, &out, NULL, NULL);
+    rv = weft_aitbc_ws_encode(&m, &out, NULL, &err);
     break;
   }
   free(json);
-  if (!out)
-    return WEFT_ERR_NOMEM;
+  if (rv < 0)
+    return rv; /* the handler's send fails with why (was always NOMEM) */
   rv = ec->ws ? weft_ws_conn_send(ec->ws, true, out, strlen(out))
               : WEFT_ERR_CLOSED;
   free(out);
