@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "json_strict.h"
+#include "mb_system_int.h"
 #include "weft/mb.h"
 
 int weft_mb_decode(const char *data, size_t len, unsigned flags,
@@ -167,7 +168,7 @@ static char *dup_str(const cJSON *j) {
 int weft_mb_error_parse(const char *payload, size_t len,
                         weft_mb_error_info *out, weft_error *err) {
   memset(out, 0, sizeof *out);
-  cJSON *root = cJSON_ParseWithLength(payload, len);
+  cJSON *root = weft__mb_json_parse(payload, len);
   if (!root)
     return weft_error_set(err, WEFT_ERR_JSON_SYNTAX, "MB payload: not JSON");
   const cJSON *e = cJSON_GetObjectItemCaseSensitive(root, "error");

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_strict.h"
 #include "mb_system_int.h"
 #include "weft/mb.h"
 #include "weft/utf8.h"
@@ -151,6 +152,34 @@ static bool truthy(const cJSON *v) {
   return true;
 }
 
+/* Object members named twice: the last value takes the first's place, as
+ * JSON.parse assigns them. Quadratic in an object's members, which a
+ * 16 KiB payload bounds. */
+static void dedup(cJSON *o) {
+  for (cJSON *c = o->child; c; c = c->next) {
+    if (cJSON_IsObject(o))
+      for (cJSON *d = c->next, *dn; d; d = dn) {
+        dn = d->next;
+        if (c->string && d->string && strcmp(c->string, d->string) == 0) {
+          cJSON_DetachItemViaPointer(o, d);
+          cJSON_ReplaceItemViaPointer(o, c, d);
+          c = d;
+        }
+      }
+    if (cJSON_IsObject(c) || cJSON_IsArray(c))
+      dedup(c);
+  }
+}
+
+cJSON *weft__mb_json_parse(const char *text, size_t len) {
+  if (!weft__json_strict_valid(text, len, NULL))
+    return NULL;
+  cJSON *o = cJSON_ParseWithLength(text, len);
+  if (o && (cJSON_IsObject(o) || cJSON_IsArray(o)))
+    dedup(o);
+  return o;
+}
+
 cJSON *weft__mb_payload_json(const char *payload, size_t len,
                              weft__mb_refusal *r) {
   memset(r, 0, sizeof *r);
@@ -181,18 +210,7 @@ cJSON *weft__mb_payload_json(const char *payload, size_t len,
                     "An unexpected error while routing the message");
     return NULL;
   }
-  const char *end = NULL;
-  cJSON *o = cJSON_ParseWithLengthOpts(payload, len, &end, 0);
-  if (o) {
-    const char *stop = payload + len;
-    while (end < stop &&
-           (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
-      end++;
-    if (end != stop) {
-      cJSON_Delete(o);
-      o = NULL;
-    }
-  }
+  cJSON *o = weft__mb_json_parse(payload, len);
   if (!o) {
     char *text = weft__mb_js_text(payload, len);
     cJSON *d = cJSON_CreateObject();

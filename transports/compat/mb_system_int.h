@@ -30,6 +30,12 @@ int weft__mb_refuse(weft__mb_refusal *r, weft_mb_code code, int wcode,
  * U+FFFD); malloc'd, NUL-terminated. */
 char *weft__mb_js_text(const char *raw, size_t len);
 
+/* JSON as the broker's JSON.parse reads it: its syntax (json_strict.h),
+ * and a name given twice in an object keeps the last value, at the first
+ * one's place (cJSON's lookups found the first). NULL: not one JSON value,
+ * or out of memory. */
+cJSON *weft__mb_json_parse(const char *text, size_t len);
+
 /* The payload of a system topic as the broker reads it (at most 16,384
  * bytes, JSON, not empty or null). NULL with r set on refusal. */
 cJSON *weft__mb_payload_json(const char *payload, size_t len,

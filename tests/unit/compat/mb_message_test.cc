@@ -242,6 +242,27 @@ TEST(MbMessage, ErrorParse) {
   EXPECT_LT(weft_mb_error_parse("nope", 4, &info, &err), 0);
 }
 
+// As the broker's JSON.parse reads it: a name given twice keeps its last
+// value (cJSON's lookup found the first), in the first one's place.
+TEST(MbMessage, ErrorParseDuplicateNamesLastWins) {
+  weft_mb_error_info info{};
+  weft_error err{};
+  const std::string body =
+      "{\"error\":{\"code\":\"TIMEOUT\",\"message\":\"a\",\"code\":"
+      "\"NO_ROUTE_FOUND\",\"details\":{\"x\":1,\"y\":2,\"x\":3}},"
+      "\"error\":{\"code\":\"TIMEOUT\",\"code\":\"SERVICE_UNAVAILABLE\","
+      "\"details\":{\"x\":1,\"y\":2,\"x\":{\"z\":[1,{\"q\":0,\"q\":9}]}}}}";
+  ASSERT_EQ(weft_mb_error_parse(body.data(), body.size(), &info, &err), 1)
+      << err.message;
+  EXPECT_EQ(info.code, WEFT_MB_SERVICE_UNAVAILABLE);
+  EXPECT_EQ(info.message, nullptr); // the second "error" has none
+  EXPECT_STREQ(info.details_json, "{\"x\":{\"z\":[1,{\"q\":9}]},\"y\":2}");
+  weft_mb_error_info_clear(&info);
+  // And its syntax: [01] is not JSON to JSON.parse.
+  const char *lead0 = "{\"error\":{\"code\":\"TIMEOUT\",\"n\":01}}";
+  EXPECT_LT(weft_mb_error_parse(lead0, strlen(lead0), &info, &err), 0);
+}
+
 TEST(MbMessage, Timestamps) {
   char buf[25];
   weft_mb_format_timestamp(0, buf);
