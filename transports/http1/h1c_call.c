@@ -276,10 +276,15 @@ static int open_exchange(h1c_call *k, weft_error *err) {
 
 /* Whether a failure may be repeated on a new connection: a whole request
  * on a reused keep-alive connection that the server closed before any
- * byte of a response (it timed the idle connection out as we sent). */
+ * byte of a response (it timed the idle connection out as we sent), of a
+ * method marked idempotent. Any other may have been carried out before
+ * the close (RFC 9112 section 9.3.1: a client MUST NOT retry it by
+ * itself): a CreateJob or a payment is not sent twice. The pool drops
+ * idle connections the server already closed, so the race is narrow. */
 bool weft__h1c_retryable(const h1c_call *k) {
   return !k->chunked && k->reused && k->attempts < 3 && k->link &&
          k->link->eng && weft__h1c_received(k->link->eng) == 0 &&
+         k->m && k->m->idempotent != WEFT_IDEMPOTENCY_UNKNOWN &&
          !is_cancelled(k);
 }
 

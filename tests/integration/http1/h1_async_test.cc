@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -304,6 +305,64 @@ TEST(H1Async, ServerClosesBeforeResponding) {
   EXPECT_NE(d.messages[0].find("127.0.0.1"), std::string::npos)
       << d.messages[0];
   weft_client_close(c);
+}
+
+// The keep-alive race, where the server closes a reused connection after
+// reading the request and before any response byte: a method marked
+// idempotent (Echo.Unary, NO_SIDE_EFFECTS) is sent again on a new
+// connection; any other is not (RFC 9112 section 9.3.1: the server may
+// have carried it out), and fails UNAVAILABLE.
+TEST(H1Async, OnlyIdempotentCallsAreResentAfterTheKeepAliveRace) {
+  struct Seen {
+    std::mutex mu;
+    std::vector<std::string> paths;
+    int count(const std::string &p) {
+      std::lock_guard<std::mutex> g(mu);
+      return (int)std::count(paths.begin(), paths.end(), p);
+    }
+  } seen;
+  // Each connection answers its first request and closes on the second.
+  RawServer s([&seen](RawServer *, int fd) {
+    std::string head;
+    for (int i = 0; read_request(fd, &head); i++) {
+      {
+        std::lock_guard<std::mutex> g(seen.mu);
+        seen.paths.push_back(head.substr(5, head.find(' ', 5) - 5));
+      }
+      if (i > 0)
+        return;
+      write_all(fd, kOk);
+    }
+  });
+  const std::string unary = "/weft.test.Echo/Unary",
+                    stream = "/weft.test.Echo/ServerStream";
+  for (int m : {1, 0}) {
+    weft_client *c = open_client(s.url(), 1);
+    ASSERT_NE(c, nullptr);
+    Done first;
+    start(c, &first);
+    ASSERT_TRUE(first.wait(1));
+    // The same connection, at once (so it is not seen closed while idle).
+    Done d;
+    weft__test__EchoRequest req = weft__test__EchoRequest_INIT;
+    req.text = (char *)"again";
+    weft_call_opts o = {};
+    o.timeout_ms = 10000;
+    weft_call *call = nullptr;
+    ASSERT_EQ(weft_call_start_async(c, &weft__test__Echo_service.methods[m],
+                                    &req, &o, &cbs, &d, &call),
+              0);
+    ASSERT_TRUE(d.wait(1));
+    std::lock_guard<std::mutex> g(d.mu);
+    if (m == 1) {
+      EXPECT_EQ(d.codes[0], WEFT_STATUS_UNAVAILABLE) << d.messages[0];
+      EXPECT_EQ(seen.count(stream), 1) << "ServerStream was sent again";
+    } else {
+      EXPECT_EQ(d.codes[0], WEFT_STATUS_OK) << d.messages[0];
+      EXPECT_EQ(seen.count(unary), 4) << "two calls, one sent twice";
+    }
+    weft_client_close(c);
+  }
 }
 
 // 40 calls at once with max_connections 3: the server never sees more
