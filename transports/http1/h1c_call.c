@@ -283,9 +283,8 @@ static int open_exchange(h1c_call *k, weft_error *err) {
  * idle connections the server already closed, so the race is narrow. */
 bool weft__h1c_retryable(const h1c_call *k) {
   return !k->chunked && k->reused && k->attempts < 3 && k->link &&
-         k->link->eng && weft__h1c_received(k->link->eng) == 0 &&
-         k->m && k->m->idempotent != WEFT_IDEMPOTENCY_UNKNOWN &&
-         !is_cancelled(k);
+         k->link->eng && weft__h1c_received(k->link->eng) == 0 && k->m &&
+         k->m->idempotent != WEFT_IDEMPOTENCY_UNKNOWN && !is_cancelled(k);
 }
 
 void weft__h1c_fail_status(h1c_call *k, int rv, const weft_error *e) {
