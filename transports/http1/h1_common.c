@@ -150,8 +150,7 @@ static int expect_token(void *ud, const char *tok, size_t len) {
   return 0;
 }
 
-void weft__h1_expect_count(const char *value, unsigned *cont,
-                           unsigned *other) {
+void weft__h1_expect_count(const char *value, unsigned *cont, unsigned *other) {
   expect_counts c = {cont, other};
   weft__h1_each_token(value, expect_token, &c);
 }

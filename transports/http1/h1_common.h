@@ -66,8 +66,7 @@ typedef struct weft__h1_te {
 void weft__h1_te_add(weft__h1_te *te, const char *value);
 
 /* Counts an Expect value's elements: 100-continue ones and any other. */
-void weft__h1_expect_count(const char *value, unsigned *cont,
-                           unsigned *other);
+void weft__h1_expect_count(const char *value, unsigned *cont, unsigned *other);
 /* A Host value is uri-host [":" port] (RFC 9112 section 3.2; empty is
  * allowed): reg-name characters, an IP literal in brackets, digits after
  * the colon. */

@@ -253,15 +253,14 @@ TEST(H1Serve, AbsoluteFormPathEndsTheAuthorityRight) {
     return "POST " + target +
            " HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
            "Content-Length: " +
-           std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" +
-           body;
+           std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
   };
   auto ok = exchange(s.port(), with("http://t/weft.test.Echo/Unary"));
   EXPECT_EQ(ok.data.rfind("HTTP/1.1 200", 0), 0u) << ok.data;
   EXPECT_NE(ok.data.find("\"abs\""), std::string::npos) << ok.data;
-  for (const char *t : {"http://t?x=/weft.test.Echo/Unary",
-                        "HTTP://t#/weft.test.Echo/Unary",
-                        "foo://t/weft.test.Echo/Unary"}) {
+  for (const char *t :
+       {"http://t?x=/weft.test.Echo/Unary", "HTTP://t#/weft.test.Echo/Unary",
+        "foo://t/weft.test.Echo/Unary"}) {
     auto r = exchange(s.port(), with(t));
     // Not routed (404/501 for an unknown path, 400 for no path at all).
     EXPECT_EQ(r.data.rfind("HTTP/1.1 ", 0), 0u) << t << ": " << r.data;

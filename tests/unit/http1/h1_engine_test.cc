@@ -259,13 +259,12 @@ TEST(H1Engine, ExpectContinueAsAListElement) {
 // What RFC 9112 section 3.2 allows in Host: names, IPv4 and bracketed IPv6
 // literals, a port, and an empty value.
 TEST(H1Engine, HostShapesAccepted) {
-  for (const char *host :
-       {"", "a", "example.com:8080", "127.0.0.1:1", "[::1]:443", "[v1.x]",
-        "x_y-z~1%41", "a:"}) {
+  for (const char *host : {"", "a", "example.com:8080", "127.0.0.1:1",
+                           "[::1]:443", "[v1.x]", "x_y-z~1%41", "a:"}) {
     SCOPED_TRACE(host);
     Conn c;
-    EXPECT_EQ(0, c.feed(std::string("GET / HTTP/1.1\r\nHost: ") + host +
-                        "\r\n\r\n"));
+    EXPECT_EQ(
+        0, c.feed(std::string("GET / HTTP/1.1\r\nHost: ") + host + "\r\n\r\n"));
     EXPECT_EQ(1u, c.reqs.size());
   }
 }
