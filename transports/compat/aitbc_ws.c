@@ -136,7 +136,11 @@ static int get_text(pctx *c, const char *key, int required, char **out,
       return out_of_range(c, key);
     if (is_number)
       *is_number = true;
-    *out = strdup(j->valuestring); /* the number as it was written */
+    char buf[32];
+    if (!j->valuestring) /* not from weft__jx_parse: no token kept */
+      snprintf(buf, sizeof buf, "%.17g", j->valuedouble);
+    /* The number as it was written. */
+    *out = strdup(j->valuestring ? j->valuestring : buf);
     return *out ? 0 : nomem(c->err);
   }
   if (j && !cJSON_IsNull(j) && !cJSON_IsString(j) && !weft__jx_is_nul_string(j))

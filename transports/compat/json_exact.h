@@ -26,7 +26,8 @@
 int weft__jx_parse(cJSON **out, const char *text, size_t len, const char *what,
                    weft_error *err);
 
-/* A number (raw after weft__jx_parse, or a plain cJSON number). */
+/* A number: raw after weft__jx_parse (valuestring is its token), or a
+ * plain cJSON number in a tree built otherwise (valuestring NULL). */
 bool weft__jx_is_number(const cJSON *j);
 /* A string that holds \u0000 (kept raw: no C string can hold it). */
 bool weft__jx_is_nul_string(const cJSON *j);
