@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_exact.h"
 #include "cli.h"
 #include "weft/codec.h"
 #include "weft/dyndesc.h"
@@ -88,7 +89,7 @@ static void check_example(report *r, int idx, const char *name,
                           const weft_msg_desc *d, const weft_dyn_set *set) {
   if (!ex)
     return;
-  char *text = cJSON_PrintUnformatted(ex);
+  char *text = weft__jx_print(ex, false); /* numbers as written */
   if (!text) {
     broken(r, idx, name, "%s: cannot print the example", what);
     return;
@@ -203,7 +204,8 @@ static int check_set(const char *contract, const weft_dyn_set *set, bool json,
   }
   fclose(f);
   text[n] = 0;
-  cJSON *root = cJSON_ParseWithLength(text, n);
+  cJSON *root = NULL;
+  weft__jx_parse(&root, text, n, "contract", NULL); /* numbers as written */
   free(text);
   const cJSON *list =
       root ? cJSON_GetObjectItemCaseSensitive(root, "interactions") : NULL;

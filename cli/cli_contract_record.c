@@ -17,6 +17,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "json_exact.h"
 #include "cli.h"
 #include "weft/base64.h"
 #include "weft/codec.h"
@@ -503,7 +504,10 @@ int cli_contract_record(int argc, char **argv) {
   cJSON_AddItemToObject(root, "interactions", r.inters);
   r.inters = NULL;
   pthread_mutex_unlock(&r.mu);
-  char *text = cJSON_Print(root);
+  /* Numbers as the shortest text of their double: cJSON's own printing
+   * rounds to 15 digits, and the recorded 0.3 would not match the live
+   * 0.30000000000000004 it was recorded from. */
+  char *text = weft__jx_print(root, true);
   cJSON_Delete(root);
   FILE *f = text ? fopen(out, "w") : NULL;
   if (!f || fputs(text, f) < 0 || fputc('\n', f) < 0 || fclose(f) != 0) {

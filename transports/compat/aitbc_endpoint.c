@@ -218,7 +218,7 @@ static int build_request(const char *data, const char *params,
     cJSON_AddItemToArray(arr, cJSON_CreateString(xval));
     cJSON_AddItemToObject(o, xkey, arr);
   }
-  *out = cJSON_PrintUnformatted(o);
+  *out = weft__jx_print(o, false);
   cJSON_Delete(o);
   return *out ? 0 : weft_error_set(err, WEFT_ERR_NOMEM, "out of memory");
 }

@@ -131,7 +131,7 @@ static int out_of_range(pctx *c, const char *key) {
 static int get_text(pctx *c, const char *key, int required, char **out,
                     bool *is_number) {
   const cJSON *j = cJSON_GetObjectItemCaseSensitive(c->obj, key);
-  if (j && weft__jx_is_number(j)) {
+  if (j && cJSON_IsNumber(j)) {
     if (!isfinite(j->valuedouble))
       return out_of_range(c, key);
     if (is_number)
@@ -164,7 +164,7 @@ static int get_json(pctx *c, const char *key, int required, bool want_object,
                           key);
   /* Numbers and strings holding \u0000 print as they were written
    * (json_exact.h): a relayed amount keeps every digit. */
-  *out = cJSON_PrintUnformatted(j);
+  *out = weft__jx_print(j, false);
   return *out ? 0 : nomem(c->err);
 }
 
@@ -177,7 +177,7 @@ static int parse_job_status(pctx *c, weft_aitbc_ws_msg *m) {
     return rv;
   const cJSON *p = cJSON_GetObjectItemCaseSensitive(c->obj, "progress");
   if (p && !cJSON_IsNull(p)) {
-    if (!weft__jx_is_number(p))
+    if (!cJSON_IsNumber(p))
       return weft_error_set(c->err, WEFT_ERR_JSON_TYPE,
                             "AITBC job_status message: \"progress\" must be a "
                             "number");
@@ -243,7 +243,7 @@ static int parse_typed(pctx *c, weft_aitbc_ws_msg *m) {
         (rv = get_str(c, "message", OPT, &m->message)) < 0)
       return rv;
     const cJSON *s = cJSON_GetObjectItemCaseSensitive(c->obj, "status");
-    if (weft__jx_is_number(s)) {
+    if (cJSON_IsNumber(s)) {
       /* An HTTP status: 1e10 or 200.7 is not one, and would be cut. */
       if (!(s->valuedouble >= 0 && s->valuedouble <= 999 &&
             s->valuedouble == (int)s->valuedouble))
@@ -538,7 +538,9 @@ int weft_aitbc_ws_encode(const weft_aitbc_ws_msg *m, char **out,
     e_fail(&e, WEFT_ERR_INVAL, "AITBC %s message: cannot encode kind%s", "");
     break;
   }
-  char *text = e.rv == 0 ? cJSON_PrintUnformatted(e.obj) : NULL;
+  /* progress as the shortest text of its double (cJSON's own printing
+   * rounds to 15 digits); the raw parts go as they are. */
+  char *text = e.rv == 0 ? weft__jx_print(e.obj, false) : NULL;
   cJSON_Delete(e.obj);
   if (e.rv)
     return e.rv;

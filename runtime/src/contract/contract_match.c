@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_exact.h"
 #include "contract_internal.h"
 #include "weft/codec.h"
 #include "weft/status.h"
@@ -65,7 +66,7 @@ static void show(const cJSON *v, char *buf, size_t cap) {
     snprintf(buf, cap, "nothing");
     return;
   }
-  char *s = cJSON_PrintUnformatted(v);
+  char *s = weft__jx_print(v, false); /* numbers as written */
   if (!s) {
     snprintf(buf, cap, "?");
     return;

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "json_exact.h"
 #include "contract_internal.h"
 #include "weft/codec.h"
 #include "weft/status.h"
@@ -160,7 +161,7 @@ static int build_answer(weft_contract_mock *m, answer *a, weft_error *err) {
     }
   const cJSON *list = cJSON_GetObjectItemCaseSensitive(tree, "responses");
   for (const cJSON *e = list->child; e; e = e->next) {
-    if (!push_str(&a->texts, &a->n_texts, cJSON_PrintUnformatted(e))) {
+    if (!push_str(&a->texts, &a->n_texts, weft__jx_print(e, false))) {
       cJSON_Delete(tree);
       return weft_error_set(err, WEFT_ERR_NOMEM, "out of memory");
     }

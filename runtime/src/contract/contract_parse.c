@@ -11,6 +11,7 @@
 
 #include "contract_internal.h"
 #include "contract_paths.h"
+#include "json_exact.h"
 #include "weft/base64.h"
 #include "weft/codec.h"
 #include "weft/status.h"
@@ -135,7 +136,7 @@ static int decode(pctx *p, const weft_method_desc *m, const weft_msg_desc *d,
                   const cJSON *v, const char *where, void **out) {
   if (!cJSON_IsObject(v))
     return fail(p, "%s: a message is a JSON object", where);
-  char *text = cJSON_PrintUnformatted(v);
+  char *text = weft__jx_print(v, false);
   if (!text)
     return nomem(p);
   weft_json_opts jo = {0};
@@ -615,13 +616,14 @@ int weft_contract_parse(weft_contract **out, const char *json, size_t len,
   p.o = opts ? opts : &none;
   p.err = err;
   p.idx = (size_t)-1;
-  cJSON *root = cJSON_ParseWithLength(json, len);
-  if (!root) {
-    const char *at = cJSON_GetErrorPtr();
-    size_t off = at && at >= json && at <= json + len ? (size_t)(at - json) : 0;
-    return weft_error_set(err, WEFT_ERR_MALFORMED,
-                          "not valid JSON (near byte %zu)", off);
-  }
+  /* Numbers keep their text (json_exact.h): an example's 0.1 + 0.2 or an
+   * int64 past 2^53 is compared as written, not as cJSON reprints it. */
+  cJSON *root = NULL;
+  weft_error pe = {0};
+  if (weft__jx_parse(&root, json, len, "contract", &pe) < 0)
+    return weft_error_set(
+        err, pe.code == WEFT_ERR_NOMEM ? WEFT_ERR_NOMEM : WEFT_ERR_MALFORMED,
+        "not valid JSON (%s)", pe.message);
   int rv;
   if (!(p.c = calloc(1, sizeof *p.c))) {
     rv = nomem(&p);

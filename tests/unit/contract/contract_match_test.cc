@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "aitbc/v1/marketplace.weft.h"
 #include "echo.weft.h"
 #include "weft/codec.h"
 #include "weft/contract.h"
@@ -23,6 +24,7 @@ protected:
   void SetUp() override {
     ASSERT_EQ(weft_registry_new(&reg), 0);
     ASSERT_EQ(weft_registry_add_file(reg, &echo_proto), 0);
+    ASSERT_EQ(weft_registry_add_file(reg, &aitbc__v1__marketplace_proto), 0);
   }
   void TearDown() override {
     weft_contract_report_clear(&rep);
@@ -43,12 +45,11 @@ protected:
       return err.message;
     return "";
   }
-  void Answer(const char *json) {
+  void Answer(const char *json,
+              const weft_msg_desc *d = &weft__test__EchoResponse_desc) {
     void *m = nullptr;
     weft_error err{};
-    ASSERT_EQ(weft_json_decode(&weft__test__EchoResponse_desc, json,
-                               strlen(json), nullptr, &m, &err),
-              0)
+    ASSERT_EQ(weft_json_decode(d, json, strlen(json), nullptr, &m, &err), 0)
         << err.message;
     msgs.push_back(m);
   }
@@ -95,6 +96,23 @@ TEST_F(ContractMatch, StatusIsComparedAndMessagesOnlyIfSent) {
   EXPECT_EQ(Match(WEFT_STATUS_NOT_FOUND, "no job j-1"), "");
   EXPECT_EQ(Match(WEFT_STATUS_NOT_FOUND, "busy"),
             "status.message: \"busy\" does not match the pattern\n");
+}
+
+// An example's numbers are compared as written: cJSON alone reprinted
+// 0.30000000000000004 as 0.3 before decoding it, so the provider's exact
+// answer was reported as a difference (and 0.3 passed).
+TEST_F(ContractMatch, ExampleNumbersAreReadAsWritten) {
+  ASSERT_EQ(Parse(R"({"method":"aitbc.v1.Marketplace/GetOffer",)"
+                  R"("response":{"pricePerHour":0.30000000000000004}})"),
+            "");
+  Answer(R"({"pricePerHour":0.30000000000000004})", &aitbc__v1__Offer_desc);
+  EXPECT_EQ(Match(), "");
+  for (void *m : msgs)
+    weft_message_free(m);
+  msgs.clear();
+  Answer(R"({"pricePerHour":0.3})", &aitbc__v1__Offer_desc);
+  EXPECT_EQ(Match(), "responses[0].pricePerHour: expected "
+                     "0.30000000000000004, got 0.3\n");
 }
 
 TEST_F(ContractMatch, ResponseOnAStreamIsEachLikeAtLeastOne) {

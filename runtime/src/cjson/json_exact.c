@@ -1,6 +1,7 @@
 /* cJSON trees that print back what was sent; see json_exact.h. */
 #include "json_exact.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,26 +67,35 @@ static bool next_value(scan *sc, tok *t, bool *bad_key) {
   return false;
 }
 
-/* Depth first, as the tokens come: numbers and NUL-holding strings become
- * raw items with their token. < 0: out of memory, or the tree and the
- * text disagree (cannot happen for a tree parsed from this text). */
-static int rawify(cJSON *j, scan *sc, bool *bad_key) {
+static char *copy(const char *s, size_t n) {
+  char *c = malloc(n + 1);
+  if (c) {
+    memcpy(c, s, n);
+    c[n] = '\0';
+  }
+  return c;
+}
+
+/* Depth first, as the tokens come: numbers get their token (valuestring),
+ * strings holding \u0000 become raw items with theirs. < 0: out of
+ * memory, or the tree and the text disagree (cannot happen for a tree
+ * parsed from this text). */
+static int keep_tokens(cJSON *j, scan *sc, bool *bad_key) {
   for (; j; j = j->next) {
     if (cJSON_IsNumber(j) || cJSON_IsString(j)) {
       tok t;
       if (!next_value(sc, &t, bad_key) || t.string != cJSON_IsString(j))
         return -1;
       if (cJSON_IsNumber(j) || t.nul) {
-        char *raw = malloc(t.n + 1);
+        char *raw = copy(t.s, t.n);
         if (!raw)
           return -1;
-        memcpy(raw, t.s, t.n);
-        raw[t.n] = '\0';
         free(j->valuestring);
         j->valuestring = raw;
-        j->type = cJSON_Raw; /* valuedouble stays, for numbers */
+        if (t.nul)
+          j->type = cJSON_Raw;
       }
-    } else if (j->child && rawify(j->child, sc, bad_key) < 0) {
+    } else if (j->child && keep_tokens(j->child, sc, bad_key) < 0) {
       return -1;
     }
   }
@@ -114,7 +124,7 @@ int weft__jx_parse(cJSON **out, const char *text, size_t len, const char *what,
   }
   scan sc = {text, stop};
   bool bad_key = false;
-  int rv = rawify(root, &sc, &bad_key);
+  int rv = keep_tokens(root, &sc, &bad_key);
   /* Names that follow the last value (`{"a":1,"b\u0000":{}}`). */
   for (tok t; rv == 0 && next_tok(&sc, &t);)
     bad_key = bad_key || (t.key && t.nul);
@@ -129,10 +139,49 @@ int weft__jx_parse(cJSON **out, const char *text, size_t len, const char *what,
   return 0;
 }
 
-bool weft__jx_is_number(const cJSON *j) {
-  if (cJSON_IsNumber(j))
-    return true;
-  return cJSON_IsRaw(j) && j->valuestring && j->valuestring[0] != '"';
+/* The shortest of %.15g, %.16g, %.17g that reads back v (what JavaScript
+ * prints, up to the exponent's spelling); non-finite numbers have no JSON
+ * text and print as null, as JSON.stringify does. */
+static char *shortest(double v) {
+  char buf[40];
+  if (v != v || v - v != 0)
+    return copy("null", 4);
+  for (int prec = 15; prec <= 17; prec++) {
+    snprintf(buf, sizeof buf, "%.*g", prec, v);
+    if (strtod(buf, NULL) == v)
+      break;
+  }
+  return copy(buf, strlen(buf));
+}
+
+/* Numbers become raw items holding their text, which cJSON prints as it
+ * is. On a copy: the caller's tree stays as it was. */
+static int numbers_raw(cJSON *j) {
+  for (; j; j = j->next) {
+    if (cJSON_IsNumber(j)) {
+      char *text = j->valuestring ? copy(j->valuestring, strlen(j->valuestring))
+                                  : shortest(j->valuedouble);
+      if (!text)
+        return -1;
+      free(j->valuestring);
+      j->valuestring = text;
+      j->type = cJSON_Raw;
+    } else if (j->child && numbers_raw(j->child) < 0) {
+      return -1;
+    }
+  }
+  return 0;
+}
+
+char *weft__jx_print(const cJSON *j, bool pretty) {
+  cJSON *dup = cJSON_Duplicate(j, true); /* j alone, not its siblings */
+  if (!dup)
+    return NULL;
+  char *out = NULL;
+  if (numbers_raw(dup) == 0)
+    out = pretty ? cJSON_Print(dup) : cJSON_PrintUnformatted(dup);
+  cJSON_Delete(dup);
+  return out;
 }
 
 bool weft__jx_is_nul_string(const cJSON *j) {
