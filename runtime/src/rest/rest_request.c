@@ -567,24 +567,6 @@ static int one_value(const char *s, size_t n, weft_error *err) {
                         "body: invalid JSON at offset %zu: %s", i, why);
 }
 
-/* weft_error_set cuts a message that does not fit at a byte, which can be
- * inside a character of a long parameter name; the message goes into a
- * JSON error body, so that half character goes. */
-static void trim_cut_char(char *m) {
-  size_t n = strlen(m);
-  if (n + 1 < WEFT_ERROR_MSG_MAX)
-    return;
-  size_t i = n;
-  while (i > 0 && ((unsigned char)m[i - 1] & 0xC0) == 0x80 && n - i < 3)
-    i--;
-  if (i == 0)
-    return;
-  unsigned char lead = (unsigned char)m[i - 1];
-  size_t want = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
-  if (want > 1 && n - (i - 1) < want)
-    m[i - 1] = '\0';
-}
-
 static int fail_with(weft_rest_call *out, int rv, weft_error *err) {
   int code;
   switch (rv) {
@@ -606,11 +588,8 @@ static int fail_with(weft_rest_call *out, int rv, weft_error *err) {
     break;
   }
   out->code = code;
-  if (err) {
-    if (!err->code)
-      err->code = rv;
-    trim_cut_char(err->message);
-  }
+  if (err && !err->code)
+    err->code = rv;
   return rv;
 }
 
